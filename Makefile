@@ -1,0 +1,64 @@
+# Every target CI runs is here; .ci/run calls `make test`, exactly as the README says.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+TOOLS := .tools/bin
+GRPCURL_VERSION := v1.9.3
+STAMP := $(VENV)/.installed
+
+.PHONY: serve test check lint typecheck buf-lint breaking generate check-generated pytest tools clean
+
+## serve: set everything up, then run the server on 127.0.0.1:50051 with ./threadline.db
+serve: $(STAMP)
+	$(VENV)/bin/threadline serve
+
+## test: set everything up, then run every check and the whole test suite
+test: check pytest
+
+check: lint typecheck buf-lint check-generated
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+## tools: grpcurl, built from the Go module proxy when Go is on the machine
+tools: $(TOOLS)/grpcurl
+
+$(TOOLS)/grpcurl:
+	@if command -v go >/dev/null; then \
+	  GOBIN=$(CURDIR)/$(TOOLS) go install github.com/fullstorydev/grpcurl/cmd/grpcurl@$(GRPCURL_VERSION); \
+	else echo "go not found: tests that drive grpcurl will be skipped"; fi
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: $(STAMP)
+	$(VENV)/bin/mypy
+
+buf-lint: $(STAMP)
+	$(VENV)/bin/buf lint
+
+## breaking: compare protos/ with main's previous commit (or BASE=<ref>)
+breaking: $(STAMP)
+	$(VENV)/bin/buf breaking --against '.git#ref=$(or $(BASE),HEAD~1)'
+
+generate: $(STAMP)
+	PYTHON=$(PY) scripts/generate.sh
+
+## check-generated: fail when generated/ is not what protos/ produce
+check-generated: generate
+	@git add -N generated >/dev/null 2>&1 || true
+	@if ! git diff --quiet -- generated; then \
+	  git --no-pager diff --stat -- generated; \
+	  echo "generated/ is stale: run 'make generate' and commit the result"; exit 1; \
+	fi
+
+pytest: $(STAMP) tools
+	PATH="$(CURDIR)/$(TOOLS):$$PATH" $(VENV)/bin/pytest
+
+clean:
+	rm -rf $(VENV) .tools .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Regenerates everything under generated/ from protos/. Needs the project's
+# virtual environment (make venv); uses no network.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY="${PYTHON:-.venv/bin/python}"
+BIN="$(dirname "$PY")"
+
+protos=$(cd protos && find threadline -name '*.proto' | sort)
+
+# The vendored google/api protos must stay byte-identical to the pinned
+# googleapis-common-protos package they were copied from.
+pkg_api=$("$PY" -c 'import google.api.annotations_pb2 as m, os; print(os.path.dirname(m.__file__))')
+for f in protos/google/api/*.proto; do
+  cmp -s "$f" "$pkg_api/$(basename "$f")" || {
+    echo "$f differs from googleapis-common-protos; copy it again from $pkg_api" >&2
+    exit 1
+  }
+done
+
+out=generated/python
+rm -rf "$out"
+mkdir -p "$out"
+well_known=$("$PY" -c 'import grpc_tools, os; print(os.path.join(os.path.dirname(grpc_tools.__file__), "_proto"))')
+# shellcheck disable=SC2086
+PATH="$BIN:$PATH" "$PY" -m grpc_tools.protoc \
+  -I protos -I "$well_known" \
+  --python_out="$out" --grpc_python_out="$out" \
+  --mypy_out="$out" --mypy_grpc_out="$out" \
+  $protos
+# Make the generated tree importable as regular packages (threadline.v1).
+find "$out" -type d -exec touch {}/__init__.py \;
+rm -f "$out/__init__.py"
+touch "$out/threadline/py.typed"
+echo "generated/ is up to date with protos/"

@@ -1,0 +1,5 @@
+"""``python -m threadline_server serve``."""
+
+from threadline_server.cli import main
+
+main()

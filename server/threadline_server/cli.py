@@ -1,0 +1,53 @@
+"""The ``threadline`` command: ``threadline serve [flags]``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+
+from threadline_server import __version__, config
+from threadline_server.transport.server import ThreadlineServer
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
+
+
+async def serve(settings: config.Settings) -> None:
+    """Run the server until SIGTERM or SIGINT, then drain within the grace period."""
+    server = ThreadlineServer(settings)
+    await server.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        waiter = asyncio.create_task(server.wait())
+        stopper = asyncio.create_task(stop.wait())
+        await asyncio.wait({waiter, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        stopper.cancel()
+    finally:
+        await server.stop()
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Entry point of the ``threadline`` command and ``python -m threadline_server``."""
+    parser = argparse.ArgumentParser(
+        prog="threadline", description="Threadline: threads, messages and agent runs over gRPC."
+    )
+    parser.add_argument("--version", action="version", version=f"threadline {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve_parser = commands.add_parser("serve", help="run the gRPC server")
+    config.add_arguments(serve_parser)
+    arguments = parser.parse_args(argv)
+    settings = config.load(arguments)
+    logging.basicConfig(
+        level=settings.log_level.upper(), format=LOG_FORMAT, stream=sys.stderr, force=True
+    )
+    asyncio.run(serve(settings))
+
+
+if __name__ == "__main__":
+    main()

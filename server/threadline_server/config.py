@@ -1,0 +1,94 @@
+"""Configuration: the one place every setting is defined, with its flag and variable.
+
+Precedence is flag, then THREADLINE_* environment variable, then default.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the server can be told at start-up."""
+
+    listen: str = "127.0.0.1:50051"
+    database: str = "./threadline.db"
+    log_level: str = "INFO"
+    grace_period: float = 10.0
+    max_concurrent_rpcs: int = 1000
+    read_connections: int = 4
+    expiry_sweep_interval: float = 60.0
+
+
+_HELP = {
+    "listen": "host:port for gRPC (port 0 picks a free port)",
+    "database": "SQLite database file",
+    "log_level": "DEBUG, INFO, WARNING or ERROR",
+    "grace_period": "seconds in-flight calls get to finish on SIGTERM/SIGINT",
+    "max_concurrent_rpcs": "calls over this many at once get RESOURCE_EXHAUSTED",
+    "read_connections": "SQLite read connections (reads run beside the single writer)",
+    "expiry_sweep_interval": "seconds between sweeps that delete expired threads",
+}
+
+
+def env_name(name: str) -> str:
+    """Return the environment variable for a setting."""
+    return "THREADLINE_" + name.upper()
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add a --flag for every setting, documented with its variable and default."""
+    for item in fields(Settings):
+        parser.add_argument(
+            "--" + item.name.replace("_", "-"),
+            dest=item.name,
+            type=type(item.default),
+            default=None,
+            help=f"{_HELP[item.name]} (${env_name(item.name)}, default {item.default})",
+        )
+
+
+def load(
+    arguments: argparse.Namespace | None = None, environ: Mapping[str, str] | None = None
+) -> Settings:
+    """Build settings from parsed flags and the environment."""
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for item in fields(Settings):
+        flag = getattr(arguments, item.name, None) if arguments is not None else None
+        if flag is not None:
+            values[item.name] = flag
+        elif env_name(item.name) in environ:
+            try:
+                values[item.name] = type(item.default)(environ[env_name(item.name)])
+            except ValueError:
+                raise SystemExit(
+                    f"{env_name(item.name)}={environ[env_name(item.name)]!r} is not a valid "
+                    f"{type(item.default).__name__}"
+                ) from None
+    settings = Settings(**values)
+    _check(settings)
+    return settings
+
+
+def _check(settings: Settings) -> None:
+    if settings.log_level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+        raise SystemExit(f"log level {settings.log_level!r} is not DEBUG, INFO, WARNING or ERROR")
+    if settings.grace_period < 0:
+        raise SystemExit("grace period must not be negative")
+    if settings.max_concurrent_rpcs < 1 or settings.read_connections < 1:
+        raise SystemExit("max concurrent RPCs and read connections must be at least 1")
+    if settings.expiry_sweep_interval <= 0:
+        raise SystemExit("expiry sweep interval must be positive")
+
+
+def parse(argv: Sequence[str]) -> Settings:
+    """Parse ``serve`` flags (used by tests and the CLI alike)."""
+    parser = argparse.ArgumentParser(prog="threadline serve")
+    add_arguments(parser)
+    return load(parser.parse_args(list(argv)))

@@ -1,0 +1,263 @@
+"""Checks on client input. Each adds every problem it finds to a Violations.
+
+Field paths are the request's snake_case paths (``thread.locale.time_zone``),
+as google.rpc.BadRequest expects, so a client can point at the field.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import zoneinfo
+from urllib.parse import urlsplit
+
+from google.protobuf import struct_pb2
+from threadline.v1 import message_pb2, thread_pb2
+
+from threadline_server import ids, jsonvalue
+from threadline_server.errors import Violations
+
+MAX_TITLE = 256
+MAX_REF = 128
+MAX_EXTERNAL_REF = 256
+MAX_NAME = 256
+MAX_METADATA_BYTES = 64 * 1024
+MAX_METADATA_KEYS = 100
+MAX_FILTER_METADATA_KEYS = 20
+MAX_PARTICIPANTS = 100
+MAX_PARTS = 100
+MAX_TEXT_BYTES = 1024 * 1024
+MAX_TOOL_ARGUMENTS_BYTES = 64 * 1024
+MAX_TOOL_OUTPUT_BYTES = 256 * 1024
+MAX_URI = 4096
+MAX_TTL_SECONDS = 3650 * 24 * 3600
+MAX_FILTER_IDS = 100
+
+_LANGUAGE = re.compile(r"[a-z]{2,3}")
+_COUNTRY = re.compile(r"[A-Z]{2}")
+_MIME_TYPE = re.compile(r"[A-Za-z0-9][\w.+-]*/[A-Za-z0-9][\w.+-]*(\s*;.*)?")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def text(
+    found: Violations, path: str, value: str, *, limit: int, required: bool = False
+) -> None:
+    """Check a free-text field's length (in characters) and presence."""
+    if required and not value:
+        found.add(path, "is required")
+    elif len(value) > limit:
+        found.add(path, f"must be at most {limit} characters (got {len(value)})")
+
+
+def reference(
+    found: Violations, path: str, value: str, *, limit: int = MAX_REF, required: bool = False
+) -> None:
+    """Check an id-like field: bounded, and free of control characters."""
+    text(found, path, value, limit=limit, required=required)
+    if _CONTROL.search(value):
+        found.add(path, "must not contain control characters")
+
+
+def resource_id(found: Violations, path: str, value: str) -> None:
+    """Check an id that names an existing resource."""
+    if not value:
+        found.add(path, "is required")
+    elif not ids.is_valid_client_id(value):
+        found.add(path, "is not a valid id (1 to 128 of A-Z a-z 0-9 . _ ~ -)")
+
+
+def client_chosen_id(found: Violations, path: str, value: str) -> None:
+    """Check an optional id the client picks for a new resource."""
+    if value and not ids.is_valid_client_id(value):
+        found.add(path, "must be 1 to 128 characters of A-Z a-z 0-9 . _ ~ -")
+
+
+def json_size(value: struct_pb2.Struct | struct_pb2.Value) -> int:
+    """Return the size in bytes of a JSON value as stored."""
+    if isinstance(value, struct_pb2.Struct):
+        return len(jsonvalue.dumps(jsonvalue.struct_to_python(value)).encode())
+    return len(jsonvalue.dumps(jsonvalue.value_to_python(value)).encode())
+
+
+def struct(
+    found: Violations,
+    path: str,
+    value: struct_pb2.Struct,
+    *,
+    limit: int = MAX_METADATA_BYTES,
+    max_keys: int = MAX_METADATA_KEYS,
+) -> None:
+    """Check a JSON object field: real JSON, bounded in size and keys."""
+    problem = jsonvalue.problem(value)
+    if problem:
+        found.add(path, f"is not valid JSON: {problem}")
+        return
+    if len(value.fields) > max_keys:
+        found.add(path, f"must have at most {max_keys} keys (got {len(value.fields)})")
+    size = json_size(value)
+    if size > limit:
+        found.add(path, f"must be at most {limit} bytes as JSON (got {size})")
+
+
+def locale(found: Violations, path: str, value: thread_pb2.Locale) -> None:
+    """Check language, country and time zone codes."""
+    if value.language and not _LANGUAGE.fullmatch(value.language):
+        found.add(f"{path}.language", "must be an ISO 639 code of 2 or 3 lowercase letters")
+    if value.country and not _COUNTRY.fullmatch(value.country):
+        found.add(f"{path}.country", "must be an ISO 3166-1 alpha-2 code in uppercase")
+    if value.time_zone and not _is_time_zone(value.time_zone):
+        found.add(
+            f"{path}.time_zone",
+            f"{value.time_zone!r} is not an IANA time zone (such as Europe/London)",
+        )
+
+
+def _is_time_zone(name: str) -> bool:
+    # zoneinfo accepts relative paths like "../x" as keys and raises ValueError.
+    if name.startswith(("/", ".")) or ".." in name:
+        return False
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, IsADirectoryError):
+        return False
+    return True
+
+
+def participants(
+    found: Violations, path: str, values: list[thread_pb2.Participant] | object
+) -> None:
+    """Check participants: bounded count, distinct ids, known types."""
+    items = list(values)  # type: ignore[call-overload]
+    if len(items) > MAX_PARTICIPANTS:
+        found.add(path, f"must have at most {MAX_PARTICIPANTS} entries (got {len(items)})")
+        return
+    seen: set[str] = set()
+    for index, participant in enumerate(items):
+        item_path = f"{path}[{index}]"
+        reference(found, f"{item_path}.id", participant.id, required=True)
+        if participant.id in seen:
+            found.add(f"{item_path}.id", f"repeats participant id {participant.id!r}")
+        seen.add(participant.id)
+        text(found, f"{item_path}.name", participant.name, limit=MAX_NAME)
+        reference(found, f"{item_path}.role", participant.role)
+        if participant.type not in thread_pb2.ParticipantType.values() or (
+            participant.type == thread_pb2.PARTICIPANT_TYPE_UNSPECIFIED
+        ):
+            found.add(f"{item_path}.type", "must be USER, AGENT or TOOL")
+
+
+def ttl(found: Violations, path: str, thread: thread_pb2.Thread) -> None:
+    """Check a thread's ttl, when set, is within 1 second and 3650 days."""
+    if not thread.HasField("ttl"):
+        return
+    value = thread.ttl
+    if value.nanos < 0 or value.seconds < 0 or value.nanos >= 1_000_000_000:
+        found.add(path, "must be a positive duration")
+    elif value.ToMicroseconds() < 1_000_000 or value.seconds > MAX_TTL_SECONDS:
+        found.add(path, "must be between 1s and 3650 days")
+
+
+def thread_fields(found: Violations, path: str, thread: thread_pb2.Thread) -> None:
+    """Check every client-settable field of a thread."""
+    text(found, f"{path}.title", thread.title, limit=MAX_TITLE)
+    struct(found, f"{path}.metadata", thread.metadata)
+    reference(found, f"{path}.agent_id", thread.agent_id)
+    reference(found, f"{path}.user_id", thread.user_id)
+    reference(found, f"{path}.external_ref", thread.external_ref, limit=MAX_EXTERNAL_REF)
+    locale(found, f"{path}.locale", thread.locale)
+    participants(found, f"{path}.participants", thread.participants)
+    ttl(found, f"{path}.ttl", thread)
+
+
+def message_fields(found: Violations, path: str, message: message_pb2.Message) -> None:
+    """Check a new message: a role, and 1 to 100 well-formed parts."""
+    if message.role == message_pb2.MESSAGE_ROLE_UNSPECIFIED:
+        found.add(f"{path}.role", "is required (USER, AGENT, SYSTEM or TOOL)")
+    elif message.role not in message_pb2.MessageRole.values():
+        found.add(f"{path}.role", f"{message.role} is not a known role")
+    struct(found, f"{path}.metadata", message.metadata)
+    if not message.parts:
+        found.add(f"{path}.parts", "must have at least one part")
+    elif len(message.parts) > MAX_PARTS:
+        found.add(f"{path}.parts", f"must have at most {MAX_PARTS} parts")
+        return
+    text_bytes = 0
+    for index, part in enumerate(message.parts):
+        part_path = f"{path}.parts[{index}]"
+        kind = part.WhichOneof("kind")
+        if kind is None:
+            found.add(part_path, "must set one of text, tool_call, tool_result or media")
+        elif kind == "text":
+            text_bytes += len(part.text.encode())
+        elif kind == "tool_call":
+            _tool_call(found, f"{part_path}.tool_call", part.tool_call)
+        elif kind == "tool_result":
+            text_bytes += _tool_result(found, f"{part_path}.tool_result", part.tool_result)
+        else:
+            _media(found, f"{part_path}.media", part.media)
+    if text_bytes > MAX_TEXT_BYTES:
+        found.add(f"{path}.parts", f"text must total at most {MAX_TEXT_BYTES} bytes")
+
+
+def _tool_call(found: Violations, path: str, call: message_pb2.ToolCall) -> None:
+    reference(found, f"{path}.id", call.id, required=True)
+    reference(found, f"{path}.name", call.name, required=True)
+    struct(
+        found, f"{path}.arguments", call.arguments, limit=MAX_TOOL_ARGUMENTS_BYTES,
+        max_keys=MAX_PARTS * 10,
+    )
+
+
+def _tool_result(found: Violations, path: str, result: message_pb2.ToolResult) -> int:
+    reference(found, f"{path}.tool_call_id", result.tool_call_id, required=True)
+    output = result.WhichOneof("output")
+    if output is None:
+        found.add(path, "must set json or text output")
+        return 0
+    if output == "text":
+        return len(result.text.encode())
+    problem = jsonvalue.problem(result.json)
+    if problem:
+        found.add(f"{path}.json", f"is not valid JSON: {problem}")
+    elif json_size(result.json) > MAX_TOOL_OUTPUT_BYTES:
+        found.add(f"{path}.json", f"must be at most {MAX_TOOL_OUTPUT_BYTES} bytes as JSON")
+    return 0
+
+
+def _media(found: Violations, path: str, media: message_pb2.Media) -> None:
+    if not media.uri:
+        found.add(f"{path}.uri", "is required")
+    elif len(media.uri) > MAX_URI:
+        found.add(f"{path}.uri", f"must be at most {MAX_URI} characters")
+    elif not urlsplit(media.uri).scheme or _CONTROL.search(media.uri):
+        found.add(f"{path}.uri", "must be an absolute URI with a scheme")
+    if not media.mime_type:
+        found.add(f"{path}.mime_type", "is required")
+    elif not _MIME_TYPE.fullmatch(media.mime_type):
+        found.add(f"{path}.mime_type", "is not a media type such as image/png")
+    text(found, f"{path}.name", media.name, limit=MAX_NAME)
+    if media.size_bytes < 0:
+        found.add(f"{path}.size_bytes", "must not be negative")
+
+
+def update_mask(
+    found: Violations, path: str, paths: list[str], allowed: frozenset[str]
+) -> list[str]:
+    """Check an update mask names only mutable fields; return its distinct paths."""
+    if not paths:
+        found.add(path, f"must name at least one field: {', '.join(sorted(allowed))}")
+        return []
+    result: list[str] = []
+    for item in paths:
+        if item not in allowed:
+            found.add(
+                path, f"{item!r} cannot be updated; updatable: {', '.join(sorted(allowed))}"
+            )
+        elif item not in result:
+            result.append(item)
+    return result
+
+
+def json_text(value: object) -> str:
+    """Return a compact JSON rendering for messages about a value."""
+    return json.dumps(value, separators=(",", ":"), default=str)

@@ -1,0 +1,99 @@
+"""Domain errors: what went wrong, in terms a client can act on.
+
+They carry no transport detail. The gRPC layer maps each class to a status
+code in one table (threadline_server.transport.errors), and the ``reason``
+becomes the ErrorInfo reason clients can switch on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class FieldViolation:
+    """One bad field: its path in the request (snake_case) and why."""
+
+    field: str
+    description: str
+
+
+class ThreadlineError(Exception):
+    """Base of every error the domain reports to a client."""
+
+    reason = "INTERNAL"
+
+    def __init__(self, message: str, *, metadata: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.metadata: dict[str, str] = dict(metadata or {})
+
+
+class ValidationError(ThreadlineError):
+    """The request is malformed; nothing was written."""
+
+    reason = "VALIDATION_ERROR"
+
+    def __init__(self, violations: list[FieldViolation]) -> None:
+        summary = "; ".join(f"{v.field}: {v.description}" for v in violations)
+        super().__init__(
+            f"invalid request: {summary}", metadata={"field": violations[0].field}
+        )
+        self.violations = violations
+
+
+class NotFoundError(ThreadlineError):
+    """The named resource does not exist (or has expired)."""
+
+    def __init__(self, resource: str, resource_id: str, *, field: str) -> None:
+        super().__init__(
+            f"{resource} {resource_id!r} not found",
+            metadata={"resource": resource, "id": resource_id, "field": field},
+        )
+        self.reason = f"{resource.upper()}_NOT_FOUND"
+
+
+class AlreadyExistsError(ThreadlineError):
+    """A client-chosen id is already taken."""
+
+    def __init__(self, resource: str, resource_id: str, *, field: str) -> None:
+        super().__init__(
+            f"{resource} {resource_id!r} already exists",
+            metadata={"resource": resource, "id": resource_id, "field": field},
+        )
+        self.reason = f"{resource.upper()}_ALREADY_EXISTS"
+
+
+class EtagMismatchError(ThreadlineError):
+    """The caller's etag is stale: someone changed the resource since."""
+
+    reason = "ETAG_MISMATCH"
+
+    def __init__(self, resource: str, resource_id: str, *, field: str) -> None:
+        super().__init__(
+            f"{resource} {resource_id!r} changed since the given etag was read; "
+            "read it again and retry",
+            metadata={"resource": resource, "id": resource_id, "field": field},
+        )
+
+
+class UnavailableError(ThreadlineError):
+    """The server cannot take the call now (it is draining or overloaded)."""
+
+    reason = "UNAVAILABLE"
+
+
+@dataclass
+class Violations:
+    """Collects every bad field of a request, so the client learns them all at once."""
+
+    items: list[FieldViolation] = field(default_factory=list)
+
+    def add(self, field_path: str, description: str) -> None:
+        """Record one bad field."""
+        self.items.append(FieldViolation(field_path, description))
+
+    def raise_if_any(self) -> None:
+        """Raise a ValidationError naming every recorded field, if there is one."""
+        if self.items:
+            raise ValidationError(self.items)

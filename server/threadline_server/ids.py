@@ -1,0 +1,45 @@
+"""Server-made ids: a type prefix and a ULID in lowercase Crockford base32.
+
+The time-first layout sorts ids roughly by creation, keeps them URL-safe, and
+gives 80 random bits per millisecond, so collisions need no coordination.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+
+_ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"
+_ULID_LENGTH = 26
+
+THREAD_PREFIX = "thr_"
+MESSAGE_PREFIX = "msg_"
+
+# Client-chosen ids: URL-safe unreserved characters only, so an id can sit in
+# an HTTP path segment without escaping.
+CLIENT_ID_PATTERN = re.compile(r"[A-Za-z0-9._~-]{1,128}")
+
+
+def _ulid() -> str:
+    value = (time.time_ns() // 1_000_000) << 80 | int.from_bytes(os.urandom(10), "big")
+    chars = []
+    for _ in range(_ULID_LENGTH):
+        chars.append(_ALPHABET[value & 31])
+        value >>= 5
+    return "".join(reversed(chars))
+
+
+def new_thread_id() -> str:
+    """Return a fresh thread id, ``thr_`` and a ULID."""
+    return THREAD_PREFIX + _ulid()
+
+
+def new_message_id() -> str:
+    """Return a fresh message id, ``msg_`` and a ULID."""
+    return MESSAGE_PREFIX + _ulid()
+
+
+def is_valid_client_id(value: str) -> bool:
+    """Tell whether a client-chosen id is acceptable."""
+    return CLIENT_ID_PATTERN.fullmatch(value) is not None

@@ -1,0 +1,1 @@
+"""Persistence: the abstract store the domain talks to, and its SQLite engine."""

@@ -1,0 +1,662 @@
+"""The SQLite store: the one module that holds Threadline's SQL.
+
+Design, after datasette and the pitfalls in shared/reference:
+- One writer connection for the process's life. Every write transaction
+  starts with ``BEGIN IMMEDIATE`` (a deferred one that reads first fails with
+  SQLITE_BUSY instead of waiting), runs under one asyncio lock, and runs as a
+  task shielded from the caller's cancellation, so a client that goes away
+  can never leave the connection inside a half-done transaction.
+- A small pool of read-only connections, so reads never queue behind writes
+  (WAL lets them run beside the writer). Only the writer checkpoints, which
+  keeps clear of SQLite's WAL-reset bug (3.7.0 to 3.51.2) that needs two
+  connections writing or checkpointing at once.
+- WAL with ``synchronous=FULL``: a commit that was acknowledged survives
+  kill -9 and also power loss or an OS crash, at the price of one fsync per
+  commit.
+- Numbered migrations in migrations/NNNN_name.sql, applied at start-up inside
+  one transaction each, tracked by ``PRAGMA user_version``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import sqlite3
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from importlib import resources
+from pathlib import Path
+from typing import Any, TypeVar
+
+import aiosqlite
+from google.protobuf import json_format
+from threadline.v1 import message_pb2, thread_pb2
+
+from threadline_server import jsonvalue
+from threadline_server.errors import AlreadyExistsError, EtagMismatchError, NotFoundError
+from threadline_server.ids import new_message_id
+from threadline_server.store.base import (
+    Cursor,
+    MessagePageQuery,
+    Page,
+    Store,
+    ThreadFilter,
+    ThreadOrder,
+    ThreadPageQuery,
+)
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+Row = sqlite3.Row
+Work = Callable[[aiosqlite.Connection, int], Awaitable[T]]
+
+# The tenant every row belongs to until tenants arrive.
+DEFAULT_TENANT = ""
+
+# SQLite releases before 3.51.3 can corrupt a WAL database when two
+# connections write or checkpoint at the same moment. This store has a single
+# writing connection, so it is not exposed, but the version is logged so an
+# operator who adds writers knows.
+_WAL_RESET_FIXED = (3, 51, 3)
+
+_THREAD_COLUMNS = (
+    "pk, thread_id, title, metadata, agent_id, user_id, external_ref, locale_language, "
+    "locale_country, locale_time_zone, participants, ttl_us, status, created_at, updated_at, "
+    "last_activity_at, expire_at, message_count, version"
+)
+_MESSAGE_COLUMNS = (
+    "m.pk, t.thread_id, m.message_id, m.role, m.parts, m.metadata, m.run_id, "
+    "m.created_at, m.updated_at"
+)
+
+
+def now_us() -> int:
+    """Return the current time in microseconds since the epoch."""
+    return time.time_ns() // 1000
+
+
+def _set_time(target: Any, micros: int) -> None:
+    target.FromMicroseconds(micros)
+
+
+def _etag(row: Row) -> str:
+    # The creation time tells a thread apart from a later one with the same id.
+    return f"{row['created_at']:x}-{row['version']}"
+
+
+def _row_to_thread(row: Row) -> thread_pb2.Thread:
+    thread = thread_pb2.Thread(
+        thread_id=row["thread_id"],
+        title=row["title"],
+        agent_id=row["agent_id"],
+        user_id=row["user_id"],
+        external_ref=row["external_ref"],
+        status=row["status"],
+        message_count=row["message_count"],
+        etag=_etag(row),
+    )
+    thread.metadata.CopyFrom(jsonvalue.loads_struct(row["metadata"]))
+    if row["locale_language"] or row["locale_country"] or row["locale_time_zone"]:
+        thread.locale.language = row["locale_language"]
+        thread.locale.country = row["locale_country"]
+        thread.locale.time_zone = row["locale_time_zone"]
+    for item in json.loads(row["participants"]):
+        json_format.ParseDict(item, thread.participants.add())
+    if row["ttl_us"] is not None:
+        thread.ttl.FromMicroseconds(row["ttl_us"])
+    _set_time(thread.created_at, row["created_at"])
+    _set_time(thread.updated_at, row["updated_at"])
+    _set_time(thread.last_activity_at, row["last_activity_at"])
+    if row["expire_at"] is not None:
+        _set_time(thread.expire_time, row["expire_at"])
+    return thread
+
+
+def _thread_columns(thread: thread_pb2.Thread) -> dict[str, Any]:
+    """Return the stored form of a thread's client-settable fields."""
+    return {
+        "title": thread.title,
+        "metadata": jsonvalue.dumps(jsonvalue.struct_to_python(thread.metadata)),
+        "agent_id": thread.agent_id,
+        "user_id": thread.user_id,
+        "external_ref": thread.external_ref,
+        "locale_language": thread.locale.language,
+        "locale_country": thread.locale.country,
+        "locale_time_zone": thread.locale.time_zone,
+        "participants": json.dumps(
+            [
+                json_format.MessageToDict(p, preserving_proto_field_name=True)
+                for p in thread.participants
+            ],
+            separators=(",", ":"),
+        ),
+        "ttl_us": thread.ttl.ToMicroseconds() if thread.HasField("ttl") else None,
+    }
+
+
+def _row_to_message(row: Row) -> message_pb2.Message:
+    message = message_pb2.Message(
+        message_id=row["message_id"],
+        thread_id=row["thread_id"],
+        role=row["role"],
+        run_id=row["run_id"],
+    )
+    for item in json.loads(row["parts"]):
+        json_format.ParseDict(item, message.parts.add())
+    message.metadata.CopyFrom(jsonvalue.loads_struct(row["metadata"]))
+    _set_time(message.created_at, row["created_at"])
+    _set_time(message.updated_at, row["updated_at"])
+    return message
+
+
+def _parts_json(message: message_pb2.Message) -> str:
+    return json.dumps(
+        [json_format.MessageToDict(p, preserving_proto_field_name=True) for p in message.parts],
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+
+
+def _metadata_condition(key: str, value: jsonvalue.JsonValue) -> tuple[str, list[Any]]:
+    """Return SQL that holds when a thread's metadata has key equal to value.
+
+    json_each yields each top-level key with its JSON type and its SQL value
+    (objects and arrays as their JSON text, which is canonical as stored).
+    """
+    base = "EXISTS (SELECT 1 FROM json_each(threads.metadata) AS j WHERE j.key = ? AND "
+    if value is None:
+        return base + "j.type = 'null')", [key]
+    if isinstance(value, bool):
+        return base + "j.type = ?)", [key, "true" if value else "false"]
+    if isinstance(value, int | float):
+        return base + "j.type IN ('integer', 'real') AND j.value = ?)", [key, value]
+    if isinstance(value, str):
+        return base + "j.type = 'text' AND j.value = ?)", [key, value]
+    kind = "object" if isinstance(value, dict) else "array"
+    return base + "j.type = ? AND j.value = ?)", [key, kind, jsonvalue.dumps(value)]
+
+
+def _filter_sql(thread_filter: ThreadFilter, now: int) -> tuple[list[str], list[Any]]:
+    where = ["tenant_id = ?", "(expire_at IS NULL OR expire_at > ?)"]
+    params: list[Any] = [DEFAULT_TENANT, now]
+    for column in ("agent_id", "user_id", "external_ref"):
+        value = getattr(thread_filter, column)
+        if value:
+            where.append(f"{column} = ?")
+            params.append(value)
+    if thread_filter.statuses:
+        where.append(f"status IN ({','.join('?' * len(thread_filter.statuses))})")
+        params.extend(thread_filter.statuses)
+    if thread_filter.thread_ids:
+        where.append(f"thread_id IN ({','.join('?' * len(thread_filter.thread_ids))})")
+        params.extend(thread_filter.thread_ids)
+    for value, condition in (
+        (thread_filter.created_after, "created_at >= ?"),
+        (thread_filter.created_before, "created_at < ?"),
+        (thread_filter.updated_after, "updated_at >= ?"),
+        (thread_filter.updated_before, "updated_at < ?"),
+    ):
+        if value is not None:
+            where.append(condition)
+            params.append(value)
+    for key, value in thread_filter.metadata.items():
+        condition, extra = _metadata_condition(key, value)
+        where.append(condition)
+        params.extend(extra)
+    return where, params
+
+
+class SqliteStore(Store):
+    """Threads and messages in one SQLite file."""
+
+    def __init__(self, path: str | Path, *, read_connections: int = 4) -> None:
+        self._path = str(path)
+        self._read_connection_count = read_connections
+        self._writer: aiosqlite.Connection | None = None
+        self._readers: asyncio.Queue[aiosqlite.Connection] = asyncio.Queue()
+        self._all_readers: list[aiosqlite.Connection] = []
+        self._write_lock = asyncio.Lock()
+        self._pending_writes: set[asyncio.Task[Any]] = set()
+
+    # -- life cycle ---------------------------------------------------------
+
+    async def open(self) -> None:
+        """Open the writer, migrate, then open the readers."""
+        version = tuple(int(p) for p in sqlite3.sqlite_version.split("."))
+        if version < _WAL_RESET_FIXED:
+            logger.info(
+                "sqlite %s predates the WAL-reset fix (3.51.3); safe here because only "
+                "one connection writes",
+                sqlite3.sqlite_version,
+            )
+        writer = await self._connect()
+        await writer.execute("PRAGMA journal_mode = WAL")
+        await writer.execute("PRAGMA synchronous = FULL")
+        self._writer = writer
+        await self._migrate(writer)
+        for _ in range(self._read_connection_count):
+            reader = await self._connect()
+            await reader.execute("PRAGMA query_only = ON")
+            self._all_readers.append(reader)
+            self._readers.put_nowait(reader)
+
+    async def _connect(self) -> aiosqlite.Connection:
+        # isolation_level=None: no implicit BEGIN from Python's sqlite3 module;
+        # every transaction here is begun and ended explicitly.
+        connection = await aiosqlite.connect(self._path, isolation_level=None)
+        connection.row_factory = sqlite3.Row
+        await connection.execute("PRAGMA foreign_keys = ON")
+        await connection.execute("PRAGMA busy_timeout = 10000")
+        return connection
+
+    async def _migrate(self, connection: aiosqlite.Connection) -> None:
+        async with connection.execute("PRAGMA user_version") as cursor:
+            row = await cursor.fetchone()
+        current = int(row[0]) if row else 0
+        folder = resources.files("threadline_server.store") / "migrations"
+        scripts = sorted(
+            (int(entry.name.split("_", 1)[0]), entry)
+            for entry in folder.iterdir()
+            if entry.name.endswith(".sql")
+        )
+        for number, entry in scripts:
+            if number <= current:
+                continue
+            logger.info("applying migration %s", entry.name)
+            script = entry.read_text(encoding="utf-8")
+            try:
+                await connection.executescript(
+                    f"BEGIN IMMEDIATE;\n{script}\nPRAGMA user_version = {number};\nCOMMIT;"
+                )
+            except BaseException:
+                if connection.in_transaction:
+                    await connection.execute("ROLLBACK")
+                raise
+
+    async def close(self) -> None:
+        """Wait for writes in flight, then close every connection."""
+        if self._pending_writes:
+            await asyncio.gather(*self._pending_writes, return_exceptions=True)
+        for reader in self._all_readers:
+            await reader.close()
+        self._all_readers.clear()
+        if self._writer is not None:
+            await self._writer.close()
+            self._writer = None
+
+    # -- transactions -------------------------------------------------------
+
+    async def _write(self, work: Work[T]) -> T:
+        """Run work in one write transaction that the caller cannot interrupt."""
+        task = asyncio.ensure_future(self._run_write(work))
+        self._pending_writes.add(task)
+        task.add_done_callback(self._pending_writes.discard)
+        return await asyncio.shield(task)
+
+    async def _run_write(self, work: Work[T]) -> T:
+        writer = self._writer
+        if writer is None:
+            raise RuntimeError("store is not open")
+        async with self._write_lock:
+            await writer.execute("BEGIN IMMEDIATE")
+            try:
+                result = await work(writer, now_us())
+            except BaseException:
+                await writer.execute("ROLLBACK")
+                raise
+            await writer.execute("COMMIT")
+            return result
+
+    @contextlib.asynccontextmanager
+    async def _read(self) -> AsyncIterator[aiosqlite.Connection]:
+        """Lend a read connection inside a short read transaction (one snapshot)."""
+        connection = await self._readers.get()
+        try:
+            await connection.execute("BEGIN")
+            yield connection
+        finally:
+            # Shielded so a cancelled reader never returns a connection that is
+            # still inside a transaction (which would hold back checkpoints).
+            await asyncio.shield(self._end_read(connection))
+
+    async def _end_read(self, connection: aiosqlite.Connection) -> None:
+        try:
+            if connection.in_transaction:
+                await connection.execute("COMMIT")
+        finally:
+            self._readers.put_nowait(connection)
+
+    # -- threads --------------------------------------------------------------
+
+    @staticmethod
+    async def _thread_row(
+        connection: aiosqlite.Connection, thread_id: str, now: int, *, field: str = "thread_id"
+    ) -> Row:
+        async with connection.execute(
+            f"SELECT {_THREAD_COLUMNS} FROM threads WHERE tenant_id = ? AND thread_id = ? "
+            "AND (expire_at IS NULL OR expire_at > ?)",
+            (DEFAULT_TENANT, thread_id, now),
+        ) as cursor:
+            row = await cursor.fetchone()
+        if row is None:
+            raise NotFoundError("thread", thread_id, field=field)
+        return row
+
+    @staticmethod
+    async def _purge_if_expired(connection: aiosqlite.Connection, thread_id: str, now: int) -> None:
+        # An expired thread that the sweeper has not reached yet frees its id.
+        await connection.execute(
+            "DELETE FROM threads WHERE tenant_id = ? AND thread_id = ? AND expire_at <= ?",
+            (DEFAULT_TENANT, thread_id, now),
+        )
+
+    async def create_thread(
+        self, thread: thread_pb2.Thread, *, reuse_existing: bool
+    ) -> tuple[thread_pb2.Thread, bool]:
+        """Insert a thread, or return the existing one when asked to."""
+
+        async def work(connection: aiosqlite.Connection, now: int) -> tuple[Row, bool]:
+            await self._purge_if_expired(connection, thread.thread_id, now)
+            columns = _thread_columns(thread)
+            ttl = columns["ttl_us"]
+            columns.update(
+                tenant_id=DEFAULT_TENANT,
+                thread_id=thread.thread_id,
+                status=thread_pb2.THREAD_STATUS_IDLE,
+                created_at=now,
+                updated_at=now,
+                last_activity_at=now,
+                expire_at=now + ttl if ttl is not None else None,
+            )
+            names = ", ".join(columns)
+            marks = ", ".join(f":{name}" for name in columns)
+            cursor = await connection.execute(
+                f"INSERT INTO threads ({names}) VALUES ({marks}) "
+                "ON CONFLICT (tenant_id, thread_id) DO NOTHING",
+                columns,
+            )
+            created = cursor.rowcount == 1
+            if not created and not reuse_existing:
+                raise AlreadyExistsError("thread", thread.thread_id, field="thread_id")
+            return await self._thread_row(connection, thread.thread_id, now), created
+
+        row, created = await self._write(work)
+        return _row_to_thread(row), created
+
+    async def get_thread(self, thread_id: str, *, message_limit: int = 0) -> thread_pb2.Thread:
+        """Return a thread, with its latest messages when message_limit > 0."""
+        async with self._read() as connection:
+            row = await self._thread_row(connection, thread_id, now_us())
+            thread = _row_to_thread(row)
+            if message_limit > 0:
+                async with connection.execute(
+                    f"SELECT * FROM (SELECT {_MESSAGE_COLUMNS} FROM messages AS m "
+                    "JOIN threads AS t ON t.pk = m.thread_pk WHERE m.thread_pk = ? "
+                    "ORDER BY m.pk DESC LIMIT ?) ORDER BY pk ASC",
+                    (row["pk"], message_limit),
+                ) as cursor:
+                    thread.messages.extend(_row_to_message(r) for r in await cursor.fetchall())
+        return thread
+
+    async def list_threads(self, query: ThreadPageQuery) -> Page[thread_pb2.Thread]:
+        """Return one page of threads by keyset: (sort column, pk) past the cursor."""
+        column = query.order.value
+        where, params = _filter_sql(query.filter, now_us())
+        direction = "DESC" if query.descending else "ASC"
+        if query.after is not None:
+            where.append(f"({column}, pk) {'<' if query.descending else '>'} (?, ?)")
+            params.extend([query.after.sort_value, query.after.row_key])
+        sql = (
+            f"SELECT {_THREAD_COLUMNS} FROM threads WHERE {' AND '.join(where)} "
+            f"ORDER BY {column} {direction}, pk {direction} LIMIT ?"
+        )
+        params.append(query.limit + 1)
+        async with self._read() as connection, connection.execute(sql, params) as cursor:
+            rows = list(await cursor.fetchall())
+        more = len(rows) > query.limit
+        rows = rows[: query.limit]
+        next_cursor = Cursor(rows[-1][column], rows[-1]["pk"]) if more and rows else None
+        return Page([_row_to_thread(r) for r in rows], next_cursor)
+
+    async def count_threads(self, thread_filter: ThreadFilter) -> int:
+        """Count the threads that match."""
+        where, params = _filter_sql(thread_filter, now_us())
+        async with (
+            self._read() as connection,
+            connection.execute(
+                f"SELECT count(*) FROM threads WHERE {' AND '.join(where)}", params
+            ) as cursor,
+        ):
+            row = await cursor.fetchone()
+        return int(row[0]) if row else 0
+
+    async def update_thread(
+        self, thread: thread_pb2.Thread, paths: Sequence[str], *, etag: str
+    ) -> thread_pb2.Thread:
+        """Merge the named fields into the stored thread, checking the etag first."""
+
+        async def work(connection: aiosqlite.Connection, now: int) -> Row:
+            row = await self._thread_row(
+                connection, thread.thread_id, now, field="thread.thread_id"
+            )
+            if etag and etag != _etag(row):
+                raise EtagMismatchError("thread", thread.thread_id, field="thread.etag")
+            merged = _row_to_thread(row)
+            for path in paths:
+                merged.ClearField(path)  # type: ignore[arg-type]
+                if path in ("title", "agent_id", "user_id", "external_ref"):
+                    setattr(merged, path, getattr(thread, path))
+                elif path == "participants":
+                    merged.participants.extend(thread.participants)
+                elif thread.HasField(path):  # type: ignore[arg-type]
+                    getattr(merged, path).CopyFrom(getattr(thread, path))
+            columns = _thread_columns(merged)
+            ttl = columns["ttl_us"]
+            columns.update(
+                pk=row["pk"],
+                updated_at=now,
+                last_activity_at=now,
+                expire_at=now + ttl if ttl is not None else None,
+            )
+            assignments = ", ".join(f"{name} = :{name}" for name in columns if name != "pk")
+            await connection.execute(
+                f"UPDATE threads SET {assignments}, version = version + 1 WHERE pk = :pk",
+                columns,
+            )
+            return await self._thread_row(connection, thread.thread_id, now)
+
+        return _row_to_thread(await self._write(work))
+
+    async def delete_thread(self, thread_id: str, *, etag: str) -> None:
+        """Delete a thread; its messages go with it by ON DELETE CASCADE."""
+
+        async def work(connection: aiosqlite.Connection, now: int) -> None:
+            row = await self._thread_row(connection, thread_id, now)
+            if etag and etag != _etag(row):
+                raise EtagMismatchError("thread", thread_id, field="etag")
+            await connection.execute("DELETE FROM threads WHERE pk = ?", (row["pk"],))
+
+        await self._write(work)
+
+    async def copy_thread(self, thread_id: str, new_thread_id: str) -> thread_pb2.Thread:
+        """Copy a thread row and its messages (new message ids, same order and times)."""
+        async def work(connection: aiosqlite.Connection, now: int) -> Row:
+            source = await self._thread_row(connection, thread_id, now)
+            await self._purge_if_expired(connection, new_thread_id, now)
+            ttl = source["ttl_us"]
+            cursor = await connection.execute(
+                "INSERT INTO threads (tenant_id, thread_id, title, metadata, agent_id, user_id, "
+                "external_ref, locale_language, locale_country, locale_time_zone, participants, "
+                "ttl_us, status, created_at, updated_at, last_activity_at, expire_at, "
+                "message_count) "
+                "SELECT tenant_id, ?, title, metadata, agent_id, user_id, external_ref, "
+                "locale_language, locale_country, locale_time_zone, participants, ttl_us, ?, "
+                "?, ?, ?, ?, message_count FROM threads WHERE pk = ? "
+                "ON CONFLICT (tenant_id, thread_id) DO NOTHING",
+                (
+                    new_thread_id,
+                    thread_pb2.THREAD_STATUS_IDLE,
+                    now,
+                    now,
+                    now,
+                    now + ttl if ttl is not None else None,
+                    source["pk"],
+                ),
+            )
+            if cursor.rowcount != 1:
+                raise AlreadyExistsError("thread", new_thread_id, field="new_thread_id")
+            new_pk = cursor.lastrowid
+            async with connection.execute(
+                "SELECT pk FROM messages WHERE thread_pk = ? ORDER BY pk", (source["pk"],)
+            ) as message_cursor:
+                message_pks = [r[0] for r in await message_cursor.fetchall()]
+            await connection.executemany(
+                "INSERT INTO messages (tenant_id, thread_pk, message_id, role, parts, metadata, "
+                "run_id, created_at, updated_at) SELECT tenant_id, ?, ?, role, parts, metadata, "
+                "run_id, created_at, updated_at FROM messages WHERE pk = ?",
+                [(new_pk, new_message_id(), pk) for pk in message_pks],
+            )
+            return await self._thread_row(connection, new_thread_id, now)
+
+        return _row_to_thread(await self._write(work))
+
+    async def delete_expired_threads(self, *, limit: int) -> int:
+        """Delete up to limit expired threads."""
+
+        async def work(connection: aiosqlite.Connection, now: int) -> int:
+            cursor = await connection.execute(
+                "DELETE FROM threads WHERE pk IN (SELECT pk FROM threads "
+                "WHERE expire_at IS NOT NULL AND expire_at <= ? LIMIT ?)",
+                (now, limit),
+            )
+            return int(cursor.rowcount)
+
+        return await self._write(work)
+
+    # -- messages -------------------------------------------------------------
+
+    @staticmethod
+    async def _touch_thread(
+        connection: aiosqlite.Connection, thread_pk: int, now: int, count_change: int
+    ) -> None:
+        """Record activity on a thread: message count, activity time, expiry."""
+        await connection.execute(
+            "UPDATE threads SET message_count = message_count + ?, last_activity_at = ?, "
+            "expire_at = CASE WHEN ttl_us IS NULL THEN NULL ELSE ? + ttl_us END, "
+            "version = version + 1 WHERE pk = ?",
+            (count_change, now, now, thread_pk),
+        )
+
+    @staticmethod
+    async def _message_row(
+        connection: aiosqlite.Connection, thread_pk: int, message_id: str, *, field: str
+    ) -> Row:
+        async with connection.execute(
+            f"SELECT {_MESSAGE_COLUMNS} FROM messages AS m JOIN threads AS t "
+            "ON t.pk = m.thread_pk WHERE m.thread_pk = ? AND m.message_id = ?",
+            (thread_pk, message_id),
+        ) as cursor:
+            row = await cursor.fetchone()
+        if row is None:
+            raise NotFoundError("message", message_id, field=field)
+        return row
+
+    async def create_message(
+        self, thread_id: str, message: message_pb2.Message
+    ) -> message_pb2.Message:
+        """Append a message and touch its thread, in one transaction."""
+
+        async def work(connection: aiosqlite.Connection, now: int) -> Row:
+            thread = await self._thread_row(connection, thread_id, now)
+            await connection.execute(
+                "INSERT INTO messages (tenant_id, thread_pk, message_id, role, parts, metadata, "
+                "run_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    DEFAULT_TENANT,
+                    thread["pk"],
+                    message.message_id,
+                    message.role,
+                    _parts_json(message),
+                    jsonvalue.dumps(jsonvalue.struct_to_python(message.metadata)),
+                    message.run_id,
+                    now,
+                    now,
+                ),
+            )
+            await self._touch_thread(connection, thread["pk"], now, 1)
+            return await self._message_row(
+                connection, thread["pk"], message.message_id, field="message.message_id"
+            )
+
+        return _row_to_message(await self._write(work))
+
+    async def get_message(self, thread_id: str, message_id: str) -> message_pb2.Message:
+        """Return one message of a live thread."""
+        async with self._read() as connection:
+            thread = await self._thread_row(connection, thread_id, now_us())
+            row = await self._message_row(connection, thread["pk"], message_id, field="message_id")
+        return _row_to_message(row)
+
+    async def list_messages(self, query: MessagePageQuery) -> Page[message_pb2.Message]:
+        """Return one page of a thread's messages by keyset on pk."""
+        direction = "DESC" if query.descending else "ASC"
+        async with self._read() as connection:
+            thread = await self._thread_row(connection, query.thread_id, now_us())
+            where = "m.thread_pk = ?"
+            params: list[Any] = [thread["pk"]]
+            if query.after is not None:
+                where += f" AND m.pk {'<' if query.descending else '>'} ?"
+                params.append(query.after.row_key)
+            params.append(query.limit + 1)
+            async with connection.execute(
+                f"SELECT {_MESSAGE_COLUMNS} FROM messages AS m JOIN threads AS t "
+                f"ON t.pk = m.thread_pk WHERE {where} ORDER BY m.pk {direction} LIMIT ?",
+                params,
+            ) as cursor:
+                rows = list(await cursor.fetchall())
+        more = len(rows) > query.limit
+        rows = rows[: query.limit]
+        next_cursor = Cursor(rows[-1]["pk"], rows[-1]["pk"]) if more and rows else None
+        return Page([_row_to_message(r) for r in rows], next_cursor)
+
+    async def update_message(
+        self, message: message_pb2.Message, paths: Sequence[str]
+    ) -> message_pb2.Message:
+        """Change a message's mutable fields (today only metadata)."""
+
+        async def work(connection: aiosqlite.Connection, now: int) -> Row:
+            thread = await self._thread_row(
+                connection, message.thread_id, now, field="message.thread_id"
+            )
+            row = await self._message_row(
+                connection, thread["pk"], message.message_id, field="message.message_id"
+            )
+            if "metadata" in paths:
+                await connection.execute(
+                    "UPDATE messages SET metadata = ?, updated_at = ? WHERE pk = ?",
+                    (
+                        jsonvalue.dumps(jsonvalue.struct_to_python(message.metadata)),
+                        now,
+                        row["pk"],
+                    ),
+                )
+            await self._touch_thread(connection, thread["pk"], now, 0)
+            return await self._message_row(
+                connection, thread["pk"], message.message_id, field="message.message_id"
+            )
+
+        return _row_to_message(await self._write(work))
+
+    async def delete_message(self, thread_id: str, message_id: str) -> None:
+        """Delete a message and touch its thread."""
+
+        async def work(connection: aiosqlite.Connection, now: int) -> None:
+            thread = await self._thread_row(connection, thread_id, now)
+            row = await self._message_row(connection, thread["pk"], message_id, field="message_id")
+            await connection.execute("DELETE FROM messages WHERE pk = ?", (row["pk"],))
+            await self._touch_thread(connection, thread["pk"], now, -1)
+
+        await self._write(work)

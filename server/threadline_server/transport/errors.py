@@ -1,0 +1,123 @@
+"""Domain errors to gRPC statuses, in one table, and the wrapper that applies it.
+
+Every error a client sees is a google.rpc.Status: the code from the table
+below, an ErrorInfo whose reason is the domain error's stable UPPER_SNAKE word,
+and, for bad input, a BadRequest naming each bad field. Anything unexpected is
+logged with its traceback and answered INTERNAL without internals.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import grpc
+from google.protobuf import any_pb2
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+from grpc_status import rpc_status
+
+from threadline_server.errors import (
+    AlreadyExistsError,
+    EtagMismatchError,
+    NotFoundError,
+    ThreadlineError,
+    UnavailableError,
+    ValidationError,
+)
+
+logger = logging.getLogger(__name__)
+
+ERROR_DOMAIN = "threadline.dev"
+
+STATUS_CODES: dict[type[ThreadlineError], int] = {
+    ValidationError: code_pb2.INVALID_ARGUMENT,
+    NotFoundError: code_pb2.NOT_FOUND,
+    AlreadyExistsError: code_pb2.ALREADY_EXISTS,
+    EtagMismatchError: code_pb2.ABORTED,
+    UnavailableError: code_pb2.UNAVAILABLE,
+}
+
+Request = TypeVar("Request")
+Response = TypeVar("Response")
+
+
+def _pack(message: Any) -> any_pb2.Any:
+    packed = any_pb2.Any()
+    packed.Pack(message)
+    return packed
+
+
+def to_status(error: ThreadlineError) -> status_pb2.Status:
+    """Return the google.rpc.Status a client receives for a domain error."""
+    code = next(
+        (c for kind, c in STATUS_CODES.items() if isinstance(error, kind)), code_pb2.INTERNAL
+    )
+    status = status_pb2.Status(code=code, message=error.message)
+    status.details.append(
+        _pack(
+            error_details_pb2.ErrorInfo(
+                reason=error.reason, domain=ERROR_DOMAIN, metadata=error.metadata
+            )
+        )
+    )
+    if isinstance(error, ValidationError):
+        status.details.append(
+            _pack(
+                error_details_pb2.BadRequest(
+                    field_violations=[
+                        error_details_pb2.BadRequest.FieldViolation(
+                            field=v.field, description=v.description, reason=error.reason
+                        )
+                        for v in error.violations
+                    ]
+                )
+            )
+        )
+    elif isinstance(error, NotFoundError | AlreadyExistsError | EtagMismatchError):
+        status.details.append(
+            _pack(
+                error_details_pb2.ResourceInfo(
+                    resource_type=f"threadline.v1.{error.metadata['resource'].capitalize()}",
+                    resource_name=error.metadata["id"],
+                    description=error.message,
+                )
+            )
+        )
+    return status
+
+
+def internal_status() -> status_pb2.Status:
+    """Return the status for a failure the server did not expect."""
+    status = status_pb2.Status(code=code_pb2.INTERNAL, message="internal error")
+    status.details.append(
+        _pack(error_details_pb2.ErrorInfo(reason="INTERNAL", domain=ERROR_DOMAIN))
+    )
+    return status
+
+
+async def abort(context: grpc.aio.ServicerContext, status: status_pb2.Status) -> None:
+    """End the call with a rich status (raises; never returns)."""
+    await context.abort_with_status(rpc_status.to_status(status))
+
+
+def unary(
+    method: Callable[[Any, Request, grpc.aio.ServicerContext], Awaitable[Response]],
+) -> Callable[[Any, Request, grpc.aio.ServicerContext], Awaitable[Response]]:
+    """Wrap a unary servicer method so that every error becomes a rich status."""
+
+    @functools.wraps(method)
+    async def wrapper(self: Any, request: Request, context: grpc.aio.ServicerContext) -> Response:
+        try:
+            return await method(self, request, context)
+        except ThreadlineError as error:
+            await abort(context, to_status(error))
+        except grpc.aio.AbortError:
+            raise
+        except Exception:
+            logger.exception("unexpected error in %s", method.__qualname__)
+            await abort(context, internal_status())
+        raise AssertionError("abort returned")  # pragma: no cover
+
+    return wrapper

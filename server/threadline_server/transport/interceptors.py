@@ -1,0 +1,125 @@
+"""Server interceptors: one access-log line per RPC, and a hard cap on concurrent RPCs.
+
+grpc.aio's own maximum_concurrent_rpcs has queued instead of rejecting
+(grpc/grpc#30424), so the cap is a semaphore here that answers
+RESOURCE_EXHAUSTED at once, which a client can back off from.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import grpc
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+
+from threadline_server.transport.errors import ERROR_DOMAIN, abort
+
+access_log = logging.getLogger("threadline.access")
+
+
+def _code_name(context: grpc.aio.ServicerContext, default: grpc.StatusCode) -> str:
+    code = context.code()
+    if code is None:
+        return default.name
+    if isinstance(code, grpc.StatusCode):
+        return code.name
+    return grpc.StatusCode(code).name if isinstance(code, tuple) else str(code)
+
+
+class AccessLogAndLimitInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
+    """Logs each RPC's method, status code and duration; rejects RPCs over the cap."""
+
+    def __init__(self, max_concurrent_rpcs: int) -> None:
+        self._limit = max_concurrent_rpcs
+        self._active = 0
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        """Wrap the method's handler with timing, logging and the cap."""
+        handler = await continuation(handler_call_details)
+        if handler is None:
+            return None
+        method = handler_call_details.method
+        if handler.unary_unary is not None:
+            return grpc.unary_unary_rpc_method_handler(
+                self._wrap_unary(method, handler.unary_unary),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        if handler.unary_stream is not None:
+            return grpc.unary_stream_rpc_method_handler(
+                self._wrap_stream(method, handler.unary_stream),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        return handler
+
+    async def _admit(self, context: grpc.aio.ServicerContext) -> None:
+        if self._active >= self._limit:
+            status = status_pb2.Status(
+                code=code_pb2.RESOURCE_EXHAUSTED,
+                message=f"server is at its limit of {self._limit} concurrent calls; retry later",
+            )
+            status.details.add().Pack(
+                error_details_pb2.ErrorInfo(reason="TOO_MANY_CALLS", domain=ERROR_DOMAIN)
+            )
+            await abort(context, status)
+
+    def _log(self, method: str, context: grpc.aio.ServicerContext, started: float,
+             default: grpc.StatusCode) -> None:
+        access_log.info(
+            "rpc=%s code=%s duration_ms=%.2f peer=%s",
+            method,
+            _code_name(context, default),
+            (time.perf_counter() - started) * 1000,
+            context.peer(),
+        )
+
+    def _wrap_unary(
+        self, method: str, behaviour: Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]]
+    ) -> Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]]:
+        async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            started = time.perf_counter()
+            default = grpc.StatusCode.UNKNOWN
+            self._active += 1
+            try:
+                await self._admit(context)
+                result = await behaviour(request, context)
+                default = grpc.StatusCode.OK
+                return result
+            except asyncio.CancelledError:
+                default = grpc.StatusCode.CANCELLED
+                raise
+            finally:
+                self._active -= 1
+                self._log(method, context, started, default)
+
+        return wrapped
+
+    def _wrap_stream(
+        self, method: str, behaviour: Callable[[Any, grpc.aio.ServicerContext], AsyncIterator[Any]]
+    ) -> Callable[[Any, grpc.aio.ServicerContext], AsyncIterator[Any]]:
+        async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+            started = time.perf_counter()
+            default = grpc.StatusCode.UNKNOWN
+            self._active += 1
+            try:
+                await self._admit(context)
+                async for item in behaviour(request, context):
+                    yield item
+                default = grpc.StatusCode.OK
+            except asyncio.CancelledError:
+                default = grpc.StatusCode.CANCELLED
+                raise
+            finally:
+                self._active -= 1
+                self._log(method, context, started, default)
+
+        return wrapped

@@ -1,0 +1,121 @@
+"""The gRPC server: Threadline's services, health, reflection, and a graceful stop.
+
+Start-up order: open the store (migrations run), then bind and serve. On stop:
+health flips to NOT_SERVING for every service (so load balancers drain), the
+server refuses new calls and gives in-flight ones the grace period, then the
+store finishes its pending writes and closes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+from threadline.v1 import message_pb2, message_pb2_grpc, thread_pb2, thread_pb2_grpc
+
+from threadline_server.config import Settings
+from threadline_server.domain.messages import MessageHandler
+from threadline_server.domain.threads import ThreadHandler
+from threadline_server.store.sqlite import SqliteStore
+from threadline_server.transport.interceptors import AccessLogAndLimitInterceptor
+from threadline_server.transport.services import MessageService, ThreadService
+
+logger = logging.getLogger("threadline")
+
+SERVICE_NAMES = (
+    thread_pb2.DESCRIPTOR.services_by_name["ThreadService"].full_name,
+    message_pb2.DESCRIPTOR.services_by_name["MessageService"].full_name,
+)
+
+# Keepalive: ping idle clients every 60 s so a silent stream on a dead
+# connection is noticed (the default is 2 hours), and let clients ping as often
+# as every 10 s without being sent GOAWAY "too_many_pings".
+SERVER_OPTIONS = (
+    ("grpc.keepalive_time_ms", 60_000),
+    ("grpc.keepalive_timeout_ms", 20_000),
+    ("grpc.keepalive_permit_without_calls", 1),
+    ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
+    ("grpc.http2.max_pings_without_data", 0),
+    # Bounded streams per connection (HTTP/2 rapid reset, CVE-2023-44487).
+    ("grpc.max_concurrent_streams", 256),
+    ("grpc.max_receive_message_length", 4 * 1024 * 1024),
+    ("grpc.so_reuseport", 0),
+)
+
+
+class ThreadlineServer:
+    """One Threadline process: store, gRPC server, health, and background sweeps."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.store = SqliteStore(settings.database, read_connections=settings.read_connections)
+        self._health = health.aio.HealthServicer()
+        self._server: grpc.aio.Server | None = None
+        self._sweeper: asyncio.Task[None] | None = None
+        self.port = 0
+
+    async def start(self) -> int:
+        """Open the store and start serving; return the bound port."""
+        await self.store.open()
+        server = grpc.aio.server(
+            interceptors=[AccessLogAndLimitInterceptor(self.settings.max_concurrent_rpcs)],
+            options=SERVER_OPTIONS,
+        )
+        thread_pb2_grpc.add_ThreadServiceServicer_to_server(
+            ThreadService(ThreadHandler(self.store)), server
+        )
+        message_pb2_grpc.add_MessageServiceServicer_to_server(
+            MessageService(MessageHandler(self.store)), server
+        )
+        health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
+        reflection.enable_server_reflection(
+            (*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), server
+        )
+        self.port = server.add_insecure_port(self.settings.listen)
+        if self.port == 0:
+            await self.store.close()
+            raise SystemExit(f"cannot listen on {self.settings.listen}")
+        await server.start()
+        self._server = server
+        for name in ("", *SERVICE_NAMES):
+            await self._health.set(name, health_pb2.HealthCheckResponse.SERVING)
+        self._sweeper = asyncio.create_task(self._sweep_expired(), name="expiry-sweeper")
+        host = self.settings.listen.rsplit(":", 1)[0]
+        logger.info(
+            "listening on %s:%d database=%s", host, self.port, self.settings.database
+        )
+        return self.port
+
+    async def _sweep_expired(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.expiry_sweep_interval)
+            try:
+                deleted = await self.store.delete_expired_threads(limit=500)
+            except Exception:
+                logger.exception("expiry sweep failed")
+                continue
+            if deleted:
+                logger.info("deleted %d expired threads", deleted)
+
+    async def wait(self) -> None:
+        """Wait until the server stops."""
+        if self._server is not None:
+            await self._server.wait_for_termination()
+
+    async def stop(self, grace: float | None = None) -> None:
+        """Drain: NOT_SERVING, refuse new calls, let in-flight ones finish, close the store."""
+        grace = self.settings.grace_period if grace is None else grace
+        logger.info("draining (grace %.1fs)", grace)
+        await self._health.enter_graceful_shutdown()
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
+        if self._server is not None:
+            await self._server.stop(grace)
+        await self.store.close()
+        logger.info("stopped")

@@ -1,0 +1,113 @@
+"""gRPC servicers: decode nothing, decide nothing; hand each call to the domain."""
+
+from __future__ import annotations
+
+import grpc
+from google.protobuf import empty_pb2
+from threadline.v1 import message_pb2, message_pb2_grpc, thread_pb2, thread_pb2_grpc
+
+from threadline_server.domain.messages import MessageHandler
+from threadline_server.domain.threads import ThreadHandler
+from threadline_server.transport.errors import unary
+
+Context = grpc.aio.ServicerContext
+
+
+class ThreadService(thread_pb2_grpc.ThreadServiceServicer):
+    """threadline.v1.ThreadService over a ThreadHandler."""
+
+    def __init__(self, handler: ThreadHandler) -> None:
+        self._handler = handler
+
+    @unary
+    async def CreateThread(  # noqa: N802 - gRPC method names
+        self, request: thread_pb2.CreateThreadRequest, context: Context
+    ) -> thread_pb2.Thread:
+        """Create a thread."""
+        return await self._handler.create_thread(request)
+
+    @unary
+    async def GetThread(  # noqa: N802
+        self, request: thread_pb2.GetThreadRequest, context: Context
+    ) -> thread_pb2.Thread:
+        """Read a thread."""
+        return await self._handler.get_thread(request)
+
+    @unary
+    async def ListThreads(  # noqa: N802
+        self, request: thread_pb2.ListThreadsRequest, context: Context
+    ) -> thread_pb2.ListThreadsResponse:
+        """List threads."""
+        return await self._handler.list_threads(request)
+
+    @unary
+    async def CountThreads(  # noqa: N802
+        self, request: thread_pb2.CountThreadsRequest, context: Context
+    ) -> thread_pb2.CountThreadsResponse:
+        """Count threads."""
+        return await self._handler.count_threads(request)
+
+    @unary
+    async def UpdateThread(  # noqa: N802
+        self, request: thread_pb2.UpdateThreadRequest, context: Context
+    ) -> thread_pb2.Thread:
+        """Update a thread."""
+        return await self._handler.update_thread(request)
+
+    @unary
+    async def DeleteThread(  # noqa: N802
+        self, request: thread_pb2.DeleteThreadRequest, context: Context
+    ) -> empty_pb2.Empty:
+        """Delete a thread."""
+        await self._handler.delete_thread(request)
+        return empty_pb2.Empty()
+
+    @unary
+    async def CopyThread(  # noqa: N802
+        self, request: thread_pb2.CopyThreadRequest, context: Context
+    ) -> thread_pb2.Thread:
+        """Copy a thread."""
+        return await self._handler.copy_thread(request)
+
+
+class MessageService(message_pb2_grpc.MessageServiceServicer):
+    """threadline.v1.MessageService over a MessageHandler."""
+
+    def __init__(self, handler: MessageHandler) -> None:
+        self._handler = handler
+
+    @unary
+    async def CreateMessage(  # noqa: N802
+        self, request: message_pb2.CreateMessageRequest, context: Context
+    ) -> message_pb2.Message:
+        """Append a message."""
+        return await self._handler.create_message(request)
+
+    @unary
+    async def GetMessage(  # noqa: N802
+        self, request: message_pb2.GetMessageRequest, context: Context
+    ) -> message_pb2.Message:
+        """Read a message."""
+        return await self._handler.get_message(request)
+
+    @unary
+    async def ListMessages(  # noqa: N802
+        self, request: message_pb2.ListMessagesRequest, context: Context
+    ) -> message_pb2.ListMessagesResponse:
+        """List a thread's messages."""
+        return await self._handler.list_messages(request)
+
+    @unary
+    async def UpdateMessage(  # noqa: N802
+        self, request: message_pb2.UpdateMessageRequest, context: Context
+    ) -> message_pb2.Message:
+        """Update a message's metadata."""
+        return await self._handler.update_message(request)
+
+    @unary
+    async def DeleteMessage(  # noqa: N802
+        self, request: message_pb2.DeleteMessageRequest, context: Context
+    ) -> empty_pb2.Empty:
+        """Delete a message."""
+        await self._handler.delete_message(request)
+        return empty_pb2.Empty()
