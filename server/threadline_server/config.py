@@ -61,15 +61,16 @@ def load(
     values: dict[str, Any] = {}
     for item in fields(Settings):
         flag = getattr(arguments, item.name, None) if arguments is not None else None
+        kind: type[Any] = type(item.default)
         if flag is not None:
             values[item.name] = flag
         elif env_name(item.name) in environ:
             try:
-                values[item.name] = type(item.default)(environ[env_name(item.name)])
+                values[item.name] = kind(environ[env_name(item.name)])
             except ValueError:
                 raise SystemExit(
                     f"{env_name(item.name)}={environ[env_name(item.name)]!r} is not a valid "
-                    f"{type(item.default).__name__}"
+                    f"{kind.__name__}"
                 ) from None
     settings = Settings(**values)
     _check(settings)

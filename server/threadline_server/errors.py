@@ -36,9 +36,7 @@ class ValidationError(ThreadlineError):
 
     def __init__(self, violations: list[FieldViolation]) -> None:
         summary = "; ".join(f"{v.field}: {v.description}" for v in violations)
-        super().__init__(
-            f"invalid request: {summary}", metadata={"field": violations[0].field}
-        )
+        super().__init__(f"invalid request: {summary}", metadata={"field": violations[0].field})
         self.violations = violations
 
 

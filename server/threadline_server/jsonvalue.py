@@ -40,7 +40,10 @@ def value_to_python(message: struct_pb2.Value) -> JsonValue:
 def dumps(value: JsonValue) -> str:
     """Return canonical JSON text for a plain value."""
     return json.dumps(
-        _normalise(value), sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+        _normalise(value),
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
         allow_nan=False,
     )
 

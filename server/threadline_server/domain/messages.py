@@ -61,7 +61,9 @@ class MessageHandler:
         cursor = paging.decode(request.page_token, key)
         page = await self._store.list_messages(
             MessagePageQuery(
-                thread_id=request.thread_id, descending=bool(descending), limit=size,
+                thread_id=request.thread_id,
+                descending=bool(descending),
+                limit=size,
                 after=cursor,
             )
         )

@@ -38,7 +38,9 @@ def _thread_filter(
     validation.reference(found, f"{path}.agent_id", request_filter.agent_id)
     validation.reference(found, f"{path}.user_id", request_filter.user_id)
     validation.reference(
-        found, f"{path}.external_ref", request_filter.external_ref,
+        found,
+        f"{path}.external_ref",
+        request_filter.external_ref,
         limit=validation.MAX_EXTERNAL_REF,
     )
     for index, status in enumerate(request_filter.statuses):
@@ -51,7 +53,9 @@ def _thread_filter(
     for index, thread_id in enumerate(request_filter.thread_ids):
         validation.resource_id(found, f"{path}.thread_ids[{index}]", thread_id)
     validation.struct(
-        found, f"{path}.metadata", request_filter.metadata,
+        found,
+        f"{path}.metadata",
+        request_filter.metadata,
         max_keys=validation.MAX_FILTER_METADATA_KEYS,
     )
     return ThreadFilter(
@@ -62,22 +66,27 @@ def _thread_filter(
         thread_ids=tuple(sorted(set(request_filter.thread_ids))),
         created_after=(
             _micros(request_filter.created_after)
-            if request_filter.HasField("created_after") else None
+            if request_filter.HasField("created_after")
+            else None
         ),
         created_before=(
             _micros(request_filter.created_before)
-            if request_filter.HasField("created_before") else None
+            if request_filter.HasField("created_before")
+            else None
         ),
         updated_after=(
             _micros(request_filter.updated_after)
-            if request_filter.HasField("updated_after") else None
+            if request_filter.HasField("updated_after")
+            else None
         ),
         updated_before=(
             _micros(request_filter.updated_before)
-            if request_filter.HasField("updated_before") else None
+            if request_filter.HasField("updated_before")
+            else None
         ),
         metadata=jsonvalue.struct_to_python(request_filter.metadata)
-        if not jsonvalue.problem(request_filter.metadata) else {},
+        if not jsonvalue.problem(request_filter.metadata)
+        else {},
     )
 
 
@@ -132,7 +141,10 @@ class ThreadHandler:
         cursor = paging.decode(request.page_token, key)
         page = await self._store.list_threads(
             ThreadPageQuery(
-                filter=thread_filter, order=order[0], descending=order[1], limit=size,
+                filter=thread_filter,
+                order=order[0],
+                descending=order[1],
+                limit=size,
                 after=cursor,
             )
         )
@@ -147,9 +159,7 @@ class ThreadHandler:
         found = Violations()
         thread_filter = _thread_filter(found, "filter", request.filter)
         found.raise_if_any()
-        return thread_pb2.CountThreadsResponse(
-            count=await self._store.count_threads(thread_filter)
-        )
+        return thread_pb2.CountThreadsResponse(count=await self._store.count_threads(thread_filter))
 
     async def update_thread(self, request: thread_pb2.UpdateThreadRequest) -> thread_pb2.Thread:
         """Apply the fields named by the update mask."""
@@ -160,9 +170,7 @@ class ThreadHandler:
         )
         validation.thread_fields(found, "thread", request.thread)
         found.raise_if_any()
-        return await self._store.update_thread(
-            request.thread, paths, etag=request.thread.etag
-        )
+        return await self._store.update_thread(request.thread, paths, etag=request.thread.etag)
 
     async def delete_thread(self, request: thread_pb2.DeleteThreadRequest) -> None:
         """Delete a thread and everything under it."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 import zoneinfo
+from collections.abc import Iterable
 from urllib.parse import urlsplit
 
 from google.protobuf import struct_pb2
@@ -39,9 +40,7 @@ _MIME_TYPE = re.compile(r"[A-Za-z0-9][\w.+-]*/[A-Za-z0-9][\w.+-]*(\s*;.*)?")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
-def text(
-    found: Violations, path: str, value: str, *, limit: int, required: bool = False
-) -> None:
+def text(found: Violations, path: str, value: str, *, limit: int, required: bool = False) -> None:
     """Check a free-text field's length (in characters) and presence."""
     if required and not value:
         found.add(path, "is required")
@@ -123,11 +122,9 @@ def _is_time_zone(name: str) -> bool:
     return True
 
 
-def participants(
-    found: Violations, path: str, values: list[thread_pb2.Participant] | object
-) -> None:
+def participants(found: Violations, path: str, values: Iterable[thread_pb2.Participant]) -> None:
     """Check participants: bounded count, distinct ids, known types."""
-    items = list(values)  # type: ignore[call-overload]
+    items = list(values)
     if len(items) > MAX_PARTICIPANTS:
         found.add(path, f"must have at most {MAX_PARTICIPANTS} entries (got {len(items)})")
         return
@@ -203,7 +200,10 @@ def _tool_call(found: Violations, path: str, call: message_pb2.ToolCall) -> None
     reference(found, f"{path}.id", call.id, required=True)
     reference(found, f"{path}.name", call.name, required=True)
     struct(
-        found, f"{path}.arguments", call.arguments, limit=MAX_TOOL_ARGUMENTS_BYTES,
+        found,
+        f"{path}.arguments",
+        call.arguments,
+        limit=MAX_TOOL_ARGUMENTS_BYTES,
         max_keys=MAX_PARTS * 10,
     )
 
@@ -250,9 +250,7 @@ def update_mask(
     result: list[str] = []
     for item in paths:
         if item not in allowed:
-            found.add(
-                path, f"{item!r} cannot be updated; updatable: {', '.join(sorted(allowed))}"
-            )
+            found.add(path, f"{item!r} cannot be updated; updatable: {', '.join(sorted(allowed))}")
         elif item not in result:
             result.append(item)
     return result

@@ -43,7 +43,6 @@ from threadline_server.store.base import (
     Page,
     Store,
     ThreadFilter,
-    ThreadOrder,
     ThreadPageQuery,
 )
 
@@ -78,10 +77,6 @@ def now_us() -> int:
     return time.time_ns() // 1000
 
 
-def _set_time(target: Any, micros: int) -> None:
-    target.FromMicroseconds(micros)
-
-
 def _etag(row: Row) -> str:
     # The creation time tells a thread apart from a later one with the same id.
     return f"{row['created_at']:x}-{row['version']}"
@@ -107,11 +102,11 @@ def _row_to_thread(row: Row) -> thread_pb2.Thread:
         json_format.ParseDict(item, thread.participants.add())
     if row["ttl_us"] is not None:
         thread.ttl.FromMicroseconds(row["ttl_us"])
-    _set_time(thread.created_at, row["created_at"])
-    _set_time(thread.updated_at, row["updated_at"])
-    _set_time(thread.last_activity_at, row["last_activity_at"])
+    thread.created_at.FromMicroseconds(row["created_at"])
+    thread.updated_at.FromMicroseconds(row["updated_at"])
+    thread.last_activity_at.FromMicroseconds(row["last_activity_at"])
     if row["expire_at"] is not None:
-        _set_time(thread.expire_time, row["expire_at"])
+        thread.expire_time.FromMicroseconds(row["expire_at"])
     return thread
 
 
@@ -147,8 +142,8 @@ def _row_to_message(row: Row) -> message_pb2.Message:
     for item in json.loads(row["parts"]):
         json_format.ParseDict(item, message.parts.add())
     message.metadata.CopyFrom(jsonvalue.loads_struct(row["metadata"]))
-    _set_time(message.created_at, row["created_at"])
-    _set_time(message.updated_at, row["updated_at"])
+    message.created_at.FromMicroseconds(row["created_at"])
+    message.updated_at.FromMicroseconds(row["updated_at"])
     return message
 
 
@@ -483,6 +478,7 @@ class SqliteStore(Store):
 
     async def copy_thread(self, thread_id: str, new_thread_id: str) -> thread_pb2.Thread:
         """Copy a thread row and its messages (new message ids, same order and times)."""
+
         async def work(connection: aiosqlite.Connection, now: int) -> Row:
             source = await self._thread_row(connection, thread_id, now)
             await self._purge_if_expired(connection, new_thread_id, now)

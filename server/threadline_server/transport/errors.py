@@ -39,6 +39,7 @@ STATUS_CODES: dict[type[ThreadlineError], int] = {
     UnavailableError: code_pb2.UNAVAILABLE,
 }
 
+Context = grpc.aio.ServicerContext[Any, Any]
 Request = TypeVar("Request")
 Response = TypeVar("Response")
 
@@ -97,18 +98,19 @@ def internal_status() -> status_pb2.Status:
     return status
 
 
-async def abort(context: grpc.aio.ServicerContext, status: status_pb2.Status) -> None:
+async def abort(context: Context, status: status_pb2.Status) -> None:
     """End the call with a rich status (raises; never returns)."""
-    await context.abort_with_status(rpc_status.to_status(status))
+    # grpc-stubs lacks abort_with_status on the aio context, which grpcio has.
+    await context.abort_with_status(rpc_status.to_status(status))  # type: ignore[attr-defined]
 
 
 def unary(
-    method: Callable[[Any, Request, grpc.aio.ServicerContext], Awaitable[Response]],
-) -> Callable[[Any, Request, grpc.aio.ServicerContext], Awaitable[Response]]:
+    method: Callable[[Any, Request, Context], Awaitable[Response]],
+) -> Callable[[Any, Request, Context], Awaitable[Response]]:
     """Wrap a unary servicer method so that every error becomes a rich status."""
 
     @functools.wraps(method)
-    async def wrapper(self: Any, request: Request, context: grpc.aio.ServicerContext) -> Response:
+    async def wrapper(self: Any, request: Request, context: Context) -> Response:
         try:
             return await method(self, request, context)
         except ThreadlineError as error:

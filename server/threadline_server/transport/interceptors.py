@@ -11,7 +11,7 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from typing import Any, cast
 
 import grpc
 from google.rpc import code_pb2, error_details_pb2, status_pb2
@@ -20,17 +20,20 @@ from threadline_server.transport.errors import ERROR_DOMAIN, abort
 
 access_log = logging.getLogger("threadline.access")
 
+Context = grpc.aio.ServicerContext[Any, Any]
+Handler = grpc.RpcMethodHandler[Any, Any]
 
-def _code_name(context: grpc.aio.ServicerContext, default: grpc.StatusCode) -> str:
-    code = context.code()
-    if code is None:
-        return default.name
+
+def _code_name(context: Context, default: grpc.StatusCode) -> str:
+    # The aio context's code() is missing from grpc-stubs; it returns a
+    # StatusCode once the handler set or aborted with one, else None.
+    code: object = context.code()
     if isinstance(code, grpc.StatusCode):
         return code.name
-    return grpc.StatusCode(code).name if isinstance(code, tuple) else str(code)
+    return default.name
 
 
-class AccessLogAndLimitInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
+class AccessLogAndLimitInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
     """Logs each RPC's method, status code and duration; rejects RPCs over the cap."""
 
     def __init__(self, max_concurrent_rpcs: int) -> None:
@@ -39,13 +42,14 @@ class AccessLogAndLimitInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[
 
     async def intercept_service(
         self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Handler]],
         handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
+    ) -> Handler:
         """Wrap the method's handler with timing, logging and the cap."""
-        handler = await continuation(handler_call_details)
-        if handler is None:
-            return None
+        # Any: grpc-stubs types the aio handler's behaviours as sync callables.
+        handler: Any = await continuation(handler_call_details)
+        if handler is None:  # an unknown method: grpc answers UNIMPLEMENTED itself
+            return cast("Handler", handler)
         method = handler_call_details.method
         if handler.unary_unary is not None:
             return grpc.unary_unary_rpc_method_handler(
@@ -59,9 +63,9 @@ class AccessLogAndLimitInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[
                 request_deserializer=handler.request_deserializer,
                 response_serializer=handler.response_serializer,
             )
-        return handler
+        return cast("Handler", handler)
 
-    async def _admit(self, context: grpc.aio.ServicerContext) -> None:
+    async def _admit(self, context: Context) -> None:
         if self._active >= self._limit:
             status = status_pb2.Status(
                 code=code_pb2.RESOURCE_EXHAUSTED,
@@ -72,8 +76,13 @@ class AccessLogAndLimitInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[
             )
             await abort(context, status)
 
-    def _log(self, method: str, context: grpc.aio.ServicerContext, started: float,
-             default: grpc.StatusCode) -> None:
+    def _log(
+        self,
+        method: str,
+        context: Context,
+        started: float,
+        default: grpc.StatusCode,
+    ) -> None:
         access_log.info(
             "rpc=%s code=%s duration_ms=%.2f peer=%s",
             method,
@@ -83,20 +92,21 @@ class AccessLogAndLimitInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[
         )
 
     def _wrap_unary(
-        self, method: str, behaviour: Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]]
-    ) -> Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]]:
-        async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> Any:
+        self, method: str, behaviour: Callable[[Any, Context], Awaitable[Any]]
+    ) -> Callable[[Any, Context], Awaitable[Any]]:
+        async def wrapped(request: Any, context: Context) -> Any:
             started = time.perf_counter()
             default = grpc.StatusCode.UNKNOWN
             self._active += 1
             try:
                 await self._admit(context)
                 result = await behaviour(request, context)
-                default = grpc.StatusCode.OK
-                return result
             except asyncio.CancelledError:
                 default = grpc.StatusCode.CANCELLED
                 raise
+            else:
+                default = grpc.StatusCode.OK
+                return result
             finally:
                 self._active -= 1
                 self._log(method, context, started, default)
@@ -104,9 +114,9 @@ class AccessLogAndLimitInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[
         return wrapped
 
     def _wrap_stream(
-        self, method: str, behaviour: Callable[[Any, grpc.aio.ServicerContext], AsyncIterator[Any]]
-    ) -> Callable[[Any, grpc.aio.ServicerContext], AsyncIterator[Any]]:
-        async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+        self, method: str, behaviour: Callable[[Any, Context], AsyncIterator[Any]]
+    ) -> Callable[[Any, Context], AsyncIterator[Any]]:
+        async def wrapped(request: Any, context: Context) -> AsyncIterator[Any]:
             started = time.perf_counter()
             default = grpc.StatusCode.UNKNOWN
             self._active += 1

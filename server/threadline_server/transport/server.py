@@ -14,6 +14,7 @@ import logging
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection
 from threadline.v1 import message_pb2, message_pb2_grpc, thread_pb2, thread_pb2_grpc
 
@@ -53,7 +54,7 @@ class ThreadlineServer:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.store = SqliteStore(settings.database, read_connections=settings.read_connections)
-        self._health = health.aio.HealthServicer()
+        self._health = HealthServicer()
         self._server: grpc.aio.Server | None = None
         self._sweeper: asyncio.Task[None] | None = None
         self.port = 0
@@ -85,9 +86,7 @@ class ThreadlineServer:
             await self._health.set(name, health_pb2.HealthCheckResponse.SERVING)
         self._sweeper = asyncio.create_task(self._sweep_expired(), name="expiry-sweeper")
         host = self.settings.listen.rsplit(":", 1)[0]
-        logger.info(
-            "listening on %s:%d database=%s", host, self.port, self.settings.database
-        )
+        logger.info("listening on %s:%d database=%s", host, self.port, self.settings.database)
         return self.port
 
     async def _sweep_expired(self) -> None:

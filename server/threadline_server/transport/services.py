@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import grpc
 from google.protobuf import empty_pb2
 from threadline.v1 import message_pb2, message_pb2_grpc, thread_pb2, thread_pb2_grpc
@@ -10,7 +12,7 @@ from threadline_server.domain.messages import MessageHandler
 from threadline_server.domain.threads import ThreadHandler
 from threadline_server.transport.errors import unary
 
-Context = grpc.aio.ServicerContext
+Context = grpc.aio.ServicerContext[Any, Any]
 
 
 class ThreadService(thread_pb2_grpc.ThreadServiceServicer):
