@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import grpc
 from google.protobuf import any_pb2
@@ -39,9 +39,12 @@ STATUS_CODES: dict[type[ThreadlineError], int] = {
     UnavailableError: code_pb2.UNAVAILABLE,
 }
 
-Context = grpc.aio.ServicerContext[Any, Any]
 Request = TypeVar("Request")
 Response = TypeVar("Response")
+
+if TYPE_CHECKING:
+    # grpc's classes are generic only in grpc-stubs, not at run time.
+    Context = grpc.aio.ServicerContext[Any, Any]
 
 
 def _pack(message: Any) -> any_pb2.Any:

@@ -11,7 +11,7 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import grpc
 from google.rpc import code_pb2, error_details_pb2, status_pb2
@@ -20,8 +20,10 @@ from threadline_server.transport.errors import ERROR_DOMAIN, abort
 
 access_log = logging.getLogger("threadline.access")
 
-Context = grpc.aio.ServicerContext[Any, Any]
-Handler = grpc.RpcMethodHandler[Any, Any]
+if TYPE_CHECKING:
+    # grpc's classes are generic only in grpc-stubs, not at run time.
+    Context = grpc.aio.ServicerContext[Any, Any]
+    Handler = grpc.RpcMethodHandler[Any, Any]
 
 
 def _code_name(context: Context, default: grpc.StatusCode) -> str:

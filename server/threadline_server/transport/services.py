@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import grpc
 from google.protobuf import empty_pb2
@@ -12,7 +12,9 @@ from threadline_server.domain.messages import MessageHandler
 from threadline_server.domain.threads import ThreadHandler
 from threadline_server.transport.errors import unary
 
-Context = grpc.aio.ServicerContext[Any, Any]
+if TYPE_CHECKING:
+    # grpc's classes are generic only in grpc-stubs, not at run time.
+    Context = grpc.aio.ServicerContext[Any, Any]
 
 
 class ThreadService(thread_pb2_grpc.ThreadServiceServicer):

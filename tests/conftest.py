@@ -1,0 +1,203 @@
+"""Shared fixtures: a real Threadline server on an ephemeral port over a real SQLite file.
+
+``server`` runs the server in the test's own event loop (fast, one per test);
+``spawn_server`` runs ``python -m threadline_server serve`` as a child process
+for tests that need signals, kill -9 or the command line.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import grpc
+import pytest
+from google.rpc import error_details_pb2, status_pb2
+from grpc_status import rpc_status
+from threadline.v1 import message_pb2_grpc, thread_pb2_grpc
+from threadline_server.config import Settings
+from threadline_server.transport.server import ThreadlineServer
+
+ROOT = Path(__file__).resolve().parent.parent
+LISTENING = re.compile(r"listening on (\S+):(\d+)")
+
+
+@dataclass
+class Client:
+    """Stubs for one running server."""
+
+    address: str
+    channel: grpc.aio.Channel
+    threads: thread_pb2_grpc.ThreadServiceStub
+    messages: message_pb2_grpc.MessageServiceStub
+
+
+@dataclass
+class RunningServer:
+    """An in-process server and a client connected to it."""
+
+    server: ThreadlineServer
+    client: Client
+    database: Path
+
+
+def connect(address: str) -> Client:
+    """Open a channel and stubs to a server address."""
+    channel = grpc.aio.insecure_channel(address)
+    return Client(
+        address=address,
+        channel=channel,
+        threads=thread_pb2_grpc.ThreadServiceStub(channel),
+        messages=message_pb2_grpc.MessageServiceStub(channel),
+    )
+
+
+@pytest.fixture
+async def server(tmp_path: Path) -> AsyncIterator[RunningServer]:
+    """Start a server on 127.0.0.1:0 over tmp_path/threadline.db."""
+    database = tmp_path / "threadline.db"
+    instance = ThreadlineServer(
+        Settings(listen="127.0.0.1:0", database=str(database), grace_period=1.0)
+    )
+    port = await instance.start()
+    client = connect(f"127.0.0.1:{port}")
+    try:
+        yield RunningServer(instance, client, database)
+    finally:
+        await client.channel.close(None)
+        await instance.stop(grace=1.0)
+
+
+@pytest.fixture
+def client(server: RunningServer) -> Client:
+    """The client of the in-process server."""
+    return server.client
+
+
+@dataclass
+class RpcFailure:
+    """What a client learns from a failed call, decoded from google.rpc.Status."""
+
+    code: grpc.StatusCode
+    message: str
+    reason: str = ""
+    error_metadata: dict[str, str] = field(default_factory=dict)
+    fields: list[str] = field(default_factory=list)
+
+
+def failure(error: grpc.aio.AioRpcError) -> RpcFailure:
+    """Decode the rich status of a failed call."""
+    result = RpcFailure(code=error.code(), message=error.details() or "")
+    status: status_pb2.Status | None = rpc_status.from_call(error)  # type: ignore[arg-type]
+    if status is None:
+        return result
+    for detail in status.details:
+        if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
+            info = error_details_pb2.ErrorInfo()
+            detail.Unpack(info)
+            result.reason = info.reason
+            result.error_metadata = dict(info.metadata)
+        elif detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
+            bad = error_details_pb2.BadRequest()
+            detail.Unpack(bad)
+            result.fields = [v.field for v in bad.field_violations]
+    return result
+
+
+async def expect_failure(call: Any) -> RpcFailure:
+    """Await a call that must fail, and decode its status."""
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await call
+    return failure(caught.value)
+
+
+@dataclass
+class ServerProcess:
+    """A ``threadline serve`` child process, its output going to a log file."""
+
+    process: subprocess.Popen[bytes]
+    port: int
+    log_path: Path
+
+    @property
+    def address(self) -> str:
+        """The host:port it listens on."""
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def log(self) -> str:
+        """Everything the process has logged so far."""
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+    def stop(self, signum: int = signal.SIGTERM, timeout: float = 15) -> int:
+        """Send a signal and wait for the process to exit; return its exit code."""
+        if self.process.poll() is None:
+            self.process.send_signal(signum)
+        return self.process.wait(timeout=timeout)
+
+
+def start_server_process(
+    database: Path, *extra: str, env: dict[str, str] | None = None, timeout: float = 20
+) -> ServerProcess:
+    """Run ``python -m threadline_server serve`` and wait until it listens.
+
+    Output goes to a file, never a pipe: a pipe nobody reads fills up and
+    blocks the server's logging.
+    """
+    log_path = database.parent / f"server-{time.monotonic_ns()}.log"
+    with log_path.open("wb") as log_file:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "threadline_server",
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--database",
+                str(database),
+                *extra,
+            ],
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **(env or {})},
+            cwd=database.parent,
+        )
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        match = LISTENING.search(log_path.read_text(encoding="utf-8", errors="replace"))
+        if match:
+            return ServerProcess(process, int(match.group(2)), log_path)
+        if process.poll() is not None:
+            break
+        time.sleep(0.05)
+    process.kill()
+    process.wait()
+    raise AssertionError("server did not start:\n" + log_path.read_text(encoding="utf-8"))
+
+
+@pytest.fixture
+def spawn_server(tmp_path: Path) -> Iterator[Any]:
+    """Start server processes for a test; any still running at the end are killed."""
+    started: list[ServerProcess] = []
+
+    def spawn(
+        database: Path | None = None, *extra: str, env: dict[str, str] | None = None
+    ) -> ServerProcess:
+        child = start_server_process(database or tmp_path / "threadline.db", *extra, env=env)
+        started.append(child)
+        return child
+
+    yield spawn
+    for child in started:
+        if child.process.poll() is None:
+            child.process.kill()
+            child.process.wait()
