@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 TOOLS := .tools/bin
-GRPCURL_VERSION := v1.9.3
+GRPCURL_VERSION := v1.9.4
 STAMP := $(VENV)/.installed
 
 .PHONY: serve test check lint typecheck buf-lint breaking generate check-generated pytest tools clean

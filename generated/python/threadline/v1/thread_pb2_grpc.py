@@ -138,8 +138,9 @@ class ThreadServiceServicer:
 
     def CopyThread(self, request, context):
         """Makes a new thread with the same fields as an existing one and a copy of
-        every message, in the same order. The copy gets new ids and times; its
-        status starts IDLE.
+        every message, in the same order. The copy gets a new id and new thread
+        times, and its status starts IDLE; its messages get new ids and keep
+        their role, parts, metadata and created_at.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -66,8 +66,9 @@ class ThreadServiceStub:
     """
     CopyThread: _grpc.UnaryUnaryMultiCallable[_thread_pb2.CopyThreadRequest, _thread_pb2.Thread]
     """Makes a new thread with the same fields as an existing one and a copy of
-    every message, in the same order. The copy gets new ids and times; its
-    status starts IDLE.
+    every message, in the same order. The copy gets a new id and new thread
+    times, and its status starts IDLE; its messages get new ids and keep
+    their role, parts, metadata and created_at.
     """
 
 @_typing.type_check_only
@@ -107,8 +108,9 @@ class ThreadServiceAsyncStub(ThreadServiceStub):
     """
     CopyThread: _aio.UnaryUnaryMultiCallable[_thread_pb2.CopyThreadRequest, _thread_pb2.Thread]  # type: ignore[assignment]
     """Makes a new thread with the same fields as an existing one and a copy of
-    every message, in the same order. The copy gets new ids and times; its
-    status starts IDLE.
+    every message, in the same order. The copy gets a new id and new thread
+    times, and its status starts IDLE; its messages get new ids and keep
+    their role, parts, metadata and created_at.
     """
 
 class ThreadServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -187,8 +189,9 @@ class ThreadServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_thread_pb2.Thread, _abc.Awaitable[_thread_pb2.Thread]]:
         """Makes a new thread with the same fields as an existing one and a copy of
-        every message, in the same order. The copy gets new ids and times; its
-        status starts IDLE.
+        every message, in the same order. The copy gets a new id and new thread
+        times, and its status starts IDLE; its messages get new ids and keep
+        their role, parts, metadata and created_at.
         """
 
 def add_ThreadServiceServicer_to_server(servicer: ThreadServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
