@@ -23,6 +23,10 @@ class Settings:
     max_concurrent_rpcs: int = 1000
     read_connections: int = 4
     expiry_sweep_interval: float = 60.0
+    agents: tuple[str, ...] = ()
+    worker_agents: tuple[str, ...] = ()
+    run_timeout: float = 600.0
+    lease_check_interval: float = 1.0
 
 
 _HELP = {
@@ -33,7 +37,16 @@ _HELP = {
     "max_concurrent_rpcs": "calls over this many at once get RESOURCE_EXHAUSTED",
     "read_connections": "SQLite read connections (reads run beside the single writer)",
     "expiry_sweep_interval": "seconds between sweeps that delete expired threads",
+    "agents": "a Python agent to serve, NAME=module:attribute; repeat for more "
+    "(the variable takes a comma-separated list)",
+    "worker_agents": "an agent whose runs worker processes serve over AgentWorkerService; "
+    "repeat for more (the variable takes a comma-separated list)",
+    "run_timeout": "seconds an in-process run may take before it fails with TIMEOUT",
+    "lease_check_interval": "seconds between checks for worker leases that ran out",
 }
+
+# Settings that take several values: a repeated flag, or a comma-separated variable.
+_FLAG_NAMES = {"agents": "--agent", "worker_agents": "--worker-agent"}
 
 
 def env_name(name: str) -> str:
@@ -44,6 +57,15 @@ def env_name(name: str) -> str:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add a --flag for every setting, documented with its variable and default."""
     for item in fields(Settings):
+        if isinstance(item.default, tuple):
+            parser.add_argument(
+                _FLAG_NAMES[item.name],
+                dest=item.name,
+                action="append",
+                default=None,
+                help=f"{_HELP[item.name]} (${env_name(item.name)})",
+            )
+            continue
         parser.add_argument(
             "--" + item.name.replace("_", "-"),
             dest=item.name,
@@ -63,7 +85,10 @@ def load(
         flag = getattr(arguments, item.name, None) if arguments is not None else None
         kind: type[Any] = type(item.default)
         if flag is not None:
-            values[item.name] = flag
+            values[item.name] = tuple(flag) if isinstance(item.default, tuple) else flag
+        elif env_name(item.name) in environ and isinstance(item.default, tuple):
+            raw = environ[env_name(item.name)]
+            values[item.name] = tuple(part.strip() for part in raw.split(",") if part.strip())
         elif env_name(item.name) in environ:
             try:
                 values[item.name] = kind(environ[env_name(item.name)])
@@ -86,6 +111,12 @@ def _check(settings: Settings) -> None:
         raise SystemExit("max concurrent RPCs and read connections must be at least 1")
     if settings.expiry_sweep_interval <= 0:
         raise SystemExit("expiry sweep interval must be positive")
+    if settings.run_timeout <= 0 or settings.lease_check_interval <= 0:
+        raise SystemExit("run timeout and lease check interval must be positive")
+    for spec in settings.agents:
+        name, _, target = spec.partition("=")
+        if not name or ":" not in target:
+            raise SystemExit(f"--agent {spec!r} is not NAME=module:attribute")
 
 
 def parse(argv: Sequence[str]) -> Settings:

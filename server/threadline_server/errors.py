@@ -43,9 +43,9 @@ class ValidationError(ThreadlineError):
 class NotFoundError(ThreadlineError):
     """The named resource does not exist (or has expired)."""
 
-    def __init__(self, resource: str, resource_id: str, *, field: str) -> None:
+    def __init__(self, resource: str, resource_id: str, *, field: str, hint: str = "") -> None:
         super().__init__(
-            f"{resource} {resource_id!r} not found",
+            f"{resource} {resource_id!r} not found" + (f" ({hint})" if hint else ""),
             metadata={"resource": resource, "id": resource_id, "field": field},
         )
         self.reason = f"{resource.upper()}_NOT_FOUND"
@@ -73,6 +73,16 @@ class EtagMismatchError(ThreadlineError):
             "read it again and retry",
             metadata={"resource": resource, "id": resource_id, "field": field},
         )
+
+
+class FailedPreconditionError(ThreadlineError):
+    """The call is valid but the system is not in a state to take it."""
+
+    def __init__(
+        self, reason: str, message: str, *, metadata: dict[str, str] | None = None
+    ) -> None:
+        super().__init__(message, metadata=metadata)
+        self.reason = reason
 
 
 class UnavailableError(ThreadlineError):

@@ -15,6 +15,9 @@ _ULID_LENGTH = 26
 
 THREAD_PREFIX = "thr_"
 MESSAGE_PREFIX = "msg_"
+RUN_PREFIX = "run_"
+LEASE_PREFIX = "lse_"
+TOOL_CALL_PREFIX = "call_"
 
 # Client-chosen ids: URL-safe unreserved characters only, so an id can sit in
 # an HTTP path segment without escaping.
@@ -38,6 +41,21 @@ def new_thread_id() -> str:
 def new_message_id() -> str:
     """Return a fresh message id, ``msg_`` and a ULID."""
     return MESSAGE_PREFIX + _ulid()
+
+
+def new_run_id() -> str:
+    """Return a fresh run id, ``run_`` and a ULID."""
+    return RUN_PREFIX + _ulid()
+
+
+def new_lease_id() -> str:
+    """Return a fresh worker lease id, ``lse_`` and a ULID."""
+    return LEASE_PREFIX + _ulid()
+
+
+def new_tool_call_id() -> str:
+    """Return a fresh id for a tool call the machinery runs, ``call_`` and a ULID."""
+    return TOOL_CALL_PREFIX + _ulid()
 
 
 def is_valid_client_id(value: str) -> bool:

@@ -32,18 +32,23 @@ from typing import Any, TypeVar
 
 import aiosqlite
 from google.protobuf import json_format
-from threadline.v1 import message_pb2, thread_pb2
+from threadline.v1 import message_pb2, run_pb2, thread_pb2
 
 from threadline_server import jsonvalue
 from threadline_server.errors import AlreadyExistsError, EtagMismatchError, NotFoundError
 from threadline_server.ids import new_message_id
 from threadline_server.store.base import (
     Cursor,
+    EventListener,
     MessagePageQuery,
     Page,
+    RunPageQuery,
+    RunRecord,
     Store,
+    StoreTransaction,
     ThreadFilter,
     ThreadPageQuery,
+    ThreadRef,
 )
 
 logger = logging.getLogger(__name__)
@@ -215,6 +220,10 @@ class SqliteStore(Store):
         self._all_readers: list[aiosqlite.Connection] = []
         self._write_lock = asyncio.Lock()
         self._pending_writes: set[asyncio.Task[Any]] = set()
+        self._event_listeners: list[EventListener] = []
+        # Events appended by the transaction in progress; handed to listeners
+        # after COMMIT, under the write lock, so listeners see commit order.
+        self._uncommitted_events: list[run_pb2.RunEvent] = []
 
     # -- life cycle ---------------------------------------------------------
 
@@ -296,14 +305,35 @@ class SqliteStore(Store):
         if writer is None:
             raise RuntimeError("store is not open")
         async with self._write_lock:
+            self._uncommitted_events = []
             await writer.execute("BEGIN IMMEDIATE")
             try:
                 result = await work(writer, now_us())
             except BaseException:
+                self._uncommitted_events = []
                 await writer.execute("ROLLBACK")
                 raise
             await writer.execute("COMMIT")
+            events, self._uncommitted_events = self._uncommitted_events, []
+            if events:
+                for listener in self._event_listeners:
+                    try:
+                        listener(events)
+                    except Exception:
+                        logger.exception("event listener failed")
             return result
+
+    def add_event_listener(self, listener: EventListener) -> None:
+        """Register a callback for committed events."""
+        self._event_listeners.append(listener)
+
+    async def transaction(self, work: Callable[[StoreTransaction], Awaitable[T]]) -> T:
+        """Run domain work in one write transaction."""
+
+        async def run(connection: aiosqlite.Connection, now: int) -> T:
+            return await work(SqliteTransaction(self, connection, now))
+
+        return await self._write(run)
 
     @contextlib.asynccontextmanager
     async def _read(self) -> AsyncIterator[aiosqlite.Connection]:
@@ -563,31 +593,13 @@ class SqliteStore(Store):
     async def create_message(
         self, thread_id: str, message: message_pb2.Message
     ) -> message_pb2.Message:
-        """Append a message and touch its thread, in one transaction."""
+        """Append a message, touch its thread, and record its events, in one transaction."""
 
-        async def work(connection: aiosqlite.Connection, now: int) -> Row:
-            thread = await self._thread_row(connection, thread_id, now)
-            await connection.execute(
-                "INSERT INTO messages (tenant_id, thread_pk, message_id, role, parts, metadata, "
-                "run_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    DEFAULT_TENANT,
-                    thread["pk"],
-                    message.message_id,
-                    message.role,
-                    _parts_json(message),
-                    jsonvalue.dumps(jsonvalue.struct_to_python(message.metadata)),
-                    message.run_id,
-                    now,
-                    now,
-                ),
-            )
-            await self._touch_thread(connection, thread["pk"], now, 1)
-            return await self._message_row(
-                connection, thread["pk"], message.message_id, field="message.message_id"
-            )
+        async def work(tx: StoreTransaction) -> message_pb2.Message:
+            thread = await tx.thread(thread_id)
+            return await tx.insert_message(thread, message)
 
-        return _row_to_message(await self._write(work))
+        return await self.transaction(work)
 
     async def get_message(self, thread_id: str, message_id: str) -> message_pb2.Message:
         """Return one message of a live thread."""
@@ -656,3 +668,374 @@ class SqliteStore(Store):
             await self._touch_thread(connection, thread["pk"], now, -1)
 
         await self._write(work)
+
+    # -- runs and events --------------------------------------------------------
+
+    async def get_run(self, run_id: str) -> run_pb2.Run:
+        """Return one run of a live thread."""
+        async with self._read() as connection:
+            row = await _run_row(connection, run_id, now_us(), field="run_id")
+        return _row_to_run(row)
+
+    async def run_thread_id(self, run_id: str) -> str:
+        """Return the thread a run belongs to."""
+        async with self._read() as connection:
+            row = await _run_row(connection, run_id, now_us(), field="run_id")
+        return str(row["thread_id"])
+
+    async def list_runs(self, query: RunPageQuery) -> Page[run_pb2.Run]:
+        """Return one page of a thread's runs by keyset on pk."""
+        direction = "DESC" if query.descending else "ASC"
+        async with self._read() as connection:
+            thread = await self._thread_row(connection, query.thread_id, now_us())
+            where = "r.thread_pk = ?"
+            params: list[Any] = [thread["pk"]]
+            if query.after is not None:
+                where += f" AND r.pk {'<' if query.descending else '>'} ?"
+                params.append(query.after.row_key)
+            params.append(query.limit + 1)
+            async with connection.execute(
+                f"SELECT {_RUN_COLUMNS} FROM runs AS r JOIN threads AS t ON t.pk = r.thread_pk "
+                f"WHERE {where} ORDER BY r.pk {direction} LIMIT ?",
+                params,
+            ) as cursor:
+                rows = list(await cursor.fetchall())
+        more = len(rows) > query.limit
+        rows = rows[: query.limit]
+        next_cursor = Cursor(rows[-1]["pk"], rows[-1]["pk"]) if more and rows else None
+        return Page([_row_to_run(r) for r in rows], next_cursor)
+
+    async def read_events(
+        self, *, thread_id: str = "", run_id: str = "", after: int, limit: int
+    ) -> list[run_pb2.RunEvent]:
+        """Return stored events after an id, of one run or one thread."""
+        async with self._read() as connection:
+            if run_id:
+                sql = (
+                    "SELECT e.event_id, e.created_at, e.payload, t.thread_id FROM events AS e "
+                    "JOIN threads AS t ON t.pk = e.thread_pk "
+                    "WHERE e.run_id = ? AND e.event_id > ? ORDER BY e.event_id LIMIT ?"
+                )
+                params: tuple[Any, ...] = (run_id, after, limit)
+            else:
+                thread = await self._thread_row(connection, thread_id, now_us())
+                sql = (
+                    "SELECT e.event_id, e.created_at, e.payload, ? AS thread_id FROM events AS e "
+                    "WHERE e.thread_pk = ? AND e.event_id > ? ORDER BY e.event_id LIMIT ?"
+                )
+                params = (thread_id, thread["pk"], after, limit)
+            async with connection.execute(sql, params) as cursor:
+                rows = await cursor.fetchall()
+        return [_row_to_event(row) for row in rows]
+
+
+_RUN_COLUMNS = (
+    "r.pk, t.pk AS thread_pk, t.thread_id, r.run_id, r.agent_id, r.status, "
+    "r.multitask_strategy, r.max_iterations, r.tools, r.context, r.metadata, r.response, "
+    "r.tool_calls, r.iterations, r.prompt_tokens, r.completion_tokens, r.error_code, "
+    "r.error_message, r.lease_id, r.lease_expires_at, r.lease_duration_us, r.worker_id, "
+    "r.created_at, "
+    "r.started_at, r.ended_at"
+)
+
+
+async def _run_row(connection: aiosqlite.Connection, run_id: str, now: int, *, field: str) -> Row:
+    async with connection.execute(
+        f"SELECT {_RUN_COLUMNS} FROM runs AS r JOIN threads AS t ON t.pk = r.thread_pk "
+        "WHERE r.tenant_id = ? AND r.run_id = ? AND (t.expire_at IS NULL OR t.expire_at > ?)",
+        (DEFAULT_TENANT, run_id, now),
+    ) as cursor:
+        row = await cursor.fetchone()
+    if row is None:
+        raise NotFoundError("run", run_id, field=field)
+    return row
+
+
+def _row_to_run(row: Row) -> run_pb2.Run:
+    run = run_pb2.Run(
+        run_id=row["run_id"],
+        thread_id=row["thread_id"],
+        agent_id=row["agent_id"],
+        status=row["status"],
+        response=row["response"],
+        iterations=row["iterations"],
+        max_iterations=row["max_iterations"],
+        tools=json.loads(row["tools"]),
+        multitask_strategy=row["multitask_strategy"],
+    )
+    for item in json.loads(row["tool_calls"]):
+        json_format.ParseDict(item, run.tool_calls.add())
+    run.usage.prompt_tokens = row["prompt_tokens"]
+    run.usage.completion_tokens = row["completion_tokens"]
+    run.usage.total_tokens = row["prompt_tokens"] + row["completion_tokens"]
+    if row["error_code"]:
+        run.error.code = row["error_code"]
+        run.error.message = row["error_message"]
+    run.context.CopyFrom(jsonvalue.loads_struct(row["context"]))
+    run.metadata.CopyFrom(jsonvalue.loads_struct(row["metadata"]))
+    run.created_at.FromMicroseconds(row["created_at"])
+    if row["started_at"] is not None:
+        run.started_at.FromMicroseconds(row["started_at"])
+    if row["ended_at"] is not None:
+        run.ended_at.FromMicroseconds(row["ended_at"])
+    return run
+
+
+def _row_to_record(row: Row) -> RunRecord:
+    return RunRecord(
+        run=_row_to_run(row),
+        thread=ThreadRef(row["thread_pk"], row["thread_id"]),
+        lease_id=row["lease_id"],
+        lease_expires_at=row["lease_expires_at"],
+        lease_duration_us=row["lease_duration_us"],
+        worker_id=row["worker_id"],
+    )
+
+
+def _row_to_event(row: Row) -> run_pb2.RunEvent:
+    event = run_pb2.RunEvent.FromString(row["payload"])
+    event.event_id = row["event_id"]
+    event.thread_id = row["thread_id"]
+    event.created_at.FromMicroseconds(row["created_at"])
+    return event
+
+
+_IN_FLIGHT = (run_pb2.RUN_STATUS_QUEUED, run_pb2.RUN_STATUS_RUNNING)
+
+
+class SqliteTransaction(StoreTransaction):
+    """StoreTransaction over the writer connection, inside BEGIN IMMEDIATE."""
+
+    def __init__(self, store: SqliteStore, connection: aiosqlite.Connection, now: int) -> None:
+        self._store = store
+        self._connection = connection
+        self.now = now
+
+    async def thread(self, thread_id: str, *, field: str = "thread_id") -> ThreadRef:
+        """Return a live thread."""
+        row = await SqliteStore._thread_row(self._connection, thread_id, self.now, field=field)
+        return ThreadRef(row["pk"], row["thread_id"])
+
+    async def run(self, run_id: str, *, field: str = "run_id") -> RunRecord:
+        """Return a run of a live thread."""
+        return _row_to_record(await _run_row(self._connection, run_id, self.now, field=field))
+
+    async def _records(self, where: str, params: Sequence[Any]) -> list[RunRecord]:
+        async with self._connection.execute(
+            f"SELECT {_RUN_COLUMNS} FROM runs AS r JOIN threads AS t ON t.pk = r.thread_pk "
+            f"WHERE {where}",
+            params,
+        ) as cursor:
+            return [_row_to_record(row) for row in await cursor.fetchall()]
+
+    async def runs_in_flight(self, thread: ThreadRef) -> list[RunRecord]:
+        """Return the thread's queued and running runs, oldest first."""
+        return await self._records(
+            "r.thread_pk = ? AND r.status IN (?, ?) ORDER BY r.pk", (thread.pk, *_IN_FLIGHT)
+        )
+
+    async def insert_run(self, thread: ThreadRef, run: run_pb2.Run) -> RunRecord:
+        """Insert a run."""
+        await self._connection.execute(
+            "INSERT INTO runs (tenant_id, run_id, thread_pk, agent_id, status, "
+            "multitask_strategy, max_iterations, tools, context, metadata, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                DEFAULT_TENANT,
+                run.run_id,
+                thread.pk,
+                run.agent_id,
+                run.status,
+                run.multitask_strategy,
+                run.max_iterations,
+                json.dumps(list(run.tools)),
+                jsonvalue.dumps(jsonvalue.struct_to_python(run.context)),
+                jsonvalue.dumps(jsonvalue.struct_to_python(run.metadata)),
+                self.now,
+            ),
+        )
+        return await self.run(run.run_id)
+
+    async def save_run(self, record: RunRecord) -> None:
+        """Write a run's mutable fields."""
+        run = record.run
+        await self._connection.execute(
+            "UPDATE runs SET status = ?, response = ?, tool_calls = ?, iterations = ?, "
+            "prompt_tokens = ?, completion_tokens = ?, error_code = ?, error_message = ?, "
+            "lease_id = ?, lease_expires_at = ?, lease_duration_us = ?, worker_id = ?, "
+            "started_at = ?, ended_at = ? "
+            "WHERE tenant_id = ? AND run_id = ?",
+            (
+                run.status,
+                run.response,
+                json.dumps(
+                    [
+                        json_format.MessageToDict(c, preserving_proto_field_name=True)
+                        for c in run.tool_calls
+                    ],
+                    separators=(",", ":"),
+                ),
+                run.iterations,
+                run.usage.prompt_tokens,
+                run.usage.completion_tokens,
+                run.error.code,
+                run.error.message,
+                record.lease_id,
+                record.lease_expires_at,
+                record.lease_duration_us,
+                record.worker_id,
+                run.started_at.ToMicroseconds() if run.HasField("started_at") else None,
+                run.ended_at.ToMicroseconds() if run.HasField("ended_at") else None,
+                DEFAULT_TENANT,
+                run.run_id,
+            ),
+        )
+
+    async def insert_message(
+        self, thread: ThreadRef, message: message_pb2.Message, *, announced: bool = False
+    ) -> message_pb2.Message:
+        """Append a message, touch the thread, and record its events.
+
+        A message an agent streamed was announced by message.created before its
+        deltas; any other message gets message.created here, then every message
+        gets message.completed.
+        """
+        await self._connection.execute(
+            "INSERT INTO messages (tenant_id, thread_pk, message_id, role, parts, metadata, "
+            "run_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                DEFAULT_TENANT,
+                thread.pk,
+                message.message_id,
+                message.role,
+                _parts_json(message),
+                jsonvalue.dumps(jsonvalue.struct_to_python(message.metadata)),
+                message.run_id,
+                self.now,
+                self.now,
+            ),
+        )
+        await SqliteStore._touch_thread(self._connection, thread.pk, self.now, 1)
+        stored = _row_to_message(
+            await SqliteStore._message_row(
+                self._connection, thread.pk, message.message_id, field="message.message_id"
+            )
+        )
+        for event_type in (
+            ("message.completed",) if announced else ("message.created", "message.completed")
+        ):
+            await self.append_event(
+                thread, run_pb2.RunEvent(run_id=message.run_id, type=event_type, message=stored)
+            )
+        return stored
+
+    async def delete_run_messages(self, thread: ThreadRef, run_ids: Sequence[str]) -> int:
+        """Delete what the runs wrote."""
+        if not run_ids:
+            return 0
+        cursor = await self._connection.execute(
+            "DELETE FROM messages WHERE thread_pk = ? "
+            f"AND run_id IN ({','.join('?' * len(run_ids))})",
+            (thread.pk, *run_ids),
+        )
+        deleted = int(cursor.rowcount)
+        if deleted:
+            await SqliteStore._touch_thread(self._connection, thread.pk, self.now, -deleted)
+        return deleted
+
+    async def thread_messages(self, thread: ThreadRef, limit: int) -> list[message_pb2.Message]:
+        """Return the latest messages, oldest first."""
+        async with self._connection.execute(
+            f"SELECT * FROM (SELECT {_MESSAGE_COLUMNS} FROM messages AS m "
+            "JOIN threads AS t ON t.pk = m.thread_pk WHERE m.thread_pk = ? "
+            "ORDER BY m.pk DESC LIMIT ?) ORDER BY pk ASC",
+            (thread.pk, limit),
+        ) as cursor:
+            return [_row_to_message(r) for r in await cursor.fetchall()]
+
+    async def append_event(self, thread: ThreadRef, event: run_pb2.RunEvent) -> run_pb2.RunEvent:
+        """Store an event and queue it for the listeners after commit."""
+        stored = run_pb2.RunEvent()
+        stored.CopyFrom(event)
+        stored.ClearField("event_id")
+        stored.ClearField("thread_id")
+        stored.ClearField("created_at")
+        cursor = await self._connection.execute(
+            "INSERT INTO events (tenant_id, thread_pk, run_id, type, payload, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                DEFAULT_TENANT,
+                thread.pk,
+                event.run_id,
+                event.type,
+                stored.SerializeToString(deterministic=True),
+                self.now,
+            ),
+        )
+        assert cursor.lastrowid is not None  # noqa: S101 - an INSERT always sets it
+        stored.event_id = cursor.lastrowid
+        stored.thread_id = thread.thread_id
+        stored.created_at.FromMicroseconds(self.now)
+        self._store._uncommitted_events.append(stored)
+        return stored
+
+    async def refresh_thread_status(self, thread: ThreadRef) -> None:
+        """BUSY with a run in flight; else ERROR when the latest run failed; else IDLE."""
+        await self._connection.execute(
+            "UPDATE threads SET status = CASE "
+            "WHEN EXISTS (SELECT 1 FROM runs WHERE thread_pk = :pk "
+            "  AND status IN (:queued, :running)) THEN :busy "
+            "WHEN (SELECT status FROM runs WHERE thread_pk = :pk "
+            "  ORDER BY coalesce(ended_at, 0) DESC, pk DESC LIMIT 1) = :failed THEN :error "
+            "ELSE :idle END WHERE pk = :pk",
+            {
+                "pk": thread.pk,
+                "queued": run_pb2.RUN_STATUS_QUEUED,
+                "running": run_pb2.RUN_STATUS_RUNNING,
+                "failed": run_pb2.RUN_STATUS_FAILED,
+                "busy": thread_pb2.THREAD_STATUS_BUSY,
+                "error": thread_pb2.THREAD_STATUS_ERROR,
+                "idle": thread_pb2.THREAD_STATUS_IDLE,
+            },
+        )
+
+    async def next_queued_run(self, thread: ThreadRef) -> RunRecord | None:
+        """Return the oldest queued run of a thread with nothing running."""
+        records = await self._records(
+            "r.thread_pk = ? AND r.status = ? AND NOT EXISTS (SELECT 1 FROM runs AS o "
+            "WHERE o.thread_pk = r.thread_pk AND o.status = ?) ORDER BY r.pk LIMIT 1",
+            (thread.pk, run_pb2.RUN_STATUS_QUEUED, run_pb2.RUN_STATUS_RUNNING),
+        )
+        return records[0] if records else None
+
+    async def claimable_run(self, agent_id: str) -> RunRecord | None:
+        """Return the oldest queued run of an agent that is first in line on its thread."""
+        records = await self._records(
+            "r.status = ? AND r.agent_id = ? AND (t.expire_at IS NULL OR t.expire_at > ?) "
+            "AND NOT EXISTS (SELECT 1 FROM runs AS o WHERE o.thread_pk = r.thread_pk "
+            "AND (o.status = ? OR (o.status = ? AND o.pk < r.pk))) ORDER BY r.pk LIMIT 1",
+            (
+                run_pb2.RUN_STATUS_QUEUED,
+                agent_id,
+                self.now,
+                run_pb2.RUN_STATUS_RUNNING,
+                run_pb2.RUN_STATUS_QUEUED,
+            ),
+        )
+        return records[0] if records else None
+
+    async def runs_to_recover(self, now: int) -> list[RunRecord]:
+        """Return running runs whose worker lease ran out, or that ran in-process."""
+        return await self._records(
+            "r.status = ? AND (r.lease_id IS NULL OR r.lease_expires_at <= ?) ORDER BY r.pk",
+            (run_pb2.RUN_STATUS_RUNNING, now),
+        )
+
+    async def threads_with_queued_runs(self) -> list[ThreadRef]:
+        """Threads that have queued runs."""
+        async with self._connection.execute(
+            "SELECT DISTINCT t.pk, t.thread_id FROM runs AS r JOIN threads AS t "
+            "ON t.pk = r.thread_pk WHERE r.status = ? ORDER BY t.pk",
+            (run_pb2.RUN_STATUS_QUEUED,),
+        ) as cursor:
+            return [ThreadRef(row[0], row[1]) for row in await cursor.fetchall()]

@@ -8,9 +8,10 @@ logged with its traceback and answered INTERNAL without internals.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import grpc
@@ -21,6 +22,7 @@ from grpc_status import rpc_status
 from threadline_server.errors import (
     AlreadyExistsError,
     EtagMismatchError,
+    FailedPreconditionError,
     NotFoundError,
     ThreadlineError,
     UnavailableError,
@@ -36,6 +38,7 @@ STATUS_CODES: dict[type[ThreadlineError], int] = {
     NotFoundError: code_pb2.NOT_FOUND,
     AlreadyExistsError: code_pb2.ALREADY_EXISTS,
     EtagMismatchError: code_pb2.ABORTED,
+    FailedPreconditionError: code_pb2.FAILED_PRECONDITION,
     UnavailableError: code_pb2.UNAVAILABLE,
 }
 
@@ -124,5 +127,30 @@ def unary(
             logger.exception("unexpected error in %s", method.__qualname__)
             await abort(context, internal_status())
         raise AssertionError("abort returned")  # pragma: no cover
+
+    return wrapper
+
+
+def stream(
+    method: Callable[[Any, Request, Context], AsyncIterator[Response]],
+) -> Callable[[Any, Request, Context], AsyncIterator[Response]]:
+    """Wrap a server-streaming servicer method so that every error becomes a rich status.
+
+    Cancellation (the client left) is re-raised untouched: swallowing it leaks
+    native memory per stream in grpc.aio (grpc/grpc#43360).
+    """
+
+    @functools.wraps(method)
+    async def wrapper(self: Any, request: Request, context: Context) -> AsyncIterator[Response]:
+        try:
+            async for item in method(self, request, context):
+                yield item
+        except ThreadlineError as error:
+            await abort(context, to_status(error))
+        except (grpc.aio.AbortError, asyncio.CancelledError):
+            raise
+        except Exception:
+            logger.exception("unexpected error in %s", method.__qualname__)
+            await abort(context, internal_status())
 
     return wrapper

@@ -9,20 +9,36 @@ store finishes its pending writes and closes.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection
-from threadline.v1 import message_pb2, message_pb2_grpc, thread_pb2, thread_pb2_grpc
+from threadline.v1 import (
+    message_pb2,
+    message_pb2_grpc,
+    run_pb2,
+    run_pb2_grpc,
+    thread_pb2,
+    thread_pb2_grpc,
+    worker_pb2,
+    worker_pb2_grpc,
+)
 
 from threadline_server.config import Settings
+from threadline_server.domain.agents import Agent, load_agent
+from threadline_server.domain.builtin_agents import BUILTIN_AGENTS
+from threadline_server.domain.engine import RunEngine
+from threadline_server.domain.events import EventBus
 from threadline_server.domain.messages import MessageHandler
+from threadline_server.domain.runs import RunHandler
 from threadline_server.domain.threads import ThreadHandler
+from threadline_server.domain.workers import WorkerHandler
 from threadline_server.store.sqlite import SqliteStore
 from threadline_server.transport.interceptors import AccessLogAndLimitInterceptor
+from threadline_server.transport.run_services import AgentWorkerService, RunService
 from threadline_server.transport.services import MessageService, ThreadService
 
 logger = logging.getLogger("threadline")
@@ -30,6 +46,8 @@ logger = logging.getLogger("threadline")
 SERVICE_NAMES = (
     thread_pb2.DESCRIPTOR.services_by_name["ThreadService"].full_name,
     message_pb2.DESCRIPTOR.services_by_name["MessageService"].full_name,
+    run_pb2.DESCRIPTOR.services_by_name["RunService"].full_name,
+    worker_pb2.DESCRIPTOR.services_by_name["AgentWorkerService"].full_name,
 )
 
 # Keepalive: ping idle clients every 60 s so a silent stream on a dead
@@ -56,12 +74,21 @@ class ThreadlineServer:
         self.store = SqliteStore(settings.database, read_connections=settings.read_connections)
         self._health = HealthServicer()
         self._server: grpc.aio.Server | None = None
-        self._sweeper: asyncio.Task[None] | None = None
+        self._background: list[asyncio.Task[None]] = []
+        self.bus = EventBus(self.store)
+        self.engine = RunEngine(
+            self.store,
+            self.bus,
+            _agents(settings.agents),
+            settings.worker_agents,
+            run_timeout=settings.run_timeout,
+        )
         self.port = 0
 
     async def start(self) -> int:
         """Open the store and start serving; return the bound port."""
         await self.store.open()
+        await self.engine.recover()
         server = grpc.aio.server(
             interceptors=[AccessLogAndLimitInterceptor(self.settings.max_concurrent_rpcs)],
             options=SERVER_OPTIONS,
@@ -71,6 +98,10 @@ class ThreadlineServer:
         )
         message_pb2_grpc.add_MessageServiceServicer_to_server(
             MessageService(MessageHandler(self.store)), server
+        )
+        run_pb2_grpc.add_RunServiceServicer_to_server(RunService(RunHandler(self.engine)), server)
+        worker_pb2_grpc.add_AgentWorkerServiceServicer_to_server(
+            AgentWorkerService(WorkerHandler(self.engine)), server
         )
         health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
         reflection.enable_server_reflection(
@@ -84,21 +115,39 @@ class ThreadlineServer:
         self._server = server
         for name in ("", *SERVICE_NAMES):
             await self._health.set(name, health_pb2.HealthCheckResponse.SERVING)
-        self._sweeper = asyncio.create_task(self._sweep_expired(), name="expiry-sweeper")
+        self._background = [
+            asyncio.create_task(
+                self._every(self.settings.expiry_sweep_interval, self._sweep_expired),
+                name="expiry-sweeper",
+            ),
+            asyncio.create_task(
+                self._every(self.settings.lease_check_interval, self._expire_leases),
+                name="lease-checker",
+            ),
+        ]
         host = self.settings.listen.rsplit(":", 1)[0]
         logger.info("listening on %s:%d database=%s", host, self.port, self.settings.database)
         return self.port
 
-    async def _sweep_expired(self) -> None:
+    @staticmethod
+    async def _every(interval: float, job: Callable[[], Awaitable[None]]) -> None:
+        """Run a background job every interval seconds; log its failures, never stop."""
         while True:
-            await asyncio.sleep(self.settings.expiry_sweep_interval)
+            await asyncio.sleep(interval)
             try:
-                deleted = await self.store.delete_expired_threads(limit=500)
+                await job()
             except Exception:
-                logger.exception("expiry sweep failed")
-                continue
-            if deleted:
-                logger.info("deleted %d expired threads", deleted)
+                logger.exception("background job %s failed", job.__name__)
+
+    async def _sweep_expired(self) -> None:
+        deleted = await self.store.delete_expired_threads(limit=500)
+        if deleted:
+            logger.info("deleted %d expired threads", deleted)
+
+    async def _expire_leases(self) -> None:
+        expired = await self.engine.expire_leases()
+        if expired:
+            logger.info("%d worker leases ran out; their runs failed", expired)
 
     async def wait(self) -> None:
         """Wait until the server stops."""
@@ -110,11 +159,25 @@ class ThreadlineServer:
         grace = self.settings.grace_period if grace is None else grace
         logger.info("draining (grace %.1fs)", grace)
         await self._health.enter_graceful_shutdown()
-        if self._sweeper is not None:
-            self._sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._sweeper
+        for task in self._background:
+            task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
+        # In-process runs end now (FAILED, SERVER_STOPPED) with their final
+        # events, so the streams that follow them end cleanly within the grace.
+        await self.engine.stop()
         if self._server is not None:
             await self._server.stop(grace)
         await self.store.close()
         logger.info("stopped")
+
+
+def _agents(specs: tuple[str, ...]) -> dict[str, Agent]:
+    """Return the built-in agents plus those named with --agent (which may replace them)."""
+    agents: dict[str, Agent] = dict(BUILTIN_AGENTS)
+    for spec in specs:
+        try:
+            name, agent = load_agent(spec)
+        except (ImportError, AttributeError, TypeError, ValueError) as error:
+            raise SystemExit(f"cannot load --agent {spec!r}: {error}") from error
+        agents[name] = agent
+    return agents

@@ -1,0 +1,125 @@
+"""The one interface between the run machinery and an agent.
+
+An agent is an object with a ``name``, a ``default_max_iterations``, the
+``tools`` it knows, and a ``run`` method: an async generator that receives an
+AgentInput and yields AgentEvents. The machinery stores every event before any
+client sees it, enforces max_iterations, cancellation and timeouts, runs the
+tools the agent asks for, and keeps usage. When the agent yields a
+ToolCallRequest, the generator is resumed with the ToolOutcome (``outcome =
+yield ToolCallRequest(...)``); every other event resumes it with None.
+
+An agent ends the run by returning (COMPLETED). Raising AgentFailure ends it
+FAILED with the failure's code; any other exception ends it FAILED with
+AGENT_ERROR. Agents never see storage or transport.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import AsyncGenerator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+from threadline.v1 import message_pb2
+
+from threadline_server.jsonvalue import JsonValue
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    """A tool the run may use, as the agent sees it."""
+
+    name: str
+    description: str
+
+
+@dataclass(frozen=True)
+class AgentInput:
+    """What an agent gets for one run."""
+
+    run_id: str
+    thread_id: str
+    messages: Sequence[message_pb2.Message]
+    context: Mapping[str, JsonValue]
+    tools: Sequence[ToolSpec]
+    max_iterations: int
+
+
+@dataclass(frozen=True)
+class IterationStarted:
+    """The agent begins one more iteration of its loop (one model call, say)."""
+
+
+@dataclass(frozen=True)
+class TextDelta:
+    """The next chunk of the agent's answer."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class ToolCallRequest:
+    """The agent asks the machinery to run a tool; the generator receives a ToolOutcome."""
+
+    name: str
+    arguments: Mapping[str, JsonValue] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class UsageReport:
+    """Tokens used since the last report."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+
+AgentEvent = IterationStarted | TextDelta | ToolCallRequest | UsageReport
+
+
+@dataclass(frozen=True)
+class ToolOutcome:
+    """What a tool answered: JSON output, or an error with a code and a message."""
+
+    output: JsonValue = None
+    error_code: str = ""
+    error_message: str = ""
+
+    @property
+    def is_error(self) -> bool:
+        """Tell whether the tool failed."""
+        return bool(self.error_code)
+
+
+class AgentFailure(Exception):  # noqa: N818 - it is the agent's failure, not a bug
+    """Raised by an agent to end its run FAILED with a specific code."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@runtime_checkable
+class Agent(Protocol):
+    """An agent the server runs in its own process."""
+
+    name: str
+    default_max_iterations: int
+    tools: Sequence[str]
+
+    def run(self, request: AgentInput) -> AsyncGenerator[AgentEvent, ToolOutcome | None]:
+        """Do one run: yield events; receive each ToolCallRequest's outcome."""
+        ...
+
+
+def load_agent(spec: str) -> tuple[str, Agent]:
+    """Load ``NAME=module:attribute``; the attribute is an Agent or makes one when called."""
+    name, _, target = spec.partition("=")
+    module_name, _, attribute = target.partition(":")
+    if not name or not module_name or not attribute:
+        raise ValueError(f"--agent {spec!r} is not NAME=module:attribute")
+    found = getattr(importlib.import_module(module_name), attribute)
+    agent = found() if isinstance(found, type) or not isinstance(found, Agent) else found
+    if not isinstance(agent, Agent):
+        raise TypeError(f"--agent {spec!r}: {target} is not an Agent and does not make one")
+    return name, agent

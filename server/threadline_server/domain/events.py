@@ -1,0 +1,163 @@
+"""Live delivery of stored events to any number of readers, in bounded memory.
+
+The store calls the bus after each commit with that transaction's events, in
+commit order. The bus keeps, per thread, the most recent events in a bounded
+tail and a future that resolves at the next commit. A reader holds only its
+own cursor (the last event id it sent): it takes what follows its cursor from
+the tail when the tail covers it, or from the store when it has fallen
+further behind, then waits for the next commit. No reader has a queue of its
+own, so a slow or stalled reader costs no memory and never slows the writer
+or other readers; it simply catches up from the store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+
+from threadline.v1 import run_pb2
+
+from threadline_server.store.base import Store
+
+# Events kept in memory per thread, and threads kept at once; beyond these,
+# readers read from the store instead.
+TAIL_LENGTH = 2048
+MAX_THREADS = 1024
+# The largest batch a reader takes from the store at once.
+READ_BATCH = 500
+# How often an idle reader checks again even without a wake-up: a safety net,
+# not the delivery path.
+IDLE_RECHECK_SECONDS = 5.0
+
+FINAL_RUN_EVENTS = frozenset(
+    {"run.completed", "run.max_iterations_reached", "run.failed", "run.cancelled"}
+)
+
+
+@dataclass
+class _ThreadTail:
+    # Every event of the thread with an id above `floor` is in `events`.
+    floor: int
+    events: collections.deque[run_pb2.RunEvent] = field(
+        default_factory=lambda: collections.deque(maxlen=TAIL_LENGTH)
+    )
+    changed: asyncio.Future[None] | None = None
+
+
+class EventBus:
+    """Fans committed events out to stream readers."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._tails: collections.OrderedDict[str, _ThreadTail] = collections.OrderedDict()
+        store.add_event_listener(self.publish)
+
+    def publish(self, events: list[run_pb2.RunEvent]) -> None:
+        """Take a committed transaction's events (called by the store, in commit order)."""
+        touched: set[str] = set()
+        for event in events:
+            tail = self._tails.get(event.thread_id)
+            if tail is None:
+                tail = _ThreadTail(floor=-1)
+                self._tails[event.thread_id] = tail
+                self._evict()
+            else:
+                self._tails.move_to_end(event.thread_id)
+            if tail.floor < 0:
+                # Every earlier event of this thread is in the store; from now
+                # on, every one passes through here.
+                tail.floor = event.event_id - 1
+            if len(tail.events) == tail.events.maxlen:
+                tail.floor = tail.events[0].event_id
+            tail.events.append(event)
+            touched.add(event.thread_id)
+        for thread_id in touched:
+            self._wake(thread_id)
+
+    def _evict(self) -> None:
+        """Drop the least recently used tails that no reader waits on."""
+        excess = len(self._tails) - MAX_THREADS
+        for thread_id in list(self._tails):
+            if excess <= 0:
+                break
+            changed = self._tails[thread_id].changed
+            if changed is None or changed.done():
+                del self._tails[thread_id]
+                excess -= 1
+
+    def _wake(self, thread_id: str) -> None:
+        tail = self._tails.get(thread_id)
+        if tail is not None and tail.changed is not None and not tail.changed.done():
+            tail.changed.set_result(None)
+            tail.changed = None
+
+    def change_of(self, thread_id: str) -> asyncio.Future[None]:
+        """Return a future that resolves when the thread's next events commit.
+
+        Take it before reading state, then await it: a commit that lands in
+        between still resolves it.
+        """
+        tail = self._tails.get(thread_id)
+        if tail is None:
+            # Nothing published for this thread yet: its floor stays unknown
+            # (read from the store) until its first event passes through.
+            tail = _ThreadTail(floor=-1)
+            self._tails[thread_id] = tail
+            self._evict()
+        if tail.changed is None or tail.changed.done():
+            tail.changed = asyncio.get_running_loop().create_future()
+        return tail.changed
+
+    def _from_tail(self, thread_id: str, after: int) -> list[run_pb2.RunEvent] | None:
+        tail = self._tails.get(thread_id)
+        if tail is None or tail.floor < 0 or after < tail.floor:
+            return None
+        return [e for e in tail.events if e.event_id > after][:READ_BATCH]
+
+    async def follow(
+        self,
+        thread_id: str,
+        *,
+        after: int,
+        run_id: str = "",
+        until: Callable[[run_pb2.RunEvent], bool] | None = None,
+    ) -> AsyncIterator[run_pb2.RunEvent]:
+        """Yield a thread's events after an id (only one run's, when run_id is set).
+
+        Stored events first, then live ones; ends after an event for which
+        `until` is true, and otherwise runs until the caller stops iterating.
+        """
+        cursor = after
+        while True:
+            # Take the wake-up future before reading, so a commit that lands
+            # between the read and the wait still wakes this reader.
+            changed = self.change_of(thread_id)
+            batch = self._from_tail(thread_id, cursor)
+            if batch is None:
+                if run_id:
+                    batch = await self._store.read_events(
+                        run_id=run_id, after=cursor, limit=READ_BATCH
+                    )
+                else:
+                    batch = await self._store.read_events(
+                        thread_id=thread_id, after=cursor, limit=READ_BATCH
+                    )
+            if not batch:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(asyncio.shield(changed), IDLE_RECHECK_SECONDS)
+                continue
+            for event in batch:
+                cursor = event.event_id
+                if run_id and event.run_id != run_id:
+                    continue
+                yield event
+                if until is not None and until(event):
+                    return
+
+
+def ends_run(event: run_pb2.RunEvent) -> bool:
+    """Tell whether an event is its run's last."""
+    return event.type in FINAL_RUN_EVENTS

@@ -1,0 +1,304 @@
+"""RunService rules: validating requests, and what each call does to runs and threads."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from google.protobuf import struct_pb2
+from threadline.v1 import message_pb2, run_pb2, thread_pb2
+
+from threadline_server import ids
+from threadline_server.domain import paging, validation
+from threadline_server.domain.engine import TERMINAL, RunEngine, busy_error
+from threadline_server.domain.events import ends_run
+from threadline_server.errors import NotFoundError, Violations
+from threadline_server.store.base import RunPageQuery, RunRecord, StoreTransaction
+
+MAX_ITERATIONS_LIMIT = 20
+MAX_INPUT_MESSAGES = 100
+MAX_TOOLS = 50
+MAX_WAIT_SECONDS = 3600.0
+# WaitRun and Chat answer this long before the caller's deadline, so the
+# caller gets the run as it stands instead of DEADLINE_EXCEEDED.
+DEADLINE_MARGIN_SECONDS = 0.25
+
+_RUN_ORDERS = {"": True, "created_at desc": True, "created_at": False, "created_at asc": False}
+_END_REASONS = {
+    run_pb2.MULTITASK_STRATEGY_INTERRUPT: (
+        "INTERRUPTED",
+        "interrupted by run {run_id} (multitask_strategy INTERRUPT)",
+    ),
+    run_pb2.MULTITASK_STRATEGY_ROLLBACK: (
+        "ROLLED_BACK",
+        "rolled back by run {run_id} (multitask_strategy ROLLBACK)",
+    ),
+}
+
+
+def wait_budget(timeout: float | None, time_remaining: float | None) -> float:
+    """Return how long a waiting call may wait: its timeout, capped by its deadline."""
+    budget = MAX_WAIT_SECONDS if timeout is None else min(timeout, MAX_WAIT_SECONDS)
+    if time_remaining is not None:
+        budget = min(budget, time_remaining - DEADLINE_MARGIN_SECONDS)
+    return max(budget, 0.0)
+
+
+class RunHandler:
+    """Carries out RunService calls."""
+
+    def __init__(self, engine: RunEngine) -> None:
+        self._engine = engine
+        self._store = engine.store
+
+    # -- validation -----------------------------------------------------------
+
+    def _check_create(self, found: Violations, request: run_pb2.CreateRunRequest) -> None:
+        validation.resource_id(found, "thread_id", request.thread_id)
+        validation.reference(found, "agent_id", request.agent_id, required=True)
+        if len(request.input_messages) > MAX_INPUT_MESSAGES:
+            found.add("input_messages", f"must have at most {MAX_INPUT_MESSAGES} messages")
+        for index, message in enumerate(request.input_messages):
+            validation.message_fields(found, f"input_messages[{index}]", message)
+        validation.struct(found, "context", request.context)
+        validation.struct(found, "metadata", request.metadata)
+        if request.max_iterations and not 1 <= request.max_iterations <= MAX_ITERATIONS_LIMIT:
+            found.add(
+                "max_iterations",
+                f"must be between 1 and {MAX_ITERATIONS_LIMIT}, or 0 for the agent's default",
+            )
+        if len(request.tools) > MAX_TOOLS:
+            found.add("tools", f"must name at most {MAX_TOOLS} tools")
+        known_tools = self._engine.agent_tools(request.agent_id)
+        for index, tool in enumerate(request.tools):
+            validation.reference(found, f"tools[{index}]", tool, required=True)
+            if known_tools is not None and tool and tool not in known_tools:
+                found.add(
+                    f"tools[{index}]",
+                    f"agent {request.agent_id!r} has no tool {tool!r} "
+                    f"(it has: {', '.join(known_tools) or 'none'})",
+                )
+        if request.multitask_strategy not in run_pb2.MultitaskStrategy.values():
+            found.add("multitask_strategy", "must be REJECT, ENQUEUE, INTERRUPT or ROLLBACK")
+
+    def _check_agent(self, agent_id: str) -> None:
+        if not self._engine.is_known_agent(agent_id):
+            known = sorted({*self._engine.agents, *self._engine.worker_agents})
+            raise NotFoundError(
+                "agent", agent_id, field="agent_id", hint=f"known agents: {', '.join(known)}"
+            )
+
+    # -- calls ----------------------------------------------------------------
+
+    async def create_run(self, request: run_pb2.CreateRunRequest) -> run_pb2.Run:
+        """Validate, settle what runs in flight, and queue a run."""
+        found = Violations()
+        self._check_create(found, request)
+        found.raise_if_any()
+        self._check_agent(request.agent_id)
+        run = run_pb2.Run(
+            run_id=ids.new_run_id(),
+            agent_id=request.agent_id,
+            status=run_pb2.RUN_STATUS_QUEUED,
+            max_iterations=request.max_iterations
+            or self._engine.default_max_iterations(request.agent_id),
+            tools=request.tools,
+            multitask_strategy=request.multitask_strategy or run_pb2.MULTITASK_STRATEGY_REJECT,
+        )
+        run.context.CopyFrom(request.context)
+        run.metadata.CopyFrom(request.metadata)
+        strategy = run.multitask_strategy
+
+        async def work(tx: StoreTransaction) -> tuple[RunRecord, list[str]]:
+            thread = await tx.thread(request.thread_id)
+            in_flight = await tx.runs_in_flight(thread)
+            ended: list[str] = []
+            if in_flight and strategy == run_pb2.MULTITASK_STRATEGY_REJECT:
+                raise busy_error(request.thread_id, [r.run.run_id for r in in_flight])
+            if in_flight and strategy in _END_REASONS:
+                code, template = _END_REASONS[strategy]
+                for record in in_flight:
+                    await self._engine.end_run(
+                        tx,
+                        record,
+                        run_pb2.RUN_STATUS_CANCELLED,
+                        code,
+                        template.format(run_id=run.run_id),
+                    )
+                    ended.append(record.run.run_id)
+                if strategy == run_pb2.MULTITASK_STRATEGY_ROLLBACK:
+                    await tx.delete_run_messages(thread, ended)
+            record = await tx.insert_run(thread, run)
+            await tx.append_event(
+                thread, run_pb2.RunEvent(run_id=run.run_id, type="run.created", run=record.run)
+            )
+            for message in request.input_messages:
+                stored = message_pb2.Message()
+                stored.CopyFrom(message)
+                stored.message_id = ids.new_message_id()
+                stored.thread_id = thread.thread_id
+                stored.run_id = run.run_id
+                await tx.insert_message(thread, stored)
+            await tx.refresh_thread_status(thread)
+            return record, ended
+
+        record, ended = await self._store.transaction(work)
+        self._engine.after_end(ended)
+        await self._engine.kick(request.thread_id)
+        return record.run
+
+    async def get_run(self, request: run_pb2.GetRunRequest) -> run_pb2.Run:
+        """Return one run."""
+        found = Violations()
+        validation.resource_id(found, "run_id", request.run_id)
+        found.raise_if_any()
+        return await self._store.get_run(request.run_id)
+
+    async def list_runs(self, request: run_pb2.ListRunsRequest) -> run_pb2.ListRunsResponse:
+        """Return one page of a thread's runs."""
+        found = Violations()
+        validation.resource_id(found, "thread_id", request.thread_id)
+        descending = _RUN_ORDERS.get(" ".join(request.order_by.lower().split()))
+        if descending is None:
+            found.add("order_by", "must be 'created_at desc' (newest first) or 'created_at'")
+        found.raise_if_any()
+        size = paging.page_size(request.page_size)
+        key = paging.fingerprint("runs", request.thread_id, descending)
+        page = await self._store.list_runs(
+            RunPageQuery(
+                thread_id=request.thread_id,
+                descending=bool(descending),
+                limit=size,
+                after=paging.decode(request.page_token, key),
+            )
+        )
+        return run_pb2.ListRunsResponse(
+            runs=page.items, next_page_token=paging.encode(page.next_cursor, key)
+        )
+
+    async def cancel_run(self, request: run_pb2.CancelRunRequest) -> run_pb2.Run:
+        """Cancel a run in flight; return a finished one as it ended."""
+        found = Violations()
+        validation.resource_id(found, "run_id", request.run_id)
+        found.raise_if_any()
+
+        async def work(tx: StoreTransaction) -> tuple[RunRecord, bool]:
+            record = await tx.run(request.run_id)
+            if record.run.status in TERMINAL:
+                return record, False
+            await self._engine.end_run(
+                tx,
+                record,
+                run_pb2.RUN_STATUS_CANCELLED,
+                "CANCELLED_BY_CLIENT",
+                "cancelled by a client",
+            )
+            return record, True
+
+        record, cancelled = await self._store.transaction(work)
+        if cancelled:
+            self._engine.after_end([record.run.run_id])
+            await self._engine.kick(record.thread.thread_id)
+        return record.run
+
+    async def wait_run(
+        self, request: run_pb2.WaitRunRequest, time_remaining: float | None
+    ) -> run_pb2.Run:
+        """Wait for a run to end, within the timeout and the call's deadline."""
+        found = Violations()
+        validation.resource_id(found, "run_id", request.run_id)
+        timeout: float | None = None
+        if request.HasField("timeout"):
+            timeout = request.timeout.ToMicroseconds() / 1e6
+            if timeout < 0 or timeout > MAX_WAIT_SECONDS:
+                found.add("timeout", "must be between 0 and 1 hour")
+        found.raise_if_any()
+        return await self._engine.wait_for_end(request.run_id, wait_budget(timeout, time_remaining))
+
+    async def stream_run_events(
+        self, request: run_pb2.StreamRunEventsRequest
+    ) -> AsyncIterator[run_pb2.RunEvent]:
+        """Yield a run's stored events after the cursor, then live ones, to its end."""
+        found = Violations()
+        validation.resource_id(found, "run_id", request.run_id)
+        if request.after_event_id < 0:
+            found.add("after_event_id", "must not be negative")
+        found.raise_if_any()
+        thread_id = await self._store.run_thread_id(request.run_id)
+        async for event in self._engine.bus.follow(
+            thread_id, after=request.after_event_id, run_id=request.run_id, until=ends_run
+        ):
+            yield event
+
+    async def stream_run(
+        self, request: run_pb2.CreateRunRequest
+    ) -> AsyncIterator[run_pb2.RunEvent]:
+        """Create a run, then stream its events from the first."""
+        run = await self.create_run(request)
+        async for event in self._engine.bus.follow(
+            run.thread_id, after=0, run_id=run.run_id, until=ends_run
+        ):
+            yield event
+
+    async def watch_thread(
+        self, request: run_pb2.WatchThreadRequest
+    ) -> AsyncIterator[run_pb2.RunEvent]:
+        """Yield every event of a thread after the cursor, live, until the caller leaves."""
+        found = Violations()
+        validation.resource_id(found, "thread_id", request.thread_id)
+        if request.after_event_id < 0:
+            found.add("after_event_id", "must not be negative")
+        found.raise_if_any()
+        await self._store.get_thread(request.thread_id)
+        async for event in self._engine.bus.follow(request.thread_id, after=request.after_event_id):
+            yield event
+
+    async def chat(
+        self, request: run_pb2.ChatRequest, time_remaining: float | None
+    ) -> run_pb2.ChatResponse:
+        """One call: a thread if needed, the user's message, a run, and its answer."""
+        found = Violations()
+        validation.text(
+            found, "message", request.message, limit=validation.MAX_TEXT_BYTES, required=True
+        )
+        validation.reference(found, "agent_id", request.agent_id, required=True)
+        validation.client_chosen_id(found, "thread_id", request.thread_id)
+        validation.struct(found, "context", request.context)
+        if request.max_iterations and not 1 <= request.max_iterations <= MAX_ITERATIONS_LIMIT:
+            found.add("max_iterations", f"must be between 1 and {MAX_ITERATIONS_LIMIT}")
+        found.raise_if_any()
+        self._check_agent(request.agent_id)
+        thread_id = request.thread_id
+        if thread_id:
+            await self._store.get_thread(thread_id)
+        else:
+            thread = thread_pb2.Thread(thread_id=ids.new_thread_id(), agent_id=request.agent_id)
+            created, _ = await self._store.create_thread(thread, reuse_existing=False)
+            thread_id = created.thread_id
+        run = await self.create_run(
+            run_pb2.CreateRunRequest(
+                thread_id=thread_id,
+                agent_id=request.agent_id,
+                input_messages=[
+                    message_pb2.Message(
+                        role=message_pb2.MESSAGE_ROLE_USER,
+                        parts=[message_pb2.Part(text=request.message)],
+                    )
+                ],
+                context=request.context if request.HasField("context") else struct_pb2.Struct(),
+                max_iterations=request.max_iterations,
+                multitask_strategy=run_pb2.MULTITASK_STRATEGY_ENQUEUE,
+            )
+        )
+        run = await self._engine.wait_for_end(run.run_id, wait_budget(None, time_remaining))
+        response = run_pb2.ChatResponse(
+            thread_id=thread_id,
+            run_id=run.run_id,
+            response=run.response,
+            tool_calls=run.tool_calls,
+            iterations=run.iterations,
+            status=run.status,
+            usage=run.usage,
+        )
+        if run.HasField("error"):
+            response.error.CopyFrom(run.error)
+        return response

@@ -1,0 +1,198 @@
+"""AgentWorkerService rules: claiming runs with a lease, recording what workers report.
+
+A worker is trusted with one run at a time per lease. Every report and
+renewal checks the lease inside the transaction that applies it (see
+domain.engine), so a worker whose lease ran out, or whose run was cancelled,
+can never write into it again: it is told so, and drops the run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+from google.protobuf import timestamp_pb2
+from threadline.v1 import run_pb2, worker_pb2
+
+from threadline_server.domain import validation
+from threadline_server.domain.agents import IterationStarted, TextDelta, UsageReport
+from threadline_server.domain.engine import (
+    Finish,
+    RunEndedError,
+    RunEngine,
+    Step,
+    ToolCallEnd,
+    ToolCallStart,
+)
+from threadline_server.errors import FailedPreconditionError, NotFoundError, Violations
+from threadline_server.store.base import RunRecord
+
+DEFAULT_LEASE_SECONDS = 30.0
+MIN_LEASE_SECONDS = 1.0
+MAX_LEASE_SECONDS = 600.0
+MAX_CLAIM_WAIT_SECONDS = 60.0
+MAX_EVENTS_PER_REPORT = 500
+
+
+def _lease_lost(run_id: str) -> FailedPreconditionError:
+    return FailedPreconditionError(
+        "LEASE_LOST",
+        f"the lease on run {run_id!r} is no longer current (it expired, or the run ended); "
+        "drop the run",
+        metadata={"run_id": run_id, "field": "lease_id"},
+    )
+
+
+def _expire_time(record: RunRecord) -> timestamp_pb2.Timestamp:
+    stamp = timestamp_pb2.Timestamp()
+    if record.lease_expires_at is not None:
+        stamp.FromMicroseconds(record.lease_expires_at)
+    return stamp
+
+
+class WorkerHandler:
+    """Carries out AgentWorkerService calls."""
+
+    def __init__(self, engine: RunEngine) -> None:
+        self._engine = engine
+
+    async def claim_run(
+        self, request: worker_pb2.ClaimRunRequest, time_remaining: float | None
+    ) -> worker_pb2.ClaimRunResponse:
+        """Claim the next run of a worker agent, waiting up to `wait` for one."""
+        found = Violations()
+        validation.reference(found, "agent_id", request.agent_id, required=True)
+        validation.reference(found, "worker_id", request.worker_id)
+        lease_seconds = DEFAULT_LEASE_SECONDS
+        if request.HasField("lease_duration"):
+            lease_seconds = request.lease_duration.ToMicroseconds() / 1e6
+            if not MIN_LEASE_SECONDS <= lease_seconds <= MAX_LEASE_SECONDS:
+                found.add("lease_duration", "must be between 1 second and 10 minutes")
+        wait = 0.0
+        if request.HasField("wait"):
+            wait = request.wait.ToMicroseconds() / 1e6
+            if not 0 <= wait <= MAX_CLAIM_WAIT_SECONDS:
+                found.add("wait", "must be between 0 and 60 seconds")
+        found.raise_if_any()
+        if request.agent_id not in self._engine.worker_agents:
+            raise NotFoundError(
+                "agent",
+                request.agent_id,
+                field="agent_id",
+                hint="not an agent served by workers; start the server with "
+                f"--worker-agent {request.agent_id}",
+            )
+        if time_remaining is not None:
+            wait = max(min(wait, time_remaining - 0.25), 0.0)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait
+        wakeup = self._engine.worker_wakeup(request.agent_id)
+        while True:
+            wakeup.clear()
+            claimed = await self._engine.claim(
+                request.agent_id, request.worker_id, int(lease_seconds * 1_000_000)
+            )
+            if claimed is not None:
+                record, messages = claimed
+                return worker_pb2.ClaimRunResponse(
+                    run=record.run,
+                    lease_id=record.lease_id or "",
+                    lease_expire_time=_expire_time(record),
+                    messages=messages,
+                )
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return worker_pb2.ClaimRunResponse()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wakeup.wait(), remaining)
+
+    async def report_run_events(
+        self, request: worker_pb2.ReportRunEventsRequest
+    ) -> worker_pb2.ReportRunEventsResponse:
+        """Record a batch of a worker's events under its lease."""
+        found = Violations()
+        validation.resource_id(found, "run_id", request.run_id)
+        validation.reference(found, "lease_id", request.lease_id, required=True)
+        if not request.events:
+            found.add("events", "must have at least one event")
+        elif len(request.events) > MAX_EVENTS_PER_REPORT:
+            found.add("events", f"must have at most {MAX_EVENTS_PER_REPORT} events")
+        steps = [
+            _to_step(found, f"events[{index}]", event) for index, event in enumerate(request.events)
+        ]
+        for index, step in enumerate(steps[:-1]):
+            if isinstance(step, Finish):
+                found.add(f"events[{index + 1}]", "nothing may follow a finish event")
+        found.raise_if_any()
+        try:
+            record = await self._engine.record(
+                request.run_id, [s for s in steps if s is not None], lease_id=request.lease_id
+            )
+        except RunEndedError as ended:
+            return self._ended_answer(request.run_id, ended.record)
+        return worker_pb2.ReportRunEventsResponse(
+            cancelled=record.run.status == run_pb2.RUN_STATUS_CANCELLED,
+            ended=record.run.status != run_pb2.RUN_STATUS_RUNNING,
+            lease_expire_time=_expire_time(record),
+        )
+
+    async def renew_lease(
+        self, request: worker_pb2.RenewLeaseRequest
+    ) -> worker_pb2.RenewLeaseResponse:
+        """Extend a lease; tell the worker when its run was cancelled."""
+        found = Violations()
+        validation.resource_id(found, "run_id", request.run_id)
+        validation.reference(found, "lease_id", request.lease_id, required=True)
+        found.raise_if_any()
+        try:
+            record = await self._engine.record(request.run_id, [], lease_id=request.lease_id)
+        except RunEndedError as ended:
+            answer = self._ended_answer(request.run_id, ended.record)
+            return worker_pb2.RenewLeaseResponse(cancelled=answer.cancelled)
+        return worker_pb2.RenewLeaseResponse(lease_expire_time=_expire_time(record))
+
+    @staticmethod
+    def _ended_answer(run_id: str, record: RunRecord | None) -> worker_pb2.ReportRunEventsResponse:
+        """Tell a worker its run was cancelled; any other lost lease is an error."""
+        if record is not None and record.run.status == run_pb2.RUN_STATUS_CANCELLED:
+            return worker_pb2.ReportRunEventsResponse(cancelled=True, ended=True)
+        raise _lease_lost(run_id)
+
+
+def _to_step(found: Violations, path: str, event: worker_pb2.WorkerEvent) -> Step | None:
+    """Turn a worker's event into a recorder step, checking it."""
+    kind = event.WhichOneof("kind")
+    if kind == "iteration_started":
+        return IterationStarted()
+    if kind == "text_delta":
+        return TextDelta(event.text_delta)
+    if kind == "usage":
+        if event.usage.prompt_tokens < 0 or event.usage.completion_tokens < 0:
+            found.add(f"{path}.usage", "token counts must not be negative")
+        return UsageReport(event.usage.prompt_tokens, event.usage.completion_tokens)
+    if kind == "tool_call_started":
+        call = event.tool_call_started
+        validation.reference(found, f"{path}.tool_call_started.id", call.id, required=True)
+        validation.reference(found, f"{path}.tool_call_started.name", call.name, required=True)
+        validation.struct(found, f"{path}.tool_call_started.arguments", call.arguments)
+        return ToolCallStart(call)
+    if kind == "tool_call_finished":
+        finished = event.tool_call_finished
+        validation.reference(
+            found,
+            f"{path}.tool_call_finished.result.tool_call_id",
+            finished.result.tool_call_id,
+            required=True,
+        )
+        if finished.duration_ms < 0:
+            found.add(f"{path}.tool_call_finished.duration_ms", "must not be negative")
+        return ToolCallEnd(finished.result, finished.duration_ms, finished.error_code)
+    if kind == "finish":
+        status = event.finish.status
+        if status not in (run_pb2.RUN_STATUS_COMPLETED, run_pb2.RUN_STATUS_FAILED):
+            found.add(f"{path}.finish.status", "must be COMPLETED or FAILED")
+        if status == run_pb2.RUN_STATUS_FAILED and not event.finish.error.code:
+            found.add(f"{path}.finish.error.code", "is required when the run FAILED")
+        return Finish(status, event.finish.error.code, event.finish.error.message)
+    found.add(path, "must set one kind of event")
+    return None

@@ -1,0 +1,125 @@
+"""gRPC servicers for runs and workers: hand each call to the domain."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
+
+from threadline.v1 import run_pb2, run_pb2_grpc, worker_pb2, worker_pb2_grpc
+
+from threadline_server.domain.runs import RunHandler
+from threadline_server.domain.workers import WorkerHandler
+from threadline_server.transport.errors import stream, unary
+
+if TYPE_CHECKING:
+    import grpc
+
+    # grpc's classes are generic only in grpc-stubs, not at run time.
+    Context = grpc.aio.ServicerContext[Any, Any]
+
+
+def _time_remaining(context: Context) -> float | None:
+    """Return the seconds left before the caller's deadline, or None without one."""
+    remaining: float | None = context.time_remaining()
+    return remaining
+
+
+class RunService(run_pb2_grpc.RunServiceServicer):
+    """threadline.v1.RunService over a RunHandler."""
+
+    def __init__(self, handler: RunHandler) -> None:
+        self._handler = handler
+
+    @unary
+    async def CreateRun(  # noqa: N802 - gRPC method names
+        self, request: run_pb2.CreateRunRequest, context: Context
+    ) -> run_pb2.Run:
+        """Start a run."""
+        return await self._handler.create_run(request)
+
+    @unary
+    async def GetRun(  # noqa: N802
+        self, request: run_pb2.GetRunRequest, context: Context
+    ) -> run_pb2.Run:
+        """Read a run."""
+        return await self._handler.get_run(request)
+
+    @unary
+    async def ListRuns(  # noqa: N802
+        self, request: run_pb2.ListRunsRequest, context: Context
+    ) -> run_pb2.ListRunsResponse:
+        """List a thread's runs."""
+        return await self._handler.list_runs(request)
+
+    @unary
+    async def CancelRun(  # noqa: N802
+        self, request: run_pb2.CancelRunRequest, context: Context
+    ) -> run_pb2.Run:
+        """Cancel a run."""
+        return await self._handler.cancel_run(request)
+
+    @unary
+    async def WaitRun(  # noqa: N802
+        self, request: run_pb2.WaitRunRequest, context: Context
+    ) -> run_pb2.Run:
+        """Wait for a run to end."""
+        return await self._handler.wait_run(request, _time_remaining(context))
+
+    @stream
+    async def StreamRunEvents(  # noqa: N802
+        self, request: run_pb2.StreamRunEventsRequest, context: Context
+    ) -> AsyncIterator[run_pb2.RunEvent]:
+        """Stream a run's events."""
+        async for event in self._handler.stream_run_events(request):
+            yield event
+
+    @stream
+    async def StreamRun(  # noqa: N802
+        self, request: run_pb2.CreateRunRequest, context: Context
+    ) -> AsyncIterator[run_pb2.RunEvent]:
+        """Start a run and stream its events."""
+        async for event in self._handler.stream_run(request):
+            yield event
+
+    @stream
+    async def WatchThread(  # noqa: N802
+        self, request: run_pb2.WatchThreadRequest, context: Context
+    ) -> AsyncIterator[run_pb2.RunEvent]:
+        """Stream a thread's events."""
+        async for event in self._handler.watch_thread(request):
+            yield event
+
+    @unary
+    async def Chat(  # noqa: N802
+        self, request: run_pb2.ChatRequest, context: Context
+    ) -> run_pb2.ChatResponse:
+        """One chat turn."""
+        return await self._handler.chat(request, _time_remaining(context))
+
+
+class AgentWorkerService(worker_pb2_grpc.AgentWorkerServiceServicer):
+    """threadline.v1.AgentWorkerService over a WorkerHandler."""
+
+    def __init__(self, handler: WorkerHandler) -> None:
+        self._handler = handler
+
+    @unary
+    async def ClaimRun(  # noqa: N802
+        self, request: worker_pb2.ClaimRunRequest, context: Context
+    ) -> worker_pb2.ClaimRunResponse:
+        """Claim a run."""
+        return await self._handler.claim_run(request, _time_remaining(context))
+
+    @unary
+    async def ReportRunEvents(  # noqa: N802
+        self, request: worker_pb2.ReportRunEventsRequest, context: Context
+    ) -> worker_pb2.ReportRunEventsResponse:
+        """Record a worker's events."""
+        return await self._handler.report_run_events(request)
+
+    @unary
+    async def RenewLease(  # noqa: N802
+        self, request: worker_pb2.RenewLeaseRequest, context: Context
+    ) -> worker_pb2.RenewLeaseResponse:
+        """Renew a lease."""
+        return await self._handler.renew_lease(request)
