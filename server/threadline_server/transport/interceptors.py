@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, cast
 
 import grpc
@@ -55,36 +55,41 @@ class AccessLogAndLimitInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[
         method = handler_call_details.method
         if handler.unary_unary is not None:
             return grpc.unary_unary_rpc_method_handler(
-                self._wrap_unary(method, handler.unary_unary),
+                self._wrap(method, handler.unary_unary, streaming=False),
                 request_deserializer=handler.request_deserializer,
                 response_serializer=handler.response_serializer,
             )
         if handler.unary_stream is not None:
             return grpc.unary_stream_rpc_method_handler(
-                self._wrap_stream(method, handler.unary_stream),
+                self._wrap(method, handler.unary_stream, streaming=True),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        if handler.stream_unary is not None:
+            return grpc.stream_unary_rpc_method_handler(
+                self._wrap(method, handler.stream_unary, streaming=False),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        if handler.stream_stream is not None:
+            return grpc.stream_stream_rpc_method_handler(
+                self._wrap(method, handler.stream_stream, streaming=True),
                 request_deserializer=handler.request_deserializer,
                 response_serializer=handler.response_serializer,
             )
         return cast("Handler", handler)
 
-    async def _admit(self, context: Context) -> None:
-        if self._active >= self._limit:
-            status = status_pb2.Status(
-                code=code_pb2.RESOURCE_EXHAUSTED,
-                message=f"server is at its limit of {self._limit} concurrent calls; retry later",
-            )
-            status.details.add().Pack(
-                error_details_pb2.ErrorInfo(reason="TOO_MANY_CALLS", domain=ERROR_DOMAIN)
-            )
-            await abort(context, status)
+    async def _refuse(self, context: Context) -> None:
+        status = status_pb2.Status(
+            code=code_pb2.RESOURCE_EXHAUSTED,
+            message=f"server is at its limit of {self._limit} concurrent calls; retry later",
+        )
+        status.details.add().Pack(
+            error_details_pb2.ErrorInfo(reason="TOO_MANY_CALLS", domain=ERROR_DOMAIN)
+        )
+        await abort(context, status)
 
-    def _log(
-        self,
-        method: str,
-        context: Context,
-        started: float,
-        default: grpc.StatusCode,
-    ) -> None:
+    def _log(self, method: str, context: Context, started: float, default: grpc.StatusCode) -> None:
         access_log.info(
             "rpc=%s code=%s duration_ms=%.2f peer=%s",
             method,
@@ -93,43 +98,39 @@ class AccessLogAndLimitInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[
             context.peer(),
         )
 
-    def _wrap_unary(
-        self, method: str, behaviour: Callable[[Any, Context], Awaitable[Any]]
+    def _wrap(
+        self, method: str, behaviour: Callable[[Any, Context], Any], *, streaming: bool
     ) -> Callable[[Any, Context], Awaitable[Any]]:
+        """Wrap any kind of handler as a coroutine.
+
+        A streaming handler may be an async generator (ours) or a coroutine
+        that writes with context.write (grpc's own health Watch); both are
+        driven here, the generator's items written with context.write.
+        """
+
         async def wrapped(request: Any, context: Context) -> Any:
             started = time.perf_counter()
             default = grpc.StatusCode.UNKNOWN
+            if self._active >= self._limit:
+                try:
+                    await self._refuse(context)
+                finally:
+                    self._log(method, context, started, grpc.StatusCode.RESOURCE_EXHAUSTED)
             self._active += 1
             try:
-                await self._admit(context)
-                result = await behaviour(request, context)
+                result = behaviour(request, context)
+                if streaming and hasattr(result, "__aiter__"):
+                    async for item in result:
+                        await context.write(item)
+                    result = None
+                else:
+                    result = await result
             except asyncio.CancelledError:
                 default = grpc.StatusCode.CANCELLED
                 raise
             else:
                 default = grpc.StatusCode.OK
                 return result
-            finally:
-                self._active -= 1
-                self._log(method, context, started, default)
-
-        return wrapped
-
-    def _wrap_stream(
-        self, method: str, behaviour: Callable[[Any, Context], AsyncIterator[Any]]
-    ) -> Callable[[Any, Context], AsyncIterator[Any]]:
-        async def wrapped(request: Any, context: Context) -> AsyncIterator[Any]:
-            started = time.perf_counter()
-            default = grpc.StatusCode.UNKNOWN
-            self._active += 1
-            try:
-                await self._admit(context)
-                async for item in behaviour(request, context):
-                    yield item
-                default = grpc.StatusCode.OK
-            except asyncio.CancelledError:
-                default = grpc.StatusCode.CANCELLED
-                raise
             finally:
                 self._active -= 1
                 self._log(method, context, started, default)
