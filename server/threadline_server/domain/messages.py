@@ -55,10 +55,13 @@ class MessageHandler:
         descending = _MESSAGE_ORDERS.get(" ".join(request.order_by.lower().split()))
         if descending is None:
             found.add("order_by", "must be 'created_at' (oldest first) or 'created_at desc'")
+        size, cursor, key = paging.start(
+            found,
+            request.page_size,
+            request.page_token,
+            None if descending is None else ("messages", request.thread_id, descending),
+        )
         found.raise_if_any()
-        size = paging.page_size(request.page_size)
-        key = paging.fingerprint("messages", request.thread_id, descending)
-        cursor = paging.decode(request.page_token, key)
         page = await self._store.list_messages(
             MessagePageQuery(
                 thread_id=request.thread_id,

@@ -13,7 +13,7 @@ import dataclasses
 import hashlib
 import json
 
-from threadline_server.errors import FieldViolation, ValidationError
+from threadline_server.errors import Violations
 from threadline_server.store.base import Cursor
 
 DEFAULT_PAGE_SIZE = 20
@@ -43,32 +43,54 @@ def encode(cursor: Cursor | None, query_fingerprint: str) -> str:
     return base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
 
 
-def decode(token: str, query_fingerprint: str, *, field: str = "page_token") -> Cursor | None:
-    """Return the cursor in a page token, or None for an empty token."""
+_INT64 = range(-(2**63), 2**63)
+
+
+def _int64(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value not in _INT64:
+        raise TypeError("not a 64-bit integer")
+    return value
+
+
+def decode(
+    found: Violations, token: str, query_fingerprint: str, *, field: str = "page_token"
+) -> Cursor | None:
+    """Return the cursor in a page token (None for an empty one); record a bad token."""
     if not token:
         return None
     try:
         padded = token + "=" * (-len(token) % 4)
         payload = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        cursor = Cursor(int(payload["v"]), int(payload["k"]))
+        cursor = Cursor(_int64(payload["v"]), _int64(payload["k"]))
         matches = payload["q"] == query_fingerprint
     except (ValueError, KeyError, TypeError, binascii.Error):
-        raise ValidationError(
-            [FieldViolation(field, "is not a page token this server issued")]
-        ) from None
+        found.add(field, "is not a page token this server issued")
+        return None
     if not matches:
-        raise ValidationError(
-            [FieldViolation(field, "was issued for a different filter or order_by")]
-        )
+        found.add(field, "was issued for a different filter or order_by")
+        return None
     return cursor
 
 
-def page_size(value: int, *, field: str = "page_size") -> int:
-    """Return the effective page size, or raise for one out of range."""
+def page_size(found: Violations, value: int, *, field: str = "page_size") -> int:
+    """Return the effective page size; record one out of range."""
     if value == 0:
         return DEFAULT_PAGE_SIZE
     if not 1 <= value <= MAX_PAGE_SIZE:
-        raise ValidationError(
-            [FieldViolation(field, f"must be between 1 and {MAX_PAGE_SIZE} (got {value})")]
-        )
+        found.add(field, f"must be between 1 and {MAX_PAGE_SIZE} (got {value})")
     return value
+
+
+def start(
+    found: Violations, size: int, token: str, query: tuple[object, ...] | None
+) -> tuple[int, Cursor | None, str]:
+    """Check a page request; return its size, its cursor, and the query's fingerprint.
+
+    query is None when the request's own order or filter is invalid: the token
+    is then not judged, since nothing valid could match it.
+    """
+    effective = page_size(found, size)
+    if query is None:
+        return effective, None, ""
+    key = fingerprint(*query)
+    return effective, decode(found, token, key), key

@@ -160,15 +160,19 @@ class RunHandler:
         descending = _RUN_ORDERS.get(" ".join(request.order_by.lower().split()))
         if descending is None:
             found.add("order_by", "must be 'created_at desc' (newest first) or 'created_at'")
+        size, cursor, key = paging.start(
+            found,
+            request.page_size,
+            request.page_token,
+            None if descending is None else ("runs", request.thread_id, descending),
+        )
         found.raise_if_any()
-        size = paging.page_size(request.page_size)
-        key = paging.fingerprint("runs", request.thread_id, descending)
         page = await self._store.list_runs(
             RunPageQuery(
                 thread_id=request.thread_id,
                 descending=bool(descending),
                 limit=size,
-                after=paging.decode(request.page_token, key),
+                after=cursor,
             )
         )
         return run_pb2.ListRunsResponse(

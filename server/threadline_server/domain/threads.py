@@ -134,11 +134,14 @@ class ThreadHandler:
                 "order_by",
                 "must be one of 'created_at desc', 'created_at', 'updated_at desc', 'updated_at'",
             )
+        size, cursor, key = paging.start(
+            found,
+            request.page_size,
+            request.page_token,
+            None if order is None else ("threads", thread_filter, order[0].value, order[1]),
+        )
         found.raise_if_any()
         assert order is not None  # noqa: S101 - raise_if_any above guarantees it
-        size = paging.page_size(request.page_size)
-        key = paging.fingerprint("threads", thread_filter, order[0].value, order[1])
-        cursor = paging.decode(request.page_token, key)
         page = await self._store.list_threads(
             ThreadPageQuery(
                 filter=thread_filter,

@@ -6,7 +6,6 @@ as google.rpc.BadRequest expects, so a client can point at the field.
 
 from __future__ import annotations
 
-import json
 import re
 import zoneinfo
 from collections.abc import Iterable
@@ -192,6 +191,8 @@ def message_fields(found: Violations, path: str, message: message_pb2.Message) -
             text_bytes += _tool_result(found, f"{part_path}.tool_result", part.tool_result)
         else:
             _media(found, f"{part_path}.media", part.media)
+    if message.parts and all(p.WhichOneof("kind") == "text" and not p.text for p in message.parts):
+        found.add(f"{path}.parts", "must carry some content (every part is empty text)")
     if text_bytes > MAX_TEXT_BYTES:
         found.add(f"{path}.parts", f"text must total at most {MAX_TEXT_BYTES} bytes")
 
@@ -254,8 +255,3 @@ def update_mask(
         elif item not in result:
             result.append(item)
     return result
-
-
-def json_text(value: object) -> str:
-    """Return a compact JSON rendering for messages about a value."""
-    return json.dumps(value, separators=(",", ":"), default=str)
