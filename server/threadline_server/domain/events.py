@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
 from threadline.v1 import run_pb2
@@ -124,11 +124,14 @@ class EventBus:
         after: int,
         run_id: str = "",
         until: Callable[[run_pb2.RunEvent], bool] | None = None,
+        finished: Callable[[], Awaitable[bool]] | None = None,
     ) -> AsyncIterator[run_pb2.RunEvent]:
         """Yield a thread's events after an id (only one run's, when run_id is set).
 
         Stored events first, then live ones; ends after an event for which
-        `until` is true, and otherwise runs until the caller stops iterating.
+        `until` is true, or when nothing follows the cursor and `finished`
+        says nothing ever will (a cursor already past a run's final event);
+        otherwise runs until the caller stops iterating.
         """
         cursor = after
         while True:
@@ -146,6 +149,8 @@ class EventBus:
                         thread_id=thread_id, after=cursor, limit=READ_BATCH
                     )
             if not batch:
+                if finished is not None and await finished():
+                    return
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(asyncio.shield(changed), IDLE_RECHECK_SECONDS)
                 continue

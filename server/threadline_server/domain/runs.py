@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from google.protobuf import struct_pb2
 from threadline.v1 import message_pb2, run_pb2, thread_pb2
@@ -229,9 +229,21 @@ class RunHandler:
         found.raise_if_any()
         thread_id = await self._store.run_thread_id(request.run_id)
         async for event in self._engine.bus.follow(
-            thread_id, after=request.after_event_id, run_id=request.run_id, until=ends_run
+            thread_id,
+            after=request.after_event_id,
+            run_id=request.run_id,
+            until=ends_run,
+            finished=self._ended(request.run_id),
         ):
             yield event
+
+    def _ended(self, run_id: str) -> Callable[[], Awaitable[bool]]:
+        """Return a check that the run has ended (so its event log is complete)."""
+
+        async def ended() -> bool:
+            return (await self._store.get_run(run_id)).status in TERMINAL
+
+        return ended
 
     async def stream_run(
         self, request: run_pb2.CreateRunRequest

@@ -86,9 +86,11 @@ class ThreadlineServer:
         self.port = 0
 
     async def start(self) -> int:
-        """Open the store and start serving; return the bound port."""
-        await self.store.open()
-        await self.engine.recover()
+        """Bind, open the store, recover runs, then serve; return the bound port.
+
+        Binding comes first, so a second server started by mistake on a busy
+        port stops before it touches the database.
+        """
         server = grpc.aio.server(
             interceptors=[AccessLogAndLimitInterceptor(self.settings.max_concurrent_rpcs)],
             options=SERVER_OPTIONS,
@@ -107,10 +109,14 @@ class ThreadlineServer:
         reflection.enable_server_reflection(
             (*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), server
         )
-        self.port = server.add_insecure_port(self.settings.listen)
-        if self.port == 0:
-            await self.store.close()
-            raise SystemExit(f"cannot listen on {self.settings.listen}")
+        try:
+            self.port = server.add_insecure_port(self.settings.listen)
+        except RuntimeError as error:
+            raise SystemExit(
+                f"cannot listen on {self.settings.listen}: is another server using it? ({error})"
+            ) from None
+        await self.store.open()
+        await self.engine.recover()
         await server.start()
         self._server = server
         for name in ("", *SERVICE_NAMES):
