@@ -486,9 +486,11 @@ class RunEngine:
         recorder: Recorder | None = None,
     ) -> None:
         """End a run: close its message, set its final state, append its final event."""
-        recorder = recorder or self._recorders.get(record.run.run_id)
-        if recorder is not None and record.run.status == run_pb2.RUN_STATUS_RUNNING:
-            await self._close_message(tx, record, recorder)
+        if record.run.status == run_pb2.RUN_STATUS_RUNNING:
+            # After a restart the recorder is rebuilt from the log, so a
+            # half-streamed answer is still stored, with its message.completed.
+            await self._close_message(tx, record, recorder or await self._recorder(record))
+        self._recorders.pop(record.run.run_id, None)
         run = record.run
         run.status = status  # type: ignore[assignment]
         run.ended_at.FromMicroseconds(tx.now)
