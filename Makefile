@@ -4,7 +4,6 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 TOOLS := .tools/bin
-GRPCURL_VERSION := v1.9.4
 STAMP := $(VENV)/.installed
 
 .PHONY: serve test check lint typecheck buf-lint breaking generate check-generated pytest tools clean
@@ -24,13 +23,9 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
-## tools: grpcurl, built from the Go module proxy when Go is on the machine
-tools: $(TOOLS)/grpcurl
-
-$(TOOLS)/grpcurl:
-	@if command -v go >/dev/null; then \
-	  GOBIN=$(CURDIR)/$(TOOLS) go install github.com/fullstorydev/grpcurl/cmd/grpcurl@$(GRPCURL_VERSION); \
-	else echo "go not found: tests that drive grpcurl will be skipped"; fi
+## tools: pinned code generators and grpcurl in .tools/bin (Go, Maven and npm registries)
+tools:
+	scripts/tools.sh
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
@@ -46,7 +41,7 @@ buf-lint: $(STAMP)
 breaking: $(STAMP)
 	$(VENV)/bin/buf breaking --against '.git#ref=$(or $(BASE),HEAD~1)'
 
-generate: $(STAMP)
+generate: $(STAMP) tools
 	PYTHON=$(PY) scripts/generate.sh
 
 ## check-generated: fail when generated/ is not what protos/ produce

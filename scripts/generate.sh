@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Regenerates everything under generated/ from protos/. Needs the project's
-# virtual environment (make venv); uses no network.
+# Regenerates everything under generated/ from protos/: Python with
+# grpcio-tools, every other language with `buf generate` (buf.gen.yaml). Needs
+# the project's virtual environment and the pinned plugins in .tools/bin
+# (`make tools` installs both); uses no network.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY="${PYTHON:-.venv/bin/python}"
@@ -32,4 +34,14 @@ PATH="$BIN:$PATH" "$PY" -m grpc_tools.protoc \
 find "$out" -type d -exec touch {}/__init__.py \;
 rm -f "$out/__init__.py"
 touch "$out/threadline/py.typed"
+
+# Go, grpc-gateway, OpenAPI, TypeScript and Java. Only the generated source
+# folders are replaced; the module files beside them (go.mod, package.json,
+# pom.xml) are written by hand.
+for tool in protoc protoc-gen-go protoc-gen-go-grpc protoc-gen-grpc-gateway protoc-gen-openapiv2 \
+  protoc-gen-es protoc-gen-grpc-java; do
+  [ -x ".tools/bin/$tool" ] || { echo ".tools/bin/$tool is missing: run 'make tools'" >&2; exit 1; }
+done
+rm -rf generated/go/threadline generated/openapi generated/ts/src generated/java/src/main/java
+"$BIN/buf" generate --path protos/threadline
 echo "generated/ is up to date with protos/"
