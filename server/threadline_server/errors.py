@@ -91,6 +91,9 @@ class UnavailableError(ThreadlineError):
     reason = "UNAVAILABLE"
 
 
+MAX_VIOLATIONS = 20
+
+
 @dataclass
 class Violations:
     """Collects every bad field of a request, so the client learns them all at once."""
@@ -102,6 +105,19 @@ class Violations:
         self.items.append(FieldViolation(field_path, description))
 
     def raise_if_any(self) -> None:
-        """Raise a ValidationError naming every recorded field, if there is one."""
+        """Raise a ValidationError naming every recorded field, if there is one.
+
+        At most MAX_VIOLATIONS are named, so the error's details stay well under
+        the 8 KiB of metadata a gRPC client accepts by default.
+        """
+        if len(self.items) > MAX_VIOLATIONS:
+            kept = self.items[: MAX_VIOLATIONS - 1]
+            kept.append(
+                FieldViolation(
+                    self.items[MAX_VIOLATIONS - 1].field,
+                    f"... and {len(self.items) - len(kept) - 1} more problems not listed",
+                )
+            )
+            raise ValidationError(kept)
         if self.items:
             raise ValidationError(self.items)

@@ -222,7 +222,8 @@ class RunEngine:
             except Exception:  # noqa: BLE001 - the thread was deleted meanwhile
                 return None
             record = await tx.next_queued_run(thread)
-            if record is None:
+            if record is None or self._stopping:
+                # While stopping, queued runs stay queued for the next start.
                 return None
             if record.run.agent_id not in self.agents:
                 return record.run.agent_id

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 from threadline.v1 import run_pb2
 
-from threadline_server.store.base import Store
+from threadline_server.store.base import THREAD_DELETED, Store
 
 # Events kept in memory per thread, and threads kept at once; beyond these,
 # readers read from the store instead.
@@ -59,6 +59,13 @@ class EventBus:
         """Take a committed transaction's events (called by the store, in commit order)."""
         touched: set[str] = set()
         for event in events:
+            if event.type == THREAD_DELETED:
+                # Drop the tail and wake the readers: their next read from the
+                # store finds the thread gone.
+                tail = self._tails.pop(event.thread_id, None)
+                if tail is not None and tail.changed is not None and not tail.changed.done():
+                    tail.changed.set_result(None)
+                continue
             tail = self._tails.get(event.thread_id)
             if tail is None:
                 tail = _ThreadTail(floor=-1)
@@ -117,6 +124,11 @@ class EventBus:
             return None
         return [e for e in tail.events if e.event_id > after][:READ_BATCH]
 
+    async def _read_store(self, thread_id: str, run_id: str, after: int) -> list[run_pb2.RunEvent]:
+        if run_id:
+            return await self._store.read_events(run_id=run_id, after=after, limit=READ_BATCH)
+        return await self._store.read_events(thread_id=thread_id, after=after, limit=READ_BATCH)
+
     async def follow(
         self,
         thread_id: str,
@@ -140,17 +152,14 @@ class EventBus:
             changed = self.change_of(thread_id)
             batch = self._from_tail(thread_id, cursor)
             if batch is None:
-                if run_id:
-                    batch = await self._store.read_events(
-                        run_id=run_id, after=cursor, limit=READ_BATCH
-                    )
-                else:
-                    batch = await self._store.read_events(
-                        thread_id=thread_id, after=cursor, limit=READ_BATCH
-                    )
-            if not batch:
-                if finished is not None and await finished():
+                batch = await self._read_store(thread_id, run_id, cursor)
+            if not batch and finished is not None and await finished():
+                # Everything is stored by now; one last read from the
+                # store catches events committed since the read above.
+                batch = await self._read_store(thread_id, run_id, cursor)
+                if not batch:
                     return
+            if not batch:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(asyncio.shield(changed), IDLE_RECHECK_SECONDS)
                 continue

@@ -57,8 +57,9 @@ class RunHandler:
         validation.reference(found, "agent_id", request.agent_id, required=True)
         if len(request.input_messages) > MAX_INPUT_MESSAGES:
             found.add("input_messages", f"must have at most {MAX_INPUT_MESSAGES} messages")
-        for index, message in enumerate(request.input_messages):
-            validation.message_fields(found, f"input_messages[{index}]", message)
+        else:
+            for index, message in enumerate(request.input_messages):
+                validation.message_fields(found, f"input_messages[{index}]", message)
         validation.struct(found, "context", request.context)
         validation.struct(found, "metadata", request.metadata)
         if request.max_iterations and not 1 <= request.max_iterations <= MAX_ITERATIONS_LIMIT:
@@ -68,6 +69,7 @@ class RunHandler:
             )
         if len(request.tools) > MAX_TOOLS:
             found.add("tools", f"must name at most {MAX_TOOLS} tools")
+            return
         known_tools = self._engine.agent_tools(request.agent_id)
         for index, tool in enumerate(request.tools):
             validation.reference(found, f"tools[{index}]", tool, required=True)

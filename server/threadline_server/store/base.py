@@ -113,6 +113,9 @@ class RunPageQuery:
 
 EventListener = Callable[[list[run_pb2.RunEvent]], None]
 
+# The type of the event, never stored, that tells listeners a thread is gone.
+THREAD_DELETED = "thread.deleted"
+
 
 class StoreTransaction(abc.ABC):
     """One write transaction, for domain logic that spans several rows.

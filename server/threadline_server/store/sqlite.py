@@ -38,6 +38,7 @@ from threadline_server import jsonvalue
 from threadline_server.errors import AlreadyExistsError, EtagMismatchError, NotFoundError
 from threadline_server.ids import new_message_id
 from threadline_server.store.base import (
+    THREAD_DELETED,
     Cursor,
     EventListener,
     MessagePageQuery,
@@ -323,6 +324,16 @@ class SqliteStore(Store):
                         logger.exception("event listener failed")
             return result
 
+    def _announce_deleted(self, thread_ids: Sequence[str]) -> None:
+        """Tell listeners, after the commit, that these threads are gone.
+
+        A `thread.deleted` event is never stored (its thread is gone); it
+        wakes whoever waits on the thread, so they find out at once.
+        """
+        self._uncommitted_events.extend(
+            run_pb2.RunEvent(thread_id=thread_id, type=THREAD_DELETED) for thread_id in thread_ids
+        )
+
     def add_event_listener(self, listener: EventListener) -> None:
         """Register a callback for committed events."""
         self._event_listeners.append(listener)
@@ -349,6 +360,10 @@ class SqliteStore(Store):
 
     async def _end_read(self, connection: aiosqlite.Connection) -> None:
         try:
+            # aiosqlite runs a connection's operations in order: this one
+            # returns after anything still queued, such as a BEGIN whose
+            # caller was cancelled, so in_transaction is then accurate.
+            await connection.execute("SELECT 1")
             if connection.in_transaction:
                 await connection.execute("COMMIT")
         finally:
@@ -503,6 +518,7 @@ class SqliteStore(Store):
             if etag and etag != _etag(row):
                 raise EtagMismatchError("thread", thread_id, field="etag")
             await connection.execute("DELETE FROM threads WHERE pk = ?", (row["pk"],))
+            self._announce_deleted([thread_id])
 
         await self._write(work)
 
@@ -553,12 +569,14 @@ class SqliteStore(Store):
         """Delete up to limit expired threads."""
 
         async def work(connection: aiosqlite.Connection, now: int) -> int:
-            cursor = await connection.execute(
+            async with connection.execute(
                 "DELETE FROM threads WHERE pk IN (SELECT pk FROM threads "
-                "WHERE expire_at IS NOT NULL AND expire_at <= ? LIMIT ?)",
+                "WHERE expire_at IS NOT NULL AND expire_at <= ? LIMIT ?) RETURNING thread_id",
                 (now, limit),
-            )
-            return int(cursor.rowcount)
+            ) as cursor:
+                deleted = [row[0] for row in await cursor.fetchall()]
+            self._announce_deleted(deleted)
+            return len(deleted)
 
         return await self._write(work)
 
