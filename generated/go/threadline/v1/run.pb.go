@@ -283,7 +283,8 @@ func (x *Usage) GetTotalTokens() int64 {
 type RunError struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// A stable UPPER_SNAKE word: AGENT_ERROR, TIMEOUT, SERVER_RESTARTED,
-	// LEASE_EXPIRED, CANCELLED_BY_CLIENT, INTERRUPTED, ROLLED_BACK.
+	// SERVER_STOPPED, LEASE_EXPIRED, CANCELLED_BY_CLIENT, INTERRUPTED,
+	// ROLLED_BACK, or a code of the agent's own.
 	Code string `protobuf:"bytes,1,opt,name=code,proto3" json:"code,omitempty"`
 	// A sentence for people.
 	Message       string `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`

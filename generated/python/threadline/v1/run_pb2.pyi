@@ -171,7 +171,8 @@ class RunError(_message.Message):
     MESSAGE_FIELD_NUMBER: _builtins.int
     code: _builtins.str
     """A stable UPPER_SNAKE word: AGENT_ERROR, TIMEOUT, SERVER_RESTARTED,
-    LEASE_EXPIRED, CANCELLED_BY_CLIENT, INTERRUPTED, ROLLED_BACK.
+    SERVER_STOPPED, LEASE_EXPIRED, CANCELLED_BY_CLIENT, INTERRUPTED,
+    ROLLED_BACK, or a code of the agent's own.
     """
     message: _builtins.str
     """A sentence for people."""

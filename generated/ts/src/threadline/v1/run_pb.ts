@@ -61,7 +61,8 @@ export const UsageSchema: GenMessage<Usage> = /*@__PURE__*/
 export type RunError = Message<"threadline.v1.RunError"> & {
   /**
    * A stable UPPER_SNAKE word: AGENT_ERROR, TIMEOUT, SERVER_RESTARTED,
-   * LEASE_EXPIRED, CANCELLED_BY_CLIENT, INTERRUPTED, ROLLED_BACK.
+   * SERVER_STOPPED, LEASE_EXPIRED, CANCELLED_BY_CLIENT, INTERRUPTED,
+   * ROLLED_BACK, or a code of the agent's own.
    *
    * @generated from field: string code = 1;
    */

@@ -60,7 +60,8 @@ private static final long serialVersionUID = 0L;
   /**
    * <pre>
    * A stable UPPER_SNAKE word: AGENT_ERROR, TIMEOUT, SERVER_RESTARTED,
-   * LEASE_EXPIRED, CANCELLED_BY_CLIENT, INTERRUPTED, ROLLED_BACK.
+   * SERVER_STOPPED, LEASE_EXPIRED, CANCELLED_BY_CLIENT, INTERRUPTED,
+   * ROLLED_BACK, or a code of the agent's own.
    * </pre>
    *
    * <code>string code = 1 [json_name = "code"];</code>
@@ -82,7 +83,8 @@ private static final long serialVersionUID = 0L;
   /**
    * <pre>
    * A stable UPPER_SNAKE word: AGENT_ERROR, TIMEOUT, SERVER_RESTARTED,
-   * LEASE_EXPIRED, CANCELLED_BY_CLIENT, INTERRUPTED, ROLLED_BACK.
+   * SERVER_STOPPED, LEASE_EXPIRED, CANCELLED_BY_CLIENT, INTERRUPTED,
+   * ROLLED_BACK, or a code of the agent's own.
    * </pre>
    *
    * <code>string code = 1 [json_name = "code"];</code>
@@ -480,7 +482,8 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * A stable UPPER_SNAKE word: AGENT_ERROR, TIMEOUT, SERVER_RESTARTED,
-     * LEASE_EXPIRED, CANCELLED_BY_CLIENT, INTERRUPTED, ROLLED_BACK.
+     * SERVER_STOPPED, LEASE_EXPIRED, CANCELLED_BY_CLIENT, INTERRUPTED,
+     * ROLLED_BACK, or a code of the agent's own.
      * </pre>
      *
      * <code>string code = 1 [json_name = "code"];</code>
@@ -501,7 +504,8 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * A stable UPPER_SNAKE word: AGENT_ERROR, TIMEOUT, SERVER_RESTARTED,
-     * LEASE_EXPIRED, CANCELLED_BY_CLIENT, INTERRUPTED, ROLLED_BACK.
+     * SERVER_STOPPED, LEASE_EXPIRED, CANCELLED_BY_CLIENT, INTERRUPTED,
+     * ROLLED_BACK, or a code of the agent's own.
      * </pre>
      *
      * <code>string code = 1 [json_name = "code"];</code>
@@ -523,7 +527,8 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * A stable UPPER_SNAKE word: AGENT_ERROR, TIMEOUT, SERVER_RESTARTED,
-     * LEASE_EXPIRED, CANCELLED_BY_CLIENT, INTERRUPTED, ROLLED_BACK.
+     * SERVER_STOPPED, LEASE_EXPIRED, CANCELLED_BY_CLIENT, INTERRUPTED,
+     * ROLLED_BACK, or a code of the agent's own.
      * </pre>
      *
      * <code>string code = 1 [json_name = "code"];</code>
@@ -541,7 +546,8 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * A stable UPPER_SNAKE word: AGENT_ERROR, TIMEOUT, SERVER_RESTARTED,
-     * LEASE_EXPIRED, CANCELLED_BY_CLIENT, INTERRUPTED, ROLLED_BACK.
+     * SERVER_STOPPED, LEASE_EXPIRED, CANCELLED_BY_CLIENT, INTERRUPTED,
+     * ROLLED_BACK, or a code of the agent's own.
      * </pre>
      *
      * <code>string code = 1 [json_name = "code"];</code>
@@ -556,7 +562,8 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * A stable UPPER_SNAKE word: AGENT_ERROR, TIMEOUT, SERVER_RESTARTED,
-     * LEASE_EXPIRED, CANCELLED_BY_CLIENT, INTERRUPTED, ROLLED_BACK.
+     * SERVER_STOPPED, LEASE_EXPIRED, CANCELLED_BY_CLIENT, INTERRUPTED,
+     * ROLLED_BACK, or a code of the agent's own.
      * </pre>
      *
      * <code>string code = 1 [json_name = "code"];</code>

@@ -13,7 +13,8 @@ public interface RunErrorOrBuilder extends
   /**
    * <pre>
    * A stable UPPER_SNAKE word: AGENT_ERROR, TIMEOUT, SERVER_RESTARTED,
-   * LEASE_EXPIRED, CANCELLED_BY_CLIENT, INTERRUPTED, ROLLED_BACK.
+   * SERVER_STOPPED, LEASE_EXPIRED, CANCELLED_BY_CLIENT, INTERRUPTED,
+   * ROLLED_BACK, or a code of the agent's own.
    * </pre>
    *
    * <code>string code = 1 [json_name = "code"];</code>
@@ -23,7 +24,8 @@ public interface RunErrorOrBuilder extends
   /**
    * <pre>
    * A stable UPPER_SNAKE word: AGENT_ERROR, TIMEOUT, SERVER_RESTARTED,
-   * LEASE_EXPIRED, CANCELLED_BY_CLIENT, INTERRUPTED, ROLLED_BACK.
+   * SERVER_STOPPED, LEASE_EXPIRED, CANCELLED_BY_CLIENT, INTERRUPTED,
+   * ROLLED_BACK, or a code of the agent's own.
    * </pre>
    *
    * <code>string code = 1 [json_name = "code"];</code>
