@@ -42,6 +42,7 @@ async def test_a_stalled_reader_does_not_hold_back_the_run_or_other_readers(serv
         run_pb2.StreamRunEventsRequest(run_id=run.run_id)
     )
     first = await stalled.read()
+    assert isinstance(first, run_pb2.RunEvent)
     assert first.type == "run.created"
 
     live = [
@@ -54,7 +55,7 @@ async def test_a_stalled_reader_does_not_hold_back_the_run_or_other_readers(serv
     assert finished.response == text
 
     # The stalled reader now reads on and gets exactly the same sequence.
-    rest = []
+    rest: list[run_pb2.RunEvent] = []
     while True:
         event = await asyncio.wait_for(stalled.read(), 10)
         if not isinstance(event, run_pb2.RunEvent):
