@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncGenerator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +28,7 @@ from threadline.v1 import message_pb2, run_pb2
 from threadline_server import ids, jsonvalue
 from threadline_server.domain.agents import (
     Agent,
+    AgentEvent,
     AgentFailure,
     AgentInput,
     IterationStarted,
@@ -333,7 +334,9 @@ class RunEngine:
             for step in steps:
                 if await self._apply(tx, record, recorder, step):
                     return record
-            await tx.save_run(record)
+            # Text deltas only add events: the run's row needs no update then.
+            if record.lease_duration_us or not all(isinstance(s, TextDelta) for s in steps):
+                await tx.save_run(record)
             return record
 
         record = await self.store.transaction(work)
@@ -544,23 +547,11 @@ class RunEngine:
             max_iterations=run.max_iterations,
         )
         generator = agent.run(request)
+        writer = _StepWriter(self, run.run_id)
         finish: Finish | None = None
         try:
             async with asyncio.timeout(self.run_timeout):
-                outcome: ToolOutcome | None = None
-                while True:
-                    try:
-                        step = await generator.asend(outcome)
-                    except StopAsyncIteration:
-                        finish = Finish(run_pb2.RUN_STATUS_COMPLETED)
-                        break
-                    outcome = None
-                    if isinstance(step, ToolCallRequest):
-                        outcome = await self._call_tool(run.run_id, step, allowed)
-                        continue
-                    recorded = await self.record(run.run_id, [step])
-                    if recorded.run.status in TERMINAL:
-                        return
+                finish = await self._drive(generator, writer, run.run_id, allowed)
         except RunEndedError:
             return
         except TimeoutError:
@@ -573,6 +564,7 @@ class RunEngine:
             finish = Finish(run_pb2.RUN_STATUS_FAILED, failure.code, failure.message)
         except asyncio.CancelledError:
             if self._stopping:
+                await asyncio.shield(writer.settle())
                 await asyncio.shield(
                     self._finish_quietly(
                         run.run_id,
@@ -588,10 +580,37 @@ class RunEngine:
             logger.exception("agent %s failed in run %s", run.agent_id, run.run_id)
             finish = Finish(run_pb2.RUN_STATUS_FAILED, "AGENT_ERROR", f"the agent failed: {error}")
         finally:
+            await asyncio.shield(writer.settle())
             with contextlib.suppress(Exception):
                 await generator.aclose()
-        if finish is not None:
+        if finish is not None and not writer.ended:
             await self._finish_quietly(run.run_id, finish)
+
+    async def _drive(
+        self,
+        generator: AsyncGenerator[AgentEvent, ToolOutcome | None],
+        writer: _StepWriter,
+        run_id: str,
+        allowed: Sequence[str],
+    ) -> Finish | None:
+        """Feed the agent's steps to the writer; return how the run ends (None: it ended)."""
+        outcome: ToolOutcome | None = None
+        while True:
+            try:
+                step = await generator.asend(outcome)
+            except StopAsyncIteration:
+                await writer.flush()
+                return Finish(run_pb2.RUN_STATUS_COMPLETED)
+            outcome = None
+            if isinstance(step, ToolCallRequest):
+                await writer.flush()
+                if writer.ended:
+                    return None
+                outcome = await self._call_tool(run_id, step, allowed)
+            else:
+                await writer.add(step)
+            if writer.ended:
+                return None
 
     async def _finish_quietly(self, run_id: str, finish: Finish) -> None:
         with contextlib.suppress(RunEndedError):
@@ -624,15 +643,84 @@ class RunEngine:
         point: WaitRun and Chat answer just before the caller's deadline.
         """
         thread_id = await self.store.run_thread_id(run_id)
-        deadline = asyncio.get_running_loop().time() + max(budget, 0)
-        while True:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + max(budget, 0)
+        run = await self.store.get_run(run_id)
+        while run.status not in TERMINAL:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return await self.store.get_run(run_id)
             changed = self.bus.change_of(thread_id)
+            if not self.bus.ended_since_start(run_id):
+                try:
+                    await asyncio.wait_for(asyncio.shield(changed), min(remaining, 5.0))
+                except TimeoutError:
+                    pass  # read the run again now and then, whatever happened
+                else:
+                    # Most changes on the thread are other events of the run
+                    # (a delta per word): read it again only once it ended, or
+                    # when the thread went away (the read then says NOT_FOUND).
+                    if not self.bus.ended_since_start(run_id) and not self.bus.was_deleted(
+                        thread_id
+                    ):
+                        continue
             run = await self.store.get_run(run_id)
-            remaining = deadline - asyncio.get_running_loop().time()
-            if run.status in TERMINAL or remaining <= 0:
-                return run
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.shield(changed), min(remaining, 5.0))
+        return run
+
+
+class _StepWriter:
+    """Writes an in-process agent's steps while the agent goes on producing them.
+
+    While one transaction commits, the next steps gather; the next
+    transaction takes them all. So a fast agent pays one commit (one fsync)
+    per batch instead of per word, and a slow one still sees each step
+    stored at once. Steps are stored before any reader sees them, in order.
+    At most MAX_PENDING steps wait, which bounds memory and paces the agent.
+    """
+
+    MAX_PENDING = 256
+
+    def __init__(self, engine: RunEngine, run_id: str) -> None:
+        self._engine = engine
+        self._run_id = run_id
+        self._pending: list[Step] = []
+        self._task: asyncio.Task[None] | None = None
+        self.ended = False
+
+    async def add(self, step: Step) -> None:
+        """Queue a step; wait only when too many are waiting."""
+        self._pending.append(step)
+        if self._task is None or self._task.done():
+            if self._task is not None:
+                await self._task  # surfaces a RunEndedError of the last batch
+            self._task = asyncio.create_task(self._drain())
+        elif len(self._pending) >= self.MAX_PENDING:
+            await self.flush()
+
+    async def _drain(self) -> None:
+        while self._pending and not self.ended:
+            steps, self._pending = self._pending, []
+            record = await self._engine.record(self._run_id, steps)
+            if record.run.status in TERMINAL:
+                self.ended = True
+                self._pending.clear()
+
+    async def flush(self) -> None:
+        """Wait until every queued step is stored (raises RunEndedError if the run ended)."""
+        while True:
+            if self._task is not None:
+                # Shielded: a cancelled agent leaves its last batch to finish.
+                await asyncio.shield(self._task)
+            if not self._pending or self.ended:
+                return
+            self._task = asyncio.create_task(self._drain())
+
+    async def settle(self) -> None:
+        """Wait for the write in flight without raising: the run is ending anyway."""
+        if self._task is not None:
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await self._task
+        self._pending.clear()
 
 
 def _to_value(output: Any) -> struct_pb2.Value:

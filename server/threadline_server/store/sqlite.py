@@ -347,25 +347,31 @@ class SqliteStore(Store):
         return await self._write(run)
 
     @contextlib.asynccontextmanager
-    async def _read(self) -> AsyncIterator[aiosqlite.Connection]:
-        """Lend a read connection inside a short read transaction (one snapshot)."""
+    async def _read(self, *, snapshot: bool = False) -> AsyncIterator[aiosqlite.Connection]:
+        """Lend a read connection; with snapshot, inside one read transaction.
+
+        A snapshot is only for reads of several statements that must agree
+        (a thread and its messages); single statements need none.
+        """
         connection = await self._readers.get()
         try:
-            await connection.execute("BEGIN")
+            if snapshot:
+                await connection.execute("BEGIN")
             yield connection
         finally:
             # Shielded so a cancelled reader never returns a connection that is
             # still inside a transaction (which would hold back checkpoints).
-            await asyncio.shield(self._end_read(connection))
+            await asyncio.shield(self._end_read(connection, snapshot=snapshot))
 
-    async def _end_read(self, connection: aiosqlite.Connection) -> None:
+    async def _end_read(self, connection: aiosqlite.Connection, *, snapshot: bool) -> None:
         try:
-            # aiosqlite runs a connection's operations in order: this one
-            # returns after anything still queued, such as a BEGIN whose
-            # caller was cancelled, so in_transaction is then accurate.
-            await connection.execute("SELECT 1")
-            if connection.in_transaction:
-                await connection.execute("COMMIT")
+            if snapshot:
+                # aiosqlite runs a connection's operations in order: this one
+                # returns after anything still queued, such as a BEGIN whose
+                # caller was cancelled, so in_transaction is then accurate.
+                await connection.execute("SELECT 1")
+                if connection.in_transaction:
+                    await connection.execute("COMMIT")
         finally:
             self._readers.put_nowait(connection)
 
@@ -375,15 +381,14 @@ class SqliteStore(Store):
     async def _thread_row(
         connection: aiosqlite.Connection, thread_id: str, now: int, *, field: str = "thread_id"
     ) -> Row:
-        async with connection.execute(
+        rows = await connection.execute_fetchall(
             f"SELECT {_THREAD_COLUMNS} FROM threads WHERE tenant_id = ? AND thread_id = ? "
             "AND (expire_at IS NULL OR expire_at > ?)",
             (DEFAULT_TENANT, thread_id, now),
-        ) as cursor:
-            row = await cursor.fetchone()
-        if row is None:
+        )
+        if not rows:
             raise NotFoundError("thread", thread_id, field=field)
-        return row
+        return next(iter(rows))
 
     @staticmethod
     async def _purge_if_expired(connection: aiosqlite.Connection, thread_id: str, now: int) -> None:
@@ -428,7 +433,7 @@ class SqliteStore(Store):
 
     async def get_thread(self, thread_id: str, *, message_limit: int = 0) -> thread_pb2.Thread:
         """Return a thread, with its latest messages when message_limit > 0."""
-        async with self._read() as connection:
+        async with self._read(snapshot=message_limit > 0) as connection:
             row = await self._thread_row(connection, thread_id, now_us())
             thread = _row_to_thread(row)
             if message_limit > 0:
@@ -598,15 +603,14 @@ class SqliteStore(Store):
     async def _message_row(
         connection: aiosqlite.Connection, thread_pk: int, message_id: str, *, field: str
     ) -> Row:
-        async with connection.execute(
+        rows = await connection.execute_fetchall(
             f"SELECT {_MESSAGE_COLUMNS} FROM messages AS m JOIN threads AS t "
             "ON t.pk = m.thread_pk WHERE m.thread_pk = ? AND m.message_id = ?",
             (thread_pk, message_id),
-        ) as cursor:
-            row = await cursor.fetchone()
-        if row is None:
+        )
+        if not rows:
             raise NotFoundError("message", message_id, field=field)
-        return row
+        return next(iter(rows))
 
     async def create_message(
         self, thread_id: str, message: message_pb2.Message
@@ -742,8 +746,7 @@ class SqliteStore(Store):
                     "WHERE e.thread_pk = ? AND e.event_id > ? ORDER BY e.event_id LIMIT ?"
                 )
                 params = (thread_id, thread["pk"], after, limit)
-            async with connection.execute(sql, params) as cursor:
-                rows = await cursor.fetchall()
+            rows = await connection.execute_fetchall(sql, params)
         return [_row_to_event(row) for row in rows]
 
 
@@ -758,15 +761,14 @@ _RUN_COLUMNS = (
 
 
 async def _run_row(connection: aiosqlite.Connection, run_id: str, now: int, *, field: str) -> Row:
-    async with connection.execute(
+    rows = await connection.execute_fetchall(
         f"SELECT {_RUN_COLUMNS} FROM runs AS r JOIN threads AS t ON t.pk = r.thread_pk "
         "WHERE r.tenant_id = ? AND r.run_id = ? AND (t.expire_at IS NULL OR t.expire_at > ?)",
         (DEFAULT_TENANT, run_id, now),
-    ) as cursor:
-        row = await cursor.fetchone()
-    if row is None:
+    )
+    if not rows:
         raise NotFoundError("run", run_id, field=field)
-    return row
+    return next(iter(rows))
 
 
 def _row_to_run(row: Row) -> run_pb2.Run:
@@ -978,7 +980,7 @@ class SqliteTransaction(StoreTransaction):
         stored.ClearField("event_id")
         stored.ClearField("thread_id")
         stored.ClearField("created_at")
-        cursor = await self._connection.execute(
+        inserted = await self._connection.execute_insert(
             "INSERT INTO events (tenant_id, thread_pk, run_id, type, payload, created_at) "
             "VALUES (?, ?, ?, ?, ?, ?)",
             (
@@ -990,8 +992,8 @@ class SqliteTransaction(StoreTransaction):
                 self.now,
             ),
         )
-        assert cursor.lastrowid is not None  # noqa: S101 - an INSERT always sets it
-        stored.event_id = cursor.lastrowid
+        assert inserted is not None  # noqa: S101 - an INSERT always has a row id
+        stored.event_id = inserted[0]
         stored.thread_id = thread.thread_id
         stored.created_at.FromMicroseconds(self.now)
         self._store._uncommitted_events.append(stored)
