@@ -161,6 +161,14 @@ def _parts_json(message: message_pb2.Message) -> str:
     )
 
 
+def _page(rows: list[Row], limit: int, sort_column: str, convert: Callable[[Row], T]) -> Page[T]:
+    """Turn limit + 1 rows into a page and the cursor after it (None on the last page)."""
+    more = len(rows) > limit
+    rows = rows[:limit]
+    cursor = Cursor(rows[-1][sort_column], rows[-1]["pk"]) if more and rows else None
+    return Page([convert(row) for row in rows], cursor)
+
+
 def _metadata_condition(key: str, value: jsonvalue.JsonValue) -> tuple[str, list[Any]]:
     """Return SQL that holds when a thread's metadata has key equal to value.
 
@@ -459,12 +467,9 @@ class SqliteStore(Store):
             f"ORDER BY {column} {direction}, pk {direction} LIMIT ?"
         )
         params.append(query.limit + 1)
-        async with self._read() as connection, connection.execute(sql, params) as cursor:
-            rows = list(await cursor.fetchall())
-        more = len(rows) > query.limit
-        rows = rows[: query.limit]
-        next_cursor = Cursor(rows[-1][column], rows[-1]["pk"]) if more and rows else None
-        return Page([_row_to_thread(r) for r in rows], next_cursor)
+        async with self._read() as connection:
+            rows = await connection.execute_fetchall(sql, params)
+        return _page(list(rows), query.limit, column, _row_to_thread)
 
     async def count_threads(self, thread_filter: ThreadFilter) -> int:
         """Count the threads that match."""
@@ -632,25 +637,41 @@ class SqliteStore(Store):
 
     async def list_messages(self, query: MessagePageQuery) -> Page[message_pb2.Message]:
         """Return one page of a thread's messages by keyset on pk."""
-        direction = "DESC" if query.descending else "ASC"
+        return await self._thread_page(
+            query.thread_id,
+            f"SELECT {_MESSAGE_COLUMNS} FROM messages AS m JOIN threads AS t ON t.pk = m.thread_pk",
+            alias="m",
+            descending=query.descending,
+            limit=query.limit,
+            after=query.after,
+            convert=_row_to_message,
+        )
+
+    async def _thread_page(
+        self,
+        thread_id: str,
+        select: str,
+        *,
+        alias: str,
+        descending: bool,
+        limit: int,
+        after: Cursor | None,
+        convert: Callable[[Row], T],
+    ) -> Page[T]:
+        """Return one page of a thread's rows (messages or runs) by keyset on their pk."""
+        direction = "DESC" if descending else "ASC"
         async with self._read() as connection:
-            thread = await self._thread_row(connection, query.thread_id, now_us())
-            where = "m.thread_pk = ?"
+            thread = await self._thread_row(connection, thread_id, now_us())
+            where = f"{alias}.thread_pk = ?"
             params: list[Any] = [thread["pk"]]
-            if query.after is not None:
-                where += f" AND m.pk {'<' if query.descending else '>'} ?"
-                params.append(query.after.row_key)
-            params.append(query.limit + 1)
-            async with connection.execute(
-                f"SELECT {_MESSAGE_COLUMNS} FROM messages AS m JOIN threads AS t "
-                f"ON t.pk = m.thread_pk WHERE {where} ORDER BY m.pk {direction} LIMIT ?",
-                params,
-            ) as cursor:
-                rows = list(await cursor.fetchall())
-        more = len(rows) > query.limit
-        rows = rows[: query.limit]
-        next_cursor = Cursor(rows[-1]["pk"], rows[-1]["pk"]) if more and rows else None
-        return Page([_row_to_message(r) for r in rows], next_cursor)
+            if after is not None:
+                where += f" AND {alias}.pk {'<' if descending else '>'} ?"
+                params.append(after.row_key)
+            params.append(limit + 1)
+            rows = await connection.execute_fetchall(
+                f"{select} WHERE {where} ORDER BY {alias}.pk {direction} LIMIT ?", params
+            )
+        return _page(list(rows), limit, "pk", convert)
 
     async def update_message(
         self, message: message_pb2.Message, paths: Sequence[str]
@@ -707,25 +728,15 @@ class SqliteStore(Store):
 
     async def list_runs(self, query: RunPageQuery) -> Page[run_pb2.Run]:
         """Return one page of a thread's runs by keyset on pk."""
-        direction = "DESC" if query.descending else "ASC"
-        async with self._read() as connection:
-            thread = await self._thread_row(connection, query.thread_id, now_us())
-            where = "r.thread_pk = ?"
-            params: list[Any] = [thread["pk"]]
-            if query.after is not None:
-                where += f" AND r.pk {'<' if query.descending else '>'} ?"
-                params.append(query.after.row_key)
-            params.append(query.limit + 1)
-            async with connection.execute(
-                f"SELECT {_RUN_COLUMNS} FROM runs AS r JOIN threads AS t ON t.pk = r.thread_pk "
-                f"WHERE {where} ORDER BY r.pk {direction} LIMIT ?",
-                params,
-            ) as cursor:
-                rows = list(await cursor.fetchall())
-        more = len(rows) > query.limit
-        rows = rows[: query.limit]
-        next_cursor = Cursor(rows[-1]["pk"], rows[-1]["pk"]) if more and rows else None
-        return Page([_row_to_run(r) for r in rows], next_cursor)
+        return await self._thread_page(
+            query.thread_id,
+            f"SELECT {_RUN_COLUMNS} FROM runs AS r JOIN threads AS t ON t.pk = r.thread_pk",
+            alias="r",
+            descending=query.descending,
+            limit=query.limit,
+            after=query.after,
+            convert=_row_to_run,
+        )
 
     async def read_events(
         self, *, thread_id: str = "", run_id: str = "", after: int, limit: int
