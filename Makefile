@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 TOOLS := .tools/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: serve test check lint typecheck buf-lint breaking generate check-generated pytest tools clean
+.PHONY: serve test check lint typecheck buf-lint breaking generate check-generated pytest tools bench clean
 
 ## serve: set everything up, then run the server on 127.0.0.1:50051 with ./threadline.db
 serve: $(STAMP)
@@ -15,7 +15,7 @@ serve: $(STAMP)
 ## test: set everything up, then run every check and the whole test suite
 test: check pytest
 
-check: lint typecheck buf-lint check-generated
+check: lint typecheck buf-lint breaking check-generated
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -37,8 +37,10 @@ typecheck: $(STAMP)
 buf-lint: $(STAMP)
 	$(VENV)/bin/buf lint
 
-## breaking: compare protos/ with main's previous commit (or BASE=<ref>)
+## breaking: buf breaking against the previous commit (BASE=<ref> for another; BASE=HEAD before committing)
 breaking: $(STAMP)
+	@git rev-parse --verify --quiet '$(or $(BASE),HEAD~1)^{commit}' >/dev/null || { \
+	  echo "make breaking: no commit $(or $(BASE),HEAD~1) to compare with (shallow clone? git fetch --deepen=1)" >&2; exit 1; }
 	$(VENV)/bin/buf breaking --against '.git#ref=$(or $(BASE),HEAD~1)'
 
 generate: $(STAMP) tools
@@ -54,6 +56,10 @@ check-generated: generate
 
 pytest: $(STAMP) tools
 	PATH="$(CURDIR)/$(TOOLS):$$PATH" $(VENV)/bin/pytest
+
+## bench: events per second written and delivered to 0, 1, 10 and 100 readers (bench/README.md)
+bench: $(STAMP)
+	$(PY) bench/run_events.py
 
 clean:
 	rm -rf $(VENV) .tools .pytest_cache .mypy_cache .ruff_cache
