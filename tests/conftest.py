@@ -64,8 +64,9 @@ def connect(address: str) -> Client:
 async def server(tmp_path: Path) -> AsyncIterator[RunningServer]:
     """Start a server on 127.0.0.1:0 over tmp_path/threadline.db."""
     database = tmp_path / "threadline.db"
+    # No HTTP side here (tests/test_http.py starts its own): port 8080 may be taken.
     instance = ThreadlineServer(
-        Settings(listen="127.0.0.1:0", database=str(database), grace_period=1.0)
+        Settings(listen="127.0.0.1:0", database=str(database), grace_period=1.0, http_listen="")
     )
     port = await instance.start()
     client = connect(f"127.0.0.1:{port}")
@@ -164,6 +165,9 @@ def start_server_process(
                 "127.0.0.1:0",
                 "--database",
                 str(database),
+                # No HTTP side unless extra asks for one (the last flag wins):
+                # the default, 127.0.0.1:8080, may be taken.
+                "--no-http",
                 *extra,
             ],
             stdout=log_file,

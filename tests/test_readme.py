@@ -16,6 +16,7 @@ error, so that a command can never be skipped without notice.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import json
 import os
@@ -90,11 +91,11 @@ class Example:
         return f"README line {self.line} ({method})"
 
 
-def read_blocks(text: str) -> list[tuple[str, str, int]]:
+def read_blocks(text: str, section: str = SECTION) -> list[tuple[str, str, int]]:
     """Return (info string, body, line number) of every fenced block in the section."""
     lines = text.splitlines()
-    assert SECTION in lines, f"README.md has no {SECTION!r} heading"
-    start = lines.index(SECTION) + 1
+    assert section in lines, f"README.md has no {section!r} heading"
+    start = lines.index(section) + 1
     blocks: list[tuple[str, str, int]] = []
     info: str | None = None
     body: list[str] = []
@@ -114,9 +115,9 @@ def read_blocks(text: str) -> list[tuple[str, str, int]]:
     return blocks
 
 
-def read_examples(text: str) -> list[Example]:
+def read_examples(text: str, section: str = SECTION) -> list[Example]:
     """Pair each ```sh block of the section with the output block after it."""
-    blocks = read_blocks(text)
+    blocks = read_blocks(text, section)
     examples: list[Example] = []
     index = 0
     while index < len(blocks):
@@ -173,7 +174,9 @@ class Normaliser:
         return lines
 
 
-def build_script(examples: list[Example], address: str, marker: str) -> str:
+def build_script(
+    examples: list[Example], address: str, marker: str, readme_address: str = README_ADDRESS
+) -> str:
     """Return one bash script that runs every command, each between two marker lines."""
     parts = [
         "set -o pipefail",
@@ -185,7 +188,7 @@ def build_script(examples: list[Example], address: str, marker: str) -> str:
         # The README's commands talk to localhost:50051, where `make serve`
         # listens; the test's server listens on an ephemeral port instead.
         # Putting its address in is the only change made to the commands.
-        command = example.command.replace(README_ADDRESS, address)
+        command = example.command.replace(readme_address, address)
         parts += [
             "__status=0",
             f"printf '%s\\n' '{marker} begin {number}'",
@@ -298,6 +301,119 @@ def test_readme_examples_run_as_printed(spawn_server, tmp_path: Path):
             problems.append(
                 f"{example.title}: exited {status}, expected {example.expected_exit}:\n{printed}"
             )
+        difference = compare(example, printed, readme, real)
+        if difference:
+            problems.append(difference)
+    assert not problems, "\n\n".join(problems) + "\n\nserver log:\n" + child.log
+
+
+# -- the HTTP/JSON walk-through ---------------------------------------------------
+
+HTTP_SECTION = "## HTTP/JSON"
+# Where `make serve` answers HTTP.
+HTTP_README_ADDRESS = "localhost:8080"
+HTTP_VOLATILE_KEYS = {
+    "etag": "<etag>",
+    "nextPageToken": "<page_token>",
+    "durationMs": "<duration>",
+}
+HTTP_VOLATILE_TEXT = re.compile(r'"(etag|nextPageToken|durationMs)":(\s*)"[^"]+"')
+HTTP_LISTENING = re.compile(r"http listening on (\S+):(\d+)")
+# Worker RPCs are for worker processes, as in the grpcurl walk-through.
+HTTP_WITHOUT_EXAMPLE_SERVICES = {"threadline.v1.AgentWorkerService"}
+
+
+class HttpNormaliser(Normaliser):
+    """The Normaliser with the HTTP side's JSON names (lowerCamelCase)."""
+
+    def json(self, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {
+                key: HTTP_VOLATILE_KEYS[key]
+                if key in HTTP_VOLATILE_KEYS and isinstance(item, str) and item
+                else self.json(item)
+                for key, item in value.items()
+            }
+        if isinstance(value, list):
+            return [self.json(item) for item in value]
+        return super().json(value)
+
+    def text(self, value: str) -> list[str]:
+        value = HTTP_VOLATILE_TEXT.sub(lambda m: f'"{m.group(1)}":{m.group(2)}"<x>"', value)
+        return super().text(value)
+
+
+def http_requests(command: str) -> list[tuple[str, str]]:
+    """The (method, path) of each curl call in a command, shell variables as "x"."""
+    requests = []
+    for piece in re.split(r"(?=\bcurl )", command)[1:]:
+        call = piece.split("|")[0]
+        url = re.search(rf"{re.escape(HTTP_README_ADDRESS)}(/[^\s'\"?]*)", call)
+        if url is None:
+            continue
+        path = re.sub(r"\$\w+", "x", url.group(1))
+        explicit = re.search(r"-X (\w+)", call)
+        sends_body = re.search(r"(^|\s)-d |--data ", call) and not re.search(r"-\w*G", call)
+        method = explicit.group(1) if explicit else "POST" if sends_body else "GET"
+        requests.append((method, path))
+    return requests
+
+
+def test_every_http_route_has_an_example():
+    from threadline_server.http.routes import Router, RoutingError, bindings_for  # noqa: PLC0415
+    from threadline_server.transport.server import SERVICE_NAMES  # noqa: PLC0415
+
+    router = Router(bindings_for(SERVICE_NAMES))
+    examples = read_examples(README.read_text(encoding="utf-8"), HTTP_SECTION)
+    served: set[str] = set()
+    for example in examples:
+        for method, path in http_requests(example.command):
+            # The examples of paths that nobody serves route nowhere.
+            with contextlib.suppress(RoutingError):
+                served.add(router.route(method, path).binding.rpc)
+    for binding in router.bindings:
+        service = binding.rpc.split("/")[1]
+        if service in HTTP_WITHOUT_EXAMPLE_SERVICES:
+            continue
+        assert binding.rpc in served, (
+            f"the HTTP walk-through in README.md has no curl {binding.rpc}"
+        )
+
+
+def test_readme_http_examples_run_as_printed(spawn_server, tmp_path: Path):
+    if shutil.which("curl") is None:
+        pytest.skip("curl is not on PATH")
+    examples = read_examples(README.read_text(encoding="utf-8"), HTTP_SECTION)
+    assert len(examples) >= 20, "the HTTP walk-through in README.md looks cut short"
+    child = spawn_server(None, "--http-listen", "127.0.0.1:0")
+    match = HTTP_LISTENING.search(child.log)
+    assert match, "the server logged no 'http listening on':\n" + child.log
+    address = f"127.0.0.1:{match.group(2)}"
+    marker = f"@@readme-{secrets.token_hex(8)}@@"
+    script = tmp_path / "readme-http.sh"
+    script.write_text(
+        build_script(examples, address, marker, readme_address=HTTP_README_ADDRESS),
+        encoding="utf-8",
+    )
+    env = {k: v for k, v in os.environ.items() if k not in {"BASH_ENV", "ENV"}}
+    finished = subprocess.run(
+        ["bash", str(script)],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        cwd=tmp_path,
+        env=env,
+        timeout=SCRIPT_TIMEOUT,
+        check=False,
+        text=True,
+    )
+    results = split_output(finished.stdout, len(examples), marker)
+
+    readme, real = HttpNormaliser(), HttpNormaliser()
+    problems: list[str] = []
+    for example, (printed, status) in zip(examples, results, strict=True):
+        if status != 0:
+            problems.append(f"{example.title}: exited {status}:\n{printed}")
         difference = compare(example, printed, readme, real)
         if difference:
             problems.append(difference)

@@ -113,6 +113,7 @@ async def strict_server(tmp_path: Path) -> AsyncIterator[RunningServer]:
             listen="127.0.0.1:0",
             database=str(database),
             grace_period=1.0,
+            http_listen="",
             run_timeout=0.3,
             agents=("failing=tests.test_runs:FailingAgent",),
         )
@@ -1524,7 +1525,7 @@ async def test_deleting_the_thread_ends_what_waits_on_its_run(client, runs):
 
 async def test_stopping_the_server_fails_running_runs_and_keeps_queued_ones(tmp_path):
     database = tmp_path / "restart.db"
-    first = ThreadlineServer(Settings(listen="127.0.0.1:0", database=str(database)))
+    first = ThreadlineServer(Settings(listen="127.0.0.1:0", database=str(database), http_listen=""))
     client = connect(f"127.0.0.1:{await first.start()}")
     stopped = False
     try:
@@ -1549,7 +1550,9 @@ async def test_stopping_the_server_fails_running_runs_and_keeps_queued_ones(tmp_
     assert events[-1].run.status == FAILED
     assert events[-1].run.error.code == "SERVER_STOPPED"
 
-    second = ThreadlineServer(Settings(listen="127.0.0.1:0", database=str(database)))
+    second = ThreadlineServer(
+        Settings(listen="127.0.0.1:0", database=str(database), http_listen="")
+    )
     client = connect(f"127.0.0.1:{await second.start()}")
     try:
         runs = run_pb2_grpc.RunServiceStub(client.channel)

@@ -1488,12 +1488,14 @@ async def test_update_thread_empty_mask_is_invalid(client):
         "last_activity_at",
         "message_count",
         "expire_time",
-        "etag",
         "messages",
         "thread_id",
         "nope",
         "Title",
         "",
+        "metadata.",
+        "metadata..a",
+        "title.x",
     ],
 )
 async def test_update_thread_unknown_or_output_only_path_is_invalid(client, path):
@@ -1795,3 +1797,38 @@ async def test_copy_thread_bad_new_id_is_invalid(client, new_thread_id):
     assert failed.reason == "VALIDATION_ERROR"
     assert failed.fields == ["new_thread_id"]
     assert await count(client) == 1
+
+
+async def test_update_thread_mask_may_name_metadata_keys(client):
+    # The HTTP mapping infers paths such as metadata.channel from a PATCH body.
+    await create(
+        client, thread_id="k", metadata=struct({"channel": "web", "tier": 1, "a": {"b": 1}})
+    )
+    updated = await client.threads.UpdateThread(
+        thread_pb2.UpdateThreadRequest(
+            thread=thread_pb2.Thread(
+                thread_id="k", metadata=struct({"channel": "sms", "a": {"c": 2}})
+            ),
+            update_mask=mask("metadata.channel", "metadata.tier", "metadata.a.c"),
+        )
+    )
+    assert json_format.MessageToDict(updated.metadata) == {"channel": "sms", "a": {"b": 1, "c": 2}}
+
+
+async def test_update_thread_mask_with_etag_uses_it_as_a_precondition_only(client):
+    original = await create(client, thread_id="e", title="v1")
+    updated = await client.threads.UpdateThread(
+        thread_pb2.UpdateThreadRequest(
+            thread=thread_pb2.Thread(thread_id="e", title="v2", etag=original.etag),
+            update_mask=mask("title", "etag"),
+        )
+    )
+    assert updated.title == "v2"
+    failed = await expect_failure(
+        client.threads.UpdateThread(
+            thread_pb2.UpdateThreadRequest(
+                thread=thread_pb2.Thread(thread_id="e", title="v3"), update_mask=mask("etag")
+            )
+        )
+    )
+    assert (failed.code, failed.fields) == (INVALID, ["update_mask"])

@@ -35,11 +35,12 @@ async def serve(settings: config.Settings) -> None:
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of the ``threadline`` command and ``python -m threadline_server``."""
     parser = argparse.ArgumentParser(
-        prog="threadline", description="Threadline: threads, messages and agent runs over gRPC."
+        prog="threadline",
+        description="Threadline: threads, messages and agent runs over gRPC and HTTP/JSON.",
     )
     parser.add_argument("--version", action="version", version=f"threadline {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
-    serve_parser = commands.add_parser("serve", help="run the gRPC server")
+    serve_parser = commands.add_parser("serve", help="run the gRPC server and its HTTP/JSON side")
     config.add_arguments(serve_parser)
     arguments = parser.parse_args(argv)
     settings = config.load(arguments)

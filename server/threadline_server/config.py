@@ -17,6 +17,7 @@ class Settings:
     """Everything the server can be told at start-up."""
 
     listen: str = "127.0.0.1:50051"
+    http_listen: str = "127.0.0.1:8080"
     database: str = "./threadline.db"
     log_level: str = "INFO"
     grace_period: float = 10.0
@@ -31,6 +32,7 @@ class Settings:
 
 _HELP = {
     "listen": "host:port for gRPC (port 0 picks a free port)",
+    "http_listen": "host:port for HTTP/JSON (port 0 picks a free port; empty or --no-http: off)",
     "database": "SQLite database file",
     "log_level": "DEBUG, INFO, WARNING or ERROR",
     "grace_period": "seconds in-flight calls get to finish on SIGTERM/SIGINT",
@@ -47,6 +49,8 @@ _HELP = {
 
 # Settings that take several values: a repeated flag, or a comma-separated variable.
 _FLAG_NAMES = {"agents": "--agent", "worker_agents": "--worker-agent"}
+# Flags that set a setting to a fixed value: --no-http is --http-listen "".
+_SWITCHES = {"http_listen": ("--no-http", "", "serve no HTTP/JSON (the same as --http-listen '')")}
 
 
 def env_name(name: str) -> str:
@@ -73,6 +77,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             default=None,
             help=f"{_HELP[item.name]} (${env_name(item.name)}, default {item.default})",
         )
+        if item.name in _SWITCHES:
+            flag, value, text = _SWITCHES[item.name]
+            parser.add_argument(flag, dest=item.name, action="store_const", const=value, help=text)
 
 
 def load(
@@ -113,6 +120,10 @@ def _check(settings: Settings) -> None:
         raise SystemExit("expiry sweep interval must be positive")
     if settings.run_timeout <= 0 or settings.lease_check_interval <= 0:
         raise SystemExit("run timeout and lease check interval must be positive")
+    if settings.http_listen:
+        host, _, port = settings.http_listen.rpartition(":")
+        if not host or not port.isdigit() or int(port) > 65535:
+            raise SystemExit(f"--http-listen {settings.http_listen!r} is not host:port")
     for spec in settings.agents:
         name, _, target = spec.partition("=")
         if not name or ":" not in target:

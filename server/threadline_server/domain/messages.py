@@ -5,7 +5,7 @@ from __future__ import annotations
 from threadline.v1 import message_pb2
 
 from threadline_server import ids
-from threadline_server.domain import paging, validation
+from threadline_server.domain import fieldmask, paging, validation
 from threadline_server.errors import Violations
 from threadline_server.store.base import MessagePageQuery, Store
 
@@ -81,12 +81,16 @@ class MessageHandler:
         found = Violations()
         validation.resource_id(found, "message.thread_id", request.message.thread_id)
         validation.resource_id(found, "message.message_id", request.message.message_id)
-        paths = validation.update_mask(
+        paths = fieldmask.check(
             found, "update_mask", list(request.update_mask.paths), UPDATABLE_MESSAGE_FIELDS
         )
         validation.struct(found, "message.metadata", request.message.metadata)
         found.raise_if_any()
-        return await self._store.update_message(request.message, paths)
+        return await self._store.update_message(
+            request.message.thread_id,
+            request.message.message_id,
+            lambda stored: fieldmask.apply(stored, request.message, paths),
+        )
 
     async def delete_message(self, request: message_pb2.DeleteMessageRequest) -> None:
         """Delete one message."""

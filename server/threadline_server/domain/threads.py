@@ -6,7 +6,7 @@ from google.protobuf import timestamp_pb2
 from threadline.v1 import thread_pb2
 
 from threadline_server import ids, jsonvalue
-from threadline_server.domain import paging, validation
+from threadline_server.domain import fieldmask, paging, validation
 from threadline_server.errors import Violations
 from threadline_server.store.base import Store, ThreadFilter, ThreadOrder, ThreadPageQuery
 
@@ -168,12 +168,16 @@ class ThreadHandler:
         """Apply the fields named by the update mask."""
         found = Violations()
         validation.resource_id(found, "thread.thread_id", request.thread.thread_id)
-        paths = validation.update_mask(
+        paths = fieldmask.check(
             found, "update_mask", list(request.update_mask.paths), UPDATABLE_THREAD_FIELDS
         )
         validation.thread_fields(found, "thread", request.thread)
         found.raise_if_any()
-        return await self._store.update_thread(request.thread, paths, etag=request.thread.etag)
+        return await self._store.update_thread(
+            request.thread.thread_id,
+            lambda stored: fieldmask.apply(stored, request.thread, paths),
+            etag=request.thread.etag,
+        )
 
     async def delete_thread(self, request: thread_pb2.DeleteThreadRequest) -> None:
         """Delete a thread and everything under it."""

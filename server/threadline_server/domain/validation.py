@@ -239,19 +239,3 @@ def _media(found: Violations, path: str, media: message_pb2.Media) -> None:
     text(found, f"{path}.name", media.name, limit=MAX_NAME)
     if media.size_bytes < 0:
         found.add(f"{path}.size_bytes", "must not be negative")
-
-
-def update_mask(
-    found: Violations, path: str, paths: list[str], allowed: frozenset[str]
-) -> list[str]:
-    """Check an update mask names only mutable fields; return its distinct paths."""
-    if not paths:
-        found.add(path, f"must name at least one field: {', '.join(sorted(allowed))}")
-        return []
-    result: list[str] = []
-    for item in paths:
-        if item not in allowed:
-            found.add(path, f"{item!r} cannot be updated; updatable: {', '.join(sorted(allowed))}")
-        elif item not in result:
-            result.append(item)
-    return result

@@ -230,9 +230,9 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def update_thread(
-        self, thread: thread_pb2.Thread, paths: Sequence[str], *, etag: str
+        self, thread_id: str, change: Callable[[thread_pb2.Thread], None], *, etag: str
     ) -> thread_pb2.Thread:
-        """Copy the fields named by paths from thread onto the stored one."""
+        """Apply change() to the stored thread when etag (if given) is current; store it."""
 
     @abc.abstractmethod
     async def delete_thread(self, thread_id: str, *, etag: str) -> None:
@@ -258,9 +258,9 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def update_message(
-        self, message: message_pb2.Message, paths: Sequence[str]
+        self, thread_id: str, message_id: str, change: Callable[[message_pb2.Message], None]
     ) -> message_pb2.Message:
-        """Copy the fields named by paths from message onto the stored one."""
+        """Apply change() to a stored message; its metadata is what gets stored back."""
 
     @abc.abstractmethod
     async def delete_message(self, thread_id: str, message_id: str) -> None:

@@ -484,25 +484,16 @@ class SqliteStore(Store):
         return int(row[0]) if row else 0
 
     async def update_thread(
-        self, thread: thread_pb2.Thread, paths: Sequence[str], *, etag: str
+        self, thread_id: str, change: Callable[[thread_pb2.Thread], None], *, etag: str
     ) -> thread_pb2.Thread:
-        """Merge the named fields into the stored thread, checking the etag first."""
+        """Change the stored thread with change(), checking the etag first."""
 
         async def work(connection: aiosqlite.Connection, now: int) -> Row:
-            row = await self._thread_row(
-                connection, thread.thread_id, now, field="thread.thread_id"
-            )
+            row = await self._thread_row(connection, thread_id, now, field="thread.thread_id")
             if etag and etag != _etag(row):
-                raise EtagMismatchError("thread", thread.thread_id, field="thread.etag")
+                raise EtagMismatchError("thread", thread_id, field="thread.etag")
             merged = _row_to_thread(row)
-            for path in paths:
-                merged.ClearField(path)  # type: ignore[arg-type]
-                if path in ("title", "agent_id", "user_id", "external_ref"):
-                    setattr(merged, path, getattr(thread, path))
-                elif path == "participants":
-                    merged.participants.extend(thread.participants)
-                elif thread.HasField(path):  # type: ignore[arg-type]
-                    getattr(merged, path).CopyFrom(getattr(thread, path))
+            change(merged)
             columns = _thread_columns(merged)
             ttl = columns["ttl_us"]
             columns.update(
@@ -516,7 +507,7 @@ class SqliteStore(Store):
                 f"UPDATE threads SET {assignments}, version = version + 1 WHERE pk = :pk",
                 columns,
             )
-            return await self._thread_row(connection, thread.thread_id, now)
+            return await self._thread_row(connection, thread_id, now)
 
         return _row_to_thread(await self._write(work))
 
@@ -674,29 +665,24 @@ class SqliteStore(Store):
         return _page(list(rows), limit, "pk", convert)
 
     async def update_message(
-        self, message: message_pb2.Message, paths: Sequence[str]
+        self, thread_id: str, message_id: str, change: Callable[[message_pb2.Message], None]
     ) -> message_pb2.Message:
-        """Change a message's mutable fields (today only metadata)."""
+        """Change a message with change(); only its metadata is stored back."""
 
         async def work(connection: aiosqlite.Connection, now: int) -> Row:
-            thread = await self._thread_row(
-                connection, message.thread_id, now, field="message.thread_id"
-            )
+            thread = await self._thread_row(connection, thread_id, now, field="message.thread_id")
             row = await self._message_row(
-                connection, thread["pk"], message.message_id, field="message.message_id"
+                connection, thread["pk"], message_id, field="message.message_id"
             )
-            if "metadata" in paths:
-                await connection.execute(
-                    "UPDATE messages SET metadata = ?, updated_at = ? WHERE pk = ?",
-                    (
-                        jsonvalue.dumps(jsonvalue.struct_to_python(message.metadata)),
-                        now,
-                        row["pk"],
-                    ),
-                )
+            message = _row_to_message(row)
+            change(message)
+            await connection.execute(
+                "UPDATE messages SET metadata = ?, updated_at = ? WHERE pk = ?",
+                (jsonvalue.dumps(jsonvalue.struct_to_python(message.metadata)), now, row["pk"]),
+            )
             await self._touch_thread(connection, thread["pk"], now, 0)
             return await self._message_row(
-                connection, thread["pk"], message.message_id, field="message.message_id"
+                connection, thread["pk"], message_id, field="message.message_id"
             )
 
         return _row_to_message(await self._write(work))

@@ -36,6 +36,7 @@ from threadline_server.domain.messages import MessageHandler
 from threadline_server.domain.runs import RunHandler
 from threadline_server.domain.threads import ThreadHandler
 from threadline_server.domain.workers import WorkerHandler
+from threadline_server.http.gateway import HttpGateway
 from threadline_server.store.sqlite import SqliteStore
 from threadline_server.transport.interceptors import AccessLogAndLimitInterceptor
 from threadline_server.transport.run_services import AgentWorkerService, RunService
@@ -84,12 +85,17 @@ class ThreadlineServer:
             run_timeout=settings.run_timeout,
         )
         self.port = 0
+        # The HTTP/JSON side: a gateway that calls this server over a loopback
+        # channel. None when settings.http_listen is empty.
+        self.http: HttpGateway | None = None
+        self.http_port = 0
 
     async def start(self) -> int:
-        """Bind, open the store, recover runs, then serve; return the bound port.
+        """Bind, open the store, recover runs, then serve; return the bound gRPC port.
 
-        Binding comes first, so a second server started by mistake on a busy
-        port stops before it touches the database.
+        Binding comes first (gRPC, then HTTP), so a second server started by
+        mistake on a busy port stops before it touches the database. HTTP is
+        served once gRPC is, since it calls the gRPC server.
         """
         server = grpc.aio.server(
             interceptors=[AccessLogAndLimitInterceptor(self.settings.max_concurrent_rpcs)],
@@ -115,6 +121,17 @@ class ThreadlineServer:
             raise SystemExit(
                 f"cannot listen on {self.settings.listen}: is another server using it? ({error})"
             ) from None
+        host = self.settings.listen.rsplit(":", 1)[0]
+        if self.settings.http_listen:
+            self.http = HttpGateway(f"{_loopback(host)}:{self.port}", SERVICE_NAMES)
+            try:
+                self.http_port = self.http.bind(self.settings.http_listen)
+            except OSError as error:
+                await server.stop(None)
+                raise SystemExit(
+                    f"cannot listen for HTTP on {self.settings.http_listen}: "
+                    f"is another server using it? ({error})"
+                ) from None
         await self.store.open()
         await self.engine.recover()
         await server.start()
@@ -131,8 +148,11 @@ class ThreadlineServer:
                 name="lease-checker",
             ),
         ]
-        host = self.settings.listen.rsplit(":", 1)[0]
         logger.info("listening on %s:%d database=%s", host, self.port, self.settings.database)
+        if self.http is not None:
+            await self.http.start()
+            http_host = self.settings.http_listen.rsplit(":", 1)[0]
+            logger.info("http listening on %s:%d", http_host, self.http_port)
         return self.port
 
     @staticmethod
@@ -171,10 +191,24 @@ class ThreadlineServer:
         # In-process runs end now (FAILED, SERVER_STOPPED) with their final
         # events, so the streams that follow them end cleanly within the grace.
         await self.engine.stop()
+        # HTTP stops first: its requests are calls to the gRPC server. The two
+        # share one grace period.
+        deadline = asyncio.get_running_loop().time() + grace
+        if self.http is not None:
+            await self.http.stop(grace)
         if self._server is not None:
-            await self._server.stop(grace)
+            await self._server.stop(max(0.0, deadline - asyncio.get_running_loop().time()))
         await self.store.close()
         logger.info("stopped")
+
+
+def _loopback(host: str) -> str:
+    """Return the address at which this process reaches a server bound to host."""
+    if host in ("", "0.0.0.0"):  # noqa: S104 - a wildcard is what is being replaced
+        return "127.0.0.1"
+    if host in ("[::]", "::"):
+        return "[::1]"
+    return host
 
 
 def _agents(specs: tuple[str, ...]) -> dict[str, Agent]:

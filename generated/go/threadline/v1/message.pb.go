@@ -814,8 +814,8 @@ type UpdateMessageRequest struct {
 	// The message with its thread_id and message_id set, and new values for the
 	// fields named in update_mask. Required.
 	Message *Message `protobuf:"bytes,1,opt,name=message,proto3" json:"message,omitempty"`
-	// The fields to change. Only `metadata` may be named today. Required and
-	// not empty.
+	// The fields to change: `metadata`, or one key of it (`metadata.label`).
+	// A named key left unset in message is removed. Required and not empty.
 	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

@@ -1073,8 +1073,10 @@ type UpdateThreadRequest struct {
 	// update_mask. Its etag, when set, must be current. Required.
 	Thread *Thread `protobuf:"bytes,1,opt,name=thread,proto3" json:"thread,omitempty"`
 	// The fields to change: any of `title`, `metadata`, `agent_id`, `user_id`,
-	// `external_ref`, `locale`, `participants` and `ttl`. A named field left
-	// unset in thread is cleared. Required and not empty.
+	// `external_ref`, `locale`, `participants` and `ttl`, or one key of the
+	// metadata object (`metadata.channel`, `metadata.a.b`). A named field or key
+	// left unset in thread is cleared. `etag` may be named too (an HTTP PATCH
+	// body's keys become the mask) and changes nothing. Required and not empty.
 	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

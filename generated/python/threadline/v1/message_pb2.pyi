@@ -412,8 +412,8 @@ class UpdateMessageRequest(_message.Message):
 
     @_builtins.property
     def update_mask(self) -> _field_mask_pb2.FieldMask:
-        """The fields to change. Only `metadata` may be named today. Required and
-        not empty.
+        """The fields to change: `metadata`, or one key of it (`metadata.label`).
+        A named key left unset in message is removed. Required and not empty.
         """
 
     def __init__(

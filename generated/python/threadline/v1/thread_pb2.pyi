@@ -599,8 +599,10 @@ class UpdateThreadRequest(_message.Message):
     @_builtins.property
     def update_mask(self) -> _field_mask_pb2.FieldMask:
         """The fields to change: any of `title`, `metadata`, `agent_id`, `user_id`,
-        `external_ref`, `locale`, `participants` and `ttl`. A named field left
-        unset in thread is cleared. Required and not empty.
+        `external_ref`, `locale`, `participants` and `ttl`, or one key of the
+        metadata object (`metadata.channel`, `metadata.a.b`). A named field or key
+        left unset in thread is cleared. `etag` may be named too (an HTTP PATCH
+        body's keys become the mask) and changes nothing. Required and not empty.
         """
 
     def __init__(

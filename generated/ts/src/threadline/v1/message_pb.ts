@@ -419,8 +419,8 @@ export type UpdateMessageRequest = Message$1<"threadline.v1.UpdateMessageRequest
   message?: Message | undefined;
 
   /**
-   * The fields to change. Only `metadata` may be named today. Required and
-   * not empty.
+   * The fields to change: `metadata`, or one key of it (`metadata.label`).
+   * A named key left unset in message is removed. Required and not empty.
    *
    * @generated from field: google.protobuf.FieldMask update_mask = 2;
    */

@@ -523,8 +523,10 @@ export type UpdateThreadRequest = Message<"threadline.v1.UpdateThreadRequest"> &
 
   /**
    * The fields to change: any of `title`, `metadata`, `agent_id`, `user_id`,
-   * `external_ref`, `locale`, `participants` and `ttl`. A named field left
-   * unset in thread is cleared. Required and not empty.
+   * `external_ref`, `locale`, `participants` and `ttl`, or one key of the
+   * metadata object (`metadata.channel`, `metadata.a.b`). A named field or key
+   * left unset in thread is cleared. `etag` may be named too (an HTTP PATCH
+   * body's keys become the mask) and changes nothing. Required and not empty.
    *
    * @generated from field: google.protobuf.FieldMask update_mask = 2;
    */

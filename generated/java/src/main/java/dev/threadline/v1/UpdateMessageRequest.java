@@ -98,8 +98,8 @@ private static final long serialVersionUID = 0L;
   private com.google.protobuf.FieldMask updateMask_;
   /**
    * <pre>
-   * The fields to change. Only `metadata` may be named today. Required and
-   * not empty.
+   * The fields to change: `metadata`, or one key of it (`metadata.label`).
+   * A named key left unset in message is removed. Required and not empty.
    * </pre>
    *
    * <code>.google.protobuf.FieldMask update_mask = 2 [json_name = "updateMask", (.google.api.field_behavior) = REQUIRED];</code>
@@ -111,8 +111,8 @@ private static final long serialVersionUID = 0L;
   }
   /**
    * <pre>
-   * The fields to change. Only `metadata` may be named today. Required and
-   * not empty.
+   * The fields to change: `metadata`, or one key of it (`metadata.label`).
+   * A named key left unset in message is removed. Required and not empty.
    * </pre>
    *
    * <code>.google.protobuf.FieldMask update_mask = 2 [json_name = "updateMask", (.google.api.field_behavior) = REQUIRED];</code>
@@ -124,8 +124,8 @@ private static final long serialVersionUID = 0L;
   }
   /**
    * <pre>
-   * The fields to change. Only `metadata` may be named today. Required and
-   * not empty.
+   * The fields to change: `metadata`, or one key of it (`metadata.label`).
+   * A named key left unset in message is removed. Required and not empty.
    * </pre>
    *
    * <code>.google.protobuf.FieldMask update_mask = 2 [json_name = "updateMask", (.google.api.field_behavior) = REQUIRED];</code>
@@ -667,8 +667,8 @@ private static final long serialVersionUID = 0L;
         com.google.protobuf.FieldMask, com.google.protobuf.FieldMask.Builder, com.google.protobuf.FieldMaskOrBuilder> updateMaskBuilder_;
     /**
      * <pre>
-     * The fields to change. Only `metadata` may be named today. Required and
-     * not empty.
+     * The fields to change: `metadata`, or one key of it (`metadata.label`).
+     * A named key left unset in message is removed. Required and not empty.
      * </pre>
      *
      * <code>.google.protobuf.FieldMask update_mask = 2 [json_name = "updateMask", (.google.api.field_behavior) = REQUIRED];</code>
@@ -679,8 +679,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The fields to change. Only `metadata` may be named today. Required and
-     * not empty.
+     * The fields to change: `metadata`, or one key of it (`metadata.label`).
+     * A named key left unset in message is removed. Required and not empty.
      * </pre>
      *
      * <code>.google.protobuf.FieldMask update_mask = 2 [json_name = "updateMask", (.google.api.field_behavior) = REQUIRED];</code>
@@ -695,8 +695,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The fields to change. Only `metadata` may be named today. Required and
-     * not empty.
+     * The fields to change: `metadata`, or one key of it (`metadata.label`).
+     * A named key left unset in message is removed. Required and not empty.
      * </pre>
      *
      * <code>.google.protobuf.FieldMask update_mask = 2 [json_name = "updateMask", (.google.api.field_behavior) = REQUIRED];</code>
@@ -716,8 +716,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The fields to change. Only `metadata` may be named today. Required and
-     * not empty.
+     * The fields to change: `metadata`, or one key of it (`metadata.label`).
+     * A named key left unset in message is removed. Required and not empty.
      * </pre>
      *
      * <code>.google.protobuf.FieldMask update_mask = 2 [json_name = "updateMask", (.google.api.field_behavior) = REQUIRED];</code>
@@ -735,8 +735,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The fields to change. Only `metadata` may be named today. Required and
-     * not empty.
+     * The fields to change: `metadata`, or one key of it (`metadata.label`).
+     * A named key left unset in message is removed. Required and not empty.
      * </pre>
      *
      * <code>.google.protobuf.FieldMask update_mask = 2 [json_name = "updateMask", (.google.api.field_behavior) = REQUIRED];</code>
@@ -761,8 +761,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The fields to change. Only `metadata` may be named today. Required and
-     * not empty.
+     * The fields to change: `metadata`, or one key of it (`metadata.label`).
+     * A named key left unset in message is removed. Required and not empty.
      * </pre>
      *
      * <code>.google.protobuf.FieldMask update_mask = 2 [json_name = "updateMask", (.google.api.field_behavior) = REQUIRED];</code>
@@ -779,8 +779,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The fields to change. Only `metadata` may be named today. Required and
-     * not empty.
+     * The fields to change: `metadata`, or one key of it (`metadata.label`).
+     * A named key left unset in message is removed. Required and not empty.
      * </pre>
      *
      * <code>.google.protobuf.FieldMask update_mask = 2 [json_name = "updateMask", (.google.api.field_behavior) = REQUIRED];</code>
@@ -792,8 +792,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The fields to change. Only `metadata` may be named today. Required and
-     * not empty.
+     * The fields to change: `metadata`, or one key of it (`metadata.label`).
+     * A named key left unset in message is removed. Required and not empty.
      * </pre>
      *
      * <code>.google.protobuf.FieldMask update_mask = 2 [json_name = "updateMask", (.google.api.field_behavior) = REQUIRED];</code>
@@ -808,8 +808,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The fields to change. Only `metadata` may be named today. Required and
-     * not empty.
+     * The fields to change: `metadata`, or one key of it (`metadata.label`).
+     * A named key left unset in message is removed. Required and not empty.
      * </pre>
      *
      * <code>.google.protobuf.FieldMask update_mask = 2 [json_name = "updateMask", (.google.api.field_behavior) = REQUIRED];</code>

@@ -42,8 +42,8 @@ public interface UpdateMessageRequestOrBuilder extends
 
   /**
    * <pre>
-   * The fields to change. Only `metadata` may be named today. Required and
-   * not empty.
+   * The fields to change: `metadata`, or one key of it (`metadata.label`).
+   * A named key left unset in message is removed. Required and not empty.
    * </pre>
    *
    * <code>.google.protobuf.FieldMask update_mask = 2 [json_name = "updateMask", (.google.api.field_behavior) = REQUIRED];</code>
@@ -52,8 +52,8 @@ public interface UpdateMessageRequestOrBuilder extends
   boolean hasUpdateMask();
   /**
    * <pre>
-   * The fields to change. Only `metadata` may be named today. Required and
-   * not empty.
+   * The fields to change: `metadata`, or one key of it (`metadata.label`).
+   * A named key left unset in message is removed. Required and not empty.
    * </pre>
    *
    * <code>.google.protobuf.FieldMask update_mask = 2 [json_name = "updateMask", (.google.api.field_behavior) = REQUIRED];</code>
@@ -62,8 +62,8 @@ public interface UpdateMessageRequestOrBuilder extends
   com.google.protobuf.FieldMask getUpdateMask();
   /**
    * <pre>
-   * The fields to change. Only `metadata` may be named today. Required and
-   * not empty.
+   * The fields to change: `metadata`, or one key of it (`metadata.label`).
+   * A named key left unset in message is removed. Required and not empty.
    * </pre>
    *
    * <code>.google.protobuf.FieldMask update_mask = 2 [json_name = "updateMask", (.google.api.field_behavior) = REQUIRED];</code>

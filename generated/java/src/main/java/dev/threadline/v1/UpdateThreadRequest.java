@@ -99,8 +99,10 @@ private static final long serialVersionUID = 0L;
   /**
    * <pre>
    * The fields to change: any of `title`, `metadata`, `agent_id`, `user_id`,
-   * `external_ref`, `locale`, `participants` and `ttl`. A named field left
-   * unset in thread is cleared. Required and not empty.
+   * `external_ref`, `locale`, `participants` and `ttl`, or one key of the
+   * metadata object (`metadata.channel`, `metadata.a.b`). A named field or key
+   * left unset in thread is cleared. `etag` may be named too (an HTTP PATCH
+   * body's keys become the mask) and changes nothing. Required and not empty.
    * </pre>
    *
    * <code>.google.protobuf.FieldMask update_mask = 2 [json_name = "updateMask", (.google.api.field_behavior) = REQUIRED];</code>
@@ -113,8 +115,10 @@ private static final long serialVersionUID = 0L;
   /**
    * <pre>
    * The fields to change: any of `title`, `metadata`, `agent_id`, `user_id`,
-   * `external_ref`, `locale`, `participants` and `ttl`. A named field left
-   * unset in thread is cleared. Required and not empty.
+   * `external_ref`, `locale`, `participants` and `ttl`, or one key of the
+   * metadata object (`metadata.channel`, `metadata.a.b`). A named field or key
+   * left unset in thread is cleared. `etag` may be named too (an HTTP PATCH
+   * body's keys become the mask) and changes nothing. Required and not empty.
    * </pre>
    *
    * <code>.google.protobuf.FieldMask update_mask = 2 [json_name = "updateMask", (.google.api.field_behavior) = REQUIRED];</code>
@@ -127,8 +131,10 @@ private static final long serialVersionUID = 0L;
   /**
    * <pre>
    * The fields to change: any of `title`, `metadata`, `agent_id`, `user_id`,
-   * `external_ref`, `locale`, `participants` and `ttl`. A named field left
-   * unset in thread is cleared. Required and not empty.
+   * `external_ref`, `locale`, `participants` and `ttl`, or one key of the
+   * metadata object (`metadata.channel`, `metadata.a.b`). A named field or key
+   * left unset in thread is cleared. `etag` may be named too (an HTTP PATCH
+   * body's keys become the mask) and changes nothing. Required and not empty.
    * </pre>
    *
    * <code>.google.protobuf.FieldMask update_mask = 2 [json_name = "updateMask", (.google.api.field_behavior) = REQUIRED];</code>
@@ -671,8 +677,10 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * The fields to change: any of `title`, `metadata`, `agent_id`, `user_id`,
-     * `external_ref`, `locale`, `participants` and `ttl`. A named field left
-     * unset in thread is cleared. Required and not empty.
+     * `external_ref`, `locale`, `participants` and `ttl`, or one key of the
+     * metadata object (`metadata.channel`, `metadata.a.b`). A named field or key
+     * left unset in thread is cleared. `etag` may be named too (an HTTP PATCH
+     * body's keys become the mask) and changes nothing. Required and not empty.
      * </pre>
      *
      * <code>.google.protobuf.FieldMask update_mask = 2 [json_name = "updateMask", (.google.api.field_behavior) = REQUIRED];</code>
@@ -684,8 +692,10 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * The fields to change: any of `title`, `metadata`, `agent_id`, `user_id`,
-     * `external_ref`, `locale`, `participants` and `ttl`. A named field left
-     * unset in thread is cleared. Required and not empty.
+     * `external_ref`, `locale`, `participants` and `ttl`, or one key of the
+     * metadata object (`metadata.channel`, `metadata.a.b`). A named field or key
+     * left unset in thread is cleared. `etag` may be named too (an HTTP PATCH
+     * body's keys become the mask) and changes nothing. Required and not empty.
      * </pre>
      *
      * <code>.google.protobuf.FieldMask update_mask = 2 [json_name = "updateMask", (.google.api.field_behavior) = REQUIRED];</code>
@@ -701,8 +711,10 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * The fields to change: any of `title`, `metadata`, `agent_id`, `user_id`,
-     * `external_ref`, `locale`, `participants` and `ttl`. A named field left
-     * unset in thread is cleared. Required and not empty.
+     * `external_ref`, `locale`, `participants` and `ttl`, or one key of the
+     * metadata object (`metadata.channel`, `metadata.a.b`). A named field or key
+     * left unset in thread is cleared. `etag` may be named too (an HTTP PATCH
+     * body's keys become the mask) and changes nothing. Required and not empty.
      * </pre>
      *
      * <code>.google.protobuf.FieldMask update_mask = 2 [json_name = "updateMask", (.google.api.field_behavior) = REQUIRED];</code>
@@ -723,8 +735,10 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * The fields to change: any of `title`, `metadata`, `agent_id`, `user_id`,
-     * `external_ref`, `locale`, `participants` and `ttl`. A named field left
-     * unset in thread is cleared. Required and not empty.
+     * `external_ref`, `locale`, `participants` and `ttl`, or one key of the
+     * metadata object (`metadata.channel`, `metadata.a.b`). A named field or key
+     * left unset in thread is cleared. `etag` may be named too (an HTTP PATCH
+     * body's keys become the mask) and changes nothing. Required and not empty.
      * </pre>
      *
      * <code>.google.protobuf.FieldMask update_mask = 2 [json_name = "updateMask", (.google.api.field_behavior) = REQUIRED];</code>
@@ -743,8 +757,10 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * The fields to change: any of `title`, `metadata`, `agent_id`, `user_id`,
-     * `external_ref`, `locale`, `participants` and `ttl`. A named field left
-     * unset in thread is cleared. Required and not empty.
+     * `external_ref`, `locale`, `participants` and `ttl`, or one key of the
+     * metadata object (`metadata.channel`, `metadata.a.b`). A named field or key
+     * left unset in thread is cleared. `etag` may be named too (an HTTP PATCH
+     * body's keys become the mask) and changes nothing. Required and not empty.
      * </pre>
      *
      * <code>.google.protobuf.FieldMask update_mask = 2 [json_name = "updateMask", (.google.api.field_behavior) = REQUIRED];</code>
@@ -770,8 +786,10 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * The fields to change: any of `title`, `metadata`, `agent_id`, `user_id`,
-     * `external_ref`, `locale`, `participants` and `ttl`. A named field left
-     * unset in thread is cleared. Required and not empty.
+     * `external_ref`, `locale`, `participants` and `ttl`, or one key of the
+     * metadata object (`metadata.channel`, `metadata.a.b`). A named field or key
+     * left unset in thread is cleared. `etag` may be named too (an HTTP PATCH
+     * body's keys become the mask) and changes nothing. Required and not empty.
      * </pre>
      *
      * <code>.google.protobuf.FieldMask update_mask = 2 [json_name = "updateMask", (.google.api.field_behavior) = REQUIRED];</code>
@@ -789,8 +807,10 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * The fields to change: any of `title`, `metadata`, `agent_id`, `user_id`,
-     * `external_ref`, `locale`, `participants` and `ttl`. A named field left
-     * unset in thread is cleared. Required and not empty.
+     * `external_ref`, `locale`, `participants` and `ttl`, or one key of the
+     * metadata object (`metadata.channel`, `metadata.a.b`). A named field or key
+     * left unset in thread is cleared. `etag` may be named too (an HTTP PATCH
+     * body's keys become the mask) and changes nothing. Required and not empty.
      * </pre>
      *
      * <code>.google.protobuf.FieldMask update_mask = 2 [json_name = "updateMask", (.google.api.field_behavior) = REQUIRED];</code>
@@ -803,8 +823,10 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * The fields to change: any of `title`, `metadata`, `agent_id`, `user_id`,
-     * `external_ref`, `locale`, `participants` and `ttl`. A named field left
-     * unset in thread is cleared. Required and not empty.
+     * `external_ref`, `locale`, `participants` and `ttl`, or one key of the
+     * metadata object (`metadata.channel`, `metadata.a.b`). A named field or key
+     * left unset in thread is cleared. `etag` may be named too (an HTTP PATCH
+     * body's keys become the mask) and changes nothing. Required and not empty.
      * </pre>
      *
      * <code>.google.protobuf.FieldMask update_mask = 2 [json_name = "updateMask", (.google.api.field_behavior) = REQUIRED];</code>
@@ -820,8 +842,10 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * The fields to change: any of `title`, `metadata`, `agent_id`, `user_id`,
-     * `external_ref`, `locale`, `participants` and `ttl`. A named field left
-     * unset in thread is cleared. Required and not empty.
+     * `external_ref`, `locale`, `participants` and `ttl`, or one key of the
+     * metadata object (`metadata.channel`, `metadata.a.b`). A named field or key
+     * left unset in thread is cleared. `etag` may be named too (an HTTP PATCH
+     * body's keys become the mask) and changes nothing. Required and not empty.
      * </pre>
      *
      * <code>.google.protobuf.FieldMask update_mask = 2 [json_name = "updateMask", (.google.api.field_behavior) = REQUIRED];</code>

@@ -43,8 +43,10 @@ public interface UpdateThreadRequestOrBuilder extends
   /**
    * <pre>
    * The fields to change: any of `title`, `metadata`, `agent_id`, `user_id`,
-   * `external_ref`, `locale`, `participants` and `ttl`. A named field left
-   * unset in thread is cleared. Required and not empty.
+   * `external_ref`, `locale`, `participants` and `ttl`, or one key of the
+   * metadata object (`metadata.channel`, `metadata.a.b`). A named field or key
+   * left unset in thread is cleared. `etag` may be named too (an HTTP PATCH
+   * body's keys become the mask) and changes nothing. Required and not empty.
    * </pre>
    *
    * <code>.google.protobuf.FieldMask update_mask = 2 [json_name = "updateMask", (.google.api.field_behavior) = REQUIRED];</code>
@@ -54,8 +56,10 @@ public interface UpdateThreadRequestOrBuilder extends
   /**
    * <pre>
    * The fields to change: any of `title`, `metadata`, `agent_id`, `user_id`,
-   * `external_ref`, `locale`, `participants` and `ttl`. A named field left
-   * unset in thread is cleared. Required and not empty.
+   * `external_ref`, `locale`, `participants` and `ttl`, or one key of the
+   * metadata object (`metadata.channel`, `metadata.a.b`). A named field or key
+   * left unset in thread is cleared. `etag` may be named too (an HTTP PATCH
+   * body's keys become the mask) and changes nothing. Required and not empty.
    * </pre>
    *
    * <code>.google.protobuf.FieldMask update_mask = 2 [json_name = "updateMask", (.google.api.field_behavior) = REQUIRED];</code>
@@ -65,8 +69,10 @@ public interface UpdateThreadRequestOrBuilder extends
   /**
    * <pre>
    * The fields to change: any of `title`, `metadata`, `agent_id`, `user_id`,
-   * `external_ref`, `locale`, `participants` and `ttl`. A named field left
-   * unset in thread is cleared. Required and not empty.
+   * `external_ref`, `locale`, `participants` and `ttl`, or one key of the
+   * metadata object (`metadata.channel`, `metadata.a.b`). A named field or key
+   * left unset in thread is cleared. `etag` may be named too (an HTTP PATCH
+   * body's keys become the mask) and changes nothing. Required and not empty.
    * </pre>
    *
    * <code>.google.protobuf.FieldMask update_mask = 2 [json_name = "updateMask", (.google.api.field_behavior) = REQUIRED];</code>
