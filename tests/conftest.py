@@ -27,7 +27,7 @@ from threadline_server.config import Settings
 from threadline_server.transport.server import ThreadlineServer
 
 ROOT = Path(__file__).resolve().parent.parent
-LISTENING = re.compile(r"listening on (\S+):(\d+)")
+LISTENING = re.compile(r"(?<!http )listening on (\S+):(\d+)")
 
 
 @dataclass
