@@ -42,6 +42,6 @@ for tool in protoc protoc-gen-go protoc-gen-go-grpc protoc-gen-grpc-gateway prot
   protoc-gen-es protoc-gen-grpc-java; do
   [ -x ".tools/bin/$tool" ] || { echo ".tools/bin/$tool is missing: run 'make tools'" >&2; exit 1; }
 done
-rm -rf generated/go/threadline generated/openapi generated/ts/src generated/java/src/main/java
+rm -rf generated/go/threadline generated/go/gateway/threadline generated/openapi generated/ts/src generated/java/src/main/java
 "$BIN/buf" generate --path protos/threadline
 echo "generated/ is up to date with protos/"

@@ -3,7 +3,6 @@ module github.com/threadline/threadline/generated/go
 go 1.26.0
 
 require (
-	github.com/grpc-ecosystem/grpc-gateway/v2 v2.33.0
 	google.golang.org/genproto/googleapis/api v0.0.0-20261110000943-09e21b237f2c
 	google.golang.org/grpc v1.85.0
 	google.golang.org/protobuf v1.36.12

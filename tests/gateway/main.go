@@ -37,7 +37,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
-	threadlinev1 "github.com/threadline/threadline/generated/go/threadline/v1"
+	threadlinev1 "github.com/threadline/threadline/generated/go/gateway/threadline/v1"
 )
 
 type register func(context.Context, *runtime.ServeMux, string, []grpc.DialOption) error

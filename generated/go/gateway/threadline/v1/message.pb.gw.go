@@ -16,6 +16,7 @@ import (
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"github.com/grpc-ecosystem/grpc-gateway/v2/utilities"
+	extThreadlinev1 "github.com/threadline/threadline/generated/go/threadline/v1"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/grpclog"
@@ -35,9 +36,9 @@ var (
 	_ = metadata.Join
 )
 
-func request_MessageService_CreateMessage_0(ctx context.Context, marshaler runtime.Marshaler, client MessageServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func request_MessageService_CreateMessage_0(ctx context.Context, marshaler runtime.Marshaler, client extThreadlinev1.MessageServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq CreateMessageRequest
+		protoReq extThreadlinev1.CreateMessageRequest
 		metadata runtime.ServerMetadata
 		err      error
 	)
@@ -59,9 +60,9 @@ func request_MessageService_CreateMessage_0(ctx context.Context, marshaler runti
 	return msg, metadata, err
 }
 
-func local_request_MessageService_CreateMessage_0(ctx context.Context, marshaler runtime.Marshaler, server MessageServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func local_request_MessageService_CreateMessage_0(ctx context.Context, marshaler runtime.Marshaler, server extThreadlinev1.MessageServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq CreateMessageRequest
+		protoReq extThreadlinev1.CreateMessageRequest
 		metadata runtime.ServerMetadata
 		err      error
 	)
@@ -80,9 +81,9 @@ func local_request_MessageService_CreateMessage_0(ctx context.Context, marshaler
 	return msg, metadata, err
 }
 
-func request_MessageService_GetMessage_0(ctx context.Context, marshaler runtime.Marshaler, client MessageServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func request_MessageService_GetMessage_0(ctx context.Context, marshaler runtime.Marshaler, client extThreadlinev1.MessageServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq GetMessageRequest
+		protoReq extThreadlinev1.GetMessageRequest
 		metadata runtime.ServerMetadata
 		err      error
 	)
@@ -109,9 +110,9 @@ func request_MessageService_GetMessage_0(ctx context.Context, marshaler runtime.
 	return msg, metadata, err
 }
 
-func local_request_MessageService_GetMessage_0(ctx context.Context, marshaler runtime.Marshaler, server MessageServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func local_request_MessageService_GetMessage_0(ctx context.Context, marshaler runtime.Marshaler, server extThreadlinev1.MessageServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq GetMessageRequest
+		protoReq extThreadlinev1.GetMessageRequest
 		metadata runtime.ServerMetadata
 		err      error
 	)
@@ -137,9 +138,9 @@ func local_request_MessageService_GetMessage_0(ctx context.Context, marshaler ru
 
 var filter_MessageService_ListMessages_0 = &utilities.DoubleArray{Encoding: map[string]int{"thread_id": 0}, Base: []int{1, 1, 0}, Check: []int{0, 1, 2}}
 
-func request_MessageService_ListMessages_0(ctx context.Context, marshaler runtime.Marshaler, client MessageServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func request_MessageService_ListMessages_0(ctx context.Context, marshaler runtime.Marshaler, client extThreadlinev1.MessageServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq ListMessagesRequest
+		protoReq extThreadlinev1.ListMessagesRequest
 		metadata runtime.ServerMetadata
 		err      error
 	)
@@ -164,9 +165,9 @@ func request_MessageService_ListMessages_0(ctx context.Context, marshaler runtim
 	return msg, metadata, err
 }
 
-func local_request_MessageService_ListMessages_0(ctx context.Context, marshaler runtime.Marshaler, server MessageServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func local_request_MessageService_ListMessages_0(ctx context.Context, marshaler runtime.Marshaler, server extThreadlinev1.MessageServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq ListMessagesRequest
+		protoReq extThreadlinev1.ListMessagesRequest
 		metadata runtime.ServerMetadata
 		err      error
 	)
@@ -190,9 +191,9 @@ func local_request_MessageService_ListMessages_0(ctx context.Context, marshaler 
 
 var filter_MessageService_UpdateMessage_0 = &utilities.DoubleArray{Encoding: map[string]int{"message": 0, "thread_id": 1, "message_id": 2}, Base: []int{1, 1, 2, 3, 0, 0, 0}, Check: []int{0, 1, 2, 2, 2, 3, 4}}
 
-func request_MessageService_UpdateMessage_0(ctx context.Context, marshaler runtime.Marshaler, client MessageServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func request_MessageService_UpdateMessage_0(ctx context.Context, marshaler runtime.Marshaler, client extThreadlinev1.MessageServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq UpdateMessageRequest
+		protoReq extThreadlinev1.UpdateMessageRequest
 		metadata runtime.ServerMetadata
 		err      error
 	)
@@ -239,9 +240,9 @@ func request_MessageService_UpdateMessage_0(ctx context.Context, marshaler runti
 	return msg, metadata, err
 }
 
-func local_request_MessageService_UpdateMessage_0(ctx context.Context, marshaler runtime.Marshaler, server MessageServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func local_request_MessageService_UpdateMessage_0(ctx context.Context, marshaler runtime.Marshaler, server extThreadlinev1.MessageServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq UpdateMessageRequest
+		protoReq extThreadlinev1.UpdateMessageRequest
 		metadata runtime.ServerMetadata
 		err      error
 	)
@@ -285,9 +286,9 @@ func local_request_MessageService_UpdateMessage_0(ctx context.Context, marshaler
 	return msg, metadata, err
 }
 
-func request_MessageService_DeleteMessage_0(ctx context.Context, marshaler runtime.Marshaler, client MessageServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func request_MessageService_DeleteMessage_0(ctx context.Context, marshaler runtime.Marshaler, client extThreadlinev1.MessageServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq DeleteMessageRequest
+		protoReq extThreadlinev1.DeleteMessageRequest
 		metadata runtime.ServerMetadata
 		err      error
 	)
@@ -314,9 +315,9 @@ func request_MessageService_DeleteMessage_0(ctx context.Context, marshaler runti
 	return msg, metadata, err
 }
 
-func local_request_MessageService_DeleteMessage_0(ctx context.Context, marshaler runtime.Marshaler, server MessageServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func local_request_MessageService_DeleteMessage_0(ctx context.Context, marshaler runtime.Marshaler, server extThreadlinev1.MessageServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq DeleteMessageRequest
+		protoReq extThreadlinev1.DeleteMessageRequest
 		metadata runtime.ServerMetadata
 		err      error
 	)
@@ -345,7 +346,7 @@ func local_request_MessageService_DeleteMessage_0(ctx context.Context, marshaler
 // StreamingRPC :currently unsupported pending https://github.com/grpc/grpc-go/issues/906.
 // Note that using this registration option will cause many gRPC library features to stop working. Consider using RegisterMessageServiceHandlerFromEndpoint instead.
 // GRPC interceptors will not work for this type of registration. To use interceptors, you must use the "runtime.WithMiddlewares" option in the "runtime.NewServeMux" call.
-func RegisterMessageServiceHandlerServer(ctx context.Context, mux *runtime.ServeMux, server MessageServiceServer) error {
+func RegisterMessageServiceHandlerServer(ctx context.Context, mux *runtime.ServeMux, server extThreadlinev1.MessageServiceServer) error {
 	mux.Handle(http.MethodPost, pattern_MessageService_CreateMessage_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()
@@ -477,15 +478,15 @@ func RegisterMessageServiceHandlerFromEndpoint(ctx context.Context, mux *runtime
 // RegisterMessageServiceHandler registers the http handlers for service MessageService to "mux".
 // The handlers forward requests to the grpc endpoint over "conn".
 func RegisterMessageServiceHandler(ctx context.Context, mux *runtime.ServeMux, conn *grpc.ClientConn) error {
-	return RegisterMessageServiceHandlerClient(ctx, mux, NewMessageServiceClient(conn))
+	return RegisterMessageServiceHandlerClient(ctx, mux, extThreadlinev1.NewMessageServiceClient(conn))
 }
 
 // RegisterMessageServiceHandlerClient registers the http handlers for service MessageService
-// to "mux". The handlers forward requests to the grpc endpoint over the given implementation of "MessageServiceClient".
-// Note: the gRPC framework executes interceptors within the gRPC handler. If the passed in "MessageServiceClient"
+// to "mux". The handlers forward requests to the grpc endpoint over the given implementation of "extThreadlinev1.MessageServiceClient".
+// Note: the gRPC framework executes interceptors within the gRPC handler. If the passed in "extThreadlinev1.MessageServiceClient"
 // doesn't go through the normal gRPC flow (creating a gRPC client etc.) then it will be up to the passed in
-// "MessageServiceClient" to call the correct interceptors. This client ignores the HTTP middlewares.
-func RegisterMessageServiceHandlerClient(ctx context.Context, mux *runtime.ServeMux, client MessageServiceClient) error {
+// "extThreadlinev1.MessageServiceClient" to call the correct interceptors. This client ignores the HTTP middlewares.
+func RegisterMessageServiceHandlerClient(ctx context.Context, mux *runtime.ServeMux, client extThreadlinev1.MessageServiceClient) error {
 	mux.Handle(http.MethodPost, pattern_MessageService_CreateMessage_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()

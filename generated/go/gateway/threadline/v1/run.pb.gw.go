@@ -16,6 +16,7 @@ import (
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"github.com/grpc-ecosystem/grpc-gateway/v2/utilities"
+	extThreadlinev1 "github.com/threadline/threadline/generated/go/threadline/v1"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/grpclog"
@@ -35,9 +36,9 @@ var (
 	_ = metadata.Join
 )
 
-func request_RunService_CreateRun_0(ctx context.Context, marshaler runtime.Marshaler, client RunServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func request_RunService_CreateRun_0(ctx context.Context, marshaler runtime.Marshaler, client extThreadlinev1.RunServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq CreateRunRequest
+		protoReq extThreadlinev1.CreateRunRequest
 		metadata runtime.ServerMetadata
 		err      error
 	)
@@ -59,9 +60,9 @@ func request_RunService_CreateRun_0(ctx context.Context, marshaler runtime.Marsh
 	return msg, metadata, err
 }
 
-func local_request_RunService_CreateRun_0(ctx context.Context, marshaler runtime.Marshaler, server RunServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func local_request_RunService_CreateRun_0(ctx context.Context, marshaler runtime.Marshaler, server extThreadlinev1.RunServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq CreateRunRequest
+		protoReq extThreadlinev1.CreateRunRequest
 		metadata runtime.ServerMetadata
 		err      error
 	)
@@ -80,9 +81,9 @@ func local_request_RunService_CreateRun_0(ctx context.Context, marshaler runtime
 	return msg, metadata, err
 }
 
-func request_RunService_GetRun_0(ctx context.Context, marshaler runtime.Marshaler, client RunServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func request_RunService_GetRun_0(ctx context.Context, marshaler runtime.Marshaler, client extThreadlinev1.RunServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq GetRunRequest
+		protoReq extThreadlinev1.GetRunRequest
 		metadata runtime.ServerMetadata
 		err      error
 	)
@@ -101,9 +102,9 @@ func request_RunService_GetRun_0(ctx context.Context, marshaler runtime.Marshale
 	return msg, metadata, err
 }
 
-func local_request_RunService_GetRun_0(ctx context.Context, marshaler runtime.Marshaler, server RunServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func local_request_RunService_GetRun_0(ctx context.Context, marshaler runtime.Marshaler, server extThreadlinev1.RunServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq GetRunRequest
+		protoReq extThreadlinev1.GetRunRequest
 		metadata runtime.ServerMetadata
 		err      error
 	)
@@ -121,9 +122,9 @@ func local_request_RunService_GetRun_0(ctx context.Context, marshaler runtime.Ma
 
 var filter_RunService_ListRuns_0 = &utilities.DoubleArray{Encoding: map[string]int{"thread_id": 0}, Base: []int{1, 1, 0}, Check: []int{0, 1, 2}}
 
-func request_RunService_ListRuns_0(ctx context.Context, marshaler runtime.Marshaler, client RunServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func request_RunService_ListRuns_0(ctx context.Context, marshaler runtime.Marshaler, client extThreadlinev1.RunServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq ListRunsRequest
+		protoReq extThreadlinev1.ListRunsRequest
 		metadata runtime.ServerMetadata
 		err      error
 	)
@@ -148,9 +149,9 @@ func request_RunService_ListRuns_0(ctx context.Context, marshaler runtime.Marsha
 	return msg, metadata, err
 }
 
-func local_request_RunService_ListRuns_0(ctx context.Context, marshaler runtime.Marshaler, server RunServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func local_request_RunService_ListRuns_0(ctx context.Context, marshaler runtime.Marshaler, server extThreadlinev1.RunServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq ListRunsRequest
+		protoReq extThreadlinev1.ListRunsRequest
 		metadata runtime.ServerMetadata
 		err      error
 	)
@@ -172,9 +173,9 @@ func local_request_RunService_ListRuns_0(ctx context.Context, marshaler runtime.
 	return msg, metadata, err
 }
 
-func request_RunService_CancelRun_0(ctx context.Context, marshaler runtime.Marshaler, client RunServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func request_RunService_CancelRun_0(ctx context.Context, marshaler runtime.Marshaler, client extThreadlinev1.RunServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq CancelRunRequest
+		protoReq extThreadlinev1.CancelRunRequest
 		metadata runtime.ServerMetadata
 		err      error
 	)
@@ -196,9 +197,9 @@ func request_RunService_CancelRun_0(ctx context.Context, marshaler runtime.Marsh
 	return msg, metadata, err
 }
 
-func local_request_RunService_CancelRun_0(ctx context.Context, marshaler runtime.Marshaler, server RunServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func local_request_RunService_CancelRun_0(ctx context.Context, marshaler runtime.Marshaler, server extThreadlinev1.RunServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq CancelRunRequest
+		protoReq extThreadlinev1.CancelRunRequest
 		metadata runtime.ServerMetadata
 		err      error
 	)
@@ -217,9 +218,9 @@ func local_request_RunService_CancelRun_0(ctx context.Context, marshaler runtime
 	return msg, metadata, err
 }
 
-func request_RunService_WaitRun_0(ctx context.Context, marshaler runtime.Marshaler, client RunServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func request_RunService_WaitRun_0(ctx context.Context, marshaler runtime.Marshaler, client extThreadlinev1.RunServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq WaitRunRequest
+		protoReq extThreadlinev1.WaitRunRequest
 		metadata runtime.ServerMetadata
 		err      error
 	)
@@ -241,9 +242,9 @@ func request_RunService_WaitRun_0(ctx context.Context, marshaler runtime.Marshal
 	return msg, metadata, err
 }
 
-func local_request_RunService_WaitRun_0(ctx context.Context, marshaler runtime.Marshaler, server RunServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func local_request_RunService_WaitRun_0(ctx context.Context, marshaler runtime.Marshaler, server extThreadlinev1.RunServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq WaitRunRequest
+		protoReq extThreadlinev1.WaitRunRequest
 		metadata runtime.ServerMetadata
 		err      error
 	)
@@ -264,9 +265,9 @@ func local_request_RunService_WaitRun_0(ctx context.Context, marshaler runtime.M
 
 var filter_RunService_StreamRunEvents_0 = &utilities.DoubleArray{Encoding: map[string]int{"run_id": 0}, Base: []int{1, 1, 0}, Check: []int{0, 1, 2}}
 
-func request_RunService_StreamRunEvents_0(ctx context.Context, marshaler runtime.Marshaler, client RunServiceClient, req *http.Request, pathParams map[string]string) (RunService_StreamRunEventsClient, runtime.ServerMetadata, error) {
+func request_RunService_StreamRunEvents_0(ctx context.Context, marshaler runtime.Marshaler, client extThreadlinev1.RunServiceClient, req *http.Request, pathParams map[string]string) (extThreadlinev1.RunService_StreamRunEventsClient, runtime.ServerMetadata, error) {
 	var (
-		protoReq StreamRunEventsRequest
+		protoReq extThreadlinev1.StreamRunEventsRequest
 		metadata runtime.ServerMetadata
 		err      error
 	)
@@ -299,9 +300,9 @@ func request_RunService_StreamRunEvents_0(ctx context.Context, marshaler runtime
 	return stream, metadata, nil
 }
 
-func request_RunService_StreamRun_0(ctx context.Context, marshaler runtime.Marshaler, client RunServiceClient, req *http.Request, pathParams map[string]string) (RunService_StreamRunClient, runtime.ServerMetadata, error) {
+func request_RunService_StreamRun_0(ctx context.Context, marshaler runtime.Marshaler, client extThreadlinev1.RunServiceClient, req *http.Request, pathParams map[string]string) (extThreadlinev1.RunService_StreamRunClient, runtime.ServerMetadata, error) {
 	var (
-		protoReq CreateRunRequest
+		protoReq extThreadlinev1.CreateRunRequest
 		metadata runtime.ServerMetadata
 		err      error
 	)
@@ -333,9 +334,9 @@ func request_RunService_StreamRun_0(ctx context.Context, marshaler runtime.Marsh
 
 var filter_RunService_WatchThread_0 = &utilities.DoubleArray{Encoding: map[string]int{"thread_id": 0}, Base: []int{1, 1, 0}, Check: []int{0, 1, 2}}
 
-func request_RunService_WatchThread_0(ctx context.Context, marshaler runtime.Marshaler, client RunServiceClient, req *http.Request, pathParams map[string]string) (RunService_WatchThreadClient, runtime.ServerMetadata, error) {
+func request_RunService_WatchThread_0(ctx context.Context, marshaler runtime.Marshaler, client extThreadlinev1.RunServiceClient, req *http.Request, pathParams map[string]string) (extThreadlinev1.RunService_WatchThreadClient, runtime.ServerMetadata, error) {
 	var (
-		protoReq WatchThreadRequest
+		protoReq extThreadlinev1.WatchThreadRequest
 		metadata runtime.ServerMetadata
 		err      error
 	)
@@ -368,9 +369,9 @@ func request_RunService_WatchThread_0(ctx context.Context, marshaler runtime.Mar
 	return stream, metadata, nil
 }
 
-func request_RunService_Chat_0(ctx context.Context, marshaler runtime.Marshaler, client RunServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func request_RunService_Chat_0(ctx context.Context, marshaler runtime.Marshaler, client extThreadlinev1.RunServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq ChatRequest
+		protoReq extThreadlinev1.ChatRequest
 		metadata runtime.ServerMetadata
 	)
 	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
@@ -383,9 +384,9 @@ func request_RunService_Chat_0(ctx context.Context, marshaler runtime.Marshaler,
 	return msg, metadata, err
 }
 
-func local_request_RunService_Chat_0(ctx context.Context, marshaler runtime.Marshaler, server RunServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func local_request_RunService_Chat_0(ctx context.Context, marshaler runtime.Marshaler, server extThreadlinev1.RunServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq ChatRequest
+		protoReq extThreadlinev1.ChatRequest
 		metadata runtime.ServerMetadata
 	)
 	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
@@ -400,7 +401,7 @@ func local_request_RunService_Chat_0(ctx context.Context, marshaler runtime.Mars
 // StreamingRPC :currently unsupported pending https://github.com/grpc/grpc-go/issues/906.
 // Note that using this registration option will cause many gRPC library features to stop working. Consider using RegisterRunServiceHandlerFromEndpoint instead.
 // GRPC interceptors will not work for this type of registration. To use interceptors, you must use the "runtime.WithMiddlewares" option in the "runtime.NewServeMux" call.
-func RegisterRunServiceHandlerServer(ctx context.Context, mux *runtime.ServeMux, server RunServiceServer) error {
+func RegisterRunServiceHandlerServer(ctx context.Context, mux *runtime.ServeMux, server extThreadlinev1.RunServiceServer) error {
 	mux.Handle(http.MethodPost, pattern_RunService_CreateRun_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()
@@ -573,15 +574,15 @@ func RegisterRunServiceHandlerFromEndpoint(ctx context.Context, mux *runtime.Ser
 // RegisterRunServiceHandler registers the http handlers for service RunService to "mux".
 // The handlers forward requests to the grpc endpoint over "conn".
 func RegisterRunServiceHandler(ctx context.Context, mux *runtime.ServeMux, conn *grpc.ClientConn) error {
-	return RegisterRunServiceHandlerClient(ctx, mux, NewRunServiceClient(conn))
+	return RegisterRunServiceHandlerClient(ctx, mux, extThreadlinev1.NewRunServiceClient(conn))
 }
 
 // RegisterRunServiceHandlerClient registers the http handlers for service RunService
-// to "mux". The handlers forward requests to the grpc endpoint over the given implementation of "RunServiceClient".
-// Note: the gRPC framework executes interceptors within the gRPC handler. If the passed in "RunServiceClient"
+// to "mux". The handlers forward requests to the grpc endpoint over the given implementation of "extThreadlinev1.RunServiceClient".
+// Note: the gRPC framework executes interceptors within the gRPC handler. If the passed in "extThreadlinev1.RunServiceClient"
 // doesn't go through the normal gRPC flow (creating a gRPC client etc.) then it will be up to the passed in
-// "RunServiceClient" to call the correct interceptors. This client ignores the HTTP middlewares.
-func RegisterRunServiceHandlerClient(ctx context.Context, mux *runtime.ServeMux, client RunServiceClient) error {
+// "extThreadlinev1.RunServiceClient" to call the correct interceptors. This client ignores the HTTP middlewares.
+func RegisterRunServiceHandlerClient(ctx context.Context, mux *runtime.ServeMux, client extThreadlinev1.RunServiceClient) error {
 	mux.Handle(http.MethodPost, pattern_RunService_CreateRun_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()

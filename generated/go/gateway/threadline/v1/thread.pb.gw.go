@@ -16,6 +16,7 @@ import (
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"github.com/grpc-ecosystem/grpc-gateway/v2/utilities"
+	extThreadlinev1 "github.com/threadline/threadline/generated/go/threadline/v1"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/grpclog"
@@ -35,9 +36,9 @@ var (
 	_ = metadata.Join
 )
 
-func request_ThreadService_CreateThread_0(ctx context.Context, marshaler runtime.Marshaler, client ThreadServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func request_ThreadService_CreateThread_0(ctx context.Context, marshaler runtime.Marshaler, client extThreadlinev1.ThreadServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq CreateThreadRequest
+		protoReq extThreadlinev1.CreateThreadRequest
 		metadata runtime.ServerMetadata
 	)
 	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
@@ -50,9 +51,9 @@ func request_ThreadService_CreateThread_0(ctx context.Context, marshaler runtime
 	return msg, metadata, err
 }
 
-func local_request_ThreadService_CreateThread_0(ctx context.Context, marshaler runtime.Marshaler, server ThreadServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func local_request_ThreadService_CreateThread_0(ctx context.Context, marshaler runtime.Marshaler, server extThreadlinev1.ThreadServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq CreateThreadRequest
+		protoReq extThreadlinev1.CreateThreadRequest
 		metadata runtime.ServerMetadata
 	)
 	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
@@ -64,9 +65,9 @@ func local_request_ThreadService_CreateThread_0(ctx context.Context, marshaler r
 
 var filter_ThreadService_GetThread_0 = &utilities.DoubleArray{Encoding: map[string]int{"thread_id": 0}, Base: []int{1, 1, 0}, Check: []int{0, 1, 2}}
 
-func request_ThreadService_GetThread_0(ctx context.Context, marshaler runtime.Marshaler, client ThreadServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func request_ThreadService_GetThread_0(ctx context.Context, marshaler runtime.Marshaler, client extThreadlinev1.ThreadServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq GetThreadRequest
+		protoReq extThreadlinev1.GetThreadRequest
 		metadata runtime.ServerMetadata
 		err      error
 	)
@@ -91,9 +92,9 @@ func request_ThreadService_GetThread_0(ctx context.Context, marshaler runtime.Ma
 	return msg, metadata, err
 }
 
-func local_request_ThreadService_GetThread_0(ctx context.Context, marshaler runtime.Marshaler, server ThreadServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func local_request_ThreadService_GetThread_0(ctx context.Context, marshaler runtime.Marshaler, server extThreadlinev1.ThreadServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq GetThreadRequest
+		protoReq extThreadlinev1.GetThreadRequest
 		metadata runtime.ServerMetadata
 		err      error
 	)
@@ -117,9 +118,9 @@ func local_request_ThreadService_GetThread_0(ctx context.Context, marshaler runt
 
 var filter_ThreadService_ListThreads_0 = &utilities.DoubleArray{Encoding: map[string]int{}, Base: []int(nil), Check: []int(nil)}
 
-func request_ThreadService_ListThreads_0(ctx context.Context, marshaler runtime.Marshaler, client ThreadServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func request_ThreadService_ListThreads_0(ctx context.Context, marshaler runtime.Marshaler, client extThreadlinev1.ThreadServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq ListThreadsRequest
+		protoReq extThreadlinev1.ListThreadsRequest
 		metadata runtime.ServerMetadata
 	)
 	if err := req.ParseForm(); err != nil {
@@ -135,9 +136,9 @@ func request_ThreadService_ListThreads_0(ctx context.Context, marshaler runtime.
 	return msg, metadata, err
 }
 
-func local_request_ThreadService_ListThreads_0(ctx context.Context, marshaler runtime.Marshaler, server ThreadServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func local_request_ThreadService_ListThreads_0(ctx context.Context, marshaler runtime.Marshaler, server extThreadlinev1.ThreadServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq ListThreadsRequest
+		protoReq extThreadlinev1.ListThreadsRequest
 		metadata runtime.ServerMetadata
 	)
 	if err := req.ParseForm(); err != nil {
@@ -152,9 +153,9 @@ func local_request_ThreadService_ListThreads_0(ctx context.Context, marshaler ru
 
 var filter_ThreadService_CountThreads_0 = &utilities.DoubleArray{Encoding: map[string]int{}, Base: []int(nil), Check: []int(nil)}
 
-func request_ThreadService_CountThreads_0(ctx context.Context, marshaler runtime.Marshaler, client ThreadServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func request_ThreadService_CountThreads_0(ctx context.Context, marshaler runtime.Marshaler, client extThreadlinev1.ThreadServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq CountThreadsRequest
+		protoReq extThreadlinev1.CountThreadsRequest
 		metadata runtime.ServerMetadata
 	)
 	if err := req.ParseForm(); err != nil {
@@ -170,9 +171,9 @@ func request_ThreadService_CountThreads_0(ctx context.Context, marshaler runtime
 	return msg, metadata, err
 }
 
-func local_request_ThreadService_CountThreads_0(ctx context.Context, marshaler runtime.Marshaler, server ThreadServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func local_request_ThreadService_CountThreads_0(ctx context.Context, marshaler runtime.Marshaler, server extThreadlinev1.ThreadServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq CountThreadsRequest
+		protoReq extThreadlinev1.CountThreadsRequest
 		metadata runtime.ServerMetadata
 	)
 	if err := req.ParseForm(); err != nil {
@@ -187,9 +188,9 @@ func local_request_ThreadService_CountThreads_0(ctx context.Context, marshaler r
 
 var filter_ThreadService_UpdateThread_0 = &utilities.DoubleArray{Encoding: map[string]int{"thread": 0, "thread_id": 1}, Base: []int{1, 1, 2, 0, 0}, Check: []int{0, 1, 2, 2, 3}}
 
-func request_ThreadService_UpdateThread_0(ctx context.Context, marshaler runtime.Marshaler, client ThreadServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func request_ThreadService_UpdateThread_0(ctx context.Context, marshaler runtime.Marshaler, client extThreadlinev1.ThreadServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq UpdateThreadRequest
+		protoReq extThreadlinev1.UpdateThreadRequest
 		metadata runtime.ServerMetadata
 		err      error
 	)
@@ -228,9 +229,9 @@ func request_ThreadService_UpdateThread_0(ctx context.Context, marshaler runtime
 	return msg, metadata, err
 }
 
-func local_request_ThreadService_UpdateThread_0(ctx context.Context, marshaler runtime.Marshaler, server ThreadServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func local_request_ThreadService_UpdateThread_0(ctx context.Context, marshaler runtime.Marshaler, server extThreadlinev1.ThreadServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq UpdateThreadRequest
+		protoReq extThreadlinev1.UpdateThreadRequest
 		metadata runtime.ServerMetadata
 		err      error
 	)
@@ -268,9 +269,9 @@ func local_request_ThreadService_UpdateThread_0(ctx context.Context, marshaler r
 
 var filter_ThreadService_DeleteThread_0 = &utilities.DoubleArray{Encoding: map[string]int{"thread_id": 0}, Base: []int{1, 1, 0}, Check: []int{0, 1, 2}}
 
-func request_ThreadService_DeleteThread_0(ctx context.Context, marshaler runtime.Marshaler, client ThreadServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func request_ThreadService_DeleteThread_0(ctx context.Context, marshaler runtime.Marshaler, client extThreadlinev1.ThreadServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq DeleteThreadRequest
+		protoReq extThreadlinev1.DeleteThreadRequest
 		metadata runtime.ServerMetadata
 		err      error
 	)
@@ -295,9 +296,9 @@ func request_ThreadService_DeleteThread_0(ctx context.Context, marshaler runtime
 	return msg, metadata, err
 }
 
-func local_request_ThreadService_DeleteThread_0(ctx context.Context, marshaler runtime.Marshaler, server ThreadServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func local_request_ThreadService_DeleteThread_0(ctx context.Context, marshaler runtime.Marshaler, server extThreadlinev1.ThreadServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq DeleteThreadRequest
+		protoReq extThreadlinev1.DeleteThreadRequest
 		metadata runtime.ServerMetadata
 		err      error
 	)
@@ -319,9 +320,9 @@ func local_request_ThreadService_DeleteThread_0(ctx context.Context, marshaler r
 	return msg, metadata, err
 }
 
-func request_ThreadService_CopyThread_0(ctx context.Context, marshaler runtime.Marshaler, client ThreadServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func request_ThreadService_CopyThread_0(ctx context.Context, marshaler runtime.Marshaler, client extThreadlinev1.ThreadServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq CopyThreadRequest
+		protoReq extThreadlinev1.CopyThreadRequest
 		metadata runtime.ServerMetadata
 		err      error
 	)
@@ -343,9 +344,9 @@ func request_ThreadService_CopyThread_0(ctx context.Context, marshaler runtime.M
 	return msg, metadata, err
 }
 
-func local_request_ThreadService_CopyThread_0(ctx context.Context, marshaler runtime.Marshaler, server ThreadServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func local_request_ThreadService_CopyThread_0(ctx context.Context, marshaler runtime.Marshaler, server extThreadlinev1.ThreadServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq CopyThreadRequest
+		protoReq extThreadlinev1.CopyThreadRequest
 		metadata runtime.ServerMetadata
 		err      error
 	)
@@ -369,7 +370,7 @@ func local_request_ThreadService_CopyThread_0(ctx context.Context, marshaler run
 // StreamingRPC :currently unsupported pending https://github.com/grpc/grpc-go/issues/906.
 // Note that using this registration option will cause many gRPC library features to stop working. Consider using RegisterThreadServiceHandlerFromEndpoint instead.
 // GRPC interceptors will not work for this type of registration. To use interceptors, you must use the "runtime.WithMiddlewares" option in the "runtime.NewServeMux" call.
-func RegisterThreadServiceHandlerServer(ctx context.Context, mux *runtime.ServeMux, server ThreadServiceServer) error {
+func RegisterThreadServiceHandlerServer(ctx context.Context, mux *runtime.ServeMux, server extThreadlinev1.ThreadServiceServer) error {
 	mux.Handle(http.MethodPost, pattern_ThreadService_CreateThread_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()
@@ -541,15 +542,15 @@ func RegisterThreadServiceHandlerFromEndpoint(ctx context.Context, mux *runtime.
 // RegisterThreadServiceHandler registers the http handlers for service ThreadService to "mux".
 // The handlers forward requests to the grpc endpoint over "conn".
 func RegisterThreadServiceHandler(ctx context.Context, mux *runtime.ServeMux, conn *grpc.ClientConn) error {
-	return RegisterThreadServiceHandlerClient(ctx, mux, NewThreadServiceClient(conn))
+	return RegisterThreadServiceHandlerClient(ctx, mux, extThreadlinev1.NewThreadServiceClient(conn))
 }
 
 // RegisterThreadServiceHandlerClient registers the http handlers for service ThreadService
-// to "mux". The handlers forward requests to the grpc endpoint over the given implementation of "ThreadServiceClient".
-// Note: the gRPC framework executes interceptors within the gRPC handler. If the passed in "ThreadServiceClient"
+// to "mux". The handlers forward requests to the grpc endpoint over the given implementation of "extThreadlinev1.ThreadServiceClient".
+// Note: the gRPC framework executes interceptors within the gRPC handler. If the passed in "extThreadlinev1.ThreadServiceClient"
 // doesn't go through the normal gRPC flow (creating a gRPC client etc.) then it will be up to the passed in
-// "ThreadServiceClient" to call the correct interceptors. This client ignores the HTTP middlewares.
-func RegisterThreadServiceHandlerClient(ctx context.Context, mux *runtime.ServeMux, client ThreadServiceClient) error {
+// "extThreadlinev1.ThreadServiceClient" to call the correct interceptors. This client ignores the HTTP middlewares.
+func RegisterThreadServiceHandlerClient(ctx context.Context, mux *runtime.ServeMux, client extThreadlinev1.ThreadServiceClient) error {
 	mux.Handle(http.MethodPost, pattern_ThreadService_CreateThread_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()

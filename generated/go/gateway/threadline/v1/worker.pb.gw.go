@@ -16,6 +16,7 @@ import (
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"github.com/grpc-ecosystem/grpc-gateway/v2/utilities"
+	extThreadlinev1 "github.com/threadline/threadline/generated/go/threadline/v1"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/grpclog"
@@ -35,9 +36,9 @@ var (
 	_ = metadata.Join
 )
 
-func request_AgentWorkerService_ClaimRun_0(ctx context.Context, marshaler runtime.Marshaler, client AgentWorkerServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func request_AgentWorkerService_ClaimRun_0(ctx context.Context, marshaler runtime.Marshaler, client extThreadlinev1.AgentWorkerServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq ClaimRunRequest
+		protoReq extThreadlinev1.ClaimRunRequest
 		metadata runtime.ServerMetadata
 		err      error
 	)
@@ -59,9 +60,9 @@ func request_AgentWorkerService_ClaimRun_0(ctx context.Context, marshaler runtim
 	return msg, metadata, err
 }
 
-func local_request_AgentWorkerService_ClaimRun_0(ctx context.Context, marshaler runtime.Marshaler, server AgentWorkerServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func local_request_AgentWorkerService_ClaimRun_0(ctx context.Context, marshaler runtime.Marshaler, server extThreadlinev1.AgentWorkerServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq ClaimRunRequest
+		protoReq extThreadlinev1.ClaimRunRequest
 		metadata runtime.ServerMetadata
 		err      error
 	)
@@ -80,9 +81,9 @@ func local_request_AgentWorkerService_ClaimRun_0(ctx context.Context, marshaler 
 	return msg, metadata, err
 }
 
-func request_AgentWorkerService_ReportRunEvents_0(ctx context.Context, marshaler runtime.Marshaler, client AgentWorkerServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func request_AgentWorkerService_ReportRunEvents_0(ctx context.Context, marshaler runtime.Marshaler, client extThreadlinev1.AgentWorkerServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq ReportRunEventsRequest
+		protoReq extThreadlinev1.ReportRunEventsRequest
 		metadata runtime.ServerMetadata
 		err      error
 	)
@@ -104,9 +105,9 @@ func request_AgentWorkerService_ReportRunEvents_0(ctx context.Context, marshaler
 	return msg, metadata, err
 }
 
-func local_request_AgentWorkerService_ReportRunEvents_0(ctx context.Context, marshaler runtime.Marshaler, server AgentWorkerServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func local_request_AgentWorkerService_ReportRunEvents_0(ctx context.Context, marshaler runtime.Marshaler, server extThreadlinev1.AgentWorkerServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq ReportRunEventsRequest
+		protoReq extThreadlinev1.ReportRunEventsRequest
 		metadata runtime.ServerMetadata
 		err      error
 	)
@@ -125,9 +126,9 @@ func local_request_AgentWorkerService_ReportRunEvents_0(ctx context.Context, mar
 	return msg, metadata, err
 }
 
-func request_AgentWorkerService_RenewLease_0(ctx context.Context, marshaler runtime.Marshaler, client AgentWorkerServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func request_AgentWorkerService_RenewLease_0(ctx context.Context, marshaler runtime.Marshaler, client extThreadlinev1.AgentWorkerServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq RenewLeaseRequest
+		protoReq extThreadlinev1.RenewLeaseRequest
 		metadata runtime.ServerMetadata
 		err      error
 	)
@@ -149,9 +150,9 @@ func request_AgentWorkerService_RenewLease_0(ctx context.Context, marshaler runt
 	return msg, metadata, err
 }
 
-func local_request_AgentWorkerService_RenewLease_0(ctx context.Context, marshaler runtime.Marshaler, server AgentWorkerServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func local_request_AgentWorkerService_RenewLease_0(ctx context.Context, marshaler runtime.Marshaler, server extThreadlinev1.AgentWorkerServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq RenewLeaseRequest
+		protoReq extThreadlinev1.RenewLeaseRequest
 		metadata runtime.ServerMetadata
 		err      error
 	)
@@ -175,7 +176,7 @@ func local_request_AgentWorkerService_RenewLease_0(ctx context.Context, marshale
 // StreamingRPC :currently unsupported pending https://github.com/grpc/grpc-go/issues/906.
 // Note that using this registration option will cause many gRPC library features to stop working. Consider using RegisterAgentWorkerServiceHandlerFromEndpoint instead.
 // GRPC interceptors will not work for this type of registration. To use interceptors, you must use the "runtime.WithMiddlewares" option in the "runtime.NewServeMux" call.
-func RegisterAgentWorkerServiceHandlerServer(ctx context.Context, mux *runtime.ServeMux, server AgentWorkerServiceServer) error {
+func RegisterAgentWorkerServiceHandlerServer(ctx context.Context, mux *runtime.ServeMux, server extThreadlinev1.AgentWorkerServiceServer) error {
 	mux.Handle(http.MethodPost, pattern_AgentWorkerService_ClaimRun_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()
@@ -267,15 +268,15 @@ func RegisterAgentWorkerServiceHandlerFromEndpoint(ctx context.Context, mux *run
 // RegisterAgentWorkerServiceHandler registers the http handlers for service AgentWorkerService to "mux".
 // The handlers forward requests to the grpc endpoint over "conn".
 func RegisterAgentWorkerServiceHandler(ctx context.Context, mux *runtime.ServeMux, conn *grpc.ClientConn) error {
-	return RegisterAgentWorkerServiceHandlerClient(ctx, mux, NewAgentWorkerServiceClient(conn))
+	return RegisterAgentWorkerServiceHandlerClient(ctx, mux, extThreadlinev1.NewAgentWorkerServiceClient(conn))
 }
 
 // RegisterAgentWorkerServiceHandlerClient registers the http handlers for service AgentWorkerService
-// to "mux". The handlers forward requests to the grpc endpoint over the given implementation of "AgentWorkerServiceClient".
-// Note: the gRPC framework executes interceptors within the gRPC handler. If the passed in "AgentWorkerServiceClient"
+// to "mux". The handlers forward requests to the grpc endpoint over the given implementation of "extThreadlinev1.AgentWorkerServiceClient".
+// Note: the gRPC framework executes interceptors within the gRPC handler. If the passed in "extThreadlinev1.AgentWorkerServiceClient"
 // doesn't go through the normal gRPC flow (creating a gRPC client etc.) then it will be up to the passed in
-// "AgentWorkerServiceClient" to call the correct interceptors. This client ignores the HTTP middlewares.
-func RegisterAgentWorkerServiceHandlerClient(ctx context.Context, mux *runtime.ServeMux, client AgentWorkerServiceClient) error {
+// "extThreadlinev1.AgentWorkerServiceClient" to call the correct interceptors. This client ignores the HTTP middlewares.
+func RegisterAgentWorkerServiceHandlerClient(ctx context.Context, mux *runtime.ServeMux, client extThreadlinev1.AgentWorkerServiceClient) error {
 	mux.Handle(http.MethodPost, pattern_AgentWorkerService_ClaimRun_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()
