@@ -1144,3 +1144,9 @@ async def test_stop_ends_open_http_streams_within_the_grace(tmp_path):
         assert time.monotonic() - started < 5
         with pytest.raises((aiohttp.ClientError, asyncio.CancelledError)):
             await (await watch).read()
+
+
+async def test_deeply_nested_json_is_a_bad_request_not_a_crash(http):
+    reply = await http.call("POST", "/v1/threads", data=b"[" * 100_000)
+    assert reply.status == 400
+    assert reply.json["code"] == 3

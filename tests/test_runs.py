@@ -1595,3 +1595,22 @@ async def test_calls_cancelled_mid_read_leave_the_server_healthy(client, runs):
         if failures:
             break
     assert failures == []
+
+
+async def test_stream_run_ends_when_its_thread_is_deleted(client, runs):
+    thread_id = await new_thread(client)
+    stream = runs.StreamRun(
+        run_pb2.CreateRunRequest(
+            thread_id=thread_id,
+            agent_id="echo",
+            input_messages=[user(words(30))],
+            context=slow(100),
+        ),
+        timeout=5,
+    )
+    await read_until(stream, lambda e: e.type == "message.delta")
+    started = time.monotonic()
+    await client.threads.DeleteThread(thread_pb2.DeleteThreadRequest(thread_id=thread_id))
+    with contextlib.suppress(grpc.aio.AioRpcError):
+        await drain(stream)
+    assert time.monotonic() - started < 2

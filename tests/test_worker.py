@@ -591,3 +591,47 @@ async def test_report_after_cancel_says_cancelled(spawn_server):
         )
         assert final.status == run_pb2.RUN_STATUS_CANCELLED
         assert final.error.code == "CANCELLED_BY_CLIENT"
+
+
+async def test_a_malformed_tool_result_is_invalid_and_the_run_goes_on(spawn_server):
+    # A NaN has no JSON form: the report is refused with the field named, nothing
+    # of it is written, and the worker can still report the rest of the run.
+    server = start_server(spawn_server)
+    async with connected(server.address) as stubs:
+        thread_id = await new_thread(stubs)
+        run = await create_run(stubs, thread_id, "half done")
+        claimed = await claim(stubs)
+        streamed = worker_pb2.ReportRunEventsRequest(
+            run_id=run.run_id, lease_id=claimed.lease_id, events=[delta("HALF ")]
+        )
+        await stubs.workers.ReportRunEvents(streamed, timeout=RPC_TIMEOUT)
+        bad = message_pb2.ToolResult(tool_call_id="c1")
+        bad.json.number_value = float("nan")
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await stubs.workers.ReportRunEvents(
+                worker_pb2.ReportRunEventsRequest(
+                    run_id=run.run_id,
+                    lease_id=claimed.lease_id,
+                    events=[
+                        worker_pb2.WorkerEvent(
+                            tool_call_finished=worker_pb2.ToolCallFinished(result=bad)
+                        )
+                    ],
+                ),
+                timeout=RPC_TIMEOUT,
+            )
+        assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert "events[0].tool_call_finished.result.json" in (caught.value.details() or "")
+        await stubs.workers.ReportRunEvents(
+            worker_pb2.ReportRunEventsRequest(
+                run_id=run.run_id,
+                lease_id=claimed.lease_id,
+                events=[delta("DONE"), finish_completed()],
+            ),
+            timeout=RPC_TIMEOUT,
+        )
+        final = await stubs.runs.GetRun(
+            run_pb2.GetRunRequest(run_id=run.run_id), timeout=RPC_TIMEOUT
+        )
+        assert final.status == run_pb2.RUN_STATUS_COMPLETED
+        assert final.response == "HALF DONE"

@@ -38,7 +38,7 @@ from threadline_server.domain.agents import (
     ToolSpec,
     UsageReport,
 )
-from threadline_server.domain.events import EventBus
+from threadline_server.domain.events import FINAL_EVENT_TYPES, EventBus
 from threadline_server.domain.tools import BUILTIN_TOOLS, run_tool
 from threadline_server.errors import FailedPreconditionError, NotFoundError
 from threadline_server.store.base import RunRecord, Store, StoreTransaction, ThreadRef
@@ -48,12 +48,6 @@ logger = logging.getLogger(__name__)
 # The most recent messages an agent reads from its thread.
 AGENT_CONTEXT_MESSAGES = 1000
 
-FINAL_EVENT_TYPES: dict[int, str] = {
-    run_pb2.RUN_STATUS_COMPLETED: "run.completed",
-    run_pb2.RUN_STATUS_MAX_ITERATIONS_REACHED: "run.max_iterations_reached",
-    run_pb2.RUN_STATUS_FAILED: "run.failed",
-    run_pb2.RUN_STATUS_CANCELLED: "run.cancelled",
-}
 TERMINAL = frozenset(FINAL_EVENT_TYPES)
 
 
@@ -93,6 +87,14 @@ class Finish:
 
 
 Step = IterationStarted | TextDelta | UsageReport | ToolCallStart | ToolCallEnd | Finish
+
+
+@dataclass(frozen=True)
+class _Next:
+    """What kick does after its transaction, when it started no run here."""
+
+    wake_workers_of: str = ""
+    kick_again: bool = False
 
 
 @dataclass
@@ -152,13 +154,7 @@ class RunEngine:
                         "the server restarted while the run was in flight",
                     )
                 else:
-                    await self._end_in_tx(
-                        tx,
-                        record,
-                        run_pb2.RUN_STATUS_FAILED,
-                        "LEASE_EXPIRED",
-                        f"worker {record.worker_id or '(unnamed)'} stopped renewing its lease",
-                    )
+                    await self._fail_lease_expired(tx, record)
             return await tx.threads_with_queued_runs()
 
         for thread in await self.store.transaction(work):
@@ -178,19 +174,22 @@ class RunEngine:
         async def work(tx: StoreTransaction) -> list[RunRecord]:
             expired = [r for r in await tx.runs_to_recover(tx.now) if r.lease_id is not None]
             for record in expired:
-                await self._end_in_tx(
-                    tx,
-                    record,
-                    run_pb2.RUN_STATUS_FAILED,
-                    "LEASE_EXPIRED",
-                    f"worker {record.worker_id or '(unnamed)'} stopped renewing its lease",
-                )
+                await self._fail_lease_expired(tx, record)
             return expired
 
         expired = await self.store.transaction(work)
         for record in expired:
             await self.kick(record.thread.thread_id)
         return len(expired)
+
+    async def _fail_lease_expired(self, tx: StoreTransaction, record: RunRecord) -> None:
+        await self._end_in_tx(
+            tx,
+            record,
+            run_pb2.RUN_STATUS_FAILED,
+            "LEASE_EXPIRED",
+            f"worker {record.worker_id or '(unnamed)'} stopped renewing its lease",
+        )
 
     # -- scheduling -----------------------------------------------------------
 
@@ -217,25 +216,49 @@ class RunEngine:
 
         async def work(
             tx: StoreTransaction,
-        ) -> tuple[RunRecord, list[message_pb2.Message]] | str | None:
+        ) -> tuple[RunRecord, list[message_pb2.Message]] | _Next | None:
             try:
                 thread = await tx.thread(thread_id)
-            except Exception:  # noqa: BLE001 - the thread was deleted meanwhile
+            except NotFoundError:  # the thread was deleted meanwhile
                 return None
             record = await tx.next_queued_run(thread)
             if record is None or self._stopping:
                 # While stopping, queued runs stay queued for the next start.
                 return None
+            if record.run.agent_id in self.worker_agents:
+                return _Next(wake_workers_of=record.run.agent_id)
             if record.run.agent_id not in self.agents:
-                return record.run.agent_id
+                # Queued before a restart with another configuration: fail it
+                # rather than leave the thread busy for ever.
+                await self._end_in_tx(
+                    tx,
+                    record,
+                    run_pb2.RUN_STATUS_FAILED,
+                    "AGENT_UNAVAILABLE",
+                    f"this server no longer serves agent {record.run.agent_id!r}",
+                )
+                return _Next(kick_again=True)
             await self._start_in_tx(tx, record)
             return record, await tx.thread_messages(thread, AGENT_CONTEXT_MESSAGES)
 
         outcome = await self.store.transaction(work)
-        if isinstance(outcome, str):
-            self.worker_wakeup(outcome).set()
-        elif outcome is not None and not self._stopping:
+        if isinstance(outcome, _Next):
+            if outcome.kick_again:
+                await self.kick(thread_id)  # the next run in line, if any
+            else:
+                self.worker_wakeup(outcome.wake_workers_of).set()
+        elif outcome is not None:
             record, messages = outcome
+            if self._stopping:  # stop() came while the run was being started
+                await self._finish_quietly(
+                    record.run.run_id,
+                    Finish(
+                        run_pb2.RUN_STATUS_FAILED,
+                        "SERVER_STOPPED",
+                        "the server stopped while the run was in flight",
+                    ),
+                )
+                return
             task = asyncio.create_task(
                 self._execute(record, messages), name=f"run {record.run.run_id}"
             )
@@ -322,6 +345,7 @@ class RunEngine:
             try:
                 record = await tx.run(run_id)
             except NotFoundError:  # its thread was deleted
+                self._recorders.pop(run_id, None)
                 raise RunEndedError(None) from None
             if record.run.status != run_pb2.RUN_STATUS_RUNNING or (
                 lease_id is not None
@@ -331,12 +355,18 @@ class RunEngine:
             recorder = await self._recorder(record)
             if record.lease_duration_us:
                 record.lease_expires_at = tx.now + record.lease_duration_us
-            for step in steps:
-                if await self._apply(tx, record, recorder, step):
-                    return record
-            # Text deltas only add events: the run's row needs no update then.
-            if record.lease_duration_us or not all(isinstance(s, TextDelta) for s in steps):
-                await tx.save_run(record)
+            try:
+                for step in steps:
+                    if await self._apply(tx, record, recorder, step):
+                        return record
+                # Text deltas only add events: the run's row needs no update then.
+                if record.lease_duration_us or not all(isinstance(s, TextDelta) for s in steps):
+                    await tx.save_run(record)
+            except BaseException:
+                # The transaction rolls back: forget what the recorder learned in
+                # it, so it is rebuilt from the event log as committed.
+                self._recorders.pop(run_id, None)
+                raise
             return record
 
         record = await self.store.transaction(work)
@@ -541,7 +571,7 @@ class RunEngine:
             messages=messages,
             context=jsonvalue.struct_to_python(run.context),
             tools=[
-                ToolSpec(name, tool.description if (tool := BUILTIN_TOOLS.get(name)) else "")
+                tool.spec if (tool := BUILTIN_TOOLS.get(name)) else ToolSpec(name, "")
                 for name in allowed
             ],
             max_iterations=run.max_iterations,

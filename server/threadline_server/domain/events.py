@@ -36,9 +36,15 @@ MAX_ENDED_RUNS = 65536
 # not the delivery path.
 IDLE_RECHECK_SECONDS = 5.0
 
-FINAL_RUN_EVENTS = frozenset(
-    {"run.completed", "run.max_iterations_reached", "run.failed", "run.cancelled"}
-)
+FINAL_EVENT_TYPES: dict[int, str] = {
+    run_pb2.RUN_STATUS_COMPLETED: "run.completed",
+    run_pb2.RUN_STATUS_MAX_ITERATIONS_REACHED: "run.max_iterations_reached",
+    run_pb2.RUN_STATUS_FAILED: "run.failed",
+    run_pb2.RUN_STATUS_CANCELLED: "run.cancelled",
+}
+"""The final event of a run, by the terminal status it ended in."""
+
+FINAL_RUN_EVENTS = frozenset(FINAL_EVENT_TYPES.values())
 
 
 @dataclass

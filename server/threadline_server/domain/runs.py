@@ -253,7 +253,11 @@ class RunHandler:
         """Create a run, then stream its events from the first."""
         run = await self.create_run(request)
         async for event in self._engine.bus.follow(
-            run.thread_id, after=0, run_id=run.run_id, until=ends_run
+            run.thread_id,
+            after=0,
+            run_id=run.run_id,
+            until=ends_run,
+            finished=self._ended(run.run_id),
         ):
             yield event
 

@@ -188,7 +188,7 @@ def message_fields(found: Violations, path: str, message: message_pb2.Message) -
         elif kind == "tool_call":
             _tool_call(found, f"{part_path}.tool_call", part.tool_call)
         elif kind == "tool_result":
-            text_bytes += _tool_result(found, f"{part_path}.tool_result", part.tool_result)
+            text_bytes += tool_result(found, f"{part_path}.tool_result", part.tool_result)
         else:
             _media(found, f"{part_path}.media", part.media)
     if message.parts and all(p.WhichOneof("kind") == "text" and not p.text for p in message.parts):
@@ -209,7 +209,8 @@ def _tool_call(found: Violations, path: str, call: message_pb2.ToolCall) -> None
     )
 
 
-def _tool_result(found: Violations, path: str, result: message_pb2.ToolResult) -> int:
+def tool_result(found: Violations, path: str, result: message_pb2.ToolResult) -> int:
+    """Check a tool's result; return the bytes of its text output."""
     reference(found, f"{path}.tool_call_id", result.tool_call_id, required=True)
     output = result.WhichOneof("output")
     if output is None:

@@ -24,6 +24,7 @@ from threadline_server.domain.engine import (
     ToolCallEnd,
     ToolCallStart,
 )
+from threadline_server.domain.runs import DEADLINE_MARGIN_SECONDS
 from threadline_server.errors import FailedPreconditionError, NotFoundError, Violations
 from threadline_server.store.base import RunRecord
 
@@ -83,7 +84,7 @@ class WorkerHandler:
                 f"--worker-agent {request.agent_id}",
             )
         if time_remaining is not None:
-            wait = max(min(wait, time_remaining - 0.25), 0.0)
+            wait = max(min(wait, time_remaining - DEADLINE_MARGIN_SECONDS), 0.0)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + wait
         wakeup = self._engine.worker_wakeup(request.agent_id)
@@ -165,6 +166,9 @@ def _to_step(found: Violations, path: str, event: worker_pb2.WorkerEvent) -> Ste
     if kind == "iteration_started":
         return IterationStarted()
     if kind == "text_delta":
+        validation.text(
+            found, f"{path}.text_delta", event.text_delta, limit=validation.MAX_TEXT_BYTES
+        )
         return TextDelta(event.text_delta)
     if kind == "usage":
         if event.usage.prompt_tokens < 0 or event.usage.completion_tokens < 0:
@@ -178,12 +182,7 @@ def _to_step(found: Violations, path: str, event: worker_pb2.WorkerEvent) -> Ste
         return ToolCallStart(call)
     if kind == "tool_call_finished":
         finished = event.tool_call_finished
-        validation.reference(
-            found,
-            f"{path}.tool_call_finished.result.tool_call_id",
-            finished.result.tool_call_id,
-            required=True,
-        )
+        validation.tool_result(found, f"{path}.tool_call_finished.result", finished.result)
         if finished.duration_ms < 0:
             found.add(f"{path}.tool_call_finished.duration_ms", "must not be negative")
         return ToolCallEnd(finished.result, finished.duration_ms, finished.error_code)

@@ -254,6 +254,9 @@ def read_document(data: bytes, *, loose: bool = False) -> Any:
         value, _ = (_LOOSE_DECODER if loose else _DECODER).raw_decode(text)
     except json.JSONDecodeError as error:
         raise JsonError(str(error)) from None
+    except RecursionError:
+        # Go's decoder refuses nesting deeper than 10000 with a syntax error.
+        raise JsonError("exceeded max depth") from None
     return value
 
 

@@ -318,11 +318,13 @@ class SqliteStore(Store):
             await writer.execute("BEGIN IMMEDIATE")
             try:
                 result = await work(writer, now_us())
+                await writer.execute("COMMIT")
             except BaseException:
                 self._uncommitted_events = []
-                await writer.execute("ROLLBACK")
+                # A failed COMMIT may already have ended the transaction.
+                if writer.in_transaction:
+                    await writer.execute("ROLLBACK")
                 raise
-            await writer.execute("COMMIT")
             events, self._uncommitted_events = self._uncommitted_events, []
             if events:
                 for listener in self._event_listeners:
