@@ -672,10 +672,10 @@ class RunEngine:
         Returning the run at the end of the budget (rather than raising) is the
         point: WaitRun and Chat answer just before the caller's deadline.
         """
-        thread_id = await self.store.run_thread_id(run_id)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + max(budget, 0)
         run = await self.store.get_run(run_id)
+        thread_id = run.thread_id
         while run.status not in TERMINAL:
             remaining = deadline - loop.time()
             if remaining <= 0:

@@ -229,9 +229,9 @@ class RunHandler:
         if request.after_event_id < 0:
             found.add("after_event_id", "must not be negative")
         found.raise_if_any()
-        thread_id = await self._store.run_thread_id(request.run_id)
+        run = await self._store.get_run(request.run_id)
         async for event in self._engine.bus.follow(
-            thread_id,
+            run.thread_id,
             after=request.after_event_id,
             run_id=request.run_id,
             until=ends_run,

@@ -297,7 +297,3 @@ class Store(abc.ABC):
         self, *, thread_id: str = "", run_id: str = "", after: int, limit: int
     ) -> list[run_pb2.RunEvent]:
         """Return the events of a thread or of a run with event_id > after, oldest first."""
-
-    @abc.abstractmethod
-    async def run_thread_id(self, run_id: str) -> str:
-        """Return the id of the thread a run belongs to."""

@@ -447,13 +447,7 @@ class SqliteStore(Store):
             row = await self._thread_row(connection, thread_id, now_us())
             thread = _row_to_thread(row)
             if message_limit > 0:
-                async with connection.execute(
-                    f"SELECT * FROM (SELECT {_MESSAGE_COLUMNS} FROM messages AS m "
-                    "JOIN threads AS t ON t.pk = m.thread_pk WHERE m.thread_pk = ? "
-                    "ORDER BY m.pk DESC LIMIT ?) ORDER BY pk ASC",
-                    (row["pk"], message_limit),
-                ) as cursor:
-                    thread.messages.extend(_row_to_message(r) for r in await cursor.fetchall())
+                thread.messages.extend(await _latest_messages(connection, row["pk"], message_limit))
         return thread
 
     async def list_threads(self, query: ThreadPageQuery) -> Page[thread_pb2.Thread]:
@@ -708,12 +702,6 @@ class SqliteStore(Store):
             row = await _run_row(connection, run_id, now_us(), field="run_id")
         return _row_to_run(row)
 
-    async def run_thread_id(self, run_id: str) -> str:
-        """Return the thread a run belongs to."""
-        async with self._read() as connection:
-            row = await _run_row(connection, run_id, now_us(), field="run_id")
-        return str(row["thread_id"])
-
     async def list_runs(self, query: RunPageQuery) -> Page[run_pb2.Run]:
         """Return one page of a thread's runs by keyset on pk."""
         return await self._thread_page(
@@ -798,6 +786,19 @@ def _row_to_run(row: Row) -> run_pb2.Run:
     if row["ended_at"] is not None:
         run.ended_at.FromMicroseconds(row["ended_at"])
     return run
+
+
+async def _latest_messages(
+    connection: aiosqlite.Connection, thread_pk: int, limit: int
+) -> list[message_pb2.Message]:
+    """Return a thread's latest messages, oldest first."""
+    rows = await connection.execute_fetchall(
+        f"SELECT * FROM (SELECT {_MESSAGE_COLUMNS} FROM messages AS m "
+        "JOIN threads AS t ON t.pk = m.thread_pk WHERE m.thread_pk = ? "
+        "ORDER BY m.pk DESC LIMIT ?) ORDER BY pk ASC",
+        (thread_pk, limit),
+    )
+    return [_row_to_message(row) for row in rows]
 
 
 def _row_to_record(row: Row) -> RunRecord:
@@ -964,13 +965,7 @@ class SqliteTransaction(StoreTransaction):
 
     async def thread_messages(self, thread: ThreadRef, limit: int) -> list[message_pb2.Message]:
         """Return the latest messages, oldest first."""
-        async with self._connection.execute(
-            f"SELECT * FROM (SELECT {_MESSAGE_COLUMNS} FROM messages AS m "
-            "JOIN threads AS t ON t.pk = m.thread_pk WHERE m.thread_pk = ? "
-            "ORDER BY m.pk DESC LIMIT ?) ORDER BY pk ASC",
-            (thread.pk, limit),
-        ) as cursor:
-            return [_row_to_message(r) for r in await cursor.fetchall()]
+        return await _latest_messages(self._connection, thread.pk, limit)
 
     async def append_event(self, thread: ThreadRef, event: run_pb2.RunEvent) -> run_pb2.RunEvent:
         """Store an event and queue it for the listeners after commit."""
