@@ -107,7 +107,6 @@ class _OpenMessage:
 class Recorder:
     """What the machinery remembers of a run in progress between transactions."""
 
-    run_id: str
     open_message: _OpenMessage | None = None
     calls: dict[str, message_pb2.ToolCall] = field(default_factory=dict)
 
@@ -146,7 +145,7 @@ class RunEngine:
         async def work(tx: StoreTransaction) -> list[ThreadRef]:
             for record in await tx.runs_to_recover(tx.now):
                 if record.lease_id is None:
-                    await self._end_in_tx(
+                    await self.end_run(
                         tx,
                         record,
                         run_pb2.RUN_STATUS_FAILED,
@@ -183,7 +182,7 @@ class RunEngine:
         return len(expired)
 
     async def _fail_lease_expired(self, tx: StoreTransaction, record: RunRecord) -> None:
-        await self._end_in_tx(
+        await self.end_run(
             tx,
             record,
             run_pb2.RUN_STATUS_FAILED,
@@ -230,7 +229,7 @@ class RunEngine:
             if record.run.agent_id not in self.agents:
                 # Queued before a restart with another configuration: fail it
                 # rather than leave the thread busy for ever.
-                await self._end_in_tx(
+                await self.end_run(
                     tx,
                     record,
                     run_pb2.RUN_STATUS_FAILED,
@@ -286,7 +285,7 @@ class RunEngine:
             run_pb2.RunEvent(run_id=record.run.run_id, type="run.started", run=record.run),
         )
         await tx.refresh_thread_status(record.thread)
-        self._recorders[record.run.run_id] = Recorder(record.run.run_id)
+        self._recorders[record.run.run_id] = Recorder()
 
     async def claim(
         self, agent_id: str, worker_id: str, lease_duration_us: int
@@ -317,7 +316,7 @@ class RunEngine:
         recorder = self._recorders.get(record.run.run_id)
         if recorder is not None:
             return recorder
-        recorder = Recorder(record.run.run_id)
+        recorder = Recorder()
         events = await self.store.read_events(run_id=record.run.run_id, after=0, limit=1_000_000)
         for event in events:
             if event.type == "message.created" and not event.message.parts:
@@ -371,7 +370,6 @@ class RunEngine:
 
         record = await self.store.transaction(work)
         if record.run.status in TERMINAL:
-            self._recorders.pop(run_id, None)
             await self.kick(record.thread.thread_id)
         return record
 
@@ -382,7 +380,7 @@ class RunEngine:
         run = record.run
         if isinstance(step, IterationStarted):
             if run.iterations >= run.max_iterations:
-                await self._end_in_tx(
+                await self.end_run(
                     tx,
                     record,
                     run_pb2.RUN_STATUS_MAX_ITERATIONS_REACHED,
@@ -483,7 +481,7 @@ class RunEngine:
                 ),
             )
         else:
-            await self._end_in_tx(
+            await self.end_run(
                 tx, record, step.status, step.error_code, step.error_message, recorder=recorder
             )
             return True
@@ -509,7 +507,7 @@ class RunEngine:
         record.run.response = text
         recorder.open_message = None
 
-    async def _end_in_tx(
+    async def end_run(
         self,
         tx: StoreTransaction,
         record: RunRecord,
@@ -519,7 +517,11 @@ class RunEngine:
         *,
         recorder: Recorder | None = None,
     ) -> None:
-        """End a run: close its message, set its final state, append its final event."""
+        """End a run in a transaction: close its message, set its final state and event.
+
+        Whoever ends it (its agent, a cancel, a later run, a timeout, a lost lease,
+        recovery) comes through here, once: the caller checked it was in flight.
+        """
         if record.run.status == run_pb2.RUN_STATUS_RUNNING:
             # After a restart the recorder is rebuilt from the log, so a
             # half-streamed answer is still stored, with its message.completed.
@@ -544,16 +546,9 @@ class RunEngine:
         )
         await tx.refresh_thread_status(record.thread)
 
-    async def end_run(
-        self, tx: StoreTransaction, record: RunRecord, status: int, code: str, message: str
-    ) -> None:
-        """End a run from outside its agent (cancel, interrupt, rollback), in a transaction."""
-        await self._end_in_tx(tx, record, status, code, message)
-
     def after_end(self, run_ids: Sequence[str]) -> None:
         """Stop the in-process tasks of runs that were ended from outside."""
         for run_id in run_ids:
-            self._recorders.pop(run_id, None)
             task = self._tasks.get(run_id)
             if task is not None:
                 task.cancel()

@@ -52,9 +52,12 @@ class MessageHandler:
         """Return one page of a thread's messages."""
         found = Violations()
         validation.resource_id(found, "thread_id", request.thread_id)
-        descending = _MESSAGE_ORDERS.get(" ".join(request.order_by.lower().split()))
-        if descending is None:
-            found.add("order_by", "must be 'created_at' (oldest first) or 'created_at desc'")
+        descending = paging.order(
+            found,
+            request.order_by,
+            _MESSAGE_ORDERS,
+            "must be 'created_at' (oldest first) or 'created_at desc'",
+        )
         size, cursor, key = paging.start(
             found,
             request.page_size,

@@ -12,9 +12,13 @@ import binascii
 import dataclasses
 import hashlib
 import json
+from collections.abc import Mapping
+from typing import TypeVar
 
 from threadline_server.errors import Violations
 from threadline_server.store.base import Cursor
+
+T = TypeVar("T")
 
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
@@ -94,3 +98,11 @@ def start(
         return effective, None, ""
     key = fingerprint(*query)
     return effective, decode(found, token, key), key
+
+
+def order(found: Violations, text: str, choices: Mapping[str, T], hint: str) -> T | None:
+    """Return the ordering an order_by names (case and spacing ignored); record an unknown one."""
+    chosen = choices.get(" ".join(text.lower().split()))
+    if chosen is None:
+        found.add("order_by", hint)
+    return chosen

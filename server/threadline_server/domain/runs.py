@@ -35,6 +35,11 @@ _END_REASONS = {
 }
 
 
+def _check_cursor(found: Violations, after_event_id: int) -> None:
+    if after_event_id < 0:
+        found.add("after_event_id", "must not be negative")
+
+
 def wait_budget(timeout: float | None, time_remaining: float | None) -> float:
     """Return how long a waiting call may wait: its timeout, capped by its deadline."""
     budget = MAX_WAIT_SECONDS if timeout is None else min(timeout, MAX_WAIT_SECONDS)
@@ -159,9 +164,12 @@ class RunHandler:
         """Return one page of a thread's runs."""
         found = Violations()
         validation.resource_id(found, "thread_id", request.thread_id)
-        descending = _RUN_ORDERS.get(" ".join(request.order_by.lower().split()))
-        if descending is None:
-            found.add("order_by", "must be 'created_at desc' (newest first) or 'created_at'")
+        descending = paging.order(
+            found,
+            request.order_by,
+            _RUN_ORDERS,
+            "must be 'created_at desc' (newest first) or 'created_at'",
+        )
         size, cursor, key = paging.start(
             found,
             request.page_size,
@@ -226,8 +234,7 @@ class RunHandler:
         """Yield a run's stored events after the cursor, then live ones, to its end."""
         found = Violations()
         validation.resource_id(found, "run_id", request.run_id)
-        if request.after_event_id < 0:
-            found.add("after_event_id", "must not be negative")
+        _check_cursor(found, request.after_event_id)
         found.raise_if_any()
         run = await self._store.get_run(request.run_id)
         async for event in self._engine.bus.follow(
@@ -267,8 +274,7 @@ class RunHandler:
         """Yield every event of a thread after the cursor, live, until the caller leaves."""
         found = Violations()
         validation.resource_id(found, "thread_id", request.thread_id)
-        if request.after_event_id < 0:
-            found.add("after_event_id", "must not be negative")
+        _check_cursor(found, request.after_event_id)
         found.raise_if_any()
         await self._store.get_thread(request.thread_id)
         async for event in self._engine.bus.follow(request.thread_id, after=request.after_event_id):

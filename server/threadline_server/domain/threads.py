@@ -128,12 +128,12 @@ class ThreadHandler:
         """Return one page of threads."""
         found = Violations()
         thread_filter = _thread_filter(found, "filter", request.filter)
-        order = _THREAD_ORDERS.get(" ".join(request.order_by.lower().split()))
-        if order is None:
-            found.add(
-                "order_by",
-                "must be one of 'created_at desc', 'created_at', 'updated_at desc', 'updated_at'",
-            )
+        order = paging.order(
+            found,
+            request.order_by,
+            _THREAD_ORDERS,
+            "must be one of 'created_at desc', 'created_at', 'updated_at desc', 'updated_at'",
+        )
         size, cursor, key = paging.start(
             found,
             request.page_size,
