@@ -44,4 +44,5 @@ for tool in protoc protoc-gen-go protoc-gen-go-grpc protoc-gen-grpc-gateway prot
 done
 rm -rf generated/go/threadline generated/go/gateway/threadline generated/openapi generated/ts/src generated/java/src/main/java
 "$BIN/buf" generate --path protos/threadline
+"$PY" scripts/stamp_version.py
 echo "generated/ is up to date with protos/"

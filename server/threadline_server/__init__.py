@@ -1,3 +1,6 @@
 """Threadline: a gRPC service that keeps agent conversations."""
 
-__version__ = "0.1.0"
+from importlib.metadata import version
+
+# The installed distribution's version, which setuptools reads from VERSION.
+__version__ = version("threadline")

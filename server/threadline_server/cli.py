@@ -18,11 +18,13 @@ LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 async def serve(settings: config.Settings) -> None:
     """Run the server until SIGTERM or SIGINT, then drain within the grace period."""
     server = ThreadlineServer(settings)
-    await server.start()
+    # Handlers first: a SIGTERM that arrives while the server starts (right
+    # after it logged "listening", say) must drain it, not kill the process.
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
+    await server.start()
     try:
         waiter = asyncio.create_task(server.wait())
         stopper = asyncio.create_task(stop.wait())
