@@ -127,6 +127,10 @@ DELIBERATE: dict[str, Deliberate] = {
         "Server-Sent Events with Accept: text/event-stream are an addition",
         frozenset({"content_type", "headers", "body"}),
     ),
+    "run-cancel/events-as-ndjson": Deliberate(
+        "Accept: application/x-ndjson labels the same lines application/x-ndjson",
+        frozenset({"content_type"}),
+    ),
     "headers/te-trailers*": Deliberate("aiohttp sends no HTTP trailers", frozenset({"headers"})),
     "limits/body-over-8-mib": Deliberate(
         "413 before reading an oversized body", frozenset({"status", "message"})
@@ -1371,6 +1375,13 @@ def scenario_run_cancel(s: Side) -> None:
         "events-as-sse",
         f"/v1/runs/{slow}/events",
         headers={"Accept": "text/event-stream"},
+        stream=True,
+        expect=200,
+    )
+    s.get(
+        "events-as-ndjson",
+        f"/v1/runs/{slow}/events",
+        headers={"Accept": "application/x-ndjson"},
         stream=True,
         expect=200,
     )
