@@ -120,8 +120,9 @@ DELIBERATE: dict[str, Deliberate] = {
         "aiohttp's parser refuses non-standard and lower-case methods with 400",
         frozenset({"status", "content_type", "body"}),
     ),
-    "routing/openapi-document": Deliberate(
-        "/openapi.json is an addition", frozenset({"status", "body"})
+    "routing/*-document": Deliberate(
+        "/openapi.json (OpenAPI 3.1) and /swagger.json (Swagger 2.0) are additions",
+        frozenset({"status", "body"}),
     ),
     "run-cancel/events-as-sse*": Deliberate(
         "Server-Sent Events with Accept: text/event-stream are an addition",
@@ -622,6 +623,7 @@ def scenario_routing(s: Side) -> None:
     s.post("post-of-get-verb", "/v1/threads:count", {}, expect=501)
     s.get("bare-verb", "/v1/runs/:cancel", expect=400)
     s.get("openapi-document", "/openapi.json", expect=404)
+    s.get("swagger-document", "/swagger.json", expect=404)
     s.get("semicolon-in-query", f"/v1/threads/{t}?view=1;x=2", expect=400)
     s.get("bad-escape-in-query", f"/v1/threads/{t}?view=%zz", expect=400)
     s.get("fragment-free-question-marks", f"/v1/threads/{t}??view=1", expect=200)

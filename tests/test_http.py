@@ -1131,10 +1131,12 @@ async def test_limits_give_a_clear_4xx_and_the_server_keeps_serving(http):
     assert fine.status == 200
 
 
-async def test_openapi_document_is_served(http):
+async def test_openapi_documents_are_served(http):
     reply = await http.call("GET", "/openapi.json")
-    assert reply.status == 200
-    assert reply.content_type == "application/json"
+    assert (reply.status, reply.content_type) == (200, "application/json")
+    assert (reply.json["openapi"], reply.json["info"]["title"]) == ("3.1.0", "Threadline API")
+    reply = await http.call("GET", "/swagger.json")
+    assert (reply.status, reply.content_type) == (200, "application/json")
     document = reply.json
     assert document["swagger"] == "2.0"
 

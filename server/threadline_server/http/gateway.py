@@ -19,6 +19,8 @@ unchanged, and the answer is framed the way grpc-gateway frames it.
   text/event-stream``: Server-Sent Events (a ``retry:`` hint first; ``event:``
   is the message's type, ``id:`` its event id, and ``Last-Event-ID`` resumes),
   with keepalive comments.
+- The API documents: OpenAPI 3.1 at /openapi.json, Swagger 2.0 (what
+  protoc-gen-openapiv2 makes for grpc-gateway) at /swagger.json.
 - The gRPC call is cancelled as soon as the HTTP client goes away: grpc.aio no
   longer cancels an abandoned call by itself (grpc/grpc#43462).
 """
@@ -74,10 +76,13 @@ SSE_FIRST_EVENT_WAIT_SECONDS = 1.0
 # The longest deadline passed on (grpc-gateway caps Grpc-Timeout at ~292 years).
 MAX_TIMEOUT_SECONDS = 100 * 365 * 24 * 3600.0
 
-OPENAPI_PATH = "/openapi.json"
-OPENAPI_FILE = (
-    Path(__file__).resolve().parents[3] / "generated" / "openapi" / "threadline.swagger.json"
-)
+# The API documents, by the path they are served at. /openapi.json is where
+# client generators and API tools look first, and they want OpenAPI 3.x there;
+# the Swagger 2.0 document keeps the name protoc-gen-openapiv2 gives it.
+API_DOCUMENTS = {
+    "/openapi.json": "threadline.openapi.json",
+    "/swagger.json": "threadline.swagger.json",
+}
 NDJSON = "application/x-ndjson"
 
 # grpc-gateway's HTTPStatusFromCode.
@@ -344,8 +349,8 @@ class HttpGateway:
             raw_path, query = parts.path, parts.query
         else:
             raw_path, _, query = target.partition("?")
-        if request.method == "GET" and raw_path == OPENAPI_PATH:
-            return self._openapi()
+        if request.method == "GET" and raw_path in API_DOCUMENTS:
+            return _api_document(API_DOCUMENTS[raw_path])
         try:
             path = params.unescape_path(raw_path)
         except params.ParamError:
@@ -363,13 +368,6 @@ class HttpGateway:
             content_type = NDJSON if NDJSON in accept else "application/json"
             return await self._serve_stream(request, call, content_type)
         return await self._serve_unary(call)
-
-    def _openapi(self) -> web.StreamResponse:
-        try:
-            body = OPENAPI_FILE.read_bytes()
-        except OSError:
-            return _error_response(status_pb2.Status(code=code_pb2.NOT_FOUND, message="Not Found"))
-        return web.Response(body=body, content_type="application/json")
 
     async def _prepare(self, request: web.Request, path: str, query: str) -> tuple[_Call, bool]:
         """Route a request and build its gRPC request, metadata and deadline."""
@@ -581,6 +579,19 @@ async def _open_event_stream(request: web.Request) -> web.StreamResponse:
     await response.prepare(request)
     await response.write(b"retry: %d\n\n" % SSE_RETRY_MILLISECONDS)
     return response
+
+
+def _api_document(name: str) -> web.StreamResponse:
+    try:
+        body = read_api_document(name)
+    except OSError:
+        return _error_response(status_pb2.Status(code=code_pb2.NOT_FOUND, message="Not Found"))
+    return web.Response(body=body, content_type="application/json")
+
+
+def read_api_document(name: str) -> bytes:
+    """Return one of the generated API documents (generated/openapi), by file name."""
+    return (Path(__file__).resolve().parents[3] / "generated" / "openapi" / name).read_bytes()
 
 
 async def _read_body(request: web.Request) -> bytes:
