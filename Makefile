@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 TOOLS := .tools/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: serve test check lint typecheck buf-lint breaking generate check-generated pytest tools bench clean
+.PHONY: serve test test-fast check lint typecheck buf-lint breaking generate check-generated pytest tools bench clean
 
 ## serve: set everything up, then run the server on 127.0.0.1:50051 with ./threadline.db
 serve: $(STAMP)
@@ -14,6 +14,10 @@ serve: $(STAMP)
 
 ## test: set everything up, then run every check and the whole test suite
 test: check pytest
+
+## test-fast: the quick loop: lint, types, and the unit and api tests (no toolchains, no processes)
+test-fast: lint typecheck $(STAMP)
+	$(VENV)/bin/pytest -m "unit or api" -q
 
 check: lint typecheck buf-lint breaking check-generated
 

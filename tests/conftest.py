@@ -28,6 +28,22 @@ from threadline_server.transport.server import ThreadlineServer
 
 ROOT = Path(__file__).resolve().parent.parent
 LISTENING = re.compile(r"(?<!http )listening on (\S+):(\d+)")
+HTTP_LISTENING = re.compile(r"http listening on (\S+):(\d+)")
+# The kinds of test; every test is exactly one (pyproject.toml describes them).
+KINDS = ("unit", "api", "process", "toolchain")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Refuse a test that is not exactly one kind, so `make test-fast` misses none by accident."""
+    wrong = [
+        f"{item.nodeid}: {kinds or 'none'}"
+        for item in items
+        if len(kinds := [k for k in KINDS if item.get_closest_marker(k)]) != 1
+    ]
+    if wrong:
+        names = ", ".join(KINDS)
+        listed = "\n".join(wrong)
+        raise pytest.UsageError(f"each test must be marked with exactly one of {names}:\n{listed}")
 
 
 @dataclass

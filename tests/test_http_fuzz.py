@@ -39,7 +39,7 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from tests.conftest import ServerProcess, start_server_process
+from tests.conftest import HTTP_LISTENING, ServerProcess, start_server_process
 
 # A dev dependency; without it (a venv made before it was added) the test skips.
 pytest.importorskip("schemathesis", reason="schemathesis is not installed: pip install -e '.[dev]'")
@@ -48,11 +48,10 @@ import hypothesis
 import requests
 import schemathesis
 
-pytestmark = pytest.mark.timeout(300)
+pytestmark = [pytest.mark.process, pytest.mark.timeout(300)]
 
 ROOT = Path(__file__).resolve().parent.parent
 OPENAPI = ROOT / "generated" / "openapi" / "threadline.swagger.json"
-HTTP_LISTENING = re.compile(r"http listening on (\S+):(\d+)")
 GRPC_LISTENING = re.compile(r"(?<!http )listening on (\S+):(\d+)")
 
 EXAMPLES = int(os.environ.get("THREADLINE_FUZZ_EXAMPLES", "8"))

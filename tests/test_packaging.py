@@ -32,12 +32,11 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from tests.conftest import ServerProcess, start_server_process
+from tests.conftest import HTTP_LISTENING, ServerProcess, start_server_process
 
 ROOT = Path(__file__).resolve().parent.parent
 VERSION = (ROOT / "VERSION").read_text(encoding="utf-8").strip()
 CLIENT_SCRIPT = Path(__file__).resolve().parent / "wheel_client.py"
-HTTP_LISTENING = re.compile(r"http listening on (\S+):(\d+)")
 # Building and installing take tens of seconds each on a cold cache.
 STEP_TIMEOUT = 300
 CALL_TIMEOUT = 60

@@ -47,6 +47,7 @@ def files(response: Any) -> dict[str, descriptor_pb2.FileDescriptorProto]:
     return found
 
 
+@pytest.mark.api
 async def test_v1_lists_services_and_describes_itself_and_ours(client):
     listed, itself, thread_file, missing = await reflect_v1(
         client.channel,
@@ -112,9 +113,10 @@ async def grpcurl(*arguments: str) -> str:
     return stdout.decode()
 
 
+@pytest.mark.toolchain
 async def test_grpcurl_lists_and_describes_over_v1(client, caplog):
     if shutil.which("grpcurl") is None:
-        pytest.skip("grpcurl is not on PATH; `make tools` builds it into .tools/bin with Go")
+        pytest.fail("grpcurl is not on PATH; `make tools` builds it into .tools/bin with Go")
     caplog.set_level(logging.INFO, logger="threadline.access")
     listed = await grpcurl("-plaintext", client.address, "list")
     assert V1_SERVICE in listed.split()
