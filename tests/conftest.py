@@ -13,7 +13,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -162,20 +162,22 @@ class ServerProcess:
 
 
 def start_server_process(
-    database: Path, *extra: str, env: dict[str, str] | None = None, timeout: float = 20
+    database: Path,
+    *extra: str,
+    env: dict[str, str] | None = None,
+    timeout: float = 20,
+    program: Sequence[str] = (sys.executable, "-m", "threadline_server"),
 ) -> ServerProcess:
-    """Run ``python -m threadline_server serve`` and wait until it listens.
+    """Run ``python -m threadline_server serve`` (or program's serve) and wait until it listens.
 
     Output goes to a file, never a pipe: a pipe nobody reads fills up and
-    blocks the server's logging.
+    blocks the server's logging. It runs in the database's folder.
     """
     log_path = database.parent / f"server-{time.monotonic_ns()}.log"
     with log_path.open("wb") as log_file:
         process = subprocess.Popen(
             [
-                sys.executable,
-                "-m",
-                "threadline_server",
+                *program,
                 "serve",
                 "--listen",
                 "127.0.0.1:0",
