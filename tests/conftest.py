@@ -143,6 +143,8 @@ class ServerProcess:
     process: subprocess.Popen[bytes]
     port: int
     log_path: Path
+    # The HTTP/JSON port, 0 when the process serves no HTTP.
+    http_port: int = 0
 
     @property
     def address(self) -> str:
@@ -193,11 +195,17 @@ def start_server_process(
             env={**os.environ, **(env or {})},
             cwd=database.parent,
         )
+    # The last of --no-http and --http-listen wins; HTTP is up a moment after gRPC.
+    http_flags = [flag for flag in extra if flag in ("--no-http", "--http-listen")]
+    wants_http = bool(http_flags) and http_flags[-1] == "--http-listen"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        match = LISTENING.search(log_path.read_text(encoding="utf-8", errors="replace"))
-        if match:
-            return ServerProcess(process, int(match.group(2)), log_path)
+        log = log_path.read_text(encoding="utf-8", errors="replace")
+        match = LISTENING.search(log)
+        http_match = HTTP_LISTENING.search(log)
+        if match and (http_match or not wants_http):
+            http_port = int(http_match.group(2)) if http_match else 0
+            return ServerProcess(process, int(match.group(2)), log_path, http_port)
         if process.poll() is not None:
             break
         time.sleep(0.05)

@@ -22,7 +22,6 @@ import re
 import shutil
 import subprocess
 import sys
-import time
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -32,7 +31,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from tests.conftest import HTTP_LISTENING, ServerProcess, start_server_process
+from tests.conftest import ServerProcess, start_server_process
 
 ROOT = Path(__file__).resolve().parent.parent
 VERSION = (ROOT / "VERSION").read_text(encoding="utf-8").strip()
@@ -191,11 +190,7 @@ def live_server(built: Built, tmp_path_factory: pytest.TempPathFactory) -> Itera
         program=[str(venv_bin / "threadline")],
         env={"PYTHONNOUSERSITE": "1"},
     )
-    deadline = time.monotonic() + CALL_TIMEOUT
-    while not (match := HTTP_LISTENING.search(child.log)) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert match, "the server logged no 'http listening on':\n" + child.log
-    yield LiveServer(venv_bin, child, f"http://127.0.0.1:{match.group(2)}")
+    yield LiveServer(venv_bin, child, f"http://127.0.0.1:{child.http_port}")
     assert child.stop() == 0, child.log
 
 
