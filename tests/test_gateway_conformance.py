@@ -24,7 +24,7 @@ Exceeded", depending on which end noticed first). Then the two runs must be
 equal, answer by answer; any difference fails with a diff.
 
 A difference that Threadline keeps on purpose is listed in DELIBERATE, with
-its reason, and in the README; nothing else is allowed.
+its reason, and in docs/design.md; nothing else is allowed.
 
 Every request also states the status the real gateway answers with (checked
 on the gateway run only), so a scenario that drifts from what it means to
@@ -61,18 +61,19 @@ import pytest
 from google.api import annotations_pb2, http_pb2
 from threadline.v1 import message_pb2, run_pb2, thread_pb2, worker_pb2
 
-from tests.conftest import ServerProcess, start_server_process
+from tests.conftest import HTTP_LISTENING, LISTENING, ServerProcess, start_server_process
 
 # Building the gateway the first time downloads its modules; a scenario run
 # takes a few seconds per side. All of it happens in the first test's setup.
-pytestmark = pytest.mark.timeout(600)
+pytestmark = [pytest.mark.toolchain, pytest.mark.timeout(600)]
 
 ROOT = Path(__file__).resolve().parent.parent
 GATEWAY_SOURCE = ROOT / "tests" / "gateway"
 GATEWAY_CACHE = ROOT / ".tools" / "gateway"
 GATEWAY_BINARY = GATEWAY_CACHE / "gateway"
 TRANSCRIPTS = GATEWAY_CACHE / "transcripts"
-README = ROOT / "README.md"
+# Where the deliberate differences are listed for people, each with its reason.
+DESIGN_NOTES = ROOT / "docs" / "design.md"
 
 GATEWAY = "grpc-gateway"
 THREADLINE = "threadline"
@@ -80,8 +81,6 @@ THREADLINE = "threadline"
 # have capitals so that no lowercase server-made id or token can contain one.
 TAGS = {GATEWAY: "gwSide", THREADLINE: "tlSide"}
 
-GRPC_LISTENING = re.compile(r"(?<!http )listening on (\S+):(\d+)")
-HTTP_LISTENING = re.compile(r"http listening on (\S+):(\d+)")
 GATEWAY_LISTENING = re.compile(r"gateway listening on (\S+):(\d+)")
 REQUEST_TIMEOUT = 20.0
 # Set to 1 to compare the gateway with itself (in place of Threadline's HTTP
@@ -106,7 +105,7 @@ class Deliberate:
 # The one list of differences kept on purpose. Keys are "scenario/label" of a
 # request, or an fnmatch pattern over them ("*/malformed"); each must match a
 # request some scenario sends, and must be named, as written here in
-# backquotes, in README.md with its reason (test_deliberate_differences_...).
+# backquotes, in docs/design.md with its reason (test_deliberate_differences_...).
 DELIBERATE: dict[str, Deliberate] = {
     "*/bad-json-*": Deliberate(
         "malformed-JSON message wording comes from Python's parsers (same status and code)",
@@ -1848,7 +1847,7 @@ def conformance(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Conformanc
     gateway: subprocess.Popen[bytes] | None = None
     try:
         grpc_match = wait_for(
-            GRPC_LISTENING, lambda: server.log, lambda: server.process.poll() is None, "the server"
+            LISTENING, lambda: server.log, lambda: server.process.poll() is None, "the server"
         )
         grpc_address = f"{grpc_match.group(1)}:{grpc_match.group(2)}"
         with gateway_log.open("wb") as out:
@@ -2060,17 +2059,17 @@ def test_every_streaming_rpc_is_streamed(conformance: Conformance) -> None:
                 )
 
 
-def test_deliberate_differences_are_real_and_in_readme(conformance: Conformance) -> None:
-    """Each deliberate difference names a request that exists and is listed in the README."""
+def test_deliberate_differences_are_real_and_in_the_design_notes(conformance: Conformance) -> None:
+    """Each deliberate difference names a request that exists and is listed in docs/design.md."""
     labels = {
         f"{name}/{exchange.label}"
         for name, run in conformance.runs[GATEWAY].items()
         for exchange in run.exchanges
     }
-    readme = README.read_text(encoding="utf-8")
+    notes = DESIGN_NOTES.read_text(encoding="utf-8")
     for key, deliberate in DELIBERATE.items():
         assert fnmatch.filter(labels, key), f"DELIBERATE names {key!r}, which no scenario sends"
         assert deliberate.parts, f"{key}: name the parts that may differ"
         assert deliberate.parts <= {*PARTS, MESSAGE}, f"{key}: unknown parts {deliberate.parts}"
         assert deliberate.reason, f"{key}: give the reason"
-        assert f"`{key}`" in readme, f"README.md must list the deliberate difference `{key}`"
+        assert f"`{key}`" in notes, f"docs/design.md must list the deliberate difference `{key}`"

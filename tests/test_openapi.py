@@ -37,6 +37,7 @@ DOCUMENT: dict[str, Any] = json.loads(DOCUMENT_PATH.read_text(encoding="utf-8"))
 NDJSON = "application/x-ndjson"
 
 
+@pytest.mark.unit
 def test_the_document_is_valid_openapi_3_1():
     validate(DOCUMENT)
     assert DOCUMENT["openapi"] == "3.1.0"
@@ -50,6 +51,7 @@ def test_the_document_is_valid_openapi_3_1():
     assert tags["ThreadService"].startswith("ThreadService keeps conversation threads.")
 
 
+@pytest.mark.unit
 def test_every_route_is_an_operation_that_routes_back_to_it():
     router = Router(bindings_for(SERVICE_NAMES))
     operations = {
@@ -81,6 +83,7 @@ def test_every_route_is_an_operation_that_routes_back_to_it():
         assert sorted(captured.values()) == sorted(values.values())
 
 
+@pytest.mark.unit
 def test_patch_paths_use_simple_names():
     assert "patch" in DOCUMENT["paths"]["/v1/threads/{thread_id}"]
     assert "patch" in DOCUMENT["paths"]["/v1/threads/{thread_id}/messages/{message_id}"]
@@ -90,6 +93,7 @@ def test_patch_paths_use_simple_names():
     assert [p["name"] for p in update["parameters"]] == ["thread_id", "updateMask"]
 
 
+@pytest.mark.unit
 def test_schemas_follow_the_json_mapping():
     schemas = DOCUMENT["components"]["schemas"]
     thread = schemas["Thread"]["properties"]
@@ -212,6 +216,7 @@ def user_text(text: str) -> dict[str, Any]:
     return {"role": "MESSAGE_ROLE_USER", "parts": [{"text": text}]}
 
 
+@pytest.mark.api
 async def test_every_answer_fits_the_document(checked):
     c = checked
     # Threads: bare (every message field unset) and full.

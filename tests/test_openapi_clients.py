@@ -5,8 +5,9 @@ and openapi-fetch) and a Python client (openapi-python-client) from
 /openapi.json, and how to follow events with EventSource. These tests run the
 commands of each of its sections, as written but for the server's address, in
 a copy of examples/openapi under pytest's temporary folder, against a server
-process on free ports, and compare what they print with the page (server-made
-ids, times, event ids and timings normalised). The examples check every step
+process on free ports, and compare what they print with the page, as
+tests/test_docs.py does for the walk-throughs (server-made ids, times, event
+ids and timings normalised). The examples check every step
 themselves (create, get, update with PATCH on the simple path, list and delete
 a thread; create, get, list, update and delete its messages) and exit 1 on any
 failure; the TypeScript one is type-checked by tsc and the Python one by mypy
@@ -46,20 +47,23 @@ from threadline_server.http import gateway as gateway_module
 from threadline_server.transport.server import ThreadlineServer
 
 from tests.conftest import ROOT
-from tests.test_readme import (
-    Example,
-    HttpNormaliser,
+from tests.test_docs import (
+    PAGE_ADDRESSES,
+    Normaliser,
+    Walkthrough,
     build_script,
     compare,
     read_examples,
+    shell_blocks,
     split_output,
 )
 
 pytestmark = [pytest.mark.toolchain, pytest.mark.timeout(300)]
 
-DOCS = ROOT / "docs" / "openapi.md"
-DOCS_ADDRESS = "localhost:8080"
-HTTP_LISTENING = re.compile(r"http listening on (\S+):(\d+)")
+PAGE = ROOT / "docs" / "openapi.md"
+TYPESCRIPT = Walkthrough(PAGE, "## A TypeScript client")
+EVENTSOURCE = Walkthrough(PAGE, "## Follow events with EventSource")
+PYTHON = Walkthrough(PAGE, "## A Python client")
 SECTION_TIMEOUT = 240
 ENV = {**os.environ, "npm_config_update_notifier": "false", "npm_config_prefer_offline": "true"}
 
@@ -82,35 +86,34 @@ def copy_examples(root: Path) -> Path:
     return root
 
 
-class DocsNormaliser(HttpNormaliser):
-    """What the page's commands print, with the parts that differ between runs made equal."""
+VARYING = (
+    # How long openapi-typescript took.
+    (re.compile(r"\[[0-9.]+m?s\]"), "[<elapsed>]"),
+    # Event ids, which count every event the server stored before.
+    (re.compile(r'"(id|eventId)":"[0-9]+"'), r'"\1":"<event_id>"'),
+)
 
-    VARYING = (
-        (re.compile(r"\[[0-9.]+m?s\]"), "[<elapsed>]"),
-        (re.compile(r'"(id|eventId)":"[0-9]+"'), r'"\1":"<event_id>"'),
-    )
 
-    def __init__(self, address: str = DOCS_ADDRESS) -> None:
-        super().__init__()
-        self.address = address
+@dataclass
+class PageNormaliser(Normaliser):
+    """test_docs' Normaliser, and the server's address and what else differs between runs."""
+
+    address: str = PAGE_ADDRESSES["http"]
 
     def text(self, value: str) -> list[str]:
-        value = value.replace(self.address, DOCS_ADDRESS)
-        for pattern, replacement in self.VARYING:
+        value = value.replace(self.address, PAGE_ADDRESSES["http"])
+        for pattern, replacement in VARYING:
             value = pattern.sub(replacement, value)
         return super().text(value)
 
 
-def run_section(section: str, root: Path, http_address: str) -> None:
+def run_section(walkthrough: Walkthrough, root: Path, addresses: dict[str, str]) -> None:
     """Run a section's commands in one bash from root; each must print what the page shows."""
-    examples: list[Example] = read_examples(DOCS.read_text(encoding="utf-8"), section)
-    assert examples, f"no commands under {section!r} in {DOCS}"
+    examples = read_examples(walkthrough)
+    assert examples, f"{walkthrough.name} has no commands"
     marker = f"@@docs-{time.monotonic_ns()}@@"
     script = root / "section.sh"
-    script.write_text(
-        build_script(examples, http_address, marker, readme_address=DOCS_ADDRESS),
-        encoding="utf-8",
-    )
+    script.write_text(build_script(examples, addresses, marker), encoding="utf-8")
     env = {k: v for k, v in ENV.items() if k not in {"BASH_ENV", "ENV", "VIRTUAL_ENV"}}
     finished = subprocess.run(
         ["bash", str(script)],
@@ -124,42 +127,43 @@ def run_section(section: str, root: Path, http_address: str) -> None:
         text=True,
     )
     results = split_output(finished.stdout, len(examples), marker)
-    page, real = DocsNormaliser(), DocsNormaliser(http_address)
+    page, real = PageNormaliser(), PageNormaliser(address=addresses["http"])
     problems = []
     for example, (printed, status) in zip(examples, results, strict=True):
         if status != 0:
             problems.append(f"{example.title}: exited {status}:\n{printed}")
         difference = compare(example, printed, page, real)
         if difference:
-            problems.append(difference.replace("README", DOCS.name))
+            problems.append(difference)
     assert not problems, "\n\n".join(problems)
 
 
 @pytest.fixture
-def http_address(spawn_server) -> str:
-    """host:port of the HTTP side of a server process."""
+def addresses(spawn_server) -> dict[str, str]:
+    """The gRPC and HTTP addresses of a server process, as test_docs names them."""
     child = spawn_server(None, "--http-listen", "127.0.0.1:0")
-    deadline = time.monotonic() + 10
-    while not (match := HTTP_LISTENING.search(child.log)) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert match, "the server logged no 'http listening on':\n" + child.log
-    return f"127.0.0.1:{match.group(2)}"
+    return {"grpc": child.address, "http": f"127.0.0.1:{child.http_port}"}
 
 
-def test_the_documents_as_the_page_shows_them(http_address, tmp_path):
-    run_section("## Look at the documents", copy_examples(tmp_path), http_address)
+def test_every_command_of_the_page_is_run_here():
+    sections = (TYPESCRIPT, EVENTSOURCE, PYTHON)
+    run = sum(len(read_examples(section)) for section in sections)
+    assert run == len(shell_blocks(PAGE)), f"{PAGE.name} has commands in no section run here"
 
 
-def test_a_typescript_client_from_the_served_document(http_address, tmp_path):
+def test_a_typescript_client_from_the_served_document(addresses, tmp_path):
     require("node", "npm", "curl")
-    run_section("## A TypeScript client", copy_examples(tmp_path), http_address)
-    generated = tmp_path / "examples" / "openapi" / "ts" / "src" / "threadline.d.ts"
+    root = copy_examples(tmp_path)
+    run_section(TYPESCRIPT, root, addresses)
+    generated = root / "examples" / "openapi" / "ts" / "src" / "threadline.d.ts"
     assert '"/v1/threads/{thread_id}/messages/{message_id}"' in generated.read_text()
+    # The same project follows a run's events with EventSource.
+    run_section(EVENTSOURCE, root, addresses)
 
 
-def test_a_python_client_from_the_served_document(http_address, tmp_path):
+def test_a_python_client_from_the_served_document(addresses, tmp_path):
     require("curl")
-    run_section("## A Python client", copy_examples(tmp_path), http_address)
+    run_section(PYTHON, copy_examples(tmp_path), addresses)
     package = tmp_path / "examples" / "openapi" / "python" / "threadline_api_client"
     assert (package / "models" / "thread_input.py").is_file()
 

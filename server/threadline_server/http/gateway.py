@@ -35,7 +35,6 @@ import socket
 import time
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -49,6 +48,7 @@ from grpc_status import rpc_status
 
 from threadline_server.http import jsonpb, params
 from threadline_server.http.routes import Binding, Router, RoutingError, bindings_for
+from threadline_server.package_data import openapi_document
 
 logger = logging.getLogger("threadline")
 access_log = logging.getLogger("threadline.access")
@@ -583,15 +583,10 @@ async def _open_event_stream(request: web.Request) -> web.StreamResponse:
 
 def _api_document(name: str) -> web.StreamResponse:
     try:
-        body = read_api_document(name)
+        body = openapi_document(name)
     except OSError:
         return _error_response(status_pb2.Status(code=code_pb2.NOT_FOUND, message="Not Found"))
     return web.Response(body=body, content_type="application/json")
-
-
-def read_api_document(name: str) -> bytes:
-    """Return one of the generated API documents (generated/openapi), by file name."""
-    return (Path(__file__).resolve().parents[3] / "generated" / "openapi" / name).read_bytes()
 
 
 async def _read_body(request: web.Request) -> bytes:
