@@ -26,6 +26,7 @@ from google.protobuf import json_format, struct_pb2
 from threadline.v1 import message_pb2, run_pb2
 
 from threadline_server import ids, jsonvalue
+from threadline_server.domain import event_types
 from threadline_server.domain.agents import (
     Agent,
     AgentEvent,
@@ -282,7 +283,9 @@ class RunEngine:
         await tx.save_run(record)
         await tx.append_event(
             record.thread,
-            run_pb2.RunEvent(run_id=record.run.run_id, type="run.started", run=record.run),
+            run_pb2.RunEvent(
+                run_id=record.run.run_id, type=event_types.RUN_STARTED, run=record.run
+            ),
         )
         await tx.refresh_thread_status(record.thread)
         self._recorders[record.run.run_id] = Recorder()
@@ -319,13 +322,13 @@ class RunEngine:
         recorder = Recorder()
         events = await self.store.read_events(run_id=record.run.run_id, after=0, limit=1_000_000)
         for event in events:
-            if event.type == "message.created" and not event.message.parts:
+            if event.type == event_types.MESSAGE_CREATED and not event.message.parts:
                 recorder.open_message = _OpenMessage(event.message.message_id)
-            elif event.type == "message.delta" and recorder.open_message is not None:
+            elif event.type == event_types.MESSAGE_DELTA and recorder.open_message is not None:
                 recorder.open_message.text.append(event.delta.text)
-            elif event.type == "message.completed":
+            elif event.type == event_types.MESSAGE_COMPLETED:
                 recorder.open_message = None
-            elif event.type == "tool_call.started":
+            elif event.type == event_types.TOOL_CALL_STARTED:
                 recorder.calls[event.tool_call.call.id] = event.tool_call.call
         self._recorders[record.run.run_id] = recorder
         return recorder
@@ -399,7 +402,7 @@ class RunEngine:
                     record.thread,
                     run_pb2.RunEvent(
                         run_id=run.run_id,
-                        type="message.created",
+                        type=event_types.MESSAGE_CREATED,
                         message=message_pb2.Message(
                             message_id=recorder.open_message.message_id,
                             thread_id=record.thread.thread_id,
@@ -413,7 +416,7 @@ class RunEngine:
                 record.thread,
                 run_pb2.RunEvent(
                     run_id=run.run_id,
-                    type="message.delta",
+                    type=event_types.MESSAGE_DELTA,
                     delta=run_pb2.MessageDelta(
                         message_id=recorder.open_message.message_id, text=step.text
                     ),
@@ -444,7 +447,7 @@ class RunEngine:
                 record.thread,
                 run_pb2.RunEvent(
                     run_id=run.run_id,
-                    type="tool_call.started",
+                    type=event_types.TOOL_CALL_STARTED,
                     tool_call=run_pb2.ToolCallEvent(call=step.call, record=entry),
                 ),
             )
@@ -463,7 +466,7 @@ class RunEngine:
                 record.thread,
                 run_pb2.RunEvent(
                     run_id=run.run_id,
-                    type="tool_call.completed",
+                    type=event_types.TOOL_CALL_COMPLETED,
                     tool_call=run_pb2.ToolCallEvent(
                         call=recorder.calls.get(call_id, message_pb2.ToolCall(id=call_id)),
                         record=entry,

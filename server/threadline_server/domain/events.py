@@ -22,7 +22,8 @@ from dataclasses import dataclass, field
 
 from threadline.v1 import run_pb2
 
-from threadline_server.store.base import THREAD_DELETED, Store
+from threadline_server.domain import event_types
+from threadline_server.store.base import Store
 
 # Events kept in memory per thread, and threads kept at once; beyond these,
 # readers read from the store instead.
@@ -37,10 +38,10 @@ MAX_ENDED_RUNS = 65536
 IDLE_RECHECK_SECONDS = 5.0
 
 FINAL_EVENT_TYPES: dict[int, str] = {
-    run_pb2.RUN_STATUS_COMPLETED: "run.completed",
-    run_pb2.RUN_STATUS_MAX_ITERATIONS_REACHED: "run.max_iterations_reached",
-    run_pb2.RUN_STATUS_FAILED: "run.failed",
-    run_pb2.RUN_STATUS_CANCELLED: "run.cancelled",
+    run_pb2.RUN_STATUS_COMPLETED: event_types.RUN_COMPLETED,
+    run_pb2.RUN_STATUS_MAX_ITERATIONS_REACHED: event_types.RUN_MAX_ITERATIONS_REACHED,
+    run_pb2.RUN_STATUS_FAILED: event_types.RUN_FAILED,
+    run_pb2.RUN_STATUS_CANCELLED: event_types.RUN_CANCELLED,
 }
 """The final event of a run, by the terminal status it ended in."""
 
@@ -73,7 +74,7 @@ class EventBus:
         """Take a committed transaction's events (called by the store, in commit order)."""
         touched: set[str] = set()
         for event in events:
-            if event.type == THREAD_DELETED:
+            if event.type == event_types.THREAD_DELETED:
                 # Drop the tail and wake the readers: their next read from the
                 # store finds the thread gone.
                 tail = self._tails.pop(event.thread_id, None)

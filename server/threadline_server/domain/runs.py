@@ -8,7 +8,7 @@ from google.protobuf import struct_pb2
 from threadline.v1 import message_pb2, run_pb2, thread_pb2
 
 from threadline_server import ids
-from threadline_server.domain import paging, validation
+from threadline_server.domain import event_types, paging, validation
 from threadline_server.domain.engine import TERMINAL, RunEngine, busy_error
 from threadline_server.domain.events import ends_run
 from threadline_server.errors import NotFoundError, Violations
@@ -136,7 +136,8 @@ class RunHandler:
                     await tx.delete_run_messages(thread, ended)
             record = await tx.insert_run(thread, run)
             await tx.append_event(
-                thread, run_pb2.RunEvent(run_id=run.run_id, type="run.created", run=record.run)
+                thread,
+                run_pb2.RunEvent(run_id=run.run_id, type=event_types.RUN_CREATED, run=record.run),
             )
             for message in request.input_messages:
                 stored = message_pb2.Message()
