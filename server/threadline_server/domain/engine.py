@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from google.protobuf import json_format, struct_pb2
-from threadline.v1 import message_pb2, run_pb2
+from threadline.v1 import message_pb2, run_pb2, thread_pb2
 
 from threadline_server import ids, jsonvalue
 from threadline_server.domain import event_types
@@ -39,17 +39,18 @@ from threadline_server.domain.agents import (
     ToolSpec,
     UsageReport,
 )
-from threadline_server.domain.events import FINAL_EVENT_TYPES, EventBus
+from threadline_server.domain.events import EventBus
+from threadline_server.domain.messages import add_messages
+from threadline_server.domain.run_end import FINAL_EVENT_TYPES, is_over, thread_status
 from threadline_server.domain.tools import BUILTIN_TOOLS, run_tool
 from threadline_server.errors import FailedPreconditionError, NotFoundError
-from threadline_server.store.base import RunRecord, Store, StoreTransaction, ThreadRef
+from threadline_server.store.base import Store, StoreTransaction
+from threadline_server.store.records import RunRecord, ThreadRef
 
 logger = logging.getLogger(__name__)
 
 # The most recent messages an agent reads from its thread.
 AGENT_CONTEXT_MESSAGES = 1000
-
-TERMINAL = frozenset(FINAL_EVENT_TYPES)
 
 
 class RunEndedError(Exception):
@@ -144,7 +145,7 @@ class RunEngine:
         """After a start: fail runs that were running in this process, restart the queue."""
 
         async def work(tx: StoreTransaction) -> list[ThreadRef]:
-            for record in await tx.runs_to_recover(tx.now):
+            for record in await tx.stale_runs():
                 if record.lease_id is None:
                     await self.end_run(
                         tx,
@@ -172,7 +173,7 @@ class RunEngine:
         """End runs whose worker stopped renewing its lease; return how many."""
 
         async def work(tx: StoreTransaction) -> list[RunRecord]:
-            expired = [r for r in await tx.runs_to_recover(tx.now) if r.lease_id is not None]
+            expired = [r for r in await tx.stale_runs() if r.lease_id is not None]
             for record in expired:
                 await self._fail_lease_expired(tx, record)
             return expired
@@ -221,7 +222,7 @@ class RunEngine:
                 thread = await tx.thread(thread_id)
             except NotFoundError:  # the thread was deleted meanwhile
                 return None
-            record = await tx.next_queued_run(thread)
+            record = _next_in_line(await tx.runs_in_flight(thread))
             if record is None or self._stopping:
                 # While stopping, queued runs stay queued for the next start.
                 return None
@@ -239,7 +240,7 @@ class RunEngine:
                 )
                 return _Next(kick_again=True)
             await self._start_in_tx(tx, record)
-            return record, await tx.thread_messages(thread, AGENT_CONTEXT_MESSAGES)
+            return record, await tx.latest_messages(thread, AGENT_CONTEXT_MESSAGES)
 
         outcome = await self.store.transaction(work)
         if isinstance(outcome, _Next):
@@ -281,13 +282,14 @@ class RunEngine:
         record.lease_expires_at = tx.now + lease_duration_us if lease_duration_us else None
         record.worker_id = worker_id
         await tx.save_run(record)
-        await tx.append_event(
+        await _append(
+            tx,
             record.thread,
             run_pb2.RunEvent(
                 run_id=record.run.run_id, type=event_types.RUN_STARTED, run=record.run
             ),
         )
-        await tx.refresh_thread_status(record.thread)
+        await tx.set_thread_status(record.thread, thread_pb2.THREAD_STATUS_BUSY)
         self._recorders[record.run.run_id] = Recorder()
 
     async def claim(
@@ -308,7 +310,7 @@ class RunEngine:
                 lease_duration_us=lease_duration_us,
                 worker_id=worker_id,
             )
-            return record, await tx.thread_messages(record.thread, AGENT_CONTEXT_MESSAGES)
+            return record, await tx.latest_messages(record.thread, AGENT_CONTEXT_MESSAGES)
 
         return await self.store.transaction(work)
 
@@ -372,7 +374,7 @@ class RunEngine:
             return record
 
         record = await self.store.transaction(work)
-        if record.run.status in TERMINAL:
+        if is_over(record.run.status):
             await self.kick(record.thread.thread_id)
         return record
 
@@ -398,7 +400,8 @@ class RunEngine:
                 return False
             if recorder.open_message is None:
                 recorder.open_message = _OpenMessage(ids.new_message_id())
-                await tx.append_event(
+                await _append(
+                    tx,
                     record.thread,
                     run_pb2.RunEvent(
                         run_id=run.run_id,
@@ -412,7 +415,8 @@ class RunEngine:
                     ),
                 )
             recorder.open_message.text.append(step.text)
-            await tx.append_event(
+            await _append(
+                tx,
                 record.thread,
                 run_pb2.RunEvent(
                     run_id=run.run_id,
@@ -429,21 +433,25 @@ class RunEngine:
         elif isinstance(step, ToolCallStart):
             await self._close_message(tx, record, recorder)
             recorder.calls[step.call.id] = step.call
-            await tx.insert_message(
+            await add_messages(
+                tx,
                 record.thread,
-                message_pb2.Message(
-                    message_id=ids.new_message_id(),
-                    role=message_pb2.MESSAGE_ROLE_AGENT,
-                    parts=[message_pb2.Part(tool_call=step.call)],
-                    run_id=run.run_id,
-                ),
+                [
+                    _agent_message(
+                        tx.now,
+                        record,
+                        message_pb2.MESSAGE_ROLE_AGENT,
+                        message_pb2.Part(tool_call=step.call),
+                    )
+                ],
             )
             entry = run.tool_calls.add(
                 tool_call_id=step.call.id,
                 tool=step.call.name,
                 status=run_pb2.TOOL_CALL_STATUS_RUNNING,
             )
-            await tx.append_event(
+            await _append(
+                tx,
                 record.thread,
                 run_pb2.RunEvent(
                     run_id=run.run_id,
@@ -462,7 +470,8 @@ class RunEngine:
             )
             entry.duration_ms = max(step.duration_ms, 0)
             entry.error_code = step.error_code or ("TOOL_ERROR" if step.result.is_error else "")
-            await tx.append_event(
+            await _append(
+                tx,
                 record.thread,
                 run_pb2.RunEvent(
                     run_id=run.run_id,
@@ -474,14 +483,17 @@ class RunEngine:
                     ),
                 ),
             )
-            await tx.insert_message(
+            await add_messages(
+                tx,
                 record.thread,
-                message_pb2.Message(
-                    message_id=ids.new_message_id(),
-                    role=message_pb2.MESSAGE_ROLE_TOOL,
-                    parts=[message_pb2.Part(tool_result=step.result)],
-                    run_id=run.run_id,
-                ),
+                [
+                    _agent_message(
+                        tx.now,
+                        record,
+                        message_pb2.MESSAGE_ROLE_TOOL,
+                        message_pb2.Part(tool_result=step.result),
+                    )
+                ],
             )
         else:
             await self.end_run(
@@ -497,16 +509,11 @@ class RunEngine:
         if recorder.open_message is None:
             return
         text = "".join(recorder.open_message.text)
-        await tx.insert_message(
-            record.thread,
-            message_pb2.Message(
-                message_id=recorder.open_message.message_id,
-                role=message_pb2.MESSAGE_ROLE_AGENT,
-                parts=[message_pb2.Part(text=text)],
-                run_id=record.run.run_id,
-            ),
-            announced=True,
+        message = _agent_message(
+            tx.now, record, message_pb2.MESSAGE_ROLE_AGENT, message_pb2.Part(text=text)
         )
+        message.message_id = recorder.open_message.message_id
+        await add_messages(tx, record.thread, [message], streamed=True)
         record.run.response = text
         recorder.open_message = None
 
@@ -543,11 +550,15 @@ class RunEngine:
         record.lease_id = None
         record.lease_expires_at = None
         await tx.save_run(record)
-        await tx.append_event(
+        await _append(
+            tx,
             record.thread,
             run_pb2.RunEvent(run_id=run.run_id, type=FINAL_EVENT_TYPES[status], run=run),
         )
-        await tx.refresh_thread_status(record.thread)
+        in_flight = await tx.runs_in_flight(record.thread)
+        await tx.set_thread_status(
+            record.thread, thread_status(run_in_flight=bool(in_flight), last_ended=status)
+        )
 
     def after_end(self, run_ids: Sequence[str]) -> None:
         """Stop the in-process tasks of runs that were ended from outside."""
@@ -674,7 +685,7 @@ class RunEngine:
         deadline = loop.time() + max(budget, 0)
         run = await self.store.get_run(run_id)
         thread_id = run.thread_id
-        while run.status not in TERMINAL:
+        while not is_over(run.status):
             remaining = deadline - loop.time()
             if remaining <= 0:
                 return await self.store.get_run(run_id)
@@ -729,7 +740,7 @@ class _StepWriter:
         while self._pending and not self.ended:
             steps, self._pending = self._pending, []
             record = await self._engine.record(self._run_id, steps)
-            if record.run.status in TERMINAL:
+            if is_over(record.run.status):
                 self.ended = True
                 self._pending.clear()
 
@@ -749,6 +760,36 @@ class _StepWriter:
             with contextlib.suppress(Exception, asyncio.CancelledError):
                 await self._task
         self._pending.clear()
+
+
+def _next_in_line(in_flight: list[RunRecord]) -> RunRecord | None:
+    """Return the run that may start on a thread: its oldest queued one, if none is running."""
+    if any(r.run.status == run_pb2.RUN_STATUS_RUNNING for r in in_flight):
+        return None
+    return next((r for r in in_flight if r.run.status == run_pb2.RUN_STATUS_QUEUED), None)
+
+
+async def _append(tx: StoreTransaction, thread: ThreadRef, event: run_pb2.RunEvent) -> None:
+    """Store one event of a run, stamped with the transaction's time."""
+    event.created_at.FromMicroseconds(tx.now)
+    await tx.append_events(thread, [event])
+
+
+def _agent_message(
+    now: int, record: RunRecord, role: message_pb2.MessageRole.ValueType, part: message_pb2.Part
+) -> message_pb2.Message:
+    """Return a message a run writes at `now`, under a fresh id."""
+    message = message_pb2.Message(
+        message_id=ids.new_message_id(),
+        thread_id=record.thread.thread_id,
+        role=role,
+        parts=[part],
+        run_id=record.run.run_id,
+    )
+    message.metadata.SetInParent()
+    message.created_at.FromMicroseconds(now)
+    message.updated_at.FromMicroseconds(now)
+    return message
 
 
 def _to_value(output: Any) -> struct_pb2.Value:

@@ -8,8 +8,6 @@ nowhere else.
 
 from __future__ import annotations
 
-from threadline_server.store.base import THREAD_DELETED
-
 RUN_CREATED = "run.created"
 RUN_STARTED = "run.started"
 RUN_COMPLETED = "run.completed"
@@ -23,6 +21,10 @@ MESSAGE_COMPLETED = "message.completed"
 
 TOOL_CALL_STARTED = "tool_call.started"
 TOOL_CALL_COMPLETED = "tool_call.completed"
+
+# Never stored: tells the listeners after a commit that a thread is gone, so
+# whoever follows it finds out at once.
+THREAD_DELETED = "thread.deleted"
 
 __all__ = [
     "MESSAGE_COMPLETED",

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from threadline.v1 import run_pb2
 
 from threadline_server.domain import event_types
+from threadline_server.domain.run_end import ends_run
 from threadline_server.store.base import Store
 
 # Events kept in memory per thread, and threads kept at once; beyond these,
@@ -36,16 +37,6 @@ MAX_ENDED_RUNS = 65536
 # How often an idle reader checks again even without a wake-up: a safety net,
 # not the delivery path.
 IDLE_RECHECK_SECONDS = 5.0
-
-FINAL_EVENT_TYPES: dict[int, str] = {
-    run_pb2.RUN_STATUS_COMPLETED: event_types.RUN_COMPLETED,
-    run_pb2.RUN_STATUS_MAX_ITERATIONS_REACHED: event_types.RUN_MAX_ITERATIONS_REACHED,
-    run_pb2.RUN_STATUS_FAILED: event_types.RUN_FAILED,
-    run_pb2.RUN_STATUS_CANCELLED: event_types.RUN_CANCELLED,
-}
-"""The final event of a run, by the terminal status it ended in."""
-
-FINAL_RUN_EVENTS = frozenset(FINAL_EVENT_TYPES.values())
 
 
 @dataclass
@@ -100,7 +91,7 @@ class EventBus:
                 tail.floor = tail.events[0].event_id
             tail.events.append(event)
             touched.add(event.thread_id)
-            if event.type in FINAL_RUN_EVENTS:
+            if ends_run(event):
                 self._ended_runs[event.run_id] = None
                 if len(self._ended_runs) > MAX_ENDED_RUNS:
                     self._ended_runs.popitem(last=False)
@@ -221,8 +212,3 @@ class EventBus:
                 yield event
                 if until is not None and until(event):
                     return
-
-
-def ends_run(event: run_pb2.RunEvent) -> bool:
-    """Tell whether an event is its run's last."""
-    return event.type in FINAL_RUN_EVENTS

@@ -9,10 +9,13 @@ from threadline.v1 import message_pb2, run_pb2, thread_pb2
 
 from threadline_server import ids
 from threadline_server.domain import event_types, paging, validation
-from threadline_server.domain.engine import TERMINAL, RunEngine, busy_error
-from threadline_server.domain.events import ends_run
+from threadline_server.domain.engine import RunEngine, busy_error
+from threadline_server.domain.messages import add_messages, new_message
+from threadline_server.domain.run_end import ends_run, is_over
+from threadline_server.domain.threads import activity, create_thread
 from threadline_server.errors import NotFoundError, Violations
-from threadline_server.store.base import RunPageQuery, RunRecord, StoreTransaction
+from threadline_server.store.base import StoreTransaction
+from threadline_server.store.records import RunPageQuery, RunRecord
 
 MAX_ITERATIONS_LIMIT = 20
 MAX_INPUT_MESSAGES = 100
@@ -90,9 +93,7 @@ class RunHandler:
     def _check_agent(self, agent_id: str) -> None:
         if not self._engine.is_known_agent(agent_id):
             known = sorted({*self._engine.agents, *self._engine.worker_agents})
-            raise NotFoundError(
-                "agent", agent_id, field="agent_id", hint=f"known agents: {', '.join(known)}"
-            )
+            raise NotFoundError("agent", agent_id, hint=f"known agents: {', '.join(known)}")
 
     # -- calls ----------------------------------------------------------------
 
@@ -133,20 +134,25 @@ class RunHandler:
                     )
                     ended.append(record.run.run_id)
                 if strategy == run_pb2.MULTITASK_STRATEGY_ROLLBACK:
-                    await tx.delete_run_messages(thread, ended)
+                    deleted = await tx.delete_run_messages(thread, ended)
+                    if deleted:
+                        await tx.touch_thread(thread, activity(thread, tx.now, -deleted))
+            run.created_at.FromMicroseconds(tx.now)
             record = await tx.insert_run(thread, run)
-            await tx.append_event(
-                thread,
-                run_pb2.RunEvent(run_id=run.run_id, type=event_types.RUN_CREATED, run=record.run),
+            created = run_pb2.RunEvent(
+                run_id=run.run_id, type=event_types.RUN_CREATED, run=record.run
             )
-            for message in request.input_messages:
-                stored = message_pb2.Message()
-                stored.CopyFrom(message)
-                stored.message_id = ids.new_message_id()
-                stored.thread_id = thread.thread_id
-                stored.run_id = run.run_id
-                await tx.insert_message(thread, stored)
-            await tx.refresh_thread_status(thread)
+            created.created_at.FromMicroseconds(tx.now)
+            await tx.append_events(thread, [created])
+            await add_messages(
+                tx,
+                thread,
+                [
+                    new_message(message, thread.thread_id, run.run_id, tx.now)
+                    for message in request.input_messages
+                ],
+            )
+            await tx.set_thread_status(thread, thread_pb2.THREAD_STATUS_BUSY)
             return record, ended
 
         record, ended = await self._store.transaction(work)
@@ -198,7 +204,7 @@ class RunHandler:
 
         async def work(tx: StoreTransaction) -> tuple[RunRecord, bool]:
             record = await tx.run(request.run_id)
-            if record.run.status in TERMINAL:
+            if is_over(record.run.status):
                 return record, False
             await self._engine.end_run(
                 tx,
@@ -251,7 +257,7 @@ class RunHandler:
         """Return a check that the run has ended (so its event log is complete)."""
 
         async def ended() -> bool:
-            return (await self._store.get_run(run_id)).status in TERMINAL
+            return is_over((await self._store.get_run(run_id)).status)
 
         return ended
 
@@ -300,9 +306,13 @@ class RunHandler:
         if thread_id:
             await self._store.get_thread(thread_id)
         else:
-            thread = thread_pb2.Thread(thread_id=ids.new_thread_id(), agent_id=request.agent_id)
-            created, _ = await self._store.create_thread(thread, reuse_existing=False)
-            thread_id = created.thread_id
+            fields = thread_pb2.Thread(agent_id=request.agent_id)
+            new_thread_id = ids.new_thread_id()
+
+            async def new_thread(tx: StoreTransaction) -> thread_pb2.Thread:
+                return await create_thread(tx, fields, new_thread_id, reuse_existing=False)
+
+            thread_id = (await self._store.transaction(new_thread)).thread_id
         run = await self.create_run(
             run_pb2.CreateRunRequest(
                 thread_id=thread_id,

@@ -26,7 +26,7 @@ from threadline_server.domain.engine import (
 )
 from threadline_server.domain.runs import DEADLINE_MARGIN_SECONDS
 from threadline_server.errors import FailedPreconditionError, NotFoundError, Violations
-from threadline_server.store.base import RunRecord
+from threadline_server.store.records import RunRecord
 
 DEFAULT_LEASE_SECONDS = 30.0
 MIN_LEASE_SECONDS = 1.0
@@ -79,7 +79,6 @@ class WorkerHandler:
             raise NotFoundError(
                 "agent",
                 request.agent_id,
-                field="agent_id",
                 hint="not an agent served by workers; start the server with "
                 f"--worker-agent {request.agent_id}",
             )

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from threadline.v1 import run_pb2
 
-from threadline_server.store.base import ThreadRef
+from threadline_server.store.records import ThreadRef
 from threadline_server.store.sqlite import threads
 from threadline_server.store.sqlite.session import Row, Session
+
+# Rows per INSERT statement: 6 bound values each, well under SQLite's limit of 32766.
+_INSERT_BATCH = 500
 
 
 def to_event(row: Row) -> run_pb2.RunEvent:
@@ -18,32 +23,53 @@ def to_event(row: Row) -> run_pb2.RunEvent:
     return event
 
 
-async def append(session: Session, thread: ThreadRef, event: run_pb2.RunEvent) -> run_pb2.RunEvent:
-    """Store an event; return it with event_id, thread_id and created_at set.
+def _payload_form(event: run_pb2.RunEvent) -> run_pb2.RunEvent:
+    """Return a copy without what the row's columns hold (id, thread, time)."""
+    payload = run_pb2.RunEvent()
+    payload.CopyFrom(event)
+    payload.ClearField("event_id")
+    payload.ClearField("thread_id")
+    payload.ClearField("created_at")
+    return payload
 
-    The payload leaves out what the row's columns hold (id, thread, time).
+
+async def append(
+    session: Session, thread: ThreadRef, events: Sequence[run_pb2.RunEvent]
+) -> list[run_pb2.RunEvent]:
+    """Store events in order (created_at as given); return them with event_id and thread_id.
+
+    event_id only grows (AUTOINCREMENT, one writer), so the order of the
+    ids is the order of the events here and the order of the commits.
     """
-    stored = run_pb2.RunEvent()
-    stored.CopyFrom(event)
-    stored.ClearField("event_id")
-    stored.ClearField("thread_id")
-    stored.ClearField("created_at")
-    inserted = await session.connection.execute_insert(
-        "INSERT INTO events (tenant_id, thread_pk, run_id, type, payload, created_at) "
-        "VALUES (?, ?, ?, ?, ?, ?)",
-        (
-            session.tenant,
-            thread.pk,
-            event.run_id,
-            event.type,
-            stored.SerializeToString(deterministic=True),
-            session.now,
-        ),
-    )
-    assert inserted is not None  # noqa: S101 - an INSERT always has a row id
-    stored.event_id = inserted[0]
-    stored.thread_id = thread.thread_id
-    stored.created_at.FromMicroseconds(session.now)
+    stored: list[run_pb2.RunEvent] = []
+    for start in range(0, len(events), _INSERT_BATCH):
+        originals = events[start : start + _INSERT_BATCH]
+        batch = [_payload_form(event) for event in originals]
+        values = [
+            value
+            for event, original in zip(batch, originals, strict=True)
+            for value in (
+                session.tenant,
+                thread.key,
+                event.run_id,
+                event.type,
+                event.SerializeToString(deterministic=True),
+                original.created_at.ToMicroseconds(),
+            )
+        ]
+        rows = await session.rows(
+            "INSERT INTO events (tenant_id, thread_pk, run_id, type, payload, created_at) "
+            "VALUES " + ", ".join(["(?, ?, ?, ?, ?, ?)"] * len(batch)) + " RETURNING event_id",
+            values,
+        )
+        # RETURNING gives no order of its own; the rows took ascending ids in order.
+        for event, original, event_id in zip(
+            batch, originals, sorted(row[0] for row in rows), strict=True
+        ):
+            event.event_id = event_id
+            event.thread_id = thread.thread_id
+            event.created_at.CopyFrom(original.created_at)
+        stored.extend(batch)
     return stored
 
 

@@ -10,26 +10,30 @@ from threadline.v1 import run_pb2
 
 from threadline_server import jsonvalue
 from threadline_server.errors import NotFoundError
-from threadline_server.store.base import Page, RunPageQuery, RunRecord, ThreadRef
+from threadline_server.store.records import Page, RunPageQuery, RunRecord, ThreadRef
 from threadline_server.store.sqlite import threads
 from threadline_server.store.sqlite.session import Row, Session, child_page
 
 COLUMNS = (
-    "r.pk, t.pk AS thread_pk, t.thread_id, r.run_id, r.agent_id, r.status, "
+    "r.pk, t.pk AS thread_pk, t.thread_id, t.ttl_us, r.run_id, r.agent_id, r.status, "
     "r.multitask_strategy, r.max_iterations, r.tools, r.context, r.metadata, r.response, "
     "r.tool_calls, r.iterations, r.prompt_tokens, r.completion_tokens, r.error_code, "
     "r.error_message, r.lease_id, r.lease_expires_at, r.lease_duration_us, r.worker_id, "
     "r.created_at, r.started_at, r.ended_at"
 )
 _SELECT = f"SELECT {COLUMNS} FROM runs AS r JOIN threads AS t ON t.pk = r.thread_pk"
+# A run's own columns, for RETURNING (which cannot join): the caller knows the thread.
+_OWN_COLUMNS = ", ".join(
+    column.removeprefix("r.") for column in COLUMNS.split(", ") if column.startswith("r.")
+)
 _IN_FLIGHT = (run_pb2.RUN_STATUS_QUEUED, run_pb2.RUN_STATUS_RUNNING)
 
 
-def to_run(row: Row) -> run_pb2.Run:
-    """Return the API view of a run row."""
+def to_run(row: Row, thread_id: str | None = None) -> run_pb2.Run:
+    """Return the API view of a run row (of the given thread, or the one it was joined with)."""
     run = run_pb2.Run(
         run_id=row["run_id"],
-        thread_id=row["thread_id"],
+        thread_id=row["thread_id"] if thread_id is None else thread_id,
         agent_id=row["agent_id"],
         status=row["status"],
         response=row["response"],
@@ -56,11 +60,13 @@ def to_run(row: Row) -> run_pb2.Run:
     return run
 
 
-def to_record(row: Row) -> RunRecord:
+def to_record(row: Row, ref: ThreadRef | None = None) -> RunRecord:
     """Return a run row with what only the server sees (its thread, its lease)."""
+    if ref is None:
+        ref = ThreadRef(row["thread_pk"], row["thread_id"], row["ttl_us"])
     return RunRecord(
-        run=to_run(row),
-        thread=ThreadRef(row["thread_pk"], row["thread_id"]),
+        run=to_run(row, ref.thread_id),
+        thread=ref,
         lease_id=row["lease_id"],
         lease_expires_at=row["lease_expires_at"],
         lease_duration_us=row["lease_duration_us"],
@@ -68,7 +74,7 @@ def to_record(row: Row) -> RunRecord:
     )
 
 
-async def row_of(session: Session, run_id: str, *, field: str = "run_id") -> Row:
+async def row_of(session: Session, run_id: str) -> Row:
     """Return a run of a live thread, or raise NotFoundError."""
     row = await session.row(
         f"{_SELECT} WHERE r.tenant_id = ? AND r.run_id = ? "
@@ -76,7 +82,7 @@ async def row_of(session: Session, run_id: str, *, field: str = "run_id") -> Row
         (session.tenant, run_id, session.now),
     )
     if row is None:
-        raise NotFoundError("run", run_id, field=field)
+        raise NotFoundError("run", run_id)
     return row
 
 
@@ -88,20 +94,20 @@ async def records(session: Session, where: str, params: tuple[Any, ...]) -> list
 async def in_flight(session: Session, thread: ThreadRef) -> list[RunRecord]:
     """Return the thread's queued and running runs, oldest first."""
     return await records(
-        session, "r.thread_pk = ? AND r.status IN (?, ?) ORDER BY r.pk", (thread.pk, *_IN_FLIGHT)
+        session, "r.thread_pk = ? AND r.status IN (?, ?) ORDER BY r.pk", (thread.key, *_IN_FLIGHT)
     )
 
 
 async def insert(session: Session, thread: ThreadRef, run: run_pb2.Run) -> RunRecord:
-    """Insert a run (run_id set); sets created_at."""
-    await session.change(
+    """Insert a run as given (run_id, status and created_at set); return it as stored."""
+    row = await session.row(
         "INSERT INTO runs (tenant_id, run_id, thread_pk, agent_id, status, "
         "multitask_strategy, max_iterations, tools, context, metadata, created_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        f"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING {_OWN_COLUMNS}",
         (
             session.tenant,
             run.run_id,
-            thread.pk,
+            thread.key,
             run.agent_id,
             run.status,
             run.multitask_strategy,
@@ -109,10 +115,11 @@ async def insert(session: Session, thread: ThreadRef, run: run_pb2.Run) -> RunRe
             json.dumps(list(run.tools)),
             jsonvalue.dumps(jsonvalue.struct_to_python(run.context)),
             jsonvalue.dumps(jsonvalue.struct_to_python(run.metadata)),
-            session.now,
+            run.created_at.ToMicroseconds(),
         ),
     )
-    return to_record(await row_of(session, run.run_id))
+    assert row is not None  # noqa: S101 - an INSERT without a conflict clause returns its row
+    return to_record(row, thread)
 
 
 async def save(session: Session, record: RunRecord) -> None:
@@ -151,17 +158,6 @@ async def save(session: Session, record: RunRecord) -> None:
     )
 
 
-async def next_queued(session: Session, thread: ThreadRef) -> RunRecord | None:
-    """Return the oldest queued run of a thread with nothing running."""
-    found = await records(
-        session,
-        "r.thread_pk = ? AND r.status = ? AND NOT EXISTS (SELECT 1 FROM runs AS o "
-        "WHERE o.thread_pk = r.thread_pk AND o.status = ?) ORDER BY r.pk LIMIT 1",
-        (thread.pk, run_pb2.RUN_STATUS_QUEUED, run_pb2.RUN_STATUS_RUNNING),
-    )
-    return found[0] if found else None
-
-
 async def claimable(session: Session, agent_id: str) -> RunRecord | None:
     """Return the oldest queued run of an agent that is first in line on its live thread."""
     found = await records(
@@ -180,7 +176,7 @@ async def claimable(session: Session, agent_id: str) -> RunRecord | None:
     return found[0] if found else None
 
 
-async def to_recover(session: Session) -> list[RunRecord]:
+async def stale(session: Session) -> list[RunRecord]:
     """Return running runs whose worker lease ran out, or that ran in-process (no lease)."""
     return await records(
         session,
@@ -192,11 +188,11 @@ async def to_recover(session: Session) -> list[RunRecord]:
 async def threads_with_queued(session: Session) -> list[ThreadRef]:
     """Return every thread that has a queued run."""
     rows = await session.rows(
-        "SELECT DISTINCT t.pk, t.thread_id FROM runs AS r JOIN threads AS t "
+        "SELECT DISTINCT t.pk, t.thread_id, t.ttl_us FROM runs AS r JOIN threads AS t "
         "ON t.pk = r.thread_pk WHERE r.status = ? ORDER BY t.pk",
         (run_pb2.RUN_STATUS_QUEUED,),
     )
-    return [ThreadRef(row[0], row[1]) for row in rows]
+    return [ThreadRef(row[0], row[1], row[2]) for row in rows]
 
 
 async def get(session: Session, run_id: str) -> run_pb2.Run:

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 import aiosqlite
 
-from threadline_server.store.base import Cursor, Page
+from threadline_server.store.records import Cursor, Page
 
 T = TypeVar("T")
 Row = sqlite3.Row

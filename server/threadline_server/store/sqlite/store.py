@@ -27,14 +27,12 @@ from typing import Any, TypeVar
 import aiosqlite
 from threadline.v1 import message_pb2, run_pb2, thread_pb2
 
-from threadline_server.store.base import (
-    THREAD_DELETED,
+from threadline_server.store.base import Store, StoreTransaction
+from threadline_server.store.records import (
     EventListener,
     MessagePageQuery,
     Page,
     RunPageQuery,
-    Store,
-    StoreTransaction,
     ThreadFilter,
     ThreadPageQuery,
 )
@@ -89,14 +87,7 @@ class SqliteStore(Store):
 
     # -- transactions -------------------------------------------------------
 
-    async def _write(self, work: Callable[[SqliteTransaction], Awaitable[T]]) -> T:
-        """Run work in one write transaction that the caller cannot interrupt."""
-        task = asyncio.ensure_future(self._run_write(work))
-        self._pending_writes.add(task)
-        task.add_done_callback(self._pending_writes.discard)
-        return await asyncio.shield(task)
-
-    async def _run_write(self, work: Callable[[SqliteTransaction], Awaitable[T]]) -> T:
+    async def _run_write(self, work: Callable[[StoreTransaction], Awaitable[T]]) -> T:
         """Run work between BEGIN IMMEDIATE and COMMIT, then tell the listeners.
 
         This is the one place a write transaction runs.
@@ -130,8 +121,11 @@ class SqliteStore(Store):
         self._event_listeners.append(listener)
 
     async def transaction(self, work: Callable[[StoreTransaction], Awaitable[T]]) -> T:
-        """Run domain work in one write transaction."""
-        return await self._write(work)
+        """Run work in one write transaction that the caller cannot interrupt."""
+        task = asyncio.ensure_future(self._run_write(work))
+        self._pending_writes.add(task)
+        task.add_done_callback(self._pending_writes.discard)
+        return await asyncio.shield(task)
 
     @contextlib.asynccontextmanager
     async def _read(self, *, snapshot: bool = False) -> AsyncIterator[Session]:
@@ -162,29 +156,7 @@ class SqliteStore(Store):
         finally:
             self._readers.put_nowait(connection)
 
-    # -- threads --------------------------------------------------------------
-
-    @staticmethod
-    def _announce_deleted(tx: SqliteTransaction, thread_ids: list[str]) -> None:
-        """Tell listeners, after the commit, that these threads are gone.
-
-        A `thread.deleted` event is never stored (its thread is gone); it
-        wakes whoever waits on the thread, so they find out at once.
-        """
-        tx.announce(
-            [run_pb2.RunEvent(thread_id=thread_id, type=THREAD_DELETED) for thread_id in thread_ids]
-        )
-
-    async def create_thread(
-        self, thread: thread_pb2.Thread, *, reuse_existing: bool
-    ) -> tuple[thread_pb2.Thread, bool]:
-        """Insert a thread, or return the existing one when asked to."""
-
-        async def work(tx: SqliteTransaction) -> tuple[thread_pb2.Thread, bool]:
-            row, created = await threads.create(tx.session, thread, reuse_existing=reuse_existing)
-            return threads.to_thread(row), created
-
-        return await self._write(work)
+    # -- reads ----------------------------------------------------------------
 
     async def get_thread(self, thread_id: str, *, message_limit: int = 0) -> thread_pb2.Thread:
         """Return a thread, with its latest messages when message_limit > 0."""
@@ -192,7 +164,9 @@ class SqliteStore(Store):
             row = await threads.live_row(session, thread_id)
             thread = threads.to_thread(row)
             if message_limit > 0:
-                thread.messages.extend(await messages.latest(session, row["pk"], message_limit))
+                thread.messages.extend(
+                    await messages.latest(session, threads.to_ref(row), message_limit)
+                )
         return thread
 
     async def list_threads(self, query: ThreadPageQuery) -> Page[thread_pb2.Thread]:
@@ -205,57 +179,6 @@ class SqliteStore(Store):
         async with self._read() as session:
             return await threads.count(session, thread_filter)
 
-    async def update_thread(
-        self, thread_id: str, change: Callable[[thread_pb2.Thread], None], *, etag: str
-    ) -> thread_pb2.Thread:
-        """Change the stored thread with change(), checking the etag first."""
-
-        async def work(tx: SqliteTransaction) -> thread_pb2.Thread:
-            return threads.to_thread(
-                await threads.update(tx.session, thread_id, change, etag_=etag)
-            )
-
-        return await self._write(work)
-
-    async def delete_thread(self, thread_id: str, *, etag: str) -> None:
-        """Delete a thread and everything under it."""
-
-        async def work(tx: SqliteTransaction) -> None:
-            await threads.delete(tx.session, thread_id, etag_=etag)
-            self._announce_deleted(tx, [thread_id])
-
-        await self._write(work)
-
-    async def copy_thread(self, thread_id: str, new_thread_id: str) -> thread_pb2.Thread:
-        """Copy a thread row and its messages."""
-
-        async def work(tx: SqliteTransaction) -> thread_pb2.Thread:
-            return threads.to_thread(await threads.copy(tx.session, thread_id, new_thread_id))
-
-        return await self._write(work)
-
-    async def delete_expired_threads(self, *, limit: int) -> int:
-        """Delete up to limit expired threads."""
-
-        async def work(tx: SqliteTransaction) -> int:
-            deleted = await threads.delete_expired(tx.session, limit=limit)
-            self._announce_deleted(tx, deleted)
-            return len(deleted)
-
-        return await self._write(work)
-
-    # -- messages -------------------------------------------------------------
-
-    async def create_message(
-        self, thread_id: str, message: message_pb2.Message
-    ) -> message_pb2.Message:
-        """Append a message, touch its thread, and record its events, in one transaction."""
-
-        async def work(tx: SqliteTransaction) -> message_pb2.Message:
-            return await tx.insert_message(await tx.thread(thread_id), message)
-
-        return await self._write(work)
-
     async def get_message(self, thread_id: str, message_id: str) -> message_pb2.Message:
         """Return one message of a live thread."""
         async with self._read() as session:
@@ -265,28 +188,6 @@ class SqliteStore(Store):
         """Return one page of a thread's messages."""
         async with self._read() as session:
             return await messages.list_page(session, query)
-
-    async def update_message(
-        self, thread_id: str, message_id: str, change: Callable[[message_pb2.Message], None]
-    ) -> message_pb2.Message:
-        """Change a message with change(); only its metadata is stored back."""
-
-        async def work(tx: SqliteTransaction) -> message_pb2.Message:
-            return messages.to_message(
-                await messages.update(tx.session, thread_id, message_id, change)
-            )
-
-        return await self._write(work)
-
-    async def delete_message(self, thread_id: str, message_id: str) -> None:
-        """Delete a message and touch its thread."""
-
-        async def work(tx: SqliteTransaction) -> None:
-            await messages.delete(tx.session, thread_id, message_id)
-
-        await self._write(work)
-
-    # -- runs and events --------------------------------------------------------
 
     async def get_run(self, run_id: str) -> run_pb2.Run:
         """Return one run of a live thread."""

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from typing import Any
 
-from google.protobuf import json_format
-from threadline.v1 import run_pb2, thread_pb2
+from google.protobuf import json_format, timestamp_pb2
+from threadline.v1 import thread_pb2
 
 from threadline_server import jsonvalue
-from threadline_server.errors import AlreadyExistsError, EtagMismatchError, NotFoundError
-from threadline_server.ids import new_message_id
-from threadline_server.store.base import Page, ThreadFilter, ThreadPageQuery
+from threadline_server.errors import NotFoundError
+from threadline_server.store.records import (
+    Page,
+    StoredThread,
+    ThreadActivity,
+    ThreadFilter,
+    ThreadPageQuery,
+    ThreadRef,
+)
 from threadline_server.store.sqlite.session import Row, Session, page
 
 COLUMNS = (
@@ -127,7 +132,17 @@ def _filter_sql(session: Session, thread_filter: ThreadFilter) -> tuple[list[str
     return where, params
 
 
-async def live_row(session: Session, thread_id: str, *, field: str = "thread_id") -> Row:
+def to_ref(row: Row) -> ThreadRef:
+    """Return the handle a transaction passes around for a thread row."""
+    return ThreadRef(row["pk"], row["thread_id"], row["ttl_us"])
+
+
+def to_stored(row: Row) -> StoredThread:
+    """Return a thread row as its handle and its API view."""
+    return StoredThread(to_ref(row), to_thread(row))
+
+
+async def live_row(session: Session, thread_id: str) -> Row:
     """Return a thread that exists and has not expired, or raise NotFoundError."""
     row = await session.row(
         f"SELECT {COLUMNS} FROM threads WHERE tenant_id = ? AND thread_id = ? "
@@ -135,165 +150,88 @@ async def live_row(session: Session, thread_id: str, *, field: str = "thread_id"
         (session.tenant, thread_id, session.now),
     )
     if row is None:
-        raise NotFoundError("thread", thread_id, field=field)
+        raise NotFoundError("thread", thread_id)
     return row
 
 
-async def purge_if_expired(session: Session, thread_id: str) -> None:
-    """Delete the thread if it expired: the sweeper may not have reached it, and it frees its id."""
-    await session.change(
-        "DELETE FROM threads WHERE tenant_id = ? AND thread_id = ? AND expire_at <= ?",
-        (session.tenant, thread_id, session.now),
-    )
+def _micros(stamp: timestamp_pb2.Timestamp) -> int:
+    return stamp.ToMicroseconds()
 
 
-async def create(
-    session: Session, thread: thread_pb2.Thread, *, reuse_existing: bool
-) -> tuple[Row, bool]:
-    """Insert a thread; return its row and whether it is new."""
-    await purge_if_expired(session, thread.thread_id)
+async def insert(session: Session, thread: thread_pb2.Thread) -> Row | None:
+    """Insert a thread as given; return its row, or None when its id is taken."""
     columns = _client_columns(thread)
-    ttl = columns["ttl_us"]
-    now = session.now
     columns.update(
         tenant_id=session.tenant,
         thread_id=thread.thread_id,
-        status=thread_pb2.THREAD_STATUS_IDLE,
-        created_at=now,
-        updated_at=now,
-        last_activity_at=now,
-        expire_at=now + ttl if ttl is not None else None,
+        status=thread.status,
+        created_at=_micros(thread.created_at),
+        updated_at=_micros(thread.updated_at),
+        last_activity_at=_micros(thread.last_activity_at),
+        expire_at=_micros(thread.expire_time) if thread.HasField("expire_time") else None,
+        message_count=thread.message_count,
     )
     names = ", ".join(columns)
     marks = ", ".join(f":{name}" for name in columns)
-    created = (
-        await session.change(
-            f"INSERT INTO threads ({names}) VALUES ({marks}) "
-            "ON CONFLICT (tenant_id, thread_id) DO NOTHING",
-            columns,
-        )
-        == 1
+    return await session.row(
+        f"INSERT INTO threads ({names}) VALUES ({marks}) "
+        f"ON CONFLICT (tenant_id, thread_id) DO NOTHING RETURNING {COLUMNS}",
+        columns,
     )
-    if not created and not reuse_existing:
-        raise AlreadyExistsError("thread", thread.thread_id, field="thread_id")
-    return await live_row(session, thread.thread_id), created
 
 
-async def update(
-    session: Session, thread_id: str, change: Callable[[thread_pb2.Thread], None], *, etag_: str
-) -> Row:
-    """Change the stored thread with change(), checking the etag first."""
-    row = await live_row(session, thread_id, field="thread.thread_id")
-    if etag_ and etag_ != etag(row):
-        raise EtagMismatchError("thread", thread_id, field="thread.etag")
-    merged = to_thread(row)
-    change(merged)
-    columns = _client_columns(merged)
-    ttl = columns["ttl_us"]
-    now = session.now
+async def update(session: Session, key: int, thread: thread_pb2.Thread) -> Row:
+    """Store a thread's client-settable fields and times; return the row as it now is."""
+    columns = _client_columns(thread)
     columns.update(
-        pk=row["pk"],
-        updated_at=now,
-        last_activity_at=now,
-        expire_at=now + ttl if ttl is not None else None,
+        updated_at=_micros(thread.updated_at),
+        last_activity_at=_micros(thread.last_activity_at),
+        expire_at=_micros(thread.expire_time) if thread.HasField("expire_time") else None,
     )
-    assignments = ", ".join(f"{name} = :{name}" for name in columns if name != "pk")
-    await session.change(
-        f"UPDATE threads SET {assignments}, version = version + 1 WHERE pk = :pk", columns
+    assignments = ", ".join(f"{name} = :{name}" for name in columns)
+    row = await session.row(
+        f"UPDATE threads SET {assignments}, version = version + 1 WHERE pk = :pk "
+        f"RETURNING {COLUMNS}",
+        {**columns, "pk": key},
     )
-    return await live_row(session, thread_id)
+    assert row is not None  # noqa: S101 - the transaction found the thread live
+    return row
 
 
-async def delete(session: Session, thread_id: str, *, etag_: str) -> None:
-    """Delete a thread; its messages, runs and events go with it by ON DELETE CASCADE."""
-    row = await live_row(session, thread_id)
-    if etag_ and etag_ != etag(row):
-        raise EtagMismatchError("thread", thread_id, field="etag")
-    await session.change("DELETE FROM threads WHERE pk = ?", (row["pk"],))
-
-
-async def copy(session: Session, thread_id: str, new_thread_id: str) -> Row:
-    """Copy a thread row and its messages (new message ids, same order and times)."""
-    source = await live_row(session, thread_id)
-    await purge_if_expired(session, new_thread_id)
-    ttl = source["ttl_us"]
-    now = session.now
-    cursor = await session.connection.execute(
-        "INSERT INTO threads (tenant_id, thread_id, title, metadata, agent_id, user_id, "
-        "external_ref, locale_language, locale_country, locale_time_zone, participants, "
-        "ttl_us, status, created_at, updated_at, last_activity_at, expire_at, "
-        "message_count) "
-        "SELECT tenant_id, ?, title, metadata, agent_id, user_id, external_ref, "
-        "locale_language, locale_country, locale_time_zone, participants, ttl_us, ?, "
-        "?, ?, ?, ?, message_count FROM threads WHERE pk = ? "
-        "ON CONFLICT (tenant_id, thread_id) DO NOTHING",
-        (
-            new_thread_id,
-            thread_pb2.THREAD_STATUS_IDLE,
-            now,
-            now,
-            now,
-            now + ttl if ttl is not None else None,
-            source["pk"],
-        ),
-    )
-    if cursor.rowcount != 1:
-        raise AlreadyExistsError("thread", new_thread_id, field="new_thread_id")
-    new_pk = cursor.lastrowid
-    message_pks = [
-        r[0]
-        for r in await session.rows(
-            "SELECT pk FROM messages WHERE thread_pk = ? ORDER BY pk", (source["pk"],)
-        )
-    ]
-    await session.connection.executemany(
-        "INSERT INTO messages (tenant_id, thread_pk, message_id, role, parts, metadata, "
-        "run_id, created_at, updated_at) SELECT tenant_id, ?, ?, role, parts, metadata, "
-        "run_id, created_at, updated_at FROM messages WHERE pk = ?",
-        [(new_pk, new_message_id(), pk) for pk in message_pks],
-    )
-    return await live_row(session, new_thread_id)
-
-
-async def delete_expired(session: Session, *, limit: int) -> list[str]:
-    """Delete up to limit expired threads; return their ids."""
-    rows = await session.rows(
-        "DELETE FROM threads WHERE pk IN (SELECT pk FROM threads "
-        "WHERE expire_at IS NOT NULL AND expire_at <= ? LIMIT ?) RETURNING thread_id",
-        (session.now, limit),
-    )
-    return [row[0] for row in rows]
-
-
-async def touch(session: Session, thread_pk: int, count_change: int) -> None:
-    """Record activity on a thread: message count, activity time, expiry."""
+async def touch(session: Session, key: int, activity: ThreadActivity) -> None:
+    """Record activity on a thread: message count, activity time, expiry, version."""
     await session.change(
         "UPDATE threads SET message_count = message_count + ?, last_activity_at = ?, "
-        "expire_at = CASE WHEN ttl_us IS NULL THEN NULL ELSE ? + ttl_us END, "
-        "version = version + 1 WHERE pk = ?",
-        (count_change, session.now, session.now, thread_pk),
+        "expire_at = ?, version = version + 1 WHERE pk = ?",
+        (activity.message_count_change, activity.at, activity.expire_at, key),
     )
 
 
-async def refresh_status(session: Session, thread_pk: int) -> None:
-    """BUSY with a run in flight; else ERROR when the latest run failed; else IDLE."""
-    await session.change(
-        "UPDATE threads SET status = CASE "
-        "WHEN EXISTS (SELECT 1 FROM runs WHERE thread_pk = :pk "
-        "  AND status IN (:queued, :running)) THEN :busy "
-        "WHEN (SELECT status FROM runs WHERE thread_pk = :pk "
-        "  ORDER BY coalesce(ended_at, 0) DESC, pk DESC LIMIT 1) = :failed THEN :error "
-        "ELSE :idle END WHERE pk = :pk",
-        {
-            "pk": thread_pk,
-            "queued": run_pb2.RUN_STATUS_QUEUED,
-            "running": run_pb2.RUN_STATUS_RUNNING,
-            "failed": run_pb2.RUN_STATUS_FAILED,
-            "busy": thread_pb2.THREAD_STATUS_BUSY,
-            "error": thread_pb2.THREAD_STATUS_ERROR,
-            "idle": thread_pb2.THREAD_STATUS_IDLE,
-        },
-    )
+async def set_status(session: Session, key: int, status: int) -> None:
+    """Store a thread's status."""
+    await session.change("UPDATE threads SET status = ? WHERE pk = ?", (status, key))
+
+
+async def delete(session: Session, key: int) -> None:
+    """Delete a thread; its messages, runs and events go with it by ON DELETE CASCADE."""
+    await session.change("DELETE FROM threads WHERE pk = ?", (key,))
+
+
+async def delete_expired(session: Session, *, limit: int, thread_id: str = "") -> list[str]:
+    """Delete up to limit expired threads (or just thread_id, if expired); return their ids."""
+    if thread_id:
+        rows = await session.rows(
+            "DELETE FROM threads WHERE tenant_id = ? AND thread_id = ? AND expire_at <= ? "
+            "RETURNING thread_id",
+            (session.tenant, thread_id, session.now),
+        )
+    else:
+        rows = await session.rows(
+            "DELETE FROM threads WHERE pk IN (SELECT pk FROM threads "
+            "WHERE expire_at IS NOT NULL AND expire_at <= ? LIMIT ?) RETURNING thread_id",
+            (session.now, limit),
+        )
+    return [row[0] for row in rows]
 
 
 async def list_page(session: Session, query: ThreadPageQuery) -> Page[thread_pb2.Thread]:
