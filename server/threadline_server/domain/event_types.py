@@ -25,18 +25,3 @@ TOOL_CALL_COMPLETED = "tool_call.completed"
 # Never stored: tells the listeners after a commit that a thread is gone, so
 # whoever follows it finds out at once.
 THREAD_DELETED = "thread.deleted"
-
-__all__ = [
-    "MESSAGE_COMPLETED",
-    "MESSAGE_CREATED",
-    "MESSAGE_DELTA",
-    "RUN_CANCELLED",
-    "RUN_COMPLETED",
-    "RUN_CREATED",
-    "RUN_FAILED",
-    "RUN_MAX_ITERATIONS_REACHED",
-    "RUN_STARTED",
-    "THREAD_DELETED",
-    "TOOL_CALL_COMPLETED",
-    "TOOL_CALL_STARTED",
-]

@@ -132,7 +132,7 @@ class ThreadlineServer:
                     f"is another server using it? ({error})"
                 ) from None
         await self.store.open()
-        await self.engine.recover()
+        await self.engine.scheduler.recover()
         await server.start()
         self._server = server
         for name in ("", *SERVICE_NAMES):
@@ -170,7 +170,7 @@ class ThreadlineServer:
             logger.info("deleted %d expired threads", deleted)
 
     async def _expire_leases(self) -> None:
-        expired = await self.engine.expire_leases()
+        expired = await self.engine.scheduler.expire_leases()
         if expired:
             logger.info("%d worker leases ran out; their runs failed", expired)
 
