@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable
 
+import pytest
 from threadline.v1 import message_pb2, run_pb2
 from threadline_server.domain import event_types, recorder
 from threadline_server.domain.agents import IterationStarted, TextDelta, UsageReport
@@ -23,6 +24,8 @@ from threadline_server.domain.recorder import (
     apply_steps,
 )
 from threadline_server.store.records import RunRecord, ThreadRef
+
+pytestmark = pytest.mark.unit
 
 NOW = 1_700_000_000_000_000
 THREAD = ThreadRef(key=7, thread_id="t1", ttl_us=None)
