@@ -209,7 +209,7 @@ def test_the_wheels_hold_every_module_and_data_file(built):
     } | {"threadline_server/openapi/" + Path(f).name for f in documents}
     assert {
         "threadline_server/transport/server.py",
-        "threadline_server/store/migrations/0001_initial.sql",
+        "threadline_server/store/sqlite/migrations/0001_initial.sql",
         "threadline_server/py.typed",
     } <= expected_server
     assert wheel_files(built.server_wheel) == expected_server
