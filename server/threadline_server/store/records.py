@@ -18,6 +18,9 @@ from threadline_server.jsonvalue import JsonValue
 
 T = TypeVar("T")
 
+DEFAULT_TENANT = "default"
+"""The tenant a server without keys serves (on a loopback address only)."""
+
 
 class ThreadOrder(Enum):
     """The columns threads can be listed by."""
@@ -94,10 +97,13 @@ class ThreadRef:
     """A live thread, as a transaction found it.
 
     key is the store's own handle for the row, meaningless to the domain;
-    ttl_us is what the domain needs to move the thread's expiry on activity.
+    tenant is whose thread it is (thread ids are unique only within a
+    tenant); ttl_us is what the domain needs to move the thread's expiry on
+    activity.
     """
 
     key: int
+    tenant: str
     thread_id: str
     ttl_us: int | None = None
 
@@ -136,4 +142,18 @@ class RunRecord:
     worker_id: str = ""
 
 
-EventListener = Callable[[list[run_pb2.RunEvent]], None]
+@dataclass(frozen=True)
+class KeyRecord:
+    """An API key as stored: never the key itself, only its digest."""
+
+    key_id: str
+    tenant: str
+    scope: str
+    digest: bytes
+    created_at: int
+    revoked_at: int | None = None
+    note: str = ""
+
+
+EventListener = Callable[[str, list[run_pb2.RunEvent]], None]
+"""Called after each commit with the transaction's tenant and its events."""

@@ -81,8 +81,9 @@ async def read(
         rows = await session.rows(
             "SELECT e.event_id, e.created_at, e.payload, t.thread_id FROM events AS e "
             "JOIN threads AS t ON t.pk = e.thread_pk "
-            "WHERE e.run_id = ? AND e.event_id > ? ORDER BY e.event_id LIMIT ?",
-            (run_id, after, limit),
+            "WHERE e.run_id = ? AND e.event_id > ? AND e.tenant_id = ? "
+            "ORDER BY e.event_id LIMIT ?",
+            (run_id, after, session.tenant, limit),
         )
     else:
         thread = await threads.live_row(session, thread_id)

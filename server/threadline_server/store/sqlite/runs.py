@@ -15,7 +15,7 @@ from threadline_server.store.sqlite import threads
 from threadline_server.store.sqlite.session import Row, Session, child_page
 
 COLUMNS = (
-    "r.pk, t.pk AS thread_pk, t.thread_id, t.ttl_us, r.run_id, r.agent_id, r.status, "
+    "r.pk, t.pk AS thread_pk, t.tenant_id, t.thread_id, t.ttl_us, r.run_id, r.agent_id, r.status, "
     "r.multitask_strategy, r.max_iterations, r.tools, r.context, r.metadata, r.response, "
     "r.tool_calls, r.iterations, r.prompt_tokens, r.completion_tokens, r.error_code, "
     "r.error_message, r.lease_id, r.lease_expires_at, r.lease_duration_us, r.worker_id, "
@@ -27,6 +27,10 @@ _OWN_COLUMNS = ", ".join(
     column.removeprefix("r.") for column in COLUMNS.split(", ") if column.startswith("r.")
 )
 _IN_FLIGHT = (run_pb2.RUN_STATUS_QUEUED, run_pb2.RUN_STATUS_RUNNING)
+# Statuses written into the SQL itself, not bound: only a literal lets SQLite
+# use the partial index of runs in flight (WHERE status IN (1, 2)).
+_QUEUED = int(run_pb2.RUN_STATUS_QUEUED)
+_RUNNING = int(run_pb2.RUN_STATUS_RUNNING)
 
 
 def to_run(row: Row, thread_id: str | None = None) -> run_pb2.Run:
@@ -63,7 +67,7 @@ def to_run(row: Row, thread_id: str | None = None) -> run_pb2.Run:
 def to_record(row: Row, ref: ThreadRef | None = None) -> RunRecord:
     """Return a run row with what only the server sees (its thread, its lease)."""
     if ref is None:
-        ref = ThreadRef(row["thread_pk"], row["thread_id"], row["ttl_us"])
+        ref = ThreadRef(row["thread_pk"], row["tenant_id"], row["thread_id"], row["ttl_us"])
     return RunRecord(
         run=to_run(row, ref.thread_id),
         thread=ref,
@@ -159,40 +163,45 @@ async def save(session: Session, record: RunRecord) -> None:
 
 
 async def claimable(session: Session, agent_id: str) -> RunRecord | None:
-    """Return the oldest queued run of an agent that is first in line on its live thread."""
+    """Return the tenant's oldest queued run of an agent that is first in line on its thread."""
     found = await records(
         session,
-        "r.status = ? AND r.agent_id = ? AND (t.expire_at IS NULL OR t.expire_at > ?) "
+        f"r.status = {_QUEUED} AND r.tenant_id = ? AND r.agent_id = ? "
+        "AND (t.expire_at IS NULL OR t.expire_at > ?) "
         "AND NOT EXISTS (SELECT 1 FROM runs AS o WHERE o.thread_pk = r.thread_pk "
-        "AND (o.status = ? OR (o.status = ? AND o.pk < r.pk))) ORDER BY r.pk LIMIT 1",
-        (
-            run_pb2.RUN_STATUS_QUEUED,
-            agent_id,
-            session.now,
-            run_pb2.RUN_STATUS_RUNNING,
-            run_pb2.RUN_STATUS_QUEUED,
-        ),
+        f"AND (o.status = {_RUNNING} OR (o.status = {_QUEUED} AND o.pk < r.pk))) "
+        "ORDER BY r.pk LIMIT 1",
+        (session.tenant, agent_id, session.now),
     )
     return found[0] if found else None
 
 
+async def count_in_flight(session: Session, limit: int) -> int:
+    """Count the tenant's queued and running runs, stopping at limit."""
+    row = await session.row(
+        "SELECT count(*) FROM (SELECT 1 FROM runs "
+        f"WHERE status IN ({_QUEUED}, {_RUNNING}) AND tenant_id = ? LIMIT ?)",
+        (session.tenant, limit),
+    )
+    return int(row[0]) if row else 0
+
+
 async def stale(session: Session) -> list[RunRecord]:
-    """Return running runs whose worker lease ran out, or that ran in-process (no lease)."""
+    """Return running runs of every tenant whose worker lease ran out, or that have none."""
     return await records(
         session,
-        "r.status = ? AND (r.lease_id IS NULL OR r.lease_expires_at <= ?) ORDER BY r.pk",
-        (run_pb2.RUN_STATUS_RUNNING, session.now),
+        f"r.status = {_RUNNING} AND (r.lease_id IS NULL OR r.lease_expires_at <= ?) ORDER BY r.pk",
+        (session.now,),
     )
 
 
 async def threads_with_queued(session: Session) -> list[ThreadRef]:
-    """Return every thread that has a queued run."""
+    """Return every thread of every tenant that has a queued run."""
     rows = await session.rows(
-        "SELECT DISTINCT t.pk, t.thread_id, t.ttl_us FROM runs AS r JOIN threads AS t "
-        "ON t.pk = r.thread_pk WHERE r.status = ? ORDER BY t.pk",
-        (run_pb2.RUN_STATUS_QUEUED,),
+        "SELECT DISTINCT t.pk, t.tenant_id, t.thread_id, t.ttl_us FROM runs AS r "
+        f"JOIN threads AS t ON t.pk = r.thread_pk WHERE r.status = {_QUEUED} ORDER BY t.pk"
     )
-    return [ThreadRef(row[0], row[1], row[2]) for row in rows]
+    return [threads.to_ref(row) for row in rows]
 
 
 async def get(session: Session, run_id: str) -> run_pb2.Run:
