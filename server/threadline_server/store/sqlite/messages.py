@@ -145,7 +145,9 @@ async def delete_of_runs(session: Session, ref: ThreadRef, run_ids: Sequence[str
     if not run_ids:
         return 0
     return await session.change(
-        f"DELETE FROM messages WHERE thread_pk = ? AND run_id IN ({','.join('?' * len(run_ids))})",
+        # run_id != '' repeats messages_by_run's condition, so SQLite uses it.
+        "DELETE FROM messages WHERE thread_pk = ? AND run_id != '' "
+        f"AND run_id IN ({','.join('?' * len(run_ids))})",
         (ref.key, *run_ids),
     )
 

@@ -27,10 +27,13 @@ _OWN_COLUMNS = ", ".join(
     column.removeprefix("r.") for column in COLUMNS.split(", ") if column.startswith("r.")
 )
 _IN_FLIGHT = (run_pb2.RUN_STATUS_QUEUED, run_pb2.RUN_STATUS_RUNNING)
-# Statuses written into the SQL itself, not bound: only a literal lets SQLite
-# use the partial index of runs in flight (WHERE status IN (1, 2)).
+# Statuses written into the SQL itself, not bound. SQLite uses the partial
+# index of runs in flight (runs_in_flight, WHERE status IN (1, 2)) only for a
+# query whose WHERE repeats that term word for word, so each query of runs
+# by status says _IN_FLIGHT_TERM as well.
 _QUEUED = int(run_pb2.RUN_STATUS_QUEUED)
 _RUNNING = int(run_pb2.RUN_STATUS_RUNNING)
+_IN_FLIGHT_TERM = f"r.status IN ({_QUEUED}, {_RUNNING})"
 
 
 def to_run(row: Row, thread_id: str | None = None) -> run_pb2.Run:
@@ -166,7 +169,7 @@ async def claimable(session: Session, agent_id: str) -> RunRecord | None:
     """Return the tenant's oldest queued run of an agent that is first in line on its thread."""
     found = await records(
         session,
-        f"r.status = {_QUEUED} AND r.tenant_id = ? AND r.agent_id = ? "
+        f"{_IN_FLIGHT_TERM} AND r.status = {_QUEUED} AND r.tenant_id = ? AND r.agent_id = ? "
         "AND (t.expire_at IS NULL OR t.expire_at > ?) "
         "AND NOT EXISTS (SELECT 1 FROM runs AS o WHERE o.thread_pk = r.thread_pk "
         f"AND (o.status = {_RUNNING} OR (o.status = {_QUEUED} AND o.pk < r.pk))) "
@@ -179,8 +182,8 @@ async def claimable(session: Session, agent_id: str) -> RunRecord | None:
 async def count_in_flight(session: Session, limit: int) -> int:
     """Count the tenant's queued and running runs, stopping at limit."""
     row = await session.row(
-        "SELECT count(*) FROM (SELECT 1 FROM runs "
-        f"WHERE status IN ({_QUEUED}, {_RUNNING}) AND tenant_id = ? LIMIT ?)",
+        f"SELECT count(*) FROM (SELECT 1 FROM runs AS r WHERE {_IN_FLIGHT_TERM} "
+        "AND r.tenant_id = ? LIMIT ?)",
         (session.tenant, limit),
     )
     return int(row[0]) if row else 0
@@ -190,7 +193,8 @@ async def stale(session: Session) -> list[RunRecord]:
     """Return running runs of every tenant whose worker lease ran out, or that have none."""
     return await records(
         session,
-        f"r.status = {_RUNNING} AND (r.lease_id IS NULL OR r.lease_expires_at <= ?) ORDER BY r.pk",
+        f"{_IN_FLIGHT_TERM} AND r.status = {_RUNNING} "
+        "AND (r.lease_id IS NULL OR r.lease_expires_at <= ?) ORDER BY r.pk",
         (session.now,),
     )
 
@@ -199,7 +203,8 @@ async def threads_with_queued(session: Session) -> list[ThreadRef]:
     """Return every thread of every tenant that has a queued run."""
     rows = await session.rows(
         "SELECT DISTINCT t.pk, t.tenant_id, t.thread_id, t.ttl_us FROM runs AS r "
-        f"JOIN threads AS t ON t.pk = r.thread_pk WHERE r.status = {_QUEUED} ORDER BY t.pk"
+        f"JOIN threads AS t ON t.pk = r.thread_pk WHERE {_IN_FLIGHT_TERM} "
+        f"AND r.status = {_QUEUED} ORDER BY t.pk"
     )
     return [threads.to_ref(row) for row in rows]
 
