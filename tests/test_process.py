@@ -688,9 +688,7 @@ async def test_calls_over_the_cap_get_resource_exhausted(spawn_server, tmp_path)
             assert rejected.code == grpc.StatusCode.RESOURCE_EXHAUSTED
             assert rejected.reason == "TOO_MANY_CALLS"
             # Health is never refused by the cap: load balancers still get an answer.
-            assert (
-                await health_status(client.channel, "") == health_pb2.HealthCheckResponse.SERVING
-            )
+            assert await health_status(client.channel, "") == health_pb2.HealthCheckResponse.SERVING
             extra = await expect_failure(
                 client.threads.CreateThread(
                     thread_pb2.CreateThreadRequest(thread_id="rejected"), timeout=RPC_TIMEOUT

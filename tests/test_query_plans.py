@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import re
 import sqlite3
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -119,7 +120,7 @@ async def busy_server(tmp_path: Path, statements: dict[str, Any]) -> AsyncIterat
         await server.stop(grace=1.0)
 
 
-async def _workload(server: ThreadlineServer, client: Any) -> None:  # noqa: PLR0915 - one list of calls
+async def _workload(server: ThreadlineServer, client: Any) -> None:
     runs = run_pb2_grpc.RunServiceStub(client.channel)
     workers = worker_pb2_grpc.AgentWorkerServiceStub(client.channel)
     await client.threads.CreateThread(
@@ -272,7 +273,7 @@ def _problems(sql: str, plan: list[str]) -> list[str]:
 
 
 async def test_every_statement_is_an_index_search_scoped_to_its_tenant(
-    busy_server: ThreadlineServer, statements: dict[str, Any]
+    busy_server: ThreadlineServer, statements: dict[str, Any], capsys
 ):
     database = busy_server.settings.database
     explained: dict[str, list[str]] = {}
@@ -280,14 +281,13 @@ async def test_every_statement_is_an_index_search_scoped_to_its_tenant(
         for sql, params in statements.items():
             rows = connection.execute("EXPLAIN QUERY PLAN " + sql, params).fetchall()
             explained[sql] = [row[3] for row in rows]
-    problems = {
-        sql: found for sql, plan in explained.items() if (found := _problems(sql, plan))
-    }
+    problems = {sql: found for sql, plan in explained.items() if (found := _problems(sql, plan))}
     covered = [f for f in EXPECTED if any(f in sql for sql in explained)]
-    print(
-        f"\nquery plans: {len(explained)} statements explained, "
-        f"{len(covered)}/{len(EXPECTED)} expected plans seen, {len(problems)} problems"
-    )
+    with capsys.disabled():
+        sys.stdout.write(
+            f"\nquery plans: {len(explained)} statements explained, "
+            f"{len(covered)}/{len(EXPECTED)} expected plans seen, {len(problems)} problems\n"
+        )
     assert not problems, "\n\n".join(
         f"{sql}\n  plan: {explained[sql]}\n  " + "\n  ".join(found)
         for sql, found in problems.items()
