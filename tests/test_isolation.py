@@ -43,6 +43,7 @@ from threadline_server.transport.auth import REQUIRED_SCOPE
 from threadline_server.transport.server import SERVICE_NAMES, ThreadlineServer
 
 from tests.tenants import bearer, make_key, revoke_key
+from tests.test_threads import struct
 
 pytestmark = pytest.mark.api
 
@@ -57,10 +58,10 @@ BAD_KEY = "tl_aaaaaaaaaaaaaaaa_" + "A" * 43
 class Stubs:
     """Stubs of every service on one channel."""
 
-    threads: thread_pb2_grpc.ThreadServiceStub
-    messages: message_pb2_grpc.MessageServiceStub
-    runs: run_pb2_grpc.RunServiceStub
-    workers: worker_pb2_grpc.AgentWorkerServiceStub
+    threads: thread_pb2_grpc.ThreadServiceAsyncStub
+    messages: message_pb2_grpc.MessageServiceAsyncStub
+    runs: run_pb2_grpc.RunServiceAsyncStub
+    workers: worker_pb2_grpc.AgentWorkerServiceAsyncStub
 
     @classmethod
     def on(cls, channel: grpc.aio.Channel) -> Stubs:
@@ -111,7 +112,7 @@ def _user_message(text: str) -> message_pb2.Message:
     )
 
 
-OWNED_BY_A = thread_pb2.ThreadFilter(metadata={"owner": "a"})
+OWNED_BY_A = thread_pb2.ThreadFilter(metadata=struct({"owner": "a"}))
 ATTEMPTS = [
     Attempt(
         "ThreadService/GetThread",
@@ -182,7 +183,7 @@ ATTEMPTS = [
         lambda s, w: s.messages.UpdateMessage(
             message_pb2.UpdateMessageRequest(
                 message=message_pb2.Message(
-                    thread_id=w.thread_id, message_id=w.message_id, metadata={"x": 1}
+                    thread_id=w.thread_id, message_id=w.message_id, metadata=struct({"x": 1})
                 ),
                 update_mask=field_mask_pb2.FieldMask(paths=["metadata"]),
             )
@@ -334,7 +335,7 @@ def _reason(status: status_pb2.Status) -> str:
         if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
             info = error_details_pb2.ErrorInfo()
             detail.Unpack(info)
-            return info.reason
+            return str(info.reason)
     return ""
 
 
@@ -362,8 +363,14 @@ async def _grpc_attempt(
         reply = await _with_metadata(attempt, stubs, world, metadata)
         return GrpcOutcome("OK", "", _normalised(reply))
     except grpc.aio.AioRpcError as error:
-        details = dict(error.trailing_metadata() or ()).get("grpc-status-details-bin", b"")
-        return GrpcOutcome(error.code().name, error.details() or "", bytes(details))
+        # grpc-stubs types the metadata as _Metadatum; at run time it is (key, value) pairs.
+        trailers: Any = error.trailing_metadata() or ()
+        details = b"".join(
+            bytes(value)
+            for key, value in trailers
+            if key == "grpc-status-details-bin" and isinstance(value, bytes)
+        )
+        return GrpcOutcome(error.code().name, error.details() or "", details)
 
 
 class _WithMetadata:
@@ -467,7 +474,7 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
     try:
         thread = await stubs.threads.CreateThread(
             thread_pb2.CreateThreadRequest(
-                thread_id="t-a", thread=thread_pb2.Thread(metadata={"owner": "a"})
+                thread_id="t-a", thread=thread_pb2.Thread(metadata=struct({"owner": "a"}))
             ),
             metadata=a,
         )
@@ -490,7 +497,7 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
         )
         await stubs.threads.CreateThread(
             thread_pb2.CreateThreadRequest(
-                thread_id="t-a2", thread=thread_pb2.Thread(metadata={"owner": "a"})
+                thread_id="t-a2", thread=thread_pb2.Thread(metadata=struct({"owner": "a"}))
             ),
             metadata=a,
         )
@@ -576,7 +583,7 @@ async def _a_is_untouched(world: World) -> None:
     )
     assert thread.title == ""
     assert [m.message_id for m in thread.messages if m.run_id == ""] == [world.message_id]
-    assert thread.messages[0].metadata == type(thread.messages[0].metadata)()
+    assert thread.messages[0].metadata == struct({})
     worker_run = await stubs.runs.GetRun(
         run_pb2.GetRunRequest(run_id=world.worker_run_id), metadata=a
     )

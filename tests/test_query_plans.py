@@ -44,6 +44,7 @@ from threadline_server.store.sqlite.session import Session
 from threadline_server.transport.server import ThreadlineServer
 
 from tests.conftest import connect
+from tests.test_threads import struct
 
 pytestmark = pytest.mark.api
 
@@ -126,7 +127,7 @@ async def _workload(server: ThreadlineServer, client: Any) -> None:
     await client.threads.CreateThread(
         thread_pb2.CreateThreadRequest(
             thread_id="a",
-            thread=thread_pb2.Thread(user_id="u", agent_id="echo", metadata={"k": "v"}),
+            thread=thread_pb2.Thread(user_id="u", agent_id="echo", metadata=struct({"k": "v"})),
         )
     )
     await client.threads.GetThread(
@@ -137,7 +138,7 @@ async def _workload(server: ThreadlineServer, client: Any) -> None:
         thread_pb2.ThreadFilter(user_id="u"),
         thread_pb2.ThreadFilter(agent_id="echo"),
         thread_pb2.ThreadFilter(external_ref="x"),
-        thread_pb2.ThreadFilter(metadata={"k": "v"}),
+        thread_pb2.ThreadFilter(metadata=struct({"k": "v"})),
     ]
     for thread_filter in filters:
         for order in ("", "updated_at"):
@@ -160,7 +161,7 @@ async def _workload(server: ThreadlineServer, client: Any) -> None:
     await client.messages.UpdateMessage(
         message_pb2.UpdateMessageRequest(
             message=message_pb2.Message(
-                thread_id="a", message_id=message.message_id, metadata={"x": 1}
+                thread_id="a", message_id=message.message_id, metadata=struct({"x": 1})
             ),
             update_mask=field_mask_pb2.FieldMask(paths=["metadata"]),
         )
@@ -245,7 +246,7 @@ async def _gone(client: Any, thread_id: str) -> bool:
     count = await client.threads.CountThreads(
         thread_pb2.CountThreadsRequest(filter=thread_pb2.ThreadFilter(thread_ids=[thread_id]))
     )
-    return count.count == 0
+    return bool(count.count == 0)
 
 
 def _problems(sql: str, plan: list[str]) -> list[str]:
