@@ -195,7 +195,9 @@ class ThreadlineServer:
         settings = self.settings
         has_keys = any_active_in(settings.database)
         if not has_keys and not self.local_only:
-            addresses = " and ".join(a for a in (settings.listen, settings.http_listen) if a)
+            addresses = " and ".join(
+                a for a in (settings.listen, settings.http_listen) if a and not _is_loopback(a)
+            )
             raise SystemExit(
                 f"refusing to serve on {addresses} without API keys: anyone who reaches it "
                 "could read and change every thread. Make a key first, "
