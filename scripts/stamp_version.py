@@ -4,8 +4,11 @@ VERSION at the repository's root is the only place a release's number is
 written by hand. The server's pyproject.toml reads it itself (setuptools'
 dynamic version); every other manifest carries a copy, written here, so that
 `make generate` keeps them equal and `make check-generated` fails when one
-drifts. Go modules carry no version in go.mod: they are versioned by tags
-(docs/clients.md).
+drifts. Go modules carry no version of their own (a git tag per module
+releases them, docs/clients.md), but the modules here that require one of the
+published ones (generated/go/gateway requires generated/go; the examples and
+tests/gateway require both) name the release being made, and so does go.work,
+which points those versions at the folders of this checkout.
 """
 
 from __future__ import annotations
@@ -18,6 +21,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 # A release number as PEP 440, npm and Maven all read it alike.
 VERSION_FORMAT = re.compile(r"^\d+\.\d+\.\d+(?:-?(?:a|b|rc)\d+)?$")
+# A requirement on (or go.work replacement of) one of the published Go modules.
+GO_REQUIREMENT = re.compile(
+    r"^(\s*(?:require\s+)?(?:replace\s+)?github\.com/threadline/threadline/generated/go(?:/\S+)?) "
+    r"(v\S+)",
+    flags=re.MULTILINE,
+)
 
 
 def read_version() -> str:
@@ -44,6 +53,20 @@ def stamp_first(path: Path, pattern: str, version: str) -> None:
     path.write_text(text[: match.start(1)] + version + text[match.end(1) :], encoding="utf-8")
 
 
+def go_version(version: str) -> str:
+    """Return VERSION as Go spells a module version: 0.3.0 → v0.3.0, 0.3.0rc1 → v0.3.0-rc.1."""
+    release, kind, number = re.findall(r"^(\d+\.\d+\.\d+)-?(?:(a|b|rc)(\d+))?$", version)[0]
+    if not kind:
+        return f"v{release}"
+    return f"v{release}-{ {'a': 'alpha', 'b': 'beta', 'rc': 'rc'}[kind] }.{number}"
+
+
+def stamp_go_requirements(path: Path, version: str) -> None:
+    """Set every requirement on a published Go module in a go.mod or go.work to version."""
+    text = path.read_text(encoding="utf-8")
+    path.write_text(GO_REQUIREMENT.sub(rf"\1 {version}", text), encoding="utf-8")
+
+
 def main() -> None:
     """Stamp VERSION into every manifest that exists."""
     version = read_version()
@@ -58,6 +81,10 @@ def main() -> None:
     client = ROOT / "generated/python/pyproject.toml"
     if client.exists():
         stamp_first(client, r'^version = "([^"]+)"$', version)
+    for path in [ROOT / "go.work", *sorted(ROOT.glob("*/**/go.mod"))]:
+        hidden = any(part.startswith(".") for part in path.relative_to(ROOT).parts)
+        if path.exists() and not hidden and "node_modules" not in path.parts:
+            stamp_go_requirements(path, go_version(version))
     print(f"version {version} stamped")
 
 
