@@ -15,7 +15,6 @@ from collections.abc import Awaitable, Callable
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
-from grpc_reflection.v1alpha import reflection
 from threadline.v1 import (
     message_pb2,
     message_pb2_grpc,
@@ -39,6 +38,7 @@ from threadline_server.domain.workers import WorkerHandler
 from threadline_server.http.gateway import HttpGateway
 from threadline_server.store.sqlite import SqliteStore
 from threadline_server.transport.interceptors import AccessLogAndLimitInterceptor
+from threadline_server.transport.reflection import enable_server_reflection
 from threadline_server.transport.run_services import AgentWorkerService, RunService
 from threadline_server.transport.services import MessageService, ThreadService
 
@@ -77,6 +77,7 @@ class ThreadlineServer:
         self._server: grpc.aio.Server | None = None
         self._background: list[asyncio.Task[None]] = []
         self.bus = EventBus(self.store)
+        self.threads = ThreadHandler(self.store)
         self.engine = RunEngine(
             self.store,
             self.bus,
@@ -101,9 +102,7 @@ class ThreadlineServer:
             interceptors=[AccessLogAndLimitInterceptor(self.settings.max_concurrent_rpcs)],
             options=SERVER_OPTIONS,
         )
-        thread_pb2_grpc.add_ThreadServiceServicer_to_server(
-            ThreadService(ThreadHandler(self.store)), server
-        )
+        thread_pb2_grpc.add_ThreadServiceServicer_to_server(ThreadService(self.threads), server)
         message_pb2_grpc.add_MessageServiceServicer_to_server(
             MessageService(MessageHandler(self.store)), server
         )
@@ -112,9 +111,7 @@ class ThreadlineServer:
             AgentWorkerService(WorkerHandler(self.engine)), server
         )
         health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
-        reflection.enable_server_reflection(
-            (*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), server
-        )
+        enable_server_reflection((*SERVICE_NAMES, health.SERVICE_NAME), server)
         try:
             self.port = server.add_insecure_port(self.settings.listen)
         except RuntimeError as error:
@@ -133,7 +130,7 @@ class ThreadlineServer:
                     f"is another server using it? ({error})"
                 ) from None
         await self.store.open()
-        await self.engine.recover()
+        await self.engine.scheduler.recover()
         await server.start()
         self._server = server
         for name in ("", *SERVICE_NAMES):
@@ -166,12 +163,12 @@ class ThreadlineServer:
                 logger.exception("background job %s failed", job.__name__)
 
     async def _sweep_expired(self) -> None:
-        deleted = await self.store.delete_expired_threads(limit=500)
+        deleted = await self.threads.delete_expired(limit=500)
         if deleted:
             logger.info("deleted %d expired threads", deleted)
 
     async def _expire_leases(self) -> None:
-        expired = await self.engine.expire_leases()
+        expired = await self.engine.scheduler.expire_leases()
         if expired:
             logger.info("%d worker leases ran out; their runs failed", expired)
 
