@@ -12,6 +12,10 @@
 //
 // The version is the one go.work gives the published modules, which
 // scripts/stamp_version.py writes from the VERSION file (0.2.0 is v0.2.0).
+// Go takes a version it has downloaded once to be the same forever, so this
+// also removes that version of the modules from the local module cache: the
+// next `go get` reads them from the folder just written, not from a copy made
+// from an older checkout.
 //
 //	go run ./tools/goproxy [-out dist/goproxy] [-version vX.Y.Z]
 //
@@ -25,6 +29,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -77,8 +82,15 @@ func run(root, out, version string) error {
 	if err := check(releases, version); err != nil {
 		return err
 	}
+	cache, err := exec.Command("go", "env", "GOMODCACHE").Output()
+	if err != nil {
+		return fmt.Errorf("go env GOMODCACHE: %w", err)
+	}
 	for _, r := range releases {
 		if err := write(out, r, version); err != nil {
+			return fmt.Errorf("%s: %w", r.path, err)
+		}
+		if err := forget(strings.TrimSpace(string(cache)), r.path, version); err != nil {
 			return fmt.Errorf("%s: %w", r.path, err)
 		}
 		// A module in a subfolder is released by a tag prefixed with that folder.
@@ -216,4 +228,35 @@ func addToList(path, version string) error {
 	}
 	semver.Sort(versions)
 	return os.WriteFile(path, []byte(strings.Join(versions, "\n")+"\n"), 0o644)
+}
+
+// forget removes one module version from the module cache: the extracted
+// folder (read-only, as Go leaves it) and the downloaded files.
+func forget(cache, path, version string) error {
+	escaped, err := module.EscapePath(path)
+	if err != nil {
+		return err
+	}
+	extracted := filepath.Join(cache, filepath.FromSlash(escaped)+"@"+version)
+	if err := filepath.WalkDir(extracted, func(name string, entry fs.DirEntry, err error) error {
+		if err == nil && entry.IsDir() {
+			err = os.Chmod(name, 0o755)
+		}
+		return err
+	}); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	if err := os.RemoveAll(extracted); err != nil {
+		return err
+	}
+	downloaded, err := filepath.Glob(filepath.Join(cache, "cache", "download", filepath.FromSlash(escaped), "@v", version+".*"))
+	if err != nil {
+		return err
+	}
+	for _, name := range downloaded {
+		if err := os.Remove(name); err != nil {
+			return err
+		}
+	}
+	return nil
 }
