@@ -41,6 +41,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
 
 import grpc
 import pytest
@@ -69,6 +70,16 @@ QUICK_JVM = "-XX:TieredStopAtLevel=1"
 SECTION_TIMEOUT = 600
 RUN_TIMEOUT = 60
 RPC_TIMEOUT = 10.0
+# What Maven Central requires of a pom besides its coordinates.
+CENTRAL_POM_FIELDS = (
+    "name",
+    "description",
+    "url",
+    "licenses/pom:license/pom:name",
+    "developers/pom:developer/pom:name",
+    "scm/pom:url",
+    "scm/pom:connection",
+)
 # The resume program reads this many events before it hangs up.
 EVENTS_BEFORE_HANGING_UP = 4
 FILE_INFO = re.compile(r'(\w+) title="([^"]+)"')
@@ -456,9 +467,16 @@ def test_java_project_of_the_page(spawn_server, tmp_path: Path):
     check_outputs(outcome)
     check_resumed_exactly_once(outcome, server)
     assert thread_count(server.address) == 2
+    # What Maven Central asks of a release, installed beside the jar.
     installed = M2 / "dev" / "threadline" / "threadline-api" / VERSION
     for kind in ("", "-sources", "-javadoc"):
         assert (installed / f"threadline-api-{VERSION}{kind}.jar").is_file(), kind
+    pom_path = installed / f"threadline-api-{VERSION}.pom"
+    pom = ElementTree.parse(pom_path).getroot()  # noqa: S314 - the pom this repository wrote
+    for field in CENTRAL_POM_FIELDS:
+        element = pom.find(f"pom:{field}", {"pom": "http://maven.apache.org/POM/4.0.0"})
+        assert element is not None, f"the pom has no {field}"
+        assert "".join(element.itertext()).strip(), f"the pom's {field} is empty"
 
 
 # -- the Go worker -------------------------------------------------------------
