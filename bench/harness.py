@@ -76,7 +76,7 @@ class Settings:
 QUICK = Settings(
     rounds=1,
     warmup=0.5,
-    duration=1.5,
+    duration=1.0,
     concurrency=16,
     threads=2_000,
     messages=20_000,
