@@ -36,7 +36,7 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from threadline.v1 import message_pb2, run_pb2, thread_pb2
 
-from tests.conftest import HTTP_LISTENING, LISTENING
+from tests.conftest import LISTENING
 
 pytestmark = pytest.mark.toolchain
 
@@ -300,9 +300,7 @@ def run_walkthrough(walkthrough: Walkthrough, spawn_server: Any, tmp_path: Path)
     examples = read_examples(walkthrough)
     assert examples, f"{walkthrough.name} has no commands"
     child = spawn_server(None, "--http-listen", "127.0.0.1:0")
-    match = HTTP_LISTENING.search(child.log)
-    assert match, "the server logged no 'http listening on':\n" + child.log
-    addresses = {"grpc": child.address, "http": f"127.0.0.1:{match.group(2)}"}
+    addresses = {"grpc": child.address, "http": f"127.0.0.1:{child.http_port}"}
     marker = f"@@docs-{secrets.token_hex(8)}@@"
     script = tmp_path / "walkthrough.sh"
     script.write_text(build_script(examples, addresses, marker), encoding="utf-8")

@@ -15,7 +15,6 @@ from collections.abc import Awaitable, Callable
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
-from grpc_reflection.v1alpha import reflection
 from threadline.v1 import (
     message_pb2,
     message_pb2_grpc,
@@ -39,6 +38,7 @@ from threadline_server.domain.workers import WorkerHandler
 from threadline_server.http.gateway import HttpGateway
 from threadline_server.store.sqlite import SqliteStore
 from threadline_server.transport.interceptors import AccessLogAndLimitInterceptor
+from threadline_server.transport.reflection import enable_server_reflection
 from threadline_server.transport.run_services import AgentWorkerService, RunService
 from threadline_server.transport.services import MessageService, ThreadService
 
@@ -112,9 +112,7 @@ class ThreadlineServer:
             AgentWorkerService(WorkerHandler(self.engine)), server
         )
         health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
-        reflection.enable_server_reflection(
-            (*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), server
-        )
+        enable_server_reflection((*SERVICE_NAMES, health.SERVICE_NAME), server)
         try:
             self.port = server.add_insecure_port(self.settings.listen)
         except RuntimeError as error:
