@@ -130,6 +130,7 @@ class Bench:
     def measure(self, scenario: Scenario, entry: Entry, round_number: int) -> Measurement:
         """Start the entry's system fresh, set up, warm up, measure, stop."""
         base = Measurement(scenario.key, entry.label, round_number)
+        seconds = max(self.settings.duration, scenario.least_seconds)
         peer = PEER_VENVS.get(entry.system)
         if peer and (missing := peer_missing(peer)):
             return replace(base, failure=missing)
@@ -154,7 +155,7 @@ class Bench:
             if self.settings.warmup > 0:
                 run_side_by_side(loader, loads, self.settings.warmup)
             cpu_before = running.cpu_seconds()
-            result = run_side_by_side(loader, loads, self.settings.duration)
+            result = run_side_by_side(loader, loads, seconds)
             cpu = running.cpu_seconds() - cpu_before
             peak = running.peak_rss_bytes()
         except (LoadError, OSError, RuntimeError) as error:
@@ -166,7 +167,7 @@ class Bench:
         if not result.calls:
             return replace(
                 base,
-                failure=f"no call completed in the {self.settings.duration:g}s measured"
+                failure=f"no call completed in the {seconds:g}s measured"
                 + (f" ({result.errors} failed: {result.error_sample})" if result.errors else ""),
             )
         return replace(

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.procs import pinned
+from bench.procs import AVAILABLE, CAN_PIN, pinned
 
 ROOT = Path(__file__).resolve().parent.parent
 TOOLS = ROOT / ".tools" / "bin"
@@ -103,8 +103,13 @@ class Loader:
             return self._vegeta(load, target, seconds, concurrency)
         return self._driver(load, target, seconds, concurrency)
 
+    @property
+    def where(self) -> tuple[int, ...]:
+        """The load's cores; every core when it has none of its own (not the caller's only)."""
+        return self.cores or (AVAILABLE if CAN_PIN else ())
+
     def _go_env(self) -> dict[str, str]:
-        return {**os.environ, "GOMAXPROCS": str(max(1, len(self.cores) or os.cpu_count() or 1))}
+        return {**os.environ, "GOMAXPROCS": str(max(1, len(self.where) or os.cpu_count() or 1))}
 
     def _ghz(self, load: GrpcLoad, target: str, seconds: float, concurrency: int) -> LoadResult:
         output = self.folder / "ghz.json"
@@ -131,7 +136,7 @@ class Loader:
             str(output),
             target,
         ]
-        _run(pinned(command, self.cores), self._go_env(), seconds)
+        _run(pinned(command, self.where), self._go_env(), seconds)
         report = json.loads(output.read_text(encoding="utf-8"))
         return ghz_result(report)
 
@@ -155,7 +160,7 @@ class Loader:
             "-timeout=30s",
             f"-output={results}",
         ]
-        _run(pinned(attack, self.cores), self._go_env(), seconds)
+        _run(pinned(attack, self.where), self._go_env(), seconds)
         report_command = [str(self.vegeta), "report", "-type=json", str(results)]
         printed = _run(report_command, self._go_env(), 0)
         return vegeta_result(json.loads(printed))
@@ -177,7 +182,7 @@ class Loader:
         for name, value in load.options.items():
             command += [f"--{name}", value]
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
-        printed = _run(pinned(command, self.cores), env, seconds)
+        printed = _run(pinned(command, self.where), env, seconds)
         return LoadResult(**json.loads(printed))
 
 

@@ -21,6 +21,8 @@ PAGE_KIB = 1024
 # The cores this process could use when it started, before it pinned itself
 # to the load's cores.
 AVAILABLE = tuple(sorted(os.sched_getaffinity(0)))
+# Pinning needs taskset and something to choose between.
+CAN_PIN = shutil.which("taskset") is not None and len(AVAILABLE) > 1
 
 
 @dataclass(frozen=True)
@@ -39,7 +41,7 @@ class Cores:
         nothing is pinned.
         """
         available = AVAILABLE
-        if shutil.which("taskset") is None or len(available) < 2:
+        if not CAN_PIN:
             return Cores((), ())
         if len(available) > servers:
             return Cores(available[:servers], available[servers:])

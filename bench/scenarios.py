@@ -53,6 +53,9 @@ class Scenario:
     baseline: str
     note: str = ""
     tags: tuple[str, ...] = field(default_factory=tuple)
+    # Calls that take a few hundred milliseconds need a longer window than
+    # --quick's, or none would complete in it.
+    least_seconds: float = 0.0
 
     @property
     def subject(self) -> Entry:
@@ -292,6 +295,7 @@ SCENARIOS: tuple[Scenario, ...] = (
         ),
         LIMIT,
         "A2A: SendMessage (blocking) to an echo agent; the task goes to its SQLite task store",
+        least_seconds=4.0,
     ),
     Scenario(
         "run-wait",
@@ -303,6 +307,7 @@ SCENARIOS: tuple[Scenario, ...] = (
         ),
         LIMIT,
         "two calls per row; load from bench/driver.py; LangGraph: POST .../runs then GET .../join",
+        least_seconds=4.0,
     ),
     Scenario(
         "http-create-thread",
