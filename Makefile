@@ -79,9 +79,9 @@ bench-peers:
 bench: $(BENCH_STAMP) tools bench-peers
 	$(PY) -m bench
 
-## bench-quick: every scenario of the benchmark briefly (about 3 minutes): does the harness work?
+## bench-quick: every scenario of the benchmark briefly (about 2 minutes): does the harness work?
 bench-quick: $(BENCH_STAMP) tools bench-peers
 	$(PY) -m bench --quick
 
 clean:
-	rm -rf $(VENV) .tools .pytest_cache .mypy_cache .ruff_cache bench/.venvs bench/.results
+	rm -rf $(VENV) .tools .pytest_cache .mypy_cache .ruff_cache bench/.venvs bench/.results bench/.store
