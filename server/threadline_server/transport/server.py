@@ -77,6 +77,7 @@ class ThreadlineServer:
         self._server: grpc.aio.Server | None = None
         self._background: list[asyncio.Task[None]] = []
         self.bus = EventBus(self.store)
+        self.threads = ThreadHandler(self.store)
         self.engine = RunEngine(
             self.store,
             self.bus,
@@ -101,9 +102,7 @@ class ThreadlineServer:
             interceptors=[AccessLogAndLimitInterceptor(self.settings.max_concurrent_rpcs)],
             options=SERVER_OPTIONS,
         )
-        thread_pb2_grpc.add_ThreadServiceServicer_to_server(
-            ThreadService(ThreadHandler(self.store)), server
-        )
+        thread_pb2_grpc.add_ThreadServiceServicer_to_server(ThreadService(self.threads), server)
         message_pb2_grpc.add_MessageServiceServicer_to_server(
             MessageService(MessageHandler(self.store)), server
         )
@@ -131,7 +130,7 @@ class ThreadlineServer:
                     f"is another server using it? ({error})"
                 ) from None
         await self.store.open()
-        await self.engine.recover()
+        await self.engine.scheduler.recover()
         await server.start()
         self._server = server
         for name in ("", *SERVICE_NAMES):
@@ -164,12 +163,12 @@ class ThreadlineServer:
                 logger.exception("background job %s failed", job.__name__)
 
     async def _sweep_expired(self) -> None:
-        deleted = await self.store.delete_expired_threads(limit=500)
+        deleted = await self.threads.delete_expired(limit=500)
         if deleted:
             logger.info("deleted %d expired threads", deleted)
 
     async def _expire_leases(self) -> None:
-        expired = await self.engine.expire_leases()
+        expired = await self.engine.scheduler.expire_leases()
         if expired:
             logger.info("%d worker leases ran out; their runs failed", expired)
 
