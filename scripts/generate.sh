@@ -63,4 +63,9 @@ trap 'rm -f "$descriptors"' EXIT
   --descriptor_set_out="$descriptors" $protos
 "$PY" -m threadline_server.http.openapi "$descriptors" VERSION generated/openapi/threadline.openapi.json
 "$PY" scripts/stamp_version.py
+# Every package carries the license: registries (pkg.go.dev, Maven Central,
+# npm, PyPI) read it from the package itself, not from this repository.
+for package in generated/go generated/go/gateway generated/ts generated/java generated/python; do
+  cp LICENSE "$package/LICENSE"
+done
 echo "generated/ is up to date with protos/"
