@@ -113,6 +113,9 @@ class RunPageQuery:
 
 EventListener = Callable[[list[run_pb2.RunEvent]], None]
 
+WriteObserver = Callable[[float, float], None]
+"""Told of each write transaction: seconds it waited for the writer, seconds it held it."""
+
 # The type of the event, never stored, that tells listeners a thread is gone.
 THREAD_DELETED = "thread.deleted"
 
@@ -188,6 +191,10 @@ class StoreTransaction(abc.ABC):
     @abc.abstractmethod
     async def threads_with_queued_runs(self) -> list[ThreadRef]:
         """Return every thread that has a queued run."""
+
+    @abc.abstractmethod
+    async def all_runs_in_flight(self) -> list[RunRecord]:
+        """Return every QUEUED and RUNNING run, of every thread."""
 
 
 class Store(abc.ABC):

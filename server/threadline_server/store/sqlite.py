@@ -50,6 +50,7 @@ from threadline_server.store.base import (
     ThreadFilter,
     ThreadPageQuery,
     ThreadRef,
+    WriteObserver,
 )
 
 logger = logging.getLogger(__name__)
@@ -221,8 +222,15 @@ def _filter_sql(thread_filter: ThreadFilter, now: int) -> tuple[list[str], list[
 class SqliteStore(Store):
     """Threads and messages in one SQLite file."""
 
-    def __init__(self, path: str | Path, *, read_connections: int = 4) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        read_connections: int = 4,
+        write_observer: WriteObserver | None = None,
+    ) -> None:
         self._path = str(path)
+        self._write_observer = write_observer
         self._read_connection_count = read_connections
         self._writer: aiosqlite.Connection | None = None
         self._readers: asyncio.Queue[aiosqlite.Connection] = asyncio.Queue()
@@ -313,7 +321,9 @@ class SqliteStore(Store):
         writer = self._writer
         if writer is None:
             raise RuntimeError("store is not open")
+        requested = time.perf_counter()
         async with self._write_lock:
+            began = time.perf_counter()
             self._uncommitted_events = []
             await writer.execute("BEGIN IMMEDIATE")
             try:
@@ -325,6 +335,9 @@ class SqliteStore(Store):
                 if writer.in_transaction:
                     await writer.execute("ROLLBACK")
                 raise
+            finally:
+                if self._write_observer is not None:
+                    self._write_observer(began - requested, time.perf_counter() - began)
             events, self._uncommitted_events = self._uncommitted_events, []
             if events:
                 for listener in self._event_listeners:
@@ -1044,6 +1057,12 @@ class SqliteTransaction(StoreTransaction):
             "r.status = ? AND (r.lease_id IS NULL OR r.lease_expires_at <= ?) ORDER BY r.pk",
             (run_pb2.RUN_STATUS_RUNNING, now),
         )
+
+    async def all_runs_in_flight(self) -> list[RunRecord]:
+        """Every queued and running run."""
+        # The statuses are written out, not bound, so that SQLite can prove
+        # the partial index runs_in_flight covers the query and use it.
+        return await self._records(f"r.status IN ({_IN_FLIGHT[0]:d}, {_IN_FLIGHT[1]:d})", ())
 
     async def threads_with_queued_runs(self) -> list[ThreadRef]:
         """Threads that have queued runs."""
