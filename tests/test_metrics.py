@@ -413,6 +413,14 @@ async def test_store_write_transactions_are_timed(observed):
     assert after.value("threadline_store_write_wait_seconds_count") == after.value(
         "threadline_store_write_seconds_count"
     )
+    # Each message is one commit of two events (message.created, message.completed).
+    commits = after.value("threadline_store_commit_events_count") - before.value(
+        "threadline_store_commit_events_count"
+    )
+    events = after.value("threadline_store_commit_events_sum") - before.value(
+        "threadline_store_commit_events_sum"
+    )
+    assert (commits, events) == (5, 10)
 
 
 # -- stream readers ---------------------------------------------------------------------

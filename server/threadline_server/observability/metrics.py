@@ -56,6 +56,9 @@ disable_created_metrics()  # type: ignore[no-untyped-call] # untyped in promethe
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 """Seconds: 1 ms to 10 s, about three buckets per factor of ten, then +Inf."""
 
+COUNT_BUCKETS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)
+"""Events per commit."""
+
 GRPC_LABELS = ("grpc_type", "grpc_service", "grpc_method")
 HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 UNMATCHED_ROUTE = "unmatched"
@@ -229,7 +232,7 @@ class HttpMetrics:
 
 
 class StoreMetrics:
-    """SQLite write transactions: waiting for the single writer, and holding it."""
+    """SQLite write transactions: waiting for the single writer, holding it, events in each."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
         self._wait = Histogram(
@@ -245,11 +248,24 @@ class StoreMetrics:
             buckets=LATENCY_BUCKETS,
             registry=registry,
         )
+        self._events = Histogram(
+            "threadline_store_commit_events",
+            "Events stored by a write transaction that stored any: how many agent steps "
+            "and messages one commit (and its fsync) carried.",
+            buckets=COUNT_BUCKETS,
+            registry=registry,
+        )
 
     def observe_write(self, waited: float, held: float) -> None:
         """Record one write transaction (the store's write observer)."""
         self._wait.observe(waited)
         self._held.observe(held)
+
+    def publish(self, events: list[run_pb2.RunEvent]) -> None:
+        """Count the events of a committed transaction (an event listener)."""
+        stored = sum(1 for event in events if event.event_id)  # not thread.deleted notices
+        if stored:
+            self._events.observe(stored)
 
 
 # -- runs ---------------------------------------------------------------------------
@@ -491,3 +507,9 @@ class Metrics:
         self.streams = StreamReaders(self.registry)
         self.handler = make_aiohttp_handler(self.registry)
         """The aiohttp handler of GET /metrics (text format, or OpenMetrics when asked)."""
+
+    async def follow(self, store: Store, agents: Iterable[str]) -> None:
+        """Start following the store: run counts from it, then every commit's events."""
+        await self.runs.follow(store, agents)
+        store.add_event_listener(self.streams.publish)
+        store.add_event_listener(self.store.publish)

@@ -157,10 +157,7 @@ class ThreadlineServer:
         await self.store.open()
         # Before recovery, which may end runs: run counts start from the store
         # and follow every commit from then on.
-        await self.metrics.runs.follow(
-            self.store, (*self.engine.agents, *self.engine.worker_agents)
-        )
-        self.store.add_event_listener(self.metrics.streams.publish)
+        await self.metrics.follow(self.store, (*self.engine.agents, *self.engine.worker_agents))
         await self.engine.recover()
         await server.start()
         self._server = server
