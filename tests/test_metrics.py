@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,7 @@ import aiohttp
 import grpc
 import pytest
 from google.protobuf import duration_pb2, struct_pb2
+from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 from threadline.v1 import (
     message_pb2,
@@ -29,6 +31,7 @@ from threadline.v1 import (
 )
 from threadline_server import __version__
 from threadline_server.config import Settings, parse
+from threadline_server.observability.metrics import StreamReaders
 from threadline_server.transport.server import ThreadlineServer
 
 from tests.conftest import expect_failure
@@ -515,3 +518,39 @@ async def test_a_run_stream_is_not_behind_when_other_runs_write(tmp_path):
         watcher.cancel()
     finally:
         await finish(observed)
+
+
+def test_stream_lag_rules():
+    """The lag rules on their own: scope by run or thread, a run learned from the first event."""
+    registry = CollectorRegistry()
+    readers = StreamReaders(registry)
+
+    def event(event_id: int, run_id: str, thread_id: str = "thr_a", age: float = 0.0) -> Any:
+        made = run_pb2.RunEvent(event_id=event_id, run_id=run_id, thread_id=thread_id)
+        made.created_at.FromMicroseconds(int((time.time() - age) * 1e6))
+        return made
+
+    def scrape() -> Scrape:
+        return Scrape(generate_latest(registry).decode())
+
+    labels = {"grpc_service": RUNS, "grpc_method": "StreamRun"}
+    with readers.reader(f"/{RUNS}/StreamRun") as reader:
+        # Before its first event a StreamRun reader follows no run yet: not behind.
+        readers.publish([event(1, "run_a"), event(2, "run_b")])
+        assert scrape().value("threadline_stream_readers_behind", **labels) == 0
+        reader.last = event(1, "run_a", age=3.0)
+        assert scrape().value("threadline_stream_readers_behind", **labels) == 0
+        readers.publish([event(3, "run_b"), event(4, "run_a")])
+        lag = scrape().value("threadline_stream_reader_lag_seconds", **labels)
+        assert 2.9 <= lag <= 10
+        reader.last = event(4, "run_a")
+        assert scrape().value("threadline_stream_readers_behind", **labels) == 0
+    watch = {"grpc_service": RUNS, "grpc_method": "WatchThread"}
+    with readers.reader(f"/{RUNS}/WatchThread", thread_id="thr_a", after=4):
+        assert scrape().value("threadline_stream_readers_behind", **watch) == 0
+        readers.publish([event(5, "", "thr_a")])
+        assert scrape().value("threadline_stream_readers_behind", **watch) == 1
+        readers.publish([run_pb2.RunEvent(thread_id="thr_a", type="thread.deleted")])
+        assert scrape().value("threadline_stream_readers_behind", **watch) == 0
+    # A closed reader is gone from the families.
+    assert not scrape().matching("threadline_stream_readers_behind")
