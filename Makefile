@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 TOOLS := .tools/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: serve test check lint typecheck buf-lint breaking generate check-generated pytest tools bench clean
+.PHONY: serve test test-fast check lint typecheck buf-lint breaking generate check-generated pytest tools bench clean
 
 ## serve: set everything up, then run the server on 127.0.0.1:50051 with ./threadline.db
 serve: $(STAMP)
@@ -15,12 +15,17 @@ serve: $(STAMP)
 ## test: set everything up, then run every check and the whole test suite
 test: check pytest
 
+## test-fast: the quick loop: lint, types, and the unit and api tests (no toolchains, no processes)
+test-fast: lint typecheck $(STAMP)
+	$(VENV)/bin/pytest -m "unit or api" -q
+
 check: lint typecheck buf-lint breaking check-generated
 
-$(STAMP): pyproject.toml
+# Both distributions editable: the server and threadline-client (generated/python), which it pins.
+$(STAMP): pyproject.toml generated/python/pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -e ./generated/python -e '.[dev]'
 	@touch $(STAMP)
 
 ## tools: pinned code generators and grpcurl in .tools/bin (Go, Maven and npm registries)
@@ -43,11 +48,15 @@ breaking: $(STAMP)
 	  echo "make breaking: no commit $(or $(BASE),HEAD~1) to compare with (shallow clone? git fetch --deepen=1)" >&2; exit 1; }
 	$(VENV)/bin/buf breaking --against '.git#ref=$(or $(BASE),HEAD~1)'
 
-generate: $(STAMP) tools
-	PYTHON=$(PY) scripts/generate.sh
+GENERATE := PYTHON=$(PY) scripts/generate.sh
 
-## check-generated: fail when generated/ is not what protos/ produce
-check-generated: generate
+generate: $(STAMP) tools
+	$(GENERATE)
+
+## check-generated: fail when a copy of VERSION differs from it, or generated/ is not what protos/ produce
+check-generated: $(STAMP) tools
+	$(PY) scripts/stamp_version.py --check
+	$(GENERATE)
 	@git add -N generated >/dev/null 2>&1 || true
 	@if ! git diff --quiet -- generated; then \
 	  git --no-pager diff --stat -- generated; \

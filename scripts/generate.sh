@@ -20,8 +20,10 @@ for f in protos/google/api/*.proto; do
   }
 done
 
+# Only the generated package is replaced: generated/python/pyproject.toml and
+# README.md (the threadline-client distribution) are written by hand.
 out=generated/python
-rm -rf "$out"
+rm -rf "$out/threadline"
 mkdir -p "$out"
 well_known=$("$PY" -c 'import grpc_tools, os; print(os.path.join(os.path.dirname(grpc_tools.__file__), "_proto"))')
 # shellcheck disable=SC2086
@@ -30,9 +32,9 @@ PATH="$BIN:$PATH" "$PY" -m grpc_tools.protoc \
   --python_out="$out" --grpc_python_out="$out" \
   --mypy_out="$out" --mypy_grpc_out="$out" \
   $protos
-# Make the generated tree importable as regular packages (threadline.v1).
-find "$out" -type d -exec touch {}/__init__.py \;
-rm -f "$out/__init__.py"
+# Make the generated tree importable as regular packages (threadline.v1);
+# threadline/__init__.py gets its __version__ from scripts/stamp_version.py.
+find "$out/threadline" -type d -exec touch {}/__init__.py \;
 touch "$out/threadline/py.typed"
 
 # Go, grpc-gateway, OpenAPI, TypeScript and Java. Only the generated source

@@ -2,10 +2,14 @@
 
 VERSION at the repository's root is the only place a release's number is
 written by hand. The server's pyproject.toml reads it itself (setuptools'
-dynamic version); every other manifest carries a copy, written here, so that
-`make generate` keeps them equal and `make check-generated` fails when one
-drifts. Go modules carry no version in go.mod: they are versioned by tags
-(docs/clients.md).
+dynamic version); every other place carries a copy, written here, so that
+`make generate` keeps them equal: the npm and Maven manifests, the
+threadline-client distribution (its pyproject.toml and threadline.__version__),
+and the server's pin on threadline-client. Go modules carry no version in
+go.mod: they are versioned by tags (docs/clients.md).
+
+With --check nothing is written: it lists the files whose copy differs from
+VERSION and fails (`make check-generated` runs it).
 """
 
 from __future__ import annotations
@@ -13,11 +17,17 @@ from __future__ import annotations
 import json
 import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 # A release number as PEP 440, npm and Maven all read it alike.
 VERSION_FORMAT = re.compile(r"^\d+\.\d+\.\d+(?:-?(?:a|b|rc)\d+)?$")
+
+CLIENT_INIT = '''"""Threadline's gRPC API for Python: the stubs generated from protos/."""
+
+__version__ = "{version}"
+'''
 
 
 def read_version() -> str:
@@ -28,37 +38,66 @@ def read_version() -> str:
     return version
 
 
-def stamp_package_json(path: Path, version: str) -> None:
+def package_json(text: str, version: str) -> str:
     """Set "version" in an npm package.json, keeping its layout."""
-    document = json.loads(path.read_text(encoding="utf-8"))
+    document = json.loads(text)
     document["version"] = version
-    path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    return json.dumps(document, indent=2) + "\n"
 
 
-def stamp_first(path: Path, pattern: str, version: str) -> None:
+def first_match(pattern: str) -> Callable[[str, str], str]:
     """Replace the version in the first match of pattern (its one group is the version)."""
-    text = path.read_text(encoding="utf-8")
-    match = re.search(pattern, text, flags=re.MULTILINE)
-    if match is None:
-        sys.exit(f"{path}: no version found by {pattern!r}")
-    path.write_text(text[: match.start(1)] + version + text[match.end(1) :], encoding="utf-8")
+
+    def stamp(text: str, version: str) -> str:
+        match = re.search(pattern, text, flags=re.MULTILINE)
+        if match is None:
+            raise LookupError(f"no version found by {pattern!r}")
+        return text[: match.start(1)] + version + text[match.end(1) :]
+
+    return stamp
+
+
+def client_init(_text: str, version: str) -> str:
+    """The whole threadline/__init__.py of the client, which make generate leaves empty."""
+    return CLIENT_INIT.format(version=version)
+
+
+# Each file that carries the version, and how it is written there.
+STAMPS: dict[str, Callable[[str, str], str]] = {
+    "generated/ts/package.json": package_json,
+    # The project's own <version>, the first one after its <artifactId>.
+    "generated/java/pom.xml": first_match(
+        r"<artifactId>threadline-api</artifactId>\s*<version>([^<]+)</version>"
+    ),
+    "generated/python/pyproject.toml": first_match(r'^version = "([^"]+)"$'),
+    "generated/python/threadline/__init__.py": client_init,
+    # The server runs with the stubs of its own release, exactly.
+    "pyproject.toml": first_match(r'^\s*"threadline-client==([^"]+)",'),
+}
 
 
 def main() -> None:
-    """Stamp VERSION into every manifest that exists."""
+    """Stamp VERSION into every file that exists, or with --check list those that differ."""
+    check = sys.argv[1:] == ["--check"]
     version = read_version()
-    package_json = ROOT / "generated/ts/package.json"
-    if package_json.exists():
-        stamp_package_json(package_json, version)
-    pom = ROOT / "generated/java/pom.xml"
-    if pom.exists():
-        # The project's own <version>, the first one after its <artifactId>.
-        project_version = r"<artifactId>threadline-api</artifactId>\s*<version>([^<]+)</version>"
-        stamp_first(pom, project_version, version)
-    client = ROOT / "generated/python/pyproject.toml"
-    if client.exists():
-        stamp_first(client, r'^version = "([^"]+)"$', version)
-    print(f"version {version} stamped")
+    stale = []
+    for name, stamp in STAMPS.items():
+        path = ROOT / name
+        if not path.exists():
+            continue
+        text = path.read_text(encoding="utf-8")
+        try:
+            stamped = stamp(text, version)
+        except LookupError as error:
+            sys.exit(f"{name}: {error}")
+        if stamped == text:
+            continue
+        stale.append(name)
+        if not check:
+            path.write_text(stamped, encoding="utf-8")
+    if check and stale:
+        sys.exit(f"not at VERSION {version}: {', '.join(stale)}; run 'make generate'")
+    print(f"version {version} {'checked' if check else 'stamped'}")
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,22 @@ from threadline_server.transport.server import ThreadlineServer
 
 ROOT = Path(__file__).resolve().parent.parent
 LISTENING = re.compile(r"(?<!http )listening on (\S+):(\d+)")
+HTTP_LISTENING = re.compile(r"http listening on (\S+):(\d+)")
+# The kinds of test; every test is exactly one (pyproject.toml describes them).
+KINDS = ("unit", "api", "process", "toolchain")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Refuse a test that is not exactly one kind, so `make test-fast` misses none by accident."""
+    wrong = [
+        f"{item.nodeid}: {kinds or 'none'}"
+        for item in items
+        if len(kinds := [k for k in KINDS if item.get_closest_marker(k)]) != 1
+    ]
+    if wrong:
+        names = ", ".join(KINDS)
+        listed = "\n".join(wrong)
+        raise pytest.UsageError(f"each test must be marked with exactly one of {names}:\n{listed}")
 
 
 @dataclass
@@ -127,6 +143,8 @@ class ServerProcess:
     process: subprocess.Popen[bytes]
     port: int
     log_path: Path
+    # The HTTP/JSON port, 0 when the process serves no HTTP.
+    http_port: int = 0
 
     @property
     def address(self) -> str:
@@ -146,20 +164,22 @@ class ServerProcess:
 
 
 def start_server_process(
-    database: Path, *extra: str, env: dict[str, str] | None = None, timeout: float = 20
+    database: Path,
+    *extra: str,
+    env: dict[str, str] | None = None,
+    timeout: float = 20,
+    program: Sequence[str] = (sys.executable, "-m", "threadline_server"),
 ) -> ServerProcess:
-    """Run ``python -m threadline_server serve`` and wait until it listens.
+    """Run ``python -m threadline_server serve`` (or program's serve) and wait until it listens.
 
     Output goes to a file, never a pipe: a pipe nobody reads fills up and
-    blocks the server's logging.
+    blocks the server's logging. It runs in the database's folder.
     """
     log_path = database.parent / f"server-{time.monotonic_ns()}.log"
     with log_path.open("wb") as log_file:
         process = subprocess.Popen(
             [
-                sys.executable,
-                "-m",
-                "threadline_server",
+                *program,
                 "serve",
                 "--listen",
                 "127.0.0.1:0",
@@ -175,11 +195,17 @@ def start_server_process(
             env={**os.environ, **(env or {})},
             cwd=database.parent,
         )
+    # The last of --no-http and --http-listen wins; HTTP is up a moment after gRPC.
+    http_flags = [flag for flag in extra if flag in ("--no-http", "--http-listen")]
+    wants_http = bool(http_flags) and http_flags[-1] == "--http-listen"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        match = LISTENING.search(log_path.read_text(encoding="utf-8", errors="replace"))
-        if match:
-            return ServerProcess(process, int(match.group(2)), log_path)
+        log = log_path.read_text(encoding="utf-8", errors="replace")
+        match = LISTENING.search(log)
+        http_match = HTTP_LISTENING.search(log)
+        if match and (http_match or not wants_http):
+            http_port = int(http_match.group(2)) if http_match else 0
+            return ServerProcess(process, int(match.group(2)), log_path, http_port)
         if process.poll() is not None:
             break
         time.sleep(0.05)

@@ -46,6 +46,8 @@ from threadline_server.domain.tools import (
     run_tool,
 )
 
+pytestmark = pytest.mark.unit
+
 ALL_TOOLS = frozenset(BUILTIN_TOOLS)
 USER = message_pb2.MESSAGE_ROLE_USER
 AGENT = message_pb2.MESSAGE_ROLE_AGENT

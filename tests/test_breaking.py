@@ -17,6 +17,8 @@ import pytest
 
 from tests.conftest import ROOT
 
+pytestmark = pytest.mark.toolchain
+
 # The buf CLI of the virtual environment that runs the tests (the buf-bin wheel).
 BUF = Path(sys.executable).parent / "buf"
 THREAD_PROTO = Path("protos/threadline/v1/thread.proto")

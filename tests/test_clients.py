@@ -62,7 +62,7 @@ WORKER_AGENT = "shouter"
 RPC_TIMEOUT = 10.0
 
 # A test that builds first may run three build steps.
-pytestmark = pytest.mark.timeout(3 * BUILD_TIMEOUT + RUN_TIMEOUT)
+pytestmark = [pytest.mark.toolchain, pytest.mark.timeout(3 * BUILD_TIMEOUT + RUN_TIMEOUT)]
 
 
 # -- building ----------------------------------------------------------------

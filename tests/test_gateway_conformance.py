@@ -61,11 +61,11 @@ import pytest
 from google.api import annotations_pb2, http_pb2
 from threadline.v1 import message_pb2, run_pb2, thread_pb2, worker_pb2
 
-from tests.conftest import ServerProcess, start_server_process
+from tests.conftest import HTTP_LISTENING, LISTENING, ServerProcess, start_server_process
 
 # Building the gateway the first time downloads its modules; a scenario run
 # takes a few seconds per side. All of it happens in the first test's setup.
-pytestmark = pytest.mark.timeout(600)
+pytestmark = [pytest.mark.toolchain, pytest.mark.timeout(600)]
 
 ROOT = Path(__file__).resolve().parent.parent
 GATEWAY_SOURCE = ROOT / "tests" / "gateway"
@@ -80,8 +80,6 @@ THREADLINE = "threadline"
 # have capitals so that no lowercase server-made id or token can contain one.
 TAGS = {GATEWAY: "gwSide", THREADLINE: "tlSide"}
 
-GRPC_LISTENING = re.compile(r"(?<!http )listening on (\S+):(\d+)")
-HTTP_LISTENING = re.compile(r"http listening on (\S+):(\d+)")
 GATEWAY_LISTENING = re.compile(r"gateway listening on (\S+):(\d+)")
 REQUEST_TIMEOUT = 20.0
 # Set to 1 to compare the gateway with itself (in place of Threadline's HTTP
@@ -1835,7 +1833,7 @@ def conformance(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Conformanc
     gateway: subprocess.Popen[bytes] | None = None
     try:
         grpc_match = wait_for(
-            GRPC_LISTENING, lambda: server.log, lambda: server.process.poll() is None, "the server"
+            LISTENING, lambda: server.log, lambda: server.process.poll() is None, "the server"
         )
         grpc_address = f"{grpc_match.group(1)}:{grpc_match.group(2)}"
         with gateway_log.open("wb") as out:

@@ -38,6 +38,8 @@ from threadline_server.transport.server import SERVICE_NAMES, ThreadlineServer
 
 from tests.conftest import Client, connect
 
+pytestmark = pytest.mark.api
+
 RUN_ID = re.compile(r"run_[0-9a-z]{26}")
 SERVER_ID = re.compile(r"(thr|msg|run|call)_[0-9a-z]{26}")
 TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?Z")

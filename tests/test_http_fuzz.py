@@ -26,7 +26,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
 import sys
 import time
 from collections import Counter
@@ -48,12 +47,10 @@ import hypothesis
 import requests
 import schemathesis
 
-pytestmark = pytest.mark.timeout(300)
+pytestmark = [pytest.mark.process, pytest.mark.timeout(300)]
 
 ROOT = Path(__file__).resolve().parent.parent
 OPENAPI = ROOT / "generated" / "openapi" / "threadline.swagger.json"
-HTTP_LISTENING = re.compile(r"http listening on (\S+):(\d+)")
-GRPC_LISTENING = re.compile(r"(?<!http )listening on (\S+):(\d+)")
 
 EXAMPLES = int(os.environ.get("THREADLINE_FUZZ_EXAMPLES", "8"))
 # The deadline every request asks for, as grpc-gateway's Grpc-Timeout header:
@@ -151,39 +148,17 @@ def fuzz_operation(operation: Any, mode: Any, base_url: str, session: Any, tally
 
 @pytest.fixture
 def http_server(tmp_path: Path) -> Iterator[tuple[ServerProcess, str]]:
-    """A server with its HTTP side on a free port; skip while the HTTP side does not exist."""
-    if "--http-listen" not in _serve_help():
-        pytest.skip(
-            "Threadline's HTTP side is not there yet (`threadline serve` has no --http-listen flag)"
-        )
+    """A server with its HTTP side on a free port."""
     server = start_server_process(tmp_path / "threadline.db", "--http-listen", "127.0.0.1:0")
-    deadline = time.monotonic() + 30
-    match = None
-    while match is None and time.monotonic() < deadline and server.process.poll() is None:
-        match = HTTP_LISTENING.search(server.log)
-        time.sleep(0.05)
-    assert match, "the HTTP side did not start:\n" + server.log
     try:
-        yield server, f"http://{match.group(1)}:{match.group(2)}"
+        yield server, f"http://127.0.0.1:{server.http_port}"
     finally:
         server.stop()
 
 
-def _serve_help() -> str:
-    return subprocess.run(
-        [sys.executable, "-m", "threadline_server", "serve", "--help"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    ).stdout
-
-
 def grpc_serving(server: ServerProcess) -> str:
     """The gRPC health status of the whole server."""
-    match = GRPC_LISTENING.search(server.log)
-    assert match, server.log
-    with grpc.insecure_channel(f"{match.group(1)}:{match.group(2)}") as channel:
+    with grpc.insecure_channel(server.address) as channel:
         reply = health_pb2_grpc.HealthStub(channel).Check(
             health_pb2.HealthCheckRequest(), timeout=5
         )

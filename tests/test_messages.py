@@ -23,6 +23,8 @@ from threadline.v1 import message_pb2, thread_pb2
 
 from tests.conftest import expect_failure
 
+pytestmark = pytest.mark.api
+
 INVALID = grpc.StatusCode.INVALID_ARGUMENT
 NOT_FOUND = grpc.StatusCode.NOT_FOUND
 SERVER_MESSAGE_ID = re.compile(r"msg_[0-9a-z]{26}")

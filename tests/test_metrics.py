@@ -180,6 +180,7 @@ async def eventually(check: Any, observed: Observed, attempts: int = 200) -> Scr
 # -- gRPC calls ---------------------------------------------------------------------
 
 
+@pytest.mark.api
 async def test_unary_calls_are_counted_by_method_and_code(observed):
     created = [
         await observed.threads.CreateThread(thread_pb2.CreateThreadRequest()) for _ in range(3)
@@ -230,6 +231,7 @@ async def test_unary_calls_are_counted_by_method_and_code(observed):
     assert "thr_" not in scrape.text
 
 
+@pytest.mark.api
 async def test_the_scrape_shows_the_build_and_the_process(observed):
     scrape = await observed.scrape()
     info = scrape.matching("threadline_build_info")
@@ -244,6 +246,7 @@ async def test_the_scrape_shows_the_build_and_the_process(observed):
     assert not [name for name, _ in scrape.samples if name.endswith("_created")]
 
 
+@pytest.mark.api
 async def test_streams_open_cancelled_and_over_the_cap(tmp_path):
     observed = await start(tmp_path, max_concurrent_rpcs=2)
     try:
@@ -287,6 +290,7 @@ async def test_streams_open_cancelled_and_over_the_cap(tmp_path):
 # -- HTTP ---------------------------------------------------------------------------
 
 
+@pytest.mark.api
 async def test_http_requests_by_route_template_and_status(observed):
     statuses = []
     for _ in range(2):
@@ -325,6 +329,7 @@ async def test_http_requests_by_route_template_and_status(observed):
     assert not scrape.matching(requests, route="/metrics")
 
 
+@pytest.mark.api
 async def test_metrics_on_a_listener_of_their_own(tmp_path):
     observed = await start(tmp_path, metrics_listen="127.0.0.1:0")
     try:
@@ -340,6 +345,7 @@ async def test_metrics_on_a_listener_of_their_own(tmp_path):
         await finish(observed)
 
 
+@pytest.mark.unit
 def test_metrics_listen_flag_and_variable():
     assert parse([]).metrics_listen == ""
     assert parse(["--metrics-listen", "127.0.0.1:9464"]).metrics_listen == "127.0.0.1:9464"
@@ -350,6 +356,7 @@ def test_metrics_listen_flag_and_variable():
 # -- runs, the queue and the store ------------------------------------------------------
 
 
+@pytest.mark.api
 async def test_runs_by_status_follow_commits(observed):
     thread = await observed.threads.CreateThread(thread_pb2.CreateThreadRequest())
     for _ in range(2):
@@ -395,6 +402,7 @@ async def test_runs_by_status_follow_commits(observed):
     )
 
 
+@pytest.mark.api
 async def test_store_write_transactions_are_timed(observed):
     before = await observed.scrape()
     thread = await observed.threads.CreateThread(thread_pb2.CreateThreadRequest())
@@ -429,6 +437,7 @@ async def test_store_write_transactions_are_timed(observed):
 # -- stream readers ---------------------------------------------------------------------
 
 
+@pytest.mark.api
 async def test_a_slow_reader_shows_its_lag_and_loses_it_when_it_catches_up(tmp_path):
     observed = await start(tmp_path)
     # A small flow-control window: the reader's unread events soon stop the server's sends.
@@ -478,6 +487,7 @@ async def test_a_slow_reader_shows_its_lag_and_loses_it_when_it_catches_up(tmp_p
         await finish(observed)
 
 
+@pytest.mark.api
 async def test_a_run_stream_is_not_behind_when_other_runs_write(tmp_path):
     observed = await start(tmp_path)
     try:
@@ -520,6 +530,7 @@ async def test_a_run_stream_is_not_behind_when_other_runs_write(tmp_path):
         await finish(observed)
 
 
+@pytest.mark.unit
 def test_stream_lag_rules():
     """The lag rules on their own: scope by run or thread, a run learned from the first event."""
     registry = CollectorRegistry()

@@ -23,9 +23,12 @@ from pathlib import Path
 from typing import Any
 
 import grpc
+import pytest
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
 
 from tests.test_observability_process import NO_OTEL, Collector
+
+pytestmark = pytest.mark.process
 
 PAGE = Path(__file__).resolve().parent.parent / "docs" / "operations.md"
 SECTION = "## Metrics, traces and logs"
@@ -99,9 +102,7 @@ def normalise(text: str) -> list[Any]:
     return result
 
 
-def run_block(
-    command: str, ports: dict[str, int], tmp_path: Path, extra_env: dict[str, str]
-) -> str:
+def run_block(command: str, ports: dict[str, int], tmp_path: Path) -> str:
     """Run one block in bash; stop what it left running; return what it printed."""
     for page_address, port in ports.items():
         command = command.replace(page_address, f"127.0.0.1:{port}")
@@ -114,7 +115,6 @@ def run_block(
         "THREADLINE_LISTEN": "127.0.0.1:0",
         "THREADLINE_HTTP_LISTEN": f"127.0.0.1:{ports['localhost:8080']}",
         "THREADLINE_DATABASE": str(tmp_path / f"docs-{len(list(tmp_path.iterdir()))}.db"),
-        **extra_env,
     }
     result = subprocess.run(
         ["bash", "-c", script],
@@ -138,12 +138,12 @@ async def test_every_command_of_the_section_runs_as_printed(spawn_server, tmp_pa
 
     # A server as `make serve` runs one, and a call, then the scrape.
     server = spawn_server(tmp_path / "metrics.db", "--http-listen", f"127.0.0.1:{http_port}")
-    printed = await asyncio.to_thread(run_block, metrics, ports, tmp_path, {})
+    printed = await asyncio.to_thread(run_block, metrics, ports, tmp_path)
     assert server.stop() == 0
     assert metrics_output is not None
     assert normalise(printed) == normalise(metrics_output)
 
-    printed = await asyncio.to_thread(run_block, own_listener, ports, tmp_path, {})
+    printed = await asyncio.to_thread(run_block, own_listener, ports, tmp_path)
     assert own_output is not None
     assert normalise(printed) == normalise(own_output)
 
@@ -156,12 +156,12 @@ async def test_every_command_of_the_section_runs_as_printed(spawn_server, tmp_pa
     ports["localhost:4317"] = receiver.add_insecure_port("127.0.0.1:0")
     await receiver.start()
     try:
-        await asyncio.to_thread(run_block, otlp, ports, tmp_path, {})
+        await asyncio.to_thread(run_block, otlp, ports, tmp_path)
     finally:
         await receiver.stop(None)
     names = {span.name for _, span in collector.spans}
     assert {"POST /v1/threads", "/threadline.v1.ThreadService/CreateThread"} <= names
 
-    printed = await asyncio.to_thread(run_block, logs, ports, tmp_path, {})
+    printed = await asyncio.to_thread(run_block, logs, ports, tmp_path)
     assert logs_output is not None
     assert normalise(printed) == normalise(logs_output)

@@ -19,12 +19,15 @@ from typing import Any
 
 import aiohttp
 import grpc
+import pytest
 from google.protobuf import duration_pb2, struct_pb2
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
 from threadline.v1 import message_pb2, run_pb2, run_pb2_grpc, thread_pb2, thread_pb2_grpc
 
 from tests.conftest import ServerProcess, expect_failure
 from tests.test_metrics import Scrape
+
+pytestmark = pytest.mark.process
 
 HTTP_LISTENING = re.compile(r"http listening on (\S+):(\d+)")
 METRICS_LISTENING = re.compile(r"metrics listening on (\S+):(\d+)")

@@ -21,6 +21,8 @@ from threadline.v1 import message_pb2, message_pb2_grpc, thread_pb2, thread_pb2_
 
 from tests.conftest import Client, expect_failure
 
+pytestmark = pytest.mark.api
+
 T = TypeVar("T")
 
 WALK_PAGE_SIZE = 7

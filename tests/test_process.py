@@ -33,6 +33,8 @@ from threadline_server import __version__
 
 from tests.conftest import LISTENING, ServerProcess, expect_failure, failure
 
+pytestmark = pytest.mark.process
+
 T = TypeVar("T")
 
 THREAD_SERVICE = "threadline.v1.ThreadService"

@@ -36,6 +36,8 @@ from threadline_server.transport.server import ThreadlineServer
 
 from tests.conftest import RpcFailure, RunningServer, connect, expect_failure, failure
 
+pytestmark = pytest.mark.api
+
 if TYPE_CHECKING:
     from threadline.v1.run_pb2_grpc import RunServiceAsyncStub as Runs
 

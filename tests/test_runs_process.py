@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import grpc
+import pytest
 from google.protobuf import duration_pb2, struct_pb2
 from threadline.v1 import (
     message_pb2,
@@ -30,6 +31,8 @@ from threadline.v1 import (
 )
 
 from tests.conftest import ServerProcess
+
+pytestmark = pytest.mark.process
 
 RPC_TIMEOUT = 10.0
 FINAL_TYPES = {"run.completed", "run.max_iterations_reached", "run.failed", "run.cancelled"}

@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from threadline.v1 import message_pb2, run_pb2, run_pb2_grpc, thread_pb2
 
 from tests.conftest import connect
+
+pytestmark = pytest.mark.api
 
 # Enough words that the events of the run overflow a stream's flow window
 # (64 KiB to start with) many times over.

@@ -1,6 +1,8 @@
+import pytest
 from threadline.v1 import message_pb2, thread_pb2
 
 
+@pytest.mark.api
 async def test_create_and_read_back(client):
     created = await client.threads.CreateThread(
         thread_pb2.CreateThreadRequest(thread=thread_pb2.Thread(title="hello"))
@@ -21,6 +23,7 @@ async def test_create_and_read_back(client):
     assert [m.message_id for m in full.messages] == [message.message_id]
 
 
+@pytest.mark.process
 def test_process_starts_and_stops(spawn_server):
     child = spawn_server()
     assert child.port > 0

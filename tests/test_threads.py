@@ -24,6 +24,8 @@ from threadline.v1 import message_pb2, thread_pb2
 
 from tests.conftest import expect_failure
 
+pytestmark = pytest.mark.api
+
 INVALID = grpc.StatusCode.INVALID_ARGUMENT
 NOT_FOUND = grpc.StatusCode.NOT_FOUND
 SERVER_THREAD_ID = re.compile(r"thr_[0-9a-z]{26}")

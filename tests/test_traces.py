@@ -78,6 +78,7 @@ async def traced(tmp_path: Path) -> AsyncIterator[Traced]:
         provider.shutdown()
 
 
+@pytest.mark.api
 async def test_a_grpc_call_is_a_server_span_with_its_code(traced):
     thread = await traced.threads.CreateThread(thread_pb2.CreateThreadRequest())
     await traced.threads.GetThread(thread_pb2.GetThreadRequest(thread_id=thread.thread_id))
@@ -101,6 +102,7 @@ async def test_a_grpc_call_is_a_server_span_with_its_code(traced):
     assert len(traced.spans("/threadline.v1.ThreadService/CreateThread")) == 1
 
 
+@pytest.mark.api
 async def test_an_http_request_is_the_parent_of_its_grpc_call(traced):
     async with traced.session.post(traced.base + "/v1/threads", json={}) as response:
         assert response.status == 200
@@ -131,6 +133,7 @@ async def test_an_http_request_is_the_parent_of_its_grpc_call(traced):
     assert len(traced.spans("POST /v1/threads")) == 1
 
 
+@pytest.mark.api
 async def test_an_incoming_trace_context_is_continued(traced):
     trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
     headers = {"traceparent": f"00-{trace_id}-00f067aa0ba902b7-01"}
@@ -144,6 +147,7 @@ async def test_an_incoming_trace_context_is_continued(traced):
     assert format(grpc_span.context.trace_id, "032x") == trace_id
 
 
+@pytest.mark.api
 async def test_streams_are_traced_and_health_is_not(traced):
     thread = await traced.threads.CreateThread(thread_pb2.CreateThreadRequest())
     runs = run_pb2_grpc.RunServiceStub(traced.channel)
@@ -171,6 +175,7 @@ async def test_streams_are_traced_and_health_is_not(traced):
     assert not [s for s in traced.exporter.get_finished_spans() if "grpc.health" in s.name]
 
 
+@pytest.mark.unit
 def test_which_variables_turn_traces_on():
     assert not traces.requested({})
     assert not traces.requested({"OTEL_SERVICE_NAME": "threadline"})

@@ -36,6 +36,8 @@ from threadline.v1 import (
 
 from tests.conftest import ROOT, ServerProcess, expect_failure
 
+pytestmark = pytest.mark.process
+
 WORKER = ROOT / "examples" / "python" / "worker.py"
 AGENT = "shouter"
 LEASE_CHECK_INTERVAL = 0.2

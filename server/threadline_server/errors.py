@@ -7,6 +7,8 @@ becomes the ErrorInfo reason clients can switch on.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 
@@ -41,14 +43,48 @@ class ValidationError(ThreadlineError):
 
 
 class NotFoundError(ThreadlineError):
-    """The named resource does not exist (or has expired)."""
+    """The named resource does not exist (or has expired).
 
-    def __init__(self, resource: str, resource_id: str, *, field: str, hint: str = "") -> None:
+    It names the resource, kind and id; the request field that held the id is
+    added by whoever knows the request (request_fields), so a store can
+    raise it and one call reports it against ``thread_id``, another against
+    ``thread.thread_id``.
+    """
+
+    def __init__(self, resource: str, resource_id: str, *, hint: str = "") -> None:
         super().__init__(
             f"{resource} {resource_id!r} not found" + (f" ({hint})" if hint else ""),
-            metadata={"resource": resource, "id": resource_id, "field": field},
+            metadata={"resource": resource, "id": resource_id},
         )
+        self.resource = resource
         self.reason = f"{resource.upper()}_NOT_FOUND"
+
+    @property
+    def field(self) -> str | None:
+        """The request field that named the resource, once someone has said."""
+        return self.metadata.get("field")
+
+    def at(self, field: str) -> NotFoundError:
+        """Say which request field named the resource, unless a closer caller already did."""
+        self.metadata.setdefault("field", field)
+        return self
+
+
+@contextlib.contextmanager
+def request_fields(**field_of: str) -> Iterator[None]:
+    """Report a resource that is not found against the request field that named it.
+
+    ``with request_fields(thread="thread.thread_id"):`` around the calls of a
+    request whose thread id sits at that path. Resources not listed are left
+    to the default (``<resource>_id``), which the transport applies.
+    """
+    try:
+        yield
+    except NotFoundError as error:
+        field = field_of.get(error.resource)
+        if field:
+            error.at(field)
+        raise
 
 
 class AlreadyExistsError(ThreadlineError):

@@ -123,3 +123,33 @@ def load_agent(spec: str) -> tuple[str, Agent]:
     if not isinstance(agent, Agent):
         raise TypeError(f"--agent {spec!r}: {target} is not an Agent and does not make one")
     return name, agent
+
+
+# A worker agent's default iteration limit: the server cannot ask the agent.
+WORKER_DEFAULT_MAX_ITERATIONS = 10
+
+
+class AgentDirectory:
+    """The agents this server serves: in its own process, or through workers."""
+
+    def __init__(self, in_process: Mapping[str, Agent], by_workers: Sequence[str]) -> None:
+        self.in_process = dict(in_process)
+        self.by_workers = frozenset(by_workers)
+
+    def is_known(self, agent_id: str) -> bool:
+        """Tell whether runs of this agent can be served."""
+        return agent_id in self.in_process or agent_id in self.by_workers
+
+    def names(self) -> list[str]:
+        """Return every agent served, sorted."""
+        return sorted({*self.in_process, *self.by_workers})
+
+    def default_max_iterations(self, agent_id: str) -> int:
+        """Return the agent's own default iteration limit."""
+        agent = self.in_process.get(agent_id)
+        return agent.default_max_iterations if agent is not None else WORKER_DEFAULT_MAX_ITERATIONS
+
+    def tools_of(self, agent_id: str) -> Sequence[str] | None:
+        """Return the tools an in-process agent has; None for worker agents (unknown)."""
+        agent = self.in_process.get(agent_id)
+        return tuple(agent.tools) if agent is not None else None

@@ -22,7 +22,8 @@ from dataclasses import dataclass, field
 
 from threadline.v1 import run_pb2
 
-from threadline_server.store.base import THREAD_DELETED, Store
+from threadline_server.domain import event_types
+from threadline_server.store.base import Store
 
 # Events kept in memory per thread, and threads kept at once; beyond these,
 # readers read from the store instead.
@@ -30,21 +31,9 @@ TAIL_LENGTH = 2048
 MAX_THREADS = 1024
 # The largest batch a reader takes from the store at once.
 READ_BATCH = 500
-# Runs remembered as ended, so a stream need not ask the store.
-MAX_ENDED_RUNS = 65536
 # How often an idle reader checks again even without a wake-up: a safety net,
 # not the delivery path.
 IDLE_RECHECK_SECONDS = 5.0
-
-FINAL_EVENT_TYPES: dict[int, str] = {
-    run_pb2.RUN_STATUS_COMPLETED: "run.completed",
-    run_pb2.RUN_STATUS_MAX_ITERATIONS_REACHED: "run.max_iterations_reached",
-    run_pb2.RUN_STATUS_FAILED: "run.failed",
-    run_pb2.RUN_STATUS_CANCELLED: "run.cancelled",
-}
-"""The final event of a run, by the terminal status it ended in."""
-
-FINAL_RUN_EVENTS = frozenset(FINAL_EVENT_TYPES.values())
 
 
 @dataclass
@@ -63,27 +52,19 @@ class EventBus:
     def __init__(self, store: Store) -> None:
         self._store = store
         self._tails: collections.OrderedDict[str, _ThreadTail] = collections.OrderedDict()
-        # Runs whose final event passed through publish, and threads deleted
-        # since (both bounded, oldest out).
-        self._ended_runs: collections.OrderedDict[str, None] = collections.OrderedDict()
-        self._deleted_threads: collections.OrderedDict[str, None] = collections.OrderedDict()
         store.add_event_listener(self.publish)
 
     def publish(self, events: list[run_pb2.RunEvent]) -> None:
         """Take a committed transaction's events (called by the store, in commit order)."""
         touched: set[str] = set()
         for event in events:
-            if event.type == THREAD_DELETED:
+            if event.type == event_types.THREAD_DELETED:
                 # Drop the tail and wake the readers: their next read from the
                 # store finds the thread gone.
                 tail = self._tails.pop(event.thread_id, None)
                 if tail is not None and tail.changed is not None and not tail.changed.done():
                     tail.changed.set_result(None)
-                self._deleted_threads[event.thread_id] = None
-                if len(self._deleted_threads) > MAX_ENDED_RUNS:
-                    self._deleted_threads.popitem(last=False)
                 continue
-            self._deleted_threads.pop(event.thread_id, None)
             tail = self._tails.get(event.thread_id)
             if tail is None:
                 tail = _ThreadTail(floor=-1)
@@ -99,10 +80,6 @@ class EventBus:
                 tail.floor = tail.events[0].event_id
             tail.events.append(event)
             touched.add(event.thread_id)
-            if event.type in FINAL_RUN_EVENTS:
-                self._ended_runs[event.run_id] = None
-                if len(self._ended_runs) > MAX_ENDED_RUNS:
-                    self._ended_runs.popitem(last=False)
         for thread_id in touched:
             self._wake(thread_id)
 
@@ -140,14 +117,6 @@ class EventBus:
             tail.changed = asyncio.get_running_loop().create_future()
         return tail.changed
 
-    def was_deleted(self, thread_id: str) -> bool:
-        """Tell whether the thread was deleted (and not written to since)."""
-        return thread_id in self._deleted_threads
-
-    def ended_since_start(self, run_id: str) -> bool:
-        """Tell whether the run's final event was published by this process."""
-        return run_id in self._ended_runs
-
     def _from_tail(self, thread_id: str, after: int) -> list[run_pb2.RunEvent] | None:
         tail = self._tails.get(thread_id)
         if tail is None or tail.floor < 0 or after < tail.floor:
@@ -155,20 +124,6 @@ class EventBus:
         events = tail.events
         start = bisect.bisect_right(events, after, key=lambda e: e.event_id)
         return list(itertools.islice(events, start, start + READ_BATCH))
-
-    async def _over(
-        self, thread_id: str, run_id: str, finished: Callable[[], Awaitable[bool]], asked: bool
-    ) -> bool:
-        """Tell whether the run has ended, asking the store only when it must.
-
-        After the first time, a run that ends does so through publish, which
-        remembers it; a deleted thread makes the store's answer NOT_FOUND.
-        """
-        if self.ended_since_start(run_id):
-            return True
-        if asked and not self.was_deleted(thread_id):
-            return False
-        return await finished()
 
     async def _read_store(self, thread_id: str, run_id: str, after: int) -> list[run_pb2.RunEvent]:
         if run_id:
@@ -189,10 +144,11 @@ class EventBus:
         Stored events first, then live ones; ends after an event for which
         `until` is true, or when nothing follows the cursor and `finished`
         says nothing ever will (a cursor already past a run's final event);
-        otherwise runs until the caller stops iterating.
+        otherwise runs until the caller stops iterating. `finished` is asked
+        each time the reader has caught up, so it should be cheap after the
+        first time (run_end.RunEnds.checker is).
         """
         cursor = after
-        asked = False
         while True:
             # Take the wake-up future before reading, so a commit that lands
             # between the read and the wait still wakes this reader.
@@ -200,15 +156,12 @@ class EventBus:
             batch = self._from_tail(thread_id, cursor)
             if batch is None:
                 batch = await self._read_store(thread_id, run_id, cursor)
-            if not batch and finished is not None:
-                over = await self._over(thread_id, run_id, finished, asked)
-                asked = True
-                if over:
-                    # Everything is stored by now; one last read from the
-                    # store catches events committed since the read above.
-                    batch = await self._read_store(thread_id, run_id, cursor)
-                    if not batch:
-                        return
+            if not batch and finished is not None and await finished():
+                # Everything is stored by now; one last read from the store
+                # catches events committed since the read above.
+                batch = await self._read_store(thread_id, run_id, cursor)
+                if not batch:
+                    return
             if not batch:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(asyncio.shield(changed), IDLE_RECHECK_SECONDS)
@@ -220,8 +173,3 @@ class EventBus:
                 yield event
                 if until is not None and until(event):
                     return
-
-
-def ends_run(event: run_pb2.RunEvent) -> bool:
-    """Tell whether an event is its run's last."""
-    return event.type in FINAL_RUN_EVENTS

@@ -2,16 +2,72 @@
 
 from __future__ import annotations
 
-from threadline.v1 import message_pb2
+from collections.abc import Sequence
+
+from threadline.v1 import message_pb2, run_pb2
 
 from threadline_server import ids
-from threadline_server.domain import fieldmask, paging, validation
-from threadline_server.errors import Violations
-from threadline_server.store.base import MessagePageQuery, Store
+from threadline_server.domain import event_types, fieldmask, paging, validation
+from threadline_server.domain.threads import activity
+from threadline_server.errors import Violations, request_fields
+from threadline_server.store.base import Store, StoreTransaction
+from threadline_server.store.records import MessagePageQuery, ThreadRef
 
 UPDATABLE_MESSAGE_FIELDS = frozenset({"metadata"})
 
 _MESSAGE_ORDERS = {"": False, "created_at": False, "created_at asc": False, "created_at desc": True}
+
+
+def message_events(
+    message: message_pb2.Message, now: int, *, streamed: bool = False
+) -> list[run_pb2.RunEvent]:
+    """Return the events a new message makes: message.created, then message.completed.
+
+    An agent's streamed message was announced by message.created before its
+    deltas, so it gets only message.completed when it is stored.
+    """
+    types = (
+        (event_types.MESSAGE_COMPLETED,)
+        if streamed
+        else (event_types.MESSAGE_CREATED, event_types.MESSAGE_COMPLETED)
+    )
+    events = [run_pb2.RunEvent(run_id=message.run_id, type=kind, message=message) for kind in types]
+    for event in events:
+        event.created_at.FromMicroseconds(now)
+    return events
+
+
+def new_message(
+    fields: message_pb2.Message, thread_id: str, run_id: str, now: int
+) -> message_pb2.Message:
+    """Return a message as it is stored at `now`, under a fresh id."""
+    message = message_pb2.Message()
+    message.CopyFrom(fields)
+    message.message_id = ids.new_message_id()
+    message.thread_id = thread_id
+    message.run_id = run_id
+    message.metadata.SetInParent()
+    message.created_at.FromMicroseconds(now)
+    message.updated_at.FromMicroseconds(now)
+    return message
+
+
+async def add_messages(
+    tx: StoreTransaction,
+    ref: ThreadRef,
+    messages: Sequence[message_pb2.Message],
+    *,
+    streamed: bool = False,
+) -> list[message_pb2.Message]:
+    """Append messages to a thread with their events and the thread's activity."""
+    if not messages:
+        return []
+    stored = await tx.insert_messages(ref, messages)
+    await tx.append_events(
+        ref, [e for m in stored for e in message_events(m, tx.now, streamed=streamed)]
+    )
+    await tx.touch_thread(ref, activity(ref, tx.now, len(stored)))
+    return stored
 
 
 class MessageHandler:
@@ -31,12 +87,14 @@ class MessageHandler:
         else:
             validation.message_fields(found, "message", request.message)
         found.raise_if_any()
-        message = message_pb2.Message()
-        message.CopyFrom(request.message)
-        message.message_id = ids.new_message_id()
-        message.thread_id = request.thread_id
-        message.run_id = ""
-        return await self._store.create_message(request.thread_id, message)
+
+        async def work(tx: StoreTransaction) -> message_pb2.Message:
+            ref = await tx.thread(request.thread_id)
+            message = new_message(request.message, request.thread_id, "", tx.now)
+            (stored,) = await add_messages(tx, ref, [message])
+            return stored
+
+        return await self._store.transaction(work)
 
     async def get_message(self, request: message_pb2.GetMessageRequest) -> message_pb2.Message:
         """Return one message."""
@@ -89,11 +147,18 @@ class MessageHandler:
         )
         validation.struct(found, "message.metadata", request.message.metadata)
         found.raise_if_any()
-        return await self._store.update_message(
-            request.message.thread_id,
-            request.message.message_id,
-            lambda stored: fieldmask.apply(stored, request.message, paths),
-        )
+
+        async def work(tx: StoreTransaction) -> message_pb2.Message:
+            ref = await tx.thread(request.message.thread_id)
+            message = await tx.message(ref, request.message.message_id)
+            fieldmask.apply(message, request.message, paths)
+            message.updated_at.FromMicroseconds(tx.now)
+            stored = await tx.update_message(ref, message)
+            await tx.touch_thread(ref, activity(ref, tx.now))
+            return stored
+
+        with request_fields(thread="message.thread_id", message="message.message_id"):
+            return await self._store.transaction(work)
 
     async def delete_message(self, request: message_pb2.DeleteMessageRequest) -> None:
         """Delete one message."""
@@ -101,4 +166,10 @@ class MessageHandler:
         validation.resource_id(found, "thread_id", request.thread_id)
         validation.resource_id(found, "message_id", request.message_id)
         found.raise_if_any()
-        await self._store.delete_message(request.thread_id, request.message_id)
+
+        async def work(tx: StoreTransaction) -> None:
+            ref = await tx.thread(request.thread_id)
+            await tx.delete_message(ref, request.message_id)
+            await tx.touch_thread(ref, activity(ref, tx.now, -1))
+
+        await self._store.transaction(work)

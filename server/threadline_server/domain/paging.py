@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from typing import TypeVar
 
 from threadline_server.errors import Violations
-from threadline_server.store.base import Cursor
+from threadline_server.store.records import Cursor
 
 T = TypeVar("T")
 

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Sequence
 
 from google.protobuf import struct_pb2
 from threadline.v1 import message_pb2, run_pb2, thread_pb2
 
 from threadline_server import ids
-from threadline_server.domain import paging, validation
-from threadline_server.domain.engine import TERMINAL, RunEngine, busy_error
-from threadline_server.domain.events import ends_run
-from threadline_server.errors import NotFoundError, Violations
-from threadline_server.store.base import RunPageQuery, RunRecord, StoreTransaction
+from threadline_server.domain import event_types, paging, validation
+from threadline_server.domain.engine import RunEngine
+from threadline_server.domain.messages import add_messages, new_message
+from threadline_server.domain.recorder import Finish
+from threadline_server.domain.run_end import ends_run, is_over
+from threadline_server.domain.threads import activity, create_thread
+from threadline_server.errors import FailedPreconditionError, NotFoundError, Violations
+from threadline_server.store.base import StoreTransaction
+from threadline_server.store.records import RunPageQuery, RunRecord
 
 MAX_ITERATIONS_LIMIT = 20
 MAX_INPUT_MESSAGES = 100
@@ -38,6 +42,16 @@ _END_REASONS = {
 def _check_cursor(found: Violations, after_event_id: int) -> None:
     if after_event_id < 0:
         found.add("after_event_id", "must not be negative")
+
+
+def busy_error(thread_id: str, run_ids: Sequence[str]) -> FailedPreconditionError:
+    """Return the error for a run refused because the thread is busy."""
+    return FailedPreconditionError(
+        "THREAD_BUSY",
+        f"thread {thread_id!r} already has a run in flight ({', '.join(run_ids)}); "
+        "use multitask_strategy ENQUEUE, INTERRUPT or ROLLBACK, or wait for it to end",
+        metadata={"thread_id": thread_id, "field": "multitask_strategy"},
+    )
 
 
 def wait_budget(timeout: float | None, time_remaining: float | None) -> float:
@@ -75,7 +89,7 @@ class RunHandler:
         if len(request.tools) > MAX_TOOLS:
             found.add("tools", f"must name at most {MAX_TOOLS} tools")
             return
-        known_tools = self._engine.agent_tools(request.agent_id)
+        known_tools = self._engine.agents.tools_of(request.agent_id)
         for index, tool in enumerate(request.tools):
             validation.reference(found, f"tools[{index}]", tool, required=True)
             if known_tools is not None and tool and tool not in known_tools:
@@ -88,11 +102,9 @@ class RunHandler:
             found.add("multitask_strategy", "must be REJECT, ENQUEUE, INTERRUPT or ROLLBACK")
 
     def _check_agent(self, agent_id: str) -> None:
-        if not self._engine.is_known_agent(agent_id):
-            known = sorted({*self._engine.agents, *self._engine.worker_agents})
-            raise NotFoundError(
-                "agent", agent_id, field="agent_id", hint=f"known agents: {', '.join(known)}"
-            )
+        if not self._engine.agents.is_known(agent_id):
+            known = ", ".join(self._engine.agents.names())
+            raise NotFoundError("agent", agent_id, hint=f"known agents: {known}")
 
     # -- calls ----------------------------------------------------------------
 
@@ -107,7 +119,7 @@ class RunHandler:
             agent_id=request.agent_id,
             status=run_pb2.RUN_STATUS_QUEUED,
             max_iterations=request.max_iterations
-            or self._engine.default_max_iterations(request.agent_id),
+            or self._engine.agents.default_max_iterations(request.agent_id),
             tools=request.tools,
             multitask_strategy=request.multitask_strategy or run_pb2.MULTITASK_STRATEGY_REJECT,
         )
@@ -124,33 +136,38 @@ class RunHandler:
             if in_flight and strategy in _END_REASONS:
                 code, template = _END_REASONS[strategy]
                 for record in in_flight:
-                    await self._engine.end_run(
+                    await self._engine.log.end(
                         tx,
                         record,
-                        run_pb2.RUN_STATUS_CANCELLED,
-                        code,
-                        template.format(run_id=run.run_id),
+                        Finish(
+                            run_pb2.RUN_STATUS_CANCELLED, code, template.format(run_id=run.run_id)
+                        ),
                     )
                     ended.append(record.run.run_id)
                 if strategy == run_pb2.MULTITASK_STRATEGY_ROLLBACK:
-                    await tx.delete_run_messages(thread, ended)
+                    deleted = await tx.delete_run_messages(thread, ended)
+                    if deleted:
+                        await tx.touch_thread(thread, activity(thread, tx.now, -deleted))
+            run.created_at.FromMicroseconds(tx.now)
             record = await tx.insert_run(thread, run)
-            await tx.append_event(
-                thread, run_pb2.RunEvent(run_id=run.run_id, type="run.created", run=record.run)
+            created = run_pb2.RunEvent(
+                run_id=run.run_id, type=event_types.RUN_CREATED, run=record.run
             )
-            for message in request.input_messages:
-                stored = message_pb2.Message()
-                stored.CopyFrom(message)
-                stored.message_id = ids.new_message_id()
-                stored.thread_id = thread.thread_id
-                stored.run_id = run.run_id
-                await tx.insert_message(thread, stored)
-            await tx.refresh_thread_status(thread)
+            created.created_at.FromMicroseconds(tx.now)
+            await tx.append_events(thread, [created])
+            await add_messages(
+                tx,
+                thread,
+                [
+                    new_message(message, thread.thread_id, run.run_id, tx.now)
+                    for message in request.input_messages
+                ],
+            )
+            await tx.set_thread_status(thread, thread_pb2.THREAD_STATUS_BUSY)
             return record, ended
 
         record, ended = await self._store.transaction(work)
-        self._engine.after_end(ended)
-        await self._engine.kick(request.thread_id)
+        await self._engine.ended_elsewhere(ended, request.thread_id)
         return record.run
 
     async def get_run(self, request: run_pb2.GetRunRequest) -> run_pb2.Run:
@@ -197,21 +214,20 @@ class RunHandler:
 
         async def work(tx: StoreTransaction) -> tuple[RunRecord, bool]:
             record = await tx.run(request.run_id)
-            if record.run.status in TERMINAL:
+            if is_over(record.run.status):
                 return record, False
-            await self._engine.end_run(
+            ended = await self._engine.log.end(
                 tx,
                 record,
-                run_pb2.RUN_STATUS_CANCELLED,
-                "CANCELLED_BY_CLIENT",
-                "cancelled by a client",
+                Finish(
+                    run_pb2.RUN_STATUS_CANCELLED, "CANCELLED_BY_CLIENT", "cancelled by a client"
+                ),
             )
-            return record, True
+            return ended, True
 
         record, cancelled = await self._store.transaction(work)
         if cancelled:
-            self._engine.after_end([record.run.run_id])
-            await self._engine.kick(record.thread.thread_id)
+            await self._engine.ended_elsewhere([record.run.run_id], record.thread.thread_id)
         return record.run
 
     async def wait_run(
@@ -226,7 +242,7 @@ class RunHandler:
             if timeout < 0 or timeout > MAX_WAIT_SECONDS:
                 found.add("timeout", "must be between 0 and 1 hour")
         found.raise_if_any()
-        return await self._engine.wait_for_end(request.run_id, wait_budget(timeout, time_remaining))
+        return await self._engine.ends.wait(request.run_id, wait_budget(timeout, time_remaining))
 
     async def stream_run_events(
         self, request: run_pb2.StreamRunEventsRequest
@@ -242,17 +258,9 @@ class RunHandler:
             after=request.after_event_id,
             run_id=request.run_id,
             until=ends_run,
-            finished=self._ended(request.run_id),
+            finished=self._engine.ends.checker(request.run_id, run.thread_id),
         ):
             yield event
-
-    def _ended(self, run_id: str) -> Callable[[], Awaitable[bool]]:
-        """Return a check that the run has ended (so its event log is complete)."""
-
-        async def ended() -> bool:
-            return (await self._store.get_run(run_id)).status in TERMINAL
-
-        return ended
 
     async def stream_run(
         self, request: run_pb2.CreateRunRequest
@@ -264,7 +272,7 @@ class RunHandler:
             after=0,
             run_id=run.run_id,
             until=ends_run,
-            finished=self._ended(run.run_id),
+            finished=self._engine.ends.checker(run.run_id, run.thread_id),
         ):
             yield event
 
@@ -299,9 +307,13 @@ class RunHandler:
         if thread_id:
             await self._store.get_thread(thread_id)
         else:
-            thread = thread_pb2.Thread(thread_id=ids.new_thread_id(), agent_id=request.agent_id)
-            created, _ = await self._store.create_thread(thread, reuse_existing=False)
-            thread_id = created.thread_id
+            fields = thread_pb2.Thread(agent_id=request.agent_id)
+            new_thread_id = ids.new_thread_id()
+
+            async def new_thread(tx: StoreTransaction) -> thread_pb2.Thread:
+                return await create_thread(tx, fields, new_thread_id, reuse_existing=False)
+
+            thread_id = (await self._store.transaction(new_thread)).thread_id
         run = await self.create_run(
             run_pb2.CreateRunRequest(
                 thread_id=thread_id,
@@ -317,7 +329,7 @@ class RunHandler:
                 multitask_strategy=run_pb2.MULTITASK_STRATEGY_ENQUEUE,
             )
         )
-        run = await self._engine.wait_for_end(run.run_id, wait_budget(None, time_remaining))
+        run = await self._engine.ends.wait(run.run_id, wait_budget(None, time_remaining))
         response = run_pb2.ChatResponse(
             thread_id=thread_id,
             run_id=run.run_id,

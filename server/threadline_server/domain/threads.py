@@ -3,12 +3,25 @@
 from __future__ import annotations
 
 from google.protobuf import timestamp_pb2
-from threadline.v1 import thread_pb2
+from threadline.v1 import run_pb2, thread_pb2
 
 from threadline_server import ids, jsonvalue
-from threadline_server.domain import fieldmask, paging, validation
-from threadline_server.errors import Violations
-from threadline_server.store.base import Store, ThreadFilter, ThreadOrder, ThreadPageQuery
+from threadline_server.domain import event_types, fieldmask, paging, validation
+from threadline_server.errors import (
+    AlreadyExistsError,
+    EtagMismatchError,
+    Violations,
+    request_fields,
+)
+from threadline_server.store.base import Store, StoreTransaction
+from threadline_server.store.records import (
+    StoredThread,
+    ThreadActivity,
+    ThreadFilter,
+    ThreadOrder,
+    ThreadPageQuery,
+    ThreadRef,
+)
 
 # The most recent messages GetThread returns in the FULL view.
 FULL_VIEW_MESSAGE_LIMIT = 1000
@@ -90,6 +103,73 @@ def _thread_filter(
     )
 
 
+def expire_at(ttl_us: int | None, now: int) -> int | None:
+    """Return when a thread with this ttl expires if it is active now (None: never)."""
+    return None if ttl_us is None else now + ttl_us
+
+
+def activity(ref: ThreadRef, now: int, message_count_change: int = 0) -> ThreadActivity:
+    """Return what a write at `now` does to its thread: activity, a new expiry, a count."""
+    return ThreadActivity(now, expire_at(ref.ttl_us, now), message_count_change)
+
+
+def _stamp(thread: thread_pb2.Thread, now: int) -> None:
+    """Set a thread's times for a write at `now`: updated, active, and when it expires."""
+    thread.updated_at.FromMicroseconds(now)
+    thread.last_activity_at.FromMicroseconds(now)
+    expires = expire_at(thread.ttl.ToMicroseconds() if thread.HasField("ttl") else None, now)
+    if expires is None:
+        thread.ClearField("expire_time")
+    else:
+        thread.expire_time.FromMicroseconds(expires)
+
+
+def _new_thread(fields: thread_pb2.Thread, thread_id: str, now: int) -> thread_pb2.Thread:
+    """Return a thread as it is created at `now`: IDLE, with the client-settable fields given."""
+    thread = thread_pb2.Thread(thread_id=thread_id, status=thread_pb2.THREAD_STATUS_IDLE)
+    fieldmask.apply(thread, fields, sorted(UPDATABLE_THREAD_FIELDS))
+    thread.created_at.FromMicroseconds(now)
+    _stamp(thread, now)
+    return thread
+
+
+def _check_etag(stored: StoredThread, etag: str, *, field: str) -> None:
+    if etag and etag != stored.thread.etag:
+        raise EtagMismatchError("thread", stored.thread.thread_id, field=field)
+
+
+async def create_thread(
+    tx: StoreTransaction, fields: thread_pb2.Thread, thread_id: str, *, reuse_existing: bool
+) -> thread_pb2.Thread:
+    """Create a thread with the client's fields; with reuse_existing, a taken id returns it."""
+    await _free_if_expired(tx, thread_id)
+    created = await tx.insert_thread(_new_thread(fields, thread_id, tx.now))
+    if created is not None:
+        return created.thread
+    if not reuse_existing:
+        raise AlreadyExistsError("thread", thread_id, field="thread_id")
+    return (await tx.get_thread(thread_id)).thread
+
+
+async def _free_if_expired(tx: StoreTransaction, thread_id: str) -> None:
+    """Delete the thread if it expired: the sweeper may not have reached it, and its id is free."""
+    await tx.delete_expired_threads(limit=1, thread_id=thread_id)
+
+
+def announce_deleted(tx: StoreTransaction, thread_ids: list[str]) -> None:
+    """Tell listeners, after the commit, that these threads are gone.
+
+    A thread.deleted event is never stored (its thread is gone); it wakes
+    whoever waits on the thread, so they find out at once.
+    """
+    tx.announce(
+        [
+            run_pb2.RunEvent(thread_id=thread_id, type=event_types.THREAD_DELETED)
+            for thread_id in thread_ids
+        ]
+    )
+
+
 class ThreadHandler:
     """Carries out ThreadService calls against a store."""
 
@@ -104,13 +184,13 @@ class ThreadHandler:
             found.add("if_exists", "must be RAISE or DO_NOTHING")
         validation.thread_fields(found, "thread", request.thread)
         found.raise_if_any()
-        thread = thread_pb2.Thread()
-        thread.CopyFrom(request.thread)
-        thread.thread_id = request.thread_id or ids.new_thread_id()
-        thread.ClearField("messages")
+        thread_id = request.thread_id or ids.new_thread_id()
         reuse = request.if_exists == thread_pb2.IF_EXISTS_DO_NOTHING
-        stored, _ = await self._store.create_thread(thread, reuse_existing=reuse)
-        return stored
+
+        async def work(tx: StoreTransaction) -> thread_pb2.Thread:
+            return await create_thread(tx, request.thread, thread_id, reuse_existing=reuse)
+
+        return await self._store.transaction(work)
 
     async def get_thread(self, request: thread_pb2.GetThreadRequest) -> thread_pb2.Thread:
         """Return a thread, with messages for the FULL view."""
@@ -165,7 +245,7 @@ class ThreadHandler:
         return thread_pb2.CountThreadsResponse(count=await self._store.count_threads(thread_filter))
 
     async def update_thread(self, request: thread_pb2.UpdateThreadRequest) -> thread_pb2.Thread:
-        """Apply the fields named by the update mask."""
+        """Apply the fields named by the update mask, when the etag (if given) is current."""
         found = Violations()
         validation.resource_id(found, "thread.thread_id", request.thread.thread_id)
         paths = fieldmask.check(
@@ -173,25 +253,59 @@ class ThreadHandler:
         )
         validation.thread_fields(found, "thread", request.thread)
         found.raise_if_any()
-        return await self._store.update_thread(
-            request.thread.thread_id,
-            lambda stored: fieldmask.apply(stored, request.thread, paths),
-            etag=request.thread.etag,
-        )
+
+        async def work(tx: StoreTransaction) -> thread_pb2.Thread:
+            stored = await tx.get_thread(request.thread.thread_id)
+            _check_etag(stored, request.thread.etag, field="thread.etag")
+            merged = stored.thread
+            fieldmask.apply(merged, request.thread, paths)
+            _stamp(merged, tx.now)
+            return await tx.update_thread(stored.ref, merged)
+
+        with request_fields(thread="thread.thread_id"):
+            return await self._store.transaction(work)
 
     async def delete_thread(self, request: thread_pb2.DeleteThreadRequest) -> None:
-        """Delete a thread and everything under it."""
+        """Delete a thread and everything under it, when the etag (if given) is current."""
         found = Violations()
         validation.resource_id(found, "thread_id", request.thread_id)
         found.raise_if_any()
-        await self._store.delete_thread(request.thread_id, etag=request.etag)
+
+        async def work(tx: StoreTransaction) -> None:
+            stored = await tx.get_thread(request.thread_id)
+            _check_etag(stored, request.etag, field="etag")
+            await tx.delete_thread(stored.ref)
+            announce_deleted(tx, [request.thread_id])
+
+        await self._store.transaction(work)
 
     async def copy_thread(self, request: thread_pb2.CopyThreadRequest) -> thread_pb2.Thread:
-        """Copy a thread with all its messages."""
+        """Copy a thread with all its messages (new message ids, same order and times)."""
         found = Violations()
         validation.resource_id(found, "thread_id", request.thread_id)
         validation.client_chosen_id(found, "new_thread_id", request.new_thread_id)
         found.raise_if_any()
-        return await self._store.copy_thread(
-            request.thread_id, request.new_thread_id or ids.new_thread_id()
-        )
+        new_thread_id = request.new_thread_id or ids.new_thread_id()
+
+        async def work(tx: StoreTransaction) -> thread_pb2.Thread:
+            source = await tx.get_thread(request.thread_id)
+            await _free_if_expired(tx, new_thread_id)
+            copy = _new_thread(source.thread, new_thread_id, tx.now)
+            copy.message_count = source.thread.message_count
+            created = await tx.insert_thread(copy)
+            if created is None:
+                raise AlreadyExistsError("thread", new_thread_id, field="new_thread_id")
+            await tx.copy_messages(source.ref, created.ref, ids.new_message_id)
+            return created.thread
+
+        return await self._store.transaction(work)
+
+    async def delete_expired(self, *, limit: int) -> int:
+        """Delete up to limit threads whose time ran out; return how many."""
+
+        async def work(tx: StoreTransaction) -> int:
+            deleted = await tx.delete_expired_threads(limit=limit)
+            announce_deleted(tx, deleted)
+            return len(deleted)
+
+        return await self._store.transaction(work)

@@ -2,7 +2,7 @@
 
 A worker is trusted with one run at a time per lease. Every report and
 renewal checks the lease inside the transaction that applies it (see
-domain.engine), so a worker whose lease ran out, or whose run was cancelled,
+domain.run_log), so a worker whose lease ran out, or whose run was cancelled,
 can never write into it again: it is told so, and drops the run.
 """
 
@@ -16,17 +16,12 @@ from threadline.v1 import run_pb2, worker_pb2
 
 from threadline_server.domain import validation
 from threadline_server.domain.agents import IterationStarted, TextDelta, UsageReport
-from threadline_server.domain.engine import (
-    Finish,
-    RunEndedError,
-    RunEngine,
-    Step,
-    ToolCallEnd,
-    ToolCallStart,
-)
+from threadline_server.domain.engine import RunEngine
+from threadline_server.domain.recorder import Finish, Step, ToolCallEnd, ToolCallStart
+from threadline_server.domain.run_log import RunEndedError
 from threadline_server.domain.runs import DEADLINE_MARGIN_SECONDS
 from threadline_server.errors import FailedPreconditionError, NotFoundError, Violations
-from threadline_server.store.base import RunRecord
+from threadline_server.store.records import RunRecord
 
 DEFAULT_LEASE_SECONDS = 30.0
 MIN_LEASE_SECONDS = 1.0
@@ -75,11 +70,10 @@ class WorkerHandler:
             if not 0 <= wait <= MAX_CLAIM_WAIT_SECONDS:
                 found.add("wait", "must be between 0 and 60 seconds")
         found.raise_if_any()
-        if request.agent_id not in self._engine.worker_agents:
+        if request.agent_id not in self._engine.agents.by_workers:
             raise NotFoundError(
                 "agent",
                 request.agent_id,
-                field="agent_id",
                 hint="not an agent served by workers; start the server with "
                 f"--worker-agent {request.agent_id}",
             )
@@ -87,10 +81,10 @@ class WorkerHandler:
             wait = max(min(wait, time_remaining - DEADLINE_MARGIN_SECONDS), 0.0)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + wait
-        wakeup = self._engine.worker_wakeup(request.agent_id)
+        wakeup = self._engine.scheduler.worker_wakeup(request.agent_id)
         while True:
             wakeup.clear()
-            claimed = await self._engine.claim(
+            claimed = await self._engine.scheduler.claim(
                 request.agent_id, request.worker_id, int(lease_seconds * 1_000_000)
             )
             if claimed is not None:

@@ -30,7 +30,6 @@ import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -44,6 +43,7 @@ from grpc_status import rpc_status
 
 from threadline_server.http import jsonpb, params
 from threadline_server.http.routes import Binding, Router, RoutingError, bindings_for
+from threadline_server.package_data import openapi_document
 
 logger = logging.getLogger("threadline")
 access_log = logging.getLogger("threadline.access")
@@ -72,9 +72,7 @@ SSE_FIRST_EVENT_WAIT_SECONDS = 1.0
 MAX_TIMEOUT_SECONDS = 100 * 365 * 24 * 3600.0
 
 OPENAPI_PATH = "/openapi.json"
-OPENAPI_FILE = (
-    Path(__file__).resolve().parents[3] / "generated" / "openapi" / "threadline.swagger.json"
-)
+OPENAPI_DOCUMENT = "threadline.swagger.json"
 
 # grpc-gateway's HTTPStatusFromCode.
 HTTP_STATUS = {
@@ -407,7 +405,7 @@ class HttpGateway:
 
     def _openapi(self) -> web.StreamResponse:
         try:
-            body = OPENAPI_FILE.read_bytes()
+            body = openapi_document(OPENAPI_DOCUMENT)
         except OSError:
             return _error_response(status_pb2.Status(code=code_pb2.NOT_FOUND, message="Not Found"))
         return web.Response(body=body, content_type="application/json")

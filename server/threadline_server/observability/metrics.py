@@ -47,7 +47,8 @@ from prometheus_client.registry import Collector
 from threadline.v1 import run_pb2
 
 from threadline_server import __version__
-from threadline_server.store.base import THREAD_DELETED, Store, StoreTransaction
+from threadline_server.domain.event_types import THREAD_DELETED
+from threadline_server.store.base import Store, StoreTransaction
 
 # Counters and histograms would each also export a *_created series (the
 # time they were first used): twice the series for nothing Prometheus uses.

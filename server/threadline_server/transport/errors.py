@@ -58,6 +58,10 @@ def _pack(message: Any) -> any_pb2.Any:
 
 def to_status(error: ThreadlineError) -> status_pb2.Status:
     """Return the google.rpc.Status a client receives for a domain error."""
+    if isinstance(error, NotFoundError):
+        # A handler names the field for ids nested in the request; any other
+        # resource id is the request's own <resource>_id field.
+        error.at(f"{error.resource}_id")
     code = next(
         (c for kind, c in STATUS_CODES.items() if isinstance(error, kind)), code_pb2.INTERNAL
     )

@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
-from grpc_reflection.v1alpha import reflection
 from threadline.v1 import (
     message_pb2,
     message_pb2_grpc,
@@ -42,6 +41,7 @@ from threadline_server.observability.exposition import MetricsListener
 from threadline_server.observability.metrics import Metrics
 from threadline_server.store.sqlite import SqliteStore
 from threadline_server.transport.interceptors import ServerInterceptor
+from threadline_server.transport.reflection import enable_server_reflection
 from threadline_server.transport.run_services import AgentWorkerService, RunService
 from threadline_server.transport.services import MessageService, ThreadService
 
@@ -93,6 +93,7 @@ class ThreadlineServer:
         self._server: grpc.aio.Server | None = None
         self._background: list[asyncio.Task[None]] = []
         self.bus = EventBus(self.store)
+        self.threads = ThreadHandler(self.store)
         self.engine = RunEngine(
             self.store,
             self.bus,
@@ -123,9 +124,7 @@ class ThreadlineServer:
             interceptors.append(self.tracing.grpc_interceptor())
         self.metrics.grpc.initialise(SERVICE_NAMES)
         server = grpc.aio.server(interceptors=interceptors, options=SERVER_OPTIONS)
-        thread_pb2_grpc.add_ThreadServiceServicer_to_server(
-            ThreadService(ThreadHandler(self.store)), server
-        )
+        thread_pb2_grpc.add_ThreadServiceServicer_to_server(ThreadService(self.threads), server)
         message_pb2_grpc.add_MessageServiceServicer_to_server(
             MessageService(MessageHandler(self.store)), server
         )
@@ -136,9 +135,7 @@ class ThreadlineServer:
             AgentWorkerService(WorkerHandler(self.engine)), server
         )
         health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
-        reflection.enable_server_reflection(
-            (*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), server
-        )
+        enable_server_reflection((*SERVICE_NAMES, health.SERVICE_NAME), server)
         try:
             self.port = server.add_insecure_port(self.settings.listen)
         except RuntimeError as error:
@@ -157,8 +154,8 @@ class ThreadlineServer:
         await self.store.open()
         # Before recovery, which may end runs: run counts start from the store
         # and follow every commit from then on.
-        await self.metrics.follow(self.store, (*self.engine.agents, *self.engine.worker_agents))
-        await self.engine.recover()
+        await self.metrics.follow(self.store, self.engine.agents.names())
+        await self.engine.scheduler.recover()
         await server.start()
         self._server = server
         for name in ("", *SERVICE_NAMES):
@@ -220,12 +217,12 @@ class ThreadlineServer:
                 logger.exception("background job %s failed", job.__name__)
 
     async def _sweep_expired(self) -> None:
-        deleted = await self.store.delete_expired_threads(limit=500)
+        deleted = await self.threads.delete_expired(limit=500)
         if deleted:
             logger.info("deleted %d expired threads", deleted)
 
     async def _expire_leases(self) -> None:
-        expired = await self.engine.expire_leases()
+        expired = await self.engine.scheduler.expire_leases()
         if expired:
             logger.info("%d worker leases ran out; their runs failed", expired)
 

@@ -1,0 +1,27 @@
+"""The types of run events, each spelled once.
+
+A RunEvent's ``type`` is a string in the API: clients switch on it, and new
+types may be added without breaking them (run.proto lists the current ones),
+which is why it is not a proto enum. The server names each type here and
+nowhere else.
+"""
+
+from __future__ import annotations
+
+RUN_CREATED = "run.created"
+RUN_STARTED = "run.started"
+RUN_COMPLETED = "run.completed"
+RUN_MAX_ITERATIONS_REACHED = "run.max_iterations_reached"
+RUN_FAILED = "run.failed"
+RUN_CANCELLED = "run.cancelled"
+
+MESSAGE_CREATED = "message.created"
+MESSAGE_DELTA = "message.delta"
+MESSAGE_COMPLETED = "message.completed"
+
+TOOL_CALL_STARTED = "tool_call.started"
+TOOL_CALL_COMPLETED = "tool_call.completed"
+
+# Never stored: tells the listeners after a commit that a thread is gone, so
+# whoever follows it finds out at once.
+THREAD_DELETED = "thread.deleted"

@@ -1,0 +1,183 @@
+"""Running in-process agents: one asyncio task per run, its steps recorded as they come.
+
+An in-process agent is driven here the way a worker drives its own: its
+steps go to the same recorder (through a StepWriter, which batches them),
+and the run ends the same way. What is particular to this process: the
+tools are run here, the run's timeout is enforced here, and stopping the
+server ends the runs it holds (FAILED, SERVER_STOPPED).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncGenerator, Sequence
+from typing import Any
+
+from google.protobuf import json_format, struct_pb2
+from threadline.v1 import message_pb2, run_pb2
+
+from threadline_server import ids, jsonvalue
+from threadline_server.domain.agents import (
+    AgentDirectory,
+    AgentEvent,
+    AgentFailure,
+    AgentInput,
+    ToolCallRequest,
+    ToolOutcome,
+    ToolSpec,
+)
+from threadline_server.domain.recorder import Finish, ToolCallEnd, ToolCallStart
+from threadline_server.domain.run_log import RunEndedError
+from threadline_server.domain.step_writer import Record, StepWriter
+from threadline_server.domain.tools import BUILTIN_TOOLS, run_tool
+from threadline_server.store.records import RunRecord
+
+logger = logging.getLogger(__name__)
+
+SERVER_STOPPED = Finish(
+    run_pb2.RUN_STATUS_FAILED, "SERVER_STOPPED", "the server stopped while the run was in flight"
+)
+
+
+class InProcessExecutor:
+    """Runs in-process agents as tasks, and stops them."""
+
+    def __init__(self, agents: AgentDirectory, record: Record, *, run_timeout: float) -> None:
+        self._agents = agents
+        self._record = record
+        self._run_timeout = run_timeout
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self.stopping = False
+
+    async def launch(self, record: RunRecord, messages: list[message_pb2.Message]) -> None:
+        """Run a started run's agent in a task of its own."""
+        run_id = record.run.run_id
+        if self.stopping:  # stop() came while the run was being started
+            await self._finish_quietly(run_id, SERVER_STOPPED)
+            return
+        task = asyncio.create_task(self._execute(record, messages), name=f"run {run_id}")
+        self._tasks[run_id] = task
+        task.add_done_callback(lambda _: self._tasks.pop(run_id, None))
+
+    def cancel(self, run_ids: Sequence[str]) -> None:
+        """Stop the tasks of runs that were ended from outside."""
+        for run_id in run_ids:
+            task = self._tasks.get(run_id)
+            if task is not None:
+                task.cancel()
+
+    async def stop(self) -> None:
+        """Stop every run: each ends FAILED with SERVER_STOPPED and its final event."""
+        self.stopping = True
+        tasks = list(self._tasks.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _execute(self, record: RunRecord, messages: list[message_pb2.Message]) -> None:
+        """Drive an in-process agent through one run."""
+        run = record.run
+        agent = self._agents.in_process[run.agent_id]
+        allowed = list(run.tools) or list(agent.tools)
+        request = AgentInput(
+            run_id=run.run_id,
+            thread_id=run.thread_id,
+            messages=messages,
+            context=jsonvalue.struct_to_python(run.context),
+            tools=[
+                tool.spec if (tool := BUILTIN_TOOLS.get(name)) else ToolSpec(name, "")
+                for name in allowed
+            ],
+            max_iterations=run.max_iterations,
+        )
+        generator = agent.run(request)
+        writer = StepWriter(self._record, run.run_id)
+        finish: Finish | None = None
+        try:
+            async with asyncio.timeout(self._run_timeout):
+                finish = await self._drive(generator, writer, run.run_id, allowed)
+        except RunEndedError:
+            return
+        except TimeoutError:
+            finish = Finish(
+                run_pb2.RUN_STATUS_FAILED,
+                "TIMEOUT",
+                f"the run took longer than {self._run_timeout:g}s",
+            )
+        except AgentFailure as failure:
+            finish = Finish(run_pb2.RUN_STATUS_FAILED, failure.code, failure.message)
+        except asyncio.CancelledError:
+            if self.stopping:
+                await asyncio.shield(writer.settle())
+                await asyncio.shield(self._finish_quietly(run.run_id, SERVER_STOPPED))
+            raise
+        except Exception as error:
+            logger.exception("agent %s failed in run %s", run.agent_id, run.run_id)
+            finish = Finish(run_pb2.RUN_STATUS_FAILED, "AGENT_ERROR", f"the agent failed: {error}")
+        finally:
+            await asyncio.shield(writer.settle())
+            with contextlib.suppress(Exception):
+                await generator.aclose()
+        if finish is not None and not writer.ended:
+            await self._finish_quietly(run.run_id, finish)
+
+    async def _drive(
+        self,
+        generator: AsyncGenerator[AgentEvent, ToolOutcome | None],
+        writer: StepWriter,
+        run_id: str,
+        allowed: Sequence[str],
+    ) -> Finish | None:
+        """Feed the agent's steps to the writer; return how the run ends (None: it ended)."""
+        outcome: ToolOutcome | None = None
+        while True:
+            try:
+                step = await generator.asend(outcome)
+            except StopAsyncIteration:
+                await writer.flush()
+                return Finish(run_pb2.RUN_STATUS_COMPLETED)
+            outcome = None
+            if isinstance(step, ToolCallRequest):
+                await writer.flush()
+                if writer.ended:
+                    return None
+                outcome = await self._call_tool(run_id, step, allowed)
+            else:
+                await writer.add(step)
+            if writer.ended:
+                return None
+
+    async def _finish_quietly(self, run_id: str, finish: Finish) -> None:
+        with contextlib.suppress(RunEndedError):
+            await self._record(run_id, [finish])
+
+    async def _call_tool(
+        self, run_id: str, request: ToolCallRequest, allowed: Sequence[str]
+    ) -> ToolOutcome:
+        """Run a tool for an in-process agent, recording its start and end."""
+        call = message_pb2.ToolCall(id=ids.new_tool_call_id(), name=request.name)
+        call.arguments.update(dict(request.arguments))
+        await self._record(run_id, [ToolCallStart(call)])
+        started = time.perf_counter()
+        outcome = await run_tool(request.name, request.arguments, allowed)
+        duration_ms = int((time.perf_counter() - started) * 1000)
+        result = message_pb2.ToolResult(tool_call_id=call.id, is_error=outcome.is_error)
+        if outcome.is_error:
+            result.text = outcome.error_message or outcome.error_code
+        else:
+            result.json.CopyFrom(_to_value(outcome.output))
+        await self._record(run_id, [ToolCallEnd(result, duration_ms, outcome.error_code)])
+        return outcome
+
+
+def _to_value(output: Any) -> struct_pb2.Value:
+    value = struct_pb2.Value()
+    try:
+        json_format.ParseDict(output, value)
+    except (OverflowError, json_format.ParseError, TypeError, ValueError):
+        # A number too large for a JSON double, say: keep it exact, as text.
+        value.string_value = jsonvalue.dumps(output)
+    return value

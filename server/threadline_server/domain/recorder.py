@@ -1,0 +1,358 @@
+"""What a run's steps change, as pure functions: the run and its steps in, rows and events out.
+
+An agent (in this process or a worker) reports steps: an iteration began, a
+chunk of text, tokens used, a tool call began or ended, the end. Each
+function here takes the run as stored, what its log says is under way
+(RunProgress), the steps and the time, and returns RunChanges: the run
+after them, the messages to append and every event, in order. Nothing here
+reads or writes; run_log writes the changes in one transaction. The inputs
+are never modified.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from threadline.v1 import message_pb2, run_pb2
+
+from threadline_server import ids
+from threadline_server.domain import event_types
+from threadline_server.domain.agents import IterationStarted, TextDelta, UsageReport
+from threadline_server.domain.messages import message_events
+from threadline_server.domain.run_end import FINAL_EVENT_TYPES, is_over
+from threadline_server.store.records import RunRecord
+
+
+@dataclass(frozen=True)
+class ToolCallStart:
+    """A tool call begins (the worker or the machinery runs it)."""
+
+    call: message_pb2.ToolCall
+
+
+@dataclass(frozen=True)
+class ToolCallEnd:
+    """A tool call ended."""
+
+    result: message_pb2.ToolResult
+    duration_ms: int
+    error_code: str
+
+
+@dataclass(frozen=True)
+class Finish:
+    """The run is over, as its agent says (or as whoever ends it says)."""
+
+    status: int
+    error_code: str = ""
+    error_message: str = ""
+
+
+Step = IterationStarted | TextDelta | UsageReport | ToolCallStart | ToolCallEnd | Finish
+
+
+@dataclass
+class OpenMessage:
+    """The message an agent is streaming: its id, and the text so far."""
+
+    message_id: str
+    text: list[str] = field(default_factory=list)
+
+
+@dataclass
+class RunProgress:
+    """What a run's event log says is under way: a message being streamed, tool calls begun.
+
+    It follows from the run's events alone (advance), so it is rebuilt by
+    replaying the log after a restart, and kept current from committed events.
+    """
+
+    thread_id: str
+    open_message: OpenMessage | None = None
+    calls: dict[str, message_pb2.ToolCall] = field(default_factory=dict)
+
+    def copy(self) -> RunProgress:
+        """Return a copy that can change without changing this one."""
+        open_message = self.open_message
+        return RunProgress(
+            self.thread_id,
+            None
+            if open_message is None
+            else OpenMessage(open_message.message_id, [*open_message.text]),
+            dict(self.calls),
+        )
+
+
+def advance(progress: RunProgress, event: run_pb2.RunEvent) -> None:
+    """Take one more of the run's events into account."""
+    if event.type == event_types.MESSAGE_CREATED and not event.message.parts:
+        progress.open_message = OpenMessage(event.message.message_id)
+    elif event.type == event_types.MESSAGE_DELTA and progress.open_message is not None:
+        progress.open_message.text.append(event.delta.text)
+    elif event.type == event_types.MESSAGE_COMPLETED:
+        progress.open_message = None
+    elif event.type == event_types.TOOL_CALL_STARTED:
+        progress.calls[event.tool_call.call.id] = event.tool_call.call
+
+
+@dataclass
+class RunChanges:
+    """What to write for a run: its row (when save_run), new messages, and every event in order."""
+
+    record: RunRecord
+    messages: list[message_pb2.Message] = field(default_factory=list)
+    events: list[run_pb2.RunEvent] = field(default_factory=list)
+    save_run: bool = False
+
+    @property
+    def ended(self) -> bool:
+        """Tell whether these changes end the run."""
+        return is_over(self.record.run.status)
+
+
+def start(
+    record: RunRecord,
+    now: int,
+    *,
+    lease_id: str | None = None,
+    lease_duration_us: int | None = None,
+    worker_id: str = "",
+) -> RunChanges:
+    """Start a queued run: RUNNING, with a lease when a worker holds it."""
+    recording = _Recording(record, RunProgress(record.thread.thread_id), now)
+    run = recording.record.run
+    run.status = run_pb2.RUN_STATUS_RUNNING
+    run.started_at.FromMicroseconds(now)
+    recording.record.lease_id = lease_id
+    recording.record.lease_duration_us = lease_duration_us
+    recording.record.lease_expires_at = now + lease_duration_us if lease_duration_us else None
+    recording.record.worker_id = worker_id
+    recording.changes.save_run = True
+    recording.emit(run_pb2.RunEvent(run_id=run.run_id, type=event_types.RUN_STARTED, run=run))
+    return recording.changes
+
+
+def apply_steps(
+    record: RunRecord,
+    progress: RunProgress,
+    steps: Sequence[Step],
+    now: int,
+    *,
+    new_message_id: Callable[[], str] = ids.new_message_id,
+) -> RunChanges:
+    """Apply a running run's steps; renew its lease, if it has one.
+
+    A step that ends the run (Finish, or one IterationStarted too many)
+    makes every later step moot.
+    """
+    recording = _Recording(record, progress, now, new_message_id)
+    if record.lease_duration_us:
+        recording.record.lease_expires_at = now + record.lease_duration_us
+        recording.changes.save_run = True
+    for step in steps:
+        if recording.apply(step):
+            break
+    return recording.changes
+
+
+def end(
+    record: RunRecord,
+    progress: RunProgress | None,
+    finish: Finish,
+    now: int,
+) -> RunChanges:
+    """End a run in flight, whoever ends it; a half-streamed answer is stored first.
+
+    progress is needed for a RUNNING run only (a queued one streamed nothing).
+    """
+    recording = _Recording(record, progress or RunProgress(record.thread.thread_id), now)
+    recording.end(finish)
+    return recording.changes
+
+
+class _Recording:
+    """The changes being built from one batch of steps, and the state they lead to."""
+
+    def __init__(
+        self,
+        record: RunRecord,
+        progress: RunProgress,
+        now: int,
+        new_message_id: Callable[[], str] = ids.new_message_id,
+    ) -> None:
+        run = run_pb2.Run()
+        run.CopyFrom(record.run)
+        self.record = dataclasses.replace(record, run=run)
+        self.progress = progress.copy()
+        self.now = now
+        self.new_message_id = new_message_id
+        self.changes = RunChanges(self.record)
+
+    def emit(self, event: run_pb2.RunEvent) -> None:
+        """Add an event, stamped with the time, and follow it in the progress."""
+        event.created_at.FromMicroseconds(self.now)
+        self.changes.events.append(event)
+        advance(self.progress, event)
+
+    def add_message(self, message: message_pb2.Message, *, streamed: bool = False) -> None:
+        """Add a message of the run, with its events."""
+        self.changes.messages.append(message)
+        for event in message_events(message, self.now, streamed=streamed):
+            self.emit(event)
+
+    def message(
+        self, role: message_pb2.MessageRole.ValueType, part: message_pb2.Part, message_id: str = ""
+    ) -> message_pb2.Message:
+        """Return a message of this run, stored now."""
+        message = message_pb2.Message(
+            message_id=message_id or self.new_message_id(),
+            thread_id=self.record.thread.thread_id,
+            role=role,
+            parts=[part],
+            run_id=self.record.run.run_id,
+        )
+        message.metadata.SetInParent()
+        message.created_at.FromMicroseconds(self.now)
+        message.updated_at.FromMicroseconds(self.now)
+        return message
+
+    def apply(self, step: Step) -> bool:
+        """Apply one step; return True when it ended the run."""
+        run = self.record.run
+        if isinstance(step, Finish):
+            self.end(step)
+            return True
+        if isinstance(step, IterationStarted):
+            if run.iterations >= run.max_iterations:
+                self.end(Finish(run_pb2.RUN_STATUS_MAX_ITERATIONS_REACHED))
+                return True
+            run.iterations += 1
+            self.changes.save_run = True
+        elif isinstance(step, TextDelta):
+            self._text(step)
+        elif isinstance(step, UsageReport):
+            run.usage.prompt_tokens += max(step.prompt_tokens, 0)
+            run.usage.completion_tokens += max(step.completion_tokens, 0)
+            run.usage.total_tokens = run.usage.prompt_tokens + run.usage.completion_tokens
+            self.changes.save_run = True
+        elif isinstance(step, ToolCallStart):
+            self._tool_call_start(step)
+        else:
+            self._tool_call_end(step)
+        return False
+
+    def _text(self, step: TextDelta) -> None:
+        # Text deltas only add events: the run's row needs no update for them.
+        if not step.text:
+            return
+        run = self.record.run
+        if self.progress.open_message is None:
+            self.emit(
+                run_pb2.RunEvent(
+                    run_id=run.run_id,
+                    type=event_types.MESSAGE_CREATED,
+                    message=message_pb2.Message(
+                        message_id=self.new_message_id(),
+                        thread_id=self.record.thread.thread_id,
+                        role=message_pb2.MESSAGE_ROLE_AGENT,
+                        run_id=run.run_id,
+                    ),
+                )
+            )
+        assert self.progress.open_message is not None  # noqa: S101 - message.created opened it
+        self.emit(
+            run_pb2.RunEvent(
+                run_id=run.run_id,
+                type=event_types.MESSAGE_DELTA,
+                delta=run_pb2.MessageDelta(
+                    message_id=self.progress.open_message.message_id, text=step.text
+                ),
+            )
+        )
+
+    def _tool_call_start(self, step: ToolCallStart) -> None:
+        run = self.record.run
+        self.close_message()
+        self.add_message(
+            self.message(message_pb2.MESSAGE_ROLE_AGENT, message_pb2.Part(tool_call=step.call))
+        )
+        entry = run.tool_calls.add(
+            tool_call_id=step.call.id,
+            tool=step.call.name,
+            status=run_pb2.TOOL_CALL_STATUS_RUNNING,
+        )
+        self.changes.save_run = True
+        self.emit(
+            run_pb2.RunEvent(
+                run_id=run.run_id,
+                type=event_types.TOOL_CALL_STARTED,
+                tool_call=run_pb2.ToolCallEvent(call=step.call, record=entry),
+            )
+        )
+
+    def _tool_call_end(self, step: ToolCallEnd) -> None:
+        run = self.record.run
+        call_id = step.result.tool_call_id
+        found = next((c for c in run.tool_calls if c.tool_call_id == call_id), None)
+        entry = found if found is not None else run.tool_calls.add(tool_call_id=call_id)
+        entry.status = (
+            run_pb2.TOOL_CALL_STATUS_FAILED
+            if step.error_code or step.result.is_error
+            else run_pb2.TOOL_CALL_STATUS_SUCCEEDED
+        )
+        entry.duration_ms = max(step.duration_ms, 0)
+        entry.error_code = step.error_code or ("TOOL_ERROR" if step.result.is_error else "")
+        self.changes.save_run = True
+        self.emit(
+            run_pb2.RunEvent(
+                run_id=run.run_id,
+                type=event_types.TOOL_CALL_COMPLETED,
+                tool_call=run_pb2.ToolCallEvent(
+                    call=self.progress.calls.get(call_id, message_pb2.ToolCall(id=call_id)),
+                    record=entry,
+                    result=step.result,
+                ),
+            )
+        )
+        self.add_message(
+            self.message(message_pb2.MESSAGE_ROLE_TOOL, message_pb2.Part(tool_result=step.result))
+        )
+
+    def close_message(self) -> None:
+        """Store the message the agent was streaming, as one text part; it is the run's answer."""
+        open_message = self.progress.open_message
+        if open_message is None:
+            return
+        text = "".join(open_message.text)
+        self.add_message(
+            self.message(
+                message_pb2.MESSAGE_ROLE_AGENT,
+                message_pb2.Part(text=text),
+                open_message.message_id,
+            ),
+            streamed=True,
+        )
+        self.record.run.response = text
+
+    def end(self, finish: Finish) -> None:
+        """Set the run's final state and its final event, once."""
+        run = self.record.run
+        if run.status == run_pb2.RUN_STATUS_RUNNING:
+            self.close_message()
+        run.status = finish.status  # type: ignore[assignment]
+        run.ended_at.FromMicroseconds(self.now)
+        if finish.error_code:
+            run.error.code = finish.error_code
+            run.error.message = finish.error_message or finish.error_code
+        for call in run.tool_calls:
+            if call.status == run_pb2.TOOL_CALL_STATUS_RUNNING:
+                call.status = run_pb2.TOOL_CALL_STATUS_FAILED
+                call.error_code = "RUN_ENDED"
+        self.record.lease_id = None
+        self.record.lease_expires_at = None
+        self.changes.save_run = True
+        self.emit(
+            run_pb2.RunEvent(run_id=run.run_id, type=FINAL_EVENT_TYPES[finish.status], run=run)
+        )

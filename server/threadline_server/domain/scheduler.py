@@ -1,0 +1,168 @@
+"""Which run starts when: one at a time per thread, oldest first.
+
+A thread runs one run at a time; the others wait QUEUED in the order they
+were created. When a thread may start its next run (a run was created, one
+ended, the server started), kick starts it: in this process for an
+in-process agent, or by waking the workers of a worker agent, who claim it.
+Runs a server cannot serve any more are failed rather than left to block
+their thread. Leases that ran out and runs cut off by a restart are ended
+here too, since each frees its thread for the next run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from threadline.v1 import message_pb2, run_pb2
+
+from threadline_server import ids
+from threadline_server.domain.agents import AgentDirectory
+from threadline_server.domain.executor import InProcessExecutor
+from threadline_server.domain.recorder import Finish
+from threadline_server.domain.run_log import RunLog
+from threadline_server.errors import NotFoundError
+from threadline_server.store.base import Store, StoreTransaction
+from threadline_server.store.records import RunRecord, ThreadRef
+
+# The most recent messages an agent reads from its thread.
+AGENT_CONTEXT_MESSAGES = 1000
+
+SERVER_RESTARTED = Finish(
+    run_pb2.RUN_STATUS_FAILED,
+    "SERVER_RESTARTED",
+    "the server restarted while the run was in flight",
+)
+
+Claimed = tuple[RunRecord, list[message_pb2.Message]]
+
+
+@dataclass(frozen=True)
+class _Next:
+    """What kick does after its transaction, when it started no run here."""
+
+    wake_workers_of: str = ""
+    kick_again: bool = False
+
+
+def _next_in_line(in_flight: list[RunRecord]) -> RunRecord | None:
+    """Return the run that may start on a thread: its oldest queued one, if none is running."""
+    if any(r.run.status == run_pb2.RUN_STATUS_RUNNING for r in in_flight):
+        return None
+    return next((r for r in in_flight if r.run.status == run_pb2.RUN_STATUS_QUEUED), None)
+
+
+def _lease_expired(record: RunRecord) -> Finish:
+    return Finish(
+        run_pb2.RUN_STATUS_FAILED,
+        "LEASE_EXPIRED",
+        f"worker {record.worker_id or '(unnamed)'} stopped renewing its lease",
+    )
+
+
+class Scheduler:
+    """Starts each thread's next run, hands worker runs out by claim, recovers after a stop."""
+
+    def __init__(
+        self,
+        store: Store,
+        log: RunLog,
+        agents: AgentDirectory,
+        executor: InProcessExecutor,
+    ) -> None:
+        self._store = store
+        self._log = log
+        self._agents = agents
+        self._executor = executor
+        self._worker_wakeups: dict[str, asyncio.Event] = {}
+
+    def worker_wakeup(self, agent_id: str) -> asyncio.Event:
+        """Return the event set whenever a run of a worker agent may be claimable."""
+        return self._worker_wakeups.setdefault(agent_id, asyncio.Event())
+
+    async def kick(self, thread_id: str) -> None:
+        """Start the thread's next queued run, if nothing runs on it."""
+
+        async def work(tx: StoreTransaction) -> Claimed | _Next | None:
+            try:
+                thread = await tx.thread(thread_id)
+            except NotFoundError:  # the thread was deleted meanwhile
+                return None
+            record = _next_in_line(await tx.runs_in_flight(thread))
+            if record is None or self._executor.stopping:
+                # While stopping, queued runs stay queued for the next start.
+                return None
+            agent_id = record.run.agent_id
+            if agent_id in self._agents.by_workers:
+                return _Next(wake_workers_of=agent_id)
+            if agent_id not in self._agents.in_process:
+                # Queued before a restart with another configuration: fail it
+                # rather than leave the thread busy for ever.
+                await self._log.end(
+                    tx,
+                    record,
+                    Finish(
+                        run_pb2.RUN_STATUS_FAILED,
+                        "AGENT_UNAVAILABLE",
+                        f"this server no longer serves agent {agent_id!r}",
+                    ),
+                )
+                return _Next(kick_again=True)
+            started = await self._log.start(tx, record)
+            return started, await tx.latest_messages(thread, AGENT_CONTEXT_MESSAGES)
+
+        outcome = await self._store.transaction(work)
+        if isinstance(outcome, _Next):
+            if outcome.kick_again:
+                await self.kick(thread_id)  # the next run in line, if any
+            else:
+                self.worker_wakeup(outcome.wake_workers_of).set()
+        elif outcome is not None:
+            await self._executor.launch(*outcome)
+
+    async def claim(self, agent_id: str, worker_id: str, lease_duration_us: int) -> Claimed | None:
+        """Claim the oldest startable run of a worker agent, with a lease."""
+
+        async def work(tx: StoreTransaction) -> Claimed | None:
+            record = await tx.claimable_run(agent_id)
+            if record is None:
+                return None
+            started = await self._log.start(
+                tx,
+                record,
+                lease_id=ids.new_lease_id(),
+                lease_duration_us=lease_duration_us,
+                worker_id=worker_id,
+            )
+            return started, await tx.latest_messages(record.thread, AGENT_CONTEXT_MESSAGES)
+
+        return await self._store.transaction(work)
+
+    async def recover(self) -> None:
+        """After a start: fail runs that were running in this process, restart the queues."""
+
+        async def work(tx: StoreTransaction) -> list[ThreadRef]:
+            for record in await tx.stale_runs():
+                await self._log.end(
+                    tx,
+                    record,
+                    SERVER_RESTARTED if record.lease_id is None else _lease_expired(record),
+                )
+            return await tx.threads_with_queued_runs()
+
+        for thread in await self._store.transaction(work):
+            await self.kick(thread.thread_id)
+
+    async def expire_leases(self) -> int:
+        """End runs whose worker stopped renewing its lease; return how many."""
+
+        async def work(tx: StoreTransaction) -> list[RunRecord]:
+            expired = [r for r in await tx.stale_runs() if r.lease_id is not None]
+            for record in expired:
+                await self._log.end(tx, record, _lease_expired(record))
+            return expired
+
+        expired = await self._store.transaction(work)
+        for record in expired:
+            await self.kick(record.thread.thread_id)
+        return len(expired)

@@ -1,0 +1,142 @@
+"""The plain data that crosses between the domain and a store.
+
+Protos for what clients see (Thread, Message, Run, RunEvent), dataclasses
+for the rest. Nothing here knows SQL: a second store implements the same
+interface (store.base) over the same records.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Generic, TypeVar
+
+from threadline.v1 import run_pb2, thread_pb2
+
+from threadline_server.jsonvalue import JsonValue
+
+T = TypeVar("T")
+
+
+class ThreadOrder(Enum):
+    """The columns threads can be listed by."""
+
+    CREATED_AT = "created_at"
+    UPDATED_AT = "updated_at"
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """Where a page ended: the last row's sort value and its row key."""
+
+    sort_value: int
+    row_key: int
+
+
+@dataclass(frozen=True)
+class ThreadFilter:
+    """A validated thread filter; times are microseconds since the epoch."""
+
+    agent_id: str = ""
+    user_id: str = ""
+    external_ref: str = ""
+    statuses: tuple[int, ...] = ()
+    thread_ids: tuple[str, ...] = ()
+    created_after: int | None = None
+    created_before: int | None = None
+    updated_after: int | None = None
+    updated_before: int | None = None
+    metadata: dict[str, JsonValue] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ThreadPageQuery:
+    """One page of a thread listing."""
+
+    filter: ThreadFilter
+    order: ThreadOrder
+    descending: bool
+    limit: int
+    after: Cursor | None
+
+
+@dataclass(frozen=True)
+class MessagePageQuery:
+    """One page of a thread's messages."""
+
+    thread_id: str
+    descending: bool
+    limit: int
+    after: Cursor | None
+
+
+@dataclass(frozen=True)
+class RunPageQuery:
+    """One page of a thread's runs."""
+
+    thread_id: str
+    descending: bool
+    limit: int
+    after: Cursor | None
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    """Items of one page, and the cursor to continue from (None on the last page)."""
+
+    items: list[T]
+    next_cursor: Cursor | None
+
+
+@dataclass(frozen=True)
+class ThreadRef:
+    """A live thread, as a transaction found it.
+
+    key is the store's own handle for the row, meaningless to the domain;
+    ttl_us is what the domain needs to move the thread's expiry on activity.
+    """
+
+    key: int
+    thread_id: str
+    ttl_us: int | None = None
+
+
+@dataclass(frozen=True)
+class StoredThread:
+    """A live thread and its API view (with its current etag)."""
+
+    ref: ThreadRef
+    thread: thread_pb2.Thread
+
+
+@dataclass(frozen=True)
+class ThreadActivity:
+    """What a write did to its thread besides its own rows.
+
+    Activity moves last_activity_at and expire_at (None: the thread has no
+    ttl) and changes the etag; message_count_change counts messages added
+    (or removed, when negative).
+    """
+
+    at: int
+    expire_at: int | None
+    message_count_change: int = 0
+
+
+@dataclass
+class RunRecord:
+    """A run as stored: the API view, plus what only the server sees."""
+
+    run: run_pb2.Run
+    thread: ThreadRef
+    lease_id: str | None = None
+    lease_expires_at: int | None = None
+    lease_duration_us: int | None = None
+    worker_id: str = ""
+
+
+EventListener = Callable[[list[run_pb2.RunEvent]], None]
+
+WriteObserver = Callable[[float, float], None]
+"""Told of each write transaction: seconds it waited for the writer, seconds it held it."""

@@ -1,0 +1,179 @@
+"""Messages: their rows, and the statements that read and write them.
+
+Every statement here works within one thread the caller already holds, so
+none joins the threads table: the caller supplies the thread id.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+
+from google.protobuf import json_format
+from threadline.v1 import message_pb2
+
+from threadline_server import jsonvalue
+from threadline_server.errors import NotFoundError
+from threadline_server.store.records import MessagePageQuery, Page, ThreadRef
+from threadline_server.store.sqlite import threads
+from threadline_server.store.sqlite.session import Row, Session, child_page
+
+COLUMNS = "pk, message_id, role, parts, metadata, run_id, created_at, updated_at"
+_SELECT = f"SELECT {COLUMNS} FROM messages AS m"
+# Rows per INSERT statement: 9 bound values each, well under SQLite's limit of 32766.
+_INSERT_BATCH = 500
+
+
+def to_message(row: Row, thread_id: str) -> message_pb2.Message:
+    """Return the API view of a message row."""
+    message = message_pb2.Message(
+        message_id=row["message_id"],
+        thread_id=thread_id,
+        role=row["role"],
+        run_id=row["run_id"],
+    )
+    for item in json.loads(row["parts"]):
+        json_format.ParseDict(item, message.parts.add())
+    message.metadata.CopyFrom(jsonvalue.loads_struct(row["metadata"]))
+    message.created_at.FromMicroseconds(row["created_at"])
+    message.updated_at.FromMicroseconds(row["updated_at"])
+    return message
+
+
+def _parts_json(message: message_pb2.Message) -> str:
+    return json.dumps(
+        [json_format.MessageToDict(p, preserving_proto_field_name=True) for p in message.parts],
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+
+
+def _metadata_json(message: message_pb2.Message) -> str:
+    return jsonvalue.dumps(jsonvalue.struct_to_python(message.metadata))
+
+
+async def row_of(session: Session, thread_key: int, message_id: str) -> Row:
+    """Return one message of a thread, or raise NotFoundError."""
+    row = await session.row(
+        f"{_SELECT} WHERE m.thread_pk = ? AND m.message_id = ?", (thread_key, message_id)
+    )
+    if row is None:
+        raise NotFoundError("message", message_id)
+    return row
+
+
+async def latest(session: Session, ref: ThreadRef, limit: int) -> list[message_pb2.Message]:
+    """Return a thread's latest messages, oldest first."""
+    rows = await session.rows(
+        f"SELECT * FROM ({_SELECT} WHERE m.thread_pk = ? ORDER BY m.pk DESC LIMIT ?) "
+        "ORDER BY pk ASC",
+        (ref.key, limit),
+    )
+    return [to_message(row, ref.thread_id) for row in rows]
+
+
+async def insert(
+    session: Session, ref: ThreadRef, messages: Sequence[message_pb2.Message]
+) -> list[message_pb2.Message]:
+    """Append messages as given, in order; return them as stored."""
+    stored: dict[str, message_pb2.Message] = {}
+    for start in range(0, len(messages), _INSERT_BATCH):
+        batch = messages[start : start + _INSERT_BATCH]
+        values: list[object] = []
+        for message in batch:
+            values.extend(
+                (
+                    session.tenant,
+                    ref.key,
+                    message.message_id,
+                    message.role,
+                    _parts_json(message),
+                    _metadata_json(message),
+                    message.run_id,
+                    message.created_at.ToMicroseconds(),
+                    message.updated_at.ToMicroseconds(),
+                )
+            )
+        rows = await session.rows(
+            "INSERT INTO messages (tenant_id, thread_pk, message_id, role, parts, metadata, "
+            "run_id, created_at, updated_at) VALUES "
+            + ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(batch))
+            + f" RETURNING {COLUMNS}",
+            values,
+        )
+        # RETURNING gives no order of its own: match the rows up by id.
+        stored.update((row["message_id"], to_message(row, ref.thread_id)) for row in rows)
+    return [stored[message.message_id] for message in messages]
+
+
+async def update(
+    session: Session, ref: ThreadRef, message: message_pb2.Message
+) -> message_pb2.Message:
+    """Store a message's metadata and updated_at; return it as stored."""
+    row = await session.row(
+        f"UPDATE messages SET metadata = ?, updated_at = ? "
+        f"WHERE thread_pk = ? AND message_id = ? RETURNING {COLUMNS}",
+        (_metadata_json(message), message.updated_at.ToMicroseconds(), ref.key, message.message_id),
+    )
+    if row is None:
+        raise NotFoundError("message", message.message_id)
+    return to_message(row, ref.thread_id)
+
+
+async def delete(session: Session, ref: ThreadRef, message_id: str) -> None:
+    """Delete one message of a thread, or raise NotFoundError."""
+    deleted = await session.change(
+        "DELETE FROM messages WHERE thread_pk = ? AND message_id = ?", (ref.key, message_id)
+    )
+    if not deleted:
+        raise NotFoundError("message", message_id)
+
+
+async def delete_of_runs(session: Session, ref: ThreadRef, run_ids: Sequence[str]) -> int:
+    """Delete the messages the given runs wrote; return how many."""
+    if not run_ids:
+        return 0
+    return await session.change(
+        f"DELETE FROM messages WHERE thread_pk = ? AND run_id IN ({','.join('?' * len(run_ids))})",
+        (ref.key, *run_ids),
+    )
+
+
+async def copy(
+    session: Session, source: ThreadRef, target: ThreadRef, new_message_id: Callable[[], str]
+) -> int:
+    """Copy a thread's messages to another, in order, with new ids; keep their times."""
+    keys = [
+        row[0]
+        for row in await session.rows(
+            "SELECT pk FROM messages WHERE thread_pk = ? ORDER BY pk", (source.key,)
+        )
+    ]
+    await session.connection.executemany(
+        "INSERT INTO messages (tenant_id, thread_pk, message_id, role, parts, metadata, "
+        "run_id, created_at, updated_at) SELECT tenant_id, ?, ?, role, parts, metadata, "
+        "run_id, created_at, updated_at FROM messages WHERE pk = ?",
+        [(target.key, new_message_id(), key) for key in keys],
+    )
+    return len(keys)
+
+
+async def get(session: Session, thread_id: str, message_id: str) -> message_pb2.Message:
+    """Return one message of a live thread."""
+    thread = await threads.live_row(session, thread_id)
+    return to_message(await row_of(session, thread["pk"], message_id), thread_id)
+
+
+async def list_page(session: Session, query: MessagePageQuery) -> Page[message_pb2.Message]:
+    """Return one page of a thread's messages by keyset on pk."""
+    thread = await threads.live_row(session, query.thread_id)
+    return await child_page(
+        session,
+        _SELECT,
+        alias="m",
+        thread_pk=thread["pk"],
+        descending=query.descending,
+        limit=query.limit,
+        after=query.after,
+        convert=lambda row: to_message(row, query.thread_id),
+    )

@@ -1,0 +1,222 @@
+"""Runs: their rows, and the statements that read and write them."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from google.protobuf import json_format
+from threadline.v1 import run_pb2
+
+from threadline_server import jsonvalue
+from threadline_server.errors import NotFoundError
+from threadline_server.store.records import Page, RunPageQuery, RunRecord, ThreadRef
+from threadline_server.store.sqlite import threads
+from threadline_server.store.sqlite.session import Row, Session, child_page
+
+COLUMNS = (
+    "r.pk, t.pk AS thread_pk, t.thread_id, t.ttl_us, r.run_id, r.agent_id, r.status, "
+    "r.multitask_strategy, r.max_iterations, r.tools, r.context, r.metadata, r.response, "
+    "r.tool_calls, r.iterations, r.prompt_tokens, r.completion_tokens, r.error_code, "
+    "r.error_message, r.lease_id, r.lease_expires_at, r.lease_duration_us, r.worker_id, "
+    "r.created_at, r.started_at, r.ended_at"
+)
+_SELECT = f"SELECT {COLUMNS} FROM runs AS r JOIN threads AS t ON t.pk = r.thread_pk"
+# A run's own columns, for RETURNING (which cannot join): the caller knows the thread.
+_OWN_COLUMNS = ", ".join(
+    column.removeprefix("r.") for column in COLUMNS.split(", ") if column.startswith("r.")
+)
+_IN_FLIGHT = (run_pb2.RUN_STATUS_QUEUED, run_pb2.RUN_STATUS_RUNNING)
+
+
+def to_run(row: Row, thread_id: str | None = None) -> run_pb2.Run:
+    """Return the API view of a run row (of the given thread, or the one it was joined with)."""
+    run = run_pb2.Run(
+        run_id=row["run_id"],
+        thread_id=row["thread_id"] if thread_id is None else thread_id,
+        agent_id=row["agent_id"],
+        status=row["status"],
+        response=row["response"],
+        iterations=row["iterations"],
+        max_iterations=row["max_iterations"],
+        tools=json.loads(row["tools"]),
+        multitask_strategy=row["multitask_strategy"],
+    )
+    for item in json.loads(row["tool_calls"]):
+        json_format.ParseDict(item, run.tool_calls.add())
+    run.usage.prompt_tokens = row["prompt_tokens"]
+    run.usage.completion_tokens = row["completion_tokens"]
+    run.usage.total_tokens = row["prompt_tokens"] + row["completion_tokens"]
+    if row["error_code"]:
+        run.error.code = row["error_code"]
+        run.error.message = row["error_message"]
+    run.context.CopyFrom(jsonvalue.loads_struct(row["context"]))
+    run.metadata.CopyFrom(jsonvalue.loads_struct(row["metadata"]))
+    run.created_at.FromMicroseconds(row["created_at"])
+    if row["started_at"] is not None:
+        run.started_at.FromMicroseconds(row["started_at"])
+    if row["ended_at"] is not None:
+        run.ended_at.FromMicroseconds(row["ended_at"])
+    return run
+
+
+def to_record(row: Row, ref: ThreadRef | None = None) -> RunRecord:
+    """Return a run row with what only the server sees (its thread, its lease)."""
+    if ref is None:
+        ref = ThreadRef(row["thread_pk"], row["thread_id"], row["ttl_us"])
+    return RunRecord(
+        run=to_run(row, ref.thread_id),
+        thread=ref,
+        lease_id=row["lease_id"],
+        lease_expires_at=row["lease_expires_at"],
+        lease_duration_us=row["lease_duration_us"],
+        worker_id=row["worker_id"],
+    )
+
+
+async def row_of(session: Session, run_id: str) -> Row:
+    """Return a run of a live thread, or raise NotFoundError."""
+    row = await session.row(
+        f"{_SELECT} WHERE r.tenant_id = ? AND r.run_id = ? "
+        "AND (t.expire_at IS NULL OR t.expire_at > ?)",
+        (session.tenant, run_id, session.now),
+    )
+    if row is None:
+        raise NotFoundError("run", run_id)
+    return row
+
+
+async def records(session: Session, where: str, params: tuple[Any, ...]) -> list[RunRecord]:
+    """Return the runs that match a condition on runs r and threads t."""
+    return [to_record(row) for row in await session.rows(f"{_SELECT} WHERE {where}", params)]
+
+
+async def in_flight(session: Session, thread: ThreadRef) -> list[RunRecord]:
+    """Return the thread's queued and running runs, oldest first."""
+    return await records(
+        session, "r.thread_pk = ? AND r.status IN (?, ?) ORDER BY r.pk", (thread.key, *_IN_FLIGHT)
+    )
+
+
+async def all_in_flight(session: Session) -> list[RunRecord]:
+    """Return every queued and running run."""
+    # The statuses are written out, not bound, so that SQLite can prove the
+    # partial index runs_in_flight covers the query and use it.
+    return await records(session, f"r.status IN ({_IN_FLIGHT[0]:d}, {_IN_FLIGHT[1]:d})", ())
+
+
+async def insert(session: Session, thread: ThreadRef, run: run_pb2.Run) -> RunRecord:
+    """Insert a run as given (run_id, status and created_at set); return it as stored."""
+    row = await session.row(
+        "INSERT INTO runs (tenant_id, run_id, thread_pk, agent_id, status, "
+        "multitask_strategy, max_iterations, tools, context, metadata, created_at) "
+        f"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING {_OWN_COLUMNS}",
+        (
+            session.tenant,
+            run.run_id,
+            thread.key,
+            run.agent_id,
+            run.status,
+            run.multitask_strategy,
+            run.max_iterations,
+            json.dumps(list(run.tools)),
+            jsonvalue.dumps(jsonvalue.struct_to_python(run.context)),
+            jsonvalue.dumps(jsonvalue.struct_to_python(run.metadata)),
+            run.created_at.ToMicroseconds(),
+        ),
+    )
+    assert row is not None  # noqa: S101 - an INSERT without a conflict clause returns its row
+    return to_record(row, thread)
+
+
+async def save(session: Session, record: RunRecord) -> None:
+    """Write every mutable field of a run back."""
+    run = record.run
+    await session.change(
+        "UPDATE runs SET status = ?, response = ?, tool_calls = ?, iterations = ?, "
+        "prompt_tokens = ?, completion_tokens = ?, error_code = ?, error_message = ?, "
+        "lease_id = ?, lease_expires_at = ?, lease_duration_us = ?, worker_id = ?, "
+        "started_at = ?, ended_at = ? "
+        "WHERE tenant_id = ? AND run_id = ?",
+        (
+            run.status,
+            run.response,
+            json.dumps(
+                [
+                    json_format.MessageToDict(c, preserving_proto_field_name=True)
+                    for c in run.tool_calls
+                ],
+                separators=(",", ":"),
+            ),
+            run.iterations,
+            run.usage.prompt_tokens,
+            run.usage.completion_tokens,
+            run.error.code,
+            run.error.message,
+            record.lease_id,
+            record.lease_expires_at,
+            record.lease_duration_us,
+            record.worker_id,
+            run.started_at.ToMicroseconds() if run.HasField("started_at") else None,
+            run.ended_at.ToMicroseconds() if run.HasField("ended_at") else None,
+            session.tenant,
+            run.run_id,
+        ),
+    )
+
+
+async def claimable(session: Session, agent_id: str) -> RunRecord | None:
+    """Return the oldest queued run of an agent that is first in line on its live thread."""
+    found = await records(
+        session,
+        "r.status = ? AND r.agent_id = ? AND (t.expire_at IS NULL OR t.expire_at > ?) "
+        "AND NOT EXISTS (SELECT 1 FROM runs AS o WHERE o.thread_pk = r.thread_pk "
+        "AND (o.status = ? OR (o.status = ? AND o.pk < r.pk))) ORDER BY r.pk LIMIT 1",
+        (
+            run_pb2.RUN_STATUS_QUEUED,
+            agent_id,
+            session.now,
+            run_pb2.RUN_STATUS_RUNNING,
+            run_pb2.RUN_STATUS_QUEUED,
+        ),
+    )
+    return found[0] if found else None
+
+
+async def stale(session: Session) -> list[RunRecord]:
+    """Return running runs whose worker lease ran out, or that ran in-process (no lease)."""
+    return await records(
+        session,
+        "r.status = ? AND (r.lease_id IS NULL OR r.lease_expires_at <= ?) ORDER BY r.pk",
+        (run_pb2.RUN_STATUS_RUNNING, session.now),
+    )
+
+
+async def threads_with_queued(session: Session) -> list[ThreadRef]:
+    """Return every thread that has a queued run."""
+    rows = await session.rows(
+        "SELECT DISTINCT t.pk, t.thread_id, t.ttl_us FROM runs AS r JOIN threads AS t "
+        "ON t.pk = r.thread_pk WHERE r.status = ? ORDER BY t.pk",
+        (run_pb2.RUN_STATUS_QUEUED,),
+    )
+    return [ThreadRef(row[0], row[1], row[2]) for row in rows]
+
+
+async def get(session: Session, run_id: str) -> run_pb2.Run:
+    """Return one run of a live thread."""
+    return to_run(await row_of(session, run_id))
+
+
+async def list_page(session: Session, query: RunPageQuery) -> Page[run_pb2.Run]:
+    """Return one page of a thread's runs by keyset on pk."""
+    thread = await threads.live_row(session, query.thread_id)
+    return await child_page(
+        session,
+        _SELECT,
+        alias="r",
+        thread_pk=thread["pk"],
+        descending=query.descending,
+        limit=query.limit,
+        after=query.after,
+        convert=to_run,
+    )

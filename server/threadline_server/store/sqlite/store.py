@@ -1,0 +1,222 @@
+"""The SQLite store: Threadline's state in one SQLite file.
+
+Design, after datasette and the pitfalls in shared/reference:
+- One writer connection for the process's life. Every write transaction
+  starts with ``BEGIN IMMEDIATE`` (a deferred one that reads first fails with
+  SQLITE_BUSY instead of waiting), runs under one asyncio lock, and runs as a
+  task shielded from the caller's cancellation, so a client that goes away
+  can never leave the connection inside a half-done transaction. Every write
+  goes through ``_run_write``.
+- A small pool of read-only connections, so reads never queue behind writes
+  (WAL lets them run beside the writer). Only the writer checkpoints, which
+  keeps clear of SQLite's WAL-reset bug (see connection.py).
+- The SQL lives in one module per kind of row (threads, messages, runs,
+  events); this module owns connections and transactions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import aiosqlite
+from threadline.v1 import message_pb2, run_pb2, thread_pb2
+
+from threadline_server.store.base import Store, StoreTransaction
+from threadline_server.store.records import (
+    EventListener,
+    MessagePageQuery,
+    Page,
+    RunPageQuery,
+    ThreadFilter,
+    ThreadPageQuery,
+    WriteObserver,
+)
+from threadline_server.store.sqlite import connection as sqlite_connection
+from threadline_server.store.sqlite import events, messages, runs, threads
+from threadline_server.store.sqlite.session import Session
+from threadline_server.store.sqlite.transaction import SqliteTransaction
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+def now_us() -> int:
+    """Return the current time in microseconds since the epoch."""
+    return time.time_ns() // 1000
+
+
+class SqliteStore(Store):
+    """Threads, messages, runs and events in one SQLite file."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        read_connections: int = 4,
+        write_observer: WriteObserver | None = None,
+    ) -> None:
+        self._path = str(path)
+        self._write_observer = write_observer
+        self._read_connection_count = read_connections
+        self._writer: aiosqlite.Connection | None = None
+        self._readers: asyncio.Queue[aiosqlite.Connection] = asyncio.Queue()
+        self._all_readers: list[aiosqlite.Connection] = []
+        self._write_lock = asyncio.Lock()
+        self._pending_writes: set[asyncio.Task[Any]] = set()
+        self._event_listeners: list[EventListener] = []
+
+    # -- life cycle ---------------------------------------------------------
+
+    async def open(self) -> None:
+        """Open the writer, migrate, then open the readers."""
+        self._writer = await sqlite_connection.open_writer(self._path)
+        for _ in range(self._read_connection_count):
+            reader = await sqlite_connection.open_reader(self._path)
+            self._all_readers.append(reader)
+            self._readers.put_nowait(reader)
+
+    async def close(self) -> None:
+        """Wait for writes in flight, then close every connection."""
+        if self._pending_writes:
+            await asyncio.gather(*self._pending_writes, return_exceptions=True)
+        for reader in self._all_readers:
+            await reader.close()
+        self._all_readers.clear()
+        if self._writer is not None:
+            await self._writer.close()
+            self._writer = None
+
+    # -- transactions -------------------------------------------------------
+
+    async def _run_write(self, work: Callable[[StoreTransaction], Awaitable[T]]) -> T:
+        """Run work between BEGIN IMMEDIATE and COMMIT, then tell the listeners.
+
+        This is the one place a write transaction runs.
+        """
+        writer = self._writer
+        if writer is None:
+            raise RuntimeError("store is not open")
+        requested = time.perf_counter()
+        async with self._write_lock:
+            began = time.perf_counter()
+            await writer.execute("BEGIN IMMEDIATE")
+            tx = SqliteTransaction(Session(writer, now_us()))
+            try:
+                result = await work(tx)
+                await writer.execute("COMMIT")
+            except BaseException:
+                # A failed COMMIT may already have ended the transaction.
+                if writer.in_transaction:
+                    await writer.execute("ROLLBACK")
+                raise
+            finally:
+                if self._write_observer is not None:
+                    self._write_observer(began - requested, time.perf_counter() - began)
+            # Listeners run after the commit and before the next transaction
+            # begins, so they see every thread's events in commit order.
+            if tx.events:
+                for listener in self._event_listeners:
+                    try:
+                        listener(tx.events)
+                    except Exception:
+                        logger.exception("event listener failed")
+            return result
+
+    def add_event_listener(self, listener: EventListener) -> None:
+        """Register a callback for committed events."""
+        self._event_listeners.append(listener)
+
+    async def transaction(self, work: Callable[[StoreTransaction], Awaitable[T]]) -> T:
+        """Run work in one write transaction that the caller cannot interrupt."""
+        task = asyncio.ensure_future(self._run_write(work))
+        self._pending_writes.add(task)
+        task.add_done_callback(self._pending_writes.discard)
+        return await asyncio.shield(task)
+
+    @contextlib.asynccontextmanager
+    async def _read(self, *, snapshot: bool = False) -> AsyncIterator[Session]:
+        """Lend a read connection; with snapshot, inside one read transaction.
+
+        A snapshot is only for reads of several statements that must agree
+        (a thread and its messages); single statements need none.
+        """
+        connection = await self._readers.get()
+        try:
+            if snapshot:
+                await connection.execute("BEGIN")
+            yield Session(connection, now_us())
+        finally:
+            # Shielded so a cancelled reader never returns a connection that is
+            # still inside a transaction (which would hold back checkpoints).
+            await asyncio.shield(self._end_read(connection, snapshot=snapshot))
+
+    async def _end_read(self, connection: aiosqlite.Connection, *, snapshot: bool) -> None:
+        try:
+            if snapshot:
+                # aiosqlite runs a connection's operations in order: this one
+                # returns after anything still queued, such as a BEGIN whose
+                # caller was cancelled, so in_transaction is then accurate.
+                await connection.execute("SELECT 1")
+                if connection.in_transaction:
+                    await connection.execute("COMMIT")
+        finally:
+            self._readers.put_nowait(connection)
+
+    # -- reads ----------------------------------------------------------------
+
+    async def get_thread(self, thread_id: str, *, message_limit: int = 0) -> thread_pb2.Thread:
+        """Return a thread, with its latest messages when message_limit > 0."""
+        async with self._read(snapshot=message_limit > 0) as session:
+            row = await threads.live_row(session, thread_id)
+            thread = threads.to_thread(row)
+            if message_limit > 0:
+                thread.messages.extend(
+                    await messages.latest(session, threads.to_ref(row), message_limit)
+                )
+        return thread
+
+    async def list_threads(self, query: ThreadPageQuery) -> Page[thread_pb2.Thread]:
+        """Return one page of threads."""
+        async with self._read() as session:
+            return await threads.list_page(session, query)
+
+    async def count_threads(self, thread_filter: ThreadFilter) -> int:
+        """Count the threads that match."""
+        async with self._read() as session:
+            return await threads.count(session, thread_filter)
+
+    async def get_message(self, thread_id: str, message_id: str) -> message_pb2.Message:
+        """Return one message of a live thread."""
+        async with self._read() as session:
+            return await messages.get(session, thread_id, message_id)
+
+    async def list_messages(self, query: MessagePageQuery) -> Page[message_pb2.Message]:
+        """Return one page of a thread's messages."""
+        async with self._read() as session:
+            return await messages.list_page(session, query)
+
+    async def get_run(self, run_id: str) -> run_pb2.Run:
+        """Return one run of a live thread."""
+        async with self._read() as session:
+            return await runs.get(session, run_id)
+
+    async def list_runs(self, query: RunPageQuery) -> Page[run_pb2.Run]:
+        """Return one page of a thread's runs."""
+        async with self._read() as session:
+            return await runs.list_page(session, query)
+
+    async def read_events(
+        self, *, thread_id: str = "", run_id: str = "", after: int, limit: int
+    ) -> list[run_pb2.RunEvent]:
+        """Return stored events after an id, of one run or one thread."""
+        async with self._read() as session:
+            return await events.read(
+                session, thread_id=thread_id, run_id=run_id, after=after, limit=limit
+            )

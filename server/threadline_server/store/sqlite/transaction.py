@@ -1,0 +1,149 @@
+"""StoreTransaction over the writer connection, inside BEGIN IMMEDIATE."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from threadline.v1 import message_pb2, run_pb2, thread_pb2
+
+from threadline_server.store.base import StoreTransaction
+from threadline_server.store.records import (
+    RunRecord,
+    StoredThread,
+    ThreadActivity,
+    ThreadRef,
+)
+from threadline_server.store.sqlite import events, messages, runs, threads
+from threadline_server.store.sqlite.session import Session
+
+
+class SqliteTransaction(StoreTransaction):
+    """One write transaction; collects its events for the listeners after COMMIT."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+        self.now = session.now
+        # Stored and announced events, handed to listeners after the commit.
+        self.events: list[run_pb2.RunEvent] = []
+
+    # -- threads ----------------------------------------------------------------
+
+    async def thread(self, thread_id: str) -> ThreadRef:
+        """Return a live thread."""
+        return threads.to_ref(await threads.live_row(self._session, thread_id))
+
+    async def get_thread(self, thread_id: str) -> StoredThread:
+        """Return a live thread with its API view."""
+        return threads.to_stored(await threads.live_row(self._session, thread_id))
+
+    async def insert_thread(self, thread: thread_pb2.Thread) -> StoredThread | None:
+        """Insert a thread; None when its id is taken."""
+        row = await threads.insert(self._session, thread)
+        return None if row is None else threads.to_stored(row)
+
+    async def update_thread(self, ref: ThreadRef, thread: thread_pb2.Thread) -> thread_pb2.Thread:
+        """Store a thread's client-settable fields and times."""
+        return threads.to_thread(await threads.update(self._session, ref.key, thread))
+
+    async def touch_thread(self, ref: ThreadRef, activity: ThreadActivity) -> None:
+        """Record activity on a thread."""
+        await threads.touch(self._session, ref.key, activity)
+
+    async def set_thread_status(
+        self, ref: ThreadRef, status: thread_pb2.ThreadStatus.ValueType
+    ) -> None:
+        """Store a thread's status."""
+        await threads.set_status(self._session, ref.key, status)
+
+    async def delete_thread(self, ref: ThreadRef) -> None:
+        """Delete a thread and everything under it."""
+        await threads.delete(self._session, ref.key)
+
+    async def delete_expired_threads(self, *, limit: int, thread_id: str = "") -> list[str]:
+        """Delete expired threads; return their ids."""
+        return await threads.delete_expired(self._session, limit=limit, thread_id=thread_id)
+
+    # -- messages ---------------------------------------------------------------
+
+    async def insert_messages(
+        self, ref: ThreadRef, messages_: Sequence[message_pb2.Message]
+    ) -> list[message_pb2.Message]:
+        """Append messages as given."""
+        return await messages.insert(self._session, ref, messages_)
+
+    async def message(self, ref: ThreadRef, message_id: str) -> message_pb2.Message:
+        """Return one message of a thread."""
+        row = await messages.row_of(self._session, ref.key, message_id)
+        return messages.to_message(row, ref.thread_id)
+
+    async def update_message(
+        self, ref: ThreadRef, message: message_pb2.Message
+    ) -> message_pb2.Message:
+        """Store a message's metadata and updated_at."""
+        return await messages.update(self._session, ref, message)
+
+    async def delete_message(self, ref: ThreadRef, message_id: str) -> None:
+        """Delete one message of a thread."""
+        await messages.delete(self._session, ref, message_id)
+
+    async def delete_run_messages(self, ref: ThreadRef, run_ids: Sequence[str]) -> int:
+        """Delete what the runs wrote."""
+        return await messages.delete_of_runs(self._session, ref, run_ids)
+
+    async def latest_messages(self, ref: ThreadRef, limit: int) -> list[message_pb2.Message]:
+        """Return the latest messages, oldest first."""
+        return await messages.latest(self._session, ref, limit)
+
+    async def copy_messages(
+        self, source: ThreadRef, target: ThreadRef, new_message_id: Callable[[], str]
+    ) -> int:
+        """Copy every message of a thread to another under new ids."""
+        return await messages.copy(self._session, source, target, new_message_id)
+
+    # -- runs -------------------------------------------------------------------
+
+    async def run(self, run_id: str) -> RunRecord:
+        """Return a run of a live thread."""
+        return runs.to_record(await runs.row_of(self._session, run_id))
+
+    async def insert_run(self, ref: ThreadRef, run: run_pb2.Run) -> RunRecord:
+        """Insert a run."""
+        return await runs.insert(self._session, ref, run)
+
+    async def save_run(self, record: RunRecord) -> None:
+        """Write a run's mutable fields."""
+        await runs.save(self._session, record)
+
+    async def runs_in_flight(self, ref: ThreadRef) -> list[RunRecord]:
+        """Return the thread's queued and running runs, oldest first."""
+        return await runs.in_flight(self._session, ref)
+
+    async def claimable_run(self, agent_id: str) -> RunRecord | None:
+        """Return the oldest queued run of an agent that is first in line on its thread."""
+        return await runs.claimable(self._session, agent_id)
+
+    async def stale_runs(self) -> list[RunRecord]:
+        """Return running runs whose lease ran out, or that have none."""
+        return await runs.stale(self._session)
+
+    async def threads_with_queued_runs(self) -> list[ThreadRef]:
+        """Return the threads that have queued runs."""
+        return await runs.threads_with_queued(self._session)
+
+    async def all_runs_in_flight(self) -> list[RunRecord]:
+        """Return every queued and running run."""
+        return await runs.all_in_flight(self._session)
+
+    # -- events -----------------------------------------------------------------
+
+    async def append_events(
+        self, ref: ThreadRef, events_: Sequence[run_pb2.RunEvent]
+    ) -> list[run_pb2.RunEvent]:
+        """Store events and queue them for the listeners after the commit."""
+        stored = await events.append(self._session, ref, events_)
+        self.events.extend(stored)
+        return stored
+
+    def announce(self, events_: Sequence[run_pb2.RunEvent]) -> None:
+        """Queue events that are not stored for the listeners (a deleted thread, say)."""
+        self.events.extend(events_)
