@@ -37,7 +37,7 @@ PATH="$BIN:$PATH" "$PY" -m grpc_tools.protoc \
 find "$out/threadline" -type d -exec touch {}/__init__.py \;
 touch "$out/threadline/py.typed"
 
-# Go, grpc-gateway, OpenAPI, TypeScript and Java. Only the generated source
+# Go, grpc-gateway, OpenAPI (Swagger 2.0), TypeScript and Java. Only the generated source
 # folders are replaced; the module files beside them (go.mod, package.json,
 # pom.xml) are written by hand.
 for tool in protoc protoc-gen-go protoc-gen-go-grpc protoc-gen-grpc-gateway protoc-gen-openapiv2 \
@@ -46,5 +46,15 @@ for tool in protoc protoc-gen-go protoc-gen-go-grpc protoc-gen-grpc-gateway prot
 done
 rm -rf generated/go/threadline generated/go/gateway/threadline generated/openapi generated/ts/src generated/java/src/main/java
 "$BIN/buf" generate --path protos/threadline
+
+# OpenAPI 3.1, beside protoc-gen-openapiv2's Swagger 2.0: built from the routes
+# the HTTP side serves (the Python stubs just generated), with the comments of a
+# descriptor set that keeps them.
+descriptors=$(mktemp)
+trap 'rm -f "$descriptors"' EXIT
+# shellcheck disable=SC2086
+"$PY" -m grpc_tools.protoc -I protos -I "$well_known" --include_imports --include_source_info \
+  --descriptor_set_out="$descriptors" $protos
+"$PY" -m threadline_server.http.openapi "$descriptors" VERSION generated/openapi/threadline.openapi.json
 "$PY" scripts/stamp_version.py
 echo "generated/ is up to date with protos/"

@@ -24,7 +24,7 @@ Exceeded", depending on which end noticed first). Then the two runs must be
 equal, answer by answer; any difference fails with a diff.
 
 A difference that Threadline keeps on purpose is listed in DELIBERATE, with
-its reason, and in the README; nothing else is allowed.
+its reason, and in docs/design.md; nothing else is allowed.
 
 Every request also states the status the real gateway answers with (checked
 on the gateway run only), so a scenario that drifts from what it means to
@@ -72,7 +72,8 @@ GATEWAY_SOURCE = ROOT / "tests" / "gateway"
 GATEWAY_CACHE = ROOT / ".tools" / "gateway"
 GATEWAY_BINARY = GATEWAY_CACHE / "gateway"
 TRANSCRIPTS = GATEWAY_CACHE / "transcripts"
-README = ROOT / "README.md"
+# Where the deliberate differences are listed for people, each with its reason.
+DESIGN_NOTES = ROOT / "docs" / "design.md"
 
 GATEWAY = "grpc-gateway"
 THREADLINE = "threadline"
@@ -104,7 +105,7 @@ class Deliberate:
 # The one list of differences kept on purpose. Keys are "scenario/label" of a
 # request, or an fnmatch pattern over them ("*/malformed"); each must match a
 # request some scenario sends, and must be named, as written here in
-# backquotes, in README.md with its reason (test_deliberate_differences_...).
+# backquotes, in docs/design.md with its reason (test_deliberate_differences_...).
 DELIBERATE: dict[str, Deliberate] = {
     "*/bad-json-*": Deliberate(
         "malformed-JSON message wording comes from Python's parsers (same status and code)",
@@ -118,12 +119,17 @@ DELIBERATE: dict[str, Deliberate] = {
         "aiohttp's parser refuses non-standard and lower-case methods with 400",
         frozenset({"status", "content_type", "body"}),
     ),
-    "routing/openapi-document": Deliberate(
-        "/openapi.json is an addition", frozenset({"status", "body"})
+    "routing/*-document": Deliberate(
+        "/openapi.json (OpenAPI 3.1) and /swagger.json (Swagger 2.0) are additions",
+        frozenset({"status", "body"}),
     ),
     "run-cancel/events-as-sse*": Deliberate(
         "Server-Sent Events with Accept: text/event-stream are an addition",
         frozenset({"content_type", "headers", "body"}),
+    ),
+    "run-cancel/events-as-ndjson": Deliberate(
+        "Accept: application/x-ndjson labels the same lines application/x-ndjson",
+        frozenset({"content_type"}),
     ),
     "headers/te-trailers*": Deliberate("aiohttp sends no HTTP trailers", frozenset({"headers"})),
     "limits/body-over-8-mib": Deliberate(
@@ -616,6 +622,7 @@ def scenario_routing(s: Side) -> None:
     s.post("post-of-get-verb", "/v1/threads:count", {}, expect=501)
     s.get("bare-verb", "/v1/runs/:cancel", expect=400)
     s.get("openapi-document", "/openapi.json", expect=404)
+    s.get("swagger-document", "/swagger.json", expect=404)
     s.get("semicolon-in-query", f"/v1/threads/{t}?view=1;x=2", expect=400)
     s.get("bad-escape-in-query", f"/v1/threads/{t}?view=%zz", expect=400)
     s.get("fragment-free-question-marks", f"/v1/threads/{t}??view=1", expect=200)
@@ -1373,6 +1380,13 @@ def scenario_run_cancel(s: Side) -> None:
         expect=200,
     )
     s.get(
+        "events-as-ndjson",
+        f"/v1/runs/{slow}/events",
+        headers={"Accept": "application/x-ndjson"},
+        stream=True,
+        expect=200,
+    )
+    s.get(
         "events-as-sse-resumed",
         f"/v1/runs/{slow}/events",
         headers={"Accept": "text/event-stream", "Last-Event-ID": ids[1]},
@@ -2045,17 +2059,17 @@ def test_every_streaming_rpc_is_streamed(conformance: Conformance) -> None:
                 )
 
 
-def test_deliberate_differences_are_real_and_in_readme(conformance: Conformance) -> None:
-    """Each deliberate difference names a request that exists and is listed in the README."""
+def test_deliberate_differences_are_real_and_in_the_design_notes(conformance: Conformance) -> None:
+    """Each deliberate difference names a request that exists and is listed in docs/design.md."""
     labels = {
         f"{name}/{exchange.label}"
         for name, run in conformance.runs[GATEWAY].items()
         for exchange in run.exchanges
     }
-    readme = README.read_text(encoding="utf-8")
+    notes = DESIGN_NOTES.read_text(encoding="utf-8")
     for key, deliberate in DELIBERATE.items():
         assert fnmatch.filter(labels, key), f"DELIBERATE names {key!r}, which no scenario sends"
         assert deliberate.parts, f"{key}: name the parts that may differ"
         assert deliberate.parts <= {*PARTS, MESSAGE}, f"{key}: unknown parts {deliberate.parts}"
         assert deliberate.reason, f"{key}: give the reason"
-        assert f"`{key}`" in readme, f"README.md must list the deliberate difference `{key}`"
+        assert f"`{key}`" in notes, f"docs/design.md must list the deliberate difference `{key}`"

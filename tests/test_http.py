@@ -692,6 +692,15 @@ async def test_stream_of_a_finished_run_is_ndjson(http):
     ended = await http.call("GET", f"/v1/runs/{run_id}/events?afterEventId={events[-1]['eventId']}")
     assert (ended.status, ended.raw) == (200, b"")
     assert ended.content_type is None
+    # Asked for by name, the same lines come as application/x-ndjson (what the
+    # OpenAPI document says); an error before the stream is still plain JSON.
+    ndjson = {"Accept": "application/x-ndjson"}
+    named = await http.call("GET", f"/v1/runs/{run_id}/events", headers=ndjson)
+    assert (named.status, named.content_type) == (200, "application/x-ndjson")
+    assert [line["result"] for line in named.lines] == events
+    missing = await http.call("GET", "/v1/runs/nope/events", headers=ndjson)
+    assert (missing.status, missing.content_type) == (404, "application/json")
+    assert missing.lines[0]["error"]["code"] == 5
 
 
 async def test_stream_of_a_live_run_arrives_as_it_happens(http):
@@ -768,8 +777,12 @@ async def test_closing_the_http_request_cancels_the_grpc_call(http, caplog):
 # -- Server-Sent Events ---------------------------------------------------------------
 
 
-def parse_sse(text: str) -> list[dict[str, str]]:
-    """Split an event stream into its events (id, event, data); comments are kept as ':'."""
+def parse_sse(text: str, *, everything: bool = False) -> list[dict[str, str]]:
+    """Split an event stream into its events (event, id, data).
+
+    With ``everything``, the blocks without data too: the ``retry:`` hint, and
+    comments (kept as ':').
+    """
     events = []
     for block in text.split("\n\n"):
         if not block.strip():
@@ -778,7 +791,8 @@ def parse_sse(text: str) -> list[dict[str, str]]:
         for line in block.splitlines():
             name, _, value = line.partition(":")
             fields[name or ":"] = value.strip()
-        events.append(fields)
+        if everything or "data" in fields:
+            events.append(fields)
     return events
 
 
@@ -790,10 +804,15 @@ async def test_server_sent_events_with_ids_and_resume(http):
     assert reply.status == 200
     assert reply.content_type == "text/event-stream"
     assert reply.response.headers["Cache-Control"] == "no-cache"
+    # First how long to wait before reconnecting, then one event per RunEvent,
+    # named by its type so that EventSource listeners can pick types.
+    assert reply.raw.startswith(b"retry: %d\n\n" % gateway_module.SSE_RETRY_MILLISECONDS)
     events = parse_sse(reply.raw.decode())
     for event in events:
         data = json.loads(event["data"])
         assert event["id"] == data["eventId"]  # the data is the RunEvent itself
+        assert event["event"] == data["type"]
+    assert "message.delta" in {e["event"] for e in events}
     ids = [int(e["id"]) for e in events]
     assert json.loads(events[-1]["data"])["type"] == "run.completed"
 
@@ -831,10 +850,13 @@ async def test_server_sent_events_keepalive_and_error(http, monkeypatch):
     )
     assert reply.status == 200
     text = reply.raw.decode()
-    assert text.startswith(": keepalive\n\n")
-    events = parse_sse(text)
-    assert events[-1]["event"] == "error"
-    assert json.loads(events[-1]["data"])["code"] == 4
+    # No event in the first 0.1 s: the stream opens anyway, with its retry hint,
+    # then a comment every 0.2 s of silence until the deadline ends it.
+    assert text.startswith("retry: 3000\n\n: keepalive\n\n: keepalive\n\n")
+    blocks = parse_sse(text, everything=True)
+    assert 3 <= sum(1 for block in blocks if block == {":": "keepalive"}) <= 6
+    assert blocks[-1]["event"] == "error"
+    assert json.loads(blocks[-1]["data"])["code"] == 4
 
 
 async def test_curl_prints_server_sent_events_live_and_resumes(http):
@@ -1111,10 +1133,12 @@ async def test_limits_give_a_clear_4xx_and_the_server_keeps_serving(http):
     assert fine.status == 200
 
 
-async def test_openapi_document_is_served(http):
+async def test_openapi_documents_are_served(http):
     reply = await http.call("GET", "/openapi.json")
-    assert reply.status == 200
-    assert reply.content_type == "application/json"
+    assert (reply.status, reply.content_type) == (200, "application/json")
+    assert (reply.json["openapi"], reply.json["info"]["title"]) == ("3.1.0", "Threadline API")
+    reply = await http.call("GET", "/swagger.json")
+    assert (reply.status, reply.content_type) == (200, "application/json")
     document = reply.json
     assert document["swagger"] == "2.0"
 

@@ -2,30 +2,28 @@
 
 A live server (gRPC and HTTP, one process, its own SQLite file) gets a bounded
 number of schemathesis examples for every operation of
-generated/openapi/threadline.swagger.json: requests that fit the schema
-(positive) and requests that do not (negative), generated deterministically
-so a failure can be run again. The checks are that no answer is a 5xx, that
-no request hangs (each must answer within READ_TIMEOUT; every request carries
-``Grpc-Timeout`` so that the routes that wait or stream by design, such as a
-thread's event stream, end by themselves), and that the server is still
+generated/openapi/threadline.openapi.json (the OpenAPI 3.1 document served at
+/openapi.json): requests that fit the schema (positive) and requests that do
+not (negative), generated deterministically so a failure can be run again.
+The checks are that no answer is a 5xx, that every JSON answer fits the
+document's schema for it (so a field the document calls non-nullable, or
+required, is never null or missing), that no request hangs (each must answer
+within READ_TIMEOUT; every request carries ``Grpc-Timeout`` so that the routes
+that wait or stream by design, such as a thread's event stream, end by
+themselves; streams are asked for as application/x-ndjson, as the document
+describes them), and that the server is still
 healthy afterwards: alive, answering HTTP and the gRPC health check, with no
 traceback in its log. The test prints how many examples it sent and how many
 got a server error.
 
 THREADLINE_FUZZ_EXAMPLES changes the number of examples per operation and
 mode (default EXAMPLES).
-
-schemathesis formats path templates with ``str.format``, which reads
-``{thread.threadId}`` as an attribute lookup and gives up on the operation;
-the loaded copy of the document names those path parameters
-``{thread_threadId}`` instead. The URLs it sends are the same.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import re
 import sys
 import time
 from collections import Counter
@@ -46,12 +44,15 @@ pytest.importorskip("schemathesis", reason="schemathesis is not installed: pip i
 import hypothesis
 import requests
 import schemathesis
+from schemathesis.checks import response_schema_conformance
+from schemathesis.core.failures import FailureGroup
 
 pytestmark = [pytest.mark.process, pytest.mark.timeout(300)]
 
 ROOT = Path(__file__).resolve().parent.parent
-OPENAPI = ROOT / "generated" / "openapi" / "threadline.swagger.json"
+OPENAPI = ROOT / "generated" / "openapi" / "threadline.openapi.json"
 
+NDJSON = "application/x-ndjson"
 EXAMPLES = int(os.environ.get("THREADLINE_FUZZ_EXAMPLES", "8"))
 # The deadline every request asks for, as grpc-gateway's Grpc-Timeout header:
 # streams and long waits end with DEADLINE_EXCEEDED by then.
@@ -62,20 +63,8 @@ READ_TIMEOUT = 15.0
 
 
 def load_schema() -> Any:
-    """The OpenAPI document, with dotted path parameters renamed for schemathesis."""
-    document = json.loads(OPENAPI.read_text(encoding="utf-8"))
-    paths = {}
-    for template, item in document["paths"].items():
-        renamed = re.sub(
-            r"\{([^}]+)\}", lambda m: "{" + m.group(1).replace(".", "_") + "}", template
-        )
-        for operation in item.values():
-            for parameter in operation.get("parameters", []):
-                if parameter.get("in") == "path":
-                    parameter["name"] = parameter["name"].replace(".", "_")
-        paths[renamed] = item
-    document["paths"] = paths
-    return schemathesis.openapi.from_dict(document)
+    """The OpenAPI 3.1 document."""
+    return schemathesis.openapi.from_dict(json.loads(OPENAPI.read_text(encoding="utf-8")))
 
 
 @dataclass
@@ -86,6 +75,7 @@ class Tally:
     statuses: Counter[int] = field(default_factory=Counter)
     per_operation: Counter[str] = field(default_factory=Counter)
     server_errors: list[str] = field(default_factory=list)
+    nonconforming: list[str] = field(default_factory=list)
     hung: list[str] = field(default_factory=list)
     failed_requests: list[str] = field(default_factory=list)
     unsatisfiable: list[str] = field(default_factory=list)
@@ -102,6 +92,10 @@ def _describe(case: Any) -> str:
 
 def fuzz_operation(operation: Any, mode: Any, base_url: str, session: Any, tally: Tally) -> None:
     """Send EXAMPLES generated requests of one operation and mode, recording what came back."""
+    headers = {"Grpc-Timeout": GRPC_TIMEOUT}
+    if NDJSON in operation.definition.raw["responses"]["200"]["content"]:
+        # A stream, asked for as the document describes it (not as one JSON document).
+        headers["Accept"] = NDJSON
 
     @hypothesis.settings(
         max_examples=EXAMPLES,
@@ -119,7 +113,7 @@ def fuzz_operation(operation: Any, mode: Any, base_url: str, session: Any, tally
             response = case.call(
                 base_url=base_url,
                 session=session,
-                headers={"Grpc-Timeout": GRPC_TIMEOUT},
+                headers=headers,
                 timeout=(CONNECT_TIMEOUT, READ_TIMEOUT),
             )
         except requests.exceptions.Timeout:
@@ -137,6 +131,15 @@ def fuzz_operation(operation: Any, mode: Any, base_url: str, session: Any, tally
             tally.server_errors.append(
                 f"{label}: {response.status_code} {response.text[:300]}\n    {_describe(case)}"
             )
+        elif response.headers.get("Content-Type") == "application/json" and response.content:
+            try:
+                case.validate_response(response, checks=[response_schema_conformance])
+            except FailureGroup as failures:
+                found = " / ".join(" ".join(str(f).split())[:300] for f in failures.exceptions)
+                tally.nonconforming.append(
+                    f"{label}: {response.status_code} {found}: {response.text[:300]}\n"
+                    f"    {_describe(case)}"
+                )
 
     try:
         send()
@@ -191,7 +194,8 @@ def test_fuzz_finds_no_server_error(
     report = (
         f"schemathesis {schemathesis.__version__} over {OPENAPI.name}: "
         f"{tally.examples} examples on {len(tally.per_operation)} operations in {seconds:.1f}s, "
-        f"{len(tally.server_errors)} server errors, {len(tally.hung)} hung, "
+        f"{len(tally.server_errors)} server errors, {len(tally.nonconforming)} answers "
+        f"unlike the schema, {len(tally.hung)} hung, "
         f"{len(tally.failed_requests)} failed requests; statuses "
         + ", ".join(f"{code}: {count}" for code, count in sorted(tally.statuses.items()))
         + f"; slowest {tally.slowest[0]:.2f}s ({tally.slowest[1]}); after: gRPC health {health}, "
@@ -201,7 +205,7 @@ def test_fuzz_finds_no_server_error(
         sys.stdout.write(f"\n{report}\n")
     assert not invalid, f"schemathesis could not use these operations: {invalid}"
     assert len(tally.per_operation) >= 24, f"operations fuzzed: {sorted(tally.per_operation)}"
-    problems = tally.server_errors + tally.hung + tally.failed_requests
+    problems = tally.server_errors + tally.nonconforming + tally.hung + tally.failed_requests
     assert not problems, report + "\n\n" + "\n".join(problems[:30])
     assert alive, "the server died:\n" + server.log[-5000:]
     assert health == "SERVING", report

@@ -201,6 +201,7 @@ def test_the_wheels_hold_every_module_and_data_file(built):
     package = "server/threadline_server/"
     documents = [f for f in built.files if re.fullmatch(r"generated/openapi/[^/]+\.json", f)]
     assert "generated/openapi/threadline.swagger.json" in documents
+    assert "generated/openapi/threadline.openapi.json" in documents
     expected_server = {
         f.removeprefix("server/")
         for f in built.files
@@ -276,13 +277,15 @@ def test_grpc_calls_through_the_installed_client(live_server, tmp_path):
     check_client_calls(result, live_server.bin.parent)
 
 
-async def test_http_serves_the_packaged_openapi_document_and_calls(live_server):
-    generated = ROOT / "generated" / "openapi" / "threadline.swagger.json"
+async def test_http_serves_the_packaged_openapi_documents_and_calls(live_server):
+    generated = ROOT / "generated" / "openapi"
     timeout = aiohttp.ClientTimeout(total=CALL_TIMEOUT)
     async with aiohttp.ClientSession(live_server.http, timeout=timeout) as session:
-        async with session.get("/openapi.json") as got:
-            assert got.status == 200
-            assert await got.json() == json.loads(generated.read_text(encoding="utf-8"))
+        for path, name in (("/openapi.json", "openapi"), ("/swagger.json", "swagger")):
+            async with session.get(path) as got:
+                assert got.status == 200
+                document = json.loads((generated / f"threadline.{name}.json").read_text("utf-8"))
+                assert await got.json() == document
         async with session.post("/v1/threads", json={"thread": {"title": "over HTTP"}}) as created:
             assert created.status == 200
             thread = await created.json()

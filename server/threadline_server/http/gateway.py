@@ -14,8 +14,13 @@ unchanged, and the answer is framed the way grpc-gateway frames it.
   ``Grpc-Metadata-<key>``.
 - Errors: ``{"code", "message", "details"}`` with the HTTP status of the code.
 - Server streaming: newline-delimited ``{"result": …}`` lines, an error as an
-  ``{"error": …}`` line. With ``Accept: text/event-stream``: Server-Sent Events
-  (``id:`` is the event id; ``Last-Event-ID`` resumes), with keepalive comments.
+  ``{"error": …}`` line, labelled application/json as grpc-gateway does, or
+  application/x-ndjson when the client asks for that. With ``Accept:
+  text/event-stream``: Server-Sent Events (a ``retry:`` hint first; ``event:``
+  is the message's type, ``id:`` its event id, and ``Last-Event-ID`` resumes),
+  with keepalive comments.
+- The API documents: OpenAPI 3.1 at /openapi.json, Swagger 2.0 (what
+  protoc-gen-openapiv2 makes for grpc-gateway) at /swagger.json.
 - The gRPC call is cancelled as soon as the HTTP client goes away: grpc.aio no
   longer cancels an abandoned call by itself (grpc/grpc#43462).
 """
@@ -65,14 +70,24 @@ MAX_HEADERS = 128
 # Server-Sent Events: a comment line every this many seconds of silence keeps
 # proxies and browsers from timing the stream out.
 SSE_KEEPALIVE_SECONDS = 15.0
+# Sent as ``retry:`` when an event stream opens: how long an EventSource waits
+# before it reconnects (and resumes with Last-Event-ID), the same in every
+# browser and client library whatever its own default.
+SSE_RETRY_MILLISECONDS = 3000
 # How long an event stream waits for its first event (or its error) before it
 # answers 200 anyway, so that a bad request still gets its own HTTP status.
 SSE_FIRST_EVENT_WAIT_SECONDS = 1.0
 # The longest deadline passed on (grpc-gateway caps Grpc-Timeout at ~292 years).
 MAX_TIMEOUT_SECONDS = 100 * 365 * 24 * 3600.0
 
-OPENAPI_PATH = "/openapi.json"
-OPENAPI_DOCUMENT = "threadline.swagger.json"
+# The API documents, by the path they are served at. /openapi.json is where
+# client generators and API tools look first, and they want OpenAPI 3.x there;
+# the Swagger 2.0 document keeps the name protoc-gen-openapiv2 gives it.
+API_DOCUMENTS = {
+    "/openapi.json": "threadline.openapi.json",
+    "/swagger.json": "threadline.swagger.json",
+}
+NDJSON = "application/x-ndjson"
 
 # grpc-gateway's HTTPStatusFromCode.
 HTTP_STATUS = {
@@ -384,9 +399,9 @@ class HttpGateway:
             raw_path, query = parts.path, parts.query
         else:
             raw_path, _, query = target.partition("?")
-        if request.method == "GET" and raw_path == OPENAPI_PATH:
-            self._routed(request, OPENAPI_PATH)
-            return self._openapi()
+        if request.method == "GET" and raw_path in API_DOCUMENTS:
+            self._routed(request, raw_path)
+            return _api_document(API_DOCUMENTS[raw_path])
         try:
             path = params.unescape_path(raw_path)
         except params.ParamError:
@@ -398,17 +413,12 @@ class HttpGateway:
         except GatewayError as error:
             return _error_response(error.status, error.http_status)
         if streaming:
-            if "text/event-stream" in request.headers.get("Accept", ""):
+            accept = request.headers.get("Accept", "")
+            if "text/event-stream" in accept:
                 return await self._serve_events(request, call)
-            return await self._serve_stream(request, call)
+            content_type = NDJSON if NDJSON in accept else "application/json"
+            return await self._serve_stream(request, call, content_type)
         return await self._serve_unary(call)
-
-    def _openapi(self) -> web.StreamResponse:
-        try:
-            body = openapi_document(OPENAPI_DOCUMENT)
-        except OSError:
-            return _error_response(status_pb2.Status(code=code_pb2.NOT_FOUND, message="Not Found"))
-        return web.Response(body=body, content_type="application/json")
 
     async def _prepare(self, request: web.Request, path: str, query: str) -> tuple[_Call, bool]:
         """Route a request and build its gRPC request, metadata and deadline."""
@@ -512,7 +522,9 @@ class HttpGateway:
             body=jsonpb.dumps(_response_json(call.binding, reply)), headers=headers
         )
 
-    async def _serve_stream(self, request: web.Request, call: _Call) -> web.StreamResponse:
+    async def _serve_stream(
+        self, request: web.Request, call: _Call, content_type: str
+    ) -> web.StreamResponse:
         """grpc-gateway's ForwardResponseStream: NDJSON lines of {"result": …}."""
         try:
             grpc_call = self._start_call(call)
@@ -523,7 +535,7 @@ class HttpGateway:
             async for item in _read_all(grpc_call):
                 if response is None:
                     headers = _response_headers(await grpc_call.initial_metadata())
-                    headers["Content-Type"] = "application/json"
+                    headers["Content-Type"] = content_type
                     response = web.StreamResponse(status=200, headers=headers)
                     response.enable_chunked_encoding()
                     await response.prepare(request)
@@ -554,7 +566,7 @@ class HttpGateway:
     async def _serve_events(  # noqa: PLR0912 - one loop: wait, open, keepalive, event, end
         self, request: web.Request, call: _Call
     ) -> web.StreamResponse:
-        """Server-Sent Events: one ``data:`` per message, ``id:`` its event id.
+        """Server-Sent Events: one event per message (``event:`` its type, ``id:`` its event id).
 
         The answer waits briefly for the first message, so a request the server
         refuses gets its own HTTP status and JSON error; after that, an error
@@ -613,6 +625,7 @@ class HttpGateway:
 
 
 async def _open_event_stream(request: web.Request) -> web.StreamResponse:
+    """Answer 200 with the event stream's headers and its ``retry:`` hint."""
     response = web.StreamResponse(
         status=200,
         headers={
@@ -623,7 +636,16 @@ async def _open_event_stream(request: web.Request) -> web.StreamResponse:
     )
     response.enable_chunked_encoding()
     await response.prepare(request)
+    await response.write(b"retry: %d\n\n" % SSE_RETRY_MILLISECONDS)
     return response
+
+
+def _api_document(name: str) -> web.StreamResponse:
+    try:
+        body = openapi_document(name)
+    except OSError:
+        return _error_response(status_pb2.Status(code=code_pb2.NOT_FOUND, message="Not Found"))
+    return web.Response(body=body, content_type="application/json")
 
 
 async def _read_body(request: web.Request) -> bytes:
@@ -776,11 +798,21 @@ def _response_json(binding: Binding, reply: Message) -> Any:
 
 
 def _event(binding: Binding, item: Message) -> bytes:
-    """One Server-Sent Event; its id is the message's event_id when it has one."""
-    data = jsonpb.dumps(_response_json(binding, item))
-    if "event_id" in jsonpb.descriptor_of(item).fields_by_name:
-        return b"id: %d\ndata: %s\n\n" % (getattr(item, "event_id"), data)  # noqa: B009
-    return b"data: %s\n\n" % data
+    """One Server-Sent Event, named by the message's type and numbered by its event_id.
+
+    An EventSource dispatches an event to the listeners of its name
+    (``addEventListener("message.delta", …)``); one without a name goes to
+    ``onmessage``. A type that is empty, or that would break the line, is left out.
+    """
+    fields = jsonpb.descriptor_of(item).fields_by_name
+    lines = []
+    kind = getattr(item, "type", "") if "type" in fields else ""
+    if isinstance(kind, str) and kind and kind.isprintable():
+        lines.append(b"event: " + kind.encode())
+    if "event_id" in fields:
+        lines.append(b"id: %d" % getattr(item, "event_id"))  # noqa: B009
+    lines.append(b"data: " + jsonpb.dumps(_response_json(binding, item)))
+    return b"\n".join(lines) + b"\n\n"
 
 
 def _error_response(status: status_pb2.Status, http_status: int | None = None) -> web.Response:

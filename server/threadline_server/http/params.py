@@ -124,7 +124,7 @@ def populate_query(message: Message, query: Query, skip: Sequence[tuple[str, ...
             field_key, map_key = match.group(1), "[" + match.group(2) + "]"
             values = [match.group(2), *values]
         path = _normalise(descriptor_of(message), field_key.split("."))
-        if _filtered(skip, path):
+        if is_skipped(skip, path):
             continue
         name = ".".join(path) + map_key
         if name in seen:
@@ -149,8 +149,8 @@ def _normalise(descriptor: Descriptor, path: list[str]) -> tuple[str, ...]:
     return tuple(result)
 
 
-def _filtered(skip: Sequence[tuple[str, ...]], path: tuple[str, ...]) -> bool:
-    """Whether a path is under a skipped path, or holds one (grpc-gateway's filter)."""
+def is_skipped(skip: Sequence[tuple[str, ...]], path: tuple[str, ...]) -> bool:
+    """Whether a query key's path is under a skipped path, or holds one (grpc-gateway's filter)."""
     return any(path[: len(prefix)] == prefix or prefix[: len(path)] == path for prefix in skip)
 
 

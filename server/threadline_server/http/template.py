@@ -41,6 +41,14 @@ class TemplateError(ValueError):
 
 
 @dataclass(frozen=True)
+class Segment:
+    """One segment of a simple template: a literal, or a variable over exactly one segment."""
+
+    literal: str = ""
+    field: str = ""
+
+
+@dataclass(frozen=True)
 class PathTemplate:
     """A compiled path template: match it against a request's path segments."""
 
@@ -72,6 +80,38 @@ class PathTemplate:
             elif op.code in (_LITERAL, _PUSH) and seen_rest:
                 tail += 1
         return cls(template, tuple(ops), verb, fields, tail)
+
+    def segments(self) -> tuple[Segment, ...]:
+        """Return the template as literals and one-segment variables, as an OpenAPI path.
+
+        Raise a TemplateError for a template with ``*`` or ``**`` outside a variable, or
+        a variable over more (or other) than one ``*`` segment, which no
+        OpenAPI path parameter can express.
+        """
+        segments: list[Segment] = []
+        ops = list(self.ops)
+        index = 0
+        while index < len(ops):
+            op = ops[index]
+            if op.code == _LITERAL:
+                segments.append(Segment(literal=op.text))
+                index += 1
+                continue
+            tail = ops[index + 1 : index + 3]
+            one_variable = (
+                op.code == _PUSH
+                and len(tail) == 2
+                and tail[0].code == _CONCAT
+                and tail[0].count == 1
+                and tail[1].code == _CAPTURE
+            )
+            if not one_variable:
+                raise TemplateError(
+                    f"not a path of literals and one-segment variables: {self.template}"
+                )
+            segments.append(Segment(field=tail[1].text))
+            index += 3
+        return tuple(segments)
 
     def match(self, components: list[str], verb: str) -> dict[str, str] | None:
         """Return the captured fields when the path's segments and verb match, else None."""
