@@ -173,8 +173,8 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
         included.
         """
         open_streams = call.open_streams
-        if open_streams is None:  # a client stream answered by a stream is still a stream
-            raise ValueError(f"{call.name} is not a server stream")
+        if open_streams is None:  # only when wrapping a handler with one answer by mistake
+            raise ValueError(f"{call.name} does not answer with a stream")
 
         async def wrapped(request: Any, context: Context) -> None:
             started = time.perf_counter()
