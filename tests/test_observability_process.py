@@ -20,6 +20,7 @@ from typing import Any
 import aiohttp
 import grpc
 import pytest
+from aiohttp import web
 from google.protobuf import duration_pb2, struct_pb2
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
 from threadline.v1 import message_pb2, run_pb2, run_pb2_grpc, thread_pb2, thread_pb2_grpc
@@ -310,3 +311,48 @@ async def test_otlp_endpoint_alone_turns_traces_on(spawn_server):
     assert resource["service.name"] == "threadline"
     assert grpc_span.trace_id == http_span.trace_id
     assert grpc_span.parent_span_id == http_span.span_id
+
+
+async def test_otlp_over_http_protobuf(spawn_server):
+    """OTEL_EXPORTER_OTLP_PROTOCOL picks the exporter, as the SDK reads it."""
+    received: list[trace_service_pb2.ExportTraceServiceRequest] = []
+
+    async def traces(request: web.Request) -> web.Response:
+        body = await request.read()
+        received.append(trace_service_pb2.ExportTraceServiceRequest.FromString(body))
+        return web.Response(
+            body=trace_service_pb2.ExportTraceServiceResponse().SerializeToString(),
+            content_type="application/x-protobuf",
+        )
+
+    app = web.Application()
+    app.router.add_post("/v1/traces", traces)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    try:
+        child = spawn_server(
+            None,
+            env={
+                **NO_OTEL,
+                "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{port}",
+                "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
+            },
+        )
+        async with grpc.aio.insecure_channel(child.address) as channel:
+            await thread_pb2_grpc.ThreadServiceStub(channel).CreateThread(
+                thread_pb2.CreateThreadRequest()
+            )
+        assert await asyncio.to_thread(child.stop) == 0
+    finally:
+        await runner.cleanup()
+    names = [
+        span.name
+        for request in received
+        for resource_spans in request.resource_spans
+        for scope_spans in resource_spans.scope_spans
+        for span in scope_spans.spans
+    ]
+    assert names == ["/threadline.v1.ThreadService/CreateThread"]
