@@ -28,7 +28,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -116,8 +116,7 @@ def measure(make: Callable[[], Any]) -> list[float]:
     async def run() -> list[float]:
         return [await per_call(make()) for _ in range(REPEATS)]
 
-    runner: Callable[[], Awaitable[list[float]]] = run
-    return sorted(asyncio.run(runner()))
+    return sorted(asyncio.run(run()))
 
 
 def child(variant: str, folder: str, log: bool) -> None:
@@ -145,7 +144,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     for log in ("on", "off"):
         for name, folder in variants:
-            output = subprocess.run(  # noqa: S603 - this script, fixed arguments
+            output = subprocess.run(
                 [sys.executable, __file__, "--child", name, folder or "-", log],
                 capture_output=True,
                 text=True,

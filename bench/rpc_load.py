@@ -132,7 +132,7 @@ def start_server(variant: Variant, folder: Path) -> Server:
         *variant.flags,
     ]
     with log_path.open("wb") as log:
-        process = subprocess.Popen(  # noqa: S603 - our own server, fixed arguments
+        process = subprocess.Popen(
             command, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=folder
         )
     if (os.cpu_count() or 1) >= 2:
