@@ -137,3 +137,6 @@ class RunRecord:
 
 
 EventListener = Callable[[list[run_pb2.RunEvent]], None]
+
+WriteObserver = Callable[[float, float], None]
+"""Told of each write transaction: seconds it waited for the writer, seconds it held it."""
