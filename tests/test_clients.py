@@ -457,6 +457,46 @@ def test_typescript_project_of_the_page(spawn_server, tmp_path: Path):
 
 
 @pytest.mark.timeout(2 * SECTION_TIMEOUT)
+def test_python_project_of_the_page(spawn_server, tmp_path: Path):
+    require("python3", "git")
+    client = f"../{CHECKOUT}/generated/python"
+    # The page says to do this until the package is published.
+    instruction = f"name `{client}` in place of `threadline-client`"
+    assert instruction in " ".join(PAGE.read_text(encoding="utf-8").split())
+    server = spawn_server()
+    outcome = run_section(
+        "## Python",
+        server,
+        tmp_path,
+        {"pip install --quiet threadline-client": f"pip install --quiet {client}"},
+    )
+    check_outputs(outcome)
+    check_resumed_exactly_once(outcome, server)
+    assert thread_count(server.address) == 2
+    # A client installs no part of the server.
+    installed = run_in(
+        outcome.project, ".venv/bin/pip", "list", "--format=freeze", env=os.environ.copy()
+    )
+    names = {line.split("==")[0].lower() for line in installed.split()}
+    assert "threadline-client" in names
+    assert not names & {"threadline", "aiohttp", "aiosqlite"}, names
+    # The programs type-check against the package's own .pyi types.
+    mypy = ROOT / ".venv" / "bin" / "mypy"
+    env = {**os.environ, "MYPYPATH": ""}
+    run_in(
+        outcome.project,
+        str(mypy),
+        "--strict",
+        "--ignore-missing-imports",
+        "--python-executable",
+        ".venv/bin/python",
+        "--no-incremental",
+        *sorted(step.path for step in outcome.steps if step.path),
+        env=env,
+    )
+
+
+@pytest.mark.timeout(2 * SECTION_TIMEOUT)
 def test_java_project_of_the_page(spawn_server, tmp_path: Path):
     require("java", "mvn", "git")
     # The page's install puts the package here; remove any older copy first,
