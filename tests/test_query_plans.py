@@ -51,11 +51,12 @@ pytestmark = pytest.mark.api
 ALLOWED_SCANS = re.compile(r"^SCAN (\(subquery-\d+\)|\d+ CONSTANT ROWS?|j VIRTUAL TABLE)")
 ROW_KEY_RANGE_ALONE = re.compile(r"USING INTEGER PRIMARY KEY \(rowid[<>]")
 UNIQUE_INDEX_SEARCH = re.compile(r"USING (?:COVERING )?INDEX (sqlite_autoindex_\w+) \(([^)]*)\)")
-# The reads across tenants, for expiry, lease checks and recovery.
+# The reads across tenants, for expiry, lease checks, recovery and metrics.
 ACROSS_TENANTS = (
     "WHERE expire_at IS NOT NULL AND expire_at <= ?",
     "AND r.status = 2 AND (r.lease_id IS NULL",
     "SELECT DISTINCT t.pk, t.tenant_id",
+    "ON t.pk = r.thread_pk WHERE r.status IN (1, 2)",
 )
 # Statements by a row key that a tenant-scoped lookup handed over.
 BY_ROW_KEY = re.compile(r"WHERE (?:\w+\.)?(?:pk|thread_pk) (?:= [?:]|IN)")

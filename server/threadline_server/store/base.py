@@ -162,6 +162,14 @@ class StoreTransaction(abc.ABC):
     async def count_runs_in_flight(self, limit: int) -> int:
         """Count the tenant's QUEUED and RUNNING runs, up to limit (counting stops there)."""
 
+    @abc.abstractmethod
+    async def all_runs_in_flight(self) -> list[RunRecord]:
+        """Return every QUEUED and RUNNING run, of every tenant.
+
+        The one read across tenants in a transaction: the run metrics count
+        from it and follow commits from the same instant.
+        """
+
     # -- events -----------------------------------------------------------------
 
     @abc.abstractmethod

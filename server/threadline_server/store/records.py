@@ -157,3 +157,6 @@ class KeyRecord:
 
 EventListener = Callable[[str, list[run_pb2.RunEvent]], None]
 """Called after each commit with the transaction's tenant and its events."""
+
+WriteObserver = Callable[[float, float], None]
+"""Told of each write transaction: seconds it waited for the writer, seconds it held it."""

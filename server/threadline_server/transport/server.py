@@ -13,6 +13,7 @@ import asyncio
 import ipaddress
 import logging
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -38,17 +39,22 @@ from threadline_server.domain.messages import MessageHandler
 from threadline_server.domain.runs import RunHandler
 from threadline_server.domain.threads import ThreadHandler
 from threadline_server.domain.workers import WorkerHandler
-from threadline_server.http.gateway import HttpGateway
+from threadline_server.http.gateway import HttpGateway, Observers
 from threadline_server.key_secret import KeySecretFile
+from threadline_server.observability.exposition import MetricsListener
+from threadline_server.observability.metrics import Metrics
 from threadline_server.store.records import DEFAULT_TENANT
 from threadline_server.store.sqlite import SqliteStore
 from threadline_server.store.sqlite.keys import any_active_in
 from threadline_server.transport.auth import AccessInterceptor
-from threadline_server.transport.interceptors import AccessLogAndLimitInterceptor
+from threadline_server.transport.interceptors import ServerInterceptor
 from threadline_server.transport.limits import CallLimits, Caps
 from threadline_server.transport.reflection import enable_server_reflection
 from threadline_server.transport.run_services import AgentWorkerService, RunService
 from threadline_server.transport.services import MessageService, ThreadService
+
+if TYPE_CHECKING:
+    from threadline_server.observability.otel import Tracing
 
 logger = logging.getLogger("threadline")
 
@@ -73,17 +79,27 @@ SERVER_OPTIONS = (
     ("grpc.max_receive_message_length", 4 * 1024 * 1024),
     ("grpc.so_reuseport", 0),
 )
-# The access log's own cap is not used: the cap is in transport/limits.py,
-# which lets health and reflection through.
+# The cap of transport/interceptors.py is not used: the cap is in
+# transport/limits.py, which lets health and reflection through.
 _UNCAPPED = 2**31 - 1
 
 
 class ThreadlineServer:
-    """One Threadline process: store, gRPC server, health, and background sweeps."""
+    """One Threadline process: store, gRPC server, health, and background sweeps.
 
-    def __init__(self, settings: Settings) -> None:
+    Metrics are always kept (in a registry of the server's own); traces only
+    when given a Tracing (the command line makes one from OTEL_* variables).
+    """
+
+    def __init__(self, settings: Settings, *, tracing: Tracing | None = None) -> None:
         self.settings = settings
-        self.store = SqliteStore(settings.database, read_connections=settings.read_connections)
+        self.metrics = Metrics()
+        self.tracing = tracing
+        self.store = SqliteStore(
+            settings.database,
+            read_connections=settings.read_connections,
+            write_observer=self.metrics.store.observe_write,
+        )
         self._health = HealthServicer()
         self._server: grpc.aio.Server | None = None
         self._background: list[asyncio.Task[None]] = []
@@ -119,6 +135,9 @@ class ThreadlineServer:
         # channel. None when settings.http_listen is empty.
         self.http: HttpGateway | None = None
         self.http_port = 0
+        # GET /metrics on a listener of its own (--metrics-listen), if asked for.
+        self.metrics_listener: MetricsListener | None = None
+        self.metrics_port = 0
 
     async def start(self) -> int:
         """Bind, open the store, recover runs, then serve; return the bound gRPC port.
@@ -128,15 +147,24 @@ class ThreadlineServer:
         served once gRPC is, since it calls the gRPC server.
         """
         self._check_keys_rule()
-        server = grpc.aio.server(
-            interceptors=[AccessLogAndLimitInterceptor(_UNCAPPED), self.access],
-            options=SERVER_OPTIONS,
-        )
+        interceptors: list[grpc.aio.ServerInterceptor] = [  # type: ignore[type-arg]
+            ServerInterceptor(_UNCAPPED, self.metrics.grpc)
+        ]
+        # The gauge of the cap shows the cap transport/limits.py enforces.
+        self.metrics.grpc.calls_limit.set(self.settings.max_concurrent_rpcs)
+        if self.tracing is not None:
+            interceptors.append(self.tracing.grpc_interceptor())
+        # Innermost, so that refused calls are logged, counted and traced too.
+        interceptors.append(self.access)
+        self.metrics.grpc.initialise(SERVICE_NAMES)
+        server = grpc.aio.server(interceptors=interceptors, options=SERVER_OPTIONS)
         thread_pb2_grpc.add_ThreadServiceServicer_to_server(ThreadService(self.threads), server)
         message_pb2_grpc.add_MessageServiceServicer_to_server(
             MessageService(MessageHandler(self.store)), server
         )
-        run_pb2_grpc.add_RunServiceServicer_to_server(RunService(RunHandler(self.engine)), server)
+        run_pb2_grpc.add_RunServiceServicer_to_server(
+            RunService(RunHandler(self.engine), self.metrics.streams), server
+        )
         worker_pb2_grpc.add_AgentWorkerServiceServicer_to_server(
             AgentWorkerService(WorkerHandler(self.engine)), server
         )
@@ -149,16 +177,14 @@ class ThreadlineServer:
                 f"cannot listen on {self.settings.listen}: is another server using it? ({error})"
             ) from None
         host = self.settings.listen.rsplit(":", 1)[0]
-        if self.settings.http_listen:
-            self.http = HttpGateway(f"{_loopback(host)}:{self.port}", SERVICE_NAMES)
-            try:
-                self.http_port = self.http.bind(self.settings.http_listen)
-            except OSError as error:
-                await server.stop(None)
-                raise SystemExit(
-                    f"cannot listen for HTTP on {self.settings.http_listen}: "
-                    f"is another server using it? ({error})"
-                ) from None
+        try:
+            self._bind_listeners(host)
+        except SystemExit:
+            await server.stop(None)
+            for listener in (self.http, self.metrics_listener):
+                if listener is not None:
+                    await listener.stop(0)
+            raise
         await self.store.open()
         self.access.verifier = KeyVerifier(
             self.store.keys, self.key_secret.read, anonymous_allowed=self.local_only
@@ -168,6 +194,9 @@ class ThreadlineServer:
                 "no API keys: calls without a key act as tenant %r (loopback only)",
                 DEFAULT_TENANT,
             )
+        # Before recovery, which may end runs: run counts start from the store
+        # and follow every commit from then on.
+        await self.metrics.follow(self.store, self.engine.agents.names())
         await self.engine.scheduler.recover()
         await server.start()
         self._server = server
@@ -188,6 +217,12 @@ class ThreadlineServer:
             await self.http.start()
             http_host = self.settings.http_listen.rsplit(":", 1)[0]
             logger.info("http listening on %s:%d", http_host, self.http_port)
+        if self.metrics_listener is not None:
+            await self.metrics_listener.start()
+            metrics_host = self.settings.metrics_listen.rsplit(":", 1)[0]
+            logger.info("metrics listening on %s:%d", metrics_host, self.metrics_port)
+        elif self.http is None:
+            logger.info("metrics not served: no HTTP listener and no --metrics-listen")
         return self.port
 
     def _check_keys_rule(self) -> None:
@@ -210,6 +245,29 @@ class ThreadlineServer:
                 f"the database has API keys but their secret file {settings.key_secret_path} "
                 "is missing: restore it from the backup of this database (or give "
                 "--key-secret-file); without it no key can be checked"
+            )
+
+    def _bind_listeners(self, host: str) -> None:
+        """Bind the HTTP/JSON socket and the metrics socket, when asked for.
+
+        /metrics is on a listener of its own when --metrics-listen is set,
+        else on the HTTP/JSON listener.
+        """
+        tracing = self.tracing
+        if self.settings.http_listen:
+            observers = Observers(
+                request_done=self.metrics.http.observe,
+                routed=tracing.routed if tracing is not None else None,
+                outgoing=tracing.inject if tracing is not None else None,
+                middlewares=(tracing.http_middleware(),) if tracing is not None else (),
+                metrics=None if self.settings.metrics_listen else self.metrics.handler,
+            )
+            self.http = HttpGateway(f"{_loopback(host)}:{self.port}", SERVICE_NAMES, observers)
+            self.http_port = _bind("HTTP", self.http.bind, self.settings.http_listen)
+        if self.settings.metrics_listen:
+            self.metrics_listener = MetricsListener(self.metrics.handler)
+            self.metrics_port = _bind(
+                "metrics", self.metrics_listener.bind, self.settings.metrics_listen
             )
 
     @staticmethod
@@ -256,6 +314,11 @@ class ThreadlineServer:
         if self._server is not None:
             await self._server.stop(max(0.0, deadline - asyncio.get_running_loop().time()))
         await self.store.close()
+        if self.metrics_listener is not None:
+            await self.metrics_listener.stop()
+        if self.tracing is not None:
+            # The exporter's network call blocks: not on the event loop.
+            await asyncio.to_thread(self.tracing.shutdown)
         logger.info("stopped")
 
 
@@ -270,6 +333,16 @@ def _is_loopback(address: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:  # a name other than localhost, or a wildcard
         return False
+
+
+def _bind(what: str, bind: Callable[[str], int], address: str) -> int:
+    """Bind a listener; a taken address stops the server with a message saying so."""
+    try:
+        return bind(address)
+    except OSError as error:
+        raise SystemExit(
+            f"cannot listen for {what} on {address}: is another server using it? ({error})"
+        ) from None
 
 
 def _loopback(host: str) -> str:

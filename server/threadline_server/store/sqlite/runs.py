@@ -105,6 +105,11 @@ async def in_flight(session: Session, thread: ThreadRef) -> list[RunRecord]:
     )
 
 
+async def all_in_flight(session: Session) -> list[RunRecord]:
+    """Return every queued and running run, of every tenant (for the run metrics)."""
+    return await records(session, _IN_FLIGHT_TERM, ())
+
+
 async def insert(session: Session, thread: ThreadRef, run: run_pb2.Run) -> RunRecord:
     """Insert a run as given (run_id, status and created_at set); return it as stored."""
     row = await session.row(

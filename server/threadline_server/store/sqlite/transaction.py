@@ -147,6 +147,10 @@ class SqliteTransaction(StoreTransaction):
         """Count the tenant's queued and running runs, up to limit."""
         return await runs.count_in_flight(self._session, limit)
 
+    async def all_runs_in_flight(self) -> list[RunRecord]:
+        """Return every queued and running run."""
+        return await runs.all_in_flight(self._session)
+
     # -- events -----------------------------------------------------------------
 
     async def append_events(
