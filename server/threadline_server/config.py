@@ -28,6 +28,7 @@ class Settings:
     worker_agents: tuple[str, ...] = ()
     run_timeout: float = 600.0
     lease_check_interval: float = 1.0
+    event_tail_bytes: int = 64 * 1024 * 1024
 
 
 _HELP = {
@@ -45,6 +46,8 @@ _HELP = {
     "repeat for more (the variable takes a comma-separated list)",
     "run_timeout": "seconds an in-process run may take before it fails with TIMEOUT",
     "lease_check_interval": "seconds between checks for worker leases that ran out",
+    "event_tail_bytes": "bytes of recent events kept in memory for streams, all threads "
+    "together (older ones are read from the database)",
 }
 
 # Settings that take several values: a repeated flag, or a comma-separated variable.
@@ -120,6 +123,8 @@ def _check(settings: Settings) -> None:
         raise SystemExit("expiry sweep interval must be positive")
     if settings.run_timeout <= 0 or settings.lease_check_interval <= 0:
         raise SystemExit("run timeout and lease check interval must be positive")
+    if settings.event_tail_bytes < 0:
+        raise SystemExit("event tail bytes must not be negative")
     if settings.http_listen:
         host, _, port = settings.http_listen.rpartition(":")
         if not host or not port.isdigit() or int(port) > 65535:
