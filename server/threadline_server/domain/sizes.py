@@ -26,12 +26,14 @@ def message_size(message: message_pb2.Message) -> int:
     """Return the bytes a message takes for the limit: its role, parts and metadata.
 
     Server-set fields (ids, times) are not counted: a client cannot change
-    them, and on create they are ignored.
+    them, and on create they are ignored. Empty metadata counts nothing, set
+    or not (the server stores every message with metadata set).
     """
     size = message_pb2.Message(role=message.role).ByteSize()
     size += sum(entry_size(part.ByteSize()) for part in message.parts)
-    if message.HasField("metadata"):
-        size += entry_size(message.metadata.ByteSize())
+    metadata = message.metadata.ByteSize()
+    if metadata:
+        size += entry_size(metadata)
     return size
 
 
