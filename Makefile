@@ -5,8 +5,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 TOOLS := .tools/bin
 STAMP := $(VENV)/.installed
+BENCH_STAMP := $(VENV)/.bench-installed
 
-.PHONY: serve test test-fast check lint typecheck buf-lint breaking generate check-generated pytest tools bench clean
+.PHONY: serve test test-fast check lint typecheck buf-lint breaking generate check-generated pytest tools bench bench-quick bench-peers clean
 
 ## serve: set everything up, then run the server on 127.0.0.1:50051 with ./threadline.db
 serve: $(STAMP)
@@ -66,9 +67,21 @@ check-generated: $(STAMP) tools
 pytest: $(STAMP) tools
 	PATH="$(CURDIR)/$(TOOLS):$$PATH" $(VENV)/bin/pytest
 
-## bench: events per second written and delivered to 0, 1, 10 and 100 readers (bench/README.md)
-bench: $(STAMP)
-	$(PY) bench/run_events.py
+$(BENCH_STAMP): $(STAMP) pyproject.toml
+	$(PY) -m pip install --quiet -e '.[dev,bench]'
+	@touch $(BENCH_STAMP)
+
+## bench-peers: the peers (LangGraph dev, the A2A SDK) in their own venvs under bench/.venvs
+bench-peers:
+	PYTHON=$(PYTHON) scripts/bench-peers.sh
+
+## bench: Threadline beside the limit, a naive durable server and the peers (~30 min; bench/README.md)
+bench: $(BENCH_STAMP) tools bench-peers
+	$(PY) -m bench
+
+## bench-quick: every scenario of the benchmark briefly (about 2 minutes): does the harness work?
+bench-quick: $(BENCH_STAMP) tools bench-peers
+	$(PY) -m bench --quick
 
 clean:
-	rm -rf $(VENV) .tools .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .tools .pytest_cache .mypy_cache .ruff_cache bench/.venvs bench/.results bench/.store

@@ -217,6 +217,15 @@ class ServerProcess:
     port: int
     log_path: Path
 
+    def memory_mib(self) -> dict[str, float]:
+        """Return the server's resident memory now (VmRSS) and its peak so far (VmHWM), in MiB."""
+        sizes = {"VmRSS:": 0.0, "VmHWM:": 0.0}
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            key = line.split(" ", 1)[0].split("\t", 1)[0]
+            if key in sizes:
+                sizes[key] = int(line.split()[1]) / 1024
+        return {"rss": round(sizes["VmRSS:"], 1), "peak": round(sizes["VmHWM:"], 1)}
+
     def cpu_seconds(self) -> float:
         """Return the user+system CPU time the server process has used so far."""
         fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -259,10 +268,12 @@ def serve_flags() -> list[str]:
     return ["--no-http"] if "--no-http" in shown else []
 
 
-def start_server(folder: Path) -> ServerProcess:
-    """Start the server on a free port; its output goes to a file, never a pipe."""
+def start_server(folder: Path, cpus: str = "") -> ServerProcess:
+    """Start the server on a free port (on `cpus` when given); its output goes to a file."""
     log_path = folder / "server.log"
+    pin = ["taskset", "-c", cpus] if cpus else []
     command = [
+        *pin,
         sys.executable,
         "-m",
         "threadline_server",
@@ -274,9 +285,7 @@ def start_server(folder: Path) -> ServerProcess:
         *serve_flags(),
     ]
     with log_path.open("wb") as log_file:
-        process = subprocess.Popen(  # noqa: S603 - our own server, fixed arguments
-            command, stdout=log_file, stderr=subprocess.STDOUT, cwd=folder
-        )
+        process = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT, cwd=folder)
     deadline = time.monotonic() + SERVER_START_TIMEOUT
     while time.monotonic() < deadline:
         port = grpc_port(log_path.read_text(encoding="utf-8", errors="replace"))
@@ -447,9 +456,7 @@ class Profiler:
             str(self.path),
         ]
         with (folder / f"py-spy-{label}.log").open("wb") as log_file:
-            self.process = subprocess.Popen(  # noqa: S603 - a fixed command line
-                command, stdout=log_file, stderr=subprocess.STDOUT
-            )
+            self.process = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT)
 
     def stop(self) -> dict[str, Any]:
         """Stop sampling (SIGINT makes py-spy write its file); return the top frames."""
@@ -725,6 +732,12 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
         help="attach py-spy to the server while each reader count streams; write the "
         "collapsed stacks to DIR and add the top frames to the results",
     )
+    parser.add_argument(
+        "--server-cpus",
+        default="",
+        help="run the server under `taskset -c CPUS` (the benchmark harness pins the server "
+        "to one core and this process, the readers, to the others)",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON document only")
     arguments = parser.parse_args(argv)
     try:
@@ -749,7 +762,7 @@ async def bench(arguments: argparse.Namespace, folder: Path) -> dict[str, Any]:
     started = time.perf_counter()
     load_before = os.getloadavg()
     references = [await measure_references(folder, arguments.reference_events, "0")]
-    server = start_server(folder)
+    server = start_server(folder, arguments.server_cpus)
     note(f"server pid {server.process.pid} on port {server.port}")
     text = long_text(arguments.words)
     rows: list[dict[str, Any]] = []
@@ -773,6 +786,9 @@ async def bench(arguments: argparse.Namespace, folder: Path) -> dict[str, Any]:
                 profile_dir=arguments.py_spy,
             )
             row = await measure(server, phase)
+            memory = server.memory_mib()
+            row["server_rss_mib"] = memory["rss"]
+            row["server_peak_rss_mib"] = memory["peak"]
             note(
                 f"  write {row['write_events_per_s']:.0f} ev/s, "
                 f"delivered {row.get('delivery_events_per_s', 0):.0f} ev/s "
@@ -862,10 +878,10 @@ def server_revision() -> str:
     root = Path(__file__).resolve().parent.parent
     git = ["git", "--no-optional-locks", "-C", str(root)]
     try:
-        commit = subprocess.run(  # noqa: S603 - fixed read-only git commands
+        commit = subprocess.run(
             [*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
         ).stdout.strip()
-        changed = subprocess.run(  # noqa: S603
+        changed = subprocess.run(
             [*git, "diff", "--quiet", "HEAD", "--", "server"], check=False
         ).returncode
     except (OSError, subprocess.CalledProcessError):

@@ -5,8 +5,12 @@ written by hand. The server's pyproject.toml reads it itself (setuptools'
 dynamic version); every other place carries a copy, written here, so that
 `make generate` keeps them equal: the npm and Maven manifests, the
 threadline-client distribution (its pyproject.toml and threadline.__version__),
-and the server's pin on threadline-client. Go modules carry no version in
-go.mod: they are versioned by tags (docs/clients.md).
+and the server's pin on threadline-client. Go modules carry no version of
+their own (a git tag per module releases them, docs/clients.md), but the
+modules here that require a published one (generated/go/gateway requires
+generated/go; the Go examples and tests/gateway require both) name the
+release being made, and so does go.work, which points that release at the
+folders of this checkout.
 
 With --check nothing is written: it lists the files whose copy differs from
 VERSION and fails (`make check-generated` runs it).
@@ -23,6 +27,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 # A release number as PEP 440, npm and Maven all read it alike.
 VERSION_FORMAT = re.compile(r"^\d+\.\d+\.\d+(?:-?(?:a|b|rc)\d+)?$")
+# A requirement on (or go.work replacement of) one of the published Go modules.
+GO_REQUIREMENT = re.compile(
+    r"^(\s*(?:require\s+|replace\s+)?github\.com/threadline/threadline/generated/go(?:/\S+)?) "
+    r"v\S+",
+    flags=re.MULTILINE,
+)
 
 CLIENT_INIT = '''"""Threadline's gRPC API for Python: the stubs generated from protos/."""
 
@@ -62,6 +72,19 @@ def client_init(_text: str, version: str) -> str:
     return CLIENT_INIT.format(version=version)
 
 
+def go_version(version: str) -> str:
+    """Return VERSION as Go spells a module version: 0.3.0 → v0.3.0, 0.3.0rc1 → v0.3.0-rc.1."""
+    release, kind, number = re.findall(r"^(\d+\.\d+\.\d+)-?(?:(a|b|rc)(\d+))?$", version)[0]
+    if not kind:
+        return f"v{release}"
+    return f"v{release}-{ {'a': 'alpha', 'b': 'beta', 'rc': 'rc'}[kind] }.{number}"
+
+
+def go_requirements(text: str, version: str) -> str:
+    """Set every requirement on a published Go module, in a go.mod or go.work, to the release."""
+    return GO_REQUIREMENT.sub(rf"\1 {go_version(version)}", text)
+
+
 # Each file that carries the version, and how it is written there.
 STAMPS: dict[str, Callable[[str, str], str]] = {
     "generated/ts/package.json": package_json,
@@ -73,6 +96,10 @@ STAMPS: dict[str, Callable[[str, str], str]] = {
     "generated/python/threadline/__init__.py": client_init,
     # The server runs with the stubs of its own release, exactly.
     "pyproject.toml": first_match(r'^\s*"threadline-client==([^"]+)",'),
+    "go.work": go_requirements,
+    "generated/go/gateway/go.mod": go_requirements,
+    "examples/go/go.mod": go_requirements,
+    "tests/gateway/go.mod": go_requirements,
 }
 
 

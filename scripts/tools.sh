@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the pinned code generators and tools into .tools/ (ignored by git):
-# Go plugins and grpcurl from the Go module proxy, protoc and the grpc-java
-# plugin from Maven Central, protoc-gen-es from npm. Idempotent: a tool that
+# Go plugins, grpcurl and the benchmark's load tools (ghz, vegeta) from the Go
+# module proxy, protoc and the grpc-java plugin from Maven Central,
+# protoc-gen-es from npm. Idempotent: a tool that
 # is already there at its pinned version is left alone.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,6 +13,8 @@ PROTOC_GEN_GO=v1.36.12
 PROTOC_GEN_GO_GRPC=v1.6.0
 GRPC_GATEWAY=v2.33.0
 GRPCURL=v1.9.4
+GHZ=v0.121.0             # the benchmark's gRPC load (bench/)
+VEGETA=v12.13.0          # the benchmark's HTTP load (bench/)
 PROTOC=4.35.1            # libprotoc 35.1, the same compiler grpcio-tools 1.85.1 bundles
 GRPC_JAVA_PLUGIN=1.83.1  # newest protoc-gen-grpc-java with a linux-x86_64 build on Maven Central
 
@@ -44,6 +47,8 @@ go_tool protoc-gen-go-grpc "$PROTOC_GEN_GO_GRPC" google.golang.org/grpc/cmd/prot
 go_tool protoc-gen-grpc-gateway "$GRPC_GATEWAY" github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-grpc-gateway
 go_tool protoc-gen-openapiv2 "$GRPC_GATEWAY" github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-openapiv2
 go_tool grpcurl "$GRPCURL" github.com/fullstorydev/grpcurl/cmd/grpcurl
+go_tool ghz "$GHZ" github.com/bojand/ghz/cmd/ghz
+go_tool vegeta "$VEGETA" github.com/tsenart/vegeta/v12
 
 command -v mvn >/dev/null || { echo "mvn (Maven) is needed to fetch protoc and protoc-gen-grpc-java" >&2; exit 1; }
 maven_exe protoc com.google.protobuf:protoc "$PROTOC"

@@ -1,19 +1,31 @@
-"""The Go, TypeScript and Java examples, built on generated/ and run against a live server.
+"""The client projects of docs/clients.md, built from nothing and run against a live server.
 
-Each example is built the way its users would build their own project:
-``go build`` with a ``replace`` directive to generated/go; ``npm ci`` with a
-``file:`` dependency on generated/ts (built by its own ``npm ci``); ``mvn
-package`` after ``mvn install`` of generated/java. Each client then runs
-against a server process started by the test, and the test checks what it
-printed, that it exited 0, and that it left no thread behind; against an
-address where nothing listens it must print FAIL and exit 1. The Go worker
-serves the runs of a worker agent as examples/python/worker.py does.
+For each language the test does what the page says, as a new user would. In a
+scratch folder it puts a copy of this checkout, named ``threadline`` as the
+page expects, and beside it runs every ```sh block of the language's section
+in order, in one bash process (so ``cd`` and ``export`` carry over), after
+writing each file block (```go title="main.go"```) where its title says. The
+one change to a command is the one the page asks for until the packages are
+published: ``npm install @threadline/api`` installs the tarball built from the
+checkout. Go fetches the modules from the proxy folder the page builds, and
+Maven finds the jar the page installs, under their published names.
 
-Builds are the slow part. They run in copies of the projects under pytest's
-temporary folder (two test runs at once cannot clash, and the checkout stays
-clean) and are quick when warm thanks to the caches: Go's build cache, npm's
-cache (``--prefer-offline``), and the Maven repository in .tools/m2, which CI
-can keep. A language whose toolchain is not on PATH is skipped, saying which.
+The programs run against a server the test starts on an ephemeral port; they
+read its address from THREADLINE_TARGET, as the page says. What each prints is
+compared with the page's output block once server-made ids and event numbers
+are normalised; for the stream-and-resume program the test also asks the
+server that the program hung up part way (the first stream ended CANCELLED)
+and printed every event of the run exactly once, in order. Beyond the page, it
+type-checks the TypeScript, vets the Go, and builds a consumer of the Go
+gateway module from the same proxy folder.
+
+The Go worker example (examples/go/worker, built in this repository through
+go.work) serves the runs of a worker agent, as examples/python/worker.py does.
+
+Caches keep warm runs quick: Go's module and build caches (tools/goproxy
+drops the one module version it writes from the module cache, so a copy made
+from an older checkout is never used), npm's cache, and the Maven repository
+in .tools/m2 (never ~/.m2), which CI can keep.
 """
 
 from __future__ import annotations
@@ -23,145 +35,285 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
 
 import grpc
 import pytest
 from google.protobuf import duration_pb2
-from threadline.v1 import message_pb2, run_pb2, run_pb2_grpc, thread_pb2, thread_pb2_grpc
+from threadline.v1 import (
+    message_pb2,
+    run_pb2,
+    run_pb2_grpc,
+    thread_pb2,
+    thread_pb2_grpc,
+)
 
 from tests.conftest import ROOT, ServerProcess
+from tests.test_docs import Normaliser, Walkthrough, read_blocks
 
-EXAMPLES = ROOT / "examples"
+pytestmark = pytest.mark.toolchain
+
+PAGE = ROOT / "docs" / "clients.md"
+VERSION = (ROOT / "VERSION").read_text(encoding="utf-8").strip()
+# The page's projects sit beside a clone of this repository in this folder.
+CHECKOUT = "threadline"
 M2 = ROOT / ".tools" / "m2"
-# One build step with cold caches downloads its dependencies; warm, it takes seconds.
-BUILD_TIMEOUT = 300
-RUN_TIMEOUT = 60
-# The text each client sends to the echo agent, which answers with it word by word.
-INPUT = "The quick brown fox jumps over the lazy dog"
-# The event types of a streamed echo run, with each run of message.delta shown once.
-ECHO_EVENTS = [
-    "run.created",
-    "message.created",  # the input message
-    "message.completed",
-    "run.started",
-    "message.created",  # the answer, streamed
-    "message.delta",
-    "message.completed",
-    "run.completed",
-]
-EVENT = re.compile(r'event (\d+) ([a-z_.]+)(?: (".*"))?')
 QUICK_JVM = "-XX:TieredStopAtLevel=1"
-WORKER_AGENT = "shouter"
+# A section with cold caches downloads its toolchain's dependencies; warm, it
+# takes well under a minute.
+SECTION_TIMEOUT = 600
+RUN_TIMEOUT = 60
 RPC_TIMEOUT = 10.0
+# What Maven Central requires of a pom besides its coordinates.
+CENTRAL_POM_FIELDS = (
+    "name",
+    "description",
+    "url",
+    "licenses/pom:license/pom:name",
+    "developers/pom:developer/pom:name",
+    "scm/pom:url",
+    "scm/pom:connection",
+)
+# The resume program reads this many events before it hangs up.
+EVENTS_BEFORE_HANGING_UP = 4
+FILE_INFO = re.compile(r'(\w+) title="([^"]+)"')
+ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
+EVENT_LINE = re.compile(r'^event (\d+) ([a-z_.]+)(?: "(.*)")?$')
+RESUME_LINE = re.compile(r"^resuming after event (\d+)$")
+STREAM_CODE = re.compile(r"rpc=/threadline\.v1\.RunService/StreamRunEvents code=(\w+)")
 
-# A test that builds first may run three build steps.
-pytestmark = [pytest.mark.toolchain, pytest.mark.timeout(3 * BUILD_TIMEOUT + RUN_TIMEOUT)]
+
+# -- the page ------------------------------------------------------------------
 
 
-# -- building ----------------------------------------------------------------
+@dataclass
+class Step:
+    """One block of a section: a file to write, or commands to run and what they print."""
+
+    line: int
+    commands: str = ""
+    path: str = ""
+    content: str = ""
+    output: str | None = None
+
+
+def read_steps(section: str) -> list[Step]:
+    """Read a section of the page into steps, refusing a block the test would not run."""
+    steps: list[Step] = []
+    for info, body, line in read_blocks(Walkthrough(PAGE, section)):
+        file = FILE_INFO.fullmatch(info)
+        if info == "sh":
+            steps.append(Step(line, commands=body))
+        elif info == "text":
+            assert steps, f"{PAGE.name} line {line}: output before any command"
+            assert steps[-1].commands, f"{PAGE.name} line {line}: output after a file"
+            assert steps[-1].output is None, f"{PAGE.name} line {line}: a second output"
+            steps[-1].output = body
+        elif file:
+            steps.append(Step(line, path=file.group(2), content=body + "\n"))
+        else:
+            pytest.fail(
+                f"{PAGE.name} line {line}: a ```{info} block; in a language's section every "
+                'block is ```sh, its ```text output, or a file (```go title="main.go"```)'
+            )
+    return steps
+
+
+def build_script(steps: list[Step], marker: str) -> str:
+    """Return a bash script that writes the files and runs the commands, in the page's order.
+
+    Each command block is framed by marker lines, so that what it printed can
+    be told apart; the script stops at the first command that fails.
+    """
+    parts = ["set -eo pipefail"]
+    for number, step in enumerate(steps):
+        if step.path:
+            end = f"{marker}_EOF"
+            parts += [
+                f"mkdir -p \"$(dirname '{step.path}')\"",
+                f"cat > '{step.path}' <<'{end}'\n{step.content}{end}",
+            ]
+        else:
+            parts += [
+                f"printf '%s\\n' '{marker} begin {number}'",
+                step.commands,
+                f"printf '\\n%s\\n' '{marker} end {number}'",
+            ]
+    return "\n".join(parts) + "\n"
+
+
+def printed_by(output: str, number: int, marker: str) -> str | None:
+    """What command block number printed, or None when it did not finish."""
+    match = re.search(
+        rf"^{re.escape(marker)} begin {number}\n(.*?)\n?{re.escape(marker)} end {number}$",
+        output,
+        re.DOTALL | re.MULTILINE,
+    )
+    return None if match is None else match.group(1)
+
+
+def copy_checkout(destination: Path) -> None:
+    """Copy this checkout's files (tracked, or new and not ignored): the page's clone."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT,
+        capture_output=True,
+        check=True,
+    ).stdout.decode()
+    for name in filter(None, listed.split("\0")):
+        source = ROOT / name
+        if source.is_file():  # a tracked file deleted in the work tree is left out
+            target = destination / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
 
 
 def require(*tools: str) -> None:
-    """Skip the test when a tool it needs is not on PATH."""
+    """Fail, naming them, when tools the page needs are not on PATH."""
     missing = [tool for tool in tools if shutil.which(tool) is None]
     if missing:
-        pytest.skip(f"{', '.join(missing)} not on PATH: these examples need that toolchain")
+        pytest.fail(f"{', '.join(missing)} not on PATH: docs/clients.md needs them")
 
 
-def build(*command: str | Path, cwd: Path) -> None:
-    """Run one build step; fail with its output when it fails."""
+def tool_environment(server: ServerProcess) -> dict[str, str]:
+    """The environment of the page's commands: the user's, plus the server's address."""
+    return {
+        **os.environ,
+        "THREADLINE_TARGET": server.address,
+        # Maven: the project's own repository, never ~/.m2.
+        "MAVEN_OPTS": f"-Dmaven.repo.local={M2}",
+        # Maven, javac, javadoc and the programs are short-lived JVMs: the
+        # quick compiler is enough (the install takes half the time).
+        "JAVA_TOOL_OPTIONS": QUICK_JVM,
+        "npm_config_update_notifier": "false",
+        "npm_config_fund": "false",
+        "npm_config_audit": "false",
+    }
+
+
+@dataclass
+class Outcome:
+    """What running a section printed, step by step."""
+
+    steps: list[Step]
+    printed: dict[int, str]
+    project: Path
+
+
+def run_section(
+    section: str,
+    server: ServerProcess,
+    scratch: Path,
+    substitutions: dict[str, str] | None = None,
+) -> Outcome:
+    """Run a section's steps beside a copy of the checkout; fail on the first failing command."""
+    copy_checkout(scratch / CHECKOUT)
+    steps = read_steps(section)
+    for step in steps:
+        for page_text, replacement in (substitutions or {}).items():
+            step.commands = step.commands.replace(page_text, replacement)
+    marker = f"::clients-{time.monotonic_ns()}::"
+    # Where the commands leave the shell: the project's folder.
+    cwd_file = scratch / "project-folder"
+    script = build_script(steps, marker) + f"pwd > '{cwd_file}'\n"
     result = subprocess.run(
-        [str(part) for part in command],
-        cwd=cwd,
+        ["bash", "-c", script],
+        cwd=scratch,
         capture_output=True,
         text=True,
-        timeout=BUILD_TIMEOUT,
+        timeout=SECTION_TIMEOUT,
         check=False,
-        env={
-            # Maven and the Java client are short-lived JVMs: the quick compiler is enough.
-            "MAVEN_OPTS": QUICK_JVM,
-            **os.environ,
-            "npm_config_update_notifier": "false",
-        },
+        env=tool_environment(server),
     )
-    assert result.returncode == 0, (
-        f"`{' '.join(map(str, command))}` in {cwd} exited {result.returncode}:\n"
-        f"{result.stdout}\n{result.stderr}"
-    )
-
-
-@pytest.fixture(scope="session")
-def go_bin(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The Go client and worker, built into a folder; Go's build cache makes a rebuild quick."""
-    require("go")
-    out = tmp_path_factory.mktemp("go-examples")
-    build("go", "build", "-o", f"{out}{os.sep}", "./...", cwd=EXAMPLES / "go")
-    return out
-
-
-def copy_projects(tmp_path_factory: pytest.TempPathFactory, *folders: str) -> Path:
-    """Copy project folders into a new temporary root, keeping their relative places.
-
-    Builds write node_modules, dist/ and target/ beside the sources; in a copy,
-    two test runs at once cannot clash over them, and the checkout stays clean.
-    """
-    root = tmp_path_factory.mktemp("projects")
-    for folder in folders:
-        shutil.copytree(
-            ROOT / folder,
-            root / folder,
-            ignore=shutil.ignore_patterns("node_modules", "dist", "target"),
+    output = ANSI_ESCAPE.sub("", result.stdout)
+    printed: dict[int, str] = {}
+    for number, step in enumerate(steps):
+        if step.path:
+            continue
+        text = printed_by(output, number, marker)
+        assert text is not None, (
+            f"{PAGE.name} line {step.line}: `{step.commands.splitlines()[0]}` failed "
+            f"(bash exited {result.returncode}):\n{result.stdout[-6000:]}\n{result.stderr[-6000:]}"
         )
-    return root
+        printed[number] = text
+    assert result.returncode == 0, result.stderr[-6000:]
+    return Outcome(steps, printed, Path(cwd_file.read_text(encoding="utf-8").strip()))
 
 
-@pytest.fixture(scope="session")
-def ts_client(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
-    """The command that runs the TypeScript client, after installing and type-checking it."""
-    require("node", "npm")
-    root = copy_projects(tmp_path_factory, "generated/ts", "examples/ts/client")
-    npm_ci = ("npm", "ci", "--prefer-offline", "--no-audit", "--no-fund", "--loglevel=error")
-    # The stubs package first: its own `npm ci` compiles src/ into dist/ (prepare).
-    build(*npm_ci, cwd=root / "generated" / "ts")
-    client = root / "examples" / "ts" / "client"
-    build(*npm_ci, cwd=client)
-    build(client / "node_modules" / ".bin" / "tsc", "--noEmit", cwd=client)
-    return [str(client / "node_modules" / ".bin" / "tsx"), str(client / "src" / "client.ts")]
+# -- checking what the programs printed ---------------------------------------
 
 
-@pytest.fixture(scope="session")
-def java_client(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
-    """The command that runs the Java client, after installing the stubs and packaging it."""
-    require("java", "javac", "mvn")
-    root = copy_projects(tmp_path_factory, "generated/java", "examples/java/client")
-    maven = ("mvn", "-B", "-q", f"-Dmaven.repo.local={M2}")
-    build(*maven, "install", "-f", root / "generated" / "java" / "pom.xml", cwd=root)
-    client = root / "examples" / "java" / "client"
-    build(*maven, "package", "-f", client / "pom.xml", cwd=root)
-    return ["java", QUICK_JVM, "-jar", str(client / "target" / "threadline-client.jar")]
+def numbered_events(lines: list[str]) -> list[str]:
+    """Number event ids in order of first appearance: what differs between servers goes."""
+    numbers: dict[str, str] = {}
+
+    def number(match: re.Match[str]) -> str:
+        return numbers.setdefault(match.group(2), str(len(numbers) + 1))
+
+    return [
+        re.sub(r"^((?:resuming after )?event )(\d+)", lambda m: m.group(1) + number(m), line)
+        for line in lines
+    ]
 
 
-# -- running -----------------------------------------------------------------
+def check_outputs(outcome: Outcome) -> None:
+    """Compare what each command printed with the page's output block after it."""
+    page, real = Normaliser(), Normaliser()
+    for number, step in enumerate(outcome.steps):
+        if step.output is None:
+            continue
+        expected = numbered_events(page.text(step.output))
+        actual = numbered_events(real.text(outcome.printed[number]))
+        assert actual == expected, (
+            f"{PAGE.name} line {step.line}: `{step.commands}` printed\n"
+            + "\n".join(actual)
+            + "\nand the page shows\n"
+            + "\n".join(expected)
+        )
 
 
-def run(command: list[str], *args: str, env: dict[str, str] | None = None) -> Any:
-    """Run an example to its end; return the CompletedProcess."""
-    return subprocess.run(
-        [*command, *args],
-        capture_output=True,
-        text=True,
-        timeout=RUN_TIMEOUT,
-        check=False,
-        env={**os.environ, **(env or {})},
-        cwd=ROOT,
-    )
+def resume_output(outcome: Outcome) -> list[str]:
+    """The lines the stream-and-resume program printed."""
+    (lines,) = [
+        text.splitlines()
+        for text in outcome.printed.values()
+        if any(RESUME_LINE.match(line) for line in text.splitlines())
+    ]
+    return lines
+
+
+def check_resumed_exactly_once(outcome: Outcome, server: ServerProcess) -> None:
+    """The program hung up part way, and printed each event of its run once, in order."""
+    lines = resume_output(outcome)
+    started = re.fullmatch(r"run (run_[0-9a-z]{26}) started", lines[0])
+    assert started, lines
+    resume_at = next(i for i, line in enumerate(lines) if RESUME_LINE.match(line))
+    matches = [EVENT_LINE.match(line) for line in lines[1:resume_at] + lines[resume_at + 1 :]]
+    events = [(int(m[1]), m[2]) for m in matches if m is not None]
+    assert len(events) == len(lines) - 2, f"a line that is no event:\n{lines}"
+    # Four events, then the resume after the last of them.
+    assert resume_at == 1 + EVENTS_BEFORE_HANGING_UP, lines
+    resumed_after = RESUME_LINE.match(lines[resume_at])
+    assert resumed_after is not None
+    assert int(resumed_after[1]) == events[EVENTS_BEFORE_HANGING_UP - 1][0], lines
+    # The first stream ended because the program hung up, while the run went on.
+    assert STREAM_CODE.findall(server.log) == ["CANCELLED", "OK"], server.log
+
+    with grpc.insecure_channel(server.address) as channel:
+        stored = [
+            (event.event_id, event.type)
+            for event in run_pb2_grpc.RunServiceStub(channel).StreamRunEvents(
+                run_pb2.StreamRunEventsRequest(run_id=started[1]), timeout=RPC_TIMEOUT
+            )
+        ]
+    assert events == stored, f"printed {events}, the run has {stored}"
+    assert stored[-1][1] == "run.completed", stored
 
 
 def thread_count(address: str) -> int:
@@ -171,76 +323,223 @@ def thread_count(address: str) -> int:
         return threads.CountThreads(thread_pb2.CountThreadsRequest(), timeout=RPC_TIMEOUT).count
 
 
-def closed_address() -> str:
-    """A loopback address where nothing listens (a port just freed)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return f"127.0.0.1:{probe.getsockname()[1]}"
+def run_in(project: Path, *command: str, env: dict[str, str]) -> str:
+    """Run one more command in a project; return its stdout, failing with its output."""
+    result = subprocess.run(
+        command,
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=SECTION_TIMEOUT,
+        check=False,
+        env=env,
+    )
+    assert result.returncode == 0, f"`{' '.join(command)}` in {project}:\n{result}"
+    return result.stdout
 
 
-def check_transcript(output: str, language: str, address: str) -> None:
-    """Check what a client printed, step by step."""
-    lines = output.splitlines()
-    created = re.fullmatch(r"thread (thr_[0-9a-z]{26}) created with metadata .+", lines[0])
-    assert created, output
-    assert sum(line.endswith(" appended") for line in lines) == 2, output
-    assert [line.split(":")[0] for line in lines if line.startswith("page ")] == [
-        "page 1",
-        "page 2",
-    ], output
-    assert "listed 2 messages in 2 pages" in lines, output
+# -- the three languages --------------------------------------------------------
 
-    events = [EVENT.fullmatch(line) for line in lines if line.startswith("event ")]
-    assert events, output
-    assert all(events), output
-    matches = [match for match in events if match is not None]
-    ids = [int(match[1]) for match in matches]
-    assert ids == sorted(set(ids)), f"event ids do not only grow:\n{output}"
-    types = [match[2] for match in matches]
-    shown = [kind for index, kind in enumerate(types) if index == 0 or kind != types[index - 1]]
-    assert shown == ECHO_EVENTS, output
-    deltas = [json.loads(match[3]) for match in matches if match[3] is not None]
-    assert len(deltas) == len(INPUT.split()), output
-    assert "".join(deltas) == INPUT, output
-    assert f"run answered {json.dumps(INPUT)}" in lines, output
+# A consumer of the gateway module, beyond the page: the handlers in front of
+# the server, asked for one route.
+GATEWAY_CONSUMER = """\
+package main
 
-    assert lines[-2] == f"thread {created[1]} deleted", output
-    assert lines[-1] == f"OK: {language} client passed every step against {address}", output
-    assert thread_count(address) == 0, "the client left its thread behind"
+import (
+	"context"
+	"fmt"
+	"io"
+	"log"
+	"net/http/httptest"
+	"os"
+
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	gateway "github.com/threadline/threadline/generated/go/gateway/threadline/v1"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+)
+
+func main() {
+	mux := runtime.NewServeMux()
+	credentials := grpc.WithTransportCredentials(insecure.NewCredentials())
+	target := os.Getenv("THREADLINE_TARGET")
+	err := gateway.RegisterThreadServiceHandlerFromEndpoint(
+		context.Background(), mux, target, []grpc.DialOption{credentials})
+	if err != nil {
+		log.Fatal(err)
+	}
+	server := httptest.NewServer(mux)
+	defer server.Close()
+	response, err := server.Client().Get(server.URL + "/v1/threads:count")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer response.Body.Close()
+	body, err := io.ReadAll(response.Body)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(response.StatusCode, string(body))
+}
+"""
 
 
-CLIENTS = {"go": "Go", "ts": "TypeScript", "java": "Java"}
-
-
-@pytest.fixture(params=list(CLIENTS))
-def client(request: pytest.FixtureRequest) -> tuple[str, list[str]]:
-    """(language, command) of one client example, built."""
-    if request.param == "go":
-        command = [str(request.getfixturevalue("go_bin") / "client")]
-    else:
-        command = request.getfixturevalue(f"{request.param}_client")
-    return CLIENTS[request.param], command
-
-
-def test_client_example_against_a_live_server(client, spawn_server):
-    language, command = client
+@pytest.mark.timeout(2 * SECTION_TIMEOUT)
+def test_go_project_of_the_page(spawn_server, tmp_path: Path):
+    require("go", "git")
     server = spawn_server()
-    result = run(command, "--target", server.address)
-    assert result.returncode == 0, f"exit {result.returncode}\n{result.stdout}\n{result.stderr}"
-    check_transcript(result.stdout, language, server.address)
+    outcome = run_section("## Go", server, tmp_path)
+    check_outputs(outcome)
+    check_resumed_exactly_once(outcome, server)
+    assert thread_count(server.address) == 2
+    env = tool_environment(server)
+    run_in(outcome.project, "go", "vet", "./...", env=env)
+
+    # The gateway module, from the same proxy folder, in a module of its own.
+    proxy = tmp_path / CHECKOUT / "dist" / "goproxy"
+    env |= {
+        "GOPROXY": f"file://{proxy},https://proxy.golang.org",
+        "GONOSUMDB": "github.com/threadline/threadline",
+    }
+    consumer = tmp_path / "gateway-consumer"
+    consumer.mkdir()
+    (consumer / "main.go").write_text(GATEWAY_CONSUMER, encoding="utf-8")
+    run_in(consumer, "go", "mod", "init", "example.com/gateway-consumer", env=env)
+    run_in(
+        consumer,
+        "go",
+        "get",
+        f"github.com/threadline/threadline/generated/go/gateway@v{VERSION}",
+        env=env,
+    )
+    run_in(consumer, "go", "mod", "tidy", env=env)
+    assert run_in(consumer, "go", "run", ".", env=env).split() == ["200", '{"count":"2"}']
 
 
-def test_client_example_fails_without_a_server(client):
-    """The target from THREADLINE_TARGET; nothing listens there, so the first call fails."""
-    _, command = client
-    result = run(command, env={"THREADLINE_TARGET": closed_address()})
-    assert result.returncode == 1, f"exit {result.returncode}\n{result.stdout}\n{result.stderr}"
-    assert result.stderr.startswith("FAIL: "), result.stderr
-    assert "unavailable" in result.stderr.lower(), result.stderr
-    assert "OK:" not in result.stdout
+@pytest.mark.timeout(2 * SECTION_TIMEOUT)
+def test_typescript_project_of_the_page(spawn_server, tmp_path: Path):
+    require("node", "npm", "git")
+    tarball = f"../{CHECKOUT}/generated/ts/threadline-api-{VERSION}.tgz"
+    # The page says to do this until the package is published.
+    instruction = f"name `{tarball}` in place of `@threadline/api`"
+    assert instruction in " ".join(PAGE.read_text(encoding="utf-8").split())
+    server = spawn_server()
+    outcome = run_section(
+        "## TypeScript", server, tmp_path, {"npm install @threadline/api": f"npm install {tarball}"}
+    )
+    check_outputs(outcome)
+    check_resumed_exactly_once(outcome, server)
+    assert thread_count(server.address) == 2
+
+    # tsx runs TypeScript without checking types; check them, with the
+    # TypeScript the package is built with and the types of this Node.js.
+    package = json.loads((ROOT / "generated/ts/package.json").read_text(encoding="utf-8"))
+    typescript = f"typescript@{package['devDependencies']['typescript']}"
+    node = run_in(outcome.project, "node", "--version", env=os.environ.copy())
+    node_types = f"@types/node@{node.strip().lstrip('v').split('.')[0]}"
+    env = tool_environment(server)
+    run_in(outcome.project, "npm", "install", "--no-save", typescript, node_types, env=env)
+    run_in(
+        outcome.project,
+        "npx",
+        "tsc",
+        "--noEmit",
+        "--strict",
+        "--module",
+        "nodenext",
+        "--target",
+        "es2022",
+        "--types",
+        "node",
+        *sorted(step.path for step in outcome.steps if step.path),
+        env=env,
+    )
 
 
-# -- the Go worker -----------------------------------------------------------
+@pytest.mark.timeout(2 * SECTION_TIMEOUT)
+def test_python_project_of_the_page(spawn_server, tmp_path: Path):
+    require("python3", "git")
+    client = f"../{CHECKOUT}/generated/python"
+    # The page says to do this until the package is published.
+    instruction = f"name `{client}` in place of `threadline-client`"
+    assert instruction in " ".join(PAGE.read_text(encoding="utf-8").split())
+    server = spawn_server()
+    outcome = run_section(
+        "## Python",
+        server,
+        tmp_path,
+        {"pip install --quiet threadline-client": f"pip install --quiet {client}"},
+    )
+    check_outputs(outcome)
+    check_resumed_exactly_once(outcome, server)
+    assert thread_count(server.address) == 2
+    # A client installs no part of the server.
+    installed = run_in(
+        outcome.project, ".venv/bin/pip", "list", "--format=freeze", env=os.environ.copy()
+    )
+    names = {line.split("==")[0].lower() for line in installed.split()}
+    assert "threadline-client" in names
+    assert not names & {"threadline", "aiohttp", "aiosqlite"}, names
+    # The programs type-check against the package's own .pyi types.
+    mypy = ROOT / ".venv" / "bin" / "mypy"
+    env = {**os.environ, "MYPYPATH": ""}
+    run_in(
+        outcome.project,
+        str(mypy),
+        "--strict",
+        "--ignore-missing-imports",
+        "--python-executable",
+        ".venv/bin/python",
+        "--no-incremental",
+        *sorted(step.path for step in outcome.steps if step.path),
+        env=env,
+    )
+
+
+@pytest.mark.timeout(2 * SECTION_TIMEOUT)
+def test_java_project_of_the_page(spawn_server, tmp_path: Path):
+    require("java", "mvn", "git")
+    # The page's install puts the package here; remove any older copy first,
+    # so the project can only build against the one the page installs.
+    shutil.rmtree(M2 / "dev" / "threadline", ignore_errors=True)
+    server = spawn_server()
+    outcome = run_section("## Java", server, tmp_path)
+    check_outputs(outcome)
+    check_resumed_exactly_once(outcome, server)
+    assert thread_count(server.address) == 2
+    # What Maven Central asks of a release, installed beside the jar.
+    installed = M2 / "dev" / "threadline" / "threadline-api" / VERSION
+    for kind in ("", "-sources", "-javadoc"):
+        assert (installed / f"threadline-api-{VERSION}{kind}.jar").is_file(), kind
+    pom_path = installed / f"threadline-api-{VERSION}.pom"
+    pom = ElementTree.parse(pom_path).getroot()  # noqa: S314 - the pom this repository wrote
+    for field in CENTRAL_POM_FIELDS:
+        element = pom.find(f"pom:{field}", {"pom": "http://maven.apache.org/POM/4.0.0"})
+        assert element is not None, f"the pom has no {field}"
+        assert "".join(element.itertext()).strip(), f"the pom's {field} is empty"
+
+
+# -- the Go worker -------------------------------------------------------------
+
+WORKER_AGENT = "shouter"
+BUILD_TIMEOUT = 300
+
+
+@pytest.fixture(scope="session")
+def go_worker(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """examples/go/worker, built against generated/go through go.work; Go caches the build."""
+    require("go")
+    out = tmp_path_factory.mktemp("go-worker") / "worker"
+    result = subprocess.run(
+        ["go", "build", "-o", str(out), "./worker"],
+        cwd=ROOT / "examples" / "go",
+        capture_output=True,
+        text=True,
+        timeout=BUILD_TIMEOUT,
+        check=False,
+    )
+    assert result.returncode == 0, f"go build of examples/go/worker failed:\n{result.stderr}"
+    return out
 
 
 @dataclass
@@ -273,7 +572,7 @@ def worker_server(spawn_server) -> ServerProcess:
 
 
 @pytest.fixture
-def spawn_worker(go_bin: Path, tmp_path: Path) -> Iterator[Any]:
+def spawn_worker(go_worker: Path, tmp_path: Path) -> Iterator[Any]:
     """Start Go workers for a test; any still running at the end are killed."""
     started: list[Worker] = []
 
@@ -281,7 +580,7 @@ def spawn_worker(go_bin: Path, tmp_path: Path) -> Iterator[Any]:
         log_path = tmp_path / f"go-worker-{time.monotonic_ns()}.log"
         with log_path.open("wb") as log_file:
             process = subprocess.Popen(
-                [str(go_bin / "worker"), "--target", address, "--agent", WORKER_AGENT, *extra],
+                [str(go_worker), "--target", address, "--agent", WORKER_AGENT, *extra],
                 stdout=log_file,
                 stderr=subprocess.STDOUT,
                 cwd=tmp_path,
@@ -337,6 +636,7 @@ def wait_first_delta(address: str, run_id: str) -> None:
     pytest.fail(f"run {run_id} ended before its answer streamed")
 
 
+@pytest.mark.timeout(BUILD_TIMEOUT + RUN_TIMEOUT)
 def test_go_worker_serves_runs_renewing_its_lease(worker_server, spawn_worker):
     address = worker_server.address
     # A 1 s lease, and an answer reported in one batch after 10 x 150 ms: only
@@ -362,6 +662,7 @@ def test_go_worker_serves_runs_renewing_its_lease(worker_server, spawn_worker):
     assert worker.log.rstrip().endswith("stopped"), worker.log
 
 
+@pytest.mark.timeout(BUILD_TIMEOUT + RUN_TIMEOUT)
 def test_go_worker_drops_a_cancelled_run(worker_server, spawn_worker):
     address = worker_server.address
     worker = spawn_worker(address, "--delay-ms", "200", "--batch", "1")
@@ -378,6 +679,7 @@ def test_go_worker_drops_a_cancelled_run(worker_server, spawn_worker):
     assert (later.status, later.response) == (run_pb2.RUN_STATUS_COMPLETED, "STILL THERE")
 
 
+@pytest.mark.timeout(BUILD_TIMEOUT + RUN_TIMEOUT)
 def test_go_worker_fails_its_run_when_stopped(worker_server, spawn_worker):
     address = worker_server.address
     worker = spawn_worker(address, "--delay-ms", "200", "--batch", "1")

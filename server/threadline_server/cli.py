@@ -4,20 +4,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import signal
-import sys
 from collections.abc import Sequence
 
 from threadline_server import __version__, config
+from threadline_server.observability import logs, traces
 from threadline_server.transport.server import ThreadlineServer
-
-LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 
 
 async def serve(settings: config.Settings) -> None:
     """Run the server until SIGTERM or SIGINT, then drain within the grace period."""
-    server = ThreadlineServer(settings)
+    server = ThreadlineServer(settings, tracing=traces.from_environment())
     # Handlers first: a SIGTERM that arrives while the server starts (right
     # after it logged "listening", say) must drain it, not kill the process.
     stop = asyncio.Event()
@@ -46,9 +43,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     config.add_arguments(serve_parser)
     arguments = parser.parse_args(argv)
     settings = config.load(arguments)
-    logging.basicConfig(
-        level=settings.log_level.upper(), format=LOG_FORMAT, stream=sys.stderr, force=True
-    )
+    logs.configure(settings.log_level, settings.log_format)
     asyncio.run(serve(settings))
 
 

@@ -11,6 +11,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Any
 
+LOG_FORMATS = ("text", "json")
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -20,6 +22,7 @@ class Settings:
     http_listen: str = "127.0.0.1:8080"
     database: str = "./threadline.db"
     log_level: str = "INFO"
+    log_format: str = "text"
     grace_period: float = 10.0
     max_concurrent_rpcs: int = 1000
     read_connections: int = 4
@@ -28,6 +31,7 @@ class Settings:
     worker_agents: tuple[str, ...] = ()
     run_timeout: float = 600.0
     lease_check_interval: float = 1.0
+    metrics_listen: str = ""
     event_tail_bytes: int = 64 * 1024 * 1024
 
 
@@ -36,6 +40,7 @@ _HELP = {
     "http_listen": "host:port for HTTP/JSON (port 0 picks a free port; empty or --no-http: off)",
     "database": "SQLite database file",
     "log_level": "DEBUG, INFO, WARNING or ERROR",
+    "log_format": "text (one line of key=value pairs) or json (one JSON object per line)",
     "grace_period": "seconds in-flight calls get to finish on SIGTERM/SIGINT",
     "max_concurrent_rpcs": "calls over this many at once get RESOURCE_EXHAUSTED",
     "read_connections": "SQLite read connections (reads run beside the single writer)",
@@ -46,6 +51,8 @@ _HELP = {
     "repeat for more (the variable takes a comma-separated list)",
     "run_timeout": "seconds an in-process run may take before it fails with TIMEOUT",
     "lease_check_interval": "seconds between checks for worker leases that ran out",
+    "metrics_listen": "host:port of a listener that serves only GET /metrics (Prometheus); "
+    "empty: /metrics is served on the HTTP/JSON listener, or nowhere with --no-http",
     "event_tail_bytes": "bytes of recent events kept in memory for streams, all threads "
     "together (older ones are read from the database)",
 }
@@ -115,6 +122,8 @@ def load(
 def _check(settings: Settings) -> None:
     if settings.log_level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
         raise SystemExit(f"log level {settings.log_level!r} is not DEBUG, INFO, WARNING or ERROR")
+    if settings.log_format not in LOG_FORMATS:
+        raise SystemExit(f"log format {settings.log_format!r} is not text or json")
     if settings.grace_period < 0:
         raise SystemExit("grace period must not be negative")
     if settings.max_concurrent_rpcs < 1 or settings.read_connections < 1:
@@ -125,10 +134,14 @@ def _check(settings: Settings) -> None:
         raise SystemExit("run timeout and lease check interval must be positive")
     if settings.event_tail_bytes < 0:
         raise SystemExit("event tail bytes must not be negative")
-    if settings.http_listen:
-        host, _, port = settings.http_listen.rpartition(":")
-        if not host or not port.isdigit() or int(port) > 65535:
-            raise SystemExit(f"--http-listen {settings.http_listen!r} is not host:port")
+    for flag, address in (
+        ("--http-listen", settings.http_listen),
+        ("--metrics-listen", settings.metrics_listen),
+    ):
+        if address:
+            host, _, port = address.rpartition(":")
+            if not host or not port.isdigit() or int(port) > 65535:
+                raise SystemExit(f"{flag} {address!r} is not host:port")
     for spec in settings.agents:
         name, _, target = spec.partition("=")
         if not name or ":" not in target:

@@ -4,13 +4,13 @@ go 1.26.0
 
 require (
 	github.com/grpc-ecosystem/grpc-gateway/v2 v2.33.0
-	github.com/threadline/threadline/generated/go/gateway v0.0.0-00010101000000-000000000000
+	github.com/threadline/threadline/generated/go/gateway v0.2.0
 	google.golang.org/genproto/googleapis/rpc v0.0.0-20261104224025-d1e00e9f33ab
 	google.golang.org/grpc v1.85.0
 )
 
 require (
-	github.com/threadline/threadline/generated/go v0.0.0 // indirect
+	github.com/threadline/threadline/generated/go v0.2.0 // indirect
 	golang.org/x/net v0.61.0 // indirect
 	golang.org/x/sys v0.49.0 // indirect
 	golang.org/x/text v0.43.0 // indirect
@@ -18,7 +18,3 @@ require (
 	google.golang.org/protobuf v1.36.12 // indirect
 )
 
-replace (
-	github.com/threadline/threadline/generated/go => ../../generated/go
-	github.com/threadline/threadline/generated/go/gateway => ../../generated/go/gateway
-)

@@ -33,7 +33,7 @@ import contextlib
 import logging
 import socket
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -52,6 +52,10 @@ from threadline_server.package_data import openapi_document
 
 logger = logging.getLogger("threadline")
 access_log = logging.getLogger("threadline.access")
+ACCESS_LINE = (
+    "http method=%(method)s path=%(path)s status=%(status)d duration_ms=%(duration_ms).2f "
+    "peer=%(peer)s"
+)
 
 # A larger request body is refused with 413 before it is read whole. It is
 # twice the gRPC server's 4 MiB message limit, since a message's JSON is
@@ -190,6 +194,48 @@ class GatewayError(Exception):
         self.http_status = http_status if http_status is not None else HTTP_STATUS[code]
 
 
+ROUTE = web.RequestKey("threadline_route", str)
+"""The route template a request matched ("" until one matched), for metrics and traces."""
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@dataclass(frozen=True)
+class Observers:
+    """What watches the gateway (metrics and traces); every part is optional.
+
+    The gateway calls plain functions and never imports a metrics or tracing
+    library itself.
+    """
+
+    request_done: Callable[[str, str, int, float], None] | None = None
+    """Called with method, route template ("" when none matched), status, seconds."""
+    routed: Callable[[web.Request, str], None] | None = None
+    """Called once a request matched a route template."""
+    outgoing: Callable[[list[tuple[str, str]]], None] | None = None
+    """May add to the metadata of the gRPC call a request makes (trace context)."""
+    middlewares: tuple[Any, ...] = ()
+    metrics: Handler | None = None
+    """Serves GET /metrics, when given."""
+
+
+def bind_tcp(listen: str) -> socket.socket:
+    """Bind and listen on host:port (port 0: any free port); serving comes later."""
+    host, _, port = listen.rpartition(":")
+    host = host.strip("[]")
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, int(port)))
+        sock.listen(128)
+    except OSError:
+        sock.close()
+        raise
+    sock.setblocking(False)
+    return sock
+
+
 @dataclass
 class _Call:
     """A request turned into a gRPC call."""
@@ -242,8 +288,11 @@ def error_body(status: status_pb2.Status) -> Any:
 class HttpGateway:
     """Serves the annotated RPCs of some services over HTTP/JSON, by calling them over gRPC."""
 
-    def __init__(self, grpc_target: str, service_names: Iterable[str]) -> None:
+    def __init__(
+        self, grpc_target: str, service_names: Iterable[str], observers: Observers | None = None
+    ) -> None:
         self._target = grpc_target
+        self._observers = observers or Observers()
         self.router = Router(bindings_for(service_names))
         self._channel: grpc.aio.Channel | None = None
         self._runner: web.AppRunner | None = None
@@ -255,18 +304,7 @@ class HttpGateway:
 
     def bind(self, listen: str) -> int:
         """Bind the listening socket (serving starts later, with start); return the port."""
-        host, _, port = listen.rpartition(":")
-        host = host.strip("[]")
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_STREAM)
-        try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind((host, int(port)))
-            sock.listen(128)
-        except OSError:
-            sock.close()
-            raise
-        sock.setblocking(False)
+        sock = bind_tcp(listen)
         self._socket = sock
         self.port = sock.getsockname()[1]
         return self.port
@@ -277,6 +315,7 @@ class HttpGateway:
             raise RuntimeError("bind the HTTP socket before starting")
         self._channel = grpc.aio.insecure_channel(self._target)
         app = web.Application(
+            middlewares=self._observers.middlewares,
             client_max_size=MAX_BODY_BYTES,
             handler_args={
                 "logger": server_log,
@@ -285,6 +324,8 @@ class HttpGateway:
                 "max_headers": MAX_HEADERS,
             },
         )
+        if self._observers.metrics is not None:
+            app.router.add_get("/metrics", self._observers.metrics)
         app.router.add_route("*", "/{tail:.*}", self.handle)
         # handler_cancellation: a client that hangs up cancels its handler,
         # which cancels its gRPC call.
@@ -320,12 +361,13 @@ class HttpGateway:
     # -- one request ----------------------------------------------------------------
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
-        """Serve one request and log it: method, path, status, duration."""
+        """Serve one request; log and count it: method, path, route, status, duration."""
         started = time.perf_counter()
         status = 499  # the client went away before an answer
         task = asyncio.current_task()
         if task is not None:
             self._in_flight.add(task)
+        request[ROUTE] = ""
         try:
             response = await self._serve(request)
             status = response.status
@@ -333,14 +375,22 @@ class HttpGateway:
         finally:
             if task is not None:
                 self._in_flight.discard(task)
-            access_log.info(
-                "http method=%s path=%s status=%d duration_ms=%.2f peer=%s",
-                request.method,
-                request.path,
-                status,
-                (time.perf_counter() - started) * 1000,
-                request.remote,
-            )
+            seconds = time.perf_counter() - started
+            if self._observers.request_done is not None:
+                self._observers.request_done(request.method, request[ROUTE], status, seconds)
+            if access_log.isEnabledFor(logging.INFO):
+                # One mapping is both the line's arguments and, in JSON logs, its fields.
+                access_log.info(
+                    ACCESS_LINE,
+                    {
+                        "method": request.method,
+                        "path": request.path,
+                        "route": request[ROUTE],
+                        "status": status,
+                        "duration_ms": round(seconds * 1000, 2),
+                        "peer": request.remote,
+                    },
+                )
 
     async def _serve(self, request: web.Request) -> web.StreamResponse:
         target = request.raw_path
@@ -350,6 +400,7 @@ class HttpGateway:
         else:
             raw_path, _, query = target.partition("?")
         if request.method == "GET" and raw_path in API_DOCUMENTS:
+            self._routed(request, raw_path)
             return _api_document(API_DOCUMENTS[raw_path])
         try:
             path = params.unescape_path(raw_path)
@@ -387,10 +438,13 @@ class HttpGateway:
             code, text = _ROUTING_ERRORS[error.status]
             raise GatewayError(code, text, error.status) from None
         binding = match.binding
+        self._routed(request, binding.template.template)
         if is_form_post and binding.http_method == "GET" and form is None:
             form, body = await self._read_form(request, query), b""
         timeout = _timeout(request)
         metadata = _metadata(request)
+        if self._observers.outgoing is not None:
+            self._observers.outgoing(metadata)
         message = binding.request_type()
         try:
             if binding.body:
@@ -406,6 +460,11 @@ class HttpGateway:
         except params.InvalidUtf8Error as error:
             raise GatewayError(code_pb2.INTERNAL, str(error)) from None
         return _Call(binding, message, metadata, timeout), binding.server_streaming
+
+    def _routed(self, request: web.Request, route: str) -> None:
+        request[ROUTE] = route
+        if self._observers.routed is not None:
+            self._observers.routed(request, route)
 
     async def _read_form(self, request: web.Request, query: str) -> params.Query:
         body = await _read_body(request)

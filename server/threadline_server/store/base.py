@@ -167,6 +167,10 @@ class StoreTransaction(abc.ABC):
     async def threads_with_queued_runs(self) -> list[ThreadRef]:
         """Return every thread that has a queued run."""
 
+    @abc.abstractmethod
+    async def all_runs_in_flight(self) -> list[RunRecord]:
+        """Return every QUEUED and RUNNING run, of every thread."""
+
     # -- request ids ------------------------------------------------------------
 
     @abc.abstractmethod

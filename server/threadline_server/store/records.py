@@ -160,3 +160,6 @@ class RememberedRequest:
 
 
 EventListener = Callable[[list[run_pb2.RunEvent]], None]
+
+WriteObserver = Callable[[float, float], None]
+"""Told of each write transaction: seconds it waited for the writer, seconds it held it."""

@@ -1,8 +1,15 @@
-"""Server interceptors: one access-log line per RPC, and a hard cap on concurrent RPCs.
+"""The server interceptor: the one wrapper around every call.
 
-grpc.aio's own maximum_concurrent_rpcs has queued instead of rejecting
-(grpc/grpc#30424), so the cap is a semaphore here that answers
-RESOURCE_EXHAUSTED at once, which a client can back off from.
+It does three jobs, so that a call pays for one wrapper: the concurrency cap
+(over the cap, RESOURCE_EXHAUSTED with ErrorInfo TOO_MANY_CALLS at once,
+instead of queueing without bound), the access log (one line per call:
+method, status code, duration, peer), and the go-grpc-prometheus metrics.
+
+Per-call work is kept to what a call needs: the wrapped handler of a method
+is built once and reused (grpc's generic handlers return the same handler
+for a method every time), its metric children are bound once, and the log
+line is neither formatted nor given the peer's address when the access log
+is off (--log-level WARNING).
 """
 
 from __future__ import annotations
@@ -16,70 +23,91 @@ from typing import TYPE_CHECKING, Any, cast
 import grpc
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 
+from threadline_server.observability.metrics import GrpcMethod, GrpcMetrics, grpc_type
 from threadline_server.transport.errors import ERROR_DOMAIN, abort
 
 access_log = logging.getLogger("threadline.access")
+ACCESS_LINE = "rpc=%(rpc)s code=%(code)s duration_ms=%(duration_ms).2f peer=%(peer)s"
 
 if TYPE_CHECKING:
     # grpc's classes are generic only in grpc-stubs, not at run time.
     Context = grpc.aio.ServicerContext[Any, Any]
     Handler = grpc.RpcMethodHandler[Any, Any]
 
+Behaviour = Callable[[Any, "Context"], Any]
 
-def _code_name(context: Context, default: grpc.StatusCode) -> str:
+
+def _code(context: Context, default: grpc.StatusCode) -> grpc.StatusCode:
     # The aio context's code() is missing from grpc-stubs; it returns a
     # StatusCode once the handler set or aborted with one, else None.
     code: object = context.code()
-    if isinstance(code, grpc.StatusCode):
-        return code.name
-    return default.name
+    return code if isinstance(code, grpc.StatusCode) else default
 
 
-class AccessLogAndLimitInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
-    """Logs each RPC's method, status code and duration; rejects RPCs over the cap."""
+class ServerInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
+    """Caps concurrent calls, logs each call, and counts and times it."""
 
-    def __init__(self, max_concurrent_rpcs: int) -> None:
+    def __init__(self, max_concurrent_rpcs: int, metrics: GrpcMetrics) -> None:
         self._limit = max_concurrent_rpcs
-        self._active = 0
+        self.active = 0
+        self._metrics = metrics
+        metrics.calls_limit.set(max_concurrent_rpcs)
+        metrics.calls_in_flight.set_function(lambda: self.active)
+        # method -> (the handler as continuation returned it, its wrapped form)
+        self._wrapped: dict[str, tuple[Handler, Handler]] = {}
 
     async def intercept_service(
         self,
         continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Handler]],
         handler_call_details: grpc.HandlerCallDetails,
     ) -> Handler:
-        """Wrap the method's handler with timing, logging and the cap."""
-        # Any: grpc-stubs types the aio handler's behaviours as sync callables.
-        handler: Any = await continuation(handler_call_details)
-        if handler is None:  # an unknown method: grpc answers UNIMPLEMENTED itself
+        """Return the method's handler, wrapped (the same wrapped handler every call)."""
+        # grpc-stubs says a handler is always found; an unknown method gets None.
+        handler: Handler | None = await continuation(handler_call_details)
+        if handler is None:  # grpc answers UNIMPLEMENTED itself
             return cast("Handler", handler)
         method = handler_call_details.method
+        cached = self._wrapped.get(method)
+        if cached is not None and cached[0] is handler:
+            return cached[1]
+        wrapped = self._wrap_handler(method, handler)
+        # An inner interceptor (tracing) makes a new handler per call: then
+        # this wraps per call too, which costs less than the span it makes.
+        self._wrapped[method] = (handler, wrapped)
+        return wrapped
+
+    def _wrap_handler(self, method: str, original: Handler) -> Handler:
+        # Any: grpc-stubs types the aio handler's behaviours as sync callables.
+        handler: Any = original
+        kind = grpc_type(
+            request_streaming=handler.request_streaming,
+            response_streaming=handler.response_streaming,
+        )
+        call = self._metrics.method(method, kind)
+        codecs = {
+            "request_deserializer": handler.request_deserializer,
+            "response_serializer": handler.response_serializer,
+        }
         if handler.unary_unary is not None:
             return grpc.unary_unary_rpc_method_handler(
-                self._wrap(method, handler.unary_unary, streaming=False),
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
+                self._unary(call, handler.unary_unary), **codecs
             )
         if handler.unary_stream is not None:
             return grpc.unary_stream_rpc_method_handler(
-                self._wrap(method, handler.unary_stream, streaming=True),
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
+                self._streaming(call, handler.unary_stream), **codecs
             )
         if handler.stream_unary is not None:
             return grpc.stream_unary_rpc_method_handler(
-                self._wrap(method, handler.stream_unary, streaming=False),
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
+                self._unary(call, handler.stream_unary), **codecs
             )
         if handler.stream_stream is not None:
             return grpc.stream_stream_rpc_method_handler(
-                self._wrap(method, handler.stream_stream, streaming=True),
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
+                self._streaming(call, handler.stream_stream), **codecs
             )
-        return cast("Handler", handler)
+        return original
 
-    async def _refuse(self, context: Context) -> None:
+    async def _refuse(self, call: GrpcMethod, context: Context, started: float) -> None:
+        """End a call over the cap with RESOURCE_EXHAUSTED (raises)."""
         status = status_pb2.Status(
             code=code_pb2.RESOURCE_EXHAUSTED,
             message=f"server is at its limit of {self._limit} concurrent calls; retry later",
@@ -87,52 +115,90 @@ class AccessLogAndLimitInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[
         status.details.add().Pack(
             error_details_pb2.ErrorInfo(reason="TOO_MANY_CALLS", domain=ERROR_DOMAIN)
         )
-        await abort(context, status)
+        try:
+            await abort(context, status)
+        finally:
+            self._finish(call, context, started, grpc.StatusCode.RESOURCE_EXHAUSTED)
 
-    def _log(self, method: str, context: Context, started: float, default: grpc.StatusCode) -> None:
-        access_log.info(
-            "rpc=%s code=%s duration_ms=%.2f peer=%s",
-            method,
-            _code_name(context, default),
-            (time.perf_counter() - started) * 1000,
-            context.peer(),
-        )
+    def _finish(
+        self, call: GrpcMethod, context: Context, started: float, default: grpc.StatusCode
+    ) -> None:
+        seconds = time.perf_counter() - started
+        code = _code(context, default)
+        (call.handled_by_code.get(code) or call.handled(code)).inc()
+        call.handling.observe(seconds)
+        if access_log.isEnabledFor(logging.INFO):
+            # One mapping is both the line's arguments and, in JSON logs, its fields.
+            access_log.info(
+                ACCESS_LINE,
+                {
+                    "rpc": call.name,
+                    "code": code.name,
+                    "duration_ms": round(seconds * 1000, 2),
+                    "peer": context.peer(),
+                },
+            )
 
-    def _wrap(
-        self, method: str, behaviour: Callable[[Any, Context], Any], *, streaming: bool
-    ) -> Callable[[Any, Context], Awaitable[Any]]:
-        """Wrap any kind of handler as a coroutine.
-
-        A streaming handler may be an async generator (ours) or a coroutine
-        that writes with context.write (grpc's own health Watch); both are
-        driven here, the generator's items written with context.write.
-        """
+    def _unary(self, call: GrpcMethod, behaviour: Behaviour) -> Behaviour:
+        """Wrap a handler that answers once (its request may be a stream)."""
 
         async def wrapped(request: Any, context: Context) -> Any:
             started = time.perf_counter()
-            default = grpc.StatusCode.UNKNOWN
-            if self._active >= self._limit:
-                try:
-                    await self._refuse(context)
-                finally:
-                    self._log(method, context, started, grpc.StatusCode.RESOURCE_EXHAUSTED)
-            self._active += 1
+            call.started.inc()
+            if self.active >= self._limit:
+                await self._refuse(call, context, started)
+            self.active += 1
+            outcome = grpc.StatusCode.UNKNOWN
             try:
-                result = behaviour(request, context)
-                if streaming and hasattr(result, "__aiter__"):
-                    async for item in result:
-                        await context.write(item)
-                    result = None
-                else:
-                    result = await result
+                response = await behaviour(request, context)
             except asyncio.CancelledError:
-                default = grpc.StatusCode.CANCELLED
+                outcome = grpc.StatusCode.CANCELLED
                 raise
             else:
-                default = grpc.StatusCode.OK
-                return result
+                outcome = grpc.StatusCode.OK
+                return response
             finally:
-                self._active -= 1
-                self._log(method, context, started, default)
+                self.active -= 1
+                self._finish(call, context, started, outcome)
+
+        return wrapped
+
+    def _streaming(self, call: GrpcMethod, behaviour: Behaviour) -> Behaviour:
+        """Wrap a handler that answers with a stream, as a coroutine.
+
+        The handler may be an async generator (ours) or a coroutine that
+        writes with context.write (grpc's own health Watch); both are driven
+        here, the generator's items written with context.write, so the call
+        ends (and is counted and logged) in this coroutine, cancellation
+        included.
+        """
+        open_streams = call.open_streams
+        if open_streams is None:  # only when wrapping a handler with one answer by mistake
+            raise ValueError(f"{call.name} does not answer with a stream")
+
+        async def wrapped(request: Any, context: Context) -> None:
+            started = time.perf_counter()
+            call.started.inc()
+            if self.active >= self._limit:
+                await self._refuse(call, context, started)
+            self.active += 1
+            open_streams.inc()
+            outcome = grpc.StatusCode.UNKNOWN
+            try:
+                result = behaviour(request, context)
+                if hasattr(result, "__aiter__"):
+                    async for item in result:
+                        await context.write(item)
+                else:
+                    await result
+            except asyncio.CancelledError:
+                outcome = grpc.StatusCode.CANCELLED
+                raise
+            else:
+                outcome = grpc.StatusCode.OK
+            finally:
+                self.active -= 1
+                open_streams.dec()
+                self._finish(call, context, started, outcome)
 
         return wrapped

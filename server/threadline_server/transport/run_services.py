@@ -9,7 +9,11 @@ from threadline.v1 import run_pb2, run_pb2_grpc, worker_pb2, worker_pb2_grpc
 
 from threadline_server.domain.runs import RunHandler
 from threadline_server.domain.workers import WorkerHandler
+from threadline_server.observability.metrics import StreamReaders
 from threadline_server.transport.errors import stream, unary
+
+# The full method names the stream metrics are labelled with.
+_METHOD = "/" + run_pb2.DESCRIPTOR.services_by_name["RunService"].full_name + "/{}"
 
 if TYPE_CHECKING:
     import grpc
@@ -25,10 +29,15 @@ def _time_remaining(context: Context) -> float | None:
 
 
 class RunService(run_pb2_grpc.RunServiceServicer):
-    """threadline.v1.RunService over a RunHandler."""
+    """threadline.v1.RunService over a RunHandler.
 
-    def __init__(self, handler: RunHandler) -> None:
+    The streams of events tell ``readers`` each event they send (one
+    attribute write), so the metrics can say how far behind a reader is.
+    """
+
+    def __init__(self, handler: RunHandler, readers: StreamReaders) -> None:
         self._handler = handler
+        self._readers = readers
 
     @unary
     async def CreateRun(  # noqa: N802 - gRPC method names
@@ -70,24 +79,38 @@ class RunService(run_pb2_grpc.RunServiceServicer):
         self, request: run_pb2.StreamRunEventsRequest, context: Context
     ) -> AsyncIterator[run_pb2.RunEvent]:
         """Stream a run's events."""
-        async for event in self._handler.stream_run_events(request):
-            yield event
+        with self._readers.reader(
+            _METHOD.format("StreamRunEvents"),
+            run_id=request.run_id,
+            after=request.after_event_id,
+        ) as reader:
+            async for event in self._handler.stream_run_events(request):
+                reader.last = event
+                yield event
 
     @stream
     async def StreamRun(  # noqa: N802
         self, request: run_pb2.CreateRunRequest, context: Context
     ) -> AsyncIterator[run_pb2.RunEvent]:
         """Start a run and stream its events."""
-        async for event in self._handler.stream_run(request):
-            yield event
+        with self._readers.reader(_METHOD.format("StreamRun")) as reader:
+            async for event in self._handler.stream_run(request):
+                reader.last = event
+                yield event
 
     @stream
     async def WatchThread(  # noqa: N802
         self, request: run_pb2.WatchThreadRequest, context: Context
     ) -> AsyncIterator[run_pb2.RunEvent]:
         """Stream a thread's events."""
-        async for event in self._handler.watch_thread(request):
-            yield event
+        with self._readers.reader(
+            _METHOD.format("WatchThread"),
+            thread_id=request.thread_id,
+            after=request.after_event_id,
+        ) as reader:
+            async for event in self._handler.watch_thread(request):
+                reader.last = event
+                yield event
 
     @unary
     async def Chat(  # noqa: N802

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -36,14 +36,19 @@ from threadline_server.domain.messages import MessageHandler
 from threadline_server.domain.runs import RunHandler
 from threadline_server.domain.threads import ThreadHandler
 from threadline_server.domain.workers import WorkerHandler
-from threadline_server.http.gateway import HttpGateway
+from threadline_server.http.gateway import HttpGateway, Observers
+from threadline_server.observability.exposition import MetricsListener
+from threadline_server.observability.metrics import Metrics
 from threadline_server.store.sqlite import SqliteStore
 from threadline_server.transport.health import HealthServicer
-from threadline_server.transport.interceptors import AccessLogAndLimitInterceptor
+from threadline_server.transport.interceptors import ServerInterceptor
 from threadline_server.transport.reflection import enable_server_reflection
 from threadline_server.transport.requests import ParsingRegistrar
 from threadline_server.transport.run_services import AgentWorkerService, RunService
 from threadline_server.transport.services import MessageService, ThreadService
+
+if TYPE_CHECKING:
+    from threadline_server.observability.otel import Tracing
 
 logger = logging.getLogger("threadline")
 
@@ -71,11 +76,21 @@ SERVER_OPTIONS = (
 
 
 class ThreadlineServer:
-    """One Threadline process: store, gRPC server, health, and background sweeps."""
+    """One Threadline process: store, gRPC server, health, and background sweeps.
 
-    def __init__(self, settings: Settings) -> None:
+    Metrics are always kept (in a registry of the server's own); traces only
+    when given a Tracing (the command line makes one from OTEL_* variables).
+    """
+
+    def __init__(self, settings: Settings, *, tracing: Tracing | None = None) -> None:
         self.settings = settings
-        self.store = SqliteStore(settings.database, read_connections=settings.read_connections)
+        self.metrics = Metrics()
+        self.tracing = tracing
+        self.store = SqliteStore(
+            settings.database,
+            read_connections=settings.read_connections,
+            write_observer=self.metrics.store.observe_write,
+        )
         self._health = HealthServicer(("", *SERVICE_NAMES))
         self._server: grpc.aio.Server | None = None
         self._background: list[asyncio.Task[None]] = []
@@ -93,6 +108,9 @@ class ThreadlineServer:
         # channel. None when settings.http_listen is empty.
         self.http: HttpGateway | None = None
         self.http_port = 0
+        # GET /metrics on a listener of its own (--metrics-listen), if asked for.
+        self.metrics_listener: MetricsListener | None = None
+        self.metrics_port = 0
 
     async def start(self) -> int:
         """Bind, open the store, recover runs, then serve; return the bound gRPC port.
@@ -101,10 +119,13 @@ class ThreadlineServer:
         mistake on a busy port stops before it touches the database. HTTP is
         served once gRPC is, since it calls the gRPC server.
         """
-        server = grpc.aio.server(
-            interceptors=[AccessLogAndLimitInterceptor(self.settings.max_concurrent_rpcs)],
-            options=SERVER_OPTIONS,
-        )
+        interceptors: list[grpc.aio.ServerInterceptor] = [  # type: ignore[type-arg]
+            ServerInterceptor(self.settings.max_concurrent_rpcs, self.metrics.grpc)
+        ]
+        if self.tracing is not None:
+            interceptors.append(self.tracing.grpc_interceptor())
+        self.metrics.grpc.initialise(SERVICE_NAMES)
+        server = grpc.aio.server(interceptors=interceptors, options=SERVER_OPTIONS)
         # Every service registers through the registrar: each method then
         # takes its request as bytes and answers undecodable ones itself.
         registrar: Any = ParsingRegistrar(server)
@@ -113,7 +134,7 @@ class ThreadlineServer:
             MessageService(MessageHandler(self.store)), registrar
         )
         run_pb2_grpc.add_RunServiceServicer_to_server(
-            RunService(RunHandler(self.engine)), registrar
+            RunService(RunHandler(self.engine), self.metrics.streams), registrar
         )
         worker_pb2_grpc.add_AgentWorkerServiceServicer_to_server(
             AgentWorkerService(WorkerHandler(self.engine)), registrar
@@ -127,17 +148,18 @@ class ThreadlineServer:
                 f"cannot listen on {self.settings.listen}: is another server using it? ({error})"
             ) from None
         host = self.settings.listen.rsplit(":", 1)[0]
-        if self.settings.http_listen:
-            self.http = HttpGateway(f"{_loopback(host)}:{self.port}", SERVICE_NAMES)
-            try:
-                self.http_port = self.http.bind(self.settings.http_listen)
-            except OSError as error:
-                await server.stop(None)
-                raise SystemExit(
-                    f"cannot listen for HTTP on {self.settings.http_listen}: "
-                    f"is another server using it? ({error})"
-                ) from None
+        try:
+            self._bind_listeners(host)
+        except SystemExit:
+            await server.stop(None)
+            for listener in (self.http, self.metrics_listener):
+                if listener is not None:
+                    await listener.stop(0)
+            raise
         await self.store.open()
+        # Before recovery, which may end runs: run counts start from the store
+        # and follow every commit from then on.
+        await self.metrics.follow(self.store, self.engine.agents.names())
         await self.engine.scheduler.recover()
         await server.start()
         self._server = server
@@ -158,7 +180,36 @@ class ThreadlineServer:
             await self.http.start()
             http_host = self.settings.http_listen.rsplit(":", 1)[0]
             logger.info("http listening on %s:%d", http_host, self.http_port)
+        if self.metrics_listener is not None:
+            await self.metrics_listener.start()
+            metrics_host = self.settings.metrics_listen.rsplit(":", 1)[0]
+            logger.info("metrics listening on %s:%d", metrics_host, self.metrics_port)
+        elif self.http is None:
+            logger.info("metrics not served: no HTTP listener and no --metrics-listen")
         return self.port
+
+    def _bind_listeners(self, host: str) -> None:
+        """Bind the HTTP/JSON socket and the metrics socket, when asked for.
+
+        /metrics is on a listener of its own when --metrics-listen is set,
+        else on the HTTP/JSON listener.
+        """
+        tracing = self.tracing
+        if self.settings.http_listen:
+            observers = Observers(
+                request_done=self.metrics.http.observe,
+                routed=tracing.routed if tracing is not None else None,
+                outgoing=tracing.inject if tracing is not None else None,
+                middlewares=(tracing.http_middleware(),) if tracing is not None else (),
+                metrics=None if self.settings.metrics_listen else self.metrics.handler,
+            )
+            self.http = HttpGateway(f"{_loopback(host)}:{self.port}", SERVICE_NAMES, observers)
+            self.http_port = _bind("HTTP", self.http.bind, self.settings.http_listen)
+        if self.settings.metrics_listen:
+            self.metrics_listener = MetricsListener(self.metrics.handler)
+            self.metrics_port = _bind(
+                "metrics", self.metrics_listener.bind, self.settings.metrics_listen
+            )
 
     @staticmethod
     async def _every(interval: float, job: Callable[[], Awaitable[None]]) -> None:
@@ -207,7 +258,22 @@ class ThreadlineServer:
         if self._server is not None:
             await self._server.stop(max(0.0, deadline - asyncio.get_running_loop().time()))
         await self.store.close()
+        if self.metrics_listener is not None:
+            await self.metrics_listener.stop()
+        if self.tracing is not None:
+            # The exporter's network call blocks: not on the event loop.
+            await asyncio.to_thread(self.tracing.shutdown)
         logger.info("stopped")
+
+
+def _bind(what: str, bind: Callable[[str], int], address: str) -> int:
+    """Bind a listener; a taken address stops the server with a message saying so."""
+    try:
+        return bind(address)
+    except OSError as error:
+        raise SystemExit(
+            f"cannot listen for {what} on {address}: is another server using it? ({error})"
+        ) from None
 
 
 def _loopback(host: str) -> str:

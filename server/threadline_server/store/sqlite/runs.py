@@ -98,6 +98,13 @@ async def in_flight(session: Session, thread: ThreadRef) -> list[RunRecord]:
     )
 
 
+async def all_in_flight(session: Session) -> list[RunRecord]:
+    """Return every queued and running run."""
+    # The statuses are written out, not bound, so that SQLite can prove the
+    # partial index runs_in_flight covers the query and use it.
+    return await records(session, f"r.status IN ({_IN_FLIGHT[0]:d}, {_IN_FLIGHT[1]:d})", ())
+
+
 async def insert(session: Session, thread: ThreadRef, run: run_pb2.Run) -> RunRecord:
     """Insert a run as given (run_id, status and created_at set); return it as stored."""
     row = await session.row(

@@ -35,6 +35,7 @@ from threadline_server.store.records import (
     RunPageQuery,
     ThreadFilter,
     ThreadPageQuery,
+    WriteObserver,
 )
 from threadline_server.store.sqlite import connection as sqlite_connection
 from threadline_server.store.sqlite import events, messages, runs, threads
@@ -54,8 +55,15 @@ def now_us() -> int:
 class SqliteStore(Store):
     """Threads, messages, runs and events in one SQLite file."""
 
-    def __init__(self, path: str | Path, *, read_connections: int = 4) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        read_connections: int = 4,
+        write_observer: WriteObserver | None = None,
+    ) -> None:
         self._path = str(path)
+        self._write_observer = write_observer
         self._read_connection_count = read_connections
         self._writer: aiosqlite.Connection | None = None
         self._readers: asyncio.Queue[aiosqlite.Connection] = asyncio.Queue()
@@ -95,7 +103,9 @@ class SqliteStore(Store):
         writer = self._writer
         if writer is None:
             raise RuntimeError("store is not open")
+        requested = time.perf_counter()
         async with self._write_lock:
+            began = time.perf_counter()
             await writer.execute("BEGIN IMMEDIATE")
             tx = SqliteTransaction(Session(writer, now_us()))
             try:
@@ -106,6 +116,9 @@ class SqliteStore(Store):
                 if writer.in_transaction:
                     await writer.execute("ROLLBACK")
                 raise
+            finally:
+                if self._write_observer is not None:
+                    self._write_observer(began - requested, time.perf_counter() - began)
             # Listeners run after the commit and before the next transaction
             # begins, so they see every thread's events in commit order.
             if tx.events:

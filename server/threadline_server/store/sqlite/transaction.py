@@ -133,6 +133,10 @@ class SqliteTransaction(StoreTransaction):
         """Return the threads that have queued runs."""
         return await runs.threads_with_queued(self._session)
 
+    async def all_runs_in_flight(self) -> list[RunRecord]:
+        """Return every queued and running run."""
+        return await runs.all_in_flight(self._session)
+
     # -- request ids ------------------------------------------------------------
 
     async def remembered_request(

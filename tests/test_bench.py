@@ -1,0 +1,92 @@
+"""The benchmark harness, run end to end on a few cheap scenarios, so it cannot rot unseen.
+
+It runs `python -m bench --quick` as `make bench-quick` does, with tiny
+durations: Threadline and the empty server under ghz (gRPC) and vegeta (HTTP),
+a seeded large store, and one run's events to a reader. The numbers are not
+checked (the machine may be busy); that every system was measured, with
+calls that succeeded, and that the results say what ran, is.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.toolchain
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.timeout(150)
+def test_quick_bench_measures_every_system_it_names(tmp_path: Path):
+    out = tmp_path / "results"
+    command = [
+        sys.executable,
+        "-m",
+        "bench",
+        "--quick",
+        "--scenarios",
+        "get-thread,http-get-thread,large-get-thread,events",
+        "--rounds",
+        "1",
+        "--warmup",
+        "0.2",
+        "--duration",
+        "0.5",
+        "--threads",
+        "100",
+        "--messages",
+        "1000",
+        "--big-thread-messages",
+        "200",
+        "--readers",
+        "0,1",
+        "--words",
+        "50",
+        "--store-dir",
+        str(tmp_path / "stores"),
+        "--out",
+        str(out),
+    ]
+    done = subprocess.run(
+        command, cwd=ROOT, capture_output=True, text=True, timeout=140, check=False
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "| GetThread | Threadline |" in done.stdout, done.stdout
+
+    results = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    scenarios = {scenario["key"]: scenario for scenario in results["scenarios"]}
+    assert set(scenarios) == {"get-thread", "http-get-thread", "large-get-thread"}
+    for scenario in scenarios.values():
+        for row in scenario["rows"]:
+            where = f"{scenario['title']} / {row['label']}"
+            assert not row["failure"], f"{where}: {row['failure']}"
+            assert row["calls_per_s"] > 0, where
+            assert row["errors"] == 0, f"{where}: {row['error_sample']}"
+            assert row["p99_ms"] >= row["p50_ms"] > 0, where
+            assert row["peak_rss_mib"] > 0, where
+            assert row["cpu_s_per_1k_calls"] > 0, where
+        (subject, other) = scenario["rows"]
+        assert subject["threadline_over_this"] is None
+        assert other["threadline_over_this"] == pytest.approx(
+            subject["calls_per_s"] / other["calls_per_s"]
+        )
+    assert scenarios["get-thread"]["rows"][1]["label"] == "empty grpc.aio (limit)"
+
+    assert results["large_store"]["threads"] == 100
+    assert results["large_store"]["messages"] == 1000
+    events = results["events"]["rows"]
+    assert [row["readers"] for row in events] == [0, 1]
+    assert events[1]["all_readers_got_every_event"]
+    assert events[1]["server_peak_rss_mib"] > 0
+
+    versions = results["versions"]
+    assert versions["ghz"].startswith("v")
+    assert versions["vegeta"].startswith("v")
+    assert versions["sqlite"]
+    assert versions["threadline_commit"] != "unknown"
+    assert (out / "table.md").read_text(encoding="utf-8").startswith("Threadline benchmark")
