@@ -19,6 +19,7 @@ every method, and a new service cannot miss it.
 from __future__ import annotations
 
 import asyncio
+import inspect
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -58,35 +59,36 @@ def _malformed(type_name: str, error: Exception) -> MalformedRequestError:
     return MalformedRequestError(type_name, _PROBLEMS.get(problem, problem))
 
 
-def _unary_request(parse: Parse, behaviour: Behaviour, *, streaming: bool) -> Behaviour:
-    """Wrap a handler of one request: parse the bytes, then call it."""
-    type_name = _type_name(parse)
-    if not streaming:
+def _unary_request(parse: Parse, behaviour: Behaviour) -> Behaviour:
+    """Wrap a handler of one request: parse the bytes, then call it.
 
-        async def answer(raw: bytes, context: Context) -> Any:
+    The wrapper is of the handler's own kind (an async generator for a stream
+    of ours, else a coroutine), as interceptors that wrap it in turn
+    (tracing) drive it by its kind.
+    """
+    type_name = _type_name(parse)
+
+    if inspect.isasyncgenfunction(behaviour):
+
+        async def stream(raw: bytes, context: Context) -> AsyncIterator[Any]:
             try:
                 request = parse(raw)
             except _PARSE_ERRORS as error:
                 await abort(context, to_status(_malformed(type_name, error)))
-            return await behaviour(request, context)
+            async for item in behaviour(request, context):
+                yield item
 
-        return answer
+        return stream
 
-    async def stream(raw: bytes, context: Context) -> None:
-        # A stream handler may be an async generator (ours) or a coroutine
-        # that writes with context.write (grpc's health Watch): drive both.
+    async def answer(raw: bytes, context: Context) -> Any:
+        # A unary call, or a stream that writes with context.write (health Watch).
         try:
             request = parse(raw)
         except _PARSE_ERRORS as error:
             await abort(context, to_status(_malformed(type_name, error)))
-        result = behaviour(request, context)
-        if hasattr(result, "__aiter__"):
-            async for item in result:
-                await context.write(item)
-        else:
-            await result
+        return await behaviour(request, context)
 
-    return stream
+    return answer
 
 
 def _request_stream(parse: Parse, behaviour: Behaviour) -> Behaviour:
@@ -128,12 +130,12 @@ def parsing(original: Handler) -> Handler:
     serialize = handler.response_serializer
     if handler.unary_unary is not None:
         return grpc.unary_unary_rpc_method_handler(
-            _unary_request(parse, handler.unary_unary, streaming=False),
+            _unary_request(parse, handler.unary_unary),
             response_serializer=serialize,
         )
     if handler.unary_stream is not None:
         return grpc.unary_stream_rpc_method_handler(
-            _unary_request(parse, handler.unary_stream, streaming=True),
+            _unary_request(parse, handler.unary_stream),
             response_serializer=serialize,
         )
     if handler.stream_unary is not None:
