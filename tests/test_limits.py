@@ -31,9 +31,10 @@ from threadline.v1 import (
     worker_pb2_grpc,
 )
 from threadline_server.config import Settings
-from threadline_server.domain import sizes
+from threadline_server.domain import sizes, validation
 from threadline_server.domain.agents import AgentEvent, AgentInput, IterationStarted, TextDelta
 from threadline_server.domain.events import TAIL_BYTES
+from threadline_server.errors import Violations
 from threadline_server.transport.server import ThreadlineServer
 from threadline_server.wire import CLIENT_RECEIVE_LIMIT
 
@@ -523,3 +524,53 @@ async def test_the_event_tail_is_bounded_in_bytes(tmp_path, counts):
     finally:
         await channel.close(None)
         await world.server.stop(grace=1.0)
+
+
+def test_the_largest_events_a_run_can_make_fit_well_within_a_client(counts):
+    """The largest run and tool-call events the limits allow, built field by field."""
+    numbers = struct_pb2.Struct()
+    # JSON that is small as text but large as protobuf: 64 KiB of "1,".
+    numbers.update({"n": [1] * (sizes.MAX_MESSAGE_BYTES // 32 - 8)})
+    assert len(numbers.SerializeToString()) > 300_000
+    allowed = Violations()
+    validation.struct(allowed, "context", numbers)
+    assert not allowed.items
+    run = run_pb2.Run(
+        run_id="run_" + "r" * 26,
+        thread_id="t" * 128,
+        agent_id="a" * 128,
+        response="x" * (sizes.MAX_MESSAGE_BYTES - 16),
+        tools=["t" * 128] * 50,
+        error=run_pb2.RunError(code="C" * 128, message="m" * 1024),
+        context=numbers,
+        metadata=numbers,
+    )
+    for index in range(1000):
+        run.tool_calls.add(
+            tool_call_id=f"{index}".ljust(128, "i"),
+            tool="n" * 128,
+            status=run_pb2.TOOL_CALL_STATUS_FAILED,
+            duration_ms=2**63 - 1,
+            error_code="E" * 128,
+        )
+    run_event = run_pb2.RunEvent(
+        event_id=2**63 - 1, run_id=run.run_id, thread_id=run.thread_id, type="run.failed", run=run
+    )
+    result = message_pb2.ToolResult(
+        tool_call_id="c" * 128, text="r" * (sizes.MAX_MESSAGE_BYTES - 300)
+    )
+    call = message_pb2.ToolCall(id="c" * 128, name="n" * 128, arguments=numbers)
+    tool_event = run_pb2.RunEvent(
+        event_id=2**63 - 1,
+        run_id=run.run_id,
+        thread_id=run.thread_id,
+        type="tool_call.completed",
+        tool_call=run_pb2.ToolCallEvent(call=call, record=run.tool_calls[0], result=result),
+    )
+    largest = max(run_event.ByteSize(), tool_event.ByteSize())
+    counts(
+        f"events: the largest run event the limits allow is {run_event.ByteSize()} bytes, "
+        f"the largest tool_call.completed {tool_event.ByteSize()} (client limit "
+        f"{CLIENT_RECEIVE_LIMIT})"
+    )
+    assert largest < 2 * 1024 * 1024 + 512 * 1024

@@ -1134,7 +1134,7 @@ func (x *WatchThreadRequest) GetAfterEventId() int64 {
 // A RunEvent is one thing that happened on a thread. Event ids only grow, so
 // a client resumes by passing the last one it saw as after_event_id.
 //
-// An event is never larger than 2 MiB, well within the 4 MiB a gRPC client
+// An event is never larger than 2.5 MiB, well within the 4 MiB a gRPC client
 // accepts, and nothing in it is cut short to fit: a message event carries
 // the message whole, once (a message is at most 1 MiB); a run event carries
 // the run, whose response is the text of its last answer (at most 1 MiB)
