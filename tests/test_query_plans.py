@@ -1,8 +1,8 @@
 """Every statement the store runs is an index search scoped to its tenant (EXPLAIN QUERY PLAN).
 
 A real server serves a workload that reaches every kind of statement
-(threads, messages, runs, events, workers, the background jobs); each
-statement the store sends through a Session is recorded with its bound
+(threads, messages, runs, events, workers, request ids, the background
+jobs); each statement the store sends through aiosqlite is recorded with its bound
 parameters, then explained on the same database. The server never runs
 ANALYZE, so SQLite plans without statistics, the same at any size: a plan
 that is an index search here is one on a store of millions of rows.
@@ -24,10 +24,11 @@ import asyncio
 import re
 import sqlite3
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
+import aiosqlite
 import pytest
 from google.protobuf import duration_pb2, field_mask_pb2
 from threadline.v1 import (
@@ -40,7 +41,6 @@ from threadline.v1 import (
 )
 from threadline_server.config import Settings
 from threadline_server.store.records import DEFAULT_TENANT
-from threadline_server.store.sqlite.session import Session
 from threadline_server.transport.server import ThreadlineServer
 
 from tests.conftest import connect
@@ -48,6 +48,7 @@ from tests.test_threads import struct
 
 pytestmark = pytest.mark.api
 
+STATEMENTS = {"SELECT", "INSERT", "UPDATE", "DELETE"}
 ALLOWED_SCANS = re.compile(r"^SCAN (\(subquery-\d+\)|\d+ CONSTANT ROWS?|j VIRTUAL TABLE)")
 ROW_KEY_RANGE_ALONE = re.compile(r"USING INTEGER PRIMARY KEY \(rowid[<>]")
 UNIQUE_INDEX_SEARCH = re.compile(r"USING (?:COVERING )?INDEX (sqlite_autoindex_\w+) \(([^)]*)\)")
@@ -77,25 +78,38 @@ EXPECTED = {
     "WHERE e.thread_pk = ?": "events_by_thread (thread_pk=? AND event_id>?)",
     "AND r.status = 2 AND (r.lease_id IS NULL": "runs_in_flight (status=?)",
     "DELETE FROM messages WHERE thread_pk = ? AND run_id": "messages_by_run (run_id=?)",
+    "FROM request_ids WHERE tenant_id = ?": (
+        "sqlite_autoindex_request_ids_1 (tenant_id=? AND method=? AND request_id=?)"
+    ),
+    "FROM request_ids WHERE created_at < ?": "request_ids_by_age (created_at<?)",
 }
 
 
 @pytest.fixture
 def statements(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
-    """Record every statement the store runs through a Session, with its first parameters."""
+    """Record every statement the store runs through aiosqlite, with its first parameters.
+
+    Every statement of the store goes through aiosqlite's execute or
+    execute_fetchall; each call still returns what the original returns.
+    """
     seen: dict[str, Any] = {}
 
-    def recording(
-        original: Callable[..., Awaitable[Any]],
-    ) -> Callable[..., Awaitable[Any]]:
-        async def record(self: Session, sql: str, params: Any = ()) -> Any:
-            seen.setdefault(sql, params if isinstance(params, dict) else tuple(params))
-            return await original(self, sql, params)
+    def recording(original: Callable[..., Any]) -> Callable[..., Any]:
+        def record(self: aiosqlite.Connection, sql: str, parameters: Any = None) -> Any:
+            # "SELECT 1" is the store's own probe of a read connection.
+            if sql.lstrip().split(" ", 1)[0].upper() in STATEMENTS and sql != "SELECT 1":
+                params = parameters if parameters is not None else ()
+                seen.setdefault(sql, params if isinstance(params, dict) else tuple(params))
+            return original(self, sql, parameters)
 
         return record
 
-    monkeypatch.setattr(Session, "rows", recording(Session.rows))
-    monkeypatch.setattr(Session, "change", recording(Session.change))
+    monkeypatch.setattr(aiosqlite.Connection, "execute", recording(aiosqlite.Connection.execute))
+    monkeypatch.setattr(
+        aiosqlite.Connection,
+        "execute_fetchall",
+        recording(aiosqlite.Connection.execute_fetchall),
+    )
     return seen
 
 
@@ -129,6 +143,7 @@ async def _workload(server: ThreadlineServer, client: Any) -> None:
         thread_pb2.CreateThreadRequest(
             thread_id="a",
             thread=thread_pb2.Thread(user_id="u", agent_id="echo", metadata=struct({"k": "v"})),
+            request_id="create-a",
         )
     )
     await client.threads.GetThread(
@@ -224,8 +239,12 @@ async def _workload(server: ThreadlineServer, client: Any) -> None:
         run_pb2.WaitRunRequest(run_id=lapsed.run.run_id, timeout=duration_pb2.Duration(seconds=5))
     )
     # Events read back from the store, not the bus's tail.
-    await server.store.read_events(DEFAULT_TENANT, run_id=run.run_id, after=0, limit=10)
-    await server.store.read_events(DEFAULT_TENANT, thread_id="a", after=0, limit=10)
+    await server.store.read_events(
+        DEFAULT_TENANT, run_id=run.run_id, after=0, limit=10, max_bytes=1 << 20
+    )
+    await server.store.read_events(
+        DEFAULT_TENANT, thread_id="a", after=0, limit=10, max_bytes=1 << 20
+    )
     # A thread that expires, swept; recovery's reads.
     await client.threads.CreateThread(
         thread_pb2.CreateThreadRequest(

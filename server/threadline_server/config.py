@@ -34,6 +34,7 @@ class Settings:
     run_timeout: float = 600.0
     lease_check_interval: float = 1.0
     metrics_listen: str = ""
+    event_tail_bytes: int = 64 * 1024 * 1024
     key_secret_file: str = ""
     reflection: str = "auto"
     agent_tenants: tuple[str, ...] = ()
@@ -84,6 +85,8 @@ _HELP = {
     "a second's worth (0: no limit)",
     "metrics_listen": "host:port of a listener that serves only GET /metrics (Prometheus); "
     "empty: /metrics is served on the HTTP/JSON listener, or nowhere with --no-http",
+    "event_tail_bytes": "bytes of recent events kept in memory for streams, all threads "
+    "together (older ones are read from the database)",
 }
 
 # Settings that take several values: a repeated flag, or a comma-separated variable.
@@ -168,6 +171,8 @@ def _check(settings: Settings) -> None:
         raise SystemExit("expiry sweep interval must be positive")
     if settings.run_timeout <= 0 or settings.lease_check_interval <= 0:
         raise SystemExit("run timeout and lease check interval must be positive")
+    if settings.event_tail_bytes < 0:
+        raise SystemExit("event tail bytes must not be negative")
     for flag, address in (
         ("--http-listen", settings.http_listen),
         ("--metrics-listen", settings.metrics_listen),

@@ -50,7 +50,7 @@ from threadline.v1 import run_pb2
 from threadline_server import __version__
 from threadline_server.domain.event_types import THREAD_DELETED
 from threadline_server.store.base import Store, StoreTransaction
-from threadline_server.store.records import DEFAULT_TENANT
+from threadline_server.store.records import ACROSS_TENANTS
 
 K = TypeVar("K", bound=Hashable)
 
@@ -326,9 +326,9 @@ class RunMetrics:
                 self._enter(run.run_id, thread, run.agent_id, run.status)
             store.add_event_listener(self.publish)
 
-        # A transaction only for its place in the commit order (it reads every
-        # tenant's runs and writes nothing): whose it is does not matter.
-        await store.transaction(DEFAULT_TENANT, work)
+        # A transaction for its place in the commit order: it reads every
+        # tenant's runs and writes nothing.
+        await store.transaction(ACROSS_TENANTS, work)
 
     def _enter(self, run_id: str, thread: tuple[str, str], agent_id: str, status: int) -> None:
         self._runs[run_id] = (thread, agent_id, status)

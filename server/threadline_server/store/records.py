@@ -21,6 +21,11 @@ T = TypeVar("T")
 DEFAULT_TENANT = "default"
 """The tenant a server without keys serves (on a loopback address only)."""
 
+ACROSS_TENANTS = ""
+"""The tenant of a transaction that reads or sweeps every tenant's rows (the
+run metrics' first count, the sweep of old request ids): no tenant is named
+so, so it finds no row of anyone's by id, and it writes no row of its own."""
+
 
 class ThreadOrder(Enum):
     """The columns threads can be listed by."""
@@ -62,6 +67,8 @@ class ThreadPageQuery:
     descending: bool
     limit: int
     after: Cursor | None
+    # The most bytes the page's items may take (each as a repeated field's entry).
+    max_bytes: int
 
 
 @dataclass(frozen=True)
@@ -72,6 +79,8 @@ class MessagePageQuery:
     descending: bool
     limit: int
     after: Cursor | None
+    # The most bytes the page's items may take (each as a repeated field's entry).
+    max_bytes: int
 
 
 @dataclass(frozen=True)
@@ -82,6 +91,8 @@ class RunPageQuery:
     descending: bool
     limit: int
     after: Cursor | None
+    # The most bytes the page's items may take (each as a repeated field's entry).
+    max_bytes: int
 
 
 @dataclass(frozen=True)
@@ -140,6 +151,23 @@ class RunRecord:
     lease_expires_at: int | None = None
     lease_duration_us: int | None = None
     worker_id: str = ""
+
+
+@dataclass(frozen=True)
+class RememberedRequest:
+    """A creation call remembered by its request_id: what the request was, and what it made.
+
+    fingerprint tells a retry of the same request from another one with the
+    same id; thread_id and resource_id (the thread, message or run made; the
+    thread itself for CreateThread) are what a retry returns.
+    """
+
+    method: str
+    request_id: str
+    fingerprint: bytes
+    thread_id: str
+    resource_id: str
+    created_at: int
 
 
 @dataclass(frozen=True)

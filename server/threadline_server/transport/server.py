@@ -13,11 +13,10 @@ import asyncio
 import ipaddress
 import logging
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_health.v1._async import HealthServicer
 from threadline.v1 import (
     message_pb2,
     message_pb2_grpc,
@@ -30,6 +29,7 @@ from threadline.v1 import (
 )
 
 from threadline_server.config import Settings
+from threadline_server.domain import idempotency
 from threadline_server.domain.agents import Agent, load_agent
 from threadline_server.domain.builtin_agents import BUILTIN_AGENTS
 from threadline_server.domain.engine import RunEngine
@@ -47,9 +47,11 @@ from threadline_server.store.records import DEFAULT_TENANT
 from threadline_server.store.sqlite import SqliteStore
 from threadline_server.store.sqlite.keys import any_active_in
 from threadline_server.transport.auth import AccessInterceptor
+from threadline_server.transport.health import HealthServicer
 from threadline_server.transport.interceptors import ServerInterceptor
 from threadline_server.transport.limits import CallLimits, Caps
 from threadline_server.transport.reflection import enable_server_reflection
+from threadline_server.transport.requests import ParsingRegistrar
 from threadline_server.transport.run_services import AgentWorkerService, RunService
 from threadline_server.transport.services import MessageService, ThreadService
 
@@ -100,10 +102,10 @@ class ThreadlineServer:
             read_connections=settings.read_connections,
             write_observer=self.metrics.store.observe_write,
         )
-        self._health = HealthServicer()
+        self._health = HealthServicer(("", *SERVICE_NAMES))
         self._server: grpc.aio.Server | None = None
         self._background: list[asyncio.Task[None]] = []
-        self.bus = EventBus(self.store)
+        self.bus = EventBus(self.store, max_bytes=settings.event_tail_bytes)
         self.threads = ThreadHandler(self.store)
         self.engine = RunEngine(
             self.store,
@@ -158,18 +160,21 @@ class ThreadlineServer:
         interceptors.append(self.access)
         self.metrics.grpc.initialise(SERVICE_NAMES)
         server = grpc.aio.server(interceptors=interceptors, options=SERVER_OPTIONS)
-        thread_pb2_grpc.add_ThreadServiceServicer_to_server(ThreadService(self.threads), server)
+        # Every service registers through the registrar: each method then
+        # takes its request as bytes and answers undecodable ones itself.
+        registrar: Any = ParsingRegistrar(server)
+        thread_pb2_grpc.add_ThreadServiceServicer_to_server(ThreadService(self.threads), registrar)
         message_pb2_grpc.add_MessageServiceServicer_to_server(
-            MessageService(MessageHandler(self.store)), server
+            MessageService(MessageHandler(self.store)), registrar
         )
         run_pb2_grpc.add_RunServiceServicer_to_server(
-            RunService(RunHandler(self.engine), self.metrics.streams), server
+            RunService(RunHandler(self.engine), self.metrics.streams), registrar
         )
         worker_pb2_grpc.add_AgentWorkerServiceServicer_to_server(
-            AgentWorkerService(WorkerHandler(self.engine)), server
+            AgentWorkerService(WorkerHandler(self.engine)), registrar
         )
-        health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
-        enable_server_reflection((*SERVICE_NAMES, health.SERVICE_NAME), server)
+        health_pb2_grpc.add_HealthServicer_to_server(self._health, registrar)
+        enable_server_reflection((*SERVICE_NAMES, health.SERVICE_NAME), registrar)
         try:
             self.port = server.add_insecure_port(self.settings.listen)
         except RuntimeError as error:
@@ -284,6 +289,9 @@ class ThreadlineServer:
         deleted = await self.threads.delete_expired(limit=500)
         if deleted:
             logger.info("deleted %d expired threads", deleted)
+        forgotten = await idempotency.forget_old(self.store)
+        if forgotten:
+            logger.info("forgot %d request ids older than 24 hours", forgotten)
 
     async def _expire_leases(self) -> None:
         expired = await self.engine.scheduler.expire_leases()

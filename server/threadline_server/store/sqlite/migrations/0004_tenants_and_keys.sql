@@ -4,6 +4,7 @@ UPDATE threads SET tenant_id = 'default' WHERE tenant_id = '';
 UPDATE messages SET tenant_id = 'default' WHERE tenant_id = '';
 UPDATE runs SET tenant_id = 'default' WHERE tenant_id = '';
 UPDATE events SET tenant_id = 'default' WHERE tenant_id = '';
+UPDATE request_ids SET tenant_id = 'default' WHERE tenant_id = '';
 
 -- digest is HMAC-SHA256(secret, key) with a secret kept outside the database.
 -- Revoked keys stay (revoked_at set), so `threadline keys list` can show them.
