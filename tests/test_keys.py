@@ -320,3 +320,17 @@ async def test_a_key_made_while_serving_works_at_once(tmp_path: Path):
         assert list(listed.threads) == []
     finally:
         await server.stop(grace=1.0)
+
+
+@pytest.mark.unit
+def test_every_method_has_its_scope_written_down():
+    """A method left out of the table would need admin: none is, by accident."""
+    from threadline_server.transport.auth import unlisted_methods  # noqa: PLC0415
+    from threadline_server.transport.server import SERVICE_NAMES  # noqa: PLC0415
+
+    assert unlisted_methods(SERVICE_NAMES) == []
+    assert sorted(unlisted_methods(["grpc.health.v1.Health"])) == [
+        "/grpc.health.v1.Health/Check",
+        "/grpc.health.v1.Health/List",
+        "/grpc.health.v1.Health/Watch",
+    ]
