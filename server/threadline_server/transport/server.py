@@ -81,9 +81,6 @@ SERVER_OPTIONS = (
     ("grpc.max_receive_message_length", 4 * 1024 * 1024),
     ("grpc.so_reuseport", 0),
 )
-# The cap of transport/interceptors.py is not used: the cap is in
-# transport/limits.py, which lets health and reflection through.
-_UNCAPPED = 2**31 - 1
 
 
 class ThreadlineServer:
@@ -150,7 +147,7 @@ class ThreadlineServer:
         """
         self._check_keys_rule()
         interceptors: list[grpc.aio.ServerInterceptor] = [  # type: ignore[type-arg]
-            ServerInterceptor(_UNCAPPED, self.metrics.grpc)
+            ServerInterceptor(self.metrics.grpc)
         ]
         # The gauge of the cap shows the cap transport/limits.py enforces.
         self.metrics.grpc.calls_limit.set(self.settings.max_concurrent_rpcs)
