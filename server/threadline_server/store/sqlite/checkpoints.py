@@ -81,14 +81,15 @@ async def insert(
     """Append checkpoints as given, in order.
 
     Each one's message_pk is its last message's pk, looked up by id: the
-    message was written before it (in this transaction or earlier).
+    message was written before it (in this transaction or earlier). One
+    statement each: a change makes one or two.
     """
-    await session.connection.executemany(
-        "INSERT INTO checkpoints (tenant_id, thread_pk, checkpoint_id, parent_checkpoint_id, "
-        "run_id, source, state, last_message_id, message_pk, created_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, COALESCE((SELECT pk FROM messages "
-        "WHERE tenant_id = ? AND message_id = ? AND thread_pk = ?), 0), ?)",
-        [
+    for checkpoint in checkpoints:
+        await session.change(
+            "INSERT INTO checkpoints (tenant_id, thread_pk, checkpoint_id, "
+            "parent_checkpoint_id, run_id, source, state, last_message_id, message_pk, "
+            "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, COALESCE((SELECT m.pk FROM messages "
+            "AS m WHERE m.tenant_id = ? AND m.message_id = ? AND m.thread_pk = ?), 0), ?)",
             (
                 session.tenant,
                 ref.key,
@@ -102,10 +103,8 @@ async def insert(
                 checkpoint.last_message_id,
                 ref.key,
                 checkpoint.created_at.ToMicroseconds(),
-            )
-            for checkpoint in checkpoints
-        ],
-    )
+            ),
+        )
 
 
 async def newest_of(session: Session, thread_id: str) -> thread_pb2.ThreadCheckpoint | None:
