@@ -77,6 +77,8 @@ def etag(checkpoint_id: str) -> str:
 def view(thread_id: str, checkpoint: thread_pb2.ThreadCheckpoint | None) -> thread_pb2.ThreadState:
     """Return the ThreadState a thread has with this newest checkpoint."""
     state = thread_pb2.ThreadState(thread_id=thread_id, etag=etag(""))
+    # Always an object, {} before the first change: never null over HTTP.
+    state.values.SetInParent()
     if checkpoint is not None:
         state.values.CopyFrom(checkpoint.values)
         state.checkpoint_id = checkpoint.checkpoint_id

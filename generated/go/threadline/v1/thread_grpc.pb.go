@@ -38,8 +38,9 @@ const (
 //
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 //
-// ThreadService keeps conversation threads, and the state their agents keep
-// between runs. Every call answers
+// ThreadService keeps conversation threads. It also keeps each thread's
+// state, which its agents keep between runs, with every checkpoint of it.
+// Every call answers
 // INVALID_ARGUMENT with reason VALIDATION_ERROR and a BadRequest naming each
 // bad field when the request is malformed (reason MALFORMED_REQUEST when its
 // bytes are not a valid message at all), and NOT_FOUND with reason
@@ -266,8 +267,9 @@ func (c *threadServiceClient) ClearThread(ctx context.Context, in *ClearThreadRe
 // All implementations must embed UnimplementedThreadServiceServer
 // for forward compatibility.
 //
-// ThreadService keeps conversation threads, and the state their agents keep
-// between runs. Every call answers
+// ThreadService keeps conversation threads. It also keeps each thread's
+// state, which its agents keep between runs, with every checkpoint of it.
+// Every call answers
 // INVALID_ARGUMENT with reason VALIDATION_ERROR and a BadRequest naming each
 // bad field when the request is malformed (reason MALFORMED_REQUEST when its
 // bytes are not a valid message at all), and NOT_FOUND with reason

@@ -27,8 +27,9 @@ if _version_not_supported:
 
 
 class ThreadServiceStub:
-    """ThreadService keeps conversation threads, and the state their agents keep
-    between runs. Every call answers
+    """ThreadService keeps conversation threads. It also keeps each thread's
+    state, which its agents keep between runs, with every checkpoint of it.
+    Every call answers
     INVALID_ARGUMENT with reason VALIDATION_ERROR and a BadRequest naming each
     bad field when the request is malformed (reason MALFORMED_REQUEST when its
     bytes are not a valid message at all), and NOT_FOUND with reason
@@ -106,8 +107,9 @@ class ThreadServiceStub:
 
 
 class ThreadServiceServicer:
-    """ThreadService keeps conversation threads, and the state their agents keep
-    between runs. Every call answers
+    """ThreadService keeps conversation threads. It also keeps each thread's
+    state, which its agents keep between runs, with every checkpoint of it.
+    Every call answers
     INVALID_ARGUMENT with reason VALIDATION_ERROR and a BadRequest naming each
     bad field when the request is malformed (reason MALFORMED_REQUEST when its
     bytes are not a valid message at all), and NOT_FOUND with reason
@@ -333,8 +335,9 @@ def add_ThreadServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class ThreadService:
-    """ThreadService keeps conversation threads, and the state their agents keep
-    between runs. Every call answers
+    """ThreadService keeps conversation threads. It also keeps each thread's
+    state, which its agents keep between runs, with every checkpoint of it.
+    Every call answers
     INVALID_ARGUMENT with reason VALIDATION_ERROR and a BadRequest naming each
     bad field when the request is malformed (reason MALFORMED_REQUEST when its
     bytes are not a valid message at all), and NOT_FOUND with reason

@@ -28,8 +28,9 @@ GRPC_GENERATED_VERSION: str
 GRPC_VERSION: str
 
 class ThreadServiceStub:
-    """ThreadService keeps conversation threads, and the state their agents keep
-    between runs. Every call answers
+    """ThreadService keeps conversation threads. It also keeps each thread's
+    state, which its agents keep between runs, with every checkpoint of it.
+    Every call answers
     INVALID_ARGUMENT with reason VALIDATION_ERROR and a BadRequest naming each
     bad field when the request is malformed (reason MALFORMED_REQUEST when its
     bytes are not a valid message at all), and NOT_FOUND with reason
@@ -141,8 +142,9 @@ class ThreadServiceStub:
 
 @_typing.type_check_only
 class ThreadServiceAsyncStub(ThreadServiceStub):
-    """ThreadService keeps conversation threads, and the state their agents keep
-    between runs. Every call answers
+    """ThreadService keeps conversation threads. It also keeps each thread's
+    state, which its agents keep between runs, with every checkpoint of it.
+    Every call answers
     INVALID_ARGUMENT with reason VALIDATION_ERROR and a BadRequest naming each
     bad field when the request is malformed (reason MALFORMED_REQUEST when its
     bytes are not a valid message at all), and NOT_FOUND with reason
@@ -250,8 +252,9 @@ class ThreadServiceAsyncStub(ThreadServiceStub):
     """
 
 class ThreadServiceServicer(metaclass=_abc_1.ABCMeta):
-    """ThreadService keeps conversation threads, and the state their agents keep
-    between runs. Every call answers
+    """ThreadService keeps conversation threads. It also keeps each thread's
+    state, which its agents keep between runs, with every checkpoint of it.
+    Every call answers
     INVALID_ARGUMENT with reason VALIDATION_ERROR and a BadRequest naming each
     bad field when the request is malformed (reason MALFORMED_REQUEST when its
     bytes are not a valid message at all), and NOT_FOUND with reason

@@ -1196,8 +1196,9 @@ export const CheckpointSourceSchema: GenEnum<CheckpointSource> = /*@__PURE__*/
   enumDesc(file_threadline_v1_thread, 4);
 
 /**
- * ThreadService keeps conversation threads, and the state their agents keep
- * between runs. Every call answers
+ * ThreadService keeps conversation threads. It also keeps each thread's
+ * state, which its agents keep between runs, with every checkpoint of it.
+ * Every call answers
  * INVALID_ARGUMENT with reason VALIDATION_ERROR and a BadRequest naming each
  * bad field when the request is malformed (reason MALFORMED_REQUEST when its
  * bytes are not a valid message at all), and NOT_FOUND with reason

@@ -4,8 +4,9 @@ import static io.grpc.MethodDescriptor.generateFullMethodName;
 
 /**
  * <pre>
- * ThreadService keeps conversation threads, and the state their agents keep
- * between runs. Every call answers
+ * ThreadService keeps conversation threads. It also keeps each thread's
+ * state, which its agents keep between runs, with every checkpoint of it.
+ * Every call answers
  * INVALID_ARGUMENT with reason VALIDATION_ERROR and a BadRequest naming each
  * bad field when the request is malformed (reason MALFORMED_REQUEST when its
  * bytes are not a valid message at all), and NOT_FOUND with reason
@@ -455,8 +456,9 @@ public final class ThreadServiceGrpc {
 
   /**
    * <pre>
-   * ThreadService keeps conversation threads, and the state their agents keep
-   * between runs. Every call answers
+   * ThreadService keeps conversation threads. It also keeps each thread's
+   * state, which its agents keep between runs, with every checkpoint of it.
+   * Every call answers
    * INVALID_ARGUMENT with reason VALIDATION_ERROR and a BadRequest naming each
    * bad field when the request is malformed (reason MALFORMED_REQUEST when its
    * bytes are not a valid message at all), and NOT_FOUND with reason
@@ -651,8 +653,9 @@ public final class ThreadServiceGrpc {
   /**
    * Base class for the server implementation of the service ThreadService.
    * <pre>
-   * ThreadService keeps conversation threads, and the state their agents keep
-   * between runs. Every call answers
+   * ThreadService keeps conversation threads. It also keeps each thread's
+   * state, which its agents keep between runs, with every checkpoint of it.
+   * Every call answers
    * INVALID_ARGUMENT with reason VALIDATION_ERROR and a BadRequest naming each
    * bad field when the request is malformed (reason MALFORMED_REQUEST when its
    * bytes are not a valid message at all), and NOT_FOUND with reason
@@ -672,8 +675,9 @@ public final class ThreadServiceGrpc {
   /**
    * A stub to allow clients to do asynchronous rpc calls to service ThreadService.
    * <pre>
-   * ThreadService keeps conversation threads, and the state their agents keep
-   * between runs. Every call answers
+   * ThreadService keeps conversation threads. It also keeps each thread's
+   * state, which its agents keep between runs, with every checkpoint of it.
+   * Every call answers
    * INVALID_ARGUMENT with reason VALIDATION_ERROR and a BadRequest naming each
    * bad field when the request is malformed (reason MALFORMED_REQUEST when its
    * bytes are not a valid message at all), and NOT_FOUND with reason
@@ -891,8 +895,9 @@ public final class ThreadServiceGrpc {
   /**
    * A stub to allow clients to do synchronous rpc calls to service ThreadService.
    * <pre>
-   * ThreadService keeps conversation threads, and the state their agents keep
-   * between runs. Every call answers
+   * ThreadService keeps conversation threads. It also keeps each thread's
+   * state, which its agents keep between runs, with every checkpoint of it.
+   * Every call answers
    * INVALID_ARGUMENT with reason VALIDATION_ERROR and a BadRequest naming each
    * bad field when the request is malformed (reason MALFORMED_REQUEST when its
    * bytes are not a valid message at all), and NOT_FOUND with reason
@@ -1098,8 +1103,9 @@ public final class ThreadServiceGrpc {
   /**
    * A stub to allow clients to do limited synchronous rpc calls to service ThreadService.
    * <pre>
-   * ThreadService keeps conversation threads, and the state their agents keep
-   * between runs. Every call answers
+   * ThreadService keeps conversation threads. It also keeps each thread's
+   * state, which its agents keep between runs, with every checkpoint of it.
+   * Every call answers
    * INVALID_ARGUMENT with reason VALIDATION_ERROR and a BadRequest naming each
    * bad field when the request is malformed (reason MALFORMED_REQUEST when its
    * bytes are not a valid message at all), and NOT_FOUND with reason
@@ -1305,8 +1311,9 @@ public final class ThreadServiceGrpc {
   /**
    * A stub to allow clients to do ListenableFuture-style rpc calls to service ThreadService.
    * <pre>
-   * ThreadService keeps conversation threads, and the state their agents keep
-   * between runs. Every call answers
+   * ThreadService keeps conversation threads. It also keeps each thread's
+   * state, which its agents keep between runs, with every checkpoint of it.
+   * Every call answers
    * INVALID_ARGUMENT with reason VALIDATION_ERROR and a BadRequest naming each
    * bad field when the request is malformed (reason MALFORMED_REQUEST when its
    * bytes are not a valid message at all), and NOT_FOUND with reason
