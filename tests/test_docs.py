@@ -76,6 +76,7 @@ RUN_ELSEWHERE = {
     DOCS / "clients.md": ROOT / "tests" / "test_clients.py",
     DOCS / "openapi.md": ROOT / "tests" / "test_openapi_clients.py",
     DOCS / "operations.md": ROOT / "tests" / "test_observability_docs.py",
+    DOCS / "security.md": ROOT / "tests" / "test_security_docs.py",
 }
 # Single shell blocks run by a test here rather than as a walk-through.
 TWO_COMMANDS = Walkthrough(ROOT / "README.md", "## Two commands")
