@@ -13,7 +13,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,6 +44,25 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         names = ", ".join(KINDS)
         listed = "\n".join(wrong)
         raise pytest.UsageError(f"each test must be marked with exactly one of {names}:\n{listed}")
+
+
+# Lines of counts that tests report (how many requests, writes, bytes), printed
+# together at the end of the run, so CI's log shows what each test proved.
+_COUNTS: list[str] = []
+
+
+@pytest.fixture
+def counts() -> Callable[[str], None]:
+    """Return a function that records one line of counts for the end-of-run summary."""
+    return _COUNTS.append
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Print the counts tests reported."""
+    if _COUNTS:
+        terminalreporter.section("counts")
+        for line in _COUNTS:
+            terminalreporter.write_line(line)
 
 
 @dataclass

@@ -33,6 +33,7 @@ class Settings:
     run_timeout: float = 600.0
     lease_check_interval: float = 1.0
     metrics_listen: str = ""
+    event_tail_bytes: int = 64 * 1024 * 1024
     tls_cert: str = ""
     tls_key: str = ""
     tls_client_ca: str = ""
@@ -65,6 +66,8 @@ _HELP = {
     "lease_check_interval": "seconds between checks for worker leases that ran out",
     "metrics_listen": "host:port of a listener that serves only GET /metrics (Prometheus); "
     "empty: /metrics is served on the HTTP/JSON listener, or nowhere with --no-http",
+    "event_tail_bytes": "bytes of recent events kept in memory for streams, all threads "
+    "together (older ones are read from the database)",
     "tls_cert": "PEM file with the server's certificate chain: TLS on the gRPC and HTTP/JSON "
     "listeners (with --tls-key; SIGHUP reloads both files)",
     "tls_key": "PEM file with the private key of --tls-cert (not encrypted)",
@@ -170,6 +173,8 @@ def _check(settings: Settings) -> None:
         raise SystemExit("expiry sweep interval must be positive")
     if settings.run_timeout <= 0 or settings.lease_check_interval <= 0:
         raise SystemExit("run timeout and lease check interval must be positive")
+    if settings.event_tail_bytes < 0:
+        raise SystemExit("event tail bytes must not be negative")
     for flag, address in (
         ("--http-listen", settings.http_listen),
         ("--metrics-listen", settings.metrics_listen),

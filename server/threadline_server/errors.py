@@ -42,6 +42,39 @@ class ValidationError(ThreadlineError):
         self.violations = violations
 
 
+class RequestIdReusedError(ValidationError):
+    """A request_id names an earlier call whose request was different."""
+
+    reason = "REQUEST_ID_REUSED"
+
+    def __init__(self, method: str) -> None:
+        super().__init__(
+            [
+                FieldViolation(
+                    "request_id",
+                    f"was used within the last 24 hours by a different {method} request; "
+                    "a retry must repeat its request exactly, and a new request needs a new id",
+                )
+            ]
+        )
+
+
+class MalformedRequestError(ThreadlineError):
+    """The request's bytes are not a message of the method's request type at all.
+
+    Raised before any field can be looked at, so it names no field; the
+    problem is in the bytes a client library would never send.
+    """
+
+    reason = "MALFORMED_REQUEST"
+
+    def __init__(self, type_name: str, problem: str) -> None:
+        super().__init__(
+            f"the request is not a valid {type_name}: {problem}",
+            metadata={"type": type_name},
+        )
+
+
 class NotFoundError(ThreadlineError):
     """The named resource does not exist (or has expired).
 

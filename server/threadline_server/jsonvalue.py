@@ -62,15 +62,25 @@ def loads_value(text: str) -> struct_pb2.Value:
     return message
 
 
-def problem(value: struct_pb2.Value | struct_pb2.Struct) -> str | None:
-    """Say why a Struct or Value is not valid JSON, or return None when it is.
+# How deep JSON values may nest (an object or array in another is one level
+# more). Well below protobuf's parse limit of 100 messages, each level being
+# two (Struct and Value), so that a value nested within a reply or an event
+# (a run's context inside RunEvent.run) still parses for every client.
+MAX_DEPTH = 32
+
+
+def problem(value: struct_pb2.Value | struct_pb2.Struct, depth: int = 0) -> str | None:
+    """Say why a Struct or Value is not valid JSON for Threadline, or return None when it is.
 
     A Value with no kind set, or a number that is NaN or infinite, has no JSON
-    form; protobuf lets a client send both.
+    form; protobuf lets a client send both. Objects and arrays may nest at most
+    MAX_DEPTH deep (depth counts the objects and arrays around value).
     """
     if isinstance(value, struct_pb2.Struct):
+        if depth >= MAX_DEPTH:
+            return f"objects and arrays may nest at most {MAX_DEPTH} deep"
         for key, item in value.fields.items():
-            found = problem(item)
+            found = problem(item, depth + 1)
             if found:
                 return f"at {key!r}: {found}"
         return None
@@ -80,10 +90,12 @@ def problem(value: struct_pb2.Value | struct_pb2.Struct) -> str | None:
     if kind == "number_value" and not math.isfinite(value.number_value):
         return "NaN and infinite numbers are not JSON"
     if kind == "struct_value":
-        return problem(value.struct_value)
+        return problem(value.struct_value, depth)
     if kind == "list_value":
+        if depth >= MAX_DEPTH:
+            return f"objects and arrays may nest at most {MAX_DEPTH} deep"
         for index, item in enumerate(value.list_value.values):
-            found = problem(item)
+            found = problem(item, depth + 1)
             if found:
                 return f"at [{index}]: {found}"
     return None

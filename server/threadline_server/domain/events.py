@@ -8,6 +8,11 @@ the tail when the tail covers it, or from the store when it has fallen
 further behind, then waits for the next commit. No reader has a queue of its
 own, so a slow or stalled reader costs no memory and never slows the writer
 or other readers; it simply catches up from the store.
+
+The tails are bounded in bytes, not only in events (an event can carry a
+1 MiB message): each thread's to TAIL_BYTES, and all of them together to
+the bus's max_bytes, the least recently written threads giving up their
+oldest events first. What falls out is read from the store when needed.
 """
 
 from __future__ import annotations
@@ -22,14 +27,18 @@ from dataclasses import dataclass, field
 
 from threadline.v1 import run_pb2
 
-from threadline_server.domain import event_types
+from threadline_server.domain import event_types, sizes
 from threadline_server.store.base import Store
 
-# Events kept in memory per thread, and threads kept at once; beyond these,
-# readers read from the store instead.
+# Events kept in memory per thread, their bytes (serialized), and threads
+# kept at once; beyond these, readers read from the store instead.
 TAIL_LENGTH = 2048
+TAIL_BYTES = 4 * 1024 * 1024
 MAX_THREADS = 1024
-# The largest batch a reader takes from the store at once.
+# The default for the bytes of every thread's tail together.
+DEFAULT_MAX_BYTES = 64 * 1024 * 1024
+# The largest batch a reader takes from the store at once (and at most
+# sizes.READ_BATCH_BYTES of it).
 READ_BATCH = 500
 # How often an idle reader checks again even without a wake-up: a safety net,
 # not the delivery path.
@@ -40,18 +49,23 @@ IDLE_RECHECK_SECONDS = 5.0
 class _ThreadTail:
     # Every event of the thread with an id above `floor` is in `events`.
     floor: int
-    events: collections.deque[run_pb2.RunEvent] = field(
-        default_factory=lambda: collections.deque(maxlen=TAIL_LENGTH)
+    # Each event with its size in bytes.
+    events: collections.deque[tuple[run_pb2.RunEvent, int]] = field(
+        default_factory=collections.deque
     )
+    size: int = 0
     changed: asyncio.Future[None] | None = None
 
 
 class EventBus:
     """Fans committed events out to stream readers."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, *, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
         self._store = store
         self._tails: collections.OrderedDict[str, _ThreadTail] = collections.OrderedDict()
+        self._max_bytes = max_bytes
+        self.size = 0
+        """The bytes every tail holds together."""
         store.add_event_listener(self.publish)
 
     def publish(self, events: list[run_pb2.RunEvent]) -> None:
@@ -62,8 +76,10 @@ class EventBus:
                 # Drop the tail and wake the readers: their next read from the
                 # store finds the thread gone.
                 tail = self._tails.pop(event.thread_id, None)
-                if tail is not None and tail.changed is not None and not tail.changed.done():
-                    tail.changed.set_result(None)
+                if tail is not None:
+                    self.size -= tail.size
+                    if tail.changed is not None and not tail.changed.done():
+                        tail.changed.set_result(None)
                 continue
             tail = self._tails.get(event.thread_id)
             if tail is None:
@@ -76,12 +92,41 @@ class EventBus:
                 # Every earlier event of this thread is in the store; from now
                 # on, every one passes through here.
                 tail.floor = event.event_id - 1
-            if len(tail.events) == tail.events.maxlen:
-                tail.floor = tail.events[0].event_id
-            tail.events.append(event)
+            size = event.ByteSize()
+            tail.events.append((event, size))
+            tail.size += size
+            self.size += size
+            while len(tail.events) > TAIL_LENGTH or (
+                tail.size > TAIL_BYTES and len(tail.events) > 1
+            ):
+                self._drop_oldest(tail)
             touched.add(event.thread_id)
+        if self.size > self._max_bytes:
+            self._shrink()
         for thread_id in touched:
             self._wake(thread_id)
+
+    def _drop_oldest(self, tail: _ThreadTail) -> None:
+        """Drop a tail's oldest event: from now on, readers read it from the store."""
+        event, size = tail.events.popleft()
+        tail.floor = event.event_id
+        tail.size -= size
+        self.size -= size
+
+    def _shrink(self) -> None:
+        """Drop the oldest events of the least recently written threads, to max_bytes.
+
+        A thread left with no events keeps its tail (and floor) while a reader
+        waits on it; others are dropped whole.
+        """
+        for thread_id in list(self._tails):
+            if self.size <= self._max_bytes:
+                return
+            tail = self._tails[thread_id]
+            while tail.events and self.size > self._max_bytes:
+                self._drop_oldest(tail)
+            if not tail.events and (tail.changed is None or tail.changed.done()):
+                del self._tails[thread_id]
 
     def _evict(self) -> None:
         """Drop the least recently used tails that no reader waits on."""
@@ -89,9 +134,10 @@ class EventBus:
         for thread_id in list(self._tails):
             if excess <= 0:
                 break
-            changed = self._tails[thread_id].changed
-            if changed is None or changed.done():
+            tail = self._tails[thread_id]
+            if tail.changed is None or tail.changed.done():
                 del self._tails[thread_id]
+                self.size -= tail.size
                 excess -= 1
 
     def _wake(self, thread_id: str) -> None:
@@ -122,13 +168,17 @@ class EventBus:
         if tail is None or tail.floor < 0 or after < tail.floor:
             return None
         events = tail.events
-        start = bisect.bisect_right(events, after, key=lambda e: e.event_id)
-        return list(itertools.islice(events, start, start + READ_BATCH))
+        start = bisect.bisect_right(events, after, key=lambda e: e[0].event_id)
+        return [event for event, _ in itertools.islice(events, start, start + READ_BATCH)]
 
     async def _read_store(self, thread_id: str, run_id: str, after: int) -> list[run_pb2.RunEvent]:
-        if run_id:
-            return await self._store.read_events(run_id=run_id, after=after, limit=READ_BATCH)
-        return await self._store.read_events(thread_id=thread_id, after=after, limit=READ_BATCH)
+        return await self._store.read_events(
+            thread_id="" if run_id else thread_id,
+            run_id=run_id,
+            after=after,
+            limit=READ_BATCH,
+            max_bytes=sizes.READ_BATCH_BYTES,
+        )
 
     async def follow(
         self,

@@ -20,6 +20,7 @@ from google.protobuf import json_format, struct_pb2
 from threadline.v1 import message_pb2, run_pb2
 
 from threadline_server import ids, jsonvalue
+from threadline_server.domain import validation
 from threadline_server.domain.agents import (
     AgentDirectory,
     AgentEvent,
@@ -29,10 +30,11 @@ from threadline_server.domain.agents import (
     ToolOutcome,
     ToolSpec,
 )
-from threadline_server.domain.recorder import Finish, ToolCallEnd, ToolCallStart
+from threadline_server.domain.recorder import Finish, StepRefused, ToolCallEnd, ToolCallStart
 from threadline_server.domain.run_log import RunEndedError
 from threadline_server.domain.step_writer import Record, StepWriter
 from threadline_server.domain.tools import BUILTIN_TOOLS, run_tool
+from threadline_server.errors import Violations
 from threadline_server.store.records import RunRecord
 
 logger = logging.getLogger(__name__)
@@ -109,6 +111,13 @@ class InProcessExecutor:
             )
         except AgentFailure as failure:
             finish = Finish(run_pb2.RUN_STATUS_FAILED, failure.code, failure.message)
+        except StepRefused as refused:
+            # What it wrote before the refused batch stays; the run ends here.
+            finish = Finish(
+                run_pb2.RUN_STATUS_FAILED,
+                "AGENT_ERROR",
+                f"the agent broke a limit: its output {refused.description}",
+            )
         except asyncio.CancelledError:
             if self.stopping:
                 await asyncio.shield(writer.settle())
@@ -160,6 +169,12 @@ class InProcessExecutor:
         """Run a tool for an in-process agent, recording its start and end."""
         call = message_pb2.ToolCall(id=ids.new_tool_call_id(), name=request.name)
         call.arguments.update(dict(request.arguments))
+        # The bounds a worker's tool call is held to (domain.workers).
+        found = Violations()
+        validation.tool_call(found, "tool_call", call)
+        if found.items:
+            problem = found.items[0]
+            raise StepRefused(ToolCallStart(call), f"{problem.field} {problem.description}")
         await self._record(run_id, [ToolCallStart(call)])
         started = time.perf_counter()
         outcome = await run_tool(request.name, request.arguments, allowed)

@@ -34,14 +34,22 @@ def check(found: Violations, path: str, paths: Sequence[str], allowed: frozenset
     result: list[str] = []
     for item in wanted:
         head, _, rest = item.partition(".")
+        keys = rest.split(".")
         valid = item in allowed or (
-            head in allowed and head in JSON_OBJECT_FIELDS and rest and "" not in rest.split(".")
+            head in allowed and head in JSON_OBJECT_FIELDS and rest and "" not in keys
         )
         if not valid:
             found.add(path, f"{item!r} cannot be updated; updatable: {', '.join(sorted(allowed))}")
+        elif len(keys) > jsonvalue.MAX_DEPTH:
+            found.add(path, f"a key path may name at most {jsonvalue.MAX_DEPTH} keys")
         elif item not in result:
             result.append(item)
     return result
+
+
+def touches_json(paths: Iterable[str], field: str) -> bool:
+    """Tell whether an update mask changes a JSON object field (whole, or one of its keys)."""
+    return any(p == field or p.startswith(f"{field}.") for p in paths)
 
 
 def apply(

@@ -7,7 +7,14 @@ from collections.abc import Sequence
 from threadline.v1 import message_pb2, run_pb2
 
 from threadline_server import ids
-from threadline_server.domain import event_types, fieldmask, paging, validation
+from threadline_server.domain import (
+    event_types,
+    fieldmask,
+    idempotency,
+    paging,
+    sizes,
+    validation,
+)
 from threadline_server.domain.threads import activity
 from threadline_server.errors import Violations, request_fields
 from threadline_server.store.base import Store, StoreTransaction
@@ -86,12 +93,20 @@ class MessageHandler:
             found.add("message", "is required")
         else:
             validation.message_fields(found, "message", request.message)
+        once = idempotency.attempt(found, "CreateMessage", request)
         found.raise_if_any()
 
         async def work(tx: StoreTransaction) -> message_pb2.Message:
             ref = await tx.thread(request.thread_id)
+            earlier = await idempotency.earlier(tx, once)
+            if earlier is not None:
+                with request_fields(message="request_id"):
+                    return await tx.message(ref, earlier.resource_id)
             message = new_message(request.message, request.thread_id, "", tx.now)
             (stored,) = await add_messages(tx, ref, [message])
+            await idempotency.remember(
+                tx, once, thread_id=request.thread_id, resource_id=stored.message_id
+            )
             return stored
 
         return await self._store.transaction(work)
@@ -129,6 +144,7 @@ class MessageHandler:
                 descending=bool(descending),
                 limit=size,
                 after=cursor,
+                max_bytes=sizes.REPLY_BYTES,
             )
         )
         return message_pb2.ListMessagesResponse(
@@ -152,6 +168,11 @@ class MessageHandler:
             ref = await tx.thread(request.message.thread_id)
             message = await tx.message(ref, request.message.message_id)
             fieldmask.apply(message, request.message, paths)
+            # Keys set one by one add up: the result is held to the limits.
+            merged = Violations()
+            validation.struct(merged, "message.metadata", message.metadata)
+            validation.message_size(merged, "message.metadata", message)
+            merged.raise_if_any()
             message.updated_at.FromMicroseconds(tx.now)
             stored = await tx.update_message(ref, message)
             await tx.touch_thread(ref, activity(ref, tx.now))

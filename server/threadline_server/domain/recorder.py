@@ -7,6 +7,12 @@ function here takes the run as stored, what its log says is under way
 after them, the messages to append and every event, in order. Nothing here
 reads or writes; run_log writes the changes in one transaction. The inputs
 are never modified.
+
+What agents produce is held to the limits clients are (domain.sizes): every
+message a run writes, its streamed answer included, is at most
+MAX_MESSAGE_BYTES, and a run makes at most MAX_TOOL_CALLS tool calls. A step
+that would break one raises StepRefused, and its whole batch is written
+nothing of.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ from dataclasses import dataclass, field
 from threadline.v1 import message_pb2, run_pb2
 
 from threadline_server import ids
-from threadline_server.domain import event_types
+from threadline_server.domain import event_types, sizes
 from threadline_server.domain.agents import IterationStarted, TextDelta, UsageReport
 from threadline_server.domain.messages import message_events
 from threadline_server.domain.run_end import FINAL_EVENT_TYPES, is_over
@@ -52,6 +58,28 @@ class Finish:
 
 Step = IterationStarted | TextDelta | UsageReport | ToolCallStart | ToolCallEnd | Finish
 
+# The most tool calls one run makes: a run and its events stay well under
+# what a client accepts (each record is at most about 400 bytes).
+MAX_TOOL_CALLS = 1000
+# Token counts add up to at most this, so their sum still fits an int64.
+MAX_TOKENS = 2**62 - 1
+# The longest error code and message a run keeps (RunError in run.proto).
+MAX_ERROR_CODE = 128
+MAX_ERROR_MESSAGE = 1024
+
+
+class StepRefused(Exception):  # noqa: N818 - a refusal, not a failure of the server
+    """A step would break a limit on what a run writes; nothing of its batch is written.
+
+    index is the step's place in the batch it came in (apply_steps sets it).
+    """
+
+    def __init__(self, step: Step, description: str) -> None:
+        super().__init__(description)
+        self.step = step
+        self.description = description
+        self.index = 0
+
 
 @dataclass
 class OpenMessage:
@@ -59,6 +87,8 @@ class OpenMessage:
 
     message_id: str
     text: list[str] = field(default_factory=list)
+    # The bytes of the text so far (UTF-8), for the limit on a message's size.
+    text_bytes: int = 0
 
 
 @dataclass
@@ -80,7 +110,9 @@ class RunProgress:
             self.thread_id,
             None
             if open_message is None
-            else OpenMessage(open_message.message_id, [*open_message.text]),
+            else OpenMessage(
+                open_message.message_id, [*open_message.text], open_message.text_bytes
+            ),
             dict(self.calls),
         )
 
@@ -91,6 +123,7 @@ def advance(progress: RunProgress, event: run_pb2.RunEvent) -> None:
         progress.open_message = OpenMessage(event.message.message_id)
     elif event.type == event_types.MESSAGE_DELTA and progress.open_message is not None:
         progress.open_message.text.append(event.delta.text)
+        progress.open_message.text_bytes += len(event.delta.text.encode())
     elif event.type == event_types.MESSAGE_COMPLETED:
         progress.open_message = None
     elif event.type == event_types.TOOL_CALL_STARTED:
@@ -151,8 +184,13 @@ def apply_steps(
     if record.lease_duration_us:
         recording.record.lease_expires_at = now + record.lease_duration_us
         recording.changes.save_run = True
-    for step in steps:
-        if recording.apply(step):
+    for index, step in enumerate(steps):
+        try:
+            ended = recording.apply(step)
+        except StepRefused as refused:
+            refused.index = index
+            raise
+        if ended:
             break
     return recording.changes
 
@@ -196,8 +234,19 @@ class _Recording:
         self.changes.events.append(event)
         advance(self.progress, event)
 
-    def add_message(self, message: message_pb2.Message, *, streamed: bool = False) -> None:
-        """Add a message of the run, with its events."""
+    def add_message(
+        self, message: message_pb2.Message, step: Step, *, streamed: bool = False
+    ) -> None:
+        """Add a message of the run, with its events; refuse one over MAX_MESSAGE_BYTES."""
+        size = sizes.message_size(message)
+        # An end is never refused: a run must always be able to end, and the
+        # answer it closes was checked delta by delta.
+        if size > sizes.MAX_MESSAGE_BYTES and not isinstance(step, Finish):
+            raise StepRefused(
+                step,
+                f"makes a message of {size} bytes; a message is at most "
+                f"{sizes.MAX_MESSAGE_BYTES} bytes",
+            )
         self.changes.messages.append(message)
         for event in message_events(message, self.now, streamed=streamed):
             self.emit(event)
@@ -233,8 +282,12 @@ class _Recording:
         elif isinstance(step, TextDelta):
             self._text(step)
         elif isinstance(step, UsageReport):
-            run.usage.prompt_tokens += max(step.prompt_tokens, 0)
-            run.usage.completion_tokens += max(step.completion_tokens, 0)
+            run.usage.prompt_tokens = min(
+                run.usage.prompt_tokens + max(step.prompt_tokens, 0), MAX_TOKENS
+            )
+            run.usage.completion_tokens = min(
+                run.usage.completion_tokens + max(step.completion_tokens, 0), MAX_TOKENS
+            )
             run.usage.total_tokens = run.usage.prompt_tokens + run.usage.completion_tokens
             self.changes.save_run = True
         elif isinstance(step, ToolCallStart):
@@ -248,6 +301,14 @@ class _Recording:
         if not step.text:
             return
         run = self.record.run
+        so_far = 0 if self.progress.open_message is None else self.progress.open_message.text_bytes
+        size = sizes.text_message_size(so_far + len(step.text.encode()))
+        if size > sizes.MAX_MESSAGE_BYTES:
+            raise StepRefused(
+                step,
+                f"takes the answer to {size} bytes; it is one message, at most "
+                f"{sizes.MAX_MESSAGE_BYTES} bytes",
+            )
         if self.progress.open_message is None:
             self.emit(
                 run_pb2.RunEvent(
@@ -272,11 +333,17 @@ class _Recording:
             )
         )
 
+    def _count_tool_call(self, step: Step) -> None:
+        if len(self.record.run.tool_calls) >= MAX_TOOL_CALLS:
+            raise StepRefused(step, f"a run makes at most {MAX_TOOL_CALLS} tool calls")
+
     def _tool_call_start(self, step: ToolCallStart) -> None:
         run = self.record.run
-        self.close_message()
+        self._count_tool_call(step)
+        self.close_message(step)
         self.add_message(
-            self.message(message_pb2.MESSAGE_ROLE_AGENT, message_pb2.Part(tool_call=step.call))
+            self.message(message_pb2.MESSAGE_ROLE_AGENT, message_pb2.Part(tool_call=step.call)),
+            step,
         )
         entry = run.tool_calls.add(
             tool_call_id=step.call.id,
@@ -296,6 +363,8 @@ class _Recording:
         run = self.record.run
         call_id = step.result.tool_call_id
         found = next((c for c in run.tool_calls if c.tool_call_id == call_id), None)
+        if found is None:
+            self._count_tool_call(step)
         entry = found if found is not None else run.tool_calls.add(tool_call_id=call_id)
         entry.status = (
             run_pb2.TOOL_CALL_STATUS_FAILED
@@ -317,10 +386,11 @@ class _Recording:
             )
         )
         self.add_message(
-            self.message(message_pb2.MESSAGE_ROLE_TOOL, message_pb2.Part(tool_result=step.result))
+            self.message(message_pb2.MESSAGE_ROLE_TOOL, message_pb2.Part(tool_result=step.result)),
+            step,
         )
 
-    def close_message(self) -> None:
+    def close_message(self, step: Step) -> None:
         """Store the message the agent was streaming, as one text part; it is the run's answer."""
         open_message = self.progress.open_message
         if open_message is None:
@@ -332,6 +402,7 @@ class _Recording:
                 message_pb2.Part(text=text),
                 open_message.message_id,
             ),
+            step,
             streamed=True,
         )
         self.record.run.response = text
@@ -340,12 +411,12 @@ class _Recording:
         """Set the run's final state and its final event, once."""
         run = self.record.run
         if run.status == run_pb2.RUN_STATUS_RUNNING:
-            self.close_message()
+            self.close_message(finish)
         run.status = finish.status  # type: ignore[assignment]
         run.ended_at.FromMicroseconds(self.now)
         if finish.error_code:
-            run.error.code = finish.error_code
-            run.error.message = finish.error_message or finish.error_code
+            run.error.code = finish.error_code[:MAX_ERROR_CODE]
+            run.error.message = (finish.error_message or finish.error_code)[:MAX_ERROR_MESSAGE]
         for call in run.tool_calls:
             if call.status == run_pb2.TOOL_CALL_STATUS_RUNNING:
                 call.status = run_pb2.TOOL_CALL_STATUS_FAILED

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 
 from threadline.v1 import run_pb2, thread_pb2
 
-from threadline_server.domain import event_types, recorder
+from threadline_server.domain import event_types, recorder, sizes
 from threadline_server.domain.recorder import Finish, RunChanges, RunProgress, Step
 from threadline_server.domain.run_end import ends_run, thread_status
 from threadline_server.domain.threads import activity
@@ -29,8 +29,8 @@ from threadline_server.errors import NotFoundError
 from threadline_server.store.base import Store, StoreTransaction
 from threadline_server.store.records import RunRecord
 
-# Enough for any run's log: a run is bounded by its iterations and timeout.
-_LOG_READ_LIMIT = 1_000_000
+# Events read at a time when a run's log is replayed.
+_LOG_READ_BATCH = 500
 
 
 class RunEndedError(Exception):
@@ -75,11 +75,16 @@ class RunLog:
         progress = self._progress.get(record.run.run_id)
         if progress is None:
             progress = RunProgress(record.thread.thread_id)
-            events = await self._store.read_events(
-                run_id=record.run.run_id, after=0, limit=_LOG_READ_LIMIT
-            )
-            for event in events:
-                recorder.advance(progress, event)
+            after = 0
+            while events := await self._store.read_events(
+                run_id=record.run.run_id,
+                after=after,
+                limit=_LOG_READ_BATCH,
+                max_bytes=sizes.READ_BATCH_BYTES,
+            ):
+                for event in events:
+                    recorder.advance(progress, event)
+                after = events[-1].event_id
             # What the log holds is committed: this transaction's own events
             # reach the progress through _follow once it commits.
             self._progress[record.run.run_id] = progress

@@ -8,15 +8,20 @@ from google.protobuf import struct_pb2
 from threadline.v1 import message_pb2, run_pb2, thread_pb2
 
 from threadline_server import ids
-from threadline_server.domain import event_types, paging, validation
+from threadline_server.domain import event_types, idempotency, paging, sizes, validation
 from threadline_server.domain.engine import RunEngine
 from threadline_server.domain.messages import add_messages, new_message
 from threadline_server.domain.recorder import Finish
 from threadline_server.domain.run_end import ends_run, is_over
 from threadline_server.domain.threads import activity, create_thread
-from threadline_server.errors import FailedPreconditionError, NotFoundError, Violations
+from threadline_server.errors import (
+    FailedPreconditionError,
+    NotFoundError,
+    Violations,
+    request_fields,
+)
 from threadline_server.store.base import StoreTransaction
-from threadline_server.store.records import RunPageQuery, RunRecord
+from threadline_server.store.records import RunPageQuery, RunRecord, ThreadRef
 
 MAX_ITERATIONS_LIMIT = 20
 MAX_INPUT_MESSAGES = 100
@@ -108,12 +113,8 @@ class RunHandler:
 
     # -- calls ----------------------------------------------------------------
 
-    async def create_run(self, request: run_pb2.CreateRunRequest) -> run_pb2.Run:
-        """Validate, settle what runs in flight, and queue a run."""
-        found = Violations()
-        self._check_create(found, request)
-        found.raise_if_any()
-        self._check_agent(request.agent_id)
+    def _new_run(self, request: run_pb2.CreateRunRequest) -> run_pb2.Run:
+        """Return the run a request asks for, QUEUED, under a fresh id."""
         run = run_pb2.Run(
             run_id=ids.new_run_id(),
             agent_id=request.agent_id,
@@ -125,49 +126,82 @@ class RunHandler:
         )
         run.context.CopyFrom(request.context)
         run.metadata.CopyFrom(request.metadata)
-        strategy = run.multitask_strategy
+        return run
 
-        async def work(tx: StoreTransaction) -> tuple[RunRecord, list[str]]:
+    async def _queue(
+        self,
+        tx: StoreTransaction,
+        thread: ThreadRef,
+        run: run_pb2.Run,
+        input_messages: Sequence[message_pb2.Message],
+    ) -> tuple[RunRecord, list[str]]:
+        """Settle the runs in flight by the run's strategy, then queue it with its input.
+
+        Returns the run as stored and the ids of the runs it ended.
+        """
+        strategy = run.multitask_strategy
+        in_flight = await tx.runs_in_flight(thread)
+        ended: list[str] = []
+        if in_flight and strategy == run_pb2.MULTITASK_STRATEGY_REJECT:
+            raise busy_error(thread.thread_id, [r.run.run_id for r in in_flight])
+        if in_flight and strategy in _END_REASONS:
+            code, template = _END_REASONS[strategy]
+            for record in in_flight:
+                await self._engine.log.end(
+                    tx,
+                    record,
+                    Finish(run_pb2.RUN_STATUS_CANCELLED, code, template.format(run_id=run.run_id)),
+                )
+                ended.append(record.run.run_id)
+            if strategy == run_pb2.MULTITASK_STRATEGY_ROLLBACK:
+                deleted = await tx.delete_run_messages(thread, ended)
+                if deleted:
+                    await tx.touch_thread(thread, activity(thread, tx.now, -deleted))
+        run.created_at.FromMicroseconds(tx.now)
+        record = await tx.insert_run(thread, run)
+        created = run_pb2.RunEvent(run_id=run.run_id, type=event_types.RUN_CREATED, run=record.run)
+        created.created_at.FromMicroseconds(tx.now)
+        await tx.append_events(thread, [created])
+        await add_messages(
+            tx,
+            thread,
+            [
+                new_message(message, thread.thread_id, run.run_id, tx.now)
+                for message in input_messages
+            ],
+        )
+        await tx.set_thread_status(thread, thread_pb2.THREAD_STATUS_BUSY)
+        return record, ended
+
+    async def create_run(
+        self, request: run_pb2.CreateRunRequest, *, method: str = "CreateRun"
+    ) -> run_pb2.Run:
+        """Validate, settle what runs in flight, and queue a run (once per request_id).
+
+        method scopes the request_id: StreamRun's are apart from CreateRun's.
+        """
+        found = Violations()
+        self._check_create(found, request)
+        once = idempotency.attempt(found, method, request)
+        found.raise_if_any()
+        self._check_agent(request.agent_id)
+        run = self._new_run(request)
+
+        async def work(tx: StoreTransaction) -> tuple[RunRecord, list[str] | None]:
             thread = await tx.thread(request.thread_id)
-            in_flight = await tx.runs_in_flight(thread)
-            ended: list[str] = []
-            if in_flight and strategy == run_pb2.MULTITASK_STRATEGY_REJECT:
-                raise busy_error(request.thread_id, [r.run.run_id for r in in_flight])
-            if in_flight and strategy in _END_REASONS:
-                code, template = _END_REASONS[strategy]
-                for record in in_flight:
-                    await self._engine.log.end(
-                        tx,
-                        record,
-                        Finish(
-                            run_pb2.RUN_STATUS_CANCELLED, code, template.format(run_id=run.run_id)
-                        ),
-                    )
-                    ended.append(record.run.run_id)
-                if strategy == run_pb2.MULTITASK_STRATEGY_ROLLBACK:
-                    deleted = await tx.delete_run_messages(thread, ended)
-                    if deleted:
-                        await tx.touch_thread(thread, activity(thread, tx.now, -deleted))
-            run.created_at.FromMicroseconds(tx.now)
-            record = await tx.insert_run(thread, run)
-            created = run_pb2.RunEvent(
-                run_id=run.run_id, type=event_types.RUN_CREATED, run=record.run
+            earlier = await idempotency.earlier(tx, once)
+            if earlier is not None:
+                with request_fields(run="request_id"):
+                    return await tx.run(earlier.resource_id), None
+            queued = await self._queue(tx, thread, run, request.input_messages)
+            await idempotency.remember(
+                tx, once, thread_id=request.thread_id, resource_id=run.run_id
             )
-            created.created_at.FromMicroseconds(tx.now)
-            await tx.append_events(thread, [created])
-            await add_messages(
-                tx,
-                thread,
-                [
-                    new_message(message, thread.thread_id, run.run_id, tx.now)
-                    for message in request.input_messages
-                ],
-            )
-            await tx.set_thread_status(thread, thread_pb2.THREAD_STATUS_BUSY)
-            return record, ended
+            return queued
 
         record, ended = await self._store.transaction(work)
-        await self._engine.ended_elsewhere(ended, request.thread_id)
+        if ended is not None:  # None: a retry, which started nothing
+            await self._engine.ended_elsewhere(ended, request.thread_id)
         return record.run
 
     async def get_run(self, request: run_pb2.GetRunRequest) -> run_pb2.Run:
@@ -200,6 +234,7 @@ class RunHandler:
                 descending=bool(descending),
                 limit=size,
                 after=cursor,
+                max_bytes=sizes.REPLY_BYTES,
             )
         )
         return run_pb2.ListRunsResponse(
@@ -237,7 +272,7 @@ class RunHandler:
         found = Violations()
         validation.resource_id(found, "run_id", request.run_id)
         timeout: float | None = None
-        if request.HasField("timeout"):
+        if request.HasField("timeout") and validation.duration(found, "timeout", request.timeout):
             timeout = request.timeout.ToMicroseconds() / 1e6
             if timeout < 0 or timeout > MAX_WAIT_SECONDS:
                 found.add("timeout", "must be between 0 and 1 hour")
@@ -266,7 +301,7 @@ class RunHandler:
         self, request: run_pb2.CreateRunRequest
     ) -> AsyncIterator[run_pb2.RunEvent]:
         """Create a run, then stream its events from the first."""
-        run = await self.create_run(request)
+        run = await self.create_run(request, method="StreamRun")
         async for event in self._engine.bus.follow(
             run.thread_id,
             after=0,
@@ -291,45 +326,54 @@ class RunHandler:
     async def chat(
         self, request: run_pb2.ChatRequest, time_remaining: float | None
     ) -> run_pb2.ChatResponse:
-        """One call: a thread if needed, the user's message, a run, and its answer."""
+        """One call: a thread if needed, the user's message, a run, and its answer.
+
+        The thread, the message and the run are made in one transaction, once
+        per request_id; a retry waits for the first call's run.
+        """
         found = Violations()
-        validation.text(
-            found, "message", request.message, limit=validation.MAX_TEXT_BYTES, required=True
+        message = message_pb2.Message(
+            role=message_pb2.MESSAGE_ROLE_USER, parts=[message_pb2.Part(text=request.message)]
         )
+        if not request.message:
+            found.add("message", "is required")
+        else:
+            validation.message_size(found, "message", message)
         validation.reference(found, "agent_id", request.agent_id, required=True)
         validation.client_chosen_id(found, "thread_id", request.thread_id)
         validation.struct(found, "context", request.context)
         if request.max_iterations and not 1 <= request.max_iterations <= MAX_ITERATIONS_LIMIT:
             found.add("max_iterations", f"must be between 1 and {MAX_ITERATIONS_LIMIT}")
+        once = idempotency.attempt(found, "Chat", request)
         found.raise_if_any()
         self._check_agent(request.agent_id)
-        thread_id = request.thread_id
-        if thread_id:
-            await self._store.get_thread(thread_id)
-        else:
-            fields = thread_pb2.Thread(agent_id=request.agent_id)
-            new_thread_id = ids.new_thread_id()
-
-            async def new_thread(tx: StoreTransaction) -> thread_pb2.Thread:
-                return await create_thread(tx, fields, new_thread_id, reuse_existing=False)
-
-            thread_id = (await self._store.transaction(new_thread)).thread_id
-        run = await self.create_run(
+        run = self._new_run(
             run_pb2.CreateRunRequest(
-                thread_id=thread_id,
                 agent_id=request.agent_id,
-                input_messages=[
-                    message_pb2.Message(
-                        role=message_pb2.MESSAGE_ROLE_USER,
-                        parts=[message_pb2.Part(text=request.message)],
-                    )
-                ],
                 context=request.context if request.HasField("context") else struct_pb2.Struct(),
                 max_iterations=request.max_iterations,
                 multitask_strategy=run_pb2.MULTITASK_STRATEGY_ENQUEUE,
             )
         )
-        run = await self._engine.ends.wait(run.run_id, wait_budget(None, time_remaining))
+
+        async def work(tx: StoreTransaction) -> tuple[str, str, list[str] | None]:
+            earlier = await idempotency.earlier(tx, once)
+            if earlier is not None:
+                return earlier.thread_id, earlier.resource_id, None
+            thread_id = request.thread_id
+            if not thread_id:
+                thread_id = ids.new_thread_id()
+                fields = thread_pb2.Thread(agent_id=request.agent_id)
+                await create_thread(tx, fields, thread_id, reuse_existing=False)
+            _, ended = await self._queue(tx, await tx.thread(thread_id), run, [message])
+            await idempotency.remember(tx, once, thread_id=thread_id, resource_id=run.run_id)
+            return thread_id, run.run_id, ended
+
+        thread_id, run_id, ended = await self._store.transaction(work)
+        if ended is not None:  # None: a retry, which started nothing
+            await self._engine.ended_elsewhere(ended, thread_id)
+        with request_fields(run="request_id"):
+            run = await self._engine.ends.wait(run_id, wait_budget(None, time_remaining))
         response = run_pb2.ChatResponse(
             thread_id=thread_id,
             run_id=run.run_id,

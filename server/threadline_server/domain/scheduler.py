@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from threadline.v1 import message_pb2, run_pb2
 
 from threadline_server import ids
+from threadline_server.domain import sizes
 from threadline_server.domain.agents import AgentDirectory
 from threadline_server.domain.executor import InProcessExecutor
 from threadline_server.domain.recorder import Finish
@@ -24,8 +25,10 @@ from threadline_server.domain.run_log import RunLog
 from threadline_server.errors import NotFoundError
 from threadline_server.store.base import Store, StoreTransaction
 from threadline_server.store.records import RunRecord, ThreadRef
+from threadline_server.wire import entry_size
 
-# The most recent messages an agent reads from its thread.
+# The most recent messages an agent reads from its thread (as many of them
+# as fit in a reply beside the run: a worker gets them in ClaimRunResponse).
 AGENT_CONTEXT_MESSAGES = 1000
 
 SERVER_RESTARTED = Finish(
@@ -34,7 +37,9 @@ SERVER_RESTARTED = Finish(
     "the server restarted while the run was in flight",
 )
 
-Claimed = tuple[RunRecord, list[message_pb2.Message]]
+# A run claimed by a worker, its thread's latest messages, and how many of
+# those did not fit.
+Claimed = tuple[RunRecord, list[message_pb2.Message], int]
 
 
 @dataclass(frozen=True)
@@ -50,6 +55,17 @@ def _next_in_line(in_flight: list[RunRecord]) -> RunRecord | None:
     if any(r.run.status == run_pb2.RUN_STATUS_RUNNING for r in in_flight):
         return None
     return next((r for r in in_flight if r.run.status == run_pb2.RUN_STATUS_QUEUED), None)
+
+
+async def _agent_context(
+    tx: StoreTransaction, started: RunRecord
+) -> tuple[list[message_pb2.Message], int]:
+    """Return the messages an agent reads for a run, and how many of the latest did not fit."""
+    return await tx.latest_messages(
+        started.thread,
+        AGENT_CONTEXT_MESSAGES,
+        max_bytes=sizes.REPLY_BYTES - entry_size(started.run.ByteSize()),
+    )
 
 
 def _lease_expired(record: RunRecord) -> Finish:
@@ -83,7 +99,9 @@ class Scheduler:
     async def kick(self, thread_id: str) -> None:
         """Start the thread's next queued run, if nothing runs on it."""
 
-        async def work(tx: StoreTransaction) -> Claimed | _Next | None:
+        async def work(
+            tx: StoreTransaction,
+        ) -> tuple[RunRecord, list[message_pb2.Message]] | _Next | None:
             try:
                 thread = await tx.thread(thread_id)
             except NotFoundError:  # the thread was deleted meanwhile
@@ -109,7 +127,8 @@ class Scheduler:
                 )
                 return _Next(kick_again=True)
             started = await self._log.start(tx, record)
-            return started, await tx.latest_messages(thread, AGENT_CONTEXT_MESSAGES)
+            messages, _ = await _agent_context(tx, started)
+            return started, messages
 
         outcome = await self._store.transaction(work)
         if isinstance(outcome, _Next):
@@ -134,7 +153,8 @@ class Scheduler:
                 lease_duration_us=lease_duration_us,
                 worker_id=worker_id,
             )
-            return started, await tx.latest_messages(record.thread, AGENT_CONTEXT_MESSAGES)
+            messages, omitted = await _agent_context(tx, started)
+            return started, messages, omitted
 
         return await self._store.transaction(work)
 

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from google.protobuf import timestamp_pb2
 from threadline.v1 import run_pb2, thread_pb2
 
 from threadline_server import ids, jsonvalue
-from threadline_server.domain import event_types, fieldmask, paging, validation
+from threadline_server.domain import (
+    event_types,
+    fieldmask,
+    idempotency,
+    paging,
+    sizes,
+    validation,
+)
 from threadline_server.errors import (
     AlreadyExistsError,
     EtagMismatchError,
@@ -41,7 +50,18 @@ _THREAD_ORDERS = {
 }
 
 
-def _micros(value: timestamp_pb2.Timestamp) -> int:
+TimeBound = Literal["created_after", "created_before", "updated_after", "updated_before"]
+
+
+def _time_bound(
+    found: Violations, path: str, request_filter: thread_pb2.ThreadFilter, name: TimeBound
+) -> int | None:
+    """Return a filter's time bound in microseconds; None when unset or invalid (recorded)."""
+    if not request_filter.HasField(name):
+        return None
+    value: timestamp_pb2.Timestamp = getattr(request_filter, name)
+    if not validation.timestamp(found, f"{path}.{name}", value):
+        return None
     return value.ToMicroseconds()
 
 
@@ -77,26 +97,10 @@ def _thread_filter(
         external_ref=request_filter.external_ref,
         statuses=tuple(sorted(set(request_filter.statuses))),
         thread_ids=tuple(sorted(set(request_filter.thread_ids))),
-        created_after=(
-            _micros(request_filter.created_after)
-            if request_filter.HasField("created_after")
-            else None
-        ),
-        created_before=(
-            _micros(request_filter.created_before)
-            if request_filter.HasField("created_before")
-            else None
-        ),
-        updated_after=(
-            _micros(request_filter.updated_after)
-            if request_filter.HasField("updated_after")
-            else None
-        ),
-        updated_before=(
-            _micros(request_filter.updated_before)
-            if request_filter.HasField("updated_before")
-            else None
-        ),
+        created_after=_time_bound(found, path, request_filter, "created_after"),
+        created_before=_time_bound(found, path, request_filter, "created_before"),
+        updated_after=_time_bound(found, path, request_filter, "updated_after"),
+        updated_before=_time_bound(found, path, request_filter, "updated_before"),
         metadata=jsonvalue.struct_to_python(request_filter.metadata)
         if not jsonvalue.problem(request_filter.metadata)
         else {},
@@ -183,12 +187,21 @@ class ThreadHandler:
         if request.if_exists not in thread_pb2.IfExists.values():
             found.add("if_exists", "must be RAISE or DO_NOTHING")
         validation.thread_fields(found, "thread", request.thread)
+        once = idempotency.attempt(found, "CreateThread", request)
         found.raise_if_any()
         thread_id = request.thread_id or ids.new_thread_id()
         reuse = request.if_exists == thread_pb2.IF_EXISTS_DO_NOTHING
 
         async def work(tx: StoreTransaction) -> thread_pb2.Thread:
-            return await create_thread(tx, request.thread, thread_id, reuse_existing=reuse)
+            earlier = await idempotency.earlier(tx, once)
+            if earlier is not None:
+                with request_fields(thread="request_id"):
+                    return (await tx.get_thread(earlier.thread_id)).thread
+            thread = await create_thread(tx, request.thread, thread_id, reuse_existing=reuse)
+            await idempotency.remember(
+                tx, once, thread_id=thread.thread_id, resource_id=thread.thread_id
+            )
+            return thread
 
         return await self._store.transaction(work)
 
@@ -200,7 +213,9 @@ class ThreadHandler:
             found.add("view", "must be BASIC or FULL")
         found.raise_if_any()
         limit = FULL_VIEW_MESSAGE_LIMIT if request.view == thread_pb2.THREAD_VIEW_FULL else 0
-        return await self._store.get_thread(request.thread_id, message_limit=limit)
+        return await self._store.get_thread(
+            request.thread_id, message_limit=limit, max_bytes=sizes.REPLY_BYTES
+        )
 
     async def list_threads(
         self, request: thread_pb2.ListThreadsRequest
@@ -229,6 +244,7 @@ class ThreadHandler:
                 descending=order[1],
                 limit=size,
                 after=cursor,
+                max_bytes=sizes.REPLY_BYTES,
             )
         )
         return thread_pb2.ListThreadsResponse(
@@ -259,6 +275,11 @@ class ThreadHandler:
             _check_etag(stored, request.thread.etag, field="thread.etag")
             merged = stored.thread
             fieldmask.apply(merged, request.thread, paths)
+            if fieldmask.touches_json(paths, "metadata"):
+                # Keys set one by one add up: the result is held to the limits.
+                merged_found = Violations()
+                validation.struct(merged_found, "thread.metadata", merged.metadata)
+                merged_found.raise_if_any()
             _stamp(merged, tx.now)
             return await tx.update_thread(stored.ref, merged)
 

@@ -11,10 +11,11 @@ import zoneinfo
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
-from google.protobuf import struct_pb2
+from google.protobuf import duration_pb2, struct_pb2, timestamp_pb2
 from threadline.v1 import message_pb2, thread_pb2
 
 from threadline_server import ids, jsonvalue
+from threadline_server.domain import sizes
 from threadline_server.errors import Violations
 
 MAX_TITLE = 256
@@ -26,12 +27,18 @@ MAX_METADATA_KEYS = 100
 MAX_FILTER_METADATA_KEYS = 20
 MAX_PARTICIPANTS = 100
 MAX_PARTS = 100
-MAX_TEXT_BYTES = 1024 * 1024
 MAX_TOOL_ARGUMENTS_BYTES = 64 * 1024
 MAX_TOOL_OUTPUT_BYTES = 256 * 1024
 MAX_URI = 4096
 MAX_TTL_SECONDS = 3650 * 24 * 3600
 MAX_FILTER_IDS = 100
+MAX_TIME_ZONE = 64
+# google.protobuf.Timestamp's range, 0001-01-01T00:00:00Z to
+# 9999-12-31T23:59:59.999999999Z, and Duration's, about +-10,000 years.
+MIN_TIMESTAMP_SECONDS = -62_135_596_800
+MAX_TIMESTAMP_SECONDS = 253_402_300_799
+MAX_DURATION_SECONDS = 315_576_000_000
+NANOS_PER_SECOND = 1_000_000_000
 
 _LANGUAGE = re.compile(r"[a-z]{2,3}")
 _COUNTRY = re.compile(r"[A-Z]{2}")
@@ -68,6 +75,28 @@ def client_chosen_id(found: Violations, path: str, value: str) -> None:
     """Check an optional id the client picks for a new resource."""
     if value and not ids.is_valid_client_id(value):
         found.add(path, "must be 1 to 128 characters of A-Z a-z 0-9 . _ ~ -")
+
+
+def timestamp(found: Violations, path: str, value: timestamp_pb2.Timestamp) -> bool:
+    """Check a Timestamp is one protobuf defines (years 1 to 9999); say whether it is."""
+    if not MIN_TIMESTAMP_SECONDS <= value.seconds <= MAX_TIMESTAMP_SECONDS:
+        found.add(path, "seconds must be within years 1 to 9999 (-62135596800 to 253402300799)")
+        return False
+    if not 0 <= value.nanos < NANOS_PER_SECOND:
+        found.add(path, "nanos must be from 0 to 999999999")
+        return False
+    return True
+
+
+def duration(found: Violations, path: str, value: duration_pb2.Duration) -> bool:
+    """Check a Duration is one protobuf defines (nanos within a second, signs agreeing)."""
+    if not -MAX_DURATION_SECONDS <= value.seconds <= MAX_DURATION_SECONDS:
+        found.add(path, f"seconds must be within +-{MAX_DURATION_SECONDS}")
+        return False
+    if not -NANOS_PER_SECOND < value.nanos < NANOS_PER_SECOND or (value.seconds * value.nanos < 0):
+        found.add(path, "nanos must be within a second and have the sign of seconds")
+        return False
+    return True
 
 
 def json_size(value: struct_pb2.Struct | struct_pb2.Value) -> int:
@@ -111,12 +140,14 @@ def locale(found: Violations, path: str, value: thread_pb2.Locale) -> None:
 
 
 def _is_time_zone(name: str) -> bool:
-    # zoneinfo accepts relative paths like "../x" as keys and raises ValueError.
-    if name.startswith(("/", ".")) or ".." in name:
+    # zoneinfo accepts relative paths like "../x" as keys and raises ValueError;
+    # a name longer than a file name may be raises OSError. IANA names are
+    # at most 14 characters a component, and a few components long.
+    if name.startswith(("/", ".")) or ".." in name or len(name) > MAX_TIME_ZONE:
         return False
     try:
         zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError, IsADirectoryError):
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
         return False
     return True
 
@@ -144,10 +175,10 @@ def participants(found: Violations, path: str, values: Iterable[thread_pb2.Parti
 
 def ttl(found: Violations, path: str, thread: thread_pb2.Thread) -> None:
     """Check a thread's ttl, when set, is within 1 second and 3650 days."""
-    if not thread.HasField("ttl"):
+    if not thread.HasField("ttl") or not duration(found, path, thread.ttl):
         return
     value = thread.ttl
-    if value.nanos < 0 or value.seconds < 0 or value.nanos >= 1_000_000_000:
+    if value.nanos < 0 or value.seconds < 0:
         found.add(path, "must be a positive duration")
     elif value.ToMicroseconds() < 1_000_000 or value.seconds > MAX_TTL_SECONDS:
         found.add(path, "must be between 1s and 3650 days")
@@ -166,7 +197,7 @@ def thread_fields(found: Violations, path: str, thread: thread_pb2.Thread) -> No
 
 
 def message_fields(found: Violations, path: str, message: message_pb2.Message) -> None:
-    """Check a new message: a role, and 1 to 100 well-formed parts."""
+    """Check a new message: a role, 1 to 100 well-formed parts, at most MAX_MESSAGE_BYTES."""
     if message.role == message_pb2.MESSAGE_ROLE_UNSPECIFIED:
         found.add(f"{path}.role", "is required (USER, AGENT, SYSTEM or TOOL)")
     elif message.role not in message_pb2.MessageRole.values():
@@ -177,27 +208,35 @@ def message_fields(found: Violations, path: str, message: message_pb2.Message) -
     elif len(message.parts) > MAX_PARTS:
         found.add(f"{path}.parts", f"must have at most {MAX_PARTS} parts")
         return
-    text_bytes = 0
     for index, part in enumerate(message.parts):
         part_path = f"{path}.parts[{index}]"
         kind = part.WhichOneof("kind")
         if kind is None:
             found.add(part_path, "must set one of text, tool_call, tool_result or media")
-        elif kind == "text":
-            text_bytes += len(part.text.encode())
         elif kind == "tool_call":
-            _tool_call(found, f"{part_path}.tool_call", part.tool_call)
+            tool_call(found, f"{part_path}.tool_call", part.tool_call)
         elif kind == "tool_result":
-            text_bytes += tool_result(found, f"{part_path}.tool_result", part.tool_result)
-        else:
+            tool_result(found, f"{part_path}.tool_result", part.tool_result)
+        elif kind == "media":
             _media(found, f"{part_path}.media", part.media)
     if message.parts and all(p.WhichOneof("kind") == "text" and not p.text for p in message.parts):
         found.add(f"{path}.parts", "must carry some content (every part is empty text)")
-    if text_bytes > MAX_TEXT_BYTES:
-        found.add(f"{path}.parts", f"text must total at most {MAX_TEXT_BYTES} bytes")
+    message_size(found, f"{path}.parts", message)
 
 
-def _tool_call(found: Violations, path: str, call: message_pb2.ToolCall) -> None:
+def message_size(found: Violations, path: str, message: message_pb2.Message) -> None:
+    """Check a message is at most MAX_MESSAGE_BYTES, whatever its parts."""
+    size = sizes.message_size(message)
+    if size > sizes.MAX_MESSAGE_BYTES:
+        found.add(
+            path,
+            f"the message must be at most {sizes.MAX_MESSAGE_BYTES} bytes "
+            f"(role, parts and metadata, serialized; got {size})",
+        )
+
+
+def tool_call(found: Violations, path: str, call: message_pb2.ToolCall) -> None:
+    """Check a tool call: its id, its tool's name and its arguments."""
     reference(found, f"{path}.id", call.id, required=True)
     reference(found, f"{path}.name", call.name, required=True)
     struct(
@@ -209,21 +248,20 @@ def _tool_call(found: Violations, path: str, call: message_pb2.ToolCall) -> None
     )
 
 
-def tool_result(found: Violations, path: str, result: message_pb2.ToolResult) -> int:
-    """Check a tool's result; return the bytes of its text output."""
+def tool_result(found: Violations, path: str, result: message_pb2.ToolResult) -> None:
+    """Check a tool's result: the call it answers and one output (text, or bounded JSON)."""
     reference(found, f"{path}.tool_call_id", result.tool_call_id, required=True)
     output = result.WhichOneof("output")
     if output is None:
         found.add(path, "must set json or text output")
-        return 0
+        return
     if output == "text":
-        return len(result.text.encode())
+        return
     problem = jsonvalue.problem(result.json)
     if problem:
         found.add(f"{path}.json", f"is not valid JSON: {problem}")
     elif json_size(result.json) > MAX_TOOL_OUTPUT_BYTES:
         found.add(f"{path}.json", f"must be at most {MAX_TOOL_OUTPUT_BYTES} bytes as JSON")
-    return 0
 
 
 def _media(found: Violations, path: str, media: message_pb2.Media) -> None:

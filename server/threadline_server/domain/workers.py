@@ -17,10 +17,24 @@ from threadline.v1 import run_pb2, worker_pb2
 from threadline_server.domain import validation
 from threadline_server.domain.agents import IterationStarted, TextDelta, UsageReport
 from threadline_server.domain.engine import RunEngine
-from threadline_server.domain.recorder import Finish, Step, ToolCallEnd, ToolCallStart
+from threadline_server.domain.recorder import (
+    MAX_ERROR_CODE,
+    MAX_ERROR_MESSAGE,
+    Finish,
+    Step,
+    StepRefused,
+    ToolCallEnd,
+    ToolCallStart,
+)
 from threadline_server.domain.run_log import RunEndedError
 from threadline_server.domain.runs import DEADLINE_MARGIN_SECONDS
-from threadline_server.errors import FailedPreconditionError, NotFoundError, Violations
+from threadline_server.errors import (
+    FailedPreconditionError,
+    FieldViolation,
+    NotFoundError,
+    ValidationError,
+    Violations,
+)
 from threadline_server.store.records import RunRecord
 
 DEFAULT_LEASE_SECONDS = 30.0
@@ -60,12 +74,14 @@ class WorkerHandler:
         validation.reference(found, "agent_id", request.agent_id, required=True)
         validation.reference(found, "worker_id", request.worker_id)
         lease_seconds = DEFAULT_LEASE_SECONDS
-        if request.HasField("lease_duration"):
+        if request.HasField("lease_duration") and validation.duration(
+            found, "lease_duration", request.lease_duration
+        ):
             lease_seconds = request.lease_duration.ToMicroseconds() / 1e6
             if not MIN_LEASE_SECONDS <= lease_seconds <= MAX_LEASE_SECONDS:
                 found.add("lease_duration", "must be between 1 second and 10 minutes")
         wait = 0.0
-        if request.HasField("wait"):
+        if request.HasField("wait") and validation.duration(found, "wait", request.wait):
             wait = request.wait.ToMicroseconds() / 1e6
             if not 0 <= wait <= MAX_CLAIM_WAIT_SECONDS:
                 found.add("wait", "must be between 0 and 60 seconds")
@@ -88,12 +104,13 @@ class WorkerHandler:
                 request.agent_id, request.worker_id, int(lease_seconds * 1_000_000)
             )
             if claimed is not None:
-                record, messages = claimed
+                record, messages, omitted = claimed
                 return worker_pb2.ClaimRunResponse(
                     run=record.run,
                     lease_id=record.lease_id or "",
                     lease_expire_time=_expire_time(record),
                     messages=messages,
+                    omitted_message_count=omitted,
                 )
             remaining = deadline - loop.time()
             if remaining <= 0:
@@ -125,6 +142,12 @@ class WorkerHandler:
             )
         except RunEndedError as ended:
             return self._ended_answer(request.run_id, ended.record)
+        except StepRefused as refused:
+            # Every step is valid by now, so steps line up with events.
+            kind = request.events[refused.index].WhichOneof("kind")
+            raise ValidationError(
+                [FieldViolation(f"events[{refused.index}].{kind}", refused.description)]
+            ) from None
         return worker_pb2.ReportRunEventsResponse(
             cancelled=record.run.status == run_pb2.RUN_STATUS_CANCELLED,
             ended=record.run.status != run_pb2.RUN_STATUS_RUNNING,
@@ -160,9 +183,7 @@ def _to_step(found: Violations, path: str, event: worker_pb2.WorkerEvent) -> Ste
     if kind == "iteration_started":
         return IterationStarted()
     if kind == "text_delta":
-        validation.text(
-            found, f"{path}.text_delta", event.text_delta, limit=validation.MAX_TEXT_BYTES
-        )
+        # Its size is checked with the answer it adds to (recorder).
         return TextDelta(event.text_delta)
     if kind == "usage":
         if event.usage.prompt_tokens < 0 or event.usage.completion_tokens < 0:
@@ -170,15 +191,19 @@ def _to_step(found: Violations, path: str, event: worker_pb2.WorkerEvent) -> Ste
         return UsageReport(event.usage.prompt_tokens, event.usage.completion_tokens)
     if kind == "tool_call_started":
         call = event.tool_call_started
-        validation.reference(found, f"{path}.tool_call_started.id", call.id, required=True)
-        validation.reference(found, f"{path}.tool_call_started.name", call.name, required=True)
-        validation.struct(found, f"{path}.tool_call_started.arguments", call.arguments)
+        validation.tool_call(found, f"{path}.tool_call_started", call)
         return ToolCallStart(call)
     if kind == "tool_call_finished":
         finished = event.tool_call_finished
         validation.tool_result(found, f"{path}.tool_call_finished.result", finished.result)
         if finished.duration_ms < 0:
             found.add(f"{path}.tool_call_finished.duration_ms", "must not be negative")
+        validation.reference(
+            found,
+            f"{path}.tool_call_finished.error_code",
+            finished.error_code,
+            limit=MAX_ERROR_CODE,
+        )
         return ToolCallEnd(finished.result, finished.duration_ms, finished.error_code)
     if kind == "finish":
         status = event.finish.status
@@ -186,6 +211,15 @@ def _to_step(found: Violations, path: str, event: worker_pb2.WorkerEvent) -> Ste
             found.add(f"{path}.finish.status", "must be COMPLETED or FAILED")
         if status == run_pb2.RUN_STATUS_FAILED and not event.finish.error.code:
             found.add(f"{path}.finish.error.code", "is required when the run FAILED")
+        validation.reference(
+            found, f"{path}.finish.error.code", event.finish.error.code, limit=MAX_ERROR_CODE
+        )
+        validation.text(
+            found,
+            f"{path}.finish.error.message",
+            event.finish.error.message,
+            limit=MAX_ERROR_MESSAGE,
+        )
         return Finish(status, event.finish.error.code, event.finish.error.message)
     found.add(path, "must set one kind of event")
     return None

@@ -29,6 +29,7 @@ from threadline_server.store.records import (
     EventListener,
     MessagePageQuery,
     Page,
+    RememberedRequest,
     RunPageQuery,
     RunRecord,
     StoredThread,
@@ -117,8 +118,15 @@ class StoreTransaction(abc.ABC):
         """Delete the messages the given runs wrote; return how many."""
 
     @abc.abstractmethod
-    async def latest_messages(self, ref: ThreadRef, limit: int) -> list[message_pb2.Message]:
-        """Return the thread's latest messages, oldest first."""
+    async def latest_messages(
+        self, ref: ThreadRef, limit: int, *, max_bytes: int
+    ) -> tuple[list[message_pb2.Message], int]:
+        """Return the thread's latest messages, oldest first, and how many were left out.
+
+        Up to limit of them, as many as fit in max_bytes (each counted as an
+        entry of a repeated field; the newest is always returned): the ones
+        left out are the oldest of the latest limit.
+        """
 
     @abc.abstractmethod
     async def copy_messages(
@@ -162,6 +170,22 @@ class StoreTransaction(abc.ABC):
     @abc.abstractmethod
     async def all_runs_in_flight(self) -> list[RunRecord]:
         """Return every QUEUED and RUNNING run, of every thread."""
+
+    # -- request ids ------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def remembered_request(
+        self, method: str, request_id: str, *, since: int
+    ) -> RememberedRequest | None:
+        """Return the call remembered under this method and request_id made at or after since."""
+
+    @abc.abstractmethod
+    async def remember_request(self, request: RememberedRequest) -> None:
+        """Remember a call, replacing one under the same method and id made before."""
+
+    @abc.abstractmethod
+    async def forget_requests(self, *, before: int, limit: int) -> int:
+        """Forget up to limit calls (of every tenant) made before a time; return how many."""
 
     # -- events -----------------------------------------------------------------
 
@@ -212,8 +236,15 @@ class Store(abc.ABC):
     # -- reads ------------------------------------------------------------------
 
     @abc.abstractmethod
-    async def get_thread(self, thread_id: str, *, message_limit: int = 0) -> thread_pb2.Thread:
-        """Return a live thread, with up to message_limit of its latest messages."""
+    async def get_thread(
+        self, thread_id: str, *, message_limit: int = 0, max_bytes: int = 0
+    ) -> thread_pb2.Thread:
+        """Return a live thread, with up to message_limit of its latest messages.
+
+        With messages, the thread with them takes at most max_bytes; those
+        of the latest message_limit that did not fit are counted in its
+        omitted_message_count.
+        """
 
     @abc.abstractmethod
     async def list_threads(self, query: ThreadPageQuery) -> Page[thread_pb2.Thread]:
@@ -241,6 +272,10 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def read_events(
-        self, *, thread_id: str = "", run_id: str = "", after: int, limit: int
+        self, *, thread_id: str = "", run_id: str = "", after: int, limit: int, max_bytes: int
     ) -> list[run_pb2.RunEvent]:
-        """Return the events of a live thread or of a run with event_id > after, oldest first."""
+        """Return the events of a live thread or of a run with event_id > after, oldest first.
+
+        At most limit events taking at most max_bytes (the first is always
+        returned).
+        """

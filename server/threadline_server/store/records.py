@@ -59,6 +59,8 @@ class ThreadPageQuery:
     descending: bool
     limit: int
     after: Cursor | None
+    # The most bytes the page's items may take (each as a repeated field's entry).
+    max_bytes: int
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,8 @@ class MessagePageQuery:
     descending: bool
     limit: int
     after: Cursor | None
+    # The most bytes the page's items may take (each as a repeated field's entry).
+    max_bytes: int
 
 
 @dataclass(frozen=True)
@@ -79,6 +83,8 @@ class RunPageQuery:
     descending: bool
     limit: int
     after: Cursor | None
+    # The most bytes the page's items may take (each as a repeated field's entry).
+    max_bytes: int
 
 
 @dataclass(frozen=True)
@@ -134,6 +140,23 @@ class RunRecord:
     lease_expires_at: int | None = None
     lease_duration_us: int | None = None
     worker_id: str = ""
+
+
+@dataclass(frozen=True)
+class RememberedRequest:
+    """A creation call remembered by its request_id: what the request was, and what it made.
+
+    fingerprint tells a retry of the same request from another one with the
+    same id; thread_id and resource_id (the thread, message or run made; the
+    thread itself for CreateThread) are what a retry returns.
+    """
+
+    method: str
+    request_id: str
+    fingerprint: bytes
+    thread_id: str
+    resource_id: str
+    created_at: int
 
 
 EventListener = Callable[[list[run_pb2.RunEvent]], None]

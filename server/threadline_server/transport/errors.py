@@ -4,6 +4,14 @@ Every error a client sees is a google.rpc.Status: the code from the table
 below, an ErrorInfo whose reason is the domain error's stable UPPER_SNAKE word,
 and, for bad input, a BadRequest naming each bad field. Anything unexpected is
 logged with its traceback and answered INTERNAL without internals.
+
+A status travels in the call's trailing metadata (grpc-message, and the
+whole Status again in grpc-status-details-bin, base64), and a client
+accepts 8 KiB of metadata by default: past that it reports
+RESOURCE_EXHAUSTED instead of the error. Errors echo what the client sent
+(a bad value, a path), so to_status clips every text it carries to a few
+hundred bytes and keeps the field violations within a budget: a status
+always stays under about 5 KiB on the wire, whatever the request held.
 """
 
 from __future__ import annotations
@@ -12,7 +20,7 @@ import asyncio
 import functools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import grpc
 from google.protobuf import any_pb2
@@ -23,6 +31,7 @@ from threadline_server.errors import (
     AlreadyExistsError,
     EtagMismatchError,
     FailedPreconditionError,
+    MalformedRequestError,
     NotFoundError,
     ThreadlineError,
     UnavailableError,
@@ -35,12 +44,24 @@ ERROR_DOMAIN = "threadline.dev"
 
 STATUS_CODES: dict[type[ThreadlineError], int] = {
     ValidationError: code_pb2.INVALID_ARGUMENT,
+    MalformedRequestError: code_pb2.INVALID_ARGUMENT,
     NotFoundError: code_pb2.NOT_FOUND,
     AlreadyExistsError: code_pb2.ALREADY_EXISTS,
     EtagMismatchError: code_pb2.ABORTED,
     FailedPreconditionError: code_pb2.FAILED_PRECONDITION,
     UnavailableError: code_pb2.UNAVAILABLE,
 }
+
+# The most bytes (UTF-8) of each text a status carries: its message, each
+# ErrorInfo metadata value and ResourceInfo name, each violation's field
+# path and description; and of all the violations together, serialized.
+# grpc-message percent-encodes non-ASCII, up to 3 bytes a byte, and details
+# go out base64 (4 bytes per 3): at most about 1.2 + 3.5 KiB.
+MAX_MESSAGE_BYTES = 400
+MAX_VALUE_BYTES = 128
+MAX_DESCRIPTION_BYTES = 256
+MAX_VIOLATIONS_BYTES = 1536
+_ELLIPSIS = "…"
 
 Request = TypeVar("Request")
 Response = TypeVar("Response")
@@ -56,8 +77,43 @@ def _pack(message: Any) -> any_pb2.Any:
     return packed
 
 
+def clip(text: str, limit: int) -> str:
+    """Return text cut to at most limit bytes of UTF-8, marked with an ellipsis when cut."""
+    data = text.encode()
+    if len(data) <= limit:
+        return text
+    return data[: limit - len(_ELLIPSIS.encode())].decode(errors="ignore") + _ELLIPSIS
+
+
+def _bad_request(error: ValidationError) -> error_details_pb2.BadRequest:
+    """Return the violations, clipped, as many as fit in MAX_VIOLATIONS_BYTES."""
+    bad = error_details_pb2.BadRequest()
+    for index, violation in enumerate(error.violations):
+        item = error_details_pb2.BadRequest.FieldViolation(
+            field=clip(violation.field, MAX_VALUE_BYTES),
+            description=clip(violation.description, MAX_DESCRIPTION_BYTES),
+            reason=error.reason,
+        )
+        # Room is kept for one more entry that says how many were left out.
+        if bad.ByteSize() + item.ByteSize() > MAX_VIOLATIONS_BYTES - MAX_VALUE_BYTES:
+            left = len(error.violations) - index
+            bad.field_violations.add(
+                field=item.field,
+                description=f"... and {left} more problems not listed",
+                reason=error.reason,
+            )
+            break
+        bad.field_violations.append(item)
+    return bad
+
+
 def to_status(error: ThreadlineError) -> status_pb2.Status:
-    """Return the google.rpc.Status a client receives for a domain error."""
+    """Return the google.rpc.Status a client receives for a domain error.
+
+    Every text in it is clipped here, the one place statuses are built from
+    domain errors, so no error can echo enough of a request to outgrow a
+    client's metadata limit.
+    """
     if isinstance(error, NotFoundError):
         # A handler names the field for ids nested in the request; any other
         # resource id is the request's own <resource>_id field.
@@ -65,34 +121,27 @@ def to_status(error: ThreadlineError) -> status_pb2.Status:
     code = next(
         (c for kind, c in STATUS_CODES.items() if isinstance(error, kind)), code_pb2.INTERNAL
     )
-    status = status_pb2.Status(code=code, message=error.message)
+    status = status_pb2.Status(code=code, message=clip(error.message, MAX_MESSAGE_BYTES))
     status.details.append(
         _pack(
             error_details_pb2.ErrorInfo(
-                reason=error.reason, domain=ERROR_DOMAIN, metadata=error.metadata
+                reason=error.reason,
+                domain=ERROR_DOMAIN,
+                metadata={
+                    key: clip(value, MAX_VALUE_BYTES) for key, value in error.metadata.items()
+                },
             )
         )
     )
     if isinstance(error, ValidationError):
-        status.details.append(
-            _pack(
-                error_details_pb2.BadRequest(
-                    field_violations=[
-                        error_details_pb2.BadRequest.FieldViolation(
-                            field=v.field, description=v.description, reason=error.reason
-                        )
-                        for v in error.violations
-                    ]
-                )
-            )
-        )
+        status.details.append(_pack(_bad_request(error)))
     elif isinstance(error, NotFoundError | AlreadyExistsError | EtagMismatchError):
         status.details.append(
             _pack(
                 error_details_pb2.ResourceInfo(
                     resource_type=f"threadline.v1.{error.metadata['resource'].capitalize()}",
-                    resource_name=error.metadata["id"],
-                    description=error.message,
+                    resource_name=clip(error.metadata["id"], MAX_VALUE_BYTES),
+                    description=clip(error.message, MAX_DESCRIPTION_BYTES),
                 )
             )
         )
@@ -108,7 +157,7 @@ def internal_status() -> status_pb2.Status:
     return status
 
 
-async def abort(context: Context, status: status_pb2.Status) -> None:
+async def abort(context: Context, status: status_pb2.Status) -> NoReturn:
     """End the call with a rich status (raises; never returns).
 
     This is what grpc.aio's abort_with_status does, through abort itself, so
@@ -116,6 +165,7 @@ async def abort(context: Context, status: status_pb2.Status) -> None:
     """
     rich = rpc_status.to_status(status)
     await context.abort(rich.code, rich.details, rich.trailing_metadata)
+    raise AssertionError("abort returned")  # pragma: no cover - it raises
 
 
 def unary(

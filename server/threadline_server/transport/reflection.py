@@ -12,6 +12,7 @@ reflection service can describe itself under either name.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 import grpc
 from google.protobuf import descriptor_pb2, descriptor_pool
@@ -58,8 +59,12 @@ def _add_v1_file(pool: descriptor_pool.DescriptorPool) -> None:
         pool.AddSerializedFile(proto.SerializeToString())
 
 
-def enable_server_reflection(service_names: Iterable[str], server: grpc.aio.Server) -> None:
-    """Serve reflection on server for service_names and for both reflection services."""
+def enable_server_reflection(service_names: Iterable[str], server: Any) -> None:
+    """Serve reflection on server for service_names and for both reflection services.
+
+    server is a grpc.aio.Server or a stand-in with the same two registration
+    methods (transport.requests.ParsingRegistrar).
+    """
     _add_v1_file(descriptor_pool.Default())
     # reflection.aio is grpcio-reflection's public asyncio servicer; mypy --strict
     # reads its `from . import _async as aio` as a private import.
@@ -73,6 +78,8 @@ def enable_server_reflection(service_names: Iterable[str], server: grpc.aio.Serv
         request_deserializer=reflection_pb2.ServerReflectionRequest.FromString,
         response_serializer=reflection_pb2.ServerReflectionResponse.SerializeToString,
     )
+    # Both forms, as generated add_*_to_server functions register a service.
     server.add_generic_rpc_handlers(
         (grpc.method_handlers_generic_handler(V1_SERVICE_NAME, {METHOD: v1_handler}),)
     )
+    server.add_registered_method_handlers(V1_SERVICE_NAME, {METHOD: v1_handler})

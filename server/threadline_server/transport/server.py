@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING, Any
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_health.v1._async import HealthServicer
 from threadline.v1 import (
     message_pb2,
     message_pb2_grpc,
@@ -32,6 +31,7 @@ from threadline.v1 import (
 )
 
 from threadline_server.config import Settings
+from threadline_server.domain import idempotency
 from threadline_server.domain.agents import Agent, load_agent
 from threadline_server.domain.builtin_agents import BUILTIN_AGENTS
 from threadline_server.domain.engine import RunEngine
@@ -47,8 +47,10 @@ from threadline_server.http.routes import bindings_for
 from threadline_server.observability.exposition import MetricsListener
 from threadline_server.observability.metrics import Metrics
 from threadline_server.store.sqlite import SqliteStore
+from threadline_server.transport.health import HealthServicer
 from threadline_server.transport.interceptors import ServerInterceptor
 from threadline_server.transport.reflection import enable_server_reflection
+from threadline_server.transport.requests import ParsingRegistrar
 from threadline_server.transport.run_services import AgentWorkerService, RunService
 from threadline_server.transport.services import MessageService, ThreadService
 from threadline_server.transport.tls import ServerTls, TlsError, TlsFiles
@@ -131,10 +133,10 @@ class ThreadlineServer:
             read_connections=settings.read_connections,
             write_observer=self.metrics.store.observe_write,
         )
-        self._health = HealthServicer()
+        self._health = HealthServicer(("", *SERVICE_NAMES))
         self._server: grpc.aio.Server | None = None
         self._background: list[asyncio.Task[None]] = []
-        self.bus = EventBus(self.store)
+        self.bus = EventBus(self.store, max_bytes=settings.event_tail_bytes)
         self.threads = ThreadHandler(self.store)
         self.engine = RunEngine(
             self.store,
@@ -172,34 +174,24 @@ class ThreadlineServer:
             interceptors.append(self.tracing.grpc_interceptor())
         self.metrics.grpc.initialise(SERVICE_NAMES)
         server = grpc.aio.server(interceptors=interceptors, options=server_options(self.settings))
-        thread_pb2_grpc.add_ThreadServiceServicer_to_server(ThreadService(self.threads), server)
+        # Every service registers through the registrar: each method then
+        # takes its request as bytes and answers undecodable ones itself.
+        registrar: Any = ParsingRegistrar(server)
+        thread_pb2_grpc.add_ThreadServiceServicer_to_server(ThreadService(self.threads), registrar)
         message_pb2_grpc.add_MessageServiceServicer_to_server(
-            MessageService(MessageHandler(self.store)), server
+            MessageService(MessageHandler(self.store)), registrar
         )
         run_pb2_grpc.add_RunServiceServicer_to_server(
-            RunService(RunHandler(self.engine), self.metrics.streams), server
+            RunService(RunHandler(self.engine), self.metrics.streams), registrar
         )
         worker_pb2_grpc.add_AgentWorkerServiceServicer_to_server(
-            AgentWorkerService(WorkerHandler(self.engine)), server
+            AgentWorkerService(WorkerHandler(self.engine)), registrar
         )
-        health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
-        enable_server_reflection((*SERVICE_NAMES, health.SERVICE_NAME), server)
-        try:
-            if self.tls is not None:
-                self.port = server.add_secure_port(
-                    self.settings.listen, self.tls.grpc_credentials()
-                )
-            else:
-                self.port = server.add_insecure_port(self.settings.listen)
-        except RuntimeError as error:
-            raise SystemExit(
-                f"cannot listen on {self.settings.listen}: is another server using it? ({error})"
-            ) from None
+        health_pb2_grpc.add_HealthServicer_to_server(self._health, registrar)
+        enable_server_reflection((*SERVICE_NAMES, health.SERVICE_NAME), registrar)
+        self._add_ports(server)
         host = self.settings.listen.rsplit(":", 1)[0]
         try:
-            if self.settings.http_listen:
-                self.gateway_socket = _private_socket_path()
-                server.add_insecure_port(f"unix:{self.gateway_socket}")
             self._bind_listeners()
         except SystemExit:
             self._remove_gateway_socket()
@@ -245,6 +237,23 @@ class ThreadlineServer:
         elif self.http is None:
             logger.info("metrics not served: no HTTP listener and no --metrics-listen")
         return self.port
+
+    def _add_ports(self, server: grpc.aio.Server) -> None:
+        """Add the public port (TLS when asked for) and, for the HTTP side, its private socket."""
+        try:
+            if self.tls is not None:
+                self.port = server.add_secure_port(
+                    self.settings.listen, self.tls.grpc_credentials()
+                )
+            else:
+                self.port = server.add_insecure_port(self.settings.listen)
+        except RuntimeError as error:
+            raise SystemExit(
+                f"cannot listen on {self.settings.listen}: is another server using it? ({error})"
+            ) from None
+        if self.settings.http_listen:
+            self.gateway_socket = _private_socket_path()
+            server.add_insecure_port(f"unix:{self.gateway_socket}")
 
     def _tls_note(self) -> str:
         if self.tls is None:
@@ -324,6 +333,9 @@ class ThreadlineServer:
         deleted = await self.threads.delete_expired(limit=500)
         if deleted:
             logger.info("deleted %d expired threads", deleted)
+        forgotten = await idempotency.forget_old(self.store)
+        if forgotten:
+            logger.info("forgot %d request ids older than 24 hours", forgotten)
 
     async def _expire_leases(self) -> None:
         expired = await self.engine.scheduler.expire_leases()

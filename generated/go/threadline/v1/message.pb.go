@@ -98,11 +98,15 @@ type Message struct {
 	ThreadId string `protobuf:"bytes,2,opt,name=thread_id,json=threadId,proto3" json:"thread_id,omitempty"`
 	// Who speaks. Required on create.
 	Role MessageRole `protobuf:"varint,3,opt,name=role,proto3,enum=threadline.v1.MessageRole" json:"role,omitempty"`
-	// The content, in order. At least 1 and at most 100 parts; all text in a
-	// message together is at most 1 MiB.
+	// The content, in order. At least 1 and at most 100 parts. A message is at
+	// most 1 MiB, whatever its parts: its role, parts and metadata together,
+	// serialized as protobuf, may take at most 1,048,576 bytes. Messages that
+	// agents write (their answers, tool calls and tool results) are held to
+	// the same limit.
 	Parts []*Part `protobuf:"bytes,4,rep,name=parts,proto3" json:"parts,omitempty"`
 	// Arbitrary JSON object for the caller's own use, at most 64 KiB when
-	// written as JSON and at most 100 keys at the top level.
+	// written as JSON, at most 100 keys at the top level, and nested at most 32
+	// deep.
 	Metadata *structpb.Struct `protobuf:"bytes,5,opt,name=metadata,proto3" json:"metadata,omitempty"`
 	// The run that wrote this message; empty for messages written by clients.
 	RunId string `protobuf:"bytes,6,opt,name=run_id,json=runId,proto3" json:"run_id,omitempty"`
@@ -330,7 +334,8 @@ type ToolCall struct {
 	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
 	// The tool's name, 1 to 128 characters. Required.
 	Name string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
-	// The tool's arguments as a JSON object; at most 64 KiB as JSON.
+	// The tool's arguments as a JSON object; at most 64 KiB as JSON, nested at
+	// most 32 deep.
 	Arguments     *structpb.Struct `protobuf:"bytes,3,opt,name=arguments,proto3" json:"arguments,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -479,7 +484,8 @@ type isToolResult_Output interface {
 }
 
 type ToolResult_Json struct {
-	// Structured output, any JSON value; at most 256 KiB as JSON.
+	// Structured output, any JSON value; at most 256 KiB as JSON, nested at
+	// most 32 deep.
 	Json *structpb.Value `protobuf:"bytes,2,opt,name=json,proto3,oneof"`
 }
 
@@ -573,7 +579,18 @@ type CreateMessageRequest struct {
 	ThreadId string `protobuf:"bytes,1,opt,name=thread_id,json=threadId,proto3" json:"thread_id,omitempty"`
 	// The message to append: role and parts are required; message_id,
 	// thread_id, run_id and the times are set by the server.
-	Message       *Message `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
+	Message *Message `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
+	// Makes the call safe to retry (AIP-155): a call with the request_id of
+	// an earlier successful CreateMessage, made within 24 hours, writes nothing
+	// and returns the message that call created, as it is now (NOT_FOUND if it
+	// was deleted since). The same request_id with a different request is
+	// INVALID_ARGUMENT with reason REQUEST_ID_REUSED. 1 to 128 characters of
+	// letters, digits, `-`, `_`, `.` and `~`: a UUID4, as AIP-155 suggests, or
+	// any other string unique to the attempt (the server only compares them).
+	// Scoped to the caller's tenant and this method. Empty: no deduplication.
+	// Over HTTP it is the query parameter `requestId`, since the body is the
+	// message.
+	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -620,6 +637,13 @@ func (x *CreateMessageRequest) GetMessage() *Message {
 		return x.Message
 	}
 	return nil
+}
+
+func (x *CreateMessageRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
 }
 
 // The request to read one message.
@@ -756,7 +780,8 @@ func (x *ListMessagesRequest) GetOrderBy() string {
 // One page of a thread's messages.
 type ListMessagesResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The messages on this page, in the order asked for.
+	// The messages on this page, in the order asked for: page_size of them, or
+	// fewer when more would not fit in 4 MiB.
 	Messages []*Message `protobuf:"bytes,1,rep,name=messages,proto3" json:"messages,omitempty"`
 	// Pass this as page_token to get the next page; empty on the last page.
 	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
@@ -961,10 +986,12 @@ const file_threadline_v1_message_proto_rawDesc = "" +
 	"\tmime_type\x18\x02 \x01(\tB\x04\xe2A\x01\x02R\bmimeType\x12\x18\n" +
 	"\x04name\x18\x03 \x01(\tB\x04\xe2A\x01\x01R\x04name\x12#\n" +
 	"\n" +
-	"size_bytes\x18\x04 \x01(\x03B\x04\xe2A\x01\x01R\tsizeBytes\"q\n" +
+	"size_bytes\x18\x04 \x01(\x03B\x04\xe2A\x01\x01R\tsizeBytes\"\x96\x01\n" +
 	"\x14CreateMessageRequest\x12!\n" +
 	"\tthread_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\bthreadId\x126\n" +
-	"\amessage\x18\x02 \x01(\v2\x16.threadline.v1.MessageB\x04\xe2A\x01\x02R\amessage\"[\n" +
+	"\amessage\x18\x02 \x01(\v2\x16.threadline.v1.MessageB\x04\xe2A\x01\x02R\amessage\x12#\n" +
+	"\n" +
+	"request_id\x18\x03 \x01(\tB\x04\xe2A\x01\x01R\trequestId\"[\n" +
 	"\x11GetMessageRequest\x12!\n" +
 	"\tthread_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\bthreadId\x12#\n" +
 	"\n" +

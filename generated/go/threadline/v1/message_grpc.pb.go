@@ -35,17 +35,23 @@ const (
 // and tools said, in order. Every call answers NOT_FOUND with reason
 // THREAD_NOT_FOUND when the thread does not exist (or has expired), and
 // INVALID_ARGUMENT with reason VALIDATION_ERROR and a BadRequest naming each
-// bad field when the request is malformed; a rejected call writes nothing.
+// bad field when the request is malformed (reason MALFORMED_REQUEST when its
+// bytes are not a valid message at all); a rejected call writes nothing. No
+// reply is larger than 4 MiB, the default most a gRPC client accepts.
 type MessageServiceClient interface {
 	// Appends a message to the end of a thread. The thread's message_count and
 	// last_activity_at move with it, and its expire_time is pushed back by its
 	// ttl. Returns the stored message with its server-made message_id.
+	// Retrying with the same request_id returns the message the first call
+	// made.
 	CreateMessage(ctx context.Context, in *CreateMessageRequest, opts ...grpc.CallOption) (*Message, error)
 	// Returns one message. NOT_FOUND with reason MESSAGE_NOT_FOUND when the
 	// thread has no message with that id.
 	GetMessage(ctx context.Context, in *GetMessageRequest, opts ...grpc.CallOption) (*Message, error)
 	// Lists the messages of a thread a page at a time, oldest first unless
-	// order_by asks for newest first. Paging is stable while others write.
+	// order_by asks for newest first. Paging is stable while others write. A
+	// page holds fewer than page_size messages when more would not fit in
+	// 4 MiB; next_page_token then continues after the last one.
 	ListMessages(ctx context.Context, in *ListMessagesRequest, opts ...grpc.CallOption) (*ListMessagesResponse, error)
 	// Updates the mutable fields of a message (today only metadata) named by
 	// update_mask. An empty mask, or a path that is unknown or not mutable, is
@@ -121,17 +127,23 @@ func (c *messageServiceClient) DeleteMessage(ctx context.Context, in *DeleteMess
 // and tools said, in order. Every call answers NOT_FOUND with reason
 // THREAD_NOT_FOUND when the thread does not exist (or has expired), and
 // INVALID_ARGUMENT with reason VALIDATION_ERROR and a BadRequest naming each
-// bad field when the request is malformed; a rejected call writes nothing.
+// bad field when the request is malformed (reason MALFORMED_REQUEST when its
+// bytes are not a valid message at all); a rejected call writes nothing. No
+// reply is larger than 4 MiB, the default most a gRPC client accepts.
 type MessageServiceServer interface {
 	// Appends a message to the end of a thread. The thread's message_count and
 	// last_activity_at move with it, and its expire_time is pushed back by its
 	// ttl. Returns the stored message with its server-made message_id.
+	// Retrying with the same request_id returns the message the first call
+	// made.
 	CreateMessage(context.Context, *CreateMessageRequest) (*Message, error)
 	// Returns one message. NOT_FOUND with reason MESSAGE_NOT_FOUND when the
 	// thread has no message with that id.
 	GetMessage(context.Context, *GetMessageRequest) (*Message, error)
 	// Lists the messages of a thread a page at a time, oldest first unless
-	// order_by asks for newest first. Paging is stable while others write.
+	// order_by asks for newest first. Paging is stable while others write. A
+	// page holds fewer than page_size messages when more would not fit in
+	// 4 MiB; next_page_token then continues after the last one.
 	ListMessages(context.Context, *ListMessagesRequest) (*ListMessagesResponse, error)
 	// Updates the mutable fields of a message (today only metadata) named by
 	// update_mask. An empty mask, or a path that is unknown or not mutable, is

@@ -284,9 +284,10 @@ type RunError struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// A stable UPPER_SNAKE word: AGENT_ERROR, TIMEOUT, SERVER_RESTARTED,
 	// SERVER_STOPPED, LEASE_EXPIRED, CANCELLED_BY_CLIENT, INTERRUPTED,
-	// ROLLED_BACK, or a code of the agent's own.
+	// ROLLED_BACK, or a code of the agent's own (at most 128 characters).
 	Code string `protobuf:"bytes,1,opt,name=code,proto3" json:"code,omitempty"`
-	// A sentence for people.
+	// A sentence for people, at most 1024 characters (the server shortens
+	// longer ones it writes itself).
 	Message       string `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -432,7 +433,7 @@ type Run struct {
 	Status RunStatus `protobuf:"varint,4,opt,name=status,proto3,enum=threadline.v1.RunStatus" json:"status,omitempty"`
 	// The text of the agent's final answer; empty until it ends.
 	Response string `protobuf:"bytes,5,opt,name=response,proto3" json:"response,omitempty"`
-	// Every tool call the run made, in order.
+	// Every tool call the run made, in order; at most 1000.
 	ToolCalls []*ToolCallRecord `protobuf:"bytes,6,rep,name=tool_calls,json=toolCalls,proto3" json:"tool_calls,omitempty"`
 	// How many iterations the agent took.
 	Iterations int32 `protobuf:"varint,7,opt,name=iterations,proto3" json:"iterations,omitempty"`
@@ -620,7 +621,8 @@ type CreateRunRequest struct {
 	// Messages appended to the thread before the run starts, in the same
 	// transaction; at most 100, each with the rules of CreateMessage.
 	InputMessages []*Message `protobuf:"bytes,3,rep,name=input_messages,json=inputMessages,proto3" json:"input_messages,omitempty"`
-	// A JSON object handed to the agent, at most 64 KiB.
+	// A JSON object handed to the agent, at most 64 KiB, nested at most 32
+	// deep.
 	Context *structpb.Struct `protobuf:"bytes,4,opt,name=context,proto3" json:"context,omitempty"`
 	// The most iterations the agent may take, 1 to 20; 0 means the agent's own
 	// default.
@@ -628,12 +630,22 @@ type CreateRunRequest struct {
 	// The names of the tools the run may use, at most 50; empty means every
 	// tool the agent has.
 	Tools []string `protobuf:"bytes,6,rep,name=tools,proto3" json:"tools,omitempty"`
-	// The caller's own JSON object, at most 64 KiB.
+	// The caller's own JSON object, at most 64 KiB, nested at most 32 deep.
 	Metadata *structpb.Struct `protobuf:"bytes,7,opt,name=metadata,proto3" json:"metadata,omitempty"`
 	// What to do when the thread already has a run in flight; REJECT by default.
 	MultitaskStrategy MultitaskStrategy `protobuf:"varint,8,opt,name=multitask_strategy,json=multitaskStrategy,proto3,enum=threadline.v1.MultitaskStrategy" json:"multitask_strategy,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// Makes the call safe to retry (AIP-155): a call with the request_id of
+	// an earlier successful call of the same method (CreateRun or StreamRun),
+	// made within 24 hours, writes nothing and returns (or streams) the run
+	// that call started, as it is now (NOT_FOUND if its thread was deleted
+	// since). The same request_id with a different request is INVALID_ARGUMENT
+	// with reason REQUEST_ID_REUSED. 1 to 128 characters of letters, digits,
+	// `-`, `_`, `.` and `~`: a UUID4, as AIP-155 suggests, or any other string
+	// unique to the attempt (the server only compares them). Scoped to the
+	// caller's tenant and the method. Empty: no deduplication.
+	RequestId     string `protobuf:"bytes,9,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *CreateRunRequest) Reset() {
@@ -720,6 +732,13 @@ func (x *CreateRunRequest) GetMultitaskStrategy() MultitaskStrategy {
 		return x.MultitaskStrategy
 	}
 	return MultitaskStrategy_MULTITASK_STRATEGY_UNSPECIFIED
+}
+
+func (x *CreateRunRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
 }
 
 // The request to read a run.
@@ -844,7 +863,8 @@ func (x *ListRunsRequest) GetOrderBy() string {
 // One page of runs.
 type ListRunsResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The runs on this page.
+	// The runs on this page: page_size of them, or fewer when more would not
+	// fit in 4 MiB.
 	Runs []*Run `protobuf:"bytes,1,rep,name=runs,proto3" json:"runs,omitempty"`
 	// Pass this as page_token to get the next page; empty on the last page.
 	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
@@ -947,7 +967,8 @@ type WaitRunRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The run to wait for. Required.
 	RunId string `protobuf:"bytes,1,opt,name=run_id,json=runId,proto3" json:"run_id,omitempty"`
-	// The longest to wait, up to 1 hour; unset means up to the call's deadline
+	// The longest to wait, up to 1 hour (a valid Duration: nanos within a
+	// second, with the sign of seconds); unset means up to the call's deadline
 	// or 1 hour, whichever comes first.
 	Timeout       *durationpb.Duration `protobuf:"bytes,2,opt,name=timeout,proto3" json:"timeout,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -1112,6 +1133,14 @@ func (x *WatchThreadRequest) GetAfterEventId() int64 {
 
 // A RunEvent is one thing that happened on a thread. Event ids only grow, so
 // a client resumes by passing the last one it saw as after_event_id.
+//
+// An event is never larger than 2.5 MiB, well within the 4 MiB a gRPC client
+// accepts, and nothing in it is cut short to fit: a message event carries
+// the message whole, once (a message is at most 1 MiB); a run event carries
+// the run, whose response is the text of its last answer (at most 1 MiB)
+// and whose tool_calls are at most 1000 short records, not the results;
+// tool_call.completed carries one call and its result (each within a
+// message's limit).
 type RunEvent struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The event's id; larger ids happened later. Never 0.
@@ -1258,7 +1287,7 @@ type RunEvent_Run struct {
 }
 
 type RunEvent_Message struct {
-	// For message.created and message.completed: the message. In
+	// For message.created and message.completed: the message, whole. In
 	// message.created of a message an agent streams, parts are still empty.
 	Message *Message `protobuf:"bytes,11,opt,name=message,proto3,oneof"`
 }
@@ -1403,16 +1432,28 @@ func (x *ToolCallEvent) GetResult() *ToolResult {
 // The request for a one-call chat turn.
 type ChatRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The user's message text. Required, at most 1 MiB.
+	// The user's message text. Required; the message it makes is at most
+	// 1 MiB (see Message.parts).
 	Message string `protobuf:"bytes,1,opt,name=message,proto3" json:"message,omitempty"`
 	// The agent to answer. Required.
 	AgentId string `protobuf:"bytes,2,opt,name=agent_id,json=agentId,proto3" json:"agent_id,omitempty"`
 	// The thread to continue; empty starts a new one.
 	ThreadId string `protobuf:"bytes,3,opt,name=thread_id,json=threadId,proto3" json:"thread_id,omitempty"`
-	// A JSON object handed to the agent, at most 64 KiB.
+	// A JSON object handed to the agent, at most 64 KiB, nested at most 32
+	// deep.
 	Context *structpb.Struct `protobuf:"bytes,4,opt,name=context,proto3" json:"context,omitempty"`
 	// The most iterations the agent may take, 1 to 20; 0 means its default.
 	MaxIterations int32 `protobuf:"varint,5,opt,name=max_iterations,json=maxIterations,proto3" json:"max_iterations,omitempty"`
+	// Makes the call safe to retry (AIP-155): a call with the request_id of
+	// an earlier Chat that started its run, made within 24 hours, writes
+	// nothing and answers from that run (waiting for it as the first call did;
+	// NOT_FOUND if its thread was deleted since). The same request_id with a
+	// different request is INVALID_ARGUMENT with reason REQUEST_ID_REUSED. 1 to
+	// 128 characters of letters, digits, `-`, `_`, `.` and `~`: a UUID4, as
+	// AIP-155 suggests, or any other string unique to the attempt (the server
+	// only compares them). Scoped to the caller's tenant and this method.
+	// Empty: no deduplication.
+	RequestId     string `protobuf:"bytes,6,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1480,6 +1521,13 @@ func (x *ChatRequest) GetMaxIterations() int32 {
 		return x.MaxIterations
 	}
 	return 0
+}
+
+func (x *ChatRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
 }
 
 // The answer to a chat turn.
@@ -1635,7 +1683,7 @@ const file_threadline_v1_run_proto_rawDesc = "" +
 	"\acontext\x18\x0e \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\acontext\x12+\n" +
 	"\x0emax_iterations\x18\x0f \x01(\x05B\x04\xe2A\x01\x03R\rmaxIterations\x12\x1a\n" +
 	"\x05tools\x18\x10 \x03(\tB\x04\xe2A\x01\x03R\x05tools\x12U\n" +
-	"\x12multitask_strategy\x18\x11 \x01(\x0e2 .threadline.v1.MultitaskStrategyB\x04\xe2A\x01\x03R\x11multitaskStrategy\"\xaf\x03\n" +
+	"\x12multitask_strategy\x18\x11 \x01(\x0e2 .threadline.v1.MultitaskStrategyB\x04\xe2A\x01\x03R\x11multitaskStrategy\"\xd4\x03\n" +
 	"\x10CreateRunRequest\x12!\n" +
 	"\tthread_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\bthreadId\x12\x1f\n" +
 	"\bagent_id\x18\x02 \x01(\tB\x04\xe2A\x01\x02R\aagentId\x12C\n" +
@@ -1644,7 +1692,9 @@ const file_threadline_v1_run_proto_rawDesc = "" +
 	"\x0emax_iterations\x18\x05 \x01(\x05B\x04\xe2A\x01\x01R\rmaxIterations\x12\x1a\n" +
 	"\x05tools\x18\x06 \x03(\tB\x04\xe2A\x01\x01R\x05tools\x129\n" +
 	"\bmetadata\x18\a \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x01R\bmetadata\x12U\n" +
-	"\x12multitask_strategy\x18\b \x01(\x0e2 .threadline.v1.MultitaskStrategyB\x04\xe2A\x01\x01R\x11multitaskStrategy\",\n" +
+	"\x12multitask_strategy\x18\b \x01(\x0e2 .threadline.v1.MultitaskStrategyB\x04\xe2A\x01\x01R\x11multitaskStrategy\x12#\n" +
+	"\n" +
+	"request_id\x18\t \x01(\tB\x04\xe2A\x01\x01R\trequestId\",\n" +
 	"\rGetRunRequest\x12\x1b\n" +
 	"\x06run_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\x05runId\"\x9d\x01\n" +
 	"\x0fListRunsRequest\x12!\n" +
@@ -1687,13 +1737,15 @@ const file_threadline_v1_run_proto_rawDesc = "" +
 	"\rToolCallEvent\x12+\n" +
 	"\x04call\x18\x01 \x01(\v2\x17.threadline.v1.ToolCallR\x04call\x125\n" +
 	"\x06record\x18\x02 \x01(\v2\x1d.threadline.v1.ToolCallRecordR\x06record\x121\n" +
-	"\x06result\x18\x03 \x01(\v2\x19.threadline.v1.ToolResultR\x06result\"\xd7\x01\n" +
+	"\x06result\x18\x03 \x01(\v2\x19.threadline.v1.ToolResultR\x06result\"\xfc\x01\n" +
 	"\vChatRequest\x12\x1e\n" +
 	"\amessage\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\amessage\x12\x1f\n" +
 	"\bagent_id\x18\x02 \x01(\tB\x04\xe2A\x01\x02R\aagentId\x12!\n" +
 	"\tthread_id\x18\x03 \x01(\tB\x04\xe2A\x01\x01R\bthreadId\x127\n" +
 	"\acontext\x18\x04 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x01R\acontext\x12+\n" +
-	"\x0emax_iterations\x18\x05 \x01(\x05B\x04\xe2A\x01\x01R\rmaxIterations\"\xc9\x02\n" +
+	"\x0emax_iterations\x18\x05 \x01(\x05B\x04\xe2A\x01\x01R\rmaxIterations\x12#\n" +
+	"\n" +
+	"request_id\x18\x06 \x01(\tB\x04\xe2A\x01\x01R\trequestId\"\xc9\x02\n" +
 	"\fChatResponse\x12\x1b\n" +
 	"\tthread_id\x18\x01 \x01(\tR\bthreadId\x12\x15\n" +
 	"\x06run_id\x18\x02 \x01(\tR\x05runId\x12\x1a\n" +

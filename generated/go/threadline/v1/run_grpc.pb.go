@@ -43,19 +43,24 @@ const (
 // from the last event id it got with nothing missed and nothing repeated.
 //
 // Every call answers INVALID_ARGUMENT with reason VALIDATION_ERROR and a
-// BadRequest naming each bad field when the request is malformed, NOT_FOUND
+// BadRequest naming each bad field when the request is malformed (reason
+// MALFORMED_REQUEST when its bytes are not a valid message at all), NOT_FOUND
 // with reason THREAD_NOT_FOUND or RUN_NOT_FOUND for an unknown thread or run,
-// and writes nothing when it fails.
+// and writes nothing when it fails. No reply and no streamed event is larger
+// than 4 MiB, the default most a gRPC client accepts.
 type RunServiceClient interface {
 	// Starts a run of an agent on a thread and returns it, QUEUED. Input
 	// messages are appended to the thread first, in the same transaction. When
 	// the thread already has a run in flight, multitask_strategy decides: REJECT
 	// (the default) answers FAILED_PRECONDITION with reason THREAD_BUSY. An
-	// unknown agent is NOT_FOUND with reason AGENT_NOT_FOUND.
+	// unknown agent is NOT_FOUND with reason AGENT_NOT_FOUND. Retrying with the
+	// same request_id returns the run the first call started.
 	CreateRun(ctx context.Context, in *CreateRunRequest, opts ...grpc.CallOption) (*Run, error)
 	// Returns one run.
 	GetRun(ctx context.Context, in *GetRunRequest, opts ...grpc.CallOption) (*Run, error)
 	// Lists the runs of a thread, newest first unless order_by says otherwise.
+	// A page holds fewer than page_size runs when more would not fit in 4 MiB;
+	// next_page_token then continues after the last one.
 	ListRuns(ctx context.Context, in *ListRunsRequest, opts ...grpc.CallOption) (*ListRunsResponse, error)
 	// Asks a run to stop and returns it. Idempotent: a run that has already
 	// ended is returned as it ended. A queued run is cancelled at once; a
@@ -69,14 +74,18 @@ type RunServiceClient interface {
 	// (run.completed, run.max_iterations_reached, run.failed or run.cancelled).
 	StreamRunEvents(ctx context.Context, in *StreamRunEventsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[RunEvent], error)
 	// Creates a run and streams its events from the first, in one call. The
-	// first event is run.created, which names the run.
+	// first event is run.created, which names the run. Retrying with the same
+	// request_id starts no second run: it streams the first call's run from
+	// its first event (request ids of StreamRun and CreateRun are apart).
 	StreamRun(ctx context.Context, in *CreateRunRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[RunEvent], error)
 	// Streams every event on a thread, of runs and messages alike, after
 	// after_event_id and then live, until the client leaves.
 	WatchThread(ctx context.Context, in *WatchThreadRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[RunEvent], error)
 	// Sends one user message to an agent and waits for its answer, for callers
 	// who want a single call: makes a thread when thread_id is empty, runs the
-	// agent, and returns what it said and did.
+	// agent, and returns what it said and did. Retrying with the same
+	// request_id starts nothing new: it waits for the first call's run on the
+	// first call's thread and answers from it.
 	Chat(ctx context.Context, in *ChatRequest, opts ...grpc.CallOption) (*ChatResponse, error)
 }
 
@@ -218,19 +227,24 @@ func (c *runServiceClient) Chat(ctx context.Context, in *ChatRequest, opts ...gr
 // from the last event id it got with nothing missed and nothing repeated.
 //
 // Every call answers INVALID_ARGUMENT with reason VALIDATION_ERROR and a
-// BadRequest naming each bad field when the request is malformed, NOT_FOUND
+// BadRequest naming each bad field when the request is malformed (reason
+// MALFORMED_REQUEST when its bytes are not a valid message at all), NOT_FOUND
 // with reason THREAD_NOT_FOUND or RUN_NOT_FOUND for an unknown thread or run,
-// and writes nothing when it fails.
+// and writes nothing when it fails. No reply and no streamed event is larger
+// than 4 MiB, the default most a gRPC client accepts.
 type RunServiceServer interface {
 	// Starts a run of an agent on a thread and returns it, QUEUED. Input
 	// messages are appended to the thread first, in the same transaction. When
 	// the thread already has a run in flight, multitask_strategy decides: REJECT
 	// (the default) answers FAILED_PRECONDITION with reason THREAD_BUSY. An
-	// unknown agent is NOT_FOUND with reason AGENT_NOT_FOUND.
+	// unknown agent is NOT_FOUND with reason AGENT_NOT_FOUND. Retrying with the
+	// same request_id returns the run the first call started.
 	CreateRun(context.Context, *CreateRunRequest) (*Run, error)
 	// Returns one run.
 	GetRun(context.Context, *GetRunRequest) (*Run, error)
 	// Lists the runs of a thread, newest first unless order_by says otherwise.
+	// A page holds fewer than page_size runs when more would not fit in 4 MiB;
+	// next_page_token then continues after the last one.
 	ListRuns(context.Context, *ListRunsRequest) (*ListRunsResponse, error)
 	// Asks a run to stop and returns it. Idempotent: a run that has already
 	// ended is returned as it ended. A queued run is cancelled at once; a
@@ -244,14 +258,18 @@ type RunServiceServer interface {
 	// (run.completed, run.max_iterations_reached, run.failed or run.cancelled).
 	StreamRunEvents(*StreamRunEventsRequest, grpc.ServerStreamingServer[RunEvent]) error
 	// Creates a run and streams its events from the first, in one call. The
-	// first event is run.created, which names the run.
+	// first event is run.created, which names the run. Retrying with the same
+	// request_id starts no second run: it streams the first call's run from
+	// its first event (request ids of StreamRun and CreateRun are apart).
 	StreamRun(*CreateRunRequest, grpc.ServerStreamingServer[RunEvent]) error
 	// Streams every event on a thread, of runs and messages alike, after
 	// after_event_id and then live, until the client leaves.
 	WatchThread(*WatchThreadRequest, grpc.ServerStreamingServer[RunEvent]) error
 	// Sends one user message to an agent and waits for its answer, for callers
 	// who want a single call: makes a thread when thread_id is empty, runs the
-	// agent, and returns what it said and did.
+	// agent, and returns what it said and did. Retrying with the same
+	// request_id starts nothing new: it waits for the first call's run on the
+	// first call's thread and answers from it.
 	Chat(context.Context, *ChatRequest) (*ChatResponse, error)
 	mustEmbedUnimplementedRunServiceServer()
 }

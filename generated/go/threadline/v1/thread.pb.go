@@ -96,9 +96,10 @@ const (
 	ThreadView_THREAD_VIEW_UNSPECIFIED ThreadView = 0
 	// The thread's own fields, without messages.
 	ThreadView_THREAD_VIEW_BASIC ThreadView = 1
-	// The thread's fields and its most recent messages (at most 1000, oldest
-	// first); message_count tells whether there are more, and ListMessages
-	// reads them all.
+	// The thread's fields and its most recent messages, oldest first: at most
+	// 1000, and only as many as fit in a reply of 4 MiB (omitted_message_count
+	// says how many of the latest 1000 did not). message_count tells whether
+	// there are more, and ListMessages reads them all.
 	ThreadView_THREAD_VIEW_FULL ThreadView = 2
 )
 
@@ -262,8 +263,8 @@ type Thread struct {
 	// A human-readable title, at most 256 characters.
 	Title string `protobuf:"bytes,2,opt,name=title,proto3" json:"title,omitempty"`
 	// Arbitrary JSON object for the caller's own use, at most 64 KiB when
-	// written as JSON and at most 100 keys at the top level. ListThreads can
-	// filter on it.
+	// written as JSON, at most 100 keys at the top level, and nested at most 32
+	// deep. ListThreads can filter on it.
 	Metadata *structpb.Struct `protobuf:"bytes,3,opt,name=metadata,proto3" json:"metadata,omitempty"`
 	// The agent this thread is mainly with, at most 128 characters.
 	AgentId string `protobuf:"bytes,4,opt,name=agent_id,json=agentId,proto3" json:"agent_id,omitempty"`
@@ -298,9 +299,14 @@ type Thread struct {
 	Etag string `protobuf:"bytes,16,opt,name=etag,proto3" json:"etag,omitempty"`
 	// The thread's most recent messages, oldest first; only filled in by
 	// GetThread with view THREAD_VIEW_FULL.
-	Messages      []*Message `protobuf:"bytes,17,rep,name=messages,proto3" json:"messages,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Messages []*Message `protobuf:"bytes,17,rep,name=messages,proto3" json:"messages,omitempty"`
+	// With view THREAD_VIEW_FULL: how many of the thread's latest 1000 messages
+	// are missing from messages because the reply would have been larger than
+	// 4 MiB (the oldest of them are left out first). 0 when all fit, and in
+	// every other reply. ListMessages pages through them.
+	OmittedMessageCount int32 `protobuf:"varint,18,opt,name=omitted_message_count,json=omittedMessageCount,proto3" json:"omitted_message_count,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
 }
 
 func (x *Thread) Reset() {
@@ -452,6 +458,13 @@ func (x *Thread) GetMessages() []*Message {
 	return nil
 }
 
+func (x *Thread) GetOmittedMessageCount() int32 {
+	if x != nil {
+		return x.OmittedMessageCount
+	}
+	return 0
+}
+
 // A Locale is where and in which language a conversation happens.
 type Locale struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -601,7 +614,16 @@ type CreateThreadRequest struct {
 	// `-`, `_`, `.` and `~`. Empty means the server makes one.
 	ThreadId string `protobuf:"bytes,2,opt,name=thread_id,json=threadId,proto3" json:"thread_id,omitempty"`
 	// What to do when thread_id is already taken; RAISE by default.
-	IfExists      IfExists `protobuf:"varint,3,opt,name=if_exists,json=ifExists,proto3,enum=threadline.v1.IfExists" json:"if_exists,omitempty"`
+	IfExists IfExists `protobuf:"varint,3,opt,name=if_exists,json=ifExists,proto3,enum=threadline.v1.IfExists" json:"if_exists,omitempty"`
+	// Makes the call safe to retry (AIP-155): a call with the request_id of
+	// an earlier successful CreateThread, made within 24 hours, writes nothing
+	// and returns the thread that call created, as it is now (NOT_FOUND if it
+	// was deleted since). The same request_id with a different request is
+	// INVALID_ARGUMENT with reason REQUEST_ID_REUSED. 1 to 128 characters of
+	// letters, digits, `-`, `_`, `.` and `~`: a UUID4, as AIP-155 suggests, or
+	// any other string unique to the attempt (the server only compares them).
+	// Scoped to the caller's tenant and this method. Empty: no deduplication.
+	RequestId     string `protobuf:"bytes,4,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -655,6 +677,13 @@ func (x *CreateThreadRequest) GetIfExists() IfExists {
 		return x.IfExists
 	}
 	return IfExists_IF_EXISTS_UNSPECIFIED
+}
+
+func (x *CreateThreadRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
 }
 
 // The request to read one thread.
@@ -726,7 +755,8 @@ type ThreadFilter struct {
 	Statuses []ThreadStatus `protobuf:"varint,4,rep,packed,name=statuses,proto3,enum=threadline.v1.ThreadStatus" json:"statuses,omitempty"`
 	// Only these threads, at most 100 ids.
 	ThreadIds []string `protobuf:"bytes,5,rep,name=thread_ids,json=threadIds,proto3" json:"thread_ids,omitempty"`
-	// Only threads created at or after this time.
+	// Only threads created at or after this time. Every time here must be a
+	// valid Timestamp: from year 1 to 9999, nanos from 0 to 999,999,999.
 	CreatedAfter *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=created_after,json=createdAfter,proto3" json:"created_after,omitempty"`
 	// Only threads created before this time.
 	CreatedBefore *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=created_before,json=createdBefore,proto3" json:"created_before,omitempty"`
@@ -922,7 +952,8 @@ func (x *ListThreadsRequest) GetOrderBy() string {
 // One page of threads.
 type ListThreadsResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The threads on this page, in the order asked for, without messages.
+	// The threads on this page, in the order asked for, without messages:
+	// page_size of them, or fewer when more would not fit in 4 MiB.
 	Threads []*Thread `protobuf:"bytes,1,rep,name=threads,proto3" json:"threads,omitempty"`
 	// Pass this as page_token to get the next page; empty on the last page.
 	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
@@ -1242,7 +1273,7 @@ var File_threadline_v1_thread_proto protoreflect.FileDescriptor
 
 const file_threadline_v1_thread_proto_rawDesc = "" +
 	"\n" +
-	"\x1athreadline/v1/thread.proto\x12\rthreadline.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1bthreadline/v1/message.proto\"\xe4\x06\n" +
+	"\x1athreadline/v1/thread.proto\x12\rthreadline.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1bthreadline/v1/message.proto\"\x9e\a\n" +
 	"\x06Thread\x12!\n" +
 	"\tthread_id\x18\x01 \x01(\tB\x04\xe2A\x01\bR\bthreadId\x12\x1a\n" +
 	"\x05title\x18\x02 \x01(\tB\x04\xe2A\x01\x01R\x05title\x129\n" +
@@ -1264,7 +1295,8 @@ const file_threadline_v1_thread_proto_rawDesc = "" +
 	"\vexpire_time\x18\x0f \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\n" +
 	"expireTime\x12\x18\n" +
 	"\x04etag\x18\x10 \x01(\tB\x04\xe2A\x01\x01R\x04etag\x128\n" +
-	"\bmessages\x18\x11 \x03(\v2\x16.threadline.v1.MessageB\x04\xe2A\x01\x03R\bmessages\"m\n" +
+	"\bmessages\x18\x11 \x03(\v2\x16.threadline.v1.MessageB\x04\xe2A\x01\x03R\bmessages\x128\n" +
+	"\x15omitted_message_count\x18\x12 \x01(\x05B\x04\xe2A\x01\x03R\x13omittedMessageCount\"m\n" +
 	"\x06Locale\x12 \n" +
 	"\blanguage\x18\x01 \x01(\tB\x04\xe2A\x01\x01R\blanguage\x12\x1e\n" +
 	"\acountry\x18\x02 \x01(\tB\x04\xe2A\x01\x01R\acountry\x12!\n" +
@@ -1273,11 +1305,13 @@ const file_threadline_v1_thread_proto_rawDesc = "" +
 	"\x02id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\x02id\x12\x18\n" +
 	"\x04name\x18\x02 \x01(\tB\x04\xe2A\x01\x01R\x04name\x128\n" +
 	"\x04type\x18\x03 \x01(\x0e2\x1e.threadline.v1.ParticipantTypeB\x04\xe2A\x01\x02R\x04type\x12\x18\n" +
-	"\x04role\x18\x04 \x01(\tB\x04\xe2A\x01\x01R\x04role\"\xa9\x01\n" +
+	"\x04role\x18\x04 \x01(\tB\x04\xe2A\x01\x01R\x04role\"\xce\x01\n" +
 	"\x13CreateThreadRequest\x123\n" +
 	"\x06thread\x18\x01 \x01(\v2\x15.threadline.v1.ThreadB\x04\xe2A\x01\x01R\x06thread\x12!\n" +
 	"\tthread_id\x18\x02 \x01(\tB\x04\xe2A\x01\x01R\bthreadId\x12:\n" +
-	"\tif_exists\x18\x03 \x01(\x0e2\x17.threadline.v1.IfExistsB\x04\xe2A\x01\x01R\bifExists\"j\n" +
+	"\tif_exists\x18\x03 \x01(\x0e2\x17.threadline.v1.IfExistsB\x04\xe2A\x01\x01R\bifExists\x12#\n" +
+	"\n" +
+	"request_id\x18\x04 \x01(\tB\x04\xe2A\x01\x01R\trequestId\"j\n" +
 	"\x10GetThreadRequest\x12!\n" +
 	"\tthread_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\bthreadId\x123\n" +
 	"\x04view\x18\x02 \x01(\x0e2\x19.threadline.v1.ThreadViewB\x04\xe2A\x01\x01R\x04view\"\xb6\x04\n" +

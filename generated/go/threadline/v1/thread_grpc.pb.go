@@ -35,19 +35,25 @@ const (
 //
 // ThreadService keeps conversation threads. Every call answers
 // INVALID_ARGUMENT with reason VALIDATION_ERROR and a BadRequest naming each
-// bad field when the request is malformed, and NOT_FOUND with reason
+// bad field when the request is malformed (reason MALFORMED_REQUEST when its
+// bytes are not a valid message at all), and NOT_FOUND with reason
 // THREAD_NOT_FOUND when it names a thread that does not exist or has
-// expired. A rejected call writes nothing.
+// expired. A rejected call writes nothing. No reply is larger than 4 MiB,
+// the default most a gRPC client accepts.
 type ThreadServiceClient interface {
 	// Creates a thread. With a thread_id chosen by the client that is already
 	// taken, answers ALREADY_EXISTS (reason THREAD_ALREADY_EXISTS) or, with
-	// if_exists DO_NOTHING, returns the existing thread unchanged.
+	// if_exists DO_NOTHING, returns the existing thread unchanged. Retrying
+	// with the same request_id returns the thread the first call made.
 	CreateThread(ctx context.Context, in *CreateThreadRequest, opts ...grpc.CallOption) (*Thread, error)
-	// Returns one thread; with view FULL, also its most recent messages.
+	// Returns one thread; with view FULL, also its most recent messages, as
+	// many as fit in the reply.
 	GetThread(ctx context.Context, in *GetThreadRequest, opts ...grpc.CallOption) (*Thread, error)
 	// Lists threads that match a filter, a page at a time. Walking the pages
 	// ordered by created_at neither repeats nor skips a thread that exists for
-	// the whole walk, whatever else is created or deleted meanwhile.
+	// the whole walk, whatever else is created or deleted meanwhile. A page
+	// holds fewer than page_size threads when more would not fit in 4 MiB;
+	// next_page_token then continues after the last one.
 	ListThreads(ctx context.Context, in *ListThreadsRequest, opts ...grpc.CallOption) (*ListThreadsResponse, error)
 	// Counts the threads that match a filter (the same filter as ListThreads).
 	CountThreads(ctx context.Context, in *CountThreadsRequest, opts ...grpc.CallOption) (*CountThreadsResponse, error)
@@ -151,19 +157,25 @@ func (c *threadServiceClient) CopyThread(ctx context.Context, in *CopyThreadRequ
 //
 // ThreadService keeps conversation threads. Every call answers
 // INVALID_ARGUMENT with reason VALIDATION_ERROR and a BadRequest naming each
-// bad field when the request is malformed, and NOT_FOUND with reason
+// bad field when the request is malformed (reason MALFORMED_REQUEST when its
+// bytes are not a valid message at all), and NOT_FOUND with reason
 // THREAD_NOT_FOUND when it names a thread that does not exist or has
-// expired. A rejected call writes nothing.
+// expired. A rejected call writes nothing. No reply is larger than 4 MiB,
+// the default most a gRPC client accepts.
 type ThreadServiceServer interface {
 	// Creates a thread. With a thread_id chosen by the client that is already
 	// taken, answers ALREADY_EXISTS (reason THREAD_ALREADY_EXISTS) or, with
-	// if_exists DO_NOTHING, returns the existing thread unchanged.
+	// if_exists DO_NOTHING, returns the existing thread unchanged. Retrying
+	// with the same request_id returns the thread the first call made.
 	CreateThread(context.Context, *CreateThreadRequest) (*Thread, error)
-	// Returns one thread; with view FULL, also its most recent messages.
+	// Returns one thread; with view FULL, also its most recent messages, as
+	// many as fit in the reply.
 	GetThread(context.Context, *GetThreadRequest) (*Thread, error)
 	// Lists threads that match a filter, a page at a time. Walking the pages
 	// ordered by created_at neither repeats nor skips a thread that exists for
-	// the whole walk, whatever else is created or deleted meanwhile.
+	// the whole walk, whatever else is created or deleted meanwhile. A page
+	// holds fewer than page_size threads when more would not fit in 4 MiB;
+	// next_page_token then continues after the last one.
 	ListThreads(context.Context, *ListThreadsRequest) (*ListThreadsResponse, error)
 	// Counts the threads that match a filter (the same filter as ListThreads).
 	CountThreads(context.Context, *CountThreadsRequest) (*CountThreadsResponse, error)

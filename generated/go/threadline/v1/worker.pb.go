@@ -31,8 +31,8 @@ type ClaimRunRequest struct {
 	AgentId string `protobuf:"bytes,1,opt,name=agent_id,json=agentId,proto3" json:"agent_id,omitempty"`
 	// A name for the worker, for logs and errors, at most 128 characters.
 	WorkerId string `protobuf:"bytes,2,opt,name=worker_id,json=workerId,proto3" json:"worker_id,omitempty"`
-	// How long the lease lasts without renewal, 1 second to 10 minutes;
-	// unset means 30 seconds.
+	// How long the lease lasts without renewal, 1 second to 10 minutes (a
+	// valid Duration); unset means 30 seconds.
 	LeaseDuration *durationpb.Duration `protobuf:"bytes,3,opt,name=lease_duration,json=leaseDuration,proto3" json:"lease_duration,omitempty"`
 	// How long to wait for a run to arrive, up to 60 seconds; unset returns at
 	// once.
@@ -108,10 +108,14 @@ type ClaimRunResponse struct {
 	LeaseId string `protobuf:"bytes,2,opt,name=lease_id,json=leaseId,proto3" json:"lease_id,omitempty"`
 	// When the lease runs out unless renewed.
 	LeaseExpireTime *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=lease_expire_time,json=leaseExpireTime,proto3" json:"lease_expire_time,omitempty"`
-	// The thread's messages, oldest first (at most the latest 1000).
-	Messages      []*Message `protobuf:"bytes,4,rep,name=messages,proto3" json:"messages,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// The thread's latest messages, oldest first: at most 1000, and only as
+	// many as fit in a reply of 4 MiB beside the run.
+	Messages []*Message `protobuf:"bytes,4,rep,name=messages,proto3" json:"messages,omitempty"`
+	// How many of the thread's latest 1000 messages are missing from messages
+	// because they did not fit (the oldest are left out first).
+	OmittedMessageCount int32 `protobuf:"varint,5,opt,name=omitted_message_count,json=omittedMessageCount,proto3" json:"omitted_message_count,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
 }
 
 func (x *ClaimRunResponse) Reset() {
@@ -170,6 +174,13 @@ func (x *ClaimRunResponse) GetMessages() []*Message {
 		return x.Messages
 	}
 	return nil
+}
+
+func (x *ClaimRunResponse) GetOmittedMessageCount() int32 {
+	if x != nil {
+		return x.OmittedMessageCount
+	}
+	return 0
 }
 
 // The request to report a run's events.
@@ -530,7 +541,8 @@ type WorkerEvent_IterationStarted struct {
 }
 
 type WorkerEvent_TextDelta struct {
-	// The next chunk of the agent's answer text.
+	// The next chunk of the agent's answer text. The answer is one message,
+	// so its text together is at most 1 MiB.
 	TextDelta string `protobuf:"bytes,2,opt,name=text_delta,json=textDelta,proto3,oneof"`
 }
 
@@ -610,7 +622,8 @@ type ToolCallFinished struct {
 	Result *ToolResult `protobuf:"bytes,1,opt,name=result,proto3" json:"result,omitempty"`
 	// How long the tool took, in milliseconds.
 	DurationMs int64 `protobuf:"varint,2,opt,name=duration_ms,json=durationMs,proto3" json:"duration_ms,omitempty"`
-	// Why it failed; empty when it succeeded.
+	// Why it failed; empty when it succeeded. At most 128 characters, no
+	// control characters.
 	ErrorCode     string `protobuf:"bytes,3,opt,name=error_code,json=errorCode,proto3" json:"error_code,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -731,12 +744,13 @@ const file_threadline_v1_worker_proto_rawDesc = "" +
 	"\bagent_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\aagentId\x12!\n" +
 	"\tworker_id\x18\x02 \x01(\tB\x04\xe2A\x01\x01R\bworkerId\x12F\n" +
 	"\x0elease_duration\x18\x03 \x01(\v2\x19.google.protobuf.DurationB\x04\xe2A\x01\x01R\rleaseDuration\x123\n" +
-	"\x04wait\x18\x04 \x01(\v2\x19.google.protobuf.DurationB\x04\xe2A\x01\x01R\x04wait\"\xcf\x01\n" +
+	"\x04wait\x18\x04 \x01(\v2\x19.google.protobuf.DurationB\x04\xe2A\x01\x01R\x04wait\"\x83\x02\n" +
 	"\x10ClaimRunResponse\x12$\n" +
 	"\x03run\x18\x01 \x01(\v2\x12.threadline.v1.RunR\x03run\x12\x19\n" +
 	"\blease_id\x18\x02 \x01(\tR\aleaseId\x12F\n" +
 	"\x11lease_expire_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x0fleaseExpireTime\x122\n" +
-	"\bmessages\x18\x04 \x03(\v2\x16.threadline.v1.MessageR\bmessages\"\x90\x01\n" +
+	"\bmessages\x18\x04 \x03(\v2\x16.threadline.v1.MessageR\bmessages\x122\n" +
+	"\x15omitted_message_count\x18\x05 \x01(\x05R\x13omittedMessageCount\"\x90\x01\n" +
 	"\x16ReportRunEventsRequest\x12\x1b\n" +
 	"\x06run_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\x05runId\x12\x1f\n" +
 	"\blease_id\x18\x02 \x01(\tB\x04\xe2A\x01\x02R\aleaseId\x128\n" +

@@ -37,7 +37,11 @@ const (
 //
 // Calls with a lease that is not the run's current one answer
 // FAILED_PRECONDITION with reason LEASE_LOST (the lease expired, or the run
-// ended or was cancelled); the worker should drop the run.
+// ended or was cancelled); the worker should drop the run. What a worker
+// reports is held to the limits clients are: a message is at most 1 MiB (so
+// the text of one answer is too), a run makes at most 1000 tool calls; a
+// report that would break one is INVALID_ARGUMENT naming the event, and
+// writes nothing.
 type AgentWorkerServiceClient interface {
 	// Claims the oldest queued run of an agent whose runs are served by workers.
 	// Waits up to `wait` for one to arrive; returns no run when none did.
@@ -100,7 +104,11 @@ func (c *agentWorkerServiceClient) RenewLease(ctx context.Context, in *RenewLeas
 //
 // Calls with a lease that is not the run's current one answer
 // FAILED_PRECONDITION with reason LEASE_LOST (the lease expired, or the run
-// ended or was cancelled); the worker should drop the run.
+// ended or was cancelled); the worker should drop the run. What a worker
+// reports is held to the limits clients are: a message is at most 1 MiB (so
+// the text of one answer is too), a run makes at most 1000 tool calls; a
+// report that would break one is INVALID_ARGUMENT naming the event, and
+// writes nothing.
 type AgentWorkerServiceServer interface {
 	// Claims the oldest queued run of an agent whose runs are served by workers.
 	// Waits up to `wait` for one to arrive; returns no run when none did.

@@ -82,14 +82,18 @@ class Message(_message.Message):
     """The run that wrote this message; empty for messages written by clients."""
     @_builtins.property
     def parts(self) -> _containers.RepeatedCompositeFieldContainer[Global___Part]:
-        """The content, in order. At least 1 and at most 100 parts; all text in a
-        message together is at most 1 MiB.
+        """The content, in order. At least 1 and at most 100 parts. A message is at
+        most 1 MiB, whatever its parts: its role, parts and metadata together,
+        serialized as protobuf, may take at most 1,048,576 bytes. Messages that
+        agents write (their answers, tool calls and tool results) are held to
+        the same limit.
         """
 
     @_builtins.property
     def metadata(self) -> _struct_pb2.Struct:
         """Arbitrary JSON object for the caller's own use, at most 64 KiB when
-        written as JSON and at most 100 keys at the top level.
+        written as JSON, at most 100 keys at the top level, and nested at most 32
+        deep.
         """
 
     @_builtins.property
@@ -181,7 +185,9 @@ class ToolCall(_message.Message):
     """The tool's name, 1 to 128 characters. Required."""
     @_builtins.property
     def arguments(self) -> _struct_pb2.Struct:
-        """The tool's arguments as a JSON object; at most 64 KiB as JSON."""
+        """The tool's arguments as a JSON object; at most 64 KiB as JSON, nested at
+        most 32 deep.
+        """
 
     def __init__(
         self,
@@ -216,7 +222,9 @@ class ToolResult(_message.Message):
     """True when the tool failed and the output describes the failure."""
     @_builtins.property
     def json(self) -> _struct_pb2.Value:
-        """Structured output, any JSON value; at most 256 KiB as JSON."""
+        """Structured output, any JSON value; at most 256 KiB as JSON, nested at
+        most 32 deep.
+        """
 
     def __init__(
         self,
@@ -280,8 +288,21 @@ class CreateMessageRequest(_message.Message):
 
     THREAD_ID_FIELD_NUMBER: _builtins.int
     MESSAGE_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
     thread_id: _builtins.str
     """The thread to append to. Required."""
+    request_id: _builtins.str
+    """Makes the call safe to retry (AIP-155): a call with the request_id of
+    an earlier successful CreateMessage, made within 24 hours, writes nothing
+    and returns the message that call created, as it is now (NOT_FOUND if it
+    was deleted since). The same request_id with a different request is
+    INVALID_ARGUMENT with reason REQUEST_ID_REUSED. 1 to 128 characters of
+    letters, digits, `-`, `_`, `.` and `~`: a UUID4, as AIP-155 suggests, or
+    any other string unique to the attempt (the server only compares them).
+    Scoped to the caller's tenant and this method. Empty: no deduplication.
+    Over HTTP it is the query parameter `requestId`, since the body is the
+    message.
+    """
     @_builtins.property
     def message(self) -> Global___Message:
         """The message to append: role and parts are required; message_id,
@@ -293,10 +314,11 @@ class CreateMessageRequest(_message.Message):
         *,
         thread_id: _builtins.str = ...,
         message: Global___Message | None = ...,
+        request_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["message", b"message"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["message", b"message", "thread_id", b"thread_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["message", b"message", "request_id", b"request_id", "thread_id", b"thread_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -380,7 +402,9 @@ class ListMessagesResponse(_message.Message):
     """Pass this as page_token to get the next page; empty on the last page."""
     @_builtins.property
     def messages(self) -> _containers.RepeatedCompositeFieldContainer[Global___Message]:
-        """The messages on this page, in the order asked for."""
+        """The messages on this page, in the order asked for: page_size of them, or
+        fewer when more would not fit in 4 MiB.
+        """
 
     def __init__(
         self,

@@ -31,7 +31,9 @@ class MessageServiceStub:
     and tools said, in order. Every call answers NOT_FOUND with reason
     THREAD_NOT_FOUND when the thread does not exist (or has expired), and
     INVALID_ARGUMENT with reason VALIDATION_ERROR and a BadRequest naming each
-    bad field when the request is malformed; a rejected call writes nothing.
+    bad field when the request is malformed (reason MALFORMED_REQUEST when its
+    bytes are not a valid message at all); a rejected call writes nothing. No
+    reply is larger than 4 MiB, the default most a gRPC client accepts.
     """
 
     def __init__(self, channel):
@@ -72,13 +74,17 @@ class MessageServiceServicer:
     and tools said, in order. Every call answers NOT_FOUND with reason
     THREAD_NOT_FOUND when the thread does not exist (or has expired), and
     INVALID_ARGUMENT with reason VALIDATION_ERROR and a BadRequest naming each
-    bad field when the request is malformed; a rejected call writes nothing.
+    bad field when the request is malformed (reason MALFORMED_REQUEST when its
+    bytes are not a valid message at all); a rejected call writes nothing. No
+    reply is larger than 4 MiB, the default most a gRPC client accepts.
     """
 
     def CreateMessage(self, request, context):
         """Appends a message to the end of a thread. The thread's message_count and
         last_activity_at move with it, and its expire_time is pushed back by its
         ttl. Returns the stored message with its server-made message_id.
+        Retrying with the same request_id returns the message the first call
+        made.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -94,7 +100,9 @@ class MessageServiceServicer:
 
     def ListMessages(self, request, context):
         """Lists the messages of a thread a page at a time, oldest first unless
-        order_by asks for newest first. Paging is stable while others write.
+        order_by asks for newest first. Paging is stable while others write. A
+        page holds fewer than page_size messages when more would not fit in
+        4 MiB; next_page_token then continues after the last one.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -157,7 +165,9 @@ class MessageService:
     and tools said, in order. Every call answers NOT_FOUND with reason
     THREAD_NOT_FOUND when the thread does not exist (or has expired), and
     INVALID_ARGUMENT with reason VALIDATION_ERROR and a BadRequest naming each
-    bad field when the request is malformed; a rejected call writes nothing.
+    bad field when the request is malformed (reason MALFORMED_REQUEST when its
+    bytes are not a valid message at all); a rejected call writes nothing. No
+    reply is larger than 4 MiB, the default most a gRPC client accepts.
     """
 
     @staticmethod

@@ -32,7 +32,9 @@ class MessageServiceStub:
     and tools said, in order. Every call answers NOT_FOUND with reason
     THREAD_NOT_FOUND when the thread does not exist (or has expired), and
     INVALID_ARGUMENT with reason VALIDATION_ERROR and a BadRequest naming each
-    bad field when the request is malformed; a rejected call writes nothing.
+    bad field when the request is malformed (reason MALFORMED_REQUEST when its
+    bytes are not a valid message at all); a rejected call writes nothing. No
+    reply is larger than 4 MiB, the default most a gRPC client accepts.
     """
 
     @_typing.overload
@@ -43,6 +45,8 @@ class MessageServiceStub:
     """Appends a message to the end of a thread. The thread's message_count and
     last_activity_at move with it, and its expire_time is pushed back by its
     ttl. Returns the stored message with its server-made message_id.
+    Retrying with the same request_id returns the message the first call
+    made.
     """
     GetMessage: _grpc.UnaryUnaryMultiCallable[_message_pb2.GetMessageRequest, _message_pb2.Message]
     """Returns one message. NOT_FOUND with reason MESSAGE_NOT_FOUND when the
@@ -50,7 +54,9 @@ class MessageServiceStub:
     """
     ListMessages: _grpc.UnaryUnaryMultiCallable[_message_pb2.ListMessagesRequest, _message_pb2.ListMessagesResponse]
     """Lists the messages of a thread a page at a time, oldest first unless
-    order_by asks for newest first. Paging is stable while others write.
+    order_by asks for newest first. Paging is stable while others write. A
+    page holds fewer than page_size messages when more would not fit in
+    4 MiB; next_page_token then continues after the last one.
     """
     UpdateMessage: _grpc.UnaryUnaryMultiCallable[_message_pb2.UpdateMessageRequest, _message_pb2.Message]
     """Updates the mutable fields of a message (today only metadata) named by
@@ -66,7 +72,9 @@ class MessageServiceAsyncStub(MessageServiceStub):
     and tools said, in order. Every call answers NOT_FOUND with reason
     THREAD_NOT_FOUND when the thread does not exist (or has expired), and
     INVALID_ARGUMENT with reason VALIDATION_ERROR and a BadRequest naming each
-    bad field when the request is malformed; a rejected call writes nothing.
+    bad field when the request is malformed (reason MALFORMED_REQUEST when its
+    bytes are not a valid message at all); a rejected call writes nothing. No
+    reply is larger than 4 MiB, the default most a gRPC client accepts.
     """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
@@ -74,6 +82,8 @@ class MessageServiceAsyncStub(MessageServiceStub):
     """Appends a message to the end of a thread. The thread's message_count and
     last_activity_at move with it, and its expire_time is pushed back by its
     ttl. Returns the stored message with its server-made message_id.
+    Retrying with the same request_id returns the message the first call
+    made.
     """
     GetMessage: _aio.UnaryUnaryMultiCallable[_message_pb2.GetMessageRequest, _message_pb2.Message]  # type: ignore[assignment]
     """Returns one message. NOT_FOUND with reason MESSAGE_NOT_FOUND when the
@@ -81,7 +91,9 @@ class MessageServiceAsyncStub(MessageServiceStub):
     """
     ListMessages: _aio.UnaryUnaryMultiCallable[_message_pb2.ListMessagesRequest, _message_pb2.ListMessagesResponse]  # type: ignore[assignment]
     """Lists the messages of a thread a page at a time, oldest first unless
-    order_by asks for newest first. Paging is stable while others write.
+    order_by asks for newest first. Paging is stable while others write. A
+    page holds fewer than page_size messages when more would not fit in
+    4 MiB; next_page_token then continues after the last one.
     """
     UpdateMessage: _aio.UnaryUnaryMultiCallable[_message_pb2.UpdateMessageRequest, _message_pb2.Message]  # type: ignore[assignment]
     """Updates the mutable fields of a message (today only metadata) named by
@@ -96,7 +108,9 @@ class MessageServiceServicer(metaclass=_abc_1.ABCMeta):
     and tools said, in order. Every call answers NOT_FOUND with reason
     THREAD_NOT_FOUND when the thread does not exist (or has expired), and
     INVALID_ARGUMENT with reason VALIDATION_ERROR and a BadRequest naming each
-    bad field when the request is malformed; a rejected call writes nothing.
+    bad field when the request is malformed (reason MALFORMED_REQUEST when its
+    bytes are not a valid message at all); a rejected call writes nothing. No
+    reply is larger than 4 MiB, the default most a gRPC client accepts.
     """
 
     @_abc_1.abstractmethod
@@ -108,6 +122,8 @@ class MessageServiceServicer(metaclass=_abc_1.ABCMeta):
         """Appends a message to the end of a thread. The thread's message_count and
         last_activity_at move with it, and its expire_time is pushed back by its
         ttl. Returns the stored message with its server-made message_id.
+        Retrying with the same request_id returns the message the first call
+        made.
         """
 
     @_abc_1.abstractmethod
@@ -127,7 +143,9 @@ class MessageServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_message_pb2.ListMessagesResponse, _abc.Awaitable[_message_pb2.ListMessagesResponse]]:
         """Lists the messages of a thread a page at a time, oldest first unless
-        order_by asks for newest first. Paging is stable while others write.
+        order_by asks for newest first. Paging is stable while others write. A
+        page holds fewer than page_size messages when more would not fit in
+        4 MiB; next_page_token then continues after the last one.
         """
 
     @_abc_1.abstractmethod

@@ -172,10 +172,12 @@ class RunError(_message.Message):
     code: _builtins.str
     """A stable UPPER_SNAKE word: AGENT_ERROR, TIMEOUT, SERVER_RESTARTED,
     SERVER_STOPPED, LEASE_EXPIRED, CANCELLED_BY_CLIENT, INTERRUPTED,
-    ROLLED_BACK, or a code of the agent's own.
+    ROLLED_BACK, or a code of the agent's own (at most 128 characters).
     """
     message: _builtins.str
-    """A sentence for people."""
+    """A sentence for people, at most 1024 characters (the server shortens
+    longer ones it writes itself).
+    """
     def __init__(
         self,
         *,
@@ -271,7 +273,7 @@ class Run(_message.Message):
     """The strategy the run was created with."""
     @_builtins.property
     def tool_calls(self) -> _containers.RepeatedCompositeFieldContainer[Global___ToolCallRecord]:
-        """Every tool call the run made, in order."""
+        """Every tool call the run made, in order; at most 1000."""
 
     @_builtins.property
     def usage(self) -> Global___Usage:
@@ -348,6 +350,7 @@ class CreateRunRequest(_message.Message):
     TOOLS_FIELD_NUMBER: _builtins.int
     METADATA_FIELD_NUMBER: _builtins.int
     MULTITASK_STRATEGY_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
     thread_id: _builtins.str
     """The thread to run on. Required."""
     agent_id: _builtins.str
@@ -360,6 +363,17 @@ class CreateRunRequest(_message.Message):
     """
     multitask_strategy: Global___MultitaskStrategy.ValueType
     """What to do when the thread already has a run in flight; REJECT by default."""
+    request_id: _builtins.str
+    """Makes the call safe to retry (AIP-155): a call with the request_id of
+    an earlier successful call of the same method (CreateRun or StreamRun),
+    made within 24 hours, writes nothing and returns (or streams) the run
+    that call started, as it is now (NOT_FOUND if its thread was deleted
+    since). The same request_id with a different request is INVALID_ARGUMENT
+    with reason REQUEST_ID_REUSED. 1 to 128 characters of letters, digits,
+    `-`, `_`, `.` and `~`: a UUID4, as AIP-155 suggests, or any other string
+    unique to the attempt (the server only compares them). Scoped to the
+    caller's tenant and the method. Empty: no deduplication.
+    """
     @_builtins.property
     def input_messages(self) -> _containers.RepeatedCompositeFieldContainer[_message_pb2.Message]:
         """Messages appended to the thread before the run starts, in the same
@@ -368,7 +382,9 @@ class CreateRunRequest(_message.Message):
 
     @_builtins.property
     def context(self) -> _struct_pb2.Struct:
-        """A JSON object handed to the agent, at most 64 KiB."""
+        """A JSON object handed to the agent, at most 64 KiB, nested at most 32
+        deep.
+        """
 
     @_builtins.property
     def tools(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
@@ -378,7 +394,7 @@ class CreateRunRequest(_message.Message):
 
     @_builtins.property
     def metadata(self) -> _struct_pb2.Struct:
-        """The caller's own JSON object, at most 64 KiB."""
+        """The caller's own JSON object, at most 64 KiB, nested at most 32 deep."""
 
     def __init__(
         self,
@@ -391,10 +407,11 @@ class CreateRunRequest(_message.Message):
         tools: _abc.Iterable[_builtins.str] | None = ...,
         metadata: _struct_pb2.Struct | None = ...,
         multitask_strategy: Global___MultitaskStrategy.ValueType = ...,
+        request_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["context", b"context", "metadata", b"metadata"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_id", b"agent_id", "context", b"context", "input_messages", b"input_messages", "max_iterations", b"max_iterations", "metadata", b"metadata", "multitask_strategy", b"multitask_strategy", "thread_id", b"thread_id", "tools", b"tools"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_id", b"agent_id", "context", b"context", "input_messages", b"input_messages", "max_iterations", b"max_iterations", "metadata", b"metadata", "multitask_strategy", b"multitask_strategy", "request_id", b"request_id", "thread_id", b"thread_id", "tools", b"tools"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -468,7 +485,9 @@ class ListRunsResponse(_message.Message):
     """Pass this as page_token to get the next page; empty on the last page."""
     @_builtins.property
     def runs(self) -> _containers.RepeatedCompositeFieldContainer[Global___Run]:
-        """The runs on this page."""
+        """The runs on this page: page_size of them, or fewer when more would not
+        fit in 4 MiB.
+        """
 
     def __init__(
         self,
@@ -518,7 +537,8 @@ class WaitRunRequest(_message.Message):
     """The run to wait for. Required."""
     @_builtins.property
     def timeout(self) -> _duration_pb2.Duration:
-        """The longest to wait, up to 1 hour; unset means up to the call's deadline
+        """The longest to wait, up to 1 hour (a valid Duration: nanos within a
+        second, with the sign of seconds); unset means up to the call's deadline
         or 1 hour, whichever comes first.
         """
 
@@ -596,6 +616,14 @@ Global___WatchThreadRequest: _TypeAlias = WatchThreadRequest  # noqa: Y015
 class RunEvent(_message.Message):
     """A RunEvent is one thing that happened on a thread. Event ids only grow, so
     a client resumes by passing the last one it saw as after_event_id.
+
+    An event is never larger than 2.5 MiB, well within the 4 MiB a gRPC client
+    accepts, and nothing in it is cut short to fit: a message event carries
+    the message whole, once (a message is at most 1 MiB); a run event carries
+    the run, whose response is the text of its last answer (at most 1 MiB)
+    and whose tool_calls are at most 1000 short records, not the results;
+    tool_call.completed carries one call and its result (each within a
+    message's limit).
     """
 
     DESCRIPTOR: _descriptor.Descriptor
@@ -631,7 +659,7 @@ class RunEvent(_message.Message):
 
     @_builtins.property
     def message(self) -> _message_pb2.Message:
-        """For message.created and message.completed: the message. In
+        """For message.created and message.completed: the message, whole. In
         message.created of a message an agent streams, parts are still empty.
         """
 
@@ -739,17 +767,33 @@ class ChatRequest(_message.Message):
     THREAD_ID_FIELD_NUMBER: _builtins.int
     CONTEXT_FIELD_NUMBER: _builtins.int
     MAX_ITERATIONS_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
     message: _builtins.str
-    """The user's message text. Required, at most 1 MiB."""
+    """The user's message text. Required; the message it makes is at most
+    1 MiB (see Message.parts).
+    """
     agent_id: _builtins.str
     """The agent to answer. Required."""
     thread_id: _builtins.str
     """The thread to continue; empty starts a new one."""
     max_iterations: _builtins.int
     """The most iterations the agent may take, 1 to 20; 0 means its default."""
+    request_id: _builtins.str
+    """Makes the call safe to retry (AIP-155): a call with the request_id of
+    an earlier Chat that started its run, made within 24 hours, writes
+    nothing and answers from that run (waiting for it as the first call did;
+    NOT_FOUND if its thread was deleted since). The same request_id with a
+    different request is INVALID_ARGUMENT with reason REQUEST_ID_REUSED. 1 to
+    128 characters of letters, digits, `-`, `_`, `.` and `~`: a UUID4, as
+    AIP-155 suggests, or any other string unique to the attempt (the server
+    only compares them). Scoped to the caller's tenant and this method.
+    Empty: no deduplication.
+    """
     @_builtins.property
     def context(self) -> _struct_pb2.Struct:
-        """A JSON object handed to the agent, at most 64 KiB."""
+        """A JSON object handed to the agent, at most 64 KiB, nested at most 32
+        deep.
+        """
 
     def __init__(
         self,
@@ -759,10 +803,11 @@ class ChatRequest(_message.Message):
         thread_id: _builtins.str = ...,
         context: _struct_pb2.Struct | None = ...,
         max_iterations: _builtins.int = ...,
+        request_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["context", b"context"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_id", b"agent_id", "context", b"context", "max_iterations", b"max_iterations", "message", b"message", "thread_id", b"thread_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_id", b"agent_id", "context", b"context", "max_iterations", b"max_iterations", "message", b"message", "request_id", b"request_id", "thread_id", b"thread_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

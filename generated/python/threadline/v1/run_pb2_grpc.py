@@ -35,9 +35,11 @@ class RunServiceStub:
     from the last event id it got with nothing missed and nothing repeated.
 
     Every call answers INVALID_ARGUMENT with reason VALIDATION_ERROR and a
-    BadRequest naming each bad field when the request is malformed, NOT_FOUND
+    BadRequest naming each bad field when the request is malformed (reason
+    MALFORMED_REQUEST when its bytes are not a valid message at all), NOT_FOUND
     with reason THREAD_NOT_FOUND or RUN_NOT_FOUND for an unknown thread or run,
-    and writes nothing when it fails.
+    and writes nothing when it fails. No reply and no streamed event is larger
+    than 4 MiB, the default most a gRPC client accepts.
     """
 
     def __init__(self, channel):
@@ -103,9 +105,11 @@ class RunServiceServicer:
     from the last event id it got with nothing missed and nothing repeated.
 
     Every call answers INVALID_ARGUMENT with reason VALIDATION_ERROR and a
-    BadRequest naming each bad field when the request is malformed, NOT_FOUND
+    BadRequest naming each bad field when the request is malformed (reason
+    MALFORMED_REQUEST when its bytes are not a valid message at all), NOT_FOUND
     with reason THREAD_NOT_FOUND or RUN_NOT_FOUND for an unknown thread or run,
-    and writes nothing when it fails.
+    and writes nothing when it fails. No reply and no streamed event is larger
+    than 4 MiB, the default most a gRPC client accepts.
     """
 
     def CreateRun(self, request, context):
@@ -113,7 +117,8 @@ class RunServiceServicer:
         messages are appended to the thread first, in the same transaction. When
         the thread already has a run in flight, multitask_strategy decides: REJECT
         (the default) answers FAILED_PRECONDITION with reason THREAD_BUSY. An
-        unknown agent is NOT_FOUND with reason AGENT_NOT_FOUND.
+        unknown agent is NOT_FOUND with reason AGENT_NOT_FOUND. Retrying with the
+        same request_id returns the run the first call started.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -128,6 +133,8 @@ class RunServiceServicer:
 
     def ListRuns(self, request, context):
         """Lists the runs of a thread, newest first unless order_by says otherwise.
+        A page holds fewer than page_size runs when more would not fit in 4 MiB;
+        next_page_token then continues after the last one.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -161,7 +168,9 @@ class RunServiceServicer:
 
     def StreamRun(self, request, context):
         """Creates a run and streams its events from the first, in one call. The
-        first event is run.created, which names the run.
+        first event is run.created, which names the run. Retrying with the same
+        request_id starts no second run: it streams the first call's run from
+        its first event (request ids of StreamRun and CreateRun are apart).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -178,7 +187,9 @@ class RunServiceServicer:
     def Chat(self, request, context):
         """Sends one user message to an agent and waits for its answer, for callers
         who want a single call: makes a thread when thread_id is empty, runs the
-        agent, and returns what it said and did.
+        agent, and returns what it said and did. Retrying with the same
+        request_id starts nothing new: it waits for the first call's run on the
+        first call's thread and answers from it.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -250,9 +261,11 @@ class RunService:
     from the last event id it got with nothing missed and nothing repeated.
 
     Every call answers INVALID_ARGUMENT with reason VALIDATION_ERROR and a
-    BadRequest naming each bad field when the request is malformed, NOT_FOUND
+    BadRequest naming each bad field when the request is malformed (reason
+    MALFORMED_REQUEST when its bytes are not a valid message at all), NOT_FOUND
     with reason THREAD_NOT_FOUND or RUN_NOT_FOUND for an unknown thread or run,
-    and writes nothing when it fails.
+    and writes nothing when it fails. No reply and no streamed event is larger
+    than 4 MiB, the default most a gRPC client accepts.
     """
 
     @staticmethod

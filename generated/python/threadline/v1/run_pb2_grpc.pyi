@@ -36,9 +36,11 @@ class RunServiceStub:
     from the last event id it got with nothing missed and nothing repeated.
 
     Every call answers INVALID_ARGUMENT with reason VALIDATION_ERROR and a
-    BadRequest naming each bad field when the request is malformed, NOT_FOUND
+    BadRequest naming each bad field when the request is malformed (reason
+    MALFORMED_REQUEST when its bytes are not a valid message at all), NOT_FOUND
     with reason THREAD_NOT_FOUND or RUN_NOT_FOUND for an unknown thread or run,
-    and writes nothing when it fails.
+    and writes nothing when it fails. No reply and no streamed event is larger
+    than 4 MiB, the default most a gRPC client accepts.
     """
 
     @_typing.overload
@@ -50,12 +52,16 @@ class RunServiceStub:
     messages are appended to the thread first, in the same transaction. When
     the thread already has a run in flight, multitask_strategy decides: REJECT
     (the default) answers FAILED_PRECONDITION with reason THREAD_BUSY. An
-    unknown agent is NOT_FOUND with reason AGENT_NOT_FOUND.
+    unknown agent is NOT_FOUND with reason AGENT_NOT_FOUND. Retrying with the
+    same request_id returns the run the first call started.
     """
     GetRun: _grpc.UnaryUnaryMultiCallable[_run_pb2.GetRunRequest, _run_pb2.Run]
     """Returns one run."""
     ListRuns: _grpc.UnaryUnaryMultiCallable[_run_pb2.ListRunsRequest, _run_pb2.ListRunsResponse]
-    """Lists the runs of a thread, newest first unless order_by says otherwise."""
+    """Lists the runs of a thread, newest first unless order_by says otherwise.
+    A page holds fewer than page_size runs when more would not fit in 4 MiB;
+    next_page_token then continues after the last one.
+    """
     CancelRun: _grpc.UnaryUnaryMultiCallable[_run_pb2.CancelRunRequest, _run_pb2.Run]
     """Asks a run to stop and returns it. Idempotent: a run that has already
     ended is returned as it ended. A queued run is cancelled at once; a
@@ -72,7 +78,9 @@ class RunServiceStub:
     """
     StreamRun: _grpc.UnaryStreamMultiCallable[_run_pb2.CreateRunRequest, _run_pb2.RunEvent]
     """Creates a run and streams its events from the first, in one call. The
-    first event is run.created, which names the run.
+    first event is run.created, which names the run. Retrying with the same
+    request_id starts no second run: it streams the first call's run from
+    its first event (request ids of StreamRun and CreateRun are apart).
     """
     WatchThread: _grpc.UnaryStreamMultiCallable[_run_pb2.WatchThreadRequest, _run_pb2.RunEvent]
     """Streams every event on a thread, of runs and messages alike, after
@@ -81,7 +89,9 @@ class RunServiceStub:
     Chat: _grpc.UnaryUnaryMultiCallable[_run_pb2.ChatRequest, _run_pb2.ChatResponse]
     """Sends one user message to an agent and waits for its answer, for callers
     who want a single call: makes a thread when thread_id is empty, runs the
-    agent, and returns what it said and did.
+    agent, and returns what it said and did. Retrying with the same
+    request_id starts nothing new: it waits for the first call's run on the
+    first call's thread and answers from it.
     """
 
 @_typing.type_check_only
@@ -95,9 +105,11 @@ class RunServiceAsyncStub(RunServiceStub):
     from the last event id it got with nothing missed and nothing repeated.
 
     Every call answers INVALID_ARGUMENT with reason VALIDATION_ERROR and a
-    BadRequest naming each bad field when the request is malformed, NOT_FOUND
+    BadRequest naming each bad field when the request is malformed (reason
+    MALFORMED_REQUEST when its bytes are not a valid message at all), NOT_FOUND
     with reason THREAD_NOT_FOUND or RUN_NOT_FOUND for an unknown thread or run,
-    and writes nothing when it fails.
+    and writes nothing when it fails. No reply and no streamed event is larger
+    than 4 MiB, the default most a gRPC client accepts.
     """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
@@ -106,12 +118,16 @@ class RunServiceAsyncStub(RunServiceStub):
     messages are appended to the thread first, in the same transaction. When
     the thread already has a run in flight, multitask_strategy decides: REJECT
     (the default) answers FAILED_PRECONDITION with reason THREAD_BUSY. An
-    unknown agent is NOT_FOUND with reason AGENT_NOT_FOUND.
+    unknown agent is NOT_FOUND with reason AGENT_NOT_FOUND. Retrying with the
+    same request_id returns the run the first call started.
     """
     GetRun: _aio.UnaryUnaryMultiCallable[_run_pb2.GetRunRequest, _run_pb2.Run]  # type: ignore[assignment]
     """Returns one run."""
     ListRuns: _aio.UnaryUnaryMultiCallable[_run_pb2.ListRunsRequest, _run_pb2.ListRunsResponse]  # type: ignore[assignment]
-    """Lists the runs of a thread, newest first unless order_by says otherwise."""
+    """Lists the runs of a thread, newest first unless order_by says otherwise.
+    A page holds fewer than page_size runs when more would not fit in 4 MiB;
+    next_page_token then continues after the last one.
+    """
     CancelRun: _aio.UnaryUnaryMultiCallable[_run_pb2.CancelRunRequest, _run_pb2.Run]  # type: ignore[assignment]
     """Asks a run to stop and returns it. Idempotent: a run that has already
     ended is returned as it ended. A queued run is cancelled at once; a
@@ -128,7 +144,9 @@ class RunServiceAsyncStub(RunServiceStub):
     """
     StreamRun: _aio.UnaryStreamMultiCallable[_run_pb2.CreateRunRequest, _run_pb2.RunEvent]  # type: ignore[assignment]
     """Creates a run and streams its events from the first, in one call. The
-    first event is run.created, which names the run.
+    first event is run.created, which names the run. Retrying with the same
+    request_id starts no second run: it streams the first call's run from
+    its first event (request ids of StreamRun and CreateRun are apart).
     """
     WatchThread: _aio.UnaryStreamMultiCallable[_run_pb2.WatchThreadRequest, _run_pb2.RunEvent]  # type: ignore[assignment]
     """Streams every event on a thread, of runs and messages alike, after
@@ -137,7 +155,9 @@ class RunServiceAsyncStub(RunServiceStub):
     Chat: _aio.UnaryUnaryMultiCallable[_run_pb2.ChatRequest, _run_pb2.ChatResponse]  # type: ignore[assignment]
     """Sends one user message to an agent and waits for its answer, for callers
     who want a single call: makes a thread when thread_id is empty, runs the
-    agent, and returns what it said and did.
+    agent, and returns what it said and did. Retrying with the same
+    request_id starts nothing new: it waits for the first call's run on the
+    first call's thread and answers from it.
     """
 
 class RunServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -150,9 +170,11 @@ class RunServiceServicer(metaclass=_abc_1.ABCMeta):
     from the last event id it got with nothing missed and nothing repeated.
 
     Every call answers INVALID_ARGUMENT with reason VALIDATION_ERROR and a
-    BadRequest naming each bad field when the request is malformed, NOT_FOUND
+    BadRequest naming each bad field when the request is malformed (reason
+    MALFORMED_REQUEST when its bytes are not a valid message at all), NOT_FOUND
     with reason THREAD_NOT_FOUND or RUN_NOT_FOUND for an unknown thread or run,
-    and writes nothing when it fails.
+    and writes nothing when it fails. No reply and no streamed event is larger
+    than 4 MiB, the default most a gRPC client accepts.
     """
 
     @_abc_1.abstractmethod
@@ -165,7 +187,8 @@ class RunServiceServicer(metaclass=_abc_1.ABCMeta):
         messages are appended to the thread first, in the same transaction. When
         the thread already has a run in flight, multitask_strategy decides: REJECT
         (the default) answers FAILED_PRECONDITION with reason THREAD_BUSY. An
-        unknown agent is NOT_FOUND with reason AGENT_NOT_FOUND.
+        unknown agent is NOT_FOUND with reason AGENT_NOT_FOUND. Retrying with the
+        same request_id returns the run the first call started.
         """
 
     @_abc_1.abstractmethod
@@ -182,7 +205,10 @@ class RunServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _run_pb2.ListRunsRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_run_pb2.ListRunsResponse, _abc.Awaitable[_run_pb2.ListRunsResponse]]:
-        """Lists the runs of a thread, newest first unless order_by says otherwise."""
+        """Lists the runs of a thread, newest first unless order_by says otherwise.
+        A page holds fewer than page_size runs when more would not fit in 4 MiB;
+        next_page_token then continues after the last one.
+        """
 
     @_abc_1.abstractmethod
     def CancelRun(
@@ -223,7 +249,9 @@ class RunServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_abc.Iterator[_run_pb2.RunEvent], _abc.AsyncIterator[_run_pb2.RunEvent]]:
         """Creates a run and streams its events from the first, in one call. The
-        first event is run.created, which names the run.
+        first event is run.created, which names the run. Retrying with the same
+        request_id starts no second run: it streams the first call's run from
+        its first event (request ids of StreamRun and CreateRun are apart).
         """
 
     @_abc_1.abstractmethod
@@ -244,7 +272,9 @@ class RunServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_run_pb2.ChatResponse, _abc.Awaitable[_run_pb2.ChatResponse]]:
         """Sends one user message to an agent and waits for its answer, for callers
         who want a single call: makes a thread when thread_id is empty, runs the
-        agent, and returns what it said and did.
+        agent, and returns what it said and did. Retrying with the same
+        request_id starts nothing new: it waits for the first call's run on the
+        first call's thread and answers from it.
         """
 
 def add_RunServiceServicer_to_server(servicer: RunServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

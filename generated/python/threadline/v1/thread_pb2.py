@@ -32,7 +32,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from threadline.v1 import message_pb2 as threadline_dot_v1_dot_message__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1athreadline/v1/thread.proto\x12\rthreadline.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1bthreadline/v1/message.proto\"\xb8\x05\n\x06Thread\x12\x17\n\tthread_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x08\x12\x13\n\x05title\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\x12/\n\x08metadata\x18\x03 \x01(\x0b\x32\x17.google.protobuf.StructB\x04\xe2\x41\x01\x01\x12\x16\n\x08\x61gent_id\x18\x04 \x01(\tB\x04\xe2\x41\x01\x01\x12\x15\n\x07user_id\x18\x05 \x01(\tB\x04\xe2\x41\x01\x01\x12\x1a\n\x0c\x65xternal_ref\x18\x06 \x01(\tB\x04\xe2\x41\x01\x01\x12+\n\x06locale\x18\x07 \x01(\x0b\x32\x15.threadline.v1.LocaleB\x04\xe2\x41\x01\x01\x12\x36\n\x0cparticipants\x18\x08 \x03(\x0b\x32\x1a.threadline.v1.ParticipantB\x04\xe2\x41\x01\x01\x12,\n\x03ttl\x18\t \x01(\x0b\x32\x19.google.protobuf.DurationB\x04\xe2\x41\x01\x01\x12\x31\n\x06status\x18\n \x01(\x0e\x32\x1b.threadline.v1.ThreadStatusB\x04\xe2\x41\x01\x03\x12\x34\n\ncreated_at\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x34\n\nupdated_at\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12:\n\x10last_activity_at\x18\r \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x1b\n\rmessage_count\x18\x0e \x01(\x03\x42\x04\xe2\x41\x01\x03\x12\x35\n\x0b\x65xpire_time\x18\x0f \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x12\n\x04\x65tag\x18\x10 \x01(\tB\x04\xe2\x41\x01\x01\x12.\n\x08messages\x18\x11 \x03(\x0b\x32\x16.threadline.v1.MessageB\x04\xe2\x41\x01\x03\"P\n\x06Locale\x12\x16\n\x08language\x18\x01 \x01(\tB\x04\xe2\x41\x01\x01\x12\x15\n\x07\x63ountry\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\x12\x17\n\ttime_zone\x18\x03 \x01(\tB\x04\xe2\x41\x01\x01\"{\n\x0bParticipant\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x12\n\x04name\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\x12\x32\n\x04type\x18\x03 \x01(\x0e\x32\x1e.threadline.v1.ParticipantTypeB\x04\xe2\x41\x01\x02\x12\x12\n\x04role\x18\x04 \x01(\tB\x04\xe2\x41\x01\x01\"\x8d\x01\n\x13\x43reateThreadRequest\x12+\n\x06thread\x18\x01 \x01(\x0b\x32\x15.threadline.v1.ThreadB\x04\xe2\x41\x01\x01\x12\x17\n\tthread_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\x12\x30\n\tif_exists\x18\x03 \x01(\x0e\x32\x17.threadline.v1.IfExistsB\x04\xe2\x41\x01\x01\"Z\n\x10GetThreadRequest\x12\x17\n\tthread_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12-\n\x04view\x18\x02 \x01(\x0e\x32\x19.threadline.v1.ThreadViewB\x04\xe2\x41\x01\x01\"\xbf\x03\n\x0cThreadFilter\x12\x16\n\x08\x61gent_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x01\x12\x15\n\x07user_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\x12\x1a\n\x0c\x65xternal_ref\x18\x03 \x01(\tB\x04\xe2\x41\x01\x01\x12\x33\n\x08statuses\x18\x04 \x03(\x0e\x32\x1b.threadline.v1.ThreadStatusB\x04\xe2\x41\x01\x01\x12\x18\n\nthread_ids\x18\x05 \x03(\tB\x04\xe2\x41\x01\x01\x12\x37\n\rcreated_after\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x01\x12\x38\n\x0e\x63reated_before\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x01\x12\x37\n\rupdated_after\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x01\x12\x38\n\x0eupdated_before\x18\t \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x01\x12/\n\x08metadata\x18\n \x01(\x0b\x32\x17.google.protobuf.StructB\x04\xe2\x41\x01\x01\"\x92\x01\n\x12ListThreadsRequest\x12\x17\n\tpage_size\x18\x01 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x18\n\npage_token\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\x12\x31\n\x06\x66ilter\x18\x03 \x01(\x0b\x32\x1b.threadline.v1.ThreadFilterB\x04\xe2\x41\x01\x01\x12\x16\n\x08order_by\x18\x04 \x01(\tB\x04\xe2\x41\x01\x01\"V\n\x13ListThreadsResponse\x12&\n\x07threads\x18\x01 \x03(\x0b\x32\x15.threadline.v1.Thread\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"H\n\x13\x43ountThreadsRequest\x12\x31\n\x06\x66ilter\x18\x01 \x01(\x0b\x32\x1b.threadline.v1.ThreadFilterB\x04\xe2\x41\x01\x01\"%\n\x14\x43ountThreadsResponse\x12\r\n\x05\x63ount\x18\x01 \x01(\x03\"y\n\x13UpdateThreadRequest\x12+\n\x06thread\x18\x01 \x01(\x0b\x32\x15.threadline.v1.ThreadB\x04\xe2\x41\x01\x02\x12\x35\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMaskB\x04\xe2\x41\x01\x02\"B\n\x13\x44\x65leteThreadRequest\x12\x17\n\tthread_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x12\n\x04\x65tag\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\"I\n\x11\x43opyThreadRequest\x12\x17\n\tthread_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x1b\n\rnew_thread_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01*\x95\x01\n\x0cThreadStatus\x12\x1d\n\x19THREAD_STATUS_UNSPECIFIED\x10\x00\x12\x16\n\x12THREAD_STATUS_IDLE\x10\x01\x12\x16\n\x12THREAD_STATUS_BUSY\x10\x02\x12\x1d\n\x19THREAD_STATUS_INTERRUPTED\x10\x03\x12\x17\n\x13THREAD_STATUS_ERROR\x10\x04*V\n\nThreadView\x12\x1b\n\x17THREAD_VIEW_UNSPECIFIED\x10\x00\x12\x15\n\x11THREAD_VIEW_BASIC\x10\x01\x12\x14\n\x10THREAD_VIEW_FULL\x10\x02*\x85\x01\n\x0fParticipantType\x12 \n\x1cPARTICIPANT_TYPE_UNSPECIFIED\x10\x00\x12\x19\n\x15PARTICIPANT_TYPE_USER\x10\x01\x12\x1a\n\x16PARTICIPANT_TYPE_AGENT\x10\x02\x12\x19\n\x15PARTICIPANT_TYPE_TOOL\x10\x03*T\n\x08IfExists\x12\x19\n\x15IF_EXISTS_UNSPECIFIED\x10\x00\x12\x13\n\x0fIF_EXISTS_RAISE\x10\x01\x12\x18\n\x14IF_EXISTS_DO_NOTHING\x10\x02\x32\x8f\x06\n\rThreadService\x12\x61\n\x0c\x43reateThread\x12\".threadline.v1.CreateThreadRequest\x1a\x15.threadline.v1.Thread\"\x16\x82\xd3\xe4\x93\x02\x10\"\x0b/v1/threads:\x01*\x12\x64\n\tGetThread\x12\x1f.threadline.v1.GetThreadRequest\x1a\x15.threadline.v1.Thread\"\x1f\x82\xd3\xe4\x93\x02\x19\x12\x17/v1/threads/{thread_id}\x12i\n\x0bListThreads\x12!.threadline.v1.ListThreadsRequest\x1a\".threadline.v1.ListThreadsResponse\"\x13\x82\xd3\xe4\x93\x02\r\x12\x0b/v1/threads\x12r\n\x0c\x43ountThreads\x12\".threadline.v1.CountThreadsRequest\x1a#.threadline.v1.CountThreadsResponse\"\x19\x82\xd3\xe4\x93\x02\x13\x12\x11/v1/threads:count\x12y\n\x0cUpdateThread\x12\".threadline.v1.UpdateThreadRequest\x1a\x15.threadline.v1.Thread\".\x82\xd3\xe4\x93\x02(2\x1e/v1/threads/{thread.thread_id}:\x06thread\x12k\n\x0c\x44\x65leteThread\x12\".threadline.v1.DeleteThreadRequest\x1a\x16.google.protobuf.Empty\"\x1f\x82\xd3\xe4\x93\x02\x19*\x17/v1/threads/{thread_id}\x12n\n\nCopyThread\x12 .threadline.v1.CopyThreadRequest\x1a\x15.threadline.v1.Thread\"\'\x82\xd3\xe4\x93\x02!\"\x1c/v1/threads/{thread_id}:copy:\x01*Bl\n\x11\x64\x65v.threadline.v1B\x0bThreadProtoP\x01ZHgithub.com/threadline/threadline/generated/go/threadline/v1;threadlinev1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1athreadline/v1/thread.proto\x12\rthreadline.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1bthreadline/v1/message.proto\"\xdd\x05\n\x06Thread\x12\x17\n\tthread_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x08\x12\x13\n\x05title\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\x12/\n\x08metadata\x18\x03 \x01(\x0b\x32\x17.google.protobuf.StructB\x04\xe2\x41\x01\x01\x12\x16\n\x08\x61gent_id\x18\x04 \x01(\tB\x04\xe2\x41\x01\x01\x12\x15\n\x07user_id\x18\x05 \x01(\tB\x04\xe2\x41\x01\x01\x12\x1a\n\x0c\x65xternal_ref\x18\x06 \x01(\tB\x04\xe2\x41\x01\x01\x12+\n\x06locale\x18\x07 \x01(\x0b\x32\x15.threadline.v1.LocaleB\x04\xe2\x41\x01\x01\x12\x36\n\x0cparticipants\x18\x08 \x03(\x0b\x32\x1a.threadline.v1.ParticipantB\x04\xe2\x41\x01\x01\x12,\n\x03ttl\x18\t \x01(\x0b\x32\x19.google.protobuf.DurationB\x04\xe2\x41\x01\x01\x12\x31\n\x06status\x18\n \x01(\x0e\x32\x1b.threadline.v1.ThreadStatusB\x04\xe2\x41\x01\x03\x12\x34\n\ncreated_at\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x34\n\nupdated_at\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12:\n\x10last_activity_at\x18\r \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x1b\n\rmessage_count\x18\x0e \x01(\x03\x42\x04\xe2\x41\x01\x03\x12\x35\n\x0b\x65xpire_time\x18\x0f \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x12\n\x04\x65tag\x18\x10 \x01(\tB\x04\xe2\x41\x01\x01\x12.\n\x08messages\x18\x11 \x03(\x0b\x32\x16.threadline.v1.MessageB\x04\xe2\x41\x01\x03\x12#\n\x15omitted_message_count\x18\x12 \x01(\x05\x42\x04\xe2\x41\x01\x03\"P\n\x06Locale\x12\x16\n\x08language\x18\x01 \x01(\tB\x04\xe2\x41\x01\x01\x12\x15\n\x07\x63ountry\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\x12\x17\n\ttime_zone\x18\x03 \x01(\tB\x04\xe2\x41\x01\x01\"{\n\x0bParticipant\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x12\n\x04name\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\x12\x32\n\x04type\x18\x03 \x01(\x0e\x32\x1e.threadline.v1.ParticipantTypeB\x04\xe2\x41\x01\x02\x12\x12\n\x04role\x18\x04 \x01(\tB\x04\xe2\x41\x01\x01\"\xa7\x01\n\x13\x43reateThreadRequest\x12+\n\x06thread\x18\x01 \x01(\x0b\x32\x15.threadline.v1.ThreadB\x04\xe2\x41\x01\x01\x12\x17\n\tthread_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\x12\x30\n\tif_exists\x18\x03 \x01(\x0e\x32\x17.threadline.v1.IfExistsB\x04\xe2\x41\x01\x01\x12\x18\n\nrequest_id\x18\x04 \x01(\tB\x04\xe2\x41\x01\x01\"Z\n\x10GetThreadRequest\x12\x17\n\tthread_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12-\n\x04view\x18\x02 \x01(\x0e\x32\x19.threadline.v1.ThreadViewB\x04\xe2\x41\x01\x01\"\xbf\x03\n\x0cThreadFilter\x12\x16\n\x08\x61gent_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x01\x12\x15\n\x07user_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\x12\x1a\n\x0c\x65xternal_ref\x18\x03 \x01(\tB\x04\xe2\x41\x01\x01\x12\x33\n\x08statuses\x18\x04 \x03(\x0e\x32\x1b.threadline.v1.ThreadStatusB\x04\xe2\x41\x01\x01\x12\x18\n\nthread_ids\x18\x05 \x03(\tB\x04\xe2\x41\x01\x01\x12\x37\n\rcreated_after\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x01\x12\x38\n\x0e\x63reated_before\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x01\x12\x37\n\rupdated_after\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x01\x12\x38\n\x0eupdated_before\x18\t \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x01\x12/\n\x08metadata\x18\n \x01(\x0b\x32\x17.google.protobuf.StructB\x04\xe2\x41\x01\x01\"\x92\x01\n\x12ListThreadsRequest\x12\x17\n\tpage_size\x18\x01 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x18\n\npage_token\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\x12\x31\n\x06\x66ilter\x18\x03 \x01(\x0b\x32\x1b.threadline.v1.ThreadFilterB\x04\xe2\x41\x01\x01\x12\x16\n\x08order_by\x18\x04 \x01(\tB\x04\xe2\x41\x01\x01\"V\n\x13ListThreadsResponse\x12&\n\x07threads\x18\x01 \x03(\x0b\x32\x15.threadline.v1.Thread\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"H\n\x13\x43ountThreadsRequest\x12\x31\n\x06\x66ilter\x18\x01 \x01(\x0b\x32\x1b.threadline.v1.ThreadFilterB\x04\xe2\x41\x01\x01\"%\n\x14\x43ountThreadsResponse\x12\r\n\x05\x63ount\x18\x01 \x01(\x03\"y\n\x13UpdateThreadRequest\x12+\n\x06thread\x18\x01 \x01(\x0b\x32\x15.threadline.v1.ThreadB\x04\xe2\x41\x01\x02\x12\x35\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMaskB\x04\xe2\x41\x01\x02\"B\n\x13\x44\x65leteThreadRequest\x12\x17\n\tthread_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x12\n\x04\x65tag\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\"I\n\x11\x43opyThreadRequest\x12\x17\n\tthread_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x1b\n\rnew_thread_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01*\x95\x01\n\x0cThreadStatus\x12\x1d\n\x19THREAD_STATUS_UNSPECIFIED\x10\x00\x12\x16\n\x12THREAD_STATUS_IDLE\x10\x01\x12\x16\n\x12THREAD_STATUS_BUSY\x10\x02\x12\x1d\n\x19THREAD_STATUS_INTERRUPTED\x10\x03\x12\x17\n\x13THREAD_STATUS_ERROR\x10\x04*V\n\nThreadView\x12\x1b\n\x17THREAD_VIEW_UNSPECIFIED\x10\x00\x12\x15\n\x11THREAD_VIEW_BASIC\x10\x01\x12\x14\n\x10THREAD_VIEW_FULL\x10\x02*\x85\x01\n\x0fParticipantType\x12 \n\x1cPARTICIPANT_TYPE_UNSPECIFIED\x10\x00\x12\x19\n\x15PARTICIPANT_TYPE_USER\x10\x01\x12\x1a\n\x16PARTICIPANT_TYPE_AGENT\x10\x02\x12\x19\n\x15PARTICIPANT_TYPE_TOOL\x10\x03*T\n\x08IfExists\x12\x19\n\x15IF_EXISTS_UNSPECIFIED\x10\x00\x12\x13\n\x0fIF_EXISTS_RAISE\x10\x01\x12\x18\n\x14IF_EXISTS_DO_NOTHING\x10\x02\x32\x8f\x06\n\rThreadService\x12\x61\n\x0c\x43reateThread\x12\".threadline.v1.CreateThreadRequest\x1a\x15.threadline.v1.Thread\"\x16\x82\xd3\xe4\x93\x02\x10\"\x0b/v1/threads:\x01*\x12\x64\n\tGetThread\x12\x1f.threadline.v1.GetThreadRequest\x1a\x15.threadline.v1.Thread\"\x1f\x82\xd3\xe4\x93\x02\x19\x12\x17/v1/threads/{thread_id}\x12i\n\x0bListThreads\x12!.threadline.v1.ListThreadsRequest\x1a\".threadline.v1.ListThreadsResponse\"\x13\x82\xd3\xe4\x93\x02\r\x12\x0b/v1/threads\x12r\n\x0c\x43ountThreads\x12\".threadline.v1.CountThreadsRequest\x1a#.threadline.v1.CountThreadsResponse\"\x19\x82\xd3\xe4\x93\x02\x13\x12\x11/v1/threads:count\x12y\n\x0cUpdateThread\x12\".threadline.v1.UpdateThreadRequest\x1a\x15.threadline.v1.Thread\".\x82\xd3\xe4\x93\x02(2\x1e/v1/threads/{thread.thread_id}:\x06thread\x12k\n\x0c\x44\x65leteThread\x12\".threadline.v1.DeleteThreadRequest\x1a\x16.google.protobuf.Empty\"\x1f\x82\xd3\xe4\x93\x02\x19*\x17/v1/threads/{thread_id}\x12n\n\nCopyThread\x12 .threadline.v1.CopyThreadRequest\x1a\x15.threadline.v1.Thread\"\'\x82\xd3\xe4\x93\x02!\"\x1c/v1/threads/{thread_id}:copy:\x01*Bl\n\x11\x64\x65v.threadline.v1B\x0bThreadProtoP\x01ZHgithub.com/threadline/threadline/generated/go/threadline/v1;threadlinev1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -74,6 +74,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_THREAD'].fields_by_name['etag']._serialized_options = b'\342A\001\001'
   _globals['_THREAD'].fields_by_name['messages']._loaded_options = None
   _globals['_THREAD'].fields_by_name['messages']._serialized_options = b'\342A\001\003'
+  _globals['_THREAD'].fields_by_name['omitted_message_count']._loaded_options = None
+  _globals['_THREAD'].fields_by_name['omitted_message_count']._serialized_options = b'\342A\001\003'
   _globals['_LOCALE'].fields_by_name['language']._loaded_options = None
   _globals['_LOCALE'].fields_by_name['language']._serialized_options = b'\342A\001\001'
   _globals['_LOCALE'].fields_by_name['country']._loaded_options = None
@@ -94,6 +96,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CREATETHREADREQUEST'].fields_by_name['thread_id']._serialized_options = b'\342A\001\001'
   _globals['_CREATETHREADREQUEST'].fields_by_name['if_exists']._loaded_options = None
   _globals['_CREATETHREADREQUEST'].fields_by_name['if_exists']._serialized_options = b'\342A\001\001'
+  _globals['_CREATETHREADREQUEST'].fields_by_name['request_id']._loaded_options = None
+  _globals['_CREATETHREADREQUEST'].fields_by_name['request_id']._serialized_options = b'\342A\001\001'
   _globals['_GETTHREADREQUEST'].fields_by_name['thread_id']._loaded_options = None
   _globals['_GETTHREADREQUEST'].fields_by_name['thread_id']._serialized_options = b'\342A\001\002'
   _globals['_GETTHREADREQUEST'].fields_by_name['view']._loaded_options = None
@@ -154,40 +158,40 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_THREADSERVICE'].methods_by_name['DeleteThread']._serialized_options = b'\202\323\344\223\002\031*\027/v1/threads/{thread_id}'
   _globals['_THREADSERVICE'].methods_by_name['CopyThread']._loaded_options = None
   _globals['_THREADSERVICE'].methods_by_name['CopyThread']._serialized_options = b'\202\323\344\223\002!\"\034/v1/threads/{thread_id}:copy:\001*'
-  _globals['_THREADSTATUS']._serialized_start=2504
-  _globals['_THREADSTATUS']._serialized_end=2653
-  _globals['_THREADVIEW']._serialized_start=2655
-  _globals['_THREADVIEW']._serialized_end=2741
-  _globals['_PARTICIPANTTYPE']._serialized_start=2744
-  _globals['_PARTICIPANTTYPE']._serialized_end=2877
-  _globals['_IFEXISTS']._serialized_start=2879
-  _globals['_IFEXISTS']._serialized_end=2963
+  _globals['_THREADSTATUS']._serialized_start=2567
+  _globals['_THREADSTATUS']._serialized_end=2716
+  _globals['_THREADVIEW']._serialized_start=2718
+  _globals['_THREADVIEW']._serialized_end=2804
+  _globals['_PARTICIPANTTYPE']._serialized_start=2807
+  _globals['_PARTICIPANTTYPE']._serialized_end=2940
+  _globals['_IFEXISTS']._serialized_start=2942
+  _globals['_IFEXISTS']._serialized_end=3026
   _globals['_THREAD']._serialized_start=296
-  _globals['_THREAD']._serialized_end=992
-  _globals['_LOCALE']._serialized_start=994
-  _globals['_LOCALE']._serialized_end=1074
-  _globals['_PARTICIPANT']._serialized_start=1076
-  _globals['_PARTICIPANT']._serialized_end=1199
-  _globals['_CREATETHREADREQUEST']._serialized_start=1202
-  _globals['_CREATETHREADREQUEST']._serialized_end=1343
-  _globals['_GETTHREADREQUEST']._serialized_start=1345
-  _globals['_GETTHREADREQUEST']._serialized_end=1435
-  _globals['_THREADFILTER']._serialized_start=1438
-  _globals['_THREADFILTER']._serialized_end=1885
-  _globals['_LISTTHREADSREQUEST']._serialized_start=1888
-  _globals['_LISTTHREADSREQUEST']._serialized_end=2034
-  _globals['_LISTTHREADSRESPONSE']._serialized_start=2036
-  _globals['_LISTTHREADSRESPONSE']._serialized_end=2122
-  _globals['_COUNTTHREADSREQUEST']._serialized_start=2124
-  _globals['_COUNTTHREADSREQUEST']._serialized_end=2196
-  _globals['_COUNTTHREADSRESPONSE']._serialized_start=2198
-  _globals['_COUNTTHREADSRESPONSE']._serialized_end=2235
-  _globals['_UPDATETHREADREQUEST']._serialized_start=2237
-  _globals['_UPDATETHREADREQUEST']._serialized_end=2358
-  _globals['_DELETETHREADREQUEST']._serialized_start=2360
-  _globals['_DELETETHREADREQUEST']._serialized_end=2426
-  _globals['_COPYTHREADREQUEST']._serialized_start=2428
-  _globals['_COPYTHREADREQUEST']._serialized_end=2501
-  _globals['_THREADSERVICE']._serialized_start=2966
-  _globals['_THREADSERVICE']._serialized_end=3749
+  _globals['_THREAD']._serialized_end=1029
+  _globals['_LOCALE']._serialized_start=1031
+  _globals['_LOCALE']._serialized_end=1111
+  _globals['_PARTICIPANT']._serialized_start=1113
+  _globals['_PARTICIPANT']._serialized_end=1236
+  _globals['_CREATETHREADREQUEST']._serialized_start=1239
+  _globals['_CREATETHREADREQUEST']._serialized_end=1406
+  _globals['_GETTHREADREQUEST']._serialized_start=1408
+  _globals['_GETTHREADREQUEST']._serialized_end=1498
+  _globals['_THREADFILTER']._serialized_start=1501
+  _globals['_THREADFILTER']._serialized_end=1948
+  _globals['_LISTTHREADSREQUEST']._serialized_start=1951
+  _globals['_LISTTHREADSREQUEST']._serialized_end=2097
+  _globals['_LISTTHREADSRESPONSE']._serialized_start=2099
+  _globals['_LISTTHREADSRESPONSE']._serialized_end=2185
+  _globals['_COUNTTHREADSREQUEST']._serialized_start=2187
+  _globals['_COUNTTHREADSREQUEST']._serialized_end=2259
+  _globals['_COUNTTHREADSRESPONSE']._serialized_start=2261
+  _globals['_COUNTTHREADSRESPONSE']._serialized_end=2298
+  _globals['_UPDATETHREADREQUEST']._serialized_start=2300
+  _globals['_UPDATETHREADREQUEST']._serialized_end=2421
+  _globals['_DELETETHREADREQUEST']._serialized_start=2423
+  _globals['_DELETETHREADREQUEST']._serialized_end=2489
+  _globals['_COPYTHREADREQUEST']._serialized_start=2491
+  _globals['_COPYTHREADREQUEST']._serialized_end=2564
+  _globals['_THREADSERVICE']._serialized_start=3029
+  _globals['_THREADSERVICE']._serialized_end=3812
 # @@protoc_insertion_point(module_scope)

@@ -67,9 +67,10 @@ class _ThreadViewEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ThreadView
     THREAD_VIEW_BASIC: _ThreadView.ValueType  # 1
     """The thread's own fields, without messages."""
     THREAD_VIEW_FULL: _ThreadView.ValueType  # 2
-    """The thread's fields and its most recent messages (at most 1000, oldest
-    first); message_count tells whether there are more, and ListMessages
-    reads them all.
+    """The thread's fields and its most recent messages, oldest first: at most
+    1000, and only as many as fit in a reply of 4 MiB (omitted_message_count
+    says how many of the latest 1000 did not). message_count tells whether
+    there are more, and ListMessages reads them all.
     """
 
 class ThreadView(_ThreadView, metaclass=_ThreadViewEnumTypeWrapper):
@@ -80,9 +81,10 @@ THREAD_VIEW_UNSPECIFIED: ThreadView.ValueType  # 0
 THREAD_VIEW_BASIC: ThreadView.ValueType  # 1
 """The thread's own fields, without messages."""
 THREAD_VIEW_FULL: ThreadView.ValueType  # 2
-"""The thread's fields and its most recent messages (at most 1000, oldest
-first); message_count tells whether there are more, and ListMessages
-reads them all.
+"""The thread's fields and its most recent messages, oldest first: at most
+1000, and only as many as fit in a reply of 4 MiB (omitted_message_count
+says how many of the latest 1000 did not). message_count tells whether
+there are more, and ListMessages reads them all.
 """
 Global___ThreadView: _TypeAlias = ThreadView  # noqa: Y015
 
@@ -161,6 +163,7 @@ class Thread(_message.Message):
     EXPIRE_TIME_FIELD_NUMBER: _builtins.int
     ETAG_FIELD_NUMBER: _builtins.int
     MESSAGES_FIELD_NUMBER: _builtins.int
+    OMITTED_MESSAGE_COUNT_FIELD_NUMBER: _builtins.int
     thread_id: _builtins.str
     """The thread's id: either chosen by the client on create, or made by the
     server as `thr_` followed by 26 lowercase letters and digits.
@@ -184,11 +187,17 @@ class Thread(_message.Message):
     UpdateThread or DeleteThread to act only if nobody changed the thread
     since you read it.
     """
+    omitted_message_count: _builtins.int
+    """With view THREAD_VIEW_FULL: how many of the thread's latest 1000 messages
+    are missing from messages because the reply would have been larger than
+    4 MiB (the oldest of them are left out first). 0 when all fit, and in
+    every other reply. ListMessages pages through them.
+    """
     @_builtins.property
     def metadata(self) -> _struct_pb2.Struct:
         """Arbitrary JSON object for the caller's own use, at most 64 KiB when
-        written as JSON and at most 100 keys at the top level. ListThreads can
-        filter on it.
+        written as JSON, at most 100 keys at the top level, and nested at most 32
+        deep. ListThreads can filter on it.
         """
 
     @_builtins.property
@@ -249,10 +258,11 @@ class Thread(_message.Message):
         expire_time: _timestamp_pb2.Timestamp | None = ...,
         etag: _builtins.str = ...,
         messages: _abc.Iterable[_message_pb2.Message] | None = ...,
+        omitted_message_count: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "expire_time", b"expire_time", "last_activity_at", b"last_activity_at", "locale", b"locale", "metadata", b"metadata", "ttl", b"ttl", "updated_at", b"updated_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_id", b"agent_id", "created_at", b"created_at", "etag", b"etag", "expire_time", b"expire_time", "external_ref", b"external_ref", "last_activity_at", b"last_activity_at", "locale", b"locale", "message_count", b"message_count", "messages", b"messages", "metadata", b"metadata", "participants", b"participants", "status", b"status", "thread_id", b"thread_id", "title", b"title", "ttl", b"ttl", "updated_at", b"updated_at", "user_id", b"user_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_id", b"agent_id", "created_at", b"created_at", "etag", b"etag", "expire_time", b"expire_time", "external_ref", b"external_ref", "last_activity_at", b"last_activity_at", "locale", b"locale", "message_count", b"message_count", "messages", b"messages", "metadata", b"metadata", "omitted_message_count", b"omitted_message_count", "participants", b"participants", "status", b"status", "thread_id", b"thread_id", "title", b"title", "ttl", b"ttl", "updated_at", b"updated_at", "user_id", b"user_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -335,12 +345,23 @@ class CreateThreadRequest(_message.Message):
     THREAD_FIELD_NUMBER: _builtins.int
     THREAD_ID_FIELD_NUMBER: _builtins.int
     IF_EXISTS_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
     thread_id: _builtins.str
     """An id of the client's choosing: 1 to 128 characters of letters, digits,
     `-`, `_`, `.` and `~`. Empty means the server makes one.
     """
     if_exists: Global___IfExists.ValueType
     """What to do when thread_id is already taken; RAISE by default."""
+    request_id: _builtins.str
+    """Makes the call safe to retry (AIP-155): a call with the request_id of
+    an earlier successful CreateThread, made within 24 hours, writes nothing
+    and returns the thread that call created, as it is now (NOT_FOUND if it
+    was deleted since). The same request_id with a different request is
+    INVALID_ARGUMENT with reason REQUEST_ID_REUSED. 1 to 128 characters of
+    letters, digits, `-`, `_`, `.` and `~`: a UUID4, as AIP-155 suggests, or
+    any other string unique to the attempt (the server only compares them).
+    Scoped to the caller's tenant and this method. Empty: no deduplication.
+    """
     @_builtins.property
     def thread(self) -> Global___Thread:
         """The new thread's fields. Output-only fields are ignored. May be omitted
@@ -353,10 +374,11 @@ class CreateThreadRequest(_message.Message):
         thread: Global___Thread | None = ...,
         thread_id: _builtins.str = ...,
         if_exists: Global___IfExists.ValueType = ...,
+        request_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["thread", b"thread"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["if_exists", b"if_exists", "thread", b"thread", "thread_id", b"thread_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["if_exists", b"if_exists", "request_id", b"request_id", "thread", b"thread", "thread_id", b"thread_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -422,7 +444,9 @@ class ThreadFilter(_message.Message):
 
     @_builtins.property
     def created_after(self) -> _timestamp_pb2.Timestamp:
-        """Only threads created at or after this time."""
+        """Only threads created at or after this time. Every time here must be a
+        valid Timestamp: from year 1 to 9999, nanos from 0 to 999,999,999.
+        """
 
     @_builtins.property
     def created_before(self) -> _timestamp_pb2.Timestamp:
@@ -520,7 +544,9 @@ class ListThreadsResponse(_message.Message):
     """Pass this as page_token to get the next page; empty on the last page."""
     @_builtins.property
     def threads(self) -> _containers.RepeatedCompositeFieldContainer[Global___Thread]:
-        """The threads on this page, in the order asked for, without messages."""
+        """The threads on this page, in the order asked for, without messages:
+        page_size of them, or fewer when more would not fit in 4 MiB.
+        """
 
     def __init__(
         self,

@@ -29,9 +29,11 @@ if _version_not_supported:
 class ThreadServiceStub:
     """ThreadService keeps conversation threads. Every call answers
     INVALID_ARGUMENT with reason VALIDATION_ERROR and a BadRequest naming each
-    bad field when the request is malformed, and NOT_FOUND with reason
+    bad field when the request is malformed (reason MALFORMED_REQUEST when its
+    bytes are not a valid message at all), and NOT_FOUND with reason
     THREAD_NOT_FOUND when it names a thread that does not exist or has
-    expired. A rejected call writes nothing.
+    expired. A rejected call writes nothing. No reply is larger than 4 MiB,
+    the default most a gRPC client accepts.
     """
 
     def __init__(self, channel):
@@ -80,22 +82,26 @@ class ThreadServiceStub:
 class ThreadServiceServicer:
     """ThreadService keeps conversation threads. Every call answers
     INVALID_ARGUMENT with reason VALIDATION_ERROR and a BadRequest naming each
-    bad field when the request is malformed, and NOT_FOUND with reason
+    bad field when the request is malformed (reason MALFORMED_REQUEST when its
+    bytes are not a valid message at all), and NOT_FOUND with reason
     THREAD_NOT_FOUND when it names a thread that does not exist or has
-    expired. A rejected call writes nothing.
+    expired. A rejected call writes nothing. No reply is larger than 4 MiB,
+    the default most a gRPC client accepts.
     """
 
     def CreateThread(self, request, context):
         """Creates a thread. With a thread_id chosen by the client that is already
         taken, answers ALREADY_EXISTS (reason THREAD_ALREADY_EXISTS) or, with
-        if_exists DO_NOTHING, returns the existing thread unchanged.
+        if_exists DO_NOTHING, returns the existing thread unchanged. Retrying
+        with the same request_id returns the thread the first call made.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def GetThread(self, request, context):
-        """Returns one thread; with view FULL, also its most recent messages.
+        """Returns one thread; with view FULL, also its most recent messages, as
+        many as fit in the reply.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -104,7 +110,9 @@ class ThreadServiceServicer:
     def ListThreads(self, request, context):
         """Lists threads that match a filter, a page at a time. Walking the pages
         ordered by created_at neither repeats nor skips a thread that exists for
-        the whole walk, whatever else is created or deleted meanwhile.
+        the whole walk, whatever else is created or deleted meanwhile. A page
+        holds fewer than page_size threads when more would not fit in 4 MiB;
+        next_page_token then continues after the last one.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -195,9 +203,11 @@ def add_ThreadServiceServicer_to_server(servicer, server):
 class ThreadService:
     """ThreadService keeps conversation threads. Every call answers
     INVALID_ARGUMENT with reason VALIDATION_ERROR and a BadRequest naming each
-    bad field when the request is malformed, and NOT_FOUND with reason
+    bad field when the request is malformed (reason MALFORMED_REQUEST when its
+    bytes are not a valid message at all), and NOT_FOUND with reason
     THREAD_NOT_FOUND when it names a thread that does not exist or has
-    expired. A rejected call writes nothing.
+    expired. A rejected call writes nothing. No reply is larger than 4 MiB,
+    the default most a gRPC client accepts.
     """
 
     @staticmethod

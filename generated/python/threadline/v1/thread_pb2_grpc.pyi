@@ -30,9 +30,11 @@ GRPC_VERSION: str
 class ThreadServiceStub:
     """ThreadService keeps conversation threads. Every call answers
     INVALID_ARGUMENT with reason VALIDATION_ERROR and a BadRequest naming each
-    bad field when the request is malformed, and NOT_FOUND with reason
+    bad field when the request is malformed (reason MALFORMED_REQUEST when its
+    bytes are not a valid message at all), and NOT_FOUND with reason
     THREAD_NOT_FOUND when it names a thread that does not exist or has
-    expired. A rejected call writes nothing.
+    expired. A rejected call writes nothing. No reply is larger than 4 MiB,
+    the default most a gRPC client accepts.
     """
 
     @_typing.overload
@@ -42,14 +44,19 @@ class ThreadServiceStub:
     CreateThread: _grpc.UnaryUnaryMultiCallable[_thread_pb2.CreateThreadRequest, _thread_pb2.Thread]
     """Creates a thread. With a thread_id chosen by the client that is already
     taken, answers ALREADY_EXISTS (reason THREAD_ALREADY_EXISTS) or, with
-    if_exists DO_NOTHING, returns the existing thread unchanged.
+    if_exists DO_NOTHING, returns the existing thread unchanged. Retrying
+    with the same request_id returns the thread the first call made.
     """
     GetThread: _grpc.UnaryUnaryMultiCallable[_thread_pb2.GetThreadRequest, _thread_pb2.Thread]
-    """Returns one thread; with view FULL, also its most recent messages."""
+    """Returns one thread; with view FULL, also its most recent messages, as
+    many as fit in the reply.
+    """
     ListThreads: _grpc.UnaryUnaryMultiCallable[_thread_pb2.ListThreadsRequest, _thread_pb2.ListThreadsResponse]
     """Lists threads that match a filter, a page at a time. Walking the pages
     ordered by created_at neither repeats nor skips a thread that exists for
-    the whole walk, whatever else is created or deleted meanwhile.
+    the whole walk, whatever else is created or deleted meanwhile. A page
+    holds fewer than page_size threads when more would not fit in 4 MiB;
+    next_page_token then continues after the last one.
     """
     CountThreads: _grpc.UnaryUnaryMultiCallable[_thread_pb2.CountThreadsRequest, _thread_pb2.CountThreadsResponse]
     """Counts the threads that match a filter (the same filter as ListThreads)."""
@@ -75,23 +82,30 @@ class ThreadServiceStub:
 class ThreadServiceAsyncStub(ThreadServiceStub):
     """ThreadService keeps conversation threads. Every call answers
     INVALID_ARGUMENT with reason VALIDATION_ERROR and a BadRequest naming each
-    bad field when the request is malformed, and NOT_FOUND with reason
+    bad field when the request is malformed (reason MALFORMED_REQUEST when its
+    bytes are not a valid message at all), and NOT_FOUND with reason
     THREAD_NOT_FOUND when it names a thread that does not exist or has
-    expired. A rejected call writes nothing.
+    expired. A rejected call writes nothing. No reply is larger than 4 MiB,
+    the default most a gRPC client accepts.
     """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
     CreateThread: _aio.UnaryUnaryMultiCallable[_thread_pb2.CreateThreadRequest, _thread_pb2.Thread]  # type: ignore[assignment]
     """Creates a thread. With a thread_id chosen by the client that is already
     taken, answers ALREADY_EXISTS (reason THREAD_ALREADY_EXISTS) or, with
-    if_exists DO_NOTHING, returns the existing thread unchanged.
+    if_exists DO_NOTHING, returns the existing thread unchanged. Retrying
+    with the same request_id returns the thread the first call made.
     """
     GetThread: _aio.UnaryUnaryMultiCallable[_thread_pb2.GetThreadRequest, _thread_pb2.Thread]  # type: ignore[assignment]
-    """Returns one thread; with view FULL, also its most recent messages."""
+    """Returns one thread; with view FULL, also its most recent messages, as
+    many as fit in the reply.
+    """
     ListThreads: _aio.UnaryUnaryMultiCallable[_thread_pb2.ListThreadsRequest, _thread_pb2.ListThreadsResponse]  # type: ignore[assignment]
     """Lists threads that match a filter, a page at a time. Walking the pages
     ordered by created_at neither repeats nor skips a thread that exists for
-    the whole walk, whatever else is created or deleted meanwhile.
+    the whole walk, whatever else is created or deleted meanwhile. A page
+    holds fewer than page_size threads when more would not fit in 4 MiB;
+    next_page_token then continues after the last one.
     """
     CountThreads: _aio.UnaryUnaryMultiCallable[_thread_pb2.CountThreadsRequest, _thread_pb2.CountThreadsResponse]  # type: ignore[assignment]
     """Counts the threads that match a filter (the same filter as ListThreads)."""
@@ -116,9 +130,11 @@ class ThreadServiceAsyncStub(ThreadServiceStub):
 class ThreadServiceServicer(metaclass=_abc_1.ABCMeta):
     """ThreadService keeps conversation threads. Every call answers
     INVALID_ARGUMENT with reason VALIDATION_ERROR and a BadRequest naming each
-    bad field when the request is malformed, and NOT_FOUND with reason
+    bad field when the request is malformed (reason MALFORMED_REQUEST when its
+    bytes are not a valid message at all), and NOT_FOUND with reason
     THREAD_NOT_FOUND when it names a thread that does not exist or has
-    expired. A rejected call writes nothing.
+    expired. A rejected call writes nothing. No reply is larger than 4 MiB,
+    the default most a gRPC client accepts.
     """
 
     @_abc_1.abstractmethod
@@ -129,7 +145,8 @@ class ThreadServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_thread_pb2.Thread, _abc.Awaitable[_thread_pb2.Thread]]:
         """Creates a thread. With a thread_id chosen by the client that is already
         taken, answers ALREADY_EXISTS (reason THREAD_ALREADY_EXISTS) or, with
-        if_exists DO_NOTHING, returns the existing thread unchanged.
+        if_exists DO_NOTHING, returns the existing thread unchanged. Retrying
+        with the same request_id returns the thread the first call made.
         """
 
     @_abc_1.abstractmethod
@@ -138,7 +155,9 @@ class ThreadServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _thread_pb2.GetThreadRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_thread_pb2.Thread, _abc.Awaitable[_thread_pb2.Thread]]:
-        """Returns one thread; with view FULL, also its most recent messages."""
+        """Returns one thread; with view FULL, also its most recent messages, as
+        many as fit in the reply.
+        """
 
     @_abc_1.abstractmethod
     def ListThreads(
@@ -148,7 +167,9 @@ class ThreadServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_thread_pb2.ListThreadsResponse, _abc.Awaitable[_thread_pb2.ListThreadsResponse]]:
         """Lists threads that match a filter, a page at a time. Walking the pages
         ordered by created_at neither repeats nor skips a thread that exists for
-        the whole walk, whatever else is created or deleted meanwhile.
+        the whole walk, whatever else is created or deleted meanwhile. A page
+        holds fewer than page_size threads when more would not fit in 4 MiB;
+        next_page_token then continues after the last one.
         """
 
     @_abc_1.abstractmethod

@@ -38,8 +38,8 @@ class ClaimRunRequest(_message.Message):
     """A name for the worker, for logs and errors, at most 128 characters."""
     @_builtins.property
     def lease_duration(self) -> _duration_pb2.Duration:
-        """How long the lease lasts without renewal, 1 second to 10 minutes;
-        unset means 30 seconds.
+        """How long the lease lasts without renewal, 1 second to 10 minutes (a
+        valid Duration); unset means 30 seconds.
         """
 
     @_builtins.property
@@ -74,8 +74,13 @@ class ClaimRunResponse(_message.Message):
     LEASE_ID_FIELD_NUMBER: _builtins.int
     LEASE_EXPIRE_TIME_FIELD_NUMBER: _builtins.int
     MESSAGES_FIELD_NUMBER: _builtins.int
+    OMITTED_MESSAGE_COUNT_FIELD_NUMBER: _builtins.int
     lease_id: _builtins.str
     """The lease to send back with every report and renewal."""
+    omitted_message_count: _builtins.int
+    """How many of the thread's latest 1000 messages are missing from messages
+    because they did not fit (the oldest are left out first).
+    """
     @_builtins.property
     def run(self) -> _run_pb2.Run:
         """The run, now RUNNING; unset when no run was queued."""
@@ -86,7 +91,9 @@ class ClaimRunResponse(_message.Message):
 
     @_builtins.property
     def messages(self) -> _containers.RepeatedCompositeFieldContainer[_message_pb2.Message]:
-        """The thread's messages, oldest first (at most the latest 1000)."""
+        """The thread's latest messages, oldest first: at most 1000, and only as
+        many as fit in a reply of 4 MiB beside the run.
+        """
 
     def __init__(
         self,
@@ -95,10 +102,11 @@ class ClaimRunResponse(_message.Message):
         lease_id: _builtins.str = ...,
         lease_expire_time: _timestamp_pb2.Timestamp | None = ...,
         messages: _abc.Iterable[_message_pb2.Message] | None = ...,
+        omitted_message_count: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["lease_expire_time", b"lease_expire_time", "run", b"run"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["lease_expire_time", b"lease_expire_time", "lease_id", b"lease_id", "messages", b"messages", "run", b"run"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["lease_expire_time", b"lease_expire_time", "lease_id", b"lease_id", "messages", b"messages", "omitted_message_count", b"omitted_message_count", "run", b"run"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -235,7 +243,9 @@ class WorkerEvent(_message.Message):
     USAGE_FIELD_NUMBER: _builtins.int
     FINISH_FIELD_NUMBER: _builtins.int
     text_delta: _builtins.str
-    """The next chunk of the agent's answer text."""
+    """The next chunk of the agent's answer text. The answer is one message,
+    so its text together is at most 1 MiB.
+    """
     @_builtins.property
     def iteration_started(self) -> Global___IterationStarted:
         """A new iteration began. The server ends the run with
@@ -307,7 +317,9 @@ class ToolCallFinished(_message.Message):
     duration_ms: _builtins.int
     """How long the tool took, in milliseconds."""
     error_code: _builtins.str
-    """Why it failed; empty when it succeeded."""
+    """Why it failed; empty when it succeeded. At most 128 characters, no
+    control characters.
+    """
     @_builtins.property
     def result(self) -> _message_pb2.ToolResult:
         """The tool's output, naming the call by tool_call_id."""

@@ -35,7 +35,11 @@ class AgentWorkerServiceStub:
 
     Calls with a lease that is not the run's current one answer
     FAILED_PRECONDITION with reason LEASE_LOST (the lease expired, or the run
-    ended or was cancelled); the worker should drop the run.
+    ended or was cancelled); the worker should drop the run. What a worker
+    reports is held to the limits clients are: a message is at most 1 MiB (so
+    the text of one answer is too), a run makes at most 1000 tool calls; a
+    report that would break one is INVALID_ARGUMENT naming the event, and
+    writes nothing.
     """
 
     def __init__(self, channel):
@@ -71,7 +75,11 @@ class AgentWorkerServiceServicer:
 
     Calls with a lease that is not the run's current one answer
     FAILED_PRECONDITION with reason LEASE_LOST (the lease expired, or the run
-    ended or was cancelled); the worker should drop the run.
+    ended or was cancelled); the worker should drop the run. What a worker
+    reports is held to the limits clients are: a message is at most 1 MiB (so
+    the text of one answer is too), a run makes at most 1000 tool calls; a
+    report that would break one is INVALID_ARGUMENT naming the event, and
+    writes nothing.
     """
 
     def ClaimRun(self, request, context):
@@ -133,7 +141,11 @@ class AgentWorkerService:
 
     Calls with a lease that is not the run's current one answer
     FAILED_PRECONDITION with reason LEASE_LOST (the lease expired, or the run
-    ended or was cancelled); the worker should drop the run.
+    ended or was cancelled); the worker should drop the run. What a worker
+    reports is held to the limits clients are: a message is at most 1 MiB (so
+    the text of one answer is too), a run makes at most 1000 tool calls; a
+    report that would break one is INVALID_ARGUMENT naming the event, and
+    writes nothing.
     """
 
     @staticmethod

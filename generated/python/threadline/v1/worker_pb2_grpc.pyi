@@ -36,7 +36,11 @@ class AgentWorkerServiceStub:
 
     Calls with a lease that is not the run's current one answer
     FAILED_PRECONDITION with reason LEASE_LOST (the lease expired, or the run
-    ended or was cancelled); the worker should drop the run.
+    ended or was cancelled); the worker should drop the run. What a worker
+    reports is held to the limits clients are: a message is at most 1 MiB (so
+    the text of one answer is too), a run makes at most 1000 tool calls; a
+    report that would break one is INVALID_ARGUMENT naming the event, and
+    writes nothing.
     """
 
     @_typing.overload
@@ -65,7 +69,11 @@ class AgentWorkerServiceAsyncStub(AgentWorkerServiceStub):
 
     Calls with a lease that is not the run's current one answer
     FAILED_PRECONDITION with reason LEASE_LOST (the lease expired, or the run
-    ended or was cancelled); the worker should drop the run.
+    ended or was cancelled); the worker should drop the run. What a worker
+    reports is held to the limits clients are: a message is at most 1 MiB (so
+    the text of one answer is too), a run makes at most 1000 tool calls; a
+    report that would break one is INVALID_ARGUMENT naming the event, and
+    writes nothing.
     """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
@@ -90,7 +98,11 @@ class AgentWorkerServiceServicer(metaclass=_abc_1.ABCMeta):
 
     Calls with a lease that is not the run's current one answer
     FAILED_PRECONDITION with reason LEASE_LOST (the lease expired, or the run
-    ended or was cancelled); the worker should drop the run.
+    ended or was cancelled); the worker should drop the run. What a worker
+    reports is held to the limits clients are: a message is at most 1 MiB (so
+    the text of one answer is too), a run makes at most 1000 tool calls; a
+    report that would break one is INVALID_ARGUMENT naming the event, and
+    writes nothing.
     """
 
     @_abc_1.abstractmethod

@@ -8,7 +8,7 @@ from threadline.v1 import run_pb2
 
 from threadline_server.store.records import ThreadRef
 from threadline_server.store.sqlite import threads
-from threadline_server.store.sqlite.session import Row, Session
+from threadline_server.store.sqlite.session import Row, Session, fitting_rows
 
 # Rows per INSERT statement: 6 bound values each, well under SQLite's limit of 32766.
 _INSERT_BATCH = 500
@@ -74,21 +74,34 @@ async def append(
 
 
 async def read(
-    session: Session, *, thread_id: str = "", run_id: str = "", after: int, limit: int
+    session: Session,
+    *,
+    thread_id: str = "",
+    run_id: str = "",
+    after: int,
+    limit: int,
+    max_bytes: int,
 ) -> list[run_pb2.RunEvent]:
-    """Return stored events after an id, of one run or one live thread, oldest first."""
+    """Return stored events after an id, of one run or one live thread, oldest first.
+
+    At most limit events, and no more than max_bytes of them (the first is
+    always returned): a reader far behind never builds more than that.
+    """
     if run_id:
-        rows = await session.rows(
+        sql = (
             "SELECT e.event_id, e.created_at, e.payload, t.thread_id FROM events AS e "
             "JOIN threads AS t ON t.pk = e.thread_pk "
-            "WHERE e.run_id = ? AND e.event_id > ? ORDER BY e.event_id LIMIT ?",
-            (run_id, after, limit),
+            "WHERE e.run_id = ? AND e.event_id > ? ORDER BY e.event_id LIMIT ?"
         )
+        params: tuple[object, ...] = (run_id, after, limit)
     else:
         thread = await threads.live_row(session, thread_id)
-        rows = await session.rows(
+        sql = (
             "SELECT e.event_id, e.created_at, e.payload, ? AS thread_id FROM events AS e "
-            "WHERE e.thread_pk = ? AND e.event_id > ? ORDER BY e.event_id LIMIT ?",
-            (thread_id, thread["pk"], after, limit),
+            "WHERE e.thread_pk = ? AND e.event_id > ? ORDER BY e.event_id LIMIT ?"
         )
-    return [to_event(row) for row in rows]
+        params = (thread_id, thread["pk"], after, limit)
+    taken, _ = await fitting_rows(
+        session, sql, params, limit=limit, max_bytes=max_bytes, convert=to_event
+    )
+    return [event for _, event in taken]

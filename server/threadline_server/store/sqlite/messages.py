@@ -16,7 +16,7 @@ from threadline_server import jsonvalue
 from threadline_server.errors import NotFoundError
 from threadline_server.store.records import MessagePageQuery, Page, ThreadRef
 from threadline_server.store.sqlite import threads
-from threadline_server.store.sqlite.session import Row, Session, child_page
+from threadline_server.store.sqlite.session import Row, Session, child_page, fitting_rows
 
 COLUMNS = "pk, message_id, role, parts, metadata, run_id, created_at, updated_at"
 _SELECT = f"SELECT {COLUMNS} FROM messages AS m"
@@ -62,14 +62,30 @@ async def row_of(session: Session, thread_key: int, message_id: str) -> Row:
     return row
 
 
-async def latest(session: Session, ref: ThreadRef, limit: int) -> list[message_pb2.Message]:
-    """Return a thread's latest messages, oldest first."""
-    rows = await session.rows(
-        f"SELECT * FROM ({_SELECT} WHERE m.thread_pk = ? ORDER BY m.pk DESC LIMIT ?) "
-        "ORDER BY pk ASC",
+async def latest(
+    session: Session, ref: ThreadRef, limit: int, *, max_bytes: int
+) -> tuple[list[message_pb2.Message], int]:
+    """Return a thread's latest messages that fit in max_bytes, oldest first.
+
+    Read newest first, so the ones left out are the oldest. Also returns how
+    many of the latest limit were left out.
+    """
+    taken, more = await fitting_rows(
+        session,
+        f"{_SELECT} WHERE m.thread_pk = ? ORDER BY m.pk DESC LIMIT ?",
         (ref.key, limit),
+        limit=limit,
+        max_bytes=max_bytes,
+        convert=lambda row: to_message(row, ref.thread_id),
     )
-    return [to_message(row, ref.thread_id) for row in rows]
+    omitted = 0
+    if more:
+        row = await session.row(
+            "SELECT count(*) FROM (SELECT 1 FROM messages WHERE thread_pk = ? LIMIT ?)",
+            (ref.key, limit),
+        )
+        omitted = (row[0] if row else 0) - len(taken)
+    return [message for _, message in reversed(taken)], omitted
 
 
 async def insert(
@@ -174,6 +190,7 @@ async def list_page(session: Session, query: MessagePageQuery) -> Page[message_p
         thread_pk=thread["pk"],
         descending=query.descending,
         limit=query.limit,
+        max_bytes=query.max_bytes,
         after=query.after,
         convert=lambda row: to_message(row, query.thread_id),
     )

@@ -217,6 +217,7 @@ async def list_page(session: Session, query: RunPageQuery) -> Page[run_pb2.Run]:
         thread_pk=thread["pk"],
         descending=query.descending,
         limit=query.limit,
+        max_bytes=query.max_bytes,
         after=query.after,
         convert=to_run,
     )

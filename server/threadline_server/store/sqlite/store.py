@@ -171,15 +171,22 @@ class SqliteStore(Store):
 
     # -- reads ----------------------------------------------------------------
 
-    async def get_thread(self, thread_id: str, *, message_limit: int = 0) -> thread_pb2.Thread:
-        """Return a thread, with its latest messages when message_limit > 0."""
+    async def get_thread(
+        self, thread_id: str, *, message_limit: int = 0, max_bytes: int = 0
+    ) -> thread_pb2.Thread:
+        """Return a thread, with as many of its latest messages as fit when message_limit > 0."""
         async with self._read(snapshot=message_limit > 0) as session:
             row = await threads.live_row(session, thread_id)
             thread = threads.to_thread(row)
             if message_limit > 0:
-                thread.messages.extend(
-                    await messages.latest(session, threads.to_ref(row), message_limit)
+                # Less the omitted count (field 18: 4 bytes up to 16383) and
+                # a second tag byte for each message (field 17).
+                room = max_bytes - thread.ByteSize() - 4 - message_limit
+                latest, omitted = await messages.latest(
+                    session, threads.to_ref(row), message_limit, max_bytes=room
                 )
+                thread.messages.extend(latest)
+                thread.omitted_message_count = omitted
         return thread
 
     async def list_threads(self, query: ThreadPageQuery) -> Page[thread_pb2.Thread]:
@@ -213,10 +220,15 @@ class SqliteStore(Store):
             return await runs.list_page(session, query)
 
     async def read_events(
-        self, *, thread_id: str = "", run_id: str = "", after: int, limit: int
+        self, *, thread_id: str = "", run_id: str = "", after: int, limit: int, max_bytes: int
     ) -> list[run_pb2.RunEvent]:
-        """Return stored events after an id, of one run or one thread."""
+        """Return stored events after an id, of one run or one thread, within max_bytes."""
         async with self._read() as session:
             return await events.read(
-                session, thread_id=thread_id, run_id=run_id, after=after, limit=limit
+                session,
+                thread_id=thread_id,
+                run_id=run_id,
+                after=after,
+                limit=limit,
+                max_bytes=max_bytes,
             )

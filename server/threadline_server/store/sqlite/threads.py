@@ -242,13 +242,16 @@ async def list_page(session: Session, query: ThreadPageQuery) -> Page[thread_pb2
     if query.after is not None:
         where.append(f"({column}, pk) {'<' if query.descending else '>'} (?, ?)")
         params.extend([query.after.sort_value, query.after.row_key])
-    params.append(query.limit + 1)
-    rows = await session.rows(
+    return await page(
+        session,
         f"SELECT {COLUMNS} FROM threads WHERE {' AND '.join(where)} "
         f"ORDER BY {column} {direction}, pk {direction} LIMIT ?",
         params,
+        limit=query.limit,
+        max_bytes=query.max_bytes,
+        sort_column=column,
+        convert=to_thread,
     )
-    return page(rows, query.limit, column, to_thread)
 
 
 async def count(session: Session, thread_filter: ThreadFilter) -> int:

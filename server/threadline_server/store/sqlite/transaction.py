@@ -8,12 +8,13 @@ from threadline.v1 import message_pb2, run_pb2, thread_pb2
 
 from threadline_server.store.base import StoreTransaction
 from threadline_server.store.records import (
+    RememberedRequest,
     RunRecord,
     StoredThread,
     ThreadActivity,
     ThreadRef,
 )
-from threadline_server.store.sqlite import events, messages, runs, threads
+from threadline_server.store.sqlite import events, messages, request_ids, runs, threads
 from threadline_server.store.sqlite.session import Session
 
 
@@ -90,9 +91,11 @@ class SqliteTransaction(StoreTransaction):
         """Delete what the runs wrote."""
         return await messages.delete_of_runs(self._session, ref, run_ids)
 
-    async def latest_messages(self, ref: ThreadRef, limit: int) -> list[message_pb2.Message]:
-        """Return the latest messages, oldest first."""
-        return await messages.latest(self._session, ref, limit)
+    async def latest_messages(
+        self, ref: ThreadRef, limit: int, *, max_bytes: int
+    ) -> tuple[list[message_pb2.Message], int]:
+        """Return the latest messages that fit, oldest first, and how many did not."""
+        return await messages.latest(self._session, ref, limit, max_bytes=max_bytes)
 
     async def copy_messages(
         self, source: ThreadRef, target: ThreadRef, new_message_id: Callable[[], str]
@@ -133,6 +136,22 @@ class SqliteTransaction(StoreTransaction):
     async def all_runs_in_flight(self) -> list[RunRecord]:
         """Return every queued and running run."""
         return await runs.all_in_flight(self._session)
+
+    # -- request ids ------------------------------------------------------------
+
+    async def remembered_request(
+        self, method: str, request_id: str, *, since: int
+    ) -> RememberedRequest | None:
+        """Return a call remembered under its request_id since a time."""
+        return await request_ids.find(self._session, method, request_id, since=since)
+
+    async def remember_request(self, request: RememberedRequest) -> None:
+        """Remember a call under its request_id."""
+        await request_ids.remember(self._session, request)
+
+    async def forget_requests(self, *, before: int, limit: int) -> int:
+        """Forget calls made before a time."""
+        return await request_ids.forget(self._session, before=before, limit=limit)
 
     # -- events -----------------------------------------------------------------
 

@@ -36,6 +36,8 @@ var (
 	_ = metadata.Join
 )
 
+var filter_MessageService_CreateMessage_0 = &utilities.DoubleArray{Encoding: map[string]int{"message": 0, "thread_id": 1}, Base: []int{1, 1, 2, 0, 0}, Check: []int{0, 1, 1, 2, 3}}
+
 func request_MessageService_CreateMessage_0(ctx context.Context, marshaler runtime.Marshaler, client extThreadlinev1.MessageServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
 		protoReq extThreadlinev1.CreateMessageRequest
@@ -52,6 +54,12 @@ func request_MessageService_CreateMessage_0(ctx context.Context, marshaler runti
 	protoReq.ThreadId, err = runtime.String(val)
 	if err != nil {
 		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "thread_id", err)
+	}
+	if err := req.ParseForm(); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if err := runtime.PopulateQueryParameters(&protoReq, req.Form, filter_MessageService_CreateMessage_0); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
 	}
 	if req.Body != nil {
 		_, _ = io.Copy(io.Discard, req.Body)
@@ -76,6 +84,12 @@ func local_request_MessageService_CreateMessage_0(ctx context.Context, marshaler
 	protoReq.ThreadId, err = runtime.String(val)
 	if err != nil {
 		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "thread_id", err)
+	}
+	if err := req.ParseForm(); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if err := runtime.PopulateQueryParameters(&protoReq, req.Form, filter_MessageService_CreateMessage_0); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
 	}
 	msg, err := server.CreateMessage(ctx, &protoReq)
 	return msg, metadata, err

@@ -14,7 +14,7 @@ import type { JsonObject, Message as Message$1 } from "@bufbuild/protobuf";
  * Describes the file threadline/v1/message.proto.
  */
 export const file_threadline_v1_message: GenFile = /*@__PURE__*/
-  fileDesc("Cht0aHJlYWRsaW5lL3YxL21lc3NhZ2UucHJvdG8SDXRocmVhZGxpbmUudjEiyQIKB01lc3NhZ2USGAoKbWVzc2FnZV9pZBgBIAEoCUIE4kEBCBIXCgl0aHJlYWRfaWQYAiABKAlCBOJBAQMSLgoEcm9sZRgDIAEoDjIaLnRocmVhZGxpbmUudjEuTWVzc2FnZVJvbGVCBOJBAQISKAoFcGFydHMYBCADKAsyEy50aHJlYWRsaW5lLnYxLlBhcnRCBOJBAQISLwoIbWV0YWRhdGEYBSABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0QgTiQQEBEhQKBnJ1bl9pZBgGIAEoCUIE4kEBAxI0CgpjcmVhdGVkX2F0GAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIE4kEBAxI0Cgp1cGRhdGVkX2F0GAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIE4kEBAyKlAQoEUGFydBIOCgR0ZXh0GAEgASgJSAASLAoJdG9vbF9jYWxsGAIgASgLMhcudGhyZWFkbGluZS52MS5Ub29sQ2FsbEgAEjAKC3Rvb2xfcmVzdWx0GAMgASgLMhkudGhyZWFkbGluZS52MS5Ub29sUmVzdWx0SAASJQoFbWVkaWEYBCABKAsyFC50aHJlYWRsaW5lLnYxLk1lZGlhSABCBgoEa2luZCJiCghUb29sQ2FsbBIQCgJpZBgBIAEoCUIE4kEBAhISCgRuYW1lGAIgASgJQgTiQQECEjAKCWFyZ3VtZW50cxgDIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3RCBOJBAQEiggEKClRvb2xSZXN1bHQSGgoMdG9vbF9jYWxsX2lkGAEgASgJQgTiQQECEiYKBGpzb24YAiABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWVIABIOCgR0ZXh0GAMgASgJSAASFgoIaXNfZXJyb3IYBCABKAhCBOJBAQFCCAoGb3V0cHV0ImEKBU1lZGlhEhEKA3VyaRgBIAEoCUIE4kEBAhIXCgltaW1lX3R5cGUYAiABKAlCBOJBAQISEgoEbmFtZRgDIAEoCUIE4kEBARIYCgpzaXplX2J5dGVzGAQgASgDQgTiQQEBIl4KFENyZWF0ZU1lc3NhZ2VSZXF1ZXN0EhcKCXRocmVhZF9pZBgBIAEoCUIE4kEBAhItCgdtZXNzYWdlGAIgASgLMhYudGhyZWFkbGluZS52MS5NZXNzYWdlQgTiQQECIkYKEUdldE1lc3NhZ2VSZXF1ZXN0EhcKCXRocmVhZF9pZBgBIAEoCUIE4kEBAhIYCgptZXNzYWdlX2lkGAIgASgJQgTiQQECInkKE0xpc3RNZXNzYWdlc1JlcXVlc3QSFwoJdGhyZWFkX2lkGAEgASgJQgTiQQECEhcKCXBhZ2Vfc2l6ZRgCIAEoBUIE4kEBARIYCgpwYWdlX3Rva2VuGAMgASgJQgTiQQEBEhYKCG9yZGVyX2J5GAQgASgJQgTiQQEBIlkKFExpc3RNZXNzYWdlc1Jlc3BvbnNlEigKCG1lc3NhZ2VzGAEgAygLMhYudGhyZWFkbGluZS52MS5NZXNzYWdlEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJ8ChRVcGRhdGVNZXNzYWdlUmVxdWVzdBItCgdtZXNzYWdlGAEgASgLMhYudGhyZWFkbGluZS52MS5NZXNzYWdlQgTiQQECEjUKC3VwZGF0ZV9tYXNrGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLkZpZWxkTWFza0IE4kEBAiJJChREZWxldGVNZXNzYWdlUmVxdWVzdBIXCgl0aHJlYWRfaWQYASABKAlCBOJBAQISGAoKbWVzc2FnZV9pZBgCIAEoCUIE4kEBAiqKAQoLTWVzc2FnZVJvbGUSHAoYTUVTU0FHRV9ST0xFX1VOU1BFQ0lGSUVEEAASFQoRTUVTU0FHRV9ST0xFX1VTRVIQARIWChJNRVNTQUdFX1JPTEVfQUdFTlQQAhIXChNNRVNTQUdFX1JPTEVfU1lTVEVNEAMSFQoRTUVTU0FHRV9ST0xFX1RPT0wQBDK5BQoOTWVzc2FnZVNlcnZpY2USfwoNQ3JlYXRlTWVzc2FnZRIjLnRocmVhZGxpbmUudjEuQ3JlYXRlTWVzc2FnZVJlcXVlc3QaFi50aHJlYWRsaW5lLnYxLk1lc3NhZ2UiMYLT5JMCKzoHbWVzc2FnZSIgL3YxL3RocmVhZHMve3RocmVhZF9pZH0vbWVzc2FnZXMSfQoKR2V0TWVzc2FnZRIgLnRocmVhZGxpbmUudjEuR2V0TWVzc2FnZVJlcXVlc3QaFi50aHJlYWRsaW5lLnYxLk1lc3NhZ2UiNYLT5JMCLxItL3YxL3RocmVhZHMve3RocmVhZF9pZH0vbWVzc2FnZXMve21lc3NhZ2VfaWR9EoEBCgxMaXN0TWVzc2FnZXMSIi50aHJlYWRsaW5lLnYxLkxpc3RNZXNzYWdlc1JlcXVlc3QaIy50aHJlYWRsaW5lLnYxLkxpc3RNZXNzYWdlc1Jlc3BvbnNlIiiC0+STAiISIC92MS90aHJlYWRzL3t0aHJlYWRfaWR9L21lc3NhZ2VzEpwBCg1VcGRhdGVNZXNzYWdlEiMudGhyZWFkbGluZS52MS5VcGRhdGVNZXNzYWdlUmVxdWVzdBoWLnRocmVhZGxpbmUudjEuTWVzc2FnZSJOgtPkkwJIOgdtZXNzYWdlMj0vdjEvdGhyZWFkcy97bWVzc2FnZS50aHJlYWRfaWR9L21lc3NhZ2VzL3ttZXNzYWdlLm1lc3NhZ2VfaWR9EoMBCg1EZWxldGVNZXNzYWdlEiMudGhyZWFkbGluZS52MS5EZWxldGVNZXNzYWdlUmVxdWVzdBoWLmdvb2dsZS5wcm90b2J1Zi5FbXB0eSI1gtPkkwIvKi0vdjEvdGhyZWFkcy97dGhyZWFkX2lkfS9tZXNzYWdlcy97bWVzc2FnZV9pZH1CbQoRZGV2LnRocmVhZGxpbmUudjFCDE1lc3NhZ2VQcm90b1ABWkhnaXRodWIuY29tL3RocmVhZGxpbmUvdGhyZWFkbGluZS9nZW5lcmF0ZWQvZ28vdGhyZWFkbGluZS92MTt0aHJlYWRsaW5ldjFiBnByb3RvMw", [file_google_api_annotations, file_google_api_field_behavior, file_google_protobuf_empty, file_google_protobuf_field_mask, file_google_protobuf_struct, file_google_protobuf_timestamp]);
+  fileDesc("Cht0aHJlYWRsaW5lL3YxL21lc3NhZ2UucHJvdG8SDXRocmVhZGxpbmUudjEiyQIKB01lc3NhZ2USGAoKbWVzc2FnZV9pZBgBIAEoCUIE4kEBCBIXCgl0aHJlYWRfaWQYAiABKAlCBOJBAQMSLgoEcm9sZRgDIAEoDjIaLnRocmVhZGxpbmUudjEuTWVzc2FnZVJvbGVCBOJBAQISKAoFcGFydHMYBCADKAsyEy50aHJlYWRsaW5lLnYxLlBhcnRCBOJBAQISLwoIbWV0YWRhdGEYBSABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0QgTiQQEBEhQKBnJ1bl9pZBgGIAEoCUIE4kEBAxI0CgpjcmVhdGVkX2F0GAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIE4kEBAxI0Cgp1cGRhdGVkX2F0GAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIE4kEBAyKlAQoEUGFydBIOCgR0ZXh0GAEgASgJSAASLAoJdG9vbF9jYWxsGAIgASgLMhcudGhyZWFkbGluZS52MS5Ub29sQ2FsbEgAEjAKC3Rvb2xfcmVzdWx0GAMgASgLMhkudGhyZWFkbGluZS52MS5Ub29sUmVzdWx0SAASJQoFbWVkaWEYBCABKAsyFC50aHJlYWRsaW5lLnYxLk1lZGlhSABCBgoEa2luZCJiCghUb29sQ2FsbBIQCgJpZBgBIAEoCUIE4kEBAhISCgRuYW1lGAIgASgJQgTiQQECEjAKCWFyZ3VtZW50cxgDIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3RCBOJBAQEiggEKClRvb2xSZXN1bHQSGgoMdG9vbF9jYWxsX2lkGAEgASgJQgTiQQECEiYKBGpzb24YAiABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWVIABIOCgR0ZXh0GAMgASgJSAASFgoIaXNfZXJyb3IYBCABKAhCBOJBAQFCCAoGb3V0cHV0ImEKBU1lZGlhEhEKA3VyaRgBIAEoCUIE4kEBAhIXCgltaW1lX3R5cGUYAiABKAlCBOJBAQISEgoEbmFtZRgDIAEoCUIE4kEBARIYCgpzaXplX2J5dGVzGAQgASgDQgTiQQEBIngKFENyZWF0ZU1lc3NhZ2VSZXF1ZXN0EhcKCXRocmVhZF9pZBgBIAEoCUIE4kEBAhItCgdtZXNzYWdlGAIgASgLMhYudGhyZWFkbGluZS52MS5NZXNzYWdlQgTiQQECEhgKCnJlcXVlc3RfaWQYAyABKAlCBOJBAQEiRgoRR2V0TWVzc2FnZVJlcXVlc3QSFwoJdGhyZWFkX2lkGAEgASgJQgTiQQECEhgKCm1lc3NhZ2VfaWQYAiABKAlCBOJBAQIieQoTTGlzdE1lc3NhZ2VzUmVxdWVzdBIXCgl0aHJlYWRfaWQYASABKAlCBOJBAQISFwoJcGFnZV9zaXplGAIgASgFQgTiQQEBEhgKCnBhZ2VfdG9rZW4YAyABKAlCBOJBAQESFgoIb3JkZXJfYnkYBCABKAlCBOJBAQEiWQoUTGlzdE1lc3NhZ2VzUmVzcG9uc2USKAoIbWVzc2FnZXMYASADKAsyFi50aHJlYWRsaW5lLnYxLk1lc3NhZ2USFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJInwKFFVwZGF0ZU1lc3NhZ2VSZXF1ZXN0Ei0KB21lc3NhZ2UYASABKAsyFi50aHJlYWRsaW5lLnYxLk1lc3NhZ2VCBOJBAQISNQoLdXBkYXRlX21hc2sYAiABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrQgTiQQECIkkKFERlbGV0ZU1lc3NhZ2VSZXF1ZXN0EhcKCXRocmVhZF9pZBgBIAEoCUIE4kEBAhIYCgptZXNzYWdlX2lkGAIgASgJQgTiQQECKooBCgtNZXNzYWdlUm9sZRIcChhNRVNTQUdFX1JPTEVfVU5TUEVDSUZJRUQQABIVChFNRVNTQUdFX1JPTEVfVVNFUhABEhYKEk1FU1NBR0VfUk9MRV9BR0VOVBACEhcKE01FU1NBR0VfUk9MRV9TWVNURU0QAxIVChFNRVNTQUdFX1JPTEVfVE9PTBAEMrkFCg5NZXNzYWdlU2VydmljZRJ/Cg1DcmVhdGVNZXNzYWdlEiMudGhyZWFkbGluZS52MS5DcmVhdGVNZXNzYWdlUmVxdWVzdBoWLnRocmVhZGxpbmUudjEuTWVzc2FnZSIxgtPkkwIrOgdtZXNzYWdlIiAvdjEvdGhyZWFkcy97dGhyZWFkX2lkfS9tZXNzYWdlcxJ9CgpHZXRNZXNzYWdlEiAudGhyZWFkbGluZS52MS5HZXRNZXNzYWdlUmVxdWVzdBoWLnRocmVhZGxpbmUudjEuTWVzc2FnZSI1gtPkkwIvEi0vdjEvdGhyZWFkcy97dGhyZWFkX2lkfS9tZXNzYWdlcy97bWVzc2FnZV9pZH0SgQEKDExpc3RNZXNzYWdlcxIiLnRocmVhZGxpbmUudjEuTGlzdE1lc3NhZ2VzUmVxdWVzdBojLnRocmVhZGxpbmUudjEuTGlzdE1lc3NhZ2VzUmVzcG9uc2UiKILT5JMCIhIgL3YxL3RocmVhZHMve3RocmVhZF9pZH0vbWVzc2FnZXMSnAEKDVVwZGF0ZU1lc3NhZ2USIy50aHJlYWRsaW5lLnYxLlVwZGF0ZU1lc3NhZ2VSZXF1ZXN0GhYudGhyZWFkbGluZS52MS5NZXNzYWdlIk6C0+STAkg6B21lc3NhZ2UyPS92MS90aHJlYWRzL3ttZXNzYWdlLnRocmVhZF9pZH0vbWVzc2FnZXMve21lc3NhZ2UubWVzc2FnZV9pZH0SgwEKDURlbGV0ZU1lc3NhZ2USIy50aHJlYWRsaW5lLnYxLkRlbGV0ZU1lc3NhZ2VSZXF1ZXN0GhYuZ29vZ2xlLnByb3RvYnVmLkVtcHR5IjWC0+STAi8qLS92MS90aHJlYWRzL3t0aHJlYWRfaWR9L21lc3NhZ2VzL3ttZXNzYWdlX2lkfUJtChFkZXYudGhyZWFkbGluZS52MUIMTWVzc2FnZVByb3RvUAFaSGdpdGh1Yi5jb20vdGhyZWFkbGluZS90aHJlYWRsaW5lL2dlbmVyYXRlZC9nby90aHJlYWRsaW5lL3YxO3RocmVhZGxpbmV2MWIGcHJvdG8z", [file_google_api_annotations, file_google_api_field_behavior, file_google_protobuf_empty, file_google_protobuf_field_mask, file_google_protobuf_struct, file_google_protobuf_timestamp]);
 
 /**
  * A Message is one turn in a thread: a role and an ordered list of content
@@ -46,8 +46,11 @@ export type Message = Message$1<"threadline.v1.Message"> & {
   role: MessageRole;
 
   /**
-   * The content, in order. At least 1 and at most 100 parts; all text in a
-   * message together is at most 1 MiB.
+   * The content, in order. At least 1 and at most 100 parts. A message is at
+   * most 1 MiB, whatever its parts: its role, parts and metadata together,
+   * serialized as protobuf, may take at most 1,048,576 bytes. Messages that
+   * agents write (their answers, tool calls and tool results) are held to
+   * the same limit.
    *
    * @generated from field: repeated threadline.v1.Part parts = 4;
    */
@@ -55,7 +58,8 @@ export type Message = Message$1<"threadline.v1.Message"> & {
 
   /**
    * Arbitrary JSON object for the caller's own use, at most 64 KiB when
-   * written as JSON and at most 100 keys at the top level.
+   * written as JSON, at most 100 keys at the top level, and nested at most 32
+   * deep.
    *
    * @generated from field: google.protobuf.Struct metadata = 5;
    */
@@ -166,7 +170,8 @@ export type ToolCall = Message$1<"threadline.v1.ToolCall"> & {
   name: string;
 
   /**
-   * The tool's arguments as a JSON object; at most 64 KiB as JSON.
+   * The tool's arguments as a JSON object; at most 64 KiB as JSON, nested at
+   * most 32 deep.
    *
    * @generated from field: google.protobuf.Struct arguments = 3;
    */
@@ -200,7 +205,8 @@ export type ToolResult = Message$1<"threadline.v1.ToolResult"> & {
    */
   output: {
     /**
-     * Structured output, any JSON value; at most 256 KiB as JSON.
+     * Structured output, any JSON value; at most 256 KiB as JSON, nested at
+     * most 32 deep.
      *
      * @generated from field: google.protobuf.Value json = 2;
      */
@@ -294,6 +300,22 @@ export type CreateMessageRequest = Message$1<"threadline.v1.CreateMessageRequest
    * @generated from field: threadline.v1.Message message = 2;
    */
   message?: Message | undefined;
+
+  /**
+   * Makes the call safe to retry (AIP-155): a call with the request_id of
+   * an earlier successful CreateMessage, made within 24 hours, writes nothing
+   * and returns the message that call created, as it is now (NOT_FOUND if it
+   * was deleted since). The same request_id with a different request is
+   * INVALID_ARGUMENT with reason REQUEST_ID_REUSED. 1 to 128 characters of
+   * letters, digits, `-`, `_`, `.` and `~`: a UUID4, as AIP-155 suggests, or
+   * any other string unique to the attempt (the server only compares them).
+   * Scoped to the caller's tenant and this method. Empty: no deduplication.
+   * Over HTTP it is the query parameter `requestId`, since the body is the
+   * message.
+   *
+   * @generated from field: string request_id = 3;
+   */
+  requestId: string;
 };
 
 /**
@@ -383,7 +405,8 @@ export const ListMessagesRequestSchema: GenMessage<ListMessagesRequest> = /*@__P
  */
 export type ListMessagesResponse = Message$1<"threadline.v1.ListMessagesResponse"> & {
   /**
-   * The messages on this page, in the order asked for.
+   * The messages on this page, in the order asked for: page_size of them, or
+   * fewer when more would not fit in 4 MiB.
    *
    * @generated from field: repeated threadline.v1.Message messages = 1;
    */
@@ -515,7 +538,9 @@ export const MessageRoleSchema: GenEnum<MessageRole> = /*@__PURE__*/
  * and tools said, in order. Every call answers NOT_FOUND with reason
  * THREAD_NOT_FOUND when the thread does not exist (or has expired), and
  * INVALID_ARGUMENT with reason VALIDATION_ERROR and a BadRequest naming each
- * bad field when the request is malformed; a rejected call writes nothing.
+ * bad field when the request is malformed (reason MALFORMED_REQUEST when its
+ * bytes are not a valid message at all); a rejected call writes nothing. No
+ * reply is larger than 4 MiB, the default most a gRPC client accepts.
  *
  * @generated from service threadline.v1.MessageService
  */
@@ -524,6 +549,8 @@ export const MessageService: GenService<{
    * Appends a message to the end of a thread. The thread's message_count and
    * last_activity_at move with it, and its expire_time is pushed back by its
    * ttl. Returns the stored message with its server-made message_id.
+   * Retrying with the same request_id returns the message the first call
+   * made.
    *
    * @generated from rpc threadline.v1.MessageService.CreateMessage
    */
@@ -545,7 +572,9 @@ export const MessageService: GenService<{
   },
   /**
    * Lists the messages of a thread a page at a time, oldest first unless
-   * order_by asks for newest first. Paging is stable while others write.
+   * order_by asks for newest first. Paging is stable while others write. A
+   * page holds fewer than page_size messages when more would not fit in
+   * 4 MiB; next_page_token then continues after the last one.
    *
    * @generated from rpc threadline.v1.MessageService.ListMessages
    */

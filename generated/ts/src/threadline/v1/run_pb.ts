@@ -16,7 +16,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file threadline/v1/run.proto.
  */
 export const file_threadline_v1_run: GenFile = /*@__PURE__*/
-  fileDesc("Chd0aHJlYWRsaW5lL3YxL3J1bi5wcm90bxINdGhyZWFkbGluZS52MSJPCgVVc2FnZRIVCg1wcm9tcHRfdG9rZW5zGAEgASgDEhkKEWNvbXBsZXRpb25fdG9rZW5zGAIgASgDEhQKDHRvdGFsX3Rva2VucxgDIAEoAyIpCghSdW5FcnJvchIMCgRjb2RlGAEgASgJEg8KB21lc3NhZ2UYAiABKAkijAEKDlRvb2xDYWxsUmVjb3JkEhQKDHRvb2xfY2FsbF9pZBgBIAEoCRIMCgR0b29sGAIgASgJEi0KBnN0YXR1cxgDIAEoDjIdLnRocmVhZGxpbmUudjEuVG9vbENhbGxTdGF0dXMSEwoLZHVyYXRpb25fbXMYBCABKAMSEgoKZXJyb3JfY29kZRgFIAEoCSK4BQoDUnVuEhQKBnJ1bl9pZBgBIAEoCUIE4kEBCBIXCgl0aHJlYWRfaWQYAiABKAlCBOJBAQMSFgoIYWdlbnRfaWQYAyABKAlCBOJBAQMSLgoGc3RhdHVzGAQgASgOMhgudGhyZWFkbGluZS52MS5SdW5TdGF0dXNCBOJBAQMSFgoIcmVzcG9uc2UYBSABKAlCBOJBAQMSNwoKdG9vbF9jYWxscxgGIAMoCzIdLnRocmVhZGxpbmUudjEuVG9vbENhbGxSZWNvcmRCBOJBAQMSGAoKaXRlcmF0aW9ucxgHIAEoBUIE4kEBAxIpCgV1c2FnZRgIIAEoCzIULnRocmVhZGxpbmUudjEuVXNhZ2VCBOJBAQMSLAoFZXJyb3IYCSABKAsyFy50aHJlYWRsaW5lLnYxLlJ1bkVycm9yQgTiQQEDEjQKCmNyZWF0ZWRfYXQYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQgTiQQEDEjQKCnN0YXJ0ZWRfYXQYCyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQgTiQQEDEjIKCGVuZGVkX2F0GAwgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIE4kEBAxIvCghtZXRhZGF0YRgNIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3RCBOJBAQMSLgoHY29udGV4dBgOIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3RCBOJBAQMSHAoObWF4X2l0ZXJhdGlvbnMYDyABKAVCBOJBAQMSEwoFdG9vbHMYECADKAlCBOJBAQMSQgoSbXVsdGl0YXNrX3N0cmF0ZWd5GBEgASgOMiAudGhyZWFkbGluZS52MS5NdWx0aXRhc2tTdHJhdGVneUIE4kEBAyLRAgoQQ3JlYXRlUnVuUmVxdWVzdBIXCgl0aHJlYWRfaWQYASABKAlCBOJBAQISFgoIYWdlbnRfaWQYAiABKAlCBOJBAQISNAoOaW5wdXRfbWVzc2FnZXMYAyADKAsyFi50aHJlYWRsaW5lLnYxLk1lc3NhZ2VCBOJBAQESLgoHY29udGV4dBgEIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3RCBOJBAQESHAoObWF4X2l0ZXJhdGlvbnMYBSABKAVCBOJBAQESEwoFdG9vbHMYBiADKAlCBOJBAQESLwoIbWV0YWRhdGEYByABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0QgTiQQEBEkIKEm11bHRpdGFza19zdHJhdGVneRgIIAEoDjIgLnRocmVhZGxpbmUudjEuTXVsdGl0YXNrU3RyYXRlZ3lCBOJBAQEiJQoNR2V0UnVuUmVxdWVzdBIUCgZydW5faWQYASABKAlCBOJBAQIidQoPTGlzdFJ1bnNSZXF1ZXN0EhcKCXRocmVhZF9pZBgBIAEoCUIE4kEBAhIXCglwYWdlX3NpemUYAiABKAVCBOJBAQESGAoKcGFnZV90b2tlbhgDIAEoCUIE4kEBARIWCghvcmRlcl9ieRgEIAEoCUIE4kEBASJNChBMaXN0UnVuc1Jlc3BvbnNlEiAKBHJ1bnMYASADKAsyEi50aHJlYWRsaW5lLnYxLlJ1bhIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiKAoQQ2FuY2VsUnVuUmVxdWVzdBIUCgZydW5faWQYASABKAlCBOJBAQIiWAoOV2FpdFJ1blJlcXVlc3QSFAoGcnVuX2lkGAEgASgJQgTiQQECEjAKB3RpbWVvdXQYAiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb25CBOJBAQEiTAoWU3RyZWFtUnVuRXZlbnRzUmVxdWVzdBIUCgZydW5faWQYASABKAlCBOJBAQISHAoOYWZ0ZXJfZXZlbnRfaWQYAiABKANCBOJBAQEiSwoSV2F0Y2hUaHJlYWRSZXF1ZXN0EhcKCXRocmVhZF9pZBgBIAEoCUIE4kEBAhIcCg5hZnRlcl9ldmVudF9pZBgCIAEoA0IE4kEBASK3AgoIUnVuRXZlbnQSEAoIZXZlbnRfaWQYASABKAMSDgoGcnVuX2lkGAIgASgJEhEKCXRocmVhZF9pZBgDIAEoCRIMCgR0eXBlGAQgASgJEi4KCmNyZWF0ZWRfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiEKA3J1bhgKIAEoCzISLnRocmVhZGxpbmUudjEuUnVuSAASKQoHbWVzc2FnZRgLIAEoCzIWLnRocmVhZGxpbmUudjEuTWVzc2FnZUgAEiwKBWRlbHRhGAwgASgLMhsudGhyZWFkbGluZS52MS5NZXNzYWdlRGVsdGFIABIxCgl0b29sX2NhbGwYDSABKAsyHC50aHJlYWRsaW5lLnYxLlRvb2xDYWxsRXZlbnRIAEIJCgdwYXlsb2FkIjAKDE1lc3NhZ2VEZWx0YRISCgptZXNzYWdlX2lkGAEgASgJEgwKBHRleHQYAiABKAkikAEKDVRvb2xDYWxsRXZlbnQSJQoEY2FsbBgBIAEoCzIXLnRocmVhZGxpbmUudjEuVG9vbENhbGwSLQoGcmVjb3JkGAIgASgLMh0udGhyZWFkbGluZS52MS5Ub29sQ2FsbFJlY29yZBIpCgZyZXN1bHQYAyABKAsyGS50aHJlYWRsaW5lLnYxLlRvb2xSZXN1bHQiowEKC0NoYXRSZXF1ZXN0EhUKB21lc3NhZ2UYASABKAlCBOJBAQISFgoIYWdlbnRfaWQYAiABKAlCBOJBAQISFwoJdGhyZWFkX2lkGAMgASgJQgTiQQEBEi4KB2NvbnRleHQYBCABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0QgTiQQEBEhwKDm1heF9pdGVyYXRpb25zGAUgASgFQgTiQQEBIoECCgxDaGF0UmVzcG9uc2USEQoJdGhyZWFkX2lkGAEgASgJEg4KBnJ1bl9pZBgCIAEoCRIQCghyZXNwb25zZRgDIAEoCRIxCgp0b29sX2NhbGxzGAQgAygLMh0udGhyZWFkbGluZS52MS5Ub29sQ2FsbFJlY29yZBISCgppdGVyYXRpb25zGAUgASgFEigKBnN0YXR1cxgGIAEoDjIYLnRocmVhZGxpbmUudjEuUnVuU3RhdHVzEiMKBXVzYWdlGAcgASgLMhQudGhyZWFkbGluZS52MS5Vc2FnZRImCgVlcnJvchgIIAEoCzIXLnRocmVhZGxpbmUudjEuUnVuRXJyb3IqyAEKCVJ1blN0YXR1cxIaChZSVU5fU1RBVFVTX1VOU1BFQ0lGSUVEEAASFQoRUlVOX1NUQVRVU19RVUVVRUQQARIWChJSVU5fU1RBVFVTX1JVTk5JTkcQAhIYChRSVU5fU1RBVFVTX0NPTVBMRVRFRBADEiUKIVJVTl9TVEFUVVNfTUFYX0lURVJBVElPTlNfUkVBQ0hFRBAEEhUKEVJVTl9TVEFUVVNfRkFJTEVEEAUSGAoUUlVOX1NUQVRVU19DQU5DRUxMRUQQBiq5AQoRTXVsdGl0YXNrU3RyYXRlZ3kSIgoeTVVMVElUQVNLX1NUUkFURUdZX1VOU1BFQ0lGSUVEEAASHQoZTVVMVElUQVNLX1NUUkFURUdZX1JFSkVDVBABEh4KGk1VTFRJVEFTS19TVFJBVEVHWV9FTlFVRVVFEAISIAocTVVMVElUQVNLX1NUUkFURUdZX0lOVEVSUlVQVBADEh8KG01VTFRJVEFTS19TVFJBVEVHWV9ST0xMQkFDSxAEKo0BCg5Ub29sQ2FsbFN0YXR1cxIgChxUT09MX0NBTExfU1RBVFVTX1VOU1BFQ0lGSUVEEAASHAoYVE9PTF9DQUxMX1NUQVRVU19SVU5OSU5HEAESHgoaVE9PTF9DQUxMX1NUQVRVU19TVUNDRUVERUQQAhIbChdUT09MX0NBTExfU1RBVFVTX0ZBSUxFRBADMsQHCgpSdW5TZXJ2aWNlEmkKCUNyZWF0ZVJ1bhIfLnRocmVhZGxpbmUudjEuQ3JlYXRlUnVuUmVxdWVzdBoSLnRocmVhZGxpbmUudjEuUnVuIieC0+STAiE6ASoiHC92MS90aHJlYWRzL3t0aHJlYWRfaWR9L3J1bnMSVQoGR2V0UnVuEhwudGhyZWFkbGluZS52MS5HZXRSdW5SZXF1ZXN0GhIudGhyZWFkbGluZS52MS5SdW4iGYLT5JMCExIRL3YxL3J1bnMve3J1bl9pZH0ScQoITGlzdFJ1bnMSHi50aHJlYWRsaW5lLnYxLkxpc3RSdW5zUmVxdWVzdBofLnRocmVhZGxpbmUudjEuTGlzdFJ1bnNSZXNwb25zZSIkgtPkkwIeEhwvdjEvdGhyZWFkcy97dGhyZWFkX2lkfS9ydW5zEmUKCUNhbmNlbFJ1bhIfLnRocmVhZGxpbmUudjEuQ2FuY2VsUnVuUmVxdWVzdBoSLnRocmVhZGxpbmUudjEuUnVuIiOC0+STAh06ASoiGC92MS9ydW5zL3tydW5faWR9OmNhbmNlbBJfCgdXYWl0UnVuEh0udGhyZWFkbGluZS52MS5XYWl0UnVuUmVxdWVzdBoSLnRocmVhZGxpbmUudjEuUnVuIiGC0+STAhs6ASoiFi92MS9ydW5zL3tydW5faWR9OndhaXQSdQoPU3RyZWFtUnVuRXZlbnRzEiUudGhyZWFkbGluZS52MS5TdHJlYW1SdW5FdmVudHNSZXF1ZXN0GhcudGhyZWFkbGluZS52MS5SdW5FdmVudCIggtPkkwIaEhgvdjEvcnVucy97cnVuX2lkfS9ldmVudHMwARJ3CglTdHJlYW1SdW4SHy50aHJlYWRsaW5lLnYxLkNyZWF0ZVJ1blJlcXVlc3QaFy50aHJlYWRsaW5lLnYxLlJ1bkV2ZW50Ii6C0+STAig6ASoiIy92MS90aHJlYWRzL3t0aHJlYWRfaWR9L3J1bnM6c3RyZWFtMAEScwoLV2F0Y2hUaHJlYWQSIS50aHJlYWRsaW5lLnYxLldhdGNoVGhyZWFkUmVxdWVzdBoXLnRocmVhZGxpbmUudjEuUnVuRXZlbnQiJoLT5JMCIBIeL3YxL3RocmVhZHMve3RocmVhZF9pZH0vZXZlbnRzMAESVAoEQ2hhdBIaLnRocmVhZGxpbmUudjEuQ2hhdFJlcXVlc3QaGy50aHJlYWRsaW5lLnYxLkNoYXRSZXNwb25zZSITgtPkkwINOgEqIggvdjEvY2hhdEJpChFkZXYudGhyZWFkbGluZS52MUIIUnVuUHJvdG9QAVpIZ2l0aHViLmNvbS90aHJlYWRsaW5lL3RocmVhZGxpbmUvZ2VuZXJhdGVkL2dvL3RocmVhZGxpbmUvdjE7dGhyZWFkbGluZXYxYgZwcm90bzM", [file_google_api_annotations, file_google_api_field_behavior, file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp, file_threadline_v1_message]);
+  fileDesc("Chd0aHJlYWRsaW5lL3YxL3J1bi5wcm90bxINdGhyZWFkbGluZS52MSJPCgVVc2FnZRIVCg1wcm9tcHRfdG9rZW5zGAEgASgDEhkKEWNvbXBsZXRpb25fdG9rZW5zGAIgASgDEhQKDHRvdGFsX3Rva2VucxgDIAEoAyIpCghSdW5FcnJvchIMCgRjb2RlGAEgASgJEg8KB21lc3NhZ2UYAiABKAkijAEKDlRvb2xDYWxsUmVjb3JkEhQKDHRvb2xfY2FsbF9pZBgBIAEoCRIMCgR0b29sGAIgASgJEi0KBnN0YXR1cxgDIAEoDjIdLnRocmVhZGxpbmUudjEuVG9vbENhbGxTdGF0dXMSEwoLZHVyYXRpb25fbXMYBCABKAMSEgoKZXJyb3JfY29kZRgFIAEoCSK4BQoDUnVuEhQKBnJ1bl9pZBgBIAEoCUIE4kEBCBIXCgl0aHJlYWRfaWQYAiABKAlCBOJBAQMSFgoIYWdlbnRfaWQYAyABKAlCBOJBAQMSLgoGc3RhdHVzGAQgASgOMhgudGhyZWFkbGluZS52MS5SdW5TdGF0dXNCBOJBAQMSFgoIcmVzcG9uc2UYBSABKAlCBOJBAQMSNwoKdG9vbF9jYWxscxgGIAMoCzIdLnRocmVhZGxpbmUudjEuVG9vbENhbGxSZWNvcmRCBOJBAQMSGAoKaXRlcmF0aW9ucxgHIAEoBUIE4kEBAxIpCgV1c2FnZRgIIAEoCzIULnRocmVhZGxpbmUudjEuVXNhZ2VCBOJBAQMSLAoFZXJyb3IYCSABKAsyFy50aHJlYWRsaW5lLnYxLlJ1bkVycm9yQgTiQQEDEjQKCmNyZWF0ZWRfYXQYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQgTiQQEDEjQKCnN0YXJ0ZWRfYXQYCyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQgTiQQEDEjIKCGVuZGVkX2F0GAwgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIE4kEBAxIvCghtZXRhZGF0YRgNIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3RCBOJBAQMSLgoHY29udGV4dBgOIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3RCBOJBAQMSHAoObWF4X2l0ZXJhdGlvbnMYDyABKAVCBOJBAQMSEwoFdG9vbHMYECADKAlCBOJBAQMSQgoSbXVsdGl0YXNrX3N0cmF0ZWd5GBEgASgOMiAudGhyZWFkbGluZS52MS5NdWx0aXRhc2tTdHJhdGVneUIE4kEBAyLrAgoQQ3JlYXRlUnVuUmVxdWVzdBIXCgl0aHJlYWRfaWQYASABKAlCBOJBAQISFgoIYWdlbnRfaWQYAiABKAlCBOJBAQISNAoOaW5wdXRfbWVzc2FnZXMYAyADKAsyFi50aHJlYWRsaW5lLnYxLk1lc3NhZ2VCBOJBAQESLgoHY29udGV4dBgEIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3RCBOJBAQESHAoObWF4X2l0ZXJhdGlvbnMYBSABKAVCBOJBAQESEwoFdG9vbHMYBiADKAlCBOJBAQESLwoIbWV0YWRhdGEYByABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0QgTiQQEBEkIKEm11bHRpdGFza19zdHJhdGVneRgIIAEoDjIgLnRocmVhZGxpbmUudjEuTXVsdGl0YXNrU3RyYXRlZ3lCBOJBAQESGAoKcmVxdWVzdF9pZBgJIAEoCUIE4kEBASIlCg1HZXRSdW5SZXF1ZXN0EhQKBnJ1bl9pZBgBIAEoCUIE4kEBAiJ1Cg9MaXN0UnVuc1JlcXVlc3QSFwoJdGhyZWFkX2lkGAEgASgJQgTiQQECEhcKCXBhZ2Vfc2l6ZRgCIAEoBUIE4kEBARIYCgpwYWdlX3Rva2VuGAMgASgJQgTiQQEBEhYKCG9yZGVyX2J5GAQgASgJQgTiQQEBIk0KEExpc3RSdW5zUmVzcG9uc2USIAoEcnVucxgBIAMoCzISLnRocmVhZGxpbmUudjEuUnVuEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSIoChBDYW5jZWxSdW5SZXF1ZXN0EhQKBnJ1bl9pZBgBIAEoCUIE4kEBAiJYCg5XYWl0UnVuUmVxdWVzdBIUCgZydW5faWQYASABKAlCBOJBAQISMAoHdGltZW91dBgCIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbkIE4kEBASJMChZTdHJlYW1SdW5FdmVudHNSZXF1ZXN0EhQKBnJ1bl9pZBgBIAEoCUIE4kEBAhIcCg5hZnRlcl9ldmVudF9pZBgCIAEoA0IE4kEBASJLChJXYXRjaFRocmVhZFJlcXVlc3QSFwoJdGhyZWFkX2lkGAEgASgJQgTiQQECEhwKDmFmdGVyX2V2ZW50X2lkGAIgASgDQgTiQQEBIrcCCghSdW5FdmVudBIQCghldmVudF9pZBgBIAEoAxIOCgZydW5faWQYAiABKAkSEQoJdGhyZWFkX2lkGAMgASgJEgwKBHR5cGUYBCABKAkSLgoKY3JlYXRlZF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASIQoDcnVuGAogASgLMhIudGhyZWFkbGluZS52MS5SdW5IABIpCgdtZXNzYWdlGAsgASgLMhYudGhyZWFkbGluZS52MS5NZXNzYWdlSAASLAoFZGVsdGEYDCABKAsyGy50aHJlYWRsaW5lLnYxLk1lc3NhZ2VEZWx0YUgAEjEKCXRvb2xfY2FsbBgNIAEoCzIcLnRocmVhZGxpbmUudjEuVG9vbENhbGxFdmVudEgAQgkKB3BheWxvYWQiMAoMTWVzc2FnZURlbHRhEhIKCm1lc3NhZ2VfaWQYASABKAkSDAoEdGV4dBgCIAEoCSKQAQoNVG9vbENhbGxFdmVudBIlCgRjYWxsGAEgASgLMhcudGhyZWFkbGluZS52MS5Ub29sQ2FsbBItCgZyZWNvcmQYAiABKAsyHS50aHJlYWRsaW5lLnYxLlRvb2xDYWxsUmVjb3JkEikKBnJlc3VsdBgDIAEoCzIZLnRocmVhZGxpbmUudjEuVG9vbFJlc3VsdCK9AQoLQ2hhdFJlcXVlc3QSFQoHbWVzc2FnZRgBIAEoCUIE4kEBAhIWCghhZ2VudF9pZBgCIAEoCUIE4kEBAhIXCgl0aHJlYWRfaWQYAyABKAlCBOJBAQESLgoHY29udGV4dBgEIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3RCBOJBAQESHAoObWF4X2l0ZXJhdGlvbnMYBSABKAVCBOJBAQESGAoKcmVxdWVzdF9pZBgGIAEoCUIE4kEBASKBAgoMQ2hhdFJlc3BvbnNlEhEKCXRocmVhZF9pZBgBIAEoCRIOCgZydW5faWQYAiABKAkSEAoIcmVzcG9uc2UYAyABKAkSMQoKdG9vbF9jYWxscxgEIAMoCzIdLnRocmVhZGxpbmUudjEuVG9vbENhbGxSZWNvcmQSEgoKaXRlcmF0aW9ucxgFIAEoBRIoCgZzdGF0dXMYBiABKA4yGC50aHJlYWRsaW5lLnYxLlJ1blN0YXR1cxIjCgV1c2FnZRgHIAEoCzIULnRocmVhZGxpbmUudjEuVXNhZ2USJgoFZXJyb3IYCCABKAsyFy50aHJlYWRsaW5lLnYxLlJ1bkVycm9yKsgBCglSdW5TdGF0dXMSGgoWUlVOX1NUQVRVU19VTlNQRUNJRklFRBAAEhUKEVJVTl9TVEFUVVNfUVVFVUVEEAESFgoSUlVOX1NUQVRVU19SVU5OSU5HEAISGAoUUlVOX1NUQVRVU19DT01QTEVURUQQAxIlCiFSVU5fU1RBVFVTX01BWF9JVEVSQVRJT05TX1JFQUNIRUQQBBIVChFSVU5fU1RBVFVTX0ZBSUxFRBAFEhgKFFJVTl9TVEFUVVNfQ0FOQ0VMTEVEEAYquQEKEU11bHRpdGFza1N0cmF0ZWd5EiIKHk1VTFRJVEFTS19TVFJBVEVHWV9VTlNQRUNJRklFRBAAEh0KGU1VTFRJVEFTS19TVFJBVEVHWV9SRUpFQ1QQARIeChpNVUxUSVRBU0tfU1RSQVRFR1lfRU5RVUVVRRACEiAKHE1VTFRJVEFTS19TVFJBVEVHWV9JTlRFUlJVUFQQAxIfChtNVUxUSVRBU0tfU1RSQVRFR1lfUk9MTEJBQ0sQBCqNAQoOVG9vbENhbGxTdGF0dXMSIAocVE9PTF9DQUxMX1NUQVRVU19VTlNQRUNJRklFRBAAEhwKGFRPT0xfQ0FMTF9TVEFUVVNfUlVOTklORxABEh4KGlRPT0xfQ0FMTF9TVEFUVVNfU1VDQ0VFREVEEAISGwoXVE9PTF9DQUxMX1NUQVRVU19GQUlMRUQQAzLEBwoKUnVuU2VydmljZRJpCglDcmVhdGVSdW4SHy50aHJlYWRsaW5lLnYxLkNyZWF0ZVJ1blJlcXVlc3QaEi50aHJlYWRsaW5lLnYxLlJ1biIngtPkkwIhOgEqIhwvdjEvdGhyZWFkcy97dGhyZWFkX2lkfS9ydW5zElUKBkdldFJ1bhIcLnRocmVhZGxpbmUudjEuR2V0UnVuUmVxdWVzdBoSLnRocmVhZGxpbmUudjEuUnVuIhmC0+STAhMSES92MS9ydW5zL3tydW5faWR9EnEKCExpc3RSdW5zEh4udGhyZWFkbGluZS52MS5MaXN0UnVuc1JlcXVlc3QaHy50aHJlYWRsaW5lLnYxLkxpc3RSdW5zUmVzcG9uc2UiJILT5JMCHhIcL3YxL3RocmVhZHMve3RocmVhZF9pZH0vcnVucxJlCglDYW5jZWxSdW4SHy50aHJlYWRsaW5lLnYxLkNhbmNlbFJ1blJlcXVlc3QaEi50aHJlYWRsaW5lLnYxLlJ1biIjgtPkkwIdOgEqIhgvdjEvcnVucy97cnVuX2lkfTpjYW5jZWwSXwoHV2FpdFJ1bhIdLnRocmVhZGxpbmUudjEuV2FpdFJ1blJlcXVlc3QaEi50aHJlYWRsaW5lLnYxLlJ1biIhgtPkkwIbOgEqIhYvdjEvcnVucy97cnVuX2lkfTp3YWl0EnUKD1N0cmVhbVJ1bkV2ZW50cxIlLnRocmVhZGxpbmUudjEuU3RyZWFtUnVuRXZlbnRzUmVxdWVzdBoXLnRocmVhZGxpbmUudjEuUnVuRXZlbnQiIILT5JMCGhIYL3YxL3J1bnMve3J1bl9pZH0vZXZlbnRzMAESdwoJU3RyZWFtUnVuEh8udGhyZWFkbGluZS52MS5DcmVhdGVSdW5SZXF1ZXN0GhcudGhyZWFkbGluZS52MS5SdW5FdmVudCIugtPkkwIoOgEqIiMvdjEvdGhyZWFkcy97dGhyZWFkX2lkfS9ydW5zOnN0cmVhbTABEnMKC1dhdGNoVGhyZWFkEiEudGhyZWFkbGluZS52MS5XYXRjaFRocmVhZFJlcXVlc3QaFy50aHJlYWRsaW5lLnYxLlJ1bkV2ZW50IiaC0+STAiASHi92MS90aHJlYWRzL3t0aHJlYWRfaWR9L2V2ZW50czABElQKBENoYXQSGi50aHJlYWRsaW5lLnYxLkNoYXRSZXF1ZXN0GhsudGhyZWFkbGluZS52MS5DaGF0UmVzcG9uc2UiE4LT5JMCDToBKiIIL3YxL2NoYXRCaQoRZGV2LnRocmVhZGxpbmUudjFCCFJ1blByb3RvUAFaSGdpdGh1Yi5jb20vdGhyZWFkbGluZS90aHJlYWRsaW5lL2dlbmVyYXRlZC9nby90aHJlYWRsaW5lL3YxO3RocmVhZGxpbmV2MWIGcHJvdG8z", [file_google_api_annotations, file_google_api_field_behavior, file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp, file_threadline_v1_message]);
 
 /**
  * Usage counts the tokens a run used.
@@ -62,14 +62,15 @@ export type RunError = Message<"threadline.v1.RunError"> & {
   /**
    * A stable UPPER_SNAKE word: AGENT_ERROR, TIMEOUT, SERVER_RESTARTED,
    * SERVER_STOPPED, LEASE_EXPIRED, CANCELLED_BY_CLIENT, INTERRUPTED,
-   * ROLLED_BACK, or a code of the agent's own.
+   * ROLLED_BACK, or a code of the agent's own (at most 128 characters).
    *
    * @generated from field: string code = 1;
    */
   code: string;
 
   /**
-   * A sentence for people.
+   * A sentence for people, at most 1024 characters (the server shortens
+   * longer ones it writes itself).
    *
    * @generated from field: string message = 2;
    */
@@ -175,7 +176,7 @@ export type Run = Message<"threadline.v1.Run"> & {
   response: string;
 
   /**
-   * Every tool call the run made, in order.
+   * Every tool call the run made, in order; at most 1000.
    *
    * @generated from field: repeated threadline.v1.ToolCallRecord tool_calls = 6;
    */
@@ -296,7 +297,8 @@ export type CreateRunRequest = Message<"threadline.v1.CreateRunRequest"> & {
   inputMessages: Message$1[];
 
   /**
-   * A JSON object handed to the agent, at most 64 KiB.
+   * A JSON object handed to the agent, at most 64 KiB, nested at most 32
+   * deep.
    *
    * @generated from field: google.protobuf.Struct context = 4;
    */
@@ -319,7 +321,7 @@ export type CreateRunRequest = Message<"threadline.v1.CreateRunRequest"> & {
   tools: string[];
 
   /**
-   * The caller's own JSON object, at most 64 KiB.
+   * The caller's own JSON object, at most 64 KiB, nested at most 32 deep.
    *
    * @generated from field: google.protobuf.Struct metadata = 7;
    */
@@ -331,6 +333,21 @@ export type CreateRunRequest = Message<"threadline.v1.CreateRunRequest"> & {
    * @generated from field: threadline.v1.MultitaskStrategy multitask_strategy = 8;
    */
   multitaskStrategy: MultitaskStrategy;
+
+  /**
+   * Makes the call safe to retry (AIP-155): a call with the request_id of
+   * an earlier successful call of the same method (CreateRun or StreamRun),
+   * made within 24 hours, writes nothing and returns (or streams) the run
+   * that call started, as it is now (NOT_FOUND if its thread was deleted
+   * since). The same request_id with a different request is INVALID_ARGUMENT
+   * with reason REQUEST_ID_REUSED. 1 to 128 characters of letters, digits,
+   * `-`, `_`, `.` and `~`: a UUID4, as AIP-155 suggests, or any other string
+   * unique to the attempt (the server only compares them). Scoped to the
+   * caller's tenant and the method. Empty: no deduplication.
+   *
+   * @generated from field: string request_id = 9;
+   */
+  requestId: string;
 };
 
 /**
@@ -410,7 +427,8 @@ export const ListRunsRequestSchema: GenMessage<ListRunsRequest> = /*@__PURE__*/
  */
 export type ListRunsResponse = Message<"threadline.v1.ListRunsResponse"> & {
   /**
-   * The runs on this page.
+   * The runs on this page: page_size of them, or fewer when more would not
+   * fit in 4 MiB.
    *
    * @generated from field: repeated threadline.v1.Run runs = 1;
    */
@@ -466,7 +484,8 @@ export type WaitRunRequest = Message<"threadline.v1.WaitRunRequest"> & {
   runId: string;
 
   /**
-   * The longest to wait, up to 1 hour; unset means up to the call's deadline
+   * The longest to wait, up to 1 hour (a valid Duration: nanos within a
+   * second, with the sign of seconds); unset means up to the call's deadline
    * or 1 hour, whichever comes first.
    *
    * @generated from field: google.protobuf.Duration timeout = 2;
@@ -543,6 +562,14 @@ export const WatchThreadRequestSchema: GenMessage<WatchThreadRequest> = /*@__PUR
  * A RunEvent is one thing that happened on a thread. Event ids only grow, so
  * a client resumes by passing the last one it saw as after_event_id.
  *
+ * An event is never larger than 2.5 MiB, well within the 4 MiB a gRPC client
+ * accepts, and nothing in it is cut short to fit: a message event carries
+ * the message whole, once (a message is at most 1 MiB); a run event carries
+ * the run, whose response is the text of its last answer (at most 1 MiB)
+ * and whose tool_calls are at most 1000 short records, not the results;
+ * tool_call.completed carries one call and its result (each within a
+ * message's limit).
+ *
  * @generated from message threadline.v1.RunEvent
  */
 export type RunEvent = Message<"threadline.v1.RunEvent"> & {
@@ -599,7 +626,7 @@ export type RunEvent = Message<"threadline.v1.RunEvent"> & {
     case: "run";
   } | {
     /**
-     * For message.created and message.completed: the message. In
+     * For message.created and message.completed: the message, whole. In
      * message.created of a message an agent streams, parts are still empty.
      *
      * @generated from field: threadline.v1.Message message = 11;
@@ -702,7 +729,8 @@ export const ToolCallEventSchema: GenMessage<ToolCallEvent> = /*@__PURE__*/
  */
 export type ChatRequest = Message<"threadline.v1.ChatRequest"> & {
   /**
-   * The user's message text. Required, at most 1 MiB.
+   * The user's message text. Required; the message it makes is at most
+   * 1 MiB (see Message.parts).
    *
    * @generated from field: string message = 1;
    */
@@ -723,7 +751,8 @@ export type ChatRequest = Message<"threadline.v1.ChatRequest"> & {
   threadId: string;
 
   /**
-   * A JSON object handed to the agent, at most 64 KiB.
+   * A JSON object handed to the agent, at most 64 KiB, nested at most 32
+   * deep.
    *
    * @generated from field: google.protobuf.Struct context = 4;
    */
@@ -735,6 +764,21 @@ export type ChatRequest = Message<"threadline.v1.ChatRequest"> & {
    * @generated from field: int32 max_iterations = 5;
    */
   maxIterations: number;
+
+  /**
+   * Makes the call safe to retry (AIP-155): a call with the request_id of
+   * an earlier Chat that started its run, made within 24 hours, writes
+   * nothing and answers from that run (waiting for it as the first call did;
+   * NOT_FOUND if its thread was deleted since). The same request_id with a
+   * different request is INVALID_ARGUMENT with reason REQUEST_ID_REUSED. 1 to
+   * 128 characters of letters, digits, `-`, `_`, `.` and `~`: a UUID4, as
+   * AIP-155 suggests, or any other string unique to the attempt (the server
+   * only compares them). Scoped to the caller's tenant and this method.
+   * Empty: no deduplication.
+   *
+   * @generated from field: string request_id = 6;
+   */
+  requestId: string;
 };
 
 /**
@@ -978,9 +1022,11 @@ export const ToolCallStatusSchema: GenEnum<ToolCallStatus> = /*@__PURE__*/
  * from the last event id it got with nothing missed and nothing repeated.
  *
  * Every call answers INVALID_ARGUMENT with reason VALIDATION_ERROR and a
- * BadRequest naming each bad field when the request is malformed, NOT_FOUND
+ * BadRequest naming each bad field when the request is malformed (reason
+ * MALFORMED_REQUEST when its bytes are not a valid message at all), NOT_FOUND
  * with reason THREAD_NOT_FOUND or RUN_NOT_FOUND for an unknown thread or run,
- * and writes nothing when it fails.
+ * and writes nothing when it fails. No reply and no streamed event is larger
+ * than 4 MiB, the default most a gRPC client accepts.
  *
  * @generated from service threadline.v1.RunService
  */
@@ -990,7 +1036,8 @@ export const RunService: GenService<{
    * messages are appended to the thread first, in the same transaction. When
    * the thread already has a run in flight, multitask_strategy decides: REJECT
    * (the default) answers FAILED_PRECONDITION with reason THREAD_BUSY. An
-   * unknown agent is NOT_FOUND with reason AGENT_NOT_FOUND.
+   * unknown agent is NOT_FOUND with reason AGENT_NOT_FOUND. Retrying with the
+   * same request_id returns the run the first call started.
    *
    * @generated from rpc threadline.v1.RunService.CreateRun
    */
@@ -1011,6 +1058,8 @@ export const RunService: GenService<{
   },
   /**
    * Lists the runs of a thread, newest first unless order_by says otherwise.
+   * A page holds fewer than page_size runs when more would not fit in 4 MiB;
+   * next_page_token then continues after the last one.
    *
    * @generated from rpc threadline.v1.RunService.ListRuns
    */
@@ -1056,7 +1105,9 @@ export const RunService: GenService<{
   },
   /**
    * Creates a run and streams its events from the first, in one call. The
-   * first event is run.created, which names the run.
+   * first event is run.created, which names the run. Retrying with the same
+   * request_id starts no second run: it streams the first call's run from
+   * its first event (request ids of StreamRun and CreateRun are apart).
    *
    * @generated from rpc threadline.v1.RunService.StreamRun
    */
@@ -1079,7 +1130,9 @@ export const RunService: GenService<{
   /**
    * Sends one user message to an agent and waits for its answer, for callers
    * who want a single call: makes a thread when thread_id is empty, runs the
-   * agent, and returns what it said and did.
+   * agent, and returns what it said and did. Retrying with the same
+   * request_id starts nothing new: it waits for the first call's run on the
+   * first call's thread and answers from it.
    *
    * @generated from rpc threadline.v1.RunService.Chat
    */

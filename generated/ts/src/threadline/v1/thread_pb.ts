@@ -16,7 +16,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file threadline/v1/thread.proto.
  */
 export const file_threadline_v1_thread: GenFile = /*@__PURE__*/
-  fileDesc("Chp0aHJlYWRsaW5lL3YxL3RocmVhZC5wcm90bxINdGhyZWFkbGluZS52MSK4BQoGVGhyZWFkEhcKCXRocmVhZF9pZBgBIAEoCUIE4kEBCBITCgV0aXRsZRgCIAEoCUIE4kEBARIvCghtZXRhZGF0YRgDIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3RCBOJBAQESFgoIYWdlbnRfaWQYBCABKAlCBOJBAQESFQoHdXNlcl9pZBgFIAEoCUIE4kEBARIaCgxleHRlcm5hbF9yZWYYBiABKAlCBOJBAQESKwoGbG9jYWxlGAcgASgLMhUudGhyZWFkbGluZS52MS5Mb2NhbGVCBOJBAQESNgoMcGFydGljaXBhbnRzGAggAygLMhoudGhyZWFkbGluZS52MS5QYXJ0aWNpcGFudEIE4kEBARIsCgN0dGwYCSABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb25CBOJBAQESMQoGc3RhdHVzGAogASgOMhsudGhyZWFkbGluZS52MS5UaHJlYWRTdGF0dXNCBOJBAQMSNAoKY3JlYXRlZF9hdBgLIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCBOJBAQMSNAoKdXBkYXRlZF9hdBgMIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCBOJBAQMSOgoQbGFzdF9hY3Rpdml0eV9hdBgNIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCBOJBAQMSGwoNbWVzc2FnZV9jb3VudBgOIAEoA0IE4kEBAxI1CgtleHBpcmVfdGltZRgPIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCBOJBAQMSEgoEZXRhZxgQIAEoCUIE4kEBARIuCghtZXNzYWdlcxgRIAMoCzIWLnRocmVhZGxpbmUudjEuTWVzc2FnZUIE4kEBAyJQCgZMb2NhbGUSFgoIbGFuZ3VhZ2UYASABKAlCBOJBAQESFQoHY291bnRyeRgCIAEoCUIE4kEBARIXCgl0aW1lX3pvbmUYAyABKAlCBOJBAQEiewoLUGFydGljaXBhbnQSEAoCaWQYASABKAlCBOJBAQISEgoEbmFtZRgCIAEoCUIE4kEBARIyCgR0eXBlGAMgASgOMh4udGhyZWFkbGluZS52MS5QYXJ0aWNpcGFudFR5cGVCBOJBAQISEgoEcm9sZRgEIAEoCUIE4kEBASKNAQoTQ3JlYXRlVGhyZWFkUmVxdWVzdBIrCgZ0aHJlYWQYASABKAsyFS50aHJlYWRsaW5lLnYxLlRocmVhZEIE4kEBARIXCgl0aHJlYWRfaWQYAiABKAlCBOJBAQESMAoJaWZfZXhpc3RzGAMgASgOMhcudGhyZWFkbGluZS52MS5JZkV4aXN0c0IE4kEBASJaChBHZXRUaHJlYWRSZXF1ZXN0EhcKCXRocmVhZF9pZBgBIAEoCUIE4kEBAhItCgR2aWV3GAIgASgOMhkudGhyZWFkbGluZS52MS5UaHJlYWRWaWV3QgTiQQEBIr8DCgxUaHJlYWRGaWx0ZXISFgoIYWdlbnRfaWQYASABKAlCBOJBAQESFQoHdXNlcl9pZBgCIAEoCUIE4kEBARIaCgxleHRlcm5hbF9yZWYYAyABKAlCBOJBAQESMwoIc3RhdHVzZXMYBCADKA4yGy50aHJlYWRsaW5lLnYxLlRocmVhZFN0YXR1c0IE4kEBARIYCgp0aHJlYWRfaWRzGAUgAygJQgTiQQEBEjcKDWNyZWF0ZWRfYWZ0ZXIYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQgTiQQEBEjgKDmNyZWF0ZWRfYmVmb3JlGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIE4kEBARI3Cg11cGRhdGVkX2FmdGVyGAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIE4kEBARI4Cg51cGRhdGVkX2JlZm9yZRgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCBOJBAQESLwoIbWV0YWRhdGEYCiABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0QgTiQQEBIpIBChJMaXN0VGhyZWFkc1JlcXVlc3QSFwoJcGFnZV9zaXplGAEgASgFQgTiQQEBEhgKCnBhZ2VfdG9rZW4YAiABKAlCBOJBAQESMQoGZmlsdGVyGAMgASgLMhsudGhyZWFkbGluZS52MS5UaHJlYWRGaWx0ZXJCBOJBAQESFgoIb3JkZXJfYnkYBCABKAlCBOJBAQEiVgoTTGlzdFRocmVhZHNSZXNwb25zZRImCgd0aHJlYWRzGAEgAygLMhUudGhyZWFkbGluZS52MS5UaHJlYWQSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIkgKE0NvdW50VGhyZWFkc1JlcXVlc3QSMQoGZmlsdGVyGAEgASgLMhsudGhyZWFkbGluZS52MS5UaHJlYWRGaWx0ZXJCBOJBAQEiJQoUQ291bnRUaHJlYWRzUmVzcG9uc2USDQoFY291bnQYASABKAMieQoTVXBkYXRlVGhyZWFkUmVxdWVzdBIrCgZ0aHJlYWQYASABKAsyFS50aHJlYWRsaW5lLnYxLlRocmVhZEIE4kEBAhI1Cgt1cGRhdGVfbWFzaxgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5GaWVsZE1hc2tCBOJBAQIiQgoTRGVsZXRlVGhyZWFkUmVxdWVzdBIXCgl0aHJlYWRfaWQYASABKAlCBOJBAQISEgoEZXRhZxgCIAEoCUIE4kEBASJJChFDb3B5VGhyZWFkUmVxdWVzdBIXCgl0aHJlYWRfaWQYASABKAlCBOJBAQISGwoNbmV3X3RocmVhZF9pZBgCIAEoCUIE4kEBASqVAQoMVGhyZWFkU3RhdHVzEh0KGVRIUkVBRF9TVEFUVVNfVU5TUEVDSUZJRUQQABIWChJUSFJFQURfU1RBVFVTX0lETEUQARIWChJUSFJFQURfU1RBVFVTX0JVU1kQAhIdChlUSFJFQURfU1RBVFVTX0lOVEVSUlVQVEVEEAMSFwoTVEhSRUFEX1NUQVRVU19FUlJPUhAEKlYKClRocmVhZFZpZXcSGwoXVEhSRUFEX1ZJRVdfVU5TUEVDSUZJRUQQABIVChFUSFJFQURfVklFV19CQVNJQxABEhQKEFRIUkVBRF9WSUVXX0ZVTEwQAiqFAQoPUGFydGljaXBhbnRUeXBlEiAKHFBBUlRJQ0lQQU5UX1RZUEVfVU5TUEVDSUZJRUQQABIZChVQQVJUSUNJUEFOVF9UWVBFX1VTRVIQARIaChZQQVJUSUNJUEFOVF9UWVBFX0FHRU5UEAISGQoVUEFSVElDSVBBTlRfVFlQRV9UT09MEAMqVAoISWZFeGlzdHMSGQoVSUZfRVhJU1RTX1VOU1BFQ0lGSUVEEAASEwoPSUZfRVhJU1RTX1JBSVNFEAESGAoUSUZfRVhJU1RTX0RPX05PVEhJTkcQAjKPBgoNVGhyZWFkU2VydmljZRJhCgxDcmVhdGVUaHJlYWQSIi50aHJlYWRsaW5lLnYxLkNyZWF0ZVRocmVhZFJlcXVlc3QaFS50aHJlYWRsaW5lLnYxLlRocmVhZCIWgtPkkwIQOgEqIgsvdjEvdGhyZWFkcxJkCglHZXRUaHJlYWQSHy50aHJlYWRsaW5lLnYxLkdldFRocmVhZFJlcXVlc3QaFS50aHJlYWRsaW5lLnYxLlRocmVhZCIfgtPkkwIZEhcvdjEvdGhyZWFkcy97dGhyZWFkX2lkfRJpCgtMaXN0VGhyZWFkcxIhLnRocmVhZGxpbmUudjEuTGlzdFRocmVhZHNSZXF1ZXN0GiIudGhyZWFkbGluZS52MS5MaXN0VGhyZWFkc1Jlc3BvbnNlIhOC0+STAg0SCy92MS90aHJlYWRzEnIKDENvdW50VGhyZWFkcxIiLnRocmVhZGxpbmUudjEuQ291bnRUaHJlYWRzUmVxdWVzdBojLnRocmVhZGxpbmUudjEuQ291bnRUaHJlYWRzUmVzcG9uc2UiGYLT5JMCExIRL3YxL3RocmVhZHM6Y291bnQSeQoMVXBkYXRlVGhyZWFkEiIudGhyZWFkbGluZS52MS5VcGRhdGVUaHJlYWRSZXF1ZXN0GhUudGhyZWFkbGluZS52MS5UaHJlYWQiLoLT5JMCKDoGdGhyZWFkMh4vdjEvdGhyZWFkcy97dGhyZWFkLnRocmVhZF9pZH0SawoMRGVsZXRlVGhyZWFkEiIudGhyZWFkbGluZS52MS5EZWxldGVUaHJlYWRSZXF1ZXN0GhYuZ29vZ2xlLnByb3RvYnVmLkVtcHR5Ih+C0+STAhkqFy92MS90aHJlYWRzL3t0aHJlYWRfaWR9Em4KCkNvcHlUaHJlYWQSIC50aHJlYWRsaW5lLnYxLkNvcHlUaHJlYWRSZXF1ZXN0GhUudGhyZWFkbGluZS52MS5UaHJlYWQiJ4LT5JMCIToBKiIcL3YxL3RocmVhZHMve3RocmVhZF9pZH06Y29weUJsChFkZXYudGhyZWFkbGluZS52MUILVGhyZWFkUHJvdG9QAVpIZ2l0aHViLmNvbS90aHJlYWRsaW5lL3RocmVhZGxpbmUvZ2VuZXJhdGVkL2dvL3RocmVhZGxpbmUvdjE7dGhyZWFkbGluZXYxYgZwcm90bzM", [file_google_api_annotations, file_google_api_field_behavior, file_google_protobuf_duration, file_google_protobuf_empty, file_google_protobuf_field_mask, file_google_protobuf_struct, file_google_protobuf_timestamp, file_threadline_v1_message]);
+  fileDesc("Chp0aHJlYWRsaW5lL3YxL3RocmVhZC5wcm90bxINdGhyZWFkbGluZS52MSLdBQoGVGhyZWFkEhcKCXRocmVhZF9pZBgBIAEoCUIE4kEBCBITCgV0aXRsZRgCIAEoCUIE4kEBARIvCghtZXRhZGF0YRgDIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3RCBOJBAQESFgoIYWdlbnRfaWQYBCABKAlCBOJBAQESFQoHdXNlcl9pZBgFIAEoCUIE4kEBARIaCgxleHRlcm5hbF9yZWYYBiABKAlCBOJBAQESKwoGbG9jYWxlGAcgASgLMhUudGhyZWFkbGluZS52MS5Mb2NhbGVCBOJBAQESNgoMcGFydGljaXBhbnRzGAggAygLMhoudGhyZWFkbGluZS52MS5QYXJ0aWNpcGFudEIE4kEBARIsCgN0dGwYCSABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb25CBOJBAQESMQoGc3RhdHVzGAogASgOMhsudGhyZWFkbGluZS52MS5UaHJlYWRTdGF0dXNCBOJBAQMSNAoKY3JlYXRlZF9hdBgLIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCBOJBAQMSNAoKdXBkYXRlZF9hdBgMIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCBOJBAQMSOgoQbGFzdF9hY3Rpdml0eV9hdBgNIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCBOJBAQMSGwoNbWVzc2FnZV9jb3VudBgOIAEoA0IE4kEBAxI1CgtleHBpcmVfdGltZRgPIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCBOJBAQMSEgoEZXRhZxgQIAEoCUIE4kEBARIuCghtZXNzYWdlcxgRIAMoCzIWLnRocmVhZGxpbmUudjEuTWVzc2FnZUIE4kEBAxIjChVvbWl0dGVkX21lc3NhZ2VfY291bnQYEiABKAVCBOJBAQMiUAoGTG9jYWxlEhYKCGxhbmd1YWdlGAEgASgJQgTiQQEBEhUKB2NvdW50cnkYAiABKAlCBOJBAQESFwoJdGltZV96b25lGAMgASgJQgTiQQEBInsKC1BhcnRpY2lwYW50EhAKAmlkGAEgASgJQgTiQQECEhIKBG5hbWUYAiABKAlCBOJBAQESMgoEdHlwZRgDIAEoDjIeLnRocmVhZGxpbmUudjEuUGFydGljaXBhbnRUeXBlQgTiQQECEhIKBHJvbGUYBCABKAlCBOJBAQEipwEKE0NyZWF0ZVRocmVhZFJlcXVlc3QSKwoGdGhyZWFkGAEgASgLMhUudGhyZWFkbGluZS52MS5UaHJlYWRCBOJBAQESFwoJdGhyZWFkX2lkGAIgASgJQgTiQQEBEjAKCWlmX2V4aXN0cxgDIAEoDjIXLnRocmVhZGxpbmUudjEuSWZFeGlzdHNCBOJBAQESGAoKcmVxdWVzdF9pZBgEIAEoCUIE4kEBASJaChBHZXRUaHJlYWRSZXF1ZXN0EhcKCXRocmVhZF9pZBgBIAEoCUIE4kEBAhItCgR2aWV3GAIgASgOMhkudGhyZWFkbGluZS52MS5UaHJlYWRWaWV3QgTiQQEBIr8DCgxUaHJlYWRGaWx0ZXISFgoIYWdlbnRfaWQYASABKAlCBOJBAQESFQoHdXNlcl9pZBgCIAEoCUIE4kEBARIaCgxleHRlcm5hbF9yZWYYAyABKAlCBOJBAQESMwoIc3RhdHVzZXMYBCADKA4yGy50aHJlYWRsaW5lLnYxLlRocmVhZFN0YXR1c0IE4kEBARIYCgp0aHJlYWRfaWRzGAUgAygJQgTiQQEBEjcKDWNyZWF0ZWRfYWZ0ZXIYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQgTiQQEBEjgKDmNyZWF0ZWRfYmVmb3JlGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIE4kEBARI3Cg11cGRhdGVkX2FmdGVyGAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIE4kEBARI4Cg51cGRhdGVkX2JlZm9yZRgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCBOJBAQESLwoIbWV0YWRhdGEYCiABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0QgTiQQEBIpIBChJMaXN0VGhyZWFkc1JlcXVlc3QSFwoJcGFnZV9zaXplGAEgASgFQgTiQQEBEhgKCnBhZ2VfdG9rZW4YAiABKAlCBOJBAQESMQoGZmlsdGVyGAMgASgLMhsudGhyZWFkbGluZS52MS5UaHJlYWRGaWx0ZXJCBOJBAQESFgoIb3JkZXJfYnkYBCABKAlCBOJBAQEiVgoTTGlzdFRocmVhZHNSZXNwb25zZRImCgd0aHJlYWRzGAEgAygLMhUudGhyZWFkbGluZS52MS5UaHJlYWQSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIkgKE0NvdW50VGhyZWFkc1JlcXVlc3QSMQoGZmlsdGVyGAEgASgLMhsudGhyZWFkbGluZS52MS5UaHJlYWRGaWx0ZXJCBOJBAQEiJQoUQ291bnRUaHJlYWRzUmVzcG9uc2USDQoFY291bnQYASABKAMieQoTVXBkYXRlVGhyZWFkUmVxdWVzdBIrCgZ0aHJlYWQYASABKAsyFS50aHJlYWRsaW5lLnYxLlRocmVhZEIE4kEBAhI1Cgt1cGRhdGVfbWFzaxgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5GaWVsZE1hc2tCBOJBAQIiQgoTRGVsZXRlVGhyZWFkUmVxdWVzdBIXCgl0aHJlYWRfaWQYASABKAlCBOJBAQISEgoEZXRhZxgCIAEoCUIE4kEBASJJChFDb3B5VGhyZWFkUmVxdWVzdBIXCgl0aHJlYWRfaWQYASABKAlCBOJBAQISGwoNbmV3X3RocmVhZF9pZBgCIAEoCUIE4kEBASqVAQoMVGhyZWFkU3RhdHVzEh0KGVRIUkVBRF9TVEFUVVNfVU5TUEVDSUZJRUQQABIWChJUSFJFQURfU1RBVFVTX0lETEUQARIWChJUSFJFQURfU1RBVFVTX0JVU1kQAhIdChlUSFJFQURfU1RBVFVTX0lOVEVSUlVQVEVEEAMSFwoTVEhSRUFEX1NUQVRVU19FUlJPUhAEKlYKClRocmVhZFZpZXcSGwoXVEhSRUFEX1ZJRVdfVU5TUEVDSUZJRUQQABIVChFUSFJFQURfVklFV19CQVNJQxABEhQKEFRIUkVBRF9WSUVXX0ZVTEwQAiqFAQoPUGFydGljaXBhbnRUeXBlEiAKHFBBUlRJQ0lQQU5UX1RZUEVfVU5TUEVDSUZJRUQQABIZChVQQVJUSUNJUEFOVF9UWVBFX1VTRVIQARIaChZQQVJUSUNJUEFOVF9UWVBFX0FHRU5UEAISGQoVUEFSVElDSVBBTlRfVFlQRV9UT09MEAMqVAoISWZFeGlzdHMSGQoVSUZfRVhJU1RTX1VOU1BFQ0lGSUVEEAASEwoPSUZfRVhJU1RTX1JBSVNFEAESGAoUSUZfRVhJU1RTX0RPX05PVEhJTkcQAjKPBgoNVGhyZWFkU2VydmljZRJhCgxDcmVhdGVUaHJlYWQSIi50aHJlYWRsaW5lLnYxLkNyZWF0ZVRocmVhZFJlcXVlc3QaFS50aHJlYWRsaW5lLnYxLlRocmVhZCIWgtPkkwIQOgEqIgsvdjEvdGhyZWFkcxJkCglHZXRUaHJlYWQSHy50aHJlYWRsaW5lLnYxLkdldFRocmVhZFJlcXVlc3QaFS50aHJlYWRsaW5lLnYxLlRocmVhZCIfgtPkkwIZEhcvdjEvdGhyZWFkcy97dGhyZWFkX2lkfRJpCgtMaXN0VGhyZWFkcxIhLnRocmVhZGxpbmUudjEuTGlzdFRocmVhZHNSZXF1ZXN0GiIudGhyZWFkbGluZS52MS5MaXN0VGhyZWFkc1Jlc3BvbnNlIhOC0+STAg0SCy92MS90aHJlYWRzEnIKDENvdW50VGhyZWFkcxIiLnRocmVhZGxpbmUudjEuQ291bnRUaHJlYWRzUmVxdWVzdBojLnRocmVhZGxpbmUudjEuQ291bnRUaHJlYWRzUmVzcG9uc2UiGYLT5JMCExIRL3YxL3RocmVhZHM6Y291bnQSeQoMVXBkYXRlVGhyZWFkEiIudGhyZWFkbGluZS52MS5VcGRhdGVUaHJlYWRSZXF1ZXN0GhUudGhyZWFkbGluZS52MS5UaHJlYWQiLoLT5JMCKDoGdGhyZWFkMh4vdjEvdGhyZWFkcy97dGhyZWFkLnRocmVhZF9pZH0SawoMRGVsZXRlVGhyZWFkEiIudGhyZWFkbGluZS52MS5EZWxldGVUaHJlYWRSZXF1ZXN0GhYuZ29vZ2xlLnByb3RvYnVmLkVtcHR5Ih+C0+STAhkqFy92MS90aHJlYWRzL3t0aHJlYWRfaWR9Em4KCkNvcHlUaHJlYWQSIC50aHJlYWRsaW5lLnYxLkNvcHlUaHJlYWRSZXF1ZXN0GhUudGhyZWFkbGluZS52MS5UaHJlYWQiJ4LT5JMCIToBKiIcL3YxL3RocmVhZHMve3RocmVhZF9pZH06Y29weUJsChFkZXYudGhyZWFkbGluZS52MUILVGhyZWFkUHJvdG9QAVpIZ2l0aHViLmNvbS90aHJlYWRsaW5lL3RocmVhZGxpbmUvZ2VuZXJhdGVkL2dvL3RocmVhZGxpbmUvdjE7dGhyZWFkbGluZXYxYgZwcm90bzM", [file_google_api_annotations, file_google_api_field_behavior, file_google_protobuf_duration, file_google_protobuf_empty, file_google_protobuf_field_mask, file_google_protobuf_struct, file_google_protobuf_timestamp, file_threadline_v1_message]);
 
 /**
  * A Thread is one conversation: its messages, and the runs of agents on it.
@@ -41,8 +41,8 @@ export type Thread = Message<"threadline.v1.Thread"> & {
 
   /**
    * Arbitrary JSON object for the caller's own use, at most 64 KiB when
-   * written as JSON and at most 100 keys at the top level. ListThreads can
-   * filter on it.
+   * written as JSON, at most 100 keys at the top level, and nested at most 32
+   * deep. ListThreads can filter on it.
    *
    * @generated from field: google.protobuf.Struct metadata = 3;
    */
@@ -151,6 +151,16 @@ export type Thread = Message<"threadline.v1.Thread"> & {
    * @generated from field: repeated threadline.v1.Message messages = 17;
    */
   messages: Message$1[];
+
+  /**
+   * With view THREAD_VIEW_FULL: how many of the thread's latest 1000 messages
+   * are missing from messages because the reply would have been larger than
+   * 4 MiB (the oldest of them are left out first). 0 when all fit, and in
+   * every other reply. ListMessages pages through them.
+   *
+   * @generated from field: int32 omitted_message_count = 18;
+   */
+  omittedMessageCount: number;
 };
 
 /**
@@ -267,6 +277,20 @@ export type CreateThreadRequest = Message<"threadline.v1.CreateThreadRequest"> &
    * @generated from field: threadline.v1.IfExists if_exists = 3;
    */
   ifExists: IfExists;
+
+  /**
+   * Makes the call safe to retry (AIP-155): a call with the request_id of
+   * an earlier successful CreateThread, made within 24 hours, writes nothing
+   * and returns the thread that call created, as it is now (NOT_FOUND if it
+   * was deleted since). The same request_id with a different request is
+   * INVALID_ARGUMENT with reason REQUEST_ID_REUSED. 1 to 128 characters of
+   * letters, digits, `-`, `_`, `.` and `~`: a UUID4, as AIP-155 suggests, or
+   * any other string unique to the attempt (the server only compares them).
+   * Scoped to the caller's tenant and this method. Empty: no deduplication.
+   *
+   * @generated from field: string request_id = 4;
+   */
+  requestId: string;
 };
 
 /**
@@ -347,7 +371,8 @@ export type ThreadFilter = Message<"threadline.v1.ThreadFilter"> & {
   threadIds: string[];
 
   /**
-   * Only threads created at or after this time.
+   * Only threads created at or after this time. Every time here must be a
+   * valid Timestamp: from year 1 to 9999, nanos from 0 to 999,999,999.
    *
    * @generated from field: google.protobuf.Timestamp created_after = 6;
    */
@@ -444,7 +469,8 @@ export const ListThreadsRequestSchema: GenMessage<ListThreadsRequest> = /*@__PUR
  */
 export type ListThreadsResponse = Message<"threadline.v1.ListThreadsResponse"> & {
   /**
-   * The threads on this page, in the order asked for, without messages.
+   * The threads on this page, in the order asked for, without messages:
+   * page_size of them, or fewer when more would not fit in 4 MiB.
    *
    * @generated from field: repeated threadline.v1.Thread threads = 1;
    */
@@ -667,9 +693,10 @@ export enum ThreadView {
   BASIC = 1,
 
   /**
-   * The thread's fields and its most recent messages (at most 1000, oldest
-   * first); message_count tells whether there are more, and ListMessages
-   * reads them all.
+   * The thread's fields and its most recent messages, oldest first: at most
+   * 1000, and only as many as fit in a reply of 4 MiB (omitted_message_count
+   * says how many of the latest 1000 did not). message_count tells whether
+   * there are more, and ListMessages reads them all.
    *
    * @generated from enum value: THREAD_VIEW_FULL = 2;
    */
@@ -760,9 +787,11 @@ export const IfExistsSchema: GenEnum<IfExists> = /*@__PURE__*/
 /**
  * ThreadService keeps conversation threads. Every call answers
  * INVALID_ARGUMENT with reason VALIDATION_ERROR and a BadRequest naming each
- * bad field when the request is malformed, and NOT_FOUND with reason
+ * bad field when the request is malformed (reason MALFORMED_REQUEST when its
+ * bytes are not a valid message at all), and NOT_FOUND with reason
  * THREAD_NOT_FOUND when it names a thread that does not exist or has
- * expired. A rejected call writes nothing.
+ * expired. A rejected call writes nothing. No reply is larger than 4 MiB,
+ * the default most a gRPC client accepts.
  *
  * @generated from service threadline.v1.ThreadService
  */
@@ -770,7 +799,8 @@ export const ThreadService: GenService<{
   /**
    * Creates a thread. With a thread_id chosen by the client that is already
    * taken, answers ALREADY_EXISTS (reason THREAD_ALREADY_EXISTS) or, with
-   * if_exists DO_NOTHING, returns the existing thread unchanged.
+   * if_exists DO_NOTHING, returns the existing thread unchanged. Retrying
+   * with the same request_id returns the thread the first call made.
    *
    * @generated from rpc threadline.v1.ThreadService.CreateThread
    */
@@ -780,7 +810,8 @@ export const ThreadService: GenService<{
     output: typeof ThreadSchema;
   },
   /**
-   * Returns one thread; with view FULL, also its most recent messages.
+   * Returns one thread; with view FULL, also its most recent messages, as
+   * many as fit in the reply.
    *
    * @generated from rpc threadline.v1.ThreadService.GetThread
    */
@@ -792,7 +823,9 @@ export const ThreadService: GenService<{
   /**
    * Lists threads that match a filter, a page at a time. Walking the pages
    * ordered by created_at neither repeats nor skips a thread that exists for
-   * the whole walk, whatever else is created or deleted meanwhile.
+   * the whole walk, whatever else is created or deleted meanwhile. A page
+   * holds fewer than page_size threads when more would not fit in 4 MiB;
+   * next_page_token then continues after the last one.
    *
    * @generated from rpc threadline.v1.ThreadService.ListThreads
    */

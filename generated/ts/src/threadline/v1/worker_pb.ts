@@ -18,7 +18,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file threadline/v1/worker.proto.
  */
 export const file_threadline_v1_worker: GenFile = /*@__PURE__*/
-  fileDesc("Chp0aHJlYWRsaW5lL3YxL3dvcmtlci5wcm90bxINdGhyZWFkbGluZS52MSKqAQoPQ2xhaW1SdW5SZXF1ZXN0EhYKCGFnZW50X2lkGAEgASgJQgTiQQECEhcKCXdvcmtlcl9pZBgCIAEoCUIE4kEBARI3Cg5sZWFzZV9kdXJhdGlvbhgDIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbkIE4kEBARItCgR3YWl0GAQgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uQgTiQQEBIqYBChBDbGFpbVJ1blJlc3BvbnNlEh8KA3J1bhgBIAEoCzISLnRocmVhZGxpbmUudjEuUnVuEhAKCGxlYXNlX2lkGAIgASgJEjUKEWxlYXNlX2V4cGlyZV90aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIoCghtZXNzYWdlcxgEIAMoCzIWLnRocmVhZGxpbmUudjEuTWVzc2FnZSJ4ChZSZXBvcnRSdW5FdmVudHNSZXF1ZXN0EhQKBnJ1bl9pZBgBIAEoCUIE4kEBAhIWCghsZWFzZV9pZBgCIAEoCUIE4kEBAhIwCgZldmVudHMYAyADKAsyGi50aHJlYWRsaW5lLnYxLldvcmtlckV2ZW50QgTiQQECInIKF1JlcG9ydFJ1bkV2ZW50c1Jlc3BvbnNlEhEKCWNhbmNlbGxlZBgBIAEoCBINCgVlbmRlZBgCIAEoCBI1ChFsZWFzZV9leHBpcmVfdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiQQoRUmVuZXdMZWFzZVJlcXVlc3QSFAoGcnVuX2lkGAEgASgJQgTiQQECEhYKCGxlYXNlX2lkGAIgASgJQgTiQQECIl4KElJlbmV3TGVhc2VSZXNwb25zZRIRCgljYW5jZWxsZWQYASABKAgSNQoRbGVhc2VfZXhwaXJlX3RpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIrMCCgtXb3JrZXJFdmVudBI8ChFpdGVyYXRpb25fc3RhcnRlZBgBIAEoCzIfLnRocmVhZGxpbmUudjEuSXRlcmF0aW9uU3RhcnRlZEgAEhQKCnRleHRfZGVsdGEYAiABKAlIABI0ChF0b29sX2NhbGxfc3RhcnRlZBgDIAEoCzIXLnRocmVhZGxpbmUudjEuVG9vbENhbGxIABI9ChJ0b29sX2NhbGxfZmluaXNoZWQYBCABKAsyHy50aHJlYWRsaW5lLnYxLlRvb2xDYWxsRmluaXNoZWRIABIlCgV1c2FnZRgFIAEoCzIULnRocmVhZGxpbmUudjEuVXNhZ2VIABIsCgZmaW5pc2gYBiABKAsyGi50aHJlYWRsaW5lLnYxLlJ1bkZpbmlzaGVkSABCBgoEa2luZCISChBJdGVyYXRpb25TdGFydGVkImYKEFRvb2xDYWxsRmluaXNoZWQSKQoGcmVzdWx0GAEgASgLMhkudGhyZWFkbGluZS52MS5Ub29sUmVzdWx0EhMKC2R1cmF0aW9uX21zGAIgASgDEhIKCmVycm9yX2NvZGUYAyABKAkiXwoLUnVuRmluaXNoZWQSKAoGc3RhdHVzGAEgASgOMhgudGhyZWFkbGluZS52MS5SdW5TdGF0dXMSJgoFZXJyb3IYAiABKAsyFy50aHJlYWRsaW5lLnYxLlJ1bkVycm9yMpIDChJBZ2VudFdvcmtlclNlcnZpY2USeAoIQ2xhaW1SdW4SHi50aHJlYWRsaW5lLnYxLkNsYWltUnVuUmVxdWVzdBofLnRocmVhZGxpbmUudjEuQ2xhaW1SdW5SZXNwb25zZSIrgtPkkwIlOgEqIiAvdjEvYWdlbnRzL3thZ2VudF9pZH0vcnVuczpjbGFpbRKFAQoPUmVwb3J0UnVuRXZlbnRzEiUudGhyZWFkbGluZS52MS5SZXBvcnRSdW5FdmVudHNSZXF1ZXN0GiYudGhyZWFkbGluZS52MS5SZXBvcnRSdW5FdmVudHNSZXNwb25zZSIjgtPkkwIdOgEqIhgvdjEvcnVucy97cnVuX2lkfTpyZXBvcnQSegoKUmVuZXdMZWFzZRIgLnRocmVhZGxpbmUudjEuUmVuZXdMZWFzZVJlcXVlc3QaIS50aHJlYWRsaW5lLnYxLlJlbmV3TGVhc2VSZXNwb25zZSIngtPkkwIhOgEqIhwvdjEvcnVucy97cnVuX2lkfTpyZW5ld0xlYXNlQmwKEWRldi50aHJlYWRsaW5lLnYxQgtXb3JrZXJQcm90b1ABWkhnaXRodWIuY29tL3RocmVhZGxpbmUvdGhyZWFkbGluZS9nZW5lcmF0ZWQvZ28vdGhyZWFkbGluZS92MTt0aHJlYWRsaW5ldjFiBnByb3RvMw", [file_google_api_annotations, file_google_api_field_behavior, file_google_protobuf_duration, file_google_protobuf_timestamp, file_threadline_v1_message, file_threadline_v1_run]);
+  fileDesc("Chp0aHJlYWRsaW5lL3YxL3dvcmtlci5wcm90bxINdGhyZWFkbGluZS52MSKqAQoPQ2xhaW1SdW5SZXF1ZXN0EhYKCGFnZW50X2lkGAEgASgJQgTiQQECEhcKCXdvcmtlcl9pZBgCIAEoCUIE4kEBARI3Cg5sZWFzZV9kdXJhdGlvbhgDIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbkIE4kEBARItCgR3YWl0GAQgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uQgTiQQEBIsUBChBDbGFpbVJ1blJlc3BvbnNlEh8KA3J1bhgBIAEoCzISLnRocmVhZGxpbmUudjEuUnVuEhAKCGxlYXNlX2lkGAIgASgJEjUKEWxlYXNlX2V4cGlyZV90aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIoCghtZXNzYWdlcxgEIAMoCzIWLnRocmVhZGxpbmUudjEuTWVzc2FnZRIdChVvbWl0dGVkX21lc3NhZ2VfY291bnQYBSABKAUieAoWUmVwb3J0UnVuRXZlbnRzUmVxdWVzdBIUCgZydW5faWQYASABKAlCBOJBAQISFgoIbGVhc2VfaWQYAiABKAlCBOJBAQISMAoGZXZlbnRzGAMgAygLMhoudGhyZWFkbGluZS52MS5Xb3JrZXJFdmVudEIE4kEBAiJyChdSZXBvcnRSdW5FdmVudHNSZXNwb25zZRIRCgljYW5jZWxsZWQYASABKAgSDQoFZW5kZWQYAiABKAgSNQoRbGVhc2VfZXhwaXJlX3RpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIkEKEVJlbmV3TGVhc2VSZXF1ZXN0EhQKBnJ1bl9pZBgBIAEoCUIE4kEBAhIWCghsZWFzZV9pZBgCIAEoCUIE4kEBAiJeChJSZW5ld0xlYXNlUmVzcG9uc2USEQoJY2FuY2VsbGVkGAEgASgIEjUKEWxlYXNlX2V4cGlyZV90aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKzAgoLV29ya2VyRXZlbnQSPAoRaXRlcmF0aW9uX3N0YXJ0ZWQYASABKAsyHy50aHJlYWRsaW5lLnYxLkl0ZXJhdGlvblN0YXJ0ZWRIABIUCgp0ZXh0X2RlbHRhGAIgASgJSAASNAoRdG9vbF9jYWxsX3N0YXJ0ZWQYAyABKAsyFy50aHJlYWRsaW5lLnYxLlRvb2xDYWxsSAASPQoSdG9vbF9jYWxsX2ZpbmlzaGVkGAQgASgLMh8udGhyZWFkbGluZS52MS5Ub29sQ2FsbEZpbmlzaGVkSAASJQoFdXNhZ2UYBSABKAsyFC50aHJlYWRsaW5lLnYxLlVzYWdlSAASLAoGZmluaXNoGAYgASgLMhoudGhyZWFkbGluZS52MS5SdW5GaW5pc2hlZEgAQgYKBGtpbmQiEgoQSXRlcmF0aW9uU3RhcnRlZCJmChBUb29sQ2FsbEZpbmlzaGVkEikKBnJlc3VsdBgBIAEoCzIZLnRocmVhZGxpbmUudjEuVG9vbFJlc3VsdBITCgtkdXJhdGlvbl9tcxgCIAEoAxISCgplcnJvcl9jb2RlGAMgASgJIl8KC1J1bkZpbmlzaGVkEigKBnN0YXR1cxgBIAEoDjIYLnRocmVhZGxpbmUudjEuUnVuU3RhdHVzEiYKBWVycm9yGAIgASgLMhcudGhyZWFkbGluZS52MS5SdW5FcnJvcjKSAwoSQWdlbnRXb3JrZXJTZXJ2aWNlEngKCENsYWltUnVuEh4udGhyZWFkbGluZS52MS5DbGFpbVJ1blJlcXVlc3QaHy50aHJlYWRsaW5lLnYxLkNsYWltUnVuUmVzcG9uc2UiK4LT5JMCJToBKiIgL3YxL2FnZW50cy97YWdlbnRfaWR9L3J1bnM6Y2xhaW0ShQEKD1JlcG9ydFJ1bkV2ZW50cxIlLnRocmVhZGxpbmUudjEuUmVwb3J0UnVuRXZlbnRzUmVxdWVzdBomLnRocmVhZGxpbmUudjEuUmVwb3J0UnVuRXZlbnRzUmVzcG9uc2UiI4LT5JMCHToBKiIYL3YxL3J1bnMve3J1bl9pZH06cmVwb3J0EnoKClJlbmV3TGVhc2USIC50aHJlYWRsaW5lLnYxLlJlbmV3TGVhc2VSZXF1ZXN0GiEudGhyZWFkbGluZS52MS5SZW5ld0xlYXNlUmVzcG9uc2UiJ4LT5JMCIToBKiIcL3YxL3J1bnMve3J1bl9pZH06cmVuZXdMZWFzZUJsChFkZXYudGhyZWFkbGluZS52MUILV29ya2VyUHJvdG9QAVpIZ2l0aHViLmNvbS90aHJlYWRsaW5lL3RocmVhZGxpbmUvZ2VuZXJhdGVkL2dvL3RocmVhZGxpbmUvdjE7dGhyZWFkbGluZXYxYgZwcm90bzM", [file_google_api_annotations, file_google_api_field_behavior, file_google_protobuf_duration, file_google_protobuf_timestamp, file_threadline_v1_message, file_threadline_v1_run]);
 
 /**
  * The request to claim a run.
@@ -41,8 +41,8 @@ export type ClaimRunRequest = Message<"threadline.v1.ClaimRunRequest"> & {
   workerId: string;
 
   /**
-   * How long the lease lasts without renewal, 1 second to 10 minutes;
-   * unset means 30 seconds.
+   * How long the lease lasts without renewal, 1 second to 10 minutes (a
+   * valid Duration); unset means 30 seconds.
    *
    * @generated from field: google.protobuf.Duration lease_duration = 3;
    */
@@ -92,11 +92,20 @@ export type ClaimRunResponse = Message<"threadline.v1.ClaimRunResponse"> & {
   leaseExpireTime?: Timestamp | undefined;
 
   /**
-   * The thread's messages, oldest first (at most the latest 1000).
+   * The thread's latest messages, oldest first: at most 1000, and only as
+   * many as fit in a reply of 4 MiB beside the run.
    *
    * @generated from field: repeated threadline.v1.Message messages = 4;
    */
   messages: Message$1[];
+
+  /**
+   * How many of the thread's latest 1000 messages are missing from messages
+   * because they did not fit (the oldest are left out first).
+   *
+   * @generated from field: int32 omitted_message_count = 5;
+   */
+  omittedMessageCount: number;
 };
 
 /**
@@ -254,7 +263,8 @@ export type WorkerEvent = Message<"threadline.v1.WorkerEvent"> & {
     case: "iterationStarted";
   } | {
     /**
-     * The next chunk of the agent's answer text.
+     * The next chunk of the agent's answer text. The answer is one message,
+     * so its text together is at most 1 MiB.
      *
      * @generated from field: string text_delta = 2;
      */
@@ -338,7 +348,8 @@ export type ToolCallFinished = Message<"threadline.v1.ToolCallFinished"> & {
   durationMs: bigint;
 
   /**
-   * Why it failed; empty when it succeeded.
+   * Why it failed; empty when it succeeded. At most 128 characters, no
+   * control characters.
    *
    * @generated from field: string error_code = 3;
    */
@@ -390,7 +401,11 @@ export const RunFinishedSchema: GenMessage<RunFinished> = /*@__PURE__*/
  *
  * Calls with a lease that is not the run's current one answer
  * FAILED_PRECONDITION with reason LEASE_LOST (the lease expired, or the run
- * ended or was cancelled); the worker should drop the run.
+ * ended or was cancelled); the worker should drop the run. What a worker
+ * reports is held to the limits clients are: a message is at most 1 MiB (so
+ * the text of one answer is too), a run makes at most 1000 tool calls; a
+ * report that would break one is INVALID_ARGUMENT naming the event, and
+ * writes nothing.
  *
  * @generated from service threadline.v1.AgentWorkerService
  */

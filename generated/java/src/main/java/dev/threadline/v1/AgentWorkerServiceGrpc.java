@@ -12,7 +12,11 @@ import static io.grpc.MethodDescriptor.generateFullMethodName;
  * stays RUNNING for ever.
  * Calls with a lease that is not the run's current one answer
  * FAILED_PRECONDITION with reason LEASE_LOST (the lease expired, or the run
- * ended or was cancelled); the worker should drop the run.
+ * ended or was cancelled); the worker should drop the run. What a worker
+ * reports is held to the limits clients are: a message is at most 1 MiB (so
+ * the text of one answer is too), a run makes at most 1000 tool calls; a
+ * report that would break one is INVALID_ARGUMENT naming the event, and
+ * writes nothing.
  * </pre>
  */
 @io.grpc.stub.annotations.GrpcGenerated
@@ -185,7 +189,11 @@ public final class AgentWorkerServiceGrpc {
    * stays RUNNING for ever.
    * Calls with a lease that is not the run's current one answer
    * FAILED_PRECONDITION with reason LEASE_LOST (the lease expired, or the run
-   * ended or was cancelled); the worker should drop the run.
+   * ended or was cancelled); the worker should drop the run. What a worker
+   * reports is held to the limits clients are: a message is at most 1 MiB (so
+   * the text of one answer is too), a run makes at most 1000 tool calls; a
+   * report that would break one is INVALID_ARGUMENT naming the event, and
+   * writes nothing.
    * </pre>
    */
   public interface AsyncService {
@@ -234,7 +242,11 @@ public final class AgentWorkerServiceGrpc {
    * stays RUNNING for ever.
    * Calls with a lease that is not the run's current one answer
    * FAILED_PRECONDITION with reason LEASE_LOST (the lease expired, or the run
-   * ended or was cancelled); the worker should drop the run.
+   * ended or was cancelled); the worker should drop the run. What a worker
+   * reports is held to the limits clients are: a message is at most 1 MiB (so
+   * the text of one answer is too), a run makes at most 1000 tool calls; a
+   * report that would break one is INVALID_ARGUMENT naming the event, and
+   * writes nothing.
    * </pre>
    */
   public static abstract class AgentWorkerServiceImplBase
@@ -256,7 +268,11 @@ public final class AgentWorkerServiceGrpc {
    * stays RUNNING for ever.
    * Calls with a lease that is not the run's current one answer
    * FAILED_PRECONDITION with reason LEASE_LOST (the lease expired, or the run
-   * ended or was cancelled); the worker should drop the run.
+   * ended or was cancelled); the worker should drop the run. What a worker
+   * reports is held to the limits clients are: a message is at most 1 MiB (so
+   * the text of one answer is too), a run makes at most 1000 tool calls; a
+   * report that would break one is INVALID_ARGUMENT naming the event, and
+   * writes nothing.
    * </pre>
    */
   public static final class AgentWorkerServiceStub
@@ -319,7 +335,11 @@ public final class AgentWorkerServiceGrpc {
    * stays RUNNING for ever.
    * Calls with a lease that is not the run's current one answer
    * FAILED_PRECONDITION with reason LEASE_LOST (the lease expired, or the run
-   * ended or was cancelled); the worker should drop the run.
+   * ended or was cancelled); the worker should drop the run. What a worker
+   * reports is held to the limits clients are: a message is at most 1 MiB (so
+   * the text of one answer is too), a run makes at most 1000 tool calls; a
+   * report that would break one is INVALID_ARGUMENT naming the event, and
+   * writes nothing.
    * </pre>
    */
   public static final class AgentWorkerServiceBlockingV2Stub
@@ -379,7 +399,11 @@ public final class AgentWorkerServiceGrpc {
    * stays RUNNING for ever.
    * Calls with a lease that is not the run's current one answer
    * FAILED_PRECONDITION with reason LEASE_LOST (the lease expired, or the run
-   * ended or was cancelled); the worker should drop the run.
+   * ended or was cancelled); the worker should drop the run. What a worker
+   * reports is held to the limits clients are: a message is at most 1 MiB (so
+   * the text of one answer is too), a run makes at most 1000 tool calls; a
+   * report that would break one is INVALID_ARGUMENT naming the event, and
+   * writes nothing.
    * </pre>
    */
   public static final class AgentWorkerServiceBlockingStub
@@ -439,7 +463,11 @@ public final class AgentWorkerServiceGrpc {
    * stays RUNNING for ever.
    * Calls with a lease that is not the run's current one answer
    * FAILED_PRECONDITION with reason LEASE_LOST (the lease expired, or the run
-   * ended or was cancelled); the worker should drop the run.
+   * ended or was cancelled); the worker should drop the run. What a worker
+   * reports is held to the limits clients are: a message is at most 1 MiB (so
+   * the text of one answer is too), a run makes at most 1000 tool calls; a
+   * report that would break one is INVALID_ARGUMENT naming the event, and
+   * writes nothing.
    * </pre>
    */
   public static final class AgentWorkerServiceFutureStub

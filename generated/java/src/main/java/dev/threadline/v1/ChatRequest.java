@@ -35,6 +35,7 @@ private static final long serialVersionUID = 0L;
     message_ = "";
     agentId_ = "";
     threadId_ = "";
+    requestId_ = "";
   }
 
   public static final com.google.protobuf.Descriptors.Descriptor
@@ -61,7 +62,8 @@ private static final long serialVersionUID = 0L;
   private volatile java.lang.Object message_ = "";
   /**
    * <pre>
-   * The user's message text. Required, at most 1 MiB.
+   * The user's message text. Required; the message it makes is at most
+   * 1 MiB (see Message.parts).
    * </pre>
    *
    * <code>string message = 1 [json_name = "message", (.google.api.field_behavior) = REQUIRED];</code>
@@ -82,7 +84,8 @@ private static final long serialVersionUID = 0L;
   }
   /**
    * <pre>
-   * The user's message text. Required, at most 1 MiB.
+   * The user's message text. Required; the message it makes is at most
+   * 1 MiB (see Message.parts).
    * </pre>
    *
    * <code>string message = 1 [json_name = "message", (.google.api.field_behavior) = REQUIRED];</code>
@@ -201,7 +204,8 @@ private static final long serialVersionUID = 0L;
   private com.google.protobuf.Struct context_;
   /**
    * <pre>
-   * A JSON object handed to the agent, at most 64 KiB.
+   * A JSON object handed to the agent, at most 64 KiB, nested at most 32
+   * deep.
    * </pre>
    *
    * <code>.google.protobuf.Struct context = 4 [json_name = "context", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -213,7 +217,8 @@ private static final long serialVersionUID = 0L;
   }
   /**
    * <pre>
-   * A JSON object handed to the agent, at most 64 KiB.
+   * A JSON object handed to the agent, at most 64 KiB, nested at most 32
+   * deep.
    * </pre>
    *
    * <code>.google.protobuf.Struct context = 4 [json_name = "context", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -225,7 +230,8 @@ private static final long serialVersionUID = 0L;
   }
   /**
    * <pre>
-   * A JSON object handed to the agent, at most 64 KiB.
+   * A JSON object handed to the agent, at most 64 KiB, nested at most 32
+   * deep.
    * </pre>
    *
    * <code>.google.protobuf.Struct context = 4 [json_name = "context", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -248,6 +254,69 @@ private static final long serialVersionUID = 0L;
   @java.lang.Override
   public int getMaxIterations() {
     return maxIterations_;
+  }
+
+  public static final int REQUEST_ID_FIELD_NUMBER = 6;
+  @SuppressWarnings("serial")
+  private volatile java.lang.Object requestId_ = "";
+  /**
+   * <pre>
+   * Makes the call safe to retry (AIP-155): a call with the request_id of
+   * an earlier Chat that started its run, made within 24 hours, writes
+   * nothing and answers from that run (waiting for it as the first call did;
+   * NOT_FOUND if its thread was deleted since). The same request_id with a
+   * different request is INVALID_ARGUMENT with reason REQUEST_ID_REUSED. 1 to
+   * 128 characters of letters, digits, `-`, `_`, `.` and `~`: a UUID4, as
+   * AIP-155 suggests, or any other string unique to the attempt (the server
+   * only compares them). Scoped to the caller's tenant and this method.
+   * Empty: no deduplication.
+   * </pre>
+   *
+   * <code>string request_id = 6 [json_name = "requestId", (.google.api.field_behavior) = OPTIONAL];</code>
+   * @return The requestId.
+   */
+  @java.lang.Override
+  public java.lang.String getRequestId() {
+    java.lang.Object ref = requestId_;
+    if (ref instanceof java.lang.String) {
+      return (java.lang.String) ref;
+    } else {
+      com.google.protobuf.ByteString bs = 
+          (com.google.protobuf.ByteString) ref;
+      java.lang.String s = bs.toStringUtf8();
+      requestId_ = s;
+      return s;
+    }
+  }
+  /**
+   * <pre>
+   * Makes the call safe to retry (AIP-155): a call with the request_id of
+   * an earlier Chat that started its run, made within 24 hours, writes
+   * nothing and answers from that run (waiting for it as the first call did;
+   * NOT_FOUND if its thread was deleted since). The same request_id with a
+   * different request is INVALID_ARGUMENT with reason REQUEST_ID_REUSED. 1 to
+   * 128 characters of letters, digits, `-`, `_`, `.` and `~`: a UUID4, as
+   * AIP-155 suggests, or any other string unique to the attempt (the server
+   * only compares them). Scoped to the caller's tenant and this method.
+   * Empty: no deduplication.
+   * </pre>
+   *
+   * <code>string request_id = 6 [json_name = "requestId", (.google.api.field_behavior) = OPTIONAL];</code>
+   * @return The bytes for requestId.
+   */
+  @java.lang.Override
+  public com.google.protobuf.ByteString
+      getRequestIdBytes() {
+    java.lang.Object ref = requestId_;
+    if (ref instanceof java.lang.String) {
+      com.google.protobuf.ByteString b = 
+          com.google.protobuf.ByteString.copyFromUtf8(
+              (java.lang.String) ref);
+      requestId_ = b;
+      return b;
+    } else {
+      return (com.google.protobuf.ByteString) ref;
+    }
   }
 
   private byte memoizedIsInitialized = -1;
@@ -279,6 +348,9 @@ private static final long serialVersionUID = 0L;
     if (maxIterations_ != 0) {
       output.writeInt32(5, maxIterations_);
     }
+    if (!com.google.protobuf.GeneratedMessage.isStringEmpty(requestId_)) {
+      com.google.protobuf.GeneratedMessage.writeString(output, 6, requestId_);
+    }
     getUnknownFields().writeTo(output);
   }
   private int computeSerializedSize_0() {
@@ -299,6 +371,9 @@ private static final long serialVersionUID = 0L;
     if (maxIterations_ != 0) {
       size += com.google.protobuf.CodedOutputStream
         .computeInt32Size(5, maxIterations_);
+    }
+    if (!com.google.protobuf.GeneratedMessage.isStringEmpty(requestId_)) {
+      size += com.google.protobuf.GeneratedMessage.computeStringSize(6, requestId_);
     }
     return size;
   }
@@ -337,6 +412,8 @@ private static final long serialVersionUID = 0L;
     }
     if (getMaxIterations()
         != other.getMaxIterations()) return false;
+    if (!getRequestId()
+        .equals(other.getRequestId())) return false;
     if (!getUnknownFields().equals(other.getUnknownFields())) return false;
     return true;
   }
@@ -360,6 +437,8 @@ private static final long serialVersionUID = 0L;
     }
     hash = (37 * hash) + MAX_ITERATIONS_FIELD_NUMBER;
     hash = (53 * hash) + getMaxIterations();
+    hash = (37 * hash) + REQUEST_ID_FIELD_NUMBER;
+    hash = (53 * hash) + getRequestId().hashCode();
     hash = (29 * hash) + getUnknownFields().hashCode();
     memoizedHashCode = hash;
     return hash;
@@ -510,6 +589,7 @@ private static final long serialVersionUID = 0L;
         contextBuilder_ = null;
       }
       maxIterations_ = 0;
+      requestId_ = "";
       return this;
     }
 
@@ -562,6 +642,9 @@ private static final long serialVersionUID = 0L;
       if (((from_bitField0_ & 0x00000010) != 0)) {
         result.maxIterations_ = maxIterations_;
       }
+      if (((from_bitField0_ & 0x00000020) != 0)) {
+        result.requestId_ = requestId_;
+      }
       result.bitField0_ |= to_bitField0_;
     }
 
@@ -597,6 +680,11 @@ private static final long serialVersionUID = 0L;
       }
       if (other.getMaxIterations() != 0) {
         setMaxIterations(other.getMaxIterations());
+      }
+      if (!other.getRequestId().isEmpty()) {
+        requestId_ = other.requestId_;
+        bitField0_ |= 0x00000020;
+        onChanged();
       }
       this.mergeUnknownFields(other.getUnknownFields());
       onChanged();
@@ -651,6 +739,11 @@ private static final long serialVersionUID = 0L;
               bitField0_ |= 0x00000010;
               break;
             } // case 40
+            case 50: {
+              requestId_ = input.readStringRequireUtf8();
+              bitField0_ |= 0x00000020;
+              break;
+            } // case 50
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -671,7 +764,8 @@ private static final long serialVersionUID = 0L;
     private java.lang.Object message_ = "";
     /**
      * <pre>
-     * The user's message text. Required, at most 1 MiB.
+     * The user's message text. Required; the message it makes is at most
+     * 1 MiB (see Message.parts).
      * </pre>
      *
      * <code>string message = 1 [json_name = "message", (.google.api.field_behavior) = REQUIRED];</code>
@@ -691,7 +785,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The user's message text. Required, at most 1 MiB.
+     * The user's message text. Required; the message it makes is at most
+     * 1 MiB (see Message.parts).
      * </pre>
      *
      * <code>string message = 1 [json_name = "message", (.google.api.field_behavior) = REQUIRED];</code>
@@ -712,7 +807,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The user's message text. Required, at most 1 MiB.
+     * The user's message text. Required; the message it makes is at most
+     * 1 MiB (see Message.parts).
      * </pre>
      *
      * <code>string message = 1 [json_name = "message", (.google.api.field_behavior) = REQUIRED];</code>
@@ -729,7 +825,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The user's message text. Required, at most 1 MiB.
+     * The user's message text. Required; the message it makes is at most
+     * 1 MiB (see Message.parts).
      * </pre>
      *
      * <code>string message = 1 [json_name = "message", (.google.api.field_behavior) = REQUIRED];</code>
@@ -743,7 +840,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The user's message text. Required, at most 1 MiB.
+     * The user's message text. Required; the message it makes is at most
+     * 1 MiB (see Message.parts).
      * </pre>
      *
      * <code>string message = 1 [json_name = "message", (.google.api.field_behavior) = REQUIRED];</code>
@@ -949,7 +1047,8 @@ private static final long serialVersionUID = 0L;
         com.google.protobuf.Struct, com.google.protobuf.Struct.Builder, com.google.protobuf.StructOrBuilder> contextBuilder_;
     /**
      * <pre>
-     * A JSON object handed to the agent, at most 64 KiB.
+     * A JSON object handed to the agent, at most 64 KiB, nested at most 32
+     * deep.
      * </pre>
      *
      * <code>.google.protobuf.Struct context = 4 [json_name = "context", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -960,7 +1059,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * A JSON object handed to the agent, at most 64 KiB.
+     * A JSON object handed to the agent, at most 64 KiB, nested at most 32
+     * deep.
      * </pre>
      *
      * <code>.google.protobuf.Struct context = 4 [json_name = "context", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -975,7 +1075,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * A JSON object handed to the agent, at most 64 KiB.
+     * A JSON object handed to the agent, at most 64 KiB, nested at most 32
+     * deep.
      * </pre>
      *
      * <code>.google.protobuf.Struct context = 4 [json_name = "context", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -995,7 +1096,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * A JSON object handed to the agent, at most 64 KiB.
+     * A JSON object handed to the agent, at most 64 KiB, nested at most 32
+     * deep.
      * </pre>
      *
      * <code>.google.protobuf.Struct context = 4 [json_name = "context", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -1013,7 +1115,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * A JSON object handed to the agent, at most 64 KiB.
+     * A JSON object handed to the agent, at most 64 KiB, nested at most 32
+     * deep.
      * </pre>
      *
      * <code>.google.protobuf.Struct context = 4 [json_name = "context", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -1038,7 +1141,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * A JSON object handed to the agent, at most 64 KiB.
+     * A JSON object handed to the agent, at most 64 KiB, nested at most 32
+     * deep.
      * </pre>
      *
      * <code>.google.protobuf.Struct context = 4 [json_name = "context", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -1055,7 +1159,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * A JSON object handed to the agent, at most 64 KiB.
+     * A JSON object handed to the agent, at most 64 KiB, nested at most 32
+     * deep.
      * </pre>
      *
      * <code>.google.protobuf.Struct context = 4 [json_name = "context", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -1067,7 +1172,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * A JSON object handed to the agent, at most 64 KiB.
+     * A JSON object handed to the agent, at most 64 KiB, nested at most 32
+     * deep.
      * </pre>
      *
      * <code>.google.protobuf.Struct context = 4 [json_name = "context", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -1082,7 +1188,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * A JSON object handed to the agent, at most 64 KiB.
+     * A JSON object handed to the agent, at most 64 KiB, nested at most 32
+     * deep.
      * </pre>
      *
      * <code>.google.protobuf.Struct context = 4 [json_name = "context", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -1141,6 +1248,138 @@ private static final long serialVersionUID = 0L;
     public Builder clearMaxIterations() {
       bitField0_ = (bitField0_ & ~0x00000010);
       maxIterations_ = 0;
+      onChanged();
+      return this;
+    }
+
+    private java.lang.Object requestId_ = "";
+    /**
+     * <pre>
+     * Makes the call safe to retry (AIP-155): a call with the request_id of
+     * an earlier Chat that started its run, made within 24 hours, writes
+     * nothing and answers from that run (waiting for it as the first call did;
+     * NOT_FOUND if its thread was deleted since). The same request_id with a
+     * different request is INVALID_ARGUMENT with reason REQUEST_ID_REUSED. 1 to
+     * 128 characters of letters, digits, `-`, `_`, `.` and `~`: a UUID4, as
+     * AIP-155 suggests, or any other string unique to the attempt (the server
+     * only compares them). Scoped to the caller's tenant and this method.
+     * Empty: no deduplication.
+     * </pre>
+     *
+     * <code>string request_id = 6 [json_name = "requestId", (.google.api.field_behavior) = OPTIONAL];</code>
+     * @return The requestId.
+     */
+    public java.lang.String getRequestId() {
+      java.lang.Object ref = requestId_;
+      if (!(ref instanceof java.lang.String)) {
+        com.google.protobuf.ByteString bs =
+            (com.google.protobuf.ByteString) ref;
+        java.lang.String s = bs.toStringUtf8();
+        requestId_ = s;
+        return s;
+      } else {
+        return (java.lang.String) ref;
+      }
+    }
+    /**
+     * <pre>
+     * Makes the call safe to retry (AIP-155): a call with the request_id of
+     * an earlier Chat that started its run, made within 24 hours, writes
+     * nothing and answers from that run (waiting for it as the first call did;
+     * NOT_FOUND if its thread was deleted since). The same request_id with a
+     * different request is INVALID_ARGUMENT with reason REQUEST_ID_REUSED. 1 to
+     * 128 characters of letters, digits, `-`, `_`, `.` and `~`: a UUID4, as
+     * AIP-155 suggests, or any other string unique to the attempt (the server
+     * only compares them). Scoped to the caller's tenant and this method.
+     * Empty: no deduplication.
+     * </pre>
+     *
+     * <code>string request_id = 6 [json_name = "requestId", (.google.api.field_behavior) = OPTIONAL];</code>
+     * @return The bytes for requestId.
+     */
+    public com.google.protobuf.ByteString
+        getRequestIdBytes() {
+      java.lang.Object ref = requestId_;
+      if (ref instanceof String) {
+        com.google.protobuf.ByteString b = 
+            com.google.protobuf.ByteString.copyFromUtf8(
+                (java.lang.String) ref);
+        requestId_ = b;
+        return b;
+      } else {
+        return (com.google.protobuf.ByteString) ref;
+      }
+    }
+    /**
+     * <pre>
+     * Makes the call safe to retry (AIP-155): a call with the request_id of
+     * an earlier Chat that started its run, made within 24 hours, writes
+     * nothing and answers from that run (waiting for it as the first call did;
+     * NOT_FOUND if its thread was deleted since). The same request_id with a
+     * different request is INVALID_ARGUMENT with reason REQUEST_ID_REUSED. 1 to
+     * 128 characters of letters, digits, `-`, `_`, `.` and `~`: a UUID4, as
+     * AIP-155 suggests, or any other string unique to the attempt (the server
+     * only compares them). Scoped to the caller's tenant and this method.
+     * Empty: no deduplication.
+     * </pre>
+     *
+     * <code>string request_id = 6 [json_name = "requestId", (.google.api.field_behavior) = OPTIONAL];</code>
+     * @param value The requestId to set.
+     * @return This builder for chaining.
+     */
+    public Builder setRequestId(
+        java.lang.String value) {
+      if (value == null) { throw new NullPointerException(); }
+      requestId_ = value;
+      bitField0_ |= 0x00000020;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * Makes the call safe to retry (AIP-155): a call with the request_id of
+     * an earlier Chat that started its run, made within 24 hours, writes
+     * nothing and answers from that run (waiting for it as the first call did;
+     * NOT_FOUND if its thread was deleted since). The same request_id with a
+     * different request is INVALID_ARGUMENT with reason REQUEST_ID_REUSED. 1 to
+     * 128 characters of letters, digits, `-`, `_`, `.` and `~`: a UUID4, as
+     * AIP-155 suggests, or any other string unique to the attempt (the server
+     * only compares them). Scoped to the caller's tenant and this method.
+     * Empty: no deduplication.
+     * </pre>
+     *
+     * <code>string request_id = 6 [json_name = "requestId", (.google.api.field_behavior) = OPTIONAL];</code>
+     * @return This builder for chaining.
+     */
+    public Builder clearRequestId() {
+      requestId_ = getDefaultInstance().getRequestId();
+      bitField0_ = (bitField0_ & ~0x00000020);
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * Makes the call safe to retry (AIP-155): a call with the request_id of
+     * an earlier Chat that started its run, made within 24 hours, writes
+     * nothing and answers from that run (waiting for it as the first call did;
+     * NOT_FOUND if its thread was deleted since). The same request_id with a
+     * different request is INVALID_ARGUMENT with reason REQUEST_ID_REUSED. 1 to
+     * 128 characters of letters, digits, `-`, `_`, `.` and `~`: a UUID4, as
+     * AIP-155 suggests, or any other string unique to the attempt (the server
+     * only compares them). Scoped to the caller's tenant and this method.
+     * Empty: no deduplication.
+     * </pre>
+     *
+     * <code>string request_id = 6 [json_name = "requestId", (.google.api.field_behavior) = OPTIONAL];</code>
+     * @param value The bytes for requestId to set.
+     * @return This builder for chaining.
+     */
+    public Builder setRequestIdBytes(
+        com.google.protobuf.ByteString value) {
+      if (value == null) { throw new NullPointerException(); }
+      checkByteStringIsUtf8(value);
+      requestId_ = value;
+      bitField0_ |= 0x00000020;
       onChanged();
       return this;
     }

@@ -12,7 +12,8 @@ public interface ChatRequestOrBuilder extends
 
   /**
    * <pre>
-   * The user's message text. Required, at most 1 MiB.
+   * The user's message text. Required; the message it makes is at most
+   * 1 MiB (see Message.parts).
    * </pre>
    *
    * <code>string message = 1 [json_name = "message", (.google.api.field_behavior) = REQUIRED];</code>
@@ -21,7 +22,8 @@ public interface ChatRequestOrBuilder extends
   java.lang.String getMessage();
   /**
    * <pre>
-   * The user's message text. Required, at most 1 MiB.
+   * The user's message text. Required; the message it makes is at most
+   * 1 MiB (see Message.parts).
    * </pre>
    *
    * <code>string message = 1 [json_name = "message", (.google.api.field_behavior) = REQUIRED];</code>
@@ -72,7 +74,8 @@ public interface ChatRequestOrBuilder extends
 
   /**
    * <pre>
-   * A JSON object handed to the agent, at most 64 KiB.
+   * A JSON object handed to the agent, at most 64 KiB, nested at most 32
+   * deep.
    * </pre>
    *
    * <code>.google.protobuf.Struct context = 4 [json_name = "context", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -81,7 +84,8 @@ public interface ChatRequestOrBuilder extends
   boolean hasContext();
   /**
    * <pre>
-   * A JSON object handed to the agent, at most 64 KiB.
+   * A JSON object handed to the agent, at most 64 KiB, nested at most 32
+   * deep.
    * </pre>
    *
    * <code>.google.protobuf.Struct context = 4 [json_name = "context", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -90,7 +94,8 @@ public interface ChatRequestOrBuilder extends
   com.google.protobuf.Struct getContext();
   /**
    * <pre>
-   * A JSON object handed to the agent, at most 64 KiB.
+   * A JSON object handed to the agent, at most 64 KiB, nested at most 32
+   * deep.
    * </pre>
    *
    * <code>.google.protobuf.Struct context = 4 [json_name = "context", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -106,4 +111,40 @@ public interface ChatRequestOrBuilder extends
    * @return The maxIterations.
    */
   int getMaxIterations();
+
+  /**
+   * <pre>
+   * Makes the call safe to retry (AIP-155): a call with the request_id of
+   * an earlier Chat that started its run, made within 24 hours, writes
+   * nothing and answers from that run (waiting for it as the first call did;
+   * NOT_FOUND if its thread was deleted since). The same request_id with a
+   * different request is INVALID_ARGUMENT with reason REQUEST_ID_REUSED. 1 to
+   * 128 characters of letters, digits, `-`, `_`, `.` and `~`: a UUID4, as
+   * AIP-155 suggests, or any other string unique to the attempt (the server
+   * only compares them). Scoped to the caller's tenant and this method.
+   * Empty: no deduplication.
+   * </pre>
+   *
+   * <code>string request_id = 6 [json_name = "requestId", (.google.api.field_behavior) = OPTIONAL];</code>
+   * @return The requestId.
+   */
+  java.lang.String getRequestId();
+  /**
+   * <pre>
+   * Makes the call safe to retry (AIP-155): a call with the request_id of
+   * an earlier Chat that started its run, made within 24 hours, writes
+   * nothing and answers from that run (waiting for it as the first call did;
+   * NOT_FOUND if its thread was deleted since). The same request_id with a
+   * different request is INVALID_ARGUMENT with reason REQUEST_ID_REUSED. 1 to
+   * 128 characters of letters, digits, `-`, `_`, `.` and `~`: a UUID4, as
+   * AIP-155 suggests, or any other string unique to the attempt (the server
+   * only compares them). Scoped to the caller's tenant and this method.
+   * Empty: no deduplication.
+   * </pre>
+   *
+   * <code>string request_id = 6 [json_name = "requestId", (.google.api.field_behavior) = OPTIONAL];</code>
+   * @return The bytes for requestId.
+   */
+  com.google.protobuf.ByteString
+      getRequestIdBytes();
 }

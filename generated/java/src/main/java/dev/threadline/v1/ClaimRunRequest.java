@@ -153,8 +153,8 @@ private static final long serialVersionUID = 0L;
   private com.google.protobuf.Duration leaseDuration_;
   /**
    * <pre>
-   * How long the lease lasts without renewal, 1 second to 10 minutes;
-   * unset means 30 seconds.
+   * How long the lease lasts without renewal, 1 second to 10 minutes (a
+   * valid Duration); unset means 30 seconds.
    * </pre>
    *
    * <code>.google.protobuf.Duration lease_duration = 3 [json_name = "leaseDuration", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -166,8 +166,8 @@ private static final long serialVersionUID = 0L;
   }
   /**
    * <pre>
-   * How long the lease lasts without renewal, 1 second to 10 minutes;
-   * unset means 30 seconds.
+   * How long the lease lasts without renewal, 1 second to 10 minutes (a
+   * valid Duration); unset means 30 seconds.
    * </pre>
    *
    * <code>.google.protobuf.Duration lease_duration = 3 [json_name = "leaseDuration", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -179,8 +179,8 @@ private static final long serialVersionUID = 0L;
   }
   /**
    * <pre>
-   * How long the lease lasts without renewal, 1 second to 10 minutes;
-   * unset means 30 seconds.
+   * How long the lease lasts without renewal, 1 second to 10 minutes (a
+   * valid Duration); unset means 30 seconds.
    * </pre>
    *
    * <code>.google.protobuf.Duration lease_duration = 3 [json_name = "leaseDuration", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -829,8 +829,8 @@ private static final long serialVersionUID = 0L;
         com.google.protobuf.Duration, com.google.protobuf.Duration.Builder, com.google.protobuf.DurationOrBuilder> leaseDurationBuilder_;
     /**
      * <pre>
-     * How long the lease lasts without renewal, 1 second to 10 minutes;
-     * unset means 30 seconds.
+     * How long the lease lasts without renewal, 1 second to 10 minutes (a
+     * valid Duration); unset means 30 seconds.
      * </pre>
      *
      * <code>.google.protobuf.Duration lease_duration = 3 [json_name = "leaseDuration", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -841,8 +841,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * How long the lease lasts without renewal, 1 second to 10 minutes;
-     * unset means 30 seconds.
+     * How long the lease lasts without renewal, 1 second to 10 minutes (a
+     * valid Duration); unset means 30 seconds.
      * </pre>
      *
      * <code>.google.protobuf.Duration lease_duration = 3 [json_name = "leaseDuration", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -857,8 +857,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * How long the lease lasts without renewal, 1 second to 10 minutes;
-     * unset means 30 seconds.
+     * How long the lease lasts without renewal, 1 second to 10 minutes (a
+     * valid Duration); unset means 30 seconds.
      * </pre>
      *
      * <code>.google.protobuf.Duration lease_duration = 3 [json_name = "leaseDuration", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -878,8 +878,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * How long the lease lasts without renewal, 1 second to 10 minutes;
-     * unset means 30 seconds.
+     * How long the lease lasts without renewal, 1 second to 10 minutes (a
+     * valid Duration); unset means 30 seconds.
      * </pre>
      *
      * <code>.google.protobuf.Duration lease_duration = 3 [json_name = "leaseDuration", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -897,8 +897,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * How long the lease lasts without renewal, 1 second to 10 minutes;
-     * unset means 30 seconds.
+     * How long the lease lasts without renewal, 1 second to 10 minutes (a
+     * valid Duration); unset means 30 seconds.
      * </pre>
      *
      * <code>.google.protobuf.Duration lease_duration = 3 [json_name = "leaseDuration", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -923,8 +923,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * How long the lease lasts without renewal, 1 second to 10 minutes;
-     * unset means 30 seconds.
+     * How long the lease lasts without renewal, 1 second to 10 minutes (a
+     * valid Duration); unset means 30 seconds.
      * </pre>
      *
      * <code>.google.protobuf.Duration lease_duration = 3 [json_name = "leaseDuration", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -941,8 +941,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * How long the lease lasts without renewal, 1 second to 10 minutes;
-     * unset means 30 seconds.
+     * How long the lease lasts without renewal, 1 second to 10 minutes (a
+     * valid Duration); unset means 30 seconds.
      * </pre>
      *
      * <code>.google.protobuf.Duration lease_duration = 3 [json_name = "leaseDuration", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -954,8 +954,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * How long the lease lasts without renewal, 1 second to 10 minutes;
-     * unset means 30 seconds.
+     * How long the lease lasts without renewal, 1 second to 10 minutes (a
+     * valid Duration); unset means 30 seconds.
      * </pre>
      *
      * <code>.google.protobuf.Duration lease_duration = 3 [json_name = "leaseDuration", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -970,8 +970,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * How long the lease lasts without renewal, 1 second to 10 minutes;
-     * unset means 30 seconds.
+     * How long the lease lasts without renewal, 1 second to 10 minutes (a
+     * valid Duration); unset means 30 seconds.
      * </pre>
      *
      * <code>.google.protobuf.Duration lease_duration = 3 [json_name = "leaseDuration", (.google.api.field_behavior) = OPTIONAL];</code>

@@ -52,8 +52,8 @@ public interface ClaimRunRequestOrBuilder extends
 
   /**
    * <pre>
-   * How long the lease lasts without renewal, 1 second to 10 minutes;
-   * unset means 30 seconds.
+   * How long the lease lasts without renewal, 1 second to 10 minutes (a
+   * valid Duration); unset means 30 seconds.
    * </pre>
    *
    * <code>.google.protobuf.Duration lease_duration = 3 [json_name = "leaseDuration", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -62,8 +62,8 @@ public interface ClaimRunRequestOrBuilder extends
   boolean hasLeaseDuration();
   /**
    * <pre>
-   * How long the lease lasts without renewal, 1 second to 10 minutes;
-   * unset means 30 seconds.
+   * How long the lease lasts without renewal, 1 second to 10 minutes (a
+   * valid Duration); unset means 30 seconds.
    * </pre>
    *
    * <code>.google.protobuf.Duration lease_duration = 3 [json_name = "leaseDuration", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -72,8 +72,8 @@ public interface ClaimRunRequestOrBuilder extends
   com.google.protobuf.Duration getLeaseDuration();
   /**
    * <pre>
-   * How long the lease lasts without renewal, 1 second to 10 minutes;
-   * unset means 30 seconds.
+   * How long the lease lasts without renewal, 1 second to 10 minutes (a
+   * valid Duration); unset means 30 seconds.
    * </pre>
    *
    * <code>.google.protobuf.Duration lease_duration = 3 [json_name = "leaseDuration", (.google.api.field_behavior) = OPTIONAL];</code>

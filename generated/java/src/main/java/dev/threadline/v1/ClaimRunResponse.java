@@ -183,7 +183,8 @@ private static final long serialVersionUID = 0L;
   private java.util.List<dev.threadline.v1.Message> messages_;
   /**
    * <pre>
-   * The thread's messages, oldest first (at most the latest 1000).
+   * The thread's latest messages, oldest first: at most 1000, and only as
+   * many as fit in a reply of 4 MiB beside the run.
    * </pre>
    *
    * <code>repeated .threadline.v1.Message messages = 4 [json_name = "messages"];</code>
@@ -194,7 +195,8 @@ private static final long serialVersionUID = 0L;
   }
   /**
    * <pre>
-   * The thread's messages, oldest first (at most the latest 1000).
+   * The thread's latest messages, oldest first: at most 1000, and only as
+   * many as fit in a reply of 4 MiB beside the run.
    * </pre>
    *
    * <code>repeated .threadline.v1.Message messages = 4 [json_name = "messages"];</code>
@@ -206,7 +208,8 @@ private static final long serialVersionUID = 0L;
   }
   /**
    * <pre>
-   * The thread's messages, oldest first (at most the latest 1000).
+   * The thread's latest messages, oldest first: at most 1000, and only as
+   * many as fit in a reply of 4 MiB beside the run.
    * </pre>
    *
    * <code>repeated .threadline.v1.Message messages = 4 [json_name = "messages"];</code>
@@ -217,7 +220,8 @@ private static final long serialVersionUID = 0L;
   }
   /**
    * <pre>
-   * The thread's messages, oldest first (at most the latest 1000).
+   * The thread's latest messages, oldest first: at most 1000, and only as
+   * many as fit in a reply of 4 MiB beside the run.
    * </pre>
    *
    * <code>repeated .threadline.v1.Message messages = 4 [json_name = "messages"];</code>
@@ -228,7 +232,8 @@ private static final long serialVersionUID = 0L;
   }
   /**
    * <pre>
-   * The thread's messages, oldest first (at most the latest 1000).
+   * The thread's latest messages, oldest first: at most 1000, and only as
+   * many as fit in a reply of 4 MiB beside the run.
    * </pre>
    *
    * <code>repeated .threadline.v1.Message messages = 4 [json_name = "messages"];</code>
@@ -237,6 +242,22 @@ private static final long serialVersionUID = 0L;
   public dev.threadline.v1.MessageOrBuilder getMessagesOrBuilder(
       int index) {
     return messages_.get(index);
+  }
+
+  public static final int OMITTED_MESSAGE_COUNT_FIELD_NUMBER = 5;
+  private int omittedMessageCount_ = 0;
+  /**
+   * <pre>
+   * How many of the thread's latest 1000 messages are missing from messages
+   * because they did not fit (the oldest are left out first).
+   * </pre>
+   *
+   * <code>int32 omitted_message_count = 5 [json_name = "omittedMessageCount"];</code>
+   * @return The omittedMessageCount.
+   */
+  @java.lang.Override
+  public int getOmittedMessageCount() {
+    return omittedMessageCount_;
   }
 
   private byte memoizedIsInitialized = -1;
@@ -265,6 +286,9 @@ private static final long serialVersionUID = 0L;
     for (int i = 0; i < messages_.size(); i++) {
       output.writeMessage(4, messages_.get(i));
     }
+    if (omittedMessageCount_ != 0) {
+      output.writeInt32(5, omittedMessageCount_);
+    }
     getUnknownFields().writeTo(output);
   }
   private int computeSerializedSize_0() {
@@ -289,6 +313,10 @@ private static final long serialVersionUID = 0L;
           }
           size += 1 * count;
         }
+    if (omittedMessageCount_ != 0) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeInt32Size(5, omittedMessageCount_);
+    }
     return size;
   }
   @java.lang.Override
@@ -327,6 +355,8 @@ private static final long serialVersionUID = 0L;
     }
     if (!getMessagesList()
         .equals(other.getMessagesList())) return false;
+    if (getOmittedMessageCount()
+        != other.getOmittedMessageCount()) return false;
     if (!getUnknownFields().equals(other.getUnknownFields())) return false;
     return true;
   }
@@ -352,6 +382,8 @@ private static final long serialVersionUID = 0L;
       hash = (37 * hash) + MESSAGES_FIELD_NUMBER;
       hash = (53 * hash) + getMessagesList().hashCode();
     }
+    hash = (37 * hash) + OMITTED_MESSAGE_COUNT_FIELD_NUMBER;
+    hash = (53 * hash) + getOmittedMessageCount();
     hash = (29 * hash) + getUnknownFields().hashCode();
     memoizedHashCode = hash;
     return hash;
@@ -513,6 +545,7 @@ private static final long serialVersionUID = 0L;
         messagesBuilder_.clear();
       }
       bitField0_ = (bitField0_ & ~0x00000008);
+      omittedMessageCount_ = 0;
       return this;
     }
 
@@ -575,6 +608,9 @@ private static final long serialVersionUID = 0L;
             : leaseExpireTimeBuilder_.build();
         to_bitField0_ |= 0x00000002;
       }
+      if (((from_bitField0_ & 0x00000010) != 0)) {
+        result.omittedMessageCount_ = omittedMessageCount_;
+      }
       result.bitField0_ |= to_bitField0_;
     }
 
@@ -626,6 +662,9 @@ private static final long serialVersionUID = 0L;
             messagesBuilder_.addAllMessages(other.messages_);
           }
         }
+      }
+      if (other.getOmittedMessageCount() != 0) {
+        setOmittedMessageCount(other.getOmittedMessageCount());
       }
       this.mergeUnknownFields(other.getUnknownFields());
       onChanged();
@@ -685,6 +724,11 @@ private static final long serialVersionUID = 0L;
               }
               break;
             } // case 34
+            case 40: {
+              omittedMessageCount_ = input.readInt32();
+              bitField0_ |= 0x00000010;
+              break;
+            } // case 40
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -1122,7 +1166,8 @@ private static final long serialVersionUID = 0L;
 
     /**
      * <pre>
-     * The thread's messages, oldest first (at most the latest 1000).
+     * The thread's latest messages, oldest first: at most 1000, and only as
+     * many as fit in a reply of 4 MiB beside the run.
      * </pre>
      *
      * <code>repeated .threadline.v1.Message messages = 4 [json_name = "messages"];</code>
@@ -1136,7 +1181,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The thread's messages, oldest first (at most the latest 1000).
+     * The thread's latest messages, oldest first: at most 1000, and only as
+     * many as fit in a reply of 4 MiB beside the run.
      * </pre>
      *
      * <code>repeated .threadline.v1.Message messages = 4 [json_name = "messages"];</code>
@@ -1150,7 +1196,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The thread's messages, oldest first (at most the latest 1000).
+     * The thread's latest messages, oldest first: at most 1000, and only as
+     * many as fit in a reply of 4 MiB beside the run.
      * </pre>
      *
      * <code>repeated .threadline.v1.Message messages = 4 [json_name = "messages"];</code>
@@ -1164,7 +1211,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The thread's messages, oldest first (at most the latest 1000).
+     * The thread's latest messages, oldest first: at most 1000, and only as
+     * many as fit in a reply of 4 MiB beside the run.
      * </pre>
      *
      * <code>repeated .threadline.v1.Message messages = 4 [json_name = "messages"];</code>
@@ -1185,7 +1233,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The thread's messages, oldest first (at most the latest 1000).
+     * The thread's latest messages, oldest first: at most 1000, and only as
+     * many as fit in a reply of 4 MiB beside the run.
      * </pre>
      *
      * <code>repeated .threadline.v1.Message messages = 4 [json_name = "messages"];</code>
@@ -1203,7 +1252,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The thread's messages, oldest first (at most the latest 1000).
+     * The thread's latest messages, oldest first: at most 1000, and only as
+     * many as fit in a reply of 4 MiB beside the run.
      * </pre>
      *
      * <code>repeated .threadline.v1.Message messages = 4 [json_name = "messages"];</code>
@@ -1223,7 +1273,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The thread's messages, oldest first (at most the latest 1000).
+     * The thread's latest messages, oldest first: at most 1000, and only as
+     * many as fit in a reply of 4 MiB beside the run.
      * </pre>
      *
      * <code>repeated .threadline.v1.Message messages = 4 [json_name = "messages"];</code>
@@ -1244,7 +1295,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The thread's messages, oldest first (at most the latest 1000).
+     * The thread's latest messages, oldest first: at most 1000, and only as
+     * many as fit in a reply of 4 MiB beside the run.
      * </pre>
      *
      * <code>repeated .threadline.v1.Message messages = 4 [json_name = "messages"];</code>
@@ -1262,7 +1314,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The thread's messages, oldest first (at most the latest 1000).
+     * The thread's latest messages, oldest first: at most 1000, and only as
+     * many as fit in a reply of 4 MiB beside the run.
      * </pre>
      *
      * <code>repeated .threadline.v1.Message messages = 4 [json_name = "messages"];</code>
@@ -1280,7 +1333,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The thread's messages, oldest first (at most the latest 1000).
+     * The thread's latest messages, oldest first: at most 1000, and only as
+     * many as fit in a reply of 4 MiB beside the run.
      * </pre>
      *
      * <code>repeated .threadline.v1.Message messages = 4 [json_name = "messages"];</code>
@@ -1299,7 +1353,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The thread's messages, oldest first (at most the latest 1000).
+     * The thread's latest messages, oldest first: at most 1000, and only as
+     * many as fit in a reply of 4 MiB beside the run.
      * </pre>
      *
      * <code>repeated .threadline.v1.Message messages = 4 [json_name = "messages"];</code>
@@ -1316,7 +1371,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The thread's messages, oldest first (at most the latest 1000).
+     * The thread's latest messages, oldest first: at most 1000, and only as
+     * many as fit in a reply of 4 MiB beside the run.
      * </pre>
      *
      * <code>repeated .threadline.v1.Message messages = 4 [json_name = "messages"];</code>
@@ -1333,7 +1389,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The thread's messages, oldest first (at most the latest 1000).
+     * The thread's latest messages, oldest first: at most 1000, and only as
+     * many as fit in a reply of 4 MiB beside the run.
      * </pre>
      *
      * <code>repeated .threadline.v1.Message messages = 4 [json_name = "messages"];</code>
@@ -1344,7 +1401,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The thread's messages, oldest first (at most the latest 1000).
+     * The thread's latest messages, oldest first: at most 1000, and only as
+     * many as fit in a reply of 4 MiB beside the run.
      * </pre>
      *
      * <code>repeated .threadline.v1.Message messages = 4 [json_name = "messages"];</code>
@@ -1358,7 +1416,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The thread's messages, oldest first (at most the latest 1000).
+     * The thread's latest messages, oldest first: at most 1000, and only as
+     * many as fit in a reply of 4 MiB beside the run.
      * </pre>
      *
      * <code>repeated .threadline.v1.Message messages = 4 [json_name = "messages"];</code>
@@ -1373,7 +1432,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The thread's messages, oldest first (at most the latest 1000).
+     * The thread's latest messages, oldest first: at most 1000, and only as
+     * many as fit in a reply of 4 MiB beside the run.
      * </pre>
      *
      * <code>repeated .threadline.v1.Message messages = 4 [json_name = "messages"];</code>
@@ -1384,7 +1444,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The thread's messages, oldest first (at most the latest 1000).
+     * The thread's latest messages, oldest first: at most 1000, and only as
+     * many as fit in a reply of 4 MiB beside the run.
      * </pre>
      *
      * <code>repeated .threadline.v1.Message messages = 4 [json_name = "messages"];</code>
@@ -1396,7 +1457,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The thread's messages, oldest first (at most the latest 1000).
+     * The thread's latest messages, oldest first: at most 1000, and only as
+     * many as fit in a reply of 4 MiB beside the run.
      * </pre>
      *
      * <code>repeated .threadline.v1.Message messages = 4 [json_name = "messages"];</code>
@@ -1418,6 +1480,53 @@ private static final long serialVersionUID = 0L;
         messages_ = null;
       }
       return messagesBuilder_;
+    }
+
+    private int omittedMessageCount_ ;
+    /**
+     * <pre>
+     * How many of the thread's latest 1000 messages are missing from messages
+     * because they did not fit (the oldest are left out first).
+     * </pre>
+     *
+     * <code>int32 omitted_message_count = 5 [json_name = "omittedMessageCount"];</code>
+     * @return The omittedMessageCount.
+     */
+    @java.lang.Override
+    public int getOmittedMessageCount() {
+      return omittedMessageCount_;
+    }
+    /**
+     * <pre>
+     * How many of the thread's latest 1000 messages are missing from messages
+     * because they did not fit (the oldest are left out first).
+     * </pre>
+     *
+     * <code>int32 omitted_message_count = 5 [json_name = "omittedMessageCount"];</code>
+     * @param value The omittedMessageCount to set.
+     * @return This builder for chaining.
+     */
+    public Builder setOmittedMessageCount(int value) {
+
+      omittedMessageCount_ = value;
+      bitField0_ |= 0x00000010;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * How many of the thread's latest 1000 messages are missing from messages
+     * because they did not fit (the oldest are left out first).
+     * </pre>
+     *
+     * <code>int32 omitted_message_count = 5 [json_name = "omittedMessageCount"];</code>
+     * @return This builder for chaining.
+     */
+    public Builder clearOmittedMessageCount() {
+      bitField0_ = (bitField0_ & ~0x00000010);
+      omittedMessageCount_ = 0;
+      onChanged();
+      return this;
     }
 
     // @@protoc_insertion_point(builder_scope:threadline.v1.ClaimRunResponse)

@@ -86,7 +86,8 @@ public interface ClaimRunResponseOrBuilder extends
 
   /**
    * <pre>
-   * The thread's messages, oldest first (at most the latest 1000).
+   * The thread's latest messages, oldest first: at most 1000, and only as
+   * many as fit in a reply of 4 MiB beside the run.
    * </pre>
    *
    * <code>repeated .threadline.v1.Message messages = 4 [json_name = "messages"];</code>
@@ -95,7 +96,8 @@ public interface ClaimRunResponseOrBuilder extends
       getMessagesList();
   /**
    * <pre>
-   * The thread's messages, oldest first (at most the latest 1000).
+   * The thread's latest messages, oldest first: at most 1000, and only as
+   * many as fit in a reply of 4 MiB beside the run.
    * </pre>
    *
    * <code>repeated .threadline.v1.Message messages = 4 [json_name = "messages"];</code>
@@ -103,7 +105,8 @@ public interface ClaimRunResponseOrBuilder extends
   dev.threadline.v1.Message getMessages(int index);
   /**
    * <pre>
-   * The thread's messages, oldest first (at most the latest 1000).
+   * The thread's latest messages, oldest first: at most 1000, and only as
+   * many as fit in a reply of 4 MiB beside the run.
    * </pre>
    *
    * <code>repeated .threadline.v1.Message messages = 4 [json_name = "messages"];</code>
@@ -111,7 +114,8 @@ public interface ClaimRunResponseOrBuilder extends
   int getMessagesCount();
   /**
    * <pre>
-   * The thread's messages, oldest first (at most the latest 1000).
+   * The thread's latest messages, oldest first: at most 1000, and only as
+   * many as fit in a reply of 4 MiB beside the run.
    * </pre>
    *
    * <code>repeated .threadline.v1.Message messages = 4 [json_name = "messages"];</code>
@@ -120,11 +124,23 @@ public interface ClaimRunResponseOrBuilder extends
       getMessagesOrBuilderList();
   /**
    * <pre>
-   * The thread's messages, oldest first (at most the latest 1000).
+   * The thread's latest messages, oldest first: at most 1000, and only as
+   * many as fit in a reply of 4 MiB beside the run.
    * </pre>
    *
    * <code>repeated .threadline.v1.Message messages = 4 [json_name = "messages"];</code>
    */
   dev.threadline.v1.MessageOrBuilder getMessagesOrBuilder(
       int index);
+
+  /**
+   * <pre>
+   * How many of the thread's latest 1000 messages are missing from messages
+   * because they did not fit (the oldest are left out first).
+   * </pre>
+   *
+   * <code>int32 omitted_message_count = 5 [json_name = "omittedMessageCount"];</code>
+   * @return The omittedMessageCount.
+   */
+  int getOmittedMessageCount();
 }

@@ -33,6 +33,7 @@ private static final long serialVersionUID = 0L;
   }
   private CreateMessageRequest() {
     threadId_ = "";
+    requestId_ = "";
   }
 
   public static final com.google.protobuf.Descriptors.Descriptor
@@ -142,6 +143,71 @@ private static final long serialVersionUID = 0L;
     return message_ == null ? dev.threadline.v1.Message.getDefaultInstance() : message_;
   }
 
+  public static final int REQUEST_ID_FIELD_NUMBER = 3;
+  @SuppressWarnings("serial")
+  private volatile java.lang.Object requestId_ = "";
+  /**
+   * <pre>
+   * Makes the call safe to retry (AIP-155): a call with the request_id of
+   * an earlier successful CreateMessage, made within 24 hours, writes nothing
+   * and returns the message that call created, as it is now (NOT_FOUND if it
+   * was deleted since). The same request_id with a different request is
+   * INVALID_ARGUMENT with reason REQUEST_ID_REUSED. 1 to 128 characters of
+   * letters, digits, `-`, `_`, `.` and `~`: a UUID4, as AIP-155 suggests, or
+   * any other string unique to the attempt (the server only compares them).
+   * Scoped to the caller's tenant and this method. Empty: no deduplication.
+   * Over HTTP it is the query parameter `requestId`, since the body is the
+   * message.
+   * </pre>
+   *
+   * <code>string request_id = 3 [json_name = "requestId", (.google.api.field_behavior) = OPTIONAL];</code>
+   * @return The requestId.
+   */
+  @java.lang.Override
+  public java.lang.String getRequestId() {
+    java.lang.Object ref = requestId_;
+    if (ref instanceof java.lang.String) {
+      return (java.lang.String) ref;
+    } else {
+      com.google.protobuf.ByteString bs = 
+          (com.google.protobuf.ByteString) ref;
+      java.lang.String s = bs.toStringUtf8();
+      requestId_ = s;
+      return s;
+    }
+  }
+  /**
+   * <pre>
+   * Makes the call safe to retry (AIP-155): a call with the request_id of
+   * an earlier successful CreateMessage, made within 24 hours, writes nothing
+   * and returns the message that call created, as it is now (NOT_FOUND if it
+   * was deleted since). The same request_id with a different request is
+   * INVALID_ARGUMENT with reason REQUEST_ID_REUSED. 1 to 128 characters of
+   * letters, digits, `-`, `_`, `.` and `~`: a UUID4, as AIP-155 suggests, or
+   * any other string unique to the attempt (the server only compares them).
+   * Scoped to the caller's tenant and this method. Empty: no deduplication.
+   * Over HTTP it is the query parameter `requestId`, since the body is the
+   * message.
+   * </pre>
+   *
+   * <code>string request_id = 3 [json_name = "requestId", (.google.api.field_behavior) = OPTIONAL];</code>
+   * @return The bytes for requestId.
+   */
+  @java.lang.Override
+  public com.google.protobuf.ByteString
+      getRequestIdBytes() {
+    java.lang.Object ref = requestId_;
+    if (ref instanceof java.lang.String) {
+      com.google.protobuf.ByteString b = 
+          com.google.protobuf.ByteString.copyFromUtf8(
+              (java.lang.String) ref);
+      requestId_ = b;
+      return b;
+    } else {
+      return (com.google.protobuf.ByteString) ref;
+    }
+  }
+
   private byte memoizedIsInitialized = -1;
   @java.lang.Override
   public final boolean isInitialized() {
@@ -162,6 +228,9 @@ private static final long serialVersionUID = 0L;
     if (((bitField0_ & 0x00000001) != 0)) {
       output.writeMessage(2, getMessage());
     }
+    if (!com.google.protobuf.GeneratedMessage.isStringEmpty(requestId_)) {
+      com.google.protobuf.GeneratedMessage.writeString(output, 3, requestId_);
+    }
     getUnknownFields().writeTo(output);
   }
   private int computeSerializedSize_0() {
@@ -172,6 +241,9 @@ private static final long serialVersionUID = 0L;
     if (((bitField0_ & 0x00000001) != 0)) {
       size += com.google.protobuf.CodedOutputStream
         .computeMessageSize(2, getMessage());
+    }
+    if (!com.google.protobuf.GeneratedMessage.isStringEmpty(requestId_)) {
+      size += com.google.protobuf.GeneratedMessage.computeStringSize(3, requestId_);
     }
     return size;
   }
@@ -204,6 +276,8 @@ private static final long serialVersionUID = 0L;
       if (!getMessage()
           .equals(other.getMessage())) return false;
     }
+    if (!getRequestId()
+        .equals(other.getRequestId())) return false;
     if (!getUnknownFields().equals(other.getUnknownFields())) return false;
     return true;
   }
@@ -221,6 +295,8 @@ private static final long serialVersionUID = 0L;
       hash = (37 * hash) + MESSAGE_FIELD_NUMBER;
       hash = (53 * hash) + getMessage().hashCode();
     }
+    hash = (37 * hash) + REQUEST_ID_FIELD_NUMBER;
+    hash = (53 * hash) + getRequestId().hashCode();
     hash = (29 * hash) + getUnknownFields().hashCode();
     memoizedHashCode = hash;
     return hash;
@@ -368,6 +444,7 @@ private static final long serialVersionUID = 0L;
         messageBuilder_.dispose();
         messageBuilder_ = null;
       }
+      requestId_ = "";
       return this;
     }
 
@@ -411,6 +488,9 @@ private static final long serialVersionUID = 0L;
             : messageBuilder_.build();
         to_bitField0_ |= 0x00000001;
       }
+      if (((from_bitField0_ & 0x00000004) != 0)) {
+        result.requestId_ = requestId_;
+      }
       result.bitField0_ |= to_bitField0_;
     }
 
@@ -433,6 +513,11 @@ private static final long serialVersionUID = 0L;
       }
       if (other.hasMessage()) {
         mergeMessage(other.getMessage());
+      }
+      if (!other.getRequestId().isEmpty()) {
+        requestId_ = other.requestId_;
+        bitField0_ |= 0x00000004;
+        onChanged();
       }
       this.mergeUnknownFields(other.getUnknownFields());
       onChanged();
@@ -472,6 +557,11 @@ private static final long serialVersionUID = 0L;
               bitField0_ |= 0x00000002;
               break;
             } // case 18
+            case 26: {
+              requestId_ = input.readStringRequireUtf8();
+              bitField0_ |= 0x00000004;
+              break;
+            } // case 26
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -745,6 +835,143 @@ private static final long serialVersionUID = 0L;
         message_ = null;
       }
       return messageBuilder_;
+    }
+
+    private java.lang.Object requestId_ = "";
+    /**
+     * <pre>
+     * Makes the call safe to retry (AIP-155): a call with the request_id of
+     * an earlier successful CreateMessage, made within 24 hours, writes nothing
+     * and returns the message that call created, as it is now (NOT_FOUND if it
+     * was deleted since). The same request_id with a different request is
+     * INVALID_ARGUMENT with reason REQUEST_ID_REUSED. 1 to 128 characters of
+     * letters, digits, `-`, `_`, `.` and `~`: a UUID4, as AIP-155 suggests, or
+     * any other string unique to the attempt (the server only compares them).
+     * Scoped to the caller's tenant and this method. Empty: no deduplication.
+     * Over HTTP it is the query parameter `requestId`, since the body is the
+     * message.
+     * </pre>
+     *
+     * <code>string request_id = 3 [json_name = "requestId", (.google.api.field_behavior) = OPTIONAL];</code>
+     * @return The requestId.
+     */
+    public java.lang.String getRequestId() {
+      java.lang.Object ref = requestId_;
+      if (!(ref instanceof java.lang.String)) {
+        com.google.protobuf.ByteString bs =
+            (com.google.protobuf.ByteString) ref;
+        java.lang.String s = bs.toStringUtf8();
+        requestId_ = s;
+        return s;
+      } else {
+        return (java.lang.String) ref;
+      }
+    }
+    /**
+     * <pre>
+     * Makes the call safe to retry (AIP-155): a call with the request_id of
+     * an earlier successful CreateMessage, made within 24 hours, writes nothing
+     * and returns the message that call created, as it is now (NOT_FOUND if it
+     * was deleted since). The same request_id with a different request is
+     * INVALID_ARGUMENT with reason REQUEST_ID_REUSED. 1 to 128 characters of
+     * letters, digits, `-`, `_`, `.` and `~`: a UUID4, as AIP-155 suggests, or
+     * any other string unique to the attempt (the server only compares them).
+     * Scoped to the caller's tenant and this method. Empty: no deduplication.
+     * Over HTTP it is the query parameter `requestId`, since the body is the
+     * message.
+     * </pre>
+     *
+     * <code>string request_id = 3 [json_name = "requestId", (.google.api.field_behavior) = OPTIONAL];</code>
+     * @return The bytes for requestId.
+     */
+    public com.google.protobuf.ByteString
+        getRequestIdBytes() {
+      java.lang.Object ref = requestId_;
+      if (ref instanceof String) {
+        com.google.protobuf.ByteString b = 
+            com.google.protobuf.ByteString.copyFromUtf8(
+                (java.lang.String) ref);
+        requestId_ = b;
+        return b;
+      } else {
+        return (com.google.protobuf.ByteString) ref;
+      }
+    }
+    /**
+     * <pre>
+     * Makes the call safe to retry (AIP-155): a call with the request_id of
+     * an earlier successful CreateMessage, made within 24 hours, writes nothing
+     * and returns the message that call created, as it is now (NOT_FOUND if it
+     * was deleted since). The same request_id with a different request is
+     * INVALID_ARGUMENT with reason REQUEST_ID_REUSED. 1 to 128 characters of
+     * letters, digits, `-`, `_`, `.` and `~`: a UUID4, as AIP-155 suggests, or
+     * any other string unique to the attempt (the server only compares them).
+     * Scoped to the caller's tenant and this method. Empty: no deduplication.
+     * Over HTTP it is the query parameter `requestId`, since the body is the
+     * message.
+     * </pre>
+     *
+     * <code>string request_id = 3 [json_name = "requestId", (.google.api.field_behavior) = OPTIONAL];</code>
+     * @param value The requestId to set.
+     * @return This builder for chaining.
+     */
+    public Builder setRequestId(
+        java.lang.String value) {
+      if (value == null) { throw new NullPointerException(); }
+      requestId_ = value;
+      bitField0_ |= 0x00000004;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * Makes the call safe to retry (AIP-155): a call with the request_id of
+     * an earlier successful CreateMessage, made within 24 hours, writes nothing
+     * and returns the message that call created, as it is now (NOT_FOUND if it
+     * was deleted since). The same request_id with a different request is
+     * INVALID_ARGUMENT with reason REQUEST_ID_REUSED. 1 to 128 characters of
+     * letters, digits, `-`, `_`, `.` and `~`: a UUID4, as AIP-155 suggests, or
+     * any other string unique to the attempt (the server only compares them).
+     * Scoped to the caller's tenant and this method. Empty: no deduplication.
+     * Over HTTP it is the query parameter `requestId`, since the body is the
+     * message.
+     * </pre>
+     *
+     * <code>string request_id = 3 [json_name = "requestId", (.google.api.field_behavior) = OPTIONAL];</code>
+     * @return This builder for chaining.
+     */
+    public Builder clearRequestId() {
+      requestId_ = getDefaultInstance().getRequestId();
+      bitField0_ = (bitField0_ & ~0x00000004);
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * Makes the call safe to retry (AIP-155): a call with the request_id of
+     * an earlier successful CreateMessage, made within 24 hours, writes nothing
+     * and returns the message that call created, as it is now (NOT_FOUND if it
+     * was deleted since). The same request_id with a different request is
+     * INVALID_ARGUMENT with reason REQUEST_ID_REUSED. 1 to 128 characters of
+     * letters, digits, `-`, `_`, `.` and `~`: a UUID4, as AIP-155 suggests, or
+     * any other string unique to the attempt (the server only compares them).
+     * Scoped to the caller's tenant and this method. Empty: no deduplication.
+     * Over HTTP it is the query parameter `requestId`, since the body is the
+     * message.
+     * </pre>
+     *
+     * <code>string request_id = 3 [json_name = "requestId", (.google.api.field_behavior) = OPTIONAL];</code>
+     * @param value The bytes for requestId to set.
+     * @return This builder for chaining.
+     */
+    public Builder setRequestIdBytes(
+        com.google.protobuf.ByteString value) {
+      if (value == null) { throw new NullPointerException(); }
+      checkByteStringIsUtf8(value);
+      requestId_ = value;
+      bitField0_ |= 0x00000004;
+      onChanged();
+      return this;
     }
 
     // @@protoc_insertion_point(builder_scope:threadline.v1.CreateMessageRequest)

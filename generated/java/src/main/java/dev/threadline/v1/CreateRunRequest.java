@@ -38,6 +38,7 @@ private static final long serialVersionUID = 0L;
     tools_ =
         com.google.protobuf.LazyStringArrayList.emptyList();
     multitaskStrategy_ = 0;
+    requestId_ = "";
   }
 
   public static final com.google.protobuf.Descriptors.Descriptor
@@ -225,7 +226,8 @@ private static final long serialVersionUID = 0L;
   private com.google.protobuf.Struct context_;
   /**
    * <pre>
-   * A JSON object handed to the agent, at most 64 KiB.
+   * A JSON object handed to the agent, at most 64 KiB, nested at most 32
+   * deep.
    * </pre>
    *
    * <code>.google.protobuf.Struct context = 4 [json_name = "context", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -237,7 +239,8 @@ private static final long serialVersionUID = 0L;
   }
   /**
    * <pre>
-   * A JSON object handed to the agent, at most 64 KiB.
+   * A JSON object handed to the agent, at most 64 KiB, nested at most 32
+   * deep.
    * </pre>
    *
    * <code>.google.protobuf.Struct context = 4 [json_name = "context", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -249,7 +252,8 @@ private static final long serialVersionUID = 0L;
   }
   /**
    * <pre>
-   * A JSON object handed to the agent, at most 64 KiB.
+   * A JSON object handed to the agent, at most 64 KiB, nested at most 32
+   * deep.
    * </pre>
    *
    * <code>.google.protobuf.Struct context = 4 [json_name = "context", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -336,7 +340,7 @@ private static final long serialVersionUID = 0L;
   private com.google.protobuf.Struct metadata_;
   /**
    * <pre>
-   * The caller's own JSON object, at most 64 KiB.
+   * The caller's own JSON object, at most 64 KiB, nested at most 32 deep.
    * </pre>
    *
    * <code>.google.protobuf.Struct metadata = 7 [json_name = "metadata", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -348,7 +352,7 @@ private static final long serialVersionUID = 0L;
   }
   /**
    * <pre>
-   * The caller's own JSON object, at most 64 KiB.
+   * The caller's own JSON object, at most 64 KiB, nested at most 32 deep.
    * </pre>
    *
    * <code>.google.protobuf.Struct metadata = 7 [json_name = "metadata", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -360,7 +364,7 @@ private static final long serialVersionUID = 0L;
   }
   /**
    * <pre>
-   * The caller's own JSON object, at most 64 KiB.
+   * The caller's own JSON object, at most 64 KiB, nested at most 32 deep.
    * </pre>
    *
    * <code>.google.protobuf.Struct metadata = 7 [json_name = "metadata", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -394,6 +398,69 @@ private static final long serialVersionUID = 0L;
   @java.lang.Override public dev.threadline.v1.MultitaskStrategy getMultitaskStrategy() {
     dev.threadline.v1.MultitaskStrategy result = dev.threadline.v1.MultitaskStrategy.forNumber(multitaskStrategy_);
     return result == null ? dev.threadline.v1.MultitaskStrategy.UNRECOGNIZED : result;
+  }
+
+  public static final int REQUEST_ID_FIELD_NUMBER = 9;
+  @SuppressWarnings("serial")
+  private volatile java.lang.Object requestId_ = "";
+  /**
+   * <pre>
+   * Makes the call safe to retry (AIP-155): a call with the request_id of
+   * an earlier successful call of the same method (CreateRun or StreamRun),
+   * made within 24 hours, writes nothing and returns (or streams) the run
+   * that call started, as it is now (NOT_FOUND if its thread was deleted
+   * since). The same request_id with a different request is INVALID_ARGUMENT
+   * with reason REQUEST_ID_REUSED. 1 to 128 characters of letters, digits,
+   * `-`, `_`, `.` and `~`: a UUID4, as AIP-155 suggests, or any other string
+   * unique to the attempt (the server only compares them). Scoped to the
+   * caller's tenant and the method. Empty: no deduplication.
+   * </pre>
+   *
+   * <code>string request_id = 9 [json_name = "requestId", (.google.api.field_behavior) = OPTIONAL];</code>
+   * @return The requestId.
+   */
+  @java.lang.Override
+  public java.lang.String getRequestId() {
+    java.lang.Object ref = requestId_;
+    if (ref instanceof java.lang.String) {
+      return (java.lang.String) ref;
+    } else {
+      com.google.protobuf.ByteString bs = 
+          (com.google.protobuf.ByteString) ref;
+      java.lang.String s = bs.toStringUtf8();
+      requestId_ = s;
+      return s;
+    }
+  }
+  /**
+   * <pre>
+   * Makes the call safe to retry (AIP-155): a call with the request_id of
+   * an earlier successful call of the same method (CreateRun or StreamRun),
+   * made within 24 hours, writes nothing and returns (or streams) the run
+   * that call started, as it is now (NOT_FOUND if its thread was deleted
+   * since). The same request_id with a different request is INVALID_ARGUMENT
+   * with reason REQUEST_ID_REUSED. 1 to 128 characters of letters, digits,
+   * `-`, `_`, `.` and `~`: a UUID4, as AIP-155 suggests, or any other string
+   * unique to the attempt (the server only compares them). Scoped to the
+   * caller's tenant and the method. Empty: no deduplication.
+   * </pre>
+   *
+   * <code>string request_id = 9 [json_name = "requestId", (.google.api.field_behavior) = OPTIONAL];</code>
+   * @return The bytes for requestId.
+   */
+  @java.lang.Override
+  public com.google.protobuf.ByteString
+      getRequestIdBytes() {
+    java.lang.Object ref = requestId_;
+    if (ref instanceof java.lang.String) {
+      com.google.protobuf.ByteString b = 
+          com.google.protobuf.ByteString.copyFromUtf8(
+              (java.lang.String) ref);
+      requestId_ = b;
+      return b;
+    } else {
+      return (com.google.protobuf.ByteString) ref;
+    }
   }
 
   private byte memoizedIsInitialized = -1;
@@ -433,6 +500,9 @@ private static final long serialVersionUID = 0L;
     }
     if (multitaskStrategy_ != dev.threadline.v1.MultitaskStrategy.MULTITASK_STRATEGY_UNSPECIFIED.getNumber()) {
       output.writeEnum(8, multitaskStrategy_);
+    }
+    if (!com.google.protobuf.GeneratedMessage.isStringEmpty(requestId_)) {
+      com.google.protobuf.GeneratedMessage.writeString(output, 9, requestId_);
     }
     getUnknownFields().writeTo(output);
   }
@@ -476,6 +546,9 @@ private static final long serialVersionUID = 0L;
     if (multitaskStrategy_ != dev.threadline.v1.MultitaskStrategy.MULTITASK_STRATEGY_UNSPECIFIED.getNumber()) {
       size += com.google.protobuf.CodedOutputStream
         .computeEnumSize(8, multitaskStrategy_);
+    }
+    if (!com.google.protobuf.GeneratedMessage.isStringEmpty(requestId_)) {
+      size += com.google.protobuf.GeneratedMessage.computeStringSize(9, requestId_);
     }
     return size;
   }
@@ -522,6 +595,8 @@ private static final long serialVersionUID = 0L;
           .equals(other.getMetadata())) return false;
     }
     if (multitaskStrategy_ != other.multitaskStrategy_) return false;
+    if (!getRequestId()
+        .equals(other.getRequestId())) return false;
     if (!getUnknownFields().equals(other.getUnknownFields())) return false;
     return true;
   }
@@ -557,6 +632,8 @@ private static final long serialVersionUID = 0L;
     }
     hash = (37 * hash) + MULTITASK_STRATEGY_FIELD_NUMBER;
     hash = (53 * hash) + multitaskStrategy_;
+    hash = (37 * hash) + REQUEST_ID_FIELD_NUMBER;
+    hash = (53 * hash) + getRequestId().hashCode();
     hash = (29 * hash) + getUnknownFields().hashCode();
     memoizedHashCode = hash;
     return hash;
@@ -723,6 +800,7 @@ private static final long serialVersionUID = 0L;
         metadataBuilder_ = null;
       }
       multitaskStrategy_ = 0;
+      requestId_ = "";
       return this;
     }
 
@@ -798,6 +876,9 @@ private static final long serialVersionUID = 0L;
       if (((from_bitField0_ & 0x00000080) != 0)) {
         result.multitaskStrategy_ = multitaskStrategy_;
       }
+      if (((from_bitField0_ & 0x00000100) != 0)) {
+        result.requestId_ = requestId_;
+      }
       result.bitField0_ |= to_bitField0_;
     }
 
@@ -870,6 +951,11 @@ private static final long serialVersionUID = 0L;
       }
       if (other.multitaskStrategy_ != 0) {
         setMultitaskStrategyValue(other.getMultitaskStrategyValue());
+      }
+      if (!other.getRequestId().isEmpty()) {
+        requestId_ = other.requestId_;
+        bitField0_ |= 0x00000100;
+        onChanged();
       }
       this.mergeUnknownFields(other.getUnknownFields());
       onChanged();
@@ -949,6 +1035,11 @@ private static final long serialVersionUID = 0L;
               bitField0_ |= 0x00000080;
               break;
             } // case 64
+            case 74: {
+              requestId_ = input.readStringRequireUtf8();
+              bitField0_ |= 0x00000100;
+              break;
+            } // case 74
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -1490,7 +1581,8 @@ private static final long serialVersionUID = 0L;
         com.google.protobuf.Struct, com.google.protobuf.Struct.Builder, com.google.protobuf.StructOrBuilder> contextBuilder_;
     /**
      * <pre>
-     * A JSON object handed to the agent, at most 64 KiB.
+     * A JSON object handed to the agent, at most 64 KiB, nested at most 32
+     * deep.
      * </pre>
      *
      * <code>.google.protobuf.Struct context = 4 [json_name = "context", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -1501,7 +1593,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * A JSON object handed to the agent, at most 64 KiB.
+     * A JSON object handed to the agent, at most 64 KiB, nested at most 32
+     * deep.
      * </pre>
      *
      * <code>.google.protobuf.Struct context = 4 [json_name = "context", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -1516,7 +1609,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * A JSON object handed to the agent, at most 64 KiB.
+     * A JSON object handed to the agent, at most 64 KiB, nested at most 32
+     * deep.
      * </pre>
      *
      * <code>.google.protobuf.Struct context = 4 [json_name = "context", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -1536,7 +1630,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * A JSON object handed to the agent, at most 64 KiB.
+     * A JSON object handed to the agent, at most 64 KiB, nested at most 32
+     * deep.
      * </pre>
      *
      * <code>.google.protobuf.Struct context = 4 [json_name = "context", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -1554,7 +1649,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * A JSON object handed to the agent, at most 64 KiB.
+     * A JSON object handed to the agent, at most 64 KiB, nested at most 32
+     * deep.
      * </pre>
      *
      * <code>.google.protobuf.Struct context = 4 [json_name = "context", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -1579,7 +1675,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * A JSON object handed to the agent, at most 64 KiB.
+     * A JSON object handed to the agent, at most 64 KiB, nested at most 32
+     * deep.
      * </pre>
      *
      * <code>.google.protobuf.Struct context = 4 [json_name = "context", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -1596,7 +1693,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * A JSON object handed to the agent, at most 64 KiB.
+     * A JSON object handed to the agent, at most 64 KiB, nested at most 32
+     * deep.
      * </pre>
      *
      * <code>.google.protobuf.Struct context = 4 [json_name = "context", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -1608,7 +1706,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * A JSON object handed to the agent, at most 64 KiB.
+     * A JSON object handed to the agent, at most 64 KiB, nested at most 32
+     * deep.
      * </pre>
      *
      * <code>.google.protobuf.Struct context = 4 [json_name = "context", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -1623,7 +1722,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * A JSON object handed to the agent, at most 64 KiB.
+     * A JSON object handed to the agent, at most 64 KiB, nested at most 32
+     * deep.
      * </pre>
      *
      * <code>.google.protobuf.Struct context = 4 [json_name = "context", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -1850,7 +1950,7 @@ private static final long serialVersionUID = 0L;
         com.google.protobuf.Struct, com.google.protobuf.Struct.Builder, com.google.protobuf.StructOrBuilder> metadataBuilder_;
     /**
      * <pre>
-     * The caller's own JSON object, at most 64 KiB.
+     * The caller's own JSON object, at most 64 KiB, nested at most 32 deep.
      * </pre>
      *
      * <code>.google.protobuf.Struct metadata = 7 [json_name = "metadata", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -1861,7 +1961,7 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The caller's own JSON object, at most 64 KiB.
+     * The caller's own JSON object, at most 64 KiB, nested at most 32 deep.
      * </pre>
      *
      * <code>.google.protobuf.Struct metadata = 7 [json_name = "metadata", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -1876,7 +1976,7 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The caller's own JSON object, at most 64 KiB.
+     * The caller's own JSON object, at most 64 KiB, nested at most 32 deep.
      * </pre>
      *
      * <code>.google.protobuf.Struct metadata = 7 [json_name = "metadata", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -1896,7 +1996,7 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The caller's own JSON object, at most 64 KiB.
+     * The caller's own JSON object, at most 64 KiB, nested at most 32 deep.
      * </pre>
      *
      * <code>.google.protobuf.Struct metadata = 7 [json_name = "metadata", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -1914,7 +2014,7 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The caller's own JSON object, at most 64 KiB.
+     * The caller's own JSON object, at most 64 KiB, nested at most 32 deep.
      * </pre>
      *
      * <code>.google.protobuf.Struct metadata = 7 [json_name = "metadata", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -1939,7 +2039,7 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The caller's own JSON object, at most 64 KiB.
+     * The caller's own JSON object, at most 64 KiB, nested at most 32 deep.
      * </pre>
      *
      * <code>.google.protobuf.Struct metadata = 7 [json_name = "metadata", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -1956,7 +2056,7 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The caller's own JSON object, at most 64 KiB.
+     * The caller's own JSON object, at most 64 KiB, nested at most 32 deep.
      * </pre>
      *
      * <code>.google.protobuf.Struct metadata = 7 [json_name = "metadata", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -1968,7 +2068,7 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The caller's own JSON object, at most 64 KiB.
+     * The caller's own JSON object, at most 64 KiB, nested at most 32 deep.
      * </pre>
      *
      * <code>.google.protobuf.Struct metadata = 7 [json_name = "metadata", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -1983,7 +2083,7 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The caller's own JSON object, at most 64 KiB.
+     * The caller's own JSON object, at most 64 KiB, nested at most 32 deep.
      * </pre>
      *
      * <code>.google.protobuf.Struct metadata = 7 [json_name = "metadata", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -2070,6 +2170,138 @@ private static final long serialVersionUID = 0L;
     public Builder clearMultitaskStrategy() {
       bitField0_ = (bitField0_ & ~0x00000080);
       multitaskStrategy_ = 0;
+      onChanged();
+      return this;
+    }
+
+    private java.lang.Object requestId_ = "";
+    /**
+     * <pre>
+     * Makes the call safe to retry (AIP-155): a call with the request_id of
+     * an earlier successful call of the same method (CreateRun or StreamRun),
+     * made within 24 hours, writes nothing and returns (or streams) the run
+     * that call started, as it is now (NOT_FOUND if its thread was deleted
+     * since). The same request_id with a different request is INVALID_ARGUMENT
+     * with reason REQUEST_ID_REUSED. 1 to 128 characters of letters, digits,
+     * `-`, `_`, `.` and `~`: a UUID4, as AIP-155 suggests, or any other string
+     * unique to the attempt (the server only compares them). Scoped to the
+     * caller's tenant and the method. Empty: no deduplication.
+     * </pre>
+     *
+     * <code>string request_id = 9 [json_name = "requestId", (.google.api.field_behavior) = OPTIONAL];</code>
+     * @return The requestId.
+     */
+    public java.lang.String getRequestId() {
+      java.lang.Object ref = requestId_;
+      if (!(ref instanceof java.lang.String)) {
+        com.google.protobuf.ByteString bs =
+            (com.google.protobuf.ByteString) ref;
+        java.lang.String s = bs.toStringUtf8();
+        requestId_ = s;
+        return s;
+      } else {
+        return (java.lang.String) ref;
+      }
+    }
+    /**
+     * <pre>
+     * Makes the call safe to retry (AIP-155): a call with the request_id of
+     * an earlier successful call of the same method (CreateRun or StreamRun),
+     * made within 24 hours, writes nothing and returns (or streams) the run
+     * that call started, as it is now (NOT_FOUND if its thread was deleted
+     * since). The same request_id with a different request is INVALID_ARGUMENT
+     * with reason REQUEST_ID_REUSED. 1 to 128 characters of letters, digits,
+     * `-`, `_`, `.` and `~`: a UUID4, as AIP-155 suggests, or any other string
+     * unique to the attempt (the server only compares them). Scoped to the
+     * caller's tenant and the method. Empty: no deduplication.
+     * </pre>
+     *
+     * <code>string request_id = 9 [json_name = "requestId", (.google.api.field_behavior) = OPTIONAL];</code>
+     * @return The bytes for requestId.
+     */
+    public com.google.protobuf.ByteString
+        getRequestIdBytes() {
+      java.lang.Object ref = requestId_;
+      if (ref instanceof String) {
+        com.google.protobuf.ByteString b = 
+            com.google.protobuf.ByteString.copyFromUtf8(
+                (java.lang.String) ref);
+        requestId_ = b;
+        return b;
+      } else {
+        return (com.google.protobuf.ByteString) ref;
+      }
+    }
+    /**
+     * <pre>
+     * Makes the call safe to retry (AIP-155): a call with the request_id of
+     * an earlier successful call of the same method (CreateRun or StreamRun),
+     * made within 24 hours, writes nothing and returns (or streams) the run
+     * that call started, as it is now (NOT_FOUND if its thread was deleted
+     * since). The same request_id with a different request is INVALID_ARGUMENT
+     * with reason REQUEST_ID_REUSED. 1 to 128 characters of letters, digits,
+     * `-`, `_`, `.` and `~`: a UUID4, as AIP-155 suggests, or any other string
+     * unique to the attempt (the server only compares them). Scoped to the
+     * caller's tenant and the method. Empty: no deduplication.
+     * </pre>
+     *
+     * <code>string request_id = 9 [json_name = "requestId", (.google.api.field_behavior) = OPTIONAL];</code>
+     * @param value The requestId to set.
+     * @return This builder for chaining.
+     */
+    public Builder setRequestId(
+        java.lang.String value) {
+      if (value == null) { throw new NullPointerException(); }
+      requestId_ = value;
+      bitField0_ |= 0x00000100;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * Makes the call safe to retry (AIP-155): a call with the request_id of
+     * an earlier successful call of the same method (CreateRun or StreamRun),
+     * made within 24 hours, writes nothing and returns (or streams) the run
+     * that call started, as it is now (NOT_FOUND if its thread was deleted
+     * since). The same request_id with a different request is INVALID_ARGUMENT
+     * with reason REQUEST_ID_REUSED. 1 to 128 characters of letters, digits,
+     * `-`, `_`, `.` and `~`: a UUID4, as AIP-155 suggests, or any other string
+     * unique to the attempt (the server only compares them). Scoped to the
+     * caller's tenant and the method. Empty: no deduplication.
+     * </pre>
+     *
+     * <code>string request_id = 9 [json_name = "requestId", (.google.api.field_behavior) = OPTIONAL];</code>
+     * @return This builder for chaining.
+     */
+    public Builder clearRequestId() {
+      requestId_ = getDefaultInstance().getRequestId();
+      bitField0_ = (bitField0_ & ~0x00000100);
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * Makes the call safe to retry (AIP-155): a call with the request_id of
+     * an earlier successful call of the same method (CreateRun or StreamRun),
+     * made within 24 hours, writes nothing and returns (or streams) the run
+     * that call started, as it is now (NOT_FOUND if its thread was deleted
+     * since). The same request_id with a different request is INVALID_ARGUMENT
+     * with reason REQUEST_ID_REUSED. 1 to 128 characters of letters, digits,
+     * `-`, `_`, `.` and `~`: a UUID4, as AIP-155 suggests, or any other string
+     * unique to the attempt (the server only compares them). Scoped to the
+     * caller's tenant and the method. Empty: no deduplication.
+     * </pre>
+     *
+     * <code>string request_id = 9 [json_name = "requestId", (.google.api.field_behavior) = OPTIONAL];</code>
+     * @param value The bytes for requestId to set.
+     * @return This builder for chaining.
+     */
+    public Builder setRequestIdBytes(
+        com.google.protobuf.ByteString value) {
+      if (value == null) { throw new NullPointerException(); }
+      checkByteStringIsUtf8(value);
+      requestId_ = value;
+      bitField0_ |= 0x00000100;
       onChanged();
       return this;
     }

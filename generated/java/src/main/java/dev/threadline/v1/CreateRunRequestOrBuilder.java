@@ -103,7 +103,8 @@ public interface CreateRunRequestOrBuilder extends
 
   /**
    * <pre>
-   * A JSON object handed to the agent, at most 64 KiB.
+   * A JSON object handed to the agent, at most 64 KiB, nested at most 32
+   * deep.
    * </pre>
    *
    * <code>.google.protobuf.Struct context = 4 [json_name = "context", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -112,7 +113,8 @@ public interface CreateRunRequestOrBuilder extends
   boolean hasContext();
   /**
    * <pre>
-   * A JSON object handed to the agent, at most 64 KiB.
+   * A JSON object handed to the agent, at most 64 KiB, nested at most 32
+   * deep.
    * </pre>
    *
    * <code>.google.protobuf.Struct context = 4 [json_name = "context", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -121,7 +123,8 @@ public interface CreateRunRequestOrBuilder extends
   com.google.protobuf.Struct getContext();
   /**
    * <pre>
-   * A JSON object handed to the agent, at most 64 KiB.
+   * A JSON object handed to the agent, at most 64 KiB, nested at most 32
+   * deep.
    * </pre>
    *
    * <code>.google.protobuf.Struct context = 4 [json_name = "context", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -186,7 +189,7 @@ public interface CreateRunRequestOrBuilder extends
 
   /**
    * <pre>
-   * The caller's own JSON object, at most 64 KiB.
+   * The caller's own JSON object, at most 64 KiB, nested at most 32 deep.
    * </pre>
    *
    * <code>.google.protobuf.Struct metadata = 7 [json_name = "metadata", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -195,7 +198,7 @@ public interface CreateRunRequestOrBuilder extends
   boolean hasMetadata();
   /**
    * <pre>
-   * The caller's own JSON object, at most 64 KiB.
+   * The caller's own JSON object, at most 64 KiB, nested at most 32 deep.
    * </pre>
    *
    * <code>.google.protobuf.Struct metadata = 7 [json_name = "metadata", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -204,7 +207,7 @@ public interface CreateRunRequestOrBuilder extends
   com.google.protobuf.Struct getMetadata();
   /**
    * <pre>
-   * The caller's own JSON object, at most 64 KiB.
+   * The caller's own JSON object, at most 64 KiB, nested at most 32 deep.
    * </pre>
    *
    * <code>.google.protobuf.Struct metadata = 7 [json_name = "metadata", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -229,4 +232,40 @@ public interface CreateRunRequestOrBuilder extends
    * @return The multitaskStrategy.
    */
   dev.threadline.v1.MultitaskStrategy getMultitaskStrategy();
+
+  /**
+   * <pre>
+   * Makes the call safe to retry (AIP-155): a call with the request_id of
+   * an earlier successful call of the same method (CreateRun or StreamRun),
+   * made within 24 hours, writes nothing and returns (or streams) the run
+   * that call started, as it is now (NOT_FOUND if its thread was deleted
+   * since). The same request_id with a different request is INVALID_ARGUMENT
+   * with reason REQUEST_ID_REUSED. 1 to 128 characters of letters, digits,
+   * `-`, `_`, `.` and `~`: a UUID4, as AIP-155 suggests, or any other string
+   * unique to the attempt (the server only compares them). Scoped to the
+   * caller's tenant and the method. Empty: no deduplication.
+   * </pre>
+   *
+   * <code>string request_id = 9 [json_name = "requestId", (.google.api.field_behavior) = OPTIONAL];</code>
+   * @return The requestId.
+   */
+  java.lang.String getRequestId();
+  /**
+   * <pre>
+   * Makes the call safe to retry (AIP-155): a call with the request_id of
+   * an earlier successful call of the same method (CreateRun or StreamRun),
+   * made within 24 hours, writes nothing and returns (or streams) the run
+   * that call started, as it is now (NOT_FOUND if its thread was deleted
+   * since). The same request_id with a different request is INVALID_ARGUMENT
+   * with reason REQUEST_ID_REUSED. 1 to 128 characters of letters, digits,
+   * `-`, `_`, `.` and `~`: a UUID4, as AIP-155 suggests, or any other string
+   * unique to the attempt (the server only compares them). Scoped to the
+   * caller's tenant and the method. Empty: no deduplication.
+   * </pre>
+   *
+   * <code>string request_id = 9 [json_name = "requestId", (.google.api.field_behavior) = OPTIONAL];</code>
+   * @return The bytes for requestId.
+   */
+  com.google.protobuf.ByteString
+      getRequestIdBytes();
 }

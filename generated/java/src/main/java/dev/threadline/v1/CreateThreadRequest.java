@@ -34,6 +34,7 @@ private static final long serialVersionUID = 0L;
   private CreateThreadRequest() {
     threadId_ = "";
     ifExists_ = 0;
+    requestId_ = "";
   }
 
   public static final com.google.protobuf.Descriptors.Descriptor
@@ -171,6 +172,67 @@ private static final long serialVersionUID = 0L;
     return result == null ? dev.threadline.v1.IfExists.UNRECOGNIZED : result;
   }
 
+  public static final int REQUEST_ID_FIELD_NUMBER = 4;
+  @SuppressWarnings("serial")
+  private volatile java.lang.Object requestId_ = "";
+  /**
+   * <pre>
+   * Makes the call safe to retry (AIP-155): a call with the request_id of
+   * an earlier successful CreateThread, made within 24 hours, writes nothing
+   * and returns the thread that call created, as it is now (NOT_FOUND if it
+   * was deleted since). The same request_id with a different request is
+   * INVALID_ARGUMENT with reason REQUEST_ID_REUSED. 1 to 128 characters of
+   * letters, digits, `-`, `_`, `.` and `~`: a UUID4, as AIP-155 suggests, or
+   * any other string unique to the attempt (the server only compares them).
+   * Scoped to the caller's tenant and this method. Empty: no deduplication.
+   * </pre>
+   *
+   * <code>string request_id = 4 [json_name = "requestId", (.google.api.field_behavior) = OPTIONAL];</code>
+   * @return The requestId.
+   */
+  @java.lang.Override
+  public java.lang.String getRequestId() {
+    java.lang.Object ref = requestId_;
+    if (ref instanceof java.lang.String) {
+      return (java.lang.String) ref;
+    } else {
+      com.google.protobuf.ByteString bs = 
+          (com.google.protobuf.ByteString) ref;
+      java.lang.String s = bs.toStringUtf8();
+      requestId_ = s;
+      return s;
+    }
+  }
+  /**
+   * <pre>
+   * Makes the call safe to retry (AIP-155): a call with the request_id of
+   * an earlier successful CreateThread, made within 24 hours, writes nothing
+   * and returns the thread that call created, as it is now (NOT_FOUND if it
+   * was deleted since). The same request_id with a different request is
+   * INVALID_ARGUMENT with reason REQUEST_ID_REUSED. 1 to 128 characters of
+   * letters, digits, `-`, `_`, `.` and `~`: a UUID4, as AIP-155 suggests, or
+   * any other string unique to the attempt (the server only compares them).
+   * Scoped to the caller's tenant and this method. Empty: no deduplication.
+   * </pre>
+   *
+   * <code>string request_id = 4 [json_name = "requestId", (.google.api.field_behavior) = OPTIONAL];</code>
+   * @return The bytes for requestId.
+   */
+  @java.lang.Override
+  public com.google.protobuf.ByteString
+      getRequestIdBytes() {
+    java.lang.Object ref = requestId_;
+    if (ref instanceof java.lang.String) {
+      com.google.protobuf.ByteString b = 
+          com.google.protobuf.ByteString.copyFromUtf8(
+              (java.lang.String) ref);
+      requestId_ = b;
+      return b;
+    } else {
+      return (com.google.protobuf.ByteString) ref;
+    }
+  }
+
   private byte memoizedIsInitialized = -1;
   @java.lang.Override
   public final boolean isInitialized() {
@@ -194,6 +256,9 @@ private static final long serialVersionUID = 0L;
     if (ifExists_ != dev.threadline.v1.IfExists.IF_EXISTS_UNSPECIFIED.getNumber()) {
       output.writeEnum(3, ifExists_);
     }
+    if (!com.google.protobuf.GeneratedMessage.isStringEmpty(requestId_)) {
+      com.google.protobuf.GeneratedMessage.writeString(output, 4, requestId_);
+    }
     getUnknownFields().writeTo(output);
   }
   private int computeSerializedSize_0() {
@@ -208,6 +273,9 @@ private static final long serialVersionUID = 0L;
     if (ifExists_ != dev.threadline.v1.IfExists.IF_EXISTS_UNSPECIFIED.getNumber()) {
       size += com.google.protobuf.CodedOutputStream
         .computeEnumSize(3, ifExists_);
+    }
+    if (!com.google.protobuf.GeneratedMessage.isStringEmpty(requestId_)) {
+      size += com.google.protobuf.GeneratedMessage.computeStringSize(4, requestId_);
     }
     return size;
   }
@@ -241,6 +309,8 @@ private static final long serialVersionUID = 0L;
     if (!getThreadId()
         .equals(other.getThreadId())) return false;
     if (ifExists_ != other.ifExists_) return false;
+    if (!getRequestId()
+        .equals(other.getRequestId())) return false;
     if (!getUnknownFields().equals(other.getUnknownFields())) return false;
     return true;
   }
@@ -260,6 +330,8 @@ private static final long serialVersionUID = 0L;
     hash = (53 * hash) + getThreadId().hashCode();
     hash = (37 * hash) + IF_EXISTS_FIELD_NUMBER;
     hash = (53 * hash) + ifExists_;
+    hash = (37 * hash) + REQUEST_ID_FIELD_NUMBER;
+    hash = (53 * hash) + getRequestId().hashCode();
     hash = (29 * hash) + getUnknownFields().hashCode();
     memoizedHashCode = hash;
     return hash;
@@ -408,6 +480,7 @@ private static final long serialVersionUID = 0L;
       }
       threadId_ = "";
       ifExists_ = 0;
+      requestId_ = "";
       return this;
     }
 
@@ -454,6 +527,9 @@ private static final long serialVersionUID = 0L;
       if (((from_bitField0_ & 0x00000004) != 0)) {
         result.ifExists_ = ifExists_;
       }
+      if (((from_bitField0_ & 0x00000008) != 0)) {
+        result.requestId_ = requestId_;
+      }
       result.bitField0_ |= to_bitField0_;
     }
 
@@ -479,6 +555,11 @@ private static final long serialVersionUID = 0L;
       }
       if (other.ifExists_ != 0) {
         setIfExistsValue(other.getIfExistsValue());
+      }
+      if (!other.getRequestId().isEmpty()) {
+        requestId_ = other.requestId_;
+        bitField0_ |= 0x00000008;
+        onChanged();
       }
       this.mergeUnknownFields(other.getUnknownFields());
       onChanged();
@@ -523,6 +604,11 @@ private static final long serialVersionUID = 0L;
               bitField0_ |= 0x00000004;
               break;
             } // case 24
+            case 34: {
+              requestId_ = input.readStringRequireUtf8();
+              bitField0_ |= 0x00000008;
+              break;
+            } // case 34
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -871,6 +957,133 @@ private static final long serialVersionUID = 0L;
     public Builder clearIfExists() {
       bitField0_ = (bitField0_ & ~0x00000004);
       ifExists_ = 0;
+      onChanged();
+      return this;
+    }
+
+    private java.lang.Object requestId_ = "";
+    /**
+     * <pre>
+     * Makes the call safe to retry (AIP-155): a call with the request_id of
+     * an earlier successful CreateThread, made within 24 hours, writes nothing
+     * and returns the thread that call created, as it is now (NOT_FOUND if it
+     * was deleted since). The same request_id with a different request is
+     * INVALID_ARGUMENT with reason REQUEST_ID_REUSED. 1 to 128 characters of
+     * letters, digits, `-`, `_`, `.` and `~`: a UUID4, as AIP-155 suggests, or
+     * any other string unique to the attempt (the server only compares them).
+     * Scoped to the caller's tenant and this method. Empty: no deduplication.
+     * </pre>
+     *
+     * <code>string request_id = 4 [json_name = "requestId", (.google.api.field_behavior) = OPTIONAL];</code>
+     * @return The requestId.
+     */
+    public java.lang.String getRequestId() {
+      java.lang.Object ref = requestId_;
+      if (!(ref instanceof java.lang.String)) {
+        com.google.protobuf.ByteString bs =
+            (com.google.protobuf.ByteString) ref;
+        java.lang.String s = bs.toStringUtf8();
+        requestId_ = s;
+        return s;
+      } else {
+        return (java.lang.String) ref;
+      }
+    }
+    /**
+     * <pre>
+     * Makes the call safe to retry (AIP-155): a call with the request_id of
+     * an earlier successful CreateThread, made within 24 hours, writes nothing
+     * and returns the thread that call created, as it is now (NOT_FOUND if it
+     * was deleted since). The same request_id with a different request is
+     * INVALID_ARGUMENT with reason REQUEST_ID_REUSED. 1 to 128 characters of
+     * letters, digits, `-`, `_`, `.` and `~`: a UUID4, as AIP-155 suggests, or
+     * any other string unique to the attempt (the server only compares them).
+     * Scoped to the caller's tenant and this method. Empty: no deduplication.
+     * </pre>
+     *
+     * <code>string request_id = 4 [json_name = "requestId", (.google.api.field_behavior) = OPTIONAL];</code>
+     * @return The bytes for requestId.
+     */
+    public com.google.protobuf.ByteString
+        getRequestIdBytes() {
+      java.lang.Object ref = requestId_;
+      if (ref instanceof String) {
+        com.google.protobuf.ByteString b = 
+            com.google.protobuf.ByteString.copyFromUtf8(
+                (java.lang.String) ref);
+        requestId_ = b;
+        return b;
+      } else {
+        return (com.google.protobuf.ByteString) ref;
+      }
+    }
+    /**
+     * <pre>
+     * Makes the call safe to retry (AIP-155): a call with the request_id of
+     * an earlier successful CreateThread, made within 24 hours, writes nothing
+     * and returns the thread that call created, as it is now (NOT_FOUND if it
+     * was deleted since). The same request_id with a different request is
+     * INVALID_ARGUMENT with reason REQUEST_ID_REUSED. 1 to 128 characters of
+     * letters, digits, `-`, `_`, `.` and `~`: a UUID4, as AIP-155 suggests, or
+     * any other string unique to the attempt (the server only compares them).
+     * Scoped to the caller's tenant and this method. Empty: no deduplication.
+     * </pre>
+     *
+     * <code>string request_id = 4 [json_name = "requestId", (.google.api.field_behavior) = OPTIONAL];</code>
+     * @param value The requestId to set.
+     * @return This builder for chaining.
+     */
+    public Builder setRequestId(
+        java.lang.String value) {
+      if (value == null) { throw new NullPointerException(); }
+      requestId_ = value;
+      bitField0_ |= 0x00000008;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * Makes the call safe to retry (AIP-155): a call with the request_id of
+     * an earlier successful CreateThread, made within 24 hours, writes nothing
+     * and returns the thread that call created, as it is now (NOT_FOUND if it
+     * was deleted since). The same request_id with a different request is
+     * INVALID_ARGUMENT with reason REQUEST_ID_REUSED. 1 to 128 characters of
+     * letters, digits, `-`, `_`, `.` and `~`: a UUID4, as AIP-155 suggests, or
+     * any other string unique to the attempt (the server only compares them).
+     * Scoped to the caller's tenant and this method. Empty: no deduplication.
+     * </pre>
+     *
+     * <code>string request_id = 4 [json_name = "requestId", (.google.api.field_behavior) = OPTIONAL];</code>
+     * @return This builder for chaining.
+     */
+    public Builder clearRequestId() {
+      requestId_ = getDefaultInstance().getRequestId();
+      bitField0_ = (bitField0_ & ~0x00000008);
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * Makes the call safe to retry (AIP-155): a call with the request_id of
+     * an earlier successful CreateThread, made within 24 hours, writes nothing
+     * and returns the thread that call created, as it is now (NOT_FOUND if it
+     * was deleted since). The same request_id with a different request is
+     * INVALID_ARGUMENT with reason REQUEST_ID_REUSED. 1 to 128 characters of
+     * letters, digits, `-`, `_`, `.` and `~`: a UUID4, as AIP-155 suggests, or
+     * any other string unique to the attempt (the server only compares them).
+     * Scoped to the caller's tenant and this method. Empty: no deduplication.
+     * </pre>
+     *
+     * <code>string request_id = 4 [json_name = "requestId", (.google.api.field_behavior) = OPTIONAL];</code>
+     * @param value The bytes for requestId to set.
+     * @return This builder for chaining.
+     */
+    public Builder setRequestIdBytes(
+        com.google.protobuf.ByteString value) {
+      if (value == null) { throw new NullPointerException(); }
+      checkByteStringIsUtf8(value);
+      requestId_ = value;
+      bitField0_ |= 0x00000008;
       onChanged();
       return this;
     }

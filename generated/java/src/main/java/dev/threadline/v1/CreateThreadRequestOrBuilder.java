@@ -80,4 +80,38 @@ public interface CreateThreadRequestOrBuilder extends
    * @return The ifExists.
    */
   dev.threadline.v1.IfExists getIfExists();
+
+  /**
+   * <pre>
+   * Makes the call safe to retry (AIP-155): a call with the request_id of
+   * an earlier successful CreateThread, made within 24 hours, writes nothing
+   * and returns the thread that call created, as it is now (NOT_FOUND if it
+   * was deleted since). The same request_id with a different request is
+   * INVALID_ARGUMENT with reason REQUEST_ID_REUSED. 1 to 128 characters of
+   * letters, digits, `-`, `_`, `.` and `~`: a UUID4, as AIP-155 suggests, or
+   * any other string unique to the attempt (the server only compares them).
+   * Scoped to the caller's tenant and this method. Empty: no deduplication.
+   * </pre>
+   *
+   * <code>string request_id = 4 [json_name = "requestId", (.google.api.field_behavior) = OPTIONAL];</code>
+   * @return The requestId.
+   */
+  java.lang.String getRequestId();
+  /**
+   * <pre>
+   * Makes the call safe to retry (AIP-155): a call with the request_id of
+   * an earlier successful CreateThread, made within 24 hours, writes nothing
+   * and returns the thread that call created, as it is now (NOT_FOUND if it
+   * was deleted since). The same request_id with a different request is
+   * INVALID_ARGUMENT with reason REQUEST_ID_REUSED. 1 to 128 characters of
+   * letters, digits, `-`, `_`, `.` and `~`: a UUID4, as AIP-155 suggests, or
+   * any other string unique to the attempt (the server only compares them).
+   * Scoped to the caller's tenant and this method. Empty: no deduplication.
+   * </pre>
+   *
+   * <code>string request_id = 4 [json_name = "requestId", (.google.api.field_behavior) = OPTIONAL];</code>
+   * @return The bytes for requestId.
+   */
+  com.google.protobuf.ByteString
+      getRequestIdBytes();
 }

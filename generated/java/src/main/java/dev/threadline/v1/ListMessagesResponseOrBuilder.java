@@ -12,7 +12,8 @@ public interface ListMessagesResponseOrBuilder extends
 
   /**
    * <pre>
-   * The messages on this page, in the order asked for.
+   * The messages on this page, in the order asked for: page_size of them, or
+   * fewer when more would not fit in 4 MiB.
    * </pre>
    *
    * <code>repeated .threadline.v1.Message messages = 1 [json_name = "messages"];</code>
@@ -21,7 +22,8 @@ public interface ListMessagesResponseOrBuilder extends
       getMessagesList();
   /**
    * <pre>
-   * The messages on this page, in the order asked for.
+   * The messages on this page, in the order asked for: page_size of them, or
+   * fewer when more would not fit in 4 MiB.
    * </pre>
    *
    * <code>repeated .threadline.v1.Message messages = 1 [json_name = "messages"];</code>
@@ -29,7 +31,8 @@ public interface ListMessagesResponseOrBuilder extends
   dev.threadline.v1.Message getMessages(int index);
   /**
    * <pre>
-   * The messages on this page, in the order asked for.
+   * The messages on this page, in the order asked for: page_size of them, or
+   * fewer when more would not fit in 4 MiB.
    * </pre>
    *
    * <code>repeated .threadline.v1.Message messages = 1 [json_name = "messages"];</code>
@@ -37,7 +40,8 @@ public interface ListMessagesResponseOrBuilder extends
   int getMessagesCount();
   /**
    * <pre>
-   * The messages on this page, in the order asked for.
+   * The messages on this page, in the order asked for: page_size of them, or
+   * fewer when more would not fit in 4 MiB.
    * </pre>
    *
    * <code>repeated .threadline.v1.Message messages = 1 [json_name = "messages"];</code>
@@ -46,7 +50,8 @@ public interface ListMessagesResponseOrBuilder extends
       getMessagesOrBuilderList();
   /**
    * <pre>
-   * The messages on this page, in the order asked for.
+   * The messages on this page, in the order asked for: page_size of them, or
+   * fewer when more would not fit in 4 MiB.
    * </pre>
    *
    * <code>repeated .threadline.v1.Message messages = 1 [json_name = "messages"];</code>

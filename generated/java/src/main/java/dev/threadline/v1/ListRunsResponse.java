@@ -59,7 +59,8 @@ private static final long serialVersionUID = 0L;
   private java.util.List<dev.threadline.v1.Run> runs_;
   /**
    * <pre>
-   * The runs on this page.
+   * The runs on this page: page_size of them, or fewer when more would not
+   * fit in 4 MiB.
    * </pre>
    *
    * <code>repeated .threadline.v1.Run runs = 1 [json_name = "runs"];</code>
@@ -70,7 +71,8 @@ private static final long serialVersionUID = 0L;
   }
   /**
    * <pre>
-   * The runs on this page.
+   * The runs on this page: page_size of them, or fewer when more would not
+   * fit in 4 MiB.
    * </pre>
    *
    * <code>repeated .threadline.v1.Run runs = 1 [json_name = "runs"];</code>
@@ -82,7 +84,8 @@ private static final long serialVersionUID = 0L;
   }
   /**
    * <pre>
-   * The runs on this page.
+   * The runs on this page: page_size of them, or fewer when more would not
+   * fit in 4 MiB.
    * </pre>
    *
    * <code>repeated .threadline.v1.Run runs = 1 [json_name = "runs"];</code>
@@ -93,7 +96,8 @@ private static final long serialVersionUID = 0L;
   }
   /**
    * <pre>
-   * The runs on this page.
+   * The runs on this page: page_size of them, or fewer when more would not
+   * fit in 4 MiB.
    * </pre>
    *
    * <code>repeated .threadline.v1.Run runs = 1 [json_name = "runs"];</code>
@@ -104,7 +108,8 @@ private static final long serialVersionUID = 0L;
   }
   /**
    * <pre>
-   * The runs on this page.
+   * The runs on this page: page_size of them, or fewer when more would not
+   * fit in 4 MiB.
    * </pre>
    *
    * <code>repeated .threadline.v1.Run runs = 1 [json_name = "runs"];</code>
@@ -555,7 +560,8 @@ private static final long serialVersionUID = 0L;
 
     /**
      * <pre>
-     * The runs on this page.
+     * The runs on this page: page_size of them, or fewer when more would not
+     * fit in 4 MiB.
      * </pre>
      *
      * <code>repeated .threadline.v1.Run runs = 1 [json_name = "runs"];</code>
@@ -569,7 +575,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The runs on this page.
+     * The runs on this page: page_size of them, or fewer when more would not
+     * fit in 4 MiB.
      * </pre>
      *
      * <code>repeated .threadline.v1.Run runs = 1 [json_name = "runs"];</code>
@@ -583,7 +590,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The runs on this page.
+     * The runs on this page: page_size of them, or fewer when more would not
+     * fit in 4 MiB.
      * </pre>
      *
      * <code>repeated .threadline.v1.Run runs = 1 [json_name = "runs"];</code>
@@ -597,7 +605,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The runs on this page.
+     * The runs on this page: page_size of them, or fewer when more would not
+     * fit in 4 MiB.
      * </pre>
      *
      * <code>repeated .threadline.v1.Run runs = 1 [json_name = "runs"];</code>
@@ -618,7 +627,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The runs on this page.
+     * The runs on this page: page_size of them, or fewer when more would not
+     * fit in 4 MiB.
      * </pre>
      *
      * <code>repeated .threadline.v1.Run runs = 1 [json_name = "runs"];</code>
@@ -636,7 +646,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The runs on this page.
+     * The runs on this page: page_size of them, or fewer when more would not
+     * fit in 4 MiB.
      * </pre>
      *
      * <code>repeated .threadline.v1.Run runs = 1 [json_name = "runs"];</code>
@@ -656,7 +667,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The runs on this page.
+     * The runs on this page: page_size of them, or fewer when more would not
+     * fit in 4 MiB.
      * </pre>
      *
      * <code>repeated .threadline.v1.Run runs = 1 [json_name = "runs"];</code>
@@ -677,7 +689,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The runs on this page.
+     * The runs on this page: page_size of them, or fewer when more would not
+     * fit in 4 MiB.
      * </pre>
      *
      * <code>repeated .threadline.v1.Run runs = 1 [json_name = "runs"];</code>
@@ -695,7 +708,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The runs on this page.
+     * The runs on this page: page_size of them, or fewer when more would not
+     * fit in 4 MiB.
      * </pre>
      *
      * <code>repeated .threadline.v1.Run runs = 1 [json_name = "runs"];</code>
@@ -713,7 +727,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The runs on this page.
+     * The runs on this page: page_size of them, or fewer when more would not
+     * fit in 4 MiB.
      * </pre>
      *
      * <code>repeated .threadline.v1.Run runs = 1 [json_name = "runs"];</code>
@@ -732,7 +747,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The runs on this page.
+     * The runs on this page: page_size of them, or fewer when more would not
+     * fit in 4 MiB.
      * </pre>
      *
      * <code>repeated .threadline.v1.Run runs = 1 [json_name = "runs"];</code>
@@ -749,7 +765,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The runs on this page.
+     * The runs on this page: page_size of them, or fewer when more would not
+     * fit in 4 MiB.
      * </pre>
      *
      * <code>repeated .threadline.v1.Run runs = 1 [json_name = "runs"];</code>
@@ -766,7 +783,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The runs on this page.
+     * The runs on this page: page_size of them, or fewer when more would not
+     * fit in 4 MiB.
      * </pre>
      *
      * <code>repeated .threadline.v1.Run runs = 1 [json_name = "runs"];</code>
@@ -777,7 +795,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The runs on this page.
+     * The runs on this page: page_size of them, or fewer when more would not
+     * fit in 4 MiB.
      * </pre>
      *
      * <code>repeated .threadline.v1.Run runs = 1 [json_name = "runs"];</code>
@@ -791,7 +810,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The runs on this page.
+     * The runs on this page: page_size of them, or fewer when more would not
+     * fit in 4 MiB.
      * </pre>
      *
      * <code>repeated .threadline.v1.Run runs = 1 [json_name = "runs"];</code>
@@ -806,7 +826,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The runs on this page.
+     * The runs on this page: page_size of them, or fewer when more would not
+     * fit in 4 MiB.
      * </pre>
      *
      * <code>repeated .threadline.v1.Run runs = 1 [json_name = "runs"];</code>
@@ -817,7 +838,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The runs on this page.
+     * The runs on this page: page_size of them, or fewer when more would not
+     * fit in 4 MiB.
      * </pre>
      *
      * <code>repeated .threadline.v1.Run runs = 1 [json_name = "runs"];</code>
@@ -829,7 +851,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The runs on this page.
+     * The runs on this page: page_size of them, or fewer when more would not
+     * fit in 4 MiB.
      * </pre>
      *
      * <code>repeated .threadline.v1.Run runs = 1 [json_name = "runs"];</code>

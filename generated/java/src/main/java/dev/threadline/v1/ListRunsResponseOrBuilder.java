@@ -12,7 +12,8 @@ public interface ListRunsResponseOrBuilder extends
 
   /**
    * <pre>
-   * The runs on this page.
+   * The runs on this page: page_size of them, or fewer when more would not
+   * fit in 4 MiB.
    * </pre>
    *
    * <code>repeated .threadline.v1.Run runs = 1 [json_name = "runs"];</code>
@@ -21,7 +22,8 @@ public interface ListRunsResponseOrBuilder extends
       getRunsList();
   /**
    * <pre>
-   * The runs on this page.
+   * The runs on this page: page_size of them, or fewer when more would not
+   * fit in 4 MiB.
    * </pre>
    *
    * <code>repeated .threadline.v1.Run runs = 1 [json_name = "runs"];</code>
@@ -29,7 +31,8 @@ public interface ListRunsResponseOrBuilder extends
   dev.threadline.v1.Run getRuns(int index);
   /**
    * <pre>
-   * The runs on this page.
+   * The runs on this page: page_size of them, or fewer when more would not
+   * fit in 4 MiB.
    * </pre>
    *
    * <code>repeated .threadline.v1.Run runs = 1 [json_name = "runs"];</code>
@@ -37,7 +40,8 @@ public interface ListRunsResponseOrBuilder extends
   int getRunsCount();
   /**
    * <pre>
-   * The runs on this page.
+   * The runs on this page: page_size of them, or fewer when more would not
+   * fit in 4 MiB.
    * </pre>
    *
    * <code>repeated .threadline.v1.Run runs = 1 [json_name = "runs"];</code>
@@ -46,7 +50,8 @@ public interface ListRunsResponseOrBuilder extends
       getRunsOrBuilderList();
   /**
    * <pre>
-   * The runs on this page.
+   * The runs on this page: page_size of them, or fewer when more would not
+   * fit in 4 MiB.
    * </pre>
    *
    * <code>repeated .threadline.v1.Run runs = 1 [json_name = "runs"];</code>

@@ -59,7 +59,8 @@ private static final long serialVersionUID = 0L;
   private java.util.List<dev.threadline.v1.Thread> threads_;
   /**
    * <pre>
-   * The threads on this page, in the order asked for, without messages.
+   * The threads on this page, in the order asked for, without messages:
+   * page_size of them, or fewer when more would not fit in 4 MiB.
    * </pre>
    *
    * <code>repeated .threadline.v1.Thread threads = 1 [json_name = "threads"];</code>
@@ -70,7 +71,8 @@ private static final long serialVersionUID = 0L;
   }
   /**
    * <pre>
-   * The threads on this page, in the order asked for, without messages.
+   * The threads on this page, in the order asked for, without messages:
+   * page_size of them, or fewer when more would not fit in 4 MiB.
    * </pre>
    *
    * <code>repeated .threadline.v1.Thread threads = 1 [json_name = "threads"];</code>
@@ -82,7 +84,8 @@ private static final long serialVersionUID = 0L;
   }
   /**
    * <pre>
-   * The threads on this page, in the order asked for, without messages.
+   * The threads on this page, in the order asked for, without messages:
+   * page_size of them, or fewer when more would not fit in 4 MiB.
    * </pre>
    *
    * <code>repeated .threadline.v1.Thread threads = 1 [json_name = "threads"];</code>
@@ -93,7 +96,8 @@ private static final long serialVersionUID = 0L;
   }
   /**
    * <pre>
-   * The threads on this page, in the order asked for, without messages.
+   * The threads on this page, in the order asked for, without messages:
+   * page_size of them, or fewer when more would not fit in 4 MiB.
    * </pre>
    *
    * <code>repeated .threadline.v1.Thread threads = 1 [json_name = "threads"];</code>
@@ -104,7 +108,8 @@ private static final long serialVersionUID = 0L;
   }
   /**
    * <pre>
-   * The threads on this page, in the order asked for, without messages.
+   * The threads on this page, in the order asked for, without messages:
+   * page_size of them, or fewer when more would not fit in 4 MiB.
    * </pre>
    *
    * <code>repeated .threadline.v1.Thread threads = 1 [json_name = "threads"];</code>
@@ -555,7 +560,8 @@ private static final long serialVersionUID = 0L;
 
     /**
      * <pre>
-     * The threads on this page, in the order asked for, without messages.
+     * The threads on this page, in the order asked for, without messages:
+     * page_size of them, or fewer when more would not fit in 4 MiB.
      * </pre>
      *
      * <code>repeated .threadline.v1.Thread threads = 1 [json_name = "threads"];</code>
@@ -569,7 +575,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The threads on this page, in the order asked for, without messages.
+     * The threads on this page, in the order asked for, without messages:
+     * page_size of them, or fewer when more would not fit in 4 MiB.
      * </pre>
      *
      * <code>repeated .threadline.v1.Thread threads = 1 [json_name = "threads"];</code>
@@ -583,7 +590,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The threads on this page, in the order asked for, without messages.
+     * The threads on this page, in the order asked for, without messages:
+     * page_size of them, or fewer when more would not fit in 4 MiB.
      * </pre>
      *
      * <code>repeated .threadline.v1.Thread threads = 1 [json_name = "threads"];</code>
@@ -597,7 +605,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The threads on this page, in the order asked for, without messages.
+     * The threads on this page, in the order asked for, without messages:
+     * page_size of them, or fewer when more would not fit in 4 MiB.
      * </pre>
      *
      * <code>repeated .threadline.v1.Thread threads = 1 [json_name = "threads"];</code>
@@ -618,7 +627,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The threads on this page, in the order asked for, without messages.
+     * The threads on this page, in the order asked for, without messages:
+     * page_size of them, or fewer when more would not fit in 4 MiB.
      * </pre>
      *
      * <code>repeated .threadline.v1.Thread threads = 1 [json_name = "threads"];</code>
@@ -636,7 +646,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The threads on this page, in the order asked for, without messages.
+     * The threads on this page, in the order asked for, without messages:
+     * page_size of them, or fewer when more would not fit in 4 MiB.
      * </pre>
      *
      * <code>repeated .threadline.v1.Thread threads = 1 [json_name = "threads"];</code>
@@ -656,7 +667,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The threads on this page, in the order asked for, without messages.
+     * The threads on this page, in the order asked for, without messages:
+     * page_size of them, or fewer when more would not fit in 4 MiB.
      * </pre>
      *
      * <code>repeated .threadline.v1.Thread threads = 1 [json_name = "threads"];</code>
@@ -677,7 +689,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The threads on this page, in the order asked for, without messages.
+     * The threads on this page, in the order asked for, without messages:
+     * page_size of them, or fewer when more would not fit in 4 MiB.
      * </pre>
      *
      * <code>repeated .threadline.v1.Thread threads = 1 [json_name = "threads"];</code>
@@ -695,7 +708,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The threads on this page, in the order asked for, without messages.
+     * The threads on this page, in the order asked for, without messages:
+     * page_size of them, or fewer when more would not fit in 4 MiB.
      * </pre>
      *
      * <code>repeated .threadline.v1.Thread threads = 1 [json_name = "threads"];</code>
@@ -713,7 +727,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The threads on this page, in the order asked for, without messages.
+     * The threads on this page, in the order asked for, without messages:
+     * page_size of them, or fewer when more would not fit in 4 MiB.
      * </pre>
      *
      * <code>repeated .threadline.v1.Thread threads = 1 [json_name = "threads"];</code>
@@ -732,7 +747,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The threads on this page, in the order asked for, without messages.
+     * The threads on this page, in the order asked for, without messages:
+     * page_size of them, or fewer when more would not fit in 4 MiB.
      * </pre>
      *
      * <code>repeated .threadline.v1.Thread threads = 1 [json_name = "threads"];</code>
@@ -749,7 +765,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The threads on this page, in the order asked for, without messages.
+     * The threads on this page, in the order asked for, without messages:
+     * page_size of them, or fewer when more would not fit in 4 MiB.
      * </pre>
      *
      * <code>repeated .threadline.v1.Thread threads = 1 [json_name = "threads"];</code>
@@ -766,7 +783,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The threads on this page, in the order asked for, without messages.
+     * The threads on this page, in the order asked for, without messages:
+     * page_size of them, or fewer when more would not fit in 4 MiB.
      * </pre>
      *
      * <code>repeated .threadline.v1.Thread threads = 1 [json_name = "threads"];</code>
@@ -777,7 +795,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The threads on this page, in the order asked for, without messages.
+     * The threads on this page, in the order asked for, without messages:
+     * page_size of them, or fewer when more would not fit in 4 MiB.
      * </pre>
      *
      * <code>repeated .threadline.v1.Thread threads = 1 [json_name = "threads"];</code>
@@ -791,7 +810,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The threads on this page, in the order asked for, without messages.
+     * The threads on this page, in the order asked for, without messages:
+     * page_size of them, or fewer when more would not fit in 4 MiB.
      * </pre>
      *
      * <code>repeated .threadline.v1.Thread threads = 1 [json_name = "threads"];</code>
@@ -806,7 +826,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The threads on this page, in the order asked for, without messages.
+     * The threads on this page, in the order asked for, without messages:
+     * page_size of them, or fewer when more would not fit in 4 MiB.
      * </pre>
      *
      * <code>repeated .threadline.v1.Thread threads = 1 [json_name = "threads"];</code>
@@ -817,7 +838,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The threads on this page, in the order asked for, without messages.
+     * The threads on this page, in the order asked for, without messages:
+     * page_size of them, or fewer when more would not fit in 4 MiB.
      * </pre>
      *
      * <code>repeated .threadline.v1.Thread threads = 1 [json_name = "threads"];</code>
@@ -829,7 +851,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The threads on this page, in the order asked for, without messages.
+     * The threads on this page, in the order asked for, without messages:
+     * page_size of them, or fewer when more would not fit in 4 MiB.
      * </pre>
      *
      * <code>repeated .threadline.v1.Thread threads = 1 [json_name = "threads"];</code>

@@ -12,7 +12,8 @@ public interface ListThreadsResponseOrBuilder extends
 
   /**
    * <pre>
-   * The threads on this page, in the order asked for, without messages.
+   * The threads on this page, in the order asked for, without messages:
+   * page_size of them, or fewer when more would not fit in 4 MiB.
    * </pre>
    *
    * <code>repeated .threadline.v1.Thread threads = 1 [json_name = "threads"];</code>
@@ -21,7 +22,8 @@ public interface ListThreadsResponseOrBuilder extends
       getThreadsList();
   /**
    * <pre>
-   * The threads on this page, in the order asked for, without messages.
+   * The threads on this page, in the order asked for, without messages:
+   * page_size of them, or fewer when more would not fit in 4 MiB.
    * </pre>
    *
    * <code>repeated .threadline.v1.Thread threads = 1 [json_name = "threads"];</code>
@@ -29,7 +31,8 @@ public interface ListThreadsResponseOrBuilder extends
   dev.threadline.v1.Thread getThreads(int index);
   /**
    * <pre>
-   * The threads on this page, in the order asked for, without messages.
+   * The threads on this page, in the order asked for, without messages:
+   * page_size of them, or fewer when more would not fit in 4 MiB.
    * </pre>
    *
    * <code>repeated .threadline.v1.Thread threads = 1 [json_name = "threads"];</code>
@@ -37,7 +40,8 @@ public interface ListThreadsResponseOrBuilder extends
   int getThreadsCount();
   /**
    * <pre>
-   * The threads on this page, in the order asked for, without messages.
+   * The threads on this page, in the order asked for, without messages:
+   * page_size of them, or fewer when more would not fit in 4 MiB.
    * </pre>
    *
    * <code>repeated .threadline.v1.Thread threads = 1 [json_name = "threads"];</code>
@@ -46,7 +50,8 @@ public interface ListThreadsResponseOrBuilder extends
       getThreadsOrBuilderList();
   /**
    * <pre>
-   * The threads on this page, in the order asked for, without messages.
+   * The threads on this page, in the order asked for, without messages:
+   * page_size of them, or fewer when more would not fit in 4 MiB.
    * </pre>
    *
    * <code>repeated .threadline.v1.Thread threads = 1 [json_name = "threads"];</code>

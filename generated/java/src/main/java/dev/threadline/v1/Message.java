@@ -186,8 +186,11 @@ private static final long serialVersionUID = 0L;
   private java.util.List<dev.threadline.v1.Part> parts_;
   /**
    * <pre>
-   * The content, in order. At least 1 and at most 100 parts; all text in a
-   * message together is at most 1 MiB.
+   * The content, in order. At least 1 and at most 100 parts. A message is at
+   * most 1 MiB, whatever its parts: its role, parts and metadata together,
+   * serialized as protobuf, may take at most 1,048,576 bytes. Messages that
+   * agents write (their answers, tool calls and tool results) are held to
+   * the same limit.
    * </pre>
    *
    * <code>repeated .threadline.v1.Part parts = 4 [json_name = "parts", (.google.api.field_behavior) = REQUIRED];</code>
@@ -198,8 +201,11 @@ private static final long serialVersionUID = 0L;
   }
   /**
    * <pre>
-   * The content, in order. At least 1 and at most 100 parts; all text in a
-   * message together is at most 1 MiB.
+   * The content, in order. At least 1 and at most 100 parts. A message is at
+   * most 1 MiB, whatever its parts: its role, parts and metadata together,
+   * serialized as protobuf, may take at most 1,048,576 bytes. Messages that
+   * agents write (their answers, tool calls and tool results) are held to
+   * the same limit.
    * </pre>
    *
    * <code>repeated .threadline.v1.Part parts = 4 [json_name = "parts", (.google.api.field_behavior) = REQUIRED];</code>
@@ -211,8 +217,11 @@ private static final long serialVersionUID = 0L;
   }
   /**
    * <pre>
-   * The content, in order. At least 1 and at most 100 parts; all text in a
-   * message together is at most 1 MiB.
+   * The content, in order. At least 1 and at most 100 parts. A message is at
+   * most 1 MiB, whatever its parts: its role, parts and metadata together,
+   * serialized as protobuf, may take at most 1,048,576 bytes. Messages that
+   * agents write (their answers, tool calls and tool results) are held to
+   * the same limit.
    * </pre>
    *
    * <code>repeated .threadline.v1.Part parts = 4 [json_name = "parts", (.google.api.field_behavior) = REQUIRED];</code>
@@ -223,8 +232,11 @@ private static final long serialVersionUID = 0L;
   }
   /**
    * <pre>
-   * The content, in order. At least 1 and at most 100 parts; all text in a
-   * message together is at most 1 MiB.
+   * The content, in order. At least 1 and at most 100 parts. A message is at
+   * most 1 MiB, whatever its parts: its role, parts and metadata together,
+   * serialized as protobuf, may take at most 1,048,576 bytes. Messages that
+   * agents write (their answers, tool calls and tool results) are held to
+   * the same limit.
    * </pre>
    *
    * <code>repeated .threadline.v1.Part parts = 4 [json_name = "parts", (.google.api.field_behavior) = REQUIRED];</code>
@@ -235,8 +247,11 @@ private static final long serialVersionUID = 0L;
   }
   /**
    * <pre>
-   * The content, in order. At least 1 and at most 100 parts; all text in a
-   * message together is at most 1 MiB.
+   * The content, in order. At least 1 and at most 100 parts. A message is at
+   * most 1 MiB, whatever its parts: its role, parts and metadata together,
+   * serialized as protobuf, may take at most 1,048,576 bytes. Messages that
+   * agents write (their answers, tool calls and tool results) are held to
+   * the same limit.
    * </pre>
    *
    * <code>repeated .threadline.v1.Part parts = 4 [json_name = "parts", (.google.api.field_behavior) = REQUIRED];</code>
@@ -252,7 +267,8 @@ private static final long serialVersionUID = 0L;
   /**
    * <pre>
    * Arbitrary JSON object for the caller's own use, at most 64 KiB when
-   * written as JSON and at most 100 keys at the top level.
+   * written as JSON, at most 100 keys at the top level, and nested at most 32
+   * deep.
    * </pre>
    *
    * <code>.google.protobuf.Struct metadata = 5 [json_name = "metadata", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -265,7 +281,8 @@ private static final long serialVersionUID = 0L;
   /**
    * <pre>
    * Arbitrary JSON object for the caller's own use, at most 64 KiB when
-   * written as JSON and at most 100 keys at the top level.
+   * written as JSON, at most 100 keys at the top level, and nested at most 32
+   * deep.
    * </pre>
    *
    * <code>.google.protobuf.Struct metadata = 5 [json_name = "metadata", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -278,7 +295,8 @@ private static final long serialVersionUID = 0L;
   /**
    * <pre>
    * Arbitrary JSON object for the caller's own use, at most 64 KiB when
-   * written as JSON and at most 100 keys at the top level.
+   * written as JSON, at most 100 keys at the top level, and nested at most 32
+   * deep.
    * </pre>
    *
    * <code>.google.protobuf.Struct metadata = 5 [json_name = "metadata", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -1258,8 +1276,11 @@ private static final long serialVersionUID = 0L;
 
     /**
      * <pre>
-     * The content, in order. At least 1 and at most 100 parts; all text in a
-     * message together is at most 1 MiB.
+     * The content, in order. At least 1 and at most 100 parts. A message is at
+     * most 1 MiB, whatever its parts: its role, parts and metadata together,
+     * serialized as protobuf, may take at most 1,048,576 bytes. Messages that
+     * agents write (their answers, tool calls and tool results) are held to
+     * the same limit.
      * </pre>
      *
      * <code>repeated .threadline.v1.Part parts = 4 [json_name = "parts", (.google.api.field_behavior) = REQUIRED];</code>
@@ -1273,8 +1294,11 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The content, in order. At least 1 and at most 100 parts; all text in a
-     * message together is at most 1 MiB.
+     * The content, in order. At least 1 and at most 100 parts. A message is at
+     * most 1 MiB, whatever its parts: its role, parts and metadata together,
+     * serialized as protobuf, may take at most 1,048,576 bytes. Messages that
+     * agents write (their answers, tool calls and tool results) are held to
+     * the same limit.
      * </pre>
      *
      * <code>repeated .threadline.v1.Part parts = 4 [json_name = "parts", (.google.api.field_behavior) = REQUIRED];</code>
@@ -1288,8 +1312,11 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The content, in order. At least 1 and at most 100 parts; all text in a
-     * message together is at most 1 MiB.
+     * The content, in order. At least 1 and at most 100 parts. A message is at
+     * most 1 MiB, whatever its parts: its role, parts and metadata together,
+     * serialized as protobuf, may take at most 1,048,576 bytes. Messages that
+     * agents write (their answers, tool calls and tool results) are held to
+     * the same limit.
      * </pre>
      *
      * <code>repeated .threadline.v1.Part parts = 4 [json_name = "parts", (.google.api.field_behavior) = REQUIRED];</code>
@@ -1303,8 +1330,11 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The content, in order. At least 1 and at most 100 parts; all text in a
-     * message together is at most 1 MiB.
+     * The content, in order. At least 1 and at most 100 parts. A message is at
+     * most 1 MiB, whatever its parts: its role, parts and metadata together,
+     * serialized as protobuf, may take at most 1,048,576 bytes. Messages that
+     * agents write (their answers, tool calls and tool results) are held to
+     * the same limit.
      * </pre>
      *
      * <code>repeated .threadline.v1.Part parts = 4 [json_name = "parts", (.google.api.field_behavior) = REQUIRED];</code>
@@ -1325,8 +1355,11 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The content, in order. At least 1 and at most 100 parts; all text in a
-     * message together is at most 1 MiB.
+     * The content, in order. At least 1 and at most 100 parts. A message is at
+     * most 1 MiB, whatever its parts: its role, parts and metadata together,
+     * serialized as protobuf, may take at most 1,048,576 bytes. Messages that
+     * agents write (their answers, tool calls and tool results) are held to
+     * the same limit.
      * </pre>
      *
      * <code>repeated .threadline.v1.Part parts = 4 [json_name = "parts", (.google.api.field_behavior) = REQUIRED];</code>
@@ -1344,8 +1377,11 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The content, in order. At least 1 and at most 100 parts; all text in a
-     * message together is at most 1 MiB.
+     * The content, in order. At least 1 and at most 100 parts. A message is at
+     * most 1 MiB, whatever its parts: its role, parts and metadata together,
+     * serialized as protobuf, may take at most 1,048,576 bytes. Messages that
+     * agents write (their answers, tool calls and tool results) are held to
+     * the same limit.
      * </pre>
      *
      * <code>repeated .threadline.v1.Part parts = 4 [json_name = "parts", (.google.api.field_behavior) = REQUIRED];</code>
@@ -1365,8 +1401,11 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The content, in order. At least 1 and at most 100 parts; all text in a
-     * message together is at most 1 MiB.
+     * The content, in order. At least 1 and at most 100 parts. A message is at
+     * most 1 MiB, whatever its parts: its role, parts and metadata together,
+     * serialized as protobuf, may take at most 1,048,576 bytes. Messages that
+     * agents write (their answers, tool calls and tool results) are held to
+     * the same limit.
      * </pre>
      *
      * <code>repeated .threadline.v1.Part parts = 4 [json_name = "parts", (.google.api.field_behavior) = REQUIRED];</code>
@@ -1387,8 +1426,11 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The content, in order. At least 1 and at most 100 parts; all text in a
-     * message together is at most 1 MiB.
+     * The content, in order. At least 1 and at most 100 parts. A message is at
+     * most 1 MiB, whatever its parts: its role, parts and metadata together,
+     * serialized as protobuf, may take at most 1,048,576 bytes. Messages that
+     * agents write (their answers, tool calls and tool results) are held to
+     * the same limit.
      * </pre>
      *
      * <code>repeated .threadline.v1.Part parts = 4 [json_name = "parts", (.google.api.field_behavior) = REQUIRED];</code>
@@ -1406,8 +1448,11 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The content, in order. At least 1 and at most 100 parts; all text in a
-     * message together is at most 1 MiB.
+     * The content, in order. At least 1 and at most 100 parts. A message is at
+     * most 1 MiB, whatever its parts: its role, parts and metadata together,
+     * serialized as protobuf, may take at most 1,048,576 bytes. Messages that
+     * agents write (their answers, tool calls and tool results) are held to
+     * the same limit.
      * </pre>
      *
      * <code>repeated .threadline.v1.Part parts = 4 [json_name = "parts", (.google.api.field_behavior) = REQUIRED];</code>
@@ -1425,8 +1470,11 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The content, in order. At least 1 and at most 100 parts; all text in a
-     * message together is at most 1 MiB.
+     * The content, in order. At least 1 and at most 100 parts. A message is at
+     * most 1 MiB, whatever its parts: its role, parts and metadata together,
+     * serialized as protobuf, may take at most 1,048,576 bytes. Messages that
+     * agents write (their answers, tool calls and tool results) are held to
+     * the same limit.
      * </pre>
      *
      * <code>repeated .threadline.v1.Part parts = 4 [json_name = "parts", (.google.api.field_behavior) = REQUIRED];</code>
@@ -1445,8 +1493,11 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The content, in order. At least 1 and at most 100 parts; all text in a
-     * message together is at most 1 MiB.
+     * The content, in order. At least 1 and at most 100 parts. A message is at
+     * most 1 MiB, whatever its parts: its role, parts and metadata together,
+     * serialized as protobuf, may take at most 1,048,576 bytes. Messages that
+     * agents write (their answers, tool calls and tool results) are held to
+     * the same limit.
      * </pre>
      *
      * <code>repeated .threadline.v1.Part parts = 4 [json_name = "parts", (.google.api.field_behavior) = REQUIRED];</code>
@@ -1463,8 +1514,11 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The content, in order. At least 1 and at most 100 parts; all text in a
-     * message together is at most 1 MiB.
+     * The content, in order. At least 1 and at most 100 parts. A message is at
+     * most 1 MiB, whatever its parts: its role, parts and metadata together,
+     * serialized as protobuf, may take at most 1,048,576 bytes. Messages that
+     * agents write (their answers, tool calls and tool results) are held to
+     * the same limit.
      * </pre>
      *
      * <code>repeated .threadline.v1.Part parts = 4 [json_name = "parts", (.google.api.field_behavior) = REQUIRED];</code>
@@ -1481,8 +1535,11 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The content, in order. At least 1 and at most 100 parts; all text in a
-     * message together is at most 1 MiB.
+     * The content, in order. At least 1 and at most 100 parts. A message is at
+     * most 1 MiB, whatever its parts: its role, parts and metadata together,
+     * serialized as protobuf, may take at most 1,048,576 bytes. Messages that
+     * agents write (their answers, tool calls and tool results) are held to
+     * the same limit.
      * </pre>
      *
      * <code>repeated .threadline.v1.Part parts = 4 [json_name = "parts", (.google.api.field_behavior) = REQUIRED];</code>
@@ -1493,8 +1550,11 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The content, in order. At least 1 and at most 100 parts; all text in a
-     * message together is at most 1 MiB.
+     * The content, in order. At least 1 and at most 100 parts. A message is at
+     * most 1 MiB, whatever its parts: its role, parts and metadata together,
+     * serialized as protobuf, may take at most 1,048,576 bytes. Messages that
+     * agents write (their answers, tool calls and tool results) are held to
+     * the same limit.
      * </pre>
      *
      * <code>repeated .threadline.v1.Part parts = 4 [json_name = "parts", (.google.api.field_behavior) = REQUIRED];</code>
@@ -1508,8 +1568,11 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The content, in order. At least 1 and at most 100 parts; all text in a
-     * message together is at most 1 MiB.
+     * The content, in order. At least 1 and at most 100 parts. A message is at
+     * most 1 MiB, whatever its parts: its role, parts and metadata together,
+     * serialized as protobuf, may take at most 1,048,576 bytes. Messages that
+     * agents write (their answers, tool calls and tool results) are held to
+     * the same limit.
      * </pre>
      *
      * <code>repeated .threadline.v1.Part parts = 4 [json_name = "parts", (.google.api.field_behavior) = REQUIRED];</code>
@@ -1524,8 +1587,11 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The content, in order. At least 1 and at most 100 parts; all text in a
-     * message together is at most 1 MiB.
+     * The content, in order. At least 1 and at most 100 parts. A message is at
+     * most 1 MiB, whatever its parts: its role, parts and metadata together,
+     * serialized as protobuf, may take at most 1,048,576 bytes. Messages that
+     * agents write (their answers, tool calls and tool results) are held to
+     * the same limit.
      * </pre>
      *
      * <code>repeated .threadline.v1.Part parts = 4 [json_name = "parts", (.google.api.field_behavior) = REQUIRED];</code>
@@ -1536,8 +1602,11 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The content, in order. At least 1 and at most 100 parts; all text in a
-     * message together is at most 1 MiB.
+     * The content, in order. At least 1 and at most 100 parts. A message is at
+     * most 1 MiB, whatever its parts: its role, parts and metadata together,
+     * serialized as protobuf, may take at most 1,048,576 bytes. Messages that
+     * agents write (their answers, tool calls and tool results) are held to
+     * the same limit.
      * </pre>
      *
      * <code>repeated .threadline.v1.Part parts = 4 [json_name = "parts", (.google.api.field_behavior) = REQUIRED];</code>
@@ -1549,8 +1618,11 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The content, in order. At least 1 and at most 100 parts; all text in a
-     * message together is at most 1 MiB.
+     * The content, in order. At least 1 and at most 100 parts. A message is at
+     * most 1 MiB, whatever its parts: its role, parts and metadata together,
+     * serialized as protobuf, may take at most 1,048,576 bytes. Messages that
+     * agents write (their answers, tool calls and tool results) are held to
+     * the same limit.
      * </pre>
      *
      * <code>repeated .threadline.v1.Part parts = 4 [json_name = "parts", (.google.api.field_behavior) = REQUIRED];</code>
@@ -1580,7 +1652,8 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * Arbitrary JSON object for the caller's own use, at most 64 KiB when
-     * written as JSON and at most 100 keys at the top level.
+     * written as JSON, at most 100 keys at the top level, and nested at most 32
+     * deep.
      * </pre>
      *
      * <code>.google.protobuf.Struct metadata = 5 [json_name = "metadata", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -1592,7 +1665,8 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * Arbitrary JSON object for the caller's own use, at most 64 KiB when
-     * written as JSON and at most 100 keys at the top level.
+     * written as JSON, at most 100 keys at the top level, and nested at most 32
+     * deep.
      * </pre>
      *
      * <code>.google.protobuf.Struct metadata = 5 [json_name = "metadata", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -1608,7 +1682,8 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * Arbitrary JSON object for the caller's own use, at most 64 KiB when
-     * written as JSON and at most 100 keys at the top level.
+     * written as JSON, at most 100 keys at the top level, and nested at most 32
+     * deep.
      * </pre>
      *
      * <code>.google.protobuf.Struct metadata = 5 [json_name = "metadata", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -1629,7 +1704,8 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * Arbitrary JSON object for the caller's own use, at most 64 KiB when
-     * written as JSON and at most 100 keys at the top level.
+     * written as JSON, at most 100 keys at the top level, and nested at most 32
+     * deep.
      * </pre>
      *
      * <code>.google.protobuf.Struct metadata = 5 [json_name = "metadata", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -1648,7 +1724,8 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * Arbitrary JSON object for the caller's own use, at most 64 KiB when
-     * written as JSON and at most 100 keys at the top level.
+     * written as JSON, at most 100 keys at the top level, and nested at most 32
+     * deep.
      * </pre>
      *
      * <code>.google.protobuf.Struct metadata = 5 [json_name = "metadata", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -1674,7 +1751,8 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * Arbitrary JSON object for the caller's own use, at most 64 KiB when
-     * written as JSON and at most 100 keys at the top level.
+     * written as JSON, at most 100 keys at the top level, and nested at most 32
+     * deep.
      * </pre>
      *
      * <code>.google.protobuf.Struct metadata = 5 [json_name = "metadata", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -1692,7 +1770,8 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * Arbitrary JSON object for the caller's own use, at most 64 KiB when
-     * written as JSON and at most 100 keys at the top level.
+     * written as JSON, at most 100 keys at the top level, and nested at most 32
+     * deep.
      * </pre>
      *
      * <code>.google.protobuf.Struct metadata = 5 [json_name = "metadata", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -1705,7 +1784,8 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * Arbitrary JSON object for the caller's own use, at most 64 KiB when
-     * written as JSON and at most 100 keys at the top level.
+     * written as JSON, at most 100 keys at the top level, and nested at most 32
+     * deep.
      * </pre>
      *
      * <code>.google.protobuf.Struct metadata = 5 [json_name = "metadata", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -1721,7 +1801,8 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * Arbitrary JSON object for the caller's own use, at most 64 KiB when
-     * written as JSON and at most 100 keys at the top level.
+     * written as JSON, at most 100 keys at the top level, and nested at most 32
+     * deep.
      * </pre>
      *
      * <code>.google.protobuf.Struct metadata = 5 [json_name = "metadata", (.google.api.field_behavior) = OPTIONAL];</code>

@@ -73,8 +73,11 @@ public interface MessageOrBuilder extends
 
   /**
    * <pre>
-   * The content, in order. At least 1 and at most 100 parts; all text in a
-   * message together is at most 1 MiB.
+   * The content, in order. At least 1 and at most 100 parts. A message is at
+   * most 1 MiB, whatever its parts: its role, parts and metadata together,
+   * serialized as protobuf, may take at most 1,048,576 bytes. Messages that
+   * agents write (their answers, tool calls and tool results) are held to
+   * the same limit.
    * </pre>
    *
    * <code>repeated .threadline.v1.Part parts = 4 [json_name = "parts", (.google.api.field_behavior) = REQUIRED];</code>
@@ -83,8 +86,11 @@ public interface MessageOrBuilder extends
       getPartsList();
   /**
    * <pre>
-   * The content, in order. At least 1 and at most 100 parts; all text in a
-   * message together is at most 1 MiB.
+   * The content, in order. At least 1 and at most 100 parts. A message is at
+   * most 1 MiB, whatever its parts: its role, parts and metadata together,
+   * serialized as protobuf, may take at most 1,048,576 bytes. Messages that
+   * agents write (their answers, tool calls and tool results) are held to
+   * the same limit.
    * </pre>
    *
    * <code>repeated .threadline.v1.Part parts = 4 [json_name = "parts", (.google.api.field_behavior) = REQUIRED];</code>
@@ -92,8 +98,11 @@ public interface MessageOrBuilder extends
   dev.threadline.v1.Part getParts(int index);
   /**
    * <pre>
-   * The content, in order. At least 1 and at most 100 parts; all text in a
-   * message together is at most 1 MiB.
+   * The content, in order. At least 1 and at most 100 parts. A message is at
+   * most 1 MiB, whatever its parts: its role, parts and metadata together,
+   * serialized as protobuf, may take at most 1,048,576 bytes. Messages that
+   * agents write (their answers, tool calls and tool results) are held to
+   * the same limit.
    * </pre>
    *
    * <code>repeated .threadline.v1.Part parts = 4 [json_name = "parts", (.google.api.field_behavior) = REQUIRED];</code>
@@ -101,8 +110,11 @@ public interface MessageOrBuilder extends
   int getPartsCount();
   /**
    * <pre>
-   * The content, in order. At least 1 and at most 100 parts; all text in a
-   * message together is at most 1 MiB.
+   * The content, in order. At least 1 and at most 100 parts. A message is at
+   * most 1 MiB, whatever its parts: its role, parts and metadata together,
+   * serialized as protobuf, may take at most 1,048,576 bytes. Messages that
+   * agents write (their answers, tool calls and tool results) are held to
+   * the same limit.
    * </pre>
    *
    * <code>repeated .threadline.v1.Part parts = 4 [json_name = "parts", (.google.api.field_behavior) = REQUIRED];</code>
@@ -111,8 +123,11 @@ public interface MessageOrBuilder extends
       getPartsOrBuilderList();
   /**
    * <pre>
-   * The content, in order. At least 1 and at most 100 parts; all text in a
-   * message together is at most 1 MiB.
+   * The content, in order. At least 1 and at most 100 parts. A message is at
+   * most 1 MiB, whatever its parts: its role, parts and metadata together,
+   * serialized as protobuf, may take at most 1,048,576 bytes. Messages that
+   * agents write (their answers, tool calls and tool results) are held to
+   * the same limit.
    * </pre>
    *
    * <code>repeated .threadline.v1.Part parts = 4 [json_name = "parts", (.google.api.field_behavior) = REQUIRED];</code>
@@ -123,7 +138,8 @@ public interface MessageOrBuilder extends
   /**
    * <pre>
    * Arbitrary JSON object for the caller's own use, at most 64 KiB when
-   * written as JSON and at most 100 keys at the top level.
+   * written as JSON, at most 100 keys at the top level, and nested at most 32
+   * deep.
    * </pre>
    *
    * <code>.google.protobuf.Struct metadata = 5 [json_name = "metadata", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -133,7 +149,8 @@ public interface MessageOrBuilder extends
   /**
    * <pre>
    * Arbitrary JSON object for the caller's own use, at most 64 KiB when
-   * written as JSON and at most 100 keys at the top level.
+   * written as JSON, at most 100 keys at the top level, and nested at most 32
+   * deep.
    * </pre>
    *
    * <code>.google.protobuf.Struct metadata = 5 [json_name = "metadata", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -143,7 +160,8 @@ public interface MessageOrBuilder extends
   /**
    * <pre>
    * Arbitrary JSON object for the caller's own use, at most 64 KiB when
-   * written as JSON and at most 100 keys at the top level.
+   * written as JSON, at most 100 keys at the top level, and nested at most 32
+   * deep.
    * </pre>
    *
    * <code>.google.protobuf.Struct metadata = 5 [json_name = "metadata", (.google.api.field_behavior) = OPTIONAL];</code>

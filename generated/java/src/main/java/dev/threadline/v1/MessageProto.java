@@ -121,49 +121,50 @@ public final class MessageProto extends com.google.protobuf.GeneratedFile {
       "\n\006output\"\201\001\n\005Media\022\026\n\003uri\030\001 \001(\tB\004\342A\001\002R\003u" +
       "ri\022!\n\tmime_type\030\002 \001(\tB\004\342A\001\002R\010mimeType\022\030\n" +
       "\004name\030\003 \001(\tB\004\342A\001\001R\004name\022#\n\nsize_bytes\030\004 " +
-      "\001(\003B\004\342A\001\001R\tsizeBytes\"q\n\024CreateMessageReq" +
-      "uest\022!\n\tthread_id\030\001 \001(\tB\004\342A\001\002R\010threadId\022" +
-      "6\n\007message\030\002 \001(\0132\026.threadline.v1.Message" +
-      "B\004\342A\001\002R\007message\"[\n\021GetMessageRequest\022!\n\t" +
-      "thread_id\030\001 \001(\tB\004\342A\001\002R\010threadId\022#\n\nmessa" +
-      "ge_id\030\002 \001(\tB\004\342A\001\002R\tmessageId\"\241\001\n\023ListMes" +
-      "sagesRequest\022!\n\tthread_id\030\001 \001(\tB\004\342A\001\002R\010t" +
-      "hreadId\022!\n\tpage_size\030\002 \001(\005B\004\342A\001\001R\010pageSi" +
-      "ze\022#\n\npage_token\030\003 \001(\tB\004\342A\001\001R\tpageToken\022" +
-      "\037\n\010order_by\030\004 \001(\tB\004\342A\001\001R\007orderBy\"r\n\024List" +
-      "MessagesResponse\0222\n\010messages\030\001 \003(\0132\026.thr" +
-      "eadline.v1.MessageR\010messages\022&\n\017next_pag" +
-      "e_token\030\002 \001(\tR\rnextPageToken\"\221\001\n\024UpdateM" +
-      "essageRequest\0226\n\007message\030\001 \001(\0132\026.threadl" +
-      "ine.v1.MessageB\004\342A\001\002R\007message\022A\n\013update_" +
-      "mask\030\002 \001(\0132\032.google.protobuf.FieldMaskB\004" +
-      "\342A\001\002R\nupdateMask\"^\n\024DeleteMessageRequest" +
-      "\022!\n\tthread_id\030\001 \001(\tB\004\342A\001\002R\010threadId\022#\n\nm" +
-      "essage_id\030\002 \001(\tB\004\342A\001\002R\tmessageId*\212\001\n\013Mes" +
-      "sageRole\022\034\n\030MESSAGE_ROLE_UNSPECIFIED\020\000\022\025" +
-      "\n\021MESSAGE_ROLE_USER\020\001\022\026\n\022MESSAGE_ROLE_AG" +
-      "ENT\020\002\022\027\n\023MESSAGE_ROLE_SYSTEM\020\003\022\025\n\021MESSAG" +
-      "E_ROLE_TOOL\020\0042\271\005\n\016MessageService\022\177\n\rCrea" +
-      "teMessage\022#.threadline.v1.CreateMessageR" +
-      "equest\032\026.threadline.v1.Message\"1\202\323\344\223\002+\" " +
-      "/v1/threads/{thread_id}/messages:\007messag" +
-      "e\022}\n\nGetMessage\022 .threadline.v1.GetMessa" +
-      "geRequest\032\026.threadline.v1.Message\"5\202\323\344\223\002" +
-      "/\022-/v1/threads/{thread_id}/messages/{mes" +
-      "sage_id}\022\201\001\n\014ListMessages\022\".threadline.v" +
-      "1.ListMessagesRequest\032#.threadline.v1.Li" +
-      "stMessagesResponse\"(\202\323\344\223\002\"\022 /v1/threads/" +
-      "{thread_id}/messages\022\234\001\n\rUpdateMessage\022#" +
-      ".threadline.v1.UpdateMessageRequest\032\026.th" +
-      "readline.v1.Message\"N\202\323\344\223\002H2=/v1/threads" +
-      "/{message.thread_id}/messages/{message.m" +
-      "essage_id}:\007message\022\203\001\n\rDeleteMessage\022#." +
-      "threadline.v1.DeleteMessageRequest\032\026.goo" +
-      "gle.protobuf.Empty\"5\202\323\344\223\002/*-/v1/threads/" +
-      "{thread_id}/messages/{message_id}Bm\n\021dev" +
-      ".threadline.v1B\014MessageProtoP\001ZHgithub.c" +
-      "om/threadline/threadline/generated/go/th" +
-      "readline/v1;threadlinev1b\006proto3"
+      "\001(\003B\004\342A\001\001R\tsizeBytes\"\226\001\n\024CreateMessageRe" +
+      "quest\022!\n\tthread_id\030\001 \001(\tB\004\342A\001\002R\010threadId" +
+      "\0226\n\007message\030\002 \001(\0132\026.threadline.v1.Messag" +
+      "eB\004\342A\001\002R\007message\022#\n\nrequest_id\030\003 \001(\tB\004\342A" +
+      "\001\001R\trequestId\"[\n\021GetMessageRequest\022!\n\tth" +
+      "read_id\030\001 \001(\tB\004\342A\001\002R\010threadId\022#\n\nmessage" +
+      "_id\030\002 \001(\tB\004\342A\001\002R\tmessageId\"\241\001\n\023ListMessa" +
+      "gesRequest\022!\n\tthread_id\030\001 \001(\tB\004\342A\001\002R\010thr" +
+      "eadId\022!\n\tpage_size\030\002 \001(\005B\004\342A\001\001R\010pageSize" +
+      "\022#\n\npage_token\030\003 \001(\tB\004\342A\001\001R\tpageToken\022\037\n" +
+      "\010order_by\030\004 \001(\tB\004\342A\001\001R\007orderBy\"r\n\024ListMe" +
+      "ssagesResponse\0222\n\010messages\030\001 \003(\0132\026.threa" +
+      "dline.v1.MessageR\010messages\022&\n\017next_page_" +
+      "token\030\002 \001(\tR\rnextPageToken\"\221\001\n\024UpdateMes" +
+      "sageRequest\0226\n\007message\030\001 \001(\0132\026.threadlin" +
+      "e.v1.MessageB\004\342A\001\002R\007message\022A\n\013update_ma" +
+      "sk\030\002 \001(\0132\032.google.protobuf.FieldMaskB\004\342A" +
+      "\001\002R\nupdateMask\"^\n\024DeleteMessageRequest\022!" +
+      "\n\tthread_id\030\001 \001(\tB\004\342A\001\002R\010threadId\022#\n\nmes" +
+      "sage_id\030\002 \001(\tB\004\342A\001\002R\tmessageId*\212\001\n\013Messa" +
+      "geRole\022\034\n\030MESSAGE_ROLE_UNSPECIFIED\020\000\022\025\n\021" +
+      "MESSAGE_ROLE_USER\020\001\022\026\n\022MESSAGE_ROLE_AGEN" +
+      "T\020\002\022\027\n\023MESSAGE_ROLE_SYSTEM\020\003\022\025\n\021MESSAGE_" +
+      "ROLE_TOOL\020\0042\271\005\n\016MessageService\022\177\n\rCreate" +
+      "Message\022#.threadline.v1.CreateMessageReq" +
+      "uest\032\026.threadline.v1.Message\"1\202\323\344\223\002+\" /v" +
+      "1/threads/{thread_id}/messages:\007message\022" +
+      "}\n\nGetMessage\022 .threadline.v1.GetMessage" +
+      "Request\032\026.threadline.v1.Message\"5\202\323\344\223\002/\022" +
+      "-/v1/threads/{thread_id}/messages/{messa" +
+      "ge_id}\022\201\001\n\014ListMessages\022\".threadline.v1." +
+      "ListMessagesRequest\032#.threadline.v1.List" +
+      "MessagesResponse\"(\202\323\344\223\002\"\022 /v1/threads/{t" +
+      "hread_id}/messages\022\234\001\n\rUpdateMessage\022#.t" +
+      "hreadline.v1.UpdateMessageRequest\032\026.thre" +
+      "adline.v1.Message\"N\202\323\344\223\002H2=/v1/threads/{" +
+      "message.thread_id}/messages/{message.mes" +
+      "sage_id}:\007message\022\203\001\n\rDeleteMessage\022#.th" +
+      "readline.v1.DeleteMessageRequest\032\026.googl" +
+      "e.protobuf.Empty\"5\202\323\344\223\002/*-/v1/threads/{t" +
+      "hread_id}/messages/{message_id}Bm\n\021dev.t" +
+      "hreadline.v1B\014MessageProtoP\001ZHgithub.com" +
+      "/threadline/threadline/generated/go/thre" +
+      "adline/v1;threadlinev1b\006proto3"
     };
     descriptor = com.google.protobuf.Descriptors.FileDescriptor
       .internalBuildGeneratedFileFrom(descriptorData,
@@ -210,7 +211,7 @@ public final class MessageProto extends com.google.protobuf.GeneratedFile {
     internal_static_threadline_v1_CreateMessageRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_threadline_v1_CreateMessageRequest_descriptor,
-        new java.lang.String[] { "ThreadId", "Message", });
+        new java.lang.String[] { "ThreadId", "Message", "RequestId", });
     internal_static_threadline_v1_GetMessageRequest_descriptor =
       getDescriptor().getMessageType(6);
     internal_static_threadline_v1_GetMessageRequest_fieldAccessorTable = new

@@ -8,7 +8,9 @@ import static io.grpc.MethodDescriptor.generateFullMethodName;
  * and tools said, in order. Every call answers NOT_FOUND with reason
  * THREAD_NOT_FOUND when the thread does not exist (or has expired), and
  * INVALID_ARGUMENT with reason VALIDATION_ERROR and a BadRequest naming each
- * bad field when the request is malformed; a rejected call writes nothing.
+ * bad field when the request is malformed (reason MALFORMED_REQUEST when its
+ * bytes are not a valid message at all); a rejected call writes nothing. No
+ * reply is larger than 4 MiB, the default most a gRPC client accepts.
  * </pre>
  */
 @io.grpc.stub.annotations.GrpcGenerated
@@ -239,7 +241,9 @@ public final class MessageServiceGrpc {
    * and tools said, in order. Every call answers NOT_FOUND with reason
    * THREAD_NOT_FOUND when the thread does not exist (or has expired), and
    * INVALID_ARGUMENT with reason VALIDATION_ERROR and a BadRequest naming each
-   * bad field when the request is malformed; a rejected call writes nothing.
+   * bad field when the request is malformed (reason MALFORMED_REQUEST when its
+   * bytes are not a valid message at all); a rejected call writes nothing. No
+   * reply is larger than 4 MiB, the default most a gRPC client accepts.
    * </pre>
    */
   public interface AsyncService {
@@ -249,6 +253,8 @@ public final class MessageServiceGrpc {
      * Appends a message to the end of a thread. The thread's message_count and
      * last_activity_at move with it, and its expire_time is pushed back by its
      * ttl. Returns the stored message with its server-made message_id.
+     * Retrying with the same request_id returns the message the first call
+     * made.
      * </pre>
      */
     default void createMessage(dev.threadline.v1.CreateMessageRequest request,
@@ -270,7 +276,9 @@ public final class MessageServiceGrpc {
     /**
      * <pre>
      * Lists the messages of a thread a page at a time, oldest first unless
-     * order_by asks for newest first. Paging is stable while others write.
+     * order_by asks for newest first. Paging is stable while others write. A
+     * page holds fewer than page_size messages when more would not fit in
+     * 4 MiB; next_page_token then continues after the last one.
      * </pre>
      */
     default void listMessages(dev.threadline.v1.ListMessagesRequest request,
@@ -308,7 +316,9 @@ public final class MessageServiceGrpc {
    * and tools said, in order. Every call answers NOT_FOUND with reason
    * THREAD_NOT_FOUND when the thread does not exist (or has expired), and
    * INVALID_ARGUMENT with reason VALIDATION_ERROR and a BadRequest naming each
-   * bad field when the request is malformed; a rejected call writes nothing.
+   * bad field when the request is malformed (reason MALFORMED_REQUEST when its
+   * bytes are not a valid message at all); a rejected call writes nothing. No
+   * reply is larger than 4 MiB, the default most a gRPC client accepts.
    * </pre>
    */
   public static abstract class MessageServiceImplBase
@@ -326,7 +336,9 @@ public final class MessageServiceGrpc {
    * and tools said, in order. Every call answers NOT_FOUND with reason
    * THREAD_NOT_FOUND when the thread does not exist (or has expired), and
    * INVALID_ARGUMENT with reason VALIDATION_ERROR and a BadRequest naming each
-   * bad field when the request is malformed; a rejected call writes nothing.
+   * bad field when the request is malformed (reason MALFORMED_REQUEST when its
+   * bytes are not a valid message at all); a rejected call writes nothing. No
+   * reply is larger than 4 MiB, the default most a gRPC client accepts.
    * </pre>
    */
   public static final class MessageServiceStub
@@ -347,6 +359,8 @@ public final class MessageServiceGrpc {
      * Appends a message to the end of a thread. The thread's message_count and
      * last_activity_at move with it, and its expire_time is pushed back by its
      * ttl. Returns the stored message with its server-made message_id.
+     * Retrying with the same request_id returns the message the first call
+     * made.
      * </pre>
      */
     public void createMessage(dev.threadline.v1.CreateMessageRequest request,
@@ -370,7 +384,9 @@ public final class MessageServiceGrpc {
     /**
      * <pre>
      * Lists the messages of a thread a page at a time, oldest first unless
-     * order_by asks for newest first. Paging is stable while others write.
+     * order_by asks for newest first. Paging is stable while others write. A
+     * page holds fewer than page_size messages when more would not fit in
+     * 4 MiB; next_page_token then continues after the last one.
      * </pre>
      */
     public void listMessages(dev.threadline.v1.ListMessagesRequest request,
@@ -411,7 +427,9 @@ public final class MessageServiceGrpc {
    * and tools said, in order. Every call answers NOT_FOUND with reason
    * THREAD_NOT_FOUND when the thread does not exist (or has expired), and
    * INVALID_ARGUMENT with reason VALIDATION_ERROR and a BadRequest naming each
-   * bad field when the request is malformed; a rejected call writes nothing.
+   * bad field when the request is malformed (reason MALFORMED_REQUEST when its
+   * bytes are not a valid message at all); a rejected call writes nothing. No
+   * reply is larger than 4 MiB, the default most a gRPC client accepts.
    * </pre>
    */
   public static final class MessageServiceBlockingV2Stub
@@ -432,6 +450,8 @@ public final class MessageServiceGrpc {
      * Appends a message to the end of a thread. The thread's message_count and
      * last_activity_at move with it, and its expire_time is pushed back by its
      * ttl. Returns the stored message with its server-made message_id.
+     * Retrying with the same request_id returns the message the first call
+     * made.
      * </pre>
      */
     public dev.threadline.v1.Message createMessage(dev.threadline.v1.CreateMessageRequest request) throws io.grpc.StatusException {
@@ -453,7 +473,9 @@ public final class MessageServiceGrpc {
     /**
      * <pre>
      * Lists the messages of a thread a page at a time, oldest first unless
-     * order_by asks for newest first. Paging is stable while others write.
+     * order_by asks for newest first. Paging is stable while others write. A
+     * page holds fewer than page_size messages when more would not fit in
+     * 4 MiB; next_page_token then continues after the last one.
      * </pre>
      */
     public dev.threadline.v1.ListMessagesResponse listMessages(dev.threadline.v1.ListMessagesRequest request) throws io.grpc.StatusException {
@@ -491,7 +513,9 @@ public final class MessageServiceGrpc {
    * and tools said, in order. Every call answers NOT_FOUND with reason
    * THREAD_NOT_FOUND when the thread does not exist (or has expired), and
    * INVALID_ARGUMENT with reason VALIDATION_ERROR and a BadRequest naming each
-   * bad field when the request is malformed; a rejected call writes nothing.
+   * bad field when the request is malformed (reason MALFORMED_REQUEST when its
+   * bytes are not a valid message at all); a rejected call writes nothing. No
+   * reply is larger than 4 MiB, the default most a gRPC client accepts.
    * </pre>
    */
   public static final class MessageServiceBlockingStub
@@ -512,6 +536,8 @@ public final class MessageServiceGrpc {
      * Appends a message to the end of a thread. The thread's message_count and
      * last_activity_at move with it, and its expire_time is pushed back by its
      * ttl. Returns the stored message with its server-made message_id.
+     * Retrying with the same request_id returns the message the first call
+     * made.
      * </pre>
      */
     public dev.threadline.v1.Message createMessage(dev.threadline.v1.CreateMessageRequest request) {
@@ -533,7 +559,9 @@ public final class MessageServiceGrpc {
     /**
      * <pre>
      * Lists the messages of a thread a page at a time, oldest first unless
-     * order_by asks for newest first. Paging is stable while others write.
+     * order_by asks for newest first. Paging is stable while others write. A
+     * page holds fewer than page_size messages when more would not fit in
+     * 4 MiB; next_page_token then continues after the last one.
      * </pre>
      */
     public dev.threadline.v1.ListMessagesResponse listMessages(dev.threadline.v1.ListMessagesRequest request) {
@@ -571,7 +599,9 @@ public final class MessageServiceGrpc {
    * and tools said, in order. Every call answers NOT_FOUND with reason
    * THREAD_NOT_FOUND when the thread does not exist (or has expired), and
    * INVALID_ARGUMENT with reason VALIDATION_ERROR and a BadRequest naming each
-   * bad field when the request is malformed; a rejected call writes nothing.
+   * bad field when the request is malformed (reason MALFORMED_REQUEST when its
+   * bytes are not a valid message at all); a rejected call writes nothing. No
+   * reply is larger than 4 MiB, the default most a gRPC client accepts.
    * </pre>
    */
   public static final class MessageServiceFutureStub
@@ -592,6 +622,8 @@ public final class MessageServiceGrpc {
      * Appends a message to the end of a thread. The thread's message_count and
      * last_activity_at move with it, and its expire_time is pushed back by its
      * ttl. Returns the stored message with its server-made message_id.
+     * Retrying with the same request_id returns the message the first call
+     * made.
      * </pre>
      */
     public com.google.common.util.concurrent.ListenableFuture<dev.threadline.v1.Message> createMessage(
@@ -615,7 +647,9 @@ public final class MessageServiceGrpc {
     /**
      * <pre>
      * Lists the messages of a thread a page at a time, oldest first unless
-     * order_by asks for newest first. Paging is stable while others write.
+     * order_by asks for newest first. Paging is stable while others write. A
+     * page holds fewer than page_size messages when more would not fit in
+     * 4 MiB; next_page_token then continues after the last one.
      * </pre>
      */
     public com.google.common.util.concurrent.ListenableFuture<dev.threadline.v1.ListMessagesResponse> listMessages(

@@ -281,7 +281,7 @@ private static final long serialVersionUID = 0L;
   private java.util.List<dev.threadline.v1.ToolCallRecord> toolCalls_;
   /**
    * <pre>
-   * Every tool call the run made, in order.
+   * Every tool call the run made, in order; at most 1000.
    * </pre>
    *
    * <code>repeated .threadline.v1.ToolCallRecord tool_calls = 6 [json_name = "toolCalls", (.google.api.field_behavior) = OUTPUT_ONLY];</code>
@@ -292,7 +292,7 @@ private static final long serialVersionUID = 0L;
   }
   /**
    * <pre>
-   * Every tool call the run made, in order.
+   * Every tool call the run made, in order; at most 1000.
    * </pre>
    *
    * <code>repeated .threadline.v1.ToolCallRecord tool_calls = 6 [json_name = "toolCalls", (.google.api.field_behavior) = OUTPUT_ONLY];</code>
@@ -304,7 +304,7 @@ private static final long serialVersionUID = 0L;
   }
   /**
    * <pre>
-   * Every tool call the run made, in order.
+   * Every tool call the run made, in order; at most 1000.
    * </pre>
    *
    * <code>repeated .threadline.v1.ToolCallRecord tool_calls = 6 [json_name = "toolCalls", (.google.api.field_behavior) = OUTPUT_ONLY];</code>
@@ -315,7 +315,7 @@ private static final long serialVersionUID = 0L;
   }
   /**
    * <pre>
-   * Every tool call the run made, in order.
+   * Every tool call the run made, in order; at most 1000.
    * </pre>
    *
    * <code>repeated .threadline.v1.ToolCallRecord tool_calls = 6 [json_name = "toolCalls", (.google.api.field_behavior) = OUTPUT_ONLY];</code>
@@ -326,7 +326,7 @@ private static final long serialVersionUID = 0L;
   }
   /**
    * <pre>
-   * Every tool call the run made, in order.
+   * Every tool call the run made, in order; at most 1000.
    * </pre>
    *
    * <code>repeated .threadline.v1.ToolCallRecord tool_calls = 6 [json_name = "toolCalls", (.google.api.field_behavior) = OUTPUT_ONLY];</code>
@@ -2019,7 +2019,7 @@ private static final long serialVersionUID = 0L;
 
     /**
      * <pre>
-     * Every tool call the run made, in order.
+     * Every tool call the run made, in order; at most 1000.
      * </pre>
      *
      * <code>repeated .threadline.v1.ToolCallRecord tool_calls = 6 [json_name = "toolCalls", (.google.api.field_behavior) = OUTPUT_ONLY];</code>
@@ -2033,7 +2033,7 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Every tool call the run made, in order.
+     * Every tool call the run made, in order; at most 1000.
      * </pre>
      *
      * <code>repeated .threadline.v1.ToolCallRecord tool_calls = 6 [json_name = "toolCalls", (.google.api.field_behavior) = OUTPUT_ONLY];</code>
@@ -2047,7 +2047,7 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Every tool call the run made, in order.
+     * Every tool call the run made, in order; at most 1000.
      * </pre>
      *
      * <code>repeated .threadline.v1.ToolCallRecord tool_calls = 6 [json_name = "toolCalls", (.google.api.field_behavior) = OUTPUT_ONLY];</code>
@@ -2061,7 +2061,7 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Every tool call the run made, in order.
+     * Every tool call the run made, in order; at most 1000.
      * </pre>
      *
      * <code>repeated .threadline.v1.ToolCallRecord tool_calls = 6 [json_name = "toolCalls", (.google.api.field_behavior) = OUTPUT_ONLY];</code>
@@ -2082,7 +2082,7 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Every tool call the run made, in order.
+     * Every tool call the run made, in order; at most 1000.
      * </pre>
      *
      * <code>repeated .threadline.v1.ToolCallRecord tool_calls = 6 [json_name = "toolCalls", (.google.api.field_behavior) = OUTPUT_ONLY];</code>
@@ -2100,7 +2100,7 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Every tool call the run made, in order.
+     * Every tool call the run made, in order; at most 1000.
      * </pre>
      *
      * <code>repeated .threadline.v1.ToolCallRecord tool_calls = 6 [json_name = "toolCalls", (.google.api.field_behavior) = OUTPUT_ONLY];</code>
@@ -2120,7 +2120,7 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Every tool call the run made, in order.
+     * Every tool call the run made, in order; at most 1000.
      * </pre>
      *
      * <code>repeated .threadline.v1.ToolCallRecord tool_calls = 6 [json_name = "toolCalls", (.google.api.field_behavior) = OUTPUT_ONLY];</code>
@@ -2141,7 +2141,7 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Every tool call the run made, in order.
+     * Every tool call the run made, in order; at most 1000.
      * </pre>
      *
      * <code>repeated .threadline.v1.ToolCallRecord tool_calls = 6 [json_name = "toolCalls", (.google.api.field_behavior) = OUTPUT_ONLY];</code>
@@ -2159,7 +2159,7 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Every tool call the run made, in order.
+     * Every tool call the run made, in order; at most 1000.
      * </pre>
      *
      * <code>repeated .threadline.v1.ToolCallRecord tool_calls = 6 [json_name = "toolCalls", (.google.api.field_behavior) = OUTPUT_ONLY];</code>
@@ -2177,7 +2177,7 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Every tool call the run made, in order.
+     * Every tool call the run made, in order; at most 1000.
      * </pre>
      *
      * <code>repeated .threadline.v1.ToolCallRecord tool_calls = 6 [json_name = "toolCalls", (.google.api.field_behavior) = OUTPUT_ONLY];</code>
@@ -2196,7 +2196,7 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Every tool call the run made, in order.
+     * Every tool call the run made, in order; at most 1000.
      * </pre>
      *
      * <code>repeated .threadline.v1.ToolCallRecord tool_calls = 6 [json_name = "toolCalls", (.google.api.field_behavior) = OUTPUT_ONLY];</code>
@@ -2213,7 +2213,7 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Every tool call the run made, in order.
+     * Every tool call the run made, in order; at most 1000.
      * </pre>
      *
      * <code>repeated .threadline.v1.ToolCallRecord tool_calls = 6 [json_name = "toolCalls", (.google.api.field_behavior) = OUTPUT_ONLY];</code>
@@ -2230,7 +2230,7 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Every tool call the run made, in order.
+     * Every tool call the run made, in order; at most 1000.
      * </pre>
      *
      * <code>repeated .threadline.v1.ToolCallRecord tool_calls = 6 [json_name = "toolCalls", (.google.api.field_behavior) = OUTPUT_ONLY];</code>
@@ -2241,7 +2241,7 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Every tool call the run made, in order.
+     * Every tool call the run made, in order; at most 1000.
      * </pre>
      *
      * <code>repeated .threadline.v1.ToolCallRecord tool_calls = 6 [json_name = "toolCalls", (.google.api.field_behavior) = OUTPUT_ONLY];</code>
@@ -2255,7 +2255,7 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Every tool call the run made, in order.
+     * Every tool call the run made, in order; at most 1000.
      * </pre>
      *
      * <code>repeated .threadline.v1.ToolCallRecord tool_calls = 6 [json_name = "toolCalls", (.google.api.field_behavior) = OUTPUT_ONLY];</code>
@@ -2270,7 +2270,7 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Every tool call the run made, in order.
+     * Every tool call the run made, in order; at most 1000.
      * </pre>
      *
      * <code>repeated .threadline.v1.ToolCallRecord tool_calls = 6 [json_name = "toolCalls", (.google.api.field_behavior) = OUTPUT_ONLY];</code>
@@ -2281,7 +2281,7 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Every tool call the run made, in order.
+     * Every tool call the run made, in order; at most 1000.
      * </pre>
      *
      * <code>repeated .threadline.v1.ToolCallRecord tool_calls = 6 [json_name = "toolCalls", (.google.api.field_behavior) = OUTPUT_ONLY];</code>
@@ -2293,7 +2293,7 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Every tool call the run made, in order.
+     * Every tool call the run made, in order; at most 1000.
      * </pre>
      *
      * <code>repeated .threadline.v1.ToolCallRecord tool_calls = 6 [json_name = "toolCalls", (.google.api.field_behavior) = OUTPUT_ONLY];</code>

@@ -61,7 +61,7 @@ private static final long serialVersionUID = 0L;
    * <pre>
    * A stable UPPER_SNAKE word: AGENT_ERROR, TIMEOUT, SERVER_RESTARTED,
    * SERVER_STOPPED, LEASE_EXPIRED, CANCELLED_BY_CLIENT, INTERRUPTED,
-   * ROLLED_BACK, or a code of the agent's own.
+   * ROLLED_BACK, or a code of the agent's own (at most 128 characters).
    * </pre>
    *
    * <code>string code = 1 [json_name = "code"];</code>
@@ -84,7 +84,7 @@ private static final long serialVersionUID = 0L;
    * <pre>
    * A stable UPPER_SNAKE word: AGENT_ERROR, TIMEOUT, SERVER_RESTARTED,
    * SERVER_STOPPED, LEASE_EXPIRED, CANCELLED_BY_CLIENT, INTERRUPTED,
-   * ROLLED_BACK, or a code of the agent's own.
+   * ROLLED_BACK, or a code of the agent's own (at most 128 characters).
    * </pre>
    *
    * <code>string code = 1 [json_name = "code"];</code>
@@ -110,7 +110,8 @@ private static final long serialVersionUID = 0L;
   private volatile java.lang.Object message_ = "";
   /**
    * <pre>
-   * A sentence for people.
+   * A sentence for people, at most 1024 characters (the server shortens
+   * longer ones it writes itself).
    * </pre>
    *
    * <code>string message = 2 [json_name = "message"];</code>
@@ -131,7 +132,8 @@ private static final long serialVersionUID = 0L;
   }
   /**
    * <pre>
-   * A sentence for people.
+   * A sentence for people, at most 1024 characters (the server shortens
+   * longer ones it writes itself).
    * </pre>
    *
    * <code>string message = 2 [json_name = "message"];</code>
@@ -483,7 +485,7 @@ private static final long serialVersionUID = 0L;
      * <pre>
      * A stable UPPER_SNAKE word: AGENT_ERROR, TIMEOUT, SERVER_RESTARTED,
      * SERVER_STOPPED, LEASE_EXPIRED, CANCELLED_BY_CLIENT, INTERRUPTED,
-     * ROLLED_BACK, or a code of the agent's own.
+     * ROLLED_BACK, or a code of the agent's own (at most 128 characters).
      * </pre>
      *
      * <code>string code = 1 [json_name = "code"];</code>
@@ -505,7 +507,7 @@ private static final long serialVersionUID = 0L;
      * <pre>
      * A stable UPPER_SNAKE word: AGENT_ERROR, TIMEOUT, SERVER_RESTARTED,
      * SERVER_STOPPED, LEASE_EXPIRED, CANCELLED_BY_CLIENT, INTERRUPTED,
-     * ROLLED_BACK, or a code of the agent's own.
+     * ROLLED_BACK, or a code of the agent's own (at most 128 characters).
      * </pre>
      *
      * <code>string code = 1 [json_name = "code"];</code>
@@ -528,7 +530,7 @@ private static final long serialVersionUID = 0L;
      * <pre>
      * A stable UPPER_SNAKE word: AGENT_ERROR, TIMEOUT, SERVER_RESTARTED,
      * SERVER_STOPPED, LEASE_EXPIRED, CANCELLED_BY_CLIENT, INTERRUPTED,
-     * ROLLED_BACK, or a code of the agent's own.
+     * ROLLED_BACK, or a code of the agent's own (at most 128 characters).
      * </pre>
      *
      * <code>string code = 1 [json_name = "code"];</code>
@@ -547,7 +549,7 @@ private static final long serialVersionUID = 0L;
      * <pre>
      * A stable UPPER_SNAKE word: AGENT_ERROR, TIMEOUT, SERVER_RESTARTED,
      * SERVER_STOPPED, LEASE_EXPIRED, CANCELLED_BY_CLIENT, INTERRUPTED,
-     * ROLLED_BACK, or a code of the agent's own.
+     * ROLLED_BACK, or a code of the agent's own (at most 128 characters).
      * </pre>
      *
      * <code>string code = 1 [json_name = "code"];</code>
@@ -563,7 +565,7 @@ private static final long serialVersionUID = 0L;
      * <pre>
      * A stable UPPER_SNAKE word: AGENT_ERROR, TIMEOUT, SERVER_RESTARTED,
      * SERVER_STOPPED, LEASE_EXPIRED, CANCELLED_BY_CLIENT, INTERRUPTED,
-     * ROLLED_BACK, or a code of the agent's own.
+     * ROLLED_BACK, or a code of the agent's own (at most 128 characters).
      * </pre>
      *
      * <code>string code = 1 [json_name = "code"];</code>
@@ -583,7 +585,8 @@ private static final long serialVersionUID = 0L;
     private java.lang.Object message_ = "";
     /**
      * <pre>
-     * A sentence for people.
+     * A sentence for people, at most 1024 characters (the server shortens
+     * longer ones it writes itself).
      * </pre>
      *
      * <code>string message = 2 [json_name = "message"];</code>
@@ -603,7 +606,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * A sentence for people.
+     * A sentence for people, at most 1024 characters (the server shortens
+     * longer ones it writes itself).
      * </pre>
      *
      * <code>string message = 2 [json_name = "message"];</code>
@@ -624,7 +628,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * A sentence for people.
+     * A sentence for people, at most 1024 characters (the server shortens
+     * longer ones it writes itself).
      * </pre>
      *
      * <code>string message = 2 [json_name = "message"];</code>
@@ -641,7 +646,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * A sentence for people.
+     * A sentence for people, at most 1024 characters (the server shortens
+     * longer ones it writes itself).
      * </pre>
      *
      * <code>string message = 2 [json_name = "message"];</code>
@@ -655,7 +661,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * A sentence for people.
+     * A sentence for people, at most 1024 characters (the server shortens
+     * longer ones it writes itself).
      * </pre>
      *
      * <code>string message = 2 [json_name = "message"];</code>

@@ -14,7 +14,7 @@ public interface RunErrorOrBuilder extends
    * <pre>
    * A stable UPPER_SNAKE word: AGENT_ERROR, TIMEOUT, SERVER_RESTARTED,
    * SERVER_STOPPED, LEASE_EXPIRED, CANCELLED_BY_CLIENT, INTERRUPTED,
-   * ROLLED_BACK, or a code of the agent's own.
+   * ROLLED_BACK, or a code of the agent's own (at most 128 characters).
    * </pre>
    *
    * <code>string code = 1 [json_name = "code"];</code>
@@ -25,7 +25,7 @@ public interface RunErrorOrBuilder extends
    * <pre>
    * A stable UPPER_SNAKE word: AGENT_ERROR, TIMEOUT, SERVER_RESTARTED,
    * SERVER_STOPPED, LEASE_EXPIRED, CANCELLED_BY_CLIENT, INTERRUPTED,
-   * ROLLED_BACK, or a code of the agent's own.
+   * ROLLED_BACK, or a code of the agent's own (at most 128 characters).
    * </pre>
    *
    * <code>string code = 1 [json_name = "code"];</code>
@@ -36,7 +36,8 @@ public interface RunErrorOrBuilder extends
 
   /**
    * <pre>
-   * A sentence for people.
+   * A sentence for people, at most 1024 characters (the server shortens
+   * longer ones it writes itself).
    * </pre>
    *
    * <code>string message = 2 [json_name = "message"];</code>
@@ -45,7 +46,8 @@ public interface RunErrorOrBuilder extends
   java.lang.String getMessage();
   /**
    * <pre>
-   * A sentence for people.
+   * A sentence for people, at most 1024 characters (the server shortens
+   * longer ones it writes itself).
    * </pre>
    *
    * <code>string message = 2 [json_name = "message"];</code>

@@ -9,6 +9,14 @@ package dev.threadline.v1;
  * <pre>
  * A RunEvent is one thing that happened on a thread. Event ids only grow, so
  * a client resumes by passing the last one it saw as after_event_id.
+ *
+ * An event is never larger than 2.5 MiB, well within the 4 MiB a gRPC client
+ * accepts, and nothing in it is cut short to fit: a message event carries
+ * the message whole, once (a message is at most 1 MiB); a run event carries
+ * the run, whose response is the text of its last answer (at most 1 MiB)
+ * and whose tool_calls are at most 1000 short records, not the results;
+ * tool_call.completed carries one call and its result (each within a
+ * message's limit).
  * </pre>
  *
  * Protobuf type {@code threadline.v1.RunEvent}
@@ -349,7 +357,7 @@ private static final long serialVersionUID = 0L;
   public static final int MESSAGE_FIELD_NUMBER = 11;
   /**
    * <pre>
-   * For message.created and message.completed: the message. In
+   * For message.created and message.completed: the message, whole. In
    * message.created of a message an agent streams, parts are still empty.
    * </pre>
    *
@@ -362,7 +370,7 @@ private static final long serialVersionUID = 0L;
   }
   /**
    * <pre>
-   * For message.created and message.completed: the message. In
+   * For message.created and message.completed: the message, whole. In
    * message.created of a message an agent streams, parts are still empty.
    * </pre>
    *
@@ -378,7 +386,7 @@ private static final long serialVersionUID = 0L;
   }
   /**
    * <pre>
-   * For message.created and message.completed: the message. In
+   * For message.created and message.completed: the message, whole. In
    * message.created of a message an agent streams, parts are still empty.
    * </pre>
    *
@@ -759,6 +767,14 @@ private static final long serialVersionUID = 0L;
    * <pre>
    * A RunEvent is one thing that happened on a thread. Event ids only grow, so
    * a client resumes by passing the last one it saw as after_event_id.
+   *
+   * An event is never larger than 2.5 MiB, well within the 4 MiB a gRPC client
+   * accepts, and nothing in it is cut short to fit: a message event carries
+   * the message whole, once (a message is at most 1 MiB); a run event carries
+   * the run, whose response is the text of its last answer (at most 1 MiB)
+   * and whose tool_calls are at most 1000 short records, not the results;
+   * tool_call.completed carries one call and its result (each within a
+   * message's limit).
    * </pre>
    *
    * Protobuf type {@code threadline.v1.RunEvent}
@@ -1741,7 +1757,7 @@ private static final long serialVersionUID = 0L;
         dev.threadline.v1.Message, dev.threadline.v1.Message.Builder, dev.threadline.v1.MessageOrBuilder> messageBuilder_;
     /**
      * <pre>
-     * For message.created and message.completed: the message. In
+     * For message.created and message.completed: the message, whole. In
      * message.created of a message an agent streams, parts are still empty.
      * </pre>
      *
@@ -1754,7 +1770,7 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * For message.created and message.completed: the message. In
+     * For message.created and message.completed: the message, whole. In
      * message.created of a message an agent streams, parts are still empty.
      * </pre>
      *
@@ -1777,7 +1793,7 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * For message.created and message.completed: the message. In
+     * For message.created and message.completed: the message, whole. In
      * message.created of a message an agent streams, parts are still empty.
      * </pre>
      *
@@ -1798,7 +1814,7 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * For message.created and message.completed: the message. In
+     * For message.created and message.completed: the message, whole. In
      * message.created of a message an agent streams, parts are still empty.
      * </pre>
      *
@@ -1817,7 +1833,7 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * For message.created and message.completed: the message. In
+     * For message.created and message.completed: the message, whole. In
      * message.created of a message an agent streams, parts are still empty.
      * </pre>
      *
@@ -1845,7 +1861,7 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * For message.created and message.completed: the message. In
+     * For message.created and message.completed: the message, whole. In
      * message.created of a message an agent streams, parts are still empty.
      * </pre>
      *
@@ -1869,7 +1885,7 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * For message.created and message.completed: the message. In
+     * For message.created and message.completed: the message, whole. In
      * message.created of a message an agent streams, parts are still empty.
      * </pre>
      *
@@ -1880,7 +1896,7 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * For message.created and message.completed: the message. In
+     * For message.created and message.completed: the message, whole. In
      * message.created of a message an agent streams, parts are still empty.
      * </pre>
      *
@@ -1899,7 +1915,7 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * For message.created and message.completed: the message. In
+     * For message.created and message.completed: the message, whole. In
      * message.created of a message an agent streams, parts are still empty.
      * </pre>
      *

@@ -142,7 +142,7 @@ public interface RunEventOrBuilder extends
 
   /**
    * <pre>
-   * For message.created and message.completed: the message. In
+   * For message.created and message.completed: the message, whole. In
    * message.created of a message an agent streams, parts are still empty.
    * </pre>
    *
@@ -152,7 +152,7 @@ public interface RunEventOrBuilder extends
   boolean hasMessage();
   /**
    * <pre>
-   * For message.created and message.completed: the message. In
+   * For message.created and message.completed: the message, whole. In
    * message.created of a message an agent streams, parts are still empty.
    * </pre>
    *
@@ -162,7 +162,7 @@ public interface RunEventOrBuilder extends
   dev.threadline.v1.Message getMessage();
   /**
    * <pre>
-   * For message.created and message.completed: the message. In
+   * For message.created and message.completed: the message, whole. In
    * message.created of a message an agent streams, parts are still empty.
    * </pre>
    *

@@ -111,7 +111,7 @@ public interface RunOrBuilder extends
 
   /**
    * <pre>
-   * Every tool call the run made, in order.
+   * Every tool call the run made, in order; at most 1000.
    * </pre>
    *
    * <code>repeated .threadline.v1.ToolCallRecord tool_calls = 6 [json_name = "toolCalls", (.google.api.field_behavior) = OUTPUT_ONLY];</code>
@@ -120,7 +120,7 @@ public interface RunOrBuilder extends
       getToolCallsList();
   /**
    * <pre>
-   * Every tool call the run made, in order.
+   * Every tool call the run made, in order; at most 1000.
    * </pre>
    *
    * <code>repeated .threadline.v1.ToolCallRecord tool_calls = 6 [json_name = "toolCalls", (.google.api.field_behavior) = OUTPUT_ONLY];</code>
@@ -128,7 +128,7 @@ public interface RunOrBuilder extends
   dev.threadline.v1.ToolCallRecord getToolCalls(int index);
   /**
    * <pre>
-   * Every tool call the run made, in order.
+   * Every tool call the run made, in order; at most 1000.
    * </pre>
    *
    * <code>repeated .threadline.v1.ToolCallRecord tool_calls = 6 [json_name = "toolCalls", (.google.api.field_behavior) = OUTPUT_ONLY];</code>
@@ -136,7 +136,7 @@ public interface RunOrBuilder extends
   int getToolCallsCount();
   /**
    * <pre>
-   * Every tool call the run made, in order.
+   * Every tool call the run made, in order; at most 1000.
    * </pre>
    *
    * <code>repeated .threadline.v1.ToolCallRecord tool_calls = 6 [json_name = "toolCalls", (.google.api.field_behavior) = OUTPUT_ONLY];</code>
@@ -145,7 +145,7 @@ public interface RunOrBuilder extends
       getToolCallsOrBuilderList();
   /**
    * <pre>
-   * Every tool call the run made, in order.
+   * Every tool call the run made, in order; at most 1000.
    * </pre>
    *
    * <code>repeated .threadline.v1.ToolCallRecord tool_calls = 6 [json_name = "toolCalls", (.google.api.field_behavior) = OUTPUT_ONLY];</code>

@@ -156,7 +156,7 @@ public final class RunProto extends com.google.protobuf.GeneratedFile {
       "x_iterations\030\017 \001(\005B\004\342A\001\003R\rmaxIterations\022" +
       "\032\n\005tools\030\020 \003(\tB\004\342A\001\003R\005tools\022U\n\022multitask" +
       "_strategy\030\021 \001(\0162 .threadline.v1.Multitas" +
-      "kStrategyB\004\342A\001\003R\021multitaskStrategy\"\257\003\n\020C" +
+      "kStrategyB\004\342A\001\003R\021multitaskStrategy\"\324\003\n\020C" +
       "reateRunRequest\022!\n\tthread_id\030\001 \001(\tB\004\342A\001\002" +
       "R\010threadId\022\037\n\010agent_id\030\002 \001(\tB\004\342A\001\002R\007agen" +
       "tId\022C\n\016input_messages\030\003 \003(\0132\026.threadline" +
@@ -167,93 +167,95 @@ public final class RunProto extends com.google.protobuf.GeneratedFile {
       "ls\0229\n\010metadata\030\007 \001(\0132\027.google.protobuf.S" +
       "tructB\004\342A\001\001R\010metadata\022U\n\022multitask_strat" +
       "egy\030\010 \001(\0162 .threadline.v1.MultitaskStrat" +
-      "egyB\004\342A\001\001R\021multitaskStrategy\",\n\rGetRunRe" +
-      "quest\022\033\n\006run_id\030\001 \001(\tB\004\342A\001\002R\005runId\"\235\001\n\017L" +
-      "istRunsRequest\022!\n\tthread_id\030\001 \001(\tB\004\342A\001\002R" +
-      "\010threadId\022!\n\tpage_size\030\002 \001(\005B\004\342A\001\001R\010page" +
-      "Size\022#\n\npage_token\030\003 \001(\tB\004\342A\001\001R\tpageToke" +
-      "n\022\037\n\010order_by\030\004 \001(\tB\004\342A\001\001R\007orderBy\"b\n\020Li" +
-      "stRunsResponse\022&\n\004runs\030\001 \003(\0132\022.threadlin" +
-      "e.v1.RunR\004runs\022&\n\017next_page_token\030\002 \001(\tR" +
-      "\rnextPageToken\"/\n\020CancelRunRequest\022\033\n\006ru" +
-      "n_id\030\001 \001(\tB\004\342A\001\002R\005runId\"h\n\016WaitRunReques" +
-      "t\022\033\n\006run_id\030\001 \001(\tB\004\342A\001\002R\005runId\0229\n\007timeou" +
-      "t\030\002 \001(\0132\031.google.protobuf.DurationB\004\342A\001\001" +
-      "R\007timeout\"a\n\026StreamRunEventsRequest\022\033\n\006r" +
-      "un_id\030\001 \001(\tB\004\342A\001\002R\005runId\022*\n\016after_event_" +
-      "id\030\002 \001(\003B\004\342A\001\001R\014afterEventId\"c\n\022WatchThr" +
-      "eadRequest\022!\n\tthread_id\030\001 \001(\tB\004\342A\001\002R\010thr" +
-      "eadId\022*\n\016after_event_id\030\002 \001(\003B\004\342A\001\001R\014aft" +
-      "erEventId\"\201\003\n\010RunEvent\022\031\n\010event_id\030\001 \001(\003" +
-      "R\007eventId\022\025\n\006run_id\030\002 \001(\tR\005runId\022\033\n\tthre" +
-      "ad_id\030\003 \001(\tR\010threadId\022\022\n\004type\030\004 \001(\tR\004typ" +
-      "e\0229\n\ncreated_at\030\005 \001(\0132\032.google.protobuf." +
-      "TimestampR\tcreatedAt\022&\n\003run\030\n \001(\0132\022.thre" +
-      "adline.v1.RunH\000R\003run\0222\n\007message\030\013 \001(\0132\026." +
-      "threadline.v1.MessageH\000R\007message\0223\n\005delt" +
-      "a\030\014 \001(\0132\033.threadline.v1.MessageDeltaH\000R\005" +
-      "delta\022;\n\ttool_call\030\r \001(\0132\034.threadline.v1" +
-      ".ToolCallEventH\000R\010toolCallB\t\n\007payload\"A\n" +
-      "\014MessageDelta\022\035\n\nmessage_id\030\001 \001(\tR\tmessa" +
-      "geId\022\022\n\004text\030\002 \001(\tR\004text\"\246\001\n\rToolCallEve" +
-      "nt\022+\n\004call\030\001 \001(\0132\027.threadline.v1.ToolCal" +
-      "lR\004call\0225\n\006record\030\002 \001(\0132\035.threadline.v1." +
-      "ToolCallRecordR\006record\0221\n\006result\030\003 \001(\0132\031" +
-      ".threadline.v1.ToolResultR\006result\"\327\001\n\013Ch" +
-      "atRequest\022\036\n\007message\030\001 \001(\tB\004\342A\001\002R\007messag" +
-      "e\022\037\n\010agent_id\030\002 \001(\tB\004\342A\001\002R\007agentId\022!\n\tth" +
-      "read_id\030\003 \001(\tB\004\342A\001\001R\010threadId\0227\n\007context" +
-      "\030\004 \001(\0132\027.google.protobuf.StructB\004\342A\001\001R\007c" +
-      "ontext\022+\n\016max_iterations\030\005 \001(\005B\004\342A\001\001R\rma" +
-      "xIterations\"\311\002\n\014ChatResponse\022\033\n\tthread_i" +
-      "d\030\001 \001(\tR\010threadId\022\025\n\006run_id\030\002 \001(\tR\005runId" +
-      "\022\032\n\010response\030\003 \001(\tR\010response\022<\n\ntool_cal" +
-      "ls\030\004 \003(\0132\035.threadline.v1.ToolCallRecordR" +
-      "\ttoolCalls\022\036\n\niterations\030\005 \001(\005R\niteratio" +
-      "ns\0220\n\006status\030\006 \001(\0162\030.threadline.v1.RunSt" +
-      "atusR\006status\022*\n\005usage\030\007 \001(\0132\024.threadline" +
-      ".v1.UsageR\005usage\022-\n\005error\030\010 \001(\0132\027.thread" +
-      "line.v1.RunErrorR\005error*\310\001\n\tRunStatus\022\032\n" +
-      "\026RUN_STATUS_UNSPECIFIED\020\000\022\025\n\021RUN_STATUS_" +
-      "QUEUED\020\001\022\026\n\022RUN_STATUS_RUNNING\020\002\022\030\n\024RUN_" +
-      "STATUS_COMPLETED\020\003\022%\n!RUN_STATUS_MAX_ITE" +
-      "RATIONS_REACHED\020\004\022\025\n\021RUN_STATUS_FAILED\020\005" +
-      "\022\030\n\024RUN_STATUS_CANCELLED\020\006*\271\001\n\021Multitask" +
-      "Strategy\022\"\n\036MULTITASK_STRATEGY_UNSPECIFI" +
-      "ED\020\000\022\035\n\031MULTITASK_STRATEGY_REJECT\020\001\022\036\n\032M" +
-      "ULTITASK_STRATEGY_ENQUEUE\020\002\022 \n\034MULTITASK" +
-      "_STRATEGY_INTERRUPT\020\003\022\037\n\033MULTITASK_STRAT" +
-      "EGY_ROLLBACK\020\004*\215\001\n\016ToolCallStatus\022 \n\034TOO" +
-      "L_CALL_STATUS_UNSPECIFIED\020\000\022\034\n\030TOOL_CALL" +
-      "_STATUS_RUNNING\020\001\022\036\n\032TOOL_CALL_STATUS_SU" +
-      "CCEEDED\020\002\022\033\n\027TOOL_CALL_STATUS_FAILED\020\0032\304" +
-      "\007\n\nRunService\022i\n\tCreateRun\022\037.threadline." +
-      "v1.CreateRunRequest\032\022.threadline.v1.Run\"" +
-      "\'\202\323\344\223\002!\"\034/v1/threads/{thread_id}/runs:\001*" +
-      "\022U\n\006GetRun\022\034.threadline.v1.GetRunRequest" +
-      "\032\022.threadline.v1.Run\"\031\202\323\344\223\002\023\022\021/v1/runs/{" +
-      "run_id}\022q\n\010ListRuns\022\036.threadline.v1.List" +
-      "RunsRequest\032\037.threadline.v1.ListRunsResp" +
-      "onse\"$\202\323\344\223\002\036\022\034/v1/threads/{thread_id}/ru" +
-      "ns\022e\n\tCancelRun\022\037.threadline.v1.CancelRu" +
-      "nRequest\032\022.threadline.v1.Run\"#\202\323\344\223\002\035\"\030/v" +
-      "1/runs/{run_id}:cancel:\001*\022_\n\007WaitRun\022\035.t" +
-      "hreadline.v1.WaitRunRequest\032\022.threadline" +
-      ".v1.Run\"!\202\323\344\223\002\033\"\026/v1/runs/{run_id}:wait:" +
-      "\001*\022u\n\017StreamRunEvents\022%.threadline.v1.St" +
-      "reamRunEventsRequest\032\027.threadline.v1.Run" +
-      "Event\" \202\323\344\223\002\032\022\030/v1/runs/{run_id}/events0" +
-      "\001\022w\n\tStreamRun\022\037.threadline.v1.CreateRun" +
-      "Request\032\027.threadline.v1.RunEvent\".\202\323\344\223\002(" +
-      "\"#/v1/threads/{thread_id}/runs:stream:\001*" +
-      "0\001\022s\n\013WatchThread\022!.threadline.v1.WatchT" +
-      "hreadRequest\032\027.threadline.v1.RunEvent\"&\202" +
-      "\323\344\223\002 \022\036/v1/threads/{thread_id}/events0\001\022" +
-      "T\n\004Chat\022\032.threadline.v1.ChatRequest\032\033.th" +
-      "readline.v1.ChatResponse\"\023\202\323\344\223\002\r\"\010/v1/ch" +
-      "at:\001*Bi\n\021dev.threadline.v1B\010RunProtoP\001ZH" +
-      "github.com/threadline/threadline/generat" +
-      "ed/go/threadline/v1;threadlinev1b\006proto3"
+      "egyB\004\342A\001\001R\021multitaskStrategy\022#\n\nrequest_" +
+      "id\030\t \001(\tB\004\342A\001\001R\trequestId\",\n\rGetRunReque" +
+      "st\022\033\n\006run_id\030\001 \001(\tB\004\342A\001\002R\005runId\"\235\001\n\017List" +
+      "RunsRequest\022!\n\tthread_id\030\001 \001(\tB\004\342A\001\002R\010th" +
+      "readId\022!\n\tpage_size\030\002 \001(\005B\004\342A\001\001R\010pageSiz" +
+      "e\022#\n\npage_token\030\003 \001(\tB\004\342A\001\001R\tpageToken\022\037" +
+      "\n\010order_by\030\004 \001(\tB\004\342A\001\001R\007orderBy\"b\n\020ListR" +
+      "unsResponse\022&\n\004runs\030\001 \003(\0132\022.threadline.v" +
+      "1.RunR\004runs\022&\n\017next_page_token\030\002 \001(\tR\rne" +
+      "xtPageToken\"/\n\020CancelRunRequest\022\033\n\006run_i" +
+      "d\030\001 \001(\tB\004\342A\001\002R\005runId\"h\n\016WaitRunRequest\022\033" +
+      "\n\006run_id\030\001 \001(\tB\004\342A\001\002R\005runId\0229\n\007timeout\030\002" +
+      " \001(\0132\031.google.protobuf.DurationB\004\342A\001\001R\007t" +
+      "imeout\"a\n\026StreamRunEventsRequest\022\033\n\006run_" +
+      "id\030\001 \001(\tB\004\342A\001\002R\005runId\022*\n\016after_event_id\030" +
+      "\002 \001(\003B\004\342A\001\001R\014afterEventId\"c\n\022WatchThread" +
+      "Request\022!\n\tthread_id\030\001 \001(\tB\004\342A\001\002R\010thread" +
+      "Id\022*\n\016after_event_id\030\002 \001(\003B\004\342A\001\001R\014afterE" +
+      "ventId\"\201\003\n\010RunEvent\022\031\n\010event_id\030\001 \001(\003R\007e" +
+      "ventId\022\025\n\006run_id\030\002 \001(\tR\005runId\022\033\n\tthread_" +
+      "id\030\003 \001(\tR\010threadId\022\022\n\004type\030\004 \001(\tR\004type\0229" +
+      "\n\ncreated_at\030\005 \001(\0132\032.google.protobuf.Tim" +
+      "estampR\tcreatedAt\022&\n\003run\030\n \001(\0132\022.threadl" +
+      "ine.v1.RunH\000R\003run\0222\n\007message\030\013 \001(\0132\026.thr" +
+      "eadline.v1.MessageH\000R\007message\0223\n\005delta\030\014" +
+      " \001(\0132\033.threadline.v1.MessageDeltaH\000R\005del" +
+      "ta\022;\n\ttool_call\030\r \001(\0132\034.threadline.v1.To" +
+      "olCallEventH\000R\010toolCallB\t\n\007payload\"A\n\014Me" +
+      "ssageDelta\022\035\n\nmessage_id\030\001 \001(\tR\tmessageI" +
+      "d\022\022\n\004text\030\002 \001(\tR\004text\"\246\001\n\rToolCallEvent\022" +
+      "+\n\004call\030\001 \001(\0132\027.threadline.v1.ToolCallR\004" +
+      "call\0225\n\006record\030\002 \001(\0132\035.threadline.v1.Too" +
+      "lCallRecordR\006record\0221\n\006result\030\003 \001(\0132\031.th" +
+      "readline.v1.ToolResultR\006result\"\374\001\n\013ChatR" +
+      "equest\022\036\n\007message\030\001 \001(\tB\004\342A\001\002R\007message\022\037" +
+      "\n\010agent_id\030\002 \001(\tB\004\342A\001\002R\007agentId\022!\n\tthrea" +
+      "d_id\030\003 \001(\tB\004\342A\001\001R\010threadId\0227\n\007context\030\004 " +
+      "\001(\0132\027.google.protobuf.StructB\004\342A\001\001R\007cont" +
+      "ext\022+\n\016max_iterations\030\005 \001(\005B\004\342A\001\001R\rmaxIt" +
+      "erations\022#\n\nrequest_id\030\006 \001(\tB\004\342A\001\001R\trequ" +
+      "estId\"\311\002\n\014ChatResponse\022\033\n\tthread_id\030\001 \001(" +
+      "\tR\010threadId\022\025\n\006run_id\030\002 \001(\tR\005runId\022\032\n\010re" +
+      "sponse\030\003 \001(\tR\010response\022<\n\ntool_calls\030\004 \003" +
+      "(\0132\035.threadline.v1.ToolCallRecordR\ttoolC" +
+      "alls\022\036\n\niterations\030\005 \001(\005R\niterations\0220\n\006" +
+      "status\030\006 \001(\0162\030.threadline.v1.RunStatusR\006" +
+      "status\022*\n\005usage\030\007 \001(\0132\024.threadline.v1.Us" +
+      "ageR\005usage\022-\n\005error\030\010 \001(\0132\027.threadline.v" +
+      "1.RunErrorR\005error*\310\001\n\tRunStatus\022\032\n\026RUN_S" +
+      "TATUS_UNSPECIFIED\020\000\022\025\n\021RUN_STATUS_QUEUED" +
+      "\020\001\022\026\n\022RUN_STATUS_RUNNING\020\002\022\030\n\024RUN_STATUS" +
+      "_COMPLETED\020\003\022%\n!RUN_STATUS_MAX_ITERATION" +
+      "S_REACHED\020\004\022\025\n\021RUN_STATUS_FAILED\020\005\022\030\n\024RU" +
+      "N_STATUS_CANCELLED\020\006*\271\001\n\021MultitaskStrate" +
+      "gy\022\"\n\036MULTITASK_STRATEGY_UNSPECIFIED\020\000\022\035" +
+      "\n\031MULTITASK_STRATEGY_REJECT\020\001\022\036\n\032MULTITA" +
+      "SK_STRATEGY_ENQUEUE\020\002\022 \n\034MULTITASK_STRAT" +
+      "EGY_INTERRUPT\020\003\022\037\n\033MULTITASK_STRATEGY_RO" +
+      "LLBACK\020\004*\215\001\n\016ToolCallStatus\022 \n\034TOOL_CALL" +
+      "_STATUS_UNSPECIFIED\020\000\022\034\n\030TOOL_CALL_STATU" +
+      "S_RUNNING\020\001\022\036\n\032TOOL_CALL_STATUS_SUCCEEDE" +
+      "D\020\002\022\033\n\027TOOL_CALL_STATUS_FAILED\020\0032\304\007\n\nRun" +
+      "Service\022i\n\tCreateRun\022\037.threadline.v1.Cre" +
+      "ateRunRequest\032\022.threadline.v1.Run\"\'\202\323\344\223\002" +
+      "!\"\034/v1/threads/{thread_id}/runs:\001*\022U\n\006Ge" +
+      "tRun\022\034.threadline.v1.GetRunRequest\032\022.thr" +
+      "eadline.v1.Run\"\031\202\323\344\223\002\023\022\021/v1/runs/{run_id" +
+      "}\022q\n\010ListRuns\022\036.threadline.v1.ListRunsRe" +
+      "quest\032\037.threadline.v1.ListRunsResponse\"$" +
+      "\202\323\344\223\002\036\022\034/v1/threads/{thread_id}/runs\022e\n\t" +
+      "CancelRun\022\037.threadline.v1.CancelRunReque" +
+      "st\032\022.threadline.v1.Run\"#\202\323\344\223\002\035\"\030/v1/runs" +
+      "/{run_id}:cancel:\001*\022_\n\007WaitRun\022\035.threadl" +
+      "ine.v1.WaitRunRequest\032\022.threadline.v1.Ru" +
+      "n\"!\202\323\344\223\002\033\"\026/v1/runs/{run_id}:wait:\001*\022u\n\017" +
+      "StreamRunEvents\022%.threadline.v1.StreamRu" +
+      "nEventsRequest\032\027.threadline.v1.RunEvent\"" +
+      " \202\323\344\223\002\032\022\030/v1/runs/{run_id}/events0\001\022w\n\tS" +
+      "treamRun\022\037.threadline.v1.CreateRunReques" +
+      "t\032\027.threadline.v1.RunEvent\".\202\323\344\223\002(\"#/v1/" +
+      "threads/{thread_id}/runs:stream:\001*0\001\022s\n\013" +
+      "WatchThread\022!.threadline.v1.WatchThreadR" +
+      "equest\032\027.threadline.v1.RunEvent\"&\202\323\344\223\002 \022" +
+      "\036/v1/threads/{thread_id}/events0\001\022T\n\004Cha" +
+      "t\022\032.threadline.v1.ChatRequest\032\033.threadli" +
+      "ne.v1.ChatResponse\"\023\202\323\344\223\002\r\"\010/v1/chat:\001*B" +
+      "i\n\021dev.threadline.v1B\010RunProtoP\001ZHgithub" +
+      ".com/threadline/threadline/generated/go/" +
+      "threadline/v1;threadlinev1b\006proto3"
     };
     descriptor = com.google.protobuf.Descriptors.FileDescriptor
       .internalBuildGeneratedFileFrom(descriptorData,
@@ -294,7 +296,7 @@ public final class RunProto extends com.google.protobuf.GeneratedFile {
     internal_static_threadline_v1_CreateRunRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_threadline_v1_CreateRunRequest_descriptor,
-        new java.lang.String[] { "ThreadId", "AgentId", "InputMessages", "Context", "MaxIterations", "Tools", "Metadata", "MultitaskStrategy", });
+        new java.lang.String[] { "ThreadId", "AgentId", "InputMessages", "Context", "MaxIterations", "Tools", "Metadata", "MultitaskStrategy", "RequestId", });
     internal_static_threadline_v1_GetRunRequest_descriptor =
       getDescriptor().getMessageType(5);
     internal_static_threadline_v1_GetRunRequest_fieldAccessorTable = new
@@ -360,7 +362,7 @@ public final class RunProto extends com.google.protobuf.GeneratedFile {
     internal_static_threadline_v1_ChatRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_threadline_v1_ChatRequest_descriptor,
-        new java.lang.String[] { "Message", "AgentId", "ThreadId", "Context", "MaxIterations", });
+        new java.lang.String[] { "Message", "AgentId", "ThreadId", "Context", "MaxIterations", "RequestId", });
     internal_static_threadline_v1_ChatResponse_descriptor =
       getDescriptor().getMessageType(16);
     internal_static_threadline_v1_ChatResponse_fieldAccessorTable = new

@@ -11,9 +11,11 @@ import static io.grpc.MethodDescriptor.generateFullMethodName;
  * before any client sees them, so a client can lose its stream and resume
  * from the last event id it got with nothing missed and nothing repeated.
  * Every call answers INVALID_ARGUMENT with reason VALIDATION_ERROR and a
- * BadRequest naming each bad field when the request is malformed, NOT_FOUND
+ * BadRequest naming each bad field when the request is malformed (reason
+ * MALFORMED_REQUEST when its bytes are not a valid message at all), NOT_FOUND
  * with reason THREAD_NOT_FOUND or RUN_NOT_FOUND for an unknown thread or run,
- * and writes nothing when it fails.
+ * and writes nothing when it fails. No reply and no streamed event is larger
+ * than 4 MiB, the default most a gRPC client accepts.
  * </pre>
  */
 @io.grpc.stub.annotations.GrpcGenerated
@@ -371,9 +373,11 @@ public final class RunServiceGrpc {
    * before any client sees them, so a client can lose its stream and resume
    * from the last event id it got with nothing missed and nothing repeated.
    * Every call answers INVALID_ARGUMENT with reason VALIDATION_ERROR and a
-   * BadRequest naming each bad field when the request is malformed, NOT_FOUND
+   * BadRequest naming each bad field when the request is malformed (reason
+   * MALFORMED_REQUEST when its bytes are not a valid message at all), NOT_FOUND
    * with reason THREAD_NOT_FOUND or RUN_NOT_FOUND for an unknown thread or run,
-   * and writes nothing when it fails.
+   * and writes nothing when it fails. No reply and no streamed event is larger
+   * than 4 MiB, the default most a gRPC client accepts.
    * </pre>
    */
   public interface AsyncService {
@@ -384,7 +388,8 @@ public final class RunServiceGrpc {
      * messages are appended to the thread first, in the same transaction. When
      * the thread already has a run in flight, multitask_strategy decides: REJECT
      * (the default) answers FAILED_PRECONDITION with reason THREAD_BUSY. An
-     * unknown agent is NOT_FOUND with reason AGENT_NOT_FOUND.
+     * unknown agent is NOT_FOUND with reason AGENT_NOT_FOUND. Retrying with the
+     * same request_id returns the run the first call started.
      * </pre>
      */
     default void createRun(dev.threadline.v1.CreateRunRequest request,
@@ -405,6 +410,8 @@ public final class RunServiceGrpc {
     /**
      * <pre>
      * Lists the runs of a thread, newest first unless order_by says otherwise.
+     * A page holds fewer than page_size runs when more would not fit in 4 MiB;
+     * next_page_token then continues after the last one.
      * </pre>
      */
     default void listRuns(dev.threadline.v1.ListRunsRequest request,
@@ -450,7 +457,9 @@ public final class RunServiceGrpc {
     /**
      * <pre>
      * Creates a run and streams its events from the first, in one call. The
-     * first event is run.created, which names the run.
+     * first event is run.created, which names the run. Retrying with the same
+     * request_id starts no second run: it streams the first call's run from
+     * its first event (request ids of StreamRun and CreateRun are apart).
      * </pre>
      */
     default void streamRun(dev.threadline.v1.CreateRunRequest request,
@@ -473,7 +482,9 @@ public final class RunServiceGrpc {
      * <pre>
      * Sends one user message to an agent and waits for its answer, for callers
      * who want a single call: makes a thread when thread_id is empty, runs the
-     * agent, and returns what it said and did.
+     * agent, and returns what it said and did. Retrying with the same
+     * request_id starts nothing new: it waits for the first call's run on the
+     * first call's thread and answers from it.
      * </pre>
      */
     default void chat(dev.threadline.v1.ChatRequest request,
@@ -492,9 +503,11 @@ public final class RunServiceGrpc {
    * before any client sees them, so a client can lose its stream and resume
    * from the last event id it got with nothing missed and nothing repeated.
    * Every call answers INVALID_ARGUMENT with reason VALIDATION_ERROR and a
-   * BadRequest naming each bad field when the request is malformed, NOT_FOUND
+   * BadRequest naming each bad field when the request is malformed (reason
+   * MALFORMED_REQUEST when its bytes are not a valid message at all), NOT_FOUND
    * with reason THREAD_NOT_FOUND or RUN_NOT_FOUND for an unknown thread or run,
-   * and writes nothing when it fails.
+   * and writes nothing when it fails. No reply and no streamed event is larger
+   * than 4 MiB, the default most a gRPC client accepts.
    * </pre>
    */
   public static abstract class RunServiceImplBase
@@ -515,9 +528,11 @@ public final class RunServiceGrpc {
    * before any client sees them, so a client can lose its stream and resume
    * from the last event id it got with nothing missed and nothing repeated.
    * Every call answers INVALID_ARGUMENT with reason VALIDATION_ERROR and a
-   * BadRequest naming each bad field when the request is malformed, NOT_FOUND
+   * BadRequest naming each bad field when the request is malformed (reason
+   * MALFORMED_REQUEST when its bytes are not a valid message at all), NOT_FOUND
    * with reason THREAD_NOT_FOUND or RUN_NOT_FOUND for an unknown thread or run,
-   * and writes nothing when it fails.
+   * and writes nothing when it fails. No reply and no streamed event is larger
+   * than 4 MiB, the default most a gRPC client accepts.
    * </pre>
    */
   public static final class RunServiceStub
@@ -539,7 +554,8 @@ public final class RunServiceGrpc {
      * messages are appended to the thread first, in the same transaction. When
      * the thread already has a run in flight, multitask_strategy decides: REJECT
      * (the default) answers FAILED_PRECONDITION with reason THREAD_BUSY. An
-     * unknown agent is NOT_FOUND with reason AGENT_NOT_FOUND.
+     * unknown agent is NOT_FOUND with reason AGENT_NOT_FOUND. Retrying with the
+     * same request_id returns the run the first call started.
      * </pre>
      */
     public void createRun(dev.threadline.v1.CreateRunRequest request,
@@ -562,6 +578,8 @@ public final class RunServiceGrpc {
     /**
      * <pre>
      * Lists the runs of a thread, newest first unless order_by says otherwise.
+     * A page holds fewer than page_size runs when more would not fit in 4 MiB;
+     * next_page_token then continues after the last one.
      * </pre>
      */
     public void listRuns(dev.threadline.v1.ListRunsRequest request,
@@ -611,7 +629,9 @@ public final class RunServiceGrpc {
     /**
      * <pre>
      * Creates a run and streams its events from the first, in one call. The
-     * first event is run.created, which names the run.
+     * first event is run.created, which names the run. Retrying with the same
+     * request_id starts no second run: it streams the first call's run from
+     * its first event (request ids of StreamRun and CreateRun are apart).
      * </pre>
      */
     public void streamRun(dev.threadline.v1.CreateRunRequest request,
@@ -636,7 +656,9 @@ public final class RunServiceGrpc {
      * <pre>
      * Sends one user message to an agent and waits for its answer, for callers
      * who want a single call: makes a thread when thread_id is empty, runs the
-     * agent, and returns what it said and did.
+     * agent, and returns what it said and did. Retrying with the same
+     * request_id starts nothing new: it waits for the first call's run on the
+     * first call's thread and answers from it.
      * </pre>
      */
     public void chat(dev.threadline.v1.ChatRequest request,
@@ -656,9 +678,11 @@ public final class RunServiceGrpc {
    * before any client sees them, so a client can lose its stream and resume
    * from the last event id it got with nothing missed and nothing repeated.
    * Every call answers INVALID_ARGUMENT with reason VALIDATION_ERROR and a
-   * BadRequest naming each bad field when the request is malformed, NOT_FOUND
+   * BadRequest naming each bad field when the request is malformed (reason
+   * MALFORMED_REQUEST when its bytes are not a valid message at all), NOT_FOUND
    * with reason THREAD_NOT_FOUND or RUN_NOT_FOUND for an unknown thread or run,
-   * and writes nothing when it fails.
+   * and writes nothing when it fails. No reply and no streamed event is larger
+   * than 4 MiB, the default most a gRPC client accepts.
    * </pre>
    */
   public static final class RunServiceBlockingV2Stub
@@ -680,7 +704,8 @@ public final class RunServiceGrpc {
      * messages are appended to the thread first, in the same transaction. When
      * the thread already has a run in flight, multitask_strategy decides: REJECT
      * (the default) answers FAILED_PRECONDITION with reason THREAD_BUSY. An
-     * unknown agent is NOT_FOUND with reason AGENT_NOT_FOUND.
+     * unknown agent is NOT_FOUND with reason AGENT_NOT_FOUND. Retrying with the
+     * same request_id returns the run the first call started.
      * </pre>
      */
     public dev.threadline.v1.Run createRun(dev.threadline.v1.CreateRunRequest request) throws io.grpc.StatusException {
@@ -701,6 +726,8 @@ public final class RunServiceGrpc {
     /**
      * <pre>
      * Lists the runs of a thread, newest first unless order_by says otherwise.
+     * A page holds fewer than page_size runs when more would not fit in 4 MiB;
+     * next_page_token then continues after the last one.
      * </pre>
      */
     public dev.threadline.v1.ListRunsResponse listRuns(dev.threadline.v1.ListRunsRequest request) throws io.grpc.StatusException {
@@ -748,7 +775,9 @@ public final class RunServiceGrpc {
     /**
      * <pre>
      * Creates a run and streams its events from the first, in one call. The
-     * first event is run.created, which names the run.
+     * first event is run.created, which names the run. Retrying with the same
+     * request_id starts no second run: it streams the first call's run from
+     * its first event (request ids of StreamRun and CreateRun are apart).
      * </pre>
      */
     @io.grpc.ExperimentalApi("https://github.com/grpc/grpc-java/issues/10918")
@@ -775,7 +804,9 @@ public final class RunServiceGrpc {
      * <pre>
      * Sends one user message to an agent and waits for its answer, for callers
      * who want a single call: makes a thread when thread_id is empty, runs the
-     * agent, and returns what it said and did.
+     * agent, and returns what it said and did. Retrying with the same
+     * request_id starts nothing new: it waits for the first call's run on the
+     * first call's thread and answers from it.
      * </pre>
      */
     public dev.threadline.v1.ChatResponse chat(dev.threadline.v1.ChatRequest request) throws io.grpc.StatusException {
@@ -794,9 +825,11 @@ public final class RunServiceGrpc {
    * before any client sees them, so a client can lose its stream and resume
    * from the last event id it got with nothing missed and nothing repeated.
    * Every call answers INVALID_ARGUMENT with reason VALIDATION_ERROR and a
-   * BadRequest naming each bad field when the request is malformed, NOT_FOUND
+   * BadRequest naming each bad field when the request is malformed (reason
+   * MALFORMED_REQUEST when its bytes are not a valid message at all), NOT_FOUND
    * with reason THREAD_NOT_FOUND or RUN_NOT_FOUND for an unknown thread or run,
-   * and writes nothing when it fails.
+   * and writes nothing when it fails. No reply and no streamed event is larger
+   * than 4 MiB, the default most a gRPC client accepts.
    * </pre>
    */
   public static final class RunServiceBlockingStub
@@ -818,7 +851,8 @@ public final class RunServiceGrpc {
      * messages are appended to the thread first, in the same transaction. When
      * the thread already has a run in flight, multitask_strategy decides: REJECT
      * (the default) answers FAILED_PRECONDITION with reason THREAD_BUSY. An
-     * unknown agent is NOT_FOUND with reason AGENT_NOT_FOUND.
+     * unknown agent is NOT_FOUND with reason AGENT_NOT_FOUND. Retrying with the
+     * same request_id returns the run the first call started.
      * </pre>
      */
     public dev.threadline.v1.Run createRun(dev.threadline.v1.CreateRunRequest request) {
@@ -839,6 +873,8 @@ public final class RunServiceGrpc {
     /**
      * <pre>
      * Lists the runs of a thread, newest first unless order_by says otherwise.
+     * A page holds fewer than page_size runs when more would not fit in 4 MiB;
+     * next_page_token then continues after the last one.
      * </pre>
      */
     public dev.threadline.v1.ListRunsResponse listRuns(dev.threadline.v1.ListRunsRequest request) {
@@ -885,7 +921,9 @@ public final class RunServiceGrpc {
     /**
      * <pre>
      * Creates a run and streams its events from the first, in one call. The
-     * first event is run.created, which names the run.
+     * first event is run.created, which names the run. Retrying with the same
+     * request_id starts no second run: it streams the first call's run from
+     * its first event (request ids of StreamRun and CreateRun are apart).
      * </pre>
      */
     public java.util.Iterator<dev.threadline.v1.RunEvent> streamRun(
@@ -910,7 +948,9 @@ public final class RunServiceGrpc {
      * <pre>
      * Sends one user message to an agent and waits for its answer, for callers
      * who want a single call: makes a thread when thread_id is empty, runs the
-     * agent, and returns what it said and did.
+     * agent, and returns what it said and did. Retrying with the same
+     * request_id starts nothing new: it waits for the first call's run on the
+     * first call's thread and answers from it.
      * </pre>
      */
     public dev.threadline.v1.ChatResponse chat(dev.threadline.v1.ChatRequest request) {
@@ -929,9 +969,11 @@ public final class RunServiceGrpc {
    * before any client sees them, so a client can lose its stream and resume
    * from the last event id it got with nothing missed and nothing repeated.
    * Every call answers INVALID_ARGUMENT with reason VALIDATION_ERROR and a
-   * BadRequest naming each bad field when the request is malformed, NOT_FOUND
+   * BadRequest naming each bad field when the request is malformed (reason
+   * MALFORMED_REQUEST when its bytes are not a valid message at all), NOT_FOUND
    * with reason THREAD_NOT_FOUND or RUN_NOT_FOUND for an unknown thread or run,
-   * and writes nothing when it fails.
+   * and writes nothing when it fails. No reply and no streamed event is larger
+   * than 4 MiB, the default most a gRPC client accepts.
    * </pre>
    */
   public static final class RunServiceFutureStub
@@ -953,7 +995,8 @@ public final class RunServiceGrpc {
      * messages are appended to the thread first, in the same transaction. When
      * the thread already has a run in flight, multitask_strategy decides: REJECT
      * (the default) answers FAILED_PRECONDITION with reason THREAD_BUSY. An
-     * unknown agent is NOT_FOUND with reason AGENT_NOT_FOUND.
+     * unknown agent is NOT_FOUND with reason AGENT_NOT_FOUND. Retrying with the
+     * same request_id returns the run the first call started.
      * </pre>
      */
     public com.google.common.util.concurrent.ListenableFuture<dev.threadline.v1.Run> createRun(
@@ -976,6 +1019,8 @@ public final class RunServiceGrpc {
     /**
      * <pre>
      * Lists the runs of a thread, newest first unless order_by says otherwise.
+     * A page holds fewer than page_size runs when more would not fit in 4 MiB;
+     * next_page_token then continues after the last one.
      * </pre>
      */
     public com.google.common.util.concurrent.ListenableFuture<dev.threadline.v1.ListRunsResponse> listRuns(
@@ -1013,7 +1058,9 @@ public final class RunServiceGrpc {
      * <pre>
      * Sends one user message to an agent and waits for its answer, for callers
      * who want a single call: makes a thread when thread_id is empty, runs the
-     * agent, and returns what it said and did.
+     * agent, and returns what it said and did. Retrying with the same
+     * request_id starts nothing new: it waits for the first call's run on the
+     * first call's thread and answers from it.
      * </pre>
      */
     public com.google.common.util.concurrent.ListenableFuture<dev.threadline.v1.ChatResponse> chat(

@@ -163,8 +163,8 @@ private static final long serialVersionUID = 0L;
   /**
    * <pre>
    * Arbitrary JSON object for the caller's own use, at most 64 KiB when
-   * written as JSON and at most 100 keys at the top level. ListThreads can
-   * filter on it.
+   * written as JSON, at most 100 keys at the top level, and nested at most 32
+   * deep. ListThreads can filter on it.
    * </pre>
    *
    * <code>.google.protobuf.Struct metadata = 3 [json_name = "metadata", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -177,8 +177,8 @@ private static final long serialVersionUID = 0L;
   /**
    * <pre>
    * Arbitrary JSON object for the caller's own use, at most 64 KiB when
-   * written as JSON and at most 100 keys at the top level. ListThreads can
-   * filter on it.
+   * written as JSON, at most 100 keys at the top level, and nested at most 32
+   * deep. ListThreads can filter on it.
    * </pre>
    *
    * <code>.google.protobuf.Struct metadata = 3 [json_name = "metadata", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -191,8 +191,8 @@ private static final long serialVersionUID = 0L;
   /**
    * <pre>
    * Arbitrary JSON object for the caller's own use, at most 64 KiB when
-   * written as JSON and at most 100 keys at the top level. ListThreads can
-   * filter on it.
+   * written as JSON, at most 100 keys at the top level, and nested at most 32
+   * deep. ListThreads can filter on it.
    * </pre>
    *
    * <code>.google.protobuf.Struct metadata = 3 [json_name = "metadata", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -798,6 +798,24 @@ private static final long serialVersionUID = 0L;
     return messages_.get(index);
   }
 
+  public static final int OMITTED_MESSAGE_COUNT_FIELD_NUMBER = 18;
+  private int omittedMessageCount_ = 0;
+  /**
+   * <pre>
+   * With view THREAD_VIEW_FULL: how many of the thread's latest 1000 messages
+   * are missing from messages because the reply would have been larger than
+   * 4 MiB (the oldest of them are left out first). 0 when all fit, and in
+   * every other reply. ListMessages pages through them.
+   * </pre>
+   *
+   * <code>int32 omitted_message_count = 18 [json_name = "omittedMessageCount", (.google.api.field_behavior) = OUTPUT_ONLY];</code>
+   * @return The omittedMessageCount.
+   */
+  @java.lang.Override
+  public int getOmittedMessageCount() {
+    return omittedMessageCount_;
+  }
+
   private byte memoizedIsInitialized = -1;
   @java.lang.Override
   public final boolean isInitialized() {
@@ -862,6 +880,9 @@ private static final long serialVersionUID = 0L;
     }
     for (int i = 0; i < messages_.size(); i++) {
       output.writeMessage(17, messages_.get(i));
+    }
+    if (omittedMessageCount_ != 0) {
+      output.writeInt32(18, omittedMessageCount_);
     }
     getUnknownFields().writeTo(output);
   }
@@ -939,6 +960,10 @@ private static final long serialVersionUID = 0L;
           }
           size += 2 * count;
         }
+    if (omittedMessageCount_ != 0) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeInt32Size(18, omittedMessageCount_);
+    }
     return size;
   }
   @java.lang.Override
@@ -1017,6 +1042,8 @@ private static final long serialVersionUID = 0L;
         .equals(other.getEtag())) return false;
     if (!getMessagesList()
         .equals(other.getMessagesList())) return false;
+    if (getOmittedMessageCount()
+        != other.getOmittedMessageCount()) return false;
     if (!getUnknownFields().equals(other.getUnknownFields())) return false;
     return true;
   }
@@ -1081,6 +1108,8 @@ private static final long serialVersionUID = 0L;
       hash = (37 * hash) + MESSAGES_FIELD_NUMBER;
       hash = (53 * hash) + getMessagesList().hashCode();
     }
+    hash = (37 * hash) + OMITTED_MESSAGE_COUNT_FIELD_NUMBER;
+    hash = (53 * hash) + getOmittedMessageCount();
     hash = (29 * hash) + getUnknownFields().hashCode();
     memoizedHashCode = hash;
     return hash;
@@ -1287,6 +1316,7 @@ private static final long serialVersionUID = 0L;
         messagesBuilder_.clear();
       }
       bitField0_ = (bitField0_ & ~0x00010000);
+      omittedMessageCount_ = 0;
       return this;
     }
 
@@ -1408,6 +1438,9 @@ private static final long serialVersionUID = 0L;
       }
       if (((from_bitField0_ & 0x00008000) != 0)) {
         result.etag_ = etag_;
+      }
+      if (((from_bitField0_ & 0x00020000) != 0)) {
+        result.omittedMessageCount_ = omittedMessageCount_;
       }
       result.bitField0_ |= to_bitField0_;
     }
@@ -1532,6 +1565,9 @@ private static final long serialVersionUID = 0L;
             messagesBuilder_.addAllMessages(other.messages_);
           }
         }
+      }
+      if (other.getOmittedMessageCount() != 0) {
+        setOmittedMessageCount(other.getOmittedMessageCount());
       }
       this.mergeUnknownFields(other.getUnknownFields());
       onChanged();
@@ -1674,6 +1710,11 @@ private static final long serialVersionUID = 0L;
               }
               break;
             } // case 138
+            case 144: {
+              omittedMessageCount_ = input.readInt32();
+              bitField0_ |= 0x00020000;
+              break;
+            } // case 144
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -1886,8 +1927,8 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * Arbitrary JSON object for the caller's own use, at most 64 KiB when
-     * written as JSON and at most 100 keys at the top level. ListThreads can
-     * filter on it.
+     * written as JSON, at most 100 keys at the top level, and nested at most 32
+     * deep. ListThreads can filter on it.
      * </pre>
      *
      * <code>.google.protobuf.Struct metadata = 3 [json_name = "metadata", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -1899,8 +1940,8 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * Arbitrary JSON object for the caller's own use, at most 64 KiB when
-     * written as JSON and at most 100 keys at the top level. ListThreads can
-     * filter on it.
+     * written as JSON, at most 100 keys at the top level, and nested at most 32
+     * deep. ListThreads can filter on it.
      * </pre>
      *
      * <code>.google.protobuf.Struct metadata = 3 [json_name = "metadata", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -1916,8 +1957,8 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * Arbitrary JSON object for the caller's own use, at most 64 KiB when
-     * written as JSON and at most 100 keys at the top level. ListThreads can
-     * filter on it.
+     * written as JSON, at most 100 keys at the top level, and nested at most 32
+     * deep. ListThreads can filter on it.
      * </pre>
      *
      * <code>.google.protobuf.Struct metadata = 3 [json_name = "metadata", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -1938,8 +1979,8 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * Arbitrary JSON object for the caller's own use, at most 64 KiB when
-     * written as JSON and at most 100 keys at the top level. ListThreads can
-     * filter on it.
+     * written as JSON, at most 100 keys at the top level, and nested at most 32
+     * deep. ListThreads can filter on it.
      * </pre>
      *
      * <code>.google.protobuf.Struct metadata = 3 [json_name = "metadata", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -1958,8 +1999,8 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * Arbitrary JSON object for the caller's own use, at most 64 KiB when
-     * written as JSON and at most 100 keys at the top level. ListThreads can
-     * filter on it.
+     * written as JSON, at most 100 keys at the top level, and nested at most 32
+     * deep. ListThreads can filter on it.
      * </pre>
      *
      * <code>.google.protobuf.Struct metadata = 3 [json_name = "metadata", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -1985,8 +2026,8 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * Arbitrary JSON object for the caller's own use, at most 64 KiB when
-     * written as JSON and at most 100 keys at the top level. ListThreads can
-     * filter on it.
+     * written as JSON, at most 100 keys at the top level, and nested at most 32
+     * deep. ListThreads can filter on it.
      * </pre>
      *
      * <code>.google.protobuf.Struct metadata = 3 [json_name = "metadata", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -2004,8 +2045,8 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * Arbitrary JSON object for the caller's own use, at most 64 KiB when
-     * written as JSON and at most 100 keys at the top level. ListThreads can
-     * filter on it.
+     * written as JSON, at most 100 keys at the top level, and nested at most 32
+     * deep. ListThreads can filter on it.
      * </pre>
      *
      * <code>.google.protobuf.Struct metadata = 3 [json_name = "metadata", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -2018,8 +2059,8 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * Arbitrary JSON object for the caller's own use, at most 64 KiB when
-     * written as JSON and at most 100 keys at the top level. ListThreads can
-     * filter on it.
+     * written as JSON, at most 100 keys at the top level, and nested at most 32
+     * deep. ListThreads can filter on it.
      * </pre>
      *
      * <code>.google.protobuf.Struct metadata = 3 [json_name = "metadata", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -2035,8 +2076,8 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * Arbitrary JSON object for the caller's own use, at most 64 KiB when
-     * written as JSON and at most 100 keys at the top level. ListThreads can
-     * filter on it.
+     * written as JSON, at most 100 keys at the top level, and nested at most 32
+     * deep. ListThreads can filter on it.
      * </pre>
      *
      * <code>.google.protobuf.Struct metadata = 3 [json_name = "metadata", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -4154,6 +4195,59 @@ private static final long serialVersionUID = 0L;
         messages_ = null;
       }
       return messagesBuilder_;
+    }
+
+    private int omittedMessageCount_ ;
+    /**
+     * <pre>
+     * With view THREAD_VIEW_FULL: how many of the thread's latest 1000 messages
+     * are missing from messages because the reply would have been larger than
+     * 4 MiB (the oldest of them are left out first). 0 when all fit, and in
+     * every other reply. ListMessages pages through them.
+     * </pre>
+     *
+     * <code>int32 omitted_message_count = 18 [json_name = "omittedMessageCount", (.google.api.field_behavior) = OUTPUT_ONLY];</code>
+     * @return The omittedMessageCount.
+     */
+    @java.lang.Override
+    public int getOmittedMessageCount() {
+      return omittedMessageCount_;
+    }
+    /**
+     * <pre>
+     * With view THREAD_VIEW_FULL: how many of the thread's latest 1000 messages
+     * are missing from messages because the reply would have been larger than
+     * 4 MiB (the oldest of them are left out first). 0 when all fit, and in
+     * every other reply. ListMessages pages through them.
+     * </pre>
+     *
+     * <code>int32 omitted_message_count = 18 [json_name = "omittedMessageCount", (.google.api.field_behavior) = OUTPUT_ONLY];</code>
+     * @param value The omittedMessageCount to set.
+     * @return This builder for chaining.
+     */
+    public Builder setOmittedMessageCount(int value) {
+
+      omittedMessageCount_ = value;
+      bitField0_ |= 0x00020000;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * With view THREAD_VIEW_FULL: how many of the thread's latest 1000 messages
+     * are missing from messages because the reply would have been larger than
+     * 4 MiB (the oldest of them are left out first). 0 when all fit, and in
+     * every other reply. ListMessages pages through them.
+     * </pre>
+     *
+     * <code>int32 omitted_message_count = 18 [json_name = "omittedMessageCount", (.google.api.field_behavior) = OUTPUT_ONLY];</code>
+     * @return This builder for chaining.
+     */
+    public Builder clearOmittedMessageCount() {
+      bitField0_ = (bitField0_ & ~0x00020000);
+      omittedMessageCount_ = 0;
+      onChanged();
+      return this;
     }
 
     // @@protoc_insertion_point(builder_scope:threadline.v1.Thread)

@@ -337,7 +337,8 @@ private static final long serialVersionUID = 0L;
   private com.google.protobuf.Timestamp createdAfter_;
   /**
    * <pre>
-   * Only threads created at or after this time.
+   * Only threads created at or after this time. Every time here must be a
+   * valid Timestamp: from year 1 to 9999, nanos from 0 to 999,999,999.
    * </pre>
    *
    * <code>.google.protobuf.Timestamp created_after = 6 [json_name = "createdAfter", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -349,7 +350,8 @@ private static final long serialVersionUID = 0L;
   }
   /**
    * <pre>
-   * Only threads created at or after this time.
+   * Only threads created at or after this time. Every time here must be a
+   * valid Timestamp: from year 1 to 9999, nanos from 0 to 999,999,999.
    * </pre>
    *
    * <code>.google.protobuf.Timestamp created_after = 6 [json_name = "createdAfter", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -361,7 +363,8 @@ private static final long serialVersionUID = 0L;
   }
   /**
    * <pre>
-   * Only threads created at or after this time.
+   * Only threads created at or after this time. Every time here must be a
+   * valid Timestamp: from year 1 to 9999, nanos from 0 to 999,999,999.
    * </pre>
    *
    * <code>.google.protobuf.Timestamp created_after = 6 [json_name = "createdAfter", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -1783,7 +1786,8 @@ private static final long serialVersionUID = 0L;
         com.google.protobuf.Timestamp, com.google.protobuf.Timestamp.Builder, com.google.protobuf.TimestampOrBuilder> createdAfterBuilder_;
     /**
      * <pre>
-     * Only threads created at or after this time.
+     * Only threads created at or after this time. Every time here must be a
+     * valid Timestamp: from year 1 to 9999, nanos from 0 to 999,999,999.
      * </pre>
      *
      * <code>.google.protobuf.Timestamp created_after = 6 [json_name = "createdAfter", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -1794,7 +1798,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Only threads created at or after this time.
+     * Only threads created at or after this time. Every time here must be a
+     * valid Timestamp: from year 1 to 9999, nanos from 0 to 999,999,999.
      * </pre>
      *
      * <code>.google.protobuf.Timestamp created_after = 6 [json_name = "createdAfter", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -1809,7 +1814,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Only threads created at or after this time.
+     * Only threads created at or after this time. Every time here must be a
+     * valid Timestamp: from year 1 to 9999, nanos from 0 to 999,999,999.
      * </pre>
      *
      * <code>.google.protobuf.Timestamp created_after = 6 [json_name = "createdAfter", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -1829,7 +1835,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Only threads created at or after this time.
+     * Only threads created at or after this time. Every time here must be a
+     * valid Timestamp: from year 1 to 9999, nanos from 0 to 999,999,999.
      * </pre>
      *
      * <code>.google.protobuf.Timestamp created_after = 6 [json_name = "createdAfter", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -1847,7 +1854,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Only threads created at or after this time.
+     * Only threads created at or after this time. Every time here must be a
+     * valid Timestamp: from year 1 to 9999, nanos from 0 to 999,999,999.
      * </pre>
      *
      * <code>.google.protobuf.Timestamp created_after = 6 [json_name = "createdAfter", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -1872,7 +1880,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Only threads created at or after this time.
+     * Only threads created at or after this time. Every time here must be a
+     * valid Timestamp: from year 1 to 9999, nanos from 0 to 999,999,999.
      * </pre>
      *
      * <code>.google.protobuf.Timestamp created_after = 6 [json_name = "createdAfter", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -1889,7 +1898,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Only threads created at or after this time.
+     * Only threads created at or after this time. Every time here must be a
+     * valid Timestamp: from year 1 to 9999, nanos from 0 to 999,999,999.
      * </pre>
      *
      * <code>.google.protobuf.Timestamp created_after = 6 [json_name = "createdAfter", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -1901,7 +1911,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Only threads created at or after this time.
+     * Only threads created at or after this time. Every time here must be a
+     * valid Timestamp: from year 1 to 9999, nanos from 0 to 999,999,999.
      * </pre>
      *
      * <code>.google.protobuf.Timestamp created_after = 6 [json_name = "createdAfter", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -1916,7 +1927,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Only threads created at or after this time.
+     * Only threads created at or after this time. Every time here must be a
+     * valid Timestamp: from year 1 to 9999, nanos from 0 to 999,999,999.
      * </pre>
      *
      * <code>.google.protobuf.Timestamp created_after = 6 [json_name = "createdAfter", (.google.api.field_behavior) = OPTIONAL];</code>

@@ -162,7 +162,8 @@ public interface ThreadFilterOrBuilder extends
 
   /**
    * <pre>
-   * Only threads created at or after this time.
+   * Only threads created at or after this time. Every time here must be a
+   * valid Timestamp: from year 1 to 9999, nanos from 0 to 999,999,999.
    * </pre>
    *
    * <code>.google.protobuf.Timestamp created_after = 6 [json_name = "createdAfter", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -171,7 +172,8 @@ public interface ThreadFilterOrBuilder extends
   boolean hasCreatedAfter();
   /**
    * <pre>
-   * Only threads created at or after this time.
+   * Only threads created at or after this time. Every time here must be a
+   * valid Timestamp: from year 1 to 9999, nanos from 0 to 999,999,999.
    * </pre>
    *
    * <code>.google.protobuf.Timestamp created_after = 6 [json_name = "createdAfter", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -180,7 +182,8 @@ public interface ThreadFilterOrBuilder extends
   com.google.protobuf.Timestamp getCreatedAfter();
   /**
    * <pre>
-   * Only threads created at or after this time.
+   * Only threads created at or after this time. Every time here must be a
+   * valid Timestamp: from year 1 to 9999, nanos from 0 to 999,999,999.
    * </pre>
    *
    * <code>.google.protobuf.Timestamp created_after = 6 [json_name = "createdAfter", (.google.api.field_behavior) = OPTIONAL];</code>

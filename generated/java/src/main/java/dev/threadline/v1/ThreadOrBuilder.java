@@ -55,8 +55,8 @@ public interface ThreadOrBuilder extends
   /**
    * <pre>
    * Arbitrary JSON object for the caller's own use, at most 64 KiB when
-   * written as JSON and at most 100 keys at the top level. ListThreads can
-   * filter on it.
+   * written as JSON, at most 100 keys at the top level, and nested at most 32
+   * deep. ListThreads can filter on it.
    * </pre>
    *
    * <code>.google.protobuf.Struct metadata = 3 [json_name = "metadata", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -66,8 +66,8 @@ public interface ThreadOrBuilder extends
   /**
    * <pre>
    * Arbitrary JSON object for the caller's own use, at most 64 KiB when
-   * written as JSON and at most 100 keys at the top level. ListThreads can
-   * filter on it.
+   * written as JSON, at most 100 keys at the top level, and nested at most 32
+   * deep. ListThreads can filter on it.
    * </pre>
    *
    * <code>.google.protobuf.Struct metadata = 3 [json_name = "metadata", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -77,8 +77,8 @@ public interface ThreadOrBuilder extends
   /**
    * <pre>
    * Arbitrary JSON object for the caller's own use, at most 64 KiB when
-   * written as JSON and at most 100 keys at the top level. ListThreads can
-   * filter on it.
+   * written as JSON, at most 100 keys at the top level, and nested at most 32
+   * deep. ListThreads can filter on it.
    * </pre>
    *
    * <code>.google.protobuf.Struct metadata = 3 [json_name = "metadata", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -460,4 +460,17 @@ public interface ThreadOrBuilder extends
    */
   dev.threadline.v1.MessageOrBuilder getMessagesOrBuilder(
       int index);
+
+  /**
+   * <pre>
+   * With view THREAD_VIEW_FULL: how many of the thread's latest 1000 messages
+   * are missing from messages because the reply would have been larger than
+   * 4 MiB (the oldest of them are left out first). 0 when all fit, and in
+   * every other reply. ListMessages pages through them.
+   * </pre>
+   *
+   * <code>int32 omitted_message_count = 18 [json_name = "omittedMessageCount", (.google.api.field_behavior) = OUTPUT_ONLY];</code>
+   * @return The omittedMessageCount.
+   */
+  int getOmittedMessageCount();
 }

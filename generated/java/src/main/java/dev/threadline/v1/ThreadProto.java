@@ -107,7 +107,7 @@ public final class ThreadProto extends com.google.protobuf.GeneratedFile {
       "y.proto\032 google/protobuf/field_mask.prot" +
       "o\032\034google/protobuf/struct.proto\032\037google/" +
       "protobuf/timestamp.proto\032\033threadline/v1/" +
-      "message.proto\"\344\006\n\006Thread\022!\n\tthread_id\030\001 " +
+      "message.proto\"\236\007\n\006Thread\022!\n\tthread_id\030\001 " +
       "\001(\tB\004\342A\001\010R\010threadId\022\032\n\005title\030\002 \001(\tB\004\342A\001\001" +
       "R\005title\0229\n\010metadata\030\003 \001(\0132\027.google.proto" +
       "buf.StructB\004\342A\001\001R\010metadata\022\037\n\010agent_id\030\004" +
@@ -129,87 +129,90 @@ public final class ThreadProto extends com.google.protobuf.GeneratedFile {
       "gle.protobuf.TimestampB\004\342A\001\003R\nexpireTime" +
       "\022\030\n\004etag\030\020 \001(\tB\004\342A\001\001R\004etag\0228\n\010messages\030\021" +
       " \003(\0132\026.threadline.v1.MessageB\004\342A\001\003R\010mess" +
-      "ages\"m\n\006Locale\022 \n\010language\030\001 \001(\tB\004\342A\001\001R\010" +
-      "language\022\036\n\007country\030\002 \001(\tB\004\342A\001\001R\007country" +
-      "\022!\n\ttime_zone\030\003 \001(\tB\004\342A\001\001R\010timeZone\"\221\001\n\013" +
-      "Participant\022\024\n\002id\030\001 \001(\tB\004\342A\001\002R\002id\022\030\n\004nam" +
-      "e\030\002 \001(\tB\004\342A\001\001R\004name\0228\n\004type\030\003 \001(\0162\036.thre" +
-      "adline.v1.ParticipantTypeB\004\342A\001\002R\004type\022\030\n" +
-      "\004role\030\004 \001(\tB\004\342A\001\001R\004role\"\251\001\n\023CreateThread" +
-      "Request\0223\n\006thread\030\001 \001(\0132\025.threadline.v1." +
-      "ThreadB\004\342A\001\001R\006thread\022!\n\tthread_id\030\002 \001(\tB" +
-      "\004\342A\001\001R\010threadId\022:\n\tif_exists\030\003 \001(\0162\027.thr" +
-      "eadline.v1.IfExistsB\004\342A\001\001R\010ifExists\"j\n\020G" +
-      "etThreadRequest\022!\n\tthread_id\030\001 \001(\tB\004\342A\001\002" +
-      "R\010threadId\0223\n\004view\030\002 \001(\0162\031.threadline.v1" +
-      ".ThreadViewB\004\342A\001\001R\004view\"\266\004\n\014ThreadFilter" +
-      "\022\037\n\010agent_id\030\001 \001(\tB\004\342A\001\001R\007agentId\022\035\n\007use" +
-      "r_id\030\002 \001(\tB\004\342A\001\001R\006userId\022\'\n\014external_ref" +
-      "\030\003 \001(\tB\004\342A\001\001R\013externalRef\022=\n\010statuses\030\004 " +
-      "\003(\0162\033.threadline.v1.ThreadStatusB\004\342A\001\001R\010" +
-      "statuses\022#\n\nthread_ids\030\005 \003(\tB\004\342A\001\001R\tthre" +
-      "adIds\022E\n\rcreated_after\030\006 \001(\0132\032.google.pr" +
-      "otobuf.TimestampB\004\342A\001\001R\014createdAfter\022G\n\016" +
-      "created_before\030\007 \001(\0132\032.google.protobuf.T" +
-      "imestampB\004\342A\001\001R\rcreatedBefore\022E\n\rupdated" +
-      "_after\030\010 \001(\0132\032.google.protobuf.Timestamp" +
-      "B\004\342A\001\001R\014updatedAfter\022G\n\016updated_before\030\t" +
-      " \001(\0132\032.google.protobuf.TimestampB\004\342A\001\001R\r" +
-      "updatedBefore\0229\n\010metadata\030\n \001(\0132\027.google" +
-      ".protobuf.StructB\004\342A\001\001R\010metadata\"\270\001\n\022Lis" +
-      "tThreadsRequest\022!\n\tpage_size\030\001 \001(\005B\004\342A\001\001" +
-      "R\010pageSize\022#\n\npage_token\030\002 \001(\tB\004\342A\001\001R\tpa" +
-      "geToken\0229\n\006filter\030\003 \001(\0132\033.threadline.v1." +
-      "ThreadFilterB\004\342A\001\001R\006filter\022\037\n\010order_by\030\004" +
-      " \001(\tB\004\342A\001\001R\007orderBy\"n\n\023ListThreadsRespon" +
-      "se\022/\n\007threads\030\001 \003(\0132\025.threadline.v1.Thre" +
-      "adR\007threads\022&\n\017next_page_token\030\002 \001(\tR\rne" +
-      "xtPageToken\"P\n\023CountThreadsRequest\0229\n\006fi" +
-      "lter\030\001 \001(\0132\033.threadline.v1.ThreadFilterB" +
-      "\004\342A\001\001R\006filter\",\n\024CountThreadsResponse\022\024\n" +
-      "\005count\030\001 \001(\003R\005count\"\215\001\n\023UpdateThreadRequ" +
-      "est\0223\n\006thread\030\001 \001(\0132\025.threadline.v1.Thre" +
-      "adB\004\342A\001\002R\006thread\022A\n\013update_mask\030\002 \001(\0132\032." +
-      "google.protobuf.FieldMaskB\004\342A\001\002R\nupdateM" +
-      "ask\"R\n\023DeleteThreadRequest\022!\n\tthread_id\030" +
-      "\001 \001(\tB\004\342A\001\002R\010threadId\022\030\n\004etag\030\002 \001(\tB\004\342A\001" +
-      "\001R\004etag\"`\n\021CopyThreadRequest\022!\n\tthread_i" +
-      "d\030\001 \001(\tB\004\342A\001\002R\010threadId\022(\n\rnew_thread_id" +
-      "\030\002 \001(\tB\004\342A\001\001R\013newThreadId*\225\001\n\014ThreadStat" +
-      "us\022\035\n\031THREAD_STATUS_UNSPECIFIED\020\000\022\026\n\022THR" +
-      "EAD_STATUS_IDLE\020\001\022\026\n\022THREAD_STATUS_BUSY\020" +
-      "\002\022\035\n\031THREAD_STATUS_INTERRUPTED\020\003\022\027\n\023THRE" +
-      "AD_STATUS_ERROR\020\004*V\n\nThreadView\022\033\n\027THREA" +
-      "D_VIEW_UNSPECIFIED\020\000\022\025\n\021THREAD_VIEW_BASI" +
-      "C\020\001\022\024\n\020THREAD_VIEW_FULL\020\002*\205\001\n\017Participan" +
-      "tType\022 \n\034PARTICIPANT_TYPE_UNSPECIFIED\020\000\022" +
-      "\031\n\025PARTICIPANT_TYPE_USER\020\001\022\032\n\026PARTICIPAN" +
-      "T_TYPE_AGENT\020\002\022\031\n\025PARTICIPANT_TYPE_TOOL\020" +
-      "\003*T\n\010IfExists\022\031\n\025IF_EXISTS_UNSPECIFIED\020\000" +
-      "\022\023\n\017IF_EXISTS_RAISE\020\001\022\030\n\024IF_EXISTS_DO_NO" +
-      "THING\020\0022\217\006\n\rThreadService\022a\n\014CreateThrea" +
-      "d\022\".threadline.v1.CreateThreadRequest\032\025." +
-      "threadline.v1.Thread\"\026\202\323\344\223\002\020\"\013/v1/thread" +
-      "s:\001*\022d\n\tGetThread\022\037.threadline.v1.GetThr" +
-      "eadRequest\032\025.threadline.v1.Thread\"\037\202\323\344\223\002" +
-      "\031\022\027/v1/threads/{thread_id}\022i\n\013ListThread" +
-      "s\022!.threadline.v1.ListThreadsRequest\032\".t" +
-      "hreadline.v1.ListThreadsResponse\"\023\202\323\344\223\002\r" +
-      "\022\013/v1/threads\022r\n\014CountThreads\022\".threadli" +
-      "ne.v1.CountThreadsRequest\032#.threadline.v" +
-      "1.CountThreadsResponse\"\031\202\323\344\223\002\023\022\021/v1/thre" +
-      "ads:count\022y\n\014UpdateThread\022\".threadline.v" +
-      "1.UpdateThreadRequest\032\025.threadline.v1.Th" +
-      "read\".\202\323\344\223\002(2\036/v1/threads/{thread.thread" +
-      "_id}:\006thread\022k\n\014DeleteThread\022\".threadlin" +
-      "e.v1.DeleteThreadRequest\032\026.google.protob" +
-      "uf.Empty\"\037\202\323\344\223\002\031*\027/v1/threads/{thread_id" +
-      "}\022n\n\nCopyThread\022 .threadline.v1.CopyThre" +
-      "adRequest\032\025.threadline.v1.Thread\"\'\202\323\344\223\002!" +
-      "\"\034/v1/threads/{thread_id}:copy:\001*Bl\n\021dev" +
-      ".threadline.v1B\013ThreadProtoP\001ZHgithub.co" +
-      "m/threadline/threadline/generated/go/thr" +
-      "eadline/v1;threadlinev1b\006proto3"
+      "ages\0228\n\025omitted_message_count\030\022 \001(\005B\004\342A\001" +
+      "\003R\023omittedMessageCount\"m\n\006Locale\022 \n\010lang" +
+      "uage\030\001 \001(\tB\004\342A\001\001R\010language\022\036\n\007country\030\002 " +
+      "\001(\tB\004\342A\001\001R\007country\022!\n\ttime_zone\030\003 \001(\tB\004\342" +
+      "A\001\001R\010timeZone\"\221\001\n\013Participant\022\024\n\002id\030\001 \001(" +
+      "\tB\004\342A\001\002R\002id\022\030\n\004name\030\002 \001(\tB\004\342A\001\001R\004name\0228\n" +
+      "\004type\030\003 \001(\0162\036.threadline.v1.ParticipantT" +
+      "ypeB\004\342A\001\002R\004type\022\030\n\004role\030\004 \001(\tB\004\342A\001\001R\004rol" +
+      "e\"\316\001\n\023CreateThreadRequest\0223\n\006thread\030\001 \001(" +
+      "\0132\025.threadline.v1.ThreadB\004\342A\001\001R\006thread\022!" +
+      "\n\tthread_id\030\002 \001(\tB\004\342A\001\001R\010threadId\022:\n\tif_" +
+      "exists\030\003 \001(\0162\027.threadline.v1.IfExistsB\004\342" +
+      "A\001\001R\010ifExists\022#\n\nrequest_id\030\004 \001(\tB\004\342A\001\001R" +
+      "\trequestId\"j\n\020GetThreadRequest\022!\n\tthread" +
+      "_id\030\001 \001(\tB\004\342A\001\002R\010threadId\0223\n\004view\030\002 \001(\0162" +
+      "\031.threadline.v1.ThreadViewB\004\342A\001\001R\004view\"\266" +
+      "\004\n\014ThreadFilter\022\037\n\010agent_id\030\001 \001(\tB\004\342A\001\001R" +
+      "\007agentId\022\035\n\007user_id\030\002 \001(\tB\004\342A\001\001R\006userId\022" +
+      "\'\n\014external_ref\030\003 \001(\tB\004\342A\001\001R\013externalRef" +
+      "\022=\n\010statuses\030\004 \003(\0162\033.threadline.v1.Threa" +
+      "dStatusB\004\342A\001\001R\010statuses\022#\n\nthread_ids\030\005 " +
+      "\003(\tB\004\342A\001\001R\tthreadIds\022E\n\rcreated_after\030\006 " +
+      "\001(\0132\032.google.protobuf.TimestampB\004\342A\001\001R\014c" +
+      "reatedAfter\022G\n\016created_before\030\007 \001(\0132\032.go" +
+      "ogle.protobuf.TimestampB\004\342A\001\001R\rcreatedBe" +
+      "fore\022E\n\rupdated_after\030\010 \001(\0132\032.google.pro" +
+      "tobuf.TimestampB\004\342A\001\001R\014updatedAfter\022G\n\016u" +
+      "pdated_before\030\t \001(\0132\032.google.protobuf.Ti" +
+      "mestampB\004\342A\001\001R\rupdatedBefore\0229\n\010metadata" +
+      "\030\n \001(\0132\027.google.protobuf.StructB\004\342A\001\001R\010m" +
+      "etadata\"\270\001\n\022ListThreadsRequest\022!\n\tpage_s" +
+      "ize\030\001 \001(\005B\004\342A\001\001R\010pageSize\022#\n\npage_token\030" +
+      "\002 \001(\tB\004\342A\001\001R\tpageToken\0229\n\006filter\030\003 \001(\0132\033" +
+      ".threadline.v1.ThreadFilterB\004\342A\001\001R\006filte" +
+      "r\022\037\n\010order_by\030\004 \001(\tB\004\342A\001\001R\007orderBy\"n\n\023Li" +
+      "stThreadsResponse\022/\n\007threads\030\001 \003(\0132\025.thr" +
+      "eadline.v1.ThreadR\007threads\022&\n\017next_page_" +
+      "token\030\002 \001(\tR\rnextPageToken\"P\n\023CountThrea" +
+      "dsRequest\0229\n\006filter\030\001 \001(\0132\033.threadline.v" +
+      "1.ThreadFilterB\004\342A\001\001R\006filter\",\n\024CountThr" +
+      "eadsResponse\022\024\n\005count\030\001 \001(\003R\005count\"\215\001\n\023U" +
+      "pdateThreadRequest\0223\n\006thread\030\001 \001(\0132\025.thr" +
+      "eadline.v1.ThreadB\004\342A\001\002R\006thread\022A\n\013updat" +
+      "e_mask\030\002 \001(\0132\032.google.protobuf.FieldMask" +
+      "B\004\342A\001\002R\nupdateMask\"R\n\023DeleteThreadReques" +
+      "t\022!\n\tthread_id\030\001 \001(\tB\004\342A\001\002R\010threadId\022\030\n\004" +
+      "etag\030\002 \001(\tB\004\342A\001\001R\004etag\"`\n\021CopyThreadRequ" +
+      "est\022!\n\tthread_id\030\001 \001(\tB\004\342A\001\002R\010threadId\022(" +
+      "\n\rnew_thread_id\030\002 \001(\tB\004\342A\001\001R\013newThreadId" +
+      "*\225\001\n\014ThreadStatus\022\035\n\031THREAD_STATUS_UNSPE" +
+      "CIFIED\020\000\022\026\n\022THREAD_STATUS_IDLE\020\001\022\026\n\022THRE" +
+      "AD_STATUS_BUSY\020\002\022\035\n\031THREAD_STATUS_INTERR" +
+      "UPTED\020\003\022\027\n\023THREAD_STATUS_ERROR\020\004*V\n\nThre" +
+      "adView\022\033\n\027THREAD_VIEW_UNSPECIFIED\020\000\022\025\n\021T" +
+      "HREAD_VIEW_BASIC\020\001\022\024\n\020THREAD_VIEW_FULL\020\002" +
+      "*\205\001\n\017ParticipantType\022 \n\034PARTICIPANT_TYPE" +
+      "_UNSPECIFIED\020\000\022\031\n\025PARTICIPANT_TYPE_USER\020" +
+      "\001\022\032\n\026PARTICIPANT_TYPE_AGENT\020\002\022\031\n\025PARTICI" +
+      "PANT_TYPE_TOOL\020\003*T\n\010IfExists\022\031\n\025IF_EXIST" +
+      "S_UNSPECIFIED\020\000\022\023\n\017IF_EXISTS_RAISE\020\001\022\030\n\024" +
+      "IF_EXISTS_DO_NOTHING\020\0022\217\006\n\rThreadService" +
+      "\022a\n\014CreateThread\022\".threadline.v1.CreateT" +
+      "hreadRequest\032\025.threadline.v1.Thread\"\026\202\323\344" +
+      "\223\002\020\"\013/v1/threads:\001*\022d\n\tGetThread\022\037.threa" +
+      "dline.v1.GetThreadRequest\032\025.threadline.v" +
+      "1.Thread\"\037\202\323\344\223\002\031\022\027/v1/threads/{thread_id" +
+      "}\022i\n\013ListThreads\022!.threadline.v1.ListThr" +
+      "eadsRequest\032\".threadline.v1.ListThreadsR" +
+      "esponse\"\023\202\323\344\223\002\r\022\013/v1/threads\022r\n\014CountThr" +
+      "eads\022\".threadline.v1.CountThreadsRequest" +
+      "\032#.threadline.v1.CountThreadsResponse\"\031\202" +
+      "\323\344\223\002\023\022\021/v1/threads:count\022y\n\014UpdateThread" +
+      "\022\".threadline.v1.UpdateThreadRequest\032\025.t" +
+      "hreadline.v1.Thread\".\202\323\344\223\002(2\036/v1/threads" +
+      "/{thread.thread_id}:\006thread\022k\n\014DeleteThr" +
+      "ead\022\".threadline.v1.DeleteThreadRequest\032" +
+      "\026.google.protobuf.Empty\"\037\202\323\344\223\002\031*\027/v1/thr" +
+      "eads/{thread_id}\022n\n\nCopyThread\022 .threadl" +
+      "ine.v1.CopyThreadRequest\032\025.threadline.v1" +
+      ".Thread\"\'\202\323\344\223\002!\"\034/v1/threads/{thread_id}" +
+      ":copy:\001*Bl\n\021dev.threadline.v1B\013ThreadPro" +
+      "toP\001ZHgithub.com/threadline/threadline/g" +
+      "enerated/go/threadline/v1;threadlinev1b\006" +
+      "proto3"
     };
     descriptor = com.google.protobuf.Descriptors.FileDescriptor
       .internalBuildGeneratedFileFrom(descriptorData,
@@ -228,7 +231,7 @@ public final class ThreadProto extends com.google.protobuf.GeneratedFile {
     internal_static_threadline_v1_Thread_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_threadline_v1_Thread_descriptor,
-        new java.lang.String[] { "ThreadId", "Title", "Metadata", "AgentId", "UserId", "ExternalRef", "Locale", "Participants", "Ttl", "Status", "CreatedAt", "UpdatedAt", "LastActivityAt", "MessageCount", "ExpireTime", "Etag", "Messages", });
+        new java.lang.String[] { "ThreadId", "Title", "Metadata", "AgentId", "UserId", "ExternalRef", "Locale", "Participants", "Ttl", "Status", "CreatedAt", "UpdatedAt", "LastActivityAt", "MessageCount", "ExpireTime", "Etag", "Messages", "OmittedMessageCount", });
     internal_static_threadline_v1_Locale_descriptor =
       getDescriptor().getMessageType(1);
     internal_static_threadline_v1_Locale_fieldAccessorTable = new
@@ -246,7 +249,7 @@ public final class ThreadProto extends com.google.protobuf.GeneratedFile {
     internal_static_threadline_v1_CreateThreadRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_threadline_v1_CreateThreadRequest_descriptor,
-        new java.lang.String[] { "Thread", "ThreadId", "IfExists", });
+        new java.lang.String[] { "Thread", "ThreadId", "IfExists", "RequestId", });
     internal_static_threadline_v1_GetThreadRequest_descriptor =
       getDescriptor().getMessageType(4);
     internal_static_threadline_v1_GetThreadRequest_fieldAccessorTable = new

@@ -6,9 +6,11 @@ import static io.grpc.MethodDescriptor.generateFullMethodName;
  * <pre>
  * ThreadService keeps conversation threads. Every call answers
  * INVALID_ARGUMENT with reason VALIDATION_ERROR and a BadRequest naming each
- * bad field when the request is malformed, and NOT_FOUND with reason
+ * bad field when the request is malformed (reason MALFORMED_REQUEST when its
+ * bytes are not a valid message at all), and NOT_FOUND with reason
  * THREAD_NOT_FOUND when it names a thread that does not exist or has
- * expired. A rejected call writes nothing.
+ * expired. A rejected call writes nothing. No reply is larger than 4 MiB,
+ * the default most a gRPC client accepts.
  * </pre>
  */
 @io.grpc.stub.annotations.GrpcGenerated
@@ -299,9 +301,11 @@ public final class ThreadServiceGrpc {
    * <pre>
    * ThreadService keeps conversation threads. Every call answers
    * INVALID_ARGUMENT with reason VALIDATION_ERROR and a BadRequest naming each
-   * bad field when the request is malformed, and NOT_FOUND with reason
+   * bad field when the request is malformed (reason MALFORMED_REQUEST when its
+   * bytes are not a valid message at all), and NOT_FOUND with reason
    * THREAD_NOT_FOUND when it names a thread that does not exist or has
-   * expired. A rejected call writes nothing.
+   * expired. A rejected call writes nothing. No reply is larger than 4 MiB,
+   * the default most a gRPC client accepts.
    * </pre>
    */
   public interface AsyncService {
@@ -310,7 +314,8 @@ public final class ThreadServiceGrpc {
      * <pre>
      * Creates a thread. With a thread_id chosen by the client that is already
      * taken, answers ALREADY_EXISTS (reason THREAD_ALREADY_EXISTS) or, with
-     * if_exists DO_NOTHING, returns the existing thread unchanged.
+     * if_exists DO_NOTHING, returns the existing thread unchanged. Retrying
+     * with the same request_id returns the thread the first call made.
      * </pre>
      */
     default void createThread(dev.threadline.v1.CreateThreadRequest request,
@@ -320,7 +325,8 @@ public final class ThreadServiceGrpc {
 
     /**
      * <pre>
-     * Returns one thread; with view FULL, also its most recent messages.
+     * Returns one thread; with view FULL, also its most recent messages, as
+     * many as fit in the reply.
      * </pre>
      */
     default void getThread(dev.threadline.v1.GetThreadRequest request,
@@ -332,7 +338,9 @@ public final class ThreadServiceGrpc {
      * <pre>
      * Lists threads that match a filter, a page at a time. Walking the pages
      * ordered by created_at neither repeats nor skips a thread that exists for
-     * the whole walk, whatever else is created or deleted meanwhile.
+     * the whole walk, whatever else is created or deleted meanwhile. A page
+     * holds fewer than page_size threads when more would not fit in 4 MiB;
+     * next_page_token then continues after the last one.
      * </pre>
      */
     default void listThreads(dev.threadline.v1.ListThreadsRequest request,
@@ -394,9 +402,11 @@ public final class ThreadServiceGrpc {
    * <pre>
    * ThreadService keeps conversation threads. Every call answers
    * INVALID_ARGUMENT with reason VALIDATION_ERROR and a BadRequest naming each
-   * bad field when the request is malformed, and NOT_FOUND with reason
+   * bad field when the request is malformed (reason MALFORMED_REQUEST when its
+   * bytes are not a valid message at all), and NOT_FOUND with reason
    * THREAD_NOT_FOUND when it names a thread that does not exist or has
-   * expired. A rejected call writes nothing.
+   * expired. A rejected call writes nothing. No reply is larger than 4 MiB,
+   * the default most a gRPC client accepts.
    * </pre>
    */
   public static abstract class ThreadServiceImplBase
@@ -412,9 +422,11 @@ public final class ThreadServiceGrpc {
    * <pre>
    * ThreadService keeps conversation threads. Every call answers
    * INVALID_ARGUMENT with reason VALIDATION_ERROR and a BadRequest naming each
-   * bad field when the request is malformed, and NOT_FOUND with reason
+   * bad field when the request is malformed (reason MALFORMED_REQUEST when its
+   * bytes are not a valid message at all), and NOT_FOUND with reason
    * THREAD_NOT_FOUND when it names a thread that does not exist or has
-   * expired. A rejected call writes nothing.
+   * expired. A rejected call writes nothing. No reply is larger than 4 MiB,
+   * the default most a gRPC client accepts.
    * </pre>
    */
   public static final class ThreadServiceStub
@@ -434,7 +446,8 @@ public final class ThreadServiceGrpc {
      * <pre>
      * Creates a thread. With a thread_id chosen by the client that is already
      * taken, answers ALREADY_EXISTS (reason THREAD_ALREADY_EXISTS) or, with
-     * if_exists DO_NOTHING, returns the existing thread unchanged.
+     * if_exists DO_NOTHING, returns the existing thread unchanged. Retrying
+     * with the same request_id returns the thread the first call made.
      * </pre>
      */
     public void createThread(dev.threadline.v1.CreateThreadRequest request,
@@ -445,7 +458,8 @@ public final class ThreadServiceGrpc {
 
     /**
      * <pre>
-     * Returns one thread; with view FULL, also its most recent messages.
+     * Returns one thread; with view FULL, also its most recent messages, as
+     * many as fit in the reply.
      * </pre>
      */
     public void getThread(dev.threadline.v1.GetThreadRequest request,
@@ -458,7 +472,9 @@ public final class ThreadServiceGrpc {
      * <pre>
      * Lists threads that match a filter, a page at a time. Walking the pages
      * ordered by created_at neither repeats nor skips a thread that exists for
-     * the whole walk, whatever else is created or deleted meanwhile.
+     * the whole walk, whatever else is created or deleted meanwhile. A page
+     * holds fewer than page_size threads when more would not fit in 4 MiB;
+     * next_page_token then continues after the last one.
      * </pre>
      */
     public void listThreads(dev.threadline.v1.ListThreadsRequest request,
@@ -525,9 +541,11 @@ public final class ThreadServiceGrpc {
    * <pre>
    * ThreadService keeps conversation threads. Every call answers
    * INVALID_ARGUMENT with reason VALIDATION_ERROR and a BadRequest naming each
-   * bad field when the request is malformed, and NOT_FOUND with reason
+   * bad field when the request is malformed (reason MALFORMED_REQUEST when its
+   * bytes are not a valid message at all), and NOT_FOUND with reason
    * THREAD_NOT_FOUND when it names a thread that does not exist or has
-   * expired. A rejected call writes nothing.
+   * expired. A rejected call writes nothing. No reply is larger than 4 MiB,
+   * the default most a gRPC client accepts.
    * </pre>
    */
   public static final class ThreadServiceBlockingV2Stub
@@ -547,7 +565,8 @@ public final class ThreadServiceGrpc {
      * <pre>
      * Creates a thread. With a thread_id chosen by the client that is already
      * taken, answers ALREADY_EXISTS (reason THREAD_ALREADY_EXISTS) or, with
-     * if_exists DO_NOTHING, returns the existing thread unchanged.
+     * if_exists DO_NOTHING, returns the existing thread unchanged. Retrying
+     * with the same request_id returns the thread the first call made.
      * </pre>
      */
     public dev.threadline.v1.Thread createThread(dev.threadline.v1.CreateThreadRequest request) throws io.grpc.StatusException {
@@ -557,7 +576,8 @@ public final class ThreadServiceGrpc {
 
     /**
      * <pre>
-     * Returns one thread; with view FULL, also its most recent messages.
+     * Returns one thread; with view FULL, also its most recent messages, as
+     * many as fit in the reply.
      * </pre>
      */
     public dev.threadline.v1.Thread getThread(dev.threadline.v1.GetThreadRequest request) throws io.grpc.StatusException {
@@ -569,7 +589,9 @@ public final class ThreadServiceGrpc {
      * <pre>
      * Lists threads that match a filter, a page at a time. Walking the pages
      * ordered by created_at neither repeats nor skips a thread that exists for
-     * the whole walk, whatever else is created or deleted meanwhile.
+     * the whole walk, whatever else is created or deleted meanwhile. A page
+     * holds fewer than page_size threads when more would not fit in 4 MiB;
+     * next_page_token then continues after the last one.
      * </pre>
      */
     public dev.threadline.v1.ListThreadsResponse listThreads(dev.threadline.v1.ListThreadsRequest request) throws io.grpc.StatusException {
@@ -631,9 +653,11 @@ public final class ThreadServiceGrpc {
    * <pre>
    * ThreadService keeps conversation threads. Every call answers
    * INVALID_ARGUMENT with reason VALIDATION_ERROR and a BadRequest naming each
-   * bad field when the request is malformed, and NOT_FOUND with reason
+   * bad field when the request is malformed (reason MALFORMED_REQUEST when its
+   * bytes are not a valid message at all), and NOT_FOUND with reason
    * THREAD_NOT_FOUND when it names a thread that does not exist or has
-   * expired. A rejected call writes nothing.
+   * expired. A rejected call writes nothing. No reply is larger than 4 MiB,
+   * the default most a gRPC client accepts.
    * </pre>
    */
   public static final class ThreadServiceBlockingStub
@@ -653,7 +677,8 @@ public final class ThreadServiceGrpc {
      * <pre>
      * Creates a thread. With a thread_id chosen by the client that is already
      * taken, answers ALREADY_EXISTS (reason THREAD_ALREADY_EXISTS) or, with
-     * if_exists DO_NOTHING, returns the existing thread unchanged.
+     * if_exists DO_NOTHING, returns the existing thread unchanged. Retrying
+     * with the same request_id returns the thread the first call made.
      * </pre>
      */
     public dev.threadline.v1.Thread createThread(dev.threadline.v1.CreateThreadRequest request) {
@@ -663,7 +688,8 @@ public final class ThreadServiceGrpc {
 
     /**
      * <pre>
-     * Returns one thread; with view FULL, also its most recent messages.
+     * Returns one thread; with view FULL, also its most recent messages, as
+     * many as fit in the reply.
      * </pre>
      */
     public dev.threadline.v1.Thread getThread(dev.threadline.v1.GetThreadRequest request) {
@@ -675,7 +701,9 @@ public final class ThreadServiceGrpc {
      * <pre>
      * Lists threads that match a filter, a page at a time. Walking the pages
      * ordered by created_at neither repeats nor skips a thread that exists for
-     * the whole walk, whatever else is created or deleted meanwhile.
+     * the whole walk, whatever else is created or deleted meanwhile. A page
+     * holds fewer than page_size threads when more would not fit in 4 MiB;
+     * next_page_token then continues after the last one.
      * </pre>
      */
     public dev.threadline.v1.ListThreadsResponse listThreads(dev.threadline.v1.ListThreadsRequest request) {
@@ -737,9 +765,11 @@ public final class ThreadServiceGrpc {
    * <pre>
    * ThreadService keeps conversation threads. Every call answers
    * INVALID_ARGUMENT with reason VALIDATION_ERROR and a BadRequest naming each
-   * bad field when the request is malformed, and NOT_FOUND with reason
+   * bad field when the request is malformed (reason MALFORMED_REQUEST when its
+   * bytes are not a valid message at all), and NOT_FOUND with reason
    * THREAD_NOT_FOUND when it names a thread that does not exist or has
-   * expired. A rejected call writes nothing.
+   * expired. A rejected call writes nothing. No reply is larger than 4 MiB,
+   * the default most a gRPC client accepts.
    * </pre>
    */
   public static final class ThreadServiceFutureStub
@@ -759,7 +789,8 @@ public final class ThreadServiceGrpc {
      * <pre>
      * Creates a thread. With a thread_id chosen by the client that is already
      * taken, answers ALREADY_EXISTS (reason THREAD_ALREADY_EXISTS) or, with
-     * if_exists DO_NOTHING, returns the existing thread unchanged.
+     * if_exists DO_NOTHING, returns the existing thread unchanged. Retrying
+     * with the same request_id returns the thread the first call made.
      * </pre>
      */
     public com.google.common.util.concurrent.ListenableFuture<dev.threadline.v1.Thread> createThread(
@@ -770,7 +801,8 @@ public final class ThreadServiceGrpc {
 
     /**
      * <pre>
-     * Returns one thread; with view FULL, also its most recent messages.
+     * Returns one thread; with view FULL, also its most recent messages, as
+     * many as fit in the reply.
      * </pre>
      */
     public com.google.common.util.concurrent.ListenableFuture<dev.threadline.v1.Thread> getThread(
@@ -783,7 +815,9 @@ public final class ThreadServiceGrpc {
      * <pre>
      * Lists threads that match a filter, a page at a time. Walking the pages
      * ordered by created_at neither repeats nor skips a thread that exists for
-     * the whole walk, whatever else is created or deleted meanwhile.
+     * the whole walk, whatever else is created or deleted meanwhile. A page
+     * holds fewer than page_size threads when more would not fit in 4 MiB;
+     * next_page_token then continues after the last one.
      * </pre>
      */
     public com.google.common.util.concurrent.ListenableFuture<dev.threadline.v1.ListThreadsResponse> listThreads(

@@ -33,9 +33,10 @@ public enum ThreadView
   THREAD_VIEW_BASIC(1),
   /**
    * <pre>
-   * The thread's fields and its most recent messages (at most 1000, oldest
-   * first); message_count tells whether there are more, and ListMessages
-   * reads them all.
+   * The thread's fields and its most recent messages, oldest first: at most
+   * 1000, and only as many as fit in a reply of 4 MiB (omitted_message_count
+   * says how many of the latest 1000 did not). message_count tells whether
+   * there are more, and ListMessages reads them all.
    * </pre>
    *
    * <code>THREAD_VIEW_FULL = 2;</code>
@@ -71,9 +72,10 @@ public enum ThreadView
   public static final int THREAD_VIEW_BASIC_VALUE = 1;
   /**
    * <pre>
-   * The thread's fields and its most recent messages (at most 1000, oldest
-   * first); message_count tells whether there are more, and ListMessages
-   * reads them all.
+   * The thread's fields and its most recent messages, oldest first: at most
+   * 1000, and only as many as fit in a reply of 4 MiB (omitted_message_count
+   * says how many of the latest 1000 did not). message_count tells whether
+   * there are more, and ListMessages reads them all.
    * </pre>
    *
    * <code>THREAD_VIEW_FULL = 2;</code>

@@ -155,7 +155,8 @@ private static final long serialVersionUID = 0L;
   private com.google.protobuf.Struct arguments_;
   /**
    * <pre>
-   * The tool's arguments as a JSON object; at most 64 KiB as JSON.
+   * The tool's arguments as a JSON object; at most 64 KiB as JSON, nested at
+   * most 32 deep.
    * </pre>
    *
    * <code>.google.protobuf.Struct arguments = 3 [json_name = "arguments", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -167,7 +168,8 @@ private static final long serialVersionUID = 0L;
   }
   /**
    * <pre>
-   * The tool's arguments as a JSON object; at most 64 KiB as JSON.
+   * The tool's arguments as a JSON object; at most 64 KiB as JSON, nested at
+   * most 32 deep.
    * </pre>
    *
    * <code>.google.protobuf.Struct arguments = 3 [json_name = "arguments", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -179,7 +181,8 @@ private static final long serialVersionUID = 0L;
   }
   /**
    * <pre>
-   * The tool's arguments as a JSON object; at most 64 KiB as JSON.
+   * The tool's arguments as a JSON object; at most 64 KiB as JSON, nested at
+   * most 32 deep.
    * </pre>
    *
    * <code>.google.protobuf.Struct arguments = 3 [json_name = "arguments", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -754,7 +757,8 @@ private static final long serialVersionUID = 0L;
         com.google.protobuf.Struct, com.google.protobuf.Struct.Builder, com.google.protobuf.StructOrBuilder> argumentsBuilder_;
     /**
      * <pre>
-     * The tool's arguments as a JSON object; at most 64 KiB as JSON.
+     * The tool's arguments as a JSON object; at most 64 KiB as JSON, nested at
+     * most 32 deep.
      * </pre>
      *
      * <code>.google.protobuf.Struct arguments = 3 [json_name = "arguments", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -765,7 +769,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The tool's arguments as a JSON object; at most 64 KiB as JSON.
+     * The tool's arguments as a JSON object; at most 64 KiB as JSON, nested at
+     * most 32 deep.
      * </pre>
      *
      * <code>.google.protobuf.Struct arguments = 3 [json_name = "arguments", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -780,7 +785,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The tool's arguments as a JSON object; at most 64 KiB as JSON.
+     * The tool's arguments as a JSON object; at most 64 KiB as JSON, nested at
+     * most 32 deep.
      * </pre>
      *
      * <code>.google.protobuf.Struct arguments = 3 [json_name = "arguments", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -800,7 +806,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The tool's arguments as a JSON object; at most 64 KiB as JSON.
+     * The tool's arguments as a JSON object; at most 64 KiB as JSON, nested at
+     * most 32 deep.
      * </pre>
      *
      * <code>.google.protobuf.Struct arguments = 3 [json_name = "arguments", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -818,7 +825,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The tool's arguments as a JSON object; at most 64 KiB as JSON.
+     * The tool's arguments as a JSON object; at most 64 KiB as JSON, nested at
+     * most 32 deep.
      * </pre>
      *
      * <code>.google.protobuf.Struct arguments = 3 [json_name = "arguments", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -843,7 +851,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The tool's arguments as a JSON object; at most 64 KiB as JSON.
+     * The tool's arguments as a JSON object; at most 64 KiB as JSON, nested at
+     * most 32 deep.
      * </pre>
      *
      * <code>.google.protobuf.Struct arguments = 3 [json_name = "arguments", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -860,7 +869,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The tool's arguments as a JSON object; at most 64 KiB as JSON.
+     * The tool's arguments as a JSON object; at most 64 KiB as JSON, nested at
+     * most 32 deep.
      * </pre>
      *
      * <code>.google.protobuf.Struct arguments = 3 [json_name = "arguments", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -872,7 +882,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The tool's arguments as a JSON object; at most 64 KiB as JSON.
+     * The tool's arguments as a JSON object; at most 64 KiB as JSON, nested at
+     * most 32 deep.
      * </pre>
      *
      * <code>.google.protobuf.Struct arguments = 3 [json_name = "arguments", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -887,7 +898,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The tool's arguments as a JSON object; at most 64 KiB as JSON.
+     * The tool's arguments as a JSON object; at most 64 KiB as JSON, nested at
+     * most 32 deep.
      * </pre>
      *
      * <code>.google.protobuf.Struct arguments = 3 [json_name = "arguments", (.google.api.field_behavior) = OPTIONAL];</code>

@@ -112,7 +112,8 @@ private static final long serialVersionUID = 0L;
   private volatile java.lang.Object errorCode_ = "";
   /**
    * <pre>
-   * Why it failed; empty when it succeeded.
+   * Why it failed; empty when it succeeded. At most 128 characters, no
+   * control characters.
    * </pre>
    *
    * <code>string error_code = 3 [json_name = "errorCode"];</code>
@@ -133,7 +134,8 @@ private static final long serialVersionUID = 0L;
   }
   /**
    * <pre>
-   * Why it failed; empty when it succeeded.
+   * Why it failed; empty when it succeeded. At most 128 characters, no
+   * control characters.
    * </pre>
    *
    * <code>string error_code = 3 [json_name = "errorCode"];</code>
@@ -729,7 +731,8 @@ private static final long serialVersionUID = 0L;
     private java.lang.Object errorCode_ = "";
     /**
      * <pre>
-     * Why it failed; empty when it succeeded.
+     * Why it failed; empty when it succeeded. At most 128 characters, no
+     * control characters.
      * </pre>
      *
      * <code>string error_code = 3 [json_name = "errorCode"];</code>
@@ -749,7 +752,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Why it failed; empty when it succeeded.
+     * Why it failed; empty when it succeeded. At most 128 characters, no
+     * control characters.
      * </pre>
      *
      * <code>string error_code = 3 [json_name = "errorCode"];</code>
@@ -770,7 +774,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Why it failed; empty when it succeeded.
+     * Why it failed; empty when it succeeded. At most 128 characters, no
+     * control characters.
      * </pre>
      *
      * <code>string error_code = 3 [json_name = "errorCode"];</code>
@@ -787,7 +792,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Why it failed; empty when it succeeded.
+     * Why it failed; empty when it succeeded. At most 128 characters, no
+     * control characters.
      * </pre>
      *
      * <code>string error_code = 3 [json_name = "errorCode"];</code>
@@ -801,7 +807,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Why it failed; empty when it succeeded.
+     * Why it failed; empty when it succeeded. At most 128 characters, no
+     * control characters.
      * </pre>
      *
      * <code>string error_code = 3 [json_name = "errorCode"];</code>

@@ -49,7 +49,8 @@ public interface ToolCallFinishedOrBuilder extends
 
   /**
    * <pre>
-   * Why it failed; empty when it succeeded.
+   * Why it failed; empty when it succeeded. At most 128 characters, no
+   * control characters.
    * </pre>
    *
    * <code>string error_code = 3 [json_name = "errorCode"];</code>
@@ -58,7 +59,8 @@ public interface ToolCallFinishedOrBuilder extends
   java.lang.String getErrorCode();
   /**
    * <pre>
-   * Why it failed; empty when it succeeded.
+   * Why it failed; empty when it succeeded. At most 128 characters, no
+   * control characters.
    * </pre>
    *
    * <code>string error_code = 3 [json_name = "errorCode"];</code>

@@ -54,7 +54,8 @@ public interface ToolCallOrBuilder extends
 
   /**
    * <pre>
-   * The tool's arguments as a JSON object; at most 64 KiB as JSON.
+   * The tool's arguments as a JSON object; at most 64 KiB as JSON, nested at
+   * most 32 deep.
    * </pre>
    *
    * <code>.google.protobuf.Struct arguments = 3 [json_name = "arguments", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -63,7 +64,8 @@ public interface ToolCallOrBuilder extends
   boolean hasArguments();
   /**
    * <pre>
-   * The tool's arguments as a JSON object; at most 64 KiB as JSON.
+   * The tool's arguments as a JSON object; at most 64 KiB as JSON, nested at
+   * most 32 deep.
    * </pre>
    *
    * <code>.google.protobuf.Struct arguments = 3 [json_name = "arguments", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -72,7 +74,8 @@ public interface ToolCallOrBuilder extends
   com.google.protobuf.Struct getArguments();
   /**
    * <pre>
-   * The tool's arguments as a JSON object; at most 64 KiB as JSON.
+   * The tool's arguments as a JSON object; at most 64 KiB as JSON, nested at
+   * most 32 deep.
    * </pre>
    *
    * <code>.google.protobuf.Struct arguments = 3 [json_name = "arguments", (.google.api.field_behavior) = OPTIONAL];</code>

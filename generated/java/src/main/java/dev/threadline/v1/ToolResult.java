@@ -145,7 +145,8 @@ private static final long serialVersionUID = 0L;
   public static final int JSON_FIELD_NUMBER = 2;
   /**
    * <pre>
-   * Structured output, any JSON value; at most 256 KiB as JSON.
+   * Structured output, any JSON value; at most 256 KiB as JSON, nested at
+   * most 32 deep.
    * </pre>
    *
    * <code>.google.protobuf.Value json = 2 [json_name = "json"];</code>
@@ -157,7 +158,8 @@ private static final long serialVersionUID = 0L;
   }
   /**
    * <pre>
-   * Structured output, any JSON value; at most 256 KiB as JSON.
+   * Structured output, any JSON value; at most 256 KiB as JSON, nested at
+   * most 32 deep.
    * </pre>
    *
    * <code>.google.protobuf.Value json = 2 [json_name = "json"];</code>
@@ -172,7 +174,8 @@ private static final long serialVersionUID = 0L;
   }
   /**
    * <pre>
-   * Structured output, any JSON value; at most 256 KiB as JSON.
+   * Structured output, any JSON value; at most 256 KiB as JSON, nested at
+   * most 32 deep.
    * </pre>
    *
    * <code>.google.protobuf.Value json = 2 [json_name = "json"];</code>
@@ -777,7 +780,8 @@ private static final long serialVersionUID = 0L;
         com.google.protobuf.Value, com.google.protobuf.Value.Builder, com.google.protobuf.ValueOrBuilder> jsonBuilder_;
     /**
      * <pre>
-     * Structured output, any JSON value; at most 256 KiB as JSON.
+     * Structured output, any JSON value; at most 256 KiB as JSON, nested at
+     * most 32 deep.
      * </pre>
      *
      * <code>.google.protobuf.Value json = 2 [json_name = "json"];</code>
@@ -789,7 +793,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Structured output, any JSON value; at most 256 KiB as JSON.
+     * Structured output, any JSON value; at most 256 KiB as JSON, nested at
+     * most 32 deep.
      * </pre>
      *
      * <code>.google.protobuf.Value json = 2 [json_name = "json"];</code>
@@ -811,7 +816,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Structured output, any JSON value; at most 256 KiB as JSON.
+     * Structured output, any JSON value; at most 256 KiB as JSON, nested at
+     * most 32 deep.
      * </pre>
      *
      * <code>.google.protobuf.Value json = 2 [json_name = "json"];</code>
@@ -831,7 +837,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Structured output, any JSON value; at most 256 KiB as JSON.
+     * Structured output, any JSON value; at most 256 KiB as JSON, nested at
+     * most 32 deep.
      * </pre>
      *
      * <code>.google.protobuf.Value json = 2 [json_name = "json"];</code>
@@ -849,7 +856,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Structured output, any JSON value; at most 256 KiB as JSON.
+     * Structured output, any JSON value; at most 256 KiB as JSON, nested at
+     * most 32 deep.
      * </pre>
      *
      * <code>.google.protobuf.Value json = 2 [json_name = "json"];</code>
@@ -876,7 +884,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Structured output, any JSON value; at most 256 KiB as JSON.
+     * Structured output, any JSON value; at most 256 KiB as JSON, nested at
+     * most 32 deep.
      * </pre>
      *
      * <code>.google.protobuf.Value json = 2 [json_name = "json"];</code>
@@ -899,7 +908,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Structured output, any JSON value; at most 256 KiB as JSON.
+     * Structured output, any JSON value; at most 256 KiB as JSON, nested at
+     * most 32 deep.
      * </pre>
      *
      * <code>.google.protobuf.Value json = 2 [json_name = "json"];</code>
@@ -909,7 +919,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Structured output, any JSON value; at most 256 KiB as JSON.
+     * Structured output, any JSON value; at most 256 KiB as JSON, nested at
+     * most 32 deep.
      * </pre>
      *
      * <code>.google.protobuf.Value json = 2 [json_name = "json"];</code>
@@ -927,7 +938,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Structured output, any JSON value; at most 256 KiB as JSON.
+     * Structured output, any JSON value; at most 256 KiB as JSON, nested at
+     * most 32 deep.
      * </pre>
      *
      * <code>.google.protobuf.Value json = 2 [json_name = "json"];</code>

@@ -32,7 +32,8 @@ public interface ToolResultOrBuilder extends
 
   /**
    * <pre>
-   * Structured output, any JSON value; at most 256 KiB as JSON.
+   * Structured output, any JSON value; at most 256 KiB as JSON, nested at
+   * most 32 deep.
    * </pre>
    *
    * <code>.google.protobuf.Value json = 2 [json_name = "json"];</code>
@@ -41,7 +42,8 @@ public interface ToolResultOrBuilder extends
   boolean hasJson();
   /**
    * <pre>
-   * Structured output, any JSON value; at most 256 KiB as JSON.
+   * Structured output, any JSON value; at most 256 KiB as JSON, nested at
+   * most 32 deep.
    * </pre>
    *
    * <code>.google.protobuf.Value json = 2 [json_name = "json"];</code>
@@ -50,7 +52,8 @@ public interface ToolResultOrBuilder extends
   com.google.protobuf.Value getJson();
   /**
    * <pre>
-   * Structured output, any JSON value; at most 256 KiB as JSON.
+   * Structured output, any JSON value; at most 256 KiB as JSON, nested at
+   * most 32 deep.
    * </pre>
    *
    * <code>.google.protobuf.Value json = 2 [json_name = "json"];</code>

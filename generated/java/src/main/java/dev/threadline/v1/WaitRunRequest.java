@@ -105,7 +105,8 @@ private static final long serialVersionUID = 0L;
   private com.google.protobuf.Duration timeout_;
   /**
    * <pre>
-   * The longest to wait, up to 1 hour; unset means up to the call's deadline
+   * The longest to wait, up to 1 hour (a valid Duration: nanos within a
+   * second, with the sign of seconds); unset means up to the call's deadline
    * or 1 hour, whichever comes first.
    * </pre>
    *
@@ -118,7 +119,8 @@ private static final long serialVersionUID = 0L;
   }
   /**
    * <pre>
-   * The longest to wait, up to 1 hour; unset means up to the call's deadline
+   * The longest to wait, up to 1 hour (a valid Duration: nanos within a
+   * second, with the sign of seconds); unset means up to the call's deadline
    * or 1 hour, whichever comes first.
    * </pre>
    *
@@ -131,7 +133,8 @@ private static final long serialVersionUID = 0L;
   }
   /**
    * <pre>
-   * The longest to wait, up to 1 hour; unset means up to the call's deadline
+   * The longest to wait, up to 1 hour (a valid Duration: nanos within a
+   * second, with the sign of seconds); unset means up to the call's deadline
    * or 1 hour, whichever comes first.
    * </pre>
    *
@@ -586,7 +589,8 @@ private static final long serialVersionUID = 0L;
         com.google.protobuf.Duration, com.google.protobuf.Duration.Builder, com.google.protobuf.DurationOrBuilder> timeoutBuilder_;
     /**
      * <pre>
-     * The longest to wait, up to 1 hour; unset means up to the call's deadline
+     * The longest to wait, up to 1 hour (a valid Duration: nanos within a
+     * second, with the sign of seconds); unset means up to the call's deadline
      * or 1 hour, whichever comes first.
      * </pre>
      *
@@ -598,7 +602,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The longest to wait, up to 1 hour; unset means up to the call's deadline
+     * The longest to wait, up to 1 hour (a valid Duration: nanos within a
+     * second, with the sign of seconds); unset means up to the call's deadline
      * or 1 hour, whichever comes first.
      * </pre>
      *
@@ -614,7 +619,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The longest to wait, up to 1 hour; unset means up to the call's deadline
+     * The longest to wait, up to 1 hour (a valid Duration: nanos within a
+     * second, with the sign of seconds); unset means up to the call's deadline
      * or 1 hour, whichever comes first.
      * </pre>
      *
@@ -635,7 +641,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The longest to wait, up to 1 hour; unset means up to the call's deadline
+     * The longest to wait, up to 1 hour (a valid Duration: nanos within a
+     * second, with the sign of seconds); unset means up to the call's deadline
      * or 1 hour, whichever comes first.
      * </pre>
      *
@@ -654,7 +661,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The longest to wait, up to 1 hour; unset means up to the call's deadline
+     * The longest to wait, up to 1 hour (a valid Duration: nanos within a
+     * second, with the sign of seconds); unset means up to the call's deadline
      * or 1 hour, whichever comes first.
      * </pre>
      *
@@ -680,7 +688,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The longest to wait, up to 1 hour; unset means up to the call's deadline
+     * The longest to wait, up to 1 hour (a valid Duration: nanos within a
+     * second, with the sign of seconds); unset means up to the call's deadline
      * or 1 hour, whichever comes first.
      * </pre>
      *
@@ -698,7 +707,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The longest to wait, up to 1 hour; unset means up to the call's deadline
+     * The longest to wait, up to 1 hour (a valid Duration: nanos within a
+     * second, with the sign of seconds); unset means up to the call's deadline
      * or 1 hour, whichever comes first.
      * </pre>
      *
@@ -711,7 +721,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The longest to wait, up to 1 hour; unset means up to the call's deadline
+     * The longest to wait, up to 1 hour (a valid Duration: nanos within a
+     * second, with the sign of seconds); unset means up to the call's deadline
      * or 1 hour, whichever comes first.
      * </pre>
      *
@@ -727,7 +738,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The longest to wait, up to 1 hour; unset means up to the call's deadline
+     * The longest to wait, up to 1 hour (a valid Duration: nanos within a
+     * second, with the sign of seconds); unset means up to the call's deadline
      * or 1 hour, whichever comes first.
      * </pre>
      *

@@ -32,7 +32,8 @@ public interface WaitRunRequestOrBuilder extends
 
   /**
    * <pre>
-   * The longest to wait, up to 1 hour; unset means up to the call's deadline
+   * The longest to wait, up to 1 hour (a valid Duration: nanos within a
+   * second, with the sign of seconds); unset means up to the call's deadline
    * or 1 hour, whichever comes first.
    * </pre>
    *
@@ -42,7 +43,8 @@ public interface WaitRunRequestOrBuilder extends
   boolean hasTimeout();
   /**
    * <pre>
-   * The longest to wait, up to 1 hour; unset means up to the call's deadline
+   * The longest to wait, up to 1 hour (a valid Duration: nanos within a
+   * second, with the sign of seconds); unset means up to the call's deadline
    * or 1 hour, whichever comes first.
    * </pre>
    *
@@ -52,7 +54,8 @@ public interface WaitRunRequestOrBuilder extends
   com.google.protobuf.Duration getTimeout();
   /**
    * <pre>
-   * The longest to wait, up to 1 hour; unset means up to the call's deadline
+   * The longest to wait, up to 1 hour (a valid Duration: nanos within a
+   * second, with the sign of seconds); unset means up to the call's deadline
    * or 1 hour, whichever comes first.
    * </pre>
    *

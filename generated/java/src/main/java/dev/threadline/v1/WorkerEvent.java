@@ -151,7 +151,8 @@ private static final long serialVersionUID = 0L;
   public static final int TEXT_DELTA_FIELD_NUMBER = 2;
   /**
    * <pre>
-   * The next chunk of the agent's answer text.
+   * The next chunk of the agent's answer text. The answer is one message,
+   * so its text together is at most 1 MiB.
    * </pre>
    *
    * <code>string text_delta = 2 [json_name = "textDelta"];</code>
@@ -162,7 +163,8 @@ private static final long serialVersionUID = 0L;
   }
   /**
    * <pre>
-   * The next chunk of the agent's answer text.
+   * The next chunk of the agent's answer text. The answer is one message,
+   * so its text together is at most 1 MiB.
    * </pre>
    *
    * <code>string text_delta = 2 [json_name = "textDelta"];</code>
@@ -185,7 +187,8 @@ private static final long serialVersionUID = 0L;
   }
   /**
    * <pre>
-   * The next chunk of the agent's answer text.
+   * The next chunk of the agent's answer text. The answer is one message,
+   * so its text together is at most 1 MiB.
    * </pre>
    *
    * <code>string text_delta = 2 [json_name = "textDelta"];</code>
@@ -1074,7 +1077,8 @@ private static final long serialVersionUID = 0L;
 
     /**
      * <pre>
-     * The next chunk of the agent's answer text.
+     * The next chunk of the agent's answer text. The answer is one message,
+     * so its text together is at most 1 MiB.
      * </pre>
      *
      * <code>string text_delta = 2 [json_name = "textDelta"];</code>
@@ -1086,7 +1090,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The next chunk of the agent's answer text.
+     * The next chunk of the agent's answer text. The answer is one message,
+     * so its text together is at most 1 MiB.
      * </pre>
      *
      * <code>string text_delta = 2 [json_name = "textDelta"];</code>
@@ -1110,7 +1115,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The next chunk of the agent's answer text.
+     * The next chunk of the agent's answer text. The answer is one message,
+     * so its text together is at most 1 MiB.
      * </pre>
      *
      * <code>string text_delta = 2 [json_name = "textDelta"];</code>
@@ -1135,7 +1141,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The next chunk of the agent's answer text.
+     * The next chunk of the agent's answer text. The answer is one message,
+     * so its text together is at most 1 MiB.
      * </pre>
      *
      * <code>string text_delta = 2 [json_name = "textDelta"];</code>
@@ -1152,7 +1159,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The next chunk of the agent's answer text.
+     * The next chunk of the agent's answer text. The answer is one message,
+     * so its text together is at most 1 MiB.
      * </pre>
      *
      * <code>string text_delta = 2 [json_name = "textDelta"];</code>
@@ -1168,7 +1176,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The next chunk of the agent's answer text.
+     * The next chunk of the agent's answer text. The answer is one message,
+     * so its text together is at most 1 MiB.
      * </pre>
      *
      * <code>string text_delta = 2 [json_name = "textDelta"];</code>

@@ -42,7 +42,8 @@ public interface WorkerEventOrBuilder extends
 
   /**
    * <pre>
-   * The next chunk of the agent's answer text.
+   * The next chunk of the agent's answer text. The answer is one message,
+   * so its text together is at most 1 MiB.
    * </pre>
    *
    * <code>string text_delta = 2 [json_name = "textDelta"];</code>
@@ -51,7 +52,8 @@ public interface WorkerEventOrBuilder extends
   boolean hasTextDelta();
   /**
    * <pre>
-   * The next chunk of the agent's answer text.
+   * The next chunk of the agent's answer text. The answer is one message,
+   * so its text together is at most 1 MiB.
    * </pre>
    *
    * <code>string text_delta = 2 [json_name = "textDelta"];</code>
@@ -60,7 +62,8 @@ public interface WorkerEventOrBuilder extends
   java.lang.String getTextDelta();
   /**
    * <pre>
-   * The next chunk of the agent's answer text.
+   * The next chunk of the agent's answer text. The answer is one message,
+   * so its text together is at most 1 MiB.
    * </pre>
    *
    * <code>string text_delta = 2 [json_name = "textDelta"];</code>

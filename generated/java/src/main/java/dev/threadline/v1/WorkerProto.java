@@ -95,55 +95,56 @@ public final class WorkerProto extends com.google.protobuf.GeneratedFile {
       "\n\tworker_id\030\002 \001(\tB\004\342A\001\001R\010workerId\022F\n\016lea" +
       "se_duration\030\003 \001(\0132\031.google.protobuf.Dura" +
       "tionB\004\342A\001\001R\rleaseDuration\0223\n\004wait\030\004 \001(\0132" +
-      "\031.google.protobuf.DurationB\004\342A\001\001R\004wait\"\317" +
-      "\001\n\020ClaimRunResponse\022$\n\003run\030\001 \001(\0132\022.threa" +
+      "\031.google.protobuf.DurationB\004\342A\001\001R\004wait\"\203" +
+      "\002\n\020ClaimRunResponse\022$\n\003run\030\001 \001(\0132\022.threa" +
       "dline.v1.RunR\003run\022\031\n\010lease_id\030\002 \001(\tR\007lea" +
       "seId\022F\n\021lease_expire_time\030\003 \001(\0132\032.google" +
       ".protobuf.TimestampR\017leaseExpireTime\0222\n\010" +
       "messages\030\004 \003(\0132\026.threadline.v1.MessageR\010" +
-      "messages\"\220\001\n\026ReportRunEventsRequest\022\033\n\006r" +
-      "un_id\030\001 \001(\tB\004\342A\001\002R\005runId\022\037\n\010lease_id\030\002 \001" +
-      "(\tB\004\342A\001\002R\007leaseId\0228\n\006events\030\003 \003(\0132\032.thre" +
-      "adline.v1.WorkerEventB\004\342A\001\002R\006events\"\225\001\n\027" +
-      "ReportRunEventsResponse\022\034\n\tcancelled\030\001 \001" +
-      "(\010R\tcancelled\022\024\n\005ended\030\002 \001(\010R\005ended\022F\n\021l" +
-      "ease_expire_time\030\003 \001(\0132\032.google.protobuf" +
-      ".TimestampR\017leaseExpireTime\"Q\n\021RenewLeas" +
-      "eRequest\022\033\n\006run_id\030\001 \001(\tB\004\342A\001\002R\005runId\022\037\n" +
-      "\010lease_id\030\002 \001(\tB\004\342A\001\002R\007leaseId\"z\n\022RenewL" +
-      "easeResponse\022\034\n\tcancelled\030\001 \001(\010R\tcancell" +
-      "ed\022F\n\021lease_expire_time\030\002 \001(\0132\032.google.p" +
-      "rotobuf.TimestampR\017leaseExpireTime\"\202\003\n\013W" +
-      "orkerEvent\022N\n\021iteration_started\030\001 \001(\0132\037." +
-      "threadline.v1.IterationStartedH\000R\020iterat" +
-      "ionStarted\022\037\n\ntext_delta\030\002 \001(\tH\000R\ttextDe" +
-      "lta\022E\n\021tool_call_started\030\003 \001(\0132\027.threadl" +
-      "ine.v1.ToolCallH\000R\017toolCallStarted\022O\n\022to" +
-      "ol_call_finished\030\004 \001(\0132\037.threadline.v1.T" +
-      "oolCallFinishedH\000R\020toolCallFinished\022,\n\005u" +
-      "sage\030\005 \001(\0132\024.threadline.v1.UsageH\000R\005usag" +
-      "e\0224\n\006finish\030\006 \001(\0132\032.threadline.v1.RunFin" +
-      "ishedH\000R\006finishB\006\n\004kind\"\022\n\020IterationStar" +
-      "ted\"\205\001\n\020ToolCallFinished\0221\n\006result\030\001 \001(\013" +
-      "2\031.threadline.v1.ToolResultR\006result\022\037\n\013d" +
-      "uration_ms\030\002 \001(\003R\ndurationMs\022\035\n\nerror_co" +
-      "de\030\003 \001(\tR\terrorCode\"n\n\013RunFinished\0220\n\006st" +
-      "atus\030\001 \001(\0162\030.threadline.v1.RunStatusR\006st" +
-      "atus\022-\n\005error\030\002 \001(\0132\027.threadline.v1.RunE" +
-      "rrorR\005error2\222\003\n\022AgentWorkerService\022x\n\010Cl" +
-      "aimRun\022\036.threadline.v1.ClaimRunRequest\032\037" +
-      ".threadline.v1.ClaimRunResponse\"+\202\323\344\223\002%\"" +
-      " /v1/agents/{agent_id}/runs:claim:\001*\022\205\001\n" +
-      "\017ReportRunEvents\022%.threadline.v1.ReportR" +
-      "unEventsRequest\032&.threadline.v1.ReportRu" +
-      "nEventsResponse\"#\202\323\344\223\002\035\"\030/v1/runs/{run_i" +
-      "d}:report:\001*\022z\n\nRenewLease\022 .threadline." +
-      "v1.RenewLeaseRequest\032!.threadline.v1.Ren" +
-      "ewLeaseResponse\"\'\202\323\344\223\002!\"\034/v1/runs/{run_i" +
-      "d}:renewLease:\001*Bl\n\021dev.threadline.v1B\013W" +
-      "orkerProtoP\001ZHgithub.com/threadline/thre" +
-      "adline/generated/go/threadline/v1;thread" +
-      "linev1b\006proto3"
+      "messages\0222\n\025omitted_message_count\030\005 \001(\005R" +
+      "\023omittedMessageCount\"\220\001\n\026ReportRunEvents" +
+      "Request\022\033\n\006run_id\030\001 \001(\tB\004\342A\001\002R\005runId\022\037\n\010" +
+      "lease_id\030\002 \001(\tB\004\342A\001\002R\007leaseId\0228\n\006events\030" +
+      "\003 \003(\0132\032.threadline.v1.WorkerEventB\004\342A\001\002R" +
+      "\006events\"\225\001\n\027ReportRunEventsResponse\022\034\n\tc" +
+      "ancelled\030\001 \001(\010R\tcancelled\022\024\n\005ended\030\002 \001(\010" +
+      "R\005ended\022F\n\021lease_expire_time\030\003 \001(\0132\032.goo" +
+      "gle.protobuf.TimestampR\017leaseExpireTime\"" +
+      "Q\n\021RenewLeaseRequest\022\033\n\006run_id\030\001 \001(\tB\004\342A" +
+      "\001\002R\005runId\022\037\n\010lease_id\030\002 \001(\tB\004\342A\001\002R\007lease" +
+      "Id\"z\n\022RenewLeaseResponse\022\034\n\tcancelled\030\001 " +
+      "\001(\010R\tcancelled\022F\n\021lease_expire_time\030\002 \001(" +
+      "\0132\032.google.protobuf.TimestampR\017leaseExpi" +
+      "reTime\"\202\003\n\013WorkerEvent\022N\n\021iteration_star" +
+      "ted\030\001 \001(\0132\037.threadline.v1.IterationStart" +
+      "edH\000R\020iterationStarted\022\037\n\ntext_delta\030\002 \001" +
+      "(\tH\000R\ttextDelta\022E\n\021tool_call_started\030\003 \001" +
+      "(\0132\027.threadline.v1.ToolCallH\000R\017toolCallS" +
+      "tarted\022O\n\022tool_call_finished\030\004 \001(\0132\037.thr" +
+      "eadline.v1.ToolCallFinishedH\000R\020toolCallF" +
+      "inished\022,\n\005usage\030\005 \001(\0132\024.threadline.v1.U" +
+      "sageH\000R\005usage\0224\n\006finish\030\006 \001(\0132\032.threadli" +
+      "ne.v1.RunFinishedH\000R\006finishB\006\n\004kind\"\022\n\020I" +
+      "terationStarted\"\205\001\n\020ToolCallFinished\0221\n\006" +
+      "result\030\001 \001(\0132\031.threadline.v1.ToolResultR" +
+      "\006result\022\037\n\013duration_ms\030\002 \001(\003R\ndurationMs" +
+      "\022\035\n\nerror_code\030\003 \001(\tR\terrorCode\"n\n\013RunFi" +
+      "nished\0220\n\006status\030\001 \001(\0162\030.threadline.v1.R" +
+      "unStatusR\006status\022-\n\005error\030\002 \001(\0132\027.thread" +
+      "line.v1.RunErrorR\005error2\222\003\n\022AgentWorkerS" +
+      "ervice\022x\n\010ClaimRun\022\036.threadline.v1.Claim" +
+      "RunRequest\032\037.threadline.v1.ClaimRunRespo" +
+      "nse\"+\202\323\344\223\002%\" /v1/agents/{agent_id}/runs:" +
+      "claim:\001*\022\205\001\n\017ReportRunEvents\022%.threadlin" +
+      "e.v1.ReportRunEventsRequest\032&.threadline" +
+      ".v1.ReportRunEventsResponse\"#\202\323\344\223\002\035\"\030/v1" +
+      "/runs/{run_id}:report:\001*\022z\n\nRenewLease\022 " +
+      ".threadline.v1.RenewLeaseRequest\032!.threa" +
+      "dline.v1.RenewLeaseResponse\"\'\202\323\344\223\002!\"\034/v1" +
+      "/runs/{run_id}:renewLease:\001*Bl\n\021dev.thre" +
+      "adline.v1B\013WorkerProtoP\001ZHgithub.com/thr" +
+      "eadline/threadline/generated/go/threadli" +
+      "ne/v1;threadlinev1b\006proto3"
     };
     descriptor = com.google.protobuf.Descriptors.FileDescriptor
       .internalBuildGeneratedFileFrom(descriptorData,
@@ -166,7 +167,7 @@ public final class WorkerProto extends com.google.protobuf.GeneratedFile {
     internal_static_threadline_v1_ClaimRunResponse_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_threadline_v1_ClaimRunResponse_descriptor,
-        new java.lang.String[] { "Run", "LeaseId", "LeaseExpireTime", "Messages", });
+        new java.lang.String[] { "Run", "LeaseId", "LeaseExpireTime", "Messages", "OmittedMessageCount", });
     internal_static_threadline_v1_ReportRunEventsRequest_descriptor =
       getDescriptor().getMessageType(2);
     internal_static_threadline_v1_ReportRunEventsRequest_fieldAccessorTable = new
