@@ -53,8 +53,14 @@ class HeaderDeadline(asyncio.Protocol):
     def __init__(self, inner: asyncio.Protocol, seconds: float) -> None:
         self._inner = inner
         self._seconds = seconds
+        self._loop = asyncio.get_running_loop()
         self._transport: asyncio.BaseTransport | None = None
+        # One timer at a time, moved on rather than made anew for each request
+        # (as aiohttp's keep-alive timer is): a request costs a clock read.
         self._timer: asyncio.TimerHandle | None = None
+        self._deadline = 0.0
+        # True while the clock runs: headers are awaited.
+        self._awaiting_headers = False
         # True from a handled request until the next one's first byte.
         self._between_requests = False
 
@@ -89,23 +95,31 @@ class HeaderDeadline(asyncio.Protocol):
     def headers_read(self) -> None:
         """Stop the clock: a request reached the application, its headers in time."""
         self._between_requests = False
-        self._stop()
+        self._awaiting_headers = False
 
     def request_handled(self) -> None:
         """Start the clock at the next byte: the application is done with a request."""
         self._between_requests = True
 
     def _start(self) -> None:
-        self._stop()
-        self._timer = asyncio.get_running_loop().call_later(self._seconds, self._expire)
+        self._awaiting_headers = True
+        self._deadline = self._loop.time() + self._seconds
+        if self._timer is None:
+            self._timer = self._loop.call_at(self._deadline, self._expire)
 
     def _stop(self) -> None:
+        self._awaiting_headers = False
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
 
     def _expire(self) -> None:
         self._timer = None
+        if not self._awaiting_headers:
+            return
+        if self._loop.time() < self._deadline:
+            self._timer = self._loop.call_at(self._deadline, self._expire)
+            return
         transport = self._transport
         if transport is None or transport.is_closing():
             return
