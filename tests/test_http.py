@@ -910,9 +910,14 @@ class Recorded:
     time_remaining: float | None
 
 
-@pytest.fixture
-async def echo_backend() -> AsyncIterator[tuple[HttpGateway, list[Recorded]]]:
-    """A gRPC GetThread that records its metadata and sends header metadata back."""
+@pytest.fixture(params=["tcp", "unix"])
+async def echo_backend(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> AsyncIterator[tuple[HttpGateway, list[Recorded]]]:
+    """A gRPC GetThread that records its metadata and sends header metadata back.
+
+    Reached over TCP, or over a unix socket as the server's own HTTP side reaches it.
+    """
     calls: list[Recorded] = []
 
     async def get_thread(request: thread_pb2.GetThreadRequest, context: Any) -> thread_pb2.Thread:
@@ -933,9 +938,13 @@ async def echo_backend() -> AsyncIterator[tuple[HttpGateway, list[Recorded]]]:
             ),
         )
     )
-    port = backend.add_insecure_port("127.0.0.1:0")
+    if request.param == "unix":
+        target = f"unix:{tmp_path / 'grpc.sock'}"
+        backend.add_insecure_port(target)
+    else:
+        target = f"127.0.0.1:{backend.add_insecure_port('127.0.0.1:0')}"
     await backend.start()
-    front = HttpGateway(f"127.0.0.1:{port}", ["threadline.v1.ThreadService"])
+    front = HttpGateway(target, ["threadline.v1.ThreadService"])
     front.bind("127.0.0.1:0")
     await front.start()
     try:

@@ -1,7 +1,8 @@
 """The HTTP/JSON side: aiohttp in front of this process's own gRPC server.
 
-Each HTTP request is turned into a gRPC call on a loopback channel to the same
-server, exactly as grpc-gateway v2 (default options) proxies a request: so the
+Each HTTP request is turned into a gRPC call on a channel to the same server
+(through its private unix socket, so with TLS on the public port it needs no
+certificate), exactly as grpc-gateway v2 (default options) proxies a request: so the
 interceptors, the access log, the concurrency cap, validation and errors apply
 unchanged, and the answer is framed the way grpc-gateway frames it.
 
@@ -23,6 +24,10 @@ unchanged, and the answer is framed the way grpc-gateway frames it.
   protoc-gen-openapiv2 makes for grpc-gateway) at /swagger.json.
 - The gRPC call is cancelled as soon as the HTTP client goes away: grpc.aio no
   longer cancels an abandoned call by itself (grpc/grpc#43462).
+- Browser safety (browser.py): cross-origin requests that act are refused,
+  CORS only for listed origins, a loopback listener answers loopback names
+  only; request bodies must be JSON (415), and are read within a deadline
+  (408) and never inflated. Slow clients: connections.py.
 """
 
 from __future__ import annotations
@@ -360,7 +365,7 @@ class HttpGateway:
         return self.port
 
     async def start(self) -> None:
-        """Open the loopback channel and start serving on the bound socket."""
+        """Open the channel to the gRPC server and start serving on the bound socket."""
         if self._socket is None:
             raise RuntimeError("bind the HTTP socket before starting")
         self._channel = grpc.aio.insecure_channel(self._target)

@@ -281,6 +281,12 @@ class ThreadlineServer:
         """
         tracing = self.tracing
         settings = self.settings
+        limits = HttpLimits(
+            header_timeout=settings.http_header_timeout,
+            body_timeout=settings.http_body_timeout,
+            idle_timeout=settings.http_idle_timeout,
+            handshake_timeout=settings.handshake_timeout,
+        )
         if settings.http_listen and self.gateway_socket is not None:
             observers = Observers(
                 request_done=self.metrics.http.observe,
@@ -293,12 +299,7 @@ class ThreadlineServer:
                 f"unix:{self.gateway_socket}",
                 SERVICE_NAMES,
                 observers,
-                limits=HttpLimits(
-                    header_timeout=settings.http_header_timeout,
-                    body_timeout=settings.http_body_timeout,
-                    idle_timeout=settings.http_idle_timeout,
-                    handshake_timeout=settings.handshake_timeout,
-                ),
+                limits=limits,
                 browser=BrowserPolicy(
                     cors_origins=settings.cors_origins,
                     methods=(binding.http_method for binding in bindings_for(SERVICE_NAMES)),
@@ -309,7 +310,7 @@ class ThreadlineServer:
             )
             self.http_port = _bind("HTTP", self.http.bind, settings.http_listen)
         if self.settings.metrics_listen:
-            self.metrics_listener = MetricsListener(self.metrics.handler)
+            self.metrics_listener = MetricsListener(self.metrics.handler, limits)
             self.metrics_port = _bind(
                 "metrics", self.metrics_listener.bind, self.settings.metrics_listen
             )
