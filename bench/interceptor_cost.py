@@ -90,7 +90,7 @@ def current(log: bool) -> Callable[[], Any]:
     from threadline_server.transport.interceptors import ServerInterceptor  # noqa: PLC0415
 
     logs.configure("INFO" if log else "WARNING", "text")
-    return lambda: ServerInterceptor(1000, Metrics().grpc)
+    return lambda: ServerInterceptor(Metrics().grpc)
 
 
 def older(folder: str, log: bool) -> Callable[[], Any]:

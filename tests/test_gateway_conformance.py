@@ -1666,7 +1666,16 @@ def scenario_headers(s: Side) -> None:
     )
     s.get("binary-metadata-invalid", base, headers={"Grpc-Metadata-Trace-Bin": "***"}, expect=200)
     s.get("bad-metadata-key", base, headers={"Grpc-Metadata-Bad!Key": "x"}, expect=200)
-    s.get("authorization", base, headers={"Authorization": "Bearer secret"}, expect=200)
+    # A key is always checked, also by a server that takes calls without one:
+    # 401 with WWW-Authenticate on a unary route, and none on a stream.
+    s.get("authorization", base, headers={"Authorization": "Bearer secret"}, expect=401)
+    s.get(
+        "authorization-stream",
+        f"{base}/events",
+        headers={"Authorization": "Bearer secret"},
+        stream=True,
+        expect=401,
+    )
     s.get(
         "cookie-and-forwarding",
         base,

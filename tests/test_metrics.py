@@ -548,23 +548,23 @@ def test_stream_lag_rules():
         return Scrape(generate_latest(registry).decode())
 
     labels = {"grpc_service": RUNS, "grpc_method": "StreamRun"}
-    with readers.reader(f"/{RUNS}/StreamRun") as reader:
+    with readers.reader(f"/{RUNS}/StreamRun", "default") as reader:
         # Before its first event a StreamRun reader follows no run yet: not behind.
-        readers.publish([event(1, "run_a"), event(2, "run_b")])
+        readers.publish("default", [event(1, "run_a"), event(2, "run_b")])
         assert scrape().value("threadline_stream_readers_behind", **labels) == 0
         reader.last = event(1, "run_a", age=3.0)
         assert scrape().value("threadline_stream_readers_behind", **labels) == 0
-        readers.publish([event(3, "run_b"), event(4, "run_a")])
+        readers.publish("default", [event(3, "run_b"), event(4, "run_a")])
         lag = scrape().value("threadline_stream_reader_lag_seconds", **labels)
         assert 2.9 <= lag <= 10
         reader.last = event(4, "run_a")
         assert scrape().value("threadline_stream_readers_behind", **labels) == 0
     watch = {"grpc_service": RUNS, "grpc_method": "WatchThread"}
-    with readers.reader(f"/{RUNS}/WatchThread", thread_id="thr_a", after=4):
+    with readers.reader(f"/{RUNS}/WatchThread", "default", thread_id="thr_a", after=4):
         assert scrape().value("threadline_stream_readers_behind", **watch) == 0
-        readers.publish([event(5, "", "thr_a")])
+        readers.publish("default", [event(5, "", "thr_a")])
         assert scrape().value("threadline_stream_readers_behind", **watch) == 1
-        readers.publish([run_pb2.RunEvent(thread_id="thr_a", type="thread.deleted")])
+        readers.publish("default", [run_pb2.RunEvent(thread_id="thr_a", type="thread.deleted")])
         assert scrape().value("threadline_stream_readers_behind", **watch) == 0
     # A closed reader is gone from the families.
     assert not scrape().matching("threadline_stream_readers_behind")

@@ -670,12 +670,16 @@ async def test_calls_over_the_cap_get_resource_exhausted(spawn_server, tmp_path)
                     thread_pb2.CreateThreadRequest(thread_id="held"), timeout=20
                 )
             )
-            # Once the held call is in the server, the next call is one too many.
+            # Once the held call is in the server, the next call is one too many
+            # (a probe sent before it arrives would take the one slot itself).
+            await asyncio.sleep(0.5)
             deadline = time.monotonic() + 5
             while True:
                 assert not held.done(), "the held call ended while the write lock was held"
                 try:
-                    await health_status(client.channel, "")
+                    await client.threads.CountThreads(
+                        thread_pb2.CountThreadsRequest(), timeout=RPC_TIMEOUT
+                    )
                 except grpc.aio.AioRpcError as error:
                     rejected = failure(error)
                     break
@@ -683,6 +687,8 @@ async def test_calls_over_the_cap_get_resource_exhausted(spawn_server, tmp_path)
                 await asyncio.sleep(0.02)
             assert rejected.code == grpc.StatusCode.RESOURCE_EXHAUSTED
             assert rejected.reason == "TOO_MANY_CALLS"
+            # Health is never refused by the cap: load balancers still get an answer.
+            assert await health_status(client.channel, "") == health_pb2.HealthCheckResponse.SERVING
             extra = await expect_failure(
                 client.threads.CreateThread(
                     thread_pb2.CreateThreadRequest(thread_id="rejected"), timeout=RPC_TIMEOUT

@@ -28,7 +28,7 @@ from threadline_server.store.records import RunRecord, ThreadRef
 pytestmark = pytest.mark.unit
 
 NOW = 1_700_000_000_000_000
-THREAD = ThreadRef(key=7, thread_id="t1", ttl_us=None)
+THREAD = ThreadRef(key=7, tenant="default", thread_id="t1", ttl_us=None)
 
 
 def running_run(**fields) -> RunRecord:

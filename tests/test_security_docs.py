@@ -1,29 +1,30 @@
-"""docs/security.md "TLS and mutual TLS": every shell block run as printed, in order.
+"""docs/security.md, run as printed: keys made, sent, listed and revoked beside a running server.
 
-The blocks start their own servers (with TLS, then mutual TLS), so unlike the
-walk-throughs of tests/test_docs.py no server is started for them: the
-server a block starts takes its ports and database from THREADLINE_LISTEN,
-THREADLINE_HTTP_LISTEN and THREADLINE_DATABASE, set to free ports and a file
-under tmp_path, and those ports are put in place of the page's localhost:50051
-and localhost:8080 (the only change made to a command). Certificates come
-from trustme's command line, as the page says; grpcurl from `make tools`.
-What each block prints is compared with the page's output block after it.
+The page is a walk-through (tests/test_docs.py describes the format): every
+```sh block runs in one bash, in order, in the folder of a server started on
+loopback without keys (as `make serve` would be), with the test's ports put
+in place of the page's. `threadline` is the one this checkout installs.
+What each command prints must be what the page shows, once ids, keys, times
+and log timestamps are normalised. Each command exits 0, but for grpcurl's
+errors (64 + the code) and `threadline serve` refusing to start (1).
 """
 
 from __future__ import annotations
 
 import os
+import re
 import secrets
-import shutil
-import socket
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from tests.test_docs import (
     DOCS,
+    SCRIPT_TIMEOUT,
+    Example,
     Normaliser,
     Walkthrough,
     build_script,
@@ -32,38 +33,57 @@ from tests.test_docs import (
     split_output,
 )
 
-pytestmark = [pytest.mark.process, pytest.mark.timeout(180)]
+pytestmark = pytest.mark.toolchain
 
-TLS = Walkthrough(DOCS / "security.md", "## TLS and mutual TLS")
-SCRIPT_TIMEOUT = 120
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+PAGE = Walkthrough(DOCS / "security.md")
+KEY = re.compile(r"tl_[a-z2-7]{16}_[A-Za-z0-9_-]{43}")
+KEY_ID = re.compile(r"(?<![A-Za-z0-9_<])[a-z2-7]{16}(?![A-Za-z0-9_>])")
+LOG_TIME = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2},\d{3} ", re.MULTILINE)
 
 
-def test_the_tls_walkthrough_runs_as_printed(tmp_path: Path) -> None:
-    if shutil.which("grpcurl") is None:
-        pytest.fail("grpcurl is not on PATH; `make tools` builds it into .tools/bin")
-    examples = read_examples(TLS)
-    assert len(examples) == 4, "the test knows four commands; a new one needs its place here"
-    grpc_port, http_port = free_port(), free_port()
-    addresses = {"grpc": f"127.0.0.1:{grpc_port}", "http": f"127.0.0.1:{http_port}"}
+@dataclass
+class KeyNormaliser(Normaliser):
+    """Also numbers keys and key ids in order of first appearance, and drops log times."""
+
+    def __post_init__(self) -> None:
+        self.keys: dict[str, str] = {}
+
+    def _numbered(self, prefix: str, value: str) -> str:
+        if value not in self.keys:
+            count = sum(1 for seen in self.keys.values() if seen.startswith(f"<{prefix}_"))
+            self.keys[value] = f"<{prefix}_{count + 1}>"
+        return self.keys[value]
+
+    def string(self, value: str) -> str:
+        value = LOG_TIME.sub("<log time> ", value)
+        value = KEY.sub(lambda m: self._numbered("key", m.group(0)), value)
+        value = KEY_ID.sub(lambda m: self._numbered("key_id", m.group(0)), value)
+        return super().string(value)
+
+
+def expected_exit(example: Example) -> int:
+    """What the command must exit with: 1 for a refused start, else as test_docs says."""
+    if example.command.startswith("threadline serve"):
+        return 1
+    return example.expected_exit
+
+
+def test_the_security_page_runs_as_printed(spawn_server, tmp_path: Path):
+    examples = read_examples(PAGE)
+    assert len(examples) >= 10, "docs/security.md has lost its commands"
+    child = spawn_server(None, "--http-listen", "127.0.0.1:0")
+    addresses = {"grpc": child.address, "http": f"127.0.0.1:{child.http_port}"}
     marker = f"@@docs-{secrets.token_hex(8)}@@"
-    script = build_script(examples, addresses, marker)
-    # Whatever a block left running (a server) is stopped at the end.
-    script += "kill $(jobs -p) 2>/dev/null\nwait\n"
+    script = tmp_path / "security.sh"
+    script.write_text(build_script(examples, addresses, marker), encoding="utf-8")
     env = {
-        **{k: v for k, v in os.environ.items() if k not in {"BASH_ENV", "ENV"}},
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
-        "THREADLINE_LISTEN": addresses["grpc"],
-        "THREADLINE_HTTP_LISTEN": addresses["http"],
-        "THREADLINE_DATABASE": str(tmp_path / "threadline.db"),
+        key: value
+        for key, value in os.environ.items()
+        if key not in {"BASH_ENV", "ENV"} and not key.startswith(("OTEL_", "THREADLINE_"))
     }
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     finished = subprocess.run(
-        ["bash", "-c", script],
+        ["bash", str(script)],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -74,14 +94,14 @@ def test_the_tls_walkthrough_runs_as_printed(tmp_path: Path) -> None:
         text=True,
     )
     results = split_output(finished.stdout, len(examples), marker)
-    page, real = Normaliser(), Normaliser()
+    page, real = KeyNormaliser(), KeyNormaliser()
     problems: list[str] = []
     for example, (printed, status) in zip(examples, results, strict=True):
-        if status != example.expected_exit:
-            problems.append(f"{example.title}: exited {status}:\n{printed}")
+        if status != expected_exit(example):
+            problems.append(
+                f"{example.title}: exited {status}, expected {expected_exit(example)}:\n{printed}"
+            )
         difference = compare(example, printed, page, real)
         if difference:
             problems.append(difference)
-    log = tmp_path / "server.log"
-    server_log = log.read_text(encoding="utf-8") if log.exists() else ""
-    assert not problems, "\n\n".join(problems) + "\n\nlast server's log:\n" + server_log
+    assert not problems, "\n\n".join(problems) + "\n\nserver log:\n" + child.log

@@ -1,13 +1,14 @@
-"""The ``threadline`` command: ``threadline serve [flags]``."""
+"""The ``threadline`` command: ``threadline serve [flags]`` and ``threadline keys ...``."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import signal
+import sys
 from collections.abc import Sequence
 
-from threadline_server import __version__, config
+from threadline_server import __version__, config, keys_command
 from threadline_server.observability import logs, traces
 from threadline_server.transport.server import ThreadlineServer
 
@@ -46,8 +47,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     commands = parser.add_subparsers(dest="command", required=True)
     serve_parser = commands.add_parser("serve", help="run the gRPC server and its HTTP/JSON side")
     config.add_arguments(serve_parser)
+    keys_command.add_parser(commands)
     arguments = parser.parse_args(argv)
     settings = config.load(arguments)
+    if arguments.command == "keys":
+        sys.exit(asyncio.run(keys_command.run(arguments, settings)))
     logs.configure(settings.log_level, settings.log_format)
     asyncio.run(serve(settings))
 

@@ -8,9 +8,11 @@ from __future__ import annotations
 import argparse
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Any
+
+from threadline_server import key_secret
 
 LOG_FORMATS = ("text", "json")
 
@@ -34,6 +36,12 @@ class Settings:
     lease_check_interval: float = 1.0
     metrics_listen: str = ""
     event_tail_bytes: int = 64 * 1024 * 1024
+    key_secret_file: str = ""
+    reflection: str = "auto"
+    agent_tenants: tuple[str, ...] = ()
+    tenant_max_streams: int = 500
+    tenant_max_runs: int = 1000
+    tenant_calls_per_second: int = 2000
     tls_cert: str = ""
     tls_key: str = ""
     tls_client_ca: str = ""
@@ -46,6 +54,19 @@ class Settings:
     grpc_max_connection_idle: float = 300.0
     grpc_max_connection_age: float = 3600.0
     grpc_max_connection_age_grace: float = 600.0
+
+    @property
+    def key_secret_path(self) -> str:
+        """The file with the secret keys are hashed with: given, or beside the database."""
+        return self.key_secret_file or key_secret.default_path(self.database)
+
+    def agent_tenant_map(self) -> dict[str, frozenset[str]]:
+        """Return, for each agent restricted to some tenants, those tenants."""
+        found: dict[str, set[str]] = {}
+        for spec in self.agent_tenants:
+            name, _, tenant = spec.partition("=")
+            found.setdefault(name, set()).add(tenant)
+        return {name: frozenset(tenants) for name, tenants in found.items()}
 
 
 _HELP = {
@@ -64,6 +85,17 @@ _HELP = {
     "repeat for more (the variable takes a comma-separated list)",
     "run_timeout": "seconds an in-process run may take before it fails with TIMEOUT",
     "lease_check_interval": "seconds between checks for worker leases that ran out",
+    "key_secret_file": "file with the secret API keys are hashed with (default: the "
+    "database's path + .key-secret; `threadline keys create` makes it)",
+    "reflection": "server reflection: open (to anyone), closed (to callers with a valid key), "
+    "or auto (open on a loopback address, else closed)",
+    "agent_tenants": "serve an agent to this tenant only, NAME=TENANT; repeat for more "
+    "tenants (an agent named in none is served to every tenant; the variable takes a "
+    "comma-separated list)",
+    "tenant_max_streams": "streams one tenant may have open at once (0: no limit)",
+    "tenant_max_runs": "runs one tenant may have queued or running at once (0: no limit)",
+    "tenant_calls_per_second": "calls per second one tenant may make, in bursts of up to "
+    "a second's worth (0: no limit)",
     "metrics_listen": "host:port of a listener that serves only GET /metrics (Prometheus); "
     "empty: /metrics is served on the HTTP/JSON listener, or nowhere with --no-http",
     "event_tail_bytes": "bytes of recent events kept in memory for streams, all threads "
@@ -97,9 +129,11 @@ _HELP = {
 _FLAG_NAMES = {
     "agents": "--agent",
     "worker_agents": "--worker-agent",
+    "agent_tenants": "--agent-tenant",
     "cors_origins": "--cors-origin",
     "http_allowed_hosts": "--http-allowed-host",
 }
+_REFLECTION = ("auto", "open", "closed")
 # Flags that set a setting to a fixed value: --no-http is --http-listen "".
 _SWITCHES = {"http_listen": ("--no-http", "", "serve no HTTP/JSON (the same as --http-listen '')")}
 
@@ -109,9 +143,11 @@ def env_name(name: str) -> str:
     return "THREADLINE_" + name.upper()
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add a --flag for every setting, documented with its variable and default."""
+def add_arguments(parser: argparse.ArgumentParser, only: Collection[str] = ()) -> None:
+    """Add a --flag for every setting (or those named in only), with its variable and default."""
     for item in fields(Settings):
+        if only and item.name not in only:
+            continue
         if isinstance(item.default, tuple):
             parser.add_argument(
                 _FLAG_NAMES[item.name],
@@ -188,6 +224,7 @@ def _check(settings: Settings) -> None:
         if not name or ":" not in target:
             raise SystemExit(f"--agent {spec!r} is not NAME=module:attribute")
     _check_transport(settings)
+    _check_tenancy(settings)
 
 
 # scheme://host[:port], as a browser sends it in Origin: no path, no trailing slash.
@@ -220,6 +257,20 @@ def _check_transport(settings: Settings) -> None:
     ):
         if getattr(settings, name) < 0:
             raise SystemExit(f"--{name.replace('_', '-')} must not be negative")
+
+
+def _check_tenancy(settings: Settings) -> None:
+    for spec in settings.agent_tenants:
+        name, _, tenant = spec.partition("=")
+        if not name or not tenant:
+            raise SystemExit(f"--agent-tenant {spec!r} is not NAME=TENANT")
+    if settings.reflection not in _REFLECTION:
+        raise SystemExit(f"--reflection {settings.reflection!r} is not auto, open or closed")
+    if (
+        min(settings.tenant_max_streams, settings.tenant_max_runs, settings.tenant_calls_per_second)
+        < 0
+    ):
+        raise SystemExit("tenant limits must not be negative (0 means no limit)")
 
 
 def parse(argv: Sequence[str]) -> Settings:

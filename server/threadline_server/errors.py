@@ -160,6 +160,42 @@ class UnavailableError(ThreadlineError):
     reason = "UNAVAILABLE"
 
 
+class UnauthenticatedError(ThreadlineError):
+    """The call carries no API key, or one that is not valid (unknown, revoked, mistyped)."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class PermissionDeniedError(ThreadlineError):
+    """The caller's key is valid but its scope does not allow the call."""
+
+    reason = "INSUFFICIENT_SCOPE"
+
+    def __init__(self, method: str, scope: str, required: str) -> None:
+        super().__init__(
+            f"a {scope} key may not call {method}; it needs a {required} key",
+            metadata={"scope": scope, "required_scope": required},
+        )
+
+
+class ResourceExhaustedError(ThreadlineError):
+    """A cap was reached: the caller may retry after retry_after seconds."""
+
+    def __init__(
+        self,
+        reason: str,
+        message: str,
+        *,
+        retry_after: float,
+        metadata: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message, metadata=metadata)
+        self.reason = reason
+        self.retry_after = retry_after
+
+
 MAX_VIOLATIONS = 20
 
 

@@ -16,7 +16,7 @@ AGENT_ERROR. Agents never see storage or transport.
 from __future__ import annotations
 
 import importlib
-from collections.abc import AsyncGenerator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
@@ -130,26 +130,50 @@ WORKER_DEFAULT_MAX_ITERATIONS = 10
 
 
 class AgentDirectory:
-    """The agents this server serves: in its own process, or through workers."""
+    """The agents this server serves: in its own process, or through workers; to whom.
 
-    def __init__(self, in_process: Mapping[str, Agent], by_workers: Sequence[str]) -> None:
+    An agent is shared by every tenant unless it is restricted to some
+    (``--agent-tenant NAME=TENANT``). To any other tenant a restricted agent
+    does not exist: every answer about it is the answer about an unknown agent.
+    """
+
+    def __init__(
+        self,
+        in_process: Mapping[str, Agent],
+        by_workers: Sequence[str],
+        tenants: Mapping[str, Collection[str]] | None = None,
+    ) -> None:
         self.in_process = dict(in_process)
         self.by_workers = frozenset(by_workers)
+        self._tenants = {name: frozenset(allowed) for name, allowed in (tenants or {}).items()}
 
-    def is_known(self, agent_id: str) -> bool:
-        """Tell whether runs of this agent can be served."""
-        return agent_id in self.in_process or agent_id in self.by_workers
+    def serves(self, agent_id: str, tenant: str) -> bool:
+        """Tell whether runs of this agent can be served to this tenant."""
+        if agent_id not in self.in_process and agent_id not in self.by_workers:
+            return False
+        allowed = self._tenants.get(agent_id)
+        return allowed is None or tenant in allowed
 
-    def names(self) -> list[str]:
-        """Return every agent served, sorted."""
-        return sorted({*self.in_process, *self.by_workers})
+    def serves_by_workers(self, agent_id: str, tenant: str) -> bool:
+        """Tell whether this tenant's runs of this agent are for workers to claim."""
+        return agent_id in self.by_workers and self.serves(agent_id, tenant)
+
+    def names(self, tenant: str | None = None) -> list[str]:
+        """Return every agent served (to the tenant, when one is given), sorted."""
+        return sorted(
+            name
+            for name in {*self.in_process, *self.by_workers}
+            if tenant is None or self.serves(name, tenant)
+        )
 
     def default_max_iterations(self, agent_id: str) -> int:
         """Return the agent's own default iteration limit."""
         agent = self.in_process.get(agent_id)
         return agent.default_max_iterations if agent is not None else WORKER_DEFAULT_MAX_ITERATIONS
 
-    def tools_of(self, agent_id: str) -> Sequence[str] | None:
-        """Return the tools an in-process agent has; None for worker agents (unknown)."""
+    def tools_of(self, agent_id: str, tenant: str) -> Sequence[str] | None:
+        """Return the tools an in-process agent served to the tenant has; None otherwise."""
         agent = self.in_process.get(agent_id)
-        return tuple(agent.tools) if agent is not None else None
+        if agent is None or not self.serves(agent_id, tenant):
+            return None
+        return tuple(agent.tools)

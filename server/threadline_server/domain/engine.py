@@ -12,7 +12,7 @@ Runs of worker agents wait in the store until a worker claims them
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 from threadline_server.domain.agents import Agent, AgentDirectory
 from threadline_server.domain.events import EventBus
@@ -36,28 +36,32 @@ class RunEngine:
         worker_agents: Sequence[str],
         *,
         run_timeout: float,
+        agent_tenants: Mapping[str, Collection[str]] | None = None,
+        max_runs_in_flight: int = 0,
     ) -> None:
         self.store = store
         self.bus = bus
-        self.agents = AgentDirectory(agents, worker_agents)
+        self.agents = AgentDirectory(agents, worker_agents, agent_tenants)
+        # A tenant's QUEUED and RUNNING runs at most (0: no cap).
+        self.max_runs_in_flight = max_runs_in_flight
         self.log = RunLog(store)
         self.ends = RunEnds(store, bus)
         self.executor = InProcessExecutor(self.agents, self.record, run_timeout=run_timeout)
         self.scheduler = Scheduler(store, self.log, self.agents, self.executor)
 
     async def record(
-        self, run_id: str, steps: Sequence[Step], *, lease_id: str | None = None
+        self, tenant: str, run_id: str, steps: Sequence[Step], *, lease_id: str | None = None
     ) -> RunRecord:
         """Record an agent's steps (see RunLog.record); when they end the run, start the next."""
-        record = await self.log.record(run_id, steps, lease_id=lease_id)
+        record = await self.log.record(tenant, run_id, steps, lease_id=lease_id)
         if is_over(record.run.status):
-            await self.scheduler.kick(record.thread.thread_id)
+            await self.scheduler.kick(tenant, record.thread.thread_id)
         return record
 
-    async def ended_elsewhere(self, run_ids: Sequence[str], thread_id: str) -> None:
+    async def ended_elsewhere(self, tenant: str, run_ids: Sequence[str], thread_id: str) -> None:
         """After a call ended runs (a cancel, a later run): stop their tasks, start the next."""
         self.executor.cancel(run_ids)
-        await self.scheduler.kick(thread_id)
+        await self.scheduler.kick(tenant, thread_id)
 
     async def stop(self) -> None:
         """Stop in-process runs (each ends FAILED, SERVER_STOPPED); queued runs stay queued."""

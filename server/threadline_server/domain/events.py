@@ -1,7 +1,8 @@
 """Live delivery of stored events to any number of readers, in bounded memory.
 
-The store calls the bus after each commit with that transaction's events, in
-commit order. The bus keeps, per thread, the most recent events in a bounded
+The store calls the bus after each commit with that transaction's tenant and
+events, in commit order. The bus keeps, per thread (a tenant and a thread
+id: two tenants may each have a thread of the same id), the most recent events in a bounded
 tail and a future that resolves at the next commit. A reader holds only its
 own cursor (the last event id it sent): it takes what follows its cursor from
 the tail when the tail covers it, or from the store when it has fallen
@@ -57,37 +58,42 @@ class _ThreadTail:
     changed: asyncio.Future[None] | None = None
 
 
+ThreadKey = tuple[str, str]
+"""A thread as the bus knows it: (tenant, thread id)."""
+
+
 class EventBus:
     """Fans committed events out to stream readers."""
 
     def __init__(self, store: Store, *, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
         self._store = store
-        self._tails: collections.OrderedDict[str, _ThreadTail] = collections.OrderedDict()
+        self._tails: collections.OrderedDict[ThreadKey, _ThreadTail] = collections.OrderedDict()
         self._max_bytes = max_bytes
         self.size = 0
         """The bytes every tail holds together."""
         store.add_event_listener(self.publish)
 
-    def publish(self, events: list[run_pb2.RunEvent]) -> None:
+    def publish(self, tenant: str, events: list[run_pb2.RunEvent]) -> None:
         """Take a committed transaction's events (called by the store, in commit order)."""
-        touched: set[str] = set()
+        touched: set[ThreadKey] = set()
         for event in events:
+            key = (tenant, event.thread_id)
             if event.type == event_types.THREAD_DELETED:
                 # Drop the tail and wake the readers: their next read from the
                 # store finds the thread gone.
-                tail = self._tails.pop(event.thread_id, None)
+                tail = self._tails.pop(key, None)
                 if tail is not None:
                     self.size -= tail.size
                     if tail.changed is not None and not tail.changed.done():
                         tail.changed.set_result(None)
                 continue
-            tail = self._tails.get(event.thread_id)
+            tail = self._tails.get(key)
             if tail is None:
                 tail = _ThreadTail(floor=-1)
-                self._tails[event.thread_id] = tail
+                self._tails[key] = tail
                 self._evict()
             else:
-                self._tails.move_to_end(event.thread_id)
+                self._tails.move_to_end(key)
             if tail.floor < 0:
                 # Every earlier event of this thread is in the store; from now
                 # on, every one passes through here.
@@ -100,11 +106,11 @@ class EventBus:
                 tail.size > TAIL_BYTES and len(tail.events) > 1
             ):
                 self._drop_oldest(tail)
-            touched.add(event.thread_id)
+            touched.add(key)
         if self.size > self._max_bytes:
             self._shrink()
-        for thread_id in touched:
-            self._wake(thread_id)
+        for key in touched:
+            self._wake(key)
 
     def _drop_oldest(self, tail: _ThreadTail) -> None:
         """Drop a tail's oldest event: from now on, readers read it from the store."""
@@ -119,60 +125,63 @@ class EventBus:
         A thread left with no events keeps its tail (and floor) while a reader
         waits on it; others are dropped whole.
         """
-        for thread_id in list(self._tails):
+        for key in list(self._tails):
             if self.size <= self._max_bytes:
                 return
-            tail = self._tails[thread_id]
+            tail = self._tails[key]
             while tail.events and self.size > self._max_bytes:
                 self._drop_oldest(tail)
             if not tail.events and (tail.changed is None or tail.changed.done()):
-                del self._tails[thread_id]
+                del self._tails[key]
 
     def _evict(self) -> None:
         """Drop the least recently used tails that no reader waits on."""
         excess = len(self._tails) - MAX_THREADS
-        for thread_id in list(self._tails):
+        for key in list(self._tails):
             if excess <= 0:
                 break
-            tail = self._tails[thread_id]
+            tail = self._tails[key]
             if tail.changed is None or tail.changed.done():
-                del self._tails[thread_id]
+                del self._tails[key]
                 self.size -= tail.size
                 excess -= 1
 
-    def _wake(self, thread_id: str) -> None:
-        tail = self._tails.get(thread_id)
+    def _wake(self, key: ThreadKey) -> None:
+        tail = self._tails.get(key)
         if tail is not None and tail.changed is not None and not tail.changed.done():
             tail.changed.set_result(None)
             tail.changed = None
 
-    def change_of(self, thread_id: str) -> asyncio.Future[None]:
+    def change_of(self, tenant: str, thread_id: str) -> asyncio.Future[None]:
         """Return a future that resolves when the thread's next events commit.
 
         Take it before reading state, then await it: a commit that lands in
         between still resolves it.
         """
-        tail = self._tails.get(thread_id)
+        key = (tenant, thread_id)
+        tail = self._tails.get(key)
         if tail is None:
             # Nothing published for this thread yet: its floor stays unknown
             # (read from the store) until its first event passes through.
             tail = _ThreadTail(floor=-1)
-            self._tails[thread_id] = tail
+            self._tails[key] = tail
             self._evict()
         if tail.changed is None or tail.changed.done():
             tail.changed = asyncio.get_running_loop().create_future()
         return tail.changed
 
-    def _from_tail(self, thread_id: str, after: int) -> list[run_pb2.RunEvent] | None:
-        tail = self._tails.get(thread_id)
+    def _from_tail(self, key: ThreadKey, after: int) -> list[run_pb2.RunEvent] | None:
+        tail = self._tails.get(key)
         if tail is None or tail.floor < 0 or after < tail.floor:
             return None
         events = tail.events
         start = bisect.bisect_right(events, after, key=lambda e: e[0].event_id)
         return [event for event, _ in itertools.islice(events, start, start + READ_BATCH)]
 
-    async def _read_store(self, thread_id: str, run_id: str, after: int) -> list[run_pb2.RunEvent]:
+    async def _read_store(self, key: ThreadKey, run_id: str, after: int) -> list[run_pb2.RunEvent]:
+        tenant, thread_id = key
         return await self._store.read_events(
+            tenant,
             thread_id="" if run_id else thread_id,
             run_id=run_id,
             after=after,
@@ -182,6 +191,7 @@ class EventBus:
 
     async def follow(
         self,
+        tenant: str,
         thread_id: str,
         *,
         after: int,
@@ -198,18 +208,19 @@ class EventBus:
         each time the reader has caught up, so it should be cheap after the
         first time (run_end.RunEnds.checker is).
         """
+        key = (tenant, thread_id)
         cursor = after
         while True:
             # Take the wake-up future before reading, so a commit that lands
             # between the read and the wait still wakes this reader.
-            changed = self.change_of(thread_id)
-            batch = self._from_tail(thread_id, cursor)
+            changed = self.change_of(tenant, thread_id)
+            batch = self._from_tail(key, cursor)
             if batch is None:
-                batch = await self._read_store(thread_id, run_id, cursor)
+                batch = await self._read_store(key, run_id, cursor)
             if not batch and finished is not None and await finished():
                 # Everything is stored by now; one last read from the store
                 # catches events committed since the read above.
-                batch = await self._read_store(thread_id, run_id, cursor)
+                batch = await self._read_store(key, run_id, cursor)
                 if not batch:
                     return
             if not batch:

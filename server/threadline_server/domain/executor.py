@@ -58,7 +58,7 @@ class InProcessExecutor:
         """Run a started run's agent in a task of its own."""
         run_id = record.run.run_id
         if self.stopping:  # stop() came while the run was being started
-            await self._finish_quietly(run_id, SERVER_STOPPED)
+            await self._finish_quietly(record.thread.tenant, run_id, SERVER_STOPPED)
             return
         task = asyncio.create_task(self._execute(record, messages), name=f"run {run_id}")
         self._tasks[run_id] = task
@@ -82,6 +82,7 @@ class InProcessExecutor:
     async def _execute(self, record: RunRecord, messages: list[message_pb2.Message]) -> None:
         """Drive an in-process agent through one run."""
         run = record.run
+        tenant = record.thread.tenant
         agent = self._agents.in_process[run.agent_id]
         allowed = list(run.tools) or list(agent.tools)
         request = AgentInput(
@@ -96,11 +97,11 @@ class InProcessExecutor:
             max_iterations=run.max_iterations,
         )
         generator = agent.run(request)
-        writer = StepWriter(self._record, run.run_id)
+        writer = StepWriter(self._record, tenant, run.run_id)
         finish: Finish | None = None
         try:
             async with asyncio.timeout(self._run_timeout):
-                finish = await self._drive(generator, writer, run.run_id, allowed)
+                finish = await self._drive(generator, writer, tenant, run.run_id, allowed)
         except RunEndedError:
             return
         except TimeoutError:
@@ -121,7 +122,7 @@ class InProcessExecutor:
         except asyncio.CancelledError:
             if self.stopping:
                 await asyncio.shield(writer.settle())
-                await asyncio.shield(self._finish_quietly(run.run_id, SERVER_STOPPED))
+                await asyncio.shield(self._finish_quietly(tenant, run.run_id, SERVER_STOPPED))
             raise
         except Exception as error:
             logger.exception("agent %s failed in run %s", run.agent_id, run.run_id)
@@ -131,12 +132,13 @@ class InProcessExecutor:
             with contextlib.suppress(Exception):
                 await generator.aclose()
         if finish is not None and not writer.ended:
-            await self._finish_quietly(run.run_id, finish)
+            await self._finish_quietly(tenant, run.run_id, finish)
 
     async def _drive(
         self,
         generator: AsyncGenerator[AgentEvent, ToolOutcome | None],
         writer: StepWriter,
+        tenant: str,
         run_id: str,
         allowed: Sequence[str],
     ) -> Finish | None:
@@ -153,18 +155,18 @@ class InProcessExecutor:
                 await writer.flush()
                 if writer.ended:
                     return None
-                outcome = await self._call_tool(run_id, step, allowed)
+                outcome = await self._call_tool(tenant, run_id, step, allowed)
             else:
                 await writer.add(step)
             if writer.ended:
                 return None
 
-    async def _finish_quietly(self, run_id: str, finish: Finish) -> None:
+    async def _finish_quietly(self, tenant: str, run_id: str, finish: Finish) -> None:
         with contextlib.suppress(RunEndedError):
-            await self._record(run_id, [finish])
+            await self._record(tenant, run_id, [finish])
 
     async def _call_tool(
-        self, run_id: str, request: ToolCallRequest, allowed: Sequence[str]
+        self, tenant: str, run_id: str, request: ToolCallRequest, allowed: Sequence[str]
     ) -> ToolOutcome:
         """Run a tool for an in-process agent, recording its start and end."""
         call = message_pb2.ToolCall(id=ids.new_tool_call_id(), name=request.name)
@@ -175,7 +177,7 @@ class InProcessExecutor:
         if found.items:
             problem = found.items[0]
             raise StepRefused(ToolCallStart(call), f"{problem.field} {problem.description}")
-        await self._record(run_id, [ToolCallStart(call)])
+        await self._record(tenant, run_id, [ToolCallStart(call)])
         started = time.perf_counter()
         outcome = await run_tool(request.name, request.arguments, allowed)
         duration_ms = int((time.perf_counter() - started) * 1000)
@@ -184,7 +186,7 @@ class InProcessExecutor:
             result.text = outcome.error_message or outcome.error_code
         else:
             result.json.CopyFrom(_to_value(outcome.output))
-        await self._record(run_id, [ToolCallEnd(result, duration_ms, outcome.error_code)])
+        await self._record(tenant, run_id, [ToolCallEnd(result, duration_ms, outcome.error_code)])
         return outcome
 
 

@@ -23,7 +23,7 @@ from typing import Protocol
 from threadline_server import ids
 from threadline_server.errors import RequestIdReusedError, Violations
 from threadline_server.store.base import Store, StoreTransaction
-from threadline_server.store.records import RememberedRequest
+from threadline_server.store.records import ACROSS_TENANTS, RememberedRequest
 
 RETENTION_US = 24 * 3600 * 1_000_000
 # Rows a sweep forgets per transaction, so it never holds the writer long.
@@ -102,7 +102,7 @@ async def forget_old(store: Store) -> int:
         async def work(tx: StoreTransaction) -> int:
             return await tx.forget_requests(before=tx.now - RETENTION_US, limit=SWEEP_BATCH)
 
-        batch = await store.transaction(work)
+        batch = await store.transaction(ACROSS_TENANTS, work)
         forgotten += batch
         if batch < SWEEP_BATCH:
             return forgotten

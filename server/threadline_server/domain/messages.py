@@ -84,7 +84,7 @@ class MessageHandler:
         self._store = store
 
     async def create_message(
-        self, request: message_pb2.CreateMessageRequest
+        self, tenant: str, request: message_pb2.CreateMessageRequest
     ) -> message_pb2.Message:
         """Validate and append a message written by a client."""
         found = Violations()
@@ -109,18 +109,20 @@ class MessageHandler:
             )
             return stored
 
-        return await self._store.transaction(work)
+        return await self._store.transaction(tenant, work)
 
-    async def get_message(self, request: message_pb2.GetMessageRequest) -> message_pb2.Message:
+    async def get_message(
+        self, tenant: str, request: message_pb2.GetMessageRequest
+    ) -> message_pb2.Message:
         """Return one message."""
         found = Violations()
         validation.resource_id(found, "thread_id", request.thread_id)
         validation.resource_id(found, "message_id", request.message_id)
         found.raise_if_any()
-        return await self._store.get_message(request.thread_id, request.message_id)
+        return await self._store.get_message(tenant, request.thread_id, request.message_id)
 
     async def list_messages(
-        self, request: message_pb2.ListMessagesRequest
+        self, tenant: str, request: message_pb2.ListMessagesRequest
     ) -> message_pb2.ListMessagesResponse:
         """Return one page of a thread's messages."""
         found = Violations()
@@ -139,20 +141,21 @@ class MessageHandler:
         )
         found.raise_if_any()
         page = await self._store.list_messages(
+            tenant,
             MessagePageQuery(
                 thread_id=request.thread_id,
                 descending=bool(descending),
                 limit=size,
                 after=cursor,
                 max_bytes=sizes.REPLY_BYTES,
-            )
+            ),
         )
         return message_pb2.ListMessagesResponse(
             messages=page.items, next_page_token=paging.encode(page.next_cursor, key)
         )
 
     async def update_message(
-        self, request: message_pb2.UpdateMessageRequest
+        self, tenant: str, request: message_pb2.UpdateMessageRequest
     ) -> message_pb2.Message:
         """Change a message's metadata."""
         found = Violations()
@@ -179,9 +182,9 @@ class MessageHandler:
             return stored
 
         with request_fields(thread="message.thread_id", message="message.message_id"):
-            return await self._store.transaction(work)
+            return await self._store.transaction(tenant, work)
 
-    async def delete_message(self, request: message_pb2.DeleteMessageRequest) -> None:
+    async def delete_message(self, tenant: str, request: message_pb2.DeleteMessageRequest) -> None:
         """Delete one message."""
         found = Violations()
         validation.resource_id(found, "thread_id", request.thread_id)
@@ -193,4 +196,4 @@ class MessageHandler:
             await tx.delete_message(ref, request.message_id)
             await tx.touch_thread(ref, activity(ref, tx.now, -1))
 
-        await self._store.transaction(work)
+        await self._store.transaction(tenant, work)

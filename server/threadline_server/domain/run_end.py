@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import asyncio
 import collections
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Hashable
+from typing import TypeVar
 
 from threadline.v1 import run_pb2, thread_pb2
 
 from threadline_server.domain import event_types
 from threadline_server.domain.events import EventBus
 from threadline_server.store.base import Store
+
+K = TypeVar("K", bound=Hashable)
 
 # Runs remembered as ended (and threads as deleted), so a stream need not ask
 # the store; the oldest are forgotten first.
@@ -55,7 +58,7 @@ def thread_status(*, run_in_flight: bool, last_ended: int) -> thread_pb2.ThreadS
     return thread_pb2.THREAD_STATUS_IDLE
 
 
-def _remember(memory: collections.OrderedDict[str, None], key: str) -> None:
+def _remember(memory: collections.OrderedDict[K, None], key: K) -> None:
     memory[key] = None
     if len(memory) > MAX_REMEMBERED:
         memory.popitem(last=False)
@@ -67,22 +70,23 @@ class RunEnds:
     def __init__(self, store: Store, bus: EventBus) -> None:
         self._store = store
         self._bus = bus
+        # Run ids are made by the server, unique across tenants.
         self._ended: collections.OrderedDict[str, None] = collections.OrderedDict()
-        # Threads deleted and not written to since.
-        self._deleted: collections.OrderedDict[str, None] = collections.OrderedDict()
+        # Threads (tenant, thread id) deleted and not written to since.
+        self._deleted: collections.OrderedDict[tuple[str, str], None] = collections.OrderedDict()
         store.add_event_listener(self._follow)
 
-    def _follow(self, events: list[run_pb2.RunEvent]) -> None:
+    def _follow(self, tenant: str, events: list[run_pb2.RunEvent]) -> None:
         """Note ended runs and deleted threads from committed events (a store listener)."""
         for event in events:
             if event.type == event_types.THREAD_DELETED:
-                _remember(self._deleted, event.thread_id)
+                _remember(self._deleted, (tenant, event.thread_id))
                 continue
-            self._deleted.pop(event.thread_id, None)
+            self._deleted.pop((tenant, event.thread_id), None)
             if ends_run(event):
                 _remember(self._ended, event.run_id)
 
-    def checker(self, run_id: str, thread_id: str) -> Callable[[], Awaitable[bool]]:
+    def checker(self, tenant: str, run_id: str, thread_id: str) -> Callable[[], Awaitable[bool]]:
         """Return a check that the run has ended, asking the store only when it must.
 
         The first check asks the store. After it, a run that ends does so
@@ -95,14 +99,14 @@ class RunEnds:
             nonlocal asked
             if run_id in self._ended:
                 return True
-            if asked and thread_id not in self._deleted:
+            if asked and (tenant, thread_id) not in self._deleted:
                 return False
             asked = True
-            return is_over((await self._store.get_run(run_id)).status)
+            return is_over((await self._store.get_run(tenant, run_id)).status)
 
         return over
 
-    async def wait(self, run_id: str, budget: float) -> run_pb2.Run:
+    async def wait(self, tenant: str, run_id: str, budget: float) -> run_pb2.Run:
         """Return the run once it has ended, or as it stands when budget seconds pass.
 
         Returning the run at the end of the budget (rather than raising) is the
@@ -110,13 +114,13 @@ class RunEnds:
         """
         loop = asyncio.get_running_loop()
         deadline = loop.time() + max(budget, 0)
-        run = await self._store.get_run(run_id)
-        thread_id = run.thread_id
+        run = await self._store.get_run(tenant, run_id)
+        thread = (tenant, run.thread_id)
         while not is_over(run.status):
             remaining = deadline - loop.time()
             if remaining <= 0:
-                return await self._store.get_run(run_id)
-            changed = self._bus.change_of(thread_id)
+                return await self._store.get_run(tenant, run_id)
+            changed = self._bus.change_of(tenant, run.thread_id)
             if run_id not in self._ended:
                 try:
                     await asyncio.wait_for(asyncio.shield(changed), min(remaining, RECHECK_SECONDS))
@@ -126,7 +130,7 @@ class RunEnds:
                     # Most changes on the thread are other events of the run
                     # (a delta per word): read it again only once it ended, or
                     # when the thread went away (the read then says NOT_FOUND).
-                    if run_id not in self._ended and thread_id not in self._deleted:
+                    if run_id not in self._ended and thread not in self._deleted:
                         continue
-            run = await self._store.get_run(run_id)
+            run = await self._store.get_run(tenant, run_id)
         return run

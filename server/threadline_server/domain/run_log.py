@@ -48,35 +48,39 @@ class RunLog:
 
     def __init__(self, store: Store) -> None:
         self._store = store
-        self._progress: dict[str, RunProgress] = {}
+        # By (tenant, run id).
+        self._progress: dict[tuple[str, str], RunProgress] = {}
         store.add_event_listener(self._follow)
 
-    def _follow(self, events: list[run_pb2.RunEvent]) -> None:
+    def _follow(self, tenant: str, events: list[run_pb2.RunEvent]) -> None:
         """Keep progress current from committed events (a store listener)."""
         for event in events:
+            key = (tenant, event.run_id)
             if event.type == event_types.THREAD_DELETED:
-                for run_id in [
-                    run_id
-                    for run_id, progress in self._progress.items()
-                    if progress.thread_id == event.thread_id
+                for gone in [
+                    run
+                    for run, progress in self._progress.items()
+                    if run[0] == tenant and progress.thread_id == event.thread_id
                 ]:
-                    del self._progress[run_id]
+                    del self._progress[gone]
             elif ends_run(event):
-                self._progress.pop(event.run_id, None)
+                self._progress.pop(key, None)
             elif event.type == event_types.RUN_STARTED:
-                self._progress[event.run_id] = RunProgress(event.thread_id)
+                self._progress[key] = RunProgress(event.thread_id)
             else:
-                progress = self._progress.get(event.run_id)
+                progress = self._progress.get(key)
                 if progress is not None:
                     recorder.advance(progress, event)
 
     async def _progress_of(self, record: RunRecord) -> RunProgress:
         """Return a running run's progress, replaying its log when this process lacks it."""
-        progress = self._progress.get(record.run.run_id)
+        key = (record.thread.tenant, record.run.run_id)
+        progress = self._progress.get(key)
         if progress is None:
             progress = RunProgress(record.thread.thread_id)
             after = 0
             while events := await self._store.read_events(
+                record.thread.tenant,
                 run_id=record.run.run_id,
                 after=after,
                 limit=_LOG_READ_BATCH,
@@ -87,7 +91,7 @@ class RunLog:
                 after = events[-1].event_id
             # What the log holds is committed: this transaction's own events
             # reach the progress through _follow once it commits.
-            self._progress[record.run.run_id] = progress
+            self._progress[key] = progress
         return progress
 
     async def _write(self, tx: StoreTransaction, changes: RunChanges) -> None:
@@ -147,7 +151,7 @@ class RunLog:
         return changes.record
 
     async def record(
-        self, run_id: str, steps: Sequence[Step], *, lease_id: str | None = None
+        self, tenant: str, run_id: str, steps: Sequence[Step], *, lease_id: str | None = None
     ) -> RunRecord:
         """Apply an agent's steps to a run in one transaction; return the run after them.
 
@@ -170,4 +174,4 @@ class RunLog:
             await self._write(tx, changes)
             return changes.record
 
-        return await self._store.transaction(work)
+        return await self._store.transaction(tenant, work)

@@ -17,6 +17,7 @@ from threadline_server.domain.threads import activity, create_thread
 from threadline_server.errors import (
     FailedPreconditionError,
     NotFoundError,
+    ResourceExhaustedError,
     Violations,
     request_fields,
 )
@@ -30,6 +31,8 @@ MAX_WAIT_SECONDS = 3600.0
 # WaitRun and Chat answer this long before the caller's deadline, so the
 # caller gets the run as it stands instead of DEADLINE_EXCEEDED.
 DEADLINE_MARGIN_SECONDS = 0.25
+# When a tenant at its cap of runs in flight may try again: runs end in seconds.
+RUNS_RETRY_SECONDS = 1.0
 
 _RUN_ORDERS = {"": True, "created_at desc": True, "created_at": False, "created_at asc": False}
 _END_REASONS = {
@@ -76,7 +79,9 @@ class RunHandler:
 
     # -- validation -----------------------------------------------------------
 
-    def _check_create(self, found: Violations, request: run_pb2.CreateRunRequest) -> None:
+    def _check_create(
+        self, tenant: str, found: Violations, request: run_pb2.CreateRunRequest
+    ) -> None:
         validation.resource_id(found, "thread_id", request.thread_id)
         validation.reference(found, "agent_id", request.agent_id, required=True)
         if len(request.input_messages) > MAX_INPUT_MESSAGES:
@@ -94,7 +99,7 @@ class RunHandler:
         if len(request.tools) > MAX_TOOLS:
             found.add("tools", f"must name at most {MAX_TOOLS} tools")
             return
-        known_tools = self._engine.agents.tools_of(request.agent_id)
+        known_tools = self._engine.agents.tools_of(request.agent_id, tenant)
         for index, tool in enumerate(request.tools):
             validation.reference(found, f"tools[{index}]", tool, required=True)
             if known_tools is not None and tool and tool not in known_tools:
@@ -106,10 +111,22 @@ class RunHandler:
         if request.multitask_strategy not in run_pb2.MultitaskStrategy.values():
             found.add("multitask_strategy", "must be REJECT, ENQUEUE, INTERRUPT or ROLLBACK")
 
-    def _check_agent(self, agent_id: str) -> None:
-        if not self._engine.agents.is_known(agent_id):
-            known = ", ".join(self._engine.agents.names())
+    def _check_agent(self, tenant: str, agent_id: str) -> None:
+        if not self._engine.agents.serves(agent_id, tenant):
+            known = ", ".join(self._engine.agents.names(tenant))
             raise NotFoundError("agent", agent_id, hint=f"known agents: {known}")
+
+    async def _check_runs_cap(self, tx: StoreTransaction) -> None:
+        """Refuse a run when its tenant has as many in flight as it may (its cap)."""
+        cap = self._engine.max_runs_in_flight
+        if cap and await tx.count_runs_in_flight(cap) >= cap:
+            raise ResourceExhaustedError(
+                "TOO_MANY_RUNS",
+                f"this tenant already has {cap} runs queued or running, its limit; "
+                "wait for some to end (or cancel them) and retry",
+                retry_after=RUNS_RETRY_SECONDS,
+                metadata={"limit": str(cap)},
+            )
 
     # -- calls ----------------------------------------------------------------
 
@@ -157,6 +174,7 @@ class RunHandler:
                 deleted = await tx.delete_run_messages(thread, ended)
                 if deleted:
                     await tx.touch_thread(thread, activity(thread, tx.now, -deleted))
+        await self._check_runs_cap(tx)
         run.created_at.FromMicroseconds(tx.now)
         record = await tx.insert_run(thread, run)
         created = run_pb2.RunEvent(run_id=run.run_id, type=event_types.RUN_CREATED, run=record.run)
@@ -174,17 +192,17 @@ class RunHandler:
         return record, ended
 
     async def create_run(
-        self, request: run_pb2.CreateRunRequest, *, method: str = "CreateRun"
+        self, tenant: str, request: run_pb2.CreateRunRequest, *, method: str = "CreateRun"
     ) -> run_pb2.Run:
         """Validate, settle what runs in flight, and queue a run (once per request_id).
 
         method scopes the request_id: StreamRun's are apart from CreateRun's.
         """
         found = Violations()
-        self._check_create(found, request)
+        self._check_create(tenant, found, request)
         once = idempotency.attempt(found, method, request)
         found.raise_if_any()
-        self._check_agent(request.agent_id)
+        self._check_agent(tenant, request.agent_id)
         run = self._new_run(request)
 
         async def work(tx: StoreTransaction) -> tuple[RunRecord, list[str] | None]:
@@ -199,19 +217,21 @@ class RunHandler:
             )
             return queued
 
-        record, ended = await self._store.transaction(work)
+        record, ended = await self._store.transaction(tenant, work)
         if ended is not None:  # None: a retry, which started nothing
-            await self._engine.ended_elsewhere(ended, request.thread_id)
+            await self._engine.ended_elsewhere(tenant, ended, request.thread_id)
         return record.run
 
-    async def get_run(self, request: run_pb2.GetRunRequest) -> run_pb2.Run:
+    async def get_run(self, tenant: str, request: run_pb2.GetRunRequest) -> run_pb2.Run:
         """Return one run."""
         found = Violations()
         validation.resource_id(found, "run_id", request.run_id)
         found.raise_if_any()
-        return await self._store.get_run(request.run_id)
+        return await self._store.get_run(tenant, request.run_id)
 
-    async def list_runs(self, request: run_pb2.ListRunsRequest) -> run_pb2.ListRunsResponse:
+    async def list_runs(
+        self, tenant: str, request: run_pb2.ListRunsRequest
+    ) -> run_pb2.ListRunsResponse:
         """Return one page of a thread's runs."""
         found = Violations()
         validation.resource_id(found, "thread_id", request.thread_id)
@@ -229,19 +249,20 @@ class RunHandler:
         )
         found.raise_if_any()
         page = await self._store.list_runs(
+            tenant,
             RunPageQuery(
                 thread_id=request.thread_id,
                 descending=bool(descending),
                 limit=size,
                 after=cursor,
                 max_bytes=sizes.REPLY_BYTES,
-            )
+            ),
         )
         return run_pb2.ListRunsResponse(
             runs=page.items, next_page_token=paging.encode(page.next_cursor, key)
         )
 
-    async def cancel_run(self, request: run_pb2.CancelRunRequest) -> run_pb2.Run:
+    async def cancel_run(self, tenant: str, request: run_pb2.CancelRunRequest) -> run_pb2.Run:
         """Cancel a run in flight; return a finished one as it ended."""
         found = Violations()
         validation.resource_id(found, "run_id", request.run_id)
@@ -260,13 +281,13 @@ class RunHandler:
             )
             return ended, True
 
-        record, cancelled = await self._store.transaction(work)
+        record, cancelled = await self._store.transaction(tenant, work)
         if cancelled:
-            await self._engine.ended_elsewhere([record.run.run_id], record.thread.thread_id)
+            await self._engine.ended_elsewhere(tenant, [record.run.run_id], record.thread.thread_id)
         return record.run
 
     async def wait_run(
-        self, request: run_pb2.WaitRunRequest, time_remaining: float | None
+        self, tenant: str, request: run_pb2.WaitRunRequest, time_remaining: float | None
     ) -> run_pb2.Run:
         """Wait for a run to end, within the timeout and the call's deadline."""
         found = Violations()
@@ -277,54 +298,60 @@ class RunHandler:
             if timeout < 0 or timeout > MAX_WAIT_SECONDS:
                 found.add("timeout", "must be between 0 and 1 hour")
         found.raise_if_any()
-        return await self._engine.ends.wait(request.run_id, wait_budget(timeout, time_remaining))
+        return await self._engine.ends.wait(
+            tenant, request.run_id, wait_budget(timeout, time_remaining)
+        )
 
     async def stream_run_events(
-        self, request: run_pb2.StreamRunEventsRequest
+        self, tenant: str, request: run_pb2.StreamRunEventsRequest
     ) -> AsyncIterator[run_pb2.RunEvent]:
         """Yield a run's stored events after the cursor, then live ones, to its end."""
         found = Violations()
         validation.resource_id(found, "run_id", request.run_id)
         _check_cursor(found, request.after_event_id)
         found.raise_if_any()
-        run = await self._store.get_run(request.run_id)
+        run = await self._store.get_run(tenant, request.run_id)
         async for event in self._engine.bus.follow(
+            tenant,
             run.thread_id,
             after=request.after_event_id,
             run_id=request.run_id,
             until=ends_run,
-            finished=self._engine.ends.checker(request.run_id, run.thread_id),
+            finished=self._engine.ends.checker(tenant, request.run_id, run.thread_id),
         ):
             yield event
 
     async def stream_run(
-        self, request: run_pb2.CreateRunRequest
+        self, tenant: str, request: run_pb2.CreateRunRequest
     ) -> AsyncIterator[run_pb2.RunEvent]:
         """Create a run, then stream its events from the first."""
-        run = await self.create_run(request, method="StreamRun")
+        run = await self.create_run(tenant, request, method="StreamRun")
         async for event in self._engine.bus.follow(
+            tenant,
             run.thread_id,
             after=0,
             run_id=run.run_id,
             until=ends_run,
-            finished=self._engine.ends.checker(run.run_id, run.thread_id),
+            finished=self._engine.ends.checker(tenant, run.run_id, run.thread_id),
         ):
             yield event
 
     async def watch_thread(
-        self, request: run_pb2.WatchThreadRequest
+        self, tenant: str, request: run_pb2.WatchThreadRequest
     ) -> AsyncIterator[run_pb2.RunEvent]:
         """Yield every event of a thread after the cursor, live, until the caller leaves."""
         found = Violations()
         validation.resource_id(found, "thread_id", request.thread_id)
         _check_cursor(found, request.after_event_id)
         found.raise_if_any()
-        await self._store.get_thread(request.thread_id)
-        async for event in self._engine.bus.follow(request.thread_id, after=request.after_event_id):
+        await self._store.get_thread(tenant, request.thread_id)
+        async for event in self._engine.bus.follow(
+            tenant, request.thread_id, after=request.after_event_id
+        ):
             yield event
 
     async def chat(
-        self, request: run_pb2.ChatRequest, time_remaining: float | None
+        self, tenant: str, request: run_pb2.ChatRequest, time_remaining: float | None
     ) -> run_pb2.ChatResponse:
         """One call: a thread if needed, the user's message, a run, and its answer.
 
@@ -346,7 +373,7 @@ class RunHandler:
             found.add("max_iterations", f"must be between 1 and {MAX_ITERATIONS_LIMIT}")
         once = idempotency.attempt(found, "Chat", request)
         found.raise_if_any()
-        self._check_agent(request.agent_id)
+        self._check_agent(tenant, request.agent_id)
         run = self._new_run(
             run_pb2.CreateRunRequest(
                 agent_id=request.agent_id,
@@ -369,11 +396,11 @@ class RunHandler:
             await idempotency.remember(tx, once, thread_id=thread_id, resource_id=run.run_id)
             return thread_id, run.run_id, ended
 
-        thread_id, run_id, ended = await self._store.transaction(work)
+        thread_id, run_id, ended = await self._store.transaction(tenant, work)
         if ended is not None:  # None: a retry, which started nothing
-            await self._engine.ended_elsewhere(ended, thread_id)
+            await self._engine.ended_elsewhere(tenant, ended, thread_id)
         with request_fields(run="request_id"):
-            run = await self._engine.ends.wait(run_id, wait_budget(None, time_remaining))
+            run = await self._engine.ends.wait(tenant, run_id, wait_budget(None, time_remaining))
         response = run_pb2.ChatResponse(
             thread_id=thread_id,
             run_id=run.run_id,

@@ -24,7 +24,7 @@ from threadline_server.domain.recorder import Finish
 from threadline_server.domain.run_log import RunLog
 from threadline_server.errors import NotFoundError
 from threadline_server.store.base import Store, StoreTransaction
-from threadline_server.store.records import RunRecord, ThreadRef
+from threadline_server.store.records import RunRecord
 from threadline_server.wire import entry_size
 
 # The most recent messages an agent reads from its thread (as many of them
@@ -77,7 +77,13 @@ def _lease_expired(record: RunRecord) -> Finish:
 
 
 class Scheduler:
-    """Starts each thread's next run, hands worker runs out by claim, recovers after a stop."""
+    """Starts each thread's next run, hands worker runs out by claim, recovers after a stop.
+
+    Each transaction here is one tenant's: the jobs that look at every
+    tenant (recovery, expired leases) find their runs with a read across
+    tenants, then end each in a transaction of its own tenant, checking
+    again there that it is still stale.
+    """
 
     def __init__(
         self,
@@ -90,13 +96,13 @@ class Scheduler:
         self._log = log
         self._agents = agents
         self._executor = executor
-        self._worker_wakeups: dict[str, asyncio.Event] = {}
+        self._worker_wakeups: dict[tuple[str, str], asyncio.Event] = {}
 
-    def worker_wakeup(self, agent_id: str) -> asyncio.Event:
-        """Return the event set whenever a run of a worker agent may be claimable."""
-        return self._worker_wakeups.setdefault(agent_id, asyncio.Event())
+    def worker_wakeup(self, tenant: str, agent_id: str) -> asyncio.Event:
+        """Return the event set whenever a tenant's run of a worker agent may be claimable."""
+        return self._worker_wakeups.setdefault((tenant, agent_id), asyncio.Event())
 
-    async def kick(self, thread_id: str) -> None:
+    async def kick(self, tenant: str, thread_id: str) -> None:
         """Start the thread's next queued run, if nothing runs on it."""
 
         async def work(
@@ -111,9 +117,9 @@ class Scheduler:
                 # While stopping, queued runs stay queued for the next start.
                 return None
             agent_id = record.run.agent_id
-            if agent_id in self._agents.by_workers:
+            if self._agents.serves_by_workers(agent_id, tenant):
                 return _Next(wake_workers_of=agent_id)
-            if agent_id not in self._agents.in_process:
+            if agent_id not in self._agents.in_process or not self._agents.serves(agent_id, tenant):
                 # Queued before a restart with another configuration: fail it
                 # rather than leave the thread busy for ever.
                 await self._log.end(
@@ -130,17 +136,19 @@ class Scheduler:
             messages, _ = await _agent_context(tx, started)
             return started, messages
 
-        outcome = await self._store.transaction(work)
+        outcome = await self._store.transaction(tenant, work)
         if isinstance(outcome, _Next):
             if outcome.kick_again:
-                await self.kick(thread_id)  # the next run in line, if any
+                await self.kick(tenant, thread_id)  # the next run in line, if any
             else:
-                self.worker_wakeup(outcome.wake_workers_of).set()
+                self.worker_wakeup(tenant, outcome.wake_workers_of).set()
         elif outcome is not None:
             await self._executor.launch(*outcome)
 
-    async def claim(self, agent_id: str, worker_id: str, lease_duration_us: int) -> Claimed | None:
-        """Claim the oldest startable run of a worker agent, with a lease."""
+    async def claim(
+        self, tenant: str, agent_id: str, worker_id: str, lease_duration_us: int
+    ) -> Claimed | None:
+        """Claim the tenant's oldest startable run of a worker agent, with a lease."""
 
         async def work(tx: StoreTransaction) -> Claimed | None:
             record = await tx.claimable_run(agent_id)
@@ -156,33 +164,45 @@ class Scheduler:
             messages, omitted = await _agent_context(tx, started)
             return started, messages, omitted
 
-        return await self._store.transaction(work)
+        return await self._store.transaction(tenant, work)
+
+    async def _end_if_stale(self, stale: RunRecord, *, in_process_too: bool) -> bool:
+        """End a run found stale, in its tenant's transaction, if it still is; tell whether."""
+        tenant = stale.thread.tenant
+
+        async def work(tx: StoreTransaction) -> bool:
+            try:
+                record = await tx.run(stale.run.run_id)
+            except NotFoundError:  # its thread was deleted meanwhile
+                return False
+            if record.run.status != run_pb2.RUN_STATUS_RUNNING:
+                return False
+            if record.lease_id is None:
+                if not in_process_too:
+                    return False
+                await self._log.end(tx, record, SERVER_RESTARTED)
+                return True
+            if (record.lease_expires_at or 0) > tx.now:  # renewed meanwhile
+                return False
+            await self._log.end(tx, record, _lease_expired(record))
+            return True
+
+        return await self._store.transaction(tenant, work)
 
     async def recover(self) -> None:
         """After a start: fail runs that were running in this process, restart the queues."""
-
-        async def work(tx: StoreTransaction) -> list[ThreadRef]:
-            for record in await tx.stale_runs():
-                await self._log.end(
-                    tx,
-                    record,
-                    SERVER_RESTARTED if record.lease_id is None else _lease_expired(record),
-                )
-            return await tx.threads_with_queued_runs()
-
-        for thread in await self._store.transaction(work):
-            await self.kick(thread.thread_id)
+        for record in await self._store.stale_runs():
+            await self._end_if_stale(record, in_process_too=True)
+        for thread in await self._store.threads_with_queued_runs():
+            await self.kick(thread.tenant, thread.thread_id)
 
     async def expire_leases(self) -> int:
         """End runs whose worker stopped renewing its lease; return how many."""
-
-        async def work(tx: StoreTransaction) -> list[RunRecord]:
-            expired = [r for r in await tx.stale_runs() if r.lease_id is not None]
-            for record in expired:
-                await self._log.end(tx, record, _lease_expired(record))
-            return expired
-
-        expired = await self._store.transaction(work)
-        for record in expired:
-            await self.kick(record.thread.thread_id)
-        return len(expired)
+        expired = 0
+        for record in await self._store.stale_runs():
+            if record.lease_id is not None and await self._end_if_stale(
+                record, in_process_too=False
+            ):
+                expired += 1
+                await self.kick(record.thread.tenant, record.thread.thread_id)
+        return expired

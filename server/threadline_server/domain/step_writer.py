@@ -10,7 +10,8 @@ from threadline_server.domain.recorder import Step
 from threadline_server.domain.run_end import is_over
 from threadline_server.store.records import RunRecord
 
-Record = Callable[[str, Sequence[Step]], Awaitable[RunRecord]]
+Record = Callable[[str, str, Sequence[Step]], Awaitable[RunRecord]]
+"""Records a run's steps: (tenant, run id, steps) -> the run after them."""
 
 
 class StepWriter:
@@ -25,8 +26,9 @@ class StepWriter:
 
     MAX_PENDING = 256
 
-    def __init__(self, record: Record, run_id: str) -> None:
+    def __init__(self, record: Record, tenant: str, run_id: str) -> None:
         self._record = record
+        self._tenant = tenant
         self._run_id = run_id
         self._pending: list[Step] = []
         self._task: asyncio.Task[None] | None = None
@@ -45,7 +47,7 @@ class StepWriter:
     async def _drain(self) -> None:
         while self._pending and not self.ended:
             steps, self._pending = self._pending, []
-            record = await self._record(self._run_id, steps)
+            record = await self._record(self._tenant, self._run_id, steps)
             if is_over(record.run.status):
                 self.ended = True
                 self._pending.clear()

@@ -157,7 +157,7 @@ async def create_thread(
 
 async def _free_if_expired(tx: StoreTransaction, thread_id: str) -> None:
     """Delete the thread if it expired: the sweeper may not have reached it, and its id is free."""
-    await tx.delete_expired_threads(limit=1, thread_id=thread_id)
+    await tx.delete_expired_threads([thread_id])
 
 
 def announce_deleted(tx: StoreTransaction, thread_ids: list[str]) -> None:
@@ -180,7 +180,9 @@ class ThreadHandler:
     def __init__(self, store: Store) -> None:
         self._store = store
 
-    async def create_thread(self, request: thread_pb2.CreateThreadRequest) -> thread_pb2.Thread:
+    async def create_thread(
+        self, tenant: str, request: thread_pb2.CreateThreadRequest
+    ) -> thread_pb2.Thread:
         """Validate and create a thread, or return the existing one for DO_NOTHING."""
         found = Violations()
         validation.client_chosen_id(found, "thread_id", request.thread_id)
@@ -203,9 +205,11 @@ class ThreadHandler:
             )
             return thread
 
-        return await self._store.transaction(work)
+        return await self._store.transaction(tenant, work)
 
-    async def get_thread(self, request: thread_pb2.GetThreadRequest) -> thread_pb2.Thread:
+    async def get_thread(
+        self, tenant: str, request: thread_pb2.GetThreadRequest
+    ) -> thread_pb2.Thread:
         """Return a thread, with messages for the FULL view."""
         found = Violations()
         validation.resource_id(found, "thread_id", request.thread_id)
@@ -214,11 +218,11 @@ class ThreadHandler:
         found.raise_if_any()
         limit = FULL_VIEW_MESSAGE_LIMIT if request.view == thread_pb2.THREAD_VIEW_FULL else 0
         return await self._store.get_thread(
-            request.thread_id, message_limit=limit, max_bytes=sizes.REPLY_BYTES
+            tenant, request.thread_id, message_limit=limit, max_bytes=sizes.REPLY_BYTES
         )
 
     async def list_threads(
-        self, request: thread_pb2.ListThreadsRequest
+        self, tenant: str, request: thread_pb2.ListThreadsRequest
     ) -> thread_pb2.ListThreadsResponse:
         """Return one page of threads."""
         found = Violations()
@@ -238,6 +242,7 @@ class ThreadHandler:
         found.raise_if_any()
         assert order is not None  # noqa: S101 - raise_if_any above guarantees it
         page = await self._store.list_threads(
+            tenant,
             ThreadPageQuery(
                 filter=thread_filter,
                 order=order[0],
@@ -245,22 +250,26 @@ class ThreadHandler:
                 limit=size,
                 after=cursor,
                 max_bytes=sizes.REPLY_BYTES,
-            )
+            ),
         )
         return thread_pb2.ListThreadsResponse(
             threads=page.items, next_page_token=paging.encode(page.next_cursor, key)
         )
 
     async def count_threads(
-        self, request: thread_pb2.CountThreadsRequest
+        self, tenant: str, request: thread_pb2.CountThreadsRequest
     ) -> thread_pb2.CountThreadsResponse:
         """Count the threads that match a filter."""
         found = Violations()
         thread_filter = _thread_filter(found, "filter", request.filter)
         found.raise_if_any()
-        return thread_pb2.CountThreadsResponse(count=await self._store.count_threads(thread_filter))
+        return thread_pb2.CountThreadsResponse(
+            count=await self._store.count_threads(tenant, thread_filter)
+        )
 
-    async def update_thread(self, request: thread_pb2.UpdateThreadRequest) -> thread_pb2.Thread:
+    async def update_thread(
+        self, tenant: str, request: thread_pb2.UpdateThreadRequest
+    ) -> thread_pb2.Thread:
         """Apply the fields named by the update mask, when the etag (if given) is current."""
         found = Violations()
         validation.resource_id(found, "thread.thread_id", request.thread.thread_id)
@@ -284,9 +293,9 @@ class ThreadHandler:
             return await tx.update_thread(stored.ref, merged)
 
         with request_fields(thread="thread.thread_id"):
-            return await self._store.transaction(work)
+            return await self._store.transaction(tenant, work)
 
-    async def delete_thread(self, request: thread_pb2.DeleteThreadRequest) -> None:
+    async def delete_thread(self, tenant: str, request: thread_pb2.DeleteThreadRequest) -> None:
         """Delete a thread and everything under it, when the etag (if given) is current."""
         found = Violations()
         validation.resource_id(found, "thread_id", request.thread_id)
@@ -298,9 +307,11 @@ class ThreadHandler:
             await tx.delete_thread(stored.ref)
             announce_deleted(tx, [request.thread_id])
 
-        await self._store.transaction(work)
+        await self._store.transaction(tenant, work)
 
-    async def copy_thread(self, request: thread_pb2.CopyThreadRequest) -> thread_pb2.Thread:
+    async def copy_thread(
+        self, tenant: str, request: thread_pb2.CopyThreadRequest
+    ) -> thread_pb2.Thread:
         """Copy a thread with all its messages (new message ids, same order and times)."""
         found = Violations()
         validation.resource_id(found, "thread_id", request.thread_id)
@@ -319,14 +330,20 @@ class ThreadHandler:
             await tx.copy_messages(source.ref, created.ref, ids.new_message_id)
             return created.thread
 
-        return await self._store.transaction(work)
+        return await self._store.transaction(tenant, work)
 
     async def delete_expired(self, *, limit: int) -> int:
-        """Delete up to limit threads whose time ran out; return how many."""
+        """Delete up to limit threads whose time ran out, in each one's tenant; return how many."""
+        by_tenant: dict[str, list[str]] = {}
+        for ref in await self._store.expired_threads(limit):
+            by_tenant.setdefault(ref.tenant, []).append(ref.thread_id)
+        deleted = 0
+        for tenant, thread_ids in by_tenant.items():
 
-        async def work(tx: StoreTransaction) -> int:
-            deleted = await tx.delete_expired_threads(limit=limit)
-            announce_deleted(tx, deleted)
-            return len(deleted)
+            async def work(tx: StoreTransaction, thread_ids: list[str] = thread_ids) -> int:
+                gone = await tx.delete_expired_threads(thread_ids)
+                announce_deleted(tx, gone)
+                return len(gone)
 
-        return await self._store.transaction(work)
+            deleted += await self._store.transaction(tenant, work)
+        return deleted

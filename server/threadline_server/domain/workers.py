@@ -67,9 +67,9 @@ class WorkerHandler:
         self._engine = engine
 
     async def claim_run(
-        self, request: worker_pb2.ClaimRunRequest, time_remaining: float | None
+        self, tenant: str, request: worker_pb2.ClaimRunRequest, time_remaining: float | None
     ) -> worker_pb2.ClaimRunResponse:
-        """Claim the next run of a worker agent, waiting up to `wait` for one."""
+        """Claim the tenant's next run of a worker agent, waiting up to `wait` for one."""
         found = Violations()
         validation.reference(found, "agent_id", request.agent_id, required=True)
         validation.reference(found, "worker_id", request.worker_id)
@@ -86,7 +86,7 @@ class WorkerHandler:
             if not 0 <= wait <= MAX_CLAIM_WAIT_SECONDS:
                 found.add("wait", "must be between 0 and 60 seconds")
         found.raise_if_any()
-        if request.agent_id not in self._engine.agents.by_workers:
+        if not self._engine.agents.serves_by_workers(request.agent_id, tenant):
             raise NotFoundError(
                 "agent",
                 request.agent_id,
@@ -97,11 +97,11 @@ class WorkerHandler:
             wait = max(min(wait, time_remaining - DEADLINE_MARGIN_SECONDS), 0.0)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + wait
-        wakeup = self._engine.scheduler.worker_wakeup(request.agent_id)
+        wakeup = self._engine.scheduler.worker_wakeup(tenant, request.agent_id)
         while True:
             wakeup.clear()
             claimed = await self._engine.scheduler.claim(
-                request.agent_id, request.worker_id, int(lease_seconds * 1_000_000)
+                tenant, request.agent_id, request.worker_id, int(lease_seconds * 1_000_000)
             )
             if claimed is not None:
                 record, messages, omitted = claimed
@@ -119,7 +119,7 @@ class WorkerHandler:
                 await asyncio.wait_for(wakeup.wait(), remaining)
 
     async def report_run_events(
-        self, request: worker_pb2.ReportRunEventsRequest
+        self, tenant: str, request: worker_pb2.ReportRunEventsRequest
     ) -> worker_pb2.ReportRunEventsResponse:
         """Record a batch of a worker's events under its lease."""
         found = Violations()
@@ -138,7 +138,10 @@ class WorkerHandler:
         found.raise_if_any()
         try:
             record = await self._engine.record(
-                request.run_id, [s for s in steps if s is not None], lease_id=request.lease_id
+                tenant,
+                request.run_id,
+                [s for s in steps if s is not None],
+                lease_id=request.lease_id,
             )
         except RunEndedError as ended:
             return self._ended_answer(request.run_id, ended.record)
@@ -155,7 +158,7 @@ class WorkerHandler:
         )
 
     async def renew_lease(
-        self, request: worker_pb2.RenewLeaseRequest
+        self, tenant: str, request: worker_pb2.RenewLeaseRequest
     ) -> worker_pb2.RenewLeaseResponse:
         """Extend a lease; tell the worker when its run was cancelled."""
         found = Violations()
@@ -163,7 +166,9 @@ class WorkerHandler:
         validation.reference(found, "lease_id", request.lease_id, required=True)
         found.raise_if_any()
         try:
-            record = await self._engine.record(request.run_id, [], lease_id=request.lease_id)
+            record = await self._engine.record(
+                tenant, request.run_id, [], lease_id=request.lease_id
+            )
         except RunEndedError as ended:
             answer = self._ended_answer(request.run_id, ended.record)
             return worker_pb2.RenewLeaseResponse(cancelled=answer.cancelled)

@@ -25,8 +25,9 @@ import collections
 import contextlib
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Hashable, Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import grpc
 from google.protobuf import descriptor_pool
@@ -49,6 +50,9 @@ from threadline.v1 import run_pb2
 from threadline_server import __version__
 from threadline_server.domain.event_types import THREAD_DELETED
 from threadline_server.store.base import Store, StoreTransaction
+from threadline_server.store.records import ACROSS_TENANTS
+
+K = TypeVar("K", bound=Hashable)
 
 # Counters and histograms would each also export a *_created series (the
 # time they were first used): twice the series for nothing Prometheus uses.
@@ -262,8 +266,9 @@ class StoreMetrics:
         self._wait.observe(waited)
         self._held.observe(held)
 
-    def publish(self, events: list[run_pb2.RunEvent]) -> None:
+    def publish(self, tenant: str, events: list[run_pb2.RunEvent]) -> None:
         """Count the events of a committed transaction (an event listener)."""
+        del tenant  # every tenant's commits count alike
         stored = sum(1 for event in events if event.event_id)  # not thread.deleted notices
         if stored:
             self._events.observe(stored)
@@ -301,9 +306,9 @@ class RunMetrics:
             ("agent_id", "status"),
             registry=registry,
         )
-        # run id -> (thread id, agent id, status), for runs in flight
-        self._runs: dict[str, tuple[str, str, int]] = {}
-        self._by_thread: dict[str, set[str]] = collections.defaultdict(set)
+        # run id -> ((tenant, thread id), agent id, status), for runs in flight
+        self._runs: dict[str, tuple[tuple[str, str], str, int]] = {}
+        self._by_thread: dict[tuple[str, str], set[str]] = collections.defaultdict(set)
 
     async def follow(self, store: Store, agents: Iterable[str]) -> None:
         """Count the runs in flight, and from then on follow every commit.
@@ -317,17 +322,20 @@ class RunMetrics:
         async def work(tx: StoreTransaction) -> None:
             for record in await tx.all_runs_in_flight():
                 run = record.run
-                self._enter(run.run_id, record.thread.thread_id, run.agent_id, run.status)
+                thread = (record.thread.tenant, record.thread.thread_id)
+                self._enter(run.run_id, thread, run.agent_id, run.status)
             store.add_event_listener(self.publish)
 
-        await store.transaction(work)
+        # A transaction for its place in the commit order: it reads every
+        # tenant's runs and writes nothing.
+        await store.transaction(ACROSS_TENANTS, work)
 
-    def _enter(self, run_id: str, thread_id: str, agent_id: str, status: int) -> None:
-        self._runs[run_id] = (thread_id, agent_id, status)
-        self._by_thread[thread_id].add(run_id)
+    def _enter(self, run_id: str, thread: tuple[str, str], agent_id: str, status: int) -> None:
+        self._runs[run_id] = (thread, agent_id, status)
+        self._by_thread[thread].add(run_id)
         self._in_flight.labels(agent_id, status_label(status)).inc()
 
-    def _leave(self, run_id: str) -> tuple[str, str, int] | None:
+    def _leave(self, run_id: str) -> tuple[tuple[str, str], str, int] | None:
         known = self._runs.pop(run_id, None)
         if known is None:
             return None
@@ -340,11 +348,12 @@ class RunMetrics:
         self._in_flight.labels(agent_id, status_label(status)).dec()
         return known
 
-    def publish(self, events: list[run_pb2.RunEvent]) -> None:
+    def publish(self, tenant: str, events: list[run_pb2.RunEvent]) -> None:
         """Follow the run state changes of a committed transaction (an event listener)."""
         for event in events:
+            thread = (tenant, event.thread_id)
             if event.type == THREAD_DELETED:
-                for run_id in list(self._by_thread.get(event.thread_id, ())):
+                for run_id in list(self._by_thread.get(thread, ())):
                     self._leave(run_id)
                 continue
             if not event.HasField("run"):
@@ -354,7 +363,7 @@ class RunMetrics:
             if run.status in _IN_FLIGHT:
                 if before is None:
                     self._created.labels(run.agent_id).inc()
-                self._enter(run.run_id, event.thread_id, run.agent_id, run.status)
+                self._enter(run.run_id, thread, run.agent_id, run.status)
             elif before is not None:
                 self._ended.labels(run.agent_id, status_label(run.status)).inc()
 
@@ -367,6 +376,7 @@ class StreamReader:
     """One open StreamRunEvents, StreamRun or WatchThread call, as the lag sees it."""
 
     method: str
+    tenant: str
     run_id: str
     thread_id: str
     after: int
@@ -392,29 +402,32 @@ class StreamReaders(Collector):
     def __init__(self, registry: CollectorRegistry) -> None:
         self._readers: set[StreamReader] = set()
         self._newest_by_run: collections.OrderedDict[str, int] = collections.OrderedDict()
-        self._newest_by_thread: collections.OrderedDict[str, int] = collections.OrderedDict()
+        # By (tenant, thread id): two tenants may each have a thread of one id.
+        self._newest_by_thread: collections.OrderedDict[tuple[str, str], int] = (
+            collections.OrderedDict()
+        )
         registry.register(self)
 
-    def publish(self, events: list[run_pb2.RunEvent]) -> None:
+    def publish(self, tenant: str, events: list[run_pb2.RunEvent]) -> None:
         """Remember the newest event id of each run and thread (an event listener)."""
         for event in events:
             if event.type == THREAD_DELETED:
-                self._newest_by_thread.pop(event.thread_id, None)
+                self._newest_by_thread.pop((tenant, event.thread_id), None)
                 continue
-            _remember(self._newest_by_thread, event.thread_id, event.event_id)
+            _remember(self._newest_by_thread, (tenant, event.thread_id), event.event_id)
             if event.run_id:
                 _remember(self._newest_by_run, event.run_id, event.event_id)
 
     @contextlib.contextmanager
     def reader(
-        self, method: str, *, run_id: str = "", thread_id: str = "", after: int = 0
+        self, method: str, tenant: str, *, run_id: str = "", thread_id: str = "", after: int = 0
     ) -> Iterator[StreamReader]:
         """Track a stream while it is open; set ``last`` to each event sent.
 
         A run reader is given run_id, or learns it from its first event
         (StreamRun); a thread reader is given thread_id.
         """
-        reader = StreamReader(method, run_id, thread_id, after, time.time())
+        reader = StreamReader(method, tenant, run_id, thread_id, after, time.time())
         self._readers.add(reader)
         try:
             yield reader
@@ -425,7 +438,7 @@ class StreamReaders(Collector):
         """Seconds behind, or None when the reader is up to date."""
         last = reader.last
         if reader.thread_id:
-            newest = self._newest_by_thread.get(reader.thread_id)
+            newest = self._newest_by_thread.get((reader.tenant, reader.thread_id))
         else:
             run_id = reader.run_id or (last.run_id if last is not None else "")
             newest = self._newest_by_run.get(run_id) if run_id else None
@@ -476,7 +489,7 @@ class StreamReaders(Collector):
         ]
 
 
-def _remember(newest: collections.OrderedDict[str, int], key: str, event_id: int) -> None:
+def _remember(newest: collections.OrderedDict[K, int], key: K, event_id: int) -> None:
     newest[key] = event_id
     newest.move_to_end(key)
     if len(newest) > NEWEST_REMEMBERED:

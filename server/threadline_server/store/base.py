@@ -8,10 +8,17 @@ read and write rows, and all it does commits together or not at all; the
 events it appends reach the event listeners after the commit, in commit
 order. Reads that are not part of a write are methods of the Store.
 
+Every row belongs to a tenant, and every read and every transaction is
+for one tenant, given by the caller: a row of another tenant is exactly as
+absent as a row that does not exist. The only reads across tenants are
+the few the server's own background jobs need (stale runs, queued threads,
+expired threads); they return each row's tenant, and the job then writes
+in a transaction of that tenant.
+
 A store raises NotFoundError(kind, id) when a row named by id does not
-exist (or its thread has expired); the domain says which request field named
-it. It raises nothing else of the domain's: "the id is taken" comes back as
-None, and the domain decides what that means.
+exist (or its thread has expired, or it is another tenant's); the domain
+says which request field named it. It raises nothing else of the domain's:
+"the id is taken" comes back as None, and the domain decides what that means.
 
 SQLite is the embedded default (store.sqlite); a server database
 (PostgreSQL) implements this same interface when one machine is not enough.
@@ -27,6 +34,7 @@ from threadline.v1 import message_pb2, run_pb2, thread_pb2
 
 from threadline_server.store.records import (
     EventListener,
+    KeyRecord,
     MessagePageQuery,
     Page,
     RememberedRequest,
@@ -43,10 +51,12 @@ T = TypeVar("T")
 
 
 class StoreTransaction(abc.ABC):
-    """One write transaction: the primitives the domain composes its writes from."""
+    """One write transaction of one tenant: the primitives the domain composes its writes from."""
 
     now: int
     """The transaction's time, microseconds since the epoch, taken once it began."""
+    tenant: str
+    """The tenant whose rows the transaction reads and writes."""
 
     # -- threads ----------------------------------------------------------------
 
@@ -85,11 +95,8 @@ class StoreTransaction(abc.ABC):
         """Delete a thread and everything under it."""
 
     @abc.abstractmethod
-    async def delete_expired_threads(self, *, limit: int, thread_id: str = "") -> list[str]:
-        """Delete up to limit threads whose expire time has passed; return their ids.
-
-        With thread_id, only that thread, if it has expired.
-        """
+    async def delete_expired_threads(self, thread_ids: Sequence[str]) -> list[str]:
+        """Delete those of the threads whose expire time has passed; return their ids."""
 
     # -- messages ---------------------------------------------------------------
 
@@ -160,16 +167,16 @@ class StoreTransaction(abc.ABC):
         """
 
     @abc.abstractmethod
-    async def stale_runs(self) -> list[RunRecord]:
-        """Return RUNNING runs whose lease ran out by now, or that have no lease, oldest first."""
-
-    @abc.abstractmethod
-    async def threads_with_queued_runs(self) -> list[ThreadRef]:
-        """Return every thread that has a queued run."""
+    async def count_runs_in_flight(self, limit: int) -> int:
+        """Count the tenant's QUEUED and RUNNING runs, up to limit (counting stops there)."""
 
     @abc.abstractmethod
     async def all_runs_in_flight(self) -> list[RunRecord]:
-        """Return every QUEUED and RUNNING run, of every thread."""
+        """Return every QUEUED and RUNNING run, of every tenant.
+
+        The one read across tenants in a transaction: the run metrics count
+        from it and follow commits from the same instant.
+        """
 
     # -- request ids ------------------------------------------------------------
 
@@ -218,16 +225,22 @@ class Store(abc.ABC):
     async def close(self) -> None:
         """Finish pending writes and disconnect."""
 
+    @property
     @abc.abstractmethod
-    async def transaction(self, work: Callable[[StoreTransaction], Awaitable[T]]) -> T:
-        """Run work in one write transaction; commit when it returns, roll back when it raises.
+    def keys(self) -> KeyStore:
+        """The API keys, read on every call (once the store is open)."""
 
-        The caller's cancellation never interrupts a transaction half done.
+    @abc.abstractmethod
+    async def transaction(self, tenant: str, work: Callable[[StoreTransaction], Awaitable[T]]) -> T:
+        """Run work in one write transaction of a tenant, committed when it returns.
+
+        It is rolled back when work raises. The caller's cancellation never
+        interrupts a transaction half done.
         """
 
     @abc.abstractmethod
     def add_event_listener(self, listener: EventListener) -> None:
-        """Call listener with the events of each transaction, right after it commits.
+        """Call listener with the tenant and the events of each transaction after it commits.
 
         Listeners run in commit order, before the next transaction starts, so
         they see every thread's events in event_id order.
@@ -237,7 +250,7 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def get_thread(
-        self, thread_id: str, *, message_limit: int = 0, max_bytes: int = 0
+        self, tenant: str, thread_id: str, *, message_limit: int = 0, max_bytes: int = 0
     ) -> thread_pb2.Thread:
         """Return a live thread, with up to message_limit of its latest messages.
 
@@ -247,35 +260,93 @@ class Store(abc.ABC):
         """
 
     @abc.abstractmethod
-    async def list_threads(self, query: ThreadPageQuery) -> Page[thread_pb2.Thread]:
+    async def list_threads(self, tenant: str, query: ThreadPageQuery) -> Page[thread_pb2.Thread]:
         """Return one page of matching live threads."""
 
     @abc.abstractmethod
-    async def count_threads(self, thread_filter: ThreadFilter) -> int:
+    async def count_threads(self, tenant: str, thread_filter: ThreadFilter) -> int:
         """Count matching live threads."""
 
     @abc.abstractmethod
-    async def get_message(self, thread_id: str, message_id: str) -> message_pb2.Message:
+    async def get_message(
+        self, tenant: str, thread_id: str, message_id: str
+    ) -> message_pb2.Message:
         """Return one message of a live thread."""
 
     @abc.abstractmethod
-    async def list_messages(self, query: MessagePageQuery) -> Page[message_pb2.Message]:
+    async def list_messages(
+        self, tenant: str, query: MessagePageQuery
+    ) -> Page[message_pb2.Message]:
         """Return one page of a live thread's messages."""
 
     @abc.abstractmethod
-    async def get_run(self, run_id: str) -> run_pb2.Run:
+    async def get_run(self, tenant: str, run_id: str) -> run_pb2.Run:
         """Return one run of a live thread."""
 
     @abc.abstractmethod
-    async def list_runs(self, query: RunPageQuery) -> Page[run_pb2.Run]:
+    async def list_runs(self, tenant: str, query: RunPageQuery) -> Page[run_pb2.Run]:
         """Return one page of a live thread's runs."""
 
     @abc.abstractmethod
     async def read_events(
-        self, *, thread_id: str = "", run_id: str = "", after: int, limit: int, max_bytes: int
+        self,
+        tenant: str,
+        *,
+        thread_id: str = "",
+        run_id: str = "",
+        after: int,
+        limit: int,
+        max_bytes: int,
     ) -> list[run_pb2.RunEvent]:
         """Return the events of a live thread or of a run with event_id > after, oldest first.
 
         At most limit events taking at most max_bytes (the first is always
         returned).
         """
+
+    # -- reads across tenants, for the server's own background jobs ----------------
+
+    @abc.abstractmethod
+    async def stale_runs(self) -> list[RunRecord]:
+        """Return RUNNING runs whose lease ran out by now, or that have no lease, oldest first."""
+
+    @abc.abstractmethod
+    async def threads_with_queued_runs(self) -> list[ThreadRef]:
+        """Return every thread that has a queued run."""
+
+    @abc.abstractmethod
+    async def expired_threads(self, limit: int) -> list[ThreadRef]:
+        """Return up to limit threads whose expire time has passed."""
+
+
+class KeyStore(abc.ABC):
+    """API keys: read by the server on every call, written by the `threadline keys` command.
+
+    Reads are synchronous on purpose: a lookup by primary key in a small
+    table takes microseconds, less than a hop to a database thread would, and
+    reading the stored row on every call is what makes a revocation count at once.
+    """
+
+    @abc.abstractmethod
+    def find(self, key_id: str) -> KeyRecord | None:
+        """Return the key with this id, revoked or not, or None."""
+
+    @abc.abstractmethod
+    def any_active(self) -> bool:
+        """Tell whether any key is not revoked."""
+
+
+class KeyAdmin(abc.ABC):
+    """API keys as the `threadline keys` command changes them."""
+
+    @abc.abstractmethod
+    async def insert(self, record: KeyRecord) -> None:
+        """Store a new key."""
+
+    @abc.abstractmethod
+    async def revoke(self, key_id: str, at: int) -> KeyRecord | None:
+        """Mark a key revoked at `at` (if it was not already); None if there is no such key."""
+
+    @abc.abstractmethod
+    async def list(self) -> list[KeyRecord]:
+        """Return every key, revoked ones too, oldest first."""

@@ -18,6 +18,14 @@ from threadline_server.jsonvalue import JsonValue
 
 T = TypeVar("T")
 
+DEFAULT_TENANT = "default"
+"""The tenant a server without keys serves (on a loopback address only)."""
+
+ACROSS_TENANTS = ""
+"""The tenant of a transaction that reads or sweeps every tenant's rows (the
+run metrics' first count, the sweep of old request ids): no tenant is named
+so, so it finds no row of anyone's by id, and it writes no row of its own."""
+
 
 class ThreadOrder(Enum):
     """The columns threads can be listed by."""
@@ -100,10 +108,13 @@ class ThreadRef:
     """A live thread, as a transaction found it.
 
     key is the store's own handle for the row, meaningless to the domain;
-    ttl_us is what the domain needs to move the thread's expiry on activity.
+    tenant is whose thread it is (thread ids are unique only within a
+    tenant); ttl_us is what the domain needs to move the thread's expiry on
+    activity.
     """
 
     key: int
+    tenant: str
     thread_id: str
     ttl_us: int | None = None
 
@@ -159,7 +170,21 @@ class RememberedRequest:
     created_at: int
 
 
-EventListener = Callable[[list[run_pb2.RunEvent]], None]
+@dataclass(frozen=True)
+class KeyRecord:
+    """An API key as stored: never the key itself, only its digest."""
+
+    key_id: str
+    tenant: str
+    scope: str
+    digest: bytes
+    created_at: int
+    revoked_at: int | None = None
+    note: str = ""
+
+
+EventListener = Callable[[str, list[run_pb2.RunEvent]], None]
+"""Called after each commit with the transaction's tenant and its events."""
 
 WriteObserver = Callable[[float, float], None]
 """Told of each write transaction: seconds it waited for the writer, seconds it held it."""

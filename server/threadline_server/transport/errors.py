@@ -2,8 +2,9 @@
 
 Every error a client sees is a google.rpc.Status: the code from the table
 below, an ErrorInfo whose reason is the domain error's stable UPPER_SNAKE word,
-and, for bad input, a BadRequest naming each bad field. Anything unexpected is
-logged with its traceback and answered INTERNAL without internals.
+for bad input, a BadRequest naming each bad field, and for a cap that was
+reached, a RetryInfo saying when to try again. Anything unexpected is logged
+with its traceback and answered INTERNAL without internals.
 
 A status travels in the call's trailing metadata (grpc-message, and the
 whole Status again in grpc-status-details-bin, base64), and a client
@@ -33,7 +34,10 @@ from threadline_server.errors import (
     FailedPreconditionError,
     MalformedRequestError,
     NotFoundError,
+    PermissionDeniedError,
+    ResourceExhaustedError,
     ThreadlineError,
+    UnauthenticatedError,
     UnavailableError,
     ValidationError,
 )
@@ -50,6 +54,9 @@ STATUS_CODES: dict[type[ThreadlineError], int] = {
     EtagMismatchError: code_pb2.ABORTED,
     FailedPreconditionError: code_pb2.FAILED_PRECONDITION,
     UnavailableError: code_pb2.UNAVAILABLE,
+    UnauthenticatedError: code_pb2.UNAUTHENTICATED,
+    PermissionDeniedError: code_pb2.PERMISSION_DENIED,
+    ResourceExhaustedError: code_pb2.RESOURCE_EXHAUSTED,
 }
 
 # The most bytes (UTF-8) of each text a status carries: its message, each
@@ -135,6 +142,10 @@ def to_status(error: ThreadlineError) -> status_pb2.Status:
     )
     if isinstance(error, ValidationError):
         status.details.append(_pack(_bad_request(error)))
+    elif isinstance(error, ResourceExhaustedError):
+        hint = error_details_pb2.RetryInfo()
+        hint.retry_delay.FromMilliseconds(max(1, round(error.retry_after * 1000)))
+        status.details.append(_pack(hint))
     elif isinstance(error, NotFoundError | AlreadyExistsError | EtagMismatchError):
         status.details.append(
             _pack(

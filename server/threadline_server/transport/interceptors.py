@@ -1,9 +1,9 @@
 """The server interceptor: the one wrapper around every call.
 
-It does three jobs, so that a call pays for one wrapper: the concurrency cap
-(over the cap, RESOURCE_EXHAUSTED with ErrorInfo TOO_MANY_CALLS at once,
-instead of queueing without bound), the access log (one line per call:
-method, status code, duration, peer), and the go-grpc-prometheus metrics.
+It does two jobs, so that a call pays for one wrapper: the access log (one
+line per call: method, status code, duration, peer) and the go-grpc-prometheus
+metrics. The concurrency cap is transport/limits.py's, which knows the caller
+and lets health and reflection through.
 
 Per-call work is kept to what a call needs: the wrapped handler of a method
 is built once and reused (grpc's generic handlers return the same handler
@@ -21,10 +21,8 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, cast
 
 import grpc
-from google.rpc import code_pb2, error_details_pb2, status_pb2
 
 from threadline_server.observability.metrics import GrpcMethod, GrpcMetrics, grpc_type
-from threadline_server.transport.errors import ERROR_DOMAIN, abort
 
 access_log = logging.getLogger("threadline.access")
 ACCESS_LINE = "rpc=%(rpc)s code=%(code)s duration_ms=%(duration_ms).2f peer=%(peer)s"
@@ -45,13 +43,11 @@ def _code(context: Context, default: grpc.StatusCode) -> grpc.StatusCode:
 
 
 class ServerInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
-    """Caps concurrent calls, logs each call, and counts and times it."""
+    """Logs each call, and counts and times it."""
 
-    def __init__(self, max_concurrent_rpcs: int, metrics: GrpcMetrics) -> None:
-        self._limit = max_concurrent_rpcs
+    def __init__(self, metrics: GrpcMetrics) -> None:
         self.active = 0
         self._metrics = metrics
-        metrics.calls_limit.set(max_concurrent_rpcs)
         metrics.calls_in_flight.set_function(lambda: self.active)
         # method -> (the handler as continuation returned it, its wrapped form)
         self._wrapped: dict[str, tuple[Handler, Handler]] = {}
@@ -106,20 +102,6 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
             )
         return original
 
-    async def _refuse(self, call: GrpcMethod, context: Context, started: float) -> None:
-        """End a call over the cap with RESOURCE_EXHAUSTED (raises)."""
-        status = status_pb2.Status(
-            code=code_pb2.RESOURCE_EXHAUSTED,
-            message=f"server is at its limit of {self._limit} concurrent calls; retry later",
-        )
-        status.details.add().Pack(
-            error_details_pb2.ErrorInfo(reason="TOO_MANY_CALLS", domain=ERROR_DOMAIN)
-        )
-        try:
-            await abort(context, status)
-        finally:
-            self._finish(call, context, started, grpc.StatusCode.RESOURCE_EXHAUSTED)
-
     def _finish(
         self, call: GrpcMethod, context: Context, started: float, default: grpc.StatusCode
     ) -> None:
@@ -145,8 +127,6 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
         async def wrapped(request: Any, context: Context) -> Any:
             started = time.perf_counter()
             call.started.inc()
-            if self.active >= self._limit:
-                await self._refuse(call, context, started)
             self.active += 1
             outcome = grpc.StatusCode.UNKNOWN
             try:
@@ -179,8 +159,6 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
         async def wrapped(request: Any, context: Context) -> None:
             started = time.perf_counter()
             call.started.inc()
-            if self.active >= self._limit:
-                await self._refuse(call, context, started)
             self.active += 1
             open_streams.inc()
             outcome = grpc.StatusCode.UNKNOWN

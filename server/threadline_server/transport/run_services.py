@@ -10,6 +10,7 @@ from threadline.v1 import run_pb2, run_pb2_grpc, worker_pb2, worker_pb2_grpc
 from threadline_server.domain.runs import RunHandler
 from threadline_server.domain.workers import WorkerHandler
 from threadline_server.observability.metrics import StreamReaders
+from threadline_server.transport.auth import caller
 from threadline_server.transport.errors import stream, unary
 
 # The full method names the stream metrics are labelled with.
@@ -44,35 +45,35 @@ class RunService(run_pb2_grpc.RunServiceServicer):
         self, request: run_pb2.CreateRunRequest, context: Context
     ) -> run_pb2.Run:
         """Start a run."""
-        return await self._handler.create_run(request)
+        return await self._handler.create_run(caller().tenant, request)
 
     @unary
     async def GetRun(  # noqa: N802
         self, request: run_pb2.GetRunRequest, context: Context
     ) -> run_pb2.Run:
         """Read a run."""
-        return await self._handler.get_run(request)
+        return await self._handler.get_run(caller().tenant, request)
 
     @unary
     async def ListRuns(  # noqa: N802
         self, request: run_pb2.ListRunsRequest, context: Context
     ) -> run_pb2.ListRunsResponse:
         """List a thread's runs."""
-        return await self._handler.list_runs(request)
+        return await self._handler.list_runs(caller().tenant, request)
 
     @unary
     async def CancelRun(  # noqa: N802
         self, request: run_pb2.CancelRunRequest, context: Context
     ) -> run_pb2.Run:
         """Cancel a run."""
-        return await self._handler.cancel_run(request)
+        return await self._handler.cancel_run(caller().tenant, request)
 
     @unary
     async def WaitRun(  # noqa: N802
         self, request: run_pb2.WaitRunRequest, context: Context
     ) -> run_pb2.Run:
         """Wait for a run to end."""
-        return await self._handler.wait_run(request, _time_remaining(context))
+        return await self._handler.wait_run(caller().tenant, request, _time_remaining(context))
 
     @stream
     async def StreamRunEvents(  # noqa: N802
@@ -81,10 +82,11 @@ class RunService(run_pb2_grpc.RunServiceServicer):
         """Stream a run's events."""
         with self._readers.reader(
             _METHOD.format("StreamRunEvents"),
+            caller().tenant,
             run_id=request.run_id,
             after=request.after_event_id,
         ) as reader:
-            async for event in self._handler.stream_run_events(request):
+            async for event in self._handler.stream_run_events(caller().tenant, request):
                 reader.last = event
                 yield event
 
@@ -93,8 +95,8 @@ class RunService(run_pb2_grpc.RunServiceServicer):
         self, request: run_pb2.CreateRunRequest, context: Context
     ) -> AsyncIterator[run_pb2.RunEvent]:
         """Start a run and stream its events."""
-        with self._readers.reader(_METHOD.format("StreamRun")) as reader:
-            async for event in self._handler.stream_run(request):
+        with self._readers.reader(_METHOD.format("StreamRun"), caller().tenant) as reader:
+            async for event in self._handler.stream_run(caller().tenant, request):
                 reader.last = event
                 yield event
 
@@ -105,10 +107,11 @@ class RunService(run_pb2_grpc.RunServiceServicer):
         """Stream a thread's events."""
         with self._readers.reader(
             _METHOD.format("WatchThread"),
+            caller().tenant,
             thread_id=request.thread_id,
             after=request.after_event_id,
         ) as reader:
-            async for event in self._handler.watch_thread(request):
+            async for event in self._handler.watch_thread(caller().tenant, request):
                 reader.last = event
                 yield event
 
@@ -117,7 +120,7 @@ class RunService(run_pb2_grpc.RunServiceServicer):
         self, request: run_pb2.ChatRequest, context: Context
     ) -> run_pb2.ChatResponse:
         """One chat turn."""
-        return await self._handler.chat(request, _time_remaining(context))
+        return await self._handler.chat(caller().tenant, request, _time_remaining(context))
 
 
 class AgentWorkerService(worker_pb2_grpc.AgentWorkerServiceServicer):
@@ -131,18 +134,18 @@ class AgentWorkerService(worker_pb2_grpc.AgentWorkerServiceServicer):
         self, request: worker_pb2.ClaimRunRequest, context: Context
     ) -> worker_pb2.ClaimRunResponse:
         """Claim a run."""
-        return await self._handler.claim_run(request, _time_remaining(context))
+        return await self._handler.claim_run(caller().tenant, request, _time_remaining(context))
 
     @unary
     async def ReportRunEvents(  # noqa: N802
         self, request: worker_pb2.ReportRunEventsRequest, context: Context
     ) -> worker_pb2.ReportRunEventsResponse:
         """Record a worker's events."""
-        return await self._handler.report_run_events(request)
+        return await self._handler.report_run_events(caller().tenant, request)
 
     @unary
     async def RenewLease(  # noqa: N802
         self, request: worker_pb2.RenewLeaseRequest, context: Context
     ) -> worker_pb2.RenewLeaseResponse:
         """Renew a lease."""
-        return await self._handler.renew_lease(request)
+        return await self._handler.renew_lease(caller().tenant, request)

@@ -1,6 +1,7 @@
 """The gRPC server: Threadline's services, health, reflection, and a graceful stop.
 
-Start-up order: open the store (migrations run), then bind and serve. On stop:
+Start-up order: check the keys rule (without keys, loopback addresses only),
+bind, open the store (migrations run), then serve. On stop:
 health flips to NOT_SERVING for every service (so load balancers drain), the
 server refuses new calls and gives in-flight ones the grace period, then the
 store finishes its pending writes and closes.
@@ -36,6 +37,7 @@ from threadline_server.domain.agents import Agent, load_agent
 from threadline_server.domain.builtin_agents import BUILTIN_AGENTS
 from threadline_server.domain.engine import RunEngine
 from threadline_server.domain.events import EventBus
+from threadline_server.domain.keys import KeyVerifier
 from threadline_server.domain.messages import MessageHandler
 from threadline_server.domain.runs import RunHandler
 from threadline_server.domain.threads import ThreadHandler
@@ -44,11 +46,16 @@ from threadline_server.http.browser import BrowserPolicy
 from threadline_server.http.connections import HttpLimits
 from threadline_server.http.gateway import HttpGateway, Observers
 from threadline_server.http.routes import bindings_for
+from threadline_server.key_secret import KeySecretFile
 from threadline_server.observability.exposition import MetricsListener
 from threadline_server.observability.metrics import Metrics
+from threadline_server.store.records import DEFAULT_TENANT
 from threadline_server.store.sqlite import SqliteStore
+from threadline_server.store.sqlite.keys import any_active_in
+from threadline_server.transport.auth import AccessInterceptor
 from threadline_server.transport.health import HealthServicer
 from threadline_server.transport.interceptors import ServerInterceptor
+from threadline_server.transport.limits import CallLimits, Caps
 from threadline_server.transport.reflection import enable_server_reflection
 from threadline_server.transport.requests import ParsingRegistrar
 from threadline_server.transport.run_services import AgentWorkerService, RunService
@@ -144,6 +151,24 @@ class ThreadlineServer:
             _agents(settings.agents),
             settings.worker_agents,
             run_timeout=settings.run_timeout,
+            agent_tenants=settings.agent_tenant_map(),
+            max_runs_in_flight=settings.tenant_max_runs,
+        )
+        self.key_secret = KeySecretFile(settings.key_secret_path)
+        self.limits = CallLimits(
+            Caps(
+                max_concurrent_calls=settings.max_concurrent_rpcs,
+                streams_per_tenant=settings.tenant_max_streams,
+                calls_per_second_per_tenant=settings.tenant_calls_per_second,
+            )
+        )
+        self.local_only = _is_loopback(settings.listen) and (
+            not settings.http_listen or _is_loopback(settings.http_listen)
+        )
+        self.access = AccessInterceptor(
+            self.limits,
+            reflection_open=settings.reflection == "open"
+            or (settings.reflection == "auto" and _is_loopback(settings.listen)),
         )
         self.port = 0
         # TLS for both listeners, when --tls-cert is given (loaded in start).
@@ -166,12 +191,17 @@ class ThreadlineServer:
         mistake on a busy port stops before it touches the database. HTTP is
         served once gRPC is, since it calls the gRPC server.
         """
+        self._check_keys_rule()
         self.tls = _load_tls(self.settings)
         interceptors: list[grpc.aio.ServerInterceptor] = [  # type: ignore[type-arg]
-            ServerInterceptor(self.settings.max_concurrent_rpcs, self.metrics.grpc)
+            ServerInterceptor(self.metrics.grpc)
         ]
+        # The gauge of the cap shows the cap transport/limits.py enforces.
+        self.metrics.grpc.calls_limit.set(self.settings.max_concurrent_rpcs)
         if self.tracing is not None:
             interceptors.append(self.tracing.grpc_interceptor())
+        # Innermost, so that refused calls are logged, counted and traced too.
+        interceptors.append(self.access)
         self.metrics.grpc.initialise(SERVICE_NAMES)
         server = grpc.aio.server(interceptors=interceptors, options=server_options(self.settings))
         # Every service registers through the registrar: each method then
@@ -201,6 +231,14 @@ class ThreadlineServer:
                     await listener.stop(0)
             raise
         await self.store.open()
+        self.access.verifier = KeyVerifier(
+            self.store.keys, self.key_secret.read, anonymous_allowed=self.local_only
+        )
+        if self.access.verifier.anonymous:
+            logger.info(
+                "no API keys: calls without a key act as tenant %r (loopback only)",
+                DEFAULT_TENANT,
+            )
         # Before recovery, which may end runs: run counts start from the store
         # and follow every commit from then on.
         await self.metrics.follow(self.store, self.engine.agents.names())
@@ -237,6 +275,28 @@ class ThreadlineServer:
         elif self.http is None:
             logger.info("metrics not served: no HTTP listener and no --metrics-listen")
         return self.port
+
+    def _check_keys_rule(self) -> None:
+        """Refuse to serve without keys beyond loopback, or with keys that cannot be checked."""
+        settings = self.settings
+        has_keys = any_active_in(settings.database)
+        if not has_keys and not self.local_only:
+            addresses = " and ".join(
+                a for a in (settings.listen, settings.http_listen) if a and not _is_loopback(a)
+            )
+            raise SystemExit(
+                f"refusing to serve on {addresses} without API keys: anyone who reaches it "
+                "could read and change every thread. Make a key first, "
+                f"`threadline keys create --database {settings.database} --tenant "
+                f"{DEFAULT_TENANT} --scope write` (callers send it as 'authorization: Bearer "
+                "<key>'), or listen on a loopback address such as 127.0.0.1"
+            )
+        if has_keys and self.key_secret.read() is None:
+            raise SystemExit(
+                f"the database has API keys but their secret file {settings.key_secret_path} "
+                "is missing: restore it from the backup of this database (or give "
+                "--key-secret-file); without it no key can be checked"
+            )
 
     def _add_ports(self, server: grpc.aio.Server) -> None:
         """Add the public port (TLS when asked for) and, for the HTTP side, its private socket."""
@@ -376,6 +436,19 @@ class ThreadlineServer:
         logger.info("stopped")
 
 
+def _is_loopback(address: str) -> bool:
+    """Tell whether a listen address (host:port, or unix:path) is reachable from here only."""
+    if address.startswith(("unix:", "unix-abstract:")):
+        return True
+    host = address.rsplit(":", 1)[0].strip("[]")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a name other than localhost, or a wildcard
+        return False
+
+
 def _bind(what: str, bind: Callable[[str], int], address: str) -> int:
     """Bind a listener; a taken address stops the server with a message saying so."""
     try:
@@ -399,17 +472,6 @@ def _load_tls(settings: Settings) -> ServerTls | None:
 def _private_socket_path() -> Path:
     """Return a unix socket path in a new folder only this user can enter (mode 0700)."""
     return Path(tempfile.mkdtemp(prefix="threadline-")) / "grpc.sock"
-
-
-def _is_loopback(address: str) -> bool:
-    """Whether a listen address (host:port) can be reached from this machine only."""
-    host = address.rsplit(":", 1)[0].strip("[]")
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:  # a name other than localhost, or a wildcard
-        return False
 
 
 def _agents(specs: tuple[str, ...]) -> dict[str, Agent]:

@@ -1,4 +1,4 @@
-"""gRPC servicers: decode nothing, decide nothing; hand each call to the domain."""
+"""gRPC servicers: decide nothing; hand each call to the domain, with its caller's tenant."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from threadline.v1 import message_pb2, message_pb2_grpc, thread_pb2, thread_pb2_
 
 from threadline_server.domain.messages import MessageHandler
 from threadline_server.domain.threads import ThreadHandler
+from threadline_server.transport.auth import caller
 from threadline_server.transport.errors import unary
 
 if TYPE_CHECKING:
@@ -28,42 +29,42 @@ class ThreadService(thread_pb2_grpc.ThreadServiceServicer):
         self, request: thread_pb2.CreateThreadRequest, context: Context
     ) -> thread_pb2.Thread:
         """Create a thread."""
-        return await self._handler.create_thread(request)
+        return await self._handler.create_thread(caller().tenant, request)
 
     @unary
     async def GetThread(  # noqa: N802
         self, request: thread_pb2.GetThreadRequest, context: Context
     ) -> thread_pb2.Thread:
         """Read a thread."""
-        return await self._handler.get_thread(request)
+        return await self._handler.get_thread(caller().tenant, request)
 
     @unary
     async def ListThreads(  # noqa: N802
         self, request: thread_pb2.ListThreadsRequest, context: Context
     ) -> thread_pb2.ListThreadsResponse:
         """List threads."""
-        return await self._handler.list_threads(request)
+        return await self._handler.list_threads(caller().tenant, request)
 
     @unary
     async def CountThreads(  # noqa: N802
         self, request: thread_pb2.CountThreadsRequest, context: Context
     ) -> thread_pb2.CountThreadsResponse:
         """Count threads."""
-        return await self._handler.count_threads(request)
+        return await self._handler.count_threads(caller().tenant, request)
 
     @unary
     async def UpdateThread(  # noqa: N802
         self, request: thread_pb2.UpdateThreadRequest, context: Context
     ) -> thread_pb2.Thread:
         """Update a thread."""
-        return await self._handler.update_thread(request)
+        return await self._handler.update_thread(caller().tenant, request)
 
     @unary
     async def DeleteThread(  # noqa: N802
         self, request: thread_pb2.DeleteThreadRequest, context: Context
     ) -> empty_pb2.Empty:
         """Delete a thread."""
-        await self._handler.delete_thread(request)
+        await self._handler.delete_thread(caller().tenant, request)
         return empty_pb2.Empty()
 
     @unary
@@ -71,7 +72,7 @@ class ThreadService(thread_pb2_grpc.ThreadServiceServicer):
         self, request: thread_pb2.CopyThreadRequest, context: Context
     ) -> thread_pb2.Thread:
         """Copy a thread."""
-        return await self._handler.copy_thread(request)
+        return await self._handler.copy_thread(caller().tenant, request)
 
 
 class MessageService(message_pb2_grpc.MessageServiceServicer):
@@ -85,33 +86,33 @@ class MessageService(message_pb2_grpc.MessageServiceServicer):
         self, request: message_pb2.CreateMessageRequest, context: Context
     ) -> message_pb2.Message:
         """Append a message."""
-        return await self._handler.create_message(request)
+        return await self._handler.create_message(caller().tenant, request)
 
     @unary
     async def GetMessage(  # noqa: N802
         self, request: message_pb2.GetMessageRequest, context: Context
     ) -> message_pb2.Message:
         """Read a message."""
-        return await self._handler.get_message(request)
+        return await self._handler.get_message(caller().tenant, request)
 
     @unary
     async def ListMessages(  # noqa: N802
         self, request: message_pb2.ListMessagesRequest, context: Context
     ) -> message_pb2.ListMessagesResponse:
         """List a thread's messages."""
-        return await self._handler.list_messages(request)
+        return await self._handler.list_messages(caller().tenant, request)
 
     @unary
     async def UpdateMessage(  # noqa: N802
         self, request: message_pb2.UpdateMessageRequest, context: Context
     ) -> message_pb2.Message:
         """Update a message's metadata."""
-        return await self._handler.update_message(request)
+        return await self._handler.update_message(caller().tenant, request)
 
     @unary
     async def DeleteMessage(  # noqa: N802
         self, request: message_pb2.DeleteMessageRequest, context: Context
     ) -> empty_pb2.Empty:
         """Delete a message."""
-        await self._handler.delete_message(request)
+        await self._handler.delete_message(caller().tenant, request)
         return empty_pb2.Empty()

@@ -6,9 +6,12 @@
 - Numbered migrations in migrations/NNNN_name.sql, applied at start-up inside
   one transaction each, tracked by ``PRAGMA user_version``.
 - SQLite releases before 3.51.3 can corrupt a WAL database when two
-  connections write or checkpoint at the same moment. This store has a single
-  writing connection (the only one that checkpoints), so it is not exposed,
-  but the version is logged so an operator who adds writers knows.
+  connections write or checkpoint at the same moment. The server has a
+  single writing connection (the only one that checkpoints). The one other
+  writer is the `threadline keys` command, which may write while a server
+  runs: its connection never checkpoints and its writes are one small
+  statement each, which narrows the window to the instant of that one
+  statement without closing it (the version is logged at start-up).
 """
 
 from __future__ import annotations
@@ -49,6 +52,37 @@ async def open_writer(path: str) -> aiosqlite.Connection:
     await writer.execute("PRAGMA synchronous = FULL")
     await migrate(writer)
     return writer
+
+
+async def open_side_writer(path: str) -> aiosqlite.Connection:
+    """Open a writing connection for the keys command, which may run beside a server.
+
+    It never checkpoints (wal_autocheckpoint=0: the server's writer does),
+    and it migrates only a database no server has brought up to date yet.
+    On close it checkpoints only when it is the last connection to the
+    database, that is when no server has it open.
+    """
+    writer = await connect(path)
+    await writer.execute("PRAGMA wal_autocheckpoint = 0")
+    async with writer.execute("PRAGMA journal_mode") as cursor:
+        row = await cursor.fetchone()
+    if row is None or str(row[0]).lower() != "wal":
+        await writer.execute("PRAGMA journal_mode = WAL")
+    await writer.execute("PRAGMA synchronous = FULL")
+    await migrate(writer)
+    return writer
+
+
+def open_key_reader(path: str) -> sqlite3.Connection:
+    """Open the synchronous read-only connection the server reads keys with, per call.
+
+    A short busy timeout: a read in WAL mode waits only in rare moments
+    (recovery after a crash), and this one waits on the event loop.
+    """
+    connection = sqlite3.connect(path, isolation_level=None)
+    connection.execute("PRAGMA query_only = ON")
+    connection.execute("PRAGMA busy_timeout = 1000")
+    return connection
 
 
 async def open_reader(path: str) -> aiosqlite.Connection:

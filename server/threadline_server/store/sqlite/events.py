@@ -91,9 +91,12 @@ async def read(
         sql = (
             "SELECT e.event_id, e.created_at, e.payload, t.thread_id FROM events AS e "
             "JOIN threads AS t ON t.pk = e.thread_pk "
-            "WHERE e.run_id = ? AND e.event_id > ? ORDER BY e.event_id LIMIT ?"
+            # run_id != '' repeats the partial index's own condition, without
+            # which SQLite would not use events_by_run (and read every event).
+            "WHERE e.run_id = ? AND e.run_id != '' AND e.event_id > ? AND e.tenant_id = ? "
+            "ORDER BY e.event_id LIMIT ?"
         )
-        params: tuple[object, ...] = (run_id, after, limit)
+        params: tuple[object, ...] = (run_id, after, session.tenant, limit)
     else:
         thread = await threads.live_row(session, thread_id)
         sql = (

@@ -1,7 +1,10 @@
 """Messages: their rows, and the statements that read and write them.
 
 Every statement here works within one thread the caller already holds, so
-none joins the threads table: the caller supplies the thread id.
+none joins the threads table: the caller supplies the thread id. A message
+named by its id is found by (tenant_id, message_id), the unique index, and
+then checked to be the thread's: by thread_pk alone the plan would walk the
+thread's every message.
 """
 
 from __future__ import annotations
@@ -55,7 +58,8 @@ def _metadata_json(message: message_pb2.Message) -> str:
 async def row_of(session: Session, thread_key: int, message_id: str) -> Row:
     """Return one message of a thread, or raise NotFoundError."""
     row = await session.row(
-        f"{_SELECT} WHERE m.thread_pk = ? AND m.message_id = ?", (thread_key, message_id)
+        f"{_SELECT} WHERE m.tenant_id = ? AND m.message_id = ? AND m.thread_pk = ?",
+        (session.tenant, message_id, thread_key),
     )
     if row is None:
         raise NotFoundError("message", message_id)
@@ -128,8 +132,14 @@ async def update(
     """Store a message's metadata and updated_at; return it as stored."""
     row = await session.row(
         f"UPDATE messages SET metadata = ?, updated_at = ? "
-        f"WHERE thread_pk = ? AND message_id = ? RETURNING {COLUMNS}",
-        (_metadata_json(message), message.updated_at.ToMicroseconds(), ref.key, message.message_id),
+        f"WHERE tenant_id = ? AND message_id = ? AND thread_pk = ? RETURNING {COLUMNS}",
+        (
+            _metadata_json(message),
+            message.updated_at.ToMicroseconds(),
+            session.tenant,
+            message.message_id,
+            ref.key,
+        ),
     )
     if row is None:
         raise NotFoundError("message", message.message_id)
@@ -139,7 +149,8 @@ async def update(
 async def delete(session: Session, ref: ThreadRef, message_id: str) -> None:
     """Delete one message of a thread, or raise NotFoundError."""
     deleted = await session.change(
-        "DELETE FROM messages WHERE thread_pk = ? AND message_id = ?", (ref.key, message_id)
+        "DELETE FROM messages WHERE tenant_id = ? AND message_id = ? AND thread_pk = ?",
+        (session.tenant, message_id, ref.key),
     )
     if not deleted:
         raise NotFoundError("message", message_id)
@@ -150,7 +161,9 @@ async def delete_of_runs(session: Session, ref: ThreadRef, run_ids: Sequence[str
     if not run_ids:
         return 0
     return await session.change(
-        f"DELETE FROM messages WHERE thread_pk = ? AND run_id IN ({','.join('?' * len(run_ids))})",
+        # run_id != '' repeats messages_by_run's condition, so SQLite uses it.
+        "DELETE FROM messages WHERE thread_pk = ? AND run_id != '' "
+        f"AND run_id IN ({','.join('?' * len(run_ids))})",
         (ref.key, *run_ids),
     )
 

@@ -15,7 +15,7 @@ from threadline_server.store.sqlite import threads
 from threadline_server.store.sqlite.session import Row, Session, child_page
 
 COLUMNS = (
-    "r.pk, t.pk AS thread_pk, t.thread_id, t.ttl_us, r.run_id, r.agent_id, r.status, "
+    "r.pk, t.pk AS thread_pk, t.tenant_id, t.thread_id, t.ttl_us, r.run_id, r.agent_id, r.status, "
     "r.multitask_strategy, r.max_iterations, r.tools, r.context, r.metadata, r.response, "
     "r.tool_calls, r.iterations, r.prompt_tokens, r.completion_tokens, r.error_code, "
     "r.error_message, r.lease_id, r.lease_expires_at, r.lease_duration_us, r.worker_id, "
@@ -27,6 +27,13 @@ _OWN_COLUMNS = ", ".join(
     column.removeprefix("r.") for column in COLUMNS.split(", ") if column.startswith("r.")
 )
 _IN_FLIGHT = (run_pb2.RUN_STATUS_QUEUED, run_pb2.RUN_STATUS_RUNNING)
+# Statuses written into the SQL itself, not bound. SQLite uses the partial
+# index of runs in flight (runs_in_flight, WHERE status IN (1, 2)) only for a
+# query whose WHERE repeats that term word for word, so each query of runs
+# by status says _IN_FLIGHT_TERM as well.
+_QUEUED = int(run_pb2.RUN_STATUS_QUEUED)
+_RUNNING = int(run_pb2.RUN_STATUS_RUNNING)
+_IN_FLIGHT_TERM = f"r.status IN ({_QUEUED}, {_RUNNING})"
 
 
 def to_run(row: Row, thread_id: str | None = None) -> run_pb2.Run:
@@ -63,7 +70,7 @@ def to_run(row: Row, thread_id: str | None = None) -> run_pb2.Run:
 def to_record(row: Row, ref: ThreadRef | None = None) -> RunRecord:
     """Return a run row with what only the server sees (its thread, its lease)."""
     if ref is None:
-        ref = ThreadRef(row["thread_pk"], row["thread_id"], row["ttl_us"])
+        ref = ThreadRef(row["thread_pk"], row["tenant_id"], row["thread_id"], row["ttl_us"])
     return RunRecord(
         run=to_run(row, ref.thread_id),
         thread=ref,
@@ -99,10 +106,8 @@ async def in_flight(session: Session, thread: ThreadRef) -> list[RunRecord]:
 
 
 async def all_in_flight(session: Session) -> list[RunRecord]:
-    """Return every queued and running run."""
-    # The statuses are written out, not bound, so that SQLite can prove the
-    # partial index runs_in_flight covers the query and use it.
-    return await records(session, f"r.status IN ({_IN_FLIGHT[0]:d}, {_IN_FLIGHT[1]:d})", ())
+    """Return every queued and running run, of every tenant (for the run metrics)."""
+    return await records(session, _IN_FLIGHT_TERM, ())
 
 
 async def insert(session: Session, thread: ThreadRef, run: run_pb2.Run) -> RunRecord:
@@ -166,40 +171,47 @@ async def save(session: Session, record: RunRecord) -> None:
 
 
 async def claimable(session: Session, agent_id: str) -> RunRecord | None:
-    """Return the oldest queued run of an agent that is first in line on its live thread."""
+    """Return the tenant's oldest queued run of an agent that is first in line on its thread."""
     found = await records(
         session,
-        "r.status = ? AND r.agent_id = ? AND (t.expire_at IS NULL OR t.expire_at > ?) "
+        f"{_IN_FLIGHT_TERM} AND r.status = {_QUEUED} AND r.tenant_id = ? AND r.agent_id = ? "
+        "AND (t.expire_at IS NULL OR t.expire_at > ?) "
         "AND NOT EXISTS (SELECT 1 FROM runs AS o WHERE o.thread_pk = r.thread_pk "
-        "AND (o.status = ? OR (o.status = ? AND o.pk < r.pk))) ORDER BY r.pk LIMIT 1",
-        (
-            run_pb2.RUN_STATUS_QUEUED,
-            agent_id,
-            session.now,
-            run_pb2.RUN_STATUS_RUNNING,
-            run_pb2.RUN_STATUS_QUEUED,
-        ),
+        f"AND (o.status = {_RUNNING} OR (o.status = {_QUEUED} AND o.pk < r.pk))) "
+        "ORDER BY r.pk LIMIT 1",
+        (session.tenant, agent_id, session.now),
     )
     return found[0] if found else None
 
 
+async def count_in_flight(session: Session, limit: int) -> int:
+    """Count the tenant's queued and running runs, stopping at limit."""
+    row = await session.row(
+        f"SELECT count(*) FROM (SELECT 1 FROM runs AS r WHERE {_IN_FLIGHT_TERM} "
+        "AND r.tenant_id = ? LIMIT ?)",
+        (session.tenant, limit),
+    )
+    return int(row[0]) if row else 0
+
+
 async def stale(session: Session) -> list[RunRecord]:
-    """Return running runs whose worker lease ran out, or that ran in-process (no lease)."""
+    """Return running runs of every tenant whose worker lease ran out, or that have none."""
     return await records(
         session,
-        "r.status = ? AND (r.lease_id IS NULL OR r.lease_expires_at <= ?) ORDER BY r.pk",
-        (run_pb2.RUN_STATUS_RUNNING, session.now),
+        f"{_IN_FLIGHT_TERM} AND r.status = {_RUNNING} "
+        "AND (r.lease_id IS NULL OR r.lease_expires_at <= ?) ORDER BY r.pk",
+        (session.now,),
     )
 
 
 async def threads_with_queued(session: Session) -> list[ThreadRef]:
-    """Return every thread that has a queued run."""
+    """Return every thread of every tenant that has a queued run."""
     rows = await session.rows(
-        "SELECT DISTINCT t.pk, t.thread_id, t.ttl_us FROM runs AS r JOIN threads AS t "
-        "ON t.pk = r.thread_pk WHERE r.status = ? ORDER BY t.pk",
-        (run_pb2.RUN_STATUS_QUEUED,),
+        "SELECT DISTINCT t.pk, t.tenant_id, t.thread_id, t.ttl_us FROM runs AS r "
+        f"JOIN threads AS t ON t.pk = r.thread_pk WHERE {_IN_FLIGHT_TERM} "
+        f"AND r.status = {_QUEUED} ORDER BY t.pk"
     )
-    return [ThreadRef(row[0], row[1], row[2]) for row in rows]
+    return [threads.to_ref(row) for row in rows]
 
 
 async def get(session: Session, run_id: str) -> run_pb2.Run:

@@ -1,8 +1,12 @@
 """What every statement runs with: a connection, the time, and the tenant.
 
 Each store operation gets one Session. The tenant every row belongs to is
-bound here and nowhere else, so scoping every query to a caller's tenant
-means setting it when the session is made.
+bound here and nowhere else: every statement that names a row by an id a
+client gave (a thread id, a run id) or lists rows says ``tenant_id = ?``
+with session.tenant, and every row inserted takes it. Statements that
+follow a row key (a thread's pk) need not: the key came from such a lookup.
+The background jobs' reads across tenants run with tenant None, which no
+``tenant_id = ?`` ever matches.
 """
 
 from __future__ import annotations
@@ -22,9 +26,6 @@ T = TypeVar("T")
 Row = sqlite3.Row
 Params = Iterable[Any] | Mapping[str, Any]
 
-# The tenant every row belongs to until tenants arrive.
-DEFAULT_TENANT = ""
-
 
 @dataclass(frozen=True)
 class Session:
@@ -34,7 +35,8 @@ class Session:
     # Microseconds since the epoch, read once per operation: every row a
     # write transaction stamps carries the same time.
     now: int
-    tenant: str = DEFAULT_TENANT
+    # None only for the background jobs' reads across tenants.
+    tenant: str | None
 
     async def rows(self, sql: str, params: Params = ()) -> list[Row]:
         """Run a statement and return all its rows (one hop to SQLite's thread)."""

@@ -11,7 +11,11 @@ Design, after datasette and the pitfalls in shared/reference:
   (WAL lets them run beside the writer). Only the writer checkpoints, which
   keeps clear of SQLite's WAL-reset bug (see connection.py).
 - The SQL lives in one module per kind of row (threads, messages, runs,
-  events); this module owns connections and transactions.
+  events, keys); this module owns connections and transactions.
+- Every transaction and read is for one tenant (Session.tenant); the
+  background jobs' reads across tenants run with no tenant.
+- API keys are read per call through a synchronous connection of their own
+  (store.sqlite.keys).
 """
 
 from __future__ import annotations
@@ -33,12 +37,15 @@ from threadline_server.store.records import (
     MessagePageQuery,
     Page,
     RunPageQuery,
+    RunRecord,
     ThreadFilter,
     ThreadPageQuery,
+    ThreadRef,
     WriteObserver,
 )
 from threadline_server.store.sqlite import connection as sqlite_connection
 from threadline_server.store.sqlite import events, messages, runs, threads
+from threadline_server.store.sqlite.keys import SqliteKeyStore
 from threadline_server.store.sqlite.session import Session
 from threadline_server.store.sqlite.transaction import SqliteTransaction
 
@@ -71,6 +78,14 @@ class SqliteStore(Store):
         self._write_lock = asyncio.Lock()
         self._pending_writes: set[asyncio.Task[Any]] = set()
         self._event_listeners: list[EventListener] = []
+        self._keys: SqliteKeyStore | None = None
+
+    @property
+    def keys(self) -> SqliteKeyStore:
+        """The API keys (once the store is open)."""
+        if self._keys is None:
+            raise RuntimeError("store is not open")
+        return self._keys
 
     # -- life cycle ---------------------------------------------------------
 
@@ -81,6 +96,7 @@ class SqliteStore(Store):
             reader = await sqlite_connection.open_reader(self._path)
             self._all_readers.append(reader)
             self._readers.put_nowait(reader)
+        self._keys = SqliteKeyStore.open(self._path)
 
     async def close(self) -> None:
         """Wait for writes in flight, then close every connection."""
@@ -89,13 +105,16 @@ class SqliteStore(Store):
         for reader in self._all_readers:
             await reader.close()
         self._all_readers.clear()
+        if self._keys is not None:
+            self._keys.close()
+            self._keys = None
         if self._writer is not None:
             await self._writer.close()
             self._writer = None
 
     # -- transactions -------------------------------------------------------
 
-    async def _run_write(self, work: Callable[[StoreTransaction], Awaitable[T]]) -> T:
+    async def _run_write(self, tenant: str, work: Callable[[StoreTransaction], Awaitable[T]]) -> T:
         """Run work between BEGIN IMMEDIATE and COMMIT, then tell the listeners.
 
         This is the one place a write transaction runs.
@@ -107,7 +126,7 @@ class SqliteStore(Store):
         async with self._write_lock:
             began = time.perf_counter()
             await writer.execute("BEGIN IMMEDIATE")
-            tx = SqliteTransaction(Session(writer, now_us()))
+            tx = SqliteTransaction(Session(writer, now_us(), tenant), tenant)
             try:
                 result = await work(tx)
                 await writer.execute("COMMIT")
@@ -124,7 +143,7 @@ class SqliteStore(Store):
             if tx.events:
                 for listener in self._event_listeners:
                     try:
-                        listener(tx.events)
+                        listener(tenant, tx.events)
                     except Exception:
                         logger.exception("event listener failed")
             return result
@@ -133,15 +152,15 @@ class SqliteStore(Store):
         """Register a callback for committed events."""
         self._event_listeners.append(listener)
 
-    async def transaction(self, work: Callable[[StoreTransaction], Awaitable[T]]) -> T:
-        """Run work in one write transaction that the caller cannot interrupt."""
-        task = asyncio.ensure_future(self._run_write(work))
+    async def transaction(self, tenant: str, work: Callable[[StoreTransaction], Awaitable[T]]) -> T:
+        """Run work in one write transaction of a tenant that the caller cannot interrupt."""
+        task = asyncio.ensure_future(self._run_write(tenant, work))
         self._pending_writes.add(task)
         task.add_done_callback(self._pending_writes.discard)
         return await asyncio.shield(task)
 
     @contextlib.asynccontextmanager
-    async def _read(self, *, snapshot: bool = False) -> AsyncIterator[Session]:
+    async def _read(self, tenant: str | None, *, snapshot: bool = False) -> AsyncIterator[Session]:
         """Lend a read connection; with snapshot, inside one read transaction.
 
         A snapshot is only for reads of several statements that must agree
@@ -151,7 +170,7 @@ class SqliteStore(Store):
         try:
             if snapshot:
                 await connection.execute("BEGIN")
-            yield Session(connection, now_us())
+            yield Session(connection, now_us(), tenant)
         finally:
             # Shielded so a cancelled reader never returns a connection that is
             # still inside a transaction (which would hold back checkpoints).
@@ -172,10 +191,10 @@ class SqliteStore(Store):
     # -- reads ----------------------------------------------------------------
 
     async def get_thread(
-        self, thread_id: str, *, message_limit: int = 0, max_bytes: int = 0
+        self, tenant: str, thread_id: str, *, message_limit: int = 0, max_bytes: int = 0
     ) -> thread_pb2.Thread:
         """Return a thread, with as many of its latest messages as fit when message_limit > 0."""
-        async with self._read(snapshot=message_limit > 0) as session:
+        async with self._read(tenant, snapshot=message_limit > 0) as session:
             row = await threads.live_row(session, thread_id)
             thread = threads.to_thread(row)
             if message_limit > 0:
@@ -189,41 +208,52 @@ class SqliteStore(Store):
                 thread.omitted_message_count = omitted
         return thread
 
-    async def list_threads(self, query: ThreadPageQuery) -> Page[thread_pb2.Thread]:
+    async def list_threads(self, tenant: str, query: ThreadPageQuery) -> Page[thread_pb2.Thread]:
         """Return one page of threads."""
-        async with self._read() as session:
+        async with self._read(tenant) as session:
             return await threads.list_page(session, query)
 
-    async def count_threads(self, thread_filter: ThreadFilter) -> int:
+    async def count_threads(self, tenant: str, thread_filter: ThreadFilter) -> int:
         """Count the threads that match."""
-        async with self._read() as session:
+        async with self._read(tenant) as session:
             return await threads.count(session, thread_filter)
 
-    async def get_message(self, thread_id: str, message_id: str) -> message_pb2.Message:
+    async def get_message(
+        self, tenant: str, thread_id: str, message_id: str
+    ) -> message_pb2.Message:
         """Return one message of a live thread."""
-        async with self._read() as session:
+        async with self._read(tenant) as session:
             return await messages.get(session, thread_id, message_id)
 
-    async def list_messages(self, query: MessagePageQuery) -> Page[message_pb2.Message]:
+    async def list_messages(
+        self, tenant: str, query: MessagePageQuery
+    ) -> Page[message_pb2.Message]:
         """Return one page of a thread's messages."""
-        async with self._read() as session:
+        async with self._read(tenant) as session:
             return await messages.list_page(session, query)
 
-    async def get_run(self, run_id: str) -> run_pb2.Run:
+    async def get_run(self, tenant: str, run_id: str) -> run_pb2.Run:
         """Return one run of a live thread."""
-        async with self._read() as session:
+        async with self._read(tenant) as session:
             return await runs.get(session, run_id)
 
-    async def list_runs(self, query: RunPageQuery) -> Page[run_pb2.Run]:
+    async def list_runs(self, tenant: str, query: RunPageQuery) -> Page[run_pb2.Run]:
         """Return one page of a thread's runs."""
-        async with self._read() as session:
+        async with self._read(tenant) as session:
             return await runs.list_page(session, query)
 
     async def read_events(
-        self, *, thread_id: str = "", run_id: str = "", after: int, limit: int, max_bytes: int
+        self,
+        tenant: str,
+        *,
+        thread_id: str = "",
+        run_id: str = "",
+        after: int,
+        limit: int,
+        max_bytes: int,
     ) -> list[run_pb2.RunEvent]:
         """Return stored events after an id, of one run or one thread, within max_bytes."""
-        async with self._read() as session:
+        async with self._read(tenant) as session:
             return await events.read(
                 session,
                 thread_id=thread_id,
@@ -232,3 +262,20 @@ class SqliteStore(Store):
                 limit=limit,
                 max_bytes=max_bytes,
             )
+
+    # -- reads across tenants -------------------------------------------------
+
+    async def stale_runs(self) -> list[RunRecord]:
+        """Return running runs whose lease ran out, or that have none."""
+        async with self._read(None) as session:
+            return await runs.stale(session)
+
+    async def threads_with_queued_runs(self) -> list[ThreadRef]:
+        """Return the threads that have queued runs."""
+        async with self._read(None) as session:
+            return await runs.threads_with_queued(session)
+
+    async def expired_threads(self, limit: int) -> list[ThreadRef]:
+        """Return up to limit expired threads."""
+        async with self._read(None) as session:
+            return await threads.expired(session, limit)

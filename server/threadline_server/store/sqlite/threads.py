@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from google.protobuf import json_format, timestamp_pb2
@@ -21,7 +22,7 @@ from threadline_server.store.records import (
 from threadline_server.store.sqlite.session import Row, Session, page
 
 COLUMNS = (
-    "pk, thread_id, title, metadata, agent_id, user_id, external_ref, locale_language, "
+    "pk, tenant_id, thread_id, title, metadata, agent_id, user_id, external_ref, locale_language, "
     "locale_country, locale_time_zone, participants, ttl_us, status, created_at, updated_at, "
     "last_activity_at, expire_at, message_count, version"
 )
@@ -134,7 +135,7 @@ def _filter_sql(session: Session, thread_filter: ThreadFilter) -> tuple[list[str
 
 def to_ref(row: Row) -> ThreadRef:
     """Return the handle a transaction passes around for a thread row."""
-    return ThreadRef(row["pk"], row["thread_id"], row["ttl_us"])
+    return ThreadRef(row["pk"], row["tenant_id"], row["thread_id"], row["ttl_us"])
 
 
 def to_stored(row: Row) -> StoredThread:
@@ -217,21 +218,27 @@ async def delete(session: Session, key: int) -> None:
     await session.change("DELETE FROM threads WHERE pk = ?", (key,))
 
 
-async def delete_expired(session: Session, *, limit: int, thread_id: str = "") -> list[str]:
-    """Delete up to limit expired threads (or just thread_id, if expired); return their ids."""
-    if thread_id:
-        rows = await session.rows(
-            "DELETE FROM threads WHERE tenant_id = ? AND thread_id = ? AND expire_at <= ? "
-            "RETURNING thread_id",
-            (session.tenant, thread_id, session.now),
-        )
-    else:
-        rows = await session.rows(
-            "DELETE FROM threads WHERE pk IN (SELECT pk FROM threads "
-            "WHERE expire_at IS NOT NULL AND expire_at <= ? LIMIT ?) RETURNING thread_id",
-            (session.now, limit),
-        )
+async def delete_expired(session: Session, thread_ids: Sequence[str]) -> list[str]:
+    """Delete those of the tenant's threads that expired; return their ids."""
+    if not thread_ids:
+        return []
+    rows = await session.rows(
+        "DELETE FROM threads WHERE tenant_id = ? "
+        f"AND thread_id IN ({','.join('?' * len(thread_ids))}) AND expire_at <= ? "
+        "RETURNING thread_id",
+        (session.tenant, *thread_ids, session.now),
+    )
     return [row[0] for row in rows]
+
+
+async def expired(session: Session, limit: int) -> list[ThreadRef]:
+    """Return up to limit expired threads of every tenant (for the expiry sweep)."""
+    rows = await session.rows(
+        "SELECT pk, tenant_id, thread_id, ttl_us FROM threads "
+        "WHERE expire_at IS NOT NULL AND expire_at <= ? LIMIT ?",
+        (session.now, limit),
+    )
+    return [to_ref(row) for row in rows]
 
 
 async def list_page(session: Session, query: ThreadPageQuery) -> Page[thread_pb2.Thread]:

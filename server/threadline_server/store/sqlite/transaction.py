@@ -19,13 +19,19 @@ from threadline_server.store.sqlite.session import Session
 
 
 class SqliteTransaction(StoreTransaction):
-    """One write transaction; collects its events for the listeners after COMMIT."""
+    """One write transaction of one tenant; collects its events for the listeners after COMMIT."""
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, tenant: str) -> None:
         self._session = session
         self.now = session.now
+        self.tenant = tenant
         # Stored and announced events, handed to listeners after the commit.
         self.events: list[run_pb2.RunEvent] = []
+
+    def _own(self, ref: ThreadRef) -> None:
+        """Refuse a thread of another tenant: a ref only ever comes from this tenant's reads."""
+        if ref.tenant != self.tenant:
+            raise RuntimeError(f"a transaction of {self.tenant!r} given a thread of {ref.tenant!r}")
 
     # -- threads ----------------------------------------------------------------
 
@@ -44,25 +50,29 @@ class SqliteTransaction(StoreTransaction):
 
     async def update_thread(self, ref: ThreadRef, thread: thread_pb2.Thread) -> thread_pb2.Thread:
         """Store a thread's client-settable fields and times."""
+        self._own(ref)
         return threads.to_thread(await threads.update(self._session, ref.key, thread))
 
     async def touch_thread(self, ref: ThreadRef, activity: ThreadActivity) -> None:
         """Record activity on a thread."""
+        self._own(ref)
         await threads.touch(self._session, ref.key, activity)
 
     async def set_thread_status(
         self, ref: ThreadRef, status: thread_pb2.ThreadStatus.ValueType
     ) -> None:
         """Store a thread's status."""
+        self._own(ref)
         await threads.set_status(self._session, ref.key, status)
 
     async def delete_thread(self, ref: ThreadRef) -> None:
         """Delete a thread and everything under it."""
+        self._own(ref)
         await threads.delete(self._session, ref.key)
 
-    async def delete_expired_threads(self, *, limit: int, thread_id: str = "") -> list[str]:
-        """Delete expired threads; return their ids."""
-        return await threads.delete_expired(self._session, limit=limit, thread_id=thread_id)
+    async def delete_expired_threads(self, thread_ids: Sequence[str]) -> list[str]:
+        """Delete those of the threads that expired; return their ids."""
+        return await threads.delete_expired(self._session, thread_ids)
 
     # -- messages ---------------------------------------------------------------
 
@@ -70,10 +80,12 @@ class SqliteTransaction(StoreTransaction):
         self, ref: ThreadRef, messages_: Sequence[message_pb2.Message]
     ) -> list[message_pb2.Message]:
         """Append messages as given."""
+        self._own(ref)
         return await messages.insert(self._session, ref, messages_)
 
     async def message(self, ref: ThreadRef, message_id: str) -> message_pb2.Message:
         """Return one message of a thread."""
+        self._own(ref)
         row = await messages.row_of(self._session, ref.key, message_id)
         return messages.to_message(row, ref.thread_id)
 
@@ -81,26 +93,32 @@ class SqliteTransaction(StoreTransaction):
         self, ref: ThreadRef, message: message_pb2.Message
     ) -> message_pb2.Message:
         """Store a message's metadata and updated_at."""
+        self._own(ref)
         return await messages.update(self._session, ref, message)
 
     async def delete_message(self, ref: ThreadRef, message_id: str) -> None:
         """Delete one message of a thread."""
+        self._own(ref)
         await messages.delete(self._session, ref, message_id)
 
     async def delete_run_messages(self, ref: ThreadRef, run_ids: Sequence[str]) -> int:
         """Delete what the runs wrote."""
+        self._own(ref)
         return await messages.delete_of_runs(self._session, ref, run_ids)
 
     async def latest_messages(
         self, ref: ThreadRef, limit: int, *, max_bytes: int
     ) -> tuple[list[message_pb2.Message], int]:
         """Return the latest messages that fit, oldest first, and how many did not."""
+        self._own(ref)
         return await messages.latest(self._session, ref, limit, max_bytes=max_bytes)
 
     async def copy_messages(
         self, source: ThreadRef, target: ThreadRef, new_message_id: Callable[[], str]
     ) -> int:
         """Copy every message of a thread to another under new ids."""
+        self._own(source)
+        self._own(target)
         return await messages.copy(self._session, source, target, new_message_id)
 
     # -- runs -------------------------------------------------------------------
@@ -111,27 +129,26 @@ class SqliteTransaction(StoreTransaction):
 
     async def insert_run(self, ref: ThreadRef, run: run_pb2.Run) -> RunRecord:
         """Insert a run."""
+        self._own(ref)
         return await runs.insert(self._session, ref, run)
 
     async def save_run(self, record: RunRecord) -> None:
         """Write a run's mutable fields."""
+        self._own(record.thread)
         await runs.save(self._session, record)
 
     async def runs_in_flight(self, ref: ThreadRef) -> list[RunRecord]:
         """Return the thread's queued and running runs, oldest first."""
+        self._own(ref)
         return await runs.in_flight(self._session, ref)
 
     async def claimable_run(self, agent_id: str) -> RunRecord | None:
         """Return the oldest queued run of an agent that is first in line on its thread."""
         return await runs.claimable(self._session, agent_id)
 
-    async def stale_runs(self) -> list[RunRecord]:
-        """Return running runs whose lease ran out, or that have none."""
-        return await runs.stale(self._session)
-
-    async def threads_with_queued_runs(self) -> list[ThreadRef]:
-        """Return the threads that have queued runs."""
-        return await runs.threads_with_queued(self._session)
+    async def count_runs_in_flight(self, limit: int) -> int:
+        """Count the tenant's queued and running runs, up to limit."""
+        return await runs.count_in_flight(self._session, limit)
 
     async def all_runs_in_flight(self) -> list[RunRecord]:
         """Return every queued and running run."""
@@ -159,6 +176,7 @@ class SqliteTransaction(StoreTransaction):
         self, ref: ThreadRef, events_: Sequence[run_pb2.RunEvent]
     ) -> list[run_pb2.RunEvent]:
         """Store events and queue them for the listeners after the commit."""
+        self._own(ref)
         stored = await events.append(self._session, ref, events_)
         self.events.extend(stored)
         return stored
