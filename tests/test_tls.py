@@ -12,10 +12,12 @@ import asyncio
 import hashlib
 import json
 import os
+import shutil
 import signal
 import socket
 import ssl
 import stat
+import tempfile
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -37,6 +39,7 @@ from threadline.v1 import (
 )
 from threadline_server import config
 from threadline_server.config import Settings
+from threadline_server.transport import private_socket
 from threadline_server.transport.server import ThreadlineServer
 
 from tests.conftest import ServerProcess
@@ -237,6 +240,60 @@ async def test_the_gateway_reaches_grpc_through_a_private_socket(tls_server, pki
     # The only TCP port for gRPC is the public one, with TLS.
     await tls_server.stop(grace=1.0)
     assert not path.parent.exists()
+
+
+@pytest.mark.api
+async def test_folders_of_killed_servers_are_swept_and_no_other(tmp_path, monkeypatch):
+    """A server killed with -9 leaves its socket's folder; the next one removes it."""
+    short = Path(tempfile.mkdtemp(prefix="tl-", dir="/tmp"))  # unix socket paths are short
+    monkeypatch.setattr(tempfile, "tempdir", str(short))
+    try:
+        live = ThreadlineServer(
+            Settings(
+                listen="127.0.0.1:0",
+                http_listen="127.0.0.1:0",
+                database=str(tmp_path / "live.db"),
+            )
+        )
+        await live.start()
+        assert live.gateway_socket is not None
+        old = time.time() - 2 * private_socket.DEAD_AFTER_SECONDS
+        os.utime(live.gateway_socket.parent, (old, old))
+
+        def folder(name: str, *, bound: bool, aged: bool) -> Path:
+            made = short / f"{private_socket.PREFIX}{name}"
+            made.mkdir(mode=0o700)
+            if bound:
+                with socket.socket(socket.AF_UNIX) as gone:
+                    gone.bind(str(made / private_socket.SOCKET_NAME))
+            if aged:
+                os.utime(made, (old, old))
+            return made
+
+        killed = folder("killed", bound=True, aged=True)
+        empty = folder("empty", bound=False, aged=True)
+        starting = folder("starting", bound=True, aged=False)
+        other = short / "threadline-pg-other"
+        other.mkdir()
+        os.utime(other, (old, old))
+
+        second = ThreadlineServer(
+            Settings(
+                listen="127.0.0.1:0",
+                http_listen="127.0.0.1:0",
+                database=str(tmp_path / "second.db"),
+            )
+        )
+        await second.start()
+        await second.stop(grace=0.5)
+        assert not killed.exists()
+        assert not empty.exists()
+        assert starting.exists()
+        assert other.exists()
+        assert live.gateway_socket.exists()
+        await live.stop(grace=0.5)
+    finally:
+        shutil.rmtree(short, ignore_errors=True)
 
 
 @pytest.mark.api

@@ -12,8 +12,6 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
-import shutil
-import tempfile
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -52,6 +50,7 @@ from threadline_server.observability.metrics import Metrics
 from threadline_server.store.records import DEFAULT_TENANT
 from threadline_server.store.sqlite import SqliteStore
 from threadline_server.store.sqlite.keys import any_active_in
+from threadline_server.transport import private_socket
 from threadline_server.transport.auth import AccessInterceptor
 from threadline_server.transport.health import HealthServicer
 from threadline_server.transport.interceptors import ServerInterceptor
@@ -312,7 +311,7 @@ class ThreadlineServer:
                 f"cannot listen on {self.settings.listen}: is another server using it? ({error})"
             ) from None
         if self.settings.http_listen:
-            self.gateway_socket = _private_socket_path()
+            self.gateway_socket = private_socket.make()
             server.add_insecure_port(f"unix:{self.gateway_socket}")
 
     def _tls_note(self) -> str:
@@ -377,7 +376,7 @@ class ThreadlineServer:
 
     def _remove_gateway_socket(self) -> None:
         if self.gateway_socket is not None:
-            shutil.rmtree(self.gateway_socket.parent, ignore_errors=True)
+            private_socket.remove(self.gateway_socket)
             self.gateway_socket = None
 
     @staticmethod
@@ -467,11 +466,6 @@ def _load_tls(settings: Settings) -> ServerTls | None:
         return ServerTls(TlsFiles(settings.tls_cert, settings.tls_key, settings.tls_client_ca))
     except TlsError as error:
         raise SystemExit(f"cannot serve TLS: {error}") from None
-
-
-def _private_socket_path() -> Path:
-    """Return a unix socket path in a new folder only this user can enter (mode 0700)."""
-    return Path(tempfile.mkdtemp(prefix="threadline-")) / "grpc.sock"
 
 
 def _agents(specs: tuple[str, ...]) -> dict[str, Agent]:
