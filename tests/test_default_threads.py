@@ -11,7 +11,6 @@ here by inserting a second default thread behind the domain's back.
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -117,7 +116,7 @@ async def test_concurrent_first_calls_all_get_the_same_thread(server, counts):
 
     async def over_http(session: aiohttp.ClientSession) -> str:
         async with session.post(
-            f"{base}/v1/threads:getDefault", data=json.dumps({"agentId": "racer", "userId": "u"})
+            f"{base}/v1/threads:getDefault", json={"agentId": "racer", "userId": "u"}
         ) as response:
             assert response.status == 200, await response.text()
             return str((await response.json())["threadId"])

@@ -139,6 +139,26 @@ DELIBERATE: dict[str, Deliberate] = {
         "64 KiB limit on the request line and each header",
         frozenset({"status", "content_type", "headers", "body"}),
     ),
+    "*/invalid-utf8*": Deliberate(
+        "percent-encoded bytes that are not UTF-8 are 400 INVALID_ARGUMENT (grpc-gateway: 500)",
+        frozenset({"status", "headers", "body"}),
+    ),
+    "*/not-json-*": Deliberate(
+        "a request body must be Content-Type: application/json: 415 (grpc-gateway reads any)",
+        frozenset({"status", "headers", "body"}),
+    ),
+    "browser/cross-site-*": Deliberate(
+        "a cross-origin browser request that would act is 403 PERMISSION_DENIED",
+        frozenset({"status", "headers", "body"}),
+    ),
+    "browser/preflight-*": Deliberate(
+        "a CORS preflight gets the CORS rules' answer: 403 while CORS is off (grpc-gateway: 501)",
+        frozenset({"status", "headers", "body"}),
+    ),
+    "browser/encoded-*": Deliberate(
+        "a body with a Content-Encoding is 415 (grpc-gateway ignores the header)",
+        frozenset({"status", "headers", "body"}),
+    ),
 }
 
 
@@ -795,21 +815,21 @@ def scenario_threads_create(s: Side) -> None:
         expect=400,
     )
     s.post(
-        "text-plain",
+        "not-json-text-plain",
         "/v1/threads",
         {"thread_id": s.tid("plain")},
         content_type="text/plain",
         expect=200,
     )
     s.post(
-        "no-content-type",
+        "not-json-no-content-type",
         "/v1/threads",
         {"thread_id": s.tid("untyped")},
         content_type=None,
         expect=200,
     )
     s.post(
-        "bad-json-form-content-type",
+        "not-json-form-content-type",
         "/v1/threads",
         raw=f"thread_id={s.tid('form')}".encode(),
         content_type="application/x-www-form-urlencoded",
@@ -1829,6 +1849,42 @@ def scenario_headers(s: Side) -> None:
     )
     s.post("bad-query-form-bad-query", base, raw=b"view=nope", content_type=form, expect=400)
     s.post("form-unknown-path", "/v1/nope", raw=b"a=1", content_type=form, expect=404)
+
+
+@scenario
+def scenario_browser(s: Side) -> None:
+    """What a web page can send: only the request's own answer may differ."""
+    evil = {"Origin": "https://evil.example"}
+    s.post(
+        "cross-site-text-plain",
+        "/v1/threads",
+        {"thread_id": s.tid("evil")},
+        content_type="text/plain",
+        headers=evil,
+        expect=200,
+    )
+    missing = s.tid("missing")
+    s.post("cross-site-empty-post", f"/v1/threads/{missing}:copy", headers=evil, expect=404)
+    s.get("cross-site-get", "/v1/threads:count", headers=evil, expect=200)
+    preflight = {**evil, "Access-Control-Request-Method": "POST"}
+    s.call("preflight-while-cors-is-off", "OPTIONS", "/v1/threads", headers=preflight, expect=501)
+    s.call("options-without-origin", "OPTIONS", "/v1/threads", expect=501)
+    t = s.create_thread("create", "browser")
+    s.post(
+        "encoded-gzip",
+        f"/v1/threads/{t}:copy",
+        raw=b"{}",
+        headers={"Content-Encoding": "gzip"},
+        expect=200,
+    )
+    s.post(
+        "same-origin-post",
+        f"/v1/threads/{t}:copy",
+        {},
+        headers={"Origin": f"http://{s.host}:{s.port}"},
+        expect=200,
+    )
+    s.get("invalid-utf8-page-token", "/v1/threads?page_token=%FF", expect=500)
 
 
 @scenario

@@ -103,7 +103,10 @@ class Observed:
 
     async def http(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
         data = json.dumps(body) if body is not None else None
-        async with self.session.request(method, self.base + path, data=data) as response:
+        headers = {"Content-Type": "application/json"} if data is not None else {}
+        async with self.session.request(
+            method, self.base + path, data=data, headers=headers
+        ) as response:
             raw = await response.read()
             return response.status, json.loads(raw) if raw.startswith(b"{") else raw
 

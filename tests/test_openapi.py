@@ -153,6 +153,8 @@ class Checked:
         operation = DOCUMENT["paths"][template][method.lower()]
         url = self.base + template.format(**path) + (f"?{query}" if query else "")
         data = None if body is None else json.dumps(body)
+        if data is not None:
+            headers = {"Content-Type": "application/json", **(headers or {})}
         async with self.session.request(method, url, data=data, headers=headers) as response:
             raw = await response.read()
             content_type = response.content_type

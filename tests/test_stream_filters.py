@@ -335,13 +335,11 @@ async def test_stream_run_over_http_takes_types_in_the_body(client, base):
         aiohttp.ClientSession() as session,
         session.post(
             f"{base}/v1/threads/{thread.thread_id}/runs:stream",
-            data=json.dumps(
-                {
-                    "agentId": "echo",
-                    "inputMessages": [{"role": "MESSAGE_ROLE_USER", "parts": [{"text": "a b"}]}],
-                    "streamEventTypes": ["message.delta", "run.completed"],
-                }
-            ),
+            json={
+                "agentId": "echo",
+                "inputMessages": [{"role": "MESSAGE_ROLE_USER", "parts": [{"text": "a b"}]}],
+                "streamEventTypes": ["message.delta", "run.completed"],
+            },
         ) as response,
     ):
         assert response.status == 200

@@ -14,7 +14,10 @@ from threadline_server.transport.server import ThreadlineServer
 
 
 async def serve(settings: config.Settings) -> None:
-    """Run the server until SIGTERM or SIGINT, then drain within the grace period."""
+    """Run the server until SIGTERM or SIGINT, then drain within the grace period.
+
+    SIGHUP loads the TLS files again.
+    """
     server = ThreadlineServer(settings, tracing=traces.from_environment())
     # Handlers first: a SIGTERM that arrives while the server starts (right
     # after it logged "listening", say) must drain it, not kill the process.
@@ -22,6 +25,8 @@ async def serve(settings: config.Settings) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
+    # SIGHUP reloads the TLS certificate (and never ends the process).
+    loop.add_signal_handler(signal.SIGHUP, server.reload_tls)
     await server.start()
     try:
         waiter = asyncio.create_task(server.wait())

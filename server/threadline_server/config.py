@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Any
@@ -43,6 +44,18 @@ class Settings:
     tenant_calls_per_second: int = 2000
     default_thread_ttl: float = 0.0
     max_thread_ttl: float = 0.0
+    tls_cert: str = ""
+    tls_key: str = ""
+    tls_client_ca: str = ""
+    cors_origins: tuple[str, ...] = ()
+    http_allowed_hosts: tuple[str, ...] = ()
+    handshake_timeout: float = 10.0
+    http_header_timeout: float = 10.0
+    http_body_timeout: float = 60.0
+    http_idle_timeout: float = 60.0
+    grpc_max_connection_idle: float = 300.0
+    grpc_max_connection_age: float = 3600.0
+    grpc_max_connection_age_grace: float = 600.0
 
     @property
     def key_secret_path(self) -> str:
@@ -111,6 +124,29 @@ _HELP = {
     "max_thread_ttl": "the longest ttl, in seconds, a request may give a thread; a longer one "
     "is refused with INVALID_ARGUMENT, not shortened (0: no cap; Hermes allows 2592000, 720 "
     "hours)",
+    "tls_cert": "PEM file with the server's certificate chain: TLS on the gRPC and HTTP/JSON "
+    "listeners (with --tls-key; SIGHUP reloads both files)",
+    "tls_key": "PEM file with the private key of --tls-cert (not encrypted)",
+    "tls_client_ca": "PEM file of the CAs that sign client certificates: mutual TLS, where a "
+    "client without such a certificate is refused (needs --tls-cert)",
+    "cors_origins": "an origin (https://app.example) whose pages may call the HTTP/JSON API; "
+    "repeat for more (the variable takes a comma-separated list); none: CORS is off",
+    "http_allowed_hosts": "a Host name accepted on a loopback HTTP/JSON listener besides "
+    "loopback names (for a reverse proxy that passes its own); repeat for more (the variable "
+    "takes a comma-separated list)",
+    "handshake_timeout": "seconds a new connection has for its TLS handshake (both listeners) "
+    "and, on gRPC, its HTTP/2 preface",
+    "http_header_timeout": "seconds an HTTP client has to send a request's headers, from "
+    "connecting or from the first byte of its next request",
+    "http_body_timeout": "seconds an HTTP client has to send a request's body (408 after)",
+    "http_idle_timeout": "seconds an HTTP keep-alive connection may wait for its next request "
+    "(0: close after each response)",
+    "grpc_max_connection_idle": "seconds a gRPC connection with no call open is kept "
+    "(then GOAWAY; clients reconnect by themselves); 0: no limit",
+    "grpc_max_connection_age": "seconds after which a gRPC connection is asked to go (GOAWAY, "
+    "give or take 10%%): new calls go to a new connection; 0: no limit",
+    "grpc_max_connection_age_grace": "seconds calls still open at that GOAWAY may go on; "
+    "streams then end UNAVAILABLE and resume from their last event id; 0: no limit",
 }
 
 # Settings that take several values: a repeated flag, or a comma-separated variable.
@@ -118,6 +154,8 @@ _FLAG_NAMES = {
     "agents": "--agent",
     "worker_agents": "--worker-agent",
     "agent_tenants": "--agent-tenant",
+    "cors_origins": "--cors-origin",
+    "http_allowed_hosts": "--http-allowed-host",
 }
 _REFLECTION = ("auto", "open", "closed")
 # Flags that set a setting to a fixed value: --no-http is --http-listen "".
@@ -210,6 +248,7 @@ def _check(settings: Settings) -> None:
         name, _, target = spec.partition("=")
         if not name or ":" not in target:
             raise SystemExit(f"--agent {spec!r} is not NAME=module:attribute")
+    _check_transport(settings)
     _check_tenancy(settings)
 
 
@@ -223,6 +262,38 @@ def _check_ttls(settings: Settings) -> None:
             raise SystemExit(f"{flag} must be 0 (none) or 1 to {high:.0f} seconds (3650 days)")
     if settings.max_thread_ttl and settings.default_thread_ttl > settings.max_thread_ttl:
         raise SystemExit("--default-thread-ttl must not be longer than --max-thread-ttl")
+
+
+# scheme://host[:port], as a browser sends it in Origin: no path, no trailing slash.
+_ORIGIN = re.compile(r"https?://[^/\s:]+(?::\d{1,5})?\Z|https?://\[[0-9A-Fa-f:.]+\](?::\d{1,5})?\Z")
+
+
+def _check_transport(settings: Settings) -> None:
+    """TLS files come as a pair; origins are origins; timeouts are positive."""
+    if bool(settings.tls_cert) != bool(settings.tls_key):
+        raise SystemExit("--tls-cert and --tls-key go together: give both, or neither")
+    if settings.tls_client_ca and not settings.tls_cert:
+        raise SystemExit("--tls-client-ca (mutual TLS) needs --tls-cert and --tls-key")
+    for origin in settings.cors_origins:
+        if not _ORIGIN.match(origin):
+            raise SystemExit(
+                f"--cors-origin {origin!r} is not an origin: scheme://host[:port], with no "
+                "path or trailing slash (https://app.example)"
+            )
+    for host in settings.http_allowed_hosts:
+        if not host or any(char in host for char in "/: "):
+            raise SystemExit(f"--http-allowed-host {host!r} is not a host name (no port)")
+    for name in ("handshake_timeout", "http_header_timeout", "http_body_timeout"):
+        if getattr(settings, name) <= 0:
+            raise SystemExit(f"--{name.replace('_', '-')} must be positive")
+    for name in (
+        "http_idle_timeout",
+        "grpc_max_connection_idle",
+        "grpc_max_connection_age",
+        "grpc_max_connection_age_grace",
+    ):
+        if getattr(settings, name) < 0:
+            raise SystemExit(f"--{name.replace('_', '-')} must not be negative")
 
 
 def _check_tenancy(settings: Settings) -> None:

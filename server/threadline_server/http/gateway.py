@@ -1,7 +1,8 @@
 """The HTTP/JSON side: aiohttp in front of this process's own gRPC server.
 
-Each HTTP request is turned into a gRPC call on a loopback channel to the same
-server, exactly as grpc-gateway v2 (default options) proxies a request: so the
+Each HTTP request is turned into a gRPC call on a channel to the same server
+(through its private unix socket, so with TLS on the public port it needs no
+certificate), exactly as grpc-gateway v2 (default options) proxies a request: so the
 interceptors, the access log, the concurrency cap, validation and errors apply
 unchanged, and the answer is framed the way grpc-gateway frames it.
 
@@ -23,6 +24,10 @@ unchanged, and the answer is framed the way grpc-gateway frames it.
   protoc-gen-openapiv2 makes for grpc-gateway) at /swagger.json.
 - The gRPC call is cancelled as soon as the HTTP client goes away: grpc.aio no
   longer cancels an abandoned call by itself (grpc/grpc#43462).
+- Browser safety (browser.py): cross-origin requests that act are refused,
+  CORS only for listed origins, a loopback listener answers loopback names
+  only; request bodies must be JSON (415), and are read within a deadline
+  (408) and never inflated. Slow clients: connections.py.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ import base64
 import contextlib
 import logging
 import socket
+import ssl
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
@@ -39,7 +45,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import grpc
-from aiohttp import web
+from aiohttp import hdrs, web
+from aiohttp import web_response as _aiohttp_responses
 from aiohttp.http_exceptions import HttpProcessingError
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
@@ -47,6 +54,13 @@ from google.rpc import code_pb2, status_pb2
 from grpc_status import rpc_status
 
 from threadline_server.http import jsonpb, params
+from threadline_server.http.browser import BrowserPolicy
+from threadline_server.http.connections import (
+    LISTEN_BACKLOG,
+    GuardedSite,
+    HttpLimits,
+    track_requests,
+)
 from threadline_server.http.routes import Binding, Router, RoutingError, bindings_for
 from threadline_server.package_data import openapi_document
 
@@ -77,6 +91,8 @@ SSE_RETRY_MILLISECONDS = 3000
 # How long an event stream waits for its first event (or its error) before it
 # answers 200 anyway, so that a bad request still gets its own HTTP status.
 SSE_FIRST_EVENT_WAIT_SECONDS = 1.0
+# The media type of every request body (RFC 8259 JSON is UTF-8; parameters are ignored).
+JSON_MEDIA_TYPE = "application/json"
 # The longest deadline passed on (grpc-gateway caps Grpc-Timeout at ~292 years).
 MAX_TIMEOUT_SECONDS = 100 * 365 * 24 * 3600.0
 
@@ -145,6 +161,8 @@ PERMANENT_HEADERS = frozenset(
     }
 )
 METADATA_HEADER_PREFIX = "Grpc-Metadata-"
+# 2**64 has 20 digits: a longer amount is out of range without being read as a number.
+_MAX_TIMEOUT_DIGITS = 20
 _TIMEOUT_UNITS = {"H": 3600.0, "M": 60.0, "S": 1.0, "m": 1e-3, "u": 1e-6, "n": 1e-9}
 # What a grpc-go client (so grpc-gateway) reports as header metadata of every
 # answer of this server that has headers: transport headers that grpc.aio's
@@ -184,14 +202,22 @@ class _OneLineParseErrors(logging.Filter):
 server_log = logging.getLogger("threadline.http")
 server_log.addFilter(_OneLineParseErrors())
 
+# aiohttp names itself and Python with their versions in a Server header on
+# every answer (its own 400s too), with setdefault from this module global:
+# the one place to say less.
+setattr(_aiohttp_responses, "SERVER_SOFTWARE", "threadline")  # noqa: B010 - not re-exported
+
 
 class GatewayError(Exception):
     """An error answered without calling the server: a google.rpc.Status and its HTTP status."""
 
     def __init__(self, code: int, message: str, http_status: int | None = None) -> None:
+        message = _utf8(message)
         super().__init__(message)
         self.status = status_pb2.Status(code=code, message=message)
         self.http_status = http_status if http_status is not None else HTTP_STATUS[code]
+        # Answer, then close the connection at once (not after aiohttp's lingering read).
+        self.ends_connection = False
 
 
 ROUTE = web.RequestKey("threadline_route", str)
@@ -228,7 +254,7 @@ def bind_tcp(listen: str) -> socket.socket:
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, int(port)))
-        sock.listen(128)
+        sock.listen(LISTEN_BACKLOG)
     except OSError:
         sock.close()
         raise
@@ -251,6 +277,23 @@ def canonical_header(name: str) -> str:
     if not name or any(char not in _TOKEN_CHARS for char in name):
         return name
     return "-".join(part[:1].upper() + part[1:].lower() for part in name.split("-"))
+
+
+def _utf8(text: str) -> str:
+    r"""Return text that encodes as UTF-8, so that an error can quote any input.
+
+    Bytes of a header that are not UTF-8 (aiohttp keeps them as lone
+    surrogates) are written as ``\xff``.
+    """
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        try:
+            raw = text.encode("utf-8", "surrogateescape")
+        except UnicodeEncodeError:
+            raw = text.encode("utf-8", "surrogatepass")
+        return raw.decode("utf-8", "backslashreplace")
+    return text
 
 
 def _printable(value: str) -> bool:
@@ -289,16 +332,28 @@ class HttpGateway:
     """Serves the annotated RPCs of some services over HTTP/JSON, by calling them over gRPC."""
 
     def __init__(
-        self, grpc_target: str, service_names: Iterable[str], observers: Observers | None = None
+        self,
+        grpc_target: str,
+        service_names: Iterable[str],
+        observers: Observers | None = None,
+        *,
+        limits: HttpLimits | None = None,
+        browser: BrowserPolicy | None = None,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self._target = grpc_target
         self._observers = observers or Observers()
         self.router = Router(bindings_for(service_names))
+        self.limits = limits or HttpLimits()
+        self.browser = browser or BrowserPolicy(
+            methods=(b.http_method for b in self.router.bindings)
+        )
+        self._ssl_context = ssl_context
         self._channel: grpc.aio.Channel | None = None
         self._runner: web.AppRunner | None = None
         self._socket: socket.socket | None = None
         self._callables: dict[str, Any] = {}
-        self._site: web.SockSite | None = None
+        self._site: web.BaseSite | None = None
         self._in_flight: set[asyncio.Task[Any]] = set()
         self.port = 0
 
@@ -310,22 +365,28 @@ class HttpGateway:
         return self.port
 
     async def start(self) -> None:
-        """Open the loopback channel and start serving on the bound socket."""
+        """Open the channel to the gRPC server and start serving on the bound socket."""
         if self._socket is None:
             raise RuntimeError("bind the HTTP socket before starting")
         self._channel = grpc.aio.insecure_channel(self._target)
         app = web.Application(
-            middlewares=self._observers.middlewares,
+            middlewares=(track_requests, *self._observers.middlewares),
             client_max_size=MAX_BODY_BYTES,
             handler_args={
                 "logger": server_log,
                 "max_line_size": MAX_LINE_BYTES,
                 "max_field_size": MAX_FIELD_BYTES,
                 "max_headers": MAX_HEADERS,
+                "keepalive_timeout": self.limits.idle_timeout,
+                # Bodies are read as sent: a Content-Encoding is refused (415)
+                # rather than inflated to an unknown size.
+                "auto_decompress": False,
             },
         )
+        if self.browser.cors:
+            app.on_response_prepare.append(self.browser.add_cors_headers)
         if self._observers.metrics is not None:
-            app.router.add_get("/metrics", self._observers.metrics)
+            app.router.add_get("/metrics", self._metrics(self._observers.metrics))
         app.router.add_route("*", "/{tail:.*}", self.handle)
         # handler_cancellation: a client that hangs up cancels its handler,
         # which cancels its gRPC call.
@@ -333,7 +394,7 @@ class HttpGateway:
             app, access_log=None, handler_cancellation=True, shutdown_timeout=1.0
         )
         await runner.setup()
-        site = web.SockSite(runner, self._socket)
+        site = GuardedSite(runner, self._socket, self.limits, ssl_context=self._ssl_context)
         await site.start()
         self._runner, self._site = runner, site
 
@@ -392,7 +453,21 @@ class HttpGateway:
                     },
                 )
 
+    def _metrics(self, serve: Handler) -> Handler:
+        """GET /metrics, under the same Host rule as the API."""
+
+        async def metrics(request: web.Request) -> web.StreamResponse:
+            refusal = self.browser.refusal(request)
+            if refusal is None:
+                return await serve(request)
+            return _refused(refusal)
+
+        return metrics
+
     async def _serve(self, request: web.Request) -> web.StreamResponse:
+        refusal = self.browser.refusal(request)
+        if refusal is not None:
+            return _refused(refusal)
         target = request.raw_path
         if target.startswith(("http://", "https://")):
             parts = urlsplit(target)
@@ -404,14 +479,17 @@ class HttpGateway:
             return _api_document(API_DOCUMENTS[raw_path])
         try:
             path = params.unescape_path(raw_path)
+        except params.InvalidUtf8Error as error:
+            return _error_response(GatewayError(code_pb2.INVALID_ARGUMENT, str(error)).status)
         except params.ParamError:
             return web.Response(status=400, text="400 Bad Request")
-        except params.InvalidUtf8Error as error:
-            return _error_response(GatewayError(code_pb2.INTERNAL, str(error)).status)
         try:
             call, streaming = await self._prepare(request, path, query)
         except GatewayError as error:
-            return _error_response(error.status, error.http_status)
+            response = _error_response(error.status, error.http_status)
+            if error.ends_connection:
+                await _answer_and_close(request, response)
+            return response
         if streaming:
             accept = request.headers.get("Accept", "")
             if "text/event-stream" in accept:
@@ -449,7 +527,7 @@ class HttpGateway:
         try:
             if binding.body:
                 if body is None:
-                    body = await _read_body(request)
+                    body = await self._read_json(request)
                 _fill_body(binding, message, body)
             _fill_path(binding, message, match.params)
             if binding.reads_query:
@@ -457,8 +535,6 @@ class HttpGateway:
                 params.populate_query(message, values, binding.query_skip)
         except (jsonpb.JsonError, params.ParamError) as error:
             raise GatewayError(code_pb2.INVALID_ARGUMENT, str(error)) from None
-        except params.InvalidUtf8Error as error:
-            raise GatewayError(code_pb2.INTERNAL, str(error)) from None
         return _Call(binding, message, metadata, timeout), binding.server_streaming
 
     def _routed(self, request: web.Request, route: str) -> None:
@@ -467,14 +543,50 @@ class HttpGateway:
             self._observers.routed(request, route)
 
     async def _read_form(self, request: web.Request, query: str) -> params.Query:
-        body = await _read_body(request)
+        body = await self._read_body(request)
         try:
             form = params.parse_query(body.decode("latin-1"))
             return params.parse_query(query, into=form)
         except params.ParamError as error:
             raise GatewayError(code_pb2.INVALID_ARGUMENT, str(error)) from None
-        except params.InvalidUtf8Error as error:
-            raise GatewayError(code_pb2.INTERNAL, str(error)) from None
+
+    async def _read_json(self, request: web.Request) -> bytes:
+        """Read a body that must be JSON: one with another Content-Type (or none) is 415.
+
+        An empty body needs no Content-Type: it reads as ``{}`` (as through
+        grpc-gateway), and nothing in it can be mistaken for JSON; ``curl -X
+        POST .../runs/ID:cancel`` sends just that. A page on another site that
+        sends an empty POST is refused by origin before this (browser.py).
+        """
+        body = await self._read_body(request)
+        if body:
+            _check_json_media_type(request.headers.get(hdrs.CONTENT_TYPE))
+        return body
+
+    async def _read_body(self, request: web.Request) -> bytes:
+        """Read the whole body, in time and within the size limit, as sent (not inflated)."""
+        if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
+            raise _too_large()
+        encoding = request.headers.get(hdrs.CONTENT_ENCODING, "identity").strip().lower()
+        if encoding != "identity" and request.body_exists:
+            raise GatewayError(
+                code_pb2.INVALID_ARGUMENT,
+                f"Content-Encoding {encoding!r} is not supported: send the body uncompressed",
+                http_status=415,
+            )
+        try:
+            async with asyncio.timeout(self.limits.body_timeout):
+                return await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            raise _too_large() from None
+        except TimeoutError:
+            error = GatewayError(
+                code_pb2.DEADLINE_EXCEEDED,
+                f"the request body did not arrive within {self.limits.body_timeout:g}s",
+                http_status=408,
+            )
+            error.ends_connection = True
+            raise error from None
 
     def _callable(self, binding: Binding) -> Any:
         found = self._callables.get(binding.rpc)
@@ -648,13 +760,32 @@ def _api_document(name: str) -> web.StreamResponse:
     return web.Response(body=body, content_type="application/json")
 
 
-async def _read_body(request: web.Request) -> bytes:
-    if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
-        raise _too_large()
-    try:
-        return await request.read()
-    except web.HTTPRequestEntityTooLarge:
-        raise _too_large() from None
+def _check_json_media_type(content_type: str | None) -> None:
+    media_type = (content_type or "").partition(";")[0].strip().lower()
+    if media_type != JSON_MEDIA_TYPE:
+        given = f"Content-Type {content_type!r}" if content_type else "no Content-Type"
+        raise GatewayError(
+            code_pb2.INVALID_ARGUMENT,
+            f"a request body must be JSON sent as Content-Type: {JSON_MEDIA_TYPE} "
+            f"({given} was sent)",
+            http_status=415,
+        )
+
+
+async def _answer_and_close(request: web.Request, response: web.StreamResponse) -> None:
+    """Send an answer now and close the connection, unread body and all."""
+    response.force_close()
+    with contextlib.suppress(ConnectionError):
+        await response.prepare(request)
+        await response.write_eof()
+    request.protocol.force_close()
+
+
+def _refused(reason: web.StreamResponse | str) -> web.StreamResponse:
+    """Answer a browser-safety refusal: 403 PERMISSION_DENIED, or a preflight's answer."""
+    if isinstance(reason, str):
+        return _error_response(GatewayError(code_pb2.PERMISSION_DENIED, reason).status)
+    return reason
 
 
 def _too_large() -> GatewayError:
@@ -719,7 +850,7 @@ def _timeout(request: web.Request) -> float | None:
     invalid = GatewayError(code_pb2.INVALID_ARGUMENT, f"invalid grpc-timeout: {raw}")
     if len(raw) < 2 or raw[-1] not in _TIMEOUT_UNITS or not raw[:-1].isdigit():
         raise invalid
-    if not raw[:-1].isascii():
+    if not raw[:-1].isascii() or len(raw[:-1].lstrip("0")) > _MAX_TIMEOUT_DIGITS:
         raise invalid
     amount = int(raw[:-1])
     if amount >= 1 << 64:

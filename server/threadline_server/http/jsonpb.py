@@ -252,8 +252,11 @@ def read_document(data: bytes, *, loose: bool = False) -> Any:
         return EMPTY
     try:
         value, _ = (_LOOSE_DECODER if loose else _DECODER).raw_decode(text)
-    except json.JSONDecodeError as error:
+    except (json.JSONDecodeError, JsonError) as error:
         raise JsonError(str(error)) from None
+    except ValueError:
+        # Python's limit on integer literals (4300 digits): beyond any field's range.
+        raise JsonError("a number in the body has too many digits") from None
     except RecursionError:
         # Go's decoder refuses nesting deeper than 10000 with a syntax error.
         raise JsonError("exceeded max depth") from None

@@ -54,8 +54,11 @@ def _q(text: str) -> str:
     return json.dumps(text, ensure_ascii=False)
 
 
-class InvalidUtf8Error(ValueError):
-    """A value that is not UTF-8; the gateway fails to marshal it (INTERNAL)."""
+class InvalidUtf8Error(ParamError):
+    """Percent-encoded bytes that are not UTF-8 (grpc-gateway fails later, with INTERNAL).
+
+    Threadline answers 400 with its own message, since the client sent it.
+    """
 
 
 Query = dict[str, list[str]]
@@ -66,7 +69,7 @@ Query = dict[str, list[str]]
 _ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
 
 
-def _unescape(text: str, *, plus_is_space: bool) -> str:
+def _unescape(text: str, *, plus_is_space: bool, what: str = "a query parameter name") -> str:
     match = _ESCAPE.search(text)
     if match:
         raise ParamError(f"invalid URL escape {_q(text[match.start() : match.start() + 3])}")
@@ -75,14 +78,16 @@ def _unescape(text: str, *, plus_is_space: bool) -> str:
     raw = unquote_to_bytes(text)
     try:
         return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        message = "grpc: error while marshaling: string field contains invalid UTF-8"
-        raise InvalidUtf8Error(message) from None
+    except UnicodeDecodeError as error:
+        raise InvalidUtf8Error(
+            f"{what} is not UTF-8 once percent-decoded: {_q(text[:100])} "
+            f"(byte {error.start} of {len(raw)})"
+        ) from None
 
 
 def unescape_path(text: str) -> str:
     """Percent-decode a URL path as Go's net/url does (``+`` stays ``+``)."""
-    return _unescape(text, plus_is_space=False)
+    return _unescape(text, plus_is_space=False, what="the URL path")
 
 
 def parse_query(query: str, into: Query | None = None) -> Query:
@@ -98,7 +103,12 @@ def parse_query(query: str, into: Query | None = None) -> Query:
         key, _, value = pair.partition("=")
         try:
             key = _unescape(key, plus_is_space=True)
-            value = _unescape(value, plus_is_space=True)
+            try:
+                value = _unescape(value, plus_is_space=True)
+            except InvalidUtf8Error:
+                raise InvalidUtf8Error(
+                    f"query parameter {_q(key)} is not UTF-8 once percent-decoded"
+                ) from None
         except ParamError as failure:
             error = error or failure
             continue
@@ -235,6 +245,8 @@ _SIGNED = re.compile(r"[+-]?[0-9]+\Z")
 _UNSIGNED = re.compile(r"[0-9]+\Z")
 _DECIMAL = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?\Z")
 _FLOAT32_MAX = 3.4028234663852886e38
+# More digits than 2**64 has is out of range, without turning them into a number.
+_MAX_INT_DIGITS = 20
 
 _INT_BITS = {
     FieldDescriptor.TYPE_INT32: (32, True),
@@ -256,6 +268,10 @@ def parse_value(field: FieldDescriptor, value: str, context: str) -> Any:
         return _parse(field, value)
     except ParamError as error:
         raise ParamError(f"{context}: {error}") from None
+    except ValueError:
+        # Beyond Python's own limits (an integer of over 4300 digits, say),
+        # so beyond the range of any field.
+        raise ParamError(f"{context}: {_q(value[:100])} is out of range") from None
 
 
 def _parse(field: FieldDescriptor, value: str) -> Any:
@@ -299,6 +315,8 @@ def parse_int(value: str, bits: int, *, signed: bool) -> int:
     name = "ParseInt" if signed else "ParseUint"
     if not (_SIGNED if signed else _UNSIGNED).match(value):
         raise ParamError(f'strconv.{name}: parsing "{value}": invalid syntax')
+    if len(value.lstrip("+-").lstrip("0")) > _MAX_INT_DIGITS:
+        raise ParamError(f'strconv.{name}: parsing "{value[:100]}": value out of range')
     number = int(value)
     low, high = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if signed else (0, (1 << bits) - 1)
     if not low <= number <= high:

@@ -10,14 +10,16 @@ import socket
 
 from aiohttp import web
 
+from threadline_server.http.connections import GuardedSite, HttpLimits, track_requests
 from threadline_server.http.gateway import Handler, bind_tcp
 
 
 class MetricsListener:
-    """An aiohttp server with one route: GET /metrics."""
+    """An aiohttp server with one route: GET /metrics; slow clients cut off as on HTTP/JSON."""
 
-    def __init__(self, handler: Handler) -> None:
+    def __init__(self, handler: Handler, limits: HttpLimits | None = None) -> None:
         self._handler = handler
+        self._limits = limits or HttpLimits()
         self._socket: socket.socket | None = None
         self._runner: web.AppRunner | None = None
 
@@ -31,11 +33,14 @@ class MetricsListener:
         """Serve on the bound socket."""
         if self._socket is None:
             raise RuntimeError("bind the metrics socket before starting")
-        app = web.Application()
+        app = web.Application(
+            middlewares=(track_requests,),
+            handler_args={"keepalive_timeout": self._limits.idle_timeout},
+        )
         app.router.add_get("/metrics", self._handler)
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await runner.setup()
-        await web.SockSite(runner, self._socket).start()
+        await GuardedSite(runner, self._socket, self._limits).start()
         self._runner = runner
 
     async def stop(self, grace: float = 1.0) -> None:

@@ -13,6 +13,7 @@ import asyncio
 import ipaddress
 import logging
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import grpc
@@ -40,13 +41,17 @@ from threadline_server.domain.runs import RunHandler
 from threadline_server.domain.state import StateHandler
 from threadline_server.domain.threads import ThreadHandler
 from threadline_server.domain.workers import WorkerHandler
+from threadline_server.http.browser import BrowserPolicy
+from threadline_server.http.connections import HttpLimits
 from threadline_server.http.gateway import HttpGateway, Observers
+from threadline_server.http.routes import bindings_for
 from threadline_server.key_secret import KeySecretFile
 from threadline_server.observability.exposition import MetricsListener
 from threadline_server.observability.metrics import Metrics
 from threadline_server.store.records import DEFAULT_TENANT
 from threadline_server.store.sqlite import SqliteStore
 from threadline_server.store.sqlite.keys import any_active_in
+from threadline_server.transport import private_socket
 from threadline_server.transport.auth import AccessInterceptor
 from threadline_server.transport.health import HealthServicer
 from threadline_server.transport.interceptors import ServerInterceptor
@@ -55,6 +60,7 @@ from threadline_server.transport.reflection import enable_server_reflection
 from threadline_server.transport.requests import ParsingRegistrar
 from threadline_server.transport.run_services import AgentWorkerService, RunService
 from threadline_server.transport.services import MessageService, ThreadService
+from threadline_server.transport.tls import ServerTls, TlsError, TlsFiles
 
 if TYPE_CHECKING:
     from threadline_server.observability.otel import Tracing
@@ -70,18 +76,52 @@ SERVICE_NAMES = (
 
 # Keepalive: ping idle clients every 60 s so a silent stream on a dead
 # connection is noticed (the default is 2 hours), and let clients ping as often
-# as every 10 s without being sent GOAWAY "too_many_pings".
-SERVER_OPTIONS = (
+# as every 10 s; a client that pings more often without data in between gets
+# GOAWAY "too_many_pings" at its third such ping.
+KEEPALIVE_OPTIONS = (
     ("grpc.keepalive_time_ms", 60_000),
     ("grpc.keepalive_timeout_ms", 20_000),
     ("grpc.keepalive_permit_without_calls", 1),
     ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
+    ("grpc.http2.max_ping_strikes", 2),
     ("grpc.http2.max_pings_without_data", 0),
+)
+SERVER_OPTIONS = (
+    *KEEPALIVE_OPTIONS,
     # Bounded streams per connection (HTTP/2 rapid reset, CVE-2023-44487).
     ("grpc.max_concurrent_streams", 256),
     ("grpc.max_receive_message_length", 4 * 1024 * 1024),
     ("grpc.so_reuseport", 0),
 )
+# What gRPC means by "no limit" for the connection limits below.
+_NO_LIMIT_MS = 2**31 - 1
+
+
+def server_options(settings: Settings) -> tuple[tuple[str, Any], ...]:
+    """SERVER_OPTIONS with the connection limits of the settings (0 there: no limit).
+
+    Idle: a connection with no call open is sent GOAWAY (clients reconnect when
+    they next call). Age: every connection is sent GOAWAY after a while (give
+    or take 10 %), so clients spread over new server processes and pick up a
+    reloaded certificate, and a client whose certificate is no longer trusted
+    does not keep its connection; calls open then get the grace to end, after
+    which streams end UNAVAILABLE and clients resume from their last event id.
+    Handshake: TLS and the HTTP/2 preface must be done in time.
+    """
+
+    def milliseconds(seconds: float) -> int:
+        return round(seconds * 1000) if seconds > 0 else _NO_LIMIT_MS
+
+    return (
+        *SERVER_OPTIONS,
+        ("grpc.max_connection_idle_ms", milliseconds(settings.grpc_max_connection_idle)),
+        ("grpc.max_connection_age_ms", milliseconds(settings.grpc_max_connection_age)),
+        (
+            "grpc.max_connection_age_grace_ms",
+            milliseconds(settings.grpc_max_connection_age_grace),
+        ),
+        ("grpc.server_handshake_timeout_ms", milliseconds(settings.handshake_timeout)),
+    )
 
 
 class ThreadlineServer:
@@ -131,9 +171,14 @@ class ThreadlineServer:
             or (settings.reflection == "auto" and _is_loopback(settings.listen)),
         )
         self.port = 0
-        # The HTTP/JSON side: a gateway that calls this server over a loopback
-        # channel. None when settings.http_listen is empty.
+        # TLS for both listeners, when --tls-cert is given (loaded in start).
+        self.tls: ServerTls | None = None
+        # The HTTP/JSON side: a gateway that calls this server over a unix
+        # socket in a folder only this user can enter (gateway_socket), so it
+        # needs no client certificate and nothing outside can use the way in.
+        # None when settings.http_listen is empty.
         self.http: HttpGateway | None = None
+        self.gateway_socket: Path | None = None
         self.http_port = 0
         # GET /metrics on a listener of its own (--metrics-listen), if asked for.
         self.metrics_listener: MetricsListener | None = None
@@ -147,6 +192,7 @@ class ThreadlineServer:
         served once gRPC is, since it calls the gRPC server.
         """
         self._check_keys_rule()
+        self.tls = _load_tls(self.settings)
         interceptors: list[grpc.aio.ServerInterceptor] = [  # type: ignore[type-arg]
             ServerInterceptor(self.metrics.grpc)
         ]
@@ -157,7 +203,7 @@ class ThreadlineServer:
         # Innermost, so that refused calls are logged, counted and traced too.
         interceptors.append(self.access)
         self.metrics.grpc.initialise(SERVICE_NAMES)
-        server = grpc.aio.server(interceptors=interceptors, options=SERVER_OPTIONS)
+        server = grpc.aio.server(interceptors=interceptors, options=server_options(self.settings))
         # Every service registers through the registrar: each method then
         # takes its request as bytes and answers undecodable ones itself.
         registrar: Any = ParsingRegistrar(server)
@@ -183,16 +229,12 @@ class ThreadlineServer:
         )
         health_pb2_grpc.add_HealthServicer_to_server(self._health, registrar)
         enable_server_reflection((*SERVICE_NAMES, health.SERVICE_NAME), registrar)
-        try:
-            self.port = server.add_insecure_port(self.settings.listen)
-        except RuntimeError as error:
-            raise SystemExit(
-                f"cannot listen on {self.settings.listen}: is another server using it? ({error})"
-            ) from None
+        self._add_ports(server)
         host = self.settings.listen.rsplit(":", 1)[0]
         try:
-            self._bind_listeners(host)
+            self._bind_listeners()
         except SystemExit:
+            self._remove_gateway_socket()
             await server.stop(None)
             for listener in (self.http, self.metrics_listener):
                 if listener is not None:
@@ -225,11 +267,17 @@ class ThreadlineServer:
                 name="lease-checker",
             ),
         ]
-        logger.info("listening on %s:%d database=%s", host, self.port, self.settings.database)
+        logger.info(
+            "listening on %s:%d database=%s%s",
+            host,
+            self.port,
+            self.settings.database,
+            self._tls_note(),
+        )
         if self.http is not None:
             await self.http.start()
             http_host = self.settings.http_listen.rsplit(":", 1)[0]
-            logger.info("http listening on %s:%d", http_host, self.http_port)
+            logger.info("http listening on %s:%d%s", http_host, self.http_port, self._tls_note())
         if self.metrics_listener is not None:
             await self.metrics_listener.start()
             metrics_host = self.settings.metrics_listen.rsplit(":", 1)[0]
@@ -260,14 +308,56 @@ class ThreadlineServer:
                 "--key-secret-file); without it no key can be checked"
             )
 
-    def _bind_listeners(self, host: str) -> None:
+    def _add_ports(self, server: grpc.aio.Server) -> None:
+        """Add the public port (TLS when asked for) and, for the HTTP side, its private socket."""
+        try:
+            if self.tls is not None:
+                self.port = server.add_secure_port(
+                    self.settings.listen, self.tls.grpc_credentials()
+                )
+            else:
+                self.port = server.add_insecure_port(self.settings.listen)
+        except RuntimeError as error:
+            raise SystemExit(
+                f"cannot listen on {self.settings.listen}: is another server using it? ({error})"
+            ) from None
+        if self.settings.http_listen:
+            self.gateway_socket = private_socket.make()
+            server.add_insecure_port(f"unix:{self.gateway_socket}")
+
+    def _tls_note(self) -> str:
+        if self.tls is None:
+            return ""
+        kind = "mutual TLS" if self.tls.files.mutual else "TLS"
+        return f" ({kind}, certificate sha256 {self.tls.fingerprint})"
+
+    def reload_tls(self) -> None:
+        """Load the certificate files again (SIGHUP); a bad file keeps the old certificate."""
+        if self.tls is None:
+            logger.info("SIGHUP: no TLS certificate to reload (no --tls-cert)")
+            return
+        try:
+            self.tls.reload()
+        except TlsError as error:
+            logger.error("TLS certificate not reloaded, the old one is still served: %s", error)  # noqa: TRY400 - the reason is the message, a traceback adds nothing
+            return
+        logger.info("TLS certificate reloaded: new connections get sha256 %s", self.tls.fingerprint)
+
+    def _bind_listeners(self) -> None:
         """Bind the HTTP/JSON socket and the metrics socket, when asked for.
 
         /metrics is on a listener of its own when --metrics-listen is set,
         else on the HTTP/JSON listener.
         """
         tracing = self.tracing
-        if self.settings.http_listen:
+        settings = self.settings
+        limits = HttpLimits(
+            header_timeout=settings.http_header_timeout,
+            body_timeout=settings.http_body_timeout,
+            idle_timeout=settings.http_idle_timeout,
+            handshake_timeout=settings.handshake_timeout,
+        )
+        if settings.http_listen and self.gateway_socket is not None:
             observers = Observers(
                 request_done=self.metrics.http.observe,
                 routed=tracing.routed if tracing is not None else None,
@@ -275,13 +365,30 @@ class ThreadlineServer:
                 middlewares=(tracing.http_middleware(),) if tracing is not None else (),
                 metrics=None if self.settings.metrics_listen else self.metrics.handler,
             )
-            self.http = HttpGateway(f"{_loopback(host)}:{self.port}", SERVICE_NAMES, observers)
-            self.http_port = _bind("HTTP", self.http.bind, self.settings.http_listen)
+            self.http = HttpGateway(
+                f"unix:{self.gateway_socket}",
+                SERVICE_NAMES,
+                observers,
+                limits=limits,
+                browser=BrowserPolicy(
+                    cors_origins=settings.cors_origins,
+                    methods=(binding.http_method for binding in bindings_for(SERVICE_NAMES)),
+                    loopback=_is_loopback(settings.http_listen),
+                    allowed_hosts=settings.http_allowed_hosts,
+                ),
+                ssl_context=self.tls.http_context() if self.tls is not None else None,
+            )
+            self.http_port = _bind("HTTP", self.http.bind, settings.http_listen)
         if self.settings.metrics_listen:
-            self.metrics_listener = MetricsListener(self.metrics.handler)
+            self.metrics_listener = MetricsListener(self.metrics.handler, limits)
             self.metrics_port = _bind(
                 "metrics", self.metrics_listener.bind, self.settings.metrics_listen
             )
+
+    def _remove_gateway_socket(self) -> None:
+        if self.gateway_socket is not None:
+            private_socket.remove(self.gateway_socket)
+            self.gateway_socket = None
 
     @staticmethod
     async def _every(interval: float, job: Callable[[], Awaitable[None]]) -> None:
@@ -329,6 +436,7 @@ class ThreadlineServer:
             await self.http.stop(grace)
         if self._server is not None:
             await self._server.stop(max(0.0, deadline - asyncio.get_running_loop().time()))
+        self._remove_gateway_socket()
         await self.store.close()
         if self.metrics_listener is not None:
             await self.metrics_listener.stop()
@@ -361,13 +469,14 @@ def _bind(what: str, bind: Callable[[str], int], address: str) -> int:
         ) from None
 
 
-def _loopback(host: str) -> str:
-    """Return the address at which this process reaches a server bound to host."""
-    if host in ("", "0.0.0.0"):  # noqa: S104 - a wildcard is what is being replaced
-        return "127.0.0.1"
-    if host in ("[::]", "::"):
-        return "[::1]"
-    return host
+def _load_tls(settings: Settings) -> ServerTls | None:
+    """Load and check the TLS files of the settings; one that cannot be used stops the server."""
+    if not settings.tls_cert:
+        return None
+    try:
+        return ServerTls(TlsFiles(settings.tls_cert, settings.tls_key, settings.tls_client_ca))
+    except TlsError as error:
+        raise SystemExit(f"cannot serve TLS: {error}") from None
 
 
 def _agents(specs: tuple[str, ...]) -> dict[str, Agent]:
