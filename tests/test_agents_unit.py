@@ -596,7 +596,7 @@ def test_find_expressions(text, expected):
 
 
 def test_builtin_agents_are_agents():
-    assert set(BUILTIN_AGENTS) == {"echo", "tools-demo"}
+    assert set(BUILTIN_AGENTS) == {"echo", "tools-demo", "notes"}
     for name, agent in BUILTIN_AGENTS.items():
         assert isinstance(agent, Agent)
         assert agent.name == name
@@ -605,3 +605,5 @@ def test_builtin_agents_are_agents():
     assert BUILTIN_AGENTS["echo"].tools == ()
     assert BUILTIN_AGENTS["tools-demo"].default_max_iterations == 5
     assert tuple(BUILTIN_AGENTS["tools-demo"].tools) == ("calculator", "clock")
+    assert BUILTIN_AGENTS["notes"].default_max_iterations == 1
+    assert BUILTIN_AGENTS["notes"].tools == ()

@@ -45,7 +45,7 @@ from xml.etree import ElementTree
 
 import grpc
 import pytest
-from google.protobuf import duration_pb2
+from google.protobuf import duration_pb2, json_format
 from threadline.v1 import (
     message_pb2,
     run_pb2,
@@ -595,18 +595,21 @@ def spawn_worker(go_worker: Path, tmp_path: Path) -> Iterator[Any]:
             worker.process.wait()
 
 
-def start_run(address: str, text: str) -> run_pb2.Run:
-    """Create a thread and start a run of the worker agent on it, with one user message."""
+def start_run(address: str, text: str, thread_id: str = "") -> run_pb2.Run:
+    """Start a run of the worker agent, with one user message, on a new thread unless given."""
     with grpc.insecure_channel(address) as channel:
-        thread = thread_pb2_grpc.ThreadServiceStub(channel).CreateThread(
-            thread_pb2.CreateThreadRequest(), timeout=RPC_TIMEOUT
-        )
+        if not thread_id:
+            thread_id = (
+                thread_pb2_grpc.ThreadServiceStub(channel)
+                .CreateThread(thread_pb2.CreateThreadRequest(), timeout=RPC_TIMEOUT)
+                .thread_id
+            )
         message = message_pb2.Message(
             role=message_pb2.MESSAGE_ROLE_USER, parts=[message_pb2.Part(text=text)]
         )
         return run_pb2_grpc.RunServiceStub(channel).CreateRun(
             run_pb2.CreateRunRequest(
-                thread_id=thread.thread_id, agent_id=WORKER_AGENT, input_messages=[message]
+                thread_id=thread_id, agent_id=WORKER_AGENT, input_messages=[message]
             ),
             timeout=RPC_TIMEOUT,
         )
@@ -691,3 +694,45 @@ def test_go_worker_fails_its_run_when_stopped(worker_server, spawn_worker):
     assert ended.status == run_pb2.RUN_STATUS_FAILED, (ended, worker.log)
     assert ended.error.code == "WORKER_STOPPED"
     assert "reported FAILED: the worker is stopping" in worker.log
+
+
+def thread_state(address: str, thread_id: str) -> tuple[dict[str, Any], list[int]]:
+    """A thread's state values, and the sources of its checkpoints, newest first."""
+    with grpc.insecure_channel(address) as channel:
+        threads = thread_pb2_grpc.ThreadServiceStub(channel)
+        state = threads.GetThreadState(
+            thread_pb2.GetThreadStateRequest(thread_id=thread_id), timeout=RPC_TIMEOUT
+        )
+        listed = threads.ListThreadCheckpoints(
+            thread_pb2.ListThreadCheckpointsRequest(thread_id=thread_id), timeout=RPC_TIMEOUT
+        )
+    return json_format.MessageToDict(state.values), [c.source for c in listed.checkpoints]
+
+
+@pytest.mark.timeout(BUILD_TIMEOUT + RUN_TIMEOUT)
+def test_go_worker_keeps_its_count_in_the_thread_state(worker_server, spawn_worker):
+    address = worker_server.address
+    worker = spawn_worker(address)
+    first = wait_run(address, start_run(address, "hello there").run_id)
+    assert first.status == run_pb2.RUN_STATUS_COMPLETED, worker.log
+    thread_id = first.thread_id
+    assert thread_state(address, thread_id) == (
+        {"shouts": 1, "last_shout": "HELLO THERE"},
+        [thread_pb2.CHECKPOINT_SOURCE_RUN],
+    )
+    # The next run reads the count from ClaimRun's state and adds one.
+    second = wait_run(address, start_run(address, "and again", thread_id).run_id)
+    assert second.status == run_pb2.RUN_STATUS_COMPLETED, worker.log
+    assert thread_state(address, thread_id)[0] == {"shouts": 2, "last_shout": "AND AGAIN"}
+    worker.process.send_signal(signal.SIGTERM)
+    assert worker.process.wait(timeout=15) == 0, worker.log
+
+    # A worker that fails its run after changing the state: the change is undone.
+    failing = spawn_worker(address, "--fail-after-state", "--once")
+    third = wait_run(address, start_run(address, "this fails", thread_id).run_id)
+    assert (third.status, third.error.code) == (run_pb2.RUN_STATUS_FAILED, "SHOUT_FAILED")
+    assert failing.process.wait(timeout=15) == 0, failing.log
+    assert f"run {third.run_id} failed on purpose; dropped it" in failing.log
+    values, sources = thread_state(address, thread_id)
+    assert values == {"shouts": 2, "last_shout": "AND AGAIN"}
+    assert sources[:2] == [thread_pb2.CHECKPOINT_SOURCE_RESTORE, thread_pb2.CHECKPOINT_SOURCE_RUN]

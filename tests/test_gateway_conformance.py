@@ -482,7 +482,7 @@ class Side:
 
 # -- normalising --------------------------------------------------------------
 
-SERVER_ID = re.compile(r"(?<![0-9a-z_])(thr|msg|run|call|lse)_[0-9a-z]{26}(?![0-9a-z])")
+SERVER_ID = re.compile(r"(?<![0-9a-z_])(thr|msg|run|call|lse|ckp)_[0-9a-z]{26}(?![0-9a-z])")
 # protojson's own form of a Timestamp: UTC, 0, 3, 6 or 9 fraction digits.
 CANONICAL_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{3}|\.\d{6}|\.\d{9})?Z")
 TIME_KEYS = re.compile(r"(At|Time|_at|_time)$")
@@ -1565,6 +1565,24 @@ def scenario_chat(s: Side) -> None:
         {"message": "x", "agent_id": "echo", "max_iterations": 21},
         expect=400,
     )
+    s.post(
+        "tools-and-ttl",
+        "/v1/chat",
+        {"message": "what is 1+1", "agent_id": "tools-demo", "tools": ["clock"], "ttl": "90s"},
+        expect=200,
+    )
+    s.post(
+        "ttl-with-thread",
+        "/v1/chat",
+        {"message": "x", "agent_id": "echo", "thread_id": t, "ttl": "90s"},
+        expect=400,
+    )
+    s.post(
+        "unknown-tool",
+        "/v1/chat",
+        {"message": "x", "agent_id": "tools-demo", "tools": ["shovel"]},
+        expect=400,
+    )
     s.get("get-method", "/v1/chat", expect=501)
     s.get("history", f"/v1/threads/{t}/messages", expect=200)
 
@@ -1613,9 +1631,23 @@ def scenario_workers(s: Side) -> None:
                 },
                 {"textDelta": "worker"},
                 {"usage": {"prompt_tokens": "3", "completion_tokens": 2, "total_tokens": 5}},
+                {"state_update": {"values": {"seen": 1}}},
+                {"stateUpdate": {"values": {}, "updateMask": "values.seen"}},
             ],
         },
         expect=200,
+    )
+    s.post(
+        "bad-json-report-state-mask-list",
+        report,
+        {"lease_id": lease, "events": [{"state_update": {"update_mask": ["values.x"]}}]},
+        expect=400,
+    )
+    s.post(
+        "report-state-update-nothing",
+        report,
+        {"lease_id": lease, "events": [{"state_update": {}}]},
+        expect=400,
     )
     s.post(
         "bad-json-report-two-kinds",
@@ -1652,7 +1684,79 @@ def scenario_workers(s: Side) -> None:
     )
     s.get("run", f"/v1/runs/{run_id}", expect=200)
     s.get("events", f"/v1/runs/{run_id}/events", stream=True, expect=200)
+    s.get(
+        "events-of-types",
+        f"/v1/runs/{run_id}/events?eventTypes=state.updated&eventTypes=run.completed",
+        stream=True,
+        expect=200,
+    )
+    s.get(
+        "events-of-an-unknown-type",
+        f"/v1/runs/{run_id}/events?event_types=state.changed",
+        stream=True,
+        expect=400,
+    )
     s.get("thread", f"/v1/threads/{t}?view=THREAD_VIEW_FULL", expect=200)
+    s.get("state", f"/v1/threads/{t}/state", expect=200)
+
+
+@scenario
+def scenario_thread_state(s: Side) -> None:
+    t = s.create_thread("create", "state")
+    base = f"/v1/threads/{t}"
+    s.get("empty", f"{base}/state", expect=200)
+    merged = s.patch("merge", f"{base}/state", {"values": {"a": 1, "b": {"c": 2}}}, expect=200)
+    checkpoint = merged.json()["checkpointId"]
+    s.patch("merge-nested", f"{base}/state", {"values": {"b": {"d": [1, None]}}}, expect=200)
+    s.patch("mask-in-query", f"{base}/state?update_mask=values.a", {"values": {}}, expect=200)
+    s.patch(
+        "replace-camel-mask", f"{base}/state?updateMask=values", {"values": {"k": "v"}}, expect=200
+    )
+    s.patch("empty-values-replace", f"{base}/state", {"values": {}}, expect=200)
+    s.patch("stale-etag", f"{base}/state", {"values": {"x": 1}, "etag": "ckp_stale"}, expect=409)
+    s.patch("nothing", f"{base}/state", {}, expect=400)
+    s.patch("no-body", f"{base}/state", expect=400)
+    s.patch("bad-json-values-list", f"{base}/state", {"values": [1]}, expect=400)
+    s.patch("mask-of-another-field", f"{base}/state?update_mask=title", {"values": {}}, expect=400)
+    s.patch("unknown-field", f"{base}/state", {"values": {"x": 1}, "nope": 1}, expect=400)
+    s.get("missing-thread", f"/v1/threads/{s.tid('missing')}/state", expect=404)
+    s.patch(
+        "missing-thread-update",
+        f"/v1/threads/{s.tid('missing')}/state",
+        {"values": {"x": 1}},
+        expect=404,
+    )
+    s.get("checkpoints", f"{base}/checkpoints", expect=200)
+    first = s.get("checkpoints-page-1", f"{base}/checkpoints?page_size=1", expect=200)
+    token = first.json()["nextPageToken"]
+    s.get("checkpoints-page-2", f"{base}/checkpoints?pageSize=1&pageToken={q(token)}", expect=200)
+    s.get("checkpoints-size-too-big", f"{base}/checkpoints?page_size=101", expect=400)
+    s.get("checkpoints-missing", f"/v1/threads/{s.tid('missing')}/checkpoints", expect=404)
+    s.post(
+        "fork",
+        f"{base}:copy",
+        {"newThreadId": s.tid("fork"), "checkpointId": checkpoint},
+        expect=200,
+    )
+    s.post("fork-unknown", f"{base}:copy", {"checkpoint_id": f"ckp_{'0' * 26}"}, expect=404)
+    s.post("clear", f"{base}:clear", {}, expect=200)
+    s.post("clear-no-body", f"{base}:clear", expect=200)
+    s.post("clear-stale-etag", f"{base}:clear", {"etag": "0-0"}, expect=409)
+    s.post("clear-missing", f"/v1/threads/{s.tid('missing')}:clear", {}, expect=404)
+    agent = s.tid("agent")
+    made = s.post(
+        "default", "/v1/threads:getDefault", {"agentId": agent, "user_id": "u"}, expect=200
+    )
+    s.post(
+        "default-again", "/v1/threads:getDefault", {"agent_id": agent, "userId": "u"}, expect=200
+    )
+    s.post("default-bad-agent", "/v1/threads:getDefault", {"agentId": "x" * 200}, expect=400)
+    s.get("default-by-get", "/v1/threads:getDefault", expect=501)
+    s.delete("default-delete", f"/v1/threads/{made.json()['threadId']}", expect=400)
+    s.get(
+        "list-with-total", f"/v1/threads?filter.agent_id={agent}&includeTotalSize=true", expect=200
+    )
+    s.get("bad-query-total-word", "/v1/threads?include_total_size=yes", expect=400)
 
 
 @scenario

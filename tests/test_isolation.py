@@ -16,6 +16,7 @@ HTTP, status, body and WWW-Authenticate). Tenant a's data must be untouched.
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -52,6 +53,10 @@ UNAUTHENTICATED = ("UNAUTHENTICATED", 401)
 PERMISSION_DENIED = ("PERMISSION_DENIED", 403)
 # Made up, well formed: tl_ + 16 base32 + _ + 43 base64url characters.
 BAD_KEY = "tl_aaaaaaaaaaaaaaaa_" + "A" * 43
+# A thread id the server made: a's threads have ids of a's choosing, so one of
+# these in a reply is a thread an attempt made (another tenant's default
+# thread), different on every run.
+SERVER_MADE_THREAD_ID = re.compile(r"thr_[0-9a-z]{26}")
 
 
 @dataclass
@@ -87,6 +92,7 @@ class World:
     worker_run_id: str
     lease_id: str
     queued_run_id: str
+    default_thread_id: str
     keys: dict[str, str]
 
 
@@ -152,6 +158,36 @@ ATTEMPTS = [
             thread_pb2.CopyThreadRequest(thread_id=w.thread_id, new_thread_id="stolen")
         ),
         lambda w: ("POST", f"/v1/threads/{w.thread_id}:copy", {"newThreadId": "stolen"}),
+    ),
+    Attempt(
+        "ThreadService/GetThreadState",
+        lambda s, w: s.threads.GetThreadState(
+            thread_pb2.GetThreadStateRequest(thread_id=w.thread_id)
+        ),
+        lambda w: ("GET", f"/v1/threads/{w.thread_id}/state", None),
+    ),
+    Attempt(
+        "ThreadService/UpdateThreadState",
+        lambda s, w: s.threads.UpdateThreadState(
+            thread_pb2.UpdateThreadStateRequest(
+                thread_state=thread_pb2.ThreadState(
+                    thread_id=w.thread_id, values=struct({"secret": "forged"})
+                )
+            )
+        ),
+        lambda w: ("PATCH", f"/v1/threads/{w.thread_id}/state", {"values": {"secret": "x"}}),
+    ),
+    Attempt(
+        "ThreadService/ListThreadCheckpoints",
+        lambda s, w: s.threads.ListThreadCheckpoints(
+            thread_pb2.ListThreadCheckpointsRequest(thread_id=w.thread_id)
+        ),
+        lambda w: ("GET", f"/v1/threads/{w.thread_id}/checkpoints", None),
+    ),
+    Attempt(
+        "ThreadService/ClearThread",
+        lambda s, w: s.threads.ClearThread(thread_pb2.ClearThreadRequest(thread_id=w.thread_id)),
+        lambda w: ("POST", f"/v1/threads/{w.thread_id}:clear", {}),
     ),
     Attempt(
         "MessageService/CreateMessage",
@@ -291,6 +327,15 @@ ATTEMPTS = [
         lambda w: ("POST", f"/v1/runs/{w.worker_run_id}:renewLease", {"leaseId": w.lease_id}),
         other_tenant="FAILED_PRECONDITION",
     ),
+    # It succeeds for another tenant: a default thread of its own, never a's.
+    Attempt(
+        "ThreadService/GetDefaultThread",
+        lambda s, w: s.threads.GetDefaultThread(
+            thread_pb2.GetDefaultThreadRequest(agent_id="echo", user_id="u-a")
+        ),
+        lambda w: ("POST", "/v1/threads:getDefault", {"agentId": "echo", "userId": "u-a"}),
+        other_tenant="OK",
+    ),
     # Last: it succeeds for another tenant (a thread of its own under the same
     # id), which would change what the attempts above find.
     Attempt(
@@ -320,7 +365,11 @@ def _normalised(message: Message) -> bytes:
 
 def _clear_volatile(message: Message) -> None:
     for field, value in message.ListFields():
-        if field.message_type is timestamp_pb2.Timestamp.DESCRIPTOR or field.name == "etag":
+        if (
+            field.message_type is timestamp_pb2.Timestamp.DESCRIPTOR
+            or field.name == "etag"
+            or (isinstance(value, str) and SERVER_MADE_THREAD_ID.fullmatch(value))
+        ):
             message.ClearField(field.name)
         elif field.message_type is not None and field.is_repeated:
             if not field.message_type.GetOptions().map_entry:
@@ -405,6 +454,8 @@ def _json_normalised(value: Any) -> Any:
         return {k: _json_normalised(v) for k, v in value.items() if k not in VOLATILE_JSON}
     if isinstance(value, list):
         return [_json_normalised(v) for v in value]
+    if isinstance(value, str) and SERVER_MADE_THREAD_ID.fullmatch(value):
+        return "<thread made by the attempt>"
     return value
 
 
@@ -482,6 +533,17 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
             message_pb2.CreateMessageRequest(thread_id="t-a", message=_user_message("secret")),
             metadata=a,
         )
+        await stubs.threads.UpdateThreadState(
+            thread_pb2.UpdateThreadStateRequest(
+                thread_state=thread_pb2.ThreadState(
+                    thread_id="t-a", values=struct({"secret": "a's"})
+                )
+            ),
+            metadata=a,
+        )
+        default = await stubs.threads.GetDefaultThread(
+            thread_pb2.GetDefaultThreadRequest(agent_id="echo", user_id="u-a"), metadata=a
+        )
         run = await stubs.runs.CreateRun(
             run_pb2.CreateRunRequest(thread_id="t-a", agent_id="echo"), metadata=a
         )
@@ -516,6 +578,7 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
             worker_run_id=claimed.run.run_id,
             lease_id=claimed.lease_id,
             queued_run_id=queued.run_id,
+            default_thread_id=default.thread_id,
             keys=keys,
         )
     finally:
@@ -592,7 +655,15 @@ async def _a_is_untouched(world: World) -> None:
     queued = await stubs.runs.GetRun(run_pb2.GetRunRequest(run_id=world.queued_run_id), metadata=a)
     assert queued.status == run_pb2.RUN_STATUS_QUEUED
     count = await stubs.threads.CountThreads(thread_pb2.CountThreadsRequest(), metadata=a)
-    assert count.count == 2
+    assert count.count == 3
+    state = await stubs.threads.GetThreadState(
+        thread_pb2.GetThreadStateRequest(thread_id=world.thread_id), metadata=a
+    )
+    assert state.values == struct({"secret": "a's"})
+    default = await stubs.threads.GetDefaultThread(
+        thread_pb2.GetDefaultThreadRequest(agent_id="echo", user_id="u-a"), metadata=a
+    )
+    assert default.thread_id == world.default_thread_id
     renewed = await stubs.workers.RenewLease(
         worker_pb2.RenewLeaseRequest(run_id=world.worker_run_id, lease_id=world.lease_id),
         metadata=bearer(world.keys["a admin"]),

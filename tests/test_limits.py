@@ -31,7 +31,7 @@ from threadline.v1 import (
     worker_pb2_grpc,
 )
 from threadline_server.config import Settings
-from threadline_server.domain import sizes, validation
+from threadline_server.domain import sizes, state, validation
 from threadline_server.domain.agents import AgentEvent, AgentInput, IterationStarted, TextDelta
 from threadline_server.domain.events import TAIL_BYTES
 from threadline_server.errors import Violations
@@ -567,10 +567,30 @@ def test_the_largest_events_a_run_can_make_fit_well_within_a_client(counts):
         type="tool_call.completed",
         tool_call=run_pb2.ToolCallEvent(call=call, record=run.tool_calls[0], result=result),
     )
-    largest = max(run_event.ByteSize(), tool_event.ByteSize())
+    # A state of 256 KiB of "0,": the most protobuf a state's JSON can take.
+    values = struct_pb2.Struct()
+    values.update({"n": [0] * (state.MAX_STATE_BYTES // 2 - 8)})
+    assert validation.json_size(values) <= state.MAX_STATE_BYTES
+    checkpoint = thread_pb2.ThreadCheckpoint(
+        checkpoint_id="ckp_" + "c" * 26,
+        thread_id="t" * 128,
+        parent_checkpoint_id="ckp_" + "p" * 26,
+        values=values,
+        last_message_id="msg_" + "m" * 26,
+        run_id=run.run_id,
+        source=thread_pb2.CHECKPOINT_SOURCE_RESTORE,
+    )
+    state_event = run_pb2.RunEvent(
+        event_id=2**63 - 1,
+        run_id=run.run_id,
+        thread_id=run.thread_id,
+        type="state.updated",
+        checkpoint=checkpoint,
+    )
+    largest = max(run_event.ByteSize(), tool_event.ByteSize(), state_event.ByteSize())
     counts(
         f"events: the largest run event the limits allow is {run_event.ByteSize()} bytes, "
-        f"the largest tool_call.completed {tool_event.ByteSize()} (client limit "
-        f"{CLIENT_RECEIVE_LIMIT})"
+        f"the largest tool_call.completed {tool_event.ByteSize()}, the largest state.updated "
+        f"{state_event.ByteSize()} (client limit {CLIENT_RECEIVE_LIMIT})"
     )
     assert largest < 2 * 1024 * 1024 + 512 * 1024

@@ -52,7 +52,7 @@ from tests.conftest import expect_failure
 pytestmark = pytest.mark.api
 
 WORKER_AGENT = "fuzz-worker"
-TABLES = ("threads", "messages", "runs", "events", "request_ids")
+TABLES = ("threads", "messages", "runs", "events", "request_ids", "checkpoints")
 # Codes a call may end with on its own (a stream that runs until the client
 # leaves is cut by its deadline); they carry no ErrorInfo.
 CLIENT_SIDE = {grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.CANCELLED}
@@ -188,7 +188,7 @@ def seeds(world: World) -> dict[str, protobuf_message.Message]:
             thread_id=t, view=thread_pb2.THREAD_VIEW_FULL
         ),
         "/threadline.v1.ThreadService/ListThreads": thread_pb2.ListThreadsRequest(
-            page_size=5, filter=thread_filter, order_by="created_at"
+            page_size=5, filter=thread_filter, order_by="created_at", include_total_size=True
         ),
         "/threadline.v1.ThreadService/CountThreads": thread_pb2.CountThreadsRequest(
             filter=thread_filter
@@ -202,6 +202,22 @@ def seeds(world: World) -> dict[str, protobuf_message.Message]:
         ),
         "/threadline.v1.ThreadService/CopyThread": thread_pb2.CopyThreadRequest(
             thread_id=t, new_thread_id="copy"
+        ),
+        "/threadline.v1.ThreadService/GetThreadState": thread_pb2.GetThreadStateRequest(
+            thread_id=t
+        ),
+        "/threadline.v1.ThreadService/UpdateThreadState": thread_pb2.UpdateThreadStateRequest(
+            thread_state=thread_pb2.ThreadState(thread_id=t, values=struct, etag="initial"),
+            update_mask=field_mask_pb2.FieldMask(paths=["values.k", "values.n"]),
+        ),
+        "/threadline.v1.ThreadService/ListThreadCheckpoints": (
+            thread_pb2.ListThreadCheckpointsRequest(thread_id=t, page_size=2)
+        ),
+        "/threadline.v1.ThreadService/GetDefaultThread": thread_pb2.GetDefaultThreadRequest(
+            agent_id="a", user_id="u"
+        ),
+        "/threadline.v1.ThreadService/ClearThread": thread_pb2.ClearThreadRequest(
+            thread_id=t, etag="1-1"
         ),
         "/threadline.v1.MessageService/CreateMessage": message_pb2.CreateMessageRequest(
             thread_id=t, message=full_message, request_id="seed-message"
@@ -238,19 +254,25 @@ def seeds(world: World) -> dict[str, protobuf_message.Message]:
             run_id=r, timeout=duration_pb2.Duration(nanos=1000)
         ),
         "/threadline.v1.RunService/StreamRunEvents": run_pb2.StreamRunEventsRequest(
-            run_id=r, after_event_id=1
+            run_id=r, after_event_id=1, event_types=["message.delta", "run.completed"]
         ),
         "/threadline.v1.RunService/StreamRun": run_pb2.CreateRunRequest(
             thread_id=t,
             agent_id="echo",
             multitask_strategy=run_pb2.MULTITASK_STRATEGY_ENQUEUE,
             request_id="seed-stream",
+            stream_event_types=["run.created", "run.completed"],
         ),
         "/threadline.v1.RunService/WatchThread": run_pb2.WatchThreadRequest(
-            thread_id=t, after_event_id=1
+            thread_id=t, after_event_id=1, event_types=["state.updated"]
         ),
         "/threadline.v1.RunService/Chat": run_pb2.ChatRequest(
-            message="hi", agent_id="echo", thread_id=t, context=struct, request_id="seed-chat"
+            message="hi",
+            agent_id="tools-demo",
+            context=struct,
+            request_id="seed-chat",
+            tools=["clock"],
+            ttl=duration_pb2.Duration(seconds=60),
         ),
         "/threadline.v1.AgentWorkerService/ClaimRun": worker_pb2.ClaimRunRequest(
             agent_id=WORKER_AGENT,
@@ -268,6 +290,11 @@ def seeds(world: World) -> dict[str, protobuf_message.Message]:
                     tool_call_finished=worker_pb2.ToolCallFinished(
                         result=message_pb2.ToolResult(tool_call_id="c", text="out"),
                         duration_ms=1,
+                    )
+                ),
+                worker_pb2.WorkerEvent(
+                    state_update=worker_pb2.StateUpdate(
+                        values=struct, update_mask=field_mask_pb2.FieldMask(paths=["values.k"])
                     )
                 ),
             ],

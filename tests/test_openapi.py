@@ -59,7 +59,7 @@ def test_every_route_is_an_operation_that_routes_back_to_it():
         for path, item in DOCUMENT["paths"].items()
         for method, operation in item.items()
     }
-    assert len(operations) == len(router.bindings) == 24
+    assert len(operations) == len(router.bindings) == 29
     for binding in router.bindings:
         service, method = binding.rpc.strip("/").split("/")
         matching = [
@@ -288,6 +288,25 @@ async def test_every_answer_fits_the_document(checked):
         "GET", "/v1/threads/{thread_id}", query="view=THREAD_VIEW_FULL", thread_id=thread_id
     )
     copy = await c.call("POST", "/v1/threads/{thread_id}:copy", {}, thread_id=thread_id)
+    # State and checkpoints, a fork, the default thread, clearing.
+    empty = await c.call("GET", "/v1/threads/{thread_id}/state", thread_id=thread_id)
+    assert (empty["values"], empty["updatedAt"]) == ({}, None)
+    state = await c.call(
+        "PATCH",
+        "/v1/threads/{thread_id}/state",
+        {"values": {"a": [1, {"b": None}]}},
+        thread_id=thread_id,
+    )
+    await c.call("GET", "/v1/threads/{thread_id}/checkpoints", thread_id=thread_id)
+    await c.call(
+        "POST",
+        "/v1/threads/{thread_id}:copy",
+        {"checkpointId": state["checkpointId"]},
+        thread_id=thread_id,
+    )
+    default = await c.call("POST", "/v1/threads:getDefault", {"agentId": "echo"})
+    await c.call("POST", "/v1/threads/{thread_id}:clear", {}, thread_id=default["threadId"])
+    await c.call("GET", "/v1/threads", query="pageSize=1&includeTotalSize=true&filter.agentId=echo")
     # Runs: an echo run, a run with tool calls, a chat, and a cancelled run.
     chat = await c.call("POST", "/v1/chat", {"message": "what is 2+3", "agentId": "tools-demo"})
     assert chat["error"] is None

@@ -82,6 +82,20 @@ EXPECTED = {
         "sqlite_autoindex_request_ids_1 (tenant_id=? AND method=? AND request_id=?)"
     ),
     "FROM request_ids WHERE created_at < ?": "request_ids_by_age (created_at<?)",
+    "FROM checkpoints AS c WHERE c.thread_pk = ? ORDER BY c.pk DESC LIMIT 1": (
+        "checkpoints_by_thread (thread_pk=?)"
+    ),
+    "WHERE c.thread_pk = ? AND c.run_id = ?": "checkpoints_by_run (thread_pk=? AND run_id=?)",
+    "WHERE c.tenant_id = ? AND c.checkpoint_id = ?": (
+        "sqlite_autoindex_checkpoints_1 (tenant_id=? AND checkpoint_id=?)"
+    ),
+    "WHERE m.tenant_id = ? AND m.message_id = ? AND m.thread_pk = ?), 0)": (
+        "sqlite_autoindex_messages_1 (tenant_id=? AND message_id=?)"
+    ),
+    "AND user_id = ? AND is_default = 1": "threads_default (tenant_id=? AND agent_id=? AND",
+    "SELECT message_id FROM messages WHERE thread_pk = ? ORDER BY pk DESC": (
+        "messages_by_thread (thread_pk=?)"
+    ),
 }
 
 
@@ -189,6 +203,7 @@ async def _workload(server: ThreadlineServer, client: Any) -> None:
         )
     )
     await client.threads.CopyThread(thread_pb2.CopyThreadRequest(thread_id="a", new_thread_id="b"))
+    await _state_workload(client, runs)
     run = await runs.CreateRun(run_pb2.CreateRunRequest(thread_id="a", agent_id="echo"))
     await runs.WaitRun(run_pb2.WaitRunRequest(run_id=run.run_id))
     await runs.GetRun(run_pb2.GetRunRequest(run_id=run.run_id))
@@ -260,6 +275,59 @@ async def _workload(server: ThreadlineServer, client: Any) -> None:
         if not await server.store.expired_threads(10) and await _gone(client, "brief"):
             break
         await asyncio.sleep(0.05)
+
+
+async def _state_workload(client: Any, runs: Any) -> None:
+    """Thread state, checkpoints, forks, default threads, clearing, a restore after a cancel."""
+    for values in ({"k": 1}, {"k": 2}):
+        await client.threads.UpdateThreadState(
+            thread_pb2.UpdateThreadStateRequest(
+                thread_state=thread_pb2.ThreadState(thread_id="a", values=struct(values))
+            )
+        )
+    await client.threads.GetThreadState(thread_pb2.GetThreadStateRequest(thread_id="a"))
+    page = await client.threads.ListThreadCheckpoints(
+        thread_pb2.ListThreadCheckpointsRequest(thread_id="a", page_size=1)
+    )
+    await client.threads.ListThreadCheckpoints(
+        thread_pb2.ListThreadCheckpointsRequest(
+            thread_id="a", page_size=1, page_token=page.next_page_token
+        )
+    )
+    await client.threads.CopyThread(
+        thread_pb2.CopyThreadRequest(
+            thread_id="a", new_thread_id="fork", checkpoint_id=page.checkpoints[0].checkpoint_id
+        )
+    )
+    for _ in range(2):
+        await client.threads.GetDefaultThread(
+            thread_pb2.GetDefaultThreadRequest(agent_id="notes", user_id="u")
+        )
+    await client.threads.ClearThread(thread_pb2.ClearThreadRequest(thread_id="fork"))
+    # An agent's change, then a run cancelled after its change (the state restored).
+    await runs.Chat(run_pb2.ChatRequest(message="remember 1", agent_id="notes", thread_id="fork"))
+    slow = await runs.CreateRun(
+        run_pb2.CreateRunRequest(
+            thread_id="fork",
+            agent_id="notes",
+            input_messages=[
+                message_pb2.Message(
+                    role=message_pb2.MESSAGE_ROLE_USER,
+                    parts=[message_pb2.Part(text="remember that slowly")],
+                )
+            ],
+            context=struct({"delay_ms": 200}),
+        )
+    )
+    for _ in range(200):
+        state = await client.threads.GetThreadState(
+            thread_pb2.GetThreadStateRequest(thread_id="fork")
+        )
+        if len(state.values["notes"]) == 2:
+            break
+        await asyncio.sleep(0.01)
+    await runs.CancelRun(run_pb2.CancelRunRequest(run_id=slow.run_id))
+    await runs.WaitRun(run_pb2.WaitRunRequest(run_id=slow.run_id))
 
 
 async def _gone(client: Any, thread_id: str) -> bool:

@@ -20,7 +20,7 @@ from typing import Any
 
 import grpc
 import pytest
-from google.protobuf import duration_pb2, struct_pb2
+from google.protobuf import duration_pb2, json_format, struct_pb2
 from threadline.v1 import (
     message_pb2,
     message_pb2_grpc,
@@ -284,3 +284,54 @@ async def test_kill_9_leaves_a_queued_run_that_still_runs_after_restart(spawn_se
 
     assert second.stop() == 0, second.log
     assert integrity_check(database) == ["ok"]
+
+
+async def test_kill_9_after_a_run_changed_the_state_puts_it_back_after_restart(
+    spawn_server, tmp_path
+):
+    # The notes agent changes the state before it streams its answer; the
+    # server dies mid-answer; the restarted one fails the run (SERVER_RESTARTED)
+    # and the state is what it was before the run, from the log alone.
+    database = tmp_path / "threadline.db"
+    first = spawn_server(database)
+    async with connected(first) as stubs:
+        thread_id = await new_thread(stubs)
+        before = await stubs.threads.UpdateThreadState(
+            thread_pb2.UpdateThreadStateRequest(
+                thread_state=thread_pb2.ThreadState(
+                    thread_id=thread_id, values=struct({"notes": ["kept"]})
+                )
+            ),
+            timeout=RPC_TIMEOUT,
+        )
+        request = echo_request(thread_id, "remember that " + THIRTY_WORDS, delay_ms=200)
+        request.agent_id = "notes"
+        call = stubs.runs.StreamRun(request, timeout=20)
+        seen = await stream_until_deltas(call, 2)
+        assert "state.updated" in [e.type for e in seen]
+        changed = await stubs.threads.GetThreadState(
+            thread_pb2.GetThreadStateRequest(thread_id=thread_id), timeout=RPC_TIMEOUT
+        )
+        assert len(json_format.MessageToDict(changed.values)["notes"]) == 2
+    kill_9(first)
+
+    second = spawn_server(database)
+    async with connected(second) as stubs:
+        events = await run_events(stubs, seen[0].run_id)
+        state = await stubs.threads.GetThreadState(
+            thread_pb2.GetThreadStateRequest(thread_id=thread_id), timeout=RPC_TIMEOUT
+        )
+    assert second.stop() == 0, second.log
+    assert [e.type for e in events][-2:] == ["state.updated", "run.failed"]
+    assert events[-1].run.error.code == "SERVER_RESTARTED"
+    assert events[-2].checkpoint.source == thread_pb2.CHECKPOINT_SOURCE_RESTORE
+    assert json_format.MessageToDict(state.values) == {"notes": ["kept"]}
+    assert state.checkpoint_id == events[-2].checkpoint.checkpoint_id != before.checkpoint_id
+    assert integrity_check(database) == ["ok"]
+
+
+def struct(values: dict[str, Any]) -> struct_pb2.Struct:
+    """A Struct holding a plain JSON object."""
+    result = struct_pb2.Struct()
+    result.update(values)
+    return result

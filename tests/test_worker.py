@@ -22,7 +22,7 @@ from typing import Any
 
 import grpc
 import pytest
-from google.protobuf import duration_pb2, json_format
+from google.protobuf import duration_pb2, field_mask_pb2, json_format
 from threadline.v1 import (
     message_pb2,
     message_pb2_grpc,
@@ -637,3 +637,150 @@ async def test_a_malformed_tool_result_is_invalid_and_the_run_goes_on(spawn_serv
         )
         assert final.status == run_pb2.RUN_STATUS_COMPLETED
         assert final.response == "HALF DONE"
+
+
+# -- thread state, as a worker in any language reads and changes it ---------------------
+
+
+def state_update(values: dict[str, Any], *paths: str) -> worker_pb2.WorkerEvent:
+    """A state_update worker event."""
+    update = worker_pb2.StateUpdate(update_mask=field_mask_pb2.FieldMask(paths=list(paths)))
+    update.values.update(values)
+    return worker_pb2.WorkerEvent(state_update=update)
+
+
+async def set_state(stubs: Stubs, thread_id: str, values: dict[str, Any]) -> Any:
+    """UpdateThreadState as a client."""
+    state = thread_pb2.ThreadState(thread_id=thread_id)
+    state.values.update(values)
+    return await stubs.threads.UpdateThreadState(
+        thread_pb2.UpdateThreadStateRequest(thread_state=state), timeout=RPC_TIMEOUT
+    )
+
+
+async def get_state(stubs: Stubs, thread_id: str) -> dict[str, Any]:
+    """The thread's state values, as plain JSON."""
+    state = await stubs.threads.GetThreadState(
+        thread_pb2.GetThreadStateRequest(thread_id=thread_id), timeout=RPC_TIMEOUT
+    )
+    return json_format.MessageToDict(state.values)
+
+
+async def report(stubs: Stubs, run_id: str, lease_id: str, *events: Any) -> Any:
+    """ReportRunEvents."""
+    return await stubs.workers.ReportRunEvents(
+        worker_pb2.ReportRunEventsRequest(run_id=run_id, lease_id=lease_id, events=list(events)),
+        timeout=RPC_TIMEOUT,
+    )
+
+
+async def test_a_worker_reads_the_state_as_it_claims_and_changes_it(spawn_server):
+    server = start_server(spawn_server)
+    async with connected(server.address) as stubs:
+        thread_id = await new_thread(stubs)
+        before = await set_state(stubs, thread_id, {"count": 1, "name": "ada"})
+        run = await create_run(stubs, thread_id, "count me")
+        claimed = await claim(stubs)
+        assert claimed.state.thread_id == thread_id
+        assert json_format.MessageToDict(claimed.state.values) == {"count": 1, "name": "ada"}
+        assert claimed.state.etag == before.etag
+        await report(
+            stubs,
+            run.run_id,
+            claimed.lease_id,
+            delta("COUNTED"),
+            state_update({"count": 2}),
+            state_update({}, "values.name"),
+            finish_completed(),
+        )
+        assert await get_state(stubs, thread_id) == {"count": 2}
+        checkpoints = await stubs.threads.ListThreadCheckpoints(
+            thread_pb2.ListThreadCheckpointsRequest(thread_id=thread_id), timeout=RPC_TIMEOUT
+        )
+        assert [(c.source, c.run_id) for c in checkpoints.checkpoints] == [
+            (thread_pb2.CHECKPOINT_SOURCE_RUN, run.run_id),
+            (thread_pb2.CHECKPOINT_SOURCE_RUN, run.run_id),
+            (thread_pb2.CHECKPOINT_SOURCE_UPDATE, ""),
+        ]
+        events = await run_events(stubs, run.run_id)
+        types = [e.type for e in events]
+        # In the order reported: the answer streams, the state changes twice,
+        # then the end stores the answer and ends the run.
+        assert types[-6:] == [
+            "message.created",
+            "message.delta",
+            "state.updated",
+            "state.updated",
+            "message.completed",
+            "run.completed",
+        ]
+        # The next run's claim reads the changed state.
+        await create_run(stubs, thread_id, "again")
+        again = await claim(stubs)
+        assert json_format.MessageToDict(again.state.values) == {"count": 2}
+
+
+async def test_a_worker_s_bad_state_update_is_invalid_and_writes_nothing(spawn_server):
+    server = start_server(spawn_server)
+    async with connected(server.address) as stubs:
+        thread_id = await new_thread(stubs)
+        await set_state(stubs, thread_id, {"keep": True})
+        run = await create_run(stubs, thread_id, "bad state")
+        claimed = await claim(stubs)
+        nan = worker_pb2.StateUpdate()
+        nan.values.fields["x"].number_value = float("nan")
+        for events, field in (
+            ([worker_pb2.WorkerEvent(state_update=nan)], "events[0].state_update.values"),
+            ([state_update({"a": 1}, "title")], "events[0].state_update.update_mask"),
+            ([worker_pb2.WorkerEvent(state_update=worker_pb2.StateUpdate())], "events[0]"),
+            ([delta("x"), state_update({"big": "x" * (256 * 1024)})], "events[1].state_update"),
+        ):
+            with pytest.raises(grpc.aio.AioRpcError) as caught:
+                await report(stubs, run.run_id, claimed.lease_id, *events)
+            assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+            assert field in (caught.value.details() or ""), caught.value.details()
+        assert await get_state(stubs, thread_id) == {"keep": True}
+        stored = [e.type for e in await events_so_far(stubs, thread_id)]
+        assert "run.started" in stored
+        assert "message.delta" not in stored
+        await report(stubs, run.run_id, claimed.lease_id, delta("fine"), finish_completed())
+
+
+async def events_so_far(stubs: Stubs, thread_id: str) -> list[Any]:
+    """The thread's events stored so far (a bounded watch)."""
+    call = stubs.runs.WatchThread(run_pb2.WatchThreadRequest(thread_id=thread_id), timeout=1)
+    seen: list[Any] = []
+    events = aiter(call)
+    while True:
+        try:
+            seen.append(await anext(events))
+        except (StopAsyncIteration, grpc.aio.AioRpcError):
+            return seen
+
+
+@pytest.mark.parametrize("ending", ["finish FAILED", "lease runs out", "cancel"])
+async def test_a_worker_s_run_that_fails_puts_the_state_back(spawn_server, ending):
+    server = start_server(spawn_server)
+    async with connected(server.address) as stubs:
+        thread_id = await new_thread(stubs)
+        await set_state(stubs, thread_id, {"stage": "draft"})
+        run = await create_run(stubs, thread_id, "publish")
+        claimed = await claim(stubs, lease_seconds=1)
+        await report(stubs, run.run_id, claimed.lease_id, state_update({"stage": "published"}))
+        assert await get_state(stubs, thread_id) == {"stage": "published"}
+        if ending == "finish FAILED":
+            failed = worker_pb2.RunFinished(
+                status=run_pb2.RUN_STATUS_FAILED, error=run_pb2.RunError(code="PUBLISH_FAILED")
+            )
+            await report(stubs, run.run_id, claimed.lease_id, worker_pb2.WorkerEvent(finish=failed))
+            expected = (run_pb2.RUN_STATUS_FAILED, "PUBLISH_FAILED")
+        elif ending == "cancel":
+            await stubs.runs.CancelRun(
+                run_pb2.CancelRunRequest(run_id=run.run_id), timeout=RPC_TIMEOUT
+            )
+            expected = (run_pb2.RUN_STATUS_CANCELLED, "CANCELLED_BY_CLIENT")
+        else:
+            expected = (run_pb2.RUN_STATUS_FAILED, "LEASE_EXPIRED")
+        ended = await wait_run(stubs, run.run_id)
+        assert (ended.status, ended.error.code) == expected
+        assert await get_state(stubs, thread_id) == {"stage": "draft"}

@@ -42,6 +42,8 @@ class Settings:
     tenant_max_streams: int = 500
     tenant_max_runs: int = 1000
     tenant_calls_per_second: int = 2000
+    default_thread_ttl: float = 0.0
+    max_thread_ttl: float = 0.0
     tls_cert: str = ""
     tls_key: str = ""
     tls_client_ca: str = ""
@@ -60,6 +62,16 @@ class Settings:
         """The file with the secret keys are hashed with: given, or beside the database."""
         return self.key_secret_file or key_secret.default_path(self.database)
 
+    @property
+    def default_thread_ttl_us(self) -> int | None:
+        """The ttl of threads Chat makes, in microseconds; None: they never expire."""
+        return _micros_or_none(self.default_thread_ttl)
+
+    @property
+    def max_thread_ttl_us(self) -> int | None:
+        """The longest ttl a request may give, in microseconds; None: no cap."""
+        return _micros_or_none(self.max_thread_ttl)
+
     def agent_tenant_map(self) -> dict[str, frozenset[str]]:
         """Return, for each agent restricted to some tenants, those tenants."""
         found: dict[str, set[str]] = {}
@@ -68,6 +80,13 @@ class Settings:
             found.setdefault(name, set()).add(tenant)
         return {name: frozenset(tenants) for name, tenants in found.items()}
 
+
+def _micros_or_none(seconds: float) -> int | None:
+    return round(seconds * 1_000_000) if seconds else None
+
+
+# A thread's ttl is 1 second to 3650 days (thread.proto).
+_TTL_RANGE = (1.0, 3650 * 24 * 3600.0)
 
 _HELP = {
     "listen": "host:port for gRPC (port 0 picks a free port)",
@@ -100,6 +119,11 @@ _HELP = {
     "empty: /metrics is served on the HTTP/JSON listener, or nowhere with --no-http",
     "event_tail_bytes": "bytes of recent events kept in memory for streams, all threads "
     "together (older ones are read from the database)",
+    "default_thread_ttl": "seconds of inactivity after which a thread made by Chat expires, "
+    "unless the Chat request gives a ttl (0: never; 86400 is Hermes' 24 hours)",
+    "max_thread_ttl": "the longest ttl, in seconds, a request may give a thread; a longer one "
+    "is refused with INVALID_ARGUMENT, not shortened (0: no cap; Hermes allows 2592000, 720 "
+    "hours)",
     "tls_cert": "PEM file with the server's certificate chain: TLS on the gRPC and HTTP/JSON "
     "listeners (with --tls-key; SIGHUP reloads both files)",
     "tls_key": "PEM file with the private key of --tls-cert (not encrypted)",
@@ -211,6 +235,7 @@ def _check(settings: Settings) -> None:
         raise SystemExit("run timeout and lease check interval must be positive")
     if settings.event_tail_bytes < 0:
         raise SystemExit("event tail bytes must not be negative")
+    _check_ttls(settings)
     for flag, address in (
         ("--http-listen", settings.http_listen),
         ("--metrics-listen", settings.metrics_listen),
@@ -225,6 +250,18 @@ def _check(settings: Settings) -> None:
             raise SystemExit(f"--agent {spec!r} is not NAME=module:attribute")
     _check_transport(settings)
     _check_tenancy(settings)
+
+
+def _check_ttls(settings: Settings) -> None:
+    low, high = _TTL_RANGE
+    for flag, value in (
+        ("--default-thread-ttl", settings.default_thread_ttl),
+        ("--max-thread-ttl", settings.max_thread_ttl),
+    ):
+        if value and not low <= value <= high:
+            raise SystemExit(f"{flag} must be 0 (none) or 1 to {high:.0f} seconds (3650 days)")
+    if settings.max_thread_ttl and settings.default_thread_ttl > settings.max_thread_ttl:
+        raise SystemExit("--default-thread-ttl must not be longer than --max-thread-ttl")
 
 
 # scheme://host[:port], as a browser sends it in Origin: no path, no trailing slash.

@@ -18,6 +18,7 @@ MESSAGE_PREFIX = "msg_"
 RUN_PREFIX = "run_"
 LEASE_PREFIX = "lse_"
 TOOL_CALL_PREFIX = "call_"
+CHECKPOINT_PREFIX = "ckp_"
 
 # Client-chosen ids: URL-safe unreserved characters only, so an id can sit in
 # an HTTP path segment without escaping.
@@ -56,6 +57,11 @@ def new_lease_id() -> str:
 def new_tool_call_id() -> str:
     """Return a fresh id for a tool call the machinery runs, ``call_`` and a ULID."""
     return TOOL_CALL_PREFIX + _ulid()
+
+
+def new_checkpoint_id() -> str:
+    """Return a fresh id for a checkpoint of thread state, ``ckp_`` and a ULID."""
+    return CHECKPOINT_PREFIX + _ulid()
 
 
 def is_valid_client_id(value: str) -> bool:

@@ -8,7 +8,8 @@
 // Any run created for agent shouter is now answered by this process. The toy
 // agent reads the thread's newest user message, counts its words with a
 // word_count tool of its own, and answers with the message shouted (upper
-// case), streamed word by word. What it shows, for a worker in any language:
+// case), streamed word by word. It keeps a count of its shouts in the
+// thread's state. What it shows, for a worker in any language:
 //
 //   - ClaimRun long-polls (wait) for the next queued run and takes a lease on it.
 //   - ReportRunEvents records what the agent does, a few events per call, in
@@ -16,6 +17,10 @@
 //     text_delta, usage, and finally finish. Every report also renews the lease.
 //   - A goroutine renews the lease with RenewLease while the agent works, so a
 //     slow step (a model call, a long tool) does not lose the run.
+//   - ClaimRun's answer carries the thread's state (a JSON object the thread's
+//     agents keep between runs); a state_update event changes it, merging in the
+//     keys it sets. With --fail-after-state the worker changes the state, then
+//     reports the run FAILED: the server puts the state back as it was.
 //   - When any answer says cancelled (a client called CancelRun), the worker
 //     stops working on the run at once; the run has already ended.
 //   - FAILED_PRECONDITION with reason LEASE_LOST means the run is no longer
@@ -61,10 +66,10 @@ var (
 )
 
 type options struct {
-	target, agent, workerID string
-	once, useTool           bool
-	lease, wait, delay      time.Duration
-	batch                   int
+	target, agent, workerID       string
+	once, useTool, failAfterState bool
+	lease, wait, delay            time.Duration
+	batch                         int
 }
 
 // dropped says why a run is no longer this worker's.
@@ -77,6 +82,7 @@ type lease struct {
 	run      *threadlinev1.Run
 	id       string
 	messages []*threadlinev1.Message
+	state    *threadlinev1.ThreadState
 	ctx      context.Context
 	drop     context.CancelCauseFunc
 }
@@ -128,6 +134,8 @@ func parseFlags() options {
 	batch := flag.Int("batch", 3, "text deltas per ReportRunEvents")
 	delayMS := flag.Int("delay-ms", 0, "pause before each word, to watch it stream")
 	noTool := flag.Bool("no-tool", false, "answer without calling the word_count tool")
+	failAfterState := flag.Bool("fail-after-state", false,
+		"change the thread's state, then report the run FAILED (the server undoes the change)")
 	flag.Parse()
 	if *leaseSeconds < 1 || *leaseSeconds > 600 || *waitSeconds < 0 || *waitSeconds > 60 || *batch < 1 || *delayMS < 0 {
 		fmt.Fprintln(os.Stderr,
@@ -137,7 +145,8 @@ func parseFlags() options {
 	seconds := func(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
 	return options{
 		target: *target, agent: *agent, workerID: *workerID, once: *once, useTool: !*noTool,
-		lease: seconds(*leaseSeconds), wait: seconds(*waitSeconds),
+		failAfterState: *failAfterState,
+		lease:          seconds(*leaseSeconds), wait: seconds(*waitSeconds),
 		delay: time.Duration(*delayMS) * time.Millisecond, batch: *batch,
 	}
 }
@@ -175,7 +184,10 @@ func (w *worker) claim(ctx context.Context) (*lease, error) {
 	if err != nil || response.GetRun() == nil {
 		return nil, err
 	}
-	l := &lease{run: response.GetRun(), id: response.GetLeaseId(), messages: response.GetMessages()}
+	l := &lease{
+		run: response.GetRun(), id: response.GetLeaseId(), messages: response.GetMessages(),
+		state: response.GetState(),
+	}
 	l.ctx, l.drop = context.WithCancelCause(ctx)
 	log.Printf("claimed run %s on thread %s", l.run.GetRunId(), l.run.GetThreadId())
 	return l, nil
@@ -238,6 +250,24 @@ func (w *worker) shout(l *lease) error {
 		prompt += wordCount(messageText(m))
 	}
 	completion := wordCount(answer)
+	// The count of shouts on this thread, kept in its state: read as the run
+	// started, changed by a state_update (keys not set keep their values).
+	shouts := l.state.GetValues().GetFields()["shouts"].GetNumberValue()
+	values, _ := structpb.NewStruct(map[string]any{"shouts": shouts + 1, "last_shout": answer})
+	pending = append(pending,
+		&threadlinev1.WorkerEvent{Kind: &threadlinev1.WorkerEvent_StateUpdate{StateUpdate: &threadlinev1.StateUpdate{
+			Values: values,
+		}}})
+	if w.opts.failAfterState {
+		pending = append(pending, &threadlinev1.WorkerEvent{Kind: &threadlinev1.WorkerEvent_Finish{Finish: &threadlinev1.RunFinished{
+			Status: threadlinev1.RunStatus_RUN_STATUS_FAILED,
+			Error:  &threadlinev1.RunError{Code: "SHOUT_FAILED", Message: "failed after changing the state, on purpose"},
+		}}})
+		if err := w.report(l, pending...); err != nil {
+			return err
+		}
+		return dropped{"failed on purpose"}
+	}
 	pending = append(pending,
 		&threadlinev1.WorkerEvent{Kind: &threadlinev1.WorkerEvent_Usage{Usage: &threadlinev1.Usage{
 			PromptTokens: prompt, CompletionTokens: completion, TotalTokens: prompt + completion,

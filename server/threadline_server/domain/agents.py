@@ -8,6 +8,12 @@ tools the agent asks for, and keeps usage. When the agent yields a
 ToolCallRequest, the generator is resumed with the ToolOutcome (``outcome =
 yield ToolCallRequest(...)``); every other event resumes it with None.
 
+The thread's state (a JSON object the thread's agents keep between runs)
+comes in AgentInput.state as the run starts; a StateUpdate changes it, with
+the rules of UpdateThreadState, and makes a checkpoint. If the run then
+fails or is cancelled, the state goes back to what it was before the run's
+first change.
+
 An agent ends the run by returning (COMPLETED). Raising AgentFailure ends it
 FAILED with the failure's code; any other exception ends it FAILED with
 AGENT_ERROR. Agents never see storage or transport.
@@ -20,7 +26,7 @@ from collections.abc import AsyncGenerator, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
-from threadline.v1 import message_pb2
+from threadline.v1 import message_pb2, thread_pb2
 
 from threadline_server.jsonvalue import JsonValue
 
@@ -43,6 +49,23 @@ class AgentInput:
     context: Mapping[str, JsonValue]
     tools: Sequence[ToolSpec]
     max_iterations: int
+    # The thread's state as the run starts (ThreadState.values).
+    state: Mapping[str, JsonValue] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AgentContext:
+    """What the machinery reads for an agent as its run starts, as stored.
+
+    The thread's latest messages and its state; omitted counts the latest
+    messages that did not fit beside the run and the state in a reply (a
+    worker gets all three in ClaimRunResponse; an in-process agent gets them
+    as an AgentInput).
+    """
+
+    messages: list[message_pb2.Message]
+    omitted: int
+    state: thread_pb2.ThreadState
 
 
 @dataclass(frozen=True)
@@ -73,7 +96,24 @@ class UsageReport:
     completion_tokens: int = 0
 
 
-AgentEvent = IterationStarted | TextDelta | ToolCallRequest | UsageReport
+@dataclass(frozen=True)
+class StateUpdate:
+    """Change the thread's state, as UpdateThreadState would; it makes a checkpoint.
+
+    With no update_mask the values merge in (objects key by key, anything
+    else replacing what was there): ``StateUpdate({"topic": "billing"})``.
+    update_mask names paths as UpdateThreadStateRequest's do: ``("values",)``
+    replaces the whole state, ``("values.draft",)`` with no ``draft`` in
+    values removes that key. Values must be JSON (dicts, lists, strings,
+    numbers, booleans, None); a change that breaks the state's limits (256
+    KiB as JSON) fails the run with AGENT_ERROR.
+    """
+
+    values: Mapping[str, JsonValue] = field(default_factory=dict)
+    update_mask: Sequence[str] = ()
+
+
+AgentEvent = IterationStarted | TextDelta | ToolCallRequest | UsageReport | StateUpdate
 
 
 @dataclass(frozen=True)

@@ -5,8 +5,8 @@ machinery does (streaming, tool calls, several iterations, the iteration
 limit, cancellation) and predict exactly what each run will say.
 
 Tokens are counted as whitespace-separated words, since there is no model
-tokenizer to ask. Both agents read ``delay_ms`` from the run's context (a
-number from 0 to 1000; anything else is ignored) and wait that long before
+tokenizer to ask. Every agent reads ``delay_ms`` from the run's context (a
+number from 0 to 1000; anything else is ignored) and waits that long before
 each TextDelta, so a client can watch an answer arrive or cancel it midway.
 """
 
@@ -27,6 +27,7 @@ from threadline_server.domain.agents import (
     AgentFailure,
     AgentInput,
     IterationStarted,
+    StateUpdate,
     TextDelta,
     ToolCallRequest,
     ToolOutcome,
@@ -53,6 +54,13 @@ _TIME = re.compile(r"\b(?:time|clock)\b", re.IGNORECASE)
 # IANA names have a slash (Europe/Paris, America/Argentina/Buenos_Aires),
 # except for a few such as UTC; a bare word after "in" is usually English.
 _ZONE = re.compile(r"\bin\s+((?:[A-Za-z][\w+\-]*/)+[\w+\-]+|UTC|GMT)", re.IGNORECASE)
+
+_REMEMBER = re.compile(r"^\s*remember(?:\s+that)?\s+(.+?)\s*$", re.IGNORECASE | re.DOTALL)
+_FORGET = re.compile(r"^\s*forget\s+everything\W*$", re.IGNORECASE)
+# The most a note keeps of what it was told, and the most notes kept (the
+# oldest go first), so a thread's state stays far below its limit.
+MAX_NOTE_CHARACTERS = 500
+MAX_NOTES = 100
 
 HELP_TEXT = (
     'I can do arithmetic (ask "what is 2+3*4"), tell the time (ask "what time is it '
@@ -278,6 +286,51 @@ class ToolsDemoAgent:
         yield UsageReport(prompt_tokens=prompt_tokens, completion_tokens=word_count(answer))
 
 
+def _notes_of(state: Mapping[str, JsonValue]) -> list[str]:
+    notes = state.get("notes")
+    return [n for n in notes if isinstance(n, str)] if isinstance(notes, list) else []
+
+
+class NotesAgent:
+    """Keeps notes in its thread's state, to show what thread state does.
+
+    "remember (that) X" adds X to the state's ``notes`` list, "forget
+    everything" removes the list, and anything else is answered with the
+    notes kept so far. The state changes before the answer streams, so a run
+    cancelled midway (or one that fails) shows the state going back.
+    """
+
+    name: str = "notes"
+    default_max_iterations: int = 1
+    tools: Sequence[str] = ()
+
+    async def run(self, request: AgentInput) -> AsyncGenerator[AgentEvent, ToolOutcome | None]:
+        """Do one run in a single iteration: change the notes if asked, then answer."""
+        yield IterationStarted()
+        text = last_user_text(request.messages) or ""
+        notes = _notes_of(request.state)
+        remember = _REMEMBER.match(text)
+        if remember:
+            note = remember.group(1).rstrip(".")[:MAX_NOTE_CHARACTERS]
+            yield StateUpdate({"notes": [*notes, note][-MAX_NOTES:]})
+            answer = f"I will remember that {note}."
+        elif _FORGET.match(text):
+            # A mask naming the key, and no value for it: the key goes.
+            yield StateUpdate(update_mask=("values.notes",))
+            answer = "I have forgotten everything."
+        elif notes:
+            answer = f"I remember: {'; '.join(notes)}."
+        else:
+            answer = 'I remember nothing yet. Tell me "remember that ...".'
+        delay = delay_seconds(request.context)
+        for chunk in chunks(answer):
+            await pause(delay)
+            yield TextDelta(chunk)
+        yield UsageReport(
+            prompt_tokens=thread_words(request.messages), completion_tokens=word_count(answer)
+        )
+
+
 BUILTIN_AGENTS: Mapping[str, Agent] = MappingProxyType(
-    {agent.name: agent for agent in (EchoAgent(), ToolsDemoAgent())}
+    {agent.name: agent for agent in (EchoAgent(), ToolsDemoAgent(), NotesAgent())}
 )

@@ -22,6 +22,21 @@ MESSAGE_COMPLETED = "message.completed"
 TOOL_CALL_STARTED = "tool_call.started"
 TOOL_CALL_COMPLETED = "tool_call.completed"
 
+# The thread's state changed (a checkpoint was made): by a caller, an agent,
+# or back after a run that failed or was cancelled.
+STATE_UPDATED = "state.updated"
+# ClearThread deleted every message of the thread.
+THREAD_CLEARED = "thread.cleared"
+
 # Never stored: tells the listeners after a commit that a thread is gone, so
 # whoever follows it finds out at once.
 THREAD_DELETED = "thread.deleted"
+
+# Every type a client may be sent (and so may ask a stream for): every type
+# named above but THREAD_DELETED. Gathered rather than listed, so that a type
+# added above is never missing here.
+STREAMED = frozenset(
+    value
+    for name, value in dict(globals()).items()
+    if name.isupper() and isinstance(value, str) and value != THREAD_DELETED
+)

@@ -198,6 +198,7 @@ class EventBus:
         run_id: str = "",
         until: Callable[[run_pb2.RunEvent], bool] | None = None,
         finished: Callable[[], Awaitable[bool]] | None = None,
+        types: frozenset[str] | None = None,
     ) -> AsyncIterator[run_pb2.RunEvent]:
         """Yield a thread's events after an id (only one run's, when run_id is set).
 
@@ -207,6 +208,12 @@ class EventBus:
         otherwise runs until the caller stops iterating. `finished` is asked
         each time the reader has caught up, so it should be cheap after the
         first time (run_end.RunEnds.checker is).
+
+        With types, only events of those types are yielded; the others move
+        the cursor on all the same, and `until` is asked of every event, so
+        a stream that leaves out a run's final event still ends there, and a
+        reader that resumes after the last event it got sees exactly the
+        later events of its types.
         """
         key = (tenant, thread_id)
         cursor = after
@@ -231,6 +238,7 @@ class EventBus:
                 cursor = event.event_id
                 if run_id and event.run_id != run_id:
                     continue
-                yield event
+                if types is None or event.type in types:
+                    yield event
                 if until is not None and until(event):
                     return

@@ -22,6 +22,7 @@ from threadline.v1 import message_pb2, run_pb2
 from threadline_server import ids, jsonvalue
 from threadline_server.domain import validation
 from threadline_server.domain.agents import (
+    AgentContext,
     AgentDirectory,
     AgentEvent,
     AgentFailure,
@@ -54,13 +55,13 @@ class InProcessExecutor:
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self.stopping = False
 
-    async def launch(self, record: RunRecord, messages: list[message_pb2.Message]) -> None:
-        """Run a started run's agent in a task of its own."""
+    async def launch(self, record: RunRecord, context: AgentContext) -> None:
+        """Run a started run's agent in a task of its own, with what it reads."""
         run_id = record.run.run_id
         if self.stopping:  # stop() came while the run was being started
             await self._finish_quietly(record.thread.tenant, run_id, SERVER_STOPPED)
             return
-        task = asyncio.create_task(self._execute(record, messages), name=f"run {run_id}")
+        task = asyncio.create_task(self._execute(record, context), name=f"run {run_id}")
         self._tasks[run_id] = task
         task.add_done_callback(lambda _: self._tasks.pop(run_id, None))
 
@@ -79,7 +80,7 @@ class InProcessExecutor:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
 
-    async def _execute(self, record: RunRecord, messages: list[message_pb2.Message]) -> None:
+    async def _execute(self, record: RunRecord, context: AgentContext) -> None:
         """Drive an in-process agent through one run."""
         run = record.run
         tenant = record.thread.tenant
@@ -88,13 +89,14 @@ class InProcessExecutor:
         request = AgentInput(
             run_id=run.run_id,
             thread_id=run.thread_id,
-            messages=messages,
+            messages=context.messages,
             context=jsonvalue.struct_to_python(run.context),
             tools=[
                 tool.spec if (tool := BUILTIN_TOOLS.get(name)) else ToolSpec(name, "")
                 for name in allowed
             ],
             max_iterations=run.max_iterations,
+            state=jsonvalue.struct_to_python(context.state.values),
         )
         generator = agent.run(request)
         writer = StepWriter(self._record, tenant, run.run_id)

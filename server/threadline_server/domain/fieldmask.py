@@ -22,7 +22,9 @@ from threadline_server.errors import Violations
 # every body key in the inferred mask, including the etag precondition.
 IGNORED_PATHS = frozenset({"etag"})
 
-JSON_OBJECT_FIELDS = frozenset({"metadata"})
+# JSON object fields whose keys a path may name: a thread's or message's
+# metadata, a thread state's values.
+JSON_OBJECT_FIELDS = frozenset({"metadata", "values"})
 
 
 def check(found: Violations, path: str, paths: Sequence[str], allowed: frozenset[str]) -> list[str]:

@@ -1,12 +1,17 @@
 """What a run's steps change, as pure functions: the run and its steps in, rows and events out.
 
 An agent (in this process or a worker) reports steps: an iteration began, a
-chunk of text, tokens used, a tool call began or ended, the end. Each
-function here takes the run as stored, what its log says is under way
-(RunProgress), the steps and the time, and returns RunChanges: the run
-after them, the messages to append and every event, in order. Nothing here
-reads or writes; run_log writes the changes in one transaction. The inputs
-are never modified.
+chunk of text, tokens used, a tool call began or ended, a change of the
+thread's state, the end. Each function here takes the run as stored, what
+its log says is under way (RunProgress), the steps and the time, and
+returns RunChanges: the run after them, the messages and checkpoints to
+append and every event, in order. Nothing here reads or writes; run_log
+writes the changes in one transaction, and reads what changes of the state
+need (a StateContext) in it first. The inputs are never modified.
+
+A run that ends FAILED or CANCELLED after changing the state puts it back
+as it was just before its first change: one more checkpoint (source
+RESTORE), with its state.updated event just before the run's final event.
 
 What agents produce is held to the limits clients are (domain.sizes): every
 message a run writes, its streamed answer included, is at most
@@ -21,13 +26,16 @@ import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from threadline.v1 import message_pb2, run_pb2
+from google.protobuf import struct_pb2
+from threadline.v1 import message_pb2, run_pb2, thread_pb2
 
 from threadline_server import ids
-from threadline_server.domain import event_types, sizes
-from threadline_server.domain.agents import IterationStarted, TextDelta, UsageReport
+from threadline_server.domain import event_types, sizes, state
+from threadline_server.domain.agents import IterationStarted, StateUpdate, TextDelta, UsageReport
 from threadline_server.domain.messages import message_events
 from threadline_server.domain.run_end import FINAL_EVENT_TYPES, is_over
+from threadline_server.domain.state import StateContext, StateRefused
+from threadline_server.errors import Violations
 from threadline_server.store.records import RunRecord
 
 
@@ -56,7 +64,12 @@ class Finish:
     error_message: str = ""
 
 
-Step = IterationStarted | TextDelta | UsageReport | ToolCallStart | ToolCallEnd | Finish
+Step = (
+    IterationStarted | TextDelta | UsageReport | ToolCallStart | ToolCallEnd | StateUpdate | Finish
+)
+
+# The statuses whose end undoes the run's changes to the state.
+RESTORING_STATUSES = frozenset({run_pb2.RUN_STATUS_FAILED, run_pb2.RUN_STATUS_CANCELLED})
 
 # The most tool calls one run makes: a run and its events stay well under
 # what a client accepts (each record is at most about 400 bytes).
@@ -132,10 +145,11 @@ def advance(progress: RunProgress, event: run_pb2.RunEvent) -> None:
 
 @dataclass
 class RunChanges:
-    """What to write for a run: its row (when save_run), new messages, and every event in order."""
+    """What to write for a run: its row (when save_run), new messages and checkpoints, events."""
 
     record: RunRecord
     messages: list[message_pb2.Message] = field(default_factory=list)
+    checkpoints: list[thread_pb2.ThreadCheckpoint] = field(default_factory=list)
     events: list[run_pb2.RunEvent] = field(default_factory=list)
     save_run: bool = False
 
@@ -167,20 +181,31 @@ def start(
     return recording.changes
 
 
+def needs_state(steps: Sequence[Step]) -> bool:
+    """Tell whether applying steps needs a StateContext: they change the state, or may undo it."""
+    return any(
+        isinstance(step, StateUpdate)
+        or (isinstance(step, Finish) and step.status in RESTORING_STATUSES)
+        for step in steps
+    )
+
+
 def apply_steps(
     record: RunRecord,
     progress: RunProgress,
     steps: Sequence[Step],
     now: int,
     *,
+    state_context: StateContext | None = None,
     new_message_id: Callable[[], str] = ids.new_message_id,
 ) -> RunChanges:
     """Apply a running run's steps; renew its lease, if it has one.
 
     A step that ends the run (Finish, or one IterationStarted too many)
-    makes every later step moot.
+    makes every later step moot. state_context is required when
+    needs_state(steps).
     """
-    recording = _Recording(record, progress, now, new_message_id)
+    recording = _Recording(record, progress, now, new_message_id, state_context)
     if record.lease_duration_us:
         recording.record.lease_expires_at = now + record.lease_duration_us
         recording.changes.save_run = True
@@ -200,12 +225,18 @@ def end(
     progress: RunProgress | None,
     finish: Finish,
     now: int,
+    *,
+    state_context: StateContext | None = None,
 ) -> RunChanges:
     """End a run in flight, whoever ends it; a half-streamed answer is stored first.
 
-    progress is needed for a RUNNING run only (a queued one streamed nothing).
+    progress is needed for a RUNNING run only (a queued one streamed nothing),
+    and so is state_context, for an end FAILED or CANCELLED (a queued run
+    changed no state).
     """
-    recording = _Recording(record, progress or RunProgress(record.thread.thread_id), now)
+    recording = _Recording(
+        record, progress or RunProgress(record.thread.thread_id), now, state_context=state_context
+    )
     recording.end(finish)
     return recording.changes
 
@@ -219,6 +250,7 @@ class _Recording:
         progress: RunProgress,
         now: int,
         new_message_id: Callable[[], str] = ids.new_message_id,
+        state_context: StateContext | None = None,
     ) -> None:
         run = run_pb2.Run()
         run.CopyFrom(record.run)
@@ -227,6 +259,8 @@ class _Recording:
         self.now = now
         self.new_message_id = new_message_id
         self.changes = RunChanges(self.record)
+        # The state as the steps change it, with the newest message so far.
+        self.state = state_context
 
     def emit(self, event: run_pb2.RunEvent) -> None:
         """Add an event, stamped with the time, and follow it in the progress."""
@@ -248,6 +282,8 @@ class _Recording:
                 f"{sizes.MAX_MESSAGE_BYTES} bytes",
             )
         self.changes.messages.append(message)
+        if self.state is not None:
+            self.state = dataclasses.replace(self.state, last_message_id=message.message_id)
         for event in message_events(message, self.now, streamed=streamed):
             self.emit(event)
 
@@ -292,9 +328,56 @@ class _Recording:
             self.changes.save_run = True
         elif isinstance(step, ToolCallStart):
             self._tool_call_start(step)
+        elif isinstance(step, StateUpdate):
+            self._state_update(step)
         else:
             self._tool_call_end(step)
         return False
+
+    def _checkpoint(
+        self, values: struct_pb2.Struct, source: thread_pb2.CheckpointSource.ValueType
+    ) -> None:
+        """Add a checkpoint of the state, made by this run, and its state.updated event."""
+        context = self.state
+        if context is None:
+            raise RuntimeError("the state changes without its context (run_log reads it)")
+        checkpoint = state.new_checkpoint(
+            self.record.thread,
+            context,
+            values,
+            self.now,
+            source=source,
+            run_id=self.record.run.run_id,
+        )
+        self.changes.checkpoints.append(checkpoint)
+        self.emit(state.updated_event(checkpoint))
+        # The state before the run's first change is what its failure restores.
+        restore = context.values if context.restore is None else context.restore
+        self.state = dataclasses.replace(
+            context, values=values, checkpoint_id=checkpoint.checkpoint_id, restore=restore
+        )
+
+    def _state_update(self, step: StateUpdate) -> None:
+        if self.state is None:
+            raise RuntimeError("a state update without its context (run_log reads it)")
+        values = struct_pb2.Struct()
+        try:
+            values.update(dict(step.values))
+        except (TypeError, ValueError) as error:
+            raise StepRefused(step, f"sets state values that are not JSON: {error}") from None
+        found = Violations()
+        paths = state.check_change(found, "values", "update_mask", values, list(step.update_mask))
+        if found.items:
+            problem = found.items[0]
+            raise StepRefused(
+                step, f"changes the state wrongly: {problem.field} {problem.description}"
+            )
+        changed = state.apply(self.state.values, values, paths)
+        try:
+            state.check_result("values", changed)
+        except StateRefused as refused:
+            raise StepRefused(step, refused.description) from None
+        self._checkpoint(changed, thread_pb2.CHECKPOINT_SOURCE_RUN)
 
     def _text(self, step: TextDelta) -> None:
         # Text deltas only add events: the run's row needs no update for them.
@@ -412,6 +495,12 @@ class _Recording:
         run = self.record.run
         if run.status == run_pb2.RUN_STATUS_RUNNING:
             self.close_message(finish)
+        if (
+            finish.status in RESTORING_STATUSES
+            and self.state is not None
+            and self.state.restore is not None
+        ):
+            self._checkpoint(self.state.restore, thread_pb2.CHECKPOINT_SOURCE_RESTORE)
         run.status = finish.status  # type: ignore[assignment]
         run.ended_at.FromMicroseconds(self.now)
         if finish.error_code:

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 
 from threadline.v1 import run_pb2, thread_pb2
 
-from threadline_server.domain import event_types, recorder, sizes
+from threadline_server.domain import event_types, recorder, sizes, state
 from threadline_server.domain.recorder import Finish, RunChanges, RunProgress, Step
 from threadline_server.domain.run_end import ends_run, thread_status
 from threadline_server.domain.threads import activity
@@ -99,6 +99,8 @@ class RunLog:
         record = changes.record
         if changes.messages:
             await tx.insert_messages(record.thread, changes.messages)
+        # After the messages: a checkpoint notes where they stood.
+        await state.write(tx, record.thread, changes.checkpoints)
         if changes.events:
             await tx.append_events(record.thread, changes.events)
         if changes.messages:
@@ -144,9 +146,12 @@ class RunLog:
         a half-streamed answer is still stored, with its message.completed.
         """
         progress = None
+        context = None
         if record.run.status == run_pb2.RUN_STATUS_RUNNING:
             progress = await self._progress_of(record)
-        changes = recorder.end(record, progress, finish, tx.now)
+            if finish.status in recorder.RESTORING_STATUSES:
+                context = await state.context(tx, record.thread, run_id=record.run.run_id)
+        changes = recorder.end(record, progress, finish, tx.now, state_context=context)
         await self._write(tx, changes)
         return changes.record
 
@@ -170,7 +175,10 @@ class RunLog:
             ):
                 raise RunEndedError(record)
             progress = await self._progress_of(record)
-            changes = recorder.apply_steps(record, progress, steps, tx.now)
+            context = None
+            if recorder.needs_state(steps):
+                context = await state.context(tx, record.thread, run_id=run_id)
+            changes = recorder.apply_steps(record, progress, steps, tx.now, state_context=context)
             await self._write(tx, changes)
             return changes.record
 

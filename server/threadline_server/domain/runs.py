@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 
-from google.protobuf import struct_pb2
+from google.protobuf import duration_pb2, struct_pb2
 from threadline.v1 import message_pb2, run_pb2, thread_pb2
 
 from threadline_server import ids
@@ -13,7 +13,7 @@ from threadline_server.domain.engine import RunEngine
 from threadline_server.domain.messages import add_messages, new_message
 from threadline_server.domain.recorder import Finish
 from threadline_server.domain.run_end import ends_run, is_over
-from threadline_server.domain.threads import activity, create_thread
+from threadline_server.domain.threads import activity, check_ttl_cap, create_thread
 from threadline_server.errors import (
     FailedPreconditionError,
     NotFoundError,
@@ -47,9 +47,30 @@ _END_REASONS = {
 }
 
 
+# The most event types a stream may ask for: more than there are.
+MAX_EVENT_TYPES = 32
+
+
 def _check_cursor(found: Violations, after_event_id: int) -> None:
     if after_event_id < 0:
         found.add("after_event_id", "must not be negative")
+
+
+def check_event_types(found: Violations, path: str, names: Sequence[str]) -> frozenset[str] | None:
+    """Check the event types a stream asks for; return them (None: every type)."""
+    if not names:
+        return None
+    if len(names) > MAX_EVENT_TYPES:
+        found.add(path, f"must name at most {MAX_EVENT_TYPES} event types")
+        return None
+    for index, name in enumerate(names):
+        if name not in event_types.STREAMED:
+            found.add(
+                f"{path}[{index}]",
+                f"{name[:64]!r} is not an event type this server sends; it sends: "
+                f"{', '.join(sorted(event_types.STREAMED))}",
+            )
+    return frozenset(names)
 
 
 def busy_error(thread_id: str, run_ids: Sequence[str]) -> FailedPreconditionError:
@@ -71,11 +92,24 @@ def wait_budget(timeout: float | None, time_remaining: float | None) -> float:
 
 
 class RunHandler:
-    """Carries out RunService calls."""
+    """Carries out RunService calls.
 
-    def __init__(self, engine: RunEngine) -> None:
+    default_thread_ttl_us is the ttl of threads Chat makes when its request
+    gives none (--default-thread-ttl); max_thread_ttl_us the longest ttl a
+    request may give (--max-thread-ttl). None: no default, no cap.
+    """
+
+    def __init__(
+        self,
+        engine: RunEngine,
+        *,
+        default_thread_ttl_us: int | None = None,
+        max_thread_ttl_us: int | None = None,
+    ) -> None:
         self._engine = engine
         self._store = engine.store
+        self._default_thread_ttl_us = default_thread_ttl_us
+        self._max_thread_ttl_us = max_thread_ttl_us
 
     # -- validation -----------------------------------------------------------
 
@@ -96,20 +130,26 @@ class RunHandler:
                 "max_iterations",
                 f"must be between 1 and {MAX_ITERATIONS_LIMIT}, or 0 for the agent's default",
             )
-        if len(request.tools) > MAX_TOOLS:
+        self._check_tools(tenant, found, request.agent_id, request.tools)
+        if request.multitask_strategy not in run_pb2.MultitaskStrategy.values():
+            found.add("multitask_strategy", "must be REJECT, ENQUEUE, INTERRUPT or ROLLBACK")
+
+    def _check_tools(
+        self, tenant: str, found: Violations, agent_id: str, tools: Sequence[str]
+    ) -> None:
+        """Check the tools a run may use: at most MAX_TOOLS, each one the agent has."""
+        if len(tools) > MAX_TOOLS:
             found.add("tools", f"must name at most {MAX_TOOLS} tools")
             return
-        known_tools = self._engine.agents.tools_of(request.agent_id, tenant)
-        for index, tool in enumerate(request.tools):
+        known_tools = self._engine.agents.tools_of(agent_id, tenant)
+        for index, tool in enumerate(tools):
             validation.reference(found, f"tools[{index}]", tool, required=True)
             if known_tools is not None and tool and tool not in known_tools:
                 found.add(
                     f"tools[{index}]",
-                    f"agent {request.agent_id!r} has no tool {tool!r} "
+                    f"agent {agent_id!r} has no tool {tool!r} "
                     f"(it has: {', '.join(known_tools) or 'none'})",
                 )
-        if request.multitask_strategy not in run_pb2.MultitaskStrategy.values():
-            found.add("multitask_strategy", "must be REJECT, ENQUEUE, INTERRUPT or ROLLBACK")
 
     def _check_agent(self, tenant: str, agent_id: str) -> None:
         if not self._engine.agents.serves(agent_id, tenant):
@@ -200,6 +240,10 @@ class RunHandler:
         """
         found = Violations()
         self._check_create(tenant, found, request)
+        if method == "StreamRun":
+            check_event_types(found, "stream_event_types", request.stream_event_types)
+        elif request.stream_event_types:
+            found.add("stream_event_types", "is for StreamRun only; CreateRun streams nothing")
         once = idempotency.attempt(found, method, request)
         found.raise_if_any()
         self._check_agent(tenant, request.agent_id)
@@ -309,6 +353,7 @@ class RunHandler:
         found = Violations()
         validation.resource_id(found, "run_id", request.run_id)
         _check_cursor(found, request.after_event_id)
+        types = check_event_types(found, "event_types", request.event_types)
         found.raise_if_any()
         run = await self._store.get_run(tenant, request.run_id)
         async for event in self._engine.bus.follow(
@@ -318,6 +363,7 @@ class RunHandler:
             run_id=request.run_id,
             until=ends_run,
             finished=self._engine.ends.checker(tenant, request.run_id, run.thread_id),
+            types=types,
         ):
             yield event
 
@@ -333,6 +379,7 @@ class RunHandler:
             run_id=run.run_id,
             until=ends_run,
             finished=self._engine.ends.checker(tenant, run.run_id, run.thread_id),
+            types=frozenset(request.stream_event_types) or None,
         ):
             yield event
 
@@ -343,12 +390,30 @@ class RunHandler:
         found = Violations()
         validation.resource_id(found, "thread_id", request.thread_id)
         _check_cursor(found, request.after_event_id)
+        types = check_event_types(found, "event_types", request.event_types)
         found.raise_if_any()
         await self._store.get_thread(tenant, request.thread_id)
         async for event in self._engine.bus.follow(
-            tenant, request.thread_id, after=request.after_event_id
+            tenant, request.thread_id, after=request.after_event_id, types=types
         ):
             yield event
+
+    def _chat_ttl(
+        self, found: Violations, request: run_pb2.ChatRequest
+    ) -> duration_pb2.Duration | None:
+        """Return the ttl of the thread a chat makes: the request's, or the server's default."""
+        if not request.HasField("ttl"):
+            if self._default_thread_ttl_us is None:
+                return None
+            default = duration_pb2.Duration()
+            default.FromMicroseconds(self._default_thread_ttl_us)
+            return default
+        if request.thread_id:
+            found.add("ttl", "is for the thread Chat makes; UpdateThread changes a thread's ttl")
+            return None
+        validation.ttl(found, "ttl", request.ttl)
+        check_ttl_cap(found, "ttl", request.ttl, self._max_thread_ttl_us)
+        return request.ttl
 
     async def chat(
         self, tenant: str, request: run_pb2.ChatRequest, time_remaining: float | None
@@ -371,6 +436,8 @@ class RunHandler:
         validation.struct(found, "context", request.context)
         if request.max_iterations and not 1 <= request.max_iterations <= MAX_ITERATIONS_LIMIT:
             found.add("max_iterations", f"must be between 1 and {MAX_ITERATIONS_LIMIT}")
+        self._check_tools(tenant, found, request.agent_id, request.tools)
+        ttl = self._chat_ttl(found, request)
         once = idempotency.attempt(found, "Chat", request)
         found.raise_if_any()
         self._check_agent(tenant, request.agent_id)
@@ -379,6 +446,7 @@ class RunHandler:
                 agent_id=request.agent_id,
                 context=request.context if request.HasField("context") else struct_pb2.Struct(),
                 max_iterations=request.max_iterations,
+                tools=request.tools,
                 multitask_strategy=run_pb2.MULTITASK_STRATEGY_ENQUEUE,
             )
         )
@@ -391,6 +459,8 @@ class RunHandler:
             if not thread_id:
                 thread_id = ids.new_thread_id()
                 fields = thread_pb2.Thread(agent_id=request.agent_id)
+                if ttl is not None:
+                    fields.ttl.CopyFrom(ttl)
                 await create_thread(tx, fields, thread_id, reuse_existing=False)
             _, ended = await self._queue(tx, await tx.thread(thread_id), run, [message])
             await idempotency.remember(tx, once, thread_id=thread_id, resource_id=run.run_id)

@@ -14,11 +14,11 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
-from threadline.v1 import message_pb2, run_pb2
+from threadline.v1 import run_pb2
 
 from threadline_server import ids
-from threadline_server.domain import sizes
-from threadline_server.domain.agents import AgentDirectory
+from threadline_server.domain import sizes, state
+from threadline_server.domain.agents import AgentContext, AgentDirectory
 from threadline_server.domain.executor import InProcessExecutor
 from threadline_server.domain.recorder import Finish
 from threadline_server.domain.run_log import RunLog
@@ -37,9 +37,8 @@ SERVER_RESTARTED = Finish(
     "the server restarted while the run was in flight",
 )
 
-# A run claimed by a worker, its thread's latest messages, and how many of
-# those did not fit.
-Claimed = tuple[RunRecord, list[message_pb2.Message], int]
+# A run claimed by a worker, and what its agent reads.
+Claimed = tuple[RunRecord, AgentContext]
 
 
 @dataclass(frozen=True)
@@ -57,15 +56,20 @@ def _next_in_line(in_flight: list[RunRecord]) -> RunRecord | None:
     return next((r for r in in_flight if r.run.status == run_pb2.RUN_STATUS_QUEUED), None)
 
 
-async def _agent_context(
-    tx: StoreTransaction, started: RunRecord
-) -> tuple[list[message_pb2.Message], int]:
-    """Return the messages an agent reads for a run, and how many of the latest did not fit."""
-    return await tx.latest_messages(
+async def _agent_context(tx: StoreTransaction, started: RunRecord) -> AgentContext:
+    """Return what an agent reads for a run: its thread's state, the latest messages that fit."""
+    newest = await tx.newest_checkpoint(started.thread)
+    thread_state = state.view(
+        started.thread.thread_id, None if newest is None else newest.checkpoint
+    )
+    messages, omitted = await tx.latest_messages(
         started.thread,
         AGENT_CONTEXT_MESSAGES,
-        max_bytes=sizes.REPLY_BYTES - entry_size(started.run.ByteSize()),
+        max_bytes=sizes.REPLY_BYTES
+        - entry_size(started.run.ByteSize())
+        - entry_size(thread_state.ByteSize()),
     )
+    return AgentContext(messages, omitted, thread_state)
 
 
 def _lease_expired(record: RunRecord) -> Finish:
@@ -105,9 +109,7 @@ class Scheduler:
     async def kick(self, tenant: str, thread_id: str) -> None:
         """Start the thread's next queued run, if nothing runs on it."""
 
-        async def work(
-            tx: StoreTransaction,
-        ) -> tuple[RunRecord, list[message_pb2.Message]] | _Next | None:
+        async def work(tx: StoreTransaction) -> tuple[RunRecord, AgentContext] | _Next | None:
             try:
                 thread = await tx.thread(thread_id)
             except NotFoundError:  # the thread was deleted meanwhile
@@ -133,8 +135,7 @@ class Scheduler:
                 )
                 return _Next(kick_again=True)
             started = await self._log.start(tx, record)
-            messages, _ = await _agent_context(tx, started)
-            return started, messages
+            return started, await _agent_context(tx, started)
 
         outcome = await self._store.transaction(tenant, work)
         if isinstance(outcome, _Next):
@@ -161,8 +162,7 @@ class Scheduler:
                 lease_duration_us=lease_duration_us,
                 worker_id=worker_id,
             )
-            messages, omitted = await _agent_context(tx, started)
-            return started, messages, omitted
+            return started, await _agent_context(tx, started)
 
         return await self._store.transaction(tenant, work)
 

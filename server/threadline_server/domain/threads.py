@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from google.protobuf import timestamp_pb2
+from google.protobuf import duration_pb2, timestamp_pb2
 from threadline.v1 import run_pb2, thread_pb2
 
 from threadline_server import ids, jsonvalue
@@ -14,11 +14,13 @@ from threadline_server.domain import (
     idempotency,
     paging,
     sizes,
+    state,
     validation,
 )
 from threadline_server.errors import (
     AlreadyExistsError,
     EtagMismatchError,
+    FailedPreconditionError,
     Violations,
     request_fields,
 )
@@ -34,10 +36,14 @@ from threadline_server.store.records import (
 
 # The most recent messages GetThread returns in the FULL view.
 FULL_VIEW_MESSAGE_LIMIT = 1000
+# ListThreadsResponse.total_size is an int32 (AIP-132).
+MAX_TOTAL_SIZE = 2**31 - 1
 
 UPDATABLE_THREAD_FIELDS = frozenset(
     {"title", "metadata", "agent_id", "user_id", "external_ref", "locale", "participants", "ttl"}
 )
+# What makes a default thread the one of its agent and user, for ever.
+FIXED_ON_DEFAULT_THREADS = frozenset({"agent_id", "user_id", "ttl"})
 
 _THREAD_ORDERS = {
     "": (ThreadOrder.CREATED_AT, True),
@@ -142,6 +148,40 @@ def _check_etag(stored: StoredThread, etag: str, *, field: str) -> None:
         raise EtagMismatchError("thread", stored.thread.thread_id, field=field)
 
 
+def check_ttl_cap(
+    found: Violations, path: str, ttl: duration_pb2.Duration | None, max_ttl_us: int | None
+) -> None:
+    """Refuse a ttl over the server's --max-thread-ttl (it is refused, never shortened)."""
+    if ttl is None or max_ttl_us is None or ttl.ToMicroseconds() <= max_ttl_us:
+        return
+    found.add(
+        path,
+        f"must be at most {max_ttl_us / 1e6:g}s, this server's --max-thread-ttl "
+        f"(got {ttl.ToMicroseconds() / 1e6:g}s)",
+    )
+
+
+def _default_thread_error(thread_id: str, what: str, field: str) -> FailedPreconditionError:
+    return FailedPreconditionError(
+        "DEFAULT_THREAD",
+        f"thread {thread_id!r} is a default thread (GetDefaultThread): {what}",
+        metadata={"thread_id": thread_id, "field": field},
+    )
+
+
+async def _busy_check(tx: StoreTransaction, ref: ThreadRef) -> None:
+    """Refuse a change that cannot happen under a run in flight."""
+    in_flight = await tx.runs_in_flight(ref)
+    if in_flight:
+        raise FailedPreconditionError(
+            "THREAD_BUSY",
+            f"thread {ref.thread_id!r} has runs in flight "
+            f"({', '.join(r.run.run_id for r in in_flight)}); wait for them to end or "
+            "cancel them",
+            metadata={"thread_id": ref.thread_id},
+        )
+
+
 async def create_thread(
     tx: StoreTransaction, fields: thread_pb2.Thread, thread_id: str, *, reuse_existing: bool
 ) -> thread_pb2.Thread:
@@ -175,10 +215,15 @@ def announce_deleted(tx: StoreTransaction, thread_ids: list[str]) -> None:
 
 
 class ThreadHandler:
-    """Carries out ThreadService calls against a store."""
+    """Carries out ThreadService calls against a store (the state's: domain.state)."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, *, max_ttl_us: int | None = None) -> None:
         self._store = store
+        # The longest ttl a request may give (--max-thread-ttl); None: no cap.
+        self.max_ttl_us = max_ttl_us
+
+    def _ttl_of(self, thread: thread_pb2.Thread) -> duration_pb2.Duration | None:
+        return thread.ttl if thread.HasField("ttl") else None
 
     async def create_thread(
         self, tenant: str, request: thread_pb2.CreateThreadRequest
@@ -189,6 +234,7 @@ class ThreadHandler:
         if request.if_exists not in thread_pb2.IfExists.values():
             found.add("if_exists", "must be RAISE or DO_NOTHING")
         validation.thread_fields(found, "thread", request.thread)
+        check_ttl_cap(found, "thread.ttl", self._ttl_of(request.thread), self.max_ttl_us)
         once = idempotency.attempt(found, "CreateThread", request)
         found.raise_if_any()
         thread_id = request.thread_id or ids.new_thread_id()
@@ -252,9 +298,15 @@ class ThreadHandler:
                 max_bytes=sizes.REPLY_BYTES,
             ),
         )
-        return thread_pb2.ListThreadsResponse(
+        response = thread_pb2.ListThreadsResponse(
             threads=page.items, next_page_token=paging.encode(page.next_cursor, key)
         )
+        if request.include_total_size:
+            # A read of its own (AIP-132 allows an estimate): counting in the
+            # page's snapshot would make every store hold one across both.
+            total = await self._store.count_threads(tenant, thread_filter)
+            response.total_size = min(total, MAX_TOTAL_SIZE)
+        return response
 
     async def count_threads(
         self, tenant: str, request: thread_pb2.CountThreadsRequest
@@ -277,11 +329,20 @@ class ThreadHandler:
             found, "update_mask", list(request.update_mask.paths), UPDATABLE_THREAD_FIELDS
         )
         validation.thread_fields(found, "thread", request.thread)
+        if "ttl" in paths:
+            check_ttl_cap(found, "thread.ttl", self._ttl_of(request.thread), self.max_ttl_us)
         found.raise_if_any()
 
         async def work(tx: StoreTransaction) -> thread_pb2.Thread:
             stored = await tx.get_thread(request.thread.thread_id)
             _check_etag(stored, request.thread.etag, field="thread.etag")
+            fixed = sorted(FIXED_ON_DEFAULT_THREADS.intersection(paths))
+            if stored.thread.is_default and fixed:
+                raise _default_thread_error(
+                    stored.thread.thread_id,
+                    f"its {', '.join(fixed)} cannot change",
+                    "update_mask",
+                )
             merged = stored.thread
             fieldmask.apply(merged, request.thread, paths)
             if fieldmask.touches_json(paths, "metadata"):
@@ -304,6 +365,10 @@ class ThreadHandler:
         async def work(tx: StoreTransaction) -> None:
             stored = await tx.get_thread(request.thread_id)
             _check_etag(stored, request.etag, field="etag")
+            if stored.thread.is_default:
+                raise _default_thread_error(
+                    request.thread_id, "it cannot be deleted (ClearThread empties it)", "thread_id"
+                )
             await tx.delete_thread(stored.ref)
             announce_deleted(tx, [request.thread_id])
 
@@ -312,23 +377,94 @@ class ThreadHandler:
     async def copy_thread(
         self, tenant: str, request: thread_pb2.CopyThreadRequest
     ) -> thread_pb2.Thread:
-        """Copy a thread with all its messages (new message ids, same order and times)."""
+        """Copy a thread with its messages (new ids, same order and times) and its state.
+
+        With a checkpoint, a fork: the messages up to it, and its state.
+        """
         found = Violations()
         validation.resource_id(found, "thread_id", request.thread_id)
         validation.client_chosen_id(found, "new_thread_id", request.new_thread_id)
+        if request.checkpoint_id:
+            validation.resource_id(found, "checkpoint_id", request.checkpoint_id)
         found.raise_if_any()
         new_thread_id = request.new_thread_id or ids.new_thread_id()
 
         async def work(tx: StoreTransaction) -> thread_pb2.Thread:
             source = await tx.get_thread(request.thread_id)
+            at = (
+                await tx.checkpoint(source.ref, request.checkpoint_id)
+                if request.checkpoint_id
+                else await tx.newest_checkpoint(source.ref)
+            )
             await _free_if_expired(tx, new_thread_id)
             copy = _new_thread(source.thread, new_thread_id, tx.now)
-            copy.message_count = source.thread.message_count
             created = await tx.insert_thread(copy)
             if created is None:
                 raise AlreadyExistsError("thread", new_thread_id, field="new_thread_id")
-            await tx.copy_messages(source.ref, created.ref, ids.new_message_id)
+            copied = await tx.copy_messages(
+                source.ref,
+                created.ref,
+                ids.new_message_id,
+                through=at.message_key if request.checkpoint_id and at is not None else None,
+            )
+            await state.copy_to(tx, created.ref, at)
+            if not copied:
+                return created.thread
+            # The count as copied; not activity: the copy was made just now.
+            await tx.touch_thread(created.ref, activity(created.ref, tx.now, copied))
+            return (await tx.get_thread(new_thread_id)).thread
+
+        with request_fields(checkpoint="checkpoint_id"):
+            return await self._store.transaction(tenant, work)
+
+    async def get_default_thread(
+        self, tenant: str, request: thread_pb2.GetDefaultThreadRequest
+    ) -> thread_pb2.Thread:
+        """Return the default thread of an agent and user, making it on the first call.
+
+        The store's unique index decides between concurrent first calls: an
+        insert that another call beat returns None, and the winner's thread
+        is read in the same transaction.
+        """
+        found = Violations()
+        validation.reference(found, "agent_id", request.agent_id)
+        validation.reference(found, "user_id", request.user_id)
+        found.raise_if_any()
+
+        async def work(tx: StoreTransaction) -> thread_pb2.Thread:
+            existing = await tx.default_thread(request.agent_id, request.user_id)
+            if existing is not None:
+                return existing.thread
+            fields = thread_pb2.Thread(agent_id=request.agent_id, user_id=request.user_id)
+            thread = _new_thread(fields, ids.new_thread_id(), tx.now)
+            thread.is_default = True
+            created = await tx.insert_thread(thread)
+            if created is None:
+                created = await tx.default_thread(request.agent_id, request.user_id)
+            if created is None:  # pragma: no cover - the unique index makes one of the two
+                raise RuntimeError("no default thread was made or found")
             return created.thread
+
+        return await self._store.transaction(tenant, work)
+
+    async def clear_thread(
+        self, tenant: str, request: thread_pb2.ClearThreadRequest
+    ) -> thread_pb2.Thread:
+        """Delete every message of a thread, when no run is in flight and the etag is current."""
+        found = Violations()
+        validation.resource_id(found, "thread_id", request.thread_id)
+        found.raise_if_any()
+
+        async def work(tx: StoreTransaction) -> thread_pb2.Thread:
+            stored = await tx.get_thread(request.thread_id)
+            _check_etag(stored, request.etag, field="etag")
+            await _busy_check(tx, stored.ref)
+            deleted = await tx.delete_all_messages(stored.ref)
+            await tx.touch_thread(stored.ref, activity(stored.ref, tx.now, -deleted))
+            cleared = run_pb2.RunEvent(type=event_types.THREAD_CLEARED)
+            cleared.created_at.FromMicroseconds(tx.now)
+            await tx.append_events(stored.ref, [cleared])
+            return (await tx.get_thread(request.thread_id)).thread
 
         return await self._store.transaction(tenant, work)
 

@@ -173,11 +173,10 @@ def participants(found: Violations, path: str, values: Iterable[thread_pb2.Parti
             found.add(f"{item_path}.type", "must be USER, AGENT or TOOL")
 
 
-def ttl(found: Violations, path: str, thread: thread_pb2.Thread) -> None:
-    """Check a thread's ttl, when set, is within 1 second and 3650 days."""
-    if not thread.HasField("ttl") or not duration(found, path, thread.ttl):
+def ttl(found: Violations, path: str, value: duration_pb2.Duration) -> None:
+    """Check a thread's ttl is within 1 second and 3650 days."""
+    if not duration(found, path, value):
         return
-    value = thread.ttl
     if value.nanos < 0 or value.seconds < 0:
         found.add(path, "must be a positive duration")
     elif value.ToMicroseconds() < 1_000_000 or value.seconds > MAX_TTL_SECONDS:
@@ -193,7 +192,8 @@ def thread_fields(found: Violations, path: str, thread: thread_pb2.Thread) -> No
     reference(found, f"{path}.external_ref", thread.external_ref, limit=MAX_EXTERNAL_REF)
     locale(found, f"{path}.locale", thread.locale)
     participants(found, f"{path}.participants", thread.participants)
-    ttl(found, f"{path}.ttl", thread)
+    if thread.HasField("ttl"):
+        ttl(found, f"{path}.ttl", thread.ttl)
 
 
 def message_fields(found: Violations, path: str, message: message_pb2.Message) -> None:

@@ -14,8 +14,9 @@ import contextlib
 from google.protobuf import timestamp_pb2
 from threadline.v1 import run_pb2, worker_pb2
 
-from threadline_server.domain import validation
-from threadline_server.domain.agents import IterationStarted, TextDelta, UsageReport
+from threadline_server import jsonvalue
+from threadline_server.domain import state, validation
+from threadline_server.domain.agents import IterationStarted, StateUpdate, TextDelta, UsageReport
 from threadline_server.domain.engine import RunEngine
 from threadline_server.domain.recorder import (
     MAX_ERROR_CODE,
@@ -104,13 +105,14 @@ class WorkerHandler:
                 tenant, request.agent_id, request.worker_id, int(lease_seconds * 1_000_000)
             )
             if claimed is not None:
-                record, messages, omitted = claimed
+                record, context = claimed
                 return worker_pb2.ClaimRunResponse(
                     run=record.run,
                     lease_id=record.lease_id or "",
                     lease_expire_time=_expire_time(record),
-                    messages=messages,
-                    omitted_message_count=omitted,
+                    messages=context.messages,
+                    omitted_message_count=context.omitted,
+                    state=context.state,
                 )
             remaining = deadline - loop.time()
             if remaining <= 0:
@@ -226,5 +228,19 @@ def _to_step(found: Violations, path: str, event: worker_pb2.WorkerEvent) -> Ste
             limit=MAX_ERROR_MESSAGE,
         )
         return Finish(status, event.finish.error.code, event.finish.error.message)
+    if kind == "state_update":
+        update = event.state_update
+        paths = state.check_change(
+            found,
+            f"{path}.state_update.values",
+            f"{path}.state_update.update_mask",
+            update.values,
+            list(update.update_mask.paths),
+        )
+        # Its size is checked with the state it changes (recorder).
+        values = (
+            {} if jsonvalue.problem(update.values) else jsonvalue.struct_to_python(update.values)
+        )
+        return StateUpdate(values, tuple(paths))
     found.add(path, "must set one kind of event")
     return None

@@ -33,6 +33,7 @@ from typing import TypeVar
 from threadline.v1 import message_pb2, run_pb2, thread_pb2
 
 from threadline_server.store.records import (
+    CheckpointPageQuery,
     EventListener,
     KeyRecord,
     MessagePageQuery,
@@ -40,6 +41,7 @@ from threadline_server.store.records import (
     RememberedRequest,
     RunPageQuery,
     RunRecord,
+    StoredCheckpoint,
     StoredThread,
     ThreadActivity,
     ThreadFilter,
@@ -70,11 +72,19 @@ class StoreTransaction(abc.ABC):
 
     @abc.abstractmethod
     async def insert_thread(self, thread: thread_pb2.Thread) -> StoredThread | None:
-        """Insert a thread exactly as given (times, status, expiry); None if its id is taken.
+        """Insert a thread exactly as given (times, status, expiry); None if it is taken.
 
         Stores client-settable fields, status, created_at, updated_at,
-        last_activity_at, expire_time and message_count.
+        last_activity_at, expire_time, message_count and is_default. Taken:
+        its id is, or (is_default) the tenant already has a default thread of
+        its agent_id and user_id. The database decides the second, with a
+        unique index, so that concurrent first calls of several processes
+        agree.
         """
+
+    @abc.abstractmethod
+    async def default_thread(self, agent_id: str, user_id: str) -> StoredThread | None:
+        """Return the tenant's default thread of an agent and user, or None."""
 
     @abc.abstractmethod
     async def update_thread(self, ref: ThreadRef, thread: thread_pb2.Thread) -> thread_pb2.Thread:
@@ -137,9 +147,50 @@ class StoreTransaction(abc.ABC):
 
     @abc.abstractmethod
     async def copy_messages(
-        self, source: ThreadRef, target: ThreadRef, new_message_id: Callable[[], str]
+        self,
+        source: ThreadRef,
+        target: ThreadRef,
+        new_message_id: Callable[[], str],
+        *,
+        through: int | None = None,
     ) -> int:
-        """Copy every message of source to target in order, each under a new id; count them."""
+        """Copy every message of source to target in order, each under a new id; count them.
+
+        With through (a checkpoint's message_key), only the messages up to
+        the one that was newest when that checkpoint was made.
+        """
+
+    @abc.abstractmethod
+    async def delete_all_messages(self, ref: ThreadRef) -> int:
+        """Delete every message of a thread; return how many."""
+
+    @abc.abstractmethod
+    async def newest_message_id(self, ref: ThreadRef) -> str:
+        """Return the id of the thread's newest message, or '' when it has none."""
+
+    # -- checkpoints ------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def insert_checkpoints(
+        self, ref: ThreadRef, checkpoints: Sequence[thread_pb2.ThreadCheckpoint]
+    ) -> None:
+        """Append checkpoints exactly as given, in order (their last messages are written).
+
+        The store notes where each one's last_message_id stands among the
+        thread's messages (its message_key), for forks.
+        """
+
+    @abc.abstractmethod
+    async def newest_checkpoint(self, ref: ThreadRef) -> StoredCheckpoint | None:
+        """Return the thread's newest checkpoint (its state), or None when it has none."""
+
+    @abc.abstractmethod
+    async def checkpoint(self, ref: ThreadRef, checkpoint_id: str) -> StoredCheckpoint:
+        """Return one checkpoint of the thread, or raise NotFoundError."""
+
+    @abc.abstractmethod
+    async def first_checkpoint_of_run(self, ref: ThreadRef, run_id: str) -> StoredCheckpoint | None:
+        """Return the first checkpoint a run made on the thread, or None when it made none."""
 
     # -- runs -------------------------------------------------------------------
 
@@ -278,6 +329,18 @@ class Store(abc.ABC):
         self, tenant: str, query: MessagePageQuery
     ) -> Page[message_pb2.Message]:
         """Return one page of a live thread's messages."""
+
+    @abc.abstractmethod
+    async def newest_checkpoint(
+        self, tenant: str, thread_id: str
+    ) -> thread_pb2.ThreadCheckpoint | None:
+        """Return a live thread's newest checkpoint (its state), or None when it has none."""
+
+    @abc.abstractmethod
+    async def list_checkpoints(
+        self, tenant: str, query: CheckpointPageQuery
+    ) -> Page[thread_pb2.ThreadCheckpoint]:
+        """Return one page of a live thread's checkpoints, newest first."""
 
     @abc.abstractmethod
     async def get_run(self, tenant: str, run_id: str) -> run_pb2.Run:

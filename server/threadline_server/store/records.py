@@ -96,6 +96,17 @@ class RunPageQuery:
 
 
 @dataclass(frozen=True)
+class CheckpointPageQuery:
+    """One page of a thread's checkpoints, newest first."""
+
+    thread_id: str
+    limit: int
+    after: Cursor | None
+    # The most bytes the page's items may take (each as a repeated field's entry).
+    max_bytes: int
+
+
+@dataclass(frozen=True)
 class Page(Generic[T]):
     """Items of one page, and the cursor to continue from (None on the last page)."""
 
@@ -139,6 +150,19 @@ class ThreadActivity:
     at: int
     expire_at: int | None
     message_count_change: int = 0
+
+
+@dataclass(frozen=True)
+class StoredCheckpoint:
+    """A checkpoint as a transaction found it.
+
+    message_key is the store's own handle on where the thread's messages
+    stood when the checkpoint was made, meaningless to the domain: a fork
+    hands it back to copy_messages.
+    """
+
+    checkpoint: thread_pb2.ThreadCheckpoint
+    message_key: int
 
 
 @dataclass

@@ -150,13 +150,22 @@ def to_status(error: ThreadlineError) -> status_pb2.Status:
         status.details.append(
             _pack(
                 error_details_pb2.ResourceInfo(
-                    resource_type=f"threadline.v1.{error.metadata['resource'].capitalize()}",
+                    resource_type=_resource_type(error.metadata["resource"]),
                     resource_name=clip(error.metadata["id"], MAX_VALUE_BYTES),
                     description=clip(error.message, MAX_DESCRIPTION_BYTES),
                 )
             )
         )
     return status
+
+
+# The message types of resources whose domain name is not their type's.
+_RESOURCE_TYPES = {"checkpoint": "ThreadCheckpoint", "thread state": "ThreadState"}
+
+
+def _resource_type(resource: str) -> str:
+    """Return the full name of a resource's message type, for ResourceInfo."""
+    return "threadline.v1." + _RESOURCE_TYPES.get(resource, resource.capitalize())
 
 
 def internal_status() -> status_pb2.Status:

@@ -38,6 +38,7 @@ from threadline_server.domain.events import EventBus
 from threadline_server.domain.keys import KeyVerifier
 from threadline_server.domain.messages import MessageHandler
 from threadline_server.domain.runs import RunHandler
+from threadline_server.domain.state import StateHandler
 from threadline_server.domain.threads import ThreadHandler
 from threadline_server.domain.workers import WorkerHandler
 from threadline_server.http.browser import BrowserPolicy
@@ -143,7 +144,7 @@ class ThreadlineServer:
         self._server: grpc.aio.Server | None = None
         self._background: list[asyncio.Task[None]] = []
         self.bus = EventBus(self.store, max_bytes=settings.event_tail_bytes)
-        self.threads = ThreadHandler(self.store)
+        self.threads = ThreadHandler(self.store, max_ttl_us=settings.max_thread_ttl_us)
         self.engine = RunEngine(
             self.store,
             self.bus,
@@ -206,12 +207,22 @@ class ThreadlineServer:
         # Every service registers through the registrar: each method then
         # takes its request as bytes and answers undecodable ones itself.
         registrar: Any = ParsingRegistrar(server)
-        thread_pb2_grpc.add_ThreadServiceServicer_to_server(ThreadService(self.threads), registrar)
+        thread_pb2_grpc.add_ThreadServiceServicer_to_server(
+            ThreadService(self.threads, StateHandler(self.store)), registrar
+        )
         message_pb2_grpc.add_MessageServiceServicer_to_server(
             MessageService(MessageHandler(self.store)), registrar
         )
         run_pb2_grpc.add_RunServiceServicer_to_server(
-            RunService(RunHandler(self.engine), self.metrics.streams), registrar
+            RunService(
+                RunHandler(
+                    self.engine,
+                    default_thread_ttl_us=self.settings.default_thread_ttl_us,
+                    max_thread_ttl_us=self.settings.max_thread_ttl_us,
+                ),
+                self.metrics.streams,
+            ),
+            registrar,
         )
         worker_pb2_grpc.add_AgentWorkerServiceServicer_to_server(
             AgentWorkerService(WorkerHandler(self.engine)), registrar

@@ -9,6 +9,7 @@ from google.protobuf import empty_pb2
 from threadline.v1 import message_pb2, message_pb2_grpc, thread_pb2, thread_pb2_grpc
 
 from threadline_server.domain.messages import MessageHandler
+from threadline_server.domain.state import StateHandler
 from threadline_server.domain.threads import ThreadHandler
 from threadline_server.transport.auth import caller
 from threadline_server.transport.errors import unary
@@ -19,10 +20,11 @@ if TYPE_CHECKING:
 
 
 class ThreadService(thread_pb2_grpc.ThreadServiceServicer):
-    """threadline.v1.ThreadService over a ThreadHandler."""
+    """threadline.v1.ThreadService over a ThreadHandler, and a StateHandler for the state."""
 
-    def __init__(self, handler: ThreadHandler) -> None:
+    def __init__(self, handler: ThreadHandler, state: StateHandler) -> None:
         self._handler = handler
+        self._state = state
 
     @unary
     async def CreateThread(  # noqa: N802 - gRPC method names
@@ -73,6 +75,41 @@ class ThreadService(thread_pb2_grpc.ThreadServiceServicer):
     ) -> thread_pb2.Thread:
         """Copy a thread."""
         return await self._handler.copy_thread(caller().tenant, request)
+
+    @unary
+    async def GetThreadState(  # noqa: N802
+        self, request: thread_pb2.GetThreadStateRequest, context: Context
+    ) -> thread_pb2.ThreadState:
+        """Read a thread's state."""
+        return await self._state.get_thread_state(caller().tenant, request)
+
+    @unary
+    async def UpdateThreadState(  # noqa: N802
+        self, request: thread_pb2.UpdateThreadStateRequest, context: Context
+    ) -> thread_pb2.ThreadState:
+        """Change a thread's state."""
+        return await self._state.update_thread_state(caller().tenant, request)
+
+    @unary
+    async def ListThreadCheckpoints(  # noqa: N802
+        self, request: thread_pb2.ListThreadCheckpointsRequest, context: Context
+    ) -> thread_pb2.ListThreadCheckpointsResponse:
+        """List a thread's checkpoints."""
+        return await self._state.list_thread_checkpoints(caller().tenant, request)
+
+    @unary
+    async def GetDefaultThread(  # noqa: N802
+        self, request: thread_pb2.GetDefaultThreadRequest, context: Context
+    ) -> thread_pb2.Thread:
+        """Return (making it, the first time) the default thread of an agent and user."""
+        return await self._handler.get_default_thread(caller().tenant, request)
+
+    @unary
+    async def ClearThread(  # noqa: N802
+        self, request: thread_pb2.ClearThreadRequest, context: Context
+    ) -> thread_pb2.Thread:
+        """Delete every message of a thread."""
+        return await self._handler.clear_thread(caller().tenant, request)
 
 
 class MessageService(message_pb2_grpc.MessageServiceServicer):

@@ -41,9 +41,13 @@ const (
 	// Terminal: the agent used every iteration it was allowed without finishing.
 	RunStatus_RUN_STATUS_MAX_ITERATIONS_REACHED RunStatus = 4
 	// Terminal: the agent, a tool, a timeout, a lost worker or a server restart
-	// ended the run; error says which.
+	// ended the run; error says which. If the run changed its thread's state,
+	// the state went back to what it was before the run's first change (a
+	// checkpoint of source RESTORE, with a state.updated event before the
+	// run's final event).
 	RunStatus_RUN_STATUS_FAILED RunStatus = 5
-	// Terminal: a client or a later run (INTERRUPT, ROLLBACK) cancelled it.
+	// Terminal: a client or a later run (INTERRUPT, ROLLBACK) cancelled it. Its
+	// changes to the thread's state are undone as for FAILED.
 	RunStatus_RUN_STATUS_CANCELLED RunStatus = 6
 )
 
@@ -110,6 +114,7 @@ const (
 	// Cancel the runs in flight, then start.
 	MultitaskStrategy_MULTITASK_STRATEGY_INTERRUPT MultitaskStrategy = 3
 	// Cancel the runs in flight and delete the messages they wrote, then start.
+	// Their changes to the thread's state are undone, as for any cancelled run.
 	MultitaskStrategy_MULTITASK_STRATEGY_ROLLBACK MultitaskStrategy = 4
 )
 
@@ -643,9 +648,14 @@ type CreateRunRequest struct {
 	// `-`, `_`, `.` and `~`: a UUID4, as AIP-155 suggests, or any other string
 	// unique to the attempt (the server only compares them). Scoped to the
 	// caller's tenant and the method. Empty: no deduplication.
-	RequestId     string `protobuf:"bytes,9,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	RequestId string `protobuf:"bytes,9,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// For StreamRun only: send only events of these types (the names in
+	// RunEvent.type, at most 32, each a type this server sends). Empty sends
+	// every event. CreateRun, which streams nothing, refuses it with
+	// INVALID_ARGUMENT.
+	StreamEventTypes []string `protobuf:"bytes,10,rep,name=stream_event_types,json=streamEventTypes,proto3" json:"stream_event_types,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *CreateRunRequest) Reset() {
@@ -739,6 +749,13 @@ func (x *CreateRunRequest) GetRequestId() string {
 		return x.RequestId
 	}
 	return ""
+}
+
+func (x *CreateRunRequest) GetStreamEventTypes() []string {
+	if x != nil {
+		return x.StreamEventTypes
+	}
+	return nil
 }
 
 // The request to read a run.
@@ -1026,7 +1043,13 @@ type StreamRunEventsRequest struct {
 	RunId string `protobuf:"bytes,1,opt,name=run_id,json=runId,proto3" json:"run_id,omitempty"`
 	// Stream only events with a larger event_id; 0 streams from the first.
 	// Pass the last event_id you received to resume a broken stream.
-	AfterEventId  int64 `protobuf:"varint,2,opt,name=after_event_id,json=afterEventId,proto3" json:"after_event_id,omitempty"`
+	AfterEventId int64 `protobuf:"varint,2,opt,name=after_event_id,json=afterEventId,proto3" json:"after_event_id,omitempty"`
+	// Send only events of these types (the names in RunEvent.type, at most 32,
+	// each a type this server sends; an unknown one is INVALID_ARGUMENT).
+	// Empty sends every event. The events left out still move the stream on,
+	// so resuming with the last event_id received, and the same event_types,
+	// sends exactly the later events of those types: none twice, none missed.
+	EventTypes    []string `protobuf:"bytes,3,rep,name=event_types,json=eventTypes,proto3" json:"event_types,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1075,6 +1098,13 @@ func (x *StreamRunEventsRequest) GetAfterEventId() int64 {
 	return 0
 }
 
+func (x *StreamRunEventsRequest) GetEventTypes() []string {
+	if x != nil {
+		return x.EventTypes
+	}
+	return nil
+}
+
 // The request to watch a thread.
 type WatchThreadRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1082,7 +1112,9 @@ type WatchThreadRequest struct {
 	ThreadId string `protobuf:"bytes,1,opt,name=thread_id,json=threadId,proto3" json:"thread_id,omitempty"`
 	// Stream only events with a larger event_id; 0 streams the thread's whole
 	// history first.
-	AfterEventId  int64 `protobuf:"varint,2,opt,name=after_event_id,json=afterEventId,proto3" json:"after_event_id,omitempty"`
+	AfterEventId int64 `protobuf:"varint,2,opt,name=after_event_id,json=afterEventId,proto3" json:"after_event_id,omitempty"`
+	// Send only events of these types, as in StreamRunEventsRequest.event_types.
+	EventTypes    []string `protobuf:"bytes,3,rep,name=event_types,json=eventTypes,proto3" json:"event_types,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1131,6 +1163,13 @@ func (x *WatchThreadRequest) GetAfterEventId() int64 {
 	return 0
 }
 
+func (x *WatchThreadRequest) GetEventTypes() []string {
+	if x != nil {
+		return x.EventTypes
+	}
+	return nil
+}
+
 // A RunEvent is one thing that happened on a thread. Event ids only grow, so
 // a client resumes by passing the last one it saw as after_event_id.
 //
@@ -1140,7 +1179,8 @@ func (x *WatchThreadRequest) GetAfterEventId() int64 {
 // the run, whose response is the text of its last answer (at most 1 MiB)
 // and whose tool_calls are at most 1000 short records, not the results;
 // tool_call.completed carries one call and its result (each within a
-// message's limit).
+// message's limit); state.updated carries a checkpoint (its state is at most
+// 256 KiB as JSON).
 type RunEvent struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The event's id; larger ids happened later. Never 0.
@@ -1150,9 +1190,12 @@ type RunEvent struct {
 	// The thread the event happened on.
 	ThreadId string `protobuf:"bytes,3,opt,name=thread_id,json=threadId,proto3" json:"thread_id,omitempty"`
 	// What happened: run.created, run.started, message.created, message.delta,
-	// message.completed, tool_call.started, tool_call.completed, run.completed,
-	// run.max_iterations_reached, run.failed or run.cancelled. New types may be
-	// added; clients skip types they do not know.
+	// message.completed, tool_call.started, tool_call.completed, state.updated
+	// (the thread's state changed: by a caller, by a run, or back after a run
+	// that failed or was cancelled), thread.cleared (ClearThread deleted every
+	// message), run.completed, run.max_iterations_reached, run.failed or
+	// run.cancelled. New types may be added; clients skip types they do not
+	// know.
 	Type string `protobuf:"bytes,4,opt,name=type,proto3" json:"type,omitempty"`
 	// When the event was stored.
 	CreatedAt *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
@@ -1164,6 +1207,7 @@ type RunEvent struct {
 	//	*RunEvent_Message
 	//	*RunEvent_Delta
 	//	*RunEvent_ToolCall
+	//	*RunEvent_Checkpoint
 	Payload       isRunEvent_Payload `protobuf_oneof:"payload"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1277,6 +1321,15 @@ func (x *RunEvent) GetToolCall() *ToolCallEvent {
 	return nil
 }
 
+func (x *RunEvent) GetCheckpoint() *ThreadCheckpoint {
+	if x != nil {
+		if x, ok := x.Payload.(*RunEvent_Checkpoint); ok {
+			return x.Checkpoint
+		}
+	}
+	return nil
+}
+
 type isRunEvent_Payload interface {
 	isRunEvent_Payload()
 }
@@ -1302,6 +1355,12 @@ type RunEvent_ToolCall struct {
 	ToolCall *ToolCallEvent `protobuf:"bytes,13,opt,name=tool_call,json=toolCall,proto3,oneof"`
 }
 
+type RunEvent_Checkpoint struct {
+	// For state.updated: the checkpoint the change made, with the whole new
+	// state (at most 256 KiB as JSON).
+	Checkpoint *ThreadCheckpoint `protobuf:"bytes,14,opt,name=checkpoint,proto3,oneof"`
+}
+
 func (*RunEvent_Run) isRunEvent_Payload() {}
 
 func (*RunEvent_Message) isRunEvent_Payload() {}
@@ -1309,6 +1368,8 @@ func (*RunEvent_Message) isRunEvent_Payload() {}
 func (*RunEvent_Delta) isRunEvent_Payload() {}
 
 func (*RunEvent_ToolCall) isRunEvent_Payload() {}
+
+func (*RunEvent_Checkpoint) isRunEvent_Payload() {}
 
 // MessageDelta is a chunk of text an agent adds to the message it is writing.
 type MessageDelta struct {
@@ -1453,7 +1514,16 @@ type ChatRequest struct {
 	// AIP-155 suggests, or any other string unique to the attempt (the server
 	// only compares them). Scoped to the caller's tenant and this method.
 	// Empty: no deduplication.
-	RequestId     string `protobuf:"bytes,6,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	RequestId string `protobuf:"bytes,6,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// The names of the tools the run may use, at most 50, each one the agent
+	// has (as CreateRunRequest.tools); empty means every tool the agent has.
+	Tools []string `protobuf:"bytes,7,rep,name=tools,proto3" json:"tools,omitempty"`
+	// The ttl of the thread Chat makes when thread_id is empty (see
+	// Thread.ttl): 1 second to 3650 days, and at most the server's
+	// --max-thread-ttl (a longer one is INVALID_ARGUMENT). Unset: the server's
+	// --default-thread-ttl, or no expiry without one. With a thread_id it is
+	// INVALID_ARGUMENT: UpdateThread changes an existing thread's ttl.
+	Ttl           *durationpb.Duration `protobuf:"bytes,8,opt,name=ttl,proto3" json:"ttl,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1528,6 +1598,20 @@ func (x *ChatRequest) GetRequestId() string {
 		return x.RequestId
 	}
 	return ""
+}
+
+func (x *ChatRequest) GetTools() []string {
+	if x != nil {
+		return x.Tools
+	}
+	return nil
+}
+
+func (x *ChatRequest) GetTtl() *durationpb.Duration {
+	if x != nil {
+		return x.Ttl
+	}
+	return nil
 }
 
 // The answer to a chat turn.
@@ -1643,7 +1727,7 @@ var File_threadline_v1_run_proto protoreflect.FileDescriptor
 
 const file_threadline_v1_run_proto_rawDesc = "" +
 	"\n" +
-	"\x17threadline/v1/run.proto\x12\rthreadline.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1bthreadline/v1/message.proto\"|\n" +
+	"\x17threadline/v1/run.proto\x12\rthreadline.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1bthreadline/v1/message.proto\x1a\x1athreadline/v1/thread.proto\"|\n" +
 	"\x05Usage\x12#\n" +
 	"\rprompt_tokens\x18\x01 \x01(\x03R\fpromptTokens\x12+\n" +
 	"\x11completion_tokens\x18\x02 \x01(\x03R\x10completionTokens\x12!\n" +
@@ -1683,7 +1767,7 @@ const file_threadline_v1_run_proto_rawDesc = "" +
 	"\acontext\x18\x0e \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\acontext\x12+\n" +
 	"\x0emax_iterations\x18\x0f \x01(\x05B\x04\xe2A\x01\x03R\rmaxIterations\x12\x1a\n" +
 	"\x05tools\x18\x10 \x03(\tB\x04\xe2A\x01\x03R\x05tools\x12U\n" +
-	"\x12multitask_strategy\x18\x11 \x01(\x0e2 .threadline.v1.MultitaskStrategyB\x04\xe2A\x01\x03R\x11multitaskStrategy\"\xd4\x03\n" +
+	"\x12multitask_strategy\x18\x11 \x01(\x0e2 .threadline.v1.MultitaskStrategyB\x04\xe2A\x01\x03R\x11multitaskStrategy\"\x88\x04\n" +
 	"\x10CreateRunRequest\x12!\n" +
 	"\tthread_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\bthreadId\x12\x1f\n" +
 	"\bagent_id\x18\x02 \x01(\tB\x04\xe2A\x01\x02R\aagentId\x12C\n" +
@@ -1694,7 +1778,9 @@ const file_threadline_v1_run_proto_rawDesc = "" +
 	"\bmetadata\x18\a \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x01R\bmetadata\x12U\n" +
 	"\x12multitask_strategy\x18\b \x01(\x0e2 .threadline.v1.MultitaskStrategyB\x04\xe2A\x01\x01R\x11multitaskStrategy\x12#\n" +
 	"\n" +
-	"request_id\x18\t \x01(\tB\x04\xe2A\x01\x01R\trequestId\",\n" +
+	"request_id\x18\t \x01(\tB\x04\xe2A\x01\x01R\trequestId\x122\n" +
+	"\x12stream_event_types\x18\n" +
+	" \x03(\tB\x04\xe2A\x01\x01R\x10streamEventTypes\",\n" +
 	"\rGetRunRequest\x12\x1b\n" +
 	"\x06run_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\x05runId\"\x9d\x01\n" +
 	"\x0fListRunsRequest\x12!\n" +
@@ -1710,13 +1796,17 @@ const file_threadline_v1_run_proto_rawDesc = "" +
 	"\x06run_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\x05runId\"h\n" +
 	"\x0eWaitRunRequest\x12\x1b\n" +
 	"\x06run_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\x05runId\x129\n" +
-	"\atimeout\x18\x02 \x01(\v2\x19.google.protobuf.DurationB\x04\xe2A\x01\x01R\atimeout\"a\n" +
+	"\atimeout\x18\x02 \x01(\v2\x19.google.protobuf.DurationB\x04\xe2A\x01\x01R\atimeout\"\x88\x01\n" +
 	"\x16StreamRunEventsRequest\x12\x1b\n" +
 	"\x06run_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\x05runId\x12*\n" +
-	"\x0eafter_event_id\x18\x02 \x01(\x03B\x04\xe2A\x01\x01R\fafterEventId\"c\n" +
+	"\x0eafter_event_id\x18\x02 \x01(\x03B\x04\xe2A\x01\x01R\fafterEventId\x12%\n" +
+	"\vevent_types\x18\x03 \x03(\tB\x04\xe2A\x01\x01R\n" +
+	"eventTypes\"\x8a\x01\n" +
 	"\x12WatchThreadRequest\x12!\n" +
 	"\tthread_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\bthreadId\x12*\n" +
-	"\x0eafter_event_id\x18\x02 \x01(\x03B\x04\xe2A\x01\x01R\fafterEventId\"\x81\x03\n" +
+	"\x0eafter_event_id\x18\x02 \x01(\x03B\x04\xe2A\x01\x01R\fafterEventId\x12%\n" +
+	"\vevent_types\x18\x03 \x03(\tB\x04\xe2A\x01\x01R\n" +
+	"eventTypes\"\xc4\x03\n" +
 	"\bRunEvent\x12\x19\n" +
 	"\bevent_id\x18\x01 \x01(\x03R\aeventId\x12\x15\n" +
 	"\x06run_id\x18\x02 \x01(\tR\x05runId\x12\x1b\n" +
@@ -1728,7 +1818,10 @@ const file_threadline_v1_run_proto_rawDesc = "" +
 	" \x01(\v2\x12.threadline.v1.RunH\x00R\x03run\x122\n" +
 	"\amessage\x18\v \x01(\v2\x16.threadline.v1.MessageH\x00R\amessage\x123\n" +
 	"\x05delta\x18\f \x01(\v2\x1b.threadline.v1.MessageDeltaH\x00R\x05delta\x12;\n" +
-	"\ttool_call\x18\r \x01(\v2\x1c.threadline.v1.ToolCallEventH\x00R\btoolCallB\t\n" +
+	"\ttool_call\x18\r \x01(\v2\x1c.threadline.v1.ToolCallEventH\x00R\btoolCall\x12A\n" +
+	"\n" +
+	"checkpoint\x18\x0e \x01(\v2\x1f.threadline.v1.ThreadCheckpointH\x00R\n" +
+	"checkpointB\t\n" +
 	"\apayload\"A\n" +
 	"\fMessageDelta\x12\x1d\n" +
 	"\n" +
@@ -1737,7 +1830,7 @@ const file_threadline_v1_run_proto_rawDesc = "" +
 	"\rToolCallEvent\x12+\n" +
 	"\x04call\x18\x01 \x01(\v2\x17.threadline.v1.ToolCallR\x04call\x125\n" +
 	"\x06record\x18\x02 \x01(\v2\x1d.threadline.v1.ToolCallRecordR\x06record\x121\n" +
-	"\x06result\x18\x03 \x01(\v2\x19.threadline.v1.ToolResultR\x06result\"\xfc\x01\n" +
+	"\x06result\x18\x03 \x01(\v2\x19.threadline.v1.ToolResultR\x06result\"\xcb\x02\n" +
 	"\vChatRequest\x12\x1e\n" +
 	"\amessage\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\amessage\x12\x1f\n" +
 	"\bagent_id\x18\x02 \x01(\tB\x04\xe2A\x01\x02R\aagentId\x12!\n" +
@@ -1745,7 +1838,9 @@ const file_threadline_v1_run_proto_rawDesc = "" +
 	"\acontext\x18\x04 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x01R\acontext\x12+\n" +
 	"\x0emax_iterations\x18\x05 \x01(\x05B\x04\xe2A\x01\x01R\rmaxIterations\x12#\n" +
 	"\n" +
-	"request_id\x18\x06 \x01(\tB\x04\xe2A\x01\x01R\trequestId\"\xc9\x02\n" +
+	"request_id\x18\x06 \x01(\tB\x04\xe2A\x01\x01R\trequestId\x12\x1a\n" +
+	"\x05tools\x18\a \x03(\tB\x04\xe2A\x01\x01R\x05tools\x121\n" +
+	"\x03ttl\x18\b \x01(\v2\x19.google.protobuf.DurationB\x04\xe2A\x01\x01R\x03ttl\"\xc9\x02\n" +
 	"\fChatResponse\x12\x1b\n" +
 	"\tthread_id\x18\x01 \x01(\tR\bthreadId\x12\x15\n" +
 	"\x06run_id\x18\x02 \x01(\tR\x05runId\x12\x1a\n" +
@@ -1829,8 +1924,9 @@ var file_threadline_v1_run_proto_goTypes = []any{
 	(*structpb.Struct)(nil),        // 21: google.protobuf.Struct
 	(*Message)(nil),                // 22: threadline.v1.Message
 	(*durationpb.Duration)(nil),    // 23: google.protobuf.Duration
-	(*ToolCall)(nil),               // 24: threadline.v1.ToolCall
-	(*ToolResult)(nil),             // 25: threadline.v1.ToolResult
+	(*ThreadCheckpoint)(nil),       // 24: threadline.v1.ThreadCheckpoint
+	(*ToolCall)(nil),               // 25: threadline.v1.ToolCall
+	(*ToolResult)(nil),             // 26: threadline.v1.ToolResult
 }
 var file_threadline_v1_run_proto_depIdxs = []int32{
 	2,  // 0: threadline.v1.ToolCallRecord.status:type_name -> threadline.v1.ToolCallStatus
@@ -1855,37 +1951,39 @@ var file_threadline_v1_run_proto_depIdxs = []int32{
 	22, // 19: threadline.v1.RunEvent.message:type_name -> threadline.v1.Message
 	16, // 20: threadline.v1.RunEvent.delta:type_name -> threadline.v1.MessageDelta
 	17, // 21: threadline.v1.RunEvent.tool_call:type_name -> threadline.v1.ToolCallEvent
-	24, // 22: threadline.v1.ToolCallEvent.call:type_name -> threadline.v1.ToolCall
-	5,  // 23: threadline.v1.ToolCallEvent.record:type_name -> threadline.v1.ToolCallRecord
-	25, // 24: threadline.v1.ToolCallEvent.result:type_name -> threadline.v1.ToolResult
-	21, // 25: threadline.v1.ChatRequest.context:type_name -> google.protobuf.Struct
-	5,  // 26: threadline.v1.ChatResponse.tool_calls:type_name -> threadline.v1.ToolCallRecord
-	0,  // 27: threadline.v1.ChatResponse.status:type_name -> threadline.v1.RunStatus
-	3,  // 28: threadline.v1.ChatResponse.usage:type_name -> threadline.v1.Usage
-	4,  // 29: threadline.v1.ChatResponse.error:type_name -> threadline.v1.RunError
-	7,  // 30: threadline.v1.RunService.CreateRun:input_type -> threadline.v1.CreateRunRequest
-	8,  // 31: threadline.v1.RunService.GetRun:input_type -> threadline.v1.GetRunRequest
-	9,  // 32: threadline.v1.RunService.ListRuns:input_type -> threadline.v1.ListRunsRequest
-	11, // 33: threadline.v1.RunService.CancelRun:input_type -> threadline.v1.CancelRunRequest
-	12, // 34: threadline.v1.RunService.WaitRun:input_type -> threadline.v1.WaitRunRequest
-	13, // 35: threadline.v1.RunService.StreamRunEvents:input_type -> threadline.v1.StreamRunEventsRequest
-	7,  // 36: threadline.v1.RunService.StreamRun:input_type -> threadline.v1.CreateRunRequest
-	14, // 37: threadline.v1.RunService.WatchThread:input_type -> threadline.v1.WatchThreadRequest
-	18, // 38: threadline.v1.RunService.Chat:input_type -> threadline.v1.ChatRequest
-	6,  // 39: threadline.v1.RunService.CreateRun:output_type -> threadline.v1.Run
-	6,  // 40: threadline.v1.RunService.GetRun:output_type -> threadline.v1.Run
-	10, // 41: threadline.v1.RunService.ListRuns:output_type -> threadline.v1.ListRunsResponse
-	6,  // 42: threadline.v1.RunService.CancelRun:output_type -> threadline.v1.Run
-	6,  // 43: threadline.v1.RunService.WaitRun:output_type -> threadline.v1.Run
-	15, // 44: threadline.v1.RunService.StreamRunEvents:output_type -> threadline.v1.RunEvent
-	15, // 45: threadline.v1.RunService.StreamRun:output_type -> threadline.v1.RunEvent
-	15, // 46: threadline.v1.RunService.WatchThread:output_type -> threadline.v1.RunEvent
-	19, // 47: threadline.v1.RunService.Chat:output_type -> threadline.v1.ChatResponse
-	39, // [39:48] is the sub-list for method output_type
-	30, // [30:39] is the sub-list for method input_type
-	30, // [30:30] is the sub-list for extension type_name
-	30, // [30:30] is the sub-list for extension extendee
-	0,  // [0:30] is the sub-list for field type_name
+	24, // 22: threadline.v1.RunEvent.checkpoint:type_name -> threadline.v1.ThreadCheckpoint
+	25, // 23: threadline.v1.ToolCallEvent.call:type_name -> threadline.v1.ToolCall
+	5,  // 24: threadline.v1.ToolCallEvent.record:type_name -> threadline.v1.ToolCallRecord
+	26, // 25: threadline.v1.ToolCallEvent.result:type_name -> threadline.v1.ToolResult
+	21, // 26: threadline.v1.ChatRequest.context:type_name -> google.protobuf.Struct
+	23, // 27: threadline.v1.ChatRequest.ttl:type_name -> google.protobuf.Duration
+	5,  // 28: threadline.v1.ChatResponse.tool_calls:type_name -> threadline.v1.ToolCallRecord
+	0,  // 29: threadline.v1.ChatResponse.status:type_name -> threadline.v1.RunStatus
+	3,  // 30: threadline.v1.ChatResponse.usage:type_name -> threadline.v1.Usage
+	4,  // 31: threadline.v1.ChatResponse.error:type_name -> threadline.v1.RunError
+	7,  // 32: threadline.v1.RunService.CreateRun:input_type -> threadline.v1.CreateRunRequest
+	8,  // 33: threadline.v1.RunService.GetRun:input_type -> threadline.v1.GetRunRequest
+	9,  // 34: threadline.v1.RunService.ListRuns:input_type -> threadline.v1.ListRunsRequest
+	11, // 35: threadline.v1.RunService.CancelRun:input_type -> threadline.v1.CancelRunRequest
+	12, // 36: threadline.v1.RunService.WaitRun:input_type -> threadline.v1.WaitRunRequest
+	13, // 37: threadline.v1.RunService.StreamRunEvents:input_type -> threadline.v1.StreamRunEventsRequest
+	7,  // 38: threadline.v1.RunService.StreamRun:input_type -> threadline.v1.CreateRunRequest
+	14, // 39: threadline.v1.RunService.WatchThread:input_type -> threadline.v1.WatchThreadRequest
+	18, // 40: threadline.v1.RunService.Chat:input_type -> threadline.v1.ChatRequest
+	6,  // 41: threadline.v1.RunService.CreateRun:output_type -> threadline.v1.Run
+	6,  // 42: threadline.v1.RunService.GetRun:output_type -> threadline.v1.Run
+	10, // 43: threadline.v1.RunService.ListRuns:output_type -> threadline.v1.ListRunsResponse
+	6,  // 44: threadline.v1.RunService.CancelRun:output_type -> threadline.v1.Run
+	6,  // 45: threadline.v1.RunService.WaitRun:output_type -> threadline.v1.Run
+	15, // 46: threadline.v1.RunService.StreamRunEvents:output_type -> threadline.v1.RunEvent
+	15, // 47: threadline.v1.RunService.StreamRun:output_type -> threadline.v1.RunEvent
+	15, // 48: threadline.v1.RunService.WatchThread:output_type -> threadline.v1.RunEvent
+	19, // 49: threadline.v1.RunService.Chat:output_type -> threadline.v1.ChatResponse
+	41, // [41:50] is the sub-list for method output_type
+	32, // [32:41] is the sub-list for method input_type
+	32, // [32:32] is the sub-list for extension type_name
+	32, // [32:32] is the sub-list for extension extendee
+	0,  // [0:32] is the sub-list for field type_name
 }
 
 func init() { file_threadline_v1_run_proto_init() }
@@ -1894,11 +1992,13 @@ func file_threadline_v1_run_proto_init() {
 		return
 	}
 	file_threadline_v1_message_proto_init()
+	file_threadline_v1_thread_proto_init()
 	file_threadline_v1_run_proto_msgTypes[12].OneofWrappers = []any{
 		(*RunEvent_Run)(nil),
 		(*RunEvent_Message)(nil),
 		(*RunEvent_Delta)(nil),
 		(*RunEvent_ToolCall)(nil),
+		(*RunEvent_Checkpoint)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{

@@ -254,6 +254,71 @@ func (IfExists) EnumDescriptor() ([]byte, []int) {
 	return file_threadline_v1_thread_proto_rawDescGZIP(), []int{3}
 }
 
+// CheckpointSource says what made a checkpoint.
+type CheckpointSource int32
+
+const (
+	// Never stored.
+	CheckpointSource_CHECKPOINT_SOURCE_UNSPECIFIED CheckpointSource = 0
+	// A caller's UpdateThreadState.
+	CheckpointSource_CHECKPOINT_SOURCE_UPDATE CheckpointSource = 1
+	// An agent's update during its run (run_id names the run).
+	CheckpointSource_CHECKPOINT_SOURCE_RUN CheckpointSource = 2
+	// A run that changed the state ended FAILED or CANCELLED (a failure, a
+	// timeout, a lost lease, a restart, a cancel, a later run's INTERRUPT or
+	// ROLLBACK): the state went back to what it was before the run's first
+	// change. run_id names the run.
+	CheckpointSource_CHECKPOINT_SOURCE_RESTORE CheckpointSource = 3
+	// CopyThread: the first checkpoint of a copy, with the state it was copied
+	// with.
+	CheckpointSource_CHECKPOINT_SOURCE_COPY CheckpointSource = 4
+)
+
+// Enum value maps for CheckpointSource.
+var (
+	CheckpointSource_name = map[int32]string{
+		0: "CHECKPOINT_SOURCE_UNSPECIFIED",
+		1: "CHECKPOINT_SOURCE_UPDATE",
+		2: "CHECKPOINT_SOURCE_RUN",
+		3: "CHECKPOINT_SOURCE_RESTORE",
+		4: "CHECKPOINT_SOURCE_COPY",
+	}
+	CheckpointSource_value = map[string]int32{
+		"CHECKPOINT_SOURCE_UNSPECIFIED": 0,
+		"CHECKPOINT_SOURCE_UPDATE":      1,
+		"CHECKPOINT_SOURCE_RUN":         2,
+		"CHECKPOINT_SOURCE_RESTORE":     3,
+		"CHECKPOINT_SOURCE_COPY":        4,
+	}
+)
+
+func (x CheckpointSource) Enum() *CheckpointSource {
+	p := new(CheckpointSource)
+	*p = x
+	return p
+}
+
+func (x CheckpointSource) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (CheckpointSource) Descriptor() protoreflect.EnumDescriptor {
+	return file_threadline_v1_thread_proto_enumTypes[4].Descriptor()
+}
+
+func (CheckpointSource) Type() protoreflect.EnumType {
+	return &file_threadline_v1_thread_proto_enumTypes[4]
+}
+
+func (x CheckpointSource) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use CheckpointSource.Descriptor instead.
+func (CheckpointSource) EnumDescriptor() ([]byte, []int) {
+	return file_threadline_v1_thread_proto_rawDescGZIP(), []int{4}
+}
+
 // A Thread is one conversation: its messages, and the runs of agents on it.
 type Thread struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -278,7 +343,10 @@ type Thread struct {
 	// Who takes part, at most 100 participants with distinct ids.
 	Participants []*Participant `protobuf:"bytes,8,rep,name=participants,proto3" json:"participants,omitempty"`
 	// How long after its last activity the thread expires and is deleted, from
-	// 1 second to 3650 days. Unset means the thread never expires.
+	// 1 second to 3650 days, and at most the server's --max-thread-ttl when it
+	// has one (a longer one is INVALID_ARGUMENT, not shortened). Unset means
+	// the thread never expires. Threads made by Chat get the server's
+	// --default-thread-ttl unless the request gives one.
 	Ttl *durationpb.Duration `protobuf:"bytes,9,opt,name=ttl,proto3" json:"ttl,omitempty"`
 	// Whether an agent is working on the thread.
 	Status ThreadStatus `protobuf:"varint,10,opt,name=status,proto3,enum=threadline.v1.ThreadStatus" json:"status,omitempty"`
@@ -305,8 +373,12 @@ type Thread struct {
 	// 4 MiB (the oldest of them are left out first). 0 when all fit, and in
 	// every other reply. ListMessages pages through them.
 	OmittedMessageCount int32 `protobuf:"varint,18,opt,name=omitted_message_count,json=omittedMessageCount,proto3" json:"omitted_message_count,omitempty"`
-	unknownFields       protoimpl.UnknownFields
-	sizeCache           protoimpl.SizeCache
+	// True for the default thread of its agent_id and user_id, made by
+	// GetDefaultThread: it cannot be deleted, and its agent_id, user_id and ttl
+	// cannot change.
+	IsDefault     bool `protobuf:"varint,19,opt,name=is_default,json=isDefault,proto3" json:"is_default,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Thread) Reset() {
@@ -463,6 +535,13 @@ func (x *Thread) GetOmittedMessageCount() int32 {
 		return x.OmittedMessageCount
 	}
 	return 0
+}
+
+func (x *Thread) GetIsDefault() bool {
+	if x != nil {
+		return x.IsDefault
+	}
+	return false
 }
 
 // A Locale is where and in which language a conversation happens.
@@ -886,9 +965,14 @@ type ListThreadsRequest struct {
 	// `updated_at`. Anything else is INVALID_ARGUMENT. A thread updated during
 	// a walk ordered by updated_at moves in the order and may be seen twice or
 	// not at all; order by created_at for a walk that must see each thread once.
-	OrderBy       string `protobuf:"bytes,4,opt,name=order_by,json=orderBy,proto3" json:"order_by,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	OrderBy string `protobuf:"bytes,4,opt,name=order_by,json=orderBy,proto3" json:"order_by,omitempty"`
+	// Also count every thread that matches the filter, in total_size (AIP-132).
+	// Counting is not free: it reads every matching thread's index entry, so a
+	// filter that matches a million threads costs a million reads on every page
+	// that asks. Ask on the first page only, or call CountThreads once.
+	IncludeTotalSize bool `protobuf:"varint,5,opt,name=include_total_size,json=includeTotalSize,proto3" json:"include_total_size,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *ListThreadsRequest) Reset() {
@@ -949,6 +1033,13 @@ func (x *ListThreadsRequest) GetOrderBy() string {
 	return ""
 }
 
+func (x *ListThreadsRequest) GetIncludeTotalSize() bool {
+	if x != nil {
+		return x.IncludeTotalSize
+	}
+	return false
+}
+
 // One page of threads.
 type ListThreadsResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -957,6 +1048,11 @@ type ListThreadsResponse struct {
 	Threads []*Thread `protobuf:"bytes,1,rep,name=threads,proto3" json:"threads,omitempty"`
 	// Pass this as page_token to get the next page; empty on the last page.
 	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	// With include_total_size: how many threads match the filter on every page
+	// together (at most 2,147,483,647), counted in a read of its own just after
+	// the page's, so threads created or deleted in between may make it differ
+	// from what a walk of the pages finds. 0 when not asked for.
+	TotalSize     int32 `protobuf:"varint,3,opt,name=total_size,json=totalSize,proto3" json:"total_size,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1003,6 +1099,13 @@ func (x *ListThreadsResponse) GetNextPageToken() string {
 		return x.NextPageToken
 	}
 	return ""
+}
+
+func (x *ListThreadsResponse) GetTotalSize() int32 {
+	if x != nil {
+		return x.TotalSize
+	}
+	return 0
 }
 
 // The request to count threads.
@@ -1220,7 +1323,11 @@ type CopyThreadRequest struct {
 	// An id of the client's choosing for the copy, with the same rules as
 	// CreateThreadRequest.thread_id; empty means the server makes one.
 	// ALREADY_EXISTS when taken.
-	NewThreadId   string `protobuf:"bytes,2,opt,name=new_thread_id,json=newThreadId,proto3" json:"new_thread_id,omitempty"`
+	NewThreadId string `protobuf:"bytes,2,opt,name=new_thread_id,json=newThreadId,proto3" json:"new_thread_id,omitempty"`
+	// A checkpoint of the thread (from ListThreadCheckpoints) to fork at: the
+	// copy gets the messages up to it and its state. Empty copies everything
+	// and the current state.
+	CheckpointId  string `protobuf:"bytes,3,opt,name=checkpoint_id,json=checkpointId,proto3" json:"checkpoint_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1269,11 +1376,570 @@ func (x *CopyThreadRequest) GetNewThreadId() string {
 	return ""
 }
 
+func (x *CopyThreadRequest) GetCheckpointId() string {
+	if x != nil {
+		return x.CheckpointId
+	}
+	return ""
+}
+
+// A ThreadState is a thread's state: a JSON object its agents read at the
+// start of each run and change as they work, and callers read and change
+// with GetThreadState and UpdateThreadState. Every change makes a checkpoint
+// (ListThreadCheckpoints); the state is its newest checkpoint's values.
+type ThreadState struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The thread whose state this is. Required on update.
+	ThreadId string `protobuf:"bytes,1,opt,name=thread_id,json=threadId,proto3" json:"thread_id,omitempty"`
+	// The state: any JSON object, at most 256 KiB when written as JSON and
+	// nested at most 32 deep. Empty for a thread whose state never changed.
+	Values *structpb.Struct `protobuf:"bytes,2,opt,name=values,proto3" json:"values,omitempty"`
+	// The checkpoint the values are from; empty while the state never changed.
+	CheckpointId string `protobuf:"bytes,3,opt,name=checkpoint_id,json=checkpointId,proto3" json:"checkpoint_id,omitempty"`
+	// When the state last changed (its checkpoint's created_at); unset while it
+	// never changed.
+	UpdatedAt *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
+	// A token that changes whenever the state changes. Send it back on
+	// UpdateThreadState to change the state only if nobody (no caller, no
+	// agent) changed it since you read it.
+	Etag          string `protobuf:"bytes,5,opt,name=etag,proto3" json:"etag,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ThreadState) Reset() {
+	*x = ThreadState{}
+	mi := &file_threadline_v1_thread_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ThreadState) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ThreadState) ProtoMessage() {}
+
+func (x *ThreadState) ProtoReflect() protoreflect.Message {
+	mi := &file_threadline_v1_thread_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ThreadState.ProtoReflect.Descriptor instead.
+func (*ThreadState) Descriptor() ([]byte, []int) {
+	return file_threadline_v1_thread_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *ThreadState) GetThreadId() string {
+	if x != nil {
+		return x.ThreadId
+	}
+	return ""
+}
+
+func (x *ThreadState) GetValues() *structpb.Struct {
+	if x != nil {
+		return x.Values
+	}
+	return nil
+}
+
+func (x *ThreadState) GetCheckpointId() string {
+	if x != nil {
+		return x.CheckpointId
+	}
+	return ""
+}
+
+func (x *ThreadState) GetUpdatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.UpdatedAt
+	}
+	return nil
+}
+
+func (x *ThreadState) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+// A ThreadCheckpoint is one state a thread had: made by every change of its
+// state, and never changed afterwards. Checkpoints go when their thread does.
+type ThreadCheckpoint struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The server-made id, `ckp_` followed by 26 lowercase letters and digits.
+	CheckpointId string `protobuf:"bytes,1,opt,name=checkpoint_id,json=checkpointId,proto3" json:"checkpoint_id,omitempty"`
+	// The thread whose state this was.
+	ThreadId string `protobuf:"bytes,2,opt,name=thread_id,json=threadId,proto3" json:"thread_id,omitempty"`
+	// The checkpoint this one changed: the thread's newest before it. Empty
+	// for the first checkpoint of a thread.
+	ParentCheckpointId string `protobuf:"bytes,3,opt,name=parent_checkpoint_id,json=parentCheckpointId,proto3" json:"parent_checkpoint_id,omitempty"`
+	// The whole state as of this checkpoint (ThreadState.values).
+	Values *structpb.Struct `protobuf:"bytes,4,opt,name=values,proto3" json:"values,omitempty"`
+	// The thread's newest stored message when the checkpoint was made; empty
+	// when it had none. An answer an agent is still streaming is stored when
+	// it ends, so a checkpoint made meanwhile comes before it. CopyThread with
+	// checkpoint_id copies the messages up to this one.
+	LastMessageId string `protobuf:"bytes,5,opt,name=last_message_id,json=lastMessageId,proto3" json:"last_message_id,omitempty"`
+	// The run that made the checkpoint (sources RUN and RESTORE); empty
+	// otherwise.
+	RunId string `protobuf:"bytes,6,opt,name=run_id,json=runId,proto3" json:"run_id,omitempty"`
+	// What made the checkpoint.
+	Source CheckpointSource `protobuf:"varint,7,opt,name=source,proto3,enum=threadline.v1.CheckpointSource" json:"source,omitempty"`
+	// When the checkpoint was made.
+	CreatedAt     *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ThreadCheckpoint) Reset() {
+	*x = ThreadCheckpoint{}
+	mi := &file_threadline_v1_thread_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ThreadCheckpoint) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ThreadCheckpoint) ProtoMessage() {}
+
+func (x *ThreadCheckpoint) ProtoReflect() protoreflect.Message {
+	mi := &file_threadline_v1_thread_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ThreadCheckpoint.ProtoReflect.Descriptor instead.
+func (*ThreadCheckpoint) Descriptor() ([]byte, []int) {
+	return file_threadline_v1_thread_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *ThreadCheckpoint) GetCheckpointId() string {
+	if x != nil {
+		return x.CheckpointId
+	}
+	return ""
+}
+
+func (x *ThreadCheckpoint) GetThreadId() string {
+	if x != nil {
+		return x.ThreadId
+	}
+	return ""
+}
+
+func (x *ThreadCheckpoint) GetParentCheckpointId() string {
+	if x != nil {
+		return x.ParentCheckpointId
+	}
+	return ""
+}
+
+func (x *ThreadCheckpoint) GetValues() *structpb.Struct {
+	if x != nil {
+		return x.Values
+	}
+	return nil
+}
+
+func (x *ThreadCheckpoint) GetLastMessageId() string {
+	if x != nil {
+		return x.LastMessageId
+	}
+	return ""
+}
+
+func (x *ThreadCheckpoint) GetRunId() string {
+	if x != nil {
+		return x.RunId
+	}
+	return ""
+}
+
+func (x *ThreadCheckpoint) GetSource() CheckpointSource {
+	if x != nil {
+		return x.Source
+	}
+	return CheckpointSource_CHECKPOINT_SOURCE_UNSPECIFIED
+}
+
+func (x *ThreadCheckpoint) GetCreatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreatedAt
+	}
+	return nil
+}
+
+// The request to read a thread's state.
+type GetThreadStateRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The thread whose state to read. Required.
+	ThreadId      string `protobuf:"bytes,1,opt,name=thread_id,json=threadId,proto3" json:"thread_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetThreadStateRequest) Reset() {
+	*x = GetThreadStateRequest{}
+	mi := &file_threadline_v1_thread_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetThreadStateRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetThreadStateRequest) ProtoMessage() {}
+
+func (x *GetThreadStateRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_threadline_v1_thread_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetThreadStateRequest.ProtoReflect.Descriptor instead.
+func (*GetThreadStateRequest) Descriptor() ([]byte, []int) {
+	return file_threadline_v1_thread_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *GetThreadStateRequest) GetThreadId() string {
+	if x != nil {
+		return x.ThreadId
+	}
+	return ""
+}
+
+// The request to change a thread's state.
+type UpdateThreadStateRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The state, with its thread_id set, and the values to write. Its etag,
+	// when set, must be current. Required.
+	ThreadState *ThreadState `protobuf:"bytes,1,opt,name=thread_state,json=threadState,proto3" json:"thread_state,omitempty"`
+	// What to change, as paths into thread_state: `values` replaces the whole
+	// state with thread_state.values; `values.k` sets key k to its value in
+	// thread_state.values, or removes k when thread_state.values has none;
+	// `values.a.b` does the same one object deeper (at most 32 keys deep,
+	// making the objects on the way when missing). `etag` may be named too
+	// (an HTTP PATCH body's keys become the mask) and changes nothing.
+	//
+	// Unset or empty: the paths of every leaf in thread_state.values (a value
+	// that is not a non-empty object), as the HTTP mapping infers them from a
+	// PATCH body. So objects merge key by key and every other value (a string,
+	// a number, a list, null, an empty object) replaces what was there: keys
+	// not given keep their values, as with LangGraph's updateState. Empty
+	// values with an empty mask change nothing and are INVALID_ARGUMENT.
+	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateThreadStateRequest) Reset() {
+	*x = UpdateThreadStateRequest{}
+	mi := &file_threadline_v1_thread_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateThreadStateRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateThreadStateRequest) ProtoMessage() {}
+
+func (x *UpdateThreadStateRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_threadline_v1_thread_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateThreadStateRequest.ProtoReflect.Descriptor instead.
+func (*UpdateThreadStateRequest) Descriptor() ([]byte, []int) {
+	return file_threadline_v1_thread_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *UpdateThreadStateRequest) GetThreadState() *ThreadState {
+	if x != nil {
+		return x.ThreadState
+	}
+	return nil
+}
+
+func (x *UpdateThreadStateRequest) GetUpdateMask() *fieldmaskpb.FieldMask {
+	if x != nil {
+		return x.UpdateMask
+	}
+	return nil
+}
+
+// The request to list a thread's checkpoints.
+type ListThreadCheckpointsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The thread whose checkpoints to list. Required.
+	ThreadId string `protobuf:"bytes,1,opt,name=thread_id,json=threadId,proto3" json:"thread_id,omitempty"`
+	// How many checkpoints to return, 1 to 100; 0 means the default of 20. Any
+	// other value is INVALID_ARGUMENT.
+	PageSize int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// The next_page_token of the previous call, to continue from there. It only
+	// works with the same thread_id.
+	PageToken     string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListThreadCheckpointsRequest) Reset() {
+	*x = ListThreadCheckpointsRequest{}
+	mi := &file_threadline_v1_thread_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListThreadCheckpointsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListThreadCheckpointsRequest) ProtoMessage() {}
+
+func (x *ListThreadCheckpointsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_threadline_v1_thread_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListThreadCheckpointsRequest.ProtoReflect.Descriptor instead.
+func (*ListThreadCheckpointsRequest) Descriptor() ([]byte, []int) {
+	return file_threadline_v1_thread_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *ListThreadCheckpointsRequest) GetThreadId() string {
+	if x != nil {
+		return x.ThreadId
+	}
+	return ""
+}
+
+func (x *ListThreadCheckpointsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListThreadCheckpointsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// One page of a thread's checkpoints.
+type ListThreadCheckpointsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The checkpoints on this page, newest first: page_size of them, or fewer
+	// when more would not fit in 4 MiB.
+	Checkpoints []*ThreadCheckpoint `protobuf:"bytes,1,rep,name=checkpoints,proto3" json:"checkpoints,omitempty"`
+	// Pass this as page_token to get the next page; empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListThreadCheckpointsResponse) Reset() {
+	*x = ListThreadCheckpointsResponse{}
+	mi := &file_threadline_v1_thread_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListThreadCheckpointsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListThreadCheckpointsResponse) ProtoMessage() {}
+
+func (x *ListThreadCheckpointsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_threadline_v1_thread_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListThreadCheckpointsResponse.ProtoReflect.Descriptor instead.
+func (*ListThreadCheckpointsResponse) Descriptor() ([]byte, []int) {
+	return file_threadline_v1_thread_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *ListThreadCheckpointsResponse) GetCheckpoints() []*ThreadCheckpoint {
+	if x != nil {
+		return x.Checkpoints
+	}
+	return nil
+}
+
+func (x *ListThreadCheckpointsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+// The request for the default thread of an agent and a user.
+type GetDefaultThreadRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The agent, at most 128 characters; the thread's agent_id. Empty is an
+	// agent of its own: a default thread for no particular agent.
+	AgentId string `protobuf:"bytes,1,opt,name=agent_id,json=agentId,proto3" json:"agent_id,omitempty"`
+	// The end user, at most 128 characters; the thread's user_id. Empty is a
+	// user of its own: the agent's default thread for no particular user.
+	UserId        string `protobuf:"bytes,2,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetDefaultThreadRequest) Reset() {
+	*x = GetDefaultThreadRequest{}
+	mi := &file_threadline_v1_thread_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetDefaultThreadRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetDefaultThreadRequest) ProtoMessage() {}
+
+func (x *GetDefaultThreadRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_threadline_v1_thread_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetDefaultThreadRequest.ProtoReflect.Descriptor instead.
+func (*GetDefaultThreadRequest) Descriptor() ([]byte, []int) {
+	return file_threadline_v1_thread_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *GetDefaultThreadRequest) GetAgentId() string {
+	if x != nil {
+		return x.AgentId
+	}
+	return ""
+}
+
+func (x *GetDefaultThreadRequest) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+// The request to delete every message of a thread.
+type ClearThreadRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The thread to clear. Required.
+	ThreadId string `protobuf:"bytes,1,opt,name=thread_id,json=threadId,proto3" json:"thread_id,omitempty"`
+	// When set, clear only if the thread's etag is still this one.
+	Etag          string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ClearThreadRequest) Reset() {
+	*x = ClearThreadRequest{}
+	mi := &file_threadline_v1_thread_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ClearThreadRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ClearThreadRequest) ProtoMessage() {}
+
+func (x *ClearThreadRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_threadline_v1_thread_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ClearThreadRequest.ProtoReflect.Descriptor instead.
+func (*ClearThreadRequest) Descriptor() ([]byte, []int) {
+	return file_threadline_v1_thread_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *ClearThreadRequest) GetThreadId() string {
+	if x != nil {
+		return x.ThreadId
+	}
+	return ""
+}
+
+func (x *ClearThreadRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
 var File_threadline_v1_thread_proto protoreflect.FileDescriptor
 
 const file_threadline_v1_thread_proto_rawDesc = "" +
 	"\n" +
-	"\x1athreadline/v1/thread.proto\x12\rthreadline.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1bthreadline/v1/message.proto\"\x9e\a\n" +
+	"\x1athreadline/v1/thread.proto\x12\rthreadline.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1bthreadline/v1/message.proto\"\xc3\a\n" +
 	"\x06Thread\x12!\n" +
 	"\tthread_id\x18\x01 \x01(\tB\x04\xe2A\x01\bR\bthreadId\x12\x1a\n" +
 	"\x05title\x18\x02 \x01(\tB\x04\xe2A\x01\x01R\x05title\x129\n" +
@@ -1296,7 +1962,9 @@ const file_threadline_v1_thread_proto_rawDesc = "" +
 	"expireTime\x12\x18\n" +
 	"\x04etag\x18\x10 \x01(\tB\x04\xe2A\x01\x01R\x04etag\x128\n" +
 	"\bmessages\x18\x11 \x03(\v2\x16.threadline.v1.MessageB\x04\xe2A\x01\x03R\bmessages\x128\n" +
-	"\x15omitted_message_count\x18\x12 \x01(\x05B\x04\xe2A\x01\x03R\x13omittedMessageCount\"m\n" +
+	"\x15omitted_message_count\x18\x12 \x01(\x05B\x04\xe2A\x01\x03R\x13omittedMessageCount\x12#\n" +
+	"\n" +
+	"is_default\x18\x13 \x01(\bB\x04\xe2A\x01\x03R\tisDefault\"m\n" +
 	"\x06Locale\x12 \n" +
 	"\blanguage\x18\x01 \x01(\tB\x04\xe2A\x01\x01R\blanguage\x12\x1e\n" +
 	"\acountry\x18\x02 \x01(\tB\x04\xe2A\x01\x01R\acountry\x12!\n" +
@@ -1327,16 +1995,19 @@ const file_threadline_v1_thread_proto_rawDesc = "" +
 	"\rupdated_after\x18\b \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x01R\fupdatedAfter\x12G\n" +
 	"\x0eupdated_before\x18\t \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x01R\rupdatedBefore\x129\n" +
 	"\bmetadata\x18\n" +
-	" \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x01R\bmetadata\"\xb8\x01\n" +
+	" \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x01R\bmetadata\"\xec\x01\n" +
 	"\x12ListThreadsRequest\x12!\n" +
 	"\tpage_size\x18\x01 \x01(\x05B\x04\xe2A\x01\x01R\bpageSize\x12#\n" +
 	"\n" +
 	"page_token\x18\x02 \x01(\tB\x04\xe2A\x01\x01R\tpageToken\x129\n" +
 	"\x06filter\x18\x03 \x01(\v2\x1b.threadline.v1.ThreadFilterB\x04\xe2A\x01\x01R\x06filter\x12\x1f\n" +
-	"\border_by\x18\x04 \x01(\tB\x04\xe2A\x01\x01R\aorderBy\"n\n" +
+	"\border_by\x18\x04 \x01(\tB\x04\xe2A\x01\x01R\aorderBy\x122\n" +
+	"\x12include_total_size\x18\x05 \x01(\bB\x04\xe2A\x01\x01R\x10includeTotalSize\"\x8d\x01\n" +
 	"\x13ListThreadsResponse\x12/\n" +
 	"\athreads\x18\x01 \x03(\v2\x15.threadline.v1.ThreadR\athreads\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"P\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x1d\n" +
+	"\n" +
+	"total_size\x18\x03 \x01(\x05R\ttotalSize\"P\n" +
 	"\x13CountThreadsRequest\x129\n" +
 	"\x06filter\x18\x01 \x01(\v2\x1b.threadline.v1.ThreadFilterB\x04\xe2A\x01\x01R\x06filter\",\n" +
 	"\x14CountThreadsResponse\x12\x14\n" +
@@ -1347,10 +2018,48 @@ const file_threadline_v1_thread_proto_rawDesc = "" +
 	"updateMask\"R\n" +
 	"\x13DeleteThreadRequest\x12!\n" +
 	"\tthread_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\bthreadId\x12\x18\n" +
-	"\x04etag\x18\x02 \x01(\tB\x04\xe2A\x01\x01R\x04etag\"`\n" +
+	"\x04etag\x18\x02 \x01(\tB\x04\xe2A\x01\x01R\x04etag\"\x8b\x01\n" +
 	"\x11CopyThreadRequest\x12!\n" +
 	"\tthread_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\bthreadId\x12(\n" +
-	"\rnew_thread_id\x18\x02 \x01(\tB\x04\xe2A\x01\x01R\vnewThreadId*\x95\x01\n" +
+	"\rnew_thread_id\x18\x02 \x01(\tB\x04\xe2A\x01\x01R\vnewThreadId\x12)\n" +
+	"\rcheckpoint_id\x18\x03 \x01(\tB\x04\xe2A\x01\x01R\fcheckpointId\"\xed\x01\n" +
+	"\vThreadState\x12!\n" +
+	"\tthread_id\x18\x01 \x01(\tB\x04\xe2A\x01\bR\bthreadId\x125\n" +
+	"\x06values\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x01R\x06values\x12)\n" +
+	"\rcheckpoint_id\x18\x03 \x01(\tB\x04\xe2A\x01\x03R\fcheckpointId\x12?\n" +
+	"\n" +
+	"updated_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\tupdatedAt\x12\x18\n" +
+	"\x04etag\x18\x05 \x01(\tB\x04\xe2A\x01\x01R\x04etag\"\x9a\x03\n" +
+	"\x10ThreadCheckpoint\x12)\n" +
+	"\rcheckpoint_id\x18\x01 \x01(\tB\x04\xe2A\x01\bR\fcheckpointId\x12!\n" +
+	"\tthread_id\x18\x02 \x01(\tB\x04\xe2A\x01\x03R\bthreadId\x126\n" +
+	"\x14parent_checkpoint_id\x18\x03 \x01(\tB\x04\xe2A\x01\x03R\x12parentCheckpointId\x125\n" +
+	"\x06values\x18\x04 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\x06values\x12,\n" +
+	"\x0flast_message_id\x18\x05 \x01(\tB\x04\xe2A\x01\x03R\rlastMessageId\x12\x1b\n" +
+	"\x06run_id\x18\x06 \x01(\tB\x04\xe2A\x01\x03R\x05runId\x12=\n" +
+	"\x06source\x18\a \x01(\x0e2\x1f.threadline.v1.CheckpointSourceB\x04\xe2A\x01\x03R\x06source\x12?\n" +
+	"\n" +
+	"created_at\x18\b \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\tcreatedAt\":\n" +
+	"\x15GetThreadStateRequest\x12!\n" +
+	"\tthread_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\bthreadId\"\xa2\x01\n" +
+	"\x18UpdateThreadStateRequest\x12C\n" +
+	"\fthread_state\x18\x01 \x01(\v2\x1a.threadline.v1.ThreadStateB\x04\xe2A\x01\x02R\vthreadState\x12A\n" +
+	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskB\x04\xe2A\x01\x01R\n" +
+	"updateMask\"\x89\x01\n" +
+	"\x1cListThreadCheckpointsRequest\x12!\n" +
+	"\tthread_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\bthreadId\x12!\n" +
+	"\tpage_size\x18\x02 \x01(\x05B\x04\xe2A\x01\x01R\bpageSize\x12#\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tB\x04\xe2A\x01\x01R\tpageToken\"\x8a\x01\n" +
+	"\x1dListThreadCheckpointsResponse\x12A\n" +
+	"\vcheckpoints\x18\x01 \x03(\v2\x1f.threadline.v1.ThreadCheckpointR\vcheckpoints\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"Y\n" +
+	"\x17GetDefaultThreadRequest\x12\x1f\n" +
+	"\bagent_id\x18\x01 \x01(\tB\x04\xe2A\x01\x01R\aagentId\x12\x1d\n" +
+	"\auser_id\x18\x02 \x01(\tB\x04\xe2A\x01\x01R\x06userId\"Q\n" +
+	"\x12ClearThreadRequest\x12!\n" +
+	"\tthread_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\bthreadId\x12\x18\n" +
+	"\x04etag\x18\x02 \x01(\tB\x04\xe2A\x01\x01R\x04etag*\x95\x01\n" +
 	"\fThreadStatus\x12\x1d\n" +
 	"\x19THREAD_STATUS_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12THREAD_STATUS_IDLE\x10\x01\x12\x16\n" +
@@ -1370,7 +2079,13 @@ const file_threadline_v1_thread_proto_rawDesc = "" +
 	"\bIfExists\x12\x19\n" +
 	"\x15IF_EXISTS_UNSPECIFIED\x10\x00\x12\x13\n" +
 	"\x0fIF_EXISTS_RAISE\x10\x01\x12\x18\n" +
-	"\x14IF_EXISTS_DO_NOTHING\x10\x022\x8f\x06\n" +
+	"\x14IF_EXISTS_DO_NOTHING\x10\x02*\xa9\x01\n" +
+	"\x10CheckpointSource\x12!\n" +
+	"\x1dCHECKPOINT_SOURCE_UNSPECIFIED\x10\x00\x12\x1c\n" +
+	"\x18CHECKPOINT_SOURCE_UPDATE\x10\x01\x12\x19\n" +
+	"\x15CHECKPOINT_SOURCE_RUN\x10\x02\x12\x1d\n" +
+	"\x19CHECKPOINT_SOURCE_RESTORE\x10\x03\x12\x1a\n" +
+	"\x16CHECKPOINT_SOURCE_COPY\x10\x042\xb2\v\n" +
 	"\rThreadService\x12a\n" +
 	"\fCreateThread\x12\".threadline.v1.CreateThreadRequest\x1a\x15.threadline.v1.Thread\"\x16\x82\xd3\xe4\x93\x02\x10:\x01*\"\v/v1/threads\x12d\n" +
 	"\tGetThread\x12\x1f.threadline.v1.GetThreadRequest\x1a\x15.threadline.v1.Thread\"\x1f\x82\xd3\xe4\x93\x02\x19\x12\x17/v1/threads/{thread_id}\x12i\n" +
@@ -1379,7 +2094,12 @@ const file_threadline_v1_thread_proto_rawDesc = "" +
 	"\fUpdateThread\x12\".threadline.v1.UpdateThreadRequest\x1a\x15.threadline.v1.Thread\".\x82\xd3\xe4\x93\x02(:\x06thread2\x1e/v1/threads/{thread.thread_id}\x12k\n" +
 	"\fDeleteThread\x12\".threadline.v1.DeleteThreadRequest\x1a\x16.google.protobuf.Empty\"\x1f\x82\xd3\xe4\x93\x02\x19*\x17/v1/threads/{thread_id}\x12n\n" +
 	"\n" +
-	"CopyThread\x12 .threadline.v1.CopyThreadRequest\x1a\x15.threadline.v1.Thread\"'\x82\xd3\xe4\x93\x02!:\x01*\"\x1c/v1/threads/{thread_id}:copyBl\n" +
+	"CopyThread\x12 .threadline.v1.CopyThreadRequest\x1a\x15.threadline.v1.Thread\"'\x82\xd3\xe4\x93\x02!:\x01*\"\x1c/v1/threads/{thread_id}:copy\x12y\n" +
+	"\x0eGetThreadState\x12$.threadline.v1.GetThreadStateRequest\x1a\x1a.threadline.v1.ThreadState\"%\x82\xd3\xe4\x93\x02\x1f\x12\x1d/v1/threads/{thread_id}/state\x12\x9a\x01\n" +
+	"\x11UpdateThreadState\x12'.threadline.v1.UpdateThreadStateRequest\x1a\x1a.threadline.v1.ThreadState\"@\x82\xd3\xe4\x93\x02::\fthread_state2*/v1/threads/{thread_state.thread_id}/state\x12\x9f\x01\n" +
+	"\x15ListThreadCheckpoints\x12+.threadline.v1.ListThreadCheckpointsRequest\x1a,.threadline.v1.ListThreadCheckpointsResponse\"+\x82\xd3\xe4\x93\x02%\x12#/v1/threads/{thread_id}/checkpoints\x12t\n" +
+	"\x10GetDefaultThread\x12&.threadline.v1.GetDefaultThreadRequest\x1a\x15.threadline.v1.Thread\"!\x82\xd3\xe4\x93\x02\x1b:\x01*\"\x16/v1/threads:getDefault\x12q\n" +
+	"\vClearThread\x12!.threadline.v1.ClearThreadRequest\x1a\x15.threadline.v1.Thread\"(\x82\xd3\xe4\x93\x02\":\x01*\"\x1d/v1/threads/{thread_id}:clearBl\n" +
 	"\x11dev.threadline.v1B\vThreadProtoP\x01ZHgithub.com/threadline/threadline/generated/go/threadline/v1;threadlinev1b\x06proto3"
 
 var (
@@ -1394,78 +2114,105 @@ func file_threadline_v1_thread_proto_rawDescGZIP() []byte {
 	return file_threadline_v1_thread_proto_rawDescData
 }
 
-var file_threadline_v1_thread_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_threadline_v1_thread_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
+var file_threadline_v1_thread_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
+var file_threadline_v1_thread_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
 var file_threadline_v1_thread_proto_goTypes = []any{
-	(ThreadStatus)(0),             // 0: threadline.v1.ThreadStatus
-	(ThreadView)(0),               // 1: threadline.v1.ThreadView
-	(ParticipantType)(0),          // 2: threadline.v1.ParticipantType
-	(IfExists)(0),                 // 3: threadline.v1.IfExists
-	(*Thread)(nil),                // 4: threadline.v1.Thread
-	(*Locale)(nil),                // 5: threadline.v1.Locale
-	(*Participant)(nil),           // 6: threadline.v1.Participant
-	(*CreateThreadRequest)(nil),   // 7: threadline.v1.CreateThreadRequest
-	(*GetThreadRequest)(nil),      // 8: threadline.v1.GetThreadRequest
-	(*ThreadFilter)(nil),          // 9: threadline.v1.ThreadFilter
-	(*ListThreadsRequest)(nil),    // 10: threadline.v1.ListThreadsRequest
-	(*ListThreadsResponse)(nil),   // 11: threadline.v1.ListThreadsResponse
-	(*CountThreadsRequest)(nil),   // 12: threadline.v1.CountThreadsRequest
-	(*CountThreadsResponse)(nil),  // 13: threadline.v1.CountThreadsResponse
-	(*UpdateThreadRequest)(nil),   // 14: threadline.v1.UpdateThreadRequest
-	(*DeleteThreadRequest)(nil),   // 15: threadline.v1.DeleteThreadRequest
-	(*CopyThreadRequest)(nil),     // 16: threadline.v1.CopyThreadRequest
-	(*structpb.Struct)(nil),       // 17: google.protobuf.Struct
-	(*durationpb.Duration)(nil),   // 18: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil), // 19: google.protobuf.Timestamp
-	(*Message)(nil),               // 20: threadline.v1.Message
-	(*fieldmaskpb.FieldMask)(nil), // 21: google.protobuf.FieldMask
-	(*emptypb.Empty)(nil),         // 22: google.protobuf.Empty
+	(ThreadStatus)(0),                     // 0: threadline.v1.ThreadStatus
+	(ThreadView)(0),                       // 1: threadline.v1.ThreadView
+	(ParticipantType)(0),                  // 2: threadline.v1.ParticipantType
+	(IfExists)(0),                         // 3: threadline.v1.IfExists
+	(CheckpointSource)(0),                 // 4: threadline.v1.CheckpointSource
+	(*Thread)(nil),                        // 5: threadline.v1.Thread
+	(*Locale)(nil),                        // 6: threadline.v1.Locale
+	(*Participant)(nil),                   // 7: threadline.v1.Participant
+	(*CreateThreadRequest)(nil),           // 8: threadline.v1.CreateThreadRequest
+	(*GetThreadRequest)(nil),              // 9: threadline.v1.GetThreadRequest
+	(*ThreadFilter)(nil),                  // 10: threadline.v1.ThreadFilter
+	(*ListThreadsRequest)(nil),            // 11: threadline.v1.ListThreadsRequest
+	(*ListThreadsResponse)(nil),           // 12: threadline.v1.ListThreadsResponse
+	(*CountThreadsRequest)(nil),           // 13: threadline.v1.CountThreadsRequest
+	(*CountThreadsResponse)(nil),          // 14: threadline.v1.CountThreadsResponse
+	(*UpdateThreadRequest)(nil),           // 15: threadline.v1.UpdateThreadRequest
+	(*DeleteThreadRequest)(nil),           // 16: threadline.v1.DeleteThreadRequest
+	(*CopyThreadRequest)(nil),             // 17: threadline.v1.CopyThreadRequest
+	(*ThreadState)(nil),                   // 18: threadline.v1.ThreadState
+	(*ThreadCheckpoint)(nil),              // 19: threadline.v1.ThreadCheckpoint
+	(*GetThreadStateRequest)(nil),         // 20: threadline.v1.GetThreadStateRequest
+	(*UpdateThreadStateRequest)(nil),      // 21: threadline.v1.UpdateThreadStateRequest
+	(*ListThreadCheckpointsRequest)(nil),  // 22: threadline.v1.ListThreadCheckpointsRequest
+	(*ListThreadCheckpointsResponse)(nil), // 23: threadline.v1.ListThreadCheckpointsResponse
+	(*GetDefaultThreadRequest)(nil),       // 24: threadline.v1.GetDefaultThreadRequest
+	(*ClearThreadRequest)(nil),            // 25: threadline.v1.ClearThreadRequest
+	(*structpb.Struct)(nil),               // 26: google.protobuf.Struct
+	(*durationpb.Duration)(nil),           // 27: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil),         // 28: google.protobuf.Timestamp
+	(*Message)(nil),                       // 29: threadline.v1.Message
+	(*fieldmaskpb.FieldMask)(nil),         // 30: google.protobuf.FieldMask
+	(*emptypb.Empty)(nil),                 // 31: google.protobuf.Empty
 }
 var file_threadline_v1_thread_proto_depIdxs = []int32{
-	17, // 0: threadline.v1.Thread.metadata:type_name -> google.protobuf.Struct
-	5,  // 1: threadline.v1.Thread.locale:type_name -> threadline.v1.Locale
-	6,  // 2: threadline.v1.Thread.participants:type_name -> threadline.v1.Participant
-	18, // 3: threadline.v1.Thread.ttl:type_name -> google.protobuf.Duration
+	26, // 0: threadline.v1.Thread.metadata:type_name -> google.protobuf.Struct
+	6,  // 1: threadline.v1.Thread.locale:type_name -> threadline.v1.Locale
+	7,  // 2: threadline.v1.Thread.participants:type_name -> threadline.v1.Participant
+	27, // 3: threadline.v1.Thread.ttl:type_name -> google.protobuf.Duration
 	0,  // 4: threadline.v1.Thread.status:type_name -> threadline.v1.ThreadStatus
-	19, // 5: threadline.v1.Thread.created_at:type_name -> google.protobuf.Timestamp
-	19, // 6: threadline.v1.Thread.updated_at:type_name -> google.protobuf.Timestamp
-	19, // 7: threadline.v1.Thread.last_activity_at:type_name -> google.protobuf.Timestamp
-	19, // 8: threadline.v1.Thread.expire_time:type_name -> google.protobuf.Timestamp
-	20, // 9: threadline.v1.Thread.messages:type_name -> threadline.v1.Message
+	28, // 5: threadline.v1.Thread.created_at:type_name -> google.protobuf.Timestamp
+	28, // 6: threadline.v1.Thread.updated_at:type_name -> google.protobuf.Timestamp
+	28, // 7: threadline.v1.Thread.last_activity_at:type_name -> google.protobuf.Timestamp
+	28, // 8: threadline.v1.Thread.expire_time:type_name -> google.protobuf.Timestamp
+	29, // 9: threadline.v1.Thread.messages:type_name -> threadline.v1.Message
 	2,  // 10: threadline.v1.Participant.type:type_name -> threadline.v1.ParticipantType
-	4,  // 11: threadline.v1.CreateThreadRequest.thread:type_name -> threadline.v1.Thread
+	5,  // 11: threadline.v1.CreateThreadRequest.thread:type_name -> threadline.v1.Thread
 	3,  // 12: threadline.v1.CreateThreadRequest.if_exists:type_name -> threadline.v1.IfExists
 	1,  // 13: threadline.v1.GetThreadRequest.view:type_name -> threadline.v1.ThreadView
 	0,  // 14: threadline.v1.ThreadFilter.statuses:type_name -> threadline.v1.ThreadStatus
-	19, // 15: threadline.v1.ThreadFilter.created_after:type_name -> google.protobuf.Timestamp
-	19, // 16: threadline.v1.ThreadFilter.created_before:type_name -> google.protobuf.Timestamp
-	19, // 17: threadline.v1.ThreadFilter.updated_after:type_name -> google.protobuf.Timestamp
-	19, // 18: threadline.v1.ThreadFilter.updated_before:type_name -> google.protobuf.Timestamp
-	17, // 19: threadline.v1.ThreadFilter.metadata:type_name -> google.protobuf.Struct
-	9,  // 20: threadline.v1.ListThreadsRequest.filter:type_name -> threadline.v1.ThreadFilter
-	4,  // 21: threadline.v1.ListThreadsResponse.threads:type_name -> threadline.v1.Thread
-	9,  // 22: threadline.v1.CountThreadsRequest.filter:type_name -> threadline.v1.ThreadFilter
-	4,  // 23: threadline.v1.UpdateThreadRequest.thread:type_name -> threadline.v1.Thread
-	21, // 24: threadline.v1.UpdateThreadRequest.update_mask:type_name -> google.protobuf.FieldMask
-	7,  // 25: threadline.v1.ThreadService.CreateThread:input_type -> threadline.v1.CreateThreadRequest
-	8,  // 26: threadline.v1.ThreadService.GetThread:input_type -> threadline.v1.GetThreadRequest
-	10, // 27: threadline.v1.ThreadService.ListThreads:input_type -> threadline.v1.ListThreadsRequest
-	12, // 28: threadline.v1.ThreadService.CountThreads:input_type -> threadline.v1.CountThreadsRequest
-	14, // 29: threadline.v1.ThreadService.UpdateThread:input_type -> threadline.v1.UpdateThreadRequest
-	15, // 30: threadline.v1.ThreadService.DeleteThread:input_type -> threadline.v1.DeleteThreadRequest
-	16, // 31: threadline.v1.ThreadService.CopyThread:input_type -> threadline.v1.CopyThreadRequest
-	4,  // 32: threadline.v1.ThreadService.CreateThread:output_type -> threadline.v1.Thread
-	4,  // 33: threadline.v1.ThreadService.GetThread:output_type -> threadline.v1.Thread
-	11, // 34: threadline.v1.ThreadService.ListThreads:output_type -> threadline.v1.ListThreadsResponse
-	13, // 35: threadline.v1.ThreadService.CountThreads:output_type -> threadline.v1.CountThreadsResponse
-	4,  // 36: threadline.v1.ThreadService.UpdateThread:output_type -> threadline.v1.Thread
-	22, // 37: threadline.v1.ThreadService.DeleteThread:output_type -> google.protobuf.Empty
-	4,  // 38: threadline.v1.ThreadService.CopyThread:output_type -> threadline.v1.Thread
-	32, // [32:39] is the sub-list for method output_type
-	25, // [25:32] is the sub-list for method input_type
-	25, // [25:25] is the sub-list for extension type_name
-	25, // [25:25] is the sub-list for extension extendee
-	0,  // [0:25] is the sub-list for field type_name
+	28, // 15: threadline.v1.ThreadFilter.created_after:type_name -> google.protobuf.Timestamp
+	28, // 16: threadline.v1.ThreadFilter.created_before:type_name -> google.protobuf.Timestamp
+	28, // 17: threadline.v1.ThreadFilter.updated_after:type_name -> google.protobuf.Timestamp
+	28, // 18: threadline.v1.ThreadFilter.updated_before:type_name -> google.protobuf.Timestamp
+	26, // 19: threadline.v1.ThreadFilter.metadata:type_name -> google.protobuf.Struct
+	10, // 20: threadline.v1.ListThreadsRequest.filter:type_name -> threadline.v1.ThreadFilter
+	5,  // 21: threadline.v1.ListThreadsResponse.threads:type_name -> threadline.v1.Thread
+	10, // 22: threadline.v1.CountThreadsRequest.filter:type_name -> threadline.v1.ThreadFilter
+	5,  // 23: threadline.v1.UpdateThreadRequest.thread:type_name -> threadline.v1.Thread
+	30, // 24: threadline.v1.UpdateThreadRequest.update_mask:type_name -> google.protobuf.FieldMask
+	26, // 25: threadline.v1.ThreadState.values:type_name -> google.protobuf.Struct
+	28, // 26: threadline.v1.ThreadState.updated_at:type_name -> google.protobuf.Timestamp
+	26, // 27: threadline.v1.ThreadCheckpoint.values:type_name -> google.protobuf.Struct
+	4,  // 28: threadline.v1.ThreadCheckpoint.source:type_name -> threadline.v1.CheckpointSource
+	28, // 29: threadline.v1.ThreadCheckpoint.created_at:type_name -> google.protobuf.Timestamp
+	18, // 30: threadline.v1.UpdateThreadStateRequest.thread_state:type_name -> threadline.v1.ThreadState
+	30, // 31: threadline.v1.UpdateThreadStateRequest.update_mask:type_name -> google.protobuf.FieldMask
+	19, // 32: threadline.v1.ListThreadCheckpointsResponse.checkpoints:type_name -> threadline.v1.ThreadCheckpoint
+	8,  // 33: threadline.v1.ThreadService.CreateThread:input_type -> threadline.v1.CreateThreadRequest
+	9,  // 34: threadline.v1.ThreadService.GetThread:input_type -> threadline.v1.GetThreadRequest
+	11, // 35: threadline.v1.ThreadService.ListThreads:input_type -> threadline.v1.ListThreadsRequest
+	13, // 36: threadline.v1.ThreadService.CountThreads:input_type -> threadline.v1.CountThreadsRequest
+	15, // 37: threadline.v1.ThreadService.UpdateThread:input_type -> threadline.v1.UpdateThreadRequest
+	16, // 38: threadline.v1.ThreadService.DeleteThread:input_type -> threadline.v1.DeleteThreadRequest
+	17, // 39: threadline.v1.ThreadService.CopyThread:input_type -> threadline.v1.CopyThreadRequest
+	20, // 40: threadline.v1.ThreadService.GetThreadState:input_type -> threadline.v1.GetThreadStateRequest
+	21, // 41: threadline.v1.ThreadService.UpdateThreadState:input_type -> threadline.v1.UpdateThreadStateRequest
+	22, // 42: threadline.v1.ThreadService.ListThreadCheckpoints:input_type -> threadline.v1.ListThreadCheckpointsRequest
+	24, // 43: threadline.v1.ThreadService.GetDefaultThread:input_type -> threadline.v1.GetDefaultThreadRequest
+	25, // 44: threadline.v1.ThreadService.ClearThread:input_type -> threadline.v1.ClearThreadRequest
+	5,  // 45: threadline.v1.ThreadService.CreateThread:output_type -> threadline.v1.Thread
+	5,  // 46: threadline.v1.ThreadService.GetThread:output_type -> threadline.v1.Thread
+	12, // 47: threadline.v1.ThreadService.ListThreads:output_type -> threadline.v1.ListThreadsResponse
+	14, // 48: threadline.v1.ThreadService.CountThreads:output_type -> threadline.v1.CountThreadsResponse
+	5,  // 49: threadline.v1.ThreadService.UpdateThread:output_type -> threadline.v1.Thread
+	31, // 50: threadline.v1.ThreadService.DeleteThread:output_type -> google.protobuf.Empty
+	5,  // 51: threadline.v1.ThreadService.CopyThread:output_type -> threadline.v1.Thread
+	18, // 52: threadline.v1.ThreadService.GetThreadState:output_type -> threadline.v1.ThreadState
+	18, // 53: threadline.v1.ThreadService.UpdateThreadState:output_type -> threadline.v1.ThreadState
+	23, // 54: threadline.v1.ThreadService.ListThreadCheckpoints:output_type -> threadline.v1.ListThreadCheckpointsResponse
+	5,  // 55: threadline.v1.ThreadService.GetDefaultThread:output_type -> threadline.v1.Thread
+	5,  // 56: threadline.v1.ThreadService.ClearThread:output_type -> threadline.v1.Thread
+	45, // [45:57] is the sub-list for method output_type
+	33, // [33:45] is the sub-list for method input_type
+	33, // [33:33] is the sub-list for extension type_name
+	33, // [33:33] is the sub-list for extension extendee
+	0,  // [0:33] is the sub-list for field type_name
 }
 
 func init() { file_threadline_v1_thread_proto_init() }
@@ -1479,8 +2226,8 @@ func file_threadline_v1_thread_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_threadline_v1_thread_proto_rawDesc), len(file_threadline_v1_thread_proto_rawDesc)),
-			NumEnums:      4,
-			NumMessages:   13,
+			NumEnums:      5,
+			NumMessages:   21,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -20,20 +20,27 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	ThreadService_CreateThread_FullMethodName = "/threadline.v1.ThreadService/CreateThread"
-	ThreadService_GetThread_FullMethodName    = "/threadline.v1.ThreadService/GetThread"
-	ThreadService_ListThreads_FullMethodName  = "/threadline.v1.ThreadService/ListThreads"
-	ThreadService_CountThreads_FullMethodName = "/threadline.v1.ThreadService/CountThreads"
-	ThreadService_UpdateThread_FullMethodName = "/threadline.v1.ThreadService/UpdateThread"
-	ThreadService_DeleteThread_FullMethodName = "/threadline.v1.ThreadService/DeleteThread"
-	ThreadService_CopyThread_FullMethodName   = "/threadline.v1.ThreadService/CopyThread"
+	ThreadService_CreateThread_FullMethodName          = "/threadline.v1.ThreadService/CreateThread"
+	ThreadService_GetThread_FullMethodName             = "/threadline.v1.ThreadService/GetThread"
+	ThreadService_ListThreads_FullMethodName           = "/threadline.v1.ThreadService/ListThreads"
+	ThreadService_CountThreads_FullMethodName          = "/threadline.v1.ThreadService/CountThreads"
+	ThreadService_UpdateThread_FullMethodName          = "/threadline.v1.ThreadService/UpdateThread"
+	ThreadService_DeleteThread_FullMethodName          = "/threadline.v1.ThreadService/DeleteThread"
+	ThreadService_CopyThread_FullMethodName            = "/threadline.v1.ThreadService/CopyThread"
+	ThreadService_GetThreadState_FullMethodName        = "/threadline.v1.ThreadService/GetThreadState"
+	ThreadService_UpdateThreadState_FullMethodName     = "/threadline.v1.ThreadService/UpdateThreadState"
+	ThreadService_ListThreadCheckpoints_FullMethodName = "/threadline.v1.ThreadService/ListThreadCheckpoints"
+	ThreadService_GetDefaultThread_FullMethodName      = "/threadline.v1.ThreadService/GetDefaultThread"
+	ThreadService_ClearThread_FullMethodName           = "/threadline.v1.ThreadService/ClearThread"
 )
 
 // ThreadServiceClient is the client API for ThreadService service.
 //
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 //
-// ThreadService keeps conversation threads. Every call answers
+// ThreadService keeps conversation threads. It also keeps each thread's
+// state, which its agents keep between runs, with every checkpoint of it.
+// Every call answers
 // INVALID_ARGUMENT with reason VALIDATION_ERROR and a BadRequest naming each
 // bad field when the request is malformed (reason MALFORMED_REQUEST when its
 // bytes are not a valid message at all), and NOT_FOUND with reason
@@ -44,7 +51,8 @@ type ThreadServiceClient interface {
 	// Creates a thread. With a thread_id chosen by the client that is already
 	// taken, answers ALREADY_EXISTS (reason THREAD_ALREADY_EXISTS) or, with
 	// if_exists DO_NOTHING, returns the existing thread unchanged. Retrying
-	// with the same request_id returns the thread the first call made.
+	// with the same request_id returns the thread the first call made. A ttl
+	// over the server's --max-thread-ttl is INVALID_ARGUMENT.
 	CreateThread(ctx context.Context, in *CreateThreadRequest, opts ...grpc.CallOption) (*Thread, error)
 	// Returns one thread; with view FULL, also its most recent messages, as
 	// many as fit in the reply.
@@ -60,17 +68,71 @@ type ThreadServiceClient interface {
 	// Changes the fields of a thread named by update_mask. An empty mask, or a
 	// path that is unknown or output-only, is INVALID_ARGUMENT. When
 	// thread.etag is set and no longer current, answers ABORTED with reason
-	// ETAG_MISMATCH and changes nothing.
+	// ETAG_MISMATCH and changes nothing. A ttl over the server's
+	// --max-thread-ttl is INVALID_ARGUMENT. On a default thread, a mask that
+	// names agent_id, user_id or ttl is FAILED_PRECONDITION with reason
+	// DEFAULT_THREAD.
 	UpdateThread(ctx context.Context, in *UpdateThreadRequest, opts ...grpc.CallOption) (*Thread, error)
-	// Deletes a thread with its messages and everything else under it, and
-	// nothing else. When etag is set and no longer current, answers ABORTED
-	// with reason ETAG_MISMATCH and deletes nothing.
+	// Deletes a thread with its messages and everything else under it (runs,
+	// events, state and checkpoints), and nothing else. When etag is set and no
+	// longer current, answers ABORTED with reason ETAG_MISMATCH and deletes
+	// nothing. The default thread of an agent and user cannot be deleted:
+	// FAILED_PRECONDITION with reason DEFAULT_THREAD (ClearThread empties it).
 	DeleteThread(ctx context.Context, in *DeleteThreadRequest, opts ...grpc.CallOption) (*emptypb.Empty, error)
 	// Makes a new thread with the same fields as an existing one and a copy of
-	// every message, in the same order. The copy gets a new id and new thread
-	// times, and its status starts IDLE; its messages get new ids and keep
-	// their role, parts, metadata and created_at.
+	// every message, in the same order, and of its state. The copy gets a new
+	// id and new thread times, and its status starts IDLE; its messages get new
+	// ids and keep their role, parts, metadata and created_at. Its state is the
+	// source's, in one checkpoint of source COPY (the source's history is not
+	// copied); a source whose state never changed gives a copy without one.
+	//
+	// With checkpoint_id, the copy is a fork as of that checkpoint: only the
+	// messages written up to it (those the source still has, up to and
+	// including the checkpoint's last_message_id), and the checkpoint's state.
+	// An unknown checkpoint is NOT_FOUND with reason CHECKPOINT_NOT_FOUND. The
+	// copy is never a default thread.
 	CopyThread(ctx context.Context, in *CopyThreadRequest, opts ...grpc.CallOption) (*Thread, error)
+	// Returns a thread's state: the JSON object its agents read at the start
+	// of each run and change as they work, as of its newest checkpoint. A
+	// thread whose state never changed has an empty state and no checkpoint.
+	GetThreadState(ctx context.Context, in *GetThreadStateRequest, opts ...grpc.CallOption) (*ThreadState, error)
+	// Changes a thread's state and returns it; the change makes a checkpoint
+	// (source UPDATE). The state is merged, not replaced, unless the mask says
+	// so (see UpdateThreadStateRequest.update_mask): as LangGraph's
+	// updateState, keys that are not named stay as they were. When
+	// thread_state.etag is set and no longer current, answers ABORTED with
+	// reason ETAG_MISMATCH and changes nothing. A state that would be larger
+	// than 256 KiB is INVALID_ARGUMENT. The state may change while a run is in
+	// flight (a person correcting what a waiting agent will read, say); if that
+	// run then fails or is cancelled after changing the state itself, the
+	// state returns to what it was before the run's first change, and the
+	// change made here is undone with it.
+	UpdateThreadState(ctx context.Context, in *UpdateThreadStateRequest, opts ...grpc.CallOption) (*ThreadState, error)
+	// Lists a thread's checkpoints, newest first: every state it has had, each
+	// with what made it. A page holds fewer than page_size checkpoints when
+	// more would not fit in 4 MiB; next_page_token then continues after the
+	// last one. Paging never repeats or skips a checkpoint, whatever is written
+	// meanwhile (new ones come before the first page).
+	ListThreadCheckpoints(ctx context.Context, in *ListThreadCheckpointsRequest, opts ...grpc.CallOption) (*ListThreadCheckpointsResponse, error)
+	// Returns the default thread of an agent and a user, in the caller's
+	// tenant, making it on the first call. Concurrent first calls all return
+	// the same thread: the database allows one default thread per agent and
+	// user. The default thread cannot be deleted (DeleteThread answers
+	// FAILED_PRECONDITION with reason DEFAULT_THREAD), never expires, and its
+	// agent_id, user_id and ttl cannot be changed (UpdateThread answers the
+	// same); ClearThread empties it. It is a POST because the first call
+	// writes.
+	GetDefaultThread(ctx context.Context, in *GetDefaultThreadRequest, opts ...grpc.CallOption) (*Thread, error)
+	// Deletes every message of a thread in one step and returns the thread,
+	// with message_count 0; a thread.cleared event marks the moment in the
+	// thread's events. The thread itself, its state and checkpoints, its runs
+	// and its events stay (as with DeleteMessage, the events of the messages
+	// keep what they said). A thread with a run in flight answers
+	// FAILED_PRECONDITION with reason THREAD_BUSY. When etag is set and no
+	// longer current, answers ABORTED with reason ETAG_MISMATCH. This is how
+	// the default thread, which cannot be deleted, starts afresh; to empty its
+	// state too, UpdateThreadState with update_mask `values`.
+	ClearThread(ctx context.Context, in *ClearThreadRequest, opts ...grpc.CallOption) (*Thread, error)
 }
 
 type threadServiceClient struct {
@@ -151,11 +213,63 @@ func (c *threadServiceClient) CopyThread(ctx context.Context, in *CopyThreadRequ
 	return out, nil
 }
 
+func (c *threadServiceClient) GetThreadState(ctx context.Context, in *GetThreadStateRequest, opts ...grpc.CallOption) (*ThreadState, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ThreadState)
+	err := c.cc.Invoke(ctx, ThreadService_GetThreadState_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *threadServiceClient) UpdateThreadState(ctx context.Context, in *UpdateThreadStateRequest, opts ...grpc.CallOption) (*ThreadState, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ThreadState)
+	err := c.cc.Invoke(ctx, ThreadService_UpdateThreadState_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *threadServiceClient) ListThreadCheckpoints(ctx context.Context, in *ListThreadCheckpointsRequest, opts ...grpc.CallOption) (*ListThreadCheckpointsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListThreadCheckpointsResponse)
+	err := c.cc.Invoke(ctx, ThreadService_ListThreadCheckpoints_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *threadServiceClient) GetDefaultThread(ctx context.Context, in *GetDefaultThreadRequest, opts ...grpc.CallOption) (*Thread, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Thread)
+	err := c.cc.Invoke(ctx, ThreadService_GetDefaultThread_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *threadServiceClient) ClearThread(ctx context.Context, in *ClearThreadRequest, opts ...grpc.CallOption) (*Thread, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Thread)
+	err := c.cc.Invoke(ctx, ThreadService_ClearThread_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ThreadServiceServer is the server API for ThreadService service.
 // All implementations must embed UnimplementedThreadServiceServer
 // for forward compatibility.
 //
-// ThreadService keeps conversation threads. Every call answers
+// ThreadService keeps conversation threads. It also keeps each thread's
+// state, which its agents keep between runs, with every checkpoint of it.
+// Every call answers
 // INVALID_ARGUMENT with reason VALIDATION_ERROR and a BadRequest naming each
 // bad field when the request is malformed (reason MALFORMED_REQUEST when its
 // bytes are not a valid message at all), and NOT_FOUND with reason
@@ -166,7 +280,8 @@ type ThreadServiceServer interface {
 	// Creates a thread. With a thread_id chosen by the client that is already
 	// taken, answers ALREADY_EXISTS (reason THREAD_ALREADY_EXISTS) or, with
 	// if_exists DO_NOTHING, returns the existing thread unchanged. Retrying
-	// with the same request_id returns the thread the first call made.
+	// with the same request_id returns the thread the first call made. A ttl
+	// over the server's --max-thread-ttl is INVALID_ARGUMENT.
 	CreateThread(context.Context, *CreateThreadRequest) (*Thread, error)
 	// Returns one thread; with view FULL, also its most recent messages, as
 	// many as fit in the reply.
@@ -182,17 +297,71 @@ type ThreadServiceServer interface {
 	// Changes the fields of a thread named by update_mask. An empty mask, or a
 	// path that is unknown or output-only, is INVALID_ARGUMENT. When
 	// thread.etag is set and no longer current, answers ABORTED with reason
-	// ETAG_MISMATCH and changes nothing.
+	// ETAG_MISMATCH and changes nothing. A ttl over the server's
+	// --max-thread-ttl is INVALID_ARGUMENT. On a default thread, a mask that
+	// names agent_id, user_id or ttl is FAILED_PRECONDITION with reason
+	// DEFAULT_THREAD.
 	UpdateThread(context.Context, *UpdateThreadRequest) (*Thread, error)
-	// Deletes a thread with its messages and everything else under it, and
-	// nothing else. When etag is set and no longer current, answers ABORTED
-	// with reason ETAG_MISMATCH and deletes nothing.
+	// Deletes a thread with its messages and everything else under it (runs,
+	// events, state and checkpoints), and nothing else. When etag is set and no
+	// longer current, answers ABORTED with reason ETAG_MISMATCH and deletes
+	// nothing. The default thread of an agent and user cannot be deleted:
+	// FAILED_PRECONDITION with reason DEFAULT_THREAD (ClearThread empties it).
 	DeleteThread(context.Context, *DeleteThreadRequest) (*emptypb.Empty, error)
 	// Makes a new thread with the same fields as an existing one and a copy of
-	// every message, in the same order. The copy gets a new id and new thread
-	// times, and its status starts IDLE; its messages get new ids and keep
-	// their role, parts, metadata and created_at.
+	// every message, in the same order, and of its state. The copy gets a new
+	// id and new thread times, and its status starts IDLE; its messages get new
+	// ids and keep their role, parts, metadata and created_at. Its state is the
+	// source's, in one checkpoint of source COPY (the source's history is not
+	// copied); a source whose state never changed gives a copy without one.
+	//
+	// With checkpoint_id, the copy is a fork as of that checkpoint: only the
+	// messages written up to it (those the source still has, up to and
+	// including the checkpoint's last_message_id), and the checkpoint's state.
+	// An unknown checkpoint is NOT_FOUND with reason CHECKPOINT_NOT_FOUND. The
+	// copy is never a default thread.
 	CopyThread(context.Context, *CopyThreadRequest) (*Thread, error)
+	// Returns a thread's state: the JSON object its agents read at the start
+	// of each run and change as they work, as of its newest checkpoint. A
+	// thread whose state never changed has an empty state and no checkpoint.
+	GetThreadState(context.Context, *GetThreadStateRequest) (*ThreadState, error)
+	// Changes a thread's state and returns it; the change makes a checkpoint
+	// (source UPDATE). The state is merged, not replaced, unless the mask says
+	// so (see UpdateThreadStateRequest.update_mask): as LangGraph's
+	// updateState, keys that are not named stay as they were. When
+	// thread_state.etag is set and no longer current, answers ABORTED with
+	// reason ETAG_MISMATCH and changes nothing. A state that would be larger
+	// than 256 KiB is INVALID_ARGUMENT. The state may change while a run is in
+	// flight (a person correcting what a waiting agent will read, say); if that
+	// run then fails or is cancelled after changing the state itself, the
+	// state returns to what it was before the run's first change, and the
+	// change made here is undone with it.
+	UpdateThreadState(context.Context, *UpdateThreadStateRequest) (*ThreadState, error)
+	// Lists a thread's checkpoints, newest first: every state it has had, each
+	// with what made it. A page holds fewer than page_size checkpoints when
+	// more would not fit in 4 MiB; next_page_token then continues after the
+	// last one. Paging never repeats or skips a checkpoint, whatever is written
+	// meanwhile (new ones come before the first page).
+	ListThreadCheckpoints(context.Context, *ListThreadCheckpointsRequest) (*ListThreadCheckpointsResponse, error)
+	// Returns the default thread of an agent and a user, in the caller's
+	// tenant, making it on the first call. Concurrent first calls all return
+	// the same thread: the database allows one default thread per agent and
+	// user. The default thread cannot be deleted (DeleteThread answers
+	// FAILED_PRECONDITION with reason DEFAULT_THREAD), never expires, and its
+	// agent_id, user_id and ttl cannot be changed (UpdateThread answers the
+	// same); ClearThread empties it. It is a POST because the first call
+	// writes.
+	GetDefaultThread(context.Context, *GetDefaultThreadRequest) (*Thread, error)
+	// Deletes every message of a thread in one step and returns the thread,
+	// with message_count 0; a thread.cleared event marks the moment in the
+	// thread's events. The thread itself, its state and checkpoints, its runs
+	// and its events stay (as with DeleteMessage, the events of the messages
+	// keep what they said). A thread with a run in flight answers
+	// FAILED_PRECONDITION with reason THREAD_BUSY. When etag is set and no
+	// longer current, answers ABORTED with reason ETAG_MISMATCH. This is how
+	// the default thread, which cannot be deleted, starts afresh; to empty its
+	// state too, UpdateThreadState with update_mask `values`.
+	ClearThread(context.Context, *ClearThreadRequest) (*Thread, error)
 	mustEmbedUnimplementedThreadServiceServer()
 }
 
@@ -223,6 +392,21 @@ func (UnimplementedThreadServiceServer) DeleteThread(context.Context, *DeleteThr
 }
 func (UnimplementedThreadServiceServer) CopyThread(context.Context, *CopyThreadRequest) (*Thread, error) {
 	return nil, status.Error(codes.Unimplemented, "method CopyThread not implemented")
+}
+func (UnimplementedThreadServiceServer) GetThreadState(context.Context, *GetThreadStateRequest) (*ThreadState, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetThreadState not implemented")
+}
+func (UnimplementedThreadServiceServer) UpdateThreadState(context.Context, *UpdateThreadStateRequest) (*ThreadState, error) {
+	return nil, status.Error(codes.Unimplemented, "method UpdateThreadState not implemented")
+}
+func (UnimplementedThreadServiceServer) ListThreadCheckpoints(context.Context, *ListThreadCheckpointsRequest) (*ListThreadCheckpointsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListThreadCheckpoints not implemented")
+}
+func (UnimplementedThreadServiceServer) GetDefaultThread(context.Context, *GetDefaultThreadRequest) (*Thread, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetDefaultThread not implemented")
+}
+func (UnimplementedThreadServiceServer) ClearThread(context.Context, *ClearThreadRequest) (*Thread, error) {
+	return nil, status.Error(codes.Unimplemented, "method ClearThread not implemented")
 }
 func (UnimplementedThreadServiceServer) mustEmbedUnimplementedThreadServiceServer() {}
 func (UnimplementedThreadServiceServer) testEmbeddedByValue()                       {}
@@ -371,6 +555,96 @@ func _ThreadService_CopyThread_Handler(srv interface{}, ctx context.Context, dec
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ThreadService_GetThreadState_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetThreadStateRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ThreadServiceServer).GetThreadState(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ThreadService_GetThreadState_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ThreadServiceServer).GetThreadState(ctx, req.(*GetThreadStateRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ThreadService_UpdateThreadState_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpdateThreadStateRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ThreadServiceServer).UpdateThreadState(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ThreadService_UpdateThreadState_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ThreadServiceServer).UpdateThreadState(ctx, req.(*UpdateThreadStateRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ThreadService_ListThreadCheckpoints_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListThreadCheckpointsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ThreadServiceServer).ListThreadCheckpoints(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ThreadService_ListThreadCheckpoints_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ThreadServiceServer).ListThreadCheckpoints(ctx, req.(*ListThreadCheckpointsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ThreadService_GetDefaultThread_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetDefaultThreadRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ThreadServiceServer).GetDefaultThread(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ThreadService_GetDefaultThread_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ThreadServiceServer).GetDefaultThread(ctx, req.(*GetDefaultThreadRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ThreadService_ClearThread_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ClearThreadRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ThreadServiceServer).ClearThread(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ThreadService_ClearThread_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ThreadServiceServer).ClearThread(ctx, req.(*ClearThreadRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // ThreadService_ServiceDesc is the grpc.ServiceDesc for ThreadService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -405,6 +679,26 @@ var ThreadService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "CopyThread",
 			Handler:    _ThreadService_CopyThread_Handler,
+		},
+		{
+			MethodName: "GetThreadState",
+			Handler:    _ThreadService_GetThreadState_Handler,
+		},
+		{
+			MethodName: "UpdateThreadState",
+			Handler:    _ThreadService_UpdateThreadState_Handler,
+		},
+		{
+			MethodName: "ListThreadCheckpoints",
+			Handler:    _ThreadService_ListThreadCheckpoints_Handler,
+		},
+		{
+			MethodName: "GetDefaultThread",
+			Handler:    _ThreadService_GetDefaultThread_Handler,
+		},
+		{
+			MethodName: "ClearThread",
+			Handler:    _ThreadService_ClearThread_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

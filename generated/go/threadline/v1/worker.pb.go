@@ -11,6 +11,8 @@ import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	durationpb "google.golang.org/protobuf/types/known/durationpb"
+	fieldmaskpb "google.golang.org/protobuf/types/known/fieldmaskpb"
+	structpb "google.golang.org/protobuf/types/known/structpb"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
@@ -114,8 +116,11 @@ type ClaimRunResponse struct {
 	// How many of the thread's latest 1000 messages are missing from messages
 	// because they did not fit (the oldest are left out first).
 	OmittedMessageCount int32 `protobuf:"varint,5,opt,name=omitted_message_count,json=omittedMessageCount,proto3" json:"omitted_message_count,omitempty"`
-	unknownFields       protoimpl.UnknownFields
-	sizeCache           protoimpl.SizeCache
+	// The thread's state as the run starts (at most 256 KiB as JSON), for the
+	// agent to read; it changes it by reporting state_update events.
+	State         *ThreadState `protobuf:"bytes,6,opt,name=state,proto3" json:"state,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ClaimRunResponse) Reset() {
@@ -181,6 +186,13 @@ func (x *ClaimRunResponse) GetOmittedMessageCount() int32 {
 		return x.OmittedMessageCount
 	}
 	return 0
+}
+
+func (x *ClaimRunResponse) GetState() *ThreadState {
+	if x != nil {
+		return x.State
+	}
+	return nil
 }
 
 // The request to report a run's events.
@@ -434,6 +446,7 @@ type WorkerEvent struct {
 	//	*WorkerEvent_ToolCallFinished
 	//	*WorkerEvent_Usage
 	//	*WorkerEvent_Finish
+	//	*WorkerEvent_StateUpdate
 	Kind          isWorkerEvent_Kind `protobuf_oneof:"kind"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -530,6 +543,15 @@ func (x *WorkerEvent) GetFinish() *RunFinished {
 	return nil
 }
 
+func (x *WorkerEvent) GetStateUpdate() *StateUpdate {
+	if x != nil {
+		if x, ok := x.Kind.(*WorkerEvent_StateUpdate); ok {
+			return x.StateUpdate
+		}
+	}
+	return nil
+}
+
 type isWorkerEvent_Kind interface {
 	isWorkerEvent_Kind()
 }
@@ -566,6 +588,16 @@ type WorkerEvent_Finish struct {
 	Finish *RunFinished `protobuf:"bytes,6,opt,name=finish,proto3,oneof"`
 }
 
+type WorkerEvent_StateUpdate struct {
+	// The agent changes its thread's state. The change makes a checkpoint of
+	// source RUN and a state.updated event, in order with the other events.
+	// A change that would make the state larger than 256 KiB is
+	// INVALID_ARGUMENT naming the event. If the run then ends FAILED (or is
+	// cancelled, or its lease runs out), the state goes back to what it was
+	// before the run's first change.
+	StateUpdate *StateUpdate `protobuf:"bytes,7,opt,name=state_update,json=stateUpdate,proto3,oneof"`
+}
+
 func (*WorkerEvent_IterationStarted) isWorkerEvent_Kind() {}
 
 func (*WorkerEvent_TextDelta) isWorkerEvent_Kind() {}
@@ -578,6 +610,67 @@ func (*WorkerEvent_Usage) isWorkerEvent_Kind() {}
 
 func (*WorkerEvent_Finish) isWorkerEvent_Kind() {}
 
+func (*WorkerEvent_StateUpdate) isWorkerEvent_Kind() {}
+
+// StateUpdate is a change an agent makes to its thread's state, with the
+// rules of UpdateThreadState: values and update_mask mean what
+// UpdateThreadStateRequest's thread_state.values and update_mask do.
+type StateUpdate struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The values to write: with an empty update_mask, merged key by key into
+	// the state (objects merge, every other value replaces).
+	Values *structpb.Struct `protobuf:"bytes,1,opt,name=values,proto3" json:"values,omitempty"`
+	// What to change: `values` (replace the whole state), `values.k` (set or
+	// remove key k), `values.a.b`, as in UpdateThreadStateRequest.
+	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StateUpdate) Reset() {
+	*x = StateUpdate{}
+	mi := &file_threadline_v1_worker_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StateUpdate) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StateUpdate) ProtoMessage() {}
+
+func (x *StateUpdate) ProtoReflect() protoreflect.Message {
+	mi := &file_threadline_v1_worker_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StateUpdate.ProtoReflect.Descriptor instead.
+func (*StateUpdate) Descriptor() ([]byte, []int) {
+	return file_threadline_v1_worker_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *StateUpdate) GetValues() *structpb.Struct {
+	if x != nil {
+		return x.Values
+	}
+	return nil
+}
+
+func (x *StateUpdate) GetUpdateMask() *fieldmaskpb.FieldMask {
+	if x != nil {
+		return x.UpdateMask
+	}
+	return nil
+}
+
 // IterationStarted marks the start of one iteration of the agent's loop.
 type IterationStarted struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -587,7 +680,7 @@ type IterationStarted struct {
 
 func (x *IterationStarted) Reset() {
 	*x = IterationStarted{}
-	mi := &file_threadline_v1_worker_proto_msgTypes[7]
+	mi := &file_threadline_v1_worker_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -599,7 +692,7 @@ func (x *IterationStarted) String() string {
 func (*IterationStarted) ProtoMessage() {}
 
 func (x *IterationStarted) ProtoReflect() protoreflect.Message {
-	mi := &file_threadline_v1_worker_proto_msgTypes[7]
+	mi := &file_threadline_v1_worker_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -612,7 +705,7 @@ func (x *IterationStarted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IterationStarted.ProtoReflect.Descriptor instead.
 func (*IterationStarted) Descriptor() ([]byte, []int) {
-	return file_threadline_v1_worker_proto_rawDescGZIP(), []int{7}
+	return file_threadline_v1_worker_proto_rawDescGZIP(), []int{8}
 }
 
 // ToolCallFinished is how a tool call ended, as the worker ran it.
@@ -631,7 +724,7 @@ type ToolCallFinished struct {
 
 func (x *ToolCallFinished) Reset() {
 	*x = ToolCallFinished{}
-	mi := &file_threadline_v1_worker_proto_msgTypes[8]
+	mi := &file_threadline_v1_worker_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -643,7 +736,7 @@ func (x *ToolCallFinished) String() string {
 func (*ToolCallFinished) ProtoMessage() {}
 
 func (x *ToolCallFinished) ProtoReflect() protoreflect.Message {
-	mi := &file_threadline_v1_worker_proto_msgTypes[8]
+	mi := &file_threadline_v1_worker_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -656,7 +749,7 @@ func (x *ToolCallFinished) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ToolCallFinished.ProtoReflect.Descriptor instead.
 func (*ToolCallFinished) Descriptor() ([]byte, []int) {
-	return file_threadline_v1_worker_proto_rawDescGZIP(), []int{8}
+	return file_threadline_v1_worker_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *ToolCallFinished) GetResult() *ToolResult {
@@ -693,7 +786,7 @@ type RunFinished struct {
 
 func (x *RunFinished) Reset() {
 	*x = RunFinished{}
-	mi := &file_threadline_v1_worker_proto_msgTypes[9]
+	mi := &file_threadline_v1_worker_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -705,7 +798,7 @@ func (x *RunFinished) String() string {
 func (*RunFinished) ProtoMessage() {}
 
 func (x *RunFinished) ProtoReflect() protoreflect.Message {
-	mi := &file_threadline_v1_worker_proto_msgTypes[9]
+	mi := &file_threadline_v1_worker_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -718,7 +811,7 @@ func (x *RunFinished) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RunFinished.ProtoReflect.Descriptor instead.
 func (*RunFinished) Descriptor() ([]byte, []int) {
-	return file_threadline_v1_worker_proto_rawDescGZIP(), []int{9}
+	return file_threadline_v1_worker_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *RunFinished) GetStatus() RunStatus {
@@ -739,18 +832,19 @@ var File_threadline_v1_worker_proto protoreflect.FileDescriptor
 
 const file_threadline_v1_worker_proto_rawDesc = "" +
 	"\n" +
-	"\x1athreadline/v1/worker.proto\x12\rthreadline.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1bthreadline/v1/message.proto\x1a\x17threadline/v1/run.proto\"\xd2\x01\n" +
+	"\x1athreadline/v1/worker.proto\x12\rthreadline.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1egoogle/protobuf/duration.proto\x1a google/protobuf/field_mask.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1bthreadline/v1/message.proto\x1a\x17threadline/v1/run.proto\x1a\x1athreadline/v1/thread.proto\"\xd2\x01\n" +
 	"\x0fClaimRunRequest\x12\x1f\n" +
 	"\bagent_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\aagentId\x12!\n" +
 	"\tworker_id\x18\x02 \x01(\tB\x04\xe2A\x01\x01R\bworkerId\x12F\n" +
 	"\x0elease_duration\x18\x03 \x01(\v2\x19.google.protobuf.DurationB\x04\xe2A\x01\x01R\rleaseDuration\x123\n" +
-	"\x04wait\x18\x04 \x01(\v2\x19.google.protobuf.DurationB\x04\xe2A\x01\x01R\x04wait\"\x83\x02\n" +
+	"\x04wait\x18\x04 \x01(\v2\x19.google.protobuf.DurationB\x04\xe2A\x01\x01R\x04wait\"\xb5\x02\n" +
 	"\x10ClaimRunResponse\x12$\n" +
 	"\x03run\x18\x01 \x01(\v2\x12.threadline.v1.RunR\x03run\x12\x19\n" +
 	"\blease_id\x18\x02 \x01(\tR\aleaseId\x12F\n" +
 	"\x11lease_expire_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x0fleaseExpireTime\x122\n" +
 	"\bmessages\x18\x04 \x03(\v2\x16.threadline.v1.MessageR\bmessages\x122\n" +
-	"\x15omitted_message_count\x18\x05 \x01(\x05R\x13omittedMessageCount\"\x90\x01\n" +
+	"\x15omitted_message_count\x18\x05 \x01(\x05R\x13omittedMessageCount\x120\n" +
+	"\x05state\x18\x06 \x01(\v2\x1a.threadline.v1.ThreadStateR\x05state\"\x90\x01\n" +
 	"\x16ReportRunEventsRequest\x12\x1b\n" +
 	"\x06run_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\x05runId\x12\x1f\n" +
 	"\blease_id\x18\x02 \x01(\tB\x04\xe2A\x01\x02R\aleaseId\x128\n" +
@@ -764,7 +858,7 @@ const file_threadline_v1_worker_proto_rawDesc = "" +
 	"\blease_id\x18\x02 \x01(\tB\x04\xe2A\x01\x02R\aleaseId\"z\n" +
 	"\x12RenewLeaseResponse\x12\x1c\n" +
 	"\tcancelled\x18\x01 \x01(\bR\tcancelled\x12F\n" +
-	"\x11lease_expire_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x0fleaseExpireTime\"\x82\x03\n" +
+	"\x11lease_expire_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x0fleaseExpireTime\"\xc3\x03\n" +
 	"\vWorkerEvent\x12N\n" +
 	"\x11iteration_started\x18\x01 \x01(\v2\x1f.threadline.v1.IterationStartedH\x00R\x10iterationStarted\x12\x1f\n" +
 	"\n" +
@@ -772,8 +866,13 @@ const file_threadline_v1_worker_proto_rawDesc = "" +
 	"\x11tool_call_started\x18\x03 \x01(\v2\x17.threadline.v1.ToolCallH\x00R\x0ftoolCallStarted\x12O\n" +
 	"\x12tool_call_finished\x18\x04 \x01(\v2\x1f.threadline.v1.ToolCallFinishedH\x00R\x10toolCallFinished\x12,\n" +
 	"\x05usage\x18\x05 \x01(\v2\x14.threadline.v1.UsageH\x00R\x05usage\x124\n" +
-	"\x06finish\x18\x06 \x01(\v2\x1a.threadline.v1.RunFinishedH\x00R\x06finishB\x06\n" +
-	"\x04kind\"\x12\n" +
+	"\x06finish\x18\x06 \x01(\v2\x1a.threadline.v1.RunFinishedH\x00R\x06finish\x12?\n" +
+	"\fstate_update\x18\a \x01(\v2\x1a.threadline.v1.StateUpdateH\x00R\vstateUpdateB\x06\n" +
+	"\x04kind\"{\n" +
+	"\vStateUpdate\x12/\n" +
+	"\x06values\x18\x01 \x01(\v2\x17.google.protobuf.StructR\x06values\x12;\n" +
+	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
+	"updateMask\"\x12\n" +
 	"\x10IterationStarted\"\x85\x01\n" +
 	"\x10ToolCallFinished\x121\n" +
 	"\x06result\x18\x01 \x01(\v2\x19.threadline.v1.ToolResultR\x06result\x12\x1f\n" +
@@ -803,7 +902,7 @@ func file_threadline_v1_worker_proto_rawDescGZIP() []byte {
 	return file_threadline_v1_worker_proto_rawDescData
 }
 
-var file_threadline_v1_worker_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
+var file_threadline_v1_worker_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
 var file_threadline_v1_worker_proto_goTypes = []any{
 	(*ClaimRunRequest)(nil),         // 0: threadline.v1.ClaimRunRequest
 	(*ClaimRunResponse)(nil),        // 1: threadline.v1.ClaimRunResponse
@@ -812,47 +911,55 @@ var file_threadline_v1_worker_proto_goTypes = []any{
 	(*RenewLeaseRequest)(nil),       // 4: threadline.v1.RenewLeaseRequest
 	(*RenewLeaseResponse)(nil),      // 5: threadline.v1.RenewLeaseResponse
 	(*WorkerEvent)(nil),             // 6: threadline.v1.WorkerEvent
-	(*IterationStarted)(nil),        // 7: threadline.v1.IterationStarted
-	(*ToolCallFinished)(nil),        // 8: threadline.v1.ToolCallFinished
-	(*RunFinished)(nil),             // 9: threadline.v1.RunFinished
-	(*durationpb.Duration)(nil),     // 10: google.protobuf.Duration
-	(*Run)(nil),                     // 11: threadline.v1.Run
-	(*timestamppb.Timestamp)(nil),   // 12: google.protobuf.Timestamp
-	(*Message)(nil),                 // 13: threadline.v1.Message
-	(*ToolCall)(nil),                // 14: threadline.v1.ToolCall
-	(*Usage)(nil),                   // 15: threadline.v1.Usage
-	(*ToolResult)(nil),              // 16: threadline.v1.ToolResult
-	(RunStatus)(0),                  // 17: threadline.v1.RunStatus
-	(*RunError)(nil),                // 18: threadline.v1.RunError
+	(*StateUpdate)(nil),             // 7: threadline.v1.StateUpdate
+	(*IterationStarted)(nil),        // 8: threadline.v1.IterationStarted
+	(*ToolCallFinished)(nil),        // 9: threadline.v1.ToolCallFinished
+	(*RunFinished)(nil),             // 10: threadline.v1.RunFinished
+	(*durationpb.Duration)(nil),     // 11: google.protobuf.Duration
+	(*Run)(nil),                     // 12: threadline.v1.Run
+	(*timestamppb.Timestamp)(nil),   // 13: google.protobuf.Timestamp
+	(*Message)(nil),                 // 14: threadline.v1.Message
+	(*ThreadState)(nil),             // 15: threadline.v1.ThreadState
+	(*ToolCall)(nil),                // 16: threadline.v1.ToolCall
+	(*Usage)(nil),                   // 17: threadline.v1.Usage
+	(*structpb.Struct)(nil),         // 18: google.protobuf.Struct
+	(*fieldmaskpb.FieldMask)(nil),   // 19: google.protobuf.FieldMask
+	(*ToolResult)(nil),              // 20: threadline.v1.ToolResult
+	(RunStatus)(0),                  // 21: threadline.v1.RunStatus
+	(*RunError)(nil),                // 22: threadline.v1.RunError
 }
 var file_threadline_v1_worker_proto_depIdxs = []int32{
-	10, // 0: threadline.v1.ClaimRunRequest.lease_duration:type_name -> google.protobuf.Duration
-	10, // 1: threadline.v1.ClaimRunRequest.wait:type_name -> google.protobuf.Duration
-	11, // 2: threadline.v1.ClaimRunResponse.run:type_name -> threadline.v1.Run
-	12, // 3: threadline.v1.ClaimRunResponse.lease_expire_time:type_name -> google.protobuf.Timestamp
-	13, // 4: threadline.v1.ClaimRunResponse.messages:type_name -> threadline.v1.Message
-	6,  // 5: threadline.v1.ReportRunEventsRequest.events:type_name -> threadline.v1.WorkerEvent
-	12, // 6: threadline.v1.ReportRunEventsResponse.lease_expire_time:type_name -> google.protobuf.Timestamp
-	12, // 7: threadline.v1.RenewLeaseResponse.lease_expire_time:type_name -> google.protobuf.Timestamp
-	7,  // 8: threadline.v1.WorkerEvent.iteration_started:type_name -> threadline.v1.IterationStarted
-	14, // 9: threadline.v1.WorkerEvent.tool_call_started:type_name -> threadline.v1.ToolCall
-	8,  // 10: threadline.v1.WorkerEvent.tool_call_finished:type_name -> threadline.v1.ToolCallFinished
-	15, // 11: threadline.v1.WorkerEvent.usage:type_name -> threadline.v1.Usage
-	9,  // 12: threadline.v1.WorkerEvent.finish:type_name -> threadline.v1.RunFinished
-	16, // 13: threadline.v1.ToolCallFinished.result:type_name -> threadline.v1.ToolResult
-	17, // 14: threadline.v1.RunFinished.status:type_name -> threadline.v1.RunStatus
-	18, // 15: threadline.v1.RunFinished.error:type_name -> threadline.v1.RunError
-	0,  // 16: threadline.v1.AgentWorkerService.ClaimRun:input_type -> threadline.v1.ClaimRunRequest
-	2,  // 17: threadline.v1.AgentWorkerService.ReportRunEvents:input_type -> threadline.v1.ReportRunEventsRequest
-	4,  // 18: threadline.v1.AgentWorkerService.RenewLease:input_type -> threadline.v1.RenewLeaseRequest
-	1,  // 19: threadline.v1.AgentWorkerService.ClaimRun:output_type -> threadline.v1.ClaimRunResponse
-	3,  // 20: threadline.v1.AgentWorkerService.ReportRunEvents:output_type -> threadline.v1.ReportRunEventsResponse
-	5,  // 21: threadline.v1.AgentWorkerService.RenewLease:output_type -> threadline.v1.RenewLeaseResponse
-	19, // [19:22] is the sub-list for method output_type
-	16, // [16:19] is the sub-list for method input_type
-	16, // [16:16] is the sub-list for extension type_name
-	16, // [16:16] is the sub-list for extension extendee
-	0,  // [0:16] is the sub-list for field type_name
+	11, // 0: threadline.v1.ClaimRunRequest.lease_duration:type_name -> google.protobuf.Duration
+	11, // 1: threadline.v1.ClaimRunRequest.wait:type_name -> google.protobuf.Duration
+	12, // 2: threadline.v1.ClaimRunResponse.run:type_name -> threadline.v1.Run
+	13, // 3: threadline.v1.ClaimRunResponse.lease_expire_time:type_name -> google.protobuf.Timestamp
+	14, // 4: threadline.v1.ClaimRunResponse.messages:type_name -> threadline.v1.Message
+	15, // 5: threadline.v1.ClaimRunResponse.state:type_name -> threadline.v1.ThreadState
+	6,  // 6: threadline.v1.ReportRunEventsRequest.events:type_name -> threadline.v1.WorkerEvent
+	13, // 7: threadline.v1.ReportRunEventsResponse.lease_expire_time:type_name -> google.protobuf.Timestamp
+	13, // 8: threadline.v1.RenewLeaseResponse.lease_expire_time:type_name -> google.protobuf.Timestamp
+	8,  // 9: threadline.v1.WorkerEvent.iteration_started:type_name -> threadline.v1.IterationStarted
+	16, // 10: threadline.v1.WorkerEvent.tool_call_started:type_name -> threadline.v1.ToolCall
+	9,  // 11: threadline.v1.WorkerEvent.tool_call_finished:type_name -> threadline.v1.ToolCallFinished
+	17, // 12: threadline.v1.WorkerEvent.usage:type_name -> threadline.v1.Usage
+	10, // 13: threadline.v1.WorkerEvent.finish:type_name -> threadline.v1.RunFinished
+	7,  // 14: threadline.v1.WorkerEvent.state_update:type_name -> threadline.v1.StateUpdate
+	18, // 15: threadline.v1.StateUpdate.values:type_name -> google.protobuf.Struct
+	19, // 16: threadline.v1.StateUpdate.update_mask:type_name -> google.protobuf.FieldMask
+	20, // 17: threadline.v1.ToolCallFinished.result:type_name -> threadline.v1.ToolResult
+	21, // 18: threadline.v1.RunFinished.status:type_name -> threadline.v1.RunStatus
+	22, // 19: threadline.v1.RunFinished.error:type_name -> threadline.v1.RunError
+	0,  // 20: threadline.v1.AgentWorkerService.ClaimRun:input_type -> threadline.v1.ClaimRunRequest
+	2,  // 21: threadline.v1.AgentWorkerService.ReportRunEvents:input_type -> threadline.v1.ReportRunEventsRequest
+	4,  // 22: threadline.v1.AgentWorkerService.RenewLease:input_type -> threadline.v1.RenewLeaseRequest
+	1,  // 23: threadline.v1.AgentWorkerService.ClaimRun:output_type -> threadline.v1.ClaimRunResponse
+	3,  // 24: threadline.v1.AgentWorkerService.ReportRunEvents:output_type -> threadline.v1.ReportRunEventsResponse
+	5,  // 25: threadline.v1.AgentWorkerService.RenewLease:output_type -> threadline.v1.RenewLeaseResponse
+	23, // [23:26] is the sub-list for method output_type
+	20, // [20:23] is the sub-list for method input_type
+	20, // [20:20] is the sub-list for extension type_name
+	20, // [20:20] is the sub-list for extension extendee
+	0,  // [0:20] is the sub-list for field type_name
 }
 
 func init() { file_threadline_v1_worker_proto_init() }
@@ -862,6 +969,7 @@ func file_threadline_v1_worker_proto_init() {
 	}
 	file_threadline_v1_message_proto_init()
 	file_threadline_v1_run_proto_init()
+	file_threadline_v1_thread_proto_init()
 	file_threadline_v1_worker_proto_msgTypes[6].OneofWrappers = []any{
 		(*WorkerEvent_IterationStarted)(nil),
 		(*WorkerEvent_TextDelta)(nil),
@@ -869,6 +977,7 @@ func file_threadline_v1_worker_proto_init() {
 		(*WorkerEvent_ToolCallFinished)(nil),
 		(*WorkerEvent_Usage)(nil),
 		(*WorkerEvent_Finish)(nil),
+		(*WorkerEvent_StateUpdate)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -876,7 +985,7 @@ func file_threadline_v1_worker_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_threadline_v1_worker_proto_rawDesc), len(file_threadline_v1_worker_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   10,
+			NumMessages:   11,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -28,9 +28,10 @@ from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from threadline.v1 import message_pb2 as threadline_dot_v1_dot_message__pb2
+from threadline.v1 import thread_pb2 as threadline_dot_v1_dot_thread__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17threadline/v1/run.proto\x12\rthreadline.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1bthreadline/v1/message.proto\"O\n\x05Usage\x12\x15\n\rprompt_tokens\x18\x01 \x01(\x03\x12\x19\n\x11\x63ompletion_tokens\x18\x02 \x01(\x03\x12\x14\n\x0ctotal_tokens\x18\x03 \x01(\x03\")\n\x08RunError\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\"\x8c\x01\n\x0eToolCallRecord\x12\x14\n\x0ctool_call_id\x18\x01 \x01(\t\x12\x0c\n\x04tool\x18\x02 \x01(\t\x12-\n\x06status\x18\x03 \x01(\x0e\x32\x1d.threadline.v1.ToolCallStatus\x12\x13\n\x0b\x64uration_ms\x18\x04 \x01(\x03\x12\x12\n\nerror_code\x18\x05 \x01(\t\"\xb8\x05\n\x03Run\x12\x14\n\x06run_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x08\x12\x17\n\tthread_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x03\x12\x16\n\x08\x61gent_id\x18\x03 \x01(\tB\x04\xe2\x41\x01\x03\x12.\n\x06status\x18\x04 \x01(\x0e\x32\x18.threadline.v1.RunStatusB\x04\xe2\x41\x01\x03\x12\x16\n\x08response\x18\x05 \x01(\tB\x04\xe2\x41\x01\x03\x12\x37\n\ntool_calls\x18\x06 \x03(\x0b\x32\x1d.threadline.v1.ToolCallRecordB\x04\xe2\x41\x01\x03\x12\x18\n\niterations\x18\x07 \x01(\x05\x42\x04\xe2\x41\x01\x03\x12)\n\x05usage\x18\x08 \x01(\x0b\x32\x14.threadline.v1.UsageB\x04\xe2\x41\x01\x03\x12,\n\x05\x65rror\x18\t \x01(\x0b\x32\x17.threadline.v1.RunErrorB\x04\xe2\x41\x01\x03\x12\x34\n\ncreated_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x34\n\nstarted_at\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x32\n\x08\x65nded_at\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12/\n\x08metadata\x18\r \x01(\x0b\x32\x17.google.protobuf.StructB\x04\xe2\x41\x01\x03\x12.\n\x07\x63ontext\x18\x0e \x01(\x0b\x32\x17.google.protobuf.StructB\x04\xe2\x41\x01\x03\x12\x1c\n\x0emax_iterations\x18\x0f \x01(\x05\x42\x04\xe2\x41\x01\x03\x12\x13\n\x05tools\x18\x10 \x03(\tB\x04\xe2\x41\x01\x03\x12\x42\n\x12multitask_strategy\x18\x11 \x01(\x0e\x32 .threadline.v1.MultitaskStrategyB\x04\xe2\x41\x01\x03\"\xeb\x02\n\x10\x43reateRunRequest\x12\x17\n\tthread_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x16\n\x08\x61gent_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12\x34\n\x0einput_messages\x18\x03 \x03(\x0b\x32\x16.threadline.v1.MessageB\x04\xe2\x41\x01\x01\x12.\n\x07\x63ontext\x18\x04 \x01(\x0b\x32\x17.google.protobuf.StructB\x04\xe2\x41\x01\x01\x12\x1c\n\x0emax_iterations\x18\x05 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x13\n\x05tools\x18\x06 \x03(\tB\x04\xe2\x41\x01\x01\x12/\n\x08metadata\x18\x07 \x01(\x0b\x32\x17.google.protobuf.StructB\x04\xe2\x41\x01\x01\x12\x42\n\x12multitask_strategy\x18\x08 \x01(\x0e\x32 .threadline.v1.MultitaskStrategyB\x04\xe2\x41\x01\x01\x12\x18\n\nrequest_id\x18\t \x01(\tB\x04\xe2\x41\x01\x01\"%\n\rGetRunRequest\x12\x14\n\x06run_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"u\n\x0fListRunsRequest\x12\x17\n\tthread_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x17\n\tpage_size\x18\x02 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x18\n\npage_token\x18\x03 \x01(\tB\x04\xe2\x41\x01\x01\x12\x16\n\x08order_by\x18\x04 \x01(\tB\x04\xe2\x41\x01\x01\"M\n\x10ListRunsResponse\x12 \n\x04runs\x18\x01 \x03(\x0b\x32\x12.threadline.v1.Run\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"(\n\x10\x43\x61ncelRunRequest\x12\x14\n\x06run_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"X\n\x0eWaitRunRequest\x12\x14\n\x06run_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x30\n\x07timeout\x18\x02 \x01(\x0b\x32\x19.google.protobuf.DurationB\x04\xe2\x41\x01\x01\"L\n\x16StreamRunEventsRequest\x12\x14\n\x06run_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x1c\n\x0e\x61\x66ter_event_id\x18\x02 \x01(\x03\x42\x04\xe2\x41\x01\x01\"K\n\x12WatchThreadRequest\x12\x17\n\tthread_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x1c\n\x0e\x61\x66ter_event_id\x18\x02 \x01(\x03\x42\x04\xe2\x41\x01\x01\"\xb7\x02\n\x08RunEvent\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\x03\x12\x0e\n\x06run_id\x18\x02 \x01(\t\x12\x11\n\tthread_id\x18\x03 \x01(\t\x12\x0c\n\x04type\x18\x04 \x01(\t\x12.\n\ncreated_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12!\n\x03run\x18\n \x01(\x0b\x32\x12.threadline.v1.RunH\x00\x12)\n\x07message\x18\x0b \x01(\x0b\x32\x16.threadline.v1.MessageH\x00\x12,\n\x05\x64\x65lta\x18\x0c \x01(\x0b\x32\x1b.threadline.v1.MessageDeltaH\x00\x12\x31\n\ttool_call\x18\r \x01(\x0b\x32\x1c.threadline.v1.ToolCallEventH\x00\x42\t\n\x07payload\"0\n\x0cMessageDelta\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\x0c\n\x04text\x18\x02 \x01(\t\"\x90\x01\n\rToolCallEvent\x12%\n\x04\x63\x61ll\x18\x01 \x01(\x0b\x32\x17.threadline.v1.ToolCall\x12-\n\x06record\x18\x02 \x01(\x0b\x32\x1d.threadline.v1.ToolCallRecord\x12)\n\x06result\x18\x03 \x01(\x0b\x32\x19.threadline.v1.ToolResult\"\xbd\x01\n\x0b\x43hatRequest\x12\x15\n\x07message\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x16\n\x08\x61gent_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12\x17\n\tthread_id\x18\x03 \x01(\tB\x04\xe2\x41\x01\x01\x12.\n\x07\x63ontext\x18\x04 \x01(\x0b\x32\x17.google.protobuf.StructB\x04\xe2\x41\x01\x01\x12\x1c\n\x0emax_iterations\x18\x05 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x18\n\nrequest_id\x18\x06 \x01(\tB\x04\xe2\x41\x01\x01\"\x81\x02\n\x0c\x43hatResponse\x12\x11\n\tthread_id\x18\x01 \x01(\t\x12\x0e\n\x06run_id\x18\x02 \x01(\t\x12\x10\n\x08response\x18\x03 \x01(\t\x12\x31\n\ntool_calls\x18\x04 \x03(\x0b\x32\x1d.threadline.v1.ToolCallRecord\x12\x12\n\niterations\x18\x05 \x01(\x05\x12(\n\x06status\x18\x06 \x01(\x0e\x32\x18.threadline.v1.RunStatus\x12#\n\x05usage\x18\x07 \x01(\x0b\x32\x14.threadline.v1.Usage\x12&\n\x05\x65rror\x18\x08 \x01(\x0b\x32\x17.threadline.v1.RunError*\xc8\x01\n\tRunStatus\x12\x1a\n\x16RUN_STATUS_UNSPECIFIED\x10\x00\x12\x15\n\x11RUN_STATUS_QUEUED\x10\x01\x12\x16\n\x12RUN_STATUS_RUNNING\x10\x02\x12\x18\n\x14RUN_STATUS_COMPLETED\x10\x03\x12%\n!RUN_STATUS_MAX_ITERATIONS_REACHED\x10\x04\x12\x15\n\x11RUN_STATUS_FAILED\x10\x05\x12\x18\n\x14RUN_STATUS_CANCELLED\x10\x06*\xb9\x01\n\x11MultitaskStrategy\x12\"\n\x1eMULTITASK_STRATEGY_UNSPECIFIED\x10\x00\x12\x1d\n\x19MULTITASK_STRATEGY_REJECT\x10\x01\x12\x1e\n\x1aMULTITASK_STRATEGY_ENQUEUE\x10\x02\x12 \n\x1cMULTITASK_STRATEGY_INTERRUPT\x10\x03\x12\x1f\n\x1bMULTITASK_STRATEGY_ROLLBACK\x10\x04*\x8d\x01\n\x0eToolCallStatus\x12 \n\x1cTOOL_CALL_STATUS_UNSPECIFIED\x10\x00\x12\x1c\n\x18TOOL_CALL_STATUS_RUNNING\x10\x01\x12\x1e\n\x1aTOOL_CALL_STATUS_SUCCEEDED\x10\x02\x12\x1b\n\x17TOOL_CALL_STATUS_FAILED\x10\x03\x32\xc4\x07\n\nRunService\x12i\n\tCreateRun\x12\x1f.threadline.v1.CreateRunRequest\x1a\x12.threadline.v1.Run\"\'\x82\xd3\xe4\x93\x02!\"\x1c/v1/threads/{thread_id}/runs:\x01*\x12U\n\x06GetRun\x12\x1c.threadline.v1.GetRunRequest\x1a\x12.threadline.v1.Run\"\x19\x82\xd3\xe4\x93\x02\x13\x12\x11/v1/runs/{run_id}\x12q\n\x08ListRuns\x12\x1e.threadline.v1.ListRunsRequest\x1a\x1f.threadline.v1.ListRunsResponse\"$\x82\xd3\xe4\x93\x02\x1e\x12\x1c/v1/threads/{thread_id}/runs\x12\x65\n\tCancelRun\x12\x1f.threadline.v1.CancelRunRequest\x1a\x12.threadline.v1.Run\"#\x82\xd3\xe4\x93\x02\x1d\"\x18/v1/runs/{run_id}:cancel:\x01*\x12_\n\x07WaitRun\x12\x1d.threadline.v1.WaitRunRequest\x1a\x12.threadline.v1.Run\"!\x82\xd3\xe4\x93\x02\x1b\"\x16/v1/runs/{run_id}:wait:\x01*\x12u\n\x0fStreamRunEvents\x12%.threadline.v1.StreamRunEventsRequest\x1a\x17.threadline.v1.RunEvent\" \x82\xd3\xe4\x93\x02\x1a\x12\x18/v1/runs/{run_id}/events0\x01\x12w\n\tStreamRun\x12\x1f.threadline.v1.CreateRunRequest\x1a\x17.threadline.v1.RunEvent\".\x82\xd3\xe4\x93\x02(\"#/v1/threads/{thread_id}/runs:stream:\x01*0\x01\x12s\n\x0bWatchThread\x12!.threadline.v1.WatchThreadRequest\x1a\x17.threadline.v1.RunEvent\"&\x82\xd3\xe4\x93\x02 \x12\x1e/v1/threads/{thread_id}/events0\x01\x12T\n\x04\x43hat\x12\x1a.threadline.v1.ChatRequest\x1a\x1b.threadline.v1.ChatResponse\"\x13\x82\xd3\xe4\x93\x02\r\"\x08/v1/chat:\x01*Bi\n\x11\x64\x65v.threadline.v1B\x08RunProtoP\x01ZHgithub.com/threadline/threadline/generated/go/threadline/v1;threadlinev1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17threadline/v1/run.proto\x12\rthreadline.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1bthreadline/v1/message.proto\x1a\x1athreadline/v1/thread.proto\"O\n\x05Usage\x12\x15\n\rprompt_tokens\x18\x01 \x01(\x03\x12\x19\n\x11\x63ompletion_tokens\x18\x02 \x01(\x03\x12\x14\n\x0ctotal_tokens\x18\x03 \x01(\x03\")\n\x08RunError\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\"\x8c\x01\n\x0eToolCallRecord\x12\x14\n\x0ctool_call_id\x18\x01 \x01(\t\x12\x0c\n\x04tool\x18\x02 \x01(\t\x12-\n\x06status\x18\x03 \x01(\x0e\x32\x1d.threadline.v1.ToolCallStatus\x12\x13\n\x0b\x64uration_ms\x18\x04 \x01(\x03\x12\x12\n\nerror_code\x18\x05 \x01(\t\"\xb8\x05\n\x03Run\x12\x14\n\x06run_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x08\x12\x17\n\tthread_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x03\x12\x16\n\x08\x61gent_id\x18\x03 \x01(\tB\x04\xe2\x41\x01\x03\x12.\n\x06status\x18\x04 \x01(\x0e\x32\x18.threadline.v1.RunStatusB\x04\xe2\x41\x01\x03\x12\x16\n\x08response\x18\x05 \x01(\tB\x04\xe2\x41\x01\x03\x12\x37\n\ntool_calls\x18\x06 \x03(\x0b\x32\x1d.threadline.v1.ToolCallRecordB\x04\xe2\x41\x01\x03\x12\x18\n\niterations\x18\x07 \x01(\x05\x42\x04\xe2\x41\x01\x03\x12)\n\x05usage\x18\x08 \x01(\x0b\x32\x14.threadline.v1.UsageB\x04\xe2\x41\x01\x03\x12,\n\x05\x65rror\x18\t \x01(\x0b\x32\x17.threadline.v1.RunErrorB\x04\xe2\x41\x01\x03\x12\x34\n\ncreated_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x34\n\nstarted_at\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x32\n\x08\x65nded_at\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12/\n\x08metadata\x18\r \x01(\x0b\x32\x17.google.protobuf.StructB\x04\xe2\x41\x01\x03\x12.\n\x07\x63ontext\x18\x0e \x01(\x0b\x32\x17.google.protobuf.StructB\x04\xe2\x41\x01\x03\x12\x1c\n\x0emax_iterations\x18\x0f \x01(\x05\x42\x04\xe2\x41\x01\x03\x12\x13\n\x05tools\x18\x10 \x03(\tB\x04\xe2\x41\x01\x03\x12\x42\n\x12multitask_strategy\x18\x11 \x01(\x0e\x32 .threadline.v1.MultitaskStrategyB\x04\xe2\x41\x01\x03\"\x8d\x03\n\x10\x43reateRunRequest\x12\x17\n\tthread_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x16\n\x08\x61gent_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12\x34\n\x0einput_messages\x18\x03 \x03(\x0b\x32\x16.threadline.v1.MessageB\x04\xe2\x41\x01\x01\x12.\n\x07\x63ontext\x18\x04 \x01(\x0b\x32\x17.google.protobuf.StructB\x04\xe2\x41\x01\x01\x12\x1c\n\x0emax_iterations\x18\x05 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x13\n\x05tools\x18\x06 \x03(\tB\x04\xe2\x41\x01\x01\x12/\n\x08metadata\x18\x07 \x01(\x0b\x32\x17.google.protobuf.StructB\x04\xe2\x41\x01\x01\x12\x42\n\x12multitask_strategy\x18\x08 \x01(\x0e\x32 .threadline.v1.MultitaskStrategyB\x04\xe2\x41\x01\x01\x12\x18\n\nrequest_id\x18\t \x01(\tB\x04\xe2\x41\x01\x01\x12 \n\x12stream_event_types\x18\n \x03(\tB\x04\xe2\x41\x01\x01\"%\n\rGetRunRequest\x12\x14\n\x06run_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"u\n\x0fListRunsRequest\x12\x17\n\tthread_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x17\n\tpage_size\x18\x02 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x18\n\npage_token\x18\x03 \x01(\tB\x04\xe2\x41\x01\x01\x12\x16\n\x08order_by\x18\x04 \x01(\tB\x04\xe2\x41\x01\x01\"M\n\x10ListRunsResponse\x12 \n\x04runs\x18\x01 \x03(\x0b\x32\x12.threadline.v1.Run\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"(\n\x10\x43\x61ncelRunRequest\x12\x14\n\x06run_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"X\n\x0eWaitRunRequest\x12\x14\n\x06run_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x30\n\x07timeout\x18\x02 \x01(\x0b\x32\x19.google.protobuf.DurationB\x04\xe2\x41\x01\x01\"g\n\x16StreamRunEventsRequest\x12\x14\n\x06run_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x1c\n\x0e\x61\x66ter_event_id\x18\x02 \x01(\x03\x42\x04\xe2\x41\x01\x01\x12\x19\n\x0b\x65vent_types\x18\x03 \x03(\tB\x04\xe2\x41\x01\x01\"f\n\x12WatchThreadRequest\x12\x17\n\tthread_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x1c\n\x0e\x61\x66ter_event_id\x18\x02 \x01(\x03\x42\x04\xe2\x41\x01\x01\x12\x19\n\x0b\x65vent_types\x18\x03 \x03(\tB\x04\xe2\x41\x01\x01\"\xee\x02\n\x08RunEvent\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\x03\x12\x0e\n\x06run_id\x18\x02 \x01(\t\x12\x11\n\tthread_id\x18\x03 \x01(\t\x12\x0c\n\x04type\x18\x04 \x01(\t\x12.\n\ncreated_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12!\n\x03run\x18\n \x01(\x0b\x32\x12.threadline.v1.RunH\x00\x12)\n\x07message\x18\x0b \x01(\x0b\x32\x16.threadline.v1.MessageH\x00\x12,\n\x05\x64\x65lta\x18\x0c \x01(\x0b\x32\x1b.threadline.v1.MessageDeltaH\x00\x12\x31\n\ttool_call\x18\r \x01(\x0b\x32\x1c.threadline.v1.ToolCallEventH\x00\x12\x35\n\ncheckpoint\x18\x0e \x01(\x0b\x32\x1f.threadline.v1.ThreadCheckpointH\x00\x42\t\n\x07payload\"0\n\x0cMessageDelta\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\x0c\n\x04text\x18\x02 \x01(\t\"\x90\x01\n\rToolCallEvent\x12%\n\x04\x63\x61ll\x18\x01 \x01(\x0b\x32\x17.threadline.v1.ToolCall\x12-\n\x06record\x18\x02 \x01(\x0b\x32\x1d.threadline.v1.ToolCallRecord\x12)\n\x06result\x18\x03 \x01(\x0b\x32\x19.threadline.v1.ToolResult\"\x80\x02\n\x0b\x43hatRequest\x12\x15\n\x07message\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x16\n\x08\x61gent_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12\x17\n\tthread_id\x18\x03 \x01(\tB\x04\xe2\x41\x01\x01\x12.\n\x07\x63ontext\x18\x04 \x01(\x0b\x32\x17.google.protobuf.StructB\x04\xe2\x41\x01\x01\x12\x1c\n\x0emax_iterations\x18\x05 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x18\n\nrequest_id\x18\x06 \x01(\tB\x04\xe2\x41\x01\x01\x12\x13\n\x05tools\x18\x07 \x03(\tB\x04\xe2\x41\x01\x01\x12,\n\x03ttl\x18\x08 \x01(\x0b\x32\x19.google.protobuf.DurationB\x04\xe2\x41\x01\x01\"\x81\x02\n\x0c\x43hatResponse\x12\x11\n\tthread_id\x18\x01 \x01(\t\x12\x0e\n\x06run_id\x18\x02 \x01(\t\x12\x10\n\x08response\x18\x03 \x01(\t\x12\x31\n\ntool_calls\x18\x04 \x03(\x0b\x32\x1d.threadline.v1.ToolCallRecord\x12\x12\n\niterations\x18\x05 \x01(\x05\x12(\n\x06status\x18\x06 \x01(\x0e\x32\x18.threadline.v1.RunStatus\x12#\n\x05usage\x18\x07 \x01(\x0b\x32\x14.threadline.v1.Usage\x12&\n\x05\x65rror\x18\x08 \x01(\x0b\x32\x17.threadline.v1.RunError*\xc8\x01\n\tRunStatus\x12\x1a\n\x16RUN_STATUS_UNSPECIFIED\x10\x00\x12\x15\n\x11RUN_STATUS_QUEUED\x10\x01\x12\x16\n\x12RUN_STATUS_RUNNING\x10\x02\x12\x18\n\x14RUN_STATUS_COMPLETED\x10\x03\x12%\n!RUN_STATUS_MAX_ITERATIONS_REACHED\x10\x04\x12\x15\n\x11RUN_STATUS_FAILED\x10\x05\x12\x18\n\x14RUN_STATUS_CANCELLED\x10\x06*\xb9\x01\n\x11MultitaskStrategy\x12\"\n\x1eMULTITASK_STRATEGY_UNSPECIFIED\x10\x00\x12\x1d\n\x19MULTITASK_STRATEGY_REJECT\x10\x01\x12\x1e\n\x1aMULTITASK_STRATEGY_ENQUEUE\x10\x02\x12 \n\x1cMULTITASK_STRATEGY_INTERRUPT\x10\x03\x12\x1f\n\x1bMULTITASK_STRATEGY_ROLLBACK\x10\x04*\x8d\x01\n\x0eToolCallStatus\x12 \n\x1cTOOL_CALL_STATUS_UNSPECIFIED\x10\x00\x12\x1c\n\x18TOOL_CALL_STATUS_RUNNING\x10\x01\x12\x1e\n\x1aTOOL_CALL_STATUS_SUCCEEDED\x10\x02\x12\x1b\n\x17TOOL_CALL_STATUS_FAILED\x10\x03\x32\xc4\x07\n\nRunService\x12i\n\tCreateRun\x12\x1f.threadline.v1.CreateRunRequest\x1a\x12.threadline.v1.Run\"\'\x82\xd3\xe4\x93\x02!\"\x1c/v1/threads/{thread_id}/runs:\x01*\x12U\n\x06GetRun\x12\x1c.threadline.v1.GetRunRequest\x1a\x12.threadline.v1.Run\"\x19\x82\xd3\xe4\x93\x02\x13\x12\x11/v1/runs/{run_id}\x12q\n\x08ListRuns\x12\x1e.threadline.v1.ListRunsRequest\x1a\x1f.threadline.v1.ListRunsResponse\"$\x82\xd3\xe4\x93\x02\x1e\x12\x1c/v1/threads/{thread_id}/runs\x12\x65\n\tCancelRun\x12\x1f.threadline.v1.CancelRunRequest\x1a\x12.threadline.v1.Run\"#\x82\xd3\xe4\x93\x02\x1d\"\x18/v1/runs/{run_id}:cancel:\x01*\x12_\n\x07WaitRun\x12\x1d.threadline.v1.WaitRunRequest\x1a\x12.threadline.v1.Run\"!\x82\xd3\xe4\x93\x02\x1b\"\x16/v1/runs/{run_id}:wait:\x01*\x12u\n\x0fStreamRunEvents\x12%.threadline.v1.StreamRunEventsRequest\x1a\x17.threadline.v1.RunEvent\" \x82\xd3\xe4\x93\x02\x1a\x12\x18/v1/runs/{run_id}/events0\x01\x12w\n\tStreamRun\x12\x1f.threadline.v1.CreateRunRequest\x1a\x17.threadline.v1.RunEvent\".\x82\xd3\xe4\x93\x02(\"#/v1/threads/{thread_id}/runs:stream:\x01*0\x01\x12s\n\x0bWatchThread\x12!.threadline.v1.WatchThreadRequest\x1a\x17.threadline.v1.RunEvent\"&\x82\xd3\xe4\x93\x02 \x12\x1e/v1/threads/{thread_id}/events0\x01\x12T\n\x04\x43hat\x12\x1a.threadline.v1.ChatRequest\x1a\x1b.threadline.v1.ChatResponse\"\x13\x82\xd3\xe4\x93\x02\r\"\x08/v1/chat:\x01*Bi\n\x11\x64\x65v.threadline.v1B\x08RunProtoP\x01ZHgithub.com/threadline/threadline/generated/go/threadline/v1;threadlinev1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -90,6 +91,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CREATERUNREQUEST'].fields_by_name['multitask_strategy']._serialized_options = b'\342A\001\001'
   _globals['_CREATERUNREQUEST'].fields_by_name['request_id']._loaded_options = None
   _globals['_CREATERUNREQUEST'].fields_by_name['request_id']._serialized_options = b'\342A\001\001'
+  _globals['_CREATERUNREQUEST'].fields_by_name['stream_event_types']._loaded_options = None
+  _globals['_CREATERUNREQUEST'].fields_by_name['stream_event_types']._serialized_options = b'\342A\001\001'
   _globals['_GETRUNREQUEST'].fields_by_name['run_id']._loaded_options = None
   _globals['_GETRUNREQUEST'].fields_by_name['run_id']._serialized_options = b'\342A\001\002'
   _globals['_LISTRUNSREQUEST'].fields_by_name['thread_id']._loaded_options = None
@@ -110,10 +113,14 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_STREAMRUNEVENTSREQUEST'].fields_by_name['run_id']._serialized_options = b'\342A\001\002'
   _globals['_STREAMRUNEVENTSREQUEST'].fields_by_name['after_event_id']._loaded_options = None
   _globals['_STREAMRUNEVENTSREQUEST'].fields_by_name['after_event_id']._serialized_options = b'\342A\001\001'
+  _globals['_STREAMRUNEVENTSREQUEST'].fields_by_name['event_types']._loaded_options = None
+  _globals['_STREAMRUNEVENTSREQUEST'].fields_by_name['event_types']._serialized_options = b'\342A\001\001'
   _globals['_WATCHTHREADREQUEST'].fields_by_name['thread_id']._loaded_options = None
   _globals['_WATCHTHREADREQUEST'].fields_by_name['thread_id']._serialized_options = b'\342A\001\002'
   _globals['_WATCHTHREADREQUEST'].fields_by_name['after_event_id']._loaded_options = None
   _globals['_WATCHTHREADREQUEST'].fields_by_name['after_event_id']._serialized_options = b'\342A\001\001'
+  _globals['_WATCHTHREADREQUEST'].fields_by_name['event_types']._loaded_options = None
+  _globals['_WATCHTHREADREQUEST'].fields_by_name['event_types']._serialized_options = b'\342A\001\001'
   _globals['_CHATREQUEST'].fields_by_name['message']._loaded_options = None
   _globals['_CHATREQUEST'].fields_by_name['message']._serialized_options = b'\342A\001\002'
   _globals['_CHATREQUEST'].fields_by_name['agent_id']._loaded_options = None
@@ -126,6 +133,10 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CHATREQUEST'].fields_by_name['max_iterations']._serialized_options = b'\342A\001\001'
   _globals['_CHATREQUEST'].fields_by_name['request_id']._loaded_options = None
   _globals['_CHATREQUEST'].fields_by_name['request_id']._serialized_options = b'\342A\001\001'
+  _globals['_CHATREQUEST'].fields_by_name['tools']._loaded_options = None
+  _globals['_CHATREQUEST'].fields_by_name['tools']._serialized_options = b'\342A\001\001'
+  _globals['_CHATREQUEST'].fields_by_name['ttl']._loaded_options = None
+  _globals['_CHATREQUEST'].fields_by_name['ttl']._serialized_options = b'\342A\001\001'
   _globals['_RUNSERVICE'].methods_by_name['CreateRun']._loaded_options = None
   _globals['_RUNSERVICE'].methods_by_name['CreateRun']._serialized_options = b'\202\323\344\223\002!\"\034/v1/threads/{thread_id}/runs:\001*'
   _globals['_RUNSERVICE'].methods_by_name['GetRun']._loaded_options = None
@@ -144,46 +155,46 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_RUNSERVICE'].methods_by_name['WatchThread']._serialized_options = b'\202\323\344\223\002 \022\036/v1/threads/{thread_id}/events'
   _globals['_RUNSERVICE'].methods_by_name['Chat']._loaded_options = None
   _globals['_RUNSERVICE'].methods_by_name['Chat']._serialized_options = b'\202\323\344\223\002\r\"\010/v1/chat:\001*'
-  _globals['_RUNSTATUS']._serialized_start=3049
-  _globals['_RUNSTATUS']._serialized_end=3249
-  _globals['_MULTITASKSTRATEGY']._serialized_start=3252
-  _globals['_MULTITASKSTRATEGY']._serialized_end=3437
-  _globals['_TOOLCALLSTATUS']._serialized_start=3440
-  _globals['_TOOLCALLSTATUS']._serialized_end=3581
-  _globals['_USAGE']._serialized_start=229
-  _globals['_USAGE']._serialized_end=308
-  _globals['_RUNERROR']._serialized_start=310
-  _globals['_RUNERROR']._serialized_end=351
-  _globals['_TOOLCALLRECORD']._serialized_start=354
-  _globals['_TOOLCALLRECORD']._serialized_end=494
-  _globals['_RUN']._serialized_start=497
-  _globals['_RUN']._serialized_end=1193
-  _globals['_CREATERUNREQUEST']._serialized_start=1196
-  _globals['_CREATERUNREQUEST']._serialized_end=1559
-  _globals['_GETRUNREQUEST']._serialized_start=1561
-  _globals['_GETRUNREQUEST']._serialized_end=1598
-  _globals['_LISTRUNSREQUEST']._serialized_start=1600
-  _globals['_LISTRUNSREQUEST']._serialized_end=1717
-  _globals['_LISTRUNSRESPONSE']._serialized_start=1719
-  _globals['_LISTRUNSRESPONSE']._serialized_end=1796
-  _globals['_CANCELRUNREQUEST']._serialized_start=1798
-  _globals['_CANCELRUNREQUEST']._serialized_end=1838
-  _globals['_WAITRUNREQUEST']._serialized_start=1840
-  _globals['_WAITRUNREQUEST']._serialized_end=1928
-  _globals['_STREAMRUNEVENTSREQUEST']._serialized_start=1930
-  _globals['_STREAMRUNEVENTSREQUEST']._serialized_end=2006
-  _globals['_WATCHTHREADREQUEST']._serialized_start=2008
-  _globals['_WATCHTHREADREQUEST']._serialized_end=2083
-  _globals['_RUNEVENT']._serialized_start=2086
-  _globals['_RUNEVENT']._serialized_end=2397
-  _globals['_MESSAGEDELTA']._serialized_start=2399
-  _globals['_MESSAGEDELTA']._serialized_end=2447
-  _globals['_TOOLCALLEVENT']._serialized_start=2450
-  _globals['_TOOLCALLEVENT']._serialized_end=2594
-  _globals['_CHATREQUEST']._serialized_start=2597
-  _globals['_CHATREQUEST']._serialized_end=2786
-  _globals['_CHATRESPONSE']._serialized_start=2789
-  _globals['_CHATRESPONSE']._serialized_end=3046
-  _globals['_RUNSERVICE']._serialized_start=3584
-  _globals['_RUNSERVICE']._serialized_end=4548
+  _globals['_RUNSTATUS']._serialized_start=3287
+  _globals['_RUNSTATUS']._serialized_end=3487
+  _globals['_MULTITASKSTRATEGY']._serialized_start=3490
+  _globals['_MULTITASKSTRATEGY']._serialized_end=3675
+  _globals['_TOOLCALLSTATUS']._serialized_start=3678
+  _globals['_TOOLCALLSTATUS']._serialized_end=3819
+  _globals['_USAGE']._serialized_start=257
+  _globals['_USAGE']._serialized_end=336
+  _globals['_RUNERROR']._serialized_start=338
+  _globals['_RUNERROR']._serialized_end=379
+  _globals['_TOOLCALLRECORD']._serialized_start=382
+  _globals['_TOOLCALLRECORD']._serialized_end=522
+  _globals['_RUN']._serialized_start=525
+  _globals['_RUN']._serialized_end=1221
+  _globals['_CREATERUNREQUEST']._serialized_start=1224
+  _globals['_CREATERUNREQUEST']._serialized_end=1621
+  _globals['_GETRUNREQUEST']._serialized_start=1623
+  _globals['_GETRUNREQUEST']._serialized_end=1660
+  _globals['_LISTRUNSREQUEST']._serialized_start=1662
+  _globals['_LISTRUNSREQUEST']._serialized_end=1779
+  _globals['_LISTRUNSRESPONSE']._serialized_start=1781
+  _globals['_LISTRUNSRESPONSE']._serialized_end=1858
+  _globals['_CANCELRUNREQUEST']._serialized_start=1860
+  _globals['_CANCELRUNREQUEST']._serialized_end=1900
+  _globals['_WAITRUNREQUEST']._serialized_start=1902
+  _globals['_WAITRUNREQUEST']._serialized_end=1990
+  _globals['_STREAMRUNEVENTSREQUEST']._serialized_start=1992
+  _globals['_STREAMRUNEVENTSREQUEST']._serialized_end=2095
+  _globals['_WATCHTHREADREQUEST']._serialized_start=2097
+  _globals['_WATCHTHREADREQUEST']._serialized_end=2199
+  _globals['_RUNEVENT']._serialized_start=2202
+  _globals['_RUNEVENT']._serialized_end=2568
+  _globals['_MESSAGEDELTA']._serialized_start=2570
+  _globals['_MESSAGEDELTA']._serialized_end=2618
+  _globals['_TOOLCALLEVENT']._serialized_start=2621
+  _globals['_TOOLCALLEVENT']._serialized_end=2765
+  _globals['_CHATREQUEST']._serialized_start=2768
+  _globals['_CHATREQUEST']._serialized_end=3024
+  _globals['_CHATRESPONSE']._serialized_start=3027
+  _globals['_CHATRESPONSE']._serialized_end=3284
+  _globals['_RUNSERVICE']._serialized_start=3822
+  _globals['_RUNSERVICE']._serialized_end=4786
 # @@protoc_insertion_point(module_scope)

@@ -12,6 +12,7 @@ from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from threadline.v1 import message_pb2 as _message_pb2
+from threadline.v1 import thread_pb2 as _thread_pb2
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -41,10 +42,15 @@ class _RunStatusEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_RunStatus.V
     """Terminal: the agent used every iteration it was allowed without finishing."""
     RUN_STATUS_FAILED: _RunStatus.ValueType  # 5
     """Terminal: the agent, a tool, a timeout, a lost worker or a server restart
-    ended the run; error says which.
+    ended the run; error says which. If the run changed its thread's state,
+    the state went back to what it was before the run's first change (a
+    checkpoint of source RESTORE, with a state.updated event before the
+    run's final event).
     """
     RUN_STATUS_CANCELLED: _RunStatus.ValueType  # 6
-    """Terminal: a client or a later run (INTERRUPT, ROLLBACK) cancelled it."""
+    """Terminal: a client or a later run (INTERRUPT, ROLLBACK) cancelled it. Its
+    changes to the thread's state are undone as for FAILED.
+    """
 
 class RunStatus(_RunStatus, metaclass=_RunStatusEnumTypeWrapper):
     """RunStatus is where a run is in its life. QUEUED and RUNNING are in flight;
@@ -63,10 +69,15 @@ RUN_STATUS_MAX_ITERATIONS_REACHED: RunStatus.ValueType  # 4
 """Terminal: the agent used every iteration it was allowed without finishing."""
 RUN_STATUS_FAILED: RunStatus.ValueType  # 5
 """Terminal: the agent, a tool, a timeout, a lost worker or a server restart
-ended the run; error says which.
+ended the run; error says which. If the run changed its thread's state,
+the state went back to what it was before the run's first change (a
+checkpoint of source RESTORE, with a state.updated event before the
+run's final event).
 """
 RUN_STATUS_CANCELLED: RunStatus.ValueType  # 6
-"""Terminal: a client or a later run (INTERRUPT, ROLLBACK) cancelled it."""
+"""Terminal: a client or a later run (INTERRUPT, ROLLBACK) cancelled it. Its
+changes to the thread's state are undone as for FAILED.
+"""
 Global___RunStatus: _TypeAlias = RunStatus  # noqa: Y015
 
 class _MultitaskStrategy:
@@ -84,7 +95,9 @@ class _MultitaskStrategyEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Mul
     MULTITASK_STRATEGY_INTERRUPT: _MultitaskStrategy.ValueType  # 3
     """Cancel the runs in flight, then start."""
     MULTITASK_STRATEGY_ROLLBACK: _MultitaskStrategy.ValueType  # 4
-    """Cancel the runs in flight and delete the messages they wrote, then start."""
+    """Cancel the runs in flight and delete the messages they wrote, then start.
+    Their changes to the thread's state are undone, as for any cancelled run.
+    """
 
 class MultitaskStrategy(_MultitaskStrategy, metaclass=_MultitaskStrategyEnumTypeWrapper):
     """MultitaskStrategy says what CreateRun does when the thread already has a
@@ -100,7 +113,9 @@ MULTITASK_STRATEGY_ENQUEUE: MultitaskStrategy.ValueType  # 2
 MULTITASK_STRATEGY_INTERRUPT: MultitaskStrategy.ValueType  # 3
 """Cancel the runs in flight, then start."""
 MULTITASK_STRATEGY_ROLLBACK: MultitaskStrategy.ValueType  # 4
-"""Cancel the runs in flight and delete the messages they wrote, then start."""
+"""Cancel the runs in flight and delete the messages they wrote, then start.
+Their changes to the thread's state are undone, as for any cancelled run.
+"""
 Global___MultitaskStrategy: _TypeAlias = MultitaskStrategy  # noqa: Y015
 
 class _ToolCallStatus:
@@ -351,6 +366,7 @@ class CreateRunRequest(_message.Message):
     METADATA_FIELD_NUMBER: _builtins.int
     MULTITASK_STRATEGY_FIELD_NUMBER: _builtins.int
     REQUEST_ID_FIELD_NUMBER: _builtins.int
+    STREAM_EVENT_TYPES_FIELD_NUMBER: _builtins.int
     thread_id: _builtins.str
     """The thread to run on. Required."""
     agent_id: _builtins.str
@@ -396,6 +412,14 @@ class CreateRunRequest(_message.Message):
     def metadata(self) -> _struct_pb2.Struct:
         """The caller's own JSON object, at most 64 KiB, nested at most 32 deep."""
 
+    @_builtins.property
+    def stream_event_types(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """For StreamRun only: send only events of these types (the names in
+        RunEvent.type, at most 32, each a type this server sends). Empty sends
+        every event. CreateRun, which streams nothing, refuses it with
+        INVALID_ARGUMENT.
+        """
+
     def __init__(
         self,
         *,
@@ -408,10 +432,11 @@ class CreateRunRequest(_message.Message):
         metadata: _struct_pb2.Struct | None = ...,
         multitask_strategy: Global___MultitaskStrategy.ValueType = ...,
         request_id: _builtins.str = ...,
+        stream_event_types: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["context", b"context", "metadata", b"metadata"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_id", b"agent_id", "context", b"context", "input_messages", b"input_messages", "max_iterations", b"max_iterations", "metadata", b"metadata", "multitask_strategy", b"multitask_strategy", "request_id", b"request_id", "thread_id", b"thread_id", "tools", b"tools"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_id", b"agent_id", "context", b"context", "input_messages", b"input_messages", "max_iterations", b"max_iterations", "metadata", b"metadata", "multitask_strategy", b"multitask_strategy", "request_id", b"request_id", "stream_event_types", b"stream_event_types", "thread_id", b"thread_id", "tools", b"tools"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -564,21 +589,32 @@ class StreamRunEventsRequest(_message.Message):
 
     RUN_ID_FIELD_NUMBER: _builtins.int
     AFTER_EVENT_ID_FIELD_NUMBER: _builtins.int
+    EVENT_TYPES_FIELD_NUMBER: _builtins.int
     run_id: _builtins.str
     """The run whose events to stream. Required."""
     after_event_id: _builtins.int
     """Stream only events with a larger event_id; 0 streams from the first.
     Pass the last event_id you received to resume a broken stream.
     """
+    @_builtins.property
+    def event_types(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Send only events of these types (the names in RunEvent.type, at most 32,
+        each a type this server sends; an unknown one is INVALID_ARGUMENT).
+        Empty sends every event. The events left out still move the stream on,
+        so resuming with the last event_id received, and the same event_types,
+        sends exactly the later events of those types: none twice, none missed.
+        """
+
     def __init__(
         self,
         *,
         run_id: _builtins.str = ...,
         after_event_id: _builtins.int = ...,
+        event_types: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["after_event_id", b"after_event_id", "run_id", b"run_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["after_event_id", b"after_event_id", "event_types", b"event_types", "run_id", b"run_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -592,21 +628,27 @@ class WatchThreadRequest(_message.Message):
 
     THREAD_ID_FIELD_NUMBER: _builtins.int
     AFTER_EVENT_ID_FIELD_NUMBER: _builtins.int
+    EVENT_TYPES_FIELD_NUMBER: _builtins.int
     thread_id: _builtins.str
     """The thread to watch. Required."""
     after_event_id: _builtins.int
     """Stream only events with a larger event_id; 0 streams the thread's whole
     history first.
     """
+    @_builtins.property
+    def event_types(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Send only events of these types, as in StreamRunEventsRequest.event_types."""
+
     def __init__(
         self,
         *,
         thread_id: _builtins.str = ...,
         after_event_id: _builtins.int = ...,
+        event_types: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["after_event_id", b"after_event_id", "thread_id", b"thread_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["after_event_id", b"after_event_id", "event_types", b"event_types", "thread_id", b"thread_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -623,7 +665,8 @@ class RunEvent(_message.Message):
     the run, whose response is the text of its last answer (at most 1 MiB)
     and whose tool_calls are at most 1000 short records, not the results;
     tool_call.completed carries one call and its result (each within a
-    message's limit).
+    message's limit); state.updated carries a checkpoint (its state is at most
+    256 KiB as JSON).
     """
 
     DESCRIPTOR: _descriptor.Descriptor
@@ -637,6 +680,7 @@ class RunEvent(_message.Message):
     MESSAGE_FIELD_NUMBER: _builtins.int
     DELTA_FIELD_NUMBER: _builtins.int
     TOOL_CALL_FIELD_NUMBER: _builtins.int
+    CHECKPOINT_FIELD_NUMBER: _builtins.int
     event_id: _builtins.int
     """The event's id; larger ids happened later. Never 0."""
     run_id: _builtins.str
@@ -645,9 +689,12 @@ class RunEvent(_message.Message):
     """The thread the event happened on."""
     type: _builtins.str
     """What happened: run.created, run.started, message.created, message.delta,
-    message.completed, tool_call.started, tool_call.completed, run.completed,
-    run.max_iterations_reached, run.failed or run.cancelled. New types may be
-    added; clients skip types they do not know.
+    message.completed, tool_call.started, tool_call.completed, state.updated
+    (the thread's state changed: by a caller, by a run, or back after a run
+    that failed or was cancelled), thread.cleared (ClearThread deleted every
+    message), run.completed, run.max_iterations_reached, run.failed or
+    run.cancelled. New types may be added; clients skip types they do not
+    know.
     """
     @_builtins.property
     def created_at(self) -> _timestamp_pb2.Timestamp:
@@ -671,6 +718,12 @@ class RunEvent(_message.Message):
     def tool_call(self) -> Global___ToolCallEvent:
         """For tool_call.started and tool_call.completed."""
 
+    @_builtins.property
+    def checkpoint(self) -> _thread_pb2.ThreadCheckpoint:
+        """For state.updated: the checkpoint the change made, with the whole new
+        state (at most 256 KiB as JSON).
+        """
+
     def __init__(
         self,
         *,
@@ -683,12 +736,13 @@ class RunEvent(_message.Message):
         message: _message_pb2.Message | None = ...,
         delta: Global___MessageDelta | None = ...,
         tool_call: Global___ToolCallEvent | None = ...,
+        checkpoint: _thread_pb2.ThreadCheckpoint | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "delta", b"delta", "message", b"message", "payload", b"payload", "run", b"run", "tool_call", b"tool_call"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["checkpoint", b"checkpoint", "created_at", b"created_at", "delta", b"delta", "message", b"message", "payload", b"payload", "run", b"run", "tool_call", b"tool_call"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "delta", b"delta", "event_id", b"event_id", "message", b"message", "payload", b"payload", "run", b"run", "run_id", b"run_id", "thread_id", b"thread_id", "tool_call", b"tool_call", "type", b"type"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["checkpoint", b"checkpoint", "created_at", b"created_at", "delta", b"delta", "event_id", b"event_id", "message", b"message", "payload", b"payload", "run", b"run", "run_id", b"run_id", "thread_id", b"thread_id", "tool_call", b"tool_call", "type", b"type"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_payload: _TypeAlias = _typing.Literal["run", "message", "delta", "tool_call"]  # noqa: Y015
+    _WhichOneofReturnType_payload: _TypeAlias = _typing.Literal["run", "message", "delta", "tool_call", "checkpoint"]  # noqa: Y015
     _WhichOneofArgType_payload: _TypeAlias = _typing.Literal["payload", b"payload"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_payload) -> _WhichOneofReturnType_payload | None: ...
 
@@ -768,6 +822,8 @@ class ChatRequest(_message.Message):
     CONTEXT_FIELD_NUMBER: _builtins.int
     MAX_ITERATIONS_FIELD_NUMBER: _builtins.int
     REQUEST_ID_FIELD_NUMBER: _builtins.int
+    TOOLS_FIELD_NUMBER: _builtins.int
+    TTL_FIELD_NUMBER: _builtins.int
     message: _builtins.str
     """The user's message text. Required; the message it makes is at most
     1 MiB (see Message.parts).
@@ -795,6 +851,21 @@ class ChatRequest(_message.Message):
         deep.
         """
 
+    @_builtins.property
+    def tools(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The names of the tools the run may use, at most 50, each one the agent
+        has (as CreateRunRequest.tools); empty means every tool the agent has.
+        """
+
+    @_builtins.property
+    def ttl(self) -> _duration_pb2.Duration:
+        """The ttl of the thread Chat makes when thread_id is empty (see
+        Thread.ttl): 1 second to 3650 days, and at most the server's
+        --max-thread-ttl (a longer one is INVALID_ARGUMENT). Unset: the server's
+        --default-thread-ttl, or no expiry without one. With a thread_id it is
+        INVALID_ARGUMENT: UpdateThread changes an existing thread's ttl.
+        """
+
     def __init__(
         self,
         *,
@@ -804,10 +875,12 @@ class ChatRequest(_message.Message):
         context: _struct_pb2.Struct | None = ...,
         max_iterations: _builtins.int = ...,
         request_id: _builtins.str = ...,
+        tools: _abc.Iterable[_builtins.str] | None = ...,
+        ttl: _duration_pb2.Duration | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["context", b"context"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["context", b"context", "ttl", b"ttl"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_id", b"agent_id", "context", b"context", "max_iterations", b"max_iterations", "message", b"message", "request_id", b"request_id", "thread_id", b"thread_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_id", b"agent_id", "context", b"context", "max_iterations", b"max_iterations", "message", b"message", "request_id", b"request_id", "thread_id", b"thread_id", "tools", b"tools", "ttl", b"ttl"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -161,6 +161,9 @@ class RunServiceServicer:
         """Streams a run's events: every stored event after after_event_id, then the
         live ones as they happen, and ends after the run's final event
         (run.completed, run.max_iterations_reached, run.failed or run.cancelled).
+        With event_types, only events of those types are sent, and the stream
+        still ends at the run's end (after its final event, or without it when
+        that type was not asked for).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -171,14 +174,17 @@ class RunServiceServicer:
         first event is run.created, which names the run. Retrying with the same
         request_id starts no second run: it streams the first call's run from
         its first event (request ids of StreamRun and CreateRun are apart).
+        With stream_event_types, only events of those types are sent (leave
+        run.created out and the run is named by every other event's run_id).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def WatchThread(self, request, context):
-        """Streams every event on a thread, of runs and messages alike, after
-        after_event_id and then live, until the client leaves.
+        """Streams every event on a thread, of runs, messages and state alike, after
+        after_event_id and then live, until the client leaves; with event_types,
+        only events of those types.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -186,10 +192,11 @@ class RunServiceServicer:
 
     def Chat(self, request, context):
         """Sends one user message to an agent and waits for its answer, for callers
-        who want a single call: makes a thread when thread_id is empty, runs the
-        agent, and returns what it said and did. Retrying with the same
-        request_id starts nothing new: it waits for the first call's run on the
-        first call's thread and answers from it.
+        who want a single call: makes a thread when thread_id is empty (with the
+        request's ttl, or the server's --default-thread-ttl), runs the agent, and
+        returns what it said and did. Retrying with the same request_id starts
+        nothing new: it waits for the first call's run on the first call's thread
+        and answers from it.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -75,23 +75,30 @@ class RunServiceStub:
     """Streams a run's events: every stored event after after_event_id, then the
     live ones as they happen, and ends after the run's final event
     (run.completed, run.max_iterations_reached, run.failed or run.cancelled).
+    With event_types, only events of those types are sent, and the stream
+    still ends at the run's end (after its final event, or without it when
+    that type was not asked for).
     """
     StreamRun: _grpc.UnaryStreamMultiCallable[_run_pb2.CreateRunRequest, _run_pb2.RunEvent]
     """Creates a run and streams its events from the first, in one call. The
     first event is run.created, which names the run. Retrying with the same
     request_id starts no second run: it streams the first call's run from
     its first event (request ids of StreamRun and CreateRun are apart).
+    With stream_event_types, only events of those types are sent (leave
+    run.created out and the run is named by every other event's run_id).
     """
     WatchThread: _grpc.UnaryStreamMultiCallable[_run_pb2.WatchThreadRequest, _run_pb2.RunEvent]
-    """Streams every event on a thread, of runs and messages alike, after
-    after_event_id and then live, until the client leaves.
+    """Streams every event on a thread, of runs, messages and state alike, after
+    after_event_id and then live, until the client leaves; with event_types,
+    only events of those types.
     """
     Chat: _grpc.UnaryUnaryMultiCallable[_run_pb2.ChatRequest, _run_pb2.ChatResponse]
     """Sends one user message to an agent and waits for its answer, for callers
-    who want a single call: makes a thread when thread_id is empty, runs the
-    agent, and returns what it said and did. Retrying with the same
-    request_id starts nothing new: it waits for the first call's run on the
-    first call's thread and answers from it.
+    who want a single call: makes a thread when thread_id is empty (with the
+    request's ttl, or the server's --default-thread-ttl), runs the agent, and
+    returns what it said and did. Retrying with the same request_id starts
+    nothing new: it waits for the first call's run on the first call's thread
+    and answers from it.
     """
 
 @_typing.type_check_only
@@ -141,23 +148,30 @@ class RunServiceAsyncStub(RunServiceStub):
     """Streams a run's events: every stored event after after_event_id, then the
     live ones as they happen, and ends after the run's final event
     (run.completed, run.max_iterations_reached, run.failed or run.cancelled).
+    With event_types, only events of those types are sent, and the stream
+    still ends at the run's end (after its final event, or without it when
+    that type was not asked for).
     """
     StreamRun: _aio.UnaryStreamMultiCallable[_run_pb2.CreateRunRequest, _run_pb2.RunEvent]  # type: ignore[assignment]
     """Creates a run and streams its events from the first, in one call. The
     first event is run.created, which names the run. Retrying with the same
     request_id starts no second run: it streams the first call's run from
     its first event (request ids of StreamRun and CreateRun are apart).
+    With stream_event_types, only events of those types are sent (leave
+    run.created out and the run is named by every other event's run_id).
     """
     WatchThread: _aio.UnaryStreamMultiCallable[_run_pb2.WatchThreadRequest, _run_pb2.RunEvent]  # type: ignore[assignment]
-    """Streams every event on a thread, of runs and messages alike, after
-    after_event_id and then live, until the client leaves.
+    """Streams every event on a thread, of runs, messages and state alike, after
+    after_event_id and then live, until the client leaves; with event_types,
+    only events of those types.
     """
     Chat: _aio.UnaryUnaryMultiCallable[_run_pb2.ChatRequest, _run_pb2.ChatResponse]  # type: ignore[assignment]
     """Sends one user message to an agent and waits for its answer, for callers
-    who want a single call: makes a thread when thread_id is empty, runs the
-    agent, and returns what it said and did. Retrying with the same
-    request_id starts nothing new: it waits for the first call's run on the
-    first call's thread and answers from it.
+    who want a single call: makes a thread when thread_id is empty (with the
+    request's ttl, or the server's --default-thread-ttl), runs the agent, and
+    returns what it said and did. Retrying with the same request_id starts
+    nothing new: it waits for the first call's run on the first call's thread
+    and answers from it.
     """
 
 class RunServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -240,6 +254,9 @@ class RunServiceServicer(metaclass=_abc_1.ABCMeta):
         """Streams a run's events: every stored event after after_event_id, then the
         live ones as they happen, and ends after the run's final event
         (run.completed, run.max_iterations_reached, run.failed or run.cancelled).
+        With event_types, only events of those types are sent, and the stream
+        still ends at the run's end (after its final event, or without it when
+        that type was not asked for).
         """
 
     @_abc_1.abstractmethod
@@ -252,6 +269,8 @@ class RunServiceServicer(metaclass=_abc_1.ABCMeta):
         first event is run.created, which names the run. Retrying with the same
         request_id starts no second run: it streams the first call's run from
         its first event (request ids of StreamRun and CreateRun are apart).
+        With stream_event_types, only events of those types are sent (leave
+        run.created out and the run is named by every other event's run_id).
         """
 
     @_abc_1.abstractmethod
@@ -260,8 +279,9 @@ class RunServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _run_pb2.WatchThreadRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_abc.Iterator[_run_pb2.RunEvent], _abc.AsyncIterator[_run_pb2.RunEvent]]:
-        """Streams every event on a thread, of runs and messages alike, after
-        after_event_id and then live, until the client leaves.
+        """Streams every event on a thread, of runs, messages and state alike, after
+        after_event_id and then live, until the client leaves; with event_types,
+        only events of those types.
         """
 
     @_abc_1.abstractmethod
@@ -271,10 +291,11 @@ class RunServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_run_pb2.ChatResponse, _abc.Awaitable[_run_pb2.ChatResponse]]:
         """Sends one user message to an agent and waits for its answer, for callers
-        who want a single call: makes a thread when thread_id is empty, runs the
-        agent, and returns what it said and did. Retrying with the same
-        request_id starts nothing new: it waits for the first call's run on the
-        first call's thread and answers from it.
+        who want a single call: makes a thread when thread_id is empty (with the
+        request's ttl, or the server's --default-thread-ttl), runs the agent, and
+        returns what it said and did. Retrying with the same request_id starts
+        nothing new: it waits for the first call's run on the first call's thread
+        and answers from it.
         """
 
 def add_RunServiceServicer_to_server(servicer: RunServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

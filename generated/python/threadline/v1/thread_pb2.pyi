@@ -140,6 +140,50 @@ IF_EXISTS_DO_NOTHING: IfExists.ValueType  # 2
 """Return the existing thread unchanged."""
 Global___IfExists: _TypeAlias = IfExists  # noqa: Y015
 
+class _CheckpointSource:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _CheckpointSourceEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_CheckpointSource.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    CHECKPOINT_SOURCE_UNSPECIFIED: _CheckpointSource.ValueType  # 0
+    """Never stored."""
+    CHECKPOINT_SOURCE_UPDATE: _CheckpointSource.ValueType  # 1
+    """A caller's UpdateThreadState."""
+    CHECKPOINT_SOURCE_RUN: _CheckpointSource.ValueType  # 2
+    """An agent's update during its run (run_id names the run)."""
+    CHECKPOINT_SOURCE_RESTORE: _CheckpointSource.ValueType  # 3
+    """A run that changed the state ended FAILED or CANCELLED (a failure, a
+    timeout, a lost lease, a restart, a cancel, a later run's INTERRUPT or
+    ROLLBACK): the state went back to what it was before the run's first
+    change. run_id names the run.
+    """
+    CHECKPOINT_SOURCE_COPY: _CheckpointSource.ValueType  # 4
+    """CopyThread: the first checkpoint of a copy, with the state it was copied
+    with.
+    """
+
+class CheckpointSource(_CheckpointSource, metaclass=_CheckpointSourceEnumTypeWrapper):
+    """CheckpointSource says what made a checkpoint."""
+
+CHECKPOINT_SOURCE_UNSPECIFIED: CheckpointSource.ValueType  # 0
+"""Never stored."""
+CHECKPOINT_SOURCE_UPDATE: CheckpointSource.ValueType  # 1
+"""A caller's UpdateThreadState."""
+CHECKPOINT_SOURCE_RUN: CheckpointSource.ValueType  # 2
+"""An agent's update during its run (run_id names the run)."""
+CHECKPOINT_SOURCE_RESTORE: CheckpointSource.ValueType  # 3
+"""A run that changed the state ended FAILED or CANCELLED (a failure, a
+timeout, a lost lease, a restart, a cancel, a later run's INTERRUPT or
+ROLLBACK): the state went back to what it was before the run's first
+change. run_id names the run.
+"""
+CHECKPOINT_SOURCE_COPY: CheckpointSource.ValueType  # 4
+"""CopyThread: the first checkpoint of a copy, with the state it was copied
+with.
+"""
+Global___CheckpointSource: _TypeAlias = CheckpointSource  # noqa: Y015
+
 @_typing.final
 class Thread(_message.Message):
     """A Thread is one conversation: its messages, and the runs of agents on it."""
@@ -164,6 +208,7 @@ class Thread(_message.Message):
     ETAG_FIELD_NUMBER: _builtins.int
     MESSAGES_FIELD_NUMBER: _builtins.int
     OMITTED_MESSAGE_COUNT_FIELD_NUMBER: _builtins.int
+    IS_DEFAULT_FIELD_NUMBER: _builtins.int
     thread_id: _builtins.str
     """The thread's id: either chosen by the client on create, or made by the
     server as `thr_` followed by 26 lowercase letters and digits.
@@ -193,6 +238,11 @@ class Thread(_message.Message):
     4 MiB (the oldest of them are left out first). 0 when all fit, and in
     every other reply. ListMessages pages through them.
     """
+    is_default: _builtins.bool
+    """True for the default thread of its agent_id and user_id, made by
+    GetDefaultThread: it cannot be deleted, and its agent_id, user_id and ttl
+    cannot change.
+    """
     @_builtins.property
     def metadata(self) -> _struct_pb2.Struct:
         """Arbitrary JSON object for the caller's own use, at most 64 KiB when
@@ -211,7 +261,10 @@ class Thread(_message.Message):
     @_builtins.property
     def ttl(self) -> _duration_pb2.Duration:
         """How long after its last activity the thread expires and is deleted, from
-        1 second to 3650 days. Unset means the thread never expires.
+        1 second to 3650 days, and at most the server's --max-thread-ttl when it
+        has one (a longer one is INVALID_ARGUMENT, not shortened). Unset means
+        the thread never expires. Threads made by Chat get the server's
+        --default-thread-ttl unless the request gives one.
         """
 
     @_builtins.property
@@ -259,10 +312,11 @@ class Thread(_message.Message):
         etag: _builtins.str = ...,
         messages: _abc.Iterable[_message_pb2.Message] | None = ...,
         omitted_message_count: _builtins.int = ...,
+        is_default: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "expire_time", b"expire_time", "last_activity_at", b"last_activity_at", "locale", b"locale", "metadata", b"metadata", "ttl", b"ttl", "updated_at", b"updated_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_id", b"agent_id", "created_at", b"created_at", "etag", b"etag", "expire_time", b"expire_time", "external_ref", b"external_ref", "last_activity_at", b"last_activity_at", "locale", b"locale", "message_count", b"message_count", "messages", b"messages", "metadata", b"metadata", "omitted_message_count", b"omitted_message_count", "participants", b"participants", "status", b"status", "thread_id", b"thread_id", "title", b"title", "ttl", b"ttl", "updated_at", b"updated_at", "user_id", b"user_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_id", b"agent_id", "created_at", b"created_at", "etag", b"etag", "expire_time", b"expire_time", "external_ref", b"external_ref", "is_default", b"is_default", "last_activity_at", b"last_activity_at", "locale", b"locale", "message_count", b"message_count", "messages", b"messages", "metadata", b"metadata", "omitted_message_count", b"omitted_message_count", "participants", b"participants", "status", b"status", "thread_id", b"thread_id", "title", b"title", "ttl", b"ttl", "updated_at", b"updated_at", "user_id", b"user_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -498,6 +552,7 @@ class ListThreadsRequest(_message.Message):
     PAGE_TOKEN_FIELD_NUMBER: _builtins.int
     FILTER_FIELD_NUMBER: _builtins.int
     ORDER_BY_FIELD_NUMBER: _builtins.int
+    INCLUDE_TOTAL_SIZE_FIELD_NUMBER: _builtins.int
     page_size: _builtins.int
     """How many threads to return, 1 to 100; 0 means the default of 20. Any
     other value is INVALID_ARGUMENT.
@@ -512,6 +567,12 @@ class ListThreadsRequest(_message.Message):
     a walk ordered by updated_at moves in the order and may be seen twice or
     not at all; order by created_at for a walk that must see each thread once.
     """
+    include_total_size: _builtins.bool
+    """Also count every thread that matches the filter, in total_size (AIP-132).
+    Counting is not free: it reads every matching thread's index entry, so a
+    filter that matches a million threads costs a million reads on every page
+    that asks. Ask on the first page only, or call CountThreads once.
+    """
     @_builtins.property
     def filter(self) -> Global___ThreadFilter:
         """Which threads to list."""
@@ -523,10 +584,11 @@ class ListThreadsRequest(_message.Message):
         page_token: _builtins.str = ...,
         filter: Global___ThreadFilter | None = ...,
         order_by: _builtins.str = ...,
+        include_total_size: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["filter", b"filter"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["filter", b"filter", "order_by", b"order_by", "page_size", b"page_size", "page_token", b"page_token"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["filter", b"filter", "include_total_size", b"include_total_size", "order_by", b"order_by", "page_size", b"page_size", "page_token", b"page_token"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -540,8 +602,15 @@ class ListThreadsResponse(_message.Message):
 
     THREADS_FIELD_NUMBER: _builtins.int
     NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    TOTAL_SIZE_FIELD_NUMBER: _builtins.int
     next_page_token: _builtins.str
     """Pass this as page_token to get the next page; empty on the last page."""
+    total_size: _builtins.int
+    """With include_total_size: how many threads match the filter on every page
+    together (at most 2,147,483,647), counted in a read of its own just after
+    the page's, so threads created or deleted in between may make it differ
+    from what a walk of the pages finds. 0 when not asked for.
+    """
     @_builtins.property
     def threads(self) -> _containers.RepeatedCompositeFieldContainer[Global___Thread]:
         """The threads on this page, in the order asked for, without messages:
@@ -553,10 +622,11 @@ class ListThreadsResponse(_message.Message):
         *,
         threads: _abc.Iterable[Global___Thread] | None = ...,
         next_page_token: _builtins.str = ...,
+        total_size: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["next_page_token", b"next_page_token", "threads", b"threads"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["next_page_token", b"next_page_token", "threads", b"threads", "total_size", b"total_size"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -679,6 +749,7 @@ class CopyThreadRequest(_message.Message):
 
     THREAD_ID_FIELD_NUMBER: _builtins.int
     NEW_THREAD_ID_FIELD_NUMBER: _builtins.int
+    CHECKPOINT_ID_FIELD_NUMBER: _builtins.int
     thread_id: _builtins.str
     """The thread to copy. Required."""
     new_thread_id: _builtins.str
@@ -686,16 +757,326 @@ class CopyThreadRequest(_message.Message):
     CreateThreadRequest.thread_id; empty means the server makes one.
     ALREADY_EXISTS when taken.
     """
+    checkpoint_id: _builtins.str
+    """A checkpoint of the thread (from ListThreadCheckpoints) to fork at: the
+    copy gets the messages up to it and its state. Empty copies everything
+    and the current state.
+    """
     def __init__(
         self,
         *,
         thread_id: _builtins.str = ...,
         new_thread_id: _builtins.str = ...,
+        checkpoint_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["new_thread_id", b"new_thread_id", "thread_id", b"thread_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["checkpoint_id", b"checkpoint_id", "new_thread_id", b"new_thread_id", "thread_id", b"thread_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___CopyThreadRequest: _TypeAlias = CopyThreadRequest  # noqa: Y015
+
+@_typing.final
+class ThreadState(_message.Message):
+    """A ThreadState is a thread's state: a JSON object its agents read at the
+    start of each run and change as they work, and callers read and change
+    with GetThreadState and UpdateThreadState. Every change makes a checkpoint
+    (ListThreadCheckpoints); the state is its newest checkpoint's values.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    THREAD_ID_FIELD_NUMBER: _builtins.int
+    VALUES_FIELD_NUMBER: _builtins.int
+    CHECKPOINT_ID_FIELD_NUMBER: _builtins.int
+    UPDATED_AT_FIELD_NUMBER: _builtins.int
+    ETAG_FIELD_NUMBER: _builtins.int
+    thread_id: _builtins.str
+    """The thread whose state this is. Required on update."""
+    checkpoint_id: _builtins.str
+    """The checkpoint the values are from; empty while the state never changed."""
+    etag: _builtins.str
+    """A token that changes whenever the state changes. Send it back on
+    UpdateThreadState to change the state only if nobody (no caller, no
+    agent) changed it since you read it.
+    """
+    @_builtins.property
+    def values(self) -> _struct_pb2.Struct:
+        """The state: any JSON object, at most 256 KiB when written as JSON and
+        nested at most 32 deep. Empty for a thread whose state never changed.
+        """
+
+    @_builtins.property
+    def updated_at(self) -> _timestamp_pb2.Timestamp:
+        """When the state last changed (its checkpoint's created_at); unset while it
+        never changed.
+        """
+
+    def __init__(
+        self,
+        *,
+        thread_id: _builtins.str = ...,
+        values: _struct_pb2.Struct | None = ...,
+        checkpoint_id: _builtins.str = ...,
+        updated_at: _timestamp_pb2.Timestamp | None = ...,
+        etag: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["updated_at", b"updated_at", "values", b"values"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["checkpoint_id", b"checkpoint_id", "etag", b"etag", "thread_id", b"thread_id", "updated_at", b"updated_at", "values", b"values"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ThreadState: _TypeAlias = ThreadState  # noqa: Y015
+
+@_typing.final
+class ThreadCheckpoint(_message.Message):
+    """A ThreadCheckpoint is one state a thread had: made by every change of its
+    state, and never changed afterwards. Checkpoints go when their thread does.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CHECKPOINT_ID_FIELD_NUMBER: _builtins.int
+    THREAD_ID_FIELD_NUMBER: _builtins.int
+    PARENT_CHECKPOINT_ID_FIELD_NUMBER: _builtins.int
+    VALUES_FIELD_NUMBER: _builtins.int
+    LAST_MESSAGE_ID_FIELD_NUMBER: _builtins.int
+    RUN_ID_FIELD_NUMBER: _builtins.int
+    SOURCE_FIELD_NUMBER: _builtins.int
+    CREATED_AT_FIELD_NUMBER: _builtins.int
+    checkpoint_id: _builtins.str
+    """The server-made id, `ckp_` followed by 26 lowercase letters and digits."""
+    thread_id: _builtins.str
+    """The thread whose state this was."""
+    parent_checkpoint_id: _builtins.str
+    """The checkpoint this one changed: the thread's newest before it. Empty
+    for the first checkpoint of a thread.
+    """
+    last_message_id: _builtins.str
+    """The thread's newest stored message when the checkpoint was made; empty
+    when it had none. An answer an agent is still streaming is stored when
+    it ends, so a checkpoint made meanwhile comes before it. CopyThread with
+    checkpoint_id copies the messages up to this one.
+    """
+    run_id: _builtins.str
+    """The run that made the checkpoint (sources RUN and RESTORE); empty
+    otherwise.
+    """
+    source: Global___CheckpointSource.ValueType
+    """What made the checkpoint."""
+    @_builtins.property
+    def values(self) -> _struct_pb2.Struct:
+        """The whole state as of this checkpoint (ThreadState.values)."""
+
+    @_builtins.property
+    def created_at(self) -> _timestamp_pb2.Timestamp:
+        """When the checkpoint was made."""
+
+    def __init__(
+        self,
+        *,
+        checkpoint_id: _builtins.str = ...,
+        thread_id: _builtins.str = ...,
+        parent_checkpoint_id: _builtins.str = ...,
+        values: _struct_pb2.Struct | None = ...,
+        last_message_id: _builtins.str = ...,
+        run_id: _builtins.str = ...,
+        source: Global___CheckpointSource.ValueType = ...,
+        created_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "values", b"values"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["checkpoint_id", b"checkpoint_id", "created_at", b"created_at", "last_message_id", b"last_message_id", "parent_checkpoint_id", b"parent_checkpoint_id", "run_id", b"run_id", "source", b"source", "thread_id", b"thread_id", "values", b"values"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ThreadCheckpoint: _TypeAlias = ThreadCheckpoint  # noqa: Y015
+
+@_typing.final
+class GetThreadStateRequest(_message.Message):
+    """The request to read a thread's state."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    THREAD_ID_FIELD_NUMBER: _builtins.int
+    thread_id: _builtins.str
+    """The thread whose state to read. Required."""
+    def __init__(
+        self,
+        *,
+        thread_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["thread_id", b"thread_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetThreadStateRequest: _TypeAlias = GetThreadStateRequest  # noqa: Y015
+
+@_typing.final
+class UpdateThreadStateRequest(_message.Message):
+    """The request to change a thread's state."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    THREAD_STATE_FIELD_NUMBER: _builtins.int
+    UPDATE_MASK_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def thread_state(self) -> Global___ThreadState:
+        """The state, with its thread_id set, and the values to write. Its etag,
+        when set, must be current. Required.
+        """
+
+    @_builtins.property
+    def update_mask(self) -> _field_mask_pb2.FieldMask:
+        """What to change, as paths into thread_state: `values` replaces the whole
+        state with thread_state.values; `values.k` sets key k to its value in
+        thread_state.values, or removes k when thread_state.values has none;
+        `values.a.b` does the same one object deeper (at most 32 keys deep,
+        making the objects on the way when missing). `etag` may be named too
+        (an HTTP PATCH body's keys become the mask) and changes nothing.
+
+        Unset or empty: the paths of every leaf in thread_state.values (a value
+        that is not a non-empty object), as the HTTP mapping infers them from a
+        PATCH body. So objects merge key by key and every other value (a string,
+        a number, a list, null, an empty object) replaces what was there: keys
+        not given keep their values, as with LangGraph's updateState. Empty
+        values with an empty mask change nothing and are INVALID_ARGUMENT.
+        """
+
+    def __init__(
+        self,
+        *,
+        thread_state: Global___ThreadState | None = ...,
+        update_mask: _field_mask_pb2.FieldMask | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["thread_state", b"thread_state", "update_mask", b"update_mask"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["thread_state", b"thread_state", "update_mask", b"update_mask"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpdateThreadStateRequest: _TypeAlias = UpdateThreadStateRequest  # noqa: Y015
+
+@_typing.final
+class ListThreadCheckpointsRequest(_message.Message):
+    """The request to list a thread's checkpoints."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    THREAD_ID_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    thread_id: _builtins.str
+    """The thread whose checkpoints to list. Required."""
+    page_size: _builtins.int
+    """How many checkpoints to return, 1 to 100; 0 means the default of 20. Any
+    other value is INVALID_ARGUMENT.
+    """
+    page_token: _builtins.str
+    """The next_page_token of the previous call, to continue from there. It only
+    works with the same thread_id.
+    """
+    def __init__(
+        self,
+        *,
+        thread_id: _builtins.str = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["page_size", b"page_size", "page_token", b"page_token", "thread_id", b"thread_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListThreadCheckpointsRequest: _TypeAlias = ListThreadCheckpointsRequest  # noqa: Y015
+
+@_typing.final
+class ListThreadCheckpointsResponse(_message.Message):
+    """One page of a thread's checkpoints."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CHECKPOINTS_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    """Pass this as page_token to get the next page; empty on the last page."""
+    @_builtins.property
+    def checkpoints(self) -> _containers.RepeatedCompositeFieldContainer[Global___ThreadCheckpoint]:
+        """The checkpoints on this page, newest first: page_size of them, or fewer
+        when more would not fit in 4 MiB.
+        """
+
+    def __init__(
+        self,
+        *,
+        checkpoints: _abc.Iterable[Global___ThreadCheckpoint] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["checkpoints", b"checkpoints", "next_page_token", b"next_page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListThreadCheckpointsResponse: _TypeAlias = ListThreadCheckpointsResponse  # noqa: Y015
+
+@_typing.final
+class GetDefaultThreadRequest(_message.Message):
+    """The request for the default thread of an agent and a user."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    AGENT_ID_FIELD_NUMBER: _builtins.int
+    USER_ID_FIELD_NUMBER: _builtins.int
+    agent_id: _builtins.str
+    """The agent, at most 128 characters; the thread's agent_id. Empty is an
+    agent of its own: a default thread for no particular agent.
+    """
+    user_id: _builtins.str
+    """The end user, at most 128 characters; the thread's user_id. Empty is a
+    user of its own: the agent's default thread for no particular user.
+    """
+    def __init__(
+        self,
+        *,
+        agent_id: _builtins.str = ...,
+        user_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_id", b"agent_id", "user_id", b"user_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetDefaultThreadRequest: _TypeAlias = GetDefaultThreadRequest  # noqa: Y015
+
+@_typing.final
+class ClearThreadRequest(_message.Message):
+    """The request to delete every message of a thread."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    THREAD_ID_FIELD_NUMBER: _builtins.int
+    ETAG_FIELD_NUMBER: _builtins.int
+    thread_id: _builtins.str
+    """The thread to clear. Required."""
+    etag: _builtins.str
+    """When set, clear only if the thread's etag is still this one."""
+    def __init__(
+        self,
+        *,
+        thread_id: _builtins.str = ...,
+        etag: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["etag", b"etag", "thread_id", b"thread_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ClearThreadRequest: _TypeAlias = ClearThreadRequest  # noqa: Y015

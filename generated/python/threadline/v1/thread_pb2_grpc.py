@@ -27,7 +27,9 @@ if _version_not_supported:
 
 
 class ThreadServiceStub:
-    """ThreadService keeps conversation threads. Every call answers
+    """ThreadService keeps conversation threads. It also keeps each thread's
+    state, which its agents keep between runs, with every checkpoint of it.
+    Every call answers
     INVALID_ARGUMENT with reason VALIDATION_ERROR and a BadRequest naming each
     bad field when the request is malformed (reason MALFORMED_REQUEST when its
     bytes are not a valid message at all), and NOT_FOUND with reason
@@ -77,10 +79,37 @@ class ThreadServiceStub:
                 request_serializer=threadline_dot_v1_dot_thread__pb2.CopyThreadRequest.SerializeToString,
                 response_deserializer=threadline_dot_v1_dot_thread__pb2.Thread.FromString,
                 _registered_method=True)
+        self.GetThreadState = channel.unary_unary(
+                '/threadline.v1.ThreadService/GetThreadState',
+                request_serializer=threadline_dot_v1_dot_thread__pb2.GetThreadStateRequest.SerializeToString,
+                response_deserializer=threadline_dot_v1_dot_thread__pb2.ThreadState.FromString,
+                _registered_method=True)
+        self.UpdateThreadState = channel.unary_unary(
+                '/threadline.v1.ThreadService/UpdateThreadState',
+                request_serializer=threadline_dot_v1_dot_thread__pb2.UpdateThreadStateRequest.SerializeToString,
+                response_deserializer=threadline_dot_v1_dot_thread__pb2.ThreadState.FromString,
+                _registered_method=True)
+        self.ListThreadCheckpoints = channel.unary_unary(
+                '/threadline.v1.ThreadService/ListThreadCheckpoints',
+                request_serializer=threadline_dot_v1_dot_thread__pb2.ListThreadCheckpointsRequest.SerializeToString,
+                response_deserializer=threadline_dot_v1_dot_thread__pb2.ListThreadCheckpointsResponse.FromString,
+                _registered_method=True)
+        self.GetDefaultThread = channel.unary_unary(
+                '/threadline.v1.ThreadService/GetDefaultThread',
+                request_serializer=threadline_dot_v1_dot_thread__pb2.GetDefaultThreadRequest.SerializeToString,
+                response_deserializer=threadline_dot_v1_dot_thread__pb2.Thread.FromString,
+                _registered_method=True)
+        self.ClearThread = channel.unary_unary(
+                '/threadline.v1.ThreadService/ClearThread',
+                request_serializer=threadline_dot_v1_dot_thread__pb2.ClearThreadRequest.SerializeToString,
+                response_deserializer=threadline_dot_v1_dot_thread__pb2.Thread.FromString,
+                _registered_method=True)
 
 
 class ThreadServiceServicer:
-    """ThreadService keeps conversation threads. Every call answers
+    """ThreadService keeps conversation threads. It also keeps each thread's
+    state, which its agents keep between runs, with every checkpoint of it.
+    Every call answers
     INVALID_ARGUMENT with reason VALIDATION_ERROR and a BadRequest naming each
     bad field when the request is malformed (reason MALFORMED_REQUEST when its
     bytes are not a valid message at all), and NOT_FOUND with reason
@@ -93,7 +122,8 @@ class ThreadServiceServicer:
         """Creates a thread. With a thread_id chosen by the client that is already
         taken, answers ALREADY_EXISTS (reason THREAD_ALREADY_EXISTS) or, with
         if_exists DO_NOTHING, returns the existing thread unchanged. Retrying
-        with the same request_id returns the thread the first call made.
+        with the same request_id returns the thread the first call made. A ttl
+        over the server's --max-thread-ttl is INVALID_ARGUMENT.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -129,16 +159,21 @@ class ThreadServiceServicer:
         """Changes the fields of a thread named by update_mask. An empty mask, or a
         path that is unknown or output-only, is INVALID_ARGUMENT. When
         thread.etag is set and no longer current, answers ABORTED with reason
-        ETAG_MISMATCH and changes nothing.
+        ETAG_MISMATCH and changes nothing. A ttl over the server's
+        --max-thread-ttl is INVALID_ARGUMENT. On a default thread, a mask that
+        names agent_id, user_id or ttl is FAILED_PRECONDITION with reason
+        DEFAULT_THREAD.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def DeleteThread(self, request, context):
-        """Deletes a thread with its messages and everything else under it, and
-        nothing else. When etag is set and no longer current, answers ABORTED
-        with reason ETAG_MISMATCH and deletes nothing.
+        """Deletes a thread with its messages and everything else under it (runs,
+        events, state and checkpoints), and nothing else. When etag is set and no
+        longer current, answers ABORTED with reason ETAG_MISMATCH and deletes
+        nothing. The default thread of an agent and user cannot be deleted:
+        FAILED_PRECONDITION with reason DEFAULT_THREAD (ClearThread empties it).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -146,9 +181,83 @@ class ThreadServiceServicer:
 
     def CopyThread(self, request, context):
         """Makes a new thread with the same fields as an existing one and a copy of
-        every message, in the same order. The copy gets a new id and new thread
-        times, and its status starts IDLE; its messages get new ids and keep
-        their role, parts, metadata and created_at.
+        every message, in the same order, and of its state. The copy gets a new
+        id and new thread times, and its status starts IDLE; its messages get new
+        ids and keep their role, parts, metadata and created_at. Its state is the
+        source's, in one checkpoint of source COPY (the source's history is not
+        copied); a source whose state never changed gives a copy without one.
+
+        With checkpoint_id, the copy is a fork as of that checkpoint: only the
+        messages written up to it (those the source still has, up to and
+        including the checkpoint's last_message_id), and the checkpoint's state.
+        An unknown checkpoint is NOT_FOUND with reason CHECKPOINT_NOT_FOUND. The
+        copy is never a default thread.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetThreadState(self, request, context):
+        """Returns a thread's state: the JSON object its agents read at the start
+        of each run and change as they work, as of its newest checkpoint. A
+        thread whose state never changed has an empty state and no checkpoint.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateThreadState(self, request, context):
+        """Changes a thread's state and returns it; the change makes a checkpoint
+        (source UPDATE). The state is merged, not replaced, unless the mask says
+        so (see UpdateThreadStateRequest.update_mask): as LangGraph's
+        updateState, keys that are not named stay as they were. When
+        thread_state.etag is set and no longer current, answers ABORTED with
+        reason ETAG_MISMATCH and changes nothing. A state that would be larger
+        than 256 KiB is INVALID_ARGUMENT. The state may change while a run is in
+        flight (a person correcting what a waiting agent will read, say); if that
+        run then fails or is cancelled after changing the state itself, the
+        state returns to what it was before the run's first change, and the
+        change made here is undone with it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListThreadCheckpoints(self, request, context):
+        """Lists a thread's checkpoints, newest first: every state it has had, each
+        with what made it. A page holds fewer than page_size checkpoints when
+        more would not fit in 4 MiB; next_page_token then continues after the
+        last one. Paging never repeats or skips a checkpoint, whatever is written
+        meanwhile (new ones come before the first page).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetDefaultThread(self, request, context):
+        """Returns the default thread of an agent and a user, in the caller's
+        tenant, making it on the first call. Concurrent first calls all return
+        the same thread: the database allows one default thread per agent and
+        user. The default thread cannot be deleted (DeleteThread answers
+        FAILED_PRECONDITION with reason DEFAULT_THREAD), never expires, and its
+        agent_id, user_id and ttl cannot be changed (UpdateThread answers the
+        same); ClearThread empties it. It is a POST because the first call
+        writes.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ClearThread(self, request, context):
+        """Deletes every message of a thread in one step and returns the thread,
+        with message_count 0; a thread.cleared event marks the moment in the
+        thread's events. The thread itself, its state and checkpoints, its runs
+        and its events stay (as with DeleteMessage, the events of the messages
+        keep what they said). A thread with a run in flight answers
+        FAILED_PRECONDITION with reason THREAD_BUSY. When etag is set and no
+        longer current, answers ABORTED with reason ETAG_MISMATCH. This is how
+        the default thread, which cannot be deleted, starts afresh; to empty its
+        state too, UpdateThreadState with update_mask `values`.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -192,6 +301,31 @@ def add_ThreadServiceServicer_to_server(servicer, server):
                     request_deserializer=threadline_dot_v1_dot_thread__pb2.CopyThreadRequest.FromString,
                     response_serializer=threadline_dot_v1_dot_thread__pb2.Thread.SerializeToString,
             ),
+            'GetThreadState': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetThreadState,
+                    request_deserializer=threadline_dot_v1_dot_thread__pb2.GetThreadStateRequest.FromString,
+                    response_serializer=threadline_dot_v1_dot_thread__pb2.ThreadState.SerializeToString,
+            ),
+            'UpdateThreadState': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateThreadState,
+                    request_deserializer=threadline_dot_v1_dot_thread__pb2.UpdateThreadStateRequest.FromString,
+                    response_serializer=threadline_dot_v1_dot_thread__pb2.ThreadState.SerializeToString,
+            ),
+            'ListThreadCheckpoints': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListThreadCheckpoints,
+                    request_deserializer=threadline_dot_v1_dot_thread__pb2.ListThreadCheckpointsRequest.FromString,
+                    response_serializer=threadline_dot_v1_dot_thread__pb2.ListThreadCheckpointsResponse.SerializeToString,
+            ),
+            'GetDefaultThread': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetDefaultThread,
+                    request_deserializer=threadline_dot_v1_dot_thread__pb2.GetDefaultThreadRequest.FromString,
+                    response_serializer=threadline_dot_v1_dot_thread__pb2.Thread.SerializeToString,
+            ),
+            'ClearThread': grpc.unary_unary_rpc_method_handler(
+                    servicer.ClearThread,
+                    request_deserializer=threadline_dot_v1_dot_thread__pb2.ClearThreadRequest.FromString,
+                    response_serializer=threadline_dot_v1_dot_thread__pb2.Thread.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'threadline.v1.ThreadService', rpc_method_handlers)
@@ -201,7 +335,9 @@ def add_ThreadServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class ThreadService:
-    """ThreadService keeps conversation threads. Every call answers
+    """ThreadService keeps conversation threads. It also keeps each thread's
+    state, which its agents keep between runs, with every checkpoint of it.
+    Every call answers
     INVALID_ARGUMENT with reason VALIDATION_ERROR and a BadRequest naming each
     bad field when the request is malformed (reason MALFORMED_REQUEST when its
     bytes are not a valid message at all), and NOT_FOUND with reason
@@ -388,6 +524,141 @@ class ThreadService:
             target,
             '/threadline.v1.ThreadService/CopyThread',
             threadline_dot_v1_dot_thread__pb2.CopyThreadRequest.SerializeToString,
+            threadline_dot_v1_dot_thread__pb2.Thread.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetThreadState(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/threadline.v1.ThreadService/GetThreadState',
+            threadline_dot_v1_dot_thread__pb2.GetThreadStateRequest.SerializeToString,
+            threadline_dot_v1_dot_thread__pb2.ThreadState.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateThreadState(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/threadline.v1.ThreadService/UpdateThreadState',
+            threadline_dot_v1_dot_thread__pb2.UpdateThreadStateRequest.SerializeToString,
+            threadline_dot_v1_dot_thread__pb2.ThreadState.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListThreadCheckpoints(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/threadline.v1.ThreadService/ListThreadCheckpoints',
+            threadline_dot_v1_dot_thread__pb2.ListThreadCheckpointsRequest.SerializeToString,
+            threadline_dot_v1_dot_thread__pb2.ListThreadCheckpointsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetDefaultThread(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/threadline.v1.ThreadService/GetDefaultThread',
+            threadline_dot_v1_dot_thread__pb2.GetDefaultThreadRequest.SerializeToString,
+            threadline_dot_v1_dot_thread__pb2.Thread.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ClearThread(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/threadline.v1.ThreadService/ClearThread',
+            threadline_dot_v1_dot_thread__pb2.ClearThreadRequest.SerializeToString,
             threadline_dot_v1_dot_thread__pb2.Thread.FromString,
             options,
             channel_credentials,

@@ -28,7 +28,9 @@ GRPC_GENERATED_VERSION: str
 GRPC_VERSION: str
 
 class ThreadServiceStub:
-    """ThreadService keeps conversation threads. Every call answers
+    """ThreadService keeps conversation threads. It also keeps each thread's
+    state, which its agents keep between runs, with every checkpoint of it.
+    Every call answers
     INVALID_ARGUMENT with reason VALIDATION_ERROR and a BadRequest naming each
     bad field when the request is malformed (reason MALFORMED_REQUEST when its
     bytes are not a valid message at all), and NOT_FOUND with reason
@@ -45,7 +47,8 @@ class ThreadServiceStub:
     """Creates a thread. With a thread_id chosen by the client that is already
     taken, answers ALREADY_EXISTS (reason THREAD_ALREADY_EXISTS) or, with
     if_exists DO_NOTHING, returns the existing thread unchanged. Retrying
-    with the same request_id returns the thread the first call made.
+    with the same request_id returns the thread the first call made. A ttl
+    over the server's --max-thread-ttl is INVALID_ARGUMENT.
     """
     GetThread: _grpc.UnaryUnaryMultiCallable[_thread_pb2.GetThreadRequest, _thread_pb2.Thread]
     """Returns one thread; with view FULL, also its most recent messages, as
@@ -64,23 +67,84 @@ class ThreadServiceStub:
     """Changes the fields of a thread named by update_mask. An empty mask, or a
     path that is unknown or output-only, is INVALID_ARGUMENT. When
     thread.etag is set and no longer current, answers ABORTED with reason
-    ETAG_MISMATCH and changes nothing.
+    ETAG_MISMATCH and changes nothing. A ttl over the server's
+    --max-thread-ttl is INVALID_ARGUMENT. On a default thread, a mask that
+    names agent_id, user_id or ttl is FAILED_PRECONDITION with reason
+    DEFAULT_THREAD.
     """
     DeleteThread: _grpc.UnaryUnaryMultiCallable[_thread_pb2.DeleteThreadRequest, _empty_pb2.Empty]
-    """Deletes a thread with its messages and everything else under it, and
-    nothing else. When etag is set and no longer current, answers ABORTED
-    with reason ETAG_MISMATCH and deletes nothing.
+    """Deletes a thread with its messages and everything else under it (runs,
+    events, state and checkpoints), and nothing else. When etag is set and no
+    longer current, answers ABORTED with reason ETAG_MISMATCH and deletes
+    nothing. The default thread of an agent and user cannot be deleted:
+    FAILED_PRECONDITION with reason DEFAULT_THREAD (ClearThread empties it).
     """
     CopyThread: _grpc.UnaryUnaryMultiCallable[_thread_pb2.CopyThreadRequest, _thread_pb2.Thread]
     """Makes a new thread with the same fields as an existing one and a copy of
-    every message, in the same order. The copy gets a new id and new thread
-    times, and its status starts IDLE; its messages get new ids and keep
-    their role, parts, metadata and created_at.
+    every message, in the same order, and of its state. The copy gets a new
+    id and new thread times, and its status starts IDLE; its messages get new
+    ids and keep their role, parts, metadata and created_at. Its state is the
+    source's, in one checkpoint of source COPY (the source's history is not
+    copied); a source whose state never changed gives a copy without one.
+
+    With checkpoint_id, the copy is a fork as of that checkpoint: only the
+    messages written up to it (those the source still has, up to and
+    including the checkpoint's last_message_id), and the checkpoint's state.
+    An unknown checkpoint is NOT_FOUND with reason CHECKPOINT_NOT_FOUND. The
+    copy is never a default thread.
+    """
+    GetThreadState: _grpc.UnaryUnaryMultiCallable[_thread_pb2.GetThreadStateRequest, _thread_pb2.ThreadState]
+    """Returns a thread's state: the JSON object its agents read at the start
+    of each run and change as they work, as of its newest checkpoint. A
+    thread whose state never changed has an empty state and no checkpoint.
+    """
+    UpdateThreadState: _grpc.UnaryUnaryMultiCallable[_thread_pb2.UpdateThreadStateRequest, _thread_pb2.ThreadState]
+    """Changes a thread's state and returns it; the change makes a checkpoint
+    (source UPDATE). The state is merged, not replaced, unless the mask says
+    so (see UpdateThreadStateRequest.update_mask): as LangGraph's
+    updateState, keys that are not named stay as they were. When
+    thread_state.etag is set and no longer current, answers ABORTED with
+    reason ETAG_MISMATCH and changes nothing. A state that would be larger
+    than 256 KiB is INVALID_ARGUMENT. The state may change while a run is in
+    flight (a person correcting what a waiting agent will read, say); if that
+    run then fails or is cancelled after changing the state itself, the
+    state returns to what it was before the run's first change, and the
+    change made here is undone with it.
+    """
+    ListThreadCheckpoints: _grpc.UnaryUnaryMultiCallable[_thread_pb2.ListThreadCheckpointsRequest, _thread_pb2.ListThreadCheckpointsResponse]
+    """Lists a thread's checkpoints, newest first: every state it has had, each
+    with what made it. A page holds fewer than page_size checkpoints when
+    more would not fit in 4 MiB; next_page_token then continues after the
+    last one. Paging never repeats or skips a checkpoint, whatever is written
+    meanwhile (new ones come before the first page).
+    """
+    GetDefaultThread: _grpc.UnaryUnaryMultiCallable[_thread_pb2.GetDefaultThreadRequest, _thread_pb2.Thread]
+    """Returns the default thread of an agent and a user, in the caller's
+    tenant, making it on the first call. Concurrent first calls all return
+    the same thread: the database allows one default thread per agent and
+    user. The default thread cannot be deleted (DeleteThread answers
+    FAILED_PRECONDITION with reason DEFAULT_THREAD), never expires, and its
+    agent_id, user_id and ttl cannot be changed (UpdateThread answers the
+    same); ClearThread empties it. It is a POST because the first call
+    writes.
+    """
+    ClearThread: _grpc.UnaryUnaryMultiCallable[_thread_pb2.ClearThreadRequest, _thread_pb2.Thread]
+    """Deletes every message of a thread in one step and returns the thread,
+    with message_count 0; a thread.cleared event marks the moment in the
+    thread's events. The thread itself, its state and checkpoints, its runs
+    and its events stay (as with DeleteMessage, the events of the messages
+    keep what they said). A thread with a run in flight answers
+    FAILED_PRECONDITION with reason THREAD_BUSY. When etag is set and no
+    longer current, answers ABORTED with reason ETAG_MISMATCH. This is how
+    the default thread, which cannot be deleted, starts afresh; to empty its
+    state too, UpdateThreadState with update_mask `values`.
     """
 
 @_typing.type_check_only
 class ThreadServiceAsyncStub(ThreadServiceStub):
-    """ThreadService keeps conversation threads. Every call answers
+    """ThreadService keeps conversation threads. It also keeps each thread's
+    state, which its agents keep between runs, with every checkpoint of it.
+    Every call answers
     INVALID_ARGUMENT with reason VALIDATION_ERROR and a BadRequest naming each
     bad field when the request is malformed (reason MALFORMED_REQUEST when its
     bytes are not a valid message at all), and NOT_FOUND with reason
@@ -94,7 +158,8 @@ class ThreadServiceAsyncStub(ThreadServiceStub):
     """Creates a thread. With a thread_id chosen by the client that is already
     taken, answers ALREADY_EXISTS (reason THREAD_ALREADY_EXISTS) or, with
     if_exists DO_NOTHING, returns the existing thread unchanged. Retrying
-    with the same request_id returns the thread the first call made.
+    with the same request_id returns the thread the first call made. A ttl
+    over the server's --max-thread-ttl is INVALID_ARGUMENT.
     """
     GetThread: _aio.UnaryUnaryMultiCallable[_thread_pb2.GetThreadRequest, _thread_pb2.Thread]  # type: ignore[assignment]
     """Returns one thread; with view FULL, also its most recent messages, as
@@ -113,22 +178,83 @@ class ThreadServiceAsyncStub(ThreadServiceStub):
     """Changes the fields of a thread named by update_mask. An empty mask, or a
     path that is unknown or output-only, is INVALID_ARGUMENT. When
     thread.etag is set and no longer current, answers ABORTED with reason
-    ETAG_MISMATCH and changes nothing.
+    ETAG_MISMATCH and changes nothing. A ttl over the server's
+    --max-thread-ttl is INVALID_ARGUMENT. On a default thread, a mask that
+    names agent_id, user_id or ttl is FAILED_PRECONDITION with reason
+    DEFAULT_THREAD.
     """
     DeleteThread: _aio.UnaryUnaryMultiCallable[_thread_pb2.DeleteThreadRequest, _empty_pb2.Empty]  # type: ignore[assignment]
-    """Deletes a thread with its messages and everything else under it, and
-    nothing else. When etag is set and no longer current, answers ABORTED
-    with reason ETAG_MISMATCH and deletes nothing.
+    """Deletes a thread with its messages and everything else under it (runs,
+    events, state and checkpoints), and nothing else. When etag is set and no
+    longer current, answers ABORTED with reason ETAG_MISMATCH and deletes
+    nothing. The default thread of an agent and user cannot be deleted:
+    FAILED_PRECONDITION with reason DEFAULT_THREAD (ClearThread empties it).
     """
     CopyThread: _aio.UnaryUnaryMultiCallable[_thread_pb2.CopyThreadRequest, _thread_pb2.Thread]  # type: ignore[assignment]
     """Makes a new thread with the same fields as an existing one and a copy of
-    every message, in the same order. The copy gets a new id and new thread
-    times, and its status starts IDLE; its messages get new ids and keep
-    their role, parts, metadata and created_at.
+    every message, in the same order, and of its state. The copy gets a new
+    id and new thread times, and its status starts IDLE; its messages get new
+    ids and keep their role, parts, metadata and created_at. Its state is the
+    source's, in one checkpoint of source COPY (the source's history is not
+    copied); a source whose state never changed gives a copy without one.
+
+    With checkpoint_id, the copy is a fork as of that checkpoint: only the
+    messages written up to it (those the source still has, up to and
+    including the checkpoint's last_message_id), and the checkpoint's state.
+    An unknown checkpoint is NOT_FOUND with reason CHECKPOINT_NOT_FOUND. The
+    copy is never a default thread.
+    """
+    GetThreadState: _aio.UnaryUnaryMultiCallable[_thread_pb2.GetThreadStateRequest, _thread_pb2.ThreadState]  # type: ignore[assignment]
+    """Returns a thread's state: the JSON object its agents read at the start
+    of each run and change as they work, as of its newest checkpoint. A
+    thread whose state never changed has an empty state and no checkpoint.
+    """
+    UpdateThreadState: _aio.UnaryUnaryMultiCallable[_thread_pb2.UpdateThreadStateRequest, _thread_pb2.ThreadState]  # type: ignore[assignment]
+    """Changes a thread's state and returns it; the change makes a checkpoint
+    (source UPDATE). The state is merged, not replaced, unless the mask says
+    so (see UpdateThreadStateRequest.update_mask): as LangGraph's
+    updateState, keys that are not named stay as they were. When
+    thread_state.etag is set and no longer current, answers ABORTED with
+    reason ETAG_MISMATCH and changes nothing. A state that would be larger
+    than 256 KiB is INVALID_ARGUMENT. The state may change while a run is in
+    flight (a person correcting what a waiting agent will read, say); if that
+    run then fails or is cancelled after changing the state itself, the
+    state returns to what it was before the run's first change, and the
+    change made here is undone with it.
+    """
+    ListThreadCheckpoints: _aio.UnaryUnaryMultiCallable[_thread_pb2.ListThreadCheckpointsRequest, _thread_pb2.ListThreadCheckpointsResponse]  # type: ignore[assignment]
+    """Lists a thread's checkpoints, newest first: every state it has had, each
+    with what made it. A page holds fewer than page_size checkpoints when
+    more would not fit in 4 MiB; next_page_token then continues after the
+    last one. Paging never repeats or skips a checkpoint, whatever is written
+    meanwhile (new ones come before the first page).
+    """
+    GetDefaultThread: _aio.UnaryUnaryMultiCallable[_thread_pb2.GetDefaultThreadRequest, _thread_pb2.Thread]  # type: ignore[assignment]
+    """Returns the default thread of an agent and a user, in the caller's
+    tenant, making it on the first call. Concurrent first calls all return
+    the same thread: the database allows one default thread per agent and
+    user. The default thread cannot be deleted (DeleteThread answers
+    FAILED_PRECONDITION with reason DEFAULT_THREAD), never expires, and its
+    agent_id, user_id and ttl cannot be changed (UpdateThread answers the
+    same); ClearThread empties it. It is a POST because the first call
+    writes.
+    """
+    ClearThread: _aio.UnaryUnaryMultiCallable[_thread_pb2.ClearThreadRequest, _thread_pb2.Thread]  # type: ignore[assignment]
+    """Deletes every message of a thread in one step and returns the thread,
+    with message_count 0; a thread.cleared event marks the moment in the
+    thread's events. The thread itself, its state and checkpoints, its runs
+    and its events stay (as with DeleteMessage, the events of the messages
+    keep what they said). A thread with a run in flight answers
+    FAILED_PRECONDITION with reason THREAD_BUSY. When etag is set and no
+    longer current, answers ABORTED with reason ETAG_MISMATCH. This is how
+    the default thread, which cannot be deleted, starts afresh; to empty its
+    state too, UpdateThreadState with update_mask `values`.
     """
 
 class ThreadServiceServicer(metaclass=_abc_1.ABCMeta):
-    """ThreadService keeps conversation threads. Every call answers
+    """ThreadService keeps conversation threads. It also keeps each thread's
+    state, which its agents keep between runs, with every checkpoint of it.
+    Every call answers
     INVALID_ARGUMENT with reason VALIDATION_ERROR and a BadRequest naming each
     bad field when the request is malformed (reason MALFORMED_REQUEST when its
     bytes are not a valid message at all), and NOT_FOUND with reason
@@ -146,7 +272,8 @@ class ThreadServiceServicer(metaclass=_abc_1.ABCMeta):
         """Creates a thread. With a thread_id chosen by the client that is already
         taken, answers ALREADY_EXISTS (reason THREAD_ALREADY_EXISTS) or, with
         if_exists DO_NOTHING, returns the existing thread unchanged. Retrying
-        with the same request_id returns the thread the first call made.
+        with the same request_id returns the thread the first call made. A ttl
+        over the server's --max-thread-ttl is INVALID_ARGUMENT.
         """
 
     @_abc_1.abstractmethod
@@ -189,7 +316,10 @@ class ThreadServiceServicer(metaclass=_abc_1.ABCMeta):
         """Changes the fields of a thread named by update_mask. An empty mask, or a
         path that is unknown or output-only, is INVALID_ARGUMENT. When
         thread.etag is set and no longer current, answers ABORTED with reason
-        ETAG_MISMATCH and changes nothing.
+        ETAG_MISMATCH and changes nothing. A ttl over the server's
+        --max-thread-ttl is INVALID_ARGUMENT. On a default thread, a mask that
+        names agent_id, user_id or ttl is FAILED_PRECONDITION with reason
+        DEFAULT_THREAD.
         """
 
     @_abc_1.abstractmethod
@@ -198,9 +328,11 @@ class ThreadServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _thread_pb2.DeleteThreadRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_empty_pb2.Empty, _abc.Awaitable[_empty_pb2.Empty]]:
-        """Deletes a thread with its messages and everything else under it, and
-        nothing else. When etag is set and no longer current, answers ABORTED
-        with reason ETAG_MISMATCH and deletes nothing.
+        """Deletes a thread with its messages and everything else under it (runs,
+        events, state and checkpoints), and nothing else. When etag is set and no
+        longer current, answers ABORTED with reason ETAG_MISMATCH and deletes
+        nothing. The default thread of an agent and user cannot be deleted:
+        FAILED_PRECONDITION with reason DEFAULT_THREAD (ClearThread empties it).
         """
 
     @_abc_1.abstractmethod
@@ -210,9 +342,93 @@ class ThreadServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_thread_pb2.Thread, _abc.Awaitable[_thread_pb2.Thread]]:
         """Makes a new thread with the same fields as an existing one and a copy of
-        every message, in the same order. The copy gets a new id and new thread
-        times, and its status starts IDLE; its messages get new ids and keep
-        their role, parts, metadata and created_at.
+        every message, in the same order, and of its state. The copy gets a new
+        id and new thread times, and its status starts IDLE; its messages get new
+        ids and keep their role, parts, metadata and created_at. Its state is the
+        source's, in one checkpoint of source COPY (the source's history is not
+        copied); a source whose state never changed gives a copy without one.
+
+        With checkpoint_id, the copy is a fork as of that checkpoint: only the
+        messages written up to it (those the source still has, up to and
+        including the checkpoint's last_message_id), and the checkpoint's state.
+        An unknown checkpoint is NOT_FOUND with reason CHECKPOINT_NOT_FOUND. The
+        copy is never a default thread.
+        """
+
+    @_abc_1.abstractmethod
+    def GetThreadState(
+        self,
+        request: _thread_pb2.GetThreadStateRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_thread_pb2.ThreadState, _abc.Awaitable[_thread_pb2.ThreadState]]:
+        """Returns a thread's state: the JSON object its agents read at the start
+        of each run and change as they work, as of its newest checkpoint. A
+        thread whose state never changed has an empty state and no checkpoint.
+        """
+
+    @_abc_1.abstractmethod
+    def UpdateThreadState(
+        self,
+        request: _thread_pb2.UpdateThreadStateRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_thread_pb2.ThreadState, _abc.Awaitable[_thread_pb2.ThreadState]]:
+        """Changes a thread's state and returns it; the change makes a checkpoint
+        (source UPDATE). The state is merged, not replaced, unless the mask says
+        so (see UpdateThreadStateRequest.update_mask): as LangGraph's
+        updateState, keys that are not named stay as they were. When
+        thread_state.etag is set and no longer current, answers ABORTED with
+        reason ETAG_MISMATCH and changes nothing. A state that would be larger
+        than 256 KiB is INVALID_ARGUMENT. The state may change while a run is in
+        flight (a person correcting what a waiting agent will read, say); if that
+        run then fails or is cancelled after changing the state itself, the
+        state returns to what it was before the run's first change, and the
+        change made here is undone with it.
+        """
+
+    @_abc_1.abstractmethod
+    def ListThreadCheckpoints(
+        self,
+        request: _thread_pb2.ListThreadCheckpointsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_thread_pb2.ListThreadCheckpointsResponse, _abc.Awaitable[_thread_pb2.ListThreadCheckpointsResponse]]:
+        """Lists a thread's checkpoints, newest first: every state it has had, each
+        with what made it. A page holds fewer than page_size checkpoints when
+        more would not fit in 4 MiB; next_page_token then continues after the
+        last one. Paging never repeats or skips a checkpoint, whatever is written
+        meanwhile (new ones come before the first page).
+        """
+
+    @_abc_1.abstractmethod
+    def GetDefaultThread(
+        self,
+        request: _thread_pb2.GetDefaultThreadRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_thread_pb2.Thread, _abc.Awaitable[_thread_pb2.Thread]]:
+        """Returns the default thread of an agent and a user, in the caller's
+        tenant, making it on the first call. Concurrent first calls all return
+        the same thread: the database allows one default thread per agent and
+        user. The default thread cannot be deleted (DeleteThread answers
+        FAILED_PRECONDITION with reason DEFAULT_THREAD), never expires, and its
+        agent_id, user_id and ttl cannot be changed (UpdateThread answers the
+        same); ClearThread empties it. It is a POST because the first call
+        writes.
+        """
+
+    @_abc_1.abstractmethod
+    def ClearThread(
+        self,
+        request: _thread_pb2.ClearThreadRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_thread_pb2.Thread, _abc.Awaitable[_thread_pb2.Thread]]:
+        """Deletes every message of a thread in one step and returns the thread,
+        with message_count 0; a thread.cleared event marks the moment in the
+        thread's events. The thread itself, its state and checkpoints, its runs
+        and its events stay (as with DeleteMessage, the events of the messages
+        keep what they said). A thread with a run in flight answers
+        FAILED_PRECONDITION with reason THREAD_BUSY. When etag is set and no
+        longer current, answers ABORTED with reason ETAG_MISMATCH. This is how
+        the default thread, which cannot be deleted, starts afresh; to empty its
+        state too, UpdateThreadState with update_mask `values`.
         """
 
 def add_ThreadServiceServicer_to_server(servicer: ThreadServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

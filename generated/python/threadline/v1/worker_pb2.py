@@ -25,12 +25,15 @@ _sym_db = _symbol_database.Default()
 from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
+from google.protobuf import field_mask_pb2 as google_dot_protobuf_dot_field__mask__pb2
+from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from threadline.v1 import message_pb2 as threadline_dot_v1_dot_message__pb2
 from threadline.v1 import run_pb2 as threadline_dot_v1_dot_run__pb2
+from threadline.v1 import thread_pb2 as threadline_dot_v1_dot_thread__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1athreadline/v1/worker.proto\x12\rthreadline.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1bthreadline/v1/message.proto\x1a\x17threadline/v1/run.proto\"\xaa\x01\n\x0f\x43laimRunRequest\x12\x16\n\x08\x61gent_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x17\n\tworker_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\x12\x37\n\x0elease_duration\x18\x03 \x01(\x0b\x32\x19.google.protobuf.DurationB\x04\xe2\x41\x01\x01\x12-\n\x04wait\x18\x04 \x01(\x0b\x32\x19.google.protobuf.DurationB\x04\xe2\x41\x01\x01\"\xc5\x01\n\x10\x43laimRunResponse\x12\x1f\n\x03run\x18\x01 \x01(\x0b\x32\x12.threadline.v1.Run\x12\x10\n\x08lease_id\x18\x02 \x01(\t\x12\x35\n\x11lease_expire_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12(\n\x08messages\x18\x04 \x03(\x0b\x32\x16.threadline.v1.Message\x12\x1d\n\x15omitted_message_count\x18\x05 \x01(\x05\"x\n\x16ReportRunEventsRequest\x12\x14\n\x06run_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x16\n\x08lease_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12\x30\n\x06\x65vents\x18\x03 \x03(\x0b\x32\x1a.threadline.v1.WorkerEventB\x04\xe2\x41\x01\x02\"r\n\x17ReportRunEventsResponse\x12\x11\n\tcancelled\x18\x01 \x01(\x08\x12\r\n\x05\x65nded\x18\x02 \x01(\x08\x12\x35\n\x11lease_expire_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"A\n\x11RenewLeaseRequest\x12\x14\n\x06run_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x16\n\x08lease_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\"^\n\x12RenewLeaseResponse\x12\x11\n\tcancelled\x18\x01 \x01(\x08\x12\x35\n\x11lease_expire_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xb3\x02\n\x0bWorkerEvent\x12<\n\x11iteration_started\x18\x01 \x01(\x0b\x32\x1f.threadline.v1.IterationStartedH\x00\x12\x14\n\ntext_delta\x18\x02 \x01(\tH\x00\x12\x34\n\x11tool_call_started\x18\x03 \x01(\x0b\x32\x17.threadline.v1.ToolCallH\x00\x12=\n\x12tool_call_finished\x18\x04 \x01(\x0b\x32\x1f.threadline.v1.ToolCallFinishedH\x00\x12%\n\x05usage\x18\x05 \x01(\x0b\x32\x14.threadline.v1.UsageH\x00\x12,\n\x06\x66inish\x18\x06 \x01(\x0b\x32\x1a.threadline.v1.RunFinishedH\x00\x42\x06\n\x04kind\"\x12\n\x10IterationStarted\"f\n\x10ToolCallFinished\x12)\n\x06result\x18\x01 \x01(\x0b\x32\x19.threadline.v1.ToolResult\x12\x13\n\x0b\x64uration_ms\x18\x02 \x01(\x03\x12\x12\n\nerror_code\x18\x03 \x01(\t\"_\n\x0bRunFinished\x12(\n\x06status\x18\x01 \x01(\x0e\x32\x18.threadline.v1.RunStatus\x12&\n\x05\x65rror\x18\x02 \x01(\x0b\x32\x17.threadline.v1.RunError2\x92\x03\n\x12\x41gentWorkerService\x12x\n\x08\x43laimRun\x12\x1e.threadline.v1.ClaimRunRequest\x1a\x1f.threadline.v1.ClaimRunResponse\"+\x82\xd3\xe4\x93\x02%\" /v1/agents/{agent_id}/runs:claim:\x01*\x12\x85\x01\n\x0fReportRunEvents\x12%.threadline.v1.ReportRunEventsRequest\x1a&.threadline.v1.ReportRunEventsResponse\"#\x82\xd3\xe4\x93\x02\x1d\"\x18/v1/runs/{run_id}:report:\x01*\x12z\n\nRenewLease\x12 .threadline.v1.RenewLeaseRequest\x1a!.threadline.v1.RenewLeaseResponse\"\'\x82\xd3\xe4\x93\x02!\"\x1c/v1/runs/{run_id}:renewLease:\x01*Bl\n\x11\x64\x65v.threadline.v1B\x0bWorkerProtoP\x01ZHgithub.com/threadline/threadline/generated/go/threadline/v1;threadlinev1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1athreadline/v1/worker.proto\x12\rthreadline.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1egoogle/protobuf/duration.proto\x1a google/protobuf/field_mask.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1bthreadline/v1/message.proto\x1a\x17threadline/v1/run.proto\x1a\x1athreadline/v1/thread.proto\"\xaa\x01\n\x0f\x43laimRunRequest\x12\x16\n\x08\x61gent_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x17\n\tworker_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\x12\x37\n\x0elease_duration\x18\x03 \x01(\x0b\x32\x19.google.protobuf.DurationB\x04\xe2\x41\x01\x01\x12-\n\x04wait\x18\x04 \x01(\x0b\x32\x19.google.protobuf.DurationB\x04\xe2\x41\x01\x01\"\xf0\x01\n\x10\x43laimRunResponse\x12\x1f\n\x03run\x18\x01 \x01(\x0b\x32\x12.threadline.v1.Run\x12\x10\n\x08lease_id\x18\x02 \x01(\t\x12\x35\n\x11lease_expire_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12(\n\x08messages\x18\x04 \x03(\x0b\x32\x16.threadline.v1.Message\x12\x1d\n\x15omitted_message_count\x18\x05 \x01(\x05\x12)\n\x05state\x18\x06 \x01(\x0b\x32\x1a.threadline.v1.ThreadState\"x\n\x16ReportRunEventsRequest\x12\x14\n\x06run_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x16\n\x08lease_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12\x30\n\x06\x65vents\x18\x03 \x03(\x0b\x32\x1a.threadline.v1.WorkerEventB\x04\xe2\x41\x01\x02\"r\n\x17ReportRunEventsResponse\x12\x11\n\tcancelled\x18\x01 \x01(\x08\x12\r\n\x05\x65nded\x18\x02 \x01(\x08\x12\x35\n\x11lease_expire_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"A\n\x11RenewLeaseRequest\x12\x14\n\x06run_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x16\n\x08lease_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\"^\n\x12RenewLeaseResponse\x12\x11\n\tcancelled\x18\x01 \x01(\x08\x12\x35\n\x11lease_expire_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xe7\x02\n\x0bWorkerEvent\x12<\n\x11iteration_started\x18\x01 \x01(\x0b\x32\x1f.threadline.v1.IterationStartedH\x00\x12\x14\n\ntext_delta\x18\x02 \x01(\tH\x00\x12\x34\n\x11tool_call_started\x18\x03 \x01(\x0b\x32\x17.threadline.v1.ToolCallH\x00\x12=\n\x12tool_call_finished\x18\x04 \x01(\x0b\x32\x1f.threadline.v1.ToolCallFinishedH\x00\x12%\n\x05usage\x18\x05 \x01(\x0b\x32\x14.threadline.v1.UsageH\x00\x12,\n\x06\x66inish\x18\x06 \x01(\x0b\x32\x1a.threadline.v1.RunFinishedH\x00\x12\x32\n\x0cstate_update\x18\x07 \x01(\x0b\x32\x1a.threadline.v1.StateUpdateH\x00\x42\x06\n\x04kind\"g\n\x0bStateUpdate\x12\'\n\x06values\x18\x01 \x01(\x0b\x32\x17.google.protobuf.Struct\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"\x12\n\x10IterationStarted\"f\n\x10ToolCallFinished\x12)\n\x06result\x18\x01 \x01(\x0b\x32\x19.threadline.v1.ToolResult\x12\x13\n\x0b\x64uration_ms\x18\x02 \x01(\x03\x12\x12\n\nerror_code\x18\x03 \x01(\t\"_\n\x0bRunFinished\x12(\n\x06status\x18\x01 \x01(\x0e\x32\x18.threadline.v1.RunStatus\x12&\n\x05\x65rror\x18\x02 \x01(\x0b\x32\x17.threadline.v1.RunError2\x92\x03\n\x12\x41gentWorkerService\x12x\n\x08\x43laimRun\x12\x1e.threadline.v1.ClaimRunRequest\x1a\x1f.threadline.v1.ClaimRunResponse\"+\x82\xd3\xe4\x93\x02%\" /v1/agents/{agent_id}/runs:claim:\x01*\x12\x85\x01\n\x0fReportRunEvents\x12%.threadline.v1.ReportRunEventsRequest\x1a&.threadline.v1.ReportRunEventsResponse\"#\x82\xd3\xe4\x93\x02\x1d\"\x18/v1/runs/{run_id}:report:\x01*\x12z\n\nRenewLease\x12 .threadline.v1.RenewLeaseRequest\x1a!.threadline.v1.RenewLeaseResponse\"\'\x82\xd3\xe4\x93\x02!\"\x1c/v1/runs/{run_id}:renewLease:\x01*Bl\n\x11\x64\x65v.threadline.v1B\x0bWorkerProtoP\x01ZHgithub.com/threadline/threadline/generated/go/threadline/v1;threadlinev1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -62,26 +65,28 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_AGENTWORKERSERVICE'].methods_by_name['ReportRunEvents']._serialized_options = b'\202\323\344\223\002\035\"\030/v1/runs/{run_id}:report:\001*'
   _globals['_AGENTWORKERSERVICE'].methods_by_name['RenewLease']._loaded_options = None
   _globals['_AGENTWORKERSERVICE'].methods_by_name['RenewLease']._serialized_options = b'\202\323\344\223\002!\"\034/v1/runs/{run_id}:renewLease:\001*'
-  _globals['_CLAIMRUNREQUEST']._serialized_start=228
-  _globals['_CLAIMRUNREQUEST']._serialized_end=398
-  _globals['_CLAIMRUNRESPONSE']._serialized_start=401
-  _globals['_CLAIMRUNRESPONSE']._serialized_end=598
-  _globals['_REPORTRUNEVENTSREQUEST']._serialized_start=600
-  _globals['_REPORTRUNEVENTSREQUEST']._serialized_end=720
-  _globals['_REPORTRUNEVENTSRESPONSE']._serialized_start=722
-  _globals['_REPORTRUNEVENTSRESPONSE']._serialized_end=836
-  _globals['_RENEWLEASEREQUEST']._serialized_start=838
-  _globals['_RENEWLEASEREQUEST']._serialized_end=903
-  _globals['_RENEWLEASERESPONSE']._serialized_start=905
-  _globals['_RENEWLEASERESPONSE']._serialized_end=999
-  _globals['_WORKEREVENT']._serialized_start=1002
-  _globals['_WORKEREVENT']._serialized_end=1309
-  _globals['_ITERATIONSTARTED']._serialized_start=1311
-  _globals['_ITERATIONSTARTED']._serialized_end=1329
-  _globals['_TOOLCALLFINISHED']._serialized_start=1331
-  _globals['_TOOLCALLFINISHED']._serialized_end=1433
-  _globals['_RUNFINISHED']._serialized_start=1435
-  _globals['_RUNFINISHED']._serialized_end=1530
-  _globals['_AGENTWORKERSERVICE']._serialized_start=1533
-  _globals['_AGENTWORKERSERVICE']._serialized_end=1935
+  _globals['_CLAIMRUNREQUEST']._serialized_start=320
+  _globals['_CLAIMRUNREQUEST']._serialized_end=490
+  _globals['_CLAIMRUNRESPONSE']._serialized_start=493
+  _globals['_CLAIMRUNRESPONSE']._serialized_end=733
+  _globals['_REPORTRUNEVENTSREQUEST']._serialized_start=735
+  _globals['_REPORTRUNEVENTSREQUEST']._serialized_end=855
+  _globals['_REPORTRUNEVENTSRESPONSE']._serialized_start=857
+  _globals['_REPORTRUNEVENTSRESPONSE']._serialized_end=971
+  _globals['_RENEWLEASEREQUEST']._serialized_start=973
+  _globals['_RENEWLEASEREQUEST']._serialized_end=1038
+  _globals['_RENEWLEASERESPONSE']._serialized_start=1040
+  _globals['_RENEWLEASERESPONSE']._serialized_end=1134
+  _globals['_WORKEREVENT']._serialized_start=1137
+  _globals['_WORKEREVENT']._serialized_end=1496
+  _globals['_STATEUPDATE']._serialized_start=1498
+  _globals['_STATEUPDATE']._serialized_end=1601
+  _globals['_ITERATIONSTARTED']._serialized_start=1603
+  _globals['_ITERATIONSTARTED']._serialized_end=1621
+  _globals['_TOOLCALLFINISHED']._serialized_start=1623
+  _globals['_TOOLCALLFINISHED']._serialized_end=1725
+  _globals['_RUNFINISHED']._serialized_start=1727
+  _globals['_RUNFINISHED']._serialized_end=1822
+  _globals['_AGENTWORKERSERVICE']._serialized_start=1825
+  _globals['_AGENTWORKERSERVICE']._serialized_end=2227
 # @@protoc_insertion_point(module_scope)

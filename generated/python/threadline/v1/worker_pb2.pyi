@@ -6,11 +6,14 @@ isort:skip_file
 from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import duration_pb2 as _duration_pb2
+from google.protobuf import field_mask_pb2 as _field_mask_pb2
 from google.protobuf import message as _message
+from google.protobuf import struct_pb2 as _struct_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from threadline.v1 import message_pb2 as _message_pb2
 from threadline.v1 import run_pb2 as _run_pb2
+from threadline.v1 import thread_pb2 as _thread_pb2
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -75,6 +78,7 @@ class ClaimRunResponse(_message.Message):
     LEASE_EXPIRE_TIME_FIELD_NUMBER: _builtins.int
     MESSAGES_FIELD_NUMBER: _builtins.int
     OMITTED_MESSAGE_COUNT_FIELD_NUMBER: _builtins.int
+    STATE_FIELD_NUMBER: _builtins.int
     lease_id: _builtins.str
     """The lease to send back with every report and renewal."""
     omitted_message_count: _builtins.int
@@ -95,6 +99,12 @@ class ClaimRunResponse(_message.Message):
         many as fit in a reply of 4 MiB beside the run.
         """
 
+    @_builtins.property
+    def state(self) -> _thread_pb2.ThreadState:
+        """The thread's state as the run starts (at most 256 KiB as JSON), for the
+        agent to read; it changes it by reporting state_update events.
+        """
+
     def __init__(
         self,
         *,
@@ -103,10 +113,11 @@ class ClaimRunResponse(_message.Message):
         lease_expire_time: _timestamp_pb2.Timestamp | None = ...,
         messages: _abc.Iterable[_message_pb2.Message] | None = ...,
         omitted_message_count: _builtins.int = ...,
+        state: _thread_pb2.ThreadState | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["lease_expire_time", b"lease_expire_time", "run", b"run"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["lease_expire_time", b"lease_expire_time", "run", b"run", "state", b"state"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["lease_expire_time", b"lease_expire_time", "lease_id", b"lease_id", "messages", b"messages", "omitted_message_count", b"omitted_message_count", "run", b"run"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["lease_expire_time", b"lease_expire_time", "lease_id", b"lease_id", "messages", b"messages", "omitted_message_count", b"omitted_message_count", "run", b"run", "state", b"state"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -242,6 +253,7 @@ class WorkerEvent(_message.Message):
     TOOL_CALL_FINISHED_FIELD_NUMBER: _builtins.int
     USAGE_FIELD_NUMBER: _builtins.int
     FINISH_FIELD_NUMBER: _builtins.int
+    STATE_UPDATE_FIELD_NUMBER: _builtins.int
     text_delta: _builtins.str
     """The next chunk of the agent's answer text. The answer is one message,
     so its text together is at most 1 MiB.
@@ -268,6 +280,16 @@ class WorkerEvent(_message.Message):
     def finish(self) -> Global___RunFinished:
         """The run is over."""
 
+    @_builtins.property
+    def state_update(self) -> Global___StateUpdate:
+        """The agent changes its thread's state. The change makes a checkpoint of
+        source RUN and a state.updated event, in order with the other events.
+        A change that would make the state larger than 256 KiB is
+        INVALID_ARGUMENT naming the event. If the run then ends FAILED (or is
+        cancelled, or its lease runs out), the state goes back to what it was
+        before the run's first change.
+        """
+
     def __init__(
         self,
         *,
@@ -277,16 +299,54 @@ class WorkerEvent(_message.Message):
         tool_call_finished: Global___ToolCallFinished | None = ...,
         usage: _run_pb2.Usage | None = ...,
         finish: Global___RunFinished | None = ...,
+        state_update: Global___StateUpdate | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["finish", b"finish", "iteration_started", b"iteration_started", "kind", b"kind", "text_delta", b"text_delta", "tool_call_finished", b"tool_call_finished", "tool_call_started", b"tool_call_started", "usage", b"usage"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["finish", b"finish", "iteration_started", b"iteration_started", "kind", b"kind", "state_update", b"state_update", "text_delta", b"text_delta", "tool_call_finished", b"tool_call_finished", "tool_call_started", b"tool_call_started", "usage", b"usage"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["finish", b"finish", "iteration_started", b"iteration_started", "kind", b"kind", "text_delta", b"text_delta", "tool_call_finished", b"tool_call_finished", "tool_call_started", b"tool_call_started", "usage", b"usage"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["finish", b"finish", "iteration_started", b"iteration_started", "kind", b"kind", "state_update", b"state_update", "text_delta", b"text_delta", "tool_call_finished", b"tool_call_finished", "tool_call_started", b"tool_call_started", "usage", b"usage"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_kind: _TypeAlias = _typing.Literal["iteration_started", "text_delta", "tool_call_started", "tool_call_finished", "usage", "finish"]  # noqa: Y015
+    _WhichOneofReturnType_kind: _TypeAlias = _typing.Literal["iteration_started", "text_delta", "tool_call_started", "tool_call_finished", "usage", "finish", "state_update"]  # noqa: Y015
     _WhichOneofArgType_kind: _TypeAlias = _typing.Literal["kind", b"kind"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_kind) -> _WhichOneofReturnType_kind | None: ...
 
 Global___WorkerEvent: _TypeAlias = WorkerEvent  # noqa: Y015
+
+@_typing.final
+class StateUpdate(_message.Message):
+    """StateUpdate is a change an agent makes to its thread's state, with the
+    rules of UpdateThreadState: values and update_mask mean what
+    UpdateThreadStateRequest's thread_state.values and update_mask do.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VALUES_FIELD_NUMBER: _builtins.int
+    UPDATE_MASK_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def values(self) -> _struct_pb2.Struct:
+        """The values to write: with an empty update_mask, merged key by key into
+        the state (objects merge, every other value replaces).
+        """
+
+    @_builtins.property
+    def update_mask(self) -> _field_mask_pb2.FieldMask:
+        """What to change: `values` (replace the whole state), `values.k` (set or
+        remove key k), `values.a.b`, as in UpdateThreadStateRequest.
+        """
+
+    def __init__(
+        self,
+        *,
+        values: _struct_pb2.Struct | None = ...,
+        update_mask: _field_mask_pb2.FieldMask | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["update_mask", b"update_mask", "values", b"values"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["update_mask", b"update_mask", "values", b"values"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StateUpdate: _TypeAlias = StateUpdate  # noqa: Y015
 
 @_typing.final
 class IterationStarted(_message.Message):

@@ -168,14 +168,34 @@ async def delete_of_runs(session: Session, ref: ThreadRef, run_ids: Sequence[str
     )
 
 
+async def delete_all(session: Session, ref: ThreadRef) -> int:
+    """Delete every message of a thread; return how many."""
+    return await session.change("DELETE FROM messages WHERE thread_pk = ?", (ref.key,))
+
+
+async def newest_id(session: Session, ref: ThreadRef) -> str:
+    """Return the id of a thread's newest message, or '' when it has none."""
+    row = await session.row(
+        "SELECT message_id FROM messages WHERE thread_pk = ? ORDER BY pk DESC LIMIT 1",
+        (ref.key,),
+    )
+    return "" if row is None else str(row[0])
+
+
 async def copy(
-    session: Session, source: ThreadRef, target: ThreadRef, new_message_id: Callable[[], str]
+    session: Session,
+    source: ThreadRef,
+    target: ThreadRef,
+    new_message_id: Callable[[], str],
+    *,
+    through: int | None = None,
 ) -> int:
-    """Copy a thread's messages to another, in order, with new ids; keep their times."""
+    """Copy a thread's messages (up to the pk through) to another, in order, with new ids."""
     keys = [
         row[0]
         for row in await session.rows(
-            "SELECT pk FROM messages WHERE thread_pk = ? ORDER BY pk", (source.key,)
+            "SELECT pk FROM messages WHERE thread_pk = ? AND pk <= ? ORDER BY pk",
+            (source.key, 2**63 - 1 if through is None else through),
         )
     ]
     await session.connection.executemany(

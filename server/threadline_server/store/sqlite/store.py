@@ -33,6 +33,7 @@ from threadline.v1 import message_pb2, run_pb2, thread_pb2
 
 from threadline_server.store.base import Store, StoreTransaction
 from threadline_server.store.records import (
+    CheckpointPageQuery,
     EventListener,
     MessagePageQuery,
     Page,
@@ -43,8 +44,8 @@ from threadline_server.store.records import (
     ThreadRef,
     WriteObserver,
 )
+from threadline_server.store.sqlite import checkpoints, events, messages, runs, threads
 from threadline_server.store.sqlite import connection as sqlite_connection
-from threadline_server.store.sqlite import events, messages, runs, threads
 from threadline_server.store.sqlite.keys import SqliteKeyStore
 from threadline_server.store.sqlite.session import Session
 from threadline_server.store.sqlite.transaction import SqliteTransaction
@@ -231,6 +232,20 @@ class SqliteStore(Store):
         """Return one page of a thread's messages."""
         async with self._read(tenant) as session:
             return await messages.list_page(session, query)
+
+    async def newest_checkpoint(
+        self, tenant: str, thread_id: str
+    ) -> thread_pb2.ThreadCheckpoint | None:
+        """Return a live thread's newest checkpoint, or None (the thread and it in one snapshot)."""
+        async with self._read(tenant, snapshot=True) as session:
+            return await checkpoints.newest_of(session, thread_id)
+
+    async def list_checkpoints(
+        self, tenant: str, query: CheckpointPageQuery
+    ) -> Page[thread_pb2.ThreadCheckpoint]:
+        """Return one page of a thread's checkpoints, newest first."""
+        async with self._read(tenant) as session:
+            return await checkpoints.list_page(session, query)
 
     async def get_run(self, tenant: str, run_id: str) -> run_pb2.Run:
         """Return one run of a live thread."""

@@ -24,7 +24,7 @@ from threadline_server.store.sqlite.session import Row, Session, page
 COLUMNS = (
     "pk, tenant_id, thread_id, title, metadata, agent_id, user_id, external_ref, locale_language, "
     "locale_country, locale_time_zone, participants, ttl_us, status, created_at, updated_at, "
-    "last_activity_at, expire_at, message_count, version"
+    "last_activity_at, expire_at, message_count, version, is_default"
 )
 
 
@@ -44,6 +44,7 @@ def to_thread(row: Row) -> thread_pb2.Thread:
         status=row["status"],
         message_count=row["message_count"],
         etag=etag(row),
+        is_default=bool(row["is_default"]),
     )
     thread.metadata.CopyFrom(jsonvalue.loads_struct(row["metadata"]))
     if row["locale_language"] or row["locale_country"] or row["locale_time_zone"]:
@@ -171,13 +172,29 @@ async def insert(session: Session, thread: thread_pb2.Thread) -> Row | None:
         last_activity_at=_micros(thread.last_activity_at),
         expire_at=_micros(thread.expire_time) if thread.HasField("expire_time") else None,
         message_count=thread.message_count,
+        is_default=int(thread.is_default),
     )
     names = ", ".join(columns)
     marks = ", ".join(f":{name}" for name in columns)
+    # Either unique index may refuse it: the thread id, or (for a default
+    # thread) the agent and user, whose default thread another call made.
     return await session.row(
-        f"INSERT INTO threads ({names}) VALUES ({marks}) "
-        f"ON CONFLICT (tenant_id, thread_id) DO NOTHING RETURNING {COLUMNS}",
+        f"INSERT INTO threads ({names}) VALUES ({marks}) ON CONFLICT DO NOTHING "
+        f"RETURNING {COLUMNS}",
         columns,
+    )
+
+
+async def default_row(session: Session, agent_id: str, user_id: str) -> Row | None:
+    """Return the tenant's default thread of an agent and user, or None.
+
+    ``is_default = 1`` repeats the partial unique index's condition, without
+    which SQLite would not use it. A default thread never expires.
+    """
+    return await session.row(
+        f"SELECT {COLUMNS} FROM threads "
+        "WHERE tenant_id = ? AND agent_id = ? AND user_id = ? AND is_default = 1",
+        (session.tenant, agent_id, user_id),
     )
 
 

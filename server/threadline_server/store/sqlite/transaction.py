@@ -10,11 +10,19 @@ from threadline_server.store.base import StoreTransaction
 from threadline_server.store.records import (
     RememberedRequest,
     RunRecord,
+    StoredCheckpoint,
     StoredThread,
     ThreadActivity,
     ThreadRef,
 )
-from threadline_server.store.sqlite import events, messages, request_ids, runs, threads
+from threadline_server.store.sqlite import (
+    checkpoints,
+    events,
+    messages,
+    request_ids,
+    runs,
+    threads,
+)
 from threadline_server.store.sqlite.session import Session
 
 
@@ -46,6 +54,11 @@ class SqliteTransaction(StoreTransaction):
     async def insert_thread(self, thread: thread_pb2.Thread) -> StoredThread | None:
         """Insert a thread; None when its id is taken."""
         row = await threads.insert(self._session, thread)
+        return None if row is None else threads.to_stored(row)
+
+    async def default_thread(self, agent_id: str, user_id: str) -> StoredThread | None:
+        """Return the tenant's default thread of an agent and user, or None."""
+        row = await threads.default_row(self._session, agent_id, user_id)
         return None if row is None else threads.to_stored(row)
 
     async def update_thread(self, ref: ThreadRef, thread: thread_pb2.Thread) -> thread_pb2.Thread:
@@ -114,12 +127,51 @@ class SqliteTransaction(StoreTransaction):
         return await messages.latest(self._session, ref, limit, max_bytes=max_bytes)
 
     async def copy_messages(
-        self, source: ThreadRef, target: ThreadRef, new_message_id: Callable[[], str]
+        self,
+        source: ThreadRef,
+        target: ThreadRef,
+        new_message_id: Callable[[], str],
+        *,
+        through: int | None = None,
     ) -> int:
-        """Copy every message of a thread to another under new ids."""
+        """Copy the messages of a thread (up to a checkpoint's) to another under new ids."""
         self._own(source)
         self._own(target)
-        return await messages.copy(self._session, source, target, new_message_id)
+        return await messages.copy(self._session, source, target, new_message_id, through=through)
+
+    async def delete_all_messages(self, ref: ThreadRef) -> int:
+        """Delete every message of a thread."""
+        self._own(ref)
+        return await messages.delete_all(self._session, ref)
+
+    async def newest_message_id(self, ref: ThreadRef) -> str:
+        """Return the id of the thread's newest message, or ''."""
+        self._own(ref)
+        return await messages.newest_id(self._session, ref)
+
+    # -- checkpoints ------------------------------------------------------------
+
+    async def insert_checkpoints(
+        self, ref: ThreadRef, checkpoints_: Sequence[thread_pb2.ThreadCheckpoint]
+    ) -> None:
+        """Append checkpoints as given."""
+        self._own(ref)
+        await checkpoints.insert(self._session, ref, checkpoints_)
+
+    async def newest_checkpoint(self, ref: ThreadRef) -> StoredCheckpoint | None:
+        """Return the thread's newest checkpoint, or None."""
+        self._own(ref)
+        return await checkpoints.newest(self._session, ref)
+
+    async def checkpoint(self, ref: ThreadRef, checkpoint_id: str) -> StoredCheckpoint:
+        """Return one checkpoint of the thread."""
+        self._own(ref)
+        return await checkpoints.one(self._session, ref, checkpoint_id)
+
+    async def first_checkpoint_of_run(self, ref: ThreadRef, run_id: str) -> StoredCheckpoint | None:
+        """Return the first checkpoint a run made on the thread, or None."""
+        self._own(ref)
+        return await checkpoints.first_of_run(self._session, ref, run_id)
 
     # -- runs -------------------------------------------------------------------
 

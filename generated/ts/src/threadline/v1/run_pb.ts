@@ -10,13 +10,15 @@ import type { Duration, Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Message as Message$1, ToolCall, ToolResult } from "./message_pb.js";
 import { file_threadline_v1_message } from "./message_pb.js";
+import type { ThreadCheckpoint } from "./thread_pb.js";
+import { file_threadline_v1_thread } from "./thread_pb.js";
 import type { JsonObject, Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file threadline/v1/run.proto.
  */
 export const file_threadline_v1_run: GenFile = /*@__PURE__*/
-  fileDesc("Chd0aHJlYWRsaW5lL3YxL3J1bi5wcm90bxINdGhyZWFkbGluZS52MSJPCgVVc2FnZRIVCg1wcm9tcHRfdG9rZW5zGAEgASgDEhkKEWNvbXBsZXRpb25fdG9rZW5zGAIgASgDEhQKDHRvdGFsX3Rva2VucxgDIAEoAyIpCghSdW5FcnJvchIMCgRjb2RlGAEgASgJEg8KB21lc3NhZ2UYAiABKAkijAEKDlRvb2xDYWxsUmVjb3JkEhQKDHRvb2xfY2FsbF9pZBgBIAEoCRIMCgR0b29sGAIgASgJEi0KBnN0YXR1cxgDIAEoDjIdLnRocmVhZGxpbmUudjEuVG9vbENhbGxTdGF0dXMSEwoLZHVyYXRpb25fbXMYBCABKAMSEgoKZXJyb3JfY29kZRgFIAEoCSK4BQoDUnVuEhQKBnJ1bl9pZBgBIAEoCUIE4kEBCBIXCgl0aHJlYWRfaWQYAiABKAlCBOJBAQMSFgoIYWdlbnRfaWQYAyABKAlCBOJBAQMSLgoGc3RhdHVzGAQgASgOMhgudGhyZWFkbGluZS52MS5SdW5TdGF0dXNCBOJBAQMSFgoIcmVzcG9uc2UYBSABKAlCBOJBAQMSNwoKdG9vbF9jYWxscxgGIAMoCzIdLnRocmVhZGxpbmUudjEuVG9vbENhbGxSZWNvcmRCBOJBAQMSGAoKaXRlcmF0aW9ucxgHIAEoBUIE4kEBAxIpCgV1c2FnZRgIIAEoCzIULnRocmVhZGxpbmUudjEuVXNhZ2VCBOJBAQMSLAoFZXJyb3IYCSABKAsyFy50aHJlYWRsaW5lLnYxLlJ1bkVycm9yQgTiQQEDEjQKCmNyZWF0ZWRfYXQYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQgTiQQEDEjQKCnN0YXJ0ZWRfYXQYCyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQgTiQQEDEjIKCGVuZGVkX2F0GAwgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIE4kEBAxIvCghtZXRhZGF0YRgNIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3RCBOJBAQMSLgoHY29udGV4dBgOIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3RCBOJBAQMSHAoObWF4X2l0ZXJhdGlvbnMYDyABKAVCBOJBAQMSEwoFdG9vbHMYECADKAlCBOJBAQMSQgoSbXVsdGl0YXNrX3N0cmF0ZWd5GBEgASgOMiAudGhyZWFkbGluZS52MS5NdWx0aXRhc2tTdHJhdGVneUIE4kEBAyLrAgoQQ3JlYXRlUnVuUmVxdWVzdBIXCgl0aHJlYWRfaWQYASABKAlCBOJBAQISFgoIYWdlbnRfaWQYAiABKAlCBOJBAQISNAoOaW5wdXRfbWVzc2FnZXMYAyADKAsyFi50aHJlYWRsaW5lLnYxLk1lc3NhZ2VCBOJBAQESLgoHY29udGV4dBgEIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3RCBOJBAQESHAoObWF4X2l0ZXJhdGlvbnMYBSABKAVCBOJBAQESEwoFdG9vbHMYBiADKAlCBOJBAQESLwoIbWV0YWRhdGEYByABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0QgTiQQEBEkIKEm11bHRpdGFza19zdHJhdGVneRgIIAEoDjIgLnRocmVhZGxpbmUudjEuTXVsdGl0YXNrU3RyYXRlZ3lCBOJBAQESGAoKcmVxdWVzdF9pZBgJIAEoCUIE4kEBASIlCg1HZXRSdW5SZXF1ZXN0EhQKBnJ1bl9pZBgBIAEoCUIE4kEBAiJ1Cg9MaXN0UnVuc1JlcXVlc3QSFwoJdGhyZWFkX2lkGAEgASgJQgTiQQECEhcKCXBhZ2Vfc2l6ZRgCIAEoBUIE4kEBARIYCgpwYWdlX3Rva2VuGAMgASgJQgTiQQEBEhYKCG9yZGVyX2J5GAQgASgJQgTiQQEBIk0KEExpc3RSdW5zUmVzcG9uc2USIAoEcnVucxgBIAMoCzISLnRocmVhZGxpbmUudjEuUnVuEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSIoChBDYW5jZWxSdW5SZXF1ZXN0EhQKBnJ1bl9pZBgBIAEoCUIE4kEBAiJYCg5XYWl0UnVuUmVxdWVzdBIUCgZydW5faWQYASABKAlCBOJBAQISMAoHdGltZW91dBgCIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbkIE4kEBASJMChZTdHJlYW1SdW5FdmVudHNSZXF1ZXN0EhQKBnJ1bl9pZBgBIAEoCUIE4kEBAhIcCg5hZnRlcl9ldmVudF9pZBgCIAEoA0IE4kEBASJLChJXYXRjaFRocmVhZFJlcXVlc3QSFwoJdGhyZWFkX2lkGAEgASgJQgTiQQECEhwKDmFmdGVyX2V2ZW50X2lkGAIgASgDQgTiQQEBIrcCCghSdW5FdmVudBIQCghldmVudF9pZBgBIAEoAxIOCgZydW5faWQYAiABKAkSEQoJdGhyZWFkX2lkGAMgASgJEgwKBHR5cGUYBCABKAkSLgoKY3JlYXRlZF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASIQoDcnVuGAogASgLMhIudGhyZWFkbGluZS52MS5SdW5IABIpCgdtZXNzYWdlGAsgASgLMhYudGhyZWFkbGluZS52MS5NZXNzYWdlSAASLAoFZGVsdGEYDCABKAsyGy50aHJlYWRsaW5lLnYxLk1lc3NhZ2VEZWx0YUgAEjEKCXRvb2xfY2FsbBgNIAEoCzIcLnRocmVhZGxpbmUudjEuVG9vbENhbGxFdmVudEgAQgkKB3BheWxvYWQiMAoMTWVzc2FnZURlbHRhEhIKCm1lc3NhZ2VfaWQYASABKAkSDAoEdGV4dBgCIAEoCSKQAQoNVG9vbENhbGxFdmVudBIlCgRjYWxsGAEgASgLMhcudGhyZWFkbGluZS52MS5Ub29sQ2FsbBItCgZyZWNvcmQYAiABKAsyHS50aHJlYWRsaW5lLnYxLlRvb2xDYWxsUmVjb3JkEikKBnJlc3VsdBgDIAEoCzIZLnRocmVhZGxpbmUudjEuVG9vbFJlc3VsdCK9AQoLQ2hhdFJlcXVlc3QSFQoHbWVzc2FnZRgBIAEoCUIE4kEBAhIWCghhZ2VudF9pZBgCIAEoCUIE4kEBAhIXCgl0aHJlYWRfaWQYAyABKAlCBOJBAQESLgoHY29udGV4dBgEIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3RCBOJBAQESHAoObWF4X2l0ZXJhdGlvbnMYBSABKAVCBOJBAQESGAoKcmVxdWVzdF9pZBgGIAEoCUIE4kEBASKBAgoMQ2hhdFJlc3BvbnNlEhEKCXRocmVhZF9pZBgBIAEoCRIOCgZydW5faWQYAiABKAkSEAoIcmVzcG9uc2UYAyABKAkSMQoKdG9vbF9jYWxscxgEIAMoCzIdLnRocmVhZGxpbmUudjEuVG9vbENhbGxSZWNvcmQSEgoKaXRlcmF0aW9ucxgFIAEoBRIoCgZzdGF0dXMYBiABKA4yGC50aHJlYWRsaW5lLnYxLlJ1blN0YXR1cxIjCgV1c2FnZRgHIAEoCzIULnRocmVhZGxpbmUudjEuVXNhZ2USJgoFZXJyb3IYCCABKAsyFy50aHJlYWRsaW5lLnYxLlJ1bkVycm9yKsgBCglSdW5TdGF0dXMSGgoWUlVOX1NUQVRVU19VTlNQRUNJRklFRBAAEhUKEVJVTl9TVEFUVVNfUVVFVUVEEAESFgoSUlVOX1NUQVRVU19SVU5OSU5HEAISGAoUUlVOX1NUQVRVU19DT01QTEVURUQQAxIlCiFSVU5fU1RBVFVTX01BWF9JVEVSQVRJT05TX1JFQUNIRUQQBBIVChFSVU5fU1RBVFVTX0ZBSUxFRBAFEhgKFFJVTl9TVEFUVVNfQ0FOQ0VMTEVEEAYquQEKEU11bHRpdGFza1N0cmF0ZWd5EiIKHk1VTFRJVEFTS19TVFJBVEVHWV9VTlNQRUNJRklFRBAAEh0KGU1VTFRJVEFTS19TVFJBVEVHWV9SRUpFQ1QQARIeChpNVUxUSVRBU0tfU1RSQVRFR1lfRU5RVUVVRRACEiAKHE1VTFRJVEFTS19TVFJBVEVHWV9JTlRFUlJVUFQQAxIfChtNVUxUSVRBU0tfU1RSQVRFR1lfUk9MTEJBQ0sQBCqNAQoOVG9vbENhbGxTdGF0dXMSIAocVE9PTF9DQUxMX1NUQVRVU19VTlNQRUNJRklFRBAAEhwKGFRPT0xfQ0FMTF9TVEFUVVNfUlVOTklORxABEh4KGlRPT0xfQ0FMTF9TVEFUVVNfU1VDQ0VFREVEEAISGwoXVE9PTF9DQUxMX1NUQVRVU19GQUlMRUQQAzLEBwoKUnVuU2VydmljZRJpCglDcmVhdGVSdW4SHy50aHJlYWRsaW5lLnYxLkNyZWF0ZVJ1blJlcXVlc3QaEi50aHJlYWRsaW5lLnYxLlJ1biIngtPkkwIhOgEqIhwvdjEvdGhyZWFkcy97dGhyZWFkX2lkfS9ydW5zElUKBkdldFJ1bhIcLnRocmVhZGxpbmUudjEuR2V0UnVuUmVxdWVzdBoSLnRocmVhZGxpbmUudjEuUnVuIhmC0+STAhMSES92MS9ydW5zL3tydW5faWR9EnEKCExpc3RSdW5zEh4udGhyZWFkbGluZS52MS5MaXN0UnVuc1JlcXVlc3QaHy50aHJlYWRsaW5lLnYxLkxpc3RSdW5zUmVzcG9uc2UiJILT5JMCHhIcL3YxL3RocmVhZHMve3RocmVhZF9pZH0vcnVucxJlCglDYW5jZWxSdW4SHy50aHJlYWRsaW5lLnYxLkNhbmNlbFJ1blJlcXVlc3QaEi50aHJlYWRsaW5lLnYxLlJ1biIjgtPkkwIdOgEqIhgvdjEvcnVucy97cnVuX2lkfTpjYW5jZWwSXwoHV2FpdFJ1bhIdLnRocmVhZGxpbmUudjEuV2FpdFJ1blJlcXVlc3QaEi50aHJlYWRsaW5lLnYxLlJ1biIhgtPkkwIbOgEqIhYvdjEvcnVucy97cnVuX2lkfTp3YWl0EnUKD1N0cmVhbVJ1bkV2ZW50cxIlLnRocmVhZGxpbmUudjEuU3RyZWFtUnVuRXZlbnRzUmVxdWVzdBoXLnRocmVhZGxpbmUudjEuUnVuRXZlbnQiIILT5JMCGhIYL3YxL3J1bnMve3J1bl9pZH0vZXZlbnRzMAESdwoJU3RyZWFtUnVuEh8udGhyZWFkbGluZS52MS5DcmVhdGVSdW5SZXF1ZXN0GhcudGhyZWFkbGluZS52MS5SdW5FdmVudCIugtPkkwIoOgEqIiMvdjEvdGhyZWFkcy97dGhyZWFkX2lkfS9ydW5zOnN0cmVhbTABEnMKC1dhdGNoVGhyZWFkEiEudGhyZWFkbGluZS52MS5XYXRjaFRocmVhZFJlcXVlc3QaFy50aHJlYWRsaW5lLnYxLlJ1bkV2ZW50IiaC0+STAiASHi92MS90aHJlYWRzL3t0aHJlYWRfaWR9L2V2ZW50czABElQKBENoYXQSGi50aHJlYWRsaW5lLnYxLkNoYXRSZXF1ZXN0GhsudGhyZWFkbGluZS52MS5DaGF0UmVzcG9uc2UiE4LT5JMCDToBKiIIL3YxL2NoYXRCaQoRZGV2LnRocmVhZGxpbmUudjFCCFJ1blByb3RvUAFaSGdpdGh1Yi5jb20vdGhyZWFkbGluZS90aHJlYWRsaW5lL2dlbmVyYXRlZC9nby90aHJlYWRsaW5lL3YxO3RocmVhZGxpbmV2MWIGcHJvdG8z", [file_google_api_annotations, file_google_api_field_behavior, file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp, file_threadline_v1_message]);
+  fileDesc("Chd0aHJlYWRsaW5lL3YxL3J1bi5wcm90bxINdGhyZWFkbGluZS52MSJPCgVVc2FnZRIVCg1wcm9tcHRfdG9rZW5zGAEgASgDEhkKEWNvbXBsZXRpb25fdG9rZW5zGAIgASgDEhQKDHRvdGFsX3Rva2VucxgDIAEoAyIpCghSdW5FcnJvchIMCgRjb2RlGAEgASgJEg8KB21lc3NhZ2UYAiABKAkijAEKDlRvb2xDYWxsUmVjb3JkEhQKDHRvb2xfY2FsbF9pZBgBIAEoCRIMCgR0b29sGAIgASgJEi0KBnN0YXR1cxgDIAEoDjIdLnRocmVhZGxpbmUudjEuVG9vbENhbGxTdGF0dXMSEwoLZHVyYXRpb25fbXMYBCABKAMSEgoKZXJyb3JfY29kZRgFIAEoCSK4BQoDUnVuEhQKBnJ1bl9pZBgBIAEoCUIE4kEBCBIXCgl0aHJlYWRfaWQYAiABKAlCBOJBAQMSFgoIYWdlbnRfaWQYAyABKAlCBOJBAQMSLgoGc3RhdHVzGAQgASgOMhgudGhyZWFkbGluZS52MS5SdW5TdGF0dXNCBOJBAQMSFgoIcmVzcG9uc2UYBSABKAlCBOJBAQMSNwoKdG9vbF9jYWxscxgGIAMoCzIdLnRocmVhZGxpbmUudjEuVG9vbENhbGxSZWNvcmRCBOJBAQMSGAoKaXRlcmF0aW9ucxgHIAEoBUIE4kEBAxIpCgV1c2FnZRgIIAEoCzIULnRocmVhZGxpbmUudjEuVXNhZ2VCBOJBAQMSLAoFZXJyb3IYCSABKAsyFy50aHJlYWRsaW5lLnYxLlJ1bkVycm9yQgTiQQEDEjQKCmNyZWF0ZWRfYXQYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQgTiQQEDEjQKCnN0YXJ0ZWRfYXQYCyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQgTiQQEDEjIKCGVuZGVkX2F0GAwgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIE4kEBAxIvCghtZXRhZGF0YRgNIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3RCBOJBAQMSLgoHY29udGV4dBgOIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3RCBOJBAQMSHAoObWF4X2l0ZXJhdGlvbnMYDyABKAVCBOJBAQMSEwoFdG9vbHMYECADKAlCBOJBAQMSQgoSbXVsdGl0YXNrX3N0cmF0ZWd5GBEgASgOMiAudGhyZWFkbGluZS52MS5NdWx0aXRhc2tTdHJhdGVneUIE4kEBAyKNAwoQQ3JlYXRlUnVuUmVxdWVzdBIXCgl0aHJlYWRfaWQYASABKAlCBOJBAQISFgoIYWdlbnRfaWQYAiABKAlCBOJBAQISNAoOaW5wdXRfbWVzc2FnZXMYAyADKAsyFi50aHJlYWRsaW5lLnYxLk1lc3NhZ2VCBOJBAQESLgoHY29udGV4dBgEIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3RCBOJBAQESHAoObWF4X2l0ZXJhdGlvbnMYBSABKAVCBOJBAQESEwoFdG9vbHMYBiADKAlCBOJBAQESLwoIbWV0YWRhdGEYByABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0QgTiQQEBEkIKEm11bHRpdGFza19zdHJhdGVneRgIIAEoDjIgLnRocmVhZGxpbmUudjEuTXVsdGl0YXNrU3RyYXRlZ3lCBOJBAQESGAoKcmVxdWVzdF9pZBgJIAEoCUIE4kEBARIgChJzdHJlYW1fZXZlbnRfdHlwZXMYCiADKAlCBOJBAQEiJQoNR2V0UnVuUmVxdWVzdBIUCgZydW5faWQYASABKAlCBOJBAQIidQoPTGlzdFJ1bnNSZXF1ZXN0EhcKCXRocmVhZF9pZBgBIAEoCUIE4kEBAhIXCglwYWdlX3NpemUYAiABKAVCBOJBAQESGAoKcGFnZV90b2tlbhgDIAEoCUIE4kEBARIWCghvcmRlcl9ieRgEIAEoCUIE4kEBASJNChBMaXN0UnVuc1Jlc3BvbnNlEiAKBHJ1bnMYASADKAsyEi50aHJlYWRsaW5lLnYxLlJ1bhIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiKAoQQ2FuY2VsUnVuUmVxdWVzdBIUCgZydW5faWQYASABKAlCBOJBAQIiWAoOV2FpdFJ1blJlcXVlc3QSFAoGcnVuX2lkGAEgASgJQgTiQQECEjAKB3RpbWVvdXQYAiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb25CBOJBAQEiZwoWU3RyZWFtUnVuRXZlbnRzUmVxdWVzdBIUCgZydW5faWQYASABKAlCBOJBAQISHAoOYWZ0ZXJfZXZlbnRfaWQYAiABKANCBOJBAQESGQoLZXZlbnRfdHlwZXMYAyADKAlCBOJBAQEiZgoSV2F0Y2hUaHJlYWRSZXF1ZXN0EhcKCXRocmVhZF9pZBgBIAEoCUIE4kEBAhIcCg5hZnRlcl9ldmVudF9pZBgCIAEoA0IE4kEBARIZCgtldmVudF90eXBlcxgDIAMoCUIE4kEBASLuAgoIUnVuRXZlbnQSEAoIZXZlbnRfaWQYASABKAMSDgoGcnVuX2lkGAIgASgJEhEKCXRocmVhZF9pZBgDIAEoCRIMCgR0eXBlGAQgASgJEi4KCmNyZWF0ZWRfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiEKA3J1bhgKIAEoCzISLnRocmVhZGxpbmUudjEuUnVuSAASKQoHbWVzc2FnZRgLIAEoCzIWLnRocmVhZGxpbmUudjEuTWVzc2FnZUgAEiwKBWRlbHRhGAwgASgLMhsudGhyZWFkbGluZS52MS5NZXNzYWdlRGVsdGFIABIxCgl0b29sX2NhbGwYDSABKAsyHC50aHJlYWRsaW5lLnYxLlRvb2xDYWxsRXZlbnRIABI1CgpjaGVja3BvaW50GA4gASgLMh8udGhyZWFkbGluZS52MS5UaHJlYWRDaGVja3BvaW50SABCCQoHcGF5bG9hZCIwCgxNZXNzYWdlRGVsdGESEgoKbWVzc2FnZV9pZBgBIAEoCRIMCgR0ZXh0GAIgASgJIpABCg1Ub29sQ2FsbEV2ZW50EiUKBGNhbGwYASABKAsyFy50aHJlYWRsaW5lLnYxLlRvb2xDYWxsEi0KBnJlY29yZBgCIAEoCzIdLnRocmVhZGxpbmUudjEuVG9vbENhbGxSZWNvcmQSKQoGcmVzdWx0GAMgASgLMhkudGhyZWFkbGluZS52MS5Ub29sUmVzdWx0IoACCgtDaGF0UmVxdWVzdBIVCgdtZXNzYWdlGAEgASgJQgTiQQECEhYKCGFnZW50X2lkGAIgASgJQgTiQQECEhcKCXRocmVhZF9pZBgDIAEoCUIE4kEBARIuCgdjb250ZXh0GAQgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdEIE4kEBARIcCg5tYXhfaXRlcmF0aW9ucxgFIAEoBUIE4kEBARIYCgpyZXF1ZXN0X2lkGAYgASgJQgTiQQEBEhMKBXRvb2xzGAcgAygJQgTiQQEBEiwKA3R0bBgIIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbkIE4kEBASKBAgoMQ2hhdFJlc3BvbnNlEhEKCXRocmVhZF9pZBgBIAEoCRIOCgZydW5faWQYAiABKAkSEAoIcmVzcG9uc2UYAyABKAkSMQoKdG9vbF9jYWxscxgEIAMoCzIdLnRocmVhZGxpbmUudjEuVG9vbENhbGxSZWNvcmQSEgoKaXRlcmF0aW9ucxgFIAEoBRIoCgZzdGF0dXMYBiABKA4yGC50aHJlYWRsaW5lLnYxLlJ1blN0YXR1cxIjCgV1c2FnZRgHIAEoCzIULnRocmVhZGxpbmUudjEuVXNhZ2USJgoFZXJyb3IYCCABKAsyFy50aHJlYWRsaW5lLnYxLlJ1bkVycm9yKsgBCglSdW5TdGF0dXMSGgoWUlVOX1NUQVRVU19VTlNQRUNJRklFRBAAEhUKEVJVTl9TVEFUVVNfUVVFVUVEEAESFgoSUlVOX1NUQVRVU19SVU5OSU5HEAISGAoUUlVOX1NUQVRVU19DT01QTEVURUQQAxIlCiFSVU5fU1RBVFVTX01BWF9JVEVSQVRJT05TX1JFQUNIRUQQBBIVChFSVU5fU1RBVFVTX0ZBSUxFRBAFEhgKFFJVTl9TVEFUVVNfQ0FOQ0VMTEVEEAYquQEKEU11bHRpdGFza1N0cmF0ZWd5EiIKHk1VTFRJVEFTS19TVFJBVEVHWV9VTlNQRUNJRklFRBAAEh0KGU1VTFRJVEFTS19TVFJBVEVHWV9SRUpFQ1QQARIeChpNVUxUSVRBU0tfU1RSQVRFR1lfRU5RVUVVRRACEiAKHE1VTFRJVEFTS19TVFJBVEVHWV9JTlRFUlJVUFQQAxIfChtNVUxUSVRBU0tfU1RSQVRFR1lfUk9MTEJBQ0sQBCqNAQoOVG9vbENhbGxTdGF0dXMSIAocVE9PTF9DQUxMX1NUQVRVU19VTlNQRUNJRklFRBAAEhwKGFRPT0xfQ0FMTF9TVEFUVVNfUlVOTklORxABEh4KGlRPT0xfQ0FMTF9TVEFUVVNfU1VDQ0VFREVEEAISGwoXVE9PTF9DQUxMX1NUQVRVU19GQUlMRUQQAzLEBwoKUnVuU2VydmljZRJpCglDcmVhdGVSdW4SHy50aHJlYWRsaW5lLnYxLkNyZWF0ZVJ1blJlcXVlc3QaEi50aHJlYWRsaW5lLnYxLlJ1biIngtPkkwIhOgEqIhwvdjEvdGhyZWFkcy97dGhyZWFkX2lkfS9ydW5zElUKBkdldFJ1bhIcLnRocmVhZGxpbmUudjEuR2V0UnVuUmVxdWVzdBoSLnRocmVhZGxpbmUudjEuUnVuIhmC0+STAhMSES92MS9ydW5zL3tydW5faWR9EnEKCExpc3RSdW5zEh4udGhyZWFkbGluZS52MS5MaXN0UnVuc1JlcXVlc3QaHy50aHJlYWRsaW5lLnYxLkxpc3RSdW5zUmVzcG9uc2UiJILT5JMCHhIcL3YxL3RocmVhZHMve3RocmVhZF9pZH0vcnVucxJlCglDYW5jZWxSdW4SHy50aHJlYWRsaW5lLnYxLkNhbmNlbFJ1blJlcXVlc3QaEi50aHJlYWRsaW5lLnYxLlJ1biIjgtPkkwIdOgEqIhgvdjEvcnVucy97cnVuX2lkfTpjYW5jZWwSXwoHV2FpdFJ1bhIdLnRocmVhZGxpbmUudjEuV2FpdFJ1blJlcXVlc3QaEi50aHJlYWRsaW5lLnYxLlJ1biIhgtPkkwIbOgEqIhYvdjEvcnVucy97cnVuX2lkfTp3YWl0EnUKD1N0cmVhbVJ1bkV2ZW50cxIlLnRocmVhZGxpbmUudjEuU3RyZWFtUnVuRXZlbnRzUmVxdWVzdBoXLnRocmVhZGxpbmUudjEuUnVuRXZlbnQiIILT5JMCGhIYL3YxL3J1bnMve3J1bl9pZH0vZXZlbnRzMAESdwoJU3RyZWFtUnVuEh8udGhyZWFkbGluZS52MS5DcmVhdGVSdW5SZXF1ZXN0GhcudGhyZWFkbGluZS52MS5SdW5FdmVudCIugtPkkwIoOgEqIiMvdjEvdGhyZWFkcy97dGhyZWFkX2lkfS9ydW5zOnN0cmVhbTABEnMKC1dhdGNoVGhyZWFkEiEudGhyZWFkbGluZS52MS5XYXRjaFRocmVhZFJlcXVlc3QaFy50aHJlYWRsaW5lLnYxLlJ1bkV2ZW50IiaC0+STAiASHi92MS90aHJlYWRzL3t0aHJlYWRfaWR9L2V2ZW50czABElQKBENoYXQSGi50aHJlYWRsaW5lLnYxLkNoYXRSZXF1ZXN0GhsudGhyZWFkbGluZS52MS5DaGF0UmVzcG9uc2UiE4LT5JMCDToBKiIIL3YxL2NoYXRCaQoRZGV2LnRocmVhZGxpbmUudjFCCFJ1blByb3RvUAFaSGdpdGh1Yi5jb20vdGhyZWFkbGluZS90aHJlYWRsaW5lL2dlbmVyYXRlZC9nby90aHJlYWRsaW5lL3YxO3RocmVhZGxpbmV2MWIGcHJvdG8z", [file_google_api_annotations, file_google_api_field_behavior, file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp, file_threadline_v1_message, file_threadline_v1_thread]);
 
 /**
  * Usage counts the tokens a run used.
@@ -348,6 +350,16 @@ export type CreateRunRequest = Message<"threadline.v1.CreateRunRequest"> & {
    * @generated from field: string request_id = 9;
    */
   requestId: string;
+
+  /**
+   * For StreamRun only: send only events of these types (the names in
+   * RunEvent.type, at most 32, each a type this server sends). Empty sends
+   * every event. CreateRun, which streams nothing, refuses it with
+   * INVALID_ARGUMENT.
+   *
+   * @generated from field: repeated string stream_event_types = 10;
+   */
+  streamEventTypes: string[];
 };
 
 /**
@@ -520,6 +532,17 @@ export type StreamRunEventsRequest = Message<"threadline.v1.StreamRunEventsReque
    * @generated from field: int64 after_event_id = 2;
    */
   afterEventId: bigint;
+
+  /**
+   * Send only events of these types (the names in RunEvent.type, at most 32,
+   * each a type this server sends; an unknown one is INVALID_ARGUMENT).
+   * Empty sends every event. The events left out still move the stream on,
+   * so resuming with the last event_id received, and the same event_types,
+   * sends exactly the later events of those types: none twice, none missed.
+   *
+   * @generated from field: repeated string event_types = 3;
+   */
+  eventTypes: string[];
 };
 
 /**
@@ -549,6 +572,13 @@ export type WatchThreadRequest = Message<"threadline.v1.WatchThreadRequest"> & {
    * @generated from field: int64 after_event_id = 2;
    */
   afterEventId: bigint;
+
+  /**
+   * Send only events of these types, as in StreamRunEventsRequest.event_types.
+   *
+   * @generated from field: repeated string event_types = 3;
+   */
+  eventTypes: string[];
 };
 
 /**
@@ -568,7 +598,8 @@ export const WatchThreadRequestSchema: GenMessage<WatchThreadRequest> = /*@__PUR
  * the run, whose response is the text of its last answer (at most 1 MiB)
  * and whose tool_calls are at most 1000 short records, not the results;
  * tool_call.completed carries one call and its result (each within a
- * message's limit).
+ * message's limit); state.updated carries a checkpoint (its state is at most
+ * 256 KiB as JSON).
  *
  * @generated from message threadline.v1.RunEvent
  */
@@ -596,9 +627,12 @@ export type RunEvent = Message<"threadline.v1.RunEvent"> & {
 
   /**
    * What happened: run.created, run.started, message.created, message.delta,
-   * message.completed, tool_call.started, tool_call.completed, run.completed,
-   * run.max_iterations_reached, run.failed or run.cancelled. New types may be
-   * added; clients skip types they do not know.
+   * message.completed, tool_call.started, tool_call.completed, state.updated
+   * (the thread's state changed: by a caller, by a run, or back after a run
+   * that failed or was cancelled), thread.cleared (ClearThread deleted every
+   * message), run.completed, run.max_iterations_reached, run.failed or
+   * run.cancelled. New types may be added; clients skip types they do not
+   * know.
    *
    * @generated from field: string type = 4;
    */
@@ -649,6 +683,15 @@ export type RunEvent = Message<"threadline.v1.RunEvent"> & {
      */
     value: ToolCallEvent;
     case: "toolCall";
+  } | {
+    /**
+     * For state.updated: the checkpoint the change made, with the whole new
+     * state (at most 256 KiB as JSON).
+     *
+     * @generated from field: threadline.v1.ThreadCheckpoint checkpoint = 14;
+     */
+    value: ThreadCheckpoint;
+    case: "checkpoint";
   } | { case: undefined; value?: undefined };
 };
 
@@ -779,6 +822,25 @@ export type ChatRequest = Message<"threadline.v1.ChatRequest"> & {
    * @generated from field: string request_id = 6;
    */
   requestId: string;
+
+  /**
+   * The names of the tools the run may use, at most 50, each one the agent
+   * has (as CreateRunRequest.tools); empty means every tool the agent has.
+   *
+   * @generated from field: repeated string tools = 7;
+   */
+  tools: string[];
+
+  /**
+   * The ttl of the thread Chat makes when thread_id is empty (see
+   * Thread.ttl): 1 second to 3650 days, and at most the server's
+   * --max-thread-ttl (a longer one is INVALID_ARGUMENT). Unset: the server's
+   * --default-thread-ttl, or no expiry without one. With a thread_id it is
+   * INVALID_ARGUMENT: UpdateThread changes an existing thread's ttl.
+   *
+   * @generated from field: google.protobuf.Duration ttl = 8;
+   */
+  ttl?: Duration | undefined;
 };
 
 /**
@@ -902,14 +964,18 @@ export enum RunStatus {
 
   /**
    * Terminal: the agent, a tool, a timeout, a lost worker or a server restart
-   * ended the run; error says which.
+   * ended the run; error says which. If the run changed its thread's state,
+   * the state went back to what it was before the run's first change (a
+   * checkpoint of source RESTORE, with a state.updated event before the
+   * run's final event).
    *
    * @generated from enum value: RUN_STATUS_FAILED = 5;
    */
   FAILED = 5,
 
   /**
-   * Terminal: a client or a later run (INTERRUPT, ROLLBACK) cancelled it.
+   * Terminal: a client or a later run (INTERRUPT, ROLLBACK) cancelled it. Its
+   * changes to the thread's state are undone as for FAILED.
    *
    * @generated from enum value: RUN_STATUS_CANCELLED = 6;
    */
@@ -959,6 +1025,7 @@ export enum MultitaskStrategy {
 
   /**
    * Cancel the runs in flight and delete the messages they wrote, then start.
+   * Their changes to the thread's state are undone, as for any cancelled run.
    *
    * @generated from enum value: MULTITASK_STRATEGY_ROLLBACK = 4;
    */
@@ -1095,6 +1162,9 @@ export const RunService: GenService<{
    * Streams a run's events: every stored event after after_event_id, then the
    * live ones as they happen, and ends after the run's final event
    * (run.completed, run.max_iterations_reached, run.failed or run.cancelled).
+   * With event_types, only events of those types are sent, and the stream
+   * still ends at the run's end (after its final event, or without it when
+   * that type was not asked for).
    *
    * @generated from rpc threadline.v1.RunService.StreamRunEvents
    */
@@ -1108,6 +1178,8 @@ export const RunService: GenService<{
    * first event is run.created, which names the run. Retrying with the same
    * request_id starts no second run: it streams the first call's run from
    * its first event (request ids of StreamRun and CreateRun are apart).
+   * With stream_event_types, only events of those types are sent (leave
+   * run.created out and the run is named by every other event's run_id).
    *
    * @generated from rpc threadline.v1.RunService.StreamRun
    */
@@ -1117,8 +1189,9 @@ export const RunService: GenService<{
     output: typeof RunEventSchema;
   },
   /**
-   * Streams every event on a thread, of runs and messages alike, after
-   * after_event_id and then live, until the client leaves.
+   * Streams every event on a thread, of runs, messages and state alike, after
+   * after_event_id and then live, until the client leaves; with event_types,
+   * only events of those types.
    *
    * @generated from rpc threadline.v1.RunService.WatchThread
    */
@@ -1129,10 +1202,11 @@ export const RunService: GenService<{
   },
   /**
    * Sends one user message to an agent and waits for its answer, for callers
-   * who want a single call: makes a thread when thread_id is empty, runs the
-   * agent, and returns what it said and did. Retrying with the same
-   * request_id starts nothing new: it waits for the first call's run on the
-   * first call's thread and answers from it.
+   * who want a single call: makes a thread when thread_id is empty (with the
+   * request's ttl, or the server's --default-thread-ttl), runs the agent, and
+   * returns what it said and did. Retrying with the same request_id starts
+   * nothing new: it waits for the first call's run on the first call's thread
+   * and answers from it.
    *
    * @generated from rpc threadline.v1.RunService.Chat
    */

@@ -16,7 +16,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file threadline/v1/thread.proto.
  */
 export const file_threadline_v1_thread: GenFile = /*@__PURE__*/
-  fileDesc("Chp0aHJlYWRsaW5lL3YxL3RocmVhZC5wcm90bxINdGhyZWFkbGluZS52MSLdBQoGVGhyZWFkEhcKCXRocmVhZF9pZBgBIAEoCUIE4kEBCBITCgV0aXRsZRgCIAEoCUIE4kEBARIvCghtZXRhZGF0YRgDIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3RCBOJBAQESFgoIYWdlbnRfaWQYBCABKAlCBOJBAQESFQoHdXNlcl9pZBgFIAEoCUIE4kEBARIaCgxleHRlcm5hbF9yZWYYBiABKAlCBOJBAQESKwoGbG9jYWxlGAcgASgLMhUudGhyZWFkbGluZS52MS5Mb2NhbGVCBOJBAQESNgoMcGFydGljaXBhbnRzGAggAygLMhoudGhyZWFkbGluZS52MS5QYXJ0aWNpcGFudEIE4kEBARIsCgN0dGwYCSABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb25CBOJBAQESMQoGc3RhdHVzGAogASgOMhsudGhyZWFkbGluZS52MS5UaHJlYWRTdGF0dXNCBOJBAQMSNAoKY3JlYXRlZF9hdBgLIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCBOJBAQMSNAoKdXBkYXRlZF9hdBgMIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCBOJBAQMSOgoQbGFzdF9hY3Rpdml0eV9hdBgNIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCBOJBAQMSGwoNbWVzc2FnZV9jb3VudBgOIAEoA0IE4kEBAxI1CgtleHBpcmVfdGltZRgPIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCBOJBAQMSEgoEZXRhZxgQIAEoCUIE4kEBARIuCghtZXNzYWdlcxgRIAMoCzIWLnRocmVhZGxpbmUudjEuTWVzc2FnZUIE4kEBAxIjChVvbWl0dGVkX21lc3NhZ2VfY291bnQYEiABKAVCBOJBAQMiUAoGTG9jYWxlEhYKCGxhbmd1YWdlGAEgASgJQgTiQQEBEhUKB2NvdW50cnkYAiABKAlCBOJBAQESFwoJdGltZV96b25lGAMgASgJQgTiQQEBInsKC1BhcnRpY2lwYW50EhAKAmlkGAEgASgJQgTiQQECEhIKBG5hbWUYAiABKAlCBOJBAQESMgoEdHlwZRgDIAEoDjIeLnRocmVhZGxpbmUudjEuUGFydGljaXBhbnRUeXBlQgTiQQECEhIKBHJvbGUYBCABKAlCBOJBAQEipwEKE0NyZWF0ZVRocmVhZFJlcXVlc3QSKwoGdGhyZWFkGAEgASgLMhUudGhyZWFkbGluZS52MS5UaHJlYWRCBOJBAQESFwoJdGhyZWFkX2lkGAIgASgJQgTiQQEBEjAKCWlmX2V4aXN0cxgDIAEoDjIXLnRocmVhZGxpbmUudjEuSWZFeGlzdHNCBOJBAQESGAoKcmVxdWVzdF9pZBgEIAEoCUIE4kEBASJaChBHZXRUaHJlYWRSZXF1ZXN0EhcKCXRocmVhZF9pZBgBIAEoCUIE4kEBAhItCgR2aWV3GAIgASgOMhkudGhyZWFkbGluZS52MS5UaHJlYWRWaWV3QgTiQQEBIr8DCgxUaHJlYWRGaWx0ZXISFgoIYWdlbnRfaWQYASABKAlCBOJBAQESFQoHdXNlcl9pZBgCIAEoCUIE4kEBARIaCgxleHRlcm5hbF9yZWYYAyABKAlCBOJBAQESMwoIc3RhdHVzZXMYBCADKA4yGy50aHJlYWRsaW5lLnYxLlRocmVhZFN0YXR1c0IE4kEBARIYCgp0aHJlYWRfaWRzGAUgAygJQgTiQQEBEjcKDWNyZWF0ZWRfYWZ0ZXIYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQgTiQQEBEjgKDmNyZWF0ZWRfYmVmb3JlGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIE4kEBARI3Cg11cGRhdGVkX2FmdGVyGAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIE4kEBARI4Cg51cGRhdGVkX2JlZm9yZRgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCBOJBAQESLwoIbWV0YWRhdGEYCiABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0QgTiQQEBIpIBChJMaXN0VGhyZWFkc1JlcXVlc3QSFwoJcGFnZV9zaXplGAEgASgFQgTiQQEBEhgKCnBhZ2VfdG9rZW4YAiABKAlCBOJBAQESMQoGZmlsdGVyGAMgASgLMhsudGhyZWFkbGluZS52MS5UaHJlYWRGaWx0ZXJCBOJBAQESFgoIb3JkZXJfYnkYBCABKAlCBOJBAQEiVgoTTGlzdFRocmVhZHNSZXNwb25zZRImCgd0aHJlYWRzGAEgAygLMhUudGhyZWFkbGluZS52MS5UaHJlYWQSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIkgKE0NvdW50VGhyZWFkc1JlcXVlc3QSMQoGZmlsdGVyGAEgASgLMhsudGhyZWFkbGluZS52MS5UaHJlYWRGaWx0ZXJCBOJBAQEiJQoUQ291bnRUaHJlYWRzUmVzcG9uc2USDQoFY291bnQYASABKAMieQoTVXBkYXRlVGhyZWFkUmVxdWVzdBIrCgZ0aHJlYWQYASABKAsyFS50aHJlYWRsaW5lLnYxLlRocmVhZEIE4kEBAhI1Cgt1cGRhdGVfbWFzaxgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5GaWVsZE1hc2tCBOJBAQIiQgoTRGVsZXRlVGhyZWFkUmVxdWVzdBIXCgl0aHJlYWRfaWQYASABKAlCBOJBAQISEgoEZXRhZxgCIAEoCUIE4kEBASJJChFDb3B5VGhyZWFkUmVxdWVzdBIXCgl0aHJlYWRfaWQYASABKAlCBOJBAQISGwoNbmV3X3RocmVhZF9pZBgCIAEoCUIE4kEBASqVAQoMVGhyZWFkU3RhdHVzEh0KGVRIUkVBRF9TVEFUVVNfVU5TUEVDSUZJRUQQABIWChJUSFJFQURfU1RBVFVTX0lETEUQARIWChJUSFJFQURfU1RBVFVTX0JVU1kQAhIdChlUSFJFQURfU1RBVFVTX0lOVEVSUlVQVEVEEAMSFwoTVEhSRUFEX1NUQVRVU19FUlJPUhAEKlYKClRocmVhZFZpZXcSGwoXVEhSRUFEX1ZJRVdfVU5TUEVDSUZJRUQQABIVChFUSFJFQURfVklFV19CQVNJQxABEhQKEFRIUkVBRF9WSUVXX0ZVTEwQAiqFAQoPUGFydGljaXBhbnRUeXBlEiAKHFBBUlRJQ0lQQU5UX1RZUEVfVU5TUEVDSUZJRUQQABIZChVQQVJUSUNJUEFOVF9UWVBFX1VTRVIQARIaChZQQVJUSUNJUEFOVF9UWVBFX0FHRU5UEAISGQoVUEFSVElDSVBBTlRfVFlQRV9UT09MEAMqVAoISWZFeGlzdHMSGQoVSUZfRVhJU1RTX1VOU1BFQ0lGSUVEEAASEwoPSUZfRVhJU1RTX1JBSVNFEAESGAoUSUZfRVhJU1RTX0RPX05PVEhJTkcQAjKPBgoNVGhyZWFkU2VydmljZRJhCgxDcmVhdGVUaHJlYWQSIi50aHJlYWRsaW5lLnYxLkNyZWF0ZVRocmVhZFJlcXVlc3QaFS50aHJlYWRsaW5lLnYxLlRocmVhZCIWgtPkkwIQOgEqIgsvdjEvdGhyZWFkcxJkCglHZXRUaHJlYWQSHy50aHJlYWRsaW5lLnYxLkdldFRocmVhZFJlcXVlc3QaFS50aHJlYWRsaW5lLnYxLlRocmVhZCIfgtPkkwIZEhcvdjEvdGhyZWFkcy97dGhyZWFkX2lkfRJpCgtMaXN0VGhyZWFkcxIhLnRocmVhZGxpbmUudjEuTGlzdFRocmVhZHNSZXF1ZXN0GiIudGhyZWFkbGluZS52MS5MaXN0VGhyZWFkc1Jlc3BvbnNlIhOC0+STAg0SCy92MS90aHJlYWRzEnIKDENvdW50VGhyZWFkcxIiLnRocmVhZGxpbmUudjEuQ291bnRUaHJlYWRzUmVxdWVzdBojLnRocmVhZGxpbmUudjEuQ291bnRUaHJlYWRzUmVzcG9uc2UiGYLT5JMCExIRL3YxL3RocmVhZHM6Y291bnQSeQoMVXBkYXRlVGhyZWFkEiIudGhyZWFkbGluZS52MS5VcGRhdGVUaHJlYWRSZXF1ZXN0GhUudGhyZWFkbGluZS52MS5UaHJlYWQiLoLT5JMCKDoGdGhyZWFkMh4vdjEvdGhyZWFkcy97dGhyZWFkLnRocmVhZF9pZH0SawoMRGVsZXRlVGhyZWFkEiIudGhyZWFkbGluZS52MS5EZWxldGVUaHJlYWRSZXF1ZXN0GhYuZ29vZ2xlLnByb3RvYnVmLkVtcHR5Ih+C0+STAhkqFy92MS90aHJlYWRzL3t0aHJlYWRfaWR9Em4KCkNvcHlUaHJlYWQSIC50aHJlYWRsaW5lLnYxLkNvcHlUaHJlYWRSZXF1ZXN0GhUudGhyZWFkbGluZS52MS5UaHJlYWQiJ4LT5JMCIToBKiIcL3YxL3RocmVhZHMve3RocmVhZF9pZH06Y29weUJsChFkZXYudGhyZWFkbGluZS52MUILVGhyZWFkUHJvdG9QAVpIZ2l0aHViLmNvbS90aHJlYWRsaW5lL3RocmVhZGxpbmUvZ2VuZXJhdGVkL2dvL3RocmVhZGxpbmUvdjE7dGhyZWFkbGluZXYxYgZwcm90bzM", [file_google_api_annotations, file_google_api_field_behavior, file_google_protobuf_duration, file_google_protobuf_empty, file_google_protobuf_field_mask, file_google_protobuf_struct, file_google_protobuf_timestamp, file_threadline_v1_message]);
+  fileDesc("Chp0aHJlYWRsaW5lL3YxL3RocmVhZC5wcm90bxINdGhyZWFkbGluZS52MSL3BQoGVGhyZWFkEhcKCXRocmVhZF9pZBgBIAEoCUIE4kEBCBITCgV0aXRsZRgCIAEoCUIE4kEBARIvCghtZXRhZGF0YRgDIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3RCBOJBAQESFgoIYWdlbnRfaWQYBCABKAlCBOJBAQESFQoHdXNlcl9pZBgFIAEoCUIE4kEBARIaCgxleHRlcm5hbF9yZWYYBiABKAlCBOJBAQESKwoGbG9jYWxlGAcgASgLMhUudGhyZWFkbGluZS52MS5Mb2NhbGVCBOJBAQESNgoMcGFydGljaXBhbnRzGAggAygLMhoudGhyZWFkbGluZS52MS5QYXJ0aWNpcGFudEIE4kEBARIsCgN0dGwYCSABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb25CBOJBAQESMQoGc3RhdHVzGAogASgOMhsudGhyZWFkbGluZS52MS5UaHJlYWRTdGF0dXNCBOJBAQMSNAoKY3JlYXRlZF9hdBgLIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCBOJBAQMSNAoKdXBkYXRlZF9hdBgMIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCBOJBAQMSOgoQbGFzdF9hY3Rpdml0eV9hdBgNIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCBOJBAQMSGwoNbWVzc2FnZV9jb3VudBgOIAEoA0IE4kEBAxI1CgtleHBpcmVfdGltZRgPIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCBOJBAQMSEgoEZXRhZxgQIAEoCUIE4kEBARIuCghtZXNzYWdlcxgRIAMoCzIWLnRocmVhZGxpbmUudjEuTWVzc2FnZUIE4kEBAxIjChVvbWl0dGVkX21lc3NhZ2VfY291bnQYEiABKAVCBOJBAQMSGAoKaXNfZGVmYXVsdBgTIAEoCEIE4kEBAyJQCgZMb2NhbGUSFgoIbGFuZ3VhZ2UYASABKAlCBOJBAQESFQoHY291bnRyeRgCIAEoCUIE4kEBARIXCgl0aW1lX3pvbmUYAyABKAlCBOJBAQEiewoLUGFydGljaXBhbnQSEAoCaWQYASABKAlCBOJBAQISEgoEbmFtZRgCIAEoCUIE4kEBARIyCgR0eXBlGAMgASgOMh4udGhyZWFkbGluZS52MS5QYXJ0aWNpcGFudFR5cGVCBOJBAQISEgoEcm9sZRgEIAEoCUIE4kEBASKnAQoTQ3JlYXRlVGhyZWFkUmVxdWVzdBIrCgZ0aHJlYWQYASABKAsyFS50aHJlYWRsaW5lLnYxLlRocmVhZEIE4kEBARIXCgl0aHJlYWRfaWQYAiABKAlCBOJBAQESMAoJaWZfZXhpc3RzGAMgASgOMhcudGhyZWFkbGluZS52MS5JZkV4aXN0c0IE4kEBARIYCgpyZXF1ZXN0X2lkGAQgASgJQgTiQQEBIloKEEdldFRocmVhZFJlcXVlc3QSFwoJdGhyZWFkX2lkGAEgASgJQgTiQQECEi0KBHZpZXcYAiABKA4yGS50aHJlYWRsaW5lLnYxLlRocmVhZFZpZXdCBOJBAQEivwMKDFRocmVhZEZpbHRlchIWCghhZ2VudF9pZBgBIAEoCUIE4kEBARIVCgd1c2VyX2lkGAIgASgJQgTiQQEBEhoKDGV4dGVybmFsX3JlZhgDIAEoCUIE4kEBARIzCghzdGF0dXNlcxgEIAMoDjIbLnRocmVhZGxpbmUudjEuVGhyZWFkU3RhdHVzQgTiQQEBEhgKCnRocmVhZF9pZHMYBSADKAlCBOJBAQESNwoNY3JlYXRlZF9hZnRlchgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCBOJBAQESOAoOY3JlYXRlZF9iZWZvcmUYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQgTiQQEBEjcKDXVwZGF0ZWRfYWZ0ZXIYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQgTiQQEBEjgKDnVwZGF0ZWRfYmVmb3JlGAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIE4kEBARIvCghtZXRhZGF0YRgKIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3RCBOJBAQEitAEKEkxpc3RUaHJlYWRzUmVxdWVzdBIXCglwYWdlX3NpemUYASABKAVCBOJBAQESGAoKcGFnZV90b2tlbhgCIAEoCUIE4kEBARIxCgZmaWx0ZXIYAyABKAsyGy50aHJlYWRsaW5lLnYxLlRocmVhZEZpbHRlckIE4kEBARIWCghvcmRlcl9ieRgEIAEoCUIE4kEBARIgChJpbmNsdWRlX3RvdGFsX3NpemUYBSABKAhCBOJBAQEiagoTTGlzdFRocmVhZHNSZXNwb25zZRImCgd0aHJlYWRzGAEgAygLMhUudGhyZWFkbGluZS52MS5UaHJlYWQSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJEhIKCnRvdGFsX3NpemUYAyABKAUiSAoTQ291bnRUaHJlYWRzUmVxdWVzdBIxCgZmaWx0ZXIYASABKAsyGy50aHJlYWRsaW5lLnYxLlRocmVhZEZpbHRlckIE4kEBASIlChRDb3VudFRocmVhZHNSZXNwb25zZRINCgVjb3VudBgBIAEoAyJ5ChNVcGRhdGVUaHJlYWRSZXF1ZXN0EisKBnRocmVhZBgBIAEoCzIVLnRocmVhZGxpbmUudjEuVGhyZWFkQgTiQQECEjUKC3VwZGF0ZV9tYXNrGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLkZpZWxkTWFza0IE4kEBAiJCChNEZWxldGVUaHJlYWRSZXF1ZXN0EhcKCXRocmVhZF9pZBgBIAEoCUIE4kEBAhISCgRldGFnGAIgASgJQgTiQQEBImYKEUNvcHlUaHJlYWRSZXF1ZXN0EhcKCXRocmVhZF9pZBgBIAEoCUIE4kEBAhIbCg1uZXdfdGhyZWFkX2lkGAIgASgJQgTiQQEBEhsKDWNoZWNrcG9pbnRfaWQYAyABKAlCBOJBAQEivAEKC1RocmVhZFN0YXRlEhcKCXRocmVhZF9pZBgBIAEoCUIE4kEBCBItCgZ2YWx1ZXMYAiABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0QgTiQQEBEhsKDWNoZWNrcG9pbnRfaWQYAyABKAlCBOJBAQMSNAoKdXBkYXRlZF9hdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCBOJBAQMSEgoEZXRhZxgFIAEoCUIE4kEBASK9AgoQVGhyZWFkQ2hlY2twb2ludBIbCg1jaGVja3BvaW50X2lkGAEgASgJQgTiQQEIEhcKCXRocmVhZF9pZBgCIAEoCUIE4kEBAxIiChRwYXJlbnRfY2hlY2twb2ludF9pZBgDIAEoCUIE4kEBAxItCgZ2YWx1ZXMYBCABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0QgTiQQEDEh0KD2xhc3RfbWVzc2FnZV9pZBgFIAEoCUIE4kEBAxIUCgZydW5faWQYBiABKAlCBOJBAQMSNQoGc291cmNlGAcgASgOMh8udGhyZWFkbGluZS52MS5DaGVja3BvaW50U291cmNlQgTiQQEDEjQKCmNyZWF0ZWRfYXQYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQgTiQQEDIjAKFUdldFRocmVhZFN0YXRlUmVxdWVzdBIXCgl0aHJlYWRfaWQYASABKAlCBOJBAQIiiQEKGFVwZGF0ZVRocmVhZFN0YXRlUmVxdWVzdBI2Cgx0aHJlYWRfc3RhdGUYASABKAsyGi50aHJlYWRsaW5lLnYxLlRocmVhZFN0YXRlQgTiQQECEjUKC3VwZGF0ZV9tYXNrGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLkZpZWxkTWFza0IE4kEBASJqChxMaXN0VGhyZWFkQ2hlY2twb2ludHNSZXF1ZXN0EhcKCXRocmVhZF9pZBgBIAEoCUIE4kEBAhIXCglwYWdlX3NpemUYAiABKAVCBOJBAQESGAoKcGFnZV90b2tlbhgDIAEoCUIE4kEBASJuCh1MaXN0VGhyZWFkQ2hlY2twb2ludHNSZXNwb25zZRI0CgtjaGVja3BvaW50cxgBIAMoCzIfLnRocmVhZGxpbmUudjEuVGhyZWFkQ2hlY2twb2ludBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiSAoXR2V0RGVmYXVsdFRocmVhZFJlcXVlc3QSFgoIYWdlbnRfaWQYASABKAlCBOJBAQESFQoHdXNlcl9pZBgCIAEoCUIE4kEBASJBChJDbGVhclRocmVhZFJlcXVlc3QSFwoJdGhyZWFkX2lkGAEgASgJQgTiQQECEhIKBGV0YWcYAiABKAlCBOJBAQEqlQEKDFRocmVhZFN0YXR1cxIdChlUSFJFQURfU1RBVFVTX1VOU1BFQ0lGSUVEEAASFgoSVEhSRUFEX1NUQVRVU19JRExFEAESFgoSVEhSRUFEX1NUQVRVU19CVVNZEAISHQoZVEhSRUFEX1NUQVRVU19JTlRFUlJVUFRFRBADEhcKE1RIUkVBRF9TVEFUVVNfRVJST1IQBCpWCgpUaHJlYWRWaWV3EhsKF1RIUkVBRF9WSUVXX1VOU1BFQ0lGSUVEEAASFQoRVEhSRUFEX1ZJRVdfQkFTSUMQARIUChBUSFJFQURfVklFV19GVUxMEAIqhQEKD1BhcnRpY2lwYW50VHlwZRIgChxQQVJUSUNJUEFOVF9UWVBFX1VOU1BFQ0lGSUVEEAASGQoVUEFSVElDSVBBTlRfVFlQRV9VU0VSEAESGgoWUEFSVElDSVBBTlRfVFlQRV9BR0VOVBACEhkKFVBBUlRJQ0lQQU5UX1RZUEVfVE9PTBADKlQKCElmRXhpc3RzEhkKFUlGX0VYSVNUU19VTlNQRUNJRklFRBAAEhMKD0lGX0VYSVNUU19SQUlTRRABEhgKFElGX0VYSVNUU19ET19OT1RISU5HEAIqqQEKEENoZWNrcG9pbnRTb3VyY2USIQodQ0hFQ0tQT0lOVF9TT1VSQ0VfVU5TUEVDSUZJRUQQABIcChhDSEVDS1BPSU5UX1NPVVJDRV9VUERBVEUQARIZChVDSEVDS1BPSU5UX1NPVVJDRV9SVU4QAhIdChlDSEVDS1BPSU5UX1NPVVJDRV9SRVNUT1JFEAMSGgoWQ0hFQ0tQT0lOVF9TT1VSQ0VfQ09QWRAEMrILCg1UaHJlYWRTZXJ2aWNlEmEKDENyZWF0ZVRocmVhZBIiLnRocmVhZGxpbmUudjEuQ3JlYXRlVGhyZWFkUmVxdWVzdBoVLnRocmVhZGxpbmUudjEuVGhyZWFkIhaC0+STAhA6ASoiCy92MS90aHJlYWRzEmQKCUdldFRocmVhZBIfLnRocmVhZGxpbmUudjEuR2V0VGhyZWFkUmVxdWVzdBoVLnRocmVhZGxpbmUudjEuVGhyZWFkIh+C0+STAhkSFy92MS90aHJlYWRzL3t0aHJlYWRfaWR9EmkKC0xpc3RUaHJlYWRzEiEudGhyZWFkbGluZS52MS5MaXN0VGhyZWFkc1JlcXVlc3QaIi50aHJlYWRsaW5lLnYxLkxpc3RUaHJlYWRzUmVzcG9uc2UiE4LT5JMCDRILL3YxL3RocmVhZHMScgoMQ291bnRUaHJlYWRzEiIudGhyZWFkbGluZS52MS5Db3VudFRocmVhZHNSZXF1ZXN0GiMudGhyZWFkbGluZS52MS5Db3VudFRocmVhZHNSZXNwb25zZSIZgtPkkwITEhEvdjEvdGhyZWFkczpjb3VudBJ5CgxVcGRhdGVUaHJlYWQSIi50aHJlYWRsaW5lLnYxLlVwZGF0ZVRocmVhZFJlcXVlc3QaFS50aHJlYWRsaW5lLnYxLlRocmVhZCIugtPkkwIoOgZ0aHJlYWQyHi92MS90aHJlYWRzL3t0aHJlYWQudGhyZWFkX2lkfRJrCgxEZWxldGVUaHJlYWQSIi50aHJlYWRsaW5lLnYxLkRlbGV0ZVRocmVhZFJlcXVlc3QaFi5nb29nbGUucHJvdG9idWYuRW1wdHkiH4LT5JMCGSoXL3YxL3RocmVhZHMve3RocmVhZF9pZH0SbgoKQ29weVRocmVhZBIgLnRocmVhZGxpbmUudjEuQ29weVRocmVhZFJlcXVlc3QaFS50aHJlYWRsaW5lLnYxLlRocmVhZCIngtPkkwIhOgEqIhwvdjEvdGhyZWFkcy97dGhyZWFkX2lkfTpjb3B5EnkKDkdldFRocmVhZFN0YXRlEiQudGhyZWFkbGluZS52MS5HZXRUaHJlYWRTdGF0ZVJlcXVlc3QaGi50aHJlYWRsaW5lLnYxLlRocmVhZFN0YXRlIiWC0+STAh8SHS92MS90aHJlYWRzL3t0aHJlYWRfaWR9L3N0YXRlEpoBChFVcGRhdGVUaHJlYWRTdGF0ZRInLnRocmVhZGxpbmUudjEuVXBkYXRlVGhyZWFkU3RhdGVSZXF1ZXN0GhoudGhyZWFkbGluZS52MS5UaHJlYWRTdGF0ZSJAgtPkkwI6Ogx0aHJlYWRfc3RhdGUyKi92MS90aHJlYWRzL3t0aHJlYWRfc3RhdGUudGhyZWFkX2lkfS9zdGF0ZRKfAQoVTGlzdFRocmVhZENoZWNrcG9pbnRzEisudGhyZWFkbGluZS52MS5MaXN0VGhyZWFkQ2hlY2twb2ludHNSZXF1ZXN0GiwudGhyZWFkbGluZS52MS5MaXN0VGhyZWFkQ2hlY2twb2ludHNSZXNwb25zZSIrgtPkkwIlEiMvdjEvdGhyZWFkcy97dGhyZWFkX2lkfS9jaGVja3BvaW50cxJ0ChBHZXREZWZhdWx0VGhyZWFkEiYudGhyZWFkbGluZS52MS5HZXREZWZhdWx0VGhyZWFkUmVxdWVzdBoVLnRocmVhZGxpbmUudjEuVGhyZWFkIiGC0+STAhs6ASoiFi92MS90aHJlYWRzOmdldERlZmF1bHQScQoLQ2xlYXJUaHJlYWQSIS50aHJlYWRsaW5lLnYxLkNsZWFyVGhyZWFkUmVxdWVzdBoVLnRocmVhZGxpbmUudjEuVGhyZWFkIiiC0+STAiI6ASoiHS92MS90aHJlYWRzL3t0aHJlYWRfaWR9OmNsZWFyQmwKEWRldi50aHJlYWRsaW5lLnYxQgtUaHJlYWRQcm90b1ABWkhnaXRodWIuY29tL3RocmVhZGxpbmUvdGhyZWFkbGluZS9nZW5lcmF0ZWQvZ28vdGhyZWFkbGluZS92MTt0aHJlYWRsaW5ldjFiBnByb3RvMw", [file_google_api_annotations, file_google_api_field_behavior, file_google_protobuf_duration, file_google_protobuf_empty, file_google_protobuf_field_mask, file_google_protobuf_struct, file_google_protobuf_timestamp, file_threadline_v1_message]);
 
 /**
  * A Thread is one conversation: its messages, and the runs of agents on it.
@@ -86,7 +86,10 @@ export type Thread = Message<"threadline.v1.Thread"> & {
 
   /**
    * How long after its last activity the thread expires and is deleted, from
-   * 1 second to 3650 days. Unset means the thread never expires.
+   * 1 second to 3650 days, and at most the server's --max-thread-ttl when it
+   * has one (a longer one is INVALID_ARGUMENT, not shortened). Unset means
+   * the thread never expires. Threads made by Chat get the server's
+   * --default-thread-ttl unless the request gives one.
    *
    * @generated from field: google.protobuf.Duration ttl = 9;
    */
@@ -161,6 +164,15 @@ export type Thread = Message<"threadline.v1.Thread"> & {
    * @generated from field: int32 omitted_message_count = 18;
    */
   omittedMessageCount: number;
+
+  /**
+   * True for the default thread of its agent_id and user_id, made by
+   * GetDefaultThread: it cannot be deleted, and its agent_id, user_id and ttl
+   * cannot change.
+   *
+   * @generated from field: bool is_default = 19;
+   */
+  isDefault: boolean;
 };
 
 /**
@@ -453,6 +465,16 @@ export type ListThreadsRequest = Message<"threadline.v1.ListThreadsRequest"> & {
    * @generated from field: string order_by = 4;
    */
   orderBy: string;
+
+  /**
+   * Also count every thread that matches the filter, in total_size (AIP-132).
+   * Counting is not free: it reads every matching thread's index entry, so a
+   * filter that matches a million threads costs a million reads on every page
+   * that asks. Ask on the first page only, or call CountThreads once.
+   *
+   * @generated from field: bool include_total_size = 5;
+   */
+  includeTotalSize: boolean;
 };
 
 /**
@@ -482,6 +504,16 @@ export type ListThreadsResponse = Message<"threadline.v1.ListThreadsResponse"> &
    * @generated from field: string next_page_token = 2;
    */
   nextPageToken: string;
+
+  /**
+   * With include_total_size: how many threads match the filter on every page
+   * together (at most 2,147,483,647), counted in a read of its own just after
+   * the page's, so threads created or deleted in between may make it differ
+   * from what a walk of the pages finds. 0 when not asked for.
+   *
+   * @generated from field: int32 total_size = 3;
+   */
+  totalSize: number;
 };
 
 /**
@@ -615,6 +647,15 @@ export type CopyThreadRequest = Message<"threadline.v1.CopyThreadRequest"> & {
    * @generated from field: string new_thread_id = 2;
    */
   newThreadId: string;
+
+  /**
+   * A checkpoint of the thread (from ListThreadCheckpoints) to fork at: the
+   * copy gets the messages up to it and its state. Empty copies everything
+   * and the current state.
+   *
+   * @generated from field: string checkpoint_id = 3;
+   */
+  checkpointId: string;
 };
 
 /**
@@ -623,6 +664,324 @@ export type CopyThreadRequest = Message<"threadline.v1.CopyThreadRequest"> & {
  */
 export const CopyThreadRequestSchema: GenMessage<CopyThreadRequest> = /*@__PURE__*/
   messageDesc(file_threadline_v1_thread, 12);
+
+/**
+ * A ThreadState is a thread's state: a JSON object its agents read at the
+ * start of each run and change as they work, and callers read and change
+ * with GetThreadState and UpdateThreadState. Every change makes a checkpoint
+ * (ListThreadCheckpoints); the state is its newest checkpoint's values.
+ *
+ * @generated from message threadline.v1.ThreadState
+ */
+export type ThreadState = Message<"threadline.v1.ThreadState"> & {
+  /**
+   * The thread whose state this is. Required on update.
+   *
+   * @generated from field: string thread_id = 1;
+   */
+  threadId: string;
+
+  /**
+   * The state: any JSON object, at most 256 KiB when written as JSON and
+   * nested at most 32 deep. Empty for a thread whose state never changed.
+   *
+   * @generated from field: google.protobuf.Struct values = 2;
+   */
+  values?: JsonObject | undefined;
+
+  /**
+   * The checkpoint the values are from; empty while the state never changed.
+   *
+   * @generated from field: string checkpoint_id = 3;
+   */
+  checkpointId: string;
+
+  /**
+   * When the state last changed (its checkpoint's created_at); unset while it
+   * never changed.
+   *
+   * @generated from field: google.protobuf.Timestamp updated_at = 4;
+   */
+  updatedAt?: Timestamp | undefined;
+
+  /**
+   * A token that changes whenever the state changes. Send it back on
+   * UpdateThreadState to change the state only if nobody (no caller, no
+   * agent) changed it since you read it.
+   *
+   * @generated from field: string etag = 5;
+   */
+  etag: string;
+};
+
+/**
+ * Describes the message threadline.v1.ThreadState.
+ * Use `create(ThreadStateSchema)` to create a new message.
+ */
+export const ThreadStateSchema: GenMessage<ThreadState> = /*@__PURE__*/
+  messageDesc(file_threadline_v1_thread, 13);
+
+/**
+ * A ThreadCheckpoint is one state a thread had: made by every change of its
+ * state, and never changed afterwards. Checkpoints go when their thread does.
+ *
+ * @generated from message threadline.v1.ThreadCheckpoint
+ */
+export type ThreadCheckpoint = Message<"threadline.v1.ThreadCheckpoint"> & {
+  /**
+   * The server-made id, `ckp_` followed by 26 lowercase letters and digits.
+   *
+   * @generated from field: string checkpoint_id = 1;
+   */
+  checkpointId: string;
+
+  /**
+   * The thread whose state this was.
+   *
+   * @generated from field: string thread_id = 2;
+   */
+  threadId: string;
+
+  /**
+   * The checkpoint this one changed: the thread's newest before it. Empty
+   * for the first checkpoint of a thread.
+   *
+   * @generated from field: string parent_checkpoint_id = 3;
+   */
+  parentCheckpointId: string;
+
+  /**
+   * The whole state as of this checkpoint (ThreadState.values).
+   *
+   * @generated from field: google.protobuf.Struct values = 4;
+   */
+  values?: JsonObject | undefined;
+
+  /**
+   * The thread's newest stored message when the checkpoint was made; empty
+   * when it had none. An answer an agent is still streaming is stored when
+   * it ends, so a checkpoint made meanwhile comes before it. CopyThread with
+   * checkpoint_id copies the messages up to this one.
+   *
+   * @generated from field: string last_message_id = 5;
+   */
+  lastMessageId: string;
+
+  /**
+   * The run that made the checkpoint (sources RUN and RESTORE); empty
+   * otherwise.
+   *
+   * @generated from field: string run_id = 6;
+   */
+  runId: string;
+
+  /**
+   * What made the checkpoint.
+   *
+   * @generated from field: threadline.v1.CheckpointSource source = 7;
+   */
+  source: CheckpointSource;
+
+  /**
+   * When the checkpoint was made.
+   *
+   * @generated from field: google.protobuf.Timestamp created_at = 8;
+   */
+  createdAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message threadline.v1.ThreadCheckpoint.
+ * Use `create(ThreadCheckpointSchema)` to create a new message.
+ */
+export const ThreadCheckpointSchema: GenMessage<ThreadCheckpoint> = /*@__PURE__*/
+  messageDesc(file_threadline_v1_thread, 14);
+
+/**
+ * The request to read a thread's state.
+ *
+ * @generated from message threadline.v1.GetThreadStateRequest
+ */
+export type GetThreadStateRequest = Message<"threadline.v1.GetThreadStateRequest"> & {
+  /**
+   * The thread whose state to read. Required.
+   *
+   * @generated from field: string thread_id = 1;
+   */
+  threadId: string;
+};
+
+/**
+ * Describes the message threadline.v1.GetThreadStateRequest.
+ * Use `create(GetThreadStateRequestSchema)` to create a new message.
+ */
+export const GetThreadStateRequestSchema: GenMessage<GetThreadStateRequest> = /*@__PURE__*/
+  messageDesc(file_threadline_v1_thread, 15);
+
+/**
+ * The request to change a thread's state.
+ *
+ * @generated from message threadline.v1.UpdateThreadStateRequest
+ */
+export type UpdateThreadStateRequest = Message<"threadline.v1.UpdateThreadStateRequest"> & {
+  /**
+   * The state, with its thread_id set, and the values to write. Its etag,
+   * when set, must be current. Required.
+   *
+   * @generated from field: threadline.v1.ThreadState thread_state = 1;
+   */
+  threadState?: ThreadState | undefined;
+
+  /**
+   * What to change, as paths into thread_state: `values` replaces the whole
+   * state with thread_state.values; `values.k` sets key k to its value in
+   * thread_state.values, or removes k when thread_state.values has none;
+   * `values.a.b` does the same one object deeper (at most 32 keys deep,
+   * making the objects on the way when missing). `etag` may be named too
+   * (an HTTP PATCH body's keys become the mask) and changes nothing.
+   *
+   * Unset or empty: the paths of every leaf in thread_state.values (a value
+   * that is not a non-empty object), as the HTTP mapping infers them from a
+   * PATCH body. So objects merge key by key and every other value (a string,
+   * a number, a list, null, an empty object) replaces what was there: keys
+   * not given keep their values, as with LangGraph's updateState. Empty
+   * values with an empty mask change nothing and are INVALID_ARGUMENT.
+   *
+   * @generated from field: google.protobuf.FieldMask update_mask = 2;
+   */
+  updateMask?: FieldMask | undefined;
+};
+
+/**
+ * Describes the message threadline.v1.UpdateThreadStateRequest.
+ * Use `create(UpdateThreadStateRequestSchema)` to create a new message.
+ */
+export const UpdateThreadStateRequestSchema: GenMessage<UpdateThreadStateRequest> = /*@__PURE__*/
+  messageDesc(file_threadline_v1_thread, 16);
+
+/**
+ * The request to list a thread's checkpoints.
+ *
+ * @generated from message threadline.v1.ListThreadCheckpointsRequest
+ */
+export type ListThreadCheckpointsRequest = Message<"threadline.v1.ListThreadCheckpointsRequest"> & {
+  /**
+   * The thread whose checkpoints to list. Required.
+   *
+   * @generated from field: string thread_id = 1;
+   */
+  threadId: string;
+
+  /**
+   * How many checkpoints to return, 1 to 100; 0 means the default of 20. Any
+   * other value is INVALID_ARGUMENT.
+   *
+   * @generated from field: int32 page_size = 2;
+   */
+  pageSize: number;
+
+  /**
+   * The next_page_token of the previous call, to continue from there. It only
+   * works with the same thread_id.
+   *
+   * @generated from field: string page_token = 3;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message threadline.v1.ListThreadCheckpointsRequest.
+ * Use `create(ListThreadCheckpointsRequestSchema)` to create a new message.
+ */
+export const ListThreadCheckpointsRequestSchema: GenMessage<ListThreadCheckpointsRequest> = /*@__PURE__*/
+  messageDesc(file_threadline_v1_thread, 17);
+
+/**
+ * One page of a thread's checkpoints.
+ *
+ * @generated from message threadline.v1.ListThreadCheckpointsResponse
+ */
+export type ListThreadCheckpointsResponse = Message<"threadline.v1.ListThreadCheckpointsResponse"> & {
+  /**
+   * The checkpoints on this page, newest first: page_size of them, or fewer
+   * when more would not fit in 4 MiB.
+   *
+   * @generated from field: repeated threadline.v1.ThreadCheckpoint checkpoints = 1;
+   */
+  checkpoints: ThreadCheckpoint[];
+
+  /**
+   * Pass this as page_token to get the next page; empty on the last page.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message threadline.v1.ListThreadCheckpointsResponse.
+ * Use `create(ListThreadCheckpointsResponseSchema)` to create a new message.
+ */
+export const ListThreadCheckpointsResponseSchema: GenMessage<ListThreadCheckpointsResponse> = /*@__PURE__*/
+  messageDesc(file_threadline_v1_thread, 18);
+
+/**
+ * The request for the default thread of an agent and a user.
+ *
+ * @generated from message threadline.v1.GetDefaultThreadRequest
+ */
+export type GetDefaultThreadRequest = Message<"threadline.v1.GetDefaultThreadRequest"> & {
+  /**
+   * The agent, at most 128 characters; the thread's agent_id. Empty is an
+   * agent of its own: a default thread for no particular agent.
+   *
+   * @generated from field: string agent_id = 1;
+   */
+  agentId: string;
+
+  /**
+   * The end user, at most 128 characters; the thread's user_id. Empty is a
+   * user of its own: the agent's default thread for no particular user.
+   *
+   * @generated from field: string user_id = 2;
+   */
+  userId: string;
+};
+
+/**
+ * Describes the message threadline.v1.GetDefaultThreadRequest.
+ * Use `create(GetDefaultThreadRequestSchema)` to create a new message.
+ */
+export const GetDefaultThreadRequestSchema: GenMessage<GetDefaultThreadRequest> = /*@__PURE__*/
+  messageDesc(file_threadline_v1_thread, 19);
+
+/**
+ * The request to delete every message of a thread.
+ *
+ * @generated from message threadline.v1.ClearThreadRequest
+ */
+export type ClearThreadRequest = Message<"threadline.v1.ClearThreadRequest"> & {
+  /**
+   * The thread to clear. Required.
+   *
+   * @generated from field: string thread_id = 1;
+   */
+  threadId: string;
+
+  /**
+   * When set, clear only if the thread's etag is still this one.
+   *
+   * @generated from field: string etag = 2;
+   */
+  etag: string;
+};
+
+/**
+ * Describes the message threadline.v1.ClearThreadRequest.
+ * Use `create(ClearThreadRequestSchema)` to create a new message.
+ */
+export const ClearThreadRequestSchema: GenMessage<ClearThreadRequest> = /*@__PURE__*/
+  messageDesc(file_threadline_v1_thread, 20);
 
 /**
  * ThreadStatus says whether an agent is working on a thread.
@@ -785,7 +1144,61 @@ export const IfExistsSchema: GenEnum<IfExists> = /*@__PURE__*/
   enumDesc(file_threadline_v1_thread, 3);
 
 /**
- * ThreadService keeps conversation threads. Every call answers
+ * CheckpointSource says what made a checkpoint.
+ *
+ * @generated from enum threadline.v1.CheckpointSource
+ */
+export enum CheckpointSource {
+  /**
+   * Never stored.
+   *
+   * @generated from enum value: CHECKPOINT_SOURCE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * A caller's UpdateThreadState.
+   *
+   * @generated from enum value: CHECKPOINT_SOURCE_UPDATE = 1;
+   */
+  UPDATE = 1,
+
+  /**
+   * An agent's update during its run (run_id names the run).
+   *
+   * @generated from enum value: CHECKPOINT_SOURCE_RUN = 2;
+   */
+  RUN = 2,
+
+  /**
+   * A run that changed the state ended FAILED or CANCELLED (a failure, a
+   * timeout, a lost lease, a restart, a cancel, a later run's INTERRUPT or
+   * ROLLBACK): the state went back to what it was before the run's first
+   * change. run_id names the run.
+   *
+   * @generated from enum value: CHECKPOINT_SOURCE_RESTORE = 3;
+   */
+  RESTORE = 3,
+
+  /**
+   * CopyThread: the first checkpoint of a copy, with the state it was copied
+   * with.
+   *
+   * @generated from enum value: CHECKPOINT_SOURCE_COPY = 4;
+   */
+  COPY = 4,
+}
+
+/**
+ * Describes the enum threadline.v1.CheckpointSource.
+ */
+export const CheckpointSourceSchema: GenEnum<CheckpointSource> = /*@__PURE__*/
+  enumDesc(file_threadline_v1_thread, 4);
+
+/**
+ * ThreadService keeps conversation threads. It also keeps each thread's
+ * state, which its agents keep between runs, with every checkpoint of it.
+ * Every call answers
  * INVALID_ARGUMENT with reason VALIDATION_ERROR and a BadRequest naming each
  * bad field when the request is malformed (reason MALFORMED_REQUEST when its
  * bytes are not a valid message at all), and NOT_FOUND with reason
@@ -800,7 +1213,8 @@ export const ThreadService: GenService<{
    * Creates a thread. With a thread_id chosen by the client that is already
    * taken, answers ALREADY_EXISTS (reason THREAD_ALREADY_EXISTS) or, with
    * if_exists DO_NOTHING, returns the existing thread unchanged. Retrying
-   * with the same request_id returns the thread the first call made.
+   * with the same request_id returns the thread the first call made. A ttl
+   * over the server's --max-thread-ttl is INVALID_ARGUMENT.
    *
    * @generated from rpc threadline.v1.ThreadService.CreateThread
    */
@@ -848,7 +1262,10 @@ export const ThreadService: GenService<{
    * Changes the fields of a thread named by update_mask. An empty mask, or a
    * path that is unknown or output-only, is INVALID_ARGUMENT. When
    * thread.etag is set and no longer current, answers ABORTED with reason
-   * ETAG_MISMATCH and changes nothing.
+   * ETAG_MISMATCH and changes nothing. A ttl over the server's
+   * --max-thread-ttl is INVALID_ARGUMENT. On a default thread, a mask that
+   * names agent_id, user_id or ttl is FAILED_PRECONDITION with reason
+   * DEFAULT_THREAD.
    *
    * @generated from rpc threadline.v1.ThreadService.UpdateThread
    */
@@ -858,9 +1275,11 @@ export const ThreadService: GenService<{
     output: typeof ThreadSchema;
   },
   /**
-   * Deletes a thread with its messages and everything else under it, and
-   * nothing else. When etag is set and no longer current, answers ABORTED
-   * with reason ETAG_MISMATCH and deletes nothing.
+   * Deletes a thread with its messages and everything else under it (runs,
+   * events, state and checkpoints), and nothing else. When etag is set and no
+   * longer current, answers ABORTED with reason ETAG_MISMATCH and deletes
+   * nothing. The default thread of an agent and user cannot be deleted:
+   * FAILED_PRECONDITION with reason DEFAULT_THREAD (ClearThread empties it).
    *
    * @generated from rpc threadline.v1.ThreadService.DeleteThread
    */
@@ -871,15 +1290,104 @@ export const ThreadService: GenService<{
   },
   /**
    * Makes a new thread with the same fields as an existing one and a copy of
-   * every message, in the same order. The copy gets a new id and new thread
-   * times, and its status starts IDLE; its messages get new ids and keep
-   * their role, parts, metadata and created_at.
+   * every message, in the same order, and of its state. The copy gets a new
+   * id and new thread times, and its status starts IDLE; its messages get new
+   * ids and keep their role, parts, metadata and created_at. Its state is the
+   * source's, in one checkpoint of source COPY (the source's history is not
+   * copied); a source whose state never changed gives a copy without one.
+   *
+   * With checkpoint_id, the copy is a fork as of that checkpoint: only the
+   * messages written up to it (those the source still has, up to and
+   * including the checkpoint's last_message_id), and the checkpoint's state.
+   * An unknown checkpoint is NOT_FOUND with reason CHECKPOINT_NOT_FOUND. The
+   * copy is never a default thread.
    *
    * @generated from rpc threadline.v1.ThreadService.CopyThread
    */
   copyThread: {
     methodKind: "unary";
     input: typeof CopyThreadRequestSchema;
+    output: typeof ThreadSchema;
+  },
+  /**
+   * Returns a thread's state: the JSON object its agents read at the start
+   * of each run and change as they work, as of its newest checkpoint. A
+   * thread whose state never changed has an empty state and no checkpoint.
+   *
+   * @generated from rpc threadline.v1.ThreadService.GetThreadState
+   */
+  getThreadState: {
+    methodKind: "unary";
+    input: typeof GetThreadStateRequestSchema;
+    output: typeof ThreadStateSchema;
+  },
+  /**
+   * Changes a thread's state and returns it; the change makes a checkpoint
+   * (source UPDATE). The state is merged, not replaced, unless the mask says
+   * so (see UpdateThreadStateRequest.update_mask): as LangGraph's
+   * updateState, keys that are not named stay as they were. When
+   * thread_state.etag is set and no longer current, answers ABORTED with
+   * reason ETAG_MISMATCH and changes nothing. A state that would be larger
+   * than 256 KiB is INVALID_ARGUMENT. The state may change while a run is in
+   * flight (a person correcting what a waiting agent will read, say); if that
+   * run then fails or is cancelled after changing the state itself, the
+   * state returns to what it was before the run's first change, and the
+   * change made here is undone with it.
+   *
+   * @generated from rpc threadline.v1.ThreadService.UpdateThreadState
+   */
+  updateThreadState: {
+    methodKind: "unary";
+    input: typeof UpdateThreadStateRequestSchema;
+    output: typeof ThreadStateSchema;
+  },
+  /**
+   * Lists a thread's checkpoints, newest first: every state it has had, each
+   * with what made it. A page holds fewer than page_size checkpoints when
+   * more would not fit in 4 MiB; next_page_token then continues after the
+   * last one. Paging never repeats or skips a checkpoint, whatever is written
+   * meanwhile (new ones come before the first page).
+   *
+   * @generated from rpc threadline.v1.ThreadService.ListThreadCheckpoints
+   */
+  listThreadCheckpoints: {
+    methodKind: "unary";
+    input: typeof ListThreadCheckpointsRequestSchema;
+    output: typeof ListThreadCheckpointsResponseSchema;
+  },
+  /**
+   * Returns the default thread of an agent and a user, in the caller's
+   * tenant, making it on the first call. Concurrent first calls all return
+   * the same thread: the database allows one default thread per agent and
+   * user. The default thread cannot be deleted (DeleteThread answers
+   * FAILED_PRECONDITION with reason DEFAULT_THREAD), never expires, and its
+   * agent_id, user_id and ttl cannot be changed (UpdateThread answers the
+   * same); ClearThread empties it. It is a POST because the first call
+   * writes.
+   *
+   * @generated from rpc threadline.v1.ThreadService.GetDefaultThread
+   */
+  getDefaultThread: {
+    methodKind: "unary";
+    input: typeof GetDefaultThreadRequestSchema;
+    output: typeof ThreadSchema;
+  },
+  /**
+   * Deletes every message of a thread in one step and returns the thread,
+   * with message_count 0; a thread.cleared event marks the moment in the
+   * thread's events. The thread itself, its state and checkpoints, its runs
+   * and its events stay (as with DeleteMessage, the events of the messages
+   * keep what they said). A thread with a run in flight answers
+   * FAILED_PRECONDITION with reason THREAD_BUSY. When etag is set and no
+   * longer current, answers ABORTED with reason ETAG_MISMATCH. This is how
+   * the default thread, which cannot be deleted, starts afresh; to empty its
+   * state too, UpdateThreadState with update_mask `values`.
+   *
+   * @generated from rpc threadline.v1.ThreadService.ClearThread
+   */
+  clearThread: {
+    methodKind: "unary";
+    input: typeof ClearThreadRequestSchema;
     output: typeof ThreadSchema;
   },
 }> = /*@__PURE__*/

@@ -6,19 +6,21 @@ import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegen
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import { file_google_api_annotations } from "../../google/api/annotations_pb.js";
 import { file_google_api_field_behavior } from "../../google/api/field_behavior_pb.js";
-import type { Duration, Timestamp } from "@bufbuild/protobuf/wkt";
-import { file_google_protobuf_duration, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import type { Duration, FieldMask, Timestamp } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_duration, file_google_protobuf_field_mask, file_google_protobuf_struct, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Message as Message$1, ToolCall, ToolResult } from "./message_pb.js";
 import { file_threadline_v1_message } from "./message_pb.js";
 import type { Run, RunError, RunStatus, Usage } from "./run_pb.js";
 import { file_threadline_v1_run } from "./run_pb.js";
-import type { Message } from "@bufbuild/protobuf";
+import type { ThreadState } from "./thread_pb.js";
+import { file_threadline_v1_thread } from "./thread_pb.js";
+import type { JsonObject, Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file threadline/v1/worker.proto.
  */
 export const file_threadline_v1_worker: GenFile = /*@__PURE__*/
-  fileDesc("Chp0aHJlYWRsaW5lL3YxL3dvcmtlci5wcm90bxINdGhyZWFkbGluZS52MSKqAQoPQ2xhaW1SdW5SZXF1ZXN0EhYKCGFnZW50X2lkGAEgASgJQgTiQQECEhcKCXdvcmtlcl9pZBgCIAEoCUIE4kEBARI3Cg5sZWFzZV9kdXJhdGlvbhgDIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbkIE4kEBARItCgR3YWl0GAQgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uQgTiQQEBIsUBChBDbGFpbVJ1blJlc3BvbnNlEh8KA3J1bhgBIAEoCzISLnRocmVhZGxpbmUudjEuUnVuEhAKCGxlYXNlX2lkGAIgASgJEjUKEWxlYXNlX2V4cGlyZV90aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIoCghtZXNzYWdlcxgEIAMoCzIWLnRocmVhZGxpbmUudjEuTWVzc2FnZRIdChVvbWl0dGVkX21lc3NhZ2VfY291bnQYBSABKAUieAoWUmVwb3J0UnVuRXZlbnRzUmVxdWVzdBIUCgZydW5faWQYASABKAlCBOJBAQISFgoIbGVhc2VfaWQYAiABKAlCBOJBAQISMAoGZXZlbnRzGAMgAygLMhoudGhyZWFkbGluZS52MS5Xb3JrZXJFdmVudEIE4kEBAiJyChdSZXBvcnRSdW5FdmVudHNSZXNwb25zZRIRCgljYW5jZWxsZWQYASABKAgSDQoFZW5kZWQYAiABKAgSNQoRbGVhc2VfZXhwaXJlX3RpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIkEKEVJlbmV3TGVhc2VSZXF1ZXN0EhQKBnJ1bl9pZBgBIAEoCUIE4kEBAhIWCghsZWFzZV9pZBgCIAEoCUIE4kEBAiJeChJSZW5ld0xlYXNlUmVzcG9uc2USEQoJY2FuY2VsbGVkGAEgASgIEjUKEWxlYXNlX2V4cGlyZV90aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKzAgoLV29ya2VyRXZlbnQSPAoRaXRlcmF0aW9uX3N0YXJ0ZWQYASABKAsyHy50aHJlYWRsaW5lLnYxLkl0ZXJhdGlvblN0YXJ0ZWRIABIUCgp0ZXh0X2RlbHRhGAIgASgJSAASNAoRdG9vbF9jYWxsX3N0YXJ0ZWQYAyABKAsyFy50aHJlYWRsaW5lLnYxLlRvb2xDYWxsSAASPQoSdG9vbF9jYWxsX2ZpbmlzaGVkGAQgASgLMh8udGhyZWFkbGluZS52MS5Ub29sQ2FsbEZpbmlzaGVkSAASJQoFdXNhZ2UYBSABKAsyFC50aHJlYWRsaW5lLnYxLlVzYWdlSAASLAoGZmluaXNoGAYgASgLMhoudGhyZWFkbGluZS52MS5SdW5GaW5pc2hlZEgAQgYKBGtpbmQiEgoQSXRlcmF0aW9uU3RhcnRlZCJmChBUb29sQ2FsbEZpbmlzaGVkEikKBnJlc3VsdBgBIAEoCzIZLnRocmVhZGxpbmUudjEuVG9vbFJlc3VsdBITCgtkdXJhdGlvbl9tcxgCIAEoAxISCgplcnJvcl9jb2RlGAMgASgJIl8KC1J1bkZpbmlzaGVkEigKBnN0YXR1cxgBIAEoDjIYLnRocmVhZGxpbmUudjEuUnVuU3RhdHVzEiYKBWVycm9yGAIgASgLMhcudGhyZWFkbGluZS52MS5SdW5FcnJvcjKSAwoSQWdlbnRXb3JrZXJTZXJ2aWNlEngKCENsYWltUnVuEh4udGhyZWFkbGluZS52MS5DbGFpbVJ1blJlcXVlc3QaHy50aHJlYWRsaW5lLnYxLkNsYWltUnVuUmVzcG9uc2UiK4LT5JMCJToBKiIgL3YxL2FnZW50cy97YWdlbnRfaWR9L3J1bnM6Y2xhaW0ShQEKD1JlcG9ydFJ1bkV2ZW50cxIlLnRocmVhZGxpbmUudjEuUmVwb3J0UnVuRXZlbnRzUmVxdWVzdBomLnRocmVhZGxpbmUudjEuUmVwb3J0UnVuRXZlbnRzUmVzcG9uc2UiI4LT5JMCHToBKiIYL3YxL3J1bnMve3J1bl9pZH06cmVwb3J0EnoKClJlbmV3TGVhc2USIC50aHJlYWRsaW5lLnYxLlJlbmV3TGVhc2VSZXF1ZXN0GiEudGhyZWFkbGluZS52MS5SZW5ld0xlYXNlUmVzcG9uc2UiJ4LT5JMCIToBKiIcL3YxL3J1bnMve3J1bl9pZH06cmVuZXdMZWFzZUJsChFkZXYudGhyZWFkbGluZS52MUILV29ya2VyUHJvdG9QAVpIZ2l0aHViLmNvbS90aHJlYWRsaW5lL3RocmVhZGxpbmUvZ2VuZXJhdGVkL2dvL3RocmVhZGxpbmUvdjE7dGhyZWFkbGluZXYxYgZwcm90bzM", [file_google_api_annotations, file_google_api_field_behavior, file_google_protobuf_duration, file_google_protobuf_timestamp, file_threadline_v1_message, file_threadline_v1_run]);
+  fileDesc("Chp0aHJlYWRsaW5lL3YxL3dvcmtlci5wcm90bxINdGhyZWFkbGluZS52MSKqAQoPQ2xhaW1SdW5SZXF1ZXN0EhYKCGFnZW50X2lkGAEgASgJQgTiQQECEhcKCXdvcmtlcl9pZBgCIAEoCUIE4kEBARI3Cg5sZWFzZV9kdXJhdGlvbhgDIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbkIE4kEBARItCgR3YWl0GAQgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uQgTiQQEBIvABChBDbGFpbVJ1blJlc3BvbnNlEh8KA3J1bhgBIAEoCzISLnRocmVhZGxpbmUudjEuUnVuEhAKCGxlYXNlX2lkGAIgASgJEjUKEWxlYXNlX2V4cGlyZV90aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIoCghtZXNzYWdlcxgEIAMoCzIWLnRocmVhZGxpbmUudjEuTWVzc2FnZRIdChVvbWl0dGVkX21lc3NhZ2VfY291bnQYBSABKAUSKQoFc3RhdGUYBiABKAsyGi50aHJlYWRsaW5lLnYxLlRocmVhZFN0YXRlIngKFlJlcG9ydFJ1bkV2ZW50c1JlcXVlc3QSFAoGcnVuX2lkGAEgASgJQgTiQQECEhYKCGxlYXNlX2lkGAIgASgJQgTiQQECEjAKBmV2ZW50cxgDIAMoCzIaLnRocmVhZGxpbmUudjEuV29ya2VyRXZlbnRCBOJBAQIicgoXUmVwb3J0UnVuRXZlbnRzUmVzcG9uc2USEQoJY2FuY2VsbGVkGAEgASgIEg0KBWVuZGVkGAIgASgIEjUKEWxlYXNlX2V4cGlyZV90aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJBChFSZW5ld0xlYXNlUmVxdWVzdBIUCgZydW5faWQYASABKAlCBOJBAQISFgoIbGVhc2VfaWQYAiABKAlCBOJBAQIiXgoSUmVuZXdMZWFzZVJlc3BvbnNlEhEKCWNhbmNlbGxlZBgBIAEoCBI1ChFsZWFzZV9leHBpcmVfdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAi5wIKC1dvcmtlckV2ZW50EjwKEWl0ZXJhdGlvbl9zdGFydGVkGAEgASgLMh8udGhyZWFkbGluZS52MS5JdGVyYXRpb25TdGFydGVkSAASFAoKdGV4dF9kZWx0YRgCIAEoCUgAEjQKEXRvb2xfY2FsbF9zdGFydGVkGAMgASgLMhcudGhyZWFkbGluZS52MS5Ub29sQ2FsbEgAEj0KEnRvb2xfY2FsbF9maW5pc2hlZBgEIAEoCzIfLnRocmVhZGxpbmUudjEuVG9vbENhbGxGaW5pc2hlZEgAEiUKBXVzYWdlGAUgASgLMhQudGhyZWFkbGluZS52MS5Vc2FnZUgAEiwKBmZpbmlzaBgGIAEoCzIaLnRocmVhZGxpbmUudjEuUnVuRmluaXNoZWRIABIyCgxzdGF0ZV91cGRhdGUYByABKAsyGi50aHJlYWRsaW5lLnYxLlN0YXRlVXBkYXRlSABCBgoEa2luZCJnCgtTdGF0ZVVwZGF0ZRInCgZ2YWx1ZXMYASABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0Ei8KC3VwZGF0ZV9tYXNrGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLkZpZWxkTWFzayISChBJdGVyYXRpb25TdGFydGVkImYKEFRvb2xDYWxsRmluaXNoZWQSKQoGcmVzdWx0GAEgASgLMhkudGhyZWFkbGluZS52MS5Ub29sUmVzdWx0EhMKC2R1cmF0aW9uX21zGAIgASgDEhIKCmVycm9yX2NvZGUYAyABKAkiXwoLUnVuRmluaXNoZWQSKAoGc3RhdHVzGAEgASgOMhgudGhyZWFkbGluZS52MS5SdW5TdGF0dXMSJgoFZXJyb3IYAiABKAsyFy50aHJlYWRsaW5lLnYxLlJ1bkVycm9yMpIDChJBZ2VudFdvcmtlclNlcnZpY2USeAoIQ2xhaW1SdW4SHi50aHJlYWRsaW5lLnYxLkNsYWltUnVuUmVxdWVzdBofLnRocmVhZGxpbmUudjEuQ2xhaW1SdW5SZXNwb25zZSIrgtPkkwIlOgEqIiAvdjEvYWdlbnRzL3thZ2VudF9pZH0vcnVuczpjbGFpbRKFAQoPUmVwb3J0UnVuRXZlbnRzEiUudGhyZWFkbGluZS52MS5SZXBvcnRSdW5FdmVudHNSZXF1ZXN0GiYudGhyZWFkbGluZS52MS5SZXBvcnRSdW5FdmVudHNSZXNwb25zZSIjgtPkkwIdOgEqIhgvdjEvcnVucy97cnVuX2lkfTpyZXBvcnQSegoKUmVuZXdMZWFzZRIgLnRocmVhZGxpbmUudjEuUmVuZXdMZWFzZVJlcXVlc3QaIS50aHJlYWRsaW5lLnYxLlJlbmV3TGVhc2VSZXNwb25zZSIngtPkkwIhOgEqIhwvdjEvcnVucy97cnVuX2lkfTpyZW5ld0xlYXNlQmwKEWRldi50aHJlYWRsaW5lLnYxQgtXb3JrZXJQcm90b1ABWkhnaXRodWIuY29tL3RocmVhZGxpbmUvdGhyZWFkbGluZS9nZW5lcmF0ZWQvZ28vdGhyZWFkbGluZS92MTt0aHJlYWRsaW5ldjFiBnByb3RvMw", [file_google_api_annotations, file_google_api_field_behavior, file_google_protobuf_duration, file_google_protobuf_field_mask, file_google_protobuf_struct, file_google_protobuf_timestamp, file_threadline_v1_message, file_threadline_v1_run, file_threadline_v1_thread]);
 
 /**
  * The request to claim a run.
@@ -106,6 +108,14 @@ export type ClaimRunResponse = Message<"threadline.v1.ClaimRunResponse"> & {
    * @generated from field: int32 omitted_message_count = 5;
    */
   omittedMessageCount: number;
+
+  /**
+   * The thread's state as the run starts (at most 256 KiB as JSON), for the
+   * agent to read; it changes it by reporting state_update events.
+   *
+   * @generated from field: threadline.v1.ThreadState state = 6;
+   */
+  state?: ThreadState | undefined;
 };
 
 /**
@@ -302,6 +312,19 @@ export type WorkerEvent = Message<"threadline.v1.WorkerEvent"> & {
      */
     value: RunFinished;
     case: "finish";
+  } | {
+    /**
+     * The agent changes its thread's state. The change makes a checkpoint of
+     * source RUN and a state.updated event, in order with the other events.
+     * A change that would make the state larger than 256 KiB is
+     * INVALID_ARGUMENT naming the event. If the run then ends FAILED (or is
+     * cancelled, or its lease runs out), the state goes back to what it was
+     * before the run's first change.
+     *
+     * @generated from field: threadline.v1.StateUpdate state_update = 7;
+     */
+    value: StateUpdate;
+    case: "stateUpdate";
   } | { case: undefined; value?: undefined };
 };
 
@@ -311,6 +334,38 @@ export type WorkerEvent = Message<"threadline.v1.WorkerEvent"> & {
  */
 export const WorkerEventSchema: GenMessage<WorkerEvent> = /*@__PURE__*/
   messageDesc(file_threadline_v1_worker, 6);
+
+/**
+ * StateUpdate is a change an agent makes to its thread's state, with the
+ * rules of UpdateThreadState: values and update_mask mean what
+ * UpdateThreadStateRequest's thread_state.values and update_mask do.
+ *
+ * @generated from message threadline.v1.StateUpdate
+ */
+export type StateUpdate = Message<"threadline.v1.StateUpdate"> & {
+  /**
+   * The values to write: with an empty update_mask, merged key by key into
+   * the state (objects merge, every other value replaces).
+   *
+   * @generated from field: google.protobuf.Struct values = 1;
+   */
+  values?: JsonObject | undefined;
+
+  /**
+   * What to change: `values` (replace the whole state), `values.k` (set or
+   * remove key k), `values.a.b`, as in UpdateThreadStateRequest.
+   *
+   * @generated from field: google.protobuf.FieldMask update_mask = 2;
+   */
+  updateMask?: FieldMask | undefined;
+};
+
+/**
+ * Describes the message threadline.v1.StateUpdate.
+ * Use `create(StateUpdateSchema)` to create a new message.
+ */
+export const StateUpdateSchema: GenMessage<StateUpdate> = /*@__PURE__*/
+  messageDesc(file_threadline_v1_worker, 7);
 
 /**
  * IterationStarted marks the start of one iteration of the agent's loop.
@@ -325,7 +380,7 @@ export type IterationStarted = Message<"threadline.v1.IterationStarted"> & {
  * Use `create(IterationStartedSchema)` to create a new message.
  */
 export const IterationStartedSchema: GenMessage<IterationStarted> = /*@__PURE__*/
-  messageDesc(file_threadline_v1_worker, 7);
+  messageDesc(file_threadline_v1_worker, 8);
 
 /**
  * ToolCallFinished is how a tool call ended, as the worker ran it.
@@ -361,7 +416,7 @@ export type ToolCallFinished = Message<"threadline.v1.ToolCallFinished"> & {
  * Use `create(ToolCallFinishedSchema)` to create a new message.
  */
 export const ToolCallFinishedSchema: GenMessage<ToolCallFinished> = /*@__PURE__*/
-  messageDesc(file_threadline_v1_worker, 8);
+  messageDesc(file_threadline_v1_worker, 9);
 
 /**
  * RunFinished ends a run.
@@ -389,7 +444,7 @@ export type RunFinished = Message<"threadline.v1.RunFinished"> & {
  * Use `create(RunFinishedSchema)` to create a new message.
  */
 export const RunFinishedSchema: GenMessage<RunFinished> = /*@__PURE__*/
-  messageDesc(file_threadline_v1_worker, 9);
+  messageDesc(file_threadline_v1_worker, 10);
 
 /**
  * AgentWorkerService lets agents written in any language serve runs. A worker

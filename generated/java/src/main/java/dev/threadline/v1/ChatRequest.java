@@ -36,6 +36,8 @@ private static final long serialVersionUID = 0L;
     agentId_ = "";
     threadId_ = "";
     requestId_ = "";
+    tools_ =
+        com.google.protobuf.LazyStringArrayList.emptyList();
   }
 
   public static final com.google.protobuf.Descriptors.Descriptor
@@ -319,6 +321,113 @@ private static final long serialVersionUID = 0L;
     }
   }
 
+  public static final int TOOLS_FIELD_NUMBER = 7;
+  @SuppressWarnings("serial")
+  private com.google.protobuf.LazyStringArrayList tools_ =
+      com.google.protobuf.LazyStringArrayList.emptyList();
+  /**
+   * <pre>
+   * The names of the tools the run may use, at most 50, each one the agent
+   * has (as CreateRunRequest.tools); empty means every tool the agent has.
+   * </pre>
+   *
+   * <code>repeated string tools = 7 [json_name = "tools", (.google.api.field_behavior) = OPTIONAL];</code>
+   * @return A list containing the tools.
+   */
+  public com.google.protobuf.ProtocolStringList
+      getToolsList() {
+    return tools_;
+  }
+  /**
+   * <pre>
+   * The names of the tools the run may use, at most 50, each one the agent
+   * has (as CreateRunRequest.tools); empty means every tool the agent has.
+   * </pre>
+   *
+   * <code>repeated string tools = 7 [json_name = "tools", (.google.api.field_behavior) = OPTIONAL];</code>
+   * @return The count of tools.
+   */
+  public int getToolsCount() {
+    return tools_.size();
+  }
+  /**
+   * <pre>
+   * The names of the tools the run may use, at most 50, each one the agent
+   * has (as CreateRunRequest.tools); empty means every tool the agent has.
+   * </pre>
+   *
+   * <code>repeated string tools = 7 [json_name = "tools", (.google.api.field_behavior) = OPTIONAL];</code>
+   * @param index The index of the element to return.
+   * @return The tools at the given index.
+   */
+  public java.lang.String getTools(int index) {
+    return tools_.get(index);
+  }
+  /**
+   * <pre>
+   * The names of the tools the run may use, at most 50, each one the agent
+   * has (as CreateRunRequest.tools); empty means every tool the agent has.
+   * </pre>
+   *
+   * <code>repeated string tools = 7 [json_name = "tools", (.google.api.field_behavior) = OPTIONAL];</code>
+   * @param index The index of the value to return.
+   * @return The bytes of the tools at the given index.
+   */
+  public com.google.protobuf.ByteString
+      getToolsBytes(int index) {
+    return tools_.getByteString(index);
+  }
+
+  public static final int TTL_FIELD_NUMBER = 8;
+  private com.google.protobuf.Duration ttl_;
+  /**
+   * <pre>
+   * The ttl of the thread Chat makes when thread_id is empty (see
+   * Thread.ttl): 1 second to 3650 days, and at most the server's
+   * --max-thread-ttl (a longer one is INVALID_ARGUMENT). Unset: the server's
+   * --default-thread-ttl, or no expiry without one. With a thread_id it is
+   * INVALID_ARGUMENT: UpdateThread changes an existing thread's ttl.
+   * </pre>
+   *
+   * <code>.google.protobuf.Duration ttl = 8 [json_name = "ttl", (.google.api.field_behavior) = OPTIONAL];</code>
+   * @return Whether the ttl field is set.
+   */
+  @java.lang.Override
+  public boolean hasTtl() {
+    return ((bitField0_ & 0x00000002) != 0);
+  }
+  /**
+   * <pre>
+   * The ttl of the thread Chat makes when thread_id is empty (see
+   * Thread.ttl): 1 second to 3650 days, and at most the server's
+   * --max-thread-ttl (a longer one is INVALID_ARGUMENT). Unset: the server's
+   * --default-thread-ttl, or no expiry without one. With a thread_id it is
+   * INVALID_ARGUMENT: UpdateThread changes an existing thread's ttl.
+   * </pre>
+   *
+   * <code>.google.protobuf.Duration ttl = 8 [json_name = "ttl", (.google.api.field_behavior) = OPTIONAL];</code>
+   * @return The ttl.
+   */
+  @java.lang.Override
+  public com.google.protobuf.Duration getTtl() {
+    return ttl_ == null ? com.google.protobuf.Duration.getDefaultInstance() : ttl_;
+  }
+  /**
+   * <pre>
+   * The ttl of the thread Chat makes when thread_id is empty (see
+   * Thread.ttl): 1 second to 3650 days, and at most the server's
+   * --max-thread-ttl (a longer one is INVALID_ARGUMENT). Unset: the server's
+   * --default-thread-ttl, or no expiry without one. With a thread_id it is
+   * INVALID_ARGUMENT: UpdateThread changes an existing thread's ttl.
+   * </pre>
+   *
+   * <code>.google.protobuf.Duration ttl = 8 [json_name = "ttl", (.google.api.field_behavior) = OPTIONAL];</code>
+   */
+  @java.lang.Override
+  public com.google.protobuf.DurationOrBuilder getTtlOrBuilder() {
+    return ttl_ == null ? com.google.protobuf.Duration.getDefaultInstance() : ttl_;
+  }
+
   private byte memoizedIsInitialized = -1;
   @java.lang.Override
   public final boolean isInitialized() {
@@ -351,6 +460,12 @@ private static final long serialVersionUID = 0L;
     if (!com.google.protobuf.GeneratedMessage.isStringEmpty(requestId_)) {
       com.google.protobuf.GeneratedMessage.writeString(output, 6, requestId_);
     }
+    for (int i = 0; i < tools_.size(); i++) {
+      com.google.protobuf.GeneratedMessage.writeString(output, 7, tools_.getRaw(i));
+    }
+    if (((bitField0_ & 0x00000002) != 0)) {
+      output.writeMessage(8, getTtl());
+    }
     getUnknownFields().writeTo(output);
   }
   private int computeSerializedSize_0() {
@@ -374,6 +489,18 @@ private static final long serialVersionUID = 0L;
     }
     if (!com.google.protobuf.GeneratedMessage.isStringEmpty(requestId_)) {
       size += com.google.protobuf.GeneratedMessage.computeStringSize(6, requestId_);
+    }
+    {
+      int dataSize = 0;
+      for (int i = 0; i < tools_.size(); i++) {
+        dataSize += computeStringSizeNoTag(tools_.getRaw(i));
+      }
+      size += dataSize;
+      size += 1 * getToolsList().size();
+    }
+    if (((bitField0_ & 0x00000002) != 0)) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeMessageSize(8, getTtl());
     }
     return size;
   }
@@ -414,6 +541,13 @@ private static final long serialVersionUID = 0L;
         != other.getMaxIterations()) return false;
     if (!getRequestId()
         .equals(other.getRequestId())) return false;
+    if (!getToolsList()
+        .equals(other.getToolsList())) return false;
+    if (hasTtl() != other.hasTtl()) return false;
+    if (hasTtl()) {
+      if (!getTtl()
+          .equals(other.getTtl())) return false;
+    }
     if (!getUnknownFields().equals(other.getUnknownFields())) return false;
     return true;
   }
@@ -439,6 +573,14 @@ private static final long serialVersionUID = 0L;
     hash = (53 * hash) + getMaxIterations();
     hash = (37 * hash) + REQUEST_ID_FIELD_NUMBER;
     hash = (53 * hash) + getRequestId().hashCode();
+    if (getToolsCount() > 0) {
+      hash = (37 * hash) + TOOLS_FIELD_NUMBER;
+      hash = (53 * hash) + getToolsList().hashCode();
+    }
+    if (hasTtl()) {
+      hash = (37 * hash) + TTL_FIELD_NUMBER;
+      hash = (53 * hash) + getTtl().hashCode();
+    }
     hash = (29 * hash) + getUnknownFields().hashCode();
     memoizedHashCode = hash;
     return hash;
@@ -574,6 +716,7 @@ private static final long serialVersionUID = 0L;
       if (com.google.protobuf.GeneratedMessage
               .alwaysUseFieldBuilders) {
         internalGetContextFieldBuilder();
+        internalGetTtlFieldBuilder();
       }
     }
     @java.lang.Override
@@ -590,6 +733,13 @@ private static final long serialVersionUID = 0L;
       }
       maxIterations_ = 0;
       requestId_ = "";
+      tools_ =
+          com.google.protobuf.LazyStringArrayList.emptyList();
+      ttl_ = null;
+      if (ttlBuilder_ != null) {
+        ttlBuilder_.dispose();
+        ttlBuilder_ = null;
+      }
       return this;
     }
 
@@ -645,6 +795,16 @@ private static final long serialVersionUID = 0L;
       if (((from_bitField0_ & 0x00000020) != 0)) {
         result.requestId_ = requestId_;
       }
+      if (((from_bitField0_ & 0x00000040) != 0)) {
+        tools_.makeImmutable();
+        result.tools_ = tools_;
+      }
+      if (((from_bitField0_ & 0x00000080) != 0)) {
+        result.ttl_ = ttlBuilder_ == null
+            ? ttl_
+            : ttlBuilder_.build();
+        to_bitField0_ |= 0x00000002;
+      }
       result.bitField0_ |= to_bitField0_;
     }
 
@@ -685,6 +845,19 @@ private static final long serialVersionUID = 0L;
         requestId_ = other.requestId_;
         bitField0_ |= 0x00000020;
         onChanged();
+      }
+      if (!other.tools_.isEmpty()) {
+        if (tools_.isEmpty()) {
+          tools_ = other.tools_;
+          bitField0_ |= 0x00000040;
+        } else {
+          ensureToolsIsMutable();
+          tools_.addAll(other.tools_);
+        }
+        onChanged();
+      }
+      if (other.hasTtl()) {
+        mergeTtl(other.getTtl());
       }
       this.mergeUnknownFields(other.getUnknownFields());
       onChanged();
@@ -744,6 +917,18 @@ private static final long serialVersionUID = 0L;
               bitField0_ |= 0x00000020;
               break;
             } // case 50
+            case 58: {
+              ensureToolsIsMutable();
+              tools_.add(input.readStringRequireUtf8());
+              break;
+            } // case 58
+            case 66: {
+              input.readMessage(
+                  internalGetTtlFieldBuilder().getBuilder(),
+                  extensionRegistry);
+              bitField0_ |= 0x00000080;
+              break;
+            } // case 66
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -1382,6 +1567,355 @@ private static final long serialVersionUID = 0L;
       bitField0_ |= 0x00000020;
       onChanged();
       return this;
+    }
+
+    private com.google.protobuf.LazyStringArrayList tools_ =
+        com.google.protobuf.LazyStringArrayList.emptyList();
+    private void ensureToolsIsMutable() {
+      if (!tools_.isModifiable()) {
+        tools_ = new com.google.protobuf.LazyStringArrayList(tools_);
+      }
+      bitField0_ |= 0x00000040;
+    }
+    /**
+     * <pre>
+     * The names of the tools the run may use, at most 50, each one the agent
+     * has (as CreateRunRequest.tools); empty means every tool the agent has.
+     * </pre>
+     *
+     * <code>repeated string tools = 7 [json_name = "tools", (.google.api.field_behavior) = OPTIONAL];</code>
+     * @return A list containing the tools.
+     */
+    public com.google.protobuf.ProtocolStringList
+        getToolsList() {
+      tools_.makeImmutable();
+      return tools_;
+    }
+    /**
+     * <pre>
+     * The names of the tools the run may use, at most 50, each one the agent
+     * has (as CreateRunRequest.tools); empty means every tool the agent has.
+     * </pre>
+     *
+     * <code>repeated string tools = 7 [json_name = "tools", (.google.api.field_behavior) = OPTIONAL];</code>
+     * @return The count of tools.
+     */
+    public int getToolsCount() {
+      return tools_.size();
+    }
+    /**
+     * <pre>
+     * The names of the tools the run may use, at most 50, each one the agent
+     * has (as CreateRunRequest.tools); empty means every tool the agent has.
+     * </pre>
+     *
+     * <code>repeated string tools = 7 [json_name = "tools", (.google.api.field_behavior) = OPTIONAL];</code>
+     * @param index The index of the element to return.
+     * @return The tools at the given index.
+     */
+    public java.lang.String getTools(int index) {
+      return tools_.get(index);
+    }
+    /**
+     * <pre>
+     * The names of the tools the run may use, at most 50, each one the agent
+     * has (as CreateRunRequest.tools); empty means every tool the agent has.
+     * </pre>
+     *
+     * <code>repeated string tools = 7 [json_name = "tools", (.google.api.field_behavior) = OPTIONAL];</code>
+     * @param index The index of the value to return.
+     * @return The bytes of the tools at the given index.
+     */
+    public com.google.protobuf.ByteString
+        getToolsBytes(int index) {
+      return tools_.getByteString(index);
+    }
+    /**
+     * <pre>
+     * The names of the tools the run may use, at most 50, each one the agent
+     * has (as CreateRunRequest.tools); empty means every tool the agent has.
+     * </pre>
+     *
+     * <code>repeated string tools = 7 [json_name = "tools", (.google.api.field_behavior) = OPTIONAL];</code>
+     * @param index The index to set the value at.
+     * @param value The tools to set.
+     * @return This builder for chaining.
+     */
+    public Builder setTools(
+        int index, java.lang.String value) {
+      if (value == null) { throw new NullPointerException(); }
+      ensureToolsIsMutable();
+      tools_.set(index, value);
+      bitField0_ |= 0x00000040;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * The names of the tools the run may use, at most 50, each one the agent
+     * has (as CreateRunRequest.tools); empty means every tool the agent has.
+     * </pre>
+     *
+     * <code>repeated string tools = 7 [json_name = "tools", (.google.api.field_behavior) = OPTIONAL];</code>
+     * @param value The tools to add.
+     * @return This builder for chaining.
+     */
+    public Builder addTools(
+        java.lang.String value) {
+      if (value == null) { throw new NullPointerException(); }
+      ensureToolsIsMutable();
+      tools_.add(value);
+      bitField0_ |= 0x00000040;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * The names of the tools the run may use, at most 50, each one the agent
+     * has (as CreateRunRequest.tools); empty means every tool the agent has.
+     * </pre>
+     *
+     * <code>repeated string tools = 7 [json_name = "tools", (.google.api.field_behavior) = OPTIONAL];</code>
+     * @param values The tools to add.
+     * @return This builder for chaining.
+     */
+    public Builder addAllTools(
+        java.lang.Iterable<java.lang.String> values) {
+      ensureToolsIsMutable();
+      com.google.protobuf.AbstractMessageLite.Builder.addAll(
+          values, tools_);
+      bitField0_ |= 0x00000040;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * The names of the tools the run may use, at most 50, each one the agent
+     * has (as CreateRunRequest.tools); empty means every tool the agent has.
+     * </pre>
+     *
+     * <code>repeated string tools = 7 [json_name = "tools", (.google.api.field_behavior) = OPTIONAL];</code>
+     * @return This builder for chaining.
+     */
+    public Builder clearTools() {
+      tools_ =
+        com.google.protobuf.LazyStringArrayList.emptyList();
+      bitField0_ = (bitField0_ & ~0x00000040);;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * The names of the tools the run may use, at most 50, each one the agent
+     * has (as CreateRunRequest.tools); empty means every tool the agent has.
+     * </pre>
+     *
+     * <code>repeated string tools = 7 [json_name = "tools", (.google.api.field_behavior) = OPTIONAL];</code>
+     * @param value The bytes of the tools to add.
+     * @return This builder for chaining.
+     */
+    public Builder addToolsBytes(
+        com.google.protobuf.ByteString value) {
+      if (value == null) { throw new NullPointerException(); }
+      checkByteStringIsUtf8(value);
+      ensureToolsIsMutable();
+      tools_.add(value);
+      bitField0_ |= 0x00000040;
+      onChanged();
+      return this;
+    }
+
+    private com.google.protobuf.Duration ttl_;
+    private com.google.protobuf.SingleFieldBuilder<
+        com.google.protobuf.Duration, com.google.protobuf.Duration.Builder, com.google.protobuf.DurationOrBuilder> ttlBuilder_;
+    /**
+     * <pre>
+     * The ttl of the thread Chat makes when thread_id is empty (see
+     * Thread.ttl): 1 second to 3650 days, and at most the server's
+     * --max-thread-ttl (a longer one is INVALID_ARGUMENT). Unset: the server's
+     * --default-thread-ttl, or no expiry without one. With a thread_id it is
+     * INVALID_ARGUMENT: UpdateThread changes an existing thread's ttl.
+     * </pre>
+     *
+     * <code>.google.protobuf.Duration ttl = 8 [json_name = "ttl", (.google.api.field_behavior) = OPTIONAL];</code>
+     * @return Whether the ttl field is set.
+     */
+    public boolean hasTtl() {
+      return ((bitField0_ & 0x00000080) != 0);
+    }
+    /**
+     * <pre>
+     * The ttl of the thread Chat makes when thread_id is empty (see
+     * Thread.ttl): 1 second to 3650 days, and at most the server's
+     * --max-thread-ttl (a longer one is INVALID_ARGUMENT). Unset: the server's
+     * --default-thread-ttl, or no expiry without one. With a thread_id it is
+     * INVALID_ARGUMENT: UpdateThread changes an existing thread's ttl.
+     * </pre>
+     *
+     * <code>.google.protobuf.Duration ttl = 8 [json_name = "ttl", (.google.api.field_behavior) = OPTIONAL];</code>
+     * @return The ttl.
+     */
+    public com.google.protobuf.Duration getTtl() {
+      if (ttlBuilder_ == null) {
+        return ttl_ == null ? com.google.protobuf.Duration.getDefaultInstance() : ttl_;
+      } else {
+        return ttlBuilder_.getMessage();
+      }
+    }
+    /**
+     * <pre>
+     * The ttl of the thread Chat makes when thread_id is empty (see
+     * Thread.ttl): 1 second to 3650 days, and at most the server's
+     * --max-thread-ttl (a longer one is INVALID_ARGUMENT). Unset: the server's
+     * --default-thread-ttl, or no expiry without one. With a thread_id it is
+     * INVALID_ARGUMENT: UpdateThread changes an existing thread's ttl.
+     * </pre>
+     *
+     * <code>.google.protobuf.Duration ttl = 8 [json_name = "ttl", (.google.api.field_behavior) = OPTIONAL];</code>
+     */
+    public Builder setTtl(com.google.protobuf.Duration value) {
+      if (ttlBuilder_ == null) {
+        if (value == null) {
+          throw new NullPointerException();
+        }
+        ttl_ = value;
+      } else {
+        ttlBuilder_.setMessage(value);
+      }
+      bitField0_ |= 0x00000080;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * The ttl of the thread Chat makes when thread_id is empty (see
+     * Thread.ttl): 1 second to 3650 days, and at most the server's
+     * --max-thread-ttl (a longer one is INVALID_ARGUMENT). Unset: the server's
+     * --default-thread-ttl, or no expiry without one. With a thread_id it is
+     * INVALID_ARGUMENT: UpdateThread changes an existing thread's ttl.
+     * </pre>
+     *
+     * <code>.google.protobuf.Duration ttl = 8 [json_name = "ttl", (.google.api.field_behavior) = OPTIONAL];</code>
+     */
+    public Builder setTtl(
+        com.google.protobuf.Duration.Builder builderForValue) {
+      if (ttlBuilder_ == null) {
+        ttl_ = builderForValue.build();
+      } else {
+        ttlBuilder_.setMessage(builderForValue.build());
+      }
+      bitField0_ |= 0x00000080;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * The ttl of the thread Chat makes when thread_id is empty (see
+     * Thread.ttl): 1 second to 3650 days, and at most the server's
+     * --max-thread-ttl (a longer one is INVALID_ARGUMENT). Unset: the server's
+     * --default-thread-ttl, or no expiry without one. With a thread_id it is
+     * INVALID_ARGUMENT: UpdateThread changes an existing thread's ttl.
+     * </pre>
+     *
+     * <code>.google.protobuf.Duration ttl = 8 [json_name = "ttl", (.google.api.field_behavior) = OPTIONAL];</code>
+     */
+    public Builder mergeTtl(com.google.protobuf.Duration value) {
+      if (ttlBuilder_ == null) {
+        if (((bitField0_ & 0x00000080) != 0) &&
+          ttl_ != null &&
+          ttl_ != com.google.protobuf.Duration.getDefaultInstance()) {
+          getTtlBuilder().mergeFrom(value);
+        } else {
+          ttl_ = value;
+        }
+      } else {
+        ttlBuilder_.mergeFrom(value);
+      }
+      if (ttl_ != null) {
+        bitField0_ |= 0x00000080;
+        onChanged();
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * The ttl of the thread Chat makes when thread_id is empty (see
+     * Thread.ttl): 1 second to 3650 days, and at most the server's
+     * --max-thread-ttl (a longer one is INVALID_ARGUMENT). Unset: the server's
+     * --default-thread-ttl, or no expiry without one. With a thread_id it is
+     * INVALID_ARGUMENT: UpdateThread changes an existing thread's ttl.
+     * </pre>
+     *
+     * <code>.google.protobuf.Duration ttl = 8 [json_name = "ttl", (.google.api.field_behavior) = OPTIONAL];</code>
+     */
+    public Builder clearTtl() {
+      bitField0_ = (bitField0_ & ~0x00000080);
+      ttl_ = null;
+      if (ttlBuilder_ != null) {
+        ttlBuilder_.dispose();
+        ttlBuilder_ = null;
+      }
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * The ttl of the thread Chat makes when thread_id is empty (see
+     * Thread.ttl): 1 second to 3650 days, and at most the server's
+     * --max-thread-ttl (a longer one is INVALID_ARGUMENT). Unset: the server's
+     * --default-thread-ttl, or no expiry without one. With a thread_id it is
+     * INVALID_ARGUMENT: UpdateThread changes an existing thread's ttl.
+     * </pre>
+     *
+     * <code>.google.protobuf.Duration ttl = 8 [json_name = "ttl", (.google.api.field_behavior) = OPTIONAL];</code>
+     */
+    public com.google.protobuf.Duration.Builder getTtlBuilder() {
+      bitField0_ |= 0x00000080;
+      onChanged();
+      return internalGetTtlFieldBuilder().getBuilder();
+    }
+    /**
+     * <pre>
+     * The ttl of the thread Chat makes when thread_id is empty (see
+     * Thread.ttl): 1 second to 3650 days, and at most the server's
+     * --max-thread-ttl (a longer one is INVALID_ARGUMENT). Unset: the server's
+     * --default-thread-ttl, or no expiry without one. With a thread_id it is
+     * INVALID_ARGUMENT: UpdateThread changes an existing thread's ttl.
+     * </pre>
+     *
+     * <code>.google.protobuf.Duration ttl = 8 [json_name = "ttl", (.google.api.field_behavior) = OPTIONAL];</code>
+     */
+    public com.google.protobuf.DurationOrBuilder getTtlOrBuilder() {
+      if (ttlBuilder_ != null) {
+        return ttlBuilder_.getMessageOrBuilder();
+      } else {
+        return ttl_ == null ?
+            com.google.protobuf.Duration.getDefaultInstance() : ttl_;
+      }
+    }
+    /**
+     * <pre>
+     * The ttl of the thread Chat makes when thread_id is empty (see
+     * Thread.ttl): 1 second to 3650 days, and at most the server's
+     * --max-thread-ttl (a longer one is INVALID_ARGUMENT). Unset: the server's
+     * --default-thread-ttl, or no expiry without one. With a thread_id it is
+     * INVALID_ARGUMENT: UpdateThread changes an existing thread's ttl.
+     * </pre>
+     *
+     * <code>.google.protobuf.Duration ttl = 8 [json_name = "ttl", (.google.api.field_behavior) = OPTIONAL];</code>
+     */
+    private com.google.protobuf.SingleFieldBuilder<
+        com.google.protobuf.Duration, com.google.protobuf.Duration.Builder, com.google.protobuf.DurationOrBuilder> 
+        internalGetTtlFieldBuilder() {
+      if (ttlBuilder_ == null) {
+        ttlBuilder_ = new com.google.protobuf.SingleFieldBuilder<
+            com.google.protobuf.Duration, com.google.protobuf.Duration.Builder, com.google.protobuf.DurationOrBuilder>(
+                getTtl(),
+                getParentForChildren(),
+                isClean());
+        ttl_ = null;
+      }
+      return ttlBuilder_;
     }
 
     // @@protoc_insertion_point(builder_scope:threadline.v1.ChatRequest)

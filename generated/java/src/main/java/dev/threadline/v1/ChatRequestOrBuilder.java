@@ -147,4 +147,88 @@ public interface ChatRequestOrBuilder extends
    */
   com.google.protobuf.ByteString
       getRequestIdBytes();
+
+  /**
+   * <pre>
+   * The names of the tools the run may use, at most 50, each one the agent
+   * has (as CreateRunRequest.tools); empty means every tool the agent has.
+   * </pre>
+   *
+   * <code>repeated string tools = 7 [json_name = "tools", (.google.api.field_behavior) = OPTIONAL];</code>
+   * @return A list containing the tools.
+   */
+  java.util.List<java.lang.String>
+      getToolsList();
+  /**
+   * <pre>
+   * The names of the tools the run may use, at most 50, each one the agent
+   * has (as CreateRunRequest.tools); empty means every tool the agent has.
+   * </pre>
+   *
+   * <code>repeated string tools = 7 [json_name = "tools", (.google.api.field_behavior) = OPTIONAL];</code>
+   * @return The count of tools.
+   */
+  int getToolsCount();
+  /**
+   * <pre>
+   * The names of the tools the run may use, at most 50, each one the agent
+   * has (as CreateRunRequest.tools); empty means every tool the agent has.
+   * </pre>
+   *
+   * <code>repeated string tools = 7 [json_name = "tools", (.google.api.field_behavior) = OPTIONAL];</code>
+   * @param index The index of the element to return.
+   * @return The tools at the given index.
+   */
+  java.lang.String getTools(int index);
+  /**
+   * <pre>
+   * The names of the tools the run may use, at most 50, each one the agent
+   * has (as CreateRunRequest.tools); empty means every tool the agent has.
+   * </pre>
+   *
+   * <code>repeated string tools = 7 [json_name = "tools", (.google.api.field_behavior) = OPTIONAL];</code>
+   * @param index The index of the value to return.
+   * @return The bytes of the tools at the given index.
+   */
+  com.google.protobuf.ByteString
+      getToolsBytes(int index);
+
+  /**
+   * <pre>
+   * The ttl of the thread Chat makes when thread_id is empty (see
+   * Thread.ttl): 1 second to 3650 days, and at most the server's
+   * --max-thread-ttl (a longer one is INVALID_ARGUMENT). Unset: the server's
+   * --default-thread-ttl, or no expiry without one. With a thread_id it is
+   * INVALID_ARGUMENT: UpdateThread changes an existing thread's ttl.
+   * </pre>
+   *
+   * <code>.google.protobuf.Duration ttl = 8 [json_name = "ttl", (.google.api.field_behavior) = OPTIONAL];</code>
+   * @return Whether the ttl field is set.
+   */
+  boolean hasTtl();
+  /**
+   * <pre>
+   * The ttl of the thread Chat makes when thread_id is empty (see
+   * Thread.ttl): 1 second to 3650 days, and at most the server's
+   * --max-thread-ttl (a longer one is INVALID_ARGUMENT). Unset: the server's
+   * --default-thread-ttl, or no expiry without one. With a thread_id it is
+   * INVALID_ARGUMENT: UpdateThread changes an existing thread's ttl.
+   * </pre>
+   *
+   * <code>.google.protobuf.Duration ttl = 8 [json_name = "ttl", (.google.api.field_behavior) = OPTIONAL];</code>
+   * @return The ttl.
+   */
+  com.google.protobuf.Duration getTtl();
+  /**
+   * <pre>
+   * The ttl of the thread Chat makes when thread_id is empty (see
+   * Thread.ttl): 1 second to 3650 days, and at most the server's
+   * --max-thread-ttl (a longer one is INVALID_ARGUMENT). Unset: the server's
+   * --default-thread-ttl, or no expiry without one. With a thread_id it is
+   * INVALID_ARGUMENT: UpdateThread changes an existing thread's ttl.
+   * </pre>
+   *
+   * <code>.google.protobuf.Duration ttl = 8 [json_name = "ttl", (.google.api.field_behavior) = OPTIONAL];</code>
+   */
+  com.google.protobuf.DurationOrBuilder getTtlOrBuilder();
 }

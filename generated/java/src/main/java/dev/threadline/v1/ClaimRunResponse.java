@@ -260,6 +260,47 @@ private static final long serialVersionUID = 0L;
     return omittedMessageCount_;
   }
 
+  public static final int STATE_FIELD_NUMBER = 6;
+  private dev.threadline.v1.ThreadState state_;
+  /**
+   * <pre>
+   * The thread's state as the run starts (at most 256 KiB as JSON), for the
+   * agent to read; it changes it by reporting state_update events.
+   * </pre>
+   *
+   * <code>.threadline.v1.ThreadState state = 6 [json_name = "state"];</code>
+   * @return Whether the state field is set.
+   */
+  @java.lang.Override
+  public boolean hasState() {
+    return ((bitField0_ & 0x00000004) != 0);
+  }
+  /**
+   * <pre>
+   * The thread's state as the run starts (at most 256 KiB as JSON), for the
+   * agent to read; it changes it by reporting state_update events.
+   * </pre>
+   *
+   * <code>.threadline.v1.ThreadState state = 6 [json_name = "state"];</code>
+   * @return The state.
+   */
+  @java.lang.Override
+  public dev.threadline.v1.ThreadState getState() {
+    return state_ == null ? dev.threadline.v1.ThreadState.getDefaultInstance() : state_;
+  }
+  /**
+   * <pre>
+   * The thread's state as the run starts (at most 256 KiB as JSON), for the
+   * agent to read; it changes it by reporting state_update events.
+   * </pre>
+   *
+   * <code>.threadline.v1.ThreadState state = 6 [json_name = "state"];</code>
+   */
+  @java.lang.Override
+  public dev.threadline.v1.ThreadStateOrBuilder getStateOrBuilder() {
+    return state_ == null ? dev.threadline.v1.ThreadState.getDefaultInstance() : state_;
+  }
+
   private byte memoizedIsInitialized = -1;
   @java.lang.Override
   public final boolean isInitialized() {
@@ -289,6 +330,9 @@ private static final long serialVersionUID = 0L;
     if (omittedMessageCount_ != 0) {
       output.writeInt32(5, omittedMessageCount_);
     }
+    if (((bitField0_ & 0x00000004) != 0)) {
+      output.writeMessage(6, getState());
+    }
     getUnknownFields().writeTo(output);
   }
   private int computeSerializedSize_0() {
@@ -316,6 +360,10 @@ private static final long serialVersionUID = 0L;
     if (omittedMessageCount_ != 0) {
       size += com.google.protobuf.CodedOutputStream
         .computeInt32Size(5, omittedMessageCount_);
+    }
+    if (((bitField0_ & 0x00000004) != 0)) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeMessageSize(6, getState());
     }
     return size;
   }
@@ -357,6 +405,11 @@ private static final long serialVersionUID = 0L;
         .equals(other.getMessagesList())) return false;
     if (getOmittedMessageCount()
         != other.getOmittedMessageCount()) return false;
+    if (hasState() != other.hasState()) return false;
+    if (hasState()) {
+      if (!getState()
+          .equals(other.getState())) return false;
+    }
     if (!getUnknownFields().equals(other.getUnknownFields())) return false;
     return true;
   }
@@ -384,6 +437,10 @@ private static final long serialVersionUID = 0L;
     }
     hash = (37 * hash) + OMITTED_MESSAGE_COUNT_FIELD_NUMBER;
     hash = (53 * hash) + getOmittedMessageCount();
+    if (hasState()) {
+      hash = (37 * hash) + STATE_FIELD_NUMBER;
+      hash = (53 * hash) + getState().hashCode();
+    }
     hash = (29 * hash) + getUnknownFields().hashCode();
     memoizedHashCode = hash;
     return hash;
@@ -521,6 +578,7 @@ private static final long serialVersionUID = 0L;
         internalGetRunFieldBuilder();
         internalGetLeaseExpireTimeFieldBuilder();
         internalGetMessagesFieldBuilder();
+        internalGetStateFieldBuilder();
       }
     }
     @java.lang.Override
@@ -546,6 +604,11 @@ private static final long serialVersionUID = 0L;
       }
       bitField0_ = (bitField0_ & ~0x00000008);
       omittedMessageCount_ = 0;
+      state_ = null;
+      if (stateBuilder_ != null) {
+        stateBuilder_.dispose();
+        stateBuilder_ = null;
+      }
       return this;
     }
 
@@ -611,6 +674,12 @@ private static final long serialVersionUID = 0L;
       if (((from_bitField0_ & 0x00000010) != 0)) {
         result.omittedMessageCount_ = omittedMessageCount_;
       }
+      if (((from_bitField0_ & 0x00000020) != 0)) {
+        result.state_ = stateBuilder_ == null
+            ? state_
+            : stateBuilder_.build();
+        to_bitField0_ |= 0x00000004;
+      }
       result.bitField0_ |= to_bitField0_;
     }
 
@@ -665,6 +734,9 @@ private static final long serialVersionUID = 0L;
       }
       if (other.getOmittedMessageCount() != 0) {
         setOmittedMessageCount(other.getOmittedMessageCount());
+      }
+      if (other.hasState()) {
+        mergeState(other.getState());
       }
       this.mergeUnknownFields(other.getUnknownFields());
       onChanged();
@@ -729,6 +801,13 @@ private static final long serialVersionUID = 0L;
               bitField0_ |= 0x00000010;
               break;
             } // case 40
+            case 50: {
+              input.readMessage(
+                  internalGetStateFieldBuilder().getBuilder(),
+                  extensionRegistry);
+              bitField0_ |= 0x00000020;
+              break;
+            } // case 50
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -1527,6 +1606,172 @@ private static final long serialVersionUID = 0L;
       omittedMessageCount_ = 0;
       onChanged();
       return this;
+    }
+
+    private dev.threadline.v1.ThreadState state_;
+    private com.google.protobuf.SingleFieldBuilder<
+        dev.threadline.v1.ThreadState, dev.threadline.v1.ThreadState.Builder, dev.threadline.v1.ThreadStateOrBuilder> stateBuilder_;
+    /**
+     * <pre>
+     * The thread's state as the run starts (at most 256 KiB as JSON), for the
+     * agent to read; it changes it by reporting state_update events.
+     * </pre>
+     *
+     * <code>.threadline.v1.ThreadState state = 6 [json_name = "state"];</code>
+     * @return Whether the state field is set.
+     */
+    public boolean hasState() {
+      return ((bitField0_ & 0x00000020) != 0);
+    }
+    /**
+     * <pre>
+     * The thread's state as the run starts (at most 256 KiB as JSON), for the
+     * agent to read; it changes it by reporting state_update events.
+     * </pre>
+     *
+     * <code>.threadline.v1.ThreadState state = 6 [json_name = "state"];</code>
+     * @return The state.
+     */
+    public dev.threadline.v1.ThreadState getState() {
+      if (stateBuilder_ == null) {
+        return state_ == null ? dev.threadline.v1.ThreadState.getDefaultInstance() : state_;
+      } else {
+        return stateBuilder_.getMessage();
+      }
+    }
+    /**
+     * <pre>
+     * The thread's state as the run starts (at most 256 KiB as JSON), for the
+     * agent to read; it changes it by reporting state_update events.
+     * </pre>
+     *
+     * <code>.threadline.v1.ThreadState state = 6 [json_name = "state"];</code>
+     */
+    public Builder setState(dev.threadline.v1.ThreadState value) {
+      if (stateBuilder_ == null) {
+        if (value == null) {
+          throw new NullPointerException();
+        }
+        state_ = value;
+      } else {
+        stateBuilder_.setMessage(value);
+      }
+      bitField0_ |= 0x00000020;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * The thread's state as the run starts (at most 256 KiB as JSON), for the
+     * agent to read; it changes it by reporting state_update events.
+     * </pre>
+     *
+     * <code>.threadline.v1.ThreadState state = 6 [json_name = "state"];</code>
+     */
+    public Builder setState(
+        dev.threadline.v1.ThreadState.Builder builderForValue) {
+      if (stateBuilder_ == null) {
+        state_ = builderForValue.build();
+      } else {
+        stateBuilder_.setMessage(builderForValue.build());
+      }
+      bitField0_ |= 0x00000020;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * The thread's state as the run starts (at most 256 KiB as JSON), for the
+     * agent to read; it changes it by reporting state_update events.
+     * </pre>
+     *
+     * <code>.threadline.v1.ThreadState state = 6 [json_name = "state"];</code>
+     */
+    public Builder mergeState(dev.threadline.v1.ThreadState value) {
+      if (stateBuilder_ == null) {
+        if (((bitField0_ & 0x00000020) != 0) &&
+          state_ != null &&
+          state_ != dev.threadline.v1.ThreadState.getDefaultInstance()) {
+          getStateBuilder().mergeFrom(value);
+        } else {
+          state_ = value;
+        }
+      } else {
+        stateBuilder_.mergeFrom(value);
+      }
+      if (state_ != null) {
+        bitField0_ |= 0x00000020;
+        onChanged();
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * The thread's state as the run starts (at most 256 KiB as JSON), for the
+     * agent to read; it changes it by reporting state_update events.
+     * </pre>
+     *
+     * <code>.threadline.v1.ThreadState state = 6 [json_name = "state"];</code>
+     */
+    public Builder clearState() {
+      bitField0_ = (bitField0_ & ~0x00000020);
+      state_ = null;
+      if (stateBuilder_ != null) {
+        stateBuilder_.dispose();
+        stateBuilder_ = null;
+      }
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * The thread's state as the run starts (at most 256 KiB as JSON), for the
+     * agent to read; it changes it by reporting state_update events.
+     * </pre>
+     *
+     * <code>.threadline.v1.ThreadState state = 6 [json_name = "state"];</code>
+     */
+    public dev.threadline.v1.ThreadState.Builder getStateBuilder() {
+      bitField0_ |= 0x00000020;
+      onChanged();
+      return internalGetStateFieldBuilder().getBuilder();
+    }
+    /**
+     * <pre>
+     * The thread's state as the run starts (at most 256 KiB as JSON), for the
+     * agent to read; it changes it by reporting state_update events.
+     * </pre>
+     *
+     * <code>.threadline.v1.ThreadState state = 6 [json_name = "state"];</code>
+     */
+    public dev.threadline.v1.ThreadStateOrBuilder getStateOrBuilder() {
+      if (stateBuilder_ != null) {
+        return stateBuilder_.getMessageOrBuilder();
+      } else {
+        return state_ == null ?
+            dev.threadline.v1.ThreadState.getDefaultInstance() : state_;
+      }
+    }
+    /**
+     * <pre>
+     * The thread's state as the run starts (at most 256 KiB as JSON), for the
+     * agent to read; it changes it by reporting state_update events.
+     * </pre>
+     *
+     * <code>.threadline.v1.ThreadState state = 6 [json_name = "state"];</code>
+     */
+    private com.google.protobuf.SingleFieldBuilder<
+        dev.threadline.v1.ThreadState, dev.threadline.v1.ThreadState.Builder, dev.threadline.v1.ThreadStateOrBuilder> 
+        internalGetStateFieldBuilder() {
+      if (stateBuilder_ == null) {
+        stateBuilder_ = new com.google.protobuf.SingleFieldBuilder<
+            dev.threadline.v1.ThreadState, dev.threadline.v1.ThreadState.Builder, dev.threadline.v1.ThreadStateOrBuilder>(
+                getState(),
+                getParentForChildren(),
+                isClean());
+        state_ = null;
+      }
+      return stateBuilder_;
     }
 
     // @@protoc_insertion_point(builder_scope:threadline.v1.ClaimRunResponse)

@@ -143,4 +143,34 @@ public interface ClaimRunResponseOrBuilder extends
    * @return The omittedMessageCount.
    */
   int getOmittedMessageCount();
+
+  /**
+   * <pre>
+   * The thread's state as the run starts (at most 256 KiB as JSON), for the
+   * agent to read; it changes it by reporting state_update events.
+   * </pre>
+   *
+   * <code>.threadline.v1.ThreadState state = 6 [json_name = "state"];</code>
+   * @return Whether the state field is set.
+   */
+  boolean hasState();
+  /**
+   * <pre>
+   * The thread's state as the run starts (at most 256 KiB as JSON), for the
+   * agent to read; it changes it by reporting state_update events.
+   * </pre>
+   *
+   * <code>.threadline.v1.ThreadState state = 6 [json_name = "state"];</code>
+   * @return The state.
+   */
+  dev.threadline.v1.ThreadState getState();
+  /**
+   * <pre>
+   * The thread's state as the run starts (at most 256 KiB as JSON), for the
+   * agent to read; it changes it by reporting state_update events.
+   * </pre>
+   *
+   * <code>.threadline.v1.ThreadState state = 6 [json_name = "state"];</code>
+   */
+  dev.threadline.v1.ThreadStateOrBuilder getStateOrBuilder();
 }

@@ -34,6 +34,7 @@ private static final long serialVersionUID = 0L;
   private CopyThreadRequest() {
     threadId_ = "";
     newThreadId_ = "";
+    checkpointId_ = "";
   }
 
   public static final com.google.protobuf.Descriptors.Descriptor
@@ -152,6 +153,57 @@ private static final long serialVersionUID = 0L;
     }
   }
 
+  public static final int CHECKPOINT_ID_FIELD_NUMBER = 3;
+  @SuppressWarnings("serial")
+  private volatile java.lang.Object checkpointId_ = "";
+  /**
+   * <pre>
+   * A checkpoint of the thread (from ListThreadCheckpoints) to fork at: the
+   * copy gets the messages up to it and its state. Empty copies everything
+   * and the current state.
+   * </pre>
+   *
+   * <code>string checkpoint_id = 3 [json_name = "checkpointId", (.google.api.field_behavior) = OPTIONAL];</code>
+   * @return The checkpointId.
+   */
+  @java.lang.Override
+  public java.lang.String getCheckpointId() {
+    java.lang.Object ref = checkpointId_;
+    if (ref instanceof java.lang.String) {
+      return (java.lang.String) ref;
+    } else {
+      com.google.protobuf.ByteString bs = 
+          (com.google.protobuf.ByteString) ref;
+      java.lang.String s = bs.toStringUtf8();
+      checkpointId_ = s;
+      return s;
+    }
+  }
+  /**
+   * <pre>
+   * A checkpoint of the thread (from ListThreadCheckpoints) to fork at: the
+   * copy gets the messages up to it and its state. Empty copies everything
+   * and the current state.
+   * </pre>
+   *
+   * <code>string checkpoint_id = 3 [json_name = "checkpointId", (.google.api.field_behavior) = OPTIONAL];</code>
+   * @return The bytes for checkpointId.
+   */
+  @java.lang.Override
+  public com.google.protobuf.ByteString
+      getCheckpointIdBytes() {
+    java.lang.Object ref = checkpointId_;
+    if (ref instanceof java.lang.String) {
+      com.google.protobuf.ByteString b = 
+          com.google.protobuf.ByteString.copyFromUtf8(
+              (java.lang.String) ref);
+      checkpointId_ = b;
+      return b;
+    } else {
+      return (com.google.protobuf.ByteString) ref;
+    }
+  }
+
   private byte memoizedIsInitialized = -1;
   @java.lang.Override
   public final boolean isInitialized() {
@@ -172,6 +224,9 @@ private static final long serialVersionUID = 0L;
     if (!com.google.protobuf.GeneratedMessage.isStringEmpty(newThreadId_)) {
       com.google.protobuf.GeneratedMessage.writeString(output, 2, newThreadId_);
     }
+    if (!com.google.protobuf.GeneratedMessage.isStringEmpty(checkpointId_)) {
+      com.google.protobuf.GeneratedMessage.writeString(output, 3, checkpointId_);
+    }
     getUnknownFields().writeTo(output);
   }
   private int computeSerializedSize_0() {
@@ -181,6 +236,9 @@ private static final long serialVersionUID = 0L;
     }
     if (!com.google.protobuf.GeneratedMessage.isStringEmpty(newThreadId_)) {
       size += com.google.protobuf.GeneratedMessage.computeStringSize(2, newThreadId_);
+    }
+    if (!com.google.protobuf.GeneratedMessage.isStringEmpty(checkpointId_)) {
+      size += com.google.protobuf.GeneratedMessage.computeStringSize(3, checkpointId_);
     }
     return size;
   }
@@ -210,6 +268,8 @@ private static final long serialVersionUID = 0L;
         .equals(other.getThreadId())) return false;
     if (!getNewThreadId()
         .equals(other.getNewThreadId())) return false;
+    if (!getCheckpointId()
+        .equals(other.getCheckpointId())) return false;
     if (!getUnknownFields().equals(other.getUnknownFields())) return false;
     return true;
   }
@@ -225,6 +285,8 @@ private static final long serialVersionUID = 0L;
     hash = (53 * hash) + getThreadId().hashCode();
     hash = (37 * hash) + NEW_THREAD_ID_FIELD_NUMBER;
     hash = (53 * hash) + getNewThreadId().hashCode();
+    hash = (37 * hash) + CHECKPOINT_ID_FIELD_NUMBER;
+    hash = (53 * hash) + getCheckpointId().hashCode();
     hash = (29 * hash) + getUnknownFields().hashCode();
     memoizedHashCode = hash;
     return hash;
@@ -362,6 +424,7 @@ private static final long serialVersionUID = 0L;
       bitField0_ = 0;
       threadId_ = "";
       newThreadId_ = "";
+      checkpointId_ = "";
       return this;
     }
 
@@ -401,6 +464,9 @@ private static final long serialVersionUID = 0L;
       if (((from_bitField0_ & 0x00000002) != 0)) {
         result.newThreadId_ = newThreadId_;
       }
+      if (((from_bitField0_ & 0x00000004) != 0)) {
+        result.checkpointId_ = checkpointId_;
+      }
     }
 
     @java.lang.Override
@@ -423,6 +489,11 @@ private static final long serialVersionUID = 0L;
       if (!other.getNewThreadId().isEmpty()) {
         newThreadId_ = other.newThreadId_;
         bitField0_ |= 0x00000002;
+        onChanged();
+      }
+      if (!other.getCheckpointId().isEmpty()) {
+        checkpointId_ = other.checkpointId_;
+        bitField0_ |= 0x00000004;
         onChanged();
       }
       this.mergeUnknownFields(other.getUnknownFields());
@@ -461,6 +532,11 @@ private static final long serialVersionUID = 0L;
               bitField0_ |= 0x00000002;
               break;
             } // case 18
+            case 26: {
+              checkpointId_ = input.readStringRequireUtf8();
+              bitField0_ |= 0x00000004;
+              break;
+            } // case 26
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -668,6 +744,108 @@ private static final long serialVersionUID = 0L;
       checkByteStringIsUtf8(value);
       newThreadId_ = value;
       bitField0_ |= 0x00000002;
+      onChanged();
+      return this;
+    }
+
+    private java.lang.Object checkpointId_ = "";
+    /**
+     * <pre>
+     * A checkpoint of the thread (from ListThreadCheckpoints) to fork at: the
+     * copy gets the messages up to it and its state. Empty copies everything
+     * and the current state.
+     * </pre>
+     *
+     * <code>string checkpoint_id = 3 [json_name = "checkpointId", (.google.api.field_behavior) = OPTIONAL];</code>
+     * @return The checkpointId.
+     */
+    public java.lang.String getCheckpointId() {
+      java.lang.Object ref = checkpointId_;
+      if (!(ref instanceof java.lang.String)) {
+        com.google.protobuf.ByteString bs =
+            (com.google.protobuf.ByteString) ref;
+        java.lang.String s = bs.toStringUtf8();
+        checkpointId_ = s;
+        return s;
+      } else {
+        return (java.lang.String) ref;
+      }
+    }
+    /**
+     * <pre>
+     * A checkpoint of the thread (from ListThreadCheckpoints) to fork at: the
+     * copy gets the messages up to it and its state. Empty copies everything
+     * and the current state.
+     * </pre>
+     *
+     * <code>string checkpoint_id = 3 [json_name = "checkpointId", (.google.api.field_behavior) = OPTIONAL];</code>
+     * @return The bytes for checkpointId.
+     */
+    public com.google.protobuf.ByteString
+        getCheckpointIdBytes() {
+      java.lang.Object ref = checkpointId_;
+      if (ref instanceof String) {
+        com.google.protobuf.ByteString b = 
+            com.google.protobuf.ByteString.copyFromUtf8(
+                (java.lang.String) ref);
+        checkpointId_ = b;
+        return b;
+      } else {
+        return (com.google.protobuf.ByteString) ref;
+      }
+    }
+    /**
+     * <pre>
+     * A checkpoint of the thread (from ListThreadCheckpoints) to fork at: the
+     * copy gets the messages up to it and its state. Empty copies everything
+     * and the current state.
+     * </pre>
+     *
+     * <code>string checkpoint_id = 3 [json_name = "checkpointId", (.google.api.field_behavior) = OPTIONAL];</code>
+     * @param value The checkpointId to set.
+     * @return This builder for chaining.
+     */
+    public Builder setCheckpointId(
+        java.lang.String value) {
+      if (value == null) { throw new NullPointerException(); }
+      checkpointId_ = value;
+      bitField0_ |= 0x00000004;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * A checkpoint of the thread (from ListThreadCheckpoints) to fork at: the
+     * copy gets the messages up to it and its state. Empty copies everything
+     * and the current state.
+     * </pre>
+     *
+     * <code>string checkpoint_id = 3 [json_name = "checkpointId", (.google.api.field_behavior) = OPTIONAL];</code>
+     * @return This builder for chaining.
+     */
+    public Builder clearCheckpointId() {
+      checkpointId_ = getDefaultInstance().getCheckpointId();
+      bitField0_ = (bitField0_ & ~0x00000004);
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * A checkpoint of the thread (from ListThreadCheckpoints) to fork at: the
+     * copy gets the messages up to it and its state. Empty copies everything
+     * and the current state.
+     * </pre>
+     *
+     * <code>string checkpoint_id = 3 [json_name = "checkpointId", (.google.api.field_behavior) = OPTIONAL];</code>
+     * @param value The bytes for checkpointId to set.
+     * @return This builder for chaining.
+     */
+    public Builder setCheckpointIdBytes(
+        com.google.protobuf.ByteString value) {
+      if (value == null) { throw new NullPointerException(); }
+      checkByteStringIsUtf8(value);
+      checkpointId_ = value;
+      bitField0_ |= 0x00000004;
       onChanged();
       return this;
     }

@@ -53,4 +53,28 @@ public interface CopyThreadRequestOrBuilder extends
    */
   com.google.protobuf.ByteString
       getNewThreadIdBytes();
+
+  /**
+   * <pre>
+   * A checkpoint of the thread (from ListThreadCheckpoints) to fork at: the
+   * copy gets the messages up to it and its state. Empty copies everything
+   * and the current state.
+   * </pre>
+   *
+   * <code>string checkpoint_id = 3 [json_name = "checkpointId", (.google.api.field_behavior) = OPTIONAL];</code>
+   * @return The checkpointId.
+   */
+  java.lang.String getCheckpointId();
+  /**
+   * <pre>
+   * A checkpoint of the thread (from ListThreadCheckpoints) to fork at: the
+   * copy gets the messages up to it and its state. Empty copies everything
+   * and the current state.
+   * </pre>
+   *
+   * <code>string checkpoint_id = 3 [json_name = "checkpointId", (.google.api.field_behavior) = OPTIONAL];</code>
+   * @return The bytes for checkpointId.
+   */
+  com.google.protobuf.ByteString
+      getCheckpointIdBytes();
 }

@@ -39,6 +39,8 @@ private static final long serialVersionUID = 0L;
         com.google.protobuf.LazyStringArrayList.emptyList();
     multitaskStrategy_ = 0;
     requestId_ = "";
+    streamEventTypes_ =
+        com.google.protobuf.LazyStringArrayList.emptyList();
   }
 
   public static final com.google.protobuf.Descriptors.Descriptor
@@ -463,6 +465,71 @@ private static final long serialVersionUID = 0L;
     }
   }
 
+  public static final int STREAM_EVENT_TYPES_FIELD_NUMBER = 10;
+  @SuppressWarnings("serial")
+  private com.google.protobuf.LazyStringArrayList streamEventTypes_ =
+      com.google.protobuf.LazyStringArrayList.emptyList();
+  /**
+   * <pre>
+   * For StreamRun only: send only events of these types (the names in
+   * RunEvent.type, at most 32, each a type this server sends). Empty sends
+   * every event. CreateRun, which streams nothing, refuses it with
+   * INVALID_ARGUMENT.
+   * </pre>
+   *
+   * <code>repeated string stream_event_types = 10 [json_name = "streamEventTypes", (.google.api.field_behavior) = OPTIONAL];</code>
+   * @return A list containing the streamEventTypes.
+   */
+  public com.google.protobuf.ProtocolStringList
+      getStreamEventTypesList() {
+    return streamEventTypes_;
+  }
+  /**
+   * <pre>
+   * For StreamRun only: send only events of these types (the names in
+   * RunEvent.type, at most 32, each a type this server sends). Empty sends
+   * every event. CreateRun, which streams nothing, refuses it with
+   * INVALID_ARGUMENT.
+   * </pre>
+   *
+   * <code>repeated string stream_event_types = 10 [json_name = "streamEventTypes", (.google.api.field_behavior) = OPTIONAL];</code>
+   * @return The count of streamEventTypes.
+   */
+  public int getStreamEventTypesCount() {
+    return streamEventTypes_.size();
+  }
+  /**
+   * <pre>
+   * For StreamRun only: send only events of these types (the names in
+   * RunEvent.type, at most 32, each a type this server sends). Empty sends
+   * every event. CreateRun, which streams nothing, refuses it with
+   * INVALID_ARGUMENT.
+   * </pre>
+   *
+   * <code>repeated string stream_event_types = 10 [json_name = "streamEventTypes", (.google.api.field_behavior) = OPTIONAL];</code>
+   * @param index The index of the element to return.
+   * @return The streamEventTypes at the given index.
+   */
+  public java.lang.String getStreamEventTypes(int index) {
+    return streamEventTypes_.get(index);
+  }
+  /**
+   * <pre>
+   * For StreamRun only: send only events of these types (the names in
+   * RunEvent.type, at most 32, each a type this server sends). Empty sends
+   * every event. CreateRun, which streams nothing, refuses it with
+   * INVALID_ARGUMENT.
+   * </pre>
+   *
+   * <code>repeated string stream_event_types = 10 [json_name = "streamEventTypes", (.google.api.field_behavior) = OPTIONAL];</code>
+   * @param index The index of the value to return.
+   * @return The bytes of the streamEventTypes at the given index.
+   */
+  public com.google.protobuf.ByteString
+      getStreamEventTypesBytes(int index) {
+    return streamEventTypes_.getByteString(index);
+  }
+
   private byte memoizedIsInitialized = -1;
   @java.lang.Override
   public final boolean isInitialized() {
@@ -503,6 +570,9 @@ private static final long serialVersionUID = 0L;
     }
     if (!com.google.protobuf.GeneratedMessage.isStringEmpty(requestId_)) {
       com.google.protobuf.GeneratedMessage.writeString(output, 9, requestId_);
+    }
+    for (int i = 0; i < streamEventTypes_.size(); i++) {
+      com.google.protobuf.GeneratedMessage.writeString(output, 10, streamEventTypes_.getRaw(i));
     }
     getUnknownFields().writeTo(output);
   }
@@ -549,6 +619,14 @@ private static final long serialVersionUID = 0L;
     }
     if (!com.google.protobuf.GeneratedMessage.isStringEmpty(requestId_)) {
       size += com.google.protobuf.GeneratedMessage.computeStringSize(9, requestId_);
+    }
+    {
+      int dataSize = 0;
+      for (int i = 0; i < streamEventTypes_.size(); i++) {
+        dataSize += computeStringSizeNoTag(streamEventTypes_.getRaw(i));
+      }
+      size += dataSize;
+      size += 1 * getStreamEventTypesList().size();
     }
     return size;
   }
@@ -597,6 +675,8 @@ private static final long serialVersionUID = 0L;
     if (multitaskStrategy_ != other.multitaskStrategy_) return false;
     if (!getRequestId()
         .equals(other.getRequestId())) return false;
+    if (!getStreamEventTypesList()
+        .equals(other.getStreamEventTypesList())) return false;
     if (!getUnknownFields().equals(other.getUnknownFields())) return false;
     return true;
   }
@@ -634,6 +714,10 @@ private static final long serialVersionUID = 0L;
     hash = (53 * hash) + multitaskStrategy_;
     hash = (37 * hash) + REQUEST_ID_FIELD_NUMBER;
     hash = (53 * hash) + getRequestId().hashCode();
+    if (getStreamEventTypesCount() > 0) {
+      hash = (37 * hash) + STREAM_EVENT_TYPES_FIELD_NUMBER;
+      hash = (53 * hash) + getStreamEventTypesList().hashCode();
+    }
     hash = (29 * hash) + getUnknownFields().hashCode();
     memoizedHashCode = hash;
     return hash;
@@ -801,6 +885,8 @@ private static final long serialVersionUID = 0L;
       }
       multitaskStrategy_ = 0;
       requestId_ = "";
+      streamEventTypes_ =
+          com.google.protobuf.LazyStringArrayList.emptyList();
       return this;
     }
 
@@ -879,6 +965,10 @@ private static final long serialVersionUID = 0L;
       if (((from_bitField0_ & 0x00000100) != 0)) {
         result.requestId_ = requestId_;
       }
+      if (((from_bitField0_ & 0x00000200) != 0)) {
+        streamEventTypes_.makeImmutable();
+        result.streamEventTypes_ = streamEventTypes_;
+      }
       result.bitField0_ |= to_bitField0_;
     }
 
@@ -955,6 +1045,16 @@ private static final long serialVersionUID = 0L;
       if (!other.getRequestId().isEmpty()) {
         requestId_ = other.requestId_;
         bitField0_ |= 0x00000100;
+        onChanged();
+      }
+      if (!other.streamEventTypes_.isEmpty()) {
+        if (streamEventTypes_.isEmpty()) {
+          streamEventTypes_ = other.streamEventTypes_;
+          bitField0_ |= 0x00000200;
+        } else {
+          ensureStreamEventTypesIsMutable();
+          streamEventTypes_.addAll(other.streamEventTypes_);
+        }
         onChanged();
       }
       this.mergeUnknownFields(other.getUnknownFields());
@@ -1040,6 +1140,11 @@ private static final long serialVersionUID = 0L;
               bitField0_ |= 0x00000100;
               break;
             } // case 74
+            case 82: {
+              ensureStreamEventTypesIsMutable();
+              streamEventTypes_.add(input.readStringRequireUtf8());
+              break;
+            } // case 82
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -2302,6 +2407,180 @@ private static final long serialVersionUID = 0L;
       checkByteStringIsUtf8(value);
       requestId_ = value;
       bitField0_ |= 0x00000100;
+      onChanged();
+      return this;
+    }
+
+    private com.google.protobuf.LazyStringArrayList streamEventTypes_ =
+        com.google.protobuf.LazyStringArrayList.emptyList();
+    private void ensureStreamEventTypesIsMutable() {
+      if (!streamEventTypes_.isModifiable()) {
+        streamEventTypes_ = new com.google.protobuf.LazyStringArrayList(streamEventTypes_);
+      }
+      bitField0_ |= 0x00000200;
+    }
+    /**
+     * <pre>
+     * For StreamRun only: send only events of these types (the names in
+     * RunEvent.type, at most 32, each a type this server sends). Empty sends
+     * every event. CreateRun, which streams nothing, refuses it with
+     * INVALID_ARGUMENT.
+     * </pre>
+     *
+     * <code>repeated string stream_event_types = 10 [json_name = "streamEventTypes", (.google.api.field_behavior) = OPTIONAL];</code>
+     * @return A list containing the streamEventTypes.
+     */
+    public com.google.protobuf.ProtocolStringList
+        getStreamEventTypesList() {
+      streamEventTypes_.makeImmutable();
+      return streamEventTypes_;
+    }
+    /**
+     * <pre>
+     * For StreamRun only: send only events of these types (the names in
+     * RunEvent.type, at most 32, each a type this server sends). Empty sends
+     * every event. CreateRun, which streams nothing, refuses it with
+     * INVALID_ARGUMENT.
+     * </pre>
+     *
+     * <code>repeated string stream_event_types = 10 [json_name = "streamEventTypes", (.google.api.field_behavior) = OPTIONAL];</code>
+     * @return The count of streamEventTypes.
+     */
+    public int getStreamEventTypesCount() {
+      return streamEventTypes_.size();
+    }
+    /**
+     * <pre>
+     * For StreamRun only: send only events of these types (the names in
+     * RunEvent.type, at most 32, each a type this server sends). Empty sends
+     * every event. CreateRun, which streams nothing, refuses it with
+     * INVALID_ARGUMENT.
+     * </pre>
+     *
+     * <code>repeated string stream_event_types = 10 [json_name = "streamEventTypes", (.google.api.field_behavior) = OPTIONAL];</code>
+     * @param index The index of the element to return.
+     * @return The streamEventTypes at the given index.
+     */
+    public java.lang.String getStreamEventTypes(int index) {
+      return streamEventTypes_.get(index);
+    }
+    /**
+     * <pre>
+     * For StreamRun only: send only events of these types (the names in
+     * RunEvent.type, at most 32, each a type this server sends). Empty sends
+     * every event. CreateRun, which streams nothing, refuses it with
+     * INVALID_ARGUMENT.
+     * </pre>
+     *
+     * <code>repeated string stream_event_types = 10 [json_name = "streamEventTypes", (.google.api.field_behavior) = OPTIONAL];</code>
+     * @param index The index of the value to return.
+     * @return The bytes of the streamEventTypes at the given index.
+     */
+    public com.google.protobuf.ByteString
+        getStreamEventTypesBytes(int index) {
+      return streamEventTypes_.getByteString(index);
+    }
+    /**
+     * <pre>
+     * For StreamRun only: send only events of these types (the names in
+     * RunEvent.type, at most 32, each a type this server sends). Empty sends
+     * every event. CreateRun, which streams nothing, refuses it with
+     * INVALID_ARGUMENT.
+     * </pre>
+     *
+     * <code>repeated string stream_event_types = 10 [json_name = "streamEventTypes", (.google.api.field_behavior) = OPTIONAL];</code>
+     * @param index The index to set the value at.
+     * @param value The streamEventTypes to set.
+     * @return This builder for chaining.
+     */
+    public Builder setStreamEventTypes(
+        int index, java.lang.String value) {
+      if (value == null) { throw new NullPointerException(); }
+      ensureStreamEventTypesIsMutable();
+      streamEventTypes_.set(index, value);
+      bitField0_ |= 0x00000200;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * For StreamRun only: send only events of these types (the names in
+     * RunEvent.type, at most 32, each a type this server sends). Empty sends
+     * every event. CreateRun, which streams nothing, refuses it with
+     * INVALID_ARGUMENT.
+     * </pre>
+     *
+     * <code>repeated string stream_event_types = 10 [json_name = "streamEventTypes", (.google.api.field_behavior) = OPTIONAL];</code>
+     * @param value The streamEventTypes to add.
+     * @return This builder for chaining.
+     */
+    public Builder addStreamEventTypes(
+        java.lang.String value) {
+      if (value == null) { throw new NullPointerException(); }
+      ensureStreamEventTypesIsMutable();
+      streamEventTypes_.add(value);
+      bitField0_ |= 0x00000200;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * For StreamRun only: send only events of these types (the names in
+     * RunEvent.type, at most 32, each a type this server sends). Empty sends
+     * every event. CreateRun, which streams nothing, refuses it with
+     * INVALID_ARGUMENT.
+     * </pre>
+     *
+     * <code>repeated string stream_event_types = 10 [json_name = "streamEventTypes", (.google.api.field_behavior) = OPTIONAL];</code>
+     * @param values The streamEventTypes to add.
+     * @return This builder for chaining.
+     */
+    public Builder addAllStreamEventTypes(
+        java.lang.Iterable<java.lang.String> values) {
+      ensureStreamEventTypesIsMutable();
+      com.google.protobuf.AbstractMessageLite.Builder.addAll(
+          values, streamEventTypes_);
+      bitField0_ |= 0x00000200;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * For StreamRun only: send only events of these types (the names in
+     * RunEvent.type, at most 32, each a type this server sends). Empty sends
+     * every event. CreateRun, which streams nothing, refuses it with
+     * INVALID_ARGUMENT.
+     * </pre>
+     *
+     * <code>repeated string stream_event_types = 10 [json_name = "streamEventTypes", (.google.api.field_behavior) = OPTIONAL];</code>
+     * @return This builder for chaining.
+     */
+    public Builder clearStreamEventTypes() {
+      streamEventTypes_ =
+        com.google.protobuf.LazyStringArrayList.emptyList();
+      bitField0_ = (bitField0_ & ~0x00000200);;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * For StreamRun only: send only events of these types (the names in
+     * RunEvent.type, at most 32, each a type this server sends). Empty sends
+     * every event. CreateRun, which streams nothing, refuses it with
+     * INVALID_ARGUMENT.
+     * </pre>
+     *
+     * <code>repeated string stream_event_types = 10 [json_name = "streamEventTypes", (.google.api.field_behavior) = OPTIONAL];</code>
+     * @param value The bytes of the streamEventTypes to add.
+     * @return This builder for chaining.
+     */
+    public Builder addStreamEventTypesBytes(
+        com.google.protobuf.ByteString value) {
+      if (value == null) { throw new NullPointerException(); }
+      checkByteStringIsUtf8(value);
+      ensureStreamEventTypesIsMutable();
+      streamEventTypes_.add(value);
+      bitField0_ |= 0x00000200;
       onChanged();
       return this;
     }

@@ -268,4 +268,57 @@ public interface CreateRunRequestOrBuilder extends
    */
   com.google.protobuf.ByteString
       getRequestIdBytes();
+
+  /**
+   * <pre>
+   * For StreamRun only: send only events of these types (the names in
+   * RunEvent.type, at most 32, each a type this server sends). Empty sends
+   * every event. CreateRun, which streams nothing, refuses it with
+   * INVALID_ARGUMENT.
+   * </pre>
+   *
+   * <code>repeated string stream_event_types = 10 [json_name = "streamEventTypes", (.google.api.field_behavior) = OPTIONAL];</code>
+   * @return A list containing the streamEventTypes.
+   */
+  java.util.List<java.lang.String>
+      getStreamEventTypesList();
+  /**
+   * <pre>
+   * For StreamRun only: send only events of these types (the names in
+   * RunEvent.type, at most 32, each a type this server sends). Empty sends
+   * every event. CreateRun, which streams nothing, refuses it with
+   * INVALID_ARGUMENT.
+   * </pre>
+   *
+   * <code>repeated string stream_event_types = 10 [json_name = "streamEventTypes", (.google.api.field_behavior) = OPTIONAL];</code>
+   * @return The count of streamEventTypes.
+   */
+  int getStreamEventTypesCount();
+  /**
+   * <pre>
+   * For StreamRun only: send only events of these types (the names in
+   * RunEvent.type, at most 32, each a type this server sends). Empty sends
+   * every event. CreateRun, which streams nothing, refuses it with
+   * INVALID_ARGUMENT.
+   * </pre>
+   *
+   * <code>repeated string stream_event_types = 10 [json_name = "streamEventTypes", (.google.api.field_behavior) = OPTIONAL];</code>
+   * @param index The index of the element to return.
+   * @return The streamEventTypes at the given index.
+   */
+  java.lang.String getStreamEventTypes(int index);
+  /**
+   * <pre>
+   * For StreamRun only: send only events of these types (the names in
+   * RunEvent.type, at most 32, each a type this server sends). Empty sends
+   * every event. CreateRun, which streams nothing, refuses it with
+   * INVALID_ARGUMENT.
+   * </pre>
+   *
+   * <code>repeated string stream_event_types = 10 [json_name = "streamEventTypes", (.google.api.field_behavior) = OPTIONAL];</code>
+   * @param index The index of the value to return.
+   * @return The bytes of the streamEventTypes at the given index.
+   */
+  com.google.protobuf.ByteString
+      getStreamEventTypesBytes(int index);
 }

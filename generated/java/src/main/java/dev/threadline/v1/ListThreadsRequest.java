@@ -211,6 +211,24 @@ private static final long serialVersionUID = 0L;
     }
   }
 
+  public static final int INCLUDE_TOTAL_SIZE_FIELD_NUMBER = 5;
+  private boolean includeTotalSize_ = false;
+  /**
+   * <pre>
+   * Also count every thread that matches the filter, in total_size (AIP-132).
+   * Counting is not free: it reads every matching thread's index entry, so a
+   * filter that matches a million threads costs a million reads on every page
+   * that asks. Ask on the first page only, or call CountThreads once.
+   * </pre>
+   *
+   * <code>bool include_total_size = 5 [json_name = "includeTotalSize", (.google.api.field_behavior) = OPTIONAL];</code>
+   * @return The includeTotalSize.
+   */
+  @java.lang.Override
+  public boolean getIncludeTotalSize() {
+    return includeTotalSize_;
+  }
+
   private byte memoizedIsInitialized = -1;
   @java.lang.Override
   public final boolean isInitialized() {
@@ -237,6 +255,9 @@ private static final long serialVersionUID = 0L;
     if (!com.google.protobuf.GeneratedMessage.isStringEmpty(orderBy_)) {
       com.google.protobuf.GeneratedMessage.writeString(output, 4, orderBy_);
     }
+    if (includeTotalSize_ != false) {
+      output.writeBool(5, includeTotalSize_);
+    }
     getUnknownFields().writeTo(output);
   }
   private int computeSerializedSize_0() {
@@ -254,6 +275,10 @@ private static final long serialVersionUID = 0L;
     }
     if (!com.google.protobuf.GeneratedMessage.isStringEmpty(orderBy_)) {
       size += com.google.protobuf.GeneratedMessage.computeStringSize(4, orderBy_);
+    }
+    if (includeTotalSize_ != false) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeBoolSize(5, includeTotalSize_);
     }
     return size;
   }
@@ -290,6 +315,8 @@ private static final long serialVersionUID = 0L;
     }
     if (!getOrderBy()
         .equals(other.getOrderBy())) return false;
+    if (getIncludeTotalSize()
+        != other.getIncludeTotalSize()) return false;
     if (!getUnknownFields().equals(other.getUnknownFields())) return false;
     return true;
   }
@@ -311,6 +338,9 @@ private static final long serialVersionUID = 0L;
     }
     hash = (37 * hash) + ORDER_BY_FIELD_NUMBER;
     hash = (53 * hash) + getOrderBy().hashCode();
+    hash = (37 * hash) + INCLUDE_TOTAL_SIZE_FIELD_NUMBER;
+    hash = (53 * hash) + com.google.protobuf.Internal.hashBoolean(
+        getIncludeTotalSize());
     hash = (29 * hash) + getUnknownFields().hashCode();
     memoizedHashCode = hash;
     return hash;
@@ -460,6 +490,7 @@ private static final long serialVersionUID = 0L;
         filterBuilder_ = null;
       }
       orderBy_ = "";
+      includeTotalSize_ = false;
       return this;
     }
 
@@ -509,6 +540,9 @@ private static final long serialVersionUID = 0L;
       if (((from_bitField0_ & 0x00000008) != 0)) {
         result.orderBy_ = orderBy_;
       }
+      if (((from_bitField0_ & 0x00000010) != 0)) {
+        result.includeTotalSize_ = includeTotalSize_;
+      }
       result.bitField0_ |= to_bitField0_;
     }
 
@@ -539,6 +573,9 @@ private static final long serialVersionUID = 0L;
         orderBy_ = other.orderBy_;
         bitField0_ |= 0x00000008;
         onChanged();
+      }
+      if (other.getIncludeTotalSize() != false) {
+        setIncludeTotalSize(other.getIncludeTotalSize());
       }
       this.mergeUnknownFields(other.getUnknownFields());
       onChanged();
@@ -588,6 +625,11 @@ private static final long serialVersionUID = 0L;
               bitField0_ |= 0x00000008;
               break;
             } // case 34
+            case 40: {
+              includeTotalSize_ = input.readBool();
+              bitField0_ |= 0x00000010;
+              break;
+            } // case 40
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -1009,6 +1051,59 @@ private static final long serialVersionUID = 0L;
       checkByteStringIsUtf8(value);
       orderBy_ = value;
       bitField0_ |= 0x00000008;
+      onChanged();
+      return this;
+    }
+
+    private boolean includeTotalSize_ ;
+    /**
+     * <pre>
+     * Also count every thread that matches the filter, in total_size (AIP-132).
+     * Counting is not free: it reads every matching thread's index entry, so a
+     * filter that matches a million threads costs a million reads on every page
+     * that asks. Ask on the first page only, or call CountThreads once.
+     * </pre>
+     *
+     * <code>bool include_total_size = 5 [json_name = "includeTotalSize", (.google.api.field_behavior) = OPTIONAL];</code>
+     * @return The includeTotalSize.
+     */
+    @java.lang.Override
+    public boolean getIncludeTotalSize() {
+      return includeTotalSize_;
+    }
+    /**
+     * <pre>
+     * Also count every thread that matches the filter, in total_size (AIP-132).
+     * Counting is not free: it reads every matching thread's index entry, so a
+     * filter that matches a million threads costs a million reads on every page
+     * that asks. Ask on the first page only, or call CountThreads once.
+     * </pre>
+     *
+     * <code>bool include_total_size = 5 [json_name = "includeTotalSize", (.google.api.field_behavior) = OPTIONAL];</code>
+     * @param value The includeTotalSize to set.
+     * @return This builder for chaining.
+     */
+    public Builder setIncludeTotalSize(boolean value) {
+
+      includeTotalSize_ = value;
+      bitField0_ |= 0x00000010;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * Also count every thread that matches the filter, in total_size (AIP-132).
+     * Counting is not free: it reads every matching thread's index entry, so a
+     * filter that matches a million threads costs a million reads on every page
+     * that asks. Ask on the first page only, or call CountThreads once.
+     * </pre>
+     *
+     * <code>bool include_total_size = 5 [json_name = "includeTotalSize", (.google.api.field_behavior) = OPTIONAL];</code>
+     * @return This builder for chaining.
+     */
+    public Builder clearIncludeTotalSize() {
+      bitField0_ = (bitField0_ & ~0x00000010);
+      includeTotalSize_ = false;
       onChanged();
       return this;
     }

@@ -95,4 +95,17 @@ public interface ListThreadsRequestOrBuilder extends
    */
   com.google.protobuf.ByteString
       getOrderByBytes();
+
+  /**
+   * <pre>
+   * Also count every thread that matches the filter, in total_size (AIP-132).
+   * Counting is not free: it reads every matching thread's index entry, so a
+   * filter that matches a million threads costs a million reads on every page
+   * that asks. Ask on the first page only, or call CountThreads once.
+   * </pre>
+   *
+   * <code>bool include_total_size = 5 [json_name = "includeTotalSize", (.google.api.field_behavior) = OPTIONAL];</code>
+   * @return The includeTotalSize.
+   */
+  boolean getIncludeTotalSize();
 }

@@ -167,6 +167,24 @@ private static final long serialVersionUID = 0L;
     }
   }
 
+  public static final int TOTAL_SIZE_FIELD_NUMBER = 3;
+  private int totalSize_ = 0;
+  /**
+   * <pre>
+   * With include_total_size: how many threads match the filter on every page
+   * together (at most 2,147,483,647), counted in a read of its own just after
+   * the page's, so threads created or deleted in between may make it differ
+   * from what a walk of the pages finds. 0 when not asked for.
+   * </pre>
+   *
+   * <code>int32 total_size = 3 [json_name = "totalSize"];</code>
+   * @return The totalSize.
+   */
+  @java.lang.Override
+  public int getTotalSize() {
+    return totalSize_;
+  }
+
   private byte memoizedIsInitialized = -1;
   @java.lang.Override
   public final boolean isInitialized() {
@@ -187,6 +205,9 @@ private static final long serialVersionUID = 0L;
     if (!com.google.protobuf.GeneratedMessage.isStringEmpty(nextPageToken_)) {
       com.google.protobuf.GeneratedMessage.writeString(output, 2, nextPageToken_);
     }
+    if (totalSize_ != 0) {
+      output.writeInt32(3, totalSize_);
+    }
     getUnknownFields().writeTo(output);
   }
   private int computeSerializedSize_0() {
@@ -202,6 +223,10 @@ private static final long serialVersionUID = 0L;
         }
     if (!com.google.protobuf.GeneratedMessage.isStringEmpty(nextPageToken_)) {
       size += com.google.protobuf.GeneratedMessage.computeStringSize(2, nextPageToken_);
+    }
+    if (totalSize_ != 0) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeInt32Size(3, totalSize_);
     }
     return size;
   }
@@ -231,6 +256,8 @@ private static final long serialVersionUID = 0L;
         .equals(other.getThreadsList())) return false;
     if (!getNextPageToken()
         .equals(other.getNextPageToken())) return false;
+    if (getTotalSize()
+        != other.getTotalSize()) return false;
     if (!getUnknownFields().equals(other.getUnknownFields())) return false;
     return true;
   }
@@ -248,6 +275,8 @@ private static final long serialVersionUID = 0L;
     }
     hash = (37 * hash) + NEXT_PAGE_TOKEN_FIELD_NUMBER;
     hash = (53 * hash) + getNextPageToken().hashCode();
+    hash = (37 * hash) + TOTAL_SIZE_FIELD_NUMBER;
+    hash = (53 * hash) + getTotalSize();
     hash = (29 * hash) + getUnknownFields().hashCode();
     memoizedHashCode = hash;
     return hash;
@@ -391,6 +420,7 @@ private static final long serialVersionUID = 0L;
       }
       bitField0_ = (bitField0_ & ~0x00000001);
       nextPageToken_ = "";
+      totalSize_ = 0;
       return this;
     }
 
@@ -440,6 +470,9 @@ private static final long serialVersionUID = 0L;
       if (((from_bitField0_ & 0x00000002) != 0)) {
         result.nextPageToken_ = nextPageToken_;
       }
+      if (((from_bitField0_ & 0x00000004) != 0)) {
+        result.totalSize_ = totalSize_;
+      }
     }
 
     @java.lang.Override
@@ -485,6 +518,9 @@ private static final long serialVersionUID = 0L;
         bitField0_ |= 0x00000002;
         onChanged();
       }
+      if (other.getTotalSize() != 0) {
+        setTotalSize(other.getTotalSize());
+      }
       this.mergeUnknownFields(other.getUnknownFields());
       onChanged();
       return this;
@@ -529,6 +565,11 @@ private static final long serialVersionUID = 0L;
               bitField0_ |= 0x00000002;
               break;
             } // case 18
+            case 24: {
+              totalSize_ = input.readInt32();
+              bitField0_ |= 0x00000004;
+              break;
+            } // case 24
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -964,6 +1005,59 @@ private static final long serialVersionUID = 0L;
       checkByteStringIsUtf8(value);
       nextPageToken_ = value;
       bitField0_ |= 0x00000002;
+      onChanged();
+      return this;
+    }
+
+    private int totalSize_ ;
+    /**
+     * <pre>
+     * With include_total_size: how many threads match the filter on every page
+     * together (at most 2,147,483,647), counted in a read of its own just after
+     * the page's, so threads created or deleted in between may make it differ
+     * from what a walk of the pages finds. 0 when not asked for.
+     * </pre>
+     *
+     * <code>int32 total_size = 3 [json_name = "totalSize"];</code>
+     * @return The totalSize.
+     */
+    @java.lang.Override
+    public int getTotalSize() {
+      return totalSize_;
+    }
+    /**
+     * <pre>
+     * With include_total_size: how many threads match the filter on every page
+     * together (at most 2,147,483,647), counted in a read of its own just after
+     * the page's, so threads created or deleted in between may make it differ
+     * from what a walk of the pages finds. 0 when not asked for.
+     * </pre>
+     *
+     * <code>int32 total_size = 3 [json_name = "totalSize"];</code>
+     * @param value The totalSize to set.
+     * @return This builder for chaining.
+     */
+    public Builder setTotalSize(int value) {
+
+      totalSize_ = value;
+      bitField0_ |= 0x00000004;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * With include_total_size: how many threads match the filter on every page
+     * together (at most 2,147,483,647), counted in a read of its own just after
+     * the page's, so threads created or deleted in between may make it differ
+     * from what a walk of the pages finds. 0 when not asked for.
+     * </pre>
+     *
+     * <code>int32 total_size = 3 [json_name = "totalSize"];</code>
+     * @return This builder for chaining.
+     */
+    public Builder clearTotalSize() {
+      bitField0_ = (bitField0_ & ~0x00000004);
+      totalSize_ = 0;
       onChanged();
       return this;
     }

@@ -78,4 +78,17 @@ public interface ListThreadsResponseOrBuilder extends
    */
   com.google.protobuf.ByteString
       getNextPageTokenBytes();
+
+  /**
+   * <pre>
+   * With include_total_size: how many threads match the filter on every page
+   * together (at most 2,147,483,647), counted in a read of its own just after
+   * the page's, so threads created or deleted in between may make it differ
+   * from what a walk of the pages finds. 0 when not asked for.
+   * </pre>
+   *
+   * <code>int32 total_size = 3 [json_name = "totalSize"];</code>
+   * @return The totalSize.
+   */
+  int getTotalSize();
 }

@@ -51,6 +51,7 @@ public enum MultitaskStrategy
   /**
    * <pre>
    * Cancel the runs in flight and delete the messages they wrote, then start.
+   * Their changes to the thread's state are undone, as for any cancelled run.
    * </pre>
    *
    * <code>MULTITASK_STRATEGY_ROLLBACK = 4;</code>
@@ -103,6 +104,7 @@ public enum MultitaskStrategy
   /**
    * <pre>
    * Cancel the runs in flight and delete the messages they wrote, then start.
+   * Their changes to the thread's state are undone, as for any cancelled run.
    * </pre>
    *
    * <code>MULTITASK_STRATEGY_ROLLBACK = 4;</code>

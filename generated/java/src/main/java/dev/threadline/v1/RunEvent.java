@@ -16,7 +16,8 @@ package dev.threadline.v1;
  * the run, whose response is the text of its last answer (at most 1 MiB)
  * and whose tool_calls are at most 1000 short records, not the results;
  * tool_call.completed carries one call and its result (each within a
- * message's limit).
+ * message's limit); state.updated carries a checkpoint (its state is at most
+ * 256 KiB as JSON).
  * </pre>
  *
  * Protobuf type {@code threadline.v1.RunEvent}
@@ -75,6 +76,7 @@ private static final long serialVersionUID = 0L;
     MESSAGE(11),
     DELTA(12),
     TOOL_CALL(13),
+    CHECKPOINT(14),
     PAYLOAD_NOT_SET(0);
     private final int value;
     private PayloadCase(int value) {
@@ -96,6 +98,7 @@ private static final long serialVersionUID = 0L;
         case 11: return MESSAGE;
         case 12: return DELTA;
         case 13: return TOOL_CALL;
+        case 14: return CHECKPOINT;
         case 0: return PAYLOAD_NOT_SET;
         default: return null;
       }
@@ -226,9 +229,12 @@ private static final long serialVersionUID = 0L;
   /**
    * <pre>
    * What happened: run.created, run.started, message.created, message.delta,
-   * message.completed, tool_call.started, tool_call.completed, run.completed,
-   * run.max_iterations_reached, run.failed or run.cancelled. New types may be
-   * added; clients skip types they do not know.
+   * message.completed, tool_call.started, tool_call.completed, state.updated
+   * (the thread's state changed: by a caller, by a run, or back after a run
+   * that failed or was cancelled), thread.cleared (ClearThread deleted every
+   * message), run.completed, run.max_iterations_reached, run.failed or
+   * run.cancelled. New types may be added; clients skip types they do not
+   * know.
    * </pre>
    *
    * <code>string type = 4 [json_name = "type"];</code>
@@ -250,9 +256,12 @@ private static final long serialVersionUID = 0L;
   /**
    * <pre>
    * What happened: run.created, run.started, message.created, message.delta,
-   * message.completed, tool_call.started, tool_call.completed, run.completed,
-   * run.max_iterations_reached, run.failed or run.cancelled. New types may be
-   * added; clients skip types they do not know.
+   * message.completed, tool_call.started, tool_call.completed, state.updated
+   * (the thread's state changed: by a caller, by a run, or back after a run
+   * that failed or was cancelled), thread.cleared (ClearThread deleted every
+   * message), run.completed, run.max_iterations_reached, run.failed or
+   * run.cancelled. New types may be added; clients skip types they do not
+   * know.
    * </pre>
    *
    * <code>string type = 4 [json_name = "type"];</code>
@@ -486,6 +495,52 @@ private static final long serialVersionUID = 0L;
     return dev.threadline.v1.ToolCallEvent.getDefaultInstance();
   }
 
+  public static final int CHECKPOINT_FIELD_NUMBER = 14;
+  /**
+   * <pre>
+   * For state.updated: the checkpoint the change made, with the whole new
+   * state (at most 256 KiB as JSON).
+   * </pre>
+   *
+   * <code>.threadline.v1.ThreadCheckpoint checkpoint = 14 [json_name = "checkpoint"];</code>
+   * @return Whether the checkpoint field is set.
+   */
+  @java.lang.Override
+  public boolean hasCheckpoint() {
+    return payloadCase_ == 14;
+  }
+  /**
+   * <pre>
+   * For state.updated: the checkpoint the change made, with the whole new
+   * state (at most 256 KiB as JSON).
+   * </pre>
+   *
+   * <code>.threadline.v1.ThreadCheckpoint checkpoint = 14 [json_name = "checkpoint"];</code>
+   * @return The checkpoint.
+   */
+  @java.lang.Override
+  public dev.threadline.v1.ThreadCheckpoint getCheckpoint() {
+    if (payloadCase_ == 14) {
+       return (dev.threadline.v1.ThreadCheckpoint) payload_;
+    }
+    return dev.threadline.v1.ThreadCheckpoint.getDefaultInstance();
+  }
+  /**
+   * <pre>
+   * For state.updated: the checkpoint the change made, with the whole new
+   * state (at most 256 KiB as JSON).
+   * </pre>
+   *
+   * <code>.threadline.v1.ThreadCheckpoint checkpoint = 14 [json_name = "checkpoint"];</code>
+   */
+  @java.lang.Override
+  public dev.threadline.v1.ThreadCheckpointOrBuilder getCheckpointOrBuilder() {
+    if (payloadCase_ == 14) {
+       return (dev.threadline.v1.ThreadCheckpoint) payload_;
+    }
+    return dev.threadline.v1.ThreadCheckpoint.getDefaultInstance();
+  }
+
   private byte memoizedIsInitialized = -1;
   @java.lang.Override
   public final boolean isInitialized() {
@@ -527,6 +582,9 @@ private static final long serialVersionUID = 0L;
     if (payloadCase_ == 13) {
       output.writeMessage(13, (dev.threadline.v1.ToolCallEvent) payload_);
     }
+    if (payloadCase_ == 14) {
+      output.writeMessage(14, (dev.threadline.v1.ThreadCheckpoint) payload_);
+    }
     getUnknownFields().writeTo(output);
   }
   private int computeSerializedSize_0() {
@@ -563,6 +621,10 @@ private static final long serialVersionUID = 0L;
     if (payloadCase_ == 13) {
       size += com.google.protobuf.CodedOutputStream
         .computeMessageSize(13, (dev.threadline.v1.ToolCallEvent) payload_);
+    }
+    if (payloadCase_ == 14) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeMessageSize(14, (dev.threadline.v1.ThreadCheckpoint) payload_);
     }
     return size;
   }
@@ -619,6 +681,10 @@ private static final long serialVersionUID = 0L;
         if (!getToolCall()
             .equals(other.getToolCall())) return false;
         break;
+      case 14:
+        if (!getCheckpoint()
+            .equals(other.getCheckpoint())) return false;
+        break;
       case 0:
       default:
     }
@@ -662,6 +728,10 @@ private static final long serialVersionUID = 0L;
       case 13:
         hash = (37 * hash) + TOOL_CALL_FIELD_NUMBER;
         hash = (53 * hash) + getToolCall().hashCode();
+        break;
+      case 14:
+        hash = (37 * hash) + CHECKPOINT_FIELD_NUMBER;
+        hash = (53 * hash) + getCheckpoint().hashCode();
         break;
       case 0:
       default:
@@ -774,7 +844,8 @@ private static final long serialVersionUID = 0L;
    * the run, whose response is the text of its last answer (at most 1 MiB)
    * and whose tool_calls are at most 1000 short records, not the results;
    * tool_call.completed carries one call and its result (each within a
-   * message's limit).
+   * message's limit); state.updated carries a checkpoint (its state is at most
+   * 256 KiB as JSON).
    * </pre>
    *
    * Protobuf type {@code threadline.v1.RunEvent}
@@ -836,6 +907,9 @@ private static final long serialVersionUID = 0L;
       }
       if (toolCallBuilder_ != null) {
         toolCallBuilder_.clear();
+      }
+      if (checkpointBuilder_ != null) {
+        checkpointBuilder_.clear();
       }
       payloadCase_ = 0;
       payload_ = null;
@@ -914,6 +988,10 @@ private static final long serialVersionUID = 0L;
           toolCallBuilder_ != null) {
         result.payload_ = toolCallBuilder_.build();
       }
+      if (payloadCase_ == 14 &&
+          checkpointBuilder_ != null) {
+        result.payload_ = checkpointBuilder_.build();
+      }
     }
 
     @java.lang.Override
@@ -964,6 +1042,10 @@ private static final long serialVersionUID = 0L;
         }
         case TOOL_CALL: {
           mergeToolCall(other.getToolCall());
+          break;
+        }
+        case CHECKPOINT: {
+          mergeCheckpoint(other.getCheckpoint());
           break;
         }
         case PAYLOAD_NOT_SET: {
@@ -1051,6 +1133,13 @@ private static final long serialVersionUID = 0L;
               payloadCase_ = 13;
               break;
             } // case 106
+            case 114: {
+              input.readMessage(
+                  internalGetCheckpointFieldBuilder().getBuilder(),
+                  extensionRegistry);
+              payloadCase_ = 14;
+              break;
+            } // case 114
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -1315,9 +1404,12 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * What happened: run.created, run.started, message.created, message.delta,
-     * message.completed, tool_call.started, tool_call.completed, run.completed,
-     * run.max_iterations_reached, run.failed or run.cancelled. New types may be
-     * added; clients skip types they do not know.
+     * message.completed, tool_call.started, tool_call.completed, state.updated
+     * (the thread's state changed: by a caller, by a run, or back after a run
+     * that failed or was cancelled), thread.cleared (ClearThread deleted every
+     * message), run.completed, run.max_iterations_reached, run.failed or
+     * run.cancelled. New types may be added; clients skip types they do not
+     * know.
      * </pre>
      *
      * <code>string type = 4 [json_name = "type"];</code>
@@ -1338,9 +1430,12 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * What happened: run.created, run.started, message.created, message.delta,
-     * message.completed, tool_call.started, tool_call.completed, run.completed,
-     * run.max_iterations_reached, run.failed or run.cancelled. New types may be
-     * added; clients skip types they do not know.
+     * message.completed, tool_call.started, tool_call.completed, state.updated
+     * (the thread's state changed: by a caller, by a run, or back after a run
+     * that failed or was cancelled), thread.cleared (ClearThread deleted every
+     * message), run.completed, run.max_iterations_reached, run.failed or
+     * run.cancelled. New types may be added; clients skip types they do not
+     * know.
      * </pre>
      *
      * <code>string type = 4 [json_name = "type"];</code>
@@ -1362,9 +1457,12 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * What happened: run.created, run.started, message.created, message.delta,
-     * message.completed, tool_call.started, tool_call.completed, run.completed,
-     * run.max_iterations_reached, run.failed or run.cancelled. New types may be
-     * added; clients skip types they do not know.
+     * message.completed, tool_call.started, tool_call.completed, state.updated
+     * (the thread's state changed: by a caller, by a run, or back after a run
+     * that failed or was cancelled), thread.cleared (ClearThread deleted every
+     * message), run.completed, run.max_iterations_reached, run.failed or
+     * run.cancelled. New types may be added; clients skip types they do not
+     * know.
      * </pre>
      *
      * <code>string type = 4 [json_name = "type"];</code>
@@ -1382,9 +1480,12 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * What happened: run.created, run.started, message.created, message.delta,
-     * message.completed, tool_call.started, tool_call.completed, run.completed,
-     * run.max_iterations_reached, run.failed or run.cancelled. New types may be
-     * added; clients skip types they do not know.
+     * message.completed, tool_call.started, tool_call.completed, state.updated
+     * (the thread's state changed: by a caller, by a run, or back after a run
+     * that failed or was cancelled), thread.cleared (ClearThread deleted every
+     * message), run.completed, run.max_iterations_reached, run.failed or
+     * run.cancelled. New types may be added; clients skip types they do not
+     * know.
      * </pre>
      *
      * <code>string type = 4 [json_name = "type"];</code>
@@ -1399,9 +1500,12 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * What happened: run.created, run.started, message.created, message.delta,
-     * message.completed, tool_call.started, tool_call.completed, run.completed,
-     * run.max_iterations_reached, run.failed or run.cancelled. New types may be
-     * added; clients skip types they do not know.
+     * message.completed, tool_call.started, tool_call.completed, state.updated
+     * (the thread's state changed: by a caller, by a run, or back after a run
+     * that failed or was cancelled), thread.cleared (ClearThread deleted every
+     * message), run.completed, run.max_iterations_reached, run.failed or
+     * run.cancelled. New types may be added; clients skip types they do not
+     * know.
      * </pre>
      *
      * <code>string type = 4 [json_name = "type"];</code>
@@ -2294,6 +2398,193 @@ private static final long serialVersionUID = 0L;
       payloadCase_ = 13;
       onChanged();
       return toolCallBuilder_;
+    }
+
+    private com.google.protobuf.SingleFieldBuilder<
+        dev.threadline.v1.ThreadCheckpoint, dev.threadline.v1.ThreadCheckpoint.Builder, dev.threadline.v1.ThreadCheckpointOrBuilder> checkpointBuilder_;
+    /**
+     * <pre>
+     * For state.updated: the checkpoint the change made, with the whole new
+     * state (at most 256 KiB as JSON).
+     * </pre>
+     *
+     * <code>.threadline.v1.ThreadCheckpoint checkpoint = 14 [json_name = "checkpoint"];</code>
+     * @return Whether the checkpoint field is set.
+     */
+    @java.lang.Override
+    public boolean hasCheckpoint() {
+      return payloadCase_ == 14;
+    }
+    /**
+     * <pre>
+     * For state.updated: the checkpoint the change made, with the whole new
+     * state (at most 256 KiB as JSON).
+     * </pre>
+     *
+     * <code>.threadline.v1.ThreadCheckpoint checkpoint = 14 [json_name = "checkpoint"];</code>
+     * @return The checkpoint.
+     */
+    @java.lang.Override
+    public dev.threadline.v1.ThreadCheckpoint getCheckpoint() {
+      if (checkpointBuilder_ == null) {
+        if (payloadCase_ == 14) {
+          return (dev.threadline.v1.ThreadCheckpoint) payload_;
+        }
+        return dev.threadline.v1.ThreadCheckpoint.getDefaultInstance();
+      } else {
+        if (payloadCase_ == 14) {
+          return checkpointBuilder_.getMessage();
+        }
+        return dev.threadline.v1.ThreadCheckpoint.getDefaultInstance();
+      }
+    }
+    /**
+     * <pre>
+     * For state.updated: the checkpoint the change made, with the whole new
+     * state (at most 256 KiB as JSON).
+     * </pre>
+     *
+     * <code>.threadline.v1.ThreadCheckpoint checkpoint = 14 [json_name = "checkpoint"];</code>
+     */
+    public Builder setCheckpoint(dev.threadline.v1.ThreadCheckpoint value) {
+      if (checkpointBuilder_ == null) {
+        if (value == null) {
+          throw new NullPointerException();
+        }
+        payload_ = value;
+        onChanged();
+      } else {
+        checkpointBuilder_.setMessage(value);
+      }
+      payloadCase_ = 14;
+      return this;
+    }
+    /**
+     * <pre>
+     * For state.updated: the checkpoint the change made, with the whole new
+     * state (at most 256 KiB as JSON).
+     * </pre>
+     *
+     * <code>.threadline.v1.ThreadCheckpoint checkpoint = 14 [json_name = "checkpoint"];</code>
+     */
+    public Builder setCheckpoint(
+        dev.threadline.v1.ThreadCheckpoint.Builder builderForValue) {
+      if (checkpointBuilder_ == null) {
+        payload_ = builderForValue.build();
+        onChanged();
+      } else {
+        checkpointBuilder_.setMessage(builderForValue.build());
+      }
+      payloadCase_ = 14;
+      return this;
+    }
+    /**
+     * <pre>
+     * For state.updated: the checkpoint the change made, with the whole new
+     * state (at most 256 KiB as JSON).
+     * </pre>
+     *
+     * <code>.threadline.v1.ThreadCheckpoint checkpoint = 14 [json_name = "checkpoint"];</code>
+     */
+    public Builder mergeCheckpoint(dev.threadline.v1.ThreadCheckpoint value) {
+      if (checkpointBuilder_ == null) {
+        if (payloadCase_ == 14 &&
+            payload_ != dev.threadline.v1.ThreadCheckpoint.getDefaultInstance()) {
+          payload_ = dev.threadline.v1.ThreadCheckpoint.newBuilder((dev.threadline.v1.ThreadCheckpoint) payload_)
+              .mergeFrom(value).buildPartial();
+        } else {
+          payload_ = value;
+        }
+        onChanged();
+      } else {
+        if (payloadCase_ == 14) {
+          checkpointBuilder_.mergeFrom(value);
+        } else {
+          checkpointBuilder_.setMessage(value);
+        }
+      }
+      payloadCase_ = 14;
+      return this;
+    }
+    /**
+     * <pre>
+     * For state.updated: the checkpoint the change made, with the whole new
+     * state (at most 256 KiB as JSON).
+     * </pre>
+     *
+     * <code>.threadline.v1.ThreadCheckpoint checkpoint = 14 [json_name = "checkpoint"];</code>
+     */
+    public Builder clearCheckpoint() {
+      if (checkpointBuilder_ == null) {
+        if (payloadCase_ == 14) {
+          payloadCase_ = 0;
+          payload_ = null;
+          onChanged();
+        }
+      } else {
+        if (payloadCase_ == 14) {
+          payloadCase_ = 0;
+          payload_ = null;
+        }
+        checkpointBuilder_.clear();
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * For state.updated: the checkpoint the change made, with the whole new
+     * state (at most 256 KiB as JSON).
+     * </pre>
+     *
+     * <code>.threadline.v1.ThreadCheckpoint checkpoint = 14 [json_name = "checkpoint"];</code>
+     */
+    public dev.threadline.v1.ThreadCheckpoint.Builder getCheckpointBuilder() {
+      return internalGetCheckpointFieldBuilder().getBuilder();
+    }
+    /**
+     * <pre>
+     * For state.updated: the checkpoint the change made, with the whole new
+     * state (at most 256 KiB as JSON).
+     * </pre>
+     *
+     * <code>.threadline.v1.ThreadCheckpoint checkpoint = 14 [json_name = "checkpoint"];</code>
+     */
+    @java.lang.Override
+    public dev.threadline.v1.ThreadCheckpointOrBuilder getCheckpointOrBuilder() {
+      if ((payloadCase_ == 14) && (checkpointBuilder_ != null)) {
+        return checkpointBuilder_.getMessageOrBuilder();
+      } else {
+        if (payloadCase_ == 14) {
+          return (dev.threadline.v1.ThreadCheckpoint) payload_;
+        }
+        return dev.threadline.v1.ThreadCheckpoint.getDefaultInstance();
+      }
+    }
+    /**
+     * <pre>
+     * For state.updated: the checkpoint the change made, with the whole new
+     * state (at most 256 KiB as JSON).
+     * </pre>
+     *
+     * <code>.threadline.v1.ThreadCheckpoint checkpoint = 14 [json_name = "checkpoint"];</code>
+     */
+    private com.google.protobuf.SingleFieldBuilder<
+        dev.threadline.v1.ThreadCheckpoint, dev.threadline.v1.ThreadCheckpoint.Builder, dev.threadline.v1.ThreadCheckpointOrBuilder> 
+        internalGetCheckpointFieldBuilder() {
+      if (checkpointBuilder_ == null) {
+        if (!(payloadCase_ == 14)) {
+          payload_ = dev.threadline.v1.ThreadCheckpoint.getDefaultInstance();
+        }
+        checkpointBuilder_ = new com.google.protobuf.SingleFieldBuilder<
+            dev.threadline.v1.ThreadCheckpoint, dev.threadline.v1.ThreadCheckpoint.Builder, dev.threadline.v1.ThreadCheckpointOrBuilder>(
+                (dev.threadline.v1.ThreadCheckpoint) payload_,
+                getParentForChildren(),
+                isClean());
+        payload_ = null;
+      }
+      payloadCase_ = 14;
+      onChanged();
+      return checkpointBuilder_;
     }
 
     // @@protoc_insertion_point(builder_scope:threadline.v1.RunEvent)

@@ -63,9 +63,12 @@ public interface RunEventOrBuilder extends
   /**
    * <pre>
    * What happened: run.created, run.started, message.created, message.delta,
-   * message.completed, tool_call.started, tool_call.completed, run.completed,
-   * run.max_iterations_reached, run.failed or run.cancelled. New types may be
-   * added; clients skip types they do not know.
+   * message.completed, tool_call.started, tool_call.completed, state.updated
+   * (the thread's state changed: by a caller, by a run, or back after a run
+   * that failed or was cancelled), thread.cleared (ClearThread deleted every
+   * message), run.completed, run.max_iterations_reached, run.failed or
+   * run.cancelled. New types may be added; clients skip types they do not
+   * know.
    * </pre>
    *
    * <code>string type = 4 [json_name = "type"];</code>
@@ -75,9 +78,12 @@ public interface RunEventOrBuilder extends
   /**
    * <pre>
    * What happened: run.created, run.started, message.created, message.delta,
-   * message.completed, tool_call.started, tool_call.completed, run.completed,
-   * run.max_iterations_reached, run.failed or run.cancelled. New types may be
-   * added; clients skip types they do not know.
+   * message.completed, tool_call.started, tool_call.completed, state.updated
+   * (the thread's state changed: by a caller, by a run, or back after a run
+   * that failed or was cancelled), thread.cleared (ClearThread deleted every
+   * message), run.completed, run.max_iterations_reached, run.failed or
+   * run.cancelled. New types may be added; clients skip types they do not
+   * know.
    * </pre>
    *
    * <code>string type = 4 [json_name = "type"];</code>
@@ -223,6 +229,36 @@ public interface RunEventOrBuilder extends
    * <code>.threadline.v1.ToolCallEvent tool_call = 13 [json_name = "toolCall"];</code>
    */
   dev.threadline.v1.ToolCallEventOrBuilder getToolCallOrBuilder();
+
+  /**
+   * <pre>
+   * For state.updated: the checkpoint the change made, with the whole new
+   * state (at most 256 KiB as JSON).
+   * </pre>
+   *
+   * <code>.threadline.v1.ThreadCheckpoint checkpoint = 14 [json_name = "checkpoint"];</code>
+   * @return Whether the checkpoint field is set.
+   */
+  boolean hasCheckpoint();
+  /**
+   * <pre>
+   * For state.updated: the checkpoint the change made, with the whole new
+   * state (at most 256 KiB as JSON).
+   * </pre>
+   *
+   * <code>.threadline.v1.ThreadCheckpoint checkpoint = 14 [json_name = "checkpoint"];</code>
+   * @return The checkpoint.
+   */
+  dev.threadline.v1.ThreadCheckpoint getCheckpoint();
+  /**
+   * <pre>
+   * For state.updated: the checkpoint the change made, with the whole new
+   * state (at most 256 KiB as JSON).
+   * </pre>
+   *
+   * <code>.threadline.v1.ThreadCheckpoint checkpoint = 14 [json_name = "checkpoint"];</code>
+   */
+  dev.threadline.v1.ThreadCheckpointOrBuilder getCheckpointOrBuilder();
 
   dev.threadline.v1.RunEvent.PayloadCase getPayloadCase();
 }

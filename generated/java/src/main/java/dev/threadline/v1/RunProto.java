@@ -125,50 +125,52 @@ public final class RunProto extends com.google.protobuf.GeneratedFile {
       "pi/field_behavior.proto\032\036google/protobuf" +
       "/duration.proto\032\034google/protobuf/struct." +
       "proto\032\037google/protobuf/timestamp.proto\032\033" +
-      "threadline/v1/message.proto\"|\n\005Usage\022#\n\r" +
-      "prompt_tokens\030\001 \001(\003R\014promptTokens\022+\n\021com" +
-      "pletion_tokens\030\002 \001(\003R\020completionTokens\022!" +
-      "\n\014total_tokens\030\003 \001(\003R\013totalTokens\"8\n\010Run" +
-      "Error\022\022\n\004code\030\001 \001(\tR\004code\022\030\n\007message\030\002 \001" +
-      "(\tR\007message\"\275\001\n\016ToolCallRecord\022 \n\014tool_c" +
-      "all_id\030\001 \001(\tR\ntoolCallId\022\022\n\004tool\030\002 \001(\tR\004" +
-      "tool\0225\n\006status\030\003 \001(\0162\035.threadline.v1.Too" +
-      "lCallStatusR\006status\022\037\n\013duration_ms\030\004 \001(\003" +
-      "R\ndurationMs\022\035\n\nerror_code\030\005 \001(\tR\terrorC" +
-      "ode\"\344\006\n\003Run\022\033\n\006run_id\030\001 \001(\tB\004\342A\001\010R\005runId" +
-      "\022!\n\tthread_id\030\002 \001(\tB\004\342A\001\003R\010threadId\022\037\n\010a" +
-      "gent_id\030\003 \001(\tB\004\342A\001\003R\007agentId\0226\n\006status\030\004" +
-      " \001(\0162\030.threadline.v1.RunStatusB\004\342A\001\003R\006st" +
-      "atus\022 \n\010response\030\005 \001(\tB\004\342A\001\003R\010response\022B" +
-      "\n\ntool_calls\030\006 \003(\0132\035.threadline.v1.ToolC" +
-      "allRecordB\004\342A\001\003R\ttoolCalls\022$\n\niterations" +
-      "\030\007 \001(\005B\004\342A\001\003R\niterations\0220\n\005usage\030\010 \001(\0132" +
-      "\024.threadline.v1.UsageB\004\342A\001\003R\005usage\0223\n\005er" +
-      "ror\030\t \001(\0132\027.threadline.v1.RunErrorB\004\342A\001\003" +
-      "R\005error\022?\n\ncreated_at\030\n \001(\0132\032.google.pro" +
-      "tobuf.TimestampB\004\342A\001\003R\tcreatedAt\022?\n\nstar" +
-      "ted_at\030\013 \001(\0132\032.google.protobuf.Timestamp" +
-      "B\004\342A\001\003R\tstartedAt\022;\n\010ended_at\030\014 \001(\0132\032.go" +
-      "ogle.protobuf.TimestampB\004\342A\001\003R\007endedAt\0229" +
-      "\n\010metadata\030\r \001(\0132\027.google.protobuf.Struc" +
-      "tB\004\342A\001\003R\010metadata\0227\n\007context\030\016 \001(\0132\027.goo" +
-      "gle.protobuf.StructB\004\342A\001\003R\007context\022+\n\016ma" +
-      "x_iterations\030\017 \001(\005B\004\342A\001\003R\rmaxIterations\022" +
-      "\032\n\005tools\030\020 \003(\tB\004\342A\001\003R\005tools\022U\n\022multitask" +
-      "_strategy\030\021 \001(\0162 .threadline.v1.Multitas" +
-      "kStrategyB\004\342A\001\003R\021multitaskStrategy\"\324\003\n\020C" +
-      "reateRunRequest\022!\n\tthread_id\030\001 \001(\tB\004\342A\001\002" +
-      "R\010threadId\022\037\n\010agent_id\030\002 \001(\tB\004\342A\001\002R\007agen" +
-      "tId\022C\n\016input_messages\030\003 \003(\0132\026.threadline" +
-      ".v1.MessageB\004\342A\001\001R\rinputMessages\0227\n\007cont" +
-      "ext\030\004 \001(\0132\027.google.protobuf.StructB\004\342A\001\001" +
-      "R\007context\022+\n\016max_iterations\030\005 \001(\005B\004\342A\001\001R" +
-      "\rmaxIterations\022\032\n\005tools\030\006 \003(\tB\004\342A\001\001R\005too" +
-      "ls\0229\n\010metadata\030\007 \001(\0132\027.google.protobuf.S" +
-      "tructB\004\342A\001\001R\010metadata\022U\n\022multitask_strat" +
-      "egy\030\010 \001(\0162 .threadline.v1.MultitaskStrat" +
-      "egyB\004\342A\001\001R\021multitaskStrategy\022#\n\nrequest_" +
-      "id\030\t \001(\tB\004\342A\001\001R\trequestId\",\n\rGetRunReque" +
+      "threadline/v1/message.proto\032\032threadline/" +
+      "v1/thread.proto\"|\n\005Usage\022#\n\rprompt_token" +
+      "s\030\001 \001(\003R\014promptTokens\022+\n\021completion_toke" +
+      "ns\030\002 \001(\003R\020completionTokens\022!\n\014total_toke" +
+      "ns\030\003 \001(\003R\013totalTokens\"8\n\010RunError\022\022\n\004cod" +
+      "e\030\001 \001(\tR\004code\022\030\n\007message\030\002 \001(\tR\007message\"" +
+      "\275\001\n\016ToolCallRecord\022 \n\014tool_call_id\030\001 \001(\t" +
+      "R\ntoolCallId\022\022\n\004tool\030\002 \001(\tR\004tool\0225\n\006stat" +
+      "us\030\003 \001(\0162\035.threadline.v1.ToolCallStatusR" +
+      "\006status\022\037\n\013duration_ms\030\004 \001(\003R\ndurationMs" +
+      "\022\035\n\nerror_code\030\005 \001(\tR\terrorCode\"\344\006\n\003Run\022" +
+      "\033\n\006run_id\030\001 \001(\tB\004\342A\001\010R\005runId\022!\n\tthread_i" +
+      "d\030\002 \001(\tB\004\342A\001\003R\010threadId\022\037\n\010agent_id\030\003 \001(" +
+      "\tB\004\342A\001\003R\007agentId\0226\n\006status\030\004 \001(\0162\030.threa" +
+      "dline.v1.RunStatusB\004\342A\001\003R\006status\022 \n\010resp" +
+      "onse\030\005 \001(\tB\004\342A\001\003R\010response\022B\n\ntool_calls" +
+      "\030\006 \003(\0132\035.threadline.v1.ToolCallRecordB\004\342" +
+      "A\001\003R\ttoolCalls\022$\n\niterations\030\007 \001(\005B\004\342A\001\003" +
+      "R\niterations\0220\n\005usage\030\010 \001(\0132\024.threadline" +
+      ".v1.UsageB\004\342A\001\003R\005usage\0223\n\005error\030\t \001(\0132\027." +
+      "threadline.v1.RunErrorB\004\342A\001\003R\005error\022?\n\nc" +
+      "reated_at\030\n \001(\0132\032.google.protobuf.Timest" +
+      "ampB\004\342A\001\003R\tcreatedAt\022?\n\nstarted_at\030\013 \001(\013" +
+      "2\032.google.protobuf.TimestampB\004\342A\001\003R\tstar" +
+      "tedAt\022;\n\010ended_at\030\014 \001(\0132\032.google.protobu" +
+      "f.TimestampB\004\342A\001\003R\007endedAt\0229\n\010metadata\030\r" +
+      " \001(\0132\027.google.protobuf.StructB\004\342A\001\003R\010met" +
+      "adata\0227\n\007context\030\016 \001(\0132\027.google.protobuf" +
+      ".StructB\004\342A\001\003R\007context\022+\n\016max_iterations" +
+      "\030\017 \001(\005B\004\342A\001\003R\rmaxIterations\022\032\n\005tools\030\020 \003" +
+      "(\tB\004\342A\001\003R\005tools\022U\n\022multitask_strategy\030\021 " +
+      "\001(\0162 .threadline.v1.MultitaskStrategyB\004\342" +
+      "A\001\003R\021multitaskStrategy\"\210\004\n\020CreateRunRequ" +
+      "est\022!\n\tthread_id\030\001 \001(\tB\004\342A\001\002R\010threadId\022\037" +
+      "\n\010agent_id\030\002 \001(\tB\004\342A\001\002R\007agentId\022C\n\016input" +
+      "_messages\030\003 \003(\0132\026.threadline.v1.MessageB" +
+      "\004\342A\001\001R\rinputMessages\0227\n\007context\030\004 \001(\0132\027." +
+      "google.protobuf.StructB\004\342A\001\001R\007context\022+\n" +
+      "\016max_iterations\030\005 \001(\005B\004\342A\001\001R\rmaxIteratio" +
+      "ns\022\032\n\005tools\030\006 \003(\tB\004\342A\001\001R\005tools\0229\n\010metada" +
+      "ta\030\007 \001(\0132\027.google.protobuf.StructB\004\342A\001\001R" +
+      "\010metadata\022U\n\022multitask_strategy\030\010 \001(\0162 ." +
+      "threadline.v1.MultitaskStrategyB\004\342A\001\001R\021m" +
+      "ultitaskStrategy\022#\n\nrequest_id\030\t \001(\tB\004\342A" +
+      "\001\001R\trequestId\0222\n\022stream_event_types\030\n \003(" +
+      "\tB\004\342A\001\001R\020streamEventTypes\",\n\rGetRunReque" +
       "st\022\033\n\006run_id\030\001 \001(\tB\004\342A\001\002R\005runId\"\235\001\n\017List" +
       "RunsRequest\022!\n\tthread_id\030\001 \001(\tB\004\342A\001\002R\010th" +
       "readId\022!\n\tpage_size\030\002 \001(\005B\004\342A\001\001R\010pageSiz" +
@@ -180,12 +182,14 @@ public final class RunProto extends com.google.protobuf.GeneratedFile {
       "d\030\001 \001(\tB\004\342A\001\002R\005runId\"h\n\016WaitRunRequest\022\033" +
       "\n\006run_id\030\001 \001(\tB\004\342A\001\002R\005runId\0229\n\007timeout\030\002" +
       " \001(\0132\031.google.protobuf.DurationB\004\342A\001\001R\007t" +
-      "imeout\"a\n\026StreamRunEventsRequest\022\033\n\006run_" +
-      "id\030\001 \001(\tB\004\342A\001\002R\005runId\022*\n\016after_event_id\030" +
-      "\002 \001(\003B\004\342A\001\001R\014afterEventId\"c\n\022WatchThread" +
-      "Request\022!\n\tthread_id\030\001 \001(\tB\004\342A\001\002R\010thread" +
-      "Id\022*\n\016after_event_id\030\002 \001(\003B\004\342A\001\001R\014afterE" +
-      "ventId\"\201\003\n\010RunEvent\022\031\n\010event_id\030\001 \001(\003R\007e" +
+      "imeout\"\210\001\n\026StreamRunEventsRequest\022\033\n\006run" +
+      "_id\030\001 \001(\tB\004\342A\001\002R\005runId\022*\n\016after_event_id" +
+      "\030\002 \001(\003B\004\342A\001\001R\014afterEventId\022%\n\013event_type" +
+      "s\030\003 \003(\tB\004\342A\001\001R\neventTypes\"\212\001\n\022WatchThrea" +
+      "dRequest\022!\n\tthread_id\030\001 \001(\tB\004\342A\001\002R\010threa" +
+      "dId\022*\n\016after_event_id\030\002 \001(\003B\004\342A\001\001R\014after" +
+      "EventId\022%\n\013event_types\030\003 \003(\tB\004\342A\001\001R\neven" +
+      "tTypes\"\304\003\n\010RunEvent\022\031\n\010event_id\030\001 \001(\003R\007e" +
       "ventId\022\025\n\006run_id\030\002 \001(\tR\005runId\022\033\n\tthread_" +
       "id\030\003 \001(\tR\010threadId\022\022\n\004type\030\004 \001(\tR\004type\0229" +
       "\n\ncreated_at\030\005 \001(\0132\032.google.protobuf.Tim" +
@@ -194,68 +198,72 @@ public final class RunProto extends com.google.protobuf.GeneratedFile {
       "eadline.v1.MessageH\000R\007message\0223\n\005delta\030\014" +
       " \001(\0132\033.threadline.v1.MessageDeltaH\000R\005del" +
       "ta\022;\n\ttool_call\030\r \001(\0132\034.threadline.v1.To" +
-      "olCallEventH\000R\010toolCallB\t\n\007payload\"A\n\014Me" +
-      "ssageDelta\022\035\n\nmessage_id\030\001 \001(\tR\tmessageI" +
-      "d\022\022\n\004text\030\002 \001(\tR\004text\"\246\001\n\rToolCallEvent\022" +
-      "+\n\004call\030\001 \001(\0132\027.threadline.v1.ToolCallR\004" +
-      "call\0225\n\006record\030\002 \001(\0132\035.threadline.v1.Too" +
-      "lCallRecordR\006record\0221\n\006result\030\003 \001(\0132\031.th" +
-      "readline.v1.ToolResultR\006result\"\374\001\n\013ChatR" +
-      "equest\022\036\n\007message\030\001 \001(\tB\004\342A\001\002R\007message\022\037" +
-      "\n\010agent_id\030\002 \001(\tB\004\342A\001\002R\007agentId\022!\n\tthrea" +
-      "d_id\030\003 \001(\tB\004\342A\001\001R\010threadId\0227\n\007context\030\004 " +
-      "\001(\0132\027.google.protobuf.StructB\004\342A\001\001R\007cont" +
-      "ext\022+\n\016max_iterations\030\005 \001(\005B\004\342A\001\001R\rmaxIt" +
-      "erations\022#\n\nrequest_id\030\006 \001(\tB\004\342A\001\001R\trequ" +
-      "estId\"\311\002\n\014ChatResponse\022\033\n\tthread_id\030\001 \001(" +
-      "\tR\010threadId\022\025\n\006run_id\030\002 \001(\tR\005runId\022\032\n\010re" +
-      "sponse\030\003 \001(\tR\010response\022<\n\ntool_calls\030\004 \003" +
-      "(\0132\035.threadline.v1.ToolCallRecordR\ttoolC" +
-      "alls\022\036\n\niterations\030\005 \001(\005R\niterations\0220\n\006" +
-      "status\030\006 \001(\0162\030.threadline.v1.RunStatusR\006" +
-      "status\022*\n\005usage\030\007 \001(\0132\024.threadline.v1.Us" +
-      "ageR\005usage\022-\n\005error\030\010 \001(\0132\027.threadline.v" +
-      "1.RunErrorR\005error*\310\001\n\tRunStatus\022\032\n\026RUN_S" +
-      "TATUS_UNSPECIFIED\020\000\022\025\n\021RUN_STATUS_QUEUED" +
-      "\020\001\022\026\n\022RUN_STATUS_RUNNING\020\002\022\030\n\024RUN_STATUS" +
-      "_COMPLETED\020\003\022%\n!RUN_STATUS_MAX_ITERATION" +
-      "S_REACHED\020\004\022\025\n\021RUN_STATUS_FAILED\020\005\022\030\n\024RU" +
-      "N_STATUS_CANCELLED\020\006*\271\001\n\021MultitaskStrate" +
-      "gy\022\"\n\036MULTITASK_STRATEGY_UNSPECIFIED\020\000\022\035" +
-      "\n\031MULTITASK_STRATEGY_REJECT\020\001\022\036\n\032MULTITA" +
-      "SK_STRATEGY_ENQUEUE\020\002\022 \n\034MULTITASK_STRAT" +
-      "EGY_INTERRUPT\020\003\022\037\n\033MULTITASK_STRATEGY_RO" +
-      "LLBACK\020\004*\215\001\n\016ToolCallStatus\022 \n\034TOOL_CALL" +
-      "_STATUS_UNSPECIFIED\020\000\022\034\n\030TOOL_CALL_STATU" +
-      "S_RUNNING\020\001\022\036\n\032TOOL_CALL_STATUS_SUCCEEDE" +
-      "D\020\002\022\033\n\027TOOL_CALL_STATUS_FAILED\020\0032\304\007\n\nRun" +
-      "Service\022i\n\tCreateRun\022\037.threadline.v1.Cre" +
-      "ateRunRequest\032\022.threadline.v1.Run\"\'\202\323\344\223\002" +
-      "!\"\034/v1/threads/{thread_id}/runs:\001*\022U\n\006Ge" +
-      "tRun\022\034.threadline.v1.GetRunRequest\032\022.thr" +
-      "eadline.v1.Run\"\031\202\323\344\223\002\023\022\021/v1/runs/{run_id" +
-      "}\022q\n\010ListRuns\022\036.threadline.v1.ListRunsRe" +
-      "quest\032\037.threadline.v1.ListRunsResponse\"$" +
-      "\202\323\344\223\002\036\022\034/v1/threads/{thread_id}/runs\022e\n\t" +
-      "CancelRun\022\037.threadline.v1.CancelRunReque" +
-      "st\032\022.threadline.v1.Run\"#\202\323\344\223\002\035\"\030/v1/runs" +
-      "/{run_id}:cancel:\001*\022_\n\007WaitRun\022\035.threadl" +
-      "ine.v1.WaitRunRequest\032\022.threadline.v1.Ru" +
-      "n\"!\202\323\344\223\002\033\"\026/v1/runs/{run_id}:wait:\001*\022u\n\017" +
-      "StreamRunEvents\022%.threadline.v1.StreamRu" +
-      "nEventsRequest\032\027.threadline.v1.RunEvent\"" +
-      " \202\323\344\223\002\032\022\030/v1/runs/{run_id}/events0\001\022w\n\tS" +
-      "treamRun\022\037.threadline.v1.CreateRunReques" +
-      "t\032\027.threadline.v1.RunEvent\".\202\323\344\223\002(\"#/v1/" +
-      "threads/{thread_id}/runs:stream:\001*0\001\022s\n\013" +
-      "WatchThread\022!.threadline.v1.WatchThreadR" +
-      "equest\032\027.threadline.v1.RunEvent\"&\202\323\344\223\002 \022" +
-      "\036/v1/threads/{thread_id}/events0\001\022T\n\004Cha" +
-      "t\022\032.threadline.v1.ChatRequest\032\033.threadli" +
-      "ne.v1.ChatResponse\"\023\202\323\344\223\002\r\"\010/v1/chat:\001*B" +
-      "i\n\021dev.threadline.v1B\010RunProtoP\001ZHgithub" +
-      ".com/threadline/threadline/generated/go/" +
-      "threadline/v1;threadlinev1b\006proto3"
+      "olCallEventH\000R\010toolCall\022A\n\ncheckpoint\030\016 " +
+      "\001(\0132\037.threadline.v1.ThreadCheckpointH\000R\n" +
+      "checkpointB\t\n\007payload\"A\n\014MessageDelta\022\035\n" +
+      "\nmessage_id\030\001 \001(\tR\tmessageId\022\022\n\004text\030\002 \001" +
+      "(\tR\004text\"\246\001\n\rToolCallEvent\022+\n\004call\030\001 \001(\013" +
+      "2\027.threadline.v1.ToolCallR\004call\0225\n\006recor" +
+      "d\030\002 \001(\0132\035.threadline.v1.ToolCallRecordR\006" +
+      "record\0221\n\006result\030\003 \001(\0132\031.threadline.v1.T" +
+      "oolResultR\006result\"\313\002\n\013ChatRequest\022\036\n\007mes" +
+      "sage\030\001 \001(\tB\004\342A\001\002R\007message\022\037\n\010agent_id\030\002 " +
+      "\001(\tB\004\342A\001\002R\007agentId\022!\n\tthread_id\030\003 \001(\tB\004\342" +
+      "A\001\001R\010threadId\0227\n\007context\030\004 \001(\0132\027.google." +
+      "protobuf.StructB\004\342A\001\001R\007context\022+\n\016max_it" +
+      "erations\030\005 \001(\005B\004\342A\001\001R\rmaxIterations\022#\n\nr" +
+      "equest_id\030\006 \001(\tB\004\342A\001\001R\trequestId\022\032\n\005tool" +
+      "s\030\007 \003(\tB\004\342A\001\001R\005tools\0221\n\003ttl\030\010 \001(\0132\031.goog" +
+      "le.protobuf.DurationB\004\342A\001\001R\003ttl\"\311\002\n\014Chat" +
+      "Response\022\033\n\tthread_id\030\001 \001(\tR\010threadId\022\025\n" +
+      "\006run_id\030\002 \001(\tR\005runId\022\032\n\010response\030\003 \001(\tR\010" +
+      "response\022<\n\ntool_calls\030\004 \003(\0132\035.threadlin" +
+      "e.v1.ToolCallRecordR\ttoolCalls\022\036\n\niterat" +
+      "ions\030\005 \001(\005R\niterations\0220\n\006status\030\006 \001(\0162\030" +
+      ".threadline.v1.RunStatusR\006status\022*\n\005usag" +
+      "e\030\007 \001(\0132\024.threadline.v1.UsageR\005usage\022-\n\005" +
+      "error\030\010 \001(\0132\027.threadline.v1.RunErrorR\005er" +
+      "ror*\310\001\n\tRunStatus\022\032\n\026RUN_STATUS_UNSPECIF" +
+      "IED\020\000\022\025\n\021RUN_STATUS_QUEUED\020\001\022\026\n\022RUN_STAT" +
+      "US_RUNNING\020\002\022\030\n\024RUN_STATUS_COMPLETED\020\003\022%" +
+      "\n!RUN_STATUS_MAX_ITERATIONS_REACHED\020\004\022\025\n" +
+      "\021RUN_STATUS_FAILED\020\005\022\030\n\024RUN_STATUS_CANCE" +
+      "LLED\020\006*\271\001\n\021MultitaskStrategy\022\"\n\036MULTITAS" +
+      "K_STRATEGY_UNSPECIFIED\020\000\022\035\n\031MULTITASK_ST" +
+      "RATEGY_REJECT\020\001\022\036\n\032MULTITASK_STRATEGY_EN" +
+      "QUEUE\020\002\022 \n\034MULTITASK_STRATEGY_INTERRUPT\020" +
+      "\003\022\037\n\033MULTITASK_STRATEGY_ROLLBACK\020\004*\215\001\n\016T" +
+      "oolCallStatus\022 \n\034TOOL_CALL_STATUS_UNSPEC" +
+      "IFIED\020\000\022\034\n\030TOOL_CALL_STATUS_RUNNING\020\001\022\036\n" +
+      "\032TOOL_CALL_STATUS_SUCCEEDED\020\002\022\033\n\027TOOL_CA" +
+      "LL_STATUS_FAILED\020\0032\304\007\n\nRunService\022i\n\tCre" +
+      "ateRun\022\037.threadline.v1.CreateRunRequest\032" +
+      "\022.threadline.v1.Run\"\'\202\323\344\223\002!\"\034/v1/threads" +
+      "/{thread_id}/runs:\001*\022U\n\006GetRun\022\034.threadl" +
+      "ine.v1.GetRunRequest\032\022.threadline.v1.Run" +
+      "\"\031\202\323\344\223\002\023\022\021/v1/runs/{run_id}\022q\n\010ListRuns\022" +
+      "\036.threadline.v1.ListRunsRequest\032\037.thread" +
+      "line.v1.ListRunsResponse\"$\202\323\344\223\002\036\022\034/v1/th" +
+      "reads/{thread_id}/runs\022e\n\tCancelRun\022\037.th" +
+      "readline.v1.CancelRunRequest\032\022.threadlin" +
+      "e.v1.Run\"#\202\323\344\223\002\035\"\030/v1/runs/{run_id}:canc" +
+      "el:\001*\022_\n\007WaitRun\022\035.threadline.v1.WaitRun" +
+      "Request\032\022.threadline.v1.Run\"!\202\323\344\223\002\033\"\026/v1" +
+      "/runs/{run_id}:wait:\001*\022u\n\017StreamRunEvent" +
+      "s\022%.threadline.v1.StreamRunEventsRequest" +
+      "\032\027.threadline.v1.RunEvent\" \202\323\344\223\002\032\022\030/v1/r" +
+      "uns/{run_id}/events0\001\022w\n\tStreamRun\022\037.thr" +
+      "eadline.v1.CreateRunRequest\032\027.threadline" +
+      ".v1.RunEvent\".\202\323\344\223\002(\"#/v1/threads/{threa" +
+      "d_id}/runs:stream:\001*0\001\022s\n\013WatchThread\022!." +
+      "threadline.v1.WatchThreadRequest\032\027.threa" +
+      "dline.v1.RunEvent\"&\202\323\344\223\002 \022\036/v1/threads/{" +
+      "thread_id}/events0\001\022T\n\004Chat\022\032.threadline" +
+      ".v1.ChatRequest\032\033.threadline.v1.ChatResp" +
+      "onse\"\023\202\323\344\223\002\r\"\010/v1/chat:\001*Bi\n\021dev.threadl" +
+      "ine.v1B\010RunProtoP\001ZHgithub.com/threadlin" +
+      "e/threadline/generated/go/threadline/v1;" +
+      "threadlinev1b\006proto3"
     };
     descriptor = com.google.protobuf.Descriptors.FileDescriptor
       .internalBuildGeneratedFileFrom(descriptorData,
@@ -266,6 +274,7 @@ public final class RunProto extends com.google.protobuf.GeneratedFile {
           com.google.protobuf.StructProto.getDescriptor(),
           com.google.protobuf.TimestampProto.getDescriptor(),
           dev.threadline.v1.MessageProto.getDescriptor(),
+          dev.threadline.v1.ThreadProto.getDescriptor(),
         });
     internal_static_threadline_v1_Usage_descriptor =
       getDescriptor().getMessageType(0);
@@ -296,7 +305,7 @@ public final class RunProto extends com.google.protobuf.GeneratedFile {
     internal_static_threadline_v1_CreateRunRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_threadline_v1_CreateRunRequest_descriptor,
-        new java.lang.String[] { "ThreadId", "AgentId", "InputMessages", "Context", "MaxIterations", "Tools", "Metadata", "MultitaskStrategy", "RequestId", });
+        new java.lang.String[] { "ThreadId", "AgentId", "InputMessages", "Context", "MaxIterations", "Tools", "Metadata", "MultitaskStrategy", "RequestId", "StreamEventTypes", });
     internal_static_threadline_v1_GetRunRequest_descriptor =
       getDescriptor().getMessageType(5);
     internal_static_threadline_v1_GetRunRequest_fieldAccessorTable = new
@@ -332,19 +341,19 @@ public final class RunProto extends com.google.protobuf.GeneratedFile {
     internal_static_threadline_v1_StreamRunEventsRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_threadline_v1_StreamRunEventsRequest_descriptor,
-        new java.lang.String[] { "RunId", "AfterEventId", });
+        new java.lang.String[] { "RunId", "AfterEventId", "EventTypes", });
     internal_static_threadline_v1_WatchThreadRequest_descriptor =
       getDescriptor().getMessageType(11);
     internal_static_threadline_v1_WatchThreadRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_threadline_v1_WatchThreadRequest_descriptor,
-        new java.lang.String[] { "ThreadId", "AfterEventId", });
+        new java.lang.String[] { "ThreadId", "AfterEventId", "EventTypes", });
     internal_static_threadline_v1_RunEvent_descriptor =
       getDescriptor().getMessageType(12);
     internal_static_threadline_v1_RunEvent_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_threadline_v1_RunEvent_descriptor,
-        new java.lang.String[] { "EventId", "RunId", "ThreadId", "Type", "CreatedAt", "Run", "Message", "Delta", "ToolCall", "Payload", });
+        new java.lang.String[] { "EventId", "RunId", "ThreadId", "Type", "CreatedAt", "Run", "Message", "Delta", "ToolCall", "Checkpoint", "Payload", });
     internal_static_threadline_v1_MessageDelta_descriptor =
       getDescriptor().getMessageType(13);
     internal_static_threadline_v1_MessageDelta_fieldAccessorTable = new
@@ -362,7 +371,7 @@ public final class RunProto extends com.google.protobuf.GeneratedFile {
     internal_static_threadline_v1_ChatRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_threadline_v1_ChatRequest_descriptor,
-        new java.lang.String[] { "Message", "AgentId", "ThreadId", "Context", "MaxIterations", "RequestId", });
+        new java.lang.String[] { "Message", "AgentId", "ThreadId", "Context", "MaxIterations", "RequestId", "Tools", "Ttl", });
     internal_static_threadline_v1_ChatResponse_descriptor =
       getDescriptor().getMessageType(16);
     internal_static_threadline_v1_ChatResponse_fieldAccessorTable = new
@@ -376,6 +385,7 @@ public final class RunProto extends com.google.protobuf.GeneratedFile {
     com.google.protobuf.StructProto.getDescriptor();
     com.google.protobuf.TimestampProto.getDescriptor();
     dev.threadline.v1.MessageProto.getDescriptor();
+    dev.threadline.v1.ThreadProto.getDescriptor();
     com.google.protobuf.ExtensionRegistry registry =
         com.google.protobuf.ExtensionRegistry.newInstance();
     registry.add(com.google.api.FieldBehaviorProto.fieldBehavior);

@@ -447,6 +447,9 @@ public final class RunServiceGrpc {
      * Streams a run's events: every stored event after after_event_id, then the
      * live ones as they happen, and ends after the run's final event
      * (run.completed, run.max_iterations_reached, run.failed or run.cancelled).
+     * With event_types, only events of those types are sent, and the stream
+     * still ends at the run's end (after its final event, or without it when
+     * that type was not asked for).
      * </pre>
      */
     default void streamRunEvents(dev.threadline.v1.StreamRunEventsRequest request,
@@ -460,6 +463,8 @@ public final class RunServiceGrpc {
      * first event is run.created, which names the run. Retrying with the same
      * request_id starts no second run: it streams the first call's run from
      * its first event (request ids of StreamRun and CreateRun are apart).
+     * With stream_event_types, only events of those types are sent (leave
+     * run.created out and the run is named by every other event's run_id).
      * </pre>
      */
     default void streamRun(dev.threadline.v1.CreateRunRequest request,
@@ -469,8 +474,9 @@ public final class RunServiceGrpc {
 
     /**
      * <pre>
-     * Streams every event on a thread, of runs and messages alike, after
-     * after_event_id and then live, until the client leaves.
+     * Streams every event on a thread, of runs, messages and state alike, after
+     * after_event_id and then live, until the client leaves; with event_types,
+     * only events of those types.
      * </pre>
      */
     default void watchThread(dev.threadline.v1.WatchThreadRequest request,
@@ -481,10 +487,11 @@ public final class RunServiceGrpc {
     /**
      * <pre>
      * Sends one user message to an agent and waits for its answer, for callers
-     * who want a single call: makes a thread when thread_id is empty, runs the
-     * agent, and returns what it said and did. Retrying with the same
-     * request_id starts nothing new: it waits for the first call's run on the
-     * first call's thread and answers from it.
+     * who want a single call: makes a thread when thread_id is empty (with the
+     * request's ttl, or the server's --default-thread-ttl), runs the agent, and
+     * returns what it said and did. Retrying with the same request_id starts
+     * nothing new: it waits for the first call's run on the first call's thread
+     * and answers from it.
      * </pre>
      */
     default void chat(dev.threadline.v1.ChatRequest request,
@@ -618,6 +625,9 @@ public final class RunServiceGrpc {
      * Streams a run's events: every stored event after after_event_id, then the
      * live ones as they happen, and ends after the run's final event
      * (run.completed, run.max_iterations_reached, run.failed or run.cancelled).
+     * With event_types, only events of those types are sent, and the stream
+     * still ends at the run's end (after its final event, or without it when
+     * that type was not asked for).
      * </pre>
      */
     public void streamRunEvents(dev.threadline.v1.StreamRunEventsRequest request,
@@ -632,6 +642,8 @@ public final class RunServiceGrpc {
      * first event is run.created, which names the run. Retrying with the same
      * request_id starts no second run: it streams the first call's run from
      * its first event (request ids of StreamRun and CreateRun are apart).
+     * With stream_event_types, only events of those types are sent (leave
+     * run.created out and the run is named by every other event's run_id).
      * </pre>
      */
     public void streamRun(dev.threadline.v1.CreateRunRequest request,
@@ -642,8 +654,9 @@ public final class RunServiceGrpc {
 
     /**
      * <pre>
-     * Streams every event on a thread, of runs and messages alike, after
-     * after_event_id and then live, until the client leaves.
+     * Streams every event on a thread, of runs, messages and state alike, after
+     * after_event_id and then live, until the client leaves; with event_types,
+     * only events of those types.
      * </pre>
      */
     public void watchThread(dev.threadline.v1.WatchThreadRequest request,
@@ -655,10 +668,11 @@ public final class RunServiceGrpc {
     /**
      * <pre>
      * Sends one user message to an agent and waits for its answer, for callers
-     * who want a single call: makes a thread when thread_id is empty, runs the
-     * agent, and returns what it said and did. Retrying with the same
-     * request_id starts nothing new: it waits for the first call's run on the
-     * first call's thread and answers from it.
+     * who want a single call: makes a thread when thread_id is empty (with the
+     * request's ttl, or the server's --default-thread-ttl), runs the agent, and
+     * returns what it said and did. Retrying with the same request_id starts
+     * nothing new: it waits for the first call's run on the first call's thread
+     * and answers from it.
      * </pre>
      */
     public void chat(dev.threadline.v1.ChatRequest request,
@@ -763,6 +777,9 @@ public final class RunServiceGrpc {
      * Streams a run's events: every stored event after after_event_id, then the
      * live ones as they happen, and ends after the run's final event
      * (run.completed, run.max_iterations_reached, run.failed or run.cancelled).
+     * With event_types, only events of those types are sent, and the stream
+     * still ends at the run's end (after its final event, or without it when
+     * that type was not asked for).
      * </pre>
      */
     @io.grpc.ExperimentalApi("https://github.com/grpc/grpc-java/issues/10918")
@@ -778,6 +795,8 @@ public final class RunServiceGrpc {
      * first event is run.created, which names the run. Retrying with the same
      * request_id starts no second run: it streams the first call's run from
      * its first event (request ids of StreamRun and CreateRun are apart).
+     * With stream_event_types, only events of those types are sent (leave
+     * run.created out and the run is named by every other event's run_id).
      * </pre>
      */
     @io.grpc.ExperimentalApi("https://github.com/grpc/grpc-java/issues/10918")
@@ -789,8 +808,9 @@ public final class RunServiceGrpc {
 
     /**
      * <pre>
-     * Streams every event on a thread, of runs and messages alike, after
-     * after_event_id and then live, until the client leaves.
+     * Streams every event on a thread, of runs, messages and state alike, after
+     * after_event_id and then live, until the client leaves; with event_types,
+     * only events of those types.
      * </pre>
      */
     @io.grpc.ExperimentalApi("https://github.com/grpc/grpc-java/issues/10918")
@@ -803,10 +823,11 @@ public final class RunServiceGrpc {
     /**
      * <pre>
      * Sends one user message to an agent and waits for its answer, for callers
-     * who want a single call: makes a thread when thread_id is empty, runs the
-     * agent, and returns what it said and did. Retrying with the same
-     * request_id starts nothing new: it waits for the first call's run on the
-     * first call's thread and answers from it.
+     * who want a single call: makes a thread when thread_id is empty (with the
+     * request's ttl, or the server's --default-thread-ttl), runs the agent, and
+     * returns what it said and did. Retrying with the same request_id starts
+     * nothing new: it waits for the first call's run on the first call's thread
+     * and answers from it.
      * </pre>
      */
     public dev.threadline.v1.ChatResponse chat(dev.threadline.v1.ChatRequest request) throws io.grpc.StatusException {
@@ -910,6 +931,9 @@ public final class RunServiceGrpc {
      * Streams a run's events: every stored event after after_event_id, then the
      * live ones as they happen, and ends after the run's final event
      * (run.completed, run.max_iterations_reached, run.failed or run.cancelled).
+     * With event_types, only events of those types are sent, and the stream
+     * still ends at the run's end (after its final event, or without it when
+     * that type was not asked for).
      * </pre>
      */
     public java.util.Iterator<dev.threadline.v1.RunEvent> streamRunEvents(
@@ -924,6 +948,8 @@ public final class RunServiceGrpc {
      * first event is run.created, which names the run. Retrying with the same
      * request_id starts no second run: it streams the first call's run from
      * its first event (request ids of StreamRun and CreateRun are apart).
+     * With stream_event_types, only events of those types are sent (leave
+     * run.created out and the run is named by every other event's run_id).
      * </pre>
      */
     public java.util.Iterator<dev.threadline.v1.RunEvent> streamRun(
@@ -934,8 +960,9 @@ public final class RunServiceGrpc {
 
     /**
      * <pre>
-     * Streams every event on a thread, of runs and messages alike, after
-     * after_event_id and then live, until the client leaves.
+     * Streams every event on a thread, of runs, messages and state alike, after
+     * after_event_id and then live, until the client leaves; with event_types,
+     * only events of those types.
      * </pre>
      */
     public java.util.Iterator<dev.threadline.v1.RunEvent> watchThread(
@@ -947,10 +974,11 @@ public final class RunServiceGrpc {
     /**
      * <pre>
      * Sends one user message to an agent and waits for its answer, for callers
-     * who want a single call: makes a thread when thread_id is empty, runs the
-     * agent, and returns what it said and did. Retrying with the same
-     * request_id starts nothing new: it waits for the first call's run on the
-     * first call's thread and answers from it.
+     * who want a single call: makes a thread when thread_id is empty (with the
+     * request's ttl, or the server's --default-thread-ttl), runs the agent, and
+     * returns what it said and did. Retrying with the same request_id starts
+     * nothing new: it waits for the first call's run on the first call's thread
+     * and answers from it.
      * </pre>
      */
     public dev.threadline.v1.ChatResponse chat(dev.threadline.v1.ChatRequest request) {
@@ -1057,10 +1085,11 @@ public final class RunServiceGrpc {
     /**
      * <pre>
      * Sends one user message to an agent and waits for its answer, for callers
-     * who want a single call: makes a thread when thread_id is empty, runs the
-     * agent, and returns what it said and did. Retrying with the same
-     * request_id starts nothing new: it waits for the first call's run on the
-     * first call's thread and answers from it.
+     * who want a single call: makes a thread when thread_id is empty (with the
+     * request's ttl, or the server's --default-thread-ttl), runs the agent, and
+     * returns what it said and did. Retrying with the same request_id starts
+     * nothing new: it waits for the first call's run on the first call's thread
+     * and answers from it.
      * </pre>
      */
     public com.google.common.util.concurrent.ListenableFuture<dev.threadline.v1.ChatResponse> chat(

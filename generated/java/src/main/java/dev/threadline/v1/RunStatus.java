@@ -59,7 +59,10 @@ public enum RunStatus
   /**
    * <pre>
    * Terminal: the agent, a tool, a timeout, a lost worker or a server restart
-   * ended the run; error says which.
+   * ended the run; error says which. If the run changed its thread's state,
+   * the state went back to what it was before the run's first change (a
+   * checkpoint of source RESTORE, with a state.updated event before the
+   * run's final event).
    * </pre>
    *
    * <code>RUN_STATUS_FAILED = 5;</code>
@@ -67,7 +70,8 @@ public enum RunStatus
   RUN_STATUS_FAILED(5),
   /**
    * <pre>
-   * Terminal: a client or a later run (INTERRUPT, ROLLBACK) cancelled it.
+   * Terminal: a client or a later run (INTERRUPT, ROLLBACK) cancelled it. Its
+   * changes to the thread's state are undone as for FAILED.
    * </pre>
    *
    * <code>RUN_STATUS_CANCELLED = 6;</code>
@@ -128,7 +132,10 @@ public enum RunStatus
   /**
    * <pre>
    * Terminal: the agent, a tool, a timeout, a lost worker or a server restart
-   * ended the run; error says which.
+   * ended the run; error says which. If the run changed its thread's state,
+   * the state went back to what it was before the run's first change (a
+   * checkpoint of source RESTORE, with a state.updated event before the
+   * run's final event).
    * </pre>
    *
    * <code>RUN_STATUS_FAILED = 5;</code>
@@ -136,7 +143,8 @@ public enum RunStatus
   public static final int RUN_STATUS_FAILED_VALUE = 5;
   /**
    * <pre>
-   * Terminal: a client or a later run (INTERRUPT, ROLLBACK) cancelled it.
+   * Terminal: a client or a later run (INTERRUPT, ROLLBACK) cancelled it. Its
+   * changes to the thread's state are undone as for FAILED.
    * </pre>
    *
    * <code>RUN_STATUS_CANCELLED = 6;</code>

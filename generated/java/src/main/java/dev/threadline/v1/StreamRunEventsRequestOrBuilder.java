@@ -40,4 +40,61 @@ public interface StreamRunEventsRequestOrBuilder extends
    * @return The afterEventId.
    */
   long getAfterEventId();
+
+  /**
+   * <pre>
+   * Send only events of these types (the names in RunEvent.type, at most 32,
+   * each a type this server sends; an unknown one is INVALID_ARGUMENT).
+   * Empty sends every event. The events left out still move the stream on,
+   * so resuming with the last event_id received, and the same event_types,
+   * sends exactly the later events of those types: none twice, none missed.
+   * </pre>
+   *
+   * <code>repeated string event_types = 3 [json_name = "eventTypes", (.google.api.field_behavior) = OPTIONAL];</code>
+   * @return A list containing the eventTypes.
+   */
+  java.util.List<java.lang.String>
+      getEventTypesList();
+  /**
+   * <pre>
+   * Send only events of these types (the names in RunEvent.type, at most 32,
+   * each a type this server sends; an unknown one is INVALID_ARGUMENT).
+   * Empty sends every event. The events left out still move the stream on,
+   * so resuming with the last event_id received, and the same event_types,
+   * sends exactly the later events of those types: none twice, none missed.
+   * </pre>
+   *
+   * <code>repeated string event_types = 3 [json_name = "eventTypes", (.google.api.field_behavior) = OPTIONAL];</code>
+   * @return The count of eventTypes.
+   */
+  int getEventTypesCount();
+  /**
+   * <pre>
+   * Send only events of these types (the names in RunEvent.type, at most 32,
+   * each a type this server sends; an unknown one is INVALID_ARGUMENT).
+   * Empty sends every event. The events left out still move the stream on,
+   * so resuming with the last event_id received, and the same event_types,
+   * sends exactly the later events of those types: none twice, none missed.
+   * </pre>
+   *
+   * <code>repeated string event_types = 3 [json_name = "eventTypes", (.google.api.field_behavior) = OPTIONAL];</code>
+   * @param index The index of the element to return.
+   * @return The eventTypes at the given index.
+   */
+  java.lang.String getEventTypes(int index);
+  /**
+   * <pre>
+   * Send only events of these types (the names in RunEvent.type, at most 32,
+   * each a type this server sends; an unknown one is INVALID_ARGUMENT).
+   * Empty sends every event. The events left out still move the stream on,
+   * so resuming with the last event_id received, and the same event_types,
+   * sends exactly the later events of those types: none twice, none missed.
+   * </pre>
+   *
+   * <code>repeated string event_types = 3 [json_name = "eventTypes", (.google.api.field_behavior) = OPTIONAL];</code>
+   * @param index The index of the value to return.
+   * @return The bytes of the eventTypes at the given index.
+   */
+  com.google.protobuf.ByteString
+      getEventTypesBytes(int index);
 }

@@ -449,7 +449,10 @@ private static final long serialVersionUID = 0L;
   /**
    * <pre>
    * How long after its last activity the thread expires and is deleted, from
-   * 1 second to 3650 days. Unset means the thread never expires.
+   * 1 second to 3650 days, and at most the server's --max-thread-ttl when it
+   * has one (a longer one is INVALID_ARGUMENT, not shortened). Unset means
+   * the thread never expires. Threads made by Chat get the server's
+   * --default-thread-ttl unless the request gives one.
    * </pre>
    *
    * <code>.google.protobuf.Duration ttl = 9 [json_name = "ttl", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -462,7 +465,10 @@ private static final long serialVersionUID = 0L;
   /**
    * <pre>
    * How long after its last activity the thread expires and is deleted, from
-   * 1 second to 3650 days. Unset means the thread never expires.
+   * 1 second to 3650 days, and at most the server's --max-thread-ttl when it
+   * has one (a longer one is INVALID_ARGUMENT, not shortened). Unset means
+   * the thread never expires. Threads made by Chat get the server's
+   * --default-thread-ttl unless the request gives one.
    * </pre>
    *
    * <code>.google.protobuf.Duration ttl = 9 [json_name = "ttl", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -475,7 +481,10 @@ private static final long serialVersionUID = 0L;
   /**
    * <pre>
    * How long after its last activity the thread expires and is deleted, from
-   * 1 second to 3650 days. Unset means the thread never expires.
+   * 1 second to 3650 days, and at most the server's --max-thread-ttl when it
+   * has one (a longer one is INVALID_ARGUMENT, not shortened). Unset means
+   * the thread never expires. Threads made by Chat get the server's
+   * --default-thread-ttl unless the request gives one.
    * </pre>
    *
    * <code>.google.protobuf.Duration ttl = 9 [json_name = "ttl", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -816,6 +825,23 @@ private static final long serialVersionUID = 0L;
     return omittedMessageCount_;
   }
 
+  public static final int IS_DEFAULT_FIELD_NUMBER = 19;
+  private boolean isDefault_ = false;
+  /**
+   * <pre>
+   * True for the default thread of its agent_id and user_id, made by
+   * GetDefaultThread: it cannot be deleted, and its agent_id, user_id and ttl
+   * cannot change.
+   * </pre>
+   *
+   * <code>bool is_default = 19 [json_name = "isDefault", (.google.api.field_behavior) = OUTPUT_ONLY];</code>
+   * @return The isDefault.
+   */
+  @java.lang.Override
+  public boolean getIsDefault() {
+    return isDefault_;
+  }
+
   private byte memoizedIsInitialized = -1;
   @java.lang.Override
   public final boolean isInitialized() {
@@ -883,6 +909,9 @@ private static final long serialVersionUID = 0L;
     }
     if (omittedMessageCount_ != 0) {
       output.writeInt32(18, omittedMessageCount_);
+    }
+    if (isDefault_ != false) {
+      output.writeBool(19, isDefault_);
     }
     getUnknownFields().writeTo(output);
   }
@@ -964,6 +993,10 @@ private static final long serialVersionUID = 0L;
       size += com.google.protobuf.CodedOutputStream
         .computeInt32Size(18, omittedMessageCount_);
     }
+    if (isDefault_ != false) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeBoolSize(19, isDefault_);
+    }
     return size;
   }
   @java.lang.Override
@@ -1044,6 +1077,8 @@ private static final long serialVersionUID = 0L;
         .equals(other.getMessagesList())) return false;
     if (getOmittedMessageCount()
         != other.getOmittedMessageCount()) return false;
+    if (getIsDefault()
+        != other.getIsDefault()) return false;
     if (!getUnknownFields().equals(other.getUnknownFields())) return false;
     return true;
   }
@@ -1110,6 +1145,9 @@ private static final long serialVersionUID = 0L;
     }
     hash = (37 * hash) + OMITTED_MESSAGE_COUNT_FIELD_NUMBER;
     hash = (53 * hash) + getOmittedMessageCount();
+    hash = (37 * hash) + IS_DEFAULT_FIELD_NUMBER;
+    hash = (53 * hash) + com.google.protobuf.Internal.hashBoolean(
+        getIsDefault());
     hash = (29 * hash) + getUnknownFields().hashCode();
     memoizedHashCode = hash;
     return hash;
@@ -1317,6 +1355,7 @@ private static final long serialVersionUID = 0L;
       }
       bitField0_ = (bitField0_ & ~0x00010000);
       omittedMessageCount_ = 0;
+      isDefault_ = false;
       return this;
     }
 
@@ -1441,6 +1480,9 @@ private static final long serialVersionUID = 0L;
       }
       if (((from_bitField0_ & 0x00020000) != 0)) {
         result.omittedMessageCount_ = omittedMessageCount_;
+      }
+      if (((from_bitField0_ & 0x00040000) != 0)) {
+        result.isDefault_ = isDefault_;
       }
       result.bitField0_ |= to_bitField0_;
     }
@@ -1568,6 +1610,9 @@ private static final long serialVersionUID = 0L;
       }
       if (other.getOmittedMessageCount() != 0) {
         setOmittedMessageCount(other.getOmittedMessageCount());
+      }
+      if (other.getIsDefault() != false) {
+        setIsDefault(other.getIsDefault());
       }
       this.mergeUnknownFields(other.getUnknownFields());
       onChanged();
@@ -1715,6 +1760,11 @@ private static final long serialVersionUID = 0L;
               bitField0_ |= 0x00020000;
               break;
             } // case 144
+            case 152: {
+              isDefault_ = input.readBool();
+              bitField0_ |= 0x00040000;
+              break;
+            } // case 152
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -2852,7 +2902,10 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * How long after its last activity the thread expires and is deleted, from
-     * 1 second to 3650 days. Unset means the thread never expires.
+     * 1 second to 3650 days, and at most the server's --max-thread-ttl when it
+     * has one (a longer one is INVALID_ARGUMENT, not shortened). Unset means
+     * the thread never expires. Threads made by Chat get the server's
+     * --default-thread-ttl unless the request gives one.
      * </pre>
      *
      * <code>.google.protobuf.Duration ttl = 9 [json_name = "ttl", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -2864,7 +2917,10 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * How long after its last activity the thread expires and is deleted, from
-     * 1 second to 3650 days. Unset means the thread never expires.
+     * 1 second to 3650 days, and at most the server's --max-thread-ttl when it
+     * has one (a longer one is INVALID_ARGUMENT, not shortened). Unset means
+     * the thread never expires. Threads made by Chat get the server's
+     * --default-thread-ttl unless the request gives one.
      * </pre>
      *
      * <code>.google.protobuf.Duration ttl = 9 [json_name = "ttl", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -2880,7 +2936,10 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * How long after its last activity the thread expires and is deleted, from
-     * 1 second to 3650 days. Unset means the thread never expires.
+     * 1 second to 3650 days, and at most the server's --max-thread-ttl when it
+     * has one (a longer one is INVALID_ARGUMENT, not shortened). Unset means
+     * the thread never expires. Threads made by Chat get the server's
+     * --default-thread-ttl unless the request gives one.
      * </pre>
      *
      * <code>.google.protobuf.Duration ttl = 9 [json_name = "ttl", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -2901,7 +2960,10 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * How long after its last activity the thread expires and is deleted, from
-     * 1 second to 3650 days. Unset means the thread never expires.
+     * 1 second to 3650 days, and at most the server's --max-thread-ttl when it
+     * has one (a longer one is INVALID_ARGUMENT, not shortened). Unset means
+     * the thread never expires. Threads made by Chat get the server's
+     * --default-thread-ttl unless the request gives one.
      * </pre>
      *
      * <code>.google.protobuf.Duration ttl = 9 [json_name = "ttl", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -2920,7 +2982,10 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * How long after its last activity the thread expires and is deleted, from
-     * 1 second to 3650 days. Unset means the thread never expires.
+     * 1 second to 3650 days, and at most the server's --max-thread-ttl when it
+     * has one (a longer one is INVALID_ARGUMENT, not shortened). Unset means
+     * the thread never expires. Threads made by Chat get the server's
+     * --default-thread-ttl unless the request gives one.
      * </pre>
      *
      * <code>.google.protobuf.Duration ttl = 9 [json_name = "ttl", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -2946,7 +3011,10 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * How long after its last activity the thread expires and is deleted, from
-     * 1 second to 3650 days. Unset means the thread never expires.
+     * 1 second to 3650 days, and at most the server's --max-thread-ttl when it
+     * has one (a longer one is INVALID_ARGUMENT, not shortened). Unset means
+     * the thread never expires. Threads made by Chat get the server's
+     * --default-thread-ttl unless the request gives one.
      * </pre>
      *
      * <code>.google.protobuf.Duration ttl = 9 [json_name = "ttl", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -2964,7 +3032,10 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * How long after its last activity the thread expires and is deleted, from
-     * 1 second to 3650 days. Unset means the thread never expires.
+     * 1 second to 3650 days, and at most the server's --max-thread-ttl when it
+     * has one (a longer one is INVALID_ARGUMENT, not shortened). Unset means
+     * the thread never expires. Threads made by Chat get the server's
+     * --default-thread-ttl unless the request gives one.
      * </pre>
      *
      * <code>.google.protobuf.Duration ttl = 9 [json_name = "ttl", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -2977,7 +3048,10 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * How long after its last activity the thread expires and is deleted, from
-     * 1 second to 3650 days. Unset means the thread never expires.
+     * 1 second to 3650 days, and at most the server's --max-thread-ttl when it
+     * has one (a longer one is INVALID_ARGUMENT, not shortened). Unset means
+     * the thread never expires. Threads made by Chat get the server's
+     * --default-thread-ttl unless the request gives one.
      * </pre>
      *
      * <code>.google.protobuf.Duration ttl = 9 [json_name = "ttl", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -2993,7 +3067,10 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * How long after its last activity the thread expires and is deleted, from
-     * 1 second to 3650 days. Unset means the thread never expires.
+     * 1 second to 3650 days, and at most the server's --max-thread-ttl when it
+     * has one (a longer one is INVALID_ARGUMENT, not shortened). Unset means
+     * the thread never expires. Threads made by Chat get the server's
+     * --default-thread-ttl unless the request gives one.
      * </pre>
      *
      * <code>.google.protobuf.Duration ttl = 9 [json_name = "ttl", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -4246,6 +4323,56 @@ private static final long serialVersionUID = 0L;
     public Builder clearOmittedMessageCount() {
       bitField0_ = (bitField0_ & ~0x00020000);
       omittedMessageCount_ = 0;
+      onChanged();
+      return this;
+    }
+
+    private boolean isDefault_ ;
+    /**
+     * <pre>
+     * True for the default thread of its agent_id and user_id, made by
+     * GetDefaultThread: it cannot be deleted, and its agent_id, user_id and ttl
+     * cannot change.
+     * </pre>
+     *
+     * <code>bool is_default = 19 [json_name = "isDefault", (.google.api.field_behavior) = OUTPUT_ONLY];</code>
+     * @return The isDefault.
+     */
+    @java.lang.Override
+    public boolean getIsDefault() {
+      return isDefault_;
+    }
+    /**
+     * <pre>
+     * True for the default thread of its agent_id and user_id, made by
+     * GetDefaultThread: it cannot be deleted, and its agent_id, user_id and ttl
+     * cannot change.
+     * </pre>
+     *
+     * <code>bool is_default = 19 [json_name = "isDefault", (.google.api.field_behavior) = OUTPUT_ONLY];</code>
+     * @param value The isDefault to set.
+     * @return This builder for chaining.
+     */
+    public Builder setIsDefault(boolean value) {
+
+      isDefault_ = value;
+      bitField0_ |= 0x00040000;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * True for the default thread of its agent_id and user_id, made by
+     * GetDefaultThread: it cannot be deleted, and its agent_id, user_id and ttl
+     * cannot change.
+     * </pre>
+     *
+     * <code>bool is_default = 19 [json_name = "isDefault", (.google.api.field_behavior) = OUTPUT_ONLY];</code>
+     * @return This builder for chaining.
+     */
+    public Builder clearIsDefault() {
+      bitField0_ = (bitField0_ & ~0x00040000);
+      isDefault_ = false;
       onChanged();
       return this;
     }

@@ -221,7 +221,10 @@ public interface ThreadOrBuilder extends
   /**
    * <pre>
    * How long after its last activity the thread expires and is deleted, from
-   * 1 second to 3650 days. Unset means the thread never expires.
+   * 1 second to 3650 days, and at most the server's --max-thread-ttl when it
+   * has one (a longer one is INVALID_ARGUMENT, not shortened). Unset means
+   * the thread never expires. Threads made by Chat get the server's
+   * --default-thread-ttl unless the request gives one.
    * </pre>
    *
    * <code>.google.protobuf.Duration ttl = 9 [json_name = "ttl", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -231,7 +234,10 @@ public interface ThreadOrBuilder extends
   /**
    * <pre>
    * How long after its last activity the thread expires and is deleted, from
-   * 1 second to 3650 days. Unset means the thread never expires.
+   * 1 second to 3650 days, and at most the server's --max-thread-ttl when it
+   * has one (a longer one is INVALID_ARGUMENT, not shortened). Unset means
+   * the thread never expires. Threads made by Chat get the server's
+   * --default-thread-ttl unless the request gives one.
    * </pre>
    *
    * <code>.google.protobuf.Duration ttl = 9 [json_name = "ttl", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -241,7 +247,10 @@ public interface ThreadOrBuilder extends
   /**
    * <pre>
    * How long after its last activity the thread expires and is deleted, from
-   * 1 second to 3650 days. Unset means the thread never expires.
+   * 1 second to 3650 days, and at most the server's --max-thread-ttl when it
+   * has one (a longer one is INVALID_ARGUMENT, not shortened). Unset means
+   * the thread never expires. Threads made by Chat get the server's
+   * --default-thread-ttl unless the request gives one.
    * </pre>
    *
    * <code>.google.protobuf.Duration ttl = 9 [json_name = "ttl", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -473,4 +482,16 @@ public interface ThreadOrBuilder extends
    * @return The omittedMessageCount.
    */
   int getOmittedMessageCount();
+
+  /**
+   * <pre>
+   * True for the default thread of its agent_id and user_id, made by
+   * GetDefaultThread: it cannot be deleted, and its agent_id, user_id and ttl
+   * cannot change.
+   * </pre>
+   *
+   * <code>bool is_default = 19 [json_name = "isDefault", (.google.api.field_behavior) = OUTPUT_ONLY];</code>
+   * @return The isDefault.
+   */
+  boolean getIsDefault();
 }

@@ -91,6 +91,46 @@ public final class ThreadProto extends com.google.protobuf.GeneratedFile {
   static final 
     com.google.protobuf.GeneratedMessage.FieldAccessorTable
       internal_static_threadline_v1_CopyThreadRequest_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_threadline_v1_ThreadState_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_threadline_v1_ThreadState_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_threadline_v1_ThreadCheckpoint_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_threadline_v1_ThreadCheckpoint_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_threadline_v1_GetThreadStateRequest_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_threadline_v1_GetThreadStateRequest_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_threadline_v1_UpdateThreadStateRequest_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_threadline_v1_UpdateThreadStateRequest_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_threadline_v1_ListThreadCheckpointsRequest_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_threadline_v1_ListThreadCheckpointsRequest_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_threadline_v1_ListThreadCheckpointsResponse_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_threadline_v1_ListThreadCheckpointsResponse_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_threadline_v1_GetDefaultThreadRequest_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_threadline_v1_GetDefaultThreadRequest_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_threadline_v1_ClearThreadRequest_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_threadline_v1_ClearThreadRequest_fieldAccessorTable;
 
   public static com.google.protobuf.Descriptors.FileDescriptor
       getDescriptor() {
@@ -107,7 +147,7 @@ public final class ThreadProto extends com.google.protobuf.GeneratedFile {
       "y.proto\032 google/protobuf/field_mask.prot" +
       "o\032\034google/protobuf/struct.proto\032\037google/" +
       "protobuf/timestamp.proto\032\033threadline/v1/" +
-      "message.proto\"\236\007\n\006Thread\022!\n\tthread_id\030\001 " +
+      "message.proto\"\303\007\n\006Thread\022!\n\tthread_id\030\001 " +
       "\001(\tB\004\342A\001\010R\010threadId\022\032\n\005title\030\002 \001(\tB\004\342A\001\001" +
       "R\005title\0229\n\010metadata\030\003 \001(\0132\027.google.proto" +
       "buf.StructB\004\342A\001\001R\010metadata\022\037\n\010agent_id\030\004" +
@@ -130,89 +170,147 @@ public final class ThreadProto extends com.google.protobuf.GeneratedFile {
       "\022\030\n\004etag\030\020 \001(\tB\004\342A\001\001R\004etag\0228\n\010messages\030\021" +
       " \003(\0132\026.threadline.v1.MessageB\004\342A\001\003R\010mess" +
       "ages\0228\n\025omitted_message_count\030\022 \001(\005B\004\342A\001" +
-      "\003R\023omittedMessageCount\"m\n\006Locale\022 \n\010lang" +
-      "uage\030\001 \001(\tB\004\342A\001\001R\010language\022\036\n\007country\030\002 " +
-      "\001(\tB\004\342A\001\001R\007country\022!\n\ttime_zone\030\003 \001(\tB\004\342" +
-      "A\001\001R\010timeZone\"\221\001\n\013Participant\022\024\n\002id\030\001 \001(" +
-      "\tB\004\342A\001\002R\002id\022\030\n\004name\030\002 \001(\tB\004\342A\001\001R\004name\0228\n" +
-      "\004type\030\003 \001(\0162\036.threadline.v1.ParticipantT" +
-      "ypeB\004\342A\001\002R\004type\022\030\n\004role\030\004 \001(\tB\004\342A\001\001R\004rol" +
-      "e\"\316\001\n\023CreateThreadRequest\0223\n\006thread\030\001 \001(" +
-      "\0132\025.threadline.v1.ThreadB\004\342A\001\001R\006thread\022!" +
-      "\n\tthread_id\030\002 \001(\tB\004\342A\001\001R\010threadId\022:\n\tif_" +
-      "exists\030\003 \001(\0162\027.threadline.v1.IfExistsB\004\342" +
-      "A\001\001R\010ifExists\022#\n\nrequest_id\030\004 \001(\tB\004\342A\001\001R" +
-      "\trequestId\"j\n\020GetThreadRequest\022!\n\tthread" +
-      "_id\030\001 \001(\tB\004\342A\001\002R\010threadId\0223\n\004view\030\002 \001(\0162" +
-      "\031.threadline.v1.ThreadViewB\004\342A\001\001R\004view\"\266" +
-      "\004\n\014ThreadFilter\022\037\n\010agent_id\030\001 \001(\tB\004\342A\001\001R" +
-      "\007agentId\022\035\n\007user_id\030\002 \001(\tB\004\342A\001\001R\006userId\022" +
-      "\'\n\014external_ref\030\003 \001(\tB\004\342A\001\001R\013externalRef" +
-      "\022=\n\010statuses\030\004 \003(\0162\033.threadline.v1.Threa" +
-      "dStatusB\004\342A\001\001R\010statuses\022#\n\nthread_ids\030\005 " +
-      "\003(\tB\004\342A\001\001R\tthreadIds\022E\n\rcreated_after\030\006 " +
-      "\001(\0132\032.google.protobuf.TimestampB\004\342A\001\001R\014c" +
-      "reatedAfter\022G\n\016created_before\030\007 \001(\0132\032.go" +
-      "ogle.protobuf.TimestampB\004\342A\001\001R\rcreatedBe" +
-      "fore\022E\n\rupdated_after\030\010 \001(\0132\032.google.pro" +
-      "tobuf.TimestampB\004\342A\001\001R\014updatedAfter\022G\n\016u" +
-      "pdated_before\030\t \001(\0132\032.google.protobuf.Ti" +
-      "mestampB\004\342A\001\001R\rupdatedBefore\0229\n\010metadata" +
-      "\030\n \001(\0132\027.google.protobuf.StructB\004\342A\001\001R\010m" +
-      "etadata\"\270\001\n\022ListThreadsRequest\022!\n\tpage_s" +
-      "ize\030\001 \001(\005B\004\342A\001\001R\010pageSize\022#\n\npage_token\030" +
-      "\002 \001(\tB\004\342A\001\001R\tpageToken\0229\n\006filter\030\003 \001(\0132\033" +
-      ".threadline.v1.ThreadFilterB\004\342A\001\001R\006filte" +
-      "r\022\037\n\010order_by\030\004 \001(\tB\004\342A\001\001R\007orderBy\"n\n\023Li" +
-      "stThreadsResponse\022/\n\007threads\030\001 \003(\0132\025.thr" +
-      "eadline.v1.ThreadR\007threads\022&\n\017next_page_" +
-      "token\030\002 \001(\tR\rnextPageToken\"P\n\023CountThrea" +
-      "dsRequest\0229\n\006filter\030\001 \001(\0132\033.threadline.v" +
-      "1.ThreadFilterB\004\342A\001\001R\006filter\",\n\024CountThr" +
-      "eadsResponse\022\024\n\005count\030\001 \001(\003R\005count\"\215\001\n\023U" +
-      "pdateThreadRequest\0223\n\006thread\030\001 \001(\0132\025.thr" +
-      "eadline.v1.ThreadB\004\342A\001\002R\006thread\022A\n\013updat" +
-      "e_mask\030\002 \001(\0132\032.google.protobuf.FieldMask" +
-      "B\004\342A\001\002R\nupdateMask\"R\n\023DeleteThreadReques" +
-      "t\022!\n\tthread_id\030\001 \001(\tB\004\342A\001\002R\010threadId\022\030\n\004" +
-      "etag\030\002 \001(\tB\004\342A\001\001R\004etag\"`\n\021CopyThreadRequ" +
-      "est\022!\n\tthread_id\030\001 \001(\tB\004\342A\001\002R\010threadId\022(" +
-      "\n\rnew_thread_id\030\002 \001(\tB\004\342A\001\001R\013newThreadId" +
-      "*\225\001\n\014ThreadStatus\022\035\n\031THREAD_STATUS_UNSPE" +
-      "CIFIED\020\000\022\026\n\022THREAD_STATUS_IDLE\020\001\022\026\n\022THRE" +
-      "AD_STATUS_BUSY\020\002\022\035\n\031THREAD_STATUS_INTERR" +
-      "UPTED\020\003\022\027\n\023THREAD_STATUS_ERROR\020\004*V\n\nThre" +
-      "adView\022\033\n\027THREAD_VIEW_UNSPECIFIED\020\000\022\025\n\021T" +
-      "HREAD_VIEW_BASIC\020\001\022\024\n\020THREAD_VIEW_FULL\020\002" +
-      "*\205\001\n\017ParticipantType\022 \n\034PARTICIPANT_TYPE" +
-      "_UNSPECIFIED\020\000\022\031\n\025PARTICIPANT_TYPE_USER\020" +
-      "\001\022\032\n\026PARTICIPANT_TYPE_AGENT\020\002\022\031\n\025PARTICI" +
-      "PANT_TYPE_TOOL\020\003*T\n\010IfExists\022\031\n\025IF_EXIST" +
-      "S_UNSPECIFIED\020\000\022\023\n\017IF_EXISTS_RAISE\020\001\022\030\n\024" +
-      "IF_EXISTS_DO_NOTHING\020\0022\217\006\n\rThreadService" +
-      "\022a\n\014CreateThread\022\".threadline.v1.CreateT" +
-      "hreadRequest\032\025.threadline.v1.Thread\"\026\202\323\344" +
-      "\223\002\020\"\013/v1/threads:\001*\022d\n\tGetThread\022\037.threa" +
-      "dline.v1.GetThreadRequest\032\025.threadline.v" +
-      "1.Thread\"\037\202\323\344\223\002\031\022\027/v1/threads/{thread_id" +
-      "}\022i\n\013ListThreads\022!.threadline.v1.ListThr" +
-      "eadsRequest\032\".threadline.v1.ListThreadsR" +
-      "esponse\"\023\202\323\344\223\002\r\022\013/v1/threads\022r\n\014CountThr" +
-      "eads\022\".threadline.v1.CountThreadsRequest" +
-      "\032#.threadline.v1.CountThreadsResponse\"\031\202" +
-      "\323\344\223\002\023\022\021/v1/threads:count\022y\n\014UpdateThread" +
-      "\022\".threadline.v1.UpdateThreadRequest\032\025.t" +
-      "hreadline.v1.Thread\".\202\323\344\223\002(2\036/v1/threads" +
-      "/{thread.thread_id}:\006thread\022k\n\014DeleteThr" +
-      "ead\022\".threadline.v1.DeleteThreadRequest\032" +
-      "\026.google.protobuf.Empty\"\037\202\323\344\223\002\031*\027/v1/thr" +
-      "eads/{thread_id}\022n\n\nCopyThread\022 .threadl" +
-      "ine.v1.CopyThreadRequest\032\025.threadline.v1" +
-      ".Thread\"\'\202\323\344\223\002!\"\034/v1/threads/{thread_id}" +
-      ":copy:\001*Bl\n\021dev.threadline.v1B\013ThreadPro" +
-      "toP\001ZHgithub.com/threadline/threadline/g" +
-      "enerated/go/threadline/v1;threadlinev1b\006" +
-      "proto3"
+      "\003R\023omittedMessageCount\022#\n\nis_default\030\023 \001" +
+      "(\010B\004\342A\001\003R\tisDefault\"m\n\006Locale\022 \n\010languag" +
+      "e\030\001 \001(\tB\004\342A\001\001R\010language\022\036\n\007country\030\002 \001(\t" +
+      "B\004\342A\001\001R\007country\022!\n\ttime_zone\030\003 \001(\tB\004\342A\001\001" +
+      "R\010timeZone\"\221\001\n\013Participant\022\024\n\002id\030\001 \001(\tB\004" +
+      "\342A\001\002R\002id\022\030\n\004name\030\002 \001(\tB\004\342A\001\001R\004name\0228\n\004ty" +
+      "pe\030\003 \001(\0162\036.threadline.v1.ParticipantType" +
+      "B\004\342A\001\002R\004type\022\030\n\004role\030\004 \001(\tB\004\342A\001\001R\004role\"\316" +
+      "\001\n\023CreateThreadRequest\0223\n\006thread\030\001 \001(\0132\025" +
+      ".threadline.v1.ThreadB\004\342A\001\001R\006thread\022!\n\tt" +
+      "hread_id\030\002 \001(\tB\004\342A\001\001R\010threadId\022:\n\tif_exi" +
+      "sts\030\003 \001(\0162\027.threadline.v1.IfExistsB\004\342A\001\001" +
+      "R\010ifExists\022#\n\nrequest_id\030\004 \001(\tB\004\342A\001\001R\tre" +
+      "questId\"j\n\020GetThreadRequest\022!\n\tthread_id" +
+      "\030\001 \001(\tB\004\342A\001\002R\010threadId\0223\n\004view\030\002 \001(\0162\031.t" +
+      "hreadline.v1.ThreadViewB\004\342A\001\001R\004view\"\266\004\n\014" +
+      "ThreadFilter\022\037\n\010agent_id\030\001 \001(\tB\004\342A\001\001R\007ag" +
+      "entId\022\035\n\007user_id\030\002 \001(\tB\004\342A\001\001R\006userId\022\'\n\014" +
+      "external_ref\030\003 \001(\tB\004\342A\001\001R\013externalRef\022=\n" +
+      "\010statuses\030\004 \003(\0162\033.threadline.v1.ThreadSt" +
+      "atusB\004\342A\001\001R\010statuses\022#\n\nthread_ids\030\005 \003(\t" +
+      "B\004\342A\001\001R\tthreadIds\022E\n\rcreated_after\030\006 \001(\013" +
+      "2\032.google.protobuf.TimestampB\004\342A\001\001R\014crea" +
+      "tedAfter\022G\n\016created_before\030\007 \001(\0132\032.googl" +
+      "e.protobuf.TimestampB\004\342A\001\001R\rcreatedBefor" +
+      "e\022E\n\rupdated_after\030\010 \001(\0132\032.google.protob" +
+      "uf.TimestampB\004\342A\001\001R\014updatedAfter\022G\n\016upda" +
+      "ted_before\030\t \001(\0132\032.google.protobuf.Times" +
+      "tampB\004\342A\001\001R\rupdatedBefore\0229\n\010metadata\030\n " +
+      "\001(\0132\027.google.protobuf.StructB\004\342A\001\001R\010meta" +
+      "data\"\354\001\n\022ListThreadsRequest\022!\n\tpage_size" +
+      "\030\001 \001(\005B\004\342A\001\001R\010pageSize\022#\n\npage_token\030\002 \001" +
+      "(\tB\004\342A\001\001R\tpageToken\0229\n\006filter\030\003 \001(\0132\033.th" +
+      "readline.v1.ThreadFilterB\004\342A\001\001R\006filter\022\037" +
+      "\n\010order_by\030\004 \001(\tB\004\342A\001\001R\007orderBy\0222\n\022inclu" +
+      "de_total_size\030\005 \001(\010B\004\342A\001\001R\020includeTotalS" +
+      "ize\"\215\001\n\023ListThreadsResponse\022/\n\007threads\030\001" +
+      " \003(\0132\025.threadline.v1.ThreadR\007threads\022&\n\017" +
+      "next_page_token\030\002 \001(\tR\rnextPageToken\022\035\n\n" +
+      "total_size\030\003 \001(\005R\ttotalSize\"P\n\023CountThre" +
+      "adsRequest\0229\n\006filter\030\001 \001(\0132\033.threadline." +
+      "v1.ThreadFilterB\004\342A\001\001R\006filter\",\n\024CountTh" +
+      "readsResponse\022\024\n\005count\030\001 \001(\003R\005count\"\215\001\n\023" +
+      "UpdateThreadRequest\0223\n\006thread\030\001 \001(\0132\025.th" +
+      "readline.v1.ThreadB\004\342A\001\002R\006thread\022A\n\013upda" +
+      "te_mask\030\002 \001(\0132\032.google.protobuf.FieldMas" +
+      "kB\004\342A\001\002R\nupdateMask\"R\n\023DeleteThreadReque" +
+      "st\022!\n\tthread_id\030\001 \001(\tB\004\342A\001\002R\010threadId\022\030\n" +
+      "\004etag\030\002 \001(\tB\004\342A\001\001R\004etag\"\213\001\n\021CopyThreadRe" +
+      "quest\022!\n\tthread_id\030\001 \001(\tB\004\342A\001\002R\010threadId" +
+      "\022(\n\rnew_thread_id\030\002 \001(\tB\004\342A\001\001R\013newThread" +
+      "Id\022)\n\rcheckpoint_id\030\003 \001(\tB\004\342A\001\001R\014checkpo" +
+      "intId\"\355\001\n\013ThreadState\022!\n\tthread_id\030\001 \001(\t" +
+      "B\004\342A\001\010R\010threadId\0225\n\006values\030\002 \001(\0132\027.googl" +
+      "e.protobuf.StructB\004\342A\001\001R\006values\022)\n\rcheck" +
+      "point_id\030\003 \001(\tB\004\342A\001\003R\014checkpointId\022?\n\nup" +
+      "dated_at\030\004 \001(\0132\032.google.protobuf.Timesta" +
+      "mpB\004\342A\001\003R\tupdatedAt\022\030\n\004etag\030\005 \001(\tB\004\342A\001\001R" +
+      "\004etag\"\232\003\n\020ThreadCheckpoint\022)\n\rcheckpoint" +
+      "_id\030\001 \001(\tB\004\342A\001\010R\014checkpointId\022!\n\tthread_" +
+      "id\030\002 \001(\tB\004\342A\001\003R\010threadId\0226\n\024parent_check" +
+      "point_id\030\003 \001(\tB\004\342A\001\003R\022parentCheckpointId" +
+      "\0225\n\006values\030\004 \001(\0132\027.google.protobuf.Struc" +
+      "tB\004\342A\001\003R\006values\022,\n\017last_message_id\030\005 \001(\t" +
+      "B\004\342A\001\003R\rlastMessageId\022\033\n\006run_id\030\006 \001(\tB\004\342" +
+      "A\001\003R\005runId\022=\n\006source\030\007 \001(\0162\037.threadline." +
+      "v1.CheckpointSourceB\004\342A\001\003R\006source\022?\n\ncre" +
+      "ated_at\030\010 \001(\0132\032.google.protobuf.Timestam" +
+      "pB\004\342A\001\003R\tcreatedAt\":\n\025GetThreadStateRequ" +
+      "est\022!\n\tthread_id\030\001 \001(\tB\004\342A\001\002R\010threadId\"\242" +
+      "\001\n\030UpdateThreadStateRequest\022C\n\014thread_st" +
+      "ate\030\001 \001(\0132\032.threadline.v1.ThreadStateB\004\342" +
+      "A\001\002R\013threadState\022A\n\013update_mask\030\002 \001(\0132\032." +
+      "google.protobuf.FieldMaskB\004\342A\001\001R\nupdateM" +
+      "ask\"\211\001\n\034ListThreadCheckpointsRequest\022!\n\t" +
+      "thread_id\030\001 \001(\tB\004\342A\001\002R\010threadId\022!\n\tpage_" +
+      "size\030\002 \001(\005B\004\342A\001\001R\010pageSize\022#\n\npage_token" +
+      "\030\003 \001(\tB\004\342A\001\001R\tpageToken\"\212\001\n\035ListThreadCh" +
+      "eckpointsResponse\022A\n\013checkpoints\030\001 \003(\0132\037" +
+      ".threadline.v1.ThreadCheckpointR\013checkpo" +
+      "ints\022&\n\017next_page_token\030\002 \001(\tR\rnextPageT" +
+      "oken\"Y\n\027GetDefaultThreadRequest\022\037\n\010agent" +
+      "_id\030\001 \001(\tB\004\342A\001\001R\007agentId\022\035\n\007user_id\030\002 \001(" +
+      "\tB\004\342A\001\001R\006userId\"Q\n\022ClearThreadRequest\022!\n" +
+      "\tthread_id\030\001 \001(\tB\004\342A\001\002R\010threadId\022\030\n\004etag" +
+      "\030\002 \001(\tB\004\342A\001\001R\004etag*\225\001\n\014ThreadStatus\022\035\n\031T" +
+      "HREAD_STATUS_UNSPECIFIED\020\000\022\026\n\022THREAD_STA" +
+      "TUS_IDLE\020\001\022\026\n\022THREAD_STATUS_BUSY\020\002\022\035\n\031TH" +
+      "READ_STATUS_INTERRUPTED\020\003\022\027\n\023THREAD_STAT" +
+      "US_ERROR\020\004*V\n\nThreadView\022\033\n\027THREAD_VIEW_" +
+      "UNSPECIFIED\020\000\022\025\n\021THREAD_VIEW_BASIC\020\001\022\024\n\020" +
+      "THREAD_VIEW_FULL\020\002*\205\001\n\017ParticipantType\022 " +
+      "\n\034PARTICIPANT_TYPE_UNSPECIFIED\020\000\022\031\n\025PART" +
+      "ICIPANT_TYPE_USER\020\001\022\032\n\026PARTICIPANT_TYPE_" +
+      "AGENT\020\002\022\031\n\025PARTICIPANT_TYPE_TOOL\020\003*T\n\010If" +
+      "Exists\022\031\n\025IF_EXISTS_UNSPECIFIED\020\000\022\023\n\017IF_" +
+      "EXISTS_RAISE\020\001\022\030\n\024IF_EXISTS_DO_NOTHING\020\002" +
+      "*\251\001\n\020CheckpointSource\022!\n\035CHECKPOINT_SOUR" +
+      "CE_UNSPECIFIED\020\000\022\034\n\030CHECKPOINT_SOURCE_UP" +
+      "DATE\020\001\022\031\n\025CHECKPOINT_SOURCE_RUN\020\002\022\035\n\031CHE" +
+      "CKPOINT_SOURCE_RESTORE\020\003\022\032\n\026CHECKPOINT_S" +
+      "OURCE_COPY\020\0042\262\013\n\rThreadService\022a\n\014Create" +
+      "Thread\022\".threadline.v1.CreateThreadReque" +
+      "st\032\025.threadline.v1.Thread\"\026\202\323\344\223\002\020\"\013/v1/t" +
+      "hreads:\001*\022d\n\tGetThread\022\037.threadline.v1.G" +
+      "etThreadRequest\032\025.threadline.v1.Thread\"\037" +
+      "\202\323\344\223\002\031\022\027/v1/threads/{thread_id}\022i\n\013ListT" +
+      "hreads\022!.threadline.v1.ListThreadsReques" +
+      "t\032\".threadline.v1.ListThreadsResponse\"\023\202" +
+      "\323\344\223\002\r\022\013/v1/threads\022r\n\014CountThreads\022\".thr" +
+      "eadline.v1.CountThreadsRequest\032#.threadl" +
+      "ine.v1.CountThreadsResponse\"\031\202\323\344\223\002\023\022\021/v1" +
+      "/threads:count\022y\n\014UpdateThread\022\".threadl" +
+      "ine.v1.UpdateThreadRequest\032\025.threadline." +
+      "v1.Thread\".\202\323\344\223\002(2\036/v1/threads/{thread.t" +
+      "hread_id}:\006thread\022k\n\014DeleteThread\022\".thre" +
+      "adline.v1.DeleteThreadRequest\032\026.google.p" +
+      "rotobuf.Empty\"\037\202\323\344\223\002\031*\027/v1/threads/{thre" +
+      "ad_id}\022n\n\nCopyThread\022 .threadline.v1.Cop" +
+      "yThreadRequest\032\025.threadline.v1.Thread\"\'\202" +
+      "\323\344\223\002!\"\034/v1/threads/{thread_id}:copy:\001*\022y" +
+      "\n\016GetThreadState\022$.threadline.v1.GetThre" +
+      "adStateRequest\032\032.threadline.v1.ThreadSta" +
+      "te\"%\202\323\344\223\002\037\022\035/v1/threads/{thread_id}/stat" +
+      "e\022\232\001\n\021UpdateThreadState\022\'.threadline.v1." +
+      "UpdateThreadStateRequest\032\032.threadline.v1" +
+      ".ThreadState\"@\202\323\344\223\002:2*/v1/threads/{threa" +
+      "d_state.thread_id}/state:\014thread_state\022\237" +
+      "\001\n\025ListThreadCheckpoints\022+.threadline.v1" +
+      ".ListThreadCheckpointsRequest\032,.threadli" +
+      "ne.v1.ListThreadCheckpointsResponse\"+\202\323\344" +
+      "\223\002%\022#/v1/threads/{thread_id}/checkpoints" +
+      "\022t\n\020GetDefaultThread\022&.threadline.v1.Get" +
+      "DefaultThreadRequest\032\025.threadline.v1.Thr" +
+      "ead\"!\202\323\344\223\002\033\"\026/v1/threads:getDefault:\001*\022q" +
+      "\n\013ClearThread\022!.threadline.v1.ClearThrea" +
+      "dRequest\032\025.threadline.v1.Thread\"(\202\323\344\223\002\"\"" +
+      "\035/v1/threads/{thread_id}:clear:\001*Bl\n\021dev" +
+      ".threadline.v1B\013ThreadProtoP\001ZHgithub.co" +
+      "m/threadline/threadline/generated/go/thr" +
+      "eadline/v1;threadlinev1b\006proto3"
     };
     descriptor = com.google.protobuf.Descriptors.FileDescriptor
       .internalBuildGeneratedFileFrom(descriptorData,
@@ -231,7 +329,7 @@ public final class ThreadProto extends com.google.protobuf.GeneratedFile {
     internal_static_threadline_v1_Thread_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_threadline_v1_Thread_descriptor,
-        new java.lang.String[] { "ThreadId", "Title", "Metadata", "AgentId", "UserId", "ExternalRef", "Locale", "Participants", "Ttl", "Status", "CreatedAt", "UpdatedAt", "LastActivityAt", "MessageCount", "ExpireTime", "Etag", "Messages", "OmittedMessageCount", });
+        new java.lang.String[] { "ThreadId", "Title", "Metadata", "AgentId", "UserId", "ExternalRef", "Locale", "Participants", "Ttl", "Status", "CreatedAt", "UpdatedAt", "LastActivityAt", "MessageCount", "ExpireTime", "Etag", "Messages", "OmittedMessageCount", "IsDefault", });
     internal_static_threadline_v1_Locale_descriptor =
       getDescriptor().getMessageType(1);
     internal_static_threadline_v1_Locale_fieldAccessorTable = new
@@ -267,13 +365,13 @@ public final class ThreadProto extends com.google.protobuf.GeneratedFile {
     internal_static_threadline_v1_ListThreadsRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_threadline_v1_ListThreadsRequest_descriptor,
-        new java.lang.String[] { "PageSize", "PageToken", "Filter", "OrderBy", });
+        new java.lang.String[] { "PageSize", "PageToken", "Filter", "OrderBy", "IncludeTotalSize", });
     internal_static_threadline_v1_ListThreadsResponse_descriptor =
       getDescriptor().getMessageType(7);
     internal_static_threadline_v1_ListThreadsResponse_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_threadline_v1_ListThreadsResponse_descriptor,
-        new java.lang.String[] { "Threads", "NextPageToken", });
+        new java.lang.String[] { "Threads", "NextPageToken", "TotalSize", });
     internal_static_threadline_v1_CountThreadsRequest_descriptor =
       getDescriptor().getMessageType(8);
     internal_static_threadline_v1_CountThreadsRequest_fieldAccessorTable = new
@@ -303,7 +401,55 @@ public final class ThreadProto extends com.google.protobuf.GeneratedFile {
     internal_static_threadline_v1_CopyThreadRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_threadline_v1_CopyThreadRequest_descriptor,
-        new java.lang.String[] { "ThreadId", "NewThreadId", });
+        new java.lang.String[] { "ThreadId", "NewThreadId", "CheckpointId", });
+    internal_static_threadline_v1_ThreadState_descriptor =
+      getDescriptor().getMessageType(13);
+    internal_static_threadline_v1_ThreadState_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_threadline_v1_ThreadState_descriptor,
+        new java.lang.String[] { "ThreadId", "Values", "CheckpointId", "UpdatedAt", "Etag", });
+    internal_static_threadline_v1_ThreadCheckpoint_descriptor =
+      getDescriptor().getMessageType(14);
+    internal_static_threadline_v1_ThreadCheckpoint_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_threadline_v1_ThreadCheckpoint_descriptor,
+        new java.lang.String[] { "CheckpointId", "ThreadId", "ParentCheckpointId", "Values", "LastMessageId", "RunId", "Source", "CreatedAt", });
+    internal_static_threadline_v1_GetThreadStateRequest_descriptor =
+      getDescriptor().getMessageType(15);
+    internal_static_threadline_v1_GetThreadStateRequest_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_threadline_v1_GetThreadStateRequest_descriptor,
+        new java.lang.String[] { "ThreadId", });
+    internal_static_threadline_v1_UpdateThreadStateRequest_descriptor =
+      getDescriptor().getMessageType(16);
+    internal_static_threadline_v1_UpdateThreadStateRequest_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_threadline_v1_UpdateThreadStateRequest_descriptor,
+        new java.lang.String[] { "ThreadState", "UpdateMask", });
+    internal_static_threadline_v1_ListThreadCheckpointsRequest_descriptor =
+      getDescriptor().getMessageType(17);
+    internal_static_threadline_v1_ListThreadCheckpointsRequest_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_threadline_v1_ListThreadCheckpointsRequest_descriptor,
+        new java.lang.String[] { "ThreadId", "PageSize", "PageToken", });
+    internal_static_threadline_v1_ListThreadCheckpointsResponse_descriptor =
+      getDescriptor().getMessageType(18);
+    internal_static_threadline_v1_ListThreadCheckpointsResponse_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_threadline_v1_ListThreadCheckpointsResponse_descriptor,
+        new java.lang.String[] { "Checkpoints", "NextPageToken", });
+    internal_static_threadline_v1_GetDefaultThreadRequest_descriptor =
+      getDescriptor().getMessageType(19);
+    internal_static_threadline_v1_GetDefaultThreadRequest_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_threadline_v1_GetDefaultThreadRequest_descriptor,
+        new java.lang.String[] { "AgentId", "UserId", });
+    internal_static_threadline_v1_ClearThreadRequest_descriptor =
+      getDescriptor().getMessageType(20);
+    internal_static_threadline_v1_ClearThreadRequest_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_threadline_v1_ClearThreadRequest_descriptor,
+        new java.lang.String[] { "ThreadId", "Etag", });
     descriptor.resolveAllFeaturesImmutable();
     com.google.api.AnnotationsProto.getDescriptor();
     com.google.api.FieldBehaviorProto.getDescriptor();

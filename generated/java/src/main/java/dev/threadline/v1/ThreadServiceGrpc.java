@@ -4,7 +4,9 @@ import static io.grpc.MethodDescriptor.generateFullMethodName;
 
 /**
  * <pre>
- * ThreadService keeps conversation threads. Every call answers
+ * ThreadService keeps conversation threads. It also keeps each thread's
+ * state, which its agents keep between runs, with every checkpoint of it.
+ * Every call answers
  * INVALID_ARGUMENT with reason VALIDATION_ERROR and a BadRequest naming each
  * bad field when the request is malformed (reason MALFORMED_REQUEST when its
  * bytes are not a valid message at all), and NOT_FOUND with reason
@@ -238,6 +240,161 @@ public final class ThreadServiceGrpc {
     return getCopyThreadMethod;
   }
 
+  private static volatile io.grpc.MethodDescriptor<dev.threadline.v1.GetThreadStateRequest,
+      dev.threadline.v1.ThreadState> getGetThreadStateMethod;
+
+  @io.grpc.stub.annotations.RpcMethod(
+      fullMethodName = SERVICE_NAME + '/' + "GetThreadState",
+      requestType = dev.threadline.v1.GetThreadStateRequest.class,
+      responseType = dev.threadline.v1.ThreadState.class,
+      methodType = io.grpc.MethodDescriptor.MethodType.UNARY)
+  public static io.grpc.MethodDescriptor<dev.threadline.v1.GetThreadStateRequest,
+      dev.threadline.v1.ThreadState> getGetThreadStateMethod() {
+    io.grpc.MethodDescriptor<dev.threadline.v1.GetThreadStateRequest, dev.threadline.v1.ThreadState> getGetThreadStateMethod;
+    if ((getGetThreadStateMethod = ThreadServiceGrpc.getGetThreadStateMethod) == null) {
+      synchronized (ThreadServiceGrpc.class) {
+        if ((getGetThreadStateMethod = ThreadServiceGrpc.getGetThreadStateMethod) == null) {
+          ThreadServiceGrpc.getGetThreadStateMethod = getGetThreadStateMethod =
+              io.grpc.MethodDescriptor.<dev.threadline.v1.GetThreadStateRequest, dev.threadline.v1.ThreadState>newBuilder()
+              .setType(io.grpc.MethodDescriptor.MethodType.UNARY)
+              .setFullMethodName(generateFullMethodName(SERVICE_NAME, "GetThreadState"))
+              .setSampledToLocalTracing(true)
+              .setRequestMarshaller(io.grpc.protobuf.ProtoUtils.marshaller(
+                  dev.threadline.v1.GetThreadStateRequest.getDefaultInstance()))
+              .setResponseMarshaller(io.grpc.protobuf.ProtoUtils.marshaller(
+                  dev.threadline.v1.ThreadState.getDefaultInstance()))
+              .setSchemaDescriptor(new ThreadServiceMethodDescriptorSupplier("GetThreadState"))
+              .build();
+        }
+      }
+    }
+    return getGetThreadStateMethod;
+  }
+
+  private static volatile io.grpc.MethodDescriptor<dev.threadline.v1.UpdateThreadStateRequest,
+      dev.threadline.v1.ThreadState> getUpdateThreadStateMethod;
+
+  @io.grpc.stub.annotations.RpcMethod(
+      fullMethodName = SERVICE_NAME + '/' + "UpdateThreadState",
+      requestType = dev.threadline.v1.UpdateThreadStateRequest.class,
+      responseType = dev.threadline.v1.ThreadState.class,
+      methodType = io.grpc.MethodDescriptor.MethodType.UNARY)
+  public static io.grpc.MethodDescriptor<dev.threadline.v1.UpdateThreadStateRequest,
+      dev.threadline.v1.ThreadState> getUpdateThreadStateMethod() {
+    io.grpc.MethodDescriptor<dev.threadline.v1.UpdateThreadStateRequest, dev.threadline.v1.ThreadState> getUpdateThreadStateMethod;
+    if ((getUpdateThreadStateMethod = ThreadServiceGrpc.getUpdateThreadStateMethod) == null) {
+      synchronized (ThreadServiceGrpc.class) {
+        if ((getUpdateThreadStateMethod = ThreadServiceGrpc.getUpdateThreadStateMethod) == null) {
+          ThreadServiceGrpc.getUpdateThreadStateMethod = getUpdateThreadStateMethod =
+              io.grpc.MethodDescriptor.<dev.threadline.v1.UpdateThreadStateRequest, dev.threadline.v1.ThreadState>newBuilder()
+              .setType(io.grpc.MethodDescriptor.MethodType.UNARY)
+              .setFullMethodName(generateFullMethodName(SERVICE_NAME, "UpdateThreadState"))
+              .setSampledToLocalTracing(true)
+              .setRequestMarshaller(io.grpc.protobuf.ProtoUtils.marshaller(
+                  dev.threadline.v1.UpdateThreadStateRequest.getDefaultInstance()))
+              .setResponseMarshaller(io.grpc.protobuf.ProtoUtils.marshaller(
+                  dev.threadline.v1.ThreadState.getDefaultInstance()))
+              .setSchemaDescriptor(new ThreadServiceMethodDescriptorSupplier("UpdateThreadState"))
+              .build();
+        }
+      }
+    }
+    return getUpdateThreadStateMethod;
+  }
+
+  private static volatile io.grpc.MethodDescriptor<dev.threadline.v1.ListThreadCheckpointsRequest,
+      dev.threadline.v1.ListThreadCheckpointsResponse> getListThreadCheckpointsMethod;
+
+  @io.grpc.stub.annotations.RpcMethod(
+      fullMethodName = SERVICE_NAME + '/' + "ListThreadCheckpoints",
+      requestType = dev.threadline.v1.ListThreadCheckpointsRequest.class,
+      responseType = dev.threadline.v1.ListThreadCheckpointsResponse.class,
+      methodType = io.grpc.MethodDescriptor.MethodType.UNARY)
+  public static io.grpc.MethodDescriptor<dev.threadline.v1.ListThreadCheckpointsRequest,
+      dev.threadline.v1.ListThreadCheckpointsResponse> getListThreadCheckpointsMethod() {
+    io.grpc.MethodDescriptor<dev.threadline.v1.ListThreadCheckpointsRequest, dev.threadline.v1.ListThreadCheckpointsResponse> getListThreadCheckpointsMethod;
+    if ((getListThreadCheckpointsMethod = ThreadServiceGrpc.getListThreadCheckpointsMethod) == null) {
+      synchronized (ThreadServiceGrpc.class) {
+        if ((getListThreadCheckpointsMethod = ThreadServiceGrpc.getListThreadCheckpointsMethod) == null) {
+          ThreadServiceGrpc.getListThreadCheckpointsMethod = getListThreadCheckpointsMethod =
+              io.grpc.MethodDescriptor.<dev.threadline.v1.ListThreadCheckpointsRequest, dev.threadline.v1.ListThreadCheckpointsResponse>newBuilder()
+              .setType(io.grpc.MethodDescriptor.MethodType.UNARY)
+              .setFullMethodName(generateFullMethodName(SERVICE_NAME, "ListThreadCheckpoints"))
+              .setSampledToLocalTracing(true)
+              .setRequestMarshaller(io.grpc.protobuf.ProtoUtils.marshaller(
+                  dev.threadline.v1.ListThreadCheckpointsRequest.getDefaultInstance()))
+              .setResponseMarshaller(io.grpc.protobuf.ProtoUtils.marshaller(
+                  dev.threadline.v1.ListThreadCheckpointsResponse.getDefaultInstance()))
+              .setSchemaDescriptor(new ThreadServiceMethodDescriptorSupplier("ListThreadCheckpoints"))
+              .build();
+        }
+      }
+    }
+    return getListThreadCheckpointsMethod;
+  }
+
+  private static volatile io.grpc.MethodDescriptor<dev.threadline.v1.GetDefaultThreadRequest,
+      dev.threadline.v1.Thread> getGetDefaultThreadMethod;
+
+  @io.grpc.stub.annotations.RpcMethod(
+      fullMethodName = SERVICE_NAME + '/' + "GetDefaultThread",
+      requestType = dev.threadline.v1.GetDefaultThreadRequest.class,
+      responseType = dev.threadline.v1.Thread.class,
+      methodType = io.grpc.MethodDescriptor.MethodType.UNARY)
+  public static io.grpc.MethodDescriptor<dev.threadline.v1.GetDefaultThreadRequest,
+      dev.threadline.v1.Thread> getGetDefaultThreadMethod() {
+    io.grpc.MethodDescriptor<dev.threadline.v1.GetDefaultThreadRequest, dev.threadline.v1.Thread> getGetDefaultThreadMethod;
+    if ((getGetDefaultThreadMethod = ThreadServiceGrpc.getGetDefaultThreadMethod) == null) {
+      synchronized (ThreadServiceGrpc.class) {
+        if ((getGetDefaultThreadMethod = ThreadServiceGrpc.getGetDefaultThreadMethod) == null) {
+          ThreadServiceGrpc.getGetDefaultThreadMethod = getGetDefaultThreadMethod =
+              io.grpc.MethodDescriptor.<dev.threadline.v1.GetDefaultThreadRequest, dev.threadline.v1.Thread>newBuilder()
+              .setType(io.grpc.MethodDescriptor.MethodType.UNARY)
+              .setFullMethodName(generateFullMethodName(SERVICE_NAME, "GetDefaultThread"))
+              .setSampledToLocalTracing(true)
+              .setRequestMarshaller(io.grpc.protobuf.ProtoUtils.marshaller(
+                  dev.threadline.v1.GetDefaultThreadRequest.getDefaultInstance()))
+              .setResponseMarshaller(io.grpc.protobuf.ProtoUtils.marshaller(
+                  dev.threadline.v1.Thread.getDefaultInstance()))
+              .setSchemaDescriptor(new ThreadServiceMethodDescriptorSupplier("GetDefaultThread"))
+              .build();
+        }
+      }
+    }
+    return getGetDefaultThreadMethod;
+  }
+
+  private static volatile io.grpc.MethodDescriptor<dev.threadline.v1.ClearThreadRequest,
+      dev.threadline.v1.Thread> getClearThreadMethod;
+
+  @io.grpc.stub.annotations.RpcMethod(
+      fullMethodName = SERVICE_NAME + '/' + "ClearThread",
+      requestType = dev.threadline.v1.ClearThreadRequest.class,
+      responseType = dev.threadline.v1.Thread.class,
+      methodType = io.grpc.MethodDescriptor.MethodType.UNARY)
+  public static io.grpc.MethodDescriptor<dev.threadline.v1.ClearThreadRequest,
+      dev.threadline.v1.Thread> getClearThreadMethod() {
+    io.grpc.MethodDescriptor<dev.threadline.v1.ClearThreadRequest, dev.threadline.v1.Thread> getClearThreadMethod;
+    if ((getClearThreadMethod = ThreadServiceGrpc.getClearThreadMethod) == null) {
+      synchronized (ThreadServiceGrpc.class) {
+        if ((getClearThreadMethod = ThreadServiceGrpc.getClearThreadMethod) == null) {
+          ThreadServiceGrpc.getClearThreadMethod = getClearThreadMethod =
+              io.grpc.MethodDescriptor.<dev.threadline.v1.ClearThreadRequest, dev.threadline.v1.Thread>newBuilder()
+              .setType(io.grpc.MethodDescriptor.MethodType.UNARY)
+              .setFullMethodName(generateFullMethodName(SERVICE_NAME, "ClearThread"))
+              .setSampledToLocalTracing(true)
+              .setRequestMarshaller(io.grpc.protobuf.ProtoUtils.marshaller(
+                  dev.threadline.v1.ClearThreadRequest.getDefaultInstance()))
+              .setResponseMarshaller(io.grpc.protobuf.ProtoUtils.marshaller(
+                  dev.threadline.v1.Thread.getDefaultInstance()))
+              .setSchemaDescriptor(new ThreadServiceMethodDescriptorSupplier("ClearThread"))
+              .build();
+        }
+      }
+    }
+    return getClearThreadMethod;
+  }
+
   /**
    * Creates a new async stub that supports all call types for the service
    */
@@ -299,7 +456,9 @@ public final class ThreadServiceGrpc {
 
   /**
    * <pre>
-   * ThreadService keeps conversation threads. Every call answers
+   * ThreadService keeps conversation threads. It also keeps each thread's
+   * state, which its agents keep between runs, with every checkpoint of it.
+   * Every call answers
    * INVALID_ARGUMENT with reason VALIDATION_ERROR and a BadRequest naming each
    * bad field when the request is malformed (reason MALFORMED_REQUEST when its
    * bytes are not a valid message at all), and NOT_FOUND with reason
@@ -315,7 +474,8 @@ public final class ThreadServiceGrpc {
      * Creates a thread. With a thread_id chosen by the client that is already
      * taken, answers ALREADY_EXISTS (reason THREAD_ALREADY_EXISTS) or, with
      * if_exists DO_NOTHING, returns the existing thread unchanged. Retrying
-     * with the same request_id returns the thread the first call made.
+     * with the same request_id returns the thread the first call made. A ttl
+     * over the server's --max-thread-ttl is INVALID_ARGUMENT.
      * </pre>
      */
     default void createThread(dev.threadline.v1.CreateThreadRequest request,
@@ -363,7 +523,10 @@ public final class ThreadServiceGrpc {
      * Changes the fields of a thread named by update_mask. An empty mask, or a
      * path that is unknown or output-only, is INVALID_ARGUMENT. When
      * thread.etag is set and no longer current, answers ABORTED with reason
-     * ETAG_MISMATCH and changes nothing.
+     * ETAG_MISMATCH and changes nothing. A ttl over the server's
+     * --max-thread-ttl is INVALID_ARGUMENT. On a default thread, a mask that
+     * names agent_id, user_id or ttl is FAILED_PRECONDITION with reason
+     * DEFAULT_THREAD.
      * </pre>
      */
     default void updateThread(dev.threadline.v1.UpdateThreadRequest request,
@@ -373,9 +536,11 @@ public final class ThreadServiceGrpc {
 
     /**
      * <pre>
-     * Deletes a thread with its messages and everything else under it, and
-     * nothing else. When etag is set and no longer current, answers ABORTED
-     * with reason ETAG_MISMATCH and deletes nothing.
+     * Deletes a thread with its messages and everything else under it (runs,
+     * events, state and checkpoints), and nothing else. When etag is set and no
+     * longer current, answers ABORTED with reason ETAG_MISMATCH and deletes
+     * nothing. The default thread of an agent and user cannot be deleted:
+     * FAILED_PRECONDITION with reason DEFAULT_THREAD (ClearThread empties it).
      * </pre>
      */
     default void deleteThread(dev.threadline.v1.DeleteThreadRequest request,
@@ -386,21 +551,111 @@ public final class ThreadServiceGrpc {
     /**
      * <pre>
      * Makes a new thread with the same fields as an existing one and a copy of
-     * every message, in the same order. The copy gets a new id and new thread
-     * times, and its status starts IDLE; its messages get new ids and keep
-     * their role, parts, metadata and created_at.
+     * every message, in the same order, and of its state. The copy gets a new
+     * id and new thread times, and its status starts IDLE; its messages get new
+     * ids and keep their role, parts, metadata and created_at. Its state is the
+     * source's, in one checkpoint of source COPY (the source's history is not
+     * copied); a source whose state never changed gives a copy without one.
+     * With checkpoint_id, the copy is a fork as of that checkpoint: only the
+     * messages written up to it (those the source still has, up to and
+     * including the checkpoint's last_message_id), and the checkpoint's state.
+     * An unknown checkpoint is NOT_FOUND with reason CHECKPOINT_NOT_FOUND. The
+     * copy is never a default thread.
      * </pre>
      */
     default void copyThread(dev.threadline.v1.CopyThreadRequest request,
         io.grpc.stub.StreamObserver<dev.threadline.v1.Thread> responseObserver) {
       io.grpc.stub.ServerCalls.asyncUnimplementedUnaryCall(getCopyThreadMethod(), responseObserver);
     }
+
+    /**
+     * <pre>
+     * Returns a thread's state: the JSON object its agents read at the start
+     * of each run and change as they work, as of its newest checkpoint. A
+     * thread whose state never changed has an empty state and no checkpoint.
+     * </pre>
+     */
+    default void getThreadState(dev.threadline.v1.GetThreadStateRequest request,
+        io.grpc.stub.StreamObserver<dev.threadline.v1.ThreadState> responseObserver) {
+      io.grpc.stub.ServerCalls.asyncUnimplementedUnaryCall(getGetThreadStateMethod(), responseObserver);
+    }
+
+    /**
+     * <pre>
+     * Changes a thread's state and returns it; the change makes a checkpoint
+     * (source UPDATE). The state is merged, not replaced, unless the mask says
+     * so (see UpdateThreadStateRequest.update_mask): as LangGraph's
+     * updateState, keys that are not named stay as they were. When
+     * thread_state.etag is set and no longer current, answers ABORTED with
+     * reason ETAG_MISMATCH and changes nothing. A state that would be larger
+     * than 256 KiB is INVALID_ARGUMENT. The state may change while a run is in
+     * flight (a person correcting what a waiting agent will read, say); if that
+     * run then fails or is cancelled after changing the state itself, the
+     * state returns to what it was before the run's first change, and the
+     * change made here is undone with it.
+     * </pre>
+     */
+    default void updateThreadState(dev.threadline.v1.UpdateThreadStateRequest request,
+        io.grpc.stub.StreamObserver<dev.threadline.v1.ThreadState> responseObserver) {
+      io.grpc.stub.ServerCalls.asyncUnimplementedUnaryCall(getUpdateThreadStateMethod(), responseObserver);
+    }
+
+    /**
+     * <pre>
+     * Lists a thread's checkpoints, newest first: every state it has had, each
+     * with what made it. A page holds fewer than page_size checkpoints when
+     * more would not fit in 4 MiB; next_page_token then continues after the
+     * last one. Paging never repeats or skips a checkpoint, whatever is written
+     * meanwhile (new ones come before the first page).
+     * </pre>
+     */
+    default void listThreadCheckpoints(dev.threadline.v1.ListThreadCheckpointsRequest request,
+        io.grpc.stub.StreamObserver<dev.threadline.v1.ListThreadCheckpointsResponse> responseObserver) {
+      io.grpc.stub.ServerCalls.asyncUnimplementedUnaryCall(getListThreadCheckpointsMethod(), responseObserver);
+    }
+
+    /**
+     * <pre>
+     * Returns the default thread of an agent and a user, in the caller's
+     * tenant, making it on the first call. Concurrent first calls all return
+     * the same thread: the database allows one default thread per agent and
+     * user. The default thread cannot be deleted (DeleteThread answers
+     * FAILED_PRECONDITION with reason DEFAULT_THREAD), never expires, and its
+     * agent_id, user_id and ttl cannot be changed (UpdateThread answers the
+     * same); ClearThread empties it. It is a POST because the first call
+     * writes.
+     * </pre>
+     */
+    default void getDefaultThread(dev.threadline.v1.GetDefaultThreadRequest request,
+        io.grpc.stub.StreamObserver<dev.threadline.v1.Thread> responseObserver) {
+      io.grpc.stub.ServerCalls.asyncUnimplementedUnaryCall(getGetDefaultThreadMethod(), responseObserver);
+    }
+
+    /**
+     * <pre>
+     * Deletes every message of a thread in one step and returns the thread,
+     * with message_count 0; a thread.cleared event marks the moment in the
+     * thread's events. The thread itself, its state and checkpoints, its runs
+     * and its events stay (as with DeleteMessage, the events of the messages
+     * keep what they said). A thread with a run in flight answers
+     * FAILED_PRECONDITION with reason THREAD_BUSY. When etag is set and no
+     * longer current, answers ABORTED with reason ETAG_MISMATCH. This is how
+     * the default thread, which cannot be deleted, starts afresh; to empty its
+     * state too, UpdateThreadState with update_mask `values`.
+     * </pre>
+     */
+    default void clearThread(dev.threadline.v1.ClearThreadRequest request,
+        io.grpc.stub.StreamObserver<dev.threadline.v1.Thread> responseObserver) {
+      io.grpc.stub.ServerCalls.asyncUnimplementedUnaryCall(getClearThreadMethod(), responseObserver);
+    }
   }
 
   /**
    * Base class for the server implementation of the service ThreadService.
    * <pre>
-   * ThreadService keeps conversation threads. Every call answers
+   * ThreadService keeps conversation threads. It also keeps each thread's
+   * state, which its agents keep between runs, with every checkpoint of it.
+   * Every call answers
    * INVALID_ARGUMENT with reason VALIDATION_ERROR and a BadRequest naming each
    * bad field when the request is malformed (reason MALFORMED_REQUEST when its
    * bytes are not a valid message at all), and NOT_FOUND with reason
@@ -420,7 +675,9 @@ public final class ThreadServiceGrpc {
   /**
    * A stub to allow clients to do asynchronous rpc calls to service ThreadService.
    * <pre>
-   * ThreadService keeps conversation threads. Every call answers
+   * ThreadService keeps conversation threads. It also keeps each thread's
+   * state, which its agents keep between runs, with every checkpoint of it.
+   * Every call answers
    * INVALID_ARGUMENT with reason VALIDATION_ERROR and a BadRequest naming each
    * bad field when the request is malformed (reason MALFORMED_REQUEST when its
    * bytes are not a valid message at all), and NOT_FOUND with reason
@@ -447,7 +704,8 @@ public final class ThreadServiceGrpc {
      * Creates a thread. With a thread_id chosen by the client that is already
      * taken, answers ALREADY_EXISTS (reason THREAD_ALREADY_EXISTS) or, with
      * if_exists DO_NOTHING, returns the existing thread unchanged. Retrying
-     * with the same request_id returns the thread the first call made.
+     * with the same request_id returns the thread the first call made. A ttl
+     * over the server's --max-thread-ttl is INVALID_ARGUMENT.
      * </pre>
      */
     public void createThread(dev.threadline.v1.CreateThreadRequest request,
@@ -499,7 +757,10 @@ public final class ThreadServiceGrpc {
      * Changes the fields of a thread named by update_mask. An empty mask, or a
      * path that is unknown or output-only, is INVALID_ARGUMENT. When
      * thread.etag is set and no longer current, answers ABORTED with reason
-     * ETAG_MISMATCH and changes nothing.
+     * ETAG_MISMATCH and changes nothing. A ttl over the server's
+     * --max-thread-ttl is INVALID_ARGUMENT. On a default thread, a mask that
+     * names agent_id, user_id or ttl is FAILED_PRECONDITION with reason
+     * DEFAULT_THREAD.
      * </pre>
      */
     public void updateThread(dev.threadline.v1.UpdateThreadRequest request,
@@ -510,9 +771,11 @@ public final class ThreadServiceGrpc {
 
     /**
      * <pre>
-     * Deletes a thread with its messages and everything else under it, and
-     * nothing else. When etag is set and no longer current, answers ABORTED
-     * with reason ETAG_MISMATCH and deletes nothing.
+     * Deletes a thread with its messages and everything else under it (runs,
+     * events, state and checkpoints), and nothing else. When etag is set and no
+     * longer current, answers ABORTED with reason ETAG_MISMATCH and deletes
+     * nothing. The default thread of an agent and user cannot be deleted:
+     * FAILED_PRECONDITION with reason DEFAULT_THREAD (ClearThread empties it).
      * </pre>
      */
     public void deleteThread(dev.threadline.v1.DeleteThreadRequest request,
@@ -524,9 +787,16 @@ public final class ThreadServiceGrpc {
     /**
      * <pre>
      * Makes a new thread with the same fields as an existing one and a copy of
-     * every message, in the same order. The copy gets a new id and new thread
-     * times, and its status starts IDLE; its messages get new ids and keep
-     * their role, parts, metadata and created_at.
+     * every message, in the same order, and of its state. The copy gets a new
+     * id and new thread times, and its status starts IDLE; its messages get new
+     * ids and keep their role, parts, metadata and created_at. Its state is the
+     * source's, in one checkpoint of source COPY (the source's history is not
+     * copied); a source whose state never changed gives a copy without one.
+     * With checkpoint_id, the copy is a fork as of that checkpoint: only the
+     * messages written up to it (those the source still has, up to and
+     * including the checkpoint's last_message_id), and the checkpoint's state.
+     * An unknown checkpoint is NOT_FOUND with reason CHECKPOINT_NOT_FOUND. The
+     * copy is never a default thread.
      * </pre>
      */
     public void copyThread(dev.threadline.v1.CopyThreadRequest request,
@@ -534,12 +804,100 @@ public final class ThreadServiceGrpc {
       io.grpc.stub.ClientCalls.asyncUnaryCall(
           getChannel().newCall(getCopyThreadMethod(), getCallOptions()), request, responseObserver);
     }
+
+    /**
+     * <pre>
+     * Returns a thread's state: the JSON object its agents read at the start
+     * of each run and change as they work, as of its newest checkpoint. A
+     * thread whose state never changed has an empty state and no checkpoint.
+     * </pre>
+     */
+    public void getThreadState(dev.threadline.v1.GetThreadStateRequest request,
+        io.grpc.stub.StreamObserver<dev.threadline.v1.ThreadState> responseObserver) {
+      io.grpc.stub.ClientCalls.asyncUnaryCall(
+          getChannel().newCall(getGetThreadStateMethod(), getCallOptions()), request, responseObserver);
+    }
+
+    /**
+     * <pre>
+     * Changes a thread's state and returns it; the change makes a checkpoint
+     * (source UPDATE). The state is merged, not replaced, unless the mask says
+     * so (see UpdateThreadStateRequest.update_mask): as LangGraph's
+     * updateState, keys that are not named stay as they were. When
+     * thread_state.etag is set and no longer current, answers ABORTED with
+     * reason ETAG_MISMATCH and changes nothing. A state that would be larger
+     * than 256 KiB is INVALID_ARGUMENT. The state may change while a run is in
+     * flight (a person correcting what a waiting agent will read, say); if that
+     * run then fails or is cancelled after changing the state itself, the
+     * state returns to what it was before the run's first change, and the
+     * change made here is undone with it.
+     * </pre>
+     */
+    public void updateThreadState(dev.threadline.v1.UpdateThreadStateRequest request,
+        io.grpc.stub.StreamObserver<dev.threadline.v1.ThreadState> responseObserver) {
+      io.grpc.stub.ClientCalls.asyncUnaryCall(
+          getChannel().newCall(getUpdateThreadStateMethod(), getCallOptions()), request, responseObserver);
+    }
+
+    /**
+     * <pre>
+     * Lists a thread's checkpoints, newest first: every state it has had, each
+     * with what made it. A page holds fewer than page_size checkpoints when
+     * more would not fit in 4 MiB; next_page_token then continues after the
+     * last one. Paging never repeats or skips a checkpoint, whatever is written
+     * meanwhile (new ones come before the first page).
+     * </pre>
+     */
+    public void listThreadCheckpoints(dev.threadline.v1.ListThreadCheckpointsRequest request,
+        io.grpc.stub.StreamObserver<dev.threadline.v1.ListThreadCheckpointsResponse> responseObserver) {
+      io.grpc.stub.ClientCalls.asyncUnaryCall(
+          getChannel().newCall(getListThreadCheckpointsMethod(), getCallOptions()), request, responseObserver);
+    }
+
+    /**
+     * <pre>
+     * Returns the default thread of an agent and a user, in the caller's
+     * tenant, making it on the first call. Concurrent first calls all return
+     * the same thread: the database allows one default thread per agent and
+     * user. The default thread cannot be deleted (DeleteThread answers
+     * FAILED_PRECONDITION with reason DEFAULT_THREAD), never expires, and its
+     * agent_id, user_id and ttl cannot be changed (UpdateThread answers the
+     * same); ClearThread empties it. It is a POST because the first call
+     * writes.
+     * </pre>
+     */
+    public void getDefaultThread(dev.threadline.v1.GetDefaultThreadRequest request,
+        io.grpc.stub.StreamObserver<dev.threadline.v1.Thread> responseObserver) {
+      io.grpc.stub.ClientCalls.asyncUnaryCall(
+          getChannel().newCall(getGetDefaultThreadMethod(), getCallOptions()), request, responseObserver);
+    }
+
+    /**
+     * <pre>
+     * Deletes every message of a thread in one step and returns the thread,
+     * with message_count 0; a thread.cleared event marks the moment in the
+     * thread's events. The thread itself, its state and checkpoints, its runs
+     * and its events stay (as with DeleteMessage, the events of the messages
+     * keep what they said). A thread with a run in flight answers
+     * FAILED_PRECONDITION with reason THREAD_BUSY. When etag is set and no
+     * longer current, answers ABORTED with reason ETAG_MISMATCH. This is how
+     * the default thread, which cannot be deleted, starts afresh; to empty its
+     * state too, UpdateThreadState with update_mask `values`.
+     * </pre>
+     */
+    public void clearThread(dev.threadline.v1.ClearThreadRequest request,
+        io.grpc.stub.StreamObserver<dev.threadline.v1.Thread> responseObserver) {
+      io.grpc.stub.ClientCalls.asyncUnaryCall(
+          getChannel().newCall(getClearThreadMethod(), getCallOptions()), request, responseObserver);
+    }
   }
 
   /**
    * A stub to allow clients to do synchronous rpc calls to service ThreadService.
    * <pre>
-   * ThreadService keeps conversation threads. Every call answers
+   * ThreadService keeps conversation threads. It also keeps each thread's
+   * state, which its agents keep between runs, with every checkpoint of it.
+   * Every call answers
    * INVALID_ARGUMENT with reason VALIDATION_ERROR and a BadRequest naming each
    * bad field when the request is malformed (reason MALFORMED_REQUEST when its
    * bytes are not a valid message at all), and NOT_FOUND with reason
@@ -566,7 +924,8 @@ public final class ThreadServiceGrpc {
      * Creates a thread. With a thread_id chosen by the client that is already
      * taken, answers ALREADY_EXISTS (reason THREAD_ALREADY_EXISTS) or, with
      * if_exists DO_NOTHING, returns the existing thread unchanged. Retrying
-     * with the same request_id returns the thread the first call made.
+     * with the same request_id returns the thread the first call made. A ttl
+     * over the server's --max-thread-ttl is INVALID_ARGUMENT.
      * </pre>
      */
     public dev.threadline.v1.Thread createThread(dev.threadline.v1.CreateThreadRequest request) throws io.grpc.StatusException {
@@ -614,7 +973,10 @@ public final class ThreadServiceGrpc {
      * Changes the fields of a thread named by update_mask. An empty mask, or a
      * path that is unknown or output-only, is INVALID_ARGUMENT. When
      * thread.etag is set and no longer current, answers ABORTED with reason
-     * ETAG_MISMATCH and changes nothing.
+     * ETAG_MISMATCH and changes nothing. A ttl over the server's
+     * --max-thread-ttl is INVALID_ARGUMENT. On a default thread, a mask that
+     * names agent_id, user_id or ttl is FAILED_PRECONDITION with reason
+     * DEFAULT_THREAD.
      * </pre>
      */
     public dev.threadline.v1.Thread updateThread(dev.threadline.v1.UpdateThreadRequest request) throws io.grpc.StatusException {
@@ -624,9 +986,11 @@ public final class ThreadServiceGrpc {
 
     /**
      * <pre>
-     * Deletes a thread with its messages and everything else under it, and
-     * nothing else. When etag is set and no longer current, answers ABORTED
-     * with reason ETAG_MISMATCH and deletes nothing.
+     * Deletes a thread with its messages and everything else under it (runs,
+     * events, state and checkpoints), and nothing else. When etag is set and no
+     * longer current, answers ABORTED with reason ETAG_MISMATCH and deletes
+     * nothing. The default thread of an agent and user cannot be deleted:
+     * FAILED_PRECONDITION with reason DEFAULT_THREAD (ClearThread empties it).
      * </pre>
      */
     public com.google.protobuf.Empty deleteThread(dev.threadline.v1.DeleteThreadRequest request) throws io.grpc.StatusException {
@@ -637,21 +1001,111 @@ public final class ThreadServiceGrpc {
     /**
      * <pre>
      * Makes a new thread with the same fields as an existing one and a copy of
-     * every message, in the same order. The copy gets a new id and new thread
-     * times, and its status starts IDLE; its messages get new ids and keep
-     * their role, parts, metadata and created_at.
+     * every message, in the same order, and of its state. The copy gets a new
+     * id and new thread times, and its status starts IDLE; its messages get new
+     * ids and keep their role, parts, metadata and created_at. Its state is the
+     * source's, in one checkpoint of source COPY (the source's history is not
+     * copied); a source whose state never changed gives a copy without one.
+     * With checkpoint_id, the copy is a fork as of that checkpoint: only the
+     * messages written up to it (those the source still has, up to and
+     * including the checkpoint's last_message_id), and the checkpoint's state.
+     * An unknown checkpoint is NOT_FOUND with reason CHECKPOINT_NOT_FOUND. The
+     * copy is never a default thread.
      * </pre>
      */
     public dev.threadline.v1.Thread copyThread(dev.threadline.v1.CopyThreadRequest request) throws io.grpc.StatusException {
       return io.grpc.stub.ClientCalls.blockingV2UnaryCall(
           getChannel(), getCopyThreadMethod(), getCallOptions(), request);
     }
+
+    /**
+     * <pre>
+     * Returns a thread's state: the JSON object its agents read at the start
+     * of each run and change as they work, as of its newest checkpoint. A
+     * thread whose state never changed has an empty state and no checkpoint.
+     * </pre>
+     */
+    public dev.threadline.v1.ThreadState getThreadState(dev.threadline.v1.GetThreadStateRequest request) throws io.grpc.StatusException {
+      return io.grpc.stub.ClientCalls.blockingV2UnaryCall(
+          getChannel(), getGetThreadStateMethod(), getCallOptions(), request);
+    }
+
+    /**
+     * <pre>
+     * Changes a thread's state and returns it; the change makes a checkpoint
+     * (source UPDATE). The state is merged, not replaced, unless the mask says
+     * so (see UpdateThreadStateRequest.update_mask): as LangGraph's
+     * updateState, keys that are not named stay as they were. When
+     * thread_state.etag is set and no longer current, answers ABORTED with
+     * reason ETAG_MISMATCH and changes nothing. A state that would be larger
+     * than 256 KiB is INVALID_ARGUMENT. The state may change while a run is in
+     * flight (a person correcting what a waiting agent will read, say); if that
+     * run then fails or is cancelled after changing the state itself, the
+     * state returns to what it was before the run's first change, and the
+     * change made here is undone with it.
+     * </pre>
+     */
+    public dev.threadline.v1.ThreadState updateThreadState(dev.threadline.v1.UpdateThreadStateRequest request) throws io.grpc.StatusException {
+      return io.grpc.stub.ClientCalls.blockingV2UnaryCall(
+          getChannel(), getUpdateThreadStateMethod(), getCallOptions(), request);
+    }
+
+    /**
+     * <pre>
+     * Lists a thread's checkpoints, newest first: every state it has had, each
+     * with what made it. A page holds fewer than page_size checkpoints when
+     * more would not fit in 4 MiB; next_page_token then continues after the
+     * last one. Paging never repeats or skips a checkpoint, whatever is written
+     * meanwhile (new ones come before the first page).
+     * </pre>
+     */
+    public dev.threadline.v1.ListThreadCheckpointsResponse listThreadCheckpoints(dev.threadline.v1.ListThreadCheckpointsRequest request) throws io.grpc.StatusException {
+      return io.grpc.stub.ClientCalls.blockingV2UnaryCall(
+          getChannel(), getListThreadCheckpointsMethod(), getCallOptions(), request);
+    }
+
+    /**
+     * <pre>
+     * Returns the default thread of an agent and a user, in the caller's
+     * tenant, making it on the first call. Concurrent first calls all return
+     * the same thread: the database allows one default thread per agent and
+     * user. The default thread cannot be deleted (DeleteThread answers
+     * FAILED_PRECONDITION with reason DEFAULT_THREAD), never expires, and its
+     * agent_id, user_id and ttl cannot be changed (UpdateThread answers the
+     * same); ClearThread empties it. It is a POST because the first call
+     * writes.
+     * </pre>
+     */
+    public dev.threadline.v1.Thread getDefaultThread(dev.threadline.v1.GetDefaultThreadRequest request) throws io.grpc.StatusException {
+      return io.grpc.stub.ClientCalls.blockingV2UnaryCall(
+          getChannel(), getGetDefaultThreadMethod(), getCallOptions(), request);
+    }
+
+    /**
+     * <pre>
+     * Deletes every message of a thread in one step and returns the thread,
+     * with message_count 0; a thread.cleared event marks the moment in the
+     * thread's events. The thread itself, its state and checkpoints, its runs
+     * and its events stay (as with DeleteMessage, the events of the messages
+     * keep what they said). A thread with a run in flight answers
+     * FAILED_PRECONDITION with reason THREAD_BUSY. When etag is set and no
+     * longer current, answers ABORTED with reason ETAG_MISMATCH. This is how
+     * the default thread, which cannot be deleted, starts afresh; to empty its
+     * state too, UpdateThreadState with update_mask `values`.
+     * </pre>
+     */
+    public dev.threadline.v1.Thread clearThread(dev.threadline.v1.ClearThreadRequest request) throws io.grpc.StatusException {
+      return io.grpc.stub.ClientCalls.blockingV2UnaryCall(
+          getChannel(), getClearThreadMethod(), getCallOptions(), request);
+    }
   }
 
   /**
    * A stub to allow clients to do limited synchronous rpc calls to service ThreadService.
    * <pre>
-   * ThreadService keeps conversation threads. Every call answers
+   * ThreadService keeps conversation threads. It also keeps each thread's
+   * state, which its agents keep between runs, with every checkpoint of it.
+   * Every call answers
    * INVALID_ARGUMENT with reason VALIDATION_ERROR and a BadRequest naming each
    * bad field when the request is malformed (reason MALFORMED_REQUEST when its
    * bytes are not a valid message at all), and NOT_FOUND with reason
@@ -678,7 +1132,8 @@ public final class ThreadServiceGrpc {
      * Creates a thread. With a thread_id chosen by the client that is already
      * taken, answers ALREADY_EXISTS (reason THREAD_ALREADY_EXISTS) or, with
      * if_exists DO_NOTHING, returns the existing thread unchanged. Retrying
-     * with the same request_id returns the thread the first call made.
+     * with the same request_id returns the thread the first call made. A ttl
+     * over the server's --max-thread-ttl is INVALID_ARGUMENT.
      * </pre>
      */
     public dev.threadline.v1.Thread createThread(dev.threadline.v1.CreateThreadRequest request) {
@@ -726,7 +1181,10 @@ public final class ThreadServiceGrpc {
      * Changes the fields of a thread named by update_mask. An empty mask, or a
      * path that is unknown or output-only, is INVALID_ARGUMENT. When
      * thread.etag is set and no longer current, answers ABORTED with reason
-     * ETAG_MISMATCH and changes nothing.
+     * ETAG_MISMATCH and changes nothing. A ttl over the server's
+     * --max-thread-ttl is INVALID_ARGUMENT. On a default thread, a mask that
+     * names agent_id, user_id or ttl is FAILED_PRECONDITION with reason
+     * DEFAULT_THREAD.
      * </pre>
      */
     public dev.threadline.v1.Thread updateThread(dev.threadline.v1.UpdateThreadRequest request) {
@@ -736,9 +1194,11 @@ public final class ThreadServiceGrpc {
 
     /**
      * <pre>
-     * Deletes a thread with its messages and everything else under it, and
-     * nothing else. When etag is set and no longer current, answers ABORTED
-     * with reason ETAG_MISMATCH and deletes nothing.
+     * Deletes a thread with its messages and everything else under it (runs,
+     * events, state and checkpoints), and nothing else. When etag is set and no
+     * longer current, answers ABORTED with reason ETAG_MISMATCH and deletes
+     * nothing. The default thread of an agent and user cannot be deleted:
+     * FAILED_PRECONDITION with reason DEFAULT_THREAD (ClearThread empties it).
      * </pre>
      */
     public com.google.protobuf.Empty deleteThread(dev.threadline.v1.DeleteThreadRequest request) {
@@ -749,21 +1209,111 @@ public final class ThreadServiceGrpc {
     /**
      * <pre>
      * Makes a new thread with the same fields as an existing one and a copy of
-     * every message, in the same order. The copy gets a new id and new thread
-     * times, and its status starts IDLE; its messages get new ids and keep
-     * their role, parts, metadata and created_at.
+     * every message, in the same order, and of its state. The copy gets a new
+     * id and new thread times, and its status starts IDLE; its messages get new
+     * ids and keep their role, parts, metadata and created_at. Its state is the
+     * source's, in one checkpoint of source COPY (the source's history is not
+     * copied); a source whose state never changed gives a copy without one.
+     * With checkpoint_id, the copy is a fork as of that checkpoint: only the
+     * messages written up to it (those the source still has, up to and
+     * including the checkpoint's last_message_id), and the checkpoint's state.
+     * An unknown checkpoint is NOT_FOUND with reason CHECKPOINT_NOT_FOUND. The
+     * copy is never a default thread.
      * </pre>
      */
     public dev.threadline.v1.Thread copyThread(dev.threadline.v1.CopyThreadRequest request) {
       return io.grpc.stub.ClientCalls.blockingUnaryCall(
           getChannel(), getCopyThreadMethod(), getCallOptions(), request);
     }
+
+    /**
+     * <pre>
+     * Returns a thread's state: the JSON object its agents read at the start
+     * of each run and change as they work, as of its newest checkpoint. A
+     * thread whose state never changed has an empty state and no checkpoint.
+     * </pre>
+     */
+    public dev.threadline.v1.ThreadState getThreadState(dev.threadline.v1.GetThreadStateRequest request) {
+      return io.grpc.stub.ClientCalls.blockingUnaryCall(
+          getChannel(), getGetThreadStateMethod(), getCallOptions(), request);
+    }
+
+    /**
+     * <pre>
+     * Changes a thread's state and returns it; the change makes a checkpoint
+     * (source UPDATE). The state is merged, not replaced, unless the mask says
+     * so (see UpdateThreadStateRequest.update_mask): as LangGraph's
+     * updateState, keys that are not named stay as they were. When
+     * thread_state.etag is set and no longer current, answers ABORTED with
+     * reason ETAG_MISMATCH and changes nothing. A state that would be larger
+     * than 256 KiB is INVALID_ARGUMENT. The state may change while a run is in
+     * flight (a person correcting what a waiting agent will read, say); if that
+     * run then fails or is cancelled after changing the state itself, the
+     * state returns to what it was before the run's first change, and the
+     * change made here is undone with it.
+     * </pre>
+     */
+    public dev.threadline.v1.ThreadState updateThreadState(dev.threadline.v1.UpdateThreadStateRequest request) {
+      return io.grpc.stub.ClientCalls.blockingUnaryCall(
+          getChannel(), getUpdateThreadStateMethod(), getCallOptions(), request);
+    }
+
+    /**
+     * <pre>
+     * Lists a thread's checkpoints, newest first: every state it has had, each
+     * with what made it. A page holds fewer than page_size checkpoints when
+     * more would not fit in 4 MiB; next_page_token then continues after the
+     * last one. Paging never repeats or skips a checkpoint, whatever is written
+     * meanwhile (new ones come before the first page).
+     * </pre>
+     */
+    public dev.threadline.v1.ListThreadCheckpointsResponse listThreadCheckpoints(dev.threadline.v1.ListThreadCheckpointsRequest request) {
+      return io.grpc.stub.ClientCalls.blockingUnaryCall(
+          getChannel(), getListThreadCheckpointsMethod(), getCallOptions(), request);
+    }
+
+    /**
+     * <pre>
+     * Returns the default thread of an agent and a user, in the caller's
+     * tenant, making it on the first call. Concurrent first calls all return
+     * the same thread: the database allows one default thread per agent and
+     * user. The default thread cannot be deleted (DeleteThread answers
+     * FAILED_PRECONDITION with reason DEFAULT_THREAD), never expires, and its
+     * agent_id, user_id and ttl cannot be changed (UpdateThread answers the
+     * same); ClearThread empties it. It is a POST because the first call
+     * writes.
+     * </pre>
+     */
+    public dev.threadline.v1.Thread getDefaultThread(dev.threadline.v1.GetDefaultThreadRequest request) {
+      return io.grpc.stub.ClientCalls.blockingUnaryCall(
+          getChannel(), getGetDefaultThreadMethod(), getCallOptions(), request);
+    }
+
+    /**
+     * <pre>
+     * Deletes every message of a thread in one step and returns the thread,
+     * with message_count 0; a thread.cleared event marks the moment in the
+     * thread's events. The thread itself, its state and checkpoints, its runs
+     * and its events stay (as with DeleteMessage, the events of the messages
+     * keep what they said). A thread with a run in flight answers
+     * FAILED_PRECONDITION with reason THREAD_BUSY. When etag is set and no
+     * longer current, answers ABORTED with reason ETAG_MISMATCH. This is how
+     * the default thread, which cannot be deleted, starts afresh; to empty its
+     * state too, UpdateThreadState with update_mask `values`.
+     * </pre>
+     */
+    public dev.threadline.v1.Thread clearThread(dev.threadline.v1.ClearThreadRequest request) {
+      return io.grpc.stub.ClientCalls.blockingUnaryCall(
+          getChannel(), getClearThreadMethod(), getCallOptions(), request);
+    }
   }
 
   /**
    * A stub to allow clients to do ListenableFuture-style rpc calls to service ThreadService.
    * <pre>
-   * ThreadService keeps conversation threads. Every call answers
+   * ThreadService keeps conversation threads. It also keeps each thread's
+   * state, which its agents keep between runs, with every checkpoint of it.
+   * Every call answers
    * INVALID_ARGUMENT with reason VALIDATION_ERROR and a BadRequest naming each
    * bad field when the request is malformed (reason MALFORMED_REQUEST when its
    * bytes are not a valid message at all), and NOT_FOUND with reason
@@ -790,7 +1340,8 @@ public final class ThreadServiceGrpc {
      * Creates a thread. With a thread_id chosen by the client that is already
      * taken, answers ALREADY_EXISTS (reason THREAD_ALREADY_EXISTS) or, with
      * if_exists DO_NOTHING, returns the existing thread unchanged. Retrying
-     * with the same request_id returns the thread the first call made.
+     * with the same request_id returns the thread the first call made. A ttl
+     * over the server's --max-thread-ttl is INVALID_ARGUMENT.
      * </pre>
      */
     public com.google.common.util.concurrent.ListenableFuture<dev.threadline.v1.Thread> createThread(
@@ -842,7 +1393,10 @@ public final class ThreadServiceGrpc {
      * Changes the fields of a thread named by update_mask. An empty mask, or a
      * path that is unknown or output-only, is INVALID_ARGUMENT. When
      * thread.etag is set and no longer current, answers ABORTED with reason
-     * ETAG_MISMATCH and changes nothing.
+     * ETAG_MISMATCH and changes nothing. A ttl over the server's
+     * --max-thread-ttl is INVALID_ARGUMENT. On a default thread, a mask that
+     * names agent_id, user_id or ttl is FAILED_PRECONDITION with reason
+     * DEFAULT_THREAD.
      * </pre>
      */
     public com.google.common.util.concurrent.ListenableFuture<dev.threadline.v1.Thread> updateThread(
@@ -853,9 +1407,11 @@ public final class ThreadServiceGrpc {
 
     /**
      * <pre>
-     * Deletes a thread with its messages and everything else under it, and
-     * nothing else. When etag is set and no longer current, answers ABORTED
-     * with reason ETAG_MISMATCH and deletes nothing.
+     * Deletes a thread with its messages and everything else under it (runs,
+     * events, state and checkpoints), and nothing else. When etag is set and no
+     * longer current, answers ABORTED with reason ETAG_MISMATCH and deletes
+     * nothing. The default thread of an agent and user cannot be deleted:
+     * FAILED_PRECONDITION with reason DEFAULT_THREAD (ClearThread empties it).
      * </pre>
      */
     public com.google.common.util.concurrent.ListenableFuture<com.google.protobuf.Empty> deleteThread(
@@ -867,15 +1423,108 @@ public final class ThreadServiceGrpc {
     /**
      * <pre>
      * Makes a new thread with the same fields as an existing one and a copy of
-     * every message, in the same order. The copy gets a new id and new thread
-     * times, and its status starts IDLE; its messages get new ids and keep
-     * their role, parts, metadata and created_at.
+     * every message, in the same order, and of its state. The copy gets a new
+     * id and new thread times, and its status starts IDLE; its messages get new
+     * ids and keep their role, parts, metadata and created_at. Its state is the
+     * source's, in one checkpoint of source COPY (the source's history is not
+     * copied); a source whose state never changed gives a copy without one.
+     * With checkpoint_id, the copy is a fork as of that checkpoint: only the
+     * messages written up to it (those the source still has, up to and
+     * including the checkpoint's last_message_id), and the checkpoint's state.
+     * An unknown checkpoint is NOT_FOUND with reason CHECKPOINT_NOT_FOUND. The
+     * copy is never a default thread.
      * </pre>
      */
     public com.google.common.util.concurrent.ListenableFuture<dev.threadline.v1.Thread> copyThread(
         dev.threadline.v1.CopyThreadRequest request) {
       return io.grpc.stub.ClientCalls.futureUnaryCall(
           getChannel().newCall(getCopyThreadMethod(), getCallOptions()), request);
+    }
+
+    /**
+     * <pre>
+     * Returns a thread's state: the JSON object its agents read at the start
+     * of each run and change as they work, as of its newest checkpoint. A
+     * thread whose state never changed has an empty state and no checkpoint.
+     * </pre>
+     */
+    public com.google.common.util.concurrent.ListenableFuture<dev.threadline.v1.ThreadState> getThreadState(
+        dev.threadline.v1.GetThreadStateRequest request) {
+      return io.grpc.stub.ClientCalls.futureUnaryCall(
+          getChannel().newCall(getGetThreadStateMethod(), getCallOptions()), request);
+    }
+
+    /**
+     * <pre>
+     * Changes a thread's state and returns it; the change makes a checkpoint
+     * (source UPDATE). The state is merged, not replaced, unless the mask says
+     * so (see UpdateThreadStateRequest.update_mask): as LangGraph's
+     * updateState, keys that are not named stay as they were. When
+     * thread_state.etag is set and no longer current, answers ABORTED with
+     * reason ETAG_MISMATCH and changes nothing. A state that would be larger
+     * than 256 KiB is INVALID_ARGUMENT. The state may change while a run is in
+     * flight (a person correcting what a waiting agent will read, say); if that
+     * run then fails or is cancelled after changing the state itself, the
+     * state returns to what it was before the run's first change, and the
+     * change made here is undone with it.
+     * </pre>
+     */
+    public com.google.common.util.concurrent.ListenableFuture<dev.threadline.v1.ThreadState> updateThreadState(
+        dev.threadline.v1.UpdateThreadStateRequest request) {
+      return io.grpc.stub.ClientCalls.futureUnaryCall(
+          getChannel().newCall(getUpdateThreadStateMethod(), getCallOptions()), request);
+    }
+
+    /**
+     * <pre>
+     * Lists a thread's checkpoints, newest first: every state it has had, each
+     * with what made it. A page holds fewer than page_size checkpoints when
+     * more would not fit in 4 MiB; next_page_token then continues after the
+     * last one. Paging never repeats or skips a checkpoint, whatever is written
+     * meanwhile (new ones come before the first page).
+     * </pre>
+     */
+    public com.google.common.util.concurrent.ListenableFuture<dev.threadline.v1.ListThreadCheckpointsResponse> listThreadCheckpoints(
+        dev.threadline.v1.ListThreadCheckpointsRequest request) {
+      return io.grpc.stub.ClientCalls.futureUnaryCall(
+          getChannel().newCall(getListThreadCheckpointsMethod(), getCallOptions()), request);
+    }
+
+    /**
+     * <pre>
+     * Returns the default thread of an agent and a user, in the caller's
+     * tenant, making it on the first call. Concurrent first calls all return
+     * the same thread: the database allows one default thread per agent and
+     * user. The default thread cannot be deleted (DeleteThread answers
+     * FAILED_PRECONDITION with reason DEFAULT_THREAD), never expires, and its
+     * agent_id, user_id and ttl cannot be changed (UpdateThread answers the
+     * same); ClearThread empties it. It is a POST because the first call
+     * writes.
+     * </pre>
+     */
+    public com.google.common.util.concurrent.ListenableFuture<dev.threadline.v1.Thread> getDefaultThread(
+        dev.threadline.v1.GetDefaultThreadRequest request) {
+      return io.grpc.stub.ClientCalls.futureUnaryCall(
+          getChannel().newCall(getGetDefaultThreadMethod(), getCallOptions()), request);
+    }
+
+    /**
+     * <pre>
+     * Deletes every message of a thread in one step and returns the thread,
+     * with message_count 0; a thread.cleared event marks the moment in the
+     * thread's events. The thread itself, its state and checkpoints, its runs
+     * and its events stay (as with DeleteMessage, the events of the messages
+     * keep what they said). A thread with a run in flight answers
+     * FAILED_PRECONDITION with reason THREAD_BUSY. When etag is set and no
+     * longer current, answers ABORTED with reason ETAG_MISMATCH. This is how
+     * the default thread, which cannot be deleted, starts afresh; to empty its
+     * state too, UpdateThreadState with update_mask `values`.
+     * </pre>
+     */
+    public com.google.common.util.concurrent.ListenableFuture<dev.threadline.v1.Thread> clearThread(
+        dev.threadline.v1.ClearThreadRequest request) {
+      return io.grpc.stub.ClientCalls.futureUnaryCall(
+          getChannel().newCall(getClearThreadMethod(), getCallOptions()), request);
     }
   }
 
@@ -886,6 +1535,11 @@ public final class ThreadServiceGrpc {
   private static final int METHODID_UPDATE_THREAD = 4;
   private static final int METHODID_DELETE_THREAD = 5;
   private static final int METHODID_COPY_THREAD = 6;
+  private static final int METHODID_GET_THREAD_STATE = 7;
+  private static final int METHODID_UPDATE_THREAD_STATE = 8;
+  private static final int METHODID_LIST_THREAD_CHECKPOINTS = 9;
+  private static final int METHODID_GET_DEFAULT_THREAD = 10;
+  private static final int METHODID_CLEAR_THREAD = 11;
 
   private static final class MethodHandlers<Req, Resp> implements
       io.grpc.stub.ServerCalls.UnaryMethod<Req, Resp>,
@@ -930,6 +1584,26 @@ public final class ThreadServiceGrpc {
           break;
         case METHODID_COPY_THREAD:
           serviceImpl.copyThread((dev.threadline.v1.CopyThreadRequest) request,
+              (io.grpc.stub.StreamObserver<dev.threadline.v1.Thread>) responseObserver);
+          break;
+        case METHODID_GET_THREAD_STATE:
+          serviceImpl.getThreadState((dev.threadline.v1.GetThreadStateRequest) request,
+              (io.grpc.stub.StreamObserver<dev.threadline.v1.ThreadState>) responseObserver);
+          break;
+        case METHODID_UPDATE_THREAD_STATE:
+          serviceImpl.updateThreadState((dev.threadline.v1.UpdateThreadStateRequest) request,
+              (io.grpc.stub.StreamObserver<dev.threadline.v1.ThreadState>) responseObserver);
+          break;
+        case METHODID_LIST_THREAD_CHECKPOINTS:
+          serviceImpl.listThreadCheckpoints((dev.threadline.v1.ListThreadCheckpointsRequest) request,
+              (io.grpc.stub.StreamObserver<dev.threadline.v1.ListThreadCheckpointsResponse>) responseObserver);
+          break;
+        case METHODID_GET_DEFAULT_THREAD:
+          serviceImpl.getDefaultThread((dev.threadline.v1.GetDefaultThreadRequest) request,
+              (io.grpc.stub.StreamObserver<dev.threadline.v1.Thread>) responseObserver);
+          break;
+        case METHODID_CLEAR_THREAD:
+          serviceImpl.clearThread((dev.threadline.v1.ClearThreadRequest) request,
               (io.grpc.stub.StreamObserver<dev.threadline.v1.Thread>) responseObserver);
           break;
         default:
@@ -999,6 +1673,41 @@ public final class ThreadServiceGrpc {
               dev.threadline.v1.CopyThreadRequest,
               dev.threadline.v1.Thread>(
                 service, METHODID_COPY_THREAD)))
+        .addMethod(
+          getGetThreadStateMethod(),
+          io.grpc.stub.ServerCalls.asyncUnaryCall(
+            new MethodHandlers<
+              dev.threadline.v1.GetThreadStateRequest,
+              dev.threadline.v1.ThreadState>(
+                service, METHODID_GET_THREAD_STATE)))
+        .addMethod(
+          getUpdateThreadStateMethod(),
+          io.grpc.stub.ServerCalls.asyncUnaryCall(
+            new MethodHandlers<
+              dev.threadline.v1.UpdateThreadStateRequest,
+              dev.threadline.v1.ThreadState>(
+                service, METHODID_UPDATE_THREAD_STATE)))
+        .addMethod(
+          getListThreadCheckpointsMethod(),
+          io.grpc.stub.ServerCalls.asyncUnaryCall(
+            new MethodHandlers<
+              dev.threadline.v1.ListThreadCheckpointsRequest,
+              dev.threadline.v1.ListThreadCheckpointsResponse>(
+                service, METHODID_LIST_THREAD_CHECKPOINTS)))
+        .addMethod(
+          getGetDefaultThreadMethod(),
+          io.grpc.stub.ServerCalls.asyncUnaryCall(
+            new MethodHandlers<
+              dev.threadline.v1.GetDefaultThreadRequest,
+              dev.threadline.v1.Thread>(
+                service, METHODID_GET_DEFAULT_THREAD)))
+        .addMethod(
+          getClearThreadMethod(),
+          io.grpc.stub.ServerCalls.asyncUnaryCall(
+            new MethodHandlers<
+              dev.threadline.v1.ClearThreadRequest,
+              dev.threadline.v1.Thread>(
+                service, METHODID_CLEAR_THREAD)))
         .build();
   }
 
@@ -1054,6 +1763,11 @@ public final class ThreadServiceGrpc {
               .addMethod(getUpdateThreadMethod())
               .addMethod(getDeleteThreadMethod())
               .addMethod(getCopyThreadMethod())
+              .addMethod(getGetThreadStateMethod())
+              .addMethod(getUpdateThreadStateMethod())
+              .addMethod(getListThreadCheckpointsMethod())
+              .addMethod(getGetDefaultThreadMethod())
+              .addMethod(getClearThreadMethod())
               .build();
         }
       }

@@ -33,6 +33,8 @@ private static final long serialVersionUID = 0L;
   }
   private WatchThreadRequest() {
     threadId_ = "";
+    eventTypes_ =
+        com.google.protobuf.LazyStringArrayList.emptyList();
   }
 
   public static final com.google.protobuf.Descriptors.Descriptor
@@ -116,6 +118,59 @@ private static final long serialVersionUID = 0L;
     return afterEventId_;
   }
 
+  public static final int EVENT_TYPES_FIELD_NUMBER = 3;
+  @SuppressWarnings("serial")
+  private com.google.protobuf.LazyStringArrayList eventTypes_ =
+      com.google.protobuf.LazyStringArrayList.emptyList();
+  /**
+   * <pre>
+   * Send only events of these types, as in StreamRunEventsRequest.event_types.
+   * </pre>
+   *
+   * <code>repeated string event_types = 3 [json_name = "eventTypes", (.google.api.field_behavior) = OPTIONAL];</code>
+   * @return A list containing the eventTypes.
+   */
+  public com.google.protobuf.ProtocolStringList
+      getEventTypesList() {
+    return eventTypes_;
+  }
+  /**
+   * <pre>
+   * Send only events of these types, as in StreamRunEventsRequest.event_types.
+   * </pre>
+   *
+   * <code>repeated string event_types = 3 [json_name = "eventTypes", (.google.api.field_behavior) = OPTIONAL];</code>
+   * @return The count of eventTypes.
+   */
+  public int getEventTypesCount() {
+    return eventTypes_.size();
+  }
+  /**
+   * <pre>
+   * Send only events of these types, as in StreamRunEventsRequest.event_types.
+   * </pre>
+   *
+   * <code>repeated string event_types = 3 [json_name = "eventTypes", (.google.api.field_behavior) = OPTIONAL];</code>
+   * @param index The index of the element to return.
+   * @return The eventTypes at the given index.
+   */
+  public java.lang.String getEventTypes(int index) {
+    return eventTypes_.get(index);
+  }
+  /**
+   * <pre>
+   * Send only events of these types, as in StreamRunEventsRequest.event_types.
+   * </pre>
+   *
+   * <code>repeated string event_types = 3 [json_name = "eventTypes", (.google.api.field_behavior) = OPTIONAL];</code>
+   * @param index The index of the value to return.
+   * @return The bytes of the eventTypes at the given index.
+   */
+  public com.google.protobuf.ByteString
+      getEventTypesBytes(int index) {
+    return eventTypes_.getByteString(index);
+  }
+
   private byte memoizedIsInitialized = -1;
   @java.lang.Override
   public final boolean isInitialized() {
@@ -136,6 +191,9 @@ private static final long serialVersionUID = 0L;
     if (afterEventId_ != 0L) {
       output.writeInt64(2, afterEventId_);
     }
+    for (int i = 0; i < eventTypes_.size(); i++) {
+      com.google.protobuf.GeneratedMessage.writeString(output, 3, eventTypes_.getRaw(i));
+    }
     getUnknownFields().writeTo(output);
   }
   private int computeSerializedSize_0() {
@@ -146,6 +204,14 @@ private static final long serialVersionUID = 0L;
     if (afterEventId_ != 0L) {
       size += com.google.protobuf.CodedOutputStream
         .computeInt64Size(2, afterEventId_);
+    }
+    {
+      int dataSize = 0;
+      for (int i = 0; i < eventTypes_.size(); i++) {
+        dataSize += computeStringSizeNoTag(eventTypes_.getRaw(i));
+      }
+      size += dataSize;
+      size += 1 * getEventTypesList().size();
     }
     return size;
   }
@@ -175,6 +241,8 @@ private static final long serialVersionUID = 0L;
         .equals(other.getThreadId())) return false;
     if (getAfterEventId()
         != other.getAfterEventId()) return false;
+    if (!getEventTypesList()
+        .equals(other.getEventTypesList())) return false;
     if (!getUnknownFields().equals(other.getUnknownFields())) return false;
     return true;
   }
@@ -191,6 +259,10 @@ private static final long serialVersionUID = 0L;
     hash = (37 * hash) + AFTER_EVENT_ID_FIELD_NUMBER;
     hash = (53 * hash) + com.google.protobuf.Internal.hashLong(
         getAfterEventId());
+    if (getEventTypesCount() > 0) {
+      hash = (37 * hash) + EVENT_TYPES_FIELD_NUMBER;
+      hash = (53 * hash) + getEventTypesList().hashCode();
+    }
     hash = (29 * hash) + getUnknownFields().hashCode();
     memoizedHashCode = hash;
     return hash;
@@ -328,6 +400,8 @@ private static final long serialVersionUID = 0L;
       bitField0_ = 0;
       threadId_ = "";
       afterEventId_ = 0L;
+      eventTypes_ =
+          com.google.protobuf.LazyStringArrayList.emptyList();
       return this;
     }
 
@@ -367,6 +441,10 @@ private static final long serialVersionUID = 0L;
       if (((from_bitField0_ & 0x00000002) != 0)) {
         result.afterEventId_ = afterEventId_;
       }
+      if (((from_bitField0_ & 0x00000004) != 0)) {
+        eventTypes_.makeImmutable();
+        result.eventTypes_ = eventTypes_;
+      }
     }
 
     @java.lang.Override
@@ -388,6 +466,16 @@ private static final long serialVersionUID = 0L;
       }
       if (other.getAfterEventId() != 0L) {
         setAfterEventId(other.getAfterEventId());
+      }
+      if (!other.eventTypes_.isEmpty()) {
+        if (eventTypes_.isEmpty()) {
+          eventTypes_ = other.eventTypes_;
+          bitField0_ |= 0x00000004;
+        } else {
+          ensureEventTypesIsMutable();
+          eventTypes_.addAll(other.eventTypes_);
+        }
+        onChanged();
       }
       this.mergeUnknownFields(other.getUnknownFields());
       onChanged();
@@ -425,6 +513,11 @@ private static final long serialVersionUID = 0L;
               bitField0_ |= 0x00000002;
               break;
             } // case 16
+            case 26: {
+              ensureEventTypesIsMutable();
+              eventTypes_.add(input.readStringRequireUtf8());
+              break;
+            } // case 26
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -577,6 +670,153 @@ private static final long serialVersionUID = 0L;
     public Builder clearAfterEventId() {
       bitField0_ = (bitField0_ & ~0x00000002);
       afterEventId_ = 0L;
+      onChanged();
+      return this;
+    }
+
+    private com.google.protobuf.LazyStringArrayList eventTypes_ =
+        com.google.protobuf.LazyStringArrayList.emptyList();
+    private void ensureEventTypesIsMutable() {
+      if (!eventTypes_.isModifiable()) {
+        eventTypes_ = new com.google.protobuf.LazyStringArrayList(eventTypes_);
+      }
+      bitField0_ |= 0x00000004;
+    }
+    /**
+     * <pre>
+     * Send only events of these types, as in StreamRunEventsRequest.event_types.
+     * </pre>
+     *
+     * <code>repeated string event_types = 3 [json_name = "eventTypes", (.google.api.field_behavior) = OPTIONAL];</code>
+     * @return A list containing the eventTypes.
+     */
+    public com.google.protobuf.ProtocolStringList
+        getEventTypesList() {
+      eventTypes_.makeImmutable();
+      return eventTypes_;
+    }
+    /**
+     * <pre>
+     * Send only events of these types, as in StreamRunEventsRequest.event_types.
+     * </pre>
+     *
+     * <code>repeated string event_types = 3 [json_name = "eventTypes", (.google.api.field_behavior) = OPTIONAL];</code>
+     * @return The count of eventTypes.
+     */
+    public int getEventTypesCount() {
+      return eventTypes_.size();
+    }
+    /**
+     * <pre>
+     * Send only events of these types, as in StreamRunEventsRequest.event_types.
+     * </pre>
+     *
+     * <code>repeated string event_types = 3 [json_name = "eventTypes", (.google.api.field_behavior) = OPTIONAL];</code>
+     * @param index The index of the element to return.
+     * @return The eventTypes at the given index.
+     */
+    public java.lang.String getEventTypes(int index) {
+      return eventTypes_.get(index);
+    }
+    /**
+     * <pre>
+     * Send only events of these types, as in StreamRunEventsRequest.event_types.
+     * </pre>
+     *
+     * <code>repeated string event_types = 3 [json_name = "eventTypes", (.google.api.field_behavior) = OPTIONAL];</code>
+     * @param index The index of the value to return.
+     * @return The bytes of the eventTypes at the given index.
+     */
+    public com.google.protobuf.ByteString
+        getEventTypesBytes(int index) {
+      return eventTypes_.getByteString(index);
+    }
+    /**
+     * <pre>
+     * Send only events of these types, as in StreamRunEventsRequest.event_types.
+     * </pre>
+     *
+     * <code>repeated string event_types = 3 [json_name = "eventTypes", (.google.api.field_behavior) = OPTIONAL];</code>
+     * @param index The index to set the value at.
+     * @param value The eventTypes to set.
+     * @return This builder for chaining.
+     */
+    public Builder setEventTypes(
+        int index, java.lang.String value) {
+      if (value == null) { throw new NullPointerException(); }
+      ensureEventTypesIsMutable();
+      eventTypes_.set(index, value);
+      bitField0_ |= 0x00000004;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * Send only events of these types, as in StreamRunEventsRequest.event_types.
+     * </pre>
+     *
+     * <code>repeated string event_types = 3 [json_name = "eventTypes", (.google.api.field_behavior) = OPTIONAL];</code>
+     * @param value The eventTypes to add.
+     * @return This builder for chaining.
+     */
+    public Builder addEventTypes(
+        java.lang.String value) {
+      if (value == null) { throw new NullPointerException(); }
+      ensureEventTypesIsMutable();
+      eventTypes_.add(value);
+      bitField0_ |= 0x00000004;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * Send only events of these types, as in StreamRunEventsRequest.event_types.
+     * </pre>
+     *
+     * <code>repeated string event_types = 3 [json_name = "eventTypes", (.google.api.field_behavior) = OPTIONAL];</code>
+     * @param values The eventTypes to add.
+     * @return This builder for chaining.
+     */
+    public Builder addAllEventTypes(
+        java.lang.Iterable<java.lang.String> values) {
+      ensureEventTypesIsMutable();
+      com.google.protobuf.AbstractMessageLite.Builder.addAll(
+          values, eventTypes_);
+      bitField0_ |= 0x00000004;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * Send only events of these types, as in StreamRunEventsRequest.event_types.
+     * </pre>
+     *
+     * <code>repeated string event_types = 3 [json_name = "eventTypes", (.google.api.field_behavior) = OPTIONAL];</code>
+     * @return This builder for chaining.
+     */
+    public Builder clearEventTypes() {
+      eventTypes_ =
+        com.google.protobuf.LazyStringArrayList.emptyList();
+      bitField0_ = (bitField0_ & ~0x00000004);;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * Send only events of these types, as in StreamRunEventsRequest.event_types.
+     * </pre>
+     *
+     * <code>repeated string event_types = 3 [json_name = "eventTypes", (.google.api.field_behavior) = OPTIONAL];</code>
+     * @param value The bytes of the eventTypes to add.
+     * @return This builder for chaining.
+     */
+    public Builder addEventTypesBytes(
+        com.google.protobuf.ByteString value) {
+      if (value == null) { throw new NullPointerException(); }
+      checkByteStringIsUtf8(value);
+      ensureEventTypesIsMutable();
+      eventTypes_.add(value);
+      bitField0_ |= 0x00000004;
       onChanged();
       return this;
     }

@@ -40,4 +40,45 @@ public interface WatchThreadRequestOrBuilder extends
    * @return The afterEventId.
    */
   long getAfterEventId();
+
+  /**
+   * <pre>
+   * Send only events of these types, as in StreamRunEventsRequest.event_types.
+   * </pre>
+   *
+   * <code>repeated string event_types = 3 [json_name = "eventTypes", (.google.api.field_behavior) = OPTIONAL];</code>
+   * @return A list containing the eventTypes.
+   */
+  java.util.List<java.lang.String>
+      getEventTypesList();
+  /**
+   * <pre>
+   * Send only events of these types, as in StreamRunEventsRequest.event_types.
+   * </pre>
+   *
+   * <code>repeated string event_types = 3 [json_name = "eventTypes", (.google.api.field_behavior) = OPTIONAL];</code>
+   * @return The count of eventTypes.
+   */
+  int getEventTypesCount();
+  /**
+   * <pre>
+   * Send only events of these types, as in StreamRunEventsRequest.event_types.
+   * </pre>
+   *
+   * <code>repeated string event_types = 3 [json_name = "eventTypes", (.google.api.field_behavior) = OPTIONAL];</code>
+   * @param index The index of the element to return.
+   * @return The eventTypes at the given index.
+   */
+  java.lang.String getEventTypes(int index);
+  /**
+   * <pre>
+   * Send only events of these types, as in StreamRunEventsRequest.event_types.
+   * </pre>
+   *
+   * <code>repeated string event_types = 3 [json_name = "eventTypes", (.google.api.field_behavior) = OPTIONAL];</code>
+   * @param index The index of the value to return.
+   * @return The bytes of the eventTypes at the given index.
+   */
+  com.google.protobuf.ByteString
+      getEventTypesBytes(int index);
 }

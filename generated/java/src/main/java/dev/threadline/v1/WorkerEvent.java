@@ -64,6 +64,7 @@ private static final long serialVersionUID = 0L;
     TOOL_CALL_FINISHED(4),
     USAGE(5),
     FINISH(6),
+    STATE_UPDATE(7),
     KIND_NOT_SET(0);
     private final int value;
     private KindCase(int value) {
@@ -87,6 +88,7 @@ private static final long serialVersionUID = 0L;
         case 4: return TOOL_CALL_FINISHED;
         case 5: return USAGE;
         case 6: return FINISH;
+        case 7: return STATE_UPDATE;
         case 0: return KIND_NOT_SET;
         default: return null;
       }
@@ -383,6 +385,64 @@ private static final long serialVersionUID = 0L;
     return dev.threadline.v1.RunFinished.getDefaultInstance();
   }
 
+  public static final int STATE_UPDATE_FIELD_NUMBER = 7;
+  /**
+   * <pre>
+   * The agent changes its thread's state. The change makes a checkpoint of
+   * source RUN and a state.updated event, in order with the other events.
+   * A change that would make the state larger than 256 KiB is
+   * INVALID_ARGUMENT naming the event. If the run then ends FAILED (or is
+   * cancelled, or its lease runs out), the state goes back to what it was
+   * before the run's first change.
+   * </pre>
+   *
+   * <code>.threadline.v1.StateUpdate state_update = 7 [json_name = "stateUpdate"];</code>
+   * @return Whether the stateUpdate field is set.
+   */
+  @java.lang.Override
+  public boolean hasStateUpdate() {
+    return kindCase_ == 7;
+  }
+  /**
+   * <pre>
+   * The agent changes its thread's state. The change makes a checkpoint of
+   * source RUN and a state.updated event, in order with the other events.
+   * A change that would make the state larger than 256 KiB is
+   * INVALID_ARGUMENT naming the event. If the run then ends FAILED (or is
+   * cancelled, or its lease runs out), the state goes back to what it was
+   * before the run's first change.
+   * </pre>
+   *
+   * <code>.threadline.v1.StateUpdate state_update = 7 [json_name = "stateUpdate"];</code>
+   * @return The stateUpdate.
+   */
+  @java.lang.Override
+  public dev.threadline.v1.StateUpdate getStateUpdate() {
+    if (kindCase_ == 7) {
+       return (dev.threadline.v1.StateUpdate) kind_;
+    }
+    return dev.threadline.v1.StateUpdate.getDefaultInstance();
+  }
+  /**
+   * <pre>
+   * The agent changes its thread's state. The change makes a checkpoint of
+   * source RUN and a state.updated event, in order with the other events.
+   * A change that would make the state larger than 256 KiB is
+   * INVALID_ARGUMENT naming the event. If the run then ends FAILED (or is
+   * cancelled, or its lease runs out), the state goes back to what it was
+   * before the run's first change.
+   * </pre>
+   *
+   * <code>.threadline.v1.StateUpdate state_update = 7 [json_name = "stateUpdate"];</code>
+   */
+  @java.lang.Override
+  public dev.threadline.v1.StateUpdateOrBuilder getStateUpdateOrBuilder() {
+    if (kindCase_ == 7) {
+       return (dev.threadline.v1.StateUpdate) kind_;
+    }
+    return dev.threadline.v1.StateUpdate.getDefaultInstance();
+  }
+
   private byte memoizedIsInitialized = -1;
   @java.lang.Override
   public final boolean isInitialized() {
@@ -415,6 +475,9 @@ private static final long serialVersionUID = 0L;
     if (kindCase_ == 6) {
       output.writeMessage(6, (dev.threadline.v1.RunFinished) kind_);
     }
+    if (kindCase_ == 7) {
+      output.writeMessage(7, (dev.threadline.v1.StateUpdate) kind_);
+    }
     getUnknownFields().writeTo(output);
   }
   private int computeSerializedSize_0() {
@@ -441,6 +504,10 @@ private static final long serialVersionUID = 0L;
     if (kindCase_ == 6) {
       size += com.google.protobuf.CodedOutputStream
         .computeMessageSize(6, (dev.threadline.v1.RunFinished) kind_);
+    }
+    if (kindCase_ == 7) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeMessageSize(7, (dev.threadline.v1.StateUpdate) kind_);
     }
     return size;
   }
@@ -492,6 +559,10 @@ private static final long serialVersionUID = 0L;
         if (!getFinish()
             .equals(other.getFinish())) return false;
         break;
+      case 7:
+        if (!getStateUpdate()
+            .equals(other.getStateUpdate())) return false;
+        break;
       case 0:
       default:
     }
@@ -530,6 +601,10 @@ private static final long serialVersionUID = 0L;
       case 6:
         hash = (37 * hash) + FINISH_FIELD_NUMBER;
         hash = (53 * hash) + getFinish().hashCode();
+        break;
+      case 7:
+        hash = (37 * hash) + STATE_UPDATE_FIELD_NUMBER;
+        hash = (53 * hash) + getStateUpdate().hashCode();
         break;
       case 0:
       default:
@@ -684,6 +759,9 @@ private static final long serialVersionUID = 0L;
       if (finishBuilder_ != null) {
         finishBuilder_.clear();
       }
+      if (stateUpdateBuilder_ != null) {
+        stateUpdateBuilder_.clear();
+      }
       kindCase_ = 0;
       kind_ = null;
       return this;
@@ -745,6 +823,10 @@ private static final long serialVersionUID = 0L;
           finishBuilder_ != null) {
         result.kind_ = finishBuilder_.build();
       }
+      if (kindCase_ == 7 &&
+          stateUpdateBuilder_ != null) {
+        result.kind_ = stateUpdateBuilder_.build();
+      }
     }
 
     @java.lang.Override
@@ -784,6 +866,10 @@ private static final long serialVersionUID = 0L;
         }
         case FINISH: {
           mergeFinish(other.getFinish());
+          break;
+        }
+        case STATE_UPDATE: {
+          mergeStateUpdate(other.getStateUpdate());
           break;
         }
         case KIND_NOT_SET: {
@@ -856,6 +942,13 @@ private static final long serialVersionUID = 0L;
               kindCase_ = 6;
               break;
             } // case 50
+            case 58: {
+              input.readMessage(
+                  internalGetStateUpdateFieldBuilder().getBuilder(),
+                  extensionRegistry);
+              kindCase_ = 7;
+              break;
+            } // case 58
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -1904,6 +1997,229 @@ private static final long serialVersionUID = 0L;
       kindCase_ = 6;
       onChanged();
       return finishBuilder_;
+    }
+
+    private com.google.protobuf.SingleFieldBuilder<
+        dev.threadline.v1.StateUpdate, dev.threadline.v1.StateUpdate.Builder, dev.threadline.v1.StateUpdateOrBuilder> stateUpdateBuilder_;
+    /**
+     * <pre>
+     * The agent changes its thread's state. The change makes a checkpoint of
+     * source RUN and a state.updated event, in order with the other events.
+     * A change that would make the state larger than 256 KiB is
+     * INVALID_ARGUMENT naming the event. If the run then ends FAILED (or is
+     * cancelled, or its lease runs out), the state goes back to what it was
+     * before the run's first change.
+     * </pre>
+     *
+     * <code>.threadline.v1.StateUpdate state_update = 7 [json_name = "stateUpdate"];</code>
+     * @return Whether the stateUpdate field is set.
+     */
+    @java.lang.Override
+    public boolean hasStateUpdate() {
+      return kindCase_ == 7;
+    }
+    /**
+     * <pre>
+     * The agent changes its thread's state. The change makes a checkpoint of
+     * source RUN and a state.updated event, in order with the other events.
+     * A change that would make the state larger than 256 KiB is
+     * INVALID_ARGUMENT naming the event. If the run then ends FAILED (or is
+     * cancelled, or its lease runs out), the state goes back to what it was
+     * before the run's first change.
+     * </pre>
+     *
+     * <code>.threadline.v1.StateUpdate state_update = 7 [json_name = "stateUpdate"];</code>
+     * @return The stateUpdate.
+     */
+    @java.lang.Override
+    public dev.threadline.v1.StateUpdate getStateUpdate() {
+      if (stateUpdateBuilder_ == null) {
+        if (kindCase_ == 7) {
+          return (dev.threadline.v1.StateUpdate) kind_;
+        }
+        return dev.threadline.v1.StateUpdate.getDefaultInstance();
+      } else {
+        if (kindCase_ == 7) {
+          return stateUpdateBuilder_.getMessage();
+        }
+        return dev.threadline.v1.StateUpdate.getDefaultInstance();
+      }
+    }
+    /**
+     * <pre>
+     * The agent changes its thread's state. The change makes a checkpoint of
+     * source RUN and a state.updated event, in order with the other events.
+     * A change that would make the state larger than 256 KiB is
+     * INVALID_ARGUMENT naming the event. If the run then ends FAILED (or is
+     * cancelled, or its lease runs out), the state goes back to what it was
+     * before the run's first change.
+     * </pre>
+     *
+     * <code>.threadline.v1.StateUpdate state_update = 7 [json_name = "stateUpdate"];</code>
+     */
+    public Builder setStateUpdate(dev.threadline.v1.StateUpdate value) {
+      if (stateUpdateBuilder_ == null) {
+        if (value == null) {
+          throw new NullPointerException();
+        }
+        kind_ = value;
+        onChanged();
+      } else {
+        stateUpdateBuilder_.setMessage(value);
+      }
+      kindCase_ = 7;
+      return this;
+    }
+    /**
+     * <pre>
+     * The agent changes its thread's state. The change makes a checkpoint of
+     * source RUN and a state.updated event, in order with the other events.
+     * A change that would make the state larger than 256 KiB is
+     * INVALID_ARGUMENT naming the event. If the run then ends FAILED (or is
+     * cancelled, or its lease runs out), the state goes back to what it was
+     * before the run's first change.
+     * </pre>
+     *
+     * <code>.threadline.v1.StateUpdate state_update = 7 [json_name = "stateUpdate"];</code>
+     */
+    public Builder setStateUpdate(
+        dev.threadline.v1.StateUpdate.Builder builderForValue) {
+      if (stateUpdateBuilder_ == null) {
+        kind_ = builderForValue.build();
+        onChanged();
+      } else {
+        stateUpdateBuilder_.setMessage(builderForValue.build());
+      }
+      kindCase_ = 7;
+      return this;
+    }
+    /**
+     * <pre>
+     * The agent changes its thread's state. The change makes a checkpoint of
+     * source RUN and a state.updated event, in order with the other events.
+     * A change that would make the state larger than 256 KiB is
+     * INVALID_ARGUMENT naming the event. If the run then ends FAILED (or is
+     * cancelled, or its lease runs out), the state goes back to what it was
+     * before the run's first change.
+     * </pre>
+     *
+     * <code>.threadline.v1.StateUpdate state_update = 7 [json_name = "stateUpdate"];</code>
+     */
+    public Builder mergeStateUpdate(dev.threadline.v1.StateUpdate value) {
+      if (stateUpdateBuilder_ == null) {
+        if (kindCase_ == 7 &&
+            kind_ != dev.threadline.v1.StateUpdate.getDefaultInstance()) {
+          kind_ = dev.threadline.v1.StateUpdate.newBuilder((dev.threadline.v1.StateUpdate) kind_)
+              .mergeFrom(value).buildPartial();
+        } else {
+          kind_ = value;
+        }
+        onChanged();
+      } else {
+        if (kindCase_ == 7) {
+          stateUpdateBuilder_.mergeFrom(value);
+        } else {
+          stateUpdateBuilder_.setMessage(value);
+        }
+      }
+      kindCase_ = 7;
+      return this;
+    }
+    /**
+     * <pre>
+     * The agent changes its thread's state. The change makes a checkpoint of
+     * source RUN and a state.updated event, in order with the other events.
+     * A change that would make the state larger than 256 KiB is
+     * INVALID_ARGUMENT naming the event. If the run then ends FAILED (or is
+     * cancelled, or its lease runs out), the state goes back to what it was
+     * before the run's first change.
+     * </pre>
+     *
+     * <code>.threadline.v1.StateUpdate state_update = 7 [json_name = "stateUpdate"];</code>
+     */
+    public Builder clearStateUpdate() {
+      if (stateUpdateBuilder_ == null) {
+        if (kindCase_ == 7) {
+          kindCase_ = 0;
+          kind_ = null;
+          onChanged();
+        }
+      } else {
+        if (kindCase_ == 7) {
+          kindCase_ = 0;
+          kind_ = null;
+        }
+        stateUpdateBuilder_.clear();
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * The agent changes its thread's state. The change makes a checkpoint of
+     * source RUN and a state.updated event, in order with the other events.
+     * A change that would make the state larger than 256 KiB is
+     * INVALID_ARGUMENT naming the event. If the run then ends FAILED (or is
+     * cancelled, or its lease runs out), the state goes back to what it was
+     * before the run's first change.
+     * </pre>
+     *
+     * <code>.threadline.v1.StateUpdate state_update = 7 [json_name = "stateUpdate"];</code>
+     */
+    public dev.threadline.v1.StateUpdate.Builder getStateUpdateBuilder() {
+      return internalGetStateUpdateFieldBuilder().getBuilder();
+    }
+    /**
+     * <pre>
+     * The agent changes its thread's state. The change makes a checkpoint of
+     * source RUN and a state.updated event, in order with the other events.
+     * A change that would make the state larger than 256 KiB is
+     * INVALID_ARGUMENT naming the event. If the run then ends FAILED (or is
+     * cancelled, or its lease runs out), the state goes back to what it was
+     * before the run's first change.
+     * </pre>
+     *
+     * <code>.threadline.v1.StateUpdate state_update = 7 [json_name = "stateUpdate"];</code>
+     */
+    @java.lang.Override
+    public dev.threadline.v1.StateUpdateOrBuilder getStateUpdateOrBuilder() {
+      if ((kindCase_ == 7) && (stateUpdateBuilder_ != null)) {
+        return stateUpdateBuilder_.getMessageOrBuilder();
+      } else {
+        if (kindCase_ == 7) {
+          return (dev.threadline.v1.StateUpdate) kind_;
+        }
+        return dev.threadline.v1.StateUpdate.getDefaultInstance();
+      }
+    }
+    /**
+     * <pre>
+     * The agent changes its thread's state. The change makes a checkpoint of
+     * source RUN and a state.updated event, in order with the other events.
+     * A change that would make the state larger than 256 KiB is
+     * INVALID_ARGUMENT naming the event. If the run then ends FAILED (or is
+     * cancelled, or its lease runs out), the state goes back to what it was
+     * before the run's first change.
+     * </pre>
+     *
+     * <code>.threadline.v1.StateUpdate state_update = 7 [json_name = "stateUpdate"];</code>
+     */
+    private com.google.protobuf.SingleFieldBuilder<
+        dev.threadline.v1.StateUpdate, dev.threadline.v1.StateUpdate.Builder, dev.threadline.v1.StateUpdateOrBuilder> 
+        internalGetStateUpdateFieldBuilder() {
+      if (stateUpdateBuilder_ == null) {
+        if (!(kindCase_ == 7)) {
+          kind_ = dev.threadline.v1.StateUpdate.getDefaultInstance();
+        }
+        stateUpdateBuilder_ = new com.google.protobuf.SingleFieldBuilder<
+            dev.threadline.v1.StateUpdate, dev.threadline.v1.StateUpdate.Builder, dev.threadline.v1.StateUpdateOrBuilder>(
+                (dev.threadline.v1.StateUpdate) kind_,
+                getParentForChildren(),
+                isClean());
+        kind_ = null;
+      }
+      kindCase_ = 7;
+      onChanged();
+      return stateUpdateBuilder_;
     }
 
     // @@protoc_insertion_point(builder_scope:threadline.v1.WorkerEvent)

@@ -180,5 +180,47 @@ public interface WorkerEventOrBuilder extends
    */
   dev.threadline.v1.RunFinishedOrBuilder getFinishOrBuilder();
 
+  /**
+   * <pre>
+   * The agent changes its thread's state. The change makes a checkpoint of
+   * source RUN and a state.updated event, in order with the other events.
+   * A change that would make the state larger than 256 KiB is
+   * INVALID_ARGUMENT naming the event. If the run then ends FAILED (or is
+   * cancelled, or its lease runs out), the state goes back to what it was
+   * before the run's first change.
+   * </pre>
+   *
+   * <code>.threadline.v1.StateUpdate state_update = 7 [json_name = "stateUpdate"];</code>
+   * @return Whether the stateUpdate field is set.
+   */
+  boolean hasStateUpdate();
+  /**
+   * <pre>
+   * The agent changes its thread's state. The change makes a checkpoint of
+   * source RUN and a state.updated event, in order with the other events.
+   * A change that would make the state larger than 256 KiB is
+   * INVALID_ARGUMENT naming the event. If the run then ends FAILED (or is
+   * cancelled, or its lease runs out), the state goes back to what it was
+   * before the run's first change.
+   * </pre>
+   *
+   * <code>.threadline.v1.StateUpdate state_update = 7 [json_name = "stateUpdate"];</code>
+   * @return The stateUpdate.
+   */
+  dev.threadline.v1.StateUpdate getStateUpdate();
+  /**
+   * <pre>
+   * The agent changes its thread's state. The change makes a checkpoint of
+   * source RUN and a state.updated event, in order with the other events.
+   * A change that would make the state larger than 256 KiB is
+   * INVALID_ARGUMENT naming the event. If the run then ends FAILED (or is
+   * cancelled, or its lease runs out), the state goes back to what it was
+   * before the run's first change.
+   * </pre>
+   *
+   * <code>.threadline.v1.StateUpdate state_update = 7 [json_name = "stateUpdate"];</code>
+   */
+  dev.threadline.v1.StateUpdateOrBuilder getStateUpdateOrBuilder();
+
   dev.threadline.v1.WorkerEvent.KindCase getKindCase();
 }

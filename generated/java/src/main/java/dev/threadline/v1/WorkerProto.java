@@ -62,6 +62,11 @@ public final class WorkerProto extends com.google.protobuf.GeneratedFile {
     com.google.protobuf.GeneratedMessage.FieldAccessorTable
       internal_static_threadline_v1_WorkerEvent_fieldAccessorTable;
   static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_threadline_v1_StateUpdate_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_threadline_v1_StateUpdate_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
     internal_static_threadline_v1_IterationStarted_descriptor;
   static final 
     com.google.protobuf.GeneratedMessage.FieldAccessorTable
@@ -88,63 +93,71 @@ public final class WorkerProto extends com.google.protobuf.GeneratedFile {
       "\n\032threadline/v1/worker.proto\022\rthreadline" +
       ".v1\032\034google/api/annotations.proto\032\037googl" +
       "e/api/field_behavior.proto\032\036google/proto" +
-      "buf/duration.proto\032\037google/protobuf/time" +
-      "stamp.proto\032\033threadline/v1/message.proto" +
-      "\032\027threadline/v1/run.proto\"\322\001\n\017ClaimRunRe" +
-      "quest\022\037\n\010agent_id\030\001 \001(\tB\004\342A\001\002R\007agentId\022!" +
-      "\n\tworker_id\030\002 \001(\tB\004\342A\001\001R\010workerId\022F\n\016lea" +
-      "se_duration\030\003 \001(\0132\031.google.protobuf.Dura" +
-      "tionB\004\342A\001\001R\rleaseDuration\0223\n\004wait\030\004 \001(\0132" +
-      "\031.google.protobuf.DurationB\004\342A\001\001R\004wait\"\203" +
-      "\002\n\020ClaimRunResponse\022$\n\003run\030\001 \001(\0132\022.threa" +
-      "dline.v1.RunR\003run\022\031\n\010lease_id\030\002 \001(\tR\007lea" +
-      "seId\022F\n\021lease_expire_time\030\003 \001(\0132\032.google" +
-      ".protobuf.TimestampR\017leaseExpireTime\0222\n\010" +
-      "messages\030\004 \003(\0132\026.threadline.v1.MessageR\010" +
-      "messages\0222\n\025omitted_message_count\030\005 \001(\005R" +
-      "\023omittedMessageCount\"\220\001\n\026ReportRunEvents" +
-      "Request\022\033\n\006run_id\030\001 \001(\tB\004\342A\001\002R\005runId\022\037\n\010" +
-      "lease_id\030\002 \001(\tB\004\342A\001\002R\007leaseId\0228\n\006events\030" +
-      "\003 \003(\0132\032.threadline.v1.WorkerEventB\004\342A\001\002R" +
-      "\006events\"\225\001\n\027ReportRunEventsResponse\022\034\n\tc" +
-      "ancelled\030\001 \001(\010R\tcancelled\022\024\n\005ended\030\002 \001(\010" +
-      "R\005ended\022F\n\021lease_expire_time\030\003 \001(\0132\032.goo" +
-      "gle.protobuf.TimestampR\017leaseExpireTime\"" +
-      "Q\n\021RenewLeaseRequest\022\033\n\006run_id\030\001 \001(\tB\004\342A" +
-      "\001\002R\005runId\022\037\n\010lease_id\030\002 \001(\tB\004\342A\001\002R\007lease" +
-      "Id\"z\n\022RenewLeaseResponse\022\034\n\tcancelled\030\001 " +
-      "\001(\010R\tcancelled\022F\n\021lease_expire_time\030\002 \001(" +
-      "\0132\032.google.protobuf.TimestampR\017leaseExpi" +
-      "reTime\"\202\003\n\013WorkerEvent\022N\n\021iteration_star" +
-      "ted\030\001 \001(\0132\037.threadline.v1.IterationStart" +
-      "edH\000R\020iterationStarted\022\037\n\ntext_delta\030\002 \001" +
-      "(\tH\000R\ttextDelta\022E\n\021tool_call_started\030\003 \001" +
-      "(\0132\027.threadline.v1.ToolCallH\000R\017toolCallS" +
-      "tarted\022O\n\022tool_call_finished\030\004 \001(\0132\037.thr" +
-      "eadline.v1.ToolCallFinishedH\000R\020toolCallF" +
-      "inished\022,\n\005usage\030\005 \001(\0132\024.threadline.v1.U" +
-      "sageH\000R\005usage\0224\n\006finish\030\006 \001(\0132\032.threadli" +
-      "ne.v1.RunFinishedH\000R\006finishB\006\n\004kind\"\022\n\020I" +
-      "terationStarted\"\205\001\n\020ToolCallFinished\0221\n\006" +
-      "result\030\001 \001(\0132\031.threadline.v1.ToolResultR" +
-      "\006result\022\037\n\013duration_ms\030\002 \001(\003R\ndurationMs" +
-      "\022\035\n\nerror_code\030\003 \001(\tR\terrorCode\"n\n\013RunFi" +
-      "nished\0220\n\006status\030\001 \001(\0162\030.threadline.v1.R" +
-      "unStatusR\006status\022-\n\005error\030\002 \001(\0132\027.thread" +
-      "line.v1.RunErrorR\005error2\222\003\n\022AgentWorkerS" +
-      "ervice\022x\n\010ClaimRun\022\036.threadline.v1.Claim" +
-      "RunRequest\032\037.threadline.v1.ClaimRunRespo" +
-      "nse\"+\202\323\344\223\002%\" /v1/agents/{agent_id}/runs:" +
-      "claim:\001*\022\205\001\n\017ReportRunEvents\022%.threadlin" +
-      "e.v1.ReportRunEventsRequest\032&.threadline" +
-      ".v1.ReportRunEventsResponse\"#\202\323\344\223\002\035\"\030/v1" +
-      "/runs/{run_id}:report:\001*\022z\n\nRenewLease\022 " +
-      ".threadline.v1.RenewLeaseRequest\032!.threa" +
-      "dline.v1.RenewLeaseResponse\"\'\202\323\344\223\002!\"\034/v1" +
-      "/runs/{run_id}:renewLease:\001*Bl\n\021dev.thre" +
-      "adline.v1B\013WorkerProtoP\001ZHgithub.com/thr" +
-      "eadline/threadline/generated/go/threadli" +
-      "ne/v1;threadlinev1b\006proto3"
+      "buf/duration.proto\032 google/protobuf/fiel" +
+      "d_mask.proto\032\034google/protobuf/struct.pro" +
+      "to\032\037google/protobuf/timestamp.proto\032\033thr" +
+      "eadline/v1/message.proto\032\027threadline/v1/" +
+      "run.proto\032\032threadline/v1/thread.proto\"\322\001" +
+      "\n\017ClaimRunRequest\022\037\n\010agent_id\030\001 \001(\tB\004\342A\001" +
+      "\002R\007agentId\022!\n\tworker_id\030\002 \001(\tB\004\342A\001\001R\010wor" +
+      "kerId\022F\n\016lease_duration\030\003 \001(\0132\031.google.p" +
+      "rotobuf.DurationB\004\342A\001\001R\rleaseDuration\0223\n" +
+      "\004wait\030\004 \001(\0132\031.google.protobuf.DurationB\004" +
+      "\342A\001\001R\004wait\"\265\002\n\020ClaimRunResponse\022$\n\003run\030\001" +
+      " \001(\0132\022.threadline.v1.RunR\003run\022\031\n\010lease_i" +
+      "d\030\002 \001(\tR\007leaseId\022F\n\021lease_expire_time\030\003 " +
+      "\001(\0132\032.google.protobuf.TimestampR\017leaseEx" +
+      "pireTime\0222\n\010messages\030\004 \003(\0132\026.threadline." +
+      "v1.MessageR\010messages\0222\n\025omitted_message_" +
+      "count\030\005 \001(\005R\023omittedMessageCount\0220\n\005stat" +
+      "e\030\006 \001(\0132\032.threadline.v1.ThreadStateR\005sta" +
+      "te\"\220\001\n\026ReportRunEventsRequest\022\033\n\006run_id\030" +
+      "\001 \001(\tB\004\342A\001\002R\005runId\022\037\n\010lease_id\030\002 \001(\tB\004\342A" +
+      "\001\002R\007leaseId\0228\n\006events\030\003 \003(\0132\032.threadline" +
+      ".v1.WorkerEventB\004\342A\001\002R\006events\"\225\001\n\027Report" +
+      "RunEventsResponse\022\034\n\tcancelled\030\001 \001(\010R\tca" +
+      "ncelled\022\024\n\005ended\030\002 \001(\010R\005ended\022F\n\021lease_e" +
+      "xpire_time\030\003 \001(\0132\032.google.protobuf.Times" +
+      "tampR\017leaseExpireTime\"Q\n\021RenewLeaseReque" +
+      "st\022\033\n\006run_id\030\001 \001(\tB\004\342A\001\002R\005runId\022\037\n\010lease" +
+      "_id\030\002 \001(\tB\004\342A\001\002R\007leaseId\"z\n\022RenewLeaseRe" +
+      "sponse\022\034\n\tcancelled\030\001 \001(\010R\tcancelled\022F\n\021" +
+      "lease_expire_time\030\002 \001(\0132\032.google.protobu" +
+      "f.TimestampR\017leaseExpireTime\"\303\003\n\013WorkerE" +
+      "vent\022N\n\021iteration_started\030\001 \001(\0132\037.thread" +
+      "line.v1.IterationStartedH\000R\020iterationSta" +
+      "rted\022\037\n\ntext_delta\030\002 \001(\tH\000R\ttextDelta\022E\n" +
+      "\021tool_call_started\030\003 \001(\0132\027.threadline.v1" +
+      ".ToolCallH\000R\017toolCallStarted\022O\n\022tool_cal" +
+      "l_finished\030\004 \001(\0132\037.threadline.v1.ToolCal" +
+      "lFinishedH\000R\020toolCallFinished\022,\n\005usage\030\005" +
+      " \001(\0132\024.threadline.v1.UsageH\000R\005usage\0224\n\006f" +
+      "inish\030\006 \001(\0132\032.threadline.v1.RunFinishedH" +
+      "\000R\006finish\022?\n\014state_update\030\007 \001(\0132\032.thread" +
+      "line.v1.StateUpdateH\000R\013stateUpdateB\006\n\004ki" +
+      "nd\"{\n\013StateUpdate\022/\n\006values\030\001 \001(\0132\027.goog" +
+      "le.protobuf.StructR\006values\022;\n\013update_mas" +
+      "k\030\002 \001(\0132\032.google.protobuf.FieldMaskR\nupd" +
+      "ateMask\"\022\n\020IterationStarted\"\205\001\n\020ToolCall" +
+      "Finished\0221\n\006result\030\001 \001(\0132\031.threadline.v1" +
+      ".ToolResultR\006result\022\037\n\013duration_ms\030\002 \001(\003" +
+      "R\ndurationMs\022\035\n\nerror_code\030\003 \001(\tR\terrorC" +
+      "ode\"n\n\013RunFinished\0220\n\006status\030\001 \001(\0162\030.thr" +
+      "eadline.v1.RunStatusR\006status\022-\n\005error\030\002 " +
+      "\001(\0132\027.threadline.v1.RunErrorR\005error2\222\003\n\022" +
+      "AgentWorkerService\022x\n\010ClaimRun\022\036.threadl" +
+      "ine.v1.ClaimRunRequest\032\037.threadline.v1.C" +
+      "laimRunResponse\"+\202\323\344\223\002%\" /v1/agents/{age" +
+      "nt_id}/runs:claim:\001*\022\205\001\n\017ReportRunEvents" +
+      "\022%.threadline.v1.ReportRunEventsRequest\032" +
+      "&.threadline.v1.ReportRunEventsResponse\"" +
+      "#\202\323\344\223\002\035\"\030/v1/runs/{run_id}:report:\001*\022z\n\n" +
+      "RenewLease\022 .threadline.v1.RenewLeaseReq" +
+      "uest\032!.threadline.v1.RenewLeaseResponse\"" +
+      "\'\202\323\344\223\002!\"\034/v1/runs/{run_id}:renewLease:\001*" +
+      "Bl\n\021dev.threadline.v1B\013WorkerProtoP\001ZHgi" +
+      "thub.com/threadline/threadline/generated" +
+      "/go/threadline/v1;threadlinev1b\006proto3"
     };
     descriptor = com.google.protobuf.Descriptors.FileDescriptor
       .internalBuildGeneratedFileFrom(descriptorData,
@@ -152,9 +165,12 @@ public final class WorkerProto extends com.google.protobuf.GeneratedFile {
           com.google.api.AnnotationsProto.getDescriptor(),
           com.google.api.FieldBehaviorProto.getDescriptor(),
           com.google.protobuf.DurationProto.getDescriptor(),
+          com.google.protobuf.FieldMaskProto.getDescriptor(),
+          com.google.protobuf.StructProto.getDescriptor(),
           com.google.protobuf.TimestampProto.getDescriptor(),
           dev.threadline.v1.MessageProto.getDescriptor(),
           dev.threadline.v1.RunProto.getDescriptor(),
+          dev.threadline.v1.ThreadProto.getDescriptor(),
         });
     internal_static_threadline_v1_ClaimRunRequest_descriptor =
       getDescriptor().getMessageType(0);
@@ -167,7 +183,7 @@ public final class WorkerProto extends com.google.protobuf.GeneratedFile {
     internal_static_threadline_v1_ClaimRunResponse_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_threadline_v1_ClaimRunResponse_descriptor,
-        new java.lang.String[] { "Run", "LeaseId", "LeaseExpireTime", "Messages", "OmittedMessageCount", });
+        new java.lang.String[] { "Run", "LeaseId", "LeaseExpireTime", "Messages", "OmittedMessageCount", "State", });
     internal_static_threadline_v1_ReportRunEventsRequest_descriptor =
       getDescriptor().getMessageType(2);
     internal_static_threadline_v1_ReportRunEventsRequest_fieldAccessorTable = new
@@ -197,21 +213,27 @@ public final class WorkerProto extends com.google.protobuf.GeneratedFile {
     internal_static_threadline_v1_WorkerEvent_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_threadline_v1_WorkerEvent_descriptor,
-        new java.lang.String[] { "IterationStarted", "TextDelta", "ToolCallStarted", "ToolCallFinished", "Usage", "Finish", "Kind", });
-    internal_static_threadline_v1_IterationStarted_descriptor =
+        new java.lang.String[] { "IterationStarted", "TextDelta", "ToolCallStarted", "ToolCallFinished", "Usage", "Finish", "StateUpdate", "Kind", });
+    internal_static_threadline_v1_StateUpdate_descriptor =
       getDescriptor().getMessageType(7);
+    internal_static_threadline_v1_StateUpdate_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_threadline_v1_StateUpdate_descriptor,
+        new java.lang.String[] { "Values", "UpdateMask", });
+    internal_static_threadline_v1_IterationStarted_descriptor =
+      getDescriptor().getMessageType(8);
     internal_static_threadline_v1_IterationStarted_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_threadline_v1_IterationStarted_descriptor,
         new java.lang.String[] { });
     internal_static_threadline_v1_ToolCallFinished_descriptor =
-      getDescriptor().getMessageType(8);
+      getDescriptor().getMessageType(9);
     internal_static_threadline_v1_ToolCallFinished_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_threadline_v1_ToolCallFinished_descriptor,
         new java.lang.String[] { "Result", "DurationMs", "ErrorCode", });
     internal_static_threadline_v1_RunFinished_descriptor =
-      getDescriptor().getMessageType(9);
+      getDescriptor().getMessageType(10);
     internal_static_threadline_v1_RunFinished_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_threadline_v1_RunFinished_descriptor,
@@ -220,9 +242,12 @@ public final class WorkerProto extends com.google.protobuf.GeneratedFile {
     com.google.api.AnnotationsProto.getDescriptor();
     com.google.api.FieldBehaviorProto.getDescriptor();
     com.google.protobuf.DurationProto.getDescriptor();
+    com.google.protobuf.FieldMaskProto.getDescriptor();
+    com.google.protobuf.StructProto.getDescriptor();
     com.google.protobuf.TimestampProto.getDescriptor();
     dev.threadline.v1.MessageProto.getDescriptor();
     dev.threadline.v1.RunProto.getDescriptor();
+    dev.threadline.v1.ThreadProto.getDescriptor();
     com.google.protobuf.ExtensionRegistry registry =
         com.google.protobuf.ExtensionRegistry.newInstance();
     registry.add(com.google.api.FieldBehaviorProto.fieldBehavior);
