@@ -88,16 +88,17 @@ class _Lines(logging.StreamHandler):  # type: ignore[type-arg]
     An access-log line per call, each its own write to stderr, was a few
     percent of the server's time under load (a profile: bench/README.md).
     Access-log lines now wait up to ACCESS_FLUSH_SECONDS (or 256 lines) and
-    go in one write; any other record is written at once, after the lines
-    before it, so order is kept. A graceful stop writes what waits
-    (logging.shutdown flushes); kill -9 can lose the last 50 ms of access
-    lines, never another record.
+    go in one write, by a thread of the handler's own; any other record is
+    written at once, after the lines before it, so order is kept. A graceful
+    stop writes what waits (logging.shutdown flushes); kill -9 can lose the
+    last 50 ms of access lines, never another record.
     """
 
     def __init__(self) -> None:
         super().__init__(sys.stderr)
         self._waiting: list[str] = []
-        self._timer: threading.Timer | None = None
+        self._wake = threading.Event()
+        self._writer: threading.Thread | None = None
 
     def emit(self, record: logging.LogRecord) -> None:
         """Queue an access-log line; write any other record, and what waits, now."""
@@ -109,10 +110,22 @@ class _Lines(logging.StreamHandler):  # type: ignore[type-arg]
             return
         if record.name != "threadline.access" or len(self._waiting) >= _ACCESS_BATCH:
             self._write()
-        elif self._timer is None:
-            self._timer = threading.Timer(ACCESS_FLUSH_SECONDS, self.flush)
-            self._timer.daemon = True
-            self._timer.start()
+            return
+        if self._writer is None:
+            self._writer = threading.Thread(
+                target=self._write_later, name="access log", daemon=True
+            )
+            self._writer.start()
+        if not self._wake.is_set():
+            self._wake.set()
+
+    def _write_later(self) -> None:
+        """Write the waiting lines ACCESS_FLUSH_SECONDS after the first (the handler's thread)."""
+        while True:
+            self._wake.wait()
+            time.sleep(ACCESS_FLUSH_SECONDS)
+            self._wake.clear()
+            self.flush()
 
     def _write(self) -> None:
         if self._waiting:
@@ -126,9 +139,6 @@ class _Lines(logging.StreamHandler):  # type: ignore[type-arg]
         """Write what waits."""
         self.acquire()
         try:
-            if self._timer is not None:
-                self._timer.cancel()
-                self._timer = None
             self._write()
         finally:
             self.release()
