@@ -21,11 +21,12 @@ Design, after datasette and the pitfalls in shared/reference:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import functools
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, TypeVar, cast
@@ -273,11 +274,41 @@ class SqliteStore(Store):
 
     async def transaction(self, tenant: str, work: Callable[[StoreTransaction], Awaitable[T]]) -> T:
         """Run work in one write transaction of a tenant that the caller cannot interrupt."""
-        # The write goes on when the caller is cancelled: its future is
-        # settled by the group commit, whoever still waits for it.
-        return await asyncio.shield(self._run_write(tenant, work))
+        task = asyncio.ensure_future(self._run_write(tenant, work))
+        self._pending_writes.add(task)
+        task.add_done_callback(self._pending_writes.discard)
+        return await asyncio.shield(task)
 
-    async def _read(
+    @contextlib.asynccontextmanager
+    async def _read(self, tenant: str | None, *, snapshot: bool = False) -> AsyncIterator[Session]:
+        """Lend a read connection, a hand-off per statement; with snapshot, in one transaction.
+
+        For reads that must run statements between awaits of other things;
+        the store's own reads run in one hand-off (_read_in_one_hop).
+        """
+        connection = await self._readers.get()
+        try:
+            if snapshot:
+                await connection.execute("BEGIN")
+            yield Session(connection, now_us(), tenant)
+        finally:
+            # Shielded so a cancelled reader never returns a connection that is
+            # still inside a transaction (which would hold back checkpoints).
+            await asyncio.shield(self._end_read(connection, snapshot=snapshot))
+
+    async def _end_read(self, connection: aiosqlite.Connection, *, snapshot: bool) -> None:
+        try:
+            if snapshot:
+                # aiosqlite runs a connection's operations in order: this one
+                # returns after anything still queued, such as a BEGIN whose
+                # caller was cancelled, so in_transaction is then accurate.
+                await connection.execute("SELECT 1")
+                if connection.in_transaction:
+                    await connection.execute("COMMIT")
+        finally:
+            self._readers.put_nowait(connection)
+
+    async def _read_in_one_hop(
         self,
         tenant: str | None,
         read: Callable[[Session], Awaitable[T]],
@@ -294,7 +325,7 @@ class SqliteStore(Store):
         except RuntimeError:
             # Called by a write's work, on the writer's thread (onehop.drive):
             # the read runs as any other, and the write waits for it.
-            return sqlite_onehop.on_loop(self._read(tenant, read, snapshot=snapshot))
+            return sqlite_onehop.on_loop(self._read_in_one_hop(tenant, read, snapshot=snapshot))
         connection = await self._readers.get()
         done = asyncio.ensure_future(
             sqlite_onehop.submit(
@@ -336,21 +367,25 @@ class SqliteStore(Store):
                 thread.omitted_message_count = omitted
             return thread
 
-        return await self._read(tenant, read, snapshot=message_limit > 0)
+        return await self._read_in_one_hop(tenant, read, snapshot=message_limit > 0)
 
     async def list_threads(self, tenant: str, query: ThreadPageQuery) -> Page[thread_pb2.Thread]:
         """Return one page of threads."""
-        return await self._read(tenant, lambda session: threads.list_page(session, query))
+        return await self._read_in_one_hop(
+            tenant, lambda session: threads.list_page(session, query)
+        )
 
     async def count_threads(self, tenant: str, thread_filter: ThreadFilter) -> int:
         """Count the threads that match."""
-        return await self._read(tenant, lambda session: threads.count(session, thread_filter))
+        return await self._read_in_one_hop(
+            tenant, lambda session: threads.count(session, thread_filter)
+        )
 
     async def get_message(
         self, tenant: str, thread_id: str, message_id: str
     ) -> message_pb2.Message:
         """Return one message of a live thread."""
-        return await self._read(
+        return await self._read_in_one_hop(
             tenant, lambda session: messages.get(session, thread_id, message_id)
         )
 
@@ -358,13 +393,15 @@ class SqliteStore(Store):
         self, tenant: str, query: MessagePageQuery
     ) -> Page[message_pb2.Message]:
         """Return one page of a thread's messages."""
-        return await self._read(tenant, lambda session: messages.list_page(session, query))
+        return await self._read_in_one_hop(
+            tenant, lambda session: messages.list_page(session, query)
+        )
 
     async def newest_checkpoint(
         self, tenant: str, thread_id: str
     ) -> thread_pb2.ThreadCheckpoint | None:
         """Return a live thread's newest checkpoint, or None (the thread and it in one snapshot)."""
-        return await self._read(
+        return await self._read_in_one_hop(
             tenant, lambda session: checkpoints.newest_of(session, thread_id), snapshot=True
         )
 
@@ -372,15 +409,17 @@ class SqliteStore(Store):
         self, tenant: str, query: CheckpointPageQuery
     ) -> Page[thread_pb2.ThreadCheckpoint]:
         """Return one page of a thread's checkpoints, newest first."""
-        return await self._read(tenant, lambda session: checkpoints.list_page(session, query))
+        return await self._read_in_one_hop(
+            tenant, lambda session: checkpoints.list_page(session, query)
+        )
 
     async def get_run(self, tenant: str, run_id: str) -> run_pb2.Run:
         """Return one run of a live thread."""
-        return await self._read(tenant, lambda session: runs.get(session, run_id))
+        return await self._read_in_one_hop(tenant, lambda session: runs.get(session, run_id))
 
     async def list_runs(self, tenant: str, query: RunPageQuery) -> Page[run_pb2.Run]:
         """Return one page of a thread's runs."""
-        return await self._read(tenant, lambda session: runs.list_page(session, query))
+        return await self._read_in_one_hop(tenant, lambda session: runs.list_page(session, query))
 
     async def read_events(
         self,
@@ -393,7 +432,7 @@ class SqliteStore(Store):
         max_bytes: int,
     ) -> list[run_pb2.RunEvent]:
         """Return stored events after an id, of one run or one thread, within max_bytes."""
-        return await self._read(
+        return await self._read_in_one_hop(
             tenant,
             lambda session: events.read(
                 session,
@@ -409,12 +448,12 @@ class SqliteStore(Store):
 
     async def stale_runs(self) -> list[RunRecord]:
         """Return running runs whose lease ran out, or that have none."""
-        return await self._read(None, runs.stale)
+        return await self._read_in_one_hop(None, runs.stale)
 
     async def threads_with_queued_runs(self) -> list[ThreadRef]:
         """Return the threads that have queued runs."""
-        return await self._read(None, runs.threads_with_queued)
+        return await self._read_in_one_hop(None, runs.threads_with_queued)
 
     async def expired_threads(self, limit: int) -> list[ThreadRef]:
         """Return up to limit expired threads."""
-        return await self._read(None, lambda session: threads.expired(session, limit))
+        return await self._read_in_one_hop(None, lambda session: threads.expired(session, limit))
