@@ -23,7 +23,7 @@ from threadline.v1 import message_pb2, run_pb2, thread_pb2
 from threadline_server.errors import NotFoundError
 from threadline_server.store.base import StoreTransaction
 from threadline_server.store.records import DEFAULT_TENANT
-from threadline_server.store.sqlite.store import SqliteStore
+from threadline_server.store.sqlite.store import SqliteStore, StoreClosedError
 
 from tests.conftest import RunningServer, expect_failure
 
@@ -209,3 +209,15 @@ async def test_a_write_may_read_through_the_store(server: RunningServer, client:
     title, events = await store.transaction(DEFAULT_TENANT, work)
     assert title == "t"
     assert events == []
+
+
+async def test_a_write_asked_of_a_closed_store_fails_at_once(tmp_path: Any):
+    store = SqliteStore(tmp_path / "closed.db")
+    await store.open()
+    await store.close()
+
+    async def work(tx: StoreTransaction) -> None:
+        await tx.insert_thread(thread_pb2.Thread(thread_id="thr_never"))
+
+    with pytest.raises(StoreClosedError):
+        await asyncio.wait_for(store.transaction(DEFAULT_TENANT, work), 5)

@@ -82,6 +82,10 @@ class _Write(Generic[T]):
     requested: float = field(default_factory=time.perf_counter)
 
 
+class StoreClosedError(RuntimeError):
+    """A write asked of a store that is not open."""
+
+
 @dataclass(frozen=True)
 class _Failed:
     """A write that raised, rolled back to its savepoint."""
@@ -196,30 +200,45 @@ class SqliteStore(Store):
         listeners get each write's events after the commit and before the
         next batch begins, so they see every thread's events in commit order.
         """
-        writer = self._writer
-        if writer is None:
-            raise RuntimeError("store is not open")
         loop = asyncio.get_running_loop()
-        while self._queued_writes:
-            batch = self._queued_writes[:_MAX_BATCH]
-            del self._queued_writes[:_MAX_BATCH]
-            async with self._write_lock:
-                began = time.perf_counter()
-                try:
-                    outcomes = await sqlite_onehop.submit(writer, self._write_batch, batch, loop)
-                except BaseException as error:  # BEGIN or COMMIT failed: no write holds
-                    for write in batch:
-                        _fail(write.future, error)
-                    if isinstance(error, asyncio.CancelledError):
-                        raise
-                    continue
-                finally:
-                    if self._write_observer is not None:
-                        held = time.perf_counter() - began
-                        for write in batch:
-                            self._write_observer(began - write.requested, held)
+        batch: list[_Write[Any]] = []
+        try:
+            while self._queued_writes:
+                batch = self._queued_writes[:_MAX_BATCH]
+                del self._queued_writes[:_MAX_BATCH]
+                outcomes = await self._commit_batch(batch, loop)
                 for write, outcome in zip(batch, outcomes, strict=True):
                     self._answer(write, outcome)
+                batch = []
+        except BaseException as error:
+            # Cancelled (the loop is closing), or the store is closed: no
+            # write is left waiting for an answer that will never come.
+            for write in [*batch, *self._queued_writes]:
+                _fail(write.future, error)
+            self._queued_writes.clear()
+            if isinstance(error, asyncio.CancelledError):
+                raise
+            if not isinstance(error, StoreClosedError):
+                logger.exception("group commit failed")
+
+    async def _commit_batch(
+        self, batch: list[_Write[Any]], loop: asyncio.AbstractEventLoop
+    ) -> list[tuple[Any, list[run_pb2.RunEvent]] | _Failed]:
+        """Commit one batch under the write lock; when BEGIN or COMMIT fails, every write fails."""
+        async with self._write_lock:
+            writer = self._writer
+            if writer is None:
+                raise StoreClosedError("store is not open")
+            began = time.perf_counter()
+            try:
+                return await sqlite_onehop.submit(writer, self._write_batch, batch, loop)
+            except Exception as error:  # noqa: BLE001 - each write's caller gets it
+                return [_Failed(error)] * len(batch)
+            finally:
+                if self._write_observer is not None:
+                    held = time.perf_counter() - began
+                    for write in batch:
+                        self._write_observer(began - write.requested, held)
 
     def _answer(
         self, write: _Write[Any], outcome: tuple[Any, list[run_pb2.RunEvent]] | _Failed
