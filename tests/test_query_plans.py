@@ -66,7 +66,9 @@ BY_ROW_KEY = re.compile(r"WHERE (?:\w+\.)?(?:pk|thread_pk) (?:= [?:]|IN)")
 # The plans some statements must have.
 EXPECTED = {
     "FROM threads WHERE phase != 0 AND phase = 2": "threads_in_phase (phase=?)",
-    "FROM messages WHERE thread_pk = ? AND pk > ?": "messages_by_thread (thread_pk=? AND pk>? AND pk<?)",
+    "FROM messages WHERE thread_pk = ? AND pk > ?": (
+        "messages_by_thread (thread_pk=? AND pk>? AND pk<?)"
+    ),
     "FROM threads WHERE tenant_id = ? AND thread_id = ?": (
         "sqlite_autoindex_threads_1 (tenant_id=? AND thread_id=?)"
     ),

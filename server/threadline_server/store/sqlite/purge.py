@@ -80,7 +80,9 @@ async def abandon_builds(session: Session) -> int:
 
 async def next_purge(session: Session) -> int | None:
     """Return the pk of a thread waiting to be purged, or None."""
-    row = await session.row(f"SELECT pk FROM threads WHERE phase != {LIVE} AND phase = {PURGING} ORDER BY pk LIMIT 1")
+    row = await session.row(
+        f"SELECT pk FROM threads WHERE phase != {LIVE} AND phase = {PURGING} ORDER BY pk LIMIT 1"
+    )
     return None if row is None else int(row[0])
 
 
