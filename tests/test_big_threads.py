@@ -25,7 +25,8 @@ import pytest
 from threadline.v1 import message_pb2, thread_pb2
 
 from bench.seed import Seeded, seed
-from tests.conftest import Client, ServerProcess, connect, expect_failure
+from tests.conftest import ServerProcess, expect_failure
+from tests.test_process import AsyncClient, connected
 
 pytestmark = pytest.mark.process
 
@@ -67,11 +68,11 @@ def _integrity(database: Path) -> str:
         connection.close()
 
 
-async def _wait_purged(database: Path, timeout: float) -> float:
+async def _wait_purged(database: Path, within: float) -> float:
     """Wait until no thread is being built or purged; return how long it took."""
     started = time.monotonic()
     while _query(database, "SELECT count(*) FROM threads WHERE phase != 0"):
-        assert time.monotonic() - started < timeout, "the purge did not finish in time"
+        assert time.monotonic() - started < within, "the purge did not finish in time"
         await asyncio.sleep(0.1)
     return time.monotonic() - started
 
@@ -79,7 +80,7 @@ async def _wait_purged(database: Path, timeout: float) -> float:
 class Load:
     """WRITERS clients adding messages to threads of their own, each call timed."""
 
-    def __init__(self, client: Client) -> None:
+    def __init__(self, client: AsyncClient) -> None:
         self._client = client
         self._stop = asyncio.Event()
         self.latencies: list[float] = []
@@ -136,9 +137,8 @@ async def test_copy_and_delete_of_a_big_thread_never_stall_other_writes(
     database, server = _serve_copy(
         seeded, tmp_path, spawn_server, "--db-maintenance-interval", "0.2"
     )
-    client = connect(server.address)
-    load = Load(client)
-    try:
+    async with connected(server.address) as client:
+        load = Load(client)
         await load.start()
         await asyncio.sleep(2)
         quiet = load.mark()
@@ -171,11 +171,9 @@ async def test_copy_and_delete_of_a_big_thread_never_stall_other_writes(
             client.threads.GetThread(thread_pb2.GetThreadRequest(thread_id=copy.thread_id))
         )
         assert gone.code == grpc.StatusCode.NOT_FOUND
-        purge_seconds = await _wait_purged(database, timeout=240)
+        purge_seconds = await _wait_purged(database, within=240)
         busy = load.mark()
         await load.stop()
-    finally:
-        await client.channel.close(None)
     assert server.stop() == 0
     assert not load.errors, load.errors[:5]
     assert _query(database, "SELECT count(*) FROM messages") == len(load.latencies) + (
@@ -204,8 +202,7 @@ async def test_a_deleted_thread_is_gone_at_once_and_its_purge_resumes_after_kill
     database, server = _serve_copy(
         seeded, tmp_path, spawn_server, "--db-maintenance-interval", "3600"
     )
-    client = connect(server.address)
-    try:
+    async with connected(server.address) as client:
         began = time.perf_counter()
         await client.threads.DeleteThread(
             thread_pb2.DeleteThreadRequest(thread_id=seeded.big_thread_id)
@@ -225,8 +222,6 @@ async def test_a_deleted_thread_is_gone_at_once_and_its_purge_resumes_after_kill
             thread_pb2.CreateThreadRequest(thread=thread_pb2.Thread(thread_id=seeded.big_thread_id))
         )
         assert again.message_count == 0
-    finally:
-        await client.channel.close(None)
     server.process.kill()
     server.process.wait()
     waiting = _query(
@@ -236,7 +231,7 @@ async def test_a_deleted_thread_is_gone_at_once_and_its_purge_resumes_after_kill
     assert waiting == BIG
 
     restarted = _serve_copy_restart(database, spawn_server)
-    purge_seconds = await _wait_purged(database, timeout=90)
+    purge_seconds = await _wait_purged(database, within=90)
     assert restarted.stop() == 0
     left = _query(database, "SELECT count(*) FROM messages")
     assert left == seeded.messages - BIG
@@ -264,8 +259,7 @@ async def test_a_copy_cut_short_by_its_deadline_leaves_nothing_behind(
     database, server = _serve_copy(
         seeded, tmp_path, spawn_server, "--db-maintenance-interval", "0.2"
     )
-    client = connect(server.address)
-    try:
+    async with connected(server.address) as client:
         request = thread_pb2.CopyThreadRequest(
             thread_id=seeded.big_thread_id, new_thread_id="the-copy"
         )
@@ -275,13 +269,11 @@ async def test_a_copy_cut_short_by_its_deadline_leaves_nothing_behind(
             client.threads.GetThread(thread_pb2.GetThreadRequest(thread_id="the-copy"))
         )
         assert missing.code == grpc.StatusCode.NOT_FOUND
-        purge_seconds = await _wait_purged(database, timeout=60)
+        purge_seconds = await _wait_purged(database, within=60)
         assert _query(database, "SELECT count(*) FROM messages") == seeded.messages
         # Its id was never taken for good: the same copy, given time, succeeds.
         copy = await client.threads.CopyThread(request, timeout=100)
         assert copy.message_count == BIG
-    finally:
-        await client.channel.close(None)
     assert server.stop() == 0
     assert "Task exception was never retrieved" not in server.log
     assert _integrity(database) == "ok"
