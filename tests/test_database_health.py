@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -25,7 +26,7 @@ from grpc_status import rpc_status
 from threadline.v1 import message_pb2, thread_pb2
 
 from tests.conftest import ServerProcess, expect_failure, failure
-from tests.test_process import connected
+from tests.test_process import AsyncClient, connected
 
 pytestmark = pytest.mark.process
 
@@ -167,4 +168,114 @@ async def test_a_write_whose_deadline_passed_before_it_began_never_happens(
     counts(
         "2 writes whose 0.2 s deadline passed while the database was locked: neither "
         "written (one skipped once the lock went, one failed BUSY and was logged)"
+    )
+
+
+def _wal_bytes(database: Path) -> int:
+    wal = database.with_name(database.name + "-wal")
+    return wal.stat().st_size if wal.exists() else 0
+
+
+async def test_the_wal_grows_behind_a_long_reader_and_shrinks_once_it_lets_go(
+    tmp_path: Path, spawn_server: Callable[..., ServerProcess], counts: Callable[[str], None]
+) -> None:
+    database = tmp_path / "threadline.db"
+    server = spawn_server(database, "--db-maintenance-interval", "0.2")
+    text = "x" * 400_000
+    async with connected(server.address) as client:
+        thread = await client.threads.CreateThread(thread_pb2.CreateThreadRequest())
+        reader = sqlite3.connect(database, isolation_level=None)
+        try:
+            # A read transaction that stays open: the WAL cannot start over behind it.
+            reader.execute("BEGIN")
+            reader.execute("SELECT count(*) FROM messages").fetchone()
+            for index in range(60):
+                await client.messages.CreateMessage(
+                    _message(thread.thread_id, f"{index} {text}"), timeout=30
+                )
+            await asyncio.sleep(1)
+            held = _wal_bytes(database)
+        finally:
+            reader.execute("COMMIT")
+            reader.close()
+        released = time.monotonic()
+        while _wal_bytes(database) > 0:
+            assert time.monotonic() - released < 20, f"the WAL stayed {_wal_bytes(database)} bytes"
+            await asyncio.sleep(0.1)
+        shrink_seconds = time.monotonic() - released
+        # The server writes on as before, into a small WAL.
+        await client.messages.CreateMessage(_message(thread.thread_id, "after"), timeout=30)
+        after = _wal_bytes(database)
+    assert server.stop() == 0
+    assert held > 20_000_000, held
+    assert after < 1_000_000, after
+    assert "readers still on old frames" in server.log
+    assert _count(database, "SELECT count(*) FROM messages") == 61
+    counts(
+        f"WAL behind a long reader: {held / 1e6:.1f} MB after 60 writes of 400 KB; "
+        f"0 bytes {shrink_seconds:.1f} s after the reader let go (TRUNCATE checkpoint); "
+        f"{after} bytes after the next write"
+    )
+
+
+async def test_backup_while_serving_holds_every_write_acknowledged_before_it_began(
+    tmp_path: Path, spawn_server: Callable[..., ServerProcess], counts: Callable[[str], None]
+) -> None:
+    database = tmp_path / "threadline.db"
+    target = tmp_path / "copy.db"
+    server = spawn_server(database)
+    acknowledged: list[tuple[float, str]] = []
+    stop = asyncio.Event()
+
+    async def write(client: AsyncClient, thread_id: str) -> None:
+        index = 0
+        while not stop.is_set():
+            made = await client.messages.CreateMessage(
+                _message(thread_id, f"{index} " + "y" * 2000), timeout=30
+            )
+            acknowledged.append((time.monotonic(), made.message_id))
+            index += 1
+
+    async with connected(server.address) as client:
+        threads = [
+            await client.threads.CreateThread(thread_pb2.CreateThreadRequest()) for _ in range(4)
+        ]
+        writers = [asyncio.create_task(write(client, t.thread_id)) for t in threads]
+        await asyncio.sleep(1.5)
+        started = time.monotonic()
+        command = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "threadline_server",
+            "backup",
+            str(target),
+            "--database",
+            str(database),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        output, _ = await asyncio.wait_for(command.communicate(), timeout=60)
+        finished = time.monotonic()
+        await asyncio.sleep(0.5)
+        stop.set()
+        await asyncio.gather(*writers)
+    assert server.stop() == 0
+    assert command.returncode == 0, output
+    assert b"integrity_check ok" in output
+    copy = sqlite3.connect(f"file:{target}?mode=ro", uri=True)
+    try:
+        assert copy.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert copy.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
+        in_copy = {row[0] for row in copy.execute("SELECT message_id FROM messages")}
+    finally:
+        copy.close()
+    before = [message_id for at, message_id in acknowledged if at < started]
+    during = [message_id for at, message_id in acknowledged if started <= at < finished]
+    missing = [message_id for message_id in before if message_id not in in_copy]
+    assert not missing, f"{len(missing)} acknowledged writes missing from the backup"
+    assert len(before) > 50
+    counts(
+        f"backup while 4 writers wrote: {len(before)} writes acknowledged before it began, all "
+        f"in the copy; {len(during)} acknowledged while it ran ({len(in_copy) - len(before)} "
+        f"of them in it); {len(acknowledged)} in all; integrity_check ok"
     )
