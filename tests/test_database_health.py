@@ -13,7 +13,10 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import re
 import sqlite3
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -279,3 +282,63 @@ async def test_backup_while_serving_holds_every_write_acknowledged_before_it_beg
         f"in the copy; {len(during)} acknowledged while it ran ({len(in_copy) - len(before)} "
         f"of them in it); {len(acknowledged)} in all; integrity_check ok"
     )
+
+
+PAGE = Path(__file__).resolve().parent.parent / "docs" / "operations.md"
+BACKUPS = "### Backups"
+FENCE = re.compile(r"^```(\w*)\s*$")
+SIZE = re.compile(r"\d+ bytes")
+
+
+def _backup_examples() -> list[tuple[str, str]]:
+    """Return each shell block of docs/operations.md "### Backups" with the output after it."""
+    lines = PAGE.read_text(encoding="utf-8").splitlines()
+    start = lines.index(BACKUPS)
+    end = next(i for i in range(start + 1, len(lines)) if re.match(r"#{1,3} ", lines[i]))
+    blocks: list[tuple[str, str]] = []
+    language: str | None = None
+    body: list[str] = []
+    for line in lines[start:end]:
+        match = FENCE.match(line)
+        if match and language is None:
+            language, body = match.group(1), []
+        elif line.startswith("```") and language is not None:
+            blocks.append((language, "\n".join(body)))
+            language = None
+        elif language is not None:
+            body.append(line)
+    return [
+        (text, blocks[index + 1][1])
+        for index, (kind, text) in enumerate(blocks)
+        if kind == "sh" and index + 1 < len(blocks) and blocks[index + 1][0] == "text"
+    ]
+
+
+async def test_the_backup_example_of_docs_operations_md_runs_as_printed(
+    tmp_path: Path, spawn_server: Callable[..., ServerProcess], counts: Callable[[str], None]
+) -> None:
+    examples = _backup_examples()
+    assert examples, f"no shell block with its output under {BACKUPS}"
+    # As `make serve` serves it: ./threadline.db in the folder the command runs in.
+    server = spawn_server(tmp_path / "threadline.db")
+    env = {key: value for key, value in os.environ.items() if not key.startswith("THREADLINE_")}
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    async with connected(server.address) as client:
+        thread = await client.threads.CreateThread(thread_pb2.CreateThreadRequest())
+        for index in range(20):
+            await client.messages.CreateMessage(_message(thread.thread_id, f"{index}"))
+        for command, expected in examples:
+            done = await asyncio.to_thread(
+                subprocess.run,
+                ["bash", "-euo", "pipefail", "-c", command],
+                cwd=tmp_path,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=False,
+            )
+            assert done.returncode == 0, done.stderr
+            assert SIZE.sub("N bytes", done.stdout.strip()) == SIZE.sub("N bytes", expected)
+    assert server.stop() == 0
+    counts(f"docs/operations.md backups: {len(examples)} command(s) run as printed")

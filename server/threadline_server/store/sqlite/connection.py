@@ -12,6 +12,9 @@
   runs: its connection never checkpoints and its writes are one small
   statement each, which narrows the window to the instant of that one
   statement without closing it (the version is logged at start-up).
+  `threadline backup` reads through a read-only connection, which can
+  neither write nor checkpoint. Why this guard and not a refusal or another
+  driver: docs/design.md, "SQLite version".
 """
 
 from __future__ import annotations
@@ -46,7 +49,7 @@ async def open_writer(path: str, *, busy_timeout_ms: int = 10000) -> aiosqlite.C
     if version < _WAL_RESET_FIXED:
         logger.info(
             "sqlite %s predates the WAL-reset fix (3.51.3); safe here because only "
-            "one connection writes",
+            "one connection writes and checkpoints (never run two servers on one file)",
             sqlite3.sqlite_version,
         )
     writer = await connect(path, busy_timeout_ms=busy_timeout_ms)
