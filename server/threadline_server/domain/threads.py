@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from dataclasses import dataclass
 from typing import Literal
 
@@ -449,7 +450,9 @@ class ThreadHandler:
             return await self._store.transaction(tenant, finish)
         except BaseException:
             # Shielded: a copy cut short is deleted even when its caller left.
-            await asyncio.shield(self._abandon_copy(tenant, begun.target))
+            # If even that fails, the next start-up deletes it.
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self._abandon_copy(tenant, begun.target))
             raise
 
     async def _abandon_copy(self, tenant: str, target: ThreadRef) -> None:

@@ -37,6 +37,7 @@ from typing import Any, TypeVar
 import aiosqlite
 from threadline.v1 import message_pb2, run_pb2, thread_pb2
 
+from threadline_server.errors import DatabaseUnavailableError
 from threadline_server.store.base import Store, StoreTransaction
 from threadline_server.store.records import (
     CheckpointPageQuery,
@@ -231,15 +232,15 @@ class SqliteStore(Store):
             task.add_done_callback(_retrieve_outcome)
             raise
         except sqlite3.Error as error:
-            raise self._unavailable(error) from error
+            self._raise_if_unavailable(error)
+            raise
 
-    def _unavailable(self, error: sqlite3.Error) -> Exception:
-        """Return the error a caller gets for a SQLite failure: retryable ones as the domain's."""
+    def _raise_if_unavailable(self, error: sqlite3.Error) -> None:
+        """Raise the domain's DatabaseUnavailableError for a SQLite failure a retry may cure."""
         found = failures.unavailable(error, busy_timeout=self._busy_timeout)
-        if found is None:
-            return error
-        logger.warning("database unavailable: %s", error)
-        return found
+        if found is not None:
+            logger.warning("database unavailable: %s", error)
+            raise found from error
 
     async def _write_session(self, work: Callable[[Session], Awaitable[T]]) -> T:
         """Run the store's own statements (no tenant's) in one write transaction."""
@@ -293,15 +294,21 @@ class SqliteStore(Store):
                 await self.checkpoint_wal()
             except asyncio.CancelledError:
                 raise
+            except DatabaseUnavailableError as error:
+                # The next round tries again.
+                logger.warning("database upkeep put off: %s", error.message)
             except Exception:
-                # The next round tries again (a locked database, say).
                 logger.exception("database upkeep failed")
             await asyncio.sleep(self._maintenance_interval)
 
     async def purge_deleted(self) -> int:
-        """Remove the rows of deleted threads, PURGE_BATCH rows per transaction; count them."""
+        """Remove the rows of deleted threads, purge.BATCH_ROWS per transaction; count them."""
         removed = 0
-        while (key := await self._write_session(purge.next_purge)) is not None:
+        while True:
+            async with self._read(None) as session:
+                key = await purge.next_purge(session)
+            if key is None:
+                return removed
             while True:
 
                 async def batch(session: Session, key: int = key) -> int:
@@ -311,7 +318,6 @@ class SqliteStore(Store):
                 removed += count
                 if not count:
                     break
-        return removed
 
     async def checkpoint_wal(self) -> wal.Checkpoint | None:
         """Truncate the WAL when it outgrew its limit and no reader needs it (wal.py)."""
@@ -341,7 +347,8 @@ class SqliteStore(Store):
                 await connection.execute("BEGIN")
             yield Session(connection, now_us(), tenant)
         except sqlite3.Error as error:
-            raise self._unavailable(error) from error
+            self._raise_if_unavailable(error)
+            raise
         finally:
             # Shielded so a cancelled reader never returns a connection that is
             # still inside a transaction (which would hold back checkpoints).
