@@ -31,10 +31,13 @@ from tests.test_process import AsyncClient, connected
 pytestmark = pytest.mark.process
 
 BIG = 100_000
-# Other writers during the big operations, and the longest any call of theirs may take.
+# Other writers during the big operations, and how long their calls may take: the 99th
+# percentile, and the slowest. Generous for a 2-core machine shared with other test runs (a
+# scheduler stall alone can take a few hundred ms there); the real numbers are printed. In
+# one transaction, a copy of BIG messages held every other write for about 5 s.
 WRITERS = 4
-# Generous for a 2-core machine shared with other test runs; the real numbers are printed.
-MAX_LATENCY = 0.5
+MAX_P99 = 0.3
+MAX_LATENCY = 1.0
 
 
 @pytest.fixture(scope="module")
@@ -118,9 +121,14 @@ class Load:
         await asyncio.gather(*self._tasks)
 
 
+def _percentile(latencies: list[float], fraction: float) -> float:
+    ordered = sorted(latencies)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * fraction))]
+
+
 def _summary(latencies: list[float]) -> str:
     ordered = sorted(latencies)
-    p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+    p99 = _percentile(ordered, 0.99)
     return (
         f"{len(ordered)} calls, p50 {statistics.median(ordered) * 1000:.1f} ms, "
         f"p99 {p99 * 1000:.1f} ms, max {ordered[-1] * 1000:.1f} ms"
@@ -188,6 +196,7 @@ async def test_copy_and_delete_of_a_big_thread_never_stall_other_writes(
         f"{purge_seconds:.1f} s; {WRITERS} writers alone: {_summary(load.latencies[:quiet])}; "
         f"during the copy, deletes and purge: {_summary(during)}"
     )
+    assert _percentile(during, 0.99) < MAX_P99, _summary(during)
     assert max(during) < MAX_LATENCY, _summary(during)
 
 

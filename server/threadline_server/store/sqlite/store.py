@@ -70,9 +70,9 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-# Messages a copy takes per write transaction: a few milliseconds of the
+# Messages a copy takes per write transaction: about 10 ms of the
 # writer's time (tests/test_big_threads.py measures what others wait).
-COPY_BATCH = 500
+COPY_BATCH = 200
 
 
 class _CallerLeftError(Exception):
