@@ -290,3 +290,55 @@ async def test_a_copy_cut_short_by_its_deadline_leaves_nothing_behind(
         f"CopyThread of {BIG:,} messages with a 0.3 s deadline: DEADLINE_EXCEEDED, no copy "
         f"visible, its partial rows purged in {purge_seconds:.1f} s; the retry copied {BIG:,}"
     )
+
+
+@pytest.mark.timeout(120)
+async def test_a_copy_cut_short_by_kill_9_is_purged_by_the_next_server(
+    seeded: Seeded,
+    tmp_path: Path,
+    spawn_server: Callable[..., ServerProcess],
+    counts: Callable[[str], None],
+) -> None:
+    database, server = _serve_copy(
+        seeded, tmp_path, spawn_server, "--db-maintenance-interval", "0.2"
+    )
+    async with connected(server.address) as client:
+        copying = asyncio.ensure_future(
+            client.threads.CopyThread(
+                thread_pb2.CopyThreadRequest(
+                    thread_id=seeded.big_thread_id, new_thread_id="half-made"
+                ),
+                timeout=60,
+            )
+        )
+        # Kill the server once part of the copy is in the database.
+        started = time.monotonic()
+        while _query(database, "SELECT count(*) FROM messages") < seeded.messages + 1000:
+            assert time.monotonic() - started < 30, "the copy never started"
+            await asyncio.sleep(0.05)
+        server.process.kill()
+        server.process.wait()
+        with pytest.raises(grpc.aio.AioRpcError):
+            await copying
+    half = _query(database, "SELECT count(*) FROM messages") - seeded.messages
+    assert 0 < half < BIG
+    assert _query(database, "SELECT count(*) FROM threads WHERE phase = 1") == 1
+
+    restarted = _serve_copy_restart(database, spawn_server)
+    async with connected(restarted.address) as client:
+        missing = await expect_failure(
+            client.threads.GetThread(thread_pb2.GetThreadRequest(thread_id="half-made"))
+        )
+        assert missing.code == grpc.StatusCode.NOT_FOUND
+        purge_seconds = await _wait_purged(database, within=60)
+        source = await client.threads.GetThread(
+            thread_pb2.GetThreadRequest(thread_id=seeded.big_thread_id)
+        )
+        assert source.message_count == BIG
+    assert restarted.stop() == 0
+    assert _query(database, "SELECT count(*) FROM messages") == seeded.messages
+    assert _integrity(database) == "ok"
+    counts(
+        f"CopyThread killed (-9) with {half:,} of {BIG:,} messages copied: never visible; "
+        f"the next server purged them in {purge_seconds:.1f} s; integrity_check ok"
+    )
