@@ -109,6 +109,7 @@ class SqliteStore(Store):
         self._busy_timeout = busy_timeout
         self._maintenance_interval = maintenance_interval
         self._maintenance: asyncio.Task[None] | None = None
+        self._wal_held_back = False
         self._write_observer = write_observer
         self._read_connection_count = read_connections
         self._writer: aiosqlite.Connection | None = None
@@ -326,12 +327,15 @@ class SqliteStore(Store):
             return None
         async with self._write_lock:
             done = await wal.truncate(writer, self._path, busy_timeout_ms=self._busy_timeout_ms)
-        logger.info(
-            "WAL checkpoint (TRUNCATE): %d bytes before, %d after%s",
-            done.wal_bytes_before,
-            done.wal_bytes_after,
-            ", readers still on old frames" if done.busy else "",
-        )
+        # Behind a reader that stays for hours this runs every round: said once.
+        if not (done.busy and self._wal_held_back):
+            logger.info(
+                "WAL checkpoint (TRUNCATE): %d bytes before, %d after%s",
+                done.wal_bytes_before,
+                done.wal_bytes_after,
+                ", readers still on old frames" if done.busy else "",
+            )
+        self._wal_held_back = done.busy
         return done
 
     @contextlib.asynccontextmanager
