@@ -13,14 +13,18 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import sqlite3
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import grpc
 import pytest
@@ -55,6 +59,21 @@ def _count(database: Path, sql: str) -> int:
         connection.close()
 
 
+def _post_json(url: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    """POST a JSON body; return the status and the JSON answer (of an error too)."""
+    request = urllib.request.Request(  # noqa: S310 - a URL the test builds
+        url,
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310
+            return answer.status, json.loads(answer.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
 def _lock(database: Path) -> sqlite3.Connection:
     """Take the database's write lock from another connection, as another process would."""
     holder = sqlite3.connect(database, isolation_level=None)
@@ -75,7 +94,9 @@ async def test_a_locked_database_answers_unavailable_and_loses_no_write(
     tmp_path: Path, spawn_server: Callable[..., ServerProcess], counts: Callable[[str], None]
 ) -> None:
     database = tmp_path / "threadline.db"
-    server = spawn_server(database, "--db-busy-timeout", str(BUSY_TIMEOUT))
+    server = spawn_server(
+        database, "--db-busy-timeout", str(BUSY_TIMEOUT), "--http-listen", "127.0.0.1:0"
+    )
     acknowledged: list[str] = []
     refused = 0
     async with connected(server.address) as client:
@@ -96,6 +117,15 @@ async def test_a_locked_database_answers_unavailable_and_loses_no_write(
                 assert _retry_delay(caught.value) >= BUSY_TIMEOUT
                 assert BUSY_TIMEOUT * 0.8 <= waited < 5
                 refused += 1
+            # Over HTTP the same: 503, the same ErrorInfo.
+            status, body = await asyncio.to_thread(
+                _post_json,
+                f"http://127.0.0.1:{server.http_port}/v1/threads/{thread.thread_id}/messages",
+                {"role": "MESSAGE_ROLE_USER", "parts": [{"text": "over http"}]},
+            )
+            assert status == 503, body
+            assert body["details"][0]["reason"] == "DATABASE_UNAVAILABLE", body
+            refused += 1
             # Reads go on beside the lock (WAL).
             read = await client.threads.GetThread(
                 thread_pb2.GetThreadRequest(thread_id=thread.thread_id)
@@ -114,8 +144,9 @@ async def test_a_locked_database_answers_unavailable_and_loses_no_write(
     assert "Traceback" not in server.log
     counts(
         f"database locked from outside past a {BUSY_TIMEOUT} s busy timeout: {refused} writes "
-        f"UNAVAILABLE (DATABASE_UNAVAILABLE, RetryInfo), reads served; after release "
-        f"{len(acknowledged)} retries acknowledged, {len(acknowledged)} rows, none lost"
+        "UNAVAILABLE (DATABASE_UNAVAILABLE, RetryInfo; one over HTTP, 503), reads served; "
+        f"after release {len(acknowledged)} retries acknowledged, {len(acknowledged)} rows, "
+        "none lost"
     )
 
 
