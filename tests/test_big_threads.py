@@ -342,3 +342,41 @@ async def test_a_copy_cut_short_by_kill_9_is_purged_by_the_next_server(
         f"CopyThread killed (-9) with {half:,} of {BIG:,} messages copied: never visible; "
         f"the next server purged them in {purge_seconds:.1f} s; integrity_check ok"
     )
+
+
+@pytest.mark.timeout(120)
+async def test_a_copy_whose_source_is_deleted_meanwhile_is_not_found(
+    seeded: Seeded,
+    tmp_path: Path,
+    spawn_server: Callable[..., ServerProcess],
+    counts: Callable[[str], None],
+) -> None:
+    database, server = _serve_copy(
+        seeded, tmp_path, spawn_server, "--db-maintenance-interval", "0.2"
+    )
+    async with connected(server.address) as client:
+        copying = asyncio.ensure_future(
+            client.threads.CopyThread(
+                thread_pb2.CopyThreadRequest(thread_id=seeded.big_thread_id, new_thread_id="c"),
+                timeout=60,
+            )
+        )
+        started = time.monotonic()
+        while _query(database, "SELECT count(*) FROM messages") < seeded.messages + 1000:
+            assert time.monotonic() - started < 30, "the copy never started"
+            await asyncio.sleep(0.05)
+        await client.threads.DeleteThread(
+            thread_pb2.DeleteThreadRequest(thread_id=seeded.big_thread_id)
+        )
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await copying
+        assert caught.value.code() == grpc.StatusCode.NOT_FOUND
+        missing = await expect_failure(
+            client.threads.GetThread(thread_pb2.GetThreadRequest(thread_id="c"))
+        )
+        assert missing.code == grpc.StatusCode.NOT_FOUND
+        await _wait_purged(database, within=60)
+    assert server.stop() == 0
+    assert _query(database, "SELECT count(*) FROM messages") == seeded.messages - BIG
+    assert _integrity(database) == "ok"
+    counts("CopyThread whose source was deleted mid-copy: NOT_FOUND, no copy, every row purged")

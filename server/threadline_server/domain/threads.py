@@ -24,6 +24,7 @@ from threadline_server.errors import (
     AlreadyExistsError,
     EtagMismatchError,
     FailedPreconditionError,
+    NotFoundError,
     Violations,
     request_fields,
 )
@@ -209,6 +210,16 @@ async def create_thread(
     if not reuse_existing:
         raise AlreadyExistsError("thread", thread_id, field="thread_id")
     return (await tx.get_thread(thread_id)).thread
+
+
+async def _still_there(tx: StoreTransaction, ref: ThreadRef) -> None:
+    """Raise NotFoundError unless the thread is still the live one of its id.
+
+    A source deleted while it was copied may have lost rows to the purge: no
+    copy then, as if the delete had come first.
+    """
+    if (await tx.thread(ref.thread_id)).key != ref.key:
+        raise NotFoundError("thread", ref.thread_id)
 
 
 async def _free_if_expired(tx: StoreTransaction, thread_id: str) -> None:
@@ -438,6 +449,7 @@ class ThreadHandler:
             )
 
             async def finish(tx: StoreTransaction) -> thread_pb2.Thread:
+                await _still_there(tx, begun.source)
                 await tx.publish_thread(begun.target, begun.expire_at)
                 await state.copy_to(tx, begun.target, begun.at)
                 if copied:
