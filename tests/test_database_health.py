@@ -164,7 +164,7 @@ async def test_a_write_whose_deadline_passed_before_it_began_never_happens(
             late = await expect_failure(
                 client.threads.CreateThread(
                     thread_pb2.CreateThreadRequest(thread=thread_pb2.Thread(thread_id="late")),
-                    timeout=0.2,
+                    timeout=0.5,
                 )
             )
             await asyncio.sleep(0.3)
@@ -178,7 +178,7 @@ async def test_a_write_whose_deadline_passed_before_it_began_never_happens(
             lost = await expect_failure(
                 client.threads.CreateThread(
                     thread_pb2.CreateThreadRequest(thread=thread_pb2.Thread(thread_id="lost")),
-                    timeout=0.2,
+                    timeout=0.5,
                 )
             )
             await asyncio.sleep(2.5)
@@ -200,7 +200,7 @@ async def test_a_write_whose_deadline_passed_before_it_began_never_happens(
     assert "Task exception was never retrieved" not in server.log
     assert "a write whose caller had gone failed" in server.log
     counts(
-        "2 writes whose 0.2 s deadline passed while the database was locked: neither "
+        "2 writes whose 0.5 s deadline passed while the database was locked: neither "
         "written (one skipped once the lock went, one failed BUSY and was logged)"
     )
 
