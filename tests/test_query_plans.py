@@ -58,11 +58,17 @@ ACROSS_TENANTS = (
     "AND r.status = 2 AND (r.lease_id IS NULL",
     "SELECT DISTINCT t.pk, t.tenant_id",
     "ON t.pk = r.thread_pk WHERE r.status IN (1, 2)",
+    # The store's upkeep: threads being built or purged, of every tenant.
+    "FROM threads WHERE phase != 0 AND phase = ",
 )
 # Statements by a row key that a tenant-scoped lookup handed over.
 BY_ROW_KEY = re.compile(r"WHERE (?:\w+\.)?(?:pk|thread_pk) (?:= [?:]|IN)")
 # The plans some statements must have.
 EXPECTED = {
+    "FROM threads WHERE phase != 0 AND phase = 2": "threads_in_phase (phase=?)",
+    "FROM messages WHERE thread_pk = ? AND pk > ?": (
+        "messages_by_thread (thread_pk=? AND pk>? AND pk<?)"
+    ),
     "FROM threads WHERE tenant_id = ? AND thread_id = ?": (
         "sqlite_autoindex_threads_1 (tenant_id=? AND thread_id=?)"
     ),

@@ -29,6 +29,8 @@ class Settings:
     grace_period: float = 10.0
     max_concurrent_rpcs: int = 1000
     read_connections: int = 4
+    db_busy_timeout: float = 5.0
+    db_maintenance_interval: float = 5.0
     expiry_sweep_interval: float = 60.0
     agents: tuple[str, ...] = ()
     worker_agents: tuple[str, ...] = ()
@@ -97,6 +99,10 @@ _HELP = {
     "grace_period": "seconds in-flight calls get to finish on SIGTERM/SIGINT",
     "max_concurrent_rpcs": "calls over this many at once get RESOURCE_EXHAUSTED",
     "read_connections": "SQLite read connections (reads run beside the single writer)",
+    "db_busy_timeout": "seconds a write waits for a database another process holds locked "
+    "before the call fails UNAVAILABLE (with a RetryInfo hint)",
+    "db_maintenance_interval": "seconds between the database's upkeep: purging deleted "
+    "threads' rows in batches, and a TRUNCATE checkpoint when the WAL outgrew its limit",
     "expiry_sweep_interval": "seconds between sweeps that delete expired threads",
     "agents": "a Python agent to serve, NAME=module:attribute; repeat for more "
     "(the variable takes a comma-separated list)",
@@ -220,6 +226,11 @@ def load(
     return settings
 
 
+def _check_database(settings: Settings) -> None:
+    if settings.db_busy_timeout < 0 or settings.db_maintenance_interval <= 0:
+        raise SystemExit("--db-busy-timeout must be >= 0 and --db-maintenance-interval > 0")
+
+
 def _check(settings: Settings) -> None:
     if settings.log_level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
         raise SystemExit(f"log level {settings.log_level!r} is not DEBUG, INFO, WARNING or ERROR")
@@ -227,6 +238,7 @@ def _check(settings: Settings) -> None:
         raise SystemExit(f"log format {settings.log_format!r} is not text or json")
     if settings.grace_period < 0:
         raise SystemExit("grace period must not be negative")
+    _check_database(settings)
     if settings.max_concurrent_rpcs < 1 or settings.read_connections < 1:
         raise SystemExit("max concurrent RPCs and read connections must be at least 1")
     if settings.expiry_sweep_interval <= 0:

@@ -138,6 +138,8 @@ class ThreadlineServer:
         self.store = SqliteStore(
             settings.database,
             read_connections=settings.read_connections,
+            busy_timeout=settings.db_busy_timeout,
+            maintenance_interval=settings.db_maintenance_interval,
             write_observer=self.metrics.store.observe_write,
         )
         self._health = HealthServicer(("", *SERVICE_NAMES))
