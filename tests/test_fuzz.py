@@ -34,9 +34,13 @@ THREADLINE_FUZZ_GRPC and THREADLINE_FUZZ_HTTP change the numbers of requests.
 from __future__ import annotations
 
 import collections
+import gzip
+import http.client
+import json
 import os
 import sqlite3
 import time
+import urllib.parse
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,6 +56,8 @@ from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 from hypothesis import strategies as st
 from threadline.v1 import message_pb2, run_pb2, thread_pb2, worker_pb2
+from threadline_server.http.routes import Binding, Router, bindings_for
+from threadline_server.transport.server import SERVICE_NAMES
 
 from tests.conftest import ServerProcess, start_server_process
 from tests.test_malformed import (
@@ -70,7 +76,7 @@ pytestmark = [pytest.mark.process, pytest.mark.timeout(240)]
 
 # Requests per gRPC test (there are two: well-typed messages, and bytes that are not).
 GRPC_REQUESTS = int(os.environ.get("THREADLINE_FUZZ_GRPC", "3500"))
-HTTP_REQUESTS = int(os.environ.get("THREADLINE_FUZZ_HTTP", "3600"))
+HTTP_REQUESTS = int(os.environ.get("THREADLINE_FUZZ_HTTP", "3000"))
 WORKER_AGENT = "fuzz-worker"
 # How long a stream is read before the client leaves, and a unary call's deadline.
 STREAM_SECONDS = 0.1
@@ -632,6 +638,415 @@ def test_generated_grpc_requests_find_no_internal_error(
     assert len(tally.methods) == len(seeds(target.world))
     assert tally.outcomes["OK"] > 0
     assert tally.outcomes["INVALID_ARGUMENT"] > tally.sent // (4 if well_typed else 2)
+    assert tally.unchecked_writes < tally.errors // 100 + 1
+    tally.check_memory()
+    assert tracebacks == 0, target.server.log[-5000:]
+
+
+# -- HTTP ------------------------------------------------------------------------------
+
+# Valid short deadlines, for routes that stream or wait by design.
+SHORT_TIMEOUTS = ("100m", "200m", "300m")
+ODD_TIMEOUTS = (
+    "",
+    "abc",
+    "-1S",
+    "1X",
+    "1",
+    "S",
+    "99999999999999999999999H",
+    "0S",
+    "\u0661S",
+    "1.5S",
+)
+CONTENT_TYPES = (
+    "application/json",
+    "application/json; charset=utf-8",
+    "APPLICATION/JSON",
+    "text/plain",
+    "application/x-www-form-urlencoded",
+    "multipart/form-data; boundary=x",
+    "application/json; charset=latin-1",
+    "",
+    "*/*",
+)
+ACCEPTS = ("application/json", "application/x-ndjson", "text/event-stream", "*/*", "x/y", "")
+ODD_PATH_VALUES = (
+    "%ff%fe",
+    "%00",
+    "%",
+    "%zz",
+    "..",
+    ".",
+    "a%2Fb",
+    "%2F",
+    "x" * 3000,
+    "%e2%80%ae",
+    "%ed%a0%80",
+    "a:b",
+    "*",
+    "~!$&'()*+,;=",
+)
+ODD_QUERY_VALUES = (
+    "9223372036854775808",
+    "-9223372036854775809",
+    "18446744073709551616",
+    "-1",
+    "1e400",
+    "NaN",
+    "Infinity",
+    "true",
+    "0x10",
+    "10000-01-01T00:00:00Z",
+    "0000-01-01T00:00:00Z",
+    "2020-13-45T99:99:99Z",
+    "99999999999999h",
+    "-1s",
+    "1.5e3s",
+    "%ff",
+    "%",
+    "{",
+    '{"a":' * 200,
+    "[]",
+    "null",
+    "THREAD_VIEW_FULL",
+    "2147483648",
+)
+
+
+def _json_text(value: Any) -> bytes:
+    return json.dumps(value, ensure_ascii=False, allow_nan=True).encode("utf-8", "surrogatepass")
+
+
+def _json_documents() -> st.SearchStrategy[Any]:
+    leaves = st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(-(2**70), 2**70),
+        st.sampled_from((2**63, -(2**63) - 1, 2**64, 2**31, -1)),
+        st.floats(),
+        st.text(max_size=40),
+        st.sampled_from(ODD_QUERY_VALUES),
+    )
+    return st.recursive(
+        leaves,
+        lambda children: st.one_of(
+            st.lists(children, max_size=4),
+            st.dictionaries(st.text(max_size=12), children, max_size=4),
+        ),
+        max_leaves=10,
+    )
+
+
+def _names(descriptor: Any) -> list[str]:
+    names = []
+    for each in descriptor.fields:
+        names += [each.name, each.json_name]
+        if each.message_type is not None and not each.message_type.full_name.startswith(
+            "google.protobuf."
+        ):
+            names += [f"{each.name}.{inner.name}" for inner in each.message_type.fields]
+    return sorted(set(names))
+
+
+_STRATEGIES: dict[Any, st.SearchStrategy[Any]] = {}
+
+
+def _once(key: Any, make: Callable[[], st.SearchStrategy[Any]]) -> st.SearchStrategy[Any]:
+    """A strategy made once and kept: making strategies at every draw is slow."""
+    if key not in _STRATEGIES:
+        _STRATEGIES[key] = make()
+    return _STRATEGIES[key]
+
+
+def _pick(values: Any) -> st.SearchStrategy[Any]:
+    """sampled_from, made once per sequence of values."""
+    values = tuple(values)
+    return _once(("pick", values), lambda: st.sampled_from(values))
+
+
+def _body_descriptor(binding: Binding) -> Any:
+    descriptor = binding.request_type.DESCRIPTOR
+    if binding.body not in ("", "*"):
+        body_field = descriptor.fields_by_name[binding.body.split(".")[0]]
+        descriptor = body_field.message_type or descriptor
+    return descriptor
+
+
+RAW_BODIES = (b"{", b'{"a":1,}', b"\xff\xfe{}", b'{"a":"\xc3\x28"}', b"[]", b"null")
+
+
+@st.composite
+def _body(draw: Any, binding: Binding) -> bytes:
+    descriptor = _body_descriptor(binding)
+    names = tuple(_names(descriptor)) or ("x",)
+    how = draw(_pick(("fields", "fields", "fields", "any", "raw", "deep", "none")))
+    if how == "none":
+        return b""
+    if how == "raw":
+        raw = _once("raw bodies", lambda: st.one_of(st.binary(max_size=300), _pick(RAW_BODIES)))
+        return bytes(draw(raw))
+    if how == "deep":
+        depth = int(draw(_pick((31, 32, 33, 100, 101, 1000, 100_000))))
+        key = draw(_pick(names))
+        return f'{{"{key}":'.encode() + b'{"a":' * depth + b"1" + b"}" * (depth + 1)
+    documents = _once("json documents", _json_documents)
+    if how == "any":
+        return _json_text(draw(documents))
+    keys = _once(("keys", names), lambda: st.one_of(_pick(names), st.text(max_size=10)))
+    document = draw(_once(("body", names), lambda: st.dictionaries(keys, documents, max_size=5)))
+    return _json_text(document)
+
+
+@st.composite
+def _query(draw: Any, binding: Binding) -> str:
+    names = tuple(_names(binding.request_type.DESCRIPTOR)) or ("x",)
+    pairs = draw(
+        _once(
+            ("query", names),
+            lambda: st.lists(
+                st.tuples(
+                    st.one_of(_pick(names), st.text(max_size=10)),
+                    st.one_of(_pick(ODD_QUERY_VALUES), st.text(max_size=40)),
+                ),
+                max_size=5,
+            ),
+        )
+    )
+    raw = draw(st.booleans())
+    parts = [
+        f"{k}={v}"
+        if raw and k.isascii() and v.isascii() and k.isprintable() and v.isprintable()
+        else f"{urllib.parse.quote(k, safe='')}={urllib.parse.quote(v, safe='')}"
+        for k, v in pairs
+    ]
+    return "&".join(parts).replace(" ", "%20").replace("#", "%23")
+
+
+@dataclass(frozen=True)
+class HttpRequest:
+    """One generated HTTP request."""
+
+    route: str
+    method: str
+    target: str
+    headers: dict[str, str]
+    body: bytes
+
+
+def _one_in(draw: Any, count: int) -> bool:
+    return bool(draw(_once(("one in", count), lambda: st.integers(0, count - 1))) == 0)
+
+
+AUTHORIZATIONS = ("Bearer", "Bearer x", "Basic eA==", "Bearer " + "A" * 5000, "tl_x")
+
+
+@st.composite
+def _headers_and_body(draw: Any, binding: Binding) -> tuple[dict[str, str], bytes]:
+    headers: dict[str, str] = {}
+    waits = binding.server_streaming or binding.rpc.endswith(WAITING)
+    if waits or not _one_in(draw, 4):
+        headers["Grpc-Timeout"] = draw(_pick(SHORT_TIMEOUTS))
+    else:
+        headers["Grpc-Timeout"] = draw(_pick(ODD_TIMEOUTS))
+    body = draw(_body(binding)) if binding.body or _one_in(draw, 5) else b""
+    if body or draw(st.booleans()):
+        headers["Content-Type"] = draw(
+            _pick(CONTENT_TYPES) if _one_in(draw, 4) else _pick(CONTENT_TYPES[:2])
+        )
+    if _one_in(draw, 10):
+        encoding = draw(_pick(("gzip", "deflate", "br", "x", "gzip, gzip")))
+        headers["Content-Encoding"] = encoding
+        if encoding == "gzip" and draw(st.booleans()):
+            body = gzip.compress(body)
+    if binding.server_streaming or _one_in(draw, 6):
+        headers["Accept"] = draw(_pick(ACCEPTS))
+    if _one_in(draw, 8):
+        headers["Authorization"] = draw(_pick(AUTHORIZATIONS))
+    if _one_in(draw, 10):
+        headers["Last-Event-ID"] = draw(_pick(("-1", "x", "9" * 30, "1", "%ff")))
+    if _one_in(draw, 20):
+        headers["X-HTTP-Method-Override"] = draw(_pick(("GET", "DELETE", "FROB", "")))
+    return headers, body
+
+
+@st.composite
+def http_requests(draw: Any, bindings: list[Binding], ids: list[str]) -> HttpRequest:
+    binding = draw(_pick(bindings))
+    known = tuple(urllib.parse.quote(i, safe="") for i in ids if i)
+    values = _once(
+        ("path values", known),
+        lambda: st.one_of(
+            _pick(known),
+            _pick(ODD_PATH_VALUES),
+            st.text(min_size=1, max_size=60).map(lambda t: urllib.parse.quote(t, safe="")),
+        ),
+    )
+    pieces = [
+        segment.literal if segment.literal else draw(values)
+        for segment in binding.template.segments()
+    ]
+    path = "/" + "/".join(pieces)
+    verb = binding.template.verb
+    if _one_in(draw, 20):
+        verb = draw(_pick(("frob", "", "copy:x", "%ff")))
+    if verb:
+        path += ":" + verb
+    query = draw(_query(binding)) if draw(st.booleans()) else ""
+    target = path + ("?" + query if query else "")
+    headers, body = draw(_headers_and_body(binding))
+    return HttpRequest(binding.rpc, binding.http_method, target, headers, body)
+
+
+class HttpClient:
+    """One keep-alive HTTP/1.1 connection, opened again when the server closes it."""
+
+    def __init__(self, port: int) -> None:
+        self._port = port
+        self._connection: http.client.HTTPConnection | None = None
+
+    def send(self, request: HttpRequest) -> tuple[int, bytes]:
+        for attempt in range(2):
+            if self._connection is None:
+                self._connection = http.client.HTTPConnection("127.0.0.1", self._port, timeout=10)
+            try:
+                # Header values as UTF-8 bytes: http.client would refuse what is not Latin-1.
+                headers = {k: v.encode() for k, v in request.headers.items()}
+                self._connection.request(
+                    request.method, request.target, body=request.body, headers=headers
+                )
+                response = self._connection.getresponse()
+                data = response.read()
+            except (ConnectionError, http.client.HTTPException):
+                self.close()
+                if attempt:
+                    raise
+            else:
+                if response.will_close:
+                    self.close()
+                return response.status, data
+        raise AssertionError("unreachable")
+
+    def close(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+
+def _error_documents(status: int, data: bytes) -> list[Any]:
+    """The errors of an answer: its body (a stream's: {"error": ...}), or its error lines."""
+    if status >= 400 and data == GO_BAD_REQUEST:
+        return [GO_BAD_REQUEST]
+    try:
+        if status >= 400:
+            lines = [json.loads(data)]
+        else:
+            lines = [json.loads(line) for line in data.splitlines() if line.startswith(b"{")]
+    except ValueError:
+        return [None] if status >= 400 else []
+    if status >= 400:
+        return [line.get("error", line) if isinstance(line, dict) else line for line in lines]
+    return [line["error"] for line in lines if isinstance(line, dict) and set(line) == {"error"}]
+
+
+def _has_error_info(document: Any) -> bool:
+    details = document.get("details", []) if isinstance(document, dict) else []
+    return any(
+        isinstance(d, dict) and str(d.get("@type", "")).endswith("google.rpc.ErrorInfo")
+        for d in details
+    )
+
+
+# The gateway's own answers, before any call (grpc-gateway's: no details):
+# no route, a method no route serves (501, as grpc-gateway), a body that is
+# not JSON of the request, a bad Grpc-Timeout, the wrong Content-Type.
+GATEWAY_OWN = {400, 404, 408, 413, 415, 501}
+# Go's net/http answer to a path with a bad %-escape, which grpc-gateway never sees.
+GO_BAD_REQUEST = b"400 Bad Request"
+# gRPC's own refusal of more than 8 KiB of metadata (a 5,000-character
+# Authorization header, forwarded as grpc-gateway forwards it): its status
+# comes from the gRPC library, before any handler, so it has no ErrorInfo.
+METADATA_LIMIT = "received metadata size exceeds"
+CLIENT_DEADLINE = 4  # DEADLINE_EXCEEDED: the Grpc-Timeout the request asked for ran out
+
+
+def test_generated_http_requests_find_no_server_error(target: Target, counts: Any) -> None:
+    bindings = Router(bindings_for(SERVICE_NAMES)).bindings
+    tally = Tally()
+    statuses: collections.Counter[int] = collections.Counter()
+    gateway_own = deadline = metadata_limit = 0
+    started = time.monotonic()
+    client = HttpClient(target.server.http_port)
+
+    def each(request: HttpRequest) -> None:
+        nonlocal gateway_own, deadline, metadata_limit
+        settled = target.settled()
+        before = target.data_version()
+        called = time.monotonic()
+        status, data = client.send(request)
+        tally.seconds[request.route.rsplit("/", 1)[1]] += time.monotonic() - called
+        tally.sent += 1
+        tally.methods.add(request.route)
+        statuses[status] += 1
+        tally.memory(target)
+        label = f"{request.method} {request.target[:200]} {request.headers} {request.body[:200]!r}"
+        documents = _error_documents(status, data)
+        for document in documents:
+            code = document.get("code") if isinstance(document, dict) else None
+            if code == CLIENT_DEADLINE:
+                deadline += 1
+                continue
+            tally.errors += 1
+            if _has_error_info(document):
+                tally.with_info += 1
+            elif status in GATEWAY_OWN and (
+                document == GO_BAD_REQUEST
+                or (isinstance(document, dict) and not document.get("details"))
+            ):
+                gateway_own += 1
+            elif status == 429 and str(document.get("message", "")).startswith(METADATA_LIMIT):
+                metadata_limit += 1
+            else:
+                tally.bad.append(f"{label}: {status} without ErrorInfo: {data[:300]!r}")
+        if status >= 500 and not (
+            (status == 501 and b'"code":12' in data.replace(b" ", b""))
+            or (status == 504 and documents and documents[0].get("code") == CLIENT_DEADLINE)
+        ):
+            tally.bad.append(f"{label}: {status} {data[:300]!r}")
+        if status >= 400 and documents and documents[0] is not None:
+            if not settled:
+                tally.unchecked_writes += 1
+            elif target.data_version() != before:
+                tally.bad.append(f"{label}: {status} but the database changed")
+
+    try:
+        _run_hypothesis(HTTP_REQUESTS, http_requests(bindings, target.ids), each)
+    finally:
+        client.close()
+    seconds = time.monotonic() - started
+    memory = tally.memory_line(target)
+    tracebacks = target.server.log.count("Traceback")
+    counts(
+        f"fuzz HTTP: {tally.sent} generated requests to {len(tally.methods)} routes in "
+        f"{seconds:.0f}s: "
+        + ", ".join(f"{k} {n}" for k, n in sorted(statuses.items()))
+        + f"; {sum(n for k, n in statuses.items() if k >= 500)} 5xx (of them "
+        f"{statuses[501]} grpc-gateway's 501 for a method no route serves, "
+        f"{deadline} ran out of their own Grpc-Timeout), ErrorInfo on {tally.with_info} of "
+        f"{tally.errors} errors (the others: {gateway_own} the gateway's own, as grpc-gateway's, "
+        f"{metadata_limit} gRPC's 429 for metadata over 8 KiB), "
+        f"{sum('database changed' in b for b in tally.bad)} failed calls wrote "
+        f"({tally.unchecked_writes} not checked: runs still busy); {memory}; "
+        f"{tracebacks} tracebacks; most time: "
+        + ", ".join(
+            f"{k} {v:.1f}s" for k, v in sorted(tally.seconds.items(), key=lambda kv: -kv[1])[:4]
+        )
+    )
+    assert not tally.bad, "\n".join(tally.bad[:30])
+    assert tally.sent >= HTTP_REQUESTS * 0.9
+    assert len(tally.methods) == len({b.rpc for b in bindings})
+    assert statuses[200] > 0
+    assert statuses[400] > tally.sent // 4
     assert tally.unchecked_writes < tally.errors // 100 + 1
     tally.check_memory()
     assert tracebacks == 0, target.server.log[-5000:]
