@@ -233,8 +233,8 @@ async def test_concurrent_runs_on_a_busy_thread_follow_the_strategy(client, runs
         assert statuses == [COMPLETED] * len(done)
         # One at a time, in the order they were accepted (created_at).
         by_start = sorted(done, key=lambda r: micros(r, "started_at"))
-        for before, after in itertools.pairwise(by_start):
-            assert micros(before, "created_at") <= micros(after, "created_at")
+        for earlier, later in itertools.pairwise(by_start):
+            assert micros(earlier, "created_at") <= micros(later, "created_at")
     else:
         # The last accepted survives; every other is cancelled.
         last = max(done, key=lambda r: micros(r, "created_at"))
