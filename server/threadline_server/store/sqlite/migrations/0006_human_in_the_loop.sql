@@ -12,6 +12,6 @@ ALTER TABLE runs ADD COLUMN action_expires_at INTEGER;
 
 -- A waiting run is in flight: it holds its thread's queue like a running one.
 DROP INDEX runs_in_flight;
-CREATE INDEX runs_in_flight ON runs (status, agent_id, pk) WHERE status IN (1, 2, 7);
+CREATE INDEX runs_in_flight ON runs (status, tenant_id, agent_id, pk) WHERE status IN (1, 2, 7);
 -- The sweep of waiting runs nobody answered in time.
 CREATE INDEX runs_waiting ON runs (action_expires_at) WHERE status = 7;
