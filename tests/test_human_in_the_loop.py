@@ -97,7 +97,7 @@ async def _paused(runs: Any, thread_id: str, text: str, **fields: Any) -> run_pb
     return waited
 
 
-def _approval_context(approval: bool = True) -> struct_pb2.Struct:  # noqa: FBT001, FBT002
+def _approval_context(approval: bool = True) -> struct_pb2.Struct:
     return json_format.ParseDict({"approval": approval}, struct_pb2.Struct())
 
 

@@ -24,7 +24,6 @@ from tests.test_worker import (
     SERVER_FLAGS,
     claim,
     connected,
-    create_run,
     new_thread,
     report,
     wait_run,
@@ -83,9 +82,7 @@ async def test_a_paused_run_survives_kill_9_and_is_resumed(spawn_server: Any, tm
     second.stop()
 
 
-async def test_a_python_worker_pauses_a_run_and_claims_it_back(
-    spawn_server: Any, tmp_path
-) -> None:
+async def test_a_python_worker_pauses_a_run_and_claims_it_back(spawn_server: Any, tmp_path) -> None:
     database = tmp_path / "threadline.db"
     server = spawn_server(database, *SERVER_FLAGS)
     lookup = run_pb2.ClientTool(
@@ -111,17 +108,13 @@ async def test_a_python_worker_pauses_a_run_and_claims_it_back(
         call = message_pb2.ToolCall(id="call_1", name="lookup")
         call.arguments.update({"q": "threadline"})
         ask = worker_pb2.WorkerEvent(
-            requires_action=run_pb2.RequiredAction(
-                tool_calls=run_pb2.ClientToolCalls(calls=[call])
-            )
+            requires_action=run_pb2.RequiredAction(tool_calls=run_pb2.ClientToolCalls(calls=[call]))
         )
 
         # Wrong requests write nothing: an unknown tool, an event after the pause.
         unknown = worker_pb2.WorkerEvent()
         unknown.requires_action.tool_calls.calls.add(id="call_2", name="nope")
-        refused = await expect_failure(
-            report(stubs, run.run_id, claimed.lease_id, unknown)
-        )
+        refused = await expect_failure(report(stubs, run.run_id, claimed.lease_id, unknown))
         assert refused.code == grpc.StatusCode.INVALID_ARGUMENT
         assert refused.fields == ["events[0].requires_action"]
         after = await expect_failure(
