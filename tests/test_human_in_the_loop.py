@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import grpc
 import pytest
 from google.protobuf import json_format, struct_pb2
@@ -440,3 +441,83 @@ async def test_watch_thread_and_stream_run_see_the_pause(hitl: Hitl) -> None:
     assert seen[-1].type == "run.completed"
     assert seen[-1].run.response == "You are in Porto."
     assert [e.type for e in seen].count("run.resumed") == 1
+
+
+# -- over HTTP/JSON and Server-Sent Events ----------------------------------------
+
+
+async def test_over_http_and_sse(tmp_path: Path) -> None:
+    from tests.test_http import parse_sse  # noqa: PLC0415 - the SSE parser of the HTTP tests
+
+    instance = ThreadlineServer(
+        Settings(
+            listen="127.0.0.1:0",
+            http_listen="127.0.0.1:0",
+            database=str(tmp_path / "threadline.db"),
+            grace_period=1.0,
+        )
+    )
+    await instance.start()
+    base = f"http://127.0.0.1:{instance.http_port}"
+    session = aiohttp.ClientSession(headers={"Content-Type": "application/json"})
+    try:
+        async with session.post(f"{base}/v1/threads", json={"thread": {}}) as reply:
+            thread_id = (await reply.json())["threadId"]
+        async with session.post(
+            f"{base}/v1/threads/{thread_id}/runs",
+            json={
+                "agentId": "tools-demo",
+                "inputMessages": [{"role": "MESSAGE_ROLE_USER", "parts": [{"text": "hi"}]}],
+                "context": {"approval": True},
+            },
+        ) as reply:
+            run_id = (await reply.json())["runId"]
+        async with session.post(f"{base}/v1/runs/{run_id}:wait", json={}) as reply:
+            paused = await reply.json()
+        assert paused["status"] == "RUN_STATUS_REQUIRES_ACTION"
+        assert paused["requiredAction"]["question"]["answerSchema"]["required"] == ["approved"]
+
+        # A wrong answer: 400, the gRPC code and the field at fault.
+        async with session.post(
+            f"{base}/v1/runs/{run_id}:resume", json={"answer": {"approved": 1}}
+        ) as reply:
+            assert reply.status == 400
+            body = await reply.json()
+        assert body["code"] == grpc.StatusCode.INVALID_ARGUMENT.value[0]
+        info = next(d for d in body["details"] if d["@type"].endswith("ErrorInfo"))
+        assert (info["reason"], info["metadata"]["field"]) == (
+            "VALIDATION_ERROR",
+            "answer.approved",
+        )
+
+        sse = {"Accept": "text/event-stream"}
+
+        async def follow() -> list[dict[str, str]]:
+            async with session.get(f"{base}/v1/runs/{run_id}/events", headers=sse) as stream:
+                assert stream.content_type == "text/event-stream"
+                return parse_sse((await stream.read()).decode())
+
+        # The stream stays open through the pause, and ends after the resumed run ends.
+        following = asyncio.create_task(follow())
+        await asyncio.sleep(0.2)
+        assert not following.done()
+        async with session.post(
+            f"{base}/v1/runs/{run_id}:resume", json={"answer": {"approved": True}}
+        ) as reply:
+            assert reply.status == 200, await reply.text()
+        events = await asyncio.wait_for(following, WAIT)
+        names = [event["event"] for event in events]
+        assert names.index("run.requires_action") < names.index("run.resumed")
+        assert names[-1] == "run.completed"
+
+        async with session.post(
+            f"{base}/v1/runs/{run_id}:resume", json={"answer": {"approved": True}}
+        ) as reply:
+            assert reply.status == 400
+            body = await reply.json()
+        info = next(d for d in body["details"] if d["@type"].endswith("ErrorInfo"))
+        assert body["code"] == grpc.StatusCode.FAILED_PRECONDITION.value[0]
+        assert info["reason"] == "RUN_NOT_WAITING"
+    finally:
+        await session.close()
+        await instance.stop(grace=1.0)
