@@ -23,7 +23,7 @@ from threadline.v1 import message_pb2, run_pb2, run_pb2_grpc, thread_pb2
 from threadline_server.config import Settings
 from threadline_server.transport.server import ThreadlineServer
 
-from tests.conftest import Client, connect, expect_failure
+from tests.conftest import connect, expect_failure
 
 pytestmark = pytest.mark.api
 
@@ -46,11 +46,11 @@ class Hitl:
     """A server, its client, and the RunService stub."""
 
     server: ThreadlineServer
-    client: Client
+    client: Any  # the sync stub types of Client; called as async ones here
     runs: Any
 
 
-async def _start(tmp_path: Path, **settings: Any) -> tuple[ThreadlineServer, Client]:
+async def _start(tmp_path: Path, **settings: Any) -> tuple[ThreadlineServer, Any]:
     instance = ThreadlineServer(
         Settings(
             listen="127.0.0.1:0",
@@ -75,8 +75,8 @@ async def hitl(tmp_path: Path) -> AsyncIterator[Hitl]:
         await instance.stop(grace=1.0)
 
 
-async def _thread(client: Client) -> str:
-    thread = await client.threads.CreateThread(thread_pb2.CreateThreadRequest())
+async def _thread(client: Any) -> str:
+    thread: thread_pb2.Thread = await client.threads.CreateThread(thread_pb2.CreateThreadRequest())
     return thread.thread_id
 
 
@@ -93,7 +93,9 @@ async def _paused(runs: Any, thread_id: str, text: str, **fields: Any) -> run_pb
             thread_id=thread_id, agent_id="tools-demo", input_messages=[_ask(text)], **fields
         )
     )
-    waited = await runs.WaitRun(run_pb2.WaitRunRequest(run_id=run.run_id), timeout=WAIT)
+    waited: run_pb2.Run = await runs.WaitRun(
+        run_pb2.WaitRunRequest(run_id=run.run_id), timeout=WAIT
+    )
     assert waited.status == WAITING, waited
     return waited
 
