@@ -479,6 +479,13 @@ async def test_over_http_and_sse(tmp_path: Path) -> None:
         assert paused["status"] == "RUN_STATUS_REQUIRES_ACTION"
         assert paused["requiredAction"]["question"]["answerSchema"]["required"] == ["approved"]
 
+        # A paused run is in flight, not ended, in the metrics.
+        async with session.get(f"{base}/metrics") as reply:
+            metrics = await reply.text()
+        waiting = 'threadline_runs_in_flight{agent_id="tools-demo",status="requires_action"} 1.0'
+        assert waiting in metrics
+        assert 'status="requires_action"} ' not in metrics.split("threadline_runs_ended_total")[1]
+
         # A wrong answer: 400, the gRPC code and the field at fault.
         async with session.post(
             f"{base}/v1/runs/{run_id}:resume", json={"answer": {"approved": 1}}
