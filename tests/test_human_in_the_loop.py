@@ -342,6 +342,19 @@ async def test_waiting_run_holds_its_thread(hitl: Hitl) -> None:
     )
     await asyncio.sleep(0.3)  # the point: nothing starts while the first run waits
     assert (await hitl.runs.GetRun(run_pb2.GetRunRequest(run_id=queued.run_id))).status == QUEUED
+    thread = await hitl.client.threads.GetThread(thread_pb2.GetThreadRequest(thread_id=thread_id))
+    assert thread.status == thread_pb2.THREAD_STATUS_INTERRUPTED
+    # Cancelling the queued run leaves the thread as the waiting run makes it.
+    other = await hitl.runs.CreateRun(
+        run_pb2.CreateRunRequest(
+            thread_id=thread_id,
+            agent_id="echo",
+            multitask_strategy=run_pb2.MULTITASK_STRATEGY_ENQUEUE,
+        )
+    )
+    await hitl.runs.CancelRun(run_pb2.CancelRunRequest(run_id=other.run_id))
+    thread = await hitl.client.threads.GetThread(thread_pb2.GetThreadRequest(thread_id=thread_id))
+    assert thread.status == thread_pb2.THREAD_STATUS_INTERRUPTED
     call_id = run.required_action.tool_calls.calls[0].id
     await hitl.runs.ResumeRun(
         run_pb2.ResumeRunRequest(

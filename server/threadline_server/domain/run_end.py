@@ -54,8 +54,16 @@ def is_settled(status: int) -> bool:
     return is_over(status) or status == run_pb2.RUN_STATUS_REQUIRES_ACTION
 
 
-def thread_status(*, run_in_flight: bool, last_ended: int) -> thread_pb2.ThreadStatus.ValueType:
-    """Return a thread's status: BUSY with a run in flight, else ERROR if its last run failed."""
+def thread_status(
+    *, run_in_flight: bool, last_ended: int, waiting: bool = False
+) -> thread_pb2.ThreadStatus.ValueType:
+    """Return a thread's status: INTERRUPTED, BUSY, ERROR or IDLE.
+
+    INTERRUPTED while a run waits for action, BUSY with another run in flight,
+    else ERROR if its last run failed.
+    """
+    if waiting:
+        return thread_pb2.THREAD_STATUS_INTERRUPTED
     if run_in_flight:
         return thread_pb2.THREAD_STATUS_BUSY
     if last_ended == run_pb2.RUN_STATUS_FAILED:

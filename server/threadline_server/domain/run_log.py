@@ -115,7 +115,13 @@ class RunLog:
             in_flight = await tx.runs_in_flight(record.thread)
             await tx.set_thread_status(
                 record.thread,
-                thread_status(run_in_flight=bool(in_flight), last_ended=record.run.status),
+                thread_status(
+                    run_in_flight=bool(in_flight),
+                    last_ended=record.run.status,
+                    waiting=any(
+                        r.run.status == run_pb2.RUN_STATUS_REQUIRES_ACTION for r in in_flight
+                    ),
+                ),
             )
 
     async def start(

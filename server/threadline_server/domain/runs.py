@@ -242,7 +242,15 @@ class RunHandler:
                 for message in input_messages
             ],
         )
-        await tx.set_thread_status(thread, thread_pb2.THREAD_STATUS_BUSY)
+        waiting = any(
+            r.run.status == run_pb2.RUN_STATUS_REQUIRES_ACTION and r.run.run_id not in ended
+            for r in in_flight
+        )
+        # A run queued behind one that waits for action leaves the thread INTERRUPTED.
+        await tx.set_thread_status(
+            thread,
+            thread_pb2.THREAD_STATUS_INTERRUPTED if waiting else thread_pb2.THREAD_STATUS_BUSY,
+        )
         return record, ended
 
     async def create_run(
