@@ -2102,7 +2102,9 @@ type ChatResponse struct {
 	ToolCalls []*ToolCallRecord `protobuf:"bytes,4,rep,name=tool_calls,json=toolCalls,proto3" json:"tool_calls,omitempty"`
 	// How many iterations the agent took.
 	Iterations int32 `protobuf:"varint,5,opt,name=iterations,proto3" json:"iterations,omitempty"`
-	// How the run ended (or RUNNING when the call's deadline came first).
+	// How the run ended, REQUIRES_ACTION when it paused to ask (GetRun shows
+	// its required_action; ResumeRun answers it), or RUNNING when the call's
+	// deadline came first.
 	Status RunStatus `protobuf:"varint,6,opt,name=status,proto3,enum=threadline.v1.RunStatus" json:"status,omitempty"`
 	// The tokens the run used.
 	Usage *Usage `protobuf:"bytes,7,opt,name=usage,proto3" json:"usage,omitempty"`

@@ -1182,7 +1182,10 @@ class ChatResponse(_message.Message):
     iterations: _builtins.int
     """How many iterations the agent took."""
     status: Global___RunStatus.ValueType
-    """How the run ended (or RUNNING when the call's deadline came first)."""
+    """How the run ended, REQUIRES_ACTION when it paused to ask (GetRun shows
+    its required_action; ResumeRun answers it), or RUNNING when the call's
+    deadline came first.
+    """
     @_builtins.property
     def tool_calls(self) -> _containers.RepeatedCompositeFieldContainer[Global___ToolCallRecord]:
         """The tool calls the agent made."""

@@ -1155,7 +1155,9 @@ export type ChatResponse = Message<"threadline.v1.ChatResponse"> & {
   iterations: number;
 
   /**
-   * How the run ended (or RUNNING when the call's deadline came first).
+   * How the run ended, REQUIRES_ACTION when it paused to ask (GetRun shows
+   * its required_action; ResumeRun answers it), or RUNNING when the call's
+   * deadline came first.
    *
    * @generated from field: threadline.v1.RunStatus status = 6;
    */
