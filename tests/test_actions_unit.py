@@ -99,10 +99,20 @@ def test_tool_outputs_one_per_call() -> None:
 
 
 def test_what_an_agent_may_ask() -> None:
-    tools = [run_pb2.ClientTool(name="lookup")]
+    tools = [
+        run_pb2.ClientTool(name="lookup"),
+        run_pb2.ClientTool(
+            name="find",
+            parameters=json_format.ParseDict(
+                {"type": "object", "required": ["q"]}, struct_pb2.Struct()
+            ),
+        ),
+    ]
     cases: list[tuple[run_pb2.RequiredAction, list[str]]] = [
         (actions.new_request(tool_calls=[("lookup", {})]), []),
         (actions.new_request(tool_calls=[("nope", {})]), ["a.tool_calls.calls[0].name"]),
+        (actions.new_request(tool_calls=[("find", {"q": "x"})]), []),
+        (actions.new_request(tool_calls=[("find", {})]), ["a.tool_calls.calls[0].arguments"]),
         (_question(), []),
         (actions.new_request(question=""), ["a.question.text"]),
         (_question({"type": 12}), ["a.question.answer_schema"]),

@@ -118,12 +118,21 @@ def check_request(
             if call.id in seen:
                 found.add(f"{where}.id", f"names call {call.id!r} twice")
             seen.add(call.id)
-            if call.name not in names:
+            tool = names.get(call.name)
+            if tool is None:
                 found.add(
                     f"{where}.name",
                     f"{call.name!r} is not a client tool of the run "
                     f"(it has: {', '.join(names) or 'none'})",
                 )
+            elif tool.HasField("parameters"):
+                schema = jsonvalue.struct_to_python(tool.parameters)
+                arguments = jsonvalue.struct_to_python(call.arguments)
+                for error in jsonschema.Draft202012Validator(schema).iter_errors(arguments):
+                    found.add(
+                        f"{where}.arguments",
+                        f"do not match the parameters of {call.name!r}: {error.message[:300]}",
+                    )
 
 
 def new_request(

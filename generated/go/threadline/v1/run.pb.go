@@ -666,8 +666,10 @@ type ClientTool struct {
 	// What the tool does, for the agent; at most 4096 characters.
 	Description string `protobuf:"bytes,2,opt,name=description,proto3" json:"description,omitempty"`
 	// The JSON Schema of the tool's arguments (draft 2020-12), at most 64 KiB
-	// as JSON; an invalid schema is INVALID_ARGUMENT. Unset accepts any
-	// object.
+	// as JSON; an invalid schema is INVALID_ARGUMENT. The server holds the
+	// agent's calls to it (a worker's call that does not match is
+	// INVALID_ARGUMENT; an in-process agent's fails the run). Unset accepts
+	// any object.
 	Parameters    *structpb.Struct `protobuf:"bytes,3,opt,name=parameters,proto3" json:"parameters,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

@@ -410,8 +410,10 @@ class ClientTool(_message.Message):
     @_builtins.property
     def parameters(self) -> _struct_pb2.Struct:
         """The JSON Schema of the tool's arguments (draft 2020-12), at most 64 KiB
-        as JSON; an invalid schema is INVALID_ARGUMENT. Unset accepts any
-        object.
+        as JSON; an invalid schema is INVALID_ARGUMENT. The server holds the
+        agent's calls to it (a worker's call that does not match is
+        INVALID_ARGUMENT; an in-process agent's fails the run). Unset accepts
+        any object.
         """
 
     def __init__(

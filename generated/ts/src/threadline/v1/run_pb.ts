@@ -319,8 +319,10 @@ export type ClientTool = Message<"threadline.v1.ClientTool"> & {
 
   /**
    * The JSON Schema of the tool's arguments (draft 2020-12), at most 64 KiB
-   * as JSON; an invalid schema is INVALID_ARGUMENT. Unset accepts any
-   * object.
+   * as JSON; an invalid schema is INVALID_ARGUMENT. The server holds the
+   * agent's calls to it (a worker's call that does not match is
+   * INVALID_ARGUMENT; an in-process agent's fails the run). Unset accepts
+   * any object.
    *
    * @generated from field: google.protobuf.Struct parameters = 3;
    */

@@ -159,8 +159,10 @@ private static final long serialVersionUID = 0L;
   /**
    * <pre>
    * The JSON Schema of the tool's arguments (draft 2020-12), at most 64 KiB
-   * as JSON; an invalid schema is INVALID_ARGUMENT. Unset accepts any
-   * object.
+   * as JSON; an invalid schema is INVALID_ARGUMENT. The server holds the
+   * agent's calls to it (a worker's call that does not match is
+   * INVALID_ARGUMENT; an in-process agent's fails the run). Unset accepts
+   * any object.
    * </pre>
    *
    * <code>.google.protobuf.Struct parameters = 3 [json_name = "parameters", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -173,8 +175,10 @@ private static final long serialVersionUID = 0L;
   /**
    * <pre>
    * The JSON Schema of the tool's arguments (draft 2020-12), at most 64 KiB
-   * as JSON; an invalid schema is INVALID_ARGUMENT. Unset accepts any
-   * object.
+   * as JSON; an invalid schema is INVALID_ARGUMENT. The server holds the
+   * agent's calls to it (a worker's call that does not match is
+   * INVALID_ARGUMENT; an in-process agent's fails the run). Unset accepts
+   * any object.
    * </pre>
    *
    * <code>.google.protobuf.Struct parameters = 3 [json_name = "parameters", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -187,8 +191,10 @@ private static final long serialVersionUID = 0L;
   /**
    * <pre>
    * The JSON Schema of the tool's arguments (draft 2020-12), at most 64 KiB
-   * as JSON; an invalid schema is INVALID_ARGUMENT. Unset accepts any
-   * object.
+   * as JSON; an invalid schema is INVALID_ARGUMENT. The server holds the
+   * agent's calls to it (a worker's call that does not match is
+   * INVALID_ARGUMENT; an in-process agent's fails the run). Unset accepts
+   * any object.
    * </pre>
    *
    * <code>.google.protobuf.Struct parameters = 3 [json_name = "parameters", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -770,8 +776,10 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * The JSON Schema of the tool's arguments (draft 2020-12), at most 64 KiB
-     * as JSON; an invalid schema is INVALID_ARGUMENT. Unset accepts any
-     * object.
+     * as JSON; an invalid schema is INVALID_ARGUMENT. The server holds the
+     * agent's calls to it (a worker's call that does not match is
+     * INVALID_ARGUMENT; an in-process agent's fails the run). Unset accepts
+     * any object.
      * </pre>
      *
      * <code>.google.protobuf.Struct parameters = 3 [json_name = "parameters", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -783,8 +791,10 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * The JSON Schema of the tool's arguments (draft 2020-12), at most 64 KiB
-     * as JSON; an invalid schema is INVALID_ARGUMENT. Unset accepts any
-     * object.
+     * as JSON; an invalid schema is INVALID_ARGUMENT. The server holds the
+     * agent's calls to it (a worker's call that does not match is
+     * INVALID_ARGUMENT; an in-process agent's fails the run). Unset accepts
+     * any object.
      * </pre>
      *
      * <code>.google.protobuf.Struct parameters = 3 [json_name = "parameters", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -800,8 +810,10 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * The JSON Schema of the tool's arguments (draft 2020-12), at most 64 KiB
-     * as JSON; an invalid schema is INVALID_ARGUMENT. Unset accepts any
-     * object.
+     * as JSON; an invalid schema is INVALID_ARGUMENT. The server holds the
+     * agent's calls to it (a worker's call that does not match is
+     * INVALID_ARGUMENT; an in-process agent's fails the run). Unset accepts
+     * any object.
      * </pre>
      *
      * <code>.google.protobuf.Struct parameters = 3 [json_name = "parameters", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -822,8 +834,10 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * The JSON Schema of the tool's arguments (draft 2020-12), at most 64 KiB
-     * as JSON; an invalid schema is INVALID_ARGUMENT. Unset accepts any
-     * object.
+     * as JSON; an invalid schema is INVALID_ARGUMENT. The server holds the
+     * agent's calls to it (a worker's call that does not match is
+     * INVALID_ARGUMENT; an in-process agent's fails the run). Unset accepts
+     * any object.
      * </pre>
      *
      * <code>.google.protobuf.Struct parameters = 3 [json_name = "parameters", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -842,8 +856,10 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * The JSON Schema of the tool's arguments (draft 2020-12), at most 64 KiB
-     * as JSON; an invalid schema is INVALID_ARGUMENT. Unset accepts any
-     * object.
+     * as JSON; an invalid schema is INVALID_ARGUMENT. The server holds the
+     * agent's calls to it (a worker's call that does not match is
+     * INVALID_ARGUMENT; an in-process agent's fails the run). Unset accepts
+     * any object.
      * </pre>
      *
      * <code>.google.protobuf.Struct parameters = 3 [json_name = "parameters", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -869,8 +885,10 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * The JSON Schema of the tool's arguments (draft 2020-12), at most 64 KiB
-     * as JSON; an invalid schema is INVALID_ARGUMENT. Unset accepts any
-     * object.
+     * as JSON; an invalid schema is INVALID_ARGUMENT. The server holds the
+     * agent's calls to it (a worker's call that does not match is
+     * INVALID_ARGUMENT; an in-process agent's fails the run). Unset accepts
+     * any object.
      * </pre>
      *
      * <code>.google.protobuf.Struct parameters = 3 [json_name = "parameters", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -888,8 +906,10 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * The JSON Schema of the tool's arguments (draft 2020-12), at most 64 KiB
-     * as JSON; an invalid schema is INVALID_ARGUMENT. Unset accepts any
-     * object.
+     * as JSON; an invalid schema is INVALID_ARGUMENT. The server holds the
+     * agent's calls to it (a worker's call that does not match is
+     * INVALID_ARGUMENT; an in-process agent's fails the run). Unset accepts
+     * any object.
      * </pre>
      *
      * <code>.google.protobuf.Struct parameters = 3 [json_name = "parameters", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -902,8 +922,10 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * The JSON Schema of the tool's arguments (draft 2020-12), at most 64 KiB
-     * as JSON; an invalid schema is INVALID_ARGUMENT. Unset accepts any
-     * object.
+     * as JSON; an invalid schema is INVALID_ARGUMENT. The server holds the
+     * agent's calls to it (a worker's call that does not match is
+     * INVALID_ARGUMENT; an in-process agent's fails the run). Unset accepts
+     * any object.
      * </pre>
      *
      * <code>.google.protobuf.Struct parameters = 3 [json_name = "parameters", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -919,8 +941,10 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * The JSON Schema of the tool's arguments (draft 2020-12), at most 64 KiB
-     * as JSON; an invalid schema is INVALID_ARGUMENT. Unset accepts any
-     * object.
+     * as JSON; an invalid schema is INVALID_ARGUMENT. The server holds the
+     * agent's calls to it (a worker's call that does not match is
+     * INVALID_ARGUMENT; an in-process agent's fails the run). Unset accepts
+     * any object.
      * </pre>
      *
      * <code>.google.protobuf.Struct parameters = 3 [json_name = "parameters", (.google.api.field_behavior) = OPTIONAL];</code>

@@ -57,8 +57,10 @@ public interface ClientToolOrBuilder extends
   /**
    * <pre>
    * The JSON Schema of the tool's arguments (draft 2020-12), at most 64 KiB
-   * as JSON; an invalid schema is INVALID_ARGUMENT. Unset accepts any
-   * object.
+   * as JSON; an invalid schema is INVALID_ARGUMENT. The server holds the
+   * agent's calls to it (a worker's call that does not match is
+   * INVALID_ARGUMENT; an in-process agent's fails the run). Unset accepts
+   * any object.
    * </pre>
    *
    * <code>.google.protobuf.Struct parameters = 3 [json_name = "parameters", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -68,8 +70,10 @@ public interface ClientToolOrBuilder extends
   /**
    * <pre>
    * The JSON Schema of the tool's arguments (draft 2020-12), at most 64 KiB
-   * as JSON; an invalid schema is INVALID_ARGUMENT. Unset accepts any
-   * object.
+   * as JSON; an invalid schema is INVALID_ARGUMENT. The server holds the
+   * agent's calls to it (a worker's call that does not match is
+   * INVALID_ARGUMENT; an in-process agent's fails the run). Unset accepts
+   * any object.
    * </pre>
    *
    * <code>.google.protobuf.Struct parameters = 3 [json_name = "parameters", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -79,8 +83,10 @@ public interface ClientToolOrBuilder extends
   /**
    * <pre>
    * The JSON Schema of the tool's arguments (draft 2020-12), at most 64 KiB
-   * as JSON; an invalid schema is INVALID_ARGUMENT. Unset accepts any
-   * object.
+   * as JSON; an invalid schema is INVALID_ARGUMENT. The server holds the
+   * agent's calls to it (a worker's call that does not match is
+   * INVALID_ARGUMENT; an in-process agent's fails the run). Unset accepts
+   * any object.
    * </pre>
    *
    * <code>.google.protobuf.Struct parameters = 3 [json_name = "parameters", (.google.api.field_behavior) = OPTIONAL];</code>
