@@ -543,3 +543,31 @@ async def test_over_http_and_sse(tmp_path: Path) -> None:
     finally:
         await session.close()
         await instance.stop(grace=1.0)
+
+
+async def test_chat_with_a_client_tool(hitl: Hitl) -> None:
+    chat = await hitl.runs.Chat(
+        run_pb2.ChatRequest(
+            message="where am I", agent_id="tools-demo", client_tools=[LOCATION_TOOL]
+        ),
+        timeout=WAIT,
+    )
+    assert chat.status == WAITING
+    run = await hitl.runs.GetRun(run_pb2.GetRunRequest(run_id=chat.run_id))
+    call_id = run.required_action.tool_calls.calls[0].id
+    await hitl.runs.ResumeRun(
+        run_pb2.ResumeRunRequest(
+            run_id=chat.run_id,
+            tool_outputs=[message_pb2.ToolResult(tool_call_id=call_id, text="Rome")],
+        )
+    )
+    done = await hitl.runs.WaitRun(run_pb2.WaitRunRequest(run_id=chat.run_id), timeout=WAIT)
+    assert done.response == "You are in Rome."
+    refused = await expect_failure(
+        hitl.runs.Chat(
+            run_pb2.ChatRequest(
+                message="x", agent_id="tools-demo", client_tools=[run_pb2.ClientTool(name="clock")]
+            )
+        )
+    )
+    assert refused.fields == ["client_tools[0].name"]

@@ -487,6 +487,12 @@ class RunHandler:
         if request.max_iterations and not 1 <= request.max_iterations <= MAX_ITERATIONS_LIMIT:
             found.add("max_iterations", f"must be between 1 and {MAX_ITERATIONS_LIMIT}")
         self._check_tools(tenant, found, request.agent_id, request.tools)
+        actions.check_client_tools(
+            found,
+            "client_tools",
+            request.client_tools,
+            self._engine.agents.tools_of(request.agent_id, tenant),
+        )
         ttl = self._chat_ttl(found, request)
         once = idempotency.attempt(found, "Chat", request)
         found.raise_if_any()
@@ -498,6 +504,7 @@ class RunHandler:
                 max_iterations=request.max_iterations,
                 tools=request.tools,
                 multitask_strategy=run_pb2.MULTITASK_STRATEGY_ENQUEUE,
+                client_tools=request.client_tools,
             )
         )
 

@@ -2000,7 +2000,11 @@ type ChatRequest struct {
 	// --max-thread-ttl (a longer one is INVALID_ARGUMENT). Unset: the server's
 	// --default-thread-ttl, or no expiry without one. With a thread_id it is
 	// INVALID_ARGUMENT: UpdateThread changes an existing thread's ttl.
-	Ttl           *durationpb.Duration `protobuf:"bytes,8,opt,name=ttl,proto3" json:"ttl,omitempty"`
+	Ttl *durationpb.Duration `protobuf:"bytes,8,opt,name=ttl,proto3" json:"ttl,omitempty"`
+	// Tools the caller runs itself, as CreateRunRequest.client_tools. When the
+	// agent calls one, Chat returns with status REQUIRES_ACTION; ResumeRun
+	// sends the outputs, and WaitRun (or GetRun) gives the answer.
+	ClientTools   []*ClientTool `protobuf:"bytes,9,rep,name=client_tools,json=clientTools,proto3" json:"client_tools,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2087,6 +2091,13 @@ func (x *ChatRequest) GetTools() []string {
 func (x *ChatRequest) GetTtl() *durationpb.Duration {
 	if x != nil {
 		return x.Ttl
+	}
+	return nil
+}
+
+func (x *ChatRequest) GetClientTools() []*ClientTool {
+	if x != nil {
+		return x.ClientTools
 	}
 	return nil
 }
@@ -2343,7 +2354,7 @@ const file_threadline_v1_run_proto_rawDesc = "" +
 	"\rToolCallEvent\x12+\n" +
 	"\x04call\x18\x01 \x01(\v2\x17.threadline.v1.ToolCallR\x04call\x125\n" +
 	"\x06record\x18\x02 \x01(\v2\x1d.threadline.v1.ToolCallRecordR\x06record\x121\n" +
-	"\x06result\x18\x03 \x01(\v2\x19.threadline.v1.ToolResultR\x06result\"\xcb\x02\n" +
+	"\x06result\x18\x03 \x01(\v2\x19.threadline.v1.ToolResultR\x06result\"\x8f\x03\n" +
 	"\vChatRequest\x12\x1e\n" +
 	"\amessage\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\amessage\x12\x1f\n" +
 	"\bagent_id\x18\x02 \x01(\tB\x04\xe2A\x01\x02R\aagentId\x12!\n" +
@@ -2353,7 +2364,8 @@ const file_threadline_v1_run_proto_rawDesc = "" +
 	"\n" +
 	"request_id\x18\x06 \x01(\tB\x04\xe2A\x01\x01R\trequestId\x12\x1a\n" +
 	"\x05tools\x18\a \x03(\tB\x04\xe2A\x01\x01R\x05tools\x121\n" +
-	"\x03ttl\x18\b \x01(\v2\x19.google.protobuf.DurationB\x04\xe2A\x01\x01R\x03ttl\"\xc9\x02\n" +
+	"\x03ttl\x18\b \x01(\v2\x19.google.protobuf.DurationB\x04\xe2A\x01\x01R\x03ttl\x12B\n" +
+	"\fclient_tools\x18\t \x03(\v2\x19.threadline.v1.ClientToolB\x04\xe2A\x01\x01R\vclientTools\"\xc9\x02\n" +
 	"\fChatResponse\x12\x1b\n" +
 	"\tthread_id\x18\x01 \x01(\tR\bthreadId\x12\x15\n" +
 	"\x06run_id\x18\x02 \x01(\tR\x05runId\x12\x1a\n" +
@@ -2493,35 +2505,36 @@ var file_threadline_v1_run_proto_depIdxs = []int32{
 	29, // 39: threadline.v1.ToolCallEvent.result:type_name -> threadline.v1.ToolResult
 	27, // 40: threadline.v1.ChatRequest.context:type_name -> google.protobuf.Struct
 	32, // 41: threadline.v1.ChatRequest.ttl:type_name -> google.protobuf.Duration
-	5,  // 42: threadline.v1.ChatResponse.tool_calls:type_name -> threadline.v1.ToolCallRecord
-	0,  // 43: threadline.v1.ChatResponse.status:type_name -> threadline.v1.RunStatus
-	3,  // 44: threadline.v1.ChatResponse.usage:type_name -> threadline.v1.Usage
-	4,  // 45: threadline.v1.ChatResponse.error:type_name -> threadline.v1.RunError
-	13, // 46: threadline.v1.RunService.CreateRun:input_type -> threadline.v1.CreateRunRequest
-	14, // 47: threadline.v1.RunService.GetRun:input_type -> threadline.v1.GetRunRequest
-	15, // 48: threadline.v1.RunService.ListRuns:input_type -> threadline.v1.ListRunsRequest
-	17, // 49: threadline.v1.RunService.CancelRun:input_type -> threadline.v1.CancelRunRequest
-	18, // 50: threadline.v1.RunService.WaitRun:input_type -> threadline.v1.WaitRunRequest
-	19, // 51: threadline.v1.RunService.StreamRunEvents:input_type -> threadline.v1.StreamRunEventsRequest
-	13, // 52: threadline.v1.RunService.StreamRun:input_type -> threadline.v1.CreateRunRequest
-	20, // 53: threadline.v1.RunService.WatchThread:input_type -> threadline.v1.WatchThreadRequest
-	12, // 54: threadline.v1.RunService.ResumeRun:input_type -> threadline.v1.ResumeRunRequest
-	24, // 55: threadline.v1.RunService.Chat:input_type -> threadline.v1.ChatRequest
-	6,  // 56: threadline.v1.RunService.CreateRun:output_type -> threadline.v1.Run
-	6,  // 57: threadline.v1.RunService.GetRun:output_type -> threadline.v1.Run
-	16, // 58: threadline.v1.RunService.ListRuns:output_type -> threadline.v1.ListRunsResponse
-	6,  // 59: threadline.v1.RunService.CancelRun:output_type -> threadline.v1.Run
-	6,  // 60: threadline.v1.RunService.WaitRun:output_type -> threadline.v1.Run
-	21, // 61: threadline.v1.RunService.StreamRunEvents:output_type -> threadline.v1.RunEvent
-	21, // 62: threadline.v1.RunService.StreamRun:output_type -> threadline.v1.RunEvent
-	21, // 63: threadline.v1.RunService.WatchThread:output_type -> threadline.v1.RunEvent
-	6,  // 64: threadline.v1.RunService.ResumeRun:output_type -> threadline.v1.Run
-	25, // 65: threadline.v1.RunService.Chat:output_type -> threadline.v1.ChatResponse
-	56, // [56:66] is the sub-list for method output_type
-	46, // [46:56] is the sub-list for method input_type
-	46, // [46:46] is the sub-list for extension type_name
-	46, // [46:46] is the sub-list for extension extendee
-	0,  // [0:46] is the sub-list for field type_name
+	7,  // 42: threadline.v1.ChatRequest.client_tools:type_name -> threadline.v1.ClientTool
+	5,  // 43: threadline.v1.ChatResponse.tool_calls:type_name -> threadline.v1.ToolCallRecord
+	0,  // 44: threadline.v1.ChatResponse.status:type_name -> threadline.v1.RunStatus
+	3,  // 45: threadline.v1.ChatResponse.usage:type_name -> threadline.v1.Usage
+	4,  // 46: threadline.v1.ChatResponse.error:type_name -> threadline.v1.RunError
+	13, // 47: threadline.v1.RunService.CreateRun:input_type -> threadline.v1.CreateRunRequest
+	14, // 48: threadline.v1.RunService.GetRun:input_type -> threadline.v1.GetRunRequest
+	15, // 49: threadline.v1.RunService.ListRuns:input_type -> threadline.v1.ListRunsRequest
+	17, // 50: threadline.v1.RunService.CancelRun:input_type -> threadline.v1.CancelRunRequest
+	18, // 51: threadline.v1.RunService.WaitRun:input_type -> threadline.v1.WaitRunRequest
+	19, // 52: threadline.v1.RunService.StreamRunEvents:input_type -> threadline.v1.StreamRunEventsRequest
+	13, // 53: threadline.v1.RunService.StreamRun:input_type -> threadline.v1.CreateRunRequest
+	20, // 54: threadline.v1.RunService.WatchThread:input_type -> threadline.v1.WatchThreadRequest
+	12, // 55: threadline.v1.RunService.ResumeRun:input_type -> threadline.v1.ResumeRunRequest
+	24, // 56: threadline.v1.RunService.Chat:input_type -> threadline.v1.ChatRequest
+	6,  // 57: threadline.v1.RunService.CreateRun:output_type -> threadline.v1.Run
+	6,  // 58: threadline.v1.RunService.GetRun:output_type -> threadline.v1.Run
+	16, // 59: threadline.v1.RunService.ListRuns:output_type -> threadline.v1.ListRunsResponse
+	6,  // 60: threadline.v1.RunService.CancelRun:output_type -> threadline.v1.Run
+	6,  // 61: threadline.v1.RunService.WaitRun:output_type -> threadline.v1.Run
+	21, // 62: threadline.v1.RunService.StreamRunEvents:output_type -> threadline.v1.RunEvent
+	21, // 63: threadline.v1.RunService.StreamRun:output_type -> threadline.v1.RunEvent
+	21, // 64: threadline.v1.RunService.WatchThread:output_type -> threadline.v1.RunEvent
+	6,  // 65: threadline.v1.RunService.ResumeRun:output_type -> threadline.v1.Run
+	25, // 66: threadline.v1.RunService.Chat:output_type -> threadline.v1.ChatResponse
+	57, // [57:67] is the sub-list for method output_type
+	47, // [47:57] is the sub-list for method input_type
+	47, // [47:47] is the sub-list for extension type_name
+	47, // [47:47] is the sub-list for extension extendee
+	0,  // [0:47] is the sub-list for field type_name
 }
 
 func init() { file_threadline_v1_run_proto_init() }

@@ -1099,6 +1099,7 @@ class ChatRequest(_message.Message):
     REQUEST_ID_FIELD_NUMBER: _builtins.int
     TOOLS_FIELD_NUMBER: _builtins.int
     TTL_FIELD_NUMBER: _builtins.int
+    CLIENT_TOOLS_FIELD_NUMBER: _builtins.int
     message: _builtins.str
     """The user's message text. Required; the message it makes is at most
     1 MiB (see Message.parts).
@@ -1141,6 +1142,13 @@ class ChatRequest(_message.Message):
         INVALID_ARGUMENT: UpdateThread changes an existing thread's ttl.
         """
 
+    @_builtins.property
+    def client_tools(self) -> _containers.RepeatedCompositeFieldContainer[Global___ClientTool]:
+        """Tools the caller runs itself, as CreateRunRequest.client_tools. When the
+        agent calls one, Chat returns with status REQUIRES_ACTION; ResumeRun
+        sends the outputs, and WaitRun (or GetRun) gives the answer.
+        """
+
     def __init__(
         self,
         *,
@@ -1152,10 +1160,11 @@ class ChatRequest(_message.Message):
         request_id: _builtins.str = ...,
         tools: _abc.Iterable[_builtins.str] | None = ...,
         ttl: _duration_pb2.Duration | None = ...,
+        client_tools: _abc.Iterable[Global___ClientTool] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["context", b"context", "ttl", b"ttl"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_id", b"agent_id", "context", b"context", "max_iterations", b"max_iterations", "message", b"message", "request_id", b"request_id", "thread_id", b"thread_id", "tools", b"tools", "ttl", b"ttl"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_id", b"agent_id", "client_tools", b"client_tools", "context", b"context", "max_iterations", b"max_iterations", "message", b"message", "request_id", b"request_id", "thread_id", b"thread_id", "tools", b"tools", "ttl", b"ttl"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

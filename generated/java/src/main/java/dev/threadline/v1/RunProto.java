@@ -267,7 +267,7 @@ public final class RunProto extends com.google.protobuf.GeneratedFile {
       ".ToolCallR\004call\0225\n\006record\030\002 \001(\0132\035.thread" +
       "line.v1.ToolCallRecordR\006record\0221\n\006result" +
       "\030\003 \001(\0132\031.threadline.v1.ToolResultR\006resul" +
-      "t\"\313\002\n\013ChatRequest\022\036\n\007message\030\001 \001(\tB\004\342A\001\002" +
+      "t\"\217\003\n\013ChatRequest\022\036\n\007message\030\001 \001(\tB\004\342A\001\002" +
       "R\007message\022\037\n\010agent_id\030\002 \001(\tB\004\342A\001\002R\007agent" +
       "Id\022!\n\tthread_id\030\003 \001(\tB\004\342A\001\001R\010threadId\0227\n" +
       "\007context\030\004 \001(\0132\027.google.protobuf.StructB" +
@@ -275,59 +275,61 @@ public final class RunProto extends com.google.protobuf.GeneratedFile {
       "\342A\001\001R\rmaxIterations\022#\n\nrequest_id\030\006 \001(\tB" +
       "\004\342A\001\001R\trequestId\022\032\n\005tools\030\007 \003(\tB\004\342A\001\001R\005t" +
       "ools\0221\n\003ttl\030\010 \001(\0132\031.google.protobuf.Dura" +
-      "tionB\004\342A\001\001R\003ttl\"\311\002\n\014ChatResponse\022\033\n\tthre" +
-      "ad_id\030\001 \001(\tR\010threadId\022\025\n\006run_id\030\002 \001(\tR\005r" +
-      "unId\022\032\n\010response\030\003 \001(\tR\010response\022<\n\ntool" +
-      "_calls\030\004 \003(\0132\035.threadline.v1.ToolCallRec" +
-      "ordR\ttoolCalls\022\036\n\niterations\030\005 \001(\005R\niter" +
-      "ations\0220\n\006status\030\006 \001(\0162\030.threadline.v1.R" +
-      "unStatusR\006status\022*\n\005usage\030\007 \001(\0132\024.thread" +
-      "line.v1.UsageR\005usage\022-\n\005error\030\010 \001(\0132\027.th" +
-      "readline.v1.RunErrorR\005error*\350\001\n\tRunStatu" +
-      "s\022\032\n\026RUN_STATUS_UNSPECIFIED\020\000\022\025\n\021RUN_STA" +
-      "TUS_QUEUED\020\001\022\026\n\022RUN_STATUS_RUNNING\020\002\022\030\n\024" +
-      "RUN_STATUS_COMPLETED\020\003\022%\n!RUN_STATUS_MAX" +
-      "_ITERATIONS_REACHED\020\004\022\025\n\021RUN_STATUS_FAIL" +
-      "ED\020\005\022\030\n\024RUN_STATUS_CANCELLED\020\006\022\036\n\032RUN_ST" +
-      "ATUS_REQUIRES_ACTION\020\007*\271\001\n\021MultitaskStra" +
-      "tegy\022\"\n\036MULTITASK_STRATEGY_UNSPECIFIED\020\000" +
-      "\022\035\n\031MULTITASK_STRATEGY_REJECT\020\001\022\036\n\032MULTI" +
-      "TASK_STRATEGY_ENQUEUE\020\002\022 \n\034MULTITASK_STR" +
-      "ATEGY_INTERRUPT\020\003\022\037\n\033MULTITASK_STRATEGY_" +
-      "ROLLBACK\020\004*\215\001\n\016ToolCallStatus\022 \n\034TOOL_CA" +
-      "LL_STATUS_UNSPECIFIED\020\000\022\034\n\030TOOL_CALL_STA" +
-      "TUS_RUNNING\020\001\022\036\n\032TOOL_CALL_STATUS_SUCCEE" +
-      "DED\020\002\022\033\n\027TOOL_CALL_STATUS_FAILED\020\0032\253\010\n\nR" +
-      "unService\022i\n\tCreateRun\022\037.threadline.v1.C" +
-      "reateRunRequest\032\022.threadline.v1.Run\"\'\202\323\344" +
-      "\223\002!\"\034/v1/threads/{thread_id}/runs:\001*\022U\n\006" +
-      "GetRun\022\034.threadline.v1.GetRunRequest\032\022.t" +
-      "hreadline.v1.Run\"\031\202\323\344\223\002\023\022\021/v1/runs/{run_" +
-      "id}\022q\n\010ListRuns\022\036.threadline.v1.ListRuns" +
-      "Request\032\037.threadline.v1.ListRunsResponse" +
-      "\"$\202\323\344\223\002\036\022\034/v1/threads/{thread_id}/runs\022e" +
-      "\n\tCancelRun\022\037.threadline.v1.CancelRunReq" +
-      "uest\032\022.threadline.v1.Run\"#\202\323\344\223\002\035\"\030/v1/ru" +
-      "ns/{run_id}:cancel:\001*\022_\n\007WaitRun\022\035.threa" +
-      "dline.v1.WaitRunRequest\032\022.threadline.v1." +
-      "Run\"!\202\323\344\223\002\033\"\026/v1/runs/{run_id}:wait:\001*\022u" +
-      "\n\017StreamRunEvents\022%.threadline.v1.Stream" +
-      "RunEventsRequest\032\027.threadline.v1.RunEven" +
-      "t\" \202\323\344\223\002\032\022\030/v1/runs/{run_id}/events0\001\022w\n" +
-      "\tStreamRun\022\037.threadline.v1.CreateRunRequ" +
-      "est\032\027.threadline.v1.RunEvent\".\202\323\344\223\002(\"#/v" +
-      "1/threads/{thread_id}/runs:stream:\001*0\001\022s" +
-      "\n\013WatchThread\022!.threadline.v1.WatchThrea" +
-      "dRequest\032\027.threadline.v1.RunEvent\"&\202\323\344\223\002" +
-      " \022\036/v1/threads/{thread_id}/events0\001\022e\n\tR" +
-      "esumeRun\022\037.threadline.v1.ResumeRunReques" +
-      "t\032\022.threadline.v1.Run\"#\202\323\344\223\002\035\"\030/v1/runs/" +
-      "{run_id}:resume:\001*\022T\n\004Chat\022\032.threadline." +
-      "v1.ChatRequest\032\033.threadline.v1.ChatRespo" +
-      "nse\"\023\202\323\344\223\002\r\"\010/v1/chat:\001*Bi\n\021dev.threadli" +
-      "ne.v1B\010RunProtoP\001ZHgithub.com/threadline" +
-      "/threadline/generated/go/threadline/v1;t" +
-      "hreadlinev1b\006proto3"
+      "tionB\004\342A\001\001R\003ttl\022B\n\014client_tools\030\t \003(\0132\031." +
+      "threadline.v1.ClientToolB\004\342A\001\001R\013clientTo" +
+      "ols\"\311\002\n\014ChatResponse\022\033\n\tthread_id\030\001 \001(\tR" +
+      "\010threadId\022\025\n\006run_id\030\002 \001(\tR\005runId\022\032\n\010resp" +
+      "onse\030\003 \001(\tR\010response\022<\n\ntool_calls\030\004 \003(\013" +
+      "2\035.threadline.v1.ToolCallRecordR\ttoolCal" +
+      "ls\022\036\n\niterations\030\005 \001(\005R\niterations\0220\n\006st" +
+      "atus\030\006 \001(\0162\030.threadline.v1.RunStatusR\006st" +
+      "atus\022*\n\005usage\030\007 \001(\0132\024.threadline.v1.Usag" +
+      "eR\005usage\022-\n\005error\030\010 \001(\0132\027.threadline.v1." +
+      "RunErrorR\005error*\350\001\n\tRunStatus\022\032\n\026RUN_STA" +
+      "TUS_UNSPECIFIED\020\000\022\025\n\021RUN_STATUS_QUEUED\020\001" +
+      "\022\026\n\022RUN_STATUS_RUNNING\020\002\022\030\n\024RUN_STATUS_C" +
+      "OMPLETED\020\003\022%\n!RUN_STATUS_MAX_ITERATIONS_" +
+      "REACHED\020\004\022\025\n\021RUN_STATUS_FAILED\020\005\022\030\n\024RUN_" +
+      "STATUS_CANCELLED\020\006\022\036\n\032RUN_STATUS_REQUIRE" +
+      "S_ACTION\020\007*\271\001\n\021MultitaskStrategy\022\"\n\036MULT" +
+      "ITASK_STRATEGY_UNSPECIFIED\020\000\022\035\n\031MULTITAS" +
+      "K_STRATEGY_REJECT\020\001\022\036\n\032MULTITASK_STRATEG" +
+      "Y_ENQUEUE\020\002\022 \n\034MULTITASK_STRATEGY_INTERR" +
+      "UPT\020\003\022\037\n\033MULTITASK_STRATEGY_ROLLBACK\020\004*\215" +
+      "\001\n\016ToolCallStatus\022 \n\034TOOL_CALL_STATUS_UN" +
+      "SPECIFIED\020\000\022\034\n\030TOOL_CALL_STATUS_RUNNING\020" +
+      "\001\022\036\n\032TOOL_CALL_STATUS_SUCCEEDED\020\002\022\033\n\027TOO" +
+      "L_CALL_STATUS_FAILED\020\0032\253\010\n\nRunService\022i\n" +
+      "\tCreateRun\022\037.threadline.v1.CreateRunRequ" +
+      "est\032\022.threadline.v1.Run\"\'\202\323\344\223\002!\"\034/v1/thr" +
+      "eads/{thread_id}/runs:\001*\022U\n\006GetRun\022\034.thr" +
+      "eadline.v1.GetRunRequest\032\022.threadline.v1" +
+      ".Run\"\031\202\323\344\223\002\023\022\021/v1/runs/{run_id}\022q\n\010ListR" +
+      "uns\022\036.threadline.v1.ListRunsRequest\032\037.th" +
+      "readline.v1.ListRunsResponse\"$\202\323\344\223\002\036\022\034/v" +
+      "1/threads/{thread_id}/runs\022e\n\tCancelRun\022" +
+      "\037.threadline.v1.CancelRunRequest\032\022.threa" +
+      "dline.v1.Run\"#\202\323\344\223\002\035\"\030/v1/runs/{run_id}:" +
+      "cancel:\001*\022_\n\007WaitRun\022\035.threadline.v1.Wai" +
+      "tRunRequest\032\022.threadline.v1.Run\"!\202\323\344\223\002\033\"" +
+      "\026/v1/runs/{run_id}:wait:\001*\022u\n\017StreamRunE" +
+      "vents\022%.threadline.v1.StreamRunEventsReq" +
+      "uest\032\027.threadline.v1.RunEvent\" \202\323\344\223\002\032\022\030/" +
+      "v1/runs/{run_id}/events0\001\022w\n\tStreamRun\022\037" +
+      ".threadline.v1.CreateRunRequest\032\027.thread" +
+      "line.v1.RunEvent\".\202\323\344\223\002(\"#/v1/threads/{t" +
+      "hread_id}/runs:stream:\001*0\001\022s\n\013WatchThrea" +
+      "d\022!.threadline.v1.WatchThreadRequest\032\027.t" +
+      "hreadline.v1.RunEvent\"&\202\323\344\223\002 \022\036/v1/threa" +
+      "ds/{thread_id}/events0\001\022e\n\tResumeRun\022\037.t" +
+      "hreadline.v1.ResumeRunRequest\032\022.threadli" +
+      "ne.v1.Run\"#\202\323\344\223\002\035\"\030/v1/runs/{run_id}:res" +
+      "ume:\001*\022T\n\004Chat\022\032.threadline.v1.ChatReque" +
+      "st\032\033.threadline.v1.ChatResponse\"\023\202\323\344\223\002\r\"" +
+      "\010/v1/chat:\001*Bi\n\021dev.threadline.v1B\010RunPr" +
+      "otoP\001ZHgithub.com/threadline/threadline/" +
+      "generated/go/threadline/v1;threadlinev1b" +
+      "\006proto3"
     };
     descriptor = com.google.protobuf.Descriptors.FileDescriptor
       .internalBuildGeneratedFileFrom(descriptorData,
@@ -471,7 +473,7 @@ public final class RunProto extends com.google.protobuf.GeneratedFile {
     internal_static_threadline_v1_ChatRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_threadline_v1_ChatRequest_descriptor,
-        new java.lang.String[] { "Message", "AgentId", "ThreadId", "Context", "MaxIterations", "RequestId", "Tools", "Ttl", });
+        new java.lang.String[] { "Message", "AgentId", "ThreadId", "Context", "MaxIterations", "RequestId", "Tools", "Ttl", "ClientTools", });
     internal_static_threadline_v1_ChatResponse_descriptor =
       getDescriptor().getMessageType(22);
     internal_static_threadline_v1_ChatResponse_fieldAccessorTable = new
