@@ -10,7 +10,7 @@ read back through the API (GetRun, ListMessages, WatchThread).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,14 @@ import pytest
 from google.protobuf import json_format, struct_pb2
 from threadline.v1 import message_pb2, run_pb2, run_pb2_grpc, thread_pb2
 from threadline_server.config import Settings
+from threadline_server.domain.agents import (
+    AgentEvent,
+    AgentInput,
+    ClientToolCall,
+    IterationStarted,
+    RequiresAction,
+    ToolOutcome,
+)
 from threadline_server.transport.server import ThreadlineServer
 
 from tests.conftest import connect, expect_failure
@@ -571,3 +579,36 @@ async def test_chat_with_a_client_tool(hitl: Hitl) -> None:
         )
     )
     assert refused.fields == ["client_tools[0].name"]
+
+
+class WrongAsker:
+    """Asks for a client tool the run does not have: the run fails AGENT_ERROR."""
+
+    name = "wrong-asker"
+    default_max_iterations = 2
+    tools: tuple[str, ...] = ()
+
+    async def run(self, request: AgentInput) -> AsyncGenerator[AgentEvent, ToolOutcome | None]:
+        """Ask wrongly."""
+        yield IterationStarted()
+        yield RequiresAction(tool_calls=[ClientToolCall("not_declared")])
+
+
+async def test_an_agent_that_asks_wrongly_fails_its_run(tmp_path: Path) -> None:
+    instance, client = await _start(
+        tmp_path, agents=("wrong-asker=tests.test_human_in_the_loop:WrongAsker",)
+    )
+    runs = run_pb2_grpc.RunServiceStub(client.channel)
+    try:
+        thread_id = await _thread(client)
+        run = await runs.CreateRun(
+            run_pb2.CreateRunRequest(thread_id=thread_id, agent_id="wrong-asker")
+        )
+        ended = await runs.WaitRun(run_pb2.WaitRunRequest(run_id=run.run_id), timeout=WAIT)
+        assert ended.status == run_pb2.RUN_STATUS_FAILED
+        assert ended.error.code == "AGENT_ERROR"
+        assert "requires_action.tool_calls.calls[0].name" in ended.error.message
+        assert not ended.HasField("required_action")
+    finally:
+        await client.channel.close(None)
+        await instance.stop(grace=1.0)
