@@ -465,6 +465,22 @@ async def test_watch_thread_and_stream_run_see_the_pause(hitl: Hitl) -> None:
     assert seen[-1].run.response == "You are in Porto."
     assert [e.type for e in seen].count("run.resumed") == 1
 
+    # WatchThread, asked for the pause and the resumption only, sees just those.
+    watch = hitl.runs.WatchThread(
+        run_pb2.WatchThreadRequest(
+            thread_id=thread_id, event_types=["run.requires_action", "run.resumed"]
+        ),
+        timeout=WAIT,
+    )
+    watched: list[run_pb2.RunEvent] = []
+    async for event in watch:
+        watched.append(event)
+        if len(watched) == 2:
+            watch.cancel()
+            break
+    assert [e.type for e in watched] == ["run.requires_action", "run.resumed"]
+    assert watched[1].run.action_response.tool_outputs[0].json.struct_value["city"] == "Porto"
+
 
 # -- over HTTP/JSON and Server-Sent Events ----------------------------------------
 
