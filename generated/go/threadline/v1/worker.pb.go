@@ -104,7 +104,10 @@ func (x *ClaimRunRequest) GetWait() *durationpb.Duration {
 // A claimed run, or none.
 type ClaimRunResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The run, now RUNNING; unset when no run was queued.
+	// The run, now RUNNING; unset when no run was queued. A run resumed after
+	// a pause (ResumeRun) has action_response set beside its required_action:
+	// go on from there, with the thread's messages (the client tool calls and
+	// their outputs among them).
 	Run *Run `protobuf:"bytes,1,opt,name=run,proto3" json:"run,omitempty"`
 	// The lease to send back with every report and renewal.
 	LeaseId string `protobuf:"bytes,2,opt,name=lease_id,json=leaseId,proto3" json:"lease_id,omitempty"`

@@ -87,7 +87,11 @@ class ClaimRunResponse(_message.Message):
     """
     @_builtins.property
     def run(self) -> _run_pb2.Run:
-        """The run, now RUNNING; unset when no run was queued."""
+        """The run, now RUNNING; unset when no run was queued. A run resumed after
+        a pause (ResumeRun) has action_response set beside its required_action:
+        go on from there, with the thread's messages (the client tool calls and
+        their outputs among them).
+        """
 
     @_builtins.property
     def lease_expire_time(self) -> _timestamp_pb2.Timestamp:

@@ -73,7 +73,10 @@ export const ClaimRunRequestSchema: GenMessage<ClaimRunRequest> = /*@__PURE__*/
  */
 export type ClaimRunResponse = Message<"threadline.v1.ClaimRunResponse"> & {
   /**
-   * The run, now RUNNING; unset when no run was queued.
+   * The run, now RUNNING; unset when no run was queued. A run resumed after
+   * a pause (ResumeRun) has action_response set beside its required_action:
+   * go on from there, with the thread's messages (the client tool calls and
+   * their outputs among them).
    *
    * @generated from field: threadline.v1.Run run = 1;
    */
