@@ -30,7 +30,7 @@ from typing import Any
 import aiohttp
 import grpc
 import pytest
-from google.protobuf import duration_pb2, field_mask_pb2, timestamp_pb2
+from google.protobuf import duration_pb2, field_mask_pb2, struct_pb2, timestamp_pb2
 from google.protobuf.message import Message
 from google.rpc import error_details_pb2, status_pb2
 from threadline.v1 import (
@@ -262,6 +262,13 @@ ATTEMPTS = [
         "RunService/CancelRun",
         lambda s, w: s.runs.CancelRun(run_pb2.CancelRunRequest(run_id=w.worker_run_id)),
         lambda w: ("POST", f"/v1/runs/{w.worker_run_id}:cancel", {}),
+    ),
+    Attempt(
+        "RunService/ResumeRun",
+        lambda s, w: s.runs.ResumeRun(
+            run_pb2.ResumeRunRequest(run_id=w.run_id, answer=struct_pb2.Value(bool_value=True))
+        ),
+        lambda w: ("POST", f"/v1/runs/{w.run_id}:resume", {"answer": True}),
     ),
     Attempt(
         "RunService/WaitRun",

@@ -36,6 +36,7 @@ class Settings:
     worker_agents: tuple[str, ...] = ()
     run_timeout: float = 600.0
     lease_check_interval: float = 1.0
+    action_timeout: float = 24 * 3600.0
     metrics_listen: str = ""
     event_tail_bytes: int = 64 * 1024 * 1024
     key_secret_file: str = ""
@@ -109,7 +110,10 @@ _HELP = {
     "worker_agents": "an agent whose runs worker processes serve over AgentWorkerService; "
     "repeat for more (the variable takes a comma-separated list)",
     "run_timeout": "seconds an in-process run may take before it fails with TIMEOUT",
-    "lease_check_interval": "seconds between checks for worker leases that ran out",
+    "lease_check_interval": "seconds between checks for worker leases that ran out (and for "
+    "paused runs past their --action-timeout)",
+    "action_timeout": "seconds a run paused in REQUIRES_ACTION waits for ResumeRun before it "
+    "ends CANCELLED with ACTION_EXPIRED",
     "key_secret_file": "file with the secret API keys are hashed with (default: the "
     "database's path + .key-secret; `threadline keys create` makes it)",
     "reflection": "server reflection: open (to anyone), closed (to callers with a valid key), "
@@ -243,8 +247,8 @@ def _check(settings: Settings) -> None:
         raise SystemExit("max concurrent RPCs and read connections must be at least 1")
     if settings.expiry_sweep_interval <= 0:
         raise SystemExit("expiry sweep interval must be positive")
-    if settings.run_timeout <= 0 or settings.lease_check_interval <= 0:
-        raise SystemExit("run timeout and lease check interval must be positive")
+    if min(settings.run_timeout, settings.lease_check_interval, settings.action_timeout) <= 0:
+        raise SystemExit("run timeout, lease check interval and action timeout must be positive")
     if settings.event_tail_bytes < 0:
         raise SystemExit("event tail bytes must not be negative")
     _check_ttls(settings)

@@ -418,6 +418,10 @@ class Store(abc.ABC):
         """Return RUNNING runs whose lease ran out by now, or that have no lease, oldest first."""
 
     @abc.abstractmethod
+    async def expired_waiting_runs(self) -> list[RunRecord]:
+        """Return REQUIRES_ACTION runs of every tenant whose action expired by now, oldest first."""
+
+    @abc.abstractmethod
     async def threads_with_queued_runs(self) -> list[ThreadRef]:
         """Return every thread that has a queued run."""
 
