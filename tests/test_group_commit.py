@@ -7,7 +7,7 @@ real server over a real SQLite file and a real channel:
   connection already sees it when the answer arrives);
 - a write that fails rolls back alone: the writes batched with it commit;
 - the order of commits is the order of the event ids and of the messages;
-- a caller that goes away does not undo its write;
+- a caller that goes away once its work began does not undo its write;
 - a write's work may read through the store (it then waits for the read).
 """
 
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
 from typing import Any
 
 import grpc
@@ -169,16 +170,25 @@ async def test_a_failing_write_rolls_back_alone_in_its_batch(
 
 
 async def test_a_caller_that_goes_away_does_not_undo_its_write(server: RunningServer):
+    """Once its work began, a write commits even if its caller is cancelled.
+
+    (A caller that leaves before its work began leaves nothing:
+    tests/test_database_health.py.)
+    """
     store = server.server.store
+    began, go_on = threading.Event(), threading.Event()
 
     async def work(tx: StoreTransaction) -> None:
+        began.set()
+        go_on.wait(5)  # on the writer's thread: holds the batch until the caller left
         await tx.insert_thread(thread_pb2.Thread(thread_id="thr_cancelled_caller"))
 
     call = asyncio.ensure_future(store.transaction(DEFAULT_TENANT, work))
-    await asyncio.sleep(0)
+    assert await asyncio.to_thread(began.wait, 5)
     call.cancel()
     with pytest.raises(asyncio.CancelledError):
         await call
+    go_on.set()
     thread = None
     for _ in range(100):
         try:
