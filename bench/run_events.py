@@ -256,7 +256,9 @@ def serve_flags() -> list[str]:
     """Return the flags that turn off what is not measured, on servers that have them.
 
     A server with an HTTP/JSON gateway would otherwise also bind its default
-    HTTP port, which another server on the machine may hold.
+    HTTP port, which another server on the machine may hold. The caps on
+    calls and on one tenant's streams (1,000 and 500 by default) are lifted,
+    so that 1,000 readers of one tenant can all follow the run.
     """
     shown = subprocess.run(
         [sys.executable, "-m", "threadline_server", "serve", "--help"],
@@ -265,7 +267,10 @@ def serve_flags() -> list[str]:
         timeout=60,
         check=False,
     ).stdout
-    return ["--no-http"] if "--no-http" in shown else []
+    flags = ["--no-http"] if "--no-http" in shown else []
+    if "--tenant-max-streams" in shown:
+        flags += ["--tenant-max-streams", "0", "--max-concurrent-rpcs", "100000"]
+    return flags
 
 
 def start_server(folder: Path, cpus: str = "") -> ServerProcess:
@@ -343,6 +348,8 @@ async def read(
         reader.failure = f"the stream failed: {error.code().name} {error.details()}"
     finally:
         call.cancel()
+        if not reader.ready.is_set() and reader.failure:
+            raise SystemExit(f"reader {reader.index}: {reader.failure}")
 
 
 def _micros(event: run_pb2.RunEvent) -> int:

@@ -158,6 +158,9 @@ class ParsingRegistrar:
 
     def __init__(self, server: grpc.aio.Server) -> None:
         self._server = server
+        # Every method registered, by full name ("/package.Service/Method"):
+        # what the HTTP side calls in process (transport/local_calls.py).
+        self.handlers: dict[str, Handler] = {}
 
     def add_generic_rpc_handlers(self, handlers: Sequence[GenericHandler]) -> None:
         """Ignore a generic handler: add_registered_method_handlers registers its methods."""
@@ -167,6 +170,8 @@ class ParsingRegistrar:
     ) -> None:
         """Register a service's methods, each taking its request as bytes."""
         parsed = {name: parsing(handler) for name, handler in handlers.items()}
+        for name, handler in parsed.items():
+            self.handlers[f"/{service_name}/{name}"] = handler
         self._server.add_generic_rpc_handlers(
             (grpc.method_handlers_generic_handler(service_name, parsed),)
         )
