@@ -6,7 +6,9 @@ id: two tenants may each have a thread of the same id), the most recent events i
 tail and a future that resolves at the next commit. A reader holds only its
 own cursor (the last event id it sent): it takes what follows its cursor from
 the tail when the tail covers it, or from the store when it has fallen
-further behind, then waits for the next commit. No reader has a queue of its
+further behind, then waits for the next commit. Each event in a tail is
+serialized once, when it is published, and every stream sends those same
+bytes (``wire``): fan-out costs no protobuf work per reader. No reader has a queue of its
 own, so a slow or stalled reader costs no memory and never slows the writer
 or other readers; it simply catches up from the store.
 
@@ -50,8 +52,8 @@ IDLE_RECHECK_SECONDS = 5.0
 class _ThreadTail:
     # Every event of the thread with an id above `floor` is in `events`.
     floor: int
-    # Each event with its size in bytes.
-    events: collections.deque[tuple[run_pb2.RunEvent, int]] = field(
+    # Each event with its serialized form (its size is the length).
+    events: collections.deque[tuple[run_pb2.RunEvent, bytes]] = field(
         default_factory=collections.deque
     )
     size: int = 0
@@ -71,7 +73,14 @@ class EventBus:
         self._max_bytes = max_bytes
         self.size = 0
         """The bytes every tail holds together."""
+        # The serialized form of every event in a tail, by the event's id().
+        self._wire: dict[int, bytes] = {}
         store.add_event_listener(self.publish)
+
+    def wire(self, event: run_pb2.RunEvent) -> bytes:
+        """Return an event serialized: the bytes made once when it was published, if kept."""
+        found = self._wire.get(id(event))
+        return found if found is not None else event.SerializeToString()
 
     def publish(self, tenant: str, events: list[run_pb2.RunEvent]) -> None:
         """Take a committed transaction's events (called by the store, in commit order)."""
@@ -83,6 +92,7 @@ class EventBus:
                 # store finds the thread gone.
                 tail = self._tails.pop(key, None)
                 if tail is not None:
+                    self._forget(tail)
                     self.size -= tail.size
                     if tail.changed is not None and not tail.changed.done():
                         tail.changed.set_result(None)
@@ -98,8 +108,10 @@ class EventBus:
                 # Every earlier event of this thread is in the store; from now
                 # on, every one passes through here.
                 tail.floor = event.event_id - 1
-            size = event.ByteSize()
-            tail.events.append((event, size))
+            wire = event.SerializeToString()
+            size = len(wire)
+            tail.events.append((event, wire))
+            self._wire[id(event)] = wire
             tail.size += size
             self.size += size
             while len(tail.events) > TAIL_LENGTH or (
@@ -114,10 +126,16 @@ class EventBus:
 
     def _drop_oldest(self, tail: _ThreadTail) -> None:
         """Drop a tail's oldest event: from now on, readers read it from the store."""
-        event, size = tail.events.popleft()
+        event, wire = tail.events.popleft()
+        self._wire.pop(id(event), None)
         tail.floor = event.event_id
-        tail.size -= size
-        self.size -= size
+        tail.size -= len(wire)
+        self.size -= len(wire)
+
+    def _forget(self, tail: _ThreadTail) -> None:
+        """Forget the serialized forms of a tail that is dropped whole."""
+        for event, _ in tail.events:
+            self._wire.pop(id(event), None)
 
     def _shrink(self) -> None:
         """Drop the oldest events of the least recently written threads, to max_bytes.
@@ -143,6 +161,7 @@ class EventBus:
             tail = self._tails[key]
             if tail.changed is None or tail.changed.done():
                 del self._tails[key]
+                self._forget(tail)
                 self.size -= tail.size
                 excess -= 1
 

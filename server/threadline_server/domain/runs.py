@@ -346,6 +346,10 @@ class RunHandler:
             tenant, request.run_id, wait_budget(timeout, time_remaining)
         )
 
+    def wire(self, event: run_pb2.RunEvent) -> bytes:
+        """Return an event serialized, as the event bus made it once for every reader."""
+        return self._engine.bus.wire(event)
+
     async def stream_run_events(
         self, tenant: str, request: run_pb2.StreamRunEventsRequest
     ) -> AsyncIterator[run_pb2.RunEvent]:

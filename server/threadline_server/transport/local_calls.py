@@ -224,11 +224,14 @@ class LocalChannel:
     def unary_stream(self, method: str, **codecs: Any) -> Callable[..., _StreamCall]:
         """Return a callable for a method that answers with a stream."""
         serialize = codecs["request_serializer"]
+        parse = codecs["response_deserializer"]
 
         def call(
             request: Any, *, timeout: float | None = None, metadata: Sequence[Any] = ()
         ) -> _StreamCall:
-            stream = _StreamCall(self, method, serialize(request), timeout, _metadata(metadata))
+            stream = _StreamCall(
+                self, method, (serialize(request), parse), timeout, _metadata(metadata)
+            )
             self._streams.add(stream)
             stream.task.add_done_callback(lambda _: self._streams.discard(stream))
             return stream
@@ -331,10 +334,11 @@ class _StreamCall:
         self,
         channel: LocalChannel,
         method: str,
-        raw: bytes,
+        codec: tuple[bytes, Callable[[bytes], Any]],
         timeout: float | None,
         metadata: tuple[tuple[str, Any], ...],
     ) -> None:
+        raw, self._parse = codec
         self._channel = channel
         self._method = method
         self._timeout = timeout
@@ -347,7 +351,12 @@ class _StreamCall:
         self.task = asyncio.get_running_loop().create_task(self._run(raw))
 
     async def _write(self, item: Any) -> None:
-        size = item.ByteSize()
+        # The event streams send events already serialized (transport/requests.py).
+        if type(item) is bytes:
+            size = len(item)
+            item = self._parse(item)
+        else:
+            size = item.ByteSize()
         if size > MAX_RESPONSE_BYTES:
             # The client would drop the call here; the handler's stream ends with it.
             self._failure = _too_large(size, MAX_RESPONSE_BYTES)

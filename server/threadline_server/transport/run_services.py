@@ -34,11 +34,15 @@ class RunService(run_pb2_grpc.RunServiceServicer):
 
     The streams of events tell ``readers`` each event they send (one
     attribute write), so the metrics can say how far behind a reader is.
+    They send each event as the bytes the event bus made once for every
+    reader (``RunHandler.wire``; the methods' response serializers pass
+    bytes through, transport/requests.py), not serialized again per stream.
     """
 
     def __init__(self, handler: RunHandler, readers: StreamReaders) -> None:
         self._handler = handler
         self._readers = readers
+        self._wire = handler.wire
 
     @unary
     async def CreateRun(  # noqa: N802 - gRPC method names
@@ -76,10 +80,11 @@ class RunService(run_pb2_grpc.RunServiceServicer):
         return await self._handler.wait_run(caller().tenant, request, _time_remaining(context))
 
     @stream
-    async def StreamRunEvents(  # noqa: N802
+    async def StreamRunEvents(  # type: ignore[override]  # noqa: N802 - bytes: serialized once
         self, request: run_pb2.StreamRunEventsRequest, context: Context
-    ) -> AsyncIterator[run_pb2.RunEvent]:
+    ) -> AsyncIterator[bytes]:
         """Stream a run's events."""
+        wire = self._wire
         with self._readers.reader(
             _METHOD.format("StreamRunEvents"),
             caller().tenant,
@@ -88,23 +93,25 @@ class RunService(run_pb2_grpc.RunServiceServicer):
         ) as reader:
             async for event in self._handler.stream_run_events(caller().tenant, request):
                 reader.last = event
-                yield event
+                yield wire(event)
 
     @stream
-    async def StreamRun(  # noqa: N802
+    async def StreamRun(  # type: ignore[override]  # noqa: N802 - bytes: serialized once
         self, request: run_pb2.CreateRunRequest, context: Context
-    ) -> AsyncIterator[run_pb2.RunEvent]:
+    ) -> AsyncIterator[bytes]:
         """Start a run and stream its events."""
+        wire = self._wire
         with self._readers.reader(_METHOD.format("StreamRun"), caller().tenant) as reader:
             async for event in self._handler.stream_run(caller().tenant, request):
                 reader.last = event
-                yield event
+                yield wire(event)
 
     @stream
-    async def WatchThread(  # noqa: N802
+    async def WatchThread(  # type: ignore[override]  # noqa: N802 - bytes: serialized once
         self, request: run_pb2.WatchThreadRequest, context: Context
-    ) -> AsyncIterator[run_pb2.RunEvent]:
+    ) -> AsyncIterator[bytes]:
         """Stream a thread's events."""
+        wire = self._wire
         with self._readers.reader(
             _METHOD.format("WatchThread"),
             caller().tenant,
@@ -113,7 +120,7 @@ class RunService(run_pb2_grpc.RunServiceServicer):
         ) as reader:
             async for event in self._handler.watch_thread(caller().tenant, request):
                 reader.last = event
-                yield event
+                yield wire(event)
 
     @unary
     async def Chat(  # noqa: N802
