@@ -221,12 +221,41 @@ class EventBus:
     ) -> AsyncIterator[run_pb2.RunEvent]:
         """Yield a thread's events after an id (only one run's, when run_id is set).
 
+        The events of follow_batches, one at a time.
+        """
+        async for batch in self.follow_batches(
+            tenant,
+            thread_id,
+            after=after,
+            run_id=run_id,
+            until=until,
+            finished=finished,
+            types=types,
+        ):
+            for event in batch:
+                yield event
+
+    async def follow_batches(
+        self,
+        tenant: str,
+        thread_id: str,
+        *,
+        after: int,
+        run_id: str = "",
+        until: Callable[[run_pb2.RunEvent], bool] | None = None,
+        finished: Callable[[], Awaitable[bool]] | None = None,
+        types: frozenset[str] | None = None,
+    ) -> AsyncIterator[list[run_pb2.RunEvent]]:
+        """Yield a thread's events after an id (only one run's, when run_id is set), in batches.
+
         Stored events first, then live ones; ends after an event for which
         `until` is true, or when nothing follows the cursor and `finished`
         says nothing ever will (a cursor already past a run's final event);
         otherwise runs until the caller stops iterating. `finished` is asked
         each time the reader has caught up, so it should be cheap after the
-        first time (run_end.RunEnds.checker is).
+        first time (run_end.RunEnds.checker is). Each batch is what was ready
+        at once (at most READ_BATCH events, never empty): a reader that keeps
+        up gets one batch per commit, read from the tail without a store read.
 
         With types, only events of those types are yielded; the others move
         the cursor on all the same, and `until` is asked of every event, so
@@ -253,11 +282,18 @@ class EventBus:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(asyncio.shield(changed), IDLE_RECHECK_SECONDS)
                 continue
+            chosen: list[run_pb2.RunEvent] = []
+            ended = False
             for event in batch:
                 cursor = event.event_id
                 if run_id and event.run_id != run_id:
                     continue
                 if types is None or event.type in types:
-                    yield event
+                    chosen.append(event)
                 if until is not None and until(event):
-                    return
+                    ended = True
+                    break
+            if chosen:
+                yield chosen
+            if ended:
+                return

@@ -936,6 +936,9 @@ def _response_json(binding: Binding, reply: Message) -> Any:
 def _event(binding: Binding, item: Message) -> bytes:
     """One Server-Sent Event, named by the message's type and numbered by its event_id.
 
+    A batch of events (RunEventBatch) is one Server-Sent Event numbered by
+    its last event's event_id.
+
     An EventSource dispatches an event to the listeners of its name
     (``addEventListener("message.delta", …)``); one without a name goes to
     ``onmessage``. A type that is empty, or that would break the line, is left out.
@@ -947,6 +950,9 @@ def _event(binding: Binding, item: Message) -> bytes:
         lines.append(b"event: " + kind.encode())
     if "event_id" in fields:
         lines.append(b"id: %d" % getattr(item, "event_id"))  # noqa: B009
+    elif "events" in fields and getattr(item, "events"):  # noqa: B009
+        # A batch (RunEventBatch): its last event is where Last-Event-ID resumes.
+        lines.append(b"id: %d" % getattr(item, "events")[-1].event_id)  # noqa: B009
     lines.append(b"data: " + jsonpb.dumps(_response_json(binding, item)))
     return b"\n".join(lines) + b"\n\n"
 

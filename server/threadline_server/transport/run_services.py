@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import TYPE_CHECKING, Any
 
 from threadline.v1 import run_pb2, run_pb2_grpc, worker_pb2, worker_pb2_grpc
 
+from threadline_server.domain import sizes
 from threadline_server.domain.runs import RunHandler
 from threadline_server.domain.workers import WorkerHandler
 from threadline_server.observability.metrics import StreamReaders
 from threadline_server.transport.auth import caller
 from threadline_server.transport.errors import stream, unary
+from threadline_server.wire import varint
 
+# RunEventBatch.events: field 1, length-delimited.
+_BATCH_EVENT_TAG = b"\x0a"
 # The full method names the stream metrics are labelled with.
 _METHOD = "/" + run_pb2.DESCRIPTOR.services_by_name["RunService"].full_name + "/{}"
 
@@ -21,6 +25,27 @@ if TYPE_CHECKING:
 
     # grpc's classes are generic only in grpc-stubs, not at run time.
     Context = grpc.aio.ServicerContext[Any, Any]
+
+
+def batch_messages(events: list[bytes]) -> Iterator[bytes]:
+    """Return serialized RunEventBatch messages holding these serialized events, in order.
+
+    A batch's wire form is each event as field 1 (tag, length, the event's
+    bytes), so the bytes the event bus made once are copied in, not
+    serialized again. A message holds at most sizes.REPLY_BYTES of events;
+    an event is never split (each is smaller than that).
+    """
+    parts: list[bytes] = []
+    size = 0
+    for event in events:
+        framed = _BATCH_EVENT_TAG + varint(len(event))
+        if parts and size + len(framed) + len(event) > sizes.REPLY_BYTES:
+            yield b"".join(parts)
+            parts, size = [], 0
+        parts += (framed, event)
+        size += len(framed) + len(event)
+    if parts:
+        yield b"".join(parts)
 
 
 def _time_remaining(context: Context) -> float | None:
@@ -94,6 +119,23 @@ class RunService(run_pb2_grpc.RunServiceServicer):
             async for event in self._handler.stream_run_events(caller().tenant, request):
                 reader.last = event
                 yield wire(event)
+
+    @stream
+    async def StreamRunEventBatches(  # type: ignore[override]  # noqa: N802 - bytes: serialized once
+        self, request: run_pb2.StreamRunEventsRequest, context: Context
+    ) -> AsyncIterator[bytes]:
+        """Stream a run's events, several to a message."""
+        wire = self._wire
+        with self._readers.reader(
+            _METHOD.format("StreamRunEventBatches"),
+            caller().tenant,
+            run_id=request.run_id,
+            after=request.after_event_id,
+        ) as reader:
+            async for batch in self._handler.stream_run_event_batches(caller().tenant, request):
+                for message in batch_messages([wire(event) for event in batch]):
+                    yield message
+                reader.last = batch[-1]
 
     @stream
     async def StreamRun(  # type: ignore[override]  # noqa: N802 - bytes: serialized once

@@ -1105,6 +1105,53 @@ func (x *StreamRunEventsRequest) GetEventTypes() []string {
 	return nil
 }
 
+// Several consecutive events of one stream, in order (StreamRunEventBatches).
+type RunEventBatch struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The events, in event_id order, at least one; the last one's event_id is
+	// the cursor to resume after. At most 500 events and 4 MiB less 16 KiB.
+	Events        []*RunEvent `protobuf:"bytes,1,rep,name=events,proto3" json:"events,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RunEventBatch) Reset() {
+	*x = RunEventBatch{}
+	mi := &file_threadline_v1_run_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RunEventBatch) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RunEventBatch) ProtoMessage() {}
+
+func (x *RunEventBatch) ProtoReflect() protoreflect.Message {
+	mi := &file_threadline_v1_run_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RunEventBatch.ProtoReflect.Descriptor instead.
+func (*RunEventBatch) Descriptor() ([]byte, []int) {
+	return file_threadline_v1_run_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *RunEventBatch) GetEvents() []*RunEvent {
+	if x != nil {
+		return x.Events
+	}
+	return nil
+}
+
 // The request to watch a thread.
 type WatchThreadRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1121,7 +1168,7 @@ type WatchThreadRequest struct {
 
 func (x *WatchThreadRequest) Reset() {
 	*x = WatchThreadRequest{}
-	mi := &file_threadline_v1_run_proto_msgTypes[11]
+	mi := &file_threadline_v1_run_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1133,7 +1180,7 @@ func (x *WatchThreadRequest) String() string {
 func (*WatchThreadRequest) ProtoMessage() {}
 
 func (x *WatchThreadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_threadline_v1_run_proto_msgTypes[11]
+	mi := &file_threadline_v1_run_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1146,7 +1193,7 @@ func (x *WatchThreadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchThreadRequest.ProtoReflect.Descriptor instead.
 func (*WatchThreadRequest) Descriptor() ([]byte, []int) {
-	return file_threadline_v1_run_proto_rawDescGZIP(), []int{11}
+	return file_threadline_v1_run_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *WatchThreadRequest) GetThreadId() string {
@@ -1215,7 +1262,7 @@ type RunEvent struct {
 
 func (x *RunEvent) Reset() {
 	*x = RunEvent{}
-	mi := &file_threadline_v1_run_proto_msgTypes[12]
+	mi := &file_threadline_v1_run_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1227,7 +1274,7 @@ func (x *RunEvent) String() string {
 func (*RunEvent) ProtoMessage() {}
 
 func (x *RunEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_threadline_v1_run_proto_msgTypes[12]
+	mi := &file_threadline_v1_run_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1240,7 +1287,7 @@ func (x *RunEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RunEvent.ProtoReflect.Descriptor instead.
 func (*RunEvent) Descriptor() ([]byte, []int) {
-	return file_threadline_v1_run_proto_rawDescGZIP(), []int{12}
+	return file_threadline_v1_run_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *RunEvent) GetEventId() int64 {
@@ -1384,7 +1431,7 @@ type MessageDelta struct {
 
 func (x *MessageDelta) Reset() {
 	*x = MessageDelta{}
-	mi := &file_threadline_v1_run_proto_msgTypes[13]
+	mi := &file_threadline_v1_run_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1396,7 +1443,7 @@ func (x *MessageDelta) String() string {
 func (*MessageDelta) ProtoMessage() {}
 
 func (x *MessageDelta) ProtoReflect() protoreflect.Message {
-	mi := &file_threadline_v1_run_proto_msgTypes[13]
+	mi := &file_threadline_v1_run_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1409,7 +1456,7 @@ func (x *MessageDelta) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MessageDelta.ProtoReflect.Descriptor instead.
 func (*MessageDelta) Descriptor() ([]byte, []int) {
-	return file_threadline_v1_run_proto_rawDescGZIP(), []int{13}
+	return file_threadline_v1_run_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *MessageDelta) GetMessageId() string {
@@ -1441,7 +1488,7 @@ type ToolCallEvent struct {
 
 func (x *ToolCallEvent) Reset() {
 	*x = ToolCallEvent{}
-	mi := &file_threadline_v1_run_proto_msgTypes[14]
+	mi := &file_threadline_v1_run_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1453,7 +1500,7 @@ func (x *ToolCallEvent) String() string {
 func (*ToolCallEvent) ProtoMessage() {}
 
 func (x *ToolCallEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_threadline_v1_run_proto_msgTypes[14]
+	mi := &file_threadline_v1_run_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1466,7 +1513,7 @@ func (x *ToolCallEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ToolCallEvent.ProtoReflect.Descriptor instead.
 func (*ToolCallEvent) Descriptor() ([]byte, []int) {
-	return file_threadline_v1_run_proto_rawDescGZIP(), []int{14}
+	return file_threadline_v1_run_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ToolCallEvent) GetCall() *ToolCall {
@@ -1530,7 +1577,7 @@ type ChatRequest struct {
 
 func (x *ChatRequest) Reset() {
 	*x = ChatRequest{}
-	mi := &file_threadline_v1_run_proto_msgTypes[15]
+	mi := &file_threadline_v1_run_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1542,7 +1589,7 @@ func (x *ChatRequest) String() string {
 func (*ChatRequest) ProtoMessage() {}
 
 func (x *ChatRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_threadline_v1_run_proto_msgTypes[15]
+	mi := &file_threadline_v1_run_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1555,7 +1602,7 @@ func (x *ChatRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChatRequest.ProtoReflect.Descriptor instead.
 func (*ChatRequest) Descriptor() ([]byte, []int) {
-	return file_threadline_v1_run_proto_rawDescGZIP(), []int{15}
+	return file_threadline_v1_run_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ChatRequest) GetMessage() string {
@@ -1639,7 +1686,7 @@ type ChatResponse struct {
 
 func (x *ChatResponse) Reset() {
 	*x = ChatResponse{}
-	mi := &file_threadline_v1_run_proto_msgTypes[16]
+	mi := &file_threadline_v1_run_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1651,7 +1698,7 @@ func (x *ChatResponse) String() string {
 func (*ChatResponse) ProtoMessage() {}
 
 func (x *ChatResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_threadline_v1_run_proto_msgTypes[16]
+	mi := &file_threadline_v1_run_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1664,7 +1711,7 @@ func (x *ChatResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChatResponse.ProtoReflect.Descriptor instead.
 func (*ChatResponse) Descriptor() ([]byte, []int) {
-	return file_threadline_v1_run_proto_rawDescGZIP(), []int{16}
+	return file_threadline_v1_run_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ChatResponse) GetThreadId() string {
@@ -1801,7 +1848,9 @@ const file_threadline_v1_run_proto_rawDesc = "" +
 	"\x06run_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\x05runId\x12*\n" +
 	"\x0eafter_event_id\x18\x02 \x01(\x03B\x04\xe2A\x01\x01R\fafterEventId\x12%\n" +
 	"\vevent_types\x18\x03 \x03(\tB\x04\xe2A\x01\x01R\n" +
-	"eventTypes\"\x8a\x01\n" +
+	"eventTypes\"F\n" +
+	"\rRunEventBatch\x125\n" +
+	"\x06events\x18\x01 \x03(\v2\x17.threadline.v1.RunEventB\x04\xe2A\x01\x03R\x06events\"\x8a\x01\n" +
 	"\x12WatchThreadRequest\x12!\n" +
 	"\tthread_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\bthreadId\x12*\n" +
 	"\x0eafter_event_id\x18\x02 \x01(\x03B\x04\xe2A\x01\x01R\fafterEventId\x12%\n" +
@@ -1871,7 +1920,7 @@ const file_threadline_v1_run_proto_rawDesc = "" +
 	"\x1cTOOL_CALL_STATUS_UNSPECIFIED\x10\x00\x12\x1c\n" +
 	"\x18TOOL_CALL_STATUS_RUNNING\x10\x01\x12\x1e\n" +
 	"\x1aTOOL_CALL_STATUS_SUCCEEDED\x10\x02\x12\x1b\n" +
-	"\x17TOOL_CALL_STATUS_FAILED\x10\x032\xc4\a\n" +
+	"\x17TOOL_CALL_STATUS_FAILED\x10\x032\xcf\b\n" +
 	"\n" +
 	"RunService\x12i\n" +
 	"\tCreateRun\x12\x1f.threadline.v1.CreateRunRequest\x1a\x12.threadline.v1.Run\"'\x82\xd3\xe4\x93\x02!:\x01*\"\x1c/v1/threads/{thread_id}/runs\x12U\n" +
@@ -1879,7 +1928,8 @@ const file_threadline_v1_run_proto_rawDesc = "" +
 	"\bListRuns\x12\x1e.threadline.v1.ListRunsRequest\x1a\x1f.threadline.v1.ListRunsResponse\"$\x82\xd3\xe4\x93\x02\x1e\x12\x1c/v1/threads/{thread_id}/runs\x12e\n" +
 	"\tCancelRun\x12\x1f.threadline.v1.CancelRunRequest\x1a\x12.threadline.v1.Run\"#\x82\xd3\xe4\x93\x02\x1d:\x01*\"\x18/v1/runs/{run_id}:cancel\x12_\n" +
 	"\aWaitRun\x12\x1d.threadline.v1.WaitRunRequest\x1a\x12.threadline.v1.Run\"!\x82\xd3\xe4\x93\x02\x1b:\x01*\"\x16/v1/runs/{run_id}:wait\x12u\n" +
-	"\x0fStreamRunEvents\x12%.threadline.v1.StreamRunEventsRequest\x1a\x17.threadline.v1.RunEvent\" \x82\xd3\xe4\x93\x02\x1a\x12\x18/v1/runs/{run_id}/events0\x01\x12w\n" +
+	"\x0fStreamRunEvents\x12%.threadline.v1.StreamRunEventsRequest\x1a\x17.threadline.v1.RunEvent\" \x82\xd3\xe4\x93\x02\x1a\x12\x18/v1/runs/{run_id}/events0\x01\x12\x88\x01\n" +
+	"\x15StreamRunEventBatches\x12%.threadline.v1.StreamRunEventsRequest\x1a\x1c.threadline.v1.RunEventBatch\"(\x82\xd3\xe4\x93\x02\"\x12 /v1/runs/{run_id}/events:batches0\x01\x12w\n" +
 	"\tStreamRun\x12\x1f.threadline.v1.CreateRunRequest\x1a\x17.threadline.v1.RunEvent\".\x82\xd3\xe4\x93\x02(:\x01*\"#/v1/threads/{thread_id}/runs:stream0\x01\x12s\n" +
 	"\vWatchThread\x12!.threadline.v1.WatchThreadRequest\x1a\x17.threadline.v1.RunEvent\"&\x82\xd3\xe4\x93\x02 \x12\x1e/v1/threads/{thread_id}/events0\x01\x12T\n" +
 	"\x04Chat\x12\x1a.threadline.v1.ChatRequest\x1a\x1b.threadline.v1.ChatResponse\"\x13\x82\xd3\xe4\x93\x02\r:\x01*\"\b/v1/chatBi\n" +
@@ -1898,7 +1948,7 @@ func file_threadline_v1_run_proto_rawDescGZIP() []byte {
 }
 
 var file_threadline_v1_run_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_threadline_v1_run_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
+var file_threadline_v1_run_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
 var file_threadline_v1_run_proto_goTypes = []any{
 	(RunStatus)(0),                 // 0: threadline.v1.RunStatus
 	(MultitaskStrategy)(0),         // 1: threadline.v1.MultitaskStrategy
@@ -1914,19 +1964,20 @@ var file_threadline_v1_run_proto_goTypes = []any{
 	(*CancelRunRequest)(nil),       // 11: threadline.v1.CancelRunRequest
 	(*WaitRunRequest)(nil),         // 12: threadline.v1.WaitRunRequest
 	(*StreamRunEventsRequest)(nil), // 13: threadline.v1.StreamRunEventsRequest
-	(*WatchThreadRequest)(nil),     // 14: threadline.v1.WatchThreadRequest
-	(*RunEvent)(nil),               // 15: threadline.v1.RunEvent
-	(*MessageDelta)(nil),           // 16: threadline.v1.MessageDelta
-	(*ToolCallEvent)(nil),          // 17: threadline.v1.ToolCallEvent
-	(*ChatRequest)(nil),            // 18: threadline.v1.ChatRequest
-	(*ChatResponse)(nil),           // 19: threadline.v1.ChatResponse
-	(*timestamppb.Timestamp)(nil),  // 20: google.protobuf.Timestamp
-	(*structpb.Struct)(nil),        // 21: google.protobuf.Struct
-	(*Message)(nil),                // 22: threadline.v1.Message
-	(*durationpb.Duration)(nil),    // 23: google.protobuf.Duration
-	(*ThreadCheckpoint)(nil),       // 24: threadline.v1.ThreadCheckpoint
-	(*ToolCall)(nil),               // 25: threadline.v1.ToolCall
-	(*ToolResult)(nil),             // 26: threadline.v1.ToolResult
+	(*RunEventBatch)(nil),          // 14: threadline.v1.RunEventBatch
+	(*WatchThreadRequest)(nil),     // 15: threadline.v1.WatchThreadRequest
+	(*RunEvent)(nil),               // 16: threadline.v1.RunEvent
+	(*MessageDelta)(nil),           // 17: threadline.v1.MessageDelta
+	(*ToolCallEvent)(nil),          // 18: threadline.v1.ToolCallEvent
+	(*ChatRequest)(nil),            // 19: threadline.v1.ChatRequest
+	(*ChatResponse)(nil),           // 20: threadline.v1.ChatResponse
+	(*timestamppb.Timestamp)(nil),  // 21: google.protobuf.Timestamp
+	(*structpb.Struct)(nil),        // 22: google.protobuf.Struct
+	(*Message)(nil),                // 23: threadline.v1.Message
+	(*durationpb.Duration)(nil),    // 24: google.protobuf.Duration
+	(*ThreadCheckpoint)(nil),       // 25: threadline.v1.ThreadCheckpoint
+	(*ToolCall)(nil),               // 26: threadline.v1.ToolCall
+	(*ToolResult)(nil),             // 27: threadline.v1.ToolResult
 }
 var file_threadline_v1_run_proto_depIdxs = []int32{
 	2,  // 0: threadline.v1.ToolCallRecord.status:type_name -> threadline.v1.ToolCallStatus
@@ -1934,56 +1985,59 @@ var file_threadline_v1_run_proto_depIdxs = []int32{
 	5,  // 2: threadline.v1.Run.tool_calls:type_name -> threadline.v1.ToolCallRecord
 	3,  // 3: threadline.v1.Run.usage:type_name -> threadline.v1.Usage
 	4,  // 4: threadline.v1.Run.error:type_name -> threadline.v1.RunError
-	20, // 5: threadline.v1.Run.created_at:type_name -> google.protobuf.Timestamp
-	20, // 6: threadline.v1.Run.started_at:type_name -> google.protobuf.Timestamp
-	20, // 7: threadline.v1.Run.ended_at:type_name -> google.protobuf.Timestamp
-	21, // 8: threadline.v1.Run.metadata:type_name -> google.protobuf.Struct
-	21, // 9: threadline.v1.Run.context:type_name -> google.protobuf.Struct
+	21, // 5: threadline.v1.Run.created_at:type_name -> google.protobuf.Timestamp
+	21, // 6: threadline.v1.Run.started_at:type_name -> google.protobuf.Timestamp
+	21, // 7: threadline.v1.Run.ended_at:type_name -> google.protobuf.Timestamp
+	22, // 8: threadline.v1.Run.metadata:type_name -> google.protobuf.Struct
+	22, // 9: threadline.v1.Run.context:type_name -> google.protobuf.Struct
 	1,  // 10: threadline.v1.Run.multitask_strategy:type_name -> threadline.v1.MultitaskStrategy
-	22, // 11: threadline.v1.CreateRunRequest.input_messages:type_name -> threadline.v1.Message
-	21, // 12: threadline.v1.CreateRunRequest.context:type_name -> google.protobuf.Struct
-	21, // 13: threadline.v1.CreateRunRequest.metadata:type_name -> google.protobuf.Struct
+	23, // 11: threadline.v1.CreateRunRequest.input_messages:type_name -> threadline.v1.Message
+	22, // 12: threadline.v1.CreateRunRequest.context:type_name -> google.protobuf.Struct
+	22, // 13: threadline.v1.CreateRunRequest.metadata:type_name -> google.protobuf.Struct
 	1,  // 14: threadline.v1.CreateRunRequest.multitask_strategy:type_name -> threadline.v1.MultitaskStrategy
 	6,  // 15: threadline.v1.ListRunsResponse.runs:type_name -> threadline.v1.Run
-	23, // 16: threadline.v1.WaitRunRequest.timeout:type_name -> google.protobuf.Duration
-	20, // 17: threadline.v1.RunEvent.created_at:type_name -> google.protobuf.Timestamp
-	6,  // 18: threadline.v1.RunEvent.run:type_name -> threadline.v1.Run
-	22, // 19: threadline.v1.RunEvent.message:type_name -> threadline.v1.Message
-	16, // 20: threadline.v1.RunEvent.delta:type_name -> threadline.v1.MessageDelta
-	17, // 21: threadline.v1.RunEvent.tool_call:type_name -> threadline.v1.ToolCallEvent
-	24, // 22: threadline.v1.RunEvent.checkpoint:type_name -> threadline.v1.ThreadCheckpoint
-	25, // 23: threadline.v1.ToolCallEvent.call:type_name -> threadline.v1.ToolCall
-	5,  // 24: threadline.v1.ToolCallEvent.record:type_name -> threadline.v1.ToolCallRecord
-	26, // 25: threadline.v1.ToolCallEvent.result:type_name -> threadline.v1.ToolResult
-	21, // 26: threadline.v1.ChatRequest.context:type_name -> google.protobuf.Struct
-	23, // 27: threadline.v1.ChatRequest.ttl:type_name -> google.protobuf.Duration
-	5,  // 28: threadline.v1.ChatResponse.tool_calls:type_name -> threadline.v1.ToolCallRecord
-	0,  // 29: threadline.v1.ChatResponse.status:type_name -> threadline.v1.RunStatus
-	3,  // 30: threadline.v1.ChatResponse.usage:type_name -> threadline.v1.Usage
-	4,  // 31: threadline.v1.ChatResponse.error:type_name -> threadline.v1.RunError
-	7,  // 32: threadline.v1.RunService.CreateRun:input_type -> threadline.v1.CreateRunRequest
-	8,  // 33: threadline.v1.RunService.GetRun:input_type -> threadline.v1.GetRunRequest
-	9,  // 34: threadline.v1.RunService.ListRuns:input_type -> threadline.v1.ListRunsRequest
-	11, // 35: threadline.v1.RunService.CancelRun:input_type -> threadline.v1.CancelRunRequest
-	12, // 36: threadline.v1.RunService.WaitRun:input_type -> threadline.v1.WaitRunRequest
-	13, // 37: threadline.v1.RunService.StreamRunEvents:input_type -> threadline.v1.StreamRunEventsRequest
-	7,  // 38: threadline.v1.RunService.StreamRun:input_type -> threadline.v1.CreateRunRequest
-	14, // 39: threadline.v1.RunService.WatchThread:input_type -> threadline.v1.WatchThreadRequest
-	18, // 40: threadline.v1.RunService.Chat:input_type -> threadline.v1.ChatRequest
-	6,  // 41: threadline.v1.RunService.CreateRun:output_type -> threadline.v1.Run
-	6,  // 42: threadline.v1.RunService.GetRun:output_type -> threadline.v1.Run
-	10, // 43: threadline.v1.RunService.ListRuns:output_type -> threadline.v1.ListRunsResponse
-	6,  // 44: threadline.v1.RunService.CancelRun:output_type -> threadline.v1.Run
-	6,  // 45: threadline.v1.RunService.WaitRun:output_type -> threadline.v1.Run
-	15, // 46: threadline.v1.RunService.StreamRunEvents:output_type -> threadline.v1.RunEvent
-	15, // 47: threadline.v1.RunService.StreamRun:output_type -> threadline.v1.RunEvent
-	15, // 48: threadline.v1.RunService.WatchThread:output_type -> threadline.v1.RunEvent
-	19, // 49: threadline.v1.RunService.Chat:output_type -> threadline.v1.ChatResponse
-	41, // [41:50] is the sub-list for method output_type
-	32, // [32:41] is the sub-list for method input_type
-	32, // [32:32] is the sub-list for extension type_name
-	32, // [32:32] is the sub-list for extension extendee
-	0,  // [0:32] is the sub-list for field type_name
+	24, // 16: threadline.v1.WaitRunRequest.timeout:type_name -> google.protobuf.Duration
+	16, // 17: threadline.v1.RunEventBatch.events:type_name -> threadline.v1.RunEvent
+	21, // 18: threadline.v1.RunEvent.created_at:type_name -> google.protobuf.Timestamp
+	6,  // 19: threadline.v1.RunEvent.run:type_name -> threadline.v1.Run
+	23, // 20: threadline.v1.RunEvent.message:type_name -> threadline.v1.Message
+	17, // 21: threadline.v1.RunEvent.delta:type_name -> threadline.v1.MessageDelta
+	18, // 22: threadline.v1.RunEvent.tool_call:type_name -> threadline.v1.ToolCallEvent
+	25, // 23: threadline.v1.RunEvent.checkpoint:type_name -> threadline.v1.ThreadCheckpoint
+	26, // 24: threadline.v1.ToolCallEvent.call:type_name -> threadline.v1.ToolCall
+	5,  // 25: threadline.v1.ToolCallEvent.record:type_name -> threadline.v1.ToolCallRecord
+	27, // 26: threadline.v1.ToolCallEvent.result:type_name -> threadline.v1.ToolResult
+	22, // 27: threadline.v1.ChatRequest.context:type_name -> google.protobuf.Struct
+	24, // 28: threadline.v1.ChatRequest.ttl:type_name -> google.protobuf.Duration
+	5,  // 29: threadline.v1.ChatResponse.tool_calls:type_name -> threadline.v1.ToolCallRecord
+	0,  // 30: threadline.v1.ChatResponse.status:type_name -> threadline.v1.RunStatus
+	3,  // 31: threadline.v1.ChatResponse.usage:type_name -> threadline.v1.Usage
+	4,  // 32: threadline.v1.ChatResponse.error:type_name -> threadline.v1.RunError
+	7,  // 33: threadline.v1.RunService.CreateRun:input_type -> threadline.v1.CreateRunRequest
+	8,  // 34: threadline.v1.RunService.GetRun:input_type -> threadline.v1.GetRunRequest
+	9,  // 35: threadline.v1.RunService.ListRuns:input_type -> threadline.v1.ListRunsRequest
+	11, // 36: threadline.v1.RunService.CancelRun:input_type -> threadline.v1.CancelRunRequest
+	12, // 37: threadline.v1.RunService.WaitRun:input_type -> threadline.v1.WaitRunRequest
+	13, // 38: threadline.v1.RunService.StreamRunEvents:input_type -> threadline.v1.StreamRunEventsRequest
+	13, // 39: threadline.v1.RunService.StreamRunEventBatches:input_type -> threadline.v1.StreamRunEventsRequest
+	7,  // 40: threadline.v1.RunService.StreamRun:input_type -> threadline.v1.CreateRunRequest
+	15, // 41: threadline.v1.RunService.WatchThread:input_type -> threadline.v1.WatchThreadRequest
+	19, // 42: threadline.v1.RunService.Chat:input_type -> threadline.v1.ChatRequest
+	6,  // 43: threadline.v1.RunService.CreateRun:output_type -> threadline.v1.Run
+	6,  // 44: threadline.v1.RunService.GetRun:output_type -> threadline.v1.Run
+	10, // 45: threadline.v1.RunService.ListRuns:output_type -> threadline.v1.ListRunsResponse
+	6,  // 46: threadline.v1.RunService.CancelRun:output_type -> threadline.v1.Run
+	6,  // 47: threadline.v1.RunService.WaitRun:output_type -> threadline.v1.Run
+	16, // 48: threadline.v1.RunService.StreamRunEvents:output_type -> threadline.v1.RunEvent
+	14, // 49: threadline.v1.RunService.StreamRunEventBatches:output_type -> threadline.v1.RunEventBatch
+	16, // 50: threadline.v1.RunService.StreamRun:output_type -> threadline.v1.RunEvent
+	16, // 51: threadline.v1.RunService.WatchThread:output_type -> threadline.v1.RunEvent
+	20, // 52: threadline.v1.RunService.Chat:output_type -> threadline.v1.ChatResponse
+	43, // [43:53] is the sub-list for method output_type
+	33, // [33:43] is the sub-list for method input_type
+	33, // [33:33] is the sub-list for extension type_name
+	33, // [33:33] is the sub-list for extension extendee
+	0,  // [0:33] is the sub-list for field type_name
 }
 
 func init() { file_threadline_v1_run_proto_init() }
@@ -1993,7 +2047,7 @@ func file_threadline_v1_run_proto_init() {
 	}
 	file_threadline_v1_message_proto_init()
 	file_threadline_v1_thread_proto_init()
-	file_threadline_v1_run_proto_msgTypes[12].OneofWrappers = []any{
+	file_threadline_v1_run_proto_msgTypes[13].OneofWrappers = []any{
 		(*RunEvent_Run)(nil),
 		(*RunEvent_Message)(nil),
 		(*RunEvent_Delta)(nil),
@@ -2006,7 +2060,7 @@ func file_threadline_v1_run_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_threadline_v1_run_proto_rawDesc), len(file_threadline_v1_run_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   17,
+			NumMessages:   18,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -82,6 +82,11 @@ public final class RunProto extends com.google.protobuf.GeneratedFile {
     com.google.protobuf.GeneratedMessage.FieldAccessorTable
       internal_static_threadline_v1_StreamRunEventsRequest_fieldAccessorTable;
   static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_threadline_v1_RunEventBatch_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_threadline_v1_RunEventBatch_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
     internal_static_threadline_v1_WatchThreadRequest_descriptor;
   static final 
     com.google.protobuf.GeneratedMessage.FieldAccessorTable
@@ -185,85 +190,90 @@ public final class RunProto extends com.google.protobuf.GeneratedFile {
       "imeout\"\210\001\n\026StreamRunEventsRequest\022\033\n\006run" +
       "_id\030\001 \001(\tB\004\342A\001\002R\005runId\022*\n\016after_event_id" +
       "\030\002 \001(\003B\004\342A\001\001R\014afterEventId\022%\n\013event_type" +
-      "s\030\003 \003(\tB\004\342A\001\001R\neventTypes\"\212\001\n\022WatchThrea" +
-      "dRequest\022!\n\tthread_id\030\001 \001(\tB\004\342A\001\002R\010threa" +
-      "dId\022*\n\016after_event_id\030\002 \001(\003B\004\342A\001\001R\014after" +
-      "EventId\022%\n\013event_types\030\003 \003(\tB\004\342A\001\001R\neven" +
-      "tTypes\"\304\003\n\010RunEvent\022\031\n\010event_id\030\001 \001(\003R\007e" +
-      "ventId\022\025\n\006run_id\030\002 \001(\tR\005runId\022\033\n\tthread_" +
-      "id\030\003 \001(\tR\010threadId\022\022\n\004type\030\004 \001(\tR\004type\0229" +
-      "\n\ncreated_at\030\005 \001(\0132\032.google.protobuf.Tim" +
-      "estampR\tcreatedAt\022&\n\003run\030\n \001(\0132\022.threadl" +
-      "ine.v1.RunH\000R\003run\0222\n\007message\030\013 \001(\0132\026.thr" +
-      "eadline.v1.MessageH\000R\007message\0223\n\005delta\030\014" +
-      " \001(\0132\033.threadline.v1.MessageDeltaH\000R\005del" +
-      "ta\022;\n\ttool_call\030\r \001(\0132\034.threadline.v1.To" +
-      "olCallEventH\000R\010toolCall\022A\n\ncheckpoint\030\016 " +
-      "\001(\0132\037.threadline.v1.ThreadCheckpointH\000R\n" +
-      "checkpointB\t\n\007payload\"A\n\014MessageDelta\022\035\n" +
-      "\nmessage_id\030\001 \001(\tR\tmessageId\022\022\n\004text\030\002 \001" +
-      "(\tR\004text\"\246\001\n\rToolCallEvent\022+\n\004call\030\001 \001(\013" +
-      "2\027.threadline.v1.ToolCallR\004call\0225\n\006recor" +
-      "d\030\002 \001(\0132\035.threadline.v1.ToolCallRecordR\006" +
-      "record\0221\n\006result\030\003 \001(\0132\031.threadline.v1.T" +
-      "oolResultR\006result\"\313\002\n\013ChatRequest\022\036\n\007mes" +
-      "sage\030\001 \001(\tB\004\342A\001\002R\007message\022\037\n\010agent_id\030\002 " +
-      "\001(\tB\004\342A\001\002R\007agentId\022!\n\tthread_id\030\003 \001(\tB\004\342" +
-      "A\001\001R\010threadId\0227\n\007context\030\004 \001(\0132\027.google." +
-      "protobuf.StructB\004\342A\001\001R\007context\022+\n\016max_it" +
-      "erations\030\005 \001(\005B\004\342A\001\001R\rmaxIterations\022#\n\nr" +
-      "equest_id\030\006 \001(\tB\004\342A\001\001R\trequestId\022\032\n\005tool" +
-      "s\030\007 \003(\tB\004\342A\001\001R\005tools\0221\n\003ttl\030\010 \001(\0132\031.goog" +
-      "le.protobuf.DurationB\004\342A\001\001R\003ttl\"\311\002\n\014Chat" +
-      "Response\022\033\n\tthread_id\030\001 \001(\tR\010threadId\022\025\n" +
-      "\006run_id\030\002 \001(\tR\005runId\022\032\n\010response\030\003 \001(\tR\010" +
-      "response\022<\n\ntool_calls\030\004 \003(\0132\035.threadlin" +
-      "e.v1.ToolCallRecordR\ttoolCalls\022\036\n\niterat" +
-      "ions\030\005 \001(\005R\niterations\0220\n\006status\030\006 \001(\0162\030" +
-      ".threadline.v1.RunStatusR\006status\022*\n\005usag" +
-      "e\030\007 \001(\0132\024.threadline.v1.UsageR\005usage\022-\n\005" +
-      "error\030\010 \001(\0132\027.threadline.v1.RunErrorR\005er" +
-      "ror*\310\001\n\tRunStatus\022\032\n\026RUN_STATUS_UNSPECIF" +
-      "IED\020\000\022\025\n\021RUN_STATUS_QUEUED\020\001\022\026\n\022RUN_STAT" +
-      "US_RUNNING\020\002\022\030\n\024RUN_STATUS_COMPLETED\020\003\022%" +
-      "\n!RUN_STATUS_MAX_ITERATIONS_REACHED\020\004\022\025\n" +
-      "\021RUN_STATUS_FAILED\020\005\022\030\n\024RUN_STATUS_CANCE" +
-      "LLED\020\006*\271\001\n\021MultitaskStrategy\022\"\n\036MULTITAS" +
-      "K_STRATEGY_UNSPECIFIED\020\000\022\035\n\031MULTITASK_ST" +
-      "RATEGY_REJECT\020\001\022\036\n\032MULTITASK_STRATEGY_EN" +
-      "QUEUE\020\002\022 \n\034MULTITASK_STRATEGY_INTERRUPT\020" +
-      "\003\022\037\n\033MULTITASK_STRATEGY_ROLLBACK\020\004*\215\001\n\016T" +
-      "oolCallStatus\022 \n\034TOOL_CALL_STATUS_UNSPEC" +
-      "IFIED\020\000\022\034\n\030TOOL_CALL_STATUS_RUNNING\020\001\022\036\n" +
-      "\032TOOL_CALL_STATUS_SUCCEEDED\020\002\022\033\n\027TOOL_CA" +
-      "LL_STATUS_FAILED\020\0032\304\007\n\nRunService\022i\n\tCre" +
-      "ateRun\022\037.threadline.v1.CreateRunRequest\032" +
-      "\022.threadline.v1.Run\"\'\202\323\344\223\002!\"\034/v1/threads" +
-      "/{thread_id}/runs:\001*\022U\n\006GetRun\022\034.threadl" +
-      "ine.v1.GetRunRequest\032\022.threadline.v1.Run" +
-      "\"\031\202\323\344\223\002\023\022\021/v1/runs/{run_id}\022q\n\010ListRuns\022" +
-      "\036.threadline.v1.ListRunsRequest\032\037.thread" +
-      "line.v1.ListRunsResponse\"$\202\323\344\223\002\036\022\034/v1/th" +
-      "reads/{thread_id}/runs\022e\n\tCancelRun\022\037.th" +
-      "readline.v1.CancelRunRequest\032\022.threadlin" +
-      "e.v1.Run\"#\202\323\344\223\002\035\"\030/v1/runs/{run_id}:canc" +
-      "el:\001*\022_\n\007WaitRun\022\035.threadline.v1.WaitRun" +
-      "Request\032\022.threadline.v1.Run\"!\202\323\344\223\002\033\"\026/v1" +
-      "/runs/{run_id}:wait:\001*\022u\n\017StreamRunEvent" +
-      "s\022%.threadline.v1.StreamRunEventsRequest" +
-      "\032\027.threadline.v1.RunEvent\" \202\323\344\223\002\032\022\030/v1/r" +
-      "uns/{run_id}/events0\001\022w\n\tStreamRun\022\037.thr" +
-      "eadline.v1.CreateRunRequest\032\027.threadline" +
-      ".v1.RunEvent\".\202\323\344\223\002(\"#/v1/threads/{threa" +
-      "d_id}/runs:stream:\001*0\001\022s\n\013WatchThread\022!." +
-      "threadline.v1.WatchThreadRequest\032\027.threa" +
-      "dline.v1.RunEvent\"&\202\323\344\223\002 \022\036/v1/threads/{" +
-      "thread_id}/events0\001\022T\n\004Chat\022\032.threadline" +
-      ".v1.ChatRequest\032\033.threadline.v1.ChatResp" +
-      "onse\"\023\202\323\344\223\002\r\"\010/v1/chat:\001*Bi\n\021dev.threadl" +
-      "ine.v1B\010RunProtoP\001ZHgithub.com/threadlin" +
-      "e/threadline/generated/go/threadline/v1;" +
-      "threadlinev1b\006proto3"
+      "s\030\003 \003(\tB\004\342A\001\001R\neventTypes\"F\n\rRunEventBat" +
+      "ch\0225\n\006events\030\001 \003(\0132\027.threadline.v1.RunEv" +
+      "entB\004\342A\001\003R\006events\"\212\001\n\022WatchThreadRequest" +
+      "\022!\n\tthread_id\030\001 \001(\tB\004\342A\001\002R\010threadId\022*\n\016a" +
+      "fter_event_id\030\002 \001(\003B\004\342A\001\001R\014afterEventId\022" +
+      "%\n\013event_types\030\003 \003(\tB\004\342A\001\001R\neventTypes\"\304" +
+      "\003\n\010RunEvent\022\031\n\010event_id\030\001 \001(\003R\007eventId\022\025" +
+      "\n\006run_id\030\002 \001(\tR\005runId\022\033\n\tthread_id\030\003 \001(\t" +
+      "R\010threadId\022\022\n\004type\030\004 \001(\tR\004type\0229\n\ncreate" +
+      "d_at\030\005 \001(\0132\032.google.protobuf.TimestampR\t" +
+      "createdAt\022&\n\003run\030\n \001(\0132\022.threadline.v1.R" +
+      "unH\000R\003run\0222\n\007message\030\013 \001(\0132\026.threadline." +
+      "v1.MessageH\000R\007message\0223\n\005delta\030\014 \001(\0132\033.t" +
+      "hreadline.v1.MessageDeltaH\000R\005delta\022;\n\tto" +
+      "ol_call\030\r \001(\0132\034.threadline.v1.ToolCallEv" +
+      "entH\000R\010toolCall\022A\n\ncheckpoint\030\016 \001(\0132\037.th" +
+      "readline.v1.ThreadCheckpointH\000R\ncheckpoi" +
+      "ntB\t\n\007payload\"A\n\014MessageDelta\022\035\n\nmessage" +
+      "_id\030\001 \001(\tR\tmessageId\022\022\n\004text\030\002 \001(\tR\004text" +
+      "\"\246\001\n\rToolCallEvent\022+\n\004call\030\001 \001(\0132\027.threa" +
+      "dline.v1.ToolCallR\004call\0225\n\006record\030\002 \001(\0132" +
+      "\035.threadline.v1.ToolCallRecordR\006record\0221" +
+      "\n\006result\030\003 \001(\0132\031.threadline.v1.ToolResul" +
+      "tR\006result\"\313\002\n\013ChatRequest\022\036\n\007message\030\001 \001" +
+      "(\tB\004\342A\001\002R\007message\022\037\n\010agent_id\030\002 \001(\tB\004\342A\001" +
+      "\002R\007agentId\022!\n\tthread_id\030\003 \001(\tB\004\342A\001\001R\010thr" +
+      "eadId\0227\n\007context\030\004 \001(\0132\027.google.protobuf" +
+      ".StructB\004\342A\001\001R\007context\022+\n\016max_iterations" +
+      "\030\005 \001(\005B\004\342A\001\001R\rmaxIterations\022#\n\nrequest_i" +
+      "d\030\006 \001(\tB\004\342A\001\001R\trequestId\022\032\n\005tools\030\007 \003(\tB" +
+      "\004\342A\001\001R\005tools\0221\n\003ttl\030\010 \001(\0132\031.google.proto" +
+      "buf.DurationB\004\342A\001\001R\003ttl\"\311\002\n\014ChatResponse" +
+      "\022\033\n\tthread_id\030\001 \001(\tR\010threadId\022\025\n\006run_id\030" +
+      "\002 \001(\tR\005runId\022\032\n\010response\030\003 \001(\tR\010response" +
+      "\022<\n\ntool_calls\030\004 \003(\0132\035.threadline.v1.Too" +
+      "lCallRecordR\ttoolCalls\022\036\n\niterations\030\005 \001" +
+      "(\005R\niterations\0220\n\006status\030\006 \001(\0162\030.threadl" +
+      "ine.v1.RunStatusR\006status\022*\n\005usage\030\007 \001(\0132" +
+      "\024.threadline.v1.UsageR\005usage\022-\n\005error\030\010 " +
+      "\001(\0132\027.threadline.v1.RunErrorR\005error*\310\001\n\t" +
+      "RunStatus\022\032\n\026RUN_STATUS_UNSPECIFIED\020\000\022\025\n" +
+      "\021RUN_STATUS_QUEUED\020\001\022\026\n\022RUN_STATUS_RUNNI" +
+      "NG\020\002\022\030\n\024RUN_STATUS_COMPLETED\020\003\022%\n!RUN_ST" +
+      "ATUS_MAX_ITERATIONS_REACHED\020\004\022\025\n\021RUN_STA" +
+      "TUS_FAILED\020\005\022\030\n\024RUN_STATUS_CANCELLED\020\006*\271" +
+      "\001\n\021MultitaskStrategy\022\"\n\036MULTITASK_STRATE" +
+      "GY_UNSPECIFIED\020\000\022\035\n\031MULTITASK_STRATEGY_R" +
+      "EJECT\020\001\022\036\n\032MULTITASK_STRATEGY_ENQUEUE\020\002\022" +
+      " \n\034MULTITASK_STRATEGY_INTERRUPT\020\003\022\037\n\033MUL" +
+      "TITASK_STRATEGY_ROLLBACK\020\004*\215\001\n\016ToolCallS" +
+      "tatus\022 \n\034TOOL_CALL_STATUS_UNSPECIFIED\020\000\022" +
+      "\034\n\030TOOL_CALL_STATUS_RUNNING\020\001\022\036\n\032TOOL_CA" +
+      "LL_STATUS_SUCCEEDED\020\002\022\033\n\027TOOL_CALL_STATU" +
+      "S_FAILED\020\0032\317\010\n\nRunService\022i\n\tCreateRun\022\037" +
+      ".threadline.v1.CreateRunRequest\032\022.thread" +
+      "line.v1.Run\"\'\202\323\344\223\002!\"\034/v1/threads/{thread" +
+      "_id}/runs:\001*\022U\n\006GetRun\022\034.threadline.v1.G" +
+      "etRunRequest\032\022.threadline.v1.Run\"\031\202\323\344\223\002\023" +
+      "\022\021/v1/runs/{run_id}\022q\n\010ListRuns\022\036.thread" +
+      "line.v1.ListRunsRequest\032\037.threadline.v1." +
+      "ListRunsResponse\"$\202\323\344\223\002\036\022\034/v1/threads/{t" +
+      "hread_id}/runs\022e\n\tCancelRun\022\037.threadline" +
+      ".v1.CancelRunRequest\032\022.threadline.v1.Run" +
+      "\"#\202\323\344\223\002\035\"\030/v1/runs/{run_id}:cancel:\001*\022_\n" +
+      "\007WaitRun\022\035.threadline.v1.WaitRunRequest\032" +
+      "\022.threadline.v1.Run\"!\202\323\344\223\002\033\"\026/v1/runs/{r" +
+      "un_id}:wait:\001*\022u\n\017StreamRunEvents\022%.thre" +
+      "adline.v1.StreamRunEventsRequest\032\027.threa" +
+      "dline.v1.RunEvent\" \202\323\344\223\002\032\022\030/v1/runs/{run" +
+      "_id}/events0\001\022\210\001\n\025StreamRunEventBatches\022" +
+      "%.threadline.v1.StreamRunEventsRequest\032\034" +
+      ".threadline.v1.RunEventBatch\"(\202\323\344\223\002\"\022 /v" +
+      "1/runs/{run_id}/events:batches0\001\022w\n\tStre" +
+      "amRun\022\037.threadline.v1.CreateRunRequest\032\027" +
+      ".threadline.v1.RunEvent\".\202\323\344\223\002(\"#/v1/thr" +
+      "eads/{thread_id}/runs:stream:\001*0\001\022s\n\013Wat" +
+      "chThread\022!.threadline.v1.WatchThreadRequ" +
+      "est\032\027.threadline.v1.RunEvent\"&\202\323\344\223\002 \022\036/v" +
+      "1/threads/{thread_id}/events0\001\022T\n\004Chat\022\032" +
+      ".threadline.v1.ChatRequest\032\033.threadline." +
+      "v1.ChatResponse\"\023\202\323\344\223\002\r\"\010/v1/chat:\001*Bi\n\021" +
+      "dev.threadline.v1B\010RunProtoP\001ZHgithub.co" +
+      "m/threadline/threadline/generated/go/thr" +
+      "eadline/v1;threadlinev1b\006proto3"
     };
     descriptor = com.google.protobuf.Descriptors.FileDescriptor
       .internalBuildGeneratedFileFrom(descriptorData,
@@ -342,38 +352,44 @@ public final class RunProto extends com.google.protobuf.GeneratedFile {
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_threadline_v1_StreamRunEventsRequest_descriptor,
         new java.lang.String[] { "RunId", "AfterEventId", "EventTypes", });
-    internal_static_threadline_v1_WatchThreadRequest_descriptor =
+    internal_static_threadline_v1_RunEventBatch_descriptor =
       getDescriptor().getMessageType(11);
+    internal_static_threadline_v1_RunEventBatch_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_threadline_v1_RunEventBatch_descriptor,
+        new java.lang.String[] { "Events", });
+    internal_static_threadline_v1_WatchThreadRequest_descriptor =
+      getDescriptor().getMessageType(12);
     internal_static_threadline_v1_WatchThreadRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_threadline_v1_WatchThreadRequest_descriptor,
         new java.lang.String[] { "ThreadId", "AfterEventId", "EventTypes", });
     internal_static_threadline_v1_RunEvent_descriptor =
-      getDescriptor().getMessageType(12);
+      getDescriptor().getMessageType(13);
     internal_static_threadline_v1_RunEvent_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_threadline_v1_RunEvent_descriptor,
         new java.lang.String[] { "EventId", "RunId", "ThreadId", "Type", "CreatedAt", "Run", "Message", "Delta", "ToolCall", "Checkpoint", "Payload", });
     internal_static_threadline_v1_MessageDelta_descriptor =
-      getDescriptor().getMessageType(13);
+      getDescriptor().getMessageType(14);
     internal_static_threadline_v1_MessageDelta_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_threadline_v1_MessageDelta_descriptor,
         new java.lang.String[] { "MessageId", "Text", });
     internal_static_threadline_v1_ToolCallEvent_descriptor =
-      getDescriptor().getMessageType(14);
+      getDescriptor().getMessageType(15);
     internal_static_threadline_v1_ToolCallEvent_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_threadline_v1_ToolCallEvent_descriptor,
         new java.lang.String[] { "Call", "Record", "Result", });
     internal_static_threadline_v1_ChatRequest_descriptor =
-      getDescriptor().getMessageType(15);
+      getDescriptor().getMessageType(16);
     internal_static_threadline_v1_ChatRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_threadline_v1_ChatRequest_descriptor,
         new java.lang.String[] { "Message", "AgentId", "ThreadId", "Context", "MaxIterations", "RequestId", "Tools", "Ttl", });
     internal_static_threadline_v1_ChatResponse_descriptor =
-      getDescriptor().getMessageType(16);
+      getDescriptor().getMessageType(17);
     internal_static_threadline_v1_ChatResponse_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_threadline_v1_ChatResponse_descriptor,
