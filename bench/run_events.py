@@ -89,6 +89,12 @@ CHANNEL_OPTIONS = (
 )
 SERVER_START_TIMEOUT = 30.0
 READY_TIMEOUT = 30.0
+# What --rpc names.
+RPC_NAMES = {
+    "stream": "StreamRunEvents",
+    "batches": "StreamRunEventBatches",
+    "watch": "WatchThread",
+}
 # What a reader count needs besides its streaming budget (setup, readers
 # connecting, reading the run back, the reference after it), and the least
 # budget worth measuring; together they keep the run within --max-seconds.
@@ -326,20 +332,25 @@ async def read(
     call: Any = (
         stub.StreamRunEvents(run_pb2.StreamRunEventsRequest(run_id=run_id))
         if rpc == "stream"
+        else stub.StreamRunEventBatches(run_pb2.StreamRunEventsRequest(run_id=run_id))
+        if rpc == "batches"
         else stub.WatchThread(run_pb2.WatchThreadRequest(thread_id=thread_id))
     )
     events = reader.events
     received = reader.received_ns
     try:
-        async for event in call:
+        async for message in call:
             now = time.time_ns()
-            if event.run_id != run_id:
-                continue  # WatchThread also shows the blocker's events
-            events.append(event)
-            received.append(now)
-            if event.type == "run.created":
-                reader.ready.set()
-            elif event.type in FINAL_TYPES:
+            for event in message.events if rpc == "batches" else (message,):
+                if event.run_id != run_id:
+                    continue  # WatchThread also shows the blocker's events
+                events.append(event)
+                received.append(now)
+                if event.type == "run.created":
+                    reader.ready.set()
+                elif event.type in FINAL_TYPES:
+                    break
+            if events and events[-1].type in FINAL_TYPES:
                 break
         else:
             code = await call.code()
@@ -692,9 +703,10 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--rpc",
-        choices=("stream", "watch"),
+        choices=("stream", "batches", "watch"),
         default="stream",
-        help="readers use StreamRunEvents of the run (stream, default) or WatchThread",
+        help="readers use StreamRunEvents of the run (stream, default), "
+        "StreamRunEventBatches (batches: several events per message) or WatchThread",
     )
     parser.add_argument(
         "--channels",
@@ -827,7 +839,7 @@ async def bench(arguments: argparse.Namespace, folder: Path) -> dict[str, Any]:
         },
         "settings": {
             "words": arguments.words,
-            "rpc": "StreamRunEvents" if arguments.rpc == "stream" else "WatchThread",
+            "rpc": RPC_NAMES[arguments.rpc],
             "max_channels": arguments.channels,
             "reference_events": arguments.reference_events,
             "budget_seconds": arguments.budget,

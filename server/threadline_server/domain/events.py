@@ -46,6 +46,13 @@ READ_BATCH = 500
 # How often an idle reader checks again even without a wake-up: a safety net,
 # not the delivery path.
 IDLE_RECHECK_SECONDS = 5.0
+# Paced readers (follow_batches with pace=True) of a thread wait this long per
+# paced reader of the thread after a wake-up before they take their batch, up
+# to PACE_MAX_SECONDS: 1,000 readers each take a batch about every 0.2 s,
+# one reader at once. So the readers of a busy thread together take a bounded
+# share of the event loop, however many they are, and the writer keeps its pace.
+PACE_PER_READER_SECONDS = 0.0002
+PACE_MAX_SECONDS = 0.25
 
 
 @dataclass
@@ -75,6 +82,8 @@ class EventBus:
         """The bytes every tail holds together."""
         # The serialized form of every event in a tail, by the event's id().
         self._wire: dict[int, bytes] = {}
+        # Paced readers following each thread.
+        self._paced: collections.Counter[ThreadKey] = collections.Counter()
         store.add_event_listener(self.publish)
 
     def wire(self, event: run_pb2.RunEvent) -> bytes:
@@ -245,6 +254,7 @@ class EventBus:
         until: Callable[[run_pb2.RunEvent], bool] | None = None,
         finished: Callable[[], Awaitable[bool]] | None = None,
         types: frozenset[str] | None = None,
+        pace: bool = False,
     ) -> AsyncIterator[list[run_pb2.RunEvent]]:
         """Yield a thread's events after an id (only one run's, when run_id is set), in batches.
 
@@ -262,9 +272,38 @@ class EventBus:
         a stream that leaves out a run's final event still ends there, and a
         reader that resumes after the last event it got sees exactly the
         later events of its types.
+
+        With pace, the reader waits a little after each wake-up (in
+        proportion to the paced readers of the thread, PACE_PER_READER_SECONDS
+        each, at most PACE_MAX_SECONDS), so that it takes more events at once
+        and many readers cost the event loop, and so the writer, little.
         """
         key = (tenant, thread_id)
-        cursor = after
+        if pace:
+            self._paced[key] += 1
+        try:
+            async for batch in self._batches(
+                key, after, run_id=run_id, until=until, finished=finished, types=types, pace=pace
+            ):
+                yield batch
+        finally:
+            if pace:
+                self._paced[key] -= 1
+                if not self._paced[key]:
+                    del self._paced[key]
+
+    async def _batches(
+        self,
+        key: ThreadKey,
+        cursor: int,
+        *,
+        run_id: str,
+        until: Callable[[run_pb2.RunEvent], bool] | None,
+        finished: Callable[[], Awaitable[bool]] | None,
+        types: frozenset[str] | None,
+        pace: bool,
+    ) -> AsyncIterator[list[run_pb2.RunEvent]]:
+        tenant, thread_id = key
         while True:
             # Take the wake-up future before reading, so a commit that lands
             # between the read and the wait still wakes this reader.
@@ -281,6 +320,10 @@ class EventBus:
             if not batch:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(asyncio.shield(changed), IDLE_RECHECK_SECONDS)
+                if pace:
+                    await asyncio.sleep(
+                        min(PACE_MAX_SECONDS, self._paced[key] * PACE_PER_READER_SECONDS)
+                    )
                 continue
             chosen: list[run_pb2.RunEvent] = []
             ended = False

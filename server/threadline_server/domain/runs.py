@@ -359,9 +359,12 @@ class RunHandler:
                 yield event
 
     async def stream_run_event_batches(
-        self, tenant: str, request: run_pb2.StreamRunEventsRequest
+        self, tenant: str, request: run_pb2.StreamRunEventsRequest, *, pace: bool = False
     ) -> AsyncIterator[list[run_pb2.RunEvent]]:
-        """Yield the events of stream_run_events in batches: what was ready at once."""
+        """Yield the events of stream_run_events in batches: what was ready at once.
+
+        With pace, a live reader waits a little to take more at once (EventBus.follow_batches).
+        """
         found = Violations()
         validation.resource_id(found, "run_id", request.run_id)
         _check_cursor(found, request.after_event_id)
@@ -376,6 +379,7 @@ class RunHandler:
             until=ends_run,
             finished=self._engine.ends.checker(tenant, request.run_id, run.thread_id),
             types=types,
+            pace=pace,
         ):
             yield batch
 

@@ -132,7 +132,9 @@ class RunService(run_pb2_grpc.RunServiceServicer):
             run_id=request.run_id,
             after=request.after_event_id,
         ) as reader:
-            async for batch in self._handler.stream_run_event_batches(caller().tenant, request):
+            async for batch in self._handler.stream_run_event_batches(
+                caller().tenant, request, pace=True
+            ):
                 for message in batch_messages([wire(event) for event in batch]):
                     yield message
                 reader.last = batch[-1]
