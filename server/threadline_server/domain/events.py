@@ -35,7 +35,7 @@ from threadline_server.store.base import Store
 
 # Events kept in memory per thread, their bytes (serialized), and threads
 # kept at once; beyond these, readers read from the store instead.
-TAIL_LENGTH = 2048
+TAIL_LENGTH = 32768
 TAIL_BYTES = 4 * 1024 * 1024
 MAX_THREADS = 1024
 # The default for the bytes of every thread's tail together.
@@ -43,16 +43,15 @@ DEFAULT_MAX_BYTES = 64 * 1024 * 1024
 # The largest batch a reader takes from the store at once (and at most
 # sizes.READ_BATCH_BYTES of it).
 READ_BATCH = 500
+# The most a paced reader takes from the tail in one turn: a turn stays short
+# (the writer's callbacks wait for at most one), and a reader behind takes
+# a turn per PACED_BATCH events.
+PACED_BATCH = 128
+# A turn is put off while other callbacks are ready, at most this many times in a row.
+MAX_DEFERRALS = 2
 # How often an idle reader checks again even without a wake-up: a safety net,
 # not the delivery path.
 IDLE_RECHECK_SECONDS = 5.0
-# Paced readers (follow_batches with pace=True) of a thread wait this long per
-# paced reader of the thread after a wake-up before they take their batch, up
-# to PACE_MAX_SECONDS: 1,000 readers each take a batch about every 0.2 s,
-# one reader at once. So the readers of a busy thread together take a bounded
-# share of the event loop, however many they are, and the writer keeps its pace.
-PACE_PER_READER_SECONDS = 0.0002
-PACE_MAX_SECONDS = 0.25
 
 
 @dataclass
@@ -82,8 +81,11 @@ class EventBus:
         """The bytes every tail holds together."""
         # The serialized form of every event in a tail, by the event's id().
         self._wire: dict[int, bytes] = {}
-        # Paced readers following each thread.
-        self._paced: collections.Counter[ThreadKey] = collections.Counter()
+        # Paced readers waiting for their turn, and whether turns are being given.
+        self._turns: collections.deque[asyncio.Future[None]] = collections.deque()
+        self._giving_turns = False
+        # Turns put off in a row because other callbacks were ready.
+        self._deferred = 0
         store.add_event_listener(self.publish)
 
     def wire(self, event: run_pb2.RunEvent) -> bytes:
@@ -198,13 +200,15 @@ class EventBus:
             tail.changed = asyncio.get_running_loop().create_future()
         return tail.changed
 
-    def _from_tail(self, key: ThreadKey, after: int) -> list[run_pb2.RunEvent] | None:
+    def _from_tail(
+        self, key: ThreadKey, after: int, limit: int = READ_BATCH
+    ) -> list[run_pb2.RunEvent] | None:
         tail = self._tails.get(key)
         if tail is None or tail.floor < 0 or after < tail.floor:
             return None
         events = tail.events
         start = bisect.bisect_right(events, after, key=lambda e: e[0].event_id)
-        return [event for event, _ in itertools.islice(events, start, start + READ_BATCH)]
+        return [event for event, _ in itertools.islice(events, start, start + limit)]
 
     async def _read_store(self, key: ThreadKey, run_id: str, after: int) -> list[run_pb2.RunEvent]:
         tenant, thread_id = key
@@ -273,24 +277,54 @@ class EventBus:
         reader that resumes after the last event it got sees exactly the
         later events of its types.
 
-        With pace, the reader waits a little after each wake-up (in
-        proportion to the paced readers of the thread, PACE_PER_READER_SECONDS
-        each, at most PACE_MAX_SECONDS), so that it takes more events at once
-        and many readers cost the event loop, and so the writer, little.
+        With pace, the reader waits for its turn before it takes each batch:
+        paced readers (of every thread) take turns, one per turn of the event
+        loop (_turn), so however many they are, the writer's callbacks wait
+        for at most one reader's batch at a time, never for a burst of every
+        reader woken by one commit; and the more readers there are, the longer
+        a round of turns takes and the more events each takes at once.
         """
         key = (tenant, thread_id)
-        if pace:
-            self._paced[key] += 1
-        try:
-            async for batch in self._batches(
-                key, after, run_id=run_id, until=until, finished=finished, types=types, pace=pace
-            ):
-                yield batch
-        finally:
-            if pace:
-                self._paced[key] -= 1
-                if not self._paced[key]:
-                    del self._paced[key]
+        async for batch in self._batches(
+            key, after, run_id=run_id, until=until, finished=finished, types=types, pace=pace
+        ):
+            yield batch
+
+    def _turn(self) -> asyncio.Future[None]:
+        """Return a future that resolves at this paced reader's turn."""
+        loop = asyncio.get_running_loop()
+        turn: asyncio.Future[None] = loop.create_future()
+        self._turns.append(turn)
+        if not self._giving_turns:
+            self._giving_turns = True
+            loop.call_soon(self._give_turn)
+        return turn
+
+    def _give_turn(self) -> None:
+        """Let the next paced reader go (one per turn of the event loop).
+
+        Only when nothing else is ready to run: a turn waits for the writer's
+        callbacks (and everyone else's) to run first, so readers take the
+        event loop's spare time.
+        """
+        loop = asyncio.get_running_loop()
+        # CPython's event loop keeps its ready callbacks in _ready (this one is not there).
+        ready = getattr(loop, "_ready", None)
+        if ready and self._deferred < MAX_DEFERRALS:
+            self._deferred += 1
+            loop.call_soon(self._give_turn)
+            return
+        self._deferred = 0
+        turns = self._turns
+        while turns:
+            turn = turns.popleft()
+            if not turn.done():  # a reader that left cancelled its turn
+                turn.set_result(None)
+                break
+        if turns:
+            asyncio.get_running_loop().call_soon(self._give_turn)
+        else:
+            self._giving_turns = False
 
     async def _batches(
         self,
@@ -305,10 +339,12 @@ class EventBus:
     ) -> AsyncIterator[list[run_pb2.RunEvent]]:
         tenant, thread_id = key
         while True:
+            if pace:
+                await self._turn()
             # Take the wake-up future before reading, so a commit that lands
             # between the read and the wait still wakes this reader.
             changed = self.change_of(tenant, thread_id)
-            batch = self._from_tail(key, cursor)
+            batch = self._from_tail(key, cursor, PACED_BATCH if pace else READ_BATCH)
             if batch is None:
                 batch = await self._read_store(key, run_id, cursor)
             if not batch and finished is not None and await finished():
@@ -320,10 +356,6 @@ class EventBus:
             if not batch:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(asyncio.shield(changed), IDLE_RECHECK_SECONDS)
-                if pace:
-                    await asyncio.sleep(
-                        min(PACE_MAX_SECONDS, self._paced[key] * PACE_PER_READER_SECONDS)
-                    )
                 continue
             chosen: list[run_pb2.RunEvent] = []
             ended = False
