@@ -59,6 +59,9 @@ _EOF: Any = grpc.aio.EOF  # type: ignore[attr-defined]
 _END = object()
 
 _CallDetails = collections.namedtuple("_CallDetails", ("method", "invocation_metadata"))
+# One metadata entry, as grpc.aio's servicer context gives it: a pair that
+# also has .key and .value (OpenTelemetry's interceptor reads those).
+Metadatum = collections.namedtuple("Metadatum", ("key", "value"))
 
 _Behaviour = Callable[[Any, Any], Any]
 
@@ -254,7 +257,7 @@ def _bind(
 
 
 def _metadata(metadata: Sequence[Any]) -> tuple[tuple[str, Any], ...]:
-    return (USER_AGENT, *((key, value) for key, value in metadata))
+    return tuple(Metadatum(key, value) for key, value in (USER_AGENT, *metadata))
 
 
 def _deadline(timeout: float | None) -> float | None:
