@@ -66,11 +66,16 @@ Metadatum = collections.namedtuple("Metadatum", ("key", "value"))
 _Behaviour = Callable[[Any, Any], Any]
 
 
-def _too_large(size: int, limit: int) -> grpc.aio.AioRpcError:
-    return _error(
-        grpc.StatusCode.RESOURCE_EXHAUSTED,
-        f"Received message larger than max ({size} vs. {limit})",
-    )
+def _too_large(size: int, limit: int, *, side: str) -> grpc.aio.AioRpcError:
+    """Return the error grpc's core gives for a message over a receive limit, in its words.
+
+    side: "SERVER" for a request (the server refused it), "CLIENT" for an
+    answer (the gateway's channel refused it, and reported the stream removed).
+    """
+    text = f"{side}: Received message larger than max ({size} vs. {limit})"
+    if side == "CLIENT":
+        text = f"Stream removed ({text})"
+    return _error(grpc.StatusCode.RESOURCE_EXHAUSTED, text)
 
 
 def _error(
@@ -294,7 +299,7 @@ class _UnaryCall:
 
     async def _answer(self) -> Any:
         if len(self._raw) > MAX_REQUEST_BYTES:
-            raise _too_large(len(self._raw), MAX_REQUEST_BYTES)
+            raise _too_large(len(self._raw), MAX_REQUEST_BYTES, side="SERVER")
         handler = await self._channel.resolve(self._method, self._metadata)
         if handler is None:
             raise _error(grpc.StatusCode.UNIMPLEMENTED, "Method not found!")
@@ -313,7 +318,7 @@ class _UnaryCall:
             raise failure
         size = reply.ByteSize()
         if size > MAX_RESPONSE_BYTES:
-            raise _too_large(size, MAX_RESPONSE_BYTES)
+            raise _too_large(size, MAX_RESPONSE_BYTES, side="CLIENT")
         return reply
 
     async def initial_metadata(self) -> grpc.aio.Metadata:
@@ -362,7 +367,7 @@ class _StreamCall:
             size = item.ByteSize()
         if size > MAX_RESPONSE_BYTES:
             # The client would drop the call here; the handler's stream ends with it.
-            self._failure = _too_large(size, MAX_RESPONSE_BYTES)
+            self._failure = _too_large(size, MAX_RESPONSE_BYTES, side="CLIENT")
             raise asyncio.CancelledError
         await self._queue.put(item)
 
@@ -380,7 +385,7 @@ class _StreamCall:
 
     async def _serve(self, raw: bytes) -> None:
         if len(raw) > MAX_REQUEST_BYTES:
-            self._failure = _too_large(len(raw), MAX_REQUEST_BYTES)
+            self._failure = _too_large(len(raw), MAX_REQUEST_BYTES, side="SERVER")
             return
         handler = await self._channel.resolve(self._method, self._metadata)
         if handler is None:
