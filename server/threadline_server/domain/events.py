@@ -8,9 +8,11 @@ own cursor (the last event id it sent): it takes what follows its cursor from
 the tail when the tail covers it, or from the store when it has fallen
 further behind, then waits for the next commit. Each event in a tail is
 serialized once, when it is published, and every stream sends those same
-bytes (``wire``): fan-out costs no protobuf work per reader. No reader has a queue of its
-own, so a slow or stalled reader costs no memory and never slows the writer
-or other readers; it simply catches up from the store.
+bytes (``wire``): fan-out costs no protobuf work per reader. No reader has a
+queue of its own, so a slow or stalled reader costs no memory and never
+slows the writer or other readers; it simply catches up from the store.
+Readers of batches take turns (``pace``), so many of them together take a
+bounded share of the event loop the writer shares with them.
 
 The tails are bounded in bytes, not only in events (an event can carry a
 1 MiB message): each thread's to TAIL_BYTES, and all of them together to
