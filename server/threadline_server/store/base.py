@@ -30,23 +30,28 @@ import abc
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
-from threadline.v1 import message_pb2, run_pb2, thread_pb2
+from threadline.v1 import message_pb2, run_pb2, thread_pb2, webhook_pb2
 
 from threadline_server.store.records import (
     CheckpointPageQuery,
+    DeliveryPageQuery,
+    DueDelivery,
     EventListener,
     KeyRecord,
     MessagePageQuery,
+    OutboxEntry,
     Page,
     RememberedRequest,
     RunPageQuery,
     RunRecord,
     StoredCheckpoint,
     StoredThread,
+    StoredWebhook,
     ThreadActivity,
     ThreadFilter,
     ThreadPageQuery,
     ThreadRef,
+    WebhookPageQuery,
 )
 
 T = TypeVar("T")
@@ -245,6 +250,40 @@ class StoreTransaction(abc.ABC):
     async def forget_requests(self, *, before: int, limit: int) -> int:
         """Forget up to limit calls (of every tenant) made before a time; return how many."""
 
+    # -- webhooks ---------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def insert_webhook(self, webhook: webhook_pb2.Webhook, secret: str) -> StoredWebhook:
+        """Insert a webhook exactly as given (webhook_id, run_id and created_at set)."""
+
+    @abc.abstractmethod
+    async def webhook(self, webhook_id: str) -> StoredWebhook:
+        """Return one of the tenant's webhooks, or raise NotFoundError."""
+
+    @abc.abstractmethod
+    async def delete_webhook(self, webhook_id: str) -> None:
+        """Delete a webhook and its deliveries, or raise NotFoundError."""
+
+    @abc.abstractmethod
+    async def webhooks_of_run(self, run_id: str) -> list[StoredWebhook]:
+        """Return the tenant's webhooks for every run and the run's own, oldest first."""
+
+    @abc.abstractmethod
+    async def insert_deliveries(self, entries: Sequence[OutboxEntry]) -> None:
+        """Write deliveries to the outbox exactly as given (ids, status, times set)."""
+
+    @abc.abstractmethod
+    async def claim_delivery(self, delivery_id: str, until: int) -> DueDelivery | None:
+        """Lease a delivery that is due by now for an attempt until a time; None if not due.
+
+        The lease is its next_attempt_at moved to until: another dispatcher
+        (or this one after a crash) tries it then, not before.
+        """
+
+    @abc.abstractmethod
+    async def save_delivery(self, delivery: webhook_pb2.WebhookDelivery) -> None:
+        """Write a delivery's status, next_attempt_at and attempts back (if it still exists)."""
+
     # -- events -----------------------------------------------------------------
 
     @abc.abstractmethod
@@ -367,7 +406,31 @@ class Store(abc.ABC):
         returned).
         """
 
+    @abc.abstractmethod
+    async def get_webhook(self, tenant: str, webhook_id: str) -> webhook_pb2.Webhook:
+        """Return one webhook, without its secret."""
+
+    @abc.abstractmethod
+    async def list_webhooks(
+        self, tenant: str, query: WebhookPageQuery
+    ) -> Page[webhook_pb2.Webhook]:
+        """Return one page of the tenant's webhooks made by CreateWebhook, newest first."""
+
+    @abc.abstractmethod
+    async def list_deliveries(
+        self, tenant: str, query: DeliveryPageQuery
+    ) -> Page[webhook_pb2.WebhookDelivery]:
+        """Return one page of deliveries, newest first (NotFoundError for an unknown webhook)."""
+
     # -- reads across tenants, for the server's own background jobs ----------------
+
+    @abc.abstractmethod
+    async def due_deliveries(self, limit: int) -> list[tuple[str, str]]:
+        """Return (tenant, delivery id) of up to limit deliveries due by now, soonest first."""
+
+    @abc.abstractmethod
+    async def next_delivery_due(self) -> int | None:
+        """Return when the next pending delivery is due (microseconds), or None."""
 
     @abc.abstractmethod
     async def stale_runs(self) -> list[RunRecord]:

@@ -52,6 +52,9 @@ _METHODS_BY_SCOPE = {
         "RunService/WaitRun",
         "RunService/StreamRunEvents",
         "RunService/WatchThread",
+        "WebhookService/GetWebhook",
+        "WebhookService/ListWebhooks",
+        "WebhookService/ListWebhookDeliveries",
     ),
     Scope.WRITE: (
         "ThreadService/CreateThread",
@@ -71,6 +74,11 @@ _METHODS_BY_SCOPE = {
         "RunService/Chat",
     ),
     Scope.ADMIN: (
+        # A webhook sends every run's results out, and outlives the key that
+        # made it: admin, as the worker service (a run's own webhook_url,
+        # which covers that run alone, needs only write, as CreateRun).
+        "WebhookService/CreateWebhook",
+        "WebhookService/DeleteWebhook",
         "AgentWorkerService/ClaimRun",
         "AgentWorkerService/ReportRunEvents",
         "AgentWorkerService/RenewLease",

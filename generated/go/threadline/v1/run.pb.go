@@ -462,8 +462,13 @@ type Run struct {
 	Tools []string `protobuf:"bytes,16,rep,name=tools,proto3" json:"tools,omitempty"`
 	// The strategy the run was created with.
 	MultitaskStrategy MultitaskStrategy `protobuf:"varint,17,opt,name=multitask_strategy,json=multitaskStrategy,proto3,enum=threadline.v1.MultitaskStrategy" json:"multitask_strategy,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// The run's own webhook URL, as given to CreateRun; empty without one.
+	WebhookUrl string `protobuf:"bytes,22,opt,name=webhook_url,json=webhookUrl,proto3" json:"webhook_url,omitempty"`
+	// The webhook made for webhook_url (see WebhookService.GetWebhook and
+	// ListWebhookDeliveries); empty without one.
+	WebhookId     string `protobuf:"bytes,23,opt,name=webhook_id,json=webhookId,proto3" json:"webhook_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Run) Reset() {
@@ -615,6 +620,20 @@ func (x *Run) GetMultitaskStrategy() MultitaskStrategy {
 	return MultitaskStrategy_MULTITASK_STRATEGY_UNSPECIFIED
 }
 
+func (x *Run) GetWebhookUrl() string {
+	if x != nil {
+		return x.WebhookUrl
+	}
+	return ""
+}
+
+func (x *Run) GetWebhookId() string {
+	if x != nil {
+		return x.WebhookId
+	}
+	return ""
+}
+
 // The request to start a run.
 type CreateRunRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -654,8 +673,19 @@ type CreateRunRequest struct {
 	// every event. CreateRun, which streams nothing, refuses it with
 	// INVALID_ARGUMENT.
 	StreamEventTypes []string `protobuf:"bytes,10,rep,name=stream_event_types,json=streamEventTypes,proto3" json:"stream_event_types,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// A URL to call back when this run ends (and for every other event type a
+	// webhook sends), with the rules of Webhook.url: a refused address is
+	// INVALID_ARGUMENT with reason WEBHOOK_URL_NOT_ALLOWED. The server makes a
+	// webhook for it (Run.webhook_id), whose deliveries are signed with
+	// webhook_secret. Empty: none (webhooks made by CreateWebhook are still
+	// called).
+	WebhookUrl string `protobuf:"bytes,15,opt,name=webhook_url,json=webhookUrl,proto3" json:"webhook_url,omitempty"`
+	// The secret the deliveries to webhook_url are signed with, in the form of
+	// Webhook.secret (`whsec_` and base64); required with webhook_url, and
+	// never returned.
+	WebhookSecret string `protobuf:"bytes,16,opt,name=webhook_secret,json=webhookSecret,proto3" json:"webhook_secret,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *CreateRunRequest) Reset() {
@@ -756,6 +786,20 @@ func (x *CreateRunRequest) GetStreamEventTypes() []string {
 		return x.StreamEventTypes
 	}
 	return nil
+}
+
+func (x *CreateRunRequest) GetWebhookUrl() string {
+	if x != nil {
+		return x.WebhookUrl
+	}
+	return ""
+}
+
+func (x *CreateRunRequest) GetWebhookSecret() string {
+	if x != nil {
+		return x.WebhookSecret
+	}
+	return ""
 }
 
 // The request to read a run.
@@ -1523,7 +1567,12 @@ type ChatRequest struct {
 	// --max-thread-ttl (a longer one is INVALID_ARGUMENT). Unset: the server's
 	// --default-thread-ttl, or no expiry without one. With a thread_id it is
 	// INVALID_ARGUMENT: UpdateThread changes an existing thread's ttl.
-	Ttl           *durationpb.Duration `protobuf:"bytes,8,opt,name=ttl,proto3" json:"ttl,omitempty"`
+	Ttl *durationpb.Duration `protobuf:"bytes,8,opt,name=ttl,proto3" json:"ttl,omitempty"`
+	// A URL to call back when the run ends, as CreateRunRequest.webhook_url.
+	WebhookUrl string `protobuf:"bytes,11,opt,name=webhook_url,json=webhookUrl,proto3" json:"webhook_url,omitempty"`
+	// The secret the deliveries to webhook_url are signed with, as
+	// CreateRunRequest.webhook_secret: required with webhook_url.
+	WebhookSecret string `protobuf:"bytes,12,opt,name=webhook_secret,json=webhookSecret,proto3" json:"webhook_secret,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1612,6 +1661,20 @@ func (x *ChatRequest) GetTtl() *durationpb.Duration {
 		return x.Ttl
 	}
 	return nil
+}
+
+func (x *ChatRequest) GetWebhookUrl() string {
+	if x != nil {
+		return x.WebhookUrl
+	}
+	return ""
+}
+
+func (x *ChatRequest) GetWebhookSecret() string {
+	if x != nil {
+		return x.WebhookSecret
+	}
+	return ""
 }
 
 // The answer to a chat turn.
@@ -1743,7 +1806,7 @@ const file_threadline_v1_run_proto_rawDesc = "" +
 	"\vduration_ms\x18\x04 \x01(\x03R\n" +
 	"durationMs\x12\x1d\n" +
 	"\n" +
-	"error_code\x18\x05 \x01(\tR\terrorCode\"\xe4\x06\n" +
+	"error_code\x18\x05 \x01(\tR\terrorCode\"\xb0\a\n" +
 	"\x03Run\x12\x1b\n" +
 	"\x06run_id\x18\x01 \x01(\tB\x04\xe2A\x01\bR\x05runId\x12!\n" +
 	"\tthread_id\x18\x02 \x01(\tB\x04\xe2A\x01\x03R\bthreadId\x12\x1f\n" +
@@ -1767,7 +1830,11 @@ const file_threadline_v1_run_proto_rawDesc = "" +
 	"\acontext\x18\x0e \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\acontext\x12+\n" +
 	"\x0emax_iterations\x18\x0f \x01(\x05B\x04\xe2A\x01\x03R\rmaxIterations\x12\x1a\n" +
 	"\x05tools\x18\x10 \x03(\tB\x04\xe2A\x01\x03R\x05tools\x12U\n" +
-	"\x12multitask_strategy\x18\x11 \x01(\x0e2 .threadline.v1.MultitaskStrategyB\x04\xe2A\x01\x03R\x11multitaskStrategy\"\x88\x04\n" +
+	"\x12multitask_strategy\x18\x11 \x01(\x0e2 .threadline.v1.MultitaskStrategyB\x04\xe2A\x01\x03R\x11multitaskStrategy\x12%\n" +
+	"\vwebhook_url\x18\x16 \x01(\tB\x04\xe2A\x01\x03R\n" +
+	"webhookUrl\x12#\n" +
+	"\n" +
+	"webhook_id\x18\x17 \x01(\tB\x04\xe2A\x01\x03R\twebhookId\"\xdc\x04\n" +
 	"\x10CreateRunRequest\x12!\n" +
 	"\tthread_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\bthreadId\x12\x1f\n" +
 	"\bagent_id\x18\x02 \x01(\tB\x04\xe2A\x01\x02R\aagentId\x12C\n" +
@@ -1780,7 +1847,10 @@ const file_threadline_v1_run_proto_rawDesc = "" +
 	"\n" +
 	"request_id\x18\t \x01(\tB\x04\xe2A\x01\x01R\trequestId\x122\n" +
 	"\x12stream_event_types\x18\n" +
-	" \x03(\tB\x04\xe2A\x01\x01R\x10streamEventTypes\",\n" +
+	" \x03(\tB\x04\xe2A\x01\x01R\x10streamEventTypes\x12%\n" +
+	"\vwebhook_url\x18\x0f \x01(\tB\x04\xe2A\x01\x01R\n" +
+	"webhookUrl\x12+\n" +
+	"\x0ewebhook_secret\x18\x10 \x01(\tB\x04\xe2A\x01\x04R\rwebhookSecret\",\n" +
 	"\rGetRunRequest\x12\x1b\n" +
 	"\x06run_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\x05runId\"\x9d\x01\n" +
 	"\x0fListRunsRequest\x12!\n" +
@@ -1830,7 +1900,7 @@ const file_threadline_v1_run_proto_rawDesc = "" +
 	"\rToolCallEvent\x12+\n" +
 	"\x04call\x18\x01 \x01(\v2\x17.threadline.v1.ToolCallR\x04call\x125\n" +
 	"\x06record\x18\x02 \x01(\v2\x1d.threadline.v1.ToolCallRecordR\x06record\x121\n" +
-	"\x06result\x18\x03 \x01(\v2\x19.threadline.v1.ToolResultR\x06result\"\xcb\x02\n" +
+	"\x06result\x18\x03 \x01(\v2\x19.threadline.v1.ToolResultR\x06result\"\x9f\x03\n" +
 	"\vChatRequest\x12\x1e\n" +
 	"\amessage\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\amessage\x12\x1f\n" +
 	"\bagent_id\x18\x02 \x01(\tB\x04\xe2A\x01\x02R\aagentId\x12!\n" +
@@ -1840,7 +1910,10 @@ const file_threadline_v1_run_proto_rawDesc = "" +
 	"\n" +
 	"request_id\x18\x06 \x01(\tB\x04\xe2A\x01\x01R\trequestId\x12\x1a\n" +
 	"\x05tools\x18\a \x03(\tB\x04\xe2A\x01\x01R\x05tools\x121\n" +
-	"\x03ttl\x18\b \x01(\v2\x19.google.protobuf.DurationB\x04\xe2A\x01\x01R\x03ttl\"\xc9\x02\n" +
+	"\x03ttl\x18\b \x01(\v2\x19.google.protobuf.DurationB\x04\xe2A\x01\x01R\x03ttl\x12%\n" +
+	"\vwebhook_url\x18\v \x01(\tB\x04\xe2A\x01\x01R\n" +
+	"webhookUrl\x12+\n" +
+	"\x0ewebhook_secret\x18\f \x01(\tB\x04\xe2A\x01\x04R\rwebhookSecret\"\xc9\x02\n" +
 	"\fChatResponse\x12\x1b\n" +
 	"\tthread_id\x18\x01 \x01(\tR\bthreadId\x12\x15\n" +
 	"\x06run_id\x18\x02 \x01(\tR\x05runId\x12\x1a\n" +

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from threadline.v1 import message_pb2, run_pb2, thread_pb2
+from threadline.v1 import message_pb2, run_pb2, thread_pb2, webhook_pb2
 
 from threadline_server.store.base import StoreTransaction
 from threadline_server.store.records import (
+    DueDelivery,
+    OutboxEntry,
     RememberedRequest,
     RunRecord,
     StoredCheckpoint,
     StoredThread,
+    StoredWebhook,
     ThreadActivity,
     ThreadRef,
 )
@@ -22,6 +25,7 @@ from threadline_server.store.sqlite import (
     request_ids,
     runs,
     threads,
+    webhooks,
 )
 from threadline_server.store.sqlite.session import Session
 
@@ -221,6 +225,36 @@ class SqliteTransaction(StoreTransaction):
     async def forget_requests(self, *, before: int, limit: int) -> int:
         """Forget calls made before a time."""
         return await request_ids.forget(self._session, before=before, limit=limit)
+
+    # -- webhooks ---------------------------------------------------------------
+
+    async def insert_webhook(self, webhook: webhook_pb2.Webhook, secret: str) -> StoredWebhook:
+        """Insert a webhook as given."""
+        return await webhooks.insert(self._session, webhook, secret)
+
+    async def webhook(self, webhook_id: str) -> StoredWebhook:
+        """Return one of the tenant's webhooks."""
+        return webhooks.to_stored(await webhooks.row_of(self._session, webhook_id))
+
+    async def delete_webhook(self, webhook_id: str) -> None:
+        """Delete a webhook and its deliveries."""
+        await webhooks.delete(self._session, webhook_id)
+
+    async def webhooks_of_run(self, run_id: str) -> list[StoredWebhook]:
+        """Return the webhooks for every run and the run's own."""
+        return await webhooks.of_run(self._session, run_id)
+
+    async def insert_deliveries(self, entries: Sequence[OutboxEntry]) -> None:
+        """Write deliveries to the outbox."""
+        await webhooks.insert_deliveries(self._session, entries)
+
+    async def claim_delivery(self, delivery_id: str, until: int) -> DueDelivery | None:
+        """Lease a due delivery for an attempt."""
+        return await webhooks.claim(self._session, delivery_id, until)
+
+    async def save_delivery(self, delivery: webhook_pb2.WebhookDelivery) -> None:
+        """Write a delivery back."""
+        await webhooks.save_delivery(self._session, delivery)
 
     # -- events -----------------------------------------------------------------
 

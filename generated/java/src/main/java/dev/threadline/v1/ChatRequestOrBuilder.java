@@ -231,4 +231,46 @@ public interface ChatRequestOrBuilder extends
    * <code>.google.protobuf.Duration ttl = 8 [json_name = "ttl", (.google.api.field_behavior) = OPTIONAL];</code>
    */
   com.google.protobuf.DurationOrBuilder getTtlOrBuilder();
+
+  /**
+   * <pre>
+   * A URL to call back when the run ends, as CreateRunRequest.webhook_url.
+   * </pre>
+   *
+   * <code>string webhook_url = 11 [json_name = "webhookUrl", (.google.api.field_behavior) = OPTIONAL];</code>
+   * @return The webhookUrl.
+   */
+  java.lang.String getWebhookUrl();
+  /**
+   * <pre>
+   * A URL to call back when the run ends, as CreateRunRequest.webhook_url.
+   * </pre>
+   *
+   * <code>string webhook_url = 11 [json_name = "webhookUrl", (.google.api.field_behavior) = OPTIONAL];</code>
+   * @return The bytes for webhookUrl.
+   */
+  com.google.protobuf.ByteString
+      getWebhookUrlBytes();
+
+  /**
+   * <pre>
+   * The secret the deliveries to webhook_url are signed with, as
+   * CreateRunRequest.webhook_secret: required with webhook_url.
+   * </pre>
+   *
+   * <code>string webhook_secret = 12 [json_name = "webhookSecret", (.google.api.field_behavior) = INPUT_ONLY];</code>
+   * @return The webhookSecret.
+   */
+  java.lang.String getWebhookSecret();
+  /**
+   * <pre>
+   * The secret the deliveries to webhook_url are signed with, as
+   * CreateRunRequest.webhook_secret: required with webhook_url.
+   * </pre>
+   *
+   * <code>string webhook_secret = 12 [json_name = "webhookSecret", (.google.api.field_behavior) = INPUT_ONLY];</code>
+   * @return The bytes for webhookSecret.
+   */
+  com.google.protobuf.ByteString
+      getWebhookSecretBytes();
 }

@@ -41,6 +41,8 @@ private static final long serialVersionUID = 0L;
     tools_ =
         com.google.protobuf.LazyStringArrayList.emptyList();
     multitaskStrategy_ = 0;
+    webhookUrl_ = "";
+    webhookId_ = "";
   }
 
   public static final com.google.protobuf.Descriptors.Descriptor
@@ -712,6 +714,102 @@ private static final long serialVersionUID = 0L;
     return result == null ? dev.threadline.v1.MultitaskStrategy.UNRECOGNIZED : result;
   }
 
+  public static final int WEBHOOK_URL_FIELD_NUMBER = 22;
+  @SuppressWarnings("serial")
+  private volatile java.lang.Object webhookUrl_ = "";
+  /**
+   * <pre>
+   * The run's own webhook URL, as given to CreateRun; empty without one.
+   * </pre>
+   *
+   * <code>string webhook_url = 22 [json_name = "webhookUrl", (.google.api.field_behavior) = OUTPUT_ONLY];</code>
+   * @return The webhookUrl.
+   */
+  @java.lang.Override
+  public java.lang.String getWebhookUrl() {
+    java.lang.Object ref = webhookUrl_;
+    if (ref instanceof java.lang.String) {
+      return (java.lang.String) ref;
+    } else {
+      com.google.protobuf.ByteString bs = 
+          (com.google.protobuf.ByteString) ref;
+      java.lang.String s = bs.toStringUtf8();
+      webhookUrl_ = s;
+      return s;
+    }
+  }
+  /**
+   * <pre>
+   * The run's own webhook URL, as given to CreateRun; empty without one.
+   * </pre>
+   *
+   * <code>string webhook_url = 22 [json_name = "webhookUrl", (.google.api.field_behavior) = OUTPUT_ONLY];</code>
+   * @return The bytes for webhookUrl.
+   */
+  @java.lang.Override
+  public com.google.protobuf.ByteString
+      getWebhookUrlBytes() {
+    java.lang.Object ref = webhookUrl_;
+    if (ref instanceof java.lang.String) {
+      com.google.protobuf.ByteString b = 
+          com.google.protobuf.ByteString.copyFromUtf8(
+              (java.lang.String) ref);
+      webhookUrl_ = b;
+      return b;
+    } else {
+      return (com.google.protobuf.ByteString) ref;
+    }
+  }
+
+  public static final int WEBHOOK_ID_FIELD_NUMBER = 23;
+  @SuppressWarnings("serial")
+  private volatile java.lang.Object webhookId_ = "";
+  /**
+   * <pre>
+   * The webhook made for webhook_url (see WebhookService.GetWebhook and
+   * ListWebhookDeliveries); empty without one.
+   * </pre>
+   *
+   * <code>string webhook_id = 23 [json_name = "webhookId", (.google.api.field_behavior) = OUTPUT_ONLY];</code>
+   * @return The webhookId.
+   */
+  @java.lang.Override
+  public java.lang.String getWebhookId() {
+    java.lang.Object ref = webhookId_;
+    if (ref instanceof java.lang.String) {
+      return (java.lang.String) ref;
+    } else {
+      com.google.protobuf.ByteString bs = 
+          (com.google.protobuf.ByteString) ref;
+      java.lang.String s = bs.toStringUtf8();
+      webhookId_ = s;
+      return s;
+    }
+  }
+  /**
+   * <pre>
+   * The webhook made for webhook_url (see WebhookService.GetWebhook and
+   * ListWebhookDeliveries); empty without one.
+   * </pre>
+   *
+   * <code>string webhook_id = 23 [json_name = "webhookId", (.google.api.field_behavior) = OUTPUT_ONLY];</code>
+   * @return The bytes for webhookId.
+   */
+  @java.lang.Override
+  public com.google.protobuf.ByteString
+      getWebhookIdBytes() {
+    java.lang.Object ref = webhookId_;
+    if (ref instanceof java.lang.String) {
+      com.google.protobuf.ByteString b = 
+          com.google.protobuf.ByteString.copyFromUtf8(
+              (java.lang.String) ref);
+      webhookId_ = b;
+      return b;
+    } else {
+      return (com.google.protobuf.ByteString) ref;
+    }
+  }
+
   private byte memoizedIsInitialized = -1;
   @java.lang.Override
   public final boolean isInitialized() {
@@ -776,6 +874,12 @@ private static final long serialVersionUID = 0L;
     }
     if (multitaskStrategy_ != dev.threadline.v1.MultitaskStrategy.MULTITASK_STRATEGY_UNSPECIFIED.getNumber()) {
       output.writeEnum(17, multitaskStrategy_);
+    }
+    if (!com.google.protobuf.GeneratedMessage.isStringEmpty(webhookUrl_)) {
+      com.google.protobuf.GeneratedMessage.writeString(output, 22, webhookUrl_);
+    }
+    if (!com.google.protobuf.GeneratedMessage.isStringEmpty(webhookId_)) {
+      com.google.protobuf.GeneratedMessage.writeString(output, 23, webhookId_);
     }
     getUnknownFields().writeTo(output);
   }
@@ -854,6 +958,12 @@ private static final long serialVersionUID = 0L;
       size += com.google.protobuf.CodedOutputStream
         .computeEnumSize(17, multitaskStrategy_);
     }
+    if (!com.google.protobuf.GeneratedMessage.isStringEmpty(webhookUrl_)) {
+      size += com.google.protobuf.GeneratedMessage.computeStringSize(22, webhookUrl_);
+    }
+    if (!com.google.protobuf.GeneratedMessage.isStringEmpty(webhookId_)) {
+      size += com.google.protobuf.GeneratedMessage.computeStringSize(23, webhookId_);
+    }
     return size;
   }
   @java.lang.Override
@@ -931,6 +1041,10 @@ private static final long serialVersionUID = 0L;
     if (!getToolsList()
         .equals(other.getToolsList())) return false;
     if (multitaskStrategy_ != other.multitaskStrategy_) return false;
+    if (!getWebhookUrl()
+        .equals(other.getWebhookUrl())) return false;
+    if (!getWebhookId()
+        .equals(other.getWebhookId())) return false;
     if (!getUnknownFields().equals(other.getUnknownFields())) return false;
     return true;
   }
@@ -994,6 +1108,10 @@ private static final long serialVersionUID = 0L;
     }
     hash = (37 * hash) + MULTITASK_STRATEGY_FIELD_NUMBER;
     hash = (53 * hash) + multitaskStrategy_;
+    hash = (37 * hash) + WEBHOOK_URL_FIELD_NUMBER;
+    hash = (53 * hash) + getWebhookUrl().hashCode();
+    hash = (37 * hash) + WEBHOOK_ID_FIELD_NUMBER;
+    hash = (53 * hash) + getWebhookId().hashCode();
     hash = (29 * hash) + getUnknownFields().hashCode();
     memoizedHashCode = hash;
     return hash;
@@ -1194,6 +1312,8 @@ private static final long serialVersionUID = 0L;
       tools_ =
           com.google.protobuf.LazyStringArrayList.emptyList();
       multitaskStrategy_ = 0;
+      webhookUrl_ = "";
+      webhookId_ = "";
       return this;
     }
 
@@ -1311,6 +1431,12 @@ private static final long serialVersionUID = 0L;
       if (((from_bitField0_ & 0x00010000) != 0)) {
         result.multitaskStrategy_ = multitaskStrategy_;
       }
+      if (((from_bitField0_ & 0x00020000) != 0)) {
+        result.webhookUrl_ = webhookUrl_;
+      }
+      if (((from_bitField0_ & 0x00040000) != 0)) {
+        result.webhookId_ = webhookId_;
+      }
       result.bitField0_ |= to_bitField0_;
     }
 
@@ -1414,6 +1540,16 @@ private static final long serialVersionUID = 0L;
       }
       if (other.multitaskStrategy_ != 0) {
         setMultitaskStrategyValue(other.getMultitaskStrategyValue());
+      }
+      if (!other.getWebhookUrl().isEmpty()) {
+        webhookUrl_ = other.webhookUrl_;
+        bitField0_ |= 0x00020000;
+        onChanged();
+      }
+      if (!other.getWebhookId().isEmpty()) {
+        webhookId_ = other.webhookId_;
+        bitField0_ |= 0x00040000;
+        onChanged();
       }
       this.mergeUnknownFields(other.getUnknownFields());
       onChanged();
@@ -1548,6 +1684,16 @@ private static final long serialVersionUID = 0L;
               bitField0_ |= 0x00010000;
               break;
             } // case 136
+            case 178: {
+              webhookUrl_ = input.readStringRequireUtf8();
+              bitField0_ |= 0x00020000;
+              break;
+            } // case 178
+            case 186: {
+              webhookId_ = input.readStringRequireUtf8();
+              bitField0_ |= 0x00040000;
+              break;
+            } // case 186
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -3719,6 +3865,195 @@ private static final long serialVersionUID = 0L;
     public Builder clearMultitaskStrategy() {
       bitField0_ = (bitField0_ & ~0x00010000);
       multitaskStrategy_ = 0;
+      onChanged();
+      return this;
+    }
+
+    private java.lang.Object webhookUrl_ = "";
+    /**
+     * <pre>
+     * The run's own webhook URL, as given to CreateRun; empty without one.
+     * </pre>
+     *
+     * <code>string webhook_url = 22 [json_name = "webhookUrl", (.google.api.field_behavior) = OUTPUT_ONLY];</code>
+     * @return The webhookUrl.
+     */
+    public java.lang.String getWebhookUrl() {
+      java.lang.Object ref = webhookUrl_;
+      if (!(ref instanceof java.lang.String)) {
+        com.google.protobuf.ByteString bs =
+            (com.google.protobuf.ByteString) ref;
+        java.lang.String s = bs.toStringUtf8();
+        webhookUrl_ = s;
+        return s;
+      } else {
+        return (java.lang.String) ref;
+      }
+    }
+    /**
+     * <pre>
+     * The run's own webhook URL, as given to CreateRun; empty without one.
+     * </pre>
+     *
+     * <code>string webhook_url = 22 [json_name = "webhookUrl", (.google.api.field_behavior) = OUTPUT_ONLY];</code>
+     * @return The bytes for webhookUrl.
+     */
+    public com.google.protobuf.ByteString
+        getWebhookUrlBytes() {
+      java.lang.Object ref = webhookUrl_;
+      if (ref instanceof String) {
+        com.google.protobuf.ByteString b = 
+            com.google.protobuf.ByteString.copyFromUtf8(
+                (java.lang.String) ref);
+        webhookUrl_ = b;
+        return b;
+      } else {
+        return (com.google.protobuf.ByteString) ref;
+      }
+    }
+    /**
+     * <pre>
+     * The run's own webhook URL, as given to CreateRun; empty without one.
+     * </pre>
+     *
+     * <code>string webhook_url = 22 [json_name = "webhookUrl", (.google.api.field_behavior) = OUTPUT_ONLY];</code>
+     * @param value The webhookUrl to set.
+     * @return This builder for chaining.
+     */
+    public Builder setWebhookUrl(
+        java.lang.String value) {
+      if (value == null) { throw new NullPointerException(); }
+      webhookUrl_ = value;
+      bitField0_ |= 0x00020000;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * The run's own webhook URL, as given to CreateRun; empty without one.
+     * </pre>
+     *
+     * <code>string webhook_url = 22 [json_name = "webhookUrl", (.google.api.field_behavior) = OUTPUT_ONLY];</code>
+     * @return This builder for chaining.
+     */
+    public Builder clearWebhookUrl() {
+      webhookUrl_ = getDefaultInstance().getWebhookUrl();
+      bitField0_ = (bitField0_ & ~0x00020000);
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * The run's own webhook URL, as given to CreateRun; empty without one.
+     * </pre>
+     *
+     * <code>string webhook_url = 22 [json_name = "webhookUrl", (.google.api.field_behavior) = OUTPUT_ONLY];</code>
+     * @param value The bytes for webhookUrl to set.
+     * @return This builder for chaining.
+     */
+    public Builder setWebhookUrlBytes(
+        com.google.protobuf.ByteString value) {
+      if (value == null) { throw new NullPointerException(); }
+      checkByteStringIsUtf8(value);
+      webhookUrl_ = value;
+      bitField0_ |= 0x00020000;
+      onChanged();
+      return this;
+    }
+
+    private java.lang.Object webhookId_ = "";
+    /**
+     * <pre>
+     * The webhook made for webhook_url (see WebhookService.GetWebhook and
+     * ListWebhookDeliveries); empty without one.
+     * </pre>
+     *
+     * <code>string webhook_id = 23 [json_name = "webhookId", (.google.api.field_behavior) = OUTPUT_ONLY];</code>
+     * @return The webhookId.
+     */
+    public java.lang.String getWebhookId() {
+      java.lang.Object ref = webhookId_;
+      if (!(ref instanceof java.lang.String)) {
+        com.google.protobuf.ByteString bs =
+            (com.google.protobuf.ByteString) ref;
+        java.lang.String s = bs.toStringUtf8();
+        webhookId_ = s;
+        return s;
+      } else {
+        return (java.lang.String) ref;
+      }
+    }
+    /**
+     * <pre>
+     * The webhook made for webhook_url (see WebhookService.GetWebhook and
+     * ListWebhookDeliveries); empty without one.
+     * </pre>
+     *
+     * <code>string webhook_id = 23 [json_name = "webhookId", (.google.api.field_behavior) = OUTPUT_ONLY];</code>
+     * @return The bytes for webhookId.
+     */
+    public com.google.protobuf.ByteString
+        getWebhookIdBytes() {
+      java.lang.Object ref = webhookId_;
+      if (ref instanceof String) {
+        com.google.protobuf.ByteString b = 
+            com.google.protobuf.ByteString.copyFromUtf8(
+                (java.lang.String) ref);
+        webhookId_ = b;
+        return b;
+      } else {
+        return (com.google.protobuf.ByteString) ref;
+      }
+    }
+    /**
+     * <pre>
+     * The webhook made for webhook_url (see WebhookService.GetWebhook and
+     * ListWebhookDeliveries); empty without one.
+     * </pre>
+     *
+     * <code>string webhook_id = 23 [json_name = "webhookId", (.google.api.field_behavior) = OUTPUT_ONLY];</code>
+     * @param value The webhookId to set.
+     * @return This builder for chaining.
+     */
+    public Builder setWebhookId(
+        java.lang.String value) {
+      if (value == null) { throw new NullPointerException(); }
+      webhookId_ = value;
+      bitField0_ |= 0x00040000;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * The webhook made for webhook_url (see WebhookService.GetWebhook and
+     * ListWebhookDeliveries); empty without one.
+     * </pre>
+     *
+     * <code>string webhook_id = 23 [json_name = "webhookId", (.google.api.field_behavior) = OUTPUT_ONLY];</code>
+     * @return This builder for chaining.
+     */
+    public Builder clearWebhookId() {
+      webhookId_ = getDefaultInstance().getWebhookId();
+      bitField0_ = (bitField0_ & ~0x00040000);
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * The webhook made for webhook_url (see WebhookService.GetWebhook and
+     * ListWebhookDeliveries); empty without one.
+     * </pre>
+     *
+     * <code>string webhook_id = 23 [json_name = "webhookId", (.google.api.field_behavior) = OUTPUT_ONLY];</code>
+     * @param value The bytes for webhookId to set.
+     * @return This builder for chaining.
+     */
+    public Builder setWebhookIdBytes(
+        com.google.protobuf.ByteString value) {
+      if (value == null) { throw new NullPointerException(); }
+      checkByteStringIsUtf8(value);
+      webhookId_ = value;
+      bitField0_ |= 0x00040000;
       onChanged();
       return this;
     }

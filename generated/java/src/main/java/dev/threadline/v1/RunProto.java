@@ -135,7 +135,7 @@ public final class RunProto extends com.google.protobuf.GeneratedFile {
       "R\ntoolCallId\022\022\n\004tool\030\002 \001(\tR\004tool\0225\n\006stat" +
       "us\030\003 \001(\0162\035.threadline.v1.ToolCallStatusR" +
       "\006status\022\037\n\013duration_ms\030\004 \001(\003R\ndurationMs" +
-      "\022\035\n\nerror_code\030\005 \001(\tR\terrorCode\"\344\006\n\003Run\022" +
+      "\022\035\n\nerror_code\030\005 \001(\tR\terrorCode\"\260\007\n\003Run\022" +
       "\033\n\006run_id\030\001 \001(\tB\004\342A\001\010R\005runId\022!\n\tthread_i" +
       "d\030\002 \001(\tB\004\342A\001\003R\010threadId\022\037\n\010agent_id\030\003 \001(" +
       "\tB\004\342A\001\003R\007agentId\0226\n\006status\030\004 \001(\0162\030.threa" +
@@ -157,20 +157,24 @@ public final class RunProto extends com.google.protobuf.GeneratedFile {
       "\030\017 \001(\005B\004\342A\001\003R\rmaxIterations\022\032\n\005tools\030\020 \003" +
       "(\tB\004\342A\001\003R\005tools\022U\n\022multitask_strategy\030\021 " +
       "\001(\0162 .threadline.v1.MultitaskStrategyB\004\342" +
-      "A\001\003R\021multitaskStrategy\"\210\004\n\020CreateRunRequ" +
-      "est\022!\n\tthread_id\030\001 \001(\tB\004\342A\001\002R\010threadId\022\037" +
-      "\n\010agent_id\030\002 \001(\tB\004\342A\001\002R\007agentId\022C\n\016input" +
-      "_messages\030\003 \003(\0132\026.threadline.v1.MessageB" +
-      "\004\342A\001\001R\rinputMessages\0227\n\007context\030\004 \001(\0132\027." +
-      "google.protobuf.StructB\004\342A\001\001R\007context\022+\n" +
-      "\016max_iterations\030\005 \001(\005B\004\342A\001\001R\rmaxIteratio" +
-      "ns\022\032\n\005tools\030\006 \003(\tB\004\342A\001\001R\005tools\0229\n\010metada" +
-      "ta\030\007 \001(\0132\027.google.protobuf.StructB\004\342A\001\001R" +
-      "\010metadata\022U\n\022multitask_strategy\030\010 \001(\0162 ." +
-      "threadline.v1.MultitaskStrategyB\004\342A\001\001R\021m" +
-      "ultitaskStrategy\022#\n\nrequest_id\030\t \001(\tB\004\342A" +
-      "\001\001R\trequestId\0222\n\022stream_event_types\030\n \003(" +
-      "\tB\004\342A\001\001R\020streamEventTypes\",\n\rGetRunReque" +
+      "A\001\003R\021multitaskStrategy\022%\n\013webhook_url\030\026 " +
+      "\001(\tB\004\342A\001\003R\nwebhookUrl\022#\n\nwebhook_id\030\027 \001(" +
+      "\tB\004\342A\001\003R\twebhookId\"\334\004\n\020CreateRunRequest\022" +
+      "!\n\tthread_id\030\001 \001(\tB\004\342A\001\002R\010threadId\022\037\n\010ag" +
+      "ent_id\030\002 \001(\tB\004\342A\001\002R\007agentId\022C\n\016input_mes" +
+      "sages\030\003 \003(\0132\026.threadline.v1.MessageB\004\342A\001" +
+      "\001R\rinputMessages\0227\n\007context\030\004 \001(\0132\027.goog" +
+      "le.protobuf.StructB\004\342A\001\001R\007context\022+\n\016max" +
+      "_iterations\030\005 \001(\005B\004\342A\001\001R\rmaxIterations\022\032" +
+      "\n\005tools\030\006 \003(\tB\004\342A\001\001R\005tools\0229\n\010metadata\030\007" +
+      " \001(\0132\027.google.protobuf.StructB\004\342A\001\001R\010met" +
+      "adata\022U\n\022multitask_strategy\030\010 \001(\0162 .thre" +
+      "adline.v1.MultitaskStrategyB\004\342A\001\001R\021multi" +
+      "taskStrategy\022#\n\nrequest_id\030\t \001(\tB\004\342A\001\001R\t" +
+      "requestId\0222\n\022stream_event_types\030\n \003(\tB\004\342" +
+      "A\001\001R\020streamEventTypes\022%\n\013webhook_url\030\017 \001" +
+      "(\tB\004\342A\001\001R\nwebhookUrl\022+\n\016webhook_secret\030\020" +
+      " \001(\tB\004\342A\001\004R\rwebhookSecret\",\n\rGetRunReque" +
       "st\022\033\n\006run_id\030\001 \001(\tB\004\342A\001\002R\005runId\"\235\001\n\017List" +
       "RunsRequest\022!\n\tthread_id\030\001 \001(\tB\004\342A\001\002R\010th" +
       "readId\022!\n\tpage_size\030\002 \001(\005B\004\342A\001\001R\010pageSiz" +
@@ -206,7 +210,7 @@ public final class RunProto extends com.google.protobuf.GeneratedFile {
       "2\027.threadline.v1.ToolCallR\004call\0225\n\006recor" +
       "d\030\002 \001(\0132\035.threadline.v1.ToolCallRecordR\006" +
       "record\0221\n\006result\030\003 \001(\0132\031.threadline.v1.T" +
-      "oolResultR\006result\"\313\002\n\013ChatRequest\022\036\n\007mes" +
+      "oolResultR\006result\"\237\003\n\013ChatRequest\022\036\n\007mes" +
       "sage\030\001 \001(\tB\004\342A\001\002R\007message\022\037\n\010agent_id\030\002 " +
       "\001(\tB\004\342A\001\002R\007agentId\022!\n\tthread_id\030\003 \001(\tB\004\342" +
       "A\001\001R\010threadId\0227\n\007context\030\004 \001(\0132\027.google." +
@@ -214,56 +218,58 @@ public final class RunProto extends com.google.protobuf.GeneratedFile {
       "erations\030\005 \001(\005B\004\342A\001\001R\rmaxIterations\022#\n\nr" +
       "equest_id\030\006 \001(\tB\004\342A\001\001R\trequestId\022\032\n\005tool" +
       "s\030\007 \003(\tB\004\342A\001\001R\005tools\0221\n\003ttl\030\010 \001(\0132\031.goog" +
-      "le.protobuf.DurationB\004\342A\001\001R\003ttl\"\311\002\n\014Chat" +
-      "Response\022\033\n\tthread_id\030\001 \001(\tR\010threadId\022\025\n" +
-      "\006run_id\030\002 \001(\tR\005runId\022\032\n\010response\030\003 \001(\tR\010" +
-      "response\022<\n\ntool_calls\030\004 \003(\0132\035.threadlin" +
-      "e.v1.ToolCallRecordR\ttoolCalls\022\036\n\niterat" +
-      "ions\030\005 \001(\005R\niterations\0220\n\006status\030\006 \001(\0162\030" +
-      ".threadline.v1.RunStatusR\006status\022*\n\005usag" +
-      "e\030\007 \001(\0132\024.threadline.v1.UsageR\005usage\022-\n\005" +
-      "error\030\010 \001(\0132\027.threadline.v1.RunErrorR\005er" +
-      "ror*\310\001\n\tRunStatus\022\032\n\026RUN_STATUS_UNSPECIF" +
-      "IED\020\000\022\025\n\021RUN_STATUS_QUEUED\020\001\022\026\n\022RUN_STAT" +
-      "US_RUNNING\020\002\022\030\n\024RUN_STATUS_COMPLETED\020\003\022%" +
-      "\n!RUN_STATUS_MAX_ITERATIONS_REACHED\020\004\022\025\n" +
-      "\021RUN_STATUS_FAILED\020\005\022\030\n\024RUN_STATUS_CANCE" +
-      "LLED\020\006*\271\001\n\021MultitaskStrategy\022\"\n\036MULTITAS" +
-      "K_STRATEGY_UNSPECIFIED\020\000\022\035\n\031MULTITASK_ST" +
-      "RATEGY_REJECT\020\001\022\036\n\032MULTITASK_STRATEGY_EN" +
-      "QUEUE\020\002\022 \n\034MULTITASK_STRATEGY_INTERRUPT\020" +
-      "\003\022\037\n\033MULTITASK_STRATEGY_ROLLBACK\020\004*\215\001\n\016T" +
-      "oolCallStatus\022 \n\034TOOL_CALL_STATUS_UNSPEC" +
-      "IFIED\020\000\022\034\n\030TOOL_CALL_STATUS_RUNNING\020\001\022\036\n" +
-      "\032TOOL_CALL_STATUS_SUCCEEDED\020\002\022\033\n\027TOOL_CA" +
-      "LL_STATUS_FAILED\020\0032\304\007\n\nRunService\022i\n\tCre" +
-      "ateRun\022\037.threadline.v1.CreateRunRequest\032" +
-      "\022.threadline.v1.Run\"\'\202\323\344\223\002!\"\034/v1/threads" +
-      "/{thread_id}/runs:\001*\022U\n\006GetRun\022\034.threadl" +
-      "ine.v1.GetRunRequest\032\022.threadline.v1.Run" +
-      "\"\031\202\323\344\223\002\023\022\021/v1/runs/{run_id}\022q\n\010ListRuns\022" +
-      "\036.threadline.v1.ListRunsRequest\032\037.thread" +
-      "line.v1.ListRunsResponse\"$\202\323\344\223\002\036\022\034/v1/th" +
-      "reads/{thread_id}/runs\022e\n\tCancelRun\022\037.th" +
-      "readline.v1.CancelRunRequest\032\022.threadlin" +
-      "e.v1.Run\"#\202\323\344\223\002\035\"\030/v1/runs/{run_id}:canc" +
-      "el:\001*\022_\n\007WaitRun\022\035.threadline.v1.WaitRun" +
-      "Request\032\022.threadline.v1.Run\"!\202\323\344\223\002\033\"\026/v1" +
-      "/runs/{run_id}:wait:\001*\022u\n\017StreamRunEvent" +
-      "s\022%.threadline.v1.StreamRunEventsRequest" +
-      "\032\027.threadline.v1.RunEvent\" \202\323\344\223\002\032\022\030/v1/r" +
-      "uns/{run_id}/events0\001\022w\n\tStreamRun\022\037.thr" +
-      "eadline.v1.CreateRunRequest\032\027.threadline" +
-      ".v1.RunEvent\".\202\323\344\223\002(\"#/v1/threads/{threa" +
-      "d_id}/runs:stream:\001*0\001\022s\n\013WatchThread\022!." +
-      "threadline.v1.WatchThreadRequest\032\027.threa" +
-      "dline.v1.RunEvent\"&\202\323\344\223\002 \022\036/v1/threads/{" +
-      "thread_id}/events0\001\022T\n\004Chat\022\032.threadline" +
-      ".v1.ChatRequest\032\033.threadline.v1.ChatResp" +
-      "onse\"\023\202\323\344\223\002\r\"\010/v1/chat:\001*Bi\n\021dev.threadl" +
-      "ine.v1B\010RunProtoP\001ZHgithub.com/threadlin" +
-      "e/threadline/generated/go/threadline/v1;" +
-      "threadlinev1b\006proto3"
+      "le.protobuf.DurationB\004\342A\001\001R\003ttl\022%\n\013webho" +
+      "ok_url\030\013 \001(\tB\004\342A\001\001R\nwebhookUrl\022+\n\016webhoo" +
+      "k_secret\030\014 \001(\tB\004\342A\001\004R\rwebhookSecret\"\311\002\n\014" +
+      "ChatResponse\022\033\n\tthread_id\030\001 \001(\tR\010threadI" +
+      "d\022\025\n\006run_id\030\002 \001(\tR\005runId\022\032\n\010response\030\003 \001" +
+      "(\tR\010response\022<\n\ntool_calls\030\004 \003(\0132\035.threa" +
+      "dline.v1.ToolCallRecordR\ttoolCalls\022\036\n\nit" +
+      "erations\030\005 \001(\005R\niterations\0220\n\006status\030\006 \001" +
+      "(\0162\030.threadline.v1.RunStatusR\006status\022*\n\005" +
+      "usage\030\007 \001(\0132\024.threadline.v1.UsageR\005usage" +
+      "\022-\n\005error\030\010 \001(\0132\027.threadline.v1.RunError" +
+      "R\005error*\310\001\n\tRunStatus\022\032\n\026RUN_STATUS_UNSP" +
+      "ECIFIED\020\000\022\025\n\021RUN_STATUS_QUEUED\020\001\022\026\n\022RUN_" +
+      "STATUS_RUNNING\020\002\022\030\n\024RUN_STATUS_COMPLETED" +
+      "\020\003\022%\n!RUN_STATUS_MAX_ITERATIONS_REACHED\020" +
+      "\004\022\025\n\021RUN_STATUS_FAILED\020\005\022\030\n\024RUN_STATUS_C" +
+      "ANCELLED\020\006*\271\001\n\021MultitaskStrategy\022\"\n\036MULT" +
+      "ITASK_STRATEGY_UNSPECIFIED\020\000\022\035\n\031MULTITAS" +
+      "K_STRATEGY_REJECT\020\001\022\036\n\032MULTITASK_STRATEG" +
+      "Y_ENQUEUE\020\002\022 \n\034MULTITASK_STRATEGY_INTERR" +
+      "UPT\020\003\022\037\n\033MULTITASK_STRATEGY_ROLLBACK\020\004*\215" +
+      "\001\n\016ToolCallStatus\022 \n\034TOOL_CALL_STATUS_UN" +
+      "SPECIFIED\020\000\022\034\n\030TOOL_CALL_STATUS_RUNNING\020" +
+      "\001\022\036\n\032TOOL_CALL_STATUS_SUCCEEDED\020\002\022\033\n\027TOO" +
+      "L_CALL_STATUS_FAILED\020\0032\304\007\n\nRunService\022i\n" +
+      "\tCreateRun\022\037.threadline.v1.CreateRunRequ" +
+      "est\032\022.threadline.v1.Run\"\'\202\323\344\223\002!\"\034/v1/thr" +
+      "eads/{thread_id}/runs:\001*\022U\n\006GetRun\022\034.thr" +
+      "eadline.v1.GetRunRequest\032\022.threadline.v1" +
+      ".Run\"\031\202\323\344\223\002\023\022\021/v1/runs/{run_id}\022q\n\010ListR" +
+      "uns\022\036.threadline.v1.ListRunsRequest\032\037.th" +
+      "readline.v1.ListRunsResponse\"$\202\323\344\223\002\036\022\034/v" +
+      "1/threads/{thread_id}/runs\022e\n\tCancelRun\022" +
+      "\037.threadline.v1.CancelRunRequest\032\022.threa" +
+      "dline.v1.Run\"#\202\323\344\223\002\035\"\030/v1/runs/{run_id}:" +
+      "cancel:\001*\022_\n\007WaitRun\022\035.threadline.v1.Wai" +
+      "tRunRequest\032\022.threadline.v1.Run\"!\202\323\344\223\002\033\"" +
+      "\026/v1/runs/{run_id}:wait:\001*\022u\n\017StreamRunE" +
+      "vents\022%.threadline.v1.StreamRunEventsReq" +
+      "uest\032\027.threadline.v1.RunEvent\" \202\323\344\223\002\032\022\030/" +
+      "v1/runs/{run_id}/events0\001\022w\n\tStreamRun\022\037" +
+      ".threadline.v1.CreateRunRequest\032\027.thread" +
+      "line.v1.RunEvent\".\202\323\344\223\002(\"#/v1/threads/{t" +
+      "hread_id}/runs:stream:\001*0\001\022s\n\013WatchThrea" +
+      "d\022!.threadline.v1.WatchThreadRequest\032\027.t" +
+      "hreadline.v1.RunEvent\"&\202\323\344\223\002 \022\036/v1/threa" +
+      "ds/{thread_id}/events0\001\022T\n\004Chat\022\032.thread" +
+      "line.v1.ChatRequest\032\033.threadline.v1.Chat" +
+      "Response\"\023\202\323\344\223\002\r\"\010/v1/chat:\001*Bi\n\021dev.thr" +
+      "eadline.v1B\010RunProtoP\001ZHgithub.com/threa" +
+      "dline/threadline/generated/go/threadline" +
+      "/v1;threadlinev1b\006proto3"
     };
     descriptor = com.google.protobuf.Descriptors.FileDescriptor
       .internalBuildGeneratedFileFrom(descriptorData,
@@ -299,13 +305,13 @@ public final class RunProto extends com.google.protobuf.GeneratedFile {
     internal_static_threadline_v1_Run_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_threadline_v1_Run_descriptor,
-        new java.lang.String[] { "RunId", "ThreadId", "AgentId", "Status", "Response", "ToolCalls", "Iterations", "Usage", "Error", "CreatedAt", "StartedAt", "EndedAt", "Metadata", "Context", "MaxIterations", "Tools", "MultitaskStrategy", });
+        new java.lang.String[] { "RunId", "ThreadId", "AgentId", "Status", "Response", "ToolCalls", "Iterations", "Usage", "Error", "CreatedAt", "StartedAt", "EndedAt", "Metadata", "Context", "MaxIterations", "Tools", "MultitaskStrategy", "WebhookUrl", "WebhookId", });
     internal_static_threadline_v1_CreateRunRequest_descriptor =
       getDescriptor().getMessageType(4);
     internal_static_threadline_v1_CreateRunRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_threadline_v1_CreateRunRequest_descriptor,
-        new java.lang.String[] { "ThreadId", "AgentId", "InputMessages", "Context", "MaxIterations", "Tools", "Metadata", "MultitaskStrategy", "RequestId", "StreamEventTypes", });
+        new java.lang.String[] { "ThreadId", "AgentId", "InputMessages", "Context", "MaxIterations", "Tools", "Metadata", "MultitaskStrategy", "RequestId", "StreamEventTypes", "WebhookUrl", "WebhookSecret", });
     internal_static_threadline_v1_GetRunRequest_descriptor =
       getDescriptor().getMessageType(5);
     internal_static_threadline_v1_GetRunRequest_fieldAccessorTable = new
@@ -371,7 +377,7 @@ public final class RunProto extends com.google.protobuf.GeneratedFile {
     internal_static_threadline_v1_ChatRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_threadline_v1_ChatRequest_descriptor,
-        new java.lang.String[] { "Message", "AgentId", "ThreadId", "Context", "MaxIterations", "RequestId", "Tools", "Ttl", });
+        new java.lang.String[] { "Message", "AgentId", "ThreadId", "Context", "MaxIterations", "RequestId", "Tools", "Ttl", "WebhookUrl", "WebhookSecret", });
     internal_static_threadline_v1_ChatResponse_descriptor =
       getDescriptor().getMessageType(16);
     internal_static_threadline_v1_ChatResponse_fieldAccessorTable = new

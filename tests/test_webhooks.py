@@ -1,0 +1,616 @@
+"""Webhooks against a real in-process server, a real SQLite file and a real HTTP receiver.
+
+Every test asserts what protos/threadline/v1/webhook.proto says: deliveries
+written with their event and sent at least once, signed as the Standard
+Webhooks specification lays out (checked with the `standardwebhooks`
+library and by hand), only of the event types asked for, retried with
+backoff while the receiver is down and recorded in ListWebhookDeliveries,
+given up after the retry window, the same webhook-id on every attempt;
+addresses the operator did not allow refused when a URL is given and again
+when it is called; bad requests answered with their code, reason and field,
+writing nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import itertools
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import grpc
+import pytest
+import standardwebhooks
+from threadline.v1 import (
+    message_pb2,
+    run_pb2,
+    run_pb2_grpc,
+    thread_pb2,
+    webhook_pb2,
+    webhook_pb2_grpc,
+)
+from threadline_server.config import Settings
+from threadline_server.transport.server import ThreadlineServer
+
+from tests.conftest import connect, expect_failure
+from tests.webhook_receiver import Receiver
+
+pytestmark = pytest.mark.api
+
+INVALID = grpc.StatusCode.INVALID_ARGUMENT
+NOT_FOUND = grpc.StatusCode.NOT_FOUND
+PENDING = webhook_pb2.WEBHOOK_DELIVERY_STATUS_PENDING
+SUCCEEDED = webhook_pb2.WEBHOOK_DELIVERY_STATUS_SUCCEEDED
+FAILED = webhook_pb2.WEBHOOK_DELIVERY_STATUS_FAILED
+SECRET = "whsec_" + base64.b64encode(b"k" * 32).decode()
+# Quick retries, so a receiver that is down is tried again within the test.
+FAST_RETRIES: dict[str, Any] = {
+    "webhook_first_retry": 0.2,
+    "webhook_max_retry_delay": 0.4,
+    "webhook_timeout": 2.0,
+}
+
+
+@dataclass
+class Api:
+    """A running server and the stubs the tests call."""
+
+    server: ThreadlineServer
+    channel: grpc.aio.Channel
+    threads: Any
+    runs: Any
+    webhooks: Any
+
+    async def run_to_end(self, agent_id: str = "echo", **fields: Any) -> run_pb2.Run:
+        """Make a thread, run an agent on it, and wait for the run to end."""
+        thread = await self.threads.CreateThread(thread_pb2.CreateThreadRequest())
+        run = await self.runs.CreateRun(
+            run_pb2.CreateRunRequest(
+                thread_id=thread.thread_id,
+                agent_id=agent_id,
+                input_messages=[
+                    message_pb2.Message(
+                        role=message_pb2.MESSAGE_ROLE_USER, parts=[message_pb2.Part(text="hi")]
+                    )
+                ],
+                **fields,
+            )
+        )
+        if agent_id == "echo":
+            run = await self.runs.WaitRun(run_pb2.WaitRunRequest(run_id=run.run_id))
+        assert isinstance(run, run_pb2.Run)
+        return run
+
+    async def deliveries(self, **fields: Any) -> list[webhook_pb2.WebhookDelivery]:
+        """Every delivery that matches (one page is enough here)."""
+        page = await self.webhooks.ListWebhookDeliveries(
+            webhook_pb2.ListWebhookDeliveriesRequest(page_size=100, **fields)
+        )
+        return list(page.deliveries)
+
+    async def wait_deliveries(
+        self,
+        done: Callable[[list[webhook_pb2.WebhookDelivery]], bool],
+        **fields: Any,
+    ) -> list[webhook_pb2.WebhookDelivery]:
+        """Read the deliveries until done says they are as expected (or 10 s pass)."""
+        deadline = time.monotonic() + 10.0
+        while True:
+            found = await self.deliveries(**fields)
+            if done(found) or time.monotonic() > deadline:
+                return found
+            await asyncio.sleep(0.05)
+
+
+async def start_api(database: Path, **settings: Any) -> Api:
+    """Start a server over database with these settings; return it with stubs."""
+    server = ThreadlineServer(
+        Settings(
+            listen="127.0.0.1:0",
+            database=str(database),
+            grace_period=1.0,
+            http_listen="",
+            **settings,
+        )
+    )
+    port = await server.start()
+    client = connect(f"127.0.0.1:{port}")
+    return Api(
+        server,
+        client.channel,
+        client.threads,
+        run_pb2_grpc.RunServiceStub(client.channel),
+        webhook_pb2_grpc.WebhookServiceStub(client.channel),
+    )
+
+
+async def stop_api(api: Api) -> None:
+    """Close the channel and stop the server."""
+    await api.channel.close(None)
+    await api.server.stop(grace=1.0)
+
+
+@pytest.fixture
+async def api(tmp_path: Path) -> AsyncIterator[Api]:
+    """A server that may call 127.0.0.1 (the receivers), with quick retries."""
+    running = await start_api(
+        tmp_path / "threadline.db",
+        webhook_allow=("127.0.0.1",),
+        worker_agents=("remote",),
+        **FAST_RETRIES,
+    )
+    try:
+        yield running
+    finally:
+        await stop_api(running)
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[Receiver]:
+    """A receiver that answers 200."""
+    started = await Receiver().start()
+    try:
+        yield started
+    finally:
+        await started.stop()
+
+
+def by_hand(secret: str, headers: dict[str, str], body: bytes) -> bool:
+    """Check a signature as the specification describes it, without the library."""
+    key = base64.b64decode(secret.removeprefix("whsec_"))
+    signed = f"{headers['webhook-id']}.{headers['webhook-timestamp']}.".encode() + body
+    expected = base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
+    return any(
+        hmac.compare_digest(part.removeprefix("v1,"), expected)
+        for part in headers["webhook-signature"].split()
+        if part.startswith("v1,")
+    )
+
+
+async def test_a_run_end_is_delivered_signed_and_recorded(api: Api, receiver: Receiver) -> None:
+    made = await api.webhooks.CreateWebhook(
+        webhook_pb2.CreateWebhookRequest(
+            webhook=webhook_pb2.Webhook(url=receiver.url, description="ends")
+        )
+    )
+    assert made.webhook_id.startswith("wh_")
+    # The server made a secret of 32 random bytes in the Standard Webhooks form.
+    assert made.secret.startswith("whsec_")
+    assert len(base64.b64decode(made.secret.removeprefix("whsec_"))) == 32
+    shown = await api.webhooks.GetWebhook(webhook_pb2.GetWebhookRequest(webhook_id=made.webhook_id))
+    assert shown.secret == ""
+    assert shown.url == receiver.url
+    listed = await api.webhooks.ListWebhooks(webhook_pb2.ListWebhooksRequest())
+    assert [w.webhook_id for w in listed.webhooks] == [made.webhook_id]
+    assert all(not w.secret for w in listed.webhooks)
+
+    run = await api.run_to_end()
+    assert run.status == run_pb2.RUN_STATUS_COMPLETED
+    (got,) = await receiver.wait_for(1)
+    # The reference library accepts it (id, timestamp within 5 minutes, signature).
+    payload = standardwebhooks.Webhook(made.secret).verify(got.body, got.headers)
+    assert by_hand(made.secret, got.headers, got.body)
+    assert payload["type"] == "run.completed"
+    assert payload["data"]["runId"] == run.run_id
+    assert payload["data"]["run"]["status"] == "RUN_STATUS_COMPLETED"
+    assert got.headers["content-type"] == "application/json"
+    assert abs(int(got.headers["webhook-timestamp"]) - time.time()) < 60
+    # A wrong secret or a changed body fails verification.
+    with pytest.raises(standardwebhooks.WebhookVerificationError):
+        standardwebhooks.Webhook(SECRET).verify(got.body, got.headers)
+    with pytest.raises(standardwebhooks.WebhookVerificationError):
+        standardwebhooks.Webhook(made.secret).verify(got.body + b" ", got.headers)
+
+    (delivery,) = await api.wait_deliveries(
+        lambda found: bool(found) and found[0].status == SUCCEEDED,
+        webhook_id=made.webhook_id,
+    )
+    assert delivery.delivery_id == got.webhook_id
+    assert delivery.run_id == run.run_id
+    assert delivery.event_type == "run.completed"
+    assert delivery.attempt_count == 1
+    assert [a.status_code for a in delivery.attempts] == [200]
+    assert not delivery.HasField("next_attempt_at")
+    assert await api.deliveries(run_id=run.run_id) == [delivery]
+
+
+async def test_only_the_event_types_asked_for_are_sent(api: Api, counts: Any) -> None:
+    ends = await Receiver().start()
+    cancels = await Receiver().start()
+    try:
+        for target, types in ((ends, ["run.completed"]), (cancels, ["run.cancelled"])):
+            await api.webhooks.CreateWebhook(
+                webhook_pb2.CreateWebhookRequest(
+                    webhook=webhook_pb2.Webhook(url=target.url, event_types=types)
+                )
+            )
+        completed = await api.run_to_end()
+        # A worker agent's run waits queued (no worker here) until it is cancelled.
+        queued = await api.run_to_end("remote")
+        await api.runs.CancelRun(run_pb2.CancelRunRequest(run_id=queued.run_id))
+        (end,) = await ends.wait_for(1)
+        (cancel,) = await cancels.wait_for(1)
+        assert (end.payload["type"], end.payload["data"]["runId"]) == (
+            "run.completed",
+            completed.run_id,
+        )
+        assert (cancel.payload["type"], cancel.payload["data"]["runId"]) == (
+            "run.cancelled",
+            queued.run_id,
+        )
+        await asyncio.sleep(0.5)  # nothing else arrives
+        assert (len(ends.received), len(cancels.received)) == (1, 1)
+        counts(f"webhooks: 2 webhooks, 2 runs, {len(await api.deliveries())} deliveries")
+    finally:
+        await ends.stop()
+        await cancels.stop()
+
+
+async def test_a_run_names_its_own_webhook(api: Api, receiver: Receiver) -> None:
+    run = await api.run_to_end(webhook_url=receiver.url, webhook_secret=SECRET)
+    assert run.webhook_url == receiver.url
+    assert run.webhook_id.startswith("wh_")
+    (got,) = await receiver.wait_for(1)
+    standardwebhooks.Webhook(SECRET).verify(got.body, got.headers)
+    assert got.payload["data"]["runId"] == run.run_id
+    # Its webhook is readable, covers that run alone, and is not among the subscriptions.
+    webhook = await api.webhooks.GetWebhook(
+        webhook_pb2.GetWebhookRequest(webhook_id=run.webhook_id)
+    )
+    assert (webhook.run_id, webhook.url, webhook.secret) == (run.run_id, receiver.url, "")
+    assert not (await api.webhooks.ListWebhooks(webhook_pb2.ListWebhooksRequest())).webhooks
+    await api.run_to_end()  # another run: not sent there
+    chat = await api.runs.Chat(
+        run_pb2.ChatRequest(
+            message="hello", agent_id="echo", webhook_url=receiver.url, webhook_secret=SECRET
+        )
+    )
+    second = (await receiver.wait_for(2))[1]
+    standardwebhooks.Webhook(SECRET).verify(second.body, second.headers)
+    assert second.payload["data"]["runId"] == chat.run_id
+    await asyncio.sleep(0.3)
+    assert len(receiver.received) == 2
+    delivered = await api.wait_deliveries(
+        lambda found: [d.status for d in found] == [SUCCEEDED], run_id=run.run_id
+    )
+    assert [d.webhook_id for d in delivered] == [run.webhook_id]
+
+
+async def test_a_receiver_down_then_up_gets_it_with_the_same_id(api: Api, counts: Any) -> None:
+    receiver = await Receiver().start()
+    await receiver.stop()  # the port is known, and nothing listens on it
+    webhook = await api.webhooks.CreateWebhook(
+        webhook_pb2.CreateWebhookRequest(webhook=webhook_pb2.Webhook(url=receiver.url))
+    )
+    run = await api.run_to_end()
+    failing = await api.wait_deliveries(
+        lambda found: bool(found) and found[0].attempt_count >= 2, run_id=run.run_id
+    )
+    (delivery,) = failing
+    assert delivery.status == PENDING
+    assert delivery.HasField("next_attempt_at")
+    assert all(a.status_code == 0 and "cannot connect" in a.error for a in delivery.attempts)
+    # Backoff: each wait at least half the one before it doubled (jitter is 0.5 to 1).
+    times = [a.attempted_at.ToMicroseconds() for a in delivery.attempts]
+    assert all(later > earlier for earlier, later in itertools.pairwise(times))
+
+    # Back up, answering 500 once: one more retry, the same webhook-id each time.
+    receiver.status = 500
+    await receiver.start()
+    first = (await receiver.wait_for(1))[0]
+    receiver.status = 200
+    both = await receiver.wait_for(2)
+    assert {r.webhook_id for r in both} == {delivery.delivery_id}
+    # Every attempt is signed afresh, and each one verifies.
+    secret_less = await api.webhooks.GetWebhook(
+        webhook_pb2.GetWebhookRequest(webhook_id=webhook.webhook_id)
+    )
+    assert secret_less.secret == ""
+    for got in both:
+        standardwebhooks.Webhook(webhook.secret).verify(got.body, got.headers)
+    assert first.body == both[1].body
+    # A receiver that keeps the ids it has handled does the work once.
+    handled = {r.webhook_id for r in both}
+    assert len(handled) == 1
+    (done,) = await api.wait_deliveries(
+        lambda found: found[0].status == SUCCEEDED, run_id=run.run_id
+    )
+    codes = [a.status_code for a in done.attempts]
+    assert codes[-2:] == [500, 200]
+    assert set(codes[:-2]) == {0}
+    assert "HTTP 500" in done.attempts[-2].error
+    counts(f"webhooks: receiver down then up: {done.attempt_count} attempts, 1 delivery id")
+    await receiver.stop()
+
+
+async def test_a_delivery_fails_for_good_after_the_window(tmp_path: Path) -> None:
+    api = await start_api(
+        tmp_path / "threadline.db",
+        webhook_allow=("127.0.0.1",),
+        webhook_retry_window=1.0,
+        **FAST_RETRIES,
+    )
+    receiver = await Receiver(status=503).start()
+    try:
+        await api.webhooks.CreateWebhook(
+            webhook_pb2.CreateWebhookRequest(webhook=webhook_pb2.Webhook(url=receiver.url))
+        )
+        run = await api.run_to_end()
+        (delivery,) = await api.wait_deliveries(
+            lambda found: bool(found) and found[0].status == FAILED, run_id=run.run_id
+        )
+        assert delivery.status == FAILED
+        assert not delivery.HasField("next_attempt_at")
+        assert delivery.attempt_count >= 2
+        assert {a.status_code for a in delivery.attempts} == {503}
+        sent = len(receiver.received)
+        await asyncio.sleep(0.6)
+        assert len(receiver.received) == sent  # never tried again
+    finally:
+        await receiver.stop()
+        await stop_api(api)
+
+
+REFUSED_URLS = [
+    "http://127.0.0.1:9/hooks",
+    "http://localhost/hooks",
+    "http://10.1.2.3/",
+    "http://192.168.0.1/",
+    "http://172.16.0.1/",
+    "http://169.254.169.254/latest/meta-data/",
+    "http://[::1]/",
+    "http://[fe80::1]/",
+    "http://[::ffff:127.0.0.1]/",
+    "http://0.0.0.0/",
+    "http://224.0.0.1/",
+    "http://100.64.0.1/",
+]
+MALFORMED_URLS = [
+    "",
+    "ftp://example.com/",
+    "file:///etc/passwd",
+    "http:///nohost",
+    "http://user:pass@example.com/",
+    "http://example.com:0/",
+    "http://exa mple.com/",
+    "https://example.com/" + "a" * 2048,
+]
+
+
+async def test_addresses_not_allowed_are_refused(tmp_path: Path, counts: Any) -> None:
+    api = await start_api(tmp_path / "threadline.db")  # no --webhook-allow
+    try:
+        for url in REFUSED_URLS:
+            failed = await expect_failure(
+                api.webhooks.CreateWebhook(
+                    webhook_pb2.CreateWebhookRequest(webhook=webhook_pb2.Webhook(url=url))
+                )
+            )
+            assert (failed.code, failed.reason, failed.fields) == (
+                INVALID,
+                "WEBHOOK_URL_NOT_ALLOWED",
+                ["webhook.url"],
+            ), url
+            assert "--webhook-allow" in failed.message
+        for url in MALFORMED_URLS:
+            failed = await expect_failure(
+                api.webhooks.CreateWebhook(
+                    webhook_pb2.CreateWebhookRequest(webhook=webhook_pb2.Webhook(url=url))
+                )
+            )
+            assert (failed.code, failed.reason, failed.fields) == (
+                INVALID,
+                "VALIDATION_ERROR",
+                ["webhook.url"],
+            ), url
+        thread = await api.threads.CreateThread(thread_pb2.CreateThreadRequest())
+        failed = await expect_failure(
+            api.runs.CreateRun(
+                run_pb2.CreateRunRequest(
+                    thread_id=thread.thread_id,
+                    agent_id="echo",
+                    webhook_url="http://127.0.0.1:9/",
+                    webhook_secret=SECRET,
+                )
+            )
+        )
+        assert (failed.reason, failed.fields) == ("WEBHOOK_URL_NOT_ALLOWED", ["webhook_url"])
+        failed = await expect_failure(
+            api.runs.Chat(
+                run_pb2.ChatRequest(
+                    message="hi",
+                    agent_id="echo",
+                    webhook_url="http://10.0.0.1/",
+                    webhook_secret=SECRET,
+                )
+            )
+        )
+        assert (failed.reason, failed.fields) == ("WEBHOOK_URL_NOT_ALLOWED", ["webhook_url"])
+        # Nothing was written.
+        assert not (await api.webhooks.ListWebhooks(webhook_pb2.ListWebhooksRequest())).webhooks
+        assert not await api.deliveries()
+        runs = await api.runs.ListRuns(run_pb2.ListRunsRequest(thread_id=thread.thread_id))
+        assert not runs.runs
+        threads = await api.threads.ListThreads(thread_pb2.ListThreadsRequest())
+        assert [t.thread_id for t in threads.threads] == [thread.thread_id]
+        counts(f"webhooks: {len(REFUSED_URLS)} refused addresses, {len(MALFORMED_URLS)} bad URLs")
+    finally:
+        await stop_api(api)
+
+
+async def test_the_address_is_checked_again_at_each_attempt(tmp_path: Path) -> None:
+    database = tmp_path / "threadline.db"
+    receiver = await Receiver().start()
+    allowed = await start_api(database, webhook_allow=("127.0.0.0/8",), **FAST_RETRIES)
+    try:
+        webhook = await allowed.webhooks.CreateWebhook(
+            webhook_pb2.CreateWebhookRequest(webhook=webhook_pb2.Webhook(url=receiver.url))
+        )
+    finally:
+        await stop_api(allowed)
+    # The operator no longer allows loopback: the webhook stays, its calls are refused.
+    api = await start_api(database, **FAST_RETRIES)
+    try:
+        run = await api.run_to_end()
+        (delivery,) = await api.wait_deliveries(
+            lambda found: bool(found) and found[0].attempt_count >= 2,
+            webhook_id=webhook.webhook_id,
+        )
+        assert delivery.run_id == run.run_id
+        assert delivery.status == PENDING
+        assert all("loopback" in a.error and a.status_code == 0 for a in delivery.attempts)
+        assert receiver.received == []
+    finally:
+        await stop_api(api)
+        await receiver.stop()
+
+
+# Not the Standard Webhooks form; base64 of 5 bytes (too short); not base64.
+BAD_SECRETS = ("hunter2", "whsec_c2hvcnQ=", "whsec_!!!")
+
+
+async def test_bad_requests_name_the_field_and_write_nothing(api: Api, receiver: Receiver) -> None:
+    cases: list[tuple[webhook_pb2.Webhook | None, str]] = [
+        (None, "webhook"),
+        *(
+            (webhook_pb2.Webhook(url=receiver.url, secret=bad), "webhook.secret")
+            for bad in BAD_SECRETS
+        ),
+        (
+            webhook_pb2.Webhook(url=receiver.url, event_types=["message.delta"]),
+            "webhook.event_types[0]",
+        ),
+        (
+            webhook_pb2.Webhook(url=receiver.url, event_types=["run.failed", "run.failed"]),
+            "webhook.event_types[1]",
+        ),
+        (
+            webhook_pb2.Webhook(url=receiver.url, event_types=["run.failed"] * 17),
+            "webhook.event_types",
+        ),
+        (webhook_pb2.Webhook(url=receiver.url, description="d" * 257), "webhook.description"),
+    ]
+    for webhook, field in cases:
+        request = webhook_pb2.CreateWebhookRequest()
+        if webhook is not None:
+            request.webhook.CopyFrom(webhook)
+        failed = await expect_failure(api.webhooks.CreateWebhook(request))
+        assert (failed.code, failed.reason, failed.fields) == (INVALID, "VALIDATION_ERROR", [field])
+    assert not (await api.webhooks.ListWebhooks(webhook_pb2.ListWebhooksRequest())).webhooks
+    # A secret given is kept (and returned once).
+    given = await api.webhooks.CreateWebhook(
+        webhook_pb2.CreateWebhookRequest(
+            webhook=webhook_pb2.Webhook(url=receiver.url, secret=SECRET)
+        )
+    )
+    assert given.secret == SECRET
+
+    for bad_id in ("", "a b"):
+        failed = await expect_failure(
+            api.webhooks.GetWebhook(webhook_pb2.GetWebhookRequest(webhook_id=bad_id))
+        )
+        assert (failed.code, failed.fields) == (INVALID, ["webhook_id"])
+    for call in (
+        api.webhooks.GetWebhook(webhook_pb2.GetWebhookRequest(webhook_id="wh_nope")),
+        api.webhooks.DeleteWebhook(webhook_pb2.DeleteWebhookRequest(webhook_id="wh_nope")),
+        api.webhooks.ListWebhookDeliveries(
+            webhook_pb2.ListWebhookDeliveriesRequest(webhook_id="wh_nope")
+        ),
+    ):
+        failed = await expect_failure(call)
+        assert (failed.code, failed.reason, failed.error_metadata.get("field")) == (
+            NOT_FOUND,
+            "WEBHOOK_NOT_FOUND",
+            "webhook_id",
+        )
+    for call, field in (
+        (api.webhooks.ListWebhooks(webhook_pb2.ListWebhooksRequest(page_size=1000)), "page_size"),
+        (
+            api.webhooks.ListWebhooks(webhook_pb2.ListWebhooksRequest(page_token="x")),  # noqa: S106
+            "page_token",
+        ),
+        (
+            api.webhooks.ListWebhookDeliveries(
+                webhook_pb2.ListWebhookDeliveriesRequest(run_id="bad id")
+            ),
+            "run_id",
+        ),
+    ):
+        failed = await expect_failure(call)
+        assert (failed.code, failed.fields) == (INVALID, [field])
+
+    thread = await api.threads.CreateThread(thread_pb2.CreateThreadRequest())
+    run_cases: tuple[tuple[dict[str, Any], str], ...] = (
+        ({"webhook_url": receiver.url}, "webhook_secret"),
+        ({"webhook_url": receiver.url, "webhook_secret": "nope"}, "webhook_secret"),
+        ({"webhook_secret": SECRET}, "webhook_secret"),
+        ({"webhook_url": "gopher://x/", "webhook_secret": SECRET}, "webhook_url"),
+    )
+    for fields, field in run_cases:
+        failed = await expect_failure(
+            api.runs.CreateRun(
+                run_pb2.CreateRunRequest(thread_id=thread.thread_id, agent_id="echo", **fields)
+            )
+        )
+        assert (failed.code, failed.reason, failed.fields) == (INVALID, "VALIDATION_ERROR", [field])
+        failed = await expect_failure(
+            api.runs.Chat(run_pb2.ChatRequest(message="hi", agent_id="echo", **fields))
+        )
+        assert (failed.code, failed.fields) == (INVALID, [field])
+    assert not (await api.runs.ListRuns(run_pb2.ListRunsRequest(thread_id=thread.thread_id))).runs
+
+    # Deleted: gone, with its deliveries, and nothing more is sent to it.
+    await api.webhooks.DeleteWebhook(webhook_pb2.DeleteWebhookRequest(webhook_id=given.webhook_id))
+    failed = await expect_failure(
+        api.webhooks.GetWebhook(webhook_pb2.GetWebhookRequest(webhook_id=given.webhook_id))
+    )
+    assert failed.reason == "WEBHOOK_NOT_FOUND"
+    await api.run_to_end()
+    await asyncio.sleep(0.3)
+    assert receiver.received == []
+
+
+async def test_webhooks_page_newest_first(api: Api, receiver: Receiver) -> None:
+    made = [
+        (
+            await api.webhooks.CreateWebhook(
+                webhook_pb2.CreateWebhookRequest(webhook=webhook_pb2.Webhook(url=receiver.url))
+            )
+        ).webhook_id
+        for _ in range(5)
+    ]
+    seen: list[str] = []
+    token = ""
+    while True:
+        page = await api.webhooks.ListWebhooks(
+            webhook_pb2.ListWebhooksRequest(page_size=2, page_token=token)
+        )
+        seen.extend(w.webhook_id for w in page.webhooks)
+        token = page.next_page_token
+        if not token:
+            break
+    assert seen == made[::-1]
+    await api.run_to_end()
+    await receiver.wait_for(5)
+    first = await api.webhooks.ListWebhookDeliveries(
+        webhook_pb2.ListWebhookDeliveriesRequest(page_size=3)
+    )
+    rest = await api.webhooks.ListWebhookDeliveries(
+        webhook_pb2.ListWebhookDeliveriesRequest(page_size=3, page_token=first.next_page_token)
+    )
+    assert len(first.deliveries) + len(rest.deliveries) == 5
+    assert not rest.next_page_token
+    failed = await expect_failure(
+        api.webhooks.ListWebhookDeliveries(
+            webhook_pb2.ListWebhookDeliveriesRequest(
+                page_size=3, page_token=first.next_page_token, run_id="run_other"
+            )
+        )
+    )
+    assert failed.fields == ["page_token"]
