@@ -34,7 +34,7 @@ from typing import Any
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from threadline.v1 import message_pb2, run_pb2, thread_pb2
+from threadline.v1 import message_pb2, run_pb2, thread_pb2, webhook_pb2
 
 from tests.conftest import LISTENING
 
@@ -354,7 +354,7 @@ WITHOUT_EXAMPLE_SERVICES = {"threadline.v1.AgentWorkerService"}
 
 def test_every_rpc_has_a_grpcurl_example():
     commands = "\n".join(e.command for e in read_examples(GRPCURL))
-    for module in (thread_pb2, message_pb2, run_pb2):
+    for module in (thread_pb2, message_pb2, run_pb2, webhook_pb2):
         for service in module.DESCRIPTOR.services_by_name.values():
             for method in service.methods:
                 name = f"{service.full_name}/{method.name}"

@@ -59,7 +59,7 @@ from typing import Any
 
 import pytest
 from google.api import annotations_pb2, http_pb2
-from threadline.v1 import message_pb2, run_pb2, thread_pb2, worker_pb2
+from threadline.v1 import message_pb2, run_pb2, thread_pb2, webhook_pb2, worker_pb2
 
 from tests.conftest import HTTP_LISTENING, LISTENING, ServerProcess, start_server_process
 
@@ -219,7 +219,7 @@ def _bindings(rule: http_pb2.HttpRule) -> Iterator[http_pb2.HttpRule]:
 def annotated_routes() -> list[Route]:
     """Every google.api.http binding of every Threadline RPC."""
     routes = []
-    for module in (thread_pb2, message_pb2, run_pb2, worker_pb2):
+    for module in (thread_pb2, message_pb2, run_pb2, worker_pb2, webhook_pb2):
         for service in module.DESCRIPTOR.services_by_name.values():
             for method in service.methods:
                 options = method.GetOptions()
