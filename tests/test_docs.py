@@ -89,7 +89,7 @@ TWO_COMMANDS = Walkthrough(ROOT / "README.md", "## Two commands")
 # replaced by a fixed word. Durations are left alone: every duration in these
 # outputs (a ttl) is one the client sent, so it is the same on every run.
 # Keys come in both spellings: grpcurl prints proto names, HTTP lowerCamelCase.
-SERVER_ID = re.compile(r"(?<![0-9a-z_])(thr|msg|run|call|ckp)_[0-9a-z]{26}(?![0-9a-z])")
+SERVER_ID = re.compile(r"(?<![0-9a-z_])(thr|msg|run|call|ckp|wh|whd)_[0-9a-z]{26}(?![0-9a-z])")
 TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2})")
 VOLATILE_KEYS = {
     "etag": "<etag>",
@@ -303,7 +303,8 @@ def run_walkthrough(walkthrough: Walkthrough, spawn_server: Any, tmp_path: Path)
             pytest.fail(f"{tool} is not on PATH; `make tools` builds grpcurl into .tools/bin")
     examples = read_examples(walkthrough)
     assert examples, f"{walkthrough.name} has no commands"
-    child = spawn_server(None, "--http-listen", "127.0.0.1:0")
+    # The pages' webhooks call this machine, which the server must be told it may.
+    child = spawn_server(None, "--http-listen", "127.0.0.1:0", "--webhook-allow", "127.0.0.1")
     addresses = {"grpc": child.address, "http": f"127.0.0.1:{child.http_port}"}
     marker = f"@@docs-{secrets.token_hex(8)}@@"
     script = tmp_path / "walkthrough.sh"
