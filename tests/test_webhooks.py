@@ -18,6 +18,7 @@ import base64
 import hashlib
 import hmac
 import itertools
+import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -614,3 +615,28 @@ async def test_webhooks_page_newest_first(api: Api, receiver: Receiver) -> None:
         )
     )
     assert failed.fields == ["page_token"]
+
+
+async def test_a_deleted_thread_takes_its_deliveries_and_done_ones_keep_no_body(
+    api: Api, receiver: Receiver
+) -> None:
+    subscription = await api.webhooks.CreateWebhook(
+        webhook_pb2.CreateWebhookRequest(webhook=webhook_pb2.Webhook(url=receiver.url))
+    )
+    run = await api.run_to_end(webhook_url=receiver.url, webhook_secret=SECRET)
+    await receiver.wait_for(2)
+    await api.wait_deliveries(
+        lambda found: [d.status for d in found] == [SUCCEEDED, SUCCEEDED], run_id=run.run_id
+    )
+    database = api.server.settings.database
+    with sqlite3.connect(database) as connection:
+        bodies = connection.execute("SELECT length(body) FROM webhook_deliveries").fetchall()
+    assert bodies == [(0,), (0,)]
+    await api.threads.DeleteThread(thread_pb2.DeleteThreadRequest(thread_id=run.thread_id))
+    assert await api.deliveries() == []
+    failed = await expect_failure(
+        api.webhooks.GetWebhook(webhook_pb2.GetWebhookRequest(webhook_id=run.webhook_id))
+    )
+    assert failed.reason == "WEBHOOK_NOT_FOUND"
+    # The webhook for every run stays.
+    await api.webhooks.GetWebhook(webhook_pb2.GetWebhookRequest(webhook_id=subscription.webhook_id))

@@ -104,7 +104,7 @@ class RunLog:
         if changes.events:
             stored = await tx.append_events(record.thread, changes.events)
             # The deliveries of webhook events, in the same transaction.
-            await webhook_outbox.enqueue(tx, stored)
+            await webhook_outbox.enqueue(tx, record.thread, stored)
         if changes.messages:
             await tx.touch_thread(
                 record.thread, activity(record.thread, tx.now, len(changes.messages))

@@ -226,7 +226,7 @@ class RunHandler:
         await self._check_runs_cap(tx)
         run.created_at.FromMicroseconds(tx.now)
         if run.webhook_url:
-            await webhooks.attach_to_run(tx, run, webhook_secret)
+            await webhooks.attach_to_run(tx, thread, run, webhook_secret)
         record = await tx.insert_run(thread, run)
         created = run_pb2.RunEvent(run_id=run.run_id, type=event_types.RUN_CREATED, run=record.run)
         created.created_at.FromMicroseconds(tx.now)

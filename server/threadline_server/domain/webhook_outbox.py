@@ -22,7 +22,7 @@ from threadline_server import ids
 from threadline_server.domain import event_types
 from threadline_server.domain.run_end import FINAL_EVENT_TYPES
 from threadline_server.store.base import StoreTransaction
-from threadline_server.store.records import OutboxEntry, StoredWebhook
+from threadline_server.store.records import OutboxEntry, StoredWebhook, ThreadRef
 
 # The event types a webhook is sent: every run end, and a run that waits for
 # an answer when this server has that event (human in the loop).
@@ -73,8 +73,13 @@ def body(event: run_pb2.RunEvent) -> bytes:
     return json.dumps(envelope, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-async def enqueue(tx: StoreTransaction, events: Sequence[run_pb2.RunEvent]) -> int:
-    """Write a delivery for each stored event and each webhook that wants it; count them."""
+async def enqueue(
+    tx: StoreTransaction, thread: ThreadRef, events: Sequence[run_pb2.RunEvent]
+) -> int:
+    """Write a delivery for each stored event of a thread and each webhook that wants it.
+
+    Returns how many it wrote.
+    """
     wanted = [event for event in events if event.type in WEBHOOK_EVENT_TYPES]
     if not wanted:
         return 0
@@ -100,7 +105,7 @@ async def enqueue(tx: StoreTransaction, events: Sequence[run_pb2.RunEvent]) -> i
             delivery.created_at.FromMicroseconds(tx.now)
             entries.append(OutboxEntry(hook.key, delivery, payload))
     if entries:
-        await tx.insert_deliveries(entries)
+        await tx.insert_deliveries(thread, entries)
     return len(entries)
 
 

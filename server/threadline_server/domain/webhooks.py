@@ -17,7 +17,7 @@ from threadline_server.domain.webhook_urls import (
 )
 from threadline_server.errors import Violations, WebhookUrlNotAllowedError
 from threadline_server.store.base import Store, StoreTransaction
-from threadline_server.store.records import DeliveryPageQuery, WebhookPageQuery
+from threadline_server.store.records import DeliveryPageQuery, ThreadRef, WebhookPageQuery
 
 MAX_EVENT_TYPES = 16
 MAX_DESCRIPTION = 256
@@ -77,13 +77,18 @@ async def check_address(policy: AddressPolicy, path: str, url: str) -> None:
         raise WebhookUrlNotAllowedError(path, str(error)) from None
 
 
-async def attach_to_run(tx: StoreTransaction, run: run_pb2.Run, secret: str) -> None:
-    """Make the webhook of a run's own webhook_url, and note it in the run (before its insert)."""
+async def attach_to_run(
+    tx: StoreTransaction, thread: ThreadRef, run: run_pb2.Run, secret: str
+) -> None:
+    """Make the webhook of a run's own webhook_url, and note it in the run (before its insert).
+
+    It belongs to the run's thread, and goes with it.
+    """
     webhook = webhook_pb2.Webhook(
         webhook_id=ids.new_webhook_id(), url=run.webhook_url, run_id=run.run_id
     )
     webhook.created_at.FromMicroseconds(tx.now)
-    await tx.insert_webhook(webhook, secret)
+    await tx.insert_webhook(webhook, secret, thread=thread)
     run.webhook_id = webhook.webhook_id
 
 

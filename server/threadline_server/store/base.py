@@ -253,8 +253,13 @@ class StoreTransaction(abc.ABC):
     # -- webhooks ---------------------------------------------------------------
 
     @abc.abstractmethod
-    async def insert_webhook(self, webhook: webhook_pb2.Webhook, secret: str) -> StoredWebhook:
-        """Insert a webhook exactly as given (webhook_id, run_id and created_at set)."""
+    async def insert_webhook(
+        self, webhook: webhook_pb2.Webhook, secret: str, *, thread: ThreadRef | None = None
+    ) -> StoredWebhook:
+        """Insert a webhook exactly as given (webhook_id, run_id and created_at set).
+
+        A run's own webhook is given its run's thread, and is deleted with it.
+        """
 
     @abc.abstractmethod
     async def webhook(self, webhook_id: str) -> StoredWebhook:
@@ -269,8 +274,11 @@ class StoreTransaction(abc.ABC):
         """Return the tenant's webhooks for every run and the run's own, oldest first."""
 
     @abc.abstractmethod
-    async def insert_deliveries(self, entries: Sequence[OutboxEntry]) -> None:
-        """Write deliveries to the outbox exactly as given (ids, status, times set)."""
+    async def insert_deliveries(self, ref: ThreadRef, entries: Sequence[OutboxEntry]) -> None:
+        """Write deliveries of a thread's events to the outbox exactly as given.
+
+        They are deleted with the thread (and with their webhook).
+        """
 
     @abc.abstractmethod
     async def claim_delivery(self, delivery_id: str, until: int) -> DueDelivery | None:
@@ -282,7 +290,10 @@ class StoreTransaction(abc.ABC):
 
     @abc.abstractmethod
     async def save_delivery(self, delivery: webhook_pb2.WebhookDelivery) -> None:
-        """Write a delivery's status, next_attempt_at and attempts back (if it still exists)."""
+        """Write a delivery's status, next_attempt_at and attempts back (if it still exists).
+
+        A delivery with no next_attempt_at is done: its body is dropped.
+        """
 
     # -- events -----------------------------------------------------------------
 

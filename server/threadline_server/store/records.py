@@ -225,7 +225,10 @@ class StoredWebhook:
 
 @dataclass(frozen=True)
 class OutboxEntry:
-    """A delivery to write beside its event: the webhook's key, the record, the body sent."""
+    """A delivery to write beside its event: the webhook's key, the record, the body sent.
+
+    It belongs to its event's thread, and goes when the thread does.
+    """
 
     webhook_key: int
     delivery: webhook_pb2.WebhookDelivery

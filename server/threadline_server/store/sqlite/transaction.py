@@ -228,9 +228,15 @@ class SqliteTransaction(StoreTransaction):
 
     # -- webhooks ---------------------------------------------------------------
 
-    async def insert_webhook(self, webhook: webhook_pb2.Webhook, secret: str) -> StoredWebhook:
-        """Insert a webhook as given."""
-        return await webhooks.insert(self._session, webhook, secret)
+    async def insert_webhook(
+        self, webhook: webhook_pb2.Webhook, secret: str, *, thread: ThreadRef | None = None
+    ) -> StoredWebhook:
+        """Insert a webhook as given (a run's own with its thread)."""
+        if thread is not None:
+            self._own(thread)
+        return await webhooks.insert(
+            self._session, webhook, secret, thread_key=None if thread is None else thread.key
+        )
 
     async def webhook(self, webhook_id: str) -> StoredWebhook:
         """Return one of the tenant's webhooks."""
@@ -244,9 +250,10 @@ class SqliteTransaction(StoreTransaction):
         """Return the webhooks for every run and the run's own."""
         return await webhooks.of_run(self._session, run_id)
 
-    async def insert_deliveries(self, entries: Sequence[OutboxEntry]) -> None:
-        """Write deliveries to the outbox."""
-        await webhooks.insert_deliveries(self._session, entries)
+    async def insert_deliveries(self, ref: ThreadRef, entries: Sequence[OutboxEntry]) -> None:
+        """Write deliveries of a thread's events to the outbox."""
+        self._own(ref)
+        await webhooks.insert_deliveries(self._session, ref, entries)
 
     async def claim_delivery(self, delivery_id: str, until: int) -> DueDelivery | None:
         """Lease a due delivery for an attempt."""

@@ -15,6 +15,7 @@ from threadline_server.store.records import (
     OutboxEntry,
     Page,
     StoredWebhook,
+    ThreadRef,
     WebhookPageQuery,
 )
 from threadline_server.store.sqlite.session import Row, Session, page
@@ -47,15 +48,19 @@ def to_delivery(row: Row) -> webhook_pb2.WebhookDelivery:
     return webhook_pb2.WebhookDelivery.FromString(row["record"])
 
 
-async def insert(session: Session, webhook: webhook_pb2.Webhook, secret: str) -> StoredWebhook:
-    """Insert a webhook as given (id and created_at set)."""
+async def insert(
+    session: Session, webhook: webhook_pb2.Webhook, secret: str, *, thread_key: int | None
+) -> StoredWebhook:
+    """Insert a webhook as given (id and created_at set), of a thread or of none."""
     row = await session.row(
-        "INSERT INTO webhooks (tenant_id, webhook_id, run_id, url, event_types, secret, "
-        f"description, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING {_WEBHOOK_COLUMNS}",
+        "INSERT INTO webhooks (tenant_id, webhook_id, run_id, thread_pk, url, event_types, "
+        "secret, description, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        f"RETURNING {_WEBHOOK_COLUMNS}",
         (
             session.tenant,
             webhook.webhook_id,
             webhook.run_id,
+            thread_key,
             webhook.url,
             json.dumps(list(webhook.event_types)),
             secret,
@@ -116,17 +121,21 @@ async def list_page(session: Session, query: WebhookPageQuery) -> Page[webhook_p
     )
 
 
-async def insert_deliveries(session: Session, entries: Sequence[OutboxEntry]) -> None:
-    """Write deliveries to the outbox, each as given (ids, times, status set)."""
+async def insert_deliveries(
+    session: Session, thread: ThreadRef, entries: Sequence[OutboxEntry]
+) -> None:
+    """Write deliveries of a thread's events to the outbox, each as given."""
     for entry in entries:
         delivery = entry.delivery
         await session.change(
-            "INSERT INTO webhook_deliveries (tenant_id, delivery_id, webhook_pk, run_id, status, "
-            "next_attempt_at, body, record, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO webhook_deliveries (tenant_id, delivery_id, webhook_pk, thread_pk, "
+            "run_id, status, next_attempt_at, body, record, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 session.tenant,
                 delivery.delivery_id,
                 entry.webhook_key,
+                thread.key,
                 delivery.run_id,
                 delivery.status,
                 delivery.next_attempt_at.ToMicroseconds()
@@ -214,16 +223,22 @@ async def claim(session: Session, delivery_id: str, until: int) -> DueDelivery |
 
 
 async def save_delivery(session: Session, delivery: webhook_pb2.WebhookDelivery) -> None:
-    """Write a delivery's status, next attempt and record back (nothing if it is gone)."""
+    """Write a delivery's status, next attempt and record back (nothing if it is gone).
+
+    One with no next attempt is done, and keeps no body.
+    """
+    next_attempt_at = (
+        delivery.next_attempt_at.ToMicroseconds() if delivery.HasField("next_attempt_at") else None
+    )
     await session.change(
-        "UPDATE webhook_deliveries SET status = ?, next_attempt_at = ?, record = ? "
+        "UPDATE webhook_deliveries SET status = ?, next_attempt_at = ?, record = ?, "
+        "body = CASE WHEN ? IS NULL THEN x'' ELSE body END "
         "WHERE tenant_id = ? AND delivery_id = ?",
         (
             delivery.status,
-            delivery.next_attempt_at.ToMicroseconds()
-            if delivery.HasField("next_attempt_at")
-            else None,
+            next_attempt_at,
             delivery.SerializeToString(deterministic=True),
+            next_attempt_at,
             session.tenant,
             delivery.delivery_id,
         ),
