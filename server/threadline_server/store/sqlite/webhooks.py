@@ -154,11 +154,14 @@ async def list_deliveries(
     """Return one page of the tenant's deliveries, newest first, of a webhook and/or a run."""
     if query.webhook_id:
         webhook = await row_of(session, query.webhook_id)
-        where = "d.webhook_pk = ?"
-        params: list[Any] = [webhook["pk"]]
         if query.run_id:
-            where += " AND d.run_id = ?"
-            params.append(query.run_id)
+            # A run's deliveries are few, a webhook's many: search by the run
+            # (the + keeps SQLite from choosing the webhook's index).
+            where = "d.tenant_id = ? AND d.run_id = ? AND +d.webhook_pk = ?"
+            params: list[Any] = [session.tenant, query.run_id, webhook["pk"]]
+        else:
+            where = "d.webhook_pk = ?"
+            params = [webhook["pk"]]
     elif query.run_id:
         where = "d.tenant_id = ? AND d.run_id = ?"
         params = [session.tenant, query.run_id]
