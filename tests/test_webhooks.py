@@ -640,3 +640,81 @@ async def test_a_deleted_thread_takes_its_deliveries_and_done_ones_keep_no_body(
     assert failed.reason == "WEBHOOK_NOT_FOUND"
     # The webhook for every run stays.
     await api.webhooks.GetWebhook(webhook_pb2.GetWebhookRequest(webhook_id=subscription.webhook_id))
+
+
+async def test_redirects_slow_and_huge_answers(api: Api, counts: Any) -> None:
+    target = await Receiver().start()
+    redirecting = await Receiver(status=302, reply_headers={"Location": target.url}).start()
+    slow = await Receiver(hold=asyncio.Event()).start()  # never answers
+    huge = await Receiver(reply_body=b"x" * (16 * 1024 * 1024)).start()
+    try:
+        hooks = {}
+        for name, receiver in (("redirect", redirecting), ("slow", slow), ("huge", huge)):
+            made = await api.webhooks.CreateWebhook(
+                webhook_pb2.CreateWebhookRequest(webhook=webhook_pb2.Webhook(url=receiver.url))
+            )
+            hooks[made.webhook_id] = name
+        run = await api.run_to_end()
+        await redirecting.wait_for(2)
+        await slow.wait_for(2)
+        (delivered,) = await huge.wait_for(1)
+        found = await api.wait_deliveries(
+            lambda found: all(d.attempt_count >= 2 or d.status == SUCCEEDED for d in found),
+            run_id=run.run_id,
+        )
+        by_name = {hooks[d.webhook_id]: d for d in found}
+        # A redirect is a failure, and its target is never called.
+        assert by_name["redirect"].attempts[0].status_code == 302
+        assert "redirects are not followed" in by_name["redirect"].attempts[0].error
+        assert target.received == []
+        # No answer within --webhook-timeout (2 s here).
+        assert by_name["slow"].attempts[0].status_code == 0
+        assert "no answer within 2 s" in by_name["slow"].attempts[0].error
+        assert 1900 <= by_name["slow"].attempts[0].duration_ms < 4000
+        # A 16 MiB answer: 64 KiB of it read, and the delivery done.
+        assert by_name["huge"].status == SUCCEEDED
+        assert by_name["huge"].attempt_count == 1
+        assert delivered.payload["type"] == "run.completed"
+        counts(
+            f"webhooks: redirect {by_name['redirect'].attempt_count} attempts, slow "
+            f"{by_name['slow'].attempts[0].duration_ms} ms, 16 MiB answer in "
+            f"{by_name['huge'].attempts[0].duration_ms} ms"
+        )
+    finally:
+        for receiver in (target, redirecting, slow, huge):
+            if receiver.hold is not None:
+                receiver.hold.set()
+            await receiver.stop()
+
+
+async def test_stopping_cuts_an_attempt_short_and_the_next_server_sends_it(
+    tmp_path: Path,
+) -> None:
+    database = tmp_path / "threadline.db"
+    settings = {**FAST_RETRIES, "webhook_timeout": 1.0, "webhook_allow": ("127.0.0.1",)}
+    hold = asyncio.Event()
+    receiver = await Receiver(hold=hold).start()
+    first = await start_api(database, **settings)
+    try:
+        await first.webhooks.CreateWebhook(
+            webhook_pb2.CreateWebhookRequest(webhook=webhook_pb2.Webhook(url=receiver.url))
+        )
+        run = await first.run_to_end()
+        (held,) = await receiver.wait_for(1)
+    finally:
+        began = time.monotonic()
+        await stop_api(first)
+        stopped_in = time.monotonic() - began
+    # The grace (1 s) gave the attempt half a second, at most half its timeout.
+    assert stopped_in < 1.5
+    hold.set()
+    second = await start_api(database, **settings)
+    try:
+        (delivery,) = await second.wait_deliveries(
+            lambda found: bool(found) and found[0].status == SUCCEEDED, run_id=run.run_id
+        )
+        again = receiver.received[-1]
+        assert again.webhook_id == held.webhook_id == delivery.delivery_id
+    finally:
+        await stop_api(second)
+        await receiver.stop()

@@ -40,8 +40,11 @@ class Receiver:
 
     port: int = 0
     status: int = 200
-    # While set, requests wait for it to be cleared before being answered.
+    # While set, requests wait for it to be set before being answered.
     hold: asyncio.Event | None = None
+    # What the answer carries besides the status.
+    reply_body: bytes = b"noted"
+    reply_headers: dict[str, str] = field(default_factory=dict)
     received: list[Received] = field(default_factory=list)
     arrived: asyncio.Condition = field(default_factory=asyncio.Condition)
     _runner: web.AppRunner | None = None
@@ -58,7 +61,7 @@ class Receiver:
             self.arrived.notify_all()
         if self.hold is not None:
             await self.hold.wait()
-        return web.Response(status=self.status, text="noted")
+        return web.Response(status=self.status, body=self.reply_body, headers=self.reply_headers)
 
     async def start(self) -> Receiver:
         """Listen (on the same port as before, once it has one)."""
