@@ -63,6 +63,8 @@ ACROSS_TENANTS = (
     "ON t.pk = r.thread_pk WHERE r.status IN (1, 2)",
     # The webhook dispatcher's: which deliveries are due, and when the next is.
     "FROM webhook_deliveries WHERE next_attempt_at IS NOT NULL",
+    # The sweep of deliveries done long ago.
+    "WHERE next_attempt_at IS NULL AND created_at < ?",
 )
 # Statements by a row key that a tenant-scoped lookup handed over.
 BY_ROW_KEY = re.compile(r"WHERE (?:\w+\.)?(?:pk|thread_pk|webhook_pk) (?:= [?:]|IN)")
@@ -103,6 +105,7 @@ EXPECTED = {
     ),
     "AND next_attempt_at <= ? ORDER BY next_attempt_at": "webhook_deliveries_due (next_attempt_at",
     "SELECT min(next_attempt_at)": "webhook_deliveries_due (next_attempt_at",
+    "WHERE next_attempt_at IS NULL AND created_at < ?": "webhook_deliveries_done (created_at<?)",
     "FROM webhooks WHERE tenant_id = ? AND webhook_id = ?": (
         "sqlite_autoindex_webhooks_1 (tenant_id=? AND webhook_id=?)"
     ),

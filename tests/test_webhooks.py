@@ -718,3 +718,39 @@ async def test_stopping_cuts_an_attempt_short_and_the_next_server_sends_it(
     finally:
         await stop_api(second)
         await receiver.stop()
+
+
+async def test_deliveries_done_a_week_ago_are_swept(tmp_path: Path, receiver: Receiver) -> None:
+    api = await start_api(
+        tmp_path / "threadline.db",
+        webhook_allow=("127.0.0.1",),
+        expiry_sweep_interval=0.1,
+        **FAST_RETRIES,
+    )
+    try:
+        await api.webhooks.CreateWebhook(
+            webhook_pb2.CreateWebhookRequest(webhook=webhook_pb2.Webhook(url=receiver.url))
+        )
+        old, recent = await api.run_to_end(), await api.run_to_end()
+        await receiver.wait_for(2)
+        for run in (old, recent):
+            await api.wait_deliveries(
+                lambda found: [d.status for d in found] == [SUCCEEDED], run_id=run.run_id
+            )
+        # Eight days ago: one done, and one still pending (never swept).
+        eight_days = 8 * 24 * 3600 * 1_000_000
+        with sqlite3.connect(api.server.settings.database) as connection:
+            connection.execute(
+                "UPDATE webhook_deliveries SET created_at = created_at - ? WHERE run_id = ?",
+                (eight_days, old.run_id),
+            )
+            connection.execute(
+                "UPDATE webhook_deliveries SET created_at = created_at - ?, "
+                "next_attempt_at = created_at + 3600000000 WHERE run_id = ?",
+                (eight_days, recent.run_id),
+            )
+        assert await api.wait_deliveries(lambda found: not found, run_id=old.run_id) == []
+        (pending,) = await api.deliveries(run_id=recent.run_id)
+        assert pending.delivery_id
+    finally:
+        await stop_api(api)

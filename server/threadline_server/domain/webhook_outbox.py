@@ -21,14 +21,18 @@ from threadline.v1 import run_pb2, webhook_pb2
 from threadline_server import ids
 from threadline_server.domain import event_types
 from threadline_server.domain.run_end import FINAL_EVENT_TYPES
-from threadline_server.store.base import StoreTransaction
-from threadline_server.store.records import OutboxEntry, StoredWebhook, ThreadRef
+from threadline_server.store.base import Store, StoreTransaction
+from threadline_server.store.records import ACROSS_TENANTS, OutboxEntry, StoredWebhook, ThreadRef
 
 # The event types a webhook is sent: every run end, and a run that waits for
 # an answer when this server has that event (human in the loop).
 WEBHOOK_EVENT_TYPES: frozenset[str] = frozenset(FINAL_EVENT_TYPES.values()) | frozenset(
     name for name in (getattr(event_types, "RUN_REQUIRES_ACTION", None),) if isinstance(name, str)
 )
+# How long a delivery that is done (succeeded, or failed for good) is kept.
+RETENTION_US = 7 * 24 * 3600 * 1_000_000
+# Deliveries deleted per transaction by the sweep.
+SWEEP_BATCH = 500
 # The attempts a delivery shows (the count goes on).
 KEPT_ATTEMPTS = 20
 # The most bytes of an error kept with an attempt.
@@ -157,3 +161,17 @@ def after_attempt(
         updated.status = webhook_pb2.WEBHOOK_DELIVERY_STATUS_PENDING
         updated.next_attempt_at.FromMicroseconds(next_at)
     return updated
+
+
+async def forget_old(store: Store) -> int:
+    """Delete deliveries done and older than RETENTION_US, a batch per transaction; count them."""
+    forgotten = 0
+    while True:
+
+        async def work(tx: StoreTransaction) -> int:
+            return await tx.forget_deliveries(before=tx.now - RETENTION_US, limit=SWEEP_BATCH)
+
+        batch = await store.transaction(ACROSS_TENANTS, work)
+        forgotten += batch
+        if batch < SWEEP_BATCH:
+            return forgotten

@@ -289,6 +289,10 @@ class StoreTransaction(abc.ABC):
         """
 
     @abc.abstractmethod
+    async def forget_deliveries(self, *, before: int, limit: int) -> int:
+        """Delete up to limit done deliveries (of every tenant) made before a time; count them."""
+
+    @abc.abstractmethod
     async def save_delivery(self, delivery: webhook_pb2.WebhookDelivery) -> None:
         """Write a delivery's status, next_attempt_at and attempts back (if it still exists).
 

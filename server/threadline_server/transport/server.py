@@ -32,7 +32,7 @@ from threadline.v1 import (
 )
 
 from threadline_server.config import Settings
-from threadline_server.domain import idempotency
+from threadline_server.domain import idempotency, webhook_outbox
 from threadline_server.domain.agents import Agent, load_agent
 from threadline_server.domain.builtin_agents import BUILTIN_AGENTS
 from threadline_server.domain.engine import RunEngine
@@ -435,6 +435,9 @@ class ThreadlineServer:
         forgotten = await idempotency.forget_old(self.store)
         if forgotten:
             logger.info("forgot %d request ids older than 24 hours", forgotten)
+        deliveries = await webhook_outbox.forget_old(self.store)
+        if deliveries:
+            logger.info("deleted %d webhook deliveries done more than 7 days ago", deliveries)
 
     async def _expire_leases(self) -> None:
         expired = await self.engine.scheduler.expire_leases()

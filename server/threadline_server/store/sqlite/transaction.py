@@ -259,6 +259,10 @@ class SqliteTransaction(StoreTransaction):
         """Lease a due delivery for an attempt."""
         return await webhooks.claim(self._session, delivery_id, until)
 
+    async def forget_deliveries(self, *, before: int, limit: int) -> int:
+        """Delete done deliveries made before a time."""
+        return await webhooks.forget(self._session, before=before, limit=limit)
+
     async def save_delivery(self, delivery: webhook_pb2.WebhookDelivery) -> None:
         """Write a delivery back."""
         await webhooks.save_delivery(self._session, delivery)

@@ -225,6 +225,15 @@ async def claim(session: Session, delivery_id: str, until: int) -> DueDelivery |
     )
 
 
+async def forget(session: Session, *, before: int, limit: int) -> int:
+    """Delete up to limit done deliveries of every tenant made before a time; count them."""
+    return await session.change(
+        "DELETE FROM webhook_deliveries WHERE pk IN (SELECT pk FROM webhook_deliveries "
+        "WHERE next_attempt_at IS NULL AND created_at < ? ORDER BY created_at LIMIT ?)",
+        (before, limit),
+    )
+
+
 async def save_delivery(session: Session, delivery: webhook_pb2.WebhookDelivery) -> None:
     """Write a delivery's status, next attempt and record back (nothing if it is gone).
 

@@ -54,6 +54,9 @@ CREATE INDEX webhook_deliveries_by_webhook ON webhook_deliveries (webhook_pk, pk
 CREATE INDEX webhook_deliveries_by_run ON webhook_deliveries (tenant_id, run_id, pk);
 CREATE INDEX webhook_deliveries_by_tenant ON webhook_deliveries (tenant_id, pk);
 CREATE INDEX webhook_deliveries_by_thread ON webhook_deliveries (thread_pk);
+-- Deliveries done (succeeded or failed for good), oldest first, for the sweep.
+CREATE INDEX webhook_deliveries_done ON webhook_deliveries (created_at)
+    WHERE next_attempt_at IS NULL;
 
 -- A run's own webhook: the URL as given, and the webhook made for it.
 ALTER TABLE runs ADD COLUMN webhook_url TEXT NOT NULL DEFAULT '';
