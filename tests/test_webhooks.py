@@ -327,6 +327,18 @@ async def test_a_receiver_down_then_up_gets_it_with_the_same_id(api: Api, counts
     assert set(codes[:-2]) == {0}
     assert "HTTP 500" in done.attempts[-2].error
     counts(f"webhooks: receiver down then up: {done.attempt_count} attempts, 1 delivery id")
+    # Every attempt is counted in the metrics, by outcome.
+    registry = api.server.metrics.registry
+    outcomes = {
+        outcome: registry.get_sample_value(
+            "threadline_webhook_attempts_total", {"outcome": outcome}
+        )
+        for outcome in ("delivered", "failed", "gave_up")
+    }
+    assert outcomes == {"delivered": 1.0, "failed": done.attempt_count - 1.0, "gave_up": 0.0}
+    assert registry.get_sample_value("threadline_webhook_attempt_seconds_count") == (
+        done.attempt_count
+    )
     await receiver.stop()
 
 
@@ -353,6 +365,11 @@ async def test_a_delivery_fails_for_good_after_the_window(tmp_path: Path) -> Non
         sent = len(receiver.received)
         await asyncio.sleep(0.6)
         assert len(receiver.received) == sent  # never tried again
+        registry = api.server.metrics.registry
+        assert (
+            registry.get_sample_value("threadline_webhook_attempts_total", {"outcome": "gave_up"})
+            == 1.0
+        )
     finally:
         await receiver.stop()
         await stop_api(api)

@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+from collections.abc import Callable
 
 from threadline.v1 import run_pb2, webhook_pb2
 
@@ -28,6 +29,12 @@ from threadline_server.store.records import DueDelivery
 logger = logging.getLogger(__name__)
 
 POLL_SECONDS = 2.0
+# An attempt's outcome, by the status it left its delivery in.
+_OUTCOMES = {
+    webhook_pb2.WEBHOOK_DELIVERY_STATUS_SUCCEEDED: "delivered",
+    webhook_pb2.WEBHOOK_DELIVERY_STATUS_PENDING: "failed",
+    webhook_pb2.WEBHOOK_DELIVERY_STATUS_FAILED: "gave_up",
+}
 # A lease lasts the attempt's time limit and this much more.
 LEASE_MARGIN_SECONDS = 5.0
 
@@ -36,9 +43,17 @@ class Dispatcher:
     """Sends webhook deliveries from the outbox, a few at a time."""
 
     def __init__(
-        self, store: Store, sender: Sender, policy: RetryPolicy, *, concurrency: int = 8
+        self,
+        store: Store,
+        sender: Sender,
+        policy: RetryPolicy,
+        *,
+        concurrency: int = 8,
+        observe: Callable[[str, float], None] | None = None,
     ) -> None:
         self._store = store
+        # Told each attempt's outcome (delivered, failed, gave_up) and seconds.
+        self._observe = observe
         self._sender = sender
         self._policy = policy
         self._concurrency = concurrency
@@ -129,6 +144,8 @@ class Dispatcher:
         except Exception:
             logger.exception("webhook delivery %s: attempt failed", delivery_id)
             return
+        if self._observe is not None:
+            self._observe(_OUTCOMES[updated.status], outcome.duration_us / 1e6)
         if updated.status == webhook_pb2.WEBHOOK_DELIVERY_STATUS_FAILED:
             logger.warning(
                 "webhook delivery %s to %s failed for good after %d attempts: %s",

@@ -175,6 +175,7 @@ class ThreadlineServer:
             self.store,
             Sender(self.webhook_addresses, timeout=settings.webhook_timeout),
             retry,
+            observe=self.metrics.webhooks.observe,
         )
         self.key_secret = KeySecretFile(settings.key_secret_path)
         self.limits = CallLimits(
