@@ -416,6 +416,16 @@ async def test_addresses_not_allowed_are_refused(tmp_path: Path, counts: Any) ->
                 ["webhook.url"],
             ), url
             assert "--webhook-allow" in failed.message
+        # A name that resolves to nothing (.invalid never does, RFC 2606).
+        failed = await expect_failure(
+            api.webhooks.CreateWebhook(
+                webhook_pb2.CreateWebhookRequest(
+                    webhook=webhook_pb2.Webhook(url="https://no-such-host.invalid/hooks")
+                )
+            )
+        )
+        assert (failed.reason, failed.fields) == ("WEBHOOK_URL_NOT_ALLOWED", ["webhook.url"])
+        assert "cannot resolve 'no-such-host.invalid'" in failed.message
         for url in MALFORMED_URLS:
             failed = await expect_failure(
                 api.webhooks.CreateWebhook(

@@ -20,6 +20,9 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 MAX_URL_LENGTH = 2048
+# How long resolving a host may take, so that a call that makes a webhook
+# never waits on a slow resolver for long.
+RESOLVE_SECONDS = 5.0
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -112,11 +115,16 @@ class AddressPolicy:
             addresses = [literal]
         else:
             try:
-                infos = await asyncio.get_running_loop().getaddrinfo(
-                    host, port, type=socket.SOCK_STREAM
-                )
+                async with asyncio.timeout(RESOLVE_SECONDS):
+                    infos = await asyncio.get_running_loop().getaddrinfo(
+                        host, port, type=socket.SOCK_STREAM
+                    )
             except OSError as error:
                 raise AddressRefusedError(f"cannot resolve {host!r}: {error}") from None
+            except TimeoutError:
+                raise AddressRefusedError(
+                    f"cannot resolve {host!r}: no answer within {RESOLVE_SECONDS:g} s"
+                ) from None
             addresses = list(
                 dict.fromkeys(ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos)
             )
