@@ -113,6 +113,9 @@ EXPECTED = {
     "FROM webhooks WHERE tenant_id = ? AND run_id = ''": (
         "webhooks_by_run (tenant_id=? AND run_id=?"
     ),
+    "WHERE tenant_id = ? AND delivery_id IN": (
+        "sqlite_autoindex_webhook_deliveries_1 (tenant_id=? AND delivery_id=?)"
+    ),
     "WHERE tenant_id = ? AND delivery_id = ?": (
         "sqlite_autoindex_webhook_deliveries_1 (tenant_id=? AND delivery_id=?)"
     ),

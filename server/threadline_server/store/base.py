@@ -281,11 +281,12 @@ class StoreTransaction(abc.ABC):
         """
 
     @abc.abstractmethod
-    async def claim_delivery(self, delivery_id: str, until: int) -> DueDelivery | None:
-        """Lease a delivery that is due by now for an attempt until a time; None if not due.
+    async def claim_deliveries(self, delivery_ids: Sequence[str], until: int) -> list[DueDelivery]:
+        """Lease those of the deliveries that are due by now for an attempt until a time.
 
-        The lease is its next_attempt_at moved to until: another dispatcher
-        (or this one after a crash) tries it then, not before.
+        The lease is a delivery's next_attempt_at moved to until: another
+        dispatcher (or this one after a crash) tries it then, not before.
+        Deliveries no longer due (another took them) are left out.
         """
 
     @abc.abstractmethod
@@ -293,8 +294,8 @@ class StoreTransaction(abc.ABC):
         """Delete up to limit done deliveries (of every tenant) made before a time; count them."""
 
     @abc.abstractmethod
-    async def save_delivery(self, delivery: webhook_pb2.WebhookDelivery) -> None:
-        """Write a delivery's status, next_attempt_at and attempts back (if it still exists).
+    async def save_deliveries(self, deliveries: Sequence[webhook_pb2.WebhookDelivery]) -> None:
+        """Write deliveries' status, next_attempt_at and attempts back (those that still exist).
 
         A delivery with no next_attempt_at is done: its body is dropped.
         """

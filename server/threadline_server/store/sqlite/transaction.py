@@ -255,17 +255,18 @@ class SqliteTransaction(StoreTransaction):
         self._own(ref)
         await webhooks.insert_deliveries(self._session, ref, entries)
 
-    async def claim_delivery(self, delivery_id: str, until: int) -> DueDelivery | None:
-        """Lease a due delivery for an attempt."""
-        return await webhooks.claim(self._session, delivery_id, until)
+    async def claim_deliveries(self, delivery_ids: Sequence[str], until: int) -> list[DueDelivery]:
+        """Lease the due ones of the deliveries for an attempt."""
+        return await webhooks.claim(self._session, delivery_ids, until)
 
     async def forget_deliveries(self, *, before: int, limit: int) -> int:
         """Delete done deliveries made before a time."""
         return await webhooks.forget(self._session, before=before, limit=limit)
 
-    async def save_delivery(self, delivery: webhook_pb2.WebhookDelivery) -> None:
-        """Write a delivery back."""
-        await webhooks.save_delivery(self._session, delivery)
+    async def save_deliveries(self, deliveries: Sequence[webhook_pb2.WebhookDelivery]) -> None:
+        """Write deliveries back."""
+        for delivery in deliveries:
+            await webhooks.save_delivery(self._session, delivery)
 
     # -- events -----------------------------------------------------------------
 

@@ -202,27 +202,37 @@ async def next_due(session: Session) -> int | None:
     return None if row is None or row[0] is None else int(row[0])
 
 
-async def claim(session: Session, delivery_id: str, until: int) -> DueDelivery | None:
-    """Take a due delivery of the tenant for an attempt, leased until a time; None if not due."""
-    row = await session.row(
+async def claim(session: Session, delivery_ids: Sequence[str], until: int) -> list[DueDelivery]:
+    """Lease the tenant's deliveries among these that are due, until a time; return them."""
+    if not delivery_ids:
+        return []
+    marks = ", ".join("?" * len(delivery_ids))
+    rows = await session.rows(
         "UPDATE webhook_deliveries SET next_attempt_at = ? "
-        "WHERE tenant_id = ? AND delivery_id = ? AND next_attempt_at IS NOT NULL "
+        f"WHERE tenant_id = ? AND delivery_id IN ({marks}) AND next_attempt_at IS NOT NULL "
         "AND next_attempt_at <= ? RETURNING webhook_pk, body, record",
-        (until, session.tenant, delivery_id, session.now),
+        (until, session.tenant, *delivery_ids, session.now),
     )
-    if row is None:
-        return None
-    webhook = await session.row(
-        "SELECT url, secret FROM webhooks WHERE pk = ?", (row["webhook_pk"],)
-    )
-    assert webhook is not None  # noqa: S101 - deliveries go with their webhook (cascade)
-    return DueDelivery(
-        tenant=session.tenant or "",
-        delivery=to_delivery(row),
-        url=webhook["url"],
-        secret=webhook["secret"],
-        body=row["body"],
-    )
+    if not rows:
+        return []
+    keys = sorted({row["webhook_pk"] for row in rows})
+    hooks = {
+        row["pk"]: row
+        for row in await session.rows(
+            f"SELECT pk, url, secret FROM webhooks WHERE pk IN ({', '.join('?' * len(keys))})",
+            keys,
+        )
+    }
+    return [
+        DueDelivery(
+            tenant=session.tenant or "",
+            delivery=to_delivery(row),
+            url=hooks[row["webhook_pk"]]["url"],
+            secret=hooks[row["webhook_pk"]]["secret"],
+            body=row["body"],
+        )
+        for row in rows
+    ]
 
 
 async def forget(session: Session, *, before: int, limit: int) -> int:
