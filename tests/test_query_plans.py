@@ -109,6 +109,9 @@ EXPECTED = {
     "FROM webhooks WHERE tenant_id = ? AND webhook_id = ?": (
         "sqlite_autoindex_webhooks_1 (tenant_id=? AND webhook_id=?)"
     ),
+    "SELECT 1 FROM webhooks WHERE tenant_id = ? AND run_id = ''": (
+        "webhooks_by_run (tenant_id=? AND run_id=?)"
+    ),
     "FROM webhooks WHERE tenant_id = ? AND run_id IN": "webhooks_by_run (tenant_id=? AND run_id=?)",
     "FROM webhooks WHERE tenant_id = ? AND run_id = ''": (
         "webhooks_by_run (tenant_id=? AND run_id=?"

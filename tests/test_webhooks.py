@@ -781,3 +781,20 @@ async def test_deliveries_done_a_week_ago_are_swept(tmp_path: Path, receiver: Re
         assert pending.delivery_id
     finally:
         await stop_api(api)
+
+
+async def test_a_tenant_has_at_most_100_webhooks(api: Api, receiver: Receiver) -> None:
+    request = webhook_pb2.CreateWebhookRequest(webhook=webhook_pb2.Webhook(url=receiver.url))
+    made = [await api.webhooks.CreateWebhook(request) for _ in range(100)]
+    failed = await expect_failure(api.webhooks.CreateWebhook(request))
+    assert (failed.code, failed.reason, failed.error_metadata.get("limit")) == (
+        grpc.StatusCode.FAILED_PRECONDITION,
+        "TOO_MANY_WEBHOOKS",
+        "100",
+    )
+    # A run's own webhook does not count; deleting one makes room.
+    await api.run_to_end(webhook_url=receiver.url, webhook_secret=SECRET)
+    await api.webhooks.DeleteWebhook(
+        webhook_pb2.DeleteWebhookRequest(webhook_id=made[0].webhook_id)
+    )
+    await api.webhooks.CreateWebhook(request)

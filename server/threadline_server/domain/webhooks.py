@@ -15,11 +15,18 @@ from threadline_server.domain.webhook_urls import (
     target,
     url_problem,
 )
-from threadline_server.errors import Violations, WebhookUrlNotAllowedError
+from threadline_server.errors import (
+    FailedPreconditionError,
+    Violations,
+    WebhookUrlNotAllowedError,
+)
 from threadline_server.store.base import Store, StoreTransaction
 from threadline_server.store.records import DeliveryPageQuery, ThreadRef, WebhookPageQuery
 
 MAX_EVENT_TYPES = 16
+# Webhooks made by CreateWebhook a tenant may have: each run's end is sent to
+# every one of them.
+MAX_WEBHOOKS = 100
 MAX_DESCRIPTION = 256
 _SECRET_RULE = (
     f"must be {webhook_signing.SECRET_PREFIX!r} and the base64 of "
@@ -124,6 +131,13 @@ class WebhookHandler:
         )
 
         async def work(tx: StoreTransaction) -> webhook_pb2.Webhook:
+            if await tx.count_webhooks(MAX_WEBHOOKS) >= MAX_WEBHOOKS:
+                raise FailedPreconditionError(
+                    "TOO_MANY_WEBHOOKS",
+                    f"this tenant already has {MAX_WEBHOOKS} webhooks, its limit; delete one "
+                    "first (a run's own webhook_url does not count)",
+                    metadata={"limit": str(MAX_WEBHOOKS)},
+                )
             webhook.created_at.FromMicroseconds(tx.now)
             return (await tx.insert_webhook(webhook, secret)).webhook
 

@@ -266,6 +266,10 @@ class StoreTransaction(abc.ABC):
         """Return one of the tenant's webhooks, or raise NotFoundError."""
 
     @abc.abstractmethod
+    async def count_webhooks(self, limit: int) -> int:
+        """Count the tenant's webhooks made by CreateWebhook, up to limit (counting stops there)."""
+
+    @abc.abstractmethod
     async def delete_webhook(self, webhook_id: str) -> None:
         """Delete a webhook and its deliveries, or raise NotFoundError."""
 

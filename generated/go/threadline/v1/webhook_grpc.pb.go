@@ -59,6 +59,8 @@ const (
 type WebhookServiceClient interface {
 	// Makes a webhook and returns it, with its secret: the only reply that
 	// carries the secret, which the server makes when the request gives none.
+	// A tenant has at most 100 webhooks made this way: one more is
+	// FAILED_PRECONDITION with reason TOO_MANY_WEBHOOKS.
 	CreateWebhook(ctx context.Context, in *CreateWebhookRequest, opts ...grpc.CallOption) (*Webhook, error)
 	// Returns one webhook, without its secret.
 	GetWebhook(ctx context.Context, in *GetWebhookRequest, opts ...grpc.CallOption) (*Webhook, error)
@@ -164,6 +166,8 @@ func (c *webhookServiceClient) ListWebhookDeliveries(ctx context.Context, in *Li
 type WebhookServiceServer interface {
 	// Makes a webhook and returns it, with its secret: the only reply that
 	// carries the secret, which the server makes when the request gives none.
+	// A tenant has at most 100 webhooks made this way: one more is
+	// FAILED_PRECONDITION with reason TOO_MANY_WEBHOOKS.
 	CreateWebhook(context.Context, *CreateWebhookRequest) (*Webhook, error)
 	// Returns one webhook, without its secret.
 	GetWebhook(context.Context, *GetWebhookRequest) (*Webhook, error)

@@ -118,6 +118,8 @@ class WebhookServiceServicer:
     def CreateWebhook(self, request, context):
         """Makes a webhook and returns it, with its secret: the only reply that
         carries the secret, which the server makes when the request gives none.
+        A tenant has at most 100 webhooks made this way: one more is
+        FAILED_PRECONDITION with reason TOO_MANY_WEBHOOKS.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -62,6 +62,8 @@ class WebhookServiceStub:
     CreateWebhook: _grpc.UnaryUnaryMultiCallable[_webhook_pb2.CreateWebhookRequest, _webhook_pb2.Webhook]
     """Makes a webhook and returns it, with its secret: the only reply that
     carries the secret, which the server makes when the request gives none.
+    A tenant has at most 100 webhooks made this way: one more is
+    FAILED_PRECONDITION with reason TOO_MANY_WEBHOOKS.
     """
     GetWebhook: _grpc.UnaryUnaryMultiCallable[_webhook_pb2.GetWebhookRequest, _webhook_pb2.Webhook]
     """Returns one webhook, without its secret."""
@@ -112,6 +114,8 @@ class WebhookServiceAsyncStub(WebhookServiceStub):
     CreateWebhook: _aio.UnaryUnaryMultiCallable[_webhook_pb2.CreateWebhookRequest, _webhook_pb2.Webhook]  # type: ignore[assignment]
     """Makes a webhook and returns it, with its secret: the only reply that
     carries the secret, which the server makes when the request gives none.
+    A tenant has at most 100 webhooks made this way: one more is
+    FAILED_PRECONDITION with reason TOO_MANY_WEBHOOKS.
     """
     GetWebhook: _aio.UnaryUnaryMultiCallable[_webhook_pb2.GetWebhookRequest, _webhook_pb2.Webhook]  # type: ignore[assignment]
     """Returns one webhook, without its secret."""
@@ -165,6 +169,8 @@ class WebhookServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_webhook_pb2.Webhook, _abc.Awaitable[_webhook_pb2.Webhook]]:
         """Makes a webhook and returns it, with its secret: the only reply that
         carries the secret, which the server makes when the request gives none.
+        A tenant has at most 100 webhooks made this way: one more is
+        FAILED_PRECONDITION with reason TOO_MANY_WEBHOOKS.
         """
 
     @_abc_1.abstractmethod

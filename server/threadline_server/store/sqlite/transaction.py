@@ -242,6 +242,10 @@ class SqliteTransaction(StoreTransaction):
         """Return one of the tenant's webhooks."""
         return webhooks.to_stored(await webhooks.row_of(self._session, webhook_id))
 
+    async def count_webhooks(self, limit: int) -> int:
+        """Count the tenant's webhooks for every run, up to limit."""
+        return await webhooks.count(self._session, limit)
+
     async def delete_webhook(self, webhook_id: str) -> None:
         """Delete a webhook and its deliveries."""
         await webhooks.delete(self._session, webhook_id)

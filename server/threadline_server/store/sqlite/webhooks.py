@@ -83,6 +83,15 @@ async def row_of(session: Session, webhook_id: str) -> Row:
     return row
 
 
+async def count(session: Session, limit: int) -> int:
+    """Count the tenant's webhooks made by CreateWebhook, stopping at limit."""
+    row = await session.row(
+        "SELECT count(*) FROM (SELECT 1 FROM webhooks WHERE tenant_id = ? AND run_id = '' LIMIT ?)",
+        (session.tenant, limit),
+    )
+    return int(row[0]) if row else 0
+
+
 async def delete(session: Session, webhook_id: str) -> None:
     """Delete a webhook and (by cascade) its deliveries, or raise NotFoundError."""
     changed = await session.change(

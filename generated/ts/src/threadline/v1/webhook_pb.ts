@@ -480,6 +480,8 @@ export const WebhookService: GenService<{
   /**
    * Makes a webhook and returns it, with its secret: the only reply that
    * carries the secret, which the server makes when the request gives none.
+   * A tenant has at most 100 webhooks made this way: one more is
+   * FAILED_PRECONDITION with reason TOO_MANY_WEBHOOKS.
    *
    * @generated from rpc threadline.v1.WebhookService.CreateWebhook
    */

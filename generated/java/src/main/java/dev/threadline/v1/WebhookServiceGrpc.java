@@ -284,6 +284,8 @@ public final class WebhookServiceGrpc {
      * <pre>
      * Makes a webhook and returns it, with its secret: the only reply that
      * carries the secret, which the server makes when the request gives none.
+     * A tenant has at most 100 webhooks made this way: one more is
+     * FAILED_PRECONDITION with reason TOO_MANY_WEBHOOKS.
      * </pre>
      */
     default void createWebhook(dev.threadline.v1.CreateWebhookRequest request,
@@ -417,6 +419,8 @@ public final class WebhookServiceGrpc {
      * <pre>
      * Makes a webhook and returns it, with its secret: the only reply that
      * carries the secret, which the server makes when the request gives none.
+     * A tenant has at most 100 webhooks made this way: one more is
+     * FAILED_PRECONDITION with reason TOO_MANY_WEBHOOKS.
      * </pre>
      */
     public void createWebhook(dev.threadline.v1.CreateWebhookRequest request,
@@ -519,6 +523,8 @@ public final class WebhookServiceGrpc {
      * <pre>
      * Makes a webhook and returns it, with its secret: the only reply that
      * carries the secret, which the server makes when the request gives none.
+     * A tenant has at most 100 webhooks made this way: one more is
+     * FAILED_PRECONDITION with reason TOO_MANY_WEBHOOKS.
      * </pre>
      */
     public dev.threadline.v1.Webhook createWebhook(dev.threadline.v1.CreateWebhookRequest request) throws io.grpc.StatusException {
@@ -616,6 +622,8 @@ public final class WebhookServiceGrpc {
      * <pre>
      * Makes a webhook and returns it, with its secret: the only reply that
      * carries the secret, which the server makes when the request gives none.
+     * A tenant has at most 100 webhooks made this way: one more is
+     * FAILED_PRECONDITION with reason TOO_MANY_WEBHOOKS.
      * </pre>
      */
     public dev.threadline.v1.Webhook createWebhook(dev.threadline.v1.CreateWebhookRequest request) {
@@ -713,6 +721,8 @@ public final class WebhookServiceGrpc {
      * <pre>
      * Makes a webhook and returns it, with its secret: the only reply that
      * carries the secret, which the server makes when the request gives none.
+     * A tenant has at most 100 webhooks made this way: one more is
+     * FAILED_PRECONDITION with reason TOO_MANY_WEBHOOKS.
      * </pre>
      */
     public com.google.common.util.concurrent.ListenableFuture<dev.threadline.v1.Webhook> createWebhook(
