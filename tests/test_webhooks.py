@@ -40,6 +40,7 @@ from threadline_server.config import Settings
 from threadline_server.transport.server import ThreadlineServer
 
 from tests.conftest import connect, expect_failure
+from tests.tenants import bearer, make_key
 from tests.webhook_receiver import Receiver
 
 pytestmark = pytest.mark.api
@@ -798,3 +799,62 @@ async def test_a_tenant_has_at_most_100_webhooks(api: Api, receiver: Receiver) -
         webhook_pb2.DeleteWebhookRequest(webhook_id=made[0].webhook_id)
     )
     await api.webhooks.CreateWebhook(request)
+
+
+async def test_a_tenant_s_runs_go_to_its_own_webhooks_only(tmp_path: Path) -> None:
+    database = tmp_path / "threadline.db"
+    keys = {
+        "a admin": await make_key(database, "a", "admin"),
+        "a write": await make_key(database, "a", "write"),
+        "b admin": await make_key(database, "b", "admin"),
+    }
+    api = await start_api(database, webhook_allow=("127.0.0.1",), **FAST_RETRIES)
+    receivers = {"a": await Receiver().start(), "b": await Receiver().start()}
+    try:
+        made = {}
+        for tenant in ("a", "b"):
+            made[tenant] = await api.webhooks.CreateWebhook(
+                webhook_pb2.CreateWebhookRequest(
+                    webhook=webhook_pb2.Webhook(url=receivers[tenant].url)
+                ),
+                metadata=bearer(keys[f"{tenant} admin"]),
+            )
+        # A write key may not make one (it would outlive the key), nor delete one.
+        failed = await expect_failure(
+            api.webhooks.CreateWebhook(
+                webhook_pb2.CreateWebhookRequest(
+                    webhook=webhook_pb2.Webhook(url=receivers["a"].url)
+                ),
+                metadata=bearer(keys["a write"]),
+            )
+        )
+        assert (failed.code, failed.reason) == (
+            grpc.StatusCode.PERMISSION_DENIED,
+            "INSUFFICIENT_SCOPE",
+        )
+        a = bearer(keys["a write"])
+        thread = await api.threads.CreateThread(thread_pb2.CreateThreadRequest(), metadata=a)
+        run = await api.runs.CreateRun(
+            run_pb2.CreateRunRequest(thread_id=thread.thread_id, agent_id="echo"), metadata=a
+        )
+        await api.runs.WaitRun(run_pb2.WaitRunRequest(run_id=run.run_id), metadata=a)
+        (got,) = await receivers["a"].wait_for(1)
+        standardwebhooks.Webhook(made["a"].secret).verify(got.body, got.headers)
+        await asyncio.sleep(0.3)
+        assert receivers["b"].received == []
+        # b sees neither a's webhook nor a's deliveries, as if they did not exist.
+        b = bearer(keys["b admin"])
+        listed = await api.webhooks.ListWebhookDeliveries(
+            webhook_pb2.ListWebhookDeliveriesRequest(run_id=run.run_id), metadata=b
+        )
+        assert list(listed.deliveries) == []
+        failed = await expect_failure(
+            api.webhooks.GetWebhook(
+                webhook_pb2.GetWebhookRequest(webhook_id=made["a"].webhook_id), metadata=b
+            )
+        )
+        assert failed.reason == "WEBHOOK_NOT_FOUND"
+    finally:
+        for receiver in receivers.values():
+            await receiver.stop()
+        await stop_api(api)
