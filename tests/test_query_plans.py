@@ -60,7 +60,10 @@ ACROSS_TENANTS = (
     "WHERE expire_at IS NOT NULL AND expire_at <= ?",
     "AND r.status = 2 AND (r.lease_id IS NULL",
     "SELECT DISTINCT t.pk, t.tenant_id",
-    "ON t.pk = r.thread_pk WHERE r.status IN (1, 2)",
+    "ON t.pk = r.thread_pk WHERE r.status IN (1, 2, 7)",
+    "WHERE r.status = 7 AND r.action_expires_at <= ?",
+    # The store's upkeep: threads being built or purged, of every tenant.
+    "FROM threads WHERE phase != 0 AND phase = ",
     # The webhook dispatcher's: which deliveries are due, and when the next is.
     "FROM webhook_deliveries WHERE next_attempt_at IS NOT NULL",
     # The sweep of deliveries done long ago.
@@ -70,6 +73,10 @@ ACROSS_TENANTS = (
 BY_ROW_KEY = re.compile(r"WHERE (?:\w+\.)?(?:pk|thread_pk|webhook_pk) (?:= [?:]|IN)")
 # The plans some statements must have.
 EXPECTED = {
+    "FROM threads WHERE phase != 0 AND phase = 2": "threads_in_phase (phase=?)",
+    "FROM messages WHERE thread_pk = ? AND pk > ?": (
+        "messages_by_thread (thread_pk=? AND pk>? AND pk<?)"
+    ),
     "FROM threads WHERE tenant_id = ? AND thread_id = ?": (
         "sqlite_autoindex_threads_1 (tenant_id=? AND thread_id=?)"
     ),
@@ -84,6 +91,7 @@ EXPECTED = {
     "WHERE e.run_id = ?": "events_by_run (run_id=? AND event_id>?)",
     "WHERE e.thread_pk = ?": "events_by_thread (thread_pk=? AND event_id>?)",
     "AND r.status = 2 AND (r.lease_id IS NULL": "runs_in_flight (status=?)",
+    "WHERE r.status = 7 AND r.action_expires_at <= ?": "runs_waiting (action_expires_at<?)",
     "DELETE FROM messages WHERE thread_pk = ? AND run_id": "messages_by_run (run_id=?)",
     "FROM request_ids WHERE tenant_id = ?": (
         "sqlite_autoindex_request_ids_1 (tenant_id=? AND method=? AND request_id=?)"

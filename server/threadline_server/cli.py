@@ -1,4 +1,4 @@
-"""The ``threadline`` command: ``threadline serve [flags]`` and ``threadline keys ...``."""
+"""The ``threadline`` command: ``serve [flags]``, ``keys ...`` and ``backup PATH``."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import signal
 import sys
 from collections.abc import Sequence
 
-from threadline_server import __version__, config, keys_command
+from threadline_server import __version__, backup_command, config, keys_command
 from threadline_server.observability import logs, traces
 from threadline_server.transport.server import ThreadlineServer
 
@@ -48,10 +48,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     serve_parser = commands.add_parser("serve", help="run the gRPC server and its HTTP/JSON side")
     config.add_arguments(serve_parser)
     keys_command.add_parser(commands)
+    backup_command.add_parser(commands)
     arguments = parser.parse_args(argv)
     settings = config.load(arguments)
     if arguments.command == "keys":
         sys.exit(asyncio.run(keys_command.run(arguments, settings)))
+    if arguments.command == "backup":
+        sys.exit(backup_command.run(arguments, settings))
     logs.configure(settings.log_level, settings.log_format)
     asyncio.run(serve(settings))
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 
+from threadline_server.domain.actions import DEFAULT_ACTION_TIMEOUT_SECONDS
 from threadline_server.domain.agents import Agent, AgentDirectory
 from threadline_server.domain.events import EventBus
 from threadline_server.domain.executor import InProcessExecutor
@@ -38,6 +39,7 @@ class RunEngine:
         run_timeout: float,
         agent_tenants: Mapping[str, Collection[str]] | None = None,
         max_runs_in_flight: int = 0,
+        action_timeout: float = DEFAULT_ACTION_TIMEOUT_SECONDS,
     ) -> None:
         self.store = store
         self.bus = bus
@@ -46,7 +48,9 @@ class RunEngine:
         self.max_runs_in_flight = max_runs_in_flight
         self.log = RunLog(store)
         self.ends = RunEnds(store, bus)
-        self.executor = InProcessExecutor(self.agents, self.record, run_timeout=run_timeout)
+        self.executor = InProcessExecutor(
+            self.agents, self.record, run_timeout=run_timeout, action_timeout=action_timeout
+        )
         self.scheduler = Scheduler(store, self.log, self.agents, self.executor)
 
     async def record(
@@ -57,6 +61,10 @@ class RunEngine:
         if is_over(record.run.status):
             await self.scheduler.kick(tenant, record.thread.thread_id)
         return record
+
+    async def resumed(self, tenant: str, thread_id: str) -> None:
+        """After ResumeRun: start the run again here, or wake the workers who claim it."""
+        await self.scheduler.kick(tenant, thread_id)
 
     async def ended_elsewhere(self, tenant: str, run_ids: Sequence[str], thread_id: str) -> None:
         """After a call ended runs (a cancel, a later run): stop their tasks, start the next."""

@@ -38,6 +38,7 @@ private static final long serialVersionUID = 0L;
     requestId_ = "";
     tools_ =
         com.google.protobuf.LazyStringArrayList.emptyList();
+    clientTools_ = java.util.Collections.emptyList();
     webhookUrl_ = "";
     webhookSecret_ = "";
   }
@@ -430,6 +431,77 @@ private static final long serialVersionUID = 0L;
     return ttl_ == null ? com.google.protobuf.Duration.getDefaultInstance() : ttl_;
   }
 
+  public static final int CLIENT_TOOLS_FIELD_NUMBER = 9;
+  @SuppressWarnings("serial")
+  private java.util.List<dev.threadline.v1.ClientTool> clientTools_;
+  /**
+   * <pre>
+   * Tools the caller runs itself, as CreateRunRequest.client_tools. When the
+   * agent calls one, Chat returns with status REQUIRES_ACTION; ResumeRun
+   * sends the outputs, and WaitRun (or GetRun) gives the answer.
+   * </pre>
+   *
+   * <code>repeated .threadline.v1.ClientTool client_tools = 9 [json_name = "clientTools", (.google.api.field_behavior) = OPTIONAL];</code>
+   */
+  @java.lang.Override
+  public java.util.List<dev.threadline.v1.ClientTool> getClientToolsList() {
+    return clientTools_;
+  }
+  /**
+   * <pre>
+   * Tools the caller runs itself, as CreateRunRequest.client_tools. When the
+   * agent calls one, Chat returns with status REQUIRES_ACTION; ResumeRun
+   * sends the outputs, and WaitRun (or GetRun) gives the answer.
+   * </pre>
+   *
+   * <code>repeated .threadline.v1.ClientTool client_tools = 9 [json_name = "clientTools", (.google.api.field_behavior) = OPTIONAL];</code>
+   */
+  @java.lang.Override
+  public java.util.List<? extends dev.threadline.v1.ClientToolOrBuilder> 
+      getClientToolsOrBuilderList() {
+    return clientTools_;
+  }
+  /**
+   * <pre>
+   * Tools the caller runs itself, as CreateRunRequest.client_tools. When the
+   * agent calls one, Chat returns with status REQUIRES_ACTION; ResumeRun
+   * sends the outputs, and WaitRun (or GetRun) gives the answer.
+   * </pre>
+   *
+   * <code>repeated .threadline.v1.ClientTool client_tools = 9 [json_name = "clientTools", (.google.api.field_behavior) = OPTIONAL];</code>
+   */
+  @java.lang.Override
+  public int getClientToolsCount() {
+    return clientTools_.size();
+  }
+  /**
+   * <pre>
+   * Tools the caller runs itself, as CreateRunRequest.client_tools. When the
+   * agent calls one, Chat returns with status REQUIRES_ACTION; ResumeRun
+   * sends the outputs, and WaitRun (or GetRun) gives the answer.
+   * </pre>
+   *
+   * <code>repeated .threadline.v1.ClientTool client_tools = 9 [json_name = "clientTools", (.google.api.field_behavior) = OPTIONAL];</code>
+   */
+  @java.lang.Override
+  public dev.threadline.v1.ClientTool getClientTools(int index) {
+    return clientTools_.get(index);
+  }
+  /**
+   * <pre>
+   * Tools the caller runs itself, as CreateRunRequest.client_tools. When the
+   * agent calls one, Chat returns with status REQUIRES_ACTION; ResumeRun
+   * sends the outputs, and WaitRun (or GetRun) gives the answer.
+   * </pre>
+   *
+   * <code>repeated .threadline.v1.ClientTool client_tools = 9 [json_name = "clientTools", (.google.api.field_behavior) = OPTIONAL];</code>
+   */
+  @java.lang.Override
+  public dev.threadline.v1.ClientToolOrBuilder getClientToolsOrBuilder(
+      int index) {
+    return clientTools_.get(index);
+  }
+
   public static final int WEBHOOK_URL_FIELD_NUMBER = 11;
   @SuppressWarnings("serial")
   private volatile java.lang.Object webhookUrl_ = "";
@@ -564,6 +636,9 @@ private static final long serialVersionUID = 0L;
     if (((bitField0_ & 0x00000002) != 0)) {
       output.writeMessage(8, getTtl());
     }
+    for (int i = 0; i < clientTools_.size(); i++) {
+      output.writeMessage(9, clientTools_.get(i));
+    }
     if (!com.google.protobuf.GeneratedMessage.isStringEmpty(webhookUrl_)) {
       com.google.protobuf.GeneratedMessage.writeString(output, 11, webhookUrl_);
     }
@@ -606,6 +681,15 @@ private static final long serialVersionUID = 0L;
       size += com.google.protobuf.CodedOutputStream
         .computeMessageSize(8, getTtl());
     }
+
+        {
+          final int count = clientTools_.size();
+          for (int i = 0; i < count; i++) {
+            size += com.google.protobuf.CodedOutputStream
+              .computeMessageSizeNoTag(clientTools_.get(i));
+          }
+          size += 1 * count;
+        }
     if (!com.google.protobuf.GeneratedMessage.isStringEmpty(webhookUrl_)) {
       size += com.google.protobuf.GeneratedMessage.computeStringSize(11, webhookUrl_);
     }
@@ -658,6 +742,8 @@ private static final long serialVersionUID = 0L;
       if (!getTtl()
           .equals(other.getTtl())) return false;
     }
+    if (!getClientToolsList()
+        .equals(other.getClientToolsList())) return false;
     if (!getWebhookUrl()
         .equals(other.getWebhookUrl())) return false;
     if (!getWebhookSecret()
@@ -694,6 +780,10 @@ private static final long serialVersionUID = 0L;
     if (hasTtl()) {
       hash = (37 * hash) + TTL_FIELD_NUMBER;
       hash = (53 * hash) + getTtl().hashCode();
+    }
+    if (getClientToolsCount() > 0) {
+      hash = (37 * hash) + CLIENT_TOOLS_FIELD_NUMBER;
+      hash = (53 * hash) + getClientToolsList().hashCode();
     }
     hash = (37 * hash) + WEBHOOK_URL_FIELD_NUMBER;
     hash = (53 * hash) + getWebhookUrl().hashCode();
@@ -835,6 +925,7 @@ private static final long serialVersionUID = 0L;
               .alwaysUseFieldBuilders) {
         internalGetContextFieldBuilder();
         internalGetTtlFieldBuilder();
+        internalGetClientToolsFieldBuilder();
       }
     }
     @java.lang.Override
@@ -858,6 +949,13 @@ private static final long serialVersionUID = 0L;
         ttlBuilder_.dispose();
         ttlBuilder_ = null;
       }
+      if (clientToolsBuilder_ == null) {
+        clientTools_ = java.util.Collections.emptyList();
+      } else {
+        clientTools_ = null;
+        clientToolsBuilder_.clear();
+      }
+      bitField0_ = (bitField0_ & ~0x00000100);
       webhookUrl_ = "";
       webhookSecret_ = "";
       return this;
@@ -886,9 +984,22 @@ private static final long serialVersionUID = 0L;
     @java.lang.Override
     public dev.threadline.v1.ChatRequest buildPartial() {
       dev.threadline.v1.ChatRequest result = new dev.threadline.v1.ChatRequest(this);
+      buildPartialRepeatedFields(result);
       if (bitField0_ != 0) { buildPartial0(result); }
       onBuilt();
       return result;
+    }
+
+    private void buildPartialRepeatedFields(dev.threadline.v1.ChatRequest result) {
+      if (clientToolsBuilder_ == null) {
+        if (((bitField0_ & 0x00000100) != 0)) {
+          clientTools_ = java.util.Collections.unmodifiableList(clientTools_);
+          bitField0_ = (bitField0_ & ~0x00000100);
+        }
+        result.clientTools_ = clientTools_;
+      } else {
+        result.clientTools_ = clientToolsBuilder_.build();
+      }
     }
 
     private void buildPartial0(dev.threadline.v1.ChatRequest result) {
@@ -925,10 +1036,10 @@ private static final long serialVersionUID = 0L;
             : ttlBuilder_.build();
         to_bitField0_ |= 0x00000002;
       }
-      if (((from_bitField0_ & 0x00000100) != 0)) {
+      if (((from_bitField0_ & 0x00000200) != 0)) {
         result.webhookUrl_ = webhookUrl_;
       }
-      if (((from_bitField0_ & 0x00000200) != 0)) {
+      if (((from_bitField0_ & 0x00000400) != 0)) {
         result.webhookSecret_ = webhookSecret_;
       }
       result.bitField0_ |= to_bitField0_;
@@ -985,14 +1096,40 @@ private static final long serialVersionUID = 0L;
       if (other.hasTtl()) {
         mergeTtl(other.getTtl());
       }
+      if (clientToolsBuilder_ == null) {
+        if (!other.clientTools_.isEmpty()) {
+          if (clientTools_.isEmpty()) {
+            clientTools_ = other.clientTools_;
+            bitField0_ = (bitField0_ & ~0x00000100);
+          } else {
+            ensureClientToolsIsMutable();
+            clientTools_.addAll(other.clientTools_);
+          }
+          onChanged();
+        }
+      } else {
+        if (!other.clientTools_.isEmpty()) {
+          if (clientToolsBuilder_.isEmpty()) {
+            clientToolsBuilder_.dispose();
+            clientToolsBuilder_ = null;
+            clientTools_ = other.clientTools_;
+            bitField0_ = (bitField0_ & ~0x00000100);
+            clientToolsBuilder_ = 
+              com.google.protobuf.GeneratedMessage.alwaysUseFieldBuilders ?
+                 internalGetClientToolsFieldBuilder() : null;
+          } else {
+            clientToolsBuilder_.addAllMessages(other.clientTools_);
+          }
+        }
+      }
       if (!other.getWebhookUrl().isEmpty()) {
         webhookUrl_ = other.webhookUrl_;
-        bitField0_ |= 0x00000100;
+        bitField0_ |= 0x00000200;
         onChanged();
       }
       if (!other.getWebhookSecret().isEmpty()) {
         webhookSecret_ = other.webhookSecret_;
-        bitField0_ |= 0x00000200;
+        bitField0_ |= 0x00000400;
         onChanged();
       }
       this.mergeUnknownFields(other.getUnknownFields());
@@ -1065,14 +1202,27 @@ private static final long serialVersionUID = 0L;
               bitField0_ |= 0x00000080;
               break;
             } // case 66
+            case 74: {
+              dev.threadline.v1.ClientTool m =
+                  input.readMessage(
+                      dev.threadline.v1.ClientTool.parser(),
+                      extensionRegistry);
+              if (clientToolsBuilder_ == null) {
+                ensureClientToolsIsMutable();
+                clientTools_.add(m);
+              } else {
+                clientToolsBuilder_.addMessage(m);
+              }
+              break;
+            } // case 74
             case 90: {
               webhookUrl_ = input.readStringRequireUtf8();
-              bitField0_ |= 0x00000100;
+              bitField0_ |= 0x00000200;
               break;
             } // case 90
             case 98: {
               webhookSecret_ = input.readStringRequireUtf8();
-              bitField0_ |= 0x00000200;
+              bitField0_ |= 0x00000400;
               break;
             } // case 98
             default: {
@@ -2064,6 +2214,354 @@ private static final long serialVersionUID = 0L;
       return ttlBuilder_;
     }
 
+    private java.util.List<dev.threadline.v1.ClientTool> clientTools_ =
+      java.util.Collections.emptyList();
+    private void ensureClientToolsIsMutable() {
+      if (!((bitField0_ & 0x00000100) != 0)) {
+        clientTools_ = new java.util.ArrayList<dev.threadline.v1.ClientTool>(clientTools_);
+        bitField0_ |= 0x00000100;
+       }
+    }
+
+    private com.google.protobuf.RepeatedFieldBuilder<
+        dev.threadline.v1.ClientTool, dev.threadline.v1.ClientTool.Builder, dev.threadline.v1.ClientToolOrBuilder> clientToolsBuilder_;
+
+    /**
+     * <pre>
+     * Tools the caller runs itself, as CreateRunRequest.client_tools. When the
+     * agent calls one, Chat returns with status REQUIRES_ACTION; ResumeRun
+     * sends the outputs, and WaitRun (or GetRun) gives the answer.
+     * </pre>
+     *
+     * <code>repeated .threadline.v1.ClientTool client_tools = 9 [json_name = "clientTools", (.google.api.field_behavior) = OPTIONAL];</code>
+     */
+    public java.util.List<dev.threadline.v1.ClientTool> getClientToolsList() {
+      if (clientToolsBuilder_ == null) {
+        return java.util.Collections.unmodifiableList(clientTools_);
+      } else {
+        return clientToolsBuilder_.getMessageList();
+      }
+    }
+    /**
+     * <pre>
+     * Tools the caller runs itself, as CreateRunRequest.client_tools. When the
+     * agent calls one, Chat returns with status REQUIRES_ACTION; ResumeRun
+     * sends the outputs, and WaitRun (or GetRun) gives the answer.
+     * </pre>
+     *
+     * <code>repeated .threadline.v1.ClientTool client_tools = 9 [json_name = "clientTools", (.google.api.field_behavior) = OPTIONAL];</code>
+     */
+    public int getClientToolsCount() {
+      if (clientToolsBuilder_ == null) {
+        return clientTools_.size();
+      } else {
+        return clientToolsBuilder_.getCount();
+      }
+    }
+    /**
+     * <pre>
+     * Tools the caller runs itself, as CreateRunRequest.client_tools. When the
+     * agent calls one, Chat returns with status REQUIRES_ACTION; ResumeRun
+     * sends the outputs, and WaitRun (or GetRun) gives the answer.
+     * </pre>
+     *
+     * <code>repeated .threadline.v1.ClientTool client_tools = 9 [json_name = "clientTools", (.google.api.field_behavior) = OPTIONAL];</code>
+     */
+    public dev.threadline.v1.ClientTool getClientTools(int index) {
+      if (clientToolsBuilder_ == null) {
+        return clientTools_.get(index);
+      } else {
+        return clientToolsBuilder_.getMessage(index);
+      }
+    }
+    /**
+     * <pre>
+     * Tools the caller runs itself, as CreateRunRequest.client_tools. When the
+     * agent calls one, Chat returns with status REQUIRES_ACTION; ResumeRun
+     * sends the outputs, and WaitRun (or GetRun) gives the answer.
+     * </pre>
+     *
+     * <code>repeated .threadline.v1.ClientTool client_tools = 9 [json_name = "clientTools", (.google.api.field_behavior) = OPTIONAL];</code>
+     */
+    public Builder setClientTools(
+        int index, dev.threadline.v1.ClientTool value) {
+      if (clientToolsBuilder_ == null) {
+        if (value == null) {
+          throw new NullPointerException();
+        }
+        ensureClientToolsIsMutable();
+        clientTools_.set(index, value);
+        onChanged();
+      } else {
+        clientToolsBuilder_.setMessage(index, value);
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * Tools the caller runs itself, as CreateRunRequest.client_tools. When the
+     * agent calls one, Chat returns with status REQUIRES_ACTION; ResumeRun
+     * sends the outputs, and WaitRun (or GetRun) gives the answer.
+     * </pre>
+     *
+     * <code>repeated .threadline.v1.ClientTool client_tools = 9 [json_name = "clientTools", (.google.api.field_behavior) = OPTIONAL];</code>
+     */
+    public Builder setClientTools(
+        int index, dev.threadline.v1.ClientTool.Builder builderForValue) {
+      if (clientToolsBuilder_ == null) {
+        ensureClientToolsIsMutable();
+        clientTools_.set(index, builderForValue.build());
+        onChanged();
+      } else {
+        clientToolsBuilder_.setMessage(index, builderForValue.build());
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * Tools the caller runs itself, as CreateRunRequest.client_tools. When the
+     * agent calls one, Chat returns with status REQUIRES_ACTION; ResumeRun
+     * sends the outputs, and WaitRun (or GetRun) gives the answer.
+     * </pre>
+     *
+     * <code>repeated .threadline.v1.ClientTool client_tools = 9 [json_name = "clientTools", (.google.api.field_behavior) = OPTIONAL];</code>
+     */
+    public Builder addClientTools(dev.threadline.v1.ClientTool value) {
+      if (clientToolsBuilder_ == null) {
+        if (value == null) {
+          throw new NullPointerException();
+        }
+        ensureClientToolsIsMutable();
+        clientTools_.add(value);
+        onChanged();
+      } else {
+        clientToolsBuilder_.addMessage(value);
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * Tools the caller runs itself, as CreateRunRequest.client_tools. When the
+     * agent calls one, Chat returns with status REQUIRES_ACTION; ResumeRun
+     * sends the outputs, and WaitRun (or GetRun) gives the answer.
+     * </pre>
+     *
+     * <code>repeated .threadline.v1.ClientTool client_tools = 9 [json_name = "clientTools", (.google.api.field_behavior) = OPTIONAL];</code>
+     */
+    public Builder addClientTools(
+        int index, dev.threadline.v1.ClientTool value) {
+      if (clientToolsBuilder_ == null) {
+        if (value == null) {
+          throw new NullPointerException();
+        }
+        ensureClientToolsIsMutable();
+        clientTools_.add(index, value);
+        onChanged();
+      } else {
+        clientToolsBuilder_.addMessage(index, value);
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * Tools the caller runs itself, as CreateRunRequest.client_tools. When the
+     * agent calls one, Chat returns with status REQUIRES_ACTION; ResumeRun
+     * sends the outputs, and WaitRun (or GetRun) gives the answer.
+     * </pre>
+     *
+     * <code>repeated .threadline.v1.ClientTool client_tools = 9 [json_name = "clientTools", (.google.api.field_behavior) = OPTIONAL];</code>
+     */
+    public Builder addClientTools(
+        dev.threadline.v1.ClientTool.Builder builderForValue) {
+      if (clientToolsBuilder_ == null) {
+        ensureClientToolsIsMutable();
+        clientTools_.add(builderForValue.build());
+        onChanged();
+      } else {
+        clientToolsBuilder_.addMessage(builderForValue.build());
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * Tools the caller runs itself, as CreateRunRequest.client_tools. When the
+     * agent calls one, Chat returns with status REQUIRES_ACTION; ResumeRun
+     * sends the outputs, and WaitRun (or GetRun) gives the answer.
+     * </pre>
+     *
+     * <code>repeated .threadline.v1.ClientTool client_tools = 9 [json_name = "clientTools", (.google.api.field_behavior) = OPTIONAL];</code>
+     */
+    public Builder addClientTools(
+        int index, dev.threadline.v1.ClientTool.Builder builderForValue) {
+      if (clientToolsBuilder_ == null) {
+        ensureClientToolsIsMutable();
+        clientTools_.add(index, builderForValue.build());
+        onChanged();
+      } else {
+        clientToolsBuilder_.addMessage(index, builderForValue.build());
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * Tools the caller runs itself, as CreateRunRequest.client_tools. When the
+     * agent calls one, Chat returns with status REQUIRES_ACTION; ResumeRun
+     * sends the outputs, and WaitRun (or GetRun) gives the answer.
+     * </pre>
+     *
+     * <code>repeated .threadline.v1.ClientTool client_tools = 9 [json_name = "clientTools", (.google.api.field_behavior) = OPTIONAL];</code>
+     */
+    public Builder addAllClientTools(
+        java.lang.Iterable<? extends dev.threadline.v1.ClientTool> values) {
+      if (clientToolsBuilder_ == null) {
+        ensureClientToolsIsMutable();
+        com.google.protobuf.AbstractMessageLite.Builder.addAll(
+            values, clientTools_);
+        onChanged();
+      } else {
+        clientToolsBuilder_.addAllMessages(values);
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * Tools the caller runs itself, as CreateRunRequest.client_tools. When the
+     * agent calls one, Chat returns with status REQUIRES_ACTION; ResumeRun
+     * sends the outputs, and WaitRun (or GetRun) gives the answer.
+     * </pre>
+     *
+     * <code>repeated .threadline.v1.ClientTool client_tools = 9 [json_name = "clientTools", (.google.api.field_behavior) = OPTIONAL];</code>
+     */
+    public Builder clearClientTools() {
+      if (clientToolsBuilder_ == null) {
+        clientTools_ = java.util.Collections.emptyList();
+        bitField0_ = (bitField0_ & ~0x00000100);
+        onChanged();
+      } else {
+        clientToolsBuilder_.clear();
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * Tools the caller runs itself, as CreateRunRequest.client_tools. When the
+     * agent calls one, Chat returns with status REQUIRES_ACTION; ResumeRun
+     * sends the outputs, and WaitRun (or GetRun) gives the answer.
+     * </pre>
+     *
+     * <code>repeated .threadline.v1.ClientTool client_tools = 9 [json_name = "clientTools", (.google.api.field_behavior) = OPTIONAL];</code>
+     */
+    public Builder removeClientTools(int index) {
+      if (clientToolsBuilder_ == null) {
+        ensureClientToolsIsMutable();
+        clientTools_.remove(index);
+        onChanged();
+      } else {
+        clientToolsBuilder_.remove(index);
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * Tools the caller runs itself, as CreateRunRequest.client_tools. When the
+     * agent calls one, Chat returns with status REQUIRES_ACTION; ResumeRun
+     * sends the outputs, and WaitRun (or GetRun) gives the answer.
+     * </pre>
+     *
+     * <code>repeated .threadline.v1.ClientTool client_tools = 9 [json_name = "clientTools", (.google.api.field_behavior) = OPTIONAL];</code>
+     */
+    public dev.threadline.v1.ClientTool.Builder getClientToolsBuilder(
+        int index) {
+      return internalGetClientToolsFieldBuilder().getBuilder(index);
+    }
+    /**
+     * <pre>
+     * Tools the caller runs itself, as CreateRunRequest.client_tools. When the
+     * agent calls one, Chat returns with status REQUIRES_ACTION; ResumeRun
+     * sends the outputs, and WaitRun (or GetRun) gives the answer.
+     * </pre>
+     *
+     * <code>repeated .threadline.v1.ClientTool client_tools = 9 [json_name = "clientTools", (.google.api.field_behavior) = OPTIONAL];</code>
+     */
+    public dev.threadline.v1.ClientToolOrBuilder getClientToolsOrBuilder(
+        int index) {
+      if (clientToolsBuilder_ == null) {
+        return clientTools_.get(index);  } else {
+        return clientToolsBuilder_.getMessageOrBuilder(index);
+      }
+    }
+    /**
+     * <pre>
+     * Tools the caller runs itself, as CreateRunRequest.client_tools. When the
+     * agent calls one, Chat returns with status REQUIRES_ACTION; ResumeRun
+     * sends the outputs, and WaitRun (or GetRun) gives the answer.
+     * </pre>
+     *
+     * <code>repeated .threadline.v1.ClientTool client_tools = 9 [json_name = "clientTools", (.google.api.field_behavior) = OPTIONAL];</code>
+     */
+    public java.util.List<? extends dev.threadline.v1.ClientToolOrBuilder> 
+         getClientToolsOrBuilderList() {
+      if (clientToolsBuilder_ != null) {
+        return clientToolsBuilder_.getMessageOrBuilderList();
+      } else {
+        return java.util.Collections.unmodifiableList(clientTools_);
+      }
+    }
+    /**
+     * <pre>
+     * Tools the caller runs itself, as CreateRunRequest.client_tools. When the
+     * agent calls one, Chat returns with status REQUIRES_ACTION; ResumeRun
+     * sends the outputs, and WaitRun (or GetRun) gives the answer.
+     * </pre>
+     *
+     * <code>repeated .threadline.v1.ClientTool client_tools = 9 [json_name = "clientTools", (.google.api.field_behavior) = OPTIONAL];</code>
+     */
+    public dev.threadline.v1.ClientTool.Builder addClientToolsBuilder() {
+      return internalGetClientToolsFieldBuilder().addBuilder(
+          dev.threadline.v1.ClientTool.getDefaultInstance());
+    }
+    /**
+     * <pre>
+     * Tools the caller runs itself, as CreateRunRequest.client_tools. When the
+     * agent calls one, Chat returns with status REQUIRES_ACTION; ResumeRun
+     * sends the outputs, and WaitRun (or GetRun) gives the answer.
+     * </pre>
+     *
+     * <code>repeated .threadline.v1.ClientTool client_tools = 9 [json_name = "clientTools", (.google.api.field_behavior) = OPTIONAL];</code>
+     */
+    public dev.threadline.v1.ClientTool.Builder addClientToolsBuilder(
+        int index) {
+      return internalGetClientToolsFieldBuilder().addBuilder(
+          index, dev.threadline.v1.ClientTool.getDefaultInstance());
+    }
+    /**
+     * <pre>
+     * Tools the caller runs itself, as CreateRunRequest.client_tools. When the
+     * agent calls one, Chat returns with status REQUIRES_ACTION; ResumeRun
+     * sends the outputs, and WaitRun (or GetRun) gives the answer.
+     * </pre>
+     *
+     * <code>repeated .threadline.v1.ClientTool client_tools = 9 [json_name = "clientTools", (.google.api.field_behavior) = OPTIONAL];</code>
+     */
+    public java.util.List<dev.threadline.v1.ClientTool.Builder> 
+         getClientToolsBuilderList() {
+      return internalGetClientToolsFieldBuilder().getBuilderList();
+    }
+    private com.google.protobuf.RepeatedFieldBuilder<
+        dev.threadline.v1.ClientTool, dev.threadline.v1.ClientTool.Builder, dev.threadline.v1.ClientToolOrBuilder> 
+        internalGetClientToolsFieldBuilder() {
+      if (clientToolsBuilder_ == null) {
+        clientToolsBuilder_ = new com.google.protobuf.RepeatedFieldBuilder<
+            dev.threadline.v1.ClientTool, dev.threadline.v1.ClientTool.Builder, dev.threadline.v1.ClientToolOrBuilder>(
+                clientTools_,
+                ((bitField0_ & 0x00000100) != 0),
+                getParentForChildren(),
+                isClean());
+        clientTools_ = null;
+      }
+      return clientToolsBuilder_;
+    }
+
     private java.lang.Object webhookUrl_ = "";
     /**
      * <pre>
@@ -2119,7 +2617,7 @@ private static final long serialVersionUID = 0L;
         java.lang.String value) {
       if (value == null) { throw new NullPointerException(); }
       webhookUrl_ = value;
-      bitField0_ |= 0x00000100;
+      bitField0_ |= 0x00000200;
       onChanged();
       return this;
     }
@@ -2133,7 +2631,7 @@ private static final long serialVersionUID = 0L;
      */
     public Builder clearWebhookUrl() {
       webhookUrl_ = getDefaultInstance().getWebhookUrl();
-      bitField0_ = (bitField0_ & ~0x00000100);
+      bitField0_ = (bitField0_ & ~0x00000200);
       onChanged();
       return this;
     }
@@ -2151,7 +2649,7 @@ private static final long serialVersionUID = 0L;
       if (value == null) { throw new NullPointerException(); }
       checkByteStringIsUtf8(value);
       webhookUrl_ = value;
-      bitField0_ |= 0x00000100;
+      bitField0_ |= 0x00000200;
       onChanged();
       return this;
     }
@@ -2214,7 +2712,7 @@ private static final long serialVersionUID = 0L;
         java.lang.String value) {
       if (value == null) { throw new NullPointerException(); }
       webhookSecret_ = value;
-      bitField0_ |= 0x00000200;
+      bitField0_ |= 0x00000400;
       onChanged();
       return this;
     }
@@ -2229,7 +2727,7 @@ private static final long serialVersionUID = 0L;
      */
     public Builder clearWebhookSecret() {
       webhookSecret_ = getDefaultInstance().getWebhookSecret();
-      bitField0_ = (bitField0_ & ~0x00000200);
+      bitField0_ = (bitField0_ & ~0x00000400);
       onChanged();
       return this;
     }
@@ -2248,7 +2746,7 @@ private static final long serialVersionUID = 0L;
       if (value == null) { throw new NullPointerException(); }
       checkByteStringIsUtf8(value);
       webhookSecret_ = value;
-      bitField0_ |= 0x00000200;
+      bitField0_ |= 0x00000400;
       onChanged();
       return this;
     }
