@@ -28,6 +28,7 @@ from typing import Any
 import grpc
 import pytest
 import standardwebhooks
+from google.protobuf import struct_pb2
 from threadline.v1 import (
     message_pb2,
     run_pb2,
@@ -859,3 +860,32 @@ async def test_a_tenant_s_runs_go_to_its_own_webhooks_only(tmp_path: Path) -> No
         for receiver in receivers.values():
             await receiver.stop()
         await stop_api(api)
+
+
+async def test_a_run_that_waits_for_a_person_is_announced(api: Api, receiver: Receiver) -> None:
+    made = await api.webhooks.CreateWebhook(
+        webhook_pb2.CreateWebhookRequest(
+            webhook=webhook_pb2.Webhook(
+                url=receiver.url, event_types=["run.requires_action", "run.completed"]
+            )
+        )
+    )
+    context = struct_pb2.Struct()
+    context.update({"approval": True})
+    chat = await api.runs.Chat(
+        run_pb2.ChatRequest(message="what is 6*7", agent_id="tools-demo", context=context)
+    )
+    assert chat.status == run_pb2.RUN_STATUS_REQUIRES_ACTION
+    (asked,) = await receiver.wait_for(1)
+    standardwebhooks.Webhook(made.secret).verify(asked.body, asked.headers)
+    assert asked.payload["type"] == "run.requires_action"
+    question = asked.payload["data"]["run"]["requiredAction"]["question"]
+    assert "6*7" in question["text"]
+    answer = struct_pb2.Value()
+    answer.struct_value.update({"approved": True})
+    await api.runs.ResumeRun(run_pb2.ResumeRunRequest(run_id=chat.run_id, answer=answer))
+    ended = (await receiver.wait_for(2))[1]
+    assert (ended.payload["type"], ended.payload["data"]["runId"]) == (
+        "run.completed",
+        chat.run_id,
+    )

@@ -92,8 +92,9 @@ type Webhook struct {
 	// addresses the server may call (see WebhookService). Required.
 	Url string `protobuf:"bytes,2,opt,name=url,proto3" json:"url,omitempty"`
 	// The event types to deliver, at most 16, each one a webhook sends
-	// (run.completed, run.max_iterations_reached, run.failed, run.cancelled);
-	// empty means all of them.
+	// (run.completed, run.max_iterations_reached, run.failed, run.cancelled,
+	// run.requires_action); empty means all of them. Another is
+	// INVALID_ARGUMENT.
 	EventTypes []string `protobuf:"bytes,3,rep,name=event_types,json=eventTypes,proto3" json:"event_types,omitempty"`
 	// The signing secret, in the Standard Webhooks form: `whsec_` and the
 	// base64 of 24 to 64 random bytes. Empty on create: the server makes one.

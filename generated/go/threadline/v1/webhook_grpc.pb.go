@@ -31,11 +31,12 @@ const (
 //
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 //
-// WebhookService calls a caller's HTTP endpoint back when runs end.
+// WebhookService calls a caller's HTTP endpoint back when runs end or wait.
 //
 // A webhook is a URL, the event types it wants, and a secret. When a run
 // event of one of those types is written (run.completed,
-// run.max_iterations_reached, run.failed, run.cancelled), a delivery is
+// run.max_iterations_reached, run.failed, run.cancelled, and
+// run.requires_action when a run waits for its caller), a delivery is
 // written in the same transaction, so a crash loses none, and the server then
 // POSTs the event to the URL as JSON, signed as the Standard Webhooks
 // specification lays out (headers webhook-id, webhook-timestamp and
@@ -138,11 +139,12 @@ func (c *webhookServiceClient) ListWebhookDeliveries(ctx context.Context, in *Li
 // All implementations must embed UnimplementedWebhookServiceServer
 // for forward compatibility.
 //
-// WebhookService calls a caller's HTTP endpoint back when runs end.
+// WebhookService calls a caller's HTTP endpoint back when runs end or wait.
 //
 // A webhook is a URL, the event types it wants, and a secret. When a run
 // event of one of those types is written (run.completed,
-// run.max_iterations_reached, run.failed, run.cancelled), a delivery is
+// run.max_iterations_reached, run.failed, run.cancelled, and
+// run.requires_action when a run waits for its caller), a delivery is
 // written in the same transaction, so a crash loses none, and the server then
 // POSTs the event to the URL as JSON, signed as the Standard Webhooks
 // specification lays out (headers webhook-id, webhook-timestamp and

@@ -86,8 +86,9 @@ class Webhook(_message.Message):
     @_builtins.property
     def event_types(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """The event types to deliver, at most 16, each one a webhook sends
-        (run.completed, run.max_iterations_reached, run.failed, run.cancelled);
-        empty means all of them.
+        (run.completed, run.max_iterations_reached, run.failed, run.cancelled,
+        run.requires_action); empty means all of them. Another is
+        INVALID_ARGUMENT.
         """
 
     @_builtins.property

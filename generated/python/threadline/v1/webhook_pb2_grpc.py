@@ -27,11 +27,12 @@ if _version_not_supported:
 
 
 class WebhookServiceStub:
-    """WebhookService calls a caller's HTTP endpoint back when runs end.
+    """WebhookService calls a caller's HTTP endpoint back when runs end or wait.
 
     A webhook is a URL, the event types it wants, and a secret. When a run
     event of one of those types is written (run.completed,
-    run.max_iterations_reached, run.failed, run.cancelled), a delivery is
+    run.max_iterations_reached, run.failed, run.cancelled, and
+    run.requires_action when a run waits for its caller), a delivery is
     written in the same transaction, so a crash loses none, and the server then
     POSTs the event to the URL as JSON, signed as the Standard Webhooks
     specification lays out (headers webhook-id, webhook-timestamp and
@@ -88,11 +89,12 @@ class WebhookServiceStub:
 
 
 class WebhookServiceServicer:
-    """WebhookService calls a caller's HTTP endpoint back when runs end.
+    """WebhookService calls a caller's HTTP endpoint back when runs end or wait.
 
     A webhook is a URL, the event types it wants, and a secret. When a run
     event of one of those types is written (run.completed,
-    run.max_iterations_reached, run.failed, run.cancelled), a delivery is
+    run.max_iterations_reached, run.failed, run.cancelled, and
+    run.requires_action when a run waits for its caller), a delivery is
     written in the same transaction, so a crash loses none, and the server then
     POSTs the event to the URL as JSON, signed as the Standard Webhooks
     specification lays out (headers webhook-id, webhook-timestamp and
@@ -194,11 +196,12 @@ def add_WebhookServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class WebhookService:
-    """WebhookService calls a caller's HTTP endpoint back when runs end.
+    """WebhookService calls a caller's HTTP endpoint back when runs end or wait.
 
     A webhook is a URL, the event types it wants, and a secret. When a run
     event of one of those types is written (run.completed,
-    run.max_iterations_reached, run.failed, run.cancelled), a delivery is
+    run.max_iterations_reached, run.failed, run.cancelled, and
+    run.requires_action when a run waits for its caller), a delivery is
     written in the same transaction, so a crash loses none, and the server then
     POSTs the event to the URL as JSON, signed as the Standard Webhooks
     specification lays out (headers webhook-id, webhook-timestamp and

@@ -28,11 +28,12 @@ GRPC_GENERATED_VERSION: str
 GRPC_VERSION: str
 
 class WebhookServiceStub:
-    """WebhookService calls a caller's HTTP endpoint back when runs end.
+    """WebhookService calls a caller's HTTP endpoint back when runs end or wait.
 
     A webhook is a URL, the event types it wants, and a secret. When a run
     event of one of those types is written (run.completed,
-    run.max_iterations_reached, run.failed, run.cancelled), a delivery is
+    run.max_iterations_reached, run.failed, run.cancelled, and
+    run.requires_action when a run waits for its caller), a delivery is
     written in the same transaction, so a crash loses none, and the server then
     POSTs the event to the URL as JSON, signed as the Standard Webhooks
     specification lays out (headers webhook-id, webhook-timestamp and
@@ -83,11 +84,12 @@ class WebhookServiceStub:
 
 @_typing.type_check_only
 class WebhookServiceAsyncStub(WebhookServiceStub):
-    """WebhookService calls a caller's HTTP endpoint back when runs end.
+    """WebhookService calls a caller's HTTP endpoint back when runs end or wait.
 
     A webhook is a URL, the event types it wants, and a secret. When a run
     event of one of those types is written (run.completed,
-    run.max_iterations_reached, run.failed, run.cancelled), a delivery is
+    run.max_iterations_reached, run.failed, run.cancelled, and
+    run.requires_action when a run waits for its caller), a delivery is
     written in the same transaction, so a crash loses none, and the server then
     POSTs the event to the URL as JSON, signed as the Standard Webhooks
     specification lays out (headers webhook-id, webhook-timestamp and
@@ -134,11 +136,12 @@ class WebhookServiceAsyncStub(WebhookServiceStub):
     """
 
 class WebhookServiceServicer(metaclass=_abc_1.ABCMeta):
-    """WebhookService calls a caller's HTTP endpoint back when runs end.
+    """WebhookService calls a caller's HTTP endpoint back when runs end or wait.
 
     A webhook is a URL, the event types it wants, and a secret. When a run
     event of one of those types is written (run.completed,
-    run.max_iterations_reached, run.failed, run.cancelled), a delivery is
+    run.max_iterations_reached, run.failed, run.cancelled, and
+    run.requires_action when a run waits for its caller), a delivery is
     written in the same transaction, so a crash loses none, and the server then
     POSTs the event to the URL as JSON, signed as the Standard Webhooks
     specification lays out (headers webhook-id, webhook-timestamp and

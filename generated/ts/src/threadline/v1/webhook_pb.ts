@@ -40,8 +40,9 @@ export type Webhook = Message<"threadline.v1.Webhook"> & {
 
   /**
    * The event types to deliver, at most 16, each one a webhook sends
-   * (run.completed, run.max_iterations_reached, run.failed, run.cancelled);
-   * empty means all of them.
+   * (run.completed, run.max_iterations_reached, run.failed, run.cancelled,
+   * run.requires_action); empty means all of them. Another is
+   * INVALID_ARGUMENT.
    *
    * @generated from field: repeated string event_types = 3;
    */
@@ -448,11 +449,12 @@ export const WebhookDeliveryStatusSchema: GenEnum<WebhookDeliveryStatus> = /*@__
   enumDesc(file_threadline_v1_webhook, 0);
 
 /**
- * WebhookService calls a caller's HTTP endpoint back when runs end.
+ * WebhookService calls a caller's HTTP endpoint back when runs end or wait.
  *
  * A webhook is a URL, the event types it wants, and a secret. When a run
  * event of one of those types is written (run.completed,
- * run.max_iterations_reached, run.failed, run.cancelled), a delivery is
+ * run.max_iterations_reached, run.failed, run.cancelled, and
+ * run.requires_action when a run waits for its caller), a delivery is
  * written in the same transaction, so a crash loses none, and the server then
  * POSTs the event to the URL as JSON, signed as the Standard Webhooks
  * specification lays out (headers webhook-id, webhook-timestamp and

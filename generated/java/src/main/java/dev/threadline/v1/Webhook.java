@@ -165,8 +165,9 @@ private static final long serialVersionUID = 0L;
   /**
    * <pre>
    * The event types to deliver, at most 16, each one a webhook sends
-   * (run.completed, run.max_iterations_reached, run.failed, run.cancelled);
-   * empty means all of them.
+   * (run.completed, run.max_iterations_reached, run.failed, run.cancelled,
+   * run.requires_action); empty means all of them. Another is
+   * INVALID_ARGUMENT.
    * </pre>
    *
    * <code>repeated string event_types = 3 [json_name = "eventTypes", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -179,8 +180,9 @@ private static final long serialVersionUID = 0L;
   /**
    * <pre>
    * The event types to deliver, at most 16, each one a webhook sends
-   * (run.completed, run.max_iterations_reached, run.failed, run.cancelled);
-   * empty means all of them.
+   * (run.completed, run.max_iterations_reached, run.failed, run.cancelled,
+   * run.requires_action); empty means all of them. Another is
+   * INVALID_ARGUMENT.
    * </pre>
    *
    * <code>repeated string event_types = 3 [json_name = "eventTypes", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -192,8 +194,9 @@ private static final long serialVersionUID = 0L;
   /**
    * <pre>
    * The event types to deliver, at most 16, each one a webhook sends
-   * (run.completed, run.max_iterations_reached, run.failed, run.cancelled);
-   * empty means all of them.
+   * (run.completed, run.max_iterations_reached, run.failed, run.cancelled,
+   * run.requires_action); empty means all of them. Another is
+   * INVALID_ARGUMENT.
    * </pre>
    *
    * <code>repeated string event_types = 3 [json_name = "eventTypes", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -206,8 +209,9 @@ private static final long serialVersionUID = 0L;
   /**
    * <pre>
    * The event types to deliver, at most 16, each one a webhook sends
-   * (run.completed, run.max_iterations_reached, run.failed, run.cancelled);
-   * empty means all of them.
+   * (run.completed, run.max_iterations_reached, run.failed, run.cancelled,
+   * run.requires_action); empty means all of them. Another is
+   * INVALID_ARGUMENT.
    * </pre>
    *
    * <code>repeated string event_types = 3 [json_name = "eventTypes", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -1090,8 +1094,9 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * The event types to deliver, at most 16, each one a webhook sends
-     * (run.completed, run.max_iterations_reached, run.failed, run.cancelled);
-     * empty means all of them.
+     * (run.completed, run.max_iterations_reached, run.failed, run.cancelled,
+     * run.requires_action); empty means all of them. Another is
+     * INVALID_ARGUMENT.
      * </pre>
      *
      * <code>repeated string event_types = 3 [json_name = "eventTypes", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -1105,8 +1110,9 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * The event types to deliver, at most 16, each one a webhook sends
-     * (run.completed, run.max_iterations_reached, run.failed, run.cancelled);
-     * empty means all of them.
+     * (run.completed, run.max_iterations_reached, run.failed, run.cancelled,
+     * run.requires_action); empty means all of them. Another is
+     * INVALID_ARGUMENT.
      * </pre>
      *
      * <code>repeated string event_types = 3 [json_name = "eventTypes", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -1118,8 +1124,9 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * The event types to deliver, at most 16, each one a webhook sends
-     * (run.completed, run.max_iterations_reached, run.failed, run.cancelled);
-     * empty means all of them.
+     * (run.completed, run.max_iterations_reached, run.failed, run.cancelled,
+     * run.requires_action); empty means all of them. Another is
+     * INVALID_ARGUMENT.
      * </pre>
      *
      * <code>repeated string event_types = 3 [json_name = "eventTypes", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -1132,8 +1139,9 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * The event types to deliver, at most 16, each one a webhook sends
-     * (run.completed, run.max_iterations_reached, run.failed, run.cancelled);
-     * empty means all of them.
+     * (run.completed, run.max_iterations_reached, run.failed, run.cancelled,
+     * run.requires_action); empty means all of them. Another is
+     * INVALID_ARGUMENT.
      * </pre>
      *
      * <code>repeated string event_types = 3 [json_name = "eventTypes", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -1147,8 +1155,9 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * The event types to deliver, at most 16, each one a webhook sends
-     * (run.completed, run.max_iterations_reached, run.failed, run.cancelled);
-     * empty means all of them.
+     * (run.completed, run.max_iterations_reached, run.failed, run.cancelled,
+     * run.requires_action); empty means all of them. Another is
+     * INVALID_ARGUMENT.
      * </pre>
      *
      * <code>repeated string event_types = 3 [json_name = "eventTypes", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -1168,8 +1177,9 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * The event types to deliver, at most 16, each one a webhook sends
-     * (run.completed, run.max_iterations_reached, run.failed, run.cancelled);
-     * empty means all of them.
+     * (run.completed, run.max_iterations_reached, run.failed, run.cancelled,
+     * run.requires_action); empty means all of them. Another is
+     * INVALID_ARGUMENT.
      * </pre>
      *
      * <code>repeated string event_types = 3 [json_name = "eventTypes", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -1188,8 +1198,9 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * The event types to deliver, at most 16, each one a webhook sends
-     * (run.completed, run.max_iterations_reached, run.failed, run.cancelled);
-     * empty means all of them.
+     * (run.completed, run.max_iterations_reached, run.failed, run.cancelled,
+     * run.requires_action); empty means all of them. Another is
+     * INVALID_ARGUMENT.
      * </pre>
      *
      * <code>repeated string event_types = 3 [json_name = "eventTypes", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -1208,8 +1219,9 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * The event types to deliver, at most 16, each one a webhook sends
-     * (run.completed, run.max_iterations_reached, run.failed, run.cancelled);
-     * empty means all of them.
+     * (run.completed, run.max_iterations_reached, run.failed, run.cancelled,
+     * run.requires_action); empty means all of them. Another is
+     * INVALID_ARGUMENT.
      * </pre>
      *
      * <code>repeated string event_types = 3 [json_name = "eventTypes", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -1225,8 +1237,9 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * The event types to deliver, at most 16, each one a webhook sends
-     * (run.completed, run.max_iterations_reached, run.failed, run.cancelled);
-     * empty means all of them.
+     * (run.completed, run.max_iterations_reached, run.failed, run.cancelled,
+     * run.requires_action); empty means all of them. Another is
+     * INVALID_ARGUMENT.
      * </pre>
      *
      * <code>repeated string event_types = 3 [json_name = "eventTypes", (.google.api.field_behavior) = OPTIONAL];</code>

@@ -57,8 +57,9 @@ public interface WebhookOrBuilder extends
   /**
    * <pre>
    * The event types to deliver, at most 16, each one a webhook sends
-   * (run.completed, run.max_iterations_reached, run.failed, run.cancelled);
-   * empty means all of them.
+   * (run.completed, run.max_iterations_reached, run.failed, run.cancelled,
+   * run.requires_action); empty means all of them. Another is
+   * INVALID_ARGUMENT.
    * </pre>
    *
    * <code>repeated string event_types = 3 [json_name = "eventTypes", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -69,8 +70,9 @@ public interface WebhookOrBuilder extends
   /**
    * <pre>
    * The event types to deliver, at most 16, each one a webhook sends
-   * (run.completed, run.max_iterations_reached, run.failed, run.cancelled);
-   * empty means all of them.
+   * (run.completed, run.max_iterations_reached, run.failed, run.cancelled,
+   * run.requires_action); empty means all of them. Another is
+   * INVALID_ARGUMENT.
    * </pre>
    *
    * <code>repeated string event_types = 3 [json_name = "eventTypes", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -80,8 +82,9 @@ public interface WebhookOrBuilder extends
   /**
    * <pre>
    * The event types to deliver, at most 16, each one a webhook sends
-   * (run.completed, run.max_iterations_reached, run.failed, run.cancelled);
-   * empty means all of them.
+   * (run.completed, run.max_iterations_reached, run.failed, run.cancelled,
+   * run.requires_action); empty means all of them. Another is
+   * INVALID_ARGUMENT.
    * </pre>
    *
    * <code>repeated string event_types = 3 [json_name = "eventTypes", (.google.api.field_behavior) = OPTIONAL];</code>
@@ -92,8 +95,9 @@ public interface WebhookOrBuilder extends
   /**
    * <pre>
    * The event types to deliver, at most 16, each one a webhook sends
-   * (run.completed, run.max_iterations_reached, run.failed, run.cancelled);
-   * empty means all of them.
+   * (run.completed, run.max_iterations_reached, run.failed, run.cancelled,
+   * run.requires_action); empty means all of them. Another is
+   * INVALID_ARGUMENT.
    * </pre>
    *
    * <code>repeated string event_types = 3 [json_name = "eventTypes", (.google.api.field_behavior) = OPTIONAL];</code>

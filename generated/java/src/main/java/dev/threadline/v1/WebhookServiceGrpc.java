@@ -4,10 +4,11 @@ import static io.grpc.MethodDescriptor.generateFullMethodName;
 
 /**
  * <pre>
- * WebhookService calls a caller's HTTP endpoint back when runs end.
+ * WebhookService calls a caller's HTTP endpoint back when runs end or wait.
  * A webhook is a URL, the event types it wants, and a secret. When a run
  * event of one of those types is written (run.completed,
- * run.max_iterations_reached, run.failed, run.cancelled), a delivery is
+ * run.max_iterations_reached, run.failed, run.cancelled, and
+ * run.requires_action when a run waits for its caller), a delivery is
  * written in the same transaction, so a crash loses none, and the server then
  * POSTs the event to the URL as JSON, signed as the Standard Webhooks
  * specification lays out (headers webhook-id, webhook-timestamp and
@@ -253,10 +254,11 @@ public final class WebhookServiceGrpc {
 
   /**
    * <pre>
-   * WebhookService calls a caller's HTTP endpoint back when runs end.
+   * WebhookService calls a caller's HTTP endpoint back when runs end or wait.
    * A webhook is a URL, the event types it wants, and a secret. When a run
    * event of one of those types is written (run.completed,
-   * run.max_iterations_reached, run.failed, run.cancelled), a delivery is
+   * run.max_iterations_reached, run.failed, run.cancelled, and
+   * run.requires_action when a run waits for its caller), a delivery is
    * written in the same transaction, so a crash loses none, and the server then
    * POSTs the event to the URL as JSON, signed as the Standard Webhooks
    * specification lays out (headers webhook-id, webhook-timestamp and
@@ -341,10 +343,11 @@ public final class WebhookServiceGrpc {
   /**
    * Base class for the server implementation of the service WebhookService.
    * <pre>
-   * WebhookService calls a caller's HTTP endpoint back when runs end.
+   * WebhookService calls a caller's HTTP endpoint back when runs end or wait.
    * A webhook is a URL, the event types it wants, and a secret. When a run
    * event of one of those types is written (run.completed,
-   * run.max_iterations_reached, run.failed, run.cancelled), a delivery is
+   * run.max_iterations_reached, run.failed, run.cancelled, and
+   * run.requires_action when a run waits for its caller), a delivery is
    * written in the same transaction, so a crash loses none, and the server then
    * POSTs the event to the URL as JSON, signed as the Standard Webhooks
    * specification lays out (headers webhook-id, webhook-timestamp and
@@ -377,10 +380,11 @@ public final class WebhookServiceGrpc {
   /**
    * A stub to allow clients to do asynchronous rpc calls to service WebhookService.
    * <pre>
-   * WebhookService calls a caller's HTTP endpoint back when runs end.
+   * WebhookService calls a caller's HTTP endpoint back when runs end or wait.
    * A webhook is a URL, the event types it wants, and a secret. When a run
    * event of one of those types is written (run.completed,
-   * run.max_iterations_reached, run.failed, run.cancelled), a delivery is
+   * run.max_iterations_reached, run.failed, run.cancelled, and
+   * run.requires_action when a run waits for its caller), a delivery is
    * written in the same transaction, so a crash loses none, and the server then
    * POSTs the event to the URL as JSON, signed as the Standard Webhooks
    * specification lays out (headers webhook-id, webhook-timestamp and
@@ -481,10 +485,11 @@ public final class WebhookServiceGrpc {
   /**
    * A stub to allow clients to do synchronous rpc calls to service WebhookService.
    * <pre>
-   * WebhookService calls a caller's HTTP endpoint back when runs end.
+   * WebhookService calls a caller's HTTP endpoint back when runs end or wait.
    * A webhook is a URL, the event types it wants, and a secret. When a run
    * event of one of those types is written (run.completed,
-   * run.max_iterations_reached, run.failed, run.cancelled), a delivery is
+   * run.max_iterations_reached, run.failed, run.cancelled, and
+   * run.requires_action when a run waits for its caller), a delivery is
    * written in the same transaction, so a crash loses none, and the server then
    * POSTs the event to the URL as JSON, signed as the Standard Webhooks
    * specification lays out (headers webhook-id, webhook-timestamp and
@@ -580,10 +585,11 @@ public final class WebhookServiceGrpc {
   /**
    * A stub to allow clients to do limited synchronous rpc calls to service WebhookService.
    * <pre>
-   * WebhookService calls a caller's HTTP endpoint back when runs end.
+   * WebhookService calls a caller's HTTP endpoint back when runs end or wait.
    * A webhook is a URL, the event types it wants, and a secret. When a run
    * event of one of those types is written (run.completed,
-   * run.max_iterations_reached, run.failed, run.cancelled), a delivery is
+   * run.max_iterations_reached, run.failed, run.cancelled, and
+   * run.requires_action when a run waits for its caller), a delivery is
    * written in the same transaction, so a crash loses none, and the server then
    * POSTs the event to the URL as JSON, signed as the Standard Webhooks
    * specification lays out (headers webhook-id, webhook-timestamp and
@@ -679,10 +685,11 @@ public final class WebhookServiceGrpc {
   /**
    * A stub to allow clients to do ListenableFuture-style rpc calls to service WebhookService.
    * <pre>
-   * WebhookService calls a caller's HTTP endpoint back when runs end.
+   * WebhookService calls a caller's HTTP endpoint back when runs end or wait.
    * A webhook is a URL, the event types it wants, and a secret. When a run
    * event of one of those types is written (run.completed,
-   * run.max_iterations_reached, run.failed, run.cancelled), a delivery is
+   * run.max_iterations_reached, run.failed, run.cancelled, and
+   * run.requires_action when a run waits for its caller), a delivery is
    * written in the same transaction, so a crash loses none, and the server then
    * POSTs the event to the URL as JSON, signed as the Standard Webhooks
    * specification lays out (headers webhook-id, webhook-timestamp and
