@@ -303,6 +303,10 @@ def check_resumed_exactly_once(outcome: Outcome, server: ServerProcess) -> None:
     assert resumed_after is not None
     assert int(resumed_after[1]) == events[EVENTS_BEFORE_HANGING_UP - 1][0], lines
     # The first stream ended because the program hung up, while the run went on.
+    # Access-log lines are written in batches, up to 50 ms after their call.
+    deadline = time.monotonic() + 5
+    while len(STREAM_CODE.findall(server.log)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert STREAM_CODE.findall(server.log) == ["CANCELLED", "OK"], server.log
 
     with grpc.insecure_channel(server.address) as channel:

@@ -106,8 +106,12 @@ def run_block(command: str, ports: dict[str, int], tmp_path: Path) -> str:
     """Run one block in bash; stop what it left running; return what it printed."""
     for page_address, port in ports.items():
         command = command.replace(page_address, f"127.0.0.1:{port}")
-    # Background jobs of the block (a server) are stopped once it is done.
-    script = f"set -e\n{command}\nkill $(jobs -p) 2>/dev/null || true\nwait\n"
+    # Background jobs of the block (a server) are stopped once it is done, or
+    # when a command of it fails (else the server would hold the pipe open).
+    script = (
+        "trap 'kill $(jobs -p) 2>/dev/null || true' EXIT\n"
+        f"set -e\n{command}\nkill $(jobs -p) 2>/dev/null || true\nwait\n"
+    )
     env = {
         **os.environ,
         **NO_OTEL,

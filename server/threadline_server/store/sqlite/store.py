@@ -342,7 +342,12 @@ class SqliteStore(Store):
                 else:
                     connection.execute("RELEASE write")
                     outcomes.append((result, tx.events))
-            connection.execute("COMMIT")
+            # A batch whose every write failed rolls back: a COMMIT of pages
+            # written and rolled back to their savepoint would still write
+            # them again, and a failed call must leave the file untouched.
+            connection.execute(
+                "ROLLBACK" if all(isinstance(o, _Failed) for o in outcomes) else "COMMIT"
+            )
         except BaseException:
             # A failed COMMIT may already have ended the transaction.
             if connection.in_transaction:
