@@ -91,7 +91,8 @@ _TTL_RANGE = (1.0, 3650 * 24 * 3600.0)
 _HELP = {
     "listen": "host:port for gRPC (port 0 picks a free port)",
     "http_listen": "host:port for HTTP/JSON (port 0 picks a free port; empty or --no-http: off)",
-    "database": "SQLite database file",
+    "database": "SQLite database file (a path, or sqlite:PATH), or a PostgreSQL database "
+    "(postgresql://user@host/name, for several processes on one database)",
     "log_level": "DEBUG, INFO, WARNING or ERROR",
     "log_format": "text (one line of key=value pairs) or json (one JSON object per line)",
     "grace_period": "seconds in-flight calls get to finish on SIGTERM/SIGINT",

@@ -22,6 +22,8 @@ from importlib import resources
 
 import aiosqlite
 
+from threadline_server.store.base import SchemaTooNewError
+
 logger = logging.getLogger(__name__)
 
 _WAL_RESET_FIXED = (3, 51, 3)
@@ -62,13 +64,7 @@ async def open_side_writer(path: str) -> aiosqlite.Connection:
     On close it checkpoints only when it is the last connection to the
     database, that is when no server has it open.
     """
-    writer = await connect(path)
-    await writer.execute("PRAGMA wal_autocheckpoint = 0")
-    async with writer.execute("PRAGMA journal_mode") as cursor:
-        row = await cursor.fetchone()
-    if row is None or str(row[0]).lower() != "wal":
-        await writer.execute("PRAGMA journal_mode = WAL")
-    await writer.execute("PRAGMA synchronous = FULL")
+    writer = await open_side_writer_unmigrated(path)
     await migrate(writer)
     return writer
 
@@ -92,21 +88,56 @@ async def open_reader(path: str) -> aiosqlite.Connection:
     return reader
 
 
-async def migrate(connection: aiosqlite.Connection) -> None:
-    """Apply every migration newer than the database's user_version, one transaction each."""
+async def migrate_file(path: str) -> tuple[int, list[str]]:
+    """Bring the database file at path up to date (`threadline migrate`).
+
+    Returns its version and the migrations applied.
+    """
+    connection = await open_side_writer_unmigrated(path)
+    try:
+        applied = await migrate(connection)
+        async with connection.execute("PRAGMA user_version") as cursor:
+            row = await cursor.fetchone()
+        return (int(row[0]) if row else 0), applied
+    finally:
+        await connection.close()
+
+
+async def open_side_writer_unmigrated(path: str) -> aiosqlite.Connection:
+    """Open a writing connection as the keys command does, without migrating."""
+    writer = await connect(path)
+    await writer.execute("PRAGMA wal_autocheckpoint = 0")
+    async with writer.execute("PRAGMA journal_mode") as cursor:
+        row = await cursor.fetchone()
+    if row is None or str(row[0]).lower() != "wal":
+        await writer.execute("PRAGMA journal_mode = WAL")
+    await writer.execute("PRAGMA synchronous = FULL")
+    return writer
+
+
+async def migrate(connection: aiosqlite.Connection) -> list[str]:
+    """Apply every migration newer than the database's user_version, one transaction each.
+
+    Returns the names of those applied; refuses (SchemaTooNewError) a
+    database migrated by a newer release.
+    """
     async with connection.execute("PRAGMA user_version") as cursor:
         row = await cursor.fetchone()
     current = int(row[0]) if row else 0
+    applied: list[str] = []
     folder = resources.files(__package__) / "migrations"
     scripts = sorted(
         (int(entry.name.split("_", 1)[0]), entry)
         for entry in folder.iterdir()
         if entry.name.endswith(".sql")
     )
+    if scripts and current > scripts[-1][0]:
+        raise SchemaTooNewError(current, scripts[-1][0])
     for number, entry in scripts:
         if number <= current:
             continue
         logger.info("applying migration %s", entry.name)
+        applied.append(entry.name)
         script = entry.read_text(encoding="utf-8")
         try:
             await connection.executescript(
@@ -116,3 +147,4 @@ async def migrate(connection: aiosqlite.Connection) -> None:
             if connection.in_transaction:
                 await connection.execute("ROLLBACK")
             raise
+    return applied
