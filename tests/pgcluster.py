@@ -33,7 +33,9 @@ def find_bin_dir() -> Path | None:
         return Path(on_path).resolve().parent
     found = sorted(
         glob.glob("/usr/lib/postgresql/*/bin/initdb"),
-        key=lambda p: int(Path(p).parent.parent.name) if Path(p).parent.parent.name.isdigit() else 0,
+        key=lambda p: (
+            int(Path(p).parent.parent.name) if Path(p).parent.parent.name.isdigit() else 0
+        ),
     )
     return Path(found[-1]).parent if found else None
 
@@ -81,9 +83,13 @@ class Cluster:
 
     def stop(self) -> None:
         """Stop the cluster at once and remove its files."""
-        subprocess.run(  # noqa: S603 - our own pg_ctl, our own folder
+        subprocess.run(
             self._command(
-                str(self.bin_dir / "pg_ctl"), "-D", str(self.folder / "data"), "-m", "immediate",
+                str(self.bin_dir / "pg_ctl"),
+                "-D",
+                str(self.folder / "data"),
+                "-m",
+                "immediate",
                 "stop",
             ),
             check=False,
@@ -105,10 +111,20 @@ def start() -> Cluster:
         os.chown(folder, entry.pw_uid, entry.pw_gid)
     cluster = Cluster(folder, _free_port(), bin_dir, as_user)
     data = folder / "data"
-    subprocess.run(  # noqa: S603 - our own initdb, our own folder
-        cluster._command(  # noqa: SLF001 - same module
-            str(bin_dir / "initdb"), "-D", str(data), "-U", _SUPERUSER, "-A", "trust",
-            "--no-sync", "-E", "UTF8", "--locale", "C",
+    subprocess.run(
+        cluster._command(
+            str(bin_dir / "initdb"),
+            "-D",
+            str(data),
+            "-U",
+            _SUPERUSER,
+            "-A",
+            "trust",
+            "--no-sync",
+            "-E",
+            "UTF8",
+            "--locale",
+            "C",
         ),
         check=True,
         capture_output=True,
@@ -118,16 +134,27 @@ def start() -> Cluster:
         "-c synchronous_commit=off -c full_page_writes=off -c max_connections=300 "
         "-c shared_buffers=32MB"
     )
-    result = subprocess.run(  # noqa: S603 - our own pg_ctl, our own folder
-        cluster._command(  # noqa: SLF001 - same module
-            str(bin_dir / "pg_ctl"), "-D", str(data), "-o", options, "-l",
-            str(folder / "server.log"), "-w", "start",
+    result = subprocess.run(
+        cluster._command(
+            str(bin_dir / "pg_ctl"),
+            "-D",
+            str(data),
+            "-o",
+            options,
+            "-l",
+            str(folder / "server.log"),
+            "-w",
+            "start",
         ),
         check=False,
         capture_output=True,
     )
     if result.returncode != 0:
-        log = (folder / "server.log").read_text(errors="replace") if (folder / "server.log").exists() else ""
+        log = (
+            (folder / "server.log").read_text(errors="replace")
+            if (folder / "server.log").exists()
+            else ""
+        )
         cluster.stop()
         raise RuntimeError(f"pg_ctl start failed: {result.stderr.decode()} {log}")
     return cluster

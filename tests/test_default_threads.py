@@ -31,6 +31,8 @@ from tests.test_state import get_state, plain, update
 from tests.test_threads import struct
 
 pytestmark = pytest.mark.api
+# Every test runs against SQLite and against PostgreSQL (tests/conftest.py).
+BOTH_STORES = True
 
 FAILED_PRECONDITION = grpc.StatusCode.FAILED_PRECONDITION
 RACERS = 40

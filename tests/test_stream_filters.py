@@ -30,6 +30,8 @@ from tests.test_http import parse_sse
 from tests.test_threads import struct
 
 pytestmark = pytest.mark.api
+# Every test runs against SQLite and against PostgreSQL (tests/conftest.py).
+BOTH_STORES = True
 
 INVALID = grpc.StatusCode.INVALID_ARGUMENT
 FINAL = {"run.completed", "run.failed", "run.cancelled", "run.max_iterations_reached"}

@@ -25,6 +25,8 @@ from tests.conftest import RunningServer, connect, expect_failure
 from tests.test_threads import struct
 
 pytestmark = pytest.mark.api
+# Every test runs against SQLite and against PostgreSQL (tests/conftest.py).
+BOTH_STORES = True
 
 INVALID = grpc.StatusCode.INVALID_ARGUMENT
 HOUR = 3600

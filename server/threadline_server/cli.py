@@ -1,4 +1,4 @@
-"""The ``threadline`` command: ``threadline serve [flags]``, ``threadline keys ...`` and ``threadline migrate``."""
+"""The ``threadline`` command: ``threadline serve [flags]``, ``keys ...`` and ``migrate``."""
 
 from __future__ import annotations
 

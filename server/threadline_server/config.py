@@ -34,6 +34,7 @@ class Settings:
     worker_agents: tuple[str, ...] = ()
     run_timeout: float = 600.0
     lease_check_interval: float = 1.0
+    server_lease: float = 15.0
     metrics_listen: str = ""
     event_tail_bytes: int = 64 * 1024 * 1024
     key_secret_file: str = ""
@@ -105,6 +106,8 @@ _HELP = {
     "repeat for more (the variable takes a comma-separated list)",
     "run_timeout": "seconds an in-process run may take before it fails with TIMEOUT",
     "lease_check_interval": "seconds between checks for worker leases that ran out",
+    "server_lease": "with PostgreSQL: seconds a server holds a run it executes without "
+    "renewing (renewed every third of it); runs of a server that died end this long after",
     "key_secret_file": "file with the secret API keys are hashed with (default: the "
     "database's path + .key-secret; `threadline keys create` makes it)",
     "reflection": "server reflection: open (to anyone), closed (to callers with a valid key), "
@@ -232,8 +235,10 @@ def _check(settings: Settings) -> None:
         raise SystemExit("max concurrent RPCs and read connections must be at least 1")
     if settings.expiry_sweep_interval <= 0:
         raise SystemExit("expiry sweep interval must be positive")
-    if settings.run_timeout <= 0 or settings.lease_check_interval <= 0:
-        raise SystemExit("run timeout and lease check interval must be positive")
+    if settings.run_timeout <= 0 or settings.lease_check_interval <= 0 or settings.server_lease < 1:
+        raise SystemExit(
+            "run timeout and lease check interval must be positive, the server lease 1 s or more"
+        )
     if settings.event_tail_bytes < 0:
         raise SystemExit("event tail bytes must not be negative")
     _check_ttls(settings)

@@ -17,8 +17,8 @@ from typing import Any
 from threadline_server import config
 from threadline_server.domain import keys
 from threadline_server.key_secret import KeySecretFile
-from threadline_server.store.base import KeyAdmin
 from threadline_server.store import choice
+from threadline_server.store.base import KeyAdmin
 from threadline_server.store.sqlite.keys import SqliteKeyAdmin
 
 LIST_COLUMNS = ("KEY_ID", "TENANT", "SCOPE", "CREATED", "REVOKED", "NOTE")

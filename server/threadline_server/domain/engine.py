@@ -16,7 +16,7 @@ from collections.abc import Collection, Mapping, Sequence
 
 from threadline_server.domain.agents import Agent, AgentDirectory
 from threadline_server.domain.events import EventBus
-from threadline_server.domain.executor import InProcessExecutor
+from threadline_server.domain.executor import SERVER_LEASE_US, InProcessExecutor
 from threadline_server.domain.recorder import Step
 from threadline_server.domain.run_end import RunEnds, is_over
 from threadline_server.domain.run_log import RunLog
@@ -38,6 +38,7 @@ class RunEngine:
         run_timeout: float,
         agent_tenants: Mapping[str, Collection[str]] | None = None,
         max_runs_in_flight: int = 0,
+        server_lease_us: int = SERVER_LEASE_US,
     ) -> None:
         self.store = store
         self.bus = bus
@@ -46,7 +47,9 @@ class RunEngine:
         self.max_runs_in_flight = max_runs_in_flight
         self.log = RunLog(store)
         self.ends = RunEnds(store, bus)
-        self.executor = InProcessExecutor(self.agents, self.record, run_timeout=run_timeout)
+        self.executor = InProcessExecutor(
+            self.agents, self.record, run_timeout=run_timeout, lease_us=server_lease_us
+        )
         self.scheduler = Scheduler(store, self.log, self.agents, self.executor)
 
     async def record(

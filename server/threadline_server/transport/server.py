@@ -48,9 +48,9 @@ from threadline_server.http.routes import bindings_for
 from threadline_server.key_secret import KeySecretFile
 from threadline_server.observability.exposition import MetricsListener
 from threadline_server.observability.metrics import Metrics
-from threadline_server.store.records import DEFAULT_TENANT
 from threadline_server.store import choice
 from threadline_server.store.base import SchemaTooNewError
+from threadline_server.store.records import DEFAULT_TENANT
 from threadline_server.transport import private_socket
 from threadline_server.transport.auth import AccessInterceptor
 from threadline_server.transport.health import HealthServicer
@@ -153,6 +153,7 @@ class ThreadlineServer:
             run_timeout=settings.run_timeout,
             agent_tenants=settings.agent_tenant_map(),
             max_runs_in_flight=settings.tenant_max_runs,
+            server_lease_us=int(settings.server_lease * 1_000_000),
         )
         self.key_secret = KeySecretFile(settings.key_secret_path)
         self.limits = CallLimits(
@@ -295,7 +296,7 @@ class ThreadlineServer:
             raise SystemExit(f"refusing to serve {self._database_name()}: {error}") from None
 
     def _database_name(self) -> str:
-        """The database as logs show it: a PostgreSQL URL without its password."""
+        """Return the database as logs show it: a PostgreSQL URL without its password."""
         database = self.settings.database
         if choice.is_postgres(database):
             return choice.without_password(database)

@@ -21,7 +21,7 @@ from threadline_server.store.records import ThreadRef
 from threadline_server.store.sqlite import events as sqlite_events
 
 to_event = sqlite_events.to_event
-_payload_form = sqlite_events._payload_form  # noqa: SLF001 - one stored form for both stores
+_payload_form = sqlite_events._payload_form
 
 
 async def append(

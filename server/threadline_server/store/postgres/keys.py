@@ -98,7 +98,5 @@ class PostgresKeyAdmin(KeyAdmin):
 
     async def list(self) -> list[KeyRecord]:
         """Return every key, revoked ones too, oldest first."""
-        rows = await self._session.rows(
-            f"SELECT {COLUMNS} FROM keys ORDER BY created_at, key_id"
-        )
+        rows = await self._session.rows(f"SELECT {COLUMNS} FROM keys ORDER BY created_at, key_id")
         return [to_record(row) for row in rows]

@@ -24,8 +24,8 @@ from threadline_server.store.sqlite import messages as sqlite_messages
 
 COLUMNS = sqlite_messages.COLUMNS
 _SELECT = f"SELECT {COLUMNS} FROM messages AS m"
-_parts_json = sqlite_messages._parts_json  # noqa: SLF001 - one stored form for both stores
-_metadata_json = sqlite_messages._metadata_json  # noqa: SLF001 - one stored form for both stores
+_parts_json = sqlite_messages._parts_json
+_metadata_json = sqlite_messages._metadata_json
 
 
 def to_message(row: DictRow, thread_id: str) -> message_pb2.Message:
@@ -47,7 +47,7 @@ async def row_of(session: Session, thread_key: int, message_id: str) -> DictRow:
 async def latest(
     session: Session, ref: ThreadRef, limit: int, *, max_bytes: int
 ) -> tuple[list[message_pb2.Message], int]:
-    """Return a thread's latest messages that fit in max_bytes, oldest first, and how many did not."""
+    """Return a thread's latest messages that fit in max_bytes (oldest first), and how many not."""
     taken, more = await fitting_rows(
         session,
         f"{_SELECT} WHERE m.thread_pk = %s ORDER BY m.pk DESC LIMIT %s",
@@ -77,7 +77,8 @@ async def insert(
         "run_id, created_at, updated_at) SELECT %s, %s, x.message_id, x.role, x.parts, "
         "x.metadata, x.run_id, x.created_at, x.updated_at FROM unnest("
         "%s::text[], %s::int[], %s::text[], %s::text[], %s::text[], %s::bigint[], %s::bigint[]) "
-        "WITH ORDINALITY AS x(message_id, role, parts, metadata, run_id, created_at, updated_at, n) "
+        "WITH ORDINALITY "
+        "AS x(message_id, role, parts, metadata, run_id, created_at, updated_at, n) "
         f"ORDER BY x.n RETURNING {COLUMNS}",
         (
             session.tenant,

@@ -23,7 +23,7 @@ from threadline_server.store.sqlite import runs as sqlite_runs
 
 COLUMNS = sqlite_runs.COLUMNS
 _SELECT = f"SELECT {COLUMNS} FROM runs AS r JOIN threads AS t ON t.pk = r.thread_pk"
-_OWN_COLUMNS = sqlite_runs._OWN_COLUMNS  # noqa: SLF001 - one stored form for both stores
+_OWN_COLUMNS = sqlite_runs._OWN_COLUMNS
 _QUEUED = int(run_pb2.RUN_STATUS_QUEUED)
 _RUNNING = int(run_pb2.RUN_STATUS_RUNNING)
 _IN_FLIGHT_TERM = f"r.status IN ({_QUEUED}, {_RUNNING})"
@@ -47,9 +47,7 @@ async def row_of(session: Session, run_id: str, *, lock: bool = False) -> DictRo
     With lock, its thread's row is locked first and the run read after the
     lock is granted, so what is read is what the last writer committed.
     """
-    live = (
-        "r.tenant_id = %s AND r.run_id = %s AND (t.expire_at IS NULL OR t.expire_at > %s)"
-    )
+    live = "r.tenant_id = %s AND r.run_id = %s AND (t.expire_at IS NULL OR t.expire_at > %s)"
     params = (session.tenant, run_id, session.now)
     if lock:
         locked = await session.row(

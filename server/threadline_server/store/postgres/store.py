@@ -384,9 +384,7 @@ async def has_active_key(url: str) -> bool:
         found: DictRow | None = await cursor.fetchone()
         if found is None or not found["found"]:
             return False
-        cursor = await connection.execute(
-            b"SELECT 1 FROM keys WHERE revoked_at IS NULL LIMIT 1"
-        )
+        cursor = await connection.execute(b"SELECT 1 FROM keys WHERE revoked_at IS NULL LIMIT 1")
         return await cursor.fetchone() is not None
 
 

@@ -89,10 +89,9 @@ _LIVE = "tenant_id = %s AND thread_id = %s AND (expire_at IS NULL OR expire_at >
 
 
 async def live_row(session: Session, thread_id: str, *, lock: bool = False) -> DictRow:
-    """Return a thread that exists and has not expired (locked, for writers), or raise NotFoundError."""
+    """Return a live thread (locked, for writers), or raise NotFoundError."""
     row = await session.row(
-        f"SELECT {COLUMNS} FROM threads WHERE {_LIVE}"
-        + (" FOR NO KEY UPDATE" if lock else ""),
+        f"SELECT {COLUMNS} FROM threads WHERE {_LIVE}" + (" FOR NO KEY UPDATE" if lock else ""),
         (session.tenant, thread_id, session.now),
     )
     if row is None:
@@ -107,7 +106,7 @@ async def lock(session: Session, key: int) -> None:
 
 async def insert(session: Session, thread: thread_pb2.Thread) -> DictRow | None:
     """Insert a thread as given; return its row, or None when its id (or default) is taken."""
-    columns = sqlite_threads._client_columns(thread)  # noqa: SLF001 - one stored form for both stores
+    columns = sqlite_threads._client_columns(thread)
     columns.update(
         tenant_id=session.tenant,
         thread_id=thread.thread_id,
@@ -142,7 +141,7 @@ async def default_row(
 
 async def update(session: Session, key: int, thread: thread_pb2.Thread) -> DictRow:
     """Store a thread's client-settable fields and times; return the row as it now is."""
-    columns = sqlite_threads._client_columns(thread)  # noqa: SLF001 - one stored form for both stores
+    columns = sqlite_threads._client_columns(thread)
     columns.update(
         updated_at=thread.updated_at.ToMicroseconds(),
         last_activity_at=thread.last_activity_at.ToMicroseconds(),

@@ -12,14 +12,6 @@ from collections.abc import Callable, Sequence
 from threadline.v1 import message_pb2, run_pb2, thread_pb2
 
 from threadline_server.store.base import StoreTransaction
-from threadline_server.store.records import (
-    RememberedRequest,
-    RunRecord,
-    StoredCheckpoint,
-    StoredThread,
-    ThreadActivity,
-    ThreadRef,
-)
 from threadline_server.store.postgres import (
     checkpoints,
     events,
@@ -29,6 +21,14 @@ from threadline_server.store.postgres import (
     threads,
 )
 from threadline_server.store.postgres.session import Session
+from threadline_server.store.records import (
+    RememberedRequest,
+    RunRecord,
+    StoredCheckpoint,
+    StoredThread,
+    ThreadActivity,
+    ThreadRef,
+)
 
 
 class PostgresTransaction(StoreTransaction):
