@@ -49,10 +49,11 @@ async def row_of(session: Session, run_id: str, *, lock: bool = False) -> DictRo
     """
     live = "r.tenant_id = %s AND r.run_id = %s AND (t.expire_at IS NULL OR t.expire_at > %s)"
     params = (session.tenant, run_id, session.now)
+    locked: DictRow | None = None
     if lock:
         locked = await session.row(
-            f"SELECT t.pk FROM runs AS r JOIN threads AS t ON t.pk = r.thread_pk WHERE {live} "
-            "FOR NO KEY UPDATE OF t",
+            "SELECT t.last_activity_at, t.updated_at FROM runs AS r "
+            f"JOIN threads AS t ON t.pk = r.thread_pk WHERE {live} FOR NO KEY UPDATE OF t",
             params,
         )
         if locked is None:
@@ -60,6 +61,9 @@ async def row_of(session: Session, run_id: str, *, lock: bool = False) -> DictRo
     row = await session.row(f"{_SELECT} WHERE {live}", params)
     if row is None:
         raise NotFoundError("run", run_id)
+    if locked is not None:
+        # The thread's times, for the transaction's clock (PostgresTransaction._locked).
+        row.update(locked)
     return row
 
 

@@ -10,6 +10,7 @@ SQLite store's row converters (to_thread, to_message, ...) serve here too.
 from __future__ import annotations
 
 import itertools
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
@@ -33,6 +34,11 @@ _MAX_FETCH = 512
 _cursor_names = itertools.count()
 
 M = TypeVar("M", bound=Message)
+
+
+def store_now() -> int:
+    """Return the current time in microseconds since the epoch."""
+    return time.time_ns() // 1000
 
 
 def as_row(row: DictRow) -> Row:

@@ -44,7 +44,7 @@ from threadline_server.store.postgres import (
     schema,
     threads,
 )
-from threadline_server.store.postgres.session import Connection, DictRow, Session
+from threadline_server.store.postgres.session import Connection, DictRow, Session, store_now
 from threadline_server.store.postgres.transaction import PostgresTransaction
 from threadline_server.store.records import (
     CheckpointPageQuery,
@@ -71,9 +71,7 @@ _RELISTEN_SECONDS = 1.0
 _RETRYABLE = (pg_errors.DeadlockDetected, pg_errors.SerializationFailure)
 
 
-def now_us() -> int:
-    """Return the current time in microseconds since the epoch."""
-    return time.time_ns() // 1000
+now_us = store_now
 
 
 class PostgresStore(Store):

@@ -7,6 +7,7 @@ whichever process they are in, as the SQLite store's single writer makes them.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 
 from threadline.v1 import message_pb2, run_pb2, thread_pb2
@@ -20,7 +21,7 @@ from threadline_server.store.postgres import (
     runs,
     threads,
 )
-from threadline_server.store.postgres.session import Session
+from threadline_server.store.postgres.session import DictRow, Session, store_now
 from threadline_server.store.records import (
     RememberedRequest,
     RunRecord,
@@ -46,15 +47,31 @@ class PostgresTransaction(StoreTransaction):
         if ref.tenant != self.tenant:
             raise RuntimeError(f"a transaction of {self.tenant!r} given a thread of {ref.tenant!r}")
 
+    def _locked(self, row: DictRow) -> DictRow:
+        """Move the transaction's time on once it holds a thread's lock.
+
+        The time is read again after the lock was granted (a writer may have
+        waited for it), and never earlier than the thread's last change: so
+        within a thread, times follow commit order, as message keys and
+        event ids do, whichever process or machine wrote them.
+        """
+        now = max(store_now(), int(row["last_activity_at"]), int(row["updated_at"]))
+        if now > self.now:
+            self.now = now
+            self._session = dataclasses.replace(self._session, now=now)
+        return row
+
     # -- threads ----------------------------------------------------------------
 
     async def thread(self, thread_id: str) -> ThreadRef:
         """Return a live thread."""
-        return threads.to_ref(await threads.live_row(self._session, thread_id, lock=True))
+        row = await threads.live_row(self._session, thread_id, lock=True)
+        return threads.to_ref(self._locked(row))
 
     async def get_thread(self, thread_id: str) -> StoredThread:
         """Return a live thread with its API view."""
-        return threads.to_stored(await threads.live_row(self._session, thread_id, lock=True))
+        row = await threads.live_row(self._session, thread_id, lock=True)
+        return threads.to_stored(self._locked(row))
 
     async def insert_thread(self, thread: thread_pb2.Thread) -> StoredThread | None:
         """Insert a thread; None when its id is taken."""
@@ -64,7 +81,7 @@ class PostgresTransaction(StoreTransaction):
     async def default_thread(self, agent_id: str, user_id: str) -> StoredThread | None:
         """Return the tenant's default thread of an agent and user, or None."""
         row = await threads.default_row(self._session, agent_id, user_id, lock=True)
-        return None if row is None else threads.to_stored(row)
+        return None if row is None else threads.to_stored(self._locked(row))
 
     async def update_thread(self, ref: ThreadRef, thread: thread_pb2.Thread) -> thread_pb2.Thread:
         """Store a thread's client-settable fields and times."""
@@ -182,7 +199,8 @@ class PostgresTransaction(StoreTransaction):
 
     async def run(self, run_id: str) -> RunRecord:
         """Return a run of a live thread."""
-        return runs.to_record(await runs.row_of(self._session, run_id, lock=True))
+        row = await runs.row_of(self._session, run_id, lock=True)
+        return runs.to_record(self._locked(row))
 
     async def insert_run(self, ref: ThreadRef, run: run_pb2.Run) -> RunRecord:
         """Insert a run."""
