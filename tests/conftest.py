@@ -284,13 +284,20 @@ def start_server_process(
 
 
 @pytest.fixture
-def spawn_server(tmp_path: Path) -> Iterator[Any]:
-    """Start server processes for a test; any still running at the end are killed."""
+def spawn_server(tmp_path: Path, database_value: str) -> Iterator[Any]:
+    """Start server processes for a test; any still running at the end are killed.
+
+    Without a database given, they serve the test's: tmp_path/threadline.db,
+    or (a BOTH_STORES module's [postgres] run) its PostgreSQL database.
+    """
     started: list[ServerProcess] = []
 
     def spawn(
         database: Path | None = None, *extra: str, env: dict[str, str] | None = None
     ) -> ServerProcess:
+        if database is None and database_value.startswith("postgresql://"):
+            # The last --database wins: the path only names the log's folder.
+            extra = ("--database", database_value, *extra)
         child = start_server_process(database or tmp_path / "threadline.db", *extra, env=env)
         started.append(child)
         return child

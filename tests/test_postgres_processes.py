@@ -33,8 +33,10 @@ from threadline.v1 import (
     run_pb2_grpc,
     thread_pb2,
     thread_pb2_grpc,
+    worker_pb2,
 )
 
+from tests import test_worker as worker_tests
 from tests.conftest import ServerProcess, start_server_process
 
 pytestmark = pytest.mark.process
@@ -399,3 +401,46 @@ async def test_writers_on_every_process_and_resuming_readers_miss_no_event(
         f"{resumes} times; {gaps} events missed, {duplicated} duplicated"
     )
     assert (gaps, duplicated) == (0, 0)
+
+
+async def test_a_worker_s_reports_may_reach_any_process(
+    servers: Callable[..., list[ServerProcess]], counts: Callable[[str], None]
+) -> None:
+    a, b = servers(2, *worker_tests.SERVER_FLAGS)
+    words = [f"w{i} " for i in range(12)]
+    async with worker_tests.connected(a.address) as on_a, worker_tests.connected(b.address) as on_b:
+        thread_id = await worker_tests.new_thread(on_a)
+        run = await worker_tests.create_run(on_a, thread_id, "hand over hand")
+        # Claimed through B (runs queued through A wake no one there: B looks again).
+        claimed = await worker_tests.claim(on_b)
+        assert claimed.run.run_id == run.run_id
+        for n, word in enumerate(words):
+            stubs = (on_a, on_b)[n % 2]
+            await stubs.workers.ReportRunEvents(
+                worker_pb2.ReportRunEventsRequest(
+                    run_id=run.run_id, lease_id=claimed.lease_id, events=[worker_tests.delta(word)]
+                ),
+                timeout=RPC_TIMEOUT,
+            )
+        await on_a.workers.ReportRunEvents(
+            worker_pb2.ReportRunEventsRequest(
+                run_id=run.run_id,
+                lease_id=claimed.lease_id,
+                events=[worker_tests.finish_completed()],
+            ),
+            timeout=RPC_TIMEOUT,
+        )
+        done = await on_b.runs.GetRun(run_pb2.GetRunRequest(run_id=run.run_id), timeout=RPC_TIMEOUT)
+        events = await run_events(Stubs(on_b.threads, on_b.messages, on_b.runs), run.run_id)
+        listed = await on_a.messages.ListMessages(
+            message_pb2.ListMessagesRequest(thread_id=thread_id), timeout=RPC_TIMEOUT
+        )
+    assert done.status == run_pb2.RUN_STATUS_COMPLETED
+    assert done.response == "".join(words)
+    # The input message and the one answer, however the deltas were spread.
+    assert [e.type for e in events].count("message.completed") == 2
+    assert [m.parts[0].text for m in listed.messages] == ["hand over hand", "".join(words)]
+    counts(
+        f"postgres, a worker claimed through B, reported {len(words)} deltas alternately to A "
+        f"and B: one answer of {len(done.response)} characters, {len(events)} events"
+    )
