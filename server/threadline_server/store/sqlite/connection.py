@@ -50,9 +50,14 @@ async def open_writer(path: str) -> aiosqlite.Connection:
             sqlite3.sqlite_version,
         )
     writer = await connect(path)
-    await writer.execute("PRAGMA journal_mode = WAL")
-    await writer.execute("PRAGMA synchronous = FULL")
-    await migrate(writer)
+    try:
+        await writer.execute("PRAGMA journal_mode = WAL")
+        await writer.execute("PRAGMA synchronous = FULL")
+        await migrate(writer)
+    except BaseException:
+        # Its thread would keep the process alive (a schema too new, say).
+        await writer.close()
+        raise
     return writer
 
 
@@ -65,7 +70,11 @@ async def open_side_writer(path: str) -> aiosqlite.Connection:
     database, that is when no server has it open.
     """
     writer = await open_side_writer_unmigrated(path)
-    await migrate(writer)
+    try:
+        await migrate(writer)
+    except BaseException:
+        await writer.close()
+        raise
     return writer
 
 
