@@ -292,9 +292,9 @@ async def test_kill_9_of_the_executing_process_ends_its_run_exactly_once(
             echo_request(thread_id, " ".join(f"w{i}" for i in range(200)), delay_ms=100),
             timeout=RPC_TIMEOUT,
         )
-        # Read from B until the run is under way on A.
+        # Stream from A, the process that runs it, until the run is under way.
         seen: list[Any] = []
-        call = on_b.runs.StreamRunEvents(
+        call = on_a.runs.StreamRunEvents(
             run_pb2.StreamRunEventsRequest(run_id=run.run_id), timeout=60
         )
         async for event in call:
@@ -321,12 +321,17 @@ async def test_kill_9_of_the_executing_process_ends_its_run_exactly_once(
     assert final.status == run_pb2.RUN_STATUS_FAILED
     assert final.error.code == "LEASE_EXPIRED"
     assert rest[-1].event_id == finals[0].event_id
+    # The client of the dead process resumed on B without loss or repeat.
+    assert [e.SerializeToString() for e in seen + rest] == [
+        e.SerializeToString() for e in everything
+    ]
     ids = [e.event_id for e in everything]
     assert ids == sorted(set(ids))
     assert after_events[-1].type == "run.completed"
     counts(
         f"postgres, kill -9 of the executing process: run ended once ({final.error.code}) "
-        f"{ended_after:.1f}s later, seen through B; {len(everything)} events, 1 final"
+        f"{ended_after:.1f}s later; its client resumed on B after event {seen[-1].event_id}: "
+        f"{len(everything)} events, 0 missing, 0 repeated, 1 final"
     )
 
 
@@ -443,4 +448,44 @@ async def test_a_worker_s_reports_may_reach_any_process(
     counts(
         f"postgres, a worker claimed through B, reported {len(words)} deltas alternately to A "
         f"and B: one answer of {len(done.response)} characters, {len(events)} events"
+    )
+
+
+async def test_interrupt_from_another_process_ends_the_run_once_and_starts_the_next(
+    servers: Callable[..., list[ServerProcess]], counts: Callable[[str], None]
+) -> None:
+    a, b = servers(2)
+    async with connected([a, b]) as (on_a, on_b):
+        thread_id = await new_thread(on_a)
+        first = await on_a.runs.CreateRun(
+            echo_request(thread_id, " ".join(f"w{i}" for i in range(100)), delay_ms=100),
+            timeout=RPC_TIMEOUT,
+        )
+        call = on_b.runs.StreamRunEvents(
+            run_pb2.StreamRunEventsRequest(run_id=first.run_id), timeout=60
+        )
+        async for event in call:
+            if event.type == "message.delta":
+                break
+        call.cancel()
+        second = await on_b.runs.CreateRun(
+            echo_request(thread_id, "the second", strategy=run_pb2.MULTITASK_STRATEGY_INTERRUPT),
+            timeout=RPC_TIMEOUT,
+        )
+        first_events = await run_events(on_b, first.run_id)
+        second_events = await run_events(on_a, second.run_id)
+        ended = await on_a.runs.GetRun(
+            run_pb2.GetRunRequest(run_id=first.run_id), timeout=RPC_TIMEOUT
+        )
+        # A stops executing the interrupted run: nothing of it is written after its end.
+        await asyncio.sleep(0.5)
+        after = await run_events(on_a, first.run_id)
+    finals = [e.type for e in first_events if e.type in FINAL_TYPES]
+    assert finals == ["run.cancelled"]
+    assert ended.status == run_pb2.RUN_STATUS_CANCELLED
+    assert [e.event_id for e in after] == [e.event_id for e in first_events]
+    assert second_events[-1].type == "run.completed"
+    counts(
+        "postgres, INTERRUPT through B of a run executing on A: "
+        f"1 final event ({finals[0]}), next run completed, {len(first_events)} events"
     )
