@@ -39,14 +39,14 @@ RACERS = 40
 
 
 @pytest.fixture
-async def server(tmp_path: Path) -> AsyncIterator[RunningServer]:
+async def server(tmp_path: Path, database_value: str) -> AsyncIterator[RunningServer]:
     """A server with its HTTP side, so that calls race over both."""
     database = tmp_path / "default.db"
     instance = ThreadlineServer(
         Settings(
             listen="127.0.0.1:0",
             http_listen="127.0.0.1:0",
-            database=str(database),
+            database=database_value if "://" in database_value else str(database),
             grace_period=1.0,
         )
     )
