@@ -99,11 +99,6 @@ async def live_row(session: Session, thread_id: str, *, lock: bool = False) -> D
     return row
 
 
-async def lock(session: Session, key: int) -> None:
-    """Lock a thread's row by its key (for a run found first, or a thread just made)."""
-    await session.change("SELECT 1 FROM threads WHERE pk = %s FOR NO KEY UPDATE", (key,))
-
-
 async def insert(session: Session, thread: thread_pb2.Thread) -> DictRow | None:
     """Insert a thread as given; return its row, or None when its id (or default) is taken."""
     columns = sqlite_threads._client_columns(thread)
