@@ -45,7 +45,7 @@ from xml.etree import ElementTree
 
 import grpc
 import pytest
-from google.protobuf import duration_pb2, json_format
+from google.protobuf import duration_pb2, json_format, struct_pb2
 from threadline.v1 import (
     message_pb2,
     run_pb2,
@@ -736,3 +736,49 @@ def test_go_worker_keeps_its_count_in_the_thread_state(worker_server, spawn_work
     values, sources = thread_state(address, thread_id)
     assert values == {"shouts": 2, "last_shout": "AND AGAIN"}
     assert sources[:2] == [thread_pb2.CHECKPOINT_SOURCE_RESTORE, thread_pb2.CHECKPOINT_SOURCE_RUN]
+
+
+def resume(address: str, run_id: str, answer: dict[str, Any]) -> run_pb2.Run:
+    """ResumeRun with a JSON answer."""
+    with grpc.insecure_channel(address) as channel:
+        return run_pb2_grpc.RunServiceStub(channel).ResumeRun(
+            run_pb2.ResumeRunRequest(
+                run_id=run_id, answer=json_format.ParseDict(answer, struct_pb2.Value())
+            ),
+            timeout=RPC_TIMEOUT,
+        )
+
+
+@pytest.mark.timeout(BUILD_TIMEOUT + RUN_TIMEOUT)
+def test_go_worker_asks_for_approval_with_confirm(worker_server, spawn_worker):
+    address = worker_server.address
+    worker = spawn_worker(address, "--confirm")
+    run = start_run(address, "may I")
+    paused = wait_run(address, run.run_id)
+    assert paused.status == run_pb2.RUN_STATUS_REQUIRES_ACTION, (paused, worker.log)
+    assert paused.required_action.question.text == 'May I shout "may I"?'
+    worker.wait_for_log(f"run {run.run_id} paused for approval; dropped it")
+
+    # A wrong answer is refused; the run still waits.
+    with grpc.insecure_channel(address) as channel, pytest.raises(grpc.RpcError) as refused:
+        run_pb2_grpc.RunServiceStub(channel).ResumeRun(
+            run_pb2.ResumeRunRequest(
+                run_id=run.run_id,
+                answer=json_format.ParseDict({"approved": "yes"}, struct_pb2.Value()),
+            ),
+            timeout=RPC_TIMEOUT,
+        )
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "answer.approved" in (refused.value.details() or "")
+
+    resume(address, run.run_id, {"approved": True})
+    done = wait_run(address, run.run_id)
+    assert (done.status, done.response) == (run_pb2.RUN_STATUS_COMPLETED, "MAY I"), worker.log
+    # Claimed twice: once to ask, once to answer.
+    assert worker.log.count(f"claimed run {run.run_id}") == 2
+
+    refused_run = start_run(address, "no way")
+    assert wait_run(address, refused_run.run_id).status == run_pb2.RUN_STATUS_REQUIRES_ACTION
+    resume(address, refused_run.run_id, {"approved": False})
+    ended = wait_run(address, refused_run.run_id)
+    assert (ended.status, ended.response) == (run_pb2.RUN_STATUS_COMPLETED, "NOT APPROVED")

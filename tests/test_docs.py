@@ -90,7 +90,7 @@ TWO_COMMANDS = Walkthrough(ROOT / "README.md", "## Two commands")
 # replaced by a fixed word. Durations are left alone: every duration in these
 # outputs (a ttl) is one the client sent, so it is the same on every run.
 # Keys come in both spellings: grpcurl prints proto names, HTTP lowerCamelCase.
-SERVER_ID = re.compile(r"(?<![0-9a-z_])(thr|msg|run|call|ckp)_[0-9a-z]{26}(?![0-9a-z])")
+SERVER_ID = re.compile(r"(?<![0-9a-z_])(thr|msg|run|call|ckp|act)_[0-9a-z]{26}(?![0-9a-z])")
 TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2})")
 VOLATILE_KEYS = {
     "etag": "<etag>",

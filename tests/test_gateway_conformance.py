@@ -482,7 +482,7 @@ class Side:
 
 # -- normalising --------------------------------------------------------------
 
-SERVER_ID = re.compile(r"(?<![0-9a-z_])(thr|msg|run|call|lse|ckp)_[0-9a-z]{26}(?![0-9a-z])")
+SERVER_ID = re.compile(r"(?<![0-9a-z_])(thr|msg|run|call|lse|ckp|act)_[0-9a-z]{26}(?![0-9a-z])")
 # protojson's own form of a Timestamp: UTC, 0, 3, 6 or 9 fraction digits.
 CANONICAL_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{3}|\.\d{6}|\.\d{9})?Z")
 TIME_KEYS = re.compile(r"(At|Time|_at|_time)$")
@@ -1488,6 +1488,47 @@ def scenario_stream_run(s: Side) -> None:
     )
     s.get("get-method", target, stream=True, expect=501)
     s.get("thread-after", f"/v1/threads/{t}?view=THREAD_VIEW_FULL", expect=200)
+
+
+@scenario
+def scenario_human_in_the_loop(s: Side) -> None:
+    t = s.create_thread("create-thread", "hitl")
+    runs = f"/v1/threads/{t}/runs"
+    ask = {"role": 1, "parts": [{"text": "where am I"}]}
+    tool = {"name": "get_location", "description": "Where the user is.", "parameters": {}}
+    run_id = s.post(
+        "create",
+        runs,
+        {"agent_id": "tools-demo", "input_messages": [ask], "client_tools": [tool]},
+        expect=200,
+    ).json()["runId"]
+    paused = s.post("wait-paused", f"/v1/runs/{run_id}:wait", {"timeout": "10s"}, expect=200)
+    call_id = paused.json()["requiredAction"]["toolCalls"]["calls"][0]["id"]
+    resume = f"/v1/runs/{run_id}:resume"
+    s.post("resume-no-outputs", resume, {}, expect=400)
+    s.post(
+        "resume-unknown-call",
+        resume,
+        {"tool_outputs": [{"tool_call_id": "x", "text": "y"}]},
+        expect=400,
+    )
+    s.post("resume-bad-json-answer", resume, {"answer": {"a": 1e999}}, expect=400)
+    s.post("resume-missing", f"/v1/runs/run_{'0' * 26}:resume", {}, expect=404)
+    s.post(
+        "resume",
+        resume,
+        {"tool_outputs": [{"tool_call_id": call_id, "json": {"city": "Lyon"}}]},
+        expect=200,
+    )
+    s.post("wait-done", f"/v1/runs/{run_id}:wait", {"timeout": "10s"}, expect=200)
+    s.post("resume-again", resume, {"answer": True}, expect=400)
+    s.get("events", f"/v1/runs/{run_id}/events", stream=True, expect=200)
+    s.post(
+        "bad-client-tool",
+        runs,
+        {"agent_id": "tools-demo", "client_tools": [{"name": ""}]},
+        expect=400,
+    )
 
 
 @scenario

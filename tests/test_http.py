@@ -504,6 +504,11 @@ async def test_routing_errors(http):
     assert (slashed.status, slashed.json["messages"]) == (200, [])
     bad_escape = await http.call("GET", "/v1/threads/%zz")
     assert bad_escape.status == 400
+    # Line breaks in a path parameter reach the service (which refuses the id), as any other
+    # character (they once fell through to aiohttp's plain-text 404; tests/test_fuzz.py found it).
+    for escaped in ("%0A", "%0D%0A", "a%0Ab"):
+        broken = await http.call("GET", f"/v1/threads/{escaped}")
+        assert broken.error() == (400, 3, "VALIDATION_ERROR"), escaped
 
 
 async def test_bad_json_bodies(http):

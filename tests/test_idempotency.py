@@ -3,7 +3,8 @@
 Against the real in-process server over a real SQLite file, and over HTTP.
 Rows are counted in the database itself before and after, so "writes
 nothing" means no row changed. The concurrency test fires many identical
-calls at once and counts what was written: exactly one creation each.
+calls at once (over gRPC; then half over gRPC and half over HTTP) and counts
+what was written: exactly one creation each.
 """
 
 from __future__ import annotations
@@ -406,3 +407,65 @@ async def test_request_id_over_http(stubs):
         )
         assert status == 200
         assert chat_again == chat_first
+
+
+async def test_concurrent_retries_over_grpc_and_http_together_write_once(stubs, counts):
+    """The same request_id from gRPC and HTTP clients at once: one write, one answer."""
+    half = CONCURRENT // 2
+
+    def over_http(name: str, thread_id: str, request_id: str) -> tuple[str, dict[str, Any]]:
+        if name == "CreateThread":
+            return "/v1/threads", {"thread": {"title": "once"}, "requestId": request_id}
+        if name == "CreateMessage":
+            return (
+                f"/v1/threads/{thread_id}/messages?requestId={request_id}",
+                {"role": "MESSAGE_ROLE_USER", "parts": [{"text": "once"}]},
+            )
+        if name == "CreateRun":
+            return f"/v1/threads/{thread_id}/runs", {
+                "agentId": "echo",
+                "inputMessages": [{"role": "MESSAGE_ROLE_USER", "parts": [{"text": "once"}]}],
+                "requestId": request_id,
+            }
+        return "/v1/chat", {"message": "once", "agentId": "echo", "requestId": request_id}
+
+    json_identity: dict[str, Callable[[Any], str]] = {
+        "CreateThread": lambda r: r["threadId"],
+        "CreateMessage": lambda r: r["messageId"],
+        "CreateRun": lambda r: r["runId"],
+        "Chat": lambda r: f"{r['threadId']}/{r['runId']}",
+    }
+    written: dict[str, int] = {}
+    async with aiohttp.ClientSession() as session:
+
+        async def post(path: str, body: dict[str, Any]) -> Any:
+            async with session.post(stubs.http + path, json=body) as response:
+                assert response.status == 200, await response.text()
+                return await response.json()
+
+        for name, (call, table, identity) in METHODS.items():
+            thread_id = await new_thread(stubs)
+            request_id = new_id()
+            before = rows(stubs.database)
+            path, body = over_http(name, thread_id, request_id)
+            answers = await asyncio.gather(
+                *(call(stubs, thread_id, request_id) for _ in range(half)),
+                *(post(path, body) for _ in range(half)),
+            )
+            ids = {identity(a) for a in answers[:half]} | {
+                json_identity[name](a) for a in answers[half:]
+            }
+            assert len(ids) == 1, (name, ids)
+            await settled(stubs, thread_id)
+            for answer in answers[:half]:
+                if name == "Chat":
+                    await settled(stubs, answer.thread_id)
+            after = rows(stubs.database)
+            written[name] = after[table] - before[table]
+            assert after["request_ids"] - before["request_ids"] == 1, name
+    counts(
+        f"idempotency, gRPC and HTTP at once: {len(METHODS)} methods x {half} gRPC + {half} "
+        "HTTP retries of one request_id, "
+        + ", ".join(f"{name} {count} write" for name, count in written.items())
+    )
+    assert written == dict.fromkeys(METHODS, 1)

@@ -2,9 +2,13 @@
 
 Tenant a has a thread (with a message and a finished run), a worker run it
 holds a lease on, and a queued worker run on a second thread. Then each RPC
-(gRPC) and each route (HTTP) is tried on those resources with five
+(gRPC) and each route (HTTP) is tried on those resources with eight
 credentials: another tenant's admin key, no key, a made-up key, a's revoked
-key, and (on the calls that write) a's read key.
+key, a's admin key with one character changed, an Authorization that is not
+Bearer (Basic, with a's key in it), an empty Bearer, and (on the calls that
+write) a's read key. The RPCs come from the services' descriptors and the
+routes from the route table (test_every_rpc_and_route_is_in_the_matrix), so a
+new RPC cannot be left out.
 
 Every attempt must fail as specified, and none may leak that the resource
 exists: after a's threads are deleted, every attempt is made again (another
@@ -15,9 +19,9 @@ HTTP, status, body and WWW-Authenticate). Tenant a's data must be untouched.
 
 from __future__ import annotations
 
+import base64
 import json
 import re
-import sys
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +30,7 @@ from typing import Any
 import aiohttp
 import grpc
 import pytest
-from google.protobuf import duration_pb2, field_mask_pb2, timestamp_pb2
+from google.protobuf import duration_pb2, field_mask_pb2, struct_pb2, timestamp_pb2
 from google.protobuf.message import Message
 from google.rpc import error_details_pb2, status_pb2
 from threadline.v1 import (
@@ -260,6 +264,13 @@ ATTEMPTS = [
         lambda w: ("POST", f"/v1/runs/{w.worker_run_id}:cancel", {}),
     ),
     Attempt(
+        "RunService/ResumeRun",
+        lambda s, w: s.runs.ResumeRun(
+            run_pb2.ResumeRunRequest(run_id=w.run_id, answer=struct_pb2.Value(bool_value=True))
+        ),
+        lambda w: ("POST", f"/v1/runs/{w.run_id}:resume", {"answer": True}),
+    ),
+    Attempt(
         "RunService/WaitRun",
         lambda s, w: s.runs.WaitRun(
             run_pb2.WaitRunRequest(run_id=w.run_id, timeout=duration_pb2.Duration(seconds=1))
@@ -351,8 +362,13 @@ CREDENTIALS = {
     "no key": ("UNAUTHENTICATED", "API_KEY_MISSING"),
     "bad key": ("UNAUTHENTICATED", "API_KEY_INVALID"),
     "revoked key": ("UNAUTHENTICATED", "API_KEY_INVALID"),
+    "near-miss key": ("UNAUTHENTICATED", "API_KEY_INVALID"),
+    "not bearer": ("UNAUTHENTICATED", "API_KEY_INVALID"),
+    "empty bearer": ("UNAUTHENTICATED", "API_KEY_INVALID"),
     "read key": ("PERMISSION_DENIED", "INSUFFICIENT_SCOPE"),
 }
+# A key that stands for a whole Authorization value, sent as it is (not after "Bearer ").
+RAW = "raw:"
 
 
 def _normalised(message: Message) -> bytes:
@@ -399,10 +415,18 @@ class GrpcOutcome:
         return _reason(status_pb2.Status.FromString(self.status_bytes)) if self.code != "OK" else ""
 
 
+def _authorization(key: str | None) -> str | None:
+    """The Authorization value that carries a key (a RAW one as it is)."""
+    if key is None:
+        return None
+    return key.removeprefix(RAW) if key.startswith(RAW) else f"Bearer {key}"
+
+
 async def _grpc_attempt(
     attempt: Attempt, stubs: Stubs, world: World, key: str | None
 ) -> GrpcOutcome:
-    metadata = bearer(key)
+    value = _authorization(key)
+    metadata = () if value is None else (("authorization", value),)
     try:
         if attempt.streaming:
             replies = [
@@ -483,7 +507,8 @@ async def _http_attempt(
     attempt: Attempt, session: aiohttp.ClientSession, world: World, key: str | None
 ) -> HttpOutcome:
     method, path, body = attempt.http(world)
-    headers = {} if key is None else {"Authorization": f"Bearer {key}"}
+    value = _authorization(key)
+    headers = {} if value is None else {"Authorization": value}
     async with session.request(
         method, world.http + path, json=body, headers=headers, timeout=aiohttp.ClientTimeout(10)
     ) as response:
@@ -592,6 +617,13 @@ def _phase_key(world: World, credential: str, attacker: str) -> str | None:
         "no key": None,
         "bad key": BAD_KEY,
         "revoked key": world.keys["a revoked"],
+        # a's own admin key, one character changed: the right key id, the wrong secret.
+        "near-miss key": world.keys["a admin"][:-1]
+        + ("A" if world.keys["a admin"][-1] != "A" else "B"),
+        "not bearer": RAW
+        + "Basic "
+        + base64.b64encode(f"a:{world.keys['a admin']}".encode()).decode(),
+        "empty bearer": RAW + "Bearer ",
         "read key": world.keys["a read"],
     }[credential]
 
@@ -671,7 +703,7 @@ async def _a_is_untouched(world: World) -> None:
     assert not renewed.cancelled
 
 
-async def test_no_credential_reaches_another_tenant_s_data(world: World, capsys):
+async def test_no_credential_reaches_another_tenant_s_data(world: World, counts):
     # Phase 1: tenant a's resources exist.
     first = await _run_phase(world, "b1", "b3")
     await _a_is_untouched(world)
@@ -698,12 +730,12 @@ async def test_no_credential_reaches_another_tenant_s_data(world: World, capsys)
     rpcs = len(ATTEMPTS)
     routes = len({attempt.http(_PATHS)[:2] for attempt in ATTEMPTS})
     writes = sum(attempt.writes for attempt in ATTEMPTS)
-    with capsys.disabled():
-        sys.stdout.write(
-            f"\nisolation: {rpcs} RPCs and {routes} HTTP routes x {len(CREDENTIALS)} credentials "
-            f"(the read key on the {writes} that write): {len(first)} attempts, "
-            f"{len(wrong)} not as specified, {len(leaks)} leaks\n"
-        )
+    counts(
+        f"isolation: {rpcs} RPCs and {routes} HTTP routes x {len(CREDENTIALS)} credentials "
+        f"({', '.join(CREDENTIALS)}; the read key on the {writes} that write): {len(first)} "
+        f"attempts, each made again once the resources were gone: {len(wrong)} not as "
+        f"specified, {len(leaks)} leaks"
+    )
     assert not wrong, "\n".join(wrong)
     assert not leaks, "\n".join(leaks)
 

@@ -250,6 +250,9 @@ def seeds(world: World) -> dict[str, protobuf_message.Message]:
             thread_id=t, page_size=2, order_by="created_at"
         ),
         "/threadline.v1.RunService/CancelRun": run_pb2.CancelRunRequest(run_id=r),
+        "/threadline.v1.RunService/ResumeRun": run_pb2.ResumeRunRequest(
+            run_id=r, answer=struct_pb2.Value(bool_value=True), request_id="seed-resume"
+        ),
         "/threadline.v1.RunService/WaitRun": run_pb2.WaitRunRequest(
             run_id=r, timeout=duration_pb2.Duration(nanos=1000)
         ),

@@ -59,7 +59,7 @@ def test_every_route_is_an_operation_that_routes_back_to_it():
         for path, item in DOCUMENT["paths"].items()
         for method, operation in item.items()
     }
-    assert len(operations) == len(router.bindings) == 29
+    assert len(operations) == len(router.bindings) == 30
     for binding in router.bindings:
         service, method = binding.rpc.strip("/").split("/")
         matching = [
@@ -331,6 +331,23 @@ async def test_every_answer_fits_the_document(checked):
     cancelled = await c.call("POST", "/v1/runs/{run_id}:cancel", {}, run_id=slow["runId"])
     waited = await c.call("POST", "/v1/runs/{run_id}:wait", {}, run_id=cancelled["runId"])
     assert waited["error"]["code"] == "CANCELLED_BY_CLIENT"
+    # Human in the loop: a run that asks a question, paused, then answered.
+    asked = await c.call(
+        "POST",
+        "/v1/threads/{thread_id}/runs",
+        {
+            "agentId": "tools-demo",
+            "inputMessages": [user_text("hi")],
+            "context": {"approval": True},
+        },
+        thread_id=bare["threadId"],
+    )
+    paused = await c.call("POST", "/v1/runs/{run_id}:wait", {}, run_id=asked["runId"])
+    assert paused["status"] == "RUN_STATUS_REQUIRES_ACTION"
+    await c.call(
+        "POST", "/v1/runs/{run_id}:resume", {"answer": {"approved": True}}, run_id=asked["runId"]
+    )
+    await c.call("POST", "/v1/runs/{run_id}:wait", {}, run_id=asked["runId"])
     # Streams, as NDJSON lines (every kind of RunEvent payload) and as SSE data.
     ndjson = {"Accept": NDJSON}
     lines = await c.call("GET", "/v1/runs/{run_id}/events", headers=ndjson, run_id=chat["runId"])

@@ -57,12 +57,19 @@ ACROSS_TENANTS = (
     "WHERE expire_at IS NOT NULL AND expire_at <= ?",
     "AND r.status = 2 AND (r.lease_id IS NULL",
     "SELECT DISTINCT t.pk, t.tenant_id",
-    "ON t.pk = r.thread_pk WHERE r.status IN (1, 2)",
+    "ON t.pk = r.thread_pk WHERE r.status IN (1, 2, 7)",
+    "WHERE r.status = 7 AND r.action_expires_at <= ?",
+    # The store's upkeep: threads being built or purged, of every tenant.
+    "FROM threads WHERE phase != 0 AND phase = ",
 )
 # Statements by a row key that a tenant-scoped lookup handed over.
 BY_ROW_KEY = re.compile(r"WHERE (?:\w+\.)?(?:pk|thread_pk) (?:= [?:]|IN)")
 # The plans some statements must have.
 EXPECTED = {
+    "FROM threads WHERE phase != 0 AND phase = 2": "threads_in_phase (phase=?)",
+    "FROM messages WHERE thread_pk = ? AND pk > ?": (
+        "messages_by_thread (thread_pk=? AND pk>? AND pk<?)"
+    ),
     "FROM threads WHERE tenant_id = ? AND thread_id = ?": (
         "sqlite_autoindex_threads_1 (tenant_id=? AND thread_id=?)"
     ),
@@ -77,6 +84,7 @@ EXPECTED = {
     "WHERE e.run_id = ?": "events_by_run (run_id=? AND event_id>?)",
     "WHERE e.thread_pk = ?": "events_by_thread (thread_pk=? AND event_id>?)",
     "AND r.status = 2 AND (r.lease_id IS NULL": "runs_in_flight (status=?)",
+    "WHERE r.status = 7 AND r.action_expires_at <= ?": "runs_waiting (action_expires_at<?)",
     "DELETE FROM messages WHERE thread_pk = ? AND run_id": "messages_by_run (run_id=?)",
     "FROM request_ids WHERE tenant_id = ?": (
         "sqlite_autoindex_request_ids_1 (tenant_id=? AND method=? AND request_id=?)"

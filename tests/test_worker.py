@@ -22,7 +22,7 @@ from typing import Any
 
 import grpc
 import pytest
-from google.protobuf import duration_pb2, field_mask_pb2, json_format
+from google.protobuf import duration_pb2, field_mask_pb2, json_format, struct_pb2
 from threadline.v1 import (
     message_pb2,
     message_pb2_grpc,
@@ -786,3 +786,32 @@ async def test_a_worker_s_run_that_fails_puts_the_state_back(spawn_server, endin
         ended = await wait_run(stubs, run.run_id)
         assert (ended.status, ended.error.code) == expected
         assert await get_state(stubs, thread_id) == {"stage": "draft"}
+
+
+async def test_worker_with_confirm_asks_for_approval(spawn_server, spawn_worker):
+    server = start_server(spawn_server)
+    worker = spawn_worker(server.address, "--confirm")
+    async with connected(server.address) as stubs:
+        thread_id = await new_thread(stubs)
+        run = await create_run(stubs, thread_id, "go on")
+        paused = await wait_run(stubs, run.run_id)
+        assert paused.status == run_pb2.RUN_STATUS_REQUIRES_ACTION, worker.log
+        assert paused.required_action.question.text == "May I shout 'go on'?"
+        thread = await stubs.threads.GetThread(thread_pb2.GetThreadRequest(thread_id=thread_id))
+        assert thread.status == thread_pb2.THREAD_STATUS_INTERRUPTED
+        await wait_for_log(worker, f"run {run.run_id} paused for approval; dropped it", 10)
+        answer = json_format.ParseDict({"approved": True}, struct_pb2.Value())
+        await stubs.runs.ResumeRun(
+            run_pb2.ResumeRunRequest(run_id=run.run_id, answer=answer), timeout=RPC_TIMEOUT
+        )
+        done = await wait_run(stubs, run.run_id)
+        assert (done.status, done.response) == (run_pb2.RUN_STATUS_COMPLETED, "GO ON"), worker.log
+
+        refused = await create_run(stubs, thread_id, "stop")
+        assert (await wait_run(stubs, refused.run_id)).status == run_pb2.RUN_STATUS_REQUIRES_ACTION
+        answer = json_format.ParseDict({"approved": False}, struct_pb2.Value())
+        await stubs.runs.ResumeRun(
+            run_pb2.ResumeRunRequest(run_id=refused.run_id, answer=answer), timeout=RPC_TIMEOUT
+        )
+        ended = await wait_run(stubs, refused.run_id)
+        assert (ended.status, ended.response) == (run_pb2.RUN_STATUS_COMPLETED, "NOT APPROVED")

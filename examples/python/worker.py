@@ -16,6 +16,13 @@ case), streamed word by word. What it shows, for a worker in any language:
   text_delta, usage, and finally finish. Every report also renews the lease.
 * A background task renews the lease with RenewLease while the agent works,
   so a slow step (a model call, a long tool) does not lose the run.
+* With ``--confirm`` it asks a person first: it reports a ``requires_action``
+  event with a question ("May I shout ...?", answered ``{"approved": true}``
+  or false), and the run pauses in REQUIRES_ACTION; the answer says
+  ``paused``, and the worker drops the run. Once a client calls ResumeRun, the
+  run is queued again and comes back through ClaimRun with
+  ``action_response`` set: the worker shouts if approved, and answers NOT
+  APPROVED otherwise.
 * When any answer says ``cancelled`` (a client called CancelRun), the worker
   stops working on the run at once; the run has already ended.
 * FAILED_PRECONDITION with reason LEASE_LOST means the run is no longer this
@@ -78,6 +85,7 @@ class Options:
     batch: int
     delay: float
     use_tool: bool
+    confirm: bool = False
 
 
 @dataclass
@@ -218,6 +226,23 @@ class Worker:
         messages = lease.messages
         question = last_user_message(messages)
         text = message_text(question) if question is not None else ""
+        if self._options.confirm:
+            if not lease.run.HasField("action_response"):
+                await self._ask_approval(lease, text)
+                return
+            answer_value = lease.run.action_response.answer.struct_value.fields.get("approved")
+            if answer_value is None or not answer_value.bool_value:
+                await self.report(
+                    lease,
+                    [
+                        iteration(),
+                        worker_pb2.WorkerEvent(text_delta="NOT APPROVED"),
+                        worker_pb2.WorkerEvent(
+                            finish=worker_pb2.RunFinished(status=run_pb2.RUN_STATUS_COMPLETED)
+                        ),
+                    ],
+                )
+                return
         await self.report(lease, [iteration()])
         if self._options.use_tool and question is not None:
             await self._call_word_count(lease, question)
@@ -246,6 +271,19 @@ class Worker:
             ),
         ]
         await self.report(lease, pending)
+
+    async def _ask_approval(self, lease: Lease, text: str) -> None:
+        """Pause the run with a question for a person; it comes back once answered."""
+        ask = run_pb2.RequiredAction()
+        ask.question.text = f"May I shout {text!r}?"
+        ask.question.answer_schema.update(
+            {
+                "type": "object",
+                "properties": {"approved": {"type": "boolean"}},
+                "required": ["approved"],
+            }
+        )
+        await self.report(lease, [iteration(), worker_pb2.WorkerEvent(requires_action=ask)])
 
     async def _call_word_count(self, lease: Lease, message: message_pb2.Message) -> None:
         """Call the worker's own word_count tool on a message, reporting the call."""
@@ -292,6 +330,9 @@ class Worker:
             raise
         if response.cancelled:
             lease.drop("was cancelled")
+        elif response.paused:
+            # It comes back through ClaimRun once someone resumes it.
+            lease.drop("paused for approval")
         elif response.ended and not request.events[-1].HasField("finish"):
             # For instance, one iteration more than the run's max_iterations.
             lease.drop("was ended by the server")
@@ -368,6 +409,11 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
     parser.add_argument(
         "--no-tool", action="store_true", help="answer without calling the word_count tool"
     )
+    parser.add_argument(
+        "--confirm",
+        action="store_true",
+        help="ask a person for approval (a requires_action question) before answering",
+    )
     parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR")
     arguments = parser.parse_args(argv)
     if not 1 <= arguments.lease_seconds <= 600:
@@ -391,6 +437,7 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
         batch=arguments.batch,
         delay=arguments.delay_ms / 1000,
         use_tool=not arguments.no_tool,
+        confirm=arguments.confirm,
     )
 
 

@@ -1,4 +1,4 @@
-"""The ``threadline`` command: ``threadline serve [flags]``, ``keys ...`` and ``migrate``."""
+"""The ``threadline`` command: ``serve [flags]``, ``keys ...``, ``backup PATH``, ``migrate``."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import signal
 import sys
 from collections.abc import Sequence
 
-from threadline_server import __version__, config, keys_command
+from threadline_server import __version__, backup_command, config, keys_command
 from threadline_server.observability import logs, traces
 from threadline_server.store import choice
 from threadline_server.store.base import SchemaTooNewError
@@ -67,12 +67,15 @@ def main(argv: Sequence[str] | None = None) -> None:
         "migrate", help="bring the database's schema up to date, then exit"
     )
     config.add_arguments(migrate_parser, only=("database",))
+    backup_command.add_parser(commands)
     arguments = parser.parse_args(argv)
     settings = config.load(arguments)
     if arguments.command == "keys":
         sys.exit(asyncio.run(keys_command.run(arguments, settings)))
     if arguments.command == "migrate":
         sys.exit(asyncio.run(migrate(settings.database)))
+    if arguments.command == "backup":
+        sys.exit(backup_command.run(arguments, settings))
     logs.configure(settings.log_level, settings.log_format)
     asyncio.run(serve(settings))
 

@@ -29,12 +29,15 @@ class Settings:
     grace_period: float = 10.0
     max_concurrent_rpcs: int = 1000
     read_connections: int = 4
+    db_busy_timeout: float = 5.0
+    db_maintenance_interval: float = 5.0
     expiry_sweep_interval: float = 60.0
     agents: tuple[str, ...] = ()
     worker_agents: tuple[str, ...] = ()
     run_timeout: float = 600.0
     lease_check_interval: float = 1.0
     server_lease: float = 15.0
+    action_timeout: float = 24 * 3600.0
     metrics_listen: str = ""
     event_tail_bytes: int = 64 * 1024 * 1024
     key_secret_file: str = ""
@@ -99,13 +102,20 @@ _HELP = {
     "grace_period": "seconds in-flight calls get to finish on SIGTERM/SIGINT",
     "max_concurrent_rpcs": "calls over this many at once get RESOURCE_EXHAUSTED",
     "read_connections": "SQLite read connections (reads run beside the single writer)",
+    "db_busy_timeout": "seconds a write waits for a database another process holds locked "
+    "before the call fails UNAVAILABLE (with a RetryInfo hint)",
+    "db_maintenance_interval": "seconds between the database's upkeep: purging deleted "
+    "threads' rows in batches, and a TRUNCATE checkpoint when the WAL outgrew its limit",
     "expiry_sweep_interval": "seconds between sweeps that delete expired threads",
     "agents": "a Python agent to serve, NAME=module:attribute; repeat for more "
     "(the variable takes a comma-separated list)",
     "worker_agents": "an agent whose runs worker processes serve over AgentWorkerService; "
     "repeat for more (the variable takes a comma-separated list)",
     "run_timeout": "seconds an in-process run may take before it fails with TIMEOUT",
-    "lease_check_interval": "seconds between checks for worker leases that ran out",
+    "lease_check_interval": "seconds between checks for worker leases that ran out (and for "
+    "paused runs past their --action-timeout)",
+    "action_timeout": "seconds a run paused in REQUIRES_ACTION waits for ResumeRun before it "
+    "ends CANCELLED with ACTION_EXPIRED",
     "server_lease": "with PostgreSQL: seconds a server holds a run it executes without "
     "renewing (renewed every third of it); runs of a server that died end this long after",
     "key_secret_file": "file with the secret API keys are hashed with (default: the "
@@ -224,6 +234,18 @@ def load(
     return settings
 
 
+def _check_database(settings: Settings) -> None:
+    if settings.db_busy_timeout < 0 or settings.db_maintenance_interval <= 0:
+        raise SystemExit("--db-busy-timeout must be >= 0 and --db-maintenance-interval > 0")
+
+
+def _check_run_times(settings: Settings) -> None:
+    if min(settings.run_timeout, settings.lease_check_interval, settings.action_timeout) <= 0:
+        raise SystemExit("run timeout, lease check interval and action timeout must be positive")
+    if settings.server_lease < 1:
+        raise SystemExit("the server lease must be 1 s or more")
+
+
 def _check(settings: Settings) -> None:
     if settings.log_level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
         raise SystemExit(f"log level {settings.log_level!r} is not DEBUG, INFO, WARNING or ERROR")
@@ -231,14 +253,12 @@ def _check(settings: Settings) -> None:
         raise SystemExit(f"log format {settings.log_format!r} is not text or json")
     if settings.grace_period < 0:
         raise SystemExit("grace period must not be negative")
+    _check_database(settings)
     if settings.max_concurrent_rpcs < 1 or settings.read_connections < 1:
         raise SystemExit("max concurrent RPCs and read connections must be at least 1")
     if settings.expiry_sweep_interval <= 0:
         raise SystemExit("expiry sweep interval must be positive")
-    if settings.run_timeout <= 0 or settings.lease_check_interval <= 0 or settings.server_lease < 1:
-        raise SystemExit(
-            "run timeout and lease check interval must be positive, the server lease 1 s or more"
-        )
+    _check_run_times(settings)
     if settings.event_tail_bytes < 0:
         raise SystemExit("event tail bytes must not be negative")
     _check_ttls(settings)

@@ -160,6 +160,23 @@ class UnavailableError(ThreadlineError):
     reason = "UNAVAILABLE"
 
 
+class DatabaseUnavailableError(UnavailableError):
+    """The database could not take the call now; nothing was written, and a retry may succeed.
+
+    Another process holds it locked past the busy timeout, or the disk
+    failed a read or write. retry_after is the hint a client gets (RetryInfo).
+    """
+
+    reason = "DATABASE_UNAVAILABLE"
+
+    def __init__(self, problem: str, *, retry_after: float) -> None:
+        super().__init__(
+            f"the database cannot take the call now ({problem}); nothing was written, retry later",
+            metadata={"problem": problem},
+        )
+        self.retry_after = retry_after
+
+
 class UnauthenticatedError(ThreadlineError):
     """The call carries no API key, or one that is not valid (unknown, revoked, mistyped)."""
 

@@ -19,6 +19,7 @@ RUN_PREFIX = "run_"
 LEASE_PREFIX = "lse_"
 TOOL_CALL_PREFIX = "call_"
 CHECKPOINT_PREFIX = "ckp_"
+ACTION_PREFIX = "act_"
 
 # Client-chosen ids: URL-safe unreserved characters only, so an id can sit in
 # an HTTP path segment without escaping.
@@ -67,3 +68,8 @@ def new_checkpoint_id() -> str:
 def is_valid_client_id(value: str) -> bool:
     """Tell whether a client-chosen id is acceptable."""
     return CLIENT_ID_PATTERN.fullmatch(value) is not None
+
+
+def new_action_id() -> str:
+    """Return a fresh id for a paused run's RequiredAction, ``act_`` and a ULID."""
+    return ACTION_PREFIX + _ulid()

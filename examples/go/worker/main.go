@@ -21,6 +21,13 @@
 //     agents keep between runs); a state_update event changes it, merging in the
 //     keys it sets. With --fail-after-state the worker changes the state, then
 //     reports the run FAILED: the server puts the state back as it was.
+//   - With --confirm it asks a person first: it reports a requires_action event
+//     with a question ("May I shout ...?", whose answer must be
+//     {"approved": true} or false), and the run pauses in REQUIRES_ACTION. The
+//     answer says paused: the worker drops the run and claims the next. Once a
+//     client calls ResumeRun, the run is QUEUED again and comes back through
+//     ClaimRun with action_response set: the worker shouts if approved, and
+//     answers NOT APPROVED otherwise.
 //   - When any answer says cancelled (a client called CancelRun), the worker
 //     stops working on the run at once; the run has already ended.
 //   - FAILED_PRECONDITION with reason LEASE_LOST means the run is no longer
@@ -68,6 +75,7 @@ var (
 type options struct {
 	target, agent, workerID       string
 	once, useTool, failAfterState bool
+	confirm                       bool
 	lease, wait, delay            time.Duration
 	batch                         int
 }
@@ -136,6 +144,8 @@ func parseFlags() options {
 	noTool := flag.Bool("no-tool", false, "answer without calling the word_count tool")
 	failAfterState := flag.Bool("fail-after-state", false,
 		"change the thread's state, then report the run FAILED (the server undoes the change)")
+	confirm := flag.Bool("confirm", false,
+		"ask a person for approval (a requires_action question) before answering")
 	flag.Parse()
 	if *leaseSeconds < 1 || *leaseSeconds > 600 || *waitSeconds < 0 || *waitSeconds > 60 || *batch < 1 || *delayMS < 0 {
 		fmt.Fprintln(os.Stderr,
@@ -145,8 +155,8 @@ func parseFlags() options {
 	seconds := func(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
 	return options{
 		target: *target, agent: *agent, workerID: *workerID, once: *once, useTool: !*noTool,
-		failAfterState: *failAfterState,
-		lease:          seconds(*leaseSeconds), wait: seconds(*waitSeconds),
+		failAfterState: *failAfterState, confirm: *confirm,
+		lease: seconds(*leaseSeconds), wait: seconds(*waitSeconds),
 		delay: time.Duration(*delayMS) * time.Millisecond, batch: *batch,
 	}
 }
@@ -219,6 +229,20 @@ func (w *worker) serveRun(ctx context.Context, l *lease) error {
 func (w *worker) shout(l *lease) error {
 	question := lastUserMessage(l.messages)
 	text := messageText(question)
+	if w.opts.confirm {
+		response := l.run.GetActionResponse()
+		if response == nil {
+			return w.askApproval(l, text)
+		}
+		approved := response.GetAnswer().GetStructValue().GetFields()["approved"].GetBoolValue()
+		if !approved {
+			return w.report(l, iteration(),
+				&threadlinev1.WorkerEvent{Kind: &threadlinev1.WorkerEvent_TextDelta{TextDelta: "NOT APPROVED"}},
+				&threadlinev1.WorkerEvent{Kind: &threadlinev1.WorkerEvent_Finish{Finish: &threadlinev1.RunFinished{
+					Status: threadlinev1.RunStatus_RUN_STATUS_COMPLETED,
+				}}})
+		}
+	}
 	if err := w.report(l, iteration()); err != nil {
 		return err
 	}
@@ -279,6 +303,21 @@ func (w *worker) shout(l *lease) error {
 	return w.report(l, pending...)
 }
 
+// askApproval pauses the run with a question for a person; the run comes back once answered.
+func (w *worker) askApproval(l *lease, text string) error {
+	schema, _ := structpb.NewStruct(map[string]any{
+		"type":       "object",
+		"properties": map[string]any{"approved": map[string]any{"type": "boolean"}},
+		"required":   []any{"approved"},
+	})
+	ask := &threadlinev1.RequiredAction{Kind: &threadlinev1.RequiredAction_Question{Question: &threadlinev1.Question{
+		Text:         fmt.Sprintf("May I shout %q?", text),
+		AnswerSchema: schema,
+	}}}
+	return w.report(l, iteration(),
+		&threadlinev1.WorkerEvent{Kind: &threadlinev1.WorkerEvent_RequiresAction{RequiresAction: ask}})
+}
+
 // callWordCount calls the worker's own word_count tool on a message, reporting the call.
 func (w *worker) callWordCount(l *lease, message *threadlinev1.Message) error {
 	arguments, _ := structpb.NewStruct(map[string]any{"message_id": message.GetMessageId()})
@@ -327,6 +366,9 @@ func (w *worker) report(l *lease, events ...*threadlinev1.WorkerEvent) error {
 		return err
 	case response.GetCancelled():
 		l.drop(dropped{"was cancelled"})
+	case response.GetPaused():
+		// It comes back through ClaimRun once someone resumes it.
+		l.drop(dropped{"paused for approval"})
 	case response.GetEnded() && events[len(events)-1].GetFinish() == nil:
 		// For instance, one iteration more than the run's max_iterations.
 		l.drop(dropped{"was ended by the server"})

@@ -8,6 +8,17 @@ tools the agent asks for, and keeps usage. When the agent yields a
 ToolCallRequest, the generator is resumed with the ToolOutcome (``outcome =
 yield ToolCallRequest(...)``); every other event resumes it with None.
 
+An agent can pause its run to ask for something only the caller has: it
+yields RequiresAction, with calls of the run's client tools (declared by the
+caller on CreateRun, in AgentInput.client_tools) or a question for a person.
+The run then waits in REQUIRES_ACTION, and the generator is closed: a paused
+run survives a server restart, so nothing of it may live in this process's
+memory. When ResumeRun answers, the agent's ``run`` is called again, with
+AgentInput.resumed holding what it asked and the answer, and the thread's
+messages as they are then (the client tool calls and their outputs among
+them): it goes on from there, as a worker does when it claims the resumed
+run.
+
 The thread's state (a JSON object the thread's agents keep between runs)
 comes in AgentInput.state as the run starts; a StateUpdate changes it, with
 the rules of UpdateThreadState, and makes a checkpoint. If the run then
@@ -26,7 +37,8 @@ from collections.abc import AsyncGenerator, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
-from threadline.v1 import message_pb2, thread_pb2
+from google.protobuf import json_format
+from threadline.v1 import message_pb2, run_pb2, thread_pb2
 
 from threadline_server.jsonvalue import JsonValue
 
@@ -51,6 +63,39 @@ class AgentInput:
     max_iterations: int
     # The thread's state as the run starts (ThreadState.values).
     state: Mapping[str, JsonValue] = field(default_factory=dict)
+    # The tools the caller runs itself (CreateRunRequest.client_tools).
+    client_tools: Sequence[run_pb2.ClientTool] = ()
+    # Set when the run goes on after a pause: what it asked, and the answer.
+    resumed: Resumption | None = None
+
+
+@dataclass(frozen=True)
+class Resumption:
+    """What a paused run asked for (a RequiredAction) and what ResumeRun answered."""
+
+    action: run_pb2.RequiredAction
+    response: run_pb2.ActionResponse
+
+    @property
+    def answer(self) -> JsonValue:
+        """The answer to the question (None when the run asked for tool outputs)."""
+        if not self.response.HasField("answer"):
+            return None
+        return json_format.MessageToDict(self.response.answer)
+
+    def output(self, tool_call_id: str) -> ToolOutcome:
+        """Return a client tool call's output, as a ToolOutcome."""
+        for result in self.response.tool_outputs:
+            if result.tool_call_id != tool_call_id:
+                continue
+            kind = result.WhichOneof("output")
+            output: JsonValue = (
+                result.text if kind == "text" else json_format.MessageToDict(result.json)
+            )
+            if result.is_error:
+                return ToolOutcome(error_code="TOOL_ERROR", error_message=str(output))
+            return ToolOutcome(output=output)
+        return ToolOutcome(error_code="NO_OUTPUT", error_message="no output for this call")
 
 
 @dataclass(frozen=True)
@@ -113,7 +158,34 @@ class StateUpdate:
     update_mask: Sequence[str] = ()
 
 
-AgentEvent = IterationStarted | TextDelta | ToolCallRequest | UsageReport | StateUpdate
+@dataclass(frozen=True)
+class ClientToolCall:
+    """A call of one of the run's client tools, which the caller runs."""
+
+    name: str
+    arguments: Mapping[str, JsonValue] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RequiresAction:
+    """Pause the run until the caller answers: client tool calls, or a question.
+
+    Exactly one of tool_calls (each naming one of AgentInput.client_tools)
+    and question; answer_schema, with a question, is the JSON Schema the
+    answer must be valid against. The agent's generator is closed after it;
+    the agent runs again with AgentInput.resumed once the run is resumed. A
+    request that breaks the rules (an unknown tool, an invalid schema) fails
+    the run with AGENT_ERROR.
+    """
+
+    tool_calls: Sequence[ClientToolCall] = ()
+    question: str = ""
+    answer_schema: Mapping[str, JsonValue] | None = None
+
+
+AgentEvent = (
+    IterationStarted | TextDelta | ToolCallRequest | UsageReport | StateUpdate | RequiresAction
+)
 
 
 @dataclass(frozen=True)

@@ -21,12 +21,15 @@ from types import MappingProxyType
 
 from threadline.v1 import message_pb2
 
+from threadline_server import jsonvalue
 from threadline_server.domain.agents import (
     Agent,
     AgentEvent,
     AgentFailure,
     AgentInput,
+    ClientToolCall,
     IterationStarted,
+    RequiresAction,
     StateUpdate,
     TextDelta,
     ToolCallRequest,
@@ -54,6 +57,18 @@ _TIME = re.compile(r"\b(?:time|clock)\b", re.IGNORECASE)
 # IANA names have a slash (Europe/Paris, America/Argentina/Buenos_Aires),
 # except for a few such as UTC; a bare word after "in" is usually English.
 _ZONE = re.compile(r"\bin\s+((?:[A-Za-z][\w+\-]*/)+[\w+\-]+|UTC|GMT)", re.IGNORECASE)
+
+_WHERE = re.compile(r"\bwhere\s+am\s+i\b", re.IGNORECASE)
+# The client tool tools-demo calls when asked where the user is.
+LOCATION_TOOL = "get_location"
+# The answer tools-demo wants to its approval question.
+APPROVAL_SCHEMA: Mapping[str, JsonValue] = MappingProxyType(
+    {
+        "type": "object",
+        "properties": {"approved": {"type": "boolean"}},
+        "required": ["approved"],
+    }
+)
 
 _REMEMBER = re.compile(r"^\s*remember(?:\s+that)?\s+(.+?)\s*$", re.IGNORECASE | re.DOTALL)
 _FORGET = re.compile(r"^\s*forget\s+everything\W*$", re.IGNORECASE)
@@ -225,8 +240,45 @@ def find_count(text: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
+def _location_sentence(outcome: ToolOutcome) -> str:
+    if outcome.is_error:
+        return f"I could not find out where you are: {outcome.error_message}"
+    where = outcome.output
+    if isinstance(where, Mapping) and isinstance(where.get("city"), str):
+        where = where["city"]
+    return f"You are in {where if isinstance(where, str) else jsonvalue.dumps(where)}."
+
+
+def _human_in_the_loop(request: AgentInput, text: str) -> tuple[RequiresAction | None, str | None]:
+    """Return what tools-demo asks (a pause), or says, before its plan; (None, None): neither."""
+    resumed = request.resumed
+    if resumed is None and request.context.get("approval") is True:
+        return RequiresAction(
+            question=f'May I answer {text[:200]!r}? Answer {{"approved": true}} or false.',
+            answer_schema=APPROVAL_SCHEMA,
+        ), None
+    answer = resumed.answer if resumed is not None else None
+    if isinstance(answer, Mapping) and answer.get("approved") is False:
+        return None, "You did not approve, so I did nothing."
+    if not _WHERE.search(text):
+        return None, None
+    if resumed is not None and resumed.action.tool_calls.calls:
+        return None, _location_sentence(resumed.output(resumed.action.tool_calls.calls[0].id))
+    if any(tool.name == LOCATION_TOOL for tool in request.client_tools):
+        return RequiresAction(tool_calls=[ClientToolCall(LOCATION_TOOL)]), None
+    return None, f"I cannot tell where you are: declare the client tool {LOCATION_TOOL}."
+
+
 class ToolsDemoAgent:
     """A scripted agent that uses tools the way a model would, but predictably.
+
+    It shows human in the loop too. Asked "where am I", it calls the client
+    tool get_location when the run declares it (CreateRunRequest.client_tools),
+    pausing the run until the caller sends its output, and then says "You are
+    in <output>" (a JSON string, or an object's "city"). With
+    ``{"approval": true}`` in the run's context, it first asks a person
+    whether it may go ahead (answer ``{"approved": true}`` or false) and does
+    nothing unless approved.
 
     It reads the newest user message and plans one iteration per tool call:
     "count to N" (1 to 50) is N calculator calls ("0+1", "1+1", "2+1", ...), each
@@ -251,8 +303,16 @@ class ToolsDemoAgent:
         text = last_user_text(request.messages) or ""
         prompt_tokens = thread_words(request.messages)
         sentences: list[str] = []
+        ask, said = _human_in_the_loop(request, text)
+        if ask is not None:
+            yield IterationStarted()
+            yield ask
+            return
+        planned = said is None
+        if said is not None:
+            sentences.append(said)
 
-        target = find_count(text)
+        target = find_count(text) if planned else None
         if target is not None and not 1 <= target <= MAX_COUNT:
             sentences.append(f"I can only count from 1 to {MAX_COUNT}.")
         elif target is not None:
@@ -264,26 +324,26 @@ class ToolsDemoAgent:
                 yield UsageReport(prompt_tokens=prompt_tokens)
             sentences.append(_count_sentence(target, outcomes))
 
-        for expression in find_expressions(text):
+        for expression in find_expressions(text) if planned else ():
             yield IterationStarted()
             outcome = yield ToolCallRequest("calculator", {"expression": expression})
             sentences.append(_calculation_sentence(expression, _require(outcome)))
             yield UsageReport(prompt_tokens=prompt_tokens)
 
-        zone = find_time_zone(text)
+        zone = find_time_zone(text) if planned else None
         if zone is not None:
             yield IterationStarted()
             outcome = yield ToolCallRequest("clock", {"time_zone": zone})
             sentences.append(_clock_sentence(zone, _require(outcome)))
             yield UsageReport(prompt_tokens=prompt_tokens)
 
-        answer = " ".join(sentences) or HELP_TEXT
+        reply = " ".join(sentences) or HELP_TEXT
         yield IterationStarted()
         delay = delay_seconds(request.context)
-        for chunk in chunks(answer):
+        for chunk in chunks(reply):
             await pause(delay)
             yield TextDelta(chunk)
-        yield UsageReport(prompt_tokens=prompt_tokens, completion_tokens=word_count(answer))
+        yield UsageReport(prompt_tokens=prompt_tokens, completion_tokens=word_count(reply))
 
 
 def _notes_of(state: Mapping[str, JsonValue]) -> list[str]:

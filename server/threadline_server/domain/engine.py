@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 
+from threadline_server.domain.actions import DEFAULT_ACTION_TIMEOUT_SECONDS
 from threadline_server.domain.agents import Agent, AgentDirectory
 from threadline_server.domain.events import EventBus
 from threadline_server.domain.executor import SERVER_LEASE_US, InProcessExecutor
@@ -39,6 +40,7 @@ class RunEngine:
         agent_tenants: Mapping[str, Collection[str]] | None = None,
         max_runs_in_flight: int = 0,
         server_lease_us: int = SERVER_LEASE_US,
+        action_timeout: float = DEFAULT_ACTION_TIMEOUT_SECONDS,
     ) -> None:
         self.store = store
         self.bus = bus
@@ -48,7 +50,11 @@ class RunEngine:
         self.log = RunLog(store)
         self.ends = RunEnds(store, bus)
         self.executor = InProcessExecutor(
-            self.agents, self.record, run_timeout=run_timeout, lease_us=server_lease_us
+            self.agents,
+            self.record,
+            run_timeout=run_timeout,
+            action_timeout=action_timeout,
+            lease_us=server_lease_us,
         )
         self.scheduler = Scheduler(store, self.log, self.agents, self.executor)
 
@@ -60,6 +66,10 @@ class RunEngine:
         if is_over(record.run.status):
             await self.scheduler.kick(tenant, record.thread.thread_id)
         return record
+
+    async def resumed(self, tenant: str, thread_id: str) -> None:
+        """After ResumeRun: start the run again here, or wake the workers who claim it."""
+        await self.scheduler.kick(tenant, thread_id)
 
     async def ended_elsewhere(self, tenant: str, run_ids: Sequence[str], thread_id: str) -> None:
         """After a call ended runs (a cancel, a later run): stop their tasks, start the next."""

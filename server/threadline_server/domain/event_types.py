@@ -14,6 +14,10 @@ RUN_COMPLETED = "run.completed"
 RUN_MAX_ITERATIONS_REACHED = "run.max_iterations_reached"
 RUN_FAILED = "run.failed"
 RUN_CANCELLED = "run.cancelled"
+# The run paused in REQUIRES_ACTION: its required_action says what it needs.
+RUN_REQUIRES_ACTION = "run.requires_action"
+# ResumeRun answered a paused run; it is QUEUED to go on.
+RUN_RESUMED = "run.resumed"
 
 MESSAGE_CREATED = "message.created"
 MESSAGE_DELTA = "message.delta"

@@ -22,18 +22,26 @@ from google.protobuf import json_format, struct_pb2
 from threadline.v1 import message_pb2, run_pb2
 
 from threadline_server import ids, jsonvalue
-from threadline_server.domain import validation
+from threadline_server.domain import actions, validation
 from threadline_server.domain.agents import (
     AgentContext,
     AgentDirectory,
     AgentEvent,
     AgentFailure,
     AgentInput,
+    RequiresAction,
+    Resumption,
     ToolCallRequest,
     ToolOutcome,
     ToolSpec,
 )
-from threadline_server.domain.recorder import Finish, StepRefused, ToolCallEnd, ToolCallStart
+from threadline_server.domain.recorder import (
+    Finish,
+    Pause,
+    StepRefused,
+    ToolCallEnd,
+    ToolCallStart,
+)
 from threadline_server.domain.run_log import RunEndedError
 from threadline_server.domain.step_writer import Record, StepWriter
 from threadline_server.domain.tools import BUILTIN_TOOLS, run_tool
@@ -61,11 +69,13 @@ class InProcessExecutor:
         record: Record,
         *,
         run_timeout: float,
+        action_timeout: float = actions.DEFAULT_ACTION_TIMEOUT_SECONDS,
         lease_us: int = SERVER_LEASE_US,
     ) -> None:
         self._agents = agents
         self._record = record
         self._run_timeout = run_timeout
+        self.action_timeout = action_timeout
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self.stopping = False
         self.lease_us = lease_us
@@ -117,6 +127,10 @@ class InProcessExecutor:
             ],
             max_iterations=run.max_iterations,
             state=jsonvalue.struct_to_python(context.state.values),
+            client_tools=list(run.client_tools),
+            resumed=Resumption(run.required_action, run.action_response)
+            if run.HasField("action_response")
+            else None,
         )
         generator = agent.run(request)
         writer = StepWriter(self._record, tenant, run.run_id)
@@ -172,7 +186,7 @@ class InProcessExecutor:
         run_id: str,
         allowed: Sequence[str],
     ) -> Finish | None:
-        """Feed the agent's steps to the writer; return how the run ends (None: it ended)."""
+        """Feed the agent's steps to the writer; return how the run ends (None: ended, paused)."""
         outcome: ToolOutcome | None = None
         while True:
             try:
@@ -181,6 +195,11 @@ class InProcessExecutor:
                 await writer.flush()
                 return Finish(run_pb2.RUN_STATUS_COMPLETED)
             outcome = None
+            if isinstance(step, RequiresAction):
+                await writer.flush()
+                if not writer.ended:
+                    await self._pause(tenant, run_id, step)
+                return None
             if isinstance(step, ToolCallRequest):
                 await writer.flush()
                 if writer.ended:
@@ -203,6 +222,19 @@ class InProcessExecutor:
                 return
             except Exception:
                 logger.exception("renewing the lease of run %s failed", run_id)
+
+    async def _pause(self, tenant: str, run_id: str, step: RequiresAction) -> None:
+        """Pause the run for what the agent asks; a malformed request fails the run."""
+        try:
+            action = actions.new_request(
+                tool_calls=[(call.name, call.arguments) for call in step.tool_calls],
+                question=step.question,
+                answer_schema=step.answer_schema,
+            )
+        except (TypeError, ValueError) as error:
+            raise AgentFailure("AGENT_ERROR", f"the agent asked wrongly: {error}") from None
+        # The recorder checks it against the run's client tools (StepRefused).
+        await self._record(tenant, run_id, [Pause(action, int(self.action_timeout * 1_000_000))])
 
     async def _finish_quietly(self, tenant: str, run_id: str, finish: Finish) -> None:
         with contextlib.suppress(RunEndedError):

@@ -30,7 +30,7 @@ from google.protobuf import struct_pb2
 from threadline.v1 import message_pb2, run_pb2, thread_pb2
 
 from threadline_server import ids
-from threadline_server.domain import event_types, sizes, state
+from threadline_server.domain import actions, event_types, sizes, state
 from threadline_server.domain.agents import IterationStarted, StateUpdate, TextDelta, UsageReport
 from threadline_server.domain.messages import message_events
 from threadline_server.domain.run_end import FINAL_EVENT_TYPES, is_over
@@ -56,6 +56,18 @@ class ToolCallEnd:
 
 
 @dataclass(frozen=True)
+class Pause:
+    """The run pauses in REQUIRES_ACTION for what action asks (checked by domain.actions).
+
+    The action has its id and its tool calls theirs; the pause stamps its
+    expire_time, timeout_us after the time it is recorded.
+    """
+
+    action: run_pb2.RequiredAction
+    timeout_us: int
+
+
+@dataclass(frozen=True)
 class Finish:
     """The run is over, as its agent says (or as whoever ends it says)."""
 
@@ -65,7 +77,14 @@ class Finish:
 
 
 Step = (
-    IterationStarted | TextDelta | UsageReport | ToolCallStart | ToolCallEnd | StateUpdate | Finish
+    IterationStarted
+    | TextDelta
+    | UsageReport
+    | ToolCallStart
+    | ToolCallEnd
+    | StateUpdate
+    | Pause
+    | Finish
 )
 
 # The statuses whose end undoes the run's changes to the state.
@@ -158,6 +177,11 @@ class RunChanges:
         """Tell whether these changes end the run."""
         return is_over(self.record.run.status)
 
+    @property
+    def paused(self) -> bool:
+        """Tell whether these changes leave the run waiting in REQUIRES_ACTION."""
+        return self.record.run.status == run_pb2.RUN_STATUS_REQUIRES_ACTION
+
 
 def start(
     record: RunRecord,
@@ -171,13 +195,34 @@ def start(
     recording = _Recording(record, RunProgress(record.thread.thread_id), now)
     run = recording.record.run
     run.status = run_pb2.RUN_STATUS_RUNNING
-    run.started_at.FromMicroseconds(now)
+    if not run.HasField("started_at"):  # a resumed run keeps when it first started
+        run.started_at.FromMicroseconds(now)
     recording.record.lease_id = lease_id
     recording.record.lease_duration_us = lease_duration_us
     recording.record.lease_expires_at = now + lease_duration_us if lease_duration_us else None
     recording.record.worker_id = worker_id
     recording.changes.save_run = True
     recording.emit(run_pb2.RunEvent(run_id=run.run_id, type=event_types.RUN_STARTED, run=run))
+    return recording.changes
+
+
+def resume(
+    record: RunRecord, progress: RunProgress, response: run_pb2.ActionResponse, now: int
+) -> RunChanges:
+    """Resume a run waiting in REQUIRES_ACTION: outputs of its client tool calls, QUEUED again.
+
+    Each output ends its tool call as a tool's result does (tool_call.completed
+    and a tool message); run.resumed follows, with the run holding the
+    response, and the run is QUEUED to go on (started here or claimed).
+    """
+    recording = _Recording(record, progress, now)
+    for result in response.tool_outputs:
+        recording.apply(ToolCallEnd(result, 0, ""))
+    run = recording.record.run
+    run.status = run_pb2.RUN_STATUS_QUEUED
+    run.action_response.CopyFrom(response)
+    recording.changes.save_run = True
+    recording.emit(run_pb2.RunEvent(run_id=run.run_id, type=event_types.RUN_RESUMED, run=run))
     return recording.changes
 
 
@@ -308,6 +353,9 @@ class _Recording:
         run = self.record.run
         if isinstance(step, Finish):
             self.end(step)
+            return True
+        if isinstance(step, Pause):
+            self._pause(step)
             return True
         if isinstance(step, IterationStarted):
             if run.iterations >= run.max_iterations:
@@ -473,6 +521,29 @@ class _Recording:
             step,
         )
 
+    def _pause(self, step: Pause) -> None:
+        """Pause the run: its answer so far stored, its client tool calls begun, no lease."""
+        run = self.record.run
+        found = Violations()
+        actions.check_request(found, "requires_action", step.action, run.client_tools)
+        if found.items:
+            problem = found.items[0]
+            raise StepRefused(step, f"{problem.field} {problem.description}")
+        self.close_message(step)
+        for call in step.action.tool_calls.calls:
+            self._tool_call_start(ToolCallStart(call))
+        run.status = run_pb2.RUN_STATUS_REQUIRES_ACTION
+        run.required_action.CopyFrom(step.action)
+        run.required_action.expire_time.FromMicroseconds(self.now + step.timeout_us)
+        run.ClearField("action_response")
+        self.record.lease_id = None
+        self.record.lease_expires_at = None
+        self.record.lease_duration_us = None
+        self.changes.save_run = True
+        self.emit(
+            run_pb2.RunEvent(run_id=run.run_id, type=event_types.RUN_REQUIRES_ACTION, run=run)
+        )
+
     def close_message(self, step: Step) -> None:
         """Store the message the agent was streaming, as one text part; it is the run's answer."""
         open_message = self.progress.open_message
@@ -493,7 +564,7 @@ class _Recording:
     def end(self, finish: Finish) -> None:
         """Set the run's final state and its final event, once."""
         run = self.record.run
-        if run.status == run_pb2.RUN_STATUS_RUNNING:
+        if run.status in (run_pb2.RUN_STATUS_RUNNING, run_pb2.RUN_STATUS_REQUIRES_ACTION):
             self.close_message(finish)
         if (
             finish.status in RESTORING_STATUSES

@@ -49,8 +49,21 @@ def ends_run(event: run_pb2.RunEvent) -> bool:
     return event.type in _FINAL_TYPES
 
 
-def thread_status(*, run_in_flight: bool, last_ended: int) -> thread_pb2.ThreadStatus.ValueType:
-    """Return a thread's status: BUSY with a run in flight, else ERROR if its last run failed."""
+def is_settled(status: int) -> bool:
+    """Tell whether a run has ended or waits in REQUIRES_ACTION: what WaitRun waits for."""
+    return is_over(status) or status == run_pb2.RUN_STATUS_REQUIRES_ACTION
+
+
+def thread_status(
+    *, run_in_flight: bool, last_ended: int, waiting: bool = False
+) -> thread_pb2.ThreadStatus.ValueType:
+    """Return a thread's status: INTERRUPTED, BUSY, ERROR or IDLE.
+
+    INTERRUPTED while a run waits for action, BUSY with another run in flight,
+    else ERROR if its last run failed.
+    """
+    if waiting:
+        return thread_pb2.THREAD_STATUS_INTERRUPTED
     if run_in_flight:
         return thread_pb2.THREAD_STATUS_BUSY
     if last_ended == run_pb2.RUN_STATUS_FAILED:
@@ -74,6 +87,8 @@ class RunEnds:
         self._ended: collections.OrderedDict[str, None] = collections.OrderedDict()
         # Threads (tenant, thread id) deleted and not written to since.
         self._deleted: collections.OrderedDict[tuple[str, str], None] = collections.OrderedDict()
+        # Runs whose latest event said they wait in REQUIRES_ACTION.
+        self._paused: collections.OrderedDict[str, None] = collections.OrderedDict()
         store.add_event_listener(self._follow)
 
     def _follow(self, tenant: str, events: list[run_pb2.RunEvent]) -> None:
@@ -83,6 +98,10 @@ class RunEnds:
                 _remember(self._deleted, (tenant, event.thread_id))
                 continue
             self._deleted.pop((tenant, event.thread_id), None)
+            if event.type == event_types.RUN_REQUIRES_ACTION:
+                _remember(self._paused, event.run_id)
+            elif event.run_id:
+                self._paused.pop(event.run_id, None)
             if ends_run(event):
                 _remember(self._ended, event.run_id)
 
@@ -107,7 +126,7 @@ class RunEnds:
         return over
 
     async def wait(self, tenant: str, run_id: str, budget: float) -> run_pb2.Run:
-        """Return the run once it has ended, or as it stands when budget seconds pass.
+        """Return the run once it has ended or waits for action, or as it stands after budget.
 
         Returning the run at the end of the budget (rather than raising) is the
         point: WaitRun and Chat answer just before the caller's deadline.
@@ -116,12 +135,12 @@ class RunEnds:
         deadline = loop.time() + max(budget, 0)
         run = await self._store.get_run(tenant, run_id)
         thread = (tenant, run.thread_id)
-        while not is_over(run.status):
+        while not is_settled(run.status):
             remaining = deadline - loop.time()
             if remaining <= 0:
                 return await self._store.get_run(tenant, run_id)
             changed = self._bus.change_of(tenant, run.thread_id)
-            if run_id not in self._ended:
+            if run_id not in self._ended and run_id not in self._paused:
                 try:
                     await asyncio.wait_for(asyncio.shield(changed), min(remaining, RECHECK_SECONDS))
                 except TimeoutError:
@@ -130,7 +149,11 @@ class RunEnds:
                     # Most changes on the thread are other events of the run
                     # (a delta per word): read it again only once it ended, or
                     # when the thread went away (the read then says NOT_FOUND).
-                    if run_id not in self._ended and thread not in self._deleted:
+                    if (
+                        run_id not in self._ended
+                        and run_id not in self._paused
+                        and thread not in self._deleted
+                    ):
                         continue
             run = await self._store.get_run(tenant, run_id)
         return run

@@ -127,11 +127,19 @@ class RunLog:
             )
         if changes.save_run:
             await tx.save_run(record)
-        if changes.ended:
+        if changes.paused:
+            await tx.set_thread_status(record.thread, thread_pb2.THREAD_STATUS_INTERRUPTED)
+        elif changes.ended:
             in_flight = await tx.runs_in_flight(record.thread)
             await tx.set_thread_status(
                 record.thread,
-                thread_status(run_in_flight=bool(in_flight), last_ended=record.run.status),
+                thread_status(
+                    run_in_flight=bool(in_flight),
+                    last_ended=record.run.status,
+                    waiting=any(
+                        r.run.status == run_pb2.RUN_STATUS_REQUIRES_ACTION for r in in_flight
+                    ),
+                ),
             )
 
     async def start(
@@ -165,12 +173,22 @@ class RunLog:
         """
         progress = None
         context = None
-        if record.run.status == run_pb2.RUN_STATUS_RUNNING:
+        if record.run.status in (run_pb2.RUN_STATUS_RUNNING, run_pb2.RUN_STATUS_REQUIRES_ACTION):
             progress = await self._progress_of(record)
             if finish.status in recorder.RESTORING_STATUSES:
                 context = await state.context(tx, record.thread, run_id=record.run.run_id)
         changes = recorder.end(record, progress, finish, tx.now, state_context=context)
         await self._write(tx, changes)
+        return changes.record
+
+    async def resume(
+        self, tx: StoreTransaction, record: RunRecord, response: run_pb2.ActionResponse
+    ) -> RunRecord:
+        """Resume a run waiting in REQUIRES_ACTION (the caller checked); return it QUEUED."""
+        progress = await self._progress_of(record)
+        changes = recorder.resume(record, progress, response, tx.now)
+        await self._write(tx, changes)
+        await tx.set_thread_status(record.thread, thread_pb2.THREAD_STATUS_BUSY)
         return changes.record
 
     async def record(

@@ -8,7 +8,14 @@ from google.protobuf import duration_pb2, struct_pb2
 from threadline.v1 import message_pb2, run_pb2, thread_pb2
 
 from threadline_server import ids
-from threadline_server.domain import event_types, idempotency, paging, sizes, validation
+from threadline_server.domain import (
+    actions,
+    event_types,
+    idempotency,
+    paging,
+    sizes,
+    validation,
+)
 from threadline_server.domain.engine import RunEngine
 from threadline_server.domain.messages import add_messages, new_message
 from threadline_server.domain.recorder import Finish
@@ -131,6 +138,12 @@ class RunHandler:
                 f"must be between 1 and {MAX_ITERATIONS_LIMIT}, or 0 for the agent's default",
             )
         self._check_tools(tenant, found, request.agent_id, request.tools)
+        actions.check_client_tools(
+            found,
+            "client_tools",
+            request.client_tools,
+            self._engine.agents.tools_of(request.agent_id, tenant),
+        )
         if request.multitask_strategy not in run_pb2.MultitaskStrategy.values():
             found.add("multitask_strategy", "must be REJECT, ENQUEUE, INTERRUPT or ROLLBACK")
 
@@ -183,6 +196,7 @@ class RunHandler:
         )
         run.context.CopyFrom(request.context)
         run.metadata.CopyFrom(request.metadata)
+        run.client_tools.extend(request.client_tools)
         return run
 
     async def _queue(
@@ -228,7 +242,15 @@ class RunHandler:
                 for message in input_messages
             ],
         )
-        await tx.set_thread_status(thread, thread_pb2.THREAD_STATUS_BUSY)
+        waiting = any(
+            r.run.status == run_pb2.RUN_STATUS_REQUIRES_ACTION and r.run.run_id not in ended
+            for r in in_flight
+        )
+        # A run queued behind one that waits for action leaves the thread INTERRUPTED.
+        await tx.set_thread_status(
+            thread,
+            thread_pb2.THREAD_STATUS_INTERRUPTED if waiting else thread_pb2.THREAD_STATUS_BUSY,
+        )
         return record, ended
 
     async def create_run(
@@ -328,6 +350,34 @@ class RunHandler:
         record, cancelled = await self._store.transaction(tenant, work)
         if cancelled:
             await self._engine.ended_elsewhere(tenant, [record.run.run_id], record.thread.thread_id)
+        return record.run
+
+    async def resume_run(self, tenant: str, request: run_pb2.ResumeRunRequest) -> run_pb2.Run:
+        """Answer a run waiting in REQUIRES_ACTION and queue it to go on (once per request_id)."""
+        found = Violations()
+        validation.resource_id(found, "run_id", request.run_id)
+        once = idempotency.attempt(found, "ResumeRun", request)
+        found.raise_if_any()
+
+        async def work(tx: StoreTransaction) -> tuple[RunRecord, bool]:
+            record = await tx.run(request.run_id)
+            earlier = await idempotency.earlier(tx, once)
+            if earlier is not None:  # a retry: the run as it is now
+                return record, False
+            if record.run.status != run_pb2.RUN_STATUS_REQUIRES_ACTION:
+                raise actions.not_waiting(record.run)
+            answers = Violations()
+            response = actions.check_response(answers, record.run.required_action, request)
+            answers.raise_if_any()
+            resumed = await self._engine.log.resume(tx, record, response)
+            await idempotency.remember(
+                tx, once, thread_id=record.thread.thread_id, resource_id=record.run.run_id
+            )
+            return resumed, True
+
+        record, resumed = await self._store.transaction(tenant, work)
+        if resumed:
+            await self._engine.resumed(tenant, record.thread.thread_id)
         return record.run
 
     async def wait_run(
@@ -437,6 +487,12 @@ class RunHandler:
         if request.max_iterations and not 1 <= request.max_iterations <= MAX_ITERATIONS_LIMIT:
             found.add("max_iterations", f"must be between 1 and {MAX_ITERATIONS_LIMIT}")
         self._check_tools(tenant, found, request.agent_id, request.tools)
+        actions.check_client_tools(
+            found,
+            "client_tools",
+            request.client_tools,
+            self._engine.agents.tools_of(request.agent_id, tenant),
+        )
         ttl = self._chat_ttl(found, request)
         once = idempotency.attempt(found, "Chat", request)
         found.raise_if_any()
@@ -448,6 +504,7 @@ class RunHandler:
                 max_iterations=request.max_iterations,
                 tools=request.tools,
                 multitask_strategy=run_pb2.MULTITASK_STRATEGY_ENQUEUE,
+                client_tools=request.client_tools,
             )
         )
 

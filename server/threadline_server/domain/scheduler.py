@@ -18,6 +18,7 @@ from threadline.v1 import run_pb2
 
 from threadline_server import ids
 from threadline_server.domain import sizes, state
+from threadline_server.domain.actions import ACTION_EXPIRED
 from threadline_server.domain.agents import AgentContext, AgentDirectory
 from threadline_server.domain.executor import InProcessExecutor
 from threadline_server.domain.recorder import Finish
@@ -55,8 +56,11 @@ class _Next:
 
 
 def _next_in_line(in_flight: list[RunRecord]) -> RunRecord | None:
-    """Return the run that may start on a thread: its oldest queued one, if none is running."""
-    if any(r.run.status == run_pb2.RUN_STATUS_RUNNING for r in in_flight):
+    """Return the run that may start: its oldest queued one, if none runs or waits for action."""
+    if any(
+        r.run.status in (run_pb2.RUN_STATUS_RUNNING, run_pb2.RUN_STATUS_REQUIRES_ACTION)
+        for r in in_flight
+    ):
         return None
     return next((r for r in in_flight if r.run.status == run_pb2.RUN_STATUS_QUEUED), None)
 
@@ -214,6 +218,38 @@ class Scheduler:
             await self._end_if_stale(record, in_process_too=True)
         for thread in await self._store.threads_with_queued_runs():
             await self.kick(thread.tenant, thread.thread_id)
+
+    async def expire_actions(self) -> int:
+        """End runs nobody resumed before their action expired (CANCELLED); return how many."""
+        expired = 0
+        for stale in await self._store.expired_waiting_runs():
+
+            async def work(tx: StoreTransaction, stale: RunRecord = stale) -> bool:
+                try:
+                    record = await tx.run(stale.run.run_id)
+                except NotFoundError:  # its thread was deleted meanwhile
+                    return False
+                action = record.run.required_action
+                if (
+                    record.run.status != run_pb2.RUN_STATUS_REQUIRES_ACTION
+                    or action.expire_time.ToMicroseconds() > tx.now
+                ):
+                    return False  # resumed (or cancelled) meanwhile
+                await self._log.end(
+                    tx,
+                    record,
+                    Finish(
+                        run_pb2.RUN_STATUS_CANCELLED,
+                        ACTION_EXPIRED,
+                        f"nobody resumed the run before {action.expire_time.ToJsonString()}",
+                    ),
+                )
+                return True
+
+            if await self._store.transaction(stale.thread.tenant, work):
+                expired += 1
+                await self.kick(stale.thread.tenant, stale.thread.thread_id)
+        return expired
 
     async def expire_leases(self) -> int:
         """End runs whose worker (or server) stopped renewing its lease; return how many.

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from dataclasses import dataclass
 from typing import Literal
 
 from google.protobuf import duration_pb2, timestamp_pb2
@@ -21,11 +24,13 @@ from threadline_server.errors import (
     AlreadyExistsError,
     EtagMismatchError,
     FailedPreconditionError,
+    NotFoundError,
     Violations,
     request_fields,
 )
 from threadline_server.store.base import Store, StoreTransaction
 from threadline_server.store.records import (
+    StoredCheckpoint,
     StoredThread,
     ThreadActivity,
     ThreadFilter,
@@ -54,6 +59,18 @@ _THREAD_ORDERS = {
     "updated_at": (ThreadOrder.UPDATED_AT, False),
     "updated_at asc": (ThreadOrder.UPDATED_AT, False),
 }
+
+
+@dataclass(frozen=True)
+class _CopyStart:
+    """What CopyThread's first transaction decided: the threads, the checkpoint, the expiry."""
+
+    source: ThreadRef
+    target: ThreadRef
+    at: StoredCheckpoint | None
+    expire_at: int | None
+    # When the copy was made: its created, updated and activity times.
+    made_at: int
 
 
 TimeBound = Literal["created_after", "created_before", "updated_after", "updated_before"]
@@ -193,6 +210,16 @@ async def create_thread(
     if not reuse_existing:
         raise AlreadyExistsError("thread", thread_id, field="thread_id")
     return (await tx.get_thread(thread_id)).thread
+
+
+async def _still_there(tx: StoreTransaction, ref: ThreadRef) -> None:
+    """Raise NotFoundError unless the thread is still the live one of its id.
+
+    A source deleted while it was copied may have lost rows to the purge: no
+    copy then, as if the delete had come first.
+    """
+    if (await tx.thread(ref.thread_id)).key != ref.key:
+        raise NotFoundError("thread", ref.thread_id)
 
 
 async def _free_if_expired(tx: StoreTransaction, thread_id: str) -> None:
@@ -389,7 +416,7 @@ class ThreadHandler:
         found.raise_if_any()
         new_thread_id = request.new_thread_id or ids.new_thread_id()
 
-        async def work(tx: StoreTransaction) -> thread_pb2.Thread:
+        async def start(tx: StoreTransaction) -> _CopyStart:
             source = await tx.get_thread(request.thread_id)
             at = (
                 await tx.checkpoint(source.ref, request.checkpoint_id)
@@ -401,21 +428,52 @@ class ThreadHandler:
             created = await tx.insert_thread(copy)
             if created is None:
                 raise AlreadyExistsError("thread", new_thread_id, field="new_thread_id")
-            copied = await tx.copy_messages(
-                source.ref,
-                created.ref,
-                ids.new_message_id,
-                through=at.message_key if request.checkpoint_id and at is not None else None,
-            )
-            await state.copy_to(tx, created.ref, at)
-            if not copied:
-                return created.thread
-            # The count as copied; not activity: the copy was made just now.
-            await tx.touch_thread(created.ref, activity(created.ref, tx.now, copied))
-            return (await tx.get_thread(new_thread_id)).thread
+            await tx.hide_thread(created.ref)
+            expire_at = copy.expire_time.ToMicroseconds() if copy.HasField("expire_time") else None
+            return _CopyStart(source.ref, created.ref, at, expire_at, tx.now)
 
         with request_fields(checkpoint="checkpoint_id"):
-            return await self._store.transaction(tenant, work)
+            begun = await self._store.transaction(tenant, start)
+        try:
+            # The messages go over in batches of their own transactions, out of
+            # sight; the copy appears, whole, in the last one. A client that
+            # leaves (its deadline passed) stops the copy between two batches.
+            copied = await self._store.copy_messages_in_batches(
+                tenant,
+                begun.source,
+                begun.target,
+                ids.new_message_id,
+                through=(
+                    begun.at.message_key if request.checkpoint_id and begun.at is not None else None
+                ),
+            )
+
+            async def finish(tx: StoreTransaction) -> thread_pb2.Thread:
+                await _still_there(tx, begun.source)
+                await tx.publish_thread(begun.target, begun.expire_at)
+                await state.copy_to(tx, begun.target, begun.at)
+                if copied:
+                    # The count as copied; not activity: the copy was made just now.
+                    await tx.touch_thread(
+                        begun.target, activity(begun.target, begun.made_at, copied)
+                    )
+                return (await tx.get_thread(new_thread_id)).thread
+
+            return await self._store.transaction(tenant, finish)
+        except BaseException:
+            # Shielded: a copy cut short is deleted even when its caller left.
+            # If even that fails, the next start-up deletes it.
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self._abandon_copy(tenant, begun.target))
+            raise
+
+    async def _abandon_copy(self, tenant: str, target: ThreadRef) -> None:
+        """Delete a copy that was not finished (its rows go in the background)."""
+
+        async def work(tx: StoreTransaction) -> None:
+            await tx.delete_thread(target)
+
+        await self._store.transaction(tenant, work)
 
     async def get_default_thread(
         self, tenant: str, request: thread_pb2.GetDefaultThreadRequest

@@ -14,7 +14,7 @@ import contextlib
 from google.protobuf import timestamp_pb2
 from threadline.v1 import run_pb2, worker_pb2
 
-from threadline_server import jsonvalue
+from threadline_server import ids, jsonvalue
 from threadline_server.domain import state, validation
 from threadline_server.domain.agents import IterationStarted, StateUpdate, TextDelta, UsageReport
 from threadline_server.domain.engine import RunEngine
@@ -22,6 +22,7 @@ from threadline_server.domain.recorder import (
     MAX_ERROR_CODE,
     MAX_ERROR_MESSAGE,
     Finish,
+    Pause,
     Step,
     StepRefused,
     ToolCallEnd,
@@ -66,6 +67,7 @@ class WorkerHandler:
 
     def __init__(self, engine: RunEngine) -> None:
         self._engine = engine
+        self._action_timeout_us = int(engine.executor.action_timeout * 1_000_000)
 
     async def claim_run(
         self, tenant: str, request: worker_pb2.ClaimRunRequest, time_remaining: float | None
@@ -135,11 +137,12 @@ class WorkerHandler:
         elif len(request.events) > MAX_EVENTS_PER_REPORT:
             found.add("events", f"must have at most {MAX_EVENTS_PER_REPORT} events")
         steps = [
-            _to_step(found, f"events[{index}]", event) for index, event in enumerate(request.events)
+            _to_step(found, f"events[{index}]", event, self._action_timeout_us)
+            for index, event in enumerate(request.events)
         ]
         for index, step in enumerate(steps[:-1]):
-            if isinstance(step, Finish):
-                found.add(f"events[{index + 1}]", "nothing may follow a finish event")
+            if isinstance(step, Finish | Pause):
+                found.add(f"events[{index + 1}]", "nothing may follow a finish or requires_action")
         found.raise_if_any()
         try:
             record = await self._engine.record(
@@ -156,10 +159,12 @@ class WorkerHandler:
             raise ValidationError(
                 [FieldViolation(f"events[{refused.index}].{kind}", refused.description)]
             ) from None
+        paused = record.run.status == run_pb2.RUN_STATUS_REQUIRES_ACTION
         return worker_pb2.ReportRunEventsResponse(
             cancelled=record.run.status == run_pb2.RUN_STATUS_CANCELLED,
-            ended=record.run.status != run_pb2.RUN_STATUS_RUNNING,
+            ended=record.run.status != run_pb2.RUN_STATUS_RUNNING and not paused,
             lease_expire_time=_expire_time(record),
+            paused=paused,
         )
 
     async def renew_lease(
@@ -187,9 +192,18 @@ class WorkerHandler:
         raise _lease_lost(run_id)
 
 
-def _to_step(found: Violations, path: str, event: worker_pb2.WorkerEvent) -> Step | None:
+def _to_step(
+    found: Violations, path: str, event: worker_pb2.WorkerEvent, action_timeout_us: int
+) -> Step | None:
     """Turn a worker's event into a recorder step, checking it."""
     kind = event.WhichOneof("kind")
+    if kind == "requires_action":
+        # Checked against the run's client tools when recorded (StepRefused).
+        action = run_pb2.RequiredAction()
+        action.CopyFrom(event.requires_action)
+        action.action_id = ids.new_action_id()
+        action.ClearField("expire_time")
+        return Pause(action, action_timeout_us)
     if kind == "iteration_started":
         return IterationStarted()
     if kind == "text_delta":

@@ -387,7 +387,9 @@ class HttpGateway:
             app.on_response_prepare.append(self.browser.add_cors_headers)
         if self._observers.metrics is not None:
             app.router.add_get("/metrics", self._metrics(self._observers.metrics))
-        app.router.add_route("*", "/{tail:.*}", self.handle)
+        # Every path, those with a line break among their decoded characters
+        # too (".*" stops at one, and aiohttp would answer a plain-text 404).
+        app.router.add_route("*", r"/{tail:[\s\S]*}", self.handle)
         # handler_cancellation: a client that hangs up cancels its handler,
         # which cancels its gRPC call.
         runner = web.AppRunner(

@@ -74,7 +74,12 @@ UNMATCHED_ROUTE = "unmatched"
 # recently written), which covers every one with a live reader in practice.
 NEWEST_REMEMBERED = 4096
 
-_IN_FLIGHT = (run_pb2.RUN_STATUS_QUEUED, run_pb2.RUN_STATUS_RUNNING)
+# A run waiting in REQUIRES_ACTION is in flight too: it has not ended.
+_IN_FLIGHT = (
+    run_pb2.RUN_STATUS_QUEUED,
+    run_pb2.RUN_STATUS_RUNNING,
+    run_pb2.RUN_STATUS_REQUIRES_ACTION,
+)
 
 
 def status_label(status: int) -> str:

@@ -114,7 +114,28 @@ class StoreTransaction(abc.ABC):
 
     @abc.abstractmethod
     async def delete_thread(self, ref: ThreadRef) -> None:
-        """Delete a thread and everything under it."""
+        """Delete a thread and everything under it.
+
+        It is gone for every reader once the transaction commits, and its id
+        is free; a store may remove its rows later, in the background.
+        """
+
+    async def hide_thread(self, ref: ThreadRef) -> None:
+        """Keep a thread this transaction inserted out of sight until publish_thread.
+
+        For a copy filled in batches (Store.copy_messages_in_batches): no
+        reader sees it half filled, and its id stays taken. A store that
+        copies in one transaction need not hide anything.
+        """
+        del ref  # by default a copy is never hidden
+
+    async def publish_thread(self, ref: ThreadRef, expire_at: int | None) -> None:
+        """Bring a hidden thread into view, with its expire time (microseconds, or None).
+
+        Raises NotFoundError when it is no longer there to publish (the copy
+        was abandoned, by a restart say).
+        """
+        del ref, expire_at  # by default a copy is never hidden
 
     @abc.abstractmethod
     async def delete_expired_threads(self, thread_ids: Sequence[str]) -> list[str]:
@@ -315,6 +336,29 @@ class Store(abc.ABC):
         interrupts a transaction half done.
         """
 
+    async def copy_messages_in_batches(
+        self,
+        tenant: str,
+        source: ThreadRef,
+        target: ThreadRef,
+        new_message_id: Callable[[], str],
+        *,
+        through: int | None = None,
+    ) -> int:
+        """Copy messages as StoreTransaction.copy_messages does, in transactions of their own.
+
+        Messages newer than the source's newest when the call began are not
+        copied. A store may split the copy into many short transactions, so
+        that a big thread does not hold the writer; the caller's cancellation
+        stops it between two of them (the target is then left to delete).
+        This default copies in one transaction.
+        """
+
+        async def work(tx: StoreTransaction) -> int:
+            return await tx.copy_messages(source, target, new_message_id, through=through)
+
+        return await self.transaction(tenant, work)
+
     @abc.abstractmethod
     def add_event_listener(self, listener: EventListener) -> None:
         """Call listener with the tenant and the events of each transaction after it commits.
@@ -398,6 +442,10 @@ class Store(abc.ABC):
     @abc.abstractmethod
     async def stale_runs(self) -> list[RunRecord]:
         """Return RUNNING runs whose lease ran out by now, or that have no lease, oldest first."""
+
+    @abc.abstractmethod
+    async def expired_waiting_runs(self) -> list[RunRecord]:
+        """Return REQUIRES_ACTION runs of every tenant whose action expired by now, oldest first."""
 
     @abc.abstractmethod
     async def threads_with_queued_runs(self) -> list[ThreadRef]:

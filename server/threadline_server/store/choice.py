@@ -40,9 +40,18 @@ def sqlite_path(database: str) -> str:
 
 
 def open_store(
-    database: str, *, read_connections: int, write_observer: WriteObserver | None = None
+    database: str,
+    *,
+    read_connections: int,
+    write_observer: WriteObserver | None = None,
+    busy_timeout: float = 10.0,
+    maintenance_interval: float = 5.0,
 ) -> Store:
-    """Return the store a --database value names (not yet opened)."""
+    """Return the store a --database value names (not yet opened).
+
+    busy_timeout and maintenance_interval are SQLite's (a file another
+    process holds locked; WAL upkeep and purges): PostgreSQL needs neither.
+    """
     if is_postgres(database):
         try:
             from threadline_server.store.postgres import PostgresStore  # noqa: PLC0415 - only when asked for
@@ -55,7 +64,11 @@ def open_store(
     from threadline_server.store.sqlite import SqliteStore  # noqa: PLC0415 - beside the import above
 
     return SqliteStore(
-        sqlite_path(database), read_connections=read_connections, write_observer=write_observer
+        sqlite_path(database),
+        read_connections=read_connections,
+        write_observer=write_observer,
+        busy_timeout=busy_timeout,
+        maintenance_interval=maintenance_interval,
     )
 
 

@@ -68,6 +68,7 @@ _METHODS_BY_SCOPE = {
         "RunService/CreateRun",
         "RunService/StreamRun",
         "RunService/CancelRun",
+        "RunService/ResumeRun",
         "RunService/Chat",
     ),
     Scope.ADMIN: (

@@ -3,8 +3,10 @@
 Every error a client sees is a google.rpc.Status: the code from the table
 below, an ErrorInfo whose reason is the domain error's stable UPPER_SNAKE word,
 for bad input, a BadRequest naming each bad field, and for a cap that was
-reached, a RetryInfo saying when to try again. Anything unexpected is logged
-with its traceback and answered INTERNAL without internals.
+reached or a database that could not take the call (locked, busy, a disk
+error: UNAVAILABLE, nothing written), a RetryInfo saying when to try again.
+Anything unexpected is logged with its traceback and answered INTERNAL
+without internals.
 
 A status travels in the call's trailing metadata (grpc-message, and the
 whole Status again in grpc-status-details-bin, base64), and a client
@@ -30,6 +32,7 @@ from grpc_status import rpc_status
 
 from threadline_server.errors import (
     AlreadyExistsError,
+    DatabaseUnavailableError,
     EtagMismatchError,
     FailedPreconditionError,
     MalformedRequestError,
@@ -142,7 +145,7 @@ def to_status(error: ThreadlineError) -> status_pb2.Status:
     )
     if isinstance(error, ValidationError):
         status.details.append(_pack(_bad_request(error)))
-    elif isinstance(error, ResourceExhaustedError):
+    elif isinstance(error, ResourceExhaustedError | DatabaseUnavailableError):
         hint = error_details_pb2.RetryInfo()
         hint.retry_delay.FromMilliseconds(max(1, round(error.retry_after * 1000)))
         status.details.append(_pack(hint))

@@ -69,6 +69,13 @@ class RunService(run_pb2_grpc.RunServiceServicer):
         return await self._handler.cancel_run(caller().tenant, request)
 
     @unary
+    async def ResumeRun(  # noqa: N802
+        self, request: run_pb2.ResumeRunRequest, context: Context
+    ) -> run_pb2.Run:
+        """Resume a run that waits for action."""
+        return await self._handler.resume_run(caller().tenant, request)
+
+    @unary
     async def WaitRun(  # noqa: N802
         self, request: run_pb2.WaitRunRequest, context: Context
     ) -> run_pb2.Run:

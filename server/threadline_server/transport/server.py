@@ -138,6 +138,8 @@ class ThreadlineServer:
         self.store = choice.open_store(
             settings.database,
             read_connections=settings.read_connections,
+            busy_timeout=settings.db_busy_timeout,
+            maintenance_interval=settings.db_maintenance_interval,
             write_observer=self.metrics.store.observe_write,
         )
         self._health = HealthServicer(("", *SERVICE_NAMES))
@@ -151,6 +153,7 @@ class ThreadlineServer:
             _agents(settings.agents),
             settings.worker_agents,
             run_timeout=settings.run_timeout,
+            action_timeout=settings.action_timeout,
             agent_tenants=settings.agent_tenant_map(),
             max_runs_in_flight=settings.tenant_max_runs,
             server_lease_us=int(settings.server_lease * 1_000_000),
@@ -266,6 +269,10 @@ class ThreadlineServer:
             asyncio.create_task(
                 self._every(self.settings.lease_check_interval, self._expire_leases),
                 name="lease-checker",
+            ),
+            asyncio.create_task(
+                self._every(self.settings.lease_check_interval, self._expire_actions),
+                name="action-expirer",
             ),
         ]
         logger.info(
@@ -428,6 +435,11 @@ class ThreadlineServer:
         expired = await self.engine.scheduler.expire_leases()
         if expired:
             logger.info("%d worker leases ran out; their runs failed", expired)
+
+    async def _expire_actions(self) -> None:
+        expired = await self.engine.scheduler.expire_actions()
+        if expired:
+            logger.info("%d paused runs were not resumed in time; they were cancelled", expired)
 
     async def wait(self) -> None:
         """Wait until the server stops."""

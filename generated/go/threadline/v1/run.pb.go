@@ -25,8 +25,9 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
-// RunStatus is where a run is in its life. QUEUED and RUNNING are in flight;
-// the others are terminal: a run that reached one never changes again.
+// RunStatus is where a run is in its life. QUEUED, RUNNING and
+// REQUIRES_ACTION are in flight; the others are terminal: a run that reached
+// one never changes again.
 type RunStatus int32
 
 const (
@@ -49,6 +50,12 @@ const (
 	// Terminal: a client or a later run (INTERRUPT, ROLLBACK) cancelled it. Its
 	// changes to the thread's state are undone as for FAILED.
 	RunStatus_RUN_STATUS_CANCELLED RunStatus = 6
+	// Not terminal: the run paused and waits for what required_action asks
+	// (client-side tool outputs or a person's answer), sent with ResumeRun. It
+	// holds its thread (whose status is INTERRUPTED) meanwhile, survives a
+	// server restart, can be cancelled, and ends CANCELLED with error
+	// ACTION_EXPIRED when nobody answers before required_action.expire_time.
+	RunStatus_RUN_STATUS_REQUIRES_ACTION RunStatus = 7
 )
 
 // Enum value maps for RunStatus.
@@ -61,6 +68,7 @@ var (
 		4: "RUN_STATUS_MAX_ITERATIONS_REACHED",
 		5: "RUN_STATUS_FAILED",
 		6: "RUN_STATUS_CANCELLED",
+		7: "RUN_STATUS_REQUIRES_ACTION",
 	}
 	RunStatus_value = map[string]int32{
 		"RUN_STATUS_UNSPECIFIED":            0,
@@ -70,6 +78,7 @@ var (
 		"RUN_STATUS_MAX_ITERATIONS_REACHED": 4,
 		"RUN_STATUS_FAILED":                 5,
 		"RUN_STATUS_CANCELLED":              6,
+		"RUN_STATUS_REQUIRES_ACTION":        7,
 	}
 )
 
@@ -289,7 +298,8 @@ type RunError struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// A stable UPPER_SNAKE word: AGENT_ERROR, TIMEOUT, SERVER_RESTARTED,
 	// SERVER_STOPPED, LEASE_EXPIRED, CANCELLED_BY_CLIENT, INTERRUPTED,
-	// ROLLED_BACK, or a code of the agent's own (at most 128 characters).
+	// ROLLED_BACK, ACTION_EXPIRED (nobody resumed a run in REQUIRES_ACTION in
+	// time), or a code of the agent's own (at most 128 characters).
 	Code string `protobuf:"bytes,1,opt,name=code,proto3" json:"code,omitempty"`
 	// A sentence for people, at most 1024 characters (the server shortens
 	// longer ones it writes itself).
@@ -462,8 +472,17 @@ type Run struct {
 	Tools []string `protobuf:"bytes,16,rep,name=tools,proto3" json:"tools,omitempty"`
 	// The strategy the run was created with.
 	MultitaskStrategy MultitaskStrategy `protobuf:"varint,17,opt,name=multitask_strategy,json=multitaskStrategy,proto3,enum=threadline.v1.MultitaskStrategy" json:"multitask_strategy,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// What the run waits for while REQUIRES_ACTION. Once resumed it stays set,
+	// with action_response beside it, until the run pauses again, so that the
+	// agent (or the worker that claims the run) reads the question and its
+	// answer together.
+	RequiredAction *RequiredAction `protobuf:"bytes,18,opt,name=required_action,json=requiredAction,proto3" json:"required_action,omitempty"`
+	// What ResumeRun sent for required_action; unset until the run is resumed.
+	ActionResponse *ActionResponse `protobuf:"bytes,19,opt,name=action_response,json=actionResponse,proto3" json:"action_response,omitempty"`
+	// The client-side tools the run may call, as given to CreateRun.
+	ClientTools   []*ClientTool `protobuf:"bytes,20,rep,name=client_tools,json=clientTools,proto3" json:"client_tools,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Run) Reset() {
@@ -615,6 +634,450 @@ func (x *Run) GetMultitaskStrategy() MultitaskStrategy {
 	return MultitaskStrategy_MULTITASK_STRATEGY_UNSPECIFIED
 }
 
+func (x *Run) GetRequiredAction() *RequiredAction {
+	if x != nil {
+		return x.RequiredAction
+	}
+	return nil
+}
+
+func (x *Run) GetActionResponse() *ActionResponse {
+	if x != nil {
+		return x.ActionResponse
+	}
+	return nil
+}
+
+func (x *Run) GetClientTools() []*ClientTool {
+	if x != nil {
+		return x.ClientTools
+	}
+	return nil
+}
+
+// A ClientTool is a tool the caller runs itself: the agent may call it, and
+// the run then pauses in REQUIRES_ACTION until ResumeRun brings its output.
+type ClientTool struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The tool's name, 1 to 128 letters, digits, `_`, `-` and `.`, unique
+	// among the run's client tools and apart from the server's tools.
+	// Required.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// What the tool does, for the agent; at most 4096 characters.
+	Description string `protobuf:"bytes,2,opt,name=description,proto3" json:"description,omitempty"`
+	// The JSON Schema of the tool's arguments (draft 2020-12), at most 64 KiB
+	// as JSON; an invalid schema is INVALID_ARGUMENT. The server holds the
+	// agent's calls to it (a worker's call that does not match is
+	// INVALID_ARGUMENT; an in-process agent's fails the run). Unset accepts
+	// any object.
+	Parameters    *structpb.Struct `protobuf:"bytes,3,opt,name=parameters,proto3" json:"parameters,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ClientTool) Reset() {
+	*x = ClientTool{}
+	mi := &file_threadline_v1_run_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ClientTool) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ClientTool) ProtoMessage() {}
+
+func (x *ClientTool) ProtoReflect() protoreflect.Message {
+	mi := &file_threadline_v1_run_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ClientTool.ProtoReflect.Descriptor instead.
+func (*ClientTool) Descriptor() ([]byte, []int) {
+	return file_threadline_v1_run_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *ClientTool) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ClientTool) GetDescription() string {
+	if x != nil {
+		return x.Description
+	}
+	return ""
+}
+
+func (x *ClientTool) GetParameters() *structpb.Struct {
+	if x != nil {
+		return x.Parameters
+	}
+	return nil
+}
+
+// A Question is what an agent asks a person.
+type Question struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The question, 1 to 4096 characters. Required.
+	Text string `protobuf:"bytes,1,opt,name=text,proto3" json:"text,omitempty"`
+	// The JSON Schema (draft 2020-12) the answer must be valid against, at
+	// most 64 KiB as JSON. Unset accepts any JSON value.
+	AnswerSchema  *structpb.Struct `protobuf:"bytes,2,opt,name=answer_schema,json=answerSchema,proto3" json:"answer_schema,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Question) Reset() {
+	*x = Question{}
+	mi := &file_threadline_v1_run_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Question) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Question) ProtoMessage() {}
+
+func (x *Question) ProtoReflect() protoreflect.Message {
+	mi := &file_threadline_v1_run_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Question.ProtoReflect.Descriptor instead.
+func (*Question) Descriptor() ([]byte, []int) {
+	return file_threadline_v1_run_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *Question) GetText() string {
+	if x != nil {
+		return x.Text
+	}
+	return ""
+}
+
+func (x *Question) GetAnswerSchema() *structpb.Struct {
+	if x != nil {
+		return x.AnswerSchema
+	}
+	return nil
+}
+
+// RequiredAction is what a paused run needs to go on: exactly one of the
+// outputs of client-side tool calls, or the answer to a question.
+type RequiredAction struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The server-made id of this pause, `act_` followed by 26 lowercase
+	// letters and digits.
+	ActionId string `protobuf:"bytes,1,opt,name=action_id,json=actionId,proto3" json:"action_id,omitempty"`
+	// What is needed.
+	//
+	// Types that are valid to be assigned to Kind:
+	//
+	//	*RequiredAction_ToolCalls
+	//	*RequiredAction_Question
+	Kind isRequiredAction_Kind `protobuf_oneof:"kind"`
+	// When the run ends CANCELLED with error ACTION_EXPIRED unless resumed
+	// (the server's --action-timeout after the pause).
+	ExpireTime    *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=expire_time,json=expireTime,proto3" json:"expire_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RequiredAction) Reset() {
+	*x = RequiredAction{}
+	mi := &file_threadline_v1_run_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RequiredAction) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RequiredAction) ProtoMessage() {}
+
+func (x *RequiredAction) ProtoReflect() protoreflect.Message {
+	mi := &file_threadline_v1_run_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RequiredAction.ProtoReflect.Descriptor instead.
+func (*RequiredAction) Descriptor() ([]byte, []int) {
+	return file_threadline_v1_run_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *RequiredAction) GetActionId() string {
+	if x != nil {
+		return x.ActionId
+	}
+	return ""
+}
+
+func (x *RequiredAction) GetKind() isRequiredAction_Kind {
+	if x != nil {
+		return x.Kind
+	}
+	return nil
+}
+
+func (x *RequiredAction) GetToolCalls() *ClientToolCalls {
+	if x != nil {
+		if x, ok := x.Kind.(*RequiredAction_ToolCalls); ok {
+			return x.ToolCalls
+		}
+	}
+	return nil
+}
+
+func (x *RequiredAction) GetQuestion() *Question {
+	if x != nil {
+		if x, ok := x.Kind.(*RequiredAction_Question); ok {
+			return x.Question
+		}
+	}
+	return nil
+}
+
+func (x *RequiredAction) GetExpireTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ExpireTime
+	}
+	return nil
+}
+
+type isRequiredAction_Kind interface {
+	isRequiredAction_Kind()
+}
+
+type RequiredAction_ToolCalls struct {
+	// Calls of the run's client tools, 1 to 32: ResumeRun sends one
+	// ToolResult for each, naming it by tool_call_id.
+	ToolCalls *ClientToolCalls `protobuf:"bytes,2,opt,name=tool_calls,json=toolCalls,proto3,oneof"`
+}
+
+type RequiredAction_Question struct {
+	// A question for a person: ResumeRun sends the answer.
+	Question *Question `protobuf:"bytes,3,opt,name=question,proto3,oneof"`
+}
+
+func (*RequiredAction_ToolCalls) isRequiredAction_Kind() {}
+
+func (*RequiredAction_Question) isRequiredAction_Kind() {}
+
+// ClientToolCalls are the calls of client-side tools a run waits for.
+type ClientToolCalls struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The calls, each with its id, the tool's name and its arguments.
+	Calls         []*ToolCall `protobuf:"bytes,1,rep,name=calls,proto3" json:"calls,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ClientToolCalls) Reset() {
+	*x = ClientToolCalls{}
+	mi := &file_threadline_v1_run_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ClientToolCalls) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ClientToolCalls) ProtoMessage() {}
+
+func (x *ClientToolCalls) ProtoReflect() protoreflect.Message {
+	mi := &file_threadline_v1_run_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ClientToolCalls.ProtoReflect.Descriptor instead.
+func (*ClientToolCalls) Descriptor() ([]byte, []int) {
+	return file_threadline_v1_run_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *ClientToolCalls) GetCalls() []*ToolCall {
+	if x != nil {
+		return x.Calls
+	}
+	return nil
+}
+
+// ActionResponse is what ResumeRun brought a paused run.
+type ActionResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The RequiredAction.action_id it answers.
+	ActionId string `protobuf:"bytes,1,opt,name=action_id,json=actionId,proto3" json:"action_id,omitempty"`
+	// The outputs of the client tool calls, one per call.
+	ToolOutputs []*ToolResult `protobuf:"bytes,2,rep,name=tool_outputs,json=toolOutputs,proto3" json:"tool_outputs,omitempty"`
+	// The answer to the question.
+	Answer        *structpb.Value `protobuf:"bytes,3,opt,name=answer,proto3" json:"answer,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ActionResponse) Reset() {
+	*x = ActionResponse{}
+	mi := &file_threadline_v1_run_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ActionResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ActionResponse) ProtoMessage() {}
+
+func (x *ActionResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_threadline_v1_run_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ActionResponse.ProtoReflect.Descriptor instead.
+func (*ActionResponse) Descriptor() ([]byte, []int) {
+	return file_threadline_v1_run_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *ActionResponse) GetActionId() string {
+	if x != nil {
+		return x.ActionId
+	}
+	return ""
+}
+
+func (x *ActionResponse) GetToolOutputs() []*ToolResult {
+	if x != nil {
+		return x.ToolOutputs
+	}
+	return nil
+}
+
+func (x *ActionResponse) GetAnswer() *structpb.Value {
+	if x != nil {
+		return x.Answer
+	}
+	return nil
+}
+
+// The request to resume a run that waits in REQUIRES_ACTION.
+type ResumeRunRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The run to resume. Required.
+	RunId string `protobuf:"bytes,1,opt,name=run_id,json=runId,proto3" json:"run_id,omitempty"`
+	// When the run waits for client tool calls: one output for each call, no
+	// more (each with the rules of ToolResult). Must be empty for a question.
+	ToolOutputs []*ToolResult `protobuf:"bytes,2,rep,name=tool_outputs,json=toolOutputs,proto3" json:"tool_outputs,omitempty"`
+	// When the run waits for a question: the answer, any JSON value, at most
+	// 64 KiB as JSON and valid against the question's answer_schema. Must be
+	// unset for tool calls.
+	Answer *structpb.Value `protobuf:"bytes,3,opt,name=answer,proto3" json:"answer,omitempty"`
+	// Makes the call safe to retry (AIP-155), as CreateRunRequest.request_id:
+	// a retry returns the run as it is now and resumes nothing twice.
+	RequestId     string `protobuf:"bytes,4,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResumeRunRequest) Reset() {
+	*x = ResumeRunRequest{}
+	mi := &file_threadline_v1_run_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResumeRunRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResumeRunRequest) ProtoMessage() {}
+
+func (x *ResumeRunRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_threadline_v1_run_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResumeRunRequest.ProtoReflect.Descriptor instead.
+func (*ResumeRunRequest) Descriptor() ([]byte, []int) {
+	return file_threadline_v1_run_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *ResumeRunRequest) GetRunId() string {
+	if x != nil {
+		return x.RunId
+	}
+	return ""
+}
+
+func (x *ResumeRunRequest) GetToolOutputs() []*ToolResult {
+	if x != nil {
+		return x.ToolOutputs
+	}
+	return nil
+}
+
+func (x *ResumeRunRequest) GetAnswer() *structpb.Value {
+	if x != nil {
+		return x.Answer
+	}
+	return nil
+}
+
+func (x *ResumeRunRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
 // The request to start a run.
 type CreateRunRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -654,13 +1117,18 @@ type CreateRunRequest struct {
 	// every event. CreateRun, which streams nothing, refuses it with
 	// INVALID_ARGUMENT.
 	StreamEventTypes []string `protobuf:"bytes,10,rep,name=stream_event_types,json=streamEventTypes,proto3" json:"stream_event_types,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// Tools the caller runs itself, at most 32: the agent may call them beside
+	// the server's tools, and the run then pauses in REQUIRES_ACTION until
+	// ResumeRun brings their outputs. Each with the rules of ClientTool; a
+	// name used twice, or one of the server's tools, is INVALID_ARGUMENT.
+	ClientTools   []*ClientTool `protobuf:"bytes,11,rep,name=client_tools,json=clientTools,proto3" json:"client_tools,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *CreateRunRequest) Reset() {
 	*x = CreateRunRequest{}
-	mi := &file_threadline_v1_run_proto_msgTypes[4]
+	mi := &file_threadline_v1_run_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -672,7 +1140,7 @@ func (x *CreateRunRequest) String() string {
 func (*CreateRunRequest) ProtoMessage() {}
 
 func (x *CreateRunRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_threadline_v1_run_proto_msgTypes[4]
+	mi := &file_threadline_v1_run_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -685,7 +1153,7 @@ func (x *CreateRunRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateRunRequest.ProtoReflect.Descriptor instead.
 func (*CreateRunRequest) Descriptor() ([]byte, []int) {
-	return file_threadline_v1_run_proto_rawDescGZIP(), []int{4}
+	return file_threadline_v1_run_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *CreateRunRequest) GetThreadId() string {
@@ -758,6 +1226,13 @@ func (x *CreateRunRequest) GetStreamEventTypes() []string {
 	return nil
 }
 
+func (x *CreateRunRequest) GetClientTools() []*ClientTool {
+	if x != nil {
+		return x.ClientTools
+	}
+	return nil
+}
+
 // The request to read a run.
 type GetRunRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -769,7 +1244,7 @@ type GetRunRequest struct {
 
 func (x *GetRunRequest) Reset() {
 	*x = GetRunRequest{}
-	mi := &file_threadline_v1_run_proto_msgTypes[5]
+	mi := &file_threadline_v1_run_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -781,7 +1256,7 @@ func (x *GetRunRequest) String() string {
 func (*GetRunRequest) ProtoMessage() {}
 
 func (x *GetRunRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_threadline_v1_run_proto_msgTypes[5]
+	mi := &file_threadline_v1_run_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -794,7 +1269,7 @@ func (x *GetRunRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRunRequest.ProtoReflect.Descriptor instead.
 func (*GetRunRequest) Descriptor() ([]byte, []int) {
-	return file_threadline_v1_run_proto_rawDescGZIP(), []int{5}
+	return file_threadline_v1_run_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *GetRunRequest) GetRunId() string {
@@ -821,7 +1296,7 @@ type ListRunsRequest struct {
 
 func (x *ListRunsRequest) Reset() {
 	*x = ListRunsRequest{}
-	mi := &file_threadline_v1_run_proto_msgTypes[6]
+	mi := &file_threadline_v1_run_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -833,7 +1308,7 @@ func (x *ListRunsRequest) String() string {
 func (*ListRunsRequest) ProtoMessage() {}
 
 func (x *ListRunsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_threadline_v1_run_proto_msgTypes[6]
+	mi := &file_threadline_v1_run_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -846,7 +1321,7 @@ func (x *ListRunsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRunsRequest.ProtoReflect.Descriptor instead.
 func (*ListRunsRequest) Descriptor() ([]byte, []int) {
-	return file_threadline_v1_run_proto_rawDescGZIP(), []int{6}
+	return file_threadline_v1_run_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ListRunsRequest) GetThreadId() string {
@@ -891,7 +1366,7 @@ type ListRunsResponse struct {
 
 func (x *ListRunsResponse) Reset() {
 	*x = ListRunsResponse{}
-	mi := &file_threadline_v1_run_proto_msgTypes[7]
+	mi := &file_threadline_v1_run_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -903,7 +1378,7 @@ func (x *ListRunsResponse) String() string {
 func (*ListRunsResponse) ProtoMessage() {}
 
 func (x *ListRunsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_threadline_v1_run_proto_msgTypes[7]
+	mi := &file_threadline_v1_run_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -916,7 +1391,7 @@ func (x *ListRunsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRunsResponse.ProtoReflect.Descriptor instead.
 func (*ListRunsResponse) Descriptor() ([]byte, []int) {
-	return file_threadline_v1_run_proto_rawDescGZIP(), []int{7}
+	return file_threadline_v1_run_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ListRunsResponse) GetRuns() []*Run {
@@ -944,7 +1419,7 @@ type CancelRunRequest struct {
 
 func (x *CancelRunRequest) Reset() {
 	*x = CancelRunRequest{}
-	mi := &file_threadline_v1_run_proto_msgTypes[8]
+	mi := &file_threadline_v1_run_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -956,7 +1431,7 @@ func (x *CancelRunRequest) String() string {
 func (*CancelRunRequest) ProtoMessage() {}
 
 func (x *CancelRunRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_threadline_v1_run_proto_msgTypes[8]
+	mi := &file_threadline_v1_run_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -969,7 +1444,7 @@ func (x *CancelRunRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelRunRequest.ProtoReflect.Descriptor instead.
 func (*CancelRunRequest) Descriptor() ([]byte, []int) {
-	return file_threadline_v1_run_proto_rawDescGZIP(), []int{8}
+	return file_threadline_v1_run_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *CancelRunRequest) GetRunId() string {
@@ -994,7 +1469,7 @@ type WaitRunRequest struct {
 
 func (x *WaitRunRequest) Reset() {
 	*x = WaitRunRequest{}
-	mi := &file_threadline_v1_run_proto_msgTypes[9]
+	mi := &file_threadline_v1_run_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1006,7 +1481,7 @@ func (x *WaitRunRequest) String() string {
 func (*WaitRunRequest) ProtoMessage() {}
 
 func (x *WaitRunRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_threadline_v1_run_proto_msgTypes[9]
+	mi := &file_threadline_v1_run_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1019,7 +1494,7 @@ func (x *WaitRunRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WaitRunRequest.ProtoReflect.Descriptor instead.
 func (*WaitRunRequest) Descriptor() ([]byte, []int) {
-	return file_threadline_v1_run_proto_rawDescGZIP(), []int{9}
+	return file_threadline_v1_run_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *WaitRunRequest) GetRunId() string {
@@ -1056,7 +1531,7 @@ type StreamRunEventsRequest struct {
 
 func (x *StreamRunEventsRequest) Reset() {
 	*x = StreamRunEventsRequest{}
-	mi := &file_threadline_v1_run_proto_msgTypes[10]
+	mi := &file_threadline_v1_run_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1068,7 +1543,7 @@ func (x *StreamRunEventsRequest) String() string {
 func (*StreamRunEventsRequest) ProtoMessage() {}
 
 func (x *StreamRunEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_threadline_v1_run_proto_msgTypes[10]
+	mi := &file_threadline_v1_run_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1081,7 +1556,7 @@ func (x *StreamRunEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamRunEventsRequest.ProtoReflect.Descriptor instead.
 func (*StreamRunEventsRequest) Descriptor() ([]byte, []int) {
-	return file_threadline_v1_run_proto_rawDescGZIP(), []int{10}
+	return file_threadline_v1_run_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *StreamRunEventsRequest) GetRunId() string {
@@ -1121,7 +1596,7 @@ type WatchThreadRequest struct {
 
 func (x *WatchThreadRequest) Reset() {
 	*x = WatchThreadRequest{}
-	mi := &file_threadline_v1_run_proto_msgTypes[11]
+	mi := &file_threadline_v1_run_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1133,7 +1608,7 @@ func (x *WatchThreadRequest) String() string {
 func (*WatchThreadRequest) ProtoMessage() {}
 
 func (x *WatchThreadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_threadline_v1_run_proto_msgTypes[11]
+	mi := &file_threadline_v1_run_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1146,7 +1621,7 @@ func (x *WatchThreadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchThreadRequest.ProtoReflect.Descriptor instead.
 func (*WatchThreadRequest) Descriptor() ([]byte, []int) {
-	return file_threadline_v1_run_proto_rawDescGZIP(), []int{11}
+	return file_threadline_v1_run_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *WatchThreadRequest) GetThreadId() string {
@@ -1189,7 +1664,9 @@ type RunEvent struct {
 	RunId string `protobuf:"bytes,2,opt,name=run_id,json=runId,proto3" json:"run_id,omitempty"`
 	// The thread the event happened on.
 	ThreadId string `protobuf:"bytes,3,opt,name=thread_id,json=threadId,proto3" json:"thread_id,omitempty"`
-	// What happened: run.created, run.started, message.created, message.delta,
+	// What happened: run.created, run.started, run.requires_action (the run
+	// paused: its required_action says what it needs), run.resumed (ResumeRun
+	// answered it), message.created, message.delta,
 	// message.completed, tool_call.started, tool_call.completed, state.updated
 	// (the thread's state changed: by a caller, by a run, or back after a run
 	// that failed or was cancelled), thread.cleared (ClearThread deleted every
@@ -1215,7 +1692,7 @@ type RunEvent struct {
 
 func (x *RunEvent) Reset() {
 	*x = RunEvent{}
-	mi := &file_threadline_v1_run_proto_msgTypes[12]
+	mi := &file_threadline_v1_run_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1227,7 +1704,7 @@ func (x *RunEvent) String() string {
 func (*RunEvent) ProtoMessage() {}
 
 func (x *RunEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_threadline_v1_run_proto_msgTypes[12]
+	mi := &file_threadline_v1_run_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1240,7 +1717,7 @@ func (x *RunEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RunEvent.ProtoReflect.Descriptor instead.
 func (*RunEvent) Descriptor() ([]byte, []int) {
-	return file_threadline_v1_run_proto_rawDescGZIP(), []int{12}
+	return file_threadline_v1_run_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *RunEvent) GetEventId() int64 {
@@ -1384,7 +1861,7 @@ type MessageDelta struct {
 
 func (x *MessageDelta) Reset() {
 	*x = MessageDelta{}
-	mi := &file_threadline_v1_run_proto_msgTypes[13]
+	mi := &file_threadline_v1_run_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1396,7 +1873,7 @@ func (x *MessageDelta) String() string {
 func (*MessageDelta) ProtoMessage() {}
 
 func (x *MessageDelta) ProtoReflect() protoreflect.Message {
-	mi := &file_threadline_v1_run_proto_msgTypes[13]
+	mi := &file_threadline_v1_run_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1409,7 +1886,7 @@ func (x *MessageDelta) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MessageDelta.ProtoReflect.Descriptor instead.
 func (*MessageDelta) Descriptor() ([]byte, []int) {
-	return file_threadline_v1_run_proto_rawDescGZIP(), []int{13}
+	return file_threadline_v1_run_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *MessageDelta) GetMessageId() string {
@@ -1441,7 +1918,7 @@ type ToolCallEvent struct {
 
 func (x *ToolCallEvent) Reset() {
 	*x = ToolCallEvent{}
-	mi := &file_threadline_v1_run_proto_msgTypes[14]
+	mi := &file_threadline_v1_run_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1453,7 +1930,7 @@ func (x *ToolCallEvent) String() string {
 func (*ToolCallEvent) ProtoMessage() {}
 
 func (x *ToolCallEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_threadline_v1_run_proto_msgTypes[14]
+	mi := &file_threadline_v1_run_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1466,7 +1943,7 @@ func (x *ToolCallEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ToolCallEvent.ProtoReflect.Descriptor instead.
 func (*ToolCallEvent) Descriptor() ([]byte, []int) {
-	return file_threadline_v1_run_proto_rawDescGZIP(), []int{14}
+	return file_threadline_v1_run_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ToolCallEvent) GetCall() *ToolCall {
@@ -1523,14 +2000,18 @@ type ChatRequest struct {
 	// --max-thread-ttl (a longer one is INVALID_ARGUMENT). Unset: the server's
 	// --default-thread-ttl, or no expiry without one. With a thread_id it is
 	// INVALID_ARGUMENT: UpdateThread changes an existing thread's ttl.
-	Ttl           *durationpb.Duration `protobuf:"bytes,8,opt,name=ttl,proto3" json:"ttl,omitempty"`
+	Ttl *durationpb.Duration `protobuf:"bytes,8,opt,name=ttl,proto3" json:"ttl,omitempty"`
+	// Tools the caller runs itself, as CreateRunRequest.client_tools. When the
+	// agent calls one, Chat returns with status REQUIRES_ACTION; ResumeRun
+	// sends the outputs, and WaitRun (or GetRun) gives the answer.
+	ClientTools   []*ClientTool `protobuf:"bytes,9,rep,name=client_tools,json=clientTools,proto3" json:"client_tools,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ChatRequest) Reset() {
 	*x = ChatRequest{}
-	mi := &file_threadline_v1_run_proto_msgTypes[15]
+	mi := &file_threadline_v1_run_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1542,7 +2023,7 @@ func (x *ChatRequest) String() string {
 func (*ChatRequest) ProtoMessage() {}
 
 func (x *ChatRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_threadline_v1_run_proto_msgTypes[15]
+	mi := &file_threadline_v1_run_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1555,7 +2036,7 @@ func (x *ChatRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChatRequest.ProtoReflect.Descriptor instead.
 func (*ChatRequest) Descriptor() ([]byte, []int) {
-	return file_threadline_v1_run_proto_rawDescGZIP(), []int{15}
+	return file_threadline_v1_run_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ChatRequest) GetMessage() string {
@@ -1614,6 +2095,13 @@ func (x *ChatRequest) GetTtl() *durationpb.Duration {
 	return nil
 }
 
+func (x *ChatRequest) GetClientTools() []*ClientTool {
+	if x != nil {
+		return x.ClientTools
+	}
+	return nil
+}
+
 // The answer to a chat turn.
 type ChatResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1627,7 +2115,9 @@ type ChatResponse struct {
 	ToolCalls []*ToolCallRecord `protobuf:"bytes,4,rep,name=tool_calls,json=toolCalls,proto3" json:"tool_calls,omitempty"`
 	// How many iterations the agent took.
 	Iterations int32 `protobuf:"varint,5,opt,name=iterations,proto3" json:"iterations,omitempty"`
-	// How the run ended (or RUNNING when the call's deadline came first).
+	// How the run ended, REQUIRES_ACTION when it paused to ask (GetRun shows
+	// its required_action; ResumeRun answers it), or RUNNING when the call's
+	// deadline came first.
 	Status RunStatus `protobuf:"varint,6,opt,name=status,proto3,enum=threadline.v1.RunStatus" json:"status,omitempty"`
 	// The tokens the run used.
 	Usage *Usage `protobuf:"bytes,7,opt,name=usage,proto3" json:"usage,omitempty"`
@@ -1639,7 +2129,7 @@ type ChatResponse struct {
 
 func (x *ChatResponse) Reset() {
 	*x = ChatResponse{}
-	mi := &file_threadline_v1_run_proto_msgTypes[16]
+	mi := &file_threadline_v1_run_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1651,7 +2141,7 @@ func (x *ChatResponse) String() string {
 func (*ChatResponse) ProtoMessage() {}
 
 func (x *ChatResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_threadline_v1_run_proto_msgTypes[16]
+	mi := &file_threadline_v1_run_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1664,7 +2154,7 @@ func (x *ChatResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChatResponse.ProtoReflect.Descriptor instead.
 func (*ChatResponse) Descriptor() ([]byte, []int) {
-	return file_threadline_v1_run_proto_rawDescGZIP(), []int{16}
+	return file_threadline_v1_run_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ChatResponse) GetThreadId() string {
@@ -1743,7 +2233,7 @@ const file_threadline_v1_run_proto_rawDesc = "" +
 	"\vduration_ms\x18\x04 \x01(\x03R\n" +
 	"durationMs\x12\x1d\n" +
 	"\n" +
-	"error_code\x18\x05 \x01(\tR\terrorCode\"\xe4\x06\n" +
+	"error_code\x18\x05 \x01(\tR\terrorCode\"\xc4\b\n" +
 	"\x03Run\x12\x1b\n" +
 	"\x06run_id\x18\x01 \x01(\tB\x04\xe2A\x01\bR\x05runId\x12!\n" +
 	"\tthread_id\x18\x02 \x01(\tB\x04\xe2A\x01\x03R\bthreadId\x12\x1f\n" +
@@ -1767,7 +2257,40 @@ const file_threadline_v1_run_proto_rawDesc = "" +
 	"\acontext\x18\x0e \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\acontext\x12+\n" +
 	"\x0emax_iterations\x18\x0f \x01(\x05B\x04\xe2A\x01\x03R\rmaxIterations\x12\x1a\n" +
 	"\x05tools\x18\x10 \x03(\tB\x04\xe2A\x01\x03R\x05tools\x12U\n" +
-	"\x12multitask_strategy\x18\x11 \x01(\x0e2 .threadline.v1.MultitaskStrategyB\x04\xe2A\x01\x03R\x11multitaskStrategy\"\x88\x04\n" +
+	"\x12multitask_strategy\x18\x11 \x01(\x0e2 .threadline.v1.MultitaskStrategyB\x04\xe2A\x01\x03R\x11multitaskStrategy\x12L\n" +
+	"\x0frequired_action\x18\x12 \x01(\v2\x1d.threadline.v1.RequiredActionB\x04\xe2A\x01\x03R\x0erequiredAction\x12L\n" +
+	"\x0faction_response\x18\x13 \x01(\v2\x1d.threadline.v1.ActionResponseB\x04\xe2A\x01\x03R\x0eactionResponse\x12B\n" +
+	"\fclient_tools\x18\x14 \x03(\v2\x19.threadline.v1.ClientToolB\x04\xe2A\x01\x03R\vclientTools\"\x8d\x01\n" +
+	"\n" +
+	"ClientTool\x12\x18\n" +
+	"\x04name\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\x04name\x12&\n" +
+	"\vdescription\x18\x02 \x01(\tB\x04\xe2A\x01\x01R\vdescription\x12=\n" +
+	"\n" +
+	"parameters\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x01R\n" +
+	"parameters\"h\n" +
+	"\bQuestion\x12\x18\n" +
+	"\x04text\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\x04text\x12B\n" +
+	"\ranswer_schema\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x01R\fanswerSchema\"\xf6\x01\n" +
+	"\x0eRequiredAction\x12!\n" +
+	"\taction_id\x18\x01 \x01(\tB\x04\xe2A\x01\x03R\bactionId\x12?\n" +
+	"\n" +
+	"tool_calls\x18\x02 \x01(\v2\x1e.threadline.v1.ClientToolCallsH\x00R\ttoolCalls\x125\n" +
+	"\bquestion\x18\x03 \x01(\v2\x17.threadline.v1.QuestionH\x00R\bquestion\x12A\n" +
+	"\vexpire_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\n" +
+	"expireTimeB\x06\n" +
+	"\x04kind\"@\n" +
+	"\x0fClientToolCalls\x12-\n" +
+	"\x05calls\x18\x01 \x03(\v2\x17.threadline.v1.ToolCallR\x05calls\"\x9b\x01\n" +
+	"\x0eActionResponse\x12\x1b\n" +
+	"\taction_id\x18\x01 \x01(\tR\bactionId\x12<\n" +
+	"\ftool_outputs\x18\x02 \x03(\v2\x19.threadline.v1.ToolResultR\vtoolOutputs\x12.\n" +
+	"\x06answer\x18\x03 \x01(\v2\x16.google.protobuf.ValueR\x06answer\"\xce\x01\n" +
+	"\x10ResumeRunRequest\x12\x1b\n" +
+	"\x06run_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\x05runId\x12B\n" +
+	"\ftool_outputs\x18\x02 \x03(\v2\x19.threadline.v1.ToolResultB\x04\xe2A\x01\x01R\vtoolOutputs\x124\n" +
+	"\x06answer\x18\x03 \x01(\v2\x16.google.protobuf.ValueB\x04\xe2A\x01\x01R\x06answer\x12#\n" +
+	"\n" +
+	"request_id\x18\x04 \x01(\tB\x04\xe2A\x01\x01R\trequestId\"\xcc\x04\n" +
 	"\x10CreateRunRequest\x12!\n" +
 	"\tthread_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\bthreadId\x12\x1f\n" +
 	"\bagent_id\x18\x02 \x01(\tB\x04\xe2A\x01\x02R\aagentId\x12C\n" +
@@ -1780,7 +2303,8 @@ const file_threadline_v1_run_proto_rawDesc = "" +
 	"\n" +
 	"request_id\x18\t \x01(\tB\x04\xe2A\x01\x01R\trequestId\x122\n" +
 	"\x12stream_event_types\x18\n" +
-	" \x03(\tB\x04\xe2A\x01\x01R\x10streamEventTypes\",\n" +
+	" \x03(\tB\x04\xe2A\x01\x01R\x10streamEventTypes\x12B\n" +
+	"\fclient_tools\x18\v \x03(\v2\x19.threadline.v1.ClientToolB\x04\xe2A\x01\x01R\vclientTools\",\n" +
 	"\rGetRunRequest\x12\x1b\n" +
 	"\x06run_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\x05runId\"\x9d\x01\n" +
 	"\x0fListRunsRequest\x12!\n" +
@@ -1830,7 +2354,7 @@ const file_threadline_v1_run_proto_rawDesc = "" +
 	"\rToolCallEvent\x12+\n" +
 	"\x04call\x18\x01 \x01(\v2\x17.threadline.v1.ToolCallR\x04call\x125\n" +
 	"\x06record\x18\x02 \x01(\v2\x1d.threadline.v1.ToolCallRecordR\x06record\x121\n" +
-	"\x06result\x18\x03 \x01(\v2\x19.threadline.v1.ToolResultR\x06result\"\xcb\x02\n" +
+	"\x06result\x18\x03 \x01(\v2\x19.threadline.v1.ToolResultR\x06result\"\x8f\x03\n" +
 	"\vChatRequest\x12\x1e\n" +
 	"\amessage\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\amessage\x12\x1f\n" +
 	"\bagent_id\x18\x02 \x01(\tB\x04\xe2A\x01\x02R\aagentId\x12!\n" +
@@ -1840,7 +2364,8 @@ const file_threadline_v1_run_proto_rawDesc = "" +
 	"\n" +
 	"request_id\x18\x06 \x01(\tB\x04\xe2A\x01\x01R\trequestId\x12\x1a\n" +
 	"\x05tools\x18\a \x03(\tB\x04\xe2A\x01\x01R\x05tools\x121\n" +
-	"\x03ttl\x18\b \x01(\v2\x19.google.protobuf.DurationB\x04\xe2A\x01\x01R\x03ttl\"\xc9\x02\n" +
+	"\x03ttl\x18\b \x01(\v2\x19.google.protobuf.DurationB\x04\xe2A\x01\x01R\x03ttl\x12B\n" +
+	"\fclient_tools\x18\t \x03(\v2\x19.threadline.v1.ClientToolB\x04\xe2A\x01\x01R\vclientTools\"\xc9\x02\n" +
 	"\fChatResponse\x12\x1b\n" +
 	"\tthread_id\x18\x01 \x01(\tR\bthreadId\x12\x15\n" +
 	"\x06run_id\x18\x02 \x01(\tR\x05runId\x12\x1a\n" +
@@ -1852,7 +2377,7 @@ const file_threadline_v1_run_proto_rawDesc = "" +
 	"iterations\x120\n" +
 	"\x06status\x18\x06 \x01(\x0e2\x18.threadline.v1.RunStatusR\x06status\x12*\n" +
 	"\x05usage\x18\a \x01(\v2\x14.threadline.v1.UsageR\x05usage\x12-\n" +
-	"\x05error\x18\b \x01(\v2\x17.threadline.v1.RunErrorR\x05error*\xc8\x01\n" +
+	"\x05error\x18\b \x01(\v2\x17.threadline.v1.RunErrorR\x05error*\xe8\x01\n" +
 	"\tRunStatus\x12\x1a\n" +
 	"\x16RUN_STATUS_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11RUN_STATUS_QUEUED\x10\x01\x12\x16\n" +
@@ -1860,7 +2385,8 @@ const file_threadline_v1_run_proto_rawDesc = "" +
 	"\x14RUN_STATUS_COMPLETED\x10\x03\x12%\n" +
 	"!RUN_STATUS_MAX_ITERATIONS_REACHED\x10\x04\x12\x15\n" +
 	"\x11RUN_STATUS_FAILED\x10\x05\x12\x18\n" +
-	"\x14RUN_STATUS_CANCELLED\x10\x06*\xb9\x01\n" +
+	"\x14RUN_STATUS_CANCELLED\x10\x06\x12\x1e\n" +
+	"\x1aRUN_STATUS_REQUIRES_ACTION\x10\a*\xb9\x01\n" +
 	"\x11MultitaskStrategy\x12\"\n" +
 	"\x1eMULTITASK_STRATEGY_UNSPECIFIED\x10\x00\x12\x1d\n" +
 	"\x19MULTITASK_STRATEGY_REJECT\x10\x01\x12\x1e\n" +
@@ -1871,7 +2397,7 @@ const file_threadline_v1_run_proto_rawDesc = "" +
 	"\x1cTOOL_CALL_STATUS_UNSPECIFIED\x10\x00\x12\x1c\n" +
 	"\x18TOOL_CALL_STATUS_RUNNING\x10\x01\x12\x1e\n" +
 	"\x1aTOOL_CALL_STATUS_SUCCEEDED\x10\x02\x12\x1b\n" +
-	"\x17TOOL_CALL_STATUS_FAILED\x10\x032\xc4\a\n" +
+	"\x17TOOL_CALL_STATUS_FAILED\x10\x032\xab\b\n" +
 	"\n" +
 	"RunService\x12i\n" +
 	"\tCreateRun\x12\x1f.threadline.v1.CreateRunRequest\x1a\x12.threadline.v1.Run\"'\x82\xd3\xe4\x93\x02!:\x01*\"\x1c/v1/threads/{thread_id}/runs\x12U\n" +
@@ -1881,7 +2407,8 @@ const file_threadline_v1_run_proto_rawDesc = "" +
 	"\aWaitRun\x12\x1d.threadline.v1.WaitRunRequest\x1a\x12.threadline.v1.Run\"!\x82\xd3\xe4\x93\x02\x1b:\x01*\"\x16/v1/runs/{run_id}:wait\x12u\n" +
 	"\x0fStreamRunEvents\x12%.threadline.v1.StreamRunEventsRequest\x1a\x17.threadline.v1.RunEvent\" \x82\xd3\xe4\x93\x02\x1a\x12\x18/v1/runs/{run_id}/events0\x01\x12w\n" +
 	"\tStreamRun\x12\x1f.threadline.v1.CreateRunRequest\x1a\x17.threadline.v1.RunEvent\".\x82\xd3\xe4\x93\x02(:\x01*\"#/v1/threads/{thread_id}/runs:stream0\x01\x12s\n" +
-	"\vWatchThread\x12!.threadline.v1.WatchThreadRequest\x1a\x17.threadline.v1.RunEvent\"&\x82\xd3\xe4\x93\x02 \x12\x1e/v1/threads/{thread_id}/events0\x01\x12T\n" +
+	"\vWatchThread\x12!.threadline.v1.WatchThreadRequest\x1a\x17.threadline.v1.RunEvent\"&\x82\xd3\xe4\x93\x02 \x12\x1e/v1/threads/{thread_id}/events0\x01\x12e\n" +
+	"\tResumeRun\x12\x1f.threadline.v1.ResumeRunRequest\x1a\x12.threadline.v1.Run\"#\x82\xd3\xe4\x93\x02\x1d:\x01*\"\x18/v1/runs/{run_id}:resume\x12T\n" +
 	"\x04Chat\x12\x1a.threadline.v1.ChatRequest\x1a\x1b.threadline.v1.ChatResponse\"\x13\x82\xd3\xe4\x93\x02\r:\x01*\"\b/v1/chatBi\n" +
 	"\x11dev.threadline.v1B\bRunProtoP\x01ZHgithub.com/threadline/threadline/generated/go/threadline/v1;threadlinev1b\x06proto3"
 
@@ -1898,7 +2425,7 @@ func file_threadline_v1_run_proto_rawDescGZIP() []byte {
 }
 
 var file_threadline_v1_run_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_threadline_v1_run_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
+var file_threadline_v1_run_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
 var file_threadline_v1_run_proto_goTypes = []any{
 	(RunStatus)(0),                 // 0: threadline.v1.RunStatus
 	(MultitaskStrategy)(0),         // 1: threadline.v1.MultitaskStrategy
@@ -1907,26 +2434,33 @@ var file_threadline_v1_run_proto_goTypes = []any{
 	(*RunError)(nil),               // 4: threadline.v1.RunError
 	(*ToolCallRecord)(nil),         // 5: threadline.v1.ToolCallRecord
 	(*Run)(nil),                    // 6: threadline.v1.Run
-	(*CreateRunRequest)(nil),       // 7: threadline.v1.CreateRunRequest
-	(*GetRunRequest)(nil),          // 8: threadline.v1.GetRunRequest
-	(*ListRunsRequest)(nil),        // 9: threadline.v1.ListRunsRequest
-	(*ListRunsResponse)(nil),       // 10: threadline.v1.ListRunsResponse
-	(*CancelRunRequest)(nil),       // 11: threadline.v1.CancelRunRequest
-	(*WaitRunRequest)(nil),         // 12: threadline.v1.WaitRunRequest
-	(*StreamRunEventsRequest)(nil), // 13: threadline.v1.StreamRunEventsRequest
-	(*WatchThreadRequest)(nil),     // 14: threadline.v1.WatchThreadRequest
-	(*RunEvent)(nil),               // 15: threadline.v1.RunEvent
-	(*MessageDelta)(nil),           // 16: threadline.v1.MessageDelta
-	(*ToolCallEvent)(nil),          // 17: threadline.v1.ToolCallEvent
-	(*ChatRequest)(nil),            // 18: threadline.v1.ChatRequest
-	(*ChatResponse)(nil),           // 19: threadline.v1.ChatResponse
-	(*timestamppb.Timestamp)(nil),  // 20: google.protobuf.Timestamp
-	(*structpb.Struct)(nil),        // 21: google.protobuf.Struct
-	(*Message)(nil),                // 22: threadline.v1.Message
-	(*durationpb.Duration)(nil),    // 23: google.protobuf.Duration
-	(*ThreadCheckpoint)(nil),       // 24: threadline.v1.ThreadCheckpoint
-	(*ToolCall)(nil),               // 25: threadline.v1.ToolCall
-	(*ToolResult)(nil),             // 26: threadline.v1.ToolResult
+	(*ClientTool)(nil),             // 7: threadline.v1.ClientTool
+	(*Question)(nil),               // 8: threadline.v1.Question
+	(*RequiredAction)(nil),         // 9: threadline.v1.RequiredAction
+	(*ClientToolCalls)(nil),        // 10: threadline.v1.ClientToolCalls
+	(*ActionResponse)(nil),         // 11: threadline.v1.ActionResponse
+	(*ResumeRunRequest)(nil),       // 12: threadline.v1.ResumeRunRequest
+	(*CreateRunRequest)(nil),       // 13: threadline.v1.CreateRunRequest
+	(*GetRunRequest)(nil),          // 14: threadline.v1.GetRunRequest
+	(*ListRunsRequest)(nil),        // 15: threadline.v1.ListRunsRequest
+	(*ListRunsResponse)(nil),       // 16: threadline.v1.ListRunsResponse
+	(*CancelRunRequest)(nil),       // 17: threadline.v1.CancelRunRequest
+	(*WaitRunRequest)(nil),         // 18: threadline.v1.WaitRunRequest
+	(*StreamRunEventsRequest)(nil), // 19: threadline.v1.StreamRunEventsRequest
+	(*WatchThreadRequest)(nil),     // 20: threadline.v1.WatchThreadRequest
+	(*RunEvent)(nil),               // 21: threadline.v1.RunEvent
+	(*MessageDelta)(nil),           // 22: threadline.v1.MessageDelta
+	(*ToolCallEvent)(nil),          // 23: threadline.v1.ToolCallEvent
+	(*ChatRequest)(nil),            // 24: threadline.v1.ChatRequest
+	(*ChatResponse)(nil),           // 25: threadline.v1.ChatResponse
+	(*timestamppb.Timestamp)(nil),  // 26: google.protobuf.Timestamp
+	(*structpb.Struct)(nil),        // 27: google.protobuf.Struct
+	(*ToolCall)(nil),               // 28: threadline.v1.ToolCall
+	(*ToolResult)(nil),             // 29: threadline.v1.ToolResult
+	(*structpb.Value)(nil),         // 30: google.protobuf.Value
+	(*Message)(nil),                // 31: threadline.v1.Message
+	(*durationpb.Duration)(nil),    // 32: google.protobuf.Duration
+	(*ThreadCheckpoint)(nil),       // 33: threadline.v1.ThreadCheckpoint
 }
 var file_threadline_v1_run_proto_depIdxs = []int32{
 	2,  // 0: threadline.v1.ToolCallRecord.status:type_name -> threadline.v1.ToolCallStatus
@@ -1934,56 +2468,73 @@ var file_threadline_v1_run_proto_depIdxs = []int32{
 	5,  // 2: threadline.v1.Run.tool_calls:type_name -> threadline.v1.ToolCallRecord
 	3,  // 3: threadline.v1.Run.usage:type_name -> threadline.v1.Usage
 	4,  // 4: threadline.v1.Run.error:type_name -> threadline.v1.RunError
-	20, // 5: threadline.v1.Run.created_at:type_name -> google.protobuf.Timestamp
-	20, // 6: threadline.v1.Run.started_at:type_name -> google.protobuf.Timestamp
-	20, // 7: threadline.v1.Run.ended_at:type_name -> google.protobuf.Timestamp
-	21, // 8: threadline.v1.Run.metadata:type_name -> google.protobuf.Struct
-	21, // 9: threadline.v1.Run.context:type_name -> google.protobuf.Struct
+	26, // 5: threadline.v1.Run.created_at:type_name -> google.protobuf.Timestamp
+	26, // 6: threadline.v1.Run.started_at:type_name -> google.protobuf.Timestamp
+	26, // 7: threadline.v1.Run.ended_at:type_name -> google.protobuf.Timestamp
+	27, // 8: threadline.v1.Run.metadata:type_name -> google.protobuf.Struct
+	27, // 9: threadline.v1.Run.context:type_name -> google.protobuf.Struct
 	1,  // 10: threadline.v1.Run.multitask_strategy:type_name -> threadline.v1.MultitaskStrategy
-	22, // 11: threadline.v1.CreateRunRequest.input_messages:type_name -> threadline.v1.Message
-	21, // 12: threadline.v1.CreateRunRequest.context:type_name -> google.protobuf.Struct
-	21, // 13: threadline.v1.CreateRunRequest.metadata:type_name -> google.protobuf.Struct
-	1,  // 14: threadline.v1.CreateRunRequest.multitask_strategy:type_name -> threadline.v1.MultitaskStrategy
-	6,  // 15: threadline.v1.ListRunsResponse.runs:type_name -> threadline.v1.Run
-	23, // 16: threadline.v1.WaitRunRequest.timeout:type_name -> google.protobuf.Duration
-	20, // 17: threadline.v1.RunEvent.created_at:type_name -> google.protobuf.Timestamp
-	6,  // 18: threadline.v1.RunEvent.run:type_name -> threadline.v1.Run
-	22, // 19: threadline.v1.RunEvent.message:type_name -> threadline.v1.Message
-	16, // 20: threadline.v1.RunEvent.delta:type_name -> threadline.v1.MessageDelta
-	17, // 21: threadline.v1.RunEvent.tool_call:type_name -> threadline.v1.ToolCallEvent
-	24, // 22: threadline.v1.RunEvent.checkpoint:type_name -> threadline.v1.ThreadCheckpoint
-	25, // 23: threadline.v1.ToolCallEvent.call:type_name -> threadline.v1.ToolCall
-	5,  // 24: threadline.v1.ToolCallEvent.record:type_name -> threadline.v1.ToolCallRecord
-	26, // 25: threadline.v1.ToolCallEvent.result:type_name -> threadline.v1.ToolResult
-	21, // 26: threadline.v1.ChatRequest.context:type_name -> google.protobuf.Struct
-	23, // 27: threadline.v1.ChatRequest.ttl:type_name -> google.protobuf.Duration
-	5,  // 28: threadline.v1.ChatResponse.tool_calls:type_name -> threadline.v1.ToolCallRecord
-	0,  // 29: threadline.v1.ChatResponse.status:type_name -> threadline.v1.RunStatus
-	3,  // 30: threadline.v1.ChatResponse.usage:type_name -> threadline.v1.Usage
-	4,  // 31: threadline.v1.ChatResponse.error:type_name -> threadline.v1.RunError
-	7,  // 32: threadline.v1.RunService.CreateRun:input_type -> threadline.v1.CreateRunRequest
-	8,  // 33: threadline.v1.RunService.GetRun:input_type -> threadline.v1.GetRunRequest
-	9,  // 34: threadline.v1.RunService.ListRuns:input_type -> threadline.v1.ListRunsRequest
-	11, // 35: threadline.v1.RunService.CancelRun:input_type -> threadline.v1.CancelRunRequest
-	12, // 36: threadline.v1.RunService.WaitRun:input_type -> threadline.v1.WaitRunRequest
-	13, // 37: threadline.v1.RunService.StreamRunEvents:input_type -> threadline.v1.StreamRunEventsRequest
-	7,  // 38: threadline.v1.RunService.StreamRun:input_type -> threadline.v1.CreateRunRequest
-	14, // 39: threadline.v1.RunService.WatchThread:input_type -> threadline.v1.WatchThreadRequest
-	18, // 40: threadline.v1.RunService.Chat:input_type -> threadline.v1.ChatRequest
-	6,  // 41: threadline.v1.RunService.CreateRun:output_type -> threadline.v1.Run
-	6,  // 42: threadline.v1.RunService.GetRun:output_type -> threadline.v1.Run
-	10, // 43: threadline.v1.RunService.ListRuns:output_type -> threadline.v1.ListRunsResponse
-	6,  // 44: threadline.v1.RunService.CancelRun:output_type -> threadline.v1.Run
-	6,  // 45: threadline.v1.RunService.WaitRun:output_type -> threadline.v1.Run
-	15, // 46: threadline.v1.RunService.StreamRunEvents:output_type -> threadline.v1.RunEvent
-	15, // 47: threadline.v1.RunService.StreamRun:output_type -> threadline.v1.RunEvent
-	15, // 48: threadline.v1.RunService.WatchThread:output_type -> threadline.v1.RunEvent
-	19, // 49: threadline.v1.RunService.Chat:output_type -> threadline.v1.ChatResponse
-	41, // [41:50] is the sub-list for method output_type
-	32, // [32:41] is the sub-list for method input_type
-	32, // [32:32] is the sub-list for extension type_name
-	32, // [32:32] is the sub-list for extension extendee
-	0,  // [0:32] is the sub-list for field type_name
+	9,  // 11: threadline.v1.Run.required_action:type_name -> threadline.v1.RequiredAction
+	11, // 12: threadline.v1.Run.action_response:type_name -> threadline.v1.ActionResponse
+	7,  // 13: threadline.v1.Run.client_tools:type_name -> threadline.v1.ClientTool
+	27, // 14: threadline.v1.ClientTool.parameters:type_name -> google.protobuf.Struct
+	27, // 15: threadline.v1.Question.answer_schema:type_name -> google.protobuf.Struct
+	10, // 16: threadline.v1.RequiredAction.tool_calls:type_name -> threadline.v1.ClientToolCalls
+	8,  // 17: threadline.v1.RequiredAction.question:type_name -> threadline.v1.Question
+	26, // 18: threadline.v1.RequiredAction.expire_time:type_name -> google.protobuf.Timestamp
+	28, // 19: threadline.v1.ClientToolCalls.calls:type_name -> threadline.v1.ToolCall
+	29, // 20: threadline.v1.ActionResponse.tool_outputs:type_name -> threadline.v1.ToolResult
+	30, // 21: threadline.v1.ActionResponse.answer:type_name -> google.protobuf.Value
+	29, // 22: threadline.v1.ResumeRunRequest.tool_outputs:type_name -> threadline.v1.ToolResult
+	30, // 23: threadline.v1.ResumeRunRequest.answer:type_name -> google.protobuf.Value
+	31, // 24: threadline.v1.CreateRunRequest.input_messages:type_name -> threadline.v1.Message
+	27, // 25: threadline.v1.CreateRunRequest.context:type_name -> google.protobuf.Struct
+	27, // 26: threadline.v1.CreateRunRequest.metadata:type_name -> google.protobuf.Struct
+	1,  // 27: threadline.v1.CreateRunRequest.multitask_strategy:type_name -> threadline.v1.MultitaskStrategy
+	7,  // 28: threadline.v1.CreateRunRequest.client_tools:type_name -> threadline.v1.ClientTool
+	6,  // 29: threadline.v1.ListRunsResponse.runs:type_name -> threadline.v1.Run
+	32, // 30: threadline.v1.WaitRunRequest.timeout:type_name -> google.protobuf.Duration
+	26, // 31: threadline.v1.RunEvent.created_at:type_name -> google.protobuf.Timestamp
+	6,  // 32: threadline.v1.RunEvent.run:type_name -> threadline.v1.Run
+	31, // 33: threadline.v1.RunEvent.message:type_name -> threadline.v1.Message
+	22, // 34: threadline.v1.RunEvent.delta:type_name -> threadline.v1.MessageDelta
+	23, // 35: threadline.v1.RunEvent.tool_call:type_name -> threadline.v1.ToolCallEvent
+	33, // 36: threadline.v1.RunEvent.checkpoint:type_name -> threadline.v1.ThreadCheckpoint
+	28, // 37: threadline.v1.ToolCallEvent.call:type_name -> threadline.v1.ToolCall
+	5,  // 38: threadline.v1.ToolCallEvent.record:type_name -> threadline.v1.ToolCallRecord
+	29, // 39: threadline.v1.ToolCallEvent.result:type_name -> threadline.v1.ToolResult
+	27, // 40: threadline.v1.ChatRequest.context:type_name -> google.protobuf.Struct
+	32, // 41: threadline.v1.ChatRequest.ttl:type_name -> google.protobuf.Duration
+	7,  // 42: threadline.v1.ChatRequest.client_tools:type_name -> threadline.v1.ClientTool
+	5,  // 43: threadline.v1.ChatResponse.tool_calls:type_name -> threadline.v1.ToolCallRecord
+	0,  // 44: threadline.v1.ChatResponse.status:type_name -> threadline.v1.RunStatus
+	3,  // 45: threadline.v1.ChatResponse.usage:type_name -> threadline.v1.Usage
+	4,  // 46: threadline.v1.ChatResponse.error:type_name -> threadline.v1.RunError
+	13, // 47: threadline.v1.RunService.CreateRun:input_type -> threadline.v1.CreateRunRequest
+	14, // 48: threadline.v1.RunService.GetRun:input_type -> threadline.v1.GetRunRequest
+	15, // 49: threadline.v1.RunService.ListRuns:input_type -> threadline.v1.ListRunsRequest
+	17, // 50: threadline.v1.RunService.CancelRun:input_type -> threadline.v1.CancelRunRequest
+	18, // 51: threadline.v1.RunService.WaitRun:input_type -> threadline.v1.WaitRunRequest
+	19, // 52: threadline.v1.RunService.StreamRunEvents:input_type -> threadline.v1.StreamRunEventsRequest
+	13, // 53: threadline.v1.RunService.StreamRun:input_type -> threadline.v1.CreateRunRequest
+	20, // 54: threadline.v1.RunService.WatchThread:input_type -> threadline.v1.WatchThreadRequest
+	12, // 55: threadline.v1.RunService.ResumeRun:input_type -> threadline.v1.ResumeRunRequest
+	24, // 56: threadline.v1.RunService.Chat:input_type -> threadline.v1.ChatRequest
+	6,  // 57: threadline.v1.RunService.CreateRun:output_type -> threadline.v1.Run
+	6,  // 58: threadline.v1.RunService.GetRun:output_type -> threadline.v1.Run
+	16, // 59: threadline.v1.RunService.ListRuns:output_type -> threadline.v1.ListRunsResponse
+	6,  // 60: threadline.v1.RunService.CancelRun:output_type -> threadline.v1.Run
+	6,  // 61: threadline.v1.RunService.WaitRun:output_type -> threadline.v1.Run
+	21, // 62: threadline.v1.RunService.StreamRunEvents:output_type -> threadline.v1.RunEvent
+	21, // 63: threadline.v1.RunService.StreamRun:output_type -> threadline.v1.RunEvent
+	21, // 64: threadline.v1.RunService.WatchThread:output_type -> threadline.v1.RunEvent
+	6,  // 65: threadline.v1.RunService.ResumeRun:output_type -> threadline.v1.Run
+	25, // 66: threadline.v1.RunService.Chat:output_type -> threadline.v1.ChatResponse
+	57, // [57:67] is the sub-list for method output_type
+	47, // [47:57] is the sub-list for method input_type
+	47, // [47:47] is the sub-list for extension type_name
+	47, // [47:47] is the sub-list for extension extendee
+	0,  // [0:47] is the sub-list for field type_name
 }
 
 func init() { file_threadline_v1_run_proto_init() }
@@ -1993,7 +2544,11 @@ func file_threadline_v1_run_proto_init() {
 	}
 	file_threadline_v1_message_proto_init()
 	file_threadline_v1_thread_proto_init()
-	file_threadline_v1_run_proto_msgTypes[12].OneofWrappers = []any{
+	file_threadline_v1_run_proto_msgTypes[6].OneofWrappers = []any{
+		(*RequiredAction_ToolCalls)(nil),
+		(*RequiredAction_Question)(nil),
+	}
+	file_threadline_v1_run_proto_msgTypes[18].OneofWrappers = []any{
 		(*RunEvent_Run)(nil),
 		(*RunEvent_Message)(nil),
 		(*RunEvent_Delta)(nil),
@@ -2006,7 +2561,7 @@ func file_threadline_v1_run_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_threadline_v1_run_proto_rawDesc), len(file_threadline_v1_run_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   17,
+			NumMessages:   23,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -27,6 +27,7 @@ const (
 	RunService_StreamRunEvents_FullMethodName = "/threadline.v1.RunService/StreamRunEvents"
 	RunService_StreamRun_FullMethodName       = "/threadline.v1.RunService/StreamRun"
 	RunService_WatchThread_FullMethodName     = "/threadline.v1.RunService/WatchThread"
+	RunService_ResumeRun_FullMethodName       = "/threadline.v1.RunService/ResumeRun"
 	RunService_Chat_FullMethodName            = "/threadline.v1.RunService/Chat"
 )
 
@@ -63,11 +64,13 @@ type RunServiceClient interface {
 	// next_page_token then continues after the last one.
 	ListRuns(ctx context.Context, in *ListRunsRequest, opts ...grpc.CallOption) (*ListRunsResponse, error)
 	// Asks a run to stop and returns it. Idempotent: a run that has already
-	// ended is returned as it ended. A queued run is cancelled at once; a
-	// running one stops at its next step and ends CANCELLED.
+	// ended is returned as it ended. A queued run, or one in REQUIRES_ACTION,
+	// is cancelled at once; a running one stops at its next step and ends
+	// CANCELLED.
 	CancelRun(ctx context.Context, in *CancelRunRequest, opts ...grpc.CallOption) (*Run, error)
-	// Waits until the run ends and returns it. When the timeout, or the call's
-	// own deadline, comes first, returns the run as it stands just before then.
+	// Waits until the run ends, or pauses in REQUIRES_ACTION, and returns it.
+	// When the timeout, or the call's own deadline, comes first, returns the
+	// run as it stands just before then.
 	WaitRun(ctx context.Context, in *WaitRunRequest, opts ...grpc.CallOption) (*Run, error)
 	// Streams a run's events: every stored event after after_event_id, then the
 	// live ones as they happen, and ends after the run's final event
@@ -87,6 +90,19 @@ type RunServiceClient interface {
 	// after_event_id and then live, until the client leaves; with event_types,
 	// only events of those types.
 	WatchThread(ctx context.Context, in *WatchThreadRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[RunEvent], error)
+	// Continues a run that waits in REQUIRES_ACTION, with what it asked for:
+	// the outputs of its client-side tool calls (one ToolResult for each call
+	// in required_action.tool_calls, no more), or the answer to its question
+	// (valid against the question's answer_schema, when it has one). Returns
+	// the run, QUEUED again: it goes on where it paused, in this process or in
+	// the worker that claims it next, and run.resumed is its next event. A
+	// missing, unknown or invalid output or answer is INVALID_ARGUMENT with
+	// reason VALIDATION_ERROR naming the field (`tool_outputs`,
+	// `tool_outputs[i].tool_call_id`, `answer`, `answer.<property>`); a run
+	// that is not waiting is FAILED_PRECONDITION with reason RUN_NOT_WAITING.
+	// Retrying with the same request_id returns the run as it is now, and
+	// resumes nothing twice.
+	ResumeRun(ctx context.Context, in *ResumeRunRequest, opts ...grpc.CallOption) (*Run, error)
 	// Sends one user message to an agent and waits for its answer, for callers
 	// who want a single call: makes a thread when thread_id is empty (with the
 	// request's ttl, or the server's --default-thread-ttl), runs the agent, and
@@ -211,6 +227,16 @@ func (c *runServiceClient) WatchThread(ctx context.Context, in *WatchThreadReque
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type RunService_WatchThreadClient = grpc.ServerStreamingClient[RunEvent]
 
+func (c *runServiceClient) ResumeRun(ctx context.Context, in *ResumeRunRequest, opts ...grpc.CallOption) (*Run, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Run)
+	err := c.cc.Invoke(ctx, RunService_ResumeRun_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *runServiceClient) Chat(ctx context.Context, in *ChatRequest, opts ...grpc.CallOption) (*ChatResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(ChatResponse)
@@ -254,11 +280,13 @@ type RunServiceServer interface {
 	// next_page_token then continues after the last one.
 	ListRuns(context.Context, *ListRunsRequest) (*ListRunsResponse, error)
 	// Asks a run to stop and returns it. Idempotent: a run that has already
-	// ended is returned as it ended. A queued run is cancelled at once; a
-	// running one stops at its next step and ends CANCELLED.
+	// ended is returned as it ended. A queued run, or one in REQUIRES_ACTION,
+	// is cancelled at once; a running one stops at its next step and ends
+	// CANCELLED.
 	CancelRun(context.Context, *CancelRunRequest) (*Run, error)
-	// Waits until the run ends and returns it. When the timeout, or the call's
-	// own deadline, comes first, returns the run as it stands just before then.
+	// Waits until the run ends, or pauses in REQUIRES_ACTION, and returns it.
+	// When the timeout, or the call's own deadline, comes first, returns the
+	// run as it stands just before then.
 	WaitRun(context.Context, *WaitRunRequest) (*Run, error)
 	// Streams a run's events: every stored event after after_event_id, then the
 	// live ones as they happen, and ends after the run's final event
@@ -278,6 +306,19 @@ type RunServiceServer interface {
 	// after_event_id and then live, until the client leaves; with event_types,
 	// only events of those types.
 	WatchThread(*WatchThreadRequest, grpc.ServerStreamingServer[RunEvent]) error
+	// Continues a run that waits in REQUIRES_ACTION, with what it asked for:
+	// the outputs of its client-side tool calls (one ToolResult for each call
+	// in required_action.tool_calls, no more), or the answer to its question
+	// (valid against the question's answer_schema, when it has one). Returns
+	// the run, QUEUED again: it goes on where it paused, in this process or in
+	// the worker that claims it next, and run.resumed is its next event. A
+	// missing, unknown or invalid output or answer is INVALID_ARGUMENT with
+	// reason VALIDATION_ERROR naming the field (`tool_outputs`,
+	// `tool_outputs[i].tool_call_id`, `answer`, `answer.<property>`); a run
+	// that is not waiting is FAILED_PRECONDITION with reason RUN_NOT_WAITING.
+	// Retrying with the same request_id returns the run as it is now, and
+	// resumes nothing twice.
+	ResumeRun(context.Context, *ResumeRunRequest) (*Run, error)
 	// Sends one user message to an agent and waits for its answer, for callers
 	// who want a single call: makes a thread when thread_id is empty (with the
 	// request's ttl, or the server's --default-thread-ttl), runs the agent, and
@@ -318,6 +359,9 @@ func (UnimplementedRunServiceServer) StreamRun(*CreateRunRequest, grpc.ServerStr
 }
 func (UnimplementedRunServiceServer) WatchThread(*WatchThreadRequest, grpc.ServerStreamingServer[RunEvent]) error {
 	return status.Error(codes.Unimplemented, "method WatchThread not implemented")
+}
+func (UnimplementedRunServiceServer) ResumeRun(context.Context, *ResumeRunRequest) (*Run, error) {
+	return nil, status.Error(codes.Unimplemented, "method ResumeRun not implemented")
 }
 func (UnimplementedRunServiceServer) Chat(context.Context, *ChatRequest) (*ChatResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Chat not implemented")
@@ -466,6 +510,24 @@ func _RunService_WatchThread_Handler(srv interface{}, stream grpc.ServerStream) 
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type RunService_WatchThreadServer = grpc.ServerStreamingServer[RunEvent]
 
+func _RunService_ResumeRun_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ResumeRunRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RunServiceServer).ResumeRun(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RunService_ResumeRun_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RunServiceServer).ResumeRun(ctx, req.(*ResumeRunRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _RunService_Chat_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(ChatRequest)
 	if err := dec(in); err != nil {
@@ -510,6 +572,10 @@ var RunService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "WaitRun",
 			Handler:    _RunService_WaitRun_Handler,
+		},
+		{
+			MethodName: "ResumeRun",
+			Handler:    _RunService_ResumeRun_Handler,
 		},
 		{
 			MethodName: "Chat",

@@ -37,7 +37,7 @@ const (
 	ThreadStatus_THREAD_STATUS_IDLE ThreadStatus = 1
 	// A run is in flight on the thread.
 	ThreadStatus_THREAD_STATUS_BUSY ThreadStatus = 2
-	// The last run was interrupted and waits to be resumed.
+	// A run on the thread paused in REQUIRES_ACTION and waits for ResumeRun.
 	ThreadStatus_THREAD_STATUS_INTERRUPTED ThreadStatus = 3
 	// The last run failed.
 	ThreadStatus_THREAD_STATUS_ERROR ThreadStatus = 4

@@ -104,7 +104,10 @@ func (x *ClaimRunRequest) GetWait() *durationpb.Duration {
 // A claimed run, or none.
 type ClaimRunResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The run, now RUNNING; unset when no run was queued.
+	// The run, now RUNNING; unset when no run was queued. A run resumed after
+	// a pause (ResumeRun) has action_response set beside its required_action:
+	// go on from there, with the thread's messages (the client tool calls and
+	// their outputs among them).
 	Run *Run `protobuf:"bytes,1,opt,name=run,proto3" json:"run,omitempty"`
 	// The lease to send back with every report and renewal.
 	LeaseId string `protobuf:"bytes,2,opt,name=lease_id,json=leaseId,proto3" json:"lease_id,omitempty"`
@@ -268,8 +271,13 @@ type ReportRunEventsResponse struct {
 	Ended bool `protobuf:"varint,2,opt,name=ended,proto3" json:"ended,omitempty"`
 	// When the lease now runs out.
 	LeaseExpireTime *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=lease_expire_time,json=leaseExpireTime,proto3" json:"lease_expire_time,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// True when the run paused in REQUIRES_ACTION (a requires_action event):
+	// the lease is over, so drop the run. Once resumed it is QUEUED again and
+	// comes back through ClaimRun, with required_action and action_response
+	// set, for a worker to go on where it paused.
+	Paused        bool `protobuf:"varint,4,opt,name=paused,proto3" json:"paused,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ReportRunEventsResponse) Reset() {
@@ -321,6 +329,13 @@ func (x *ReportRunEventsResponse) GetLeaseExpireTime() *timestamppb.Timestamp {
 		return x.LeaseExpireTime
 	}
 	return nil
+}
+
+func (x *ReportRunEventsResponse) GetPaused() bool {
+	if x != nil {
+		return x.Paused
+	}
+	return false
 }
 
 // The request to renew a lease.
@@ -447,6 +462,7 @@ type WorkerEvent struct {
 	//	*WorkerEvent_Usage
 	//	*WorkerEvent_Finish
 	//	*WorkerEvent_StateUpdate
+	//	*WorkerEvent_RequiresAction
 	Kind          isWorkerEvent_Kind `protobuf_oneof:"kind"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -552,6 +568,15 @@ func (x *WorkerEvent) GetStateUpdate() *StateUpdate {
 	return nil
 }
 
+func (x *WorkerEvent) GetRequiresAction() *RequiredAction {
+	if x != nil {
+		if x, ok := x.Kind.(*WorkerEvent_RequiresAction); ok {
+			return x.RequiresAction
+		}
+	}
+	return nil
+}
+
 type isWorkerEvent_Kind interface {
 	isWorkerEvent_Kind()
 }
@@ -598,6 +623,15 @@ type WorkerEvent_StateUpdate struct {
 	StateUpdate *StateUpdate `protobuf:"bytes,7,opt,name=state_update,json=stateUpdate,proto3,oneof"`
 }
 
+type WorkerEvent_RequiresAction struct {
+	// The run pauses in REQUIRES_ACTION for what this asks: calls of its
+	// client tools (each named in the run's client_tools, ids unique, 1 to
+	// 32 calls), or a question (with an optional answer_schema that must be a
+	// valid JSON Schema). The server sets action_id and expire_time. Like
+	// finish, nothing may follow it; the lease ends with it.
+	RequiresAction *RequiredAction `protobuf:"bytes,8,opt,name=requires_action,json=requiresAction,proto3,oneof"`
+}
+
 func (*WorkerEvent_IterationStarted) isWorkerEvent_Kind() {}
 
 func (*WorkerEvent_TextDelta) isWorkerEvent_Kind() {}
@@ -611,6 +645,8 @@ func (*WorkerEvent_Usage) isWorkerEvent_Kind() {}
 func (*WorkerEvent_Finish) isWorkerEvent_Kind() {}
 
 func (*WorkerEvent_StateUpdate) isWorkerEvent_Kind() {}
+
+func (*WorkerEvent_RequiresAction) isWorkerEvent_Kind() {}
 
 // StateUpdate is a change an agent makes to its thread's state, with the
 // rules of UpdateThreadState: values and update_mask mean what
@@ -848,17 +884,18 @@ const file_threadline_v1_worker_proto_rawDesc = "" +
 	"\x16ReportRunEventsRequest\x12\x1b\n" +
 	"\x06run_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\x05runId\x12\x1f\n" +
 	"\blease_id\x18\x02 \x01(\tB\x04\xe2A\x01\x02R\aleaseId\x128\n" +
-	"\x06events\x18\x03 \x03(\v2\x1a.threadline.v1.WorkerEventB\x04\xe2A\x01\x02R\x06events\"\x95\x01\n" +
+	"\x06events\x18\x03 \x03(\v2\x1a.threadline.v1.WorkerEventB\x04\xe2A\x01\x02R\x06events\"\xad\x01\n" +
 	"\x17ReportRunEventsResponse\x12\x1c\n" +
 	"\tcancelled\x18\x01 \x01(\bR\tcancelled\x12\x14\n" +
 	"\x05ended\x18\x02 \x01(\bR\x05ended\x12F\n" +
-	"\x11lease_expire_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x0fleaseExpireTime\"Q\n" +
+	"\x11lease_expire_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x0fleaseExpireTime\x12\x16\n" +
+	"\x06paused\x18\x04 \x01(\bR\x06paused\"Q\n" +
 	"\x11RenewLeaseRequest\x12\x1b\n" +
 	"\x06run_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\x05runId\x12\x1f\n" +
 	"\blease_id\x18\x02 \x01(\tB\x04\xe2A\x01\x02R\aleaseId\"z\n" +
 	"\x12RenewLeaseResponse\x12\x1c\n" +
 	"\tcancelled\x18\x01 \x01(\bR\tcancelled\x12F\n" +
-	"\x11lease_expire_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x0fleaseExpireTime\"\xc3\x03\n" +
+	"\x11lease_expire_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x0fleaseExpireTime\"\x8d\x04\n" +
 	"\vWorkerEvent\x12N\n" +
 	"\x11iteration_started\x18\x01 \x01(\v2\x1f.threadline.v1.IterationStartedH\x00R\x10iterationStarted\x12\x1f\n" +
 	"\n" +
@@ -867,7 +904,8 @@ const file_threadline_v1_worker_proto_rawDesc = "" +
 	"\x12tool_call_finished\x18\x04 \x01(\v2\x1f.threadline.v1.ToolCallFinishedH\x00R\x10toolCallFinished\x12,\n" +
 	"\x05usage\x18\x05 \x01(\v2\x14.threadline.v1.UsageH\x00R\x05usage\x124\n" +
 	"\x06finish\x18\x06 \x01(\v2\x1a.threadline.v1.RunFinishedH\x00R\x06finish\x12?\n" +
-	"\fstate_update\x18\a \x01(\v2\x1a.threadline.v1.StateUpdateH\x00R\vstateUpdateB\x06\n" +
+	"\fstate_update\x18\a \x01(\v2\x1a.threadline.v1.StateUpdateH\x00R\vstateUpdate\x12H\n" +
+	"\x0frequires_action\x18\b \x01(\v2\x1d.threadline.v1.RequiredActionH\x00R\x0erequiresActionB\x06\n" +
 	"\x04kind\"{\n" +
 	"\vStateUpdate\x12/\n" +
 	"\x06values\x18\x01 \x01(\v2\x17.google.protobuf.StructR\x06values\x12;\n" +
@@ -922,11 +960,12 @@ var file_threadline_v1_worker_proto_goTypes = []any{
 	(*ThreadState)(nil),             // 15: threadline.v1.ThreadState
 	(*ToolCall)(nil),                // 16: threadline.v1.ToolCall
 	(*Usage)(nil),                   // 17: threadline.v1.Usage
-	(*structpb.Struct)(nil),         // 18: google.protobuf.Struct
-	(*fieldmaskpb.FieldMask)(nil),   // 19: google.protobuf.FieldMask
-	(*ToolResult)(nil),              // 20: threadline.v1.ToolResult
-	(RunStatus)(0),                  // 21: threadline.v1.RunStatus
-	(*RunError)(nil),                // 22: threadline.v1.RunError
+	(*RequiredAction)(nil),          // 18: threadline.v1.RequiredAction
+	(*structpb.Struct)(nil),         // 19: google.protobuf.Struct
+	(*fieldmaskpb.FieldMask)(nil),   // 20: google.protobuf.FieldMask
+	(*ToolResult)(nil),              // 21: threadline.v1.ToolResult
+	(RunStatus)(0),                  // 22: threadline.v1.RunStatus
+	(*RunError)(nil),                // 23: threadline.v1.RunError
 }
 var file_threadline_v1_worker_proto_depIdxs = []int32{
 	11, // 0: threadline.v1.ClaimRunRequest.lease_duration:type_name -> google.protobuf.Duration
@@ -944,22 +983,23 @@ var file_threadline_v1_worker_proto_depIdxs = []int32{
 	17, // 12: threadline.v1.WorkerEvent.usage:type_name -> threadline.v1.Usage
 	10, // 13: threadline.v1.WorkerEvent.finish:type_name -> threadline.v1.RunFinished
 	7,  // 14: threadline.v1.WorkerEvent.state_update:type_name -> threadline.v1.StateUpdate
-	18, // 15: threadline.v1.StateUpdate.values:type_name -> google.protobuf.Struct
-	19, // 16: threadline.v1.StateUpdate.update_mask:type_name -> google.protobuf.FieldMask
-	20, // 17: threadline.v1.ToolCallFinished.result:type_name -> threadline.v1.ToolResult
-	21, // 18: threadline.v1.RunFinished.status:type_name -> threadline.v1.RunStatus
-	22, // 19: threadline.v1.RunFinished.error:type_name -> threadline.v1.RunError
-	0,  // 20: threadline.v1.AgentWorkerService.ClaimRun:input_type -> threadline.v1.ClaimRunRequest
-	2,  // 21: threadline.v1.AgentWorkerService.ReportRunEvents:input_type -> threadline.v1.ReportRunEventsRequest
-	4,  // 22: threadline.v1.AgentWorkerService.RenewLease:input_type -> threadline.v1.RenewLeaseRequest
-	1,  // 23: threadline.v1.AgentWorkerService.ClaimRun:output_type -> threadline.v1.ClaimRunResponse
-	3,  // 24: threadline.v1.AgentWorkerService.ReportRunEvents:output_type -> threadline.v1.ReportRunEventsResponse
-	5,  // 25: threadline.v1.AgentWorkerService.RenewLease:output_type -> threadline.v1.RenewLeaseResponse
-	23, // [23:26] is the sub-list for method output_type
-	20, // [20:23] is the sub-list for method input_type
-	20, // [20:20] is the sub-list for extension type_name
-	20, // [20:20] is the sub-list for extension extendee
-	0,  // [0:20] is the sub-list for field type_name
+	18, // 15: threadline.v1.WorkerEvent.requires_action:type_name -> threadline.v1.RequiredAction
+	19, // 16: threadline.v1.StateUpdate.values:type_name -> google.protobuf.Struct
+	20, // 17: threadline.v1.StateUpdate.update_mask:type_name -> google.protobuf.FieldMask
+	21, // 18: threadline.v1.ToolCallFinished.result:type_name -> threadline.v1.ToolResult
+	22, // 19: threadline.v1.RunFinished.status:type_name -> threadline.v1.RunStatus
+	23, // 20: threadline.v1.RunFinished.error:type_name -> threadline.v1.RunError
+	0,  // 21: threadline.v1.AgentWorkerService.ClaimRun:input_type -> threadline.v1.ClaimRunRequest
+	2,  // 22: threadline.v1.AgentWorkerService.ReportRunEvents:input_type -> threadline.v1.ReportRunEventsRequest
+	4,  // 23: threadline.v1.AgentWorkerService.RenewLease:input_type -> threadline.v1.RenewLeaseRequest
+	1,  // 24: threadline.v1.AgentWorkerService.ClaimRun:output_type -> threadline.v1.ClaimRunResponse
+	3,  // 25: threadline.v1.AgentWorkerService.ReportRunEvents:output_type -> threadline.v1.ReportRunEventsResponse
+	5,  // 26: threadline.v1.AgentWorkerService.RenewLease:output_type -> threadline.v1.RenewLeaseResponse
+	24, // [24:27] is the sub-list for method output_type
+	21, // [21:24] is the sub-list for method input_type
+	21, // [21:21] is the sub-list for extension type_name
+	21, // [21:21] is the sub-list for extension extendee
+	0,  // [0:21] is the sub-list for field type_name
 }
 
 func init() { file_threadline_v1_worker_proto_init() }
@@ -978,6 +1018,7 @@ func file_threadline_v1_worker_proto_init() {
 		(*WorkerEvent_Usage)(nil),
 		(*WorkerEvent_Finish)(nil),
 		(*WorkerEvent_StateUpdate)(nil),
+		(*WorkerEvent_RequiresAction)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{

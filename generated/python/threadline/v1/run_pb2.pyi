@@ -51,10 +51,18 @@ class _RunStatusEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_RunStatus.V
     """Terminal: a client or a later run (INTERRUPT, ROLLBACK) cancelled it. Its
     changes to the thread's state are undone as for FAILED.
     """
+    RUN_STATUS_REQUIRES_ACTION: _RunStatus.ValueType  # 7
+    """Not terminal: the run paused and waits for what required_action asks
+    (client-side tool outputs or a person's answer), sent with ResumeRun. It
+    holds its thread (whose status is INTERRUPTED) meanwhile, survives a
+    server restart, can be cancelled, and ends CANCELLED with error
+    ACTION_EXPIRED when nobody answers before required_action.expire_time.
+    """
 
 class RunStatus(_RunStatus, metaclass=_RunStatusEnumTypeWrapper):
-    """RunStatus is where a run is in its life. QUEUED and RUNNING are in flight;
-    the others are terminal: a run that reached one never changes again.
+    """RunStatus is where a run is in its life. QUEUED, RUNNING and
+    REQUIRES_ACTION are in flight; the others are terminal: a run that reached
+    one never changes again.
     """
 
 RUN_STATUS_UNSPECIFIED: RunStatus.ValueType  # 0
@@ -77,6 +85,13 @@ run's final event).
 RUN_STATUS_CANCELLED: RunStatus.ValueType  # 6
 """Terminal: a client or a later run (INTERRUPT, ROLLBACK) cancelled it. Its
 changes to the thread's state are undone as for FAILED.
+"""
+RUN_STATUS_REQUIRES_ACTION: RunStatus.ValueType  # 7
+"""Not terminal: the run paused and waits for what required_action asks
+(client-side tool outputs or a person's answer), sent with ResumeRun. It
+holds its thread (whose status is INTERRUPTED) meanwhile, survives a
+server restart, can be cancelled, and ends CANCELLED with error
+ACTION_EXPIRED when nobody answers before required_action.expire_time.
 """
 Global___RunStatus: _TypeAlias = RunStatus  # noqa: Y015
 
@@ -187,7 +202,8 @@ class RunError(_message.Message):
     code: _builtins.str
     """A stable UPPER_SNAKE word: AGENT_ERROR, TIMEOUT, SERVER_RESTARTED,
     SERVER_STOPPED, LEASE_EXPIRED, CANCELLED_BY_CLIENT, INTERRUPTED,
-    ROLLED_BACK, or a code of the agent's own (at most 128 characters).
+    ROLLED_BACK, ACTION_EXPIRED (nobody resumed a run in REQUIRES_ACTION in
+    time), or a code of the agent's own (at most 128 characters).
     """
     message: _builtins.str
     """A sentence for people, at most 1024 characters (the server shortens
@@ -270,6 +286,9 @@ class Run(_message.Message):
     MAX_ITERATIONS_FIELD_NUMBER: _builtins.int
     TOOLS_FIELD_NUMBER: _builtins.int
     MULTITASK_STRATEGY_FIELD_NUMBER: _builtins.int
+    REQUIRED_ACTION_FIELD_NUMBER: _builtins.int
+    ACTION_RESPONSE_FIELD_NUMBER: _builtins.int
+    CLIENT_TOOLS_FIELD_NUMBER: _builtins.int
     run_id: _builtins.str
     """The server-made id, `run_` followed by 26 lowercase letters and digits."""
     thread_id: _builtins.str
@@ -322,6 +341,22 @@ class Run(_message.Message):
     def tools(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """The tools the run may use; empty means every tool the agent has."""
 
+    @_builtins.property
+    def required_action(self) -> Global___RequiredAction:
+        """What the run waits for while REQUIRES_ACTION. Once resumed it stays set,
+        with action_response beside it, until the run pauses again, so that the
+        agent (or the worker that claims the run) reads the question and its
+        answer together.
+        """
+
+    @_builtins.property
+    def action_response(self) -> Global___ActionResponse:
+        """What ResumeRun sent for required_action; unset until the run is resumed."""
+
+    @_builtins.property
+    def client_tools(self) -> _containers.RepeatedCompositeFieldContainer[Global___ClientTool]:
+        """The client-side tools the run may call, as given to CreateRun."""
+
     def __init__(
         self,
         *,
@@ -342,14 +377,242 @@ class Run(_message.Message):
         max_iterations: _builtins.int = ...,
         tools: _abc.Iterable[_builtins.str] | None = ...,
         multitask_strategy: Global___MultitaskStrategy.ValueType = ...,
+        required_action: Global___RequiredAction | None = ...,
+        action_response: Global___ActionResponse | None = ...,
+        client_tools: _abc.Iterable[Global___ClientTool] | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["context", b"context", "created_at", b"created_at", "ended_at", b"ended_at", "error", b"error", "metadata", b"metadata", "started_at", b"started_at", "usage", b"usage"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["action_response", b"action_response", "context", b"context", "created_at", b"created_at", "ended_at", b"ended_at", "error", b"error", "metadata", b"metadata", "required_action", b"required_action", "started_at", b"started_at", "usage", b"usage"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_id", b"agent_id", "context", b"context", "created_at", b"created_at", "ended_at", b"ended_at", "error", b"error", "iterations", b"iterations", "max_iterations", b"max_iterations", "metadata", b"metadata", "multitask_strategy", b"multitask_strategy", "response", b"response", "run_id", b"run_id", "started_at", b"started_at", "status", b"status", "thread_id", b"thread_id", "tool_calls", b"tool_calls", "tools", b"tools", "usage", b"usage"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["action_response", b"action_response", "agent_id", b"agent_id", "client_tools", b"client_tools", "context", b"context", "created_at", b"created_at", "ended_at", b"ended_at", "error", b"error", "iterations", b"iterations", "max_iterations", b"max_iterations", "metadata", b"metadata", "multitask_strategy", b"multitask_strategy", "required_action", b"required_action", "response", b"response", "run_id", b"run_id", "started_at", b"started_at", "status", b"status", "thread_id", b"thread_id", "tool_calls", b"tool_calls", "tools", b"tools", "usage", b"usage"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Run: _TypeAlias = Run  # noqa: Y015
+
+@_typing.final
+class ClientTool(_message.Message):
+    """A ClientTool is a tool the caller runs itself: the agent may call it, and
+    the run then pauses in REQUIRES_ACTION until ResumeRun brings its output.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    DESCRIPTION_FIELD_NUMBER: _builtins.int
+    PARAMETERS_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """The tool's name, 1 to 128 letters, digits, `_`, `-` and `.`, unique
+    among the run's client tools and apart from the server's tools.
+    Required.
+    """
+    description: _builtins.str
+    """What the tool does, for the agent; at most 4096 characters."""
+    @_builtins.property
+    def parameters(self) -> _struct_pb2.Struct:
+        """The JSON Schema of the tool's arguments (draft 2020-12), at most 64 KiB
+        as JSON; an invalid schema is INVALID_ARGUMENT. The server holds the
+        agent's calls to it (a worker's call that does not match is
+        INVALID_ARGUMENT; an in-process agent's fails the run). Unset accepts
+        any object.
+        """
+
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        description: _builtins.str = ...,
+        parameters: _struct_pb2.Struct | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["parameters", b"parameters"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["description", b"description", "name", b"name", "parameters", b"parameters"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ClientTool: _TypeAlias = ClientTool  # noqa: Y015
+
+@_typing.final
+class Question(_message.Message):
+    """A Question is what an agent asks a person."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TEXT_FIELD_NUMBER: _builtins.int
+    ANSWER_SCHEMA_FIELD_NUMBER: _builtins.int
+    text: _builtins.str
+    """The question, 1 to 4096 characters. Required."""
+    @_builtins.property
+    def answer_schema(self) -> _struct_pb2.Struct:
+        """The JSON Schema (draft 2020-12) the answer must be valid against, at
+        most 64 KiB as JSON. Unset accepts any JSON value.
+        """
+
+    def __init__(
+        self,
+        *,
+        text: _builtins.str = ...,
+        answer_schema: _struct_pb2.Struct | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["answer_schema", b"answer_schema"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["answer_schema", b"answer_schema", "text", b"text"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Question: _TypeAlias = Question  # noqa: Y015
+
+@_typing.final
+class RequiredAction(_message.Message):
+    """RequiredAction is what a paused run needs to go on: exactly one of the
+    outputs of client-side tool calls, or the answer to a question.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ACTION_ID_FIELD_NUMBER: _builtins.int
+    TOOL_CALLS_FIELD_NUMBER: _builtins.int
+    QUESTION_FIELD_NUMBER: _builtins.int
+    EXPIRE_TIME_FIELD_NUMBER: _builtins.int
+    action_id: _builtins.str
+    """The server-made id of this pause, `act_` followed by 26 lowercase
+    letters and digits.
+    """
+    @_builtins.property
+    def tool_calls(self) -> Global___ClientToolCalls:
+        """Calls of the run's client tools, 1 to 32: ResumeRun sends one
+        ToolResult for each, naming it by tool_call_id.
+        """
+
+    @_builtins.property
+    def question(self) -> Global___Question:
+        """A question for a person: ResumeRun sends the answer."""
+
+    @_builtins.property
+    def expire_time(self) -> _timestamp_pb2.Timestamp:
+        """When the run ends CANCELLED with error ACTION_EXPIRED unless resumed
+        (the server's --action-timeout after the pause).
+        """
+
+    def __init__(
+        self,
+        *,
+        action_id: _builtins.str = ...,
+        tool_calls: Global___ClientToolCalls | None = ...,
+        question: Global___Question | None = ...,
+        expire_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["expire_time", b"expire_time", "kind", b"kind", "question", b"question", "tool_calls", b"tool_calls"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["action_id", b"action_id", "expire_time", b"expire_time", "kind", b"kind", "question", b"question", "tool_calls", b"tool_calls"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType_kind: _TypeAlias = _typing.Literal["tool_calls", "question"]  # noqa: Y015
+    _WhichOneofArgType_kind: _TypeAlias = _typing.Literal["kind", b"kind"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_kind) -> _WhichOneofReturnType_kind | None: ...
+
+Global___RequiredAction: _TypeAlias = RequiredAction  # noqa: Y015
+
+@_typing.final
+class ClientToolCalls(_message.Message):
+    """ClientToolCalls are the calls of client-side tools a run waits for."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CALLS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def calls(self) -> _containers.RepeatedCompositeFieldContainer[_message_pb2.ToolCall]:
+        """The calls, each with its id, the tool's name and its arguments."""
+
+    def __init__(
+        self,
+        *,
+        calls: _abc.Iterable[_message_pb2.ToolCall] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["calls", b"calls"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ClientToolCalls: _TypeAlias = ClientToolCalls  # noqa: Y015
+
+@_typing.final
+class ActionResponse(_message.Message):
+    """ActionResponse is what ResumeRun brought a paused run."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ACTION_ID_FIELD_NUMBER: _builtins.int
+    TOOL_OUTPUTS_FIELD_NUMBER: _builtins.int
+    ANSWER_FIELD_NUMBER: _builtins.int
+    action_id: _builtins.str
+    """The RequiredAction.action_id it answers."""
+    @_builtins.property
+    def tool_outputs(self) -> _containers.RepeatedCompositeFieldContainer[_message_pb2.ToolResult]:
+        """The outputs of the client tool calls, one per call."""
+
+    @_builtins.property
+    def answer(self) -> _struct_pb2.Value:
+        """The answer to the question."""
+
+    def __init__(
+        self,
+        *,
+        action_id: _builtins.str = ...,
+        tool_outputs: _abc.Iterable[_message_pb2.ToolResult] | None = ...,
+        answer: _struct_pb2.Value | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["answer", b"answer"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["action_id", b"action_id", "answer", b"answer", "tool_outputs", b"tool_outputs"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ActionResponse: _TypeAlias = ActionResponse  # noqa: Y015
+
+@_typing.final
+class ResumeRunRequest(_message.Message):
+    """The request to resume a run that waits in REQUIRES_ACTION."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RUN_ID_FIELD_NUMBER: _builtins.int
+    TOOL_OUTPUTS_FIELD_NUMBER: _builtins.int
+    ANSWER_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    run_id: _builtins.str
+    """The run to resume. Required."""
+    request_id: _builtins.str
+    """Makes the call safe to retry (AIP-155), as CreateRunRequest.request_id:
+    a retry returns the run as it is now and resumes nothing twice.
+    """
+    @_builtins.property
+    def tool_outputs(self) -> _containers.RepeatedCompositeFieldContainer[_message_pb2.ToolResult]:
+        """When the run waits for client tool calls: one output for each call, no
+        more (each with the rules of ToolResult). Must be empty for a question.
+        """
+
+    @_builtins.property
+    def answer(self) -> _struct_pb2.Value:
+        """When the run waits for a question: the answer, any JSON value, at most
+        64 KiB as JSON and valid against the question's answer_schema. Must be
+        unset for tool calls.
+        """
+
+    def __init__(
+        self,
+        *,
+        run_id: _builtins.str = ...,
+        tool_outputs: _abc.Iterable[_message_pb2.ToolResult] | None = ...,
+        answer: _struct_pb2.Value | None = ...,
+        request_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["answer", b"answer"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["answer", b"answer", "request_id", b"request_id", "run_id", b"run_id", "tool_outputs", b"tool_outputs"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ResumeRunRequest: _TypeAlias = ResumeRunRequest  # noqa: Y015
 
 @_typing.final
 class CreateRunRequest(_message.Message):
@@ -367,6 +630,7 @@ class CreateRunRequest(_message.Message):
     MULTITASK_STRATEGY_FIELD_NUMBER: _builtins.int
     REQUEST_ID_FIELD_NUMBER: _builtins.int
     STREAM_EVENT_TYPES_FIELD_NUMBER: _builtins.int
+    CLIENT_TOOLS_FIELD_NUMBER: _builtins.int
     thread_id: _builtins.str
     """The thread to run on. Required."""
     agent_id: _builtins.str
@@ -420,6 +684,14 @@ class CreateRunRequest(_message.Message):
         INVALID_ARGUMENT.
         """
 
+    @_builtins.property
+    def client_tools(self) -> _containers.RepeatedCompositeFieldContainer[Global___ClientTool]:
+        """Tools the caller runs itself, at most 32: the agent may call them beside
+        the server's tools, and the run then pauses in REQUIRES_ACTION until
+        ResumeRun brings their outputs. Each with the rules of ClientTool; a
+        name used twice, or one of the server's tools, is INVALID_ARGUMENT.
+        """
+
     def __init__(
         self,
         *,
@@ -433,10 +705,11 @@ class CreateRunRequest(_message.Message):
         multitask_strategy: Global___MultitaskStrategy.ValueType = ...,
         request_id: _builtins.str = ...,
         stream_event_types: _abc.Iterable[_builtins.str] | None = ...,
+        client_tools: _abc.Iterable[Global___ClientTool] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["context", b"context", "metadata", b"metadata"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_id", b"agent_id", "context", b"context", "input_messages", b"input_messages", "max_iterations", b"max_iterations", "metadata", b"metadata", "multitask_strategy", b"multitask_strategy", "request_id", b"request_id", "stream_event_types", b"stream_event_types", "thread_id", b"thread_id", "tools", b"tools"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_id", b"agent_id", "client_tools", b"client_tools", "context", b"context", "input_messages", b"input_messages", "max_iterations", b"max_iterations", "metadata", b"metadata", "multitask_strategy", b"multitask_strategy", "request_id", b"request_id", "stream_event_types", b"stream_event_types", "thread_id", b"thread_id", "tools", b"tools"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -688,7 +961,9 @@ class RunEvent(_message.Message):
     thread_id: _builtins.str
     """The thread the event happened on."""
     type: _builtins.str
-    """What happened: run.created, run.started, message.created, message.delta,
+    """What happened: run.created, run.started, run.requires_action (the run
+    paused: its required_action says what it needs), run.resumed (ResumeRun
+    answered it), message.created, message.delta,
     message.completed, tool_call.started, tool_call.completed, state.updated
     (the thread's state changed: by a caller, by a run, or back after a run
     that failed or was cancelled), thread.cleared (ClearThread deleted every
@@ -824,6 +1099,7 @@ class ChatRequest(_message.Message):
     REQUEST_ID_FIELD_NUMBER: _builtins.int
     TOOLS_FIELD_NUMBER: _builtins.int
     TTL_FIELD_NUMBER: _builtins.int
+    CLIENT_TOOLS_FIELD_NUMBER: _builtins.int
     message: _builtins.str
     """The user's message text. Required; the message it makes is at most
     1 MiB (see Message.parts).
@@ -866,6 +1142,13 @@ class ChatRequest(_message.Message):
         INVALID_ARGUMENT: UpdateThread changes an existing thread's ttl.
         """
 
+    @_builtins.property
+    def client_tools(self) -> _containers.RepeatedCompositeFieldContainer[Global___ClientTool]:
+        """Tools the caller runs itself, as CreateRunRequest.client_tools. When the
+        agent calls one, Chat returns with status REQUIRES_ACTION; ResumeRun
+        sends the outputs, and WaitRun (or GetRun) gives the answer.
+        """
+
     def __init__(
         self,
         *,
@@ -877,10 +1160,11 @@ class ChatRequest(_message.Message):
         request_id: _builtins.str = ...,
         tools: _abc.Iterable[_builtins.str] | None = ...,
         ttl: _duration_pb2.Duration | None = ...,
+        client_tools: _abc.Iterable[Global___ClientTool] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["context", b"context", "ttl", b"ttl"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_id", b"agent_id", "context", b"context", "max_iterations", b"max_iterations", "message", b"message", "request_id", b"request_id", "thread_id", b"thread_id", "tools", b"tools", "ttl", b"ttl"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_id", b"agent_id", "client_tools", b"client_tools", "context", b"context", "max_iterations", b"max_iterations", "message", b"message", "request_id", b"request_id", "thread_id", b"thread_id", "tools", b"tools", "ttl", b"ttl"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -909,7 +1193,10 @@ class ChatResponse(_message.Message):
     iterations: _builtins.int
     """How many iterations the agent took."""
     status: Global___RunStatus.ValueType
-    """How the run ended (or RUNNING when the call's deadline came first)."""
+    """How the run ended, REQUIRES_ACTION when it paused to ask (GetRun shows
+    its required_action; ResumeRun answers it), or RUNNING when the call's
+    deadline came first.
+    """
     @_builtins.property
     def tool_calls(self) -> _containers.RepeatedCompositeFieldContainer[Global___ToolCallRecord]:
         """The tool calls the agent made."""

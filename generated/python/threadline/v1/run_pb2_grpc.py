@@ -88,6 +88,11 @@ class RunServiceStub:
                 request_serializer=threadline_dot_v1_dot_run__pb2.WatchThreadRequest.SerializeToString,
                 response_deserializer=threadline_dot_v1_dot_run__pb2.RunEvent.FromString,
                 _registered_method=True)
+        self.ResumeRun = channel.unary_unary(
+                '/threadline.v1.RunService/ResumeRun',
+                request_serializer=threadline_dot_v1_dot_run__pb2.ResumeRunRequest.SerializeToString,
+                response_deserializer=threadline_dot_v1_dot_run__pb2.Run.FromString,
+                _registered_method=True)
         self.Chat = channel.unary_unary(
                 '/threadline.v1.RunService/Chat',
                 request_serializer=threadline_dot_v1_dot_run__pb2.ChatRequest.SerializeToString,
@@ -142,16 +147,18 @@ class RunServiceServicer:
 
     def CancelRun(self, request, context):
         """Asks a run to stop and returns it. Idempotent: a run that has already
-        ended is returned as it ended. A queued run is cancelled at once; a
-        running one stops at its next step and ends CANCELLED.
+        ended is returned as it ended. A queued run, or one in REQUIRES_ACTION,
+        is cancelled at once; a running one stops at its next step and ends
+        CANCELLED.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def WaitRun(self, request, context):
-        """Waits until the run ends and returns it. When the timeout, or the call's
-        own deadline, comes first, returns the run as it stands just before then.
+        """Waits until the run ends, or pauses in REQUIRES_ACTION, and returns it.
+        When the timeout, or the call's own deadline, comes first, returns the
+        run as it stands just before then.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -185,6 +192,24 @@ class RunServiceServicer:
         """Streams every event on a thread, of runs, messages and state alike, after
         after_event_id and then live, until the client leaves; with event_types,
         only events of those types.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ResumeRun(self, request, context):
+        """Continues a run that waits in REQUIRES_ACTION, with what it asked for:
+        the outputs of its client-side tool calls (one ToolResult for each call
+        in required_action.tool_calls, no more), or the answer to its question
+        (valid against the question's answer_schema, when it has one). Returns
+        the run, QUEUED again: it goes on where it paused, in this process or in
+        the worker that claims it next, and run.resumed is its next event. A
+        missing, unknown or invalid output or answer is INVALID_ARGUMENT with
+        reason VALIDATION_ERROR naming the field (`tool_outputs`,
+        `tool_outputs[i].tool_call_id`, `answer`, `answer.<property>`); a run
+        that is not waiting is FAILED_PRECONDITION with reason RUN_NOT_WAITING.
+        Retrying with the same request_id returns the run as it is now, and
+        resumes nothing twice.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -244,6 +269,11 @@ def add_RunServiceServicer_to_server(servicer, server):
                     servicer.WatchThread,
                     request_deserializer=threadline_dot_v1_dot_run__pb2.WatchThreadRequest.FromString,
                     response_serializer=threadline_dot_v1_dot_run__pb2.RunEvent.SerializeToString,
+            ),
+            'ResumeRun': grpc.unary_unary_rpc_method_handler(
+                    servicer.ResumeRun,
+                    request_deserializer=threadline_dot_v1_dot_run__pb2.ResumeRunRequest.FromString,
+                    response_serializer=threadline_dot_v1_dot_run__pb2.Run.SerializeToString,
             ),
             'Chat': grpc.unary_unary_rpc_method_handler(
                     servicer.Chat,
@@ -481,6 +511,33 @@ class RunService:
             '/threadline.v1.RunService/WatchThread',
             threadline_dot_v1_dot_run__pb2.WatchThreadRequest.SerializeToString,
             threadline_dot_v1_dot_run__pb2.RunEvent.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ResumeRun(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/threadline.v1.RunService/ResumeRun',
+            threadline_dot_v1_dot_run__pb2.ResumeRunRequest.SerializeToString,
+            threadline_dot_v1_dot_run__pb2.Run.FromString,
             options,
             channel_credentials,
             insecure,

@@ -64,12 +64,14 @@ class RunServiceStub:
     """
     CancelRun: _grpc.UnaryUnaryMultiCallable[_run_pb2.CancelRunRequest, _run_pb2.Run]
     """Asks a run to stop and returns it. Idempotent: a run that has already
-    ended is returned as it ended. A queued run is cancelled at once; a
-    running one stops at its next step and ends CANCELLED.
+    ended is returned as it ended. A queued run, or one in REQUIRES_ACTION,
+    is cancelled at once; a running one stops at its next step and ends
+    CANCELLED.
     """
     WaitRun: _grpc.UnaryUnaryMultiCallable[_run_pb2.WaitRunRequest, _run_pb2.Run]
-    """Waits until the run ends and returns it. When the timeout, or the call's
-    own deadline, comes first, returns the run as it stands just before then.
+    """Waits until the run ends, or pauses in REQUIRES_ACTION, and returns it.
+    When the timeout, or the call's own deadline, comes first, returns the
+    run as it stands just before then.
     """
     StreamRunEvents: _grpc.UnaryStreamMultiCallable[_run_pb2.StreamRunEventsRequest, _run_pb2.RunEvent]
     """Streams a run's events: every stored event after after_event_id, then the
@@ -91,6 +93,20 @@ class RunServiceStub:
     """Streams every event on a thread, of runs, messages and state alike, after
     after_event_id and then live, until the client leaves; with event_types,
     only events of those types.
+    """
+    ResumeRun: _grpc.UnaryUnaryMultiCallable[_run_pb2.ResumeRunRequest, _run_pb2.Run]
+    """Continues a run that waits in REQUIRES_ACTION, with what it asked for:
+    the outputs of its client-side tool calls (one ToolResult for each call
+    in required_action.tool_calls, no more), or the answer to its question
+    (valid against the question's answer_schema, when it has one). Returns
+    the run, QUEUED again: it goes on where it paused, in this process or in
+    the worker that claims it next, and run.resumed is its next event. A
+    missing, unknown or invalid output or answer is INVALID_ARGUMENT with
+    reason VALIDATION_ERROR naming the field (`tool_outputs`,
+    `tool_outputs[i].tool_call_id`, `answer`, `answer.<property>`); a run
+    that is not waiting is FAILED_PRECONDITION with reason RUN_NOT_WAITING.
+    Retrying with the same request_id returns the run as it is now, and
+    resumes nothing twice.
     """
     Chat: _grpc.UnaryUnaryMultiCallable[_run_pb2.ChatRequest, _run_pb2.ChatResponse]
     """Sends one user message to an agent and waits for its answer, for callers
@@ -137,12 +153,14 @@ class RunServiceAsyncStub(RunServiceStub):
     """
     CancelRun: _aio.UnaryUnaryMultiCallable[_run_pb2.CancelRunRequest, _run_pb2.Run]  # type: ignore[assignment]
     """Asks a run to stop and returns it. Idempotent: a run that has already
-    ended is returned as it ended. A queued run is cancelled at once; a
-    running one stops at its next step and ends CANCELLED.
+    ended is returned as it ended. A queued run, or one in REQUIRES_ACTION,
+    is cancelled at once; a running one stops at its next step and ends
+    CANCELLED.
     """
     WaitRun: _aio.UnaryUnaryMultiCallable[_run_pb2.WaitRunRequest, _run_pb2.Run]  # type: ignore[assignment]
-    """Waits until the run ends and returns it. When the timeout, or the call's
-    own deadline, comes first, returns the run as it stands just before then.
+    """Waits until the run ends, or pauses in REQUIRES_ACTION, and returns it.
+    When the timeout, or the call's own deadline, comes first, returns the
+    run as it stands just before then.
     """
     StreamRunEvents: _aio.UnaryStreamMultiCallable[_run_pb2.StreamRunEventsRequest, _run_pb2.RunEvent]  # type: ignore[assignment]
     """Streams a run's events: every stored event after after_event_id, then the
@@ -164,6 +182,20 @@ class RunServiceAsyncStub(RunServiceStub):
     """Streams every event on a thread, of runs, messages and state alike, after
     after_event_id and then live, until the client leaves; with event_types,
     only events of those types.
+    """
+    ResumeRun: _aio.UnaryUnaryMultiCallable[_run_pb2.ResumeRunRequest, _run_pb2.Run]  # type: ignore[assignment]
+    """Continues a run that waits in REQUIRES_ACTION, with what it asked for:
+    the outputs of its client-side tool calls (one ToolResult for each call
+    in required_action.tool_calls, no more), or the answer to its question
+    (valid against the question's answer_schema, when it has one). Returns
+    the run, QUEUED again: it goes on where it paused, in this process or in
+    the worker that claims it next, and run.resumed is its next event. A
+    missing, unknown or invalid output or answer is INVALID_ARGUMENT with
+    reason VALIDATION_ERROR naming the field (`tool_outputs`,
+    `tool_outputs[i].tool_call_id`, `answer`, `answer.<property>`); a run
+    that is not waiting is FAILED_PRECONDITION with reason RUN_NOT_WAITING.
+    Retrying with the same request_id returns the run as it is now, and
+    resumes nothing twice.
     """
     Chat: _aio.UnaryUnaryMultiCallable[_run_pb2.ChatRequest, _run_pb2.ChatResponse]  # type: ignore[assignment]
     """Sends one user message to an agent and waits for its answer, for callers
@@ -231,8 +263,9 @@ class RunServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_run_pb2.Run, _abc.Awaitable[_run_pb2.Run]]:
         """Asks a run to stop and returns it. Idempotent: a run that has already
-        ended is returned as it ended. A queued run is cancelled at once; a
-        running one stops at its next step and ends CANCELLED.
+        ended is returned as it ended. A queued run, or one in REQUIRES_ACTION,
+        is cancelled at once; a running one stops at its next step and ends
+        CANCELLED.
         """
 
     @_abc_1.abstractmethod
@@ -241,8 +274,9 @@ class RunServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _run_pb2.WaitRunRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_run_pb2.Run, _abc.Awaitable[_run_pb2.Run]]:
-        """Waits until the run ends and returns it. When the timeout, or the call's
-        own deadline, comes first, returns the run as it stands just before then.
+        """Waits until the run ends, or pauses in REQUIRES_ACTION, and returns it.
+        When the timeout, or the call's own deadline, comes first, returns the
+        run as it stands just before then.
         """
 
     @_abc_1.abstractmethod
@@ -282,6 +316,26 @@ class RunServiceServicer(metaclass=_abc_1.ABCMeta):
         """Streams every event on a thread, of runs, messages and state alike, after
         after_event_id and then live, until the client leaves; with event_types,
         only events of those types.
+        """
+
+    @_abc_1.abstractmethod
+    def ResumeRun(
+        self,
+        request: _run_pb2.ResumeRunRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_run_pb2.Run, _abc.Awaitable[_run_pb2.Run]]:
+        """Continues a run that waits in REQUIRES_ACTION, with what it asked for:
+        the outputs of its client-side tool calls (one ToolResult for each call
+        in required_action.tool_calls, no more), or the answer to its question
+        (valid against the question's answer_schema, when it has one). Returns
+        the run, QUEUED again: it goes on where it paused, in this process or in
+        the worker that claims it next, and run.resumed is its next event. A
+        missing, unknown or invalid output or answer is INVALID_ARGUMENT with
+        reason VALIDATION_ERROR naming the field (`tool_outputs`,
+        `tool_outputs[i].tool_call_id`, `answer`, `answer.<property>`); a run
+        that is not waiting is FAILED_PRECONDITION with reason RUN_NOT_WAITING.
+        Retrying with the same request_id returns the run as it is now, and
+        resumes nothing twice.
         """
 
     @_abc_1.abstractmethod

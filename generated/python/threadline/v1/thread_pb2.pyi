@@ -37,7 +37,7 @@ class _ThreadStatusEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ThreadSt
     THREAD_STATUS_BUSY: _ThreadStatus.ValueType  # 2
     """A run is in flight on the thread."""
     THREAD_STATUS_INTERRUPTED: _ThreadStatus.ValueType  # 3
-    """The last run was interrupted and waits to be resumed."""
+    """A run on the thread paused in REQUIRES_ACTION and waits for ResumeRun."""
     THREAD_STATUS_ERROR: _ThreadStatus.ValueType  # 4
     """The last run failed."""
 
@@ -51,7 +51,7 @@ THREAD_STATUS_IDLE: ThreadStatus.ValueType  # 1
 THREAD_STATUS_BUSY: ThreadStatus.ValueType  # 2
 """A run is in flight on the thread."""
 THREAD_STATUS_INTERRUPTED: ThreadStatus.ValueType  # 3
-"""The last run was interrupted and waits to be resumed."""
+"""A run on the thread paused in REQUIRES_ACTION and waits for ResumeRun."""
 THREAD_STATUS_ERROR: ThreadStatus.ValueType  # 4
 """The last run failed."""
 Global___ThreadStatus: _TypeAlias = ThreadStatus  # noqa: Y015

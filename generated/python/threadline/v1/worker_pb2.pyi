@@ -87,7 +87,11 @@ class ClaimRunResponse(_message.Message):
     """
     @_builtins.property
     def run(self) -> _run_pb2.Run:
-        """The run, now RUNNING; unset when no run was queued."""
+        """The run, now RUNNING; unset when no run was queued. A run resumed after
+        a pause (ResumeRun) has action_response set beside its required_action:
+        go on from there, with the thread's messages (the client tool calls and
+        their outputs among them).
+        """
 
     @_builtins.property
     def lease_expire_time(self) -> _timestamp_pb2.Timestamp:
@@ -164,10 +168,17 @@ class ReportRunEventsResponse(_message.Message):
     CANCELLED_FIELD_NUMBER: _builtins.int
     ENDED_FIELD_NUMBER: _builtins.int
     LEASE_EXPIRE_TIME_FIELD_NUMBER: _builtins.int
+    PAUSED_FIELD_NUMBER: _builtins.int
     cancelled: _builtins.bool
     """True when the run was cancelled: stop working on it. It has ended."""
     ended: _builtins.bool
     """True when the run has ended (cancelled, finished, or out of iterations)."""
+    paused: _builtins.bool
+    """True when the run paused in REQUIRES_ACTION (a requires_action event):
+    the lease is over, so drop the run. Once resumed it is QUEUED again and
+    comes back through ClaimRun, with required_action and action_response
+    set, for a worker to go on where it paused.
+    """
     @_builtins.property
     def lease_expire_time(self) -> _timestamp_pb2.Timestamp:
         """When the lease now runs out."""
@@ -178,10 +189,11 @@ class ReportRunEventsResponse(_message.Message):
         cancelled: _builtins.bool = ...,
         ended: _builtins.bool = ...,
         lease_expire_time: _timestamp_pb2.Timestamp | None = ...,
+        paused: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["lease_expire_time", b"lease_expire_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["cancelled", b"cancelled", "ended", b"ended", "lease_expire_time", b"lease_expire_time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cancelled", b"cancelled", "ended", b"ended", "lease_expire_time", b"lease_expire_time", "paused", b"paused"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -254,6 +266,7 @@ class WorkerEvent(_message.Message):
     USAGE_FIELD_NUMBER: _builtins.int
     FINISH_FIELD_NUMBER: _builtins.int
     STATE_UPDATE_FIELD_NUMBER: _builtins.int
+    REQUIRES_ACTION_FIELD_NUMBER: _builtins.int
     text_delta: _builtins.str
     """The next chunk of the agent's answer text. The answer is one message,
     so its text together is at most 1 MiB.
@@ -290,6 +303,15 @@ class WorkerEvent(_message.Message):
         before the run's first change.
         """
 
+    @_builtins.property
+    def requires_action(self) -> _run_pb2.RequiredAction:
+        """The run pauses in REQUIRES_ACTION for what this asks: calls of its
+        client tools (each named in the run's client_tools, ids unique, 1 to
+        32 calls), or a question (with an optional answer_schema that must be a
+        valid JSON Schema). The server sets action_id and expire_time. Like
+        finish, nothing may follow it; the lease ends with it.
+        """
+
     def __init__(
         self,
         *,
@@ -300,12 +322,13 @@ class WorkerEvent(_message.Message):
         usage: _run_pb2.Usage | None = ...,
         finish: Global___RunFinished | None = ...,
         state_update: Global___StateUpdate | None = ...,
+        requires_action: _run_pb2.RequiredAction | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["finish", b"finish", "iteration_started", b"iteration_started", "kind", b"kind", "state_update", b"state_update", "text_delta", b"text_delta", "tool_call_finished", b"tool_call_finished", "tool_call_started", b"tool_call_started", "usage", b"usage"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["finish", b"finish", "iteration_started", b"iteration_started", "kind", b"kind", "requires_action", b"requires_action", "state_update", b"state_update", "text_delta", b"text_delta", "tool_call_finished", b"tool_call_finished", "tool_call_started", b"tool_call_started", "usage", b"usage"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["finish", b"finish", "iteration_started", b"iteration_started", "kind", b"kind", "state_update", b"state_update", "text_delta", b"text_delta", "tool_call_finished", b"tool_call_finished", "tool_call_started", b"tool_call_started", "usage", b"usage"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["finish", b"finish", "iteration_started", b"iteration_started", "kind", b"kind", "requires_action", b"requires_action", "state_update", b"state_update", "text_delta", b"text_delta", "tool_call_finished", b"tool_call_finished", "tool_call_started", b"tool_call_started", "usage", b"usage"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_kind: _TypeAlias = _typing.Literal["iteration_started", "text_delta", "tool_call_started", "tool_call_finished", "usage", "finish", "state_update"]  # noqa: Y015
+    _WhichOneofReturnType_kind: _TypeAlias = _typing.Literal["iteration_started", "text_delta", "tool_call_started", "tool_call_finished", "usage", "finish", "state_update", "requires_action"]  # noqa: Y015
     _WhichOneofArgType_kind: _TypeAlias = _typing.Literal["kind", b"kind"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_kind) -> _WhichOneofReturnType_kind | None: ...
 

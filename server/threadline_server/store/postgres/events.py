@@ -78,9 +78,10 @@ async def read(
             "SELECT e.event_id, e.created_at, e.payload, t.thread_id FROM events AS e "
             "JOIN threads AS t ON t.pk = e.thread_pk "
             "WHERE e.run_id = %s AND e.run_id <> '' AND e.event_id > %s AND e.tenant_id = %s "
+            "AND (t.expire_at IS NULL OR t.expire_at > %s) "
             "ORDER BY e.event_id LIMIT %s"
         )
-        params: tuple[object, ...] = (run_id, after, session.tenant, limit)
+        params: tuple[object, ...] = (run_id, after, session.tenant, session.now, limit)
     else:
         thread = await threads.live_row(session, thread_id)
         query = (

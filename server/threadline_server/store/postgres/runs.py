@@ -26,7 +26,8 @@ _SELECT = f"SELECT {COLUMNS} FROM runs AS r JOIN threads AS t ON t.pk = r.thread
 _OWN_COLUMNS = sqlite_runs._OWN_COLUMNS
 _QUEUED = int(run_pb2.RUN_STATUS_QUEUED)
 _RUNNING = int(run_pb2.RUN_STATUS_RUNNING)
-_IN_FLIGHT_TERM = f"r.status IN ({_QUEUED}, {_RUNNING})"
+_WAITING = int(run_pb2.RUN_STATUS_REQUIRES_ACTION)
+_IN_FLIGHT_TERM = f"r.status IN ({_QUEUED}, {_RUNNING}, {_WAITING})"
 # Candidates looked at per claim: those whose thread is being written are skipped.
 _CLAIM_CANDIDATES = 8
 
@@ -88,8 +89,8 @@ async def insert(session: Session, thread: ThreadRef, run: run_pb2.Run) -> RunRe
     """Insert a run as given; return it as stored."""
     row = await session.row(
         "INSERT INTO runs (tenant_id, run_id, thread_pk, agent_id, status, "
-        "multitask_strategy, max_iterations, tools, context, metadata, created_at) "
-        f"VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING {_OWN_COLUMNS}",
+        "multitask_strategy, max_iterations, tools, context, metadata, created_at, client_tools) "
+        f"VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING {_OWN_COLUMNS}",
         (
             session.tenant,
             run.run_id,
@@ -102,6 +103,9 @@ async def insert(session: Session, thread: ThreadRef, run: run_pb2.Run) -> RunRe
             jsonvalue.dumps(jsonvalue.struct_to_python(run.context)),
             jsonvalue.dumps(jsonvalue.struct_to_python(run.metadata)),
             run.created_at.ToMicroseconds(),
+            run_pb2.Run(client_tools=run.client_tools).SerializeToString()
+            if run.client_tools
+            else None,
         ),
     )
     assert row is not None  # noqa: S101 - an INSERT without a conflict clause returns its row
@@ -115,7 +119,8 @@ async def save(session: Session, record: RunRecord) -> None:
         "UPDATE runs SET status = %s, response = %s, tool_calls = %s, iterations = %s, "
         "prompt_tokens = %s, completion_tokens = %s, error_code = %s, error_message = %s, "
         "lease_id = %s, lease_expires_at = %s, lease_duration_us = %s, worker_id = %s, "
-        "started_at = %s, ended_at = %s "
+        "started_at = %s, ended_at = %s, required_action = %s, action_response = %s, "
+        "action_expires_at = %s "
         "WHERE tenant_id = %s AND run_id = %s",
         (
             run.status,
@@ -138,6 +143,11 @@ async def save(session: Session, record: RunRecord) -> None:
             record.worker_id,
             run.started_at.ToMicroseconds() if run.HasField("started_at") else None,
             run.ended_at.ToMicroseconds() if run.HasField("ended_at") else None,
+            run.required_action.SerializeToString() if run.HasField("required_action") else None,
+            run.action_response.SerializeToString() if run.HasField("action_response") else None,
+            run.required_action.expire_time.ToMicroseconds()
+            if run.status == run_pb2.RUN_STATUS_REQUIRES_ACTION
+            else None,
             record.thread.tenant,
             run.run_id,
         ),
@@ -145,7 +155,7 @@ async def save(session: Session, record: RunRecord) -> None:
 
 
 def _first_in_line(in_flight_runs: list[RunRecord], run_id: str) -> bool:
-    if any(r.run.status == run_pb2.RUN_STATUS_RUNNING for r in in_flight_runs):
+    if any(r.run.status != run_pb2.RUN_STATUS_QUEUED for r in in_flight_runs):
         return False
     return bool(in_flight_runs) and in_flight_runs[0].run.run_id == run_id
 
@@ -162,7 +172,7 @@ async def claimable(session: Session, agent_id: str) -> RunRecord | None:
         f"WHERE {_IN_FLIGHT_TERM} AND r.status = {_QUEUED} AND r.tenant_id = %s "
         "AND r.agent_id = %s AND (t.expire_at IS NULL OR t.expire_at > %s) "
         "AND NOT EXISTS (SELECT 1 FROM runs AS o WHERE o.thread_pk = r.thread_pk "
-        f"AND (o.status = {_RUNNING} OR (o.status = {_QUEUED} AND o.pk < r.pk))) "
+        f"AND (o.status IN ({_RUNNING}, {_WAITING}) OR (o.status = {_QUEUED} AND o.pk < r.pk))) "
         "ORDER BY r.pk LIMIT %s FOR NO KEY UPDATE OF t SKIP LOCKED",
         (session.tenant, agent_id, session.now, _CLAIM_CANDIDATES),
     )
@@ -173,6 +183,15 @@ async def claimable(session: Session, agent_id: str) -> RunRecord | None:
         if _first_in_line(flying, candidate["run_id"]):
             return flying[0]
     return None
+
+
+async def waiting_expired(session: Session) -> list[RunRecord]:
+    """Return runs of every tenant waiting in REQUIRES_ACTION past their expire time."""
+    return await records(
+        session,
+        f"r.status = {_WAITING} AND r.action_expires_at <= %s ORDER BY r.action_expires_at",
+        (session.now,),
+    )
 
 
 async def count_in_flight(session: Session, limit: int) -> int:

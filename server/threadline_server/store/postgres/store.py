@@ -353,6 +353,11 @@ class PostgresStore(Store):
         async with self._read(None) as session:
             return await runs.stale(session)
 
+    async def expired_waiting_runs(self) -> list[RunRecord]:
+        """Return waiting runs whose action expired by now."""
+        async with self._read(None) as session:
+            return await runs.waiting_expired(session)
+
     async def threads_with_queued_runs(self) -> list[ThreadRef]:
         """Return the threads that have queued runs."""
         async with self._read(None) as session:

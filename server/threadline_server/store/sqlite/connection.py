@@ -12,6 +12,9 @@
   runs: its connection never checkpoints and its writes are one small
   statement each, which narrows the window to the instant of that one
   statement without closing it (the version is logged at start-up).
+  `threadline backup` reads through a read-only connection, which can
+  neither write nor checkpoint. Why this guard and not a refusal or another
+  driver: docs/design.md, "SQLite version".
 """
 
 from __future__ import annotations
@@ -23,36 +26,38 @@ from importlib import resources
 import aiosqlite
 
 from threadline_server.store.base import SchemaTooNewError
+from threadline_server.store.sqlite import wal
 
 logger = logging.getLogger(__name__)
 
 _WAL_RESET_FIXED = (3, 51, 3)
 
 
-async def connect(path: str) -> aiosqlite.Connection:
-    """Open a connection with foreign keys on and a generous busy timeout."""
+async def connect(path: str, *, busy_timeout_ms: int = 10000) -> aiosqlite.Connection:
+    """Open a connection with foreign keys on and a busy timeout (generous by default)."""
     # isolation_level=None: no implicit BEGIN from Python's sqlite3 module;
     # every transaction here is begun and ended explicitly.
     connection = await aiosqlite.connect(path, isolation_level=None)
     connection.row_factory = sqlite3.Row
     await connection.execute("PRAGMA foreign_keys = ON")
-    await connection.execute("PRAGMA busy_timeout = 10000")
+    await connection.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
     return connection
 
 
-async def open_writer(path: str) -> aiosqlite.Connection:
+async def open_writer(path: str, *, busy_timeout_ms: int = 10000) -> aiosqlite.Connection:
     """Open the one writing connection (WAL, synchronous=FULL) and migrate the schema."""
     version = tuple(int(p) for p in sqlite3.sqlite_version.split("."))
     if version < _WAL_RESET_FIXED:
         logger.info(
             "sqlite %s predates the WAL-reset fix (3.51.3); safe here because only "
-            "one connection writes",
+            "one connection writes and checkpoints (never run two servers on one file)",
             sqlite3.sqlite_version,
         )
-    writer = await connect(path)
+    writer = await connect(path, busy_timeout_ms=busy_timeout_ms)
     try:
         await writer.execute("PRAGMA journal_mode = WAL")
         await writer.execute("PRAGMA synchronous = FULL")
+        await wal.limit(writer)
         await migrate(writer)
     except BaseException:
         # Its thread would keep the process alive (a schema too new, say).

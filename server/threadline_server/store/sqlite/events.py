@@ -94,9 +94,11 @@ async def read(
             # run_id != '' repeats the partial index's own condition, without
             # which SQLite would not use events_by_run (and read every event).
             "WHERE e.run_id = ? AND e.run_id != '' AND e.event_id > ? AND e.tenant_id = ? "
+            # A deleted thread's events wait for the purger: never read them.
+            "AND (t.expire_at IS NULL OR t.expire_at > ?) "
             "ORDER BY e.event_id LIMIT ?"
         )
-        params: tuple[object, ...] = (run_id, after, session.tenant, limit)
+        params: tuple[object, ...] = (run_id, after, session.tenant, session.now, limit)
     else:
         thread = await threads.live_row(session, thread_id)
         sql = (

@@ -207,6 +207,43 @@ async def copy(
     return len(keys)
 
 
+async def newest_key(session: Session, ref: ThreadRef) -> int:
+    """Return the pk of a thread's newest message (0: it has none): where a copy stops."""
+    row = await session.row("SELECT max(pk) FROM messages WHERE thread_pk = ?", (ref.key,))
+    return 0 if row is None or row[0] is None else int(row[0])
+
+
+async def copy_batch(
+    session: Session,
+    source: ThreadRef,
+    target: ThreadRef,
+    new_message_id: Callable[[], str],
+    *,
+    after: int,
+    through: int,
+    limit: int,
+) -> tuple[int, int]:
+    """Copy the next limit messages of a thread past the pk after, up to through.
+
+    Returns how many were copied and the pk of the last one (after, if none).
+    """
+    keys = [
+        row[0]
+        for row in await session.rows(
+            "SELECT pk FROM messages WHERE thread_pk = ? AND pk > ? AND pk <= ? "
+            "ORDER BY pk LIMIT ?",
+            (source.key, after, through, limit),
+        )
+    ]
+    await session.connection.executemany(
+        "INSERT INTO messages (tenant_id, thread_pk, message_id, role, parts, metadata, "
+        "run_id, created_at, updated_at) SELECT tenant_id, ?, ?, role, parts, metadata, "
+        "run_id, created_at, updated_at FROM messages WHERE pk = ?",
+        [(target.key, new_message_id(), key) for key in keys],
+    )
+    return len(keys), keys[-1] if keys else after
+
+
 async def get(session: Session, thread_id: str, message_id: str) -> message_pb2.Message:
     """Return one message of a live thread."""
     thread = await threads.live_row(session, thread_id)

@@ -19,21 +19,27 @@ COLUMNS = (
     "r.multitask_strategy, r.max_iterations, r.tools, r.context, r.metadata, r.response, "
     "r.tool_calls, r.iterations, r.prompt_tokens, r.completion_tokens, r.error_code, "
     "r.error_message, r.lease_id, r.lease_expires_at, r.lease_duration_us, r.worker_id, "
-    "r.created_at, r.started_at, r.ended_at"
+    "r.created_at, r.started_at, r.ended_at, r.client_tools, r.required_action, "
+    "r.action_response, r.action_expires_at"
 )
 _SELECT = f"SELECT {COLUMNS} FROM runs AS r JOIN threads AS t ON t.pk = r.thread_pk"
 # A run's own columns, for RETURNING (which cannot join): the caller knows the thread.
 _OWN_COLUMNS = ", ".join(
     column.removeprefix("r.") for column in COLUMNS.split(", ") if column.startswith("r.")
 )
-_IN_FLIGHT = (run_pb2.RUN_STATUS_QUEUED, run_pb2.RUN_STATUS_RUNNING)
+_IN_FLIGHT = (
+    run_pb2.RUN_STATUS_QUEUED,
+    run_pb2.RUN_STATUS_RUNNING,
+    run_pb2.RUN_STATUS_REQUIRES_ACTION,
+)
 # Statuses written into the SQL itself, not bound. SQLite uses the partial
-# index of runs in flight (runs_in_flight, WHERE status IN (1, 2)) only for a
+# index of runs in flight (runs_in_flight, WHERE status IN (1, 2, 7)) only for a
 # query whose WHERE repeats that term word for word, so each query of runs
 # by status says _IN_FLIGHT_TERM as well.
 _QUEUED = int(run_pb2.RUN_STATUS_QUEUED)
 _RUNNING = int(run_pb2.RUN_STATUS_RUNNING)
-_IN_FLIGHT_TERM = f"r.status IN ({_QUEUED}, {_RUNNING})"
+_WAITING = int(run_pb2.RUN_STATUS_REQUIRES_ACTION)
+_IN_FLIGHT_TERM = f"r.status IN ({_QUEUED}, {_RUNNING}, {_WAITING})"
 
 
 def to_run(row: Row, thread_id: str | None = None) -> run_pb2.Run:
@@ -64,6 +70,12 @@ def to_run(row: Row, thread_id: str | None = None) -> run_pb2.Run:
         run.started_at.FromMicroseconds(row["started_at"])
     if row["ended_at"] is not None:
         run.ended_at.FromMicroseconds(row["ended_at"])
+    if row["client_tools"] is not None:
+        run.MergeFromString(row["client_tools"])
+    if row["required_action"] is not None:
+        run.required_action.ParseFromString(row["required_action"])
+    if row["action_response"] is not None:
+        run.action_response.ParseFromString(row["action_response"])
     return run
 
 
@@ -101,12 +113,14 @@ async def records(session: Session, where: str, params: tuple[Any, ...]) -> list
 async def in_flight(session: Session, thread: ThreadRef) -> list[RunRecord]:
     """Return the thread's queued and running runs, oldest first."""
     return await records(
-        session, "r.thread_pk = ? AND r.status IN (?, ?) ORDER BY r.pk", (thread.key, *_IN_FLIGHT)
+        session,
+        "r.thread_pk = ? AND r.status IN (?, ?, ?) ORDER BY r.pk",
+        (thread.key, *_IN_FLIGHT),
     )
 
 
 async def all_in_flight(session: Session) -> list[RunRecord]:
-    """Return every queued and running run, of every tenant (for the run metrics)."""
+    """Return every run in flight (queued, running, waiting), of every tenant (run metrics)."""
     return await records(session, _IN_FLIGHT_TERM, ())
 
 
@@ -114,8 +128,8 @@ async def insert(session: Session, thread: ThreadRef, run: run_pb2.Run) -> RunRe
     """Insert a run as given (run_id, status and created_at set); return it as stored."""
     row = await session.row(
         "INSERT INTO runs (tenant_id, run_id, thread_pk, agent_id, status, "
-        "multitask_strategy, max_iterations, tools, context, metadata, created_at) "
-        f"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING {_OWN_COLUMNS}",
+        "multitask_strategy, max_iterations, tools, context, metadata, created_at, client_tools) "
+        f"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING {_OWN_COLUMNS}",
         (
             session.tenant,
             run.run_id,
@@ -128,6 +142,9 @@ async def insert(session: Session, thread: ThreadRef, run: run_pb2.Run) -> RunRe
             jsonvalue.dumps(jsonvalue.struct_to_python(run.context)),
             jsonvalue.dumps(jsonvalue.struct_to_python(run.metadata)),
             run.created_at.ToMicroseconds(),
+            run_pb2.Run(client_tools=run.client_tools).SerializeToString()
+            if run.client_tools
+            else None,
         ),
     )
     assert row is not None  # noqa: S101 - an INSERT without a conflict clause returns its row
@@ -141,7 +158,8 @@ async def save(session: Session, record: RunRecord) -> None:
         "UPDATE runs SET status = ?, response = ?, tool_calls = ?, iterations = ?, "
         "prompt_tokens = ?, completion_tokens = ?, error_code = ?, error_message = ?, "
         "lease_id = ?, lease_expires_at = ?, lease_duration_us = ?, worker_id = ?, "
-        "started_at = ?, ended_at = ? "
+        "started_at = ?, ended_at = ?, required_action = ?, action_response = ?, "
+        "action_expires_at = ? "
         "WHERE tenant_id = ? AND run_id = ?",
         (
             run.status,
@@ -164,6 +182,11 @@ async def save(session: Session, record: RunRecord) -> None:
             record.worker_id,
             run.started_at.ToMicroseconds() if run.HasField("started_at") else None,
             run.ended_at.ToMicroseconds() if run.HasField("ended_at") else None,
+            run.required_action.SerializeToString() if run.HasField("required_action") else None,
+            run.action_response.SerializeToString() if run.HasField("action_response") else None,
+            run.required_action.expire_time.ToMicroseconds()
+            if run.status == run_pb2.RUN_STATUS_REQUIRES_ACTION
+            else None,
             session.tenant,
             run.run_id,
         ),
@@ -177,7 +200,7 @@ async def claimable(session: Session, agent_id: str) -> RunRecord | None:
         f"{_IN_FLIGHT_TERM} AND r.status = {_QUEUED} AND r.tenant_id = ? AND r.agent_id = ? "
         "AND (t.expire_at IS NULL OR t.expire_at > ?) "
         "AND NOT EXISTS (SELECT 1 FROM runs AS o WHERE o.thread_pk = r.thread_pk "
-        f"AND (o.status = {_RUNNING} OR (o.status = {_QUEUED} AND o.pk < r.pk))) "
+        f"AND (o.status IN ({_RUNNING}, {_WAITING}) OR (o.status = {_QUEUED} AND o.pk < r.pk))) "
         "ORDER BY r.pk LIMIT 1",
         (session.tenant, agent_id, session.now),
     )
@@ -200,6 +223,15 @@ async def stale(session: Session) -> list[RunRecord]:
         session,
         f"{_IN_FLIGHT_TERM} AND r.status = {_RUNNING} "
         "AND (r.lease_id IS NULL OR r.lease_expires_at <= ?) ORDER BY r.pk",
+        (session.now,),
+    )
+
+
+async def waiting_expired(session: Session) -> list[RunRecord]:
+    """Return runs of every tenant waiting in REQUIRES_ACTION past their expire time."""
+    return await records(
+        session,
+        f"r.status = {_WAITING} AND r.action_expires_at <= ? ORDER BY r.action_expires_at",
         (session.now,),
     )
 

@@ -16,6 +16,11 @@ Design, after datasette and the pitfalls in shared/reference:
   background jobs' reads across tenants run with no tenant.
 - API keys are read per call through a synchronous connection of their own
   (store.sqlite.keys).
+- Big threads are deleted and copied in batches of short transactions
+  (purge.py, copy_messages_in_batches), and a maintenance task purges
+  deleted threads' rows and keeps the WAL small (wal.py).
+- SQLite failures a client can retry (a database locked by another process,
+  a disk error) leave as DatabaseUnavailableError (failures.py).
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sqlite3
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -31,6 +37,7 @@ from typing import Any, TypeVar
 import aiosqlite
 from threadline.v1 import message_pb2, run_pb2, thread_pb2
 
+from threadline_server.errors import DatabaseUnavailableError
 from threadline_server.store.base import Store, StoreTransaction
 from threadline_server.store.records import (
     CheckpointPageQuery,
@@ -44,7 +51,16 @@ from threadline_server.store.records import (
     ThreadRef,
     WriteObserver,
 )
-from threadline_server.store.sqlite import checkpoints, events, messages, runs, threads
+from threadline_server.store.sqlite import (
+    checkpoints,
+    events,
+    failures,
+    messages,
+    purge,
+    runs,
+    threads,
+    wal,
+)
 from threadline_server.store.sqlite import connection as sqlite_connection
 from threadline_server.store.sqlite.keys import SqliteKeyStore
 from threadline_server.store.sqlite.session import Session
@@ -53,6 +69,23 @@ from threadline_server.store.sqlite.transaction import SqliteTransaction
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+# Messages a copy takes per write transaction: about 10 ms of the
+# writer's time (tests/test_big_threads.py measures what others wait).
+COPY_BATCH = 200
+
+
+class _CallerLeftError(Exception):
+    """The caller of a write went away before its work began, so the work is skipped."""
+
+
+def _retrieve_outcome(task: asyncio.Task[Any]) -> None:
+    """Collect the outcome of a write whose caller left, so a failure is logged, not lost."""
+    if task.cancelled():
+        return
+    error = task.exception()
+    if error is not None and not isinstance(error, _CallerLeftError):
+        logger.warning("a write whose caller had gone failed: %r", error)
 
 
 def now_us() -> int:
@@ -69,8 +102,14 @@ class SqliteStore(Store):
         *,
         read_connections: int = 4,
         write_observer: WriteObserver | None = None,
+        busy_timeout: float = 10.0,
+        maintenance_interval: float = 5.0,
     ) -> None:
         self._path = str(path)
+        self._busy_timeout = busy_timeout
+        self._maintenance_interval = maintenance_interval
+        self._maintenance: asyncio.Task[None] | None = None
+        self._wal_held_back = False
         self._write_observer = write_observer
         self._read_connection_count = read_connections
         self._writer: aiosqlite.Connection | None = None
@@ -92,15 +131,31 @@ class SqliteStore(Store):
 
     async def open(self) -> None:
         """Open the writer, migrate, then open the readers."""
-        self._writer = await sqlite_connection.open_writer(self._path)
+        self._writer = await sqlite_connection.open_writer(
+            self._path, busy_timeout_ms=self._busy_timeout_ms
+        )
         for _ in range(self._read_connection_count):
             reader = await sqlite_connection.open_reader(self._path)
             self._all_readers.append(reader)
             self._readers.put_nowait(reader)
         self._keys = SqliteKeyStore.open(self._path)
+        # Copies a previous server left half built are purged with the deleted threads.
+        abandoned = await self._write_session(purge.abandon_builds)
+        if abandoned:
+            logger.info("purging %d thread copies left unfinished by the last run", abandoned)
+        self._maintenance = asyncio.create_task(self._maintain())
+
+    @property
+    def _busy_timeout_ms(self) -> int:
+        return round(self._busy_timeout * 1000)
 
     async def close(self) -> None:
-        """Wait for writes in flight, then close every connection."""
+        """Stop the upkeep, wait for writes in flight, then close every connection."""
+        if self._maintenance is not None:
+            self._maintenance.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._maintenance
+            self._maintenance = None
         if self._pending_writes:
             await asyncio.gather(*self._pending_writes, return_exceptions=True)
         for reader in self._all_readers:
@@ -154,11 +209,134 @@ class SqliteStore(Store):
         self._event_listeners.append(listener)
 
     async def transaction(self, tenant: str, work: Callable[[StoreTransaction], Awaitable[T]]) -> T:
-        """Run work in one write transaction of a tenant that the caller cannot interrupt."""
-        task = asyncio.ensure_future(self._run_write(tenant, work))
+        """Run work in one write transaction of a tenant that the caller cannot interrupt.
+
+        A caller that goes away (its client's deadline passed) before its
+        work began leaves nothing behind: the work does not run. Once begun,
+        the transaction finishes (or rolls back) as one, and its outcome,
+        which no one awaits any more, is logged rather than lost.
+        """
+        caller_left = False
+
+        async def guarded(tx: StoreTransaction) -> T:
+            if caller_left:
+                raise _CallerLeftError
+            return await work(tx)
+
+        task = asyncio.ensure_future(self._run_write(tenant, guarded))
         self._pending_writes.add(task)
         task.add_done_callback(self._pending_writes.discard)
-        return await asyncio.shield(task)
+        try:
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            caller_left = True
+            task.add_done_callback(_retrieve_outcome)
+            raise
+        except sqlite3.Error as error:
+            self._raise_if_unavailable(error)
+            raise
+
+    def _raise_if_unavailable(self, error: sqlite3.Error) -> None:
+        """Raise the domain's DatabaseUnavailableError for a SQLite failure a retry may cure."""
+        found = failures.unavailable(error, busy_timeout=self._busy_timeout)
+        if found is not None:
+            logger.warning("database unavailable: %s", error)
+            raise found from error
+
+    async def _write_session(self, work: Callable[[Session], Awaitable[T]]) -> T:
+        """Run the store's own statements (no tenant's) in one write transaction."""
+
+        async def run(tx: StoreTransaction) -> T:
+            assert isinstance(tx, SqliteTransaction)  # noqa: S101 - _run_write makes one
+            return await work(tx.session)
+
+        return await self.transaction("", run)
+
+    # -- big operations and upkeep ---------------------------------------------
+
+    async def copy_messages_in_batches(
+        self,
+        tenant: str,
+        source: ThreadRef,
+        target: ThreadRef,
+        new_message_id: Callable[[], str],
+        *,
+        through: int | None = None,
+    ) -> int:
+        """Copy messages in transactions of COPY_BATCH messages each (see Store)."""
+        if through is None:
+            async with self._read(tenant) as session:
+                through = await messages.newest_key(session, source)
+        copied, after = 0, 0
+        while True:
+
+            async def batch(tx: StoreTransaction, after: int = after) -> tuple[int, int]:
+                assert isinstance(tx, SqliteTransaction)  # noqa: S101 - _run_write makes one
+                return await messages.copy_batch(
+                    tx.session,
+                    source,
+                    target,
+                    new_message_id,
+                    after=after,
+                    through=through,
+                    limit=COPY_BATCH,
+                )
+
+            count, after = await self.transaction(tenant, batch)
+            copied += count
+            if count < COPY_BATCH:
+                return copied
+
+    async def _maintain(self) -> None:
+        """Purge deleted threads' rows and keep the WAL small, every maintenance interval."""
+        while True:
+            try:
+                await self.purge_deleted()
+                await self.checkpoint_wal()
+            except asyncio.CancelledError:
+                raise
+            except DatabaseUnavailableError as error:
+                # The next round tries again.
+                logger.warning("database upkeep put off: %s", error.message)
+            except Exception:
+                logger.exception("database upkeep failed")
+            await asyncio.sleep(self._maintenance_interval)
+
+    async def purge_deleted(self) -> int:
+        """Remove the rows of deleted threads, purge.BATCH_ROWS per transaction; count them."""
+        removed = 0
+        while True:
+            async with self._read(None) as session:
+                key = await purge.next_purge(session)
+            if key is None:
+                return removed
+            while True:
+
+                async def batch(session: Session, key: int = key) -> int:
+                    return await purge.purge_batch(session, key)
+
+                count = await self._write_session(batch)
+                removed += count
+                if not count:
+                    break
+
+    async def checkpoint_wal(self) -> wal.Checkpoint | None:
+        """Truncate the WAL when it outgrew its limit and no reader needs it (wal.py)."""
+        writer = self._writer
+        if writer is None or wal.wal_bytes(self._path) <= wal.JOURNAL_SIZE_LIMIT:
+            return None
+        async with self._write_lock:
+            done = await wal.truncate(writer, self._path, busy_timeout_ms=self._busy_timeout_ms)
+        # Behind a reader that stays for hours this runs every round: said once.
+        if not (done.busy and self._wal_held_back):
+            logger.info(
+                "WAL checkpoint (TRUNCATE): %d bytes before, %d after%s",
+                done.wal_bytes_before,
+                done.wal_bytes_after,
+                ", readers still on old frames" if done.busy else "",
+            )
+        self._wal_held_back = done.busy
+        return done
 
     @contextlib.asynccontextmanager
     async def _read(self, tenant: str | None, *, snapshot: bool = False) -> AsyncIterator[Session]:
@@ -172,6 +350,9 @@ class SqliteStore(Store):
             if snapshot:
                 await connection.execute("BEGIN")
             yield Session(connection, now_us(), tenant)
+        except sqlite3.Error as error:
+            self._raise_if_unavailable(error)
+            raise
         finally:
             # Shielded so a cancelled reader never returns a connection that is
             # still inside a transaction (which would hold back checkpoints).
@@ -284,6 +465,11 @@ class SqliteStore(Store):
         """Return running runs whose lease ran out, or that have none."""
         async with self._read(None) as session:
             return await runs.stale(session)
+
+    async def expired_waiting_runs(self) -> list[RunRecord]:
+        """Return waiting runs whose action expired."""
+        async with self._read(None) as session:
+            return await runs.waiting_expired(session)
 
     async def threads_with_queued_runs(self) -> list[ThreadRef]:
         """Return the threads that have queued runs."""

@@ -19,6 +19,7 @@ from threadline_server.store.records import (
     ThreadPageQuery,
     ThreadRef,
 )
+from threadline_server.store.sqlite import purge
 from threadline_server.store.sqlite.session import Row, Session, page
 
 COLUMNS = (
@@ -231,8 +232,8 @@ async def set_status(session: Session, key: int, status: int) -> None:
 
 
 async def delete(session: Session, key: int) -> None:
-    """Delete a thread; its messages, runs and events go with it by ON DELETE CASCADE."""
-    await session.change("DELETE FROM threads WHERE pk = ?", (key,))
+    """Delete a thread: gone at once, its rows purged in the background (purge.py)."""
+    await purge.retire(session, [key])
 
 
 async def delete_expired(session: Session, thread_ids: Sequence[str]) -> list[str]:
@@ -240,19 +241,20 @@ async def delete_expired(session: Session, thread_ids: Sequence[str]) -> list[st
     if not thread_ids:
         return []
     rows = await session.rows(
-        "DELETE FROM threads WHERE tenant_id = ? "
+        "SELECT pk, thread_id FROM threads WHERE tenant_id = ? "
         f"AND thread_id IN ({','.join('?' * len(thread_ids))}) AND expire_at <= ? "
-        "RETURNING thread_id",
+        f"AND phase = {purge.LIVE}",
         (session.tenant, *thread_ids, session.now),
     )
-    return [row[0] for row in rows]
+    await purge.retire(session, [row[0] for row in rows])
+    return [row[1] for row in rows]
 
 
 async def expired(session: Session, limit: int) -> list[ThreadRef]:
     """Return up to limit expired threads of every tenant (for the expiry sweep)."""
     rows = await session.rows(
         "SELECT pk, tenant_id, thread_id, ttl_us FROM threads "
-        "WHERE expire_at IS NOT NULL AND expire_at <= ? LIMIT ?",
+        f"WHERE expire_at IS NOT NULL AND expire_at <= ? AND phase = {purge.LIVE} LIMIT ?",
         (session.now, limit),
     )
     return [to_ref(row) for row in rows]

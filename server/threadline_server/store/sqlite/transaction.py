@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 
 from threadline.v1 import message_pb2, run_pb2, thread_pb2
 
+from threadline_server.errors import NotFoundError
 from threadline_server.store.base import StoreTransaction
 from threadline_server.store.records import (
     RememberedRequest,
@@ -19,6 +20,7 @@ from threadline_server.store.sqlite import (
     checkpoints,
     events,
     messages,
+    purge,
     request_ids,
     runs,
     threads,
@@ -35,6 +37,11 @@ class SqliteTransaction(StoreTransaction):
         self.tenant = tenant
         # Stored and announced events, handed to listeners after the commit.
         self.events: list[run_pb2.RunEvent] = []
+
+    @property
+    def session(self) -> Session:
+        """The writer's session (for the store's own upkeep: purges, copies in batches)."""
+        return self._session
 
     def _own(self, ref: ThreadRef) -> None:
         """Refuse a thread of another tenant: a ref only ever comes from this tenant's reads."""
@@ -82,6 +89,17 @@ class SqliteTransaction(StoreTransaction):
         """Delete a thread and everything under it."""
         self._own(ref)
         await threads.delete(self._session, ref.key)
+
+    async def hide_thread(self, ref: ThreadRef) -> None:
+        """Keep a thread inserted here out of sight until publish_thread (purge.hide)."""
+        self._own(ref)
+        await purge.hide(self._session, ref.key)
+
+    async def publish_thread(self, ref: ThreadRef, expire_at: int | None) -> None:
+        """Bring a hidden thread into view, or raise NotFoundError when it was abandoned."""
+        self._own(ref)
+        if not await purge.publish(self._session, ref.key, expire_at):
+            raise NotFoundError("thread", ref.thread_id)
 
     async def delete_expired_threads(self, thread_ids: Sequence[str]) -> list[str]:
         """Delete those of the threads that expired; return their ids."""

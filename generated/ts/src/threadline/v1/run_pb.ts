@@ -6,7 +6,7 @@ import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobu
 import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import { file_google_api_annotations } from "../../google/api/annotations_pb.js";
 import { file_google_api_field_behavior } from "../../google/api/field_behavior_pb.js";
-import type { Duration, Timestamp } from "@bufbuild/protobuf/wkt";
+import type { Duration, Timestamp, Value } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Message as Message$1, ToolCall, ToolResult } from "./message_pb.js";
 import { file_threadline_v1_message } from "./message_pb.js";
@@ -18,7 +18,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file threadline/v1/run.proto.
  */
 export const file_threadline_v1_run: GenFile = /*@__PURE__*/
-  fileDesc("Chd0aHJlYWRsaW5lL3YxL3J1bi5wcm90bxINdGhyZWFkbGluZS52MSJPCgVVc2FnZRIVCg1wcm9tcHRfdG9rZW5zGAEgASgDEhkKEWNvbXBsZXRpb25fdG9rZW5zGAIgASgDEhQKDHRvdGFsX3Rva2VucxgDIAEoAyIpCghSdW5FcnJvchIMCgRjb2RlGAEgASgJEg8KB21lc3NhZ2UYAiABKAkijAEKDlRvb2xDYWxsUmVjb3JkEhQKDHRvb2xfY2FsbF9pZBgBIAEoCRIMCgR0b29sGAIgASgJEi0KBnN0YXR1cxgDIAEoDjIdLnRocmVhZGxpbmUudjEuVG9vbENhbGxTdGF0dXMSEwoLZHVyYXRpb25fbXMYBCABKAMSEgoKZXJyb3JfY29kZRgFIAEoCSK4BQoDUnVuEhQKBnJ1bl9pZBgBIAEoCUIE4kEBCBIXCgl0aHJlYWRfaWQYAiABKAlCBOJBAQMSFgoIYWdlbnRfaWQYAyABKAlCBOJBAQMSLgoGc3RhdHVzGAQgASgOMhgudGhyZWFkbGluZS52MS5SdW5TdGF0dXNCBOJBAQMSFgoIcmVzcG9uc2UYBSABKAlCBOJBAQMSNwoKdG9vbF9jYWxscxgGIAMoCzIdLnRocmVhZGxpbmUudjEuVG9vbENhbGxSZWNvcmRCBOJBAQMSGAoKaXRlcmF0aW9ucxgHIAEoBUIE4kEBAxIpCgV1c2FnZRgIIAEoCzIULnRocmVhZGxpbmUudjEuVXNhZ2VCBOJBAQMSLAoFZXJyb3IYCSABKAsyFy50aHJlYWRsaW5lLnYxLlJ1bkVycm9yQgTiQQEDEjQKCmNyZWF0ZWRfYXQYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQgTiQQEDEjQKCnN0YXJ0ZWRfYXQYCyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQgTiQQEDEjIKCGVuZGVkX2F0GAwgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIE4kEBAxIvCghtZXRhZGF0YRgNIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3RCBOJBAQMSLgoHY29udGV4dBgOIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3RCBOJBAQMSHAoObWF4X2l0ZXJhdGlvbnMYDyABKAVCBOJBAQMSEwoFdG9vbHMYECADKAlCBOJBAQMSQgoSbXVsdGl0YXNrX3N0cmF0ZWd5GBEgASgOMiAudGhyZWFkbGluZS52MS5NdWx0aXRhc2tTdHJhdGVneUIE4kEBAyKNAwoQQ3JlYXRlUnVuUmVxdWVzdBIXCgl0aHJlYWRfaWQYASABKAlCBOJBAQISFgoIYWdlbnRfaWQYAiABKAlCBOJBAQISNAoOaW5wdXRfbWVzc2FnZXMYAyADKAsyFi50aHJlYWRsaW5lLnYxLk1lc3NhZ2VCBOJBAQESLgoHY29udGV4dBgEIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3RCBOJBAQESHAoObWF4X2l0ZXJhdGlvbnMYBSABKAVCBOJBAQESEwoFdG9vbHMYBiADKAlCBOJBAQESLwoIbWV0YWRhdGEYByABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0QgTiQQEBEkIKEm11bHRpdGFza19zdHJhdGVneRgIIAEoDjIgLnRocmVhZGxpbmUudjEuTXVsdGl0YXNrU3RyYXRlZ3lCBOJBAQESGAoKcmVxdWVzdF9pZBgJIAEoCUIE4kEBARIgChJzdHJlYW1fZXZlbnRfdHlwZXMYCiADKAlCBOJBAQEiJQoNR2V0UnVuUmVxdWVzdBIUCgZydW5faWQYASABKAlCBOJBAQIidQoPTGlzdFJ1bnNSZXF1ZXN0EhcKCXRocmVhZF9pZBgBIAEoCUIE4kEBAhIXCglwYWdlX3NpemUYAiABKAVCBOJBAQESGAoKcGFnZV90b2tlbhgDIAEoCUIE4kEBARIWCghvcmRlcl9ieRgEIAEoCUIE4kEBASJNChBMaXN0UnVuc1Jlc3BvbnNlEiAKBHJ1bnMYASADKAsyEi50aHJlYWRsaW5lLnYxLlJ1bhIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiKAoQQ2FuY2VsUnVuUmVxdWVzdBIUCgZydW5faWQYASABKAlCBOJBAQIiWAoOV2FpdFJ1blJlcXVlc3QSFAoGcnVuX2lkGAEgASgJQgTiQQECEjAKB3RpbWVvdXQYAiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb25CBOJBAQEiZwoWU3RyZWFtUnVuRXZlbnRzUmVxdWVzdBIUCgZydW5faWQYASABKAlCBOJBAQISHAoOYWZ0ZXJfZXZlbnRfaWQYAiABKANCBOJBAQESGQoLZXZlbnRfdHlwZXMYAyADKAlCBOJBAQEiZgoSV2F0Y2hUaHJlYWRSZXF1ZXN0EhcKCXRocmVhZF9pZBgBIAEoCUIE4kEBAhIcCg5hZnRlcl9ldmVudF9pZBgCIAEoA0IE4kEBARIZCgtldmVudF90eXBlcxgDIAMoCUIE4kEBASLuAgoIUnVuRXZlbnQSEAoIZXZlbnRfaWQYASABKAMSDgoGcnVuX2lkGAIgASgJEhEKCXRocmVhZF9pZBgDIAEoCRIMCgR0eXBlGAQgASgJEi4KCmNyZWF0ZWRfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiEKA3J1bhgKIAEoCzISLnRocmVhZGxpbmUudjEuUnVuSAASKQoHbWVzc2FnZRgLIAEoCzIWLnRocmVhZGxpbmUudjEuTWVzc2FnZUgAEiwKBWRlbHRhGAwgASgLMhsudGhyZWFkbGluZS52MS5NZXNzYWdlRGVsdGFIABIxCgl0b29sX2NhbGwYDSABKAsyHC50aHJlYWRsaW5lLnYxLlRvb2xDYWxsRXZlbnRIABI1CgpjaGVja3BvaW50GA4gASgLMh8udGhyZWFkbGluZS52MS5UaHJlYWRDaGVja3BvaW50SABCCQoHcGF5bG9hZCIwCgxNZXNzYWdlRGVsdGESEgoKbWVzc2FnZV9pZBgBIAEoCRIMCgR0ZXh0GAIgASgJIpABCg1Ub29sQ2FsbEV2ZW50EiUKBGNhbGwYASABKAsyFy50aHJlYWRsaW5lLnYxLlRvb2xDYWxsEi0KBnJlY29yZBgCIAEoCzIdLnRocmVhZGxpbmUudjEuVG9vbENhbGxSZWNvcmQSKQoGcmVzdWx0GAMgASgLMhkudGhyZWFkbGluZS52MS5Ub29sUmVzdWx0IoACCgtDaGF0UmVxdWVzdBIVCgdtZXNzYWdlGAEgASgJQgTiQQECEhYKCGFnZW50X2lkGAIgASgJQgTiQQECEhcKCXRocmVhZF9pZBgDIAEoCUIE4kEBARIuCgdjb250ZXh0GAQgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdEIE4kEBARIcCg5tYXhfaXRlcmF0aW9ucxgFIAEoBUIE4kEBARIYCgpyZXF1ZXN0X2lkGAYgASgJQgTiQQEBEhMKBXRvb2xzGAcgAygJQgTiQQEBEiwKA3R0bBgIIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbkIE4kEBASKBAgoMQ2hhdFJlc3BvbnNlEhEKCXRocmVhZF9pZBgBIAEoCRIOCgZydW5faWQYAiABKAkSEAoIcmVzcG9uc2UYAyABKAkSMQoKdG9vbF9jYWxscxgEIAMoCzIdLnRocmVhZGxpbmUudjEuVG9vbENhbGxSZWNvcmQSEgoKaXRlcmF0aW9ucxgFIAEoBRIoCgZzdGF0dXMYBiABKA4yGC50aHJlYWRsaW5lLnYxLlJ1blN0YXR1cxIjCgV1c2FnZRgHIAEoCzIULnRocmVhZGxpbmUudjEuVXNhZ2USJgoFZXJyb3IYCCABKAsyFy50aHJlYWRsaW5lLnYxLlJ1bkVycm9yKsgBCglSdW5TdGF0dXMSGgoWUlVOX1NUQVRVU19VTlNQRUNJRklFRBAAEhUKEVJVTl9TVEFUVVNfUVVFVUVEEAESFgoSUlVOX1NUQVRVU19SVU5OSU5HEAISGAoUUlVOX1NUQVRVU19DT01QTEVURUQQAxIlCiFSVU5fU1RBVFVTX01BWF9JVEVSQVRJT05TX1JFQUNIRUQQBBIVChFSVU5fU1RBVFVTX0ZBSUxFRBAFEhgKFFJVTl9TVEFUVVNfQ0FOQ0VMTEVEEAYquQEKEU11bHRpdGFza1N0cmF0ZWd5EiIKHk1VTFRJVEFTS19TVFJBVEVHWV9VTlNQRUNJRklFRBAAEh0KGU1VTFRJVEFTS19TVFJBVEVHWV9SRUpFQ1QQARIeChpNVUxUSVRBU0tfU1RSQVRFR1lfRU5RVUVVRRACEiAKHE1VTFRJVEFTS19TVFJBVEVHWV9JTlRFUlJVUFQQAxIfChtNVUxUSVRBU0tfU1RSQVRFR1lfUk9MTEJBQ0sQBCqNAQoOVG9vbENhbGxTdGF0dXMSIAocVE9PTF9DQUxMX1NUQVRVU19VTlNQRUNJRklFRBAAEhwKGFRPT0xfQ0FMTF9TVEFUVVNfUlVOTklORxABEh4KGlRPT0xfQ0FMTF9TVEFUVVNfU1VDQ0VFREVEEAISGwoXVE9PTF9DQUxMX1NUQVRVU19GQUlMRUQQAzLEBwoKUnVuU2VydmljZRJpCglDcmVhdGVSdW4SHy50aHJlYWRsaW5lLnYxLkNyZWF0ZVJ1blJlcXVlc3QaEi50aHJlYWRsaW5lLnYxLlJ1biIngtPkkwIhOgEqIhwvdjEvdGhyZWFkcy97dGhyZWFkX2lkfS9ydW5zElUKBkdldFJ1bhIcLnRocmVhZGxpbmUudjEuR2V0UnVuUmVxdWVzdBoSLnRocmVhZGxpbmUudjEuUnVuIhmC0+STAhMSES92MS9ydW5zL3tydW5faWR9EnEKCExpc3RSdW5zEh4udGhyZWFkbGluZS52MS5MaXN0UnVuc1JlcXVlc3QaHy50aHJlYWRsaW5lLnYxLkxpc3RSdW5zUmVzcG9uc2UiJILT5JMCHhIcL3YxL3RocmVhZHMve3RocmVhZF9pZH0vcnVucxJlCglDYW5jZWxSdW4SHy50aHJlYWRsaW5lLnYxLkNhbmNlbFJ1blJlcXVlc3QaEi50aHJlYWRsaW5lLnYxLlJ1biIjgtPkkwIdOgEqIhgvdjEvcnVucy97cnVuX2lkfTpjYW5jZWwSXwoHV2FpdFJ1bhIdLnRocmVhZGxpbmUudjEuV2FpdFJ1blJlcXVlc3QaEi50aHJlYWRsaW5lLnYxLlJ1biIhgtPkkwIbOgEqIhYvdjEvcnVucy97cnVuX2lkfTp3YWl0EnUKD1N0cmVhbVJ1bkV2ZW50cxIlLnRocmVhZGxpbmUudjEuU3RyZWFtUnVuRXZlbnRzUmVxdWVzdBoXLnRocmVhZGxpbmUudjEuUnVuRXZlbnQiIILT5JMCGhIYL3YxL3J1bnMve3J1bl9pZH0vZXZlbnRzMAESdwoJU3RyZWFtUnVuEh8udGhyZWFkbGluZS52MS5DcmVhdGVSdW5SZXF1ZXN0GhcudGhyZWFkbGluZS52MS5SdW5FdmVudCIugtPkkwIoOgEqIiMvdjEvdGhyZWFkcy97dGhyZWFkX2lkfS9ydW5zOnN0cmVhbTABEnMKC1dhdGNoVGhyZWFkEiEudGhyZWFkbGluZS52MS5XYXRjaFRocmVhZFJlcXVlc3QaFy50aHJlYWRsaW5lLnYxLlJ1bkV2ZW50IiaC0+STAiASHi92MS90aHJlYWRzL3t0aHJlYWRfaWR9L2V2ZW50czABElQKBENoYXQSGi50aHJlYWRsaW5lLnYxLkNoYXRSZXF1ZXN0GhsudGhyZWFkbGluZS52MS5DaGF0UmVzcG9uc2UiE4LT5JMCDToBKiIIL3YxL2NoYXRCaQoRZGV2LnRocmVhZGxpbmUudjFCCFJ1blByb3RvUAFaSGdpdGh1Yi5jb20vdGhyZWFkbGluZS90aHJlYWRsaW5lL2dlbmVyYXRlZC9nby90aHJlYWRsaW5lL3YxO3RocmVhZGxpbmV2MWIGcHJvdG8z", [file_google_api_annotations, file_google_api_field_behavior, file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp, file_threadline_v1_message, file_threadline_v1_thread]);
+  fileDesc("Chd0aHJlYWRsaW5lL3YxL3J1bi5wcm90bxINdGhyZWFkbGluZS52MSJPCgVVc2FnZRIVCg1wcm9tcHRfdG9rZW5zGAEgASgDEhkKEWNvbXBsZXRpb25fdG9rZW5zGAIgASgDEhQKDHRvdGFsX3Rva2VucxgDIAEoAyIpCghSdW5FcnJvchIMCgRjb2RlGAEgASgJEg8KB21lc3NhZ2UYAiABKAkijAEKDlRvb2xDYWxsUmVjb3JkEhQKDHRvb2xfY2FsbF9pZBgBIAEoCRIMCgR0b29sGAIgASgJEi0KBnN0YXR1cxgDIAEoDjIdLnRocmVhZGxpbmUudjEuVG9vbENhbGxTdGF0dXMSEwoLZHVyYXRpb25fbXMYBCABKAMSEgoKZXJyb3JfY29kZRgFIAEoCSLrBgoDUnVuEhQKBnJ1bl9pZBgBIAEoCUIE4kEBCBIXCgl0aHJlYWRfaWQYAiABKAlCBOJBAQMSFgoIYWdlbnRfaWQYAyABKAlCBOJBAQMSLgoGc3RhdHVzGAQgASgOMhgudGhyZWFkbGluZS52MS5SdW5TdGF0dXNCBOJBAQMSFgoIcmVzcG9uc2UYBSABKAlCBOJBAQMSNwoKdG9vbF9jYWxscxgGIAMoCzIdLnRocmVhZGxpbmUudjEuVG9vbENhbGxSZWNvcmRCBOJBAQMSGAoKaXRlcmF0aW9ucxgHIAEoBUIE4kEBAxIpCgV1c2FnZRgIIAEoCzIULnRocmVhZGxpbmUudjEuVXNhZ2VCBOJBAQMSLAoFZXJyb3IYCSABKAsyFy50aHJlYWRsaW5lLnYxLlJ1bkVycm9yQgTiQQEDEjQKCmNyZWF0ZWRfYXQYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQgTiQQEDEjQKCnN0YXJ0ZWRfYXQYCyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQgTiQQEDEjIKCGVuZGVkX2F0GAwgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIE4kEBAxIvCghtZXRhZGF0YRgNIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3RCBOJBAQMSLgoHY29udGV4dBgOIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3RCBOJBAQMSHAoObWF4X2l0ZXJhdGlvbnMYDyABKAVCBOJBAQMSEwoFdG9vbHMYECADKAlCBOJBAQMSQgoSbXVsdGl0YXNrX3N0cmF0ZWd5GBEgASgOMiAudGhyZWFkbGluZS52MS5NdWx0aXRhc2tTdHJhdGVneUIE4kEBAxI8Cg9yZXF1aXJlZF9hY3Rpb24YEiABKAsyHS50aHJlYWRsaW5lLnYxLlJlcXVpcmVkQWN0aW9uQgTiQQEDEjwKD2FjdGlvbl9yZXNwb25zZRgTIAEoCzIdLnRocmVhZGxpbmUudjEuQWN0aW9uUmVzcG9uc2VCBOJBAQMSNQoMY2xpZW50X3Rvb2xzGBQgAygLMhkudGhyZWFkbGluZS52MS5DbGllbnRUb29sQgTiQQEDIm4KCkNsaWVudFRvb2wSEgoEbmFtZRgBIAEoCUIE4kEBAhIZCgtkZXNjcmlwdGlvbhgCIAEoCUIE4kEBARIxCgpwYXJhbWV0ZXJzGAMgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdEIE4kEBASJUCghRdWVzdGlvbhISCgR0ZXh0GAEgASgJQgTiQQECEjQKDWFuc3dlcl9zY2hlbWEYAiABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0QgTiQQEBIssBCg5SZXF1aXJlZEFjdGlvbhIXCglhY3Rpb25faWQYASABKAlCBOJBAQMSNAoKdG9vbF9jYWxscxgCIAEoCzIeLnRocmVhZGxpbmUudjEuQ2xpZW50VG9vbENhbGxzSAASKwoIcXVlc3Rpb24YAyABKAsyFy50aHJlYWRsaW5lLnYxLlF1ZXN0aW9uSAASNQoLZXhwaXJlX3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQgTiQQEDQgYKBGtpbmQiOQoPQ2xpZW50VG9vbENhbGxzEiYKBWNhbGxzGAEgAygLMhcudGhyZWFkbGluZS52MS5Ub29sQ2FsbCJ8Cg5BY3Rpb25SZXNwb25zZRIRCglhY3Rpb25faWQYASABKAkSLwoMdG9vbF9vdXRwdXRzGAIgAygLMhkudGhyZWFkbGluZS52MS5Ub29sUmVzdWx0EiYKBmFuc3dlchgDIAEoCzIWLmdvb2dsZS5wcm90b2J1Zi5WYWx1ZSKnAQoQUmVzdW1lUnVuUmVxdWVzdBIUCgZydW5faWQYASABKAlCBOJBAQISNQoMdG9vbF9vdXRwdXRzGAIgAygLMhkudGhyZWFkbGluZS52MS5Ub29sUmVzdWx0QgTiQQEBEiwKBmFuc3dlchgDIAEoCzIWLmdvb2dsZS5wcm90b2J1Zi5WYWx1ZUIE4kEBARIYCgpyZXF1ZXN0X2lkGAQgASgJQgTiQQEBIsQDChBDcmVhdGVSdW5SZXF1ZXN0EhcKCXRocmVhZF9pZBgBIAEoCUIE4kEBAhIWCghhZ2VudF9pZBgCIAEoCUIE4kEBAhI0Cg5pbnB1dF9tZXNzYWdlcxgDIAMoCzIWLnRocmVhZGxpbmUudjEuTWVzc2FnZUIE4kEBARIuCgdjb250ZXh0GAQgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdEIE4kEBARIcCg5tYXhfaXRlcmF0aW9ucxgFIAEoBUIE4kEBARITCgV0b29scxgGIAMoCUIE4kEBARIvCghtZXRhZGF0YRgHIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3RCBOJBAQESQgoSbXVsdGl0YXNrX3N0cmF0ZWd5GAggASgOMiAudGhyZWFkbGluZS52MS5NdWx0aXRhc2tTdHJhdGVneUIE4kEBARIYCgpyZXF1ZXN0X2lkGAkgASgJQgTiQQEBEiAKEnN0cmVhbV9ldmVudF90eXBlcxgKIAMoCUIE4kEBARI1CgxjbGllbnRfdG9vbHMYCyADKAsyGS50aHJlYWRsaW5lLnYxLkNsaWVudFRvb2xCBOJBAQEiJQoNR2V0UnVuUmVxdWVzdBIUCgZydW5faWQYASABKAlCBOJBAQIidQoPTGlzdFJ1bnNSZXF1ZXN0EhcKCXRocmVhZF9pZBgBIAEoCUIE4kEBAhIXCglwYWdlX3NpemUYAiABKAVCBOJBAQESGAoKcGFnZV90b2tlbhgDIAEoCUIE4kEBARIWCghvcmRlcl9ieRgEIAEoCUIE4kEBASJNChBMaXN0UnVuc1Jlc3BvbnNlEiAKBHJ1bnMYASADKAsyEi50aHJlYWRsaW5lLnYxLlJ1bhIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiKAoQQ2FuY2VsUnVuUmVxdWVzdBIUCgZydW5faWQYASABKAlCBOJBAQIiWAoOV2FpdFJ1blJlcXVlc3QSFAoGcnVuX2lkGAEgASgJQgTiQQECEjAKB3RpbWVvdXQYAiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb25CBOJBAQEiZwoWU3RyZWFtUnVuRXZlbnRzUmVxdWVzdBIUCgZydW5faWQYASABKAlCBOJBAQISHAoOYWZ0ZXJfZXZlbnRfaWQYAiABKANCBOJBAQESGQoLZXZlbnRfdHlwZXMYAyADKAlCBOJBAQEiZgoSV2F0Y2hUaHJlYWRSZXF1ZXN0EhcKCXRocmVhZF9pZBgBIAEoCUIE4kEBAhIcCg5hZnRlcl9ldmVudF9pZBgCIAEoA0IE4kEBARIZCgtldmVudF90eXBlcxgDIAMoCUIE4kEBASLuAgoIUnVuRXZlbnQSEAoIZXZlbnRfaWQYASABKAMSDgoGcnVuX2lkGAIgASgJEhEKCXRocmVhZF9pZBgDIAEoCRIMCgR0eXBlGAQgASgJEi4KCmNyZWF0ZWRfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiEKA3J1bhgKIAEoCzISLnRocmVhZGxpbmUudjEuUnVuSAASKQoHbWVzc2FnZRgLIAEoCzIWLnRocmVhZGxpbmUudjEuTWVzc2FnZUgAEiwKBWRlbHRhGAwgASgLMhsudGhyZWFkbGluZS52MS5NZXNzYWdlRGVsdGFIABIxCgl0b29sX2NhbGwYDSABKAsyHC50aHJlYWRsaW5lLnYxLlRvb2xDYWxsRXZlbnRIABI1CgpjaGVja3BvaW50GA4gASgLMh8udGhyZWFkbGluZS52MS5UaHJlYWRDaGVja3BvaW50SABCCQoHcGF5bG9hZCIwCgxNZXNzYWdlRGVsdGESEgoKbWVzc2FnZV9pZBgBIAEoCRIMCgR0ZXh0GAIgASgJIpABCg1Ub29sQ2FsbEV2ZW50EiUKBGNhbGwYASABKAsyFy50aHJlYWRsaW5lLnYxLlRvb2xDYWxsEi0KBnJlY29yZBgCIAEoCzIdLnRocmVhZGxpbmUudjEuVG9vbENhbGxSZWNvcmQSKQoGcmVzdWx0GAMgASgLMhkudGhyZWFkbGluZS52MS5Ub29sUmVzdWx0IrcCCgtDaGF0UmVxdWVzdBIVCgdtZXNzYWdlGAEgASgJQgTiQQECEhYKCGFnZW50X2lkGAIgASgJQgTiQQECEhcKCXRocmVhZF9pZBgDIAEoCUIE4kEBARIuCgdjb250ZXh0GAQgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdEIE4kEBARIcCg5tYXhfaXRlcmF0aW9ucxgFIAEoBUIE4kEBARIYCgpyZXF1ZXN0X2lkGAYgASgJQgTiQQEBEhMKBXRvb2xzGAcgAygJQgTiQQEBEiwKA3R0bBgIIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbkIE4kEBARI1CgxjbGllbnRfdG9vbHMYCSADKAsyGS50aHJlYWRsaW5lLnYxLkNsaWVudFRvb2xCBOJBAQEigQIKDENoYXRSZXNwb25zZRIRCgl0aHJlYWRfaWQYASABKAkSDgoGcnVuX2lkGAIgASgJEhAKCHJlc3BvbnNlGAMgASgJEjEKCnRvb2xfY2FsbHMYBCADKAsyHS50aHJlYWRsaW5lLnYxLlRvb2xDYWxsUmVjb3JkEhIKCml0ZXJhdGlvbnMYBSABKAUSKAoGc3RhdHVzGAYgASgOMhgudGhyZWFkbGluZS52MS5SdW5TdGF0dXMSIwoFdXNhZ2UYByABKAsyFC50aHJlYWRsaW5lLnYxLlVzYWdlEiYKBWVycm9yGAggASgLMhcudGhyZWFkbGluZS52MS5SdW5FcnJvciroAQoJUnVuU3RhdHVzEhoKFlJVTl9TVEFUVVNfVU5TUEVDSUZJRUQQABIVChFSVU5fU1RBVFVTX1FVRVVFRBABEhYKElJVTl9TVEFUVVNfUlVOTklORxACEhgKFFJVTl9TVEFUVVNfQ09NUExFVEVEEAMSJQohUlVOX1NUQVRVU19NQVhfSVRFUkFUSU9OU19SRUFDSEVEEAQSFQoRUlVOX1NUQVRVU19GQUlMRUQQBRIYChRSVU5fU1RBVFVTX0NBTkNFTExFRBAGEh4KGlJVTl9TVEFUVVNfUkVRVUlSRVNfQUNUSU9OEAcquQEKEU11bHRpdGFza1N0cmF0ZWd5EiIKHk1VTFRJVEFTS19TVFJBVEVHWV9VTlNQRUNJRklFRBAAEh0KGU1VTFRJVEFTS19TVFJBVEVHWV9SRUpFQ1QQARIeChpNVUxUSVRBU0tfU1RSQVRFR1lfRU5RVUVVRRACEiAKHE1VTFRJVEFTS19TVFJBVEVHWV9JTlRFUlJVUFQQAxIfChtNVUxUSVRBU0tfU1RSQVRFR1lfUk9MTEJBQ0sQBCqNAQoOVG9vbENhbGxTdGF0dXMSIAocVE9PTF9DQUxMX1NUQVRVU19VTlNQRUNJRklFRBAAEhwKGFRPT0xfQ0FMTF9TVEFUVVNfUlVOTklORxABEh4KGlRPT0xfQ0FMTF9TVEFUVVNfU1VDQ0VFREVEEAISGwoXVE9PTF9DQUxMX1NUQVRVU19GQUlMRUQQAzKrCAoKUnVuU2VydmljZRJpCglDcmVhdGVSdW4SHy50aHJlYWRsaW5lLnYxLkNyZWF0ZVJ1blJlcXVlc3QaEi50aHJlYWRsaW5lLnYxLlJ1biIngtPkkwIhOgEqIhwvdjEvdGhyZWFkcy97dGhyZWFkX2lkfS9ydW5zElUKBkdldFJ1bhIcLnRocmVhZGxpbmUudjEuR2V0UnVuUmVxdWVzdBoSLnRocmVhZGxpbmUudjEuUnVuIhmC0+STAhMSES92MS9ydW5zL3tydW5faWR9EnEKCExpc3RSdW5zEh4udGhyZWFkbGluZS52MS5MaXN0UnVuc1JlcXVlc3QaHy50aHJlYWRsaW5lLnYxLkxpc3RSdW5zUmVzcG9uc2UiJILT5JMCHhIcL3YxL3RocmVhZHMve3RocmVhZF9pZH0vcnVucxJlCglDYW5jZWxSdW4SHy50aHJlYWRsaW5lLnYxLkNhbmNlbFJ1blJlcXVlc3QaEi50aHJlYWRsaW5lLnYxLlJ1biIjgtPkkwIdOgEqIhgvdjEvcnVucy97cnVuX2lkfTpjYW5jZWwSXwoHV2FpdFJ1bhIdLnRocmVhZGxpbmUudjEuV2FpdFJ1blJlcXVlc3QaEi50aHJlYWRsaW5lLnYxLlJ1biIhgtPkkwIbOgEqIhYvdjEvcnVucy97cnVuX2lkfTp3YWl0EnUKD1N0cmVhbVJ1bkV2ZW50cxIlLnRocmVhZGxpbmUudjEuU3RyZWFtUnVuRXZlbnRzUmVxdWVzdBoXLnRocmVhZGxpbmUudjEuUnVuRXZlbnQiIILT5JMCGhIYL3YxL3J1bnMve3J1bl9pZH0vZXZlbnRzMAESdwoJU3RyZWFtUnVuEh8udGhyZWFkbGluZS52MS5DcmVhdGVSdW5SZXF1ZXN0GhcudGhyZWFkbGluZS52MS5SdW5FdmVudCIugtPkkwIoOgEqIiMvdjEvdGhyZWFkcy97dGhyZWFkX2lkfS9ydW5zOnN0cmVhbTABEnMKC1dhdGNoVGhyZWFkEiEudGhyZWFkbGluZS52MS5XYXRjaFRocmVhZFJlcXVlc3QaFy50aHJlYWRsaW5lLnYxLlJ1bkV2ZW50IiaC0+STAiASHi92MS90aHJlYWRzL3t0aHJlYWRfaWR9L2V2ZW50czABEmUKCVJlc3VtZVJ1bhIfLnRocmVhZGxpbmUudjEuUmVzdW1lUnVuUmVxdWVzdBoSLnRocmVhZGxpbmUudjEuUnVuIiOC0+STAh06ASoiGC92MS9ydW5zL3tydW5faWR9OnJlc3VtZRJUCgRDaGF0EhoudGhyZWFkbGluZS52MS5DaGF0UmVxdWVzdBobLnRocmVhZGxpbmUudjEuQ2hhdFJlc3BvbnNlIhOC0+STAg06ASoiCC92MS9jaGF0QmkKEWRldi50aHJlYWRsaW5lLnYxQghSdW5Qcm90b1ABWkhnaXRodWIuY29tL3RocmVhZGxpbmUvdGhyZWFkbGluZS9nZW5lcmF0ZWQvZ28vdGhyZWFkbGluZS92MTt0aHJlYWRsaW5ldjFiBnByb3RvMw", [file_google_api_annotations, file_google_api_field_behavior, file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp, file_threadline_v1_message, file_threadline_v1_thread]);
 
 /**
  * Usage counts the tokens a run used.
@@ -64,7 +64,8 @@ export type RunError = Message<"threadline.v1.RunError"> & {
   /**
    * A stable UPPER_SNAKE word: AGENT_ERROR, TIMEOUT, SERVER_RESTARTED,
    * SERVER_STOPPED, LEASE_EXPIRED, CANCELLED_BY_CLIENT, INTERRUPTED,
-   * ROLLED_BACK, or a code of the agent's own (at most 128 characters).
+   * ROLLED_BACK, ACTION_EXPIRED (nobody resumed a run in REQUIRES_ACTION in
+   * time), or a code of the agent's own (at most 128 characters).
    *
    * @generated from field: string code = 1;
    */
@@ -260,6 +261,30 @@ export type Run = Message<"threadline.v1.Run"> & {
    * @generated from field: threadline.v1.MultitaskStrategy multitask_strategy = 17;
    */
   multitaskStrategy: MultitaskStrategy;
+
+  /**
+   * What the run waits for while REQUIRES_ACTION. Once resumed it stays set,
+   * with action_response beside it, until the run pauses again, so that the
+   * agent (or the worker that claims the run) reads the question and its
+   * answer together.
+   *
+   * @generated from field: threadline.v1.RequiredAction required_action = 18;
+   */
+  requiredAction?: RequiredAction | undefined;
+
+  /**
+   * What ResumeRun sent for required_action; unset until the run is resumed.
+   *
+   * @generated from field: threadline.v1.ActionResponse action_response = 19;
+   */
+  actionResponse?: ActionResponse | undefined;
+
+  /**
+   * The client-side tools the run may call, as given to CreateRun.
+   *
+   * @generated from field: repeated threadline.v1.ClientTool client_tools = 20;
+   */
+  clientTools: ClientTool[];
 };
 
 /**
@@ -268,6 +293,234 @@ export type Run = Message<"threadline.v1.Run"> & {
  */
 export const RunSchema: GenMessage<Run> = /*@__PURE__*/
   messageDesc(file_threadline_v1_run, 3);
+
+/**
+ * A ClientTool is a tool the caller runs itself: the agent may call it, and
+ * the run then pauses in REQUIRES_ACTION until ResumeRun brings its output.
+ *
+ * @generated from message threadline.v1.ClientTool
+ */
+export type ClientTool = Message<"threadline.v1.ClientTool"> & {
+  /**
+   * The tool's name, 1 to 128 letters, digits, `_`, `-` and `.`, unique
+   * among the run's client tools and apart from the server's tools.
+   * Required.
+   *
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * What the tool does, for the agent; at most 4096 characters.
+   *
+   * @generated from field: string description = 2;
+   */
+  description: string;
+
+  /**
+   * The JSON Schema of the tool's arguments (draft 2020-12), at most 64 KiB
+   * as JSON; an invalid schema is INVALID_ARGUMENT. The server holds the
+   * agent's calls to it (a worker's call that does not match is
+   * INVALID_ARGUMENT; an in-process agent's fails the run). Unset accepts
+   * any object.
+   *
+   * @generated from field: google.protobuf.Struct parameters = 3;
+   */
+  parameters?: JsonObject | undefined;
+};
+
+/**
+ * Describes the message threadline.v1.ClientTool.
+ * Use `create(ClientToolSchema)` to create a new message.
+ */
+export const ClientToolSchema: GenMessage<ClientTool> = /*@__PURE__*/
+  messageDesc(file_threadline_v1_run, 4);
+
+/**
+ * A Question is what an agent asks a person.
+ *
+ * @generated from message threadline.v1.Question
+ */
+export type Question = Message<"threadline.v1.Question"> & {
+  /**
+   * The question, 1 to 4096 characters. Required.
+   *
+   * @generated from field: string text = 1;
+   */
+  text: string;
+
+  /**
+   * The JSON Schema (draft 2020-12) the answer must be valid against, at
+   * most 64 KiB as JSON. Unset accepts any JSON value.
+   *
+   * @generated from field: google.protobuf.Struct answer_schema = 2;
+   */
+  answerSchema?: JsonObject | undefined;
+};
+
+/**
+ * Describes the message threadline.v1.Question.
+ * Use `create(QuestionSchema)` to create a new message.
+ */
+export const QuestionSchema: GenMessage<Question> = /*@__PURE__*/
+  messageDesc(file_threadline_v1_run, 5);
+
+/**
+ * RequiredAction is what a paused run needs to go on: exactly one of the
+ * outputs of client-side tool calls, or the answer to a question.
+ *
+ * @generated from message threadline.v1.RequiredAction
+ */
+export type RequiredAction = Message<"threadline.v1.RequiredAction"> & {
+  /**
+   * The server-made id of this pause, `act_` followed by 26 lowercase
+   * letters and digits.
+   *
+   * @generated from field: string action_id = 1;
+   */
+  actionId: string;
+
+  /**
+   * What is needed.
+   *
+   * @generated from oneof threadline.v1.RequiredAction.kind
+   */
+  kind: {
+    /**
+     * Calls of the run's client tools, 1 to 32: ResumeRun sends one
+     * ToolResult for each, naming it by tool_call_id.
+     *
+     * @generated from field: threadline.v1.ClientToolCalls tool_calls = 2;
+     */
+    value: ClientToolCalls;
+    case: "toolCalls";
+  } | {
+    /**
+     * A question for a person: ResumeRun sends the answer.
+     *
+     * @generated from field: threadline.v1.Question question = 3;
+     */
+    value: Question;
+    case: "question";
+  } | { case: undefined; value?: undefined };
+
+  /**
+   * When the run ends CANCELLED with error ACTION_EXPIRED unless resumed
+   * (the server's --action-timeout after the pause).
+   *
+   * @generated from field: google.protobuf.Timestamp expire_time = 4;
+   */
+  expireTime?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message threadline.v1.RequiredAction.
+ * Use `create(RequiredActionSchema)` to create a new message.
+ */
+export const RequiredActionSchema: GenMessage<RequiredAction> = /*@__PURE__*/
+  messageDesc(file_threadline_v1_run, 6);
+
+/**
+ * ClientToolCalls are the calls of client-side tools a run waits for.
+ *
+ * @generated from message threadline.v1.ClientToolCalls
+ */
+export type ClientToolCalls = Message<"threadline.v1.ClientToolCalls"> & {
+  /**
+   * The calls, each with its id, the tool's name and its arguments.
+   *
+   * @generated from field: repeated threadline.v1.ToolCall calls = 1;
+   */
+  calls: ToolCall[];
+};
+
+/**
+ * Describes the message threadline.v1.ClientToolCalls.
+ * Use `create(ClientToolCallsSchema)` to create a new message.
+ */
+export const ClientToolCallsSchema: GenMessage<ClientToolCalls> = /*@__PURE__*/
+  messageDesc(file_threadline_v1_run, 7);
+
+/**
+ * ActionResponse is what ResumeRun brought a paused run.
+ *
+ * @generated from message threadline.v1.ActionResponse
+ */
+export type ActionResponse = Message<"threadline.v1.ActionResponse"> & {
+  /**
+   * The RequiredAction.action_id it answers.
+   *
+   * @generated from field: string action_id = 1;
+   */
+  actionId: string;
+
+  /**
+   * The outputs of the client tool calls, one per call.
+   *
+   * @generated from field: repeated threadline.v1.ToolResult tool_outputs = 2;
+   */
+  toolOutputs: ToolResult[];
+
+  /**
+   * The answer to the question.
+   *
+   * @generated from field: google.protobuf.Value answer = 3;
+   */
+  answer?: Value | undefined;
+};
+
+/**
+ * Describes the message threadline.v1.ActionResponse.
+ * Use `create(ActionResponseSchema)` to create a new message.
+ */
+export const ActionResponseSchema: GenMessage<ActionResponse> = /*@__PURE__*/
+  messageDesc(file_threadline_v1_run, 8);
+
+/**
+ * The request to resume a run that waits in REQUIRES_ACTION.
+ *
+ * @generated from message threadline.v1.ResumeRunRequest
+ */
+export type ResumeRunRequest = Message<"threadline.v1.ResumeRunRequest"> & {
+  /**
+   * The run to resume. Required.
+   *
+   * @generated from field: string run_id = 1;
+   */
+  runId: string;
+
+  /**
+   * When the run waits for client tool calls: one output for each call, no
+   * more (each with the rules of ToolResult). Must be empty for a question.
+   *
+   * @generated from field: repeated threadline.v1.ToolResult tool_outputs = 2;
+   */
+  toolOutputs: ToolResult[];
+
+  /**
+   * When the run waits for a question: the answer, any JSON value, at most
+   * 64 KiB as JSON and valid against the question's answer_schema. Must be
+   * unset for tool calls.
+   *
+   * @generated from field: google.protobuf.Value answer = 3;
+   */
+  answer?: Value | undefined;
+
+  /**
+   * Makes the call safe to retry (AIP-155), as CreateRunRequest.request_id:
+   * a retry returns the run as it is now and resumes nothing twice.
+   *
+   * @generated from field: string request_id = 4;
+   */
+  requestId: string;
+};
+
+/**
+ * Describes the message threadline.v1.ResumeRunRequest.
+ * Use `create(ResumeRunRequestSchema)` to create a new message.
+ */
+export const ResumeRunRequestSchema: GenMessage<ResumeRunRequest> = /*@__PURE__*/
+  messageDesc(file_threadline_v1_run, 9);
 
 /**
  * The request to start a run.
@@ -360,6 +613,16 @@ export type CreateRunRequest = Message<"threadline.v1.CreateRunRequest"> & {
    * @generated from field: repeated string stream_event_types = 10;
    */
   streamEventTypes: string[];
+
+  /**
+   * Tools the caller runs itself, at most 32: the agent may call them beside
+   * the server's tools, and the run then pauses in REQUIRES_ACTION until
+   * ResumeRun brings their outputs. Each with the rules of ClientTool; a
+   * name used twice, or one of the server's tools, is INVALID_ARGUMENT.
+   *
+   * @generated from field: repeated threadline.v1.ClientTool client_tools = 11;
+   */
+  clientTools: ClientTool[];
 };
 
 /**
@@ -367,7 +630,7 @@ export type CreateRunRequest = Message<"threadline.v1.CreateRunRequest"> & {
  * Use `create(CreateRunRequestSchema)` to create a new message.
  */
 export const CreateRunRequestSchema: GenMessage<CreateRunRequest> = /*@__PURE__*/
-  messageDesc(file_threadline_v1_run, 4);
+  messageDesc(file_threadline_v1_run, 10);
 
 /**
  * The request to read a run.
@@ -388,7 +651,7 @@ export type GetRunRequest = Message<"threadline.v1.GetRunRequest"> & {
  * Use `create(GetRunRequestSchema)` to create a new message.
  */
 export const GetRunRequestSchema: GenMessage<GetRunRequest> = /*@__PURE__*/
-  messageDesc(file_threadline_v1_run, 5);
+  messageDesc(file_threadline_v1_run, 11);
 
 /**
  * The request to list a thread's runs.
@@ -430,7 +693,7 @@ export type ListRunsRequest = Message<"threadline.v1.ListRunsRequest"> & {
  * Use `create(ListRunsRequestSchema)` to create a new message.
  */
 export const ListRunsRequestSchema: GenMessage<ListRunsRequest> = /*@__PURE__*/
-  messageDesc(file_threadline_v1_run, 6);
+  messageDesc(file_threadline_v1_run, 12);
 
 /**
  * One page of runs.
@@ -459,7 +722,7 @@ export type ListRunsResponse = Message<"threadline.v1.ListRunsResponse"> & {
  * Use `create(ListRunsResponseSchema)` to create a new message.
  */
 export const ListRunsResponseSchema: GenMessage<ListRunsResponse> = /*@__PURE__*/
-  messageDesc(file_threadline_v1_run, 7);
+  messageDesc(file_threadline_v1_run, 13);
 
 /**
  * The request to cancel a run.
@@ -480,7 +743,7 @@ export type CancelRunRequest = Message<"threadline.v1.CancelRunRequest"> & {
  * Use `create(CancelRunRequestSchema)` to create a new message.
  */
 export const CancelRunRequestSchema: GenMessage<CancelRunRequest> = /*@__PURE__*/
-  messageDesc(file_threadline_v1_run, 8);
+  messageDesc(file_threadline_v1_run, 14);
 
 /**
  * The request to wait for a run to end.
@@ -510,7 +773,7 @@ export type WaitRunRequest = Message<"threadline.v1.WaitRunRequest"> & {
  * Use `create(WaitRunRequestSchema)` to create a new message.
  */
 export const WaitRunRequestSchema: GenMessage<WaitRunRequest> = /*@__PURE__*/
-  messageDesc(file_threadline_v1_run, 9);
+  messageDesc(file_threadline_v1_run, 15);
 
 /**
  * The request to stream a run's events.
@@ -550,7 +813,7 @@ export type StreamRunEventsRequest = Message<"threadline.v1.StreamRunEventsReque
  * Use `create(StreamRunEventsRequestSchema)` to create a new message.
  */
 export const StreamRunEventsRequestSchema: GenMessage<StreamRunEventsRequest> = /*@__PURE__*/
-  messageDesc(file_threadline_v1_run, 10);
+  messageDesc(file_threadline_v1_run, 16);
 
 /**
  * The request to watch a thread.
@@ -586,7 +849,7 @@ export type WatchThreadRequest = Message<"threadline.v1.WatchThreadRequest"> & {
  * Use `create(WatchThreadRequestSchema)` to create a new message.
  */
 export const WatchThreadRequestSchema: GenMessage<WatchThreadRequest> = /*@__PURE__*/
-  messageDesc(file_threadline_v1_run, 11);
+  messageDesc(file_threadline_v1_run, 17);
 
 /**
  * A RunEvent is one thing that happened on a thread. Event ids only grow, so
@@ -626,7 +889,9 @@ export type RunEvent = Message<"threadline.v1.RunEvent"> & {
   threadId: string;
 
   /**
-   * What happened: run.created, run.started, message.created, message.delta,
+   * What happened: run.created, run.started, run.requires_action (the run
+   * paused: its required_action says what it needs), run.resumed (ResumeRun
+   * answered it), message.created, message.delta,
    * message.completed, tool_call.started, tool_call.completed, state.updated
    * (the thread's state changed: by a caller, by a run, or back after a run
    * that failed or was cancelled), thread.cleared (ClearThread deleted every
@@ -700,7 +965,7 @@ export type RunEvent = Message<"threadline.v1.RunEvent"> & {
  * Use `create(RunEventSchema)` to create a new message.
  */
 export const RunEventSchema: GenMessage<RunEvent> = /*@__PURE__*/
-  messageDesc(file_threadline_v1_run, 12);
+  messageDesc(file_threadline_v1_run, 18);
 
 /**
  * MessageDelta is a chunk of text an agent adds to the message it is writing.
@@ -728,7 +993,7 @@ export type MessageDelta = Message<"threadline.v1.MessageDelta"> & {
  * Use `create(MessageDeltaSchema)` to create a new message.
  */
 export const MessageDeltaSchema: GenMessage<MessageDelta> = /*@__PURE__*/
-  messageDesc(file_threadline_v1_run, 13);
+  messageDesc(file_threadline_v1_run, 19);
 
 /**
  * ToolCallEvent describes a tool call starting or ending.
@@ -763,7 +1028,7 @@ export type ToolCallEvent = Message<"threadline.v1.ToolCallEvent"> & {
  * Use `create(ToolCallEventSchema)` to create a new message.
  */
 export const ToolCallEventSchema: GenMessage<ToolCallEvent> = /*@__PURE__*/
-  messageDesc(file_threadline_v1_run, 14);
+  messageDesc(file_threadline_v1_run, 20);
 
 /**
  * The request for a one-call chat turn.
@@ -841,6 +1106,15 @@ export type ChatRequest = Message<"threadline.v1.ChatRequest"> & {
    * @generated from field: google.protobuf.Duration ttl = 8;
    */
   ttl?: Duration | undefined;
+
+  /**
+   * Tools the caller runs itself, as CreateRunRequest.client_tools. When the
+   * agent calls one, Chat returns with status REQUIRES_ACTION; ResumeRun
+   * sends the outputs, and WaitRun (or GetRun) gives the answer.
+   *
+   * @generated from field: repeated threadline.v1.ClientTool client_tools = 9;
+   */
+  clientTools: ClientTool[];
 };
 
 /**
@@ -848,7 +1122,7 @@ export type ChatRequest = Message<"threadline.v1.ChatRequest"> & {
  * Use `create(ChatRequestSchema)` to create a new message.
  */
 export const ChatRequestSchema: GenMessage<ChatRequest> = /*@__PURE__*/
-  messageDesc(file_threadline_v1_run, 15);
+  messageDesc(file_threadline_v1_run, 21);
 
 /**
  * The answer to a chat turn.
@@ -892,7 +1166,9 @@ export type ChatResponse = Message<"threadline.v1.ChatResponse"> & {
   iterations: number;
 
   /**
-   * How the run ended (or RUNNING when the call's deadline came first).
+   * How the run ended, REQUIRES_ACTION when it paused to ask (GetRun shows
+   * its required_action; ResumeRun answers it), or RUNNING when the call's
+   * deadline came first.
    *
    * @generated from field: threadline.v1.RunStatus status = 6;
    */
@@ -918,11 +1194,12 @@ export type ChatResponse = Message<"threadline.v1.ChatResponse"> & {
  * Use `create(ChatResponseSchema)` to create a new message.
  */
 export const ChatResponseSchema: GenMessage<ChatResponse> = /*@__PURE__*/
-  messageDesc(file_threadline_v1_run, 16);
+  messageDesc(file_threadline_v1_run, 22);
 
 /**
- * RunStatus is where a run is in its life. QUEUED and RUNNING are in flight;
- * the others are terminal: a run that reached one never changes again.
+ * RunStatus is where a run is in its life. QUEUED, RUNNING and
+ * REQUIRES_ACTION are in flight; the others are terminal: a run that reached
+ * one never changes again.
  *
  * @generated from enum threadline.v1.RunStatus
  */
@@ -980,6 +1257,17 @@ export enum RunStatus {
    * @generated from enum value: RUN_STATUS_CANCELLED = 6;
    */
   CANCELLED = 6,
+
+  /**
+   * Not terminal: the run paused and waits for what required_action asks
+   * (client-side tool outputs or a person's answer), sent with ResumeRun. It
+   * holds its thread (whose status is INTERRUPTED) meanwhile, survives a
+   * server restart, can be cancelled, and ends CANCELLED with error
+   * ACTION_EXPIRED when nobody answers before required_action.expire_time.
+   *
+   * @generated from enum value: RUN_STATUS_REQUIRES_ACTION = 7;
+   */
+  REQUIRES_ACTION = 7,
 }
 
 /**
@@ -1137,8 +1425,9 @@ export const RunService: GenService<{
   },
   /**
    * Asks a run to stop and returns it. Idempotent: a run that has already
-   * ended is returned as it ended. A queued run is cancelled at once; a
-   * running one stops at its next step and ends CANCELLED.
+   * ended is returned as it ended. A queued run, or one in REQUIRES_ACTION,
+   * is cancelled at once; a running one stops at its next step and ends
+   * CANCELLED.
    *
    * @generated from rpc threadline.v1.RunService.CancelRun
    */
@@ -1148,8 +1437,9 @@ export const RunService: GenService<{
     output: typeof RunSchema;
   },
   /**
-   * Waits until the run ends and returns it. When the timeout, or the call's
-   * own deadline, comes first, returns the run as it stands just before then.
+   * Waits until the run ends, or pauses in REQUIRES_ACTION, and returns it.
+   * When the timeout, or the call's own deadline, comes first, returns the
+   * run as it stands just before then.
    *
    * @generated from rpc threadline.v1.RunService.WaitRun
    */
@@ -1199,6 +1489,27 @@ export const RunService: GenService<{
     methodKind: "server_streaming";
     input: typeof WatchThreadRequestSchema;
     output: typeof RunEventSchema;
+  },
+  /**
+   * Continues a run that waits in REQUIRES_ACTION, with what it asked for:
+   * the outputs of its client-side tool calls (one ToolResult for each call
+   * in required_action.tool_calls, no more), or the answer to its question
+   * (valid against the question's answer_schema, when it has one). Returns
+   * the run, QUEUED again: it goes on where it paused, in this process or in
+   * the worker that claims it next, and run.resumed is its next event. A
+   * missing, unknown or invalid output or answer is INVALID_ARGUMENT with
+   * reason VALIDATION_ERROR naming the field (`tool_outputs`,
+   * `tool_outputs[i].tool_call_id`, `answer`, `answer.<property>`); a run
+   * that is not waiting is FAILED_PRECONDITION with reason RUN_NOT_WAITING.
+   * Retrying with the same request_id returns the run as it is now, and
+   * resumes nothing twice.
+   *
+   * @generated from rpc threadline.v1.RunService.ResumeRun
+   */
+  resumeRun: {
+    methodKind: "unary";
+    input: typeof ResumeRunRequestSchema;
+    output: typeof RunSchema;
   },
   /**
    * Sends one user message to an agent and waits for its answer, for callers

@@ -1011,7 +1011,7 @@ export enum ThreadStatus {
   BUSY = 2,
 
   /**
-   * The last run was interrupted and waits to be resumed.
+   * A run on the thread paused in REQUIRES_ACTION and waits for ResumeRun.
    *
    * @generated from enum value: THREAD_STATUS_INTERRUPTED = 3;
    */

@@ -10,7 +10,7 @@ import type { Duration, FieldMask, Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_duration, file_google_protobuf_field_mask, file_google_protobuf_struct, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Message as Message$1, ToolCall, ToolResult } from "./message_pb.js";
 import { file_threadline_v1_message } from "./message_pb.js";
-import type { Run, RunError, RunStatus, Usage } from "./run_pb.js";
+import type { RequiredAction, Run, RunError, RunStatus, Usage } from "./run_pb.js";
 import { file_threadline_v1_run } from "./run_pb.js";
 import type { ThreadState } from "./thread_pb.js";
 import { file_threadline_v1_thread } from "./thread_pb.js";
@@ -20,7 +20,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file threadline/v1/worker.proto.
  */
 export const file_threadline_v1_worker: GenFile = /*@__PURE__*/
-  fileDesc("Chp0aHJlYWRsaW5lL3YxL3dvcmtlci5wcm90bxINdGhyZWFkbGluZS52MSKqAQoPQ2xhaW1SdW5SZXF1ZXN0EhYKCGFnZW50X2lkGAEgASgJQgTiQQECEhcKCXdvcmtlcl9pZBgCIAEoCUIE4kEBARI3Cg5sZWFzZV9kdXJhdGlvbhgDIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbkIE4kEBARItCgR3YWl0GAQgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uQgTiQQEBIvABChBDbGFpbVJ1blJlc3BvbnNlEh8KA3J1bhgBIAEoCzISLnRocmVhZGxpbmUudjEuUnVuEhAKCGxlYXNlX2lkGAIgASgJEjUKEWxlYXNlX2V4cGlyZV90aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIoCghtZXNzYWdlcxgEIAMoCzIWLnRocmVhZGxpbmUudjEuTWVzc2FnZRIdChVvbWl0dGVkX21lc3NhZ2VfY291bnQYBSABKAUSKQoFc3RhdGUYBiABKAsyGi50aHJlYWRsaW5lLnYxLlRocmVhZFN0YXRlIngKFlJlcG9ydFJ1bkV2ZW50c1JlcXVlc3QSFAoGcnVuX2lkGAEgASgJQgTiQQECEhYKCGxlYXNlX2lkGAIgASgJQgTiQQECEjAKBmV2ZW50cxgDIAMoCzIaLnRocmVhZGxpbmUudjEuV29ya2VyRXZlbnRCBOJBAQIicgoXUmVwb3J0UnVuRXZlbnRzUmVzcG9uc2USEQoJY2FuY2VsbGVkGAEgASgIEg0KBWVuZGVkGAIgASgIEjUKEWxlYXNlX2V4cGlyZV90aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJBChFSZW5ld0xlYXNlUmVxdWVzdBIUCgZydW5faWQYASABKAlCBOJBAQISFgoIbGVhc2VfaWQYAiABKAlCBOJBAQIiXgoSUmVuZXdMZWFzZVJlc3BvbnNlEhEKCWNhbmNlbGxlZBgBIAEoCBI1ChFsZWFzZV9leHBpcmVfdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAi5wIKC1dvcmtlckV2ZW50EjwKEWl0ZXJhdGlvbl9zdGFydGVkGAEgASgLMh8udGhyZWFkbGluZS52MS5JdGVyYXRpb25TdGFydGVkSAASFAoKdGV4dF9kZWx0YRgCIAEoCUgAEjQKEXRvb2xfY2FsbF9zdGFydGVkGAMgASgLMhcudGhyZWFkbGluZS52MS5Ub29sQ2FsbEgAEj0KEnRvb2xfY2FsbF9maW5pc2hlZBgEIAEoCzIfLnRocmVhZGxpbmUudjEuVG9vbENhbGxGaW5pc2hlZEgAEiUKBXVzYWdlGAUgASgLMhQudGhyZWFkbGluZS52MS5Vc2FnZUgAEiwKBmZpbmlzaBgGIAEoCzIaLnRocmVhZGxpbmUudjEuUnVuRmluaXNoZWRIABIyCgxzdGF0ZV91cGRhdGUYByABKAsyGi50aHJlYWRsaW5lLnYxLlN0YXRlVXBkYXRlSABCBgoEa2luZCJnCgtTdGF0ZVVwZGF0ZRInCgZ2YWx1ZXMYASABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0Ei8KC3VwZGF0ZV9tYXNrGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLkZpZWxkTWFzayISChBJdGVyYXRpb25TdGFydGVkImYKEFRvb2xDYWxsRmluaXNoZWQSKQoGcmVzdWx0GAEgASgLMhkudGhyZWFkbGluZS52MS5Ub29sUmVzdWx0EhMKC2R1cmF0aW9uX21zGAIgASgDEhIKCmVycm9yX2NvZGUYAyABKAkiXwoLUnVuRmluaXNoZWQSKAoGc3RhdHVzGAEgASgOMhgudGhyZWFkbGluZS52MS5SdW5TdGF0dXMSJgoFZXJyb3IYAiABKAsyFy50aHJlYWRsaW5lLnYxLlJ1bkVycm9yMpIDChJBZ2VudFdvcmtlclNlcnZpY2USeAoIQ2xhaW1SdW4SHi50aHJlYWRsaW5lLnYxLkNsYWltUnVuUmVxdWVzdBofLnRocmVhZGxpbmUudjEuQ2xhaW1SdW5SZXNwb25zZSIrgtPkkwIlOgEqIiAvdjEvYWdlbnRzL3thZ2VudF9pZH0vcnVuczpjbGFpbRKFAQoPUmVwb3J0UnVuRXZlbnRzEiUudGhyZWFkbGluZS52MS5SZXBvcnRSdW5FdmVudHNSZXF1ZXN0GiYudGhyZWFkbGluZS52MS5SZXBvcnRSdW5FdmVudHNSZXNwb25zZSIjgtPkkwIdOgEqIhgvdjEvcnVucy97cnVuX2lkfTpyZXBvcnQSegoKUmVuZXdMZWFzZRIgLnRocmVhZGxpbmUudjEuUmVuZXdMZWFzZVJlcXVlc3QaIS50aHJlYWRsaW5lLnYxLlJlbmV3TGVhc2VSZXNwb25zZSIngtPkkwIhOgEqIhwvdjEvcnVucy97cnVuX2lkfTpyZW5ld0xlYXNlQmwKEWRldi50aHJlYWRsaW5lLnYxQgtXb3JrZXJQcm90b1ABWkhnaXRodWIuY29tL3RocmVhZGxpbmUvdGhyZWFkbGluZS9nZW5lcmF0ZWQvZ28vdGhyZWFkbGluZS92MTt0aHJlYWRsaW5ldjFiBnByb3RvMw", [file_google_api_annotations, file_google_api_field_behavior, file_google_protobuf_duration, file_google_protobuf_field_mask, file_google_protobuf_struct, file_google_protobuf_timestamp, file_threadline_v1_message, file_threadline_v1_run, file_threadline_v1_thread]);
+  fileDesc("Chp0aHJlYWRsaW5lL3YxL3dvcmtlci5wcm90bxINdGhyZWFkbGluZS52MSKqAQoPQ2xhaW1SdW5SZXF1ZXN0EhYKCGFnZW50X2lkGAEgASgJQgTiQQECEhcKCXdvcmtlcl9pZBgCIAEoCUIE4kEBARI3Cg5sZWFzZV9kdXJhdGlvbhgDIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbkIE4kEBARItCgR3YWl0GAQgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uQgTiQQEBIvABChBDbGFpbVJ1blJlc3BvbnNlEh8KA3J1bhgBIAEoCzISLnRocmVhZGxpbmUudjEuUnVuEhAKCGxlYXNlX2lkGAIgASgJEjUKEWxlYXNlX2V4cGlyZV90aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIoCghtZXNzYWdlcxgEIAMoCzIWLnRocmVhZGxpbmUudjEuTWVzc2FnZRIdChVvbWl0dGVkX21lc3NhZ2VfY291bnQYBSABKAUSKQoFc3RhdGUYBiABKAsyGi50aHJlYWRsaW5lLnYxLlRocmVhZFN0YXRlIngKFlJlcG9ydFJ1bkV2ZW50c1JlcXVlc3QSFAoGcnVuX2lkGAEgASgJQgTiQQECEhYKCGxlYXNlX2lkGAIgASgJQgTiQQECEjAKBmV2ZW50cxgDIAMoCzIaLnRocmVhZGxpbmUudjEuV29ya2VyRXZlbnRCBOJBAQIiggEKF1JlcG9ydFJ1bkV2ZW50c1Jlc3BvbnNlEhEKCWNhbmNlbGxlZBgBIAEoCBINCgVlbmRlZBgCIAEoCBI1ChFsZWFzZV9leHBpcmVfdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDgoGcGF1c2VkGAQgASgIIkEKEVJlbmV3TGVhc2VSZXF1ZXN0EhQKBnJ1bl9pZBgBIAEoCUIE4kEBAhIWCghsZWFzZV9pZBgCIAEoCUIE4kEBAiJeChJSZW5ld0xlYXNlUmVzcG9uc2USEQoJY2FuY2VsbGVkGAEgASgIEjUKEWxlYXNlX2V4cGlyZV90aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKhAwoLV29ya2VyRXZlbnQSPAoRaXRlcmF0aW9uX3N0YXJ0ZWQYASABKAsyHy50aHJlYWRsaW5lLnYxLkl0ZXJhdGlvblN0YXJ0ZWRIABIUCgp0ZXh0X2RlbHRhGAIgASgJSAASNAoRdG9vbF9jYWxsX3N0YXJ0ZWQYAyABKAsyFy50aHJlYWRsaW5lLnYxLlRvb2xDYWxsSAASPQoSdG9vbF9jYWxsX2ZpbmlzaGVkGAQgASgLMh8udGhyZWFkbGluZS52MS5Ub29sQ2FsbEZpbmlzaGVkSAASJQoFdXNhZ2UYBSABKAsyFC50aHJlYWRsaW5lLnYxLlVzYWdlSAASLAoGZmluaXNoGAYgASgLMhoudGhyZWFkbGluZS52MS5SdW5GaW5pc2hlZEgAEjIKDHN0YXRlX3VwZGF0ZRgHIAEoCzIaLnRocmVhZGxpbmUudjEuU3RhdGVVcGRhdGVIABI4Cg9yZXF1aXJlc19hY3Rpb24YCCABKAsyHS50aHJlYWRsaW5lLnYxLlJlcXVpcmVkQWN0aW9uSABCBgoEa2luZCJnCgtTdGF0ZVVwZGF0ZRInCgZ2YWx1ZXMYASABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0Ei8KC3VwZGF0ZV9tYXNrGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLkZpZWxkTWFzayISChBJdGVyYXRpb25TdGFydGVkImYKEFRvb2xDYWxsRmluaXNoZWQSKQoGcmVzdWx0GAEgASgLMhkudGhyZWFkbGluZS52MS5Ub29sUmVzdWx0EhMKC2R1cmF0aW9uX21zGAIgASgDEhIKCmVycm9yX2NvZGUYAyABKAkiXwoLUnVuRmluaXNoZWQSKAoGc3RhdHVzGAEgASgOMhgudGhyZWFkbGluZS52MS5SdW5TdGF0dXMSJgoFZXJyb3IYAiABKAsyFy50aHJlYWRsaW5lLnYxLlJ1bkVycm9yMpIDChJBZ2VudFdvcmtlclNlcnZpY2USeAoIQ2xhaW1SdW4SHi50aHJlYWRsaW5lLnYxLkNsYWltUnVuUmVxdWVzdBofLnRocmVhZGxpbmUudjEuQ2xhaW1SdW5SZXNwb25zZSIrgtPkkwIlOgEqIiAvdjEvYWdlbnRzL3thZ2VudF9pZH0vcnVuczpjbGFpbRKFAQoPUmVwb3J0UnVuRXZlbnRzEiUudGhyZWFkbGluZS52MS5SZXBvcnRSdW5FdmVudHNSZXF1ZXN0GiYudGhyZWFkbGluZS52MS5SZXBvcnRSdW5FdmVudHNSZXNwb25zZSIjgtPkkwIdOgEqIhgvdjEvcnVucy97cnVuX2lkfTpyZXBvcnQSegoKUmVuZXdMZWFzZRIgLnRocmVhZGxpbmUudjEuUmVuZXdMZWFzZVJlcXVlc3QaIS50aHJlYWRsaW5lLnYxLlJlbmV3TGVhc2VSZXNwb25zZSIngtPkkwIhOgEqIhwvdjEvcnVucy97cnVuX2lkfTpyZW5ld0xlYXNlQmwKEWRldi50aHJlYWRsaW5lLnYxQgtXb3JrZXJQcm90b1ABWkhnaXRodWIuY29tL3RocmVhZGxpbmUvdGhyZWFkbGluZS9nZW5lcmF0ZWQvZ28vdGhyZWFkbGluZS92MTt0aHJlYWRsaW5ldjFiBnByb3RvMw", [file_google_api_annotations, file_google_api_field_behavior, file_google_protobuf_duration, file_google_protobuf_field_mask, file_google_protobuf_struct, file_google_protobuf_timestamp, file_threadline_v1_message, file_threadline_v1_run, file_threadline_v1_thread]);
 
 /**
  * The request to claim a run.
@@ -73,7 +73,10 @@ export const ClaimRunRequestSchema: GenMessage<ClaimRunRequest> = /*@__PURE__*/
  */
 export type ClaimRunResponse = Message<"threadline.v1.ClaimRunResponse"> & {
   /**
-   * The run, now RUNNING; unset when no run was queued.
+   * The run, now RUNNING; unset when no run was queued. A run resumed after
+   * a pause (ResumeRun) has action_response set beside its required_action:
+   * go on from there, with the thread's messages (the client tool calls and
+   * their outputs among them).
    *
    * @generated from field: threadline.v1.Run run = 1;
    */
@@ -186,6 +189,16 @@ export type ReportRunEventsResponse = Message<"threadline.v1.ReportRunEventsResp
    * @generated from field: google.protobuf.Timestamp lease_expire_time = 3;
    */
   leaseExpireTime?: Timestamp | undefined;
+
+  /**
+   * True when the run paused in REQUIRES_ACTION (a requires_action event):
+   * the lease is over, so drop the run. Once resumed it is QUEUED again and
+   * comes back through ClaimRun, with required_action and action_response
+   * set, for a worker to go on where it paused.
+   *
+   * @generated from field: bool paused = 4;
+   */
+  paused: boolean;
 };
 
 /**
@@ -325,6 +338,18 @@ export type WorkerEvent = Message<"threadline.v1.WorkerEvent"> & {
      */
     value: StateUpdate;
     case: "stateUpdate";
+  } | {
+    /**
+     * The run pauses in REQUIRES_ACTION for what this asks: calls of its
+     * client tools (each named in the run's client_tools, ids unique, 1 to
+     * 32 calls), or a question (with an optional answer_schema that must be a
+     * valid JSON Schema). The server sets action_id and expire_time. Like
+     * finish, nothing may follow it; the lease ends with it.
+     *
+     * @generated from field: threadline.v1.RequiredAction requires_action = 8;
+     */
+    value: RequiredAction;
+    case: "requiresAction";
   } | { case: undefined; value?: undefined };
 };
 

@@ -38,6 +38,7 @@ private static final long serialVersionUID = 0L;
     requestId_ = "";
     tools_ =
         com.google.protobuf.LazyStringArrayList.emptyList();
+    clientTools_ = java.util.Collections.emptyList();
   }
 
   public static final com.google.protobuf.Descriptors.Descriptor
@@ -428,6 +429,77 @@ private static final long serialVersionUID = 0L;
     return ttl_ == null ? com.google.protobuf.Duration.getDefaultInstance() : ttl_;
   }
 
+  public static final int CLIENT_TOOLS_FIELD_NUMBER = 9;
+  @SuppressWarnings("serial")
+  private java.util.List<dev.threadline.v1.ClientTool> clientTools_;
+  /**
+   * <pre>
+   * Tools the caller runs itself, as CreateRunRequest.client_tools. When the
+   * agent calls one, Chat returns with status REQUIRES_ACTION; ResumeRun
+   * sends the outputs, and WaitRun (or GetRun) gives the answer.
+   * </pre>
+   *
+   * <code>repeated .threadline.v1.ClientTool client_tools = 9 [json_name = "clientTools", (.google.api.field_behavior) = OPTIONAL];</code>
+   */
+  @java.lang.Override
+  public java.util.List<dev.threadline.v1.ClientTool> getClientToolsList() {
+    return clientTools_;
+  }
+  /**
+   * <pre>
+   * Tools the caller runs itself, as CreateRunRequest.client_tools. When the
+   * agent calls one, Chat returns with status REQUIRES_ACTION; ResumeRun
+   * sends the outputs, and WaitRun (or GetRun) gives the answer.
+   * </pre>
+   *
+   * <code>repeated .threadline.v1.ClientTool client_tools = 9 [json_name = "clientTools", (.google.api.field_behavior) = OPTIONAL];</code>
+   */
+  @java.lang.Override
+  public java.util.List<? extends dev.threadline.v1.ClientToolOrBuilder> 
+      getClientToolsOrBuilderList() {
+    return clientTools_;
+  }
+  /**
+   * <pre>
+   * Tools the caller runs itself, as CreateRunRequest.client_tools. When the
+   * agent calls one, Chat returns with status REQUIRES_ACTION; ResumeRun
+   * sends the outputs, and WaitRun (or GetRun) gives the answer.
+   * </pre>
+   *
+   * <code>repeated .threadline.v1.ClientTool client_tools = 9 [json_name = "clientTools", (.google.api.field_behavior) = OPTIONAL];</code>
+   */
+  @java.lang.Override
+  public int getClientToolsCount() {
+    return clientTools_.size();
+  }
+  /**
+   * <pre>
+   * Tools the caller runs itself, as CreateRunRequest.client_tools. When the
+   * agent calls one, Chat returns with status REQUIRES_ACTION; ResumeRun
+   * sends the outputs, and WaitRun (or GetRun) gives the answer.
+   * </pre>
+   *
+   * <code>repeated .threadline.v1.ClientTool client_tools = 9 [json_name = "clientTools", (.google.api.field_behavior) = OPTIONAL];</code>
+   */
+  @java.lang.Override
+  public dev.threadline.v1.ClientTool getClientTools(int index) {
+    return clientTools_.get(index);
+  }
+  /**
+   * <pre>
+   * Tools the caller runs itself, as CreateRunRequest.client_tools. When the
+   * agent calls one, Chat returns with status REQUIRES_ACTION; ResumeRun
+   * sends the outputs, and WaitRun (or GetRun) gives the answer.
+   * </pre>
+   *
+   * <code>repeated .threadline.v1.ClientTool client_tools = 9 [json_name = "clientTools", (.google.api.field_behavior) = OPTIONAL];</code>
+   */
+  @java.lang.Override
+  public dev.threadline.v1.ClientToolOrBuilder getClientToolsOrBuilder(
+      int index) {
+    return clientTools_.get(index);
+  }
+
   private byte memoizedIsInitialized = -1;
   @java.lang.Override
   public final boolean isInitialized() {
@@ -466,6 +538,9 @@ private static final long serialVersionUID = 0L;
     if (((bitField0_ & 0x00000002) != 0)) {
       output.writeMessage(8, getTtl());
     }
+    for (int i = 0; i < clientTools_.size(); i++) {
+      output.writeMessage(9, clientTools_.get(i));
+    }
     getUnknownFields().writeTo(output);
   }
   private int computeSerializedSize_0() {
@@ -502,6 +577,15 @@ private static final long serialVersionUID = 0L;
       size += com.google.protobuf.CodedOutputStream
         .computeMessageSize(8, getTtl());
     }
+
+        {
+          final int count = clientTools_.size();
+          for (int i = 0; i < count; i++) {
+            size += com.google.protobuf.CodedOutputStream
+              .computeMessageSizeNoTag(clientTools_.get(i));
+          }
+          size += 1 * count;
+        }
     return size;
   }
   @java.lang.Override
@@ -548,6 +632,8 @@ private static final long serialVersionUID = 0L;
       if (!getTtl()
           .equals(other.getTtl())) return false;
     }
+    if (!getClientToolsList()
+        .equals(other.getClientToolsList())) return false;
     if (!getUnknownFields().equals(other.getUnknownFields())) return false;
     return true;
   }
@@ -580,6 +666,10 @@ private static final long serialVersionUID = 0L;
     if (hasTtl()) {
       hash = (37 * hash) + TTL_FIELD_NUMBER;
       hash = (53 * hash) + getTtl().hashCode();
+    }
+    if (getClientToolsCount() > 0) {
+      hash = (37 * hash) + CLIENT_TOOLS_FIELD_NUMBER;
+      hash = (53 * hash) + getClientToolsList().hashCode();
     }
     hash = (29 * hash) + getUnknownFields().hashCode();
     memoizedHashCode = hash;
@@ -717,6 +807,7 @@ private static final long serialVersionUID = 0L;
               .alwaysUseFieldBuilders) {
         internalGetContextFieldBuilder();
         internalGetTtlFieldBuilder();
+        internalGetClientToolsFieldBuilder();
       }
     }
     @java.lang.Override
@@ -740,6 +831,13 @@ private static final long serialVersionUID = 0L;
         ttlBuilder_.dispose();
         ttlBuilder_ = null;
       }
+      if (clientToolsBuilder_ == null) {
+        clientTools_ = java.util.Collections.emptyList();
+      } else {
+        clientTools_ = null;
+        clientToolsBuilder_.clear();
+      }
+      bitField0_ = (bitField0_ & ~0x00000100);
       return this;
     }
 
@@ -766,9 +864,22 @@ private static final long serialVersionUID = 0L;
     @java.lang.Override
     public dev.threadline.v1.ChatRequest buildPartial() {
       dev.threadline.v1.ChatRequest result = new dev.threadline.v1.ChatRequest(this);
+      buildPartialRepeatedFields(result);
       if (bitField0_ != 0) { buildPartial0(result); }
       onBuilt();
       return result;
+    }
+
+    private void buildPartialRepeatedFields(dev.threadline.v1.ChatRequest result) {
+      if (clientToolsBuilder_ == null) {
+        if (((bitField0_ & 0x00000100) != 0)) {
+          clientTools_ = java.util.Collections.unmodifiableList(clientTools_);
+          bitField0_ = (bitField0_ & ~0x00000100);
+        }
+        result.clientTools_ = clientTools_;
+      } else {
+        result.clientTools_ = clientToolsBuilder_.build();
+      }
     }
 
     private void buildPartial0(dev.threadline.v1.ChatRequest result) {
@@ -859,6 +970,32 @@ private static final long serialVersionUID = 0L;
       if (other.hasTtl()) {
         mergeTtl(other.getTtl());
       }
+      if (clientToolsBuilder_ == null) {
+        if (!other.clientTools_.isEmpty()) {
+          if (clientTools_.isEmpty()) {
+            clientTools_ = other.clientTools_;
+            bitField0_ = (bitField0_ & ~0x00000100);
+          } else {
+            ensureClientToolsIsMutable();
+            clientTools_.addAll(other.clientTools_);
+          }
+          onChanged();
+        }
+      } else {
+        if (!other.clientTools_.isEmpty()) {
+          if (clientToolsBuilder_.isEmpty()) {
+            clientToolsBuilder_.dispose();
+            clientToolsBuilder_ = null;
+            clientTools_ = other.clientTools_;
+            bitField0_ = (bitField0_ & ~0x00000100);
+            clientToolsBuilder_ = 
+              com.google.protobuf.GeneratedMessage.alwaysUseFieldBuilders ?
+                 internalGetClientToolsFieldBuilder() : null;
+          } else {
+            clientToolsBuilder_.addAllMessages(other.clientTools_);
+          }
+        }
+      }
       this.mergeUnknownFields(other.getUnknownFields());
       onChanged();
       return this;
@@ -929,6 +1066,19 @@ private static final long serialVersionUID = 0L;
               bitField0_ |= 0x00000080;
               break;
             } // case 66
+            case 74: {
+              dev.threadline.v1.ClientTool m =
+                  input.readMessage(
+                      dev.threadline.v1.ClientTool.parser(),
+                      extensionRegistry);
+              if (clientToolsBuilder_ == null) {
+                ensureClientToolsIsMutable();
+                clientTools_.add(m);
+              } else {
+                clientToolsBuilder_.addMessage(m);
+              }
+              break;
+            } // case 74
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -1916,6 +2066,354 @@ private static final long serialVersionUID = 0L;
         ttl_ = null;
       }
       return ttlBuilder_;
+    }
+
+    private java.util.List<dev.threadline.v1.ClientTool> clientTools_ =
+      java.util.Collections.emptyList();
+    private void ensureClientToolsIsMutable() {
+      if (!((bitField0_ & 0x00000100) != 0)) {
+        clientTools_ = new java.util.ArrayList<dev.threadline.v1.ClientTool>(clientTools_);
+        bitField0_ |= 0x00000100;
+       }
+    }
+
+    private com.google.protobuf.RepeatedFieldBuilder<
+        dev.threadline.v1.ClientTool, dev.threadline.v1.ClientTool.Builder, dev.threadline.v1.ClientToolOrBuilder> clientToolsBuilder_;
+
+    /**
+     * <pre>
+     * Tools the caller runs itself, as CreateRunRequest.client_tools. When the
+     * agent calls one, Chat returns with status REQUIRES_ACTION; ResumeRun
+     * sends the outputs, and WaitRun (or GetRun) gives the answer.
+     * </pre>
+     *
+     * <code>repeated .threadline.v1.ClientTool client_tools = 9 [json_name = "clientTools", (.google.api.field_behavior) = OPTIONAL];</code>
+     */
+    public java.util.List<dev.threadline.v1.ClientTool> getClientToolsList() {
+      if (clientToolsBuilder_ == null) {
+        return java.util.Collections.unmodifiableList(clientTools_);
+      } else {
+        return clientToolsBuilder_.getMessageList();
+      }
+    }
+    /**
+     * <pre>
+     * Tools the caller runs itself, as CreateRunRequest.client_tools. When the
+     * agent calls one, Chat returns with status REQUIRES_ACTION; ResumeRun
+     * sends the outputs, and WaitRun (or GetRun) gives the answer.
+     * </pre>
+     *
+     * <code>repeated .threadline.v1.ClientTool client_tools = 9 [json_name = "clientTools", (.google.api.field_behavior) = OPTIONAL];</code>
+     */
+    public int getClientToolsCount() {
+      if (clientToolsBuilder_ == null) {
+        return clientTools_.size();
+      } else {
+        return clientToolsBuilder_.getCount();
+      }
+    }
+    /**
+     * <pre>
+     * Tools the caller runs itself, as CreateRunRequest.client_tools. When the
+     * agent calls one, Chat returns with status REQUIRES_ACTION; ResumeRun
+     * sends the outputs, and WaitRun (or GetRun) gives the answer.
+     * </pre>
+     *
+     * <code>repeated .threadline.v1.ClientTool client_tools = 9 [json_name = "clientTools", (.google.api.field_behavior) = OPTIONAL];</code>
+     */
+    public dev.threadline.v1.ClientTool getClientTools(int index) {
+      if (clientToolsBuilder_ == null) {
+        return clientTools_.get(index);
+      } else {
+        return clientToolsBuilder_.getMessage(index);
+      }
+    }
+    /**
+     * <pre>
+     * Tools the caller runs itself, as CreateRunRequest.client_tools. When the
+     * agent calls one, Chat returns with status REQUIRES_ACTION; ResumeRun
+     * sends the outputs, and WaitRun (or GetRun) gives the answer.
+     * </pre>
+     *
+     * <code>repeated .threadline.v1.ClientTool client_tools = 9 [json_name = "clientTools", (.google.api.field_behavior) = OPTIONAL];</code>
+     */
+    public Builder setClientTools(
+        int index, dev.threadline.v1.ClientTool value) {
+      if (clientToolsBuilder_ == null) {
+        if (value == null) {
+          throw new NullPointerException();
+        }
+        ensureClientToolsIsMutable();
+        clientTools_.set(index, value);
+        onChanged();
+      } else {
+        clientToolsBuilder_.setMessage(index, value);
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * Tools the caller runs itself, as CreateRunRequest.client_tools. When the
+     * agent calls one, Chat returns with status REQUIRES_ACTION; ResumeRun
+     * sends the outputs, and WaitRun (or GetRun) gives the answer.
+     * </pre>
+     *
+     * <code>repeated .threadline.v1.ClientTool client_tools = 9 [json_name = "clientTools", (.google.api.field_behavior) = OPTIONAL];</code>
+     */
+    public Builder setClientTools(
+        int index, dev.threadline.v1.ClientTool.Builder builderForValue) {
+      if (clientToolsBuilder_ == null) {
+        ensureClientToolsIsMutable();
+        clientTools_.set(index, builderForValue.build());
+        onChanged();
+      } else {
+        clientToolsBuilder_.setMessage(index, builderForValue.build());
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * Tools the caller runs itself, as CreateRunRequest.client_tools. When the
+     * agent calls one, Chat returns with status REQUIRES_ACTION; ResumeRun
+     * sends the outputs, and WaitRun (or GetRun) gives the answer.
+     * </pre>
+     *
+     * <code>repeated .threadline.v1.ClientTool client_tools = 9 [json_name = "clientTools", (.google.api.field_behavior) = OPTIONAL];</code>
+     */
+    public Builder addClientTools(dev.threadline.v1.ClientTool value) {
+      if (clientToolsBuilder_ == null) {
+        if (value == null) {
+          throw new NullPointerException();
+        }
+        ensureClientToolsIsMutable();
+        clientTools_.add(value);
+        onChanged();
+      } else {
+        clientToolsBuilder_.addMessage(value);
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * Tools the caller runs itself, as CreateRunRequest.client_tools. When the
+     * agent calls one, Chat returns with status REQUIRES_ACTION; ResumeRun
+     * sends the outputs, and WaitRun (or GetRun) gives the answer.
+     * </pre>
+     *
+     * <code>repeated .threadline.v1.ClientTool client_tools = 9 [json_name = "clientTools", (.google.api.field_behavior) = OPTIONAL];</code>
+     */
+    public Builder addClientTools(
+        int index, dev.threadline.v1.ClientTool value) {
+      if (clientToolsBuilder_ == null) {
+        if (value == null) {
+          throw new NullPointerException();
+        }
+        ensureClientToolsIsMutable();
+        clientTools_.add(index, value);
+        onChanged();
+      } else {
+        clientToolsBuilder_.addMessage(index, value);
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * Tools the caller runs itself, as CreateRunRequest.client_tools. When the
+     * agent calls one, Chat returns with status REQUIRES_ACTION; ResumeRun
+     * sends the outputs, and WaitRun (or GetRun) gives the answer.
+     * </pre>
+     *
+     * <code>repeated .threadline.v1.ClientTool client_tools = 9 [json_name = "clientTools", (.google.api.field_behavior) = OPTIONAL];</code>
+     */
+    public Builder addClientTools(
+        dev.threadline.v1.ClientTool.Builder builderForValue) {
+      if (clientToolsBuilder_ == null) {
+        ensureClientToolsIsMutable();
+        clientTools_.add(builderForValue.build());
+        onChanged();
+      } else {
+        clientToolsBuilder_.addMessage(builderForValue.build());
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * Tools the caller runs itself, as CreateRunRequest.client_tools. When the
+     * agent calls one, Chat returns with status REQUIRES_ACTION; ResumeRun
+     * sends the outputs, and WaitRun (or GetRun) gives the answer.
+     * </pre>
+     *
+     * <code>repeated .threadline.v1.ClientTool client_tools = 9 [json_name = "clientTools", (.google.api.field_behavior) = OPTIONAL];</code>
+     */
+    public Builder addClientTools(
+        int index, dev.threadline.v1.ClientTool.Builder builderForValue) {
+      if (clientToolsBuilder_ == null) {
+        ensureClientToolsIsMutable();
+        clientTools_.add(index, builderForValue.build());
+        onChanged();
+      } else {
+        clientToolsBuilder_.addMessage(index, builderForValue.build());
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * Tools the caller runs itself, as CreateRunRequest.client_tools. When the
+     * agent calls one, Chat returns with status REQUIRES_ACTION; ResumeRun
+     * sends the outputs, and WaitRun (or GetRun) gives the answer.
+     * </pre>
+     *
+     * <code>repeated .threadline.v1.ClientTool client_tools = 9 [json_name = "clientTools", (.google.api.field_behavior) = OPTIONAL];</code>
+     */
+    public Builder addAllClientTools(
+        java.lang.Iterable<? extends dev.threadline.v1.ClientTool> values) {
+      if (clientToolsBuilder_ == null) {
+        ensureClientToolsIsMutable();
+        com.google.protobuf.AbstractMessageLite.Builder.addAll(
+            values, clientTools_);
+        onChanged();
+      } else {
+        clientToolsBuilder_.addAllMessages(values);
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * Tools the caller runs itself, as CreateRunRequest.client_tools. When the
+     * agent calls one, Chat returns with status REQUIRES_ACTION; ResumeRun
+     * sends the outputs, and WaitRun (or GetRun) gives the answer.
+     * </pre>
+     *
+     * <code>repeated .threadline.v1.ClientTool client_tools = 9 [json_name = "clientTools", (.google.api.field_behavior) = OPTIONAL];</code>
+     */
+    public Builder clearClientTools() {
+      if (clientToolsBuilder_ == null) {
+        clientTools_ = java.util.Collections.emptyList();
+        bitField0_ = (bitField0_ & ~0x00000100);
+        onChanged();
+      } else {
+        clientToolsBuilder_.clear();
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * Tools the caller runs itself, as CreateRunRequest.client_tools. When the
+     * agent calls one, Chat returns with status REQUIRES_ACTION; ResumeRun
+     * sends the outputs, and WaitRun (or GetRun) gives the answer.
+     * </pre>
+     *
+     * <code>repeated .threadline.v1.ClientTool client_tools = 9 [json_name = "clientTools", (.google.api.field_behavior) = OPTIONAL];</code>
+     */
+    public Builder removeClientTools(int index) {
+      if (clientToolsBuilder_ == null) {
+        ensureClientToolsIsMutable();
+        clientTools_.remove(index);
+        onChanged();
+      } else {
+        clientToolsBuilder_.remove(index);
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * Tools the caller runs itself, as CreateRunRequest.client_tools. When the
+     * agent calls one, Chat returns with status REQUIRES_ACTION; ResumeRun
+     * sends the outputs, and WaitRun (or GetRun) gives the answer.
+     * </pre>
+     *
+     * <code>repeated .threadline.v1.ClientTool client_tools = 9 [json_name = "clientTools", (.google.api.field_behavior) = OPTIONAL];</code>
+     */
+    public dev.threadline.v1.ClientTool.Builder getClientToolsBuilder(
+        int index) {
+      return internalGetClientToolsFieldBuilder().getBuilder(index);
+    }
+    /**
+     * <pre>
+     * Tools the caller runs itself, as CreateRunRequest.client_tools. When the
+     * agent calls one, Chat returns with status REQUIRES_ACTION; ResumeRun
+     * sends the outputs, and WaitRun (or GetRun) gives the answer.
+     * </pre>
+     *
+     * <code>repeated .threadline.v1.ClientTool client_tools = 9 [json_name = "clientTools", (.google.api.field_behavior) = OPTIONAL];</code>
+     */
+    public dev.threadline.v1.ClientToolOrBuilder getClientToolsOrBuilder(
+        int index) {
+      if (clientToolsBuilder_ == null) {
+        return clientTools_.get(index);  } else {
+        return clientToolsBuilder_.getMessageOrBuilder(index);
+      }
+    }
+    /**
+     * <pre>
+     * Tools the caller runs itself, as CreateRunRequest.client_tools. When the
+     * agent calls one, Chat returns with status REQUIRES_ACTION; ResumeRun
+     * sends the outputs, and WaitRun (or GetRun) gives the answer.
+     * </pre>
+     *
+     * <code>repeated .threadline.v1.ClientTool client_tools = 9 [json_name = "clientTools", (.google.api.field_behavior) = OPTIONAL];</code>
+     */
+    public java.util.List<? extends dev.threadline.v1.ClientToolOrBuilder> 
+         getClientToolsOrBuilderList() {
+      if (clientToolsBuilder_ != null) {
+        return clientToolsBuilder_.getMessageOrBuilderList();
+      } else {
+        return java.util.Collections.unmodifiableList(clientTools_);
+      }
+    }
+    /**
+     * <pre>
+     * Tools the caller runs itself, as CreateRunRequest.client_tools. When the
+     * agent calls one, Chat returns with status REQUIRES_ACTION; ResumeRun
+     * sends the outputs, and WaitRun (or GetRun) gives the answer.
+     * </pre>
+     *
+     * <code>repeated .threadline.v1.ClientTool client_tools = 9 [json_name = "clientTools", (.google.api.field_behavior) = OPTIONAL];</code>
+     */
+    public dev.threadline.v1.ClientTool.Builder addClientToolsBuilder() {
+      return internalGetClientToolsFieldBuilder().addBuilder(
+          dev.threadline.v1.ClientTool.getDefaultInstance());
+    }
+    /**
+     * <pre>
+     * Tools the caller runs itself, as CreateRunRequest.client_tools. When the
+     * agent calls one, Chat returns with status REQUIRES_ACTION; ResumeRun
+     * sends the outputs, and WaitRun (or GetRun) gives the answer.
+     * </pre>
+     *
+     * <code>repeated .threadline.v1.ClientTool client_tools = 9 [json_name = "clientTools", (.google.api.field_behavior) = OPTIONAL];</code>
+     */
+    public dev.threadline.v1.ClientTool.Builder addClientToolsBuilder(
+        int index) {
+      return internalGetClientToolsFieldBuilder().addBuilder(
+          index, dev.threadline.v1.ClientTool.getDefaultInstance());
+    }
+    /**
+     * <pre>
+     * Tools the caller runs itself, as CreateRunRequest.client_tools. When the
+     * agent calls one, Chat returns with status REQUIRES_ACTION; ResumeRun
+     * sends the outputs, and WaitRun (or GetRun) gives the answer.
+     * </pre>
+     *
+     * <code>repeated .threadline.v1.ClientTool client_tools = 9 [json_name = "clientTools", (.google.api.field_behavior) = OPTIONAL];</code>
+     */
+    public java.util.List<dev.threadline.v1.ClientTool.Builder> 
+         getClientToolsBuilderList() {
+      return internalGetClientToolsFieldBuilder().getBuilderList();
+    }
+    private com.google.protobuf.RepeatedFieldBuilder<
+        dev.threadline.v1.ClientTool, dev.threadline.v1.ClientTool.Builder, dev.threadline.v1.ClientToolOrBuilder> 
+        internalGetClientToolsFieldBuilder() {
+      if (clientToolsBuilder_ == null) {
+        clientToolsBuilder_ = new com.google.protobuf.RepeatedFieldBuilder<
+            dev.threadline.v1.ClientTool, dev.threadline.v1.ClientTool.Builder, dev.threadline.v1.ClientToolOrBuilder>(
+                clientTools_,
+                ((bitField0_ & 0x00000100) != 0),
+                getParentForChildren(),
+                isClean());
+        clientTools_ = null;
+      }
+      return clientToolsBuilder_;
     }
 
     // @@protoc_insertion_point(builder_scope:threadline.v1.ChatRequest)

@@ -231,4 +231,58 @@ public interface ChatRequestOrBuilder extends
    * <code>.google.protobuf.Duration ttl = 8 [json_name = "ttl", (.google.api.field_behavior) = OPTIONAL];</code>
    */
   com.google.protobuf.DurationOrBuilder getTtlOrBuilder();
+
+  /**
+   * <pre>
+   * Tools the caller runs itself, as CreateRunRequest.client_tools. When the
+   * agent calls one, Chat returns with status REQUIRES_ACTION; ResumeRun
+   * sends the outputs, and WaitRun (or GetRun) gives the answer.
+   * </pre>
+   *
+   * <code>repeated .threadline.v1.ClientTool client_tools = 9 [json_name = "clientTools", (.google.api.field_behavior) = OPTIONAL];</code>
+   */
+  java.util.List<dev.threadline.v1.ClientTool> 
+      getClientToolsList();
+  /**
+   * <pre>
+   * Tools the caller runs itself, as CreateRunRequest.client_tools. When the
+   * agent calls one, Chat returns with status REQUIRES_ACTION; ResumeRun
+   * sends the outputs, and WaitRun (or GetRun) gives the answer.
+   * </pre>
+   *
+   * <code>repeated .threadline.v1.ClientTool client_tools = 9 [json_name = "clientTools", (.google.api.field_behavior) = OPTIONAL];</code>
+   */
+  dev.threadline.v1.ClientTool getClientTools(int index);
+  /**
+   * <pre>
+   * Tools the caller runs itself, as CreateRunRequest.client_tools. When the
+   * agent calls one, Chat returns with status REQUIRES_ACTION; ResumeRun
+   * sends the outputs, and WaitRun (or GetRun) gives the answer.
+   * </pre>
+   *
+   * <code>repeated .threadline.v1.ClientTool client_tools = 9 [json_name = "clientTools", (.google.api.field_behavior) = OPTIONAL];</code>
+   */
+  int getClientToolsCount();
+  /**
+   * <pre>
+   * Tools the caller runs itself, as CreateRunRequest.client_tools. When the
+   * agent calls one, Chat returns with status REQUIRES_ACTION; ResumeRun
+   * sends the outputs, and WaitRun (or GetRun) gives the answer.
+   * </pre>
+   *
+   * <code>repeated .threadline.v1.ClientTool client_tools = 9 [json_name = "clientTools", (.google.api.field_behavior) = OPTIONAL];</code>
+   */
+  java.util.List<? extends dev.threadline.v1.ClientToolOrBuilder> 
+      getClientToolsOrBuilderList();
+  /**
+   * <pre>
+   * Tools the caller runs itself, as CreateRunRequest.client_tools. When the
+   * agent calls one, Chat returns with status REQUIRES_ACTION; ResumeRun
+   * sends the outputs, and WaitRun (or GetRun) gives the answer.
+   * </pre>
+   *
+   * <code>repeated .threadline.v1.ClientTool client_tools = 9 [json_name = "clientTools", (.google.api.field_behavior) = OPTIONAL];</code>
+   */
+  dev.threadline.v1.ClientToolOrBuilder getClientToolsOrBuilder(
+      int index);
 }

@@ -279,7 +279,9 @@ private static final long serialVersionUID = 0L;
   private int status_ = 0;
   /**
    * <pre>
-   * How the run ended (or RUNNING when the call's deadline came first).
+   * How the run ended, REQUIRES_ACTION when it paused to ask (GetRun shows
+   * its required_action; ResumeRun answers it), or RUNNING when the call's
+   * deadline came first.
    * </pre>
    *
    * <code>.threadline.v1.RunStatus status = 6 [json_name = "status"];</code>
@@ -290,7 +292,9 @@ private static final long serialVersionUID = 0L;
   }
   /**
    * <pre>
-   * How the run ended (or RUNNING when the call's deadline came first).
+   * How the run ended, REQUIRES_ACTION when it paused to ask (GetRun shows
+   * its required_action; ResumeRun answers it), or RUNNING when the call's
+   * deadline came first.
    * </pre>
    *
    * <code>.threadline.v1.RunStatus status = 6 [json_name = "status"];</code>
@@ -1568,7 +1572,9 @@ private static final long serialVersionUID = 0L;
     private int status_ = 0;
     /**
      * <pre>
-     * How the run ended (or RUNNING when the call's deadline came first).
+     * How the run ended, REQUIRES_ACTION when it paused to ask (GetRun shows
+     * its required_action; ResumeRun answers it), or RUNNING when the call's
+     * deadline came first.
      * </pre>
      *
      * <code>.threadline.v1.RunStatus status = 6 [json_name = "status"];</code>
@@ -1579,7 +1585,9 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * How the run ended (or RUNNING when the call's deadline came first).
+     * How the run ended, REQUIRES_ACTION when it paused to ask (GetRun shows
+     * its required_action; ResumeRun answers it), or RUNNING when the call's
+     * deadline came first.
      * </pre>
      *
      * <code>.threadline.v1.RunStatus status = 6 [json_name = "status"];</code>
@@ -1594,7 +1602,9 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * How the run ended (or RUNNING when the call's deadline came first).
+     * How the run ended, REQUIRES_ACTION when it paused to ask (GetRun shows
+     * its required_action; ResumeRun answers it), or RUNNING when the call's
+     * deadline came first.
      * </pre>
      *
      * <code>.threadline.v1.RunStatus status = 6 [json_name = "status"];</code>
@@ -1607,7 +1617,9 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * How the run ended (or RUNNING when the call's deadline came first).
+     * How the run ended, REQUIRES_ACTION when it paused to ask (GetRun shows
+     * its required_action; ResumeRun answers it), or RUNNING when the call's
+     * deadline came first.
      * </pre>
      *
      * <code>.threadline.v1.RunStatus status = 6 [json_name = "status"];</code>
@@ -1624,7 +1636,9 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * How the run ended (or RUNNING when the call's deadline came first).
+     * How the run ended, REQUIRES_ACTION when it paused to ask (GetRun shows
+     * its required_action; ResumeRun answers it), or RUNNING when the call's
+     * deadline came first.
      * </pre>
      *
      * <code>.threadline.v1.RunStatus status = 6 [json_name = "status"];</code>

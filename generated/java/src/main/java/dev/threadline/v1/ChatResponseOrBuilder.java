@@ -126,7 +126,9 @@ public interface ChatResponseOrBuilder extends
 
   /**
    * <pre>
-   * How the run ended (or RUNNING when the call's deadline came first).
+   * How the run ended, REQUIRES_ACTION when it paused to ask (GetRun shows
+   * its required_action; ResumeRun answers it), or RUNNING when the call's
+   * deadline came first.
    * </pre>
    *
    * <code>.threadline.v1.RunStatus status = 6 [json_name = "status"];</code>
@@ -135,7 +137,9 @@ public interface ChatResponseOrBuilder extends
   int getStatusValue();
   /**
    * <pre>
-   * How the run ended (or RUNNING when the call's deadline came first).
+   * How the run ended, REQUIRES_ACTION when it paused to ask (GetRun shows
+   * its required_action; ResumeRun answers it), or RUNNING when the call's
+   * deadline came first.
    * </pre>
    *
    * <code>.threadline.v1.RunStatus status = 6 [json_name = "status"];</code>

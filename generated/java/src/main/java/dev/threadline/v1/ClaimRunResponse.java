@@ -59,7 +59,10 @@ private static final long serialVersionUID = 0L;
   private dev.threadline.v1.Run run_;
   /**
    * <pre>
-   * The run, now RUNNING; unset when no run was queued.
+   * The run, now RUNNING; unset when no run was queued. A run resumed after
+   * a pause (ResumeRun) has action_response set beside its required_action:
+   * go on from there, with the thread's messages (the client tool calls and
+   * their outputs among them).
    * </pre>
    *
    * <code>.threadline.v1.Run run = 1 [json_name = "run"];</code>
@@ -71,7 +74,10 @@ private static final long serialVersionUID = 0L;
   }
   /**
    * <pre>
-   * The run, now RUNNING; unset when no run was queued.
+   * The run, now RUNNING; unset when no run was queued. A run resumed after
+   * a pause (ResumeRun) has action_response set beside its required_action:
+   * go on from there, with the thread's messages (the client tool calls and
+   * their outputs among them).
    * </pre>
    *
    * <code>.threadline.v1.Run run = 1 [json_name = "run"];</code>
@@ -83,7 +89,10 @@ private static final long serialVersionUID = 0L;
   }
   /**
    * <pre>
-   * The run, now RUNNING; unset when no run was queued.
+   * The run, now RUNNING; unset when no run was queued. A run resumed after
+   * a pause (ResumeRun) has action_response set beside its required_action:
+   * go on from there, with the thread's messages (the client tool calls and
+   * their outputs among them).
    * </pre>
    *
    * <code>.threadline.v1.Run run = 1 [json_name = "run"];</code>
@@ -830,7 +839,10 @@ private static final long serialVersionUID = 0L;
         dev.threadline.v1.Run, dev.threadline.v1.Run.Builder, dev.threadline.v1.RunOrBuilder> runBuilder_;
     /**
      * <pre>
-     * The run, now RUNNING; unset when no run was queued.
+     * The run, now RUNNING; unset when no run was queued. A run resumed after
+     * a pause (ResumeRun) has action_response set beside its required_action:
+     * go on from there, with the thread's messages (the client tool calls and
+     * their outputs among them).
      * </pre>
      *
      * <code>.threadline.v1.Run run = 1 [json_name = "run"];</code>
@@ -841,7 +853,10 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The run, now RUNNING; unset when no run was queued.
+     * The run, now RUNNING; unset when no run was queued. A run resumed after
+     * a pause (ResumeRun) has action_response set beside its required_action:
+     * go on from there, with the thread's messages (the client tool calls and
+     * their outputs among them).
      * </pre>
      *
      * <code>.threadline.v1.Run run = 1 [json_name = "run"];</code>
@@ -856,7 +871,10 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The run, now RUNNING; unset when no run was queued.
+     * The run, now RUNNING; unset when no run was queued. A run resumed after
+     * a pause (ResumeRun) has action_response set beside its required_action:
+     * go on from there, with the thread's messages (the client tool calls and
+     * their outputs among them).
      * </pre>
      *
      * <code>.threadline.v1.Run run = 1 [json_name = "run"];</code>
@@ -876,7 +894,10 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The run, now RUNNING; unset when no run was queued.
+     * The run, now RUNNING; unset when no run was queued. A run resumed after
+     * a pause (ResumeRun) has action_response set beside its required_action:
+     * go on from there, with the thread's messages (the client tool calls and
+     * their outputs among them).
      * </pre>
      *
      * <code>.threadline.v1.Run run = 1 [json_name = "run"];</code>
@@ -894,7 +915,10 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The run, now RUNNING; unset when no run was queued.
+     * The run, now RUNNING; unset when no run was queued. A run resumed after
+     * a pause (ResumeRun) has action_response set beside its required_action:
+     * go on from there, with the thread's messages (the client tool calls and
+     * their outputs among them).
      * </pre>
      *
      * <code>.threadline.v1.Run run = 1 [json_name = "run"];</code>
@@ -919,7 +943,10 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The run, now RUNNING; unset when no run was queued.
+     * The run, now RUNNING; unset when no run was queued. A run resumed after
+     * a pause (ResumeRun) has action_response set beside its required_action:
+     * go on from there, with the thread's messages (the client tool calls and
+     * their outputs among them).
      * </pre>
      *
      * <code>.threadline.v1.Run run = 1 [json_name = "run"];</code>
@@ -936,7 +963,10 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The run, now RUNNING; unset when no run was queued.
+     * The run, now RUNNING; unset when no run was queued. A run resumed after
+     * a pause (ResumeRun) has action_response set beside its required_action:
+     * go on from there, with the thread's messages (the client tool calls and
+     * their outputs among them).
      * </pre>
      *
      * <code>.threadline.v1.Run run = 1 [json_name = "run"];</code>
@@ -948,7 +978,10 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The run, now RUNNING; unset when no run was queued.
+     * The run, now RUNNING; unset when no run was queued. A run resumed after
+     * a pause (ResumeRun) has action_response set beside its required_action:
+     * go on from there, with the thread's messages (the client tool calls and
+     * their outputs among them).
      * </pre>
      *
      * <code>.threadline.v1.Run run = 1 [json_name = "run"];</code>
@@ -963,7 +996,10 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The run, now RUNNING; unset when no run was queued.
+     * The run, now RUNNING; unset when no run was queued. A run resumed after
+     * a pause (ResumeRun) has action_response set beside its required_action:
+     * go on from there, with the thread's messages (the client tool calls and
+     * their outputs among them).
      * </pre>
      *
      * <code>.threadline.v1.Run run = 1 [json_name = "run"];</code>

@@ -12,7 +12,10 @@ public interface ClaimRunResponseOrBuilder extends
 
   /**
    * <pre>
-   * The run, now RUNNING; unset when no run was queued.
+   * The run, now RUNNING; unset when no run was queued. A run resumed after
+   * a pause (ResumeRun) has action_response set beside its required_action:
+   * go on from there, with the thread's messages (the client tool calls and
+   * their outputs among them).
    * </pre>
    *
    * <code>.threadline.v1.Run run = 1 [json_name = "run"];</code>
@@ -21,7 +24,10 @@ public interface ClaimRunResponseOrBuilder extends
   boolean hasRun();
   /**
    * <pre>
-   * The run, now RUNNING; unset when no run was queued.
+   * The run, now RUNNING; unset when no run was queued. A run resumed after
+   * a pause (ResumeRun) has action_response set beside its required_action:
+   * go on from there, with the thread's messages (the client tool calls and
+   * their outputs among them).
    * </pre>
    *
    * <code>.threadline.v1.Run run = 1 [json_name = "run"];</code>
@@ -30,7 +36,10 @@ public interface ClaimRunResponseOrBuilder extends
   dev.threadline.v1.Run getRun();
   /**
    * <pre>
-   * The run, now RUNNING; unset when no run was queued.
+   * The run, now RUNNING; unset when no run was queued. A run resumed after
+   * a pause (ResumeRun) has action_response set beside its required_action:
+   * go on from there, with the thread's messages (the client tool calls and
+   * their outputs among them).
    * </pre>
    *
    * <code>.threadline.v1.Run run = 1 [json_name = "run"];</code>

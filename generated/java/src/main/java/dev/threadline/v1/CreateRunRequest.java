@@ -41,6 +41,7 @@ private static final long serialVersionUID = 0L;
     requestId_ = "";
     streamEventTypes_ =
         com.google.protobuf.LazyStringArrayList.emptyList();
+    clientTools_ = java.util.Collections.emptyList();
   }
 
   public static final com.google.protobuf.Descriptors.Descriptor
@@ -530,6 +531,82 @@ private static final long serialVersionUID = 0L;
     return streamEventTypes_.getByteString(index);
   }
 
+  public static final int CLIENT_TOOLS_FIELD_NUMBER = 11;
+  @SuppressWarnings("serial")
+  private java.util.List<dev.threadline.v1.ClientTool> clientTools_;
+  /**
+   * <pre>
+   * Tools the caller runs itself, at most 32: the agent may call them beside
+   * the server's tools, and the run then pauses in REQUIRES_ACTION until
+   * ResumeRun brings their outputs. Each with the rules of ClientTool; a
+   * name used twice, or one of the server's tools, is INVALID_ARGUMENT.
+   * </pre>
+   *
+   * <code>repeated .threadline.v1.ClientTool client_tools = 11 [json_name = "clientTools", (.google.api.field_behavior) = OPTIONAL];</code>
+   */
+  @java.lang.Override
+  public java.util.List<dev.threadline.v1.ClientTool> getClientToolsList() {
+    return clientTools_;
+  }
+  /**
+   * <pre>
+   * Tools the caller runs itself, at most 32: the agent may call them beside
+   * the server's tools, and the run then pauses in REQUIRES_ACTION until
+   * ResumeRun brings their outputs. Each with the rules of ClientTool; a
+   * name used twice, or one of the server's tools, is INVALID_ARGUMENT.
+   * </pre>
+   *
+   * <code>repeated .threadline.v1.ClientTool client_tools = 11 [json_name = "clientTools", (.google.api.field_behavior) = OPTIONAL];</code>
+   */
+  @java.lang.Override
+  public java.util.List<? extends dev.threadline.v1.ClientToolOrBuilder> 
+      getClientToolsOrBuilderList() {
+    return clientTools_;
+  }
+  /**
+   * <pre>
+   * Tools the caller runs itself, at most 32: the agent may call them beside
+   * the server's tools, and the run then pauses in REQUIRES_ACTION until
+   * ResumeRun brings their outputs. Each with the rules of ClientTool; a
+   * name used twice, or one of the server's tools, is INVALID_ARGUMENT.
+   * </pre>
+   *
+   * <code>repeated .threadline.v1.ClientTool client_tools = 11 [json_name = "clientTools", (.google.api.field_behavior) = OPTIONAL];</code>
+   */
+  @java.lang.Override
+  public int getClientToolsCount() {
+    return clientTools_.size();
+  }
+  /**
+   * <pre>
+   * Tools the caller runs itself, at most 32: the agent may call them beside
+   * the server's tools, and the run then pauses in REQUIRES_ACTION until
+   * ResumeRun brings their outputs. Each with the rules of ClientTool; a
+   * name used twice, or one of the server's tools, is INVALID_ARGUMENT.
+   * </pre>
+   *
+   * <code>repeated .threadline.v1.ClientTool client_tools = 11 [json_name = "clientTools", (.google.api.field_behavior) = OPTIONAL];</code>
+   */
+  @java.lang.Override
+  public dev.threadline.v1.ClientTool getClientTools(int index) {
+    return clientTools_.get(index);
+  }
+  /**
+   * <pre>
+   * Tools the caller runs itself, at most 32: the agent may call them beside
+   * the server's tools, and the run then pauses in REQUIRES_ACTION until
+   * ResumeRun brings their outputs. Each with the rules of ClientTool; a
+   * name used twice, or one of the server's tools, is INVALID_ARGUMENT.
+   * </pre>
+   *
+   * <code>repeated .threadline.v1.ClientTool client_tools = 11 [json_name = "clientTools", (.google.api.field_behavior) = OPTIONAL];</code>
+   */
+  @java.lang.Override
+  public dev.threadline.v1.ClientToolOrBuilder getClientToolsOrBuilder(
+      int index) {
+    return clientTools_.get(index);
+  }
+
   private byte memoizedIsInitialized = -1;
   @java.lang.Override
   public final boolean isInitialized() {
@@ -573,6 +650,9 @@ private static final long serialVersionUID = 0L;
     }
     for (int i = 0; i < streamEventTypes_.size(); i++) {
       com.google.protobuf.GeneratedMessage.writeString(output, 10, streamEventTypes_.getRaw(i));
+    }
+    for (int i = 0; i < clientTools_.size(); i++) {
+      output.writeMessage(11, clientTools_.get(i));
     }
     getUnknownFields().writeTo(output);
   }
@@ -628,6 +708,15 @@ private static final long serialVersionUID = 0L;
       size += dataSize;
       size += 1 * getStreamEventTypesList().size();
     }
+
+        {
+          final int count = clientTools_.size();
+          for (int i = 0; i < count; i++) {
+            size += com.google.protobuf.CodedOutputStream
+              .computeMessageSizeNoTag(clientTools_.get(i));
+          }
+          size += 1 * count;
+        }
     return size;
   }
   @java.lang.Override
@@ -677,6 +766,8 @@ private static final long serialVersionUID = 0L;
         .equals(other.getRequestId())) return false;
     if (!getStreamEventTypesList()
         .equals(other.getStreamEventTypesList())) return false;
+    if (!getClientToolsList()
+        .equals(other.getClientToolsList())) return false;
     if (!getUnknownFields().equals(other.getUnknownFields())) return false;
     return true;
   }
@@ -717,6 +808,10 @@ private static final long serialVersionUID = 0L;
     if (getStreamEventTypesCount() > 0) {
       hash = (37 * hash) + STREAM_EVENT_TYPES_FIELD_NUMBER;
       hash = (53 * hash) + getStreamEventTypesList().hashCode();
+    }
+    if (getClientToolsCount() > 0) {
+      hash = (37 * hash) + CLIENT_TOOLS_FIELD_NUMBER;
+      hash = (53 * hash) + getClientToolsList().hashCode();
     }
     hash = (29 * hash) + getUnknownFields().hashCode();
     memoizedHashCode = hash;
@@ -855,6 +950,7 @@ private static final long serialVersionUID = 0L;
         internalGetInputMessagesFieldBuilder();
         internalGetContextFieldBuilder();
         internalGetMetadataFieldBuilder();
+        internalGetClientToolsFieldBuilder();
       }
     }
     @java.lang.Override
@@ -887,6 +983,13 @@ private static final long serialVersionUID = 0L;
       requestId_ = "";
       streamEventTypes_ =
           com.google.protobuf.LazyStringArrayList.emptyList();
+      if (clientToolsBuilder_ == null) {
+        clientTools_ = java.util.Collections.emptyList();
+      } else {
+        clientTools_ = null;
+        clientToolsBuilder_.clear();
+      }
+      bitField0_ = (bitField0_ & ~0x00000400);
       return this;
     }
 
@@ -928,6 +1031,15 @@ private static final long serialVersionUID = 0L;
         result.inputMessages_ = inputMessages_;
       } else {
         result.inputMessages_ = inputMessagesBuilder_.build();
+      }
+      if (clientToolsBuilder_ == null) {
+        if (((bitField0_ & 0x00000400) != 0)) {
+          clientTools_ = java.util.Collections.unmodifiableList(clientTools_);
+          bitField0_ = (bitField0_ & ~0x00000400);
+        }
+        result.clientTools_ = clientTools_;
+      } else {
+        result.clientTools_ = clientToolsBuilder_.build();
       }
     }
 
@@ -1057,6 +1169,32 @@ private static final long serialVersionUID = 0L;
         }
         onChanged();
       }
+      if (clientToolsBuilder_ == null) {
+        if (!other.clientTools_.isEmpty()) {
+          if (clientTools_.isEmpty()) {
+            clientTools_ = other.clientTools_;
+            bitField0_ = (bitField0_ & ~0x00000400);
+          } else {
+            ensureClientToolsIsMutable();
+            clientTools_.addAll(other.clientTools_);
+          }
+          onChanged();
+        }
+      } else {
+        if (!other.clientTools_.isEmpty()) {
+          if (clientToolsBuilder_.isEmpty()) {
+            clientToolsBuilder_.dispose();
+            clientToolsBuilder_ = null;
+            clientTools_ = other.clientTools_;
+            bitField0_ = (bitField0_ & ~0x00000400);
+            clientToolsBuilder_ = 
+              com.google.protobuf.GeneratedMessage.alwaysUseFieldBuilders ?
+                 internalGetClientToolsFieldBuilder() : null;
+          } else {
+            clientToolsBuilder_.addAllMessages(other.clientTools_);
+          }
+        }
+      }
       this.mergeUnknownFields(other.getUnknownFields());
       onChanged();
       return this;
@@ -1145,6 +1283,19 @@ private static final long serialVersionUID = 0L;
               streamEventTypes_.add(input.readStringRequireUtf8());
               break;
             } // case 82
+            case 90: {
+              dev.threadline.v1.ClientTool m =
+                  input.readMessage(
+                      dev.threadline.v1.ClientTool.parser(),
+                      extensionRegistry);
+              if (clientToolsBuilder_ == null) {
+                ensureClientToolsIsMutable();
+                clientTools_.add(m);
+              } else {
+                clientToolsBuilder_.addMessage(m);
+              }
+              break;
+            } // case 90
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -2583,6 +2734,372 @@ private static final long serialVersionUID = 0L;
       bitField0_ |= 0x00000200;
       onChanged();
       return this;
+    }
+
+    private java.util.List<dev.threadline.v1.ClientTool> clientTools_ =
+      java.util.Collections.emptyList();
+    private void ensureClientToolsIsMutable() {
+      if (!((bitField0_ & 0x00000400) != 0)) {
+        clientTools_ = new java.util.ArrayList<dev.threadline.v1.ClientTool>(clientTools_);
+        bitField0_ |= 0x00000400;
+       }
+    }
+
+    private com.google.protobuf.RepeatedFieldBuilder<
+        dev.threadline.v1.ClientTool, dev.threadline.v1.ClientTool.Builder, dev.threadline.v1.ClientToolOrBuilder> clientToolsBuilder_;
+
+    /**
+     * <pre>
+     * Tools the caller runs itself, at most 32: the agent may call them beside
+     * the server's tools, and the run then pauses in REQUIRES_ACTION until
+     * ResumeRun brings their outputs. Each with the rules of ClientTool; a
+     * name used twice, or one of the server's tools, is INVALID_ARGUMENT.
+     * </pre>
+     *
+     * <code>repeated .threadline.v1.ClientTool client_tools = 11 [json_name = "clientTools", (.google.api.field_behavior) = OPTIONAL];</code>
+     */
+    public java.util.List<dev.threadline.v1.ClientTool> getClientToolsList() {
+      if (clientToolsBuilder_ == null) {
+        return java.util.Collections.unmodifiableList(clientTools_);
+      } else {
+        return clientToolsBuilder_.getMessageList();
+      }
+    }
+    /**
+     * <pre>
+     * Tools the caller runs itself, at most 32: the agent may call them beside
+     * the server's tools, and the run then pauses in REQUIRES_ACTION until
+     * ResumeRun brings their outputs. Each with the rules of ClientTool; a
+     * name used twice, or one of the server's tools, is INVALID_ARGUMENT.
+     * </pre>
+     *
+     * <code>repeated .threadline.v1.ClientTool client_tools = 11 [json_name = "clientTools", (.google.api.field_behavior) = OPTIONAL];</code>
+     */
+    public int getClientToolsCount() {
+      if (clientToolsBuilder_ == null) {
+        return clientTools_.size();
+      } else {
+        return clientToolsBuilder_.getCount();
+      }
+    }
+    /**
+     * <pre>
+     * Tools the caller runs itself, at most 32: the agent may call them beside
+     * the server's tools, and the run then pauses in REQUIRES_ACTION until
+     * ResumeRun brings their outputs. Each with the rules of ClientTool; a
+     * name used twice, or one of the server's tools, is INVALID_ARGUMENT.
+     * </pre>
+     *
+     * <code>repeated .threadline.v1.ClientTool client_tools = 11 [json_name = "clientTools", (.google.api.field_behavior) = OPTIONAL];</code>
+     */
+    public dev.threadline.v1.ClientTool getClientTools(int index) {
+      if (clientToolsBuilder_ == null) {
+        return clientTools_.get(index);
+      } else {
+        return clientToolsBuilder_.getMessage(index);
+      }
+    }
+    /**
+     * <pre>
+     * Tools the caller runs itself, at most 32: the agent may call them beside
+     * the server's tools, and the run then pauses in REQUIRES_ACTION until
+     * ResumeRun brings their outputs. Each with the rules of ClientTool; a
+     * name used twice, or one of the server's tools, is INVALID_ARGUMENT.
+     * </pre>
+     *
+     * <code>repeated .threadline.v1.ClientTool client_tools = 11 [json_name = "clientTools", (.google.api.field_behavior) = OPTIONAL];</code>
+     */
+    public Builder setClientTools(
+        int index, dev.threadline.v1.ClientTool value) {
+      if (clientToolsBuilder_ == null) {
+        if (value == null) {
+          throw new NullPointerException();
+        }
+        ensureClientToolsIsMutable();
+        clientTools_.set(index, value);
+        onChanged();
+      } else {
+        clientToolsBuilder_.setMessage(index, value);
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * Tools the caller runs itself, at most 32: the agent may call them beside
+     * the server's tools, and the run then pauses in REQUIRES_ACTION until
+     * ResumeRun brings their outputs. Each with the rules of ClientTool; a
+     * name used twice, or one of the server's tools, is INVALID_ARGUMENT.
+     * </pre>
+     *
+     * <code>repeated .threadline.v1.ClientTool client_tools = 11 [json_name = "clientTools", (.google.api.field_behavior) = OPTIONAL];</code>
+     */
+    public Builder setClientTools(
+        int index, dev.threadline.v1.ClientTool.Builder builderForValue) {
+      if (clientToolsBuilder_ == null) {
+        ensureClientToolsIsMutable();
+        clientTools_.set(index, builderForValue.build());
+        onChanged();
+      } else {
+        clientToolsBuilder_.setMessage(index, builderForValue.build());
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * Tools the caller runs itself, at most 32: the agent may call them beside
+     * the server's tools, and the run then pauses in REQUIRES_ACTION until
+     * ResumeRun brings their outputs. Each with the rules of ClientTool; a
+     * name used twice, or one of the server's tools, is INVALID_ARGUMENT.
+     * </pre>
+     *
+     * <code>repeated .threadline.v1.ClientTool client_tools = 11 [json_name = "clientTools", (.google.api.field_behavior) = OPTIONAL];</code>
+     */
+    public Builder addClientTools(dev.threadline.v1.ClientTool value) {
+      if (clientToolsBuilder_ == null) {
+        if (value == null) {
+          throw new NullPointerException();
+        }
+        ensureClientToolsIsMutable();
+        clientTools_.add(value);
+        onChanged();
+      } else {
+        clientToolsBuilder_.addMessage(value);
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * Tools the caller runs itself, at most 32: the agent may call them beside
+     * the server's tools, and the run then pauses in REQUIRES_ACTION until
+     * ResumeRun brings their outputs. Each with the rules of ClientTool; a
+     * name used twice, or one of the server's tools, is INVALID_ARGUMENT.
+     * </pre>
+     *
+     * <code>repeated .threadline.v1.ClientTool client_tools = 11 [json_name = "clientTools", (.google.api.field_behavior) = OPTIONAL];</code>
+     */
+    public Builder addClientTools(
+        int index, dev.threadline.v1.ClientTool value) {
+      if (clientToolsBuilder_ == null) {
+        if (value == null) {
+          throw new NullPointerException();
+        }
+        ensureClientToolsIsMutable();
+        clientTools_.add(index, value);
+        onChanged();
+      } else {
+        clientToolsBuilder_.addMessage(index, value);
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * Tools the caller runs itself, at most 32: the agent may call them beside
+     * the server's tools, and the run then pauses in REQUIRES_ACTION until
+     * ResumeRun brings their outputs. Each with the rules of ClientTool; a
+     * name used twice, or one of the server's tools, is INVALID_ARGUMENT.
+     * </pre>
+     *
+     * <code>repeated .threadline.v1.ClientTool client_tools = 11 [json_name = "clientTools", (.google.api.field_behavior) = OPTIONAL];</code>
+     */
+    public Builder addClientTools(
+        dev.threadline.v1.ClientTool.Builder builderForValue) {
+      if (clientToolsBuilder_ == null) {
+        ensureClientToolsIsMutable();
+        clientTools_.add(builderForValue.build());
+        onChanged();
+      } else {
+        clientToolsBuilder_.addMessage(builderForValue.build());
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * Tools the caller runs itself, at most 32: the agent may call them beside
+     * the server's tools, and the run then pauses in REQUIRES_ACTION until
+     * ResumeRun brings their outputs. Each with the rules of ClientTool; a
+     * name used twice, or one of the server's tools, is INVALID_ARGUMENT.
+     * </pre>
+     *
+     * <code>repeated .threadline.v1.ClientTool client_tools = 11 [json_name = "clientTools", (.google.api.field_behavior) = OPTIONAL];</code>
+     */
+    public Builder addClientTools(
+        int index, dev.threadline.v1.ClientTool.Builder builderForValue) {
+      if (clientToolsBuilder_ == null) {
+        ensureClientToolsIsMutable();
+        clientTools_.add(index, builderForValue.build());
+        onChanged();
+      } else {
+        clientToolsBuilder_.addMessage(index, builderForValue.build());
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * Tools the caller runs itself, at most 32: the agent may call them beside
+     * the server's tools, and the run then pauses in REQUIRES_ACTION until
+     * ResumeRun brings their outputs. Each with the rules of ClientTool; a
+     * name used twice, or one of the server's tools, is INVALID_ARGUMENT.
+     * </pre>
+     *
+     * <code>repeated .threadline.v1.ClientTool client_tools = 11 [json_name = "clientTools", (.google.api.field_behavior) = OPTIONAL];</code>
+     */
+    public Builder addAllClientTools(
+        java.lang.Iterable<? extends dev.threadline.v1.ClientTool> values) {
+      if (clientToolsBuilder_ == null) {
+        ensureClientToolsIsMutable();
+        com.google.protobuf.AbstractMessageLite.Builder.addAll(
+            values, clientTools_);
+        onChanged();
+      } else {
+        clientToolsBuilder_.addAllMessages(values);
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * Tools the caller runs itself, at most 32: the agent may call them beside
+     * the server's tools, and the run then pauses in REQUIRES_ACTION until
+     * ResumeRun brings their outputs. Each with the rules of ClientTool; a
+     * name used twice, or one of the server's tools, is INVALID_ARGUMENT.
+     * </pre>
+     *
+     * <code>repeated .threadline.v1.ClientTool client_tools = 11 [json_name = "clientTools", (.google.api.field_behavior) = OPTIONAL];</code>
+     */
+    public Builder clearClientTools() {
+      if (clientToolsBuilder_ == null) {
+        clientTools_ = java.util.Collections.emptyList();
+        bitField0_ = (bitField0_ & ~0x00000400);
+        onChanged();
+      } else {
+        clientToolsBuilder_.clear();
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * Tools the caller runs itself, at most 32: the agent may call them beside
+     * the server's tools, and the run then pauses in REQUIRES_ACTION until
+     * ResumeRun brings their outputs. Each with the rules of ClientTool; a
+     * name used twice, or one of the server's tools, is INVALID_ARGUMENT.
+     * </pre>
+     *
+     * <code>repeated .threadline.v1.ClientTool client_tools = 11 [json_name = "clientTools", (.google.api.field_behavior) = OPTIONAL];</code>
+     */
+    public Builder removeClientTools(int index) {
+      if (clientToolsBuilder_ == null) {
+        ensureClientToolsIsMutable();
+        clientTools_.remove(index);
+        onChanged();
+      } else {
+        clientToolsBuilder_.remove(index);
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * Tools the caller runs itself, at most 32: the agent may call them beside
+     * the server's tools, and the run then pauses in REQUIRES_ACTION until
+     * ResumeRun brings their outputs. Each with the rules of ClientTool; a
+     * name used twice, or one of the server's tools, is INVALID_ARGUMENT.
+     * </pre>
+     *
+     * <code>repeated .threadline.v1.ClientTool client_tools = 11 [json_name = "clientTools", (.google.api.field_behavior) = OPTIONAL];</code>
+     */
+    public dev.threadline.v1.ClientTool.Builder getClientToolsBuilder(
+        int index) {
+      return internalGetClientToolsFieldBuilder().getBuilder(index);
+    }
+    /**
+     * <pre>
+     * Tools the caller runs itself, at most 32: the agent may call them beside
+     * the server's tools, and the run then pauses in REQUIRES_ACTION until
+     * ResumeRun brings their outputs. Each with the rules of ClientTool; a
+     * name used twice, or one of the server's tools, is INVALID_ARGUMENT.
+     * </pre>
+     *
+     * <code>repeated .threadline.v1.ClientTool client_tools = 11 [json_name = "clientTools", (.google.api.field_behavior) = OPTIONAL];</code>
+     */
+    public dev.threadline.v1.ClientToolOrBuilder getClientToolsOrBuilder(
+        int index) {
+      if (clientToolsBuilder_ == null) {
+        return clientTools_.get(index);  } else {
+        return clientToolsBuilder_.getMessageOrBuilder(index);
+      }
+    }
+    /**
+     * <pre>
+     * Tools the caller runs itself, at most 32: the agent may call them beside
+     * the server's tools, and the run then pauses in REQUIRES_ACTION until
+     * ResumeRun brings their outputs. Each with the rules of ClientTool; a
+     * name used twice, or one of the server's tools, is INVALID_ARGUMENT.
+     * </pre>
+     *
+     * <code>repeated .threadline.v1.ClientTool client_tools = 11 [json_name = "clientTools", (.google.api.field_behavior) = OPTIONAL];</code>
+     */
+    public java.util.List<? extends dev.threadline.v1.ClientToolOrBuilder> 
+         getClientToolsOrBuilderList() {
+      if (clientToolsBuilder_ != null) {
+        return clientToolsBuilder_.getMessageOrBuilderList();
+      } else {
+        return java.util.Collections.unmodifiableList(clientTools_);
+      }
+    }
+    /**
+     * <pre>
+     * Tools the caller runs itself, at most 32: the agent may call them beside
+     * the server's tools, and the run then pauses in REQUIRES_ACTION until
+     * ResumeRun brings their outputs. Each with the rules of ClientTool; a
+     * name used twice, or one of the server's tools, is INVALID_ARGUMENT.
+     * </pre>
+     *
+     * <code>repeated .threadline.v1.ClientTool client_tools = 11 [json_name = "clientTools", (.google.api.field_behavior) = OPTIONAL];</code>
+     */
+    public dev.threadline.v1.ClientTool.Builder addClientToolsBuilder() {
+      return internalGetClientToolsFieldBuilder().addBuilder(
+          dev.threadline.v1.ClientTool.getDefaultInstance());
+    }
+    /**
+     * <pre>
+     * Tools the caller runs itself, at most 32: the agent may call them beside
+     * the server's tools, and the run then pauses in REQUIRES_ACTION until
+     * ResumeRun brings their outputs. Each with the rules of ClientTool; a
+     * name used twice, or one of the server's tools, is INVALID_ARGUMENT.
+     * </pre>
+     *
+     * <code>repeated .threadline.v1.ClientTool client_tools = 11 [json_name = "clientTools", (.google.api.field_behavior) = OPTIONAL];</code>
+     */
+    public dev.threadline.v1.ClientTool.Builder addClientToolsBuilder(
+        int index) {
+      return internalGetClientToolsFieldBuilder().addBuilder(
+          index, dev.threadline.v1.ClientTool.getDefaultInstance());
+    }
+    /**
+     * <pre>
+     * Tools the caller runs itself, at most 32: the agent may call them beside
+     * the server's tools, and the run then pauses in REQUIRES_ACTION until
+     * ResumeRun brings their outputs. Each with the rules of ClientTool; a
+     * name used twice, or one of the server's tools, is INVALID_ARGUMENT.
+     * </pre>
+     *
+     * <code>repeated .threadline.v1.ClientTool client_tools = 11 [json_name = "clientTools", (.google.api.field_behavior) = OPTIONAL];</code>
+     */
+    public java.util.List<dev.threadline.v1.ClientTool.Builder> 
+         getClientToolsBuilderList() {
+      return internalGetClientToolsFieldBuilder().getBuilderList();
+    }
+    private com.google.protobuf.RepeatedFieldBuilder<
+        dev.threadline.v1.ClientTool, dev.threadline.v1.ClientTool.Builder, dev.threadline.v1.ClientToolOrBuilder> 
+        internalGetClientToolsFieldBuilder() {
+      if (clientToolsBuilder_ == null) {
+        clientToolsBuilder_ = new com.google.protobuf.RepeatedFieldBuilder<
+            dev.threadline.v1.ClientTool, dev.threadline.v1.ClientTool.Builder, dev.threadline.v1.ClientToolOrBuilder>(
+                clientTools_,
+                ((bitField0_ & 0x00000400) != 0),
+                getParentForChildren(),
+                isClean());
+        clientTools_ = null;
+      }
+      return clientToolsBuilder_;
     }
 
     // @@protoc_insertion_point(builder_scope:threadline.v1.CreateRunRequest)

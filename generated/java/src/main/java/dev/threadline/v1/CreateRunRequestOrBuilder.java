@@ -321,4 +321,63 @@ public interface CreateRunRequestOrBuilder extends
    */
   com.google.protobuf.ByteString
       getStreamEventTypesBytes(int index);
+
+  /**
+   * <pre>
+   * Tools the caller runs itself, at most 32: the agent may call them beside
+   * the server's tools, and the run then pauses in REQUIRES_ACTION until
+   * ResumeRun brings their outputs. Each with the rules of ClientTool; a
+   * name used twice, or one of the server's tools, is INVALID_ARGUMENT.
+   * </pre>
+   *
+   * <code>repeated .threadline.v1.ClientTool client_tools = 11 [json_name = "clientTools", (.google.api.field_behavior) = OPTIONAL];</code>
+   */
+  java.util.List<dev.threadline.v1.ClientTool> 
+      getClientToolsList();
+  /**
+   * <pre>
+   * Tools the caller runs itself, at most 32: the agent may call them beside
+   * the server's tools, and the run then pauses in REQUIRES_ACTION until
+   * ResumeRun brings their outputs. Each with the rules of ClientTool; a
+   * name used twice, or one of the server's tools, is INVALID_ARGUMENT.
+   * </pre>
+   *
+   * <code>repeated .threadline.v1.ClientTool client_tools = 11 [json_name = "clientTools", (.google.api.field_behavior) = OPTIONAL];</code>
+   */
+  dev.threadline.v1.ClientTool getClientTools(int index);
+  /**
+   * <pre>
+   * Tools the caller runs itself, at most 32: the agent may call them beside
+   * the server's tools, and the run then pauses in REQUIRES_ACTION until
+   * ResumeRun brings their outputs. Each with the rules of ClientTool; a
+   * name used twice, or one of the server's tools, is INVALID_ARGUMENT.
+   * </pre>
+   *
+   * <code>repeated .threadline.v1.ClientTool client_tools = 11 [json_name = "clientTools", (.google.api.field_behavior) = OPTIONAL];</code>
+   */
+  int getClientToolsCount();
+  /**
+   * <pre>
+   * Tools the caller runs itself, at most 32: the agent may call them beside
+   * the server's tools, and the run then pauses in REQUIRES_ACTION until
+   * ResumeRun brings their outputs. Each with the rules of ClientTool; a
+   * name used twice, or one of the server's tools, is INVALID_ARGUMENT.
+   * </pre>
+   *
+   * <code>repeated .threadline.v1.ClientTool client_tools = 11 [json_name = "clientTools", (.google.api.field_behavior) = OPTIONAL];</code>
+   */
+  java.util.List<? extends dev.threadline.v1.ClientToolOrBuilder> 
+      getClientToolsOrBuilderList();
+  /**
+   * <pre>
+   * Tools the caller runs itself, at most 32: the agent may call them beside
+   * the server's tools, and the run then pauses in REQUIRES_ACTION until
+   * ResumeRun brings their outputs. Each with the rules of ClientTool; a
+   * name used twice, or one of the server's tools, is INVALID_ARGUMENT.
+   * </pre>
+   *
+   * <code>repeated .threadline.v1.ClientTool client_tools = 11 [json_name = "clientTools", (.google.api.field_behavior) = OPTIONAL];</code>
+   */
+  dev.threadline.v1.ClientToolOrBuilder getClientToolsOrBuilder(
+      int index);
 }

@@ -121,6 +121,24 @@ private static final long serialVersionUID = 0L;
     return leaseExpireTime_ == null ? com.google.protobuf.Timestamp.getDefaultInstance() : leaseExpireTime_;
   }
 
+  public static final int PAUSED_FIELD_NUMBER = 4;
+  private boolean paused_ = false;
+  /**
+   * <pre>
+   * True when the run paused in REQUIRES_ACTION (a requires_action event):
+   * the lease is over, so drop the run. Once resumed it is QUEUED again and
+   * comes back through ClaimRun, with required_action and action_response
+   * set, for a worker to go on where it paused.
+   * </pre>
+   *
+   * <code>bool paused = 4 [json_name = "paused"];</code>
+   * @return The paused.
+   */
+  @java.lang.Override
+  public boolean getPaused() {
+    return paused_;
+  }
+
   private byte memoizedIsInitialized = -1;
   @java.lang.Override
   public final boolean isInitialized() {
@@ -144,6 +162,9 @@ private static final long serialVersionUID = 0L;
     if (((bitField0_ & 0x00000001) != 0)) {
       output.writeMessage(3, getLeaseExpireTime());
     }
+    if (paused_ != false) {
+      output.writeBool(4, paused_);
+    }
     getUnknownFields().writeTo(output);
   }
   private int computeSerializedSize_0() {
@@ -159,6 +180,10 @@ private static final long serialVersionUID = 0L;
     if (((bitField0_ & 0x00000001) != 0)) {
       size += com.google.protobuf.CodedOutputStream
         .computeMessageSize(3, getLeaseExpireTime());
+    }
+    if (paused_ != false) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeBoolSize(4, paused_);
     }
     return size;
   }
@@ -193,6 +218,8 @@ private static final long serialVersionUID = 0L;
       if (!getLeaseExpireTime()
           .equals(other.getLeaseExpireTime())) return false;
     }
+    if (getPaused()
+        != other.getPaused()) return false;
     if (!getUnknownFields().equals(other.getUnknownFields())) return false;
     return true;
   }
@@ -214,6 +241,9 @@ private static final long serialVersionUID = 0L;
       hash = (37 * hash) + LEASE_EXPIRE_TIME_FIELD_NUMBER;
       hash = (53 * hash) + getLeaseExpireTime().hashCode();
     }
+    hash = (37 * hash) + PAUSED_FIELD_NUMBER;
+    hash = (53 * hash) + com.google.protobuf.Internal.hashBoolean(
+        getPaused());
     hash = (29 * hash) + getUnknownFields().hashCode();
     memoizedHashCode = hash;
     return hash;
@@ -362,6 +392,7 @@ private static final long serialVersionUID = 0L;
         leaseExpireTimeBuilder_.dispose();
         leaseExpireTimeBuilder_ = null;
       }
+      paused_ = false;
       return this;
     }
 
@@ -408,6 +439,9 @@ private static final long serialVersionUID = 0L;
             : leaseExpireTimeBuilder_.build();
         to_bitField0_ |= 0x00000001;
       }
+      if (((from_bitField0_ & 0x00000008) != 0)) {
+        result.paused_ = paused_;
+      }
       result.bitField0_ |= to_bitField0_;
     }
 
@@ -431,6 +465,9 @@ private static final long serialVersionUID = 0L;
       }
       if (other.hasLeaseExpireTime()) {
         mergeLeaseExpireTime(other.getLeaseExpireTime());
+      }
+      if (other.getPaused() != false) {
+        setPaused(other.getPaused());
       }
       this.mergeUnknownFields(other.getUnknownFields());
       onChanged();
@@ -475,6 +512,11 @@ private static final long serialVersionUID = 0L;
               bitField0_ |= 0x00000004;
               break;
             } // case 26
+            case 32: {
+              paused_ = input.readBool();
+              bitField0_ |= 0x00000008;
+              break;
+            } // case 32
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -735,6 +777,59 @@ private static final long serialVersionUID = 0L;
         leaseExpireTime_ = null;
       }
       return leaseExpireTimeBuilder_;
+    }
+
+    private boolean paused_ ;
+    /**
+     * <pre>
+     * True when the run paused in REQUIRES_ACTION (a requires_action event):
+     * the lease is over, so drop the run. Once resumed it is QUEUED again and
+     * comes back through ClaimRun, with required_action and action_response
+     * set, for a worker to go on where it paused.
+     * </pre>
+     *
+     * <code>bool paused = 4 [json_name = "paused"];</code>
+     * @return The paused.
+     */
+    @java.lang.Override
+    public boolean getPaused() {
+      return paused_;
+    }
+    /**
+     * <pre>
+     * True when the run paused in REQUIRES_ACTION (a requires_action event):
+     * the lease is over, so drop the run. Once resumed it is QUEUED again and
+     * comes back through ClaimRun, with required_action and action_response
+     * set, for a worker to go on where it paused.
+     * </pre>
+     *
+     * <code>bool paused = 4 [json_name = "paused"];</code>
+     * @param value The paused to set.
+     * @return This builder for chaining.
+     */
+    public Builder setPaused(boolean value) {
+
+      paused_ = value;
+      bitField0_ |= 0x00000008;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * True when the run paused in REQUIRES_ACTION (a requires_action event):
+     * the lease is over, so drop the run. Once resumed it is QUEUED again and
+     * comes back through ClaimRun, with required_action and action_response
+     * set, for a worker to go on where it paused.
+     * </pre>
+     *
+     * <code>bool paused = 4 [json_name = "paused"];</code>
+     * @return This builder for chaining.
+     */
+    public Builder clearPaused() {
+      bitField0_ = (bitField0_ & ~0x00000008);
+      paused_ = false;
+      onChanged();
+      return this;
     }
 
     // @@protoc_insertion_point(builder_scope:threadline.v1.ReportRunEventsResponse)

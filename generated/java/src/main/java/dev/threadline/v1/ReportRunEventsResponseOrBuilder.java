@@ -56,4 +56,17 @@ public interface ReportRunEventsResponseOrBuilder extends
    * <code>.google.protobuf.Timestamp lease_expire_time = 3 [json_name = "leaseExpireTime"];</code>
    */
   com.google.protobuf.TimestampOrBuilder getLeaseExpireTimeOrBuilder();
+
+  /**
+   * <pre>
+   * True when the run paused in REQUIRES_ACTION (a requires_action event):
+   * the lease is over, so drop the run. Once resumed it is QUEUED again and
+   * comes back through ClaimRun, with required_action and action_response
+   * set, for a worker to go on where it paused.
+   * </pre>
+   *
+   * <code>bool paused = 4 [json_name = "paused"];</code>
+   * @return The paused.
+   */
+  boolean getPaused();
 }

@@ -41,6 +41,7 @@ private static final long serialVersionUID = 0L;
     tools_ =
         com.google.protobuf.LazyStringArrayList.emptyList();
     multitaskStrategy_ = 0;
+    clientTools_ = java.util.Collections.emptyList();
   }
 
   public static final com.google.protobuf.Descriptors.Descriptor
@@ -712,6 +713,152 @@ private static final long serialVersionUID = 0L;
     return result == null ? dev.threadline.v1.MultitaskStrategy.UNRECOGNIZED : result;
   }
 
+  public static final int REQUIRED_ACTION_FIELD_NUMBER = 18;
+  private dev.threadline.v1.RequiredAction requiredAction_;
+  /**
+   * <pre>
+   * What the run waits for while REQUIRES_ACTION. Once resumed it stays set,
+   * with action_response beside it, until the run pauses again, so that the
+   * agent (or the worker that claims the run) reads the question and its
+   * answer together.
+   * </pre>
+   *
+   * <code>.threadline.v1.RequiredAction required_action = 18 [json_name = "requiredAction", (.google.api.field_behavior) = OUTPUT_ONLY];</code>
+   * @return Whether the requiredAction field is set.
+   */
+  @java.lang.Override
+  public boolean hasRequiredAction() {
+    return ((bitField0_ & 0x00000080) != 0);
+  }
+  /**
+   * <pre>
+   * What the run waits for while REQUIRES_ACTION. Once resumed it stays set,
+   * with action_response beside it, until the run pauses again, so that the
+   * agent (or the worker that claims the run) reads the question and its
+   * answer together.
+   * </pre>
+   *
+   * <code>.threadline.v1.RequiredAction required_action = 18 [json_name = "requiredAction", (.google.api.field_behavior) = OUTPUT_ONLY];</code>
+   * @return The requiredAction.
+   */
+  @java.lang.Override
+  public dev.threadline.v1.RequiredAction getRequiredAction() {
+    return requiredAction_ == null ? dev.threadline.v1.RequiredAction.getDefaultInstance() : requiredAction_;
+  }
+  /**
+   * <pre>
+   * What the run waits for while REQUIRES_ACTION. Once resumed it stays set,
+   * with action_response beside it, until the run pauses again, so that the
+   * agent (or the worker that claims the run) reads the question and its
+   * answer together.
+   * </pre>
+   *
+   * <code>.threadline.v1.RequiredAction required_action = 18 [json_name = "requiredAction", (.google.api.field_behavior) = OUTPUT_ONLY];</code>
+   */
+  @java.lang.Override
+  public dev.threadline.v1.RequiredActionOrBuilder getRequiredActionOrBuilder() {
+    return requiredAction_ == null ? dev.threadline.v1.RequiredAction.getDefaultInstance() : requiredAction_;
+  }
+
+  public static final int ACTION_RESPONSE_FIELD_NUMBER = 19;
+  private dev.threadline.v1.ActionResponse actionResponse_;
+  /**
+   * <pre>
+   * What ResumeRun sent for required_action; unset until the run is resumed.
+   * </pre>
+   *
+   * <code>.threadline.v1.ActionResponse action_response = 19 [json_name = "actionResponse", (.google.api.field_behavior) = OUTPUT_ONLY];</code>
+   * @return Whether the actionResponse field is set.
+   */
+  @java.lang.Override
+  public boolean hasActionResponse() {
+    return ((bitField0_ & 0x00000100) != 0);
+  }
+  /**
+   * <pre>
+   * What ResumeRun sent for required_action; unset until the run is resumed.
+   * </pre>
+   *
+   * <code>.threadline.v1.ActionResponse action_response = 19 [json_name = "actionResponse", (.google.api.field_behavior) = OUTPUT_ONLY];</code>
+   * @return The actionResponse.
+   */
+  @java.lang.Override
+  public dev.threadline.v1.ActionResponse getActionResponse() {
+    return actionResponse_ == null ? dev.threadline.v1.ActionResponse.getDefaultInstance() : actionResponse_;
+  }
+  /**
+   * <pre>
+   * What ResumeRun sent for required_action; unset until the run is resumed.
+   * </pre>
+   *
+   * <code>.threadline.v1.ActionResponse action_response = 19 [json_name = "actionResponse", (.google.api.field_behavior) = OUTPUT_ONLY];</code>
+   */
+  @java.lang.Override
+  public dev.threadline.v1.ActionResponseOrBuilder getActionResponseOrBuilder() {
+    return actionResponse_ == null ? dev.threadline.v1.ActionResponse.getDefaultInstance() : actionResponse_;
+  }
+
+  public static final int CLIENT_TOOLS_FIELD_NUMBER = 20;
+  @SuppressWarnings("serial")
+  private java.util.List<dev.threadline.v1.ClientTool> clientTools_;
+  /**
+   * <pre>
+   * The client-side tools the run may call, as given to CreateRun.
+   * </pre>
+   *
+   * <code>repeated .threadline.v1.ClientTool client_tools = 20 [json_name = "clientTools", (.google.api.field_behavior) = OUTPUT_ONLY];</code>
+   */
+  @java.lang.Override
+  public java.util.List<dev.threadline.v1.ClientTool> getClientToolsList() {
+    return clientTools_;
+  }
+  /**
+   * <pre>
+   * The client-side tools the run may call, as given to CreateRun.
+   * </pre>
+   *
+   * <code>repeated .threadline.v1.ClientTool client_tools = 20 [json_name = "clientTools", (.google.api.field_behavior) = OUTPUT_ONLY];</code>
+   */
+  @java.lang.Override
+  public java.util.List<? extends dev.threadline.v1.ClientToolOrBuilder> 
+      getClientToolsOrBuilderList() {
+    return clientTools_;
+  }
+  /**
+   * <pre>
+   * The client-side tools the run may call, as given to CreateRun.
+   * </pre>
+   *
+   * <code>repeated .threadline.v1.ClientTool client_tools = 20 [json_name = "clientTools", (.google.api.field_behavior) = OUTPUT_ONLY];</code>
+   */
+  @java.lang.Override
+  public int getClientToolsCount() {
+    return clientTools_.size();
+  }
+  /**
+   * <pre>
+   * The client-side tools the run may call, as given to CreateRun.
+   * </pre>
+   *
+   * <code>repeated .threadline.v1.ClientTool client_tools = 20 [json_name = "clientTools", (.google.api.field_behavior) = OUTPUT_ONLY];</code>
+   */
+  @java.lang.Override
+  public dev.threadline.v1.ClientTool getClientTools(int index) {
+    return clientTools_.get(index);
+  }
+  /**
+   * <pre>
+   * The client-side tools the run may call, as given to CreateRun.
+   * </pre>
+   *
+   * <code>repeated .threadline.v1.ClientTool client_tools = 20 [json_name = "clientTools", (.google.api.field_behavior) = OUTPUT_ONLY];</code>
+   */
+  @java.lang.Override
+  public dev.threadline.v1.ClientToolOrBuilder getClientToolsOrBuilder(
+      int index) {
+    return clientTools_.get(index);
+  }
+
   private byte memoizedIsInitialized = -1;
   @java.lang.Override
   public final boolean isInitialized() {
@@ -776,6 +923,15 @@ private static final long serialVersionUID = 0L;
     }
     if (multitaskStrategy_ != dev.threadline.v1.MultitaskStrategy.MULTITASK_STRATEGY_UNSPECIFIED.getNumber()) {
       output.writeEnum(17, multitaskStrategy_);
+    }
+    if (((bitField0_ & 0x00000080) != 0)) {
+      output.writeMessage(18, getRequiredAction());
+    }
+    if (((bitField0_ & 0x00000100) != 0)) {
+      output.writeMessage(19, getActionResponse());
+    }
+    for (int i = 0; i < clientTools_.size(); i++) {
+      output.writeMessage(20, clientTools_.get(i));
     }
     getUnknownFields().writeTo(output);
   }
@@ -854,6 +1010,23 @@ private static final long serialVersionUID = 0L;
       size += com.google.protobuf.CodedOutputStream
         .computeEnumSize(17, multitaskStrategy_);
     }
+    if (((bitField0_ & 0x00000080) != 0)) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeMessageSize(18, getRequiredAction());
+    }
+    if (((bitField0_ & 0x00000100) != 0)) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeMessageSize(19, getActionResponse());
+    }
+
+        {
+          final int count = clientTools_.size();
+          for (int i = 0; i < count; i++) {
+            size += com.google.protobuf.CodedOutputStream
+              .computeMessageSizeNoTag(clientTools_.get(i));
+          }
+          size += 2 * count;
+        }
     return size;
   }
   @java.lang.Override
@@ -931,6 +1104,18 @@ private static final long serialVersionUID = 0L;
     if (!getToolsList()
         .equals(other.getToolsList())) return false;
     if (multitaskStrategy_ != other.multitaskStrategy_) return false;
+    if (hasRequiredAction() != other.hasRequiredAction()) return false;
+    if (hasRequiredAction()) {
+      if (!getRequiredAction()
+          .equals(other.getRequiredAction())) return false;
+    }
+    if (hasActionResponse() != other.hasActionResponse()) return false;
+    if (hasActionResponse()) {
+      if (!getActionResponse()
+          .equals(other.getActionResponse())) return false;
+    }
+    if (!getClientToolsList()
+        .equals(other.getClientToolsList())) return false;
     if (!getUnknownFields().equals(other.getUnknownFields())) return false;
     return true;
   }
@@ -994,6 +1179,18 @@ private static final long serialVersionUID = 0L;
     }
     hash = (37 * hash) + MULTITASK_STRATEGY_FIELD_NUMBER;
     hash = (53 * hash) + multitaskStrategy_;
+    if (hasRequiredAction()) {
+      hash = (37 * hash) + REQUIRED_ACTION_FIELD_NUMBER;
+      hash = (53 * hash) + getRequiredAction().hashCode();
+    }
+    if (hasActionResponse()) {
+      hash = (37 * hash) + ACTION_RESPONSE_FIELD_NUMBER;
+      hash = (53 * hash) + getActionResponse().hashCode();
+    }
+    if (getClientToolsCount() > 0) {
+      hash = (37 * hash) + CLIENT_TOOLS_FIELD_NUMBER;
+      hash = (53 * hash) + getClientToolsList().hashCode();
+    }
     hash = (29 * hash) + getUnknownFields().hashCode();
     memoizedHashCode = hash;
     return hash;
@@ -1136,6 +1333,9 @@ private static final long serialVersionUID = 0L;
         internalGetEndedAtFieldBuilder();
         internalGetMetadataFieldBuilder();
         internalGetContextFieldBuilder();
+        internalGetRequiredActionFieldBuilder();
+        internalGetActionResponseFieldBuilder();
+        internalGetClientToolsFieldBuilder();
       }
     }
     @java.lang.Override
@@ -1194,6 +1394,23 @@ private static final long serialVersionUID = 0L;
       tools_ =
           com.google.protobuf.LazyStringArrayList.emptyList();
       multitaskStrategy_ = 0;
+      requiredAction_ = null;
+      if (requiredActionBuilder_ != null) {
+        requiredActionBuilder_.dispose();
+        requiredActionBuilder_ = null;
+      }
+      actionResponse_ = null;
+      if (actionResponseBuilder_ != null) {
+        actionResponseBuilder_.dispose();
+        actionResponseBuilder_ = null;
+      }
+      if (clientToolsBuilder_ == null) {
+        clientTools_ = java.util.Collections.emptyList();
+      } else {
+        clientTools_ = null;
+        clientToolsBuilder_.clear();
+      }
+      bitField0_ = (bitField0_ & ~0x00080000);
       return this;
     }
 
@@ -1235,6 +1452,15 @@ private static final long serialVersionUID = 0L;
         result.toolCalls_ = toolCalls_;
       } else {
         result.toolCalls_ = toolCallsBuilder_.build();
+      }
+      if (clientToolsBuilder_ == null) {
+        if (((bitField0_ & 0x00080000) != 0)) {
+          clientTools_ = java.util.Collections.unmodifiableList(clientTools_);
+          bitField0_ = (bitField0_ & ~0x00080000);
+        }
+        result.clientTools_ = clientTools_;
+      } else {
+        result.clientTools_ = clientToolsBuilder_.build();
       }
     }
 
@@ -1310,6 +1536,18 @@ private static final long serialVersionUID = 0L;
       }
       if (((from_bitField0_ & 0x00010000) != 0)) {
         result.multitaskStrategy_ = multitaskStrategy_;
+      }
+      if (((from_bitField0_ & 0x00020000) != 0)) {
+        result.requiredAction_ = requiredActionBuilder_ == null
+            ? requiredAction_
+            : requiredActionBuilder_.build();
+        to_bitField0_ |= 0x00000080;
+      }
+      if (((from_bitField0_ & 0x00040000) != 0)) {
+        result.actionResponse_ = actionResponseBuilder_ == null
+            ? actionResponse_
+            : actionResponseBuilder_.build();
+        to_bitField0_ |= 0x00000100;
       }
       result.bitField0_ |= to_bitField0_;
     }
@@ -1414,6 +1652,38 @@ private static final long serialVersionUID = 0L;
       }
       if (other.multitaskStrategy_ != 0) {
         setMultitaskStrategyValue(other.getMultitaskStrategyValue());
+      }
+      if (other.hasRequiredAction()) {
+        mergeRequiredAction(other.getRequiredAction());
+      }
+      if (other.hasActionResponse()) {
+        mergeActionResponse(other.getActionResponse());
+      }
+      if (clientToolsBuilder_ == null) {
+        if (!other.clientTools_.isEmpty()) {
+          if (clientTools_.isEmpty()) {
+            clientTools_ = other.clientTools_;
+            bitField0_ = (bitField0_ & ~0x00080000);
+          } else {
+            ensureClientToolsIsMutable();
+            clientTools_.addAll(other.clientTools_);
+          }
+          onChanged();
+        }
+      } else {
+        if (!other.clientTools_.isEmpty()) {
+          if (clientToolsBuilder_.isEmpty()) {
+            clientToolsBuilder_.dispose();
+            clientToolsBuilder_ = null;
+            clientTools_ = other.clientTools_;
+            bitField0_ = (bitField0_ & ~0x00080000);
+            clientToolsBuilder_ = 
+              com.google.protobuf.GeneratedMessage.alwaysUseFieldBuilders ?
+                 internalGetClientToolsFieldBuilder() : null;
+          } else {
+            clientToolsBuilder_.addAllMessages(other.clientTools_);
+          }
+        }
       }
       this.mergeUnknownFields(other.getUnknownFields());
       onChanged();
@@ -1548,6 +1818,33 @@ private static final long serialVersionUID = 0L;
               bitField0_ |= 0x00010000;
               break;
             } // case 136
+            case 146: {
+              input.readMessage(
+                  internalGetRequiredActionFieldBuilder().getBuilder(),
+                  extensionRegistry);
+              bitField0_ |= 0x00020000;
+              break;
+            } // case 146
+            case 154: {
+              input.readMessage(
+                  internalGetActionResponseFieldBuilder().getBuilder(),
+                  extensionRegistry);
+              bitField0_ |= 0x00040000;
+              break;
+            } // case 154
+            case 162: {
+              dev.threadline.v1.ClientTool m =
+                  input.readMessage(
+                      dev.threadline.v1.ClientTool.parser(),
+                      extensionRegistry);
+              if (clientToolsBuilder_ == null) {
+                ensureClientToolsIsMutable();
+                clientTools_.add(m);
+              } else {
+                clientToolsBuilder_.addMessage(m);
+              }
+              break;
+            } // case 162
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -3721,6 +4018,659 @@ private static final long serialVersionUID = 0L;
       multitaskStrategy_ = 0;
       onChanged();
       return this;
+    }
+
+    private dev.threadline.v1.RequiredAction requiredAction_;
+    private com.google.protobuf.SingleFieldBuilder<
+        dev.threadline.v1.RequiredAction, dev.threadline.v1.RequiredAction.Builder, dev.threadline.v1.RequiredActionOrBuilder> requiredActionBuilder_;
+    /**
+     * <pre>
+     * What the run waits for while REQUIRES_ACTION. Once resumed it stays set,
+     * with action_response beside it, until the run pauses again, so that the
+     * agent (or the worker that claims the run) reads the question and its
+     * answer together.
+     * </pre>
+     *
+     * <code>.threadline.v1.RequiredAction required_action = 18 [json_name = "requiredAction", (.google.api.field_behavior) = OUTPUT_ONLY];</code>
+     * @return Whether the requiredAction field is set.
+     */
+    public boolean hasRequiredAction() {
+      return ((bitField0_ & 0x00020000) != 0);
+    }
+    /**
+     * <pre>
+     * What the run waits for while REQUIRES_ACTION. Once resumed it stays set,
+     * with action_response beside it, until the run pauses again, so that the
+     * agent (or the worker that claims the run) reads the question and its
+     * answer together.
+     * </pre>
+     *
+     * <code>.threadline.v1.RequiredAction required_action = 18 [json_name = "requiredAction", (.google.api.field_behavior) = OUTPUT_ONLY];</code>
+     * @return The requiredAction.
+     */
+    public dev.threadline.v1.RequiredAction getRequiredAction() {
+      if (requiredActionBuilder_ == null) {
+        return requiredAction_ == null ? dev.threadline.v1.RequiredAction.getDefaultInstance() : requiredAction_;
+      } else {
+        return requiredActionBuilder_.getMessage();
+      }
+    }
+    /**
+     * <pre>
+     * What the run waits for while REQUIRES_ACTION. Once resumed it stays set,
+     * with action_response beside it, until the run pauses again, so that the
+     * agent (or the worker that claims the run) reads the question and its
+     * answer together.
+     * </pre>
+     *
+     * <code>.threadline.v1.RequiredAction required_action = 18 [json_name = "requiredAction", (.google.api.field_behavior) = OUTPUT_ONLY];</code>
+     */
+    public Builder setRequiredAction(dev.threadline.v1.RequiredAction value) {
+      if (requiredActionBuilder_ == null) {
+        if (value == null) {
+          throw new NullPointerException();
+        }
+        requiredAction_ = value;
+      } else {
+        requiredActionBuilder_.setMessage(value);
+      }
+      bitField0_ |= 0x00020000;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * What the run waits for while REQUIRES_ACTION. Once resumed it stays set,
+     * with action_response beside it, until the run pauses again, so that the
+     * agent (or the worker that claims the run) reads the question and its
+     * answer together.
+     * </pre>
+     *
+     * <code>.threadline.v1.RequiredAction required_action = 18 [json_name = "requiredAction", (.google.api.field_behavior) = OUTPUT_ONLY];</code>
+     */
+    public Builder setRequiredAction(
+        dev.threadline.v1.RequiredAction.Builder builderForValue) {
+      if (requiredActionBuilder_ == null) {
+        requiredAction_ = builderForValue.build();
+      } else {
+        requiredActionBuilder_.setMessage(builderForValue.build());
+      }
+      bitField0_ |= 0x00020000;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * What the run waits for while REQUIRES_ACTION. Once resumed it stays set,
+     * with action_response beside it, until the run pauses again, so that the
+     * agent (or the worker that claims the run) reads the question and its
+     * answer together.
+     * </pre>
+     *
+     * <code>.threadline.v1.RequiredAction required_action = 18 [json_name = "requiredAction", (.google.api.field_behavior) = OUTPUT_ONLY];</code>
+     */
+    public Builder mergeRequiredAction(dev.threadline.v1.RequiredAction value) {
+      if (requiredActionBuilder_ == null) {
+        if (((bitField0_ & 0x00020000) != 0) &&
+          requiredAction_ != null &&
+          requiredAction_ != dev.threadline.v1.RequiredAction.getDefaultInstance()) {
+          getRequiredActionBuilder().mergeFrom(value);
+        } else {
+          requiredAction_ = value;
+        }
+      } else {
+        requiredActionBuilder_.mergeFrom(value);
+      }
+      if (requiredAction_ != null) {
+        bitField0_ |= 0x00020000;
+        onChanged();
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * What the run waits for while REQUIRES_ACTION. Once resumed it stays set,
+     * with action_response beside it, until the run pauses again, so that the
+     * agent (or the worker that claims the run) reads the question and its
+     * answer together.
+     * </pre>
+     *
+     * <code>.threadline.v1.RequiredAction required_action = 18 [json_name = "requiredAction", (.google.api.field_behavior) = OUTPUT_ONLY];</code>
+     */
+    public Builder clearRequiredAction() {
+      bitField0_ = (bitField0_ & ~0x00020000);
+      requiredAction_ = null;
+      if (requiredActionBuilder_ != null) {
+        requiredActionBuilder_.dispose();
+        requiredActionBuilder_ = null;
+      }
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * What the run waits for while REQUIRES_ACTION. Once resumed it stays set,
+     * with action_response beside it, until the run pauses again, so that the
+     * agent (or the worker that claims the run) reads the question and its
+     * answer together.
+     * </pre>
+     *
+     * <code>.threadline.v1.RequiredAction required_action = 18 [json_name = "requiredAction", (.google.api.field_behavior) = OUTPUT_ONLY];</code>
+     */
+    public dev.threadline.v1.RequiredAction.Builder getRequiredActionBuilder() {
+      bitField0_ |= 0x00020000;
+      onChanged();
+      return internalGetRequiredActionFieldBuilder().getBuilder();
+    }
+    /**
+     * <pre>
+     * What the run waits for while REQUIRES_ACTION. Once resumed it stays set,
+     * with action_response beside it, until the run pauses again, so that the
+     * agent (or the worker that claims the run) reads the question and its
+     * answer together.
+     * </pre>
+     *
+     * <code>.threadline.v1.RequiredAction required_action = 18 [json_name = "requiredAction", (.google.api.field_behavior) = OUTPUT_ONLY];</code>
+     */
+    public dev.threadline.v1.RequiredActionOrBuilder getRequiredActionOrBuilder() {
+      if (requiredActionBuilder_ != null) {
+        return requiredActionBuilder_.getMessageOrBuilder();
+      } else {
+        return requiredAction_ == null ?
+            dev.threadline.v1.RequiredAction.getDefaultInstance() : requiredAction_;
+      }
+    }
+    /**
+     * <pre>
+     * What the run waits for while REQUIRES_ACTION. Once resumed it stays set,
+     * with action_response beside it, until the run pauses again, so that the
+     * agent (or the worker that claims the run) reads the question and its
+     * answer together.
+     * </pre>
+     *
+     * <code>.threadline.v1.RequiredAction required_action = 18 [json_name = "requiredAction", (.google.api.field_behavior) = OUTPUT_ONLY];</code>
+     */
+    private com.google.protobuf.SingleFieldBuilder<
+        dev.threadline.v1.RequiredAction, dev.threadline.v1.RequiredAction.Builder, dev.threadline.v1.RequiredActionOrBuilder> 
+        internalGetRequiredActionFieldBuilder() {
+      if (requiredActionBuilder_ == null) {
+        requiredActionBuilder_ = new com.google.protobuf.SingleFieldBuilder<
+            dev.threadline.v1.RequiredAction, dev.threadline.v1.RequiredAction.Builder, dev.threadline.v1.RequiredActionOrBuilder>(
+                getRequiredAction(),
+                getParentForChildren(),
+                isClean());
+        requiredAction_ = null;
+      }
+      return requiredActionBuilder_;
+    }
+
+    private dev.threadline.v1.ActionResponse actionResponse_;
+    private com.google.protobuf.SingleFieldBuilder<
+        dev.threadline.v1.ActionResponse, dev.threadline.v1.ActionResponse.Builder, dev.threadline.v1.ActionResponseOrBuilder> actionResponseBuilder_;
+    /**
+     * <pre>
+     * What ResumeRun sent for required_action; unset until the run is resumed.
+     * </pre>
+     *
+     * <code>.threadline.v1.ActionResponse action_response = 19 [json_name = "actionResponse", (.google.api.field_behavior) = OUTPUT_ONLY];</code>
+     * @return Whether the actionResponse field is set.
+     */
+    public boolean hasActionResponse() {
+      return ((bitField0_ & 0x00040000) != 0);
+    }
+    /**
+     * <pre>
+     * What ResumeRun sent for required_action; unset until the run is resumed.
+     * </pre>
+     *
+     * <code>.threadline.v1.ActionResponse action_response = 19 [json_name = "actionResponse", (.google.api.field_behavior) = OUTPUT_ONLY];</code>
+     * @return The actionResponse.
+     */
+    public dev.threadline.v1.ActionResponse getActionResponse() {
+      if (actionResponseBuilder_ == null) {
+        return actionResponse_ == null ? dev.threadline.v1.ActionResponse.getDefaultInstance() : actionResponse_;
+      } else {
+        return actionResponseBuilder_.getMessage();
+      }
+    }
+    /**
+     * <pre>
+     * What ResumeRun sent for required_action; unset until the run is resumed.
+     * </pre>
+     *
+     * <code>.threadline.v1.ActionResponse action_response = 19 [json_name = "actionResponse", (.google.api.field_behavior) = OUTPUT_ONLY];</code>
+     */
+    public Builder setActionResponse(dev.threadline.v1.ActionResponse value) {
+      if (actionResponseBuilder_ == null) {
+        if (value == null) {
+          throw new NullPointerException();
+        }
+        actionResponse_ = value;
+      } else {
+        actionResponseBuilder_.setMessage(value);
+      }
+      bitField0_ |= 0x00040000;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * What ResumeRun sent for required_action; unset until the run is resumed.
+     * </pre>
+     *
+     * <code>.threadline.v1.ActionResponse action_response = 19 [json_name = "actionResponse", (.google.api.field_behavior) = OUTPUT_ONLY];</code>
+     */
+    public Builder setActionResponse(
+        dev.threadline.v1.ActionResponse.Builder builderForValue) {
+      if (actionResponseBuilder_ == null) {
+        actionResponse_ = builderForValue.build();
+      } else {
+        actionResponseBuilder_.setMessage(builderForValue.build());
+      }
+      bitField0_ |= 0x00040000;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * What ResumeRun sent for required_action; unset until the run is resumed.
+     * </pre>
+     *
+     * <code>.threadline.v1.ActionResponse action_response = 19 [json_name = "actionResponse", (.google.api.field_behavior) = OUTPUT_ONLY];</code>
+     */
+    public Builder mergeActionResponse(dev.threadline.v1.ActionResponse value) {
+      if (actionResponseBuilder_ == null) {
+        if (((bitField0_ & 0x00040000) != 0) &&
+          actionResponse_ != null &&
+          actionResponse_ != dev.threadline.v1.ActionResponse.getDefaultInstance()) {
+          getActionResponseBuilder().mergeFrom(value);
+        } else {
+          actionResponse_ = value;
+        }
+      } else {
+        actionResponseBuilder_.mergeFrom(value);
+      }
+      if (actionResponse_ != null) {
+        bitField0_ |= 0x00040000;
+        onChanged();
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * What ResumeRun sent for required_action; unset until the run is resumed.
+     * </pre>
+     *
+     * <code>.threadline.v1.ActionResponse action_response = 19 [json_name = "actionResponse", (.google.api.field_behavior) = OUTPUT_ONLY];</code>
+     */
+    public Builder clearActionResponse() {
+      bitField0_ = (bitField0_ & ~0x00040000);
+      actionResponse_ = null;
+      if (actionResponseBuilder_ != null) {
+        actionResponseBuilder_.dispose();
+        actionResponseBuilder_ = null;
+      }
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * What ResumeRun sent for required_action; unset until the run is resumed.
+     * </pre>
+     *
+     * <code>.threadline.v1.ActionResponse action_response = 19 [json_name = "actionResponse", (.google.api.field_behavior) = OUTPUT_ONLY];</code>
+     */
+    public dev.threadline.v1.ActionResponse.Builder getActionResponseBuilder() {
+      bitField0_ |= 0x00040000;
+      onChanged();
+      return internalGetActionResponseFieldBuilder().getBuilder();
+    }
+    /**
+     * <pre>
+     * What ResumeRun sent for required_action; unset until the run is resumed.
+     * </pre>
+     *
+     * <code>.threadline.v1.ActionResponse action_response = 19 [json_name = "actionResponse", (.google.api.field_behavior) = OUTPUT_ONLY];</code>
+     */
+    public dev.threadline.v1.ActionResponseOrBuilder getActionResponseOrBuilder() {
+      if (actionResponseBuilder_ != null) {
+        return actionResponseBuilder_.getMessageOrBuilder();
+      } else {
+        return actionResponse_ == null ?
+            dev.threadline.v1.ActionResponse.getDefaultInstance() : actionResponse_;
+      }
+    }
+    /**
+     * <pre>
+     * What ResumeRun sent for required_action; unset until the run is resumed.
+     * </pre>
+     *
+     * <code>.threadline.v1.ActionResponse action_response = 19 [json_name = "actionResponse", (.google.api.field_behavior) = OUTPUT_ONLY];</code>
+     */
+    private com.google.protobuf.SingleFieldBuilder<
+        dev.threadline.v1.ActionResponse, dev.threadline.v1.ActionResponse.Builder, dev.threadline.v1.ActionResponseOrBuilder> 
+        internalGetActionResponseFieldBuilder() {
+      if (actionResponseBuilder_ == null) {
+        actionResponseBuilder_ = new com.google.protobuf.SingleFieldBuilder<
+            dev.threadline.v1.ActionResponse, dev.threadline.v1.ActionResponse.Builder, dev.threadline.v1.ActionResponseOrBuilder>(
+                getActionResponse(),
+                getParentForChildren(),
+                isClean());
+        actionResponse_ = null;
+      }
+      return actionResponseBuilder_;
+    }
+
+    private java.util.List<dev.threadline.v1.ClientTool> clientTools_ =
+      java.util.Collections.emptyList();
+    private void ensureClientToolsIsMutable() {
+      if (!((bitField0_ & 0x00080000) != 0)) {
+        clientTools_ = new java.util.ArrayList<dev.threadline.v1.ClientTool>(clientTools_);
+        bitField0_ |= 0x00080000;
+       }
+    }
+
+    private com.google.protobuf.RepeatedFieldBuilder<
+        dev.threadline.v1.ClientTool, dev.threadline.v1.ClientTool.Builder, dev.threadline.v1.ClientToolOrBuilder> clientToolsBuilder_;
+
+    /**
+     * <pre>
+     * The client-side tools the run may call, as given to CreateRun.
+     * </pre>
+     *
+     * <code>repeated .threadline.v1.ClientTool client_tools = 20 [json_name = "clientTools", (.google.api.field_behavior) = OUTPUT_ONLY];</code>
+     */
+    public java.util.List<dev.threadline.v1.ClientTool> getClientToolsList() {
+      if (clientToolsBuilder_ == null) {
+        return java.util.Collections.unmodifiableList(clientTools_);
+      } else {
+        return clientToolsBuilder_.getMessageList();
+      }
+    }
+    /**
+     * <pre>
+     * The client-side tools the run may call, as given to CreateRun.
+     * </pre>
+     *
+     * <code>repeated .threadline.v1.ClientTool client_tools = 20 [json_name = "clientTools", (.google.api.field_behavior) = OUTPUT_ONLY];</code>
+     */
+    public int getClientToolsCount() {
+      if (clientToolsBuilder_ == null) {
+        return clientTools_.size();
+      } else {
+        return clientToolsBuilder_.getCount();
+      }
+    }
+    /**
+     * <pre>
+     * The client-side tools the run may call, as given to CreateRun.
+     * </pre>
+     *
+     * <code>repeated .threadline.v1.ClientTool client_tools = 20 [json_name = "clientTools", (.google.api.field_behavior) = OUTPUT_ONLY];</code>
+     */
+    public dev.threadline.v1.ClientTool getClientTools(int index) {
+      if (clientToolsBuilder_ == null) {
+        return clientTools_.get(index);
+      } else {
+        return clientToolsBuilder_.getMessage(index);
+      }
+    }
+    /**
+     * <pre>
+     * The client-side tools the run may call, as given to CreateRun.
+     * </pre>
+     *
+     * <code>repeated .threadline.v1.ClientTool client_tools = 20 [json_name = "clientTools", (.google.api.field_behavior) = OUTPUT_ONLY];</code>
+     */
+    public Builder setClientTools(
+        int index, dev.threadline.v1.ClientTool value) {
+      if (clientToolsBuilder_ == null) {
+        if (value == null) {
+          throw new NullPointerException();
+        }
+        ensureClientToolsIsMutable();
+        clientTools_.set(index, value);
+        onChanged();
+      } else {
+        clientToolsBuilder_.setMessage(index, value);
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * The client-side tools the run may call, as given to CreateRun.
+     * </pre>
+     *
+     * <code>repeated .threadline.v1.ClientTool client_tools = 20 [json_name = "clientTools", (.google.api.field_behavior) = OUTPUT_ONLY];</code>
+     */
+    public Builder setClientTools(
+        int index, dev.threadline.v1.ClientTool.Builder builderForValue) {
+      if (clientToolsBuilder_ == null) {
+        ensureClientToolsIsMutable();
+        clientTools_.set(index, builderForValue.build());
+        onChanged();
+      } else {
+        clientToolsBuilder_.setMessage(index, builderForValue.build());
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * The client-side tools the run may call, as given to CreateRun.
+     * </pre>
+     *
+     * <code>repeated .threadline.v1.ClientTool client_tools = 20 [json_name = "clientTools", (.google.api.field_behavior) = OUTPUT_ONLY];</code>
+     */
+    public Builder addClientTools(dev.threadline.v1.ClientTool value) {
+      if (clientToolsBuilder_ == null) {
+        if (value == null) {
+          throw new NullPointerException();
+        }
+        ensureClientToolsIsMutable();
+        clientTools_.add(value);
+        onChanged();
+      } else {
+        clientToolsBuilder_.addMessage(value);
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * The client-side tools the run may call, as given to CreateRun.
+     * </pre>
+     *
+     * <code>repeated .threadline.v1.ClientTool client_tools = 20 [json_name = "clientTools", (.google.api.field_behavior) = OUTPUT_ONLY];</code>
+     */
+    public Builder addClientTools(
+        int index, dev.threadline.v1.ClientTool value) {
+      if (clientToolsBuilder_ == null) {
+        if (value == null) {
+          throw new NullPointerException();
+        }
+        ensureClientToolsIsMutable();
+        clientTools_.add(index, value);
+        onChanged();
+      } else {
+        clientToolsBuilder_.addMessage(index, value);
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * The client-side tools the run may call, as given to CreateRun.
+     * </pre>
+     *
+     * <code>repeated .threadline.v1.ClientTool client_tools = 20 [json_name = "clientTools", (.google.api.field_behavior) = OUTPUT_ONLY];</code>
+     */
+    public Builder addClientTools(
+        dev.threadline.v1.ClientTool.Builder builderForValue) {
+      if (clientToolsBuilder_ == null) {
+        ensureClientToolsIsMutable();
+        clientTools_.add(builderForValue.build());
+        onChanged();
+      } else {
+        clientToolsBuilder_.addMessage(builderForValue.build());
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * The client-side tools the run may call, as given to CreateRun.
+     * </pre>
+     *
+     * <code>repeated .threadline.v1.ClientTool client_tools = 20 [json_name = "clientTools", (.google.api.field_behavior) = OUTPUT_ONLY];</code>
+     */
+    public Builder addClientTools(
+        int index, dev.threadline.v1.ClientTool.Builder builderForValue) {
+      if (clientToolsBuilder_ == null) {
+        ensureClientToolsIsMutable();
+        clientTools_.add(index, builderForValue.build());
+        onChanged();
+      } else {
+        clientToolsBuilder_.addMessage(index, builderForValue.build());
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * The client-side tools the run may call, as given to CreateRun.
+     * </pre>
+     *
+     * <code>repeated .threadline.v1.ClientTool client_tools = 20 [json_name = "clientTools", (.google.api.field_behavior) = OUTPUT_ONLY];</code>
+     */
+    public Builder addAllClientTools(
+        java.lang.Iterable<? extends dev.threadline.v1.ClientTool> values) {
+      if (clientToolsBuilder_ == null) {
+        ensureClientToolsIsMutable();
+        com.google.protobuf.AbstractMessageLite.Builder.addAll(
+            values, clientTools_);
+        onChanged();
+      } else {
+        clientToolsBuilder_.addAllMessages(values);
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * The client-side tools the run may call, as given to CreateRun.
+     * </pre>
+     *
+     * <code>repeated .threadline.v1.ClientTool client_tools = 20 [json_name = "clientTools", (.google.api.field_behavior) = OUTPUT_ONLY];</code>
+     */
+    public Builder clearClientTools() {
+      if (clientToolsBuilder_ == null) {
+        clientTools_ = java.util.Collections.emptyList();
+        bitField0_ = (bitField0_ & ~0x00080000);
+        onChanged();
+      } else {
+        clientToolsBuilder_.clear();
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * The client-side tools the run may call, as given to CreateRun.
+     * </pre>
+     *
+     * <code>repeated .threadline.v1.ClientTool client_tools = 20 [json_name = "clientTools", (.google.api.field_behavior) = OUTPUT_ONLY];</code>
+     */
+    public Builder removeClientTools(int index) {
+      if (clientToolsBuilder_ == null) {
+        ensureClientToolsIsMutable();
+        clientTools_.remove(index);
+        onChanged();
+      } else {
+        clientToolsBuilder_.remove(index);
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * The client-side tools the run may call, as given to CreateRun.
+     * </pre>
+     *
+     * <code>repeated .threadline.v1.ClientTool client_tools = 20 [json_name = "clientTools", (.google.api.field_behavior) = OUTPUT_ONLY];</code>
+     */
+    public dev.threadline.v1.ClientTool.Builder getClientToolsBuilder(
+        int index) {
+      return internalGetClientToolsFieldBuilder().getBuilder(index);
+    }
+    /**
+     * <pre>
+     * The client-side tools the run may call, as given to CreateRun.
+     * </pre>
+     *
+     * <code>repeated .threadline.v1.ClientTool client_tools = 20 [json_name = "clientTools", (.google.api.field_behavior) = OUTPUT_ONLY];</code>
+     */
+    public dev.threadline.v1.ClientToolOrBuilder getClientToolsOrBuilder(
+        int index) {
+      if (clientToolsBuilder_ == null) {
+        return clientTools_.get(index);  } else {
+        return clientToolsBuilder_.getMessageOrBuilder(index);
+      }
+    }
+    /**
+     * <pre>
+     * The client-side tools the run may call, as given to CreateRun.
+     * </pre>
+     *
+     * <code>repeated .threadline.v1.ClientTool client_tools = 20 [json_name = "clientTools", (.google.api.field_behavior) = OUTPUT_ONLY];</code>
+     */
+    public java.util.List<? extends dev.threadline.v1.ClientToolOrBuilder> 
+         getClientToolsOrBuilderList() {
+      if (clientToolsBuilder_ != null) {
+        return clientToolsBuilder_.getMessageOrBuilderList();
+      } else {
+        return java.util.Collections.unmodifiableList(clientTools_);
+      }
+    }
+    /**
+     * <pre>
+     * The client-side tools the run may call, as given to CreateRun.
+     * </pre>
+     *
+     * <code>repeated .threadline.v1.ClientTool client_tools = 20 [json_name = "clientTools", (.google.api.field_behavior) = OUTPUT_ONLY];</code>
+     */
+    public dev.threadline.v1.ClientTool.Builder addClientToolsBuilder() {
+      return internalGetClientToolsFieldBuilder().addBuilder(
+          dev.threadline.v1.ClientTool.getDefaultInstance());
+    }
+    /**
+     * <pre>
+     * The client-side tools the run may call, as given to CreateRun.
+     * </pre>
+     *
+     * <code>repeated .threadline.v1.ClientTool client_tools = 20 [json_name = "clientTools", (.google.api.field_behavior) = OUTPUT_ONLY];</code>
+     */
+    public dev.threadline.v1.ClientTool.Builder addClientToolsBuilder(
+        int index) {
+      return internalGetClientToolsFieldBuilder().addBuilder(
+          index, dev.threadline.v1.ClientTool.getDefaultInstance());
+    }
+    /**
+     * <pre>
+     * The client-side tools the run may call, as given to CreateRun.
+     * </pre>
+     *
+     * <code>repeated .threadline.v1.ClientTool client_tools = 20 [json_name = "clientTools", (.google.api.field_behavior) = OUTPUT_ONLY];</code>
+     */
+    public java.util.List<dev.threadline.v1.ClientTool.Builder> 
+         getClientToolsBuilderList() {
+      return internalGetClientToolsFieldBuilder().getBuilderList();
+    }
+    private com.google.protobuf.RepeatedFieldBuilder<
+        dev.threadline.v1.ClientTool, dev.threadline.v1.ClientTool.Builder, dev.threadline.v1.ClientToolOrBuilder> 
+        internalGetClientToolsFieldBuilder() {
+      if (clientToolsBuilder_ == null) {
+        clientToolsBuilder_ = new com.google.protobuf.RepeatedFieldBuilder<
+            dev.threadline.v1.ClientTool, dev.threadline.v1.ClientTool.Builder, dev.threadline.v1.ClientToolOrBuilder>(
+                clientTools_,
+                ((bitField0_ & 0x00080000) != 0),
+                getParentForChildren(),
+                isClean());
+        clientTools_ = null;
+      }
+      return clientToolsBuilder_;
     }
 
     // @@protoc_insertion_point(builder_scope:threadline.v1.Run)

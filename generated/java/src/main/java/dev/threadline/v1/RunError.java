@@ -61,7 +61,8 @@ private static final long serialVersionUID = 0L;
    * <pre>
    * A stable UPPER_SNAKE word: AGENT_ERROR, TIMEOUT, SERVER_RESTARTED,
    * SERVER_STOPPED, LEASE_EXPIRED, CANCELLED_BY_CLIENT, INTERRUPTED,
-   * ROLLED_BACK, or a code of the agent's own (at most 128 characters).
+   * ROLLED_BACK, ACTION_EXPIRED (nobody resumed a run in REQUIRES_ACTION in
+   * time), or a code of the agent's own (at most 128 characters).
    * </pre>
    *
    * <code>string code = 1 [json_name = "code"];</code>
@@ -84,7 +85,8 @@ private static final long serialVersionUID = 0L;
    * <pre>
    * A stable UPPER_SNAKE word: AGENT_ERROR, TIMEOUT, SERVER_RESTARTED,
    * SERVER_STOPPED, LEASE_EXPIRED, CANCELLED_BY_CLIENT, INTERRUPTED,
-   * ROLLED_BACK, or a code of the agent's own (at most 128 characters).
+   * ROLLED_BACK, ACTION_EXPIRED (nobody resumed a run in REQUIRES_ACTION in
+   * time), or a code of the agent's own (at most 128 characters).
    * </pre>
    *
    * <code>string code = 1 [json_name = "code"];</code>
@@ -485,7 +487,8 @@ private static final long serialVersionUID = 0L;
      * <pre>
      * A stable UPPER_SNAKE word: AGENT_ERROR, TIMEOUT, SERVER_RESTARTED,
      * SERVER_STOPPED, LEASE_EXPIRED, CANCELLED_BY_CLIENT, INTERRUPTED,
-     * ROLLED_BACK, or a code of the agent's own (at most 128 characters).
+     * ROLLED_BACK, ACTION_EXPIRED (nobody resumed a run in REQUIRES_ACTION in
+     * time), or a code of the agent's own (at most 128 characters).
      * </pre>
      *
      * <code>string code = 1 [json_name = "code"];</code>
@@ -507,7 +510,8 @@ private static final long serialVersionUID = 0L;
      * <pre>
      * A stable UPPER_SNAKE word: AGENT_ERROR, TIMEOUT, SERVER_RESTARTED,
      * SERVER_STOPPED, LEASE_EXPIRED, CANCELLED_BY_CLIENT, INTERRUPTED,
-     * ROLLED_BACK, or a code of the agent's own (at most 128 characters).
+     * ROLLED_BACK, ACTION_EXPIRED (nobody resumed a run in REQUIRES_ACTION in
+     * time), or a code of the agent's own (at most 128 characters).
      * </pre>
      *
      * <code>string code = 1 [json_name = "code"];</code>
@@ -530,7 +534,8 @@ private static final long serialVersionUID = 0L;
      * <pre>
      * A stable UPPER_SNAKE word: AGENT_ERROR, TIMEOUT, SERVER_RESTARTED,
      * SERVER_STOPPED, LEASE_EXPIRED, CANCELLED_BY_CLIENT, INTERRUPTED,
-     * ROLLED_BACK, or a code of the agent's own (at most 128 characters).
+     * ROLLED_BACK, ACTION_EXPIRED (nobody resumed a run in REQUIRES_ACTION in
+     * time), or a code of the agent's own (at most 128 characters).
      * </pre>
      *
      * <code>string code = 1 [json_name = "code"];</code>
@@ -549,7 +554,8 @@ private static final long serialVersionUID = 0L;
      * <pre>
      * A stable UPPER_SNAKE word: AGENT_ERROR, TIMEOUT, SERVER_RESTARTED,
      * SERVER_STOPPED, LEASE_EXPIRED, CANCELLED_BY_CLIENT, INTERRUPTED,
-     * ROLLED_BACK, or a code of the agent's own (at most 128 characters).
+     * ROLLED_BACK, ACTION_EXPIRED (nobody resumed a run in REQUIRES_ACTION in
+     * time), or a code of the agent's own (at most 128 characters).
      * </pre>
      *
      * <code>string code = 1 [json_name = "code"];</code>
@@ -565,7 +571,8 @@ private static final long serialVersionUID = 0L;
      * <pre>
      * A stable UPPER_SNAKE word: AGENT_ERROR, TIMEOUT, SERVER_RESTARTED,
      * SERVER_STOPPED, LEASE_EXPIRED, CANCELLED_BY_CLIENT, INTERRUPTED,
-     * ROLLED_BACK, or a code of the agent's own (at most 128 characters).
+     * ROLLED_BACK, ACTION_EXPIRED (nobody resumed a run in REQUIRES_ACTION in
+     * time), or a code of the agent's own (at most 128 characters).
      * </pre>
      *
      * <code>string code = 1 [json_name = "code"];</code>

@@ -14,7 +14,8 @@ public interface RunErrorOrBuilder extends
    * <pre>
    * A stable UPPER_SNAKE word: AGENT_ERROR, TIMEOUT, SERVER_RESTARTED,
    * SERVER_STOPPED, LEASE_EXPIRED, CANCELLED_BY_CLIENT, INTERRUPTED,
-   * ROLLED_BACK, or a code of the agent's own (at most 128 characters).
+   * ROLLED_BACK, ACTION_EXPIRED (nobody resumed a run in REQUIRES_ACTION in
+   * time), or a code of the agent's own (at most 128 characters).
    * </pre>
    *
    * <code>string code = 1 [json_name = "code"];</code>
@@ -25,7 +26,8 @@ public interface RunErrorOrBuilder extends
    * <pre>
    * A stable UPPER_SNAKE word: AGENT_ERROR, TIMEOUT, SERVER_RESTARTED,
    * SERVER_STOPPED, LEASE_EXPIRED, CANCELLED_BY_CLIENT, INTERRUPTED,
-   * ROLLED_BACK, or a code of the agent's own (at most 128 characters).
+   * ROLLED_BACK, ACTION_EXPIRED (nobody resumed a run in REQUIRES_ACTION in
+   * time), or a code of the agent's own (at most 128 characters).
    * </pre>
    *
    * <code>string code = 1 [json_name = "code"];</code>

@@ -228,7 +228,9 @@ private static final long serialVersionUID = 0L;
   private volatile java.lang.Object type_ = "";
   /**
    * <pre>
-   * What happened: run.created, run.started, message.created, message.delta,
+   * What happened: run.created, run.started, run.requires_action (the run
+   * paused: its required_action says what it needs), run.resumed (ResumeRun
+   * answered it), message.created, message.delta,
    * message.completed, tool_call.started, tool_call.completed, state.updated
    * (the thread's state changed: by a caller, by a run, or back after a run
    * that failed or was cancelled), thread.cleared (ClearThread deleted every
@@ -255,7 +257,9 @@ private static final long serialVersionUID = 0L;
   }
   /**
    * <pre>
-   * What happened: run.created, run.started, message.created, message.delta,
+   * What happened: run.created, run.started, run.requires_action (the run
+   * paused: its required_action says what it needs), run.resumed (ResumeRun
+   * answered it), message.created, message.delta,
    * message.completed, tool_call.started, tool_call.completed, state.updated
    * (the thread's state changed: by a caller, by a run, or back after a run
    * that failed or was cancelled), thread.cleared (ClearThread deleted every
@@ -1403,7 +1407,9 @@ private static final long serialVersionUID = 0L;
     private java.lang.Object type_ = "";
     /**
      * <pre>
-     * What happened: run.created, run.started, message.created, message.delta,
+     * What happened: run.created, run.started, run.requires_action (the run
+     * paused: its required_action says what it needs), run.resumed (ResumeRun
+     * answered it), message.created, message.delta,
      * message.completed, tool_call.started, tool_call.completed, state.updated
      * (the thread's state changed: by a caller, by a run, or back after a run
      * that failed or was cancelled), thread.cleared (ClearThread deleted every
@@ -1429,7 +1435,9 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * What happened: run.created, run.started, message.created, message.delta,
+     * What happened: run.created, run.started, run.requires_action (the run
+     * paused: its required_action says what it needs), run.resumed (ResumeRun
+     * answered it), message.created, message.delta,
      * message.completed, tool_call.started, tool_call.completed, state.updated
      * (the thread's state changed: by a caller, by a run, or back after a run
      * that failed or was cancelled), thread.cleared (ClearThread deleted every
@@ -1456,7 +1464,9 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * What happened: run.created, run.started, message.created, message.delta,
+     * What happened: run.created, run.started, run.requires_action (the run
+     * paused: its required_action says what it needs), run.resumed (ResumeRun
+     * answered it), message.created, message.delta,
      * message.completed, tool_call.started, tool_call.completed, state.updated
      * (the thread's state changed: by a caller, by a run, or back after a run
      * that failed or was cancelled), thread.cleared (ClearThread deleted every
@@ -1479,7 +1489,9 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * What happened: run.created, run.started, message.created, message.delta,
+     * What happened: run.created, run.started, run.requires_action (the run
+     * paused: its required_action says what it needs), run.resumed (ResumeRun
+     * answered it), message.created, message.delta,
      * message.completed, tool_call.started, tool_call.completed, state.updated
      * (the thread's state changed: by a caller, by a run, or back after a run
      * that failed or was cancelled), thread.cleared (ClearThread deleted every
@@ -1499,7 +1511,9 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * What happened: run.created, run.started, message.created, message.delta,
+     * What happened: run.created, run.started, run.requires_action (the run
+     * paused: its required_action says what it needs), run.resumed (ResumeRun
+     * answered it), message.created, message.delta,
      * message.completed, tool_call.started, tool_call.completed, state.updated
      * (the thread's state changed: by a caller, by a run, or back after a run
      * that failed or was cancelled), thread.cleared (ClearThread deleted every

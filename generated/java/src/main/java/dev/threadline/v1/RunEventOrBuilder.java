@@ -62,7 +62,9 @@ public interface RunEventOrBuilder extends
 
   /**
    * <pre>
-   * What happened: run.created, run.started, message.created, message.delta,
+   * What happened: run.created, run.started, run.requires_action (the run
+   * paused: its required_action says what it needs), run.resumed (ResumeRun
+   * answered it), message.created, message.delta,
    * message.completed, tool_call.started, tool_call.completed, state.updated
    * (the thread's state changed: by a caller, by a run, or back after a run
    * that failed or was cancelled), thread.cleared (ClearThread deleted every
@@ -77,7 +79,9 @@ public interface RunEventOrBuilder extends
   java.lang.String getType();
   /**
    * <pre>
-   * What happened: run.created, run.started, message.created, message.delta,
+   * What happened: run.created, run.started, run.requires_action (the run
+   * paused: its required_action says what it needs), run.resumed (ResumeRun
+   * answered it), message.created, message.delta,
    * message.completed, tool_call.started, tool_call.completed, state.updated
    * (the thread's state changed: by a caller, by a run, or back after a run
    * that failed or was cancelled), thread.cleared (ClearThread deleted every

@@ -421,4 +421,111 @@ public interface RunOrBuilder extends
    * @return The multitaskStrategy.
    */
   dev.threadline.v1.MultitaskStrategy getMultitaskStrategy();
+
+  /**
+   * <pre>
+   * What the run waits for while REQUIRES_ACTION. Once resumed it stays set,
+   * with action_response beside it, until the run pauses again, so that the
+   * agent (or the worker that claims the run) reads the question and its
+   * answer together.
+   * </pre>
+   *
+   * <code>.threadline.v1.RequiredAction required_action = 18 [json_name = "requiredAction", (.google.api.field_behavior) = OUTPUT_ONLY];</code>
+   * @return Whether the requiredAction field is set.
+   */
+  boolean hasRequiredAction();
+  /**
+   * <pre>
+   * What the run waits for while REQUIRES_ACTION. Once resumed it stays set,
+   * with action_response beside it, until the run pauses again, so that the
+   * agent (or the worker that claims the run) reads the question and its
+   * answer together.
+   * </pre>
+   *
+   * <code>.threadline.v1.RequiredAction required_action = 18 [json_name = "requiredAction", (.google.api.field_behavior) = OUTPUT_ONLY];</code>
+   * @return The requiredAction.
+   */
+  dev.threadline.v1.RequiredAction getRequiredAction();
+  /**
+   * <pre>
+   * What the run waits for while REQUIRES_ACTION. Once resumed it stays set,
+   * with action_response beside it, until the run pauses again, so that the
+   * agent (or the worker that claims the run) reads the question and its
+   * answer together.
+   * </pre>
+   *
+   * <code>.threadline.v1.RequiredAction required_action = 18 [json_name = "requiredAction", (.google.api.field_behavior) = OUTPUT_ONLY];</code>
+   */
+  dev.threadline.v1.RequiredActionOrBuilder getRequiredActionOrBuilder();
+
+  /**
+   * <pre>
+   * What ResumeRun sent for required_action; unset until the run is resumed.
+   * </pre>
+   *
+   * <code>.threadline.v1.ActionResponse action_response = 19 [json_name = "actionResponse", (.google.api.field_behavior) = OUTPUT_ONLY];</code>
+   * @return Whether the actionResponse field is set.
+   */
+  boolean hasActionResponse();
+  /**
+   * <pre>
+   * What ResumeRun sent for required_action; unset until the run is resumed.
+   * </pre>
+   *
+   * <code>.threadline.v1.ActionResponse action_response = 19 [json_name = "actionResponse", (.google.api.field_behavior) = OUTPUT_ONLY];</code>
+   * @return The actionResponse.
+   */
+  dev.threadline.v1.ActionResponse getActionResponse();
+  /**
+   * <pre>
+   * What ResumeRun sent for required_action; unset until the run is resumed.
+   * </pre>
+   *
+   * <code>.threadline.v1.ActionResponse action_response = 19 [json_name = "actionResponse", (.google.api.field_behavior) = OUTPUT_ONLY];</code>
+   */
+  dev.threadline.v1.ActionResponseOrBuilder getActionResponseOrBuilder();
+
+  /**
+   * <pre>
+   * The client-side tools the run may call, as given to CreateRun.
+   * </pre>
+   *
+   * <code>repeated .threadline.v1.ClientTool client_tools = 20 [json_name = "clientTools", (.google.api.field_behavior) = OUTPUT_ONLY];</code>
+   */
+  java.util.List<dev.threadline.v1.ClientTool> 
+      getClientToolsList();
+  /**
+   * <pre>
+   * The client-side tools the run may call, as given to CreateRun.
+   * </pre>
+   *
+   * <code>repeated .threadline.v1.ClientTool client_tools = 20 [json_name = "clientTools", (.google.api.field_behavior) = OUTPUT_ONLY];</code>
+   */
+  dev.threadline.v1.ClientTool getClientTools(int index);
+  /**
+   * <pre>
+   * The client-side tools the run may call, as given to CreateRun.
+   * </pre>
+   *
+   * <code>repeated .threadline.v1.ClientTool client_tools = 20 [json_name = "clientTools", (.google.api.field_behavior) = OUTPUT_ONLY];</code>
+   */
+  int getClientToolsCount();
+  /**
+   * <pre>
+   * The client-side tools the run may call, as given to CreateRun.
+   * </pre>
+   *
+   * <code>repeated .threadline.v1.ClientTool client_tools = 20 [json_name = "clientTools", (.google.api.field_behavior) = OUTPUT_ONLY];</code>
+   */
+  java.util.List<? extends dev.threadline.v1.ClientToolOrBuilder> 
+      getClientToolsOrBuilderList();
+  /**
+   * <pre>
+   * The client-side tools the run may call, as given to CreateRun.
+   * </pre>
+   *
+   * <code>repeated .threadline.v1.ClientTool client_tools = 20 [json_name = "clientTools", (.google.api.field_behavior) = OUTPUT_ONLY];</code>
+   */
+  dev.threadline.v1.ClientToolOrBuilder getClientToolsOrBuilder(
+      int index);
 }

@@ -47,6 +47,36 @@ public final class RunProto extends com.google.protobuf.GeneratedFile {
     com.google.protobuf.GeneratedMessage.FieldAccessorTable
       internal_static_threadline_v1_Run_fieldAccessorTable;
   static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_threadline_v1_ClientTool_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_threadline_v1_ClientTool_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_threadline_v1_Question_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_threadline_v1_Question_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_threadline_v1_RequiredAction_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_threadline_v1_RequiredAction_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_threadline_v1_ClientToolCalls_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_threadline_v1_ClientToolCalls_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_threadline_v1_ActionResponse_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_threadline_v1_ActionResponse_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_threadline_v1_ResumeRunRequest_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_threadline_v1_ResumeRunRequest_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
     internal_static_threadline_v1_CreateRunRequest_descriptor;
   static final 
     com.google.protobuf.GeneratedMessage.FieldAccessorTable
@@ -135,7 +165,7 @@ public final class RunProto extends com.google.protobuf.GeneratedFile {
       "R\ntoolCallId\022\022\n\004tool\030\002 \001(\tR\004tool\0225\n\006stat" +
       "us\030\003 \001(\0162\035.threadline.v1.ToolCallStatusR" +
       "\006status\022\037\n\013duration_ms\030\004 \001(\003R\ndurationMs" +
-      "\022\035\n\nerror_code\030\005 \001(\tR\terrorCode\"\344\006\n\003Run\022" +
+      "\022\035\n\nerror_code\030\005 \001(\tR\terrorCode\"\304\010\n\003Run\022" +
       "\033\n\006run_id\030\001 \001(\tB\004\342A\001\010R\005runId\022!\n\tthread_i" +
       "d\030\002 \001(\tB\004\342A\001\003R\010threadId\022\037\n\010agent_id\030\003 \001(" +
       "\tB\004\342A\001\003R\007agentId\0226\n\006status\030\004 \001(\0162\030.threa" +
@@ -157,113 +187,149 @@ public final class RunProto extends com.google.protobuf.GeneratedFile {
       "\030\017 \001(\005B\004\342A\001\003R\rmaxIterations\022\032\n\005tools\030\020 \003" +
       "(\tB\004\342A\001\003R\005tools\022U\n\022multitask_strategy\030\021 " +
       "\001(\0162 .threadline.v1.MultitaskStrategyB\004\342" +
-      "A\001\003R\021multitaskStrategy\"\210\004\n\020CreateRunRequ" +
-      "est\022!\n\tthread_id\030\001 \001(\tB\004\342A\001\002R\010threadId\022\037" +
-      "\n\010agent_id\030\002 \001(\tB\004\342A\001\002R\007agentId\022C\n\016input" +
-      "_messages\030\003 \003(\0132\026.threadline.v1.MessageB" +
-      "\004\342A\001\001R\rinputMessages\0227\n\007context\030\004 \001(\0132\027." +
-      "google.protobuf.StructB\004\342A\001\001R\007context\022+\n" +
-      "\016max_iterations\030\005 \001(\005B\004\342A\001\001R\rmaxIteratio" +
-      "ns\022\032\n\005tools\030\006 \003(\tB\004\342A\001\001R\005tools\0229\n\010metada" +
-      "ta\030\007 \001(\0132\027.google.protobuf.StructB\004\342A\001\001R" +
-      "\010metadata\022U\n\022multitask_strategy\030\010 \001(\0162 ." +
-      "threadline.v1.MultitaskStrategyB\004\342A\001\001R\021m" +
-      "ultitaskStrategy\022#\n\nrequest_id\030\t \001(\tB\004\342A" +
-      "\001\001R\trequestId\0222\n\022stream_event_types\030\n \003(" +
-      "\tB\004\342A\001\001R\020streamEventTypes\",\n\rGetRunReque" +
-      "st\022\033\n\006run_id\030\001 \001(\tB\004\342A\001\002R\005runId\"\235\001\n\017List" +
-      "RunsRequest\022!\n\tthread_id\030\001 \001(\tB\004\342A\001\002R\010th" +
-      "readId\022!\n\tpage_size\030\002 \001(\005B\004\342A\001\001R\010pageSiz" +
-      "e\022#\n\npage_token\030\003 \001(\tB\004\342A\001\001R\tpageToken\022\037" +
-      "\n\010order_by\030\004 \001(\tB\004\342A\001\001R\007orderBy\"b\n\020ListR" +
-      "unsResponse\022&\n\004runs\030\001 \003(\0132\022.threadline.v" +
-      "1.RunR\004runs\022&\n\017next_page_token\030\002 \001(\tR\rne" +
-      "xtPageToken\"/\n\020CancelRunRequest\022\033\n\006run_i" +
-      "d\030\001 \001(\tB\004\342A\001\002R\005runId\"h\n\016WaitRunRequest\022\033" +
-      "\n\006run_id\030\001 \001(\tB\004\342A\001\002R\005runId\0229\n\007timeout\030\002" +
-      " \001(\0132\031.google.protobuf.DurationB\004\342A\001\001R\007t" +
-      "imeout\"\210\001\n\026StreamRunEventsRequest\022\033\n\006run" +
-      "_id\030\001 \001(\tB\004\342A\001\002R\005runId\022*\n\016after_event_id" +
-      "\030\002 \001(\003B\004\342A\001\001R\014afterEventId\022%\n\013event_type" +
-      "s\030\003 \003(\tB\004\342A\001\001R\neventTypes\"\212\001\n\022WatchThrea" +
-      "dRequest\022!\n\tthread_id\030\001 \001(\tB\004\342A\001\002R\010threa" +
-      "dId\022*\n\016after_event_id\030\002 \001(\003B\004\342A\001\001R\014after" +
-      "EventId\022%\n\013event_types\030\003 \003(\tB\004\342A\001\001R\neven" +
-      "tTypes\"\304\003\n\010RunEvent\022\031\n\010event_id\030\001 \001(\003R\007e" +
-      "ventId\022\025\n\006run_id\030\002 \001(\tR\005runId\022\033\n\tthread_" +
-      "id\030\003 \001(\tR\010threadId\022\022\n\004type\030\004 \001(\tR\004type\0229" +
-      "\n\ncreated_at\030\005 \001(\0132\032.google.protobuf.Tim" +
-      "estampR\tcreatedAt\022&\n\003run\030\n \001(\0132\022.threadl" +
-      "ine.v1.RunH\000R\003run\0222\n\007message\030\013 \001(\0132\026.thr" +
-      "eadline.v1.MessageH\000R\007message\0223\n\005delta\030\014" +
-      " \001(\0132\033.threadline.v1.MessageDeltaH\000R\005del" +
-      "ta\022;\n\ttool_call\030\r \001(\0132\034.threadline.v1.To" +
-      "olCallEventH\000R\010toolCall\022A\n\ncheckpoint\030\016 " +
-      "\001(\0132\037.threadline.v1.ThreadCheckpointH\000R\n" +
-      "checkpointB\t\n\007payload\"A\n\014MessageDelta\022\035\n" +
-      "\nmessage_id\030\001 \001(\tR\tmessageId\022\022\n\004text\030\002 \001" +
-      "(\tR\004text\"\246\001\n\rToolCallEvent\022+\n\004call\030\001 \001(\013" +
-      "2\027.threadline.v1.ToolCallR\004call\0225\n\006recor" +
-      "d\030\002 \001(\0132\035.threadline.v1.ToolCallRecordR\006" +
-      "record\0221\n\006result\030\003 \001(\0132\031.threadline.v1.T" +
-      "oolResultR\006result\"\313\002\n\013ChatRequest\022\036\n\007mes" +
-      "sage\030\001 \001(\tB\004\342A\001\002R\007message\022\037\n\010agent_id\030\002 " +
-      "\001(\tB\004\342A\001\002R\007agentId\022!\n\tthread_id\030\003 \001(\tB\004\342" +
-      "A\001\001R\010threadId\0227\n\007context\030\004 \001(\0132\027.google." +
-      "protobuf.StructB\004\342A\001\001R\007context\022+\n\016max_it" +
-      "erations\030\005 \001(\005B\004\342A\001\001R\rmaxIterations\022#\n\nr" +
-      "equest_id\030\006 \001(\tB\004\342A\001\001R\trequestId\022\032\n\005tool" +
-      "s\030\007 \003(\tB\004\342A\001\001R\005tools\0221\n\003ttl\030\010 \001(\0132\031.goog" +
-      "le.protobuf.DurationB\004\342A\001\001R\003ttl\"\311\002\n\014Chat" +
-      "Response\022\033\n\tthread_id\030\001 \001(\tR\010threadId\022\025\n" +
-      "\006run_id\030\002 \001(\tR\005runId\022\032\n\010response\030\003 \001(\tR\010" +
-      "response\022<\n\ntool_calls\030\004 \003(\0132\035.threadlin" +
-      "e.v1.ToolCallRecordR\ttoolCalls\022\036\n\niterat" +
-      "ions\030\005 \001(\005R\niterations\0220\n\006status\030\006 \001(\0162\030" +
-      ".threadline.v1.RunStatusR\006status\022*\n\005usag" +
-      "e\030\007 \001(\0132\024.threadline.v1.UsageR\005usage\022-\n\005" +
-      "error\030\010 \001(\0132\027.threadline.v1.RunErrorR\005er" +
-      "ror*\310\001\n\tRunStatus\022\032\n\026RUN_STATUS_UNSPECIF" +
-      "IED\020\000\022\025\n\021RUN_STATUS_QUEUED\020\001\022\026\n\022RUN_STAT" +
-      "US_RUNNING\020\002\022\030\n\024RUN_STATUS_COMPLETED\020\003\022%" +
-      "\n!RUN_STATUS_MAX_ITERATIONS_REACHED\020\004\022\025\n" +
-      "\021RUN_STATUS_FAILED\020\005\022\030\n\024RUN_STATUS_CANCE" +
-      "LLED\020\006*\271\001\n\021MultitaskStrategy\022\"\n\036MULTITAS" +
-      "K_STRATEGY_UNSPECIFIED\020\000\022\035\n\031MULTITASK_ST" +
-      "RATEGY_REJECT\020\001\022\036\n\032MULTITASK_STRATEGY_EN" +
-      "QUEUE\020\002\022 \n\034MULTITASK_STRATEGY_INTERRUPT\020" +
-      "\003\022\037\n\033MULTITASK_STRATEGY_ROLLBACK\020\004*\215\001\n\016T" +
-      "oolCallStatus\022 \n\034TOOL_CALL_STATUS_UNSPEC" +
-      "IFIED\020\000\022\034\n\030TOOL_CALL_STATUS_RUNNING\020\001\022\036\n" +
-      "\032TOOL_CALL_STATUS_SUCCEEDED\020\002\022\033\n\027TOOL_CA" +
-      "LL_STATUS_FAILED\020\0032\304\007\n\nRunService\022i\n\tCre" +
-      "ateRun\022\037.threadline.v1.CreateRunRequest\032" +
-      "\022.threadline.v1.Run\"\'\202\323\344\223\002!\"\034/v1/threads" +
-      "/{thread_id}/runs:\001*\022U\n\006GetRun\022\034.threadl" +
-      "ine.v1.GetRunRequest\032\022.threadline.v1.Run" +
-      "\"\031\202\323\344\223\002\023\022\021/v1/runs/{run_id}\022q\n\010ListRuns\022" +
-      "\036.threadline.v1.ListRunsRequest\032\037.thread" +
-      "line.v1.ListRunsResponse\"$\202\323\344\223\002\036\022\034/v1/th" +
-      "reads/{thread_id}/runs\022e\n\tCancelRun\022\037.th" +
-      "readline.v1.CancelRunRequest\032\022.threadlin" +
-      "e.v1.Run\"#\202\323\344\223\002\035\"\030/v1/runs/{run_id}:canc" +
-      "el:\001*\022_\n\007WaitRun\022\035.threadline.v1.WaitRun" +
-      "Request\032\022.threadline.v1.Run\"!\202\323\344\223\002\033\"\026/v1" +
-      "/runs/{run_id}:wait:\001*\022u\n\017StreamRunEvent" +
-      "s\022%.threadline.v1.StreamRunEventsRequest" +
-      "\032\027.threadline.v1.RunEvent\" \202\323\344\223\002\032\022\030/v1/r" +
-      "uns/{run_id}/events0\001\022w\n\tStreamRun\022\037.thr" +
-      "eadline.v1.CreateRunRequest\032\027.threadline" +
-      ".v1.RunEvent\".\202\323\344\223\002(\"#/v1/threads/{threa" +
-      "d_id}/runs:stream:\001*0\001\022s\n\013WatchThread\022!." +
-      "threadline.v1.WatchThreadRequest\032\027.threa" +
-      "dline.v1.RunEvent\"&\202\323\344\223\002 \022\036/v1/threads/{" +
-      "thread_id}/events0\001\022T\n\004Chat\022\032.threadline" +
-      ".v1.ChatRequest\032\033.threadline.v1.ChatResp" +
-      "onse\"\023\202\323\344\223\002\r\"\010/v1/chat:\001*Bi\n\021dev.threadl" +
-      "ine.v1B\010RunProtoP\001ZHgithub.com/threadlin" +
-      "e/threadline/generated/go/threadline/v1;" +
-      "threadlinev1b\006proto3"
+      "A\001\003R\021multitaskStrategy\022L\n\017required_actio" +
+      "n\030\022 \001(\0132\035.threadline.v1.RequiredActionB\004" +
+      "\342A\001\003R\016requiredAction\022L\n\017action_response\030" +
+      "\023 \001(\0132\035.threadline.v1.ActionResponseB\004\342A" +
+      "\001\003R\016actionResponse\022B\n\014client_tools\030\024 \003(\013" +
+      "2\031.threadline.v1.ClientToolB\004\342A\001\003R\013clien" +
+      "tTools\"\215\001\n\nClientTool\022\030\n\004name\030\001 \001(\tB\004\342A\001" +
+      "\002R\004name\022&\n\013description\030\002 \001(\tB\004\342A\001\001R\013desc" +
+      "ription\022=\n\nparameters\030\003 \001(\0132\027.google.pro" +
+      "tobuf.StructB\004\342A\001\001R\nparameters\"h\n\010Questi" +
+      "on\022\030\n\004text\030\001 \001(\tB\004\342A\001\002R\004text\022B\n\ranswer_s" +
+      "chema\030\002 \001(\0132\027.google.protobuf.StructB\004\342A" +
+      "\001\001R\014answerSchema\"\366\001\n\016RequiredAction\022!\n\ta" +
+      "ction_id\030\001 \001(\tB\004\342A\001\003R\010actionId\022?\n\ntool_c" +
+      "alls\030\002 \001(\0132\036.threadline.v1.ClientToolCal" +
+      "lsH\000R\ttoolCalls\0225\n\010question\030\003 \001(\0132\027.thre" +
+      "adline.v1.QuestionH\000R\010question\022A\n\013expire" +
+      "_time\030\004 \001(\0132\032.google.protobuf.TimestampB" +
+      "\004\342A\001\003R\nexpireTimeB\006\n\004kind\"@\n\017ClientToolC" +
+      "alls\022-\n\005calls\030\001 \003(\0132\027.threadline.v1.Tool" +
+      "CallR\005calls\"\233\001\n\016ActionResponse\022\033\n\taction" +
+      "_id\030\001 \001(\tR\010actionId\022<\n\014tool_outputs\030\002 \003(" +
+      "\0132\031.threadline.v1.ToolResultR\013toolOutput" +
+      "s\022.\n\006answer\030\003 \001(\0132\026.google.protobuf.Valu" +
+      "eR\006answer\"\316\001\n\020ResumeRunRequest\022\033\n\006run_id" +
+      "\030\001 \001(\tB\004\342A\001\002R\005runId\022B\n\014tool_outputs\030\002 \003(" +
+      "\0132\031.threadline.v1.ToolResultB\004\342A\001\001R\013tool" +
+      "Outputs\0224\n\006answer\030\003 \001(\0132\026.google.protobu" +
+      "f.ValueB\004\342A\001\001R\006answer\022#\n\nrequest_id\030\004 \001(" +
+      "\tB\004\342A\001\001R\trequestId\"\314\004\n\020CreateRunRequest\022" +
+      "!\n\tthread_id\030\001 \001(\tB\004\342A\001\002R\010threadId\022\037\n\010ag" +
+      "ent_id\030\002 \001(\tB\004\342A\001\002R\007agentId\022C\n\016input_mes" +
+      "sages\030\003 \003(\0132\026.threadline.v1.MessageB\004\342A\001" +
+      "\001R\rinputMessages\0227\n\007context\030\004 \001(\0132\027.goog" +
+      "le.protobuf.StructB\004\342A\001\001R\007context\022+\n\016max" +
+      "_iterations\030\005 \001(\005B\004\342A\001\001R\rmaxIterations\022\032" +
+      "\n\005tools\030\006 \003(\tB\004\342A\001\001R\005tools\0229\n\010metadata\030\007" +
+      " \001(\0132\027.google.protobuf.StructB\004\342A\001\001R\010met" +
+      "adata\022U\n\022multitask_strategy\030\010 \001(\0162 .thre" +
+      "adline.v1.MultitaskStrategyB\004\342A\001\001R\021multi" +
+      "taskStrategy\022#\n\nrequest_id\030\t \001(\tB\004\342A\001\001R\t" +
+      "requestId\0222\n\022stream_event_types\030\n \003(\tB\004\342" +
+      "A\001\001R\020streamEventTypes\022B\n\014client_tools\030\013 " +
+      "\003(\0132\031.threadline.v1.ClientToolB\004\342A\001\001R\013cl" +
+      "ientTools\",\n\rGetRunRequest\022\033\n\006run_id\030\001 \001" +
+      "(\tB\004\342A\001\002R\005runId\"\235\001\n\017ListRunsRequest\022!\n\tt" +
+      "hread_id\030\001 \001(\tB\004\342A\001\002R\010threadId\022!\n\tpage_s" +
+      "ize\030\002 \001(\005B\004\342A\001\001R\010pageSize\022#\n\npage_token\030" +
+      "\003 \001(\tB\004\342A\001\001R\tpageToken\022\037\n\010order_by\030\004 \001(\t" +
+      "B\004\342A\001\001R\007orderBy\"b\n\020ListRunsResponse\022&\n\004r" +
+      "uns\030\001 \003(\0132\022.threadline.v1.RunR\004runs\022&\n\017n" +
+      "ext_page_token\030\002 \001(\tR\rnextPageToken\"/\n\020C" +
+      "ancelRunRequest\022\033\n\006run_id\030\001 \001(\tB\004\342A\001\002R\005r" +
+      "unId\"h\n\016WaitRunRequest\022\033\n\006run_id\030\001 \001(\tB\004" +
+      "\342A\001\002R\005runId\0229\n\007timeout\030\002 \001(\0132\031.google.pr" +
+      "otobuf.DurationB\004\342A\001\001R\007timeout\"\210\001\n\026Strea" +
+      "mRunEventsRequest\022\033\n\006run_id\030\001 \001(\tB\004\342A\001\002R" +
+      "\005runId\022*\n\016after_event_id\030\002 \001(\003B\004\342A\001\001R\014af" +
+      "terEventId\022%\n\013event_types\030\003 \003(\tB\004\342A\001\001R\ne" +
+      "ventTypes\"\212\001\n\022WatchThreadRequest\022!\n\tthre" +
+      "ad_id\030\001 \001(\tB\004\342A\001\002R\010threadId\022*\n\016after_eve" +
+      "nt_id\030\002 \001(\003B\004\342A\001\001R\014afterEventId\022%\n\013event" +
+      "_types\030\003 \003(\tB\004\342A\001\001R\neventTypes\"\304\003\n\010RunEv" +
+      "ent\022\031\n\010event_id\030\001 \001(\003R\007eventId\022\025\n\006run_id" +
+      "\030\002 \001(\tR\005runId\022\033\n\tthread_id\030\003 \001(\tR\010thread" +
+      "Id\022\022\n\004type\030\004 \001(\tR\004type\0229\n\ncreated_at\030\005 \001" +
+      "(\0132\032.google.protobuf.TimestampR\tcreatedA" +
+      "t\022&\n\003run\030\n \001(\0132\022.threadline.v1.RunH\000R\003ru" +
+      "n\0222\n\007message\030\013 \001(\0132\026.threadline.v1.Messa" +
+      "geH\000R\007message\0223\n\005delta\030\014 \001(\0132\033.threadlin" +
+      "e.v1.MessageDeltaH\000R\005delta\022;\n\ttool_call\030" +
+      "\r \001(\0132\034.threadline.v1.ToolCallEventH\000R\010t" +
+      "oolCall\022A\n\ncheckpoint\030\016 \001(\0132\037.threadline" +
+      ".v1.ThreadCheckpointH\000R\ncheckpointB\t\n\007pa" +
+      "yload\"A\n\014MessageDelta\022\035\n\nmessage_id\030\001 \001(" +
+      "\tR\tmessageId\022\022\n\004text\030\002 \001(\tR\004text\"\246\001\n\rToo" +
+      "lCallEvent\022+\n\004call\030\001 \001(\0132\027.threadline.v1" +
+      ".ToolCallR\004call\0225\n\006record\030\002 \001(\0132\035.thread" +
+      "line.v1.ToolCallRecordR\006record\0221\n\006result" +
+      "\030\003 \001(\0132\031.threadline.v1.ToolResultR\006resul" +
+      "t\"\217\003\n\013ChatRequest\022\036\n\007message\030\001 \001(\tB\004\342A\001\002" +
+      "R\007message\022\037\n\010agent_id\030\002 \001(\tB\004\342A\001\002R\007agent" +
+      "Id\022!\n\tthread_id\030\003 \001(\tB\004\342A\001\001R\010threadId\0227\n" +
+      "\007context\030\004 \001(\0132\027.google.protobuf.StructB" +
+      "\004\342A\001\001R\007context\022+\n\016max_iterations\030\005 \001(\005B\004" +
+      "\342A\001\001R\rmaxIterations\022#\n\nrequest_id\030\006 \001(\tB" +
+      "\004\342A\001\001R\trequestId\022\032\n\005tools\030\007 \003(\tB\004\342A\001\001R\005t" +
+      "ools\0221\n\003ttl\030\010 \001(\0132\031.google.protobuf.Dura" +
+      "tionB\004\342A\001\001R\003ttl\022B\n\014client_tools\030\t \003(\0132\031." +
+      "threadline.v1.ClientToolB\004\342A\001\001R\013clientTo" +
+      "ols\"\311\002\n\014ChatResponse\022\033\n\tthread_id\030\001 \001(\tR" +
+      "\010threadId\022\025\n\006run_id\030\002 \001(\tR\005runId\022\032\n\010resp" +
+      "onse\030\003 \001(\tR\010response\022<\n\ntool_calls\030\004 \003(\013" +
+      "2\035.threadline.v1.ToolCallRecordR\ttoolCal" +
+      "ls\022\036\n\niterations\030\005 \001(\005R\niterations\0220\n\006st" +
+      "atus\030\006 \001(\0162\030.threadline.v1.RunStatusR\006st" +
+      "atus\022*\n\005usage\030\007 \001(\0132\024.threadline.v1.Usag" +
+      "eR\005usage\022-\n\005error\030\010 \001(\0132\027.threadline.v1." +
+      "RunErrorR\005error*\350\001\n\tRunStatus\022\032\n\026RUN_STA" +
+      "TUS_UNSPECIFIED\020\000\022\025\n\021RUN_STATUS_QUEUED\020\001" +
+      "\022\026\n\022RUN_STATUS_RUNNING\020\002\022\030\n\024RUN_STATUS_C" +
+      "OMPLETED\020\003\022%\n!RUN_STATUS_MAX_ITERATIONS_" +
+      "REACHED\020\004\022\025\n\021RUN_STATUS_FAILED\020\005\022\030\n\024RUN_" +
+      "STATUS_CANCELLED\020\006\022\036\n\032RUN_STATUS_REQUIRE" +
+      "S_ACTION\020\007*\271\001\n\021MultitaskStrategy\022\"\n\036MULT" +
+      "ITASK_STRATEGY_UNSPECIFIED\020\000\022\035\n\031MULTITAS" +
+      "K_STRATEGY_REJECT\020\001\022\036\n\032MULTITASK_STRATEG" +
+      "Y_ENQUEUE\020\002\022 \n\034MULTITASK_STRATEGY_INTERR" +
+      "UPT\020\003\022\037\n\033MULTITASK_STRATEGY_ROLLBACK\020\004*\215" +
+      "\001\n\016ToolCallStatus\022 \n\034TOOL_CALL_STATUS_UN" +
+      "SPECIFIED\020\000\022\034\n\030TOOL_CALL_STATUS_RUNNING\020" +
+      "\001\022\036\n\032TOOL_CALL_STATUS_SUCCEEDED\020\002\022\033\n\027TOO" +
+      "L_CALL_STATUS_FAILED\020\0032\253\010\n\nRunService\022i\n" +
+      "\tCreateRun\022\037.threadline.v1.CreateRunRequ" +
+      "est\032\022.threadline.v1.Run\"\'\202\323\344\223\002!\"\034/v1/thr" +
+      "eads/{thread_id}/runs:\001*\022U\n\006GetRun\022\034.thr" +
+      "eadline.v1.GetRunRequest\032\022.threadline.v1" +
+      ".Run\"\031\202\323\344\223\002\023\022\021/v1/runs/{run_id}\022q\n\010ListR" +
+      "uns\022\036.threadline.v1.ListRunsRequest\032\037.th" +
+      "readline.v1.ListRunsResponse\"$\202\323\344\223\002\036\022\034/v" +
+      "1/threads/{thread_id}/runs\022e\n\tCancelRun\022" +
+      "\037.threadline.v1.CancelRunRequest\032\022.threa" +
+      "dline.v1.Run\"#\202\323\344\223\002\035\"\030/v1/runs/{run_id}:" +
+      "cancel:\001*\022_\n\007WaitRun\022\035.threadline.v1.Wai" +
+      "tRunRequest\032\022.threadline.v1.Run\"!\202\323\344\223\002\033\"" +
+      "\026/v1/runs/{run_id}:wait:\001*\022u\n\017StreamRunE" +
+      "vents\022%.threadline.v1.StreamRunEventsReq" +
+      "uest\032\027.threadline.v1.RunEvent\" \202\323\344\223\002\032\022\030/" +
+      "v1/runs/{run_id}/events0\001\022w\n\tStreamRun\022\037" +
+      ".threadline.v1.CreateRunRequest\032\027.thread" +
+      "line.v1.RunEvent\".\202\323\344\223\002(\"#/v1/threads/{t" +
+      "hread_id}/runs:stream:\001*0\001\022s\n\013WatchThrea" +
+      "d\022!.threadline.v1.WatchThreadRequest\032\027.t" +
+      "hreadline.v1.RunEvent\"&\202\323\344\223\002 \022\036/v1/threa" +
+      "ds/{thread_id}/events0\001\022e\n\tResumeRun\022\037.t" +
+      "hreadline.v1.ResumeRunRequest\032\022.threadli" +
+      "ne.v1.Run\"#\202\323\344\223\002\035\"\030/v1/runs/{run_id}:res" +
+      "ume:\001*\022T\n\004Chat\022\032.threadline.v1.ChatReque" +
+      "st\032\033.threadline.v1.ChatResponse\"\023\202\323\344\223\002\r\"" +
+      "\010/v1/chat:\001*Bi\n\021dev.threadline.v1B\010RunPr" +
+      "otoP\001ZHgithub.com/threadline/threadline/" +
+      "generated/go/threadline/v1;threadlinev1b" +
+      "\006proto3"
     };
     descriptor = com.google.protobuf.Descriptors.FileDescriptor
       .internalBuildGeneratedFileFrom(descriptorData,
@@ -299,81 +365,117 @@ public final class RunProto extends com.google.protobuf.GeneratedFile {
     internal_static_threadline_v1_Run_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_threadline_v1_Run_descriptor,
-        new java.lang.String[] { "RunId", "ThreadId", "AgentId", "Status", "Response", "ToolCalls", "Iterations", "Usage", "Error", "CreatedAt", "StartedAt", "EndedAt", "Metadata", "Context", "MaxIterations", "Tools", "MultitaskStrategy", });
-    internal_static_threadline_v1_CreateRunRequest_descriptor =
+        new java.lang.String[] { "RunId", "ThreadId", "AgentId", "Status", "Response", "ToolCalls", "Iterations", "Usage", "Error", "CreatedAt", "StartedAt", "EndedAt", "Metadata", "Context", "MaxIterations", "Tools", "MultitaskStrategy", "RequiredAction", "ActionResponse", "ClientTools", });
+    internal_static_threadline_v1_ClientTool_descriptor =
       getDescriptor().getMessageType(4);
+    internal_static_threadline_v1_ClientTool_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_threadline_v1_ClientTool_descriptor,
+        new java.lang.String[] { "Name", "Description", "Parameters", });
+    internal_static_threadline_v1_Question_descriptor =
+      getDescriptor().getMessageType(5);
+    internal_static_threadline_v1_Question_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_threadline_v1_Question_descriptor,
+        new java.lang.String[] { "Text", "AnswerSchema", });
+    internal_static_threadline_v1_RequiredAction_descriptor =
+      getDescriptor().getMessageType(6);
+    internal_static_threadline_v1_RequiredAction_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_threadline_v1_RequiredAction_descriptor,
+        new java.lang.String[] { "ActionId", "ToolCalls", "Question", "ExpireTime", "Kind", });
+    internal_static_threadline_v1_ClientToolCalls_descriptor =
+      getDescriptor().getMessageType(7);
+    internal_static_threadline_v1_ClientToolCalls_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_threadline_v1_ClientToolCalls_descriptor,
+        new java.lang.String[] { "Calls", });
+    internal_static_threadline_v1_ActionResponse_descriptor =
+      getDescriptor().getMessageType(8);
+    internal_static_threadline_v1_ActionResponse_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_threadline_v1_ActionResponse_descriptor,
+        new java.lang.String[] { "ActionId", "ToolOutputs", "Answer", });
+    internal_static_threadline_v1_ResumeRunRequest_descriptor =
+      getDescriptor().getMessageType(9);
+    internal_static_threadline_v1_ResumeRunRequest_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_threadline_v1_ResumeRunRequest_descriptor,
+        new java.lang.String[] { "RunId", "ToolOutputs", "Answer", "RequestId", });
+    internal_static_threadline_v1_CreateRunRequest_descriptor =
+      getDescriptor().getMessageType(10);
     internal_static_threadline_v1_CreateRunRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_threadline_v1_CreateRunRequest_descriptor,
-        new java.lang.String[] { "ThreadId", "AgentId", "InputMessages", "Context", "MaxIterations", "Tools", "Metadata", "MultitaskStrategy", "RequestId", "StreamEventTypes", });
+        new java.lang.String[] { "ThreadId", "AgentId", "InputMessages", "Context", "MaxIterations", "Tools", "Metadata", "MultitaskStrategy", "RequestId", "StreamEventTypes", "ClientTools", });
     internal_static_threadline_v1_GetRunRequest_descriptor =
-      getDescriptor().getMessageType(5);
+      getDescriptor().getMessageType(11);
     internal_static_threadline_v1_GetRunRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_threadline_v1_GetRunRequest_descriptor,
         new java.lang.String[] { "RunId", });
     internal_static_threadline_v1_ListRunsRequest_descriptor =
-      getDescriptor().getMessageType(6);
+      getDescriptor().getMessageType(12);
     internal_static_threadline_v1_ListRunsRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_threadline_v1_ListRunsRequest_descriptor,
         new java.lang.String[] { "ThreadId", "PageSize", "PageToken", "OrderBy", });
     internal_static_threadline_v1_ListRunsResponse_descriptor =
-      getDescriptor().getMessageType(7);
+      getDescriptor().getMessageType(13);
     internal_static_threadline_v1_ListRunsResponse_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_threadline_v1_ListRunsResponse_descriptor,
         new java.lang.String[] { "Runs", "NextPageToken", });
     internal_static_threadline_v1_CancelRunRequest_descriptor =
-      getDescriptor().getMessageType(8);
+      getDescriptor().getMessageType(14);
     internal_static_threadline_v1_CancelRunRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_threadline_v1_CancelRunRequest_descriptor,
         new java.lang.String[] { "RunId", });
     internal_static_threadline_v1_WaitRunRequest_descriptor =
-      getDescriptor().getMessageType(9);
+      getDescriptor().getMessageType(15);
     internal_static_threadline_v1_WaitRunRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_threadline_v1_WaitRunRequest_descriptor,
         new java.lang.String[] { "RunId", "Timeout", });
     internal_static_threadline_v1_StreamRunEventsRequest_descriptor =
-      getDescriptor().getMessageType(10);
+      getDescriptor().getMessageType(16);
     internal_static_threadline_v1_StreamRunEventsRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_threadline_v1_StreamRunEventsRequest_descriptor,
         new java.lang.String[] { "RunId", "AfterEventId", "EventTypes", });
     internal_static_threadline_v1_WatchThreadRequest_descriptor =
-      getDescriptor().getMessageType(11);
+      getDescriptor().getMessageType(17);
     internal_static_threadline_v1_WatchThreadRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_threadline_v1_WatchThreadRequest_descriptor,
         new java.lang.String[] { "ThreadId", "AfterEventId", "EventTypes", });
     internal_static_threadline_v1_RunEvent_descriptor =
-      getDescriptor().getMessageType(12);
+      getDescriptor().getMessageType(18);
     internal_static_threadline_v1_RunEvent_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_threadline_v1_RunEvent_descriptor,
         new java.lang.String[] { "EventId", "RunId", "ThreadId", "Type", "CreatedAt", "Run", "Message", "Delta", "ToolCall", "Checkpoint", "Payload", });
     internal_static_threadline_v1_MessageDelta_descriptor =
-      getDescriptor().getMessageType(13);
+      getDescriptor().getMessageType(19);
     internal_static_threadline_v1_MessageDelta_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_threadline_v1_MessageDelta_descriptor,
         new java.lang.String[] { "MessageId", "Text", });
     internal_static_threadline_v1_ToolCallEvent_descriptor =
-      getDescriptor().getMessageType(14);
+      getDescriptor().getMessageType(20);
     internal_static_threadline_v1_ToolCallEvent_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_threadline_v1_ToolCallEvent_descriptor,
         new java.lang.String[] { "Call", "Record", "Result", });
     internal_static_threadline_v1_ChatRequest_descriptor =
-      getDescriptor().getMessageType(15);
+      getDescriptor().getMessageType(21);
     internal_static_threadline_v1_ChatRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_threadline_v1_ChatRequest_descriptor,
-        new java.lang.String[] { "Message", "AgentId", "ThreadId", "Context", "MaxIterations", "RequestId", "Tools", "Ttl", });
+        new java.lang.String[] { "Message", "AgentId", "ThreadId", "Context", "MaxIterations", "RequestId", "Tools", "Ttl", "ClientTools", });
     internal_static_threadline_v1_ChatResponse_descriptor =
-      getDescriptor().getMessageType(16);
+      getDescriptor().getMessageType(22);
     internal_static_threadline_v1_ChatResponse_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_threadline_v1_ChatResponse_descriptor,

@@ -274,6 +274,37 @@ public final class RunServiceGrpc {
     return getWatchThreadMethod;
   }
 
+  private static volatile io.grpc.MethodDescriptor<dev.threadline.v1.ResumeRunRequest,
+      dev.threadline.v1.Run> getResumeRunMethod;
+
+  @io.grpc.stub.annotations.RpcMethod(
+      fullMethodName = SERVICE_NAME + '/' + "ResumeRun",
+      requestType = dev.threadline.v1.ResumeRunRequest.class,
+      responseType = dev.threadline.v1.Run.class,
+      methodType = io.grpc.MethodDescriptor.MethodType.UNARY)
+  public static io.grpc.MethodDescriptor<dev.threadline.v1.ResumeRunRequest,
+      dev.threadline.v1.Run> getResumeRunMethod() {
+    io.grpc.MethodDescriptor<dev.threadline.v1.ResumeRunRequest, dev.threadline.v1.Run> getResumeRunMethod;
+    if ((getResumeRunMethod = RunServiceGrpc.getResumeRunMethod) == null) {
+      synchronized (RunServiceGrpc.class) {
+        if ((getResumeRunMethod = RunServiceGrpc.getResumeRunMethod) == null) {
+          RunServiceGrpc.getResumeRunMethod = getResumeRunMethod =
+              io.grpc.MethodDescriptor.<dev.threadline.v1.ResumeRunRequest, dev.threadline.v1.Run>newBuilder()
+              .setType(io.grpc.MethodDescriptor.MethodType.UNARY)
+              .setFullMethodName(generateFullMethodName(SERVICE_NAME, "ResumeRun"))
+              .setSampledToLocalTracing(true)
+              .setRequestMarshaller(io.grpc.protobuf.ProtoUtils.marshaller(
+                  dev.threadline.v1.ResumeRunRequest.getDefaultInstance()))
+              .setResponseMarshaller(io.grpc.protobuf.ProtoUtils.marshaller(
+                  dev.threadline.v1.Run.getDefaultInstance()))
+              .setSchemaDescriptor(new RunServiceMethodDescriptorSupplier("ResumeRun"))
+              .build();
+        }
+      }
+    }
+    return getResumeRunMethod;
+  }
+
   private static volatile io.grpc.MethodDescriptor<dev.threadline.v1.ChatRequest,
       dev.threadline.v1.ChatResponse> getChatMethod;
 
@@ -422,8 +453,9 @@ public final class RunServiceGrpc {
     /**
      * <pre>
      * Asks a run to stop and returns it. Idempotent: a run that has already
-     * ended is returned as it ended. A queued run is cancelled at once; a
-     * running one stops at its next step and ends CANCELLED.
+     * ended is returned as it ended. A queued run, or one in REQUIRES_ACTION,
+     * is cancelled at once; a running one stops at its next step and ends
+     * CANCELLED.
      * </pre>
      */
     default void cancelRun(dev.threadline.v1.CancelRunRequest request,
@@ -433,8 +465,9 @@ public final class RunServiceGrpc {
 
     /**
      * <pre>
-     * Waits until the run ends and returns it. When the timeout, or the call's
-     * own deadline, comes first, returns the run as it stands just before then.
+     * Waits until the run ends, or pauses in REQUIRES_ACTION, and returns it.
+     * When the timeout, or the call's own deadline, comes first, returns the
+     * run as it stands just before then.
      * </pre>
      */
     default void waitRun(dev.threadline.v1.WaitRunRequest request,
@@ -482,6 +515,27 @@ public final class RunServiceGrpc {
     default void watchThread(dev.threadline.v1.WatchThreadRequest request,
         io.grpc.stub.StreamObserver<dev.threadline.v1.RunEvent> responseObserver) {
       io.grpc.stub.ServerCalls.asyncUnimplementedUnaryCall(getWatchThreadMethod(), responseObserver);
+    }
+
+    /**
+     * <pre>
+     * Continues a run that waits in REQUIRES_ACTION, with what it asked for:
+     * the outputs of its client-side tool calls (one ToolResult for each call
+     * in required_action.tool_calls, no more), or the answer to its question
+     * (valid against the question's answer_schema, when it has one). Returns
+     * the run, QUEUED again: it goes on where it paused, in this process or in
+     * the worker that claims it next, and run.resumed is its next event. A
+     * missing, unknown or invalid output or answer is INVALID_ARGUMENT with
+     * reason VALIDATION_ERROR naming the field (`tool_outputs`,
+     * `tool_outputs[i].tool_call_id`, `answer`, `answer.&lt;property&gt;`); a run
+     * that is not waiting is FAILED_PRECONDITION with reason RUN_NOT_WAITING.
+     * Retrying with the same request_id returns the run as it is now, and
+     * resumes nothing twice.
+     * </pre>
+     */
+    default void resumeRun(dev.threadline.v1.ResumeRunRequest request,
+        io.grpc.stub.StreamObserver<dev.threadline.v1.Run> responseObserver) {
+      io.grpc.stub.ServerCalls.asyncUnimplementedUnaryCall(getResumeRunMethod(), responseObserver);
     }
 
     /**
@@ -598,8 +652,9 @@ public final class RunServiceGrpc {
     /**
      * <pre>
      * Asks a run to stop and returns it. Idempotent: a run that has already
-     * ended is returned as it ended. A queued run is cancelled at once; a
-     * running one stops at its next step and ends CANCELLED.
+     * ended is returned as it ended. A queued run, or one in REQUIRES_ACTION,
+     * is cancelled at once; a running one stops at its next step and ends
+     * CANCELLED.
      * </pre>
      */
     public void cancelRun(dev.threadline.v1.CancelRunRequest request,
@@ -610,8 +665,9 @@ public final class RunServiceGrpc {
 
     /**
      * <pre>
-     * Waits until the run ends and returns it. When the timeout, or the call's
-     * own deadline, comes first, returns the run as it stands just before then.
+     * Waits until the run ends, or pauses in REQUIRES_ACTION, and returns it.
+     * When the timeout, or the call's own deadline, comes first, returns the
+     * run as it stands just before then.
      * </pre>
      */
     public void waitRun(dev.threadline.v1.WaitRunRequest request,
@@ -663,6 +719,28 @@ public final class RunServiceGrpc {
         io.grpc.stub.StreamObserver<dev.threadline.v1.RunEvent> responseObserver) {
       io.grpc.stub.ClientCalls.asyncServerStreamingCall(
           getChannel().newCall(getWatchThreadMethod(), getCallOptions()), request, responseObserver);
+    }
+
+    /**
+     * <pre>
+     * Continues a run that waits in REQUIRES_ACTION, with what it asked for:
+     * the outputs of its client-side tool calls (one ToolResult for each call
+     * in required_action.tool_calls, no more), or the answer to its question
+     * (valid against the question's answer_schema, when it has one). Returns
+     * the run, QUEUED again: it goes on where it paused, in this process or in
+     * the worker that claims it next, and run.resumed is its next event. A
+     * missing, unknown or invalid output or answer is INVALID_ARGUMENT with
+     * reason VALIDATION_ERROR naming the field (`tool_outputs`,
+     * `tool_outputs[i].tool_call_id`, `answer`, `answer.&lt;property&gt;`); a run
+     * that is not waiting is FAILED_PRECONDITION with reason RUN_NOT_WAITING.
+     * Retrying with the same request_id returns the run as it is now, and
+     * resumes nothing twice.
+     * </pre>
+     */
+    public void resumeRun(dev.threadline.v1.ResumeRunRequest request,
+        io.grpc.stub.StreamObserver<dev.threadline.v1.Run> responseObserver) {
+      io.grpc.stub.ClientCalls.asyncUnaryCall(
+          getChannel().newCall(getResumeRunMethod(), getCallOptions()), request, responseObserver);
     }
 
     /**
@@ -752,8 +830,9 @@ public final class RunServiceGrpc {
     /**
      * <pre>
      * Asks a run to stop and returns it. Idempotent: a run that has already
-     * ended is returned as it ended. A queued run is cancelled at once; a
-     * running one stops at its next step and ends CANCELLED.
+     * ended is returned as it ended. A queued run, or one in REQUIRES_ACTION,
+     * is cancelled at once; a running one stops at its next step and ends
+     * CANCELLED.
      * </pre>
      */
     public dev.threadline.v1.Run cancelRun(dev.threadline.v1.CancelRunRequest request) throws io.grpc.StatusException {
@@ -763,8 +842,9 @@ public final class RunServiceGrpc {
 
     /**
      * <pre>
-     * Waits until the run ends and returns it. When the timeout, or the call's
-     * own deadline, comes first, returns the run as it stands just before then.
+     * Waits until the run ends, or pauses in REQUIRES_ACTION, and returns it.
+     * When the timeout, or the call's own deadline, comes first, returns the
+     * run as it stands just before then.
      * </pre>
      */
     public dev.threadline.v1.Run waitRun(dev.threadline.v1.WaitRunRequest request) throws io.grpc.StatusException {
@@ -818,6 +898,27 @@ public final class RunServiceGrpc {
         watchThread(dev.threadline.v1.WatchThreadRequest request) {
       return io.grpc.stub.ClientCalls.blockingV2ServerStreamingCall(
           getChannel(), getWatchThreadMethod(), getCallOptions(), request);
+    }
+
+    /**
+     * <pre>
+     * Continues a run that waits in REQUIRES_ACTION, with what it asked for:
+     * the outputs of its client-side tool calls (one ToolResult for each call
+     * in required_action.tool_calls, no more), or the answer to its question
+     * (valid against the question's answer_schema, when it has one). Returns
+     * the run, QUEUED again: it goes on where it paused, in this process or in
+     * the worker that claims it next, and run.resumed is its next event. A
+     * missing, unknown or invalid output or answer is INVALID_ARGUMENT with
+     * reason VALIDATION_ERROR naming the field (`tool_outputs`,
+     * `tool_outputs[i].tool_call_id`, `answer`, `answer.&lt;property&gt;`); a run
+     * that is not waiting is FAILED_PRECONDITION with reason RUN_NOT_WAITING.
+     * Retrying with the same request_id returns the run as it is now, and
+     * resumes nothing twice.
+     * </pre>
+     */
+    public dev.threadline.v1.Run resumeRun(dev.threadline.v1.ResumeRunRequest request) throws io.grpc.StatusException {
+      return io.grpc.stub.ClientCalls.blockingV2UnaryCall(
+          getChannel(), getResumeRunMethod(), getCallOptions(), request);
     }
 
     /**
@@ -906,8 +1007,9 @@ public final class RunServiceGrpc {
     /**
      * <pre>
      * Asks a run to stop and returns it. Idempotent: a run that has already
-     * ended is returned as it ended. A queued run is cancelled at once; a
-     * running one stops at its next step and ends CANCELLED.
+     * ended is returned as it ended. A queued run, or one in REQUIRES_ACTION,
+     * is cancelled at once; a running one stops at its next step and ends
+     * CANCELLED.
      * </pre>
      */
     public dev.threadline.v1.Run cancelRun(dev.threadline.v1.CancelRunRequest request) {
@@ -917,8 +1019,9 @@ public final class RunServiceGrpc {
 
     /**
      * <pre>
-     * Waits until the run ends and returns it. When the timeout, or the call's
-     * own deadline, comes first, returns the run as it stands just before then.
+     * Waits until the run ends, or pauses in REQUIRES_ACTION, and returns it.
+     * When the timeout, or the call's own deadline, comes first, returns the
+     * run as it stands just before then.
      * </pre>
      */
     public dev.threadline.v1.Run waitRun(dev.threadline.v1.WaitRunRequest request) {
@@ -969,6 +1072,27 @@ public final class RunServiceGrpc {
         dev.threadline.v1.WatchThreadRequest request) {
       return io.grpc.stub.ClientCalls.blockingServerStreamingCall(
           getChannel(), getWatchThreadMethod(), getCallOptions(), request);
+    }
+
+    /**
+     * <pre>
+     * Continues a run that waits in REQUIRES_ACTION, with what it asked for:
+     * the outputs of its client-side tool calls (one ToolResult for each call
+     * in required_action.tool_calls, no more), or the answer to its question
+     * (valid against the question's answer_schema, when it has one). Returns
+     * the run, QUEUED again: it goes on where it paused, in this process or in
+     * the worker that claims it next, and run.resumed is its next event. A
+     * missing, unknown or invalid output or answer is INVALID_ARGUMENT with
+     * reason VALIDATION_ERROR naming the field (`tool_outputs`,
+     * `tool_outputs[i].tool_call_id`, `answer`, `answer.&lt;property&gt;`); a run
+     * that is not waiting is FAILED_PRECONDITION with reason RUN_NOT_WAITING.
+     * Retrying with the same request_id returns the run as it is now, and
+     * resumes nothing twice.
+     * </pre>
+     */
+    public dev.threadline.v1.Run resumeRun(dev.threadline.v1.ResumeRunRequest request) {
+      return io.grpc.stub.ClientCalls.blockingUnaryCall(
+          getChannel(), getResumeRunMethod(), getCallOptions(), request);
     }
 
     /**
@@ -1060,8 +1184,9 @@ public final class RunServiceGrpc {
     /**
      * <pre>
      * Asks a run to stop and returns it. Idempotent: a run that has already
-     * ended is returned as it ended. A queued run is cancelled at once; a
-     * running one stops at its next step and ends CANCELLED.
+     * ended is returned as it ended. A queued run, or one in REQUIRES_ACTION,
+     * is cancelled at once; a running one stops at its next step and ends
+     * CANCELLED.
      * </pre>
      */
     public com.google.common.util.concurrent.ListenableFuture<dev.threadline.v1.Run> cancelRun(
@@ -1072,14 +1197,37 @@ public final class RunServiceGrpc {
 
     /**
      * <pre>
-     * Waits until the run ends and returns it. When the timeout, or the call's
-     * own deadline, comes first, returns the run as it stands just before then.
+     * Waits until the run ends, or pauses in REQUIRES_ACTION, and returns it.
+     * When the timeout, or the call's own deadline, comes first, returns the
+     * run as it stands just before then.
      * </pre>
      */
     public com.google.common.util.concurrent.ListenableFuture<dev.threadline.v1.Run> waitRun(
         dev.threadline.v1.WaitRunRequest request) {
       return io.grpc.stub.ClientCalls.futureUnaryCall(
           getChannel().newCall(getWaitRunMethod(), getCallOptions()), request);
+    }
+
+    /**
+     * <pre>
+     * Continues a run that waits in REQUIRES_ACTION, with what it asked for:
+     * the outputs of its client-side tool calls (one ToolResult for each call
+     * in required_action.tool_calls, no more), or the answer to its question
+     * (valid against the question's answer_schema, when it has one). Returns
+     * the run, QUEUED again: it goes on where it paused, in this process or in
+     * the worker that claims it next, and run.resumed is its next event. A
+     * missing, unknown or invalid output or answer is INVALID_ARGUMENT with
+     * reason VALIDATION_ERROR naming the field (`tool_outputs`,
+     * `tool_outputs[i].tool_call_id`, `answer`, `answer.&lt;property&gt;`); a run
+     * that is not waiting is FAILED_PRECONDITION with reason RUN_NOT_WAITING.
+     * Retrying with the same request_id returns the run as it is now, and
+     * resumes nothing twice.
+     * </pre>
+     */
+    public com.google.common.util.concurrent.ListenableFuture<dev.threadline.v1.Run> resumeRun(
+        dev.threadline.v1.ResumeRunRequest request) {
+      return io.grpc.stub.ClientCalls.futureUnaryCall(
+          getChannel().newCall(getResumeRunMethod(), getCallOptions()), request);
     }
 
     /**
@@ -1107,7 +1255,8 @@ public final class RunServiceGrpc {
   private static final int METHODID_STREAM_RUN_EVENTS = 5;
   private static final int METHODID_STREAM_RUN = 6;
   private static final int METHODID_WATCH_THREAD = 7;
-  private static final int METHODID_CHAT = 8;
+  private static final int METHODID_RESUME_RUN = 8;
+  private static final int METHODID_CHAT = 9;
 
   private static final class MethodHandlers<Req, Resp> implements
       io.grpc.stub.ServerCalls.UnaryMethod<Req, Resp>,
@@ -1157,6 +1306,10 @@ public final class RunServiceGrpc {
         case METHODID_WATCH_THREAD:
           serviceImpl.watchThread((dev.threadline.v1.WatchThreadRequest) request,
               (io.grpc.stub.StreamObserver<dev.threadline.v1.RunEvent>) responseObserver);
+          break;
+        case METHODID_RESUME_RUN:
+          serviceImpl.resumeRun((dev.threadline.v1.ResumeRunRequest) request,
+              (io.grpc.stub.StreamObserver<dev.threadline.v1.Run>) responseObserver);
           break;
         case METHODID_CHAT:
           serviceImpl.chat((dev.threadline.v1.ChatRequest) request,
@@ -1237,6 +1390,13 @@ public final class RunServiceGrpc {
               dev.threadline.v1.RunEvent>(
                 service, METHODID_WATCH_THREAD)))
         .addMethod(
+          getResumeRunMethod(),
+          io.grpc.stub.ServerCalls.asyncUnaryCall(
+            new MethodHandlers<
+              dev.threadline.v1.ResumeRunRequest,
+              dev.threadline.v1.Run>(
+                service, METHODID_RESUME_RUN)))
+        .addMethod(
           getChatMethod(),
           io.grpc.stub.ServerCalls.asyncUnaryCall(
             new MethodHandlers<
@@ -1299,6 +1459,7 @@ public final class RunServiceGrpc {
               .addMethod(getStreamRunEventsMethod())
               .addMethod(getStreamRunMethod())
               .addMethod(getWatchThreadMethod())
+              .addMethod(getResumeRunMethod())
               .addMethod(getChatMethod())
               .build();
         }

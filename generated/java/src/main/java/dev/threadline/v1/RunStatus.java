@@ -7,8 +7,9 @@ package dev.threadline.v1;
 
 /**
  * <pre>
- * RunStatus is where a run is in its life. QUEUED and RUNNING are in flight;
- * the others are terminal: a run that reached one never changes again.
+ * RunStatus is where a run is in its life. QUEUED, RUNNING and
+ * REQUIRES_ACTION are in flight; the others are terminal: a run that reached
+ * one never changes again.
  * </pre>
  *
  * Protobuf enum {@code threadline.v1.RunStatus}
@@ -77,6 +78,18 @@ public enum RunStatus
    * <code>RUN_STATUS_CANCELLED = 6;</code>
    */
   RUN_STATUS_CANCELLED(6),
+  /**
+   * <pre>
+   * Not terminal: the run paused and waits for what required_action asks
+   * (client-side tool outputs or a person's answer), sent with ResumeRun. It
+   * holds its thread (whose status is INTERRUPTED) meanwhile, survives a
+   * server restart, can be cancelled, and ends CANCELLED with error
+   * ACTION_EXPIRED when nobody answers before required_action.expire_time.
+   * </pre>
+   *
+   * <code>RUN_STATUS_REQUIRES_ACTION = 7;</code>
+   */
+  RUN_STATUS_REQUIRES_ACTION(7),
   UNRECOGNIZED(-1),
   ;
 
@@ -150,6 +163,18 @@ public enum RunStatus
    * <code>RUN_STATUS_CANCELLED = 6;</code>
    */
   public static final int RUN_STATUS_CANCELLED_VALUE = 6;
+  /**
+   * <pre>
+   * Not terminal: the run paused and waits for what required_action asks
+   * (client-side tool outputs or a person's answer), sent with ResumeRun. It
+   * holds its thread (whose status is INTERRUPTED) meanwhile, survives a
+   * server restart, can be cancelled, and ends CANCELLED with error
+   * ACTION_EXPIRED when nobody answers before required_action.expire_time.
+   * </pre>
+   *
+   * <code>RUN_STATUS_REQUIRES_ACTION = 7;</code>
+   */
+  public static final int RUN_STATUS_REQUIRES_ACTION_VALUE = 7;
 
 
   public final int getNumber() {
@@ -183,6 +208,7 @@ public enum RunStatus
       case 4: return RUN_STATUS_MAX_ITERATIONS_REACHED;
       case 5: return RUN_STATUS_FAILED;
       case 6: return RUN_STATUS_CANCELLED;
+      case 7: return RUN_STATUS_REQUIRES_ACTION;
       default: return null;
     }
   }

@@ -41,7 +41,7 @@ public enum ThreadStatus
   THREAD_STATUS_BUSY(2),
   /**
    * <pre>
-   * The last run was interrupted and waits to be resumed.
+   * A run on the thread paused in REQUIRES_ACTION and waits for ResumeRun.
    * </pre>
    *
    * <code>THREAD_STATUS_INTERRUPTED = 3;</code>
@@ -93,7 +93,7 @@ public enum ThreadStatus
   public static final int THREAD_STATUS_BUSY_VALUE = 2;
   /**
    * <pre>
-   * The last run was interrupted and waits to be resumed.
+   * A run on the thread paused in REQUIRES_ACTION and waits for ResumeRun.
    * </pre>
    *
    * <code>THREAD_STATUS_INTERRUPTED = 3;</code>

@@ -65,6 +65,7 @@ private static final long serialVersionUID = 0L;
     USAGE(5),
     FINISH(6),
     STATE_UPDATE(7),
+    REQUIRES_ACTION(8),
     KIND_NOT_SET(0);
     private final int value;
     private KindCase(int value) {
@@ -89,6 +90,7 @@ private static final long serialVersionUID = 0L;
         case 5: return USAGE;
         case 6: return FINISH;
         case 7: return STATE_UPDATE;
+        case 8: return REQUIRES_ACTION;
         case 0: return KIND_NOT_SET;
         default: return null;
       }
@@ -443,6 +445,61 @@ private static final long serialVersionUID = 0L;
     return dev.threadline.v1.StateUpdate.getDefaultInstance();
   }
 
+  public static final int REQUIRES_ACTION_FIELD_NUMBER = 8;
+  /**
+   * <pre>
+   * The run pauses in REQUIRES_ACTION for what this asks: calls of its
+   * client tools (each named in the run's client_tools, ids unique, 1 to
+   * 32 calls), or a question (with an optional answer_schema that must be a
+   * valid JSON Schema). The server sets action_id and expire_time. Like
+   * finish, nothing may follow it; the lease ends with it.
+   * </pre>
+   *
+   * <code>.threadline.v1.RequiredAction requires_action = 8 [json_name = "requiresAction"];</code>
+   * @return Whether the requiresAction field is set.
+   */
+  @java.lang.Override
+  public boolean hasRequiresAction() {
+    return kindCase_ == 8;
+  }
+  /**
+   * <pre>
+   * The run pauses in REQUIRES_ACTION for what this asks: calls of its
+   * client tools (each named in the run's client_tools, ids unique, 1 to
+   * 32 calls), or a question (with an optional answer_schema that must be a
+   * valid JSON Schema). The server sets action_id and expire_time. Like
+   * finish, nothing may follow it; the lease ends with it.
+   * </pre>
+   *
+   * <code>.threadline.v1.RequiredAction requires_action = 8 [json_name = "requiresAction"];</code>
+   * @return The requiresAction.
+   */
+  @java.lang.Override
+  public dev.threadline.v1.RequiredAction getRequiresAction() {
+    if (kindCase_ == 8) {
+       return (dev.threadline.v1.RequiredAction) kind_;
+    }
+    return dev.threadline.v1.RequiredAction.getDefaultInstance();
+  }
+  /**
+   * <pre>
+   * The run pauses in REQUIRES_ACTION for what this asks: calls of its
+   * client tools (each named in the run's client_tools, ids unique, 1 to
+   * 32 calls), or a question (with an optional answer_schema that must be a
+   * valid JSON Schema). The server sets action_id and expire_time. Like
+   * finish, nothing may follow it; the lease ends with it.
+   * </pre>
+   *
+   * <code>.threadline.v1.RequiredAction requires_action = 8 [json_name = "requiresAction"];</code>
+   */
+  @java.lang.Override
+  public dev.threadline.v1.RequiredActionOrBuilder getRequiresActionOrBuilder() {
+    if (kindCase_ == 8) {
+       return (dev.threadline.v1.RequiredAction) kind_;
+    }
+    return dev.threadline.v1.RequiredAction.getDefaultInstance();
+  }
+
   private byte memoizedIsInitialized = -1;
   @java.lang.Override
   public final boolean isInitialized() {
@@ -478,6 +535,9 @@ private static final long serialVersionUID = 0L;
     if (kindCase_ == 7) {
       output.writeMessage(7, (dev.threadline.v1.StateUpdate) kind_);
     }
+    if (kindCase_ == 8) {
+      output.writeMessage(8, (dev.threadline.v1.RequiredAction) kind_);
+    }
     getUnknownFields().writeTo(output);
   }
   private int computeSerializedSize_0() {
@@ -508,6 +568,10 @@ private static final long serialVersionUID = 0L;
     if (kindCase_ == 7) {
       size += com.google.protobuf.CodedOutputStream
         .computeMessageSize(7, (dev.threadline.v1.StateUpdate) kind_);
+    }
+    if (kindCase_ == 8) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeMessageSize(8, (dev.threadline.v1.RequiredAction) kind_);
     }
     return size;
   }
@@ -563,6 +627,10 @@ private static final long serialVersionUID = 0L;
         if (!getStateUpdate()
             .equals(other.getStateUpdate())) return false;
         break;
+      case 8:
+        if (!getRequiresAction()
+            .equals(other.getRequiresAction())) return false;
+        break;
       case 0:
       default:
     }
@@ -605,6 +673,10 @@ private static final long serialVersionUID = 0L;
       case 7:
         hash = (37 * hash) + STATE_UPDATE_FIELD_NUMBER;
         hash = (53 * hash) + getStateUpdate().hashCode();
+        break;
+      case 8:
+        hash = (37 * hash) + REQUIRES_ACTION_FIELD_NUMBER;
+        hash = (53 * hash) + getRequiresAction().hashCode();
         break;
       case 0:
       default:
@@ -762,6 +834,9 @@ private static final long serialVersionUID = 0L;
       if (stateUpdateBuilder_ != null) {
         stateUpdateBuilder_.clear();
       }
+      if (requiresActionBuilder_ != null) {
+        requiresActionBuilder_.clear();
+      }
       kindCase_ = 0;
       kind_ = null;
       return this;
@@ -827,6 +902,10 @@ private static final long serialVersionUID = 0L;
           stateUpdateBuilder_ != null) {
         result.kind_ = stateUpdateBuilder_.build();
       }
+      if (kindCase_ == 8 &&
+          requiresActionBuilder_ != null) {
+        result.kind_ = requiresActionBuilder_.build();
+      }
     }
 
     @java.lang.Override
@@ -870,6 +949,10 @@ private static final long serialVersionUID = 0L;
         }
         case STATE_UPDATE: {
           mergeStateUpdate(other.getStateUpdate());
+          break;
+        }
+        case REQUIRES_ACTION: {
+          mergeRequiresAction(other.getRequiresAction());
           break;
         }
         case KIND_NOT_SET: {
@@ -949,6 +1032,13 @@ private static final long serialVersionUID = 0L;
               kindCase_ = 7;
               break;
             } // case 58
+            case 66: {
+              input.readMessage(
+                  internalGetRequiresActionFieldBuilder().getBuilder(),
+                  extensionRegistry);
+              kindCase_ = 8;
+              break;
+            } // case 66
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -2220,6 +2310,220 @@ private static final long serialVersionUID = 0L;
       kindCase_ = 7;
       onChanged();
       return stateUpdateBuilder_;
+    }
+
+    private com.google.protobuf.SingleFieldBuilder<
+        dev.threadline.v1.RequiredAction, dev.threadline.v1.RequiredAction.Builder, dev.threadline.v1.RequiredActionOrBuilder> requiresActionBuilder_;
+    /**
+     * <pre>
+     * The run pauses in REQUIRES_ACTION for what this asks: calls of its
+     * client tools (each named in the run's client_tools, ids unique, 1 to
+     * 32 calls), or a question (with an optional answer_schema that must be a
+     * valid JSON Schema). The server sets action_id and expire_time. Like
+     * finish, nothing may follow it; the lease ends with it.
+     * </pre>
+     *
+     * <code>.threadline.v1.RequiredAction requires_action = 8 [json_name = "requiresAction"];</code>
+     * @return Whether the requiresAction field is set.
+     */
+    @java.lang.Override
+    public boolean hasRequiresAction() {
+      return kindCase_ == 8;
+    }
+    /**
+     * <pre>
+     * The run pauses in REQUIRES_ACTION for what this asks: calls of its
+     * client tools (each named in the run's client_tools, ids unique, 1 to
+     * 32 calls), or a question (with an optional answer_schema that must be a
+     * valid JSON Schema). The server sets action_id and expire_time. Like
+     * finish, nothing may follow it; the lease ends with it.
+     * </pre>
+     *
+     * <code>.threadline.v1.RequiredAction requires_action = 8 [json_name = "requiresAction"];</code>
+     * @return The requiresAction.
+     */
+    @java.lang.Override
+    public dev.threadline.v1.RequiredAction getRequiresAction() {
+      if (requiresActionBuilder_ == null) {
+        if (kindCase_ == 8) {
+          return (dev.threadline.v1.RequiredAction) kind_;
+        }
+        return dev.threadline.v1.RequiredAction.getDefaultInstance();
+      } else {
+        if (kindCase_ == 8) {
+          return requiresActionBuilder_.getMessage();
+        }
+        return dev.threadline.v1.RequiredAction.getDefaultInstance();
+      }
+    }
+    /**
+     * <pre>
+     * The run pauses in REQUIRES_ACTION for what this asks: calls of its
+     * client tools (each named in the run's client_tools, ids unique, 1 to
+     * 32 calls), or a question (with an optional answer_schema that must be a
+     * valid JSON Schema). The server sets action_id and expire_time. Like
+     * finish, nothing may follow it; the lease ends with it.
+     * </pre>
+     *
+     * <code>.threadline.v1.RequiredAction requires_action = 8 [json_name = "requiresAction"];</code>
+     */
+    public Builder setRequiresAction(dev.threadline.v1.RequiredAction value) {
+      if (requiresActionBuilder_ == null) {
+        if (value == null) {
+          throw new NullPointerException();
+        }
+        kind_ = value;
+        onChanged();
+      } else {
+        requiresActionBuilder_.setMessage(value);
+      }
+      kindCase_ = 8;
+      return this;
+    }
+    /**
+     * <pre>
+     * The run pauses in REQUIRES_ACTION for what this asks: calls of its
+     * client tools (each named in the run's client_tools, ids unique, 1 to
+     * 32 calls), or a question (with an optional answer_schema that must be a
+     * valid JSON Schema). The server sets action_id and expire_time. Like
+     * finish, nothing may follow it; the lease ends with it.
+     * </pre>
+     *
+     * <code>.threadline.v1.RequiredAction requires_action = 8 [json_name = "requiresAction"];</code>
+     */
+    public Builder setRequiresAction(
+        dev.threadline.v1.RequiredAction.Builder builderForValue) {
+      if (requiresActionBuilder_ == null) {
+        kind_ = builderForValue.build();
+        onChanged();
+      } else {
+        requiresActionBuilder_.setMessage(builderForValue.build());
+      }
+      kindCase_ = 8;
+      return this;
+    }
+    /**
+     * <pre>
+     * The run pauses in REQUIRES_ACTION for what this asks: calls of its
+     * client tools (each named in the run's client_tools, ids unique, 1 to
+     * 32 calls), or a question (with an optional answer_schema that must be a
+     * valid JSON Schema). The server sets action_id and expire_time. Like
+     * finish, nothing may follow it; the lease ends with it.
+     * </pre>
+     *
+     * <code>.threadline.v1.RequiredAction requires_action = 8 [json_name = "requiresAction"];</code>
+     */
+    public Builder mergeRequiresAction(dev.threadline.v1.RequiredAction value) {
+      if (requiresActionBuilder_ == null) {
+        if (kindCase_ == 8 &&
+            kind_ != dev.threadline.v1.RequiredAction.getDefaultInstance()) {
+          kind_ = dev.threadline.v1.RequiredAction.newBuilder((dev.threadline.v1.RequiredAction) kind_)
+              .mergeFrom(value).buildPartial();
+        } else {
+          kind_ = value;
+        }
+        onChanged();
+      } else {
+        if (kindCase_ == 8) {
+          requiresActionBuilder_.mergeFrom(value);
+        } else {
+          requiresActionBuilder_.setMessage(value);
+        }
+      }
+      kindCase_ = 8;
+      return this;
+    }
+    /**
+     * <pre>
+     * The run pauses in REQUIRES_ACTION for what this asks: calls of its
+     * client tools (each named in the run's client_tools, ids unique, 1 to
+     * 32 calls), or a question (with an optional answer_schema that must be a
+     * valid JSON Schema). The server sets action_id and expire_time. Like
+     * finish, nothing may follow it; the lease ends with it.
+     * </pre>
+     *
+     * <code>.threadline.v1.RequiredAction requires_action = 8 [json_name = "requiresAction"];</code>
+     */
+    public Builder clearRequiresAction() {
+      if (requiresActionBuilder_ == null) {
+        if (kindCase_ == 8) {
+          kindCase_ = 0;
+          kind_ = null;
+          onChanged();
+        }
+      } else {
+        if (kindCase_ == 8) {
+          kindCase_ = 0;
+          kind_ = null;
+        }
+        requiresActionBuilder_.clear();
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * The run pauses in REQUIRES_ACTION for what this asks: calls of its
+     * client tools (each named in the run's client_tools, ids unique, 1 to
+     * 32 calls), or a question (with an optional answer_schema that must be a
+     * valid JSON Schema). The server sets action_id and expire_time. Like
+     * finish, nothing may follow it; the lease ends with it.
+     * </pre>
+     *
+     * <code>.threadline.v1.RequiredAction requires_action = 8 [json_name = "requiresAction"];</code>
+     */
+    public dev.threadline.v1.RequiredAction.Builder getRequiresActionBuilder() {
+      return internalGetRequiresActionFieldBuilder().getBuilder();
+    }
+    /**
+     * <pre>
+     * The run pauses in REQUIRES_ACTION for what this asks: calls of its
+     * client tools (each named in the run's client_tools, ids unique, 1 to
+     * 32 calls), or a question (with an optional answer_schema that must be a
+     * valid JSON Schema). The server sets action_id and expire_time. Like
+     * finish, nothing may follow it; the lease ends with it.
+     * </pre>
+     *
+     * <code>.threadline.v1.RequiredAction requires_action = 8 [json_name = "requiresAction"];</code>
+     */
+    @java.lang.Override
+    public dev.threadline.v1.RequiredActionOrBuilder getRequiresActionOrBuilder() {
+      if ((kindCase_ == 8) && (requiresActionBuilder_ != null)) {
+        return requiresActionBuilder_.getMessageOrBuilder();
+      } else {
+        if (kindCase_ == 8) {
+          return (dev.threadline.v1.RequiredAction) kind_;
+        }
+        return dev.threadline.v1.RequiredAction.getDefaultInstance();
+      }
+    }
+    /**
+     * <pre>
+     * The run pauses in REQUIRES_ACTION for what this asks: calls of its
+     * client tools (each named in the run's client_tools, ids unique, 1 to
+     * 32 calls), or a question (with an optional answer_schema that must be a
+     * valid JSON Schema). The server sets action_id and expire_time. Like
+     * finish, nothing may follow it; the lease ends with it.
+     * </pre>
+     *
+     * <code>.threadline.v1.RequiredAction requires_action = 8 [json_name = "requiresAction"];</code>
+     */
+    private com.google.protobuf.SingleFieldBuilder<
+        dev.threadline.v1.RequiredAction, dev.threadline.v1.RequiredAction.Builder, dev.threadline.v1.RequiredActionOrBuilder> 
+        internalGetRequiresActionFieldBuilder() {
+      if (requiresActionBuilder_ == null) {
+        if (!(kindCase_ == 8)) {
+          kind_ = dev.threadline.v1.RequiredAction.getDefaultInstance();
+        }
+        requiresActionBuilder_ = new com.google.protobuf.SingleFieldBuilder<
+            dev.threadline.v1.RequiredAction, dev.threadline.v1.RequiredAction.Builder, dev.threadline.v1.RequiredActionOrBuilder>(
+                (dev.threadline.v1.RequiredAction) kind_,
+                getParentForChildren(),
+                isClean());
+        kind_ = null;
+      }
+      kindCase_ = 8;
+      onChanged();
+      return requiresActionBuilder_;
     }
 
     // @@protoc_insertion_point(builder_scope:threadline.v1.WorkerEvent)

@@ -222,5 +222,44 @@ public interface WorkerEventOrBuilder extends
    */
   dev.threadline.v1.StateUpdateOrBuilder getStateUpdateOrBuilder();
 
+  /**
+   * <pre>
+   * The run pauses in REQUIRES_ACTION for what this asks: calls of its
+   * client tools (each named in the run's client_tools, ids unique, 1 to
+   * 32 calls), or a question (with an optional answer_schema that must be a
+   * valid JSON Schema). The server sets action_id and expire_time. Like
+   * finish, nothing may follow it; the lease ends with it.
+   * </pre>
+   *
+   * <code>.threadline.v1.RequiredAction requires_action = 8 [json_name = "requiresAction"];</code>
+   * @return Whether the requiresAction field is set.
+   */
+  boolean hasRequiresAction();
+  /**
+   * <pre>
+   * The run pauses in REQUIRES_ACTION for what this asks: calls of its
+   * client tools (each named in the run's client_tools, ids unique, 1 to
+   * 32 calls), or a question (with an optional answer_schema that must be a
+   * valid JSON Schema). The server sets action_id and expire_time. Like
+   * finish, nothing may follow it; the lease ends with it.
+   * </pre>
+   *
+   * <code>.threadline.v1.RequiredAction requires_action = 8 [json_name = "requiresAction"];</code>
+   * @return The requiresAction.
+   */
+  dev.threadline.v1.RequiredAction getRequiresAction();
+  /**
+   * <pre>
+   * The run pauses in REQUIRES_ACTION for what this asks: calls of its
+   * client tools (each named in the run's client_tools, ids unique, 1 to
+   * 32 calls), or a question (with an optional answer_schema that must be a
+   * valid JSON Schema). The server sets action_id and expire_time. Like
+   * finish, nothing may follow it; the lease ends with it.
+   * </pre>
+   *
+   * <code>.threadline.v1.RequiredAction requires_action = 8 [json_name = "requiresAction"];</code>
+   */
+  dev.threadline.v1.RequiredActionOrBuilder getRequiresActionOrBuilder();
+
   dev.threadline.v1.WorkerEvent.KindCase getKindCase();
 }

@@ -114,50 +114,53 @@ public final class WorkerProto extends com.google.protobuf.GeneratedFile {
       "te\"\220\001\n\026ReportRunEventsRequest\022\033\n\006run_id\030" +
       "\001 \001(\tB\004\342A\001\002R\005runId\022\037\n\010lease_id\030\002 \001(\tB\004\342A" +
       "\001\002R\007leaseId\0228\n\006events\030\003 \003(\0132\032.threadline" +
-      ".v1.WorkerEventB\004\342A\001\002R\006events\"\225\001\n\027Report" +
+      ".v1.WorkerEventB\004\342A\001\002R\006events\"\255\001\n\027Report" +
       "RunEventsResponse\022\034\n\tcancelled\030\001 \001(\010R\tca" +
       "ncelled\022\024\n\005ended\030\002 \001(\010R\005ended\022F\n\021lease_e" +
       "xpire_time\030\003 \001(\0132\032.google.protobuf.Times" +
-      "tampR\017leaseExpireTime\"Q\n\021RenewLeaseReque" +
-      "st\022\033\n\006run_id\030\001 \001(\tB\004\342A\001\002R\005runId\022\037\n\010lease" +
-      "_id\030\002 \001(\tB\004\342A\001\002R\007leaseId\"z\n\022RenewLeaseRe" +
-      "sponse\022\034\n\tcancelled\030\001 \001(\010R\tcancelled\022F\n\021" +
-      "lease_expire_time\030\002 \001(\0132\032.google.protobu" +
-      "f.TimestampR\017leaseExpireTime\"\303\003\n\013WorkerE" +
-      "vent\022N\n\021iteration_started\030\001 \001(\0132\037.thread" +
-      "line.v1.IterationStartedH\000R\020iterationSta" +
-      "rted\022\037\n\ntext_delta\030\002 \001(\tH\000R\ttextDelta\022E\n" +
-      "\021tool_call_started\030\003 \001(\0132\027.threadline.v1" +
-      ".ToolCallH\000R\017toolCallStarted\022O\n\022tool_cal" +
-      "l_finished\030\004 \001(\0132\037.threadline.v1.ToolCal" +
-      "lFinishedH\000R\020toolCallFinished\022,\n\005usage\030\005" +
-      " \001(\0132\024.threadline.v1.UsageH\000R\005usage\0224\n\006f" +
-      "inish\030\006 \001(\0132\032.threadline.v1.RunFinishedH" +
-      "\000R\006finish\022?\n\014state_update\030\007 \001(\0132\032.thread" +
-      "line.v1.StateUpdateH\000R\013stateUpdateB\006\n\004ki" +
-      "nd\"{\n\013StateUpdate\022/\n\006values\030\001 \001(\0132\027.goog" +
-      "le.protobuf.StructR\006values\022;\n\013update_mas" +
-      "k\030\002 \001(\0132\032.google.protobuf.FieldMaskR\nupd" +
-      "ateMask\"\022\n\020IterationStarted\"\205\001\n\020ToolCall" +
-      "Finished\0221\n\006result\030\001 \001(\0132\031.threadline.v1" +
-      ".ToolResultR\006result\022\037\n\013duration_ms\030\002 \001(\003" +
-      "R\ndurationMs\022\035\n\nerror_code\030\003 \001(\tR\terrorC" +
-      "ode\"n\n\013RunFinished\0220\n\006status\030\001 \001(\0162\030.thr" +
-      "eadline.v1.RunStatusR\006status\022-\n\005error\030\002 " +
-      "\001(\0132\027.threadline.v1.RunErrorR\005error2\222\003\n\022" +
-      "AgentWorkerService\022x\n\010ClaimRun\022\036.threadl" +
-      "ine.v1.ClaimRunRequest\032\037.threadline.v1.C" +
-      "laimRunResponse\"+\202\323\344\223\002%\" /v1/agents/{age" +
-      "nt_id}/runs:claim:\001*\022\205\001\n\017ReportRunEvents" +
-      "\022%.threadline.v1.ReportRunEventsRequest\032" +
-      "&.threadline.v1.ReportRunEventsResponse\"" +
-      "#\202\323\344\223\002\035\"\030/v1/runs/{run_id}:report:\001*\022z\n\n" +
-      "RenewLease\022 .threadline.v1.RenewLeaseReq" +
-      "uest\032!.threadline.v1.RenewLeaseResponse\"" +
-      "\'\202\323\344\223\002!\"\034/v1/runs/{run_id}:renewLease:\001*" +
-      "Bl\n\021dev.threadline.v1B\013WorkerProtoP\001ZHgi" +
-      "thub.com/threadline/threadline/generated" +
-      "/go/threadline/v1;threadlinev1b\006proto3"
+      "tampR\017leaseExpireTime\022\026\n\006paused\030\004 \001(\010R\006p" +
+      "aused\"Q\n\021RenewLeaseRequest\022\033\n\006run_id\030\001 \001" +
+      "(\tB\004\342A\001\002R\005runId\022\037\n\010lease_id\030\002 \001(\tB\004\342A\001\002R" +
+      "\007leaseId\"z\n\022RenewLeaseResponse\022\034\n\tcancel" +
+      "led\030\001 \001(\010R\tcancelled\022F\n\021lease_expire_tim" +
+      "e\030\002 \001(\0132\032.google.protobuf.TimestampR\017lea" +
+      "seExpireTime\"\215\004\n\013WorkerEvent\022N\n\021iteratio" +
+      "n_started\030\001 \001(\0132\037.threadline.v1.Iteratio" +
+      "nStartedH\000R\020iterationStarted\022\037\n\ntext_del" +
+      "ta\030\002 \001(\tH\000R\ttextDelta\022E\n\021tool_call_start" +
+      "ed\030\003 \001(\0132\027.threadline.v1.ToolCallH\000R\017too" +
+      "lCallStarted\022O\n\022tool_call_finished\030\004 \001(\013" +
+      "2\037.threadline.v1.ToolCallFinishedH\000R\020too" +
+      "lCallFinished\022,\n\005usage\030\005 \001(\0132\024.threadlin" +
+      "e.v1.UsageH\000R\005usage\0224\n\006finish\030\006 \001(\0132\032.th" +
+      "readline.v1.RunFinishedH\000R\006finish\022?\n\014sta" +
+      "te_update\030\007 \001(\0132\032.threadline.v1.StateUpd" +
+      "ateH\000R\013stateUpdate\022H\n\017requires_action\030\010 " +
+      "\001(\0132\035.threadline.v1.RequiredActionH\000R\016re" +
+      "quiresActionB\006\n\004kind\"{\n\013StateUpdate\022/\n\006v" +
+      "alues\030\001 \001(\0132\027.google.protobuf.StructR\006va" +
+      "lues\022;\n\013update_mask\030\002 \001(\0132\032.google.proto" +
+      "buf.FieldMaskR\nupdateMask\"\022\n\020IterationSt" +
+      "arted\"\205\001\n\020ToolCallFinished\0221\n\006result\030\001 \001" +
+      "(\0132\031.threadline.v1.ToolResultR\006result\022\037\n" +
+      "\013duration_ms\030\002 \001(\003R\ndurationMs\022\035\n\nerror_" +
+      "code\030\003 \001(\tR\terrorCode\"n\n\013RunFinished\0220\n\006" +
+      "status\030\001 \001(\0162\030.threadline.v1.RunStatusR\006" +
+      "status\022-\n\005error\030\002 \001(\0132\027.threadline.v1.Ru" +
+      "nErrorR\005error2\222\003\n\022AgentWorkerService\022x\n\010" +
+      "ClaimRun\022\036.threadline.v1.ClaimRunRequest" +
+      "\032\037.threadline.v1.ClaimRunResponse\"+\202\323\344\223\002" +
+      "%\" /v1/agents/{agent_id}/runs:claim:\001*\022\205" +
+      "\001\n\017ReportRunEvents\022%.threadline.v1.Repor" +
+      "tRunEventsRequest\032&.threadline.v1.Report" +
+      "RunEventsResponse\"#\202\323\344\223\002\035\"\030/v1/runs/{run" +
+      "_id}:report:\001*\022z\n\nRenewLease\022 .threadlin" +
+      "e.v1.RenewLeaseRequest\032!.threadline.v1.R" +
+      "enewLeaseResponse\"\'\202\323\344\223\002!\"\034/v1/runs/{run" +
+      "_id}:renewLease:\001*Bl\n\021dev.threadline.v1B" +
+      "\013WorkerProtoP\001ZHgithub.com/threadline/th" +
+      "readline/generated/go/threadline/v1;thre" +
+      "adlinev1b\006proto3"
     };
     descriptor = com.google.protobuf.Descriptors.FileDescriptor
       .internalBuildGeneratedFileFrom(descriptorData,
@@ -195,7 +198,7 @@ public final class WorkerProto extends com.google.protobuf.GeneratedFile {
     internal_static_threadline_v1_ReportRunEventsResponse_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_threadline_v1_ReportRunEventsResponse_descriptor,
-        new java.lang.String[] { "Cancelled", "Ended", "LeaseExpireTime", });
+        new java.lang.String[] { "Cancelled", "Ended", "LeaseExpireTime", "Paused", });
     internal_static_threadline_v1_RenewLeaseRequest_descriptor =
       getDescriptor().getMessageType(4);
     internal_static_threadline_v1_RenewLeaseRequest_fieldAccessorTable = new
@@ -213,7 +216,7 @@ public final class WorkerProto extends com.google.protobuf.GeneratedFile {
     internal_static_threadline_v1_WorkerEvent_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_threadline_v1_WorkerEvent_descriptor,
-        new java.lang.String[] { "IterationStarted", "TextDelta", "ToolCallStarted", "ToolCallFinished", "Usage", "Finish", "StateUpdate", "Kind", });
+        new java.lang.String[] { "IterationStarted", "TextDelta", "ToolCallStarted", "ToolCallFinished", "Usage", "Finish", "StateUpdate", "RequiresAction", "Kind", });
     internal_static_threadline_v1_StateUpdate_descriptor =
       getDescriptor().getMessageType(7);
     internal_static_threadline_v1_StateUpdate_fieldAccessorTable = new
