@@ -31,9 +31,10 @@ from typing import Any, TypeVar
 import psycopg
 from psycopg import errors as pg_errors
 from psycopg.rows import dict_row
-from psycopg_pool import AsyncConnectionPool
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from threadline.v1 import message_pb2, run_pb2, thread_pb2
 
+from threadline_server.errors import DatabaseUnavailableError
 from threadline_server.store.base import Store, StoreTransaction
 from threadline_server.store.postgres import (
     checkpoints,
@@ -72,6 +73,17 @@ _RETRYABLE = (pg_errors.DeadlockDetected, pg_errors.SerializationFailure)
 
 
 now_us = store_now
+# A database that cannot be reached, or a pool with no connection to lend in
+# time: the call did nothing and may be retried (UNAVAILABLE, as SQLite's
+# locked file is). Deadlocks and serialization failures are retried first.
+_UNAVAILABLE = (psycopg.OperationalError, PoolTimeout)
+_RETRY_AFTER_SECONDS = 1.0
+
+
+def _unavailable() -> DatabaseUnavailableError:
+    return DatabaseUnavailableError(
+        "the PostgreSQL database cannot be reached", retry_after=_RETRY_AFTER_SECONDS
+    )
 
 
 class PostgresStore(Store):
@@ -204,6 +216,12 @@ class PostgresStore(Store):
 
     async def _run_write(self, tenant: str, work: Callable[[StoreTransaction], Awaitable[T]]) -> T:
         """Run work in one transaction (again after a deadlock), then tell the listeners."""
+        try:
+            return await self._write_once(tenant, work)
+        except _UNAVAILABLE as error:
+            raise _unavailable() from error
+
+    async def _write_once(self, tenant: str, work: Callable[[StoreTransaction], Awaitable[T]]) -> T:
         requested = time.perf_counter()
         async with self._the_pool().connection() as connection:
             began = time.perf_counter()
@@ -249,15 +267,18 @@ class PostgresStore(Store):
     @contextlib.asynccontextmanager
     async def _read(self, tenant: str | None, *, snapshot: bool = False) -> AsyncIterator[Session]:
         """Lend a connection; with snapshot, inside one REPEATABLE READ read-only transaction."""
-        async with self._the_pool().connection() as connection:
-            if snapshot:
-                async with connection.transaction():
-                    await connection.execute(
-                        b"SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY"
-                    )
+        try:
+            async with self._the_pool().connection() as connection:
+                if snapshot:
+                    async with connection.transaction():
+                        await connection.execute(
+                            b"SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY"
+                        )
+                        yield Session(connection, now_us(), tenant)
+                else:
                     yield Session(connection, now_us(), tenant)
-            else:
-                yield Session(connection, now_us(), tenant)
+        except _UNAVAILABLE as error:
+            raise _unavailable() from error
 
     # -- reads ----------------------------------------------------------------
 
