@@ -80,10 +80,24 @@ _UNAVAILABLE = (psycopg.OperationalError, PoolTimeout)
 _RETRY_AFTER_SECONDS = 1.0
 
 
-def _unavailable() -> DatabaseUnavailableError:
+def _unavailable(error: BaseException) -> DatabaseUnavailableError:
+    logger.warning("PostgreSQL failed a call: %r", error)
     return DatabaseUnavailableError(
-        "the PostgreSQL database cannot be reached", retry_after=_RETRY_AFTER_SECONDS
+        f"PostgreSQL: {type(error).__name__}", retry_after=_RETRY_AFTER_SECONDS
     )
+
+
+class _CallerLeftError(Exception):
+    """The caller of a write went away before its work began, so the work is skipped."""
+
+
+def _retrieve_outcome(task: asyncio.Task[Any]) -> None:
+    """Collect the outcome of a write whose caller left, so a failure is logged, not lost."""
+    if task.cancelled():
+        return
+    error = task.exception()
+    if error is not None and not isinstance(error, _CallerLeftError):
+        logger.warning("a write whose caller had gone failed: %r", error)
 
 
 class PostgresStore(Store):
@@ -104,6 +118,7 @@ class PostgresStore(Store):
         self._write_observer = write_observer
         self._migrate = migrate
         self._pool: AsyncConnectionPool[Connection] | None = None
+        self._write_pool: AsyncConnectionPool[Connection] | None = None
         self._pending_writes: set[asyncio.Task[Any]] = set()
         self._event_listeners: list[EventListener] = []
         self._wake_listeners: list[Callable[[str, str], None]] = []
@@ -120,16 +135,17 @@ class PostgresStore(Store):
     # -- life cycle ---------------------------------------------------------
 
     async def open(self) -> None:
-        """Open the pool, migrate, load the keys, start listening."""
-        pool: AsyncConnectionPool[Connection] = AsyncConnectionPool(
-            self._url,
-            min_size=1,
-            max_size=self._pool_size,
-            kwargs={"autocommit": True, "row_factory": dict_row},
-            open=False,
-        )
-        await pool.open(wait=True, timeout=30)
+        """Open the pools, migrate, load the keys, start listening.
+
+        Two pools, as SQLite has a writer and readers: transactions take
+        connections from one, reads from the other. A transaction waiting
+        for a thread's lock holds its connection; the one holding the lock
+        may need a read (a run's log, say) before it can commit, and with
+        one pool the waiters could take every connection and leave it none.
+        """
+        pool = await self._open_pool(self._pool_size)
         self._pool = pool
+        self._write_pool = await self._open_pool(self._pool_size)
         async with pool.connection() as connection:
             if self._migrate:
                 await schema.migrate(connection)
@@ -154,9 +170,26 @@ class PostgresStore(Store):
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
-        if self._pool is not None:
-            await self._pool.close()
-            self._pool = None
+        for pool in (self._write_pool, self._pool):
+            if pool is not None:
+                await pool.close()
+        self._pool = self._write_pool = None
+
+    async def _open_pool(self, size: int) -> AsyncConnectionPool[Connection]:
+        pool: AsyncConnectionPool[Connection] = AsyncConnectionPool(
+            self._url,
+            min_size=1,
+            max_size=size,
+            kwargs={"autocommit": True, "row_factory": dict_row},
+            open=False,
+        )
+        await pool.open(wait=True, timeout=30)
+        return pool
+
+    def _writers(self) -> AsyncConnectionPool[Connection]:
+        if self._write_pool is None:
+            raise RuntimeError("store is not open")
+        return self._write_pool
 
     def _the_pool(self) -> AsyncConnectionPool[Connection]:
         if self._pool is None:
@@ -219,11 +252,11 @@ class PostgresStore(Store):
         try:
             return await self._write_once(tenant, work)
         except _UNAVAILABLE as error:
-            raise _unavailable() from error
+            raise _unavailable(error) from error
 
     async def _write_once(self, tenant: str, work: Callable[[StoreTransaction], Awaitable[T]]) -> T:
         requested = time.perf_counter()
-        async with self._the_pool().connection() as connection:
+        async with self._writers().connection() as connection:
             began = time.perf_counter()
             try:
                 for attempt in range(_RETRIES + 1):
@@ -258,11 +291,28 @@ class PostgresStore(Store):
         self._event_listeners.append(listener)
 
     async def transaction(self, tenant: str, work: Callable[[StoreTransaction], Awaitable[T]]) -> T:
-        """Run work in one write transaction of a tenant that the caller cannot interrupt."""
-        task = asyncio.ensure_future(self._run_write(tenant, work))
+        """Run work in one write transaction of a tenant that the caller cannot interrupt.
+
+        As in the SQLite store: a caller that went away before its work began
+        leaves nothing behind; once begun, the transaction finishes as one,
+        and its outcome, which no one awaits any more, is logged.
+        """
+        caller_left = False
+
+        async def guarded(tx: StoreTransaction) -> T:
+            if caller_left:
+                raise _CallerLeftError
+            return await work(tx)
+
+        task = asyncio.ensure_future(self._run_write(tenant, guarded))
         self._pending_writes.add(task)
         task.add_done_callback(self._pending_writes.discard)
-        return await asyncio.shield(task)
+        try:
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            caller_left = True
+            task.add_done_callback(_retrieve_outcome)
+            raise
 
     @contextlib.asynccontextmanager
     async def _read(self, tenant: str | None, *, snapshot: bool = False) -> AsyncIterator[Session]:
@@ -278,7 +328,7 @@ class PostgresStore(Store):
                 else:
                     yield Session(connection, now_us(), tenant)
         except _UNAVAILABLE as error:
-            raise _unavailable() from error
+            raise _unavailable(error) from error
 
     # -- reads ----------------------------------------------------------------
 
