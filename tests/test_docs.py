@@ -96,11 +96,14 @@ VOLATILE_KEYS = {
     "etag": "<etag>",
     "next_page_token": "<page_token>",
     "nextPageToken": "<page_token>",
-    # How long a tool took: 0 ms on one machine, 1 ms on a slower one.
-    "duration_ms": "<duration>",
-    "durationMs": "<duration>",
 }
 VOLATILE_TEXT = re.compile(r'"(' + "|".join(VOLATILE_KEYS) + r')":(\s*)"[^"]+"')
+# How long a tool took: 0 ms on one machine, 1 ms on a slower one, and grpcurl
+# leaves a zero out altogether, so these keys are dropped from both sides.
+UNSTABLE_KEYS = {"duration_ms", "durationMs"}
+UNSTABLE_TEXT = re.compile(
+    r',\s*"(?:duration_ms|durationMs)":\s*"\d+"|"(?:duration_ms|durationMs)":\s*"\d+",\s*'
+)
 
 # grpcurl names codes as Go does; it exits with 64 plus the code's number.
 GRPCURL_ERROR_CODE = re.compile(r"^\s*Code: (\w+)$", re.MULTILINE)
@@ -211,6 +214,7 @@ class Normaliser:
                 if key in VOLATILE_KEYS and isinstance(item, str) and item
                 else self.json(item)
                 for key, item in value.items()
+                if key not in UNSTABLE_KEYS
             }
         if isinstance(value, list):
             return [self.json(item) for item in value]
@@ -220,6 +224,7 @@ class Normaliser:
 
     def text(self, value: str) -> list[str]:
         """Normalise text output, line by line; tabs are expanded and trailing space dropped."""
+        value = UNSTABLE_TEXT.sub("", value)
         value = VOLATILE_TEXT.sub(lambda m: f'"{m.group(1)}":{m.group(2)}"<{m.group(1)}>"', value)
         lines = [self.string(line).expandtabs().rstrip() for line in value.splitlines()]
         while lines and not lines[-1]:

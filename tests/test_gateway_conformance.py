@@ -1414,6 +1414,16 @@ def scenario_run_cancel(s: Side) -> None:
         expect=200,
     )
     s.get("events-missing", f"/v1/runs/run_{'0' * 26}/events", stream=True, expect=404)
+    s.get("event-batches", f"/v1/runs/{slow}/events:batches", stream=True, expect=200)
+    s.get(
+        "event-batches-after-first",
+        f"/v1/runs/{slow}/events:batches?after_event_id={ids[0]}&event_types=message.delta",
+        stream=True,
+        expect=200,
+    )
+    s.get(
+        "event-batches-missing", f"/v1/runs/run_{'0' * 26}/events:batches", stream=True, expect=404
+    )
     s.get("events-bad-id", "/v1/runs/has%20space/events", stream=True, expect=400)
     # Last-Event-ID means nothing to grpc-gateway: without Accept:
     # text/event-stream the stream starts from the first event.

@@ -184,6 +184,24 @@ METHODS: dict[str, tuple[Call, str, Callable[[Any], str]]] = {
 }
 
 
+def _without_progress(answer: Any) -> bytes:
+    """Return an answer serialized without the fields a run's progress changes."""
+    if not isinstance(answer, run_pb2.Run):
+        return bytes(answer.SerializeToString())
+    stable = run_pb2.Run()
+    stable.CopyFrom(answer)
+    # What a run's progress changes (a retry answers with the run as it is now).
+    stable.ClearField("status")
+    stable.ClearField("response")
+    stable.ClearField("tool_calls")
+    stable.ClearField("iterations")
+    stable.ClearField("usage")
+    stable.ClearField("error")
+    stable.ClearField("started_at")
+    stable.ClearField("ended_at")
+    return bytes(stable.SerializeToString())
+
+
 @pytest.mark.timeout(120)
 async def test_concurrent_retries_write_once(stubs, counts):
     written: dict[str, int] = {}
@@ -195,7 +213,9 @@ async def test_concurrent_retries_write_once(stubs, counts):
             *(call(stubs, thread_id, request_id) for _ in range(CONCURRENT))
         )
         assert len({identity(answer) for answer in answers}) == 1, name
-        assert len({answer.SerializeToString() for answer in answers}) in (1, 2), name
+        # Every answer is what the first call made "as it is now" (docs/api.md):
+        # a run may have moved on between answers, nothing else may differ.
+        assert len({_without_progress(answer) for answer in answers}) == 1, name
         await settled(stubs, thread_id)
         for answer in answers:
             if name == "Chat":

@@ -284,6 +284,12 @@ ATTEMPTS = [
         streaming=True,
     ),
     Attempt(
+        "RunService/StreamRunEventBatches",
+        lambda s, w: s.runs.StreamRunEventBatches(run_pb2.StreamRunEventsRequest(run_id=w.run_id)),
+        lambda w: ("GET", f"/v1/runs/{w.run_id}/events:batches", None),
+        streaming=True,
+    ),
+    Attempt(
         "RunService/StreamRun",
         lambda s, w: s.runs.StreamRun(
             run_pb2.CreateRunRequest(thread_id=w.thread_id, agent_id="echo")

@@ -259,6 +259,9 @@ def seeds(world: World) -> dict[str, protobuf_message.Message]:
         "/threadline.v1.RunService/StreamRunEvents": run_pb2.StreamRunEventsRequest(
             run_id=r, after_event_id=1, event_types=["message.delta", "run.completed"]
         ),
+        "/threadline.v1.RunService/StreamRunEventBatches": run_pb2.StreamRunEventsRequest(
+            run_id=r, after_event_id=1, event_types=["message.delta", "run.completed"]
+        ),
         "/threadline.v1.RunService/StreamRun": run_pb2.CreateRunRequest(
             thread_id=t,
             agent_id="echo",
@@ -571,7 +574,9 @@ def outcome_of(error: grpc.aio.AioRpcError) -> Outcome:
 def kind_of(method: str) -> str:
     if "ServerReflectionInfo" in method:
         return "bidi"
-    if method.endswith(("/StreamRunEvents", "/StreamRun", "/WatchThread", "/Watch")):
+    if method.endswith(
+        ("/StreamRunEvents", "/StreamRunEventBatches", "/StreamRun", "/WatchThread", "/Watch")
+    ):
         return "server-stream"
     return "unary"
 

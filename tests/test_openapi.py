@@ -59,7 +59,7 @@ def test_every_route_is_an_operation_that_routes_back_to_it():
         for path, item in DOCUMENT["paths"].items()
         for method, operation in item.items()
     }
-    assert len(operations) == len(router.bindings) == 30
+    assert len(operations) == len(router.bindings) == 31
     for binding in router.bindings:
         service, method = binding.rpc.strip("/").split("/")
         matching = [
@@ -353,6 +353,12 @@ async def test_every_answer_fits_the_document(checked):
     lines = await c.call("GET", "/v1/runs/{run_id}/events", headers=ndjson, run_id=chat["runId"])
     kinds = {kind for line in lines for kind in ("run", "message", "delta", "toolCall")}
     assert kinds <= {kind for line in lines for kind in line["result"]}
+    batches = await c.call(
+        "GET", "/v1/runs/{run_id}/events:batches", headers=ndjson, run_id=chat["runId"]
+    )
+    assert [e for line in batches for e in line["result"]["events"]] == [
+        line["result"] for line in lines
+    ]
     await c.call(
         "POST",
         "/v1/threads/{thread_id}/runs:stream",

@@ -41,6 +41,7 @@ from threadline.v1 import (
 )
 from threadline_server.config import Settings
 from threadline_server.store.records import DEFAULT_TENANT
+from threadline_server.store.sqlite.onehop import SyncConnection
 from threadline_server.transport.server import ThreadlineServer
 
 from tests.conftest import connect
@@ -109,15 +110,16 @@ EXPECTED = {
 
 @pytest.fixture
 def statements(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
-    """Record every statement the store runs through aiosqlite, with its first parameters.
+    """Record every statement the store runs, with its first parameters.
 
-    Every statement of the store goes through aiosqlite's execute or
-    execute_fetchall; each call still returns what the original returns.
+    Every statement of the store goes through execute or execute_fetchall of
+    the one-hop SyncConnection (store/sqlite/onehop.py) or of aiosqlite; each
+    call still returns what the original returns.
     """
     seen: dict[str, Any] = {}
 
     def recording(original: Callable[..., Any]) -> Callable[..., Any]:
-        def record(self: aiosqlite.Connection, sql: str, parameters: Any = None) -> Any:
+        def record(self: Any, sql: str, parameters: Any = ()) -> Any:
             # "SELECT 1" is the store's own probe of a read connection.
             if sql.lstrip().split(" ", 1)[0].upper() in STATEMENTS and sql != "SELECT 1":
                 params = parameters if parameters is not None else ()
@@ -125,6 +127,9 @@ def statements(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
             return original(self, sql, parameters)
 
         return record
+
+    for name in ("execute", "execute_fetchall"):
+        monkeypatch.setattr(SyncConnection, name, recording(getattr(SyncConnection, name)))
 
     monkeypatch.setattr(aiosqlite.Connection, "execute", recording(aiosqlite.Connection.execute))
     monkeypatch.setattr(

@@ -11,13 +11,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import os
-import shutil
 import signal
 import socket
 import ssl
-import stat
-import tempfile
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -39,7 +35,6 @@ from threadline.v1 import (
 )
 from threadline_server import config
 from threadline_server.config import Settings
-from threadline_server.transport import private_socket
 from threadline_server.transport.server import ThreadlineServer
 
 from tests.conftest import ServerProcess
@@ -218,82 +213,21 @@ async def test_mutual_tls_refuses_a_client_without_a_certificate(tls_server, pki
 
 @pytest.mark.api
 @pytest.mark.parametrize("tls_server", [True], indirect=True, ids=["mutual"])
-async def test_the_gateway_reaches_grpc_through_a_private_socket(tls_server, pki):
-    """Under mutual TLS the HTTP side has no client certificate: it uses a unix socket
-    in a folder only the server's user may enter, which no TCP client can reach."""
-    path = tls_server.gateway_socket
-    assert path is not None
-    folder = path.parent.stat()
-    assert stat.S_IMODE(folder.st_mode) == 0o700
-    assert folder.st_uid == os.getuid()
-    assert stat.S_ISSOCK(path.stat().st_mode)
-    # HTTP works (the gateway's calls go through the socket, not the mTLS port) ...
+async def test_the_http_side_calls_in_process_without_a_way_in_of_its_own(tls_server, pki):
+    """Under mutual TLS the HTTP side has no client certificate, and needs none: it calls
+    the server's handlers in process, so the server opens no socket or port for it."""
+    assert not hasattr(tls_server, "gateway_socket")
     status, body = await create_over_https(tls_server.http_port, http_context(pki.ca, pki.client))
     assert status == 200
-    # ... and the socket serves the very same server.
-    channel = grpc.aio.insecure_channel(f"unix:{path}")
+    # What HTTP made is the very same server's: gRPC, with a client certificate, reads it.
+    channel = grpc.aio.secure_channel(
+        f"127.0.0.1:{tls_server.port}", grpc_credentials(pki.ca, pki.client)
+    )
     thread = await thread_pb2_grpc.ThreadServiceStub(channel).GetThread(
         thread_pb2.GetThreadRequest(thread_id=body["threadId"]), timeout=CALL_TIMEOUT
     )
     await channel.close(None)
     assert thread.title == "over TLS"
-    # The only TCP port for gRPC is the public one, with TLS.
-    await tls_server.stop(grace=1.0)
-    assert not path.parent.exists()
-
-
-@pytest.mark.api
-async def test_folders_of_killed_servers_are_swept_and_no_other(tmp_path, monkeypatch):
-    """A server killed with -9 leaves its socket's folder; the next one removes it."""
-    short = Path(tempfile.mkdtemp(prefix="tl-", dir="/tmp"))  # unix socket paths are short
-    monkeypatch.setattr(tempfile, "tempdir", str(short))
-    try:
-        live = ThreadlineServer(
-            Settings(
-                listen="127.0.0.1:0",
-                http_listen="127.0.0.1:0",
-                database=str(tmp_path / "live.db"),
-            )
-        )
-        await live.start()
-        assert live.gateway_socket is not None
-        old = time.time() - 2 * private_socket.DEAD_AFTER_SECONDS
-        os.utime(live.gateway_socket.parent, (old, old))
-
-        def folder(name: str, *, bound: bool, aged: bool) -> Path:
-            made = short / f"{private_socket.PREFIX}{name}"
-            made.mkdir(mode=0o700)
-            if bound:
-                with socket.socket(socket.AF_UNIX) as gone:
-                    gone.bind(str(made / private_socket.SOCKET_NAME))
-            if aged:
-                os.utime(made, (old, old))
-            return made
-
-        killed = folder("killed", bound=True, aged=True)
-        empty = folder("empty", bound=False, aged=True)
-        starting = folder("starting", bound=True, aged=False)
-        other = short / "threadline-pg-other"
-        other.mkdir()
-        os.utime(other, (old, old))
-
-        second = ThreadlineServer(
-            Settings(
-                listen="127.0.0.1:0",
-                http_listen="127.0.0.1:0",
-                database=str(tmp_path / "second.db"),
-            )
-        )
-        await second.start()
-        await second.stop(grace=0.5)
-        assert not killed.exists()
-        assert not empty.exists()
-        assert starting.exists()
-        assert other.exists()
-        assert live.gateway_socket.exists()
-        await live.stop(grace=0.5)
-    finally:
-        shutil.rmtree(short, ignore_errors=True)
 
 
 @pytest.mark.api

@@ -20,6 +20,16 @@ def varint_size(value: int) -> int:
     return size
 
 
+def varint(value: int) -> bytes:
+    """Return a non-negative integer as a protobuf varint (base 128, low bits first)."""
+    out = bytearray()
+    while value >= 0x80:
+        out.append((value & 0x7F) | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
 def entry_size(size: int) -> int:
     """Return the bytes an entry of size bytes takes in a message field (tag, length, body).
 

@@ -6,9 +6,13 @@ id: two tenants may each have a thread of the same id), the most recent events i
 tail and a future that resolves at the next commit. A reader holds only its
 own cursor (the last event id it sent): it takes what follows its cursor from
 the tail when the tail covers it, or from the store when it has fallen
-further behind, then waits for the next commit. No reader has a queue of its
-own, so a slow or stalled reader costs no memory and never slows the writer
-or other readers; it simply catches up from the store.
+further behind, then waits for the next commit. Each event in a tail is
+serialized once, when it is published, and every stream sends those same
+bytes (``wire``): fan-out costs no protobuf work per reader. No reader has a
+queue of its own, so a slow or stalled reader costs no memory and never
+slows the writer or other readers; it simply catches up from the store.
+Readers of batches take turns (``pace``), so many of them together take a
+bounded share of the event loop the writer shares with them.
 
 The tails are bounded in bytes, not only in events (an event can carry a
 1 MiB message): each thread's to TAIL_BYTES, and all of them together to
@@ -33,7 +37,7 @@ from threadline_server.store.base import Store
 
 # Events kept in memory per thread, their bytes (serialized), and threads
 # kept at once; beyond these, readers read from the store instead.
-TAIL_LENGTH = 2048
+TAIL_LENGTH = 32768
 TAIL_BYTES = 4 * 1024 * 1024
 MAX_THREADS = 1024
 # The default for the bytes of every thread's tail together.
@@ -41,6 +45,12 @@ DEFAULT_MAX_BYTES = 64 * 1024 * 1024
 # The largest batch a reader takes from the store at once (and at most
 # sizes.READ_BATCH_BYTES of it).
 READ_BATCH = 500
+# The most a paced reader takes from the tail in one turn: a turn stays short
+# (the writer's callbacks wait for at most one), and a reader behind takes
+# a turn per PACED_BATCH events.
+PACED_BATCH = 128
+# A turn is put off while other callbacks are ready, at most this many times in a row.
+MAX_DEFERRALS = 2
 # How often an idle reader checks again even without a wake-up: a safety net,
 # not the delivery path.
 IDLE_RECHECK_SECONDS = 5.0
@@ -53,8 +63,8 @@ SHARED_IDLE_RECHECK_SECONDS = 1.0
 class _ThreadTail:
     # Every event of the thread with an id above `floor` is in `events`.
     floor: int
-    # Each event with its size in bytes.
-    events: collections.deque[tuple[run_pb2.RunEvent, int]] = field(
+    # Each event with its serialized form (its size is the length).
+    events: collections.deque[tuple[run_pb2.RunEvent, bytes]] = field(
         default_factory=collections.deque
     )
     size: int = 0
@@ -81,8 +91,20 @@ class EventBus:
         # with a shorter idle re-read as the net for a missed notification.
         self._shared = store.shared
         self._idle_recheck = SHARED_IDLE_RECHECK_SECONDS if store.shared else IDLE_RECHECK_SECONDS
+        # The serialized form of every event in a tail, by the event's id().
+        self._wire: dict[int, bytes] = {}
+        # Paced readers waiting for their turn, and whether turns are being given.
+        self._turns: collections.deque[asyncio.Future[None]] = collections.deque()
+        self._giving_turns = False
+        # Turns put off in a row because other callbacks were ready.
+        self._deferred = 0
         store.add_event_listener(self.publish)
         store.add_wake_listener(self.wake)
+
+    def wire(self, event: run_pb2.RunEvent) -> bytes:
+        """Return an event serialized: the bytes made once when it was published, if kept."""
+        found = self._wire.get(id(event))
+        return found if found is not None else event.SerializeToString()
 
     def publish(self, tenant: str, events: list[run_pb2.RunEvent]) -> None:
         """Take a committed transaction's events (called by the store, in commit order)."""
@@ -98,6 +120,7 @@ class EventBus:
                 # store finds the thread gone.
                 tail = self._tails.pop(key, None)
                 if tail is not None:
+                    self._forget(tail)
                     self.size -= tail.size
                     if tail.changed is not None and not tail.changed.done():
                         tail.changed.set_result(None)
@@ -113,8 +136,10 @@ class EventBus:
                 # Every earlier event of this thread is in the store; from now
                 # on, every one passes through here.
                 tail.floor = event.event_id - 1
-            size = event.ByteSize()
-            tail.events.append((event, size))
+            wire = event.SerializeToString()
+            size = len(wire)
+            tail.events.append((event, wire))
+            self._wire[id(event)] = wire
             tail.size += size
             self.size += size
             while len(tail.events) > TAIL_LENGTH or (
@@ -129,10 +154,16 @@ class EventBus:
 
     def _drop_oldest(self, tail: _ThreadTail) -> None:
         """Drop a tail's oldest event: from now on, readers read it from the store."""
-        event, size = tail.events.popleft()
+        event, wire = tail.events.popleft()
+        self._wire.pop(id(event), None)
         tail.floor = event.event_id
-        tail.size -= size
-        self.size -= size
+        tail.size -= len(wire)
+        self.size -= len(wire)
+
+    def _forget(self, tail: _ThreadTail) -> None:
+        """Forget the serialized forms of a tail that is dropped whole."""
+        for event, _ in tail.events:
+            self._wire.pop(id(event), None)
 
     def _shrink(self) -> None:
         """Drop the oldest events of the least recently written threads, to max_bytes.
@@ -158,6 +189,7 @@ class EventBus:
             tail = self._tails[key]
             if tail.changed is None or tail.changed.done():
                 del self._tails[key]
+                self._forget(tail)
                 self.size -= tail.size
                 excess -= 1
 
@@ -193,13 +225,15 @@ class EventBus:
             tail.changed = asyncio.get_running_loop().create_future()
         return tail.changed
 
-    def _from_tail(self, key: ThreadKey, after: int) -> list[run_pb2.RunEvent] | None:
+    def _from_tail(
+        self, key: ThreadKey, after: int, limit: int = READ_BATCH
+    ) -> list[run_pb2.RunEvent] | None:
         tail = self._tails.get(key)
         if tail is None or tail.floor < 0 or after < tail.floor:
             return None
         events = tail.events
         start = bisect.bisect_right(events, after, key=lambda e: e[0].event_id)
-        return [event for event, _ in itertools.islice(events, start, start + READ_BATCH)]
+        return [event for event, _ in itertools.islice(events, start, start + limit)]
 
     async def _read_store(self, key: ThreadKey, run_id: str, after: int) -> list[run_pb2.RunEvent]:
         tenant, thread_id = key
@@ -225,26 +259,117 @@ class EventBus:
     ) -> AsyncIterator[run_pb2.RunEvent]:
         """Yield a thread's events after an id (only one run's, when run_id is set).
 
+        The events of follow_batches, one at a time.
+        """
+        async for batch in self.follow_batches(
+            tenant,
+            thread_id,
+            after=after,
+            run_id=run_id,
+            until=until,
+            finished=finished,
+            types=types,
+        ):
+            for event in batch:
+                yield event
+
+    async def follow_batches(
+        self,
+        tenant: str,
+        thread_id: str,
+        *,
+        after: int,
+        run_id: str = "",
+        until: Callable[[run_pb2.RunEvent], bool] | None = None,
+        finished: Callable[[], Awaitable[bool]] | None = None,
+        types: frozenset[str] | None = None,
+        pace: bool = False,
+    ) -> AsyncIterator[list[run_pb2.RunEvent]]:
+        """Yield a thread's events after an id (only one run's, when run_id is set), in batches.
+
         Stored events first, then live ones; ends after an event for which
         `until` is true, or when nothing follows the cursor and `finished`
         says nothing ever will (a cursor already past a run's final event);
         otherwise runs until the caller stops iterating. `finished` is asked
         each time the reader has caught up, so it should be cheap after the
-        first time (run_end.RunEnds.checker is).
+        first time (run_end.RunEnds.checker is). Each batch is what was ready
+        at once (at most READ_BATCH events, never empty): a reader that keeps
+        up gets one batch per commit, read from the tail without a store read.
 
         With types, only events of those types are yielded; the others move
         the cursor on all the same, and `until` is asked of every event, so
         a stream that leaves out a run's final event still ends there, and a
         reader that resumes after the last event it got sees exactly the
         later events of its types.
+
+        With pace, the reader waits for its turn before it takes each batch:
+        paced readers (of every thread) take turns, one per turn of the event
+        loop (_turn), so however many they are, the writer's callbacks wait
+        for at most one reader's batch at a time, never for a burst of every
+        reader woken by one commit; and the more readers there are, the longer
+        a round of turns takes and the more events each takes at once.
         """
         key = (tenant, thread_id)
-        cursor = after
+        async for batch in self._batches(
+            key, after, run_id=run_id, until=until, finished=finished, types=types, pace=pace
+        ):
+            yield batch
+
+    def _turn(self) -> asyncio.Future[None]:
+        """Return a future that resolves at this paced reader's turn."""
+        loop = asyncio.get_running_loop()
+        turn: asyncio.Future[None] = loop.create_future()
+        self._turns.append(turn)
+        if not self._giving_turns:
+            self._giving_turns = True
+            loop.call_soon(self._give_turn)
+        return turn
+
+    def _give_turn(self) -> None:
+        """Let the next paced reader go (one per turn of the event loop).
+
+        Only when nothing else is ready to run: a turn waits for the writer's
+        callbacks (and everyone else's) to run first, so readers take the
+        event loop's spare time.
+        """
+        loop = asyncio.get_running_loop()
+        # CPython's event loop keeps its ready callbacks in _ready (this one is not there).
+        ready = getattr(loop, "_ready", None)
+        if ready and self._deferred < MAX_DEFERRALS:
+            self._deferred += 1
+            loop.call_soon(self._give_turn)
+            return
+        self._deferred = 0
+        turns = self._turns
+        while turns:
+            turn = turns.popleft()
+            if not turn.done():  # a reader that left cancelled its turn
+                turn.set_result(None)
+                break
+        if turns:
+            asyncio.get_running_loop().call_soon(self._give_turn)
+        else:
+            self._giving_turns = False
+
+    async def _batches(
+        self,
+        key: ThreadKey,
+        cursor: int,
+        *,
+        run_id: str,
+        until: Callable[[run_pb2.RunEvent], bool] | None,
+        finished: Callable[[], Awaitable[bool]] | None,
+        types: frozenset[str] | None,
+        pace: bool,
+    ) -> AsyncIterator[list[run_pb2.RunEvent]]:
+        tenant, thread_id = key
         while True:
+            if pace:
+                await self._turn()
             # Take the wake-up future before reading, so a commit that lands
             # between the read and the wait still wakes this reader.
             changed = self.change_of(tenant, thread_id)
-            batch = self._from_tail(key, cursor)
+            batch = self._from_tail(key, cursor, PACED_BATCH if pace else READ_BATCH)
             if batch is None:
                 batch = await self._read_store(key, run_id, cursor)
             if not batch and finished is not None and await finished():
@@ -257,11 +382,18 @@ class EventBus:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(asyncio.shield(changed), self._idle_recheck)
                 continue
+            chosen: list[run_pb2.RunEvent] = []
+            ended = False
             for event in batch:
                 cursor = event.event_id
                 if run_id and event.run_id != run_id:
                     continue
                 if types is None or event.type in types:
-                    yield event
+                    chosen.append(event)
                 if until is not None and until(event):
-                    return
+                    ended = True
+                    break
+            if chosen:
+                yield chosen
+            if ended:
+                return

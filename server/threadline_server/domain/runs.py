@@ -396,17 +396,32 @@ class RunHandler:
             tenant, request.run_id, wait_budget(timeout, time_remaining)
         )
 
+    def wire(self, event: run_pb2.RunEvent) -> bytes:
+        """Return an event serialized, as the event bus made it once for every reader."""
+        return self._engine.bus.wire(event)
+
     async def stream_run_events(
         self, tenant: str, request: run_pb2.StreamRunEventsRequest
     ) -> AsyncIterator[run_pb2.RunEvent]:
         """Yield a run's stored events after the cursor, then live ones, to its end."""
+        async for batch in self.stream_run_event_batches(tenant, request):
+            for event in batch:
+                yield event
+
+    async def stream_run_event_batches(
+        self, tenant: str, request: run_pb2.StreamRunEventsRequest, *, pace: bool = False
+    ) -> AsyncIterator[list[run_pb2.RunEvent]]:
+        """Yield the events of stream_run_events in batches: what was ready at once.
+
+        With pace, a live reader waits a little to take more at once (EventBus.follow_batches).
+        """
         found = Violations()
         validation.resource_id(found, "run_id", request.run_id)
         _check_cursor(found, request.after_event_id)
         types = check_event_types(found, "event_types", request.event_types)
         found.raise_if_any()
         run = await self._store.get_run(tenant, request.run_id)
-        async for event in self._engine.bus.follow(
+        async for batch in self._engine.bus.follow_batches(
             tenant,
             run.thread_id,
             after=request.after_event_id,
@@ -414,8 +429,9 @@ class RunHandler:
             until=ends_run,
             finished=self._engine.ends.checker(tenant, request.run_id, run.thread_id),
             types=types,
+            pace=pace,
         ):
-            yield event
+            yield batch
 
     async def stream_run(
         self, tenant: str, request: run_pb2.CreateRunRequest

@@ -1,10 +1,12 @@
-"""The HTTP/JSON side: aiohttp in front of this process's own gRPC server.
+"""The HTTP/JSON side: aiohttp in front of this process's own gRPC services.
 
-Each HTTP request is turned into a gRPC call on a channel to the same server
-(through its private unix socket, so with TLS on the public port it needs no
-certificate), exactly as grpc-gateway v2 (default options) proxies a request: so the
-interceptors, the access log, the concurrency cap, validation and errors apply
-unchanged, and the answer is framed the way grpc-gateway frames it.
+Each HTTP request is turned into a gRPC call, exactly as grpc-gateway v2
+(default options) proxies a request, and the answer is framed the way
+grpc-gateway frames it. In the server the call is made in process
+(transport/local_calls.py: the server's own handlers behind its own
+interceptors, so the access log, metrics, keys and caps, validation and errors
+apply unchanged, without a loopback gRPC hop); given a target address instead,
+the gateway calls that over a grpc.aio channel.
 
 - Routing: routes.Router (grpc-gateway's ServeMux rules).
 - Request: body, then path parameters, then query parameters (params.py),
@@ -63,6 +65,7 @@ from threadline_server.http.connections import (
 )
 from threadline_server.http.routes import Binding, Router, RoutingError, bindings_for
 from threadline_server.package_data import openapi_document
+from threadline_server.transport.local_calls import LocalChannel
 
 logger = logging.getLogger("threadline")
 access_log = logging.getLogger("threadline.access")
@@ -329,11 +332,11 @@ def error_body(status: status_pb2.Status) -> Any:
 
 
 class HttpGateway:
-    """Serves the annotated RPCs of some services over HTTP/JSON, by calling them over gRPC."""
+    """Serves the annotated RPCs of some services over HTTP/JSON, by calling them as gRPC calls."""
 
     def __init__(
         self,
-        grpc_target: str,
+        grpc_target: str | LocalChannel,
         service_names: Iterable[str],
         observers: Observers | None = None,
         *,
@@ -349,7 +352,8 @@ class HttpGateway:
             methods=(b.http_method for b in self.router.bindings)
         )
         self._ssl_context = ssl_context
-        self._channel: grpc.aio.Channel | None = None
+        # A grpc.aio.Channel, or a LocalChannel (the same calls, in process).
+        self._channel: Any = None
         self._runner: web.AppRunner | None = None
         self._socket: socket.socket | None = None
         self._callables: dict[str, Any] = {}
@@ -368,7 +372,8 @@ class HttpGateway:
         """Open the channel to the gRPC server and start serving on the bound socket."""
         if self._socket is None:
             raise RuntimeError("bind the HTTP socket before starting")
-        self._channel = grpc.aio.insecure_channel(self._target)
+        target = self._target
+        self._channel = grpc.aio.insecure_channel(target) if isinstance(target, str) else target
         app = web.Application(
             middlewares=(track_requests, *self._observers.middlewares),
             client_max_size=MAX_BODY_BYTES,
@@ -933,6 +938,9 @@ def _response_json(binding: Binding, reply: Message) -> Any:
 def _event(binding: Binding, item: Message) -> bytes:
     """One Server-Sent Event, named by the message's type and numbered by its event_id.
 
+    A batch of events (RunEventBatch) is one Server-Sent Event numbered by
+    its last event's event_id.
+
     An EventSource dispatches an event to the listeners of its name
     (``addEventListener("message.delta", …)``); one without a name goes to
     ``onmessage``. A type that is empty, or that would break the line, is left out.
@@ -944,6 +952,9 @@ def _event(binding: Binding, item: Message) -> bytes:
         lines.append(b"event: " + kind.encode())
     if "event_id" in fields:
         lines.append(b"id: %d" % getattr(item, "event_id"))  # noqa: B009
+    elif "events" in fields and getattr(item, "events"):  # noqa: B009
+        # A batch (RunEventBatch): its last event is where Last-Event-ID resumes.
+        lines.append(b"id: %d" % getattr(item, "events")[-1].event_id)  # noqa: B009
     lines.append(b"data: " + jsonpb.dumps(_response_json(binding, item)))
     return b"\n".join(lines) + b"\n\n"
 

@@ -51,6 +51,7 @@ _METHODS_BY_SCOPE = {
         "RunService/ListRuns",
         "RunService/WaitRun",
         "RunService/StreamRunEvents",
+        "RunService/StreamRunEventBatches",
         "RunService/WatchThread",
     ),
     Scope.WRITE: (

@@ -120,6 +120,23 @@ def _request_stream(parse: Parse, behaviour: Behaviour) -> Behaviour:
     return stream
 
 
+def _passing_bytes(serialize: Callable[[Any], bytes] | None) -> Callable[[Any], bytes] | None:
+    """Return a response serializer that sends bytes as they are (already serialized).
+
+    The event streams send each event as bytes the event bus made once for
+    all of their readers (domain/events.py); every other answer is a message.
+    """
+    if serialize is None:
+        return None
+
+    def serialized(response: Any) -> bytes:
+        if type(response) is bytes:
+            return response
+        return serialize(response)
+
+    return serialized
+
+
 def parsing(original: Handler) -> Handler:
     """Return a handler like original that takes bytes and parses them itself."""
     # Any: grpc-stubs types the aio handler's behaviours as sync callables.
@@ -127,7 +144,7 @@ def parsing(original: Handler) -> Handler:
     parse: Parse | None = handler.request_deserializer
     if parse is None:  # already takes bytes
         return original
-    serialize = handler.response_serializer
+    serialize = _passing_bytes(handler.response_serializer)
     if handler.unary_unary is not None:
         return grpc.unary_unary_rpc_method_handler(
             _unary_request(parse, handler.unary_unary),
@@ -158,6 +175,9 @@ class ParsingRegistrar:
 
     def __init__(self, server: grpc.aio.Server) -> None:
         self._server = server
+        # Every method registered, by full name ("/package.Service/Method"):
+        # what the HTTP side calls in process (transport/local_calls.py).
+        self.handlers: dict[str, Handler] = {}
 
     def add_generic_rpc_handlers(self, handlers: Sequence[GenericHandler]) -> None:
         """Ignore a generic handler: add_registered_method_handlers registers its methods."""
@@ -167,6 +187,8 @@ class ParsingRegistrar:
     ) -> None:
         """Register a service's methods, each taking its request as bytes."""
         parsed = {name: parsing(handler) for name, handler in handlers.items()}
+        for name, handler in parsed.items():
+            self.handlers[f"/{service_name}/{name}"] = handler
         self._server.add_generic_rpc_handlers(
             (grpc.method_handlers_generic_handler(service_name, parsed),)
         )

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import TYPE_CHECKING, Any
 
 from threadline.v1 import run_pb2, run_pb2_grpc, worker_pb2, worker_pb2_grpc
 
+from threadline_server.domain import sizes
 from threadline_server.domain.runs import RunHandler
 from threadline_server.domain.workers import WorkerHandler
 from threadline_server.observability.metrics import StreamReaders
 from threadline_server.transport.auth import caller
 from threadline_server.transport.errors import stream, unary
+from threadline_server.wire import varint
 
+# RunEventBatch.events: field 1, length-delimited.
+_BATCH_EVENT_TAG = b"\x0a"
+# The tag and length of an event of each size up to 8 KiB, made once.
+_FRAMES = tuple(_BATCH_EVENT_TAG + varint(length) for length in range(8192))
 # The full method names the stream metrics are labelled with.
 _METHOD = "/" + run_pb2.DESCRIPTOR.services_by_name["RunService"].full_name + "/{}"
 
@@ -21,6 +27,28 @@ if TYPE_CHECKING:
 
     # grpc's classes are generic only in grpc-stubs, not at run time.
     Context = grpc.aio.ServicerContext[Any, Any]
+
+
+def batch_messages(events: list[bytes]) -> Iterator[bytes]:
+    """Return serialized RunEventBatch messages holding these serialized events, in order.
+
+    A batch's wire form is each event as field 1 (tag, length, the event's
+    bytes), so the bytes the event bus made once are copied in, not
+    serialized again. A message holds at most sizes.REPLY_BYTES of events;
+    an event is never split (each is smaller than that).
+    """
+    parts: list[bytes] = []
+    size = 0
+    for event in events:
+        length = len(event)
+        framed = _FRAMES[length] if length < len(_FRAMES) else _BATCH_EVENT_TAG + varint(length)
+        if parts and size + len(framed) + len(event) > sizes.REPLY_BYTES:
+            yield b"".join(parts)
+            parts, size = [], 0
+        parts += (framed, event)
+        size += len(framed) + len(event)
+    if parts:
+        yield b"".join(parts)
 
 
 def _time_remaining(context: Context) -> float | None:
@@ -34,11 +62,15 @@ class RunService(run_pb2_grpc.RunServiceServicer):
 
     The streams of events tell ``readers`` each event they send (one
     attribute write), so the metrics can say how far behind a reader is.
+    They send each event as the bytes the event bus made once for every
+    reader (``RunHandler.wire``; the methods' response serializers pass
+    bytes through, transport/requests.py), not serialized again per stream.
     """
 
     def __init__(self, handler: RunHandler, readers: StreamReaders) -> None:
         self._handler = handler
         self._readers = readers
+        self._wire = handler.wire
 
     @unary
     async def CreateRun(  # noqa: N802 - gRPC method names
@@ -83,10 +115,11 @@ class RunService(run_pb2_grpc.RunServiceServicer):
         return await self._handler.wait_run(caller().tenant, request, _time_remaining(context))
 
     @stream
-    async def StreamRunEvents(  # noqa: N802
+    async def StreamRunEvents(  # type: ignore[override]  # noqa: N802 - bytes: serialized once
         self, request: run_pb2.StreamRunEventsRequest, context: Context
-    ) -> AsyncIterator[run_pb2.RunEvent]:
+    ) -> AsyncIterator[bytes]:
         """Stream a run's events."""
+        wire = self._wire
         with self._readers.reader(
             _METHOD.format("StreamRunEvents"),
             caller().tenant,
@@ -95,23 +128,44 @@ class RunService(run_pb2_grpc.RunServiceServicer):
         ) as reader:
             async for event in self._handler.stream_run_events(caller().tenant, request):
                 reader.last = event
-                yield event
+                yield wire(event)
 
     @stream
-    async def StreamRun(  # noqa: N802
+    async def StreamRunEventBatches(  # type: ignore[override]  # noqa: N802 - bytes: serialized once
+        self, request: run_pb2.StreamRunEventsRequest, context: Context
+    ) -> AsyncIterator[bytes]:
+        """Stream a run's events, several to a message."""
+        wire = self._wire
+        with self._readers.reader(
+            _METHOD.format("StreamRunEventBatches"),
+            caller().tenant,
+            run_id=request.run_id,
+            after=request.after_event_id,
+        ) as reader:
+            async for batch in self._handler.stream_run_event_batches(
+                caller().tenant, request, pace=True
+            ):
+                for message in batch_messages([wire(event) for event in batch]):
+                    yield message
+                reader.last = batch[-1]
+
+    @stream
+    async def StreamRun(  # type: ignore[override]  # noqa: N802 - bytes: serialized once
         self, request: run_pb2.CreateRunRequest, context: Context
-    ) -> AsyncIterator[run_pb2.RunEvent]:
+    ) -> AsyncIterator[bytes]:
         """Start a run and stream its events."""
+        wire = self._wire
         with self._readers.reader(_METHOD.format("StreamRun"), caller().tenant) as reader:
             async for event in self._handler.stream_run(caller().tenant, request):
                 reader.last = event
-                yield event
+                yield wire(event)
 
     @stream
-    async def WatchThread(  # noqa: N802
+    async def WatchThread(  # type: ignore[override]  # noqa: N802 - bytes: serialized once
         self, request: run_pb2.WatchThreadRequest, context: Context
-    ) -> AsyncIterator[run_pb2.RunEvent]:
+    ) -> AsyncIterator[bytes]:
         """Stream a thread's events."""
+        wire = self._wire
         with self._readers.reader(
             _METHOD.format("WatchThread"),
             caller().tenant,
@@ -120,7 +174,7 @@ class RunService(run_pb2_grpc.RunServiceServicer):
         ) as reader:
             async for event in self._handler.watch_thread(caller().tenant, request):
                 reader.last = event
-                yield event
+                yield wire(event)
 
     @unary
     async def Chat(  # noqa: N802

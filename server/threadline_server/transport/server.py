@@ -13,7 +13,6 @@ import asyncio
 import ipaddress
 import logging
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import grpc
@@ -51,11 +50,11 @@ from threadline_server.observability.metrics import Metrics
 from threadline_server.store import choice
 from threadline_server.store.base import SchemaTooNewError
 from threadline_server.store.records import DEFAULT_TENANT
-from threadline_server.transport import private_socket
 from threadline_server.transport.auth import AccessInterceptor
 from threadline_server.transport.health import HealthServicer
 from threadline_server.transport.interceptors import ServerInterceptor
 from threadline_server.transport.limits import CallLimits, Caps
+from threadline_server.transport.local_calls import LocalChannel
 from threadline_server.transport.reflection import enable_server_reflection
 from threadline_server.transport.requests import ParsingRegistrar
 from threadline_server.transport.run_services import AgentWorkerService, RunService
@@ -177,12 +176,12 @@ class ThreadlineServer:
         self.port = 0
         # TLS for both listeners, when --tls-cert is given (loaded in start).
         self.tls: ServerTls | None = None
-        # The HTTP/JSON side: a gateway that calls this server over a unix
-        # socket in a folder only this user can enter (gateway_socket), so it
-        # needs no client certificate and nothing outside can use the way in.
-        # None when settings.http_listen is empty.
+        # The HTTP/JSON side: a gateway that calls this server's handlers in
+        # process, behind the same interceptors (local_calls.LocalChannel): no
+        # port or socket of its own, so it needs no client certificate and
+        # offers no other way in. None when settings.http_listen is empty.
         self.http: HttpGateway | None = None
-        self.gateway_socket: Path | None = None
+        self._local: LocalChannel | None = None
         self.http_port = 0
         # GET /metrics on a listener of its own (--metrics-listen), if asked for.
         self.metrics_listener: MetricsListener | None = None
@@ -235,11 +234,11 @@ class ThreadlineServer:
         enable_server_reflection((*SERVICE_NAMES, health.SERVICE_NAME), registrar)
         self._add_ports(server)
         host = self.settings.listen.rsplit(":", 1)[0]
+        self._local = LocalChannel(registrar.handlers, interceptors)
         try:
             self._bind_listeners()
             await self._open_store()
         except SystemExit:
-            self._remove_gateway_socket()
             await server.stop(None)
             for listener in (self.http, self.metrics_listener):
                 if listener is not None:
@@ -332,7 +331,7 @@ class ThreadlineServer:
             )
 
     def _add_ports(self, server: grpc.aio.Server) -> None:
-        """Add the public port (TLS when asked for) and, for the HTTP side, its private socket."""
+        """Add the public port (TLS when asked for)."""
         try:
             if self.tls is not None:
                 self.port = server.add_secure_port(
@@ -344,9 +343,6 @@ class ThreadlineServer:
             raise SystemExit(
                 f"cannot listen on {self.settings.listen}: is another server using it? ({error})"
             ) from None
-        if self.settings.http_listen:
-            self.gateway_socket = private_socket.make()
-            server.add_insecure_port(f"unix:{self.gateway_socket}")
 
     def _tls_note(self) -> str:
         if self.tls is None:
@@ -380,7 +376,7 @@ class ThreadlineServer:
             idle_timeout=settings.http_idle_timeout,
             handshake_timeout=settings.handshake_timeout,
         )
-        if settings.http_listen and self.gateway_socket is not None:
+        if settings.http_listen and self._local is not None:
             observers = Observers(
                 request_done=self.metrics.http.observe,
                 routed=tracing.routed if tracing is not None else None,
@@ -389,7 +385,7 @@ class ThreadlineServer:
                 metrics=None if self.settings.metrics_listen else self.metrics.handler,
             )
             self.http = HttpGateway(
-                f"unix:{self.gateway_socket}",
+                self._local,
                 SERVICE_NAMES,
                 observers,
                 limits=limits,
@@ -407,11 +403,6 @@ class ThreadlineServer:
             self.metrics_port = _bind(
                 "metrics", self.metrics_listener.bind, self.settings.metrics_listen
             )
-
-    def _remove_gateway_socket(self) -> None:
-        if self.gateway_socket is not None:
-            private_socket.remove(self.gateway_socket)
-            self.gateway_socket = None
 
     @staticmethod
     async def _every(interval: float, job: Callable[[], Awaitable[None]]) -> None:
@@ -457,14 +448,13 @@ class ThreadlineServer:
         # In-process runs end now (FAILED, SERVER_STOPPED) with their final
         # events, so the streams that follow them end cleanly within the grace.
         await self.engine.stop()
-        # HTTP stops first: its requests are calls to the gRPC server. The two
+        # HTTP stops first: its requests are calls to the gRPC services. The two
         # share one grace period.
         deadline = asyncio.get_running_loop().time() + grace
         if self.http is not None:
             await self.http.stop(grace)
         if self._server is not None:
             await self._server.stop(max(0.0, deadline - asyncio.get_running_loop().time()))
-        self._remove_gateway_socket()
         await self.store.close()
         if self.metrics_listener is not None:
             await self.metrics_listener.stop()

@@ -1580,6 +1580,53 @@ func (x *StreamRunEventsRequest) GetEventTypes() []string {
 	return nil
 }
 
+// Several consecutive events of one stream, in order (StreamRunEventBatches).
+type RunEventBatch struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The events, in event_id order, at least one; the last one's event_id is
+	// the cursor to resume after. At most 500 events and 4 MiB less 16 KiB.
+	Events        []*RunEvent `protobuf:"bytes,1,rep,name=events,proto3" json:"events,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RunEventBatch) Reset() {
+	*x = RunEventBatch{}
+	mi := &file_threadline_v1_run_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RunEventBatch) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RunEventBatch) ProtoMessage() {}
+
+func (x *RunEventBatch) ProtoReflect() protoreflect.Message {
+	mi := &file_threadline_v1_run_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RunEventBatch.ProtoReflect.Descriptor instead.
+func (*RunEventBatch) Descriptor() ([]byte, []int) {
+	return file_threadline_v1_run_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *RunEventBatch) GetEvents() []*RunEvent {
+	if x != nil {
+		return x.Events
+	}
+	return nil
+}
+
 // The request to watch a thread.
 type WatchThreadRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1596,7 +1643,7 @@ type WatchThreadRequest struct {
 
 func (x *WatchThreadRequest) Reset() {
 	*x = WatchThreadRequest{}
-	mi := &file_threadline_v1_run_proto_msgTypes[17]
+	mi := &file_threadline_v1_run_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1608,7 +1655,7 @@ func (x *WatchThreadRequest) String() string {
 func (*WatchThreadRequest) ProtoMessage() {}
 
 func (x *WatchThreadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_threadline_v1_run_proto_msgTypes[17]
+	mi := &file_threadline_v1_run_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1621,7 +1668,7 @@ func (x *WatchThreadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchThreadRequest.ProtoReflect.Descriptor instead.
 func (*WatchThreadRequest) Descriptor() ([]byte, []int) {
-	return file_threadline_v1_run_proto_rawDescGZIP(), []int{17}
+	return file_threadline_v1_run_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *WatchThreadRequest) GetThreadId() string {
@@ -1692,7 +1739,7 @@ type RunEvent struct {
 
 func (x *RunEvent) Reset() {
 	*x = RunEvent{}
-	mi := &file_threadline_v1_run_proto_msgTypes[18]
+	mi := &file_threadline_v1_run_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1704,7 +1751,7 @@ func (x *RunEvent) String() string {
 func (*RunEvent) ProtoMessage() {}
 
 func (x *RunEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_threadline_v1_run_proto_msgTypes[18]
+	mi := &file_threadline_v1_run_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1717,7 +1764,7 @@ func (x *RunEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RunEvent.ProtoReflect.Descriptor instead.
 func (*RunEvent) Descriptor() ([]byte, []int) {
-	return file_threadline_v1_run_proto_rawDescGZIP(), []int{18}
+	return file_threadline_v1_run_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *RunEvent) GetEventId() int64 {
@@ -1861,7 +1908,7 @@ type MessageDelta struct {
 
 func (x *MessageDelta) Reset() {
 	*x = MessageDelta{}
-	mi := &file_threadline_v1_run_proto_msgTypes[19]
+	mi := &file_threadline_v1_run_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1873,7 +1920,7 @@ func (x *MessageDelta) String() string {
 func (*MessageDelta) ProtoMessage() {}
 
 func (x *MessageDelta) ProtoReflect() protoreflect.Message {
-	mi := &file_threadline_v1_run_proto_msgTypes[19]
+	mi := &file_threadline_v1_run_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1886,7 +1933,7 @@ func (x *MessageDelta) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MessageDelta.ProtoReflect.Descriptor instead.
 func (*MessageDelta) Descriptor() ([]byte, []int) {
-	return file_threadline_v1_run_proto_rawDescGZIP(), []int{19}
+	return file_threadline_v1_run_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *MessageDelta) GetMessageId() string {
@@ -1918,7 +1965,7 @@ type ToolCallEvent struct {
 
 func (x *ToolCallEvent) Reset() {
 	*x = ToolCallEvent{}
-	mi := &file_threadline_v1_run_proto_msgTypes[20]
+	mi := &file_threadline_v1_run_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1930,7 +1977,7 @@ func (x *ToolCallEvent) String() string {
 func (*ToolCallEvent) ProtoMessage() {}
 
 func (x *ToolCallEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_threadline_v1_run_proto_msgTypes[20]
+	mi := &file_threadline_v1_run_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1943,7 +1990,7 @@ func (x *ToolCallEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ToolCallEvent.ProtoReflect.Descriptor instead.
 func (*ToolCallEvent) Descriptor() ([]byte, []int) {
-	return file_threadline_v1_run_proto_rawDescGZIP(), []int{20}
+	return file_threadline_v1_run_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ToolCallEvent) GetCall() *ToolCall {
@@ -2011,7 +2058,7 @@ type ChatRequest struct {
 
 func (x *ChatRequest) Reset() {
 	*x = ChatRequest{}
-	mi := &file_threadline_v1_run_proto_msgTypes[21]
+	mi := &file_threadline_v1_run_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2023,7 +2070,7 @@ func (x *ChatRequest) String() string {
 func (*ChatRequest) ProtoMessage() {}
 
 func (x *ChatRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_threadline_v1_run_proto_msgTypes[21]
+	mi := &file_threadline_v1_run_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2036,7 +2083,7 @@ func (x *ChatRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChatRequest.ProtoReflect.Descriptor instead.
 func (*ChatRequest) Descriptor() ([]byte, []int) {
-	return file_threadline_v1_run_proto_rawDescGZIP(), []int{21}
+	return file_threadline_v1_run_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ChatRequest) GetMessage() string {
@@ -2129,7 +2176,7 @@ type ChatResponse struct {
 
 func (x *ChatResponse) Reset() {
 	*x = ChatResponse{}
-	mi := &file_threadline_v1_run_proto_msgTypes[22]
+	mi := &file_threadline_v1_run_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2141,7 +2188,7 @@ func (x *ChatResponse) String() string {
 func (*ChatResponse) ProtoMessage() {}
 
 func (x *ChatResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_threadline_v1_run_proto_msgTypes[22]
+	mi := &file_threadline_v1_run_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2154,7 +2201,7 @@ func (x *ChatResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChatResponse.ProtoReflect.Descriptor instead.
 func (*ChatResponse) Descriptor() ([]byte, []int) {
-	return file_threadline_v1_run_proto_rawDescGZIP(), []int{22}
+	return file_threadline_v1_run_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ChatResponse) GetThreadId() string {
@@ -2325,7 +2372,9 @@ const file_threadline_v1_run_proto_rawDesc = "" +
 	"\x06run_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\x05runId\x12*\n" +
 	"\x0eafter_event_id\x18\x02 \x01(\x03B\x04\xe2A\x01\x01R\fafterEventId\x12%\n" +
 	"\vevent_types\x18\x03 \x03(\tB\x04\xe2A\x01\x01R\n" +
-	"eventTypes\"\x8a\x01\n" +
+	"eventTypes\"F\n" +
+	"\rRunEventBatch\x125\n" +
+	"\x06events\x18\x01 \x03(\v2\x17.threadline.v1.RunEventB\x04\xe2A\x01\x03R\x06events\"\x8a\x01\n" +
 	"\x12WatchThreadRequest\x12!\n" +
 	"\tthread_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\bthreadId\x12*\n" +
 	"\x0eafter_event_id\x18\x02 \x01(\x03B\x04\xe2A\x01\x01R\fafterEventId\x12%\n" +
@@ -2397,7 +2446,7 @@ const file_threadline_v1_run_proto_rawDesc = "" +
 	"\x1cTOOL_CALL_STATUS_UNSPECIFIED\x10\x00\x12\x1c\n" +
 	"\x18TOOL_CALL_STATUS_RUNNING\x10\x01\x12\x1e\n" +
 	"\x1aTOOL_CALL_STATUS_SUCCEEDED\x10\x02\x12\x1b\n" +
-	"\x17TOOL_CALL_STATUS_FAILED\x10\x032\xab\b\n" +
+	"\x17TOOL_CALL_STATUS_FAILED\x10\x032\xb6\t\n" +
 	"\n" +
 	"RunService\x12i\n" +
 	"\tCreateRun\x12\x1f.threadline.v1.CreateRunRequest\x1a\x12.threadline.v1.Run\"'\x82\xd3\xe4\x93\x02!:\x01*\"\x1c/v1/threads/{thread_id}/runs\x12U\n" +
@@ -2405,7 +2454,8 @@ const file_threadline_v1_run_proto_rawDesc = "" +
 	"\bListRuns\x12\x1e.threadline.v1.ListRunsRequest\x1a\x1f.threadline.v1.ListRunsResponse\"$\x82\xd3\xe4\x93\x02\x1e\x12\x1c/v1/threads/{thread_id}/runs\x12e\n" +
 	"\tCancelRun\x12\x1f.threadline.v1.CancelRunRequest\x1a\x12.threadline.v1.Run\"#\x82\xd3\xe4\x93\x02\x1d:\x01*\"\x18/v1/runs/{run_id}:cancel\x12_\n" +
 	"\aWaitRun\x12\x1d.threadline.v1.WaitRunRequest\x1a\x12.threadline.v1.Run\"!\x82\xd3\xe4\x93\x02\x1b:\x01*\"\x16/v1/runs/{run_id}:wait\x12u\n" +
-	"\x0fStreamRunEvents\x12%.threadline.v1.StreamRunEventsRequest\x1a\x17.threadline.v1.RunEvent\" \x82\xd3\xe4\x93\x02\x1a\x12\x18/v1/runs/{run_id}/events0\x01\x12w\n" +
+	"\x0fStreamRunEvents\x12%.threadline.v1.StreamRunEventsRequest\x1a\x17.threadline.v1.RunEvent\" \x82\xd3\xe4\x93\x02\x1a\x12\x18/v1/runs/{run_id}/events0\x01\x12\x88\x01\n" +
+	"\x15StreamRunEventBatches\x12%.threadline.v1.StreamRunEventsRequest\x1a\x1c.threadline.v1.RunEventBatch\"(\x82\xd3\xe4\x93\x02\"\x12 /v1/runs/{run_id}/events:batches0\x01\x12w\n" +
 	"\tStreamRun\x12\x1f.threadline.v1.CreateRunRequest\x1a\x17.threadline.v1.RunEvent\".\x82\xd3\xe4\x93\x02(:\x01*\"#/v1/threads/{thread_id}/runs:stream0\x01\x12s\n" +
 	"\vWatchThread\x12!.threadline.v1.WatchThreadRequest\x1a\x17.threadline.v1.RunEvent\"&\x82\xd3\xe4\x93\x02 \x12\x1e/v1/threads/{thread_id}/events0\x01\x12e\n" +
 	"\tResumeRun\x12\x1f.threadline.v1.ResumeRunRequest\x1a\x12.threadline.v1.Run\"#\x82\xd3\xe4\x93\x02\x1d:\x01*\"\x18/v1/runs/{run_id}:resume\x12T\n" +
@@ -2425,7 +2475,7 @@ func file_threadline_v1_run_proto_rawDescGZIP() []byte {
 }
 
 var file_threadline_v1_run_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_threadline_v1_run_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
+var file_threadline_v1_run_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
 var file_threadline_v1_run_proto_goTypes = []any{
 	(RunStatus)(0),                 // 0: threadline.v1.RunStatus
 	(MultitaskStrategy)(0),         // 1: threadline.v1.MultitaskStrategy
@@ -2447,20 +2497,21 @@ var file_threadline_v1_run_proto_goTypes = []any{
 	(*CancelRunRequest)(nil),       // 17: threadline.v1.CancelRunRequest
 	(*WaitRunRequest)(nil),         // 18: threadline.v1.WaitRunRequest
 	(*StreamRunEventsRequest)(nil), // 19: threadline.v1.StreamRunEventsRequest
-	(*WatchThreadRequest)(nil),     // 20: threadline.v1.WatchThreadRequest
-	(*RunEvent)(nil),               // 21: threadline.v1.RunEvent
-	(*MessageDelta)(nil),           // 22: threadline.v1.MessageDelta
-	(*ToolCallEvent)(nil),          // 23: threadline.v1.ToolCallEvent
-	(*ChatRequest)(nil),            // 24: threadline.v1.ChatRequest
-	(*ChatResponse)(nil),           // 25: threadline.v1.ChatResponse
-	(*timestamppb.Timestamp)(nil),  // 26: google.protobuf.Timestamp
-	(*structpb.Struct)(nil),        // 27: google.protobuf.Struct
-	(*ToolCall)(nil),               // 28: threadline.v1.ToolCall
-	(*ToolResult)(nil),             // 29: threadline.v1.ToolResult
-	(*structpb.Value)(nil),         // 30: google.protobuf.Value
-	(*Message)(nil),                // 31: threadline.v1.Message
-	(*durationpb.Duration)(nil),    // 32: google.protobuf.Duration
-	(*ThreadCheckpoint)(nil),       // 33: threadline.v1.ThreadCheckpoint
+	(*RunEventBatch)(nil),          // 20: threadline.v1.RunEventBatch
+	(*WatchThreadRequest)(nil),     // 21: threadline.v1.WatchThreadRequest
+	(*RunEvent)(nil),               // 22: threadline.v1.RunEvent
+	(*MessageDelta)(nil),           // 23: threadline.v1.MessageDelta
+	(*ToolCallEvent)(nil),          // 24: threadline.v1.ToolCallEvent
+	(*ChatRequest)(nil),            // 25: threadline.v1.ChatRequest
+	(*ChatResponse)(nil),           // 26: threadline.v1.ChatResponse
+	(*timestamppb.Timestamp)(nil),  // 27: google.protobuf.Timestamp
+	(*structpb.Struct)(nil),        // 28: google.protobuf.Struct
+	(*ToolCall)(nil),               // 29: threadline.v1.ToolCall
+	(*ToolResult)(nil),             // 30: threadline.v1.ToolResult
+	(*structpb.Value)(nil),         // 31: google.protobuf.Value
+	(*Message)(nil),                // 32: threadline.v1.Message
+	(*durationpb.Duration)(nil),    // 33: google.protobuf.Duration
+	(*ThreadCheckpoint)(nil),       // 34: threadline.v1.ThreadCheckpoint
 }
 var file_threadline_v1_run_proto_depIdxs = []int32{
 	2,  // 0: threadline.v1.ToolCallRecord.status:type_name -> threadline.v1.ToolCallStatus
@@ -2468,73 +2519,76 @@ var file_threadline_v1_run_proto_depIdxs = []int32{
 	5,  // 2: threadline.v1.Run.tool_calls:type_name -> threadline.v1.ToolCallRecord
 	3,  // 3: threadline.v1.Run.usage:type_name -> threadline.v1.Usage
 	4,  // 4: threadline.v1.Run.error:type_name -> threadline.v1.RunError
-	26, // 5: threadline.v1.Run.created_at:type_name -> google.protobuf.Timestamp
-	26, // 6: threadline.v1.Run.started_at:type_name -> google.protobuf.Timestamp
-	26, // 7: threadline.v1.Run.ended_at:type_name -> google.protobuf.Timestamp
-	27, // 8: threadline.v1.Run.metadata:type_name -> google.protobuf.Struct
-	27, // 9: threadline.v1.Run.context:type_name -> google.protobuf.Struct
+	27, // 5: threadline.v1.Run.created_at:type_name -> google.protobuf.Timestamp
+	27, // 6: threadline.v1.Run.started_at:type_name -> google.protobuf.Timestamp
+	27, // 7: threadline.v1.Run.ended_at:type_name -> google.protobuf.Timestamp
+	28, // 8: threadline.v1.Run.metadata:type_name -> google.protobuf.Struct
+	28, // 9: threadline.v1.Run.context:type_name -> google.protobuf.Struct
 	1,  // 10: threadline.v1.Run.multitask_strategy:type_name -> threadline.v1.MultitaskStrategy
 	9,  // 11: threadline.v1.Run.required_action:type_name -> threadline.v1.RequiredAction
 	11, // 12: threadline.v1.Run.action_response:type_name -> threadline.v1.ActionResponse
 	7,  // 13: threadline.v1.Run.client_tools:type_name -> threadline.v1.ClientTool
-	27, // 14: threadline.v1.ClientTool.parameters:type_name -> google.protobuf.Struct
-	27, // 15: threadline.v1.Question.answer_schema:type_name -> google.protobuf.Struct
+	28, // 14: threadline.v1.ClientTool.parameters:type_name -> google.protobuf.Struct
+	28, // 15: threadline.v1.Question.answer_schema:type_name -> google.protobuf.Struct
 	10, // 16: threadline.v1.RequiredAction.tool_calls:type_name -> threadline.v1.ClientToolCalls
 	8,  // 17: threadline.v1.RequiredAction.question:type_name -> threadline.v1.Question
-	26, // 18: threadline.v1.RequiredAction.expire_time:type_name -> google.protobuf.Timestamp
-	28, // 19: threadline.v1.ClientToolCalls.calls:type_name -> threadline.v1.ToolCall
-	29, // 20: threadline.v1.ActionResponse.tool_outputs:type_name -> threadline.v1.ToolResult
-	30, // 21: threadline.v1.ActionResponse.answer:type_name -> google.protobuf.Value
-	29, // 22: threadline.v1.ResumeRunRequest.tool_outputs:type_name -> threadline.v1.ToolResult
-	30, // 23: threadline.v1.ResumeRunRequest.answer:type_name -> google.protobuf.Value
-	31, // 24: threadline.v1.CreateRunRequest.input_messages:type_name -> threadline.v1.Message
-	27, // 25: threadline.v1.CreateRunRequest.context:type_name -> google.protobuf.Struct
-	27, // 26: threadline.v1.CreateRunRequest.metadata:type_name -> google.protobuf.Struct
+	27, // 18: threadline.v1.RequiredAction.expire_time:type_name -> google.protobuf.Timestamp
+	29, // 19: threadline.v1.ClientToolCalls.calls:type_name -> threadline.v1.ToolCall
+	30, // 20: threadline.v1.ActionResponse.tool_outputs:type_name -> threadline.v1.ToolResult
+	31, // 21: threadline.v1.ActionResponse.answer:type_name -> google.protobuf.Value
+	30, // 22: threadline.v1.ResumeRunRequest.tool_outputs:type_name -> threadline.v1.ToolResult
+	31, // 23: threadline.v1.ResumeRunRequest.answer:type_name -> google.protobuf.Value
+	32, // 24: threadline.v1.CreateRunRequest.input_messages:type_name -> threadline.v1.Message
+	28, // 25: threadline.v1.CreateRunRequest.context:type_name -> google.protobuf.Struct
+	28, // 26: threadline.v1.CreateRunRequest.metadata:type_name -> google.protobuf.Struct
 	1,  // 27: threadline.v1.CreateRunRequest.multitask_strategy:type_name -> threadline.v1.MultitaskStrategy
 	7,  // 28: threadline.v1.CreateRunRequest.client_tools:type_name -> threadline.v1.ClientTool
 	6,  // 29: threadline.v1.ListRunsResponse.runs:type_name -> threadline.v1.Run
-	32, // 30: threadline.v1.WaitRunRequest.timeout:type_name -> google.protobuf.Duration
-	26, // 31: threadline.v1.RunEvent.created_at:type_name -> google.protobuf.Timestamp
-	6,  // 32: threadline.v1.RunEvent.run:type_name -> threadline.v1.Run
-	31, // 33: threadline.v1.RunEvent.message:type_name -> threadline.v1.Message
-	22, // 34: threadline.v1.RunEvent.delta:type_name -> threadline.v1.MessageDelta
-	23, // 35: threadline.v1.RunEvent.tool_call:type_name -> threadline.v1.ToolCallEvent
-	33, // 36: threadline.v1.RunEvent.checkpoint:type_name -> threadline.v1.ThreadCheckpoint
-	28, // 37: threadline.v1.ToolCallEvent.call:type_name -> threadline.v1.ToolCall
-	5,  // 38: threadline.v1.ToolCallEvent.record:type_name -> threadline.v1.ToolCallRecord
-	29, // 39: threadline.v1.ToolCallEvent.result:type_name -> threadline.v1.ToolResult
-	27, // 40: threadline.v1.ChatRequest.context:type_name -> google.protobuf.Struct
-	32, // 41: threadline.v1.ChatRequest.ttl:type_name -> google.protobuf.Duration
-	7,  // 42: threadline.v1.ChatRequest.client_tools:type_name -> threadline.v1.ClientTool
-	5,  // 43: threadline.v1.ChatResponse.tool_calls:type_name -> threadline.v1.ToolCallRecord
-	0,  // 44: threadline.v1.ChatResponse.status:type_name -> threadline.v1.RunStatus
-	3,  // 45: threadline.v1.ChatResponse.usage:type_name -> threadline.v1.Usage
-	4,  // 46: threadline.v1.ChatResponse.error:type_name -> threadline.v1.RunError
-	13, // 47: threadline.v1.RunService.CreateRun:input_type -> threadline.v1.CreateRunRequest
-	14, // 48: threadline.v1.RunService.GetRun:input_type -> threadline.v1.GetRunRequest
-	15, // 49: threadline.v1.RunService.ListRuns:input_type -> threadline.v1.ListRunsRequest
-	17, // 50: threadline.v1.RunService.CancelRun:input_type -> threadline.v1.CancelRunRequest
-	18, // 51: threadline.v1.RunService.WaitRun:input_type -> threadline.v1.WaitRunRequest
-	19, // 52: threadline.v1.RunService.StreamRunEvents:input_type -> threadline.v1.StreamRunEventsRequest
-	13, // 53: threadline.v1.RunService.StreamRun:input_type -> threadline.v1.CreateRunRequest
-	20, // 54: threadline.v1.RunService.WatchThread:input_type -> threadline.v1.WatchThreadRequest
-	12, // 55: threadline.v1.RunService.ResumeRun:input_type -> threadline.v1.ResumeRunRequest
-	24, // 56: threadline.v1.RunService.Chat:input_type -> threadline.v1.ChatRequest
-	6,  // 57: threadline.v1.RunService.CreateRun:output_type -> threadline.v1.Run
-	6,  // 58: threadline.v1.RunService.GetRun:output_type -> threadline.v1.Run
-	16, // 59: threadline.v1.RunService.ListRuns:output_type -> threadline.v1.ListRunsResponse
-	6,  // 60: threadline.v1.RunService.CancelRun:output_type -> threadline.v1.Run
-	6,  // 61: threadline.v1.RunService.WaitRun:output_type -> threadline.v1.Run
-	21, // 62: threadline.v1.RunService.StreamRunEvents:output_type -> threadline.v1.RunEvent
-	21, // 63: threadline.v1.RunService.StreamRun:output_type -> threadline.v1.RunEvent
-	21, // 64: threadline.v1.RunService.WatchThread:output_type -> threadline.v1.RunEvent
-	6,  // 65: threadline.v1.RunService.ResumeRun:output_type -> threadline.v1.Run
-	25, // 66: threadline.v1.RunService.Chat:output_type -> threadline.v1.ChatResponse
-	57, // [57:67] is the sub-list for method output_type
-	47, // [47:57] is the sub-list for method input_type
-	47, // [47:47] is the sub-list for extension type_name
-	47, // [47:47] is the sub-list for extension extendee
-	0,  // [0:47] is the sub-list for field type_name
+	33, // 30: threadline.v1.WaitRunRequest.timeout:type_name -> google.protobuf.Duration
+	22, // 31: threadline.v1.RunEventBatch.events:type_name -> threadline.v1.RunEvent
+	27, // 32: threadline.v1.RunEvent.created_at:type_name -> google.protobuf.Timestamp
+	6,  // 33: threadline.v1.RunEvent.run:type_name -> threadline.v1.Run
+	32, // 34: threadline.v1.RunEvent.message:type_name -> threadline.v1.Message
+	23, // 35: threadline.v1.RunEvent.delta:type_name -> threadline.v1.MessageDelta
+	24, // 36: threadline.v1.RunEvent.tool_call:type_name -> threadline.v1.ToolCallEvent
+	34, // 37: threadline.v1.RunEvent.checkpoint:type_name -> threadline.v1.ThreadCheckpoint
+	29, // 38: threadline.v1.ToolCallEvent.call:type_name -> threadline.v1.ToolCall
+	5,  // 39: threadline.v1.ToolCallEvent.record:type_name -> threadline.v1.ToolCallRecord
+	30, // 40: threadline.v1.ToolCallEvent.result:type_name -> threadline.v1.ToolResult
+	28, // 41: threadline.v1.ChatRequest.context:type_name -> google.protobuf.Struct
+	33, // 42: threadline.v1.ChatRequest.ttl:type_name -> google.protobuf.Duration
+	7,  // 43: threadline.v1.ChatRequest.client_tools:type_name -> threadline.v1.ClientTool
+	5,  // 44: threadline.v1.ChatResponse.tool_calls:type_name -> threadline.v1.ToolCallRecord
+	0,  // 45: threadline.v1.ChatResponse.status:type_name -> threadline.v1.RunStatus
+	3,  // 46: threadline.v1.ChatResponse.usage:type_name -> threadline.v1.Usage
+	4,  // 47: threadline.v1.ChatResponse.error:type_name -> threadline.v1.RunError
+	13, // 48: threadline.v1.RunService.CreateRun:input_type -> threadline.v1.CreateRunRequest
+	14, // 49: threadline.v1.RunService.GetRun:input_type -> threadline.v1.GetRunRequest
+	15, // 50: threadline.v1.RunService.ListRuns:input_type -> threadline.v1.ListRunsRequest
+	17, // 51: threadline.v1.RunService.CancelRun:input_type -> threadline.v1.CancelRunRequest
+	18, // 52: threadline.v1.RunService.WaitRun:input_type -> threadline.v1.WaitRunRequest
+	19, // 53: threadline.v1.RunService.StreamRunEvents:input_type -> threadline.v1.StreamRunEventsRequest
+	19, // 54: threadline.v1.RunService.StreamRunEventBatches:input_type -> threadline.v1.StreamRunEventsRequest
+	13, // 55: threadline.v1.RunService.StreamRun:input_type -> threadline.v1.CreateRunRequest
+	21, // 56: threadline.v1.RunService.WatchThread:input_type -> threadline.v1.WatchThreadRequest
+	12, // 57: threadline.v1.RunService.ResumeRun:input_type -> threadline.v1.ResumeRunRequest
+	25, // 58: threadline.v1.RunService.Chat:input_type -> threadline.v1.ChatRequest
+	6,  // 59: threadline.v1.RunService.CreateRun:output_type -> threadline.v1.Run
+	6,  // 60: threadline.v1.RunService.GetRun:output_type -> threadline.v1.Run
+	16, // 61: threadline.v1.RunService.ListRuns:output_type -> threadline.v1.ListRunsResponse
+	6,  // 62: threadline.v1.RunService.CancelRun:output_type -> threadline.v1.Run
+	6,  // 63: threadline.v1.RunService.WaitRun:output_type -> threadline.v1.Run
+	22, // 64: threadline.v1.RunService.StreamRunEvents:output_type -> threadline.v1.RunEvent
+	20, // 65: threadline.v1.RunService.StreamRunEventBatches:output_type -> threadline.v1.RunEventBatch
+	22, // 66: threadline.v1.RunService.StreamRun:output_type -> threadline.v1.RunEvent
+	22, // 67: threadline.v1.RunService.WatchThread:output_type -> threadline.v1.RunEvent
+	6,  // 68: threadline.v1.RunService.ResumeRun:output_type -> threadline.v1.Run
+	26, // 69: threadline.v1.RunService.Chat:output_type -> threadline.v1.ChatResponse
+	59, // [59:70] is the sub-list for method output_type
+	48, // [48:59] is the sub-list for method input_type
+	48, // [48:48] is the sub-list for extension type_name
+	48, // [48:48] is the sub-list for extension extendee
+	0,  // [0:48] is the sub-list for field type_name
 }
 
 func init() { file_threadline_v1_run_proto_init() }
@@ -2548,7 +2602,7 @@ func file_threadline_v1_run_proto_init() {
 		(*RequiredAction_ToolCalls)(nil),
 		(*RequiredAction_Question)(nil),
 	}
-	file_threadline_v1_run_proto_msgTypes[18].OneofWrappers = []any{
+	file_threadline_v1_run_proto_msgTypes[19].OneofWrappers = []any{
 		(*RunEvent_Run)(nil),
 		(*RunEvent_Message)(nil),
 		(*RunEvent_Delta)(nil),
@@ -2561,7 +2615,7 @@ func file_threadline_v1_run_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_threadline_v1_run_proto_rawDesc), len(file_threadline_v1_run_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   23,
+			NumMessages:   24,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -19,16 +19,17 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	RunService_CreateRun_FullMethodName       = "/threadline.v1.RunService/CreateRun"
-	RunService_GetRun_FullMethodName          = "/threadline.v1.RunService/GetRun"
-	RunService_ListRuns_FullMethodName        = "/threadline.v1.RunService/ListRuns"
-	RunService_CancelRun_FullMethodName       = "/threadline.v1.RunService/CancelRun"
-	RunService_WaitRun_FullMethodName         = "/threadline.v1.RunService/WaitRun"
-	RunService_StreamRunEvents_FullMethodName = "/threadline.v1.RunService/StreamRunEvents"
-	RunService_StreamRun_FullMethodName       = "/threadline.v1.RunService/StreamRun"
-	RunService_WatchThread_FullMethodName     = "/threadline.v1.RunService/WatchThread"
-	RunService_ResumeRun_FullMethodName       = "/threadline.v1.RunService/ResumeRun"
-	RunService_Chat_FullMethodName            = "/threadline.v1.RunService/Chat"
+	RunService_CreateRun_FullMethodName             = "/threadline.v1.RunService/CreateRun"
+	RunService_GetRun_FullMethodName                = "/threadline.v1.RunService/GetRun"
+	RunService_ListRuns_FullMethodName              = "/threadline.v1.RunService/ListRuns"
+	RunService_CancelRun_FullMethodName             = "/threadline.v1.RunService/CancelRun"
+	RunService_WaitRun_FullMethodName               = "/threadline.v1.RunService/WaitRun"
+	RunService_StreamRunEvents_FullMethodName       = "/threadline.v1.RunService/StreamRunEvents"
+	RunService_StreamRunEventBatches_FullMethodName = "/threadline.v1.RunService/StreamRunEventBatches"
+	RunService_StreamRun_FullMethodName             = "/threadline.v1.RunService/StreamRun"
+	RunService_WatchThread_FullMethodName           = "/threadline.v1.RunService/WatchThread"
+	RunService_ResumeRun_FullMethodName             = "/threadline.v1.RunService/ResumeRun"
+	RunService_Chat_FullMethodName                  = "/threadline.v1.RunService/Chat"
 )
 
 // RunServiceClient is the client API for RunService service.
@@ -79,6 +80,19 @@ type RunServiceClient interface {
 	// still ends at the run's end (after its final event, or without it when
 	// that type was not asked for).
 	StreamRunEvents(ctx context.Context, in *StreamRunEventsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[RunEvent], error)
+	// Streams a run's events exactly as StreamRunEvents does (the same request,
+	// cursor, event_types, end and errors), several events to a message: each
+	// RunEventBatch holds, in order, the events that were ready when it was
+	// sent (at most 500, and at most 4 MiB less 16 KiB together; an event is
+	// never split). A reader that keeps up gets one message per commit instead
+	// of one per event, which is what lets one run's events reach thousands of
+	// readers. Opt in with this method; StreamRunEvents is unchanged. To
+	// resume, pass the event_id of the last event of the last batch received
+	// as after_event_id: the next batch starts with the next event, none twice,
+	// none missed. Over HTTP each batch is one NDJSON line, or one
+	// Server-Sent Event whose id is the batch's last event_id (Last-Event-ID
+	// resumes).
+	StreamRunEventBatches(ctx context.Context, in *StreamRunEventsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[RunEventBatch], error)
 	// Creates a run and streams its events from the first, in one call. The
 	// first event is run.created, which names the run. Retrying with the same
 	// request_id starts no second run: it streams the first call's run from
@@ -189,9 +203,28 @@ func (c *runServiceClient) StreamRunEvents(ctx context.Context, in *StreamRunEve
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type RunService_StreamRunEventsClient = grpc.ServerStreamingClient[RunEvent]
 
+func (c *runServiceClient) StreamRunEventBatches(ctx context.Context, in *StreamRunEventsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[RunEventBatch], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &RunService_ServiceDesc.Streams[1], RunService_StreamRunEventBatches_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[StreamRunEventsRequest, RunEventBatch]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type RunService_StreamRunEventBatchesClient = grpc.ServerStreamingClient[RunEventBatch]
+
 func (c *runServiceClient) StreamRun(ctx context.Context, in *CreateRunRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[RunEvent], error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	stream, err := c.cc.NewStream(ctx, &RunService_ServiceDesc.Streams[1], RunService_StreamRun_FullMethodName, cOpts...)
+	stream, err := c.cc.NewStream(ctx, &RunService_ServiceDesc.Streams[2], RunService_StreamRun_FullMethodName, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -210,7 +243,7 @@ type RunService_StreamRunClient = grpc.ServerStreamingClient[RunEvent]
 
 func (c *runServiceClient) WatchThread(ctx context.Context, in *WatchThreadRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[RunEvent], error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	stream, err := c.cc.NewStream(ctx, &RunService_ServiceDesc.Streams[2], RunService_WatchThread_FullMethodName, cOpts...)
+	stream, err := c.cc.NewStream(ctx, &RunService_ServiceDesc.Streams[3], RunService_WatchThread_FullMethodName, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -295,6 +328,19 @@ type RunServiceServer interface {
 	// still ends at the run's end (after its final event, or without it when
 	// that type was not asked for).
 	StreamRunEvents(*StreamRunEventsRequest, grpc.ServerStreamingServer[RunEvent]) error
+	// Streams a run's events exactly as StreamRunEvents does (the same request,
+	// cursor, event_types, end and errors), several events to a message: each
+	// RunEventBatch holds, in order, the events that were ready when it was
+	// sent (at most 500, and at most 4 MiB less 16 KiB together; an event is
+	// never split). A reader that keeps up gets one message per commit instead
+	// of one per event, which is what lets one run's events reach thousands of
+	// readers. Opt in with this method; StreamRunEvents is unchanged. To
+	// resume, pass the event_id of the last event of the last batch received
+	// as after_event_id: the next batch starts with the next event, none twice,
+	// none missed. Over HTTP each batch is one NDJSON line, or one
+	// Server-Sent Event whose id is the batch's last event_id (Last-Event-ID
+	// resumes).
+	StreamRunEventBatches(*StreamRunEventsRequest, grpc.ServerStreamingServer[RunEventBatch]) error
 	// Creates a run and streams its events from the first, in one call. The
 	// first event is run.created, which names the run. Retrying with the same
 	// request_id starts no second run: it streams the first call's run from
@@ -353,6 +399,9 @@ func (UnimplementedRunServiceServer) WaitRun(context.Context, *WaitRunRequest) (
 }
 func (UnimplementedRunServiceServer) StreamRunEvents(*StreamRunEventsRequest, grpc.ServerStreamingServer[RunEvent]) error {
 	return status.Error(codes.Unimplemented, "method StreamRunEvents not implemented")
+}
+func (UnimplementedRunServiceServer) StreamRunEventBatches(*StreamRunEventsRequest, grpc.ServerStreamingServer[RunEventBatch]) error {
+	return status.Error(codes.Unimplemented, "method StreamRunEventBatches not implemented")
 }
 func (UnimplementedRunServiceServer) StreamRun(*CreateRunRequest, grpc.ServerStreamingServer[RunEvent]) error {
 	return status.Error(codes.Unimplemented, "method StreamRun not implemented")
@@ -488,6 +537,17 @@ func _RunService_StreamRunEvents_Handler(srv interface{}, stream grpc.ServerStre
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type RunService_StreamRunEventsServer = grpc.ServerStreamingServer[RunEvent]
 
+func _RunService_StreamRunEventBatches_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(StreamRunEventsRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(RunServiceServer).StreamRunEventBatches(m, &grpc.GenericServerStream[StreamRunEventsRequest, RunEventBatch]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type RunService_StreamRunEventBatchesServer = grpc.ServerStreamingServer[RunEventBatch]
+
 func _RunService_StreamRun_Handler(srv interface{}, stream grpc.ServerStream) error {
 	m := new(CreateRunRequest)
 	if err := stream.RecvMsg(m); err != nil {
@@ -586,6 +646,11 @@ var RunService_ServiceDesc = grpc.ServiceDesc{
 		{
 			StreamName:    "StreamRunEvents",
 			Handler:       _RunService_StreamRunEvents_Handler,
+			ServerStreams: true,
+		},
+		{
+			StreamName:    "StreamRunEventBatches",
+			Handler:       _RunService_StreamRunEventBatches_Handler,
 			ServerStreams: true,
 		},
 		{

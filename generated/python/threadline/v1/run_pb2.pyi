@@ -894,6 +894,32 @@ class StreamRunEventsRequest(_message.Message):
 Global___StreamRunEventsRequest: _TypeAlias = StreamRunEventsRequest  # noqa: Y015
 
 @_typing.final
+class RunEventBatch(_message.Message):
+    """Several consecutive events of one stream, in order (StreamRunEventBatches)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EVENTS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def events(self) -> _containers.RepeatedCompositeFieldContainer[Global___RunEvent]:
+        """The events, in event_id order, at least one; the last one's event_id is
+        the cursor to resume after. At most 500 events and 4 MiB less 16 KiB.
+        """
+
+    def __init__(
+        self,
+        *,
+        events: _abc.Iterable[Global___RunEvent] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["events", b"events"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RunEventBatch: _TypeAlias = RunEventBatch  # noqa: Y015
+
+@_typing.final
 class WatchThreadRequest(_message.Message):
     """The request to watch a thread."""
 

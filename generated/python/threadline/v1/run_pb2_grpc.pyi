@@ -81,6 +81,20 @@ class RunServiceStub:
     still ends at the run's end (after its final event, or without it when
     that type was not asked for).
     """
+    StreamRunEventBatches: _grpc.UnaryStreamMultiCallable[_run_pb2.StreamRunEventsRequest, _run_pb2.RunEventBatch]
+    """Streams a run's events exactly as StreamRunEvents does (the same request,
+    cursor, event_types, end and errors), several events to a message: each
+    RunEventBatch holds, in order, the events that were ready when it was
+    sent (at most 500, and at most 4 MiB less 16 KiB together; an event is
+    never split). A reader that keeps up gets one message per commit instead
+    of one per event, which is what lets one run's events reach thousands of
+    readers. Opt in with this method; StreamRunEvents is unchanged. To
+    resume, pass the event_id of the last event of the last batch received
+    as after_event_id: the next batch starts with the next event, none twice,
+    none missed. Over HTTP each batch is one NDJSON line, or one
+    Server-Sent Event whose id is the batch's last event_id (Last-Event-ID
+    resumes).
+    """
     StreamRun: _grpc.UnaryStreamMultiCallable[_run_pb2.CreateRunRequest, _run_pb2.RunEvent]
     """Creates a run and streams its events from the first, in one call. The
     first event is run.created, which names the run. Retrying with the same
@@ -169,6 +183,20 @@ class RunServiceAsyncStub(RunServiceStub):
     With event_types, only events of those types are sent, and the stream
     still ends at the run's end (after its final event, or without it when
     that type was not asked for).
+    """
+    StreamRunEventBatches: _aio.UnaryStreamMultiCallable[_run_pb2.StreamRunEventsRequest, _run_pb2.RunEventBatch]  # type: ignore[assignment]
+    """Streams a run's events exactly as StreamRunEvents does (the same request,
+    cursor, event_types, end and errors), several events to a message: each
+    RunEventBatch holds, in order, the events that were ready when it was
+    sent (at most 500, and at most 4 MiB less 16 KiB together; an event is
+    never split). A reader that keeps up gets one message per commit instead
+    of one per event, which is what lets one run's events reach thousands of
+    readers. Opt in with this method; StreamRunEvents is unchanged. To
+    resume, pass the event_id of the last event of the last batch received
+    as after_event_id: the next batch starts with the next event, none twice,
+    none missed. Over HTTP each batch is one NDJSON line, or one
+    Server-Sent Event whose id is the batch's last event_id (Last-Event-ID
+    resumes).
     """
     StreamRun: _aio.UnaryStreamMultiCallable[_run_pb2.CreateRunRequest, _run_pb2.RunEvent]  # type: ignore[assignment]
     """Creates a run and streams its events from the first, in one call. The
@@ -291,6 +319,26 @@ class RunServiceServicer(metaclass=_abc_1.ABCMeta):
         With event_types, only events of those types are sent, and the stream
         still ends at the run's end (after its final event, or without it when
         that type was not asked for).
+        """
+
+    @_abc_1.abstractmethod
+    def StreamRunEventBatches(
+        self,
+        request: _run_pb2.StreamRunEventsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_run_pb2.RunEventBatch], _abc.AsyncIterator[_run_pb2.RunEventBatch]]:
+        """Streams a run's events exactly as StreamRunEvents does (the same request,
+        cursor, event_types, end and errors), several events to a message: each
+        RunEventBatch holds, in order, the events that were ready when it was
+        sent (at most 500, and at most 4 MiB less 16 KiB together; an event is
+        never split). A reader that keeps up gets one message per commit instead
+        of one per event, which is what lets one run's events reach thousands of
+        readers. Opt in with this method; StreamRunEvents is unchanged. To
+        resume, pass the event_id of the last event of the last batch received
+        as after_event_id: the next batch starts with the next event, none twice,
+        none missed. Over HTTP each batch is one NDJSON line, or one
+        Server-Sent Event whose id is the batch's last event_id (Last-Event-ID
+        resumes).
         """
 
     @_abc_1.abstractmethod

@@ -162,3 +162,17 @@ async def migrate(connection: aiosqlite.Connection) -> list[str]:
                 await connection.execute("ROLLBACK")
             raise
     return applied
+
+
+def open_loop_reader(path: str) -> sqlite3.Connection:
+    """Open the synchronous read-only connection for small reads on the event loop's thread.
+
+    Like the key reader: one index seek and a page of rows at most, where a
+    hand-off to a reader thread costs more than the read (see store.py).
+    """
+    connection = sqlite3.connect(path, isolation_level=None)
+    connection.row_factory = sqlite3.Row
+    connection.execute("PRAGMA query_only = ON")
+    connection.execute("PRAGMA foreign_keys = ON")
+    connection.execute("PRAGMA busy_timeout = 1000")
+    return connection

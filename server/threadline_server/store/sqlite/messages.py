@@ -36,22 +36,39 @@ def to_message(row: Row, thread_id: str) -> message_pb2.Message:
         run_id=row["run_id"],
     )
     for item in json.loads(row["parts"]):
-        json_format.ParseDict(item, message.parts.add())
-    message.metadata.CopyFrom(jsonvalue.loads_struct(row["metadata"]))
+        # A text part, the usual kind, without json_format (a profile's 8%).
+        if len(item) == 1 and type(item.get("text")) is str:
+            message.parts.add(text=item["text"])
+        else:
+            json_format.ParseDict(item, message.parts.add())
+    metadata = row["metadata"]
+    if metadata == "{}":
+        message.metadata.SetInParent()
+    else:
+        message.metadata.CopyFrom(jsonvalue.loads_struct(metadata))
     message.created_at.FromMicroseconds(row["created_at"])
     message.updated_at.FromMicroseconds(row["updated_at"])
     return message
 
 
+def _part_dict(part: message_pb2.Part) -> dict[str, object]:
+    # A text part without json_format: the same dict, for a fraction of the time.
+    if part.WhichOneof("kind") == "text":
+        return {"text": part.text}
+    return json_format.MessageToDict(part, preserving_proto_field_name=True)
+
+
 def _parts_json(message: message_pb2.Message) -> str:
     return json.dumps(
-        [json_format.MessageToDict(p, preserving_proto_field_name=True) for p in message.parts],
+        [_part_dict(p) for p in message.parts],
         separators=(",", ":"),
         ensure_ascii=False,
     )
 
 
 def _metadata_json(message: message_pb2.Message) -> str:
+    if not message.metadata.fields:
+        return "{}"
     return jsonvalue.dumps(jsonvalue.struct_to_python(message.metadata))
 
 

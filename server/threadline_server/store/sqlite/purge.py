@@ -18,6 +18,7 @@ restart is resumed by the next server.
 
 from __future__ import annotations
 
+from threadline_server.store.sqlite.runs import IN_FLIGHT
 from threadline_server.store.sqlite.session import Session
 
 LIVE = 0
@@ -31,7 +32,6 @@ BATCH_ROWS = 500
 
 # What a thread owns, purged in this order (the ones with most rows first).
 _CHILD_TABLES = ("messages", "events", "checkpoints", "runs")
-_RUNS_IN_FLIGHT = (1, 2)
 
 
 async def retire(session: Session, keys: list[int]) -> None:
@@ -40,8 +40,9 @@ async def retire(session: Session, keys: list[int]) -> None:
         return
     marks = ",".join("?" * len(keys))
     await session.change(
-        f"DELETE FROM runs WHERE thread_pk IN ({marks}) AND status IN (?, ?)",
-        (*keys, *_RUNS_IN_FLIGHT),
+        f"DELETE FROM runs WHERE thread_pk IN ({marks}) "
+        f"AND status IN ({','.join('?' * len(IN_FLIGHT))})",
+        (*keys, *IN_FLIGHT),
     )
     await session.change(
         f"UPDATE threads SET phase = {PURGING}, expire_at = 0, is_default = 0, "

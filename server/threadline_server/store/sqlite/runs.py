@@ -27,7 +27,7 @@ _SELECT = f"SELECT {COLUMNS} FROM runs AS r JOIN threads AS t ON t.pk = r.thread
 _OWN_COLUMNS = ", ".join(
     column.removeprefix("r.") for column in COLUMNS.split(", ") if column.startswith("r.")
 )
-_IN_FLIGHT = (
+IN_FLIGHT = (
     run_pb2.RUN_STATUS_QUEUED,
     run_pb2.RUN_STATUS_RUNNING,
     run_pb2.RUN_STATUS_REQUIRES_ACTION,
@@ -115,7 +115,7 @@ async def in_flight(session: Session, thread: ThreadRef) -> list[RunRecord]:
     return await records(
         session,
         "r.thread_pk = ? AND r.status IN (?, ?, ?) ORDER BY r.pk",
-        (thread.key, *_IN_FLIGHT),
+        (thread.key, *IN_FLIGHT),
     )
 
 

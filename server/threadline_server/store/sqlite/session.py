@@ -20,6 +20,7 @@ import aiosqlite
 from google.protobuf.message import Message
 
 from threadline_server.store.records import Cursor, Page
+from threadline_server.store.sqlite.onehop import SyncConnection
 from threadline_server.wire import entry_size
 
 T = TypeVar("T")
@@ -31,7 +32,9 @@ Params = Iterable[Any] | Mapping[str, Any]
 class Session:
     """A connection lent to one store operation, with its time and tenant."""
 
-    connection: aiosqlite.Connection
+    # The store runs each operation in one hop on the connection's thread,
+    # through a SyncConnection (onehop.py); an aiosqlite connection works too.
+    connection: aiosqlite.Connection | SyncConnection
     # Microseconds since the epoch, read once per operation: every row a
     # write transaction stamps carries the same time.
     now: int

@@ -27,12 +27,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
+import functools
 import logging
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 import aiosqlite
 from threadline.v1 import message_pb2, run_pb2, thread_pb2
@@ -62,6 +65,7 @@ from threadline_server.store.sqlite import (
     wal,
 )
 from threadline_server.store.sqlite import connection as sqlite_connection
+from threadline_server.store.sqlite import onehop as sqlite_onehop
 from threadline_server.store.sqlite.keys import SqliteKeyStore
 from threadline_server.store.sqlite.session import Session
 from threadline_server.store.sqlite.transaction import SqliteTransaction
@@ -88,9 +92,64 @@ def _retrieve_outcome(task: asyncio.Task[Any]) -> None:
         logger.warning("a write whose caller had gone failed: %r", error)
 
 
+# The most writes one group commit holds: a bound on how long a batch keeps
+# the writer (and its answers waiting), far above what a commit's time lets
+# queue up under the load the benchmark puts on it.
+_MAX_BATCH = 256
+
+
 def now_us() -> int:
     """Return the current time in microseconds since the epoch."""
     return time.time_ns() // 1000
+
+
+@dataclass
+class _Write(Generic[T]):
+    """A write transaction waiting for its group commit."""
+
+    tenant: str
+    work: Callable[[StoreTransaction], Awaitable[T]]
+    future: asyncio.Future[T]
+    # The caller's contextvars, which the work runs in (as a task would).
+    context: contextvars.Context
+    requested: float = field(default_factory=time.perf_counter)
+
+
+class StoreClosedError(RuntimeError):
+    """A write asked of a store that is not open."""
+
+
+@dataclass(frozen=True)
+class _Failed:
+    """A write that raised, rolled back to its savepoint."""
+
+    error: BaseException
+
+
+def _fail(future: asyncio.Future[Any], error: BaseException) -> None:
+    if not future.done():
+        future.set_exception(error)
+
+
+def _read_on_thread(
+    connection: aiosqlite.Connection,
+    tenant: str | None,
+    read: Callable[[Session], Awaitable[T]],
+    *,
+    snapshot: bool,
+    loop: asyncio.AbstractEventLoop,
+    context: contextvars.Context,
+) -> T:
+    """On a read connection's thread: run a read to its end (one hand-off)."""
+    raw = sqlite_onehop.raw(connection)
+    session = Session(sqlite_onehop.SyncConnection(raw), now_us(), tenant)
+    if snapshot:
+        raw.execute("BEGIN")
+    try:
+        return context.run(sqlite_onehop.drive, read(session), loop)
+    finally:
+        if raw.in_transaction:
+            raw.execute("COMMIT")
 
 
 class SqliteStore(Store):
@@ -117,8 +176,11 @@ class SqliteStore(Store):
         self._all_readers: list[aiosqlite.Connection] = []
         self._write_lock = asyncio.Lock()
         self._pending_writes: set[asyncio.Task[Any]] = set()
+        self._queued_writes: list[_Write[Any]] = []
+        self._committer: asyncio.Task[None] | None = None
         self._event_listeners: list[EventListener] = []
         self._keys: SqliteKeyStore | None = None
+        self._loop_reader: sqlite3.Connection | None = None
 
     @property
     def keys(self) -> SqliteKeyStore:
@@ -139,6 +201,7 @@ class SqliteStore(Store):
             self._all_readers.append(reader)
             self._readers.put_nowait(reader)
         self._keys = SqliteKeyStore.open(self._path)
+        self._loop_reader = sqlite_connection.open_loop_reader(self._path)
         # Copies a previous server left half built are purged with the deleted threads.
         abandoned = await self._write_session(purge.abandon_builds)
         if abandoned:
@@ -164,6 +227,9 @@ class SqliteStore(Store):
         if self._keys is not None:
             self._keys.close()
             self._keys = None
+        if self._loop_reader is not None:
+            self._loop_reader.close()
+            self._loop_reader = None
         if self._writer is not None:
             await self._writer.close()
             self._writer = None
@@ -171,38 +237,115 @@ class SqliteStore(Store):
     # -- transactions -------------------------------------------------------
 
     async def _run_write(self, tenant: str, work: Callable[[StoreTransaction], Awaitable[T]]) -> T:
-        """Run work between BEGIN IMMEDIATE and COMMIT, then tell the listeners.
+        """Queue work for the next group commit and wait for that commit.
 
-        This is the one place a write transaction runs.
+        This is the one place a write transaction is asked for.
         """
-        writer = self._writer
-        if writer is None:
-            raise RuntimeError("store is not open")
-        requested = time.perf_counter()
-        async with self._write_lock:
-            began = time.perf_counter()
-            await writer.execute("BEGIN IMMEDIATE")
-            tx = SqliteTransaction(Session(writer, now_us(), tenant), tenant)
-            try:
-                result = await work(tx)
-                await writer.execute("COMMIT")
-            except BaseException:
-                # A failed COMMIT may already have ended the transaction.
-                if writer.in_transaction:
-                    await writer.execute("ROLLBACK")
+        loop = asyncio.get_running_loop()
+        write = _Write(tenant, work, loop.create_future(), contextvars.copy_context())
+        self._queued_writes.append(write)
+        if self._committer is None or self._committer.done():
+            self._committer = loop.create_task(self._commit_queued(), name="sqlite group commit")
+            self._pending_writes.add(self._committer)
+            self._committer.add_done_callback(self._pending_writes.discard)
+        return cast("T", await write.future)
+
+    async def _commit_queued(self) -> None:
+        """Commit the queued writes, as many as are queued in each transaction, in order.
+
+        Each batch is one BEGIN IMMEDIATE ... COMMIT on the writer's thread,
+        in one hand-off (_write_batch), each write inside a savepoint of its
+        own. A write is answered only after the COMMIT that holds it; one
+        that failed was rolled back to its savepoint and fails alone. The
+        listeners get each write's events after the commit and before the
+        next batch begins, so they see every thread's events in commit order.
+        """
+        loop = asyncio.get_running_loop()
+        batch: list[_Write[Any]] = []
+        try:
+            while self._queued_writes:
+                batch = self._queued_writes[:_MAX_BATCH]
+                del self._queued_writes[:_MAX_BATCH]
+                outcomes = await self._commit_batch(batch, loop)
+                for write, outcome in zip(batch, outcomes, strict=True):
+                    self._answer(write, outcome)
+                batch = []
+        except BaseException as error:
+            # Cancelled (the loop is closing), or the store is closed: no
+            # write is left waiting for an answer that will never come.
+            for write in [*batch, *self._queued_writes]:
+                _fail(write.future, error)
+            self._queued_writes.clear()
+            if isinstance(error, asyncio.CancelledError):
                 raise
+            if not isinstance(error, StoreClosedError):
+                logger.exception("group commit failed")
+
+    async def _commit_batch(
+        self, batch: list[_Write[Any]], loop: asyncio.AbstractEventLoop
+    ) -> list[tuple[Any, list[run_pb2.RunEvent]] | _Failed]:
+        """Commit one batch under the write lock; when BEGIN or COMMIT fails, every write fails."""
+        async with self._write_lock:
+            writer = self._writer
+            if writer is None:
+                raise StoreClosedError("store is not open")
+            began = time.perf_counter()
+            try:
+                return await sqlite_onehop.submit(writer, self._write_batch, batch, loop)
+            except Exception as error:  # noqa: BLE001 - each write's caller gets it
+                return [_Failed(error)] * len(batch)
             finally:
                 if self._write_observer is not None:
-                    self._write_observer(began - requested, time.perf_counter() - began)
-            # Listeners run after the commit and before the next transaction
-            # begins, so they see every thread's events in commit order.
-            if tx.events:
-                for listener in self._event_listeners:
-                    try:
-                        listener(tenant, tx.events)
-                    except Exception:
-                        logger.exception("event listener failed")
-            return result
+                    held = time.perf_counter() - began
+                    for write in batch:
+                        self._write_observer(began - write.requested, held)
+
+    def _answer(
+        self, write: _Write[Any], outcome: tuple[Any, list[run_pb2.RunEvent]] | _Failed
+    ) -> None:
+        """Tell the listeners a committed write's events, then answer the write."""
+        if isinstance(outcome, _Failed):
+            _fail(write.future, outcome.error)
+            return
+        result, events_ = outcome
+        if events_:
+            for listener in self._event_listeners:
+                try:
+                    listener(write.tenant, events_)
+                except Exception:
+                    logger.exception("event listener failed")
+        if not write.future.done():
+            write.future.set_result(result)
+
+    def _write_batch(
+        self, batch: list[_Write[Any]], loop: asyncio.AbstractEventLoop
+    ) -> list[tuple[Any, list[run_pb2.RunEvent]] | _Failed]:
+        """On the writer's thread: run each write in a savepoint of one transaction, commit."""
+        assert self._writer is not None  # noqa: S101 - _commit_queued checked
+        connection = sqlite_onehop.raw(self._writer)
+        synchronous = sqlite_onehop.SyncConnection(connection)
+        outcomes: list[tuple[Any, list[run_pb2.RunEvent]] | _Failed] = []
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            for write in batch:
+                tx = SqliteTransaction(Session(synchronous, now_us(), write.tenant), write.tenant)
+                connection.execute("SAVEPOINT write")
+                try:
+                    result: Any = write.context.run(sqlite_onehop.drive, write.work(tx), loop)
+                except BaseException as error:  # noqa: BLE001 - handed to its caller
+                    connection.execute("ROLLBACK TO write")
+                    connection.execute("RELEASE write")
+                    outcomes.append(_Failed(error))
+                else:
+                    connection.execute("RELEASE write")
+                    outcomes.append((result, tx.events))
+            connection.execute("COMMIT")
+        except BaseException:
+            # A failed COMMIT may already have ended the transaction.
+            if connection.in_transaction:
+                connection.execute("ROLLBACK")
+            raise
+        return outcomes
 
     def add_event_listener(self, listener: EventListener) -> None:
         """Register a callback for committed events."""
@@ -340,10 +483,10 @@ class SqliteStore(Store):
 
     @contextlib.asynccontextmanager
     async def _read(self, tenant: str | None, *, snapshot: bool = False) -> AsyncIterator[Session]:
-        """Lend a read connection; with snapshot, inside one read transaction.
+        """Lend a read connection, a hand-off per statement; with snapshot, in one transaction.
 
-        A snapshot is only for reads of several statements that must agree
-        (a thread and its messages); single statements need none.
+        For reads that must run statements between awaits of other things;
+        the store's own reads run in one hand-off (_read_in_one_hop).
         """
         connection = await self._readers.get()
         try:
@@ -370,13 +513,82 @@ class SqliteStore(Store):
         finally:
             self._readers.put_nowait(connection)
 
+    async def _read_on_loop(self, tenant: str, read: Callable[[Session], Awaitable[T]]) -> T:
+        """Run a small read on the event loop's own thread, with no hand-off at all.
+
+        Only for reads of one index seek and at most a page of rows (GetThread
+        without messages, GetMessage, GetRun, ListMessages): they take tens
+        of microseconds, less than a hand-off to a reader thread costs the
+        loop, and on one core the work takes the same CPU on either thread.
+        The read never waits for anything (every await of a SyncConnection
+        completes at once), so two reads never interleave on the connection.
+        A read in WAL mode waits only while a crashed writer's WAL is being
+        recovered, at start-up.
+        """
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:  # inside a write's work, on the writer's thread
+            return await self._read_in_one_hop(tenant, read)
+        connection = self._loop_reader
+        if connection is None:
+            raise StoreClosedError("store is not open")
+        session = Session(sqlite_onehop.SyncConnection(connection), now_us(), tenant)
+        try:
+            return await read(session)
+        except sqlite3.Error as error:
+            self._raise_if_unavailable(error)
+            raise
+
+    async def _read_in_one_hop(
+        self,
+        tenant: str | None,
+        read: Callable[[Session], Awaitable[T]],
+        *,
+        snapshot: bool = False,
+    ) -> T:
+        """Run a read on a read connection's thread, in one hand-off.
+
+        With snapshot, inside one read transaction: only for reads of several
+        statements that must agree (a thread and its messages).
+        """
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            # Called by a write's work, on the writer's thread (onehop.drive):
+            # the read runs as any other, and the write waits for it.
+            return sqlite_onehop.on_loop(self._read_in_one_hop(tenant, read, snapshot=snapshot))
+        connection = await self._readers.get()
+        done = asyncio.ensure_future(
+            sqlite_onehop.submit(
+                connection,
+                functools.partial(
+                    _read_on_thread,
+                    connection,
+                    tenant,
+                    read,
+                    snapshot=snapshot,
+                    loop=loop,
+                    context=contextvars.copy_context(),
+                ),
+            )
+        )
+        # The connection goes back to the pool when the read is over, even
+        # when its caller was cancelled meanwhile.
+        done.add_done_callback(lambda _: self._readers.put_nowait(connection))
+        try:
+            return await asyncio.shield(done)
+        except sqlite3.Error as error:
+            self._raise_if_unavailable(error)
+            raise
+
     # -- reads ----------------------------------------------------------------
 
     async def get_thread(
         self, tenant: str, thread_id: str, *, message_limit: int = 0, max_bytes: int = 0
     ) -> thread_pb2.Thread:
         """Return a thread, with as many of its latest messages as fit when message_limit > 0."""
-        async with self._read(tenant, snapshot=message_limit > 0) as session:
+
+        async def read(session: Session) -> thread_pb2.Thread:
             row = await threads.live_row(session, thread_id)
             thread = threads.to_thread(row)
             if message_limit > 0:
@@ -388,55 +600,61 @@ class SqliteStore(Store):
                 )
                 thread.messages.extend(latest)
                 thread.omitted_message_count = omitted
-        return thread
+            return thread
+
+        if message_limit > 0:
+            return await self._read_in_one_hop(tenant, read, snapshot=True)
+        return await self._read_on_loop(tenant, read)
 
     async def list_threads(self, tenant: str, query: ThreadPageQuery) -> Page[thread_pb2.Thread]:
         """Return one page of threads."""
-        async with self._read(tenant) as session:
-            return await threads.list_page(session, query)
+        return await self._read_in_one_hop(
+            tenant, lambda session: threads.list_page(session, query)
+        )
 
     async def count_threads(self, tenant: str, thread_filter: ThreadFilter) -> int:
         """Count the threads that match."""
-        async with self._read(tenant) as session:
-            return await threads.count(session, thread_filter)
+        return await self._read_in_one_hop(
+            tenant, lambda session: threads.count(session, thread_filter)
+        )
 
     async def get_message(
         self, tenant: str, thread_id: str, message_id: str
     ) -> message_pb2.Message:
         """Return one message of a live thread."""
-        async with self._read(tenant) as session:
-            return await messages.get(session, thread_id, message_id)
+        return await self._read_on_loop(
+            tenant, lambda session: messages.get(session, thread_id, message_id)
+        )
 
     async def list_messages(
         self, tenant: str, query: MessagePageQuery
     ) -> Page[message_pb2.Message]:
         """Return one page of a thread's messages."""
-        async with self._read(tenant) as session:
-            return await messages.list_page(session, query)
+        return await self._read_on_loop(tenant, lambda session: messages.list_page(session, query))
 
     async def newest_checkpoint(
         self, tenant: str, thread_id: str
     ) -> thread_pb2.ThreadCheckpoint | None:
         """Return a live thread's newest checkpoint, or None (the thread and it in one snapshot)."""
-        async with self._read(tenant, snapshot=True) as session:
-            return await checkpoints.newest_of(session, thread_id)
+        return await self._read_in_one_hop(
+            tenant, lambda session: checkpoints.newest_of(session, thread_id), snapshot=True
+        )
 
     async def list_checkpoints(
         self, tenant: str, query: CheckpointPageQuery
     ) -> Page[thread_pb2.ThreadCheckpoint]:
         """Return one page of a thread's checkpoints, newest first."""
-        async with self._read(tenant) as session:
-            return await checkpoints.list_page(session, query)
+        return await self._read_in_one_hop(
+            tenant, lambda session: checkpoints.list_page(session, query)
+        )
 
     async def get_run(self, tenant: str, run_id: str) -> run_pb2.Run:
         """Return one run of a live thread."""
-        async with self._read(tenant) as session:
-            return await runs.get(session, run_id)
+        return await self._read_on_loop(tenant, lambda session: runs.get(session, run_id))
 
     async def list_runs(self, tenant: str, query: RunPageQuery) -> Page[run_pb2.Run]:
         """Return one page of a thread's runs."""
-        async with self._read(tenant) as session:
-            return await runs.list_page(session, query)
+        return await self._read_in_one_hop(tenant, lambda session: runs.list_page(session, query))
 
     async def read_events(
         self,
@@ -449,34 +667,32 @@ class SqliteStore(Store):
         max_bytes: int,
     ) -> list[run_pb2.RunEvent]:
         """Return stored events after an id, of one run or one thread, within max_bytes."""
-        async with self._read(tenant) as session:
-            return await events.read(
+        return await self._read_in_one_hop(
+            tenant,
+            lambda session: events.read(
                 session,
                 thread_id=thread_id,
                 run_id=run_id,
                 after=after,
                 limit=limit,
                 max_bytes=max_bytes,
-            )
+            ),
+        )
 
     # -- reads across tenants -------------------------------------------------
 
     async def stale_runs(self) -> list[RunRecord]:
         """Return running runs whose lease ran out, or that have none."""
-        async with self._read(None) as session:
-            return await runs.stale(session)
+        return await self._read_in_one_hop(None, runs.stale)
 
     async def expired_waiting_runs(self) -> list[RunRecord]:
         """Return waiting runs whose action expired."""
-        async with self._read(None) as session:
-            return await runs.waiting_expired(session)
+        return await self._read_in_one_hop(None, runs.waiting_expired)
 
     async def threads_with_queued_runs(self) -> list[ThreadRef]:
         """Return the threads that have queued runs."""
-        async with self._read(None) as session:
-            return await runs.threads_with_queued(session)
+        return await self._read_in_one_hop(None, runs.threads_with_queued)
 
     async def expired_threads(self, limit: int) -> list[ThreadRef]:
         """Return up to limit expired threads."""
-        async with self._read(None) as session:
-            return await threads.expired(session, limit)
+        return await self._read_in_one_hop(None, lambda session: threads.expired(session, limit))

@@ -47,13 +47,17 @@ def to_thread(row: Row) -> thread_pb2.Thread:
         etag=etag(row),
         is_default=bool(row["is_default"]),
     )
-    thread.metadata.CopyFrom(jsonvalue.loads_struct(row["metadata"]))
+    if row["metadata"] == "{}":  # the usual case, without parsing
+        thread.metadata.SetInParent()
+    else:
+        thread.metadata.CopyFrom(jsonvalue.loads_struct(row["metadata"]))
     if row["locale_language"] or row["locale_country"] or row["locale_time_zone"]:
         thread.locale.language = row["locale_language"]
         thread.locale.country = row["locale_country"]
         thread.locale.time_zone = row["locale_time_zone"]
-    for item in json.loads(row["participants"]):
-        json_format.ParseDict(item, thread.participants.add())
+    if row["participants"] != "[]":
+        for item in json.loads(row["participants"]):
+            json_format.ParseDict(item, thread.participants.add())
     if row["ttl_us"] is not None:
         thread.ttl.FromMicroseconds(row["ttl_us"])
     thread.created_at.FromMicroseconds(row["created_at"])
@@ -68,7 +72,9 @@ def _client_columns(thread: thread_pb2.Thread) -> dict[str, Any]:
     """Return the stored form of a thread's client-settable fields."""
     return {
         "title": thread.title,
-        "metadata": jsonvalue.dumps(jsonvalue.struct_to_python(thread.metadata)),
+        "metadata": jsonvalue.dumps(jsonvalue.struct_to_python(thread.metadata))
+        if thread.metadata.fields
+        else "{}",
         "agent_id": thread.agent_id,
         "user_id": thread.user_id,
         "external_ref": thread.external_ref,

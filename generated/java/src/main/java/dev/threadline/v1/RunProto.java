@@ -112,6 +112,11 @@ public final class RunProto extends com.google.protobuf.GeneratedFile {
     com.google.protobuf.GeneratedMessage.FieldAccessorTable
       internal_static_threadline_v1_StreamRunEventsRequest_fieldAccessorTable;
   static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_threadline_v1_RunEventBatch_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_threadline_v1_RunEventBatch_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
     internal_static_threadline_v1_WatchThreadRequest_descriptor;
   static final 
     com.google.protobuf.GeneratedMessage.FieldAccessorTable
@@ -246,90 +251,95 @@ public final class RunProto extends com.google.protobuf.GeneratedFile {
       "mRunEventsRequest\022\033\n\006run_id\030\001 \001(\tB\004\342A\001\002R" +
       "\005runId\022*\n\016after_event_id\030\002 \001(\003B\004\342A\001\001R\014af" +
       "terEventId\022%\n\013event_types\030\003 \003(\tB\004\342A\001\001R\ne" +
-      "ventTypes\"\212\001\n\022WatchThreadRequest\022!\n\tthre" +
-      "ad_id\030\001 \001(\tB\004\342A\001\002R\010threadId\022*\n\016after_eve" +
-      "nt_id\030\002 \001(\003B\004\342A\001\001R\014afterEventId\022%\n\013event" +
-      "_types\030\003 \003(\tB\004\342A\001\001R\neventTypes\"\304\003\n\010RunEv" +
-      "ent\022\031\n\010event_id\030\001 \001(\003R\007eventId\022\025\n\006run_id" +
-      "\030\002 \001(\tR\005runId\022\033\n\tthread_id\030\003 \001(\tR\010thread" +
-      "Id\022\022\n\004type\030\004 \001(\tR\004type\0229\n\ncreated_at\030\005 \001" +
-      "(\0132\032.google.protobuf.TimestampR\tcreatedA" +
-      "t\022&\n\003run\030\n \001(\0132\022.threadline.v1.RunH\000R\003ru" +
-      "n\0222\n\007message\030\013 \001(\0132\026.threadline.v1.Messa" +
-      "geH\000R\007message\0223\n\005delta\030\014 \001(\0132\033.threadlin" +
-      "e.v1.MessageDeltaH\000R\005delta\022;\n\ttool_call\030" +
-      "\r \001(\0132\034.threadline.v1.ToolCallEventH\000R\010t" +
-      "oolCall\022A\n\ncheckpoint\030\016 \001(\0132\037.threadline" +
-      ".v1.ThreadCheckpointH\000R\ncheckpointB\t\n\007pa" +
-      "yload\"A\n\014MessageDelta\022\035\n\nmessage_id\030\001 \001(" +
-      "\tR\tmessageId\022\022\n\004text\030\002 \001(\tR\004text\"\246\001\n\rToo" +
-      "lCallEvent\022+\n\004call\030\001 \001(\0132\027.threadline.v1" +
-      ".ToolCallR\004call\0225\n\006record\030\002 \001(\0132\035.thread" +
-      "line.v1.ToolCallRecordR\006record\0221\n\006result" +
-      "\030\003 \001(\0132\031.threadline.v1.ToolResultR\006resul" +
-      "t\"\217\003\n\013ChatRequest\022\036\n\007message\030\001 \001(\tB\004\342A\001\002" +
-      "R\007message\022\037\n\010agent_id\030\002 \001(\tB\004\342A\001\002R\007agent" +
-      "Id\022!\n\tthread_id\030\003 \001(\tB\004\342A\001\001R\010threadId\0227\n" +
-      "\007context\030\004 \001(\0132\027.google.protobuf.StructB" +
-      "\004\342A\001\001R\007context\022+\n\016max_iterations\030\005 \001(\005B\004" +
-      "\342A\001\001R\rmaxIterations\022#\n\nrequest_id\030\006 \001(\tB" +
-      "\004\342A\001\001R\trequestId\022\032\n\005tools\030\007 \003(\tB\004\342A\001\001R\005t" +
-      "ools\0221\n\003ttl\030\010 \001(\0132\031.google.protobuf.Dura" +
-      "tionB\004\342A\001\001R\003ttl\022B\n\014client_tools\030\t \003(\0132\031." +
-      "threadline.v1.ClientToolB\004\342A\001\001R\013clientTo" +
-      "ols\"\311\002\n\014ChatResponse\022\033\n\tthread_id\030\001 \001(\tR" +
-      "\010threadId\022\025\n\006run_id\030\002 \001(\tR\005runId\022\032\n\010resp" +
-      "onse\030\003 \001(\tR\010response\022<\n\ntool_calls\030\004 \003(\013" +
-      "2\035.threadline.v1.ToolCallRecordR\ttoolCal" +
-      "ls\022\036\n\niterations\030\005 \001(\005R\niterations\0220\n\006st" +
-      "atus\030\006 \001(\0162\030.threadline.v1.RunStatusR\006st" +
-      "atus\022*\n\005usage\030\007 \001(\0132\024.threadline.v1.Usag" +
-      "eR\005usage\022-\n\005error\030\010 \001(\0132\027.threadline.v1." +
-      "RunErrorR\005error*\350\001\n\tRunStatus\022\032\n\026RUN_STA" +
-      "TUS_UNSPECIFIED\020\000\022\025\n\021RUN_STATUS_QUEUED\020\001" +
-      "\022\026\n\022RUN_STATUS_RUNNING\020\002\022\030\n\024RUN_STATUS_C" +
-      "OMPLETED\020\003\022%\n!RUN_STATUS_MAX_ITERATIONS_" +
-      "REACHED\020\004\022\025\n\021RUN_STATUS_FAILED\020\005\022\030\n\024RUN_" +
-      "STATUS_CANCELLED\020\006\022\036\n\032RUN_STATUS_REQUIRE" +
-      "S_ACTION\020\007*\271\001\n\021MultitaskStrategy\022\"\n\036MULT" +
-      "ITASK_STRATEGY_UNSPECIFIED\020\000\022\035\n\031MULTITAS" +
-      "K_STRATEGY_REJECT\020\001\022\036\n\032MULTITASK_STRATEG" +
-      "Y_ENQUEUE\020\002\022 \n\034MULTITASK_STRATEGY_INTERR" +
-      "UPT\020\003\022\037\n\033MULTITASK_STRATEGY_ROLLBACK\020\004*\215" +
-      "\001\n\016ToolCallStatus\022 \n\034TOOL_CALL_STATUS_UN" +
-      "SPECIFIED\020\000\022\034\n\030TOOL_CALL_STATUS_RUNNING\020" +
-      "\001\022\036\n\032TOOL_CALL_STATUS_SUCCEEDED\020\002\022\033\n\027TOO" +
-      "L_CALL_STATUS_FAILED\020\0032\253\010\n\nRunService\022i\n" +
-      "\tCreateRun\022\037.threadline.v1.CreateRunRequ" +
-      "est\032\022.threadline.v1.Run\"\'\202\323\344\223\002!\"\034/v1/thr" +
-      "eads/{thread_id}/runs:\001*\022U\n\006GetRun\022\034.thr" +
-      "eadline.v1.GetRunRequest\032\022.threadline.v1" +
-      ".Run\"\031\202\323\344\223\002\023\022\021/v1/runs/{run_id}\022q\n\010ListR" +
-      "uns\022\036.threadline.v1.ListRunsRequest\032\037.th" +
-      "readline.v1.ListRunsResponse\"$\202\323\344\223\002\036\022\034/v" +
-      "1/threads/{thread_id}/runs\022e\n\tCancelRun\022" +
-      "\037.threadline.v1.CancelRunRequest\032\022.threa" +
-      "dline.v1.Run\"#\202\323\344\223\002\035\"\030/v1/runs/{run_id}:" +
-      "cancel:\001*\022_\n\007WaitRun\022\035.threadline.v1.Wai" +
-      "tRunRequest\032\022.threadline.v1.Run\"!\202\323\344\223\002\033\"" +
-      "\026/v1/runs/{run_id}:wait:\001*\022u\n\017StreamRunE" +
-      "vents\022%.threadline.v1.StreamRunEventsReq" +
-      "uest\032\027.threadline.v1.RunEvent\" \202\323\344\223\002\032\022\030/" +
-      "v1/runs/{run_id}/events0\001\022w\n\tStreamRun\022\037" +
-      ".threadline.v1.CreateRunRequest\032\027.thread" +
-      "line.v1.RunEvent\".\202\323\344\223\002(\"#/v1/threads/{t" +
-      "hread_id}/runs:stream:\001*0\001\022s\n\013WatchThrea" +
-      "d\022!.threadline.v1.WatchThreadRequest\032\027.t" +
-      "hreadline.v1.RunEvent\"&\202\323\344\223\002 \022\036/v1/threa" +
-      "ds/{thread_id}/events0\001\022e\n\tResumeRun\022\037.t" +
-      "hreadline.v1.ResumeRunRequest\032\022.threadli" +
-      "ne.v1.Run\"#\202\323\344\223\002\035\"\030/v1/runs/{run_id}:res" +
-      "ume:\001*\022T\n\004Chat\022\032.threadline.v1.ChatReque" +
-      "st\032\033.threadline.v1.ChatResponse\"\023\202\323\344\223\002\r\"" +
-      "\010/v1/chat:\001*Bi\n\021dev.threadline.v1B\010RunPr" +
-      "otoP\001ZHgithub.com/threadline/threadline/" +
-      "generated/go/threadline/v1;threadlinev1b" +
-      "\006proto3"
+      "ventTypes\"F\n\rRunEventBatch\0225\n\006events\030\001 \003" +
+      "(\0132\027.threadline.v1.RunEventB\004\342A\001\003R\006event" +
+      "s\"\212\001\n\022WatchThreadRequest\022!\n\tthread_id\030\001 " +
+      "\001(\tB\004\342A\001\002R\010threadId\022*\n\016after_event_id\030\002 " +
+      "\001(\003B\004\342A\001\001R\014afterEventId\022%\n\013event_types\030\003" +
+      " \003(\tB\004\342A\001\001R\neventTypes\"\304\003\n\010RunEvent\022\031\n\010e" +
+      "vent_id\030\001 \001(\003R\007eventId\022\025\n\006run_id\030\002 \001(\tR\005" +
+      "runId\022\033\n\tthread_id\030\003 \001(\tR\010threadId\022\022\n\004ty" +
+      "pe\030\004 \001(\tR\004type\0229\n\ncreated_at\030\005 \001(\0132\032.goo" +
+      "gle.protobuf.TimestampR\tcreatedAt\022&\n\003run" +
+      "\030\n \001(\0132\022.threadline.v1.RunH\000R\003run\0222\n\007mes" +
+      "sage\030\013 \001(\0132\026.threadline.v1.MessageH\000R\007me" +
+      "ssage\0223\n\005delta\030\014 \001(\0132\033.threadline.v1.Mes" +
+      "sageDeltaH\000R\005delta\022;\n\ttool_call\030\r \001(\0132\034." +
+      "threadline.v1.ToolCallEventH\000R\010toolCall\022" +
+      "A\n\ncheckpoint\030\016 \001(\0132\037.threadline.v1.Thre" +
+      "adCheckpointH\000R\ncheckpointB\t\n\007payload\"A\n" +
+      "\014MessageDelta\022\035\n\nmessage_id\030\001 \001(\tR\tmessa" +
+      "geId\022\022\n\004text\030\002 \001(\tR\004text\"\246\001\n\rToolCallEve" +
+      "nt\022+\n\004call\030\001 \001(\0132\027.threadline.v1.ToolCal" +
+      "lR\004call\0225\n\006record\030\002 \001(\0132\035.threadline.v1." +
+      "ToolCallRecordR\006record\0221\n\006result\030\003 \001(\0132\031" +
+      ".threadline.v1.ToolResultR\006result\"\217\003\n\013Ch" +
+      "atRequest\022\036\n\007message\030\001 \001(\tB\004\342A\001\002R\007messag" +
+      "e\022\037\n\010agent_id\030\002 \001(\tB\004\342A\001\002R\007agentId\022!\n\tth" +
+      "read_id\030\003 \001(\tB\004\342A\001\001R\010threadId\0227\n\007context" +
+      "\030\004 \001(\0132\027.google.protobuf.StructB\004\342A\001\001R\007c" +
+      "ontext\022+\n\016max_iterations\030\005 \001(\005B\004\342A\001\001R\rma" +
+      "xIterations\022#\n\nrequest_id\030\006 \001(\tB\004\342A\001\001R\tr" +
+      "equestId\022\032\n\005tools\030\007 \003(\tB\004\342A\001\001R\005tools\0221\n\003" +
+      "ttl\030\010 \001(\0132\031.google.protobuf.DurationB\004\342A" +
+      "\001\001R\003ttl\022B\n\014client_tools\030\t \003(\0132\031.threadli" +
+      "ne.v1.ClientToolB\004\342A\001\001R\013clientTools\"\311\002\n\014" +
+      "ChatResponse\022\033\n\tthread_id\030\001 \001(\tR\010threadI" +
+      "d\022\025\n\006run_id\030\002 \001(\tR\005runId\022\032\n\010response\030\003 \001" +
+      "(\tR\010response\022<\n\ntool_calls\030\004 \003(\0132\035.threa" +
+      "dline.v1.ToolCallRecordR\ttoolCalls\022\036\n\nit" +
+      "erations\030\005 \001(\005R\niterations\0220\n\006status\030\006 \001" +
+      "(\0162\030.threadline.v1.RunStatusR\006status\022*\n\005" +
+      "usage\030\007 \001(\0132\024.threadline.v1.UsageR\005usage" +
+      "\022-\n\005error\030\010 \001(\0132\027.threadline.v1.RunError" +
+      "R\005error*\350\001\n\tRunStatus\022\032\n\026RUN_STATUS_UNSP" +
+      "ECIFIED\020\000\022\025\n\021RUN_STATUS_QUEUED\020\001\022\026\n\022RUN_" +
+      "STATUS_RUNNING\020\002\022\030\n\024RUN_STATUS_COMPLETED" +
+      "\020\003\022%\n!RUN_STATUS_MAX_ITERATIONS_REACHED\020" +
+      "\004\022\025\n\021RUN_STATUS_FAILED\020\005\022\030\n\024RUN_STATUS_C" +
+      "ANCELLED\020\006\022\036\n\032RUN_STATUS_REQUIRES_ACTION" +
+      "\020\007*\271\001\n\021MultitaskStrategy\022\"\n\036MULTITASK_ST" +
+      "RATEGY_UNSPECIFIED\020\000\022\035\n\031MULTITASK_STRATE" +
+      "GY_REJECT\020\001\022\036\n\032MULTITASK_STRATEGY_ENQUEU" +
+      "E\020\002\022 \n\034MULTITASK_STRATEGY_INTERRUPT\020\003\022\037\n" +
+      "\033MULTITASK_STRATEGY_ROLLBACK\020\004*\215\001\n\016ToolC" +
+      "allStatus\022 \n\034TOOL_CALL_STATUS_UNSPECIFIE" +
+      "D\020\000\022\034\n\030TOOL_CALL_STATUS_RUNNING\020\001\022\036\n\032TOO" +
+      "L_CALL_STATUS_SUCCEEDED\020\002\022\033\n\027TOOL_CALL_S" +
+      "TATUS_FAILED\020\0032\266\t\n\nRunService\022i\n\tCreateR" +
+      "un\022\037.threadline.v1.CreateRunRequest\032\022.th" +
+      "readline.v1.Run\"\'\202\323\344\223\002!\"\034/v1/threads/{th" +
+      "read_id}/runs:\001*\022U\n\006GetRun\022\034.threadline." +
+      "v1.GetRunRequest\032\022.threadline.v1.Run\"\031\202\323" +
+      "\344\223\002\023\022\021/v1/runs/{run_id}\022q\n\010ListRuns\022\036.th" +
+      "readline.v1.ListRunsRequest\032\037.threadline" +
+      ".v1.ListRunsResponse\"$\202\323\344\223\002\036\022\034/v1/thread" +
+      "s/{thread_id}/runs\022e\n\tCancelRun\022\037.thread" +
+      "line.v1.CancelRunRequest\032\022.threadline.v1" +
+      ".Run\"#\202\323\344\223\002\035\"\030/v1/runs/{run_id}:cancel:\001" +
+      "*\022_\n\007WaitRun\022\035.threadline.v1.WaitRunRequ" +
+      "est\032\022.threadline.v1.Run\"!\202\323\344\223\002\033\"\026/v1/run" +
+      "s/{run_id}:wait:\001*\022u\n\017StreamRunEvents\022%." +
+      "threadline.v1.StreamRunEventsRequest\032\027.t" +
+      "hreadline.v1.RunEvent\" \202\323\344\223\002\032\022\030/v1/runs/" +
+      "{run_id}/events0\001\022\210\001\n\025StreamRunEventBatc" +
+      "hes\022%.threadline.v1.StreamRunEventsReque" +
+      "st\032\034.threadline.v1.RunEventBatch\"(\202\323\344\223\002\"" +
+      "\022 /v1/runs/{run_id}/events:batches0\001\022w\n\t" +
+      "StreamRun\022\037.threadline.v1.CreateRunReque" +
+      "st\032\027.threadline.v1.RunEvent\".\202\323\344\223\002(\"#/v1" +
+      "/threads/{thread_id}/runs:stream:\001*0\001\022s\n" +
+      "\013WatchThread\022!.threadline.v1.WatchThread" +
+      "Request\032\027.threadline.v1.RunEvent\"&\202\323\344\223\002 " +
+      "\022\036/v1/threads/{thread_id}/events0\001\022e\n\tRe" +
+      "sumeRun\022\037.threadline.v1.ResumeRunRequest" +
+      "\032\022.threadline.v1.Run\"#\202\323\344\223\002\035\"\030/v1/runs/{" +
+      "run_id}:resume:\001*\022T\n\004Chat\022\032.threadline.v" +
+      "1.ChatRequest\032\033.threadline.v1.ChatRespon" +
+      "se\"\023\202\323\344\223\002\r\"\010/v1/chat:\001*Bi\n\021dev.threadlin" +
+      "e.v1B\010RunProtoP\001ZHgithub.com/threadline/" +
+      "threadline/generated/go/threadline/v1;th" +
+      "readlinev1b\006proto3"
     };
     descriptor = com.google.protobuf.Descriptors.FileDescriptor
       .internalBuildGeneratedFileFrom(descriptorData,
@@ -444,38 +454,44 @@ public final class RunProto extends com.google.protobuf.GeneratedFile {
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_threadline_v1_StreamRunEventsRequest_descriptor,
         new java.lang.String[] { "RunId", "AfterEventId", "EventTypes", });
-    internal_static_threadline_v1_WatchThreadRequest_descriptor =
+    internal_static_threadline_v1_RunEventBatch_descriptor =
       getDescriptor().getMessageType(17);
+    internal_static_threadline_v1_RunEventBatch_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_threadline_v1_RunEventBatch_descriptor,
+        new java.lang.String[] { "Events", });
+    internal_static_threadline_v1_WatchThreadRequest_descriptor =
+      getDescriptor().getMessageType(18);
     internal_static_threadline_v1_WatchThreadRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_threadline_v1_WatchThreadRequest_descriptor,
         new java.lang.String[] { "ThreadId", "AfterEventId", "EventTypes", });
     internal_static_threadline_v1_RunEvent_descriptor =
-      getDescriptor().getMessageType(18);
+      getDescriptor().getMessageType(19);
     internal_static_threadline_v1_RunEvent_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_threadline_v1_RunEvent_descriptor,
         new java.lang.String[] { "EventId", "RunId", "ThreadId", "Type", "CreatedAt", "Run", "Message", "Delta", "ToolCall", "Checkpoint", "Payload", });
     internal_static_threadline_v1_MessageDelta_descriptor =
-      getDescriptor().getMessageType(19);
+      getDescriptor().getMessageType(20);
     internal_static_threadline_v1_MessageDelta_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_threadline_v1_MessageDelta_descriptor,
         new java.lang.String[] { "MessageId", "Text", });
     internal_static_threadline_v1_ToolCallEvent_descriptor =
-      getDescriptor().getMessageType(20);
+      getDescriptor().getMessageType(21);
     internal_static_threadline_v1_ToolCallEvent_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_threadline_v1_ToolCallEvent_descriptor,
         new java.lang.String[] { "Call", "Record", "Result", });
     internal_static_threadline_v1_ChatRequest_descriptor =
-      getDescriptor().getMessageType(21);
+      getDescriptor().getMessageType(22);
     internal_static_threadline_v1_ChatRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_threadline_v1_ChatRequest_descriptor,
         new java.lang.String[] { "Message", "AgentId", "ThreadId", "Context", "MaxIterations", "RequestId", "Tools", "Ttl", "ClientTools", });
     internal_static_threadline_v1_ChatResponse_descriptor =
-      getDescriptor().getMessageType(22);
+      getDescriptor().getMessageType(23);
     internal_static_threadline_v1_ChatResponse_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_threadline_v1_ChatResponse_descriptor,

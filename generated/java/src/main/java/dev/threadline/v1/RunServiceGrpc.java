@@ -212,6 +212,37 @@ public final class RunServiceGrpc {
     return getStreamRunEventsMethod;
   }
 
+  private static volatile io.grpc.MethodDescriptor<dev.threadline.v1.StreamRunEventsRequest,
+      dev.threadline.v1.RunEventBatch> getStreamRunEventBatchesMethod;
+
+  @io.grpc.stub.annotations.RpcMethod(
+      fullMethodName = SERVICE_NAME + '/' + "StreamRunEventBatches",
+      requestType = dev.threadline.v1.StreamRunEventsRequest.class,
+      responseType = dev.threadline.v1.RunEventBatch.class,
+      methodType = io.grpc.MethodDescriptor.MethodType.SERVER_STREAMING)
+  public static io.grpc.MethodDescriptor<dev.threadline.v1.StreamRunEventsRequest,
+      dev.threadline.v1.RunEventBatch> getStreamRunEventBatchesMethod() {
+    io.grpc.MethodDescriptor<dev.threadline.v1.StreamRunEventsRequest, dev.threadline.v1.RunEventBatch> getStreamRunEventBatchesMethod;
+    if ((getStreamRunEventBatchesMethod = RunServiceGrpc.getStreamRunEventBatchesMethod) == null) {
+      synchronized (RunServiceGrpc.class) {
+        if ((getStreamRunEventBatchesMethod = RunServiceGrpc.getStreamRunEventBatchesMethod) == null) {
+          RunServiceGrpc.getStreamRunEventBatchesMethod = getStreamRunEventBatchesMethod =
+              io.grpc.MethodDescriptor.<dev.threadline.v1.StreamRunEventsRequest, dev.threadline.v1.RunEventBatch>newBuilder()
+              .setType(io.grpc.MethodDescriptor.MethodType.SERVER_STREAMING)
+              .setFullMethodName(generateFullMethodName(SERVICE_NAME, "StreamRunEventBatches"))
+              .setSampledToLocalTracing(true)
+              .setRequestMarshaller(io.grpc.protobuf.ProtoUtils.marshaller(
+                  dev.threadline.v1.StreamRunEventsRequest.getDefaultInstance()))
+              .setResponseMarshaller(io.grpc.protobuf.ProtoUtils.marshaller(
+                  dev.threadline.v1.RunEventBatch.getDefaultInstance()))
+              .setSchemaDescriptor(new RunServiceMethodDescriptorSupplier("StreamRunEventBatches"))
+              .build();
+        }
+      }
+    }
+    return getStreamRunEventBatchesMethod;
+  }
+
   private static volatile io.grpc.MethodDescriptor<dev.threadline.v1.CreateRunRequest,
       dev.threadline.v1.RunEvent> getStreamRunMethod;
 
@@ -492,6 +523,27 @@ public final class RunServiceGrpc {
 
     /**
      * <pre>
+     * Streams a run's events exactly as StreamRunEvents does (the same request,
+     * cursor, event_types, end and errors), several events to a message: each
+     * RunEventBatch holds, in order, the events that were ready when it was
+     * sent (at most 500, and at most 4 MiB less 16 KiB together; an event is
+     * never split). A reader that keeps up gets one message per commit instead
+     * of one per event, which is what lets one run's events reach thousands of
+     * readers. Opt in with this method; StreamRunEvents is unchanged. To
+     * resume, pass the event_id of the last event of the last batch received
+     * as after_event_id: the next batch starts with the next event, none twice,
+     * none missed. Over HTTP each batch is one NDJSON line, or one
+     * Server-Sent Event whose id is the batch's last event_id (Last-Event-ID
+     * resumes).
+     * </pre>
+     */
+    default void streamRunEventBatches(dev.threadline.v1.StreamRunEventsRequest request,
+        io.grpc.stub.StreamObserver<dev.threadline.v1.RunEventBatch> responseObserver) {
+      io.grpc.stub.ServerCalls.asyncUnimplementedUnaryCall(getStreamRunEventBatchesMethod(), responseObserver);
+    }
+
+    /**
+     * <pre>
      * Creates a run and streams its events from the first, in one call. The
      * first event is run.created, which names the run. Retrying with the same
      * request_id starts no second run: it streams the first call's run from
@@ -694,6 +746,28 @@ public final class RunServiceGrpc {
 
     /**
      * <pre>
+     * Streams a run's events exactly as StreamRunEvents does (the same request,
+     * cursor, event_types, end and errors), several events to a message: each
+     * RunEventBatch holds, in order, the events that were ready when it was
+     * sent (at most 500, and at most 4 MiB less 16 KiB together; an event is
+     * never split). A reader that keeps up gets one message per commit instead
+     * of one per event, which is what lets one run's events reach thousands of
+     * readers. Opt in with this method; StreamRunEvents is unchanged. To
+     * resume, pass the event_id of the last event of the last batch received
+     * as after_event_id: the next batch starts with the next event, none twice,
+     * none missed. Over HTTP each batch is one NDJSON line, or one
+     * Server-Sent Event whose id is the batch's last event_id (Last-Event-ID
+     * resumes).
+     * </pre>
+     */
+    public void streamRunEventBatches(dev.threadline.v1.StreamRunEventsRequest request,
+        io.grpc.stub.StreamObserver<dev.threadline.v1.RunEventBatch> responseObserver) {
+      io.grpc.stub.ClientCalls.asyncServerStreamingCall(
+          getChannel().newCall(getStreamRunEventBatchesMethod(), getCallOptions()), request, responseObserver);
+    }
+
+    /**
+     * <pre>
      * Creates a run and streams its events from the first, in one call. The
      * first event is run.created, which names the run. Retrying with the same
      * request_id starts no second run: it streams the first call's run from
@@ -871,6 +945,29 @@ public final class RunServiceGrpc {
 
     /**
      * <pre>
+     * Streams a run's events exactly as StreamRunEvents does (the same request,
+     * cursor, event_types, end and errors), several events to a message: each
+     * RunEventBatch holds, in order, the events that were ready when it was
+     * sent (at most 500, and at most 4 MiB less 16 KiB together; an event is
+     * never split). A reader that keeps up gets one message per commit instead
+     * of one per event, which is what lets one run's events reach thousands of
+     * readers. Opt in with this method; StreamRunEvents is unchanged. To
+     * resume, pass the event_id of the last event of the last batch received
+     * as after_event_id: the next batch starts with the next event, none twice,
+     * none missed. Over HTTP each batch is one NDJSON line, or one
+     * Server-Sent Event whose id is the batch's last event_id (Last-Event-ID
+     * resumes).
+     * </pre>
+     */
+    @io.grpc.ExperimentalApi("https://github.com/grpc/grpc-java/issues/10918")
+    public io.grpc.stub.BlockingClientCall<?, dev.threadline.v1.RunEventBatch>
+        streamRunEventBatches(dev.threadline.v1.StreamRunEventsRequest request) {
+      return io.grpc.stub.ClientCalls.blockingV2ServerStreamingCall(
+          getChannel(), getStreamRunEventBatchesMethod(), getCallOptions(), request);
+    }
+
+    /**
+     * <pre>
      * Creates a run and streams its events from the first, in one call. The
      * first event is run.created, which names the run. Retrying with the same
      * request_id starts no second run: it streams the first call's run from
@@ -1043,6 +1140,28 @@ public final class RunServiceGrpc {
         dev.threadline.v1.StreamRunEventsRequest request) {
       return io.grpc.stub.ClientCalls.blockingServerStreamingCall(
           getChannel(), getStreamRunEventsMethod(), getCallOptions(), request);
+    }
+
+    /**
+     * <pre>
+     * Streams a run's events exactly as StreamRunEvents does (the same request,
+     * cursor, event_types, end and errors), several events to a message: each
+     * RunEventBatch holds, in order, the events that were ready when it was
+     * sent (at most 500, and at most 4 MiB less 16 KiB together; an event is
+     * never split). A reader that keeps up gets one message per commit instead
+     * of one per event, which is what lets one run's events reach thousands of
+     * readers. Opt in with this method; StreamRunEvents is unchanged. To
+     * resume, pass the event_id of the last event of the last batch received
+     * as after_event_id: the next batch starts with the next event, none twice,
+     * none missed. Over HTTP each batch is one NDJSON line, or one
+     * Server-Sent Event whose id is the batch's last event_id (Last-Event-ID
+     * resumes).
+     * </pre>
+     */
+    public java.util.Iterator<dev.threadline.v1.RunEventBatch> streamRunEventBatches(
+        dev.threadline.v1.StreamRunEventsRequest request) {
+      return io.grpc.stub.ClientCalls.blockingServerStreamingCall(
+          getChannel(), getStreamRunEventBatchesMethod(), getCallOptions(), request);
     }
 
     /**
@@ -1253,10 +1372,11 @@ public final class RunServiceGrpc {
   private static final int METHODID_CANCEL_RUN = 3;
   private static final int METHODID_WAIT_RUN = 4;
   private static final int METHODID_STREAM_RUN_EVENTS = 5;
-  private static final int METHODID_STREAM_RUN = 6;
-  private static final int METHODID_WATCH_THREAD = 7;
-  private static final int METHODID_RESUME_RUN = 8;
-  private static final int METHODID_CHAT = 9;
+  private static final int METHODID_STREAM_RUN_EVENT_BATCHES = 6;
+  private static final int METHODID_STREAM_RUN = 7;
+  private static final int METHODID_WATCH_THREAD = 8;
+  private static final int METHODID_RESUME_RUN = 9;
+  private static final int METHODID_CHAT = 10;
 
   private static final class MethodHandlers<Req, Resp> implements
       io.grpc.stub.ServerCalls.UnaryMethod<Req, Resp>,
@@ -1298,6 +1418,10 @@ public final class RunServiceGrpc {
         case METHODID_STREAM_RUN_EVENTS:
           serviceImpl.streamRunEvents((dev.threadline.v1.StreamRunEventsRequest) request,
               (io.grpc.stub.StreamObserver<dev.threadline.v1.RunEvent>) responseObserver);
+          break;
+        case METHODID_STREAM_RUN_EVENT_BATCHES:
+          serviceImpl.streamRunEventBatches((dev.threadline.v1.StreamRunEventsRequest) request,
+              (io.grpc.stub.StreamObserver<dev.threadline.v1.RunEventBatch>) responseObserver);
           break;
         case METHODID_STREAM_RUN:
           serviceImpl.streamRun((dev.threadline.v1.CreateRunRequest) request,
@@ -1375,6 +1499,13 @@ public final class RunServiceGrpc {
               dev.threadline.v1.StreamRunEventsRequest,
               dev.threadline.v1.RunEvent>(
                 service, METHODID_STREAM_RUN_EVENTS)))
+        .addMethod(
+          getStreamRunEventBatchesMethod(),
+          io.grpc.stub.ServerCalls.asyncServerStreamingCall(
+            new MethodHandlers<
+              dev.threadline.v1.StreamRunEventsRequest,
+              dev.threadline.v1.RunEventBatch>(
+                service, METHODID_STREAM_RUN_EVENT_BATCHES)))
         .addMethod(
           getStreamRunMethod(),
           io.grpc.stub.ServerCalls.asyncServerStreamingCall(
@@ -1457,6 +1588,7 @@ public final class RunServiceGrpc {
               .addMethod(getCancelRunMethod())
               .addMethod(getWaitRunMethod())
               .addMethod(getStreamRunEventsMethod())
+              .addMethod(getStreamRunEventBatchesMethod())
               .addMethod(getStreamRunMethod())
               .addMethod(getWatchThreadMethod())
               .addMethod(getResumeRunMethod())
