@@ -92,7 +92,8 @@ async def fitting_rows(
     connection = session.connection
     async with connection.transaction():
         name = f"threadline_rows_{next(_cursor_names)}"
-        async with connection.cursor(name=name) as cursor:
+        cursor = connection.cursor(name=name)
+        try:
             await cursor.execute(query.encode(), params)
             while rows := await cursor.fetchmany(fetch):
                 for row in rows:
@@ -106,6 +107,14 @@ async def fitting_rows(
                     total += size
                 if total * fetch * 16 <= max_bytes * len(taken):
                     fetch = min(fetch * 4, _MAX_FETCH)
+        finally:
+            try:
+                await cursor.close()
+            except BaseException:
+                # A reader cancelled mid-read (its client left): the transaction's
+                # end closes the cursor on the server; mark it closed here too.
+                cursor._close()  # psycopg's own non-blocking half of close()
+                raise
     return taken, False
 
 
