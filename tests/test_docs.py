@@ -34,7 +34,7 @@ from typing import Any
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from threadline.v1 import message_pb2, run_pb2, thread_pb2
+from threadline.v1 import message_pb2, run_pb2, thread_pb2, webhook_pb2
 
 from tests.conftest import LISTENING
 
@@ -90,7 +90,7 @@ TWO_COMMANDS = Walkthrough(ROOT / "README.md", "## Two commands")
 # replaced by a fixed word. Durations are left alone: every duration in these
 # outputs (a ttl) is one the client sent, so it is the same on every run.
 # Keys come in both spellings: grpcurl prints proto names, HTTP lowerCamelCase.
-SERVER_ID = re.compile(r"(?<![0-9a-z_])(thr|msg|run|call|ckp|act)_[0-9a-z]{26}(?![0-9a-z])")
+SERVER_ID = re.compile(r"(?<![0-9a-z_])(thr|msg|run|call|ckp|act|wh|whd)_[0-9a-z]{26}(?![0-9a-z])")
 TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2})")
 VOLATILE_KEYS = {
     "etag": "<etag>",
@@ -309,7 +309,8 @@ def run_walkthrough(walkthrough: Walkthrough, spawn_server: Any, tmp_path: Path)
             pytest.fail(f"{tool} is not on PATH; `make tools` builds grpcurl into .tools/bin")
     examples = read_examples(walkthrough)
     assert examples, f"{walkthrough.name} has no commands"
-    child = spawn_server(None, "--http-listen", "127.0.0.1:0")
+    # The pages' webhooks call this machine, which the server must be told it may.
+    child = spawn_server(None, "--http-listen", "127.0.0.1:0", "--webhook-allow", "127.0.0.1")
     addresses = {"grpc": child.address, "http": f"127.0.0.1:{child.http_port}"}
     marker = f"@@docs-{secrets.token_hex(8)}@@"
     script = tmp_path / "walkthrough.sh"
@@ -360,7 +361,7 @@ WITHOUT_EXAMPLE_SERVICES = {"threadline.v1.AgentWorkerService"}
 
 def test_every_rpc_has_a_grpcurl_example():
     commands = "\n".join(e.command for e in read_examples(GRPCURL))
-    for module in (thread_pb2, message_pb2, run_pb2):
+    for module in (thread_pb2, message_pb2, run_pb2, webhook_pb2):
         for service in module.DESCRIPTOR.services_by_name.values():
             for method in service.methods:
                 name = f"{service.full_name}/{method.name}"

@@ -59,7 +59,7 @@ from typing import Any
 
 import pytest
 from google.api import annotations_pb2, http_pb2
-from threadline.v1 import message_pb2, run_pb2, thread_pb2, worker_pb2
+from threadline.v1 import message_pb2, run_pb2, thread_pb2, webhook_pb2, worker_pb2
 
 from tests.conftest import HTTP_LISTENING, LISTENING, ServerProcess, start_server_process
 
@@ -219,7 +219,7 @@ def _bindings(rule: http_pb2.HttpRule) -> Iterator[http_pb2.HttpRule]:
 def annotated_routes() -> list[Route]:
     """Every google.api.http binding of every Threadline RPC."""
     routes = []
-    for module in (thread_pb2, message_pb2, run_pb2, worker_pb2):
+    for module in (thread_pb2, message_pb2, run_pb2, worker_pb2, webhook_pb2):
         for service in module.DESCRIPTOR.services_by_name.values():
             for method in service.methods:
                 options = method.GetOptions()
@@ -482,7 +482,9 @@ class Side:
 
 # -- normalising --------------------------------------------------------------
 
-SERVER_ID = re.compile(r"(?<![0-9a-z_])(thr|msg|run|call|lse|ckp|act)_[0-9a-z]{26}(?![0-9a-z])")
+SERVER_ID = re.compile(
+    r"(?<![0-9a-z_])(thr|msg|run|call|lse|ckp|act|wh|whd)_[0-9a-z]{26}(?![0-9a-z])"
+)
 # protojson's own form of a Timestamp: UTC, 0, 3, 6 or 9 fraction digits.
 CANONICAL_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{3}|\.\d{6}|\.\d{9})?Z")
 TIME_KEYS = re.compile(r"(At|Time|_at|_time)$")
@@ -1808,6 +1810,44 @@ def scenario_thread_state(s: Side) -> None:
         "list-with-total", f"/v1/threads?filter.agent_id={agent}&includeTotalSize=true", expect=200
     )
     s.get("bad-query-total-word", "/v1/threads?include_total_size=yes", expect=400)
+
+
+# A global address given as one (nothing to resolve), and a secret of the
+# test's own (a secret the server makes differs from side to side). Its
+# webhooks ask for events no run here makes.
+WEBHOOK_URL = "https://93.184.215.14/hooks"
+WEBHOOK_SECRET = "whsec_" + "a" * 44
+
+
+@scenario
+def scenario_webhooks(s: Side) -> None:
+    hook = {"url": WEBHOOK_URL, "secret": WEBHOOK_SECRET}
+    s.post(
+        "create",
+        "/v1/webhooks",
+        {**hook, "eventTypes": ["run.max_iterations_reached"], "description": s.tag},
+        expect=200,
+    )
+    made = s.post(
+        "create-snake-case",
+        "/v1/webhooks",
+        {**hook, "event_types": ["run.max_iterations_reached"]},
+        expect=200,
+    )
+    webhook = made.json()["webhookId"]
+    s.get("get", f"/v1/webhooks/{webhook}", expect=200)
+    s.get("list-newest", "/v1/webhooks?page_size=1", expect=200)
+    s.get("list-size-too-big", "/v1/webhooks?pageSize=101", expect=400)
+    s.get("deliveries", f"/v1/webhookDeliveries?webhookId={webhook}", expect=200)
+    s.get("deliveries-bad-run-id", "/v1/webhookDeliveries?run_id=a%20b", expect=400)
+    s.get("deliveries-unknown", f"/v1/webhookDeliveries?webhook_id=wh_{'0' * 26}", expect=404)
+    s.post("refused-address", "/v1/webhooks", {"url": "http://127.0.0.1:9/"}, expect=400)
+    s.post("bad-scheme", "/v1/webhooks", {"url": "ftp://example.com/"}, expect=400)
+    s.post("bad-json-event-types", "/v1/webhooks", {**hook, "eventTypes": "x"}, expect=400)
+    s.post("unknown-event-type", "/v1/webhooks", {**hook, "eventTypes": ["x"]}, expect=400)
+    s.get("missing", f"/v1/webhooks/wh_{'0' * 26}", expect=404)
+    s.delete("delete", f"/v1/webhooks/{webhook}", expect=200)
+    s.delete("delete-again", f"/v1/webhooks/{webhook}", expect=404)
 
 
 @scenario

@@ -26,7 +26,7 @@ import aiohttp
 import grpc
 import pytest
 from google.protobuf import duration_pb2, struct_pb2
-from threadline.v1 import message_pb2, run_pb2, run_pb2_grpc, thread_pb2, worker_pb2
+from threadline.v1 import message_pb2, run_pb2, run_pb2_grpc, thread_pb2, webhook_pb2, worker_pb2
 from threadline_server import config
 from threadline_server.config import Settings
 from threadline_server.http import gateway as gateway_module
@@ -644,7 +644,7 @@ def test_path_templates():
 def test_every_annotated_rpc_is_routed():
     bindings = bindings_for(SERVICE_NAMES)
     served = {b.rpc for b in bindings}
-    for module in (thread_pb2, message_pb2, run_pb2, worker_pb2):
+    for module in (thread_pb2, message_pb2, run_pb2, worker_pb2, webhook_pb2):
         for service in module.DESCRIPTOR.services_by_name.values():
             for method in service.methods:
                 assert f"/{service.full_name}/{method.name}" in served

@@ -40,6 +40,8 @@ from threadline.v1 import (
     run_pb2_grpc,
     thread_pb2,
     thread_pb2_grpc,
+    webhook_pb2,
+    webhook_pb2_grpc,
     worker_pb2,
     worker_pb2_grpc,
 )
@@ -60,7 +62,11 @@ BAD_KEY = "tl_aaaaaaaaaaaaaaaa_" + "A" * 43
 # A thread id the server made: a's threads have ids of a's choosing, so one of
 # these in a reply is a thread an attempt made (another tenant's default
 # thread), different on every run.
-SERVER_MADE_THREAD_ID = re.compile(r"thr_[0-9a-z]{26}")
+SERVER_MADE_THREAD_ID = re.compile(r"(thr|wh)_[0-9a-z]{26}")
+# A webhook URL at a global address, given as one (nothing to resolve); its
+# webhooks ask for an event no run here makes, so nothing is ever sent to it.
+WEBHOOK_URL = "https://93.184.215.14/hooks"
+WEBHOOK_SECRET = "whsec_" + "a" * 44
 
 
 @dataclass
@@ -71,6 +77,7 @@ class Stubs:
     messages: message_pb2_grpc.MessageServiceAsyncStub
     runs: run_pb2_grpc.RunServiceAsyncStub
     workers: worker_pb2_grpc.AgentWorkerServiceAsyncStub
+    webhooks: webhook_pb2_grpc.WebhookServiceAsyncStub
 
     @classmethod
     def on(cls, channel: grpc.aio.Channel) -> Stubs:
@@ -79,6 +86,7 @@ class Stubs:
             message_pb2_grpc.MessageServiceStub(channel),
             run_pb2_grpc.RunServiceStub(channel),
             worker_pb2_grpc.AgentWorkerServiceStub(channel),
+            webhook_pb2_grpc.WebhookServiceStub(channel),
         )
 
 
@@ -97,6 +105,7 @@ class World:
     lease_id: str
     queued_run_id: str
     default_thread_id: str
+    webhook_id: str
     keys: dict[str, str]
 
 
@@ -344,6 +353,54 @@ ATTEMPTS = [
         lambda w: ("POST", f"/v1/runs/{w.worker_run_id}:renewLease", {"leaseId": w.lease_id}),
         other_tenant="FAILED_PRECONDITION",
     ),
+    Attempt(
+        "WebhookService/GetWebhook",
+        lambda s, w: s.webhooks.GetWebhook(webhook_pb2.GetWebhookRequest(webhook_id=w.webhook_id)),
+        lambda w: ("GET", f"/v1/webhooks/{w.webhook_id}", None),
+    ),
+    Attempt(
+        "WebhookService/ListWebhooks",
+        lambda s, w: s.webhooks.ListWebhooks(webhook_pb2.ListWebhooksRequest()),
+        lambda w: ("GET", "/v1/webhooks", None),
+        other_tenant="OK",
+    ),
+    Attempt(
+        "WebhookService/ListWebhookDeliveries",
+        lambda s, w: s.webhooks.ListWebhookDeliveries(
+            webhook_pb2.ListWebhookDeliveriesRequest(webhook_id=w.webhook_id)
+        ),
+        lambda w: ("GET", f"/v1/webhookDeliveries?webhookId={w.webhook_id}", None),
+    ),
+    Attempt(
+        "WebhookService/DeleteWebhook",
+        lambda s, w: s.webhooks.DeleteWebhook(
+            webhook_pb2.DeleteWebhookRequest(webhook_id=w.webhook_id)
+        ),
+        lambda w: ("DELETE", f"/v1/webhooks/{w.webhook_id}", None),
+    ),
+    # It succeeds for another tenant (a webhook of its own), after ListWebhooks.
+    Attempt(
+        "WebhookService/CreateWebhook",
+        lambda s, w: s.webhooks.CreateWebhook(
+            webhook_pb2.CreateWebhookRequest(
+                webhook=webhook_pb2.Webhook(
+                    url=WEBHOOK_URL,
+                    secret=WEBHOOK_SECRET,
+                    event_types=["run.max_iterations_reached"],
+                )
+            )
+        ),
+        lambda w: (
+            "POST",
+            "/v1/webhooks",
+            {
+                "url": WEBHOOK_URL,
+                "secret": WEBHOOK_SECRET,
+                "eventTypes": ["run.max_iterations_reached"],
+            },
+        ),
+        other_tenant="OK",
+    ),
     # It succeeds for another tenant: a default thread of its own, never a's.
     Attempt(
         "ThreadService/GetDefaultThread",
@@ -470,7 +527,7 @@ def _with_metadata(attempt: Attempt, stubs: Stubs, world: World, metadata: Any) 
     wrapped = Stubs(
         *(
             _WithMetadata(stub, metadata)
-            for stub in (stubs.threads, stubs.messages, stubs.runs, stubs.workers)
+            for stub in (stubs.threads, stubs.messages, stubs.runs, stubs.workers, stubs.webhooks)
         )  # type: ignore[arg-type]
     )
     return attempt.call(wrapped, world)
@@ -597,6 +654,14 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
         queued = await stubs.runs.CreateRun(
             run_pb2.CreateRunRequest(thread_id="t-a2", agent_id="w"), metadata=a
         )
+        webhook = await stubs.webhooks.CreateWebhook(
+            webhook_pb2.CreateWebhookRequest(
+                webhook=webhook_pb2.Webhook(
+                    url=WEBHOOK_URL, event_types=["run.max_iterations_reached"]
+                )
+            ),
+            metadata=admin,
+        )
         assert claimed.run.thread_id == thread.thread_id
         yield World(
             server=server,
@@ -610,6 +675,7 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
             lease_id=claimed.lease_id,
             queued_run_id=queued.run_id,
             default_thread_id=default.thread_id,
+            webhook_id=webhook.webhook_id,
             keys=keys,
         )
     finally:
@@ -707,6 +773,10 @@ async def _a_is_untouched(world: World) -> None:
         metadata=bearer(world.keys["a admin"]),
     )
     assert not renewed.cancelled
+    webhook = await stubs.webhooks.GetWebhook(
+        webhook_pb2.GetWebhookRequest(webhook_id=world.webhook_id), metadata=a
+    )
+    assert webhook.url == WEBHOOK_URL
 
 
 async def test_no_credential_reaches_another_tenant_s_data(world: World, counts):
@@ -719,6 +789,10 @@ async def test_no_credential_reaches_another_tenant_s_data(world: World, counts)
         await world.stubs.threads.DeleteThread(
             thread_pb2.DeleteThreadRequest(thread_id=thread_id), metadata=a
         )
+    await world.stubs.webhooks.DeleteWebhook(
+        webhook_pb2.DeleteWebhookRequest(webhook_id=world.webhook_id),
+        metadata=bearer(world.keys["a admin"]),
+    )
     second = await _run_phase(world, "b2", "b4")
 
     wrong = []
@@ -749,7 +823,7 @@ async def test_no_credential_reaches_another_tenant_s_data(world: World, counts)
 class _Paths:
     """Placeholder ids, to count distinct routes."""
 
-    thread_id = message_id = run_id = worker_run_id = lease_id = "x"
+    thread_id = message_id = run_id = worker_run_id = lease_id = webhook_id = "x"
 
 
 _PATHS: Any = _Paths()

@@ -41,6 +41,7 @@ from threadline.v1 import (
     run_pb2_grpc,
     thread_pb2,
     thread_pb2_grpc,
+    webhook_pb2,
     worker_pb2,
     worker_pb2_grpc,
 )
@@ -308,6 +309,24 @@ def seeds(world: World) -> dict[str, protobuf_message.Message]:
         "/threadline.v1.AgentWorkerService/RenewLease": worker_pb2.RenewLeaseRequest(
             run_id=w, lease_id=world.lease_id
         ),
+        "/threadline.v1.WebhookService/CreateWebhook": webhook_pb2.CreateWebhookRequest(
+            webhook=webhook_pb2.Webhook(
+                url="https://93.184.215.14/hooks",
+                event_types=["run.failed"],
+                secret="whsec_" + "a" * 44,
+                description="seed",
+            )
+        ),
+        "/threadline.v1.WebhookService/GetWebhook": webhook_pb2.GetWebhookRequest(
+            webhook_id="wh_never_made"
+        ),
+        "/threadline.v1.WebhookService/ListWebhooks": webhook_pb2.ListWebhooksRequest(page_size=2),
+        "/threadline.v1.WebhookService/DeleteWebhook": webhook_pb2.DeleteWebhookRequest(
+            webhook_id="wh_never_made"
+        ),
+        "/threadline.v1.WebhookService/ListWebhookDeliveries": (
+            webhook_pb2.ListWebhookDeliveriesRequest(run_id=r, page_size=2)
+        ),
         "/grpc.health.v1.Health/Check": health_pb2.HealthCheckRequest(service=""),
         "/grpc.health.v1.Health/Watch": health_pb2.HealthCheckRequest(service=""),
         "/grpc.health.v1.Health/List": health_pb2.HealthListRequest(),
@@ -322,7 +341,7 @@ def seeds(world: World) -> dict[str, protobuf_message.Message]:
 
 def served_methods() -> list[str]:
     """Every method the server serves, from the services' descriptors."""
-    files = (thread_pb2, message_pb2, run_pb2, worker_pb2, health_pb2)
+    files = (thread_pb2, message_pb2, run_pb2, worker_pb2, webhook_pb2, health_pb2)
     methods = [
         f"/{service.full_name}/{method.name}"
         for module in files

@@ -16,6 +16,7 @@ tests/test_openapi_clients.py.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -31,6 +32,7 @@ from threadline_server.http.routes import Router, bindings_for
 from threadline_server.transport.server import SERVICE_NAMES, ThreadlineServer
 
 from tests.conftest import ROOT
+from tests.webhook_receiver import Receiver
 
 DOCUMENT_PATH = ROOT / "generated" / "openapi" / "threadline.openapi.json"
 DOCUMENT: dict[str, Any] = json.loads(DOCUMENT_PATH.read_text(encoding="utf-8"))
@@ -59,7 +61,7 @@ def test_every_route_is_an_operation_that_routes_back_to_it():
         for path, item in DOCUMENT["paths"].items()
         for method, operation in item.items()
     }
-    assert len(operations) == len(router.bindings) == 31
+    assert len(operations) == len(router.bindings) == 36
     for binding in router.bindings:
         service, method = binding.rpc.strip("/").split("/")
         matching = [
@@ -203,6 +205,8 @@ async def checked(tmp_path: Path) -> AsyncIterator[Checked]:
             database=str(tmp_path / "threadline.db"),
             grace_period=1.0,
             worker_agents=("remote",),
+            webhook_allow=("127.0.0.1",),
+            webhook_first_retry=0.2,
         )
     )
     await server.start()
@@ -401,6 +405,44 @@ async def test_every_answer_fits_the_document(checked):
     await c.call("POST", "/v1/runs/{run_id}:renewLease", lease, run_id=worker_run)
     events = [{"textDelta": "done"}, {"finish": {"status": "RUN_STATUS_COMPLETED"}}]
     await c.call("POST", "/v1/runs/{run_id}:report", {**lease, "events": events}, run_id=worker_run)
+    # Webhooks: made, read, listed; deliveries of a run (a subscription and the
+    # run's own webhook_url), with their attempts; deleted.
+    receiver = await Receiver().start()
+    try:
+        hook = await c.call(
+            "POST", "/v1/webhooks", {"url": receiver.url, "eventTypes": ["run.completed"]}
+        )
+        assert hook["secret"].startswith("whsec_")
+        await c.call("GET", "/v1/webhooks/{webhook_id}", webhook_id=hook["webhookId"])
+        await c.call("GET", "/v1/webhooks", query="pageSize=1")
+        hooked = await c.call(
+            "POST",
+            "/v1/threads/{thread_id}/runs",
+            {
+                "agentId": "echo",
+                "multitaskStrategy": "MULTITASK_STRATEGY_ENQUEUE",
+                "inputMessages": [user_text("call me back")],
+                "webhookUrl": receiver.url,
+                "webhookSecret": hook["secret"],
+            },
+            thread_id=bare["threadId"],
+        )
+        await receiver.wait_for(2)
+        for _ in range(100):
+            deliveries = await c.call(
+                "GET", "/v1/webhookDeliveries", query=f"runId={hooked['runId']}"
+            )
+            if {d["status"] for d in deliveries["deliveries"]} == {
+                "WEBHOOK_DELIVERY_STATUS_SUCCEEDED"
+            }:
+                break
+            await asyncio.sleep(0.05)
+        assert len(deliveries["deliveries"]) == 2
+        assert (
+            await c.call("DELETE", "/v1/webhooks/{webhook_id}", webhook_id=hook["webhookId"]) == {}
+        )
+    finally:
+        await receiver.stop()
     # Errors, before any stream and from the server, are Status.
     await c.call("GET", "/v1/threads/{thread_id}", status=404, thread_id="missing")
     await c.call("GET", "/v1/threads", status=400, query="pageSize=1000")

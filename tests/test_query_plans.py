@@ -36,6 +36,8 @@ from threadline.v1 import (
     run_pb2,
     run_pb2_grpc,
     thread_pb2,
+    webhook_pb2,
+    webhook_pb2_grpc,
     worker_pb2,
     worker_pb2_grpc,
 )
@@ -46,6 +48,7 @@ from threadline_server.transport.server import ThreadlineServer
 
 from tests.conftest import connect
 from tests.test_threads import struct
+from tests.webhook_receiver import Receiver
 
 pytestmark = pytest.mark.api
 
@@ -62,9 +65,13 @@ ACROSS_TENANTS = (
     "WHERE r.status = 7 AND r.action_expires_at <= ?",
     # The store's upkeep: threads being built or purged, of every tenant.
     "FROM threads WHERE phase != 0 AND phase = ",
+    # The webhook dispatcher's: which deliveries are due, and when the next is.
+    "FROM webhook_deliveries WHERE next_attempt_at IS NOT NULL",
+    # The sweep of deliveries done long ago.
+    "WHERE next_attempt_at IS NULL AND created_at < ?",
 )
 # Statements by a row key that a tenant-scoped lookup handed over.
-BY_ROW_KEY = re.compile(r"WHERE (?:\w+\.)?(?:pk|thread_pk) (?:= [?:]|IN)")
+BY_ROW_KEY = re.compile(r"WHERE (?:\w+\.)?(?:pk|thread_pk|webhook_pk) (?:= [?:]|IN)")
 # The plans some statements must have.
 EXPECTED = {
     "FROM threads WHERE phase != 0 AND phase = 2": "threads_in_phase (phase=?)",
@@ -105,6 +112,32 @@ EXPECTED = {
     "SELECT message_id FROM messages WHERE thread_pk = ? ORDER BY pk DESC": (
         "messages_by_thread (thread_pk=?)"
     ),
+    "AND next_attempt_at <= ? ORDER BY next_attempt_at": "webhook_deliveries_due (next_attempt_at",
+    "SELECT min(next_attempt_at)": "webhook_deliveries_due (next_attempt_at",
+    "WHERE next_attempt_at IS NULL AND created_at < ?": "webhook_deliveries_done (created_at<?)",
+    "FROM webhooks WHERE tenant_id = ? AND webhook_id = ?": (
+        "sqlite_autoindex_webhooks_1 (tenant_id=? AND webhook_id=?)"
+    ),
+    "SELECT 1 FROM webhooks WHERE tenant_id = ? AND run_id = ''": (
+        "webhooks_by_run (tenant_id=? AND run_id=?)"
+    ),
+    "FROM webhooks WHERE tenant_id = ? AND run_id IN": "webhooks_by_run (tenant_id=? AND run_id=?)",
+    "FROM webhooks WHERE tenant_id = ? AND run_id = ''": (
+        "webhooks_by_run (tenant_id=? AND run_id=?"
+    ),
+    "WHERE tenant_id = ? AND delivery_id IN": (
+        "sqlite_autoindex_webhook_deliveries_1 (tenant_id=? AND delivery_id=?)"
+    ),
+    "WHERE tenant_id = ? AND delivery_id = ?": (
+        "sqlite_autoindex_webhook_deliveries_1 (tenant_id=? AND delivery_id=?)"
+    ),
+    "WHERE d.webhook_pk = ? ORDER BY": "webhook_deliveries_by_webhook (webhook_pk=?",
+    # A run's deliveries are few, a webhook's many: by the run.
+    "AND d.run_id = ? AND +d.webhook_pk = ?": "webhook_deliveries_by_run (tenant_id=? AND run_id=?",
+    "WHERE d.tenant_id = ? AND d.run_id = ?": (
+        "webhook_deliveries_by_run (tenant_id=? AND run_id=?"
+    ),
+    "WHERE d.tenant_id = ? AND d.pk": "webhook_deliveries_by_tenant (tenant_id=? AND pk<?)",
 }
 
 
@@ -151,6 +184,8 @@ async def busy_server(tmp_path: Path, statements: dict[str, Any]) -> AsyncIterat
             worker_agents=("w",),
             lease_check_interval=0.05,
             expiry_sweep_interval=0.05,
+            webhook_allow=("127.0.0.1",),
+            webhook_first_retry=0.05,
         )
     )
     port = await server.start()
@@ -217,6 +252,7 @@ async def _workload(server: ThreadlineServer, client: Any) -> None:
     )
     await client.threads.CopyThread(thread_pb2.CopyThreadRequest(thread_id="a", new_thread_id="b"))
     await _state_workload(client, runs)
+    await _webhook_workload(client, runs)
     run = await runs.CreateRun(run_pb2.CreateRunRequest(thread_id="a", agent_id="echo"))
     await runs.WaitRun(run_pb2.WaitRunRequest(run_id=run.run_id))
     await runs.GetRun(run_pb2.GetRunRequest(run_id=run.run_id))
@@ -341,6 +377,58 @@ async def _state_workload(client: Any, runs: Any) -> None:
         await asyncio.sleep(0.01)
     await runs.CancelRun(run_pb2.CancelRunRequest(run_id=slow.run_id))
     await runs.WaitRun(run_pb2.WaitRunRequest(run_id=slow.run_id))
+
+
+async def _webhook_workload(client: Any, runs: Any) -> None:
+    """Webhooks made, read, listed; a run's deliveries sent, one retried; deleted."""
+    webhooks = webhook_pb2_grpc.WebhookServiceStub(client.channel)
+    receiver = await Receiver(status=500).start()
+    try:
+        made = await webhooks.CreateWebhook(
+            webhook_pb2.CreateWebhookRequest(webhook=webhook_pb2.Webhook(url=receiver.url))
+        )
+        await webhooks.GetWebhook(webhook_pb2.GetWebhookRequest(webhook_id=made.webhook_id))
+        page = await webhooks.ListWebhooks(webhook_pb2.ListWebhooksRequest(page_size=1))
+        await webhooks.ListWebhooks(
+            webhook_pb2.ListWebhooksRequest(page_size=1, page_token=page.next_page_token)
+        )
+        run = await runs.CreateRun(
+            run_pb2.CreateRunRequest(
+                thread_id="a",
+                agent_id="echo",
+                webhook_url=receiver.url,
+                webhook_secret="whsec_" + "a" * 44,
+            )
+        )
+        await runs.WaitRun(run_pb2.WaitRunRequest(run_id=run.run_id))
+        await receiver.wait_for(3)  # a retry after a 500
+        receiver.status = 200
+        for _ in range(200):
+            done = await webhooks.ListWebhookDeliveries(
+                webhook_pb2.ListWebhookDeliveriesRequest(run_id=run.run_id)
+            )
+            if all(
+                d.status == webhook_pb2.WEBHOOK_DELIVERY_STATUS_SUCCEEDED for d in done.deliveries
+            ):
+                break
+            await asyncio.sleep(0.05)
+        for fields in (
+            {},
+            {"run_id": run.run_id},
+            {"webhook_id": made.webhook_id},
+            {"webhook_id": made.webhook_id, "run_id": run.run_id},
+        ):
+            first = await webhooks.ListWebhookDeliveries(
+                webhook_pb2.ListWebhookDeliveriesRequest(page_size=1, **fields)
+            )
+            await webhooks.ListWebhookDeliveries(
+                webhook_pb2.ListWebhookDeliveriesRequest(
+                    page_size=1, page_token=first.next_page_token, **fields
+                )
+            )
+        await webhooks.DeleteWebhook(webhook_pb2.DeleteWebhookRequest(webhook_id=made.webhook_id))
+    finally:
+        await receiver.stop()
 
 
 async def _gone(client: Any, thread_id: str) -> bool:

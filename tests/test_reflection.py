@@ -66,6 +66,7 @@ async def test_v1_lists_services_and_describes_itself_and_ours(client):
         "threadline.v1.MessageService",
         "threadline.v1.RunService",
         "threadline.v1.ThreadService",
+        "threadline.v1.WebhookService",
     ]
 
     (v1_file,) = files(itself).values()

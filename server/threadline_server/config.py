@@ -6,6 +6,7 @@ Precedence is flag, then THREADLINE_* environment variable, then default.
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import os
 import re
 from collections.abc import Collection, Mapping, Sequence
@@ -60,6 +61,11 @@ class Settings:
     grpc_max_connection_idle: float = 300.0
     grpc_max_connection_age: float = 3600.0
     grpc_max_connection_age_grace: float = 600.0
+    webhook_allow: tuple[str, ...] = ()
+    webhook_timeout: float = 10.0
+    webhook_first_retry: float = 5.0
+    webhook_max_retry_delay: float = 3600.0
+    webhook_retry_window: float = 86400.0
 
     @property
     def key_secret_path(self) -> str:
@@ -161,6 +167,15 @@ _HELP = {
     "give or take 10%%): new calls go to a new connection; 0: no limit",
     "grpc_max_connection_age_grace": "seconds calls still open at that GOAWAY may go on; "
     "streams then end UNAVAILABLE and resume from their last event id; 0: no limit",
+    "webhook_allow": "a CIDR (10.0.0.0/8) or host name webhooks may call although it is "
+    "loopback, private, link-local or otherwise not global; repeat for more (the variable "
+    "takes a comma-separated list); none: only global addresses",
+    "webhook_timeout": "seconds one webhook attempt may take (connect, send, answer)",
+    "webhook_first_retry": "seconds before a failed webhook delivery is first tried again "
+    "(doubled after each failure, with jitter)",
+    "webhook_max_retry_delay": "the longest wait, in seconds, between two tries of a delivery",
+    "webhook_retry_window": "seconds after which a delivery still failing is given up "
+    "(it then shows WEBHOOK_DELIVERY_STATUS_FAILED)",
 }
 
 # Settings that take several values: a repeated flag, or a comma-separated variable.
@@ -170,6 +185,7 @@ _FLAG_NAMES = {
     "agent_tenants": "--agent-tenant",
     "cors_origins": "--cors-origin",
     "http_allowed_hosts": "--http-allowed-host",
+    "webhook_allow": "--webhook-allow",
 }
 _REFLECTION = ("auto", "open", "closed")
 # Flags that set a setting to a fixed value: --no-http is --http-listen "".
@@ -276,6 +292,7 @@ def _check(settings: Settings) -> None:
             raise SystemExit(f"--agent {spec!r} is not NAME=module:attribute")
     _check_transport(settings)
     _check_tenancy(settings)
+    _check_webhooks(settings)
 
 
 def _check_ttls(settings: Settings) -> None:
@@ -334,6 +351,23 @@ def _check_tenancy(settings: Settings) -> None:
         < 0
     ):
         raise SystemExit("tenant limits must not be negative (0 means no limit)")
+
+
+def _check_webhooks(settings: Settings) -> None:
+    for item in settings.webhook_allow:
+        try:
+            ipaddress.ip_network(item, strict=False)
+        except ValueError:
+            if not item or any(char in item for char in "/: "):
+                raise SystemExit(
+                    f"--webhook-allow {item!r} is neither a CIDR (10.0.0.0/8, fd00::/8) nor a "
+                    "host name"
+                ) from None
+    for name in ("webhook_timeout", "webhook_first_retry", "webhook_max_retry_delay"):
+        if getattr(settings, name) <= 0:
+            raise SystemExit(f"--{name.replace('_', '-')} must be positive")
+    if settings.webhook_retry_window < 0:
+        raise SystemExit("--webhook-retry-window must not be negative")
 
 
 def parse(argv: Sequence[str]) -> Settings:

@@ -59,6 +59,15 @@ class RequestIdReusedError(ValidationError):
         )
 
 
+class WebhookUrlNotAllowedError(ValidationError):
+    """A webhook URL whose host is, or resolves to, an address the operator has not allowed."""
+
+    reason = "WEBHOOK_URL_NOT_ALLOWED"
+
+    def __init__(self, field: str, problem: str) -> None:
+        super().__init__([FieldViolation(field, problem)])
+
+
 class MalformedRequestError(ThreadlineError):
     """The request's bytes are not a message of the method's request type at all.
 

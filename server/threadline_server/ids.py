@@ -20,6 +20,8 @@ LEASE_PREFIX = "lse_"
 TOOL_CALL_PREFIX = "call_"
 CHECKPOINT_PREFIX = "ckp_"
 ACTION_PREFIX = "act_"
+WEBHOOK_PREFIX = "wh_"
+DELIVERY_PREFIX = "whd_"
 
 # Client-chosen ids: URL-safe unreserved characters only, so an id can sit in
 # an HTTP path segment without escaping.
@@ -63,6 +65,16 @@ def new_tool_call_id() -> str:
 def new_checkpoint_id() -> str:
     """Return a fresh id for a checkpoint of thread state, ``ckp_`` and a ULID."""
     return CHECKPOINT_PREFIX + _ulid()
+
+
+def new_webhook_id() -> str:
+    """Return a fresh webhook id, ``wh_`` and a ULID."""
+    return WEBHOOK_PREFIX + _ulid()
+
+
+def new_delivery_id() -> str:
+    """Return a fresh webhook delivery id, ``whd_`` and a ULID."""
+    return DELIVERY_PREFIX + _ulid()
 
 
 def is_valid_client_id(value: str) -> bool:

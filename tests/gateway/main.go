@@ -60,6 +60,7 @@ func main() {
 		{"MessageService", threadlinev1.RegisterMessageServiceHandlerFromEndpoint},
 		{"RunService", threadlinev1.RegisterRunServiceHandlerFromEndpoint},
 		{"AgentWorkerService", threadlinev1.RegisterAgentWorkerServiceHandlerFromEndpoint},
+		{"WebhookService", threadlinev1.RegisterWebhookServiceHandlerFromEndpoint},
 	}
 	for _, service := range services {
 		if err := service.fn(ctx, mux, *grpcAddress, opts); err != nil {

@@ -2,4 +2,5 @@
 export * from "./threadline/v1/message_pb.js";
 export * from "./threadline/v1/run_pb.js";
 export * from "./threadline/v1/thread_pb.js";
+export * from "./threadline/v1/webhook_pb.js";
 export * from "./threadline/v1/worker_pb.js";

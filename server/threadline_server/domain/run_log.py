@@ -21,7 +21,7 @@ from collections.abc import Sequence
 
 from threadline.v1 import run_pb2, thread_pb2
 
-from threadline_server.domain import event_types, recorder, sizes, state
+from threadline_server.domain import event_types, recorder, sizes, state, webhook_outbox
 from threadline_server.domain.recorder import Finish, RunChanges, RunProgress, Step
 from threadline_server.domain.run_end import ends_run, thread_status
 from threadline_server.domain.threads import activity
@@ -120,7 +120,9 @@ class RunLog:
         # After the messages: a checkpoint notes where they stood.
         await state.write(tx, record.thread, changes.checkpoints)
         if changes.events:
-            await tx.append_events(record.thread, changes.events)
+            stored = await tx.append_events(record.thread, changes.events)
+            # The deliveries of webhook events, in the same transaction.
+            await webhook_outbox.enqueue(tx, record.thread, stored)
         if changes.messages:
             await tx.touch_thread(
                 record.thread, activity(record.thread, tx.now, len(changes.messages))

@@ -15,12 +15,14 @@ from threadline_server.domain import (
     paging,
     sizes,
     validation,
+    webhooks,
 )
 from threadline_server.domain.engine import RunEngine
 from threadline_server.domain.messages import add_messages, new_message
 from threadline_server.domain.recorder import Finish
 from threadline_server.domain.run_end import ends_run, is_over
 from threadline_server.domain.threads import activity, check_ttl_cap, create_thread
+from threadline_server.domain.webhook_urls import AddressPolicy
 from threadline_server.errors import (
     FailedPreconditionError,
     NotFoundError,
@@ -112,11 +114,14 @@ class RunHandler:
         *,
         default_thread_ttl_us: int | None = None,
         max_thread_ttl_us: int | None = None,
+        webhook_addresses: AddressPolicy | None = None,
     ) -> None:
         self._engine = engine
         self._store = engine.store
         self._default_thread_ttl_us = default_thread_ttl_us
         self._max_thread_ttl_us = max_thread_ttl_us
+        # Which addresses a run's own webhook_url may reach (--webhook-allow).
+        self._webhook_addresses = webhook_addresses or AddressPolicy()
 
     # -- validation -----------------------------------------------------------
 
@@ -146,6 +151,7 @@ class RunHandler:
         )
         if request.multitask_strategy not in run_pb2.MultitaskStrategy.values():
             found.add("multitask_strategy", "must be REJECT, ENQUEUE, INTERRUPT or ROLLBACK")
+        webhooks.check_run_webhook(found, "", request.webhook_url, request.webhook_secret)
 
     def _check_tools(
         self, tenant: str, found: Violations, agent_id: str, tools: Sequence[str]
@@ -193,6 +199,7 @@ class RunHandler:
             or self._engine.agents.default_max_iterations(request.agent_id),
             tools=request.tools,
             multitask_strategy=request.multitask_strategy or run_pb2.MULTITASK_STRATEGY_REJECT,
+            webhook_url=request.webhook_url,
         )
         run.context.CopyFrom(request.context)
         run.metadata.CopyFrom(request.metadata)
@@ -205,10 +212,13 @@ class RunHandler:
         thread: ThreadRef,
         run: run_pb2.Run,
         input_messages: Sequence[message_pb2.Message],
+        *,
+        webhook_secret: str = "",
     ) -> tuple[RunRecord, list[str]]:
         """Settle the runs in flight by the run's strategy, then queue it with its input.
 
-        Returns the run as stored and the ids of the runs it ended.
+        Returns the run as stored and the ids of the runs it ended. A run
+        with a webhook_url gets its webhook, signed with webhook_secret.
         """
         strategy = run.multitask_strategy
         in_flight = await tx.runs_in_flight(thread)
@@ -230,6 +240,8 @@ class RunHandler:
                     await tx.touch_thread(thread, activity(thread, tx.now, -deleted))
         await self._check_runs_cap(tx)
         run.created_at.FromMicroseconds(tx.now)
+        if run.webhook_url:
+            await webhooks.attach_to_run(tx, thread, run, webhook_secret)
         record = await tx.insert_run(thread, run)
         created = run_pb2.RunEvent(run_id=run.run_id, type=event_types.RUN_CREATED, run=record.run)
         created.created_at.FromMicroseconds(tx.now)
@@ -269,6 +281,10 @@ class RunHandler:
         once = idempotency.attempt(found, method, request)
         found.raise_if_any()
         self._check_agent(tenant, request.agent_id)
+        if request.webhook_url:
+            await webhooks.check_address(
+                self._webhook_addresses, "webhook_url", request.webhook_url
+            )
         run = self._new_run(request)
 
         async def work(tx: StoreTransaction) -> tuple[RunRecord, list[str] | None]:
@@ -277,7 +293,9 @@ class RunHandler:
             if earlier is not None:
                 with request_fields(run="request_id"):
                     return await tx.run(earlier.resource_id), None
-            queued = await self._queue(tx, thread, run, request.input_messages)
+            queued = await self._queue(
+                tx, thread, run, request.input_messages, webhook_secret=request.webhook_secret
+            )
             await idempotency.remember(
                 tx, once, thread_id=request.thread_id, resource_id=run.run_id
             )
@@ -510,9 +528,14 @@ class RunHandler:
             self._engine.agents.tools_of(request.agent_id, tenant),
         )
         ttl = self._chat_ttl(found, request)
+        webhooks.check_run_webhook(found, "", request.webhook_url, request.webhook_secret)
         once = idempotency.attempt(found, "Chat", request)
         found.raise_if_any()
         self._check_agent(tenant, request.agent_id)
+        if request.webhook_url:
+            await webhooks.check_address(
+                self._webhook_addresses, "webhook_url", request.webhook_url
+            )
         run = self._new_run(
             run_pb2.CreateRunRequest(
                 agent_id=request.agent_id,
@@ -521,6 +544,7 @@ class RunHandler:
                 tools=request.tools,
                 multitask_strategy=run_pb2.MULTITASK_STRATEGY_ENQUEUE,
                 client_tools=request.client_tools,
+                webhook_url=request.webhook_url,
             )
         )
 
@@ -535,7 +559,13 @@ class RunHandler:
                 if ttl is not None:
                     fields.ttl.CopyFrom(ttl)
                 await create_thread(tx, fields, thread_id, reuse_existing=False)
-            _, ended = await self._queue(tx, await tx.thread(thread_id), run, [message])
+            _, ended = await self._queue(
+                tx,
+                await tx.thread(thread_id),
+                run,
+                [message],
+                webhook_secret=request.webhook_secret,
+            )
             await idempotency.remember(tx, once, thread_id=thread_id, resource_id=run.run_id)
             return thread_id, run.run_id, ended
 

@@ -238,6 +238,36 @@ class HttpMetrics:
         children[1].observe(seconds)
 
 
+# -- webhooks -----------------------------------------------------------------------
+
+
+class WebhookMetrics:
+    """Webhook attempts by outcome, and how long each took."""
+
+    OUTCOMES = ("delivered", "failed", "gave_up")
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        attempts = Counter(
+            "threadline_webhook_attempts_total",
+            "Webhook delivery attempts, by outcome: delivered (2xx), failed (to be tried "
+            "again), gave_up (failed, and the retry window is over).",
+            ("outcome",),
+            registry=registry,
+        )
+        self._attempts = {outcome: attempts.labels(outcome) for outcome in self.OUTCOMES}
+        self._duration = Histogram(
+            "threadline_webhook_attempt_seconds",
+            "Time one webhook attempt took: resolving, connecting, sending, the answer.",
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+
+    def observe(self, outcome: str, seconds: float) -> None:
+        """Count one attempt (outcome one of OUTCOMES) and its time."""
+        self._attempts[outcome].inc()
+        self._duration.observe(seconds)
+
+
 # -- the store ----------------------------------------------------------------------
 
 
@@ -524,6 +554,7 @@ class Metrics:
         self.store = StoreMetrics(self.registry)
         self.runs = RunMetrics(self.registry)
         self.streams = StreamReaders(self.registry)
+        self.webhooks = WebhookMetrics(self.registry)
         self.handler = make_aiohttp_handler(self.registry)
         """The aiohttp handler of GET /metrics (text format, or OpenMetrics when asked)."""
 

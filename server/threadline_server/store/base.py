@@ -30,23 +30,28 @@ import abc
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
-from threadline.v1 import message_pb2, run_pb2, thread_pb2
+from threadline.v1 import message_pb2, run_pb2, thread_pb2, webhook_pb2
 
 from threadline_server.store.records import (
     CheckpointPageQuery,
+    DeliveryPageQuery,
+    DueDelivery,
     EventListener,
     KeyRecord,
     MessagePageQuery,
+    OutboxEntry,
     Page,
     RememberedRequest,
     RunPageQuery,
     RunRecord,
     StoredCheckpoint,
     StoredThread,
+    StoredWebhook,
     ThreadActivity,
     ThreadFilter,
     ThreadPageQuery,
     ThreadRef,
+    WebhookPageQuery,
 )
 
 T = TypeVar("T")
@@ -278,6 +283,60 @@ class StoreTransaction(abc.ABC):
     async def forget_requests(self, *, before: int, limit: int) -> int:
         """Forget up to limit calls (of every tenant) made before a time; return how many."""
 
+    # -- webhooks ---------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def insert_webhook(
+        self, webhook: webhook_pb2.Webhook, secret: str, *, thread: ThreadRef | None = None
+    ) -> StoredWebhook:
+        """Insert a webhook exactly as given (webhook_id, run_id and created_at set).
+
+        A run's own webhook is given its run's thread, and is deleted with it.
+        """
+
+    @abc.abstractmethod
+    async def webhook(self, webhook_id: str) -> StoredWebhook:
+        """Return one of the tenant's webhooks, or raise NotFoundError."""
+
+    @abc.abstractmethod
+    async def count_webhooks(self, limit: int) -> int:
+        """Count the tenant's webhooks made by CreateWebhook, up to limit (counting stops there)."""
+
+    @abc.abstractmethod
+    async def delete_webhook(self, webhook_id: str) -> None:
+        """Delete a webhook and its deliveries, or raise NotFoundError."""
+
+    @abc.abstractmethod
+    async def webhooks_of_run(self, run_id: str) -> list[StoredWebhook]:
+        """Return the tenant's webhooks for every run and the run's own, oldest first."""
+
+    @abc.abstractmethod
+    async def insert_deliveries(self, ref: ThreadRef, entries: Sequence[OutboxEntry]) -> None:
+        """Write deliveries of a thread's events to the outbox exactly as given.
+
+        They are deleted with the thread (and with their webhook).
+        """
+
+    @abc.abstractmethod
+    async def claim_deliveries(self, delivery_ids: Sequence[str], until: int) -> list[DueDelivery]:
+        """Lease those of the deliveries that are due by now for an attempt until a time.
+
+        The lease is a delivery's next_attempt_at moved to until: another
+        dispatcher (or this one after a crash) tries it then, not before.
+        Deliveries no longer due (another took them) are left out.
+        """
+
+    @abc.abstractmethod
+    async def forget_deliveries(self, *, before: int, limit: int) -> int:
+        """Delete up to limit done deliveries (of every tenant) made before a time; count them."""
+
+    @abc.abstractmethod
+    async def save_deliveries(self, deliveries: Sequence[webhook_pb2.WebhookDelivery]) -> None:
+        """Write deliveries' status, next_attempt_at and attempts back (those that still exist).
+
+        A delivery with no next_attempt_at is done: its body is dropped.
+        """
+
     # -- events -----------------------------------------------------------------
 
     @abc.abstractmethod
@@ -437,7 +496,31 @@ class Store(abc.ABC):
         returned).
         """
 
+    @abc.abstractmethod
+    async def get_webhook(self, tenant: str, webhook_id: str) -> webhook_pb2.Webhook:
+        """Return one webhook, without its secret."""
+
+    @abc.abstractmethod
+    async def list_webhooks(
+        self, tenant: str, query: WebhookPageQuery
+    ) -> Page[webhook_pb2.Webhook]:
+        """Return one page of the tenant's webhooks made by CreateWebhook, newest first."""
+
+    @abc.abstractmethod
+    async def list_deliveries(
+        self, tenant: str, query: DeliveryPageQuery
+    ) -> Page[webhook_pb2.WebhookDelivery]:
+        """Return one page of deliveries, newest first (NotFoundError for an unknown webhook)."""
+
     # -- reads across tenants, for the server's own background jobs ----------------
+
+    @abc.abstractmethod
+    async def due_deliveries(self, limit: int) -> list[tuple[str, str]]:
+        """Return (tenant, delivery id) of up to limit deliveries due by now, soonest first."""
+
+    @abc.abstractmethod
+    async def next_delivery_due(self) -> int | None:
+        """Return when the next pending delivery is due (microseconds), or None."""
 
     @abc.abstractmethod
     async def stale_runs(self) -> list[RunRecord]:

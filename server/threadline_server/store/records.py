@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Generic, TypeVar
 
-from threadline.v1 import run_pb2, thread_pb2
+from threadline.v1 import run_pb2, thread_pb2, webhook_pb2
 
 from threadline_server.jsonvalue import JsonValue
 
@@ -212,3 +212,55 @@ EventListener = Callable[[str, list[run_pb2.RunEvent]], None]
 
 WriteObserver = Callable[[float, float], None]
 """Told of each write transaction: seconds it waited for the writer, seconds it held it."""
+
+
+@dataclass(frozen=True)
+class StoredWebhook:
+    """A webhook as the store keeps it: its API view (without secret), the secret, its key."""
+
+    webhook: webhook_pb2.Webhook
+    secret: str
+    key: int
+
+
+@dataclass(frozen=True)
+class OutboxEntry:
+    """A delivery to write beside its event: the webhook's key, the record, the body sent.
+
+    It belongs to its event's thread, and goes when the thread does.
+    """
+
+    webhook_key: int
+    delivery: webhook_pb2.WebhookDelivery
+    body: bytes
+
+
+@dataclass(frozen=True)
+class DueDelivery:
+    """A delivery claimed for an attempt: what to send, where, and signed with what."""
+
+    tenant: str
+    delivery: webhook_pb2.WebhookDelivery
+    url: str
+    secret: str
+    body: bytes
+
+
+@dataclass(frozen=True)
+class WebhookPageQuery:
+    """One page of a tenant's webhooks made by CreateWebhook, newest first."""
+
+    limit: int
+    after: Cursor | None
+    max_bytes: int
+
+
+@dataclass(frozen=True)
+class DeliveryPageQuery:
+    """One page of a tenant's deliveries, newest first, of a webhook and/or a run ('' any)."""
+
+    webhook_id: str
+    run_id: str
+    limit: int
+    after: Cursor | None
+    max_bytes: int

@@ -53,6 +53,9 @@ _METHODS_BY_SCOPE = {
         "RunService/StreamRunEvents",
         "RunService/StreamRunEventBatches",
         "RunService/WatchThread",
+        "WebhookService/GetWebhook",
+        "WebhookService/ListWebhooks",
+        "WebhookService/ListWebhookDeliveries",
     ),
     Scope.WRITE: (
         "ThreadService/CreateThread",
@@ -73,6 +76,11 @@ _METHODS_BY_SCOPE = {
         "RunService/Chat",
     ),
     Scope.ADMIN: (
+        # A webhook sends every run's results out, and outlives the key that
+        # made it: admin, as the worker service (a run's own webhook_url,
+        # which covers that run alone, needs only write, as CreateRun).
+        "WebhookService/CreateWebhook",
+        "WebhookService/DeleteWebhook",
         "AgentWorkerService/ClaimRun",
         "AgentWorkerService/ReportRunEvents",
         "AgentWorkerService/RenewLease",

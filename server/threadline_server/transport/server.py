@@ -24,12 +24,14 @@ from threadline.v1 import (
     run_pb2_grpc,
     thread_pb2,
     thread_pb2_grpc,
+    webhook_pb2,
+    webhook_pb2_grpc,
     worker_pb2,
     worker_pb2_grpc,
 )
 
 from threadline_server.config import Settings
-from threadline_server.domain import idempotency
+from threadline_server.domain import idempotency, webhook_outbox
 from threadline_server.domain.agents import Agent, load_agent
 from threadline_server.domain.builtin_agents import BUILTIN_AGENTS
 from threadline_server.domain.engine import RunEngine
@@ -39,6 +41,9 @@ from threadline_server.domain.messages import MessageHandler
 from threadline_server.domain.runs import RunHandler
 from threadline_server.domain.state import StateHandler
 from threadline_server.domain.threads import ThreadHandler
+from threadline_server.domain.webhook_outbox import RetryPolicy
+from threadline_server.domain.webhook_urls import AddressPolicy
+from threadline_server.domain.webhooks import WebhookHandler
 from threadline_server.domain.workers import WorkerHandler
 from threadline_server.http.browser import BrowserPolicy
 from threadline_server.http.connections import HttpLimits
@@ -47,6 +52,8 @@ from threadline_server.http.routes import bindings_for
 from threadline_server.key_secret import KeySecretFile
 from threadline_server.observability.exposition import MetricsListener
 from threadline_server.observability.metrics import Metrics
+from threadline_server.outbound.dispatcher import Dispatcher
+from threadline_server.outbound.sender import Sender
 from threadline_server.store import choice
 from threadline_server.store.base import SchemaTooNewError
 from threadline_server.store.records import DEFAULT_TENANT
@@ -60,6 +67,7 @@ from threadline_server.transport.requests import ParsingRegistrar
 from threadline_server.transport.run_services import AgentWorkerService, RunService
 from threadline_server.transport.services import MessageService, ThreadService
 from threadline_server.transport.tls import ServerTls, TlsError, TlsFiles
+from threadline_server.transport.webhook_services import WebhookService
 
 if TYPE_CHECKING:
     from threadline_server.observability.otel import Tracing
@@ -71,6 +79,7 @@ SERVICE_NAMES = (
     message_pb2.DESCRIPTOR.services_by_name["MessageService"].full_name,
     run_pb2.DESCRIPTOR.services_by_name["RunService"].full_name,
     worker_pb2.DESCRIPTOR.services_by_name["AgentWorkerService"].full_name,
+    webhook_pb2.DESCRIPTOR.services_by_name["WebhookService"].full_name,
 )
 
 # Keepalive: ping idle clients every 60 s so a silent stream on a dead
@@ -157,6 +166,20 @@ class ThreadlineServer:
             max_runs_in_flight=settings.tenant_max_runs,
             server_lease_us=int(settings.server_lease * 1_000_000),
         )
+        # Webhooks: which addresses they may reach, and the outbox's dispatcher.
+        self.webhook_addresses = AddressPolicy(settings.webhook_allow)
+        retry = RetryPolicy(
+            first_delay=settings.webhook_first_retry,
+            max_delay=settings.webhook_max_retry_delay,
+            window=settings.webhook_retry_window,
+            attempt_timeout=settings.webhook_timeout,
+        )
+        self.dispatcher = Dispatcher(
+            self.store,
+            Sender(self.webhook_addresses, timeout=settings.webhook_timeout),
+            retry,
+            observe=self.metrics.webhooks.observe,
+        )
         self.key_secret = KeySecretFile(settings.key_secret_path)
         self.limits = CallLimits(
             Caps(
@@ -222,6 +245,7 @@ class ThreadlineServer:
                     self.engine,
                     default_thread_ttl_us=self.settings.default_thread_ttl_us,
                     max_thread_ttl_us=self.settings.max_thread_ttl_us,
+                    webhook_addresses=self.webhook_addresses,
                 ),
                 self.metrics.streams,
             ),
@@ -229,6 +253,9 @@ class ThreadlineServer:
         )
         worker_pb2_grpc.add_AgentWorkerServiceServicer_to_server(
             AgentWorkerService(WorkerHandler(self.engine)), registrar
+        )
+        webhook_pb2_grpc.add_WebhookServiceServicer_to_server(
+            WebhookService(WebhookHandler(self.store, self.webhook_addresses)), registrar
         )
         health_pb2_grpc.add_HealthServicer_to_server(self._health, registrar)
         enable_server_reflection((*SERVICE_NAMES, health.SERVICE_NAME), registrar)
@@ -258,6 +285,8 @@ class ThreadlineServer:
         await self.engine.scheduler.recover()
         await server.start()
         self._server = server
+        # Deliveries left in the outbox by an earlier process go out now.
+        await self.dispatcher.start()
         for name in ("", *SERVICE_NAMES):
             await self._health.set(name, health_pb2.HealthCheckResponse.SERVING)
         self._background = [
@@ -421,6 +450,9 @@ class ThreadlineServer:
         forgotten = await idempotency.forget_old(self.store)
         if forgotten:
             logger.info("forgot %d request ids older than 24 hours", forgotten)
+        deliveries = await webhook_outbox.forget_old(self.store)
+        if deliveries:
+            logger.info("deleted %d webhook deliveries done more than 7 days ago", deliveries)
 
     async def _expire_leases(self) -> None:
         expired = await self.engine.scheduler.expire_leases()
@@ -448,6 +480,8 @@ class ThreadlineServer:
         # In-process runs end now (FAILED, SERVER_STOPPED) with their final
         # events, so the streams that follow them end cleanly within the grace.
         await self.engine.stop()
+        # Attempts under way get a part of the grace; the rest are tried again later.
+        await self.dispatcher.stop(min(grace, self.settings.webhook_timeout) / 2)
         # HTTP stops first: its requests are calls to the gRPC services. The two
         # share one grace period.
         deadline = asyncio.get_running_loop().time() + grace

@@ -480,7 +480,12 @@ type Run struct {
 	// What ResumeRun sent for required_action; unset until the run is resumed.
 	ActionResponse *ActionResponse `protobuf:"bytes,19,opt,name=action_response,json=actionResponse,proto3" json:"action_response,omitempty"`
 	// The client-side tools the run may call, as given to CreateRun.
-	ClientTools   []*ClientTool `protobuf:"bytes,20,rep,name=client_tools,json=clientTools,proto3" json:"client_tools,omitempty"`
+	ClientTools []*ClientTool `protobuf:"bytes,20,rep,name=client_tools,json=clientTools,proto3" json:"client_tools,omitempty"`
+	// The run's own webhook URL, as given to CreateRun; empty without one.
+	WebhookUrl string `protobuf:"bytes,22,opt,name=webhook_url,json=webhookUrl,proto3" json:"webhook_url,omitempty"`
+	// The webhook made for webhook_url (see WebhookService.GetWebhook and
+	// ListWebhookDeliveries); empty without one.
+	WebhookId     string `protobuf:"bytes,23,opt,name=webhook_id,json=webhookId,proto3" json:"webhook_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -653,6 +658,20 @@ func (x *Run) GetClientTools() []*ClientTool {
 		return x.ClientTools
 	}
 	return nil
+}
+
+func (x *Run) GetWebhookUrl() string {
+	if x != nil {
+		return x.WebhookUrl
+	}
+	return ""
+}
+
+func (x *Run) GetWebhookId() string {
+	if x != nil {
+		return x.WebhookId
+	}
+	return ""
 }
 
 // A ClientTool is a tool the caller runs itself: the agent may call it, and
@@ -1121,7 +1140,18 @@ type CreateRunRequest struct {
 	// the server's tools, and the run then pauses in REQUIRES_ACTION until
 	// ResumeRun brings their outputs. Each with the rules of ClientTool; a
 	// name used twice, or one of the server's tools, is INVALID_ARGUMENT.
-	ClientTools   []*ClientTool `protobuf:"bytes,11,rep,name=client_tools,json=clientTools,proto3" json:"client_tools,omitempty"`
+	ClientTools []*ClientTool `protobuf:"bytes,11,rep,name=client_tools,json=clientTools,proto3" json:"client_tools,omitempty"`
+	// A URL to call back when this run ends (and for every other event type a
+	// webhook sends), with the rules of Webhook.url: a refused address is
+	// INVALID_ARGUMENT with reason WEBHOOK_URL_NOT_ALLOWED. The server makes a
+	// webhook for it (Run.webhook_id), whose deliveries are signed with
+	// webhook_secret. Empty: none (webhooks made by CreateWebhook are still
+	// called).
+	WebhookUrl string `protobuf:"bytes,15,opt,name=webhook_url,json=webhookUrl,proto3" json:"webhook_url,omitempty"`
+	// The secret the deliveries to webhook_url are signed with, in the form of
+	// Webhook.secret (`whsec_` and base64); required with webhook_url, and
+	// never returned.
+	WebhookSecret string `protobuf:"bytes,16,opt,name=webhook_secret,json=webhookSecret,proto3" json:"webhook_secret,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1231,6 +1261,20 @@ func (x *CreateRunRequest) GetClientTools() []*ClientTool {
 		return x.ClientTools
 	}
 	return nil
+}
+
+func (x *CreateRunRequest) GetWebhookUrl() string {
+	if x != nil {
+		return x.WebhookUrl
+	}
+	return ""
+}
+
+func (x *CreateRunRequest) GetWebhookSecret() string {
+	if x != nil {
+		return x.WebhookSecret
+	}
+	return ""
 }
 
 // The request to read a run.
@@ -2051,7 +2095,12 @@ type ChatRequest struct {
 	// Tools the caller runs itself, as CreateRunRequest.client_tools. When the
 	// agent calls one, Chat returns with status REQUIRES_ACTION; ResumeRun
 	// sends the outputs, and WaitRun (or GetRun) gives the answer.
-	ClientTools   []*ClientTool `protobuf:"bytes,9,rep,name=client_tools,json=clientTools,proto3" json:"client_tools,omitempty"`
+	ClientTools []*ClientTool `protobuf:"bytes,9,rep,name=client_tools,json=clientTools,proto3" json:"client_tools,omitempty"`
+	// A URL to call back when the run ends, as CreateRunRequest.webhook_url.
+	WebhookUrl string `protobuf:"bytes,11,opt,name=webhook_url,json=webhookUrl,proto3" json:"webhook_url,omitempty"`
+	// The secret the deliveries to webhook_url are signed with, as
+	// CreateRunRequest.webhook_secret: required with webhook_url.
+	WebhookSecret string `protobuf:"bytes,12,opt,name=webhook_secret,json=webhookSecret,proto3" json:"webhook_secret,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2147,6 +2196,20 @@ func (x *ChatRequest) GetClientTools() []*ClientTool {
 		return x.ClientTools
 	}
 	return nil
+}
+
+func (x *ChatRequest) GetWebhookUrl() string {
+	if x != nil {
+		return x.WebhookUrl
+	}
+	return ""
+}
+
+func (x *ChatRequest) GetWebhookSecret() string {
+	if x != nil {
+		return x.WebhookSecret
+	}
+	return ""
 }
 
 // The answer to a chat turn.
@@ -2280,7 +2343,7 @@ const file_threadline_v1_run_proto_rawDesc = "" +
 	"\vduration_ms\x18\x04 \x01(\x03R\n" +
 	"durationMs\x12\x1d\n" +
 	"\n" +
-	"error_code\x18\x05 \x01(\tR\terrorCode\"\xc4\b\n" +
+	"error_code\x18\x05 \x01(\tR\terrorCode\"\x90\t\n" +
 	"\x03Run\x12\x1b\n" +
 	"\x06run_id\x18\x01 \x01(\tB\x04\xe2A\x01\bR\x05runId\x12!\n" +
 	"\tthread_id\x18\x02 \x01(\tB\x04\xe2A\x01\x03R\bthreadId\x12\x1f\n" +
@@ -2307,7 +2370,11 @@ const file_threadline_v1_run_proto_rawDesc = "" +
 	"\x12multitask_strategy\x18\x11 \x01(\x0e2 .threadline.v1.MultitaskStrategyB\x04\xe2A\x01\x03R\x11multitaskStrategy\x12L\n" +
 	"\x0frequired_action\x18\x12 \x01(\v2\x1d.threadline.v1.RequiredActionB\x04\xe2A\x01\x03R\x0erequiredAction\x12L\n" +
 	"\x0faction_response\x18\x13 \x01(\v2\x1d.threadline.v1.ActionResponseB\x04\xe2A\x01\x03R\x0eactionResponse\x12B\n" +
-	"\fclient_tools\x18\x14 \x03(\v2\x19.threadline.v1.ClientToolB\x04\xe2A\x01\x03R\vclientTools\"\x8d\x01\n" +
+	"\fclient_tools\x18\x14 \x03(\v2\x19.threadline.v1.ClientToolB\x04\xe2A\x01\x03R\vclientTools\x12%\n" +
+	"\vwebhook_url\x18\x16 \x01(\tB\x04\xe2A\x01\x03R\n" +
+	"webhookUrl\x12#\n" +
+	"\n" +
+	"webhook_id\x18\x17 \x01(\tB\x04\xe2A\x01\x03R\twebhookId\"\x8d\x01\n" +
 	"\n" +
 	"ClientTool\x12\x18\n" +
 	"\x04name\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\x04name\x12&\n" +
@@ -2337,7 +2404,7 @@ const file_threadline_v1_run_proto_rawDesc = "" +
 	"\ftool_outputs\x18\x02 \x03(\v2\x19.threadline.v1.ToolResultB\x04\xe2A\x01\x01R\vtoolOutputs\x124\n" +
 	"\x06answer\x18\x03 \x01(\v2\x16.google.protobuf.ValueB\x04\xe2A\x01\x01R\x06answer\x12#\n" +
 	"\n" +
-	"request_id\x18\x04 \x01(\tB\x04\xe2A\x01\x01R\trequestId\"\xcc\x04\n" +
+	"request_id\x18\x04 \x01(\tB\x04\xe2A\x01\x01R\trequestId\"\xa0\x05\n" +
 	"\x10CreateRunRequest\x12!\n" +
 	"\tthread_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\bthreadId\x12\x1f\n" +
 	"\bagent_id\x18\x02 \x01(\tB\x04\xe2A\x01\x02R\aagentId\x12C\n" +
@@ -2351,7 +2418,10 @@ const file_threadline_v1_run_proto_rawDesc = "" +
 	"request_id\x18\t \x01(\tB\x04\xe2A\x01\x01R\trequestId\x122\n" +
 	"\x12stream_event_types\x18\n" +
 	" \x03(\tB\x04\xe2A\x01\x01R\x10streamEventTypes\x12B\n" +
-	"\fclient_tools\x18\v \x03(\v2\x19.threadline.v1.ClientToolB\x04\xe2A\x01\x01R\vclientTools\",\n" +
+	"\fclient_tools\x18\v \x03(\v2\x19.threadline.v1.ClientToolB\x04\xe2A\x01\x01R\vclientTools\x12%\n" +
+	"\vwebhook_url\x18\x0f \x01(\tB\x04\xe2A\x01\x01R\n" +
+	"webhookUrl\x12+\n" +
+	"\x0ewebhook_secret\x18\x10 \x01(\tB\x04\xe2A\x01\x04R\rwebhookSecret\",\n" +
 	"\rGetRunRequest\x12\x1b\n" +
 	"\x06run_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\x05runId\"\x9d\x01\n" +
 	"\x0fListRunsRequest\x12!\n" +
@@ -2403,7 +2473,7 @@ const file_threadline_v1_run_proto_rawDesc = "" +
 	"\rToolCallEvent\x12+\n" +
 	"\x04call\x18\x01 \x01(\v2\x17.threadline.v1.ToolCallR\x04call\x125\n" +
 	"\x06record\x18\x02 \x01(\v2\x1d.threadline.v1.ToolCallRecordR\x06record\x121\n" +
-	"\x06result\x18\x03 \x01(\v2\x19.threadline.v1.ToolResultR\x06result\"\x8f\x03\n" +
+	"\x06result\x18\x03 \x01(\v2\x19.threadline.v1.ToolResultR\x06result\"\xe3\x03\n" +
 	"\vChatRequest\x12\x1e\n" +
 	"\amessage\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\amessage\x12\x1f\n" +
 	"\bagent_id\x18\x02 \x01(\tB\x04\xe2A\x01\x02R\aagentId\x12!\n" +
@@ -2414,7 +2484,10 @@ const file_threadline_v1_run_proto_rawDesc = "" +
 	"request_id\x18\x06 \x01(\tB\x04\xe2A\x01\x01R\trequestId\x12\x1a\n" +
 	"\x05tools\x18\a \x03(\tB\x04\xe2A\x01\x01R\x05tools\x121\n" +
 	"\x03ttl\x18\b \x01(\v2\x19.google.protobuf.DurationB\x04\xe2A\x01\x01R\x03ttl\x12B\n" +
-	"\fclient_tools\x18\t \x03(\v2\x19.threadline.v1.ClientToolB\x04\xe2A\x01\x01R\vclientTools\"\xc9\x02\n" +
+	"\fclient_tools\x18\t \x03(\v2\x19.threadline.v1.ClientToolB\x04\xe2A\x01\x01R\vclientTools\x12%\n" +
+	"\vwebhook_url\x18\v \x01(\tB\x04\xe2A\x01\x01R\n" +
+	"webhookUrl\x12+\n" +
+	"\x0ewebhook_secret\x18\f \x01(\tB\x04\xe2A\x01\x04R\rwebhookSecret\"\xc9\x02\n" +
 	"\fChatResponse\x12\x1b\n" +
 	"\tthread_id\x18\x01 \x01(\tR\bthreadId\x12\x15\n" +
 	"\x06run_id\x18\x02 \x01(\tR\x05runId\x12\x1a\n" +

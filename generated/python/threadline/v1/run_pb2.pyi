@@ -289,6 +289,8 @@ class Run(_message.Message):
     REQUIRED_ACTION_FIELD_NUMBER: _builtins.int
     ACTION_RESPONSE_FIELD_NUMBER: _builtins.int
     CLIENT_TOOLS_FIELD_NUMBER: _builtins.int
+    WEBHOOK_URL_FIELD_NUMBER: _builtins.int
+    WEBHOOK_ID_FIELD_NUMBER: _builtins.int
     run_id: _builtins.str
     """The server-made id, `run_` followed by 26 lowercase letters and digits."""
     thread_id: _builtins.str
@@ -305,6 +307,12 @@ class Run(_message.Message):
     """The most iterations the agent may take."""
     multitask_strategy: Global___MultitaskStrategy.ValueType
     """The strategy the run was created with."""
+    webhook_url: _builtins.str
+    """The run's own webhook URL, as given to CreateRun; empty without one."""
+    webhook_id: _builtins.str
+    """The webhook made for webhook_url (see WebhookService.GetWebhook and
+    ListWebhookDeliveries); empty without one.
+    """
     @_builtins.property
     def tool_calls(self) -> _containers.RepeatedCompositeFieldContainer[Global___ToolCallRecord]:
         """Every tool call the run made, in order; at most 1000."""
@@ -380,10 +388,12 @@ class Run(_message.Message):
         required_action: Global___RequiredAction | None = ...,
         action_response: Global___ActionResponse | None = ...,
         client_tools: _abc.Iterable[Global___ClientTool] | None = ...,
+        webhook_url: _builtins.str = ...,
+        webhook_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["action_response", b"action_response", "context", b"context", "created_at", b"created_at", "ended_at", b"ended_at", "error", b"error", "metadata", b"metadata", "required_action", b"required_action", "started_at", b"started_at", "usage", b"usage"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["action_response", b"action_response", "agent_id", b"agent_id", "client_tools", b"client_tools", "context", b"context", "created_at", b"created_at", "ended_at", b"ended_at", "error", b"error", "iterations", b"iterations", "max_iterations", b"max_iterations", "metadata", b"metadata", "multitask_strategy", b"multitask_strategy", "required_action", b"required_action", "response", b"response", "run_id", b"run_id", "started_at", b"started_at", "status", b"status", "thread_id", b"thread_id", "tool_calls", b"tool_calls", "tools", b"tools", "usage", b"usage"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["action_response", b"action_response", "agent_id", b"agent_id", "client_tools", b"client_tools", "context", b"context", "created_at", b"created_at", "ended_at", b"ended_at", "error", b"error", "iterations", b"iterations", "max_iterations", b"max_iterations", "metadata", b"metadata", "multitask_strategy", b"multitask_strategy", "required_action", b"required_action", "response", b"response", "run_id", b"run_id", "started_at", b"started_at", "status", b"status", "thread_id", b"thread_id", "tool_calls", b"tool_calls", "tools", b"tools", "usage", b"usage", "webhook_id", b"webhook_id", "webhook_url", b"webhook_url"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -631,6 +641,8 @@ class CreateRunRequest(_message.Message):
     REQUEST_ID_FIELD_NUMBER: _builtins.int
     STREAM_EVENT_TYPES_FIELD_NUMBER: _builtins.int
     CLIENT_TOOLS_FIELD_NUMBER: _builtins.int
+    WEBHOOK_URL_FIELD_NUMBER: _builtins.int
+    WEBHOOK_SECRET_FIELD_NUMBER: _builtins.int
     thread_id: _builtins.str
     """The thread to run on. Required."""
     agent_id: _builtins.str
@@ -653,6 +665,19 @@ class CreateRunRequest(_message.Message):
     `-`, `_`, `.` and `~`: a UUID4, as AIP-155 suggests, or any other string
     unique to the attempt (the server only compares them). Scoped to the
     caller's tenant and the method. Empty: no deduplication.
+    """
+    webhook_url: _builtins.str
+    """A URL to call back when this run ends (and for every other event type a
+    webhook sends), with the rules of Webhook.url: a refused address is
+    INVALID_ARGUMENT with reason WEBHOOK_URL_NOT_ALLOWED. The server makes a
+    webhook for it (Run.webhook_id), whose deliveries are signed with
+    webhook_secret. Empty: none (webhooks made by CreateWebhook are still
+    called).
+    """
+    webhook_secret: _builtins.str
+    """The secret the deliveries to webhook_url are signed with, in the form of
+    Webhook.secret (`whsec_` and base64); required with webhook_url, and
+    never returned.
     """
     @_builtins.property
     def input_messages(self) -> _containers.RepeatedCompositeFieldContainer[_message_pb2.Message]:
@@ -706,10 +731,12 @@ class CreateRunRequest(_message.Message):
         request_id: _builtins.str = ...,
         stream_event_types: _abc.Iterable[_builtins.str] | None = ...,
         client_tools: _abc.Iterable[Global___ClientTool] | None = ...,
+        webhook_url: _builtins.str = ...,
+        webhook_secret: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["context", b"context", "metadata", b"metadata"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_id", b"agent_id", "client_tools", b"client_tools", "context", b"context", "input_messages", b"input_messages", "max_iterations", b"max_iterations", "metadata", b"metadata", "multitask_strategy", b"multitask_strategy", "request_id", b"request_id", "stream_event_types", b"stream_event_types", "thread_id", b"thread_id", "tools", b"tools"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_id", b"agent_id", "client_tools", b"client_tools", "context", b"context", "input_messages", b"input_messages", "max_iterations", b"max_iterations", "metadata", b"metadata", "multitask_strategy", b"multitask_strategy", "request_id", b"request_id", "stream_event_types", b"stream_event_types", "thread_id", b"thread_id", "tools", b"tools", "webhook_secret", b"webhook_secret", "webhook_url", b"webhook_url"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1126,6 +1153,8 @@ class ChatRequest(_message.Message):
     TOOLS_FIELD_NUMBER: _builtins.int
     TTL_FIELD_NUMBER: _builtins.int
     CLIENT_TOOLS_FIELD_NUMBER: _builtins.int
+    WEBHOOK_URL_FIELD_NUMBER: _builtins.int
+    WEBHOOK_SECRET_FIELD_NUMBER: _builtins.int
     message: _builtins.str
     """The user's message text. Required; the message it makes is at most
     1 MiB (see Message.parts).
@@ -1146,6 +1175,12 @@ class ChatRequest(_message.Message):
     AIP-155 suggests, or any other string unique to the attempt (the server
     only compares them). Scoped to the caller's tenant and this method.
     Empty: no deduplication.
+    """
+    webhook_url: _builtins.str
+    """A URL to call back when the run ends, as CreateRunRequest.webhook_url."""
+    webhook_secret: _builtins.str
+    """The secret the deliveries to webhook_url are signed with, as
+    CreateRunRequest.webhook_secret: required with webhook_url.
     """
     @_builtins.property
     def context(self) -> _struct_pb2.Struct:
@@ -1187,10 +1222,12 @@ class ChatRequest(_message.Message):
         tools: _abc.Iterable[_builtins.str] | None = ...,
         ttl: _duration_pb2.Duration | None = ...,
         client_tools: _abc.Iterable[Global___ClientTool] | None = ...,
+        webhook_url: _builtins.str = ...,
+        webhook_secret: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["context", b"context", "ttl", b"ttl"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_id", b"agent_id", "client_tools", b"client_tools", "context", b"context", "max_iterations", b"max_iterations", "message", b"message", "request_id", b"request_id", "thread_id", b"thread_id", "tools", b"tools", "ttl", b"ttl"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_id", b"agent_id", "client_tools", b"client_tools", "context", b"context", "max_iterations", b"max_iterations", "message", b"message", "request_id", b"request_id", "thread_id", b"thread_id", "tools", b"tools", "ttl", b"ttl", "webhook_secret", b"webhook_secret", "webhook_url", b"webhook_url"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

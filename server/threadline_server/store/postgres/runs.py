@@ -89,8 +89,9 @@ async def insert(session: Session, thread: ThreadRef, run: run_pb2.Run) -> RunRe
     """Insert a run as given; return it as stored."""
     row = await session.row(
         "INSERT INTO runs (tenant_id, run_id, thread_pk, agent_id, status, "
-        "multitask_strategy, max_iterations, tools, context, metadata, created_at, client_tools) "
-        f"VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING {_OWN_COLUMNS}",
+        "multitask_strategy, max_iterations, tools, context, metadata, created_at, client_tools, "
+        "webhook_url, webhook_id) "
+        f"VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING {_OWN_COLUMNS}",
         (
             session.tenant,
             run.run_id,
@@ -106,6 +107,8 @@ async def insert(session: Session, thread: ThreadRef, run: run_pb2.Run) -> RunRe
             run_pb2.Run(client_tools=run.client_tools).SerializeToString()
             if run.client_tools
             else None,
+            run.webhook_url,
+            run.webhook_id,
         ),
     )
     assert row is not None  # noqa: S101 - an INSERT without a conflict clause returns its row

@@ -32,7 +32,7 @@ import psycopg
 from psycopg import errors as pg_errors
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
-from threadline.v1 import message_pb2, run_pb2, thread_pb2
+from threadline.v1 import message_pb2, run_pb2, thread_pb2, webhook_pb2
 
 from threadline_server.errors import DatabaseUnavailableError
 from threadline_server.store.base import Store, StoreTransaction
@@ -44,11 +44,19 @@ from threadline_server.store.postgres import (
     runs,
     schema,
     threads,
+    webhooks,
 )
-from threadline_server.store.postgres.session import Connection, DictRow, Session, store_now
+from threadline_server.store.postgres.session import (
+    Connection,
+    DictRow,
+    Session,
+    as_row,
+    store_now,
+)
 from threadline_server.store.postgres.transaction import PostgresTransaction
 from threadline_server.store.records import (
     CheckpointPageQuery,
+    DeliveryPageQuery,
     EventListener,
     MessagePageQuery,
     Page,
@@ -57,6 +65,7 @@ from threadline_server.store.records import (
     ThreadFilter,
     ThreadPageQuery,
     ThreadRef,
+    WebhookPageQuery,
     WriteObserver,
 )
 
@@ -417,7 +426,36 @@ class PostgresStore(Store):
                 max_bytes=max_bytes,
             )
 
+    async def get_webhook(self, tenant: str, webhook_id: str) -> webhook_pb2.Webhook:
+        """Return one of the tenant's webhooks."""
+        async with self._read(tenant) as session:
+            return webhooks.to_webhook(as_row(await webhooks.row_of(session, webhook_id)))
+
+    async def list_webhooks(
+        self, tenant: str, query: WebhookPageQuery
+    ) -> Page[webhook_pb2.Webhook]:
+        """Return one page of the tenant's webhooks."""
+        async with self._read(tenant) as session:
+            return await webhooks.list_page(session, query)
+
+    async def list_deliveries(
+        self, tenant: str, query: DeliveryPageQuery
+    ) -> Page[webhook_pb2.WebhookDelivery]:
+        """Return one page of the tenant's deliveries (the webhook and them in one snapshot)."""
+        async with self._read(tenant, snapshot=bool(query.webhook_id)) as session:
+            return await webhooks.list_deliveries(session, query)
+
     # -- reads across tenants -------------------------------------------------
+
+    async def due_deliveries(self, limit: int) -> list[tuple[str, str]]:
+        """Return (tenant, delivery id) of deliveries due by now."""
+        async with self._read(None) as session:
+            return await webhooks.due(session, limit)
+
+    async def next_delivery_due(self) -> int | None:
+        """Return when the next delivery is due, or None."""
+        async with self._read(None) as session:
+            return await webhooks.next_due(session)
 
     async def stale_runs(self) -> list[RunRecord]:
         """Return running runs whose lease ran out, or that have none."""

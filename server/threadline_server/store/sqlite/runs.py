@@ -20,7 +20,7 @@ COLUMNS = (
     "r.tool_calls, r.iterations, r.prompt_tokens, r.completion_tokens, r.error_code, "
     "r.error_message, r.lease_id, r.lease_expires_at, r.lease_duration_us, r.worker_id, "
     "r.created_at, r.started_at, r.ended_at, r.client_tools, r.required_action, "
-    "r.action_response, r.action_expires_at"
+    "r.action_response, r.action_expires_at, r.webhook_url, r.webhook_id"
 )
 _SELECT = f"SELECT {COLUMNS} FROM runs AS r JOIN threads AS t ON t.pk = r.thread_pk"
 # A run's own columns, for RETURNING (which cannot join): the caller knows the thread.
@@ -54,6 +54,8 @@ def to_run(row: Row, thread_id: str | None = None) -> run_pb2.Run:
         max_iterations=row["max_iterations"],
         tools=json.loads(row["tools"]),
         multitask_strategy=row["multitask_strategy"],
+        webhook_url=row["webhook_url"],
+        webhook_id=row["webhook_id"],
     )
     for item in json.loads(row["tool_calls"]):
         json_format.ParseDict(item, run.tool_calls.add())
@@ -128,8 +130,9 @@ async def insert(session: Session, thread: ThreadRef, run: run_pb2.Run) -> RunRe
     """Insert a run as given (run_id, status and created_at set); return it as stored."""
     row = await session.row(
         "INSERT INTO runs (tenant_id, run_id, thread_pk, agent_id, status, "
-        "multitask_strategy, max_iterations, tools, context, metadata, created_at, client_tools) "
-        f"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING {_OWN_COLUMNS}",
+        "multitask_strategy, max_iterations, tools, context, metadata, created_at, client_tools, "
+        "webhook_url, webhook_id) "
+        f"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING {_OWN_COLUMNS}",
         (
             session.tenant,
             run.run_id,
@@ -145,6 +148,8 @@ async def insert(session: Session, thread: ThreadRef, run: run_pb2.Run) -> RunRe
             run_pb2.Run(client_tools=run.client_tools).SerializeToString()
             if run.client_tools
             else None,
+            run.webhook_url,
+            run.webhook_id,
         ),
     )
     assert row is not None  # noqa: S101 - an INSERT without a conflict clause returns its row

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from threadline.v1 import message_pb2, run_pb2, thread_pb2
+from threadline.v1 import message_pb2, run_pb2, thread_pb2, webhook_pb2
 
 from threadline_server.errors import NotFoundError
 from threadline_server.store.base import StoreTransaction
 from threadline_server.store.records import (
+    DueDelivery,
+    OutboxEntry,
     RememberedRequest,
     RunRecord,
     StoredCheckpoint,
     StoredThread,
+    StoredWebhook,
     ThreadActivity,
     ThreadRef,
 )
@@ -24,6 +27,7 @@ from threadline_server.store.sqlite import (
     request_ids,
     runs,
     threads,
+    webhooks,
 )
 from threadline_server.store.sqlite.session import Session
 
@@ -239,6 +243,52 @@ class SqliteTransaction(StoreTransaction):
     async def forget_requests(self, *, before: int, limit: int) -> int:
         """Forget calls made before a time."""
         return await request_ids.forget(self._session, before=before, limit=limit)
+
+    # -- webhooks ---------------------------------------------------------------
+
+    async def insert_webhook(
+        self, webhook: webhook_pb2.Webhook, secret: str, *, thread: ThreadRef | None = None
+    ) -> StoredWebhook:
+        """Insert a webhook as given (a run's own with its thread)."""
+        if thread is not None:
+            self._own(thread)
+        return await webhooks.insert(
+            self._session, webhook, secret, thread_key=None if thread is None else thread.key
+        )
+
+    async def webhook(self, webhook_id: str) -> StoredWebhook:
+        """Return one of the tenant's webhooks."""
+        return webhooks.to_stored(await webhooks.row_of(self._session, webhook_id))
+
+    async def count_webhooks(self, limit: int) -> int:
+        """Count the tenant's webhooks for every run, up to limit."""
+        return await webhooks.count(self._session, limit)
+
+    async def delete_webhook(self, webhook_id: str) -> None:
+        """Delete a webhook and its deliveries."""
+        await webhooks.delete(self._session, webhook_id)
+
+    async def webhooks_of_run(self, run_id: str) -> list[StoredWebhook]:
+        """Return the webhooks for every run and the run's own."""
+        return await webhooks.of_run(self._session, run_id)
+
+    async def insert_deliveries(self, ref: ThreadRef, entries: Sequence[OutboxEntry]) -> None:
+        """Write deliveries of a thread's events to the outbox."""
+        self._own(ref)
+        await webhooks.insert_deliveries(self._session, ref, entries)
+
+    async def claim_deliveries(self, delivery_ids: Sequence[str], until: int) -> list[DueDelivery]:
+        """Lease the due ones of the deliveries for an attempt."""
+        return await webhooks.claim(self._session, delivery_ids, until)
+
+    async def forget_deliveries(self, *, before: int, limit: int) -> int:
+        """Delete done deliveries made before a time."""
+        return await webhooks.forget(self._session, before=before, limit=limit)
+
+    async def save_deliveries(self, deliveries: Sequence[webhook_pb2.WebhookDelivery]) -> None:
+        """Write deliveries back."""
+        for delivery in deliveries:
+            await webhooks.save_delivery(self._session, delivery)
 
     # -- events -----------------------------------------------------------------
 

@@ -39,6 +39,8 @@ private static final long serialVersionUID = 0L;
     tools_ =
         com.google.protobuf.LazyStringArrayList.emptyList();
     clientTools_ = java.util.Collections.emptyList();
+    webhookUrl_ = "";
+    webhookSecret_ = "";
   }
 
   public static final com.google.protobuf.Descriptors.Descriptor
@@ -500,6 +502,102 @@ private static final long serialVersionUID = 0L;
     return clientTools_.get(index);
   }
 
+  public static final int WEBHOOK_URL_FIELD_NUMBER = 11;
+  @SuppressWarnings("serial")
+  private volatile java.lang.Object webhookUrl_ = "";
+  /**
+   * <pre>
+   * A URL to call back when the run ends, as CreateRunRequest.webhook_url.
+   * </pre>
+   *
+   * <code>string webhook_url = 11 [json_name = "webhookUrl", (.google.api.field_behavior) = OPTIONAL];</code>
+   * @return The webhookUrl.
+   */
+  @java.lang.Override
+  public java.lang.String getWebhookUrl() {
+    java.lang.Object ref = webhookUrl_;
+    if (ref instanceof java.lang.String) {
+      return (java.lang.String) ref;
+    } else {
+      com.google.protobuf.ByteString bs = 
+          (com.google.protobuf.ByteString) ref;
+      java.lang.String s = bs.toStringUtf8();
+      webhookUrl_ = s;
+      return s;
+    }
+  }
+  /**
+   * <pre>
+   * A URL to call back when the run ends, as CreateRunRequest.webhook_url.
+   * </pre>
+   *
+   * <code>string webhook_url = 11 [json_name = "webhookUrl", (.google.api.field_behavior) = OPTIONAL];</code>
+   * @return The bytes for webhookUrl.
+   */
+  @java.lang.Override
+  public com.google.protobuf.ByteString
+      getWebhookUrlBytes() {
+    java.lang.Object ref = webhookUrl_;
+    if (ref instanceof java.lang.String) {
+      com.google.protobuf.ByteString b = 
+          com.google.protobuf.ByteString.copyFromUtf8(
+              (java.lang.String) ref);
+      webhookUrl_ = b;
+      return b;
+    } else {
+      return (com.google.protobuf.ByteString) ref;
+    }
+  }
+
+  public static final int WEBHOOK_SECRET_FIELD_NUMBER = 12;
+  @SuppressWarnings("serial")
+  private volatile java.lang.Object webhookSecret_ = "";
+  /**
+   * <pre>
+   * The secret the deliveries to webhook_url are signed with, as
+   * CreateRunRequest.webhook_secret: required with webhook_url.
+   * </pre>
+   *
+   * <code>string webhook_secret = 12 [json_name = "webhookSecret", (.google.api.field_behavior) = INPUT_ONLY];</code>
+   * @return The webhookSecret.
+   */
+  @java.lang.Override
+  public java.lang.String getWebhookSecret() {
+    java.lang.Object ref = webhookSecret_;
+    if (ref instanceof java.lang.String) {
+      return (java.lang.String) ref;
+    } else {
+      com.google.protobuf.ByteString bs = 
+          (com.google.protobuf.ByteString) ref;
+      java.lang.String s = bs.toStringUtf8();
+      webhookSecret_ = s;
+      return s;
+    }
+  }
+  /**
+   * <pre>
+   * The secret the deliveries to webhook_url are signed with, as
+   * CreateRunRequest.webhook_secret: required with webhook_url.
+   * </pre>
+   *
+   * <code>string webhook_secret = 12 [json_name = "webhookSecret", (.google.api.field_behavior) = INPUT_ONLY];</code>
+   * @return The bytes for webhookSecret.
+   */
+  @java.lang.Override
+  public com.google.protobuf.ByteString
+      getWebhookSecretBytes() {
+    java.lang.Object ref = webhookSecret_;
+    if (ref instanceof java.lang.String) {
+      com.google.protobuf.ByteString b = 
+          com.google.protobuf.ByteString.copyFromUtf8(
+              (java.lang.String) ref);
+      webhookSecret_ = b;
+      return b;
+    } else {
+      return (com.google.protobuf.ByteString) ref;
+    }
+  }
+
   private byte memoizedIsInitialized = -1;
   @java.lang.Override
   public final boolean isInitialized() {
@@ -540,6 +638,12 @@ private static final long serialVersionUID = 0L;
     }
     for (int i = 0; i < clientTools_.size(); i++) {
       output.writeMessage(9, clientTools_.get(i));
+    }
+    if (!com.google.protobuf.GeneratedMessage.isStringEmpty(webhookUrl_)) {
+      com.google.protobuf.GeneratedMessage.writeString(output, 11, webhookUrl_);
+    }
+    if (!com.google.protobuf.GeneratedMessage.isStringEmpty(webhookSecret_)) {
+      com.google.protobuf.GeneratedMessage.writeString(output, 12, webhookSecret_);
     }
     getUnknownFields().writeTo(output);
   }
@@ -586,6 +690,12 @@ private static final long serialVersionUID = 0L;
           }
           size += 1 * count;
         }
+    if (!com.google.protobuf.GeneratedMessage.isStringEmpty(webhookUrl_)) {
+      size += com.google.protobuf.GeneratedMessage.computeStringSize(11, webhookUrl_);
+    }
+    if (!com.google.protobuf.GeneratedMessage.isStringEmpty(webhookSecret_)) {
+      size += com.google.protobuf.GeneratedMessage.computeStringSize(12, webhookSecret_);
+    }
     return size;
   }
   @java.lang.Override
@@ -634,6 +744,10 @@ private static final long serialVersionUID = 0L;
     }
     if (!getClientToolsList()
         .equals(other.getClientToolsList())) return false;
+    if (!getWebhookUrl()
+        .equals(other.getWebhookUrl())) return false;
+    if (!getWebhookSecret()
+        .equals(other.getWebhookSecret())) return false;
     if (!getUnknownFields().equals(other.getUnknownFields())) return false;
     return true;
   }
@@ -671,6 +785,10 @@ private static final long serialVersionUID = 0L;
       hash = (37 * hash) + CLIENT_TOOLS_FIELD_NUMBER;
       hash = (53 * hash) + getClientToolsList().hashCode();
     }
+    hash = (37 * hash) + WEBHOOK_URL_FIELD_NUMBER;
+    hash = (53 * hash) + getWebhookUrl().hashCode();
+    hash = (37 * hash) + WEBHOOK_SECRET_FIELD_NUMBER;
+    hash = (53 * hash) + getWebhookSecret().hashCode();
     hash = (29 * hash) + getUnknownFields().hashCode();
     memoizedHashCode = hash;
     return hash;
@@ -838,6 +956,8 @@ private static final long serialVersionUID = 0L;
         clientToolsBuilder_.clear();
       }
       bitField0_ = (bitField0_ & ~0x00000100);
+      webhookUrl_ = "";
+      webhookSecret_ = "";
       return this;
     }
 
@@ -915,6 +1035,12 @@ private static final long serialVersionUID = 0L;
             ? ttl_
             : ttlBuilder_.build();
         to_bitField0_ |= 0x00000002;
+      }
+      if (((from_bitField0_ & 0x00000200) != 0)) {
+        result.webhookUrl_ = webhookUrl_;
+      }
+      if (((from_bitField0_ & 0x00000400) != 0)) {
+        result.webhookSecret_ = webhookSecret_;
       }
       result.bitField0_ |= to_bitField0_;
     }
@@ -995,6 +1121,16 @@ private static final long serialVersionUID = 0L;
             clientToolsBuilder_.addAllMessages(other.clientTools_);
           }
         }
+      }
+      if (!other.getWebhookUrl().isEmpty()) {
+        webhookUrl_ = other.webhookUrl_;
+        bitField0_ |= 0x00000200;
+        onChanged();
+      }
+      if (!other.getWebhookSecret().isEmpty()) {
+        webhookSecret_ = other.webhookSecret_;
+        bitField0_ |= 0x00000400;
+        onChanged();
       }
       this.mergeUnknownFields(other.getUnknownFields());
       onChanged();
@@ -1079,6 +1215,16 @@ private static final long serialVersionUID = 0L;
               }
               break;
             } // case 74
+            case 90: {
+              webhookUrl_ = input.readStringRequireUtf8();
+              bitField0_ |= 0x00000200;
+              break;
+            } // case 90
+            case 98: {
+              webhookSecret_ = input.readStringRequireUtf8();
+              bitField0_ |= 0x00000400;
+              break;
+            } // case 98
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -2414,6 +2560,195 @@ private static final long serialVersionUID = 0L;
         clientTools_ = null;
       }
       return clientToolsBuilder_;
+    }
+
+    private java.lang.Object webhookUrl_ = "";
+    /**
+     * <pre>
+     * A URL to call back when the run ends, as CreateRunRequest.webhook_url.
+     * </pre>
+     *
+     * <code>string webhook_url = 11 [json_name = "webhookUrl", (.google.api.field_behavior) = OPTIONAL];</code>
+     * @return The webhookUrl.
+     */
+    public java.lang.String getWebhookUrl() {
+      java.lang.Object ref = webhookUrl_;
+      if (!(ref instanceof java.lang.String)) {
+        com.google.protobuf.ByteString bs =
+            (com.google.protobuf.ByteString) ref;
+        java.lang.String s = bs.toStringUtf8();
+        webhookUrl_ = s;
+        return s;
+      } else {
+        return (java.lang.String) ref;
+      }
+    }
+    /**
+     * <pre>
+     * A URL to call back when the run ends, as CreateRunRequest.webhook_url.
+     * </pre>
+     *
+     * <code>string webhook_url = 11 [json_name = "webhookUrl", (.google.api.field_behavior) = OPTIONAL];</code>
+     * @return The bytes for webhookUrl.
+     */
+    public com.google.protobuf.ByteString
+        getWebhookUrlBytes() {
+      java.lang.Object ref = webhookUrl_;
+      if (ref instanceof String) {
+        com.google.protobuf.ByteString b = 
+            com.google.protobuf.ByteString.copyFromUtf8(
+                (java.lang.String) ref);
+        webhookUrl_ = b;
+        return b;
+      } else {
+        return (com.google.protobuf.ByteString) ref;
+      }
+    }
+    /**
+     * <pre>
+     * A URL to call back when the run ends, as CreateRunRequest.webhook_url.
+     * </pre>
+     *
+     * <code>string webhook_url = 11 [json_name = "webhookUrl", (.google.api.field_behavior) = OPTIONAL];</code>
+     * @param value The webhookUrl to set.
+     * @return This builder for chaining.
+     */
+    public Builder setWebhookUrl(
+        java.lang.String value) {
+      if (value == null) { throw new NullPointerException(); }
+      webhookUrl_ = value;
+      bitField0_ |= 0x00000200;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * A URL to call back when the run ends, as CreateRunRequest.webhook_url.
+     * </pre>
+     *
+     * <code>string webhook_url = 11 [json_name = "webhookUrl", (.google.api.field_behavior) = OPTIONAL];</code>
+     * @return This builder for chaining.
+     */
+    public Builder clearWebhookUrl() {
+      webhookUrl_ = getDefaultInstance().getWebhookUrl();
+      bitField0_ = (bitField0_ & ~0x00000200);
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * A URL to call back when the run ends, as CreateRunRequest.webhook_url.
+     * </pre>
+     *
+     * <code>string webhook_url = 11 [json_name = "webhookUrl", (.google.api.field_behavior) = OPTIONAL];</code>
+     * @param value The bytes for webhookUrl to set.
+     * @return This builder for chaining.
+     */
+    public Builder setWebhookUrlBytes(
+        com.google.protobuf.ByteString value) {
+      if (value == null) { throw new NullPointerException(); }
+      checkByteStringIsUtf8(value);
+      webhookUrl_ = value;
+      bitField0_ |= 0x00000200;
+      onChanged();
+      return this;
+    }
+
+    private java.lang.Object webhookSecret_ = "";
+    /**
+     * <pre>
+     * The secret the deliveries to webhook_url are signed with, as
+     * CreateRunRequest.webhook_secret: required with webhook_url.
+     * </pre>
+     *
+     * <code>string webhook_secret = 12 [json_name = "webhookSecret", (.google.api.field_behavior) = INPUT_ONLY];</code>
+     * @return The webhookSecret.
+     */
+    public java.lang.String getWebhookSecret() {
+      java.lang.Object ref = webhookSecret_;
+      if (!(ref instanceof java.lang.String)) {
+        com.google.protobuf.ByteString bs =
+            (com.google.protobuf.ByteString) ref;
+        java.lang.String s = bs.toStringUtf8();
+        webhookSecret_ = s;
+        return s;
+      } else {
+        return (java.lang.String) ref;
+      }
+    }
+    /**
+     * <pre>
+     * The secret the deliveries to webhook_url are signed with, as
+     * CreateRunRequest.webhook_secret: required with webhook_url.
+     * </pre>
+     *
+     * <code>string webhook_secret = 12 [json_name = "webhookSecret", (.google.api.field_behavior) = INPUT_ONLY];</code>
+     * @return The bytes for webhookSecret.
+     */
+    public com.google.protobuf.ByteString
+        getWebhookSecretBytes() {
+      java.lang.Object ref = webhookSecret_;
+      if (ref instanceof String) {
+        com.google.protobuf.ByteString b = 
+            com.google.protobuf.ByteString.copyFromUtf8(
+                (java.lang.String) ref);
+        webhookSecret_ = b;
+        return b;
+      } else {
+        return (com.google.protobuf.ByteString) ref;
+      }
+    }
+    /**
+     * <pre>
+     * The secret the deliveries to webhook_url are signed with, as
+     * CreateRunRequest.webhook_secret: required with webhook_url.
+     * </pre>
+     *
+     * <code>string webhook_secret = 12 [json_name = "webhookSecret", (.google.api.field_behavior) = INPUT_ONLY];</code>
+     * @param value The webhookSecret to set.
+     * @return This builder for chaining.
+     */
+    public Builder setWebhookSecret(
+        java.lang.String value) {
+      if (value == null) { throw new NullPointerException(); }
+      webhookSecret_ = value;
+      bitField0_ |= 0x00000400;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * The secret the deliveries to webhook_url are signed with, as
+     * CreateRunRequest.webhook_secret: required with webhook_url.
+     * </pre>
+     *
+     * <code>string webhook_secret = 12 [json_name = "webhookSecret", (.google.api.field_behavior) = INPUT_ONLY];</code>
+     * @return This builder for chaining.
+     */
+    public Builder clearWebhookSecret() {
+      webhookSecret_ = getDefaultInstance().getWebhookSecret();
+      bitField0_ = (bitField0_ & ~0x00000400);
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * The secret the deliveries to webhook_url are signed with, as
+     * CreateRunRequest.webhook_secret: required with webhook_url.
+     * </pre>
+     *
+     * <code>string webhook_secret = 12 [json_name = "webhookSecret", (.google.api.field_behavior) = INPUT_ONLY];</code>
+     * @param value The bytes for webhookSecret to set.
+     * @return This builder for chaining.
+     */
+    public Builder setWebhookSecretBytes(
+        com.google.protobuf.ByteString value) {
+      if (value == null) { throw new NullPointerException(); }
+      checkByteStringIsUtf8(value);
+      webhookSecret_ = value;
+      bitField0_ |= 0x00000400;
+      onChanged();
+      return this;
     }
 
     // @@protoc_insertion_point(builder_scope:threadline.v1.ChatRequest)

@@ -285,4 +285,46 @@ public interface ChatRequestOrBuilder extends
    */
   dev.threadline.v1.ClientToolOrBuilder getClientToolsOrBuilder(
       int index);
+
+  /**
+   * <pre>
+   * A URL to call back when the run ends, as CreateRunRequest.webhook_url.
+   * </pre>
+   *
+   * <code>string webhook_url = 11 [json_name = "webhookUrl", (.google.api.field_behavior) = OPTIONAL];</code>
+   * @return The webhookUrl.
+   */
+  java.lang.String getWebhookUrl();
+  /**
+   * <pre>
+   * A URL to call back when the run ends, as CreateRunRequest.webhook_url.
+   * </pre>
+   *
+   * <code>string webhook_url = 11 [json_name = "webhookUrl", (.google.api.field_behavior) = OPTIONAL];</code>
+   * @return The bytes for webhookUrl.
+   */
+  com.google.protobuf.ByteString
+      getWebhookUrlBytes();
+
+  /**
+   * <pre>
+   * The secret the deliveries to webhook_url are signed with, as
+   * CreateRunRequest.webhook_secret: required with webhook_url.
+   * </pre>
+   *
+   * <code>string webhook_secret = 12 [json_name = "webhookSecret", (.google.api.field_behavior) = INPUT_ONLY];</code>
+   * @return The webhookSecret.
+   */
+  java.lang.String getWebhookSecret();
+  /**
+   * <pre>
+   * The secret the deliveries to webhook_url are signed with, as
+   * CreateRunRequest.webhook_secret: required with webhook_url.
+   * </pre>
+   *
+   * <code>string webhook_secret = 12 [json_name = "webhookSecret", (.google.api.field_behavior) = INPUT_ONLY];</code>
+   * @return The bytes for webhookSecret.
+   */
+  com.google.protobuf.ByteString
+      getWebhookSecretBytes();
 }

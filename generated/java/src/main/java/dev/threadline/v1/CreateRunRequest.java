@@ -42,6 +42,8 @@ private static final long serialVersionUID = 0L;
     streamEventTypes_ =
         com.google.protobuf.LazyStringArrayList.emptyList();
     clientTools_ = java.util.Collections.emptyList();
+    webhookUrl_ = "";
+    webhookSecret_ = "";
   }
 
   public static final com.google.protobuf.Descriptors.Descriptor
@@ -607,6 +609,114 @@ private static final long serialVersionUID = 0L;
     return clientTools_.get(index);
   }
 
+  public static final int WEBHOOK_URL_FIELD_NUMBER = 15;
+  @SuppressWarnings("serial")
+  private volatile java.lang.Object webhookUrl_ = "";
+  /**
+   * <pre>
+   * A URL to call back when this run ends (and for every other event type a
+   * webhook sends), with the rules of Webhook.url: a refused address is
+   * INVALID_ARGUMENT with reason WEBHOOK_URL_NOT_ALLOWED. The server makes a
+   * webhook for it (Run.webhook_id), whose deliveries are signed with
+   * webhook_secret. Empty: none (webhooks made by CreateWebhook are still
+   * called).
+   * </pre>
+   *
+   * <code>string webhook_url = 15 [json_name = "webhookUrl", (.google.api.field_behavior) = OPTIONAL];</code>
+   * @return The webhookUrl.
+   */
+  @java.lang.Override
+  public java.lang.String getWebhookUrl() {
+    java.lang.Object ref = webhookUrl_;
+    if (ref instanceof java.lang.String) {
+      return (java.lang.String) ref;
+    } else {
+      com.google.protobuf.ByteString bs = 
+          (com.google.protobuf.ByteString) ref;
+      java.lang.String s = bs.toStringUtf8();
+      webhookUrl_ = s;
+      return s;
+    }
+  }
+  /**
+   * <pre>
+   * A URL to call back when this run ends (and for every other event type a
+   * webhook sends), with the rules of Webhook.url: a refused address is
+   * INVALID_ARGUMENT with reason WEBHOOK_URL_NOT_ALLOWED. The server makes a
+   * webhook for it (Run.webhook_id), whose deliveries are signed with
+   * webhook_secret. Empty: none (webhooks made by CreateWebhook are still
+   * called).
+   * </pre>
+   *
+   * <code>string webhook_url = 15 [json_name = "webhookUrl", (.google.api.field_behavior) = OPTIONAL];</code>
+   * @return The bytes for webhookUrl.
+   */
+  @java.lang.Override
+  public com.google.protobuf.ByteString
+      getWebhookUrlBytes() {
+    java.lang.Object ref = webhookUrl_;
+    if (ref instanceof java.lang.String) {
+      com.google.protobuf.ByteString b = 
+          com.google.protobuf.ByteString.copyFromUtf8(
+              (java.lang.String) ref);
+      webhookUrl_ = b;
+      return b;
+    } else {
+      return (com.google.protobuf.ByteString) ref;
+    }
+  }
+
+  public static final int WEBHOOK_SECRET_FIELD_NUMBER = 16;
+  @SuppressWarnings("serial")
+  private volatile java.lang.Object webhookSecret_ = "";
+  /**
+   * <pre>
+   * The secret the deliveries to webhook_url are signed with, in the form of
+   * Webhook.secret (`whsec_` and base64); required with webhook_url, and
+   * never returned.
+   * </pre>
+   *
+   * <code>string webhook_secret = 16 [json_name = "webhookSecret", (.google.api.field_behavior) = INPUT_ONLY];</code>
+   * @return The webhookSecret.
+   */
+  @java.lang.Override
+  public java.lang.String getWebhookSecret() {
+    java.lang.Object ref = webhookSecret_;
+    if (ref instanceof java.lang.String) {
+      return (java.lang.String) ref;
+    } else {
+      com.google.protobuf.ByteString bs = 
+          (com.google.protobuf.ByteString) ref;
+      java.lang.String s = bs.toStringUtf8();
+      webhookSecret_ = s;
+      return s;
+    }
+  }
+  /**
+   * <pre>
+   * The secret the deliveries to webhook_url are signed with, in the form of
+   * Webhook.secret (`whsec_` and base64); required with webhook_url, and
+   * never returned.
+   * </pre>
+   *
+   * <code>string webhook_secret = 16 [json_name = "webhookSecret", (.google.api.field_behavior) = INPUT_ONLY];</code>
+   * @return The bytes for webhookSecret.
+   */
+  @java.lang.Override
+  public com.google.protobuf.ByteString
+      getWebhookSecretBytes() {
+    java.lang.Object ref = webhookSecret_;
+    if (ref instanceof java.lang.String) {
+      com.google.protobuf.ByteString b = 
+          com.google.protobuf.ByteString.copyFromUtf8(
+              (java.lang.String) ref);
+      webhookSecret_ = b;
+      return b;
+    } else {
+      return (com.google.protobuf.ByteString) ref;
+    }
+  }
+
   private byte memoizedIsInitialized = -1;
   @java.lang.Override
   public final boolean isInitialized() {
@@ -653,6 +763,12 @@ private static final long serialVersionUID = 0L;
     }
     for (int i = 0; i < clientTools_.size(); i++) {
       output.writeMessage(11, clientTools_.get(i));
+    }
+    if (!com.google.protobuf.GeneratedMessage.isStringEmpty(webhookUrl_)) {
+      com.google.protobuf.GeneratedMessage.writeString(output, 15, webhookUrl_);
+    }
+    if (!com.google.protobuf.GeneratedMessage.isStringEmpty(webhookSecret_)) {
+      com.google.protobuf.GeneratedMessage.writeString(output, 16, webhookSecret_);
     }
     getUnknownFields().writeTo(output);
   }
@@ -717,6 +833,12 @@ private static final long serialVersionUID = 0L;
           }
           size += 1 * count;
         }
+    if (!com.google.protobuf.GeneratedMessage.isStringEmpty(webhookUrl_)) {
+      size += com.google.protobuf.GeneratedMessage.computeStringSize(15, webhookUrl_);
+    }
+    if (!com.google.protobuf.GeneratedMessage.isStringEmpty(webhookSecret_)) {
+      size += com.google.protobuf.GeneratedMessage.computeStringSize(16, webhookSecret_);
+    }
     return size;
   }
   @java.lang.Override
@@ -768,6 +890,10 @@ private static final long serialVersionUID = 0L;
         .equals(other.getStreamEventTypesList())) return false;
     if (!getClientToolsList()
         .equals(other.getClientToolsList())) return false;
+    if (!getWebhookUrl()
+        .equals(other.getWebhookUrl())) return false;
+    if (!getWebhookSecret()
+        .equals(other.getWebhookSecret())) return false;
     if (!getUnknownFields().equals(other.getUnknownFields())) return false;
     return true;
   }
@@ -813,6 +939,10 @@ private static final long serialVersionUID = 0L;
       hash = (37 * hash) + CLIENT_TOOLS_FIELD_NUMBER;
       hash = (53 * hash) + getClientToolsList().hashCode();
     }
+    hash = (37 * hash) + WEBHOOK_URL_FIELD_NUMBER;
+    hash = (53 * hash) + getWebhookUrl().hashCode();
+    hash = (37 * hash) + WEBHOOK_SECRET_FIELD_NUMBER;
+    hash = (53 * hash) + getWebhookSecret().hashCode();
     hash = (29 * hash) + getUnknownFields().hashCode();
     memoizedHashCode = hash;
     return hash;
@@ -990,6 +1120,8 @@ private static final long serialVersionUID = 0L;
         clientToolsBuilder_.clear();
       }
       bitField0_ = (bitField0_ & ~0x00000400);
+      webhookUrl_ = "";
+      webhookSecret_ = "";
       return this;
     }
 
@@ -1080,6 +1212,12 @@ private static final long serialVersionUID = 0L;
       if (((from_bitField0_ & 0x00000200) != 0)) {
         streamEventTypes_.makeImmutable();
         result.streamEventTypes_ = streamEventTypes_;
+      }
+      if (((from_bitField0_ & 0x00000800) != 0)) {
+        result.webhookUrl_ = webhookUrl_;
+      }
+      if (((from_bitField0_ & 0x00001000) != 0)) {
+        result.webhookSecret_ = webhookSecret_;
       }
       result.bitField0_ |= to_bitField0_;
     }
@@ -1195,6 +1333,16 @@ private static final long serialVersionUID = 0L;
           }
         }
       }
+      if (!other.getWebhookUrl().isEmpty()) {
+        webhookUrl_ = other.webhookUrl_;
+        bitField0_ |= 0x00000800;
+        onChanged();
+      }
+      if (!other.getWebhookSecret().isEmpty()) {
+        webhookSecret_ = other.webhookSecret_;
+        bitField0_ |= 0x00001000;
+        onChanged();
+      }
       this.mergeUnknownFields(other.getUnknownFields());
       onChanged();
       return this;
@@ -1296,6 +1444,16 @@ private static final long serialVersionUID = 0L;
               }
               break;
             } // case 90
+            case 122: {
+              webhookUrl_ = input.readStringRequireUtf8();
+              bitField0_ |= 0x00000800;
+              break;
+            } // case 122
+            case 130: {
+              webhookSecret_ = input.readStringRequireUtf8();
+              bitField0_ |= 0x00001000;
+              break;
+            } // case 130
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -3100,6 +3258,225 @@ private static final long serialVersionUID = 0L;
         clientTools_ = null;
       }
       return clientToolsBuilder_;
+    }
+
+    private java.lang.Object webhookUrl_ = "";
+    /**
+     * <pre>
+     * A URL to call back when this run ends (and for every other event type a
+     * webhook sends), with the rules of Webhook.url: a refused address is
+     * INVALID_ARGUMENT with reason WEBHOOK_URL_NOT_ALLOWED. The server makes a
+     * webhook for it (Run.webhook_id), whose deliveries are signed with
+     * webhook_secret. Empty: none (webhooks made by CreateWebhook are still
+     * called).
+     * </pre>
+     *
+     * <code>string webhook_url = 15 [json_name = "webhookUrl", (.google.api.field_behavior) = OPTIONAL];</code>
+     * @return The webhookUrl.
+     */
+    public java.lang.String getWebhookUrl() {
+      java.lang.Object ref = webhookUrl_;
+      if (!(ref instanceof java.lang.String)) {
+        com.google.protobuf.ByteString bs =
+            (com.google.protobuf.ByteString) ref;
+        java.lang.String s = bs.toStringUtf8();
+        webhookUrl_ = s;
+        return s;
+      } else {
+        return (java.lang.String) ref;
+      }
+    }
+    /**
+     * <pre>
+     * A URL to call back when this run ends (and for every other event type a
+     * webhook sends), with the rules of Webhook.url: a refused address is
+     * INVALID_ARGUMENT with reason WEBHOOK_URL_NOT_ALLOWED. The server makes a
+     * webhook for it (Run.webhook_id), whose deliveries are signed with
+     * webhook_secret. Empty: none (webhooks made by CreateWebhook are still
+     * called).
+     * </pre>
+     *
+     * <code>string webhook_url = 15 [json_name = "webhookUrl", (.google.api.field_behavior) = OPTIONAL];</code>
+     * @return The bytes for webhookUrl.
+     */
+    public com.google.protobuf.ByteString
+        getWebhookUrlBytes() {
+      java.lang.Object ref = webhookUrl_;
+      if (ref instanceof String) {
+        com.google.protobuf.ByteString b = 
+            com.google.protobuf.ByteString.copyFromUtf8(
+                (java.lang.String) ref);
+        webhookUrl_ = b;
+        return b;
+      } else {
+        return (com.google.protobuf.ByteString) ref;
+      }
+    }
+    /**
+     * <pre>
+     * A URL to call back when this run ends (and for every other event type a
+     * webhook sends), with the rules of Webhook.url: a refused address is
+     * INVALID_ARGUMENT with reason WEBHOOK_URL_NOT_ALLOWED. The server makes a
+     * webhook for it (Run.webhook_id), whose deliveries are signed with
+     * webhook_secret. Empty: none (webhooks made by CreateWebhook are still
+     * called).
+     * </pre>
+     *
+     * <code>string webhook_url = 15 [json_name = "webhookUrl", (.google.api.field_behavior) = OPTIONAL];</code>
+     * @param value The webhookUrl to set.
+     * @return This builder for chaining.
+     */
+    public Builder setWebhookUrl(
+        java.lang.String value) {
+      if (value == null) { throw new NullPointerException(); }
+      webhookUrl_ = value;
+      bitField0_ |= 0x00000800;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * A URL to call back when this run ends (and for every other event type a
+     * webhook sends), with the rules of Webhook.url: a refused address is
+     * INVALID_ARGUMENT with reason WEBHOOK_URL_NOT_ALLOWED. The server makes a
+     * webhook for it (Run.webhook_id), whose deliveries are signed with
+     * webhook_secret. Empty: none (webhooks made by CreateWebhook are still
+     * called).
+     * </pre>
+     *
+     * <code>string webhook_url = 15 [json_name = "webhookUrl", (.google.api.field_behavior) = OPTIONAL];</code>
+     * @return This builder for chaining.
+     */
+    public Builder clearWebhookUrl() {
+      webhookUrl_ = getDefaultInstance().getWebhookUrl();
+      bitField0_ = (bitField0_ & ~0x00000800);
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * A URL to call back when this run ends (and for every other event type a
+     * webhook sends), with the rules of Webhook.url: a refused address is
+     * INVALID_ARGUMENT with reason WEBHOOK_URL_NOT_ALLOWED. The server makes a
+     * webhook for it (Run.webhook_id), whose deliveries are signed with
+     * webhook_secret. Empty: none (webhooks made by CreateWebhook are still
+     * called).
+     * </pre>
+     *
+     * <code>string webhook_url = 15 [json_name = "webhookUrl", (.google.api.field_behavior) = OPTIONAL];</code>
+     * @param value The bytes for webhookUrl to set.
+     * @return This builder for chaining.
+     */
+    public Builder setWebhookUrlBytes(
+        com.google.protobuf.ByteString value) {
+      if (value == null) { throw new NullPointerException(); }
+      checkByteStringIsUtf8(value);
+      webhookUrl_ = value;
+      bitField0_ |= 0x00000800;
+      onChanged();
+      return this;
+    }
+
+    private java.lang.Object webhookSecret_ = "";
+    /**
+     * <pre>
+     * The secret the deliveries to webhook_url are signed with, in the form of
+     * Webhook.secret (`whsec_` and base64); required with webhook_url, and
+     * never returned.
+     * </pre>
+     *
+     * <code>string webhook_secret = 16 [json_name = "webhookSecret", (.google.api.field_behavior) = INPUT_ONLY];</code>
+     * @return The webhookSecret.
+     */
+    public java.lang.String getWebhookSecret() {
+      java.lang.Object ref = webhookSecret_;
+      if (!(ref instanceof java.lang.String)) {
+        com.google.protobuf.ByteString bs =
+            (com.google.protobuf.ByteString) ref;
+        java.lang.String s = bs.toStringUtf8();
+        webhookSecret_ = s;
+        return s;
+      } else {
+        return (java.lang.String) ref;
+      }
+    }
+    /**
+     * <pre>
+     * The secret the deliveries to webhook_url are signed with, in the form of
+     * Webhook.secret (`whsec_` and base64); required with webhook_url, and
+     * never returned.
+     * </pre>
+     *
+     * <code>string webhook_secret = 16 [json_name = "webhookSecret", (.google.api.field_behavior) = INPUT_ONLY];</code>
+     * @return The bytes for webhookSecret.
+     */
+    public com.google.protobuf.ByteString
+        getWebhookSecretBytes() {
+      java.lang.Object ref = webhookSecret_;
+      if (ref instanceof String) {
+        com.google.protobuf.ByteString b = 
+            com.google.protobuf.ByteString.copyFromUtf8(
+                (java.lang.String) ref);
+        webhookSecret_ = b;
+        return b;
+      } else {
+        return (com.google.protobuf.ByteString) ref;
+      }
+    }
+    /**
+     * <pre>
+     * The secret the deliveries to webhook_url are signed with, in the form of
+     * Webhook.secret (`whsec_` and base64); required with webhook_url, and
+     * never returned.
+     * </pre>
+     *
+     * <code>string webhook_secret = 16 [json_name = "webhookSecret", (.google.api.field_behavior) = INPUT_ONLY];</code>
+     * @param value The webhookSecret to set.
+     * @return This builder for chaining.
+     */
+    public Builder setWebhookSecret(
+        java.lang.String value) {
+      if (value == null) { throw new NullPointerException(); }
+      webhookSecret_ = value;
+      bitField0_ |= 0x00001000;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * The secret the deliveries to webhook_url are signed with, in the form of
+     * Webhook.secret (`whsec_` and base64); required with webhook_url, and
+     * never returned.
+     * </pre>
+     *
+     * <code>string webhook_secret = 16 [json_name = "webhookSecret", (.google.api.field_behavior) = INPUT_ONLY];</code>
+     * @return This builder for chaining.
+     */
+    public Builder clearWebhookSecret() {
+      webhookSecret_ = getDefaultInstance().getWebhookSecret();
+      bitField0_ = (bitField0_ & ~0x00001000);
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * The secret the deliveries to webhook_url are signed with, in the form of
+     * Webhook.secret (`whsec_` and base64); required with webhook_url, and
+     * never returned.
+     * </pre>
+     *
+     * <code>string webhook_secret = 16 [json_name = "webhookSecret", (.google.api.field_behavior) = INPUT_ONLY];</code>
+     * @param value The bytes for webhookSecret to set.
+     * @return This builder for chaining.
+     */
+    public Builder setWebhookSecretBytes(
+        com.google.protobuf.ByteString value) {
+      if (value == null) { throw new NullPointerException(); }
+      checkByteStringIsUtf8(value);
+      webhookSecret_ = value;
+      bitField0_ |= 0x00001000;
+      onChanged();
+      return this;
     }
 
     // @@protoc_insertion_point(builder_scope:threadline.v1.CreateRunRequest)

@@ -380,4 +380,58 @@ public interface CreateRunRequestOrBuilder extends
    */
   dev.threadline.v1.ClientToolOrBuilder getClientToolsOrBuilder(
       int index);
+
+  /**
+   * <pre>
+   * A URL to call back when this run ends (and for every other event type a
+   * webhook sends), with the rules of Webhook.url: a refused address is
+   * INVALID_ARGUMENT with reason WEBHOOK_URL_NOT_ALLOWED. The server makes a
+   * webhook for it (Run.webhook_id), whose deliveries are signed with
+   * webhook_secret. Empty: none (webhooks made by CreateWebhook are still
+   * called).
+   * </pre>
+   *
+   * <code>string webhook_url = 15 [json_name = "webhookUrl", (.google.api.field_behavior) = OPTIONAL];</code>
+   * @return The webhookUrl.
+   */
+  java.lang.String getWebhookUrl();
+  /**
+   * <pre>
+   * A URL to call back when this run ends (and for every other event type a
+   * webhook sends), with the rules of Webhook.url: a refused address is
+   * INVALID_ARGUMENT with reason WEBHOOK_URL_NOT_ALLOWED. The server makes a
+   * webhook for it (Run.webhook_id), whose deliveries are signed with
+   * webhook_secret. Empty: none (webhooks made by CreateWebhook are still
+   * called).
+   * </pre>
+   *
+   * <code>string webhook_url = 15 [json_name = "webhookUrl", (.google.api.field_behavior) = OPTIONAL];</code>
+   * @return The bytes for webhookUrl.
+   */
+  com.google.protobuf.ByteString
+      getWebhookUrlBytes();
+
+  /**
+   * <pre>
+   * The secret the deliveries to webhook_url are signed with, in the form of
+   * Webhook.secret (`whsec_` and base64); required with webhook_url, and
+   * never returned.
+   * </pre>
+   *
+   * <code>string webhook_secret = 16 [json_name = "webhookSecret", (.google.api.field_behavior) = INPUT_ONLY];</code>
+   * @return The webhookSecret.
+   */
+  java.lang.String getWebhookSecret();
+  /**
+   * <pre>
+   * The secret the deliveries to webhook_url are signed with, in the form of
+   * Webhook.secret (`whsec_` and base64); required with webhook_url, and
+   * never returned.
+   * </pre>
+   *
+   * <code>string webhook_secret = 16 [json_name = "webhookSecret", (.google.api.field_behavior) = INPUT_ONLY];</code>
+   * @return The bytes for webhookSecret.
+   */
+  com.google.protobuf.ByteString
+      getWebhookSecretBytes();
 }

@@ -42,6 +42,8 @@ private static final long serialVersionUID = 0L;
         com.google.protobuf.LazyStringArrayList.emptyList();
     multitaskStrategy_ = 0;
     clientTools_ = java.util.Collections.emptyList();
+    webhookUrl_ = "";
+    webhookId_ = "";
   }
 
   public static final com.google.protobuf.Descriptors.Descriptor
@@ -859,6 +861,102 @@ private static final long serialVersionUID = 0L;
     return clientTools_.get(index);
   }
 
+  public static final int WEBHOOK_URL_FIELD_NUMBER = 22;
+  @SuppressWarnings("serial")
+  private volatile java.lang.Object webhookUrl_ = "";
+  /**
+   * <pre>
+   * The run's own webhook URL, as given to CreateRun; empty without one.
+   * </pre>
+   *
+   * <code>string webhook_url = 22 [json_name = "webhookUrl", (.google.api.field_behavior) = OUTPUT_ONLY];</code>
+   * @return The webhookUrl.
+   */
+  @java.lang.Override
+  public java.lang.String getWebhookUrl() {
+    java.lang.Object ref = webhookUrl_;
+    if (ref instanceof java.lang.String) {
+      return (java.lang.String) ref;
+    } else {
+      com.google.protobuf.ByteString bs = 
+          (com.google.protobuf.ByteString) ref;
+      java.lang.String s = bs.toStringUtf8();
+      webhookUrl_ = s;
+      return s;
+    }
+  }
+  /**
+   * <pre>
+   * The run's own webhook URL, as given to CreateRun; empty without one.
+   * </pre>
+   *
+   * <code>string webhook_url = 22 [json_name = "webhookUrl", (.google.api.field_behavior) = OUTPUT_ONLY];</code>
+   * @return The bytes for webhookUrl.
+   */
+  @java.lang.Override
+  public com.google.protobuf.ByteString
+      getWebhookUrlBytes() {
+    java.lang.Object ref = webhookUrl_;
+    if (ref instanceof java.lang.String) {
+      com.google.protobuf.ByteString b = 
+          com.google.protobuf.ByteString.copyFromUtf8(
+              (java.lang.String) ref);
+      webhookUrl_ = b;
+      return b;
+    } else {
+      return (com.google.protobuf.ByteString) ref;
+    }
+  }
+
+  public static final int WEBHOOK_ID_FIELD_NUMBER = 23;
+  @SuppressWarnings("serial")
+  private volatile java.lang.Object webhookId_ = "";
+  /**
+   * <pre>
+   * The webhook made for webhook_url (see WebhookService.GetWebhook and
+   * ListWebhookDeliveries); empty without one.
+   * </pre>
+   *
+   * <code>string webhook_id = 23 [json_name = "webhookId", (.google.api.field_behavior) = OUTPUT_ONLY];</code>
+   * @return The webhookId.
+   */
+  @java.lang.Override
+  public java.lang.String getWebhookId() {
+    java.lang.Object ref = webhookId_;
+    if (ref instanceof java.lang.String) {
+      return (java.lang.String) ref;
+    } else {
+      com.google.protobuf.ByteString bs = 
+          (com.google.protobuf.ByteString) ref;
+      java.lang.String s = bs.toStringUtf8();
+      webhookId_ = s;
+      return s;
+    }
+  }
+  /**
+   * <pre>
+   * The webhook made for webhook_url (see WebhookService.GetWebhook and
+   * ListWebhookDeliveries); empty without one.
+   * </pre>
+   *
+   * <code>string webhook_id = 23 [json_name = "webhookId", (.google.api.field_behavior) = OUTPUT_ONLY];</code>
+   * @return The bytes for webhookId.
+   */
+  @java.lang.Override
+  public com.google.protobuf.ByteString
+      getWebhookIdBytes() {
+    java.lang.Object ref = webhookId_;
+    if (ref instanceof java.lang.String) {
+      com.google.protobuf.ByteString b = 
+          com.google.protobuf.ByteString.copyFromUtf8(
+              (java.lang.String) ref);
+      webhookId_ = b;
+      return b;
+    } else {
+      return (com.google.protobuf.ByteString) ref;
+    }
+  }
+
   private byte memoizedIsInitialized = -1;
   @java.lang.Override
   public final boolean isInitialized() {
@@ -932,6 +1030,12 @@ private static final long serialVersionUID = 0L;
     }
     for (int i = 0; i < clientTools_.size(); i++) {
       output.writeMessage(20, clientTools_.get(i));
+    }
+    if (!com.google.protobuf.GeneratedMessage.isStringEmpty(webhookUrl_)) {
+      com.google.protobuf.GeneratedMessage.writeString(output, 22, webhookUrl_);
+    }
+    if (!com.google.protobuf.GeneratedMessage.isStringEmpty(webhookId_)) {
+      com.google.protobuf.GeneratedMessage.writeString(output, 23, webhookId_);
     }
     getUnknownFields().writeTo(output);
   }
@@ -1027,6 +1131,12 @@ private static final long serialVersionUID = 0L;
           }
           size += 2 * count;
         }
+    if (!com.google.protobuf.GeneratedMessage.isStringEmpty(webhookUrl_)) {
+      size += com.google.protobuf.GeneratedMessage.computeStringSize(22, webhookUrl_);
+    }
+    if (!com.google.protobuf.GeneratedMessage.isStringEmpty(webhookId_)) {
+      size += com.google.protobuf.GeneratedMessage.computeStringSize(23, webhookId_);
+    }
     return size;
   }
   @java.lang.Override
@@ -1116,6 +1226,10 @@ private static final long serialVersionUID = 0L;
     }
     if (!getClientToolsList()
         .equals(other.getClientToolsList())) return false;
+    if (!getWebhookUrl()
+        .equals(other.getWebhookUrl())) return false;
+    if (!getWebhookId()
+        .equals(other.getWebhookId())) return false;
     if (!getUnknownFields().equals(other.getUnknownFields())) return false;
     return true;
   }
@@ -1191,6 +1305,10 @@ private static final long serialVersionUID = 0L;
       hash = (37 * hash) + CLIENT_TOOLS_FIELD_NUMBER;
       hash = (53 * hash) + getClientToolsList().hashCode();
     }
+    hash = (37 * hash) + WEBHOOK_URL_FIELD_NUMBER;
+    hash = (53 * hash) + getWebhookUrl().hashCode();
+    hash = (37 * hash) + WEBHOOK_ID_FIELD_NUMBER;
+    hash = (53 * hash) + getWebhookId().hashCode();
     hash = (29 * hash) + getUnknownFields().hashCode();
     memoizedHashCode = hash;
     return hash;
@@ -1411,6 +1529,8 @@ private static final long serialVersionUID = 0L;
         clientToolsBuilder_.clear();
       }
       bitField0_ = (bitField0_ & ~0x00080000);
+      webhookUrl_ = "";
+      webhookId_ = "";
       return this;
     }
 
@@ -1549,6 +1669,12 @@ private static final long serialVersionUID = 0L;
             : actionResponseBuilder_.build();
         to_bitField0_ |= 0x00000100;
       }
+      if (((from_bitField0_ & 0x00100000) != 0)) {
+        result.webhookUrl_ = webhookUrl_;
+      }
+      if (((from_bitField0_ & 0x00200000) != 0)) {
+        result.webhookId_ = webhookId_;
+      }
       result.bitField0_ |= to_bitField0_;
     }
 
@@ -1684,6 +1810,16 @@ private static final long serialVersionUID = 0L;
             clientToolsBuilder_.addAllMessages(other.clientTools_);
           }
         }
+      }
+      if (!other.getWebhookUrl().isEmpty()) {
+        webhookUrl_ = other.webhookUrl_;
+        bitField0_ |= 0x00100000;
+        onChanged();
+      }
+      if (!other.getWebhookId().isEmpty()) {
+        webhookId_ = other.webhookId_;
+        bitField0_ |= 0x00200000;
+        onChanged();
       }
       this.mergeUnknownFields(other.getUnknownFields());
       onChanged();
@@ -1845,6 +1981,16 @@ private static final long serialVersionUID = 0L;
               }
               break;
             } // case 162
+            case 178: {
+              webhookUrl_ = input.readStringRequireUtf8();
+              bitField0_ |= 0x00100000;
+              break;
+            } // case 178
+            case 186: {
+              webhookId_ = input.readStringRequireUtf8();
+              bitField0_ |= 0x00200000;
+              break;
+            } // case 186
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -4671,6 +4817,195 @@ private static final long serialVersionUID = 0L;
         clientTools_ = null;
       }
       return clientToolsBuilder_;
+    }
+
+    private java.lang.Object webhookUrl_ = "";
+    /**
+     * <pre>
+     * The run's own webhook URL, as given to CreateRun; empty without one.
+     * </pre>
+     *
+     * <code>string webhook_url = 22 [json_name = "webhookUrl", (.google.api.field_behavior) = OUTPUT_ONLY];</code>
+     * @return The webhookUrl.
+     */
+    public java.lang.String getWebhookUrl() {
+      java.lang.Object ref = webhookUrl_;
+      if (!(ref instanceof java.lang.String)) {
+        com.google.protobuf.ByteString bs =
+            (com.google.protobuf.ByteString) ref;
+        java.lang.String s = bs.toStringUtf8();
+        webhookUrl_ = s;
+        return s;
+      } else {
+        return (java.lang.String) ref;
+      }
+    }
+    /**
+     * <pre>
+     * The run's own webhook URL, as given to CreateRun; empty without one.
+     * </pre>
+     *
+     * <code>string webhook_url = 22 [json_name = "webhookUrl", (.google.api.field_behavior) = OUTPUT_ONLY];</code>
+     * @return The bytes for webhookUrl.
+     */
+    public com.google.protobuf.ByteString
+        getWebhookUrlBytes() {
+      java.lang.Object ref = webhookUrl_;
+      if (ref instanceof String) {
+        com.google.protobuf.ByteString b = 
+            com.google.protobuf.ByteString.copyFromUtf8(
+                (java.lang.String) ref);
+        webhookUrl_ = b;
+        return b;
+      } else {
+        return (com.google.protobuf.ByteString) ref;
+      }
+    }
+    /**
+     * <pre>
+     * The run's own webhook URL, as given to CreateRun; empty without one.
+     * </pre>
+     *
+     * <code>string webhook_url = 22 [json_name = "webhookUrl", (.google.api.field_behavior) = OUTPUT_ONLY];</code>
+     * @param value The webhookUrl to set.
+     * @return This builder for chaining.
+     */
+    public Builder setWebhookUrl(
+        java.lang.String value) {
+      if (value == null) { throw new NullPointerException(); }
+      webhookUrl_ = value;
+      bitField0_ |= 0x00100000;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * The run's own webhook URL, as given to CreateRun; empty without one.
+     * </pre>
+     *
+     * <code>string webhook_url = 22 [json_name = "webhookUrl", (.google.api.field_behavior) = OUTPUT_ONLY];</code>
+     * @return This builder for chaining.
+     */
+    public Builder clearWebhookUrl() {
+      webhookUrl_ = getDefaultInstance().getWebhookUrl();
+      bitField0_ = (bitField0_ & ~0x00100000);
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * The run's own webhook URL, as given to CreateRun; empty without one.
+     * </pre>
+     *
+     * <code>string webhook_url = 22 [json_name = "webhookUrl", (.google.api.field_behavior) = OUTPUT_ONLY];</code>
+     * @param value The bytes for webhookUrl to set.
+     * @return This builder for chaining.
+     */
+    public Builder setWebhookUrlBytes(
+        com.google.protobuf.ByteString value) {
+      if (value == null) { throw new NullPointerException(); }
+      checkByteStringIsUtf8(value);
+      webhookUrl_ = value;
+      bitField0_ |= 0x00100000;
+      onChanged();
+      return this;
+    }
+
+    private java.lang.Object webhookId_ = "";
+    /**
+     * <pre>
+     * The webhook made for webhook_url (see WebhookService.GetWebhook and
+     * ListWebhookDeliveries); empty without one.
+     * </pre>
+     *
+     * <code>string webhook_id = 23 [json_name = "webhookId", (.google.api.field_behavior) = OUTPUT_ONLY];</code>
+     * @return The webhookId.
+     */
+    public java.lang.String getWebhookId() {
+      java.lang.Object ref = webhookId_;
+      if (!(ref instanceof java.lang.String)) {
+        com.google.protobuf.ByteString bs =
+            (com.google.protobuf.ByteString) ref;
+        java.lang.String s = bs.toStringUtf8();
+        webhookId_ = s;
+        return s;
+      } else {
+        return (java.lang.String) ref;
+      }
+    }
+    /**
+     * <pre>
+     * The webhook made for webhook_url (see WebhookService.GetWebhook and
+     * ListWebhookDeliveries); empty without one.
+     * </pre>
+     *
+     * <code>string webhook_id = 23 [json_name = "webhookId", (.google.api.field_behavior) = OUTPUT_ONLY];</code>
+     * @return The bytes for webhookId.
+     */
+    public com.google.protobuf.ByteString
+        getWebhookIdBytes() {
+      java.lang.Object ref = webhookId_;
+      if (ref instanceof String) {
+        com.google.protobuf.ByteString b = 
+            com.google.protobuf.ByteString.copyFromUtf8(
+                (java.lang.String) ref);
+        webhookId_ = b;
+        return b;
+      } else {
+        return (com.google.protobuf.ByteString) ref;
+      }
+    }
+    /**
+     * <pre>
+     * The webhook made for webhook_url (see WebhookService.GetWebhook and
+     * ListWebhookDeliveries); empty without one.
+     * </pre>
+     *
+     * <code>string webhook_id = 23 [json_name = "webhookId", (.google.api.field_behavior) = OUTPUT_ONLY];</code>
+     * @param value The webhookId to set.
+     * @return This builder for chaining.
+     */
+    public Builder setWebhookId(
+        java.lang.String value) {
+      if (value == null) { throw new NullPointerException(); }
+      webhookId_ = value;
+      bitField0_ |= 0x00200000;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * The webhook made for webhook_url (see WebhookService.GetWebhook and
+     * ListWebhookDeliveries); empty without one.
+     * </pre>
+     *
+     * <code>string webhook_id = 23 [json_name = "webhookId", (.google.api.field_behavior) = OUTPUT_ONLY];</code>
+     * @return This builder for chaining.
+     */
+    public Builder clearWebhookId() {
+      webhookId_ = getDefaultInstance().getWebhookId();
+      bitField0_ = (bitField0_ & ~0x00200000);
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * The webhook made for webhook_url (see WebhookService.GetWebhook and
+     * ListWebhookDeliveries); empty without one.
+     * </pre>
+     *
+     * <code>string webhook_id = 23 [json_name = "webhookId", (.google.api.field_behavior) = OUTPUT_ONLY];</code>
+     * @param value The bytes for webhookId to set.
+     * @return This builder for chaining.
+     */
+    public Builder setWebhookIdBytes(
+        com.google.protobuf.ByteString value) {
+      if (value == null) { throw new NullPointerException(); }
+      checkByteStringIsUtf8(value);
+      webhookId_ = value;
+      bitField0_ |= 0x00200000;
+      onChanged();
+      return this;
     }
 
     // @@protoc_insertion_point(builder_scope:threadline.v1.Run)

@@ -528,4 +528,46 @@ public interface RunOrBuilder extends
    */
   dev.threadline.v1.ClientToolOrBuilder getClientToolsOrBuilder(
       int index);
+
+  /**
+   * <pre>
+   * The run's own webhook URL, as given to CreateRun; empty without one.
+   * </pre>
+   *
+   * <code>string webhook_url = 22 [json_name = "webhookUrl", (.google.api.field_behavior) = OUTPUT_ONLY];</code>
+   * @return The webhookUrl.
+   */
+  java.lang.String getWebhookUrl();
+  /**
+   * <pre>
+   * The run's own webhook URL, as given to CreateRun; empty without one.
+   * </pre>
+   *
+   * <code>string webhook_url = 22 [json_name = "webhookUrl", (.google.api.field_behavior) = OUTPUT_ONLY];</code>
+   * @return The bytes for webhookUrl.
+   */
+  com.google.protobuf.ByteString
+      getWebhookUrlBytes();
+
+  /**
+   * <pre>
+   * The webhook made for webhook_url (see WebhookService.GetWebhook and
+   * ListWebhookDeliveries); empty without one.
+   * </pre>
+   *
+   * <code>string webhook_id = 23 [json_name = "webhookId", (.google.api.field_behavior) = OUTPUT_ONLY];</code>
+   * @return The webhookId.
+   */
+  java.lang.String getWebhookId();
+  /**
+   * <pre>
+   * The webhook made for webhook_url (see WebhookService.GetWebhook and
+   * ListWebhookDeliveries); empty without one.
+   * </pre>
+   *
+   * <code>string webhook_id = 23 [json_name = "webhookId", (.google.api.field_behavior) = OUTPUT_ONLY];</code>
+   * @return The bytes for webhookId.
+   */
+  com.google.protobuf.ByteString
+      getWebhookIdBytes();
 }

@@ -170,7 +170,7 @@ public final class RunProto extends com.google.protobuf.GeneratedFile {
       "R\ntoolCallId\022\022\n\004tool\030\002 \001(\tR\004tool\0225\n\006stat" +
       "us\030\003 \001(\0162\035.threadline.v1.ToolCallStatusR" +
       "\006status\022\037\n\013duration_ms\030\004 \001(\003R\ndurationMs" +
-      "\022\035\n\nerror_code\030\005 \001(\tR\terrorCode\"\304\010\n\003Run\022" +
+      "\022\035\n\nerror_code\030\005 \001(\tR\terrorCode\"\220\t\n\003Run\022" +
       "\033\n\006run_id\030\001 \001(\tB\004\342A\001\010R\005runId\022!\n\tthread_i" +
       "d\030\002 \001(\tB\004\342A\001\003R\010threadId\022\037\n\010agent_id\030\003 \001(" +
       "\tB\004\342A\001\003R\007agentId\0226\n\006status\030\004 \001(\0162\030.threa" +
@@ -198,45 +198,49 @@ public final class RunProto extends com.google.protobuf.GeneratedFile {
       "\023 \001(\0132\035.threadline.v1.ActionResponseB\004\342A" +
       "\001\003R\016actionResponse\022B\n\014client_tools\030\024 \003(\013" +
       "2\031.threadline.v1.ClientToolB\004\342A\001\003R\013clien" +
-      "tTools\"\215\001\n\nClientTool\022\030\n\004name\030\001 \001(\tB\004\342A\001" +
-      "\002R\004name\022&\n\013description\030\002 \001(\tB\004\342A\001\001R\013desc" +
-      "ription\022=\n\nparameters\030\003 \001(\0132\027.google.pro" +
-      "tobuf.StructB\004\342A\001\001R\nparameters\"h\n\010Questi" +
-      "on\022\030\n\004text\030\001 \001(\tB\004\342A\001\002R\004text\022B\n\ranswer_s" +
-      "chema\030\002 \001(\0132\027.google.protobuf.StructB\004\342A" +
-      "\001\001R\014answerSchema\"\366\001\n\016RequiredAction\022!\n\ta" +
-      "ction_id\030\001 \001(\tB\004\342A\001\003R\010actionId\022?\n\ntool_c" +
-      "alls\030\002 \001(\0132\036.threadline.v1.ClientToolCal" +
-      "lsH\000R\ttoolCalls\0225\n\010question\030\003 \001(\0132\027.thre" +
-      "adline.v1.QuestionH\000R\010question\022A\n\013expire" +
-      "_time\030\004 \001(\0132\032.google.protobuf.TimestampB" +
-      "\004\342A\001\003R\nexpireTimeB\006\n\004kind\"@\n\017ClientToolC" +
-      "alls\022-\n\005calls\030\001 \003(\0132\027.threadline.v1.Tool" +
-      "CallR\005calls\"\233\001\n\016ActionResponse\022\033\n\taction" +
-      "_id\030\001 \001(\tR\010actionId\022<\n\014tool_outputs\030\002 \003(" +
-      "\0132\031.threadline.v1.ToolResultR\013toolOutput" +
-      "s\022.\n\006answer\030\003 \001(\0132\026.google.protobuf.Valu" +
-      "eR\006answer\"\316\001\n\020ResumeRunRequest\022\033\n\006run_id" +
-      "\030\001 \001(\tB\004\342A\001\002R\005runId\022B\n\014tool_outputs\030\002 \003(" +
-      "\0132\031.threadline.v1.ToolResultB\004\342A\001\001R\013tool" +
-      "Outputs\0224\n\006answer\030\003 \001(\0132\026.google.protobu" +
-      "f.ValueB\004\342A\001\001R\006answer\022#\n\nrequest_id\030\004 \001(" +
-      "\tB\004\342A\001\001R\trequestId\"\314\004\n\020CreateRunRequest\022" +
-      "!\n\tthread_id\030\001 \001(\tB\004\342A\001\002R\010threadId\022\037\n\010ag" +
-      "ent_id\030\002 \001(\tB\004\342A\001\002R\007agentId\022C\n\016input_mes" +
-      "sages\030\003 \003(\0132\026.threadline.v1.MessageB\004\342A\001" +
-      "\001R\rinputMessages\0227\n\007context\030\004 \001(\0132\027.goog" +
-      "le.protobuf.StructB\004\342A\001\001R\007context\022+\n\016max" +
-      "_iterations\030\005 \001(\005B\004\342A\001\001R\rmaxIterations\022\032" +
-      "\n\005tools\030\006 \003(\tB\004\342A\001\001R\005tools\0229\n\010metadata\030\007" +
-      " \001(\0132\027.google.protobuf.StructB\004\342A\001\001R\010met" +
-      "adata\022U\n\022multitask_strategy\030\010 \001(\0162 .thre" +
-      "adline.v1.MultitaskStrategyB\004\342A\001\001R\021multi" +
-      "taskStrategy\022#\n\nrequest_id\030\t \001(\tB\004\342A\001\001R\t" +
-      "requestId\0222\n\022stream_event_types\030\n \003(\tB\004\342" +
-      "A\001\001R\020streamEventTypes\022B\n\014client_tools\030\013 " +
-      "\003(\0132\031.threadline.v1.ClientToolB\004\342A\001\001R\013cl" +
-      "ientTools\",\n\rGetRunRequest\022\033\n\006run_id\030\001 \001" +
+      "tTools\022%\n\013webhook_url\030\026 \001(\tB\004\342A\001\003R\nwebho" +
+      "okUrl\022#\n\nwebhook_id\030\027 \001(\tB\004\342A\001\003R\twebhook" +
+      "Id\"\215\001\n\nClientTool\022\030\n\004name\030\001 \001(\tB\004\342A\001\002R\004n" +
+      "ame\022&\n\013description\030\002 \001(\tB\004\342A\001\001R\013descript" +
+      "ion\022=\n\nparameters\030\003 \001(\0132\027.google.protobu" +
+      "f.StructB\004\342A\001\001R\nparameters\"h\n\010Question\022\030" +
+      "\n\004text\030\001 \001(\tB\004\342A\001\002R\004text\022B\n\ranswer_schem" +
+      "a\030\002 \001(\0132\027.google.protobuf.StructB\004\342A\001\001R\014" +
+      "answerSchema\"\366\001\n\016RequiredAction\022!\n\tactio" +
+      "n_id\030\001 \001(\tB\004\342A\001\003R\010actionId\022?\n\ntool_calls" +
+      "\030\002 \001(\0132\036.threadline.v1.ClientToolCallsH\000" +
+      "R\ttoolCalls\0225\n\010question\030\003 \001(\0132\027.threadli" +
+      "ne.v1.QuestionH\000R\010question\022A\n\013expire_tim" +
+      "e\030\004 \001(\0132\032.google.protobuf.TimestampB\004\342A\001" +
+      "\003R\nexpireTimeB\006\n\004kind\"@\n\017ClientToolCalls" +
+      "\022-\n\005calls\030\001 \003(\0132\027.threadline.v1.ToolCall" +
+      "R\005calls\"\233\001\n\016ActionResponse\022\033\n\taction_id\030" +
+      "\001 \001(\tR\010actionId\022<\n\014tool_outputs\030\002 \003(\0132\031." +
+      "threadline.v1.ToolResultR\013toolOutputs\022.\n" +
+      "\006answer\030\003 \001(\0132\026.google.protobuf.ValueR\006a" +
+      "nswer\"\316\001\n\020ResumeRunRequest\022\033\n\006run_id\030\001 \001" +
+      "(\tB\004\342A\001\002R\005runId\022B\n\014tool_outputs\030\002 \003(\0132\031." +
+      "threadline.v1.ToolResultB\004\342A\001\001R\013toolOutp" +
+      "uts\0224\n\006answer\030\003 \001(\0132\026.google.protobuf.Va" +
+      "lueB\004\342A\001\001R\006answer\022#\n\nrequest_id\030\004 \001(\tB\004\342" +
+      "A\001\001R\trequestId\"\240\005\n\020CreateRunRequest\022!\n\tt" +
+      "hread_id\030\001 \001(\tB\004\342A\001\002R\010threadId\022\037\n\010agent_" +
+      "id\030\002 \001(\tB\004\342A\001\002R\007agentId\022C\n\016input_message" +
+      "s\030\003 \003(\0132\026.threadline.v1.MessageB\004\342A\001\001R\ri" +
+      "nputMessages\0227\n\007context\030\004 \001(\0132\027.google.p" +
+      "rotobuf.StructB\004\342A\001\001R\007context\022+\n\016max_ite" +
+      "rations\030\005 \001(\005B\004\342A\001\001R\rmaxIterations\022\032\n\005to" +
+      "ols\030\006 \003(\tB\004\342A\001\001R\005tools\0229\n\010metadata\030\007 \001(\013" +
+      "2\027.google.protobuf.StructB\004\342A\001\001R\010metadat" +
+      "a\022U\n\022multitask_strategy\030\010 \001(\0162 .threadli" +
+      "ne.v1.MultitaskStrategyB\004\342A\001\001R\021multitask" +
+      "Strategy\022#\n\nrequest_id\030\t \001(\tB\004\342A\001\001R\trequ" +
+      "estId\0222\n\022stream_event_types\030\n \003(\tB\004\342A\001\001R" +
+      "\020streamEventTypes\022B\n\014client_tools\030\013 \003(\0132" +
+      "\031.threadline.v1.ClientToolB\004\342A\001\001R\013client" +
+      "Tools\022%\n\013webhook_url\030\017 \001(\tB\004\342A\001\001R\nwebhoo" +
+      "kUrl\022+\n\016webhook_secret\030\020 \001(\tB\004\342A\001\004R\rwebh" +
+      "ookSecret\",\n\rGetRunRequest\022\033\n\006run_id\030\001 \001" +
       "(\tB\004\342A\001\002R\005runId\"\235\001\n\017ListRunsRequest\022!\n\tt" +
       "hread_id\030\001 \001(\tB\004\342A\001\002R\010threadId\022!\n\tpage_s" +
       "ize\030\002 \001(\005B\004\342A\001\001R\010pageSize\022#\n\npage_token\030" +
@@ -273,7 +277,7 @@ public final class RunProto extends com.google.protobuf.GeneratedFile {
       "nt\022+\n\004call\030\001 \001(\0132\027.threadline.v1.ToolCal" +
       "lR\004call\0225\n\006record\030\002 \001(\0132\035.threadline.v1." +
       "ToolCallRecordR\006record\0221\n\006result\030\003 \001(\0132\031" +
-      ".threadline.v1.ToolResultR\006result\"\217\003\n\013Ch" +
+      ".threadline.v1.ToolResultR\006result\"\343\003\n\013Ch" +
       "atRequest\022\036\n\007message\030\001 \001(\tB\004\342A\001\002R\007messag" +
       "e\022\037\n\010agent_id\030\002 \001(\tB\004\342A\001\002R\007agentId\022!\n\tth" +
       "read_id\030\003 \001(\tB\004\342A\001\001R\010threadId\0227\n\007context" +
@@ -283,63 +287,65 @@ public final class RunProto extends com.google.protobuf.GeneratedFile {
       "equestId\022\032\n\005tools\030\007 \003(\tB\004\342A\001\001R\005tools\0221\n\003" +
       "ttl\030\010 \001(\0132\031.google.protobuf.DurationB\004\342A" +
       "\001\001R\003ttl\022B\n\014client_tools\030\t \003(\0132\031.threadli" +
-      "ne.v1.ClientToolB\004\342A\001\001R\013clientTools\"\311\002\n\014" +
-      "ChatResponse\022\033\n\tthread_id\030\001 \001(\tR\010threadI" +
-      "d\022\025\n\006run_id\030\002 \001(\tR\005runId\022\032\n\010response\030\003 \001" +
-      "(\tR\010response\022<\n\ntool_calls\030\004 \003(\0132\035.threa" +
-      "dline.v1.ToolCallRecordR\ttoolCalls\022\036\n\nit" +
-      "erations\030\005 \001(\005R\niterations\0220\n\006status\030\006 \001" +
-      "(\0162\030.threadline.v1.RunStatusR\006status\022*\n\005" +
-      "usage\030\007 \001(\0132\024.threadline.v1.UsageR\005usage" +
-      "\022-\n\005error\030\010 \001(\0132\027.threadline.v1.RunError" +
-      "R\005error*\350\001\n\tRunStatus\022\032\n\026RUN_STATUS_UNSP" +
-      "ECIFIED\020\000\022\025\n\021RUN_STATUS_QUEUED\020\001\022\026\n\022RUN_" +
-      "STATUS_RUNNING\020\002\022\030\n\024RUN_STATUS_COMPLETED" +
-      "\020\003\022%\n!RUN_STATUS_MAX_ITERATIONS_REACHED\020" +
-      "\004\022\025\n\021RUN_STATUS_FAILED\020\005\022\030\n\024RUN_STATUS_C" +
-      "ANCELLED\020\006\022\036\n\032RUN_STATUS_REQUIRES_ACTION" +
-      "\020\007*\271\001\n\021MultitaskStrategy\022\"\n\036MULTITASK_ST" +
-      "RATEGY_UNSPECIFIED\020\000\022\035\n\031MULTITASK_STRATE" +
-      "GY_REJECT\020\001\022\036\n\032MULTITASK_STRATEGY_ENQUEU" +
-      "E\020\002\022 \n\034MULTITASK_STRATEGY_INTERRUPT\020\003\022\037\n" +
-      "\033MULTITASK_STRATEGY_ROLLBACK\020\004*\215\001\n\016ToolC" +
-      "allStatus\022 \n\034TOOL_CALL_STATUS_UNSPECIFIE" +
-      "D\020\000\022\034\n\030TOOL_CALL_STATUS_RUNNING\020\001\022\036\n\032TOO" +
-      "L_CALL_STATUS_SUCCEEDED\020\002\022\033\n\027TOOL_CALL_S" +
-      "TATUS_FAILED\020\0032\266\t\n\nRunService\022i\n\tCreateR" +
-      "un\022\037.threadline.v1.CreateRunRequest\032\022.th" +
-      "readline.v1.Run\"\'\202\323\344\223\002!\"\034/v1/threads/{th" +
-      "read_id}/runs:\001*\022U\n\006GetRun\022\034.threadline." +
-      "v1.GetRunRequest\032\022.threadline.v1.Run\"\031\202\323" +
-      "\344\223\002\023\022\021/v1/runs/{run_id}\022q\n\010ListRuns\022\036.th" +
-      "readline.v1.ListRunsRequest\032\037.threadline" +
-      ".v1.ListRunsResponse\"$\202\323\344\223\002\036\022\034/v1/thread" +
-      "s/{thread_id}/runs\022e\n\tCancelRun\022\037.thread" +
-      "line.v1.CancelRunRequest\032\022.threadline.v1" +
-      ".Run\"#\202\323\344\223\002\035\"\030/v1/runs/{run_id}:cancel:\001" +
-      "*\022_\n\007WaitRun\022\035.threadline.v1.WaitRunRequ" +
-      "est\032\022.threadline.v1.Run\"!\202\323\344\223\002\033\"\026/v1/run" +
-      "s/{run_id}:wait:\001*\022u\n\017StreamRunEvents\022%." +
-      "threadline.v1.StreamRunEventsRequest\032\027.t" +
-      "hreadline.v1.RunEvent\" \202\323\344\223\002\032\022\030/v1/runs/" +
-      "{run_id}/events0\001\022\210\001\n\025StreamRunEventBatc" +
-      "hes\022%.threadline.v1.StreamRunEventsReque" +
-      "st\032\034.threadline.v1.RunEventBatch\"(\202\323\344\223\002\"" +
-      "\022 /v1/runs/{run_id}/events:batches0\001\022w\n\t" +
-      "StreamRun\022\037.threadline.v1.CreateRunReque" +
-      "st\032\027.threadline.v1.RunEvent\".\202\323\344\223\002(\"#/v1" +
-      "/threads/{thread_id}/runs:stream:\001*0\001\022s\n" +
-      "\013WatchThread\022!.threadline.v1.WatchThread" +
-      "Request\032\027.threadline.v1.RunEvent\"&\202\323\344\223\002 " +
-      "\022\036/v1/threads/{thread_id}/events0\001\022e\n\tRe" +
-      "sumeRun\022\037.threadline.v1.ResumeRunRequest" +
-      "\032\022.threadline.v1.Run\"#\202\323\344\223\002\035\"\030/v1/runs/{" +
-      "run_id}:resume:\001*\022T\n\004Chat\022\032.threadline.v" +
-      "1.ChatRequest\032\033.threadline.v1.ChatRespon" +
-      "se\"\023\202\323\344\223\002\r\"\010/v1/chat:\001*Bi\n\021dev.threadlin" +
-      "e.v1B\010RunProtoP\001ZHgithub.com/threadline/" +
-      "threadline/generated/go/threadline/v1;th" +
-      "readlinev1b\006proto3"
+      "ne.v1.ClientToolB\004\342A\001\001R\013clientTools\022%\n\013w" +
+      "ebhook_url\030\013 \001(\tB\004\342A\001\001R\nwebhookUrl\022+\n\016we" +
+      "bhook_secret\030\014 \001(\tB\004\342A\001\004R\rwebhookSecret\"" +
+      "\311\002\n\014ChatResponse\022\033\n\tthread_id\030\001 \001(\tR\010thr" +
+      "eadId\022\025\n\006run_id\030\002 \001(\tR\005runId\022\032\n\010response" +
+      "\030\003 \001(\tR\010response\022<\n\ntool_calls\030\004 \003(\0132\035.t" +
+      "hreadline.v1.ToolCallRecordR\ttoolCalls\022\036" +
+      "\n\niterations\030\005 \001(\005R\niterations\0220\n\006status" +
+      "\030\006 \001(\0162\030.threadline.v1.RunStatusR\006status" +
+      "\022*\n\005usage\030\007 \001(\0132\024.threadline.v1.UsageR\005u" +
+      "sage\022-\n\005error\030\010 \001(\0132\027.threadline.v1.RunE" +
+      "rrorR\005error*\350\001\n\tRunStatus\022\032\n\026RUN_STATUS_" +
+      "UNSPECIFIED\020\000\022\025\n\021RUN_STATUS_QUEUED\020\001\022\026\n\022" +
+      "RUN_STATUS_RUNNING\020\002\022\030\n\024RUN_STATUS_COMPL" +
+      "ETED\020\003\022%\n!RUN_STATUS_MAX_ITERATIONS_REAC" +
+      "HED\020\004\022\025\n\021RUN_STATUS_FAILED\020\005\022\030\n\024RUN_STAT" +
+      "US_CANCELLED\020\006\022\036\n\032RUN_STATUS_REQUIRES_AC" +
+      "TION\020\007*\271\001\n\021MultitaskStrategy\022\"\n\036MULTITAS" +
+      "K_STRATEGY_UNSPECIFIED\020\000\022\035\n\031MULTITASK_ST" +
+      "RATEGY_REJECT\020\001\022\036\n\032MULTITASK_STRATEGY_EN" +
+      "QUEUE\020\002\022 \n\034MULTITASK_STRATEGY_INTERRUPT\020" +
+      "\003\022\037\n\033MULTITASK_STRATEGY_ROLLBACK\020\004*\215\001\n\016T" +
+      "oolCallStatus\022 \n\034TOOL_CALL_STATUS_UNSPEC" +
+      "IFIED\020\000\022\034\n\030TOOL_CALL_STATUS_RUNNING\020\001\022\036\n" +
+      "\032TOOL_CALL_STATUS_SUCCEEDED\020\002\022\033\n\027TOOL_CA" +
+      "LL_STATUS_FAILED\020\0032\266\t\n\nRunService\022i\n\tCre" +
+      "ateRun\022\037.threadline.v1.CreateRunRequest\032" +
+      "\022.threadline.v1.Run\"\'\202\323\344\223\002!\"\034/v1/threads" +
+      "/{thread_id}/runs:\001*\022U\n\006GetRun\022\034.threadl" +
+      "ine.v1.GetRunRequest\032\022.threadline.v1.Run" +
+      "\"\031\202\323\344\223\002\023\022\021/v1/runs/{run_id}\022q\n\010ListRuns\022" +
+      "\036.threadline.v1.ListRunsRequest\032\037.thread" +
+      "line.v1.ListRunsResponse\"$\202\323\344\223\002\036\022\034/v1/th" +
+      "reads/{thread_id}/runs\022e\n\tCancelRun\022\037.th" +
+      "readline.v1.CancelRunRequest\032\022.threadlin" +
+      "e.v1.Run\"#\202\323\344\223\002\035\"\030/v1/runs/{run_id}:canc" +
+      "el:\001*\022_\n\007WaitRun\022\035.threadline.v1.WaitRun" +
+      "Request\032\022.threadline.v1.Run\"!\202\323\344\223\002\033\"\026/v1" +
+      "/runs/{run_id}:wait:\001*\022u\n\017StreamRunEvent" +
+      "s\022%.threadline.v1.StreamRunEventsRequest" +
+      "\032\027.threadline.v1.RunEvent\" \202\323\344\223\002\032\022\030/v1/r" +
+      "uns/{run_id}/events0\001\022\210\001\n\025StreamRunEvent" +
+      "Batches\022%.threadline.v1.StreamRunEventsR" +
+      "equest\032\034.threadline.v1.RunEventBatch\"(\202\323" +
+      "\344\223\002\"\022 /v1/runs/{run_id}/events:batches0\001" +
+      "\022w\n\tStreamRun\022\037.threadline.v1.CreateRunR" +
+      "equest\032\027.threadline.v1.RunEvent\".\202\323\344\223\002(\"" +
+      "#/v1/threads/{thread_id}/runs:stream:\001*0" +
+      "\001\022s\n\013WatchThread\022!.threadline.v1.WatchTh" +
+      "readRequest\032\027.threadline.v1.RunEvent\"&\202\323" +
+      "\344\223\002 \022\036/v1/threads/{thread_id}/events0\001\022e" +
+      "\n\tResumeRun\022\037.threadline.v1.ResumeRunReq" +
+      "uest\032\022.threadline.v1.Run\"#\202\323\344\223\002\035\"\030/v1/ru" +
+      "ns/{run_id}:resume:\001*\022T\n\004Chat\022\032.threadli" +
+      "ne.v1.ChatRequest\032\033.threadline.v1.ChatRe" +
+      "sponse\"\023\202\323\344\223\002\r\"\010/v1/chat:\001*Bi\n\021dev.threa" +
+      "dline.v1B\010RunProtoP\001ZHgithub.com/threadl" +
+      "ine/threadline/generated/go/threadline/v" +
+      "1;threadlinev1b\006proto3"
     };
     descriptor = com.google.protobuf.Descriptors.FileDescriptor
       .internalBuildGeneratedFileFrom(descriptorData,
@@ -375,7 +381,7 @@ public final class RunProto extends com.google.protobuf.GeneratedFile {
     internal_static_threadline_v1_Run_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_threadline_v1_Run_descriptor,
-        new java.lang.String[] { "RunId", "ThreadId", "AgentId", "Status", "Response", "ToolCalls", "Iterations", "Usage", "Error", "CreatedAt", "StartedAt", "EndedAt", "Metadata", "Context", "MaxIterations", "Tools", "MultitaskStrategy", "RequiredAction", "ActionResponse", "ClientTools", });
+        new java.lang.String[] { "RunId", "ThreadId", "AgentId", "Status", "Response", "ToolCalls", "Iterations", "Usage", "Error", "CreatedAt", "StartedAt", "EndedAt", "Metadata", "Context", "MaxIterations", "Tools", "MultitaskStrategy", "RequiredAction", "ActionResponse", "ClientTools", "WebhookUrl", "WebhookId", });
     internal_static_threadline_v1_ClientTool_descriptor =
       getDescriptor().getMessageType(4);
     internal_static_threadline_v1_ClientTool_fieldAccessorTable = new
@@ -417,7 +423,7 @@ public final class RunProto extends com.google.protobuf.GeneratedFile {
     internal_static_threadline_v1_CreateRunRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_threadline_v1_CreateRunRequest_descriptor,
-        new java.lang.String[] { "ThreadId", "AgentId", "InputMessages", "Context", "MaxIterations", "Tools", "Metadata", "MultitaskStrategy", "RequestId", "StreamEventTypes", "ClientTools", });
+        new java.lang.String[] { "ThreadId", "AgentId", "InputMessages", "Context", "MaxIterations", "Tools", "Metadata", "MultitaskStrategy", "RequestId", "StreamEventTypes", "ClientTools", "WebhookUrl", "WebhookSecret", });
     internal_static_threadline_v1_GetRunRequest_descriptor =
       getDescriptor().getMessageType(11);
     internal_static_threadline_v1_GetRunRequest_fieldAccessorTable = new
@@ -489,7 +495,7 @@ public final class RunProto extends com.google.protobuf.GeneratedFile {
     internal_static_threadline_v1_ChatRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_threadline_v1_ChatRequest_descriptor,
-        new java.lang.String[] { "Message", "AgentId", "ThreadId", "Context", "MaxIterations", "RequestId", "Tools", "Ttl", "ClientTools", });
+        new java.lang.String[] { "Message", "AgentId", "ThreadId", "Context", "MaxIterations", "RequestId", "Tools", "Ttl", "ClientTools", "WebhookUrl", "WebhookSecret", });
     internal_static_threadline_v1_ChatResponse_descriptor =
       getDescriptor().getMessageType(23);
     internal_static_threadline_v1_ChatResponse_fieldAccessorTable = new

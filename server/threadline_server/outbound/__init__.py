@@ -1,0 +1,1 @@
+"""Calls the server makes to the outside: webhook deliveries."""
