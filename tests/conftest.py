@@ -1,6 +1,9 @@
 """Shared fixtures: a real Threadline server on an ephemeral port over a real SQLite file.
 
-``server`` runs the server in the test's own event loop (fast, one per test);
+``server`` runs the server in the test's own event loop (fast, one per test).
+A test module that sets ``BOTH_STORES = True`` runs each of its tests twice,
+``[sqlite]`` and ``[postgres]``: the second over a database of its own in a
+throwaway PostgreSQL cluster (tests/pgcluster.py), started once per session;
 ``spawn_server`` runs ``python -m threadline_server serve`` as a child process
 for tests that need signals, kill -9 or the command line.
 """
@@ -25,6 +28,8 @@ from grpc_status import rpc_status
 from threadline.v1 import message_pb2_grpc, thread_pb2_grpc
 from threadline_server.config import Settings
 from threadline_server.transport.server import ThreadlineServer
+
+from tests import pgcluster
 
 ROOT = Path(__file__).resolve().parent.parent
 LISTENING = re.compile(r"(?<!http )listening on (\S+):(\d+)")
@@ -65,6 +70,49 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
             terminalreporter.write_line(line)
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Run the tests of a module that sets BOTH_STORES against SQLite and PostgreSQL."""
+    if getattr(metafunc.module, "BOTH_STORES", False) and "store_kind" in metafunc.fixturenames:
+        metafunc.parametrize("store_kind", ["sqlite", "postgres"], indirect=True)
+
+
+@pytest.fixture
+def store_kind(request: pytest.FixtureRequest) -> str:
+    """Which store the server fixture uses: sqlite unless the module asks for both."""
+    return str(getattr(request, "param", "sqlite"))
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster() -> Iterator[pgcluster.Cluster]:
+    """A throwaway PostgreSQL cluster for the whole session, stopped at its end.
+
+    Skips the test when PostgreSQL is not installed (CI installs it: .ci/run).
+    """
+    if pgcluster.find_bin_dir() is None:
+        pytest.skip("PostgreSQL is not installed (initdb not found)")
+    cluster = pgcluster.start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_cluster: pgcluster.Cluster) -> Iterator[str]:
+    """The URL of a fresh database, this test's own, dropped after the test."""
+    url = postgres_cluster.create_database()
+    yield url
+    postgres_cluster.drop_database(url)
+
+
+@pytest.fixture
+def database_value(store_kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
+    """What --database is for this test: tmp_path/threadline.db, or a fresh PostgreSQL database."""
+    if store_kind == "postgres":
+        return str(request.getfixturevalue("postgres_url"))
+    return str(tmp_path / "threadline.db")
+
+
 @dataclass
 class Client:
     """Stubs for one running server."""
@@ -82,6 +130,8 @@ class RunningServer:
     server: ThreadlineServer
     client: Client
     database: Path
+    # The --database value: the SQLite file's path, or a PostgreSQL URL.
+    url: str = ""
 
 
 def connect(address: str) -> Client:
@@ -96,17 +146,17 @@ def connect(address: str) -> Client:
 
 
 @pytest.fixture
-async def server(tmp_path: Path) -> AsyncIterator[RunningServer]:
-    """Start a server on 127.0.0.1:0 over tmp_path/threadline.db."""
+async def server(tmp_path: Path, database_value: str) -> AsyncIterator[RunningServer]:
+    """Start a server on 127.0.0.1:0 over tmp_path/threadline.db (or a PostgreSQL database)."""
     database = tmp_path / "threadline.db"
     # No HTTP side here (tests/test_http.py starts its own): port 8080 may be taken.
     instance = ThreadlineServer(
-        Settings(listen="127.0.0.1:0", database=str(database), grace_period=1.0, http_listen="")
+        Settings(listen="127.0.0.1:0", database=database_value, grace_period=1.0, http_listen="")
     )
     port = await instance.start()
     client = connect(f"127.0.0.1:{port}")
     try:
-        yield RunningServer(instance, client, database)
+        yield RunningServer(instance, client, database, database_value)
     finally:
         await client.channel.close(None)
         await instance.stop(grace=1.0)
@@ -234,13 +284,20 @@ def start_server_process(
 
 
 @pytest.fixture
-def spawn_server(tmp_path: Path) -> Iterator[Any]:
-    """Start server processes for a test; any still running at the end are killed."""
+def spawn_server(tmp_path: Path, database_value: str) -> Iterator[Any]:
+    """Start server processes for a test; any still running at the end are killed.
+
+    Without a database given, they serve the test's: tmp_path/threadline.db,
+    or (a BOTH_STORES module's [postgres] run) its PostgreSQL database.
+    """
     started: list[ServerProcess] = []
 
     def spawn(
         database: Path | None = None, *extra: str, env: dict[str, str] | None = None
     ) -> ServerProcess:
+        if database is None and database_value.startswith("postgresql://"):
+            # The last --database wins: the path only names the log's folder.
+            extra = ("--database", database_value, *extra)
         child = start_server_process(database or tmp_path / "threadline.db", *extra, env=env)
         started.append(child)
         return child

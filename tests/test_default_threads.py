@@ -31,20 +31,22 @@ from tests.test_state import get_state, plain, update
 from tests.test_threads import struct
 
 pytestmark = pytest.mark.api
+# Every test runs against SQLite and against PostgreSQL (tests/conftest.py).
+BOTH_STORES = True
 
 FAILED_PRECONDITION = grpc.StatusCode.FAILED_PRECONDITION
 RACERS = 40
 
 
 @pytest.fixture
-async def server(tmp_path: Path) -> AsyncIterator[RunningServer]:
+async def server(tmp_path: Path, database_value: str) -> AsyncIterator[RunningServer]:
     """A server with its HTTP side, so that calls race over both."""
     database = tmp_path / "default.db"
     instance = ThreadlineServer(
         Settings(
             listen="127.0.0.1:0",
             http_listen="127.0.0.1:0",
-            database=str(database),
+            database=database_value if "://" in database_value else str(database),
             grace_period=1.0,
         )
     )

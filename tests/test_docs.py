@@ -78,6 +78,7 @@ RUN_ELSEWHERE = {
     DOCS / "operations.md": ROOT / "tests" / "test_observability_docs.py",
     DOCS / "security.md": ROOT / "tests" / "test_security_docs.py",
     DOCS / "tls.md": ROOT / "tests" / "test_tls_docs.py",
+    DOCS / "scaling.md": ROOT / "tests" / "test_scaling_docs.py",
 }
 # Single shell blocks run by a test here rather than as a walk-through.
 TWO_COMMANDS = Walkthrough(ROOT / "README.md", "## Two commands")

@@ -29,16 +29,22 @@ from tests.conftest import RunningServer, connect, expect_failure
 from tests.test_http import parse_sse
 from tests.test_stream_filters import TEXT, run_events, start
 
+# Every test runs against SQLite and against PostgreSQL (tests/conftest.py).
+BOTH_STORES = True
+
 INVALID = grpc.StatusCode.INVALID_ARGUMENT
 NOT_FOUND = grpc.StatusCode.NOT_FOUND
 
 
 @pytest.fixture
-async def server(tmp_path: Path) -> AsyncIterator[RunningServer]:
+async def server(tmp_path: Path, database_value: str) -> AsyncIterator[RunningServer]:
     """A server with its HTTP side."""
     database = tmp_path / "batches.db"
     settings = Settings(
-        listen="127.0.0.1:0", http_listen="127.0.0.1:0", database=str(database), grace_period=1.0
+        listen="127.0.0.1:0",
+        http_listen="127.0.0.1:0",
+        database=database_value if "://" in database_value else str(database),
+        grace_period=1.0,
     )
     instance = ThreadlineServer(settings)
     port = await instance.start()

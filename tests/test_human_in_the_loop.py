@@ -34,6 +34,8 @@ from threadline_server.transport.server import ThreadlineServer
 from tests.conftest import connect, expect_failure
 
 pytestmark = pytest.mark.api
+# Every test runs against SQLite and against PostgreSQL (tests/conftest.py).
+BOTH_STORES = True
 
 WAITING = run_pb2.RUN_STATUS_REQUIRES_ACTION
 QUEUED = run_pb2.RUN_STATUS_QUEUED
@@ -58,11 +60,13 @@ class Hitl:
     runs: Any
 
 
-async def _start(tmp_path: Path, **settings: Any) -> tuple[ThreadlineServer, Any]:
+async def _start(
+    tmp_path: Path, database: str = "", **settings: Any
+) -> tuple[ThreadlineServer, Any]:
     instance = ThreadlineServer(
         Settings(
             listen="127.0.0.1:0",
-            database=str(tmp_path / "threadline.db"),
+            database=database or str(tmp_path / "threadline.db"),
             grace_period=1.0,
             http_listen="",
             **settings,
@@ -73,9 +77,9 @@ async def _start(tmp_path: Path, **settings: Any) -> tuple[ThreadlineServer, Any
 
 
 @pytest.fixture
-async def hitl(tmp_path: Path) -> AsyncIterator[Hitl]:
+async def hitl(tmp_path: Path, database_value: str) -> AsyncIterator[Hitl]:
     """A server with the default --action-timeout, and a RunService stub."""
-    instance, client = await _start(tmp_path)
+    instance, client = await _start(tmp_path, database_value)
     try:
         yield Hitl(instance, client, run_pb2_grpc.RunServiceStub(client.channel))
     finally:

@@ -14,11 +14,11 @@ import sqlite3
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import aiohttp
 import grpc
+import psycopg
 import pytest
 from google.protobuf import struct_pb2
 from threadline.v1 import (
@@ -36,6 +36,8 @@ from threadline_server.transport.server import ThreadlineServer
 from tests.conftest import expect_failure
 
 pytestmark = pytest.mark.api
+# Every test runs against SQLite and against PostgreSQL (tests/conftest.py).
+BOTH_STORES = True
 
 INVALID = grpc.StatusCode.INVALID_ARGUMENT
 TABLES = ("threads", "messages", "runs", "events", "request_ids")
@@ -48,7 +50,8 @@ class Stubs:
     """A server (with its HTTP side) and stubs for every service."""
 
     server: ThreadlineServer
-    database: Path
+    # The --database value: a SQLite file's path, or a PostgreSQL URL.
+    database: str
     threads: thread_pb2_grpc.ThreadServiceAsyncStub
     messages: message_pb2_grpc.MessageServiceAsyncStub
     runs: run_pb2_grpc.RunServiceAsyncStub
@@ -56,8 +59,8 @@ class Stubs:
 
 
 @pytest.fixture
-async def stubs(tmp_path: Path) -> AsyncIterator[Stubs]:
-    database = tmp_path / "threadline.db"
+async def stubs(database_value: str) -> AsyncIterator[Stubs]:
+    database = database_value
     server = ThreadlineServer(
         Settings(
             listen="127.0.0.1:0",
@@ -82,12 +85,28 @@ async def stubs(tmp_path: Path) -> AsyncIterator[Stubs]:
         await server.stop(grace=1.0)
 
 
-def rows(database: Path) -> dict[str, int]:
+def rows(database: str) -> dict[str, int]:
+    if database.startswith("postgresql://"):
+        with psycopg.connect(database) as pg:
+            return {
+                table: pg.execute(f"SELECT count(*) FROM {table}".encode()).fetchone()[0]  # type: ignore[index]
+                for table in TABLES
+            }
     with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as connection:
         return {
             table: connection.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
             for table in TABLES
         }
+
+
+def age_request_ids(database: str, micros: int) -> None:
+    """Make every remembered call older by micros, as the clock would."""
+    if database.startswith("postgresql://"):
+        with psycopg.connect(database) as pg:
+            pg.execute(b"UPDATE request_ids SET created_at = created_at - %s", (micros,))
+        return
+    with sqlite3.connect(database) as connection:
+        connection.execute("UPDATE request_ids SET created_at = created_at - ?", (micros,))
 
 
 def user(text: str) -> message_pb2.Message:
@@ -362,13 +381,11 @@ async def test_after_24_hours_a_request_id_is_forgotten(stubs):
     request_id = new_id()
     first = await create_thread(stubs, "", request_id)
     # Age the remembered call by a day and a second, as the clock would.
-    with sqlite3.connect(stubs.database) as connection:
-        connection.execute("UPDATE request_ids SET created_at = created_at - ?", (DAY_US + 1,))
+    age_request_ids(stubs.database, DAY_US + 1)
     second = await create_thread(stubs, "", request_id)
     assert second.thread_id != first.thread_id
     assert rows(stubs.database)["request_ids"] == 1  # the old row was replaced
-    with sqlite3.connect(stubs.database) as connection:
-        connection.execute("UPDATE request_ids SET created_at = created_at - ?", (DAY_US + 1,))
+    age_request_ids(stubs.database, DAY_US + 1)
     await create_thread(stubs, "", new_id())  # a fresh one stays
     assert await idempotency.forget_old(stubs.server.store) == 1
     assert rows(stubs.database)["request_ids"] == 1

@@ -22,6 +22,8 @@ from threadline.v1 import message_pb2, message_pb2_grpc, thread_pb2, thread_pb2_
 from tests.conftest import Client, expect_failure
 
 pytestmark = pytest.mark.api
+# Every test runs against SQLite and against PostgreSQL (tests/conftest.py).
+BOTH_STORES = True
 
 T = TypeVar("T")
 

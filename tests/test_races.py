@@ -49,6 +49,8 @@ from tests.test_runs import (
 from tests.test_threads import struct
 
 pytestmark = [pytest.mark.api, pytest.mark.timeout(120)]
+# Every test runs against SQLite and against PostgreSQL (tests/conftest.py).
+BOTH_STORES = True
 
 CONCURRENT = 12
 ROUNDS = 5

@@ -37,6 +37,8 @@ from threadline_server.transport.server import ThreadlineServer
 from tests.conftest import RpcFailure, RunningServer, connect, expect_failure, failure
 
 pytestmark = pytest.mark.api
+# Every test runs against SQLite and against PostgreSQL (tests/conftest.py).
+BOTH_STORES = True
 
 if TYPE_CHECKING:
     from threadline.v1.run_pb2_grpc import RunServiceAsyncStub as Runs

@@ -37,6 +37,8 @@ from threadline_server.transport.server import ThreadlineServer
 from tests.conftest import RunningServer, connect, expect_failure
 
 pytestmark = pytest.mark.api
+# Every test runs against SQLite and against PostgreSQL (tests/conftest.py).
+BOTH_STORES = True
 
 if TYPE_CHECKING:
     from threadline.v1.run_pb2_grpc import RunServiceAsyncStub as Runs
@@ -96,13 +98,13 @@ class ScriptedAgent:
 
 
 @pytest.fixture
-async def server(tmp_path: Path) -> AsyncIterator[RunningServer]:
+async def server(tmp_path: Path, database_value: str) -> AsyncIterator[RunningServer]:
     """A server with the scripted agent of this module (and the built-in ones)."""
     database = tmp_path / "state.db"
     instance = ThreadlineServer(
         Settings(
             listen="127.0.0.1:0",
-            database=str(database),
+            database=database_value if "://" in database_value else str(database),
             grace_period=1.0,
             http_listen="",
             run_timeout=RUN_TIMEOUT,

@@ -30,6 +30,8 @@ from tests.test_http import parse_sse
 from tests.test_threads import struct
 
 pytestmark = pytest.mark.api
+# Every test runs against SQLite and against PostgreSQL (tests/conftest.py).
+BOTH_STORES = True
 
 INVALID = grpc.StatusCode.INVALID_ARGUMENT
 FINAL = {"run.completed", "run.failed", "run.cancelled", "run.max_iterations_reached"}
@@ -37,14 +39,14 @@ TEXT = " ".join(f"w{i}" for i in range(12))
 
 
 @pytest.fixture
-async def server(tmp_path: Path) -> AsyncIterator[RunningServer]:
+async def server(tmp_path: Path, database_value: str) -> AsyncIterator[RunningServer]:
     """A server with its HTTP side."""
     database = tmp_path / "filters.db"
     instance = ThreadlineServer(
         Settings(
             listen="127.0.0.1:0",
             http_listen="127.0.0.1:0",
-            database=str(database),
+            database=database_value if "://" in database_value else str(database),
             grace_period=1.0,
         )
     )

@@ -25,6 +25,8 @@ from threadline.v1 import message_pb2, thread_pb2
 from tests.conftest import expect_failure
 
 pytestmark = pytest.mark.api
+# Every test runs against SQLite and against PostgreSQL (tests/conftest.py).
+BOTH_STORES = True
 
 INVALID = grpc.StatusCode.INVALID_ARGUMENT
 NOT_FOUND = grpc.StatusCode.NOT_FOUND

@@ -25,6 +25,8 @@ from tests.conftest import RunningServer, connect, expect_failure
 from tests.test_threads import struct
 
 pytestmark = pytest.mark.api
+# Every test runs against SQLite and against PostgreSQL (tests/conftest.py).
+BOTH_STORES = True
 
 INVALID = grpc.StatusCode.INVALID_ARGUMENT
 HOUR = 3600
@@ -32,14 +34,14 @@ DAY = 24 * HOUR
 
 
 @pytest.fixture
-async def capped(tmp_path: Path) -> AsyncIterator[RunningServer]:
+async def capped(tmp_path: Path, database_value: str) -> AsyncIterator[RunningServer]:
     """A server whose Chat threads expire after 24 hours, and no TTL may pass 720 hours."""
     database = tmp_path / "capped.db"
     instance = ThreadlineServer(
         Settings(
             listen="127.0.0.1:0",
             http_listen="",
-            database=str(database),
+            database=database_value if "://" in database_value else str(database),
             grace_period=1.0,
             default_thread_ttl=24 * HOUR,
             max_thread_ttl=720 * HOUR,

@@ -37,6 +37,8 @@ from threadline.v1 import (
 from tests.conftest import ROOT, ServerProcess, expect_failure
 
 pytestmark = pytest.mark.process
+# Every test runs against SQLite and against PostgreSQL (tests/conftest.py).
+BOTH_STORES = True
 
 WORKER = ROOT / "examples" / "python" / "worker.py"
 AGENT = "shouter"

@@ -1,4 +1,4 @@
-"""The ``threadline`` command: ``serve [flags]``, ``keys ...`` and ``backup PATH``."""
+"""The ``threadline`` command: ``serve [flags]``, ``keys ...``, ``backup PATH``, ``migrate``."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from collections.abc import Sequence
 
 from threadline_server import __version__, backup_command, config, keys_command
 from threadline_server.observability import logs, traces
+from threadline_server.store import choice
+from threadline_server.store.base import SchemaTooNewError
 from threadline_server.transport.server import ThreadlineServer
 
 
@@ -37,6 +39,19 @@ async def serve(settings: config.Settings) -> None:
         await server.stop()
 
 
+async def migrate(database: str) -> int:
+    """Apply the migrations a database lacks (``threadline migrate``); return the exit status."""
+    try:
+        version, applied = await choice.migrate(database)
+    except SchemaTooNewError as error:
+        sys.stderr.write(f"threadline migrate: {error}\n")
+        return 1
+    for name in applied:
+        sys.stdout.write(f"applied {name}\n")
+    sys.stdout.write(f"schema version {version}\n")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of the ``threadline`` command and ``python -m threadline_server``."""
     parser = argparse.ArgumentParser(
@@ -48,11 +63,17 @@ def main(argv: Sequence[str] | None = None) -> None:
     serve_parser = commands.add_parser("serve", help="run the gRPC server and its HTTP/JSON side")
     config.add_arguments(serve_parser)
     keys_command.add_parser(commands)
+    migrate_parser = commands.add_parser(
+        "migrate", help="bring the database's schema up to date, then exit"
+    )
+    config.add_arguments(migrate_parser, only=("database",))
     backup_command.add_parser(commands)
     arguments = parser.parse_args(argv)
     settings = config.load(arguments)
     if arguments.command == "keys":
         sys.exit(asyncio.run(keys_command.run(arguments, settings)))
+    if arguments.command == "migrate":
+        sys.exit(asyncio.run(migrate(settings.database)))
     if arguments.command == "backup":
         sys.exit(backup_command.run(arguments, settings))
     logs.configure(settings.log_level, settings.log_format)

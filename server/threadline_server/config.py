@@ -37,6 +37,7 @@ class Settings:
     worker_agents: tuple[str, ...] = ()
     run_timeout: float = 600.0
     lease_check_interval: float = 1.0
+    server_lease: float = 15.0
     action_timeout: float = 24 * 3600.0
     metrics_listen: str = ""
     event_tail_bytes: int = 64 * 1024 * 1024
@@ -100,7 +101,8 @@ _TTL_RANGE = (1.0, 3650 * 24 * 3600.0)
 _HELP = {
     "listen": "host:port for gRPC (port 0 picks a free port)",
     "http_listen": "host:port for HTTP/JSON (port 0 picks a free port; empty or --no-http: off)",
-    "database": "SQLite database file",
+    "database": "SQLite database file (a path, or sqlite:PATH), or a PostgreSQL database "
+    "(postgresql://user@host/name, for several processes on one database)",
     "log_level": "DEBUG, INFO, WARNING or ERROR",
     "log_format": "text (one line of key=value pairs) or json (one JSON object per line)",
     "grace_period": "seconds in-flight calls get to finish on SIGTERM/SIGINT",
@@ -120,6 +122,8 @@ _HELP = {
     "paused runs past their --action-timeout)",
     "action_timeout": "seconds a run paused in REQUIRES_ACTION waits for ResumeRun before it "
     "ends CANCELLED with ACTION_EXPIRED",
+    "server_lease": "with PostgreSQL: seconds a server holds a run it executes without "
+    "renewing (renewed every third of it); runs of a server that died end this long after",
     "key_secret_file": "file with the secret API keys are hashed with (default: the "
     "database's path + .key-secret; `threadline keys create` makes it)",
     "reflection": "server reflection: open (to anyone), closed (to callers with a valid key), "
@@ -251,6 +255,13 @@ def _check_database(settings: Settings) -> None:
         raise SystemExit("--db-busy-timeout must be >= 0 and --db-maintenance-interval > 0")
 
 
+def _check_run_times(settings: Settings) -> None:
+    if min(settings.run_timeout, settings.lease_check_interval, settings.action_timeout) <= 0:
+        raise SystemExit("run timeout, lease check interval and action timeout must be positive")
+    if settings.server_lease < 1:
+        raise SystemExit("the server lease must be 1 s or more")
+
+
 def _check(settings: Settings) -> None:
     if settings.log_level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
         raise SystemExit(f"log level {settings.log_level!r} is not DEBUG, INFO, WARNING or ERROR")
@@ -263,8 +274,7 @@ def _check(settings: Settings) -> None:
         raise SystemExit("max concurrent RPCs and read connections must be at least 1")
     if settings.expiry_sweep_interval <= 0:
         raise SystemExit("expiry sweep interval must be positive")
-    if min(settings.run_timeout, settings.lease_check_interval, settings.action_timeout) <= 0:
-        raise SystemExit("run timeout, lease check interval and action timeout must be positive")
+    _check_run_times(settings)
     if settings.event_tail_bytes < 0:
         raise SystemExit("event tail bytes must not be negative")
     _check_ttls(settings)

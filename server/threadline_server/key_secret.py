@@ -19,9 +19,16 @@ SECRET_BYTES = 32
 SUFFIX = ".key-secret"
 
 
+# The default secret file of a PostgreSQL database, in the working directory
+# (a URL names no folder): every process of one service must read the same secret.
+POSTGRES_DEFAULT = "threadline" + SUFFIX
+
+
 def default_path(database: str) -> str:
     """Return where the secret of a database's keys lives unless told otherwise."""
-    return database + SUFFIX
+    if database.startswith(("postgresql://", "postgres://")):
+        return POSTGRES_DEFAULT
+    return database.removeprefix("sqlite:") + SUFFIX
 
 
 class KeySecretFile:

@@ -17,6 +17,7 @@ from typing import Any
 from threadline_server import config
 from threadline_server.domain import keys
 from threadline_server.key_secret import KeySecretFile
+from threadline_server.store import choice
 from threadline_server.store.base import KeyAdmin
 from threadline_server.store.sqlite.keys import SqliteKeyAdmin
 
@@ -106,11 +107,26 @@ async def _revoke(admin: KeyAdmin, arguments: argparse.Namespace) -> int:
 
 async def run(arguments: argparse.Namespace, settings: config.Settings) -> int:
     """Carry out one keys action; return the exit status."""
-    database = Path(settings.database)
+    if choice.is_postgres(settings.database):
+        try:
+            from threadline_server.store.postgres.store import key_admin  # noqa: PLC0415 - only when asked for
+        except ImportError:
+            sys.stderr.write("threadline keys: pip install 'threadline[postgres]'\n")
+            return 1
+        async with key_admin(settings.database) as pg_admin:
+            return await _act(pg_admin, arguments, settings)
+    database = Path(choice.sqlite_path(settings.database))
     if arguments.keys_command != "create" and not database.exists():  # noqa: ASYNC240 - one stat before anything runs
         sys.stderr.write(f"threadline keys: no database at {settings.database}\n")
         return 1
-    admin = await SqliteKeyAdmin.open(settings.database)
+    admin = await SqliteKeyAdmin.open(str(database))
+    try:
+        return await _act(admin, arguments, settings)
+    finally:
+        await admin.close()
+
+
+async def _act(admin: KeyAdmin, arguments: argparse.Namespace, settings: config.Settings) -> int:
     try:
         if arguments.keys_command == "create":
             await _create(admin, arguments, settings.key_secret_path)
@@ -121,6 +137,4 @@ async def run(arguments: argparse.Namespace, settings: config.Settings) -> int:
     except ValueError as error:
         sys.stderr.write(f"threadline keys: {error}\n")
         return 2
-    finally:
-        await admin.close()
     return 0

@@ -17,7 +17,7 @@ from collections.abc import Collection, Mapping, Sequence
 from threadline_server.domain.actions import DEFAULT_ACTION_TIMEOUT_SECONDS
 from threadline_server.domain.agents import Agent, AgentDirectory
 from threadline_server.domain.events import EventBus
-from threadline_server.domain.executor import InProcessExecutor
+from threadline_server.domain.executor import SERVER_LEASE_US, InProcessExecutor
 from threadline_server.domain.recorder import Step
 from threadline_server.domain.run_end import RunEnds, is_over
 from threadline_server.domain.run_log import RunLog
@@ -39,6 +39,7 @@ class RunEngine:
         run_timeout: float,
         agent_tenants: Mapping[str, Collection[str]] | None = None,
         max_runs_in_flight: int = 0,
+        server_lease_us: int = SERVER_LEASE_US,
         action_timeout: float = DEFAULT_ACTION_TIMEOUT_SECONDS,
     ) -> None:
         self.store = store
@@ -49,7 +50,11 @@ class RunEngine:
         self.log = RunLog(store)
         self.ends = RunEnds(store, bus)
         self.executor = InProcessExecutor(
-            self.agents, self.record, run_timeout=run_timeout, action_timeout=action_timeout
+            self.agents,
+            self.record,
+            run_timeout=run_timeout,
+            action_timeout=action_timeout,
+            lease_us=server_lease_us,
         )
         self.scheduler = Scheduler(store, self.log, self.agents, self.executor)
 

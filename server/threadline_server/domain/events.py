@@ -54,6 +54,9 @@ MAX_DEFERRALS = 2
 # How often an idle reader checks again even without a wake-up: a safety net,
 # not the delivery path.
 IDLE_RECHECK_SECONDS = 5.0
+# The same with a store several processes share, where a wake-up from another
+# process (a notification) may be lost with its connection.
+SHARED_IDLE_RECHECK_SECONDS = 1.0
 
 
 @dataclass
@@ -81,6 +84,13 @@ class EventBus:
         self._max_bytes = max_bytes
         self.size = 0
         """The bytes every tail holds together."""
+        # A store other processes write too (PostgreSQL) commits events this
+        # process never hears of: then no tail can be complete, so readers
+        # read every event from the store, and commits only wake them (this
+        # process's own, and other processes' through the store's wake-ups),
+        # with a shorter idle re-read as the net for a missed notification.
+        self._shared = store.shared
+        self._idle_recheck = SHARED_IDLE_RECHECK_SECONDS if store.shared else IDLE_RECHECK_SECONDS
         # The serialized form of every event in a tail, by the event's id().
         self._wire: dict[int, bytes] = {}
         # Paced readers waiting for their turn, and whether turns are being given.
@@ -89,6 +99,7 @@ class EventBus:
         # Turns put off in a row because other callbacks were ready.
         self._deferred = 0
         store.add_event_listener(self.publish)
+        store.add_wake_listener(self.wake)
 
     def wire(self, event: run_pb2.RunEvent) -> bytes:
         """Return an event serialized: the bytes made once when it was published, if kept."""
@@ -97,6 +108,10 @@ class EventBus:
 
     def publish(self, tenant: str, events: list[run_pb2.RunEvent]) -> None:
         """Take a committed transaction's events (called by the store, in commit order)."""
+        if self._shared:
+            for thread_id in {event.thread_id for event in events}:
+                self.wake(tenant, thread_id)
+            return
         touched: set[ThreadKey] = set()
         for event in events:
             key = (tenant, event.thread_id)
@@ -183,6 +198,14 @@ class EventBus:
         if tail is not None and tail.changed is not None and not tail.changed.done():
             tail.changed.set_result(None)
             tail.changed = None
+
+    def wake(self, tenant: str, thread_id: str) -> None:
+        """Wake a thread's readers (every thread's, when thread_id is ''): they read the store."""
+        if thread_id:
+            self._wake((tenant, thread_id))
+            return
+        for key in list(self._tails):
+            self._wake(key)
 
     def change_of(self, tenant: str, thread_id: str) -> asyncio.Future[None]:
         """Return a future that resolves when the thread's next events commit.
@@ -357,7 +380,7 @@ class EventBus:
                     return
             if not batch:
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(asyncio.shield(changed), IDLE_RECHECK_SECONDS)
+                    await asyncio.wait_for(asyncio.shield(changed), self._idle_recheck)
                 continue
             chosen: list[run_pb2.RunEvent] = []
             ended = False

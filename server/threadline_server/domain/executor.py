@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import socket
 import time
 from collections.abc import AsyncGenerator, Sequence
 from typing import Any
@@ -48,6 +50,11 @@ from threadline_server.store.records import RunRecord
 
 logger = logging.getLogger(__name__)
 
+# With a store several processes share, a run executed here carries this
+# process's lease, renewed every third of it: when the process dies, another
+# ends the run once the lease has run out (LEASE_EXPIRED, one final event).
+SERVER_LEASE_US = 15_000_000
+
 SERVER_STOPPED = Finish(
     run_pb2.RUN_STATUS_FAILED, "SERVER_STOPPED", "the server stopped while the run was in flight"
 )
@@ -63,6 +70,7 @@ class InProcessExecutor:
         *,
         run_timeout: float,
         action_timeout: float = actions.DEFAULT_ACTION_TIMEOUT_SECONDS,
+        lease_us: int = SERVER_LEASE_US,
     ) -> None:
         self._agents = agents
         self._record = record
@@ -70,6 +78,12 @@ class InProcessExecutor:
         self.action_timeout = action_timeout
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self.stopping = False
+        self.lease_us = lease_us
+        """How long a run executed here stays held without renewal, when the store is shared."""
+        self.lease_id = ids.new_lease_id()
+        """The lease this process holds its runs by, when the store is shared."""
+        self.holder = f"server {socket.gethostname()}:{os.getpid()}"
+        """Who holds them, as a run's worker_id shows it."""
 
     async def launch(self, record: RunRecord, context: AgentContext) -> None:
         """Run a started run's agent in a task of its own, with what it reads."""
@@ -121,6 +135,12 @@ class InProcessExecutor:
         generator = agent.run(request)
         writer = StepWriter(self._record, tenant, run.run_id)
         finish: Finish | None = None
+        renewer = None
+        if record.lease_duration_us:
+            renewer = asyncio.create_task(
+                self._renew(tenant, run.run_id, record.lease_duration_us / 3e6),
+                name=f"lease of {run.run_id}",
+            )
         try:
             async with asyncio.timeout(self._run_timeout):
                 finish = await self._drive(generator, writer, tenant, run.run_id, allowed)
@@ -150,6 +170,8 @@ class InProcessExecutor:
             logger.exception("agent %s failed in run %s", run.agent_id, run.run_id)
             finish = Finish(run_pb2.RUN_STATUS_FAILED, "AGENT_ERROR", f"the agent failed: {error}")
         finally:
+            if renewer is not None:
+                renewer.cancel()
             await asyncio.shield(writer.settle())
             with contextlib.suppress(Exception):
                 await generator.aclose()
@@ -187,6 +209,19 @@ class InProcessExecutor:
                 await writer.add(step)
             if writer.ended:
                 return None
+
+    async def _renew(self, tenant: str, run_id: str, every: float) -> None:
+        """Renew this process's lease on a run until it ends; stop the run if it was lost."""
+        while True:
+            await asyncio.sleep(every)
+            try:
+                await self._record(tenant, run_id, [])
+            except RunEndedError:
+                # Ended elsewhere (cancelled, or the lease ran out meanwhile).
+                self.cancel([run_id])
+                return
+            except Exception:
+                logger.exception("renewing the lease of run %s failed", run_id)
 
     async def _pause(self, tenant: str, run_id: str, step: RequiresAction) -> None:
         """Pause the run for what the agent asks; a malformed request fails the run."""

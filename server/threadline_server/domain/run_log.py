@@ -50,6 +50,11 @@ class RunLog:
         self._store = store
         # By (tenant, run id).
         self._progress: dict[tuple[str, str], RunProgress] = {}
+        # With a shared store, the id of the last event each progress has
+        # seen: another process may have recorded more of the run since (a
+        # worker's reports can reach any process), read before it is used.
+        self._shared = store.shared
+        self._seen: dict[tuple[str, str], int] = {}
         store.add_event_listener(self._follow)
 
     def _follow(self, tenant: str, events: list[run_pb2.RunEvent]) -> None:
@@ -63,35 +68,48 @@ class RunLog:
                     if run[0] == tenant and progress.thread_id == event.thread_id
                 ]:
                     del self._progress[gone]
+                    self._seen.pop(gone, None)
             elif ends_run(event):
                 self._progress.pop(key, None)
+                self._seen.pop(key, None)
             elif event.type == event_types.RUN_STARTED:
                 self._progress[key] = RunProgress(event.thread_id)
+                self._seen[key] = event.event_id
             else:
                 progress = self._progress.get(key)
-                if progress is not None:
+                if progress is not None and event.event_id > self._seen.get(key, 0):
                     recorder.advance(progress, event)
+                    self._seen[key] = event.event_id
 
     async def _progress_of(self, record: RunRecord) -> RunProgress:
-        """Return a running run's progress, replaying its log when this process lacks it."""
+        """Return a running run's progress, replaying its log when this process lacks it.
+
+        With a shared store, the events another process recorded since are
+        read first (one indexed read, usually empty).
+        """
         key = (record.thread.tenant, record.run.run_id)
         progress = self._progress.get(key)
         if progress is None:
             progress = RunProgress(record.thread.thread_id)
             after = 0
-            while events := await self._store.read_events(
-                record.thread.tenant,
-                run_id=record.run.run_id,
-                after=after,
-                limit=_LOG_READ_BATCH,
-                max_bytes=sizes.READ_BATCH_BYTES,
-            ):
-                for event in events:
-                    recorder.advance(progress, event)
-                after = events[-1].event_id
-            # What the log holds is committed: this transaction's own events
-            # reach the progress through _follow once it commits.
-            self._progress[key] = progress
+        elif self._shared:
+            after = self._seen.get(key, 0)
+        else:
+            return progress
+        while events := await self._store.read_events(
+            record.thread.tenant,
+            run_id=record.run.run_id,
+            after=after,
+            limit=_LOG_READ_BATCH,
+            max_bytes=sizes.READ_BATCH_BYTES,
+        ):
+            for event in events:
+                recorder.advance(progress, event)
+            after = events[-1].event_id
+        # What the log holds is committed: this transaction's own events
+        # reach the progress through _follow once it commits.
+        self._progress[key] = progress
+        self._seen[key] = after
         return progress
 
     async def _write(self, tx: StoreTransaction, changes: RunChanges) -> None:

@@ -38,6 +38,11 @@ SERVER_RESTARTED = Finish(
     "the server restarted while the run was in flight",
 )
 
+# With a shared store: how often queued runs are looked for (a process that
+# stopped may have left some), and how often a waiting claim looks again.
+REQUEUE_SECONDS = 5.0
+CLAIM_RECHECK_SECONDS = 1.0
+
 # A run claimed by a worker, and what its agent reads.
 Claimed = tuple[RunRecord, AgentContext]
 
@@ -105,6 +110,10 @@ class Scheduler:
         self._agents = agents
         self._executor = executor
         self._worker_wakeups: dict[tuple[str, str], asyncio.Event] = {}
+        self._next_requeue = 0.0
+        self.claim_recheck_seconds = CLAIM_RECHECK_SECONDS if store.shared else None
+        """How often a waiting claim looks again without a wake-up (a shared
+        store: runs queued through another process wake nobody here)."""
 
     def worker_wakeup(self, tenant: str, agent_id: str) -> asyncio.Event:
         """Return the event set whenever a tenant's run of a worker agent may be claimable."""
@@ -138,7 +147,17 @@ class Scheduler:
                     ),
                 )
                 return _Next(kick_again=True)
-            started = await self._log.start(tx, record)
+            if self._store.shared:
+                # Other processes must see when this one stops holding it.
+                started = await self._log.start(
+                    tx,
+                    record,
+                    lease_id=self._executor.lease_id,
+                    lease_duration_us=self._executor.lease_us,
+                    worker_id=self._executor.holder,
+                )
+            else:
+                started = await self._log.start(tx, record)
             return started, await _agent_context(tx, started)
 
         outcome = await self._store.transaction(tenant, work)
@@ -233,8 +252,18 @@ class Scheduler:
         return expired
 
     async def expire_leases(self) -> int:
-        """End runs whose worker stopped renewing its lease; return how many."""
+        """End runs whose worker (or server) stopped renewing its lease; return how many.
+
+        With a shared store, also start the queued runs that a process which
+        stopped left waiting (at most every REQUEUE_SECONDS).
+        """
         expired = 0
+        if self._store.shared:
+            now = asyncio.get_running_loop().time()
+            if now >= self._next_requeue:
+                self._next_requeue = now + REQUEUE_SECONDS
+                for thread in await self._store.threads_with_queued_runs():
+                    await self.kick(thread.tenant, thread.thread_id)
         for record in await self._store.stale_runs():
             if record.lease_id is not None and await self._end_if_stale(
                 record, in_process_too=False

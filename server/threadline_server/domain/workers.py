@@ -119,8 +119,11 @@ class WorkerHandler:
             remaining = deadline - loop.time()
             if remaining <= 0:
                 return worker_pb2.ClaimRunResponse()
+            recheck = self._engine.scheduler.claim_recheck_seconds
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(wakeup.wait(), remaining)
+                await asyncio.wait_for(
+                    wakeup.wait(), remaining if recheck is None else min(remaining, recheck)
+                )
 
     async def report_run_events(
         self, tenant: str, request: worker_pb2.ReportRunEventsRequest

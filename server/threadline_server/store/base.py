@@ -57,6 +57,18 @@ from threadline_server.store.records import (
 T = TypeVar("T")
 
 
+class SchemaTooNewError(Exception):
+    """The database's schema is newer than this release knows: it must not serve it."""
+
+    def __init__(self, found: int, known: int) -> None:
+        super().__init__(
+            f"the database's schema is version {found}, newer than this release knows "
+            f"({known}): run a release at least as new as the one that migrated it"
+        )
+        self.found = found
+        self.known = known
+
+
 class StoreTransaction(abc.ABC):
     """One write transaction of one tenant: the primitives the domain composes its writes from."""
 
@@ -347,6 +359,20 @@ class Store(abc.ABC):
 
     Reads are methods; every write is one call to transaction(work).
     """
+
+    shared: bool = False
+    """True when other processes write the same database (PostgreSQL): then
+    events commit that this process's listeners never see, so stream readers
+    read every event from the store, woken by add_wake_listener, and runs
+    executed here carry a lease that the other processes can see run out."""
+
+    def add_wake_listener(self, listener: Callable[[str, str], None]) -> None:  # noqa: B027 - optional: a store of one process has nothing to tell
+        """Call listener(tenant, thread_id) when another process may have committed on a thread.
+
+        Also called for every thread (thread_id '') when notifications may
+        have been missed, so readers read again. A store that only one
+        process writes never calls it.
+        """
 
     @abc.abstractmethod
     async def open(self) -> None:

@@ -54,9 +54,9 @@ from threadline_server.observability.exposition import MetricsListener
 from threadline_server.observability.metrics import Metrics
 from threadline_server.outbound.dispatcher import Dispatcher
 from threadline_server.outbound.sender import Sender
+from threadline_server.store import choice
+from threadline_server.store.base import SchemaTooNewError
 from threadline_server.store.records import DEFAULT_TENANT
-from threadline_server.store.sqlite import SqliteStore
-from threadline_server.store.sqlite.keys import any_active_in
 from threadline_server.transport.auth import AccessInterceptor
 from threadline_server.transport.health import HealthServicer
 from threadline_server.transport.interceptors import ServerInterceptor
@@ -143,7 +143,7 @@ class ThreadlineServer:
         self.settings = settings
         self.metrics = Metrics()
         self.tracing = tracing
-        self.store = SqliteStore(
+        self.store = choice.open_store(
             settings.database,
             read_connections=settings.read_connections,
             busy_timeout=settings.db_busy_timeout,
@@ -164,6 +164,7 @@ class ThreadlineServer:
             action_timeout=settings.action_timeout,
             agent_tenants=settings.agent_tenant_map(),
             max_runs_in_flight=settings.tenant_max_runs,
+            server_lease_us=int(settings.server_lease * 1_000_000),
         )
         # Webhooks: which addresses they may reach, and the outbox's dispatcher.
         self.webhook_addresses = AddressPolicy(settings.webhook_allow)
@@ -216,7 +217,7 @@ class ThreadlineServer:
         mistake on a busy port stops before it touches the database. HTTP is
         served once gRPC is, since it calls the gRPC server.
         """
-        self._check_keys_rule()
+        await self._check_keys_rule()
         self.tls = _load_tls(self.settings)
         interceptors: list[grpc.aio.ServerInterceptor] = [  # type: ignore[type-arg]
             ServerInterceptor(self.metrics.grpc)
@@ -263,13 +264,13 @@ class ThreadlineServer:
         self._local = LocalChannel(registrar.handlers, interceptors)
         try:
             self._bind_listeners()
+            await self._open_store()
         except SystemExit:
             await server.stop(None)
             for listener in (self.http, self.metrics_listener):
                 if listener is not None:
                     await listener.stop(0)
             raise
-        await self.store.open()
         self.access.verifier = KeyVerifier(
             self.store.keys, self.key_secret.read, anonymous_allowed=self.local_only
         )
@@ -306,7 +307,7 @@ class ThreadlineServer:
             "listening on %s:%d database=%s%s",
             host,
             self.port,
-            self.settings.database,
+            self._database_name(),
             self._tls_note(),
         )
         if self.http is not None:
@@ -321,10 +322,25 @@ class ThreadlineServer:
             logger.info("metrics not served: no HTTP listener and no --metrics-listen")
         return self.port
 
-    def _check_keys_rule(self) -> None:
+    async def _open_store(self) -> None:
+        """Open the store (migrating it); refuse a schema newer than this release knows."""
+        try:
+            await self.store.open()
+        except SchemaTooNewError as error:
+            await self.store.close()
+            raise SystemExit(f"refusing to serve {self._database_name()}: {error}") from None
+
+    def _database_name(self) -> str:
+        """Return the database as logs show it: a PostgreSQL URL without its password."""
+        database = self.settings.database
+        if choice.is_postgres(database):
+            return choice.without_password(database)
+        return database
+
+    async def _check_keys_rule(self) -> None:
         """Refuse to serve without keys beyond loopback, or with keys that cannot be checked."""
         settings = self.settings
-        has_keys = any_active_in(settings.database)
+        has_keys = await choice.has_active_key(settings.database)
         if not has_keys and not self.local_only:
             addresses = " and ".join(
                 a for a in (settings.listen, settings.http_listen) if a and not _is_loopback(a)

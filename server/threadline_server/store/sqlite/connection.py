@@ -25,6 +25,7 @@ from importlib import resources
 
 import aiosqlite
 
+from threadline_server.store.base import SchemaTooNewError
 from threadline_server.store.sqlite import wal
 
 logger = logging.getLogger(__name__)
@@ -53,10 +54,15 @@ async def open_writer(path: str, *, busy_timeout_ms: int = 10000) -> aiosqlite.C
             sqlite3.sqlite_version,
         )
     writer = await connect(path, busy_timeout_ms=busy_timeout_ms)
-    await writer.execute("PRAGMA journal_mode = WAL")
-    await writer.execute("PRAGMA synchronous = FULL")
-    await wal.limit(writer)
-    await migrate(writer)
+    try:
+        await writer.execute("PRAGMA journal_mode = WAL")
+        await writer.execute("PRAGMA synchronous = FULL")
+        await wal.limit(writer)
+        await migrate(writer)
+    except BaseException:
+        # Its thread would keep the process alive (a schema too new, say).
+        await writer.close()
+        raise
     return writer
 
 
@@ -68,14 +74,12 @@ async def open_side_writer(path: str) -> aiosqlite.Connection:
     On close it checkpoints only when it is the last connection to the
     database, that is when no server has it open.
     """
-    writer = await connect(path)
-    await writer.execute("PRAGMA wal_autocheckpoint = 0")
-    async with writer.execute("PRAGMA journal_mode") as cursor:
-        row = await cursor.fetchone()
-    if row is None or str(row[0]).lower() != "wal":
-        await writer.execute("PRAGMA journal_mode = WAL")
-    await writer.execute("PRAGMA synchronous = FULL")
-    await migrate(writer)
+    writer = await open_side_writer_unmigrated(path)
+    try:
+        await migrate(writer)
+    except BaseException:
+        await writer.close()
+        raise
     return writer
 
 
@@ -98,21 +102,56 @@ async def open_reader(path: str) -> aiosqlite.Connection:
     return reader
 
 
-async def migrate(connection: aiosqlite.Connection) -> None:
-    """Apply every migration newer than the database's user_version, one transaction each."""
+async def migrate_file(path: str) -> tuple[int, list[str]]:
+    """Bring the database file at path up to date (`threadline migrate`).
+
+    Returns its version and the migrations applied.
+    """
+    connection = await open_side_writer_unmigrated(path)
+    try:
+        applied = await migrate(connection)
+        async with connection.execute("PRAGMA user_version") as cursor:
+            row = await cursor.fetchone()
+        return (int(row[0]) if row else 0), applied
+    finally:
+        await connection.close()
+
+
+async def open_side_writer_unmigrated(path: str) -> aiosqlite.Connection:
+    """Open a writing connection as the keys command does, without migrating."""
+    writer = await connect(path)
+    await writer.execute("PRAGMA wal_autocheckpoint = 0")
+    async with writer.execute("PRAGMA journal_mode") as cursor:
+        row = await cursor.fetchone()
+    if row is None or str(row[0]).lower() != "wal":
+        await writer.execute("PRAGMA journal_mode = WAL")
+    await writer.execute("PRAGMA synchronous = FULL")
+    return writer
+
+
+async def migrate(connection: aiosqlite.Connection) -> list[str]:
+    """Apply every migration newer than the database's user_version, one transaction each.
+
+    Returns the names of those applied; refuses (SchemaTooNewError) a
+    database migrated by a newer release.
+    """
     async with connection.execute("PRAGMA user_version") as cursor:
         row = await cursor.fetchone()
     current = int(row[0]) if row else 0
+    applied: list[str] = []
     folder = resources.files(__package__) / "migrations"
     scripts = sorted(
         (int(entry.name.split("_", 1)[0]), entry)
         for entry in folder.iterdir()
         if entry.name.endswith(".sql")
     )
+    if scripts and current > scripts[-1][0]:
+        raise SchemaTooNewError(current, scripts[-1][0])
     for number, entry in scripts:
         if number <= current:
             continue
         logger.info("applying migration %s", entry.name)
+        applied.append(entry.name)
         script = entry.read_text(encoding="utf-8")
         try:
             await connection.executescript(
@@ -122,6 +161,7 @@ async def migrate(connection: aiosqlite.Connection) -> None:
             if connection.in_transaction:
                 await connection.execute("ROLLBACK")
             raise
+    return applied
 
 
 def open_loop_reader(path: str) -> sqlite3.Connection:
