@@ -155,6 +155,10 @@ DELIBERATE: dict[str, Deliberate] = {
         "a CORS preflight gets the CORS rules' answer: 403 while CORS is off (grpc-gateway: 501)",
         frozenset({"status", "headers", "body"}),
     ),
+    "path-params/bad-escape": Deliberate(
+        "a bad %-escape in the path is a JSON error with an ErrorInfo (Go: text/plain)",
+        frozenset({"content_type", "body"}),
+    ),
     "browser/encoded-*": Deliberate(
         "a body with a Content-Encoding is 415 (grpc-gateway ignores the header)",
         frozenset({"status", "headers", "body"}),

@@ -532,7 +532,9 @@ class HttpGateway:
         except params.InvalidUtf8Error as error:
             return _error_response(GatewayError(code_pb2.INVALID_ARGUMENT, str(error)).status)
         except params.ParamError:
-            return web.Response(status=400, text="400 Bad Request")
+            # Go's net/http answers a bad %-escape in the path with text/plain
+            # "400 Bad Request"; this says the same in an error with an ErrorInfo.
+            return _error_response(GatewayError(code_pb2.INVALID_ARGUMENT, "Bad Request").status)
         try:
             call, streaming = await self._prepare(request, path, query)
         except GatewayError as error:
