@@ -43,8 +43,17 @@ pytestmark = pytest.mark.api
 RUN_ID = re.compile(r"run_[0-9a-z]{26}")
 SERVER_ID = re.compile(r"(thr|msg|run|call)_[0-9a-z]{26}")
 TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?Z")
-NOT_FOUND_BODY = {"code": 5, "message": "Not Found", "details": []}
-METHOD_NOT_ALLOWED_BODY = {"code": 12, "message": "Method Not Allowed", "details": []}
+ERROR_INFO = "type.googleapis.com/google.rpc.ErrorInfo"
+
+
+def gateway_error_body(code: int, message: str, reason: str) -> dict[str, Any]:
+    """The body of an error the HTTP side answers itself: grpc-gateway's, with an ErrorInfo."""
+    info = {"@type": ERROR_INFO, "reason": reason, "domain": "threadline.dev", "metadata": {}}
+    return {"code": code, "message": message, "details": [info]}
+
+
+NOT_FOUND_BODY = gateway_error_body(5, "Not Found", "ROUTE_NOT_FOUND")
+METHOD_NOT_ALLOWED_BODY = gateway_error_body(12, "Method Not Allowed", "METHOD_NOT_ALLOWED")
 
 
 @dataclass
@@ -481,20 +490,22 @@ async def test_routing_errors(http):
         reply = await http.call(method, path)
         assert (reply.status, reply.json) == (404, NOT_FOUND_BODY), (method, path)
         assert reply.content_type == "application/json"
-    # A path that only other methods serve: 501 with code 12, as grpc-gateway answers.
-    for method, path in [
-        ("PUT", "/v1/threads"),
-        ("DELETE", "/v1/threads"),
-        ("POST", "/v1/threads:count"),
-        ("GET", "/v1/threads/x/runs:stream"),
-        ("POST", "/v1/runs/x:unknownVerb"),
-        ("POST", "/v1/runs/:cancel"),
-        ("OPTIONS", "/v1/threads"),
+    # A path that only other methods serve: 405 with an Allow header and code 12 (grpc-gateway
+    # answers 501: a deliberate difference, since the client is at fault).
+    for method, path, allow in [
+        ("PUT", "/v1/threads", "GET, POST"),
+        ("DELETE", "/v1/threads", "GET, POST"),
+        ("POST", "/v1/threads:count", "GET"),
+        ("GET", "/v1/threads/x/runs:stream", "POST"),
+        ("POST", "/v1/runs/x:unknownVerb", "GET"),
+        ("POST", "/v1/runs/:cancel", "GET"),
+        ("OPTIONS", "/v1/threads", "GET, POST"),
     ]:
         reply = await http.call(method, path)
-        assert (reply.status, reply.json) == (501, METHOD_NOT_ALLOWED_BODY), (method, path)
+        assert (reply.status, reply.json) == (405, METHOD_NOT_ALLOWED_BODY), (method, path)
+        assert reply.response.headers.get("Allow") == allow, (method, path)
     head = await http.call("HEAD", "/v1/threads")
-    assert (head.status, head.raw) == (501, b"")
+    assert (head.status, head.raw, head.response.headers.get("Allow")) == (405, b"", "GET, POST")
     # A verb is only split off for patterns that declare one: this is GetThread("x:count").
     odd = await http.call("GET", "/v1/threads/x:count")
     assert odd.error() == (400, 3, "VALIDATION_ERROR")
@@ -504,6 +515,18 @@ async def test_routing_errors(http):
     assert (slashed.status, slashed.json["messages"]) == (200, [])
     bad_escape = await http.call("GET", "/v1/threads/%zz")
     assert bad_escape.status == 400
+    # Bad input the gateway refuses itself says why, as any other error: an ErrorInfo.
+    assert (await http.call("GET", "/v1/threads/x?view=%zz")).error() == (
+        400,
+        3,
+        "MALFORMED_REQUEST",
+    )
+    not_a_string = await http.call("GET", "/v1/threads/x?view=NOPE")
+    assert not_a_string.error() == (400, 3, "MALFORMED_REQUEST")
+    violations = [d for d in not_a_string.json["details"] if d["@type"].endswith("BadRequest")]
+    assert [v["field"] for v in violations[0]["fieldViolations"]] == ["view"]
+    timeout = await http.call("GET", "/v1/threads/x", headers={"Grpc-Timeout": "1x"})
+    assert timeout.error() == (400, 3, "INVALID_TIMEOUT")
     # Line breaks in a path parameter reach the service (which refuses the id), as any other
     # character (they once fell through to aiohttp's plain-text 404; tests/test_fuzz.py found it).
     for escaped in ("%0A", "%0D%0A", "a%0Ab"):
@@ -515,8 +538,7 @@ async def test_bad_json_bodies(http):
     for data in [b"{bad", b"null", b"[]", b'"x"', b"12", b'{"threadId": 5}', b"\xff{}"]:
         reply = await http.call("POST", "/v1/threads", data=data)
         assert reply.status == 400, data
-        assert reply.json["code"] == 3
-        assert reply.json["details"] == []
+        assert reply.error() == (400, 3, "MALFORMED_REQUEST"), data
     duplicate = await http.call("POST", "/v1/threads", data=b'{"thread_id":"a","threadId":"b"}')
     assert duplicate.status == 400
     # Empty body is {}; unknown fields and unknown enum names are ignored; what follows

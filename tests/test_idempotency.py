@@ -14,6 +14,7 @@ import sqlite3
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -85,8 +86,9 @@ async def stubs(database_value: str) -> AsyncIterator[Stubs]:
         await server.stop(grace=1.0)
 
 
-def rows(database: str) -> dict[str, int]:
-    if database.startswith("postgresql://"):
+def rows(database: str | Path) -> dict[str, int]:
+    """Count the rows of each table, in a SQLite file or a PostgreSQL database (by its URL)."""
+    if isinstance(database, str) and database.startswith("postgresql://"):
         with psycopg.connect(database) as pg:
             return {
                 table: pg.execute(f"SELECT count(*) FROM {table}".encode()).fetchone()[0]  # type: ignore[index]

@@ -52,7 +52,7 @@ from aiohttp import web_response as _aiohttp_responses
 from aiohttp.http_exceptions import HttpProcessingError
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
-from google.rpc import code_pb2, status_pb2
+from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
 from threadline_server.http import jsonpb, params
@@ -65,6 +65,13 @@ from threadline_server.http.connections import (
 )
 from threadline_server.http.routes import Binding, Router, RoutingError, bindings_for
 from threadline_server.package_data import openapi_document
+from threadline_server.transport.errors import (
+    ERROR_DOMAIN,
+    MAX_DESCRIPTION_BYTES,
+    MAX_VALUE_BYTES,
+    clip,
+    pack,
+)
 from threadline_server.transport.local_calls import LocalChannel
 
 logger = logging.getLogger("threadline")
@@ -128,11 +135,21 @@ HTTP_STATUS = {
     code_pb2.UNAVAILABLE: 503,
     code_pb2.DATA_LOSS: 500,
 }
+# Routing errors: code, message (grpc-gateway's) and ErrorInfo reason. A path
+# that only other methods serve is HTTP 405 with an Allow header, where
+# grpc-gateway answers 501: bad input is a 4xx (a deliberate difference).
 _ROUTING_ERRORS = {
-    400: (code_pb2.INVALID_ARGUMENT, "Bad Request"),
-    404: (code_pb2.NOT_FOUND, "Not Found"),
-    501: (code_pb2.UNIMPLEMENTED, "Method Not Allowed"),
+    400: (code_pb2.INVALID_ARGUMENT, "Bad Request", "MALFORMED_REQUEST"),
+    404: (code_pb2.NOT_FOUND, "Not Found", "ROUTE_NOT_FOUND"),
+    405: (code_pb2.UNIMPLEMENTED, "Method Not Allowed", "METHOD_NOT_ALLOWED"),
 }
+# The ErrorInfo reasons of the errors the gateway answers itself.
+MALFORMED_REQUEST = "MALFORMED_REQUEST"
+UNSUPPORTED_MEDIA_TYPE = "UNSUPPORTED_MEDIA_TYPE"
+REQUEST_TOO_LARGE = "REQUEST_TOO_LARGE"
+INVALID_TIMEOUT = "INVALID_TIMEOUT"
+BODY_TIMEOUT = "BODY_TIMEOUT"
+REQUEST_REFUSED = "REQUEST_REFUSED"
 
 # IANA permanent request headers that grpc-gateway forwards as grpcgateway-<name>.
 PERMANENT_HEADERS = frozenset(
@@ -212,13 +229,39 @@ setattr(_aiohttp_responses, "SERVER_SOFTWARE", "threadline")  # noqa: B010 - not
 
 
 class GatewayError(Exception):
-    """An error answered without calling the server: a google.rpc.Status and its HTTP status."""
+    """An error answered without calling the server: a google.rpc.Status and its HTTP status.
 
-    def __init__(self, code: int, message: str, http_status: int | None = None) -> None:
+    Unlike grpc-gateway's (``"details": []``), the status carries an ErrorInfo
+    (domain threadline.dev, ``reason``), and a BadRequest naming ``field``
+    when one parameter is at fault, as every other error of the server does.
+    """
+
+    def __init__(
+        self,
+        code: int,
+        message: str,
+        http_status: int | None = None,
+        *,
+        reason: str = MALFORMED_REQUEST,
+        field: str = "",
+        headers: dict[str, str] | None = None,
+    ) -> None:
         message = _utf8(message)
         super().__init__(message)
         self.status = status_pb2.Status(code=code, message=message)
+        self.status.details.append(
+            pack(error_details_pb2.ErrorInfo(reason=reason, domain=ERROR_DOMAIN))
+        )
+        if field:
+            bad = error_details_pb2.BadRequest()
+            bad.field_violations.add(
+                field=clip(_utf8(field), MAX_VALUE_BYTES),
+                description=clip(message, MAX_DESCRIPTION_BYTES),
+                reason=reason,
+            )
+            self.status.details.append(pack(bad))
         self.http_status = http_status if http_status is not None else HTTP_STATUS[code]
+        self.headers = headers or {}
         # Answer, then close the connection at once (not after aiohttp's lingering read).
         self.ends_connection = False
 
@@ -489,11 +532,13 @@ class HttpGateway:
         except params.InvalidUtf8Error as error:
             return _error_response(GatewayError(code_pb2.INVALID_ARGUMENT, str(error)).status)
         except params.ParamError:
-            return web.Response(status=400, text="400 Bad Request")
+            # Go's net/http answers a bad %-escape in the path with text/plain
+            # "400 Bad Request"; this says the same in an error with an ErrorInfo.
+            return _error_response(GatewayError(code_pb2.INVALID_ARGUMENT, "Bad Request").status)
         try:
             call, streaming = await self._prepare(request, path, query)
         except GatewayError as error:
-            response = _error_response(error.status, error.http_status)
+            response = _error_response(error.status, error.http_status, error.headers)
             if error.ends_connection:
                 await _answer_and_close(request, response)
             return response
@@ -520,8 +565,9 @@ class HttpGateway:
         try:
             match = self.router.route(method, path, form_fallback=is_form_post)
         except RoutingError as error:
-            code, text = _ROUTING_ERRORS[error.status]
-            raise GatewayError(code, text, error.status) from None
+            code, text, reason = _ROUTING_ERRORS[error.status]
+            allow = {"Allow": ", ".join(error.allow)} if error.allow else None
+            raise GatewayError(code, text, error.status, reason=reason, headers=allow) from None
         binding = match.binding
         self._routed(request, binding.template.template)
         if is_form_post and binding.http_method == "GET" and form is None:
@@ -540,8 +586,10 @@ class HttpGateway:
             if binding.reads_query:
                 values = form if form is not None else params.parse_query(query)
                 params.populate_query(message, values, binding.query_skip)
-        except (jsonpb.JsonError, params.ParamError) as error:
+        except jsonpb.JsonError as error:
             raise GatewayError(code_pb2.INVALID_ARGUMENT, str(error)) from None
+        except params.ParamError as error:
+            raise GatewayError(code_pb2.INVALID_ARGUMENT, str(error), field=error.field) from None
         return _Call(binding, message, metadata, timeout), binding.server_streaming
 
     def _routed(self, request: web.Request, route: str) -> None:
@@ -555,7 +603,7 @@ class HttpGateway:
             form = params.parse_query(body.decode("latin-1"))
             return params.parse_query(query, into=form)
         except params.ParamError as error:
-            raise GatewayError(code_pb2.INVALID_ARGUMENT, str(error)) from None
+            raise GatewayError(code_pb2.INVALID_ARGUMENT, str(error), field=error.field) from None
 
     async def _read_json(self, request: web.Request) -> bytes:
         """Read a body that must be JSON: one with another Content-Type (or none) is 415.
@@ -580,6 +628,7 @@ class HttpGateway:
                 code_pb2.INVALID_ARGUMENT,
                 f"Content-Encoding {encoding!r} is not supported: send the body uncompressed",
                 http_status=415,
+                reason=UNSUPPORTED_MEDIA_TYPE,
             )
         try:
             async with asyncio.timeout(self.limits.body_timeout):
@@ -591,6 +640,7 @@ class HttpGateway:
                 code_pb2.DEADLINE_EXCEEDED,
                 f"the request body did not arrive within {self.limits.body_timeout:g}s",
                 http_status=408,
+                reason=BODY_TIMEOUT,
             )
             error.ends_connection = True
             raise error from None
@@ -763,7 +813,9 @@ def _api_document(name: str) -> web.StreamResponse:
     try:
         body = openapi_document(name)
     except OSError:
-        return _error_response(status_pb2.Status(code=code_pb2.NOT_FOUND, message="Not Found"))
+        return _error_response(
+            GatewayError(code_pb2.NOT_FOUND, "Not Found", reason="ROUTE_NOT_FOUND").status
+        )
     return web.Response(body=body, content_type="application/json")
 
 
@@ -776,6 +828,7 @@ def _check_json_media_type(content_type: str | None) -> None:
             f"a request body must be JSON sent as Content-Type: {JSON_MEDIA_TYPE} "
             f"({given} was sent)",
             http_status=415,
+            reason=UNSUPPORTED_MEDIA_TYPE,
         )
 
 
@@ -791,7 +844,8 @@ async def _answer_and_close(request: web.Request, response: web.StreamResponse) 
 def _refused(reason: web.StreamResponse | str) -> web.StreamResponse:
     """Answer a browser-safety refusal: 403 PERMISSION_DENIED, or a preflight's answer."""
     if isinstance(reason, str):
-        return _error_response(GatewayError(code_pb2.PERMISSION_DENIED, reason).status)
+        refusal = GatewayError(code_pb2.PERMISSION_DENIED, reason, reason=REQUEST_REFUSED)
+        return _error_response(refusal.status)
     return reason
 
 
@@ -800,6 +854,7 @@ def _too_large() -> GatewayError:
         code_pb2.RESOURCE_EXHAUSTED,
         f"request body is larger than the limit of {MAX_BODY_BYTES} bytes",
         http_status=413,
+        reason=REQUEST_TOO_LARGE,
     )
 
 
@@ -844,9 +899,9 @@ def _fill_path(binding: Binding, message: Message, values: dict[str, str]) -> No
         try:
             params.populate_field(message, field_path.split("."), [value])
         except params.ParamError as error:
-            raise params.ParamError(
-                f"type mismatch, parameter: {field_path}, error: {error}"
-            ) from None
+            mismatch = params.ParamError(f"type mismatch, parameter: {field_path}, error: {error}")
+            mismatch.field = field_path
+            raise mismatch from None
 
 
 def _timeout(request: web.Request) -> float | None:
@@ -854,7 +909,9 @@ def _timeout(request: web.Request) -> float | None:
     raw = request.headers.get("Grpc-Timeout")
     if raw is None or raw == "":
         return None
-    invalid = GatewayError(code_pb2.INVALID_ARGUMENT, f"invalid grpc-timeout: {raw}")
+    invalid = GatewayError(
+        code_pb2.INVALID_ARGUMENT, f"invalid grpc-timeout: {raw}", reason=INVALID_TIMEOUT
+    )
     if len(raw) < 2 or raw[-1] not in _TIMEOUT_UNITS or not raw[:-1].isdigit():
         raise invalid
     if not raw[:-1].isascii() or len(raw[:-1].lstrip("0")) > _MAX_TIMEOUT_DIGITS:
@@ -959,9 +1016,13 @@ def _event(binding: Binding, item: Message) -> bytes:
     return b"\n".join(lines) + b"\n\n"
 
 
-def _error_response(status: status_pb2.Status, http_status: int | None = None) -> web.Response:
+def _error_response(
+    status: status_pb2.Status,
+    http_status: int | None = None,
+    extra_headers: dict[str, str] | None = None,
+) -> web.Response:
     body = jsonpb.dumps(error_body(status))
-    headers = {}
+    headers = dict(extra_headers or {})
     if status.code == code_pb2.UNAUTHENTICATED:
         headers["WWW-Authenticate"] = status.message
     return web.Response(

@@ -46,7 +46,12 @@ from threadline_server.http.jsonpb import (
 
 
 class ParamError(ValueError):
-    """A parameter that cannot be put into the request (HTTP 400, INVALID_ARGUMENT)."""
+    """A parameter that cannot be put into the request (HTTP 400, INVALID_ARGUMENT).
+
+    ``field`` names the parameter at fault, when one is (for a BadRequest).
+    """
+
+    field = ""
 
 
 def _q(text: str) -> str:
@@ -140,7 +145,11 @@ def populate_query(message: Message, query: Query, skip: Sequence[tuple[str, ...
         if name in seen:
             raise ParamError(f"duplicate field {_q(name)}")
         seen.add(name)
-        populate_field(message, path, values, has_map_key=bool(map_key))
+        try:
+            populate_field(message, path, values, has_map_key=bool(map_key))
+        except ParamError as error:
+            error.field = error.field or field_key
+            raise
 
 
 def _normalise(descriptor: Descriptor, path: list[str]) -> tuple[str, ...]:

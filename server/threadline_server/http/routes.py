@@ -10,8 +10,10 @@ grpc-gateway v2's ServeMux does (runtime/mux.go):
   after their primary, later methods after earlier ones.
 - A verb (``:cancel``) is split off the last segment only for a pattern that
   declares that verb; a last segment that is just ``:verb`` matches nothing.
-- A path that only another HTTP method serves is HTTP 501 with code 12
-  ("Method Not Allowed"); no match at all is HTTP 404 with code 5.
+- A path that only another HTTP method serves is HTTP 405 with code 12
+  ("Method Not Allowed") and an Allow header naming the methods that serve it
+  (grpc-gateway answers 501: a deliberate difference, since the client is at
+  fault); no match at all is HTTP 404 with code 5.
 - A path without a leading ``/`` is HTTP 400 with code 3.
 """
 
@@ -127,11 +129,12 @@ class Match:
 
 
 class RoutingError(Exception):
-    """No binding serves the request: HTTP status 400, 404 or 501."""
+    """No binding serves the request: HTTP status 400, 404 or 405 (with the allowed methods)."""
 
-    def __init__(self, status: int) -> None:
+    def __init__(self, status: int, allow: Iterable[str] = ()) -> None:
         super().__init__(status)
         self.status = status
+        self.allow = tuple(allow)
 
 
 class Router:
@@ -172,8 +175,16 @@ class Router:
                     continue
                 if form_fallback and other == "GET":
                     return Match(binding, params)
-                raise RoutingError(501)
+                raise RoutingError(405, self._allowed(components))
         raise RoutingError(404)
+
+    def _allowed(self, components: list[str]) -> list[str]:
+        """Return the methods some binding serves a path with, sorted (for an Allow header)."""
+        return sorted(
+            m
+            for m, group in self._by_method.items()
+            if any(_match(b, components, skip_bare_verb=False) is not None for b in group)
+        )
 
 
 def _match(

@@ -81,7 +81,8 @@ if TYPE_CHECKING:
     Context = grpc.aio.ServicerContext[Any, Any]
 
 
-def _pack(message: Any) -> any_pb2.Any:
+def pack(message: Any) -> any_pb2.Any:
+    """Pack a message into a google.protobuf.Any (for a status's details)."""
     packed = any_pb2.Any()
     packed.Pack(message)
     return packed
@@ -133,7 +134,7 @@ def to_status(error: ThreadlineError) -> status_pb2.Status:
     )
     status = status_pb2.Status(code=code, message=clip(error.message, MAX_MESSAGE_BYTES))
     status.details.append(
-        _pack(
+        pack(
             error_details_pb2.ErrorInfo(
                 reason=error.reason,
                 domain=ERROR_DOMAIN,
@@ -144,14 +145,14 @@ def to_status(error: ThreadlineError) -> status_pb2.Status:
         )
     )
     if isinstance(error, ValidationError):
-        status.details.append(_pack(_bad_request(error)))
+        status.details.append(pack(_bad_request(error)))
     elif isinstance(error, ResourceExhaustedError | DatabaseUnavailableError):
         hint = error_details_pb2.RetryInfo()
         hint.retry_delay.FromMilliseconds(max(1, round(error.retry_after * 1000)))
-        status.details.append(_pack(hint))
+        status.details.append(pack(hint))
     elif isinstance(error, NotFoundError | AlreadyExistsError | EtagMismatchError):
         status.details.append(
-            _pack(
+            pack(
                 error_details_pb2.ResourceInfo(
                     resource_type=_resource_type(error.metadata["resource"]),
                     resource_name=clip(error.metadata["id"], MAX_VALUE_BYTES),
@@ -174,9 +175,7 @@ def _resource_type(resource: str) -> str:
 def internal_status() -> status_pb2.Status:
     """Return the status for a failure the server did not expect."""
     status = status_pb2.Status(code=code_pb2.INTERNAL, message="internal error")
-    status.details.append(
-        _pack(error_details_pb2.ErrorInfo(reason="INTERNAL", domain=ERROR_DOMAIN))
-    )
+    status.details.append(pack(error_details_pb2.ErrorInfo(reason="INTERNAL", domain=ERROR_DOMAIN)))
     return status
 
 
