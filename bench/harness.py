@@ -138,7 +138,7 @@ class Bench:
             return replace(base, failure="no large store")
         folder = self.folder / scenario.key / f"round-{round_number}" / slug(entry.label)
         folder.mkdir(parents=True)
-        cores = Cores.split(2 if entry.system == "threadline x2" else 1)
+        cores = Cores.split(2 if entry.system.endswith(" x2") else 1)
         database = Path(self.seeded.path) if entry.large_store and self.seeded else None
         try:
             running = STARTERS[entry.system](Context(folder, cores, database))

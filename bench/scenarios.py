@@ -371,5 +371,29 @@ SCENARIOS: tuple[Scenario, ...] = (
         "Threadline, 1 process",
         "one database, two server processes, each loaded with half the calls in flight",
     ),
+    Scenario(
+        "postgres-create-thread",
+        "CreateThread, PostgreSQL",
+        (
+            Entry("PostgreSQL, 1 process", "threadline postgres", create_thread),
+            Entry("PostgreSQL, 2 processes", "threadline postgres x2", create_thread),
+            Entry("SQLite, 1 process", "threadline", create_thread),
+        ),
+        "SQLite, 1 process",
+        "a throwaway cluster per system and round (tests/pgcluster.py); its CPU is not counted",
+        tags=("postgres",),
+    ),
+    Scenario(
+        "postgres-get-thread",
+        "GetThread, PostgreSQL",
+        (
+            Entry("PostgreSQL, 1 process", "threadline postgres", get_thread),
+            Entry("PostgreSQL, 2 processes", "threadline postgres x2", get_thread),
+            Entry("SQLite, 1 process", "threadline", get_thread),
+        ),
+        "SQLite, 1 process",
+        "2 processes: each loaded with half the calls in flight",
+        tags=("postgres",),
+    ),
 )
 BY_KEY = {scenario.key: scenario for scenario in SCENARIOS}

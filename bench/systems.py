@@ -25,6 +25,7 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from bench.procs import Child, Cores, cpu_seconds, peak_rss_bytes, pinned
+from tests import pgcluster
 
 ROOT = Path(__file__).resolve().parent.parent
 PEERS = ROOT / "bench" / "peers"
@@ -54,6 +55,8 @@ class Running:
     grpc_targets: list[str] = field(default_factory=list)
     http_base: str = ""
     startup_seconds: float = 0.0
+    # Called after the processes stop (a throwaway PostgreSQL cluster's stop).
+    cleanups: list[Callable[[], None]] = field(default_factory=list)
 
     @property
     def grpc_target(self) -> str:
@@ -72,6 +75,8 @@ class Running:
         """Stop every process of the system."""
         for child in self.children:
             child.stop()
+        for cleanup in self.cleanups:
+            cleanup()
 
 
 @dataclass(frozen=True)
@@ -120,7 +125,7 @@ def _wait_serving(target: str, child: Child) -> None:
 
 
 def _threadline_process(
-    context: Context, index: int, database: Path, *, http: bool
+    context: Context, index: int, database: Path | str, *, http: bool
 ) -> tuple[Child, list[str], str]:
     command = [
         sys.executable,
@@ -130,7 +135,7 @@ def _threadline_process(
         "--listen",
         "127.0.0.1:0",
         "--database",
-        str(database.resolve()),
+        database if isinstance(database, str) else str(database.resolve()),
         *(["--http-listen", "127.0.0.1:0"] if http else ["--no-http"]),
     ]
     child = Child.start(
@@ -159,6 +164,42 @@ def start_threadline_pair(context: Context) -> Running:
     startup = time.perf_counter() - first.started
     second, more, _ = _threadline_process(context, 1, database, http=False)
     return Running("threadline x2", [first, second], targets + more, "", startup)
+
+
+def _start_on_postgres(context: Context, processes: int) -> Running:
+    """Threadline processes (gRPC only) on one database of a throwaway PostgreSQL cluster.
+
+    The cluster is started as the tests start theirs (tests/pgcluster.py) and
+    stopped with the system; its server processes are not pinned, and their
+    CPU time is not in the system's.
+    """
+    cluster = pgcluster.start()
+    try:
+        url = cluster.create_database()
+        children: list[Child] = []
+        targets: list[str] = []
+        startup = 0.0
+        for index in range(processes):
+            child, more, _ = _threadline_process(context, index, url, http=False)
+            children.append(child)
+            targets += more
+            if index == 0:
+                startup = time.perf_counter() - child.started
+    except BaseException:
+        cluster.stop()
+        raise
+    name = "threadline postgres" + (f" x{processes}" if processes > 1 else "")
+    return Running(name, children, targets, "", startup, [cluster.stop])
+
+
+def start_threadline_postgres(context: Context) -> Running:
+    """One Threadline process on PostgreSQL."""
+    return _start_on_postgres(context, 1)
+
+
+def start_threadline_postgres_pair(context: Context) -> Running:
+    """Two Threadline processes on one PostgreSQL database, each serving reads and writes."""
+    return _start_on_postgres(context, 2)
 
 
 def _python_server(context: Context, name: str, module: str, *arguments: str) -> Running:
@@ -270,6 +311,8 @@ def start_langgraph(context: Context) -> Running:
 STARTERS: dict[str, Starter] = {
     "threadline": start_threadline,
     "threadline x2": start_threadline_pair,
+    "threadline postgres": start_threadline_postgres,
+    "threadline postgres x2": start_threadline_postgres_pair,
     "limit": start_limit,
     "naive": start_naive,
     "langgraph": start_langgraph,
