@@ -33,7 +33,7 @@ from threadline_server import ids
 from threadline_server.domain import actions, event_types, sizes, state
 from threadline_server.domain.agents import IterationStarted, StateUpdate, TextDelta, UsageReport
 from threadline_server.domain.messages import message_events
-from threadline_server.domain.run_end import FINAL_EVENT_TYPES, is_over
+from threadline_server.domain.run_end import FINAL_EVENT_TYPES, has_started, is_over
 from threadline_server.domain.state import StateContext, StateRefused
 from threadline_server.errors import Violations
 from threadline_server.store.records import RunRecord
@@ -564,7 +564,7 @@ class _Recording:
     def end(self, finish: Finish) -> None:
         """Set the run's final state and its final event, once."""
         run = self.record.run
-        if run.status in (run_pb2.RUN_STATUS_RUNNING, run_pb2.RUN_STATUS_REQUIRES_ACTION):
+        if has_started(run.status):
             self.close_message(finish)
         if (
             finish.status in RESTORING_STATUSES

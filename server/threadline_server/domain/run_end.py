@@ -1,6 +1,7 @@
 """When a run is over, said once: its terminal statuses and final events, and waiting for them.
 
-A run is in flight while QUEUED or RUNNING; it ends exactly once, in one of
+A run is in flight while QUEUED, RUNNING or waiting in REQUIRES_ACTION; it
+has started once RUNNING and holds its thread until it ends, exactly once, in one of
 four terminal statuses, each with its own final event. RunEnds answers "is
 this run over?" for streams and waits for the end for WaitRun and Chat,
 from the committed events it sees and, when it must, from the store.
@@ -47,6 +48,11 @@ def is_over(status: int) -> bool:
 def ends_run(event: run_pb2.RunEvent) -> bool:
     """Tell whether an event is its run's last."""
     return event.type in _FINAL_TYPES
+
+
+def has_started(status: int) -> bool:
+    """Tell whether a run began and has not ended: RUNNING, or paused in REQUIRES_ACTION."""
+    return status in (run_pb2.RUN_STATUS_RUNNING, run_pb2.RUN_STATUS_REQUIRES_ACTION)
 
 
 def is_settled(status: int) -> bool:

@@ -23,7 +23,7 @@ from threadline.v1 import run_pb2, thread_pb2
 
 from threadline_server.domain import event_types, recorder, sizes, state, webhook_outbox
 from threadline_server.domain.recorder import Finish, RunChanges, RunProgress, Step
-from threadline_server.domain.run_end import ends_run, thread_status
+from threadline_server.domain.run_end import ends_run, has_started, thread_status
 from threadline_server.domain.threads import activity
 from threadline_server.errors import NotFoundError
 from threadline_server.store.base import Store, StoreTransaction
@@ -175,7 +175,7 @@ class RunLog:
         """
         progress = None
         context = None
-        if record.run.status in (run_pb2.RUN_STATUS_RUNNING, run_pb2.RUN_STATUS_REQUIRES_ACTION):
+        if has_started(record.run.status):
             progress = await self._progress_of(record)
             if finish.status in recorder.RESTORING_STATUSES:
                 context = await state.context(tx, record.thread, run_id=record.run.run_id)

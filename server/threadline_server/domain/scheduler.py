@@ -22,6 +22,7 @@ from threadline_server.domain.actions import ACTION_EXPIRED
 from threadline_server.domain.agents import AgentContext, AgentDirectory
 from threadline_server.domain.executor import InProcessExecutor
 from threadline_server.domain.recorder import Finish
+from threadline_server.domain.run_end import has_started
 from threadline_server.domain.run_log import RunLog
 from threadline_server.errors import NotFoundError
 from threadline_server.store.base import Store, StoreTransaction
@@ -57,10 +58,7 @@ class _Next:
 
 def _next_in_line(in_flight: list[RunRecord]) -> RunRecord | None:
     """Return the run that may start: its oldest queued one, if none runs or waits for action."""
-    if any(
-        r.run.status in (run_pb2.RUN_STATUS_RUNNING, run_pb2.RUN_STATUS_REQUIRES_ACTION)
-        for r in in_flight
-    ):
+    if any(has_started(r.run.status) for r in in_flight):
         return None
     return next((r for r in in_flight if r.run.status == run_pb2.RUN_STATUS_QUEUED), None)
 
