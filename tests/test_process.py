@@ -514,7 +514,9 @@ def thread_ids_in(database: Path) -> list[str]:
 
 async def test_database_comes_from_the_environment(launch, tmp_path):
     from_env = tmp_path / "from-env.db"
-    child = launch(env={"THREADLINE_DATABASE": str(from_env)})
+    child = launch(
+        env={"THREADLINE_DATABASE": str(from_env), "THREADLINE_HTTP_LISTEN": "127.0.0.1:0"}
+    )
     await create_one_thread(child.address, "env-thread")
     assert child.stop() == 0
     assert f"database={from_env}" in child.log
@@ -550,7 +552,7 @@ async def test_quiet_log_level_from_the_environment_hides_info(launch, tmp_path)
     child = launch(
         "--database",
         str(tmp_path / "quiet.db"),
-        env={"THREADLINE_LOG_LEVEL": "WARNING"},
+        env={"THREADLINE_LOG_LEVEL": "WARNING", "THREADLINE_HTTP_LISTEN": "127.0.0.1:0"},
         port=free_port(),
     )
     await create_one_thread(child.address, "quiet")
