@@ -36,21 +36,11 @@ from threadline.v1 import message_pb2, run_pb2, thread_pb2, webhook_pb2
 
 from threadline_server.errors import DatabaseUnavailableError
 from threadline_server.store.base import Store, StoreTransaction
-from threadline_server.store.postgres import (
-    checkpoints,
-    events,
-    keys,
-    messages,
-    runs,
-    schema,
-    threads,
-    webhooks,
-)
+from threadline_server.store.postgres import events, keys, messages, schema, threads
 from threadline_server.store.postgres.session import (
     Connection,
     DictRow,
     Session,
-    as_row,
     store_now,
 )
 from threadline_server.store.postgres.transaction import PostgresTransaction
@@ -68,6 +58,7 @@ from threadline_server.store.records import (
     WebhookPageQuery,
     WriteObserver,
 )
+from threadline_server.store.sql import checkpoints, runs, webhooks
 
 logger = logging.getLogger(__name__)
 
@@ -107,6 +98,18 @@ def _retrieve_outcome(task: asyncio.Task[Any]) -> None:
     error = task.exception()
     if error is not None and not isinstance(error, _CallerLeftError):
         logger.warning("a write whose caller had gone failed: %r", error)
+
+
+async def _live(session: Session, thread_id: str) -> ThreadRef:
+    """Return a live thread's handle, or raise NotFoundError."""
+    return threads.to_ref(await threads.live_row(session, thread_id))
+
+
+async def _with_live(
+    session: Session, thread_id: str, read: Callable[[Session, ThreadRef], Awaitable[T]]
+) -> T:
+    """Run a read of a live thread's rows (the thread found first)."""
+    return await read(session, await _live(session, thread_id))
 
 
 class PostgresStore(Store):
@@ -386,14 +389,16 @@ class PostgresStore(Store):
     ) -> thread_pb2.ThreadCheckpoint | None:
         """Return a live thread's newest checkpoint, or None (the thread and it in one snapshot)."""
         async with self._read(tenant, snapshot=True) as session:
-            return await checkpoints.newest_of(session, thread_id)
+            return await _with_live(session, thread_id, checkpoints.newest_of)
 
     async def list_checkpoints(
         self, tenant: str, query: CheckpointPageQuery
     ) -> Page[thread_pb2.ThreadCheckpoint]:
         """Return one page of a thread's checkpoints, newest first."""
         async with self._read(tenant) as session:
-            return await checkpoints.list_page(session, query)
+            return await checkpoints.list_page(
+                session, await _live(session, query.thread_id), query
+            )
 
     async def get_run(self, tenant: str, run_id: str) -> run_pb2.Run:
         """Return one run of a live thread."""
@@ -403,7 +408,7 @@ class PostgresStore(Store):
     async def list_runs(self, tenant: str, query: RunPageQuery) -> Page[run_pb2.Run]:
         """Return one page of a thread's runs."""
         async with self._read(tenant) as session:
-            return await runs.list_page(session, query)
+            return await runs.list_page(session, await _live(session, query.thread_id), query)
 
     async def read_events(
         self,
@@ -429,7 +434,7 @@ class PostgresStore(Store):
     async def get_webhook(self, tenant: str, webhook_id: str) -> webhook_pb2.Webhook:
         """Return one of the tenant's webhooks."""
         async with self._read(tenant) as session:
-            return webhooks.to_webhook(as_row(await webhooks.row_of(session, webhook_id)))
+            return webhooks.to_webhook(await webhooks.row_of(session, webhook_id))
 
     async def list_webhooks(
         self, tenant: str, query: WebhookPageQuery

@@ -56,18 +56,16 @@ from threadline_server.store.records import (
     WebhookPageQuery,
     WriteObserver,
 )
+from threadline_server.store.sql import checkpoints, runs, webhooks
+from threadline_server.store.sqlite import connection as sqlite_connection
 from threadline_server.store.sqlite import (
-    checkpoints,
     events,
     failures,
     messages,
     purge,
-    runs,
     threads,
     wal,
-    webhooks,
 )
-from threadline_server.store.sqlite import connection as sqlite_connection
 from threadline_server.store.sqlite import onehop as sqlite_onehop
 from threadline_server.store.sqlite.keys import SqliteKeyStore
 from threadline_server.store.sqlite.session import Session
@@ -153,6 +151,18 @@ def _read_on_thread(
     finally:
         if raw.in_transaction:
             raw.execute("COMMIT")
+
+
+async def _live(session: Session, thread_id: str) -> ThreadRef:
+    """Return a live thread's handle, or raise NotFoundError."""
+    return threads.to_ref(await threads.live_row(session, thread_id))
+
+
+async def _with_live(
+    session: Session, thread_id: str, read: Callable[[Session, ThreadRef], Awaitable[T]]
+) -> T:
+    """Run a read of a live thread's rows (the thread found first)."""
+    return await read(session, await _live(session, thread_id))
 
 
 class SqliteStore(Store):
@@ -645,7 +655,9 @@ class SqliteStore(Store):
     ) -> thread_pb2.ThreadCheckpoint | None:
         """Return a live thread's newest checkpoint, or None (the thread and it in one snapshot)."""
         return await self._read_in_one_hop(
-            tenant, lambda session: checkpoints.newest_of(session, thread_id), snapshot=True
+            tenant,
+            lambda session: _with_live(session, thread_id, checkpoints.newest_of),
+            snapshot=True,
         )
 
     async def list_checkpoints(
@@ -653,7 +665,10 @@ class SqliteStore(Store):
     ) -> Page[thread_pb2.ThreadCheckpoint]:
         """Return one page of a thread's checkpoints, newest first."""
         return await self._read_in_one_hop(
-            tenant, lambda session: checkpoints.list_page(session, query)
+            tenant,
+            lambda session: _with_live(
+                session, query.thread_id, lambda s, ref: checkpoints.list_page(s, ref, query)
+            ),
         )
 
     async def get_run(self, tenant: str, run_id: str) -> run_pb2.Run:
@@ -662,7 +677,12 @@ class SqliteStore(Store):
 
     async def list_runs(self, tenant: str, query: RunPageQuery) -> Page[run_pb2.Run]:
         """Return one page of a thread's runs."""
-        return await self._read_in_one_hop(tenant, lambda session: runs.list_page(session, query))
+        return await self._read_in_one_hop(
+            tenant,
+            lambda session: _with_live(
+                session, query.thread_id, lambda s, ref: runs.list_page(s, ref, query)
+            ),
+        )
 
     async def read_events(
         self,

@@ -4,53 +4,28 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from threadline.v1 import message_pb2, run_pb2, thread_pb2, webhook_pb2
+from threadline.v1 import message_pb2, run_pb2, thread_pb2
 
 from threadline_server.errors import NotFoundError
-from threadline_server.store.base import StoreTransaction
 from threadline_server.store.records import (
-    DueDelivery,
-    OutboxEntry,
-    RememberedRequest,
     RunRecord,
-    StoredCheckpoint,
     StoredThread,
-    StoredWebhook,
     ThreadActivity,
     ThreadRef,
 )
-from threadline_server.store.sqlite import (
-    checkpoints,
-    events,
-    messages,
-    purge,
-    request_ids,
-    runs,
-    threads,
-    webhooks,
-)
+from threadline_server.store.sql import runs as shared_runs
+from threadline_server.store.sql.transaction import SqlTransaction
+from threadline_server.store.sqlite import events, messages, purge, runs, threads
 from threadline_server.store.sqlite.session import Session
 
 
-class SqliteTransaction(StoreTransaction):
+class SqliteTransaction(SqlTransaction[Session]):
     """One write transaction of one tenant; collects its events for the listeners after COMMIT."""
-
-    def __init__(self, session: Session, tenant: str) -> None:
-        self._session = session
-        self.now = session.now
-        self.tenant = tenant
-        # Stored and announced events, handed to listeners after the commit.
-        self.events: list[run_pb2.RunEvent] = []
 
     @property
     def session(self) -> Session:
         """The writer's session (for the store's own upkeep: purges, copies in batches)."""
         return self._session
-
-    def _own(self, ref: ThreadRef) -> None:
-        """Refuse a thread of another tenant: a ref only ever comes from this tenant's reads."""
-        if ref.tenant != self.tenant:
-            raise RuntimeError(f"a transaction of {self.tenant!r} given a thread of {ref.tenant!r}")
 
     # -- threads ----------------------------------------------------------------
 
@@ -171,124 +146,15 @@ class SqliteTransaction(StoreTransaction):
         self._own(ref)
         return await messages.newest_id(self._session, ref)
 
-    # -- checkpoints ------------------------------------------------------------
-
-    async def insert_checkpoints(
-        self, ref: ThreadRef, checkpoints_: Sequence[thread_pb2.ThreadCheckpoint]
-    ) -> None:
-        """Append checkpoints as given."""
-        self._own(ref)
-        await checkpoints.insert(self._session, ref, checkpoints_)
-
-    async def newest_checkpoint(self, ref: ThreadRef) -> StoredCheckpoint | None:
-        """Return the thread's newest checkpoint, or None."""
-        self._own(ref)
-        return await checkpoints.newest(self._session, ref)
-
-    async def checkpoint(self, ref: ThreadRef, checkpoint_id: str) -> StoredCheckpoint:
-        """Return one checkpoint of the thread."""
-        self._own(ref)
-        return await checkpoints.one(self._session, ref, checkpoint_id)
-
-    async def first_checkpoint_of_run(self, ref: ThreadRef, run_id: str) -> StoredCheckpoint | None:
-        """Return the first checkpoint a run made on the thread, or None."""
-        self._own(ref)
-        return await checkpoints.first_of_run(self._session, ref, run_id)
-
     # -- runs -------------------------------------------------------------------
 
     async def run(self, run_id: str) -> RunRecord:
         """Return a run of a live thread."""
-        return runs.to_record(await runs.row_of(self._session, run_id))
-
-    async def insert_run(self, ref: ThreadRef, run: run_pb2.Run) -> RunRecord:
-        """Insert a run."""
-        self._own(ref)
-        return await runs.insert(self._session, ref, run)
-
-    async def save_run(self, record: RunRecord) -> None:
-        """Write a run's mutable fields."""
-        self._own(record.thread)
-        await runs.save(self._session, record)
-
-    async def runs_in_flight(self, ref: ThreadRef) -> list[RunRecord]:
-        """Return the thread's queued and running runs, oldest first."""
-        self._own(ref)
-        return await runs.in_flight(self._session, ref)
+        return shared_runs.to_record(await shared_runs.row_of(self._session, run_id))
 
     async def claimable_run(self, agent_id: str) -> RunRecord | None:
         """Return the oldest queued run of an agent that is first in line on its thread."""
         return await runs.claimable(self._session, agent_id)
-
-    async def count_runs_in_flight(self, limit: int) -> int:
-        """Count the tenant's queued and running runs, up to limit."""
-        return await runs.count_in_flight(self._session, limit)
-
-    async def all_runs_in_flight(self) -> list[RunRecord]:
-        """Return every queued and running run."""
-        return await runs.all_in_flight(self._session)
-
-    # -- request ids ------------------------------------------------------------
-
-    async def remembered_request(
-        self, method: str, request_id: str, *, since: int
-    ) -> RememberedRequest | None:
-        """Return a call remembered under its request_id since a time."""
-        return await request_ids.find(self._session, method, request_id, since=since)
-
-    async def remember_request(self, request: RememberedRequest) -> None:
-        """Remember a call under its request_id."""
-        await request_ids.remember(self._session, request)
-
-    async def forget_requests(self, *, before: int, limit: int) -> int:
-        """Forget calls made before a time."""
-        return await request_ids.forget(self._session, before=before, limit=limit)
-
-    # -- webhooks ---------------------------------------------------------------
-
-    async def insert_webhook(
-        self, webhook: webhook_pb2.Webhook, secret: str, *, thread: ThreadRef | None = None
-    ) -> StoredWebhook:
-        """Insert a webhook as given (a run's own with its thread)."""
-        if thread is not None:
-            self._own(thread)
-        return await webhooks.insert(
-            self._session, webhook, secret, thread_key=None if thread is None else thread.key
-        )
-
-    async def webhook(self, webhook_id: str) -> StoredWebhook:
-        """Return one of the tenant's webhooks."""
-        return webhooks.to_stored(await webhooks.row_of(self._session, webhook_id))
-
-    async def count_webhooks(self, limit: int) -> int:
-        """Count the tenant's webhooks for every run, up to limit."""
-        return await webhooks.count(self._session, limit)
-
-    async def delete_webhook(self, webhook_id: str) -> None:
-        """Delete a webhook and its deliveries."""
-        await webhooks.delete(self._session, webhook_id)
-
-    async def webhooks_of_run(self, run_id: str) -> list[StoredWebhook]:
-        """Return the webhooks for every run and the run's own."""
-        return await webhooks.of_run(self._session, run_id)
-
-    async def insert_deliveries(self, ref: ThreadRef, entries: Sequence[OutboxEntry]) -> None:
-        """Write deliveries of a thread's events to the outbox."""
-        self._own(ref)
-        await webhooks.insert_deliveries(self._session, ref, entries)
-
-    async def claim_deliveries(self, delivery_ids: Sequence[str], until: int) -> list[DueDelivery]:
-        """Lease the due ones of the deliveries for an attempt."""
-        return await webhooks.claim(self._session, delivery_ids, until)
-
-    async def forget_deliveries(self, *, before: int, limit: int) -> int:
-        """Delete done deliveries made before a time."""
-        return await webhooks.forget(self._session, before=before, limit=limit)
-
-    async def save_deliveries(self, deliveries: Sequence[webhook_pb2.WebhookDelivery]) -> None:
-        """Write deliveries back."""
-        for delivery in deliveries:
-            await webhooks.save_delivery(self._session, delivery)
 
     # -- events -----------------------------------------------------------------
 
@@ -300,7 +166,3 @@ class SqliteTransaction(StoreTransaction):
         stored = await events.append(self._session, ref, events_)
         self.events.extend(stored)
         return stored
-
-    def announce(self, events_: Sequence[run_pb2.RunEvent]) -> None:
-        """Queue events that are not stored for the listeners (a deleted thread, say)."""
-        self.events.extend(events_)
