@@ -18,12 +18,26 @@ from typing import Any, ClassVar, TypeVar, cast
 from google.protobuf.message import Message
 from psycopg import AsyncConnection
 
-from threadline_server.store.records import Page
 from threadline_server.store.sql import session as shared
+from threadline_server.store.sql.session import child_page, page
 from threadline_server.store.sqlite.session import Row
 from threadline_server.wire import entry_size
 
 T = TypeVar("T")
+# page and child_page are the shared ones (store/sql/session.py), named here for
+# the row modules that page through this Session.
+__all__ = [
+    "Connection",
+    "DictRow",
+    "Params",
+    "Row",
+    "Session",
+    "as_row",
+    "child_page",
+    "fitting_rows",
+    "page",
+    "store_now",
+]
 Params = Sequence[Any] | Mapping[str, Any]
 DictRow = dict[str, Any]
 Connection = AsyncConnection[DictRow]
@@ -136,34 +150,3 @@ async def fitting_rows(
                 cursor._close()  # psycopg's own non-blocking half of close()
                 raise
     return taken, False
-
-
-async def page(
-    session: Session,
-    query: str,
-    params: list[Any],
-    *,
-    limit: int,
-    max_bytes: int,
-    sort_column: str,
-    convert: Callable[[Row], M],
-) -> Page[M]:
-    """Return one page (store.sql.session.page, for the SQLite store's converters)."""
-    return await shared.page(
-        session,
-        query,
-        params,
-        limit=limit,
-        max_bytes=max_bytes,
-        sort_column=sort_column,
-        convert=cast("Callable[[shared.Row], M]", convert),
-    )
-
-
-async def child_page(
-    session: Session, select: str, *, convert: Callable[[Row], M], **keyset: Any
-) -> Page[M]:
-    """Return one page of a thread's rows (store.sql.session.child_page)."""
-    return await shared.child_page(
-        session, select, convert=cast("Callable[[shared.Row], M]", convert), **keyset
-    )

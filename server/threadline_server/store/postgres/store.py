@@ -32,7 +32,7 @@ import psycopg
 from psycopg import errors as pg_errors
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
-from threadline.v1 import message_pb2, run_pb2, thread_pb2, webhook_pb2
+from threadline.v1 import message_pb2, run_pb2, thread_pb2
 
 from threadline_server.errors import DatabaseUnavailableError
 from threadline_server.store.base import Store, StoreTransaction
@@ -46,7 +46,6 @@ from threadline_server.store.postgres.session import (
 from threadline_server.store.postgres.transaction import PostgresTransaction
 from threadline_server.store.records import (
     CheckpointPageQuery,
-    DeliveryPageQuery,
     EventListener,
     MessagePageQuery,
     Page,
@@ -55,10 +54,10 @@ from threadline_server.store.records import (
     ThreadFilter,
     ThreadPageQuery,
     ThreadRef,
-    WebhookPageQuery,
     WriteObserver,
 )
-from threadline_server.store.sql import checkpoints, runs, webhooks
+from threadline_server.store.sql import checkpoints, runs
+from threadline_server.store.sql.reads import WebhookReads
 
 logger = logging.getLogger(__name__)
 
@@ -112,7 +111,7 @@ async def _with_live(
     return await read(session, await _live(session, thread_id))
 
 
-class PostgresStore(Store):
+class PostgresStore(WebhookReads[Session], Store):
     """Threads, messages, runs and events in a PostgreSQL database."""
 
     shared = True
@@ -431,36 +430,7 @@ class PostgresStore(Store):
                 max_bytes=max_bytes,
             )
 
-    async def get_webhook(self, tenant: str, webhook_id: str) -> webhook_pb2.Webhook:
-        """Return one of the tenant's webhooks."""
-        async with self._read(tenant) as session:
-            return webhooks.to_webhook(await webhooks.row_of(session, webhook_id))
-
-    async def list_webhooks(
-        self, tenant: str, query: WebhookPageQuery
-    ) -> Page[webhook_pb2.Webhook]:
-        """Return one page of the tenant's webhooks."""
-        async with self._read(tenant) as session:
-            return await webhooks.list_page(session, query)
-
-    async def list_deliveries(
-        self, tenant: str, query: DeliveryPageQuery
-    ) -> Page[webhook_pb2.WebhookDelivery]:
-        """Return one page of the tenant's deliveries (the webhook and them in one snapshot)."""
-        async with self._read(tenant, snapshot=bool(query.webhook_id)) as session:
-            return await webhooks.list_deliveries(session, query)
-
     # -- reads across tenants -------------------------------------------------
-
-    async def due_deliveries(self, limit: int) -> list[tuple[str, str]]:
-        """Return (tenant, delivery id) of deliveries due by now."""
-        async with self._read(None) as session:
-            return await webhooks.due(session, limit)
-
-    async def next_delivery_due(self) -> int | None:
-        """Return when the next delivery is due, or None."""
-        async with self._read(None) as session:
-            return await webhooks.next_due(session)
 
     async def stale_runs(self) -> list[RunRecord]:
         """Return running runs whose lease ran out, or that have none."""

@@ -8,16 +8,14 @@ whichever process they are in, as the SQLite store's single writer makes them.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
 
-from threadline.v1 import message_pb2, run_pb2, thread_pb2
+from threadline.v1 import message_pb2, thread_pb2
 
 from threadline_server.store.postgres import events, messages, runs, threads
 from threadline_server.store.postgres.session import DictRow, Session, store_now
 from threadline_server.store.records import (
     RunRecord,
     StoredThread,
-    ThreadActivity,
     ThreadRef,
 )
 from threadline_server.store.sql import runs as shared_runs
@@ -26,6 +24,10 @@ from threadline_server.store.sql.transaction import SqlTransaction
 
 class PostgresTransaction(SqlTransaction[Session]):
     """One write transaction of one tenant; collects its events for the listeners after COMMIT."""
+
+    _threads = threads
+    _messages = messages
+    _events = events
 
     def _locked(self, row: DictRow) -> DictRow:
         """Move the transaction's time on once it holds a thread's lock.
@@ -68,88 +70,13 @@ class PostgresTransaction(SqlTransaction[Session]):
         self._own(ref)
         return threads.to_thread(await threads.update(self._session, ref.key, thread))
 
-    async def touch_thread(self, ref: ThreadRef, activity: ThreadActivity) -> None:
-        """Record activity on a thread."""
-        self._own(ref)
-        await threads.touch(self._session, ref.key, activity)
-
-    async def set_thread_status(
-        self, ref: ThreadRef, status: thread_pb2.ThreadStatus.ValueType
-    ) -> None:
-        """Store a thread's status."""
-        self._own(ref)
-        await threads.set_status(self._session, ref.key, status)
-
-    async def delete_thread(self, ref: ThreadRef) -> None:
-        """Delete a thread and everything under it."""
-        self._own(ref)
-        await threads.delete(self._session, ref.key)
-
-    async def delete_expired_threads(self, thread_ids: Sequence[str]) -> list[str]:
-        """Delete those of the threads that expired; return their ids."""
-        return await threads.delete_expired(self._session, thread_ids)
-
     # -- messages ---------------------------------------------------------------
-
-    async def insert_messages(
-        self, ref: ThreadRef, messages_: Sequence[message_pb2.Message]
-    ) -> list[message_pb2.Message]:
-        """Append messages as given."""
-        self._own(ref)
-        return await messages.insert(self._session, ref, messages_)
 
     async def message(self, ref: ThreadRef, message_id: str) -> message_pb2.Message:
         """Return one message of a thread."""
         self._own(ref)
         row = await messages.row_of(self._session, ref.key, message_id)
         return messages.to_message(row, ref.thread_id)
-
-    async def update_message(
-        self, ref: ThreadRef, message: message_pb2.Message
-    ) -> message_pb2.Message:
-        """Store a message's metadata and updated_at."""
-        self._own(ref)
-        return await messages.update(self._session, ref, message)
-
-    async def delete_message(self, ref: ThreadRef, message_id: str) -> None:
-        """Delete one message of a thread."""
-        self._own(ref)
-        await messages.delete(self._session, ref, message_id)
-
-    async def delete_run_messages(self, ref: ThreadRef, run_ids: Sequence[str]) -> int:
-        """Delete what the runs wrote."""
-        self._own(ref)
-        return await messages.delete_of_runs(self._session, ref, run_ids)
-
-    async def latest_messages(
-        self, ref: ThreadRef, limit: int, *, max_bytes: int
-    ) -> tuple[list[message_pb2.Message], int]:
-        """Return the latest messages that fit, oldest first, and how many did not."""
-        self._own(ref)
-        return await messages.latest(self._session, ref, limit, max_bytes=max_bytes)
-
-    async def copy_messages(
-        self,
-        source: ThreadRef,
-        target: ThreadRef,
-        new_message_id: Callable[[], str],
-        *,
-        through: int | None = None,
-    ) -> int:
-        """Copy the messages of a thread (up to a checkpoint's) to another under new ids."""
-        self._own(source)
-        self._own(target)
-        return await messages.copy(self._session, source, target, new_message_id, through=through)
-
-    async def delete_all_messages(self, ref: ThreadRef) -> int:
-        """Delete every message of a thread."""
-        self._own(ref)
-        return await messages.delete_all(self._session, ref)
-
-    async def newest_message_id(self, ref: ThreadRef) -> str:
-        """Return the id of the thread's newest message, or ''."""
-        self._own(ref)
-        return await messages.newest_id(self._session, ref)
 
     # -- runs -------------------------------------------------------------------
 
@@ -161,14 +88,3 @@ class PostgresTransaction(SqlTransaction[Session]):
     async def claimable_run(self, agent_id: str) -> RunRecord | None:
         """Return the oldest queued run of an agent that is first in line on its thread."""
         return await runs.claimable(self._session, agent_id)
-
-    # -- events -----------------------------------------------------------------
-
-    async def append_events(
-        self, ref: ThreadRef, events_: Sequence[run_pb2.RunEvent]
-    ) -> list[run_pb2.RunEvent]:
-        """Store events and queue them for the listeners after the commit."""
-        self._own(ref)
-        stored = await events.append(self._session, ref, events_)
-        self.events.extend(stored)
-        return stored

@@ -120,9 +120,11 @@ async def page(
     limit: int,
     max_bytes: int,
     sort_column: str,
-    convert: Callable[[Row], M],
+    convert: Callable[[Any], M],
 ) -> Page[M]:
     """Return one page: up to limit items within max_bytes, and the cursor after its last.
+
+    convert takes the adapter's own rows (sqlite3.Row, or psycopg's dicts).
 
     query selects the rows in page order and ends in ``LIMIT ?``, which this
     fills (limit + 1: one more row tells whether a next page exists).
@@ -149,7 +151,7 @@ async def child_page(
     limit: int,
     max_bytes: int,
     after: Cursor | None,
-    convert: Callable[[Row], M],
+    convert: Callable[[Any], M],
 ) -> Page[M]:
     """Return one page of a thread's rows (messages, runs, checkpoints) by keyset on their pk."""
     direction = "DESC" if descending else "ASC"

@@ -9,10 +9,10 @@ differs), how a writer finds and locks a thread or a run, and the claim.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Generic, TypeVar
+from collections.abc import Callable, Sequence
+from typing import Generic, Protocol, TypeVar
 
-from threadline.v1 import run_pb2, thread_pb2, webhook_pb2
+from threadline.v1 import message_pb2, run_pb2, thread_pb2, webhook_pb2
 
 from threadline_server.store.base import StoreTransaction
 from threadline_server.store.records import (
@@ -22,16 +22,95 @@ from threadline_server.store.records import (
     RunRecord,
     StoredCheckpoint,
     StoredWebhook,
+    ThreadActivity,
     ThreadRef,
 )
 from threadline_server.store.sql import checkpoints, request_ids, runs, webhooks
 from threadline_server.store.sql.session import SqlSession
 
 S = TypeVar("S", bound=SqlSession)
+S_in_contra = TypeVar("S_in_contra", contravariant=True)
+
+
+class ThreadRows(Protocol[S_in_contra]):
+    """What of an adapter's threads module the shared delegation calls (rows stay its own)."""
+
+    async def touch(self, session: S_in_contra, key: int, activity: ThreadActivity, /) -> None:
+        """Record activity on a thread."""
+
+    async def set_status(self, session: S_in_contra, key: int, status: int, /) -> None:
+        """Store a thread's status."""
+
+    async def delete(self, session: S_in_contra, key: int, /) -> None:
+        """Delete a thread."""
+
+    async def delete_expired(self, session: S_in_contra, thread_ids: Sequence[str], /) -> list[str]:
+        """Delete those of the threads that expired; return their ids."""
+
+
+class MessageRows(Protocol[S_in_contra]):
+    """What of an adapter's messages module the shared delegation calls."""
+
+    async def insert(
+        self, session: S_in_contra, ref: ThreadRef, messages: Sequence[message_pb2.Message], /
+    ) -> list[message_pb2.Message]:
+        """Append messages as given."""
+
+    async def update(
+        self, session: S_in_contra, ref: ThreadRef, message: message_pb2.Message, /
+    ) -> message_pb2.Message:
+        """Store a message's metadata and updated_at."""
+
+    async def delete(self, session: S_in_contra, ref: ThreadRef, message_id: str, /) -> None:
+        """Delete one message of a thread."""
+
+    async def delete_of_runs(
+        self, session: S_in_contra, ref: ThreadRef, run_ids: Sequence[str], /
+    ) -> int:
+        """Delete what the runs wrote."""
+
+    async def latest(
+        self, session: S_in_contra, ref: ThreadRef, limit: int, /, *, max_bytes: int
+    ) -> tuple[list[message_pb2.Message], int]:
+        """Return the latest messages that fit, oldest first, and how many did not."""
+
+    async def copy(
+        self,
+        session: S_in_contra,
+        source: ThreadRef,
+        target: ThreadRef,
+        new_message_id: Callable[[], str],
+        /,
+        *,
+        through: int | None = None,
+    ) -> int:
+        """Copy the messages of a thread to another under new ids."""
+
+    async def delete_all(self, session: S_in_contra, ref: ThreadRef, /) -> int:
+        """Delete every message of a thread."""
+
+    async def newest_id(self, session: S_in_contra, ref: ThreadRef, /) -> str:
+        """Return the id of the thread's newest message, or ''."""
+
+
+class EventRows(Protocol[S_in_contra]):
+    """What of an adapter's events module the shared delegation calls."""
+
+    async def append(
+        self, session: S_in_contra, thread: ThreadRef, events: Sequence[run_pb2.RunEvent], /
+    ) -> list[run_pb2.RunEvent]:
+        """Store events in order; return them with event_id and thread_id."""
 
 
 class SqlTransaction(StoreTransaction, Generic[S]):
-    """One write transaction of one tenant; collects its events for the listeners after COMMIT."""
+    """One write transaction of one tenant; collects its events for the listeners after COMMIT.
+
+    An adapter names its own modules for the rows whose SQL differs.
+    """
+
+    _threads: ThreadRows[S]
+    _messages: MessageRows[S]
+    _events: EventRows[S]
 
     def __init__(self, session: S, tenant: str) -> None:
         self._session = session
@@ -44,6 +123,98 @@ class SqlTransaction(StoreTransaction, Generic[S]):
         """Refuse a thread of another tenant: a ref only ever comes from this tenant's reads."""
         if ref.tenant != self.tenant:
             raise RuntimeError(f"a transaction of {self.tenant!r} given a thread of {ref.tenant!r}")
+
+    # -- threads ----------------------------------------------------------------
+
+    async def touch_thread(self, ref: ThreadRef, activity: ThreadActivity) -> None:
+        """Record activity on a thread."""
+        self._own(ref)
+        await self._threads.touch(self._session, ref.key, activity)
+
+    async def set_thread_status(
+        self, ref: ThreadRef, status: thread_pb2.ThreadStatus.ValueType
+    ) -> None:
+        """Store a thread's status."""
+        self._own(ref)
+        await self._threads.set_status(self._session, ref.key, status)
+
+    async def delete_thread(self, ref: ThreadRef) -> None:
+        """Delete a thread and everything under it."""
+        self._own(ref)
+        await self._threads.delete(self._session, ref.key)
+
+    async def delete_expired_threads(self, thread_ids: Sequence[str]) -> list[str]:
+        """Delete those of the threads that expired; return their ids."""
+        return await self._threads.delete_expired(self._session, thread_ids)
+
+    # -- messages ---------------------------------------------------------------
+
+    async def insert_messages(
+        self, ref: ThreadRef, messages_: Sequence[message_pb2.Message]
+    ) -> list[message_pb2.Message]:
+        """Append messages as given."""
+        self._own(ref)
+        return await self._messages.insert(self._session, ref, messages_)
+
+    async def update_message(
+        self, ref: ThreadRef, message: message_pb2.Message
+    ) -> message_pb2.Message:
+        """Store a message's metadata and updated_at."""
+        self._own(ref)
+        return await self._messages.update(self._session, ref, message)
+
+    async def delete_message(self, ref: ThreadRef, message_id: str) -> None:
+        """Delete one message of a thread."""
+        self._own(ref)
+        await self._messages.delete(self._session, ref, message_id)
+
+    async def delete_run_messages(self, ref: ThreadRef, run_ids: Sequence[str]) -> int:
+        """Delete what the runs wrote."""
+        self._own(ref)
+        return await self._messages.delete_of_runs(self._session, ref, run_ids)
+
+    async def latest_messages(
+        self, ref: ThreadRef, limit: int, *, max_bytes: int
+    ) -> tuple[list[message_pb2.Message], int]:
+        """Return the latest messages that fit, oldest first, and how many did not."""
+        self._own(ref)
+        return await self._messages.latest(self._session, ref, limit, max_bytes=max_bytes)
+
+    async def copy_messages(
+        self,
+        source: ThreadRef,
+        target: ThreadRef,
+        new_message_id: Callable[[], str],
+        *,
+        through: int | None = None,
+    ) -> int:
+        """Copy the messages of a thread (up to a checkpoint's) to another under new ids."""
+        self._own(source)
+        self._own(target)
+        return await self._messages.copy(
+            self._session, source, target, new_message_id, through=through
+        )
+
+    async def delete_all_messages(self, ref: ThreadRef) -> int:
+        """Delete every message of a thread."""
+        self._own(ref)
+        return await self._messages.delete_all(self._session, ref)
+
+    async def newest_message_id(self, ref: ThreadRef) -> str:
+        """Return the id of the thread's newest message, or ''."""
+        self._own(ref)
+        return await self._messages.newest_id(self._session, ref)
+
+    # -- events -----------------------------------------------------------------
+
+    async def append_events(
+        self, ref: ThreadRef, events_: Sequence[run_pb2.RunEvent]
+    ) -> list[run_pb2.RunEvent]:
+        """Store events and queue them for the listeners after the commit."""
+        self._own(ref)
+        stored = await self._events.append(self._session, ref, events_)
+        self.events.extend(stored)
+        return stored
 
     def announce(self, events_: Sequence[run_pb2.RunEvent]) -> None:
         """Queue events that are not stored for the listeners (a deleted thread, say)."""

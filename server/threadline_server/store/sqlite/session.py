@@ -14,16 +14,19 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar, TypeVar, cast
+from typing import Any, ClassVar, TypeVar
 
 import aiosqlite
 from google.protobuf.message import Message
 
-from threadline_server.store.records import Page
 from threadline_server.store.sql import session as shared
+from threadline_server.store.sql.session import child_page, page
 from threadline_server.store.sqlite.onehop import SyncConnection
 from threadline_server.wire import entry_size
 
+# page and child_page are the shared ones (store/sql/session.py), named here for
+# the row modules that page through this Session.
+__all__ = ["Params", "Row", "Session", "child_page", "fitting_rows", "page"]
 T = TypeVar("T")
 M = TypeVar("M", bound=Message)
 Row = sqlite3.Row
@@ -119,34 +122,3 @@ async def fitting_rows(
             if total * fetch * 16 <= max_bytes * len(taken):
                 fetch = min(fetch * 4, _MAX_FETCH)
     return taken, False
-
-
-async def page(
-    session: Session,
-    sql: str,
-    params: list[Any],
-    *,
-    limit: int,
-    max_bytes: int,
-    sort_column: str,
-    convert: Callable[[Row], M],
-) -> Page[M]:
-    """Return one page (store.sql.session.page, for converters of sqlite3.Row)."""
-    return await shared.page(
-        session,
-        sql,
-        params,
-        limit=limit,
-        max_bytes=max_bytes,
-        sort_column=sort_column,
-        convert=cast("Callable[[shared.Row], M]", convert),
-    )
-
-
-async def child_page(
-    session: Session, select: str, *, convert: Callable[[Row], M], **keyset: Any
-) -> Page[M]:
-    """Return one page of a thread's rows (store.sql.session.child_page)."""
-    return await shared.child_page(
-        session, select, convert=cast("Callable[[shared.Row], M]", convert), **keyset
-    )

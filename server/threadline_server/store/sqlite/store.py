@@ -38,13 +38,12 @@ from pathlib import Path
 from typing import Any, Generic, TypeVar, cast
 
 import aiosqlite
-from threadline.v1 import message_pb2, run_pb2, thread_pb2, webhook_pb2
+from threadline.v1 import message_pb2, run_pb2, thread_pb2
 
 from threadline_server.errors import DatabaseUnavailableError
 from threadline_server.store.base import Store, StoreTransaction
 from threadline_server.store.records import (
     CheckpointPageQuery,
-    DeliveryPageQuery,
     EventListener,
     MessagePageQuery,
     Page,
@@ -53,10 +52,10 @@ from threadline_server.store.records import (
     ThreadFilter,
     ThreadPageQuery,
     ThreadRef,
-    WebhookPageQuery,
     WriteObserver,
 )
-from threadline_server.store.sql import checkpoints, runs, webhooks
+from threadline_server.store.sql import checkpoints, runs
+from threadline_server.store.sql.reads import WebhookReads
 from threadline_server.store.sqlite import connection as sqlite_connection
 from threadline_server.store.sqlite import (
     events,
@@ -165,7 +164,7 @@ async def _with_live(
     return await read(session, await _live(session, thread_id))
 
 
-class SqliteStore(Store):
+class SqliteStore(WebhookReads[Session], Store):
     """Threads, messages, runs and events in one SQLite file."""
 
     def __init__(
@@ -707,36 +706,7 @@ class SqliteStore(Store):
             ),
         )
 
-    async def get_webhook(self, tenant: str, webhook_id: str) -> webhook_pb2.Webhook:
-        """Return one webhook, without its secret."""
-        async with self._read(tenant) as session:
-            return webhooks.to_webhook(await webhooks.row_of(session, webhook_id))
-
-    async def list_webhooks(
-        self, tenant: str, query: WebhookPageQuery
-    ) -> Page[webhook_pb2.Webhook]:
-        """Return one page of the tenant's webhooks."""
-        async with self._read(tenant) as session:
-            return await webhooks.list_page(session, query)
-
-    async def list_deliveries(
-        self, tenant: str, query: DeliveryPageQuery
-    ) -> Page[webhook_pb2.WebhookDelivery]:
-        """Return one page of deliveries (the webhook and its rows in one snapshot)."""
-        async with self._read(tenant, snapshot=bool(query.webhook_id)) as session:
-            return await webhooks.list_deliveries(session, query)
-
     # -- reads across tenants -------------------------------------------------
-
-    async def due_deliveries(self, limit: int) -> list[tuple[str, str]]:
-        """Return the deliveries due by now, soonest first."""
-        async with self._read(None) as session:
-            return await webhooks.due(session, limit)
-
-    async def next_delivery_due(self) -> int | None:
-        """Return when the next pending delivery is due."""
-        async with self._read(None) as session:
-            return await webhooks.next_due(session)
 
     async def stale_runs(self) -> list[RunRecord]:
         """Return running runs whose lease ran out, or that have none."""
