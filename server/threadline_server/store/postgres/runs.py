@@ -8,12 +8,10 @@ processes can never start two runs of one thread.
 
 from __future__ import annotations
 
-from threadline.v1 import run_pb2
-
 from threadline_server.errors import NotFoundError
 from threadline_server.store.postgres.session import DictRow, Session
-from threadline_server.store.records import RunRecord, ThreadRef
-from threadline_server.store.sql.runs import CLAIMABLE, LIVE, SELECT, in_flight
+from threadline_server.store.records import RunRecord
+from threadline_server.store.sql.runs import CLAIMABLE, LIVE, SELECT, records
 
 # Candidates looked at per claim: those whose thread is being written are skipped.
 _CLAIM_CANDIDATES = 8
@@ -40,12 +38,6 @@ async def locked_row_of(session: Session, run_id: str) -> DictRow:
     return row
 
 
-def _first_in_line(in_flight_runs: list[RunRecord], run_id: str) -> bool:
-    if any(r.run.status != run_pb2.RUN_STATUS_QUEUED for r in in_flight_runs):
-        return False
-    return bool(in_flight_runs) and in_flight_runs[0].run.run_id == run_id
-
-
 async def claimable(session: Session, agent_id: str) -> RunRecord | None:
     """Return and lock the tenant's oldest queued run of an agent that is first in line.
 
@@ -56,14 +48,18 @@ async def claimable(session: Session, agent_id: str) -> RunRecord | None:
         session.dialect.sql(
             "SELECT r.run_id, t.pk AS thread_pk FROM runs AS r "
             f"JOIN threads AS t ON t.pk = r.thread_pk WHERE {CLAIMABLE} "
-            "LIMIT ? FOR NO KEY UPDATE OF t SKIP LOCKED"
+            "ORDER BY r.pk LIMIT ? FOR NO KEY UPDATE OF t SKIP LOCKED"
         ),
         (session.tenant, agent_id, session.now, _CLAIM_CANDIDATES),
     )
+    params = (session.tenant, agent_id, session.now)
     for candidate in candidates:
-        # Read again under the lock: the snapshot above may predate a commit.
-        ref = ThreadRef(candidate["thread_pk"], session.tenant or "", "")
-        flying = await in_flight(session, ref)
-        if _first_in_line(flying, candidate["run_id"]):
-            return flying[0]
+        # Asked again under the lock: the snapshot above may predate a commit.
+        found = await records(
+            session,
+            f"{CLAIMABLE} AND r.thread_pk = ? ORDER BY r.pk LIMIT 1",
+            (*params, candidate["thread_pk"]),
+        )
+        if found:
+            return found[0]
     return None

@@ -43,15 +43,16 @@ QUEUED = int(run_pb2.RUN_STATUS_QUEUED)
 RUNNING = int(run_pb2.RUN_STATUS_RUNNING)
 WAITING = int(run_pb2.RUN_STATUS_REQUIRES_ACTION)
 IN_FLIGHT_TERM = f"r.status IN ({QUEUED}, {RUNNING}, {WAITING})"
-# The tenant's queued runs of an agent that are first in line on their live
-# thread (nothing running or waiting there, nothing queued before), oldest
-# first; parameters: tenant, agent id, now.
+# The claim's rule as a condition: the tenant's queued runs of an agent that
+# are first in line on their live thread (nothing running or waiting there,
+# nothing queued before them); parameters: tenant, agent id, now. The store
+# finds them by index across threads; the scheduler's _next_in_line says the
+# same of one thread's runs in flight.
 CLAIMABLE = (
     f"{IN_FLIGHT_TERM} AND r.status = {QUEUED} AND r.tenant_id = ? AND r.agent_id = ? "
     "AND (t.expire_at IS NULL OR t.expire_at > ?) "
     "AND NOT EXISTS (SELECT 1 FROM runs AS o WHERE o.thread_pk = r.thread_pk "
-    f"AND (o.status IN ({RUNNING}, {WAITING}) OR (o.status = {QUEUED} AND o.pk < r.pk))) "
-    "ORDER BY r.pk"
+    f"AND (o.status IN ({RUNNING}, {WAITING}) OR (o.status = {QUEUED} AND o.pk < r.pk)))"
 )
 # A run of the session's tenant, by id, on a thread that has not expired.
 LIVE = "r.tenant_id = ? AND r.run_id = ? AND (t.expire_at IS NULL OR t.expire_at > ?)"

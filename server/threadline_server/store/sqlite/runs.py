@@ -12,5 +12,7 @@ async def claimable(session: Session, agent_id: str) -> RunRecord | None:
 
     One writer at a time: nothing can change between this read and the claim.
     """
-    found = await records(session, f"{CLAIMABLE} LIMIT 1", (session.tenant, agent_id, session.now))
+    found = await records(
+        session, f"{CLAIMABLE} ORDER BY r.pk LIMIT 1", (session.tenant, agent_id, session.now)
+    )
     return found[0] if found else None
