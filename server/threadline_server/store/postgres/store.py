@@ -58,6 +58,7 @@ from threadline_server.store.records import (
 )
 from threadline_server.store.sql import checkpoints, runs
 from threadline_server.store.sql.reads import WebhookReads
+from threadline_server.store.sql.writes import uninterruptible
 
 logger = logging.getLogger(__name__)
 
@@ -84,19 +85,6 @@ def _unavailable(error: BaseException) -> DatabaseUnavailableError:
     return DatabaseUnavailableError(
         f"PostgreSQL: {type(error).__name__}", retry_after=_RETRY_AFTER_SECONDS
     )
-
-
-class _CallerLeftError(Exception):
-    """The caller of a write went away before its work began, so the work is skipped."""
-
-
-def _retrieve_outcome(task: asyncio.Task[Any]) -> None:
-    """Collect the outcome of a write whose caller left, so a failure is logged, not lost."""
-    if task.cancelled():
-        return
-    error = task.exception()
-    if error is not None and not isinstance(error, _CallerLeftError):
-        logger.warning("a write whose caller had gone failed: %r", error)
 
 
 async def _live(session: Session, thread_id: str) -> ThreadRef:
@@ -304,26 +292,9 @@ class PostgresStore(WebhookReads[Session], Store):
     async def transaction(self, tenant: str, work: Callable[[StoreTransaction], Awaitable[T]]) -> T:
         """Run work in one write transaction of a tenant that the caller cannot interrupt.
 
-        As in the SQLite store: a caller that went away before its work began
-        leaves nothing behind; once begun, the transaction finishes as one,
-        and its outcome, which no one awaits any more, is logged.
+        The rule is store/sql/writes.py's; _run_write retries deadlocks.
         """
-        caller_left = False
-
-        async def guarded(tx: StoreTransaction) -> T:
-            if caller_left:
-                raise _CallerLeftError
-            return await work(tx)
-
-        task = asyncio.ensure_future(self._run_write(tenant, guarded))
-        self._pending_writes.add(task)
-        task.add_done_callback(self._pending_writes.discard)
-        try:
-            return await asyncio.shield(task)
-        except asyncio.CancelledError:
-            caller_left = True
-            task.add_done_callback(_retrieve_outcome)
-            raise
+        return await uninterruptible(self._run_write, tenant, work, self._pending_writes)
 
     @contextlib.asynccontextmanager
     async def _read(self, tenant: str | None, *, snapshot: bool = False) -> AsyncIterator[Session]:

@@ -56,6 +56,7 @@ from threadline_server.store.records import (
 )
 from threadline_server.store.sql import checkpoints, runs
 from threadline_server.store.sql.reads import WebhookReads
+from threadline_server.store.sql.writes import uninterruptible
 from threadline_server.store.sqlite import connection as sqlite_connection
 from threadline_server.store.sqlite import (
     events,
@@ -77,19 +78,6 @@ T = TypeVar("T")
 # Messages a copy takes per write transaction: about 10 ms of the
 # writer's time (tests/test_big_threads.py measures what others wait).
 COPY_BATCH = 200
-
-
-class _CallerLeftError(Exception):
-    """The caller of a write went away before its work began, so the work is skipped."""
-
-
-def _retrieve_outcome(task: asyncio.Task[Any]) -> None:
-    """Collect the outcome of a write whose caller left, so a failure is logged, not lost."""
-    if task.cancelled():
-        return
-    error = task.exception()
-    if error is not None and not isinstance(error, _CallerLeftError):
-        logger.warning("a write whose caller had gone failed: %r", error)
 
 
 # The most writes one group commit holds: a bound on how long a batch keeps
@@ -371,27 +359,11 @@ class SqliteStore(WebhookReads[Session], Store):
     async def transaction(self, tenant: str, work: Callable[[StoreTransaction], Awaitable[T]]) -> T:
         """Run work in one write transaction of a tenant that the caller cannot interrupt.
 
-        A caller that goes away (its client's deadline passed) before its
-        work began leaves nothing behind: the work does not run. Once begun,
-        the transaction finishes (or rolls back) as one, and its outcome,
-        which no one awaits any more, is logged rather than lost.
+        The rule is store/sql/writes.py's; a failure SQLite reports that a
+        client may retry leaves as DatabaseUnavailableError.
         """
-        caller_left = False
-
-        async def guarded(tx: StoreTransaction) -> T:
-            if caller_left:
-                raise _CallerLeftError
-            return await work(tx)
-
-        task = asyncio.ensure_future(self._run_write(tenant, guarded))
-        self._pending_writes.add(task)
-        task.add_done_callback(self._pending_writes.discard)
         try:
-            return await asyncio.shield(task)
-        except asyncio.CancelledError:
-            caller_left = True
-            task.add_done_callback(_retrieve_outcome)
-            raise
+            return await uninterruptible(self._run_write, tenant, work, self._pending_writes)
         except sqlite3.Error as error:
             self._raise_if_unavailable(error)
             raise
