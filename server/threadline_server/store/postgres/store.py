@@ -57,7 +57,7 @@ from threadline_server.store.records import (
     WriteObserver,
 )
 from threadline_server.store.sql import checkpoints, runs
-from threadline_server.store.sql.reads import WebhookReads
+from threadline_server.store.sql.reads import WebhookReads, with_live
 from threadline_server.store.sql.writes import uninterruptible
 
 logger = logging.getLogger(__name__)
@@ -85,18 +85,6 @@ def _unavailable(error: BaseException) -> DatabaseUnavailableError:
     return DatabaseUnavailableError(
         f"PostgreSQL: {type(error).__name__}", retry_after=_RETRY_AFTER_SECONDS
     )
-
-
-async def _live(session: Session, thread_id: str) -> ThreadRef:
-    """Return a live thread's handle, or raise NotFoundError."""
-    return threads.to_ref(await threads.live_row(session, thread_id))
-
-
-async def _with_live(
-    session: Session, thread_id: str, read: Callable[[Session, ThreadRef], Awaitable[T]]
-) -> T:
-    """Run a read of a live thread's rows (the thread found first)."""
-    return await read(session, await _live(session, thread_id))
 
 
 class PostgresStore(WebhookReads[Session], Store):
@@ -359,15 +347,18 @@ class PostgresStore(WebhookReads[Session], Store):
     ) -> thread_pb2.ThreadCheckpoint | None:
         """Return a live thread's newest checkpoint, or None (the thread and it in one snapshot)."""
         async with self._read(tenant, snapshot=True) as session:
-            return await _with_live(session, thread_id, checkpoints.newest_of)
+            return await with_live(threads, session, thread_id, checkpoints.newest_of)
 
     async def list_checkpoints(
         self, tenant: str, query: CheckpointPageQuery
     ) -> Page[thread_pb2.ThreadCheckpoint]:
         """Return one page of a thread's checkpoints, newest first."""
         async with self._read(tenant) as session:
-            return await checkpoints.list_page(
-                session, await _live(session, query.thread_id), query
+            return await with_live(
+                threads,
+                session,
+                query.thread_id,
+                lambda s, ref: checkpoints.list_page(s, ref, query),
             )
 
     async def get_run(self, tenant: str, run_id: str) -> run_pb2.Run:
@@ -378,7 +369,9 @@ class PostgresStore(WebhookReads[Session], Store):
     async def list_runs(self, tenant: str, query: RunPageQuery) -> Page[run_pb2.Run]:
         """Return one page of a thread's runs."""
         async with self._read(tenant) as session:
-            return await runs.list_page(session, await _live(session, query.thread_id), query)
+            return await with_live(
+                threads, session, query.thread_id, lambda s, ref: runs.list_page(s, ref, query)
+            )
 
     async def read_events(
         self,

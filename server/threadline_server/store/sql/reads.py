@@ -1,5 +1,8 @@
 """The store reads both adapters answer alike: webhooks, deliveries and those due.
 
+Also with_live: a read of a live thread's rows, the thread found first by the
+adapter's own threads module.
+
 A store lends a Session for a read through its own ``_read`` (SQLite: a
 read connection from its pool; PostgreSQL: a pooled connection, in a
 REPEATABLE READ transaction for a snapshot); what is read is the same.
@@ -7,16 +10,40 @@ REPEATABLE READ transaction for a snapshot); what is read is the same.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
-from typing import Generic, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 from threadline.v1 import webhook_pb2
 
-from threadline_server.store.records import DeliveryPageQuery, Page, WebhookPageQuery
+from threadline_server.store.records import DeliveryPageQuery, Page, ThreadRef, WebhookPageQuery
 from threadline_server.store.sql import webhooks
 from threadline_server.store.sql.session import SqlSession
 
 S = TypeVar("S", bound=SqlSession)
+S_contra = TypeVar("S_contra", contravariant=True)
+R = TypeVar("R")
+T = TypeVar("T")
+
+
+class LiveThreads(Protocol[S_contra, R]):
+    """What of an adapter's threads module finds a live thread."""
+
+    async def live_row(self, session: S_contra, thread_id: str, /) -> R:
+        """Return a live thread's row, or raise NotFoundError."""
+
+    def to_ref(self, row: R, /) -> ThreadRef:
+        """Return a thread row's handle."""
+
+
+async def with_live(
+    threads: LiveThreads[S, R],
+    session: S,
+    thread_id: str,
+    read: Callable[[S, ThreadRef], Awaitable[T]],
+) -> T:
+    """Run a read of a live thread's rows (the thread found first, or NotFoundError)."""
+    return await read(session, threads.to_ref(await threads.live_row(session, thread_id)))
 
 
 class WebhookReads(Generic[S]):

@@ -55,7 +55,7 @@ from threadline_server.store.records import (
     WriteObserver,
 )
 from threadline_server.store.sql import checkpoints, runs
-from threadline_server.store.sql.reads import WebhookReads
+from threadline_server.store.sql.reads import WebhookReads, with_live
 from threadline_server.store.sql.writes import uninterruptible
 from threadline_server.store.sqlite import connection as sqlite_connection
 from threadline_server.store.sqlite import (
@@ -138,18 +138,6 @@ def _read_on_thread(
     finally:
         if raw.in_transaction:
             raw.execute("COMMIT")
-
-
-async def _live(session: Session, thread_id: str) -> ThreadRef:
-    """Return a live thread's handle, or raise NotFoundError."""
-    return threads.to_ref(await threads.live_row(session, thread_id))
-
-
-async def _with_live(
-    session: Session, thread_id: str, read: Callable[[Session, ThreadRef], Awaitable[T]]
-) -> T:
-    """Run a read of a live thread's rows (the thread found first)."""
-    return await read(session, await _live(session, thread_id))
 
 
 class SqliteStore(WebhookReads[Session], Store):
@@ -627,7 +615,7 @@ class SqliteStore(WebhookReads[Session], Store):
         """Return a live thread's newest checkpoint, or None (the thread and it in one snapshot)."""
         return await self._read_in_one_hop(
             tenant,
-            lambda session: _with_live(session, thread_id, checkpoints.newest_of),
+            lambda session: with_live(threads, session, thread_id, checkpoints.newest_of),
             snapshot=True,
         )
 
@@ -637,8 +625,11 @@ class SqliteStore(WebhookReads[Session], Store):
         """Return one page of a thread's checkpoints, newest first."""
         return await self._read_in_one_hop(
             tenant,
-            lambda session: _with_live(
-                session, query.thread_id, lambda s, ref: checkpoints.list_page(s, ref, query)
+            lambda session: with_live(
+                threads,
+                session,
+                query.thread_id,
+                lambda s, ref: checkpoints.list_page(s, ref, query),
             ),
         )
 
@@ -650,8 +641,8 @@ class SqliteStore(WebhookReads[Session], Store):
         """Return one page of a thread's runs."""
         return await self._read_in_one_hop(
             tenant,
-            lambda session: _with_live(
-                session, query.thread_id, lambda s, ref: runs.list_page(s, ref, query)
+            lambda session: with_live(
+                threads, session, query.thread_id, lambda s, ref: runs.list_page(s, ref, query)
             ),
         )
 
