@@ -31,7 +31,7 @@ _INSERT_BATCH = 500
 # json.loads without its wrapper (two whitespace matches and three calls a
 # row): the C scanner itself. A value with anything after it is left to
 # json.loads, which raises as it always did.
-_scan_json = json.JSONDecoder().scan_once
+_scan_json: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined] # set by JSONDecoder.__init__; typeshed omits it
 
 
 def _loads(text: str) -> Any:
