@@ -58,12 +58,13 @@ def _part_dict(part: message_pb2.Part) -> dict[str, object]:
     return json_format.MessageToDict(part, preserving_proto_field_name=True)
 
 
+# json.dumps with these options builds a new encoder per call (a profile's
+# 5% of a CreateMessage's writer time): one, kept, writes the same text.
+_PARTS_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
+
 def _parts_json(message: message_pb2.Message) -> str:
-    return json.dumps(
-        [_part_dict(p) for p in message.parts],
-        separators=(",", ":"),
-        ensure_ascii=False,
-    )
+    return _PARTS_ENCODER.encode([_part_dict(p) for p in message.parts])
 
 
 def _metadata_json(message: message_pb2.Message) -> str:
