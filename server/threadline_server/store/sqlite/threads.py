@@ -98,7 +98,9 @@ def _client_columns(thread: thread_pb2.Thread) -> dict[str, Any]:
                 for p in thread.participants
             ],
             separators=(",", ":"),
-        ),
+        )
+        if thread.participants
+        else "[]",
         "ttl_us": thread.ttl.ToMicroseconds() if thread.HasField("ttl") else None,
     }
 
@@ -172,6 +174,22 @@ async def live_row(session: Session, thread_id: str) -> Row:
     if row is None:
         raise NotFoundError("thread", thread_id)
     return row
+
+
+async def live_ref(session: Session, thread_id: str) -> ThreadRef:
+    """Return the handle of a thread that exists and has not expired, or raise NotFoundError.
+
+    live_row's search, reading only what the handle holds (a write that
+    only appends to a thread, such as CreateMessage, needs no more).
+    """
+    row = await session.row(
+        "SELECT pk, tenant_id, thread_id, ttl_us FROM threads WHERE tenant_id = ? "
+        "AND thread_id = ? AND (expire_at IS NULL OR expire_at > ?)",
+        (session.tenant, thread_id, session.now),
+    )
+    if row is None:
+        raise NotFoundError("thread", thread_id)
+    return to_ref(row)
 
 
 def _micros(stamp: timestamp_pb2.Timestamp) -> int:
