@@ -52,21 +52,39 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 # Lines of counts that tests report (how many requests, writes, bytes), printed
-# together at the end of the run, so CI's log shows what each test proved.
-_COUNTS: list[str] = []
+# together at the end of the run, so CI's log shows what each test proved. A
+# test records them as user properties of its report, which pytest-xdist sends
+# from the worker that ran it to the process that prints the summary (what a
+# worker writes to its stdout is lost).
+COUNTS_PROPERTY = "counts"
+_COUNTS: list[tuple[str, str]] = []
 
 
 @pytest.fixture
-def counts() -> Callable[[str], None]:
+def counts(record_property: Callable[[str, object], None]) -> Callable[[str], None]:
     """Return a function that records one line of counts for the end-of-run summary."""
-    return _COUNTS.append
+
+    def record(line: str) -> None:
+        record_property(COUNTS_PROPERTY, line)
+
+    return record
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Keep the counts of a finished test (its teardown report carries all of them)."""
+    if report.when == "teardown":
+        _COUNTS.extend(
+            (report.nodeid, str(value))
+            for name, value in report.user_properties
+            if name == COUNTS_PROPERTY
+        )
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
-    """Print the counts tests reported."""
+    """Print the counts tests reported, in the order of the tests' names (the same every run)."""
     if _COUNTS:
         terminalreporter.section("counts")
-        for line in _COUNTS:
+        for _, line in sorted(_COUNTS, key=lambda entry: entry[0]):
             terminalreporter.write_line(line)
 
 
@@ -82,15 +100,38 @@ def store_kind(request: pytest.FixtureRequest) -> str:
     return str(getattr(request, "param", "sqlite"))
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Make the folder the run's PostgreSQL clusters go in, once per run (not in each worker).
+
+    pytest-xdist's workers inherit its path in their environment; see pytest_sessionfinish.
+    """
+    if not hasattr(config, "workerinput") and pgcluster.PARENT_VARIABLE not in os.environ:
+        os.environ[pgcluster.PARENT_VARIABLE] = str(pgcluster.make_parent())
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Stop any cluster still running when the session ends, then remove their folder.
+
+    Each worker stops its own cluster when its session ends; this catches the
+    cluster of a worker that died (a crash, os._exit) before it could.
+    """
+    if not hasattr(session.config, "workerinput"):
+        parent = os.environ.pop(pgcluster.PARENT_VARIABLE, "")
+        if parent:
+            pgcluster.stop_all(Path(parent))
+
+
 @pytest.fixture(scope="session")
 def postgres_cluster() -> Iterator[pgcluster.Cluster]:
     """A throwaway PostgreSQL cluster for the whole session, stopped at its end.
 
-    Skips the test when PostgreSQL is not installed (CI installs it: .ci/run).
+    Under pytest-xdist each worker has a session of its own, so a cluster of
+    its own: its own folder, port and socket. Skips the test when PostgreSQL
+    is not installed (CI installs it: .ci/run).
     """
     if pgcluster.find_bin_dir() is None:
         pytest.skip("PostgreSQL is not installed (initdb not found)")
-    cluster = pgcluster.start()
+    cluster = pgcluster.start(name=os.environ.get("PYTEST_XDIST_WORKER", "main"))
     try:
         yield cluster
     finally:

@@ -64,8 +64,13 @@ from threadline.v1 import message_pb2, run_pb2, thread_pb2, webhook_pb2, worker_
 from tests.conftest import HTTP_LISTENING, LISTENING, ServerProcess, start_server_process
 
 # Building the gateway the first time downloads its modules; a scenario run
-# takes a few seconds per side. All of it happens in the first test's setup.
-pytestmark = [pytest.mark.toolchain, pytest.mark.timeout(600)]
+# takes a few seconds per side. All of it happens in the first test's setup, once:
+# under pytest-xdist the module's tests run on one worker (one build into .tools/gateway).
+pytestmark = [
+    pytest.mark.toolchain,
+    pytest.mark.timeout(600),
+    pytest.mark.xdist_group("gateway_conformance"),
+]
 
 ROOT = Path(__file__).resolve().parent.parent
 GATEWAY_SOURCE = ROOT / "tests" / "gateway"
@@ -2345,7 +2350,7 @@ def test_same_answers(conformance: Conformance, name: str) -> None:
 
 
 def test_every_annotated_rpc_is_covered(
-    conformance: Conformance, capsys: pytest.CaptureFixture[str]
+    conformance: Conformance, counts: Callable[[str], None]
 ) -> None:
     """Each RPC with a google.api.http rule gets a good and a bad request through the gateway."""
     good: dict[str, int] = {route.rpc: 0 for route in ROUTES}
@@ -2365,12 +2370,11 @@ def test_every_annotated_rpc_is_covered(
         f"{sum(r.seconds for r in runs.values()):.1f}s"
         for side, runs in conformance.runs.items()
     )
-    with capsys.disabled():
-        sys.stdout.write(
-            f"\nconformance: {len(SCENARIOS)} scenarios over {len(good)} annotated RPCs "
-            f"({sum(good.values())} answered 200, {sum(bad.values())} answered 4xx through the "
-            f"gateway); {sides}\n"
-        )
+    counts(
+        f"conformance: {len(SCENARIOS)} scenarios over {len(good)} annotated RPCs "
+        f"({sum(good.values())} answered 200, {sum(bad.values())} answered 4xx through the "
+        f"gateway); {sides}"
+    )
     assert len(good) >= 24, f"fewer annotated RPCs than expected: {sorted(good)}"
     assert not missing, "RPCs without both a 200 and a 4xx request: " + ", ".join(
         f"{rpc} (200: {good[rpc]}, 4xx: {bad[rpc]})" for rpc in missing
