@@ -38,8 +38,57 @@ HTTP_LISTENING = re.compile(r"http listening on (\S+):(\d+)")
 KINDS = ("unit", "api", "process", "toolchain")
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Refuse a test that is not exactly one kind, so `make test-fast` misses none by accident."""
+# Tests that run on one pytest-xdist worker, one after another, by the start of
+# their ids: each group shares something made once (a module's fixture) or a
+# build's output at a fixed path. pytest-xdist 3.8 cannot group by its
+# xdist_group mark under pytest 9.2 (pytest-dev/pytest-xdist#1386: the group
+# travels in the test's id, which pytest no longer lets a plugin change), so
+# the scheduler below takes the groups from here.
+XDIST_GROUPS = (
+    # `seeded`: a store of 100,000 messages, made once.
+    "tests/test_big_threads.py::",
+    # `conformance`: builds the gateway into .tools/gateway and runs every scenario, once.
+    "tests/test_gateway_conformance.py::",
+    # `built` and `live_server`: both wheels built, then installed, once.
+    "tests/test_packaging.py::",
+    # `ts_project`: one `npm ci` of examples/openapi/ts.
+    "tests/test_openapi_clients.py::test_eventsource_",
+    # `go_worker`: one `go build` of examples/go/worker.
+    "tests/test_clients.py::test_go_worker_",
+)
+
+
+def xdist_group(nodeid: str) -> str | None:
+    """The group of XDIST_GROUPS a test belongs to, or None."""
+    return next((group for group in XDIST_GROUPS if nodeid.startswith(group)), None)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """With --dist loadgroup, keep each of XDIST_GROUPS on one worker; spread every other test.
+
+    Groups, largest first, then the other tests one at a time, in collection
+    order, to whichever worker is free (pytest-xdist's loadscope scheduling).
+    """
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    # Only under pytest-xdist, which ships no type information.
+    from xdist.scheduler import LoadGroupScheduling  # type: ignore[import-untyped]  # noqa: PLC0415
+
+    class GroupScheduling(LoadGroupScheduling):  # type: ignore[misc]
+        def _split_scope(self, nodeid: str) -> str:
+            return xdist_group(nodeid) or str(super()._split_scope(nodeid))
+
+    return GroupScheduling(config, log)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Refuse a test that is not exactly one kind, so `make test-fast` misses none by accident.
+
+    In pytest-xdist's workers the slow kinds come first (toolchain, process,
+    api, unit; stable otherwise), so that the long tests start at once and the
+    many short ones fill the workers' last minutes.
+    """
     wrong = [
         f"{item.nodeid}: {kinds or 'none'}"
         for item in items
@@ -49,6 +98,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         names = ", ".join(KINDS)
         listed = "\n".join(wrong)
         raise pytest.UsageError(f"each test must be marked with exactly one of {names}:\n{listed}")
+    if hasattr(config, "workerinput"):
+        slowest_first = ("toolchain", "process", "api", "unit")
+        items.sort(
+            key=lambda item: next(
+                rank for rank, kind in enumerate(slowest_first) if item.get_closest_marker(kind)
+            )
+        )
 
 
 # Lines of counts that tests report (how many requests, writes, bytes), printed

@@ -28,8 +28,7 @@ from bench.seed import Seeded, seed
 from tests.conftest import ServerProcess, expect_failure
 from tests.test_process import AsyncClient, connected
 
-# The seeded store is made once per module: under pytest-xdist its tests run on one worker.
-pytestmark = [pytest.mark.process, pytest.mark.xdist_group("big_threads")]
+pytestmark = pytest.mark.process
 
 BIG = 100_000
 # Other writers during the big operations, and how long their calls may take: the 99th

@@ -527,8 +527,6 @@ def test_java_project_of_the_page(spawn_server, tmp_path: Path):
 
 WORKER_AGENT = "shouter"
 BUILD_TIMEOUT = 300
-# The tests of the session's one build of the worker (go_worker): under pytest-xdist, on one worker.
-ON_GO_WORKER = pytest.mark.xdist_group("go_worker")
 
 
 @pytest.fixture(scope="session")
@@ -646,7 +644,6 @@ def wait_first_delta(address: str, run_id: str) -> None:
 
 
 @pytest.mark.timeout(BUILD_TIMEOUT + RUN_TIMEOUT)
-@ON_GO_WORKER
 def test_go_worker_serves_runs_renewing_its_lease(worker_server, spawn_worker):
     address = worker_server.address
     # A 1 s lease, and an answer reported in one batch after 10 x 150 ms: only
@@ -673,7 +670,6 @@ def test_go_worker_serves_runs_renewing_its_lease(worker_server, spawn_worker):
 
 
 @pytest.mark.timeout(BUILD_TIMEOUT + RUN_TIMEOUT)
-@ON_GO_WORKER
 def test_go_worker_drops_a_cancelled_run(worker_server, spawn_worker):
     address = worker_server.address
     worker = spawn_worker(address, "--delay-ms", "200", "--batch", "1")
@@ -691,7 +687,6 @@ def test_go_worker_drops_a_cancelled_run(worker_server, spawn_worker):
 
 
 @pytest.mark.timeout(BUILD_TIMEOUT + RUN_TIMEOUT)
-@ON_GO_WORKER
 def test_go_worker_fails_its_run_when_stopped(worker_server, spawn_worker):
     address = worker_server.address
     worker = spawn_worker(address, "--delay-ms", "200", "--batch", "1")
@@ -719,7 +714,6 @@ def thread_state(address: str, thread_id: str) -> tuple[dict[str, Any], list[int
 
 
 @pytest.mark.timeout(BUILD_TIMEOUT + RUN_TIMEOUT)
-@ON_GO_WORKER
 def test_go_worker_keeps_its_count_in_the_thread_state(worker_server, spawn_worker):
     address = worker_server.address
     worker = spawn_worker(address)
@@ -760,7 +754,6 @@ def resume(address: str, run_id: str, answer: dict[str, Any]) -> run_pb2.Run:
 
 
 @pytest.mark.timeout(BUILD_TIMEOUT + RUN_TIMEOUT)
-@ON_GO_WORKER
 def test_go_worker_asks_for_approval_with_confirm(worker_server, spawn_worker):
     address = worker_server.address
     worker = spawn_worker(address, "--confirm")

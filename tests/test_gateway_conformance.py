@@ -64,13 +64,8 @@ from threadline.v1 import message_pb2, run_pb2, thread_pb2, webhook_pb2, worker_
 from tests.conftest import HTTP_LISTENING, LISTENING, ServerProcess, start_server_process
 
 # Building the gateway the first time downloads its modules; a scenario run
-# takes a few seconds per side. All of it happens in the first test's setup, once:
-# under pytest-xdist the module's tests run on one worker (one build into .tools/gateway).
-pytestmark = [
-    pytest.mark.toolchain,
-    pytest.mark.timeout(600),
-    pytest.mark.xdist_group("gateway_conformance"),
-]
+# takes a few seconds per side. All of it happens in the first test's setup.
+pytestmark = [pytest.mark.toolchain, pytest.mark.timeout(600)]
 
 ROOT = Path(__file__).resolve().parent.parent
 GATEWAY_SOURCE = ROOT / "tests" / "gateway"

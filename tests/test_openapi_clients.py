@@ -59,8 +59,6 @@ from tests.test_docs import (
 )
 
 pytestmark = [pytest.mark.toolchain, pytest.mark.timeout(300)]
-# The tests of the module's one `npm ci` (ts_project): under pytest-xdist, on one worker.
-ON_TS_PROJECT = pytest.mark.xdist_group("openapi_ts_project")
 
 PAGE = ROOT / "docs" / "openapi.md"
 TYPESCRIPT = Walkthrough(PAGE, "## A TypeScript client")
@@ -251,7 +249,6 @@ async def read_lines(process: asyncio.subprocess.Process, seconds: float) -> lis
     return [json.loads(line) for line in text.splitlines()]
 
 
-@ON_TS_PROJECT
 async def test_eventsource_listeners_get_exactly_their_types(live):
     thread = await live.post("/v1/threads", {})
     chat = await live.post(
@@ -282,7 +279,6 @@ async def test_eventsource_listeners_get_exactly_their_types(live):
     assert deltas == chat["response"]
 
 
-@ON_TS_PROJECT
 async def test_eventsource_resumes_a_broken_stream_with_nothing_missed(live):
     thread = (await live.post("/v1/threads", {}))["threadId"]
     url = f"{live.base}/v1/threads/{thread}/events"

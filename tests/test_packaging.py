@@ -50,12 +50,7 @@ SERVER_ONLY_MODULES = (
     "grpc_status",
 )
 
-# The wheels are built once per module: under pytest-xdist its tests run on one worker.
-pytestmark = [
-    pytest.mark.toolchain,
-    pytest.mark.timeout(2 * STEP_TIMEOUT + 3 * CALL_TIMEOUT),
-    pytest.mark.xdist_group("packaging"),
-]
+pytestmark = [pytest.mark.toolchain, pytest.mark.timeout(2 * STEP_TIMEOUT + 3 * CALL_TIMEOUT)]
 
 
 def run(*command: str | Path, cwd: Path, timeout: float = STEP_TIMEOUT) -> str:
