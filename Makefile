@@ -20,7 +20,7 @@ test: check pytest
 # pytest-xdist runs it in more workers than the machine has cores; tests that
 # share a module's expensive fixture (or a build's output) are one xdist_group,
 # kept on one worker by --dist loadgroup. Measured: docs/development.md.
-PYTEST_WORKERS ?= 4
+PYTEST_WORKERS ?= 3
 XDIST := -n $(PYTEST_WORKERS) --dist loadgroup
 
 ## test-fast: the quick loop: lint, types, and the unit and api tests (no toolchains, no processes)
