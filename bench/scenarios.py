@@ -362,16 +362,6 @@ SCENARIOS: tuple[Scenario, ...] = (
         tags=("large",),
     ),
     Scenario(
-        "two-processes",
-        "GetThread, second server process",
-        (
-            Entry("Threadline, 2 processes", "threadline x2", get_thread),
-            Entry("Threadline, 1 process", "threadline", get_thread),
-        ),
-        "Threadline, 1 process",
-        "one database, two server processes, each loaded with half the calls in flight",
-    ),
-    Scenario(
         "postgres-create-thread",
         "CreateThread, PostgreSQL",
         (

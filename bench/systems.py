@@ -5,6 +5,11 @@ pinned to the server's core, and ready when it answers: Threadline and the
 references when gRPC health says SERVING, the A2A peer when its port takes a
 connection, LangGraph's dev server when GET /ok does. The time from spawn to
 ready is the system's start-up time.
+
+SQLite is measured with one server process only: two servers must never
+share a SQLite file of a release with the WAL-reset bug (docs/design.md,
+"SQLite version"), so a second process is measured on PostgreSQL
+("threadline postgres x2" beside "threadline postgres").
 """
 
 from __future__ import annotations
@@ -157,15 +162,6 @@ def start_threadline(context: Context) -> Running:
     return Running("threadline", [child], targets, http_base, time.perf_counter() - child.started)
 
 
-def start_threadline_pair(context: Context) -> Running:
-    """Two Threadline processes on one database (the second serves reads beside the first)."""
-    database = context.database or context.folder / "threadline.db"
-    first, targets, _ = _threadline_process(context, 0, database, http=False)
-    startup = time.perf_counter() - first.started
-    second, more, _ = _threadline_process(context, 1, database, http=False)
-    return Running("threadline x2", [first, second], targets + more, "", startup)
-
-
 def _start_on_postgres(context: Context, processes: int) -> Running:
     """Threadline processes (gRPC only) on one database of a throwaway PostgreSQL cluster.
 
@@ -310,7 +306,6 @@ def start_langgraph(context: Context) -> Running:
 
 STARTERS: dict[str, Starter] = {
     "threadline": start_threadline,
-    "threadline x2": start_threadline_pair,
     "threadline postgres": start_threadline_postgres,
     "threadline postgres x2": start_threadline_postgres_pair,
     "limit": start_limit,

@@ -2,13 +2,16 @@
 
 Two tenants may use the same thread id; each sees only its own. The server's
 own jobs (expiry, lease checks, recovery after kill -9) act on every tenant,
-each in its own tenant.
+each in its own tenant. Every test runs on both stores: on PostgreSQL the
+keys are made in the test's database by the keys command's own code.
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
 import signal
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,11 +33,13 @@ from threadline.v1 import (
 from threadline_server.config import Settings
 from threadline_server.transport.server import ThreadlineServer
 
-from tests.conftest import expect_failure
-from tests.tenants import Metadata, bearer, make_key
+from tests.conftest import ServerProcess, expect_failure, failure, start_server_process
+from tests.tenants import Metadata, bearer, keys_command, make_key
 from tests.test_runs_process import THIRTY_WORDS, echo_request
 
 RPC_TIMEOUT = 10.0
+# Each test runs twice, [sqlite] and [postgres] (tests/conftest.py).
+BOTH_STORES = True
 
 
 @dataclass
@@ -81,18 +86,24 @@ class Tenants:
 
 
 @pytest.fixture
-async def start_tenants(tmp_path: Path) -> AsyncIterator[Callable[..., Awaitable[Tenants]]]:
+async def start_tenants(
+    tmp_path: Path, database_value: str
+) -> AsyncIterator[Callable[..., Awaitable[Tenants]]]:
     """Start a server with three tenants' admin keys (and these settings); stop it after."""
     started: list[tuple[ThreadlineServer, grpc.aio.Channel]] = []
+    secret = tmp_path / "threadline.key-secret"
 
     async def start(**settings: Any) -> Tenants:
-        database = tmp_path / "threadline.db"
-        keys = {name: await make_key(database, name, "admin") for name in ("a", "b", "c")}
+        keys = {
+            name: await make_key(database_value, name, "admin", secret=secret)
+            for name in ("a", "b", "c")
+        }
         server = ThreadlineServer(
             Settings(
                 listen="127.0.0.1:0",
                 http_listen="",
-                database=str(database),
+                database=database_value,
+                key_secret_file=str(secret),
                 worker_agents=("w",),
                 grace_period=1.0,
                 **settings,
@@ -314,11 +325,18 @@ async def test_agents_restricted_to_tenants_do_not_exist_for_the_others(start_te
 
 @pytest.mark.process
 async def test_recovery_after_kill_ends_every_tenant_s_runs_and_restarts_their_queues(
-    tmp_path: Path, spawn_server
+    tmp_path: Path, spawn_server, database_value: str, store_kind: str
 ):
-    database = tmp_path / "threadline.db"
-    keys = {name: await make_key(database, name, "write") for name in ("a", "b")}
-    child = spawn_server(database)
+    secret = tmp_path / "threadline.key-secret"
+    keys = {
+        name: await make_key(database_value, name, "write", secret=secret) for name in ("a", "b")
+    }
+    flags = ["--key-secret-file", str(secret)]
+    if store_kind == "postgres":
+        # PostgreSQL cannot tell a restarted process from another one: the
+        # runs the dead process held are ended once its lease runs out.
+        flags += ["--server-lease", "2", "--lease-check-interval", "0.2"]
+    child = spawn_server(None, *flags)
     started: dict[str, Any] = {}
     async with grpc.aio.insecure_channel(child.address) as channel:
         for name, key in keys.items():
@@ -345,7 +363,7 @@ async def test_recovery_after_kill_ends_every_tenant_s_runs_and_restarts_their_q
             events.cancel()
     child.stop(signal.SIGKILL)
 
-    again = spawn_server(database)
+    again = spawn_server(None, *flags)
     async with grpc.aio.insecure_channel(again.address) as channel:
         for name, key in keys.items():
             side = tenant(channel, name, key)
@@ -353,8 +371,17 @@ async def test_recovery_after_kill_ends_every_tenant_s_runs_and_restarts_their_q
             slow = await side.runs.GetRun(
                 run_pb2.GetRunRequest(run_id=slow_id), metadata=side.metadata
             )
+            if store_kind == "postgres":
+                slow = await side.runs.WaitRun(
+                    run_pb2.WaitRunRequest(
+                        run_id=slow_id, timeout=duration_pb2.Duration(seconds=8)
+                    ),
+                    metadata=side.metadata,
+                )
             assert slow.status == run_pb2.RUN_STATUS_FAILED
-            assert slow.error.code == "SERVER_RESTARTED"
+            assert slow.error.code == (
+                "LEASE_EXPIRED" if store_kind == "postgres" else "SERVER_RESTARTED"
+            )
             queued = await side.runs.WaitRun(
                 run_pb2.WaitRunRequest(run_id=queued_id, timeout=duration_pb2.Duration(seconds=8)),
                 metadata=side.metadata,
@@ -362,3 +389,71 @@ async def test_recovery_after_kill_ends_every_tenant_s_runs_and_restarts_their_q
             assert queued.status == run_pb2.RUN_STATUS_COMPLETED
             assert queued.response == "next"
     assert again.stop() == 0
+
+
+# A key made by the command is seen by every process at once, and a revoked
+# one refused: both well before the 5 s periodic reload (KEYS_RELOAD_SECONDS),
+# so only the command's NOTIFY threadline_keys can make them count in time.
+NOTICE_BOUND_SECONDS = 1.0
+
+
+async def _answer(address: str, key: str) -> str:
+    """Call ListThreads with a key on a server; return "ok" or the failure's reason."""
+    async with grpc.aio.insecure_channel(address) as channel:
+        try:
+            await thread_pb2_grpc.ThreadServiceStub(channel).ListThreads(
+                thread_pb2.ListThreadsRequest(), metadata=bearer(key), timeout=RPC_TIMEOUT
+            )
+        except grpc.aio.AioRpcError as error:
+            return failure(error).reason
+    return "ok"
+
+
+async def _seconds_until(servers: list[ServerProcess], key: str, answer: str) -> list[float]:
+    """Call every server with a key until each gives this answer; return how long each took."""
+    started = time.monotonic()
+    took: list[float] = []
+    for server in servers:
+        while (got := await _answer(server.address, key)) != answer:
+            assert time.monotonic() - started < NOTICE_BOUND_SECONDS, (server.address, got)
+            await asyncio.sleep(0.01)
+        took.append(time.monotonic() - started)
+    return took
+
+
+@pytest.mark.process
+async def test_on_postgres_the_keys_command_s_changes_count_on_every_process_at_once(
+    tmp_path: Path, postgres_url: str, counts: Callable[[str], None]
+) -> None:
+    secret = ("--key-secret-file", str(tmp_path / "threadline.key-secret"))
+    made = keys_command(postgres_url, "create", "--tenant", "acme", "--scope", "write", *secret)
+    assert made.returncode == 0, made.stderr
+    first = made.stdout.strip()
+    servers = [
+        start_server_process(tmp_path / "threadline.db", "--database", postgres_url, *secret)
+        for _ in range(2)
+    ]
+    try:
+        assert [await _answer(server.address, first) for server in servers] == ["ok", "ok"]
+        # A key made while both serve works on both: neither had it when it started.
+        made = keys_command(postgres_url, "create", "--tenant", "acme", "--scope", "read", *secret)
+        assert made.returncode == 0, made.stderr
+        second = made.stdout.strip()
+        made_in = await _seconds_until(servers, second, "ok")
+        listed = keys_command(postgres_url, "list", *secret)
+        assert listed.returncode == 0, listed.stderr
+        first_id = first.split("_")[1]
+        assert re.search(rf"^{first_id}\s+acme\s+write\s", listed.stdout, re.MULTILINE)
+        revoked = keys_command(postgres_url, "revoke", first_id, *secret)
+        assert revoked.returncode == 0, revoked.stderr
+        refused_in = await _seconds_until(servers, first, "API_KEY_INVALID")
+        # The other key of the tenant is untouched.
+        assert [await _answer(server.address, second) for server in servers] == ["ok", "ok"]
+    finally:
+        for server in servers:
+            server.stop()
+    counts(
+        "keys on postgres, 2 processes: a new key worked on both after "
+        f"{max(made_in) * 1000:.0f} ms, a revoked one was refused by both after "
+        f"{max(refused_in) * 1000:.0f} ms (bound {NOTICE_BOUND_SECONDS:.0f} s, reload every 5 s)"
+    )

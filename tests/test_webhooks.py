@@ -819,18 +819,21 @@ async def test_a_tenant_has_at_most_100_webhooks(api: Api, receiver: Receiver) -
     await api.webhooks.CreateWebhook(request)
 
 
-async def test_a_tenant_s_runs_go_to_its_own_webhooks_only(tmp_path: Path, store_kind: str) -> None:
-    if store_kind == "postgres":
-        # tests/tenants.py makes keys in a SQLite file; PostgreSQL's key secret
-        # lives at one fixed path (key_secret.POSTGRES_DEFAULT), not per test.
-        pytest.skip("keys are made in a SQLite file by tests/tenants.py")
-    database = tmp_path / "threadline.db"
+async def test_a_tenant_s_runs_go_to_its_own_webhooks_only(
+    tmp_path: Path, database_value: str
+) -> None:
+    secret = tmp_path / "threadline.key-secret"
     keys = {
-        "a admin": await make_key(database, "a", "admin"),
-        "a write": await make_key(database, "a", "write"),
-        "b admin": await make_key(database, "b", "admin"),
+        "a admin": await make_key(database_value, "a", "admin", secret=secret),
+        "a write": await make_key(database_value, "a", "write", secret=secret),
+        "b admin": await make_key(database_value, "b", "admin", secret=secret),
     }
-    api = await start_api(database, webhook_allow=("127.0.0.1",), **FAST_RETRIES)
+    api = await start_api(
+        database_value,
+        webhook_allow=("127.0.0.1",),
+        key_secret_file=str(secret),
+        **FAST_RETRIES,
+    )
     receivers = {"a": await Receiver().start(), "b": await Receiver().start()}
     try:
         made = {}

@@ -9,7 +9,9 @@ store.sqlite.connection.open_side_writer).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -105,25 +107,45 @@ async def _revoke(admin: KeyAdmin, arguments: argparse.Namespace) -> int:
     return 0
 
 
+@contextlib.asynccontextmanager
+async def open_admin(database: str) -> AsyncIterator[KeyAdmin]:
+    """Open the key writes of a --database value: a SQLite file or a PostgreSQL URL.
+
+    The command's one way in to either store (the tests make their keys
+    through it too). PostgreSQL's admin migrates the database first and
+    announces each change to the servers (NOTIFY threadline_keys).
+    """
+    if choice.is_postgres(database):
+        from threadline_server.store.postgres.store import key_admin  # noqa: PLC0415 - only when asked for
+
+        async with key_admin(database) as pg_admin:
+            yield pg_admin
+        return
+    admin = await SqliteKeyAdmin.open(choice.sqlite_path(database))
+    try:
+        yield admin
+    finally:
+        await admin.close()
+
+
 async def run(arguments: argparse.Namespace, settings: config.Settings) -> int:
     """Carry out one keys action; return the exit status."""
     if choice.is_postgres(settings.database):
         try:
-            from threadline_server.store.postgres.store import key_admin  # noqa: PLC0415 - only when asked for
+            from threadline_server.store.postgres import store  # noqa: F401, PLC0415 - only when asked for
         except ImportError:
             sys.stderr.write("threadline keys: pip install 'threadline[postgres]'\n")
             return 1
-        async with key_admin(settings.database) as pg_admin:
-            return await _act(pg_admin, arguments, settings)
-    database = Path(choice.sqlite_path(settings.database))
-    if arguments.keys_command != "create" and not database.exists():  # noqa: ASYNC240 - one stat before anything runs
+    elif (
+        arguments.keys_command != "create"
+        and not Path(  # noqa: ASYNC240 - one stat before anything runs
+            choice.sqlite_path(settings.database)
+        ).exists()
+    ):
         sys.stderr.write(f"threadline keys: no database at {settings.database}\n")
         return 1
-    admin = await SqliteKeyAdmin.open(str(database))
-    try:
+    async with open_admin(settings.database) as admin:
         return await _act(admin, arguments, settings)
-    finally:
-        await admin.close()
 
 
 async def _act(admin: KeyAdmin, arguments: argparse.Namespace, settings: config.Settings) -> int:
