@@ -11,7 +11,8 @@ variants, since a shared machine's speed drifts from minute to minute):
 1. ``--concurrency`` grpc.aio callers on one channel make ``--rpc`` calls
    back to back for ``--seconds`` (after ``--warmup`` seconds not counted);
    GetThread reads one thread with ``message_limit`` 0, CreateMessage appends
-   a short text message to one thread (a durable write: one fsync each).
+   a short text message to one thread (a durable write: one fsync each),
+   ``thread`` is CreateThread with a title.
 2. It counts completed calls and their latencies on the client, and the
    server process's CPU seconds (/proc) over the same window.
 
@@ -183,6 +184,7 @@ async def load(server: Server, rpc: str, concurrency: int, warmup: float, second
         messages = message_pb2_grpc.MessageServiceStub(channel)
         thread = await threads.CreateThread(thread_pb2.CreateThreadRequest())
         get = thread_pb2.GetThreadRequest(thread_id=thread.thread_id)
+        new_thread = thread_pb2.CreateThreadRequest(thread=thread_pb2.Thread(title="a thread"))
         create = message_pb2.CreateMessageRequest(
             thread_id=thread.thread_id,
             message=message_pb2.Message(
@@ -200,6 +202,8 @@ async def load(server: Server, rpc: str, concurrency: int, warmup: float, second
                 try:
                     if rpc == "get":
                         await threads.GetThread(get)
+                    elif rpc == "thread":
+                        await threads.CreateThread(new_thread)
                     else:
                         await messages.CreateMessage(create)
                 except grpc.aio.AioRpcError as error:
@@ -236,7 +240,7 @@ def parse_variant(text: str) -> Variant:
 def main(argv: Sequence[str] | None = None) -> None:
     """Run the rounds and print a table (or JSON)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
-    parser.add_argument("--rpc", action="append", choices=("get", "create"))
+    parser.add_argument("--rpc", action="append", choices=("get", "create", "thread"))
     parser.add_argument("--variant", action="append", type=parse_variant)
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--seconds", type=float, default=8.0)

@@ -38,8 +38,57 @@ HTTP_LISTENING = re.compile(r"http listening on (\S+):(\d+)")
 KINDS = ("unit", "api", "process", "toolchain")
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Refuse a test that is not exactly one kind, so `make test-fast` misses none by accident."""
+# Tests that run on one pytest-xdist worker, one after another, by the start of
+# their ids: each group shares something made once (a module's fixture) or a
+# build's output at a fixed path. pytest-xdist 3.8 cannot group by its
+# xdist_group mark under pytest 9.2 (pytest-dev/pytest-xdist#1386: the group
+# travels in the test's id, which pytest no longer lets a plugin change), so
+# the scheduler below takes the groups from here.
+XDIST_GROUPS = (
+    # `seeded`: a store of 100,000 messages, made once.
+    "tests/test_big_threads.py::",
+    # `conformance`: builds the gateway into .tools/gateway and runs every scenario, once.
+    "tests/test_gateway_conformance.py::",
+    # `built` and `live_server`: both wheels built, then installed, once.
+    "tests/test_packaging.py::",
+    # `ts_project`: one `npm ci` of examples/openapi/ts.
+    "tests/test_openapi_clients.py::test_eventsource_",
+    # `go_worker`: one `go build` of examples/go/worker.
+    "tests/test_clients.py::test_go_worker_",
+)
+
+
+def xdist_group(nodeid: str) -> str | None:
+    """The group of XDIST_GROUPS a test belongs to, or None."""
+    return next((group for group in XDIST_GROUPS if nodeid.startswith(group)), None)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """With --dist loadgroup, keep each of XDIST_GROUPS on one worker; spread every other test.
+
+    Groups, largest first, then the other tests one at a time, in collection
+    order, to whichever worker is free (pytest-xdist's loadscope scheduling).
+    """
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    # Only under pytest-xdist, which ships no type information.
+    from xdist.scheduler import LoadGroupScheduling  # type: ignore[import-untyped]  # noqa: PLC0415
+
+    class GroupScheduling(LoadGroupScheduling):  # type: ignore[misc]
+        def _split_scope(self, nodeid: str) -> str:
+            return xdist_group(nodeid) or str(super()._split_scope(nodeid))
+
+    return GroupScheduling(config, log)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Refuse a test that is not exactly one kind, so `make test-fast` misses none by accident.
+
+    In pytest-xdist's workers the slow kinds come first (toolchain, process,
+    api, unit; stable otherwise), so that the long tests start at once and the
+    many short ones fill the workers' last minutes.
+    """
     wrong = [
         f"{item.nodeid}: {kinds or 'none'}"
         for item in items
@@ -49,24 +98,49 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         names = ", ".join(KINDS)
         listed = "\n".join(wrong)
         raise pytest.UsageError(f"each test must be marked with exactly one of {names}:\n{listed}")
+    if hasattr(config, "workerinput"):
+        slowest_first = ("toolchain", "process", "api", "unit")
+        items.sort(
+            key=lambda item: next(
+                rank for rank, kind in enumerate(slowest_first) if item.get_closest_marker(kind)
+            )
+        )
 
 
 # Lines of counts that tests report (how many requests, writes, bytes), printed
-# together at the end of the run, so CI's log shows what each test proved.
-_COUNTS: list[str] = []
+# together at the end of the run, so CI's log shows what each test proved. A
+# test records them as user properties of its report, which pytest-xdist sends
+# from the worker that ran it to the process that prints the summary (what a
+# worker writes to its stdout is lost).
+COUNTS_PROPERTY = "counts"
+_COUNTS: list[tuple[str, str]] = []
 
 
 @pytest.fixture
-def counts() -> Callable[[str], None]:
+def counts(record_property: Callable[[str, object], None]) -> Callable[[str], None]:
     """Return a function that records one line of counts for the end-of-run summary."""
-    return _COUNTS.append
+
+    def record(line: str) -> None:
+        record_property(COUNTS_PROPERTY, line)
+
+    return record
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Keep the counts of a finished test (its teardown report carries all of them)."""
+    if report.when == "teardown":
+        _COUNTS.extend(
+            (report.nodeid, str(value))
+            for name, value in report.user_properties
+            if name == COUNTS_PROPERTY
+        )
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
-    """Print the counts tests reported."""
+    """Print the counts tests reported, in the order of the tests' names (the same every run)."""
     if _COUNTS:
         terminalreporter.section("counts")
-        for line in _COUNTS:
+        for _, line in sorted(_COUNTS, key=lambda entry: entry[0]):
             terminalreporter.write_line(line)
 
 
@@ -82,15 +156,38 @@ def store_kind(request: pytest.FixtureRequest) -> str:
     return str(getattr(request, "param", "sqlite"))
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Make the folder the run's PostgreSQL clusters go in, once per run (not in each worker).
+
+    pytest-xdist's workers inherit its path in their environment; see pytest_sessionfinish.
+    """
+    if not hasattr(config, "workerinput") and pgcluster.PARENT_VARIABLE not in os.environ:
+        os.environ[pgcluster.PARENT_VARIABLE] = str(pgcluster.make_parent())
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Stop any cluster still running when the session ends, then remove their folder.
+
+    Each worker stops its own cluster when its session ends; this catches the
+    cluster of a worker that died (a crash, os._exit) before it could.
+    """
+    if not hasattr(session.config, "workerinput"):
+        parent = os.environ.pop(pgcluster.PARENT_VARIABLE, "")
+        if parent:
+            pgcluster.stop_all(Path(parent))
+
+
 @pytest.fixture(scope="session")
 def postgres_cluster() -> Iterator[pgcluster.Cluster]:
     """A throwaway PostgreSQL cluster for the whole session, stopped at its end.
 
-    Skips the test when PostgreSQL is not installed (CI installs it: .ci/run).
+    Under pytest-xdist each worker has a session of its own, so a cluster of
+    its own: its own folder, port and socket. Skips the test when PostgreSQL
+    is not installed (CI installs it: .ci/run).
     """
     if pgcluster.find_bin_dir() is None:
         pytest.skip("PostgreSQL is not installed (initdb not found)")
-    cluster = pgcluster.start()
+    cluster = pgcluster.start(name=os.environ.get("PYTEST_XDIST_WORKER", "main"))
     try:
         yield cluster
     finally:

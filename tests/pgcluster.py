@@ -6,6 +6,10 @@ test touches a database it did not create. initdb refuses to run as root:
 then the cluster's files belong to the ``postgres`` user (Debian makes it)
 and its commands run as that user. The binaries are found on PATH or in
 Debian's /usr/lib/postgresql/<version>/bin.
+
+Under pytest-xdist every worker starts a cluster of its own, each in a
+folder of its own inside one folder of the test run (``PARENT_VARIABLE``
+names it), so that the run's end can stop any cluster a dead worker left.
 """
 
 from __future__ import annotations
@@ -24,6 +28,11 @@ from pathlib import Path
 # The user the cluster's superuser is named after, and runs as when we are root.
 _SUPERUSER = "postgres"
 _names = itertools.count()
+# The environment variable naming the folder the clusters of one test run go in.
+PARENT_VARIABLE = "THREADLINE_TEST_PG_PARENT"
+# Tries to start on a free port: between choosing a port and binding it,
+# another process (another worker's server, a client's connection) may take it.
+_START_ATTEMPTS = 3
 
 
 def find_bin_dir() -> Path | None:
@@ -98,18 +107,43 @@ class Cluster:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
-def start() -> Cluster:
-    """initdb a cluster into a temporary folder and start it on a free port."""
+def _as_user() -> str | None:
+    """The user the cluster runs as: ``postgres`` when we are root (initdb refuses root)."""
+    return _SUPERUSER if os.geteuid() == 0 else None
+
+
+def make_parent() -> Path:
+    """Make the folder one test run's clusters go in (which the postgres user may enter)."""
+    parent = Path(tempfile.mkdtemp(prefix="threadline-pg-"))
+    parent.chmod(0o711)
+    return parent
+
+
+def stop_all(parent: Path) -> None:
+    """Stop every cluster still running in a test run's folder, then remove the folder."""
+    bin_dir = find_bin_dir()
+    for pid_file in parent.glob("*/data/postmaster.pid"):
+        if bin_dir is not None:
+            Cluster(pid_file.parent.parent, 0, bin_dir, _as_user()).stop()
+    shutil.rmtree(parent, ignore_errors=True)
+
+
+def start(name: str = "main") -> Cluster:
+    """initdb a cluster into a temporary folder and start it on a free port.
+
+    The folder is in the test run's folder when PARENT_VARIABLE names one;
+    its name starts with name (the pytest-xdist worker's id).
+    """
     bin_dir = find_bin_dir()
     if bin_dir is None:
         raise RuntimeError("PostgreSQL is not installed (no initdb)")
-    folder = Path(tempfile.mkdtemp(prefix="threadline-pg-"))
-    as_user = None
-    if os.geteuid() == 0:
-        as_user = _SUPERUSER
+    parent = os.environ.get(PARENT_VARIABLE) or None
+    folder = Path(tempfile.mkdtemp(prefix=f"{name}-" if parent else "threadline-pg-", dir=parent))
+    as_user = _as_user()
+    if as_user is not None:
         entry = pwd.getpwnam(as_user)
         os.chown(folder, entry.pw_uid, entry.pw_gid)
-    cluster = Cluster(folder, _free_port(), bin_dir, as_user)
+    cluster = Cluster(folder, 0, bin_dir, as_user)
     data = folder / "data"
     subprocess.run(
         cluster._command(
@@ -129,32 +163,42 @@ def start() -> Cluster:
         check=True,
         capture_output=True,
     )
+    attempts_left = _START_ATTEMPTS
+    while (failure := _pg_ctl_start(cluster, _free_port())) is not None:
+        attempts_left -= 1
+        if "could not bind" not in failure or not attempts_left:
+            cluster.stop()
+            raise RuntimeError(f"pg_ctl start failed: {failure}")
+    return cluster
+
+
+def _pg_ctl_start(cluster: Cluster, port: int) -> str | None:
+    """Start the cluster on port; return why it failed (pg_ctl's output and the log), or None."""
+    cluster.port = port
+    data = cluster.folder / "data"
+    log_path = cluster.folder / "server.log"
+    log_path.unlink(missing_ok=True)
     options = (
-        f"-p {cluster.port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off "
+        f"-p {cluster.port} -k {cluster.folder} -c listen_addresses=127.0.0.1 -c fsync=off "
         "-c synchronous_commit=off -c full_page_writes=off -c max_connections=300 "
         "-c shared_buffers=32MB"
     )
     result = subprocess.run(
         cluster._command(
-            str(bin_dir / "pg_ctl"),
+            str(cluster.bin_dir / "pg_ctl"),
             "-D",
             str(data),
             "-o",
             options,
             "-l",
-            str(folder / "server.log"),
+            str(log_path),
             "-w",
             "start",
         ),
         check=False,
         capture_output=True,
     )
-    if result.returncode != 0:
-        log = (
-            (folder / "server.log").read_text(errors="replace")
-            if (folder / "server.log").exists()
-            else ""
-        )
-        cluster.stop()
-        raise RuntimeError(f"pg_ctl start failed: {result.stderr.decode()} {log}")
-    return cluster
+    if result.returncode == 0:
+        return None
+    log = log_path.read_text(errors="replace") if log_path.exists() else ""
+    return f"{result.stderr.decode(errors='replace')} {log}"

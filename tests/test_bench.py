@@ -90,3 +90,27 @@ def test_quick_bench_measures_every_system_it_names(tmp_path: Path):
     assert versions["sqlite"]
     assert versions["threadline_commit"] != "unknown"
     assert (out / "table.md").read_text(encoding="utf-8").startswith("Threadline benchmark")
+
+
+@pytest.mark.timeout(120)
+def test_local_cost_measures_each_rpc_in_process():
+    command = [
+        sys.executable,
+        "bench/local_cost.py",
+        "--rpc",
+        "get",
+        "--rpc",
+        "list",
+        "--rpc",
+        "create-thread",
+        "--calls",
+        "20",
+    ]
+    done = subprocess.run(
+        command, cwd=ROOT, capture_output=True, text=True, timeout=100, check=False
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    lines = done.stdout.splitlines()
+    assert [line.split(":")[0] for line in lines] == ["get", "list", "create-thread"]
+    for line in lines:
+        assert float(line.split()[1]) > 0, line

@@ -202,12 +202,15 @@ async def test_a_tenant_s_calls_per_second_are_capped(start):
     headers = {"Authorization": a.metadata[0][1]}
     url = f"http://127.0.0.1:{server.http_port}/v1/threads:count"
     async with aiohttp.ClientSession() as session:
-        statuses = []
+        statuses, refusals = [], []
         for _ in range(8):
             async with session.get(url, headers=headers) as response:
                 statuses.append(response.status)
-                body = await response.json()
+                if response.status == 429:
+                    refusals.append(await response.json())
+        # On a busy machine a token may come back between calls: any refusal will do.
         assert 429 in statuses
+        body = refusals[0]
         assert body["code"] == 8
         kinds = {detail["@type"].rsplit(".", 1)[1] for detail in body["details"]}
         assert kinds == {"ErrorInfo", "RetryInfo"}

@@ -275,7 +275,11 @@ async def test_backup_while_serving_holds_every_write_acknowledged_before_it_beg
             await client.threads.CreateThread(thread_pb2.CreateThreadRequest()) for _ in range(4)
         ]
         writers = [asyncio.create_task(write(client, t.thread_id)) for t in threads]
-        await asyncio.sleep(1.5)
+        # More than 50 writes acknowledged before the backup begins, however busy the machine.
+        deadline = time.monotonic() + 30
+        while len(acknowledged) <= 50:
+            assert time.monotonic() < deadline, f"{len(acknowledged)} writes in 30 s"
+            await asyncio.sleep(0.05)
         started = time.monotonic()
         command = await asyncio.create_subprocess_exec(
             sys.executable,

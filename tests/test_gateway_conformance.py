@@ -2345,7 +2345,7 @@ def test_same_answers(conformance: Conformance, name: str) -> None:
 
 
 def test_every_annotated_rpc_is_covered(
-    conformance: Conformance, capsys: pytest.CaptureFixture[str]
+    conformance: Conformance, counts: Callable[[str], None]
 ) -> None:
     """Each RPC with a google.api.http rule gets a good and a bad request through the gateway."""
     good: dict[str, int] = {route.rpc: 0 for route in ROUTES}
@@ -2365,12 +2365,11 @@ def test_every_annotated_rpc_is_covered(
         f"{sum(r.seconds for r in runs.values()):.1f}s"
         for side, runs in conformance.runs.items()
     )
-    with capsys.disabled():
-        sys.stdout.write(
-            f"\nconformance: {len(SCENARIOS)} scenarios over {len(good)} annotated RPCs "
-            f"({sum(good.values())} answered 200, {sum(bad.values())} answered 4xx through the "
-            f"gateway); {sides}\n"
-        )
+    counts(
+        f"conformance: {len(SCENARIOS)} scenarios over {len(good)} annotated RPCs "
+        f"({sum(good.values())} answered 200, {sum(bad.values())} answered 4xx through the "
+        f"gateway); {sides}"
+    )
     assert len(good) >= 24, f"fewer annotated RPCs than expected: {sorted(good)}"
     assert not missing, "RPCs without both a 200 and a 4xx request: " + ", ".join(
         f"{rpc} (200: {good[rpc]}, 4xx: {bad[rpc]})" for rpc in missing

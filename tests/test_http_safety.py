@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -426,7 +425,7 @@ MALFORMED: list[tuple[str, str, bytes | None, dict[str, str], int]] = [
 ]
 
 
-async def test_malformed_input_is_a_4xx_and_never_a_traceback(http, caplog, capsys):
+async def test_malformed_input_is_a_4xx_and_never_a_traceback(http, caplog, counts):
     caplog.set_level(logging.WARNING)
     statuses = []
     for method, target, body, headers, expected in MALFORMED:
@@ -441,9 +440,6 @@ async def test_malformed_input_is_a_4xx_and_never_a_traceback(http, caplog, caps
             answer.body.decode("utf-8")  # the error quotes the input, as valid UTF-8
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
     assert errors == [], [r.getMessage() for r in errors]
-    with capsys.disabled():
-        sys.stdout.write(
-            f"\nmalformed requests: {len(MALFORMED)}, statuses {sorted(set(statuses))}, 5xx 0\n"
-        )
+    counts(f"malformed requests: {len(MALFORMED)}, statuses {sorted(set(statuses))}, 5xx 0")
     # The server still serves.
     assert (await http.send("GET", "/v1/threads")).status == 200

@@ -296,11 +296,17 @@ async def test_eventsource_resumes_a_broken_stream_with_nothing_missed(live):
     process = await live.events(
         url, "message.created", "--count", str(len(texts)), "--header", "Grpc-Timeout: 1S"
     )
+    # The writes start once the stream is open: Node.js may take seconds to
+    # start on a busy machine, and a stream opened after the last write has
+    # nothing left to resume.
+    assert process.stdout is not None
+    first = json.loads(await asyncio.wait_for(process.stdout.readline(), 30))
+    assert first == {"open": 1}, first
     after = []
     for text in texts[2:]:
         await asyncio.sleep(0.45)
         after.append(await write(text))
-    lines = await read_lines(process, 30)
+    lines = [first, *await read_lines(process, 30)]
     created = [line for line in lines if line.get("listener") == "message.created"]
     assert len(created) == len(texts)
     ids = [int(line["eventId"]) for line in created]

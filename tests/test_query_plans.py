@@ -23,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import re
 import sqlite3
-import sys
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -463,7 +462,7 @@ def _problems(sql: str, plan: list[str]) -> list[str]:
 
 
 async def test_every_statement_is_an_index_search_scoped_to_its_tenant(
-    busy_server: ThreadlineServer, statements: dict[str, Any], capsys
+    busy_server: ThreadlineServer, statements: dict[str, Any], counts
 ):
     database = busy_server.settings.database
     explained: dict[str, list[str]] = {}
@@ -473,11 +472,10 @@ async def test_every_statement_is_an_index_search_scoped_to_its_tenant(
             explained[sql] = [row[3] for row in rows]
     problems = {sql: found for sql, plan in explained.items() if (found := _problems(sql, plan))}
     covered = [f for f in EXPECTED if any(f in sql for sql in explained)]
-    with capsys.disabled():
-        sys.stdout.write(
-            f"\nquery plans: {len(explained)} statements explained, "
-            f"{len(covered)}/{len(EXPECTED)} expected plans seen, {len(problems)} problems\n"
-        )
+    counts(
+        f"query plans: {len(explained)} statements explained, "
+        f"{len(covered)}/{len(EXPECTED)} expected plans seen, {len(problems)} problems"
+    )
     assert not problems, "\n\n".join(
         f"{sql}\n  plan: {explained[sql]}\n  " + "\n  ".join(found)
         for sql, found in problems.items()

@@ -34,7 +34,6 @@ webhook_deliveries_by_tenant.
 from __future__ import annotations
 
 import re
-import sys
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -281,7 +280,7 @@ def _outline(plan: dict[str, Any]) -> str:
 # Seeding and ANALYZE take 5 to 30 s on a shared 2-core machine.
 @pytest.mark.timeout(180)
 async def test_every_statement_is_an_index_search_on_a_realistic_store(
-    workload_done: str, statements: dict[str, Any], capsys: pytest.CaptureFixture[str]
+    workload_done: str, statements: dict[str, Any], counts: Callable[[str], None]
 ) -> None:
     started = time.monotonic()
     explained: dict[str, dict[str, Any]] = {}
@@ -312,13 +311,12 @@ async def test_every_statement_is_an_index_search_on_a_realistic_store(
     }
     covered = [f for f in EXPECTED if any(f in sql for sql in explained)]
     limited = [i for plan in explained.values() for i in _limited_whole_reads(plan, partial)]
-    with capsys.disabled():
-        sys.stdout.write(
-            f"\nquery plans (postgres): {len(explained)} statements explained on "
-            f"{seeded:,} seeded rows (seeded and analyzed in {seconds:.1f} s), "
-            f"{len(covered)}/{len(EXPECTED)} expected plans seen, {len(limited)} ordered "
-            f"index reads stopped by a LIMIT {sorted(limited)}, {len(problems)} problems\n"
-        )
+    counts(
+        f"query plans (postgres): {len(explained)} statements explained on "
+        f"{seeded:,} seeded rows (seeded and analyzed in {seconds:.1f} s), "
+        f"{len(covered)}/{len(EXPECTED)} expected plans seen, {len(limited)} ordered "
+        f"index reads stopped by a LIMIT {sorted(limited)}, {len(problems)} problems"
+    )
     assert not problems, "\n\n".join(
         f"{sql}\n  plan:\n    {_outline(explained[sql])}\n  " + "\n  ".join(found)
         for sql, found in problems.items()

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import statistics
-import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -41,12 +40,6 @@ SLOW_HEADERS = 300
 SLOW_BODIES = 200
 # How late past its timeout a slow connection may still be open (a loaded machine).
 SLACK = 3.0
-
-
-def report(capsys: pytest.CaptureFixture[str], text: str) -> None:
-    """Print what a test measured, past pytest's capture."""
-    with capsys.disabled():
-        sys.stdout.write(f"\n{text}\n")
 
 
 @pytest.fixture
@@ -125,7 +118,7 @@ async def timed_request(port: int) -> float:
     return time.monotonic() - started
 
 
-async def test_slow_headers_and_slow_bodies_are_cut_while_others_are_served(server, capsys):
+async def test_slow_headers_and_slow_bodies_are_cut_while_others_are_served(server, counts):
     port = server.http_port
     # What normal requests take on this machine right now, with no slow client:
     # the latencies below are held against it (a loaded machine is slow for both).
@@ -158,8 +151,7 @@ async def test_slow_headers_and_slow_bodies_are_cut_while_others_are_served(serv
     body_times = [seconds for seconds, _, _ in body_results]
     # Until the first slow connection was cut, every one of them hung on.
     all_hanging_until = min(closed for _, _, closed in header_results + body_results)
-    report(
-        capsys,
+    counts(
         f"{SLOW_HEADERS} slow-header connections closed after "
         f"{min(header_times):.2f}-{max(header_times):.2f}s (timeout {HEADER_TIMEOUT}s); "
         f"{SLOW_BODIES} slow-body connections after {min(body_times):.2f}-{max(body_times):.2f}s "
@@ -189,7 +181,7 @@ async def test_slow_headers_and_slow_bodies_are_cut_while_others_are_served(serv
     assert count.count == 0
 
 
-async def test_idle_and_silent_connections_are_closed(server, capsys):
+async def test_idle_and_silent_connections_are_closed(server, counts):
     port = server.http_port
     # A connection that never sends a byte: the header timeout (the metrics listener's too).
     silences = []
@@ -208,7 +200,7 @@ async def test_idle_and_silent_connections_are_closed(server, capsys):
     answered = time.monotonic()
     idle, rest = await asyncio.wait_for(closed_after(reader, answered), 30)
     writer.close()
-    report(capsys, f"silent connection closed after {silent:.2f}s, idle one after {idle:.2f}s")
+    counts(f"silent connection closed after {silent:.2f}s, idle one after {idle:.2f}s")
     assert all(HEADER_TIMEOUT - 0.1 <= silent <= HEADER_TIMEOUT + SLACK for silent in silences)
     assert IDLE_TIMEOUT - 0.1 <= idle <= IDLE_TIMEOUT + SLACK
     assert rest == b""
@@ -267,7 +259,7 @@ def test_the_keepalive_policy_is_explicit():
     assert dict(server_options(no_limits))["grpc.max_connection_age_ms"] == 2**31 - 1
 
 
-async def test_a_client_that_pings_too_often_gets_goaway_too_many_pings(server, capsys):
+async def test_a_client_that_pings_too_often_gets_goaway_too_many_pings(server, counts):
     """The server's own settings (clients may ping every 10 s at most) at work."""
     channel = grpc.aio.insecure_channel(
         f"127.0.0.1:{server.port}",
@@ -283,7 +275,7 @@ async def test_a_client_that_pings_too_often_gets_goaway_too_many_pings(server, 
     with pytest.raises(grpc.aio.AioRpcError) as ended:
         await asyncio.wait_for(watch.read(), 30)
     await channel.close(None)
-    report(capsys, f"GOAWAY after {time.monotonic() - started:.1f}s: {ended.value.details()}")
+    counts(f"GOAWAY after {time.monotonic() - started:.1f}s: {ended.value.details()}")
     assert ended.value.code() == grpc.StatusCode.UNAVAILABLE
     assert "too many pings" in (ended.value.details() or "").lower()
 
@@ -302,7 +294,7 @@ async def limited_server(tmp_path: Path, **limits: Any) -> ThreadlineServer:
     return instance
 
 
-async def test_an_idle_grpc_connection_gets_goaway(tmp_path, capsys):
+async def test_an_idle_grpc_connection_gets_goaway(tmp_path, counts):
     instance = await limited_server(tmp_path, grpc_max_connection_idle=1.0)
     client: Any = connect(f"127.0.0.1:{instance.port}")
     try:
@@ -312,7 +304,7 @@ async def test_an_idle_grpc_connection_gets_goaway(tmp_path, capsys):
         await asyncio.wait_for(
             client.channel.wait_for_state_change(grpc.ChannelConnectivity.READY), 10
         )
-        report(capsys, f"idle gRPC connection: GOAWAY after {time.monotonic() - started:.1f}s")
+        counts(f"idle gRPC connection: GOAWAY after {time.monotonic() - started:.1f}s")
         assert client.channel.get_state() == grpc.ChannelConnectivity.IDLE
         # The client reconnects by itself at its next call.
         await client.threads.CountThreads(thread_pb2.CountThreadsRequest())
@@ -332,7 +324,7 @@ async def drain(stream: Any) -> tuple[list[run_pb2.RunEvent], grpc.StatusCode | 
     return events, None
 
 
-async def test_max_age_gives_open_streams_their_grace_and_they_resume(tmp_path, capsys):
+async def test_max_age_gives_open_streams_their_grace_and_they_resume(tmp_path, counts):
     age, grace = 1.0, 2.0
     instance = await limited_server(
         tmp_path, grpc_max_connection_age=age, grpc_max_connection_age_grace=grace
@@ -363,7 +355,7 @@ async def test_max_age_gives_open_streams_their_grace_and_they_resume(tmp_path, 
         seen, ended = await asyncio.wait_for(following, age * 1.1 + grace + 10)
         lasted = time.monotonic() - started
         texts = [e.message.parts[0].text for e in seen if e.type == "message.created"]
-        report(capsys, f"stream ended {ended} after {lasted:.1f}s (age {age}s, grace {grace}s)")
+        counts(f"stream ended {ended} after {lasted:.1f}s (age {age}s, grace {grace}s)")
         assert ended == grpc.StatusCode.UNAVAILABLE
         assert "within the grace" in texts
         assert age + grace - 0.5 <= lasted <= age * 1.1 + grace + SLACK

@@ -6,7 +6,7 @@ limit, cancellation) and predict exactly what each run will say.
 
 Tokens are counted as whitespace-separated words, since there is no model
 tokenizer to ask. Every agent reads ``delay_ms`` from the run's context (a
-number from 0 to 1000; anything else is ignored) and waits that long before
+number from 0 to 10,000; anything else is ignored) and waits that long before
 each TextDelta, so a client can watch an answer arrive or cancel it midway.
 """
 
@@ -38,7 +38,7 @@ from threadline_server.domain.agents import (
 )
 from threadline_server.jsonvalue import JsonValue
 
-MAX_DELAY_MS = 1000
+MAX_DELAY_MS = 10_000
 MAX_COUNT = 50
 # A message with more sums than this gets only the first ones worked out, so
 # a pasted spreadsheet cannot turn into hundreds of iterations.

@@ -558,7 +558,7 @@ class RunHandler:
                 fields = thread_pb2.Thread(agent_id=request.agent_id)
                 if ttl is not None:
                     fields.ttl.CopyFrom(ttl)
-                await create_thread(tx, fields, thread_id, reuse_existing=False)
+                await create_thread(tx, fields, thread_id, reuse_existing=False, fresh_id=True)
             _, ended = await self._queue(
                 tx,
                 await tx.thread(thread_id),

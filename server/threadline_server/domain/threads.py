@@ -49,6 +49,7 @@ UPDATABLE_THREAD_FIELDS = frozenset(
 )
 # What makes a default thread the one of its agent and user, for ever.
 FIXED_ON_DEFAULT_THREADS = frozenset({"agent_id", "user_id", "ttl"})
+_IF_EXISTS = frozenset(thread_pb2.IfExists.values())
 
 _THREAD_ORDERS = {
     "": (ThreadOrder.CREATED_AT, True),
@@ -200,10 +201,20 @@ async def _busy_check(tx: StoreTransaction, ref: ThreadRef) -> None:
 
 
 async def create_thread(
-    tx: StoreTransaction, fields: thread_pb2.Thread, thread_id: str, *, reuse_existing: bool
+    tx: StoreTransaction,
+    fields: thread_pb2.Thread,
+    thread_id: str,
+    *,
+    reuse_existing: bool,
+    fresh_id: bool = False,
 ) -> thread_pb2.Thread:
-    """Create a thread with the client's fields; with reuse_existing, a taken id returns it."""
-    await _free_if_expired(tx, thread_id)
+    """Create a thread with the client's fields; with reuse_existing, a taken id returns it.
+
+    fresh_id says the server just made the id (ids.new_thread_id): no thread,
+    expired or not, has it, so there is nothing to free (one statement less).
+    """
+    if not fresh_id:
+        await _free_if_expired(tx, thread_id)
     created = await tx.insert_thread(_new_thread(fields, thread_id, tx.now))
     if created is not None:
         return created.thread
@@ -258,12 +269,13 @@ class ThreadHandler:
         """Validate and create a thread, or return the existing one for DO_NOTHING."""
         found = Violations()
         validation.client_chosen_id(found, "thread_id", request.thread_id)
-        if request.if_exists not in thread_pb2.IfExists.values():
+        if request.if_exists not in _IF_EXISTS:
             found.add("if_exists", "must be RAISE or DO_NOTHING")
         validation.thread_fields(found, "thread", request.thread)
         check_ttl_cap(found, "thread.ttl", self._ttl_of(request.thread), self.max_ttl_us)
         once = idempotency.attempt(found, "CreateThread", request)
         found.raise_if_any()
+        fresh_id = not request.thread_id
         thread_id = request.thread_id or ids.new_thread_id()
         reuse = request.if_exists == thread_pb2.IF_EXISTS_DO_NOTHING
 
@@ -272,7 +284,9 @@ class ThreadHandler:
             if earlier is not None:
                 with request_fields(thread="request_id"):
                     return (await tx.get_thread(earlier.thread_id)).thread
-            thread = await create_thread(tx, request.thread, thread_id, reuse_existing=reuse)
+            thread = await create_thread(
+                tx, request.thread, thread_id, reuse_existing=reuse, fresh_id=fresh_id
+            )
             await idempotency.remember(
                 tx, once, thread_id=thread.thread_id, resource_id=thread.thread_id
             )

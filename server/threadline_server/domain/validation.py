@@ -44,6 +44,9 @@ _LANGUAGE = re.compile(r"[a-z]{2,3}")
 _COUNTRY = re.compile(r"[A-Z]{2}")
 _MIME_TYPE = re.compile(r"[A-Za-z0-9][\w.+-]*/[A-Za-z0-9][\w.+-]*(\s*;.*)?")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# The enums' numbers, once (EnumTypeWrapper.values() builds a list per call).
+_ROLES = frozenset(message_pb2.MessageRole.values())
+_PARTICIPANT_TYPES = frozenset(thread_pb2.ParticipantType.values())
 
 
 def text(found: Violations, path: str, value: str, *, limit: int, required: bool = False) -> None:
@@ -115,6 +118,9 @@ def struct(
     max_keys: int = MAX_METADATA_KEYS,
 ) -> None:
     """Check a JSON object field: real JSON, bounded in size and keys."""
+    if not value.fields:
+        # The usual case: {} is valid JSON of 2 bytes, under every limit.
+        return
     problem = jsonvalue.problem(value)
     if problem:
         found.add(path, f"is not valid JSON: {problem}")
@@ -167,7 +173,7 @@ def participants(found: Violations, path: str, values: Iterable[thread_pb2.Parti
         seen.add(participant.id)
         text(found, f"{item_path}.name", participant.name, limit=MAX_NAME)
         reference(found, f"{item_path}.role", participant.role)
-        if participant.type not in thread_pb2.ParticipantType.values() or (
+        if participant.type not in _PARTICIPANT_TYPES or (
             participant.type == thread_pb2.PARTICIPANT_TYPE_UNSPECIFIED
         ):
             found.add(f"{item_path}.type", "must be USER, AGENT or TOOL")
@@ -200,7 +206,7 @@ def message_fields(found: Violations, path: str, message: message_pb2.Message) -
     """Check a new message: a role, 1 to 100 well-formed parts, at most MAX_MESSAGE_BYTES."""
     if message.role == message_pb2.MESSAGE_ROLE_UNSPECIFIED:
         found.add(f"{path}.role", "is required (USER, AGENT, SYSTEM or TOOL)")
-    elif message.role not in message_pb2.MessageRole.values():
+    elif message.role not in _ROLES:
         found.add(f"{path}.role", f"{message.role} is not a known role")
     struct(found, f"{path}.metadata", message.metadata)
     if not message.parts:

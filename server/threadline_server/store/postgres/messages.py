@@ -72,14 +72,14 @@ async def insert(
     """Append messages as given, in order (keys taken in that order); return them as stored."""
     if not messages:
         return []
-    rows = await session.rows(
+    await session.change(
         "INSERT INTO messages (tenant_id, thread_pk, message_id, role, parts, metadata, "
         "run_id, created_at, updated_at) SELECT %s, %s, x.message_id, x.role, x.parts, "
         "x.metadata, x.run_id, x.created_at, x.updated_at FROM unnest("
         "%s::text[], %s::int[], %s::text[], %s::text[], %s::text[], %s::bigint[], %s::bigint[]) "
         "WITH ORDINALITY "
         "AS x(message_id, role, parts, metadata, run_id, created_at, updated_at, n) "
-        f"ORDER BY x.n RETURNING {COLUMNS}",
+        "ORDER BY x.n",
         (
             session.tenant,
             ref.key,
@@ -92,8 +92,7 @@ async def insert(
             [m.updated_at.ToMicroseconds() for m in messages],
         ),
     )
-    stored = {row["message_id"]: to_message(row, ref.thread_id) for row in rows}
-    return [stored[message.message_id] for message in messages]
+    return [sqlite_messages.as_stored(message, ref.thread_id) for message in messages]
 
 
 async def update(

@@ -99,6 +99,22 @@ async def live_row(session: Session, thread_id: str, *, lock: bool = False) -> D
     return row
 
 
+async def locked_ref_row(session: Session, thread_id: str) -> DictRow:
+    """Lock a live thread and return what its handle and the transaction's clock need.
+
+    live_row's search and lock (as SQLite's live_ref, which reads only the
+    handle's columns), plus the two times the transaction's clock follows.
+    """
+    row = await session.row(
+        "SELECT pk, tenant_id, thread_id, ttl_us, last_activity_at, updated_at FROM threads "
+        f"WHERE {_LIVE} FOR NO KEY UPDATE",
+        (session.tenant, thread_id, session.now),
+    )
+    if row is None:
+        raise NotFoundError("thread", thread_id)
+    return row
+
+
 async def insert(session: Session, thread: thread_pb2.Thread) -> DictRow | None:
     """Insert a thread as given; return its row, or None when its id (or default) is taken."""
     columns = sqlite_threads._client_columns(thread)

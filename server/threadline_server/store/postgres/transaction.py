@@ -47,7 +47,7 @@ class PostgresTransaction(SqlTransaction[Session]):
 
     async def thread(self, thread_id: str) -> ThreadRef:
         """Return a live thread."""
-        row = await threads.live_row(self._session, thread_id, lock=True)
+        row = await threads.locked_ref_row(self._session, thread_id)
         return threads.to_ref(self._locked(row))
 
     async def get_thread(self, thread_id: str) -> StoredThread:

@@ -34,6 +34,17 @@ def etag(row: Row) -> str:
     return f"{row['created_at']:x}-{row['version']}"
 
 
+def set_time(timestamp: timestamp_pb2.Timestamp, micros: int) -> None:
+    """Set a Timestamp from microseconds as FromMicroseconds does, in a third of its time.
+
+    Every read converts a few timestamps per row (a page of messages, forty):
+    FromMicroseconds is pure Python with a range check that stored times,
+    all written by this server, never fail.
+    """
+    timestamp.seconds, rest = divmod(micros, 1_000_000)
+    timestamp.nanos = rest * 1000
+
+
 def to_thread(row: Row) -> thread_pb2.Thread:
     """Return the API view of a thread row."""
     thread = thread_pb2.Thread(
@@ -60,11 +71,11 @@ def to_thread(row: Row) -> thread_pb2.Thread:
             json_format.ParseDict(item, thread.participants.add())
     if row["ttl_us"] is not None:
         thread.ttl.FromMicroseconds(row["ttl_us"])
-    thread.created_at.FromMicroseconds(row["created_at"])
-    thread.updated_at.FromMicroseconds(row["updated_at"])
-    thread.last_activity_at.FromMicroseconds(row["last_activity_at"])
+    set_time(thread.created_at, row["created_at"])
+    set_time(thread.updated_at, row["updated_at"])
+    set_time(thread.last_activity_at, row["last_activity_at"])
     if row["expire_at"] is not None:
-        thread.expire_time.FromMicroseconds(row["expire_at"])
+        set_time(thread.expire_time, row["expire_at"])
     return thread
 
 
@@ -87,7 +98,9 @@ def _client_columns(thread: thread_pb2.Thread) -> dict[str, Any]:
                 for p in thread.participants
             ],
             separators=(",", ":"),
-        ),
+        )
+        if thread.participants
+        else "[]",
         "ttl_us": thread.ttl.ToMicroseconds() if thread.HasField("ttl") else None,
     }
 
@@ -161,6 +174,22 @@ async def live_row(session: Session, thread_id: str) -> Row:
     if row is None:
         raise NotFoundError("thread", thread_id)
     return row
+
+
+async def live_ref(session: Session, thread_id: str) -> ThreadRef:
+    """Return the handle of a thread that exists and has not expired, or raise NotFoundError.
+
+    live_row's search, reading only what the handle holds (a write that
+    only appends to a thread, such as CreateMessage, needs no more).
+    """
+    row = await session.row(
+        "SELECT pk, tenant_id, thread_id, ttl_us FROM threads WHERE tenant_id = ? "
+        "AND thread_id = ? AND (expire_at IS NULL OR expire_at > ?)",
+        (session.tenant, thread_id, session.now),
+    )
+    if row is None:
+        raise NotFoundError("thread", thread_id)
+    return to_ref(row)
 
 
 def _micros(stamp: timestamp_pb2.Timestamp) -> int:

@@ -32,7 +32,7 @@ class SqliteTransaction(SqlTransaction[Session]):
 
     async def thread(self, thread_id: str) -> ThreadRef:
         """Return a live thread."""
-        return threads.to_ref(await threads.live_row(self._session, thread_id))
+        return await threads.live_ref(self._session, thread_id)
 
     async def get_thread(self, thread_id: str) -> StoredThread:
         """Return a live thread with its API view."""
