@@ -29,8 +29,8 @@ from google.protobuf import duration_pb2, struct_pb2
 from threadline.v1 import message_pb2, run_pb2, run_pb2_grpc, thread_pb2, webhook_pb2, worker_pb2
 from threadline_server import config
 from threadline_server.config import Settings
-from threadline_server.http import gateway as gateway_module
 from threadline_server.http import jsonpb, params
+from threadline_server.http import streaming as streaming_module
 from threadline_server.http.gateway import HttpGateway
 from threadline_server.http.routes import Router, RoutingError, bindings_for
 from threadline_server.http.template import PathTemplate, TemplateError
@@ -839,7 +839,7 @@ async def test_server_sent_events_with_ids_and_resume(http):
     assert reply.response.headers["Cache-Control"] == "no-cache"
     # First how long to wait before reconnecting, then one event per RunEvent,
     # named by its type so that EventSource listeners can pick types.
-    assert reply.raw.startswith(b"retry: %d\n\n" % gateway_module.SSE_RETRY_MILLISECONDS)
+    assert reply.raw.startswith(b"retry: %d\n\n" % streaming_module.SSE_RETRY_MILLISECONDS)
     events = parse_sse(reply.raw.decode())
     for event in events:
         data = json.loads(event["data"])
@@ -873,8 +873,8 @@ async def test_server_sent_events_with_ids_and_resume(http):
 
 
 async def test_server_sent_events_keepalive_and_error(http, monkeypatch):
-    monkeypatch.setattr(gateway_module, "SSE_FIRST_EVENT_WAIT_SECONDS", 0.1)
-    monkeypatch.setattr(gateway_module, "SSE_KEEPALIVE_SECONDS", 0.2)
+    monkeypatch.setattr(streaming_module, "SSE_FIRST_EVENT_WAIT_SECONDS", 0.1)
+    monkeypatch.setattr(streaming_module, "SSE_KEEPALIVE_SECONDS", 0.2)
     await new_thread(http, "e-2")
     reply = await http.call(
         "GET",

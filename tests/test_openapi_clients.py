@@ -43,7 +43,7 @@ from typing import Any
 import aiohttp
 import pytest
 from threadline_server.config import Settings
-from threadline_server.http import gateway as gateway_module
+from threadline_server.http import streaming as streaming_module
 from threadline_server.transport.server import ThreadlineServer
 
 from tests.conftest import ROOT
@@ -218,11 +218,11 @@ def ts_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 async def live(tmp_path, ts_project, monkeypatch) -> AsyncIterator[Live]:
-    monkeypatch.setattr(gateway_module, "SSE_RETRY_MILLISECONDS", 300)
-    monkeypatch.setattr(gateway_module, "SSE_KEEPALIVE_SECONDS", 0.2)
+    monkeypatch.setattr(streaming_module, "SSE_RETRY_MILLISECONDS", 300)
+    monkeypatch.setattr(streaming_module, "SSE_KEEPALIVE_SECONDS", 0.2)
     # A reconnected stream with nothing new opens at once (and then ends at its
     # deadline with an `error` event), rather than answering the deadline's 504.
-    monkeypatch.setattr(gateway_module, "SSE_FIRST_EVENT_WAIT_SECONDS", 0.1)
+    monkeypatch.setattr(streaming_module, "SSE_FIRST_EVENT_WAIT_SECONDS", 0.1)
     server = ThreadlineServer(
         Settings(
             listen="127.0.0.1:0",

@@ -87,7 +87,7 @@ EXPECTED = {
     "AND r.status = 1 AND r.tenant_id = ? AND r.agent_id = ?": (
         "runs_in_flight (status=? AND tenant_id=? AND agent_id=?)"
     ),
-    "SELECT count(*) FROM (SELECT 1 FROM runs": "runs_in_flight (status=? AND tenant_id=?)",
+    "SELECT count(*) AS n FROM (SELECT 1 FROM runs": "runs_in_flight (status=? AND tenant_id=?)",
     "WHERE e.run_id = ?": "events_by_run (run_id=? AND event_id>?)",
     "WHERE e.thread_pk = ?": "events_by_thread (thread_pk=? AND event_id>?)",
     "AND r.status = 2 AND (r.lease_id IS NULL": "runs_in_flight (status=?)",

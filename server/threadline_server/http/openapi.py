@@ -44,7 +44,7 @@ from google.protobuf import descriptor_pb2, wrappers_pb2
 from google.protobuf.descriptor import Descriptor, EnumDescriptor, FieldDescriptor
 from google.protobuf.message import Message
 
-from threadline_server.http import gateway
+from threadline_server.http import streaming
 from threadline_server.http.jsonpb import SPECIAL_JSON_TYPES, is_map
 from threadline_server.http.params import is_skipped
 from threadline_server.http.routes import Binding, bindings_for
@@ -84,7 +84,7 @@ _UNSIGNED = frozenset(
 _FLOATS = frozenset({FieldDescriptor.TYPE_FLOAT, FieldDescriptor.TYPE_DOUBLE})
 _DURATION_PATTERN = r"^-?[0-9]+(\.[0-9]{1,9})?s$"
 
-# The errors of every call, as gateway.error_body writes a google.rpc.Status.
+# The errors of every call, as errors.error_body writes a google.rpc.Status.
 STATUS_SCHEMA: dict[str, Any] = {
     "type": "object",
     "description": (
@@ -325,11 +325,11 @@ def _stream_responses(response: Descriptor, schemas: _Schemas) -> dict[str, Any]
     has_id = "event_id" in response.fields_by_name
     event = (
         "Server-Sent Events, with `Accept: text/event-stream`. The stream starts with "
-        f"`retry: {gateway.SSE_RETRY_MILLISECONDS}`; each message is one event"
+        f"`retry: {streaming.SSE_RETRY_MILLISECONDS}`; each message is one event"
         + (": `event:` is its type (listen per type)" if has_type else "")
         + (", `id:` its eventId (a `Last-Event-ID` header resumes after it)" if has_id else "")
         + f", `data:` the {response.name} as JSON. A comment line (`: keepalive`) is sent "
-        f"after every {gateway.SSE_KEEPALIVE_SECONDS:g} s of silence. An error after the "
+        f"after every {streaming.SSE_KEEPALIVE_SECONDS:g} s of silence. An error after the "
         "start is an event named `error` whose data is a Status; a resumed stream with "
         "nothing left to send is 204 No Content."
     )

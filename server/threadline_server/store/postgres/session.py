@@ -13,16 +13,31 @@ import itertools
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar, cast
+from typing import Any, ClassVar, TypeVar, cast
 
 from google.protobuf.message import Message
 from psycopg import AsyncConnection
 
-from threadline_server.store.records import Cursor, Page
+from threadline_server.store.sql import session as shared
+from threadline_server.store.sql.session import child_page, page
 from threadline_server.store.sqlite.session import Row
 from threadline_server.wire import entry_size
 
 T = TypeVar("T")
+# page and child_page are the shared ones (store/sql/session.py), named here for
+# the row modules that page through this Session.
+__all__ = [
+    "Connection",
+    "DictRow",
+    "Params",
+    "Row",
+    "Session",
+    "as_row",
+    "child_page",
+    "fitting_rows",
+    "page",
+    "store_now",
+]
 Params = Sequence[Any] | Mapping[str, Any]
 DictRow = dict[str, Any]
 Connection = AsyncConnection[DictRow]
@@ -54,6 +69,7 @@ class Session:
     now: int
     # None only for the background jobs' reads across tenants.
     tenant: str | None
+    dialect: ClassVar[shared.Dialect] = shared.POSTGRES
 
     async def rows(self, query: str, params: Params = ()) -> list[DictRow]:
         """Run a statement and return all its rows."""
@@ -69,6 +85,24 @@ class Session:
         """Run a statement that writes; return how many rows it changed."""
         cursor = await self.connection.execute(query.encode(), params)
         return int(cursor.rowcount)
+
+    async def serialize(self, key: str) -> None:
+        """Take a lock on a key until the commit: writers naming it, in any process, queue."""
+        await self.change("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (key,))
+
+    async def fitting(
+        self,
+        query: str,
+        params: Params,
+        *,
+        limit: int,
+        max_bytes: int,
+        convert: Callable[[shared.Row], M],
+    ) -> tuple[list[tuple[DictRow, M]], bool]:
+        """Read rows until limit items or max_bytes of them (fitting_rows)."""
+        return await fitting_rows(
+            self, query, params, limit=limit, max_bytes=max_bytes, convert=convert
+        )
 
 
 async def fitting_rows(
@@ -116,55 +150,3 @@ async def fitting_rows(
                 cursor._close()  # psycopg's own non-blocking half of close()
                 raise
     return taken, False
-
-
-async def page(
-    session: Session,
-    query: str,
-    params: list[Any],
-    *,
-    limit: int,
-    max_bytes: int,
-    sort_column: str,
-    convert: Callable[[Row], M],
-) -> Page[M]:
-    """Return one page: up to limit items within max_bytes, and the cursor after its last.
-
-    query selects the rows in page order and ends in ``LIMIT %s``, which this fills.
-    """
-    taken, more = await fitting_rows(
-        session, query, [*params, limit + 1], limit=limit, max_bytes=max_bytes, convert=convert
-    )
-    last = taken[-1][0] if taken else None
-    cursor = Cursor(last[sort_column], last["pk"]) if more and last is not None else None
-    return Page([item for _, item in taken], cursor)
-
-
-async def child_page(
-    session: Session,
-    select: str,
-    *,
-    alias: str,
-    thread_pk: int,
-    descending: bool,
-    limit: int,
-    max_bytes: int,
-    after: Cursor | None,
-    convert: Callable[[Row], M],
-) -> Page[M]:
-    """Return one page of a thread's rows (messages, runs, checkpoints) by keyset on their pk."""
-    direction = "DESC" if descending else "ASC"
-    where = f"{alias}.thread_pk = %s"
-    params: list[Any] = [thread_pk]
-    if after is not None:
-        where += f" AND {alias}.pk {'<' if descending else '>'} %s"
-        params.append(after.row_key)
-    return await page(
-        session,
-        f"{select} WHERE {where} ORDER BY {alias}.pk {direction} LIMIT %s",
-        params,
-        limit=limit,
-        max_bytes=max_bytes,
-        sort_column="pk",
-        convert=convert,
-    )

@@ -32,31 +32,20 @@ import psycopg
 from psycopg import errors as pg_errors
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
-from threadline.v1 import message_pb2, run_pb2, thread_pb2, webhook_pb2
+from threadline.v1 import message_pb2, run_pb2, thread_pb2
 
 from threadline_server.errors import DatabaseUnavailableError
 from threadline_server.store.base import Store, StoreTransaction
-from threadline_server.store.postgres import (
-    checkpoints,
-    events,
-    keys,
-    messages,
-    runs,
-    schema,
-    threads,
-    webhooks,
-)
+from threadline_server.store.postgres import events, keys, messages, schema, threads
 from threadline_server.store.postgres.session import (
     Connection,
     DictRow,
     Session,
-    as_row,
     store_now,
 )
 from threadline_server.store.postgres.transaction import PostgresTransaction
 from threadline_server.store.records import (
     CheckpointPageQuery,
-    DeliveryPageQuery,
     EventListener,
     MessagePageQuery,
     Page,
@@ -65,9 +54,11 @@ from threadline_server.store.records import (
     ThreadFilter,
     ThreadPageQuery,
     ThreadRef,
-    WebhookPageQuery,
     WriteObserver,
 )
+from threadline_server.store.sql import checkpoints, runs
+from threadline_server.store.sql.reads import WebhookReads, with_live
+from threadline_server.store.sql.writes import uninterruptible
 
 logger = logging.getLogger(__name__)
 
@@ -96,20 +87,7 @@ def _unavailable(error: BaseException) -> DatabaseUnavailableError:
     )
 
 
-class _CallerLeftError(Exception):
-    """The caller of a write went away before its work began, so the work is skipped."""
-
-
-def _retrieve_outcome(task: asyncio.Task[Any]) -> None:
-    """Collect the outcome of a write whose caller left, so a failure is logged, not lost."""
-    if task.cancelled():
-        return
-    error = task.exception()
-    if error is not None and not isinstance(error, _CallerLeftError):
-        logger.warning("a write whose caller had gone failed: %r", error)
-
-
-class PostgresStore(Store):
+class PostgresStore(WebhookReads[Session], Store):
     """Threads, messages, runs and events in a PostgreSQL database."""
 
     shared = True
@@ -302,26 +280,9 @@ class PostgresStore(Store):
     async def transaction(self, tenant: str, work: Callable[[StoreTransaction], Awaitable[T]]) -> T:
         """Run work in one write transaction of a tenant that the caller cannot interrupt.
 
-        As in the SQLite store: a caller that went away before its work began
-        leaves nothing behind; once begun, the transaction finishes as one,
-        and its outcome, which no one awaits any more, is logged.
+        The rule is store/sql/writes.py's; _run_write retries deadlocks.
         """
-        caller_left = False
-
-        async def guarded(tx: StoreTransaction) -> T:
-            if caller_left:
-                raise _CallerLeftError
-            return await work(tx)
-
-        task = asyncio.ensure_future(self._run_write(tenant, guarded))
-        self._pending_writes.add(task)
-        task.add_done_callback(self._pending_writes.discard)
-        try:
-            return await asyncio.shield(task)
-        except asyncio.CancelledError:
-            caller_left = True
-            task.add_done_callback(_retrieve_outcome)
-            raise
+        return await uninterruptible(self._run_write, tenant, work, self._pending_writes)
 
     @contextlib.asynccontextmanager
     async def _read(self, tenant: str | None, *, snapshot: bool = False) -> AsyncIterator[Session]:
@@ -386,14 +347,19 @@ class PostgresStore(Store):
     ) -> thread_pb2.ThreadCheckpoint | None:
         """Return a live thread's newest checkpoint, or None (the thread and it in one snapshot)."""
         async with self._read(tenant, snapshot=True) as session:
-            return await checkpoints.newest_of(session, thread_id)
+            return await with_live(threads, session, thread_id, checkpoints.newest_of)
 
     async def list_checkpoints(
         self, tenant: str, query: CheckpointPageQuery
     ) -> Page[thread_pb2.ThreadCheckpoint]:
         """Return one page of a thread's checkpoints, newest first."""
         async with self._read(tenant) as session:
-            return await checkpoints.list_page(session, query)
+            return await with_live(
+                threads,
+                session,
+                query.thread_id,
+                lambda s, ref: checkpoints.list_page(s, ref, query),
+            )
 
     async def get_run(self, tenant: str, run_id: str) -> run_pb2.Run:
         """Return one run of a live thread."""
@@ -403,7 +369,9 @@ class PostgresStore(Store):
     async def list_runs(self, tenant: str, query: RunPageQuery) -> Page[run_pb2.Run]:
         """Return one page of a thread's runs."""
         async with self._read(tenant) as session:
-            return await runs.list_page(session, query)
+            return await with_live(
+                threads, session, query.thread_id, lambda s, ref: runs.list_page(s, ref, query)
+            )
 
     async def read_events(
         self,
@@ -426,36 +394,7 @@ class PostgresStore(Store):
                 max_bytes=max_bytes,
             )
 
-    async def get_webhook(self, tenant: str, webhook_id: str) -> webhook_pb2.Webhook:
-        """Return one of the tenant's webhooks."""
-        async with self._read(tenant) as session:
-            return webhooks.to_webhook(as_row(await webhooks.row_of(session, webhook_id)))
-
-    async def list_webhooks(
-        self, tenant: str, query: WebhookPageQuery
-    ) -> Page[webhook_pb2.Webhook]:
-        """Return one page of the tenant's webhooks."""
-        async with self._read(tenant) as session:
-            return await webhooks.list_page(session, query)
-
-    async def list_deliveries(
-        self, tenant: str, query: DeliveryPageQuery
-    ) -> Page[webhook_pb2.WebhookDelivery]:
-        """Return one page of the tenant's deliveries (the webhook and them in one snapshot)."""
-        async with self._read(tenant, snapshot=bool(query.webhook_id)) as session:
-            return await webhooks.list_deliveries(session, query)
-
     # -- reads across tenants -------------------------------------------------
-
-    async def due_deliveries(self, limit: int) -> list[tuple[str, str]]:
-        """Return (tenant, delivery id) of deliveries due by now."""
-        async with self._read(None) as session:
-            return await webhooks.due(session, limit)
-
-    async def next_delivery_due(self) -> int | None:
-        """Return when the next delivery is due, or None."""
-        async with self._read(None) as session:
-            return await webhooks.next_due(session)
 
     async def stale_runs(self) -> list[RunRecord]:
         """Return running runs whose lease ran out, or that have none."""

@@ -18,7 +18,7 @@ restart is resumed by the next server.
 
 from __future__ import annotations
 
-from threadline_server.store.sqlite.runs import IN_FLIGHT
+from threadline_server.store.sql.runs import IN_FLIGHT
 from threadline_server.store.sqlite.session import Session
 
 LIVE = 0

@@ -14,16 +14,21 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import aiosqlite
 from google.protobuf.message import Message
 
-from threadline_server.store.records import Cursor, Page
+from threadline_server.store.sql import session as shared
+from threadline_server.store.sql.session import child_page, page
 from threadline_server.store.sqlite.onehop import SyncConnection
 from threadline_server.wire import entry_size
 
+# page and child_page are the shared ones (store/sql/session.py), named here for
+# the row modules that page through this Session.
+__all__ = ["Params", "Row", "Session", "child_page", "fitting_rows", "page"]
 T = TypeVar("T")
+M = TypeVar("M", bound=Message)
 Row = sqlite3.Row
 Params = Iterable[Any] | Mapping[str, Any]
 
@@ -40,6 +45,7 @@ class Session:
     now: int
     # None only for the background jobs' reads across tenants.
     tenant: str | None
+    dialect: ClassVar[shared.Dialect] = shared.SQLITE
 
     async def rows(self, sql: str, params: Params = ()) -> list[Row]:
         """Run a statement and return all its rows (one hop to SQLite's thread)."""
@@ -55,6 +61,23 @@ class Session:
         cursor = await self.connection.execute(sql, params)
         return int(cursor.rowcount)
 
+    async def serialize(self, key: str) -> None:
+        """Nothing to do: SQLite's one writer already runs writers one at a time."""
+
+    async def fitting(
+        self,
+        sql: str,
+        params: Params,
+        *,
+        limit: int,
+        max_bytes: int,
+        convert: Callable[[shared.Row], M],
+    ) -> tuple[list[tuple[Row, M]], bool]:
+        """Read rows until limit items or max_bytes of them (fitting_rows)."""
+        return await fitting_rows(
+            self, sql, params, limit=limit, max_bytes=max_bytes, convert=convert
+        )
+
 
 # Rows fetched from SQLite at a time when a read stops at a size: first a
 # few, so that large rows past the budget are never all held at once; more
@@ -62,8 +85,6 @@ class Session:
 # takes few trips to SQLite's thread.
 _FIRST_FETCH = 16
 _MAX_FETCH = 512
-
-M = TypeVar("M", bound=Message)
 
 
 async def fitting_rows(
@@ -101,56 +122,3 @@ async def fitting_rows(
             if total * fetch * 16 <= max_bytes * len(taken):
                 fetch = min(fetch * 4, _MAX_FETCH)
     return taken, False
-
-
-async def page(
-    session: Session,
-    sql: str,
-    params: list[Any],
-    *,
-    limit: int,
-    max_bytes: int,
-    sort_column: str,
-    convert: Callable[[Row], M],
-) -> Page[M]:
-    """Return one page: up to limit items within max_bytes, and the cursor after its last.
-
-    sql selects the rows in page order and ends in ``LIMIT ?``, which this
-    fills (limit + 1: one more row tells whether a next page exists).
-    """
-    taken, more = await fitting_rows(
-        session, sql, [*params, limit + 1], limit=limit, max_bytes=max_bytes, convert=convert
-    )
-    last = taken[-1][0] if taken else None
-    cursor = Cursor(last[sort_column], last["pk"]) if more and last is not None else None
-    return Page([item for _, item in taken], cursor)
-
-
-async def child_page(
-    session: Session,
-    select: str,
-    *,
-    alias: str,
-    thread_pk: int,
-    descending: bool,
-    limit: int,
-    max_bytes: int,
-    after: Cursor | None,
-    convert: Callable[[Row], M],
-) -> Page[M]:
-    """Return one page of a thread's rows (messages or runs) by keyset on their pk."""
-    direction = "DESC" if descending else "ASC"
-    where = f"{alias}.thread_pk = ?"
-    params: list[Any] = [thread_pk]
-    if after is not None:
-        where += f" AND {alias}.pk {'<' if descending else '>'} ?"
-        params.append(after.row_key)
-    return await page(
-        session,
-        f"{select} WHERE {where} ORDER BY {alias}.pk {direction} LIMIT ?",
-        params,
-        limit=limit,
-        max_bytes=max_bytes,
-        sort_column="pk",
-        convert=convert,
-    )

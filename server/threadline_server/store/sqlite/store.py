@@ -38,13 +38,12 @@ from pathlib import Path
 from typing import Any, Generic, TypeVar, cast
 
 import aiosqlite
-from threadline.v1 import message_pb2, run_pb2, thread_pb2, webhook_pb2
+from threadline.v1 import message_pb2, run_pb2, thread_pb2
 
 from threadline_server.errors import DatabaseUnavailableError
 from threadline_server.store.base import Store, StoreTransaction
 from threadline_server.store.records import (
     CheckpointPageQuery,
-    DeliveryPageQuery,
     EventListener,
     MessagePageQuery,
     Page,
@@ -53,21 +52,20 @@ from threadline_server.store.records import (
     ThreadFilter,
     ThreadPageQuery,
     ThreadRef,
-    WebhookPageQuery,
     WriteObserver,
 )
+from threadline_server.store.sql import checkpoints, runs
+from threadline_server.store.sql.reads import WebhookReads, with_live
+from threadline_server.store.sql.writes import uninterruptible
+from threadline_server.store.sqlite import connection as sqlite_connection
 from threadline_server.store.sqlite import (
-    checkpoints,
     events,
     failures,
     messages,
     purge,
-    runs,
     threads,
     wal,
-    webhooks,
 )
-from threadline_server.store.sqlite import connection as sqlite_connection
 from threadline_server.store.sqlite import onehop as sqlite_onehop
 from threadline_server.store.sqlite.keys import SqliteKeyStore
 from threadline_server.store.sqlite.session import Session
@@ -80,19 +78,6 @@ T = TypeVar("T")
 # Messages a copy takes per write transaction: about 10 ms of the
 # writer's time (tests/test_big_threads.py measures what others wait).
 COPY_BATCH = 200
-
-
-class _CallerLeftError(Exception):
-    """The caller of a write went away before its work began, so the work is skipped."""
-
-
-def _retrieve_outcome(task: asyncio.Task[Any]) -> None:
-    """Collect the outcome of a write whose caller left, so a failure is logged, not lost."""
-    if task.cancelled():
-        return
-    error = task.exception()
-    if error is not None and not isinstance(error, _CallerLeftError):
-        logger.warning("a write whose caller had gone failed: %r", error)
 
 
 # The most writes one group commit holds: a bound on how long a batch keeps
@@ -155,7 +140,7 @@ def _read_on_thread(
             raw.execute("COMMIT")
 
 
-class SqliteStore(Store):
+class SqliteStore(WebhookReads[Session], Store):
     """Threads, messages, runs and events in one SQLite file."""
 
     def __init__(
@@ -362,27 +347,11 @@ class SqliteStore(Store):
     async def transaction(self, tenant: str, work: Callable[[StoreTransaction], Awaitable[T]]) -> T:
         """Run work in one write transaction of a tenant that the caller cannot interrupt.
 
-        A caller that goes away (its client's deadline passed) before its
-        work began leaves nothing behind: the work does not run. Once begun,
-        the transaction finishes (or rolls back) as one, and its outcome,
-        which no one awaits any more, is logged rather than lost.
+        The rule is store/sql/writes.py's; a failure SQLite reports that a
+        client may retry leaves as DatabaseUnavailableError.
         """
-        caller_left = False
-
-        async def guarded(tx: StoreTransaction) -> T:
-            if caller_left:
-                raise _CallerLeftError
-            return await work(tx)
-
-        task = asyncio.ensure_future(self._run_write(tenant, guarded))
-        self._pending_writes.add(task)
-        task.add_done_callback(self._pending_writes.discard)
         try:
-            return await asyncio.shield(task)
-        except asyncio.CancelledError:
-            caller_left = True
-            task.add_done_callback(_retrieve_outcome)
-            raise
+            return await uninterruptible(self._run_write, tenant, work, self._pending_writes)
         except sqlite3.Error as error:
             self._raise_if_unavailable(error)
             raise
@@ -645,7 +614,9 @@ class SqliteStore(Store):
     ) -> thread_pb2.ThreadCheckpoint | None:
         """Return a live thread's newest checkpoint, or None (the thread and it in one snapshot)."""
         return await self._read_in_one_hop(
-            tenant, lambda session: checkpoints.newest_of(session, thread_id), snapshot=True
+            tenant,
+            lambda session: with_live(threads, session, thread_id, checkpoints.newest_of),
+            snapshot=True,
         )
 
     async def list_checkpoints(
@@ -653,7 +624,13 @@ class SqliteStore(Store):
     ) -> Page[thread_pb2.ThreadCheckpoint]:
         """Return one page of a thread's checkpoints, newest first."""
         return await self._read_in_one_hop(
-            tenant, lambda session: checkpoints.list_page(session, query)
+            tenant,
+            lambda session: with_live(
+                threads,
+                session,
+                query.thread_id,
+                lambda s, ref: checkpoints.list_page(s, ref, query),
+            ),
         )
 
     async def get_run(self, tenant: str, run_id: str) -> run_pb2.Run:
@@ -662,7 +639,12 @@ class SqliteStore(Store):
 
     async def list_runs(self, tenant: str, query: RunPageQuery) -> Page[run_pb2.Run]:
         """Return one page of a thread's runs."""
-        return await self._read_in_one_hop(tenant, lambda session: runs.list_page(session, query))
+        return await self._read_in_one_hop(
+            tenant,
+            lambda session: with_live(
+                threads, session, query.thread_id, lambda s, ref: runs.list_page(s, ref, query)
+            ),
+        )
 
     async def read_events(
         self,
@@ -687,36 +669,7 @@ class SqliteStore(Store):
             ),
         )
 
-    async def get_webhook(self, tenant: str, webhook_id: str) -> webhook_pb2.Webhook:
-        """Return one webhook, without its secret."""
-        async with self._read(tenant) as session:
-            return webhooks.to_webhook(await webhooks.row_of(session, webhook_id))
-
-    async def list_webhooks(
-        self, tenant: str, query: WebhookPageQuery
-    ) -> Page[webhook_pb2.Webhook]:
-        """Return one page of the tenant's webhooks."""
-        async with self._read(tenant) as session:
-            return await webhooks.list_page(session, query)
-
-    async def list_deliveries(
-        self, tenant: str, query: DeliveryPageQuery
-    ) -> Page[webhook_pb2.WebhookDelivery]:
-        """Return one page of deliveries (the webhook and its rows in one snapshot)."""
-        async with self._read(tenant, snapshot=bool(query.webhook_id)) as session:
-            return await webhooks.list_deliveries(session, query)
-
     # -- reads across tenants -------------------------------------------------
-
-    async def due_deliveries(self, limit: int) -> list[tuple[str, str]]:
-        """Return the deliveries due by now, soonest first."""
-        async with self._read(None) as session:
-            return await webhooks.due(session, limit)
-
-    async def next_delivery_due(self) -> int | None:
-        """Return when the next pending delivery is due."""
-        async with self._read(None) as session:
-            return await webhooks.next_due(session)
 
     async def stale_runs(self) -> list[RunRecord]:
         """Return running runs whose lease ran out, or that have none."""

@@ -3,7 +3,8 @@
 A thread's state is its newest checkpoint, so every read of the state is the
 last row of the thread in checkpoints_by_thread. Like messages, every
 statement works within a thread the caller already holds (by its pk), or
-names a checkpoint by (tenant_id, checkpoint_id), the unique index.
+names a checkpoint by (tenant_id, checkpoint_id), the unique index. The
+caller finds the live thread (with the adapter's own lock, if any).
 """
 
 from __future__ import annotations
@@ -15,8 +16,7 @@ from threadline.v1 import thread_pb2
 from threadline_server import jsonvalue
 from threadline_server.errors import NotFoundError
 from threadline_server.store.records import CheckpointPageQuery, Page, StoredCheckpoint, ThreadRef
-from threadline_server.store.sqlite import threads
-from threadline_server.store.sqlite.session import Row, Session, child_page
+from threadline_server.store.sql.session import Row, SqlSession, child_page
 
 COLUMNS = (
     "c.pk, c.checkpoint_id, c.parent_checkpoint_id, c.run_id, c.source, c.state, "
@@ -46,27 +46,32 @@ def _stored(row: Row | None, ref: ThreadRef) -> StoredCheckpoint | None:
     return StoredCheckpoint(to_checkpoint(row, ref.thread_id), row["message_pk"])
 
 
-async def newest(session: Session, ref: ThreadRef) -> StoredCheckpoint | None:
+async def newest(session: SqlSession, ref: ThreadRef) -> StoredCheckpoint | None:
     """Return a thread's newest checkpoint (its state), or None when its state never changed."""
     row = await session.row(
-        f"{_SELECT} WHERE c.thread_pk = ? ORDER BY c.pk DESC LIMIT 1", (ref.key,)
+        session.dialect.sql(f"{_SELECT} WHERE c.thread_pk = ? ORDER BY c.pk DESC LIMIT 1"),
+        (ref.key,),
     )
     return _stored(row, ref)
 
 
-async def first_of_run(session: Session, ref: ThreadRef, run_id: str) -> StoredCheckpoint | None:
+async def first_of_run(session: SqlSession, ref: ThreadRef, run_id: str) -> StoredCheckpoint | None:
     """Return the first checkpoint a run made on a thread, or None when it made none."""
     row = await session.row(
-        f"{_SELECT} WHERE c.thread_pk = ? AND c.run_id = ? ORDER BY c.pk LIMIT 1",
+        session.dialect.sql(
+            f"{_SELECT} WHERE c.thread_pk = ? AND c.run_id = ? ORDER BY c.pk LIMIT 1"
+        ),
         (ref.key, run_id),
     )
     return _stored(row, ref)
 
 
-async def one(session: Session, ref: ThreadRef, checkpoint_id: str) -> StoredCheckpoint:
+async def one(session: SqlSession, ref: ThreadRef, checkpoint_id: str) -> StoredCheckpoint:
     """Return one checkpoint of a thread, or raise NotFoundError."""
     row = await session.row(
-        f"{_SELECT} WHERE c.tenant_id = ? AND c.checkpoint_id = ? AND c.thread_pk = ?",
+        session.dialect.sql(
+            f"{_SELECT} WHERE c.tenant_id = ? AND c.checkpoint_id = ? AND c.thread_pk = ?"
+        ),
         (session.tenant, checkpoint_id, ref.key),
     )
     found = _stored(row, ref)
@@ -76,7 +81,7 @@ async def one(session: Session, ref: ThreadRef, checkpoint_id: str) -> StoredChe
 
 
 async def insert(
-    session: Session, ref: ThreadRef, checkpoints: Sequence[thread_pb2.ThreadCheckpoint]
+    session: SqlSession, ref: ThreadRef, checkpoints: Sequence[thread_pb2.ThreadCheckpoint]
 ) -> None:
     """Append checkpoints as given, in order.
 
@@ -84,12 +89,15 @@ async def insert(
     message was written before it (in this transaction or earlier). One
     statement each: a change makes one or two.
     """
+    statement = session.dialect.sql(
+        "INSERT INTO checkpoints (tenant_id, thread_pk, checkpoint_id, "
+        "parent_checkpoint_id, run_id, source, state, last_message_id, message_pk, "
+        "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, COALESCE((SELECT m.pk FROM messages "
+        "AS m WHERE m.tenant_id = ? AND m.message_id = ? AND m.thread_pk = ?), 0), ?)"
+    )
     for checkpoint in checkpoints:
         await session.change(
-            "INSERT INTO checkpoints (tenant_id, thread_pk, checkpoint_id, "
-            "parent_checkpoint_id, run_id, source, state, last_message_id, message_pk, "
-            "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, COALESCE((SELECT m.pk FROM messages "
-            "AS m WHERE m.tenant_id = ? AND m.message_id = ? AND m.thread_pk = ?), 0), ?)",
+            statement,
             (
                 session.tenant,
                 ref.key,
@@ -107,23 +115,21 @@ async def insert(
         )
 
 
-async def newest_of(session: Session, thread_id: str) -> thread_pb2.ThreadCheckpoint | None:
-    """Return a live thread's newest checkpoint, or None; raise NotFoundError for the thread."""
-    ref = threads.to_ref(await threads.live_row(session, thread_id))
+async def newest_of(session: SqlSession, ref: ThreadRef) -> thread_pb2.ThreadCheckpoint | None:
+    """Return a live thread's newest checkpoint, or None."""
     found = await newest(session, ref)
     return None if found is None else found.checkpoint
 
 
 async def list_page(
-    session: Session, query: CheckpointPageQuery
+    session: SqlSession, ref: ThreadRef, query: CheckpointPageQuery
 ) -> Page[thread_pb2.ThreadCheckpoint]:
     """Return one page of a live thread's checkpoints, newest first, by keyset on pk."""
-    thread = await threads.live_row(session, query.thread_id)
     return await child_page(
         session,
         _SELECT,
         alias="c",
-        thread_pk=thread["pk"],
+        thread_pk=ref.key,
         descending=True,
         limit=query.limit,
         max_bytes=query.max_bytes,
