@@ -333,7 +333,11 @@ class Worker:
         elif response.paused:
             # It comes back through ClaimRun once someone resumes it.
             lease.drop("paused for approval")
-        elif response.ended and not request.events[-1].HasField("finish"):
+        elif request.events[-1].HasField("finish"):
+            # The server recorded the run's end. A renewal that crossed this
+            # call and found the run already over must not make it a lost one.
+            return response
+        elif response.ended:
             # For instance, one iteration more than the run's max_iterations.
             lease.drop("was ended by the server")
         lease.check()

@@ -360,7 +360,7 @@ func (w *worker) report(l *lease, events ...*threadlinev1.WorkerEvent) error {
 	switch {
 	case isLeaseLost(err):
 		l.drop(dropped{"lost its lease"})
-	case l.ctx.Err() != nil: // dropped, or stopped by a signal, while the call was in flight
+	case err != nil && l.ctx.Err() != nil: // dropped, or stopped by a signal, while the call was in flight
 		return l.check()
 	case err != nil:
 		return err
@@ -369,7 +369,11 @@ func (w *worker) report(l *lease, events ...*threadlinev1.WorkerEvent) error {
 	case response.GetPaused():
 		// It comes back through ClaimRun once someone resumes it.
 		l.drop(dropped{"paused for approval"})
-	case response.GetEnded() && events[len(events)-1].GetFinish() == nil:
+	case events[len(events)-1].GetFinish() != nil:
+		// The server recorded the run's end. A renewal that crossed this call
+		// and found the run already over must not turn it into a lost one.
+		return nil
+	case response.GetEnded():
 		// For instance, one iteration more than the run's max_iterations.
 		l.drop(dropped{"was ended by the server"})
 	}
