@@ -621,7 +621,7 @@ async def stream(
         note(f"  over the {phase.budget:g}s budget: cancelling the run")
         await runs.CancelRun(run_pb2.CancelRunRequest(run_id=run_id))
         if not await finished(runs, run_id, tasks, 60):
-            raise SystemExit("the run did not end within 60s of being cancelled")
+            raise SystemExit("the readers had not read to the run's end 60s after it was cancelled")
     wall = time.perf_counter() - wall_start
     cpu = {
         "server": server.cpu_seconds() - cpu_server,
