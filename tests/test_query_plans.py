@@ -172,21 +172,24 @@ def statements(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     return seen
 
 
+def workload_settings(database: str) -> Settings:
+    """The server the workload runs on: a worker agent and short sweeps, on either store."""
+    return Settings(
+        listen="127.0.0.1:0",
+        http_listen="",
+        database=database,
+        worker_agents=("w",),
+        lease_check_interval=0.05,
+        expiry_sweep_interval=0.05,
+        webhook_allow=("127.0.0.1",),
+        webhook_first_retry=0.05,
+    )
+
+
 @pytest.fixture
 async def busy_server(tmp_path: Path, statements: dict[str, Any]) -> AsyncIterator[Any]:
     """A server with a worker agent, short sweeps, and a workload done on it."""
-    server = ThreadlineServer(
-        Settings(
-            listen="127.0.0.1:0",
-            http_listen="",
-            database=str(tmp_path / "plans.db"),
-            worker_agents=("w",),
-            lease_check_interval=0.05,
-            expiry_sweep_interval=0.05,
-            webhook_allow=("127.0.0.1",),
-            webhook_first_retry=0.05,
-        )
-    )
+    server = ThreadlineServer(workload_settings(str(tmp_path / "plans.db")))
     port = await server.start()
     client = connect(f"127.0.0.1:{port}")
     try:

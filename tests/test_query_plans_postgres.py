@@ -40,11 +40,10 @@ from typing import Any
 
 import psycopg
 import pytest
-from threadline_server.config import Settings
 from threadline_server.transport.server import ThreadlineServer
 
 from tests.conftest import connect
-from tests.test_query_plans import _workload
+from tests.test_query_plans import _workload, workload_settings
 
 pytestmark = pytest.mark.api
 
@@ -189,18 +188,7 @@ def statements(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
 @pytest.fixture
 async def workload_done(postgres_url: str, statements: dict[str, Any]) -> str:
     """Run the SQLite test's workload on a PostgreSQL server; yield its database's URL."""
-    server = ThreadlineServer(
-        Settings(
-            listen="127.0.0.1:0",
-            http_listen="",
-            database=postgres_url,
-            worker_agents=("w",),
-            lease_check_interval=0.05,
-            expiry_sweep_interval=0.05,
-            webhook_allow=("127.0.0.1",),
-            webhook_first_retry=0.05,
-        )
-    )
+    server = ThreadlineServer(workload_settings(postgres_url))
     port = await server.start()
     client = connect(f"127.0.0.1:{port}")
     try:
