@@ -28,6 +28,7 @@ from bench import report
 from bench.load import Load, Loader, LoadError, LoadResult
 from bench.procs import AVAILABLE, Cores, pin_self
 from bench.report import Measurement
+from bench.run_events import RPC_NAMES
 from bench.scenarios import BY_KEY, SCENARIOS, Entry, Scenario
 from bench.seed import Seeded, seed
 from bench.systems import (
@@ -579,11 +580,7 @@ def render(
         )
     if events:
         words = about["settings"]["words"]
-        rpc = events.get("settings", {}).get("rpc") or (
-            "StreamRunEventBatches"
-            if about["settings"].get("events_rpc") == "batches"
-            else "StreamRunEvents"
-        )
+        rpc = RPC_NAMES[about["settings"]["events_rpc"]]
         lines += [
             "",
             (
