@@ -91,8 +91,12 @@ type lease struct {
 	id       string
 	messages []*threadlinev1.Message
 	state    *threadlinev1.ThreadState
-	ctx      context.Context
-	drop     context.CancelCauseFunc
+	// ctx ends when the run is dropped; calls ctx ends only when the worker
+	// stops, so a report in flight is not cut off by a renewal that found the
+	// run over: the report's own answer says whether the server recorded it.
+	ctx   context.Context
+	calls context.Context
+	drop  context.CancelCauseFunc
 }
 
 // check returns the reason the run was dropped, or nil while it is still ours.
@@ -199,6 +203,7 @@ func (w *worker) claim(ctx context.Context) (*lease, error) {
 		state: response.GetState(),
 	}
 	l.ctx, l.drop = context.WithCancelCause(ctx)
+	l.calls = ctx
 	log.Printf("claimed run %s on thread %s", l.run.GetRunId(), l.run.GetThreadId())
 	return l, nil
 }
@@ -352,7 +357,7 @@ func (w *worker) report(l *lease, events ...*threadlinev1.WorkerEvent) error {
 	if err := l.check(); err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(l.ctx, rpcTimeout)
+	ctx, cancel := context.WithTimeout(l.calls, rpcTimeout)
 	defer cancel()
 	response, err := w.stub.ReportRunEvents(ctx, &threadlinev1.ReportRunEventsRequest{
 		RunId: l.run.GetRunId(), LeaseId: l.id, Events: events,
@@ -360,7 +365,7 @@ func (w *worker) report(l *lease, events ...*threadlinev1.WorkerEvent) error {
 	switch {
 	case isLeaseLost(err):
 		l.drop(dropped{"lost its lease"})
-	case err != nil && l.ctx.Err() != nil: // dropped, or stopped by a signal, while the call was in flight
+	case err != nil && l.ctx.Err() != nil: // stopped by a signal while the call was in flight
 		return l.check()
 	case err != nil:
 		return err
