@@ -37,7 +37,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import json
+import logging
 import os
 import shlex
 import signal
@@ -104,7 +106,7 @@ def _extra(variant: str, *, list_page: bool = False) -> Any:
         if list_page
         else thread()
     )
-    if variant == "log":
+    if variant.startswith("log"):
         from threadline_server.observability import logs  # noqa: PLC0415
         from threadline_server.transport.interceptors import (  # noqa: PLC0415
             ACCESS_LINE,
@@ -112,6 +114,25 @@ def _extra(variant: str, *, list_page: bool = False) -> Any:
         )
 
         logs.configure("INFO", "text")
+        if variant == "log-nothread":
+            # Every line written at once, as any other record: no writer thread.
+            for handler in logging.getLogger().handlers:
+                handler.emit = functools.partial(logging.StreamHandler.emit, handler)  # type: ignore[method-assign]
+        if variant == "log-direct":
+            lines: list[str] = []
+
+            async def direct(_request: Any, context: Any) -> Any:
+                started = time.perf_counter()
+                lines.append(
+                    f"rpc=GetThread code=OK duration_ms="
+                    f"{(time.perf_counter() - started) * 1000:.2f} peer={context.peer()}\n"
+                )
+                if len(lines) >= 256:
+                    sys.stderr.write("".join(lines))
+                    lines.clear()
+                return answer
+
+            return direct
 
         async def logged(_request: Any, context: Any) -> Any:
             started = time.perf_counter()
@@ -146,7 +167,7 @@ async def _serve_canned(variant: str) -> None:
         options = server_options(Settings())
     server = grpc.aio.server(interceptors=interceptors, options=options)
     overrides = None
-    if variant in {"log", "work"}:
+    if variant in {"log", "log-direct", "log-nothread", "work"}:
         overrides = {"GetThread": _extra(variant), "ListMessages": _extra(variant, list_page=True)}
     handlers = [generic_handler(service, overrides) for service in SERVICES]
     status = HealthServicer()
