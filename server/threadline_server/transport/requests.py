@@ -195,10 +195,11 @@ class ParsingRegistrar:
     def __init__(self, server: grpc.aio.Server) -> None:
         self._server = server
         # Every method registered, by full name ("/package.Service/Method"):
-        # what the gRPC server serves (one generic handler) and what the HTTP
-        # side calls in process (transport/local_calls.py).
+        # what the HTTP side calls in process (transport/local_calls.py).
         self.handlers: dict[str, Handler] = {}
-        server.add_generic_rpc_handlers((_MethodTable(self.handlers),))
+        # What the gRPC server serves: these handlers, or their wrapped forms (serve).
+        self._served: dict[str, Handler] = {}
+        server.add_generic_rpc_handlers((_MethodTable(self._served),))
 
     def add_generic_rpc_handlers(self, handlers: Sequence[GenericHandler]) -> None:
         """Ignore a generic handler: add_registered_method_handlers registers its methods."""
@@ -208,4 +209,9 @@ class ParsingRegistrar:
     ) -> None:
         """Register a service's methods, each taking its request as bytes."""
         for name, handler in handlers.items():
-            self.handlers[f"/{service_name}/{name}"] = parsing(handler)
+            method = f"/{service_name}/{name}"
+            self.handlers[method] = self._served[method] = parsing(handler)
+
+    def serve(self, handlers: Mapping[str, Handler]) -> None:
+        """Serve these handlers instead of the registered ones (their wrapped forms)."""
+        self._served.update(handlers)
