@@ -264,7 +264,7 @@ def start(variant: str, folder: Path) -> Server:
         port = int(line.rsplit(":", 1)[1])
     if TWO_CORES:
         os.sched_setaffinity(process.pid, {0})
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise SystemExit(f"{variant} stopped: see {folder}")
