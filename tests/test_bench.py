@@ -114,3 +114,27 @@ def test_local_cost_measures_each_rpc_in_process():
     assert [line.split(":")[0] for line in lines] == ["get", "list", "create-thread"]
     for line in lines:
         assert float(line.split()[1]) > 0, line
+
+
+@pytest.mark.timeout(150)
+def test_grpc_cost_measures_every_variant_against_the_first(counts):
+    variants = ["limit", "registered", "interceptors", "log", "threadline"]
+    command = [sys.executable, "bench/grpc_cost.py", "--rpc", "get", "--rpc", "list"]
+    for variant in variants:
+        command += ["--variant", variant]
+    command += ["--rounds", "1", "--seconds", "0.5", "--warmup", "0.2"]
+    done = subprocess.run(
+        command, cwd=ROOT, capture_output=True, text=True, timeout=140, check=False
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows = [line.split(" | ") for line in done.stdout.splitlines() if line.startswith("| get")]
+    rows += [line.split(" | ") for line in done.stdout.splitlines() if line.startswith("| list")]
+    assert [(row[0].strip("| "), row[1]) for row in rows] == [
+        (rpc, variant) for rpc in ("get", "list") for variant in variants
+    ], done.stdout
+    for row in rows:
+        assert float(row[2]) > 0, f"no call succeeded: {row}"
+        assert float(row[3]) > 0, f"no server CPU measured: {row}"
+    first = [row for row in rows if row[1] == "limit"]
+    assert all(row[4] == "100%" and row[5].startswith("1.00") for row in first), first
+    counts(f"grpc_cost: {len(rows)} rows, {len(variants)} variants, calls/s of each measured")
