@@ -193,7 +193,6 @@ class ParsingRegistrar:
     """
 
     def __init__(self, server: grpc.aio.Server) -> None:
-        self._server = server
         # Every method registered, by full name ("/package.Service/Method"):
         # what the HTTP side calls in process (transport/local_calls.py).
         self.handlers: dict[str, Handler] = {}
