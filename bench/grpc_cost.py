@@ -367,8 +367,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         protoset.write_bytes(
             descriptor_pb2.FileDescriptorSet(file=seen.values()).SerializeToString()
         )
-        servers = [start(variant, folder) for variant in variants]
+        servers: list[Server] = []
         try:
+            for variant in variants:  # those started are stopped if a later one fails
+                servers.append(start(variant, folder))  # noqa: PERF401 - kept one by one
             threads = {server.name: seed(server.port) for server in servers}
             for round_number in range(arguments.rounds):
                 for rpc in rpcs:
