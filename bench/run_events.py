@@ -87,7 +87,7 @@ CHANNEL_OPTIONS = (
     ("grpc.use_local_subchannel_pool", 1),
     ("grpc.max_receive_message_length", 16 * 1024 * 1024),
 )
-SERVER_START_TIMEOUT = 30.0
+SERVER_START_TIMEOUT = 60.0
 READY_TIMEOUT = 30.0
 # What --rpc names.
 RPC_NAMES = {
@@ -305,9 +305,15 @@ def start_server(folder: Path, cpus: str = "") -> ServerProcess:
         if process.poll() is not None:
             break
         time.sleep(0.05)
+    exited = process.poll()
     process.kill()
     process.wait()
-    raise SystemExit("server did not start:\n" + log_path.read_text(encoding="utf-8"))
+    why = (
+        f"exited {exited}"
+        if exited is not None
+        else f"not serving after {SERVER_START_TIMEOUT:g} s"
+    )
+    raise SystemExit(f"server did not start ({why}):\n" + log_path.read_text(encoding="utf-8"))
 
 
 # -- one measurement ----------------------------------------------------------------------

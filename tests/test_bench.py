@@ -79,6 +79,7 @@ def test_quick_bench_measures_every_system_it_names(tmp_path: Path):
 
     assert results["large_store"]["threads"] == 100
     assert results["large_store"]["messages"] == 1000
+    assert "failure" not in results["events"], results["events"]["failure"]
     events = results["events"]["rows"]
     assert [row["readers"] for row in events] == [0, 1]
     assert events[1]["all_readers_got_every_event"]

@@ -1662,8 +1662,11 @@ def scenario_chat(s: Side) -> None:
     s.post(
         "deadline-first",
         "/v1/chat",
-        {"message": "slow slow slow", "agent_id": "echo", "context": {"delay_ms": 1000}},
-        headers={"Grpc-Timeout": "400m"},
+        # The answer takes 6 s; the deadline of 2 s leaves Chat 1.75 s to wait
+        # before it answers with the run as it stands (0.4 s was too little
+        # on a busy machine: the call itself ran out, 504).
+        {"message": "slow slow slow", "agent_id": "echo", "context": {"delay_ms": 2000}},
+        headers={"Grpc-Timeout": "2S"},
         expect=200,
     )
     s.post("no-message", "/v1/chat", {"agent_id": "echo"}, expect=400)

@@ -231,6 +231,20 @@ async def test_a_worker_claims_only_its_own_tenant_s_runs(start_tenants):
     assert (await asyncio.wait_for(a_waits, RPC_TIMEOUT)).run.run_id == later.run_id
 
 
+def claim(lease_seconds: int) -> worker_pb2.ClaimRunRequest:
+    """A claim of agent w's next run that waits for one, as workers claim.
+
+    On PostgreSQL a claim passes over a thread another transaction holds
+    (SKIP LOCKED), so one that does not wait may come back empty while a run
+    is queued; with a wait it looks again.
+    """
+    return worker_pb2.ClaimRunRequest(
+        agent_id="w",
+        lease_duration=duration_pb2.Duration(seconds=lease_seconds),
+        wait=duration_pb2.Duration(seconds=5),
+    )
+
+
 @pytest.mark.api
 async def test_expiry_and_lease_checks_act_on_every_tenant_in_its_own(start_tenants):
     tenants = await start_tenants(expiry_sweep_interval=0.1, lease_check_interval=0.1)
@@ -249,14 +263,8 @@ async def test_expiry_and_lease_checks_act_on_every_tenant_in_its_own(start_tena
         await side.runs.CreateRun(
             run_pb2.CreateRunRequest(thread_id="work", agent_id="w"), metadata=side.metadata
         )
-    a_claim = await a.workers.ClaimRun(
-        worker_pb2.ClaimRunRequest(agent_id="w", lease_duration=duration_pb2.Duration(seconds=1)),
-        metadata=a.metadata,
-    )
-    b_claim = await b.workers.ClaimRun(
-        worker_pb2.ClaimRunRequest(agent_id="w", lease_duration=duration_pb2.Duration(seconds=600)),
-        metadata=b.metadata,
-    )
+    a_claim = await a.workers.ClaimRun(claim(lease_seconds=1), metadata=a.metadata)
+    b_claim = await b.workers.ClaimRun(claim(lease_seconds=600), metadata=b.metadata)
     ended = await a.runs.WaitRun(
         run_pb2.WaitRunRequest(run_id=a_claim.run.run_id, timeout=duration_pb2.Duration(seconds=8)),
         metadata=a.metadata,
