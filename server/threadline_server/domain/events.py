@@ -11,8 +11,17 @@ serialized once, when it is published, and every stream sends those same
 bytes (``wire``): fan-out costs no protobuf work per reader. No reader has a
 queue of its own, so a slow or stalled reader costs no memory and never
 slows the writer or other readers; it simply catches up from the store.
+
 Readers of batches take turns (``pace``), so many of them together take a
-bounded share of the event loop the writer shares with them.
+bounded share of the event loop the writer shares with them, and the writer
+comes first: a paced reader that has caught up is parked on its thread's
+tail (no task of its own woken per commit); a commit moves the tail's parked
+readers into the queue of turns, and turns are given one per turn of the
+event loop, while a writer is writing (a commit in the last
+WRITER_ACTIVE_SECONDS) at most TURNS_PER_WINDOW per TURN_WINDOW_SECONDS.
+Each turn takes everything pending (up to PACED_BATCH events), so the faster
+the writer, the more events a message holds and the fewer messages per
+event: readers lag while a run writes, and catch up when it pauses.
 
 The tails are bounded in bytes, not only in events (an event can carry a
 1 MiB message): each thread's to TAIL_BYTES, and all of them together to
@@ -48,9 +57,16 @@ READ_BATCH = 500
 # The most a paced reader takes from the tail in one turn: a turn stays short
 # (the writer's callbacks wait for at most one), and a reader behind takes
 # a turn per PACED_BATCH events.
-PACED_BATCH = 128
+PACED_BATCH = READ_BATCH
 # A turn is put off while other callbacks are ready, at most this many times in a row.
 MAX_DEFERRALS = 2
+# A writer is writing while its last commit is at most this old: then paced
+# readers get at most TURNS_PER_WINDOW turns in each TURN_WINDOW_SECONDS (the
+# rest of the event loop is the writer's), and a reader's delay behind a
+# writer that stops is at most about one window.
+WRITER_ACTIVE_SECONDS = 0.010
+TURN_WINDOW_SECONDS = 0.005
+TURNS_PER_WINDOW = 4
 # How often an idle reader checks again even without a wake-up: a safety net,
 # not the delivery path.
 IDLE_RECHECK_SECONDS = 5.0
@@ -69,6 +85,12 @@ class _ThreadTail:
     )
     size: int = 0
     changed: asyncio.Future[None] | None = None
+    # Paced readers waiting for the next commit: their turns, queued at that commit.
+    parked: dict[asyncio.Future[None], None] = field(default_factory=dict)
+
+    def waited_on(self) -> bool:
+        """Whether a reader waits for this thread's next commit (then the tail is kept)."""
+        return bool(self.parked) or (self.changed is not None and not self.changed.done())
 
 
 ThreadKey = tuple[str, str]
@@ -98,6 +120,11 @@ class EventBus:
         self._giving_turns = False
         # Turns put off in a row because other callbacks were ready.
         self._deferred = 0
+        # When (loop time) the last commit was published, and the turns given
+        # in the current window while a writer writes.
+        self._last_commit = float("-inf")
+        self._window_end = float("-inf")
+        self._window_turns = 0
         store.add_event_listener(self.publish)
         store.add_wake_listener(self.wake)
 
@@ -108,6 +135,7 @@ class EventBus:
 
     def publish(self, tenant: str, events: list[run_pb2.RunEvent]) -> None:
         """Take a committed transaction's events (called by the store, in commit order)."""
+        self._last_commit = asyncio.get_running_loop().time()
         if self._shared:
             for thread_id in {event.thread_id for event in events}:
                 self.wake(tenant, thread_id)
@@ -122,8 +150,7 @@ class EventBus:
                 if tail is not None:
                     self._forget(tail)
                     self.size -= tail.size
-                    if tail.changed is not None and not tail.changed.done():
-                        tail.changed.set_result(None)
+                    self._release(tail)
                 continue
             tail = self._tails.get(key)
             if tail is None:
@@ -177,7 +204,7 @@ class EventBus:
             tail = self._tails[key]
             while tail.events and self.size > self._max_bytes:
                 self._drop_oldest(tail)
-            if not tail.events and (tail.changed is None or tail.changed.done()):
+            if not tail.events and not tail.waited_on():
                 del self._tails[key]
 
     def _evict(self) -> None:
@@ -187,7 +214,7 @@ class EventBus:
             if excess <= 0:
                 break
             tail = self._tails[key]
-            if tail.changed is None or tail.changed.done():
+            if not tail.waited_on():
                 del self._tails[key]
                 self._forget(tail)
                 self.size -= tail.size
@@ -195,9 +222,18 @@ class EventBus:
 
     def _wake(self, key: ThreadKey) -> None:
         tail = self._tails.get(key)
-        if tail is not None and tail.changed is not None and not tail.changed.done():
+        if tail is not None:
+            self._release(tail)
+
+    def _release(self, tail: _ThreadTail) -> None:
+        """Wake a tail's readers: resolve its future, queue its parked readers' turns."""
+        if tail.changed is not None and not tail.changed.done():
             tail.changed.set_result(None)
-            tail.changed = None
+        tail.changed = None
+        if tail.parked:
+            self._turns.extend(tail.parked)
+            tail.parked = {}
+            self._start_turns(asyncio.get_running_loop())
 
     def wake(self, tenant: str, thread_id: str) -> None:
         """Wake a thread's readers (every thread's, when thread_id is ''): they read the store."""
@@ -320,19 +356,64 @@ class EventBus:
         loop = asyncio.get_running_loop()
         turn: asyncio.Future[None] = loop.create_future()
         self._turns.append(turn)
+        self._start_turns(loop)
+        return turn
+
+    def _start_turns(self, loop: asyncio.AbstractEventLoop) -> None:
         if not self._giving_turns:
             self._giving_turns = True
             loop.call_soon(self._give_turn)
-        return turn
+
+    async def _park(self, key: ThreadKey, changed: asyncio.Future[None]) -> None:
+        """Wait for the thread's next commit (or the idle re-check), then for a turn.
+
+        `changed` is the future taken before the reader's last read: when it
+        has resolved since, a commit landed in between, and the reader only
+        waits for a turn. Otherwise the reader's turn is parked on the tail
+        (which is kept while it is) and queued by the next commit: readers
+        that wait cost nothing per commit beyond that move.
+        """
+        tail = self._tails.get(key)
+        if changed.done() or tail is None or tail.changed is not changed:
+            await self._turn()
+            return
+        turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        tail.parked[turn] = None
+        try:
+            async with asyncio.timeout(self._idle_recheck):
+                await turn
+        except TimeoutError:
+            await self._turn()
+        finally:
+            tail.parked.pop(turn, None)
+
+    async def _wait(self, key: ThreadKey, changed: asyncio.Future[None], *, pace: bool) -> None:
+        """Wait for the thread's next commit (at most the idle re-check); paced, for a turn too."""
+        if pace:
+            await self._park(key, changed)
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(changed), self._idle_recheck)
 
     def _give_turn(self) -> None:
         """Let the next paced reader go (one per turn of the event loop).
 
         Only when nothing else is ready to run: a turn waits for the writer's
         callbacks (and everyone else's) to run first, so readers take the
-        event loop's spare time.
+        event loop's spare time. While a writer writes, at most
+        TURNS_PER_WINDOW turns are given in each TURN_WINDOW_SECONDS; the
+        next window's turns wait on a timer.
         """
         loop = asyncio.get_running_loop()
+        now = loop.time()
+        writing = now - self._last_commit < WRITER_ACTIVE_SECONDS
+        if writing:
+            if now >= self._window_end:
+                self._window_end = now + TURN_WINDOW_SECONDS
+                self._window_turns = 0
+            elif self._window_turns >= TURNS_PER_WINDOW:
+                loop.call_at(self._window_end, self._give_turn)
+                return
         # CPython's event loop keeps its ready callbacks in _ready (this one is not there).
         ready = getattr(loop, "_ready", None)
         if ready and self._deferred < MAX_DEFERRALS:
@@ -345,9 +426,11 @@ class EventBus:
             turn = turns.popleft()
             if not turn.done():  # a reader that left cancelled its turn
                 turn.set_result(None)
+                if writing:
+                    self._window_turns += 1
                 break
         if turns:
-            asyncio.get_running_loop().call_soon(self._give_turn)
+            loop.call_soon(self._give_turn)
         else:
             self._giving_turns = False
 
@@ -363,8 +446,10 @@ class EventBus:
         pace: bool,
     ) -> AsyncIterator[list[run_pb2.RunEvent]]:
         tenant, thread_id = key
+        # Whether this paced reader has its turn already (it waited for it when parked).
+        turned = False
         while True:
-            if pace:
+            if pace and not turned:
                 await self._turn()
             # Take the wake-up future before reading, so a commit that lands
             # between the read and the wait still wakes this reader.
@@ -378,9 +463,10 @@ class EventBus:
                 batch = await self._read_store(key, run_id, cursor)
                 if not batch:
                     return
+            turned = False
             if not batch:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(asyncio.shield(changed), self._idle_recheck)
+                await self._wait(key, changed, pace=pace)
+                turned = pace
                 continue
             chosen: list[run_pb2.RunEvent] = []
             ended = False
