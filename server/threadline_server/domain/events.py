@@ -342,8 +342,12 @@ class EventBus:
         paced readers (of every thread) take turns, one per turn of the event
         loop (_turn), so however many they are, the writer's callbacks wait
         for at most one reader's batch at a time, never for a burst of every
-        reader woken by one commit; and the more readers there are, the longer
-        a round of turns takes and the more events each takes at once.
+        reader woken by one commit; a reader that has caught up is parked
+        (_park) and its turn queued by the next commit, without a wake-up of
+        its own. While a writer writes, turns are rationed (_give_turn), so
+        the more readers there are and the faster the writer, the longer a
+        round of turns takes and the more events each takes at once: the
+        messages per second stay bounded while the events per message grow.
         """
         key = (tenant, thread_id)
         async for batch in self._batches(
