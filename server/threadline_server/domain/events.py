@@ -66,7 +66,7 @@ MAX_DEFERRALS = 2
 # writer that stops is at most about one window.
 WRITER_ACTIVE_SECONDS = 0.010
 TURN_WINDOW_SECONDS = 0.005
-TURNS_PER_WINDOW = 4
+TURNS_PER_WINDOW = 1
 # How often an idle reader checks again even without a wake-up: a safety net,
 # not the delivery path.
 IDLE_RECHECK_SECONDS = 5.0
