@@ -17,11 +17,13 @@ bounded share of the event loop the writer shares with them, and the writer
 comes first: a paced reader that has caught up is parked on its thread's
 tail (no task of its own woken per commit); a commit moves the tail's parked
 readers into the queue of turns, and turns are given one per turn of the
-event loop, while a writer is writing (a commit in the last
-WRITER_ACTIVE_SECONDS) at most TURNS_PER_WINDOW per TURN_WINDOW_SECONDS.
-Each turn takes everything pending (up to PACED_BATCH events), so the faster
-the writer, the more events a message holds and the fewer messages per
-event: readers lag while a run writes, and catch up when it pauses.
+event loop. While writers write fast (at least HOT_EVENTS events committed
+within WRITER_ACTIVE_SECONDS: a writer that needs the event loop, since a
+slow one commits a few events at a time), at most TURNS_PER_WINDOW turns are
+given per TURN_WINDOW_SECONDS. Each turn takes everything pending (up to
+PACED_BATCH events), so the faster the writer, the more events a message
+holds and the fewer messages per event: readers lag while a run writes
+fast, and catch up when it pauses. A slow writer's readers are not held back.
 
 The tails are bounded in bytes, not only in events (an event can carry a
 1 MiB message): each thread's to TAIL_BYTES, and all of them together to
@@ -60,10 +62,12 @@ READ_BATCH = 500
 PACED_BATCH = READ_BATCH
 # A turn is put off while other callbacks are ready, at most this many times in a row.
 MAX_DEFERRALS = 2
-# A writer is writing while its last commit is at most this old: then paced
+# Writers write fast while at least HOT_EVENTS events were committed in a
+# window of WRITER_ACTIVE_SECONDS, and for one such window after: then paced
 # readers get at most TURNS_PER_WINDOW turns in each TURN_WINDOW_SECONDS (the
-# rest of the event loop is the writer's), and a reader's delay behind a
-# writer that stops is at most about one window.
+# rest of the event loop is the writers'), and a reader's delay behind a
+# writer that stops is at most about WRITER_ACTIVE_SECONDS.
+HOT_EVENTS = 64
 WRITER_ACTIVE_SECONDS = 0.010
 TURN_WINDOW_SECONDS = 0.005
 TURNS_PER_WINDOW = 1
@@ -120,9 +124,11 @@ class EventBus:
         self._giving_turns = False
         # Turns put off in a row because other callbacks were ready.
         self._deferred = 0
-        # When (loop time) the last commit was published, and the turns given
-        # in the current window while a writer writes.
-        self._last_commit = float("-inf")
+        # Events committed since (loop time) _counted_since; writers are fast
+        # until _hot_until; and the turns given in the current window then.
+        self._counted = 0
+        self._counted_since = float("-inf")
+        self._hot_until = float("-inf")
         self._window_end = float("-inf")
         self._window_turns = 0
         store.add_event_listener(self.publish)
@@ -135,7 +141,7 @@ class EventBus:
 
     def publish(self, tenant: str, events: list[run_pb2.RunEvent]) -> None:
         """Take a committed transaction's events (called by the store, in commit order)."""
-        self._last_commit = asyncio.get_running_loop().time()
+        self._count(len(events))
         if self._shared:
             for thread_id in {event.thread_id for event in events}:
                 self.wake(tenant, thread_id)
@@ -178,6 +184,16 @@ class EventBus:
             self._shrink()
         for key in touched:
             self._wake(key)
+
+    def _count(self, events: int) -> None:
+        """Count committed events: HOT_EVENTS in one window make the writers fast for a while."""
+        now = asyncio.get_running_loop().time()
+        if now - self._counted_since >= WRITER_ACTIVE_SECONDS:
+            self._counted_since = now
+            self._counted = 0
+        self._counted += events
+        if self._counted >= HOT_EVENTS:
+            self._hot_until = now + WRITER_ACTIVE_SECONDS
 
     def _drop_oldest(self, tail: _ThreadTail) -> None:
         """Drop a tail's oldest event: from now on, readers read it from the store."""
@@ -260,6 +276,17 @@ class EventBus:
         if tail.changed is None or tail.changed.done():
             tail.changed = asyncio.get_running_loop().create_future()
         return tail.changed
+
+    def _pending(self, key: ThreadKey, after: int) -> bool:
+        """Whether a read after this cursor may find events (a paced reader takes a turn for it).
+
+        False only when the tail covers the cursor and holds nothing after
+        it: the reader then finds nothing, at no cost, and parks.
+        """
+        tail = self._tails.get(key)
+        if tail is None or tail.floor < 0 or after < tail.floor:
+            return True
+        return bool(tail.events) and tail.events[-1][0].event_id > after
 
     def _from_tail(
         self, key: ThreadKey, after: int, limit: int = READ_BATCH
@@ -404,13 +431,13 @@ class EventBus:
 
         Only when nothing else is ready to run: a turn waits for the writer's
         callbacks (and everyone else's) to run first, so readers take the
-        event loop's spare time. While a writer writes, at most
+        event loop's spare time. While writers write fast, at most
         TURNS_PER_WINDOW turns are given in each TURN_WINDOW_SECONDS; the
         next window's turns wait on a timer.
         """
         loop = asyncio.get_running_loop()
         now = loop.time()
-        writing = now - self._last_commit < WRITER_ACTIVE_SECONDS
+        writing = now < self._hot_until
         if writing:
             if now >= self._window_end:
                 self._window_end = now + TURN_WINDOW_SECONDS
@@ -453,7 +480,7 @@ class EventBus:
         # Whether this paced reader has its turn already (it waited for it when parked).
         turned = False
         while True:
-            if pace and not turned:
+            if pace and not turned and self._pending(key, cursor):
                 await self._turn()
             # Take the wake-up future before reading, so a commit that lands
             # between the read and the wait still wakes this reader.
