@@ -309,8 +309,11 @@ class Worker:
         """Wait --delay-ms before the next word, waking at once if the run is dropped."""
         lease.check()
         if self._options.delay > 0:
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for loses a
+            # cancellation (Ctrl-C) that arrives as the lease is dropped.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(lease.dropped.wait(), self._options.delay)
+                async with asyncio.timeout(self._options.delay):
+                    await lease.dropped.wait()
             lease.check()
 
     async def report(

@@ -36,7 +36,6 @@ from __future__ import annotations
 import asyncio
 import bisect
 import collections
-import contextlib
 import itertools
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -45,6 +44,7 @@ from threadline.v1 import run_pb2
 
 from threadline_server.domain import event_types, sizes
 from threadline_server.store.base import Store
+from threadline_server.waiting import wait_up_to
 
 # Events kept in memory per thread, their bytes (serialized), and threads
 # kept at once; beyond these, readers read from the store instead.
@@ -423,8 +423,7 @@ class EventBus:
         if pace:
             await self._park(key, changed)
             return
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(asyncio.shield(changed), self._idle_recheck)
+        await wait_up_to(asyncio.shield(changed), self._idle_recheck)
 
     def _give_turn(self) -> None:
         """Let the next paced reader go (one per turn of the event loop).

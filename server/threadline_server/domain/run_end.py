@@ -19,6 +19,7 @@ from threadline.v1 import run_pb2, thread_pb2
 from threadline_server.domain import event_types
 from threadline_server.domain.events import EventBus
 from threadline_server.store.base import Store
+from threadline_server.waiting import wait_up_to
 
 K = TypeVar("K", bound=Hashable)
 
@@ -146,20 +147,18 @@ class RunEnds:
             if remaining <= 0:
                 return await self._store.get_run(tenant, run_id)
             changed = self._bus.change_of(tenant, run.thread_id)
-            if run_id not in self._ended and run_id not in self._paused:
-                try:
-                    await asyncio.wait_for(asyncio.shield(changed), min(remaining, RECHECK_SECONDS))
-                except TimeoutError:
-                    pass  # read the run again now and then, whatever happened
-                else:
-                    # Most changes on the thread are other events of the run
-                    # (a delta per word): read it again only once it ended, or
-                    # when the thread went away (the read then says NOT_FOUND).
-                    if (
-                        run_id not in self._ended
-                        and run_id not in self._paused
-                        and thread not in self._deleted
-                    ):
-                        continue
+            # Read the run again now and then, whatever happened. Most changes
+            # on the thread are other events of the run (a delta per word):
+            # read it again only once it ended, or when the thread went away
+            # (the read then says NOT_FOUND).
+            if (
+                run_id not in self._ended
+                and run_id not in self._paused
+                and await wait_up_to(asyncio.shield(changed), min(remaining, RECHECK_SECONDS))
+                and run_id not in self._ended
+                and run_id not in self._paused
+                and thread not in self._deleted
+            ):
+                continue
             run = await self._store.get_run(tenant, run_id)
         return run

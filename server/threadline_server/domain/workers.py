@@ -9,7 +9,6 @@ can never write into it again: it is told so, and drops the run.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 
 from google.protobuf import timestamp_pb2
 from threadline.v1 import run_pb2, worker_pb2
@@ -38,6 +37,7 @@ from threadline_server.errors import (
     Violations,
 )
 from threadline_server.store.records import RunRecord
+from threadline_server.waiting import wait_up_to
 
 DEFAULT_LEASE_SECONDS = 30.0
 MIN_LEASE_SECONDS = 1.0
@@ -120,10 +120,9 @@ class WorkerHandler:
             if remaining <= 0:
                 return worker_pb2.ClaimRunResponse()
             recheck = self._engine.scheduler.claim_recheck_seconds
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(
-                    wakeup.wait(), remaining if recheck is None else min(remaining, recheck)
-                )
+            await wait_up_to(
+                wakeup.wait(), remaining if recheck is None else min(remaining, recheck)
+            )
 
     async def report_run_events(
         self, tenant: str, request: worker_pb2.ReportRunEventsRequest

@@ -32,6 +32,7 @@ from threadline_server.domain.webhook_outbox import (
 from threadline_server.outbound.sender import Sender, now_us
 from threadline_server.store.base import Store, StoreTransaction
 from threadline_server.store.records import DueDelivery
+from threadline_server.waiting import wait_up_to
 
 logger = logging.getLogger(__name__)
 
@@ -113,8 +114,7 @@ class Dispatcher:
             except Exception:
                 logger.exception("webhook dispatcher failed; trying again")
                 wait = POLL_SECONDS
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), wait)
+            await wait_up_to(self._wake.wait(), wait)
 
     async def _take_due(self) -> None:
         """Lease the due deliveries there is room for (a transaction per tenant), and send them."""
