@@ -18,6 +18,7 @@ import statistics
 import time
 from typing import Any
 
+import grpc
 import pytest
 from threadline.v1 import run_pb2, run_pb2_grpc, thread_pb2
 from threadline_server.domain import events as bus_module
@@ -135,3 +136,38 @@ async def test_a_single_reader_of_a_pausing_writer_gets_each_commit_at_once(
         f"1 batch reader of a writer pausing 40 ms: {len(live)} messages for {writes} writes; "
         f"latency from the write's start p50 {p50:.1f} ms, max {latencies[-1]:.1f} ms"
     )
+
+
+async def test_parked_batch_readers_end_at_once_when_the_thread_is_deleted(
+    server: RunningServer, counts: Any
+):
+    runs = run_pb2_grpc.RunServiceStub(server.client.channel)
+    client: Any = server.client
+    thread = await client.threads.CreateThread(thread_pb2.CreateThreadRequest())
+    run = await start(runs, thread.thread_id, " ".join(f"w{i}" for i in range(50)), delay_ms=200)
+    calls = [
+        runs.StreamRunEventBatches(run_pb2.StreamRunEventsRequest(run_id=run.run_id), timeout=4)
+        for _ in range(5)
+    ]
+    # Each reader has had a delta: between two words (200 ms apart) it is parked.
+    for call in calls:
+        async with asyncio.timeout(10):
+            async for batch in call:
+                if any(event.type == "message.delta" for event in batch.events):
+                    break
+    await asyncio.sleep(0.05)
+    deleted_at = time.monotonic()
+    await client.threads.DeleteThread(thread_pb2.DeleteThreadRequest(thread_id=thread.thread_id))
+
+    async def end(call: Any) -> tuple[str, float]:
+        try:
+            async for _ in call:
+                pass
+        except grpc.aio.AioRpcError as error:
+            return error.code().name, time.monotonic() - deleted_at
+        return "OK", time.monotonic() - deleted_at
+
+    ends = await asyncio.gather(*(end(call) for call in calls))
+    # Not the idle re-check (5 s) nor the deadline: the deletion released them.
+    assert all(code in {"OK", "NOT_FOUND"} and took < 1.5 for code, took in ends), ends
+    counts(f"5 parked batch readers ended {max(t for _, t in ends) * 1000:.0f} ms after deletion")
