@@ -1,4 +1,4 @@
-r"""Benchmark: unary calls per second and server CPU per call, for GetThread and CreateMessage.
+r"""Benchmark: unary calls per second and server CPU per call (GetThread, ListMessages, writes).
 
 Made to measure the cost of per-call work (interceptors, access log, metrics)
 and to compare two versions of the server code side by side.
@@ -12,7 +12,8 @@ variants, since a shared machine's speed drifts from minute to minute):
    back to back for ``--seconds`` (after ``--warmup`` seconds not counted);
    GetThread reads one thread with ``message_limit`` 0, CreateMessage appends
    a short text message to one thread (a durable write: one fsync each),
-   ``thread`` is CreateThread with a title.
+   ``thread`` is CreateThread with a title, ``list`` is ListMessages of a
+   page of 20 of a thread of 40 messages.
 2. It counts completed calls and their latencies on the client, and the
    server process's CPU seconds (/proc) over the same window.
 
@@ -54,6 +55,7 @@ from threadline.v1 import message_pb2, message_pb2_grpc, thread_pb2, thread_pb2_
 
 SERVER_START_TIMEOUT = 30.0
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+LIST_THREAD_MESSAGES = 40  # as the benchmark's ListMessages scenario
 
 
 def note(text: str) -> None:
@@ -195,6 +197,10 @@ async def load(server: Server, rpc: str, concurrency: int, warmup: float, second
                 parts=[message_pb2.Part(text="a short message")],
             ),
         )
+        if rpc == "list":
+            for _ in range(LIST_THREAD_MESSAGES):
+                await messages.CreateMessage(create)
+        page = message_pb2.ListMessagesRequest(thread_id=thread.thread_id, page_size=20)
         result = Result()
         measuring = False
         stop = False
@@ -207,6 +213,8 @@ async def load(server: Server, rpc: str, concurrency: int, warmup: float, second
                         await threads.GetThread(get)
                     elif rpc == "thread":
                         await threads.CreateThread(new_thread)
+                    elif rpc == "list":
+                        await messages.ListMessages(page)
                     else:
                         await messages.CreateMessage(create)
                 except grpc.aio.AioRpcError as error:
@@ -243,7 +251,7 @@ def parse_variant(text: str) -> Variant:
 def main(argv: Sequence[str] | None = None) -> None:
     """Run the rounds and print a table (or JSON)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
-    parser.add_argument("--rpc", action="append", choices=("get", "create", "thread"))
+    parser.add_argument("--rpc", action="append", choices=("get", "create", "thread", "list"))
     parser.add_argument("--variant", action="append", type=parse_variant)
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--seconds", type=float, default=8.0)

@@ -114,3 +114,31 @@ def test_local_cost_measures_each_rpc_in_process():
     assert [line.split(":")[0] for line in lines] == ["get", "list", "create-thread"]
     for line in lines:
         assert float(line.split()[1]) > 0, line
+
+
+@pytest.mark.timeout(150)
+def test_grpc_cost_measures_every_variant_against_the_first(counts):
+    variants = ["limit", "registered", "interceptors", "log", "threadline"]
+    command = [sys.executable, "bench/grpc_cost.py", "--rpc", "get", "--rpc", "list"]
+    for variant in variants:
+        command += ["--variant", variant]
+    # Long enough that a busy machine still completes calls in each window.
+    command += ["--rounds", "1", "--seconds", "1.5", "--warmup", "0.3"]
+    done = subprocess.run(
+        command, cwd=ROOT, capture_output=True, text=True, timeout=140, check=False
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows = [line.split(" | ") for line in done.stdout.splitlines() if line.startswith("| get")]
+    rows += [line.split(" | ") for line in done.stdout.splitlines() if line.startswith("| list")]
+    assert [(row[0].strip("| "), row[1]) for row in rows] == [
+        (rpc, variant) for rpc in ("get", "list") for variant in variants
+    ], done.stdout
+    # A window of a busy machine may see no call finish; a variant that works
+    # has calls in one of its two windows at least, and CPU where it had calls.
+    for variant in variants:
+        measured = [row for row in rows if row[1] == variant and float(row[2]) > 0]
+        assert measured, f"no call of {variant} succeeded:\n{done.stdout}\n{done.stderr[-2000:]}"
+        assert all(float(row[3]) > 0 for row in measured), f"no server CPU measured: {measured}"
+    first = [row for row in rows if row[1] == "limit"]
+    assert all(row[4] == "100%" and row[5].startswith("1.00") for row in first), first
+    counts(f"grpc_cost: {len(rows)} rows, {len(variants)} variants, calls/s of each measured")

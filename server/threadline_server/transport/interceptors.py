@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import grpc
 
+from threadline_server.observability import logs
 from threadline_server.observability.metrics import GrpcMethod, GrpcMetrics, grpc_type
 
 access_log = logging.getLogger("threadline.access")
@@ -111,15 +112,15 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
         call.handling.observe(seconds)
         if access_log.isEnabledFor(logging.INFO):
             # One mapping is both the line's arguments and, in JSON logs, its fields.
-            access_log.info(
-                ACCESS_LINE,
-                {
-                    "rpc": call.name,
-                    "code": code.name,
-                    "duration_ms": round(seconds * 1000, 2),
-                    "peer": context.peer(),
-                },
-            )
+            fields = {
+                "rpc": call.name,
+                "code": code.name,
+                "duration_ms": round(seconds * 1000, 2),
+                "peer": context.peer(),
+            }
+            # Straight to the log handler when nothing else would see the record.
+            if not logs.write_access_line(access_log, ACCESS_LINE, fields):
+                access_log.info(ACCESS_LINE, fields)
 
     def _unary(self, call: GrpcMethod, behaviour: Behaviour) -> Behaviour:
         """Wrap a handler that answers once (its request may be a stream)."""

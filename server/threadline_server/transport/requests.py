@@ -164,20 +164,41 @@ def parsing(original: Handler) -> Handler:
     )
 
 
+class _MethodTable(grpc.GenericRpcHandler):  # type: ignore[type-arg]
+    """One generic handler serving every registered method from one mapping."""
+
+    def __init__(self, handlers: Mapping[str, Handler]) -> None:
+        self._handlers = handlers
+
+    def service(self, handler_call_details: grpc.HandlerCallDetails) -> Handler | None:
+        """Return the method's handler, or None (grpc answers UNIMPLEMENTED)."""
+        return self._handlers.get(handler_call_details.method)
+
+
 class ParsingRegistrar:
     """Stands in for the server when services register: their methods parse their own bytes.
 
     The generated add_*_to_server functions register each service twice, as
-    a generic handler and as registered method handlers (which take
-    precedence); both forms are made here from the method handlers, so the
-    generic one they pass is not needed.
+    a generic handler and as registered method handlers; both forms are made
+    here from the method handlers, and served by ONE generic handler that
+    finds a method in one mapping.
+
+    Registered method handlers are not given to the server, on purpose:
+    grpc.aio's server keeps one pending "request call" per registered method
+    and waits on all of them with asyncio.wait for every call it accepts
+    (its _server_main_loop), which adds and removes a callback on each of
+    them, about 45 here: that made grpc's own per-call work dearer than the
+    empty server's (bench/grpc_cost.py; docs/performance.md). A generic
+    handler is served from the one generic request, as the empty server's.
     """
 
     def __init__(self, server: grpc.aio.Server) -> None:
-        self._server = server
         # Every method registered, by full name ("/package.Service/Method"):
         # what the HTTP side calls in process (transport/local_calls.py).
         self.handlers: dict[str, Handler] = {}
+        # What the gRPC server serves: these handlers, or their wrapped forms (serve).
+        self._served: dict[str, Handler] = {}
+        server.add_generic_rpc_handlers((_MethodTable(self._served),))
 
     def add_generic_rpc_handlers(self, handlers: Sequence[GenericHandler]) -> None:
         """Ignore a generic handler: add_registered_method_handlers registers its methods."""
@@ -186,11 +207,10 @@ class ParsingRegistrar:
         self, service_name: str, handlers: Mapping[str, Handler]
     ) -> None:
         """Register a service's methods, each taking its request as bytes."""
-        parsed = {name: parsing(handler) for name, handler in handlers.items()}
-        for name, handler in parsed.items():
-            self.handlers[f"/{service_name}/{name}"] = handler
-        self._server.add_generic_rpc_handlers(
-            (grpc.method_handlers_generic_handler(service_name, parsed),)
-        )
-        # grpc-stubs lacks add_registered_method_handlers, which grpcio has.
-        self._server.add_registered_method_handlers(service_name, parsed)  # type: ignore[attr-defined]
+        for name, handler in handlers.items():
+            method = f"/{service_name}/{name}"
+            self.handlers[method] = self._served[method] = parsing(handler)
+
+    def serve(self, handlers: Mapping[str, Handler]) -> None:
+        """Serve these handlers instead of the registered ones (their wrapped forms)."""
+        self._served.update(handlers)
