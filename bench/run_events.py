@@ -327,6 +327,8 @@ class Reader:
     ready: asyncio.Event = field(default_factory=asyncio.Event)
     events: list[run_pb2.RunEvent] = field(default_factory=list)
     received_ns: list[int] = field(default_factory=list)
+    # Messages received (a batch is one message, however many events it holds).
+    messages: int = 0
     # How the stream ended when it did not end with the run's final event.
     failure: str = ""
 
@@ -347,6 +349,7 @@ async def read(
     try:
         async for message in call:
             now = time.time_ns()
+            reader.messages += 1
             for event in message.events if rpc == "batches" else (message,):
                 if event.run_id != run_id:
                     continue  # WatchThread also shows the blocker's events
@@ -432,6 +435,7 @@ def summarize(
             "latency_ms_p99": round(percentile(latencies, 0.99), 2),
             "latency_ms_p99_worst_reader": round(max(reader_p99), 2),
             "latency_ms_max": round(latencies[-1], 2),
+            "messages_per_reader": round(sum(r.messages for r in readers) / len(readers), 1),
         }
     )
     return row
@@ -457,6 +461,8 @@ class Phase:
     max_channels: int
     budget: float
     profile_dir: Path | None
+    # The measured run's pause before each word (0: as fast as it can write).
+    delay_ms: float = 0.0
 
 
 class Profiler:
@@ -553,9 +559,14 @@ def top_frames(path: Path, count: int = 15) -> dict[str, Any]:
 
 
 async def prepare(
-    control: grpc.aio.Channel, n: int, text: str
+    control: grpc.aio.Channel, n: int, text: str, delay_ms: float = 0.0
 ) -> tuple[str, run_pb2.Run, run_pb2.Run]:
-    """Create a thread, a blocker run holding it busy, and the measured run queued behind."""
+    """Create a thread, a blocker run holding it busy, and the measured run queued behind.
+
+    With delay_ms the measured run pauses that long before each word (a slow
+    writer, as a model streaming tokens): latency is then a commit's way to
+    its readers, not a queue behind a burst.
+    """
     threads = thread_pb2_grpc.ThreadServiceStub(control)
     runs = run_pb2_grpc.RunServiceStub(control)
     thread = await threads.CreateThread(
@@ -571,12 +582,16 @@ async def prepare(
             context=delay,
         )
     )
+    pace = struct_pb2.Struct()
+    if delay_ms:
+        pace.update({"delay_ms": delay_ms})
     run = await runs.CreateRun(
         run_pb2.CreateRunRequest(
             thread_id=thread.thread_id,
             agent_id="echo",
             input_messages=[user_message(text)],
             multitask_strategy=run_pb2.MULTITASK_STRATEGY_ENQUEUE,
+            context=pace,
         )
     )
     if run.status != run_pb2.RUN_STATUS_QUEUED:
@@ -649,7 +664,9 @@ async def measure(server: ServerProcess, phase: Phase) -> dict[str, Any]:
         for _ in range(max(1, min(phase.readers, phase.max_channels)))
     ]
     try:
-        thread_id, blocker, run = await prepare(channels[0], phase.readers, phase.text)
+        thread_id, blocker, run = await prepare(
+            channels[0], phase.readers, phase.text, phase.delay_ms
+        )
         stubs = [run_pb2_grpc.RunServiceStub(channel) for channel in channels]
         readers = [Reader(i) for i in range(phase.readers)]
         tasks = [
@@ -763,6 +780,13 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
         help="run the server under `taskset -c CPUS` (the benchmark harness pins the server "
         "to one core and this process, the readers, to the others)",
     )
+    parser.add_argument(
+        "--delay-ms",
+        type=float,
+        default=0.0,
+        help="the measured run pauses this long before each word (a slow writer: latency "
+        "is then from a commit to its readers; default 0, as fast as it can write)",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON document only")
     arguments = parser.parse_args(argv)
     try:
@@ -809,6 +833,7 @@ async def bench(arguments: argparse.Namespace, folder: Path) -> dict[str, Any]:
                 max_channels=arguments.channels,
                 budget=min(arguments.budget, left),
                 profile_dir=arguments.py_spy,
+                delay_ms=arguments.delay_ms,
             )
             row = await measure(server, phase)
             memory = server.memory_mib()
@@ -849,6 +874,7 @@ async def bench(arguments: argparse.Namespace, folder: Path) -> dict[str, Any]:
             "max_channels": arguments.channels,
             "reference_events": arguments.reference_events,
             "budget_seconds": arguments.budget,
+            "delay_ms": arguments.delay_ms,
             "max_seconds": arguments.max_seconds,
         },
         "reference_events_per_s": {

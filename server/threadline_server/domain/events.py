@@ -11,8 +11,19 @@ serialized once, when it is published, and every stream sends those same
 bytes (``wire``): fan-out costs no protobuf work per reader. No reader has a
 queue of its own, so a slow or stalled reader costs no memory and never
 slows the writer or other readers; it simply catches up from the store.
+
 Readers of batches take turns (``pace``), so many of them together take a
-bounded share of the event loop the writer shares with them.
+bounded share of the event loop the writer shares with them, and the writer
+comes first: a paced reader that has caught up is parked on its thread's
+tail (no task of its own woken per commit); a commit moves the tail's parked
+readers into the queue of turns, and turns are given one per turn of the
+event loop. While writers write fast (at least HOT_EVENTS events committed
+within WRITER_ACTIVE_SECONDS: a writer that needs the event loop, since a
+slow one commits a few events at a time), at most TURNS_PER_WINDOW turns are
+given per TURN_WINDOW_SECONDS. Each turn takes everything pending (up to
+PACED_BATCH events), so the faster the writer, the more events a message
+holds and the fewer messages per event: readers lag while a run writes
+fast, and catch up when it pauses. A slow writer's readers are not held back.
 
 The tails are bounded in bytes, not only in events (an event can carry a
 1 MiB message): each thread's to TAIL_BYTES, and all of them together to
@@ -48,9 +59,18 @@ READ_BATCH = 500
 # The most a paced reader takes from the tail in one turn: a turn stays short
 # (the writer's callbacks wait for at most one), and a reader behind takes
 # a turn per PACED_BATCH events.
-PACED_BATCH = 128
+PACED_BATCH = READ_BATCH
 # A turn is put off while other callbacks are ready, at most this many times in a row.
 MAX_DEFERRALS = 2
+# Writers write fast while at least HOT_EVENTS events were committed in a
+# window of WRITER_ACTIVE_SECONDS, and for one such window after: then paced
+# readers get at most TURNS_PER_WINDOW turns in each TURN_WINDOW_SECONDS (the
+# rest of the event loop is the writers'), and a reader's delay behind a
+# writer that stops is at most about WRITER_ACTIVE_SECONDS.
+HOT_EVENTS = 64
+WRITER_ACTIVE_SECONDS = 0.010
+TURN_WINDOW_SECONDS = 0.005
+TURNS_PER_WINDOW = 1
 # How often an idle reader checks again even without a wake-up: a safety net,
 # not the delivery path.
 IDLE_RECHECK_SECONDS = 5.0
@@ -69,6 +89,12 @@ class _ThreadTail:
     )
     size: int = 0
     changed: asyncio.Future[None] | None = None
+    # Paced readers waiting for the next commit: their turns, queued at that commit.
+    parked: dict[asyncio.Future[None], None] = field(default_factory=dict)
+
+    def waited_on(self) -> bool:
+        """Whether a reader waits for this thread's next commit (then the tail is kept)."""
+        return bool(self.parked) or (self.changed is not None and not self.changed.done())
 
 
 ThreadKey = tuple[str, str]
@@ -98,6 +124,13 @@ class EventBus:
         self._giving_turns = False
         # Turns put off in a row because other callbacks were ready.
         self._deferred = 0
+        # Events committed since (loop time) _counted_since; writers are fast
+        # until _hot_until; and the turns given in the current window then.
+        self._counted = 0
+        self._counted_since = float("-inf")
+        self._hot_until = float("-inf")
+        self._window_end = float("-inf")
+        self._window_turns = 0
         store.add_event_listener(self.publish)
         store.add_wake_listener(self.wake)
 
@@ -108,6 +141,7 @@ class EventBus:
 
     def publish(self, tenant: str, events: list[run_pb2.RunEvent]) -> None:
         """Take a committed transaction's events (called by the store, in commit order)."""
+        self._count(len(events))
         if self._shared:
             for thread_id in {event.thread_id for event in events}:
                 self.wake(tenant, thread_id)
@@ -122,8 +156,7 @@ class EventBus:
                 if tail is not None:
                     self._forget(tail)
                     self.size -= tail.size
-                    if tail.changed is not None and not tail.changed.done():
-                        tail.changed.set_result(None)
+                    self._release(tail)
                 continue
             tail = self._tails.get(key)
             if tail is None:
@@ -152,6 +185,16 @@ class EventBus:
         for key in touched:
             self._wake(key)
 
+    def _count(self, events: int) -> None:
+        """Count committed events: HOT_EVENTS in one window make the writers fast for a while."""
+        now = asyncio.get_running_loop().time()
+        if now - self._counted_since >= WRITER_ACTIVE_SECONDS:
+            self._counted_since = now
+            self._counted = 0
+        self._counted += events
+        if self._counted >= HOT_EVENTS:
+            self._hot_until = now + WRITER_ACTIVE_SECONDS
+
     def _drop_oldest(self, tail: _ThreadTail) -> None:
         """Drop a tail's oldest event: from now on, readers read it from the store."""
         event, wire = tail.events.popleft()
@@ -177,7 +220,7 @@ class EventBus:
             tail = self._tails[key]
             while tail.events and self.size > self._max_bytes:
                 self._drop_oldest(tail)
-            if not tail.events and (tail.changed is None or tail.changed.done()):
+            if not tail.events and not tail.waited_on():
                 del self._tails[key]
 
     def _evict(self) -> None:
@@ -187,7 +230,7 @@ class EventBus:
             if excess <= 0:
                 break
             tail = self._tails[key]
-            if tail.changed is None or tail.changed.done():
+            if not tail.waited_on():
                 del self._tails[key]
                 self._forget(tail)
                 self.size -= tail.size
@@ -195,9 +238,18 @@ class EventBus:
 
     def _wake(self, key: ThreadKey) -> None:
         tail = self._tails.get(key)
-        if tail is not None and tail.changed is not None and not tail.changed.done():
+        if tail is not None:
+            self._release(tail)
+
+    def _release(self, tail: _ThreadTail) -> None:
+        """Wake a tail's readers: resolve its future, queue its parked readers' turns."""
+        if tail.changed is not None and not tail.changed.done():
             tail.changed.set_result(None)
-            tail.changed = None
+        tail.changed = None
+        if tail.parked:
+            self._turns.extend(tail.parked)
+            tail.parked = {}
+            self._start_turns(asyncio.get_running_loop())
 
     def wake(self, tenant: str, thread_id: str) -> None:
         """Wake a thread's readers (every thread's, when thread_id is ''): they read the store."""
@@ -224,6 +276,17 @@ class EventBus:
         if tail.changed is None or tail.changed.done():
             tail.changed = asyncio.get_running_loop().create_future()
         return tail.changed
+
+    def _pending(self, key: ThreadKey, after: int) -> bool:
+        """Whether a read after this cursor may find events (a paced reader takes a turn for it).
+
+        False only when the tail covers the cursor and holds nothing after
+        it: the reader then finds nothing, at no cost, and parks.
+        """
+        tail = self._tails.get(key)
+        if tail is None or tail.floor < 0 or after < tail.floor:
+            return True
+        return bool(tail.events) and tail.events[-1][0].event_id > after
 
     def _from_tail(
         self, key: ThreadKey, after: int, limit: int = READ_BATCH
@@ -306,8 +369,12 @@ class EventBus:
         paced readers (of every thread) take turns, one per turn of the event
         loop (_turn), so however many they are, the writer's callbacks wait
         for at most one reader's batch at a time, never for a burst of every
-        reader woken by one commit; and the more readers there are, the longer
-        a round of turns takes and the more events each takes at once.
+        reader woken by one commit; a reader that has caught up is parked
+        (_park) and its turn queued by the next commit, without a wake-up of
+        its own. While a writer writes, turns are rationed (_give_turn), so
+        the more readers there are and the faster the writer, the longer a
+        round of turns takes and the more events each takes at once: the
+        messages per second stay bounded while the events per message grow.
         """
         key = (tenant, thread_id)
         async for batch in self._batches(
@@ -320,19 +387,63 @@ class EventBus:
         loop = asyncio.get_running_loop()
         turn: asyncio.Future[None] = loop.create_future()
         self._turns.append(turn)
+        self._start_turns(loop)
+        return turn
+
+    def _start_turns(self, loop: asyncio.AbstractEventLoop) -> None:
         if not self._giving_turns:
             self._giving_turns = True
             loop.call_soon(self._give_turn)
-        return turn
+
+    async def _park(self, key: ThreadKey, changed: asyncio.Future[None]) -> None:
+        """Wait for the thread's next commit (or the idle re-check), then for a turn.
+
+        `changed` is the future taken before the reader's last read: when it
+        has resolved since, a commit landed in between, and the reader only
+        waits for a turn. Otherwise the reader's turn is parked on the tail
+        (which is kept while it is) and queued by the next commit: readers
+        that wait cost nothing per commit beyond that move.
+        """
+        tail = self._tails.get(key)
+        if changed.done() or tail is None or tail.changed is not changed:
+            await self._turn()
+            return
+        turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        tail.parked[turn] = None
+        try:
+            async with asyncio.timeout(self._idle_recheck):
+                await turn
+        except TimeoutError:
+            await self._turn()
+        finally:
+            tail.parked.pop(turn, None)
+
+    async def _wait(self, key: ThreadKey, changed: asyncio.Future[None], *, pace: bool) -> None:
+        """Wait for the thread's next commit (at most the idle re-check); paced, for a turn too."""
+        if pace:
+            await self._park(key, changed)
+            return
+        await wait_up_to(asyncio.shield(changed), self._idle_recheck)
 
     def _give_turn(self) -> None:
         """Let the next paced reader go (one per turn of the event loop).
 
         Only when nothing else is ready to run: a turn waits for the writer's
         callbacks (and everyone else's) to run first, so readers take the
-        event loop's spare time.
+        event loop's spare time. While writers write fast, at most
+        TURNS_PER_WINDOW turns are given in each TURN_WINDOW_SECONDS; the
+        next window's turns wait on a timer.
         """
         loop = asyncio.get_running_loop()
+        now = loop.time()
+        writing = now < self._hot_until
+        if writing:
+            if now >= self._window_end:
+                self._window_end = now + TURN_WINDOW_SECONDS
+                self._window_turns = 0
+            elif self._window_turns >= TURNS_PER_WINDOW:
+                loop.call_at(self._window_end, self._give_turn)
+                return
         # CPython's event loop keeps its ready callbacks in _ready (this one is not there).
         ready = getattr(loop, "_ready", None)
         if ready and self._deferred < MAX_DEFERRALS:
@@ -345,9 +456,11 @@ class EventBus:
             turn = turns.popleft()
             if not turn.done():  # a reader that left cancelled its turn
                 turn.set_result(None)
+                if writing:
+                    self._window_turns += 1
                 break
         if turns:
-            asyncio.get_running_loop().call_soon(self._give_turn)
+            loop.call_soon(self._give_turn)
         else:
             self._giving_turns = False
 
@@ -363,8 +476,10 @@ class EventBus:
         pace: bool,
     ) -> AsyncIterator[list[run_pb2.RunEvent]]:
         tenant, thread_id = key
+        # Whether this paced reader has its turn already (it waited for it when parked).
+        turned = False
         while True:
-            if pace:
+            if pace and not turned and self._pending(key, cursor):
                 await self._turn()
             # Take the wake-up future before reading, so a commit that lands
             # between the read and the wait still wakes this reader.
@@ -378,8 +493,10 @@ class EventBus:
                 batch = await self._read_store(key, run_id, cursor)
                 if not batch:
                     return
+            turned = False
             if not batch:
-                await wait_up_to(asyncio.shield(changed), self._idle_recheck)
+                await self._wait(key, changed, pace=pace)
+                turned = pace
                 continue
             chosen: list[run_pb2.RunEvent] = []
             ended = False
