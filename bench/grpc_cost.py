@@ -64,10 +64,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.canned import SERVICES, generic_handler  # noqa: E402 - after the path is set
+from bench.procs import cpu_seconds  # noqa: E402 - after the path is set
 from bench.protoset import collect  # noqa: E402 - after the path is set
+from bench.rpc_load import free_port  # noqa: E402 - after the path is set
 
 GHZ = ROOT / ".tools" / "bin" / "ghz"
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 TWO_CORES = (os.cpu_count() or 1) >= 2
 LIST_MESSAGES = 40
 CALLS = {
@@ -205,8 +206,7 @@ class Server:
 
     def cpu_seconds(self) -> float:
         """User plus system CPU time of the process so far."""
-        stat = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(stat[11]) + int(stat[12])) / CLOCK_TICKS
+        return cpu_seconds(self.process.pid)
 
     def stop(self) -> None:
         """SIGTERM, then wait."""
@@ -219,14 +219,6 @@ class Server:
                 self.process.wait()
 
 
-def _free_port() -> int:
-    import socket  # noqa: PLC0415 - only here
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def _file_name(variant: str) -> str:
     return "".join(c if c.isalnum() else "_" for c in variant)
 
@@ -236,7 +228,7 @@ def start(variant: str, folder: Path) -> Server:
     env = dict(os.environ)
     log = (folder / f"{_file_name(variant)}.log").open("wb")
     if variant.startswith("threadline"):
-        port = _free_port()
+        port = free_port()
         spec, _, flags = variant.partition("=")
         _, _, path = spec.partition(":")
         if path:

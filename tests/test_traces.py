@@ -9,6 +9,7 @@ HTTP request's gRPC span is a child of its HTTP span.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,8 +42,18 @@ class Traced:
     session: aiohttp.ClientSession
     base: str
 
-    def spans(self, name: str) -> list[ReadableSpan]:
-        return [span for span in self.exporter.get_finished_spans() if span.name == name]
+    async def spans(self, name: str, count: int = 1) -> list[ReadableSpan]:
+        """Return the finished spans of a name once there are count (or after 5 s).
+
+        A server span ends after its status is sent, so the client can have
+        its answer a moment before the span is finished.
+        """
+        deadline = asyncio.get_running_loop().time() + 5.0
+        while True:
+            found = [span for span in self.exporter.get_finished_spans() if span.name == name]
+            if len(found) >= count or asyncio.get_running_loop().time() > deadline:
+                return found
+            await asyncio.sleep(0.01)
 
 
 @pytest.fixture
@@ -84,7 +95,7 @@ async def test_a_grpc_call_is_a_server_span_with_its_code(traced):
     await traced.threads.GetThread(thread_pb2.GetThreadRequest(thread_id=thread.thread_id))
     await expect_failure(traced.threads.GetThread(thread_pb2.GetThreadRequest(thread_id="nope")))
 
-    ok, missing = traced.spans(GET_THREAD)
+    ok, missing = await traced.spans(GET_THREAD, 2)
     for span in (ok, missing):
         assert span.kind == SpanKind.SERVER
         assert span.attributes is not None
@@ -99,7 +110,7 @@ async def test_a_grpc_call_is_a_server_span_with_its_code(traced):
     assert missing.attributes["rpc.grpc.status_code"] == grpc.StatusCode.NOT_FOUND.value[0]
     # The semantic conventions count NOT_FOUND as the caller's error, not the server's.
     assert missing.status.status_code == StatusCode.UNSET
-    assert len(traced.spans("/threadline.v1.ThreadService/CreateThread")) == 1
+    assert len(await traced.spans("/threadline.v1.ThreadService/CreateThread")) == 1
 
 
 @pytest.mark.api
@@ -112,8 +123,8 @@ async def test_an_http_request_is_the_parent_of_its_grpc_call(traced):
     async with traced.session.get(traced.base + "/v1/threads/thr_missing") as response:
         assert response.status == 404
 
-    http_spans = traced.spans("GET /v1/threads/{thread_id}")
-    grpc_spans = traced.spans(GET_THREAD)
+    http_spans = await traced.spans("GET /v1/threads/{thread_id}", 2)
+    grpc_spans = await traced.spans(GET_THREAD, 2)
     assert len(http_spans) == 2
     assert len(grpc_spans) == 2
     for http_span, grpc_span in zip(http_spans, grpc_spans, strict=True):
@@ -130,7 +141,7 @@ async def test_an_http_request_is_the_parent_of_its_grpc_call(traced):
     assert missing.attributes is not None
     assert found.attributes["http.status_code"] == 200
     assert missing.attributes["http.status_code"] == 404
-    assert len(traced.spans("POST /v1/threads")) == 1
+    assert len(await traced.spans("POST /v1/threads")) == 1
 
 
 @pytest.mark.api
@@ -139,8 +150,8 @@ async def test_an_incoming_trace_context_is_continued(traced):
     headers = {"traceparent": f"00-{trace_id}-00f067aa0ba902b7-01"}
     async with traced.session.post(traced.base + "/v1/threads", json={}, headers=headers) as reply:
         assert reply.status == 200
-    (http_span,) = traced.spans("POST /v1/threads")
-    (grpc_span,) = traced.spans("/threadline.v1.ThreadService/CreateThread")
+    (http_span,) = await traced.spans("POST /v1/threads")
+    (grpc_span,) = await traced.spans("/threadline.v1.ThreadService/CreateThread")
     assert http_span.context is not None
     assert grpc_span.context is not None
     assert format(http_span.context.trace_id, "032x") == trace_id
@@ -169,7 +180,7 @@ async def test_streams_are_traced_and_health_is_not(traced):
     watcher.cancel()
     await traced.server.stop(grace=1.0)  # ends the streams' spans
 
-    (stream_span,) = traced.spans("/threadline.v1.RunService/WatchThread")
+    (stream_span,) = await traced.spans("/threadline.v1.RunService/WatchThread")
     assert stream_span.attributes is not None
     assert stream_span.attributes["rpc.method"] == "WatchThread"
     assert not [s for s in traced.exporter.get_finished_spans() if "grpc.health" in s.name]
