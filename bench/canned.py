@@ -148,6 +148,14 @@ async def serve(handlers: Sequence[grpc.GenericRpcHandler[Any, Any]]) -> None:
     server.add_generic_rpc_handlers(tuple(handlers))
     health = HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health, server)
+    await serve_until_stopped(server, health)
+
+
+async def serve_until_stopped(server: grpc.aio.Server, health: HealthServicer) -> None:
+    """Start a server whose services are added on a free loopback port, health SERVING.
+
+    Prints the port and stops on SIGTERM or SIGINT.
+    """
     port = server.add_insecure_port("127.0.0.1:0")
     await server.start()
     await health.set("", health_pb2.HealthCheckResponse.SERVING)

@@ -42,7 +42,6 @@ import json
 import logging
 import os
 import shlex
-import signal
 import statistics
 import subprocess
 import sys
@@ -63,8 +62,12 @@ from threadline.v1 import message_pb2, message_pb2_grpc, thread_pb2, thread_pb2_
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.canned import SERVICES, generic_handler  # noqa: E402 - after the path is set
-from bench.procs import cpu_seconds  # noqa: E402 - after the path is set
+from bench import rpc_load  # noqa: E402 - after the path is set
+from bench.canned import (  # noqa: E402 - after the path is set
+    SERVICES,
+    generic_handler,
+    serve_until_stopped,
+)
 from bench.protoset import collect  # noqa: E402 - after the path is set
 from bench.rpc_load import free_port  # noqa: E402 - after the path is set
 
@@ -185,38 +188,14 @@ async def _serve_canned(variant: str) -> None:
     else:
         server.add_generic_rpc_handlers(tuple(handlers))
         health_pb2_grpc.add_HealthServicer_to_server(status, server)
-    port = server.add_insecure_port("127.0.0.1:0")
-    await server.start()
-    await status.set("", health_pb2.HealthCheckResponse.SERVING)
-    sys.stdout.write(f"listening on 127.0.0.1:{port}\n")
-    sys.stdout.flush()
-    stop = asyncio.Event()
-    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
-    await stop.wait()
-    await server.stop(0)
+    await serve_until_stopped(server, status)
 
 
 @dataclass
-class Server:
-    """A server child process and its port."""
+class Server(rpc_load.Server):
+    """A server child process and its port, named by its variant."""
 
     name: str
-    process: subprocess.Popen[bytes]
-    port: int
-
-    def cpu_seconds(self) -> float:
-        """User plus system CPU time of the process so far."""
-        return cpu_seconds(self.process.pid)
-
-    def stop(self) -> None:
-        """SIGTERM, then wait."""
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
 
 
 def _file_name(variant: str) -> str:
@@ -265,7 +244,7 @@ def start(variant: str, folder: Path) -> Server:
             grpc.insecure_channel(f"127.0.0.1:{port}") as channel,
         ):
             health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=1)
-            return Server(variant, process, port)
+            return Server(process=process, port=port, name=variant)
         time.sleep(0.1)
     process.kill()
     raise SystemExit(f"{variant} did not start")
